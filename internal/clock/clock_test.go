@@ -1,0 +1,33 @@
+package clock
+
+import (
+	"testing"
+	"time"
+)
+
+func TestManual(t *testing.T) {
+	start := time.Date(2026, 11, 29, 8, 0, 0, 0, time.UTC)
+	m := NewManual(start)
+	m.Advance(90 * time.Minute)
+	if got, want := m.Now(), start.Add(90*time.Minute); !got.Equal(want) {
+		t.Errorf("after Advance: got %v, want %v", got, want)
+	}
+	m.Set(start)
+	if got := m.Now(); !got.Equal(start) {
+		t.Errorf("after Set: got %v, want %v", got, start)
+	}
+}
+
+func TestScaledRunsFaster(t *testing.T) {
+	s := NewScaled(3600)
+	t0 := s.Now()
+	time.Sleep(20 * time.Millisecond)
+	// 20 ms real at 3600x is 72 s scaled; allow for a slow machine by
+	// checking only the lower bound, which cannot be flaky.
+	if got := s.Now().Sub(t0); got < 72*time.Second {
+		t.Errorf("scaled clock advanced %v in 20ms real, want at least 72s", got)
+	}
+	if NewScaled(0).Factor() != 1 {
+		t.Errorf("factor 0 should be taken as 1")
+	}
+}
