@@ -1,0 +1,245 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/fusionfleet/fusionfleet/internal/clock"
+	"github.com/fusionfleet/fusionfleet/internal/commandcenter"
+	"github.com/fusionfleet/fusionfleet/internal/deviceapi"
+	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/fusionfleet/fusionfleet/internal/uplink"
+)
+
+// The Command Center's local UI takes the first free port in this range (R-ARCH-6).
+const (
+	uiFirstPort = 8080
+	uiLastPort  = 8090
+)
+
+func runCommandCenter(ctx context.Context, args []string, e env) error {
+	fs := newFlagSet("commandcenter", "Run a Command Center: pair with printers by host name or IP (pinning each\n"+
+		"printer's certificate on first use), poll them, keep the local truth in SQLite, and upload\n"+
+		"to the cloud over outbound HTTPS only, one connection per payload, with the proxy from\n"+
+		"HTTPS_PROXY/NO_PROXY. The enrolment token is read from -enrol-token-file or\n"+
+		"FUSIONFLEET_ENROL_TOKEN, never from a flag value.", e)
+	data := fs.String("data", envDefault(e, "FUSIONFLEET_CC_DATA", defaultDataDir(e, "commandcenter")), "data `directory` (local store, outbox, credentials)")
+	cloudURL := fs.String("cloud", envDefault(e, "FUSIONFLEET_CLOUD", ""), "cloud base `URL` (https://…)")
+	caFile := fs.String("ca-file", envDefault(e, "FUSIONFLEET_CA_FILE", ""), "PEM `file` of CAs that verify the cloud (default: system roots)")
+	tokenFile := fs.String("enrol-token-file", "", "`file` holding the one-time enrolment token from the cloud (first start only)")
+	name := fs.String("name", hostName(), "name of this Command Center, shown in the cloud")
+	var printers stringList
+	fs.Var(&printers, "printer", "printer `host:port` to pair with (repeatable)")
+	trust := fs.Bool("trust-new-printers", false, "pin new printers' certificates without asking (only where the LAN is trusted)")
+	uiHost := fs.String("ui-host", "127.0.0.1", "interface for the local UI (ports 8080–8090)")
+	interval := fs.Duration("poll", 5*time.Second, "status poll interval")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	if err := parse(fs, args, e); err != nil {
+		return err
+	}
+	if *cloudURL == "" {
+		fmt.Fprintln(e.stderr, "fusionfleet commandcenter: -cloud is required")
+		fs.Usage()
+		return errUsage
+	}
+	logger, err := newLogger(e, *logLevel)
+	if err != nil {
+		return err
+	}
+	token, err := readSecret(e, *tokenFile, "FUSIONFLEET_ENROL_TOKEN")
+	if err != nil {
+		return err
+	}
+	roots, err := uplink.LoadCertPool(*caFile)
+	if err != nil {
+		return fmt.Errorf("commandcenter: -ca-file: %w", err)
+	}
+	cc, err := startCommandCenter(ctx, ccConfig{
+		dataDir: *data, cloudURL: *cloudURL, rootCAs: roots, enrolToken: token, name: *name,
+		printers: printers, trustNew: *trust, uiHost: *uiHost, uiFirst: uiFirstPort, uiLast: uiLastPort,
+		pollInterval: *interval, clock: clock.Real{}, logger: logger, stdin: e.stdin, stdout: e.stdout,
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "commandcenter: %s\n", cc.url)
+	return cc.run(ctx)
+}
+
+type ccConfig struct {
+	dataDir    string
+	cloudURL   string
+	rootCAs    *x509.CertPool
+	enrolToken string
+	name       string
+	printers   []string
+	trustNew   bool
+	uiHost     string
+	uiFirst    int
+	uiLast     int
+
+	pollInterval   time.Duration
+	uploadInterval time.Duration
+	clock          clock.Clock
+	logger         *slog.Logger
+	stdin          io.Reader
+	stdout         io.Writer
+}
+
+type ccNode struct {
+	url   string // local UI
+	store *commandcenter.Store
+	run   func(ctx context.Context) error
+}
+
+func startCommandCenter(ctx context.Context, cfg ccConfig) (_ *ccNode, err error) {
+	logger := cfg.logger.With("component", "commandcenter")
+	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("commandcenter: %w", err)
+	}
+	st, err := commandcenter.Open(ctx, filepath.Join(cfg.dataDir, "commandcenter.db"))
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			st.Close()
+		}
+	}()
+	client, err := uplink.NewClient(cfg.cloudURL, uplink.ClientOptions{RootCAs: cfg.rootCAs, Clock: cfg.clock})
+	if err != nil {
+		return nil, fmt.Errorf("commandcenter: %w", err)
+	}
+	cred, err := enrolGateway(ctx, st, client, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := pairPrinters(ctx, st, cfg); err != nil {
+		return nil, err
+	}
+	ln, err := commandcenter.ListenLocal(cfg.uiHost, cfg.uiFirst, cfg.uiLast)
+	if err != nil {
+		return nil, fmt.Errorf("commandcenter: %w", err)
+	}
+	srv := newServer(commandcenter.NewHandler(st, logger), logger)
+	poller := commandcenter.NewPoller(st, func(addr string, pin deviceapi.Fingerprint) commandcenter.Device {
+		return deviceapi.NewClient(addr, pin, deviceapi.ClientOptions{})
+	}, commandcenter.PollerOptions{Interval: cfg.pollInterval, Clock: cfg.clock, Logger: logger})
+	uploader := commandcenter.NewUploader(st, gatewayCloud{client, cred}, commandcenter.UploaderOptions{
+		Interval: cfg.uploadInterval, Retryable: uplink.Retryable, Clock: cfg.clock, Logger: logger,
+	})
+	return &ccNode{
+		url:   "http://" + ln.Addr().String() + "/",
+		store: st,
+		run: func(ctx context.Context) error {
+			defer st.Close()
+			g, ctx := errgroup.WithContext(ctx)
+			g.Go(func() error { return serve(ctx, srv, func() error { return srv.Serve(ln) }) })
+			g.Go(func() error { return poller.Run(ctx) })
+			g.Go(func() error { return uploader.Run(ctx) })
+			return g.Wait()
+		},
+	}, nil
+}
+
+// gatewayCloud is the cloud as the uploader sees it: the uplink client with
+// this gateway's credentials.
+type gatewayCloud struct {
+	client *uplink.Client
+	cred   uplink.Credentials
+}
+
+func (c gatewayCloud) Upload(ctx context.Context, b uplink.Batch) (uplink.Ack, error) {
+	return c.client.Upload(ctx, c.cred, b)
+}
+
+// enrolGateway returns the stored gateway credentials, enrolling with the
+// one-time token on first start.
+func enrolGateway(ctx context.Context, st *commandcenter.Store, client *uplink.Client, cfg ccConfig) (uplink.Credentials, error) {
+	id, key, ok, err := st.Credentials(ctx)
+	if err != nil {
+		return uplink.Credentials{}, err
+	}
+	if ok {
+		return uplink.Credentials{GatewayID: id, Key: key}, nil
+	}
+	if cfg.enrolToken == "" {
+		return uplink.Credentials{}, errors.New("commandcenter: not enrolled yet: give the enrolment token from the cloud's admin page with -enrol-token-file or FUSIONFLEET_ENROL_TOKEN")
+	}
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return uplink.Credentials{}, fmt.Errorf("commandcenter: gateway key: %w", err)
+	}
+	resp, err := client.Enrol(ctx, cfg.enrolToken, cfg.name, pub)
+	if err != nil {
+		return uplink.Credentials{}, fmt.Errorf("commandcenter: enrol with %s: %w", cfg.cloudURL, err)
+	}
+	if err := st.SaveCredentials(ctx, resp.GatewayID, priv); err != nil {
+		return uplink.Credentials{}, err
+	}
+	fmt.Fprintf(cfg.stdout, "enrolled as gateway %s of site %s\n", resp.GatewayID, resp.SiteID)
+	return uplink.Credentials{GatewayID: resp.GatewayID, Key: priv}, nil
+}
+
+// pairPrinters pins the certificate of every printer not paired before:
+// trust on first use, confirmed by the operator (R-SEC-9).
+func pairPrinters(ctx context.Context, st *commandcenter.Store, cfg ccConfig) error {
+	known, err := st.Printers(ctx)
+	if err != nil {
+		return err
+	}
+	paired := map[string]bool{}
+	for _, p := range known {
+		paired[p.Address] = true
+	}
+	in := bufio.NewReader(cfg.stdin)
+	for _, addr := range cfg.printers {
+		if paired[addr] {
+			continue
+		}
+		fp, err := deviceapi.Probe(ctx, addr)
+		if err != nil {
+			return fmt.Errorf("commandcenter: pair printer %s: %w", addr, err)
+		}
+		fmt.Fprintf(cfg.stdout, "printer %s presents certificate SHA-256 %s\n", addr, fp)
+		if !cfg.trustNew {
+			fmt.Fprint(cfg.stdout, "Compare it with the fingerprint on the printer's panel. Pin it? [y/N] ")
+			answer, _ := in.ReadString('\n')
+			if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
+				return fmt.Errorf("commandcenter: printer %s not paired: fingerprint not confirmed", addr)
+			}
+		}
+		if _, err := st.AddPrinter(ctx, addr, fp, cfg.clock.Now()); err != nil && !errors.Is(err, fleet.ErrConflict) {
+			return fmt.Errorf("commandcenter: pair printer %s: %w", addr, err)
+		}
+		fmt.Fprintf(cfg.stdout, "pinned printer %s\n", addr)
+	}
+	return nil
+}
+
+func hostName() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return "Command Center"
+	}
+	return h
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }

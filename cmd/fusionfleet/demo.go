@@ -1,0 +1,163 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/fusionfleet/fusionfleet/internal/clock"
+	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/fusionfleet/fusionfleet/internal/printer"
+)
+
+func runDemo(ctx context.Context, args []string, e env) error {
+	fs := newFlagSet("demo", "Run the whole system on loopback in one process: a cloud (embedded NATS JetStream,\n"+
+		"SQLite), one Command Center and virtual printers on an accelerated clock. Prints the\n"+
+		"dashboard URL, the Command Center's local UI and a login; Ctrl-C stops it cleanly.", e)
+	data := fs.String("data", envDefault(e, "FUSIONFLEET_DEMO_DATA", defaultDataDir(e, "demo")), "data `directory` kept between runs")
+	n := fs.Int("printers", 4, "number of virtual printers")
+	speed := fs.Float64("speed", 60, "clock speed-up: simulated seconds per real second")
+	poll := fs.Duration("poll", 2*time.Second, "Command Center status poll interval (real time)")
+	logLevel := fs.String("log-level", "warn", "log level: debug, info, warn, error")
+	if err := parse(fs, args, e); err != nil {
+		return err
+	}
+	if *n < 1 || *n > 100 {
+		return fmt.Errorf("demo: -printers %d: want 1 to 100", *n)
+	}
+	if *speed < 1 || *speed > 100000 {
+		return fmt.Errorf("demo: -speed %v: want 1 to 100000", *speed)
+	}
+	logger, err := newLogger(e, *logLevel)
+	if err != nil {
+		return err
+	}
+	// The demo's whole world runs on one accelerated clock, so the
+	// printers' timestamps, the gateway's and the cloud's agree.
+	clk := clock.NewScaled(*speed)
+	lc := &net.ListenConfig{}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	g, gctx := errgroup.WithContext(ctx)
+	// fail stops whatever already runs before reporting a start-up error.
+	fail := func(err error) error {
+		cancel()
+		g.Wait()
+		return err
+	}
+
+	// Printers first: the Command Center pairs with them at start.
+	var addrs []string
+	for i := range *n {
+		dir := filepath.Join(*data, "printers", strconv.Itoa(i+1))
+		ln, err := listenRemembered(ctx, dir, "127.0.0.1")
+		if err != nil {
+			return fail(fmt.Errorf("demo: printer %d: %w", i+1, err))
+		}
+		model := "4200"
+		if i%3 == 2 {
+			model = "5200"
+		}
+		p, err := startPrinter(ctx, printerConfig{
+			dataDir: dir, ln: ln, logger: logger,
+			opts: printer.Options{Name: fmt.Sprintf("3DP %d", i+1), Model: model, Seed: int64(i + 1), Clock: clk},
+		})
+		if err != nil {
+			return fail(fmt.Errorf("demo: printer %d: %w", i+1, err))
+		}
+		addrs = append(addrs, p.addr)
+		g.Go(func() error { return p.run(gctx) })
+	}
+
+	cloudLn, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
+	if err != nil {
+		return fail(fmt.Errorf("demo: %w", err))
+	}
+	dashLn, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
+	if err != nil {
+		cloudLn.Close()
+		return fail(fmt.Errorf("demo: %w", err))
+	}
+	cloud, err := startCloud(ctx, cloudConfig{
+		dataDir: filepath.Join(*data, "cloud"), ln: cloudLn, plainLn: dashLn, hosts: []string{"127.0.0.1"},
+		clock: clk, logger: logger,
+		// Sessions are counted in the demo's accelerated time: keep them 12 real hours.
+		sessionTTL: time.Duration(12 * float64(time.Hour) * *speed),
+	})
+	if err != nil {
+		return fail(err)
+	}
+	user, password, token, err := demoTenant(ctx, cloud, clk.Now())
+	if err != nil {
+		cloud.close()
+		return fail(err)
+	}
+	g.Go(func() error { return cloud.run(gctx) })
+
+	cc, err := startCommandCenter(ctx, ccConfig{
+		dataDir: filepath.Join(*data, "commandcenter"), cloudURL: cloud.url, rootCAs: cloud.rootCAs.Pool,
+		enrolToken: token, name: "Demo Command Center", printers: addrs, trustNew: true,
+		uiHost: "127.0.0.1", uiFirst: uiFirstPort, uiLast: uiLastPort,
+		pollInterval: *poll, uploadInterval: *poll, clock: clk, logger: logger,
+		stdin: e.stdin, stdout: io.Discard,
+	})
+	if err != nil {
+		return fail(err)
+	}
+	g.Go(func() error { return cc.run(gctx) })
+
+	fmt.Fprintf(e.stdout, "cloud: %s\n", cloud.dashboardURL)
+	fmt.Fprintf(e.stdout, "commandcenter: %s\n", cc.url)
+	fmt.Fprintf(e.stdout, "login: %s %s\n", user, password)
+	fmt.Fprintf(e.stdout, "data: %s (%d printers, clock %gx; Ctrl-C stops)\n", *data, *n, *speed)
+
+	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+// demoTenant makes sure the demo organisation, site and admin exist, resets
+// the admin's password (it is printed at every start), and returns an
+// enrolment token for the demo site.
+func demoTenant(ctx context.Context, cloud *cloudNode, now time.Time) (user, password, token string, err error) {
+	const name = "demo-admin"
+	st := cloud.store
+	u, _, err := st.UserByName(ctx, name)
+	var org fleet.OrgID
+	switch {
+	case errors.Is(err, fleet.ErrNotFound):
+		if org, err = st.CreateOrg(ctx, "Demo Print Shop"); err != nil {
+			return "", "", "", fmt.Errorf("demo: %w", err)
+		}
+	case err != nil:
+		return "", "", "", fmt.Errorf("demo: %w", err)
+	default:
+		org = u.OrgID
+	}
+	sites, err := st.Sites(ctx, org)
+	if err != nil {
+		return "", "", "", fmt.Errorf("demo: %w", err)
+	}
+	var site fleet.SiteID
+	if len(sites) > 0 {
+		site = sites[0].ID
+	} else if site, err = st.CreateSite(ctx, org, "Demo site"); err != nil {
+		return "", "", "", fmt.Errorf("demo: %w", err)
+	}
+	if password, err = setAdmin(ctx, st, org, name); err != nil {
+		return "", "", "", err
+	}
+	if token, err = newEnrolmentToken(ctx, st, site, now, time.Hour); err != nil {
+		return "", "", "", err
+	}
+	return name, password, token, nil
+}

@@ -1,0 +1,139 @@
+package e2e
+
+import (
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/fusionfleet/fusionfleet"
+
+// pkg is what the architecture tests need to know of a package.
+type pkg struct {
+	doc     bool
+	imports []string // import paths, test files excluded
+}
+
+// loadPackages parses every non-test Go file of the module (imports and
+// comments only).
+func loadPackages(t *testing.T) map[string]*pkg {
+	t.Helper()
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkgs := map[string]*pkg{}
+	fset := token.NewFileSet()
+	err = filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata") && path != root {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		f, err := parser.ParseFile(fset, path, nil, parser.ImportsOnly|parser.ParseComments)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, filepath.Dir(path))
+		ip := module
+		if rel != "." {
+			ip += "/" + filepath.ToSlash(rel)
+		}
+		p := pkgs[ip]
+		if p == nil {
+			p = &pkg{}
+			pkgs[ip] = p
+		}
+		if f.Doc != nil && strings.TrimSpace(f.Doc.Text()) != "" {
+			p.doc = true
+		}
+		for _, is := range f.Imports {
+			s, _ := strconv.Unquote(is.Path.Value)
+			if !slices.Contains(p.imports, s) {
+				p.imports = append(p.imports, s)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pkgs
+}
+
+// deps returns the module-internal packages that ip imports, transitively.
+func deps(pkgs map[string]*pkg, ip string) map[string]bool {
+	seen := map[string]bool{}
+	var walk func(string)
+	walk = func(p string) {
+		if pkgs[p] == nil {
+			return
+		}
+		for _, d := range pkgs[p].imports {
+			if strings.HasPrefix(d, module+"/") && !seen[d] {
+				seen[d] = true
+				walk(d)
+			}
+		}
+	}
+	walk(ip)
+	return seen
+}
+
+// Rule 14 of the style guide: every package says what it is for.
+func TestEveryPackageHasAComment(t *testing.T) {
+	for ip, p := range loadPackages(t) {
+		if !p.doc {
+			t.Errorf("package %s has no package comment", ip)
+		}
+	}
+}
+
+// The tiers stay apart: what runs on a customer's site never links cloud
+// code, and the cloud never links site code. Shared: fleet (vocabulary),
+// uplink (the protocol both ends speak), clock.
+func TestTierBoundaries(t *testing.T) {
+	site := []string{"printer", "deviceapi", "commandcenter", "privacy"}
+	cloud := []string{"sqlite", "postgres", "dashboard", "ingest", "stream", "identity", "tlsca"}
+	in := func(names []string, ip string) bool {
+		for _, n := range names {
+			if ip == module+"/internal/"+n || strings.HasPrefix(ip, module+"/internal/"+n+"/") {
+				return true
+			}
+		}
+		return false
+	}
+	pkgs := loadPackages(t)
+	for ip := range pkgs {
+		for d := range deps(pkgs, ip) {
+			switch {
+			case in(site, ip) && in(cloud, d):
+				t.Errorf("site package %s depends on cloud package %s", ip, d)
+			case in(cloud, ip) && in(site, d) && !strings.HasSuffix(d, "/privacy"):
+				// The cloud may re-apply the privacy allow-list (defence in depth).
+				t.Errorf("cloud package %s depends on site package %s", ip, d)
+			}
+		}
+	}
+	// The printer is a device: it knows nothing of the gateway either.
+	for d := range deps(pkgs, module+"/internal/printer") {
+		if strings.HasSuffix(d, "/commandcenter") || strings.HasSuffix(d, "/uplink") {
+			t.Errorf("printer depends on %s", d)
+		}
+	}
+	// The vocabulary depends on the standard library only.
+	for _, d := range pkgs[module+"/internal/fleet"].imports {
+		if strings.Contains(d, ".") {
+			t.Errorf("internal/fleet imports %s; it must use the standard library only", d)
+		}
+	}
+}
