@@ -10,4 +10,15 @@
 //	GET /v1/events?after=<seq>&limit=<n>  EventPage
 //
 // One package owns both ends so the contract cannot drift.
+//
+// Pairing: a printer calls LoadOrCreateCertificate once at start (the same
+// certificate on every later start) and serves NewHandler through
+// NewServer. A Command Center calls Probe to learn the fingerprint of the
+// certificate a printer presents, has the operator confirm it, and then
+// reads the printer only through a Client holding that pin. A printer whose
+// certificate changes yields a *PinError (errors.Is ErrPinMismatch) and is
+// not read until it is paired again.
+//
+// The client trusts nothing it reads: answers are size-limited, decoded
+// strictly (unknown fields and trailing data refused) and validated.
 package deviceapi

@@ -1,6 +1,7 @@
 package deviceapi
 
 import (
+	"errors"
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
@@ -57,3 +58,9 @@ type EventPage struct {
 // as 32 upper-case hex pairs joined by colons (as `openssl x509 -fingerprint
 // -sha256` prints it), so an operator can compare it with the printer panel.
 type Fingerprint string
+
+// ErrPinMismatch is returned (wrapped) by the client when a printer presents a
+// certificate whose fingerprint differs from the one pinned at enrolment
+// (R-SEC-9): collection from that printer must stop until an operator
+// confirms the new certificate.
+var ErrPinMismatch = errors.New("printer certificate does not match the pinned fingerprint")

@@ -1,0 +1,70 @@
+package printer
+
+import (
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/fusionfleet/fusionfleet/internal/deviceapi"
+)
+
+// TestServedOverDeviceAPI serves a virtual printer over the real HTTPS
+// device API and reads it back with the pinning client: everything the
+// printer says passes the client's strict checks.
+func TestServedOverDeviceAPI(t *testing.T) {
+	p, clk := newTestPrinter(t, 77, Options{Name: "3DP 2"})
+	logger := slog.New(slog.NewTextHandler(t.Output(), nil))
+	cert, err := deviceapi.LoadOrCreateCertificate(t.TempDir(), nil, start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := deviceapi.NewServer(deviceapi.NewHandler(p, logger), cert, logger)
+	done := make(chan error, 1)
+	go func() { done <- srv.ServeTLS(ln, "", "") }()
+	t.Cleanup(func() {
+		srv.Close()
+		if err := <-done; !errors.Is(err, http.ErrServerClosed) {
+			t.Errorf("serve: %v", err)
+		}
+	})
+
+	c := deviceapi.NewClient(ln.Addr().String(), deviceapi.FingerprintOf(cert.Certificate[0]), deviceapi.ClientOptions{})
+	t.Cleanup(c.CloseIdleConnections)
+	ctx := t.Context()
+	id, err := c.Identity(ctx)
+	if err != nil {
+		t.Fatalf("Identity: %v", err)
+	}
+	if diff := cmp.Diff(p.Identity(), id); diff != "" {
+		t.Errorf("identity (-printer +client):\n%s", diff)
+	}
+	var after uint64
+	var n int
+	for range 3 * 24 {
+		clk.Advance(time.Hour)
+		if _, err := c.Status(ctx); err != nil {
+			t.Fatalf("Status at %v: %v", clk.Now(), err)
+		}
+		pg, err := c.Events(ctx, after, 5)
+		if err != nil {
+			t.Fatalf("Events after %d: %v", after, err)
+		}
+		if pg.Instance != id.Instance {
+			t.Fatalf("events of instance %q, identity says %q", pg.Instance, id.Instance)
+		}
+		n += len(pg.Events)
+		after = pg.Next
+	}
+	if n == 0 {
+		t.Error("no events read over three simulated days")
+	}
+}
