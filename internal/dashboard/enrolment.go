@@ -1,0 +1,63 @@
+package dashboard
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/fusionfleet/fusionfleet/internal/identity"
+)
+
+// enrolmentData fills the enrolment pages.
+type enrolmentData struct {
+	Sites   []fleet.Site
+	Site    fleet.Site
+	Token   string
+	Expires time.Time
+}
+
+// enrolmentPage lets an admin pick a site to enrol a Command Center for.
+func (h *handler) enrolmentPage(w http.ResponseWriter, r *http.Request, s session) {
+	sites, err := h.st.Sites(r.Context(), s.user.OrgID)
+	if err != nil {
+		h.internalError(w, r, err)
+		return
+	}
+	h.render(w, http.StatusOK, "enrolment.html", page{Title: "Enrol a Command Center", User: &s.user, CSRF: s.csrf,
+		Data: enrolmentData{Sites: sites}})
+}
+
+// createEnrolment issues a one-time enrolment token for a site of the
+// admin's own organisation, valid for 24 hours, and shows it once: only its
+// hash is stored.
+func (h *handler) createEnrolment(w http.ResponseWriter, r *http.Request, s session) {
+	sites, err := h.st.Sites(r.Context(), s.user.OrgID)
+	if err != nil {
+		h.internalError(w, r, err)
+		return
+	}
+	want := fleet.SiteID(r.PostFormValue("site"))
+	var site fleet.Site
+	for _, st := range sites {
+		if st.ID == want {
+			site = st
+		}
+	}
+	if site.ID == "" {
+		h.writeError(w, r, http.StatusBadRequest, "Please pick one of your sites.")
+		return
+	}
+	token, err := identity.NewToken()
+	if err != nil {
+		h.internalError(w, r, err)
+		return
+	}
+	expires := h.clock.Now().Add(enrolmentTTL)
+	if err := h.st.CreateEnrolmentToken(r.Context(), site.ID, identity.HashToken(token), expires); err != nil {
+		h.internalError(w, r, err)
+		return
+	}
+	h.log.Info("enrolment token issued", "site", site.ID, "user", s.user.ID)
+	h.render(w, http.StatusOK, "enrolment_token.html", page{Title: "Enrolment token", User: &s.user, CSRF: s.csrf,
+		Data: enrolmentData{Site: site, Token: token, Expires: expires}})
+}

@@ -1,0 +1,222 @@
+package dashboard
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/fusionfleet/fusionfleet/internal/clock"
+	"github.com/fusionfleet/fusionfleet/internal/fleet"
+)
+
+// Store is what the dashboard needs from the cloud store.
+type Store interface {
+	UserByName(ctx context.Context, name string) (fleet.User, string, error)
+	CreateSession(ctx context.Context, tokenHash string, user fleet.UserID, expires time.Time) error
+	SessionUser(ctx context.Context, tokenHash string, now time.Time) (fleet.User, error)
+	DeleteSession(ctx context.Context, tokenHash string) error
+	Printers(ctx context.Context, org fleet.OrgID) ([]fleet.PrinterView, error)
+	CreateEnrolmentToken(ctx context.Context, site fleet.SiteID, tokenHash string, expires time.Time) error
+	Sites(ctx context.Context, org fleet.OrgID) ([]fleet.Site, error)
+}
+
+// Options tunes the dashboard. The zero value works: real clock, no logs,
+// cookies without the Secure flag, 12-hour sessions.
+type Options struct {
+	Clock  clock.Clock
+	Logger *slog.Logger
+	// SecureCookies marks cookies Secure (and gives them the __Host- prefix);
+	// set it whenever the dashboard is served over HTTPS.
+	SecureCookies bool
+	// SessionTTL is how long a login lasts.
+	SessionTTL time.Duration
+}
+
+const (
+	defaultSessionTTL = 12 * time.Hour
+	enrolmentTTL      = 24 * time.Hour
+	maxFormBytes      = 64 << 10
+	heartbeatEvery    = 15 * time.Second
+	// refreshEvery re-sends the printer list on an open event stream even
+	// without changes, so that "Offline since" appears when a site goes quiet.
+	refreshEvery = time.Minute
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// csp forbids inline scripts and styles, framing and foreign origins.
+const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+
+type handler struct {
+	st        Store
+	hub       *Hub
+	clock     clock.Clock
+	log       *slog.Logger
+	secure    bool
+	ttl       time.Duration
+	limiter   *limiter
+	cop       *http.CrossOriginProtection
+	pages     map[string]*template.Template
+	heartbeat time.Duration
+	refresh   time.Duration
+}
+
+// NewHandler returns the dashboard with all its routes.
+func NewHandler(st Store, hub *Hub, opts Options) http.Handler {
+	return newHandler(st, hub, opts).routes()
+}
+
+func newHandler(st Store, hub *Hub, opts Options) *handler {
+	h := &handler{
+		st:        st,
+		hub:       hub,
+		clock:     opts.Clock,
+		log:       opts.Logger,
+		secure:    opts.SecureCookies,
+		ttl:       opts.SessionTTL,
+		limiter:   newLimiter(),
+		cop:       http.NewCrossOriginProtection(),
+		pages:     make(map[string]*template.Template),
+		heartbeat: heartbeatEvery,
+		refresh:   refreshEvery,
+	}
+	if h.clock == nil {
+		h.clock = clock.Real{}
+	}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	h.log = h.log.With("component", "dashboard")
+	if h.ttl <= 0 {
+		h.ttl = defaultSessionTTL
+	}
+	funcs := template.FuncMap{"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339) }}
+	for _, p := range []string{"login.html", "printers.html", "enrolment.html", "enrolment_token.html", "error.html"} {
+		// The templates are embedded: a parse error is a bug that every test catches.
+		h.pages[p] = template.Must(template.New(p).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+p))
+	}
+	return h
+}
+
+// routes is the one place where every route is declared.
+func (h *handler) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /login", h.loginPage)
+	mux.HandleFunc("POST /login", h.login)
+	mux.HandleFunc("GET /healthz", h.healthz)
+	static, _ := fs.Sub(staticFS, "static") // cannot fail: "static" is embedded
+	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+
+	mux.Handle("POST /logout", h.auth(h.logout))
+	mux.Handle("GET /{$}", h.auth(h.printersPage))
+	mux.Handle("GET /api/printers", h.auth(h.apiPrinters))
+	mux.Handle("GET /api/events", h.auth(h.events))
+	mux.Handle("GET /admin/enrolment", h.auth(h.admin(h.enrolmentPage)))
+	mux.Handle("POST /admin/enrolment", h.auth(h.admin(h.createEnrolment)))
+	mux.Handle("/", h.auth(func(w http.ResponseWriter, r *http.Request, _ session) {
+		h.writeError(w, r, http.StatusNotFound, "Page not found.")
+	}))
+	return h.guard(mux)
+}
+
+// guard wraps every request: security headers, a body limit, and refusal
+// of cross-origin state-changing requests (Sec-Fetch-Site / Origin).
+func (h *handler) guard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", csp)
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("Referrer-Policy", "no-referrer")
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("Cross-Origin-Opener-Policy", "same-origin")
+		if !strings.HasPrefix(r.URL.Path, "/static/") {
+			hd.Set("Cache-Control", "no-store")
+		}
+		if h.secure {
+			hd.Set("Strict-Transport-Security", "max-age=31536000")
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+		if err := h.cop.Check(r); err != nil {
+			h.writeError(w, r, http.StatusForbidden, "Cross-origin request refused.")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (h *handler) healthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write([]byte("ok\n"))
+}
+
+// isAPI reports whether the request wants JSON answers.
+func isAPI(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/api/") }
+
+// errorBody is the JSON body of every API error.
+type errorBody struct {
+	Error string `json:"error"`
+}
+
+// writeError answers with status and a message meant for people: JSON for
+// the API, an HTML page otherwise. It is the one place errors reach users.
+func (h *handler) writeError(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	if isAPI(r) {
+		h.encode(w, status, errorBody{Error: msg})
+		return
+	}
+	h.render(w, status, "error.html", page{Title: http.StatusText(status), Data: msg})
+}
+
+// internalError logs err and answers 500 without details.
+func (h *handler) internalError(w http.ResponseWriter, r *http.Request, err error) {
+	h.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	h.writeError(w, r, http.StatusInternalServerError, "Something went wrong. Please try again.")
+}
+
+// encode writes v as JSON.
+func (h *handler) encode(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	if err := json.NewEncoder(w).Encode(v); err != nil {
+		h.log.Warn("encode response", "err", err)
+	}
+}
+
+// page is what every template gets.
+type page struct {
+	Title string
+	User  *fleet.User // nil when logged out
+	CSRF  string
+	Data  any
+}
+
+func (p page) IsAdmin() bool { return p.User != nil && p.User.Role == fleet.RoleAdmin }
+
+// render executes a page template into a buffer first, so a template error
+// never sends half a page.
+func (h *handler) render(w http.ResponseWriter, status int, name string, p page) {
+	var b strings.Builder
+	if err := h.pages[name].ExecuteTemplate(&b, "layout", p); err != nil {
+		h.log.Error("render page", "page", name, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write([]byte(b.String()))
+}
+
+// isNotFound reports whether err says the thing does not exist.
+func isNotFound(err error) bool { return errors.Is(err, fleet.ErrNotFound) }
