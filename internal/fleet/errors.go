@@ -10,3 +10,6 @@ var (
 	ErrRevoked      = errors.New("revoked")
 	ErrConflict     = errors.New("already exists")
 )
+
+// ErrRejected marks data a store refused for good: retrying cannot help.
+var ErrRejected = errors.New("rejected for good")

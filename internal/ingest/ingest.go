@@ -17,7 +17,9 @@ import (
 const ChangedSubject = "fleet.changed"
 
 // Store applies envelopes idempotently: a record already applied (same
-// gateway and sequence number) is skipped.
+// gateway and sequence number) is skipped. An error matching
+// fleet.ErrRejected means some records were refused for good and the rest
+// applied; any other error means nothing was applied.
 type Store interface {
 	ApplyEnvelope(ctx context.Context, env uplink.Envelope) (applied int, err error)
 }
@@ -83,7 +85,12 @@ func (w *Writer) Handle(ctx context.Context, data []byte) error {
 		return nil
 	}
 	applied, err := w.store.ApplyEnvelope(ctx, env)
-	if err != nil {
+	switch {
+	case errors.Is(err, fleet.ErrRejected):
+		// The store refused some records for good and kept the rest:
+		// redelivery would change nothing.
+		w.logger.Error("records refused by the store", "gateway", env.GatewayID, "err", err)
+	case err != nil:
 		return fmt.Errorf("apply envelope from %s: %w", env.GatewayID, err)
 	}
 	if applied > 0 {

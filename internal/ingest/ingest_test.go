@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -65,6 +66,12 @@ func TestHandle(t *testing.T) {
 	}
 	if n.got[0] != ChangedSubject+" org_a" {
 		t.Errorf("announcement: got %q", n.got[0])
+	}
+
+	// A permanent rejection is logged, not retried; the rest was applied.
+	st.err = fmt.Errorf("apply: %w", fleet.ErrRejected)
+	if err := w.Handle(ctx, envelope(5)); err != nil {
+		t.Errorf("rejection: got %v, want nil (no redelivery)", err)
 	}
 
 	// A store failure asks for redelivery.

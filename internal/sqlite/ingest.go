@@ -33,6 +33,10 @@ func (e *RejectedError) Error() string {
 // Unwrap returns the individual rejections.
 func (e *RejectedError) Unwrap() []error { return e.Errs }
 
+// Is makes every rejection match fleet.ErrRejected, for callers that must
+// not depend on this package.
+func (e *RejectedError) Is(target error) bool { return target == fleet.ErrRejected }
+
 // reject marks an error as a permanent rejection of one record.
 type reject struct{ err error }
 

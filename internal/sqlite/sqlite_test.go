@@ -516,6 +516,9 @@ func TestApplyEnvelopeRejects(t *testing.T) {
 			if !errors.As(err, &rej) {
 				t.Fatalf("err = %v, want *RejectedError", err)
 			}
+			if !errors.Is(err, fleet.ErrRejected) {
+				t.Errorf("err = %v does not match fleet.ErrRejected", err)
+			}
 			if n != 0 {
 				t.Errorf("applied = %d, want 0", n)
 			}
@@ -566,5 +569,38 @@ func TestPrintersEmptyAndClosed(t *testing.T) {
 	}
 	if err := db.RevokeGateway(t.Context(), "gw"); err == nil || errors.Is(err, fleet.ErrNotFound) {
 		t.Errorf("RevokeGateway on closed db = %v, want a non-NotFound error", err)
+	}
+}
+
+func TestSetPassword(t *testing.T) {
+	ctx := t.Context()
+	db := openTest(t)
+	org, _ := tenant(t, db, "Acme")
+	uid, err := db.CreateUser(ctx, org, "ada", "old", fleet.RoleAdmin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CreateSession(ctx, "s1", uid, t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SetPassword(ctx, uid, "new"); err != nil {
+		t.Fatal(err)
+	}
+	_, hash, err := db.UserByName(ctx, "ada")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hash != "new" {
+		t.Errorf("hash after reset: got %q, want %q", hash, "new")
+	}
+	// A reset ends the user's sessions.
+	if _, err := db.SessionUser(ctx, "s1", t0); !errors.Is(err, fleet.ErrNotFound) {
+		t.Errorf("session after reset: err = %v, want ErrNotFound", err)
+	}
+	if err := db.SetPassword(ctx, "usr_unknown", "x"); !errors.Is(err, fleet.ErrNotFound) {
+		t.Errorf("unknown user: err = %v, want ErrNotFound", err)
+	}
+	if err := db.SetPassword(ctx, uid, ""); err == nil {
+		t.Error("empty hash accepted")
 	}
 }

@@ -134,3 +134,28 @@ func orgExists(ctx context.Context, tx *sql.Tx, org fleet.OrgID) error {
 	}
 	return nil
 }
+
+// SetPassword replaces a user's password hash and ends the user's sessions,
+// as a password reset must. An unknown user is fleet.ErrNotFound.
+func (d *DB) SetPassword(ctx context.Context, user fleet.UserID, passwordHash string) error {
+	if passwordHash == "" {
+		return errors.New("set password: empty password hash")
+	}
+	err := d.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE id = ?`, passwordHash, user)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return fleet.ErrNotFound
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ?`, user)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("set password of %s: %w", user, err)
+	}
+	return nil
+}
