@@ -1,0 +1,693 @@
+package commandcenter
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fusionfleet/fusionfleet/internal/clock"
+	"github.com/fusionfleet/fusionfleet/internal/deviceapi"
+	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/google/go-cmp/cmp"
+)
+
+// canaries are private names the fake printers know; none may reach the outbox.
+var canaries = []string{"CANARY-job-name", "CANARY-job-user", "CANARY-job-host"}
+
+// fakeDevice is a printer's device API in memory.
+type fakeDevice struct {
+	mu       sync.Mutex
+	identity deviceapi.Identity
+	status   deviceapi.Status
+	events   []fleet.Event // held by the printer, oldest first
+	err      error         // returned by every call when set
+	calls    int
+}
+
+func newFakeDevice(id fleet.PrinterID) *fakeDevice {
+	return &fakeDevice{
+		identity: deviceapi.Identity{
+			Identity: fleet.Identity{PrinterID: id, Name: "3DP " + string(id[len(id)-1:]), Model: "PBF 5200",
+				SerialNumber: "SN-" + string(id), Firmware: "1.0.0", Date: t0, UptimeSec: 10},
+			Instance: "inst-1",
+		},
+		status: deviceapi.Status{State: fleet.StateIdle, Activity: "idle", Time: t0},
+	}
+}
+
+func (d *fakeDevice) Identity(ctx context.Context) (deviceapi.Identity, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.calls++
+	d.identity.UptimeSec++ // changes on every read, must not cause identity records
+	return d.identity, d.err
+}
+
+func (d *fakeDevice) Status(ctx context.Context) (deviceapi.Status, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.calls++
+	return d.status, d.err
+}
+
+func (d *fakeDevice) Events(ctx context.Context, after uint64, limit int) (deviceapi.EventPage, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.calls++
+	if d.err != nil {
+		return deviceapi.EventPage{}, d.err
+	}
+	page := deviceapi.EventPage{Instance: d.identity.Instance, Next: after, First: 1, Events: []fleet.Event{}}
+	if len(d.events) > 0 {
+		page.First = d.events[0].Seq
+	}
+	for _, e := range d.events {
+		if e.Seq > after && len(page.Events) < limit {
+			page.Events = append(page.Events, e)
+			page.Next = e.Seq
+		}
+	}
+	return page, nil
+}
+
+func (d *fakeDevice) set(f func(d *fakeDevice)) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	f(d)
+}
+
+func (d *fakeDevice) callCount() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.calls
+}
+
+func (d *fakeDevice) addEvents(seqs ...uint64) {
+	d.set(func(d *fakeDevice) {
+		for _, s := range seqs {
+			d.events = append(d.events, fleet.Event{Seq: s, Code: fmt.Sprintf("E%d", s), Description: "lamp warm-up",
+				Severity: fleet.SeverityInfo, Time: t0, Firmware: "1.0.0", Subsystem: "lamps"})
+		}
+	})
+}
+
+// fakeNet dials fake devices by address and records the pins used.
+type fakeNet struct {
+	mu      sync.Mutex
+	devices map[string]*fakeDevice
+	pins    []deviceapi.Fingerprint
+}
+
+func (n *fakeNet) dial(address string, pin deviceapi.Fingerprint) Device {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.pins = append(n.pins, pin)
+	return n.devices[address]
+}
+
+type pollerFixture struct {
+	st    *Store
+	clock *clock.Manual
+	net   *fakeNet
+	p     *Poller
+}
+
+func newPollerFixture(t *testing.T) *pollerFixture {
+	t.Helper()
+	st, _ := openStore(t)
+	f := &pollerFixture{st: st, clock: clock.NewManual(t0), net: &fakeNet{devices: map[string]*fakeDevice{}}}
+	f.p = NewPoller(st, f.net.dial, PollerOptions{Interval: 5 * time.Second, Heartbeat: time.Minute, Clock: f.clock})
+	return f
+}
+
+func (f *pollerFixture) add(t *testing.T, address string, id fleet.PrinterID) (*fakeDevice, Printer) {
+	t.Helper()
+	d := newFakeDevice(id)
+	f.net.mu.Lock()
+	f.net.devices[address] = d
+	f.net.mu.Unlock()
+	p, err := f.st.AddPrinter(t.Context(), address, fpA, f.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d, p
+}
+
+// drain returns the outbox and acknowledges it, so each step of a test sees
+// only its own records.
+func (f *pollerFixture) drain(t *testing.T) []fleet.Record {
+	t.Helper()
+	recs := pending(t, f.st)
+	if len(recs) > 0 {
+		if err := f.st.Ack(t.Context(), recs[len(recs)-1].Seq); err != nil {
+			t.Fatal(err)
+		}
+	}
+	assertNoCanary(t, recs)
+	return recs
+}
+
+func (f *pollerFixture) printer(t *testing.T, id int64) Printer {
+	t.Helper()
+	p, err := f.st.printer(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func assertNoCanary(t *testing.T, recs []fleet.Record) {
+	t.Helper()
+	b, err := json.Marshal(recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range canaries {
+		if strings.Contains(string(b), c) {
+			t.Errorf("outbox leaks %q: %s", c, b)
+		}
+	}
+}
+
+// kinds summarises records as "kind" or "kind:detail" for comparison.
+func kinds(recs []fleet.Record) []string {
+	var s []string
+	for _, r := range recs {
+		switch r.Kind {
+		case fleet.KindEvent:
+			s = append(s, fmt.Sprintf("event:%d", r.Event.Seq))
+		case fleet.KindStatus:
+			s = append(s, "status:"+r.Status.State.String())
+		case fleet.KindGap:
+			s = append(s, fmt.Sprintf("gap:%s:%d-%d", r.Gap.Reason, r.Gap.FromSeq, r.Gap.ToSeq))
+		default:
+			s = append(s, string(r.Kind))
+		}
+	}
+	return s
+}
+
+func pollOnce(t *testing.T, p *Poller) {
+	t.Helper()
+	if err := p.PollOnce(t.Context()); err != nil {
+		t.Fatalf("PollOnce: %v", err)
+	}
+}
+
+func printingStatus(jobID string, etc int64) deviceapi.Status {
+	return deviceapi.Status{
+		State: fleet.StatePrinting, Activity: "printing layer 10 of 100",
+		Job: &deviceapi.Job{ID: jobID, Name: "CANARY-job-name", User: "CANARY-job-user", Host: "CANARY-job-host",
+			Progress: 0.1, LayersDone: 10, LayersTotal: 100},
+		ETCSeconds: etc, PendingJobs: 1, Time: t0,
+	}
+}
+
+func TestPollerFirstContactAndChanges(t *testing.T) {
+	f := newPollerFixture(t)
+	dev, pr := f.add(t, "printer-a:8443", "printer-000a")
+	dev.addEvents(1, 2)
+	dev.set(func(d *fakeDevice) { d.status = printingStatus("job-1", 2990) })
+	pollOnce(t, f.p)
+
+	recs := f.drain(t)
+	if diff := cmp.Diff([]string{"identity", "event:1", "event:2", "status:printing"}, kinds(recs)); diff != "" {
+		t.Fatalf("records of first contact (-want +got):\n%s", diff)
+	}
+	if got := recs[3].Status; got.JobID != "job-1" || got.PrinterID != "printer-000a" {
+		t.Errorf("status record = %+v, want job-1 of printer-000a", got)
+	}
+	got := f.printer(t, pr.ID)
+	if got.State != CollectionOK || got.EventCursor != 2 || got.Instance != "inst-1" || !got.LastSeen.Equal(t0) {
+		t.Errorf("printer after first poll: state %q cursor %d instance %q seen %v", got.State, got.EventCursor, got.Instance, got.LastSeen)
+	}
+	// The local truth keeps the private names for the local UI.
+	if got.Status == nil || got.Status.Job == nil || got.Status.Job.Name != "CANARY-job-name" {
+		t.Errorf("local status = %+v, want the job name kept locally", got.Status)
+	}
+	if got.Identity == nil || got.Identity.Name != "3DP a" {
+		t.Errorf("local identity = %+v, want it stored", got.Identity)
+	}
+
+	steps := []struct {
+		name    string
+		advance time.Duration
+		change  func(d *fakeDevice)
+		want    []string
+	}{
+		{"unchanged", 5 * time.Second, nil, nil},
+		{"ETC within its bucket", 5 * time.Second, func(d *fakeDevice) { d.status.ETCSeconds = 2950 }, nil},
+		{"progress alone", 5 * time.Second, func(d *fakeDevice) { d.status.Job.Progress = 0.2 }, nil},
+		{"ETC crosses a bucket", 5 * time.Second, func(d *fakeDevice) { d.status.ETCSeconds = 2690 }, []string{"status:printing"}},
+		{"new event", 5 * time.Second, func(d *fakeDevice) { d.events = d.events[:0] }, nil},
+		{"state changes", 5 * time.Second, func(d *fakeDevice) {
+			d.status = deviceapi.Status{State: fleet.StateCooling, Activity: "cooling", ETCSeconds: 7200, Time: t0}
+		}, []string{"status:cooling"}},
+		{"pending jobs change", 5 * time.Second, func(d *fakeDevice) { d.status.PendingJobs = 4 }, []string{"status:cooling"}},
+		{"heartbeat due", time.Minute, nil, []string{"status:cooling"}},
+		{"job changes", 5 * time.Second, func(d *fakeDevice) { d.status = printingStatus("job-2", 3000) }, []string{"status:printing"}},
+	}
+	for _, s := range steps {
+		t.Run(s.name, func(t *testing.T) {
+			f.clock.Advance(s.advance)
+			if s.change != nil {
+				dev.set(s.change)
+			}
+			pollOnce(t, f.p)
+			if diff := cmp.Diff(s.want, kinds(f.drain(t))); diff != "" {
+				t.Errorf("records (-want +got):\n%s", diff)
+			}
+		})
+	}
+
+	t.Run("new events continue after the cursor", func(t *testing.T) {
+		dev.addEvents(3, 4)
+		f.clock.Advance(5 * time.Second)
+		pollOnce(t, f.p)
+		if diff := cmp.Diff([]string{"event:3", "event:4"}, kinds(f.drain(t))); diff != "" {
+			t.Errorf("records (-want +got):\n%s", diff)
+		}
+	})
+}
+
+func TestPollerNotDueIsSkipped(t *testing.T) {
+	f := newPollerFixture(t)
+	dev, _ := f.add(t, "printer-a:8443", "printer-000a")
+	pollOnce(t, f.p)
+	n := dev.callCount()
+	pollOnce(t, f.p) // same instant: the interval has not passed
+	if got := dev.callCount(); got != n {
+		t.Errorf("device calls = %d after a second PollOnce at the same time, want %d", got, n)
+	}
+}
+
+func TestPollerRestartAfterGatewayRestart(t *testing.T) {
+	// A new Poller (the gateway restarted) reads the identity again but
+	// sends no identity record when nothing changed, and continues the cursor.
+	f := newPollerFixture(t)
+	dev, _ := f.add(t, "printer-a:8443", "printer-000a")
+	dev.addEvents(1)
+	pollOnce(t, f.p)
+	f.drain(t)
+
+	dev.addEvents(2)
+	p2 := NewPoller(f.st, f.net.dial, PollerOptions{Clock: f.clock})
+	f.clock.Advance(10 * time.Second)
+	pollOnce(t, p2)
+	if diff := cmp.Diff([]string{"event:2", "status:idle"}, kinds(f.drain(t))); diff != "" {
+		t.Errorf("records after gateway restart (-want +got):\n%s", diff)
+	}
+}
+
+func TestPollerUnreachableThenRecovered(t *testing.T) {
+	f := newPollerFixture(t)
+	dev, pr := f.add(t, "printer-a:8443", "printer-000a")
+	pollOnce(t, f.p)
+	f.drain(t)
+
+	dev.set(func(d *fakeDevice) { d.err = errors.New("dial tcp: connection refused") })
+	failAt := t0.Add(5 * time.Second)
+	f.clock.Set(failAt)
+	err := f.p.PollOnce(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("PollOnce() error = %v, want the device error", err)
+	}
+	got := f.printer(t, pr.ID)
+	if got.State != CollectionUnreachable || !got.StateSince.Equal(failAt) || !strings.Contains(got.LastError, "connection refused") {
+		t.Errorf("printer = state %q since %v error %q; want unreachable since %v with the error", got.State, got.StateSince, got.LastError, failAt)
+	}
+
+	// Backoff: due again after 5 s, then 10 s, then 20 s ...
+	for i, wait := range []time.Duration{5 * time.Second, 10 * time.Second, 20 * time.Second} {
+		n := dev.callCount()
+		f.clock.Advance(wait - time.Second)
+		f.p.PollOnce(t.Context())
+		if dev.callCount() != n {
+			t.Fatalf("failure %d: polled %v before the backoff of %v ended", i+1, wait-time.Second, wait)
+		}
+		f.clock.Advance(time.Second)
+		f.p.PollOnce(t.Context())
+		if dev.callCount() == n {
+			t.Fatalf("failure %d: not polled after the backoff of %v", i+1, wait)
+		}
+	}
+	if recs := f.drain(t); len(recs) != 0 {
+		t.Errorf("records while unreachable: %v", kinds(recs))
+	}
+	if got := f.printer(t, pr.ID); !got.StateSince.Equal(failAt) {
+		t.Errorf("unreachable since %v, want the first failure %v", got.StateSince, failAt)
+	}
+
+	dev.set(func(d *fakeDevice) { d.err = nil })
+	f.clock.Advance(time.Minute)
+	pollOnce(t, f.p)
+	got = f.printer(t, pr.ID)
+	if got.State != CollectionOK || got.LastError != "" {
+		t.Errorf("after recovery: state %q error %q, want ok without error", got.State, got.LastError)
+	}
+	// The identity is read again after an outage, but unchanged it sends nothing.
+	if diff := cmp.Diff([]string{"status:idle"}, kinds(f.drain(t))); diff != "" {
+		t.Errorf("records after recovery (-want +got):\n%s", diff)
+	}
+}
+
+func TestPollBackoffIsCapped(t *testing.T) {
+	tests := []struct {
+		n    int
+		want time.Duration
+	}{{1, 5 * time.Second}, {2, 10 * time.Second}, {4, 40 * time.Second}, {5, time.Minute}, {50, time.Minute}}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.n), func(t *testing.T) {
+			if got := pollBackoff(5*time.Second, tt.n); got != tt.want {
+				t.Errorf("pollBackoff(5s, %d) = %v, want %v", tt.n, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestPollerUnreachableDoesNotBlockOthers(t *testing.T) {
+	f := newPollerFixture(t)
+	bad, _ := f.add(t, "printer-a:8443", "printer-000a")
+	_, _ = f.add(t, "printer-b:8443", "printer-000b")
+	bad.set(func(d *fakeDevice) { d.err = errors.New("no route to host") })
+	if err := f.p.PollOnce(t.Context()); err == nil {
+		t.Fatal("PollOnce() succeeded with an unreachable printer")
+	}
+	recs := f.drain(t)
+	if len(recs) == 0 || recs[0].PrinterID != "printer-000b" {
+		t.Errorf("records = %v, want printer-000b collected despite printer-000a failing", kinds(recs))
+	}
+}
+
+func TestPollerPinMismatchStopsCollection(t *testing.T) {
+	f := newPollerFixture(t)
+	dev, pr := f.add(t, "printer-a:8443", "printer-000a")
+	pollOnce(t, f.p)
+	f.drain(t)
+
+	dev.set(func(d *fakeDevice) {
+		d.err = fmt.Errorf("get status: tls: %w (presented EE:FF)", deviceapi.ErrPinMismatch)
+	})
+	f.clock.Advance(5 * time.Second)
+	if err := f.p.PollOnce(t.Context()); !errors.Is(err, deviceapi.ErrPinMismatch) {
+		t.Fatalf("PollOnce() error = %v, want ErrPinMismatch", err)
+	}
+	got := f.printer(t, pr.ID)
+	if got.State != CollectionCertificateChanged {
+		t.Errorf("state = %q, want %q", got.State, CollectionCertificateChanged)
+	}
+	for _, want := range []string{"certificate changed", string(fpA), "confirms its new certificate", "presented EE:FF"} {
+		if !strings.Contains(got.LastError, want) {
+			t.Errorf("stored message %q does not contain %q", got.LastError, want)
+		}
+	}
+
+	n := dev.callCount()
+	f.clock.Advance(time.Hour)
+	pollOnce(t, f.p)
+	if dev.callCount() != n {
+		t.Error("printer polled after its certificate changed")
+	}
+
+	// The operator confirms the new certificate: collection resumes with it.
+	dev.set(func(d *fakeDevice) { d.err = nil })
+	if err := f.st.Repin(t.Context(), "printer-a:8443", fpB, f.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	pollOnce(t, f.p)
+	if got := f.printer(t, pr.ID); got.State != CollectionOK {
+		t.Errorf("state after Repin and poll = %q, want ok", got.State)
+	}
+	f.net.mu.Lock()
+	last := f.net.pins[len(f.net.pins)-1]
+	f.net.mu.Unlock()
+	if last != fpB {
+		t.Errorf("dialled with pin %q after Repin, want %q", last, fpB)
+	}
+}
+
+func TestPollerGaps(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(d *fakeDevice)
+		want   []string
+		cursor uint64
+	}{
+		{
+			name: "printer restarted",
+			change: func(d *fakeDevice) {
+				d.identity.Instance = "inst-2"
+				d.identity.Firmware = "1.1.0"
+				d.events = nil
+			},
+			want:   []string{"gap:printer restarted:3-0", "identity", "event:1"},
+			cursor: 1,
+		},
+		{
+			name: "events overwritten before they were read",
+			change: func(d *fakeDevice) {
+				d.events = d.events[len(d.events):]
+			},
+			want:   []string{"gap:events overwritten before they were read:3-9", "event:10", "event:11"},
+			cursor: 11,
+		},
+		{
+			name:   "events skipped by the printer",
+			change: func(d *fakeDevice) {},
+			want:   []string{"event:3", "gap:events skipped by the printer:4-9", "event:10", "event:11"},
+			cursor: 11,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newPollerFixture(t)
+			dev, pr := f.add(t, "printer-a:8443", "printer-000a")
+			dev.addEvents(1, 2)
+			pollOnce(t, f.p)
+			f.drain(t)
+
+			dev.set(tt.change)
+			if tt.name == "events skipped by the printer" {
+				dev.addEvents(3)
+			}
+			if tt.name == "printer restarted" {
+				dev.addEvents(1)
+			} else {
+				dev.addEvents(10, 11)
+			}
+			f.clock.Advance(5 * time.Second)
+			pollOnce(t, f.p)
+			recs := f.drain(t)
+			if diff := cmp.Diff(tt.want, kinds(recs)); diff != "" {
+				t.Errorf("records (-want +got):\n%s", diff)
+			}
+			if got := f.printer(t, pr.ID).EventCursor; got != tt.cursor {
+				t.Errorf("cursor = %d, want %d", got, tt.cursor)
+			}
+		})
+	}
+}
+
+func TestPollerRejectsInvalidEvent(t *testing.T) {
+	f := newPollerFixture(t)
+	dev, _ := f.add(t, "printer-a:8443", "printer-000a")
+	dev.addEvents(1)
+	dev.set(func(d *fakeDevice) {
+		d.events = append(d.events, fleet.Event{Seq: 2, Code: "", Severity: fleet.SeverityInfo, Time: t0})
+	})
+	dev.addEvents(3)
+	pollOnce(t, f.p)
+	recs := f.drain(t)
+	var got []string
+	for _, k := range kinds(recs) {
+		if strings.HasPrefix(k, "gap:") {
+			k = k[:strings.LastIndex(k, ":")] // drop the range
+			k = strings.SplitN(k, ": ", 2)[0] // drop the validation message
+		}
+		got = append(got, k)
+	}
+	if diff := cmp.Diff([]string{"identity", "event:1", "gap:event rejected", "event:3", "status:idle"}, got); diff != "" {
+		t.Errorf("records (-want +got):\n%s", diff)
+	}
+	if g := recs[2].Gap; g.FromSeq != 2 || g.ToSeq != 2 || !strings.Contains(g.Reason, "empty code") {
+		t.Errorf("gap = %+v, want seq 2 rejected for its empty code", g)
+	}
+}
+
+func TestPollerInvalidDeviceDataMarksPrinter(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(d *fakeDevice)
+		want   string
+	}{
+		{"identity without model", func(d *fakeDevice) { d.identity.Model = "" }, "empty model"},
+		{"status with unknown state", func(d *fakeDevice) { d.status.State = fleet.StateUnknown }, "invalid state"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newPollerFixture(t)
+			dev, pr := f.add(t, "printer-a:8443", "printer-000a")
+			dev.set(tt.change)
+			if err := f.p.PollOnce(t.Context()); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("PollOnce() error = %v, want %q", err, tt.want)
+			}
+			if got := f.printer(t, pr.ID); got.State != CollectionUnreachable || !strings.Contains(got.LastError, tt.want) {
+				t.Errorf("printer state %q error %q, want unreachable with %q", got.State, got.LastError, tt.want)
+			}
+			if recs := f.drain(t); len(recs) != 0 {
+				t.Errorf("records from invalid data: %v", kinds(recs))
+			}
+		})
+	}
+}
+
+func TestPollerPrinterSwapped(t *testing.T) {
+	f := newPollerFixture(t)
+	dev, pr := f.add(t, "printer-a:8443", "printer-000a")
+	pollOnce(t, f.p)
+	f.drain(t)
+	dev.set(func(d *fakeDevice) { d.identity.PrinterID = "printer-000z"; d.identity.Instance = "inst-9" })
+	f.clock.Advance(5 * time.Second)
+	if err := f.p.PollOnce(t.Context()); err == nil || !strings.Contains(err.Error(), "printer ID changed") {
+		t.Fatalf("PollOnce() error = %v, want 'printer ID changed'", err)
+	}
+	if got := f.printer(t, pr.ID); got.State != CollectionUnreachable {
+		t.Errorf("state = %q, want unreachable", got.State)
+	}
+}
+
+func TestPollerStoreFailure(t *testing.T) {
+	f := newPollerFixture(t)
+	f.add(t, "printer-a:8443", "printer-000a")
+	f.st.Close()
+	if err := f.p.PollOnce(t.Context()); err == nil {
+		t.Error("PollOnce() with a closed store succeeded")
+	}
+}
+
+func TestPollerRun(t *testing.T) {
+	st, _ := openStore(t)
+	n := &fakeNet{devices: map[string]*fakeDevice{}}
+	p := NewPoller(st, n.dial, PollerOptions{Interval: 10 * time.Millisecond})
+	add := func(address string, id fleet.PrinterID) {
+		n.mu.Lock()
+		n.devices[address] = newFakeDevice(id)
+		n.mu.Unlock()
+		if _, err := st.AddPrinter(t.Context(), address, fpA, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor := func(what string, ok func([]Printer) bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) {
+			ps, err := st.Printers(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok(ps) {
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		t.Fatalf("timed out waiting for %s", what)
+	}
+	allOK := func(want int) func([]Printer) bool {
+		return func(ps []Printer) bool {
+			if len(ps) != want {
+				return false
+			}
+			for _, p := range ps {
+				if p.State != CollectionOK {
+					return false
+				}
+			}
+			return true
+		}
+	}
+
+	add("printer-a:8443", "printer-000a")
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error)
+	go func() { done <- p.Run(ctx) }()
+	waitFor("the first printer", allOK(1))
+	add("printer-b:8443", "printer-000b") // added while running
+	waitFor("the printer added while running", allOK(2))
+
+	// A changed certificate stops that printer's goroutine; Repin restarts it.
+	n.devices["printer-a:8443"].set(func(d *fakeDevice) { d.err = deviceapi.ErrPinMismatch })
+	waitFor("certificate changed", func(ps []Printer) bool { return ps[0].State == CollectionCertificateChanged })
+	n.devices["printer-a:8443"].set(func(d *fakeDevice) { d.err = nil })
+	if err := st.Repin(t.Context(), "printer-a:8443", fpB, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("collection after Repin", allOK(2))
+
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run() = %v, want nil after cancel", err)
+	}
+	assertNoCanary(t, pending(t, st))
+}
+
+// blockingDevice answers nothing until its context ends.
+type blockingDevice struct{ fakeDevice }
+
+func (d *blockingDevice) Status(ctx context.Context) (deviceapi.Status, error) {
+	<-ctx.Done()
+	return deviceapi.Status{}, ctx.Err()
+}
+
+func TestPollerRecordsTimeout(t *testing.T) {
+	st, _ := openStore(t)
+	dev := &blockingDevice{fakeDevice: *newFakeDevice("printer-000a")}
+	p := NewPoller(st, func(string, deviceapi.Fingerprint) Device { return dev }, PollerOptions{Timeout: 20 * time.Millisecond})
+	pr, err := st.AddPrinter(t.Context(), "printer-a:8443", fpA, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Poll(t.Context(), pr); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Poll() of a printer that never answers = %v, want a deadline error", err)
+	}
+	got, err := st.printer(t.Context(), pr.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State != CollectionUnreachable || !strings.Contains(got.LastError, "deadline exceeded") {
+		t.Errorf("printer state %q error %q, want unreachable with the timeout recorded", got.State, got.LastError)
+	}
+}
+
+// A poll whose results could not be stored reads the identity again next
+// time, so the identity is neither lost locally nor missing from the outbox.
+func TestPollerStoresIdentityAfterStoreFailure(t *testing.T) {
+	f := newPollerFixture(t)
+	_, pr := f.add(t, "printer-a:8443", "printer-000a")
+	// Make the first observe fail: a printer row the poll cannot update.
+	if _, err := f.st.db.Exec(`CREATE TRIGGER fail_once BEFORE UPDATE OF status ON printers
+		BEGIN SELECT RAISE(ABORT, 'disk full'); END`); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.p.PollOnce(t.Context()); err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("PollOnce() = %v, want the store's error", err)
+	}
+	if _, err := f.st.db.Exec(`DROP TRIGGER fail_once`); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.printer(t, pr.ID).State; got != CollectionNew {
+		t.Errorf("state after a store failure = %q, want it unchanged (the printer is fine)", got)
+	}
+	f.clock.Advance(5 * time.Second)
+	pollOnce(t, f.p)
+	if got := f.printer(t, pr.ID); got.Identity == nil {
+		t.Error("identity not stored after the store recovered")
+	}
+	if diff := cmp.Diff([]string{"identity", "status:idle"}, kinds(f.drain(t))); diff != "" {
+		t.Errorf("records after the store recovered (-want +got):\n%s", diff)
+	}
+}
