@@ -1,0 +1,13 @@
+// Package stream is the cloud's durable message stream: NATS JetStream,
+// either in a nats-server embedded in the process (one machine) or in an
+// external NATS cluster (N stateless cloud nodes).
+//
+// The uplink handler publishes every accepted batch with Publish, which
+// returns once JetStream has stored it; a message ID makes a resend within
+// the dedupe window (10 minutes) a no-op. Consume runs a durable pull
+// consumer that any cloud node may share: messages are handed over one at a
+// time, in order, acknowledged after the callback succeeds and redelivered
+// after a short delay when it fails, so consumers must be idempotent.
+// Notify and Listen are plain NATS publish/subscribe for live fan-out to
+// every node's dashboards; they are not durable.
+package stream

@@ -1,0 +1,341 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Options configure Open. The zero value, given a Dir, runs an embedded
+// server with the stream "FLEET".
+type Options struct {
+	// URL of an external NATS server or cluster, comma-separated; "" starts
+	// an embedded nats-server.
+	URL string
+	// Dir is the embedded server's JetStream store directory; required when
+	// URL is "".
+	Dir string
+	// Replicas of the stream in a cluster; 0 → 1.
+	Replicas int
+	// Name of the stream; "" → "FLEET". Its subject is "<name lowercased>.batches".
+	Name string
+	// MaxAge is how long the stream keeps a message; 0 → 7 days, time for a
+	// stopped consumer to catch up.
+	MaxAge time.Duration
+	// Logger receives the embedded server's warnings and errors (and its
+	// notices at debug level); nil → discard.
+	Logger *slog.Logger
+}
+
+const (
+	// embeddedMaxPayload is the embedded server's largest message.
+	embeddedMaxPayload = 8 << 20
+	dedupeWindow       = 10 * time.Minute
+	drainTimeout       = 10 * time.Second
+)
+
+var validName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// Stream is an open connection to the fleet stream. Safe for concurrent use.
+type Stream struct {
+	srv     *server.Server // nil when external
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	name    string
+	subject string
+	url     string
+	log     *slog.Logger
+	closed  chan struct{} // closed when the connection is closed
+
+	// nakDelay is how long a failed message waits before redelivery.
+	nakDelay time.Duration
+	// ackWait is how long a delivered message may go unacknowledged (the
+	// callback still running says so) before it is delivered again, e.g.
+	// after its node died.
+	ackWait time.Duration
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Open connects to NATS (starting an embedded server when opts.URL is "")
+// and creates or updates the stream.
+func Open(ctx context.Context, opts Options) (*Stream, error) {
+	if opts.Name == "" {
+		opts.Name = "FLEET"
+	}
+	if !validName.MatchString(opts.Name) {
+		return nil, fmt.Errorf("open stream: name %q: want 1 to 64 letters, digits, '_' or '-'", opts.Name)
+	}
+	if opts.Replicas <= 0 {
+		opts.Replicas = 1
+	}
+	if opts.MaxAge <= 0 {
+		opts.MaxAge = 7 * 24 * time.Hour
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Stream{
+		name:     opts.Name,
+		subject:  strings.ToLower(opts.Name) + ".batches",
+		url:      opts.URL,
+		log:      opts.Logger.With("component", "stream"),
+		closed:   make(chan struct{}),
+		nakDelay: time.Second,
+		ackWait:  30 * time.Second,
+	}
+	if opts.URL == "" {
+		srv, err := startEmbedded(ctx, opts.Dir, s.log)
+		if err != nil {
+			return nil, fmt.Errorf("open stream: %w", err)
+		}
+		s.srv, s.url = srv, srv.ClientURL()
+	}
+	nc, err := nats.Connect(s.url,
+		nats.Name("fusionfleet"),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(time.Second),
+		nats.ClosedHandler(func(*nats.Conn) { close(s.closed) }),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				s.log.Warn("disconnected from NATS", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(c *nats.Conn) { s.log.Info("reconnected to NATS", "url", c.ConnectedUrlRedacted()) }),
+	)
+	if err != nil {
+		s.shutdownServer()
+		return nil, fmt.Errorf("open stream: connect to NATS: %w", err)
+	}
+	s.nc = nc
+	js, err := jetstream.New(nc)
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open stream: %w", err)
+	}
+	s.js = js
+	_, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:       s.name,
+		Subjects:   []string{s.subject},
+		Storage:    jetstream.FileStorage,
+		Duplicates: dedupeWindow,
+		Replicas:   opts.Replicas,
+		MaxAge:     opts.MaxAge,
+	})
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open stream: create stream %s: %w", s.name, err)
+	}
+	return s, nil
+}
+
+func startEmbedded(ctx context.Context, dir string, log *slog.Logger) (*server.Server, error) {
+	if dir == "" {
+		return nil, errors.New("embedded NATS needs a store directory")
+	}
+	srv, err := server.NewServer(&server.Options{
+		ServerName: "fusionfleet",
+		Host:       "127.0.0.1",
+		Port:       -1,
+		JetStream:  true,
+		StoreDir:   dir,
+		MaxPayload: embeddedMaxPayload,
+		NoSigs:     true,
+		NoLog:      true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("embedded NATS: %w", err)
+	}
+	debug := log.Enabled(ctx, slog.LevelDebug)
+	srv.SetLoggerV2(serverLogger{log}, debug, false, false)
+	srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+		return nil, errors.New("embedded NATS: not ready for connections after 10s")
+	}
+	if !srv.JetStreamEnabled() {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+		return nil, errors.New("embedded NATS: JetStream did not start")
+	}
+	return srv, nil
+}
+
+// serverLogger hands the embedded server's log to slog: notices and below
+// at debug, so the server is quiet unless the logger is at debug.
+type serverLogger struct{ l *slog.Logger }
+
+func (s serverLogger) Noticef(format string, v ...any) { s.l.Debug(fmt.Sprintf(format, v...)) }
+func (s serverLogger) Warnf(format string, v ...any)   { s.l.Warn(fmt.Sprintf(format, v...)) }
+func (s serverLogger) Fatalf(format string, v ...any)  { s.l.Error(fmt.Sprintf(format, v...)) }
+func (s serverLogger) Errorf(format string, v ...any)  { s.l.Error(fmt.Sprintf(format, v...)) }
+func (s serverLogger) Debugf(format string, v ...any)  { s.l.Debug(fmt.Sprintf(format, v...)) }
+func (s serverLogger) Tracef(format string, v ...any)  { s.l.Debug(fmt.Sprintf(format, v...)) }
+
+// ClientURL is where other clients reach the NATS server: the embedded
+// server's loopback URL, or the configured external URL.
+func (s *Stream) ClientURL() string { return s.url }
+
+// MaxPayload is the largest message the server accepts, in bytes.
+func (s *Stream) MaxPayload() int64 { return s.nc.MaxPayload() }
+
+// Publish stores data in the stream and returns once JetStream has
+// acknowledged it. A msgID published before within the dedupe window is
+// not stored again (and is not an error).
+func (s *Stream) Publish(ctx context.Context, msgID string, data []byte) error {
+	if msgID == "" {
+		return errors.New("publish: empty message ID")
+	}
+	if _, err := s.js.Publish(ctx, s.subject, data, jetstream.WithMsgID(msgID)); err != nil {
+		return fmt.Errorf("publish %s: %w", msgID, err)
+	}
+	return nil
+}
+
+// Consume runs the durable pull consumer named durable over the stream
+// until ctx is done, then returns nil. Messages arrive one at a time, in
+// order; a message is acknowledged when fn returns nil and redelivered
+// after a delay when fn fails. Cloud nodes that run Consume with the same
+// durable share the work.
+func (s *Stream) Consume(ctx context.Context, durable string, fn func(ctx context.Context, data []byte) error) error {
+	cons, err := s.js.CreateOrUpdateConsumer(ctx, s.name, jetstream.ConsumerConfig{
+		Durable:       durable,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       s.ackWait,
+		MaxAckPending: 1, // strict order: the next message waits for this one's ack
+		MaxDeliver:    -1,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		FilterSubject: s.subject,
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("consume %s: %w", durable, err)
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(1))
+	if err != nil {
+		return fmt.Errorf("consume %s: %w", durable, err)
+	}
+	defer it.Stop()
+	log := s.log.With("consumer", durable)
+	for {
+		m, err := it.Next(jetstream.NextContext(ctx))
+		if ctx.Err() != nil {
+			if m != nil {
+				_ = m.Nak() // hand it to another node right away
+			}
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("consume %s: %w", durable, err)
+		}
+		s.handle(ctx, log, m, fn)
+	}
+}
+
+func (s *Stream) handle(ctx context.Context, log *slog.Logger, m jetstream.Msg, fn func(context.Context, []byte) error) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() { // keep a slow fn from being redelivered elsewhere
+		t := time.NewTicker(s.ackWait / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				_ = m.InProgress()
+			}
+		}
+	})
+	err := fn(ctx, m.Data())
+	close(done)
+	wg.Wait()
+	switch {
+	case err == nil:
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if aerr := m.DoubleAck(actx); aerr != nil {
+			log.Warn("ack failed, message will be redelivered", "err", aerr)
+		}
+	case ctx.Err() != nil:
+		_ = m.Nak()
+	default:
+		meta, _ := m.Metadata()
+		attrs := []any{"err", err}
+		if meta != nil {
+			attrs = append(attrs, "stream_seq", meta.Sequence.Stream, "delivered", meta.NumDelivered)
+		}
+		log.Warn("message failed, will be redelivered", attrs...)
+		if nerr := m.NakWithDelay(s.nakDelay); nerr != nil {
+			log.Warn("nak failed, message will be redelivered after the ack wait", "err", nerr)
+		}
+	}
+}
+
+// Notify publishes data on a core NATS subject for live fan-out; it is not
+// stored.
+func (s *Stream) Notify(subject string, data []byte) error {
+	if err := s.nc.Publish(subject, data); err != nil {
+		return fmt.Errorf("notify %s: %w", subject, err)
+	}
+	return nil
+}
+
+// Listen calls fn, one message at a time, with everything notified on
+// subject (wildcards allowed) until ctx is done, then returns nil. It
+// returns an error if the stream is closed first.
+func (s *Stream) Listen(ctx context.Context, subject string, fn func(data []byte)) error {
+	sub, err := s.nc.Subscribe(subject, func(m *nats.Msg) { fn(m.Data) })
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", subject, err)
+	}
+	select {
+	case <-ctx.Done():
+		if err := sub.Unsubscribe(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+			return fmt.Errorf("listen %s: %w", subject, err)
+		}
+		return nil
+	case <-s.closed:
+		return fmt.Errorf("listen %s: %w", subject, nats.ErrConnectionClosed)
+	}
+}
+
+// Close drains the connection (in-flight acks and publishes complete) and
+// shuts down the embedded server, waiting for it.
+func (s *Stream) Close() error {
+	s.closeOnce.Do(func() {
+		if s.nc != nil {
+			if err := s.nc.Drain(); err != nil {
+				s.nc.Close()
+			}
+			select {
+			case <-s.closed:
+			case <-time.After(drainTimeout):
+				s.nc.Close()
+				s.closeErr = errors.New("close stream: drain timed out")
+			}
+		}
+		s.shutdownServer()
+	})
+	return s.closeErr
+}
+
+func (s *Stream) shutdownServer() {
+	if s.srv != nil {
+		s.srv.Shutdown()
+		s.srv.WaitForShutdown()
+	}
+}

@@ -1,0 +1,340 @@
+package uplink
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/fusionfleet/fusionfleet/internal/clock"
+	"github.com/fusionfleet/fusionfleet/internal/fleet"
+)
+
+// Gateways is the cloud's register of enrolled gateways.
+type Gateways interface {
+	// Enrol consumes the token whose HashToken is tokenHash and registers a
+	// gateway with the public key. It returns fleet.ErrInvalidToken when
+	// the token is unknown, used or expired.
+	Enrol(ctx context.Context, tokenHash, name string, pub []byte, now time.Time) (fleet.Gateway, error)
+	// Gateway returns an enrolled gateway, or fleet.ErrNotFound.
+	Gateway(ctx context.Context, id fleet.GatewayID) (fleet.Gateway, error)
+}
+
+// Publisher makes an accepted batch durable.
+type Publisher interface {
+	// Publish returns only once data is durable. Publishing the same msgID
+	// again within the dedupe window stores it once.
+	Publish(ctx context.Context, msgID string, data []byte) error
+}
+
+// HandlerOptions tunes the handler. The zero value is ready to use.
+type HandlerOptions struct {
+	Clock  clock.Clock  // nil → the real clock
+	Logger *slog.Logger // nil → discard
+	// MaxBodyBytes bounds an upload's body as sent (compressed); 0 → 4 MiB.
+	MaxBodyBytes int64
+	// MaxDecodedBytes bounds a decompressed body; 0 → 32 MiB.
+	MaxDecodedBytes int64
+	// MaxRecords bounds the records of one batch; 0 → 10000.
+	MaxRecords int
+	// MaxMessageBytes bounds the envelope handed to the Publisher, e.g. the
+	// stream's largest message; 0 → no bound beyond MaxDecodedBytes.
+	MaxMessageBytes int64
+	// Skew is how far a signed timestamp may be from the cloud's clock;
+	// 0 → 5 minutes.
+	Skew time.Duration
+}
+
+func (o HandlerOptions) withDefaults() HandlerOptions {
+	if o.Clock == nil {
+		o.Clock = clock.Real{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = 4 << 20
+	}
+	if o.MaxDecodedBytes <= 0 {
+		o.MaxDecodedBytes = 32 << 20
+	}
+	if o.MaxRecords <= 0 {
+		o.MaxRecords = 10000
+	}
+	if o.Skew <= 0 {
+		o.Skew = 5 * time.Minute
+	}
+	return o
+}
+
+// maxEnrolBytes bounds the body of an enrolment request.
+const maxEnrolBytes = 64 << 10
+
+// retryAfterSeconds is what the handler asks a gateway to wait when the
+// stream cannot take a batch.
+const retryAfterSeconds = 5
+
+type handler struct {
+	gws  Gateways
+	pub  Publisher
+	opts HandlerOptions
+	log  *slog.Logger
+}
+
+// NewHandler returns the cloud side of the uplink: POST /v1/enrol and
+// POST /v1/batches. Mount it behind an http.Server with ReadHeaderTimeout
+// and ReadTimeout set.
+func NewHandler(gws Gateways, pub Publisher, opts HandlerOptions) http.Handler {
+	opts = opts.withDefaults()
+	h := &handler{gws: gws, pub: pub, opts: opts, log: opts.Logger.With("component", "uplink")}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/enrol", h.enrol)
+	mux.HandleFunc("POST /v1/batches", h.batches)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/enrol" || r.URL.Path == "/v1/batches" {
+			w.Header().Set("Allow", http.MethodPost)
+			writeError(w, http.StatusMethodNotAllowed, "method not allowed, use POST")
+			return
+		}
+		writeError(w, http.StatusNotFound, "no such endpoint")
+	})
+	return mux
+}
+
+// httpError is a failure with the status the gateway gets.
+type httpError struct {
+	code int
+	msg  string
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+func errorf(code int, format string, args ...any) *httpError {
+	return &httpError{code: code, msg: fmt.Sprintf(format, args...)}
+}
+
+// writeError writes the one JSON error shape of this API.
+func writeError(w http.ResponseWriter, code int, msg string) {
+	if code == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
+	}
+	encode(w, code, ErrorBody{Error: msg})
+}
+
+func encode(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v) // the client is gone if this fails
+}
+
+// decodeStrict decodes exactly one JSON value, refusing fields the type
+// does not name: the wire-level allow-list (R-PRIV-2).
+func decodeStrict(r io.Reader, v any) error {
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("trailing data after the JSON value")
+	}
+	return nil
+}
+
+func (h *handler) enrol(w http.ResponseWriter, r *http.Request) {
+	resp, err := h.doEnrol(r.Context(), w, r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	encode(w, http.StatusOK, resp)
+}
+
+func (h *handler) doEnrol(ctx context.Context, w http.ResponseWriter, r *http.Request) (EnrolResponse, error) {
+	var req EnrolRequest
+	if err := decodeStrict(http.MaxBytesReader(w, r.Body, maxEnrolBytes), &req); err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return EnrolResponse{}, errorf(http.StatusRequestEntityTooLarge, "enrolment request exceeds %d bytes", maxEnrolBytes)
+		}
+		return EnrolResponse{}, errorf(http.StatusBadRequest, "bad enrolment request: %v", err)
+	}
+	if req.Token == "" {
+		return EnrolResponse{}, errorf(http.StatusBadRequest, "missing enrolment token")
+	}
+	if len(req.PublicKey) != ed25519.PublicKeySize {
+		return EnrolResponse{}, errorf(http.StatusBadRequest, "public key: want %d bytes of Ed25519 key, have %d", ed25519.PublicKeySize, len(req.PublicKey))
+	}
+	if err := validName(req.Name); err != nil {
+		return EnrolResponse{}, errorf(http.StatusBadRequest, "name: %v", err)
+	}
+	gw, err := h.gws.Enrol(ctx, HashToken(req.Token), req.Name, req.PublicKey, h.opts.Clock.Now())
+	switch {
+	case errors.Is(err, fleet.ErrInvalidToken):
+		return EnrolResponse{}, errorf(http.StatusUnauthorized, "enrolment token is invalid, already used or expired: ask the cloud administrator for a new one")
+	case err != nil:
+		return EnrolResponse{}, fmt.Errorf("enrol gateway %q: %w", req.Name, err)
+	}
+	h.log.InfoContext(ctx, "gateway enrolled", "gateway", gw.ID, "org", gw.OrgID, "site", gw.SiteID)
+	return EnrolResponse{GatewayID: gw.ID, OrgID: gw.OrgID, SiteID: gw.SiteID}, nil
+}
+
+func validName(s string) error {
+	n := utf8.RuneCountInString(s)
+	switch {
+	case !utf8.ValidString(s):
+		return errors.New("not valid UTF-8")
+	case n < 1 || n > 100:
+		return fmt.Errorf("want 1 to 100 characters, have %d", n)
+	case strings.IndexFunc(s, unicode.IsControl) >= 0:
+		return errors.New("control characters are not allowed")
+	}
+	return nil
+}
+
+func (h *handler) batches(w http.ResponseWriter, r *http.Request) {
+	ack, err := h.doBatch(r.Context(), w, r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	encode(w, http.StatusOK, ack)
+}
+
+// fail answers a failed request: an *httpError as it says, anything else
+// as an internal error that is logged but not shown.
+func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if he, ok := errors.AsType[*httpError](err); ok {
+		h.log.DebugContext(r.Context(), "request refused", "path", r.URL.Path, "status", he.code, "reason", he.msg)
+		writeError(w, he.code, he.msg)
+		return
+	}
+	h.log.ErrorContext(r.Context(), "request failed", "path", r.URL.Path, "err", err)
+	writeError(w, http.StatusServiceUnavailable, "temporarily unavailable, try again later")
+}
+
+func (h *handler) doBatch(ctx context.Context, w http.ResponseWriter, r *http.Request) (Ack, error) {
+	gw, err := h.authenticate(ctx, w, r)
+	if err != nil {
+		return Ack{}, err
+	}
+	recs, err := h.decodeBatch(r.Header.Get("Content-Encoding"), gw.body)
+	if err != nil {
+		return Ack{}, err
+	}
+	first, last := recs[0].Seq, recs[len(recs)-1].Seq
+	data, err := json.Marshal(Envelope{OrgID: gw.OrgID, SiteID: gw.SiteID, GatewayID: gw.ID, Records: recs})
+	if err != nil {
+		return Ack{}, errorf(http.StatusBadRequest, "batch cannot be re-encoded: %v", err)
+	}
+	if h.opts.MaxMessageBytes > 0 && int64(len(data)) > h.opts.MaxMessageBytes {
+		return Ack{}, errorf(http.StatusRequestEntityTooLarge, "batch of %d records is too large for the cloud's stream (%d bytes, at most %d): send smaller batches",
+			len(recs), len(data), h.opts.MaxMessageBytes)
+	}
+	msgID := fmt.Sprintf("%s:%d-%d", gw.ID, first, last)
+	if err := h.pub.Publish(ctx, msgID, data); err != nil {
+		return Ack{}, fmt.Errorf("publish batch %s: %w", msgID, err)
+	}
+	return Ack{Through: last}, nil
+}
+
+// authenticated is a gateway whose signature over body checked out.
+type authenticated struct {
+	fleet.Gateway
+	body []byte
+}
+
+// authenticate checks who sent the upload before its body is decoded:
+// known gateway, not revoked, fresh timestamp, valid signature.
+func (h *handler) authenticate(ctx context.Context, w http.ResponseWriter, r *http.Request) (authenticated, error) {
+	id, ts, sig := r.Header.Get(HeaderGateway), r.Header.Get(HeaderTimestamp), r.Header.Get(HeaderSignature)
+	if id == "" || ts == "" || sig == "" {
+		return authenticated{}, errorf(http.StatusUnauthorized, "missing signature headers %s, %s, %s", HeaderGateway, HeaderTimestamp, HeaderSignature)
+	}
+	gw, err := h.gws.Gateway(ctx, fleet.GatewayID(id))
+	switch {
+	case errors.Is(err, fleet.ErrNotFound):
+		return authenticated{}, errorf(http.StatusUnauthorized, "unknown gateway: enrol again")
+	case errors.Is(err, fleet.ErrRevoked):
+		return authenticated{}, errorf(http.StatusForbidden, "gateway revoked: enrol again with a new token")
+	case err != nil:
+		return authenticated{}, fmt.Errorf("look up gateway: %w", err)
+	case gw.Revoked:
+		return authenticated{}, errorf(http.StatusForbidden, "gateway revoked: enrol again with a new token")
+	}
+	sec, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		return authenticated{}, errorf(http.StatusUnauthorized, "bad timestamp %q: want Unix seconds", ts)
+	}
+	now := h.opts.Clock.Now()
+	if d := now.Sub(time.Unix(sec, 0)).Abs(); d > h.opts.Skew {
+		return authenticated{}, errorf(http.StatusUnauthorized, "clock skew: request time %d is %s away from the cloud's time %d (at most %s allowed); check the Command Center's clock",
+			sec, d.Truncate(time.Second), now.Unix(), h.opts.Skew)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes))
+	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return authenticated{}, errorf(http.StatusRequestEntityTooLarge, "body exceeds %d bytes: send smaller batches", h.opts.MaxBodyBytes)
+		}
+		return authenticated{}, errorf(http.StatusBadRequest, "read body: %v", err)
+	}
+	if !verify(gw.PublicKey, id, ts, body, sig) {
+		return authenticated{}, errorf(http.StatusUnauthorized, "bad signature")
+	}
+	return authenticated{Gateway: gw, body: body}, nil
+}
+
+// decodeBatch decompresses and decodes an authenticated body and checks
+// every record. It never returns an empty or invalid batch without error.
+func (h *handler) decodeBatch(encoding string, body []byte) ([]fleet.Record, error) {
+	var r io.Reader = bytes.NewReader(body)
+	switch strings.ToLower(strings.TrimSpace(encoding)) {
+	case "", "identity":
+	case "gzip":
+		zr, err := gzip.NewReader(r)
+		if err != nil {
+			return nil, errorf(http.StatusBadRequest, "bad gzip body: %v", err)
+		}
+		defer zr.Close()
+		r = zr
+	default:
+		return nil, errorf(http.StatusUnsupportedMediaType, "unsupported content encoding %q: use gzip", encoding)
+	}
+	raw, err := io.ReadAll(io.LimitReader(r, h.opts.MaxDecodedBytes+1))
+	if err != nil {
+		return nil, errorf(http.StatusBadRequest, "bad gzip body: %v", err)
+	}
+	if int64(len(raw)) > h.opts.MaxDecodedBytes {
+		return nil, errorf(http.StatusRequestEntityTooLarge, "decompressed body exceeds %d bytes: send smaller batches", h.opts.MaxDecodedBytes)
+	}
+	var b Batch
+	if err := decodeStrict(bytes.NewReader(raw), &b); err != nil {
+		return nil, errorf(http.StatusBadRequest, "bad batch: %v", err)
+	}
+	if len(b.Records) == 0 {
+		return nil, errorf(http.StatusBadRequest, "empty batch")
+	}
+	if len(b.Records) > h.opts.MaxRecords {
+		return nil, errorf(http.StatusRequestEntityTooLarge, "batch has %d records, at most %d allowed: send smaller batches", len(b.Records), h.opts.MaxRecords)
+	}
+	for i, rec := range b.Records {
+		if err := rec.Validate(); err != nil {
+			return nil, errorf(http.StatusBadRequest, "record %d (seq %d): %v", i, rec.Seq, err)
+		}
+		if i > 0 && rec.Seq <= b.Records[i-1].Seq {
+			return nil, errorf(http.StatusBadRequest, "record %d (seq %d): seq not above the previous record's %d", i, rec.Seq, b.Records[i-1].Seq)
+		}
+	}
+	return b.Records, nil
+}

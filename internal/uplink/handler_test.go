@@ -1,0 +1,390 @@
+package uplink
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fusionfleet/fusionfleet/internal/clock"
+	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/google/go-cmp/cmp"
+)
+
+func gz(t testing.TB, raw []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if _, err := zw.Write(raw); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func mustJSON(t testing.TB, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// signedRequest builds an upload of body (sent as is, with the given
+// Content-Encoding) signed by cred at time at.
+func signedRequest(cred Credentials, at time.Time, encoding string, body []byte) *http.Request {
+	req := httptest.NewRequest(http.MethodPost, "/v1/batches", bytes.NewReader(body))
+	ts := strconv.FormatInt(at.Unix(), 10)
+	if encoding != "" {
+		req.Header.Set("Content-Encoding", encoding)
+	}
+	req.Header.Set(HeaderGateway, string(cred.GatewayID))
+	req.Header.Set(HeaderTimestamp, ts)
+	req.Header.Set(HeaderSignature, sign(cred.Key, string(cred.GatewayID), ts, body))
+	return req
+}
+
+type handlerEnv struct {
+	gws  *fakeGateways
+	pub  *fakePublisher
+	clk  *clock.Manual
+	h    http.Handler
+	cred Credentials
+}
+
+func newHandlerEnv(t testing.TB, opts HandlerOptions) *handlerEnv {
+	t.Helper()
+	e := &handlerEnv{gws: newFakeGateways(), pub: &fakePublisher{}, clk: clock.NewManual(t0)}
+	opts.Clock = e.clk
+	e.h = NewHandler(e.gws, e.pub, opts)
+	pub, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.gws.add(gatewayWithKey("gw-a", pub))
+	e.cred = Credentials{GatewayID: "gw-a", Key: key}
+	return e
+}
+
+func (e *handlerEnv) serve(req *http.Request) (int, ErrorBody, *httptest.ResponseRecorder) {
+	rec := httptest.NewRecorder()
+	e.h.ServeHTTP(rec, req)
+	var eb ErrorBody
+	_ = json.Unmarshal(rec.Body.Bytes(), &eb)
+	return rec.Code, eb, rec
+}
+
+func TestBatchRefusals(t *testing.T) {
+	good := mustJSON(t, batchOf(1, 2))
+	_, otherKey, _ := ed25519.GenerateKey(rand.Reader)
+	tests := []struct {
+		name     string
+		opts     HandlerOptions
+		req      func(e *handlerEnv) *http.Request
+		wantCode int
+		wantMsg  string
+	}{
+		{"missing headers", HandlerOptions{}, func(e *handlerEnv) *http.Request {
+			return httptest.NewRequest(http.MethodPost, "/v1/batches", bytes.NewReader(good))
+		}, 401, "missing signature headers"},
+		{"unknown gateway", HandlerOptions{}, func(e *handlerEnv) *http.Request {
+			return signedRequest(Credentials{GatewayID: "gw-nobody", Key: e.cred.Key}, t0, "", good)
+		}, 401, "unknown gateway"},
+		{"revoked gateway", HandlerOptions{}, func(e *handlerEnv) *http.Request {
+			gw := gatewayWithKey("gw-a", e.cred.Key.Public().(ed25519.PublicKey))
+			gw.Revoked = true
+			e.gws.add(gw)
+			return signedRequest(e.cred, t0, "", good)
+		}, 403, "revoked"},
+		{"signed by another key", HandlerOptions{}, func(e *handlerEnv) *http.Request {
+			return signedRequest(Credentials{GatewayID: "gw-a", Key: otherKey}, t0, "", good)
+		}, 401, "bad signature"},
+		{"tampered body", HandlerOptions{}, func(e *handlerEnv) *http.Request {
+			req := signedRequest(e.cred, t0, "", good)
+			tampered := bytes.Replace(good, []byte(`"seq":2`), []byte(`"seq":9`), 1)
+			req.Body = io.NopCloser(bytes.NewReader(tampered))
+			return req
+		}, 401, "bad signature"},
+		{"tampered timestamp", HandlerOptions{}, func(e *handlerEnv) *http.Request {
+			req := signedRequest(e.cred, t0, "", good)
+			req.Header.Set(HeaderTimestamp, strconv.FormatInt(t0.Unix()+1, 10))
+			return req
+		}, 401, "bad signature"},
+		{"signature not base64", HandlerOptions{}, func(e *handlerEnv) *http.Request {
+			req := signedRequest(e.cred, t0, "", good)
+			req.Header.Set(HeaderSignature, "!!!")
+			return req
+		}, 401, "bad signature"},
+		{"bad timestamp", HandlerOptions{}, func(e *handlerEnv) *http.Request {
+			req := signedRequest(e.cred, t0, "", good)
+			req.Header.Set(HeaderTimestamp, "yesterday")
+			return req
+		}, 401, "bad timestamp"},
+		{"clock skew behind", HandlerOptions{}, func(e *handlerEnv) *http.Request {
+			return signedRequest(e.cred, t0.Add(-5*time.Minute-time.Second), "", good)
+		}, 401, "clock skew"},
+		{"clock skew ahead", HandlerOptions{}, func(e *handlerEnv) *http.Request {
+			return signedRequest(e.cred, t0.Add(5*time.Minute+time.Second), "", good)
+		}, 401, "clock skew"},
+		{"body too large", HandlerOptions{MaxBodyBytes: 100}, func(e *handlerEnv) *http.Request {
+			return signedRequest(e.cred, t0, "", good)
+		}, 413, "body exceeds 100 bytes"},
+		{"gzip bomb", HandlerOptions{MaxDecodedBytes: 1 << 20}, func(e *handlerEnv) *http.Request {
+			return signedRequest(e.cred, t0, "gzip", gz(t, make([]byte, 8<<20)))
+		}, 413, "decompressed body exceeds"},
+		{"broken gzip", HandlerOptions{}, func(e *handlerEnv) *http.Request {
+			return signedRequest(e.cred, t0, "gzip", good)
+		}, 400, "bad gzip"},
+		{"truncated gzip", HandlerOptions{}, func(e *handlerEnv) *http.Request {
+			z := gz(t, good)
+			return signedRequest(e.cred, t0, "gzip", z[:len(z)-6])
+		}, 400, "bad gzip"},
+		{"unknown encoding", HandlerOptions{}, func(e *handlerEnv) *http.Request {
+			return signedRequest(e.cred, t0, "br", good)
+		}, 415, "unsupported content encoding"},
+		{"too many records", HandlerOptions{MaxRecords: 2}, func(e *handlerEnv) *http.Request {
+			return signedRequest(e.cred, t0, "gzip", gz(t, mustJSON(t, batchOf(1, 2, 3))))
+		}, 413, "3 records, at most 2"},
+		{"too large for the stream", HandlerOptions{MaxMessageBytes: 500}, func(e *handlerEnv) *http.Request {
+			return signedRequest(e.cred, t0, "gzip", gz(t, mustJSON(t, batchOf(1, 2, 3))))
+		}, 413, "too large for the cloud's stream"},
+		{"empty batch", HandlerOptions{}, func(e *handlerEnv) *http.Request {
+			return signedRequest(e.cred, t0, "", []byte(`{"records":[]}`))
+		}, 400, "empty batch"},
+		{"not json", HandlerOptions{}, func(e *handlerEnv) *http.Request {
+			return signedRequest(e.cred, t0, "", []byte(`records`))
+		}, 400, "bad batch"},
+		{"trailing data", HandlerOptions{}, func(e *handlerEnv) *http.Request {
+			return signedRequest(e.cred, t0, "", append(append([]byte(nil), good...), "{}"...))
+		}, 400, "trailing data"},
+		// R-PRIV-2: a field the schema does not name is refused, however deep.
+		{"unknown top-level field", HandlerOptions{}, func(e *handlerEnv) *http.Request {
+			return signedRequest(e.cred, t0, "", []byte(`{"records":[],"job_name":"bracket v2"}`))
+		}, 400, `unknown field "job_name"`},
+		{"unknown nested field", HandlerOptions{}, func(e *handlerEnv) *http.Request {
+			body := bytes.Replace(good, []byte(`"activity":`), []byte(`"user_name":"alice","activity":`), 1)
+			return signedRequest(e.cred, t0, "gzip", gz(t, body))
+		}, 400, `unknown field "user_name"`},
+		{"invalid record", HandlerOptions{}, func(e *handlerEnv) *http.Request {
+			b := batchOf(1, 2, 3)
+			b.Records[1].PrinterID = "x"
+			return signedRequest(e.cred, t0, "gzip", gz(t, mustJSON(t, b)))
+		}, 400, "record 1 (seq 2)"},
+		{"seq not increasing", HandlerOptions{}, func(e *handlerEnv) *http.Request {
+			return signedRequest(e.cred, t0, "gzip", gz(t, mustJSON(t, batchOf(1, 3, 3))))
+		}, 400, "record 2 (seq 3): seq not above"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newHandlerEnv(t, tt.opts)
+			code, eb, _ := e.serve(tt.req(e))
+			if code != tt.wantCode || !strings.Contains(eb.Error, tt.wantMsg) {
+				t.Errorf("got %d %q, want %d containing %q", code, eb.Error, tt.wantCode, tt.wantMsg)
+			}
+			if n := len(e.pub.published()); n != 0 {
+				t.Errorf("published %d messages for a refused batch", n)
+			}
+		})
+	}
+}
+
+func TestBatchAccepted(t *testing.T) {
+	tests := []struct {
+		name     string
+		encoding string
+		body     func(t *testing.T) []byte
+		at       time.Duration // signing time relative to the cloud's clock
+	}{
+		{"gzip", "gzip", func(t *testing.T) []byte { return gz(t, mustJSON(t, batchOf(4, 5, 9))) }, 0},
+		{"uncompressed", "", func(t *testing.T) []byte { return mustJSON(t, batchOf(4, 5, 9)) }, 0},
+		{"skew at the limit", "GZIP", func(t *testing.T) []byte { return gz(t, mustJSON(t, batchOf(4, 5, 9))) }, -5 * time.Minute},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newHandlerEnv(t, HandlerOptions{})
+			code, eb, rec := e.serve(signedRequest(e.cred, t0.Add(tt.at), tt.encoding, tt.body(t)))
+			if code != http.StatusOK {
+				t.Fatalf("got %d %q, want 200", code, eb.Error)
+			}
+			var ack Ack
+			if err := json.Unmarshal(rec.Body.Bytes(), &ack); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(Ack{Through: 9}, ack); diff != "" {
+				t.Errorf("ack (-want +got):\n%s", diff)
+			}
+			want := []published{{msgID: "gw-a:4-9", env: Envelope{OrgID: "org-1", SiteID: "site-1", GatewayID: "gw-a", Records: batchOf(4, 5, 9).Records}}}
+			if diff := cmp.Diff(want, e.pub.published(), cmp.AllowUnexported(published{})); diff != "" {
+				t.Errorf("published (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// A captured request replayed inside the skew window publishes the same
+// msgID again (the stream stores it once); outside the window it is refused.
+func TestReplay(t *testing.T) {
+	e := newHandlerEnv(t, HandlerOptions{})
+	body := gz(t, mustJSON(t, batchOf(1, 2)))
+	captured := signedRequest(e.cred, t0, "gzip", body)
+	replay := func() *http.Request {
+		r := httptest.NewRequest(http.MethodPost, "/v1/batches", bytes.NewReader(body))
+		r.Header = captured.Header.Clone()
+		return r
+	}
+	if code, eb, _ := e.serve(captured); code != 200 {
+		t.Fatalf("original: %d %q", code, eb.Error)
+	}
+	e.clk.Advance(time.Minute)
+	if code, eb, _ := e.serve(replay()); code != 200 {
+		t.Fatalf("replay within window: %d %q", code, eb.Error)
+	}
+	msgs := e.pub.published()
+	if len(msgs) != 2 || msgs[0].msgID != msgs[1].msgID {
+		t.Errorf("replay within window published %v, want the same msgID twice", msgs)
+	}
+	e.clk.Advance(5 * time.Minute)
+	code, eb, _ := e.serve(replay())
+	if code != http.StatusUnauthorized || !strings.Contains(eb.Error, "clock skew") {
+		t.Errorf("replay after window: %d %q, want 401 clock skew", code, eb.Error)
+	}
+	if n := len(e.pub.published()); n != 2 {
+		t.Errorf("published %d messages, want 2", n)
+	}
+}
+
+func TestPublishFailure(t *testing.T) {
+	e := newHandlerEnv(t, HandlerOptions{})
+	e.pub.err = errStreamDown
+	code, eb, rec := e.serve(signedRequest(e.cred, t0, "gzip", gz(t, mustJSON(t, batchOf(1)))))
+	if code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") != "5" {
+		t.Errorf("got %d Retry-After %q, want 503 with Retry-After 5", code, rec.Header().Get("Retry-After"))
+	}
+	if strings.Contains(eb.Error, errStreamDown.Error()) {
+		t.Errorf("error %q leaks the internal cause", eb.Error)
+	}
+}
+
+func TestEnrol(t *testing.T) {
+	pub, _, _ := ed25519.GenerateKey(rand.Reader)
+	enrolBody := func(token, name string, key []byte) []byte {
+		return mustJSON(t, EnrolRequest{Token: token, Name: name, PublicKey: key})
+	}
+	tests := []struct {
+		name     string
+		body     []byte
+		wantCode int
+		wantMsg  string
+	}{
+		{"ok", enrolBody("tok", "Hall 3", pub), 200, ""},
+		{"unknown token", enrolBody("nope", "Hall 3", pub), 401, "token is invalid"},
+		{"empty token", enrolBody("", "Hall 3", pub), 400, "missing enrolment token"},
+		{"short key", enrolBody("tok", "Hall 3", pub[:16]), 400, "want 32 bytes"},
+		{"empty name", enrolBody("tok", "", pub), 400, "name: want 1 to 100 characters"},
+		{"long name", enrolBody("tok", strings.Repeat("ü", 101), pub), 400, "have 101"},
+		{"control in name", enrolBody("tok", "a\nb", pub), 400, "control characters"},
+		{"unknown field", []byte(`{"token":"tok","name":"x","public_key":null,"serial":"1"}`), 400, `unknown field "serial"`},
+		{"not json", []byte(`tok`), 400, "bad enrolment request"},
+		{"too large", append([]byte(`{"token":"`), bytes.Repeat([]byte("a"), maxEnrolBytes)...), 413, "exceeds"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newHandlerEnv(t, HandlerOptions{})
+			e.gws.addToken("tok")
+			code, eb, rec := e.serve(httptest.NewRequest(http.MethodPost, "/v1/enrol", bytes.NewReader(tt.body)))
+			if code != tt.wantCode || !strings.Contains(eb.Error, tt.wantMsg) {
+				t.Fatalf("got %d %q, want %d containing %q", code, eb.Error, tt.wantCode, tt.wantMsg)
+			}
+			if code != 200 {
+				return
+			}
+			var got EnrolResponse
+			if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(EnrolResponse{GatewayID: "gw-1", OrgID: "org-1", SiteID: "site-1"}, got); diff != "" {
+				t.Errorf("enrol (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestEnrolStoreFailure(t *testing.T) {
+	var logs bytes.Buffer
+	pub, _, _ := ed25519.GenerateKey(rand.Reader)
+	h := NewHandler(failingGateways{}, &fakePublisher{}, HandlerOptions{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/v1/enrol", bytes.NewReader(mustJSON(t, EnrolRequest{Token: "secret-token", Name: "cc", PublicKey: pub}))))
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Errorf("got %d, want 503", rec.Code)
+	}
+	if !strings.Contains(logs.String(), "database locked") {
+		t.Errorf("log %q does not name the cause", logs.String())
+	}
+	if strings.Contains(logs.String(), "secret-token") || strings.Contains(rec.Body.String(), "database locked") {
+		t.Errorf("token logged or cause leaked: log %q body %q", logs.String(), rec.Body.String())
+	}
+}
+
+// failingGateways is a register whose database is broken.
+type failingGateways struct{}
+
+var errDatabaseLocked = errors.New("database locked")
+
+func (failingGateways) Enrol(context.Context, string, string, []byte, time.Time) (fleet.Gateway, error) {
+	return fleet.Gateway{}, errDatabaseLocked
+}
+
+func (failingGateways) Gateway(context.Context, fleet.GatewayID) (fleet.Gateway, error) {
+	return fleet.Gateway{}, errDatabaseLocked
+}
+
+func gatewayWithKey(id fleet.GatewayID, pub ed25519.PublicKey) fleet.Gateway {
+	return fleet.Gateway{ID: id, OrgID: "org-1", SiteID: "site-1", Name: string(id), PublicKey: pub}
+}
+
+func TestRoutes(t *testing.T) {
+	e := newHandlerEnv(t, HandlerOptions{})
+	tests := []struct {
+		method, path string
+		wantCode     int
+	}{
+		{http.MethodGet, "/v1/batches", 405},
+		{http.MethodPut, "/v1/enrol", 405},
+		{http.MethodPost, "/v1/other", 404},
+		{http.MethodGet, "/", 404},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
+			code, eb, rec := e.serve(httptest.NewRequest(tt.method, tt.path, nil))
+			if code != tt.wantCode || eb.Error == "" || rec.Header().Get("Content-Type") != "application/json" {
+				t.Errorf("got %d %q (%s), want %d with a JSON error", code, eb.Error, rec.Header().Get("Content-Type"), tt.wantCode)
+			}
+		})
+	}
+}
+
+func TestHandlerOptionsDefaults(t *testing.T) {
+	got := HandlerOptions{}.withDefaults()
+	if got.MaxBodyBytes != 4<<20 || got.MaxDecodedBytes != 32<<20 || got.MaxRecords != 10000 || got.Skew != 5*time.Minute || got.Clock == nil || got.Logger == nil {
+		t.Errorf("defaults = %+v", got)
+	}
+	set := HandlerOptions{MaxBodyBytes: 1, MaxDecodedBytes: 2, MaxRecords: 3, Skew: time.Second}.withDefaults()
+	if set.MaxBodyBytes != 1 || set.MaxDecodedBytes != 2 || set.MaxRecords != 3 || set.Skew != time.Second {
+		t.Errorf("set options changed: %+v", set)
+	}
+}
