@@ -160,7 +160,9 @@ func startCloud(ctx context.Context, cfg cloudConfig) (_ *cloudNode, err error) 
 	dash := dashboard.NewHandler(node.store, hub, dashboard.Options{
 		Clock: cfg.clock, Logger: logger, SecureCookies: cfg.secureCookies, SessionTTL: cfg.sessionTTL,
 	})
-	up := uplink.NewHandler(node.store, node.stream, uplink.HandlerOptions{Clock: cfg.clock, Logger: logger})
+	up := uplink.NewHandler(node.store, node.stream, uplink.HandlerOptions{
+		Clock: cfg.clock, Logger: logger, MaxMessageBytes: node.stream.MaxPayload(),
+	})
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", up)
 	mux.Handle("/", dash)

@@ -107,6 +107,17 @@ type ccNode struct {
 
 func startCommandCenter(ctx context.Context, cfg ccConfig) (_ *ccNode, err error) {
 	logger := cfg.logger.With("component", "commandcenter")
+	// Take the local port first: a site with 8080–8090 all taken learns it
+	// before anything is enrolled or paired.
+	ln, err := commandcenter.ListenLocal(cfg.uiHost, cfg.uiFirst, cfg.uiLast)
+	if err != nil {
+		return nil, fmt.Errorf("commandcenter: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			ln.Close()
+		}
+	}()
 	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("commandcenter: %w", err)
 	}
@@ -129,10 +140,6 @@ func startCommandCenter(ctx context.Context, cfg ccConfig) (_ *ccNode, err error
 	}
 	if err := pairPrinters(ctx, st, cfg); err != nil {
 		return nil, err
-	}
-	ln, err := commandcenter.ListenLocal(cfg.uiHost, cfg.uiFirst, cfg.uiLast)
-	if err != nil {
-		return nil, fmt.Errorf("commandcenter: %w", err)
 	}
 	srv := newServer(commandcenter.NewHandler(st, logger), logger)
 	poller := commandcenter.NewPoller(st, func(addr string, pin deviceapi.Fingerprint) commandcenter.Device {

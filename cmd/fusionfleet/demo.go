@@ -39,8 +39,9 @@ func runDemo(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return err
 	}
-	// The demo's whole world runs on one accelerated clock, so the
-	// printers' timestamps, the gateway's and the cloud's agree.
+	// The printers' process model runs on an accelerated clock; the
+	// Command Center and the cloud keep real time, as they would with
+	// real printers (whose clocks they never trust for liveness).
 	clk := clock.NewScaled(*speed)
 	lc := &net.ListenConfig{}
 
@@ -88,14 +89,12 @@ func runDemo(ctx context.Context, args []string, e env) error {
 	}
 	cloud, err := startCloud(ctx, cloudConfig{
 		dataDir: filepath.Join(*data, "cloud"), ln: cloudLn, plainLn: dashLn, hosts: []string{"127.0.0.1"},
-		clock: clk, logger: logger,
-		// Sessions are counted in the demo's accelerated time: keep them 12 real hours.
-		sessionTTL: time.Duration(12 * float64(time.Hour) * *speed),
+		clock: clock.Real{}, logger: logger,
 	})
 	if err != nil {
 		return fail(err)
 	}
-	user, password, token, err := demoTenant(ctx, cloud, clk.Now())
+	user, password, token, err := demoTenant(ctx, cloud, time.Now())
 	if err != nil {
 		cloud.close()
 		return fail(err)
@@ -106,7 +105,7 @@ func runDemo(ctx context.Context, args []string, e env) error {
 		dataDir: filepath.Join(*data, "commandcenter"), cloudURL: cloud.url, rootCAs: cloud.rootCAs.Pool,
 		enrolToken: token, name: "Demo Command Center", printers: addrs, trustNew: true,
 		uiHost: "127.0.0.1", uiFirst: uiFirstPort, uiLast: uiLastPort,
-		pollInterval: *poll, uploadInterval: *poll, clock: clk, logger: logger,
+		pollInterval: *poll, uploadInterval: *poll, clock: clock.Real{}, logger: logger,
 		stdin: e.stdin, stdout: io.Discard,
 	})
 	if err != nil {

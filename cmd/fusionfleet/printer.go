@@ -37,11 +37,15 @@ func runPrinter(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return err
 	}
+	opts := printer.Options{Name: *name, Model: *model, Seed: *seed, Clock: clock.NewScaled(*speed)}
+	if err := opts.Validate(); err != nil {
+		return fmt.Errorf("printer: %w", err)
+	}
 	p, err := startPrinter(ctx, printerConfig{
 		dataDir: *data,
 		listen:  *listen,
 		hosts:   splitList(*hosts),
-		opts:    printer.Options{Name: *name, Model: *model, Seed: *seed, Clock: clock.NewScaled(*speed)},
+		opts:    opts,
 		logger:  logger,
 	})
 	if err != nil {

@@ -915,11 +915,25 @@ func TestStateWords(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			key, got := stateWords(fleet.PrinterView{State: tt.state, StatusTime: tt.at}, now)
+			key, got := stateWords(fleet.PrinterView{State: tt.state, StatusTime: tt.at, LastSeen: tt.at}, now)
 			if key != tt.key || got != tt.want {
 				t.Errorf("stateWords = %q, %q; want %q, %q", key, got, tt.key, tt.want)
 			}
 		})
+	}
+}
+
+// Offline is judged by when the gateway last saw the printer, whatever the
+// printer's own clock says.
+func TestStateWordsUsesGatewayTime(t *testing.T) {
+	now := t0.Add(10 * time.Minute)
+	ahead := fleet.PrinterView{State: fleet.StatePrinting, StatusTime: now.Add(48 * time.Hour), LastSeen: t0}
+	if key, words := stateWords(ahead, now); key != "offline" || words != "Offline since 1 Mar 2026, 12:00 UTC" {
+		t.Errorf("printer clock ahead, gateway silent: got %q, %q; want offline since the gateway last saw it", key, words)
+	}
+	behind := fleet.PrinterView{State: fleet.StateCooling, StatusTime: t0.Add(-24 * time.Hour), LastSeen: now}
+	if key, _ := stateWords(behind, now); key != "cooling" {
+		t.Errorf("printer clock behind, gateway fresh: got %q, want cooling", key)
 	}
 }
 
@@ -970,15 +984,15 @@ func TestNewCard(t *testing.T) {
 		want card
 	}{
 		{"printing", fleet.PrinterView{ID: "p-000001", Name: "3DP 1", State: fleet.StatePrinting, JobID: "j", Progress: 0.426,
-			ETCSeconds: 83 * 60, PendingJobs: 2, StatusTime: now},
+			ETCSeconds: 83 * 60, PendingJobs: 2, StatusTime: now, LastSeen: now},
 			card{DisplayName: "3DP 1", StateKey: "printing", StateWords: "Powered on, printing", ETCWords: "1 hour, 23 minutes",
 				PendingWords: "2 pending jobs", ShowProgress: true, ProgressPercent: 43}},
 		{"cooling: time, no bar", fleet.PrinterView{ID: "p-000002", State: fleet.StateCooling, JobID: "j", Progress: 1,
-			ETCSeconds: 39 * 60, PendingJobs: 1, StatusTime: now},
+			ETCSeconds: 39 * 60, PendingJobs: 1, StatusTime: now, LastSeen: now},
 			card{DisplayName: "p-000002", StateKey: "cooling", StateWords: "Powered on, cooling", ETCWords: "39 minutes",
 				PendingWords: "1 pending job", ProgressPercent: 100}},
 		{"offline: no time to completion", fleet.PrinterView{ID: "p-000003", State: fleet.StatePrinting, JobID: "j",
-			ETCSeconds: 600, StatusTime: now.Add(-time.Hour)},
+			ETCSeconds: 600, StatusTime: now.Add(-time.Hour), LastSeen: now.Add(-time.Hour)},
 			card{DisplayName: "p-000003", StateKey: "offline", StateWords: "Offline since 1 Mar 2026, 11:00 UTC",
 				PendingWords: "No pending jobs"}},
 	}

@@ -12,8 +12,10 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 )
 
-// offlineAfter is how old a printer's latest status may be before the
-// dashboard calls it offline. Sites report status about every minute.
+// offlineAfter is how long a gateway may stay silent about a printer before
+// the dashboard calls it offline. Sites report status about every minute.
+// The silence is measured on LastSeen (the gateway's observation time), not
+// on the printer's own status time: a printer's clock may be wrong.
 const offlineAfter = 3 * time.Minute
 
 // card is one printer as the dashboard shows it: the read model plus the
@@ -50,8 +52,8 @@ func stateWords(v fleet.PrinterView, now time.Time) (key, words string) {
 	switch {
 	case v.StatusTime.IsZero():
 		return "unknown", "No status received yet"
-	case now.Sub(v.StatusTime) > offlineAfter:
-		return "offline", "Offline since " + v.StatusTime.UTC().Format("2 Jan 2006, 15:04 UTC")
+	case now.Sub(v.LastSeen) > offlineAfter:
+		return "offline", "Offline since " + v.LastSeen.UTC().Format("2 Jan 2006, 15:04 UTC")
 	}
 	switch v.State {
 	case fleet.StatePrinting:

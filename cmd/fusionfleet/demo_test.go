@@ -1,0 +1,271 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// lineWriter collects the lines a command prints, safely for concurrent use.
+type lineWriter struct {
+	mu    sync.Mutex
+	lines map[string]string // "cloud" → URL, …
+	buf   strings.Builder
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	sc := bufio.NewScanner(strings.NewReader(w.buf.String()))
+	w.lines = map[string]string{}
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), ": "); ok {
+			w.lines[k] = v
+		}
+	}
+	return len(p), nil
+}
+
+func (w *lineWriter) get(key string) string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.lines[key]
+}
+
+// syncWriter is a strings.Builder safe for concurrent writes (the logs).
+type syncWriter struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *syncWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
+
+// cardView is what the test reads of the dashboard's printer list.
+type cardView struct {
+	ID         string `json:"id"`
+	Name       string `json:"name"`
+	Model      string `json:"model"`
+	StateKey   string `json:"state_key"`
+	StateWords string `json:"state_words"`
+}
+
+// The walking skeleton end to end: the demo's virtual printers are polled
+// by its Command Center over pinned HTTPS, uploaded over verified HTTPS,
+// streamed through JetStream into SQLite, and shown on the login-protected
+// dashboard, where every printer's state changes as accelerated time passes.
+func TestDemoEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the whole system for up to two minutes")
+	}
+	const printers = 3
+	out := &lineWriter{}
+	logs := &syncWriter{}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		args := []string{"fusionfleet", "demo", "-data", t.TempDir(), "-printers", fmt.Sprint(printers),
+			"-speed", "7200", "-poll", "250ms", "-log-level", "warn"}
+		done <- run(ctx, args, func(string) string { return "" }, strings.NewReader(""), out, logs)
+	}()
+	stopped := false
+	t.Cleanup(func() {
+		if stopped {
+			return
+		}
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Error("demo did not stop within 30s of cancellation")
+		}
+	})
+
+	deadline := time.Now().Add(60 * time.Second)
+	for out.get("login") == "" {
+		select {
+		case err := <-done:
+			t.Fatalf("demo exited early: %v\nlogs:\n%s", err, logs)
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no login line after 60s; stdout lines %v\nlogs:\n%s", out.lines, logs)
+		}
+	}
+	base := out.get("cloud")
+	user, password, _ := strings.Cut(out.get("login"), " ")
+	if !strings.HasPrefix(out.get("commandcenter"), "http://127.0.0.1:80") {
+		t.Errorf("commandcenter URL %q: want a port in 8080–8090", out.get("commandcenter"))
+	}
+
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+
+	// Logged out, the API refuses and the page sends us to the login.
+	if resp, err := client.Get(base + "api/printers"); err != nil {
+		t.Fatal(err)
+	} else if resp.Body.Close(); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("API while logged out: %s, want 401", resp.Status)
+	}
+	login(t, client, base, user, password+"x", http.StatusUnauthorized)
+	login(t, client, base, user, password, http.StatusOK)
+
+	// Every printer shows up, and every one changes state over time.
+	states := map[string]map[string]bool{}
+	deadline = time.Now().Add(120 * time.Second)
+	for {
+		var cards []cardView
+		getJSON(t, client, base+"api/printers", &cards)
+		for _, c := range cards {
+			if states[c.ID] == nil {
+				states[c.ID] = map[string]bool{}
+			}
+			switch c.StateKey {
+			case "printing", "cooling", "idle", "error":
+				states[c.ID][c.StateKey] = true
+			case "unknown": // no status yet
+			default:
+				t.Fatalf("printer %s (%s) is %q (%s) while its site is up", c.Name, c.ID, c.StateKey, c.StateWords)
+			}
+		}
+		changed := 0
+		for _, s := range states {
+			if len(s) >= 2 {
+				changed++
+			}
+		}
+		if len(states) == printers && changed == printers {
+			t.Logf("every printer changed state %v after start", time.Since(start).Round(time.Second))
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 120s: states seen per printer %v; want %d printers each in at least two states\nlogs:\n%s",
+				states, printers, logs)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	// The page itself carries one card per printer (seed figure 1).
+	page := getBody(t, client, base)
+	if !strings.Contains(page, "My 3D printers") {
+		t.Error("dashboard page lacks its title")
+	}
+	for id := range states {
+		if !strings.Contains(page, `data-printer-id="`+id+`"`) {
+			t.Errorf("dashboard page has no card for printer %s", id)
+		}
+	}
+
+	// The live stream pushes the printer list without a reload.
+	live := liveEvent(t, client, base+"api/events")
+	if !strings.Contains(live, `"state_words"`) {
+		t.Errorf("live event carries no printer list: %.200s", live)
+	}
+
+	cancel()
+	stopped = true
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("demo after cancellation: %v, want a clean stop", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("demo did not stop within 30s")
+	}
+}
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// login submits the login form and checks the final status.
+func login(t *testing.T, client *http.Client, base, user, password string, want int) {
+	t.Helper()
+	m := csrfField.FindStringSubmatch(getBody(t, client, base+"login"))
+	if m == nil {
+		t.Fatal("login page has no CSRF field")
+	}
+	req, _ := http.NewRequest(http.MethodPost, base+"login", strings.NewReader(url.Values{
+		"csrf": {m[1]}, "name": {user}, "password": {password},
+	}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", strings.TrimSuffix(base, "/"))
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != want {
+		t.Fatalf("login as %s: %s, want %d", user, resp.Status, want)
+	}
+}
+
+func getBody(t *testing.T, client *http.Client, u string) string {
+	t.Helper()
+	resp, err := client.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s", u, resp.Status)
+	}
+	return string(b)
+}
+
+func getJSON(t *testing.T, client *http.Client, u string, v any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(getBody(t, client, u)), v); err != nil {
+		t.Fatalf("GET %s: %v", u, err)
+	}
+}
+
+// liveEvent reads the first data line of a Server-Sent Events stream.
+func liveEvent(t *testing.T, client *http.Client, u string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	c := *client
+	c.Timeout = 0
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/event-stream") {
+		t.Fatalf("live stream content type %q", ct)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+			return data
+		}
+	}
+	t.Fatalf("live stream ended without data: %v", sc.Err())
+	return ""
+}

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/fusionfleet/fusionfleet/internal/clock"
+)
+
+// runArgs runs the program as a process would and returns its exit code.
+func runArgs(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	getenv := func(k string) string {
+		if k == "FUSIONFLEET_DATA" {
+			return t.TempDir()
+		}
+		return ""
+	}
+	err := run(t.Context(), append([]string{"fusionfleet"}, args...), getenv, strings.NewReader(""), &out, &errOut)
+	code = exitCode(err, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestCommandLine(t *testing.T) {
+	tests := []struct {
+		name       string
+		args       []string
+		wantCode   int
+		wantStdout string
+		wantStderr string
+	}{
+		{"no command", nil, 2, "", "Usage: fusionfleet <command>"},
+		{"unknown command", []string{"bogus"}, 2, "", `unknown command "bogus"`},
+		{"help", []string{"help"}, 0, "Commands:", ""},
+		{"unknown flag", []string{"printer", "-nope"}, 2, "", "flag provided but not defined: -nope"},
+		{"stray argument", []string{"demo", "extra"}, 2, "", `unexpected argument "extra"`},
+		{"version", []string{"version"}, 0, "fusionfleet ", ""},
+		{"commandcenter without cloud", []string{"commandcenter"}, 2, "", "-cloud is required"},
+		{"demo with no printers", []string{"demo", "-printers", "0"}, 1, "", "-printers 0: want 1 to 100"},
+		{"bad printer model", []string{"printer", "-model", "9999"}, 1, "", "9999"},
+		{"bad log level", []string{"printer", "-log-level", "loud"}, 1, "", `log level "loud"`},
+		{"postgres not yet", []string{"cloud", "-listen", "127.0.0.1:0", "-db", "postgres://localhost/test"}, 1, "", "postgres"},
+	}
+	for _, c := range subcommands() {
+		tests = append(tests, struct {
+			name       string
+			args       []string
+			wantCode   int
+			wantStdout string
+			wantStderr string
+		}{c.name + " -h", []string{c.name, "-h"}, 0, "Usage: fusionfleet " + c.name, ""})
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stdout, stderr := runArgs(t, tt.args...)
+			if code != tt.wantCode {
+				t.Errorf("exit code: got %d, want %d\nstdout: %s\nstderr: %s", code, tt.wantCode, stdout, stderr)
+			}
+			if !strings.Contains(stdout, tt.wantStdout) {
+				t.Errorf("stdout %q does not contain %q", stdout, tt.wantStdout)
+			}
+			if !strings.Contains(stderr, tt.wantStderr) {
+				t.Errorf("stderr %q does not contain %q", stderr, tt.wantStderr)
+			}
+		})
+	}
+}
+
+// R-ARCH-6: with every port of the range taken, the Command Center says so
+// and names the range, before it enrols or pairs anything.
+func TestCommandCenterPortsTaken(t *testing.T) {
+	first, last := holdPorts(t, 3)
+	_, err := startCommandCenter(context.Background(), ccConfig{
+		dataDir: t.TempDir(), cloudURL: "https://127.0.0.1:1", uiHost: "127.0.0.1", uiFirst: first, uiLast: last,
+		clock: clock.Real{}, logger: discardLogger(), stdin: strings.NewReader(""), stdout: &bytes.Buffer{},
+	})
+	want := fmt.Sprintf("no free port in %d–%d", first, last)
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("got %v, want an error containing %q", err, want)
+	}
+}
+
+// holdPorts listens on n consecutive free loopback ports until the test ends
+// and returns the first and last.
+func holdPorts(t *testing.T, n int) (first, last int) {
+	t.Helper()
+	for base := 41000; base < 60000; base += 97 {
+		var held []net.Listener
+		for p := base; p < base+n; p++ {
+			ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+			if err != nil {
+				break
+			}
+			held = append(held, ln)
+		}
+		if len(held) == n {
+			t.Cleanup(func() {
+				for _, l := range held {
+					l.Close()
+				}
+			})
+			return base, base + n - 1
+		}
+		for _, l := range held {
+			l.Close()
+		}
+	}
+	t.Fatal("no consecutive free ports found")
+	return 0, 0
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

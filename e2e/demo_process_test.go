@@ -1,0 +1,148 @@
+package e2e
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// buildBinary builds the fusionfleet command once per test binary.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "fusionfleet")
+	cmd := exec.Command("go", "build", "-o", bin, "../cmd/fusionfleet")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// demoProcess is a running `fusionfleet demo`.
+type demoProcess struct {
+	cmd   *exec.Cmd
+	lines map[string]string // first word before ':' → rest of the line
+}
+
+// startDemo starts the demo binary and waits for its start-up lines.
+func startDemo(t *testing.T, bin, data string) *demoProcess {
+	t.Helper()
+	cmd := exec.Command(bin, "demo", "-data", data, "-printers", "2", "-speed", "600", "-poll", "500ms")
+	cmd.Env = append(os.Environ(), "HTTPS_PROXY=", "HTTP_PROXY=", "NO_PROXY=")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	p := &demoProcess{cmd: cmd, lines: map[string]string{}}
+	got := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			key, val, ok := strings.Cut(sc.Text(), ": ")
+			if ok {
+				p.lines[key] = val
+			}
+			if key == "data" {
+				close(got)
+				break
+			}
+		}
+		io.Copy(io.Discard, stdout)
+	}()
+	select {
+	case <-got:
+	case <-time.After(90 * time.Second):
+		t.Fatalf("demo did not print its start-up lines in 90s; stderr:\n%s", stderr.String())
+	}
+	for _, k := range []string{"cloud", "commandcenter", "login"} {
+		if p.lines[k] == "" {
+			t.Fatalf("demo printed no %q line; got %v", k, p.lines)
+		}
+	}
+	return p
+}
+
+// stop sends Ctrl-C and expects a clean exit.
+func (p *demoProcess) stop(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("demo after Ctrl-C: %v (want exit status 0)", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("demo did not stop within 30s of Ctrl-C")
+	}
+}
+
+// localPrinters reads the Command Center's local API.
+func localPrinters(t *testing.T, base string) []map[string]any {
+	t.Helper()
+	resp, err := http.Get(base + "api/printers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var ps []map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&ps); err != nil {
+		t.Fatalf("decode local printers: %v", err)
+	}
+	return ps
+}
+
+// The demo as a newcomer runs it: it starts, serves its pages, stops cleanly
+// on Ctrl-C, and a second run on the same data directory picks up where the
+// first left off (same gateway, same printers, a new admin password).
+func TestDemoBinaryRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildBinary(t)
+	data := t.TempDir()
+
+	first := startDemo(t, bin, data)
+	resp, err := http.Get(first.lines["cloud"] + "login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET login page: %s", resp.Status)
+	}
+	if n := len(localPrinters(t, first.lines["commandcenter"])); n != 2 {
+		t.Errorf("first run: Command Center lists %d printers, want 2", n)
+	}
+	first.stop(t)
+
+	second := startDemo(t, bin, data)
+	defer second.stop(t)
+	if n := len(localPrinters(t, second.lines["commandcenter"])); n != 2 {
+		t.Errorf("second run on the same data: Command Center lists %d printers, want the same 2", n)
+	}
+	if first.lines["login"] == second.lines["login"] {
+		t.Errorf("second run printed the same login %q; want a new password", second.lines["login"])
+	}
+}
