@@ -106,11 +106,13 @@ func localPrinters(t *testing.T, base string) []map[string]any {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var ps []map[string]any
-	if err := json.NewDecoder(resp.Body).Decode(&ps); err != nil {
+	var snap struct {
+		Printers []map[string]any `json:"printers"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&snap); err != nil {
 		t.Fatalf("decode local printers: %v", err)
 	}
-	return ps
+	return snap.Printers
 }
 
 // The demo as a newcomer runs it: it starts, serves its pages, stops cleanly
