@@ -1,0 +1,202 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fusionfleet/fusionfleet/internal/clock"
+	"github.com/fusionfleet/fusionfleet/internal/printer"
+)
+
+// actor is a started part of the system that runs until stopped.
+type actor struct {
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func goRun(t *testing.T, run func(ctx context.Context) error) *actor {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	a := &actor{cancel: cancel, done: make(chan error, 1)}
+	go func() { a.done <- run(ctx) }()
+	t.Cleanup(func() { a.stop(t) })
+	return a
+}
+
+func (a *actor) stop(t *testing.T) {
+	t.Helper()
+	if a.cancel == nil {
+		return
+	}
+	a.cancel()
+	a.cancel = nil
+	select {
+	case err := <-a.done:
+		if err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Error("did not stop within 30s")
+	}
+}
+
+// eventually polls cond until it holds or the time is up.
+func eventually(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v: %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// freePort returns a loopback port that was free a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// R-PEER-5 and the skeleton's "a cloud that is down": while the cloud is
+// away the Command Center keeps every record in its outbox; when the cloud
+// is back it uploads them, and the cloud ends up with every record of the
+// gateway exactly once, in sequence order, with no hole.
+func TestCloudOutageLosesNothing(t *testing.T) {
+	dir := t.TempDir()
+	logger := discardLogger()
+	ctx := t.Context()
+
+	p, err := startPrinter(ctx, printerConfig{
+		dataDir: filepath.Join(dir, "printer"), listen: "127.0.0.1:0", logger: logger,
+		opts: printer.Options{Name: "3DP 1", Seed: 7, Clock: clock.NewScaled(3600)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	goRun(t, p.run)
+
+	cloudAddr := "127.0.0.1:0"
+	startCloudAt := func() *cloudNode {
+		t.Helper()
+		ln, err := net.Listen("tcp", cloudAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cloudAddr = ln.Addr().String() // the same address after a restart
+		node, err := startCloud(ctx, cloudConfig{
+			dataDir: filepath.Join(dir, "cloud"), ln: ln, hosts: []string{"127.0.0.1"},
+			clock: clock.Real{}, logger: logger,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return node
+	}
+	cloud := startCloudAt()
+	_, _, token, err := demoTenant(ctx, cloud, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cloudRun := goRun(t, cloud.run)
+
+	ui := freePort(t)
+	cc, err := startCommandCenter(ctx, ccConfig{
+		dataDir: filepath.Join(dir, "cc"), cloudURL: cloud.url, rootCAs: cloud.rootCAs.Pool, enrolToken: token,
+		name: "test", printers: []string{p.addr}, trustNew: true, uiHost: "127.0.0.1", uiFirst: ui, uiLast: ui,
+		pollInterval: 20 * time.Millisecond, uploadInterval: 20 * time.Millisecond,
+		clock: clock.Real{}, logger: logger, stdin: strings.NewReader(""), stdout: discardWriter{},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ccRun := goRun(t, cc.run)
+
+	pending := func() int {
+		n, err := cc.store.PendingCount(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	received := func(db *sql.DB) []uint64 {
+		t.Helper()
+		rows, err := db.QueryContext(ctx, `SELECT seq FROM received ORDER BY rowid`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var seqs []uint64
+		for rows.Next() {
+			var s uint64
+			if err := rows.Scan(&s); err != nil {
+				t.Fatal(err)
+			}
+			seqs = append(seqs, s)
+		}
+		return seqs
+	}
+	cloudDB := func() *sql.DB {
+		db, err := sql.Open("sqlite", filepath.Join(dir, "cloud", "cloud.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}()
+
+	eventually(t, "the cloud received nothing", 30*time.Second, func() bool { return len(received(cloudDB)) >= 5 })
+
+	// The cloud goes down; the site keeps collecting.
+	cloudRun.stop(t)
+	before := len(received(cloudDB))
+	eventually(t, "no records piled up in the outbox during the outage", 30*time.Second, func() bool { return pending() >= 20 })
+
+	// The cloud comes back on the same address and data.
+	cloud = startCloudAt()
+	goRun(t, cloud.run)
+	eventually(t, "the outbox did not drain after the cloud returned", 60*time.Second, func() bool { return pending() == 0 })
+	ccRun.stop(t)
+
+	// Every sequence number the gateway ever gave out must reach the store.
+	var next uint64
+	ccDB, err := sql.Open("sqlite", filepath.Join(dir, "cc", "commandcenter.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ccDB.Close()
+	if err := ccDB.QueryRowContext(ctx, `SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'next_seq'`).Scan(&next); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the cloud store did not catch up with the acknowledged records", 30*time.Second, func() bool {
+		return uint64(len(received(cloudDB))) >= next-1
+	})
+	seqs := received(cloudDB)
+	if got, want := uint64(len(seqs)), next-1; got != want {
+		t.Errorf("cloud holds %d records, the gateway numbered %d", got, want)
+	}
+	if len(seqs) <= before {
+		t.Fatalf("no records arrived after the outage (%d before, %d after)", before, len(seqs))
+	}
+	for i, s := range seqs {
+		if s != uint64(i+1) {
+			t.Fatalf("cloud holds seq %d at position %d: want every seq from 1 once, in order; got %v", s, i, seqs)
+		}
+	}
+	t.Logf("%d records, %d of them sent after a cloud outage", len(seqs), len(seqs)-before)
+}
+
+// discardWriter drops output.
+type discardWriter struct{}
+
+func (discardWriter) Write(p []byte) (int, error) { return len(p), nil }
