@@ -19,6 +19,7 @@ func TestImportBoundaries(t *testing.T) {
 		module + "internal/deviceapi": true, // wire types only; the client is injected as a Dialer
 		module + "internal/uplink":    true, // wire types only; the client is injected as a Cloud
 		module + "internal/privacy":   true,
+		module + "internal/sqlitedb":  true, // how SQLite files are opened and migrated
 	}
 	files, err := filepath.Glob("*.go")
 	if err != nil {

@@ -10,17 +10,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"path"
-	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/deviceapi"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
-
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"github.com/fusionfleet/fusionfleet/internal/sqlitedb"
 )
 
 //go:embed schema/*.sql
@@ -34,99 +28,26 @@ type Store struct {
 }
 
 // Open opens (creating if needed) the database at path and brings its
-// schema up to date. The file is created readable by its owner only: it
-// holds the gateway's private key and the site's job names.
+// schema up to date. The file is readable by its owner only: it holds the
+// gateway's private key and the site's job names.
 func Open(ctx context.Context, path string) (*Store, error) {
-	if path == "" || strings.ContainsAny(path, "?#") {
-		return nil, fmt.Errorf("open store %q: want a file path without '?' or '#'", path)
-	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	schema, err := fs.Sub(schemaFS, "schema")
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	if err := f.Close(); err != nil {
-		return nil, fmt.Errorf("open store: %w", err)
-	}
-	// Every connection gets the same settings: WAL so the UI can read while
-	// the poller writes; synchronous=FULL so a committed record survives a
-	// power cut; immediate transactions so writers queue on busy_timeout
-	// instead of failing to upgrade a read lock.
-	dsn := path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)" +
-		"&_pragma=foreign_keys(1)&_txlock=immediate"
-	db, err := sql.Open("sqlite", dsn)
+	db, err := sqlitedb.Open(ctx, path, schema)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	s := &Store{db: db}
-	if err := s.migrate(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open store %s: %w", path, err)
-	}
-	return s, nil
+	return &Store{db: db}, nil
 }
 
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
 
-// migrate applies the embedded schema files not yet applied, each in its
-// own transaction, and records them in schema_migrations.
-func (s *Store) migrate(ctx context.Context) error {
-	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL) STRICT`); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	var current int
-	if err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	names, err := fs.Glob(schemaFS, "schema/*.sql")
-	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	slices.Sort(names)
-	latest := 0
-	for _, name := range names {
-		v, err := strconv.Atoi(strings.SplitN(path.Base(name), "_", 2)[0])
-		if err != nil {
-			return fmt.Errorf("migrate: schema file %s: want a numeric prefix", name)
-		}
-		latest = max(latest, v)
-		if v <= current {
-			continue
-		}
-		body, err := schemaFS.ReadFile(name)
-		if err != nil {
-			return fmt.Errorf("migrate: %w", err)
-		}
-		err = s.inTx(ctx, func(tx *sql.Tx) error {
-			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
-				return err
-			}
-			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`,
-				v, formatTime(time.Now()))
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("migrate to version %d: %w", v, err)
-		}
-	}
-	if current > latest {
-		return fmt.Errorf("migrate: database schema version %d is newer than this program's %d", current, latest)
-	}
-	return nil
-}
-
 // inTx runs fn in a transaction and commits it, or rolls back on error.
 func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	return tx.Commit()
+	return sqlitedb.Tx(ctx, s.db, fn)
 }
 
 // CollectionState says whether the Command Center can collect from a printer.

@@ -6,16 +6,11 @@ import (
 	"database/sql"
 	"embed"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io/fs"
-	"net/url"
-	"sort"
-	"strconv"
-	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"github.com/fusionfleet/fusionfleet/internal/sqlitedb"
 )
 
 //go:embed migrations/*.sql
@@ -27,33 +22,17 @@ type DB struct {
 }
 
 // Open opens (creating if needed) the database at path and applies any
-// pending migrations. The connection uses WAL, synchronous=FULL (a
-// committed transaction survives power loss), foreign keys, a busy timeout,
-// and immediate write transactions so concurrent writers queue instead of
-// failing.
+// pending migrations (see package sqlitedb for the connection settings).
 func Open(ctx context.Context, path string) (*DB, error) {
-	if path == "" {
-		return nil, errors.New("open sqlite: empty path")
-	}
-	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(1)"} {
-		q.Add("_pragma", p)
-	}
-	q.Set("_txlock", "immediate")
-	sqldb, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	schema, err := fs.Sub(migrations, "migrations")
 	if err != nil {
-		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+		return nil, fmt.Errorf("open sqlite: %w", err)
 	}
-	if err := sqldb.PingContext(ctx); err != nil {
-		sqldb.Close()
-		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	db, err := sqlitedb.Open(ctx, path, schema)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite: %w", err)
 	}
-	d := &DB{db: sqldb}
-	if err := d.migrate(ctx); err != nil {
-		sqldb.Close()
-		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
-	}
-	return d, nil
+	return &DB{db: db}, nil
 }
 
 // Close closes the database.
@@ -61,74 +40,9 @@ func (d *DB) Close() error {
 	return d.db.Close()
 }
 
-// migrate applies the embedded migrations not yet recorded in
-// schema_migrations, each in its own transaction, in numeric order.
-func (d *DB) migrate(ctx context.Context) error {
-	if _, err := d.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version INTEGER PRIMARY KEY)`); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	names, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	type migration struct {
-		version int
-		name    string
-	}
-	var ms []migration
-	for _, n := range names {
-		base := strings.TrimPrefix(n, "migrations/")
-		num, _, ok := strings.Cut(base, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v <= 0 {
-			return fmt.Errorf("migrate: file %s: want NNNN_name.sql", base)
-		}
-		ms = append(ms, migration{v, n})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	for _, m := range ms {
-		if err := d.apply(ctx, m.version, m.name); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (d *DB) apply(ctx context.Context, version int, name string) error {
-	body, err := migrations.ReadFile(name)
-	if err != nil {
-		return fmt.Errorf("migrate %d: %w", version, err)
-	}
-	return d.tx(ctx, func(tx *sql.Tx) error {
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n); err != nil {
-			return fmt.Errorf("migrate %d: %w", version, err)
-		}
-		if n > 0 {
-			return nil
-		}
-		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
-			return fmt.Errorf("migrate %d: %w", version, err)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version) VALUES (?)`, version); err != nil {
-			return fmt.Errorf("migrate %d: %w", version, err)
-		}
-		return nil
-	})
-}
-
 // tx runs fn in a transaction and commits it if fn returns nil.
 func (d *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := d.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	return tx.Commit()
+	return sqlitedb.Tx(ctx, d.db, fn)
 }
 
 // newID returns prefix + 32 random hex digits.
