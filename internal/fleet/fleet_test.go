@@ -1,0 +1,80 @@
+package fleet
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestStateText(t *testing.T) {
+	for _, s := range []State{StateIdle, StatePrinting, StateCooling, StateError} {
+		b, err := json.Marshal(s)
+		if err != nil {
+			t.Fatalf("marshal %v: %v", s, err)
+		}
+		var got State
+		if err := json.Unmarshal(b, &got); err != nil || got != s {
+			t.Errorf("round trip of %v: got %v, %v", s, got, err)
+		}
+	}
+	if _, err := json.Marshal(StateUnknown); err == nil {
+		t.Error("marshal of StateUnknown: want error")
+	}
+	var s State
+	if err := json.Unmarshal([]byte(`"unknown"`), &s); err == nil {
+		t.Error(`unmarshal of "unknown": want error`)
+	}
+	var sev Severity
+	if err := json.Unmarshal([]byte(`"critical"`), &sev); err != nil || sev != SeverityCritical {
+		t.Errorf("severity: got %v, %v", sev, err)
+	}
+	if r, err := ParseRole("operator"); err != nil || r != RoleOperator {
+		t.Errorf("ParseRole: got %v, %v", r, err)
+	}
+	if _, err := ParseRole("root"); err == nil {
+		t.Error("ParseRole(root): want error")
+	}
+}
+
+func TestRecordValidate(t *testing.T) {
+	at := time.Date(2026, 11, 29, 8, 0, 0, 0, time.UTC)
+	const p = PrinterID("printer-0001")
+	status := &Status{PrinterID: p, State: StateIdle, Time: at}
+	tests := []struct {
+		name string
+		rec  Record
+		want string // "" for valid
+	}{
+		{"status", Record{Seq: 1, Kind: KindStatus, PrinterID: p, Time: at, Status: status}, ""},
+		{"event", Record{Seq: 2, Kind: KindEvent, PrinterID: p, Time: at,
+			Event: &Event{Seq: 9, Code: "JOB_STARTED", Severity: SeverityInfo, Time: at}}, ""},
+		{"gap", Record{Seq: 3, Kind: KindGap, PrinterID: p, Time: at, Gap: &Gap{Feed: "events", Reason: "restart"}}, ""},
+		{"identity", Record{Seq: 4, Kind: KindIdentity, PrinterID: p, Time: at,
+			Identity: &Identity{PrinterID: p, Model: "FF-4200", SerialNumber: "S1"}}, ""},
+		{"zero seq", Record{Kind: KindStatus, PrinterID: p, Time: at, Status: status}, "seq must be positive"},
+		{"bad printer id", Record{Seq: 1, Kind: KindStatus, PrinterID: "x y", Time: at, Status: status}, "want 8 to 64"},
+		{"zero time", Record{Seq: 1, Kind: KindStatus, PrinterID: p, Status: status}, "zero time"},
+		{"two payloads", Record{Seq: 1, Kind: KindStatus, PrinterID: p, Time: at, Status: status, Gap: &Gap{Feed: "x"}}, "exactly one payload"},
+		{"kind mismatch", Record{Seq: 1, Kind: KindEvent, PrinterID: p, Time: at, Status: status}, "kind event without event"},
+		{"unknown kind", Record{Seq: 1, Kind: "job_name", PrinterID: p, Time: at, Status: status}, "unknown kind"},
+		{"status of another printer", Record{Seq: 1, Kind: KindStatus, PrinterID: "printer-0002", Time: at, Status: status},
+			"differs from record's"},
+		{"bad progress", Record{Seq: 1, Kind: KindStatus, PrinterID: p, Time: at,
+			Status: &Status{PrinterID: p, State: StatePrinting, Progress: 1.5, Time: at}}, "progress"},
+		{"event without code", Record{Seq: 1, Kind: KindEvent, PrinterID: p, Time: at,
+			Event: &Event{Severity: SeverityInfo, Time: at}}, "empty code"},
+		{"gap without feed", Record{Seq: 1, Kind: KindGap, PrinterID: p, Time: at, Gap: &Gap{}}, "empty feed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.rec.Validate()
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("got %v, want valid", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("got %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}
