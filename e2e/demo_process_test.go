@@ -3,38 +3,61 @@ package e2e
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 )
 
-// buildBinary builds the fusionfleet command once per test binary.
+// binary builds the fusionfleet command once for all tests of this package.
+var binary = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "fusionfleet-e2e")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "fusionfleet")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/fusionfleet").CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
 func buildBinary(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "fusionfleet")
-	cmd := exec.Command("go", "build", "-o", bin, "../cmd/fusionfleet")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	bin, err := binary()
+	if err != nil {
+		t.Fatal(err)
 	}
 	return bin
 }
 
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if bin, err := binary(); err == nil {
+		os.RemoveAll(filepath.Dir(bin))
+	}
+	os.Exit(code)
+}
+
 // demoProcess is a running `fusionfleet demo`.
 type demoProcess struct {
-	cmd   *exec.Cmd
+	cmd    *exec.Cmd
+	stderr *strings.Builder
 	lines map[string]string // first word before ':' → rest of the line
 }
 
 // startDemo starts the demo binary and waits for its start-up lines.
-func startDemo(t *testing.T, bin, data string) *demoProcess {
+func startDemo(t *testing.T, bin, data string, flags ...string) *demoProcess {
 	t.Helper()
-	cmd := exec.Command(bin, "demo", "-data", data, "-printers", "2", "-speed", "600", "-poll", "500ms")
+	args := append([]string{"demo", "-data", data, "-printers", "2", "-speed", "600", "-poll", "500ms"}, flags...)
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "HTTPS_PROXY=", "HTTP_PROXY=", "NO_PROXY=")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -51,7 +74,7 @@ func startDemo(t *testing.T, bin, data string) *demoProcess {
 			cmd.Wait()
 		}
 	})
-	p := &demoProcess{cmd: cmd, lines: map[string]string{}}
+	p := &demoProcess{cmd: cmd, stderr: &stderr, lines: map[string]string{}}
 	got := make(chan struct{})
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -91,7 +114,7 @@ func (p *demoProcess) stop(t *testing.T) {
 	select {
 	case err := <-done:
 		if err != nil {
-			t.Fatalf("demo after Ctrl-C: %v (want exit status 0)", err)
+			t.Fatalf("demo after Ctrl-C: %v (want exit status 0); stderr:\n%s", err, p.stderr.String())
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("demo did not stop within 30s of Ctrl-C")

@@ -154,7 +154,7 @@ func startCommandCenter(ctx context.Context, cfg ccConfig) (_ *ccNode, err error
 		run: func(ctx context.Context) error {
 			defer st.Close()
 			g, ctx := errgroup.WithContext(ctx)
-			g.Go(func() error { return serve(ctx, srv, func() error { return srv.Serve(ln) }) })
+			g.Go(func() error { return serve(ctx, logger, "local UI", srv, func() error { return srv.Serve(ln) }) })
 			g.Go(func() error { return poller.Run(ctx) })
 			g.Go(func() error { return uploader.Run(ctx) })
 			return g.Wait()

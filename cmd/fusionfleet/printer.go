@@ -97,27 +97,32 @@ func startPrinter(ctx context.Context, cfg printerConfig) (*printerNode, error) 
 		addr:        ln.Addr().String(),
 		fingerprint: deviceapi.FingerprintOf(cert.Certificate[0]),
 		run: func(ctx context.Context) error {
-			return serve(ctx, srv, func() error { return srv.ServeTLS(ln, "", "") })
+			return serve(ctx, logger, "printer", srv, func() error { return srv.ServeTLS(ln, "", "") })
 		},
 	}, nil
 }
 
-// serve runs an HTTP server until ctx is done, then shuts it down gracefully.
-func serve(ctx context.Context, srv *http.Server, start func() error) error {
+// serve runs an HTTP server until ctx is done, then shuts it down: it
+// stops accepting, lets requests in flight finish for a few seconds, and
+// then closes whatever is still open (a browser's live stream, say).
+func serve(ctx context.Context, logger *slog.Logger, name string, srv *http.Server, start func() error) error {
 	errc := make(chan error, 1)
 	go func() { errc <- start() }()
 	select {
 	case err := <-errc:
-		return err
+		return fmt.Errorf("%s: %w", name, err)
 	case <-ctx.Done():
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	err := srv.Shutdown(shutdownCtx)
-	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) && serr != nil {
-		return serr
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		logger.Warn("closing connections that did not finish after shutdown", "server", name, "err", err)
+		srv.Close()
 	}
-	return err
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
 }
 
 // listenRemembered listens on the port this directory used last time, so a

@@ -127,13 +127,33 @@ func (h *handler) loginPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) showLogin(w http.ResponseWriter, r *http.Request, status int, d loginData) {
-	token, err := identity.NewToken()
-	if err != nil {
+	// Keep a login token the browser already holds: a second login page
+	// load (another tab, or a subresource such as /favicon.ico redirected
+	// here) must not invalidate the form already shown.
+	var token string
+	if c, err := r.Cookie(h.loginCookie()); err == nil && validLoginToken(c.Value) {
+		token = c.Value
+	} else if token, err = identity.NewToken(); err != nil {
 		h.internalError(w, r, err)
 		return
 	}
 	h.setCookie(w, h.loginCookie(), token, 3600)
 	h.render(w, status, "login.html", page{Title: "Log in", CSRF: token, Data: d})
+}
+
+// validLoginToken reports whether s looks like a token from identity.NewToken
+// (43 base64url characters), so a cookie planted with another shape is
+// replaced rather than echoed into the page.
+func validLoginToken(s string) bool {
+	if len(s) != 43 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // login checks a user name and password and starts a session.

@@ -267,6 +267,36 @@ func TestLoginCSRF(t *testing.T) {
 	})
 }
 
+// A browser loads the login page, then fetches a subresource that is
+// redirected to the login page again (e.g. /favicon.ico): the form shown
+// first must still work.
+func TestLoginSurvivesSecondLoginPageLoad(t *testing.T) {
+	f := newFixture(t)
+	c := f.client(t)
+	_, first := get(t, c, f.srv.URL+"/login")
+	get(t, c, f.srv.URL+"/login")
+	resp, body := post(t, c, f.srv.URL+"/login", url.Values{"csrf": {csrfOf(t, first)}, "name": {"ada"}, "password": {password}}, nil)
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("login with the first form after a second page load: %s, want 303\n%s", resp.Status, body)
+	}
+}
+
+// A planted login cookie of the wrong shape is replaced, not echoed.
+func TestLoginReplacesMalformedCookie(t *testing.T) {
+	f := newFixture(t)
+	req, _ := http.NewRequest(http.MethodGet, f.srv.URL+"/login", nil)
+	req.AddCookie(&http.Cookie{Name: "ff_login", Value: `"><script>`})
+	resp, err := f.client(t).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if token := csrfOf(t, string(b)); !validLoginToken(token) {
+		t.Errorf("login form token %q: want a fresh token", token)
+	}
+}
+
 func TestLoginBackoff(t *testing.T) {
 	f := newFixture(t)
 	c := f.client(t)
