@@ -9,11 +9,21 @@ import (
 )
 
 // Device is what the handler serves: a printer, virtual or real.
+//
+// Feeds (Events, Jobs, Layers, Logs) return the items with Seq > after,
+// oldest first, at most limit (see Page). Snapshots (Identity, Status,
+// Counters, Consumables) return the state now.
 type Device interface {
 	Identity() Identity
 	Status() Status
-	// Events returns the events with Seq > after, oldest first, at most limit.
 	Events(after uint64, limit int) EventPage
+	Jobs(after uint64, limit int) JobPage
+	Layers(after uint64, limit int) LayerPage
+	// Logs reads one device log; an unknown log is the caller's error
+	// (the handler checks fleet.LogKind.Valid first).
+	Logs(log fleet.LogKind, after uint64, limit int) LogPage
+	Counters() fleet.Counters
+	Consumables() fleet.Consumables
 }
 
 // Paging limits of GET /v1/events.

@@ -99,6 +99,8 @@ type Identity struct {
 	ModelNumber  string    `json:"model_number"`
 	SerialNumber string    `json:"serial_number"`
 	Firmware     string    `json:"firmware"`
+	// ParameterSet is the print-parameter set in effect for new jobs.
+	ParameterSet string    `json:"parameter_set"`
 	Size         string    `json:"size"` // build volume, e.g. "380x284x380 mm"
 	DiskBytes    int64     `json:"disk_bytes"`
 	MemoryBytes  int64     `json:"memory_bytes"`

@@ -9,12 +9,17 @@ import (
 // Kind says what a Record carries.
 type Kind string
 
-// The record kinds that cross the uplink. Later issues add jobs, layers,
-// counters, consumables and logs.
+// The record kinds that cross the uplink.
 const (
-	KindIdentity Kind = "identity"
-	KindStatus   Kind = "status"
-	KindEvent    Kind = "event"
+	KindIdentity    Kind = "identity"
+	KindStatus      Kind = "status"
+	KindEvent       Kind = "event"
+	KindJob         Kind = "job"
+	KindPart        Kind = "part"
+	KindLayer       Kind = "layer"
+	KindCounters    Kind = "counters"
+	KindConsumables Kind = "consumables"
+	KindLog         Kind = "log"
 	// KindGap records that a gateway could not read part of a printer's
 	// feed (the printer restarted or its buffer wrapped): loss made visible.
 	KindGap Kind = "gap"
@@ -30,15 +35,21 @@ type Record struct {
 	PrinterID PrinterID `json:"printer_id"`
 	Time      time.Time `json:"time"` // when the gateway observed it
 
-	Identity *Identity `json:"identity,omitempty"`
-	Status   *Status   `json:"status,omitempty"`
-	Event    *Event    `json:"event,omitempty"`
-	Gap      *Gap      `json:"gap,omitempty"`
+	Identity    *Identity    `json:"identity,omitempty"`
+	Status      *Status      `json:"status,omitempty"`
+	Event       *Event       `json:"event,omitempty"`
+	Gap         *Gap         `json:"gap,omitempty"`
+	Job         *Job         `json:"job,omitempty"`
+	Part        *Part        `json:"part,omitempty"`
+	Layer       *Layer       `json:"layer,omitempty"`
+	Counters    *Counters    `json:"counters,omitempty"`
+	Consumables *Consumables `json:"consumables,omitempty"`
+	Log         *LogLine     `json:"log,omitempty"`
 }
 
 // Gap describes feed data a gateway could not read.
 type Gap struct {
-	Feed   string `json:"feed"` // "events", later "jobs", "layers", "logs"
+	Feed   string `json:"feed"` // "events", "jobs", "layers" or "logs/<kind>"
 	Reason string `json:"reason"`
 	// FromSeq and ToSeq bound the missing printer sequence numbers, when known.
 	FromSeq uint64 `json:"from_seq,omitempty"`
@@ -57,7 +68,8 @@ func (r Record) Validate() error {
 		return fmt.Errorf("record %d: zero time", r.Seq)
 	}
 	set := 0
-	for _, p := range []bool{r.Identity != nil, r.Status != nil, r.Event != nil, r.Gap != nil} {
+	for _, p := range []bool{r.Identity != nil, r.Status != nil, r.Event != nil, r.Gap != nil,
+		r.Job != nil, r.Part != nil, r.Layer != nil, r.Counters != nil, r.Consumables != nil, r.Log != nil} {
 		if p {
 			set++
 		}
@@ -94,6 +106,42 @@ func (r Record) Validate() error {
 		}
 		if r.Gap.Feed == "" {
 			err = errors.New("gap: empty feed")
+		}
+	case KindJob:
+		if r.Job == nil {
+			return fmt.Errorf("record %d: kind job without job", r.Seq)
+		}
+		err = r.Job.Validate()
+	case KindPart:
+		if r.Part == nil {
+			return fmt.Errorf("record %d: kind part without part", r.Seq)
+		}
+		err = r.Part.Validate()
+	case KindLayer:
+		if r.Layer == nil {
+			return fmt.Errorf("record %d: kind layer without layer", r.Seq)
+		}
+		err = r.Layer.Validate()
+	case KindCounters:
+		if r.Counters == nil {
+			return fmt.Errorf("record %d: kind counters without counters", r.Seq)
+		}
+		if r.Counters.Time.IsZero() {
+			err = errors.New("counters: zero time")
+		}
+	case KindConsumables:
+		if r.Consumables == nil {
+			return fmt.Errorf("record %d: kind consumables without consumables", r.Seq)
+		}
+		if r.Consumables.Time.IsZero() {
+			err = errors.New("consumables: zero time")
+		}
+	case KindLog:
+		if r.Log == nil {
+			return fmt.Errorf("record %d: kind log without log line", r.Seq)
+		}
+		if !r.Log.Log.Valid() || r.Log.Time.IsZero() {
+			err = fmt.Errorf("log line: unknown log %q or zero time", r.Log.Log)
 		}
 	default:
 		return fmt.Errorf("record %d: unknown kind %q", r.Seq, r.Kind)
