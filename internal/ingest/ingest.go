@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/uplink"
 )
@@ -29,19 +30,31 @@ type Notifier interface {
 	Notify(subject string, data []byte) error
 }
 
+// Options tune a Writer. The zero value is ready to use.
+type Options struct {
+	Logger  *slog.Logger // nil → discard
+	Metrics Metrics      // the zero value records nothing
+	Clock   clock.Clock  // times store writes; nil → the real clock
+}
+
 // Writer is the SQL writer consumer.
 type Writer struct {
 	store  Store
 	notify Notifier
 	logger *slog.Logger
+	m      Metrics
+	clock  clock.Clock
 }
 
 // NewWriter returns a writer that applies to st and announces on n.
-func NewWriter(st Store, n Notifier, logger *slog.Logger) *Writer {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
+func NewWriter(st Store, n Notifier, opts Options) *Writer {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Writer{store: st, notify: n, logger: logger.With("component", "ingest")}
+	if opts.Clock == nil {
+		opts.Clock = clock.Real{}
+	}
+	return &Writer{store: st, notify: n, logger: opts.Logger.With("component", "ingest"), m: opts.Metrics, clock: opts.Clock}
 }
 
 // ErrPoison marks a message that can never be applied: retrying it would
@@ -81,16 +94,24 @@ func Decode(data []byte) (uplink.Envelope, error) {
 func (w *Writer) Handle(ctx context.Context, data []byte) error {
 	env, err := Decode(data)
 	if err != nil {
+		add(w.m.Poison, 1)
 		w.logger.Error("dropping message that can never be applied", "err", err, "bytes", len(data))
 		return nil
 	}
+	start := w.clock.Now()
 	applied, err := w.store.ApplyEnvelope(ctx, env)
+	if w.m.StoreSeconds != nil {
+		w.m.StoreSeconds.Observe(w.clock.Now().Sub(start).Seconds())
+	}
+	add(w.m.RecordsApplied, float64(applied))
 	switch {
 	case errors.Is(err, fleet.ErrRejected):
 		// The store refused some records for good and kept the rest:
 		// redelivery would change nothing.
+		add(w.m.RecordsRejected, float64(rejectedRecords(err, len(env.Records)-applied)))
 		w.logger.Error("records refused by the store", "gateway", env.GatewayID, "err", err)
 	case err != nil:
+		add(w.m.StoreErrors, 1)
 		return fmt.Errorf("apply envelope from %s: %w", env.GatewayID, err)
 	}
 	if applied > 0 {
@@ -100,6 +121,18 @@ func (w *Writer) Handle(ctx context.Context, data []byte) error {
 		}
 	}
 	return nil
+}
+
+// rejectedRecords counts the refusals a store reported: one per joined
+// error (fleet.RejectedError has one per record), else notApplied.
+func rejectedRecords(err error, notApplied int) int {
+	if multi, ok := errors.AsType[interface {
+		error
+		Unwrap() []error
+	}](err); ok {
+		return len(multi.Unwrap())
+	}
+	return max(notApplied, 1)
 }
 
 // OrgOf decodes a change announcement.

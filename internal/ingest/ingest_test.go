@@ -53,7 +53,7 @@ func envelope(seqs ...uint64) []byte {
 func TestHandle(t *testing.T) {
 	st := &fakeStore{seen: map[uint64]bool{}}
 	n := &fakeNotifier{}
-	w := NewWriter(st, n, nil)
+	w := NewWriter(st, n, Options{})
 	ctx := context.Background()
 	for _, msg := range [][]byte{envelope(1, 2), envelope(1, 2), envelope(3)} {
 		if err := w.Handle(ctx, msg); err != nil {
@@ -96,7 +96,7 @@ func TestDecodeRejects(t *testing.T) {
 				t.Errorf("got %v, want ErrPoison", err)
 			}
 			// Poison is dropped (acknowledged), not retried for ever.
-			w := NewWriter(&fakeStore{seen: map[uint64]bool{}}, &fakeNotifier{}, nil)
+			w := NewWriter(&fakeStore{seen: map[uint64]bool{}}, &fakeNotifier{}, Options{})
 			if err := w.Handle(context.Background(), data); err != nil {
 				t.Errorf("Handle(poison) = %v, want nil", err)
 			}

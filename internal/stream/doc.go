@@ -9,5 +9,7 @@
 // time, in order, acknowledged after the callback succeeds and redelivered
 // after a short delay when it fails, so consumers must be idempotent.
 // Notify and Listen are plain NATS publish/subscribe for live fan-out to
-// every node's dashboards; they are not durable.
+// every node's dashboards; they are not durable. Ready answers a readiness
+// probe; Metrics, given in Options, observe publish latency, consumer lag
+// and redeliveries.
 package stream

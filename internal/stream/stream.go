@@ -18,13 +18,15 @@ import (
 // Options configure Open. The zero value, given a Dir, runs an embedded
 // server with the stream "FLEET".
 type Options struct {
-	// URL of an external NATS server or cluster, comma-separated; "" starts
+	// URL of an external NATS server or cluster: one URL or several,
+	// comma-separated (nats://a:4222,nats://b:4222), tried in turn; "" starts
 	// an embedded nats-server.
 	URL string
 	// Dir is the embedded server's JetStream store directory; required when
 	// URL is "".
 	Dir string
-	// Replicas of the stream in a cluster; 0 → 1.
+	// Replicas of the stream in a cluster; 0 → 1. The embedded server is
+	// a single node and refuses more than 1.
 	Replicas int
 	// Name of the stream; "" → "FLEET". Its subject is "<name lowercased>.batches".
 	Name string
@@ -34,6 +36,9 @@ type Options struct {
 	// Logger receives the embedded server's warnings and errors (and its
 	// notices at debug level); nil → discard.
 	Logger *slog.Logger
+	// Metrics receives publish latencies, consumer lag and redeliveries;
+	// the zero value records nothing.
+	Metrics Metrics
 }
 
 const (
@@ -62,6 +67,10 @@ type Stream struct {
 	// callback still running says so) before it is delivered again, e.g.
 	// after its node died.
 	ackWait time.Duration
+	// lagInterval is how often Consume reads its consumer's lag while no
+	// message arrives.
+	lagInterval time.Duration
+	m           Metrics
 
 	closeOnce sync.Once
 	closeErr  error
@@ -79,6 +88,9 @@ func Open(ctx context.Context, opts Options) (*Stream, error) {
 	if opts.Replicas <= 0 {
 		opts.Replicas = 1
 	}
+	if opts.URL == "" && opts.Replicas > 1 {
+		return nil, fmt.Errorf("open stream: %d replicas need a NATS cluster (an external URL); the embedded server is a single node and keeps 1", opts.Replicas)
+	}
 	if opts.MaxAge <= 0 {
 		opts.MaxAge = 7 * 24 * time.Hour
 	}
@@ -86,13 +98,15 @@ func Open(ctx context.Context, opts Options) (*Stream, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Stream{
-		name:     opts.Name,
-		subject:  strings.ToLower(opts.Name) + ".batches",
-		url:      opts.URL,
-		log:      opts.Logger.With("component", "stream"),
-		closed:   make(chan struct{}),
-		nakDelay: time.Second,
-		ackWait:  30 * time.Second,
+		name:        opts.Name,
+		subject:     strings.ToLower(opts.Name) + ".batches",
+		url:         opts.URL,
+		log:         opts.Logger.With("component", "stream"),
+		closed:      make(chan struct{}),
+		nakDelay:    time.Second,
+		ackWait:     30 * time.Second,
+		lagInterval: 5 * time.Second,
+		m:           opts.Metrics,
 	}
 	if opts.URL == "" {
 		srv, err := startEmbedded(ctx, opts.Dir, s.log)
@@ -197,8 +211,26 @@ func (s *Stream) Publish(ctx context.Context, msgID string, data []byte) error {
 	if msgID == "" {
 		return errors.New("publish: empty message ID")
 	}
-	if _, err := s.js.Publish(ctx, s.subject, data, jetstream.WithMsgID(msgID)); err != nil {
+	start := time.Now()
+	_, err := s.js.Publish(ctx, s.subject, data, jetstream.WithMsgID(msgID))
+	if err != nil {
+		add(s.m.PublishErrors, 1)
 		return fmt.Errorf("publish %s: %w", msgID, err)
+	}
+	if s.m.PublishSeconds != nil {
+		s.m.PublishSeconds.Observe(time.Since(start).Seconds())
+	}
+	return nil
+}
+
+// Ready reports whether the stream can take messages: the connection to
+// NATS is up and the stream exists. It is what a readiness probe asks.
+func (s *Stream) Ready(ctx context.Context) error {
+	if st := s.nc.Status(); st != nats.CONNECTED {
+		return fmt.Errorf("stream not ready: NATS connection is %s", st)
+	}
+	if _, err := s.js.Stream(ctx, s.name); err != nil {
+		return fmt.Errorf("stream not ready: %s: %w", s.name, err)
 	}
 	return nil
 }
@@ -230,6 +262,19 @@ func (s *Stream) Consume(ctx context.Context, durable string, fn func(ctx contex
 	}
 	defer it.Stop()
 	log := s.log.With("consumer", durable)
+	var pending Gauge
+	if s.m.Pending != nil {
+		pending = s.m.Pending(durable)
+		lagCtx, cancel := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		wg.Go(func() { s.watchLag(lagCtx, cons, pending) })
+		defer wg.Wait()
+		defer cancel()
+	}
+	var redelivered Counter
+	if s.m.Redeliveries != nil {
+		redelivered = s.m.Redeliveries(durable)
+	}
 	for {
 		m, err := it.Next(jetstream.NextContext(ctx))
 		if ctx.Err() != nil {
@@ -241,7 +286,32 @@ func (s *Stream) Consume(ctx context.Context, durable string, fn func(ctx contex
 		if err != nil {
 			return fmt.Errorf("consume %s: %w", durable, err)
 		}
+		if meta, err := m.Metadata(); err == nil {
+			if meta.NumDelivered > 1 {
+				add(redelivered, 1)
+			}
+			if pending != nil {
+				pending.Set(float64(meta.NumPending))
+			}
+		}
 		s.handle(ctx, log, m, fn)
+	}
+}
+
+// watchLag sets g to the consumer's undelivered messages every
+// lagInterval: the lag stays visible while the consumer is stuck or idle.
+func (s *Stream) watchLag(ctx context.Context, cons jetstream.Consumer, g Gauge) {
+	t := time.NewTicker(s.lagInterval)
+	defer t.Stop()
+	for {
+		if info, err := cons.Info(ctx); err == nil {
+			g.Set(float64(info.NumPending))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
 	}
 }
 

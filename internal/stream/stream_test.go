@@ -345,7 +345,10 @@ func TestOpenErrors(t *testing.T) {
 		{"embedded without dir", func(string) Options { return Options{} }, "store directory"},
 		{"bad name", func(dir string) Options { return Options{Dir: dir, Name: "fleet.batches"} }, "name"},
 		{"unreachable external", func(string) Options { return Options{URL: "nats://127.0.0.1:1"} }, "connect to NATS"},
-		{"replicas beyond one server", func(dir string) Options { return Options{Dir: dir, Replicas: 3} }, "create stream"},
+		{"replicas beyond one server", func(dir string) Options { return Options{Dir: dir, Replicas: 3} }, "3 replicas need a NATS cluster"},
+		{"replicas beyond one external server", func(string) Options {
+			return Options{URL: embeddedURL(t), Name: "R3", Replicas: 3}
+		}, "create stream R3"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -13,13 +13,20 @@
 // idempotent by (gateway, seq) and signatures older than the skew window are
 // refused.
 //
-// The signature covers the request body exactly as sent, that is the gzip
-// stream, so the cloud checks who sent an upload before it decompresses a
-// byte of it. The cloud decodes the batch strictly: a field the schema does
-// not name is refused with 400 (the wire-level allow-list, R-PRIV-2), as is
-// an invalid record or a Seq that does not rise within the batch. Bodies,
-// decompressed sizes and record counts are bounded (413: split the batch).
-// A batch is published with the message ID "<gateway>:<first>-<last>", so
-// a resend of the same batch is stored once. Retryable tells a gateway
-// whether to try a failed request again.
+// Bodies are compressed with zstd (the client's default: smaller) or gzip.
+// The signature covers the request body exactly as sent, that is the
+// compressed stream, so the cloud checks who sent an upload before it
+// decompresses a byte of it. Each gateway has a token bucket of records: a
+// gateway above its rate is answered 429 with Retry-After. The cloud
+// decodes the batch strictly: a field the schema does not name is refused
+// with 400, naming the record and the field (the wire-level allow-list,
+// R-PRIV-2), as is an invalid record or a Seq that does not rise within the
+// batch. Bodies, decompressed sizes and record counts are bounded (413:
+// split the batch). A batch is published with the message ID
+// "<gateway>:<first>-<last>", so a resend of the same batch is stored once.
+// Retryable tells a gateway whether to try a failed request again.
+//
+// Metrics, given in HandlerOptions, count requests by route and code,
+// records accepted, refusals by reason and bytes before and after
+// decompression.
 package uplink

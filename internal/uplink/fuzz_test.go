@@ -8,8 +8,9 @@ import (
 	"testing"
 )
 
-// FuzzBatchDecode feeds arbitrary, correctly signed bodies (plain or as
-// gzip streams) to the batch handler. It must never panic, answer only 200, 400, 413 or 415, and
+// FuzzBatchDecode feeds arbitrary, correctly signed bodies (plain, or as
+// gzip or zstd streams) to the batch handler. It must never panic, answer
+// only 200, 400 or 413 with a clear error, and
 // publish exactly when it answers 200 — and then only valid records in
 // rising Seq order.
 func FuzzBatchDecode(f *testing.F) {
@@ -25,17 +26,19 @@ func FuzzBatchDecode(f *testing.F) {
 		[]byte(`[]`), []byte(`null`), []byte(``), []byte(`{"records":[{}]}{}`),
 	}
 	for _, s := range seeds {
-		f.Add(s, false)
-		f.Add(gz(f, s), true)
+		f.Add(s, uint8(0))
+		f.Add(gz(f, s), uint8(1))
+		f.Add(zst(f, s), uint8(2))
+		f.Add(zstStream(f, s), uint8(2))
 	}
+	f.Add(zst(f, make([]byte, 2<<20)), uint8(2)) // a bomb
+	f.Add(gz(f, make([]byte, 2<<20)), uint8(1))
 	e := newHandlerEnv(f, HandlerOptions{MaxRecords: 50, MaxDecodedBytes: 1 << 20})
-	f.Fuzz(func(t *testing.T, body []byte, compress bool) {
+	f.Fuzz(func(t *testing.T, body []byte, compression uint8) {
 		pub := &fakePublisher{}
-		h := NewHandler(e.gws, pub, HandlerOptions{Clock: e.clk, MaxRecords: 50, MaxDecodedBytes: 1 << 20})
-		encoding := ""
-		if compress {
-			encoding = "gzip" // the body is what goes on the wire: arbitrary gzip streams too
-		}
+		h := NewHandler(e.gws, pub, HandlerOptions{Clock: e.clk, MaxRecords: 50, MaxDecodedBytes: 1 << 20, RecordsPerSecond: -1})
+		// The body is what goes on the wire: arbitrary compressed streams too.
+		encoding := []string{"", "gzip", "zstd"}[compression%3]
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, signedRequest(e.cred, t0, encoding, body))
 		msgs := pub.published()

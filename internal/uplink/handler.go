@@ -19,6 +19,7 @@ import (
 
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/klauspost/compress/zstd"
 )
 
 // Gateways is the cloud's register of enrolled gateways.
@@ -54,6 +55,18 @@ type HandlerOptions struct {
 	// Skew is how far a signed timestamp may be from the cloud's clock;
 	// 0 → 5 minutes.
 	Skew time.Duration
+	// RecordsPerSecond is the rate at which one gateway may upload records
+	// for long; above it the gateway is answered 429 with Retry-After.
+	// 0 → 1000, far above a site's normal load (a few records per second)
+	// and enough to back-fill a day's outage in minutes; < 0 → no limit.
+	RecordsPerSecond float64
+	// Burst is how many records a gateway may send at once before the rate
+	// applies; 0 → 2 × MaxRecords. A batch larger than Burst is refused
+	// with 413.
+	Burst int
+	// Metrics receives the handler's measurements; the zero value records
+	// nothing.
+	Metrics Metrics
 }
 
 func (o HandlerOptions) withDefaults() HandlerOptions {
@@ -75,6 +88,12 @@ func (o HandlerOptions) withDefaults() HandlerOptions {
 	if o.Skew <= 0 {
 		o.Skew = 5 * time.Minute
 	}
+	if o.RecordsPerSecond == 0 {
+		o.RecordsPerSecond = 1000
+	}
+	if o.Burst <= 0 {
+		o.Burst = 2 * o.MaxRecords
+	}
 	return o
 }
 
@@ -86,10 +105,13 @@ const maxEnrolBytes = 64 << 10
 const retryAfterSeconds = 5
 
 type handler struct {
-	gws  Gateways
-	pub  Publisher
-	opts HandlerOptions
-	log  *slog.Logger
+	gws    Gateways
+	pub    Publisher
+	opts   HandlerOptions
+	log    *slog.Logger
+	m      Metrics
+	limits *limiters
+	zstd   *zstd.Decoder // shared: DecodeAll is safe for concurrent use
 }
 
 // NewHandler returns the cloud side of the uplink: POST /v1/enrol and
@@ -97,7 +119,19 @@ type handler struct {
 // and ReadTimeout set.
 func NewHandler(gws Gateways, pub Publisher, opts HandlerOptions) http.Handler {
 	opts = opts.withDefaults()
-	h := &handler{gws: gws, pub: pub, opts: opts, log: opts.Logger.With("component", "uplink")}
+	// Options that cannot fail: a nil reader starts no goroutines, and
+	// DecodeAll refuses output beyond MaxDecodedBytes (compression bombs).
+	zd, err := zstd.NewReader(nil,
+		zstd.WithDecoderConcurrency(0),
+		zstd.WithDecoderMaxMemory(uint64(opts.MaxDecodedBytes)),
+		zstd.WithDecoderMaxWindow(uint64(min(max(opts.MaxDecodedBytes, zstd.MinWindowSize), zstd.MaxWindowSize))))
+	if err != nil {
+		panic(fmt.Sprintf("uplink: zstd decoder options: %v", err)) // a programming error
+	}
+	h := &handler{
+		gws: gws, pub: pub, opts: opts, log: opts.Logger.With("component", "uplink"),
+		m: opts.Metrics, limits: newLimiters(opts.RecordsPerSecond, opts.Burst), zstd: zd,
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/enrol", h.enrol)
 	mux.HandleFunc("POST /v1/batches", h.batches)
@@ -109,19 +143,54 @@ func NewHandler(gws Gateways, pub Publisher, opts HandlerOptions) http.Handler {
 		}
 		writeError(w, http.StatusNotFound, "no such endpoint")
 	})
-	return mux
+	if opts.Metrics.Requests == nil {
+		return mux
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		mux.ServeHTTP(sw, r)
+		route := r.URL.Path
+		if route != "/v1/batches" && route != "/v1/enrol" {
+			route = "other"
+		}
+		opts.Metrics.request(route, sw.code)
+	})
 }
+
+// statusWriter remembers the status code written.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+	done bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.done {
+		w.code, w.done = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // httpError is a failure with the status the gateway gets.
 type httpError struct {
-	code int
-	msg  string
+	code       int
+	msg        string
+	reason     string // a Reason* constant, for Metrics.Rejected
+	retryAfter int    // seconds, for 429
 }
 
 func (e *httpError) Error() string { return e.msg }
 
 func errorf(code int, format string, args ...any) *httpError {
 	return &httpError{code: code, msg: fmt.Sprintf(format, args...)}
+}
+
+// because sets the reason a request is refused.
+func (e *httpError) because(reason string) *httpError {
+	e.reason = reason
+	return e
 }
 
 // writeError writes the one JSON error shape of this API.
@@ -204,11 +273,17 @@ func validName(s string) error {
 }
 
 func (h *handler) batches(w http.ResponseWriter, r *http.Request) {
-	ack, err := h.doBatch(r.Context(), w, r)
+	ack, n, err := h.doBatch(r.Context(), w, r)
 	if err != nil {
+		reason := ReasonUnavailable
+		if he, ok := errors.AsType[*httpError](err); ok {
+			reason = he.reason
+		}
+		h.m.rejected(reason)
 		h.fail(w, r, err)
 		return
 	}
+	add(h.m.RecordsAccepted, float64(n))
 	encode(w, http.StatusOK, ack)
 }
 
@@ -217,6 +292,9 @@ func (h *handler) batches(w http.ResponseWriter, r *http.Request) {
 func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if he, ok := errors.AsType[*httpError](err); ok {
 		h.log.DebugContext(r.Context(), "request refused", "path", r.URL.Path, "status", he.code, "reason", he.msg)
+		if he.retryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(he.retryAfter))
+		}
 		writeError(w, he.code, he.msg)
 		return
 	}
@@ -224,29 +302,49 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	writeError(w, http.StatusServiceUnavailable, "temporarily unavailable, try again later")
 }
 
-func (h *handler) doBatch(ctx context.Context, w http.ResponseWriter, r *http.Request) (Ack, error) {
+func (h *handler) doBatch(ctx context.Context, w http.ResponseWriter, r *http.Request) (Ack, int, error) {
 	gw, err := h.authenticate(ctx, w, r)
 	if err != nil {
-		return Ack{}, err
+		return Ack{}, 0, err
+	}
+	add(h.m.BytesIn, float64(len(gw.body)))
+	now := h.opts.Clock.Now()
+	// A gateway over its rate is answered before its body is decompressed.
+	if wait := h.limits.ready(gw.ID, now); wait > 0 {
+		return Ack{}, 0, rateLimited(wait)
 	}
 	recs, err := h.decodeBatch(r.Header.Get("Content-Encoding"), gw.body)
 	if err != nil {
-		return Ack{}, err
+		return Ack{}, 0, err
+	}
+	switch wait, ok := h.limits.take(gw.ID, len(recs), now); {
+	case !ok:
+		return Ack{}, 0, errorf(http.StatusRequestEntityTooLarge, "batch has %d records, more than the %d a gateway may send at once: send smaller batches",
+			len(recs), h.opts.Burst).because(ReasonTooLarge)
+	case wait > 0:
+		return Ack{}, 0, rateLimited(wait)
 	}
 	first, last := recs[0].Seq, recs[len(recs)-1].Seq
 	data, err := json.Marshal(Envelope{OrgID: gw.OrgID, SiteID: gw.SiteID, GatewayID: gw.ID, Records: recs})
 	if err != nil {
-		return Ack{}, errorf(http.StatusBadRequest, "batch cannot be re-encoded: %v", err)
+		return Ack{}, 0, errorf(http.StatusBadRequest, "batch cannot be re-encoded: %v", err).because(ReasonMalformed)
 	}
 	if h.opts.MaxMessageBytes > 0 && int64(len(data)) > h.opts.MaxMessageBytes {
-		return Ack{}, errorf(http.StatusRequestEntityTooLarge, "batch of %d records is too large for the cloud's stream (%d bytes, at most %d): send smaller batches",
-			len(recs), len(data), h.opts.MaxMessageBytes)
+		return Ack{}, 0, errorf(http.StatusRequestEntityTooLarge, "batch of %d records is too large for the cloud's stream (%d bytes, at most %d): send smaller batches",
+			len(recs), len(data), h.opts.MaxMessageBytes).because(ReasonTooLarge)
 	}
 	msgID := fmt.Sprintf("%s:%d-%d", gw.ID, first, last)
 	if err := h.pub.Publish(ctx, msgID, data); err != nil {
-		return Ack{}, fmt.Errorf("publish batch %s: %w", msgID, err)
+		return Ack{}, 0, fmt.Errorf("publish batch %s: %w", msgID, err)
 	}
-	return Ack{Through: last}, nil
+	return Ack{Through: last}, len(recs), nil
+}
+
+func rateLimited(wait time.Duration) *httpError {
+	s := retryAfterFor(wait)
+	e := errorf(http.StatusTooManyRequests, "gateway is uploading faster than its rate limit: retry in %d s", s).because(ReasonRateLimited)
+	e.retryAfter = s
+	return e
 }
 
 // authenticated is a gateway whose signature over body checked out.
@@ -260,37 +358,37 @@ type authenticated struct {
 func (h *handler) authenticate(ctx context.Context, w http.ResponseWriter, r *http.Request) (authenticated, error) {
 	id, ts, sig := r.Header.Get(HeaderGateway), r.Header.Get(HeaderTimestamp), r.Header.Get(HeaderSignature)
 	if id == "" || ts == "" || sig == "" {
-		return authenticated{}, errorf(http.StatusUnauthorized, "missing signature headers %s, %s, %s", HeaderGateway, HeaderTimestamp, HeaderSignature)
+		return authenticated{}, errorf(http.StatusUnauthorized, "missing signature headers %s, %s, %s", HeaderGateway, HeaderTimestamp, HeaderSignature).because(ReasonUnauthenticated)
 	}
 	gw, err := h.gws.Gateway(ctx, fleet.GatewayID(id))
 	switch {
 	case errors.Is(err, fleet.ErrNotFound):
-		return authenticated{}, errorf(http.StatusUnauthorized, "unknown gateway: enrol again")
+		return authenticated{}, errorf(http.StatusUnauthorized, "unknown gateway: enrol again").because(ReasonUnauthenticated)
 	case errors.Is(err, fleet.ErrRevoked):
-		return authenticated{}, errorf(http.StatusForbidden, "gateway revoked: enrol again with a new token")
+		return authenticated{}, errorf(http.StatusForbidden, "gateway revoked: enrol again with a new token").because(ReasonRevoked)
 	case err != nil:
 		return authenticated{}, fmt.Errorf("look up gateway: %w", err)
 	case gw.Revoked:
-		return authenticated{}, errorf(http.StatusForbidden, "gateway revoked: enrol again with a new token")
+		return authenticated{}, errorf(http.StatusForbidden, "gateway revoked: enrol again with a new token").because(ReasonRevoked)
 	}
 	sec, err := strconv.ParseInt(ts, 10, 64)
 	if err != nil {
-		return authenticated{}, errorf(http.StatusUnauthorized, "bad timestamp %q: want Unix seconds", ts)
+		return authenticated{}, errorf(http.StatusUnauthorized, "bad timestamp %q: want Unix seconds", ts).because(ReasonUnauthenticated)
 	}
 	now := h.opts.Clock.Now()
 	if d := now.Sub(time.Unix(sec, 0)).Abs(); d > h.opts.Skew {
 		return authenticated{}, errorf(http.StatusUnauthorized, "clock skew: request time %d is %s away from the cloud's time %d (at most %s allowed); check the Command Center's clock",
-			sec, d.Truncate(time.Second), now.Unix(), h.opts.Skew)
+			sec, d.Truncate(time.Second), now.Unix(), h.opts.Skew).because(ReasonUnauthenticated)
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes))
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return authenticated{}, errorf(http.StatusRequestEntityTooLarge, "body exceeds %d bytes: send smaller batches", h.opts.MaxBodyBytes)
+			return authenticated{}, errorf(http.StatusRequestEntityTooLarge, "body exceeds %d bytes: send smaller batches", h.opts.MaxBodyBytes).because(ReasonTooLarge)
 		}
-		return authenticated{}, errorf(http.StatusBadRequest, "read body: %v", err)
+		return authenticated{}, errorf(http.StatusBadRequest, "read body: %v", err).because(ReasonMalformed)
 	}
 	if !verify(gw.PublicKey, id, ts, body, sig) {
-		return authenticated{}, errorf(http.StatusUnauthorized, "bad signature")
+		return authenticated{}, errorf(http.StatusUnauthorized, "bad signature").because(ReasonUnauthenticated)
 	}
 	return authenticated{Gateway: gw, body: body}, nil
 }
@@ -298,43 +396,77 @@ func (h *handler) authenticate(ctx context.Context, w http.ResponseWriter, r *ht
 // decodeBatch decompresses and decodes an authenticated body and checks
 // every record. It never returns an empty or invalid batch without error.
 func (h *handler) decodeBatch(encoding string, body []byte) ([]fleet.Record, error) {
-	var r io.Reader = bytes.NewReader(body)
-	switch strings.ToLower(strings.TrimSpace(encoding)) {
-	case "", "identity":
-	case "gzip":
-		zr, err := gzip.NewReader(r)
-		if err != nil {
-			return nil, errorf(http.StatusBadRequest, "bad gzip body: %v", err)
-		}
-		defer zr.Close()
-		r = zr
-	default:
-		return nil, errorf(http.StatusUnsupportedMediaType, "unsupported content encoding %q: use gzip", encoding)
-	}
-	raw, err := io.ReadAll(io.LimitReader(r, h.opts.MaxDecodedBytes+1))
+	raw, err := h.decompress(encoding, body)
 	if err != nil {
-		return nil, errorf(http.StatusBadRequest, "bad gzip body: %v", err)
+		return nil, err
 	}
-	if int64(len(raw)) > h.opts.MaxDecodedBytes {
-		return nil, errorf(http.StatusRequestEntityTooLarge, "decompressed body exceeds %d bytes: send smaller batches", h.opts.MaxDecodedBytes)
-	}
+	add(h.m.DecodedBytes, float64(len(raw)))
 	var b Batch
 	if err := decodeStrict(bytes.NewReader(raw), &b); err != nil {
-		return nil, errorf(http.StatusBadRequest, "bad batch: %v", err)
+		if strings.HasPrefix(err.Error(), "json: unknown field ") {
+			if msg := notAllowed(raw); msg != "" {
+				return nil, errorf(http.StatusBadRequest, "%s", msg).because(ReasonPrivateField)
+			}
+			return nil, errorf(http.StatusBadRequest, "bad batch: %v: not allowed on the uplink (R-PRIV-2)", err).because(ReasonPrivateField)
+		}
+		return nil, errorf(http.StatusBadRequest, "bad batch: %v", err).because(ReasonMalformed)
 	}
 	if len(b.Records) == 0 {
-		return nil, errorf(http.StatusBadRequest, "empty batch")
+		return nil, errorf(http.StatusBadRequest, "empty batch").because(ReasonMalformed)
 	}
 	if len(b.Records) > h.opts.MaxRecords {
-		return nil, errorf(http.StatusRequestEntityTooLarge, "batch has %d records, at most %d allowed: send smaller batches", len(b.Records), h.opts.MaxRecords)
+		return nil, errorf(http.StatusRequestEntityTooLarge, "batch has %d records, at most %d allowed: send smaller batches", len(b.Records), h.opts.MaxRecords).because(ReasonTooLarge)
 	}
 	for i, rec := range b.Records {
 		if err := rec.Validate(); err != nil {
-			return nil, errorf(http.StatusBadRequest, "record %d (seq %d): %v", i, rec.Seq, err)
+			return nil, errorf(http.StatusBadRequest, "record %d (seq %d): %v", i, rec.Seq, err).because(ReasonInvalid)
 		}
 		if i > 0 && rec.Seq <= b.Records[i-1].Seq {
-			return nil, errorf(http.StatusBadRequest, "record %d (seq %d): seq not above the previous record's %d", i, rec.Seq, b.Records[i-1].Seq)
+			return nil, errorf(http.StatusBadRequest, "record %d (seq %d): seq not above the previous record's %d", i, rec.Seq, b.Records[i-1].Seq).because(ReasonInvalid)
 		}
 	}
 	return b.Records, nil
+}
+
+// decompress undoes the Content-Encoding of a body, refusing more than
+// MaxDecodedBytes of output: a compression bomb costs the cloud no more
+// than an honest batch of the largest size.
+func (h *handler) decompress(encoding string, body []byte) ([]byte, error) {
+	tooLarge := func() error {
+		return errorf(http.StatusRequestEntityTooLarge, "decompressed body exceeds %d bytes: send smaller batches", h.opts.MaxDecodedBytes).because(ReasonTooLarge)
+	}
+	switch enc := strings.ToLower(strings.TrimSpace(encoding)); enc {
+	case "", "identity":
+		if int64(len(body)) > h.opts.MaxDecodedBytes {
+			return nil, tooLarge()
+		}
+		return body, nil
+	case "gzip":
+		zr, err := gzip.NewReader(bytes.NewReader(body))
+		if err != nil {
+			return nil, errorf(http.StatusBadRequest, "bad gzip body: %v", err).because(ReasonEncoding)
+		}
+		defer zr.Close()
+		raw, err := io.ReadAll(io.LimitReader(zr, h.opts.MaxDecodedBytes+1))
+		if err != nil {
+			return nil, errorf(http.StatusBadRequest, "bad gzip body: %v", err).because(ReasonEncoding)
+		}
+		if int64(len(raw)) > h.opts.MaxDecodedBytes {
+			return nil, tooLarge()
+		}
+		return raw, nil
+	case "zstd":
+		raw, err := h.zstd.DecodeAll(body, nil)
+		switch {
+		case errors.Is(err, zstd.ErrDecoderSizeExceeded), errors.Is(err, zstd.ErrWindowSizeExceeded):
+			return nil, tooLarge()
+		case err != nil:
+			return nil, errorf(http.StatusBadRequest, "bad zstd body: %v", err).because(ReasonEncoding)
+		case int64(len(raw)) > h.opts.MaxDecodedBytes:
+			return nil, tooLarge()
+		}
+		return raw, nil
+	default:
+		return nil, errorf(http.StatusUnsupportedMediaType, "unsupported content encoding %q: use zstd or gzip", encoding).because(ReasonEncoding)
+	}
 }

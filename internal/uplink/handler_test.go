@@ -20,12 +20,42 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/google/go-cmp/cmp"
+	"github.com/klauspost/compress/zstd"
 )
 
 func gz(t testing.TB, raw []byte) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
+	if _, err := zw.Write(raw); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// zst compresses raw as one zstd frame that declares its size.
+func zst(t testing.TB, raw []byte) []byte {
+	t.Helper()
+	enc, err := zstd.NewWriter(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enc.Close()
+	return enc.EncodeAll(raw, nil)
+}
+
+// zstStream compresses raw as a zstd stream that does not declare its
+// size up front.
+func zstStream(t testing.TB, raw []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw, err := zstd.NewWriter(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := zw.Write(raw); err != nil {
 		t.Fatal(err)
 	}
@@ -146,6 +176,25 @@ func TestBatchRefusals(t *testing.T) {
 		{"gzip bomb", HandlerOptions{MaxDecodedBytes: 1 << 20}, func(e *handlerEnv) *http.Request {
 			return signedRequest(e.cred, t0, "gzip", gz(t, make([]byte, 8<<20)))
 		}, 413, "decompressed body exceeds"},
+		{"zstd bomb", HandlerOptions{MaxDecodedBytes: 1 << 20}, func(e *handlerEnv) *http.Request {
+			return signedRequest(e.cred, t0, "zstd", zst(t, make([]byte, 8<<20)))
+		}, 413, "decompressed body exceeds"},
+		{"zstd bomb without a declared size", HandlerOptions{MaxDecodedBytes: 1 << 20}, func(e *handlerEnv) *http.Request {
+			return signedRequest(e.cred, t0, "zstd", zstStream(t, make([]byte, 8<<20)))
+		}, 413, "decompressed body exceeds"},
+		{"zstd just over the limit", HandlerOptions{MaxDecodedBytes: 1000}, func(e *handlerEnv) *http.Request {
+			return signedRequest(e.cred, t0, "zstd", zst(t, make([]byte, 1001)))
+		}, 413, "decompressed body exceeds 1000 bytes"},
+		{"uncompressed over the decoded limit", HandlerOptions{MaxDecodedBytes: 10}, func(e *handlerEnv) *http.Request {
+			return signedRequest(e.cred, t0, "", good)
+		}, 413, "decompressed body exceeds 10 bytes"},
+		{"broken zstd", HandlerOptions{}, func(e *handlerEnv) *http.Request {
+			return signedRequest(e.cred, t0, "zstd", good)
+		}, 400, "bad zstd"},
+		{"truncated zstd", HandlerOptions{}, func(e *handlerEnv) *http.Request {
+			z := zst(t, good)
+			return signedRequest(e.cred, t0, "zstd", z[:len(z)-6])
+		}, 400, "bad zstd"},
 		{"broken gzip", HandlerOptions{}, func(e *handlerEnv) *http.Request {
 			return signedRequest(e.cred, t0, "gzip", good)
 		}, 400, "bad gzip"},
@@ -159,6 +208,9 @@ func TestBatchRefusals(t *testing.T) {
 		{"too many records", HandlerOptions{MaxRecords: 2}, func(e *handlerEnv) *http.Request {
 			return signedRequest(e.cred, t0, "gzip", gz(t, mustJSON(t, batchOf(1, 2, 3))))
 		}, 413, "3 records, at most 2"},
+		{"batch above the rate limit's burst", HandlerOptions{Burst: 2}, func(e *handlerEnv) *http.Request {
+			return signedRequest(e.cred, t0, "zstd", zst(t, mustJSON(t, batchOf(1, 2, 3))))
+		}, 413, "more than the 2 a gateway may send at once"},
 		{"too large for the stream", HandlerOptions{MaxMessageBytes: 500}, func(e *handlerEnv) *http.Request {
 			return signedRequest(e.cred, t0, "gzip", gz(t, mustJSON(t, batchOf(1, 2, 3))))
 		}, 413, "too large for the cloud's stream"},
@@ -174,11 +226,11 @@ func TestBatchRefusals(t *testing.T) {
 		// R-PRIV-2: a field the schema does not name is refused, however deep.
 		{"unknown top-level field", HandlerOptions{}, func(e *handlerEnv) *http.Request {
 			return signedRequest(e.cred, t0, "", []byte(`{"records":[],"job_name":"bracket v2"}`))
-		}, 400, `unknown field "job_name"`},
+		}, 400, `batch: field "job_name" is not allowed on the uplink (R-PRIV-2)`},
 		{"unknown nested field", HandlerOptions{}, func(e *handlerEnv) *http.Request {
 			body := bytes.Replace(good, []byte(`"activity":`), []byte(`"user_name":"alice","activity":`), 1)
 			return signedRequest(e.cred, t0, "gzip", gz(t, body))
-		}, 400, `unknown field "user_name"`},
+		}, 400, `record 0: field "status.user_name" is not allowed on the uplink (R-PRIV-2)`},
 		{"invalid record", HandlerOptions{}, func(e *handlerEnv) *http.Request {
 			b := batchOf(1, 2, 3)
 			b.Records[1].PrinterID = "x"
@@ -210,6 +262,8 @@ func TestBatchAccepted(t *testing.T) {
 		at       time.Duration // signing time relative to the cloud's clock
 	}{
 		{"gzip", "gzip", func(t *testing.T) []byte { return gz(t, mustJSON(t, batchOf(4, 5, 9))) }, 0},
+		{"zstd", "zstd", func(t *testing.T) []byte { return zst(t, mustJSON(t, batchOf(4, 5, 9))) }, 0},
+		{"zstd stream", "Zstd", func(t *testing.T) []byte { return zstStream(t, mustJSON(t, batchOf(4, 5, 9))) }, 0},
 		{"uncompressed", "", func(t *testing.T) []byte { return mustJSON(t, batchOf(4, 5, 9)) }, 0},
 		{"skew at the limit", "GZIP", func(t *testing.T) []byte { return gz(t, mustJSON(t, batchOf(4, 5, 9))) }, -5 * time.Minute},
 	}
@@ -380,11 +434,12 @@ func TestRoutes(t *testing.T) {
 
 func TestHandlerOptionsDefaults(t *testing.T) {
 	got := HandlerOptions{}.withDefaults()
-	if got.MaxBodyBytes != 4<<20 || got.MaxDecodedBytes != 32<<20 || got.MaxRecords != 10000 || got.Skew != 5*time.Minute || got.Clock == nil || got.Logger == nil {
+	if got.MaxBodyBytes != 4<<20 || got.MaxDecodedBytes != 32<<20 || got.MaxRecords != 10000 || got.Skew != 5*time.Minute || got.Clock == nil || got.Logger == nil ||
+		got.RecordsPerSecond != 1000 || got.Burst != 20000 {
 		t.Errorf("defaults = %+v", got)
 	}
-	set := HandlerOptions{MaxBodyBytes: 1, MaxDecodedBytes: 2, MaxRecords: 3, Skew: time.Second}.withDefaults()
-	if set.MaxBodyBytes != 1 || set.MaxDecodedBytes != 2 || set.MaxRecords != 3 || set.Skew != time.Second {
+	set := HandlerOptions{MaxBodyBytes: 1, MaxDecodedBytes: 2, MaxRecords: 3, Skew: time.Second, RecordsPerSecond: -1, Burst: 7}.withDefaults()
+	if set.MaxBodyBytes != 1 || set.MaxDecodedBytes != 2 || set.MaxRecords != 3 || set.Skew != time.Second || set.RecordsPerSecond != -1 || set.Burst != 7 {
 		t.Errorf("set options changed: %+v", set)
 	}
 }

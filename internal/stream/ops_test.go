@@ -1,0 +1,201 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/nats-io/nats.go"
+)
+
+// embeddedURL starts an embedded server for the test and returns its URL,
+// as an external cluster's would be given.
+func embeddedURL(t *testing.T) string {
+	t.Helper()
+	return openEmbedded(t).ClientURL()
+}
+
+// A comma-separated URL list is a server list: a dead first server is
+// skipped.
+func TestClusterURLList(t *testing.T) {
+	url := embeddedURL(t)
+	for _, list := range []string{"nats://127.0.0.1:1," + url, url + ", nats://127.0.0.1:1"} {
+		t.Run(list, func(t *testing.T) {
+			s, err := Open(t.Context(), Options{URL: list, Name: "LIST_" + randomHex(t)})
+			if err != nil {
+				t.Fatalf("Open(%q): %v", list, err)
+			}
+			defer s.Close()
+			if got := s.nc.ConnectedUrl(); got != url {
+				t.Errorf("connected to %q, want %q", got, url)
+			}
+			if servers := s.nc.Servers(); len(servers) < 2 {
+				t.Errorf("server pool %v, want both URLs", servers)
+			}
+			if err := s.Publish(t.Context(), "a", []byte("x")); err != nil {
+				t.Errorf("Publish: %v", err)
+			}
+		})
+	}
+}
+
+func TestReady(t *testing.T) {
+	tests := []struct {
+		name    string
+		breakIt func(t *testing.T, s *Stream)
+		wantErr string
+	}{
+		{"open", func(*testing.T, *Stream) {}, ""},
+		{"stream deleted", func(t *testing.T, s *Stream) {
+			if err := s.js.DeleteStream(t.Context(), s.name); err != nil {
+				t.Fatal(err)
+			}
+		}, "stream not ready: FLEET"},
+		{"server gone", func(t *testing.T, s *Stream) {
+			s.srv.Shutdown()
+			s.srv.WaitForShutdown()
+			deadline := time.Now().Add(5 * time.Second)
+			for s.nc.Status() == nats.CONNECTED && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+		}, "stream not ready: NATS connection is"},
+		{"closed", func(t *testing.T, s *Stream) { s.Close() }, "stream not ready: NATS connection is CLOSED"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := Open(t.Context(), Options{Dir: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			tt.breakIt(t, s)
+			err = s.Ready(t.Context())
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Errorf("Ready = %v, want nil", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("Ready = %v, want error containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+type fakeCounter struct {
+	mu sync.Mutex
+	v  float64
+}
+
+func (c *fakeCounter) Add(v float64) { c.mu.Lock(); c.v += v; c.mu.Unlock() }
+func (c *fakeCounter) Set(v float64) { c.mu.Lock(); c.v = v; c.mu.Unlock() }
+func (c *fakeCounter) value() float64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.v
+}
+
+type fakeObserver struct {
+	mu sync.Mutex
+	v  []float64
+}
+
+func (o *fakeObserver) Observe(v float64) { o.mu.Lock(); o.v = append(o.v, v); o.mu.Unlock() }
+func (o *fakeObserver) count() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.v)
+}
+
+func TestMetrics(t *testing.T) {
+	var latency fakeObserver
+	var errs, redeliveries, pending fakeCounter
+	var mu sync.Mutex
+	var labels []string
+	m := Metrics{
+		PublishSeconds: &latency,
+		PublishErrors:  &errs,
+		Pending: func(c string) Gauge {
+			mu.Lock()
+			labels = append(labels, "pending "+c)
+			mu.Unlock()
+			return &pending
+		},
+		Redeliveries: func(c string) Counter {
+			mu.Lock()
+			labels = append(labels, "redeliveries "+c)
+			mu.Unlock()
+			return &redeliveries
+		},
+	}
+	s, err := Open(t.Context(), Options{Dir: t.TempDir(), Metrics: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.nakDelay, s.lagInterval = 50*time.Millisecond, 50*time.Millisecond
+	publish(t, s, "m1", "m2", "m3")
+	if err := s.Publish(t.Context(), "big", make([]byte, embeddedMaxPayload+1)); err == nil {
+		t.Fatal("oversized Publish succeeded")
+	}
+	if got := latency.count(); got != 3 {
+		t.Errorf("%d publish latencies observed, want 3", got)
+	}
+	if got := errs.value(); got != 1 {
+		t.Errorf("publish errors = %v, want 1", got)
+	}
+
+	// The consumer fails m1 once, then stops after m1: m2 and m3 pending.
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	release := make(chan struct{})
+	done := make(chan error, 1)
+	failed := false
+	var seen []string
+	go func() {
+		done <- s.Consume(ctx, "store", func(ctx context.Context, data []byte) error {
+			seen = append(seen, string(data))
+			if !failed {
+				failed = true
+				return errors.New("database busy")
+			}
+			select { // hold m2 until the test has looked at the lag
+			case <-release:
+			case <-ctx.Done():
+			}
+			return nil
+		})
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for (redeliveries.value() < 1 || pending.value() != 2) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := redeliveries.value(); got != 1 {
+		t.Errorf("redeliveries = %v, want 1", got)
+	}
+	if got := pending.value(); got != 2 {
+		t.Errorf("pending = %v, want 2 (m2, m3) while m1 is redelivered", got)
+	}
+	close(release)
+	for pending.value() != 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := pending.value(); got != 0 {
+		t.Errorf("pending = %v, want 0 once all is consumed", got)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Consume: %v", err)
+	}
+	if diff := cmp.Diff([]string{"m1", "m1", "m2", "m3"}, seen); diff != "" {
+		t.Errorf("deliveries (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"pending store", "redeliveries store"}, labels); diff != "" {
+		t.Errorf("labels (-want +got):\n%s", diff)
+	}
+}
