@@ -203,7 +203,7 @@ func viewOf(p Printer) printerView {
 			v.ETC = durationWords(time.Duration(s.ETCSeconds) * time.Second)
 		}
 		if j := s.Job; j != nil {
-			v.JobName = j.Name
+			v.JobName = j.Private.Name // the local UI may show it (R-PRIV-2)
 			if v.JobName == "" {
 				v.JobName = j.ID
 			}

@@ -134,7 +134,7 @@ func TestHandlerAPI(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("GET /api/printers (-want +got):\n%s", diff)
 	}
-	if got.Pending != 3 || len(got.Printers) != 4 || got.Printers[0].Status.Job.Name != "CANARY-job-name" {
+	if got.Pending != 3 || len(got.Printers) != 4 || got.Printers[0].Status.Job.Private.Name != "CANARY-job-name" {
 		t.Errorf("snapshot = %d pending, %d printers; want 3 and 4 with the local job name", got.Pending, len(got.Printers))
 	}
 

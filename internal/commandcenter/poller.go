@@ -349,7 +349,7 @@ func (p *Poller) poll(ctx context.Context, st *printerState, pr Printer) error {
 			recs = append(recs, gapRecord(pid, now, "events overwritten before they were read", cursor+1, page.First-1))
 			cursor = page.First - 1
 		}
-		for _, e := range page.Events {
+		for _, e := range page.Items {
 			if e.Seq <= cursor {
 				continue // already read; a printer must not repeat, but we need not care
 			}
@@ -364,7 +364,7 @@ func (p *Poller) poll(ctx context.Context, st *printerState, pr Printer) error {
 			ev := privacy.Event(e)
 			recs = append(recs, fleet.Record{Kind: fleet.KindEvent, PrinterID: pid, Time: now, Event: &ev})
 		}
-		if len(page.Events) < eventPageSize || pages == maxEventPages {
+		if len(page.Items) < eventPageSize || pages == maxEventPages {
 			break
 		}
 		if page, err = dev.Events(ctx, cursor, eventPageSize); err != nil {

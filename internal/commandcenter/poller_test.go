@@ -62,13 +62,13 @@ func (d *fakeDevice) Events(ctx context.Context, after uint64, limit int) (devic
 	if d.err != nil {
 		return deviceapi.EventPage{}, d.err
 	}
-	page := deviceapi.EventPage{Instance: d.identity.Instance, Next: after, First: 1, Events: []fleet.Event{}}
+	page := deviceapi.EventPage{Instance: d.identity.Instance, Next: after, First: 1, Items: []fleet.Event{}}
 	if len(d.events) > 0 {
 		page.First = d.events[0].Seq
 	}
 	for _, e := range d.events {
-		if e.Seq > after && len(page.Events) < limit {
-			page.Events = append(page.Events, e)
+		if e.Seq > after && len(page.Items) < limit {
+			page.Items = append(page.Items, e)
 			page.Next = e.Seq
 		}
 	}
@@ -202,7 +202,7 @@ func pollOnce(t *testing.T, p *Poller) {
 func printingStatus(jobID string, etc int64) deviceapi.Status {
 	return deviceapi.Status{
 		State: fleet.StatePrinting, Activity: "printing layer 10 of 100",
-		Job: &deviceapi.Job{ID: jobID, Name: "CANARY-job-name", User: "CANARY-job-user", Host: "CANARY-job-host",
+		Job: &deviceapi.CurrentJob{ID: jobID, Private: deviceapi.JobPrivate{Name: "CANARY-job-name", User: "CANARY-job-user", Host: "CANARY-job-host"},
 			Progress: 0.1, LayersDone: 10, LayersTotal: 100},
 		ETCSeconds: etc, PendingJobs: 1, Time: t0,
 	}
@@ -227,7 +227,7 @@ func TestPollerFirstContactAndChanges(t *testing.T) {
 		t.Errorf("printer after first poll: state %q cursor %d instance %q seen %v", got.State, got.EventCursor, got.Instance, got.LastSeen)
 	}
 	// The local truth keeps the private names for the local UI.
-	if got.Status == nil || got.Status.Job == nil || got.Status.Job.Name != "CANARY-job-name" {
+	if got.Status == nil || got.Status.Job == nil || got.Status.Job.Private.Name != "CANARY-job-name" {
 		t.Errorf("local status = %+v, want the job name kept locally", got.Status)
 	}
 	if got.Identity == nil || got.Identity.Name != "3DP a" {

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/fusionfleet/fusionfleet/internal/fleet"
 )
 
 // PinError reports that the printer at Addr presented a certificate whose
@@ -163,23 +165,95 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 }
 
 // Events reads GET /v1/events: the events with Seq > after, at most limit
-// (limit <= 0 leaves the printer's default).
+// (limit <= 0 leaves the printer's default, DefaultEventLimit).
 func (c *Client) Events(ctx context.Context, after uint64, limit int) (EventPage, error) {
+	return readPage(ctx, c, "/v1/events", after, limit, DefaultEventLimit, decodeEventPage)
+}
+
+// Jobs reads GET /v1/jobs: the job changes with Seq > after, with their
+// parts, at most limit (limit <= 0 leaves the printer's default,
+// DefaultJobLimit).
+func (c *Client) Jobs(ctx context.Context, after uint64, limit int) (JobPage, error) {
+	return readPage(ctx, c, "/v1/jobs", after, limit, DefaultJobLimit, decodeJobPage)
+}
+
+// Layers reads GET /v1/layers: the layers with Seq > after, at most limit
+// (limit <= 0 leaves the printer's default, DefaultLayerLimit).
+func (c *Client) Layers(ctx context.Context, after uint64, limit int) (LayerPage, error) {
+	return readPage(ctx, c, "/v1/layers", after, limit, DefaultLayerLimit, decodeLayerPage)
+}
+
+// Logs reads GET /v1/logs/{log}: the lines of one device log with Seq >
+// after, at most limit (limit <= 0 leaves the printer's default,
+// DefaultLogLimit). An unknown log is refused without asking the printer,
+// and lines of another log than asked for are refused.
+func (c *Client) Logs(ctx context.Context, log fleet.LogKind, after uint64, limit int) (LogPage, error) {
+	path := "/v1/logs/" + url.PathEscape(string(log))
+	if !log.Valid() {
+		return LogPage{}, fmt.Errorf("printer %s: GET %s: unknown log %q", c.addr, path, log)
+	}
+	p, err := readPage(ctx, c, path, after, limit, DefaultLogLimit, decodeLogPage)
+	if err != nil {
+		return LogPage{}, err
+	}
+	if len(p.Items) > 0 && p.Items[0].Log != log {
+		return LogPage{}, fmt.Errorf("printer %s: GET %s: lines of log %s, asked for %s", c.addr, path, p.Items[0].Log, log)
+	}
+	return p, nil
+}
+
+// Counters reads GET /v1/counters.
+func (c *Client) Counters(ctx context.Context) (fleet.Counters, error) {
+	return readSnapshot(ctx, c, "/v1/counters", decodeCounters)
+}
+
+// Consumables reads GET /v1/consumables.
+func (c *Client) Consumables(ctx context.Context) (fleet.Consumables, error) {
+	return readSnapshot(ctx, c, "/v1/consumables", decodeConsumables)
+}
+
+// OpenAPI reads GET /openapi.json, the printer's description of its API,
+// and returns it as it came after checking that it is one JSON object
+// naming an OpenAPI version.
+func (c *Client) OpenAPI(ctx context.Context) ([]byte, error) {
+	return readSnapshot(ctx, c, openAPIPath, decodeOpenAPI)
+}
+
+// readSnapshot fetches path and decodes the answer with decode.
+func readSnapshot[T any](ctx context.Context, c *Client, path string, decode func([]byte) (T, error)) (T, error) {
+	var zero T
+	b, err := c.get(ctx, path)
+	if err != nil {
+		return zero, err
+	}
+	v, err := decode(b)
+	if err != nil {
+		return zero, fmt.Errorf("printer %s: GET %s: %w", c.addr, path, err)
+	}
+	return v, nil
+}
+
+// readPage reads one page of the feed at path after the cursor after,
+// asking for at most limit items (limit <= 0: the feed's default def), and
+// checks that the page answers that read.
+func readPage[T any](ctx context.Context, c *Client, path string, after uint64, limit, def int, decode func([]byte) (Page[T], error)) (Page[T], error) {
 	q := url.Values{"after": {strconv.FormatUint(after, 10)}}
 	if limit > 0 {
 		q.Set("limit", strconv.Itoa(limit))
+	} else {
+		limit = def
 	}
-	path := "/v1/events?" + q.Encode()
+	path += "?" + q.Encode()
 	b, err := c.get(ctx, path)
 	if err != nil {
-		return EventPage{}, err
+		return Page[T]{}, err
 	}
-	p, err := decodeEventPage(b)
+	p, err := decode(b)
 	if err == nil {
-		err = p.checkCursor(after, limit)
+		err = checkCursor(p, after, limit)
 	}
 	if err != nil {
-		return EventPage{}, fmt.Errorf("printer %s: GET %s: %w", c.addr, path, err)
+		return Page[T]{}, fmt.Errorf("printer %s: GET %s: %w", c.addr, path, err)
 	}
 	return p, nil
 }
@@ -257,12 +331,48 @@ func decodeStatus(b []byte) (Status, error) {
 	return v, v.Validate()
 }
 
-func decodeEventPage(b []byte) (EventPage, error) {
-	var v EventPage
+func decodeEventPage(b []byte) (EventPage, error) { return decodePage[fleet.Event](b) }
+func decodeJobPage(b []byte) (JobPage, error)     { return decodePage[Job](b) }
+func decodeLayerPage(b []byte) (LayerPage, error) { return decodePage[fleet.Layer](b) }
+func decodeLogPage(b []byte) (LogPage, error)     { return decodePage[fleet.LogLine](b) }
+
+func decodePage[T any](b []byte) (Page[T], error) {
+	var v Page[T]
 	if err := decodeStrict(b, &v); err != nil {
-		return EventPage{}, err
+		return Page[T]{}, err
 	}
 	return v, v.Validate()
+}
+
+func decodeCounters(b []byte) (fleet.Counters, error) {
+	var v fleet.Counters
+	if err := decodeStrict(b, &v); err != nil {
+		return fleet.Counters{}, err
+	}
+	return v, validateCounters(v)
+}
+
+func decodeConsumables(b []byte) (fleet.Consumables, error) {
+	var v fleet.Consumables
+	if err := decodeStrict(b, &v); err != nil {
+		return fleet.Consumables{}, err
+	}
+	return v, validateConsumables(v)
+}
+
+// decodeOpenAPI checks that b is one JSON object with an "openapi" version
+// and returns b unchanged. The document's inside is the printer's
+// business; it is not interpreted.
+func decodeOpenAPI(b []byte) ([]byte, error) {
+	var top map[string]json.RawMessage
+	if err := decodeStrict(b, &top); err != nil {
+		return nil, err
+	}
+	var version string
+	if err := json.Unmarshal(top["openapi"], &version); err != nil || version == "" {
+		return nil, errors.New("decode answer: no openapi version")
+	}
+	return b, nil
 }
 
 // decodeStrict decodes exactly one JSON value into v, refusing unknown

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/fusionfleet/fusionfleet/internal/fleet"
 )
 
 // startServer serves h over TLS on a loopback port with a certificate from
@@ -70,10 +72,10 @@ func TestClientRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Events after %d: %v", after, err)
 		}
-		if len(p.Events) == 0 {
+		if len(p.Items) == 0 {
 			break
 		}
-		for _, e := range p.Events {
+		for _, e := range p.Items {
 			seqs = append(seqs, e.Seq)
 		}
 		after = p.Next
@@ -83,6 +85,49 @@ func TestClientRoundTrip(t *testing.T) {
 	}
 	if _, err := c.Events(ctx, 0, 0); err != nil || dev.gotLimit != DefaultEventLimit {
 		t.Errorf("Events with limit 0: err %v, printer asked limit %d, want %d", err, dev.gotLimit, DefaultEventLimit)
+	}
+
+	jobs, err := c.Jobs(ctx, 1, 0)
+	if err != nil {
+		t.Fatalf("Jobs: %v", err)
+	}
+	if diff := cmp.Diff(dev.Jobs(1, DefaultJobLimit), jobs); diff != "" {
+		t.Errorf("Jobs (-want +got):\n%s", diff)
+	}
+	layers, err := c.Layers(ctx, 0, 3)
+	if err != nil {
+		t.Fatalf("Layers: %v", err)
+	}
+	if diff := cmp.Diff(dev.Layers(0, 3), layers); diff != "" {
+		t.Errorf("Layers (-want +got):\n%s", diff)
+	}
+	logs, err := c.Logs(ctx, fleet.LogSession, 2, 0)
+	if err != nil {
+		t.Fatalf("Logs: %v", err)
+	}
+	if diff := cmp.Diff(dev.Logs(fleet.LogSession, 2, DefaultLogLimit), logs); diff != "" {
+		t.Errorf("Logs (-want +got):\n%s", diff)
+	}
+	counters, err := c.Counters(ctx)
+	if err != nil {
+		t.Fatalf("Counters: %v", err)
+	}
+	if diff := cmp.Diff(dev.counters, counters); diff != "" {
+		t.Errorf("Counters (-want +got):\n%s", diff)
+	}
+	cons, err := c.Consumables(ctx)
+	if err != nil {
+		t.Fatalf("Consumables: %v", err)
+	}
+	if diff := cmp.Diff(dev.consumables, cons); diff != "" {
+		t.Errorf("Consumables (-want +got):\n%s", diff)
+	}
+	doc, err := c.OpenAPI(ctx)
+	if err != nil {
+		t.Fatalf("OpenAPI: %v", err)
+	}
+	if diff := cmp.Diff(string(openAPIDocument(routeTable(nil))), strings.TrimSpace(string(doc))); diff != "" {
+		t.Errorf("OpenAPI (-want +got):\n%s", diff)
 	}
 }
 
@@ -274,10 +319,10 @@ func TestEventsCursorChecks(t *testing.T) {
 		limit   int
 		wantErr string
 	}{
-		{"event at cursor", `{"instance":"I","events":[{"seq":3,"code":"X","severity":"info","time":"2026-03-02T09:30:00Z"}],"next":3,"first":1}`, 3, 10, "not after cursor"},
-		{"too many", `{"instance":"I","events":[{"seq":4,"code":"X","severity":"info","time":"2026-03-02T09:30:00Z"},{"seq":5,"code":"X","severity":"info","time":"2026-03-02T09:30:00Z"}],"next":5,"first":1}`, 3, 1, "at most 1"},
-		{"empty page moves cursor", `{"instance":"I","events":[],"next":9,"first":1}`, 3, 10, "moves cursor"},
-		{"decreasing", `{"instance":"I","events":[{"seq":5,"code":"X","severity":"info","time":"2026-03-02T09:30:00Z"},{"seq":4,"code":"X","severity":"info","time":"2026-03-02T09:30:00Z"}],"next":4,"first":1}`, 0, 10, "want increasing"},
+		{"event at cursor", `{"instance":"I","items":[{"seq":3,"code":"X","severity":"info","time":"2026-03-02T09:30:00Z"}],"next":3,"first":1}`, 3, 10, "not after cursor"},
+		{"too many", `{"instance":"I","items":[{"seq":4,"code":"X","severity":"info","time":"2026-03-02T09:30:00Z"},{"seq":5,"code":"X","severity":"info","time":"2026-03-02T09:30:00Z"}],"next":5,"first":1}`, 3, 1, "at most 1"},
+		{"empty page moves cursor", `{"instance":"I","items":[],"next":9,"first":1}`, 3, 10, "moves cursor"},
+		{"decreasing", `{"instance":"I","items":[{"seq":5,"code":"X","severity":"info","time":"2026-03-02T09:30:00Z"},{"seq":4,"code":"X","severity":"info","time":"2026-03-02T09:30:00Z"}],"next":4,"first":1}`, 0, 10, "want increasing"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -3,11 +3,28 @@
 // the certificate handling of pairing (a self-signed printer certificate,
 // pinned by its SHA-256 fingerprint on first use, R-SEC-9).
 //
-// Routes (all JSON):
+// Routes (all GET, all JSON, errors included as {"error": "..."}):
 //
-//	GET /v1/identity                      Identity
-//	GET /v1/status                        Status
-//	GET /v1/events?after=<seq>&limit=<n>  EventPage
+//	GET /v1/identity                           Identity              R-DATA-1
+//	GET /v1/status                             Status                R-DATA-2
+//	GET /v1/events?after=<seq>&limit=<n>       EventPage             R-DATA-3
+//	GET /v1/jobs?after=<seq>&limit=<n>         JobPage (with parts)  R-DATA-4, 5
+//	GET /v1/layers?after=<seq>&limit=<n>       LayerPage             R-DATA-6
+//	GET /v1/counters                           fleet.Counters        R-DATA-7
+//	GET /v1/consumables                        fleet.Consumables     R-DATA-8..11
+//	GET /v1/logs/{log}?after=<seq>&limit=<n>   LogPage               R-DATA-12
+//	GET /openapi.json                          the OpenAPI 3.1 document of all this
+//
+// Feeds are read with a cursor: the items with Seq > after, oldest first,
+// at most limit (see Page for gaps and instances). Limits, default/max:
+// events 100/1000, jobs 10/50, layers 500/5000, logs 200/2000 (the
+// Default*Limit and Max*Limit constants). A limit outside 1..max, a
+// malformed, repeated or unknown query parameter is answered 400; an
+// unknown log 404 naming the known logs; another method 405; a URL over
+// 1 KiB 414, headers over 8 KiB 431, a body over 1 KiB 413. The OpenAPI
+// document is built from the same route table as the handler and from the
+// wire types by reflection, so it cannot drift; it marks the fields of
+// JobPrivate and PartPrivate with "x-private": true.
 //
 // One package owns both ends so the contract cannot drift.
 //

@@ -2,10 +2,18 @@ package deviceapi
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"path"
+	"reflect"
 	"strconv"
+	"strings"
+
+	"github.com/fusionfleet/fusionfleet/internal/fleet"
 )
 
 // Device is what the handler serves: a printer, virtual or real.
@@ -26,84 +34,258 @@ type Device interface {
 	Consumables() fleet.Consumables
 }
 
-// Paging limits of GET /v1/events.
+// Paging limits of the feeds. A read without limit gets the default; a
+// limit of 0 or above the maximum is refused (400). The maxima keep one
+// answer well below the client's default MaxResponseBytes (8 MiB): a job
+// entry carries its parts and is the largest item.
 const (
 	DefaultEventLimit = 100
 	MaxEventLimit     = 1000
+	DefaultJobLimit   = 10
+	MaxJobLimit       = 50
+	DefaultLayerLimit = 500
+	MaxLayerLimit     = 5000
+	DefaultLogLimit   = 200
+	MaxLogLimit       = 2000
 )
 
-// maxRequestBody bounds request bodies: every route is a GET, so nothing
-// legitimate is ever this large.
-const maxRequestBody = 1 << 10
+// Request limits. Every route is a GET with at most two query parameters,
+// so nothing legitimate comes near them. The server (NewServer) has a
+// harder header limit of its own, answered by net/http before the handler.
+const (
+	maxRequestBody  = 1 << 10
+	maxURLBytes     = 1 << 10
+	maxHeaderBytes  = 8 << 10
+	openAPIPath     = "/openapi.json"
+	errUnknownRoute = "no route"
+)
+
+// limits are the paging limits of one feed.
+type limits struct{ def, max int }
+
+// cursor is a feed read's position and size, from ?after=&limit=.
+type cursor struct {
+	after uint64
+	limit int
+}
+
+// route is one route of the device API. NewHandler builds its mux from
+// routeTable and the OpenAPI document describes the same table, so the two
+// cannot drift. Every route is a GET (HEAD too, as ServeMux allows).
+type route struct {
+	path    string       // ServeMux path pattern
+	summary string       // one line for the OpenAPI document
+	answer  reflect.Type // type of the 200 answer; nil: any JSON object
+	feed    *limits      // paging limits of a feed; nil for a snapshot
+	serve   func(d Device, r *http.Request, c cursor) (any, error)
+}
+
+// requestError is a client error with the status that says what kind.
+type requestError struct {
+	code int
+	msg  string
+}
+
+func (e *requestError) Error() string { return e.msg }
+
+func badRequest(format string, args ...any) error {
+	return &requestError{http.StatusBadRequest, fmt.Sprintf(format, args...)}
+}
+
+// routeTable lists the routes of the device API; doc is the OpenAPI
+// document served at /openapi.json.
+func routeTable(doc json.RawMessage) []route {
+	return []route{
+		{path: "/v1/identity", summary: "Printer identification (R-DATA-1)", answer: reflect.TypeFor[Identity](),
+			serve: func(d Device, _ *http.Request, _ cursor) (any, error) { return d.Identity(), nil }},
+		{path: "/v1/status", summary: "Heartbeat: state, activity, current job (R-DATA-2)", answer: reflect.TypeFor[Status](),
+			serve: func(d Device, _ *http.Request, _ cursor) (any, error) { return d.Status(), nil }},
+		{path: "/v1/events", summary: "Events and alerts after a cursor (R-DATA-3)", answer: reflect.TypeFor[EventPage](),
+			feed: &limits{DefaultEventLimit, MaxEventLimit},
+			serve: func(d Device, _ *http.Request, c cursor) (any, error) {
+				return nonNilItems(d.Events(c.after, c.limit)), nil
+			}},
+		{path: "/v1/jobs", summary: "Job changes, with their parts, after a cursor (R-DATA-4, R-DATA-5)", answer: reflect.TypeFor[JobPage](),
+			feed: &limits{DefaultJobLimit, MaxJobLimit},
+			serve: func(d Device, _ *http.Request, c cursor) (any, error) {
+				return nonNilItems(d.Jobs(c.after, c.limit)), nil
+			}},
+		{path: "/v1/layers", summary: "Printed layers after a cursor (R-DATA-6)", answer: reflect.TypeFor[LayerPage](),
+			feed: &limits{DefaultLayerLimit, MaxLayerLimit},
+			serve: func(d Device, _ *http.Request, c cursor) (any, error) {
+				return nonNilItems(d.Layers(c.after, c.limit)), nil
+			}},
+		{path: "/v1/logs/{log}", summary: "Lines of one device log after a cursor (R-DATA-12)", answer: reflect.TypeFor[LogPage](),
+			feed: &limits{DefaultLogLimit, MaxLogLimit},
+			serve: func(d Device, r *http.Request, c cursor) (any, error) {
+				log := fleet.LogKind(r.PathValue("log"))
+				if !log.Valid() {
+					return nil, &requestError{http.StatusNotFound, fmt.Sprintf("unknown log %q; known logs: %s", log, knownLogs())}
+				}
+				return nonNilItems(d.Logs(log, c.after, c.limit)), nil
+			}},
+		{path: "/v1/counters", summary: "Lifetime usage counters (R-DATA-7)", answer: reflect.TypeFor[fleet.Counters](),
+			serve: func(d Device, _ *http.Request, _ cursor) (any, error) { return d.Counters(), nil }},
+		{path: "/v1/consumables", summary: "Cleaning roll, agents, printheads, build units, lamps (R-DATA-8..11)", answer: reflect.TypeFor[fleet.Consumables](),
+			serve: func(d Device, _ *http.Request, _ cursor) (any, error) { return d.Consumables(), nil }},
+		{path: openAPIPath, summary: "This API's OpenAPI 3.1 document",
+			serve: func(Device, *http.Request, cursor) (any, error) { return doc, nil }},
+	}
+}
 
 // NewHandler returns the device API handler for d. Every answer is JSON,
-// errors included ({"error": "..."}).
+// errors included ({"error": "..."}); a bad request is answered 4xx and
+// never reaches d.
 func NewHandler(d Device, logger *slog.Logger) http.Handler {
 	logger = logger.With("component", "deviceapi")
-	routes := []struct {
-		method, path string
-		h            http.HandlerFunc
-	}{
-		{"GET", "/v1/identity", func(w http.ResponseWriter, r *http.Request) {
-			encode(w, logger, http.StatusOK, d.Identity())
-		}},
-		{"GET", "/v1/status", func(w http.ResponseWriter, r *http.Request) {
-			encode(w, logger, http.StatusOK, d.Status())
-		}},
-		{"GET", "/v1/events", func(w http.ResponseWriter, r *http.Request) {
-			after, limit, err := eventParams(r)
+	table := routeTable(openAPIDocument(routeTable(nil)))
+	paths := make([]string, len(table))
+	mux := http.NewServeMux()
+	for i, rt := range table {
+		paths[i] = rt.path
+		mux.HandleFunc("GET "+rt.path, func(w http.ResponseWriter, r *http.Request) {
+			c, err := parseQuery(r.URL.RawQuery, rt.feed)
+			var v any
+			if err == nil {
+				v, err = rt.serve(d, r, c)
+			}
 			if err != nil {
-				writeError(w, logger, http.StatusBadRequest, err.Error())
+				writeRequestError(w, logger, err)
 				return
 			}
-			encode(w, logger, http.StatusOK, d.Events(after, limit))
-		}},
-	}
-
-	mux := http.NewServeMux()
-	for _, rt := range routes {
-		mux.HandleFunc(rt.method+" "+rt.path, rt.h)
+			encode(w, logger, http.StatusOK, v)
+		})
 		// The method-less pattern is less specific, so it only catches the
 		// other methods: a JSON 405 instead of ServeMux's plain-text one.
 		mux.HandleFunc(rt.path, func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Allow", rt.method+", HEAD")
-			writeError(w, logger, http.StatusMethodNotAllowed, fmt.Sprintf("method %s not allowed on %s", r.Method, rt.path))
+			w.Header().Set("Allow", "GET, HEAD")
+			writeError(w, logger, http.StatusMethodNotAllowed, fmt.Sprintf("method %s not allowed on %s; use GET", r.Method, rt.path))
 		})
 	}
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, logger, http.StatusNotFound, fmt.Sprintf("no route %s", r.URL.Path))
-	})
-
-	return limitBody(mux)
+	notFound := func(w http.ResponseWriter, r *http.Request) {
+		msg := fmt.Sprintf("%s %q; routes: %s", errUnknownRoute, r.URL.Path, strings.Join(paths, ", "))
+		if strings.HasPrefix(r.URL.Path, "/v1/logs") {
+			msg = fmt.Sprintf("%s %q; logs are read at /v1/logs/{log}, known logs: %s", errUnknownRoute, r.URL.Path, knownLogs())
+		}
+		writeError(w, logger, http.StatusNotFound, msg)
+	}
+	mux.HandleFunc("/", notFound)
+	return guard(mux, notFound, logger)
 }
 
-// limitBody caps every request body at maxRequestBody.
-func limitBody(next http.Handler) http.Handler {
+// guard refuses oversized requests and non-canonical paths before they
+// reach the mux, each with a JSON error: a URL over maxURLBytes (414),
+// headers over maxHeaderBytes (431), a body over maxRequestBody (413). A
+// path that ServeMux would clean and redirect is simply not a route (404).
+func guard(next http.Handler, notFound http.HandlerFunc, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, maxRequestBody)
+		if n := len(r.RequestURI); n > maxURLBytes {
+			writeError(w, logger, http.StatusRequestURITooLong, fmt.Sprintf("request URL of %d bytes; at most %d allowed", n, maxURLBytes))
+			return
+		}
+		if n := headerBytes(r.Header); n > maxHeaderBytes {
+			writeError(w, logger, http.StatusRequestHeaderFieldsTooLarge, fmt.Sprintf("request headers of %d bytes; at most %d allowed", n, maxHeaderBytes))
+			return
+		}
+		if r.ContentLength > maxRequestBody {
+			writeError(w, logger, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body of %d bytes; routes take no body", r.ContentLength))
+			return
+		}
+		if r.Body != nil {
+			// Drain what a client sent anyway, within the limit, so the
+			// connection can be reused.
+			r.Body = http.MaxBytesReader(w, r.Body, maxRequestBody)
+			if _, err := io.Copy(io.Discard, r.Body); err != nil {
+				if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+					writeError(w, logger, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body over %d bytes; routes take no body", maxRequestBody))
+					return
+				}
+				writeError(w, logger, http.StatusBadRequest, "read request body: "+err.Error())
+				return
+			}
+		}
+		if p := r.URL.Path; p == "" || p[0] != '/' || path.Clean(p) != p {
+			notFound(w, r)
+			return
+		}
 		next.ServeHTTP(w, r)
 	})
 }
 
-// eventParams parses ?after=<seq>&limit=<n>. A missing after is 0, a missing
-// limit is DefaultEventLimit, a limit above MaxEventLimit is lowered to it.
-func eventParams(r *http.Request) (after uint64, limit int, err error) {
-	q := r.URL.Query()
-	if s := q.Get("after"); s != "" {
-		after, err = strconv.ParseUint(s, 10, 64)
+// headerBytes is the size of h as it was on the wire, roughly.
+func headerBytes(h http.Header) int {
+	n := 0
+	for k, vs := range h {
+		for _, v := range vs {
+			n += len(k) + len(v) + 4 // ": " and CRLF
+		}
+	}
+	return n
+}
+
+// parseQuery parses a route's query: ?after=<seq>&limit=<n> for a feed
+// (feed != nil), nothing for a snapshot. A missing after is 0, a missing
+// limit is the feed's default. Unknown, repeated, empty or malformed
+// parameters and limits outside 1..max are refused, so that a typo cannot
+// silently restart a feed from the beginning.
+func parseQuery(raw string, feed *limits) (cursor, error) {
+	q, err := url.ParseQuery(raw)
+	if err != nil {
+		return cursor{}, badRequest("malformed query %q: %v", raw, err)
+	}
+	allowed := map[string]bool{}
+	if feed != nil {
+		allowed["after"], allowed["limit"] = true, true
+	}
+	for k, vs := range q {
+		if !allowed[k] {
+			if feed == nil {
+				return cursor{}, badRequest("unknown query parameter %q: this route takes none", k)
+			}
+			return cursor{}, badRequest("unknown query parameter %q: want after and limit", k)
+		}
+		if len(vs) != 1 {
+			return cursor{}, badRequest("query parameter %q given %d times, want once", k, len(vs))
+		}
+	}
+	if feed == nil {
+		return cursor{}, nil
+	}
+	c := cursor{limit: feed.def}
+	if vs, ok := q["after"]; ok {
+		c.after, err = strconv.ParseUint(vs[0], 10, 64)
 		if err != nil {
-			return 0, 0, fmt.Errorf("after %q: want a non-negative integer", s)
+			return cursor{}, badRequest("after %q: want a non-negative integer (a sequence number)", vs[0])
 		}
 	}
-	limit = DefaultEventLimit
-	if s := q.Get("limit"); s != "" {
-		n, err := strconv.ParseUint(s, 10, 64)
-		if err != nil || n == 0 {
-			return 0, 0, fmt.Errorf("limit %q: want an integer from 1 to %d", s, MaxEventLimit)
+	if vs, ok := q["limit"]; ok {
+		n, err := strconv.ParseUint(vs[0], 10, 64)
+		if err != nil || n < 1 || n > uint64(feed.max) {
+			return cursor{}, badRequest("limit %q: want an integer from 1 to %d", vs[0], feed.max)
 		}
-		limit = int(min(n, MaxEventLimit))
+		c.limit = int(n)
 	}
-	return after, limit, nil
+	return c, nil
+}
+
+// knownLogs lists the device logs for error messages.
+func knownLogs() string {
+	var b strings.Builder
+	for i, l := range fleet.LogKinds() {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(string(l))
+	}
+	return b.String()
+}
+
+// nonNilItems makes an empty page's items encode as [] rather than null.
+func nonNilItems[T any](p Page[T]) Page[T] {
+	if p.Items == nil {
+		p.Items = []T{}
+	}
+	return p
 }
 
 // encode writes v as the JSON answer with the given status.
@@ -132,4 +314,14 @@ func writeError(w http.ResponseWriter, logger *slog.Logger, status int, msg stri
 		logger.Error("request failed", "status", status, "err", msg)
 	}
 	encode(w, logger, status, errorBody{Error: msg})
+}
+
+// writeRequestError maps err to its status, once, at the edge: a
+// *requestError carries its own, anything else is the printer's fault.
+func writeRequestError(w http.ResponseWriter, logger *slog.Logger, err error) {
+	if re, ok := errors.AsType[*requestError](err); ok {
+		writeError(w, logger, re.code, re.msg)
+		return
+	}
+	writeError(w, logger, http.StatusInternalServerError, err.Error())
 }
