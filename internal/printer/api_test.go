@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/fusionfleet/fusionfleet/internal/deviceapi"
+	"github.com/fusionfleet/fusionfleet/internal/fleet"
 )
 
 // TestServedOverDeviceAPI serves a virtual printer over the real HTTPS
@@ -61,10 +62,30 @@ func TestServedOverDeviceAPI(t *testing.T) {
 		if pg.Instance != id.Instance {
 			t.Fatalf("events of instance %q, identity says %q", pg.Instance, id.Instance)
 		}
-		n += len(pg.Events)
+		n += len(pg.Items)
 		after = pg.Next
 	}
 	if n == 0 {
 		t.Error("no events read over three simulated days")
+	}
+	// Every other feed and snapshot passes the client's checks too.
+	jobs, err := c.Jobs(ctx, 0, 50)
+	if err != nil || len(jobs.Items) == 0 {
+		t.Errorf("Jobs: %d entries, %v", len(jobs.Items), err)
+	}
+	layers, err := c.Layers(ctx, 0, 500)
+	if err != nil || len(layers.Items) == 0 {
+		t.Errorf("Layers: %d records, %v", len(layers.Items), err)
+	}
+	for _, k := range fleet.LogKinds() {
+		if pg, err := c.Logs(ctx, k, 0, 100); err != nil || len(pg.Items) == 0 {
+			t.Errorf("Logs %s: %d lines, %v", k, len(pg.Items), err)
+		}
+	}
+	if got, err := c.Counters(ctx); err != nil || got.Layers == 0 {
+		t.Errorf("Counters: %+v, %v", got, err)
+	}
+	if got, err := c.Consumables(ctx); err != nil || len(got.Printheads) == 0 {
+		t.Errorf("Consumables: %+v, %v", got, err)
 	}
 }

@@ -27,7 +27,7 @@ func newTestPrinter(t *testing.T, seed int64, opts Options) (*Printer, *clock.Ma
 
 // allEvents reads every event the printer holds.
 func allEvents(p *Printer) []fleet.Event {
-	return p.Events(0, math.MaxInt).Events
+	return p.Events(0, math.MaxInt).Items
 }
 
 func TestDeterminism(t *testing.T) {
@@ -134,7 +134,7 @@ func TestLifecycle(t *testing.T) {
 
 func TestJobsAreWithinTheProcessLimits(t *testing.T) {
 	p, clk := newTestPrinter(t, 11, Options{})
-	jobs := map[string]deviceapi.Job{}
+	jobs := map[string]deviceapi.CurrentJob{}
 	idRE := regexp.MustCompile(`^[A-Z0-9]{12}$`)
 	for range 30 * 24 * 6 {
 		clk.Advance(10 * time.Minute)
@@ -152,8 +152,8 @@ func TestJobsAreWithinTheProcessLimits(t *testing.T) {
 		if j.LayersTotal < 300 || j.LayersTotal > 4750 {
 			t.Errorf("job %s: %d layers, want 300..4750", id, j.LayersTotal)
 		}
-		if j.Name == "" || j.User == "" || j.Host == "" || strings.Contains(j.Name, id) {
-			t.Errorf("job %s: private fields %q %q %q", id, j.Name, j.User, j.Host)
+		if j.Private.Name == "" || j.Private.User == "" || j.Private.Host == "" || strings.Contains(j.Private.Name, id) {
+			t.Errorf("job %s: private fields %+v", id, j.Private)
 		}
 	}
 	if p.job != nil {
@@ -237,7 +237,7 @@ func findEvent(t *testing.T, evs []fleet.Event, code, jobID string) fleet.Event 
 
 func hasFaultBetween(evs []fleet.Event, from, to time.Time) bool {
 	for _, e := range evs {
-		if strings.HasPrefix(e.Code, "FAULT_") && !e.Time.Before(from.Add(-3*time.Hour)) && !e.Time.After(to) {
+		if e.Severity >= fleet.SeverityError && !e.Time.Before(from.Add(-3*time.Hour)) && !e.Time.After(to) {
 			return true
 		}
 	}
@@ -250,7 +250,7 @@ func TestEvents(t *testing.T) {
 	for range 10 * 24 * 12 {
 		clk.Advance(5 * time.Minute)
 		if j := p.Status().Job; j != nil {
-			private[j.Name], private[j.User], private[j.Host] = true, true, true
+			private[j.Private.Name], private[j.Private.User], private[j.Private.Host] = true, true, true
 		}
 	}
 	all := allEvents(p)
@@ -275,7 +275,7 @@ func TestEvents(t *testing.T) {
 			}
 		}
 	}
-	for _, c := range []string{"JOB_QUEUED", "JOB_STARTED", "JOB_FINISHED", "BUILD_UNIT_REMOVED", "COOLING_STARTED", "COOLING_FINISHED", "FAULT_CLEARED"} {
+	for _, c := range []string{"JOB_QUEUED", "JOB_STARTED", "JOB_FINISHED", "BUILD_UNIT_REMOVED", "COOLING_STARTED", "COOLING_FINISHED", "JOB_UNPACKED"} {
 		if !codes[c] {
 			t.Errorf("no %s event in 10 simulated days", c)
 		}
@@ -290,16 +290,16 @@ func TestEvents(t *testing.T) {
 				if err := pg.Validate(); err != nil {
 					t.Fatalf("page after %d: %v", after, err)
 				}
-				if len(pg.Events) > limit {
-					t.Fatalf("page after %d: %d events, limit %d", after, len(pg.Events), limit)
+				if len(pg.Items) > limit {
+					t.Fatalf("page after %d: %d events, limit %d", after, len(pg.Items), limit)
 				}
-				if len(pg.Events) == 0 {
+				if len(pg.Items) == 0 {
 					if pg.Next != after {
 						t.Fatalf("empty page moved cursor %d → %d", after, pg.Next)
 					}
 					break
 				}
-				got = append(got, pg.Events...)
+				got = append(got, pg.Items...)
 				after = pg.Next
 			}
 			if diff := cmp.Diff(all, got); diff != "" {
@@ -316,34 +316,34 @@ func TestEventRingOverflow(t *testing.T) {
 	if pg.First <= 1 {
 		t.Fatalf("first %d after a month with room for 50 events, want > 1", pg.First)
 	}
-	if len(pg.Events) != 50 {
-		t.Fatalf("got %d events, want the 50 held", len(pg.Events))
+	if len(pg.Items) != 50 {
+		t.Fatalf("got %d events, want the 50 held", len(pg.Items))
 	}
-	if pg.Events[0].Seq != pg.First || pg.Next != pg.First+49 {
-		t.Errorf("events %d..%d, first %d next %d: want first..first+49", pg.Events[0].Seq, pg.Events[49].Seq, pg.First, pg.Next)
+	if pg.Items[0].Seq != pg.First || pg.Next != pg.First+49 {
+		t.Errorf("events %d..%d, first %d next %d: want first..first+49", pg.Items[0].Seq, pg.Items[49].Seq, pg.First, pg.Next)
 	}
 	if err := pg.Validate(); err != nil {
 		t.Error(err)
 	}
 	// A reader whose cursor predates First sees the gap: after+1 < First.
 	behind := p.Events(3, 10)
-	if behind.Events[0].Seq != behind.First || 3+1 >= behind.First {
-		t.Errorf("reader at 3: first event %d, first %d", behind.Events[0].Seq, behind.First)
+	if behind.Items[0].Seq != behind.First || 3+1 >= behind.First {
+		t.Errorf("reader at 3: first event %d, first %d", behind.Items[0].Seq, behind.First)
 	}
 }
 
-func TestEventRingPage(t *testing.T) {
-	var r eventRing
-	r = eventRing{capacity: 4, next: 1}
-	for range 6 {
-		r.add(fleet.Event{Code: "X"})
-	}
-	seqs := func(evs []fleet.Event) []uint64 {
-		out := []uint64{}
-		for _, e := range evs {
-			out = append(out, e.Seq)
+func TestRingPage(t *testing.T) {
+	r := newRing[int](4)
+	for i := range 6 {
+		if seq := r.add(i * 10); seq != uint64(i+1) {
+			t.Fatalf("add %d: seq %d, want %d", i, seq, i+1)
 		}
-		return out
+	}
+	render := func(seq uint64, v *int) uint64 {
+		if *v != int(seq-1)*10 {
+			t.Errorf("seq %d holds %d, want %d", seq, *v, (seq-1)*10)
+		}
+		return seq
 	}
 	tests := []struct {
 		name     string
@@ -363,8 +363,8 @@ func TestEventRingPage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			evs, next := r.page(tt.after, tt.limit)
-			if diff := cmp.Diff(tt.want, seqs(evs)); diff != "" {
+			got, next := page(&r, tt.after, tt.limit, render)
+			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("seqs (-want +got):\n%s", diff)
 			}
 			if next != tt.wantNext {
@@ -375,8 +375,8 @@ func TestEventRingPage(t *testing.T) {
 	if got := r.first(); got != 3 {
 		t.Errorf("first: got %d, want 3", got)
 	}
-	empty := eventRing{capacity: 4, next: 1}
-	if evs, next := empty.page(0, 10); len(evs) != 0 || next != 0 || empty.first() != 1 {
+	empty := newRing[int](4)
+	if evs, next := page(&empty, 0, 10, render); len(evs) != 0 || next != 0 || empty.first() != 1 {
 		t.Errorf("empty ring: %d events, next %d, first %d; want none, 0, 1", len(evs), next, empty.first())
 	}
 }
@@ -406,7 +406,7 @@ func TestIdentity(t *testing.T) {
 	}
 	want := fleet.Identity{
 		PrinterID: id.PrinterID, Name: "3DP 1", Model: "FF-5200", ModelNumber: "FF5200-A",
-		SerialNumber: id.SerialNumber, Firmware: "5.2.3", Size: "380x284x380 mm",
+		SerialNumber: id.SerialNumber, Firmware: "5.2.3", ParameterSet: "std-5200-3.0", Size: "380x284x380 mm",
 		DiskBytes: 2 << 40, MemoryBytes: 128 << 30, Date: start, UptimeSec: 0,
 	}
 	if diff := cmp.Diff(want, id.Identity); diff != "" {

@@ -1,8 +1,6 @@
 package printer
 
 import (
-	"fmt"
-	"math"
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
@@ -13,7 +11,9 @@ type step uint8
 
 const (
 	stepPhase   step = iota // the phase or the current layer ends
-	stepFault               // a fault is due
+	stepUnpack              // a cooled build unit is unpacked
+	stepFault               // a transient fault is due
+	stepSample              // periodic sensor and memory readings
 	stepArrival             // a job is submitted
 )
 
@@ -30,8 +30,12 @@ func (p *Printer) advance(to time.Time) {
 		switch k {
 		case stepPhase:
 			p.endPhase()
+		case stepUnpack:
+			p.unpacked()
 		case stepFault:
 			p.faultDue()
+		case stepSample:
+			p.sample()
 		case stepArrival:
 			p.arrive()
 		}
@@ -42,11 +46,17 @@ func (p *Printer) advance(to time.Time) {
 }
 
 // nextStep returns the earliest pending step; on a tie the phase end goes
-// first, then the fault, then the arrival.
+// first, then unpacking, the fault, the sample and the arrival.
 func (p *Printer) nextStep() (time.Time, step) {
 	t, k := p.nextArrival, stepArrival
+	if !p.nextSample.After(t) {
+		t, k = p.nextSample, stepSample
+	}
 	if !p.nextFault.IsZero() && !p.nextFault.After(t) {
 		t, k = p.nextFault, stepFault
+	}
+	if !p.unpackEnd.IsZero() && !p.unpackEnd.After(t) {
+		t, k = p.unpackEnd, stepUnpack
 	}
 	if !p.phaseEnd.IsZero() && !p.phaseEnd.After(t) {
 		t, k = p.phaseEnd, stepPhase
@@ -57,93 +67,298 @@ func (p *Printer) nextStep() (time.Time, step) {
 func (p *Printer) endPhase() {
 	switch p.phase {
 	case phaseIdle:
-		if len(p.pending) == 0 {
-			p.phaseEnd = time.Time{} // wait for a job
+		if len(p.pending) == 0 || p.unpacking != nil {
+			p.phaseEnd = time.Time{} // wait for a job or the build unit
 			return
 		}
 		p.startJob()
 	case phasePrinting:
-		j := p.job
-		j.done++
-		j.sum += j.layerDur
-		if j.done < j.layers {
-			p.startLayer()
-			return
-		}
-		p.finishPrint()
+		p.endLayer()
 	case phaseCooling:
-		p.emit("COOLING_FINISHED", "build unit cooled down", fleet.SeverityInfo, "build-unit",
-			fmt.Sprintf("job %s", p.job.id))
-		p.job = nil
-		p.phase = phaseIdle
-		p.phaseEnd = p.now.Add(p.between(idleMin, idleMax))
+		p.cooled()
 	case phaseError:
 		p.clearFault()
 	}
 }
 
+func (p *Printer) setPhase(ph phase) {
+	p.log(lgState, 0, uint16(p.phase), uint16(ph), 0, 0)
+	p.phase = ph
+}
+
 func (p *Printer) startJob() {
 	j := p.pending[0]
 	p.pending = p.pending[1:]
+	p.maintain()
 	p.job = j
-	p.phase = phasePrinting
-	p.emit("JOB_STARTED", "print job started", fleet.SeverityInfo, "job-manager",
-		fmt.Sprintf("job %s: %d layers, build height %.1f mm, packing density %.1f %%", j.id, j.layers, j.heightMM, j.density*100))
+	j.started = p.now
+	prep := p.between(prepMin, prepMax)
+	j.prepStart = p.now.Add(-min(prep, p.now.Sub(j.created)))
+	j.paramSet = p.paramSet
+	j.status = fleet.JobPrinting
+
+	// Powder: the refresh ratio the site used, and its ageing.
+	mat := &p.tab.Materials[j.material]
+	fresh := mat.FreshShare
+	if p.rng.Float64() < 0.35 { // saving powder: more recycled than recommended
+		fresh *= 0.25 + 0.75*p.rng.Float64()
+	}
+	u := &p.unit
+	if u.material != j.material || u.inserts == 0 {
+		u.age = 0
+	}
+	u.age = (1 - fresh) * (u.age + 1)
+	j.recycled, j.age = 1-fresh, u.age
+	j.nonOrigPowder, j.expiredPowder = p.powder.nonOriginal, p.powder.expired
+	u.inserts++
+	u.status, u.material, u.recycled, u.kg = "printing", j.material, j.recycled, j.powderKG
+	u.nonOrig, u.expired = j.nonOrigPowder, j.expiredPowder
+	for i := range p.agents {
+		p.agents[i].inserts++
+	}
+	p.ctr.totalJobs++
+	p.ctr.agentSysH += p.now.Sub(j.prepStart).Hours()
+
+	p.emit(evJobStarted, j.no, uint16(j.layers), 0, j.heightMM, 100*j.density)
+	if j.nonOrigPowder {
+		p.emit(evMaterialNonOriginal, j.no, uint16(j.material), 0, 0, 0)
+	}
+	if j.expiredPowder {
+		p.emit(evMaterialExpired, j.no, uint16(j.material), 0, 0, 0)
+	}
+	p.log(lgPanel, 0, 0, 0, 0, 0)
+	p.log(lgSessionJob, j.no, 1, 0, 0, 0)
+	p.log(lgBuildInsert, j.no, uint16(min(u.inserts, 65535)), 0, 0, 0)
+	p.log(lgBuildPowder, j.no, uint16(j.material), 0, j.powderKG, 100*j.recycled)
+	p.log(lgTrolleyOn, j.no, 0, 0, 160+10*p.rng.Float64(), 25+5*p.rng.Float64())
+	for _, c := range p.comps {
+		switch c.kind {
+		case wkPrinthead:
+			p.log(lgHeadStatus, j.no, uint16(c.slot), 0, p.condition(c), c.agentCC)
+		case wkLamp:
+			p.log(lgLampStatus, j.no, uint16(c.slot), uint16(p.rng.IntN(20)), c.used, p.condition(c))
+		}
+	}
+	p.setPhase(phasePrinting)
+	p.addJobEntry(j)
 	p.startLayer()
 }
 
-// startLayer draws the current layer's time around the job's mean.
+// startLayer draws the current layer's time around the job's mean and
+// notes the parts whose printing starts in it.
 func (p *Printer) startLayer() {
 	j := p.job
+	idx := j.done + 1
+	for j.nextFirst < len(j.byFirst) && j.parts[j.byFirst[j.nextFirst]].first <= idx {
+		pt := &j.parts[j.byFirst[j.nextFirst]]
+		pt.printStart = p.now
+		j.areaMM2 += pt.volCM3 * 1000 / (float64(pt.last-pt.first+1) * p.spec.LayerMM)
+		j.nextFirst++
+	}
 	d := time.Duration(float64(j.actual) * (1 + layerJitter*p.rng.NormFloat64()))
-	j.layerDur = min(max(d, p.spec.LayerMin*9/10), p.spec.LayerMax*11/10)
+	lo := time.Duration(float64(p.spec.LayerMin) * 0.9 * p.tab.Modes[j.mode].LayerScale)
+	hi := time.Duration(float64(p.spec.LayerMax) * 1.1 * p.tab.Modes[j.mode].LayerScale)
+	j.layerDur = min(max(d, lo), hi).Round(time.Millisecond)
 	p.phaseEnd = p.now.Add(j.layerDur)
+}
+
+func (p *Printer) endLayer() {
+	j := p.job
+	j.done++
+	j.sum += j.layerDur
+	dtH := j.layerDur.Hours()
+	area := max(j.areaMM2, 0)
+	p.layers.add(layerRec{ms: p.now.Add(-j.layerDur).UnixMilli(), durMS: uint16(j.layerDur.Milliseconds()),
+		index: uint16(j.done), job: j.no, area: uint16(min(area/areaUnitMM2+0.5, 65535))})
+	p.ctr.layers++
+	p.ctr.printMS += j.layerDur.Milliseconds()
+	p.ctr.lampH += dtH
+	p.ctr.coolingH += dtH
+	p.ctr.agentSysH += dtH
+	p.unit.usageH += dtH
+	failed := p.wearLayer(dtH, area/100)
+	for j.nextLast < len(j.byLast) && j.parts[j.byLast[j.nextLast]].last <= j.done {
+		pt := &j.parts[j.byLast[j.nextLast]]
+		pt.printEnd = p.now
+		j.areaMM2 -= pt.volCM3 * 1000 / (float64(pt.last-pt.first+1) * p.spec.LayerMM)
+		j.nextLast++
+	}
+	if j.done%layersPerSample == 0 {
+		p.sensorLog(true)
+	}
+	if failed != nil {
+		p.failComp(failed, false)
+		return
+	}
+	if j.done < j.layers {
+		p.startLayer()
+		return
+	}
+	p.finishPrint()
 }
 
 func (p *Printer) finishPrint() {
 	j := p.job
-	p.emit("JOB_FINISHED", "print job finished", fleet.SeverityInfo, "job-manager",
-		fmt.Sprintf("job %s: %d layers printed in %s", j.id, j.layers, j.sum.Round(time.Second)))
-	p.emit("BUILD_UNIT_REMOVED", "build unit removed for cooling", fleet.SeverityInfo, "build-unit",
-		fmt.Sprintf("job %s", j.id))
-	p.emit("COOLING_STARTED", "build unit cooling started", fleet.SeverityInfo, "build-unit",
-		fmt.Sprintf("job %s: estimated cooling %s", j.id, j.cool.Round(time.Minute)))
-	p.phase = phaseCooling
+	j.finished = p.now
+	j.status = fleet.JobCooling
+	p.drawQuality(j)
+	p.ctr.parts += int64(len(j.parts))
+	p.ctr.printVolCM3 += j.volCM3
+	p.ctr.materialKG += j.partsKG + 0.08*(j.powderKG-j.partsKG)
+	p.unit.status = "cooling"
+	p.emit(evJobFinished, j.no, uint16(j.layers), 0, j.sum.Seconds(), 0)
+	p.emit(evBuildUnitRemoved, j.no, 0, 0, 0, 0)
+	p.emit(evCoolingStarted, j.no, 0, 0, j.cool.Minutes(), 0)
+	p.log(lgSessionJob, j.no, 2, uint16(j.done), 0, 0)
+	p.log(lgBuildRemove, j.no, 0, 0, j.recyclableKG, 0)
+	p.log(lgTrolleyOff, j.no, 0, 0, 150+10*p.rng.Float64(), 0)
+	p.log(lgCoolServo, j.no, uint16(60+p.rng.IntN(30)), 0, 18+3*p.rng.Float64(), 2+p.rng.Float64())
+	p.addRecent(j)
+	p.addJobEntry(j)
+	p.setPhase(phaseCooling)
 	p.phaseEnd = p.now.Add(j.cool)
 }
 
-// faultDue raises a fault if the printer is idle or printing; a cooling
-// build unit sits outside the printer's mechanics, so the fault is put off.
+// cooled ends cooling: the build unit goes to unpacking, the printer is
+// free once it is back.
+func (p *Printer) cooled() {
+	j := p.job
+	j.coolEnd = p.now
+	p.ctr.coolingH += j.cool.Hours()
+	p.unit.usageH += j.cool.Hours()
+	p.emit(evCoolingFinished, j.no, 0, 0, 0, 0)
+	p.log(lgSessionJob, j.no, 3, uint16(j.done), 0, 0)
+	p.log(lgCoolServo, j.no, uint16(10+p.rng.IntN(20)), 0, 18+3*p.rng.Float64(), p.rng.Float64())
+	p.addJobEntry(j)
+	p.unpacking = j
+	p.unpackEnd = p.now.Add(j.unpack)
+	p.job = nil
+	p.setPhase(phaseIdle)
+	p.phaseEnd = p.unpackEnd.Add(p.between(idleMin, idleMax))
+}
+
+// unpacked ends unpacking: the parts are inspected and the job completes.
+func (p *Printer) unpacked() {
+	j := p.unpacking
+	j.unpackEnd = p.now
+	j.status = fleet.JobCompleted
+	for i := range j.parts {
+		if j.parts[i].outcome == fleet.PartPass {
+			j.passed++
+		}
+	}
+	p.ctr.completedJobs++
+	p.unit.status = "empty"
+	p.unit.kg = 0
+	p.emit(evJobUnpacked, j.no, uint16(min(j.passed, 65535)), uint16(min(len(j.parts), 65535)), 0, 0)
+	p.log(lgSessionJob, j.no, 4, uint16(j.done), 0, 0)
+	p.log(lgPanel, 0, 3, 0, 0, 0)
+	p.addJobEntry(j)
+	p.unpacking, p.unpackEnd = nil, time.Time{}
+	if p.phase == phaseIdle && p.phaseEnd.IsZero() && len(p.pending) > 0 {
+		p.phaseEnd = p.now.Add(p.between(idleMin, idleMax))
+	}
+}
+
+func (p *Printer) addRecent(j *job) {
+	p.recent = append(p.recent, j)
+	if len(p.recent) > truthJobs {
+		p.recent[0] = nil
+		p.recent = p.recent[1:]
+	}
+}
+
+// enterError stops the printer for d. A layer in progress is abandoned and
+// printed again when the printer resumes.
+func (p *Printer) enterError(d time.Duration) {
+	p.resume = p.phase
+	p.setPhase(phaseError)
+	p.phaseEnd = p.now.Add(d)
+	p.nextFault = time.Time{}
+	if p.job != nil && p.resume == phasePrinting {
+		p.log(lgSessionJob, p.job.no, 5, uint16(p.job.done), 0, 0)
+	}
+}
+
+// failComp handles a component failure: the printer stops for the repair,
+// and the job fails with the component's job-fail share.
+func (p *Printer) failComp(c *comp, injected bool) {
+	c.failed, c.failedAt, c.injected = true, p.now, injected
+	p.symptom(c, compFail)
+	w := &p.tab.Wear[c.kind]
+	failsJob := p.phase == phasePrinting && p.rng.Float64() < w.JobFailShare
+	p.enterError(p.between(w.RepairMin, w.RepairMax))
+	p.fault = activeFault{transient: -1, comp: c, since: p.now}
+	if failsJob {
+		p.failJob(p.evt[evCompBase+uint16(c.kind*compEventCount+compFail)].Code)
+	}
+}
+
+// failJob aborts the current job.
+func (p *Printer) failJob(code string) {
+	j := p.job
+	j.finished = p.now
+	j.status = fleet.JobFailed
+	for i := range j.parts {
+		j.parts[i].outcome = fleet.PartNotPrinted
+	}
+	var tmpl uint16
+	for i, t := range p.evt {
+		if t.Code == code {
+			tmpl = uint16(i)
+		}
+	}
+	p.emit(evJobFailed, j.no, uint16(j.done), 0, 0, 0)
+	p.log(lgSessionFailed, j.no, tmpl, uint16(j.done), 0, 0)
+	p.unit.status = "empty"
+	p.addRecent(j)
+	p.addJobEntry(j)
+	p.job = nil
+	p.resume = phaseIdle
+}
+
+// faultDue raises a transient fault if the printer is idle or printing; a
+// cooling build unit sits outside the printer's mechanics, so the fault is
+// put off.
 func (p *Printer) faultDue() {
 	if p.phase != phaseIdle && p.phase != phasePrinting {
 		p.nextFault = p.now.Add(p.exp(meanFaultGap))
 		return
 	}
-	faults := faultTable()
-	f := faults[p.rng.IntN(len(faults))]
-	details := "printer idle"
+	i := p.rng.IntN(len(p.tab.Faults))
+	f := p.tab.Faults[i]
+	var jobNo, layer, layers uint16
 	if p.phase == phasePrinting {
-		p.paused = p.phaseEnd.Sub(p.now)
-		details = fmt.Sprintf("job %s paused at layer %d of %d", p.job.id, p.job.done+1, p.job.layers)
+		jobNo, layer, layers = p.job.no, uint16(p.job.done+1), uint16(p.job.layers)
 	}
-	p.fault, p.resume = f, p.phase
-	p.phase = phaseError
-	p.phaseEnd = p.now.Add(p.between(f.Min, f.Max))
-	p.nextFault = time.Time{}
-	p.emit(f.Code, f.Description, fleet.SeverityError, f.Subsystem, details)
+	p.emit(evTransientBase(len(p.tab.Wear))+uint16(i), jobNo, layer, layers, 0, 0)
+	p.enterError(p.between(f.Min, f.Max))
+	p.fault = activeFault{transient: i, since: p.now}
+}
+
+func (p *Printer) faultDescription() string {
+	if p.fault.comp != nil {
+		return p.tab.Wear[p.fault.comp.kind].Component + " " + p.compName(p.fault.comp.kind, p.fault.comp.slot) + " failed"
+	}
+	return p.tab.Faults[p.fault.transient].Description
 }
 
 func (p *Printer) clearFault() {
-	p.emit("FAULT_CLEARED", p.fault.Description+" cleared", fleet.SeverityInfo, p.fault.Subsystem,
-		fmt.Sprintf("fault %s cleared", p.fault.Code))
+	if c := p.fault.comp; c != nil {
+		p.emit(evRepairDone, 0, uint16(c.kind), uint16(c.slot), p.now.Sub(p.fault.since).Minutes(), 0)
+		p.replace(c)
+	} else {
+		p.emit(evFaultCleared, 0, uint16(p.fault.transient), 0, 0, 0)
+	}
+	p.fault = activeFault{}
 	p.nextFault = p.now.Add(p.exp(meanFaultGap))
-	if p.resume == phasePrinting {
-		p.phase = phasePrinting
-		p.phaseEnd = p.now.Add(p.paused)
-		p.paused = 0
+	if p.resume == phasePrinting && p.job != nil {
+		p.setPhase(phasePrinting)
+		p.log(lgSessionJob, p.job.no, 6, uint16(p.job.done), 0, 0)
+		p.startLayer()
 		return
 	}
-	p.phase = phaseIdle
+	p.setPhase(phaseIdle)
 	p.phaseEnd = p.now.Add(p.between(prepMin, prepMax))
 }
 
@@ -154,53 +369,37 @@ func (p *Printer) arrive() {
 	if len(p.pending) >= maxPending {
 		return
 	}
-	p.enqueue()
+	p.enqueue(p.randomJob())
+	p.wake()
+}
+
+// wake schedules the start of a job when an idle printer waits for one.
+func (p *Printer) wake() {
 	if p.phase == phaseIdle && p.phaseEnd.IsZero() {
 		p.phaseEnd = p.now.Add(p.between(prepMin, prepMax))
 	}
 }
 
-// enqueue makes a new job and queues it.
-func (p *Printer) enqueue() {
-	j := p.newJob()
-	p.pending = append(p.pending, j)
-	p.emit("JOB_QUEUED", "print job queued", fleet.SeverityInfo, "job-manager",
-		fmt.Sprintf("job %s: %d layers", j.id, j.layers))
-}
-
-// newJob draws a job: random ID, private names, build height and packing
-// density, and from them the layer count, layer time and cooling time.
-func (p *Printer) newJob() *job {
-	families := [...]string{"Gearbox housing", "Bracket set", "Impeller", "Duct elbow", "Orthotic insole",
-		"Gripper fingers", "Sensor mount", "Hinge kit", "Manifold block", "Lattice panel", "Cable clips", "Pump cover"}
-	users := [...]string{"mkeller", "jsato", "a.novak", "lbrandt", "rpatel", "schen", "oduarte", "kwalsh"}
-	hosts := [...]string{"CAD-WS-07", "ENG-LAPTOP-12", "PREP-PC-02", "DESIGN-WS-03", "AM-STATION-01"}
-
-	s := p.spec
-	height := minHeightMM + (s.BuildMM[2]-minHeightMM)*p.rng.Float64()
-	density := minDensity + (maxDensity-minDensity)*p.rng.Float64()
-	dnorm := (density - minDensity) / (maxDensity - minDensity)
-	planned := s.LayerMin + time.Duration(float64(s.LayerMax-s.LayerMin)*(0.5*dnorm+0.5*p.rng.Float64()))
-	cool := s.CoolBase + time.Duration(float64(s.CoolFullHeight)*(height/s.BuildMM[2])*(0.5+0.5*density/densityRef))
-	return &job{
-		id:       randomCode(p.rng, 12),
-		name:     fmt.Sprintf("%s batch %d", families[p.rng.IntN(len(families))], 1+p.rng.IntN(40)),
-		user:     users[p.rng.IntN(len(users))],
-		host:     hosts[p.rng.IntN(len(hosts))],
-		heightMM: height,
-		density:  density,
-		layers:   int(math.Round(height / s.LayerMM)),
-		planned:  planned,
-		actual:   time.Duration(float64(planned) * (1 + planError*p.rng.NormFloat64())),
-		cool:     time.Duration(float64(cool) * (0.9 + 0.2*p.rng.Float64())),
+// sample writes the periodic readings.
+func (p *Printer) sample() {
+	p.nextSample = p.now.Add(sampleEvery)
+	p.log(lgMemory, 0, uint16(64+p.rng.IntN(512)), 0, float64(2048+p.rng.IntN(4096)), 0)
+	if p.phase != phasePrinting {
+		p.sensorLog(false)
 	}
 }
 
-func (p *Printer) emit(code, desc string, sev fleet.Severity, subsystem, details string) {
-	p.events.add(fleet.Event{
-		Code: code, Description: desc, Severity: sev, Time: p.now,
-		Firmware: p.firmware, Subsystem: subsystem, Details: details,
-	})
+// sensorLog writes one sensor reading: hot while printing, near room
+// temperature otherwise.
+func (p *Printer) sensorLog(printing bool) {
+	bed, chamber := 22+2*p.rng.Float64(), 23+2*p.rng.Float64()
+	if printing {
+		bed, chamber = 168+3*p.rng.NormFloat64(), 38+2*p.rng.NormFloat64()
+	}
+	p.log(lgSensors, 0, uint16(30+p.rng.IntN(25)), uint16(p.rng.IntN(100)), bed, chamber)
+	if printing {
+		p.log(lgCoolServo, 0, uint16(40+p.rng.IntN(50)), 0, 18+3*p.rng.Float64(), 1+2*p.rng.Float64())
+	}
 }
 
 // between returns a uniform random duration in [lo, hi].
