@@ -34,6 +34,7 @@ func runCloud(ctx context.Context, args []string, e env) error {
 	listen := fs.String("listen", envDefault(e, "FUSIONFLEET_CLOUD_LISTEN", "127.0.0.1:8443"), "HTTPS listen `address`")
 	db := fs.String("db", envDefault(e, "FUSIONFLEET_DB", ""), "store: a SQLite file `path` (default: cloud.db in the data directory)")
 	natsURL := fs.String("nats", envDefault(e, "FUSIONFLEET_NATS", ""), "external NATS JetStream `URL[,URL…]` (default: embedded server, stored in the data directory)")
+	replicas := fs.Int("replicas", 1, "JetStream stream replicas (more than 1 needs an external NATS cluster)")
 	hosts := fs.String("hosts", "localhost,127.0.0.1", "comma-separated host names or IPs for the generated server certificate")
 	certFile := fs.String("tls-cert", "", "server certificate `file` (PEM) from your PKI; default: a certificate from a CA generated in the data directory")
 	keyFile := fs.String("tls-key", "", "server key `file` (PEM) for -tls-cert")
@@ -54,7 +55,7 @@ func runCloud(ctx context.Context, args []string, e env) error {
 		return fmt.Errorf("cloud: %w", err)
 	}
 	node, err := startCloud(ctx, cloudConfig{
-		dataDir: *data, db: *db, natsURL: *natsURL, ln: ln,
+		dataDir: *data, db: *db, natsURL: *natsURL, replicas: *replicas, ln: ln,
 		hosts: splitList(*hosts), certFile: *certFile, keyFile: *keyFile,
 		clock: clock.Real{}, logger: logger, secureCookies: true,
 	})
@@ -76,6 +77,7 @@ type cloudConfig struct {
 	dataDir  string
 	db       string
 	natsURL  string
+	replicas int
 	ln       net.Listener // HTTPS: uplink and dashboard
 	hosts    []string
 	certFile string
@@ -149,8 +151,10 @@ func startCloud(ctx context.Context, cfg cloudConfig) (_ *cloudNode, err error) 
 	}
 	closers = append(closers, func() { node.store.Close() })
 
+	metrics := newCloudMetrics()
 	if node.stream, err = stream.Open(ctx, stream.Options{
-		URL: cfg.natsURL, Dir: filepath.Join(cfg.dataDir, "jetstream"), Logger: logger,
+		URL: cfg.natsURL, Dir: filepath.Join(cfg.dataDir, "jetstream"), Replicas: cfg.replicas,
+		Logger: logger, Metrics: metrics.stream,
 	}); err != nil {
 		return nil, fmt.Errorf("cloud: stream: %w", err)
 	}
@@ -161,10 +165,12 @@ func startCloud(ctx context.Context, cfg cloudConfig) (_ *cloudNode, err error) 
 		Clock: cfg.clock, Logger: logger, SecureCookies: cfg.secureCookies, SessionTTL: cfg.sessionTTL,
 	})
 	up := uplink.NewHandler(node.store, node.stream, uplink.HandlerOptions{
-		Clock: cfg.clock, Logger: logger, MaxMessageBytes: node.stream.MaxPayload(),
+		Clock: cfg.clock, Logger: logger, MaxMessageBytes: node.stream.MaxPayload(), Metrics: metrics.uplink,
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", up)
+	mux.Handle("GET /metrics", metrics.handler())
+	mux.Handle("GET /readyz", readiness(node))
 	mux.Handle("/", dash)
 
 	httpsSrv := newServer(mux, logger)
@@ -177,7 +183,7 @@ func startCloud(ctx context.Context, cfg cloudConfig) (_ *cloudNode, err error) 
 		node.dashboardURL = "http://" + cfg.plainLn.Addr().String() + "/"
 	}
 
-	writer := ingest.NewWriter(node.store, node.stream, logger)
+	writer := ingest.NewWriter(node.store, node.stream, ingest.Options{Logger: logger, Metrics: metrics.ingest, Clock: cfg.clock})
 	node.run = func(ctx context.Context) error {
 		defer node.close()
 		g, ctx := errgroup.WithContext(ctx)
@@ -192,6 +198,24 @@ func startCloud(ctx context.Context, cfg cloudConfig) (_ *cloudNode, err error) 
 		return g.Wait()
 	}
 	return node, nil
+}
+
+// readiness answers 200 when the node can take uploads: the stream is
+// connected and the store answers.
+func readiness(node *cloudNode) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		err := node.stream.Ready(ctx)
+		if err == nil {
+			err = node.store.Ping(ctx)
+		}
+		if err != nil {
+			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ready\n")
+	})
 }
 
 // hostPort names the listener by the first configured host name, so the URL

@@ -16,43 +16,97 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/deviceapi"
 	"github.com/fusionfleet/fusionfleet/internal/printer"
+	"golang.org/x/sync/errgroup"
 )
 
 func runPrinter(ctx context.Context, args []string, e env) error {
-	fs := newFlagSet("printer", "Run a virtual powder-bed fusion printer that serves the device API over HTTPS.\n"+
-		"Its self-signed certificate is created on first start and kept in the data directory;\n"+
-		"the fingerprint printed at start is what a Command Center pins.", e)
-	data := fs.String("data", defaultDataDir(e, "printer"), "data `directory` (certificate)")
-	listen := fs.String("listen", envDefault(e, "FUSIONFLEET_PRINTER_LISTEN", "127.0.0.1:8443"), "HTTPS listen `address`")
-	name := fs.String("name", "3DP 1", "printer name")
+	fs := newFlagSet("printer", "Run virtual powder-bed fusion printers that serve the device API over HTTPS.\n"+
+		"Each printer's self-signed certificate is created on first start and kept in its data\n"+
+		"directory; the fingerprint printed at start is what a Command Center pins. With -count N,\n"+
+		"printer i (from 0) listens on the -listen port + i (each a device of its own, as on a real\n"+
+		"LAN), keeps its data in DIR/<i+1> and uses seed + i; port 0 gives each a free port.", e)
+	data := fs.String("data", defaultDataDir(e, "printer"), "data `directory` (certificates)")
+	listen := fs.String("listen", envDefault(e, "FUSIONFLEET_PRINTER_LISTEN", "127.0.0.1:8443"), "HTTPS listen `address` of the first printer")
+	count := fs.Int("count", 1, "number of printers in this process")
+	name := fs.String("name", "3DP", "printer name (with -count > 1, a prefix: \"3DP 1\", \"3DP 2\", …)")
 	model := fs.String("model", "4200", "printer model class: 4200 or 5200")
-	seed := fs.Int64("seed", 1, "random seed of the process model (same seed, same printer identity)")
+	seed := fs.Int64("seed", 1, "random seed of the process model (same seed and speed, same records)")
 	speed := fs.Float64("speed", 1, "clock speed-up factor of the process model")
-	hosts := fs.String("hosts", "", "extra comma-separated host names or IPs for the certificate")
+	hosts := fs.String("hosts", "", "extra comma-separated host names or IPs for the certificates")
+	simControl := fs.String("sim-control", "", "loopback `address` for the simulation-control API (tests and demos only; off by default)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	if err := parse(fs, args, e); err != nil {
 		return err
+	}
+	if *count < 1 || *count > 10000 {
+		return fmt.Errorf("printer: -count %d: want 1 to 10000", *count)
 	}
 	logger, err := newLogger(e, *logLevel)
 	if err != nil {
 		return err
 	}
-	opts := printer.Options{Name: *name, Model: *model, Seed: *seed, Clock: clock.NewScaled(*speed)}
-	if err := opts.Validate(); err != nil {
-		return fmt.Errorf("printer: %w", err)
-	}
-	p, err := startPrinter(ctx, printerConfig{
-		dataDir: *data,
-		listen:  *listen,
-		hosts:   splitList(*hosts),
-		opts:    opts,
-		logger:  logger,
-	})
+	host, portText, err := net.SplitHostPort(*listen)
 	if err != nil {
-		return err
+		return fmt.Errorf("printer: -listen %q: %w", *listen, err)
 	}
-	fmt.Fprintf(e.stdout, "printer: https://%s\nfingerprint: %s\n", p.addr, p.fingerprint)
-	return p.run(ctx)
+	basePort, err := strconv.Atoi(portText)
+	if err != nil || basePort < 0 || basePort+*count-1 > 65535 {
+		return fmt.Errorf("printer: -listen %q: want a port that leaves room for %d printers", *listen, *count)
+	}
+	var simLn net.Listener
+	if *simControl != "" {
+		if simLn, err = listenLoopback(ctx, *simControl); err != nil {
+			return fmt.Errorf("printer: -sim-control: %w", err)
+		}
+		defer simLn.Close()
+	}
+
+	clk := clock.NewScaled(*speed) // one clock: the printers of a process age together
+	g, gctx := errgroup.WithContext(ctx)
+	simMux := http.NewServeMux()
+	for i := range *count {
+		opts := printer.Options{Name: *name, Model: *model, Seed: *seed + int64(i), Clock: clk}
+		cfg := printerConfig{dataDir: *data, listen: *listen, hosts: splitList(*hosts), opts: opts, logger: logger}
+		if *count > 1 {
+			cfg.opts.Name = fmt.Sprintf("%s %d", *name, i+1)
+			cfg.dataDir = filepath.Join(*data, strconv.Itoa(i+1))
+			port := 0
+			if basePort != 0 {
+				port = basePort + i
+			}
+			cfg.listen = net.JoinHostPort(host, strconv.Itoa(port))
+		}
+		if err := cfg.opts.Validate(); err != nil {
+			return fmt.Errorf("printer: %w", err)
+		}
+		p, err := startPrinter(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "printer: https://%s fingerprint %s\n", p.addr, p.fingerprint)
+		prefix := fmt.Sprintf("/printers/%d", i+1)
+		simMux.Handle(prefix+"/", http.StripPrefix(prefix, printer.NewControlHandler(p.device, logger)))
+		g.Go(func() error { return p.run(gctx) })
+	}
+	if simLn != nil {
+		srv := newServer(simMux, logger)
+		fmt.Fprintf(e.stdout, "sim-control: http://%s/printers/{1..%d}/sim/v1/\n", simLn.Addr(), *count)
+		g.Go(func() error { return serve(gctx, logger, "sim control", srv, func() error { return srv.Serve(simLn) }) })
+	}
+	return g.Wait()
+}
+
+// listenLoopback listens on addr, which must be a loopback address: the
+// simulation control changes a printer's hidden truth and has no login.
+func listenLoopback(ctx context.Context, addr string) (net.Listener, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return nil, fmt.Errorf("%s is not a loopback address", addr)
+	}
+	return (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
 }
 
 type printerConfig struct {
@@ -66,6 +120,7 @@ type printerConfig struct {
 
 // printerNode is a virtual printer listening on its address.
 type printerNode struct {
+	device      *printer.Printer
 	addr        string
 	fingerprint deviceapi.Fingerprint
 	run         func(ctx context.Context) error
@@ -94,6 +149,7 @@ func startPrinter(ctx context.Context, cfg printerConfig) (*printerNode, error) 
 	p := printer.New(cfg.opts)
 	srv := deviceapi.NewServer(deviceapi.NewHandler(p, logger), cert, logger)
 	return &printerNode{
+		device:      p,
 		addr:        ln.Addr().String(),
 		fingerprint: deviceapi.FingerprintOf(cert.Certificate[0]),
 		run: func(ctx context.Context) error {
