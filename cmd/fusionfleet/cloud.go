@@ -187,9 +187,13 @@ func startCloud(ctx context.Context, cfg cloudConfig) (_ *cloudNode, err error) 
 	node.run = func(ctx context.Context) error {
 		defer node.close()
 		g, ctx := errgroup.WithContext(ctx)
-		g.Go(func() error { return serve(ctx, logger, "cloud https", httpsSrv, func() error { return httpsSrv.ServeTLS(cfg.ln, "", "") }) })
+		g.Go(func() error {
+			return serve(ctx, logger, "cloud https", httpsSrv, func() error { return httpsSrv.ServeTLS(cfg.ln, "", "") })
+		})
 		if plainSrv != nil {
-			g.Go(func() error { return serve(ctx, logger, "dashboard http", plainSrv, func() error { return plainSrv.Serve(cfg.plainLn) }) })
+			g.Go(func() error {
+				return serve(ctx, logger, "dashboard http", plainSrv, func() error { return plainSrv.Serve(cfg.plainLn) })
+			})
 		}
 		g.Go(func() error { return node.stream.Consume(ctx, "sql-writer", writer.Handle) })
 		g.Go(func() error {
