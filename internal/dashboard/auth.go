@@ -4,9 +4,11 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"errors"
 	"net/http"
 	"time"
 
+	"github.com/fusionfleet/fusionfleet/internal/access"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/identity"
 )
@@ -22,8 +24,10 @@ const (
 	loginLocked    = "Too many failed attempts for this user name. Please wait a few minutes and try again."
 )
 
-// session is a logged-in request's user and the CSRF token of its session.
+// session is a logged-in request's principal, user and the CSRF token of
+// its session. Public routes get the zero session.
 type session struct {
+	p         access.Principal
 	user      fleet.User
 	tokenHash string
 	csrf      string
@@ -70,48 +74,66 @@ func sameSecret(a, b string) bool {
 	return a != "" && subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
 }
 
-// auth runs next with the request's session. Without one, pages redirect to
-// the login and the API answers 401. Every POST must carry the session's
-// CSRF token in the "csrf" form field.
-func (h *handler) auth(next authedFunc) http.Handler {
+// authorize is the one authorization check of the dashboard: it resolves
+// the session cookie to a principal and runs the route's handler only if
+// access.Check allows the route's requirement. Without a session, pages
+// redirect to the login and the JSON API answers 401. Every POST must
+// carry the session's CSRF token in the "csrf" form field; it is checked
+// before the role, so a forged request learns nothing. Public routes run
+// as they are (the login forms check their own CSRF token).
+func (h *handler) authorize(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var s session
-		c, err := r.Cookie(h.sessionCookie())
-		if err == nil && c.Value != "" {
-			s.tokenHash = identity.HashToken(c.Value)
-			s.user, err = h.st.SessionUser(r.Context(), s.tokenHash, h.clock.Now())
-			s.csrf = csrfToken(c.Value)
-		} else {
-			err = fleet.ErrNotFound
+		if rt.need.Public {
+			rt.handle(w, r, session{})
+			return
+		}
+		s, err := h.session(r)
+		if err == nil && r.Method == http.MethodPost && !sameSecret(r.PostFormValue("csrf"), s.csrf) {
+			err = errCSRF
+		}
+		if err == nil {
+			err = access.Check(s.p, rt.need, h.clock.Now())
 		}
 		switch {
-		case isNotFound(err) && isAPI(r):
+		case errors.Is(err, access.ErrUnauthenticated) && isAPI(r):
 			h.writeError(w, r, http.StatusUnauthorized, "Not logged in.")
 			return
-		case isNotFound(err):
+		case errors.Is(err, access.ErrUnauthenticated):
 			http.Redirect(w, r, "/login", http.StatusSeeOther)
+			return
+		case errors.Is(err, errCSRF):
+			h.writeError(w, r, http.StatusForbidden, "The form has expired. Please reload the page and try again.")
+			return
+		case errors.Is(err, access.ErrForbidden):
+			h.writeError(w, r, http.StatusForbidden, "Only administrators may do this.")
 			return
 		case err != nil:
 			h.internalError(w, r, err)
 			return
 		}
-		if r.Method == http.MethodPost && !sameSecret(r.PostFormValue("csrf"), s.csrf) {
-			h.writeError(w, r, http.StatusForbidden, "The form has expired. Please reload the page and try again.")
-			return
-		}
-		next(w, r, s)
+		rt.handle(w, r, s)
 	})
 }
 
-// admin lets only administrators through.
-func (h *handler) admin(next authedFunc) authedFunc {
-	return func(w http.ResponseWriter, r *http.Request, s session) {
-		if s.user.Role != fleet.RoleAdmin {
-			h.writeError(w, r, http.StatusForbidden, "Only administrators may do this.")
-			return
-		}
-		next(w, r, s)
+var errCSRF = errors.New("csrf token missing or wrong")
+
+// session resolves the request's session cookie. No cookie, or an unknown
+// or expired session, is access.ErrUnauthenticated.
+func (h *handler) session(r *http.Request) (session, error) {
+	c, err := r.Cookie(h.sessionCookie())
+	if err != nil || c.Value == "" {
+		return session{}, access.ErrUnauthenticated
 	}
+	s := session{tokenHash: identity.HashToken(c.Value), csrf: csrfToken(c.Value)}
+	m, err := h.st.SessionMember(r.Context(), s.tokenHash, h.clock.Now())
+	if isNotFound(err) {
+		return session{}, access.ErrUnauthenticated
+	}
+	if err != nil {
+		return session{}, err
+	}
+	s.p, s.user = access.ForUser(m), m.User
+	return s, nil
 }
 
 // loginData fills the login form.
@@ -191,13 +213,28 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 		h.showLogin(w, r, http.StatusUnauthorized, loginData{Name: name, Message: loginFailed})
 		return
 	}
-	h.limiter.succeed(name)
+	_, enabled, _, err := h.st.TOTP(r.Context(), user.ID)
+	if err != nil && !isNotFound(err) {
+		h.internalError(w, r, err)
+		return
+	}
+	if enabled {
+		h.challenge(w, r, user)
+		return
+	}
+	h.startSession(w, r, user)
+}
+
+// startSession logs user in: a fresh session, its cookie, and the login
+// form's cookie gone.
+func (h *handler) startSession(w http.ResponseWriter, r *http.Request, user fleet.User) {
+	h.limiter.succeed(user.Name)
 	token, err := identity.NewToken()
 	if err != nil {
 		h.internalError(w, r, err)
 		return
 	}
-	if err := h.st.CreateSession(r.Context(), identity.HashToken(token), user.ID, now.Add(h.ttl)); err != nil {
+	if err := h.st.CreateSession(r.Context(), identity.HashToken(token), user.ID, h.clock.Now().Add(h.ttl)); err != nil {
 		h.internalError(w, r, err)
 		return
 	}

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fusionfleet/fusionfleet/internal/access"
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/identity"
@@ -841,11 +842,11 @@ func (s failingStore) CreateSession(ctx context.Context, h string, u fleet.UserI
 	return s.Store.CreateSession(ctx, h, u, exp)
 }
 
-func (s failingStore) SessionUser(ctx context.Context, h string, now time.Time) (fleet.User, error) {
-	if err := s.on("SessionUser"); err != nil {
-		return fleet.User{}, err
+func (s failingStore) SessionMember(ctx context.Context, h string, now time.Time) (access.Member, error) {
+	if err := s.on("SessionMember"); err != nil {
+		return access.Member{}, err
 	}
-	return s.Store.SessionUser(ctx, h, now)
+	return s.Store.SessionMember(ctx, h, now)
 }
 
 func (s failingStore) DeleteSession(ctx context.Context, h string) error {
@@ -886,7 +887,7 @@ func TestStoreFailures(t *testing.T) {
 	}{
 		{"Printers", func() *http.Response { r, _ := get(t, c, f.srv.URL+"/"); return r }},
 		{"Printers", func() *http.Response { r, _ := get(t, c, f.srv.URL+"/api/printers"); return r }},
-		{"SessionUser", func() *http.Response { r, _ := get(t, c, f.srv.URL+"/"); return r }},
+		{"SessionMember", func() *http.Response { r, _ := get(t, c, f.srv.URL+"/"); return r }},
 		{"Sites", func() *http.Response { r, _ := get(t, c, f.srv.URL+"/admin/enrolment"); return r }},
 		{"Sites", func() *http.Response {
 			r, _ := post(t, c, f.srv.URL+"/admin/enrolment", url.Values{"csrf": {token}, "site": {string(f.siteA)}}, nil)

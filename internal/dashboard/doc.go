@@ -1,13 +1,20 @@
 // Package dashboard is the cloud's web UI: a login-protected "My 3D
 // printers" page (R-FEAT-1, seed figure 1) that updates live over
-// Server-Sent Events (R-FEAT-9), its JSON API, and the admin page that
-// issues one-time gateway enrolment tokens.
+// Server-Sent Events (R-FEAT-9), its JSON feed, the admin pages for users
+// (role and sites) and gateway enrolment tokens, and each user's API
+// tokens and two-factor login (R-PEER-2).
 //
-// NewHandler builds the whole UI as one http.Handler with every route in
-// one place. Sessions are random tokens in an HttpOnly cookie, stored only
-// as their hash; every POST form carries a per-session CSRF token and
-// cross-origin POSTs are refused; every page is sent with a strict Content
-// Security Policy, so the page script lives in an embedded static file.
+// NewHandler builds the whole UI as one http.Handler from one route table
+// in which every route says what it requires (access.Requirement);
+// authorize, the one middleware, resolves the session to an
+// access.Principal and enforces the requirement before any handler runs.
+// Handlers scope every store call by the principal's organisation and
+// filter by its sites. Sessions are random tokens in an HttpOnly cookie,
+// stored only as their hash; every POST form carries a per-session CSRF
+// token and cross-origin POSTs are refused; every page is sent with a
+// strict Content Security Policy, so the page script lives in an embedded
+// static file. Login is password, then a TOTP or recovery code when the
+// user has two-factor login, with a per-name back-off on failures.
 //
 // Hub fans out "printers of this organisation changed" to the open event
 // streams of that organisation only (R-SEC-6).

@@ -18,7 +18,7 @@ type enrolmentData struct {
 
 // enrolmentPage lets an admin pick a site to enrol a Command Center for.
 func (h *handler) enrolmentPage(w http.ResponseWriter, r *http.Request, s session) {
-	sites, err := h.st.Sites(r.Context(), s.user.OrgID)
+	sites, err := h.visibleSites(r, s.p)
 	if err != nil {
 		h.internalError(w, r, err)
 		return
@@ -31,7 +31,7 @@ func (h *handler) enrolmentPage(w http.ResponseWriter, r *http.Request, s sessio
 // admin's own organisation, valid for 24 hours, and shows it once: only its
 // hash is stored.
 func (h *handler) createEnrolment(w http.ResponseWriter, r *http.Request, s session) {
-	sites, err := h.st.Sites(r.Context(), s.user.OrgID)
+	sites, err := h.visibleSites(r, s.p)
 	if err != nil {
 		h.internalError(w, r, err)
 		return

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fusionfleet/fusionfleet/internal/access"
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 )
@@ -20,11 +21,36 @@ import (
 type Store interface {
 	UserByName(ctx context.Context, name string) (fleet.User, string, error)
 	CreateSession(ctx context.Context, tokenHash string, user fleet.UserID, expires time.Time) error
-	SessionUser(ctx context.Context, tokenHash string, now time.Time) (fleet.User, error)
+	SessionMember(ctx context.Context, tokenHash string, now time.Time) (access.Member, error)
 	DeleteSession(ctx context.Context, tokenHash string) error
 	Printers(ctx context.Context, org fleet.OrgID) ([]fleet.PrinterView, error)
 	CreateEnrolmentToken(ctx context.Context, site fleet.SiteID, tokenHash string, expires time.Time) error
 	Sites(ctx context.Context, org fleet.OrgID) ([]fleet.Site, error)
+
+	// Users of the organisation.
+	Member(ctx context.Context, org fleet.OrgID, user fleet.UserID) (access.Member, error)
+	Members(ctx context.Context, org fleet.OrgID) ([]access.Member, error)
+	CreateMember(ctx context.Context, org fleet.OrgID, name, passwordHash string, role fleet.Role, sites access.SiteSet) (fleet.UserID, error)
+	SetMember(ctx context.Context, org fleet.OrgID, user fleet.UserID, role fleet.Role, sites access.SiteSet) error
+	DeleteMember(ctx context.Context, org fleet.OrgID, user fleet.UserID) error
+
+	// API tokens.
+	APITokens(ctx context.Context, org fleet.OrgID, user fleet.UserID) ([]access.Token, error)
+	APIToken(ctx context.Context, org fleet.OrgID, id access.TokenID) (access.Token, error)
+	CreateAPIToken(ctx context.Context, tok access.Token, tokenHash string) (access.TokenID, error)
+	RevokeAPIToken(ctx context.Context, org fleet.OrgID, id access.TokenID, now time.Time) error
+
+	// Two-factor login.
+	SetPendingTOTP(ctx context.Context, user fleet.UserID, secret string) error
+	TOTP(ctx context.Context, user fleet.UserID) (secret string, enabled bool, lastStep int64, err error)
+	EnableTOTP(ctx context.Context, user fleet.UserID, step int64, recoveryHashes []string) error
+	UseTOTPStep(ctx context.Context, user fleet.UserID, step int64) error
+	UseRecoveryCode(ctx context.Context, user fleet.UserID, codeHash string, now time.Time) error
+	RecoveryCodesLeft(ctx context.Context, user fleet.UserID) (int, error)
+	DisableTOTP(ctx context.Context, user fleet.UserID) error
+	CreateLoginChallenge(ctx context.Context, tokenHash string, user fleet.UserID, expires time.Time) error
+	LoginChallengeUser(ctx context.Context, tokenHash string, now time.Time) (fleet.User, error)
+	DeleteLoginChallenge(ctx context.Context, tokenHash string, now time.Time) error
 }
 
 // Options tunes the dashboard. The zero value works: real clock, no logs,
@@ -103,31 +129,76 @@ func newHandler(st Store, hub *Hub, opts Options) *handler {
 		h.ttl = defaultSessionTTL
 	}
 	funcs := template.FuncMap{"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339) }}
-	for _, p := range []string{"login.html", "printers.html", "enrolment.html", "enrolment_token.html", "error.html"} {
+	for _, p := range []string{"login.html", "login_code.html", "printers.html", "enrolment.html", "enrolment_token.html",
+		"error.html", "users.html", "tokens.html", "twofactor.html"} {
 		// The templates are embedded: a parse error is a bug that every test catches.
 		h.pages[p] = template.Must(template.New(p).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+p))
 	}
 	return h
 }
 
-// routes is the one place where every route is declared.
+// route is one entry of the route table: a ServeMux pattern, what it
+// requires of the caller, and the handler.
+type route struct {
+	pattern string
+	need    access.Requirement
+	handle  authedFunc
+}
+
+var (
+	public     = access.Requirement{Public: true}
+	member     = access.Requirement{Role: fleet.RoleViewer}
+	memberPost = access.Requirement{Role: fleet.RoleViewer, Write: true}
+	adminGet   = access.Requirement{Role: fleet.RoleAdmin}
+	adminPost  = access.Requirement{Role: fleet.RoleAdmin, Write: true}
+)
+
+// table is the one place where every route and what it requires is
+// declared; authorize enforces it before any handler runs.
+func (h *handler) table() []route {
+	static, _ := fs.Sub(staticFS, "static") // cannot fail: "static" is embedded
+	files := http.StripPrefix("/static/", http.FileServerFS(static))
+	plain := func(f http.HandlerFunc) authedFunc {
+		return func(w http.ResponseWriter, r *http.Request, _ session) { f(w, r) }
+	}
+	return []route{
+		{"GET /login", public, plain(h.loginPage)},
+		{"POST /login", public, plain(h.login)},
+		{"GET /login/code", public, plain(h.codePage)},
+		{"POST /login/code", public, plain(h.loginCode)},
+		{"GET /healthz", public, plain(h.healthz)},
+		{"GET /static/", public, plain(files.ServeHTTP)},
+
+		{"POST /logout", memberPost, h.logout},
+		{"GET /{$}", member, h.printersPage},
+		{"GET /api/printers", member, h.apiPrinters},
+		{"GET /api/events", member, h.events},
+		{"GET /tokens", member, h.tokensPage},
+		{"POST /tokens", memberPost, h.createToken},
+		{"POST /tokens/{id}/revoke", memberPost, h.revokeToken},
+		{"GET /account/two-factor", member, h.twoFactorPage},
+		{"POST /account/two-factor", memberPost, h.enableTwoFactor},
+		{"POST /account/two-factor/disable", memberPost, h.disableTwoFactor},
+
+		{"GET /admin/enrolment", adminGet, h.enrolmentPage},
+		{"POST /admin/enrolment", adminPost, h.createEnrolment},
+		{"GET /admin/users", adminGet, h.usersPage},
+		{"POST /admin/users", adminPost, h.createUser},
+		{"POST /admin/users/{id}/access", adminPost, h.setUserAccess},
+		{"POST /admin/users/{id}/remove", adminPost, h.removeUser},
+
+		{"/", member, func(w http.ResponseWriter, r *http.Request, _ session) {
+			h.writeError(w, r, http.StatusNotFound, "Page not found.")
+		}},
+	}
+}
+
+// routes builds the mux from the route table.
 func (h *handler) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /login", h.loginPage)
-	mux.HandleFunc("POST /login", h.login)
-	mux.HandleFunc("GET /healthz", h.healthz)
-	static, _ := fs.Sub(staticFS, "static") // cannot fail: "static" is embedded
-	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
-
-	mux.Handle("POST /logout", h.auth(h.logout))
-	mux.Handle("GET /{$}", h.auth(h.printersPage))
-	mux.Handle("GET /api/printers", h.auth(h.apiPrinters))
-	mux.Handle("GET /api/events", h.auth(h.events))
-	mux.Handle("GET /admin/enrolment", h.auth(h.admin(h.enrolmentPage)))
-	mux.Handle("POST /admin/enrolment", h.auth(h.admin(h.createEnrolment)))
-	mux.Handle("/", h.auth(func(w http.ResponseWriter, r *http.Request, _ session) {
-		h.writeError(w, r, http.StatusNotFound, "Page not found.")
-	}))
+	for _, rt := range h.table() {
+		mux.Handle(rt.pattern, h.authorize(rt))
+	}
 	return h.guard(mux)
 }
 
@@ -203,6 +274,14 @@ type page struct {
 }
 
 func (p page) IsAdmin() bool { return p.User != nil && p.User.Role == fleet.RoleAdmin }
+
+// UserID is the logged-in user's ID, for templates.
+func (p page) UserID() fleet.UserID {
+	if p.User == nil {
+		return ""
+	}
+	return p.User.ID
+}
 
 // render executes a page template into a buffer first, so a template error
 // never sends half a page.

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fusionfleet/fusionfleet/internal/access"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 )
 
@@ -111,15 +112,15 @@ func pendingWords(n int) string {
 	return plural(int64(n), "pending job")
 }
 
-// cards loads the printers of org as cards.
-func (h *handler) cards(r *http.Request, org fleet.OrgID) ([]card, error) {
-	views, err := h.st.Printers(r.Context(), org)
+// cards loads the printers the principal may see as cards.
+func (h *handler) cards(r *http.Request, p access.Principal) ([]card, error) {
+	views, err := h.st.Printers(r.Context(), p.Org)
 	if err != nil {
 		return nil, err
 	}
 	now := h.clock.Now()
 	cs := make([]card, 0, len(views))
-	for _, v := range views {
+	for _, v := range p.FilterPrinters(views) {
 		cs = append(cs, newCard(v, now))
 	}
 	return cs, nil
@@ -128,7 +129,7 @@ func (h *handler) cards(r *http.Request, org fleet.OrgID) ([]card, error) {
 // printersPage is "My 3D printers", rendered in full on the server so it
 // works without JavaScript; the page script keeps it live.
 func (h *handler) printersPage(w http.ResponseWriter, r *http.Request, s session) {
-	cs, err := h.cards(r, s.user.OrgID)
+	cs, err := h.cards(r, s.p)
 	if err != nil {
 		h.internalError(w, r, err)
 		return
@@ -138,7 +139,7 @@ func (h *handler) printersPage(w http.ResponseWriter, r *http.Request, s session
 
 // apiPrinters is the session's organisation's printers as JSON.
 func (h *handler) apiPrinters(w http.ResponseWriter, r *http.Request, s session) {
-	cs, err := h.cards(r, s.user.OrgID)
+	cs, err := h.cards(r, s.p)
 	if err != nil {
 		h.internalError(w, r, err)
 		return
@@ -155,7 +156,7 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request, s session) {
 	// The server's WriteTimeout must not cut a long-lived stream; a writer
 	// that cannot clear deadlines has none to clear.
 	_ = rc.SetWriteDeadline(time.Time{})
-	notices, cancel := h.hub.subscribe(s.user.OrgID)
+	notices, cancel := h.hub.subscribe(s.p.Org)
 	defer cancel()
 
 	hd := w.Header()
@@ -165,13 +166,13 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request, s session) {
 
 	ctx := r.Context()
 	send := func() bool {
-		if _, err := h.st.SessionUser(ctx, s.tokenHash, h.clock.Now()); err != nil {
+		if _, err := h.st.SessionMember(ctx, s.tokenHash, h.clock.Now()); err != nil {
 			if !isNotFound(err) {
 				h.log.Warn("event stream: session check", "err", err)
 			}
 			return false
 		}
-		cs, err := h.cards(r, s.user.OrgID)
+		cs, err := h.cards(r, s.p)
 		if err != nil {
 			h.log.Warn("event stream: load printers", "err", err)
 			return false

@@ -1,6 +1,9 @@
 // Package identity hashes and checks the secrets that people and gateways
 // present to the cloud: user passwords (argon2id), session and enrolment
-// tokens (random, stored only as their SHA-256), and generated first
+// tokens (random, stored only as their SHA-256), API tokens (the same, with
+// the prefix "ffat_" and a checksum so that secret scanners find leaked
+// ones), TOTP second factors (RFC 6238, with replay refused by time step)
+// with their recovery codes (stored only as a hash), and generated first
 // passwords that a person can type.
 //
 // Password hashes are PHC strings:

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/fusionfleet/fusionfleet/internal/access"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 )
 
@@ -47,4 +48,16 @@ func (d *DB) DeleteSession(ctx context.Context, tokenHash string) error {
 		return fmt.Errorf("delete session: %w", err)
 	}
 	return nil
+}
+
+// SessionMember returns the user of an unexpired session with their sites
+// and second-factor state. An unknown or expired session is
+// fleet.ErrNotFound.
+func (d *DB) SessionMember(ctx context.Context, tokenHash string, now time.Time) (access.Member, error) {
+	m, err := oneMember(ctx, d.db, `JOIN sessions s ON s.user_id = u.id WHERE s.token_hash = ? AND s.expires_at > ?`,
+		tokenHash, nanos(now))
+	if err != nil {
+		return access.Member{}, fmt.Errorf("session: %w", err)
+	}
+	return m, nil
 }

@@ -7,22 +7,47 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/fusionfleet/fusionfleet/internal/access"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 )
 
-// CreateOrg creates an organisation.
+// CreateOrg creates a customer organisation.
 func (d *DB) CreateOrg(ctx context.Context, name string) (fleet.OrgID, error) {
+	return d.CreateOrgOfKind(ctx, name, access.OrgCustomer)
+}
+
+// CreateOrgOfKind creates an organisation of a kind: a customer or a
+// service provider.
+func (d *DB) CreateOrgOfKind(ctx context.Context, name string, kind access.OrgKind) (fleet.OrgID, error) {
 	if strings.TrimSpace(name) == "" {
 		return "", errors.New("create org: empty name")
+	}
+	if kind != access.OrgCustomer && kind != access.OrgServiceProvider {
+		return "", fmt.Errorf("create org: invalid kind %s", kind)
 	}
 	id, err := newID("org_")
 	if err != nil {
 		return "", fmt.Errorf("create org: %w", err)
 	}
-	if _, err := d.db.ExecContext(ctx, `INSERT INTO orgs (id, name) VALUES (?, ?)`, id, name); err != nil {
+	if _, err := d.db.ExecContext(ctx, `INSERT INTO orgs (id, name, kind) VALUES (?, ?, ?)`, id, name, int(kind)); err != nil {
 		return "", fmt.Errorf("create org: %w", err)
 	}
 	return fleet.OrgID(id), nil
+}
+
+// Org returns an organisation. An unknown ID is fleet.ErrNotFound.
+func (d *DB) Org(ctx context.Context, id fleet.OrgID) (access.Org, error) {
+	o := access.Org{ID: id}
+	var kind int
+	err := d.db.QueryRowContext(ctx, `SELECT name, kind FROM orgs WHERE id = ?`, id).Scan(&o.Name, &kind)
+	if errors.Is(err, sql.ErrNoRows) {
+		return access.Org{}, fmt.Errorf("org %s: %w", id, fleet.ErrNotFound)
+	}
+	if err != nil {
+		return access.Org{}, fmt.Errorf("org %s: %w", id, err)
+	}
+	o.Kind = access.OrgKind(kind)
+	return o, nil
 }
 
 // CreateSite creates a site of an organisation. An unknown organisation is

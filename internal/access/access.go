@@ -1,0 +1,361 @@
+package access
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/fusionfleet/fusionfleet/internal/fleet"
+)
+
+// The decisions Check can reach besides yes. Map them to HTTP statuses
+// once, at the edge: 401 and 403.
+var (
+	ErrUnauthenticated = errors.New("not authenticated")
+	ErrForbidden       = errors.New("forbidden")
+)
+
+// OrgKind says what an organisation is.
+type OrgKind uint8
+
+// The kinds of organisation.
+const (
+	OrgCustomer        OrgKind = iota + 1 // owns sites and printers
+	OrgServiceProvider                    // serves customers under their grants
+)
+
+func (k OrgKind) String() string {
+	switch k {
+	case OrgCustomer:
+		return "customer"
+	case OrgServiceProvider:
+		return "service_provider"
+	}
+	return fmt.Sprintf("OrgKind(%d)", uint8(k))
+}
+
+// ParseOrgKind parses "customer" or "service_provider".
+func ParseOrgKind(s string) (OrgKind, error) {
+	for _, k := range []OrgKind{OrgCustomer, OrgServiceProvider} {
+		if k.String() == s {
+			return k, nil
+		}
+	}
+	return 0, fmt.Errorf("unknown organisation kind %q", s)
+}
+
+// Org is an organisation with its kind.
+type Org struct {
+	ID   fleet.OrgID
+	Name string
+	Kind OrgKind
+}
+
+// Scope is what an API token may do. A session has ScopeReadWrite.
+type Scope uint8
+
+// The scopes, in rising order of power.
+const (
+	ScopeNone Scope = iota
+	ScopeRead
+	ScopeReadWrite
+)
+
+func (s Scope) String() string {
+	switch s {
+	case ScopeRead:
+		return "read"
+	case ScopeReadWrite:
+		return "read-write"
+	}
+	return "none"
+}
+
+// ParseScope parses "read" or "read-write".
+func ParseScope(s string) (Scope, error) {
+	switch s {
+	case "read":
+		return ScopeRead, nil
+	case "read-write":
+		return ScopeReadWrite, nil
+	}
+	return ScopeNone, fmt.Errorf("unknown scope %q, want read or read-write", s)
+}
+
+// Kind is how a principal authenticated.
+type Kind uint8
+
+// The kinds of principal.
+const (
+	KindNone  Kind = iota // no credentials
+	KindUser              // a user with a login session
+	KindToken             // an API token acting for its owner
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindUser:
+		return "user"
+	case KindToken:
+		return "token"
+	}
+	return "none"
+}
+
+// TokenID is the public ID of an API token (not the secret).
+type TokenID string
+
+// Member is a user with the sites they are limited to.
+type Member struct {
+	fleet.User
+	Sites     SiteSet
+	TwoFactor bool // TOTP is enabled
+}
+
+// Token is a stored API token: everything but its secret.
+type Token struct {
+	ID      TokenID
+	OrgID   fleet.OrgID
+	UserID  fleet.UserID // the owner: the token acts with the owner's role
+	Name    string
+	Scope   Scope
+	Sites   SiteSet // further limits the owner's sites
+	Created time.Time
+	Expires time.Time
+	Revoked time.Time // zero while the token is valid
+}
+
+// Grant is a customer's permission for a service provider to act on the
+// customer's data: limited in role, sites and time (R-SEC-7).
+type Grant struct {
+	ID       string
+	Customer fleet.OrgID
+	Provider fleet.OrgID
+	Role     fleet.Role
+	Sites    SiteSet
+	Expires  time.Time
+}
+
+// Principal is the authenticated caller of one request.
+type Principal struct {
+	Kind    Kind
+	User    fleet.User  // the user, or the token's owner; User.OrgID is the home organisation
+	Org     fleet.OrgID // the organisation whose data the request may touch
+	Role    fleet.Role  // the effective role in Org
+	Sites   SiteSet     // the sites of Org the request may touch
+	Scope   Scope
+	TokenID TokenID   // for KindToken
+	Expires time.Time // for KindToken: when the token expires
+	Grant   *Grant    // non-nil when acting under a customer's grant
+}
+
+// ForUser returns the principal of a logged-in member.
+func ForUser(m Member) Principal {
+	return Principal{Kind: KindUser, User: m.User, Org: m.OrgID, Role: m.Role, Sites: m.Sites, Scope: ScopeReadWrite}
+}
+
+// ForToken returns the principal of an API token used at now by its owner.
+// A revoked or expired token, or one whose owner is of another
+// organisation, is ErrUnauthenticated.
+func ForToken(t Token, owner Member, now time.Time) (Principal, error) {
+	switch {
+	case !t.Revoked.IsZero():
+		return Principal{}, fmt.Errorf("token %s revoked: %w", t.ID, ErrUnauthenticated)
+	case !now.Before(t.Expires):
+		return Principal{}, fmt.Errorf("token %s expired: %w", t.ID, ErrUnauthenticated)
+	case owner.ID != t.UserID || owner.OrgID != t.OrgID || t.OrgID == "":
+		return Principal{}, fmt.Errorf("token %s: owner mismatch: %w", t.ID, ErrUnauthenticated)
+	}
+	return Principal{Kind: KindToken, User: owner.User, Org: t.OrgID, Role: owner.Role,
+		Sites: owner.Sites.Intersect(t.Sites), Scope: t.Scope, TokenID: t.ID, Expires: t.Expires}, nil
+}
+
+// UnderGrant returns the principal that p, a user of a service provider,
+// has in the customer organisation of g: at most the granted role, only the
+// granted sites. A grant that is expired, or not given to p's organisation,
+// is ErrForbidden.
+func UnderGrant(p Principal, g Grant, now time.Time) (Principal, error) {
+	switch {
+	case p.Kind == KindNone:
+		return Principal{}, ErrUnauthenticated
+	case p.Grant != nil:
+		return Principal{}, fmt.Errorf("grant %s: already acting under a grant: %w", g.ID, ErrForbidden)
+	case g.Provider != p.User.OrgID || g.Provider == "":
+		return Principal{}, fmt.Errorf("grant %s: not given to %s: %w", g.ID, p.User.OrgID, ErrForbidden)
+	case !now.Before(g.Expires):
+		return Principal{}, fmt.Errorf("grant %s expired: %w", g.ID, ErrForbidden)
+	}
+	q := p
+	q.Org = g.Customer
+	q.Role = min(p.Role, g.Role)
+	q.Sites = g.Sites
+	q.Grant = &g
+	return q, nil
+}
+
+// Requirement is what a route demands of its caller.
+type Requirement struct {
+	Public bool       // no credentials needed; the rest is ignored
+	Role   fleet.Role // the least role; RoleViewer admits every member
+	Write  bool       // changes data: a read-only token is refused
+}
+
+// Check decides whether p may use a route that needs r at now: nil, or an
+// error wrapping ErrUnauthenticated or ErrForbidden.
+func Check(p Principal, r Requirement, now time.Time) error {
+	if r.Public {
+		return nil
+	}
+	if p.Kind == KindNone || p.Org == "" || p.User.ID == "" {
+		return ErrUnauthenticated
+	}
+	if p.Kind == KindToken && !now.Before(p.Expires) {
+		return fmt.Errorf("token %s expired: %w", p.TokenID, ErrUnauthenticated)
+	}
+	if g := p.Grant; g != nil && (!now.Before(g.Expires) || g.Customer != p.Org) {
+		return fmt.Errorf("grant %s no longer valid: %w", g.ID, ErrForbidden)
+	}
+	need := max(r.Role, fleet.RoleViewer)
+	if p.Role < need {
+		return fmt.Errorf("role %s, need %s: %w", p.Role, need, ErrForbidden)
+	}
+	if r.Write && p.Scope < ScopeReadWrite {
+		return fmt.Errorf("scope %s, need read-write: %w", p.Scope, ErrForbidden)
+	}
+	if !r.Write && p.Scope < ScopeRead {
+		return fmt.Errorf("no scope: %w", ErrForbidden)
+	}
+	return nil
+}
+
+// CanAssign reports whether p may give someone (a new user, a token) role
+// and sites: never more than p has itself. It returns nil or an error
+// wrapping ErrForbidden.
+func (p Principal) CanAssign(role fleet.Role, sites SiteSet) error {
+	if role > p.Role {
+		return fmt.Errorf("cannot give role %s above own %s: %w", role, p.Role, ErrForbidden)
+	}
+	if !p.Sites.Contains(sites) {
+		return fmt.Errorf("cannot give sites beyond own: %w", ErrForbidden)
+	}
+	return nil
+}
+
+// CanManage reports whether p may change or remove member m: m must be of
+// p's organisation and hold no more than p may assign.
+func (p Principal) CanManage(m Member) error {
+	if m.OrgID != p.Org {
+		return fmt.Errorf("user %s: %w", m.ID, fleet.ErrNotFound)
+	}
+	return p.CanAssign(m.Role, m.Sites)
+}
+
+// FilterSites keeps the sites of p's organisation that p may see.
+func (p Principal) FilterSites(sites []fleet.Site) []fleet.Site {
+	out := make([]fleet.Site, 0, len(sites))
+	for _, s := range sites {
+		if s.OrgID == p.Org && p.Sites.Allows(s.ID) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// FilterPrinters keeps the printers at sites p may see.
+func (p Principal) FilterPrinters(ps []fleet.PrinterView) []fleet.PrinterView {
+	out := make([]fleet.PrinterView, 0, len(ps))
+	for _, v := range ps {
+		if p.Sites.Allows(v.SiteID) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// SiteSet is a set of sites of one organisation, or all of them. The zero
+// value is all sites.
+type SiteSet struct {
+	limited bool
+	ids     []fleet.SiteID // sorted, unique
+}
+
+// AllSites returns the unlimited set.
+func AllSites() SiteSet { return SiteSet{} }
+
+// OnlySites returns the set of exactly ids (none if ids is empty).
+func OnlySites(ids ...fleet.SiteID) SiteSet {
+	s := SiteSet{limited: true, ids: slices.Clone(ids)}
+	slices.Sort(s.ids)
+	s.ids = slices.Compact(s.ids)
+	return s
+}
+
+// Limited reports whether the set is not all sites.
+func (s SiteSet) Limited() bool { return s.limited }
+
+// IDs returns the sites of a limited set (nil for all sites).
+func (s SiteSet) IDs() []fleet.SiteID { return slices.Clone(s.ids) }
+
+// Allows reports whether site is in the set.
+func (s SiteSet) Allows(site fleet.SiteID) bool {
+	if !s.limited {
+		return true
+	}
+	_, ok := slices.BinarySearch(s.ids, site)
+	return ok
+}
+
+// Contains reports whether every site of o is in s.
+func (s SiteSet) Contains(o SiteSet) bool {
+	if !s.limited {
+		return true
+	}
+	if !o.limited {
+		return false
+	}
+	for _, id := range o.ids {
+		if !s.Allows(id) {
+			return false
+		}
+	}
+	return true
+}
+
+// Intersect returns the sites in both s and o.
+func (s SiteSet) Intersect(o SiteSet) SiteSet {
+	switch {
+	case !s.limited:
+		return o
+	case !o.limited:
+		return s
+	}
+	var ids []fleet.SiteID
+	for _, id := range s.ids {
+		if o.Allows(id) {
+			ids = append(ids, id)
+		}
+	}
+	return OnlySites(ids...)
+}
+
+// Equal reports whether s and o are the same set.
+func (s SiteSet) Equal(o SiteSet) bool {
+	return s.limited == o.limited && slices.Equal(s.ids, o.ids)
+}
+
+// NewToken returns the API token p may create for itself: never a wider
+// scope or more sites than p has, and, when p is itself a token, never
+// outliving it. It returns an error wrapping ErrForbidden otherwise.
+func (p Principal) NewToken(name string, scope Scope, sites SiteSet, created, expires time.Time) (Token, error) {
+	if scope > p.Scope {
+		return Token{}, fmt.Errorf("scope %s above own %s: %w", scope, p.Scope, ErrForbidden)
+	}
+	if err := p.CanAssign(p.Role, sites); err != nil {
+		return Token{}, err
+	}
+	if p.Kind == KindToken && expires.After(p.Expires) {
+		expires = p.Expires
+	}
+	return Token{OrgID: p.Org, UserID: p.User.ID, Name: name, Scope: scope, Sites: sites, Created: created, Expires: expires}, nil
+}

@@ -1,0 +1,300 @@
+package access
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/google/go-cmp/cmp"
+)
+
+var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+func member(role fleet.Role, sites SiteSet) Member {
+	return Member{User: fleet.User{ID: "usr_1", OrgID: "org_a", Name: "ada", Role: role}, Sites: sites}
+}
+
+func token(scope Scope, sites SiteSet) Token {
+	return Token{ID: "tok_1", OrgID: "org_a", UserID: "usr_1", Scope: scope, Sites: sites, Expires: t0.Add(time.Hour)}
+}
+
+func mustToken(t *testing.T, tok Token, owner Member) Principal {
+	t.Helper()
+	p, err := ForToken(tok, owner, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestCheck(t *testing.T) {
+	admin := ForUser(member(fleet.RoleAdmin, AllSites()))
+	operator := ForUser(member(fleet.RoleOperator, AllSites()))
+	viewer := ForUser(member(fleet.RoleViewer, OnlySites("site_1")))
+	readTok := mustToken(t, token(ScopeRead, AllSites()), member(fleet.RoleAdmin, AllSites()))
+	rwTok := mustToken(t, token(ScopeReadWrite, AllSites()), member(fleet.RoleAdmin, AllSites()))
+	expiredTok := rwTok
+	expiredTok.Expires = t0
+	grant := Grant{ID: "g1", Customer: "org_c", Provider: "org_a", Role: fleet.RoleOperator, Expires: t0.Add(time.Hour)}
+	underGrant, err := UnderGrant(admin, grant, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	staleGrant := underGrant
+	g := grant
+	g.Expires = t0
+	staleGrant.Grant = &g
+	noRole := admin
+	noRole.Role = fleet.RoleNone
+	noScope := admin
+	noScope.Scope = ScopeNone
+
+	public := Requirement{Public: true}
+	read := Requirement{Role: fleet.RoleViewer}
+	anyRead := Requirement{}
+	write := Requirement{Role: fleet.RoleViewer, Write: true}
+	opWrite := Requirement{Role: fleet.RoleOperator, Write: true}
+	adminRead := Requirement{Role: fleet.RoleAdmin}
+	adminWrite := Requirement{Role: fleet.RoleAdmin, Write: true}
+
+	tests := []struct {
+		name string
+		p    Principal
+		r    Requirement
+		want error
+	}{
+		{"public, nobody", Principal{}, public, nil},
+		{"read, nobody", Principal{}, read, ErrUnauthenticated},
+		{"nobody with an org but no user", Principal{Kind: KindUser, Org: "org_a"}, read, ErrUnauthenticated},
+		{"zero role requirement still needs a member", noRole, anyRead, ErrForbidden},
+		{"viewer reads", viewer, read, nil},
+		{"viewer writes own things", viewer, write, nil},
+		{"viewer operator write", viewer, opWrite, ErrForbidden},
+		{"viewer admin read", viewer, adminRead, ErrForbidden},
+		{"operator writes", operator, opWrite, nil},
+		{"operator admin write", operator, adminWrite, ErrForbidden},
+		{"admin everything", admin, adminWrite, nil},
+		{"read token reads admin data", readTok, adminRead, nil},
+		{"read token writes", readTok, write, ErrForbidden},
+		{"read-write token writes", rwTok, adminWrite, nil},
+		{"expired token", expiredTok, read, ErrUnauthenticated},
+		{"no scope", noScope, read, ErrForbidden},
+		{"under grant, operator write", underGrant, opWrite, nil},
+		{"under grant, capped below admin", underGrant, adminRead, ErrForbidden},
+		{"grant expired", staleGrant, read, ErrForbidden},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := Check(tt.p, tt.r, t0)
+			if tt.want == nil && err != nil || tt.want != nil && !errors.Is(err, tt.want) {
+				t.Errorf("Check = %v, want %v", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestForToken(t *testing.T) {
+	owner := member(fleet.RoleOperator, OnlySites("site_1", "site_2"))
+	p := mustToken(t, token(ScopeRead, OnlySites("site_2", "site_3")), owner)
+	want := Principal{Kind: KindToken, User: owner.User, Org: "org_a", Role: fleet.RoleOperator,
+		Sites: OnlySites("site_2"), Scope: ScopeRead, TokenID: "tok_1", Expires: t0.Add(time.Hour)}
+	if diff := cmp.Diff(want, p, cmp.AllowUnexported(SiteSet{})); diff != "" {
+		t.Errorf("ForToken (-want +got):\n%s", diff)
+	}
+	revoked := token(ScopeRead, AllSites())
+	revoked.Revoked = t0.Add(-time.Minute)
+	expired := token(ScopeRead, AllSites())
+	expired.Expires = t0
+	otherOwner := owner
+	otherOwner.ID = "usr_2"
+	otherOrg := owner
+	otherOrg.OrgID = "org_b"
+	for _, tt := range []struct {
+		name  string
+		tok   Token
+		owner Member
+	}{
+		{"revoked", revoked, owner},
+		{"expired", expired, owner},
+		{"other owner", token(ScopeRead, AllSites()), otherOwner},
+		{"owner moved org", token(ScopeRead, AllSites()), otherOrg},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := ForToken(tt.tok, tt.owner, t0); !errors.Is(err, ErrUnauthenticated) {
+				t.Errorf("err = %v, want ErrUnauthenticated", err)
+			}
+		})
+	}
+}
+
+func TestUnderGrant(t *testing.T) {
+	provider := ForUser(member(fleet.RoleAdmin, AllSites()))
+	g := Grant{ID: "g1", Customer: "org_c", Provider: "org_a", Role: fleet.RoleViewer, Sites: OnlySites("site_c1"),
+		Expires: t0.Add(time.Hour)}
+	p, err := UnderGrant(provider, g, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Org != "org_c" || p.Role != fleet.RoleViewer || !p.Sites.Equal(OnlySites("site_c1")) || p.Grant == nil {
+		t.Errorf("principal under grant = %+v", p)
+	}
+	if p.User.OrgID != "org_a" {
+		t.Errorf("home org = %s, want org_a", p.User.OrgID)
+	}
+	other := g
+	other.Provider = "org_x"
+	expired := g
+	expired.Expires = t0
+	for _, tt := range []struct {
+		name string
+		p    Principal
+		g    Grant
+		want error
+	}{
+		{"nobody", Principal{}, g, ErrUnauthenticated},
+		{"other provider", provider, other, ErrForbidden},
+		{"expired", provider, expired, ErrForbidden},
+		{"grant on grant", p, g, ErrForbidden},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := UnderGrant(tt.p, tt.g, t0); !errors.Is(err, tt.want) {
+				t.Errorf("err = %v, want %v", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestCanAssignAndManage(t *testing.T) {
+	limitedAdmin := ForUser(member(fleet.RoleAdmin, OnlySites("site_1")))
+	operator := ForUser(member(fleet.RoleOperator, AllSites()))
+	tests := []struct {
+		name  string
+		p     Principal
+		role  fleet.Role
+		sites SiteSet
+		want  error
+	}{
+		{"admin gives admin at own site", limitedAdmin, fleet.RoleAdmin, OnlySites("site_1"), nil},
+		{"limited admin gives all sites", limitedAdmin, fleet.RoleViewer, AllSites(), ErrForbidden},
+		{"limited admin gives other site", limitedAdmin, fleet.RoleViewer, OnlySites("site_2"), ErrForbidden},
+		{"operator gives admin", operator, fleet.RoleAdmin, AllSites(), ErrForbidden},
+		{"operator gives viewer", operator, fleet.RoleViewer, OnlySites(), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.p.CanAssign(tt.role, tt.sites)
+			if tt.want == nil && err != nil || tt.want != nil && !errors.Is(err, tt.want) {
+				t.Errorf("CanAssign = %v, want %v", err, tt.want)
+			}
+		})
+	}
+	m := member(fleet.RoleViewer, AllSites())
+	m.OrgID = "org_b"
+	if err := operator.CanManage(m); !errors.Is(err, fleet.ErrNotFound) {
+		t.Errorf("manage other org's member: %v, want ErrNotFound", err)
+	}
+	if err := limitedAdmin.CanManage(member(fleet.RoleViewer, AllSites())); !errors.Is(err, ErrForbidden) {
+		t.Errorf("limited admin manages unlimited member: %v, want ErrForbidden", err)
+	}
+}
+
+func TestSiteSet(t *testing.T) {
+	all, none := AllSites(), OnlySites()
+	ab, bc := OnlySites("b", "a", "a"), OnlySites("c", "b")
+	if diff := cmp.Diff([]fleet.SiteID{"a", "b"}, ab.IDs()); diff != "" {
+		t.Errorf("IDs (-want +got):\n%s", diff)
+	}
+	tests := []struct {
+		name string
+		got  bool
+		want bool
+	}{
+		{"all allows", all.Allows("x"), true},
+		{"none allows", none.Allows("x"), false},
+		{"ab allows a", ab.Allows("a"), true},
+		{"ab allows c", ab.Allows("c"), false},
+		{"all limited", all.Limited(), false},
+		{"none limited", none.Limited(), true},
+		{"all contains ab", all.Contains(ab), true},
+		{"ab contains all", ab.Contains(all), false},
+		{"ab contains none", ab.Contains(none), true},
+		{"ab contains bc", ab.Contains(bc), false},
+		{"ab ∩ bc = b", ab.Intersect(bc).Equal(OnlySites("b")), true},
+		{"all ∩ ab = ab", all.Intersect(ab).Equal(ab), true},
+		{"ab ∩ all = ab", ab.Intersect(all).Equal(ab), true},
+		{"ab ∩ none is none, not all", ab.Intersect(none).Equal(none), true},
+		{"zero is all", SiteSet{}.Equal(all), true},
+	}
+	for _, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("%s = %v, want %v", tt.name, tt.got, tt.want)
+		}
+	}
+}
+
+func TestFilters(t *testing.T) {
+	p := ForUser(member(fleet.RoleViewer, OnlySites("s1")))
+	sites := []fleet.Site{{ID: "s1", OrgID: "org_a"}, {ID: "s2", OrgID: "org_a"}, {ID: "s1", OrgID: "org_b"}}
+	if diff := cmp.Diff([]fleet.Site{{ID: "s1", OrgID: "org_a"}}, p.FilterSites(sites)); diff != "" {
+		t.Errorf("FilterSites (-want +got):\n%s", diff)
+	}
+	ps := []fleet.PrinterView{{ID: "p1", SiteID: "s1"}, {ID: "p2", SiteID: "s2"}}
+	if diff := cmp.Diff([]fleet.PrinterView{{ID: "p1", SiteID: "s1"}}, p.FilterPrinters(ps)); diff != "" {
+		t.Errorf("FilterPrinters (-want +got):\n%s", diff)
+	}
+}
+
+func TestNames(t *testing.T) {
+	for _, k := range []OrgKind{OrgCustomer, OrgServiceProvider} {
+		got, err := ParseOrgKind(k.String())
+		if err != nil || got != k {
+			t.Errorf("ParseOrgKind(%s) = %v, %v", k, got, err)
+		}
+	}
+	if _, err := ParseOrgKind("vendor"); err == nil {
+		t.Error("ParseOrgKind(vendor) = nil error")
+	}
+	if OrgKind(9).String() != "OrgKind(9)" {
+		t.Error("unknown OrgKind name")
+	}
+	for _, s := range []Scope{ScopeRead, ScopeReadWrite} {
+		got, err := ParseScope(s.String())
+		if err != nil || got != s {
+			t.Errorf("ParseScope(%s) = %v, %v", s, got, err)
+		}
+	}
+	if _, err := ParseScope("admin"); err == nil {
+		t.Error("ParseScope(admin) = nil error")
+	}
+	if ScopeNone.String() != "none" || KindUser.String() != "user" || KindToken.String() != "token" || KindNone.String() != "none" {
+		t.Error("names of scope or kind")
+	}
+}
+
+func TestNewToken(t *testing.T) {
+	user := ForUser(member(fleet.RoleOperator, OnlySites("s1", "s2")))
+	tok, err := user.NewToken("ci", ScopeReadWrite, OnlySites("s1"), t0, t0.Add(48*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Token{OrgID: "org_a", UserID: "usr_1", Name: "ci", Scope: ScopeReadWrite, Sites: OnlySites("s1"),
+		Created: t0, Expires: t0.Add(48 * time.Hour)}
+	if diff := cmp.Diff(want, tok, cmp.AllowUnexported(SiteSet{})); diff != "" {
+		t.Errorf("NewToken (-want +got):\n%s", diff)
+	}
+	if _, err := user.NewToken("x", ScopeRead, AllSites(), t0, t0.Add(time.Hour)); !errors.Is(err, ErrForbidden) {
+		t.Errorf("all sites from a limited user: %v, want ErrForbidden", err)
+	}
+	readTok := mustToken(t, token(ScopeRead, AllSites()), member(fleet.RoleAdmin, AllSites()))
+	if _, err := readTok.NewToken("x", ScopeReadWrite, AllSites(), t0, t0.Add(time.Hour)); !errors.Is(err, ErrForbidden) {
+		t.Errorf("read-write from a read token: %v, want ErrForbidden", err)
+	}
+	child, err := readTok.NewToken("x", ScopeRead, AllSites(), t0, t0.Add(1000*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !child.Expires.Equal(readTok.Expires) {
+		t.Errorf("child expires %v, want the parent's %v", child.Expires, readTok.Expires)
+	}
+}

@@ -1,0 +1,22 @@
+// Package access decides who may do what in the cloud (R-SEC-6, R-PEER-2).
+//
+// A Principal is the caller of one request, already authenticated: a user
+// with a session, or an API token acting for its owner. It names the
+// organisation whose data the request may touch, the effective role there,
+// the sites it is limited to and, for tokens, the scope (read or
+// read-write). A Requirement is what one route demands; Check is the one
+// decision function that every route of the dashboard and the REST API
+// passes through before its handler runs.
+//
+// Organisations are customers or service providers (OrgKind). A
+// service-provider user acting on a customer's data does so under a Grant
+// the customer gave (R-SEC-7): UnderGrant turns the user's own principal
+// into one that acts in the customer's organisation with at most the
+// granted role and sites, until the grant expires. Grants are not stored
+// yet; the model has their place so that handlers need not change when
+// they are.
+//
+// Handlers scope every store call by Principal.Org and filter by
+// Principal.Sites; the helpers here (FilterSites, FilterPrinters,
+// CanAssign, CanManage) keep those rules in one place.
+package access

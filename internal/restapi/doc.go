@@ -1,0 +1,15 @@
+// Package restapi is the cloud's public REST API (R-PEER-3): JSON under
+// /api/v1/, authenticated with API tokens ("Authorization: Bearer
+// ffat_…"), described by the OpenAPI 3.1 document served at
+// /api/openapi.json.
+//
+// Every route is declared once, in the route table of handler.go, with
+// what it requires (access.Requirement). The one middleware resolves the
+// bearer token to an access.Principal, asks access.Check, and only then
+// runs the handler, which gets the principal and scopes every store call by
+// its organisation and sites. The same table builds the mux and is checked
+// against the OpenAPI document by the tests, so neither can drift.
+//
+// Errors are JSON {"error": "..."}; writeError and statusOf are the one
+// place errors become HTTP statuses.
+package restapi

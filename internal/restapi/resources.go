@@ -1,0 +1,413 @@
+package restapi
+
+import (
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/fusionfleet/fusionfleet/internal/access"
+	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/fusionfleet/fusionfleet/internal/identity"
+)
+
+// Limits on what callers may name.
+const (
+	maxNameLen       = 128
+	defaultTokenDays = 90
+	maxTokenDays     = 365
+)
+
+// siteList is a site set on the wire: null (or absent) for all sites.
+func siteList(s access.SiteSet) []fleet.SiteID {
+	if !s.Limited() {
+		return nil
+	}
+	ids := s.IDs()
+	if ids == nil {
+		ids = []fleet.SiteID{}
+	}
+	return ids
+}
+
+// siteSet is the inverse of siteList.
+func siteSet(ids *[]fleet.SiteID) access.SiteSet {
+	if ids == nil || *ids == nil {
+		return access.AllSites()
+	}
+	return access.OnlySites(*ids...)
+}
+
+type userJSON struct {
+	ID        fleet.UserID   `json:"id"`
+	Name      string         `json:"name"`
+	Role      string         `json:"role"`
+	Sites     []fleet.SiteID `json:"sites"`
+	TwoFactor bool           `json:"two_factor"`
+}
+
+func newUserJSON(m access.Member) userJSON {
+	return userJSON{ID: m.ID, Name: m.Name, Role: m.Role.String(), Sites: siteList(m.Sites), TwoFactor: m.TwoFactor}
+}
+
+type meJSON struct {
+	Kind    string         `json:"kind"`
+	User    userRef        `json:"user"`
+	OrgID   fleet.OrgID    `json:"org_id"`
+	Role    string         `json:"role"`
+	Scope   string         `json:"scope"`
+	Sites   []fleet.SiteID `json:"sites"`
+	TokenID access.TokenID `json:"token_id,omitempty"`
+	Expires time.Time      `json:"expires_at,omitzero"`
+}
+
+type userRef struct {
+	ID   fleet.UserID `json:"id"`
+	Name string       `json:"name"`
+}
+
+func (h *handler) me(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+	h.encode(w, http.StatusOK, meJSON{Kind: p.Kind.String(), User: userRef{p.User.ID, p.User.Name}, OrgID: p.Org,
+		Role: p.Role.String(), Scope: p.Scope.String(), Sites: siteList(p.Sites), TokenID: p.TokenID, Expires: p.Expires})
+	return nil
+}
+
+func (h *handler) sites(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+	sites, err := h.st.Sites(r.Context(), p.Org)
+	if err != nil {
+		return err
+	}
+	h.encode(w, http.StatusOK, p.FilterSites(sites))
+	return nil
+}
+
+// visiblePrinters are the printers of p's organisation at p's sites.
+func (h *handler) visiblePrinters(r *http.Request, p access.Principal) ([]fleet.PrinterView, error) {
+	ps, err := h.st.Printers(r.Context(), p.Org)
+	if err != nil {
+		return nil, err
+	}
+	return p.FilterPrinters(ps), nil
+}
+
+func (h *handler) printers(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+	ps, err := h.visiblePrinters(r, p)
+	if err != nil {
+		return err
+	}
+	h.encode(w, http.StatusOK, ps)
+	return nil
+}
+
+func (h *handler) printer(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+	ps, err := h.visiblePrinters(r, p)
+	if err != nil {
+		return err
+	}
+	id := fleet.PrinterID(r.PathValue("id"))
+	for _, v := range ps {
+		if v.ID == id {
+			h.encode(w, http.StatusOK, v)
+			return nil
+		}
+	}
+	return fleet.ErrNotFound
+}
+
+func (h *handler) users(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+	ms, err := h.st.Members(r.Context(), p.Org)
+	if err != nil {
+		return err
+	}
+	out := make([]userJSON, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, newUserJSON(m))
+	}
+	h.encode(w, http.StatusOK, out)
+	return nil
+}
+
+func (h *handler) user(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+	m, err := h.st.Member(r.Context(), p.Org, fleet.UserID(r.PathValue("id")))
+	if err != nil {
+		return err
+	}
+	h.encode(w, http.StatusOK, newUserJSON(m))
+	return nil
+}
+
+// accessRequest is the role and sites of a user, as the caller asks.
+type accessRequest struct {
+	Role  string          `json:"role"`
+	Sites *[]fleet.SiteID `json:"sites"`
+}
+
+// parse checks the request against what p may give.
+func (a accessRequest) parse(p access.Principal) (fleet.Role, access.SiteSet, error) {
+	role, err := fleet.ParseRole(a.Role)
+	if err != nil {
+		return 0, access.SiteSet{}, badRequest(`"role" must be "admin", "operator" or "viewer".`)
+	}
+	sites := siteSet(a.Sites)
+	if err := p.CanAssign(role, sites); err != nil {
+		return 0, access.SiteSet{}, err
+	}
+	return role, sites, nil
+}
+
+type createUserRequest struct {
+	Name string `json:"name"`
+	accessRequest
+}
+
+type createdUserJSON struct {
+	User     userJSON `json:"user"`
+	Password string   `json:"password"`
+}
+
+// validName checks a user or token name.
+func validName(field, name string) error {
+	if strings.TrimSpace(name) == "" || len(name) > maxNameLen || !utf8.ValidString(name) {
+		return badRequest(`"` + field + `" must be 1 to 128 bytes of text.`)
+	}
+	for _, c := range name {
+		if c < ' ' || c == 0x7f {
+			return badRequest(`"` + field + `" must not contain control characters.`)
+		}
+	}
+	return nil
+}
+
+// createUser creates a user with a generated first password, shown once.
+func (h *handler) createUser(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+	var req createUserRequest
+	if err := decode(r.Body, &req); err != nil {
+		return err
+	}
+	if err := validName("name", req.Name); err != nil {
+		return err
+	}
+	role, sites, err := req.parse(p)
+	if err != nil {
+		return err
+	}
+	password, err := identity.GeneratePassword()
+	if err != nil {
+		return err
+	}
+	hash, err := identity.HashPassword(password)
+	if err != nil {
+		return err
+	}
+	id, err := h.st.CreateMember(r.Context(), p.Org, req.Name, hash, role, sites)
+	if err != nil {
+		return err
+	}
+	m, err := h.st.Member(r.Context(), p.Org, id)
+	if err != nil {
+		return err
+	}
+	h.log.Info("user created", "user", id, "by", p.User.ID)
+	h.encode(w, http.StatusCreated, createdUserJSON{User: newUserJSON(m), Password: password})
+	return nil
+}
+
+// managed loads the user named in the path, if p may manage them.
+func (h *handler) managed(r *http.Request, p access.Principal) (access.Member, error) {
+	m, err := h.st.Member(r.Context(), p.Org, fleet.UserID(r.PathValue("id")))
+	if err != nil {
+		return access.Member{}, err
+	}
+	if err := p.CanManage(m); err != nil {
+		return access.Member{}, err
+	}
+	return m, nil
+}
+
+func (h *handler) updateUser(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+	m, err := h.managed(r, p)
+	if err != nil {
+		return err
+	}
+	var req accessRequest
+	if err := decode(r.Body, &req); err != nil {
+		return err
+	}
+	role, sites, err := req.parse(p)
+	if err != nil {
+		return err
+	}
+	if err := h.st.SetMember(r.Context(), p.Org, m.ID, role, sites); err != nil {
+		return err
+	}
+	if m, err = h.st.Member(r.Context(), p.Org, m.ID); err != nil {
+		return err
+	}
+	h.encode(w, http.StatusOK, newUserJSON(m))
+	return nil
+}
+
+func (h *handler) deleteUser(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+	m, err := h.managed(r, p)
+	if err != nil {
+		return err
+	}
+	if m.ID == p.User.ID {
+		return badRequest("You cannot remove yourself.")
+	}
+	if err := h.st.DeleteMember(r.Context(), p.Org, m.ID); err != nil {
+		return err
+	}
+	h.log.Info("user removed", "user", m.ID, "by", p.User.ID)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+type tokenJSON struct {
+	ID      access.TokenID `json:"id"`
+	Name    string         `json:"name"`
+	UserID  fleet.UserID   `json:"user_id"`
+	Scope   string         `json:"scope"`
+	Sites   []fleet.SiteID `json:"sites"`
+	Created time.Time      `json:"created_at"`
+	Expires time.Time      `json:"expires_at"`
+	Revoked time.Time      `json:"revoked_at,omitzero"`
+	// Token is the secret, present only in the answer that creates it.
+	Token string `json:"token,omitempty"`
+}
+
+func newTokenJSON(t access.Token) tokenJSON {
+	return tokenJSON{ID: t.ID, Name: t.Name, UserID: t.UserID, Scope: t.Scope.String(), Sites: siteList(t.Sites),
+		Created: t.Created, Expires: t.Expires, Revoked: t.Revoked}
+}
+
+// tokens lists the caller's own tokens, or all of the organisation's for
+// an admin.
+func (h *handler) tokens(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+	owner := p.User.ID
+	if p.Role == fleet.RoleAdmin {
+		owner = ""
+	}
+	toks, err := h.st.APITokens(r.Context(), p.Org, owner)
+	if err != nil {
+		return err
+	}
+	out := make([]tokenJSON, 0, len(toks))
+	for _, t := range toks {
+		out = append(out, newTokenJSON(t))
+	}
+	h.encode(w, http.StatusOK, out)
+	return nil
+}
+
+type createTokenRequest struct {
+	Name          string          `json:"name"`
+	Scope         string          `json:"scope"`
+	Sites         *[]fleet.SiteID `json:"sites"`
+	ExpiresInDays int             `json:"expires_in_days"`
+}
+
+// newToken checks a token request of p and returns the token to store.
+func newToken(p access.Principal, name string, scope access.Scope, sites access.SiteSet, days int, now time.Time) (access.Token, error) {
+	if err := validName("name", name); err != nil {
+		return access.Token{}, err
+	}
+	if days == 0 {
+		days = defaultTokenDays
+	}
+	if days < 1 || days > maxTokenDays {
+		return access.Token{}, badRequest(`"expires_in_days" must be 1 to 365.`)
+	}
+	return p.NewToken(name, scope, sites, now, now.Add(time.Duration(days)*24*time.Hour))
+}
+
+func (h *handler) createToken(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+	var req createTokenRequest
+	if err := decode(r.Body, &req); err != nil {
+		return err
+	}
+	scope, err := access.ParseScope(req.Scope)
+	if err != nil {
+		return badRequest(`"scope" must be "read" or "read-write".`)
+	}
+	now := h.clock.Now().UTC()
+	sites := p.Sites // no sites asked for: the caller's own
+	if req.Sites != nil {
+		sites = siteSet(req.Sites)
+	}
+	tok, err := newToken(p, req.Name, scope, sites, req.ExpiresInDays, now)
+	if err != nil {
+		return err
+	}
+	secret, err := identity.NewAPIToken()
+	if err != nil {
+		return err
+	}
+	if tok.ID, err = h.st.CreateAPIToken(r.Context(), tok, identity.HashToken(secret)); err != nil {
+		return err
+	}
+	h.log.Info("api token created", "token", tok.ID, "by", p.User.ID)
+	out := newTokenJSON(tok)
+	out.Token = secret
+	h.encode(w, http.StatusCreated, out)
+	return nil
+}
+
+// revokeToken revokes one of the caller's tokens, or any of the
+// organisation's for an admin.
+func (h *handler) revokeToken(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+	tok, err := h.st.APIToken(r.Context(), p.Org, access.TokenID(r.PathValue("id")))
+	if err != nil {
+		return err
+	}
+	if tok.UserID != p.User.ID && p.Role != fleet.RoleAdmin {
+		return fleet.ErrNotFound // another member's token is none of the caller's business
+	}
+	if err := h.st.RevokeAPIToken(r.Context(), p.Org, tok.ID, h.clock.Now()); err != nil {
+		return err
+	}
+	h.log.Info("api token revoked", "token", tok.ID, "by", p.User.ID)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+type enrolmentRequest struct {
+	SiteID fleet.SiteID `json:"site_id"`
+}
+
+type enrolmentJSON struct {
+	SiteID  fleet.SiteID `json:"site_id"`
+	Token   string       `json:"token"`
+	Expires time.Time    `json:"expires_at"`
+}
+
+// createEnrolmentToken issues a one-time gateway enrolment token for a site
+// the caller may see, shown once.
+func (h *handler) createEnrolmentToken(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+	var req enrolmentRequest
+	if err := decode(r.Body, &req); err != nil {
+		return err
+	}
+	sites, err := h.st.Sites(r.Context(), p.Org)
+	if err != nil {
+		return err
+	}
+	found := false
+	for _, s := range p.FilterSites(sites) {
+		found = found || s.ID == req.SiteID
+	}
+	if !found || req.SiteID == "" {
+		return badRequest(`"site_id" must name one of your sites.`)
+	}
+	token, err := identity.NewToken()
+	if err != nil {
+		return err
+	}
+	expires := h.clock.Now().UTC().Add(enrolmentTTL)
+	if err := h.st.CreateEnrolmentToken(r.Context(), req.SiteID, identity.HashToken(token), expires); err != nil {
+		return err
+	}
+	h.log.Info("enrolment token issued", "site", req.SiteID, "by", p.User.ID)
+	h.encode(w, http.StatusCreated, enrolmentJSON{SiteID: req.SiteID, Token: token, Expires: expires})
+	return nil
+}

@@ -1,0 +1,633 @@
+package restapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fusionfleet/fusionfleet/internal/access"
+	"github.com/fusionfleet/fusionfleet/internal/clock"
+	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/fusionfleet/fusionfleet/internal/identity"
+	"github.com/fusionfleet/fusionfleet/internal/sqlite"
+	"github.com/fusionfleet/fusionfleet/internal/uplink"
+	"github.com/google/go-cmp/cmp"
+)
+
+var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// A stored password hash for users the tests never log in as.
+const someHash = "$argon2id$v=19$m=19456,t=2,p=1$3m8WsAULrPS4/JhjUp5V+w$xJMsjuPzWQqcBUddyHF4SyA1r6LVx6GYfn69NwOvWWM"
+
+// side is one organisation of the fixture with its canary names.
+type side struct {
+	org           fleet.OrgID
+	site, site2   fleet.SiteID
+	printer       fleet.PrinterID // at site
+	admin         fleet.UserID
+	tokens        map[string]string // principal name -> secret
+	canaries      []string
+	otherCanaries []string
+}
+
+type fixture struct {
+	db    *sqlite.DB
+	clock *clock.Manual
+	h     *handler
+	srv   *httptest.Server
+	a, b  *side
+	seq   uint64
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	ctx := t.Context()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "cloud.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	f := &fixture{db: db, clock: clock.NewManual(t0)}
+	f.a = f.seed(t, "CanaryAlpha")
+	f.b = f.seed(t, "CanaryBravo")
+	f.a.otherCanaries, f.b.otherCanaries = f.b.canaries, f.a.canaries
+	f.h = newHandler(db, Options{Clock: f.clock})
+	f.srv = httptest.NewServer(f.h.mux())
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+// seed creates an organisation with two sites, a printer at each, users of
+// every role, a site-limited viewer, and tokens for each.
+func (f *fixture) seed(t *testing.T, name string) *side {
+	t.Helper()
+	ctx := t.Context()
+	s := &side{tokens: map[string]string{}}
+	var err error
+	if s.org, err = f.db.CreateOrg(ctx, name+" Org"); err != nil {
+		t.Fatal(err)
+	}
+	if s.site, err = f.db.CreateSite(ctx, s.org, name+" Site"); err != nil {
+		t.Fatal(err)
+	}
+	if s.site2, err = f.db.CreateSite(ctx, s.org, name+" Second"); err != nil {
+		t.Fatal(err)
+	}
+	s.printer = fleet.PrinterID("printer-" + strings.ToLower(name))
+	f.printer(t, s.org, s.site, s.printer, name+" Printer")
+	f.printer(t, s.org, s.site2, s.printer+"-2", name+" Printer 2")
+	users := []struct {
+		key   string
+		role  fleet.Role
+		sites access.SiteSet
+	}{
+		{"admin", fleet.RoleAdmin, access.AllSites()},
+		{"operator", fleet.RoleOperator, access.AllSites()},
+		{"viewer", fleet.RoleViewer, access.AllSites()},
+		{"limited", fleet.RoleViewer, access.OnlySites(s.site2)},
+	}
+	for _, u := range users {
+		id, err := f.db.CreateMember(ctx, s.org, name+"-"+u.key, someHash, u.role, u.sites)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u.key == "admin" {
+			s.admin = id
+		}
+		s.tokens[u.key] = f.token(t, s.org, id, access.ScopeReadWrite, access.AllSites(), t0.Add(time.Hour))
+		s.canaries = append(s.canaries, string(id))
+	}
+	s.tokens["read"] = f.token(t, s.org, s.admin, access.ScopeRead, access.AllSites(), t0.Add(time.Hour))
+	s.tokens["expired"] = f.token(t, s.org, s.admin, access.ScopeReadWrite, access.AllSites(), t0.Add(-time.Second))
+	revoked := f.token(t, s.org, s.admin, access.ScopeReadWrite, access.AllSites(), t0.Add(time.Hour))
+	tok, err := f.db.APITokenByHash(ctx, identity.HashToken(revoked))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.db.RevokeAPIToken(ctx, s.org, tok.ID, t0); err != nil {
+		t.Fatal(err)
+	}
+	s.tokens["revoked"] = revoked
+	s.canaries = append(s.canaries, name, string(s.org), string(s.site), string(s.site2), string(s.printer), string(tok.ID))
+	return s
+}
+
+func (f *fixture) printer(t *testing.T, org fleet.OrgID, site fleet.SiteID, p fleet.PrinterID, name string) {
+	t.Helper()
+	f.seq += 2
+	env := uplink.Envelope{OrgID: org, SiteID: site, GatewayID: fleet.GatewayID("gw_" + string(site)), Records: []fleet.Record{
+		{Seq: f.seq - 1, Kind: fleet.KindIdentity, PrinterID: p, Time: t0, Identity: &fleet.Identity{PrinterID: p, Name: name, Model: "M1", SerialNumber: "SN"}},
+		{Seq: f.seq, Kind: fleet.KindStatus, PrinterID: p, Time: t0, Status: &fleet.Status{PrinterID: p, State: fleet.StatePrinting, Progress: 0.5, Time: t0}},
+	}}
+	if _, err := f.db.ApplyEnvelope(t.Context(), env); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// token stores an API token created at t0 and returns its secret.
+func (f *fixture) token(t *testing.T, org fleet.OrgID, user fleet.UserID, scope access.Scope, sites access.SiteSet, expires time.Time) string {
+	t.Helper()
+	secret, err := identity.NewAPIToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := access.Token{OrgID: org, UserID: user, Name: "t", Scope: scope, Sites: sites, Created: t0.Add(-time.Hour), Expires: expires}
+	if _, err := f.db.CreateAPIToken(t.Context(), tok, identity.HashToken(secret)); err != nil {
+		t.Fatal(err)
+	}
+	return secret
+}
+
+// do sends a request with a bearer secret ("" for none) and returns the
+// status and body.
+func (f *fixture) do(t *testing.T, method, path, secret, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, f.srv.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if secret != "" {
+		req.Header.Set("Authorization", "Bearer "+secret)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := f.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusNoContent && resp.Header.Get("Content-Type") != "application/json" {
+		t.Errorf("%s %s: Content-Type %q", method, path, resp.Header.Get("Content-Type"))
+	}
+	return resp.StatusCode, string(b)
+}
+
+// victims creates, in s's organisation, a user and a token of s's admin
+// that a walker case may change or remove.
+func (f *fixture) victims(t *testing.T, s *side, n int) (fleet.UserID, access.TokenID) {
+	t.Helper()
+	id, err := f.db.CreateMember(t.Context(), s.org, "victim-"+string(s.org)+"-"+strconv.Itoa(n), someHash, fleet.RoleViewer, access.AllSites())
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := f.token(t, s.org, s.admin, access.ScopeRead, access.AllSites(), t0.Add(time.Hour))
+	tok, err := f.db.APITokenByHash(t.Context(), identity.HashToken(secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id, tok.ID
+}
+
+func itoa(n int) string {
+	return strings.TrimSpace(strings.Repeat(" ", 0) + string(rune('a'+n%26)) + string(rune('a'+n/26%26)) + string(rune('a'+n/676%26)))
+}
+
+// The walker: every route, with every kind of caller of both
+// organisations, on the caller's own objects and on the other
+// organisation's. The status is as the table says, and no answer to one
+// organisation's caller names anything of the other's.
+func TestRouteWalker(t *testing.T) {
+	f := newFixture(t)
+	const (
+		own     = "own"
+		foreign = "foreign"
+	)
+	// want[route][principal] for the caller's own objects; foreign objects
+	// are 404 wherever own ones succeed.
+	ok := func(s int) map[string]int {
+		return map[string]int{"admin": s, "operator": s, "viewer": s, "limited": s, "read": s}
+	}
+	adminOnly := func(s int, readToo bool) map[string]int {
+		m := map[string]int{"admin": s, "operator": 403, "viewer": 403, "limited": 403, "read": 403}
+		if readToo {
+			m["read"] = s
+		}
+		return m
+	}
+	with := func(m map[string]int, kv ...any) map[string]int {
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i].(string)] = kv[i+1].(int)
+		}
+		return m
+	}
+	want := map[string]map[string]int{
+		"GET /api/openapi.json":         with(ok(200), "anon", 200, "revoked", 200, "expired", 200),
+		"GET /api/v1/me":                ok(200),
+		"GET /api/v1/sites":             ok(200),
+		"GET /api/v1/printers":          ok(200),
+		"GET /api/v1/printers/{id}":     with(ok(200), "limited", 404),
+		"GET /api/v1/users":             adminOnly(200, true),
+		"POST /api/v1/users":            adminOnly(201, false),
+		"GET /api/v1/users/{id}":        adminOnly(200, true),
+		"PATCH /api/v1/users/{id}":      adminOnly(200, false),
+		"DELETE /api/v1/users/{id}":     adminOnly(204, false),
+		"GET /api/v1/tokens":            ok(200),
+		"POST /api/v1/tokens":           with(ok(201), "read", 403),
+		"DELETE /api/v1/tokens/{id}":    with(ok(404), "admin", 204, "read", 403),
+		"POST /api/v1/enrolment-tokens": adminOnly(201, false),
+	}
+	bodies := map[string]string{
+		"POST /api/v1/users":            `{"name":"new-%s","role":"viewer"}`,
+		"PATCH /api/v1/users/{id}":      `{"role":"operator"}`,
+		"POST /api/v1/tokens":           `{"name":"made","scope":"read"}`,
+		"POST /api/v1/enrolment-tokens": `{"site_id":"%s"}`,
+	}
+	principals := []string{"anon", "admin", "operator", "viewer", "limited", "read", "revoked", "expired"}
+	n := 0
+	for _, rt := range f.h.routes() {
+		key := rt.method + " " + rt.path
+		if _, ok := want[key]; !ok {
+			t.Errorf("route %s has no expectation", key)
+			continue
+		}
+		for _, sides := range [][2]*side{{f.a, f.b}, {f.b, f.a}} {
+			me, other := sides[0], sides[1]
+			for _, who := range principals {
+				targets := []string{own}
+				if strings.Contains(rt.path, "{id}") {
+					targets = append(targets, foreign)
+				}
+				for _, target := range targets {
+					n++
+					name := key + "/" + string(me.org)[:8] + "/" + who + "/" + target
+					t.Run(name, func(t *testing.T) {
+						owner := me
+						if target == foreign {
+							owner = other
+						}
+						victimUser, victimToken := f.victims(t, owner, n)
+						path := rt.path
+						switch {
+						case strings.HasPrefix(rt.path, "/api/v1/printers/"):
+							path = strings.Replace(path, "{id}", string(owner.printer), 1)
+						case strings.HasPrefix(rt.path, "/api/v1/users/"):
+							path = strings.Replace(path, "{id}", string(victimUser), 1)
+						case strings.HasPrefix(rt.path, "/api/v1/tokens/"):
+							path = strings.Replace(path, "{id}", string(victimToken), 1)
+						}
+						body := bodies[key]
+						switch key {
+						case "POST /api/v1/users":
+							body = strings.Replace(body, "%s", strconv.Itoa(n)+string(me.org), 1)
+						case "POST /api/v1/enrolment-tokens":
+							body = strings.Replace(body, "%s", string(me.site), 1)
+						}
+						status, got := f.do(t, rt.method, path, me.tokens[who], body)
+						exp, ok := want[key][who]
+						if !ok {
+							exp = http.StatusUnauthorized
+						}
+						if target == foreign && exp < 300 {
+							exp = http.StatusNotFound
+						}
+						if status != exp {
+							t.Errorf("status %d, want %d; body %s", status, exp, got)
+						}
+						for _, c := range me.otherCanaries {
+							if strings.Contains(got, c) {
+								t.Errorf("answer names %q of the other organisation:\n%s", c, got)
+							}
+						}
+						if status >= 400 {
+							var e errorBody
+							if err := json.Unmarshal([]byte(got), &e); err != nil || e.Error == "" {
+								t.Errorf("error body %q: want {\"error\": ...}", got)
+							}
+						}
+					})
+				}
+			}
+		}
+	}
+	if len(want) != len(f.h.routes()) {
+		t.Errorf("expectations for %d routes, table has %d", len(want), len(f.h.routes()))
+	}
+}
+
+// The OpenAPI document describes exactly the routes of the table, and
+// says which are public.
+func TestOpenAPIMatchesRoutes(t *testing.T) {
+	var doc struct {
+		OpenAPI  string                                `json:"openapi"`
+		Security []map[string][]string                 `json:"security"`
+		Paths    map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal(openAPI, &doc); err != nil {
+		t.Fatalf("openapi.json: %v", err)
+	}
+	if doc.OpenAPI != "3.1.0" || len(doc.Security) != 1 {
+		t.Errorf("openapi %q, security %v", doc.OpenAPI, doc.Security)
+	}
+	type op struct {
+		Security  *[]map[string][]string     `json:"security"`
+		Responses map[string]json.RawMessage `json:"responses"`
+	}
+	var documented []string
+	ops := map[string]op{}
+	for path, methods := range doc.Paths {
+		for m, raw := range methods {
+			key := strings.ToUpper(m) + " " + path
+			documented = append(documented, key)
+			var o op
+			if err := json.Unmarshal(raw, &o); err != nil {
+				t.Fatalf("%s: %v", key, err)
+			}
+			ops[key] = o
+		}
+	}
+	var routed []string
+	h := newHandler(nil, Options{})
+	for _, rt := range h.routes() {
+		key := rt.method + " " + rt.path
+		routed = append(routed, key)
+		o, ok := ops[key]
+		if !ok {
+			continue
+		}
+		public := o.Security != nil && len(*o.Security) == 0
+		if public != rt.need.Public {
+			t.Errorf("%s: documented public %v, route public %v", key, public, rt.need.Public)
+		}
+		if !rt.need.Public && (o.Responses["401"] == nil || o.Responses["403"] == nil) {
+			t.Errorf("%s: 401 and 403 not documented", key)
+		}
+	}
+	slices.Sort(documented)
+	slices.Sort(routed)
+	if diff := cmp.Diff(routed, documented); diff != "" {
+		t.Errorf("routes (-table +document):\n%s", diff)
+	}
+	// And it is what the API serves.
+	f := newFixture(t)
+	status, body := f.do(t, "GET", "/api/openapi.json", "", "")
+	if status != 200 || body != string(openAPI) {
+		t.Errorf("GET /api/openapi.json = %d", status)
+	}
+}
+
+func TestBearerTokens(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	// Site limits of the token narrow the owner's sites.
+	siteTok := f.token(t, f.a.org, f.a.admin, access.ScopeRead, access.OnlySites(f.a.site2), t0.Add(time.Hour))
+	_, body := f.do(t, "GET", "/api/v1/printers", siteTok, "")
+	var ps []fleet.PrinterView
+	if err := json.Unmarshal([]byte(body), &ps); err != nil {
+		t.Fatal(err)
+	}
+	if len(ps) != 1 || ps[0].SiteID != f.a.site2 {
+		t.Errorf("site-limited token sees %+v, want only the printer at site 2", ps)
+	}
+	if status, _ := f.do(t, "GET", "/api/v1/printers/"+string(f.a.printer), siteTok, ""); status != 404 {
+		t.Errorf("printer at another site: %d, want 404", status)
+	}
+	_, body = f.do(t, "GET", "/api/v1/sites", siteTok, "")
+	var sites []fleet.Site
+	if err := json.Unmarshal([]byte(body), &sites); err != nil || len(sites) != 1 || sites[0].ID != f.a.site2 {
+		t.Errorf("sites of a site-limited token: %s", body)
+	}
+	// The limited user's token cannot widen its sites.
+	if status, _ := f.do(t, "POST", "/api/v1/tokens", f.a.tokens["limited"],
+		`{"name":"x","scope":"read","sites":["`+string(f.a.site2)+`"]}`); status != 201 {
+		t.Errorf("limited user, own site: %d, want 201", status)
+	}
+	if status, _ := f.do(t, "POST", "/api/v1/tokens", f.a.tokens["limited"],
+		`{"name":"x","scope":"read","sites":["`+string(f.a.site)+`"]}`); status != 403 {
+		t.Errorf("limited user, other site: %d, want 403", status)
+	}
+	// A token is shown once, works, and stops working when revoked.
+	status, body := f.do(t, "POST", "/api/v1/tokens", f.a.tokens["viewer"], `{"name":"ci","scope":"read","expires_in_days":1}`)
+	if status != 201 {
+		t.Fatalf("create token: %d %s", status, body)
+	}
+	var created tokenJSON
+	if err := json.Unmarshal([]byte(body), &created); err != nil {
+		t.Fatal(err)
+	}
+	// A token made by a token never outlives it: one hour, not a day.
+	if !strings.HasPrefix(created.Token, "ffat_") || !created.Expires.Equal(t0.Add(time.Hour)) || created.Scope != "read" {
+		t.Errorf("created token %+v", created)
+	}
+	if status, body := f.do(t, "GET", "/api/v1/me", created.Token, ""); status != 200 || !strings.Contains(body, `"scope":"read"`) {
+		t.Errorf("me with the new token: %d %s", status, body)
+	}
+	_, list := f.do(t, "GET", "/api/v1/tokens", f.a.tokens["viewer"], "")
+	if strings.Contains(list, created.Token) || !strings.Contains(list, string(created.ID)) {
+		t.Errorf("token list shows the secret or lacks the token: %s", list)
+	}
+	if status, _ := f.do(t, "DELETE", "/api/v1/tokens/"+string(created.ID), f.a.tokens["viewer"], ""); status != 204 {
+		t.Errorf("revoke own token: %d", status)
+	}
+	if status, _ := f.do(t, "GET", "/api/v1/me", created.Token, ""); status != 401 {
+		t.Errorf("revoked token: %d, want 401", status)
+	}
+	// Expiry by the clock.
+	f.clock.Advance(time.Hour)
+	if status, _ := f.do(t, "GET", "/api/v1/me", f.a.tokens["admin"], ""); status != 401 {
+		t.Errorf("token after expiry: %d, want 401", status)
+	}
+	// Malformed credentials.
+	for _, hdr := range []string{"Basic abc", "Bearer", "Bearer ffat_x", "Bearer " + f.a.tokens["read"][:len(f.a.tokens["read"])-1] + "A"} {
+		req, _ := http.NewRequestWithContext(ctx, "GET", f.srv.URL+"/api/v1/me", nil)
+		req.Header.Set("Authorization", hdr)
+		resp, err := f.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 401 || resp.Header.Get("WWW-Authenticate") == "" {
+			t.Errorf("Authorization %q: %d, want 401 with WWW-Authenticate", hdr, resp.StatusCode)
+		}
+	}
+}
+
+func TestUsersAPI(t *testing.T) {
+	f := newFixture(t)
+	admin := f.a.tokens["admin"]
+	status, body := f.do(t, "POST", "/api/v1/users", admin, `{"name":"newbie","role":"operator","sites":["`+string(f.a.site)+`"]}`)
+	if status != 201 {
+		t.Fatalf("create: %d %s", status, body)
+	}
+	var created createdUserJSON
+	if err := json.Unmarshal([]byte(body), &created); err != nil {
+		t.Fatal(err)
+	}
+	want := userJSON{ID: created.User.ID, Name: "newbie", Role: "operator", Sites: []fleet.SiteID{f.a.site}}
+	if diff := cmp.Diff(want, created.User); diff != "" || created.Password == "" {
+		t.Errorf("created (-want +got):\n%s", diff)
+	}
+	_, hash, err := f.db.UserByName(t.Context(), "newbie")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := identity.CheckPassword(hash, created.Password); !ok {
+		t.Error("the shown password does not match the stored hash")
+	}
+	status, body = f.do(t, "PATCH", "/api/v1/users/"+string(created.User.ID), admin, `{"role":"viewer","sites":null}`)
+	if status != 200 || !strings.Contains(body, `"role":"viewer"`) || !strings.Contains(body, `"sites":null`) {
+		t.Errorf("patch: %d %s", status, body)
+	}
+	bad := []struct {
+		name, method, path, body string
+		status                   int
+	}{
+		{"taken name", "POST", "/api/v1/users", `{"name":"newbie","role":"viewer"}`, 409},
+		{"bad role", "POST", "/api/v1/users", `{"name":"x","role":"root"}`, 400},
+		{"empty name", "POST", "/api/v1/users", `{"name":" ","role":"viewer"}`, 400},
+		{"control character", "POST", "/api/v1/users", `{"name":"a\u0007b","role":"viewer"}`, 400},
+		{"unknown field", "POST", "/api/v1/users", `{"name":"x","role":"viewer","admin":true}`, 400},
+		{"other org's site", "POST", "/api/v1/users", `{"name":"x","role":"viewer","sites":["` + string(f.b.site) + `"]}`, 404},
+		{"trailing data", "POST", "/api/v1/users", `{"name":"x","role":"viewer"} {}`, 400},
+		{"not JSON", "POST", "/api/v1/users", `name=x`, 400},
+		{"remove self", "DELETE", "/api/v1/users/" + string(f.a.admin), "", 400},
+		{"demote last admin", "PATCH", "/api/v1/users/" + string(f.a.admin), `{"role":"viewer"}`, 409},
+		{"bad scope", "POST", "/api/v1/tokens", `{"name":"x","scope":"all"}`, 400},
+		{"too long", "POST", "/api/v1/tokens", `{"name":"x","scope":"read","expires_in_days":400}`, 400},
+		{"other org's site for enrolment", "POST", "/api/v1/enrolment-tokens", `{"site_id":"` + string(f.b.site) + `"}`, 400},
+		{"wrong method", "PUT", "/api/v1/users", `{}`, 405},
+		{"unknown path", "GET", "/api/v1/nothing", "", 404},
+		{"too large", "POST", "/api/v1/users", `{"name":"` + strings.Repeat("x", maxBodyBytes) + `"}`, 400},
+	}
+	for _, tt := range bad {
+		t.Run(tt.name, func(t *testing.T) {
+			status, body := f.do(t, tt.method, tt.path, admin, tt.body)
+			if status != tt.status {
+				t.Errorf("status %d, want %d: %s", status, tt.status, body)
+			}
+		})
+	}
+	if status, _ := f.do(t, "DELETE", "/api/v1/users/"+string(created.User.ID), admin, ""); status != 204 {
+		t.Errorf("delete: %d", status)
+	}
+	if status, _ := f.do(t, "GET", "/api/v1/users/"+string(created.User.ID), admin, ""); status != 404 {
+		t.Errorf("deleted user: %d, want 404", status)
+	}
+	// The enrolment token works once for the site.
+	status, body = f.do(t, "POST", "/api/v1/enrolment-tokens", admin, `{"site_id":"`+string(f.a.site)+`"}`)
+	var enr enrolmentJSON
+	if err := json.Unmarshal([]byte(body), &enr); status != 201 || err != nil {
+		t.Fatalf("enrolment token: %d %s", status, body)
+	}
+	gw, err := f.db.Enrol(t.Context(), identity.HashToken(enr.Token), "cc", make([]byte, 32), t0)
+	if err != nil || gw.SiteID != f.a.site {
+		t.Errorf("enrol with the token: %+v, %v", gw, err)
+	}
+}
+
+// failing fails every store call that takes an org with errBoom.
+type failing struct {
+	Store
+	fail string
+}
+
+var errBoom = errors.New("boom: secret detail")
+
+func (s failing) Printers(ctx context.Context, org fleet.OrgID) ([]fleet.PrinterView, error) {
+	if s.fail == "Printers" {
+		return nil, errBoom
+	}
+	return s.Store.Printers(ctx, org)
+}
+
+func (s failing) APITokenByHash(ctx context.Context, h string) (access.Token, error) {
+	if s.fail == "APITokenByHash" {
+		return access.Token{}, errBoom
+	}
+	return s.Store.APITokenByHash(ctx, h)
+}
+
+func (s failing) Member(ctx context.Context, org fleet.OrgID, u fleet.UserID) (access.Member, error) {
+	if s.fail == "Member" {
+		return access.Member{}, errBoom
+	}
+	return s.Store.Member(ctx, org, u)
+}
+
+func TestStoreFailures(t *testing.T) {
+	f := newFixture(t)
+	for _, m := range []string{"Printers", "APITokenByHash", "Member"} {
+		t.Run(m, func(t *testing.T) {
+			srv := httptest.NewServer(newHandler(failing{Store: f.db, fail: m}, Options{Clock: f.clock}).mux())
+			defer srv.Close()
+			req, _ := http.NewRequest("GET", srv.URL+"/api/v1/printers", nil)
+			req.Header.Set("Authorization", "Bearer "+f.a.tokens["admin"])
+			resp, err := srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 500 || strings.Contains(string(b), "secret detail") {
+				t.Errorf("%d %s: want 500 without details", resp.StatusCode, b)
+			}
+		})
+	}
+}
+
+func TestStatusOf(t *testing.T) {
+	tests := []struct {
+		err  error
+		want int
+	}{
+		{badRequest("x"), 400},
+		{access.ErrUnauthenticated, 401},
+		{access.ErrForbidden, 403},
+		{fleet.ErrNotFound, 404},
+		{errMethod, 405},
+		{fleet.ErrConflict, 409},
+		{errBoom, 500},
+	}
+	for _, tt := range tests {
+		if got, _ := statusOf(tt.err); got != tt.want {
+			t.Errorf("statusOf(%v) = %d, want %d", tt.err, got, tt.want)
+		}
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	f.Add(`{"name":"x","role":"viewer","sites":["s1"]}`)
+	f.Add(`{"name":"x","scope":"read","expires_in_days":3}`)
+	f.Add(`{} {}`)
+	f.Add(`{"sites":null}`)
+	f.Add(``)
+	f.Fuzz(func(t *testing.T, s string) {
+		var u createUserRequest
+		err := decode(strings.NewReader(s), &u)
+		var br badRequest
+		if err != nil && !errors.As(err, &br) {
+			t.Fatalf("decode error %v is not a badRequest", err)
+		}
+		if err == nil {
+			// What decoded re-encodes and decodes to the same request.
+			b, err := json.Marshal(u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var again createUserRequest
+			if err := decode(strings.NewReader(string(b)), &again); err != nil {
+				t.Fatalf("re-decode %s: %v", b, err)
+			}
+			if diff := cmp.Diff(u, again, cmp.AllowUnexported(createUserRequest{})); diff != "" {
+				t.Fatalf("round trip (-first +second):\n%s", diff)
+			}
+		}
+		var tr createTokenRequest
+		if err := decode(strings.NewReader(s), &tr); err != nil && !errors.As(err, &br) {
+			t.Fatalf("decode error %v is not a badRequest", err)
+		}
+	})
+}
