@@ -20,6 +20,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/identity"
 	"github.com/fusionfleet/fusionfleet/internal/ingest"
+	"github.com/fusionfleet/fusionfleet/internal/restapi"
 	"github.com/fusionfleet/fusionfleet/internal/sqlite"
 	"github.com/fusionfleet/fusionfleet/internal/stream"
 	"github.com/fusionfleet/fusionfleet/internal/tlsca"
@@ -167,19 +168,25 @@ func startCloud(ctx context.Context, cfg cloudConfig) (_ *cloudNode, err error) 
 	up := uplink.NewHandler(node.store, node.stream, uplink.HandlerOptions{
 		Clock: cfg.clock, Logger: logger, MaxMessageBytes: node.stream.MaxPayload(), Metrics: metrics.uplink,
 	})
+	// web is what people and their programs use: the dashboard, the REST
+	// API, metrics and health. The uplink is for gateways only.
+	web := http.NewServeMux()
+	web.Handle("GET /metrics", metrics.handler())
+	web.Handle("GET /readyz", readiness(node))
+	api := restapi.NewHandler(node.store, restapi.Options{Clock: cfg.clock, Logger: logger})
+	web.Handle("/api/v1/", api)
+	web.Handle("GET /api/openapi.json", api)
+	web.Handle("/", dash)
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", up)
-	mux.Handle("GET /metrics", metrics.handler())
-	mux.Handle("GET /readyz", readiness(node))
-	mux.Handle("/", dash)
-
+	mux.Handle("/", web)
 	httpsSrv := newServer(mux, logger)
 	httpsSrv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
 	node.url = "https://" + hostPort(cfg.ln, cfg.hosts)
 	node.dashboardURL = node.url + "/"
 	var plainSrv *http.Server
 	if cfg.plainLn != nil {
-		plainSrv = newServer(dash, logger)
+		plainSrv = newServer(web, logger)
 		node.dashboardURL = "http://" + cfg.plainLn.Addr().String() + "/"
 	}
 
