@@ -14,6 +14,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 // lineWriter collects the lines a command prints, safely for concurrent use.
@@ -183,6 +186,10 @@ func TestDemoEndToEnd(t *testing.T) {
 		t.Errorf("live event carries no printer list: %.200s", live)
 	}
 
+	// Operations: metrics in the Prometheus text format with the pipeline
+	// moving, readiness, and the REST API's own document.
+	checkOperations(t, client, base)
+
 	cancel()
 	stopped = true
 	select {
@@ -268,4 +275,27 @@ func liveEvent(t *testing.T, client *http.Client, u string) string {
 	}
 	t.Fatalf("live stream ended without data: %v", sc.Err())
 	return ""
+}
+
+// checkOperations reads /metrics, /readyz and /api/openapi.json of a node.
+func checkOperations(t *testing.T, client *http.Client, base string) {
+	t.Helper()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(strings.NewReader(getBody(t, client, base+"metrics")))
+	if err != nil {
+		t.Fatalf("metrics are not in the Prometheus text format: %v", err)
+	}
+	for _, name := range []string{"fusionfleet_uplink_records_accepted_total", "fusionfleet_store_records_applied_total"} {
+		f := families[name]
+		if f == nil || len(f.GetMetric()) == 0 || f.GetMetric()[0].GetCounter().GetValue() == 0 {
+			t.Errorf("metric %s: %v, want a counter above zero after the demo ran", name, f)
+		}
+	}
+	if body := getBody(t, client, base+"readyz"); !strings.Contains(body, "ready") {
+		t.Errorf("readyz: %q", body)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(getBody(t, client, base+"api/openapi.json")), &doc); err != nil || doc["openapi"] == nil {
+		t.Errorf("REST API document: %v, %v", err, doc["openapi"])
+	}
 }
