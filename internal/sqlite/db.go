@@ -19,6 +19,8 @@ var migrations embed.FS
 // DB is the cloud store on one SQLite file. It is safe for concurrent use.
 type DB struct {
 	db *sql.DB
+	// Prepared multi-row inserts of bulkRows layers or log lines.
+	insertLayers, insertLogs *sql.Stmt
 }
 
 // Open opens (creating if needed) the database at path and applies any
@@ -32,11 +34,24 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
 	}
-	return &DB{db: db}, nil
+	d := &DB{db: db}
+	if d.insertLayers, err = db.PrepareContext(ctx, layerInsert.sql(bulkRows)); err == nil {
+		d.insertLogs, err = db.PrepareContext(ctx, logInsert.sql(bulkRows))
+	}
+	if err != nil {
+		d.Close()
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	return d, nil
 }
 
 // Close closes the database.
 func (d *DB) Close() error {
+	for _, s := range []*sql.Stmt{d.insertLayers, d.insertLogs} {
+		if s != nil {
+			s.Close()
+		}
+	}
 	return d.db.Close()
 }
 

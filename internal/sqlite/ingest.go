@@ -3,9 +3,9 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"strings"
 	"time"
 
@@ -13,46 +13,33 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/uplink"
 )
 
-// RejectedError reports an envelope, or records of it, that the store
-// refused for good: malformed records, or a printer that belongs to another
-// organisation. The envelope's other records were committed. Retrying the
-// same envelope is pointless: it yields the same rejection and changes
-// nothing else.
-type RejectedError struct {
-	Errs []error // one per refused record (or one for the whole envelope)
-}
-
-func (e *RejectedError) Error() string {
-	msgs := make([]string, len(e.Errs))
-	for i, err := range e.Errs {
-		msgs[i] = err.Error()
-	}
-	return "rejected: " + strings.Join(msgs, "; ")
-}
-
-// Unwrap returns the individual rejections.
-func (e *RejectedError) Unwrap() []error { return e.Errs }
-
-// Is makes every rejection match fleet.ErrRejected, for callers that must
-// not depend on this package.
-func (e *RejectedError) Is(target error) bool { return target == fleet.ErrRejected }
+// RejectedError is the rejection every cloud store returns; see
+// fleet.RejectedError.
+type RejectedError = fleet.RejectedError
 
 // reject marks an error as a permanent rejection of one record.
 type reject struct{ err error }
 
 func (r reject) Error() string { return r.err.Error() }
 
+// bulkRows is the number of rows one prepared multi-row insert of layers
+// or log lines writes.
+const bulkRows = 64
+
 // ApplyEnvelope writes the records of an envelope in one transaction and
 // returns how many were new. Records are idempotent by (gateway, seq): one
 // already received is skipped, so applying an envelope twice, or envelopes
 // that overlap, stores each record once.
 //
-// Identity records upsert the printer; status records keep only the newest
-// status per printer; events and gaps are appended. A record about a printer
-// that belongs to another organisation is refused and never moves or
-// overwrites the printer (R-SEC-6). Refusals come back as a *RejectedError
-// alongside the count of the records that were applied; any other error
-// means nothing was written and the call may be retried.
+// Identity records upsert the printer; status, counters and consumables
+// keep the newest snapshot per printer (counters and consumables also keep
+// every snapshot as history); jobs and parts are upserted by (printer, id),
+// the newest report winning; events, gaps, layers and log lines are
+// appended. A record about a printer that belongs to another organisation
+// is refused and never moves or overwrites the printer (R-SEC-6). Refusals
+// come back as a *RejectedError alongside the count of the records that
+// were applied; any other error means nothing was written and the call may
+// be retried.
 func (d *DB) ApplyEnvelope(ctx context.Context, env uplink.Envelope) (applied int, err error) {
 	if env.OrgID == "" || env.SiteID == "" || env.GatewayID == "" {
 		return 0, &RejectedError{Errs: []error{errors.New("envelope without org, site or gateway")}}
@@ -68,7 +55,33 @@ func (d *DB) ApplyEnvelope(ctx context.Context, env uplink.Envelope) (applied in
 		if err != nil {
 			return err
 		}
+		owned := map[fleet.PrinterID]error{} // nil: the envelope's org may write
+		var bulk []fleet.Record
 		for _, rec := range env.Records {
+			if err := fleet.StorableRecord(rec); err != nil {
+				rejects = append(rejects, fmt.Errorf("record %d: %w", rec.Seq, err))
+				continue
+			}
+			own, seen := owned[rec.PrinterID]
+			if !seen {
+				err := ownedElsewhere(ctx, tx, env.OrgID, rec.PrinterID)
+				var rj reject
+				switch {
+				case errors.As(err, &rj):
+					own = rj.err
+				case err != nil:
+					return err
+				}
+				owned[rec.PrinterID] = own
+			}
+			if own != nil {
+				rejects = append(rejects, fmt.Errorf("record %d: %w", rec.Seq, own))
+				continue
+			}
+			if rec.Kind == fleet.KindLayer || rec.Kind == fleet.KindLog {
+				bulk = append(bulk, rec)
+				continue
+			}
 			dup, err := received(ctx, tx, env.GatewayID, rec.Seq)
 			if err != nil {
 				return err
@@ -76,21 +89,18 @@ func (d *DB) ApplyEnvelope(ctx context.Context, env uplink.Envelope) (applied in
 			if dup {
 				continue
 			}
-			err = applyRecord(ctx, tx, env, rec)
-			var rj reject
-			if errors.As(err, &rj) {
-				rejects = append(rejects, fmt.Errorf("record %d: %w", rec.Seq, rj.err))
-				continue
-			}
-			if err != nil {
+			if err := applyRecord(ctx, tx, env, rec); err != nil {
 				return fmt.Errorf("record %d: %w", rec.Seq, err)
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO received (gateway_id, seq) VALUES (?, ?)`, env.GatewayID, int64(rec.Seq)); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO received (gateway_id, seq, at) VALUES (?, ?, ?)`,
+				env.GatewayID, int64(rec.Seq), nanos(rec.Time)); err != nil {
 				return fmt.Errorf("record %d: %w", rec.Seq, err)
 			}
 			applied++
 		}
-		return nil
+		n, err := d.applyBulk(ctx, tx, env, bulk)
+		applied += n
+		return err
 	})
 	var rj reject
 	if errors.As(err, &rj) {
@@ -105,42 +115,23 @@ func (d *DB) ApplyEnvelope(ctx context.Context, env uplink.Envelope) (applied in
 	return applied, nil
 }
 
-// received reports whether (gateway, seq) was applied before. A seq that
-// does not fit the column is never stored, so it is not a duplicate.
+// received reports whether (gateway, seq) was applied before.
 func received(ctx context.Context, tx *sql.Tx, gw fleet.GatewayID, seq uint64) (bool, error) {
-	if seq > math.MaxInt64 {
-		return false, nil
-	}
 	var n int
 	err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM received WHERE gateway_id = ? AND seq = ?`, gw, int64(seq)).Scan(&n)
 	return n > 0, err
 }
 
-// applyRecord writes one record. It returns a reject for a record refused
-// for good, before writing anything.
+// applyRecord writes one record that is storable and whose printer the
+// envelope's organisation may write.
 func applyRecord(ctx context.Context, tx *sql.Tx, env uplink.Envelope, rec fleet.Record) error {
-	if err := rec.Validate(); err != nil {
-		return reject{err}
-	}
-	if rec.Seq > math.MaxInt64 {
-		return reject{errors.New("seq too large")}
-	}
 	if rec.Kind == fleet.KindGap {
 		// A gap needs no printer row: it is about the gateway's reading.
-		if err := ownedElsewhere(ctx, tx, env.OrgID, rec.PrinterID); err != nil {
-			return err
-		}
 		g := rec.Gap
-		if g.FromSeq > math.MaxInt64 || g.ToSeq > math.MaxInt64 {
-			return reject{errors.New("gap bounds too large")}
-		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO gaps (gateway_id, record_seq, org_id, printer_id, feed, reason, from_seq, to_seq, time)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, env.GatewayID, int64(rec.Seq), env.OrgID, rec.PrinterID,
 			g.Feed, g.Reason, int64(g.FromSeq), int64(g.ToSeq), nanos(rec.Time))
 		return err
-	}
-	if rec.Kind == fleet.KindEvent && rec.Event.Seq > math.MaxInt64 {
-		return reject{errors.New("event seq too large")}
 	}
 	if err := ensurePrinter(ctx, tx, env, rec.PrinterID, rec.Time); err != nil {
 		return err
@@ -148,9 +139,14 @@ func applyRecord(ctx context.Context, tx *sql.Tx, env uplink.Envelope, rec fleet
 	switch rec.Kind {
 	case fleet.KindIdentity:
 		id := rec.Identity
-		_, err := tx.ExecContext(ctx, `UPDATE printers SET name = ?, model = ?, model_number = ?, serial_number = ?,
-			firmware = ?, identity_time = ? WHERE id = ? AND identity_time <= ?`,
-			id.Name, id.Model, id.ModelNumber, id.SerialNumber, id.Firmware, nanos(rec.Time), rec.PrinterID, nanos(rec.Time))
+		data, err := json.Marshal(id)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE printers SET name = ?, model = ?, model_number = ?, serial_number = ?,
+			firmware = ?, identity = ?, identity_time = ? WHERE id = ? AND identity_time <= ?`,
+			id.Name, id.Model, id.ModelNumber, id.SerialNumber, id.Firmware, string(data), nanos(rec.Time),
+			rec.PrinterID, nanos(rec.Time))
 		return err
 	case fleet.KindStatus:
 		s := rec.Status
@@ -171,8 +167,147 @@ func applyRecord(ctx context.Context, tx *sql.Tx, env uplink.Envelope, rec fleet
 			env.GatewayID, int64(rec.Seq), rec.PrinterID, int64(e.Seq), e.Code, int(e.Severity), e.Description,
 			e.Subsystem, e.Firmware, e.Details, nanos(e.Time))
 		return err
+	case fleet.KindJob:
+		j := rec.Job
+		data, err := json.Marshal(j)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO jobs (printer_id, job_id, org_id, created_at, report_time, data)
+			VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (printer_id, job_id) DO UPDATE SET created_at = excluded.created_at,
+				report_time = excluded.report_time, data = excluded.data
+			WHERE excluded.report_time >= jobs.report_time`,
+			rec.PrinterID, j.ID, env.OrgID, nanos(j.CreatedAt), nanos(rec.Time), string(data))
+		return err
+	case fleet.KindPart:
+		p := rec.Part
+		data, err := json.Marshal(p)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO parts (printer_id, part_id, job_id, created_at, report_time, data)
+			VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (printer_id, part_id) DO UPDATE SET job_id = excluded.job_id, created_at = excluded.created_at,
+				report_time = excluded.report_time, data = excluded.data
+			WHERE excluded.report_time >= parts.report_time`,
+			rec.PrinterID, p.ID, p.JobID, nanos(p.CreatedAt), nanos(rec.Time), string(data))
+		return err
+	case fleet.KindCounters:
+		return snapshot(ctx, tx, "counters", rec.PrinterID, rec.Counters.Time, rec.Counters)
+	case fleet.KindConsumables:
+		return snapshot(ctx, tx, "consumables", rec.PrinterID, rec.Consumables.Time, rec.Consumables)
 	}
-	return reject{fmt.Errorf("unknown kind %q", rec.Kind)}
+	return fmt.Errorf("unexpected kind %q", rec.Kind)
+}
+
+// snapshot stores v as the printer's latest <kind> snapshot if it is newer
+// than the stored one, and in the <kind> history.
+func snapshot(ctx context.Context, tx *sql.Tx, kind string, p fleet.PrinterID, at time.Time, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO `+kind+`_latest (printer_id, time, data) VALUES (?, ?, ?)
+		ON CONFLICT (printer_id) DO UPDATE SET time = excluded.time, data = excluded.data
+		WHERE excluded.time > `+kind+`_latest.time`, p, nanos(at), string(data))
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO `+kind+`_history (printer_id, time, data) VALUES (?, ?, ?)
+		ON CONFLICT DO NOTHING`, p, nanos(at), string(data))
+	return err
+}
+
+// applyBulk appends layers and log lines, idempotent by their own primary
+// key (gateway, record seq), with prepared multi-row inserts. It returns
+// how many rows were new.
+func (d *DB) applyBulk(ctx context.Context, tx *sql.Tx, env uplink.Envelope, recs []fleet.Record) (int, error) {
+	if len(recs) == 0 {
+		return 0, nil
+	}
+	seen := map[fleet.PrinterID]time.Time{}
+	var layers, logs [][]any
+	for _, rec := range recs {
+		if t, ok := seen[rec.PrinterID]; !ok || rec.Time.After(t) {
+			seen[rec.PrinterID] = rec.Time
+		}
+		if l := rec.Layer; l != nil {
+			layers = append(layers, []any{env.GatewayID, int64(rec.Seq), rec.PrinterID, l.JobID, int64(l.Seq),
+				l.Index, l.SizeMM2, l.DurationSec, nanos(l.Start), nanos(l.End)})
+		} else {
+			g := rec.Log
+			logs = append(logs, []any{env.GatewayID, int64(rec.Seq), rec.PrinterID, string(g.Log), int64(g.Seq),
+				nanos(g.Time), g.Text})
+		}
+	}
+	for p, t := range seen {
+		if err := ensurePrinter(ctx, tx, env, p, t); err != nil {
+			return 0, err
+		}
+	}
+	nl, err := insertRows(ctx, tx, d.insertLayers, layerInsert, layers)
+	if err != nil {
+		return 0, fmt.Errorf("layers: %w", err)
+	}
+	ng, err := insertRows(ctx, tx, d.insertLogs, logInsert, logs)
+	if err != nil {
+		return 0, fmt.Errorf("log lines: %w", err)
+	}
+	return int(nl + ng), nil
+}
+
+// The bulk tables' insert statements without their VALUES rows.
+var (
+	layerInsert = bulkInsert{`INSERT INTO layers (gateway_id, record_seq, printer_id, job_id, seq, layer_index,
+		size_mm2, duration_sec, start_time, end_time) VALUES `, 10}
+	logInsert = bulkInsert{`INSERT INTO logs (gateway_id, record_seq, printer_id, log, seq, time, text) VALUES `, 7}
+)
+
+type bulkInsert struct {
+	head string
+	cols int
+}
+
+// values returns the plain insert of n rows.
+func (b bulkInsert) values(n int) string {
+	row := "(" + strings.TrimSuffix(strings.Repeat("?,", b.cols), ",") + ")"
+	return b.head + strings.TrimSuffix(strings.Repeat(row+",", n), ",")
+}
+
+// sql returns the insert of n rows that skips rows already stored.
+func (b bulkInsert) sql(n int) string { return b.values(n) + " ON CONFLICT DO NOTHING" }
+
+// insertRows writes rows in chunks of bulkRows with the prepared full
+// chunk statement, the rest with a statement of its own, and returns how
+// many rows were new.
+func insertRows(ctx context.Context, tx *sql.Tx, full *sql.Stmt, b bulkInsert, rows [][]any) (int64, error) {
+	var n int64
+	args := make([]any, 0, bulkRows*b.cols)
+	for len(rows) > 0 {
+		chunk := rows[:min(bulkRows, len(rows))]
+		rows = rows[len(chunk):]
+		args = args[:0]
+		for _, r := range chunk {
+			args = append(args, r...)
+		}
+		var res sql.Result
+		var err error
+		if len(chunk) == bulkRows {
+			res, err = tx.StmtContext(ctx, full).ExecContext(ctx, args...)
+		} else {
+			res, err = tx.ExecContext(ctx, b.sql(len(chunk)), args...)
+		}
+		if err != nil {
+			return 0, err
+		}
+		k, err := res.RowsAffected()
+		if err != nil {
+			return 0, err
+		}
+		n += k
+	}
+	return n, nil
 }
 
 // ownedElsewhere returns a reject if the printer exists in another org.
@@ -193,11 +328,8 @@ func ownedElsewhere(ctx context.Context, tx *sql.Tx, org fleet.OrgID, p fleet.Pr
 
 // ensurePrinter creates the printer row under the envelope's org and site
 // if it is unknown, follows a move between sites of the same org, and
-// advances last_seen. A printer of another org is a reject.
+// advances last_seen. The caller has checked that no other org owns it.
 func ensurePrinter(ctx context.Context, tx *sql.Tx, env uplink.Envelope, p fleet.PrinterID, seen time.Time) error {
-	if err := ownedElsewhere(ctx, tx, env.OrgID, p); err != nil {
-		return err
-	}
 	s := nanos(seen)
 	_, err := tx.ExecContext(ctx, `INSERT INTO printers (id, org_id, site_id, last_seen) VALUES (?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET site_id = excluded.site_id,

@@ -1,0 +1,215 @@
+package postgres
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"net/url"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/fusionfleet/fusionfleet/internal/retention"
+	"github.com/fusionfleet/fusionfleet/internal/storetest"
+	"github.com/jackc/pgx/v5"
+)
+
+// adminURLs are the servers tried for tests, in order; the environment
+// variable FUSIONFLEET_TEST_POSTGRES names another.
+var adminURLs = []string{
+	"postgres://root@127.0.0.1:5432/test?sslmode=disable",
+	"postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable",
+}
+
+// admin connects to the test server, or skips the test loudly (fails it
+// under CI=true, where the server must be there).
+func admin(t testing.TB) (*pgx.Conn, string) {
+	t.Helper()
+	urls := adminURLs
+	if u := os.Getenv("FUSIONFLEET_TEST_POSTGRES"); u != "" {
+		urls = []string{u}
+	}
+	var errs []error
+	for _, u := range urls {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		c, err := pgx.Connect(ctx, u)
+		cancel()
+		if err == nil {
+			return c, u
+		}
+		errs = append(errs, err)
+	}
+	msg := "POSTGRESQL TESTS NOT RUN: no server on 127.0.0.1:5432: " + errors.Join(errs...).Error()
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return nil, ""
+}
+
+// freshDB creates a database of its own for one test, dropped afterwards,
+// and returns its URL.
+func freshDB(t testing.TB) string {
+	t.Helper()
+	c, base := admin(t)
+	b := make([]byte, 6)
+	rand.Read(b)
+	name := "ff_" + hex.EncodeToString(b)
+	if _, err := c.Exec(t.Context(), "CREATE DATABASE "+name); err != nil {
+		c.Close(context.Background())
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := c.Exec(ctx, "DROP DATABASE "+name+" WITH (FORCE)"); err != nil {
+			t.Errorf("drop test database %s: %v", name, err)
+		}
+		c.Close(ctx)
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+func openTest(t testing.TB) *DB {
+	t.Helper()
+	db, err := Open(t.Context(), freshDB(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func TestContract(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) storetest.Store { return openTest(t) })
+}
+
+func TestOpenErrors(t *testing.T) {
+	if _, err := Open(t.Context(), "not a url ::"); err == nil {
+		t.Error("Open(bad url) = nil error")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	// Port 1 on loopback: nothing listens there.
+	if _, err := Open(ctx, "postgres://root@127.0.0.1:1/x?sslmode=disable&connect_timeout=2"); err == nil {
+		t.Error("Open(unreachable) = nil error")
+	}
+}
+
+func TestConcurrentOpenMigratesOnce(t *testing.T) {
+	u := freshDB(t)
+	const n = 4
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			db, err := Open(t.Context(), u)
+			if err == nil {
+				db.Close()
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Errorf("concurrent Open: %v", err)
+		}
+	}
+	db, err := Open(t.Context(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var versions int
+	if err := db.queryRow(t.Context(), `SELECT COUNT(*) FROM schema_migrations`, nil, &versions); err != nil || versions != 1 {
+		t.Errorf("schema_migrations rows = %d, %v; want 1", versions, err)
+	}
+	// A database from a newer program is refused.
+	if _, err := db.exec(t.Context(), `INSERT INTO schema_migrations (version) VALUES (999)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(t.Context(), u); err == nil {
+		t.Error("Open of a newer schema = nil error")
+	}
+}
+
+// TestPartitions checks that layers land in monthly partitions, that a
+// partition created later takes its month's rows from the default
+// partition, and that retention drops whole partitions.
+func TestPartitions(t *testing.T) {
+	ctx := t.Context()
+	db := openTest(t)
+	org, err := db.CreateOrg(ctx, "Acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	site, err := db.CreateSite(ctx, org, "Plant")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const p = fleet.PrinterID("printer-0001")
+	now := storetest.T0 // March 2026
+	recs := []fleet.Record{
+		storetest.LayerRecord(1, p, "job-1", 1, now.AddDate(0, 0, -1)), // February: before partitions exist
+		storetest.LogRecord(2, p, fleet.LogSession, "x", now.AddDate(0, 0, -1)),
+	}
+	if n, err := db.ApplyEnvelope(ctx, storetest.Env(org, site, "gw", recs...)); err != nil || n != 2 {
+		t.Fatalf("ApplyEnvelope = %d, %v", n, err)
+	}
+	countIn := func(table string) int {
+		var n int
+		if err := db.queryRow(ctx, `SELECT COUNT(*) FROM `+table, nil, &n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if got := countIn("layers_default"); got != 1 {
+		t.Fatalf("layers_default = %d before partitions, want 1", got)
+	}
+	removed, err := db.Prune(ctx, now, retention.Retention{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for table, want := range map[string]int{"layers_default": 0, "layers_y2026m02": 1, "logs_y2026m02": 1, "logs_default": 0} {
+		if got := countIn(table); got != want {
+			t.Errorf("%s = %d after EnsurePartitions, want %d", table, got, want)
+		}
+	}
+	if removed["layers_partitions"] != 0 {
+		t.Errorf("removed = %v, want no partitions dropped", removed)
+	}
+	// A layer of April goes straight to its partition and is idempotent.
+	april := storetest.LayerRecord(3, p, "job-1", 2, now.AddDate(0, 1, 0))
+	for _, want := range []int{1, 0} {
+		if n, err := db.ApplyEnvelope(ctx, storetest.Env(org, site, "gw", april)); err != nil || n != want {
+			t.Fatalf("ApplyEnvelope(april) = %d, %v; want %d", n, err, want)
+		}
+	}
+	if got := countIn("layers_y2026m04"); got != 1 {
+		t.Errorf("layers_y2026m04 = %d, want 1", got)
+	}
+	// A year later the old months' partitions are dropped whole.
+	removed, err = db.Prune(ctx, now.AddDate(1, 0, 0), retention.Retention{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if removed["layers_partitions"] < 3 || removed["logs_partitions"] < 3 {
+		t.Errorf("removed = %v, want the old partitions dropped", removed)
+	}
+	if got := countIn("layers"); got != 0 {
+		t.Errorf("layers = %d a year later, want 0", got)
+	}
+	var exists bool
+	if err := db.queryRow(ctx, `SELECT to_regclass('layers_y2027m04') IS NOT NULL`, nil, &exists); err != nil || !exists {
+		t.Errorf("partition for the coming month: %v, %v; want it created", exists, err)
+	}
+}
