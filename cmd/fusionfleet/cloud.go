@@ -20,7 +20,9 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/identity"
 	"github.com/fusionfleet/fusionfleet/internal/ingest"
+	"github.com/fusionfleet/fusionfleet/internal/postgres"
 	"github.com/fusionfleet/fusionfleet/internal/restapi"
+	"github.com/fusionfleet/fusionfleet/internal/retention"
 	"github.com/fusionfleet/fusionfleet/internal/sqlite"
 	"github.com/fusionfleet/fusionfleet/internal/stream"
 	"github.com/fusionfleet/fusionfleet/internal/tlsca"
@@ -33,7 +35,7 @@ func runCloud(ctx context.Context, args []string, e env) error {
 		"an admin user and an enrolment token for a first site, and prints them once.", e)
 	data := fs.String("data", envDefault(e, "FUSIONFLEET_CLOUD_DATA", defaultDataDir(e, "cloud")), "data `directory` (store, stream, certificates)")
 	listen := fs.String("listen", envDefault(e, "FUSIONFLEET_CLOUD_LISTEN", "127.0.0.1:8443"), "HTTPS listen `address`")
-	db := fs.String("db", envDefault(e, "FUSIONFLEET_DB", ""), "store: a SQLite file `path` (default: cloud.db in the data directory)")
+	db := fs.String("db", envDefault(e, "FUSIONFLEET_DB", ""), "store: a SQLite file `path` (default: cloud.db in the data directory) or a postgres://… URL")
 	natsURL := fs.String("nats", envDefault(e, "FUSIONFLEET_NATS", ""), "external NATS JetStream `URL[,URL…]` (default: embedded server, stored in the data directory)")
 	replicas := fs.Int("replicas", 1, "JetStream stream replicas (more than 1 needs an external NATS cluster)")
 	hosts := fs.String("hosts", "localhost,127.0.0.1", "comma-separated host names or IPs for the generated server certificate")
@@ -75,14 +77,16 @@ func runCloud(ctx context.Context, args []string, e env) error {
 }
 
 type cloudConfig struct {
-	dataDir  string
-	db       string
-	natsURL  string
-	replicas int
-	ln       net.Listener // HTTPS: uplink and dashboard
-	hosts    []string
-	certFile string
-	keyFile  string
+	dataDir    string
+	streamName string // JetStream stream, "" → the default
+	retention  retention.Retention
+	db         string
+	natsURL    string
+	replicas   int
+	ln         net.Listener // HTTPS: uplink and dashboard
+	hosts      []string
+	certFile   string
+	keyFile    string
 	// plainLn, if set, serves the dashboard alone over plain HTTP: for the
 	// demo on loopback, so a browser needs no certificate exception.
 	plainLn       net.Listener
@@ -98,17 +102,34 @@ type cloudNode struct {
 	dashboardURL string // where people log in
 	caPath       string // generated CA, "" with an operator certificate
 	rootCAs      *tlsca.Authority
-	store        *sqlite.DB
+	store        cloudStore
 	stream       *stream.Stream
 	run          func(ctx context.Context) error
 	close        func()
 }
 
-// openStore opens the store named by --db.
-func openStore(ctx context.Context, dataDir, db string) (*sqlite.DB, error) {
+// cloudStore is everything a cloud node asks of its store; *sqlite.DB and
+// *postgres.DB both provide it and pass one contract suite (storetest).
+type cloudStore interface {
+	dashboard.Store
+	restapi.Store
+	uplink.Gateways
+	ingest.Store
+	retention.Pruner
+	CreateOrg(ctx context.Context, name string) (fleet.OrgID, error)
+	CreateSite(ctx context.Context, org fleet.OrgID, name string) (fleet.SiteID, error)
+	CreateUser(ctx context.Context, org fleet.OrgID, name, passwordHash string, role fleet.Role) (fleet.UserID, error)
+	SetPassword(ctx context.Context, user fleet.UserID, passwordHash string) error
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// openStore opens the store named by --db: a PostgreSQL URL, or a SQLite
+// file (default: cloud.db in the data directory).
+func openStore(ctx context.Context, dataDir, db string) (cloudStore, error) {
 	switch {
 	case strings.HasPrefix(db, "postgres://"), strings.HasPrefix(db, "postgresql://"):
-		return nil, errors.New("cloud: --db postgres://… is not available in this build yet; use a SQLite file path")
+		return postgres.Open(ctx, db, postgres.Options{})
 	case db == "":
 		db = filepath.Join(dataDir, "cloud.db")
 	}
@@ -154,7 +175,7 @@ func startCloud(ctx context.Context, cfg cloudConfig) (_ *cloudNode, err error) 
 
 	metrics := newCloudMetrics()
 	if node.stream, err = stream.Open(ctx, stream.Options{
-		URL: cfg.natsURL, Dir: filepath.Join(cfg.dataDir, "jetstream"), Replicas: cfg.replicas,
+		URL: cfg.natsURL, Dir: filepath.Join(cfg.dataDir, "jetstream"), Replicas: cfg.replicas, Name: cfg.streamName,
 		Logger: logger, Metrics: metrics.stream,
 	}); err != nil {
 		return nil, fmt.Errorf("cloud: stream: %w", err)
@@ -181,7 +202,7 @@ func startCloud(ctx context.Context, cfg cloudConfig) (_ *cloudNode, err error) 
 	mux.Handle("/v1/", up)
 	mux.Handle("/", web)
 	httpsSrv := newServer(mux, logger)
-	httpsSrv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	httpsSrv.TLSConfig = serverTLS(cert)
 	node.url = "https://" + hostPort(cfg.ln, cfg.hosts)
 	node.dashboardURL = node.url + "/"
 	var plainSrv *http.Server
@@ -204,11 +225,28 @@ func startCloud(ctx context.Context, cfg cloudConfig) (_ *cloudNode, err error) 
 		}
 		g.Go(func() error { return node.stream.Consume(ctx, "sql-writer", writer.Handle) })
 		g.Go(func() error {
+			return retention.Run(ctx, node.store, time.Hour, cfg.retention, cfg.clock, logger)
+		})
+		g.Go(func() error {
 			return node.stream.Listen(ctx, ingest.ChangedSubject, func(data []byte) { hub.Notify(ingest.OrgOf(data)) })
 		})
 		return g.Wait()
 	}
 	return node, nil
+}
+
+// serverTLS is the cloud's TLS: 1.3 preferred, 1.2 at least, and with 1.2
+// only forward-secret AEAD suites (R-SEC-2). TLS 1.3's suites are all AEAD.
+func serverTLS(cert tls.Certificate) *tls.Config {
+	return &tls.Config{
+		MinVersion:   tls.VersionTLS12,
+		Certificates: []tls.Certificate{cert},
+		CipherSuites: []uint16{
+			tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+			tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+			tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+		},
+	}
 }
 
 // readiness answers 200 when the node can take uploads: the stream is
@@ -257,7 +295,7 @@ func newServer(h http.Handler, logger *slog.Logger) *http.Server {
 // bootstrapCloud creates, on a fresh store, an organisation, a first site,
 // an admin user with a generated password and an enrolment token, and prints
 // the password and token once.
-func bootstrapCloud(ctx context.Context, st *sqlite.DB, orgName string, out io.Writer) error {
+func bootstrapCloud(ctx context.Context, st cloudStore, orgName string, out io.Writer) error {
 	if _, _, err := st.UserByName(ctx, "admin"); err == nil {
 		return nil
 	} else if !errors.Is(err, fleet.ErrNotFound) {
@@ -286,7 +324,7 @@ func bootstrapCloud(ctx context.Context, st *sqlite.DB, orgName string, out io.W
 
 // setAdmin creates the named admin user of org, or resets its password, and
 // returns the new generated password.
-func setAdmin(ctx context.Context, st *sqlite.DB, org fleet.OrgID, name string) (string, error) {
+func setAdmin(ctx context.Context, st cloudStore, org fleet.OrgID, name string) (string, error) {
 	password, err := identity.GeneratePassword()
 	if err != nil {
 		return "", fmt.Errorf("admin password: %w", err)
@@ -309,7 +347,7 @@ func setAdmin(ctx context.Context, st *sqlite.DB, org fleet.OrgID, name string) 
 }
 
 // newEnrolmentToken creates a one-time enrolment token for site.
-func newEnrolmentToken(ctx context.Context, st *sqlite.DB, site fleet.SiteID, now time.Time, ttl time.Duration) (string, error) {
+func newEnrolmentToken(ctx context.Context, st cloudStore, site fleet.SiteID, now time.Time, ttl time.Duration) (string, error) {
 	token, err := identity.NewToken()
 	if err != nil {
 		return "", fmt.Errorf("enrolment token: %w", err)

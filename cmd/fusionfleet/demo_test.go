@@ -299,3 +299,10 @@ func checkOperations(t *testing.T, client *http.Client, base string) {
 		t.Errorf("REST API document: %v, %v", err, doc["openapi"])
 	}
 }
+
+// newLineScanner scans lines of up to 1 MiB.
+func newLineScanner(r io.Reader, buf []byte) *bufio.Scanner {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(buf, 1<<20)
+	return sc
+}
