@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -67,9 +66,9 @@ func BenchmarkIngest(b *testing.B) {
 
 	var storeTime, valuesTime, copyTime time.Duration
 	rows, i := 0, 0
-	timed := func(total *time.Duration, fn func(context.Context, *pgx.Conn) error) {
+	timed := func(total *time.Duration, fn func(pgx.Tx) error) {
 		began := time.Now()
-		if err := db.conn(ctx, fn); err != nil {
+		if err := pgx.BeginFunc(ctx, db.pool, fn); err != nil {
 			b.Fatal(err)
 		}
 		*total += time.Since(began)
@@ -90,17 +89,13 @@ func BenchmarkIngest(b *testing.B) {
 			args = append(args, layerRow("gw_values", r)...)
 			copyRows = append(copyRows, layerRow("gw_copy", r))
 		}
-		timed(&valuesTime, func(ctx context.Context, c *pgx.Conn) error {
-			return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
-				_, err := tx.Exec(ctx, valuesSQL, args...) // prepared once per connection and cached
-				return err
-			})
+		timed(&valuesTime, func(tx pgx.Tx) error {
+			_, err := tx.Exec(ctx, valuesSQL, args...) // prepared once per connection and cached
+			return err
 		})
-		timed(&copyTime, func(ctx context.Context, c *pgx.Conn) error {
-			return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
-				_, err := tx.CopyFrom(ctx, pgx.Identifier{"layers"}, layerColumns, pgx.CopyFromRows(copyRows))
-				return err
-			})
+		timed(&copyTime, func(tx pgx.Tx) error {
+			_, err := tx.CopyFrom(ctx, pgx.Identifier{"layers"}, layerColumns, pgx.CopyFromRows(copyRows))
+			return err
 		})
 		rows += benchLayers
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 //go:embed migrations/*.sql
@@ -24,13 +25,21 @@ var migrations embed.FS
 // migrationLock is the advisory lock key held while migrating.
 const migrationLock = 0x46466c656574 // "FFleet"
 
-// poolSize is the most connections one store opens.
-const poolSize = 8
+// defaultMaxConns is the most connections a store opens when
+// Options.MaxConns is zero.
+const defaultMaxConns = 8
+
+// Options tunes a store. The zero value works.
+type Options struct {
+	// MaxConns is the most connections the store opens at once; zero means
+	// 8. It takes precedence over a pool_max_conns in the URL.
+	MaxConns int32
+}
 
 // DB is the cloud store on a PostgreSQL database. It is safe for concurrent
 // use.
 type DB struct {
-	pool *pool
+	pool *pgxpool.Pool
 
 	mu         sync.Mutex
 	partitions map[string]bool // partitions known to exist, by name
@@ -38,59 +47,62 @@ type DB struct {
 
 // Open connects to the database at url (postgres://…) and applies any
 // pending migrations.
-func Open(ctx context.Context, url string) (*DB, error) {
-	cfg, err := pgx.ParseConfig(url)
+func Open(ctx context.Context, url string, opts Options) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
-	d := &DB{pool: newPool(cfg, poolSize), partitions: map[string]bool{}}
-	if err := d.conn(ctx, migrate); err != nil {
-		d.Close()
-		return nil, fmt.Errorf("open postgres %s@%s/%s: %w", cfg.User, cfg.Host, cfg.Database, err)
+	switch {
+	case opts.MaxConns < 0:
+		return nil, fmt.Errorf("open postgres: max connections %d < 0", opts.MaxConns)
+	case opts.MaxConns > 0:
+		cfg.MaxConns = opts.MaxConns
+	default:
+		cfg.MaxConns = defaultMaxConns
+	}
+	where := fmt.Sprintf("%s@%s/%s", cfg.ConnConfig.User, cfg.ConnConfig.Host, cfg.ConnConfig.Database)
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres %s: %w", where, err)
+	}
+	d := &DB{pool: pool, partitions: map[string]bool{}}
+	err = pool.AcquireFunc(ctx, func(c *pgxpool.Conn) error { return migrate(ctx, c.Conn()) })
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("open postgres %s: %w", where, err)
 	}
 	return d, nil
 }
 
-// Close closes the store's connections.
+// Close closes the store's connections, waiting for those in use.
 func (d *DB) Close() error {
-	d.pool.close()
+	d.pool.Close()
 	return nil
 }
 
-// conn runs fn with a connection of the pool.
-func (d *DB) conn(ctx context.Context, fn func(context.Context, *pgx.Conn) error) error {
-	c, err := d.pool.acquire(ctx)
-	if err != nil {
-		return err
+// Ping reports whether the database answers, for readiness checks.
+func (d *DB) Ping(ctx context.Context) error {
+	if err := d.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("ping postgres: %w", err)
 	}
-	defer d.pool.release(c)
-	return fn(ctx, c)
+	return nil
 }
 
 // tx runs fn in a transaction and commits it if fn returns nil.
 func (d *DB) tx(ctx context.Context, fn func(pgx.Tx) error) error {
-	return d.conn(ctx, func(ctx context.Context, c *pgx.Conn) error {
-		return pgx.BeginFunc(ctx, c, fn)
-	})
+	return pgx.BeginFunc(ctx, d.pool, fn)
 }
 
 // queryRow runs a single-row query on a pooled connection.
 func (d *DB) queryRow(ctx context.Context, q string, args []any, dest ...any) error {
-	return d.conn(ctx, func(ctx context.Context, c *pgx.Conn) error {
-		return c.QueryRow(ctx, q, args...).Scan(dest...)
-	})
+	return d.pool.QueryRow(ctx, q, args...).Scan(dest...)
 }
 
 // exec runs a statement on a pooled connection and returns the rows it
 // affected.
 func (d *DB) exec(ctx context.Context, q string, args ...any) (int64, error) {
-	var n int64
-	err := d.conn(ctx, func(ctx context.Context, c *pgx.Conn) error {
-		tag, err := c.Exec(ctx, q, args...)
-		n = tag.RowsAffected()
-		return err
-	})
-	return n, err
+	tag, err := d.pool.Exec(ctx, q, args...)
+	return tag.RowsAffected(), err
 }
 
 type migration struct {

@@ -2,6 +2,8 @@
 // behaviour and errors as package sqlite (both pass the storetest
 // contract), for deployments that outgrow one file.
 //
+// Connections come from a pgxpool pool of at most Options.MaxConns.
+//
 // Times are Unix nanoseconds in BIGINT columns, as in the SQLite store, so
 // both keep the same precision. Schema changes are embedded, numbered
 // migrations that Open applies under an advisory lock, so cloud nodes that
@@ -16,4 +18,9 @@
 // Ingest writes each envelope in one transaction with one round trip per
 // kind of statement: multi-row inserts from arrays for layers and log lines,
 // pipelined statements for the rest.
+//
+// Where SQLite serialises writers, PostgreSQL runs them side by side: the
+// identity methods keep the same guarantees with single conditional
+// statements (a TOTP step or recovery code is spent once) and, for the
+// last administrator check, a lock on the organisation's row.
 package postgres

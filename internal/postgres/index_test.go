@@ -9,7 +9,6 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/fleetquery"
 	"github.com/fusionfleet/fusionfleet/internal/storetest"
-	"github.com/jackc/pgx/v5"
 )
 
 // Size of the synthetic fleet: 10,000 printers in 100 organisations, each
@@ -74,10 +73,7 @@ func (n planNode) walk(fn func(planNode)) {
 func explain(ctx context.Context, t *testing.T, db *DB, q string, args []any) planNode {
 	t.Helper()
 	var out []byte
-	err := db.conn(ctx, func(ctx context.Context, c *pgx.Conn) error {
-		return c.QueryRow(ctx, "EXPLAIN (FORMAT JSON) "+q, args...).Scan(&out)
-	})
-	if err != nil {
+	if err := db.queryRow(ctx, "EXPLAIN (FORMAT JSON) "+q, args, &out); err != nil {
 		t.Fatal(err)
 	}
 	var plans []struct {

@@ -5,16 +5,32 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"io/fs"
 	"net/url"
 	"os"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/fusionfleet/fusionfleet/internal/access"
+	"github.com/fusionfleet/fusionfleet/internal/dashboard"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/fusionfleet/fusionfleet/internal/ingest"
+	"github.com/fusionfleet/fusionfleet/internal/restapi"
 	"github.com/fusionfleet/fusionfleet/internal/retention"
 	"github.com/fusionfleet/fusionfleet/internal/storetest"
+	"github.com/fusionfleet/fusionfleet/internal/uplink"
+	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
+)
+
+// The store serves every part of the cloud that the SQLite store serves.
+var (
+	_ storetest.Store = (*DB)(nil)
+	_ dashboard.Store = (*DB)(nil)
+	_ restapi.Store   = (*DB)(nil)
+	_ uplink.Gateways = (*DB)(nil)
+	_ ingest.Store    = (*DB)(nil)
 )
 
 // adminURLs are the servers tried for tests, in order; the environment
@@ -80,7 +96,7 @@ func freshDB(t testing.TB) string {
 
 func openTest(t testing.TB) *DB {
 	t.Helper()
-	db, err := Open(t.Context(), freshDB(t))
+	db, err := Open(t.Context(), freshDB(t), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,13 +109,13 @@ func TestContract(t *testing.T) {
 }
 
 func TestOpenErrors(t *testing.T) {
-	if _, err := Open(t.Context(), "not a url ::"); err == nil {
+	if _, err := Open(t.Context(), "not a url ::", Options{}); err == nil {
 		t.Error("Open(bad url) = nil error")
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
 	// Port 1 on loopback: nothing listens there.
-	if _, err := Open(ctx, "postgres://root@127.0.0.1:1/x?sslmode=disable&connect_timeout=2"); err == nil {
+	if _, err := Open(ctx, "postgres://root@127.0.0.1:1/x?sslmode=disable&connect_timeout=2", Options{}); err == nil {
 		t.Error("Open(unreachable) = nil error")
 	}
 }
@@ -111,7 +127,7 @@ func TestConcurrentOpenMigratesOnce(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			db, err := Open(t.Context(), u)
+			db, err := Open(t.Context(), u, Options{})
 			if err == nil {
 				db.Close()
 			}
@@ -124,20 +140,24 @@ func TestConcurrentOpenMigratesOnce(t *testing.T) {
 			t.Errorf("concurrent Open: %v", err)
 		}
 	}
-	db, err := Open(t.Context(), u)
+	db, err := Open(t.Context(), u, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
+	files, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
 	var versions int
-	if err := db.queryRow(t.Context(), `SELECT COUNT(*) FROM schema_migrations`, nil, &versions); err != nil || versions != 1 {
-		t.Errorf("schema_migrations rows = %d, %v; want 1", versions, err)
+	if err := db.queryRow(t.Context(), `SELECT COUNT(*) FROM schema_migrations`, nil, &versions); err != nil || versions != len(files) {
+		t.Errorf("schema_migrations rows = %d, %v; want %d", versions, err, len(files))
 	}
 	// A database from a newer program is refused.
 	if _, err := db.exec(t.Context(), `INSERT INTO schema_migrations (version) VALUES (999)`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Open(t.Context(), u); err == nil {
+	if _, err := Open(t.Context(), u, Options{}); err == nil {
 		t.Error("Open of a newer schema = nil error")
 	}
 }
@@ -211,5 +231,88 @@ func TestPartitions(t *testing.T) {
 	var exists bool
 	if err := db.queryRow(ctx, `SELECT to_regclass('layers_y2027m04') IS NOT NULL`, nil, &exists); err != nil || !exists {
 		t.Errorf("partition for the coming month: %v, %v; want it created", exists, err)
+	}
+}
+
+// TestUpgradeFromFirstSchema migrates a database of the first schema with
+// data in it: its organisations become customers and its users keep every
+// site.
+func TestUpgradeFromFirstSchema(t *testing.T) {
+	ctx := t.Context()
+	u := freshDB(t)
+	c, err := pgx.Connect(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(context.Background())
+	first, err := migrations.ReadFile("migrations/0001_init.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.PgConn().Exec(ctx, string(first)).ReadAll(); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY)`,
+		`INSERT INTO schema_migrations (version) VALUES (1)`,
+		`INSERT INTO orgs (id, name) VALUES ('org_1', 'Acme')`,
+		`INSERT INTO users (id, org_id, name, password_hash, role) VALUES ('usr_1', 'org_1', 'ada', 'h', 3)`,
+	} {
+		if _, err := c.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	db, err := Open(ctx, u, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	org, err := db.Org(ctx, "org_1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(access.Org{ID: "org_1", Name: "Acme", Kind: access.OrgCustomer}, org); diff != "" {
+		t.Errorf("Org (-want +got):\n%s", diff)
+	}
+	m, err := db.Member(ctx, "org_1", "usr_1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := access.Member{User: fleet.User{ID: "usr_1", OrgID: "org_1", Name: "ada", Role: fleet.RoleAdmin}, Sites: access.AllSites()}
+	if diff := cmp.Diff(want, m, cmp.Comparer(func(a, b access.SiteSet) bool { return a.Equal(b) })); diff != "" {
+		t.Errorf("Member (-want +got):\n%s", diff)
+	}
+	if err := db.DeleteMember(ctx, "org_1", "usr_1"); !errors.Is(err, fleet.ErrConflict) {
+		t.Errorf("DeleteMember(only admin) = %v, want ErrConflict", err)
+	}
+}
+
+func TestOpenOptions(t *testing.T) {
+	u := freshDB(t)
+	tests := []struct {
+		name string
+		opts Options
+		want int32
+	}{
+		{"default", Options{}, defaultMaxConns},
+		{"set", Options{MaxConns: 3}, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db, err := Open(t.Context(), u, tt.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if got := db.pool.Config().MaxConns; got != tt.want {
+				t.Errorf("MaxConns = %d, want %d", got, tt.want)
+			}
+			if err := db.Ping(t.Context()); err != nil {
+				t.Errorf("Ping: %v", err)
+			}
+		})
+	}
+	if _, err := Open(t.Context(), u, Options{MaxConns: -1}); err == nil {
+		t.Error("Open with MaxConns -1 = nil error")
 	}
 }

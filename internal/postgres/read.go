@@ -13,15 +13,11 @@ import (
 
 // collect runs a query on a pooled connection and scans every row with fn.
 func collect[T any](ctx context.Context, d *DB, q string, args []any, fn func(pgx.CollectableRow) (T, error)) ([]T, error) {
-	var out []T
-	err := d.conn(ctx, func(ctx context.Context, c *pgx.Conn) error {
-		rows, err := c.Query(ctx, q, args...)
-		if err != nil {
-			return err
-		}
-		out, err = pgx.CollectRows(rows, fn)
-		return err
-	})
+	rows, err := d.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	out, err := pgx.CollectRows(rows, fn)
 	if len(out) == 0 {
 		out = nil
 	}

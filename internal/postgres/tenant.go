@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fusionfleet/fusionfleet/internal/access"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -19,19 +20,43 @@ func isUniqueViolation(err error) bool {
 	return errors.As(err, &pe) && pe.Code == "23505"
 }
 
-// CreateOrg creates an organisation.
+// CreateOrg creates a customer organisation.
 func (d *DB) CreateOrg(ctx context.Context, name string) (fleet.OrgID, error) {
+	return d.CreateOrgOfKind(ctx, name, access.OrgCustomer)
+}
+
+// CreateOrgOfKind creates an organisation of a kind: a customer or a
+// service provider.
+func (d *DB) CreateOrgOfKind(ctx context.Context, name string, kind access.OrgKind) (fleet.OrgID, error) {
 	if strings.TrimSpace(name) == "" {
 		return "", errors.New("create org: empty name")
+	}
+	if kind != access.OrgCustomer && kind != access.OrgServiceProvider {
+		return "", fmt.Errorf("create org: invalid kind %s", kind)
 	}
 	id, err := newID("org_")
 	if err != nil {
 		return "", fmt.Errorf("create org: %w", err)
 	}
-	if _, err := d.exec(ctx, `INSERT INTO orgs (id, name) VALUES ($1, $2)`, id, name); err != nil {
+	if _, err := d.exec(ctx, `INSERT INTO orgs (id, name, kind) VALUES ($1, $2, $3)`, id, name, int(kind)); err != nil {
 		return "", fmt.Errorf("create org: %w", err)
 	}
 	return fleet.OrgID(id), nil
+}
+
+// Org returns an organisation. An unknown ID is fleet.ErrNotFound.
+func (d *DB) Org(ctx context.Context, id fleet.OrgID) (access.Org, error) {
+	o := access.Org{ID: id}
+	var kind int
+	err := d.queryRow(ctx, `SELECT name, kind FROM orgs WHERE id = $1`, []any{id}, &o.Name, &kind)
+	if isNoRows(err) {
+		return access.Org{}, fmt.Errorf("org %s: %w", id, fleet.ErrNotFound)
+	}
+	if err != nil {
+		return access.Org{}, fmt.Errorf("org %s: %w", id, err)
+	}
+	o.Kind = access.OrgKind(kind)
+	return o, nil
 }
 
 func orgExists(ctx context.Context, tx pgx.Tx, org fleet.OrgID) error {
@@ -70,19 +95,12 @@ func (d *DB) CreateSite(ctx context.Context, org fleet.OrgID, name string) (flee
 
 // Sites lists an organisation's sites by name.
 func (d *DB) Sites(ctx context.Context, org fleet.OrgID) ([]fleet.Site, error) {
-	var sites []fleet.Site
-	err := d.conn(ctx, func(ctx context.Context, c *pgx.Conn) error {
-		rows, err := c.Query(ctx, `SELECT id, org_id, name FROM sites WHERE org_id = $1 ORDER BY name, id`, org)
-		if err != nil {
-			return err
-		}
-		sites, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (fleet.Site, error) {
+	sites, err := collect(ctx, d, `SELECT id, org_id, name FROM sites WHERE org_id = $1 ORDER BY name, id`, []any{org},
+		func(r pgx.CollectableRow) (fleet.Site, error) {
 			var s fleet.Site
 			err := r.Scan(&s.ID, &s.OrgID, &s.Name)
 			return s, err
 		})
-		return err
-	})
 	if err != nil {
 		return nil, fmt.Errorf("sites of %s: %w", org, err)
 	}

@@ -9,7 +9,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/storetest"
 )
 
-var t0 = storetest.T0
+var _ storetest.Store = (*DB)(nil)
 
 // tenant creates an org with one site.
 func tenant(t *testing.T, db *DB, name string) (fleet.OrgID, fleet.SiteID) {

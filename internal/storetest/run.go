@@ -36,6 +36,15 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"TenantIsolation", testTenantIsolation},
 		{"Prune", testPrune},
 		{"Closed", testClosed},
+		{"OrgKinds", testOrgKinds},
+		{"Members", testMembers},
+		{"LastAdminUnderRace", testLastAdminRace},
+		{"SessionMember", testSessionMember},
+		{"TOTP", testTOTP},
+		{"TOTPSingleUseUnderRace", testTOTPReplayRace},
+		{"LoginChallenges", testLoginChallenges},
+		{"APITokens", testAPITokens},
+		{"IdentityClosed", testIdentityClosed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })

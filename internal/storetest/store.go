@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/fusionfleet/fusionfleet/internal/access"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/fleetquery"
 	"github.com/fusionfleet/fusionfleet/internal/retention"
@@ -40,6 +41,33 @@ type Store interface {
 	Events(ctx context.Context, org fleet.OrgID, p fleet.PrinterID, from, to time.Time, limit int) ([]fleet.Event, error)
 	Logs(ctx context.Context, org fleet.OrgID, p fleet.PrinterID, log fleet.LogKind, from, to time.Time, limit int) ([]fleet.LogLine, error)
 
+	CreateOrgOfKind(ctx context.Context, name string, kind access.OrgKind) (fleet.OrgID, error)
+	Org(ctx context.Context, id fleet.OrgID) (access.Org, error)
+	Member(ctx context.Context, org fleet.OrgID, user fleet.UserID) (access.Member, error)
+	Members(ctx context.Context, org fleet.OrgID) ([]access.Member, error)
+	CreateMember(ctx context.Context, org fleet.OrgID, name, passwordHash string, role fleet.Role, sites access.SiteSet) (fleet.UserID, error)
+	SetMember(ctx context.Context, org fleet.OrgID, user fleet.UserID, role fleet.Role, sites access.SiteSet) error
+	DeleteMember(ctx context.Context, org fleet.OrgID, user fleet.UserID) error
+	SessionMember(ctx context.Context, tokenHash string, now time.Time) (access.Member, error)
+
+	SetPendingTOTP(ctx context.Context, user fleet.UserID, secret string) error
+	TOTP(ctx context.Context, user fleet.UserID) (secret string, enabled bool, lastStep int64, err error)
+	EnableTOTP(ctx context.Context, user fleet.UserID, step int64, recoveryHashes []string) error
+	UseTOTPStep(ctx context.Context, user fleet.UserID, step int64) error
+	UseRecoveryCode(ctx context.Context, user fleet.UserID, codeHash string, now time.Time) error
+	RecoveryCodesLeft(ctx context.Context, user fleet.UserID) (int, error)
+	DisableTOTP(ctx context.Context, user fleet.UserID) error
+	CreateLoginChallenge(ctx context.Context, tokenHash string, user fleet.UserID, expires time.Time) error
+	LoginChallengeUser(ctx context.Context, tokenHash string, now time.Time) (fleet.User, error)
+	DeleteLoginChallenge(ctx context.Context, tokenHash string, now time.Time) error
+
+	CreateAPIToken(ctx context.Context, tok access.Token, tokenHash string) (access.TokenID, error)
+	APITokenByHash(ctx context.Context, tokenHash string) (access.Token, error)
+	APIToken(ctx context.Context, org fleet.OrgID, id access.TokenID) (access.Token, error)
+	APITokens(ctx context.Context, org fleet.OrgID, user fleet.UserID) ([]access.Token, error)
+	RevokeAPIToken(ctx context.Context, org fleet.OrgID, id access.TokenID, now time.Time) error
+
 	Prune(ctx context.Context, now time.Time, r retention.Retention) (map[string]int64, error)
+	Ping(ctx context.Context) error
 	Close() error
 }
