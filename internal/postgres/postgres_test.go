@@ -2,12 +2,8 @@ package postgres
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"io/fs"
-	"net/url"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +12,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/dashboard"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/ingest"
+	"github.com/fusionfleet/fusionfleet/internal/postgres/pgtest"
 	"github.com/fusionfleet/fusionfleet/internal/restapi"
 	"github.com/fusionfleet/fusionfleet/internal/retention"
 	"github.com/fusionfleet/fusionfleet/internal/storetest"
@@ -33,70 +30,9 @@ var (
 	_ ingest.Store    = (*DB)(nil)
 )
 
-// adminURLs are the servers tried for tests, in order; the environment
-// variable FUSIONFLEET_TEST_POSTGRES names another.
-var adminURLs = []string{
-	"postgres://root@127.0.0.1:5432/test?sslmode=disable",
-	"postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable",
-}
-
-// admin connects to the test server, or skips the test loudly (fails it
-// under CI=true, where the server must be there).
-func admin(t testing.TB) (*pgx.Conn, string) {
-	t.Helper()
-	urls := adminURLs
-	if u := os.Getenv("FUSIONFLEET_TEST_POSTGRES"); u != "" {
-		urls = []string{u}
-	}
-	var errs []error
-	for _, u := range urls {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		c, err := pgx.Connect(ctx, u)
-		cancel()
-		if err == nil {
-			return c, u
-		}
-		errs = append(errs, err)
-	}
-	msg := "POSTGRESQL TESTS NOT RUN: no server on 127.0.0.1:5432: " + errors.Join(errs...).Error()
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return nil, ""
-}
-
-// freshDB creates a database of its own for one test, dropped afterwards,
-// and returns its URL.
-func freshDB(t testing.TB) string {
-	t.Helper()
-	c, base := admin(t)
-	b := make([]byte, 6)
-	rand.Read(b)
-	name := "ff_" + hex.EncodeToString(b)
-	if _, err := c.Exec(t.Context(), "CREATE DATABASE "+name); err != nil {
-		c.Close(context.Background())
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := c.Exec(ctx, "DROP DATABASE "+name+" WITH (FORCE)"); err != nil {
-			t.Errorf("drop test database %s: %v", name, err)
-		}
-		c.Close(ctx)
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + name
-	return u.String()
-}
-
 func openTest(t testing.TB) *DB {
 	t.Helper()
-	db, err := Open(t.Context(), freshDB(t), Options{})
+	db, err := Open(t.Context(), pgtest.FreshDB(t), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +57,7 @@ func TestOpenErrors(t *testing.T) {
 }
 
 func TestConcurrentOpenMigratesOnce(t *testing.T) {
-	u := freshDB(t)
+	u := pgtest.FreshDB(t)
 	const n = 4
 	errs := make([]error, n)
 	var wg sync.WaitGroup
@@ -239,7 +175,7 @@ func TestPartitions(t *testing.T) {
 // site.
 func TestUpgradeFromFirstSchema(t *testing.T) {
 	ctx := t.Context()
-	u := freshDB(t)
+	u := pgtest.FreshDB(t)
 	c, err := pgx.Connect(ctx, u)
 	if err != nil {
 		t.Fatal(err)
@@ -288,7 +224,7 @@ func TestUpgradeFromFirstSchema(t *testing.T) {
 }
 
 func TestOpenOptions(t *testing.T) {
-	u := freshDB(t)
+	u := pgtest.FreshDB(t)
 	tests := []struct {
 		name string
 		opts Options
