@@ -381,20 +381,6 @@ func TestRingPage(t *testing.T) {
 	}
 }
 
-func TestWeekIsFast(t *testing.T) {
-	p, clk := newTestPrinter(t, 1, Options{})
-	began := time.Now()
-	clk.Advance(7 * 24 * time.Hour)
-	p.Status()
-	for range 7 * 24 {
-		clk.Advance(time.Hour)
-		p.Status()
-	}
-	if took := time.Since(began); took > 500*time.Millisecond {
-		t.Errorf("two simulated weeks took %v, want well under a second", took)
-	}
-}
-
 func TestIdentity(t *testing.T) {
 	p, clk := newTestPrinter(t, 21, Options{Name: "3DP 1", Model: "5200"})
 	id := p.Identity()
