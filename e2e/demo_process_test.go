@@ -50,7 +50,7 @@ func TestMain(m *testing.M) {
 type demoProcess struct {
 	cmd    *exec.Cmd
 	stderr *strings.Builder
-	lines map[string]string // first word before ':' → rest of the line
+	lines  map[string]string // first word before ':' → rest of the line
 }
 
 // startDemo starts the demo binary and waits for its start-up lines.
