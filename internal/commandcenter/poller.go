@@ -5,41 +5,78 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync"
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/deviceapi"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
-	"github.com/fusionfleet/fusionfleet/internal/privacy"
 )
 
-// Device is a printer's device API as the poller uses it.
+// Device is a printer's device API as the poller uses it (deviceapi.Client
+// is one). Feed reads return the items after a cursor (see deviceapi.Page).
 type Device interface {
 	Identity(ctx context.Context) (deviceapi.Identity, error)
 	Status(ctx context.Context) (deviceapi.Status, error)
 	Events(ctx context.Context, after uint64, limit int) (deviceapi.EventPage, error)
+	Jobs(ctx context.Context, after uint64, limit int) (deviceapi.JobPage, error)
+	Layers(ctx context.Context, after uint64, limit int) (deviceapi.LayerPage, error)
+	Logs(ctx context.Context, log fleet.LogKind, after uint64, limit int) (deviceapi.LogPage, error)
+	Counters(ctx context.Context) (fleet.Counters, error)
+	Consumables(ctx context.Context) (fleet.Consumables, error)
 }
 
-// Dialer returns a Device for the printer at address whose certificate
-// must match pin. It must not connect yet: errors surface from the calls.
-// A pin mismatch must be reported as an error matching
-// errors.Is(err, deviceapi.ErrPinMismatch).
+// idleCloser is a Device that keeps connections alive between calls. The
+// poller closes them after every poll, so the next poll dials again and a
+// connection never outlives a change of the printer's address.
+type idleCloser interface {
+	CloseIdleConnections()
+}
+
+// Dialer returns a Device for the printer at address ("ip:port", as
+// resolved by the poller) whose certificate must match pin. It must not
+// connect yet: errors surface from the calls. A pin mismatch must be
+// reported as an error matching errors.Is(err, deviceapi.ErrPinMismatch).
 type Dialer func(address string, pin deviceapi.Fingerprint) Device
+
+// Resolver looks up a host name's addresses (*net.Resolver is one).
+type Resolver interface {
+	LookupHost(ctx context.Context, host string) ([]string, error)
+}
 
 // PollerOptions tunes a Poller. The zero value works.
 type PollerOptions struct {
-	Interval  time.Duration // between polls of one printer; 0 → 5 s
+	Interval  time.Duration // status, between polls of one printer; 0 → 5 s
 	Heartbeat time.Duration // a status record at least this often, even if unchanged; 0 → 60 s
 	Timeout   time.Duration // one whole poll of one printer; 0 → 30 s
-	Clock     clock.Clock   // nil → the real clock
-	Logger    *slog.Logger  // nil → discard
+	// EventInterval is how often the events feed is read; 0 → Interval,
+	// so alerts travel within seconds.
+	EventInterval time.Duration
+	// FeedInterval is how often the jobs and layers feeds are read; 0 → 15 s.
+	FeedInterval time.Duration
+	// SnapshotInterval is how often counters and consumables are read; 0 → 5 min.
+	SnapshotInterval time.Duration
+	// MaxPages bounds the pages read from one feed in one poll, so one
+	// chatty printer cannot starve the rest; 0 → 20.
+	MaxPages int
+	// Retention is how long the local history (events, jobs, snapshots,
+	// gaps) is kept; 0 → 30 days.
+	Retention time.Duration
+	Resolver  Resolver     // nil → net.DefaultResolver
+	Clock     clock.Clock  // nil → the real clock
+	Logger    *slog.Logger // nil → discard
 }
 
 const (
-	maxPollBackoff = time.Minute
-	eventPageSize  = 500
-	maxEventPages  = 20 // per poll, so one chatty printer cannot starve the rest
+	maxPollBackoff   = time.Minute
+	eventPageSize    = 500
+	jobPageSize      = deviceapi.MaxJobLimit
+	layerPageSize    = 1000
+	logPageSize      = 1000
+	defaultMaxPages  = 20
+	defaultRetention = 30 * 24 * time.Hour
+	pruneEvery       = time.Hour
 )
 
 // Poller collects from every enrolled printer into the Store.
@@ -49,8 +86,11 @@ type Poller struct {
 	opts PollerOptions
 	log  *slog.Logger
 
-	mu     sync.Mutex
-	states map[int64]*printerState // by printer row ID
+	mu        sync.Mutex
+	states    map[int64]*printerState // by printer row ID
+	secret    []byte                  // the site secret, once read
+	nextPrune time.Time
+	stats     PollStats
 }
 
 // printerState is what the poller remembers about a printer between polls.
@@ -58,13 +98,16 @@ type printerState struct {
 	mu sync.Mutex
 
 	dev     Device
-	devAddr string
+	devAddr string // resolved address the device was dialled with
 	devPin  deviceapi.Fingerprint
 
 	contacted  bool // identity read since this poller started
 	identity   deviceapi.Identity
 	lastStatus fleet.Status // last status record appended
 	lastSent   time.Time    // when it was appended
+
+	eventsDue time.Time // when the events feed is read next
+	feedsDue  time.Time // when the jobs and layers feeds are read next
 
 	failures    int
 	nextAttempt time.Time
@@ -81,6 +124,24 @@ func NewPoller(st *Store, dial Dialer, opts PollerOptions) *Poller {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 30 * time.Second
 	}
+	if opts.EventInterval <= 0 {
+		opts.EventInterval = opts.Interval
+	}
+	if opts.FeedInterval <= 0 {
+		opts.FeedInterval = 15 * time.Second
+	}
+	if opts.SnapshotInterval <= 0 {
+		opts.SnapshotInterval = 5 * time.Minute
+	}
+	if opts.MaxPages <= 0 {
+		opts.MaxPages = defaultMaxPages
+	}
+	if opts.Retention <= 0 {
+		opts.Retention = defaultRetention
+	}
+	if opts.Resolver == nil {
+		opts.Resolver = net.DefaultResolver
+	}
 	if opts.Clock == nil {
 		opts.Clock = clock.Real{}
 	}
@@ -88,7 +149,8 @@ func NewPoller(st *Store, dial Dialer, opts PollerOptions) *Poller {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Poller{st: st, dial: dial, opts: opts, log: log.With("component", "poller"), states: map[int64]*printerState{}}
+	return &Poller{st: st, dial: dial, opts: opts, log: log.With("component", "poller"), states: map[int64]*printerState{},
+		stats: newPollStats()}
 }
 
 func (p *Poller) state(id int64) *printerState {
@@ -117,6 +179,9 @@ func (p *Poller) Run(ctx context.Context) error {
 		printers, err := p.st.Printers(ctx)
 		if err != nil && ctx.Err() == nil {
 			p.log.Error("list printers", "err", err)
+		}
+		if err := p.prune(ctx); err != nil && ctx.Err() == nil {
+			p.log.Error("prune local history", "err", err)
 		}
 		for _, pr := range printers {
 			mu.Lock()
@@ -158,7 +223,7 @@ func (p *Poller) runPrinter(ctx context.Context, id int64) {
 			return
 		}
 		if err := p.Poll(ctx, pr); err != nil && ctx.Err() == nil {
-			log.Warn("poll failed", "address", pr.Address, "err", err)
+			log.Warn("poll failed", "address", pr.Address, "kind", classify(err), "err", err)
 		}
 		st := p.state(id)
 		st.mu.Lock()
@@ -176,8 +241,9 @@ func (p *Poller) runPrinter(ctx context.Context, id int64) {
 }
 
 // PollOnce polls, one after the other, every printer that is due: not
-// stopped by a changed certificate and not waiting out a backoff. It
-// returns the joined errors of the polls that failed.
+// stopped by a changed certificate and not waiting out a backoff. It prunes
+// the local history when that is due. It returns the joined errors of the
+// polls that failed or refused part of a printer's answer.
 func (p *Poller) PollOnce(ctx context.Context) error {
 	printers, err := p.st.Printers(ctx)
 	if err != nil {
@@ -197,48 +263,99 @@ func (p *Poller) PollOnce(ctx context.Context) error {
 			errs = append(errs, p.Poll(ctx, pr))
 		}
 	}
+	errs = append(errs, p.prune(ctx))
 	return errors.Join(errs...)
 }
 
-// Poll polls one printer once: it stores the printer's state and appends
-// the records that leave the site, or records why it could not. After a
-// failure the printer is due again after an exponential backoff (capped at
-// a minute), after a success after the poll interval.
+// prune deletes the local history older than the retention, at most once
+// an hour.
+func (p *Poller) prune(ctx context.Context) error {
+	now := p.opts.Clock.Now()
+	p.mu.Lock()
+	due := !now.Before(p.nextPrune)
+	if due {
+		p.nextPrune = now.Add(pruneEvery)
+	}
+	p.mu.Unlock()
+	if !due {
+		return nil
+	}
+	if _, err := p.st.Prune(ctx, now.Add(-p.opts.Retention)); err != nil {
+		p.mu.Lock()
+		p.nextPrune = time.Time{} // try again next time
+		p.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
+// Poll polls one printer once: it stores the printer's state and local
+// history and appends the records that leave the site, or records why it
+// could not. After a failure the printer is due again after an exponential
+// backoff (capped at a minute), after a success after the poll interval.
+// A poll whose printer answered but sent something refused (garbage, a
+// body too large, a cursor going backwards) stores the rest, marks the
+// printer CollectionBadInput and returns the refusal.
 func (p *Poller) Poll(ctx context.Context, pr Printer) error {
 	st := p.state(pr.ID)
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	p.count(func(s *PollStats) { s.Polls++ })
 
-	// The timeout bounds the talk with the printer; recording a failure
+	// The timeout bounds the talk with the printer; storing the outcome
 	// afterwards uses ctx, so a poll that timed out is still recorded.
 	pctx, cancel := context.WithTimeout(ctx, p.opts.Timeout)
-	err := p.poll(pctx, st, pr)
+	run, err := p.poll(pctx, st, pr)
 	cancel()
+	if err == nil {
+		err = p.st.observe(ctx, pr.ID, run.obs, run.recs)
+	}
 	now := p.opts.Clock.Now()
 	if err == nil {
 		st.failures = 0
 		st.nextAttempt = now.Add(p.opts.Interval)
+		run.commit(st)
+		p.count(func(s *PollStats) {
+			for _, r := range run.recs {
+				s.Records[r.Kind]++
+				if r.Kind == fleet.KindGap {
+					s.Gaps[r.Gap.Feed]++
+				}
+			}
+			for _, e := range run.problems {
+				s.PollErrors[classify(e)]++
+			}
+		})
+		if len(run.problems) > 0 {
+			return fmt.Errorf("poll %s: %w", pr.Address, errors.Join(run.problems...))
+		}
 		return nil
 	}
 	st.contacted = false // read the identity again next time: this poll's may not be stored
+	if ctx.Err() != nil {
+		return fmt.Errorf("poll %s: %w", pr.Address, err) // shutting down: not the printer's fault
+	}
 	var devErr *deviceError
 	if !errors.As(err, &devErr) {
 		// The store failed, not the printer: retry at the normal pace.
+		p.count(func(s *PollStats) { s.PollErrors[ErrorStore]++ })
 		st.nextAttempt = now.Add(p.opts.Interval)
 		return fmt.Errorf("poll %s: %w", pr.Address, err)
 	}
+	kind := classify(err)
+	p.count(func(s *PollStats) { s.PollErrors[kind]++ })
 	if errors.Is(err, deviceapi.ErrPinMismatch) {
 		msg := fmt.Sprintf("certificate changed: the printer at %s no longer presents the certificate pinned on %s "+
 			"(fingerprint %s); collection is stopped until an operator checks the printer and confirms its new "+
 			"certificate (%v)", pr.Address, pr.PinnedAt.Format(time.DateOnly), pr.Fingerprint, devErr.err)
-		if serr := p.st.markFailed(ctx, pr.ID, CollectionCertificateChanged, msg, now); serr != nil {
+		if serr := p.st.markFailure(ctx, pr.ID, CollectionCertificateChanged, kind, msg, now); serr != nil {
 			return fmt.Errorf("poll %s: %w", pr.Address, errors.Join(err, serr))
 		}
 		return fmt.Errorf("poll %s: %w", pr.Address, err)
 	}
 	st.failures++
 	st.nextAttempt = now.Add(pollBackoff(p.opts.Interval, st.failures))
-	if serr := p.st.markFailed(ctx, pr.ID, CollectionUnreachable, devErr.Error(), now); serr != nil {
+	if serr := p.st.markFailure(ctx, pr.ID, CollectionUnreachable, kind, devErr.Error(), now); serr != nil {
 		return fmt.Errorf("poll %s: %w", pr.Address, errors.Join(err, serr))
 	}
 	return fmt.Errorf("poll %s: %w", pr.Address, err)
@@ -269,135 +386,6 @@ func devErr(op string, err error) error {
 		return nil
 	}
 	return &deviceError{op: op, err: err}
-}
-
-// poll does the work of Poll with st locked.
-func (p *Poller) poll(ctx context.Context, st *printerState, pr Printer) error {
-	if st.dev == nil || st.devAddr != pr.Address || st.devPin != pr.Fingerprint {
-		st.dev, st.devAddr, st.devPin = p.dial(pr.Address, pr.Fingerprint), pr.Address, pr.Fingerprint
-		st.contacted = false
-	}
-	dev := st.dev
-
-	var (
-		recs     []fleet.Record
-		newIdent *deviceapi.Identity
-	)
-	readIdentity := func() error {
-		id, err := dev.Identity(ctx)
-		if err != nil {
-			return devErr("read identity", err)
-		}
-		if err := id.Validate(); err != nil {
-			return devErr("read identity", err)
-		}
-		if st.contacted && id.PrinterID != st.identity.PrinterID {
-			return devErr("read identity", fmt.Errorf("printer ID changed from %s to %s", st.identity.PrinterID, id.PrinterID))
-		}
-		st.identity, st.contacted = id, true
-		newIdent = &id
-		return nil
-	}
-	if !st.contacted {
-		if err := readIdentity(); err != nil {
-			return err
-		}
-		if pr.Identity != nil && pr.Identity.PrinterID != st.identity.PrinterID {
-			return devErr("read identity", fmt.Errorf("the printer at %s now reports ID %s instead of %s",
-				pr.Address, st.identity.PrinterID, pr.Identity.PrinterID))
-		}
-	}
-	status, err := dev.Status(ctx)
-	if err != nil {
-		return devErr("read status", err)
-	}
-	now := p.opts.Clock.Now()
-
-	// Events: continue after the cursor of the instance we know; a new
-	// instance means the printer restarted its feed and we start over.
-	instance, cursor := pr.Instance, pr.EventCursor
-	page, err := dev.Events(ctx, cursor, eventPageSize)
-	if err != nil {
-		return devErr("read events", err)
-	}
-	if page.Instance != instance {
-		if instance != "" {
-			recs = append(recs, gapRecord(st.identity.PrinterID, now, "printer restarted", cursor+1, 0))
-		}
-		if newIdent == nil || st.identity.Instance != page.Instance {
-			if err := readIdentity(); err != nil {
-				return err
-			}
-		}
-		instance, cursor = page.Instance, 0
-		if page, err = dev.Events(ctx, 0, eventPageSize); err != nil {
-			return devErr("read events", err)
-		}
-		if page.Instance != instance {
-			return devErr("read events", errors.New("the printer restarted its event feed twice during one poll"))
-		}
-	}
-	pid := st.identity.PrinterID
-	// The identity goes before the events so the cloud knows the printer
-	// (and its firmware) before it reads what happened on it.
-	if newIdent != nil && (pr.Identity == nil || !sameIdentity(*pr.Identity, *newIdent) || pr.Instance != instance) {
-		id := privacy.Identity(*newIdent)
-		recs = append(recs, fleet.Record{Kind: fleet.KindIdentity, PrinterID: pid, Time: now, Identity: &id})
-	}
-	for pages := 1; ; pages++ {
-		if page.First > cursor+1 {
-			recs = append(recs, gapRecord(pid, now, "events overwritten before they were read", cursor+1, page.First-1))
-			cursor = page.First - 1
-		}
-		for _, e := range page.Items {
-			if e.Seq <= cursor {
-				continue // already read; a printer must not repeat, but we need not care
-			}
-			if e.Seq > cursor+1 {
-				recs = append(recs, gapRecord(pid, now, "events skipped by the printer", cursor+1, e.Seq-1))
-			}
-			cursor = e.Seq
-			if err := e.Validate(); err != nil {
-				recs = append(recs, gapRecord(pid, now, "event rejected: "+err.Error(), e.Seq, e.Seq))
-				continue
-			}
-			ev := privacy.Event(e)
-			recs = append(recs, fleet.Record{Kind: fleet.KindEvent, PrinterID: pid, Time: now, Event: &ev})
-		}
-		if len(page.Items) < eventPageSize || pages == maxEventPages {
-			break
-		}
-		if page, err = dev.Events(ctx, cursor, eventPageSize); err != nil {
-			return devErr("read events", err)
-		}
-		if page.Instance != instance {
-			break // restarted meanwhile: the next poll records the gap
-		}
-	}
-
-	fs := privacy.Status(pid, status)
-	if err := fs.Validate(); err != nil {
-		return devErr("read status", err)
-	}
-	if statusChanged(st.lastStatus, fs) || now.Sub(st.lastSent) >= p.opts.Heartbeat {
-		recs = append(recs, fleet.Record{Kind: fleet.KindStatus, PrinterID: pid, Time: now, Status: &fs})
-	}
-
-	o := observation{Identity: newIdent, Status: status, Instance: instance, Cursor: cursor, Seen: now}
-	if err := p.st.observe(ctx, pr.ID, o, recs); err != nil {
-		return err
-	}
-	for _, r := range recs {
-		if r.Kind == fleet.KindStatus {
-			st.lastStatus, st.lastSent = *r.Status, now
-		}
-	}
-	return nil
-}
-
-func gapRecord(pid fleet.PrinterID, now time.Time, reason string, from, to uint64) fleet.Record {
-	return fleet.Record{Kind: fleet.KindGap, PrinterID: pid, Time: now,
-		Gap: &fleet.Gap{Feed: "events", Reason: reason, FromSeq: from, ToSeq: to}}
 }
 
 // sameIdentity compares identities without the fields that change by

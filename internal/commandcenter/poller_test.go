@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -21,12 +22,19 @@ var canaries = []string{"CANARY-job-name", "CANARY-job-user", "CANARY-job-host"}
 
 // fakeDevice is a printer's device API in memory.
 type fakeDevice struct {
-	mu       sync.Mutex
-	identity deviceapi.Identity
-	status   deviceapi.Status
-	events   []fleet.Event // held by the printer, oldest first
-	err      error         // returned by every call when set
-	calls    int
+	mu          sync.Mutex
+	identity    deviceapi.Identity
+	status      deviceapi.Status
+	events      []fleet.Event // held by the printer, oldest first
+	jobs        []deviceapi.Job
+	layers      []fleet.Layer
+	logs        map[fleet.LogKind][]fleet.LogLine
+	counters    fleet.Counters
+	consumables fleet.Consumables
+	err         error            // returned by every call when set
+	failOn      map[string]error // returned by one endpoint ("jobs", "counters", ...) when set
+	rewind      uint64           // feeds answer as if asked from this much before the cursor
+	calls       int
 }
 
 func newFakeDevice(id fleet.PrinterID) *fakeDevice {
@@ -36,43 +44,96 @@ func newFakeDevice(id fleet.PrinterID) *fakeDevice {
 				SerialNumber: "SN-" + string(id), Firmware: "1.0.0", Date: t0, UptimeSec: 10},
 			Instance: "inst-1",
 		},
-		status: deviceapi.Status{State: fleet.StateIdle, Activity: "idle", Time: t0},
+		status:      deviceapi.Status{State: fleet.StateIdle, Activity: "idle", Time: t0},
+		logs:        map[fleet.LogKind][]fleet.LogLine{},
+		counters:    fleet.Counters{TotalJobs: 3, CompletedJobs: 2, Time: t0},
+		consumables: fleet.Consumables{CleaningRoll: fleet.CleaningRoll{PartNumber: "CR-1", Status: "ok", UsagePercent: 10}, Time: t0},
 	}
+}
+
+// call counts a call and returns the error the endpoint is to fail with.
+func (d *fakeDevice) call(endpoint string) error {
+	d.calls++
+	if d.err != nil {
+		return d.err
+	}
+	return d.failOn[endpoint]
 }
 
 func (d *fakeDevice) Identity(ctx context.Context) (deviceapi.Identity, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.calls++
 	d.identity.UptimeSec++ // changes on every read, must not cause identity records
-	return d.identity, d.err
+	return d.identity, d.call("identity")
 }
 
 func (d *fakeDevice) Status(ctx context.Context) (deviceapi.Status, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.calls++
-	return d.status, d.err
+	return d.status, d.call("status")
+}
+
+// fakePage answers a feed read from items held oldest first.
+func fakePage[T any](d *fakeDevice, endpoint string, items []T, seq func(T) uint64, after uint64, limit int) (deviceapi.Page[T], error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := d.call(endpoint); err != nil {
+		return deviceapi.Page[T]{}, err
+	}
+	if d.rewind > 0 {
+		after -= min(after, d.rewind)
+	}
+	page := deviceapi.Page[T]{Instance: d.identity.Instance, Next: after, First: 1, Items: []T{}}
+	if len(items) > 0 {
+		page.First = seq(items[0])
+	}
+	for _, it := range items {
+		if seq(it) > after && len(page.Items) < limit {
+			page.Items = append(page.Items, it)
+			page.Next = seq(it)
+		}
+	}
+	return page, nil
 }
 
 func (d *fakeDevice) Events(ctx context.Context, after uint64, limit int) (deviceapi.EventPage, error) {
 	d.mu.Lock()
+	items := slices.Clone(d.events)
+	d.mu.Unlock()
+	return fakePage(d, "events", items, func(e fleet.Event) uint64 { return e.Seq }, after, limit)
+}
+
+func (d *fakeDevice) Jobs(ctx context.Context, after uint64, limit int) (deviceapi.JobPage, error) {
+	d.mu.Lock()
+	items := slices.Clone(d.jobs)
+	d.mu.Unlock()
+	return fakePage(d, "jobs", items, func(j deviceapi.Job) uint64 { return j.Seq }, after, limit)
+}
+
+func (d *fakeDevice) Layers(ctx context.Context, after uint64, limit int) (deviceapi.LayerPage, error) {
+	d.mu.Lock()
+	items := slices.Clone(d.layers)
+	d.mu.Unlock()
+	return fakePage(d, "layers", items, func(l fleet.Layer) uint64 { return l.Seq }, after, limit)
+}
+
+func (d *fakeDevice) Logs(ctx context.Context, log fleet.LogKind, after uint64, limit int) (deviceapi.LogPage, error) {
+	d.mu.Lock()
+	items := slices.Clone(d.logs[log])
+	d.mu.Unlock()
+	return fakePage(d, "logs", items, func(l fleet.LogLine) uint64 { return l.Seq }, after, limit)
+}
+
+func (d *fakeDevice) Counters(ctx context.Context) (fleet.Counters, error) {
+	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.calls++
-	if d.err != nil {
-		return deviceapi.EventPage{}, d.err
-	}
-	page := deviceapi.EventPage{Instance: d.identity.Instance, Next: after, First: 1, Items: []fleet.Event{}}
-	if len(d.events) > 0 {
-		page.First = d.events[0].Seq
-	}
-	for _, e := range d.events {
-		if e.Seq > after && len(page.Items) < limit {
-			page.Items = append(page.Items, e)
-			page.Next = e.Seq
-		}
-	}
-	return page, nil
+	return d.counters, d.call("counters")
+}
+
+func (d *fakeDevice) Consumables(ctx context.Context) (fleet.Consumables, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.consumables, d.call("consumables")
 }
 
 func (d *fakeDevice) set(f func(d *fakeDevice)) {
@@ -94,6 +155,14 @@ func (d *fakeDevice) addEvents(seqs ...uint64) {
 				Severity: fleet.SeverityInfo, Time: t0, Firmware: "1.0.0", Subsystem: "lamps"})
 		}
 	})
+}
+
+// sameNames is a resolver that takes every name for an address, so fake
+// devices are dialled by the names they were added with.
+type sameNames struct{}
+
+func (sameNames) LookupHost(_ context.Context, host string) ([]string, error) {
+	return []string{host}, nil
 }
 
 // fakeNet dials fake devices by address and records the pins used.
@@ -121,7 +190,8 @@ func newPollerFixture(t *testing.T) *pollerFixture {
 	t.Helper()
 	st, _ := openStore(t)
 	f := &pollerFixture{st: st, clock: clock.NewManual(t0), net: &fakeNet{devices: map[string]*fakeDevice{}}}
-	f.p = NewPoller(st, f.net.dial, PollerOptions{Interval: 5 * time.Second, Heartbeat: time.Minute, Clock: f.clock})
+	f.p = NewPoller(st, f.net.dial, PollerOptions{Interval: 5 * time.Second, Heartbeat: time.Minute, Clock: f.clock,
+		Resolver: sameNames{}})
 	return f
 }
 
@@ -185,6 +255,14 @@ func kinds(recs []fleet.Record) []string {
 			s = append(s, "status:"+r.Status.State.String())
 		case fleet.KindGap:
 			s = append(s, fmt.Sprintf("gap:%s:%d-%d", r.Gap.Reason, r.Gap.FromSeq, r.Gap.ToSeq))
+		case fleet.KindJob:
+			s = append(s, fmt.Sprintf("job:%s:%s", r.Job.ID, r.Job.Status))
+		case fleet.KindPart:
+			s = append(s, fmt.Sprintf("part:%s:%s", r.Part.ID, r.Part.Outcome))
+		case fleet.KindLayer:
+			s = append(s, fmt.Sprintf("layer:%d", r.Layer.Seq))
+		case fleet.KindLog:
+			s = append(s, fmt.Sprintf("log:%s:%d", r.Log.Log, r.Log.Seq))
 		default:
 			s = append(s, string(r.Kind))
 		}
@@ -216,10 +294,10 @@ func TestPollerFirstContactAndChanges(t *testing.T) {
 	pollOnce(t, f.p)
 
 	recs := f.drain(t)
-	if diff := cmp.Diff([]string{"identity", "event:1", "event:2", "status:printing"}, kinds(recs)); diff != "" {
+	if diff := cmp.Diff([]string{"identity", "event:1", "event:2", "counters", "consumables", "status:printing"}, kinds(recs)); diff != "" {
 		t.Fatalf("records of first contact (-want +got):\n%s", diff)
 	}
-	if got := recs[3].Status; got.JobID != "job-1" || got.PrinterID != "printer-000a" {
+	if got := recs[5].Status; got.JobID != "job-1" || got.PrinterID != "printer-000a" {
 		t.Errorf("status record = %+v, want job-1 of printer-000a", got)
 	}
 	got := f.printer(t, pr.ID)
@@ -296,7 +374,7 @@ func TestPollerRestartAfterGatewayRestart(t *testing.T) {
 	f.drain(t)
 
 	dev.addEvents(2)
-	p2 := NewPoller(f.st, f.net.dial, PollerOptions{Clock: f.clock})
+	p2 := NewPoller(f.st, f.net.dial, PollerOptions{Clock: f.clock, Resolver: sameNames{}})
 	f.clock.Advance(10 * time.Second)
 	pollOnce(t, p2)
 	if diff := cmp.Diff([]string{"event:2", "status:idle"}, kinds(f.drain(t))); diff != "" {
@@ -511,7 +589,7 @@ func TestPollerRejectsInvalidEvent(t *testing.T) {
 		}
 		got = append(got, k)
 	}
-	if diff := cmp.Diff([]string{"identity", "event:1", "gap:event rejected", "event:3", "status:idle"}, got); diff != "" {
+	if diff := cmp.Diff([]string{"identity", "event:1", "gap:event rejected", "event:3", "counters", "consumables", "status:idle"}, got); diff != "" {
 		t.Errorf("records (-want +got):\n%s", diff)
 	}
 	if g := recs[2].Gap; g.FromSeq != 2 || g.ToSeq != 2 || !strings.Contains(g.Reason, "empty code") {
@@ -573,7 +651,7 @@ func TestPollerStoreFailure(t *testing.T) {
 func TestPollerRun(t *testing.T) {
 	st, _ := openStore(t)
 	n := &fakeNet{devices: map[string]*fakeDevice{}}
-	p := NewPoller(st, n.dial, PollerOptions{Interval: 10 * time.Millisecond})
+	p := NewPoller(st, n.dial, PollerOptions{Interval: 10 * time.Millisecond, Resolver: sameNames{}})
 	add := func(address string, id fleet.PrinterID) {
 		n.mu.Lock()
 		n.devices[address] = newFakeDevice(id)
@@ -646,7 +724,7 @@ func (d *blockingDevice) Status(ctx context.Context) (deviceapi.Status, error) {
 func TestPollerRecordsTimeout(t *testing.T) {
 	st, _ := openStore(t)
 	dev := &blockingDevice{fakeDevice: *newFakeDevice("printer-000a")}
-	p := NewPoller(st, func(string, deviceapi.Fingerprint) Device { return dev }, PollerOptions{Timeout: 20 * time.Millisecond})
+	p := NewPoller(st, func(string, deviceapi.Fingerprint) Device { return dev }, PollerOptions{Timeout: 20 * time.Millisecond, Resolver: sameNames{}})
 	pr, err := st.AddPrinter(t.Context(), "printer-a:8443", fpA, t0)
 	if err != nil {
 		t.Fatal(err)
@@ -687,7 +765,7 @@ func TestPollerStoresIdentityAfterStoreFailure(t *testing.T) {
 	if got := f.printer(t, pr.ID); got.Identity == nil {
 		t.Error("identity not stored after the store recovered")
 	}
-	if diff := cmp.Diff([]string{"identity", "status:idle"}, kinds(f.drain(t))); diff != "" {
+	if diff := cmp.Diff([]string{"identity", "counters", "consumables", "status:idle"}, kinds(f.drain(t))); diff != "" {
 		t.Errorf("records after the store recovered (-want +got):\n%s", diff)
 	}
 }

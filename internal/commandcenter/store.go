@@ -25,6 +25,7 @@ var schemaFS embed.FS
 // for the cloud, and the gateway's credentials. Safe for concurrent use.
 type Store struct {
 	db *sql.DB
+	ob outbox // the outbox's group commit and health (outbox.go); its zero value works
 }
 
 // Open opens (creating if needed) the database at path and brings its
@@ -61,6 +62,10 @@ const (
 	CollectionOK CollectionState = "ok"
 	// CollectionUnreachable: the last poll failed; retried with backoff.
 	CollectionUnreachable CollectionState = "unreachable"
+	// CollectionBadInput: the printer answered, but part of what it sent
+	// was refused (garbage, too large, too slow, a cursor going backwards);
+	// the rest is collected and the refused part retried.
+	CollectionBadInput CollectionState = "bad input"
 	// CollectionCertificateChanged: the printer presented a certificate other
 	// than the pinned one; collection stopped until Repin (R-SEC-9).
 	CollectionCertificateChanged CollectionState = "certificate changed"
@@ -80,39 +85,61 @@ type Printer struct {
 	Status   *deviceapi.Status   `json:"status,omitempty"`
 
 	// Instance and EventCursor say where reading the printer's event feed
-	// continues.
-	Instance    string `json:"instance,omitempty"`
-	EventCursor uint64 `json:"event_cursor"`
+	// continues; Jobs, Layers and Logs say the same of the other feeds.
+	Instance    string                         `json:"instance,omitempty"`
+	EventCursor uint64                         `json:"event_cursor"`
+	Jobs        FeedPosition                   `json:"jobs_feed"`
+	Layers      FeedPosition                   `json:"layers_feed"`
+	Logs        map[fleet.LogKind]FeedPosition `json:"logs_feeds,omitempty"`
+	// SnapshotAt is when counters and consumables were last read.
+	SnapshotAt time.Time `json:"snapshot_at,omitzero"`
+	// ResolvedAddress is the IP address (with port) that Address resolved
+	// to at the latest poll.
+	ResolvedAddress string `json:"resolved_address,omitempty"`
 
 	State       CollectionState `json:"collection_state"`
 	StateSince  time.Time       `json:"collection_state_since"`
 	LastError   string          `json:"last_error,omitempty"`
+	ErrorKind   PollErrorKind   `json:"error_kind,omitempty"` // what kind of failure LastError is
 	LastErrorAt time.Time       `json:"last_error_at,omitzero"`
 	LastSeen    time.Time       `json:"last_seen,omitzero"`
 }
 
+// FeedPosition says where reading one feed of a printer continues: after
+// Cursor, within the printer's feed instance Instance ("" before the first
+// read).
+type FeedPosition struct {
+	Instance string `json:"instance,omitempty"`
+	Cursor   uint64 `json:"cursor"`
+}
+
 const printerColumns = `id, address, fingerprint, pinned_at, added_at, identity, status, instance, event_cursor,
-	state, state_since, last_error, last_error_at, last_seen`
+	state, state_since, last_error, last_error_at, last_seen,
+	jobs_instance, jobs_cursor, layers_instance, layers_cursor, log_positions, snapshot_at, resolved_address, error_kind`
 
 func scanPrinter(row interface{ Scan(...any) error }) (Printer, error) {
 	var (
-		p                                                           Printer
-		fp, pinned, added, ident, status, state, since, errAt, seen string
-		cursor                                                      int64
+		p                                                                 Printer
+		fp, pinned, added, ident, status, state, since, errAt, seen, snap string
+		logs, kind                                                        string
+		cursor, jobsCursor, layersCursor                                  int64
 	)
 	err := row.Scan(&p.ID, &p.Address, &fp, &pinned, &added, &ident, &status, &p.Instance, &cursor,
-		&state, &since, &p.LastError, &errAt, &seen)
+		&state, &since, &p.LastError, &errAt, &seen,
+		&p.Jobs.Instance, &jobsCursor, &p.Layers.Instance, &layersCursor, &logs, &snap, &p.ResolvedAddress, &kind)
 	if err != nil {
 		return Printer{}, err
 	}
 	p.Fingerprint = deviceapi.Fingerprint(fp)
 	p.State = CollectionState(state)
+	p.ErrorKind = PollErrorKind(kind)
 	p.EventCursor = uint64(cursor)
+	p.Jobs.Cursor, p.Layers.Cursor = uint64(jobsCursor), uint64(layersCursor)
 	var errs []error
 	for _, f := range []struct {
 		dst *time.Time
 		src string
-	}{{&p.PinnedAt, pinned}, {&p.AddedAt, added}, {&p.StateSince, since}, {&p.LastErrorAt, errAt}, {&p.LastSeen, seen}} {
+	}{{&p.PinnedAt, pinned}, {&p.AddedAt, added}, {&p.StateSince, since}, {&p.LastErrorAt, errAt}, {&p.LastSeen, seen}, {&p.SnapshotAt, snap}} {
 		t, err := parseTime(f.src)
 		errs = append(errs, err)
 		*f.dst = t
@@ -124,6 +151,9 @@ func scanPrinter(row interface{ Scan(...any) error }) (Printer, error) {
 	if status != "" {
 		p.Status = new(deviceapi.Status)
 		errs = append(errs, json.Unmarshal([]byte(status), p.Status))
+	}
+	if logs != "" && logs != "{}" {
+		errs = append(errs, json.Unmarshal([]byte(logs), &p.Logs))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return Printer{}, fmt.Errorf("printer %d (%s): corrupt row: %w", p.ID, p.Address, err)
@@ -194,7 +224,7 @@ func (s *Store) Repin(ctx context.Context, address string, fp deviceapi.Fingerpr
 	}
 	ts := formatTime(now)
 	res, err := s.db.ExecContext(ctx, `UPDATE printers SET fingerprint = ?, pinned_at = ?, state = ?, state_since = ?,
-		last_error = '', last_error_at = '' WHERE address = ?`,
+		last_error = '', error_kind = '', last_error_at = '' WHERE address = ?`,
 		string(fp), ts, string(CollectionNew), ts, address)
 	if err != nil {
 		return fmt.Errorf("repin %s: %w", address, err)
@@ -211,13 +241,27 @@ func (s *Store) Repin(ctx context.Context, address string, fp deviceapi.Fingerpr
 type observation struct {
 	Identity *deviceapi.Identity // nil: unchanged
 	Status   deviceapi.Status
-	Instance string
-	Cursor   uint64
+	Instance string // events feed
+	Cursor   uint64 // events feed
+	Jobs     FeedPosition
+	Layers   FeedPosition
+	Snapshot time.Time // when counters and consumables were read; zero: not this time
+	Resolved string
 	Seen     time.Time
+	// Problem is set when the printer answered but part of what it sent
+	// was refused: the printer is marked CollectionBadInput.
+	Problem *pollProblem
+	History history // what the local UI keeps
 }
 
-// observe stores a successful poll and appends its records in one
-// transaction, so the event cursor never moves without the records it
+// pollProblem is a refused part of an otherwise successful poll.
+type pollProblem struct {
+	Kind PollErrorKind
+	Msg  string
+}
+
+// observe stores a successful poll, its local history and its records in
+// one transaction, so no feed cursor ever moves without the records it
 // covers (and the other way round).
 func (s *Store) observe(ctx context.Context, id int64, o observation, recs []fleet.Record) error {
 	status, err := json.Marshal(o.Status)
@@ -225,11 +269,20 @@ func (s *Store) observe(ctx context.Context, id int64, o observation, recs []fle
 		return fmt.Errorf("store poll of printer %d: %w", id, err)
 	}
 	seen := formatTime(o.Seen)
+	state, msg, kind, errAt := CollectionOK, "", PollErrorKind(""), ""
+	if o.Problem != nil {
+		state, msg, kind, errAt = CollectionBadInput, o.Problem.Msg, o.Problem.Kind, seen
+	}
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE printers SET status = ?, instance = ?, event_cursor = ?,
+			jobs_instance = ?, jobs_cursor = ?, layers_instance = ?, layers_cursor = ?,
+			snapshot_at = CASE WHEN ? = '' THEN snapshot_at ELSE ? END, resolved_address = ?,
 			state_since = CASE WHEN state = ? THEN state_since ELSE ? END, state = ?,
-			last_error = '', last_error_at = '', last_seen = ? WHERE id = ?`,
-			string(status), o.Instance, int64(o.Cursor), string(CollectionOK), seen, string(CollectionOK), seen, id)
+			last_error = ?, error_kind = ?, last_error_at = ?, last_seen = ? WHERE id = ?`,
+			string(status), o.Instance, int64(o.Cursor),
+			o.Jobs.Instance, int64(o.Jobs.Cursor), o.Layers.Instance, int64(o.Layers.Cursor),
+			formatTime(o.Snapshot), formatTime(o.Snapshot), o.Resolved,
+			string(state), seen, string(state), msg, string(kind), errAt, seen, id)
 		if err != nil {
 			return err
 		}
@@ -249,6 +302,9 @@ func (s *Store) observe(ctx context.Context, id int64, o observation, recs []fle
 				return err
 			}
 		}
+		if err := writeHistory(ctx, tx, id, o.Seen, o.History); err != nil {
+			return err
+		}
 		return appendTx(ctx, tx, recs)
 	})
 	if err != nil {
@@ -257,142 +313,23 @@ func (s *Store) observe(ctx context.Context, id int64, o observation, recs []fle
 	return nil
 }
 
-// markFailed records a failed poll: the collection state, the error and its
-// time. StateSince moves only when the state changes.
+// markFailed records a failed poll of no particular kind (see markFailure).
 func (s *Store) markFailed(ctx context.Context, id int64, state CollectionState, msg string, at time.Time) error {
+	return s.markFailure(ctx, id, state, "", msg, at)
+}
+
+// markFailure records a failed poll: the collection state, the error, its
+// kind and its time. StateSince moves only when the state changes.
+func (s *Store) markFailure(ctx context.Context, id int64, state CollectionState, kind PollErrorKind, msg string, at time.Time) error {
 	ts := formatTime(at)
 	_, err := s.db.ExecContext(ctx, `UPDATE printers SET
 		state_since = CASE WHEN state = ? THEN state_since ELSE ? END, state = ?,
-		last_error = ?, last_error_at = ? WHERE id = ?`,
-		string(state), ts, string(state), msg, ts, id)
+		last_error = ?, error_kind = ?, last_error_at = ? WHERE id = ?`,
+		string(state), ts, string(state), msg, string(kind), ts, id)
 	if err != nil {
 		return fmt.Errorf("store failure of printer %d: %w", id, err)
 	}
 	return nil
-}
-
-// Append adds records to the outbox, numbering them with the gateway's
-// next sequence numbers in one transaction: either all are stored, durably,
-// when Append returns, or none. Sequence numbers are never reused, not even
-// after Ack deleted every row. Each record must be valid once numbered.
-func (s *Store) Append(ctx context.Context, recs ...fleet.Record) error {
-	if len(recs) == 0 {
-		return nil
-	}
-	if err := s.inTx(ctx, func(tx *sql.Tx) error { return appendTx(ctx, tx, recs) }); err != nil {
-		return fmt.Errorf("append to outbox: %w", err)
-	}
-	return nil
-}
-
-// appendTx numbers and inserts recs within tx. The first statement is a
-// write, so the transaction holds the write lock before it reads next_seq.
-func appendTx(ctx context.Context, tx *sql.Tx, recs []fleet.Record) error {
-	if len(recs) == 0 {
-		return nil
-	}
-	var end int64 // next_seq after this append
-	if err := tx.QueryRowContext(ctx, `UPDATE meta SET value = CAST(value AS INTEGER) + ? WHERE key = 'next_seq'
-		RETURNING CAST(value AS INTEGER)`, len(recs)).Scan(&end); err != nil {
-		return fmt.Errorf("next sequence number: %w", err)
-	}
-	seq := uint64(end) - uint64(len(recs))
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO outbox (seq, record, created) VALUES (?, ?, ?)`)
-	if err != nil {
-		return err
-	}
-	defer stmt.Close()
-	for _, r := range recs {
-		r.Seq = seq
-		if err := r.Validate(); err != nil {
-			return err
-		}
-		b, err := json.Marshal(r)
-		if err != nil {
-			return fmt.Errorf("record %d: %w", seq, err)
-		}
-		if _, err := stmt.ExecContext(ctx, int64(seq), string(b), formatTime(r.Time)); err != nil {
-			return fmt.Errorf("record %d: %w", seq, err)
-		}
-		seq++
-	}
-	return nil
-}
-
-// Pending returns up to limit records not yet acknowledged, oldest first.
-func (s *Store) Pending(ctx context.Context, limit int) ([]fleet.Record, error) {
-	if limit <= 0 {
-		return nil, fmt.Errorf("pending records: limit %d, want > 0", limit)
-	}
-	rows, err := s.db.QueryContext(ctx, `SELECT seq, record FROM outbox ORDER BY seq LIMIT ?`, limit)
-	if err != nil {
-		return nil, fmt.Errorf("pending records: %w", err)
-	}
-	defer rows.Close()
-	var recs []fleet.Record
-	for rows.Next() {
-		var (
-			seq int64
-			b   []byte
-		)
-		if err := rows.Scan(&seq, &b); err != nil {
-			return nil, fmt.Errorf("pending records: %w", err)
-		}
-		r, err := decodeRecord(uint64(seq), b)
-		if err != nil {
-			return nil, fmt.Errorf("pending records: %w", err)
-		}
-		recs = append(recs, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("pending records: %w", err)
-	}
-	return recs, nil
-}
-
-// decodeRecord decodes one outbox row and checks it is the record that was
-// stored under seq.
-func decodeRecord(seq uint64, b []byte) (fleet.Record, error) {
-	var r fleet.Record
-	if err := json.Unmarshal(b, &r); err != nil {
-		return fleet.Record{}, fmt.Errorf("outbox record %d is corrupt: %w", seq, err)
-	}
-	if r.Seq != seq {
-		return fleet.Record{}, fmt.Errorf("outbox record %d is corrupt: it carries seq %d", seq, r.Seq)
-	}
-	if err := r.Validate(); err != nil {
-		return fleet.Record{}, fmt.Errorf("outbox record %d is corrupt: %w", seq, err)
-	}
-	return r, nil
-}
-
-// Ack deletes every record with Seq <= through: the cloud holds them
-// durably. Acknowledging a sequence number never assigned is an error.
-func (s *Store) Ack(ctx context.Context, through uint64) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		var next int64
-		if err := tx.QueryRowContext(ctx, `SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'next_seq'`).Scan(&next); err != nil {
-			return err
-		}
-		if through >= uint64(next) {
-			return fmt.Errorf("seq %d was never assigned (last is %d)", through, next-1)
-		}
-		_, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE seq <= ?`, int64(through))
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("ack through %d: %w", through, err)
-	}
-	return nil
-}
-
-// PendingCount returns how many records wait for the cloud.
-func (s *Store) PendingCount(ctx context.Context) (int, error) {
-	var n int
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox`).Scan(&n); err != nil {
-		return 0, fmt.Errorf("count pending records: %w", err)
-	}
-	return n, nil
 }
 
 // SaveCredentials stores the gateway's identity after enrolment.
@@ -436,59 +373,6 @@ func (s *Store) Credentials(ctx context.Context) (id fleet.GatewayID, key ed2551
 		return "", nil, false, errors.New("read credentials: stored private key does not match its public half")
 	}
 	return fleet.GatewayID(g.String), key, true, nil
-}
-
-// UplinkState is what the Command Center knows about its link to the cloud
-// (R-ARCH-8: warn when the cloud has not been reached for long).
-type UplinkState struct {
-	LastSuccess time.Time `json:"last_success,omitzero"`
-	LastError   string    `json:"last_error,omitempty"`
-	LastErrorAt time.Time `json:"last_error_at,omitzero"`
-}
-
-// UplinkState returns the outcome of the latest uploads.
-func (s *Store) UplinkState(ctx context.Context) (UplinkState, error) {
-	var ok, msg, at sql.NullString
-	err := s.db.QueryRowContext(ctx, `SELECT
-		(SELECT value FROM meta WHERE key = 'uplink_last_success'),
-		(SELECT value FROM meta WHERE key = 'uplink_last_error'),
-		(SELECT value FROM meta WHERE key = 'uplink_last_error_at')`).Scan(&ok, &msg, &at)
-	if err != nil {
-		return UplinkState{}, fmt.Errorf("read uplink state: %w", err)
-	}
-	var u UplinkState
-	var errs []error
-	u.LastSuccess, err = parseTime(ok.String)
-	errs = append(errs, err)
-	u.LastErrorAt, err = parseTime(at.String)
-	errs = append(errs, err)
-	u.LastError = msg.String
-	if err := errors.Join(errs...); err != nil {
-		return UplinkState{}, fmt.Errorf("read uplink state: %w", err)
-	}
-	return u, nil
-}
-
-// recordUpload stores the outcome of an upload attempt. A success clears
-// the last error.
-func (s *Store) recordUpload(ctx context.Context, at time.Time, uploadErr error) error {
-	kv := map[string]string{"uplink_last_success": formatTime(at), "uplink_last_error": "", "uplink_last_error_at": ""}
-	if uploadErr != nil {
-		kv = map[string]string{"uplink_last_error": uploadErr.Error(), "uplink_last_error_at": formatTime(at)}
-	}
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		for k, v := range kv {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?)
-				ON CONFLICT (key) DO UPDATE SET value = excluded.value`, k, v); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("record upload outcome: %w", err)
-	}
-	return nil
 }
 
 func formatTime(t time.Time) string {
