@@ -2,14 +2,19 @@ package commandcenter
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/rand/v2"
+	"net/http"
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/clock"
+	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/uplink"
+	"github.com/klauspost/compress/zstd"
 )
 
 // Cloud accepts batches of records: an Ack says which are durable there.
@@ -19,36 +24,128 @@ type Cloud interface {
 
 // UploaderOptions tunes an Uploader. The zero value works.
 type UploaderOptions struct {
-	Interval   time.Duration // between looks at an empty or drained outbox; 0 → 5 s
-	BatchSize  int           // records per upload; 0 → 500
+	// Interval is how often Run looks for new records when nothing is
+	// scheduled sooner, and the first wait after a failure; 0 → 2 s.
+	Interval   time.Duration
+	BatchSize  int           // most records per upload; 0 → 500
 	MaxBackoff time.Duration // longest wait after failures; 0 → 5 min
 	// Retryable says whether an upload error may go away by itself (network,
-	// 5xx). A permanent error (revoked gateway, refused batch) is retried
-	// too, but only every MaxBackoff, as the operator has to act. nil →
-	// every error is retryable.
+	// 5xx). A permanent error (revoked gateway) is retried too, but only
+	// every MaxBackoff, as the operator has to act. nil → every error is
+	// retryable.
 	Retryable func(error) bool
-	Clock     clock.Clock  // nil → the real clock
-	Logger    *slog.Logger // nil → discard
+	// Refused says whether an error means the cloud refuses the batch for
+	// its content, so that sending it again cannot help: the batch is
+	// quarantined and the rest keeps flowing. nil → an *uplink.StatusError
+	// 400, 409, 413 (for a single record; larger batches are split) or 422.
+	Refused func(error) bool
+
+	// PriorityDelay is the longest a status record waits for others to
+	// share its upload; alerts go at once. 0 → 10 s.
+	PriorityDelay time.Duration
+	// PriorityWindow is how long alert and status records stay in the
+	// priority lane; older ones (after an outage) are sent with the bulk
+	// drain, oldest first, so fresh status overtakes a backlog. 0 → 2 min.
+	PriorityWindow time.Duration
+	// BulkInterval is how often bulk records are batched; 0 → 5 min.
+	BulkInterval time.Duration
+
+	// RateBytes caps the uplink: bytes per second of TCP payload, both
+	// ways, TLS handshakes included, averaged by a token bucket. 0 →
+	// DefaultRateBytes; < 0 → no cap.
+	RateBytes float64
+	// BurstBytes is the token bucket's size; 0 → 64 KiB.
+	BurstBytes int
+	// ReserveBytes of tokens the bulk drain leaves to the priority lane;
+	// 0 → 16 KiB. At most half of BurstBytes.
+	ReserveBytes int
+
+	// UploadLog is how many upload attempts the log keeps; 0 → 5000.
+	UploadLog int
+
+	Clock  clock.Clock  // nil → the real clock
+	Logger *slog.Logger // nil → discard
+}
+
+// DefaultRateBytes is the default bandwidth cap: 1250 bytes/s = 10 kbit/s,
+// 40 % of the whitepaper's site budget of 25 kbit/s (0.5 % of a 5 Mbit/s
+// link), 0.2 % of the link. A 10-printer site in production needs far less
+// (BenchmarkSiteUplink); the cap bounds the drain after an outage, which
+// at this rate moves about 100,000 records an hour.
+const DefaultRateBytes = 1250.0
+
+// Wire overhead of one upload beyond its compressed body: TCP payload both
+// ways (TLS handshake, HTTP request and answer headers, the JSON ack),
+// measured by TestWireOverhead with a counting net.Conn against
+// uplink.Client (Go 1.26 TLS 1.3, X25519MLKEM768 key shares, which cost
+// about 2.3 KB a handshake): 3785 bytes with a resumed session, 4792 with
+// a full handshake and httptest's single RSA-2048 certificate. The
+// constants round up, and the full one allows 2.3 KB more for a real
+// certificate chain of 2–3 certificates.
+const (
+	connOverheadResumed = 4096
+	connOverheadFull    = 7168
+	// tlsRecordOverhead is added per 16 KiB TLS record of body: header,
+	// AEAD tag and content type.
+	tlsRecordOverhead = 22
+	// sessionReuse is how long after a connection the uploader assumes a
+	// resumable TLS session (tickets live longer; this errs on the side of
+	// counting full handshakes).
+	sessionReuse = time.Hour
+	// minPrioritySpacing keeps a burst of alerts from opening a connection
+	// each.
+	minPrioritySpacing = 2 * time.Second
+)
+
+// wireBytes estimates the TCP payload of an upload with a body of n bytes.
+func wireBytes(n int, resumed bool) int {
+	overhead := connOverheadFull
+	if resumed {
+		overhead = connOverheadResumed
+	}
+	return overhead + n + (n/16384+1)*tlsRecordOverhead
 }
 
 // uploadTimeout bounds one upload, should the Cloud have no timeout of its own.
 const uploadTimeout = 2 * time.Minute
 
-// Uploader sends the outbox to the cloud in sequence order, deleting what
-// the cloud acknowledged. Records stay in the outbox until acknowledged, so
-// an outage, a restart or a crash between upload and ack only causes a
-// resend of the same sequence numbers, which the cloud deduplicates.
+// Uploader sends the outbox to the cloud. Records stay in the outbox until
+// acknowledged, so an outage, a restart or a crash between upload and ack
+// only causes a resend of the same sequence numbers, which the cloud
+// deduplicates.
+//
+// Two lanes share one bandwidth cap. The priority lane carries alerts at
+// once and status within PriorityDelay; the bulk lane carries the rest
+// every BulkInterval, and after an outage drains the backlog oldest first,
+// a batch after the other as the cap allows, always leaving ReserveBytes
+// of the cap to the priority lane. A batch holds records in increasing seq
+// order, and the uploader deletes exactly the records of the batch that the
+// ack covers: a priority batch that overtook older bulk records
+// acknowledges nothing else.
+//
+// An Uploader is driven by one goroutine: Run, or a test calling Step and
+// UploadOnce.
 type Uploader struct {
 	st    *Store
 	cloud Cloud
 	opts  UploaderOptions
 	log   *slog.Logger
+	enc   *zstd.Encoder
+
+	bucket       tokenBucket
+	failures     int
+	retryAt      time.Time // no upload before
+	lastPriority time.Time // the latest priority upload
+	bulkDue      time.Time // the next bulk upload; zero: now
+	lastBulkWire int       // wire bytes of the latest bulk upload
+	lastConnect  time.Time // the latest exchange with the cloud
+	limit        [2]int    // batch size per lane (0 priority, 1 bulk), halved on 413
 }
 
 // NewUploader returns an uploader of st's outbox to cloud.
 func NewUploader(st *Store, cloud Cloud, opts UploaderOptions) *Uploader {
 	if opts.Interval <= 0 {
-		opts.Interval = 5 * time.Second
+		opts.Interval = 2 * time.Second
 	}
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = 500
@@ -59,6 +156,31 @@ func NewUploader(st *Store, cloud Cloud, opts UploaderOptions) *Uploader {
 	if opts.Retryable == nil {
 		opts.Retryable = func(error) bool { return true }
 	}
+	if opts.Refused == nil {
+		opts.Refused = refusedByCloud
+	}
+	if opts.PriorityDelay <= 0 {
+		opts.PriorityDelay = 10 * time.Second
+	}
+	if opts.PriorityWindow <= 0 {
+		opts.PriorityWindow = 2 * time.Minute
+	}
+	if opts.BulkInterval <= 0 {
+		opts.BulkInterval = 5 * time.Minute
+	}
+	if opts.RateBytes == 0 {
+		opts.RateBytes = DefaultRateBytes
+	}
+	if opts.BurstBytes <= 0 {
+		opts.BurstBytes = 64 << 10
+	}
+	if opts.ReserveBytes <= 0 {
+		opts.ReserveBytes = 16 << 10
+	}
+	opts.ReserveBytes = min(opts.ReserveBytes, opts.BurstBytes/2)
+	if opts.UploadLog <= 0 {
+		opts.UploadLog = 5000
+	}
 	if opts.Clock == nil {
 		opts.Clock = clock.Real{}
 	}
@@ -66,35 +188,52 @@ func NewUploader(st *Store, cloud Cloud, opts UploaderOptions) *Uploader {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Uploader{st: st, cloud: cloud, opts: opts, log: log.With("component", "uploader")}
+	// These options cannot fail; a nil writer starts no goroutines. The
+	// level is the uplink client's, so the logged size is the sent size.
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedFastest))
+	if err != nil {
+		panic(fmt.Sprintf("commandcenter: zstd encoder options: %v", err)) // a programming error
+	}
+	return &Uploader{
+		st: st, cloud: cloud, opts: opts, log: log.With("component", "uploader"), enc: enc,
+		bucket: tokenBucket{rate: opts.RateBytes, burst: float64(opts.BurstBytes)},
+		limit:  [2]int{opts.BatchSize, opts.BatchSize},
+	}
 }
 
+// refusedByCloud is the default UploaderOptions.Refused.
+func refusedByCloud(err error) bool {
+	se, ok := errors.AsType[*uplink.StatusError](err)
+	if !ok {
+		return false
+	}
+	switch se.Code {
+	case http.StatusBadRequest, http.StatusConflict, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity:
+		return true
+	}
+	return false
+}
+
+// errQuarantined marks an upload whose batch was set aside.
+var errQuarantined = errors.New("batch quarantined")
+
 // Run uploads until ctx is done, then returns nil. Failures are logged and
-// retried with capped exponential backoff and jitter; a full batch is
-// followed by the next one at once.
+// retried with capped exponential backoff and jitter; a refused batch is
+// quarantined and the next one follows.
 func (u *Uploader) Run(ctx context.Context) error {
-	failures := 0
 	for {
-		sent, err := u.UploadOnce(ctx)
+		wait, err := u.Step(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
-		var wait time.Duration
 		switch {
-		case err == nil && sent == u.opts.BatchSize:
-			failures = 0
+		case errors.Is(err, errQuarantined):
+			u.log.Error("upload refused by the cloud, batch quarantined", "err", err)
+		case err != nil:
+			u.log.Warn("upload failed, will retry", "err", err, "attempt", u.failures, "wait", wait)
+		}
+		if wait <= 0 {
 			continue
-		case err == nil:
-			failures = 0
-			wait = u.opts.Interval
-		case u.opts.Retryable(err):
-			failures++
-			wait = uploadBackoff(u.opts.Interval, u.opts.MaxBackoff, failures, rand.Float64())
-			u.log.Warn("upload failed, will retry", "err", err, "attempt", failures, "wait", wait)
-		default:
-			failures++
-			wait = u.opts.MaxBackoff
-			u.log.Error("upload refused, will retry", "err", err, "wait", wait)
 		}
 		t := time.NewTimer(wait)
 		select {
@@ -104,6 +243,221 @@ func (u *Uploader) Run(ctx context.Context) error {
 		case <-t.C:
 		}
 	}
+}
+
+// Step does what is due at the clock's time, at most one upload, and
+// returns how long until something may be due next (0: at once).
+func (u *Uploader) Step(ctx context.Context) (time.Duration, error) {
+	now := u.opts.Clock.Now()
+	if now.Before(u.retryAt) {
+		return u.retryAt.Sub(now), nil
+	}
+	u.bucket.refill(now)
+	fresh := now.Add(-u.opts.PriorityWindow)
+	wait := u.opts.Interval
+	n, oldest, alert, err := u.st.priorityInfo(ctx, fresh)
+	if err != nil {
+		return wait, fmt.Errorf("upload: %w", err)
+	}
+	if n > 0 {
+		due := oldest.Add(u.opts.PriorityDelay)
+		if alert {
+			due = now
+		}
+		if next := u.lastPriority.Add(minPrioritySpacing); due.Before(next) {
+			due = next
+		}
+		switch {
+		case now.Before(due):
+			wait = min(wait, due.Sub(now))
+		case u.bucket.has(1):
+			_, w, err := u.send(ctx, true, now)
+			return w, err
+		default:
+			wait = min(wait, u.bucket.until(1, now))
+		}
+	}
+	has, err := u.st.hasBulk(ctx, fresh)
+	if err != nil {
+		return wait, fmt.Errorf("upload: %w", err)
+	}
+	if has {
+		need := float64(min(u.lastBulkWire+u.opts.ReserveBytes, u.opts.BurstBytes))
+		switch {
+		case now.Before(u.bulkDue):
+			wait = min(wait, u.bulkDue.Sub(now))
+		case u.bucket.has(need):
+			_, w, err := u.send(ctx, false, now)
+			return w, err
+		default:
+			wait = min(wait, u.bucket.until(need, now))
+		}
+	}
+	return wait, nil
+}
+
+// UploadOnce uploads one batch now, whatever the schedule and the cap say:
+// the fresh priority records if there are any, else the oldest others. It
+// returns how many records the cloud acknowledged (0 with a nil error when
+// nothing was pending).
+func (u *Uploader) UploadOnce(ctx context.Context) (int, error) {
+	now := u.opts.Clock.Now()
+	u.bucket.refill(now)
+	n, _, _, err := u.st.priorityInfo(ctx, now.Add(-u.opts.PriorityWindow))
+	if err != nil {
+		return 0, fmt.Errorf("upload: %w", err)
+	}
+	sent, _, err := u.send(ctx, n > 0, now)
+	return sent, err
+}
+
+// send uploads one batch of a lane and stores what came of it. It returns
+// how many records the cloud acknowledged and how long to wait before the
+// next step.
+func (u *Uploader) send(ctx context.Context, priority bool, now time.Time) (int, time.Duration, error) {
+	lane := 1
+	if priority {
+		lane = 0
+	}
+	recs, err := u.st.pendingLane(ctx, priority, now.Add(-u.opts.PriorityWindow), u.limit[lane])
+	if err != nil {
+		// Shown in the local UI: the outbox is stuck until someone looks.
+		err = fmt.Errorf("upload: %w", err)
+		return 0, u.failed(ctx, now, err, false), err
+	}
+	if len(recs) == 0 {
+		return 0, 0, nil
+	}
+	first, last := recs[0].Seq, recs[len(recs)-1].Seq
+	batch := uplink.Batch{Records: recs}
+	raw, err := json.Marshal(batch)
+	if err != nil {
+		err = fmt.Errorf("upload records %d–%d: %w", first, last, err)
+		return 0, u.failed(ctx, now, err, false), err
+	}
+	body := u.enc.EncodeAll(raw, make([]byte, 0, len(raw)/4))
+	entry := UploadEntry{At: now, Priority: priority, Records: len(recs), Kinds: map[fleet.Kind]int{},
+		FirstSeq: first, LastSeq: last, BodyBytes: len(body),
+		WireBytes: wireBytes(len(body), !u.lastConnect.IsZero() && now.Sub(u.lastConnect) < sessionReuse)}
+	for _, r := range recs {
+		entry.Kinds[r.Kind]++
+	}
+
+	uctx, cancel := context.WithTimeout(ctx, uploadTimeout)
+	ack, err := u.cloud.Upload(uctx, batch)
+	cancel()
+	// An attempt counts against the cap in full when the cloud answered;
+	// without an answer the body may not have left, the handshake may have.
+	if _, answered := errors.AsType[*uplink.StatusError](err); err != nil && !answered {
+		entry.WireBytes = connOverheadFull
+	}
+	u.bucket.take(float64(entry.WireBytes))
+	if err == nil && ack.Through < first {
+		err = fmt.Errorf("the cloud acknowledged none of records %d–%d (through %d)", first, last, ack.Through)
+	}
+	at := u.opts.Clock.Now()
+	entry.At = at
+	if err != nil {
+		err = fmt.Errorf("upload records %d–%d: %w", first, last, err)
+		wait, err := u.refusedOrFailed(ctx, entry, err, recs, body)
+		return 0, wait, err
+	}
+	u.lastConnect = at
+	// The ack covers the batch's records up to Through, and nothing else:
+	// records not in the batch may be older (a priority batch overtook
+	// them) and were not sent.
+	var acked []uint64
+	for _, r := range recs {
+		if r.Seq <= ack.Through {
+			acked = append(acked, r.Seq)
+		}
+	}
+	if err := u.st.ackSeqs(ctx, acked); err != nil {
+		return 0, u.opts.Interval, fmt.Errorf("upload: %w", err)
+	}
+	entry.Outcome = UploadAcknowledged
+	if len(acked) < len(recs) {
+		entry.Error = fmt.Sprintf("the cloud acknowledged %d of %d records (through %d)", len(acked), len(recs), ack.Through)
+	}
+	if _, err := u.st.logUpload(ctx, entry, body, u.opts.UploadLog); err != nil {
+		return len(acked), u.opts.Interval, fmt.Errorf("upload: %w", err)
+	}
+	if err := u.st.recordUpload(ctx, at, nil); err != nil {
+		return len(acked), u.opts.Interval, fmt.Errorf("upload: %w", err)
+	}
+	u.failures = 0
+	if priority {
+		u.lastPriority = at
+	} else {
+		u.lastBulkWire = entry.WireBytes
+		u.bulkDue = at.Add(u.opts.BulkInterval)
+		if len(recs) == u.limit[lane] {
+			u.bulkDue = at // a backlog: drain on, as the cap allows
+		}
+	}
+	return len(acked), 0, nil
+}
+
+// refusedOrFailed handles a failed upload of recs: a batch the cloud
+// refused is split (too large) or quarantined; any other failure is
+// retried after a backoff. It returns the wait before the next step and
+// the error to report.
+func (u *Uploader) refusedOrFailed(ctx context.Context, entry UploadEntry, err error, recs []fleet.Record, body []byte) (time.Duration, error) {
+	if !u.opts.Refused(err) {
+		entry.Outcome, entry.Error = UploadFailed, err.Error()
+		if _, lerr := u.st.logUpload(ctx, entry, nil, u.opts.UploadLog); lerr != nil {
+			u.log.Warn("cannot log upload", "err", lerr)
+		}
+		return u.failed(ctx, entry.At, err, u.opts.Retryable(err)), err
+	}
+	u.lastConnect = entry.At
+	lane := 1
+	if entry.Priority {
+		lane = 0
+	}
+	if se, ok := errors.AsType[*uplink.StatusError](err); ok && se.Code == http.StatusRequestEntityTooLarge && len(recs) > 1 {
+		u.limit[lane] = len(recs) / 2
+		entry.Outcome, entry.Error = UploadSplit, err.Error()
+		if _, lerr := u.st.logUpload(ctx, entry, nil, u.opts.UploadLog); lerr != nil {
+			u.log.Warn("cannot log upload", "err", lerr)
+		}
+		return 0, err
+	}
+	seqs := make([]uint64, len(recs))
+	for i, r := range recs {
+		seqs[i] = r.Seq
+	}
+	if _, qerr := u.st.quarantine(ctx, seqs, err.Error(), entry.At); qerr != nil {
+		err = errors.Join(err, qerr)
+		return u.failed(ctx, entry.At, err, false), err
+	}
+	entry.Outcome, entry.Error = UploadQuarantined, err.Error()
+	if _, lerr := u.st.logUpload(ctx, entry, body, u.opts.UploadLog); lerr != nil {
+		u.log.Warn("cannot log upload", "err", lerr)
+	}
+	err = fmt.Errorf("%w: %w", errQuarantined, err)
+	if serr := u.st.recordUpload(ctx, entry.At, err); serr != nil {
+		u.log.Warn("cannot record upload outcome", "err", serr)
+	}
+	return 0, err
+}
+
+// failed records a failure and schedules the retry: soon with backoff when
+// the error may go away, after MaxBackoff when the operator has to act.
+func (u *Uploader) failed(ctx context.Context, at time.Time, err error, retryable bool) time.Duration {
+	u.failures++
+	wait := u.opts.MaxBackoff
+	if retryable {
+		wait = uploadBackoff(u.opts.Interval, u.opts.MaxBackoff, u.failures, rand.Float64())
+	}
+	if se, ok := errors.AsType[*uplink.StatusError](err); ok && se.RetryAfter > wait {
+		wait = min(se.RetryAfter, u.opts.MaxBackoff)
+	}
+	u.retryAt = at.Add(wait)
+	if serr := u.st.recordUpload(ctx, at, err); serr != nil {
+		u.log.Warn("cannot record upload outcome", "err", serr)
+	}
+	return wait
 }
 
 // uploadBackoff is the wait after the n-th consecutive failure: base
@@ -119,50 +473,39 @@ func uploadBackoff(base, maxWait time.Duration, n int, r float64) time.Duration 
 	return time.Duration(float64(d) * (0.5 + r/2))
 }
 
-// UploadOnce uploads one batch of the oldest pending records and
-// acknowledges what the cloud acknowledged. It returns how many records the
-// cloud acknowledged (0 with a nil error when nothing was pending).
-func (u *Uploader) UploadOnce(ctx context.Context) (int, error) {
-	recs, err := u.st.Pending(ctx, u.opts.BatchSize)
-	if err != nil {
-		err = fmt.Errorf("upload: %w", err)
-		// Shown in the local UI: the outbox is stuck until someone looks.
-		if serr := u.st.recordUpload(ctx, u.opts.Clock.Now(), err); serr != nil {
-			return 0, errors.Join(err, serr)
-		}
-		return 0, err
+// tokenBucket meters bytes on the injected clock. Tokens may go negative:
+// an upload larger than what is left goes out and the debt is paid before
+// the next. rate < 0 means no cap.
+type tokenBucket struct {
+	rate, burst float64
+	tokens      float64
+	last        time.Time // zero: full
+}
+
+func (b *tokenBucket) refill(now time.Time) {
+	if b.last.IsZero() {
+		b.tokens, b.last = b.burst, now
+		return
 	}
-	if len(recs) == 0 {
-		return 0, nil
+	if now.After(b.last) {
+		b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
+		b.last = now
 	}
-	first, last := recs[0].Seq, recs[len(recs)-1].Seq
-	uctx, cancel := context.WithTimeout(ctx, uploadTimeout)
-	ack, err := u.cloud.Upload(uctx, uplink.Batch{Records: recs})
-	cancel()
-	if err == nil && ack.Through < first {
-		err = fmt.Errorf("the cloud acknowledged none of records %d–%d (through %d)", first, last, ack.Through)
+}
+
+func (b *tokenBucket) has(n float64) bool { return b.rate < 0 || b.tokens >= n }
+
+func (b *tokenBucket) take(n float64) {
+	if b.rate >= 0 {
+		b.tokens -= n
 	}
-	now := u.opts.Clock.Now()
-	if err != nil {
-		err = fmt.Errorf("upload records %d–%d: %w", first, last, err)
-		if serr := u.st.recordUpload(ctx, now, err); serr != nil {
-			return 0, errors.Join(err, serr)
-		}
-		return 0, err
+}
+
+// until returns how long until the bucket holds n tokens.
+func (b *tokenBucket) until(n float64, now time.Time) time.Duration {
+	if b.has(n) {
+		return 0
 	}
-	// An ack beyond what was sent says nothing about records not sent.
-	through := min(ack.Through, last)
-	if err := u.st.Ack(ctx, through); err != nil {
-		return 0, fmt.Errorf("upload: %w", err)
-	}
-	if err := u.st.recordUpload(ctx, now, nil); err != nil {
-		return 0, fmt.Errorf("upload: %w", err)
-	}
-	sent := 0
-	for _, r := range recs {
-		if r.Seq <= through {
-			sent++
-		}
-	}
-	return sent, nil
+	d := time.Duration(math.Ceil((n - b.tokens) / b.rate * float64(time.Second)))
+	return max(d-now.Sub(b.last), time.Millisecond)
 }

@@ -2,11 +2,19 @@ package commandcenter
 
 import (
 	"context"
+	"crypto/ed25519"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,10 +22,12 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/uplink"
 	"github.com/google/go-cmp/cmp"
+	"github.com/klauspost/compress/zstd"
 )
 
 // fakeCloud keeps what it accepted, deduplicated by seq as the real cloud
-// is, and acknowledges the highest seq it holds without a hole.
+// is, and acknowledges through the last record of the batch, as the real
+// cloud does.
 type fakeCloud struct {
 	mu       sync.Mutex
 	failures int                     // fail this many uploads before accepting
@@ -26,6 +36,14 @@ type fakeCloud struct {
 	bySeq    map[uint64]fleet.Record // accepted, by seq
 	resent   []uint64                // seqs that arrived again
 	uploads  int
+	batches  []uplink.Batch // accepted batches, in order
+	// clk, when set, stamps arrivals.
+	clk     clock.Clock
+	arrived map[uint64]time.Time
+	// down, while set, fails every upload with err.
+	down bool
+	// refuse, when set, may refuse a batch with an error.
+	refuse func(uplink.Batch) error
 	// ackOverride, when set, replaces the computed ack.
 	ackOverride func(through uint64) uint64
 	// afterAccept runs after a batch is durable, before the answer.
@@ -36,14 +54,25 @@ func (c *fakeCloud) Upload(ctx context.Context, b uplink.Batch) (uplink.Ack, err
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.uploads++
+	if c.down {
+		return uplink.Ack{}, c.err
+	}
 	if c.failures > 0 {
 		c.failures--
 		return uplink.Ack{}, c.err
 	}
-	if c.bySeq == nil {
-		c.bySeq = map[uint64]fleet.Record{}
+	if c.refuse != nil {
+		if err := c.refuse(b); err != nil {
+			return uplink.Ack{}, err
+		}
 	}
-	for _, r := range b.Records {
+	if c.bySeq == nil {
+		c.bySeq, c.arrived = map[uint64]fleet.Record{}, map[uint64]time.Time{}
+	}
+	for i, r := range b.Records {
+		if i > 0 && r.Seq <= b.Records[i-1].Seq {
+			return uplink.Ack{}, &uplink.StatusError{Code: 400, Message: "seq not increasing"}
+		}
 		if prev, ok := c.bySeq[r.Seq]; ok {
 			if !cmp.Equal(prev, r) {
 				return uplink.Ack{}, fmt.Errorf("seq %d resent with different content", r.Seq)
@@ -53,11 +82,12 @@ func (c *fakeCloud) Upload(ctx context.Context, b uplink.Batch) (uplink.Ack, err
 		}
 		c.bySeq[r.Seq] = r
 		c.accepted = append(c.accepted, r)
+		if c.clk != nil {
+			c.arrived[r.Seq] = c.clk.Now()
+		}
 	}
-	var through uint64
-	for c.bySeq[through+1].Seq == through+1 && through+1 <= uint64(len(c.bySeq)) {
-		through++
-	}
+	c.batches = append(c.batches, b)
+	through := b.Records[len(b.Records)-1].Seq
 	if c.ackOverride != nil {
 		through = c.ackOverride(through)
 	}
@@ -318,5 +348,578 @@ func TestBatchRecordsAreValidJSON(t *testing.T) {
 	}
 	if diff := cmp.Diff(recs, got.Records); diff != "" {
 		t.Errorf("batch round trip (-want +got):\n%s", diff)
+	}
+}
+
+func newTestEncoder(tb testing.TB) func([]byte) []byte {
+	tb.Helper()
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return func(b []byte) []byte { return enc.EncodeAll(b, nil) }
+}
+
+// counting wraps a listener and counts the bytes of every connection both
+// ways: the TCP payload.
+type countingListener struct {
+	net.Listener
+	mu    sync.Mutex
+	conns []*countingConn
+}
+
+type countingConn struct {
+	net.Conn
+	n atomic.Int64
+}
+
+func (c *countingConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+func (c *countingConn) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	cc := &countingConn{Conn: c}
+	l.mu.Lock()
+	l.conns = append(l.conns, cc)
+	l.mu.Unlock()
+	return cc, nil
+}
+
+// TestWireOverhead measures what an upload costs on the wire beyond its
+// body, with the real uplink client over real TLS, and checks the
+// constants the bandwidth cap counts with cover it.
+func TestWireOverhead(t *testing.T) {
+	var mu sync.Mutex
+	var bodies []int
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		bodies = append(bodies, len(b))
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		io.WriteString(w, `{"through":1}`+"\n")
+	}))
+	l := &countingListener{Listener: srv.Listener}
+	srv.Listener = l
+	srv.StartTLS()
+	pool := srv.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs
+	c, err := uplink.NewClient(srv.URL, uplink.ClientOptions{RootCAs: pool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, key, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cred := uplink.Credentials{GatewayID: "gw-0123456789abcdef", Key: key}
+	rec := statusRec("printer-0001", t0)
+	rec.Seq = 1
+	for range 3 {
+		if _, err := c.Upload(t.Context(), cred, uplink.Batch{Records: []fleet.Record{rec}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv.Close() // waits for the connections to end
+	if len(l.conns) != 3 {
+		t.Fatalf("%d connections for 3 uploads, want one each", len(l.conns))
+	}
+	for i, cc := range l.conns {
+		overhead := int(cc.n.Load()) - bodies[i]
+		want, what := connOverheadResumed, "resumed"
+		if i == 0 {
+			want, what = connOverheadFull, "full handshake"
+		}
+		t.Logf("connection %d (%s): %d bytes, body %d, overhead %d; counted as %d", i+1, what, cc.n.Load(), bodies[i], overhead, want)
+		if overhead+tlsRecordOverhead > want {
+			t.Errorf("connection %d (%s): overhead %d bytes exceeds the constant %d", i+1, what, overhead, want)
+		}
+		if float64(want) > 1.6*float64(overhead) {
+			t.Errorf("connection %d (%s): constant %d is far above the measured %d: measure again", i+1, what, want, overhead)
+		}
+	}
+}
+
+// siteRecords is what a printer in continuous production yields in the
+// interval (now-dt, now]: a layer every 9 s, a status a minute, counters
+// every 5 minutes.
+func siteRecords(printers int, now time.Time, dt time.Duration) []fleet.Record {
+	var recs []fleet.Record
+	start := now.Add(-dt)
+	for p := 1; p <= printers; p++ {
+		pid := fleet.PrinterID(fmt.Sprintf("printer-%04d", p))
+		for at := start.Truncate(9 * time.Second).Add(9 * time.Second); !at.After(now); at = at.Add(9 * time.Second) {
+			recs = append(recs, layerRec(pid, int(at.Unix()/9%100000)+1, at))
+		}
+		for at := start.Truncate(time.Minute).Add(time.Minute); !at.After(now); at = at.Add(time.Minute) {
+			recs = append(recs, statusRec(pid, at))
+		}
+		for at := start.Truncate(5 * time.Minute).Add(5 * time.Minute); !at.After(now); at = at.Add(5 * time.Minute) {
+			recs = append(recs, fleet.Record{Kind: fleet.KindCounters, PrinterID: pid, Time: at, Counters: &fleet.Counters{
+				TotalJobs: 1234, Layers: at.Unix() / 9, PrintTimeSec: float64(at.Unix() % 1e7), Time: at}})
+		}
+	}
+	return recs
+}
+
+// simulate steps u under clk until end, appending what produce yields
+// every tick first. Time jumps to whatever comes next: a day takes
+// milliseconds of waiting.
+func simulate(tb testing.TB, st *Store, u *Uploader, clk *clock.Manual, end time.Time, tick time.Duration, produce func(now time.Time, dt time.Duration) []fleet.Record) {
+	tb.Helper()
+	ctx := tb.Context()
+	next := clk.Now()
+	for steps := 0; clk.Now().Before(end); steps++ {
+		if steps > 10_000_000 {
+			tb.Fatal("simulation makes no progress")
+		}
+		now := clk.Now()
+		if !now.Before(next) {
+			if recs := produce(now, tick); len(recs) > 0 {
+				if err := st.Append(ctx, recs...); err != nil {
+					tb.Fatal(err)
+				}
+			}
+			next = next.Add(tick)
+		}
+		wait, _ := u.Step(ctx)
+		if wait > 0 {
+			clk.Advance(min(wait, next.Sub(now), end.Sub(now)))
+		}
+	}
+}
+
+func TestOutageThenDrain(t *testing.T) {
+	st, _ := openStore(t)
+	clk := clock.NewManual(t0)
+	cloud := &fakeCloud{clk: clk, err: errors.New("connection refused"), down: true}
+	const rate = 200.0 // bytes/s: a drain of half an hour
+	u := NewUploader(st, cloud, UploaderOptions{Clock: clk, RateBytes: rate})
+	// One printer keeps the test quick; BenchmarkSiteUplink runs ten.
+	const printers = 1
+	site := func(now time.Time, dt time.Duration) []fleet.Record { return siteRecords(printers, now, dt) }
+
+	// A day offline, produced 5 minutes at a time.
+	outageEnd := t0.Add(24 * time.Hour)
+	simulate(t, st, u, clk, outageEnd, 5*time.Minute, site)
+	backlog, err := st.PendingCount(t.Context())
+	if err != nil || backlog < 10_000 {
+		t.Fatalf("backlog after a day offline: %d, %v; want over 10,000 records", backlog, err)
+	}
+	us, _ := st.UplinkState(t.Context())
+	if !strings.Contains(us.LastError, "connection refused") {
+		t.Errorf("UplinkState() = %+v, want the outage shown", us)
+	}
+
+	// The cloud is back; production goes on, 30 s at a time.
+	cloud.mu.Lock()
+	cloud.down = false
+	cloud.mu.Unlock()
+	end := outageEnd.Add(90 * time.Minute)
+	simulate(t, st, u, clk, end, 30*time.Second, site)
+	if n, _ := st.PendingCount(t.Context()); n > 200 {
+		t.Fatalf("%d records still pending 90 minutes after the outage, want the backlog drained", n)
+	}
+
+	cloud.mu.Lock()
+	defer cloud.mu.Unlock()
+	if len(cloud.resent) != 0 {
+		t.Errorf("%d records resent, want none", len(cloud.resent))
+	}
+	// The backlog arrived oldest first.
+	var last uint64
+	var drained time.Time
+	for _, r := range cloud.accepted {
+		if !r.Time.Before(outageEnd.Add(-2 * time.Minute)) {
+			continue // fresh when the cloud came back: sent ahead
+		}
+		if r.Seq < last {
+			t.Fatalf("backlog record %d arrived after %d", r.Seq, last)
+		}
+		last = r.Seq
+		drained = latest(drained, cloud.arrived[r.Seq])
+	}
+	t.Logf("backlog of %d records drained in %v", backlog, drained.Sub(outageEnd).Round(time.Minute))
+	// The drain kept to the cap.
+	ups, err := st.Uploads(t.Context(), 5000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wire int
+	for _, e := range ups {
+		if e.At.After(outageEnd) && !e.At.After(drained) {
+			wire += e.WireBytes
+		}
+	}
+	if limit := rate*drained.Sub(outageEnd).Seconds() + 64<<10; float64(wire) > limit || drained.Sub(outageEnd) < 10*time.Minute {
+		t.Errorf("the drain sent %d bytes in %v, cap %.0f", wire, drained.Sub(outageEnd), limit)
+	}
+	// Once the uploader's backoff let it find the cloud again, fresh status
+	// arrived within 30 s all along, the drain included.
+	back := end
+	for _, at := range cloud.arrived {
+		if at.Before(back) {
+			back = at
+		}
+	}
+	t.Logf("first upload %v after the cloud came back", back.Sub(outageEnd))
+	if back.Sub(outageEnd) > 5*time.Minute {
+		t.Errorf("first upload %v after the cloud came back, want within MaxBackoff", back.Sub(outageEnd))
+	}
+	var worst time.Duration
+	statuses := 0
+	for _, r := range cloud.accepted {
+		if r.Kind != fleet.KindStatus || r.Time.Before(back) {
+			continue
+		}
+		statuses++
+		worst = max(worst, cloud.arrived[r.Seq].Sub(r.Time))
+	}
+	t.Logf("%d fresh statuses, the slowest took %v", statuses, worst)
+	if statuses == 0 || worst > 30*time.Second {
+		t.Errorf("fresh status took up to %v during the drain, want at most 30 s", worst)
+	}
+	// Every record produced reached the cloud once or is still pending.
+	var produced int
+	for at := t0; at.Before(end); at = at.Add(time.Minute) {
+		produced += len(siteRecords(printers, at, time.Minute))
+	}
+	if got := len(cloud.accepted); got < produced-200 {
+		t.Errorf("cloud holds %d records of about %d produced", got, produced)
+	}
+}
+
+func TestBandwidthCapOverAnHour(t *testing.T) {
+	st, _ := openStore(t)
+	ctx := t.Context()
+	// A backlog far larger than an hour's cap.
+	for i := range 5 {
+		if err := st.Append(ctx, siteRecords(10, t0.Add(time.Duration(i)*time.Hour), time.Hour)...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := t0.Add(12 * time.Hour)
+	clk := clock.NewManual(start)
+	const rate = 100.0
+	u := NewUploader(st, &fakeCloud{clk: clk}, UploaderOptions{Clock: clk, RateBytes: rate, BurstBytes: 32 << 10})
+	end := start.Add(time.Hour)
+	simulate(t, st, u, clk, end, time.Minute, func(time.Time, time.Duration) []fleet.Record { return nil })
+	ups, err := st.Uploads(ctx, 5000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wire int
+	for _, e := range ups {
+		if e.At.Before(end) {
+			wire += e.WireBytes
+		}
+	}
+	limit := rate*3600 + 32<<10
+	t.Logf("%d uploads, %d bytes on the wire in an hour; cap %.0f", len(ups), wire, limit)
+	if float64(wire) > limit {
+		t.Errorf("%d bytes in an hour, over the cap of %.0f", wire, limit)
+	}
+	if float64(wire) < 0.8*rate*3600 {
+		t.Errorf("%d bytes in an hour: the drain left most of the cap unused", wire)
+	}
+	bw, err := st.Bandwidth(ctx, end)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bw.Hour <= 0 || bw.Hour > limit*8/3600 || bw.Average <= 0 {
+		t.Errorf("Bandwidth() = %+v, want the hour's average under %.0f bit/s", bw, limit*8/3600)
+	}
+}
+
+func TestPriorityBatchAcksOnlyWhatItCarried(t *testing.T) {
+	st, _ := openStore(t)
+	ctx := t.Context()
+	clk := clock.NewManual(t0)
+	cloud := &fakeCloud{clk: clk}
+	u := NewUploader(st, cloud, UploaderOptions{Clock: clk})
+	step := func() {
+		t.Helper()
+		if _, err := u.Step(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Append(ctx, layerRec("printer-0001", 1, t0)); err != nil {
+		t.Fatal(err)
+	}
+	step() // bulk: [1]; the next bulk is due in 5 minutes
+	if err := st.Append(ctx, layerRec("printer-0001", 2, t0), layerRec("printer-0001", 3, t0), statusRec("printer-0001", t0)); err != nil {
+		t.Fatal(err)
+	}
+	step() // nothing due: the status waits for company
+	clk.Advance(10 * time.Second)
+	step() // priority: [4], acknowledged through 4
+	if diff := cmp.Diff([]uint64{2, 3}, seqs(pending(t, st))); diff != "" {
+		t.Fatalf("pending after the priority batch (-want +got):\n%s", diff)
+	}
+	clk.Advance(5 * time.Minute)
+	step() // bulk: [2 3]
+	accepted, resent, _ := cloud.snapshot()
+	if diff := cmp.Diff([]uint64{1, 4, 2, 3}, accepted); diff != "" || len(resent) != 0 {
+		t.Errorf("cloud received (-want +got):\n%s, resent %v", diff, resent)
+	}
+	// An alert does not wait.
+	if err := st.Append(ctx, eventRec("printer-0001", fleet.SeverityCritical, clk.Now())); err != nil {
+		t.Fatal(err)
+	}
+	step()
+	if accepted, _, _ := cloud.snapshot(); len(accepted) != 5 {
+		t.Errorf("alert not sent at once: cloud has %v", accepted)
+	}
+}
+
+func TestQuarantine(t *testing.T) {
+	st, _ := openStore(t)
+	ctx := t.Context()
+	appendN(t, st, 6)
+	cloud := &fakeCloud{refuse: func(b uplink.Batch) error {
+		for _, r := range b.Records {
+			if r.Seq == 3 {
+				return &uplink.StatusError{Code: 400, Message: "record 0 (seq 3): invalid"}
+			}
+		}
+		return nil
+	}}
+	clk := clock.NewManual(t0.Add(time.Hour)) // the records are old: bulk
+	u := NewUploader(st, cloud, UploaderOptions{Clock: clk, BatchSize: 2, Retryable: uplink.Retryable})
+	for range 4 {
+		if _, err := u.Step(ctx); err != nil && !errors.Is(err, errQuarantined) {
+			t.Fatal(err)
+		}
+	}
+	accepted, _, _ := cloud.snapshot()
+	if diff := cmp.Diff([]uint64{1, 2, 5, 6}, accepted); diff != "" {
+		t.Errorf("cloud received (-want +got):\n%s", diff)
+	}
+	qs, err := st.Quarantined(ctx)
+	if err != nil || len(qs) != 1 || qs[0].FirstSeq != 3 || qs[0].LastSeq != 4 || qs[0].Held != 2 ||
+		!strings.Contains(qs[0].Reason, "400") {
+		t.Fatalf("Quarantined() = %+v, %v; want records 3–4 with the cloud's reason", qs, err)
+	}
+	if n, _ := st.PendingCount(ctx); n != 0 {
+		t.Errorf("%d records pending, want none: the quarantined batch is not retried", n)
+	}
+	ups, err := st.Uploads(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var outcomes []UploadOutcome
+	for _, e := range ups {
+		outcomes = append(outcomes, e.Outcome)
+	}
+	want := []UploadOutcome{UploadAcknowledged, UploadQuarantined, UploadAcknowledged}
+	if diff := cmp.Diff(want, outcomes); diff != "" {
+		t.Errorf("upload log, newest first (-want +got):\n%s", diff)
+	}
+	// Released once the cloud takes it, it flows again.
+	cloud.mu.Lock()
+	cloud.refuse = nil
+	cloud.mu.Unlock()
+	if err := st.ReleaseQuarantine(ctx, qs[0].ID, clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(10 * time.Minute)
+	if _, err := u.Step(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if accepted, _, _ := cloud.snapshot(); len(accepted) != 6 {
+		t.Errorf("after release the cloud has %v, want all 6", accepted)
+	}
+}
+
+func TestTooLargeBatchIsSplit(t *testing.T) {
+	st, _ := openStore(t)
+	ctx := t.Context()
+	appendN(t, st, 5)
+	cloud := &fakeCloud{refuse: func(b uplink.Batch) error {
+		if len(b.Records) > 1 || b.Records[0].Seq == 5 {
+			return &uplink.StatusError{Code: 413, Message: "too large"}
+		}
+		return nil
+	}}
+	clk := clock.NewManual(t0.Add(time.Hour))
+	u := NewUploader(st, cloud, UploaderOptions{Clock: clk, BatchSize: 4})
+	for range 20 {
+		if _, err := u.Step(ctx); err != nil && !errors.Is(err, errQuarantined) && !strings.Contains(err.Error(), "413") {
+			t.Fatal(err)
+		}
+	}
+	accepted, _, _ := cloud.snapshot()
+	if diff := cmp.Diff([]uint64{1, 2, 3, 4}, accepted); diff != "" {
+		t.Errorf("cloud received (-want +got):\n%s", diff)
+	}
+	// A single record too large for the cloud cannot be split: quarantined.
+	if qs, _ := st.Quarantined(ctx); len(qs) != 1 || qs[0].FirstSeq != 5 {
+		t.Errorf("Quarantined() = %+v, want record 5", qs)
+	}
+}
+
+func TestRetryAfterIsHonoured(t *testing.T) {
+	st, _ := openStore(t)
+	appendN(t, st, 1)
+	cloud := &fakeCloud{failures: 1, err: &uplink.StatusError{Code: 429, RetryAfter: 90 * time.Second}}
+	clk := clock.NewManual(t0.Add(time.Hour)) // an old record: bulk, due at once
+	u := NewUploader(st, cloud, UploaderOptions{Clock: clk, Retryable: uplink.Retryable})
+	wait, err := u.Step(t.Context())
+	if err == nil || wait != 90*time.Second {
+		t.Errorf("Step() after 429 = %v, %v; want to wait the 90 s asked for", wait, err)
+	}
+	clk.Advance(time.Minute)
+	if wait, err := u.Step(t.Context()); err != nil || wait != 30*time.Second {
+		t.Errorf("Step() a minute later = %v, %v; want 30 s more and no upload", wait, err)
+	}
+}
+
+func TestUploadLogShowsWhatWasSent(t *testing.T) {
+	st, _ := openStore(t)
+	ctx := t.Context()
+	clk := clock.NewManual(t0)
+	if err := st.Append(ctx, statusRec("printer-0001", t0), eventRec("printer-0001", fleet.SeverityError, t0), gapRec(1)); err != nil {
+		t.Fatal(err)
+	}
+	cloud := &fakeCloud{}
+	u := NewUploader(st, cloud, UploaderOptions{Clock: clk})
+	if n, err := u.UploadOnce(ctx); err != nil || n != 3 {
+		t.Fatalf("UploadOnce() = %d, %v", n, err)
+	}
+	ups, err := st.Uploads(ctx, 10)
+	if err != nil || len(ups) != 1 {
+		t.Fatalf("Uploads() = %v, %v", ups, err)
+	}
+	e := ups[0]
+	wantKinds := map[fleet.Kind]int{fleet.KindStatus: 1, fleet.KindEvent: 1, fleet.KindGap: 1}
+	if diff := cmp.Diff(wantKinds, e.Kinds); diff != "" || !e.Priority || e.Outcome != UploadAcknowledged ||
+		!e.HasPayload || e.BodyBytes <= 0 || e.WireBytes < connOverheadFull+e.BodyBytes || !e.At.Equal(t0) {
+		t.Errorf("upload entry %+v, kinds (-want +got):\n%s", e, diff)
+	}
+	d, err := st.Upload(ctx, e.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cloud.mu.Lock()
+	sent := cloud.batches[0]
+	cloud.mu.Unlock()
+	if diff := cmp.Diff(sent, d.Batch); diff != "" {
+		t.Errorf("logged payload differs from what the cloud received (-want +got):\n%s", diff)
+	}
+	wantRaw, _ := json.Marshal(sent)
+	if string(d.Payload) != string(wantRaw) {
+		t.Errorf("logged payload JSON differs from the JSON sent")
+	}
+	if _, err := st.Upload(ctx, 999); !errors.Is(err, fleet.ErrNotFound) {
+		t.Errorf("Upload(999): %v, want ErrNotFound", err)
+	}
+	if _, err := st.db.ExecContext(ctx, `UPDATE uploads SET payload = x'00'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Upload(ctx, e.ID); err == nil || !strings.Contains(err.Error(), "corrupt") {
+		t.Errorf("Upload with a corrupt payload: %v", err)
+	}
+	if _, err := st.db.ExecContext(ctx, `UPDATE uploads SET kinds = 'x'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Uploads(ctx, 10); err == nil || !strings.Contains(err.Error(), "corrupt") {
+		t.Errorf("Uploads with a corrupt entry: %v", err)
+	}
+	// The log keeps its newest entries only.
+	u2 := NewUploader(st, cloud, UploaderOptions{Clock: clk, UploadLog: 2})
+	for range 3 {
+		appendN(t, st, 1)
+		if _, err := u2.UploadOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var n int
+	if err := st.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM uploads`).Scan(&n); err != nil || n != 2 {
+		t.Errorf("upload log holds %d entries, %v; want 2", n, err)
+	}
+}
+
+// BenchmarkOutboxAppend measures the outbox's record throughput with many
+// printers appending at once: group commit against one transaction per
+// append, in the same run.
+func BenchmarkOutboxAppend(b *testing.B) {
+	const appenders = 32
+	for _, mode := range []string{"group-commit", "tx-per-append"} {
+		b.Run(mode, func(b *testing.B) {
+			st, err := Open(b.Context(), filepath.Join(b.TempDir(), "cc.db"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer st.Close()
+			rec := layerRec("printer-0001", 1, t0)
+			var next atomic.Int64
+			b.ResetTimer()
+			start := time.Now()
+			var wg sync.WaitGroup
+			for range appenders {
+				wg.Go(func() {
+					for next.Add(1) <= int64(b.N) {
+						var err error
+						if mode == "group-commit" {
+							err = st.Append(b.Context(), rec)
+						} else {
+							err = st.inTx(b.Context(), func(tx *sql.Tx) error { return appendTx(b.Context(), tx, []fleet.Record{rec}) })
+						}
+						if err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "records/s")
+		})
+	}
+}
+
+// BenchmarkSiteUplink runs a 10-printer site in continuous production for
+// six simulated hours through the uploader and reports its bytes on the wire
+// (TLS handshakes included) per printer-hour and as a share of the
+// whitepaper's 25 kbit/s site budget.
+func BenchmarkSiteUplink(b *testing.B) {
+	for range b.N {
+		st, err := Open(b.Context(), filepath.Join(b.TempDir(), "cc.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		clk := clock.NewManual(t0)
+		u := NewUploader(st, &fakeCloud{clk: clk}, UploaderOptions{Clock: clk, UploadLog: 100_000})
+		const hours = 6
+		simulate(b, st, u, clk, t0.Add(hours*time.Hour), 10*time.Second,
+			func(now time.Time, dt time.Duration) []fleet.Record { return siteRecords(10, now, dt) })
+		var wire, uploads int
+		ups, err := st.Uploads(b.Context(), 100_000)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, e := range ups {
+			wire += e.WireBytes
+			uploads++
+		}
+		st.Close()
+		perPrinterHour := float64(wire) / 10 / hours
+		bps := float64(wire) * 8 / (hours * 3600)
+		b.ReportMetric(perPrinterHour, "bytes/printer-hour")
+		b.ReportMetric(bps, "site-bit/s")
+		b.ReportMetric(100*bps/25000, "%-of-25kbit/s")
+		b.ReportMetric(float64(uploads)/hours, "uploads/h")
 	}
 }
