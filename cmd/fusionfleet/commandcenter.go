@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -15,6 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/fusionfleet/fusionfleet/internal/clock"
@@ -31,6 +34,9 @@ const (
 )
 
 func runCommandCenter(ctx context.Context, args []string, e env) error {
+	if len(args) > 0 && args[0] == "check" {
+		return runCheck(ctx, args[1:], e)
+	}
 	fs := newFlagSet("commandcenter", "Run a Command Center: pair with printers by host name or IP (pinning each\n"+
 		"printer's certificate on first use), poll them, keep the local truth in SQLite, and upload\n"+
 		"to the cloud over outbound HTTPS only, one connection per payload, with the proxy from\n"+
@@ -46,6 +52,8 @@ func runCommandCenter(ctx context.Context, args []string, e env) error {
 	trust := fs.Bool("trust-new-printers", false, "pin new printers' certificates without asking (only where the LAN is trusted)")
 	uiHost := fs.String("ui-host", "127.0.0.1", "interface for the local UI (ports 8080–8090)")
 	interval := fs.Duration("poll", 5*time.Second, "status poll interval")
+	bulk := fs.Duration("bulk-interval", 5*time.Minute, "how often bulk data (layers, jobs, counters, logs) is uploaded; alerts and status go at once")
+	rate := fs.Int("uplink-rate", 10000, "uplink bandwidth cap in `bits/s`, TLS handshakes included (whitepaper budget: 25000 for a site)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	if err := parse(fs, args, e); err != nil {
 		return err
@@ -70,7 +78,8 @@ func runCommandCenter(ctx context.Context, args []string, e env) error {
 	cc, err := startCommandCenter(ctx, ccConfig{
 		dataDir: *data, cloudURL: *cloudURL, rootCAs: roots, enrolToken: token, name: *name,
 		printers: printers, trustNew: *trust, uiHost: *uiHost, uiFirst: uiFirstPort, uiLast: uiLastPort,
-		pollInterval: *interval, clock: clock.Real{}, logger: logger, stdin: e.stdin, stdout: e.stdout,
+		pollInterval: *interval, bulkInterval: *bulk, rateBytes: float64(*rate) / 8,
+		clock: clock.Real{}, logger: logger, stdin: e.stdin, stdout: e.stdout,
 	})
 	if err != nil {
 		return err
@@ -93,6 +102,10 @@ type ccConfig struct {
 
 	pollInterval   time.Duration
 	uploadInterval time.Duration
+	priorityDelay  time.Duration // how long a status waits for company; 0 → the uploader's default
+	bulkInterval   time.Duration
+	maxBackoff     time.Duration // longest wait between failed uploads; 0 → 30 s
+	rateBytes      float64
 	clock          clock.Clock
 	logger         *slog.Logger
 	stdin          io.Reader
@@ -141,12 +154,20 @@ func startCommandCenter(ctx context.Context, cfg ccConfig) (_ *ccNode, err error
 	if err := pairPrinters(ctx, st, cfg); err != nil {
 		return nil, err
 	}
-	srv := newServer(commandcenter.NewHandler(st, logger), logger)
 	poller := commandcenter.NewPoller(st, func(addr string, pin deviceapi.Fingerprint) commandcenter.Device {
 		return deviceapi.NewClient(addr, pin, deviceapi.ClientOptions{})
 	}, commandcenter.PollerOptions{Interval: cfg.pollInterval, Clock: cfg.clock, Logger: logger})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		commandcenter.NewMetrics(st, commandcenter.MetricsOptions{Poller: poller, Clock: cfg.clock}))
+	srv := newServer(commandcenter.NewHandler(st, commandcenter.HandlerOptions{
+		Logger: logger, Clock: cfg.clock, Metrics: reg,
+		SelfTest: &commandcenter.SelfTestConfig{CloudURL: cfg.cloudURL, RootCAs: cfg.rootCAs, LocalUI: ln.Addr().String()},
+	}), logger)
 	uploader := commandcenter.NewUploader(st, gatewayCloud{client, cred}, commandcenter.UploaderOptions{
-		Interval: cfg.uploadInterval, Retryable: uplink.Retryable, Clock: cfg.clock, Logger: logger,
+		Interval: cfg.uploadInterval, PriorityDelay: cfg.priorityDelay, BulkInterval: cfg.bulkInterval,
+		MaxBackoff: cmp.Or(cfg.maxBackoff, 30*time.Second), // a cloud that is back hears from the site within 30 s
+		RateBytes: cfg.rateBytes, Retryable: uplink.Retryable, Clock: cfg.clock, Logger: logger,
 	})
 	return &ccNode{
 		url:   "http://" + ln.Addr().String() + "/",
@@ -160,6 +181,54 @@ func startCommandCenter(ctx context.Context, cfg ccConfig) (_ *ccNode, err error
 			return g.Wait()
 		},
 	}, nil
+}
+
+// runCheck is `fusionfleet commandcenter check`: the connectivity self-test
+// of the whitepaper's checklist (R-ARCH-9), printed; exit status 1 when a
+// check failed.
+func runCheck(ctx context.Context, args []string, e env) error {
+	fs := newFlagSet("commandcenter check", "Check a Command Center's connectivity: the cloud reachable through the proxy the\n"+
+		"environment selects, its certificate valid, the clocks in step, every paired printer\n"+
+		"reachable with its pinned certificate, a local port in 8080–8090, the host's sleep settings.", e)
+	data := fs.String("data", envDefault(e, "FUSIONFLEET_CC_DATA", defaultDataDir(e, "commandcenter")), "data `directory` of the Command Center")
+	cloudURL := fs.String("cloud", envDefault(e, "FUSIONFLEET_CLOUD", ""), "cloud base `URL` (https://…)")
+	caFile := fs.String("ca-file", envDefault(e, "FUSIONFLEET_CA_FILE", ""), "PEM `file` of CAs that verify the cloud (default: system roots)")
+	if err := parse(fs, args, e); err != nil {
+		return err
+	}
+	if *cloudURL == "" {
+		fmt.Fprintln(e.stderr, "fusionfleet commandcenter check: -cloud is required")
+		fs.Usage()
+		return errUsage
+	}
+	roots, err := uplink.LoadCertPool(*caFile)
+	if err != nil {
+		return fmt.Errorf("check: -ca-file: %w", err)
+	}
+	cfg := commandcenter.SelfTestConfig{CloudURL: *cloudURL, RootCAs: roots}
+	if _, err := os.Stat(filepath.Join(*data, "commandcenter.db")); err == nil {
+		st, err := commandcenter.Open(ctx, filepath.Join(*data, "commandcenter.db"))
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		printers, err := st.Printers(ctx)
+		if err != nil {
+			return err
+		}
+		cfg.Printers = commandcenter.CheckTargets(printers)
+		if u, err := st.UplinkState(ctx); err == nil {
+			cfg.Uplink = &u
+		}
+	}
+	rep := commandcenter.SelfTest(ctx, cfg)
+	if err := rep.WriteText(e.stdout); err != nil {
+		return err
+	}
+	if rep.Failed() {
+		return errors.New("check: some checks failed")
+	}
+	return nil
 }
 
 // gatewayCloud is the cloud as the uploader sees it: the uplink client with

@@ -106,6 +106,8 @@ func runDemo(ctx context.Context, args []string, e env) error {
 		enrolToken: token, name: "Demo Command Center", printers: addrs, trustNew: true,
 		uiHost: "127.0.0.1", uiFirst: uiFirstPort, uiLast: uiLastPort,
 		pollInterval: *poll, uploadInterval: *poll, clock: clock.Real{}, logger: logger,
+		// The demo shows changes at once and bulk data every half minute.
+		priorityDelay: time.Second, bulkInterval: 30 * time.Second,
 		stdin: e.stdin, stdout: io.Discard,
 	})
 	if err != nil {

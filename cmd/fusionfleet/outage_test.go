@@ -71,7 +71,7 @@ func freePort(t *testing.T) int {
 // R-PEER-5 and the skeleton's "a cloud that is down": while the cloud is
 // away the Command Center keeps every record in its outbox; when the cloud
 // is back it uploads them, and the cloud ends up with every record of the
-// gateway exactly once, in sequence order, with no hole.
+// gateway exactly once, with no hole.
 func TestCloudOutageLosesNothing(t *testing.T) {
 	dir := t.TempDir()
 	logger := discardLogger()
@@ -114,7 +114,8 @@ func TestCloudOutageLosesNothing(t *testing.T) {
 	cc, err := startCommandCenter(ctx, ccConfig{
 		dataDir: filepath.Join(dir, "cc"), cloudURL: cloud.url, rootCAs: cloud.rootCAs.Pool, enrolToken: token,
 		name: "test", printers: []string{p.addr}, trustNew: true, uiHost: "127.0.0.1", uiFirst: ui, uiLast: ui,
-		pollInterval: 20 * time.Millisecond, uploadInterval: 20 * time.Millisecond,
+		pollInterval: 20 * time.Millisecond, uploadInterval: 20 * time.Millisecond, priorityDelay: 20 * time.Millisecond,
+		bulkInterval: 100 * time.Millisecond, maxBackoff: 500 * time.Millisecond, rateBytes: 1 << 20,
 		clock: clock.Real{}, logger: logger, stdin: strings.NewReader(""), stdout: discardWriter{},
 	})
 	if err != nil {
@@ -131,7 +132,9 @@ func TestCloudOutageLosesNothing(t *testing.T) {
 	}
 	received := func(db *sql.DB) []uint64 {
 		t.Helper()
-		rows, err := db.QueryContext(ctx, `SELECT seq FROM received ORDER BY rowid`)
+		// Layers and log lines are deduplicated in their own tables.
+		rows, err := db.QueryContext(ctx, `SELECT seq FROM received UNION ALL SELECT record_seq FROM layers
+			UNION ALL SELECT record_seq FROM logs ORDER BY 1`)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -188,9 +191,11 @@ func TestCloudOutageLosesNothing(t *testing.T) {
 	if len(seqs) <= before {
 		t.Fatalf("no records arrived after the outage (%d before, %d after)", before, len(seqs))
 	}
+	// Priority lanes send alerts and status ahead of older bulk records, so
+	// arrival order is not seq order; what must hold is every seq, once.
 	for i, s := range seqs {
 		if s != uint64(i+1) {
-			t.Fatalf("cloud holds seq %d at position %d: want every seq from 1 once, in order; got %v", s, i, seqs)
+			t.Fatalf("cloud holds seq %d at position %d of the sorted seqs: want every seq from 1 once; got %v", s, i, seqs)
 		}
 	}
 	t.Logf("%d records, %d of them sent after a cloud outage", len(seqs), len(seqs)-before)

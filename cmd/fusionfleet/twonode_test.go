@@ -256,3 +256,35 @@ func TestCloudTLS(t *testing.T) {
 		})
 	}
 }
+
+// `fusionfleet commandcenter check` runs the connectivity self-test against a
+// real cloud node and says what it found; against a cloud that is not there
+// it fails with exit status 1.
+func TestCommandCenterCheck(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	node, err := startCloud(t.Context(), cloudConfig{
+		dataDir: t.TempDir(), ln: ln, hosts: []string{"127.0.0.1"}, clock: clock.Real{}, logger: discardLogger(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	goRun(t, node.run)
+
+	code, stdout, stderr := runArgs(t, "commandcenter", "check", "-cloud", node.url, "-ca-file", node.caPath, "-data", t.TempDir())
+	if code != 0 {
+		t.Errorf("check against a healthy cloud: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	for _, want := range []string{"cloud reachable", "certificate", "clock"} {
+		if !strings.Contains(strings.ToLower(stdout), want) {
+			t.Errorf("check report lacks %q:\n%s", want, stdout)
+		}
+	}
+
+	code, stdout, _ = runArgs(t, "commandcenter", "check", "-cloud", "https://127.0.0.1:1", "-data", t.TempDir())
+	if code != 1 || !strings.Contains(strings.ToLower(stdout), "fail") {
+		t.Errorf("check against no cloud: exit %d, report:\n%s\nwant exit 1 and a failed check", code, stdout)
+	}
+}
