@@ -112,6 +112,9 @@ func (p *Poller) poll(ctx context.Context, st *printerState, pr Printer) (*pollR
 		return nil, err
 	}
 	defer closeIdle(dev)
+	if err := p.loadNames(ctx); err != nil {
+		return nil, err
+	}
 	r := &pollRun{p: p, st: st, pr: pr, dev: dev, outcomes: map[string]map[string]fleet.PartOutcome{}}
 
 	if !st.contacted {
@@ -128,6 +131,7 @@ func (p *Poller) poll(ctx context.Context, st *printerState, pr Printer) (*pollR
 		return nil, devErr("read status", err)
 	}
 	r.now = p.opts.Clock.Now()
+	p.names.Add(statusNames(status)...)
 	pid := st.identity.PrinterID
 	fs := privacy.Status(pid, status)
 	if err := fs.Validate(); err != nil {
@@ -198,6 +202,7 @@ func (p *Poller) poll(ctx context.Context, st *printerState, pr Printer) (*pollR
 	if len(r.problems) > 0 {
 		r.obs.Problem = &pollProblem{Kind: classify(r.problems[0]), Msg: errors.Join(r.problems...).Error()}
 	}
+	r.scrub()
 	return r, nil
 }
 
@@ -285,6 +290,7 @@ func (r *pollRun) takeEvent(_ context.Context, e fleet.Event) error {
 // for every part first seen or whose outcome changed, and keeps the entry
 // with its private names for the local UI.
 func (r *pollRun) takeJob(ctx context.Context, j deviceapi.Job) error {
+	r.p.names.Add(jobNames(j)...) // even of a job refused: its names may be written elsewhere
 	if err := j.Validate(); err != nil {
 		return &rejected{err}
 	}
@@ -497,6 +503,9 @@ func (p *Poller) RequestLogs(ctx context.Context, printerID int64, kind fleet.Lo
 	if pr.Identity == nil {
 		return 0, fmt.Errorf("request log %s of %s: the printer was never reached", kind, pr.Address)
 	}
+	if err := p.loadNames(ctx); err != nil {
+		return 0, fmt.Errorf("request log %s of %s: %w", kind, pr.Address, err)
+	}
 	st := p.state(pr.ID)
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -545,7 +554,8 @@ func (p *Poller) RequestLogs(ctx context.Context, printerID int64, kind fleet.Lo
 	if rerr != nil && !errors.As(rerr, &de) {
 		return 0, fmt.Errorf("request log %s of %s: %w", kind, pr.Address, rerr) // the store failed
 	}
-	if err := p.st.readLogs(ctx, pr.ID, kind, pos, r.now, r.obs.History.Gaps, r.recs); err != nil {
+	r.scrub()
+	if err := p.st.storeLogs(ctx, pr.ID, kind, pos, r.now, r.obs.History.Gaps, r.recs); err != nil {
 		p.count(func(s *PollStats) { s.PollErrors[ErrorStore]++ })
 		return 0, fmt.Errorf("request log %s of %s: %w", kind, pr.Address, err)
 	}

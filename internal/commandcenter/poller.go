@@ -7,11 +7,13 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/deviceapi"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/fusionfleet/fusionfleet/internal/privacy"
 )
 
 // Device is a printer's device API as the poller uses it (deviceapi.Client
@@ -91,6 +93,12 @@ type Poller struct {
 	secret    []byte                  // the site secret, once read
 	nextPrune time.Time
 	stats     PollStats
+
+	// names are the site's private names, scrubbed from every record
+	// (scrub.go); loaded from the store on the first poll.
+	names       *privacy.Names
+	namesMu     sync.Mutex
+	namesLoaded atomic.Bool
 }
 
 // printerState is what the poller remembers about a printer between polls.
@@ -150,7 +158,7 @@ func NewPoller(st *Store, dial Dialer, opts PollerOptions) *Poller {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Poller{st: st, dial: dial, opts: opts, log: log.With("component", "poller"), states: map[int64]*printerState{},
-		stats: newPollStats()}
+		stats: newPollStats(), names: privacy.NewNames(privateNameLimit)}
 }
 
 func (p *Poller) state(id int64) *printerState {
@@ -308,7 +316,7 @@ func (p *Poller) Poll(ctx context.Context, pr Printer) error {
 	run, err := p.poll(pctx, st, pr)
 	cancel()
 	if err == nil {
-		err = p.st.observe(ctx, pr.ID, run.obs, run.recs)
+		err = p.st.storePoll(ctx, pr.ID, run.obs, run.recs)
 	}
 	now := p.opts.Clock.Now()
 	if err == nil {
@@ -340,6 +348,15 @@ func (p *Poller) Poll(ctx context.Context, pr Printer) error {
 		// The store failed, not the printer: retry at the normal pace.
 		p.count(func(s *PollStats) { s.PollErrors[ErrorStore]++ })
 		st.nextAttempt = now.Add(p.opts.Interval)
+		if errors.Is(err, ErrDiskFull) {
+			// Collection pauses: nothing of the poll was stored, so no
+			// cursor moved and the printer's data waits on the printer;
+			// the outbox health shows why (the local UI's banner). Retried
+			// with backoff until a poll is stored again.
+			st.failures++
+			st.nextAttempt = now.Add(pollBackoff(p.opts.Interval, st.failures))
+			return fmt.Errorf("poll %s: collection paused: %w", pr.Address, err)
+		}
 		return fmt.Errorf("poll %s: %w", pr.Address, err)
 	}
 	kind := classify(err)

@@ -16,4 +16,10 @@
 // SourceHostID, an HMAC of its name under a per-site secret, so jobs can
 // be grouped by computer in the cloud without the name being recoverable
 // or confirmable there.
+//
+// The allow-list cannot know every name a printer may write into free text:
+// an event may name the job it interrupted, a log line the part it
+// printed. Names is the site's set of recent private names (fed by the
+// gateway from the device data it reads) and Names.Scrub replaces any of
+// them, in any string of a record, by "[private]".
 package privacy
