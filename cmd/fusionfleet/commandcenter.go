@@ -167,7 +167,7 @@ func startCommandCenter(ctx context.Context, cfg ccConfig) (_ *ccNode, err error
 	uploader := commandcenter.NewUploader(st, gatewayCloud{client, cred}, commandcenter.UploaderOptions{
 		Interval: cfg.uploadInterval, PriorityDelay: cfg.priorityDelay, BulkInterval: cfg.bulkInterval,
 		MaxBackoff: cmp.Or(cfg.maxBackoff, 30*time.Second), // a cloud that is back hears from the site within 30 s
-		RateBytes: cfg.rateBytes, Retryable: uplink.Retryable, Clock: cfg.clock, Logger: logger,
+		RateBytes:  cfg.rateBytes, Retryable: uplink.Retryable, Clock: cfg.clock, Logger: logger,
 	})
 	return &ccNode{
 		url:   "http://" + ln.Addr().String() + "/",
