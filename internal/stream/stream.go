@@ -256,11 +256,6 @@ func (s *Stream) Consume(ctx context.Context, durable string, fn func(ctx contex
 		}
 		return fmt.Errorf("consume %s: %w", durable, err)
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(1))
-	if err != nil {
-		return fmt.Errorf("consume %s: %w", durable, err)
-	}
-	defer it.Stop()
 	log := s.log.With("consumer", durable)
 	var pending Gauge
 	if s.m.Pending != nil {
@@ -275,16 +270,33 @@ func (s *Stream) Consume(ctx context.Context, durable string, fn func(ctx contex
 	if s.m.Redeliveries != nil {
 		redelivered = s.m.Redeliveries(durable)
 	}
+	// One short-lived pull request at a time (a long poll of at most
+	// fetchWait): no pull state outlives a loop, so a slow or loaded node
+	// cannot leave the consumer waiting on an expired request.
 	for {
-		m, err := it.Next(jetstream.NextContext(ctx))
 		if ctx.Err() != nil {
-			if m != nil {
-				_ = m.Nak() // hand it to another node right away
-			}
 			return nil
 		}
+		batch, err := cons.Fetch(1, jetstream.FetchMaxWait(fetchWait))
 		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
 			return fmt.Errorf("consume %s: %w", durable, err)
+		}
+		var m jetstream.Msg
+		for msg := range batch.Messages() {
+			m = msg
+		}
+		if m == nil {
+			if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, jetstream.ErrNoMessages) && ctx.Err() == nil {
+				log.Warn("fetch", "err", err)
+			}
+			continue
+		}
+		if ctx.Err() != nil {
+			_ = m.Nak() // hand it to another node right away
+			return nil
 		}
 		if meta, err := m.Metadata(); err == nil {
 			if meta.NumDelivered > 1 {
@@ -297,6 +309,9 @@ func (s *Stream) Consume(ctx context.Context, durable string, fn func(ctx contex
 		s.handle(ctx, log, m, fn)
 	}
 }
+
+// fetchWait is the longest one pull request waits for a message.
+const fetchWait = 2 * time.Second
 
 // watchLag sets g to the consumer's undelivered messages every
 // lagInterval: the lag stays visible while the consumer is stuck or idle.
