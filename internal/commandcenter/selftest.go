@@ -401,6 +401,10 @@ func dialCloud(ctx context.Context, cfg SelfTestConfig, addr string, proxy *url.
 		return nil, &proxyError{msg: fmt.Sprintf("read its answer to CONNECT: %v", err)}
 	}
 	res.Body.Close()
+	if res.ProtoMajor != 1 {
+		conn.Close()
+		return nil, &proxyError{msg: fmt.Sprintf("its answer to CONNECT is not HTTP/1.x but %q", res.Proto)}
+	}
 	if res.StatusCode/100 != 2 {
 		conn.Close()
 		msg := res.Status
