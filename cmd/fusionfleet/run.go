@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 )
 
 // errUsage means the command line was wrong; the usage is already printed.
@@ -145,14 +144,4 @@ func readSecret(e env, file, envKey string) (string, error) {
 		return strings.TrimSpace(string(b)), nil
 	}
 	return strings.TrimSpace(e.getenv(envKey)), nil
-}
-
-// durationFlag is a helper for flags whose default may come from the environment.
-func durationEnv(e env, key string, def time.Duration) time.Duration {
-	if v := e.getenv(key); v != "" {
-		if d, err := time.ParseDuration(v); err == nil {
-			return d
-		}
-	}
-	return def
 }
