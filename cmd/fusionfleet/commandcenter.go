@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -154,8 +155,11 @@ func startCommandCenter(ctx context.Context, cfg ccConfig) (_ *ccNode, err error
 	if err := pairPrinters(ctx, st, cfg); err != nil {
 		return nil, err
 	}
+	// One TLS session cache for all printers: a poll resumes the printer's
+	// session instead of a full handshake, and the pin is checked either way.
+	sessions := tls.NewLRUClientSessionCache(4096)
 	poller := commandcenter.NewPoller(st, func(addr string, pin deviceapi.Fingerprint) commandcenter.Device {
-		return deviceapi.NewClient(addr, pin, deviceapi.ClientOptions{})
+		return deviceapi.NewClient(addr, pin, deviceapi.ClientOptions{SessionCache: sessions})
 	}, commandcenter.PollerOptions{Interval: cfg.pollInterval, Clock: cfg.clock, Logger: logger})
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

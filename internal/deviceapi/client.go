@@ -57,6 +57,11 @@ type ClientOptions struct {
 	Timeout time.Duration
 	// MaxResponseBytes bounds an answer's body. Zero means 8 MiB.
 	MaxResponseBytes int64
+	// SessionCache, shared by the clients of one poller, lets a new
+	// connection resume an earlier TLS session instead of a full handshake.
+	// The pin is checked on resumed connections too (VerifyConnection runs
+	// on every handshake). Nil: no resumption.
+	SessionCache tls.ClientSessionCache
 }
 
 const (
@@ -88,7 +93,8 @@ func NewClient(addr string, pin Fingerprint, opts ClientOptions) *Client {
 		opts.MaxResponseBytes = defaultMaxResponseBytes
 	}
 	tlsCfg := &tls.Config{
-		MinVersion: tls.VersionTLS12,
+		MinVersion:         tls.VersionTLS12,
+		ClientSessionCache: opts.SessionCache,
 		// The printer's certificate is self-signed, so there is no chain or
 		// CA to verify. The pin taken at pairing is the whole trust decision
 		// (R-SEC-9) and VerifyConnection checks it on every handshake, so

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -337,5 +338,39 @@ func TestEventsCursorChecks(t *testing.T) {
 				t.Errorf("got %v, want error containing %q", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+// Clients sharing a session cache resume TLS sessions across connections,
+// and the pin still decides: a resumed session with another printer's
+// certificate behind the same address is refused.
+func TestClientSessionResumption(t *testing.T) {
+	var resumed []bool
+	var mu sync.Mutex
+	h := NewHandler(newFakeDevice(), testLogger(t))
+	addr, pin := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		resumed = append(resumed, r.TLS.DidResume)
+		mu.Unlock()
+		h.ServeHTTP(w, r)
+	}))
+	cache := tls.NewLRUClientSessionCache(8)
+	for range 3 {
+		c := NewClient(addr, pin, ClientOptions{SessionCache: cache})
+		if _, err := c.Status(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		c.CloseIdleConnections()
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(resumed) != 3 || resumed[0] || !resumed[1] || !resumed[2] {
+		t.Errorf("resumed per connection: %v, want [false true true]", resumed)
+	}
+
+	// The same cache, a different pin: refused although a session exists.
+	c := NewClient(addr, Fingerprint("00:11"), ClientOptions{SessionCache: cache})
+	if _, err := c.Status(t.Context()); !errors.Is(err, ErrPinMismatch) {
+		t.Errorf("resumed session with a wrong pin: %v, want ErrPinMismatch", err)
 	}
 }
