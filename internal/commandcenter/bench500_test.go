@@ -2,6 +2,7 @@ package commandcenter
 
 import (
 	"context"
+	"crypto/tls"
 	"log/slog"
 	"math"
 	"net/http/httptest"
@@ -127,8 +128,9 @@ func pollFleet(b *testing.B, start time.Time) fleetRun {
 	}
 
 	var starts pollStarts
+	sessions := tls.NewLRUClientSessionCache(1024) // as the fusionfleet command wires the poller
 	dial := func(addr string, pin deviceapi.Fingerprint) Device {
-		c := &timedClient{Client: deviceapi.NewClient(addr, pin, deviceapi.ClientOptions{}), starts: &starts}
+		c := &timedClient{Client: deviceapi.NewClient(addr, pin, deviceapi.ClientOptions{SessionCache: sessions}), starts: &starts}
 		c.fresh.Store(true)
 		return c
 	}

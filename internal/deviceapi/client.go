@@ -94,7 +94,7 @@ func NewClient(addr string, pin Fingerprint, opts ClientOptions) *Client {
 	}
 	tlsCfg := &tls.Config{
 		MinVersion:         tls.VersionTLS12,
-		ClientSessionCache: opts.SessionCache,
+		ClientSessionCache: perAddress(opts.SessionCache, addr),
 		// The printer's certificate is self-signed, so there is no chain or
 		// CA to verify. The pin taken at pairing is the whole trust decision
 		// (R-SEC-9) and VerifyConnection checks it on every handshake, so
@@ -424,3 +424,22 @@ func Probe(ctx context.Context, addr string) (Fingerprint, error) {
 	}
 	return FingerprintOf(certs[0].Raw), nil
 }
+
+// perAddress keys a shared session cache by the printer's address as well:
+// crypto/tls keys sessions by server name, which is the bare IP for printers
+// addressed by IP, so printers sharing an IP (one host, several ports) would
+// otherwise overwrite each other's sessions.
+func perAddress(c tls.ClientSessionCache, addr string) tls.ClientSessionCache {
+	if c == nil {
+		return nil
+	}
+	return addressCache{c: c, prefix: addr + "|"}
+}
+
+type addressCache struct {
+	c      tls.ClientSessionCache
+	prefix string
+}
+
+func (a addressCache) Get(key string) (*tls.ClientSessionState, bool) { return a.c.Get(a.prefix + key) }
+func (a addressCache) Put(key string, cs *tls.ClientSessionState)     { a.c.Put(a.prefix+key, cs) }

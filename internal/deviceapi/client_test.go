@@ -368,6 +368,26 @@ func TestClientSessionResumption(t *testing.T) {
 		t.Errorf("resumed per connection: %v, want [false true true]", resumed)
 	}
 
+	// A second printer on the same IP keeps its own session: both resume.
+	mu.Unlock()
+	addr2, pin2 := startServer(t, NewHandler(newFakeDevice(), testLogger(t)))
+	for range 2 {
+		for _, p := range []struct {
+			addr string
+			pin  Fingerprint
+		}{{addr, pin}, {addr2, pin2}} {
+			c := NewClient(p.addr, p.pin, ClientOptions{SessionCache: cache})
+			if _, err := c.Status(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			c.CloseIdleConnections()
+		}
+	}
+	mu.Lock()
+	if last := resumed[len(resumed)-2:]; !last[0] || !last[1] {
+		t.Errorf("first printer's connections after the second printer's: resumed %v, want both", last)
+	}
+
 	// The same cache, a different pin: refused although a session exists.
 	c := NewClient(addr, Fingerprint("00:11"), ClientOptions{SessionCache: cache})
 	if _, err := c.Status(t.Context()); !errors.Is(err, ErrPinMismatch) {
