@@ -259,15 +259,21 @@ func enrolGateway(ctx context.Context, st *commandcenter.Store, client *uplink.C
 	if cfg.enrolToken == "" {
 		return uplink.Credentials{}, errors.New("commandcenter: not enrolled yet: give the enrolment token from the cloud's admin page with -enrol-token-file or FUSIONFLEET_ENROL_TOKEN")
 	}
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	// The key is saved before the cloud sees it: after a crash or a lost
+	// answer, the next start repeats the enrolment with the same key and the
+	// cloud answers with the same gateway instead of a spent token.
+	priv, err := st.PendingEnrolmentKey(ctx, rand.Reader)
 	if err != nil {
 		return uplink.Credentials{}, fmt.Errorf("commandcenter: gateway key: %w", err)
 	}
-	resp, err := client.Enrol(ctx, cfg.enrolToken, cfg.name, pub)
+	resp, err := client.Enrol(ctx, cfg.enrolToken, cfg.name, priv.Public().(ed25519.PublicKey))
 	if err != nil {
 		return uplink.Credentials{}, fmt.Errorf("commandcenter: enrol with %s: %w", cfg.cloudURL, err)
 	}
 	if err := st.SaveCredentials(ctx, resp.GatewayID, priv); err != nil {
+		return uplink.Credentials{}, err
+	}
+	if err := st.DropPendingEnrolmentKey(ctx); err != nil {
 		return uplink.Credentials{}, err
 	}
 	fmt.Fprintf(cfg.stdout, "enrolled as gateway %s of site %s\n", resp.GatewayID, resp.SiteID)

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"errors"
@@ -244,10 +245,17 @@ func (d *DB) CreateEnrolmentToken(ctx context.Context, site fleet.SiteID, tokenH
 	return nil
 }
 
+// enrolRetryGrace is how long after its token expired a gateway may still
+// repeat its own enrolment.
+const enrolRetryGrace = 24 * time.Hour
+
 // Enrol consumes a one-time enrolment token and registers a gateway with
-// its Ed25519 public key for the token's site. An unknown, used or expired
-// token is fleet.ErrInvalidToken. The token's row lock makes two gateways
-// racing for one token serialise: only one wins.
+// its Ed25519 public key for the token's site. An unknown, expired or
+// used token is fleet.ErrInvalidToken, except that the gateway which
+// consumed it may repeat the call with the same key (its answer was lost)
+// and gets the same gateway back, until 24 hours after the token's
+// expiry and unless it was revoked. The token's row lock makes two
+// gateways racing for one token serialise: only one wins.
 func (d *DB) Enrol(ctx context.Context, tokenHash, name string, pub []byte, now time.Time) (fleet.Gateway, error) {
 	if len(pub) != ed25519.PublicKeySize {
 		return fleet.Gateway{}, fmt.Errorf("enrol: public key is %d bytes, want %d", len(pub), ed25519.PublicKeySize)
@@ -265,17 +273,43 @@ func (d *DB) Enrol(ctx context.Context, tokenHash, name string, pub []byte, now 
 			WHERE t.token_hash = $2 AND t.used_at IS NULL AND t.expires_at > $1 AND s.id = t.site_id
 			RETURNING s.id, s.org_id`, nanos(now), tokenHash).Scan(&gw.SiteID, &gw.OrgID)
 		if isNoRows(err) {
-			return fleet.ErrInvalidToken
+			gw, err = reenrol(ctx, tx, tokenHash, pub, now)
+			return err
 		}
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO gateways (id, org_id, site_id, name, public_key) VALUES ($1, $2, $3, $4, $5)`,
-			gw.ID, gw.OrgID, gw.SiteID, gw.Name, gw.PublicKey)
+		if _, err := tx.Exec(ctx, `INSERT INTO gateways (id, org_id, site_id, name, public_key) VALUES ($1, $2, $3, $4, $5)`,
+			gw.ID, gw.OrgID, gw.SiteID, gw.Name, gw.PublicKey); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE enrolment_tokens SET gateway_id = $1 WHERE token_hash = $2`, gw.ID, tokenHash)
 		return err
 	})
 	if err != nil {
 		return fleet.Gateway{}, fmt.Errorf("enrol: %w", err)
+	}
+	return gw, nil
+}
+
+// reenrol returns the gateway that consumed the token when it has the
+// public key pub, is not revoked and the grace after the token's expiry
+// has not passed; otherwise fleet.ErrInvalidToken.
+func reenrol(ctx context.Context, tx pgx.Tx, tokenHash string, pub []byte, now time.Time) (fleet.Gateway, error) {
+	var gw fleet.Gateway
+	err := tx.QueryRow(ctx, `SELECT g.id, g.org_id, g.site_id, g.name, g.public_key, g.revoked
+		FROM enrolment_tokens t JOIN gateways g ON g.id = t.gateway_id
+		WHERE t.token_hash = $1 AND t.used_at IS NOT NULL AND t.expires_at + $2 > $3`,
+		tokenHash, int64(enrolRetryGrace), nanos(now)).
+		Scan(&gw.ID, &gw.OrgID, &gw.SiteID, &gw.Name, &gw.PublicKey, &gw.Revoked)
+	if isNoRows(err) {
+		return fleet.Gateway{}, fleet.ErrInvalidToken
+	}
+	if err != nil {
+		return fleet.Gateway{}, err
+	}
+	if gw.Revoked || !bytes.Equal(gw.PublicKey, pub) {
+		return fleet.Gateway{}, fleet.ErrInvalidToken
 	}
 	return gw, nil
 }

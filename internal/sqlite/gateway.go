@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"database/sql"
@@ -36,10 +37,17 @@ func (d *DB) CreateEnrolmentToken(ctx context.Context, site fleet.SiteID, tokenH
 	return nil
 }
 
+// enrolRetryGrace is how long after its token expired a gateway may still
+// repeat its own enrolment.
+const enrolRetryGrace = 24 * time.Hour
+
 // Enrol consumes a one-time enrolment token and registers a gateway with
-// its Ed25519 public key for the token's site. An unknown, used or expired
-// token is fleet.ErrInvalidToken. Consuming and registering happen in one
-// transaction: two gateways racing for one token cannot both win.
+// its Ed25519 public key for the token's site. An unknown, expired or
+// used token is fleet.ErrInvalidToken, except that the gateway which
+// consumed it may repeat the call with the same key (its answer was lost)
+// and gets the same gateway back, until 24 hours after the token's
+// expiry and unless it was revoked. Consuming and registering happen in
+// one transaction: two gateways racing for one token cannot both win.
 func (d *DB) Enrol(ctx context.Context, tokenHash, name string, pub []byte, now time.Time) (fleet.Gateway, error) {
 	if len(pub) != ed25519.PublicKeySize {
 		return fleet.Gateway{}, fmt.Errorf("enrol: public key is %d bytes, want %d", len(pub), ed25519.PublicKeySize)
@@ -53,8 +61,30 @@ func (d *DB) Enrol(ctx context.Context, tokenHash, name string, pub []byte, now 
 	}
 	gw := fleet.Gateway{ID: fleet.GatewayID(id), Name: name, PublicKey: append([]byte(nil), pub...)}
 	err = d.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE enrolment_tokens SET used_at = ?
-			WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?`, nanos(now), tokenHash, nanos(now))
+		var expires int64
+		var used sql.NullInt64
+		err := tx.QueryRowContext(ctx, `SELECT s.id, s.org_id, t.expires_at, t.used_at
+			FROM enrolment_tokens t JOIN sites s ON s.id = t.site_id WHERE t.token_hash = ?`, tokenHash).
+			Scan(&gw.SiteID, &gw.OrgID, &expires, &used)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fleet.ErrInvalidToken
+		}
+		if err != nil {
+			return err
+		}
+		if used.Valid {
+			gw, err = reenrol(ctx, tx, tokenHash, pub, expires, now)
+			return err
+		}
+		if expires <= nanos(now) {
+			return fleet.ErrInvalidToken
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO gateways (id, org_id, site_id, name, public_key) VALUES (?, ?, ?, ?, ?)`,
+			gw.ID, gw.OrgID, gw.SiteID, gw.Name, gw.PublicKey); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE enrolment_tokens SET used_at = ?, gateway_id = ?
+			WHERE token_hash = ? AND used_at IS NULL`, nanos(now), gw.ID, tokenHash)
 		if err != nil {
 			return err
 		}
@@ -63,17 +93,31 @@ func (d *DB) Enrol(ctx context.Context, tokenHash, name string, pub []byte, now 
 		} else if n != 1 {
 			return fleet.ErrInvalidToken
 		}
-		err = tx.QueryRowContext(ctx, `SELECT s.id, s.org_id FROM enrolment_tokens t JOIN sites s ON s.id = t.site_id
-			WHERE t.token_hash = ?`, tokenHash).Scan(&gw.SiteID, &gw.OrgID)
-		if err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO gateways (id, org_id, site_id, name, public_key) VALUES (?, ?, ?, ?, ?)`,
-			gw.ID, gw.OrgID, gw.SiteID, gw.Name, gw.PublicKey)
-		return err
+		return nil
 	})
 	if err != nil {
 		return fleet.Gateway{}, fmt.Errorf("enrol: %w", err)
+	}
+	return gw, nil
+}
+
+// reenrol returns the gateway that consumed the token when it has the
+// public key pub, is not revoked and the grace after the token's expiry
+// has not passed; otherwise fleet.ErrInvalidToken.
+func reenrol(ctx context.Context, tx *sql.Tx, tokenHash string, pub []byte, expires int64, now time.Time) (fleet.Gateway, error) {
+	var gw fleet.Gateway
+	var revoked int
+	err := tx.QueryRowContext(ctx, `SELECT g.id, g.org_id, g.site_id, g.name, g.public_key, g.revoked
+		FROM enrolment_tokens t JOIN gateways g ON g.id = t.gateway_id WHERE t.token_hash = ?`, tokenHash).
+		Scan(&gw.ID, &gw.OrgID, &gw.SiteID, &gw.Name, &gw.PublicKey, &revoked)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fleet.Gateway{}, fleet.ErrInvalidToken
+	}
+	if err != nil {
+		return fleet.Gateway{}, err
+	}
+	if revoked != 0 || !bytes.Equal(gw.PublicKey, pub) || nanos(now) >= expires+int64(enrolRetryGrace) {
+		return fleet.Gateway{}, fleet.ErrInvalidToken
 	}
 	return gw, nil
 }

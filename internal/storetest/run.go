@@ -27,6 +27,8 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"SetPassword", testSetPassword},
 		{"Enrolment", testEnrolment},
 		{"EnrolTokenSingleUseUnderRace", testEnrolRace},
+		{"EnrolRetrySameKey", testEnrolRetry},
+		{"EnrolRetrySameKeyUnderRace", testEnrolRetryRace},
 		{"ApplyEnvelope", testApplyEnvelope},
 		{"ApplyEnvelopeCrossOrg", testApplyCrossOrg},
 		{"ApplyEnvelopeRejects", testApplyRejects},
@@ -336,6 +338,86 @@ func testEnrolRace(t *testing.T, db Store) {
 	}
 	if wins != 1 {
 		t.Errorf("%d enrolments with one token, want 1", wins)
+	}
+}
+
+// testEnrolRetry: a gateway whose answer was lost repeats its enrolment
+// with the same key and gets the same gateway; nobody else can.
+func testEnrolRetry(t *testing.T, db Store) {
+	ctx := t.Context()
+	org, site := tenant(t, db, "Acme")
+	expires := T0.Add(time.Hour)
+	if err := db.CreateEnrolmentToken(ctx, site, "tok", expires); err != nil {
+		t.Fatal(err)
+	}
+	pub := pubKey(t)
+	gw, err := db.Enrol(ctx, "tok", "cc", pub, T0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fleet.Gateway{ID: gw.ID, OrgID: org, SiteID: site, Name: "cc", PublicKey: pub}
+	same := []struct {
+		name string
+		now  time.Time
+	}{
+		{"at once", T0},
+		{"before expiry", T0.Add(30 * time.Minute)},
+		{"in the grace after expiry", expires.Add(24*time.Hour - time.Nanosecond)},
+	}
+	for _, tt := range same {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := db.Enrol(ctx, "tok", "renamed", pub, tt.now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("repeated Enrol (-want +got):\n%s", diff)
+			}
+		})
+	}
+	if got, err := db.Gateway(ctx, gw.ID); err != nil || got.Name != "cc" {
+		t.Errorf("Gateway after retries = %+v, %v; want the first name kept", got, err)
+	}
+	checkErrs(t, []errCase{
+		{"other key", func() error { _, err := db.Enrol(ctx, "tok", "cc", pubKey(t), T0); return err }, fleet.ErrInvalidToken},
+		{"grace over", func() error { _, err := db.Enrol(ctx, "tok", "cc", pub, expires.Add(24*time.Hour)); return err }, fleet.ErrInvalidToken},
+		{"same key other token", func() error { _, err := db.Enrol(ctx, "tok-unknown", "cc", pub, T0); return err }, fleet.ErrInvalidToken},
+	})
+	if err := db.RevokeGateway(ctx, gw.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Enrol(ctx, "tok", "cc", pub, T0); !errors.Is(err, fleet.ErrInvalidToken) {
+		t.Errorf("revoked gateway re-enrols: err = %v, want ErrInvalidToken", err)
+	}
+}
+
+// testEnrolRetryRace: one gateway sending its enrolment several times at
+// once gets one gateway, every time.
+func testEnrolRetryRace(t *testing.T, db Store) {
+	ctx := t.Context()
+	_, site := tenant(t, db, "Acme")
+	if err := db.CreateEnrolmentToken(ctx, site, "tok", T0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	pub := pubKey(t)
+	const n = 8
+	ids := make([]fleet.GatewayID, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			gw, err := db.Enrol(ctx, "tok", "cc", pub, T0)
+			ids[i], errs[i] = gw.ID, err
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Enrol %d: %v", i, err)
+		}
+		if ids[i] != ids[0] {
+			t.Errorf("Enrol %d = %s, want %s like the first", i, ids[i], ids[0])
+		}
 	}
 }
 
