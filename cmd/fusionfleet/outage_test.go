@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"database/sql"
 	"net"
 	"path/filepath"
@@ -10,7 +11,9 @@ import (
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/clock"
+	"github.com/fusionfleet/fusionfleet/internal/commandcenter"
 	"github.com/fusionfleet/fusionfleet/internal/printer"
+	"github.com/fusionfleet/fusionfleet/internal/uplink"
 )
 
 // actor is a started part of the system that runs until stopped.
@@ -205,3 +208,60 @@ func TestCloudOutageLosesNothing(t *testing.T) {
 type discardWriter struct{}
 
 func (discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+
+// A Command Center that crashed after the cloud consumed its enrolment token
+// but before it saved its credentials enrols on the next start with the same
+// token: the pending key was kept, and the cloud answers the same key with
+// the same gateway.
+func TestEnrolmentSurvivesLostAnswer(t *testing.T) {
+	ctx := t.Context()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cloud, err := startCloud(ctx, cloudConfig{dataDir: t.TempDir(), ln: ln, hosts: []string{"127.0.0.1"}, clock: clock.Real{}, logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	goRun(t, cloud.run)
+	_, _, token, err := demoTenant(ctx, cloud, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The first start got as far as the cloud's answer, then died.
+	dir := t.TempDir()
+	st, err := commandcenter.Open(ctx, filepath.Join(dir, "commandcenter.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := st.PendingEnrolmentKey(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	client, err := uplink.NewClient(cloud.url, uplink.ClientOptions{RootCAs: cloud.rootCAs.Pool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := client.Enrol(ctx, token, "site", key.Public().(ed25519.PublicKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The second start enrols with the same token and gets the same gateway.
+	ui := freePort(t)
+	cc, err := startCommandCenter(ctx, ccConfig{
+		dataDir: dir, cloudURL: cloud.url, rootCAs: cloud.rootCAs.Pool, enrolToken: token, name: "site",
+		uiHost: "127.0.0.1", uiFirst: ui, uiLast: ui, clock: clock.Real{}, logger: discardLogger(),
+		stdin: strings.NewReader(""), stdout: discardWriter{},
+	})
+	if err != nil {
+		t.Fatalf("second start after a lost enrolment answer: %v", err)
+	}
+	id, _, ok, err := cc.store.Credentials(ctx)
+	if err != nil || !ok || id != first.GatewayID {
+		t.Errorf("credentials after the retry: %v %v %v; want gateway %s", id, ok, err, first.GatewayID)
+	}
+	goRun(t, cc.run)
+}
