@@ -103,7 +103,7 @@ func (f *fixture) status(t *testing.T, org fleet.OrgID, site fleet.SiteID, p fle
 	f.seq += 2
 	env := uplink.Envelope{OrgID: org, SiteID: site, GatewayID: fleet.GatewayID("gw_" + string(org)), Records: []fleet.Record{
 		{Seq: f.seq - 1, Kind: fleet.KindIdentity, PrinterID: p, Time: now, Identity: &fleet.Identity{
-			PrinterID: p, Name: name, Model: "Jet Fusion 4200", SerialNumber: "SN1"}},
+			PrinterID: p, Name: name, Model: "FF-4200", SerialNumber: "SN1"}},
 		{Seq: f.seq, Kind: fleet.KindStatus, PrinterID: p, Time: now, Status: &fleet.Status{
 			PrinterID: p, State: st, JobID: "job1", Progress: 0.42, ETCSeconds: 83 * 60, PendingJobs: 2, Time: now}},
 	}}
@@ -507,7 +507,7 @@ func TestPrintersPage(t *testing.T) {
 	_, body := get(t, c, f.srv.URL+"/")
 	for _, want := range []string{
 		`id="printer-printer-a001"`, `data-printer-id="printer-a001"`, `data-state="printing"`,
-		"3DP 1", "Jet Fusion 4200", "Powered on, printing", "Estimated time to completion: <span class=\"etc-words\">1 hour, 23 minutes</span>",
+		"3DP 1", "FF-4200", "Powered on, printing", "Estimated time to completion: <span class=\"etc-words\">1 hour, 23 minutes</span>",
 		"2 pending jobs", `<progress class="card-progress" max="100" value="42"`, `src="/static/app.js"`, `id="live"`,
 	} {
 		if !strings.Contains(body, want) {
