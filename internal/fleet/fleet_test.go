@@ -78,3 +78,19 @@ func TestRecordValidate(t *testing.T) {
 		})
 	}
 }
+
+func TestRoleValidAndNewID(t *testing.T) {
+	for r, want := range map[Role]bool{RoleNone: false, RoleViewer: true, RoleOperator: true, RoleAdmin: true, Role(9): false} {
+		if r.Valid() != want {
+			t.Errorf("%v.Valid() = %v, want %v", r, !want, want)
+		}
+	}
+	a, err := NewID("usr_")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := NewID("usr_")
+	if !strings.HasPrefix(a, "usr_") || len(a) != 4+32 || a == b {
+		t.Errorf("NewID: %q, %q; want distinct usr_ + 32 hex digits", a, b)
+	}
+}

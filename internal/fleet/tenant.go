@@ -60,3 +60,6 @@ type Gateway struct {
 	PublicKey []byte
 	Revoked   bool
 }
+
+// Valid reports whether r is one of the roles a user can hold.
+func (r Role) Valid() bool { return r >= RoleViewer && r <= RoleAdmin }

@@ -26,7 +26,7 @@ func (d *DB) CreateAPIToken(ctx context.Context, tok access.Token, tokenHash str
 	case !tok.Expires.After(tok.Created):
 		return "", errors.New("create api token: expires before it is created")
 	}
-	id, err := newID("tok_")
+	id, err := fleet.NewID("tok_")
 	if err != nil {
 		return "", fmt.Errorf("create api token: %w", err)
 	}

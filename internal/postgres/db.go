@@ -2,9 +2,7 @@ package postgres
 
 import (
 	"context"
-	"crypto/rand"
 	"embed"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -163,15 +161,6 @@ func migrate(ctx context.Context, c *pgx.Conn) error {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	return nil
-}
-
-// newID returns prefix + 32 random hex digits.
-func newID(prefix string) (string, error) {
-	b := make([]byte, 16)
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("new id: %w", err)
-	}
-	return prefix + hex.EncodeToString(b), nil
 }
 
 // nanos converts a time to the stored form; the zero time is 0.

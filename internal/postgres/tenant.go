@@ -35,7 +35,7 @@ func (d *DB) CreateOrgOfKind(ctx context.Context, name string, kind access.OrgKi
 	if kind != access.OrgCustomer && kind != access.OrgServiceProvider {
 		return "", fmt.Errorf("create org: invalid kind %s", kind)
 	}
-	id, err := newID("org_")
+	id, err := fleet.NewID("org_")
 	if err != nil {
 		return "", fmt.Errorf("create org: %w", err)
 	}
@@ -77,7 +77,7 @@ func (d *DB) CreateSite(ctx context.Context, org fleet.OrgID, name string) (flee
 	if strings.TrimSpace(name) == "" {
 		return "", errors.New("create site: empty name")
 	}
-	id, err := newID("site_")
+	id, err := fleet.NewID("site_")
 	if err != nil {
 		return "", fmt.Errorf("create site: %w", err)
 	}
@@ -117,10 +117,10 @@ func (d *DB) CreateUser(ctx context.Context, org fleet.OrgID, name, passwordHash
 		return "", errors.New("create user: empty name")
 	case passwordHash == "":
 		return "", errors.New("create user: empty password hash")
-	case role <= fleet.RoleNone || role > fleet.RoleAdmin:
+	case !role.Valid():
 		return "", fmt.Errorf("create user: invalid role %s", role)
 	}
-	id, err := newID("usr_")
+	id, err := fleet.NewID("usr_")
 	if err != nil {
 		return "", fmt.Errorf("create user: %w", err)
 	}
@@ -263,7 +263,7 @@ func (d *DB) Enrol(ctx context.Context, tokenHash, name string, pub []byte, now 
 	if strings.TrimSpace(name) == "" {
 		return fleet.Gateway{}, errors.New("enrol: empty gateway name")
 	}
-	id, err := newID("gw_")
+	id, err := fleet.NewID("gw_")
 	if err != nil {
 		return fleet.Gateway{}, fmt.Errorf("enrol: %w", err)
 	}

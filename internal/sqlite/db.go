@@ -2,10 +2,8 @@ package sqlite
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
 	"embed"
-	"encoding/hex"
 	"fmt"
 	"io/fs"
 	"time"
@@ -58,15 +56,6 @@ func (d *DB) Close() error {
 // tx runs fn in a transaction and commits it if fn returns nil.
 func (d *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	return sqlitedb.Tx(ctx, d.db, fn)
-}
-
-// newID returns prefix + 32 random hex digits.
-func newID(prefix string) (string, error) {
-	b := make([]byte, 16)
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("new id: %w", err)
-	}
-	return prefix + hex.EncodeToString(b), nil
 }
 
 // nanos converts a time to the stored form; the zero time is 0.

@@ -55,7 +55,7 @@ func (d *DB) Enrol(ctx context.Context, tokenHash, name string, pub []byte, now 
 	if strings.TrimSpace(name) == "" {
 		return fleet.Gateway{}, errors.New("enrol: empty gateway name")
 	}
-	id, err := newID("gw_")
+	id, err := fleet.NewID("gw_")
 	if err != nil {
 		return fleet.Gateway{}, fmt.Errorf("enrol: %w", err)
 	}

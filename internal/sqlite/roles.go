@@ -143,8 +143,6 @@ func (d *DB) Members(ctx context.Context, org fleet.OrgID) ([]access.Member, err
 	return ms, nil
 }
 
-func validRole(r fleet.Role) bool { return r >= fleet.RoleViewer && r <= fleet.RoleAdmin }
-
 // CreateMember creates a user of org with an already hashed password, a
 // role and the sites they are limited to. A taken name is
 // fleet.ErrConflict; an unknown organisation, or a site not of org, is
@@ -155,10 +153,10 @@ func (d *DB) CreateMember(ctx context.Context, org fleet.OrgID, name, passwordHa
 		return "", errors.New("create user: empty name")
 	case passwordHash == "":
 		return "", errors.New("create user: empty password hash")
-	case !validRole(role):
+	case !role.Valid():
 		return "", fmt.Errorf("create user: invalid role %s", role)
 	}
-	id, err := newID("usr_")
+	id, err := fleet.NewID("usr_")
 	if err != nil {
 		return "", fmt.Errorf("create user: %w", err)
 	}
@@ -217,7 +215,7 @@ func keepAnAdmin(ctx context.Context, tx *sql.Tx, org fleet.OrgID, change func()
 // of org is fleet.ErrNotFound; taking away the organisation's last admin
 // for all sites is fleet.ErrConflict.
 func (d *DB) SetMember(ctx context.Context, org fleet.OrgID, user fleet.UserID, role fleet.Role, sites access.SiteSet) error {
-	if !validRole(role) {
+	if !role.Valid() {
 		return fmt.Errorf("set user %s: invalid role %s", user, role)
 	}
 	err := d.tx(ctx, func(tx *sql.Tx) error {

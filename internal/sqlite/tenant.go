@@ -25,7 +25,7 @@ func (d *DB) CreateOrgOfKind(ctx context.Context, name string, kind access.OrgKi
 	if kind != access.OrgCustomer && kind != access.OrgServiceProvider {
 		return "", fmt.Errorf("create org: invalid kind %s", kind)
 	}
-	id, err := newID("org_")
+	id, err := fleet.NewID("org_")
 	if err != nil {
 		return "", fmt.Errorf("create org: %w", err)
 	}
@@ -56,7 +56,7 @@ func (d *DB) CreateSite(ctx context.Context, org fleet.OrgID, name string) (flee
 	if strings.TrimSpace(name) == "" {
 		return "", errors.New("create site: empty name")
 	}
-	id, err := newID("site_")
+	id, err := fleet.NewID("site_")
 	if err != nil {
 		return "", fmt.Errorf("create site: %w", err)
 	}
@@ -103,10 +103,10 @@ func (d *DB) CreateUser(ctx context.Context, org fleet.OrgID, name, passwordHash
 		return "", errors.New("create user: empty name")
 	case passwordHash == "":
 		return "", errors.New("create user: empty password hash")
-	case role <= fleet.RoleNone || role > fleet.RoleAdmin:
+	case !role.Valid():
 		return "", fmt.Errorf("create user: invalid role %s", role)
 	}
-	id, err := newID("usr_")
+	id, err := fleet.NewID("usr_")
 	if err != nil {
 		return "", fmt.Errorf("create user: %w", err)
 	}
