@@ -160,7 +160,7 @@ func (h *handler) showLogin(w http.ResponseWriter, r *http.Request, status int, 
 		return
 	}
 	h.setCookie(w, h.loginCookie(), token, 3600)
-	h.render(w, status, "login.html", page{Title: "Log in", CSRF: token, Data: d})
+	h.render(w, r, status, "login.html", page{Title: "Log in", CSRF: token, Data: d})
 }
 
 // validLoginToken reports whether s looks like a token from identity.NewToken

@@ -23,7 +23,7 @@ func (h *handler) enrolmentPage(w http.ResponseWriter, r *http.Request, s sessio
 		h.internalError(w, r, err)
 		return
 	}
-	h.render(w, http.StatusOK, "enrolment.html", page{Title: "Enrol a Command Center", User: &s.user, CSRF: s.csrf,
+	h.render(w, r, http.StatusOK, "enrolment.html", page{Title: "Enrol a Command Center", User: &s.user, CSRF: s.csrf,
 		Data: enrolmentData{Sites: sites}})
 }
 
@@ -58,6 +58,6 @@ func (h *handler) createEnrolment(w http.ResponseWriter, r *http.Request, s sess
 		return
 	}
 	h.log.Info("enrolment token issued", "site", site.ID, "user", s.user.ID)
-	h.render(w, http.StatusOK, "enrolment_token.html", page{Title: "Enrolment token", User: &s.user, CSRF: s.csrf,
+	h.render(w, r, http.StatusOK, "enrolment_token.html", page{Title: "Enrolment token", User: &s.user, CSRF: s.csrf,
 		Data: enrolmentData{Site: site, Token: token, Expires: expires}})
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/access"
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/fusionfleet/fusionfleet/internal/i18n"
 )
 
 // Store is what the dashboard needs from the cloud store.
@@ -247,7 +248,7 @@ func (h *handler) writeError(w http.ResponseWriter, r *http.Request, status int,
 		h.encode(w, status, errorBody{Error: msg})
 		return
 	}
-	h.render(w, status, "error.html", page{Title: http.StatusText(status), Data: msg})
+	h.render(w, r, status, "error.html", page{Title: http.StatusText(status), Data: msg})
 }
 
 // internalError logs err and answers 500 without details.
@@ -271,6 +272,36 @@ type page struct {
 	User  *fleet.User // nil when logged out
 	CSRF  string
 	Data  any
+	// Lang and Zone are the reader's language and time zone; render sets
+	// them from the request.
+	Lang i18n.Lang
+	Zone *time.Location
+}
+
+// T translates msg into the reader's language (see i18n.Lang.T).
+func (p page) T(msg string, args ...any) string { return p.Lang.T(msg, args...) }
+
+// Time shows t in the reader's time zone, to the minute.
+func (p page) Time(t time.Time) string {
+	if t.IsZero() {
+		return "–"
+	}
+	return t.In(p.zone()).Format("2 Jan 2006, 15:04 MST")
+}
+
+// Date shows the day of t in the reader's time zone.
+func (p page) Date(t time.Time) string {
+	if t.IsZero() {
+		return "–"
+	}
+	return t.In(p.zone()).Format("2006-01-02")
+}
+
+func (p page) zone() *time.Location {
+	if p.Zone == nil {
+		return time.UTC
+	}
+	return p.Zone
 }
 
 func (p page) IsAdmin() bool { return p.User != nil && p.User.Role == fleet.RoleAdmin }
@@ -285,7 +316,8 @@ func (p page) UserID() fleet.UserID {
 
 // render executes a page template into a buffer first, so a template error
 // never sends half a page.
-func (h *handler) render(w http.ResponseWriter, status int, name string, p page) {
+func (h *handler) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
+	p.Lang, p.Zone = h.locale(r)
 	var b strings.Builder
 	if err := h.pages[name].ExecuteTemplate(&b, "layout", p); err != nil {
 		h.log.Error("render page", "page", name, "err", err)
@@ -299,3 +331,9 @@ func (h *handler) render(w http.ResponseWriter, status int, name string, p page)
 
 // isNotFound reports whether err says the thing does not exist.
 func isNotFound(err error) bool { return errors.Is(err, fleet.ErrNotFound) }
+
+// locale is the reader's language and time zone: the browser's preferred
+// language, UTC.
+func (h *handler) locale(r *http.Request) (i18n.Lang, *time.Location) {
+	return i18n.Negotiate(r.Header.Get("Accept-Language")), time.UTC
+}

@@ -134,7 +134,7 @@ func (h *handler) printersPage(w http.ResponseWriter, r *http.Request, s session
 		h.internalError(w, r, err)
 		return
 	}
-	h.render(w, http.StatusOK, "printers.html", page{Title: "My 3D printers", User: &s.user, CSRF: s.csrf, Data: cs})
+	h.render(w, r, http.StatusOK, "printers.html", page{Title: "My 3D printers", User: &s.user, CSRF: s.csrf, Data: cs})
 }
 
 // apiPrinters is the session's organisation's printers as JSON.

@@ -77,7 +77,7 @@ func (h *handler) showTokens(w http.ResponseWriter, r *http.Request, s session, 
 		d.Tokens = append(d.Tokens, row)
 	}
 	d.Sites = s.p.FilterSites(all)
-	h.render(w, status, "tokens.html", page{Title: "API tokens", User: &s.user, CSRF: s.csrf, Data: d})
+	h.render(w, r, status, "tokens.html", page{Title: "API tokens", User: &s.user, CSRF: s.csrf, Data: d})
 }
 
 // createToken creates an API token for the user and shows it once.

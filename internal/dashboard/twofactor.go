@@ -66,7 +66,7 @@ func (h *handler) pendingLogin(w http.ResponseWriter, r *http.Request) (user fle
 // codePage asks for the second factor.
 func (h *handler) codePage(w http.ResponseWriter, r *http.Request) {
 	if _, token, ok := h.pendingLogin(w, r); ok {
-		h.render(w, http.StatusOK, "login_code.html", page{Title: "Two-factor login", CSRF: csrfToken(token), Data: loginData{}})
+		h.render(w, r, http.StatusOK, "login_code.html", page{Title: "Two-factor login", CSRF: csrfToken(token), Data: loginData{}})
 	}
 }
 
@@ -84,7 +84,7 @@ func (h *handler) loginCode(w http.ResponseWriter, r *http.Request) {
 	}
 	now := h.clock.Now()
 	show := func(status int, msg string) {
-		h.render(w, status, "login_code.html", page{Title: "Two-factor login", CSRF: csrfToken(token), Data: loginData{Message: msg}})
+		h.render(w, r, status, "login_code.html", page{Title: "Two-factor login", CSRF: csrfToken(token), Data: loginData{Message: msg}})
 	}
 	if h.limiter.locked(user.Name, now) {
 		show(http.StatusTooManyRequests, loginLocked)
@@ -195,7 +195,7 @@ func (h *handler) showTwoFactor(w http.ResponseWriter, r *http.Request, s sessio
 		d.Secret = secret
 		d.URI = totpURI(secret, s.user.Name)
 	}
-	h.render(w, status, "twofactor.html", page{Title: "Two-factor login", User: &s.user, CSRF: s.csrf, Data: d})
+	h.render(w, r, status, "twofactor.html", page{Title: "Two-factor login", User: &s.user, CSRF: s.csrf, Data: d})
 }
 
 // totpURI is the otpauth:// URI of a secret, as authenticator apps import it.

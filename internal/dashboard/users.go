@@ -141,7 +141,7 @@ func (h *handler) showUsers(w http.ResponseWriter, r *http.Request, s session, s
 		d.Users = append(d.Users, row)
 	}
 	d.Roles = []string{"viewer", "operator", "admin"}
-	h.render(w, status, "users.html", page{Title: "Users", User: &s.user, CSRF: s.csrf, Data: d})
+	h.render(w, r, status, "users.html", page{Title: "Users", User: &s.user, CSRF: s.csrf, Data: d})
 }
 
 // formFailed answers a form handler's error: the page again with the
