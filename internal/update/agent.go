@@ -1,0 +1,122 @@
+package update
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+)
+
+// Device is what an Agent updates: a printer that can be told which
+// firmware and which print-parameter set are now in effect.
+// *printer.Printer implements it.
+type Device interface {
+	SetFirmware(version string)
+	SetParameterSet(name string)
+}
+
+// AgentOptions tunes an Agent. The zero value works.
+type AgentOptions struct {
+	Interval time.Duration // between checks; zero: one hour
+	Kinds    []Kind        // what to update; zero: all kinds
+	// StartCheck decides whether a release that was just activated
+	// started well; an error rolls it back. Zero: every start succeeds.
+	StartCheck StartFunc
+	Logger     *slog.Logger // zero: discard
+}
+
+// Agent runs on the printer: it periodically checks the mirror, installs
+// what applies and tells the device.
+type Agent struct {
+	client *Client
+	dev    Device
+	opts   AgentOptions
+	log    *slog.Logger
+}
+
+// NewAgent returns an agent that updates dev through client.
+func NewAgent(client *Client, dev Device, opts AgentOptions) *Agent {
+	if opts.Interval <= 0 {
+		opts.Interval = time.Hour
+	}
+	if len(opts.Kinds) == 0 {
+		opts.Kinds = Kinds
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Agent{client: client, dev: dev, opts: opts, log: opts.Logger.With("component", "update")}
+}
+
+// Run first tells the device what its active slots hold if an update put
+// it there (a restart may have rolled one back), then checks every
+// Interval until ctx ends.
+func (a *Agent) Run(ctx context.Context) error {
+	for _, k := range a.opts.Kinds {
+		s, err := a.client.Installed(k)
+		if err != nil {
+			return err
+		}
+		if s.Target != "" {
+			a.activate(k, s.Name)
+		}
+	}
+	t := time.NewTicker(a.opts.Interval)
+	defer t.Stop()
+	for {
+		for _, err := range a.Check(ctx) {
+			if ctx.Err() == nil {
+				a.log.Warn("update check", "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Check runs one round: for each kind, install the newest applicable
+// release. It returns the errors of the round (none if nothing applied).
+func (a *Agent) Check(ctx context.Context) []error {
+	var errs []error
+	for _, k := range a.opts.Kinds {
+		in, err := a.client.Update(ctx, k, a.start(k))
+		switch {
+		case errors.Is(err, ErrNoUpdate):
+		case err != nil:
+			errs = append(errs, err)
+		default:
+			a.log.Info("updated", "kind", k, "version", in.Version, "name", in.Name, "previous", in.Previous.Version)
+		}
+	}
+	return errs
+}
+
+// start activates a release on the device and runs the start check,
+// reactivating the previous release if it fails.
+func (a *Agent) start(k Kind) StartFunc {
+	return func(ctx context.Context, in Installed) error {
+		a.activate(k, in.Name)
+		if a.opts.StartCheck == nil {
+			return nil
+		}
+		if err := a.opts.StartCheck(ctx, in); err != nil {
+			if in.Previous.Name != "" {
+				a.activate(k, in.Previous.Name)
+			}
+			return err
+		}
+		return nil
+	}
+}
+
+func (a *Agent) activate(k Kind, name string) {
+	switch k {
+	case KindFirmware:
+		a.dev.SetFirmware(name)
+	case KindParameters:
+		a.dev.SetParameterSet(name)
+	}
+}

@@ -1,0 +1,55 @@
+package update
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/fusionfleet/fusionfleet/internal/printer"
+)
+
+// The virtual printer is what the agent updates in the demo.
+var _ Device = (*printer.Printer)(nil)
+
+func TestAgentUpdatesVirtualPrinter(t *testing.T) {
+	f := newFixture(t)
+	p := printer.New(printer.Options{Model: "4200", Seed: 1, Clock: f.clk})
+	id := p.Identity()
+	f.release(firmware("4.3.0", id.Model))
+	f.release(paramSet("2.2", "std-4200-2.2"))
+	c, err := NewClient(f.state, f.root, f.mirror.srv.URL, id.Model, Options{
+		Clock: f.clk, HTTPClient: f.mirror.srv.Client(),
+		Factory: map[Kind]Slot{KindFirmware: {Version: id.Firmware}, KindParameters: {Version: "2.1", Name: id.ParameterSet}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The start check reads back what the printer reports, and refuses
+	// parameter set 2.3.
+	check := func(ctx context.Context, in Installed) error {
+		got := p.Identity()
+		if in.Kind == KindParameters && in.Version == "2.3" {
+			return errors.New("parameter set 2.3 rejected by the process check")
+		}
+		if got.Firmware != in.Name && got.ParameterSet != in.Name {
+			t.Errorf("printer reports firmware %s and parameters %s during the start of %s", got.Firmware, got.ParameterSet, in.Name)
+		}
+		return nil
+	}
+	a := NewAgent(c, p, AgentOptions{StartCheck: check})
+	if errs := a.Check(t.Context()); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if got := p.Identity(); got.Firmware != "4.3.0" || got.ParameterSet != "std-4200-2.2" {
+		t.Errorf("after update: firmware %s, parameters %s", got.Firmware, got.ParameterSet)
+	}
+
+	f.release(paramSet("2.3", "std-4200-2.3"))
+	errs := a.Check(t.Context())
+	if len(errs) != 1 || !errors.Is(errs[0], ErrStartFailed) {
+		t.Fatalf("got %v, want one ErrStartFailed", errs)
+	}
+	if got := p.Identity().ParameterSet; got != "std-4200-2.2" {
+		t.Errorf("after failed start the printer runs parameters %s, want std-4200-2.2", got)
+	}
+}
