@@ -189,6 +189,14 @@ func (p *Poller) poll(ctx context.Context, st *printerState, pr Printer) (*pollR
 	}
 	if pr.SnapshotAt.IsZero() || !r.now.Before(pr.SnapshotAt.Add(p.opts.SnapshotInterval)) {
 		r.obs.Snapshot = r.now
+		// The identity too, at this cadence: firmware and parameter set
+		// change when an update is installed, with or without an event
+		// this gateway understands.
+		if r.newIdent == nil {
+			if err := note(r.refreshIdentity(ctx)); err != nil {
+				return nil, err
+			}
+		}
 		if err := note(r.readSnapshots(ctx)); err != nil {
 			return nil, err
 		}
@@ -222,6 +230,22 @@ func (r *pollRun) readIdentity(ctx context.Context) error {
 	r.newIdent = &id
 	r.obs.Identity = &id
 	return nil
+}
+
+// refreshIdentity reads the identity again in the middle of a poll; it is
+// sent (by flushIdentity) if it differs from the one stored.
+func (r *pollRun) refreshIdentity(ctx context.Context) error {
+	if err := r.readIdentity(ctx); err != nil {
+		return err
+	}
+	r.identSent = false
+	return nil
+}
+
+// updatesIdentity reports whether an event code announces a change of
+// firmware or print-parameter set (the device API's update events).
+func updatesIdentity(code string) bool {
+	return code == "FIRMWARE_UPDATED" || code == "PARAMETER_SET_UPDATED"
 }
 
 // flushIdentity appends an identity record before the first record that
@@ -276,9 +300,16 @@ func validRecord(rec fleet.Record) error {
 	return rec.Validate()
 }
 
-func (r *pollRun) takeEvent(_ context.Context, e fleet.Event) error {
+func (r *pollRun) takeEvent(ctx context.Context, e fleet.Event) error {
 	if err := e.Validate(); err != nil {
 		return &rejected{err}
+	}
+	if updatesIdentity(e.Code) {
+		// Read the identity now so the cloud learns the new version
+		// before the event that announces it.
+		if err := r.refreshIdentity(ctx); err != nil {
+			return err
+		}
 	}
 	ev := privacy.Event(e)
 	r.add(fleet.Record{Kind: fleet.KindEvent, Event: &ev})
