@@ -3,6 +3,7 @@ package update
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 )
@@ -22,7 +23,12 @@ type AgentOptions struct {
 	// StartCheck decides whether a release that was just activated
 	// started well; an error rolls it back. Zero: every start succeeds.
 	StartCheck StartFunc
-	Logger     *slog.Logger // zero: discard
+	// Approved, if set, is asked before a release is installed; false
+	// holds it (the site wants to approve updates first, or the release
+	// is halted). It can only hold a release, never make one acceptable:
+	// what it allows is still verified. Zero: every release is approved.
+	Approved func(ctx context.Context, t Target) (bool, error)
+	Logger   *slog.Logger // zero: discard
 }
 
 // Agent runs on the printer: it periodically checks the mirror, installs
@@ -82,7 +88,7 @@ func (a *Agent) Run(ctx context.Context) error {
 func (a *Agent) Check(ctx context.Context) []error {
 	var errs []error
 	for _, k := range a.opts.Kinds {
-		in, err := a.client.Update(ctx, k, a.start(k))
+		in, err := a.update(ctx, k)
 		switch {
 		case errors.Is(err, ErrNoUpdate):
 		case err != nil:
@@ -92,6 +98,26 @@ func (a *Agent) Check(ctx context.Context) []error {
 		}
 	}
 	return errs
+}
+
+// update installs the newest applicable release of kind k, if approved.
+func (a *Agent) update(ctx context.Context, k Kind) (Installed, error) {
+	if a.opts.Approved == nil {
+		return a.client.Update(ctx, k, a.start(k))
+	}
+	t, err := a.client.Check(ctx, k)
+	if err != nil {
+		return Installed{}, err
+	}
+	ok, err := a.opts.Approved(ctx, t)
+	if err != nil {
+		return Installed{}, fmt.Errorf("ask whether %s is approved: %w", t.Name, err)
+	}
+	if !ok {
+		a.log.Info("update held until approved", "kind", k, "target", t.Name, "version", t.Version)
+		return Installed{}, ErrNoUpdate
+	}
+	return a.client.Apply(ctx, k, t.Name, a.start(k))
 }
 
 // start activates a release on the device and runs the start check,

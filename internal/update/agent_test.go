@@ -53,3 +53,45 @@ func TestAgentUpdatesVirtualPrinter(t *testing.T) {
 		t.Errorf("after failed start the printer runs parameters %s, want std-4200-2.2", got)
 	}
 }
+
+func TestAgentHoldsUntilApproved(t *testing.T) {
+	f := newFixture(t)
+	p := printer.New(printer.Options{Model: "4200", Seed: 1, Clock: f.clk})
+	id := p.Identity()
+	fw := f.release(firmware("4.3.0", id.Model))
+	c := f.client(id.Model)
+	approved := map[string]bool{}
+	var asked []string
+	a := NewAgent(c, p, AgentOptions{Kinds: []Kind{KindFirmware}, Approved: func(_ context.Context, tg Target) (bool, error) {
+		asked = append(asked, tg.Name)
+		return approved[tg.Name], nil
+	}})
+	if errs := a.Check(t.Context()); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if got := p.Identity().Firmware; got != id.Firmware {
+		t.Fatalf("unapproved release installed: firmware %s", got)
+	}
+	approved[fw.Name] = true
+	if errs := a.Check(t.Context()); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if got := p.Identity().Firmware; got != "4.3.0" {
+		t.Errorf("approved release not installed: firmware %s", got)
+	}
+	if len(asked) != 2 || asked[0] != fw.Name {
+		t.Errorf("asked about %v, want %s twice", asked, fw.Name)
+	}
+
+	// An error asking holds the release too, and says so.
+	f.release(firmware("4.4.0", id.Model))
+	a = NewAgent(c, p, AgentOptions{Kinds: []Kind{KindFirmware}, Approved: func(context.Context, Target) (bool, error) {
+		return false, errors.New("command center unreachable")
+	}})
+	if errs := a.Check(t.Context()); len(errs) != 1 {
+		t.Errorf("errors = %v, want one", errs)
+	}
+	if got := p.Identity().Firmware; got != "4.3.0" {
+		t.Errorf("firmware %s after a failed approval check, want 4.3.0", got)
+	}
+}

@@ -56,8 +56,18 @@ type Mirror struct {
 	dir    string
 	opts   MirrorOptions
 
-	mu      sync.Mutex // serialises syncs; guards targets
+	mu      sync.Mutex // serialises syncs; guards targets and halted
 	targets []MirroredTarget
+	halted  []string
+}
+
+// haltList is the part of the cloud's rollout state (GET
+// /tuf/rollout.json) that the mirror reads: the targets whose staged
+// rollout is halted. It is not signed: halting is an
+// availability control, which a mirror could exert anyway by withholding
+// a release; what a printer installs is still verified by TUF.
+type haltList struct {
+	Halted []string `json:"halted"`
 }
 
 // MirroredTarget is a target the mirror holds, as the site's UI lists it.
@@ -96,6 +106,12 @@ func NewMirror(dir, src string, client *http.Client, opts MirrorOptions) (*Mirro
 		}
 	}
 	m := &Mirror{src: strings.TrimSuffix(src, "/"), client: client, dir: dir, opts: opts}
+	if b, err := os.ReadFile(filepath.Join(dir, "rollout.json")); err == nil {
+		var r haltList
+		if json.Unmarshal(b, &r) == nil {
+			m.halted = r.Halted
+		}
+	}
 	if ts, err := os.ReadFile(m.metaPath("timestamp.json")); err == nil {
 		// Restart: list what the last complete sync left.
 		if targets, err := m.localTargets(ts); err == nil {
@@ -148,6 +164,7 @@ func (m *Mirror) Sync(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("mirror sync: %w", err)
 	}
+	m.syncRollout(ctx)
 	// Roots first and always: a rotation need not change the timestamp.
 	if err := m.syncRoots(ctx); err != nil {
 		return false, fmt.Errorf("mirror sync: %w", err)
@@ -199,6 +216,35 @@ func (m *Mirror) Sync(ctx context.Context) (bool, error) {
 	m.targets = targets
 	m.prune(targets)
 	return true, nil
+}
+
+// Halted lists the targets whose rollout the cloud halted, as of the last
+// sync that could read it.
+func (m *Mirror) Halted() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.halted)
+}
+
+// syncRollout reads the rollout state. A source without one halts
+// nothing; one that cannot be read leaves the last state in force.
+func (m *Mirror) syncRollout(ctx context.Context) {
+	b, err := m.get(ctx, "rollout.json", 1<<20)
+	if errors.Is(err, errNotFound) {
+		m.halted = nil
+		return
+	}
+	var r haltList
+	if err == nil {
+		if err = json.Unmarshal(b, &r); err == nil {
+			err = writeAtomic(filepath.Join(m.dir, "rollout.json"), b, 0o644)
+		}
+	}
+	if err != nil {
+		m.opts.Logger.Warn("rollout state not read; the last one stays in force", "err", err)
+		return
+	}
+	m.halted = r.Halted
 }
 
 // syncRoots fetches every root version after the newest one held, so a

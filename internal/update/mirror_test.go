@@ -197,3 +197,48 @@ func FuzzDecodeSigned(f *testing.F) {
 		_ = hex.EncodeToString(sum[:])
 	})
 }
+
+func TestMirrorReadsRolloutState(t *testing.T) {
+	var rollout []byte // nil: 404
+	var repoDir string
+	f := newMirrorFixture(t, MirrorOptions{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/tuf/rollout.json" {
+			if rollout == nil {
+				http.NotFound(w, r)
+				return
+			}
+			w.Write(rollout)
+			return
+		}
+		NewHandler(repoDir, HandlerOptions{}).ServeHTTP(w, r)
+	}))
+	repoDir = f.repo.Dir()
+	f.add(t, "1.0.0", []string{"4200"}, "v1")
+	sync := func() {
+		t.Helper()
+		if _, err := f.mirror.Sync(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sync()
+	if got := f.mirror.Halted(); len(got) != 0 {
+		t.Errorf("no rollout state: halted %v", got)
+	}
+	rollout = []byte(`{"halted":["firmware-1.0.0-fw.bin"]}`)
+	sync()
+	if got := f.mirror.Halted(); !slices.Equal(got, []string{"firmware-1.0.0-fw.bin"}) {
+		t.Errorf("halted %v", got)
+	}
+	rollout = []byte(`not json`)
+	sync()
+	if got := f.mirror.Halted(); len(got) != 1 {
+		t.Errorf("a bad rollout state replaced the last good one: %v", got)
+	}
+	again, err := NewMirror(f.dir, f.src.URL+"/tuf", f.src.Client(), MirrorOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := again.Halted(); len(got) != 1 {
+		t.Errorf("after restart halted %v", got)
+	}
+}
