@@ -73,6 +73,9 @@ type HandlerOptions struct {
 	// StaleAfter is how long without a successful upload the pages accept
 	// before they warn (R-ARCH-8); 0 → DefaultStaleAfter.
 	StaleAfter time.Duration
+	// Updates is the update mirror whose releases the Updates page lists
+	// and approves; nil → the page says updates are not configured.
+	Updates Mirror
 }
 
 // route is one entry of the local UI's route table: the mux is built from
@@ -138,8 +141,15 @@ func NewHandler(st *Store, opts HandlerOptions) http.Handler {
 			}
 		})
 	}
+	// The update forms are the only requests that change anything; a page
+	// of another site open in the same browser must not submit them.
+	cop := http.NewCrossOriginProtection()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, 1<<10) // no route takes a body
+		r.Body = http.MaxBytesReader(w, r.Body, 1<<10) // no route takes more than a small form
+		if err := cop.Check(r); err != nil {
+			http.Error(w, "cross-origin request refused", http.StatusForbidden)
+			return
+		}
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
@@ -159,6 +169,10 @@ func (u *localUI) routes() []route {
 		{pattern: "GET /uploads", serve: u.uploadsPage},
 		{pattern: "GET /uploads/{id}", serve: u.uploadPage},
 		{pattern: "GET /selftest", serve: u.selfTestPage},
+		{pattern: "GET /updates", serve: u.updatesPage},
+		{pattern: "POST /updates/policy", serve: u.setUpdatePolicy},
+		{pattern: "POST /updates/{target}/approve", serve: u.approval(true)},
+		{pattern: "POST /updates/{target}/withdraw", serve: u.approval(false)},
 		{pattern: "GET /static/", serve: serveStatic},
 		{pattern: "GET /metrics", serve: func(w http.ResponseWriter, r *http.Request) error { u.metrics.ServeHTTP(w, r); return nil }},
 		{pattern: "GET /healthz", serve: u.healthz},
@@ -173,6 +187,7 @@ func (u *localUI) routes() []route {
 		{pattern: "GET /api/uploads", api: true, serve: u.apiUploads},
 		{pattern: "GET /api/uploads/{id}", api: true, serve: u.apiUpload},
 		{pattern: "GET /api/selftest", api: true, serve: u.apiSelfTest},
+		{pattern: "GET /api/updates", api: true, serve: u.apiUpdates},
 		{pattern: "GET /api/openapi.json", api: true, serve: serveOpenAPI},
 	}
 }
@@ -221,8 +236,8 @@ func (u *localUI) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		status, msg = http.StatusBadRequest, bad.msg
 	case errors.Is(err, fleet.ErrNotFound):
 		status, msg = http.StatusNotFound, "not found"
-	case errors.Is(err, errSelfTestOff):
-		status, msg = http.StatusServiceUnavailable, errSelfTestOff.Error()
+	case errors.Is(err, errSelfTestOff), errors.Is(err, errUpdatesOff):
+		status, msg = http.StatusServiceUnavailable, err.Error()
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 		return // the client left
 	default:
@@ -633,7 +648,7 @@ func parsePages() map[string]*template.Template {
 		"percent": func(f float64) string { return fmt.Sprintf("%.0f %%", math.Floor(f*100)) },
 	}
 	pages := map[string]*template.Template{}
-	for _, p := range []string{"printers", "jobs", "consumables", "alerts", "uploads", "upload", "selftest"} {
+	for _, p := range []string{"printers", "jobs", "consumables", "alerts", "uploads", "upload", "selftest", "updates"} {
 		// The templates are embedded: a parse error is a bug caught by every test.
 		pages[p] = template.Must(template.New(p).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+p+".html"))
 	}
