@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -15,9 +16,11 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/fusionfleet/fusionfleet/internal/alert"
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/dashboard"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/fusionfleet/fusionfleet/internal/notify"
 	"github.com/fusionfleet/fusionfleet/internal/identity"
 	"github.com/fusionfleet/fusionfleet/internal/ingest"
 	"github.com/fusionfleet/fusionfleet/internal/postgres"
@@ -43,6 +46,9 @@ func runCloud(ctx context.Context, args []string, e env) error {
 	keyFile := fs.String("tls-key", "", "server key `file` (PEM) for -tls-cert")
 	org := fs.String("org", "My organisation", "name of the organisation created on first start")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	nf := addNotifyFlags(fs, e)
+	tufRepo := fs.String("tuf-repo", envDefault(e, "FUSIONFLEET_TUF_REPO", ""), "update repository `directory` from 'fusionfleet release export' (default: tuf in the data directory)")
+	releaseToken := fs.String("release-token-file", envDefault(e, "FUSIONFLEET_RELEASE_TOKEN_FILE", ""), "`file` holding the token 'fusionfleet release publish' must present (default: publishing disabled)")
 	if err := parse(fs, args, e); err != nil {
 		return err
 	}
@@ -60,7 +66,8 @@ func runCloud(ctx context.Context, args []string, e env) error {
 	node, err := startCloud(ctx, cloudConfig{
 		dataDir: *data, db: *db, natsURL: *natsURL, replicas: *replicas, ln: ln,
 		hosts: splitList(*hosts), certFile: *certFile, keyFile: *keyFile,
-		clock: clock.Real{}, logger: logger, secureCookies: true,
+		clock: clock.Real{}, logger: logger, secureCookies: true, notify: nf,
+		tufRepo: *tufRepo, releaseTokenFile: *releaseToken,
 	})
 	if err != nil {
 		return err
@@ -94,6 +101,11 @@ type cloudConfig struct {
 	logger        *slog.Logger
 	secureCookies bool
 	sessionTTL    time.Duration
+	// notify holds the notification flags; nil sends webhooks only.
+	notify *notifyFlags
+	// tufRepo is the update repository ("" → tuf in the data directory);
+	// releaseTokenFile holds the publish token ("" → publishing disabled).
+	tufRepo, releaseTokenFile string
 }
 
 // cloudNode is a running cloud node's parts.
@@ -116,6 +128,8 @@ type cloudStore interface {
 	uplink.Gateways
 	ingest.Store
 	retention.Pruner
+	alert.SweepStore
+	notify.Store
 	CreateOrg(ctx context.Context, name string) (fleet.OrgID, error)
 	CreateSite(ctx context.Context, org fleet.OrgID, name string) (fleet.SiteID, error)
 	CreateUser(ctx context.Context, org fleet.OrgID, name, passwordHash string, role fleet.Role) (fleet.UserID, error)
@@ -182,9 +196,14 @@ func startCloud(ctx context.Context, cfg cloudConfig) (_ *cloudNode, err error) 
 	}
 	closers = append(closers, func() { node.stream.Close() })
 
+	updates, err := newCloudUpdates(cmp.Or(cfg.tufRepo, filepath.Join(cfg.dataDir, "tuf")), cfg.releaseTokenFile, cfg.clock, logger)
+	if err != nil {
+		return nil, err
+	}
 	hub := dashboard.NewHub()
 	dash := dashboard.NewHandler(node.store, hub, dashboard.Options{
 		Clock: cfg.clock, Logger: logger, SecureCookies: cfg.secureCookies, SessionTTL: cfg.sessionTTL,
+		Releases: updates,
 	})
 	up := uplink.NewHandler(node.store, node.stream, uplink.HandlerOptions{
 		Clock: cfg.clock, Logger: logger, MaxMessageBytes: node.stream.MaxPayload(), Metrics: metrics.uplink,
@@ -200,6 +219,7 @@ func startCloud(ctx context.Context, cfg cloudConfig) (_ *cloudNode, err error) 
 	web.Handle("/", dash)
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", up)
+	mux.Handle("/tuf/", updates.Handler())
 	mux.Handle("/", web)
 	httpsSrv := newServer(mux, logger)
 	httpsSrv.TLSConfig = serverTLS(cert)
@@ -212,6 +232,11 @@ func startCloud(ctx context.Context, cfg cloudConfig) (_ *cloudNode, err error) 
 	}
 
 	writer := ingest.NewWriter(node.store, node.stream, ingest.Options{Logger: logger, Metrics: metrics.ingest, Clock: cfg.clock})
+	disp, err := cfg.notify.newDispatcher(node.store, cfg.clock, logger)
+	if err != nil {
+		return nil, err
+	}
+	alerts := startAlerts(node.stream, node.store, disp, cfg.clock, logger)
 	node.run = func(ctx context.Context) error {
 		defer node.close()
 		g, ctx := errgroup.WithContext(ctx)
@@ -224,6 +249,9 @@ func startCloud(ctx context.Context, cfg cloudConfig) (_ *cloudNode, err error) 
 			})
 		}
 		g.Go(func() error { return node.stream.Consume(ctx, "sql-writer", writer.Handle) })
+		g.Go(func() error { return alerts(ctx) })
+		g.Go(func() error { return updates.Run(ctx, failureSource(node.store, logger)) })
+		g.Go(func() error { return disp.Run(ctx) })
 		g.Go(func() error {
 			return retention.Run(ctx, node.store, time.Hour, cfg.retention, cfg.clock, logger)
 		})

@@ -21,6 +21,10 @@ func releaseActions() []subcommand {
 		{"rotate-root", "replace the root keys (signed by old and new keys)", runReleaseRotateRoot},
 		{"resign", "re-sign snapshot and timestamp with the online keys", runReleaseResign},
 		{"status", "show versions, keys present and targets", runReleaseStatus},
+		{"export", "copy the repository without offline keys, for a cloud's -tuf-repo", runReleaseExport},
+		{"publish", "upload metadata and new targets to a cloud, which verifies them", runReleasePublish},
+		{"halt", "halt a target's staged rollout in a cloud's repository", runReleaseHalt},
+		{"unhalt", "lift a halted staged rollout in a cloud's repository", runReleaseUnhalt},
 	}
 }
 

@@ -110,7 +110,8 @@ type TokenID string
 type Member struct {
 	fleet.User
 	Sites     SiteSet
-	TwoFactor bool // TOTP is enabled
+	TwoFactor bool        // TOTP is enabled
+	Prefs     fleet.Prefs // language and time zone
 }
 
 // Token is a stored API token: everything but its secret.

@@ -26,6 +26,9 @@ type walkSide struct {
 	admin       fleet.UserID
 	users       map[string]fleet.UserID // principal -> user
 	canaries    []string
+	printer     fleet.PrinterID // a printer at site, with job
+	job         string
+	alert       fleet.AlertID // an active alert of printer
 }
 
 // seedWalk adds to the fixture's organisation an operator, a site-limited
@@ -103,6 +106,14 @@ func TestRouteWalker(t *testing.T) {
 	b := f.seedWalk(t, f.orgB, f.siteB, "Bravo", bob.ID, bev)
 	a.canaries = append(a.canaries, "printer-a001", "Aachen")
 	b.canaries = append(b.canaries, "printer-b001", "Bremen")
+	a.printer, a.job = "printer-a001", "job-a1"
+	b.printer, b.job = "printer-b001", "job-b1"
+	f.addJob(t, f.orgA, f.siteA, a.printer, a.job, fleet.JobCompleted, t0)
+	f.addJob(t, f.orgB, f.siteB, b.printer, b.job, fleet.JobCompleted, t0)
+	a.canaries = append(a.canaries, a.job)
+	a.alert = f.seedAlert(t, f.orgA, f.siteA, a.printer, "lamp", fleet.SeverityWarning, "Lamp weak or failed")
+	b.alert = f.seedAlert(t, f.orgB, f.siteB, b.printer, "lamp", fleet.SeverityWarning, "Lamp weak or failed")
+	b.canaries = append(b.canaries, b.job)
 
 	members := []string{"admin", "operator", "viewer", "limited"}
 	all := func(s int) map[string]int {
@@ -111,6 +122,11 @@ func TestRouteWalker(t *testing.T) {
 	admins := func(s int) map[string]int {
 		return map[string]int{"admin": s, "operator": 403, "viewer": 403, "limited": 403}
 	}
+	operators := func(s int) map[string]int {
+		return map[string]int{"admin": s, "operator": s, "viewer": 403, "limited": 403}
+	}
+	// The side's printer is at its first site: the limited user sees none.
+	atFirstSite := map[string]int{"admin": 200, "operator": 200, "viewer": 200, "limited": 404}
 	type want struct {
 		path   string // with {id} replaced
 		form   url.Values
@@ -130,9 +146,27 @@ func TestRouteWalker(t *testing.T) {
 		"GET /{$}":                         {"/", nil, all(200), 303},
 		"GET /api/printers":                {"/api/printers", nil, all(200), 401},
 		"GET /api/events":                  {"/api/events", nil, all(200), 401},
+		"GET /printers/{id}":               {"/printers/{printer}", nil, atFirstSite, 303},
+		"GET /printers/{id}/jobs/{job}":    {"/printers/{printer}/jobs/{job}", nil, atFirstSite, 303},
+		"GET /jobs":                        {"/jobs", nil, all(200), 303},
+		"GET /jobs.csv":                    {"/jobs.csv", nil, all(200), 303},
+		"GET /kpis":                        {"/kpis", nil, all(200), 303},
+		"GET /benchmark":                   {"/benchmark", nil, all(200), 303},
+		"GET /usage":                       {"/usage", nil, all(200), 303},
+		"GET /alerts":                      {"/alerts", nil, all(200), 303},
+		"POST /alerts/{id}/ack":            {"/alerts/{alert}/ack", url.Values{}, operators(303), 303},
+		"POST /alerts/{id}/assign":         {"/alerts/{alert}/assign", url.Values{"user": {""}}, operators(303), 303},
+		"GET /alerts/rules":                {"/alerts/rules", nil, all(200), 303},
+		"POST /alerts/rules":               {"/alerts/rules", url.Values{"metric": {"system_errors"}, "op": {">"}, "threshold": {"3"}, "severity": {"warning"}}, admins(303), 303},
+		"POST /alerts/rules/{id}/delete":   {"/alerts/rules/{rule}/delete", url.Values{}, admins(303), 303},
+		"POST /alerts/rules/{rule}/mute":   {"/alerts/rules/custom-{rule}/mute", url.Values{"mute": {"on"}}, admins(303), 303},
 		"GET /tokens":                      {"/tokens", nil, all(200), 303},
 		"POST /tokens":                     {"/tokens", url.Values{"name": {"walk"}, "scope": {"read"}}, all(200), 303},
 		"POST /tokens/{id}/revoke":         {"/tokens/{token}/revoke", url.Values{}, map[string]int{"admin": 303, "operator": 404, "viewer": 404, "limited": 404}, 303},
+		"GET /account":                     {"/account", nil, all(200), 303},
+		"POST /account":                    {"/account", url.Values{"lang": {"de"}, "zone": {"Europe/Berlin"}}, all(303), 303},
+		"GET /admin/sites":                 {"/admin/sites", nil, admins(200), 303},
+		"POST /admin/sites":                {"/admin/sites", url.Values{"name": {"{new}"}}, admins(303), 303},
 		"GET /account/two-factor":          {"/account/two-factor", nil, all(200), 303},
 		"POST /account/two-factor":         {"/account/two-factor", url.Values{"code": {"abcdef"}}, all(400), 303},
 		"POST /account/two-factor/disable": {"/account/two-factor/disable", url.Values{"password": {"wrong"}}, all(400), 303},
@@ -144,6 +178,18 @@ func TestRouteWalker(t *testing.T) {
 		"POST /admin/users/{id}/remove":    {"/admin/users/{user}/remove", url.Values{}, admins(303), 303},
 		"/":                                {"/no/such/page", nil, all(404), 303},
 	}
+	// Updates (updates.go), with a release list so that printer rows show.
+	f.h.releases = testReleases()
+	wants["GET /updates"] = want{"/updates", nil, all(200), 303}
+	// Notifications (notify.go).
+	wants["GET /account/notifications"] = want{"/account/notifications", nil, all(200), 303}
+	wants["POST /account/notifications"] = want{"/account/notifications",
+		url.Values{"enabled": {"on"}, "email": {"walk@example.com"}, "severity": {"warning"}}, all(303), 303}
+	wants["GET /admin/notifications"] = want{"/admin/notifications", nil, admins(200), 303}
+	wants["POST /admin/notifications"] = want{"/admin/notifications", url.Values{"kind": {"webhook"}, "name": {"{new}"},
+		"target": {"https://hooks.example.com/walk"}, "severity": {"warning"}}, admins(200), 303}
+	wants["POST /admin/notifications/{id}/delete"] = want{"/admin/notifications/{channel}/delete", url.Values{}, admins(303), 303}
+	wants["POST /admin/notifications/{id}/test"] = want{"/admin/notifications/{channel}/test", url.Values{}, admins(303), 303}
 	callers := append(append([]string{}, members...), "none", "read token", "revoked token", "expired session")
 	n := 0
 	for _, rt := range f.h.table() {
@@ -160,7 +206,8 @@ func TestRouteWalker(t *testing.T) {
 			me, other := sides[0], sides[1]
 			for _, who := range callers {
 				targets := []string{"own"}
-				if strings.Contains(w.path, "{user}") || strings.Contains(w.path, "{token}") {
+				if strings.Contains(w.path, "{user}") || strings.Contains(w.path, "{token}") || strings.Contains(w.path, "{printer}") ||
+					strings.Contains(w.path, "{alert}") || strings.Contains(w.path, "{rule}") || strings.Contains(w.path, "{channel}") {
 					targets = append(targets, "foreign")
 				}
 				for _, target := range targets {
@@ -175,7 +222,10 @@ func TestRouteWalker(t *testing.T) {
 							t.Fatal(err)
 						}
 						_, victimToken := f.apiToken(t, owner.org, owner.admin, false)
-						path := strings.NewReplacer("{user}", string(victim), "{token}", string(victimToken)).Replace(w.path)
+						path := strings.NewReplacer("{user}", string(victim), "{token}", string(victimToken),
+							"{printer}", string(owner.printer), "{job}", owner.job,
+							"{alert}", string(owner.alert), "{rule}", f.walkRule(t, owner.org),
+							"{channel}", f.walkChannel(t, owner.org)).Replace(w.path)
 						rep := strings.NewReplacer("{site}", string(me.site), "{new}", "new"+strconv.Itoa(n))
 						var form url.Values
 						if w.form != nil {

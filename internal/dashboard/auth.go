@@ -31,6 +31,7 @@ type session struct {
 	user      fleet.User
 	tokenHash string
 	csrf      string
+	prefs     fleet.Prefs
 }
 
 // authedFunc is a handler that runs only with a valid session.
@@ -88,6 +89,9 @@ func (h *handler) authorize(rt route) http.Handler {
 			return
 		}
 		s, err := h.session(r)
+		if err == nil {
+			r = withPrefs(r, s.prefs)
+		}
 		if err == nil && r.Method == http.MethodPost && !sameSecret(r.PostFormValue("csrf"), s.csrf) {
 			err = errCSRF
 		}
@@ -132,7 +136,7 @@ func (h *handler) session(r *http.Request) (session, error) {
 	if err != nil {
 		return session{}, err
 	}
-	s.p, s.user = access.ForUser(m), m.User
+	s.p, s.user, s.prefs = access.ForUser(m), m.User, m.Prefs
 	return s, nil
 }
 

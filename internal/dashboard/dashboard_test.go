@@ -946,7 +946,7 @@ func TestStateWords(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			key, got := stateWords(fleet.PrinterView{State: tt.state, StatusTime: tt.at, LastSeen: tt.at}, now)
+			key, got := english().stateWords(fleet.PrinterView{State: tt.state, StatusTime: tt.at, LastSeen: tt.at}, now)
 			if key != tt.key || got != tt.want {
 				t.Errorf("stateWords = %q, %q; want %q, %q", key, got, tt.key, tt.want)
 			}
@@ -959,11 +959,11 @@ func TestStateWords(t *testing.T) {
 func TestStateWordsUsesGatewayTime(t *testing.T) {
 	now := t0.Add(10 * time.Minute)
 	ahead := fleet.PrinterView{State: fleet.StatePrinting, StatusTime: now.Add(48 * time.Hour), LastSeen: t0}
-	if key, words := stateWords(ahead, now); key != "offline" || words != "Offline since 1 Mar 2026, 12:00 UTC" {
+	if key, words := english().stateWords(ahead, now); key != "offline" || words != "Offline since 1 Mar 2026, 12:00 UTC" {
 		t.Errorf("printer clock ahead, gateway silent: got %q, %q; want offline since the gateway last saw it", key, words)
 	}
 	behind := fleet.PrinterView{State: fleet.StateCooling, StatusTime: t0.Add(-24 * time.Hour), LastSeen: now}
-	if key, _ := stateWords(behind, now); key != "cooling" {
+	if key, _ := english().stateWords(behind, now); key != "cooling" {
 		t.Errorf("printer clock behind, gateway fresh: got %q, want cooling", key)
 	}
 }
@@ -989,7 +989,7 @@ func TestETCWords(t *testing.T) {
 		{50 * 3600, "2 days, 2 hours"},
 	}
 	for _, tt := range tests {
-		if got := etcWords(tt.secs); got != tt.want {
+		if got := english().etcWords(tt.secs); got != tt.want {
 			t.Errorf("etcWords(%d) = %q, want %q", tt.secs, got, tt.want)
 		}
 	}
@@ -1001,7 +1001,7 @@ func TestPendingWords(t *testing.T) {
 		want string
 	}{{-1, "No pending jobs"}, {0, "No pending jobs"}, {1, "1 pending job"}, {2, "2 pending jobs"}, {11, "11 pending jobs"}}
 	for _, tt := range tests {
-		if got := pendingWords(tt.n); got != tt.want {
+		if got := english().pendingWords(tt.n); got != tt.want {
 			t.Errorf("pendingWords(%d) = %q, want %q", tt.n, got, tt.want)
 		}
 	}

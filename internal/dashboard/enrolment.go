@@ -23,8 +23,13 @@ func (h *handler) enrolmentPage(w http.ResponseWriter, r *http.Request, s sessio
 		h.internalError(w, r, err)
 		return
 	}
-	h.render(w, r, http.StatusOK, "enrolment.html", page{Title: "Enrol a Command Center", User: &s.user, CSRF: s.csrf,
-		Data: enrolmentData{Sites: sites}})
+	d := enrolmentData{Sites: sites}
+	for _, st := range sites {
+		if string(st.ID) == r.URL.Query().Get("site") {
+			d.Site = st // preselected, as linked from the sites page
+		}
+	}
+	h.render(w, r, http.StatusOK, "enrolment.html", page{Title: "Enrol a Command Center", User: &s.user, CSRF: s.csrf, Data: d})
 }
 
 // createEnrolment issues a one-time enrolment token for a site of the

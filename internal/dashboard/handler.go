@@ -10,12 +10,15 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/access"
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/fusionfleet/fusionfleet/internal/fleetquery"
 	"github.com/fusionfleet/fusionfleet/internal/i18n"
+	"github.com/fusionfleet/fusionfleet/internal/kpi"
 )
 
 // Store is what the dashboard needs from the cloud store.
@@ -27,6 +30,24 @@ type Store interface {
 	Printers(ctx context.Context, org fleet.OrgID) ([]fleet.PrinterView, error)
 	CreateEnrolmentToken(ctx context.Context, site fleet.SiteID, tokenHash string, expires time.Time) error
 	Sites(ctx context.Context, org fleet.OrgID) ([]fleet.Site, error)
+	CreateSite(ctx context.Context, org fleet.OrgID, name string) (fleet.SiteID, error)
+	SetPrefs(ctx context.Context, org fleet.OrgID, user fleet.UserID, p fleet.Prefs) error
+
+	// Printer detail and job history.
+	PrinterDetail(ctx context.Context, org fleet.OrgID, p fleet.PrinterID) (fleetquery.PrinterDetail, error)
+	Jobs(ctx context.Context, org fleet.OrgID, f fleetquery.JobFilter) ([]fleetquery.PrinterJob, error)
+	JobHistory(ctx context.Context, org fleet.OrgID, q fleetquery.JobQuery) ([]fleetquery.PrinterJob, error)
+	Job(ctx context.Context, org fleet.OrgID, p fleet.PrinterID, job string) (fleet.Job, error)
+	JobParts(ctx context.Context, org fleet.OrgID, p fleet.PrinterID, job string) ([]fleet.Part, error)
+	JobLayers(ctx context.Context, org fleet.OrgID, p fleet.PrinterID, job string) ([]fleet.Layer, error)
+	CountersHistory(ctx context.Context, org fleet.OrgID, p fleet.PrinterID, from, to time.Time) ([]fleet.Counters, error)
+	ConsumablesHistory(ctx context.Context, org fleet.OrgID, p fleet.PrinterID, from, to time.Time) ([]fleet.Consumables, error)
+	Events(ctx context.Context, org fleet.OrgID, p fleet.PrinterID, from, to time.Time, limit int) ([]fleet.Event, error)
+
+	// Alerts and alert rules (alerts.go).
+	alertStore
+	// Notification channels, preferences and the delivery log (notify.go).
+	notifyStore
 
 	// Users of the organisation.
 	Member(ctx context.Context, org fleet.OrgID, user fleet.UserID) (access.Member, error)
@@ -52,6 +73,12 @@ type Store interface {
 	CreateLoginChallenge(ctx context.Context, tokenHash string, user fleet.UserID, expires time.Time) error
 	LoginChallengeUser(ctx context.Context, tokenHash string, now time.Time) (fleet.User, error)
 	DeleteLoginChallenge(ctx context.Context, tokenHash string, now time.Time) error
+
+	// KPIs, benchmarks and usage patterns.
+	KPIDaily(ctx context.Context, org fleet.OrgID, f kpi.Filter) (kpi.Daily, error)
+	UsageHeatmap(ctx context.Context, org fleet.OrgID, f kpi.Filter) (kpi.Usage, error)
+	MaterialUse(ctx context.Context, org fleet.OrgID, f kpi.Filter) ([]kpi.MaterialDay, error)
+	BenchmarkCohort(ctx context.Context, model string, exclude fleet.OrgID, from, to time.Time) ([]kpi.Aggregate, error)
 }
 
 // Options tunes the dashboard. The zero value works: real clock, no logs,
@@ -64,6 +91,9 @@ type Options struct {
 	SecureCookies bool
 	// SessionTTL is how long a login lasts.
 	SessionTTL time.Duration
+	// Releases lists the cloud's signed updates for the Updates page;
+	// nil: the page says there is no update repository.
+	Releases ReleaseLister
 }
 
 const (
@@ -96,8 +126,10 @@ type handler struct {
 	limiter   *limiter
 	cop       *http.CrossOriginProtection
 	pages     map[string]*template.Template
+	zones     sync.Map // time zone name → *time.Location, see zone
 	heartbeat time.Duration
 	refresh   time.Duration
+	releases  ReleaseLister
 }
 
 // NewHandler returns the dashboard with all its routes.
@@ -118,6 +150,7 @@ func newHandler(st Store, hub *Hub, opts Options) *handler {
 		pages:     make(map[string]*template.Template),
 		heartbeat: heartbeatEvery,
 		refresh:   refreshEvery,
+		releases:  opts.Releases,
 	}
 	if h.clock == nil {
 		h.clock = clock.Real{}
@@ -131,7 +164,13 @@ func newHandler(st Store, hub *Hub, opts Options) *handler {
 	}
 	funcs := template.FuncMap{"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339) }}
 	for _, p := range []string{"login.html", "login_code.html", "printers.html", "enrolment.html", "enrolment_token.html",
-		"error.html", "users.html", "tokens.html", "twofactor.html"} {
+		"error.html", "users.html", "tokens.html", "twofactor.html",
+		"alerts.html", "alert_rules.html",
+		"printer.html", "jobs.html", "job.html",
+		"account.html", "sites.html",
+		"kpis.html", "benchmark.html", "usage.html",
+		"notify_channels.html", "notify_prefs.html",
+		"updates.html"} {
 		// The templates are embedded: a parse error is a bug that every test catches.
 		h.pages[p] = template.Must(template.New(p).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+p))
 	}
@@ -174,14 +213,39 @@ func (h *handler) table() []route {
 		{"GET /{$}", member, h.printersPage},
 		{"GET /api/printers", member, h.apiPrinters},
 		{"GET /api/events", member, h.events},
+		{"GET /printers/{id}", member, h.printerPage},
+		{"GET /printers/{id}/jobs/{job}", member, h.jobPage},
+		{"GET /jobs", member, h.jobsPage},
+		{"GET /kpis", member, h.kpisPage},
+		{"GET /benchmark", member, h.benchmarkPage},
+		{"GET /usage", member, h.usagePage},
+		{"GET /jobs.csv", member, h.jobsCSV},
+		{"GET /updates", member, h.updatesPage},
+		{"GET /alerts", member, h.alertsPage},
+		{"POST /alerts/{id}/ack", operatorPost, h.ackAlert},
+		{"POST /alerts/{id}/assign", operatorPost, h.assignAlert},
+		{"GET /alerts/rules", member, h.alertRulesPage},
+		{"POST /alerts/rules", adminPost, h.createAlertRule},
+		{"POST /alerts/rules/{id}/delete", adminPost, h.deleteAlertRule},
+		{"POST /alerts/rules/{rule}/mute", adminPost, h.muteAlertRule},
 		{"GET /tokens", member, h.tokensPage},
 		{"POST /tokens", memberPost, h.createToken},
 		{"POST /tokens/{id}/revoke", memberPost, h.revokeToken},
+		{"GET /account/notifications", member, h.notifyPrefsPage},
+		{"POST /account/notifications", memberPost, h.saveNotifyPrefs},
 		{"GET /account/two-factor", member, h.twoFactorPage},
 		{"POST /account/two-factor", memberPost, h.enableTwoFactor},
 		{"POST /account/two-factor/disable", memberPost, h.disableTwoFactor},
+		{"GET /account", member, h.accountPage},
+		{"POST /account", memberPost, h.saveAccount},
 
+		{"GET /admin/notifications", adminGet, h.channelsPage},
+		{"POST /admin/notifications", adminPost, h.createChannel},
+		{"POST /admin/notifications/{id}/delete", adminPost, h.deleteChannel},
+		{"POST /admin/notifications/{id}/test", adminPost, h.testChannel},
 		{"GET /admin/enrolment", adminGet, h.enrolmentPage},
+		{"GET /admin/sites", adminGet, h.sitesPage},
+		{"POST /admin/sites", adminPost, h.createSite},
 		{"POST /admin/enrolment", adminPost, h.createEnrolment},
 		{"GET /admin/users", adminGet, h.usersPage},
 		{"POST /admin/users", adminPost, h.createUser},
@@ -245,7 +309,8 @@ type errorBody struct {
 // the API, an HTML page otherwise. It is the one place errors reach users.
 func (h *handler) writeError(w http.ResponseWriter, r *http.Request, status int, msg string) {
 	if isAPI(r) {
-		h.encode(w, status, errorBody{Error: msg})
+		lang, _ := h.locale(r)
+		h.encode(w, status, errorBody{Error: lang.T(msg)})
 		return
 	}
 	h.render(w, r, status, "error.html", page{Title: http.StatusText(status), Data: msg})
@@ -276,6 +341,18 @@ type page struct {
 	// them from the request.
 	Lang i18n.Lang
 	Zone *time.Location
+	// Path is the request's path, for the navigation's current page.
+	Path string
+}
+
+// Current reports whether the page is the navigation target path, or
+// below it, for aria-current. The printers' home "/" holds the printer
+// pages below /printers/.
+func (p page) Current(path string) bool {
+	if path == "/" {
+		return p.Path == "/" || strings.HasPrefix(p.Path, "/printers/")
+	}
+	return p.Path == path || strings.HasPrefix(p.Path, path+"/")
 }
 
 // T translates msg into the reader's language (see i18n.Lang.T).
@@ -286,7 +363,7 @@ func (p page) Time(t time.Time) string {
 	if t.IsZero() {
 		return "–"
 	}
-	return t.In(p.zone()).Format("2 Jan 2006, 15:04 MST")
+	return formatTime(p.Lang, p.zone(), t)
 }
 
 // Date shows the day of t in the reader's time zone.
@@ -318,6 +395,7 @@ func (p page) UserID() fleet.UserID {
 // never sends half a page.
 func (h *handler) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
 	p.Lang, p.Zone = h.locale(r)
+	p.Path = r.URL.Path
 	var b strings.Builder
 	if err := h.pages[name].ExecuteTemplate(&b, "layout", p); err != nil {
 		h.log.Error("render page", "page", name, "err", err)
@@ -332,8 +410,10 @@ func (h *handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 // isNotFound reports whether err says the thing does not exist.
 func isNotFound(err error) bool { return errors.Is(err, fleet.ErrNotFound) }
 
-// locale is the reader's language and time zone: the browser's preferred
-// language, UTC.
+// locale is the reader's language and time zone: a logged-in reader's
+// choice (loaded with the session, see authorize), else the browser's
+// preferred language and UTC.
 func (h *handler) locale(r *http.Request) (i18n.Lang, *time.Location) {
-	return i18n.Negotiate(r.Header.Get("Accept-Language")), time.UTC
+	p, _ := prefsOf(r)
+	return chooseLang(p, r.Header.Get("Accept-Language")), h.zone(p.TimeZone)
 }

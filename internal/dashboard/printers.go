@@ -3,14 +3,15 @@ package dashboard
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"math"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/access"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/fusionfleet/fusionfleet/internal/i18n"
 )
 
 // offlineAfter is how long a gateway may stay silent about a printer before
@@ -23,121 +24,239 @@ const offlineAfter = 3 * time.Minute
 // words computed here, so that the page and its script say the same thing.
 type card struct {
 	fleet.PrinterView
-	DisplayName     string `json:"display_name"`
-	StateKey        string `json:"state_key"` // printing, cooling, idle, error, offline, unknown
-	StateWords      string `json:"state_words"`
-	ETCWords        string `json:"etc_words,omitempty"`
-	PendingWords    string `json:"pending_words"`
-	ShowProgress    bool   `json:"show_progress"`
-	ProgressPercent int    `json:"progress_percent"`
+	DisplayName     string     `json:"display_name"`
+	StateKey        string     `json:"state_key"` // printing, cooling, idle, error, offline, unknown
+	StateWords      string     `json:"state_words"`
+	ETCWords        string     `json:"etc_words,omitempty"`
+	PendingWords    string     `json:"pending_words"`
+	ShowProgress    bool       `json:"show_progress"`
+	ProgressPercent int        `json:"progress_percent"`
+	SiteName        string     `json:"site_name,omitempty"`
+	Alert           *cardAlert `json:"alert,omitempty"` // the worst active alert (alerts.go)
 }
 
-func newCard(v fleet.PrinterView, now time.Time) card {
-	c := card{PrinterView: v, DisplayName: v.Name, PendingWords: pendingWords(v.PendingJobs)}
+// speech is how a reader is spoken to: their language and time zone.
+type speech struct {
+	lang i18n.Lang
+	zone *time.Location
+}
+
+// english is the speech of a reader nobody knows anything about.
+func english() speech { return speech{lang: i18n.English, zone: time.UTC} }
+
+// speechOf is the request's reader's speech (see handler.locale).
+func (h *handler) speechOf(r *http.Request) speech {
+	lang, zone := h.locale(r)
+	return speech{lang: lang, zone: zone}
+}
+
+// newCard is the card of v in English and UTC.
+func newCard(v fleet.PrinterView, now time.Time) card { return english().card(v, now) }
+
+// card is the card of v in the reader's words.
+func (sp speech) card(v fleet.PrinterView, now time.Time) card {
+	c := card{PrinterView: v, DisplayName: v.Name, PendingWords: sp.pendingWords(v.PendingJobs)}
 	if c.DisplayName == "" {
 		c.DisplayName = string(v.ID)
 	}
-	c.StateKey, c.StateWords = stateWords(v, now)
+	c.StateKey, c.StateWords = sp.stateWords(v, now)
 	live := c.StateKey == "printing" || c.StateKey == "cooling"
 	if live {
-		c.ETCWords = etcWords(v.ETCSeconds)
+		c.ETCWords = sp.etcWords(v.ETCSeconds)
 	}
 	c.ShowProgress = c.StateKey == "printing" && v.JobID != ""
 	c.ProgressPercent = int(math.Round(math.Max(0, math.Min(1, v.Progress)) * 100))
 	return c
 }
 
+// stateKeys are the states a card can be in (its StateKey), in the order
+// the state filter offers them.
+func stateKeys() []string {
+	return []string{"printing", "cooling", "idle", "error", "offline", "unknown"}
+}
+
+// stateLabel names a state key in the state filter.
+func stateLabel(lang i18n.Lang, key string) string {
+	switch key {
+	case "printing":
+		return lang.T("Printing")
+	case "cooling":
+		return lang.T("Cooling")
+	case "idle":
+		return lang.T("Idle")
+	case "error":
+		return lang.T("Error")
+	case "offline":
+		return lang.T("Offline")
+	}
+	return lang.T("Unknown")
+}
+
 // stateWords says what a printer is doing, as in seed figure 1, or since
 // when it has been silent.
-func stateWords(v fleet.PrinterView, now time.Time) (key, words string) {
+func (sp speech) stateWords(v fleet.PrinterView, now time.Time) (key, words string) {
 	switch {
 	case v.StatusTime.IsZero():
-		return "unknown", "No status received yet"
+		return "unknown", sp.lang.T("No status received yet")
 	case now.Sub(v.LastSeen) > offlineAfter:
-		return "offline", "Offline since " + v.LastSeen.UTC().Format("2 Jan 2006, 15:04 UTC")
+		return "offline", sp.lang.T("Offline since %s", formatTime(sp.lang, sp.zone, v.LastSeen))
 	}
 	switch v.State {
 	case fleet.StatePrinting:
-		return "printing", "Powered on, printing"
+		return "printing", sp.lang.T("Powered on, printing")
 	case fleet.StateCooling:
-		return "cooling", "Powered on, cooling"
+		return "cooling", sp.lang.T("Powered on, cooling")
 	case fleet.StateIdle:
-		return "idle", "Idle"
+		return "idle", sp.lang.T("Idle")
 	case fleet.StateError:
-		return "error", "Error"
+		return "error", sp.lang.T("Error")
 	}
-	return "unknown", "Unknown state"
+	return "unknown", sp.lang.T("Unknown state")
 }
 
 // etcWords says a time to completion in words: "1 hour, 23 minutes",
 // "39 minutes", "less than a minute", "2 days, 3 hours". Zero or less is "".
-func etcWords(secs int64) string {
+func (sp speech) etcWords(secs int64) string {
 	switch {
 	case secs <= 0:
 		return ""
 	case secs < 60:
-		return "less than a minute"
+		return sp.lang.T("less than a minute")
 	}
 	mins := (secs + 30) / 60
 	days, hours, minutes := mins/(24*60), mins/60%24, mins%60
-	if days > 0 {
-		return joinUnits(days, "day", hours, "hour")
-	}
-	return joinUnits(hours, "hour", minutes, "minute")
-}
-
-// joinUnits says "a unitA, b unitB", leaving out zero parts.
-func joinUnits(a int64, unitA string, b int64, unitB string) string {
 	var parts []string
-	if a > 0 {
-		parts = append(parts, plural(a, unitA))
+	add := func(n int64, one, many string) {
+		if n > 0 {
+			parts = append(parts, sp.plural(n, one, many))
+		}
 	}
-	if b > 0 {
-		parts = append(parts, plural(b, unitB))
+	if days > 0 {
+		add(days, "1 day", "%d days")
+		add(hours, "1 hour", "%d hours")
+	} else {
+		add(hours, "1 hour", "%d hours")
+		add(minutes, "1 minute", "%d minutes")
 	}
 	return strings.Join(parts, ", ")
 }
 
-func plural(n int64, unit string) string {
+// plural says n things: one when n is 1, else many with n for its %d.
+func (sp speech) plural(n int64, one, many string) string {
 	if n == 1 {
-		return "1 " + unit
+		return sp.lang.T(one)
 	}
-	return fmt.Sprintf("%d %ss", n, unit)
+	return sp.lang.T(many, n)
 }
 
-func pendingWords(n int) string {
+func (sp speech) pendingWords(n int) string {
 	if n <= 0 {
-		return "No pending jobs"
+		return sp.lang.T("No pending jobs")
 	}
-	return plural(int64(n), "pending job")
+	return sp.plural(int64(n), "1 pending job", "%d pending jobs")
 }
 
-// cards loads the printers the principal may see as cards.
+// cards loads the printers the principal may see as cards, in the
+// reader's words.
 func (h *handler) cards(r *http.Request, p access.Principal) ([]card, error) {
 	views, err := h.st.Printers(r.Context(), p.Org)
 	if err != nil {
 		return nil, err
 	}
-	now := h.clock.Now()
+	sites, err := h.st.Sites(r.Context(), p.Org)
+	if err != nil {
+		return nil, err
+	}
+	siteNames := make(map[fleet.SiteID]string, len(sites))
+	for _, st := range sites {
+		siteNames[st.ID] = st.Name
+	}
+	now, sp := h.clock.Now(), h.speechOf(r)
 	cs := make([]card, 0, len(views))
 	for _, v := range p.FilterPrinters(views) {
-		cs = append(cs, newCard(v, now))
+		c := sp.card(v, now)
+		c.SiteName = siteNames[v.SiteID]
+		cs = append(cs, c)
+	}
+	if err := h.addWorstAlerts(r, p.Org, sp, cs); err != nil {
+		return nil, err
 	}
 	return cs, nil
 }
 
+// printerFilter narrows "My 3D printers" by site, model and state (a card's
+// StateKey); an empty field matches everything. It comes from the query,
+// so a filtered view is a link to share.
+type printerFilter struct {
+	Site  fleet.SiteID
+	Model string
+	State string
+}
+
+func filterOf(r *http.Request) printerFilter {
+	q := r.URL.Query()
+	return printerFilter{Site: fleet.SiteID(q.Get("site")), Model: q.Get("model"), State: q.Get("state")}
+}
+
+func (f printerFilter) match(c card) bool {
+	return (f.Site == "" || c.SiteID == f.Site) && (f.Model == "" || c.Model == f.Model) && (f.State == "" || c.StateKey == f.State)
+}
+
+// Active reports whether the filter narrows anything.
+func (f printerFilter) Active() bool { return f != printerFilter{} }
+
+// option is one choice of a select menu.
+type option struct {
+	Value, Label string
+}
+
+// printersData fills "My 3D printers".
+type printersData struct {
+	Cards  []card // those matching Filter
+	Total  int    // all the reader may see
+	Filter printerFilter
+	Sites  []fleet.Site
+	Models []string
+	States []option
+	// Updates counts printers with an update available (see updates.go).
+	Updates int
+}
+
 // printersPage is "My 3D printers", rendered in full on the server so it
-// works without JavaScript; the page script keeps it live.
+// works without JavaScript; the page script keeps it live and applies the
+// same filter to what arrives.
 func (h *handler) printersPage(w http.ResponseWriter, r *http.Request, s session) {
 	cs, err := h.cards(r, s.p)
 	if err != nil {
 		h.internalError(w, r, err)
 		return
 	}
-	h.render(w, r, http.StatusOK, "printers.html", page{Title: "My 3D printers", User: &s.user, CSRF: s.csrf, Data: cs})
+	sites, err := h.visibleSites(r, s.p)
+	if err != nil {
+		h.internalError(w, r, err)
+		return
+	}
+	lang, _ := h.locale(r)
+	d := printersData{Total: len(cs), Filter: filterOf(r), Sites: sites, Updates: h.updatesAvailable(r, s.p)}
+	models := map[string]bool{}
+	for _, c := range cs {
+		if c.Model != "" && !models[c.Model] {
+			models[c.Model] = true
+			d.Models = append(d.Models, c.Model)
+		}
+		if d.Filter.match(c) {
+			d.Cards = append(d.Cards, c)
+		}
+	}
+	slices.Sort(d.Models)
+	for _, key := range stateKeys() {
+		d.States = append(d.States, option{key, stateLabel(lang, key)})
+	}
+	h.render(w, r, http.StatusOK, "printers.html", page{Title: "My 3D printers", User: &s.user, CSRF: s.csrf, Data: d})
 }
 
-// apiPrinters is the session's organisation's printers as JSON.
+// apiPrinters is the session's organisation's printers as JSON, in the
+// reader's words.
 func (h *handler) apiPrinters(w http.ResponseWriter, r *http.Request, s session) {
 	cs, err := h.cards(r, s.p)
 	if err != nil {
@@ -166,13 +285,15 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request, s session) {
 
 	ctx := r.Context()
 	send := func() bool {
-		if _, err := h.st.SessionMember(ctx, s.tokenHash, h.clock.Now()); err != nil {
+		m, err := h.st.SessionMember(ctx, s.tokenHash, h.clock.Now())
+		if err != nil {
 			if !isNotFound(err) {
 				h.log.Warn("event stream: session check", "err", err)
 			}
 			return false
 		}
-		cs, err := h.cards(r, s.p)
+		// Words follow the reader's preferences as they are now.
+		cs, err := h.cards(withPrefs(r, m.Prefs), s.p)
 		if err != nil {
 			h.log.Warn("event stream: load printers", "err", err)
 			return false

@@ -85,7 +85,7 @@ func (h *handler) createToken(w http.ResponseWriter, r *http.Request, s session)
 	again := func(status int, msg string) { h.showTokens(w, r, s, status, tokensData{Message: msg}) }
 	name := strings.TrimSpace(r.PostFormValue("name"))
 	secret, err := func() (string, error) {
-		if err := checkName("token name", name); err != nil {
+		if err := checkName(tokenName, name); err != nil {
 			return "", err
 		}
 		scope, err := access.ParseScope(r.PostFormValue("scope"))

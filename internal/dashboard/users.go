@@ -21,35 +21,49 @@ func (e *formError) Error() string { return e.msg }
 
 func badForm(msg string) error { return &formError{http.StatusBadRequest, msg} }
 
-// formStatus maps an error of a form handler to a status and a message:
-// a formError says its own; the store's and access's sentinels get fixed
-// words, never the store's text (it names IDs).
+// formStatus maps an error of a form handler to a status and a message
+// (English: the page translates it): a formError says its own; the
+// store's and access's sentinels get fixed words, never the store's text
+// (it names IDs).
 func formStatus(err error) (int, string, bool) {
 	var fe *formError
 	switch {
 	case errors.As(err, &fe):
-		return fe.status, fe.msg, true
 	case errors.Is(err, access.ErrForbidden):
-		return http.StatusForbidden, "You cannot give more rights or sites than you have yourself.", true
+		fe = &formError{http.StatusForbidden, "You cannot give more rights or sites than you have yourself."}
 	case errors.Is(err, fleet.ErrConflict):
-		return http.StatusConflict, "That is taken, or would leave the organisation without an administrator for all sites.", true
+		fe = &formError{http.StatusConflict, "That is taken, or would leave the organisation without an administrator for all sites."}
 	case errors.Is(err, fleet.ErrNotFound):
-		return http.StatusNotFound, "No such user, site or token in your organisation.", true
+		fe = &formError{http.StatusNotFound, "No such user, site or token in your organisation."}
+	default:
+		return 0, "", false
 	}
-	return 0, "", false
+	return fe.status, fe.msg, true
 }
 
-// checkName validates a user or token name from a form.
-func checkName(what, name string) error {
+// nameKind is what a checked name names; its messages are whole sentences
+// so that each translates on its own.
+type nameKind struct {
+	empty, long, control string
+}
+
+var (
+	userName  = nameKind{"Please enter a user name.", "The user name is too long (at most 128 characters).", "The user name must not contain control characters."}
+	tokenName = nameKind{"Please enter a token name.", "The token name is too long (at most 128 characters).", "The token name must not contain control characters."}
+	siteName  = nameKind{"Please enter a site name.", "The site name is too long (at most 128 characters).", "The site name must not contain control characters."}
+)
+
+// checkName validates a user, token or site name from a form.
+func checkName(kind nameKind, name string) error {
 	if strings.TrimSpace(name) == "" {
-		return badForm("Please enter a " + what + ".")
+		return badForm(kind.empty)
 	}
 	if len(name) > maxNameLen || !utf8.ValidString(name) {
-		return badForm("The " + what + " is too long (at most 128 characters).")
+		return badForm(kind.long)
 	}
 	for _, c := range name {
 		if c < ' ' || c == 0x7f {
-			return badForm("The " + what + " must not contain control characters.")
+			return badForm(kind.control)
 		}
 	}
 	return nil
@@ -167,7 +181,7 @@ func (h *handler) createUser(w http.ResponseWriter, r *http.Request, s session) 
 
 func (h *handler) newUser(r *http.Request, s session) (name, password string, err error) {
 	name = strings.TrimSpace(r.PostFormValue("name"))
-	if err := checkName("user name", name); err != nil {
+	if err := checkName(userName, name); err != nil {
 		return "", "", err
 	}
 	role, err := formRole(r)

@@ -95,7 +95,17 @@ func (d *DB) ApplyEnvelope(ctx context.Context, env uplink.Envelope) (int, error
 		if err := ensurePrinters(ctx, tx, env, seen); err != nil {
 			return err
 		}
+		touched := kpiTouched{}
+		if err := touched.touch(ctx, tx, fresh); err != nil {
+			return err
+		}
 		if err := applySingles(ctx, tx, env, fresh); err != nil {
+			return err
+		}
+		if err := touched.touch(ctx, tx, fresh); err != nil {
+			return err
+		}
+		if err := touched.rebuild(ctx, tx); err != nil {
 			return err
 		}
 		applied += len(fresh)

@@ -55,15 +55,16 @@ func writeSiteSet(ctx context.Context, tx pgx.Tx, org fleet.OrgID, sites access.
 // memberColumns selects a user with their second-factor state and linked
 // sites, in one round trip.
 const memberColumns = `SELECT u.id, u.org_id, u.name, u.role, u.site_limited, COALESCE(t.enabled, false),
-	ARRAY(SELECT us.site_id FROM user_sites us WHERE us.user_id = u.id ORDER BY us.site_id)
-	FROM users u LEFT JOIN totp t ON t.user_id = u.id `
+	ARRAY(SELECT us.site_id FROM user_sites us WHERE us.user_id = u.id ORDER BY us.site_id),
+	COALESCE(up.lang, ''), COALESCE(up.time_zone, '')
+	FROM users u LEFT JOIN totp t ON t.user_id = u.id LEFT JOIN user_prefs up ON up.user_id = u.id `
 
 func scanMember(r pgx.CollectableRow) (access.Member, error) {
 	var m access.Member
 	var role int
 	var limited bool
 	var sites []string
-	if err := r.Scan(&m.ID, &m.OrgID, &m.Name, &role, &limited, &m.TwoFactor, &sites); err != nil {
+	if err := r.Scan(&m.ID, &m.OrgID, &m.Name, &role, &limited, &m.TwoFactor, &sites, &m.Prefs.Lang, &m.Prefs.TimeZone); err != nil {
 		return access.Member{}, err
 	}
 	m.Role, m.Sites = fleet.Role(role), siteSet(limited, sites)

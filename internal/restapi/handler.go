@@ -15,7 +15,9 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/access"
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/fusionfleet/fusionfleet/internal/fleetquery"
 	"github.com/fusionfleet/fusionfleet/internal/identity"
+	"github.com/fusionfleet/fusionfleet/internal/kpi"
 )
 
 // Store is what the REST API needs from the cloud store.
@@ -28,11 +30,27 @@ type Store interface {
 	DeleteMember(ctx context.Context, org fleet.OrgID, user fleet.UserID) error
 	Printers(ctx context.Context, org fleet.OrgID) ([]fleet.PrinterView, error)
 	Sites(ctx context.Context, org fleet.OrgID) ([]fleet.Site, error)
+	PrinterDetail(ctx context.Context, org fleet.OrgID, p fleet.PrinterID) (fleetquery.PrinterDetail, error)
+	JobHistory(ctx context.Context, org fleet.OrgID, q fleetquery.JobQuery) ([]fleetquery.PrinterJob, error)
+	Job(ctx context.Context, org fleet.OrgID, p fleet.PrinterID, job string) (fleet.Job, error)
+	JobParts(ctx context.Context, org fleet.OrgID, p fleet.PrinterID, job string) ([]fleet.Part, error)
+	JobLayers(ctx context.Context, org fleet.OrgID, p fleet.PrinterID, job string) ([]fleet.Layer, error)
+	CountersHistory(ctx context.Context, org fleet.OrgID, p fleet.PrinterID, from, to time.Time) ([]fleet.Counters, error)
+	ConsumablesHistory(ctx context.Context, org fleet.OrgID, p fleet.PrinterID, from, to time.Time) ([]fleet.Consumables, error)
+	Events(ctx context.Context, org fleet.OrgID, p fleet.PrinterID, from, to time.Time, limit int) ([]fleet.Event, error)
+	CreateSite(ctx context.Context, org fleet.OrgID, name string) (fleet.SiteID, error)
+	SetPrefs(ctx context.Context, org fleet.OrgID, user fleet.UserID, p fleet.Prefs) error
 	APITokens(ctx context.Context, org fleet.OrgID, user fleet.UserID) ([]access.Token, error)
 	APIToken(ctx context.Context, org fleet.OrgID, id access.TokenID) (access.Token, error)
 	CreateAPIToken(ctx context.Context, tok access.Token, tokenHash string) (access.TokenID, error)
 	RevokeAPIToken(ctx context.Context, org fleet.OrgID, id access.TokenID, now time.Time) error
 	CreateEnrolmentToken(ctx context.Context, site fleet.SiteID, tokenHash string, expires time.Time) error
+	alertStore  // alerts.go
+	notifyStore // notify.go
+	KPIDaily(ctx context.Context, org fleet.OrgID, f kpi.Filter) (kpi.Daily, error)
+	UsageHeatmap(ctx context.Context, org fleet.OrgID, f kpi.Filter) (kpi.Usage, error)
+	MaterialUse(ctx context.Context, org fleet.OrgID, f kpi.Filter) ([]kpi.MaterialDay, error)
+	BenchmarkCohort(ctx context.Context, model string, exclude fleet.OrgID, from, to time.Time) ([]kpi.Aggregate, error)
 }
 
 // Options tunes the API. The zero value works: real clock, no logs.
@@ -95,9 +113,19 @@ func (h *handler) routes() []route {
 	return []route{
 		{"GET", "/api/openapi.json", public, h.openAPI},
 		{"GET", "/api/v1/me", read, h.me},
+		{"GET", "/api/v1/account", read, h.account},
+		{"PUT", "/api/v1/account", write, h.setAccount},
 		{"GET", "/api/v1/sites", read, h.sites},
+		{"POST", "/api/v1/sites", adminWrite, h.createSite},
 		{"GET", "/api/v1/printers", read, h.printers},
 		{"GET", "/api/v1/printers/{id}", read, h.printer},
+		{"GET", "/api/v1/printers/{id}/detail", read, h.printerDetail},
+		{"GET", "/api/v1/printers/{id}/consumables", read, h.consumablesHistory},
+		{"GET", "/api/v1/printers/{id}/counters", read, h.countersHistory},
+		{"GET", "/api/v1/printers/{id}/events", read, h.printerEvents},
+		{"GET", "/api/v1/printers/{id}/jobs/{job}", read, h.printerJob},
+		{"GET", "/api/v1/printers/{id}/jobs/{job}/layers", read, h.jobLayers},
+		{"GET", "/api/v1/jobs", read, h.jobHistory},
 		{"GET", "/api/v1/users", adminRead, h.users},
 		{"POST", "/api/v1/users", adminWrite, h.createUser},
 		{"GET", "/api/v1/users/{id}", adminRead, h.user},
@@ -107,6 +135,24 @@ func (h *handler) routes() []route {
 		{"POST", "/api/v1/tokens", write, h.createToken},
 		{"DELETE", "/api/v1/tokens/{id}", write, h.revokeToken},
 		{"POST", "/api/v1/enrolment-tokens", adminWrite, h.createEnrolmentToken},
+		{"GET", "/api/v1/alerts", read, h.alerts},
+		{"GET", "/api/v1/alerts/{id}", read, h.getAlert},
+		{"POST", "/api/v1/alerts/{id}/ack", operatorWrite, h.ackAlert},
+		{"POST", "/api/v1/alerts/{id}/assign", operatorWrite, h.assignAlert},
+		{"GET", "/api/v1/alert-rules", read, h.alertRules},
+		{"GET", "/api/v1/notification-channels", adminRead, h.notificationChannels},
+		{"POST", "/api/v1/notification-channels", adminWrite, h.createNotificationChannel},
+		{"DELETE", "/api/v1/notification-channels/{id}", adminWrite, h.deleteNotificationChannel},
+		{"POST", "/api/v1/notification-channels/{id}/test", adminWrite, h.testNotificationChannel},
+		{"GET", "/api/v1/deliveries", adminRead, h.deliveries},
+		{"GET", "/api/v1/notification-prefs", read, h.notificationPrefs},
+		{"PUT", "/api/v1/notification-prefs", write, h.setNotificationPrefs},
+		{"POST", "/api/v1/alert-rules", adminWrite, h.createAlertRule},
+		{"DELETE", "/api/v1/alert-rules/{id}", adminWrite, h.deleteAlertRule},
+		{"PUT", "/api/v1/alert-rules/{key}/muted", adminWrite, h.muteAlertRule},
+		{"GET", "/api/v1/kpis", read, h.kpis},
+		{"GET", "/api/v1/benchmark", read, h.benchmark},
+		{"GET", "/api/v1/usage", read, h.usage},
 	}
 }
 

@@ -85,6 +85,7 @@ func (f *fixture) seed(t *testing.T, name string) *side {
 	s.printer = fleet.PrinterID("printer-" + strings.ToLower(name))
 	f.printer(t, s.org, s.site, s.printer, name+" Printer")
 	f.printer(t, s.org, s.site2, s.printer+"-2", name+" Printer 2")
+	f.history(t, s.org, s.site, s.printer, walkJob)
 	users := []struct {
 		key   string
 		role  fleet.Role
@@ -225,27 +226,63 @@ func TestRouteWalker(t *testing.T) {
 		return m
 	}
 	want := map[string]map[string]int{
-		"GET /api/openapi.json":         with(ok(200), "anon", 200, "revoked", 200, "expired", 200),
-		"GET /api/v1/me":                ok(200),
-		"GET /api/v1/sites":             ok(200),
-		"GET /api/v1/printers":          ok(200),
-		"GET /api/v1/printers/{id}":     with(ok(200), "limited", 404),
-		"GET /api/v1/users":             adminOnly(200, true),
-		"POST /api/v1/users":            adminOnly(201, false),
-		"GET /api/v1/users/{id}":        adminOnly(200, true),
-		"PATCH /api/v1/users/{id}":      adminOnly(200, false),
-		"DELETE /api/v1/users/{id}":     adminOnly(204, false),
-		"GET /api/v1/tokens":            ok(200),
-		"POST /api/v1/tokens":           with(ok(201), "read", 403),
-		"DELETE /api/v1/tokens/{id}":    with(ok(404), "admin", 204, "read", 403),
-		"POST /api/v1/enrolment-tokens": adminOnly(201, false),
+		"GET /api/openapi.json":                       with(ok(200), "anon", 200, "revoked", 200, "expired", 200),
+		"GET /api/v1/me":                              ok(200),
+		"GET /api/v1/sites":                           ok(200),
+		"POST /api/v1/sites":                          adminOnly(201, false),
+		"GET /api/v1/account":                         ok(200),
+		"PUT /api/v1/account":                         with(ok(200), "read", 403),
+		"GET /api/v1/printers":                        ok(200),
+		"GET /api/v1/printers/{id}":                   with(ok(200), "limited", 404),
+		"GET /api/v1/printers/{id}/detail":            with(ok(200), "limited", 404),
+		"GET /api/v1/printers/{id}/consumables":       with(ok(200), "limited", 404),
+		"GET /api/v1/printers/{id}/counters":          with(ok(200), "limited", 404),
+		"GET /api/v1/printers/{id}/events":            with(ok(200), "limited", 404),
+		"GET /api/v1/printers/{id}/jobs/{job}":        with(ok(200), "limited", 404),
+		"GET /api/v1/printers/{id}/jobs/{job}/layers": with(ok(200), "limited", 404),
+		"GET /api/v1/jobs":                            ok(200),
+		"GET /api/v1/users":                           adminOnly(200, true),
+		"POST /api/v1/users":                          adminOnly(201, false),
+		"GET /api/v1/users/{id}":                      adminOnly(200, true),
+		"PATCH /api/v1/users/{id}":                    adminOnly(200, false),
+		"DELETE /api/v1/users/{id}":                   adminOnly(204, false),
+		"GET /api/v1/tokens":                          ok(200),
+		"POST /api/v1/tokens":                         with(ok(201), "read", 403),
+		"DELETE /api/v1/tokens/{id}":                  with(ok(404), "admin", 204, "read", 403),
+		"POST /api/v1/enrolment-tokens":               adminOnly(201, false),
+		"GET /api/v1/kpis":                            ok(200),
+		"GET /api/v1/benchmark":                       ok(200),
+		"GET /api/v1/usage":                           ok(200),
+		"GET /api/v1/alerts":                          ok(200),
+		"GET /api/v1/alerts/{id}":                     with(ok(200), "limited", 404),
+		"POST /api/v1/alerts/{id}/ack":                with(ok(200), "viewer", 403, "limited", 403, "read", 403),
+		"POST /api/v1/alerts/{id}/assign":             with(ok(200), "viewer", 403, "limited", 403, "read", 403),
+		"GET /api/v1/alert-rules":                     ok(200),
+		"POST /api/v1/alert-rules":                    adminOnly(201, false),
+		"DELETE /api/v1/alert-rules/{id}":             adminOnly(204, false),
+		"PUT /api/v1/alert-rules/{key}/muted":         adminOnly(204, false),
 	}
+	// Notifications (notify.go).
+	want["GET /api/v1/notification-channels"] = adminOnly(200, true)
+	want["POST /api/v1/notification-channels"] = adminOnly(201, false)
+	want["DELETE /api/v1/notification-channels/{id}"] = adminOnly(204, false)
+	want["POST /api/v1/notification-channels/{id}/test"] = adminOnly(202, false)
+	want["GET /api/v1/deliveries"] = adminOnly(200, true)
+	want["GET /api/v1/notification-prefs"] = ok(200)
+	want["PUT /api/v1/notification-prefs"] = with(ok(200), "read", 403)
 	bodies := map[string]string{
-		"POST /api/v1/users":            `{"name":"new-%s","role":"viewer"}`,
-		"PATCH /api/v1/users/{id}":      `{"role":"operator"}`,
-		"POST /api/v1/tokens":           `{"name":"made","scope":"read"}`,
-		"POST /api/v1/enrolment-tokens": `{"site_id":"%s"}`,
+		"POST /api/v1/users":                  `{"name":"new-%s","role":"viewer"}`,
+		"PATCH /api/v1/users/{id}":            `{"role":"operator"}`,
+		"POST /api/v1/tokens":                 `{"name":"made","scope":"read"}`,
+		"POST /api/v1/enrolment-tokens":       `{"site_id":"%s"}`,
+		"POST /api/v1/sites":                  `{"name":"Site %s"}`,
+		"PUT /api/v1/account":                 `{"lang":"de","time_zone":"Europe/Berlin"}`,
+		"POST /api/v1/alerts/{id}/assign":     `{"user_id":null}`,
+		"POST /api/v1/alert-rules":            `{"metric":"system_errors","comparison":">","threshold":3,"severity":"warning"}`,
+		"PUT /api/v1/alert-rules/{key}/muted": `{"muted":true}`,
 	}
+	bodies["POST /api/v1/notification-channels"] = `{"kind":"webhook","name":"walk","target":"https://hooks.example.com/walk","min_severity":"warning"}`
+	bodies["PUT /api/v1/notification-prefs"] = `{"enabled":true,"email":"walk@example.com","min_severity":"warning"}`
 	principals := []string{"anon", "admin", "operator", "viewer", "limited", "read", "revoked", "expired"}
 	n := 0
 	for _, rt := range f.h.routes() {
@@ -274,10 +311,17 @@ func TestRouteWalker(t *testing.T) {
 						switch {
 						case strings.HasPrefix(rt.path, "/api/v1/printers/"):
 							path = strings.Replace(path, "{id}", string(owner.printer), 1)
+							path = strings.Replace(path, "{job}", walkJob, 1)
 						case strings.HasPrefix(rt.path, "/api/v1/users/"):
 							path = strings.Replace(path, "{id}", string(victimUser), 1)
 						case strings.HasPrefix(rt.path, "/api/v1/tokens/"):
 							path = strings.Replace(path, "{id}", string(victimToken), 1)
+						case strings.HasPrefix(rt.path, "/api/v1/alerts/"):
+							path = strings.Replace(path, "{id}", string(f.walkAlert(t, owner, n)), 1)
+						case strings.HasPrefix(rt.path, "/api/v1/notification-channels/"):
+							path = strings.Replace(path, "{id}", f.walkChannel(t, owner.org), 1)
+						case strings.HasPrefix(rt.path, "/api/v1/alert-rules/"):
+							path = strings.NewReplacer("{id}", f.walkRule(t, owner.org), "{key}", "offline").Replace(path)
 						}
 						body := bodies[key]
 						switch key {
@@ -285,6 +329,8 @@ func TestRouteWalker(t *testing.T) {
 							body = strings.Replace(body, "%s", strconv.Itoa(n)+string(me.org), 1)
 						case "POST /api/v1/enrolment-tokens":
 							body = strings.Replace(body, "%s", string(me.site), 1)
+						case "POST /api/v1/sites":
+							body = strings.Replace(body, "%s", strconv.Itoa(n), 1)
 						}
 						status, got := f.do(t, rt.method, path, me.tokens[who], body)
 						exp, ok := want[key][who]

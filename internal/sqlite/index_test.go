@@ -22,7 +22,7 @@ const (
 
 // loadFleet generates the synthetic fleet inside SQLite, in one
 // transaction, and returns one organisation and one of its printers.
-func loadFleet(t *testing.T, db *DB) (fleet.OrgID, fleet.PrinterID) {
+func loadFleet(t testing.TB, db *DB) (fleet.OrgID, fleet.PrinterID) {
 	t.Helper()
 	ctx := t.Context()
 	start := nanos(storetest.T0.AddDate(-1, 0, 0))

@@ -56,6 +56,7 @@ func (d *DB) ApplyEnvelope(ctx context.Context, env uplink.Envelope) (applied in
 			return err
 		}
 		owned := map[fleet.PrinterID]error{} // nil: the envelope's org may write
+		touched := kpiTouched{}
 		var bulk []fleet.Record
 		for _, rec := range env.Records {
 			if err := fleet.StorableRecord(rec); err != nil {
@@ -89,7 +90,13 @@ func (d *DB) ApplyEnvelope(ctx context.Context, env uplink.Envelope) (applied in
 			if dup {
 				continue
 			}
+			if err := touched.touch(ctx, tx, rec); err != nil {
+				return fmt.Errorf("record %d: %w", rec.Seq, err)
+			}
 			if err := applyRecord(ctx, tx, env, rec); err != nil {
+				return fmt.Errorf("record %d: %w", rec.Seq, err)
+			}
+			if err := touched.touch(ctx, tx, rec); err != nil {
 				return fmt.Errorf("record %d: %w", rec.Seq, err)
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO received (gateway_id, seq, at) VALUES (?, ?, ?)`,
@@ -100,7 +107,10 @@ func (d *DB) ApplyEnvelope(ctx context.Context, env uplink.Envelope) (applied in
 		}
 		n, err := d.applyBulk(ctx, tx, env, bulk)
 		applied += n
-		return err
+		if err != nil {
+			return err
+		}
+		return touched.rebuild(ctx, tx)
 	})
 	var rj reject
 	if errors.As(err, &rj) {

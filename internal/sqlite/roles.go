@@ -71,7 +71,9 @@ func boolInt(b bool) int {
 }
 
 const memberColumns = `SELECT u.id, u.org_id, u.name, u.role, u.site_limited,
-	COALESCE((SELECT enabled FROM totp WHERE totp.user_id = u.id), 0) FROM users u `
+	COALESCE((SELECT enabled FROM totp WHERE totp.user_id = u.id), 0),
+	COALESCE(up.lang, ''), COALESCE(up.time_zone, '')
+	FROM users u LEFT JOIN user_prefs up ON up.user_id = u.id `
 
 // scanMembers reads rows of memberColumns and loads their site sets.
 func scanMembers(ctx context.Context, q queryer, rows *sql.Rows) ([]access.Member, error) {
@@ -80,7 +82,7 @@ func scanMembers(ctx context.Context, q queryer, rows *sql.Rows) ([]access.Membe
 	for rows.Next() {
 		var m access.Member
 		var role, lim, tf int
-		if err := rows.Scan(&m.ID, &m.OrgID, &m.Name, &role, &lim, &tf); err != nil {
+		if err := rows.Scan(&m.ID, &m.OrgID, &m.Name, &role, &lim, &tf, &m.Prefs.Lang, &m.Prefs.TimeZone); err != nil {
 			rows.Close()
 			return nil, err
 		}

@@ -7,6 +7,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/access"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/fleetquery"
+	"github.com/fusionfleet/fusionfleet/internal/kpi"
 	"github.com/fusionfleet/fusionfleet/internal/retention"
 	"github.com/fusionfleet/fusionfleet/internal/uplink"
 )
@@ -40,6 +41,8 @@ type Store interface {
 	ConsumablesHistory(ctx context.Context, org fleet.OrgID, p fleet.PrinterID, from, to time.Time) ([]fleet.Consumables, error)
 	Events(ctx context.Context, org fleet.OrgID, p fleet.PrinterID, from, to time.Time, limit int) ([]fleet.Event, error)
 	Logs(ctx context.Context, org fleet.OrgID, p fleet.PrinterID, log fleet.LogKind, from, to time.Time, limit int) ([]fleet.LogLine, error)
+	JobHistory(ctx context.Context, org fleet.OrgID, q fleetquery.JobQuery) ([]fleetquery.PrinterJob, error)
+	Job(ctx context.Context, org fleet.OrgID, p fleet.PrinterID, job string) (fleet.Job, error)
 
 	CreateOrgOfKind(ctx context.Context, name string, kind access.OrgKind) (fleet.OrgID, error)
 	Org(ctx context.Context, id fleet.OrgID) (access.Org, error)
@@ -49,6 +52,7 @@ type Store interface {
 	SetMember(ctx context.Context, org fleet.OrgID, user fleet.UserID, role fleet.Role, sites access.SiteSet) error
 	DeleteMember(ctx context.Context, org fleet.OrgID, user fleet.UserID) error
 	SessionMember(ctx context.Context, tokenHash string, now time.Time) (access.Member, error)
+	SetPrefs(ctx context.Context, org fleet.OrgID, user fleet.UserID, p fleet.Prefs) error
 
 	SetPendingTOTP(ctx context.Context, user fleet.UserID, secret string) error
 	TOTP(ctx context.Context, user fleet.UserID) (secret string, enabled bool, lastStep int64, err error)
@@ -66,6 +70,27 @@ type Store interface {
 	APIToken(ctx context.Context, org fleet.OrgID, id access.TokenID) (access.Token, error)
 	APITokens(ctx context.Context, org fleet.OrgID, user fleet.UserID) ([]access.Token, error)
 	RevokeAPIToken(ctx context.Context, org fleet.OrgID, id access.TokenID, now time.Time) error
+
+	CreateNotifyChannel(ctx context.Context, c fleet.NotifyChannel) (fleet.NotifyChannelID, error)
+	NotifyChannels(ctx context.Context, org fleet.OrgID) ([]fleet.NotifyChannel, error)
+	NotifyChannel(ctx context.Context, org fleet.OrgID, id fleet.NotifyChannelID) (fleet.NotifyChannel, error)
+	DeleteNotifyChannel(ctx context.Context, org fleet.OrgID, id fleet.NotifyChannelID, now time.Time) error
+	SetNotifyPrefs(ctx context.Context, p fleet.NotifyPrefs) error
+	NotifyPrefs(ctx context.Context, org fleet.OrgID, user fleet.UserID) (fleet.NotifyPrefs, error)
+	Recipients(ctx context.Context, org fleet.OrgID, site fleet.SiteID) ([]fleet.Recipient, error)
+	EnqueueDeliveries(ctx context.Context, ds []fleet.Delivery) (int, error)
+	ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]fleet.Delivery, error)
+	RecordAttempt(ctx context.Context, a fleet.DeliveryAttempt, next time.Time) error
+	Deliveries(ctx context.Context, org fleet.OrgID, limit int) ([]fleet.Delivery, error)
+	DeliveryLog(ctx context.Context, org fleet.OrgID, limit int) ([]fleet.DeliveryAttempt, error)
+	PruneDeliveries(ctx context.Context, cutoff time.Time) (int64, error)
+
+	AlertStore
+
+	KPIDaily(ctx context.Context, org fleet.OrgID, f kpi.Filter) (kpi.Daily, error)
+	UsageHeatmap(ctx context.Context, org fleet.OrgID, f kpi.Filter) (kpi.Usage, error)
+	MaterialUse(ctx context.Context, org fleet.OrgID, f kpi.Filter) ([]kpi.MaterialDay, error)
+	BenchmarkCohort(ctx context.Context, model string, exclude fleet.OrgID, from, to time.Time) ([]kpi.Aggregate, error)
 
 	Prune(ctx context.Context, now time.Time, r retention.Retention) (map[string]int64, error)
 	Ping(ctx context.Context) error

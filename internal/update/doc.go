@@ -62,6 +62,24 @@
 //   - ErrStartFailed: the new release failed its start check; the client
 //     switched back to the previous slot and will not retry that target.
 //
+// # Publishing and staged-rollout halts
+//
+// The release tool signs offline and uploads to the cloud (Repo.Publish,
+// an archive written by WriteUpload). The cloud holds only the online keys
+// (Repo.ExportOnline) and accepts an upload only if it verifies against
+// the root chain the cloud already trusts: each new root signed by a
+// threshold of the previous root's keys and of its own, targets signed by
+// a threshold of the targets keys, every target with its signed length and
+// SHA-256, and no version going backwards. A refused upload changes
+// nothing; an accepted one gets a new snapshot and timestamp signed by the
+// cloud. The cloud also keeps rollout.json beside the repository: the
+// targets whose staged rollout is halted, by an operator (Repo.Halt) or by
+// the RolloutController when a target's printers raise failure alerts
+// more often than printers of the same model on other versions. Command
+// Centers hold halted targets back. Halting is an availability control,
+// not a security control: the file is unsigned, and printers verify every
+// target with TUF whatever it says.
+//
 // # A/B slots
 //
 // Slots per kind live in the state directory. An update downloads and

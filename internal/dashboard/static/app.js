@@ -1,18 +1,38 @@
-// Keeps "My 3D printers" live: listens to the server's event stream and
-// re-renders the printer cards from the JSON it sends. The page is complete
-// without this script; it only adds live updates.
+// FusionFleet dashboard script. Every page is complete without it; it
+// adds a menu button on narrow screens and keeps "My 3D printers" live:
+// it listens to the server's event stream, re-renders the printer cards
+// from the JSON it sends (words already in the reader's language) and
+// applies the page's filters to them.
 "use strict";
 (function () {
+  document.documentElement.classList.add("js");
+
+  // The menu button shows and hides the navigation on narrow screens.
+  var toggle = document.getElementById("menu-toggle");
+  var nav = document.getElementById("nav");
+  if (toggle && nav) {
+    toggle.hidden = false;
+    toggle.addEventListener("click", function () {
+      var open = toggle.getAttribute("aria-expanded") !== "true";
+      toggle.setAttribute("aria-expanded", open ? "true" : "false");
+      nav.classList.toggle("open", open);
+    });
+  }
+
   var list = document.getElementById("printers");
   var live = document.getElementById("live");
-  var empty = document.getElementById("no-printers");
   if (!list || !live || !window.EventSource) {
     return;
   }
+  var empty = document.getElementById("no-printers");
+  var noMatch = document.getElementById("no-match");
+  var count = document.getElementById("printer-count");
+  var form = document.getElementById("filters");
+  var latest = null; // the newest printer list from the server
 
   function setLive(on) {
     live.dataset.live = on ? "on" : "off";
-    live.textContent = on ? "live" : "reconnecting\u2026";
+    live.textContent = on ? live.dataset.wordLive : live.dataset.wordReconnecting;
   }
 
   function el(tag, className, text) {
@@ -32,8 +52,14 @@
     li.id = "printer-" + p.id;
     li.dataset.printerId = p.id;
     li.dataset.state = p.state_key;
-    li.appendChild(el("h2", "card-name", p.display_name));
-    li.appendChild(el("p", "card-model", p.model));
+    li.dataset.site = p.site_id;
+    li.dataset.model = p.model;
+    var h2 = el("h2", "card-name");
+    var a = el("a", "", p.display_name);
+    a.href = "/printers/" + encodeURIComponent(p.id);
+    h2.appendChild(a);
+    li.appendChild(h2);
+    li.appendChild(el("p", "card-model", p.model + (p.site_name ? " \u00B7 " + p.site_name : "")));
     var state = el("p", "card-state");
     var dot = el("span", "dot");
     dot.setAttribute("aria-hidden", "true");
@@ -41,7 +67,7 @@
     state.appendChild(el("span", "state-words", p.state_words));
     li.appendChild(state);
     if (p.etc_words) {
-      var etc = el("p", "card-etc", "Estimated time to completion: ");
+      var etc = el("p", "card-etc", list.dataset.etcLabel + " ");
       etc.appendChild(el("span", "etc-words", p.etc_words));
       li.appendChild(etc);
     }
@@ -49,35 +75,103 @@
       var bar = el("progress", "card-progress", p.progress_percent + "%");
       bar.max = 100;
       bar.value = p.progress_percent;
-      bar.setAttribute("aria-label", "Job progress of " + p.display_name);
+      bar.setAttribute("aria-label", list.dataset.progressLabel.replace("{name}", p.display_name));
       li.appendChild(bar);
     }
     li.appendChild(el("p", "card-pending", p.pending_words));
+    if (p.alert) {
+      var al = el("p", "card-alert severity-" + p.alert.severity);
+      var link = el("a", "", p.alert.words);
+      link.href = "/alerts";
+      al.appendChild(link);
+      li.appendChild(al);
+    }
     return li;
   }
 
-  function render(printers) {
-    list.replaceChildren.apply(list, printers.map(card));
+  // filter is the form's current choice; an empty value matches all.
+  function filter() {
+    var f = { site: "", model: "", state: "" };
+    if (form) {
+      Object.keys(f).forEach(function (k) {
+        if (form.elements[k]) {
+          f[k] = form.elements[k].value;
+        }
+      });
+    }
+    return f;
+  }
+
+  function matches(f, p) {
+    return (!f.site || p.site_id === f.site) && (!f.model || p.model === f.model) && (!f.state || p.state_key === f.state);
+  }
+
+  function render() {
+    if (latest === null) {
+      return;
+    }
+    var f = filter();
+    var shown = latest.filter(function (p) { return matches(f, p); });
+    list.replaceChildren.apply(list, shown.map(card));
     if (empty) {
-      empty.hidden = printers.length > 0;
+      empty.hidden = latest.length > 0;
+    }
+    if (noMatch) {
+      noMatch.hidden = shown.length > 0 || latest.length === 0;
+    }
+    if (count) {
+      count.textContent = count.dataset.format.replace("{shown}", shown.length).replace("{total}", latest.length);
     }
   }
 
-  var source = new EventSource("/api/events");
-  source.addEventListener("open", function () {
-    setLive(true);
-  });
-  source.addEventListener("printers", function (e) {
-    render(JSON.parse(e.data));
-    setLive(true);
-  });
-  source.addEventListener("error", function () {
-    setLive(false);
-    // A stream refused for want of a session never comes back: log in again.
-    fetch("/api/printers", { credentials: "same-origin" }).then(function (r) {
-      if (r.status === 401) {
-        window.location.assign("/login");
+  // Changing a filter applies it at once and keeps the address shareable.
+  if (form) {
+    form.addEventListener("change", function () {
+      var f = filter();
+      var q = new URLSearchParams();
+      Object.keys(f).forEach(function (k) {
+        if (f[k]) {
+          q.set(k, f[k]);
+        }
+      });
+      var s = q.toString();
+      window.history.replaceState(null, "", s ? "/?" + s : "/");
+      if (latest === null) {
+        form.submit();
+        return;
       }
-    }).catch(function () {});
-  });
+      render();
+    });
+  }
+
+  // connect opens the event stream. The browser retries a dropped stream
+  // by itself; one it gave up on (an error answer) is reopened here, with
+  // a growing pause, unless the session is gone.
+  var retry = 1000;
+  function connect() {
+    var source = new EventSource("/api/events");
+    source.addEventListener("open", function () {
+      retry = 1000;
+      setLive(true);
+    });
+    source.addEventListener("printers", function (e) {
+      latest = JSON.parse(e.data);
+      render();
+      setLive(true);
+    });
+    source.addEventListener("error", function () {
+      setLive(false);
+      fetch("/api/printers", { credentials: "same-origin" }).then(function (r) {
+        if (r.status === 401) {
+          source.close();
+          window.location.assign("/login");
+        }
+      }).catch(function () {});
+      if (source.readyState === EventSource.CLOSED) {
+        window.setTimeout(connect, retry);
+        retry = Math.min(retry * 2, 30000);
+      }
+    });
+  }
+  connect();
 })();

@@ -1,0 +1,363 @@
+package alert
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/fusionfleet/fusionfleet/internal/clock"
+	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/fusionfleet/fusionfleet/internal/ingest"
+	"github.com/fusionfleet/fusionfleet/internal/uplink"
+)
+
+// State is an alert as the evaluator tracks it: the incident, and when its
+// rule last observed the printer.
+type State struct {
+	fleet.Alert
+	Seen time.Time
+}
+
+// Subject is a printer a sweep found in a condition, and since when.
+type Subject struct {
+	OrgID     fleet.OrgID
+	SiteID    fleet.SiteID
+	PrinterID fleet.PrinterID
+	Since     time.Time
+}
+
+// Store keeps alerts and the organisations' rules.
+type Store interface {
+	// AlertStates returns the newest alert of each rule of printer p of
+	// org, active or resolved.
+	AlertStates(ctx context.Context, org fleet.OrgID, p fleet.PrinterID) ([]State, error)
+	// SaveAlert stores s. With prev 0 it opens a new alert, and is
+	// fleet.ErrConflict when the printer has an active alert of the rule in
+	// s's organisation.
+	// Otherwise it replaces revision prev of the active alert s.ID (s.Revision
+	// is prev, or prev+1), and is fleet.ErrConflict when that is no longer
+	// what is stored. It never changes acknowledgement or assignment.
+	SaveAlert(ctx context.Context, s State, prev int) error
+	// AlertRules returns org's custom rules and muted rules.
+	AlertRules(ctx context.Context, org fleet.OrgID) (Rules, error)
+}
+
+// SweepStore is what the periodic sweep asks of the store, across every
+// organisation.
+type SweepStore interface {
+	Store
+	// ActiveAlerts lists the active alerts of rule.
+	ActiveAlerts(ctx context.Context, rule fleet.RuleKey) ([]State, error)
+	// SilentPrinters lists the printers last seen before before; Since is
+	// when they were last seen.
+	SilentPrinters(ctx context.Context, before time.Time) ([]Subject, error)
+	// StalledPrinters lists the printers seen after seenAfter whose status
+	// is printing and whose current job finished its last layer (or, with
+	// none yet, started) before before; Since is that time.
+	StalledPrinters(ctx context.Context, before, seenAfter time.Time) ([]Subject, error)
+}
+
+// Notifier hears of every alert that opens, changes or resolves.
+type Notifier interface {
+	Notify(ctx context.Context, a fleet.Alert) error
+}
+
+// Options tune an Evaluator. The zero value is ready to use.
+type Options struct {
+	Logger *slog.Logger // nil → discard
+	Clock  clock.Clock  // the sweeps' time; nil → the real clock
+	// OfflineAfter is how long a printer may be silent; 0 → 10 minutes.
+	OfflineAfter time.Duration
+	// StallAfter is how long a printing job may finish no layer; 0 → 30 minutes.
+	StallAfter time.Duration
+	// FaultQuiet is how long after the last fault event a fault alert
+	// resolves; 0 → 1 hour.
+	FaultQuiet time.Duration
+	// FilterWarnPercent and FilterErrorPercent: remaining filter life
+	// below which the filter rule warns (0 → 10) and errs (0 → 3).
+	FilterWarnPercent, FilterErrorPercent float64
+	// SweepEvery is how often Run sweeps; 0 → 1 minute.
+	SweepEvery time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Clock == nil {
+		o.Clock = clock.Real{}
+	}
+	if o.OfflineAfter <= 0 {
+		o.OfflineAfter = 10 * time.Minute
+	}
+	if o.StallAfter <= 0 {
+		o.StallAfter = 30 * time.Minute
+	}
+	if o.FaultQuiet <= 0 {
+		o.FaultQuiet = time.Hour
+	}
+	if o.FilterWarnPercent <= 0 {
+		o.FilterWarnPercent = 10
+	}
+	if o.FilterErrorPercent <= 0 {
+		o.FilterErrorPercent = 3
+	}
+	if o.SweepEvery <= 0 {
+		o.SweepEvery = time.Minute
+	}
+	return o
+}
+
+// Evaluator turns records and sweeps into alerts.
+type Evaluator struct {
+	store  SweepStore
+	notify Notifier
+	opts   Options
+	log    *slog.Logger
+}
+
+// NewEvaluator returns an evaluator keeping alerts in st and telling n
+// (which may be nil) of every change.
+func NewEvaluator(st SweepStore, n Notifier, opts Options) *Evaluator {
+	opts = opts.withDefaults()
+	return &Evaluator{store: st, notify: n, opts: opts, log: opts.Logger.With("component", "alert")}
+}
+
+// maxAttempts bounds the retries of a change another node raced with.
+const maxAttempts = 4
+
+// Handle evaluates one stream message. It returns nil when the message is
+// done with (evaluated, or poison, which the SQL writer reports) and an
+// error when it should be redelivered.
+func (e *Evaluator) Handle(ctx context.Context, data []byte) error {
+	env, err := ingest.Decode(data)
+	if err != nil {
+		e.log.Debug("skipping message that can never be evaluated", "err", err)
+		return nil
+	}
+	return e.Apply(ctx, env)
+}
+
+// Apply evaluates the records of one envelope.
+func (e *Evaluator) Apply(ctx context.Context, env uplink.Envelope) error {
+	rules, err := e.store.AlertRules(ctx, env.OrgID)
+	if err != nil {
+		return fmt.Errorf("evaluate alerts of %s: %w", env.OrgID, err)
+	}
+	c := cache{}
+	for _, rec := range env.Records {
+		for _, f := range Findings(rec, env.SiteID, rules, e.opts) {
+			subj := Subject{OrgID: env.OrgID, SiteID: env.SiteID, PrinterID: rec.PrinterID}
+			if err := e.apply(ctx, c, subj, f, rules.IsMuted(f.Rule)); err != nil {
+				return fmt.Errorf("evaluate alerts of %s: %w", env.OrgID, err)
+			}
+		}
+	}
+	return nil
+}
+
+// cache holds the alert states of the printers one envelope or sweep has
+// looked at.
+type cache map[fleet.PrinterID]map[fleet.RuleKey]State
+
+func (e *Evaluator) states(ctx context.Context, c cache, org fleet.OrgID, p fleet.PrinterID) (map[fleet.RuleKey]State, error) {
+	if m, ok := c[p]; ok {
+		return m, nil
+	}
+	list, err := e.store.AlertStates(ctx, org, p)
+	if err != nil {
+		return nil, err
+	}
+	m := make(map[fleet.RuleKey]State, len(list))
+	for _, s := range list {
+		m[s.Rule] = s
+	}
+	c[p] = m
+	return m, nil
+}
+
+// apply brings the alert of (subject, f.Rule) in line with f.
+func (e *Evaluator) apply(ctx context.Context, c cache, subj Subject, f Finding, muted bool) error {
+	for attempt := 1; ; attempt++ {
+		m, err := e.states(ctx, c, subj.OrgID, subj.PrinterID)
+		if err != nil {
+			return err
+		}
+		cur, exists := m[f.Rule]
+		ch, ok := decide(cur, exists, f, muted, subj)
+		if !ok {
+			return nil
+		}
+		if ch.next.ID == "" {
+			id, err := fleet.NewID("alr_")
+			if err != nil {
+				return err
+			}
+			ch.next.ID = fleet.AlertID(id)
+		}
+		err = e.store.SaveAlert(ctx, ch.next, ch.prev)
+		if errors.Is(err, fleet.ErrConflict) && attempt < maxAttempts {
+			delete(c, subj.PrinterID) // another node changed it: look again
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("save alert %s of %s: %w", f.Rule, subj.PrinterID, err)
+		}
+		m[f.Rule] = ch.next
+		if ch.notify && e.notify != nil {
+			if err := e.notify.Notify(ctx, ch.next.Alert); err != nil {
+				// The alert is stored and shown; a redelivery would not
+				// notify again, so say so rather than retry.
+				e.log.Error("notify", "alert", ch.next.ID, "revision", ch.next.Revision, "err", err)
+			}
+		}
+		return nil
+	}
+}
+
+// change is a decided write: the new state, the revision it replaces (0
+// for a new alert) and whether people hear of it.
+type change struct {
+	next   State
+	prev   int
+	notify bool
+}
+
+// decide is the heart of the evaluator: given the newest alert of a rule
+// (exists false: none ever) and a finding, what to store. ok is false when
+// nothing changes.
+func decide(cur State, exists bool, f Finding, muted bool, subj Subject) (ch change, ok bool) {
+	if exists && f.At.Before(cur.Seen) {
+		return change{}, false // older than what the rule already saw: a replay
+	}
+	active := exists && cur.Active()
+	switch {
+	case f.Holds && !active:
+		if muted {
+			return change{}, false
+		}
+		return change{next: State{Alert: fleet.Alert{
+			OrgID: subj.OrgID, SiteID: subj.SiteID, PrinterID: subj.PrinterID, Rule: f.Rule,
+			Severity: f.Severity, Title: f.Title, Detail: f.Detail,
+			Opened: f.At, Updated: f.At, Revision: 1,
+		}, Seen: f.At}, notify: true}, true
+	case f.Holds && active:
+		next := cur
+		next.Seen = f.At
+		if cur.Severity == f.Severity && cur.Title == f.Title && cur.Detail == f.Detail {
+			if !f.Touch || !f.At.After(cur.Seen) {
+				return change{}, false
+			}
+			return change{next: next, prev: cur.Revision}, true
+		}
+		if muted {
+			return change{}, false
+		}
+		next.Severity, next.Title, next.Detail = f.Severity, f.Title, f.Detail
+		next.Updated = f.At
+		next.Revision++
+		return change{next: next, prev: cur.Revision, notify: true}, true
+	case !f.Holds && active:
+		next := cur
+		next.Seen, next.Updated, next.Resolved = f.At, f.At, f.At
+		next.Revision++
+		return change{next: next, prev: cur.Revision, notify: !muted}, true
+	}
+	return change{}, false
+}
+
+// Sweep looks for what no record says: printers gone silent, jobs that
+// stopped moving, faults that went quiet. It opens and resolves alerts as
+// of the clock's now.
+func (e *Evaluator) Sweep(ctx context.Context) error {
+	now := e.opts.Clock.Now()
+	rules := map[fleet.OrgID]Rules{}
+	muted := func(org fleet.OrgID, k fleet.RuleKey) (bool, error) {
+		r, ok := rules[org]
+		if !ok {
+			var err error
+			if r, err = e.store.AlertRules(ctx, org); err != nil {
+				return false, err
+			}
+			rules[org] = r
+		}
+		return r.IsMuted(k), nil
+	}
+	c := cache{}
+	sweeps := []struct {
+		rule   fleet.RuleKey
+		find   func() ([]Subject, error)
+		holds  func(Subject) Finding
+		stayOK func(State) bool // an active alert with no subject stays
+	}{
+		{RuleOffline, func() ([]Subject, error) { return e.store.SilentPrinters(ctx, now.Add(-e.opts.OfflineAfter)) },
+			func(Subject) Finding {
+				return Finding{Rule: RuleOffline, At: now, Holds: true, Severity: fleet.SeverityWarning,
+					Title: "Printer offline", Detail: "no report for more than " + duration(e.opts.OfflineAfter)}
+			}, nil},
+		{RuleStalledJob, func() ([]Subject, error) {
+			return e.store.StalledPrinters(ctx, now.Add(-e.opts.StallAfter), now.Add(-e.opts.OfflineAfter))
+		}, func(Subject) Finding {
+			return Finding{Rule: RuleStalledJob, At: now, Holds: true, Severity: fleet.SeverityWarning,
+				Title: "Job stalled", Detail: "printing, but no layer finished for more than " + duration(e.opts.StallAfter)}
+		}, nil},
+		{RuleFaultEvent, func() ([]Subject, error) { return nil, nil }, nil,
+			func(s State) bool { return s.Seen.After(now.Add(-e.opts.FaultQuiet)) }},
+	}
+	var errs []error
+	for _, sw := range sweeps {
+		subjects, err := sw.find()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("sweep %s: %w", sw.rule, err))
+			continue
+		}
+		found := map[fleet.PrinterID]bool{}
+		for _, s := range subjects {
+			found[s.PrinterID] = true
+			m, err := muted(s.OrgID, sw.rule)
+			if err == nil {
+				err = e.apply(ctx, c, s, sw.holds(s), m)
+			}
+			if err != nil {
+				errs = append(errs, fmt.Errorf("sweep %s: %w", sw.rule, err))
+			}
+		}
+		active, err := e.store.ActiveAlerts(ctx, sw.rule)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("sweep %s: %w", sw.rule, err))
+			continue
+		}
+		for _, a := range active {
+			if found[a.PrinterID] || (sw.stayOK != nil && sw.stayOK(a)) {
+				continue
+			}
+			s := Subject{OrgID: a.OrgID, SiteID: a.SiteID, PrinterID: a.PrinterID}
+			m, err := muted(a.OrgID, sw.rule)
+			if err == nil {
+				err = e.apply(ctx, c, s, Finding{Rule: sw.rule, At: now}, m)
+			}
+			if err != nil {
+				errs = append(errs, fmt.Errorf("sweep %s: %w", sw.rule, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Run sweeps every Options.SweepEvery until ctx is done, then returns nil.
+func (e *Evaluator) Run(ctx context.Context) error {
+	t := time.NewTicker(e.opts.SweepEvery)
+	defer t.Stop()
+	for {
+		if err := e.Sweep(ctx); err != nil && ctx.Err() == nil {
+			e.log.Warn("sweep", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}

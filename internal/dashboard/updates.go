@@ -1,0 +1,214 @@
+package dashboard
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/fusionfleet/fusionfleet/internal/access"
+	"github.com/fusionfleet/fusionfleet/internal/update"
+)
+
+// Release is a signed release the cloud's update repository offers: a
+// firmware image or a print-parameter set (see internal/update).
+type Release struct {
+	Target string // the TUF target name
+	Length int64
+	update.Release
+	// Halted: its staged rollout is halted, for HaltReason; Command
+	// Centers hold it back.
+	Halted     bool
+	HaltReason string
+}
+
+// ReleaseLister lists the releases of the cloud's update repository.
+type ReleaseLister interface {
+	Releases(ctx context.Context) ([]Release, error)
+}
+
+// printerUpdates is one printer's row on the Updates page.
+type printerUpdates struct {
+	ID           string
+	Name         string
+	Model        string
+	SiteName     string
+	Firmware     string
+	ParameterSet string
+	// The newest release of each kind this printer could install; nil
+	// when it runs the newest or its version is unknown.
+	NewFirmware   *Release
+	NewParameters *Release
+}
+
+// Available reports whether any update fits the printer.
+func (p printerUpdates) Available() bool { return p.NewFirmware != nil || p.NewParameters != nil }
+
+type updatesData struct {
+	Configured bool // the cloud has an update repository
+	Releases   []Release
+	Printers   []printerUpdates
+	Available  int // printers with an update available
+}
+
+// Rollout describes a release's staged rollout for people.
+func (p page) Rollout(r Release) string {
+	ro := r.Rollout
+	if ro == nil {
+		return p.T("All printers")
+	}
+	var parts []string
+	if ro.Percent != nil {
+		parts = append(parts, p.T("%d%% of printers", *ro.Percent))
+	}
+	if len(ro.Sites) > 0 {
+		parts = append(parts, p.T("sites %s", strings.Join(ro.Sites, ", ")))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// updatesPage shows the releases the cloud offers and which firmware and
+// parameter set each of the reader's printers runs.
+func (h *handler) updatesPage(w http.ResponseWriter, r *http.Request, s session) {
+	d, err := h.updates(r, s.p)
+	if err != nil {
+		h.internalError(w, r, err)
+		return
+	}
+	h.render(w, r, http.StatusOK, "updates.html", page{Title: "Updates", User: &s.user, CSRF: s.csrf, Data: d})
+}
+
+// updates loads the releases and the principal's printers with what each
+// runs and could install.
+func (h *handler) updates(r *http.Request, p access.Principal) (updatesData, error) {
+	ctx := r.Context()
+	var d updatesData
+	if h.releases == nil {
+		return d, nil
+	}
+	d.Configured = true
+	rels, err := h.releases.Releases(ctx)
+	if err != nil {
+		return d, fmt.Errorf("releases: %w", err)
+	}
+	slices.SortStableFunc(rels, func(a, b Release) int {
+		if c := strings.Compare(string(a.Kind), string(b.Kind)); c != 0 {
+			return c
+		}
+		return compareVersion(b.Version, a.Version)
+	})
+	d.Releases = rels
+	views, err := h.st.Printers(ctx, p.Org)
+	if err != nil {
+		return d, err
+	}
+	sites, err := h.st.Sites(ctx, p.Org)
+	if err != nil {
+		return d, err
+	}
+	siteNames := map[string]string{}
+	for _, st := range sites {
+		siteNames[string(st.ID)] = st.Name
+	}
+	for _, v := range p.FilterPrinters(views) {
+		row := printerUpdates{ID: string(v.ID), Name: v.Name, Model: v.Model, SiteName: siteNames[string(v.SiteID)]}
+		if row.Name == "" {
+			row.Name = string(v.ID)
+		}
+		det, err := h.st.PrinterDetail(ctx, p.Org, v.ID)
+		if err != nil && !isNotFound(err) {
+			return d, err
+		}
+		if det.Identity != nil {
+			row.Firmware, row.ParameterSet = det.Identity.Firmware, det.Identity.ParameterSet
+			if row.Model == "" {
+				row.Model = det.Identity.Model
+			}
+		}
+		row.NewFirmware = newestFor(rels, update.KindFirmware, row.Model, installedVersion(rels, update.KindFirmware, row.Model, row.Firmware))
+		row.NewParameters = newestFor(rels, update.KindParameters, row.Model, installedVersion(rels, update.KindParameters, row.Model, row.ParameterSet))
+		if row.Available() {
+			d.Available++
+		}
+		d.Printers = append(d.Printers, row)
+	}
+	return d, nil
+}
+
+// updatesAvailable counts the principal's printers with an update
+// available, for the banner on the printers page.
+func (h *handler) updatesAvailable(r *http.Request, p access.Principal) int {
+	if h.releases == nil {
+		return 0
+	}
+	d, err := h.updates(r, p)
+	if err != nil {
+		h.log.Warn("updates for the banner", "err", err)
+		return 0
+	}
+	return d.Available
+}
+
+// installedVersion is the version a printer reports running, as a version:
+// firmware reports its version; a parameter set reports its name, which
+// is looked up among the releases (the release's Name), else read as a
+// version or from its last "-" field ("std-4200-2.1" → "2.1"). "" means
+// unknown.
+func installedVersion(rels []Release, kind update.Kind, model, reported string) string {
+	if reported == "" {
+		return ""
+	}
+	for _, rel := range rels {
+		if rel.Kind == kind && rel.Fits(model) && rel.DisplayName() == reported {
+			return rel.Version
+		}
+	}
+	if _, err := update.ParseVersion(reported); err == nil {
+		return reported
+	}
+	if i := strings.LastIndexByte(reported, '-'); i >= 0 {
+		if _, err := update.ParseVersion(reported[i+1:]); err == nil {
+			return reported[i+1:]
+		}
+	}
+	return ""
+}
+
+// newestFor is the newest release of kind that fits model, is newer than
+// installed, upgrades from it, and is not halted; nil if none.
+func newestFor(rels []Release, kind update.Kind, model, installed string) *Release {
+	if installed == "" || model == "" {
+		return nil
+	}
+	var best *Release
+	for i := range rels {
+		rel := &rels[i]
+		if rel.Kind != kind || !rel.Fits(model) || rel.Halted || compareVersion(rel.Version, installed) <= 0 {
+			continue
+		}
+		if rel.MinVersion != "" && compareVersion(installed, rel.MinVersion) < 0 {
+			continue
+		}
+		if best == nil || compareVersion(rel.Version, best.Version) > 0 {
+			best = rel
+		}
+	}
+	return best
+}
+
+// compareVersion compares release versions; an unparsable one sorts
+// first.
+func compareVersion(a, b string) int {
+	va, errA := update.ParseVersion(a)
+	vb, errB := update.ParseVersion(b)
+	switch {
+	case errA != nil && errB != nil:
+		return strings.Compare(a, b)
+	case errA != nil:
+		return -1
+	case errB != nil:
+		return 1
+	}
+	return va.Compare(vb)
+}
