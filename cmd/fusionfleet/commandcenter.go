@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -54,6 +55,8 @@ func runCommandCenter(ctx context.Context, args []string, e env) error {
 	uiHost := fs.String("ui-host", "127.0.0.1", "interface for the local UI (ports 8080–8090)")
 	interval := fs.Duration("poll", 5*time.Second, "status poll interval")
 	bulk := fs.Duration("bulk-interval", 5*time.Minute, "how often bulk data (layers, jobs, counters, logs) is uploaded; alerts and status go at once")
+	mirrorListen := fs.String("mirror-listen", envDefault(e, "FUSIONFLEET_MIRROR_LISTEN", ""), "`address` where printers on the LAN read signed updates (/tuf/ only); the local UI serves them too")
+	updateInterval := fs.Duration("update-interval", defaultUpdateInterval, "how often signed updates are mirrored from the cloud for the printers (served under /tuf/ on the local port)")
 	rate := fs.Int("uplink-rate", 10000, "uplink bandwidth cap in `bits/s`, TLS handshakes included (whitepaper budget: 25000 for a site)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	if err := parse(fs, args, e); err != nil {
@@ -76,16 +79,27 @@ func runCommandCenter(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return fmt.Errorf("commandcenter: -ca-file: %w", err)
 	}
+	var mirrorLn net.Listener
+	if *mirrorListen != "" {
+		if mirrorLn, err = (&net.ListenConfig{}).Listen(ctx, "tcp", *mirrorListen); err != nil {
+			return fmt.Errorf("commandcenter: -mirror-listen: %w", err)
+		}
+		defer mirrorLn.Close()
+	}
 	cc, err := startCommandCenter(ctx, ccConfig{
-		dataDir: *data, cloudURL: *cloudURL, rootCAs: roots, enrolToken: token, name: *name,
+		mirrorLn: mirrorLn,
+		dataDir:  *data, cloudURL: *cloudURL, rootCAs: roots, enrolToken: token, name: *name,
 		printers: printers, trustNew: *trust, uiHost: *uiHost, uiFirst: uiFirstPort, uiLast: uiLastPort,
-		pollInterval: *interval, bulkInterval: *bulk, rateBytes: float64(*rate) / 8,
+		pollInterval: *interval, bulkInterval: *bulk, rateBytes: float64(*rate) / 8, updateInterval: *updateInterval,
 		clock: clock.Real{}, logger: logger, stdin: e.stdin, stdout: e.stdout,
 	})
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "commandcenter: %s\n", cc.url)
+	if mirrorLn != nil {
+		fmt.Fprintf(e.stdout, "update mirror: http://%s (printers: -update-url)\n", mirrorLn.Addr())
+	}
 	return cc.run(ctx)
 }
 
@@ -106,11 +120,15 @@ type ccConfig struct {
 	priorityDelay  time.Duration // how long a status waits for company; 0 → the uploader's default
 	bulkInterval   time.Duration
 	maxBackoff     time.Duration // longest wait between failed uploads; 0 → 30 s
-	rateBytes      float64
-	clock          clock.Clock
-	logger         *slog.Logger
-	stdin          io.Reader
-	stdout         io.Writer
+	updateInterval time.Duration // how often the update mirror syncs; 0 → 5 min
+	// mirrorLn, if set, serves the update mirror alone, for printers on
+	// the LAN while the local UI stays on loopback.
+	mirrorLn  net.Listener
+	rateBytes float64
+	clock     clock.Clock
+	logger    *slog.Logger
+	stdin     io.Reader
+	stdout    io.Writer
 }
 
 type ccNode struct {
@@ -164,10 +182,14 @@ func startCommandCenter(ctx context.Context, cfg ccConfig) (_ *ccNode, err error
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		commandcenter.NewMetrics(st, commandcenter.MetricsOptions{Poller: poller, Clock: cfg.clock}))
-	srv := newServer(commandcenter.NewHandler(st, commandcenter.HandlerOptions{
-		Logger: logger, Clock: cfg.clock, Metrics: reg,
+	mirror, err := newUpdateMirror(cfg, st, logger)
+	if err != nil {
+		return nil, fmt.Errorf("commandcenter: %w", err)
+	}
+	srv := newServer(withMirror(commandcenter.NewHandler(st, commandcenter.HandlerOptions{
+		Logger: logger, Clock: cfg.clock, Metrics: reg, Updates: mirror,
 		SelfTest: &commandcenter.SelfTestConfig{CloudURL: cfg.cloudURL, RootCAs: cfg.rootCAs, LocalUI: ln.Addr().String()},
-	}), logger)
+	}), st, mirror, cfg.clock), logger)
 	uploader := commandcenter.NewUploader(st, gatewayCloud{client, cred}, commandcenter.UploaderOptions{
 		Interval: cfg.uploadInterval, PriorityDelay: cfg.priorityDelay, BulkInterval: cfg.bulkInterval,
 		MaxBackoff: cmp.Or(cfg.maxBackoff, 30*time.Second), // a cloud that is back hears from the site within 30 s
@@ -182,6 +204,13 @@ func startCommandCenter(ctx context.Context, cfg ccConfig) (_ *ccNode, err error
 			g.Go(func() error { return serve(ctx, logger, "local UI", srv, func() error { return srv.Serve(ln) }) })
 			g.Go(func() error { return poller.Run(ctx) })
 			g.Go(func() error { return uploader.Run(ctx) })
+			g.Go(func() error { return mirror.Run(ctx) })
+			if cfg.mirrorLn != nil {
+				msrv := newServer(commandcenter.NewMirrorHandler(st, mirror, mirror.Handler(), cfg.clock), logger)
+				g.Go(func() error {
+					return serve(ctx, logger, "update mirror", msrv, func() error { return msrv.Serve(cfg.mirrorLn) })
+				})
+			}
 			return g.Wait()
 		},
 	}, nil

@@ -8,6 +8,7 @@ import (
 	"net"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -15,6 +16,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/printer"
+	"github.com/fusionfleet/fusionfleet/internal/update"
 )
 
 func runDemo(ctx context.Context, args []string, e env) error {
@@ -26,6 +28,7 @@ func runDemo(ctx context.Context, args []string, e env) error {
 	speed := fs.Float64("speed", 60, "clock speed-up: simulated seconds per real second")
 	poll := fs.Duration("poll", 2*time.Second, "Command Center status poll interval (real time)")
 	logLevel := fs.String("log-level", "warn", "log level: debug, info, warn, error")
+	nf := addNotifyFlags(fs, e) // alert e-mails and webhooks, as on a cloud node
 	if err := parse(fs, args, e); err != nil {
 		return err
 	}
@@ -55,8 +58,20 @@ func runDemo(ctx context.Context, args []string, e env) error {
 		return err
 	}
 
+	// The cloud's update repository, made on first start. The demo keeps
+	// its offline keys next to it; a real cloud holds only the online ones.
+	repoDir := filepath.Join(*data, "cloud", "tuf")
+	root, err := demoRepository(repoDir)
+	if err != nil {
+		return fail(fmt.Errorf("demo: %w", err))
+	}
+
 	// Printers first: the Command Center pairs with them at start.
-	var addrs []string
+	var (
+		addrs []string
+		nodes []*printerNode
+		dirs  []string
+	)
 	for i := range *n {
 		dir := filepath.Join(*data, "printers", strconv.Itoa(i+1))
 		ln, err := listenRemembered(ctx, dir, "127.0.0.1")
@@ -74,7 +89,7 @@ func runDemo(ctx context.Context, args []string, e env) error {
 		if err != nil {
 			return fail(fmt.Errorf("demo: printer %d: %w", i+1, err))
 		}
-		addrs = append(addrs, p.addr)
+		addrs, nodes, dirs = append(addrs, p.addr), append(nodes, p), append(dirs, dir)
 		g.Go(func() error { return p.run(gctx) })
 	}
 
@@ -89,7 +104,7 @@ func runDemo(ctx context.Context, args []string, e env) error {
 	}
 	cloud, err := startCloud(ctx, cloudConfig{
 		dataDir: filepath.Join(*data, "cloud"), ln: cloudLn, plainLn: dashLn, hosts: []string{"127.0.0.1"},
-		clock: clock.Real{}, logger: logger,
+		clock: clock.Real{}, logger: logger, notify: nf,
 	})
 	if err != nil {
 		return fail(err)
@@ -107,17 +122,27 @@ func runDemo(ctx context.Context, args []string, e env) error {
 		uiHost: "127.0.0.1", uiFirst: uiFirstPort, uiLast: uiLastPort,
 		pollInterval: *poll, uploadInterval: *poll, clock: clock.Real{}, logger: logger,
 		// The demo shows changes at once and bulk data every half minute.
-		priorityDelay: time.Second, bulkInterval: 30 * time.Second,
+		priorityDelay: time.Second, bulkInterval: 30 * time.Second, updateInterval: demoUpdateInterval,
 		stdin: e.stdin, stdout: io.Discard,
 	})
 	if err != nil {
 		return fail(err)
 	}
 	g.Go(func() error { return cc.run(gctx) })
+	// The printers read signed updates from the Command Center's mirror.
+	for i, p := range nodes {
+		agent, err := startUpdateAgent(p, dirs[i], printerUpdates{url: strings.TrimSuffix(cc.url, "/"), root: root, interval: demoUpdateInterval}, logger)
+		if err != nil {
+			return fail(fmt.Errorf("demo: %w", err))
+		}
+		g.Go(func() error { return agent(gctx) })
+	}
 
 	fmt.Fprintf(e.stdout, "cloud: %s\n", cloud.dashboardURL)
 	fmt.Fprintf(e.stdout, "commandcenter: %s\n", cc.url)
 	fmt.Fprintf(e.stdout, "login: %s %s\n", user, password)
+	fmt.Fprintf(e.stdout, "updates: %s (release with: fusionfleet release add-target -dir %s -version 4.3.0 -models FF-4200 FILE; approve at %supdates)\n",
+		repoDir, repoDir, cc.url)
 	fmt.Fprintf(e.stdout, "data: %s (%d printers, clock %gx; Ctrl-C stops)\n", *data, *n, *speed)
 
 	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
@@ -161,4 +186,20 @@ func demoTenant(ctx context.Context, cloud *cloudNode, now time.Time) (user, pas
 		return "", "", "", err
 	}
 	return name, password, token, nil
+}
+
+// demoUpdateInterval is how often the demo's mirror and printers look for
+// updates: often, so that a release shows within seconds.
+const demoUpdateInterval = 5 * time.Second
+
+// demoRepository opens the update repository in dir, creating it with
+// every key on first start, and returns the root the printers pin.
+func demoRepository(dir string) ([]byte, error) {
+	repo, err := update.OpenRepo(dir, update.RepoOptions{})
+	if err != nil {
+		if repo, err = update.InitRepo(dir, update.RepoOptions{}); err != nil {
+			return nil, err
+		}
+	}
+	return repo.TrustedRoot()
 }

@@ -82,40 +82,9 @@ func TestDemoEndToEnd(t *testing.T) {
 		t.Skip("runs the whole system for up to two minutes")
 	}
 	const printers = 3
-	out := &lineWriter{}
-	logs := &syncWriter{}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
 	start := time.Now()
-	go func() {
-		args := []string{"fusionfleet", "demo", "-data", t.TempDir(), "-printers", fmt.Sprint(printers),
-			"-speed", "7200", "-poll", "250ms", "-log-level", "warn"}
-		done <- run(ctx, args, func(string) string { return "" }, strings.NewReader(""), out, logs)
-	}()
-	stopped := false
-	t.Cleanup(func() {
-		if stopped {
-			return
-		}
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			t.Error("demo did not stop within 30s of cancellation")
-		}
-	})
-
-	deadline := time.Now().Add(60 * time.Second)
-	for out.get("login") == "" {
-		select {
-		case err := <-done:
-			t.Fatalf("demo exited early: %v\nlogs:\n%s", err, logs)
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no login line after 60s; stdout lines %v\nlogs:\n%s", out.lines, logs)
-		}
-	}
+	d := startDemoRun(t, "-printers", fmt.Sprint(printers), "-speed", "7200", "-poll", "250ms")
+	out, logs := d.out, d.logs
 	base := out.get("cloud")
 	user, password, _ := strings.Cut(out.get("login"), " ")
 	if !strings.HasPrefix(out.get("commandcenter"), "http://127.0.0.1:80") {
@@ -136,7 +105,7 @@ func TestDemoEndToEnd(t *testing.T) {
 
 	// Every printer shows up, and every one changes state over time.
 	states := map[string]map[string]bool{}
-	deadline = time.Now().Add(120 * time.Second)
+	deadline := time.Now().Add(120 * time.Second)
 	for {
 		var cards []cardView
 		getJSON(t, client, base+"api/printers", &cards)
@@ -190,16 +159,7 @@ func TestDemoEndToEnd(t *testing.T) {
 	// moving, readiness, and the REST API's own document.
 	checkOperations(t, client, base)
 
-	cancel()
-	stopped = true
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("demo after cancellation: %v, want a clean stop", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("demo did not stop within 30s")
-	}
+	d.stop(t)
 }
 
 var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)

@@ -34,9 +34,24 @@ func runPrinter(ctx context.Context, args []string, e env) error {
 	speed := fs.Float64("speed", 1, "clock speed-up factor of the process model")
 	hosts := fs.String("hosts", "", "extra comma-separated host names or IPs for the certificates")
 	simControl := fs.String("sim-control", "", "loopback `address` for the simulation-control API (tests and demos only; off by default)")
+	updateURL := fs.String("update-url", envDefault(e, "FUSIONFLEET_UPDATE_URL", ""), "`URL` of the Command Center's update mirror (http://host:port, as its -mirror-listen says); default: no updates")
+	updateRoot := fs.String("update-root", envDefault(e, "FUSIONFLEET_UPDATE_ROOT", ""), "root metadata `file` the printers trust for updates (from the release tool), needed with -update-url")
+	updateEvery := fs.Duration("update-interval", defaultUpdateInterval, "how often the printers check the mirror for updates")
+	updateSite := fs.String("update-site", "", "site `name` for staged rollouts by site")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	if err := parse(fs, args, e); err != nil {
 		return err
+	}
+	var updates *printerUpdates
+	if (*updateURL == "") != (*updateRoot == "") {
+		return fmt.Errorf("printer: -update-url and -update-root go together")
+	}
+	if *updateURL != "" {
+		root, err := pinnedRoot(*updateRoot)
+		if err != nil {
+			return fmt.Errorf("printer: %w", err)
+		}
+		updates = &printerUpdates{url: strings.TrimSuffix(strings.TrimSuffix(*updateURL, "/"), "/tuf"), root: root, interval: *updateEvery, site: *updateSite}
 	}
 	if *count < 1 || *count > 10000 {
 		return fmt.Errorf("printer: -count %d: want 1 to 10000", *count)
@@ -87,6 +102,13 @@ func runPrinter(ctx context.Context, args []string, e env) error {
 		prefix := fmt.Sprintf("/printers/%d", i+1)
 		simMux.Handle(prefix+"/", http.StripPrefix(prefix, printer.NewControlHandler(p.device, logger)))
 		g.Go(func() error { return p.run(gctx) })
+		if updates != nil {
+			agent, err := startUpdateAgent(p, cfg.dataDir, *updates, logger)
+			if err != nil {
+				return err
+			}
+			g.Go(func() error { return agent(gctx) })
+		}
 	}
 	if simLn != nil {
 		srv := newServer(simMux, logger)

@@ -34,11 +34,11 @@ func ParseApprovals(b []byte) (Approvals, error) {
 }
 
 // ApprovedBy returns an AgentOptions.Approved that asks the mirror at
-// baseURL (the one the Client reads, ending in "/tuf") whether a release
-// is approved, through client.
+// baseURL (the Client's: its routes hang off baseURL/tuf/) whether a
+// release is approved, through client.
 func ApprovedBy(client *http.Client, baseURL string) func(ctx context.Context, t Target) (bool, error) {
 	return func(ctx context.Context, t Target) (bool, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, baseURL+"/approvals.json", nil)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, baseURL+"/tuf/approvals.json", nil)
 		if err != nil {
 			return false, err
 		}

@@ -19,7 +19,7 @@ func TestApprovedBy(t *testing.T) {
 		w.Write([]byte(body))
 	}))
 	defer srv.Close()
-	approved := ApprovedBy(srv.Client(), srv.URL+"/tuf")
+	approved := ApprovedBy(srv.Client(), srv.URL)
 	tests := []struct {
 		name    string
 		status  int
