@@ -20,9 +20,9 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/dashboard"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
-	"github.com/fusionfleet/fusionfleet/internal/notify"
 	"github.com/fusionfleet/fusionfleet/internal/identity"
 	"github.com/fusionfleet/fusionfleet/internal/ingest"
+	"github.com/fusionfleet/fusionfleet/internal/notify"
 	"github.com/fusionfleet/fusionfleet/internal/postgres"
 	"github.com/fusionfleet/fusionfleet/internal/restapi"
 	"github.com/fusionfleet/fusionfleet/internal/retention"
@@ -129,6 +129,7 @@ type cloudStore interface {
 	ingest.Store
 	retention.Pruner
 	alert.SweepStore
+	VersionFailures(ctx context.Context, q fleet.VersionQuery) (fleet.VersionFailures, error)
 	notify.Store
 	CreateOrg(ctx context.Context, name string) (fleet.OrgID, error)
 	CreateSite(ctx context.Context, org fleet.OrgID, name string) (fleet.SiteID, error)
@@ -213,7 +214,7 @@ func startCloud(ctx context.Context, cfg cloudConfig) (_ *cloudNode, err error) 
 	web := http.NewServeMux()
 	web.Handle("GET /metrics", metrics.handler())
 	web.Handle("GET /readyz", readiness(node))
-	api := restapi.NewHandler(node.store, restapi.Options{Clock: cfg.clock, Logger: logger})
+	api := restapi.NewHandler(node.store, restapi.Options{Clock: cfg.clock, Logger: logger, Releases: updates})
 	web.Handle("/api/v1/", api)
 	web.Handle("GET /api/openapi.json", api)
 	web.Handle("/", dash)
@@ -250,7 +251,7 @@ func startCloud(ctx context.Context, cfg cloudConfig) (_ *cloudNode, err error) 
 		}
 		g.Go(func() error { return node.stream.Consume(ctx, "sql-writer", writer.Handle) })
 		g.Go(func() error { return alerts(ctx) })
-		g.Go(func() error { return updates.Run(ctx, failureSource(node.store, logger)) })
+		g.Go(func() error { return updates.Run(ctx, storeFailures{node.store}) })
 		g.Go(func() error { return disp.Run(ctx) })
 		g.Go(func() error {
 			return retention.Run(ctx, node.store, time.Hour, cfg.retention, cfg.clock, logger)

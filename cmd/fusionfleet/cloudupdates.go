@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/clock"
-	"github.com/fusionfleet/fusionfleet/internal/dashboard"
+	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/update"
 )
 
@@ -257,7 +257,7 @@ func (u *cloudUpdates) resign(repo *update.Repo, atStart bool) error {
 }
 
 // Releases lists the repository's releases for the dashboard.
-func (u *cloudUpdates) Releases(ctx context.Context) ([]dashboard.Release, error) {
+func (u *cloudUpdates) Releases(ctx context.Context) ([]update.Offer, error) {
 	repo, err := u.open()
 	if errors.Is(err, errNoRepo) {
 		return nil, nil
@@ -273,12 +273,12 @@ func (u *cloudUpdates) Releases(ctx context.Context) ([]dashboard.Release, error
 	if err != nil {
 		return nil, err
 	}
-	out := make([]dashboard.Release, 0, len(st.Targets))
+	out := make([]update.Offer, 0, len(st.Targets))
 	for _, t := range st.Targets {
 		if t.Kind == "" {
 			continue // no valid release metadata: no printer installs it
 		}
-		rel := dashboard.Release{Target: t.Name, Length: t.Length, Release: t.Release}
+		rel := update.Offer{Target: t.Name, Length: t.Length, Release: t.Release}
 		if h, ok := ro.Halted[t.Name]; ok {
 			rel.Halted, rel.HaltReason = true, h.Reason
 		}
@@ -287,35 +287,17 @@ func (u *cloudUpdates) Releases(ctx context.Context) ([]dashboard.Release, error
 	return out, nil
 }
 
-// versionFailures is what the store needs for automatic rollout halts:
-// among printers of model whose identity reports version (field
-// "firmware" or "parameter_set"), how many there are and how many opened
-// a failure alert (severity error or worse) since since, and the same for
-// printers of model on any other version, across every organisation.
-// Neither store provides it yet; until one does, the cloud runs without
-// automatic halts (halts by hand still work) and says so at start.
-type versionFailures interface {
-	VersionFailures(ctx context.Context, field, model, version string, since time.Time) (printers, failing, otherPrinters, otherFailing int, err error)
+// storeFailures adapts the store's failure counts per version
+// (fleet.VersionQuery) to the rollout controller: alerts of severity error
+// or worse count as failures.
+type storeFailures struct {
+	st interface {
+		VersionFailures(ctx context.Context, q fleet.VersionQuery) (fleet.VersionFailures, error)
+	}
 }
-
-// storeFailures adapts the store to the rollout controller.
-type storeFailures struct{ st versionFailures }
 
 func (s storeFailures) FailureRates(ctx context.Context, kind update.Kind, model, version string, since time.Time) (update.Rate, update.Rate, error) {
-	field := "firmware"
-	if kind == update.KindParameters {
-		field = "parameter_set"
-	}
-	p, f, op, of, err := s.st.VersionFailures(ctx, field, model, version, since)
-	return update.Rate{Printers: p, Failing: f}, update.Rate{Printers: op, Failing: of}, err
-}
-
-// failureSource returns the store's failure counts for the rollout
-// controller, or nil (no automatic halts) if the store has none.
-func failureSource(st any, logger *slog.Logger) update.FailureSource {
-	if vf, ok := st.(versionFailures); ok {
-		return storeFailures{vf}
-	}
-	logger.Info("automatic staged-rollout halts are off: the store does not count failures per version yet")
-	return nil
+	f, err := s.st.VersionFailures(ctx, fleet.VersionQuery{Model: model, Version: version,
+		ParameterSet: kind == update.KindParameters, Since: since})
+	return update.Rate{Printers: f.Printers, Failing: f.Failing}, update.Rate{Printers: f.OtherPrinters, Failing: f.OtherFailing}, err
 }

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -16,7 +19,11 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/fusionfleet/fusionfleet/internal/alert"
 	"github.com/fusionfleet/fusionfleet/internal/clock"
+	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/fusionfleet/fusionfleet/internal/sqlite"
+	"github.com/fusionfleet/fusionfleet/internal/storetest"
 	"github.com/fusionfleet/fusionfleet/internal/update"
 )
 
@@ -360,5 +367,132 @@ func TestCloudResign(t *testing.T) {
 	}
 	if got := version(); got != v0+2 {
 		t.Errorf("scheduled re-sign: version %d, want %d", got, v0+2)
+	}
+}
+
+// TestRolloutHaltFromAlerts lets the rollout controller read a real store:
+// printers on the new firmware raise failure alerts, those on the old one
+// do not, and the target appears halted in /tuf/rollout.json.
+func TestRolloutHaltFromAlerts(t *testing.T) {
+	f := newCloudRepoFixture(t, true)
+	f.releaseTool(t, "add-target", "-dir", f.release, "-kind", "firmware", "-version", "4.3.0", "-models", "FF-4200", f.firmware)
+	if code, _, stderr := runArgs(t, f.publishArgs(f.release, f.tokenFile)...); code != 0 {
+		t.Fatal(stderr)
+	}
+	ctx := t.Context()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "cloud.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	org, err := db.CreateOrg(ctx, "Acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	site, err := db.CreateSite(ctx, org, "Plant")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := f.clk.Now()
+	for i := range 10 {
+		id := fleet.PrinterID(fmt.Sprintf("printer-%04d", i))
+		fw := "4.2.0"
+		if i < 5 {
+			fw = "4.3.0"
+		}
+		rec := storetest.IdentityRecord(uint64(i+1), id, "P", now.Add(-time.Hour))
+		rec.Identity.Model, rec.Identity.Firmware = "FF-4200", fw
+		if _, err := db.ApplyEnvelope(ctx, storetest.Env(org, site, "gw", rec)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	repo, err := f.updates.open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := update.NewRolloutController(repo, storeFailures{db}, update.ControllerOptions{Clock: f.clk})
+	// First look: no failures; the target's failure window starts now.
+	if got, err := c.Evaluate(ctx); err != nil || len(got) != 0 {
+		t.Fatalf("first Evaluate = %v, %v", got, err)
+	}
+	// Three of the five printers on 4.3.0 fail; a failure from before the
+	// release does not count against it.
+	for i, at := range []time.Time{now.Add(-time.Minute), now.Add(time.Minute), now.Add(2 * time.Minute), now.Add(3 * time.Minute)} {
+		p := i
+		if i == 0 {
+			p = 4
+		}
+		a := alert.State{Alert: fleet.Alert{ID: fleet.AlertID(fmt.Sprintf("alr_%d", i)), OrgID: org, SiteID: site,
+			PrinterID: fleet.PrinterID(fmt.Sprintf("printer-%04d", p)), Rule: alert.RuleStalledJob, Severity: fleet.SeverityError,
+			Title: "t", Opened: at, Updated: at, Revision: 1}, Seen: at}
+		if err := db.SaveAlert(ctx, a, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.clk.Advance(time.Hour)
+	got, err := c.Evaluate(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const target = "firmware-4.3.0-fw-4200.bin"
+	if diff := cmp.Diff([]string{target}, got); diff != "" {
+		t.Errorf("halted (-want +got):\n%s", diff)
+	}
+	if code, body := f.get(t, "/tuf/rollout.json"); code != http.StatusOK || !strings.Contains(body, `"halted":["`+target+`"]`) {
+		t.Errorf("rollout.json = %d %s", code, body)
+	}
+}
+
+// TestCloudServesUpdates starts a whole cloud node with an exported
+// repository and a release token, publishes to it with the release tool
+// through its HTTPS listener, and reads the result where Command Centers
+// and API clients do.
+func TestCloudServesUpdates(t *testing.T) {
+	ctx := t.Context()
+	release := filepath.Join(t.TempDir(), "release")
+	tufDir := filepath.Join(t.TempDir(), "tuf")
+	fw := filepath.Join(t.TempDir(), "fw.bin")
+	writeFile(t, fw, "firmware image")
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	writeFile(t, tokenFile, "a-release-token-for-the-test")
+	for _, args := range [][]string{
+		{"init", "-dir", release},
+		{"export", "-dir", release, "-to", tufDir},
+		{"add-target", "-dir", release, "-kind", "firmware", "-version", "4.3.0", "-models", "FF-4200", fw},
+	} {
+		if code, _, stderr := runArgs(t, append([]string{"release"}, args...)...); code != 0 {
+			t.Fatalf("release %s: %s", args[0], stderr)
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cloud, err := startCloud(ctx, cloudConfig{dataDir: t.TempDir(), ln: ln, hosts: []string{"127.0.0.1"}, clock: clock.Real{},
+		logger: discardLogger(), tufRepo: tufDir, releaseTokenFile: tokenFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	goRun(t, cloud.run)
+	code, stdout, stderr := runArgs(t, "release", "publish", "-dir", release, "-to", cloud.url, "-token-file", tokenFile, "-ca-file", cloud.caPath)
+	if code != 0 || !strings.Contains(stdout, "new targets: firmware-4.3.0-fw.bin") {
+		t.Fatalf("publish: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: cloud.rootCAs.Pool}}}
+	defer client.CloseIdleConnections()
+	for path, want := range map[string]string{
+		"/tuf/rollout.json":            `{"halted":[]}`,
+		"/tuf/metadata/1.root.json":    `"_type":"root"`,
+		"/tuf/metadata/timestamp.json": `"_type":"timestamp"`,
+	} {
+		resp, err := client.Get(cloud.url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), want) {
+			t.Errorf("GET %s = %d %.200s; want %s", path, resp.StatusCode, b, want)
+		}
 	}
 }

@@ -89,12 +89,19 @@ func newFlagSet(name, synopsis string, e env) *flag.FlagSet {
 // parse parses args, mapping -h to errHelp (help on stdout) and bad flags or
 // stray arguments to errUsage.
 func parse(fs *flag.FlagSet, args []string, e env) error {
-	if err := fs.Parse(args); err != nil {
+	// The flag package would print the usage itself; print it once, where
+	// it belongs.
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	fs.SetOutput(e.stderr)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(e.stdout)
 			fs.Usage()
 			return errHelp
 		}
+		fmt.Fprintf(e.stderr, "fusionfleet %s: %v\n", fs.Name(), err)
+		fs.Usage()
 		return errUsage
 	}
 	if fs.NArg() > 0 {

@@ -16,7 +16,7 @@ import (
 
 func TestUpdatePolicyWindow(t *testing.T) {
 	sat2 := UpdatePolicy{Mode: UpdateWindow, Weekday: time.Saturday, StartHour: 2, Hours: 4}
-	sun22 := UpdatePolicy{Mode: UpdateWindow, Weekday: time.Sunday, StartHour: 22, Hours: 6} // into Monday
+	sun22 := UpdatePolicy{Mode: UpdateWindow, Weekday: time.Sunday, StartHour: 22, Hours: 6}                      // into Monday
 	at := func(day, hour, minute int) time.Time { return time.Date(2026, 11, day, hour, minute, 0, 0, time.UTC) } // 28 Nov 2026 is a Saturday
 	tests := []struct {
 		p    UpdatePolicy

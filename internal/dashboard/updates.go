@@ -4,28 +4,15 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 
 	"github.com/fusionfleet/fusionfleet/internal/access"
 	"github.com/fusionfleet/fusionfleet/internal/update"
 )
 
-// Release is a signed release the cloud's update repository offers: a
-// firmware image or a print-parameter set (see internal/update).
-type Release struct {
-	Target string // the TUF target name
-	Length int64
-	update.Release
-	// Halted: its staged rollout is halted, for HaltReason; Command
-	// Centers hold it back.
-	Halted     bool
-	HaltReason string
-}
-
 // ReleaseLister lists the releases of the cloud's update repository.
 type ReleaseLister interface {
-	Releases(ctx context.Context) ([]Release, error)
+	Releases(ctx context.Context) ([]update.Offer, error)
 }
 
 // printerUpdates is one printer's row on the Updates page.
@@ -38,8 +25,8 @@ type printerUpdates struct {
 	ParameterSet string
 	// The newest release of each kind this printer could install; nil
 	// when it runs the newest or its version is unknown.
-	NewFirmware   *Release
-	NewParameters *Release
+	NewFirmware   *update.Offer
+	NewParameters *update.Offer
 }
 
 // Available reports whether any update fits the printer.
@@ -47,13 +34,13 @@ func (p printerUpdates) Available() bool { return p.NewFirmware != nil || p.NewP
 
 type updatesData struct {
 	Configured bool // the cloud has an update repository
-	Releases   []Release
+	Releases   []update.Offer
 	Printers   []printerUpdates
 	Available  int // printers with an update available
 }
 
 // Rollout describes a release's staged rollout for people.
-func (p page) Rollout(r Release) string {
+func (p page) Rollout(r update.Offer) string {
 	ro := r.Rollout
 	if ro == nil {
 		return p.T("All printers")
@@ -92,12 +79,7 @@ func (h *handler) updates(r *http.Request, p access.Principal) (updatesData, err
 	if err != nil {
 		return d, fmt.Errorf("releases: %w", err)
 	}
-	slices.SortStableFunc(rels, func(a, b Release) int {
-		if c := strings.Compare(string(a.Kind), string(b.Kind)); c != 0 {
-			return c
-		}
-		return compareVersion(b.Version, a.Version)
-	})
+	update.SortOffers(rels)
 	d.Releases = rels
 	views, err := h.st.Printers(ctx, p.Org)
 	if err != nil {
@@ -126,8 +108,8 @@ func (h *handler) updates(r *http.Request, p access.Principal) (updatesData, err
 				row.Model = det.Identity.Model
 			}
 		}
-		row.NewFirmware = newestFor(rels, update.KindFirmware, row.Model, installedVersion(rels, update.KindFirmware, row.Model, row.Firmware))
-		row.NewParameters = newestFor(rels, update.KindParameters, row.Model, installedVersion(rels, update.KindParameters, row.Model, row.ParameterSet))
+		row.NewFirmware = update.NewestOffer(rels, update.KindFirmware, row.Model, update.InstalledVersion(rels, update.KindFirmware, row.Model, row.Firmware))
+		row.NewParameters = update.NewestOffer(rels, update.KindParameters, row.Model, update.InstalledVersion(rels, update.KindParameters, row.Model, row.ParameterSet))
 		if row.Available() {
 			d.Available++
 		}
@@ -148,67 +130,4 @@ func (h *handler) updatesAvailable(r *http.Request, p access.Principal) int {
 		return 0
 	}
 	return d.Available
-}
-
-// installedVersion is the version a printer reports running, as a version:
-// firmware reports its version; a parameter set reports its name, which
-// is looked up among the releases (the release's Name), else read as a
-// version or from its last "-" field ("std-4200-2.1" → "2.1"). "" means
-// unknown.
-func installedVersion(rels []Release, kind update.Kind, model, reported string) string {
-	if reported == "" {
-		return ""
-	}
-	for _, rel := range rels {
-		if rel.Kind == kind && rel.Fits(model) && rel.DisplayName() == reported {
-			return rel.Version
-		}
-	}
-	if _, err := update.ParseVersion(reported); err == nil {
-		return reported
-	}
-	if i := strings.LastIndexByte(reported, '-'); i >= 0 {
-		if _, err := update.ParseVersion(reported[i+1:]); err == nil {
-			return reported[i+1:]
-		}
-	}
-	return ""
-}
-
-// newestFor is the newest release of kind that fits model, is newer than
-// installed, upgrades from it, and is not halted; nil if none.
-func newestFor(rels []Release, kind update.Kind, model, installed string) *Release {
-	if installed == "" || model == "" {
-		return nil
-	}
-	var best *Release
-	for i := range rels {
-		rel := &rels[i]
-		if rel.Kind != kind || !rel.Fits(model) || rel.Halted || compareVersion(rel.Version, installed) <= 0 {
-			continue
-		}
-		if rel.MinVersion != "" && compareVersion(installed, rel.MinVersion) < 0 {
-			continue
-		}
-		if best == nil || compareVersion(rel.Version, best.Version) > 0 {
-			best = rel
-		}
-	}
-	return best
-}
-
-// compareVersion compares release versions; an unparsable one sorts
-// first.
-func compareVersion(a, b string) int {
-	va, errA := update.ParseVersion(a)
-	vb, errB := update.ParseVersion(b)
-	switch {
-	case errA != nil && errB != nil:
-		return strings.Compare(a, b)
-	case errA != nil:
-		return -1
-	case errB != nil:
-		return 1
-	}
-	return va.Compare(vb)
 }

@@ -11,10 +11,10 @@ import (
 
 // staticReleases is a fixed release list, as the cloud's repository would
 // give it.
-type staticReleases []Release
+type staticReleases []update.Offer
 
-func (s staticReleases) Releases(context.Context) ([]Release, error) {
-	return append([]Release(nil), s...), nil
+func (s staticReleases) Releases(context.Context) ([]update.Offer, error) {
+	return append([]update.Offer(nil), s...), nil
 }
 
 func testReleases() staticReleases {
@@ -77,35 +77,5 @@ func TestUpdatesNoRepository(t *testing.T) {
 	}
 	if _, body := f.getAs(t, ada, "/", ""); strings.Contains(body, "updates-banner") {
 		t.Error("printers page shows an update banner without a repository")
-	}
-}
-
-func TestNewestFor(t *testing.T) {
-	rels := testReleases()
-	tests := []struct {
-		name      string
-		kind      update.Kind
-		model     string
-		installed string
-		want      string // target, "" for none
-	}{
-		{"newer fitting release", update.KindFirmware, "FF-4200", "4.2.1", "firmware-4.3.0-fw.bin"},
-		{"halted release skipped, runs newest", update.KindFirmware, "FF-4200", "4.3.0", ""},
-		{"below the minimum version", update.KindFirmware, "FF-4200", "3.9", ""},
-		{"other model", update.KindFirmware, "FF-5200", "8.0", "firmware-9.0.0-fw.bin"},
-		{"unknown version", update.KindFirmware, "FF-4200", "", ""},
-		{"parameter set by release name", update.KindParameters, "FF-4200", installedVersion(rels, update.KindParameters, "FF-4200", "PA12-balanced-2.2"), ""},
-		{"parameter set by version suffix", update.KindParameters, "FF-4200", installedVersion(rels, update.KindParameters, "FF-4200", "std-4200-2.1"), "parameters-2.2-p.json"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := ""
-			if r := newestFor(rels, tt.kind, tt.model, tt.installed); r != nil {
-				got = r.Target
-			}
-			if got != tt.want {
-				t.Errorf("newestFor(%s, %s, %q) = %q, want %q", tt.kind, tt.model, tt.installed, got, tt.want)
-			}
-		})
 	}
 }

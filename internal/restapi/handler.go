@@ -57,6 +57,9 @@ type Store interface {
 type Options struct {
 	Clock  clock.Clock
 	Logger *slog.Logger
+	// Releases lists the cloud's signed updates (GET /api/v1/updates);
+	// nil: the cloud has no update repository.
+	Releases Releases
 }
 
 const (
@@ -68,9 +71,10 @@ const (
 var openAPI []byte
 
 type handler struct {
-	st    Store
-	clock clock.Clock
-	log   *slog.Logger
+	st       Store
+	clock    clock.Clock
+	log      *slog.Logger
+	releases Releases
 }
 
 // NewHandler returns the REST API with all its routes. It answers the full
@@ -80,7 +84,7 @@ func NewHandler(st Store, opts Options) http.Handler {
 }
 
 func newHandler(st Store, opts Options) *handler {
-	h := &handler{st: st, clock: opts.Clock, log: opts.Logger}
+	h := &handler{st: st, clock: opts.Clock, log: opts.Logger, releases: opts.Releases}
 	if h.clock == nil {
 		h.clock = clock.Real{}
 	}
@@ -153,6 +157,7 @@ func (h *handler) routes() []route {
 		{"GET", "/api/v1/kpis", read, h.kpis},
 		{"GET", "/api/v1/benchmark", read, h.benchmark},
 		{"GET", "/api/v1/usage", read, h.usage},
+		{"GET", "/api/v1/updates", read, h.updates},
 	}
 }
 

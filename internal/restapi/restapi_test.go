@@ -19,6 +19,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/identity"
 	"github.com/fusionfleet/fusionfleet/internal/sqlite"
+	"github.com/fusionfleet/fusionfleet/internal/update"
 	"github.com/fusionfleet/fusionfleet/internal/uplink"
 	"github.com/google/go-cmp/cmp"
 )
@@ -270,6 +271,9 @@ func TestRouteWalker(t *testing.T) {
 	want["GET /api/v1/deliveries"] = adminOnly(200, true)
 	want["GET /api/v1/notification-prefs"] = ok(200)
 	want["PUT /api/v1/notification-prefs"] = with(ok(200), "read", 403)
+	// Updates (updates.go), with releases for the walker's printer model.
+	f.h.releases = staticReleases{{Target: "fw-2.0", Release: update.Release{Kind: update.KindFirmware, Version: "2.0", Models: []string{"M1"}}}}
+	want["GET /api/v1/updates"] = ok(200)
 	bodies := map[string]string{
 		"POST /api/v1/users":                  `{"name":"new-%s","role":"viewer"}`,
 		"PATCH /api/v1/users/{id}":            `{"role":"operator"}`,

@@ -37,6 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"Jobs", testJobs},
 		{"JobHistory", testJobHistory},
 		{"Job", testJob},
+		{"Trend", testTrend},
 		{"TenantIsolation", testTenantIsolation},
 		{"Prune", testPrune},
 		{"Closed", testClosed},
@@ -65,6 +66,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"Deliveries", testDeliveries},
 		{"DeliveryRevisions", testDeliveryRevisions},
 		{"ClaimDeliveriesUnderRace", testClaimRace},
+		{"VersionFailures", testVersionFailures},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
