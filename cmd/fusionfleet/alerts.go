@@ -23,11 +23,12 @@ const alertsConsumer = "alerts"
 // sweep for offline printers, stalled jobs and quiet faults, timed by clk.
 // Every alert change is announced to the dashboards of every node (so the
 // printer cards show it at once) and handed to n, which may be nil (an
-// untyped nil: a nil pointer in the interface would be called). The
-// returned function runs both until ctx is done.
-func startAlerts(s *stream.Stream, st alert.SweepStore, n alert.Notifier, clk clock.Clock, logger *slog.Logger) func(ctx context.Context) error {
+// untyped nil: a nil pointer in the interface would be called). It returns
+// the evaluator, for findings computed elsewhere (Report), and a function
+// that runs both until ctx is done.
+func startAlerts(s *stream.Stream, st alert.SweepStore, n alert.Notifier, clk clock.Clock, logger *slog.Logger) (*alert.Evaluator, func(ctx context.Context) error) {
 	ev := alert.NewEvaluator(st, announcing{s, n}, alert.Options{Logger: logger, Clock: clk})
-	return func(ctx context.Context) error {
+	return ev, func(ctx context.Context) error {
 		g, ctx := errgroup.WithContext(ctx)
 		g.Go(func() error { return s.Consume(ctx, alertsConsumer, ev.Handle) })
 		g.Go(func() error { return ev.Run(ctx) })

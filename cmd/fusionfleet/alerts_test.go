@@ -63,7 +63,7 @@ func TestAlertsConsumer(t *testing.T) {
 	}
 	h := &heard{}
 	// The sweep's clock stands still at the records' time: nobody is offline.
-	run := startAlerts(s, db, h, clock.NewManual(storetest.T0), slog.New(slog.DiscardHandler))
+	_, run := startAlerts(s, db, h, clock.NewManual(storetest.T0), slog.New(slog.DiscardHandler))
 	done := make(chan error, 1)
 	go func() { done <- run(ctx) }()
 

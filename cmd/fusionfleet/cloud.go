@@ -130,6 +130,7 @@ type cloudStore interface {
 	retention.Pruner
 	alert.SweepStore
 	VersionFailures(ctx context.Context, q fleet.VersionQuery) (fleet.VersionFailures, error)
+	PrinterVersions(ctx context.Context) ([]alert.PrinterVersion, error)
 	notify.Store
 	CreateOrg(ctx context.Context, name string) (fleet.OrgID, error)
 	CreateSite(ctx context.Context, org fleet.OrgID, name string) (fleet.SiteID, error)
@@ -237,7 +238,7 @@ func startCloud(ctx context.Context, cfg cloudConfig) (_ *cloudNode, err error) 
 	if err != nil {
 		return nil, err
 	}
-	alerts := startAlerts(node.stream, node.store, disp, cfg.clock, logger)
+	evaluator, alerts := startAlerts(node.stream, node.store, disp, cfg.clock, logger)
 	node.run = func(ctx context.Context) error {
 		defer node.close()
 		g, ctx := errgroup.WithContext(ctx)
@@ -252,6 +253,7 @@ func startCloud(ctx context.Context, cfg cloudConfig) (_ *cloudNode, err error) 
 		g.Go(func() error { return node.stream.Consume(ctx, "sql-writer", writer.Handle) })
 		g.Go(func() error { return alerts(ctx) })
 		g.Go(func() error { return updates.Run(ctx, storeFailures{node.store}) })
+		g.Go(func() error { return updates.RunUpdateAlerts(ctx, node.store, evaluator) })
 		g.Go(func() error { return disp.Run(ctx) })
 		g.Go(func() error {
 			return retention.Run(ctx, node.store, time.Hour, cfg.retention, cfg.clock, logger)

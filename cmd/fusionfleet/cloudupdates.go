@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fusionfleet/fusionfleet/internal/alert"
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/update"
@@ -23,8 +24,10 @@ import (
 // The cloud's side of signed updates: it serves its TUF repository to
 // Command Centers under /tuf/, re-signs snapshot and timestamp with its
 // online keys on a schedule, accepts releases the offline release tool
-// publishes (POST /tuf/publish, verified before anything changes), and
-// halts staged rollouts that raise failure alerts.
+// publishes (POST /tuf/publish, verified before anything changes),
+// halts staged rollouts that raise failure alerts, and tells organisations
+// through an "update-available" alert (and so its notifications) when a
+// newer release fits one of their printers.
 
 const (
 	// resignEvery is well within the one-day timestamp expiry, so that a
@@ -35,6 +38,9 @@ const (
 	resignAtStartWithin = 12 * time.Hour
 	// maxPublishBytes caps one upload.
 	maxPublishBytes = 4 << 30
+	// updateAlertsEvery is how often the cloud looks which printers could
+	// install a newer release (besides right after the repository changed).
+	updateAlertsEvery = 10 * time.Minute
 )
 
 // cloudUpdates is the cloud's update repository. The directory may hold
@@ -46,6 +52,10 @@ type cloudUpdates struct {
 	log   *slog.Logger
 	pub   update.PublishOptions
 
+	// changed receives (without blocking, capacity 1) when the repository
+	// appeared or a publish changed it, for the update alerts.
+	changed chan struct{}
+
 	mu   sync.Mutex
 	repo *update.Repo
 	told bool // the "no repository" hint was logged
@@ -55,7 +65,7 @@ type cloudUpdates struct {
 // release export"). tokenFile holds the bearer token the release tool
 // publishes with; "" disables publishing.
 func newCloudUpdates(dir, tokenFile string, clk clock.Clock, logger *slog.Logger) (*cloudUpdates, error) {
-	u := &cloudUpdates{dir: dir, clock: clk, log: logger.With("component", "updates")}
+	u := &cloudUpdates{dir: dir, clock: clk, log: logger.With("component", "updates"), changed: make(chan struct{}, 1)}
 	if tokenFile != "" {
 		b, err := os.ReadFile(tokenFile)
 		if err != nil {
@@ -96,7 +106,16 @@ func (u *cloudUpdates) open() (*update.Repo, error) {
 		return nil, fmt.Errorf("cloud: update repository: %w", err)
 	}
 	u.repo = r
+	u.repoChanged()
 	return r, nil
+}
+
+// repoChanged wakes the update alerts: the releases on offer may differ.
+func (u *cloudUpdates) repoChanged() {
+	select {
+	case u.changed <- struct{}{}:
+	default: // a wake-up is pending already
+	}
 }
 
 // Handler serves /tuf/: the repository read-only, the rollout halts, and
@@ -188,6 +207,9 @@ func (u *cloudUpdates) publish(w http.ResponseWriter, r *http.Request, repo *upd
 		return
 	}
 	u.log.Info("release published", "root", res.RootVersion, "targets", res.TargetsVersion, "new", res.NewTargets, "changed", res.Changed)
+	if res.Changed {
+		u.repoChanged()
+	}
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(publishAnswer{Changed: res.Changed, RootVersion: res.RootVersion,
 		TargetsVersion: res.TargetsVersion, NewTargets: res.NewTargets})
@@ -300,4 +322,136 @@ func (s storeFailures) FailureRates(ctx context.Context, kind update.Kind, model
 	f, err := s.st.VersionFailures(ctx, fleet.VersionQuery{Model: model, Version: version,
 		ParameterSet: kind == update.KindParameters, Since: since})
 	return update.Rate{Printers: f.Printers, Failing: f.Failing}, update.Rate{Printers: f.OtherPrinters, Failing: f.OtherFailing}, err
+}
+
+// updateAlertStore is what the update alerts read: what every printer
+// runs, and the alerts open now.
+type updateAlertStore interface {
+	PrinterVersions(ctx context.Context) ([]alert.PrinterVersion, error)
+	ActiveAlerts(ctx context.Context, rule fleet.RuleKey) ([]alert.State, error)
+}
+
+// RunUpdateAlerts tells organisations of the updates their printers could
+// install, through ev's alerts (and so its notifications): every
+// updateAlertsEvery and right after the repository appeared or changed,
+// until ctx ends.
+func (u *cloudUpdates) RunUpdateAlerts(ctx context.Context, st updateAlertStore, ev *alert.Evaluator) error {
+	t := time.NewTicker(updateAlertsEvery)
+	defer t.Stop()
+	select {
+	case <-u.changed: // the first sweep sees it
+	default:
+	}
+	for {
+		if err := u.sweepUpdateAlerts(ctx, st, ev); err != nil && ctx.Err() == nil {
+			u.log.Warn("update alerts", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		case <-u.changed:
+		}
+	}
+}
+
+// sweepUpdateAlerts reports, for every printer, whether a newer firmware
+// or parameter set is on offer for it (by the dashboard's rule:
+// update.NewestOffer of its installed version), and resolves the update
+// alerts of printers no longer listed. A printer whose alert already says
+// what is on offer, or with neither offer nor alert, costs no further
+// query.
+func (u *cloudUpdates) sweepUpdateAlerts(ctx context.Context, st updateAlertStore, ev *alert.Evaluator) error {
+	offers, err := u.Releases(ctx)
+	if err != nil {
+		return fmt.Errorf("update alerts: releases: %w", err)
+	}
+	versions, err := st.PrinterVersions(ctx)
+	if err != nil {
+		return fmt.Errorf("update alerts: %w", err)
+	}
+	active, err := st.ActiveAlerts(ctx, alert.RuleUpdateAvailable)
+	if err != nil {
+		return fmt.Errorf("update alerts: %w", err)
+	}
+	alerted := make(map[fleet.PrinterID]alert.State, len(active))
+	for _, a := range active {
+		alerted[a.PrinterID] = a
+	}
+	now := u.clock.Now()
+	var errs []error
+	for _, v := range versions {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		f := updateFinding(offers, v, now)
+		a, ok := alerted[v.PrinterID]
+		delete(alerted, v.PrinterID)
+		if (!ok && !f.Holds) || (ok && f.Holds && a.Matches(f)) {
+			continue // nothing would change
+		}
+		if err := ev.Report(ctx, v.Subject, f); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, a := range alerted {
+		s := alert.Subject{OrgID: a.OrgID, SiteID: a.SiteID, PrinterID: a.PrinterID}
+		if err := ev.Report(ctx, s, alert.Finding{Rule: alert.RuleUpdateAvailable, At: now}); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("update alerts: %w", err)
+	}
+	return nil
+}
+
+// updateFinding is whether a newer firmware or parameter set of offers
+// fits printer v, observed at now: one alert for both, its detail naming
+// each offer with the first line of its release notes. A new offer
+// changes the detail and so notifies again.
+func updateFinding(offers []update.Offer, v alert.PrinterVersion, now time.Time) alert.Finding {
+	f := alert.Finding{Rule: alert.RuleUpdateAvailable, At: now}
+	fw := update.NewestOffer(offers, update.KindFirmware, v.Model,
+		update.InstalledVersion(offers, update.KindFirmware, v.Model, v.Firmware))
+	ps := update.NewestOffer(offers, update.KindParameters, v.Model,
+		update.InstalledVersion(offers, update.KindParameters, v.Model, v.ParameterSet))
+	var parts []string
+	if fw != nil {
+		parts = append(parts, offerDetail("Firmware", fw, v.Firmware))
+	}
+	if ps != nil {
+		parts = append(parts, offerDetail("Parameter set", ps, v.ParameterSet))
+	}
+	switch {
+	case fw != nil && ps != nil:
+		f.Title = "Firmware and parameter set updates available"
+	case fw != nil:
+		f.Title = "Firmware update available"
+	case ps != nil:
+		f.Title = "Parameter set update available"
+	default:
+		return f
+	}
+	f.Holds, f.Severity, f.Detail = true, fleet.SeverityInfo, strings.Join(parts, "; ")
+	return f
+}
+
+// maxNotesLine bounds the release notes an alert's detail quotes.
+const maxNotesLine = 200
+
+// offerDetail names an offer for an alert: "Firmware 4.3.0 (running
+// 4.2.0): Fixes the lamp driver timing" (a final full stop is dropped:
+// details are joined with "; ").
+func offerDetail(what string, o *update.Offer, running string) string {
+	s := fmt.Sprintf("%s %s (running %s)", what, o.DisplayName(), running)
+	line, _, _ := strings.Cut(o.Notes, "\n")
+	line = strings.TrimSuffix(strings.TrimSpace(line), ".")
+	if r := []rune(line); len(r) > maxNotesLine {
+		line = string(r[:maxNotesLine-1]) + "…"
+	}
+	if line != "" {
+		s += ": " + line
+	}
+	return s
 }

@@ -118,4 +118,3 @@ func pinnedRoot(file string) ([]byte, error) {
 	}
 	return b, nil
 }
-

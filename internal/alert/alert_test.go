@@ -250,6 +250,25 @@ func TestFaultEventsResolveWhenQuiet(t *testing.T) {
 	}
 }
 
+// Notifications name the printer, from the first revision on: e-mails and
+// webhooks tell people which printer an alert is about.
+func TestNotificationsNameThePrinter(t *testing.T) {
+	e := newEnv(t)
+	e.send(t, storetest.IdentityRecord(0, p, "3DP 7", at(0)))
+	e.send(t, event(1, "E1", fleet.SeverityError))
+	e.send(t, event(2, "C9", fleet.SeverityCritical))
+	e.n.mu.Lock()
+	defer e.n.mu.Unlock()
+	var got []string
+	for _, a := range e.n.got {
+		got = append(got, fmt.Sprintf("%s rev %d: %s", a.Rule, a.Revision, a.PrinterName))
+	}
+	want := []string{"fault-event rev 1: 3DP 7", "fault-event rev 2: 3DP 7"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("notified alerts (-want +got):\n%s", diff)
+	}
+}
+
 func TestSweepOffline(t *testing.T) {
 	e := newEnv(t)
 	e.send(t, status(0, fleet.StateIdle))

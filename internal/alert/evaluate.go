@@ -20,6 +20,13 @@ type State struct {
 	Seen time.Time
 }
 
+// Matches reports whether the alert already says what f says (severity,
+// title and detail): a finding that holds and matches an active alert
+// changes nothing, unless it is a Touch.
+func (s State) Matches(f Finding) bool {
+	return s.Severity == f.Severity && s.Title == f.Title && s.Detail == f.Detail
+}
+
 // Subject is a printer a sweep found in a condition, and since when.
 type Subject struct {
 	OrgID     fleet.OrgID
@@ -158,6 +165,23 @@ func (e *Evaluator) Apply(ctx context.Context, env uplink.Envelope) error {
 	return nil
 }
 
+// Report applies one finding about subj's printer that the evaluator does
+// not compute itself (such as RuleUpdateAvailable, from the releases the
+// cloud offers): it opens, revises or resolves the alert of f.Rule exactly
+// as a record's finding would, honours the organisation's mutes and tells
+// the Notifier. A finding observed before the rule's last observation of
+// the printer changes nothing.
+func (e *Evaluator) Report(ctx context.Context, subj Subject, f Finding) error {
+	rules, err := e.store.AlertRules(ctx, subj.OrgID)
+	if err == nil {
+		err = e.apply(ctx, cache{}, subj, f, rules.IsMuted(f.Rule))
+	}
+	if err != nil {
+		return fmt.Errorf("report %s of %s: %w", f.Rule, subj.PrinterID, err)
+	}
+	return nil
+}
+
 // cache holds the alert states of the printers one envelope or sweep has
 // looked at.
 type cache map[fleet.PrinterID]map[fleet.RuleKey]State
@@ -205,6 +229,11 @@ func (e *Evaluator) apply(ctx context.Context, c cache, subj Subject, f Finding,
 		if err != nil {
 			return fmt.Errorf("save alert %s of %s: %w", f.Rule, subj.PrinterID, err)
 		}
+		if ch.next.PrinterName == "" {
+			// A new alert knows its printer by ID only; the store names
+			// it, for the e-mails and webhooks that tell people of it.
+			ch.next.PrinterName = e.printerName(ctx, subj, ch.next.ID)
+		}
 		m[f.Rule] = ch.next
 		if ch.notify && e.notify != nil {
 			if err := e.notify.Notify(ctx, ch.next.Alert); err != nil {
@@ -215,6 +244,22 @@ func (e *Evaluator) apply(ctx context.Context, c cache, subj Subject, f Finding,
 		}
 		return nil
 	}
+}
+
+// printerName is the name the store gives the printer of alert id, or ""
+// when it cannot say (the notification then names the printer by ID).
+func (e *Evaluator) printerName(ctx context.Context, subj Subject, id fleet.AlertID) string {
+	states, err := e.store.AlertStates(ctx, subj.OrgID, subj.PrinterID)
+	if err != nil {
+		e.log.Warn("printer name for a notification", "printer", subj.PrinterID, "err", err)
+		return ""
+	}
+	for _, s := range states {
+		if s.ID == id {
+			return s.PrinterName
+		}
+	}
+	return ""
 }
 
 // change is a decided write: the new state, the revision it replaces (0
@@ -246,7 +291,7 @@ func decide(cur State, exists bool, f Finding, muted bool, subj Subject) (ch cha
 	case f.Holds && active:
 		next := cur
 		next.Seen = f.At
-		if cur.Severity == f.Severity && cur.Title == f.Title && cur.Detail == f.Detail {
+		if cur.Matches(f) {
 			if !f.Touch || !f.At.After(cur.Seen) {
 				return change{}, false
 			}

@@ -21,6 +21,10 @@ const (
 	RulePrinterError fleet.RuleKey = "printer-error"
 	RuleOffline      fleet.RuleKey = "offline"
 	RuleStalledJob   fleet.RuleKey = "stalled-job"
+	// RuleUpdateAvailable is computed outside the evaluator, from the
+	// releases of the cloud's update repository, and handed to
+	// Evaluator.Report.
+	RuleUpdateAvailable fleet.RuleKey = "update-available"
 )
 
 // Builtin describes a built-in rule for people.
@@ -46,6 +50,7 @@ func Builtins(opts Options) []Builtin {
 		{RulePrinterError, "Printer in error state", "The printer reports the error state."},
 		{RuleOffline, "Offline", fmt.Sprintf("No report from the printer for %s.", duration(opts.OfflineAfter))},
 		{RuleStalledJob, "Stalled job", fmt.Sprintf("The printer is printing but no layer was finished for %s.", duration(opts.StallAfter))},
+		{RuleUpdateAvailable, "Update available", "A newer firmware or print-parameter set that fits the printer was released (info); resolved once the printer runs it."},
 	}
 }
 

@@ -17,9 +17,10 @@ import (
 
 // How much the printer page shows.
 const (
-	detailJobs   = 10 // recent jobs
-	detailEvents = 20 // recent events
-	detailAlerts = 10 // resolved alerts
+	detailJobs   = 10  // recent jobs
+	detailEvents = 20  // recent events
+	detailAlerts = 10  // resolved alerts
+	wearPoints   = 365 // snapshots per wear plot at most: a year in days
 )
 
 // period is a choice of how far back the wear plots reach.
@@ -171,11 +172,13 @@ func (h *handler) printerData(r *http.Request, p access.Principal, det fleetquer
 				InWarranty: now.Before(ph.WarrantyEnd) && ph.WarrantyStatus != "void"})
 		}
 	}
-	cons, err := h.st.ConsumablesHistory(ctx, p.Org, id, from, time.Time{})
+	// The plots read the newest snapshot of each of wearPoints spans: a
+	// snapshot every 5 minutes is 100,000 a year, more than a plot shows.
+	cons, err := h.st.ConsumablesTrend(ctx, p.Org, id, from, now, wearPoints)
 	if err != nil {
 		return d, err
 	}
-	counters, err := h.st.CountersHistory(ctx, p.Org, id, from, time.Time{})
+	counters, err := h.st.CountersTrend(ctx, p.Org, id, from, now, wearPoints)
 	if err != nil {
 		return d, err
 	}
@@ -308,6 +311,9 @@ func summarizeLayers(layers []fleet.Layer) layerSummary {
 // layerPlots draws a job's layer durations and fused areas over the
 // layers' start times, in layer order.
 func layerPlots(lang i18n.Lang, layers []fleet.Layer) []template.HTML {
+	if len(layers) == 0 {
+		return nil // no time axis to draw; the page says no layers were reported
+	}
 	layers = slices.SortedFunc(slices.Values(layers), func(a, b fleet.Layer) int {
 		return cmp.Or(cmp.Compare(a.Index, b.Index), a.Start.Compare(b.Start))
 	})

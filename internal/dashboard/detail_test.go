@@ -17,6 +17,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/alert"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/fleetquery"
+	"github.com/fusionfleet/fusionfleet/internal/i18n"
 	"github.com/fusionfleet/fusionfleet/internal/uplink"
 	"github.com/google/go-cmp/cmp"
 )
@@ -590,4 +591,16 @@ func FuzzParseJobForm(f *testing.F) {
 			t.Errorf("empty period %v..%v", jq.From, jq.To)
 		}
 	})
+}
+
+// A job that reported no layers yet gets no layer plots: they would have
+// no time axis to draw.
+func TestLayerPlotsWithoutLayers(t *testing.T) {
+	if got := layerPlots(i18n.English, nil); len(got) != 0 {
+		t.Errorf("layerPlots(no layers) = %d plots, want none", len(got))
+	}
+	layers := []fleet.Layer{{Index: 1, Start: time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC), DurationSec: 8, SizeMM2: 100}}
+	if got := layerPlots(i18n.English, layers); len(got) != 2 {
+		t.Errorf("layerPlots(one layer) = %d plots, want 2", len(got))
+	}
 }

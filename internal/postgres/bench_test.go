@@ -27,9 +27,6 @@ func layerRecords(i int) []fleet.Record {
 	return recs
 }
 
-var layerColumns = []string{"gateway_id", "record_seq", "printer_id", "job_id", "seq", "layer_index",
-	"size_mm2", "duration_sec", "start_time", "end_time"}
-
 func layerRow(gw string, r fleet.Record) []any {
 	l := r.Layer
 	return []any{gw, int64(r.Seq), string(r.PrinterID), l.JobID, int64(l.Seq), int32(l.Index),

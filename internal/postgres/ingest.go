@@ -239,9 +239,19 @@ func insertBulk(ctx context.Context, tx pgx.Tx, gw fleet.GatewayID, recs []fleet
 		return rows.Err()
 	}
 	if len(l.seq) > 0 {
-		if err := count(`WITH ins AS (`+layerInsertSQL+` ON CONFLICT DO NOTHING RETURNING printer_id)
-			SELECT printer_id, COUNT(*) FROM ins GROUP BY printer_id`, l.args(gw)...); err != nil {
+		copied, err := copyLayers(ctx, tx, gw, l)
+		switch {
+		case err != nil:
 			return nil, fmt.Errorf("layers: %w", err)
+		case copied:
+			for _, p := range l.printer {
+				out[fleet.PrinterID(p)]++
+			}
+		default:
+			if err := count(`WITH ins AS (`+layerInsertSQL+` ON CONFLICT DO NOTHING RETURNING printer_id)
+				SELECT printer_id, COUNT(*) FROM ins GROUP BY printer_id`, l.args(gw)...); err != nil {
+				return nil, fmt.Errorf("layers: %w", err)
+			}
 		}
 	}
 	if len(g.seq) > 0 {
@@ -255,6 +265,36 @@ func insertBulk(ctx context.Context, tx pgx.Tx, gw fleet.GatewayID, recs []fleet
 	}
 	return out, nil
 }
+
+// copyLayers COPYs the layers into their table under a savepoint and
+// reports true. If one of them is there already (a resend after a lost
+// acknowledgement) it rolls back to the savepoint and reports false, for
+// the caller to insert the new ones with ON CONFLICT DO NOTHING. Layers
+// are the bulk of the data and resends rare, so almost every batch takes
+// the fast path.
+func copyLayers(ctx context.Context, tx pgx.Tx, gw fleet.GatewayID, l layerCols) (bool, error) {
+	sp, err := tx.Begin(ctx)
+	if err != nil {
+		return false, err
+	}
+	_, err = sp.CopyFrom(ctx, pgx.Identifier{"layers"}, layerColumns, pgx.CopyFromSlice(len(l.seq), func(i int) ([]any, error) {
+		return []any{gw, l.recSeq[i], l.printer[i], l.job[i], l.seq[i], l.index[i], l.size[i], l.dur[i], l.start[i], l.end[i]}, nil
+	}))
+	if err == nil {
+		return true, sp.Commit(ctx)
+	}
+	if rerr := sp.Rollback(ctx); rerr != nil {
+		return false, rerr
+	}
+	if isUniqueViolation(err) {
+		return false, nil
+	}
+	return false, err
+}
+
+// layerColumns are the layers table's columns in layerCols' order.
+var layerColumns = []string{"gateway_id", "record_seq", "printer_id", "job_id", "seq", "layer_index",
+	"size_mm2", "duration_sec", "start_time", "end_time"}
 
 // layerInsertSQL inserts the layers given as arrays by layerCols.args.
 const layerInsertSQL = `INSERT INTO layers (gateway_id, record_seq, printer_id, job_id, seq, layer_index,

@@ -306,8 +306,8 @@ func (d *DB) RecordAttempt(ctx context.Context, a fleet.DeliveryAttempt, next ti
 		return fmt.Errorf("record attempt of %s: invalid status %s", a.DeliveryID, a.Status)
 	}
 	err := d.tx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `INSERT INTO notify_attempts (delivery_id, attempt, at, status, error)
-			SELECT id, $2::integer, $3::bigint, $4::smallint, $5::text FROM notify_deliveries WHERE id = $1
+		tag, err := tx.Exec(ctx, `INSERT INTO notify_attempts (delivery_id, attempt, at, status, error, org_id)
+			SELECT id, $2::integer, $3::bigint, $4::smallint, $5::text, org_id FROM notify_deliveries WHERE id = $1
 			ON CONFLICT DO NOTHING`, a.DeliveryID, a.Attempt, nanos(a.At), int(a.Status), a.Error)
 		if err != nil {
 			return err
@@ -350,7 +350,7 @@ func (d *DB) DeliveryLog(ctx context.Context, org fleet.OrgID, limit int) ([]fle
 	out, err := collect(ctx, d, `SELECT a.delivery_id, d.alert_id, d.revision, d.kind, d.target, d.channel_id, d.user_id,
 		a.attempt, a.at, a.status, a.error
 		FROM notify_attempts a JOIN notify_deliveries d ON d.id = a.delivery_id
-		WHERE d.org_id = $1 ORDER BY a.at DESC, a.delivery_id, a.attempt DESC LIMIT $2`, []any{org, limit},
+		WHERE a.org_id = $1 AND d.org_id = $1 ORDER BY a.at DESC, a.delivery_id, a.attempt DESC LIMIT $2`, []any{org, limit},
 		func(row pgx.CollectableRow) (fleet.DeliveryAttempt, error) {
 			var a fleet.DeliveryAttempt
 			var kind, status int

@@ -354,8 +354,9 @@ func (d *DB) RecordAttempt(ctx context.Context, a fleet.DeliveryAttempt, next ti
 		if n == 0 {
 			return fleet.ErrNotFound
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO notify_attempts (delivery_id, attempt, at, status, error) VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT DO NOTHING`, a.DeliveryID, a.Attempt, nanos(a.At), int(a.Status), a.Error); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO notify_attempts (delivery_id, attempt, at, status, error, org_id)
+			SELECT id, ?, ?, ?, ?, org_id FROM notify_deliveries WHERE id = ?
+			ON CONFLICT DO NOTHING`, a.Attempt, nanos(a.At), int(a.Status), a.Error, a.DeliveryID); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `UPDATE notify_deliveries SET status = ?, next_at = ?, lease_until = 0, updated_at = ?,
@@ -386,7 +387,7 @@ func (d *DB) DeliveryLog(ctx context.Context, org fleet.OrgID, limit int) ([]fle
 	rows, err := d.db.QueryContext(ctx, `SELECT a.delivery_id, d.alert_id, d.revision, d.kind, d.target, d.channel_id, d.user_id,
 		a.attempt, a.at, a.status, a.error
 		FROM notify_attempts a JOIN notify_deliveries d ON d.id = a.delivery_id
-		WHERE d.org_id = ? ORDER BY a.at DESC, a.delivery_id, a.attempt DESC LIMIT ?`, org, limit)
+		WHERE a.org_id = ? AND d.org_id = ? ORDER BY a.at DESC, a.delivery_id, a.attempt DESC LIMIT ?`, org, org, limit)
 	if err != nil {
 		return nil, fmt.Errorf("delivery log of %s: %w", org, err)
 	}

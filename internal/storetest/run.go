@@ -34,6 +34,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"ApplyEnvelopeRejects", testApplyRejects},
 		{"ApplyEnvelopeCancelled", testApplyCancelled},
 		{"AllKinds", testAllKinds},
+		{"LayersResentInPart", testLayersResentInPart},
 		{"Jobs", testJobs},
 		{"JobHistory", testJobHistory},
 		{"Job", testJob},
@@ -67,6 +68,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"DeliveryRevisions", testDeliveryRevisions},
 		{"ClaimDeliveriesUnderRace", testClaimRace},
 		{"VersionFailures", testVersionFailures},
+		{"PrinterVersions", testPrinterVersions},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })

@@ -89,6 +89,7 @@ type Store interface {
 
 	AlertStore
 	RolloutStore
+	VersionStore
 
 	KPIDaily(ctx context.Context, org fleet.OrgID, f kpi.Filter) (kpi.Daily, error)
 	UsageHeatmap(ctx context.Context, org fleet.OrgID, f kpi.Filter) (kpi.Usage, error)
