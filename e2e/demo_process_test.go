@@ -56,9 +56,17 @@ type demoProcess struct {
 // startDemo starts the demo binary and waits for its start-up lines.
 func startDemo(t *testing.T, bin, data string, flags ...string) *demoProcess {
 	t.Helper()
+	return startDemoEnv(t, bin, data, nil, flags...)
+}
+
+// startDemoEnv is startDemo with extra environment variables ("KEY=value")
+// for the demo process, such as SSL_CERT_FILE for the CAs it trusts.
+func startDemoEnv(t *testing.T, bin, data string, env []string, flags ...string) *demoProcess {
+	t.Helper()
 	args := append([]string{"demo", "-data", data, "-printers", "2", "-speed", "600", "-poll", "500ms"}, flags...)
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "HTTPS_PROXY=", "HTTP_PROXY=", "NO_PROXY=")
+	cmd.Env = append(cmd.Env, env...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -121,6 +121,8 @@ type ccConfig struct {
 	bulkInterval   time.Duration
 	maxBackoff     time.Duration // longest wait between failed uploads; 0 → 30 s
 	updateInterval time.Duration // how often the update mirror syncs; 0 → 5 min
+	// snapshotInterval is how often counters and consumables are read; 0 → 5 min.
+	snapshotInterval time.Duration
 	// mirrorLn, if set, serves the update mirror alone, for printers on
 	// the LAN while the local UI stays on loopback.
 	mirrorLn  net.Listener
@@ -178,7 +180,7 @@ func startCommandCenter(ctx context.Context, cfg ccConfig) (_ *ccNode, err error
 	sessions := tls.NewLRUClientSessionCache(4096)
 	poller := commandcenter.NewPoller(st, func(addr string, pin deviceapi.Fingerprint) commandcenter.Device {
 		return deviceapi.NewClient(addr, pin, deviceapi.ClientOptions{SessionCache: sessions})
-	}, commandcenter.PollerOptions{Interval: cfg.pollInterval, Clock: cfg.clock, Logger: logger})
+	}, commandcenter.PollerOptions{Interval: cfg.pollInterval, SnapshotInterval: cfg.snapshotInterval, Clock: cfg.clock, Logger: logger})
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		commandcenter.NewMetrics(st, commandcenter.MetricsOptions{Poller: poller, Clock: cfg.clock}))

@@ -123,6 +123,10 @@ func runDemo(ctx context.Context, args []string, e env) error {
 		pollInterval: *poll, uploadInterval: *poll, clock: clock.Real{}, logger: logger,
 		// The demo shows changes at once and bulk data every half minute.
 		priorityDelay: time.Second, bulkInterval: 30 * time.Second, updateInterval: demoUpdateInterval,
+		// The accelerated printers make far more data than real ones: no
+		// bandwidth cap on loopback, and wear read every half minute, so
+		// that jobs, KPIs and wear plots fill within minutes.
+		rateBytes: -1, snapshotInterval: 30 * time.Second,
 		stdin: e.stdin, stdout: io.Discard,
 	})
 	if err != nil {

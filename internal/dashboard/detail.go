@@ -174,15 +174,25 @@ func (h *handler) printerData(r *http.Request, p access.Principal, det fleetquer
 	}
 	// The plots read the newest snapshot of each of wearPoints spans: a
 	// snapshot every 5 minutes is 100,000 a year, more than a plot shows.
-	cons, err := h.st.ConsumablesTrend(ctx, p.Org, id, from, now, wearPoints)
+	// They end at the newest snapshot when the printer's clock runs ahead
+	// of ours (snapshots carry the printer's time), so a printer with a
+	// wrong clock still shows its wear.
+	end := now
+	for _, t := range []time.Time{d.Snapshot, counterTime(det.Counters)} {
+		if t.After(end) {
+			end = t.Add(time.Second)
+		}
+	}
+	start := end.AddDate(0, 0, -pd.Days)
+	cons, err := h.st.ConsumablesTrend(ctx, p.Org, id, start, end, wearPoints)
 	if err != nil {
 		return d, err
 	}
-	counters, err := h.st.CountersTrend(ctx, p.Org, id, from, now, wearPoints)
+	counters, err := h.st.CountersTrend(ctx, p.Org, id, start, end, wearPoints)
 	if err != nil {
 		return d, err
 	}
-	wearPlots(&d, lang, cons, counters, from, now)
+	wearPlots(&d, lang, cons, counters, start, end)
 	jobs, err := h.st.Jobs(ctx, p.Org, fleetquery.JobFilter{PrinterID: id, Limit: detailJobs})
 	if err != nil {
 		return d, err
@@ -327,4 +337,12 @@ func layerPlots(lang i18n.Lang, layers []fleet.Layer) []template.HTML {
 		plot.Lines{Title: lang.T("Layer duration"), Unit: "s", Series: []plot.Series{dur}}.SVG(),
 		plot.Lines{Title: lang.T("Fused area per layer"), Unit: "mm²", Series: []plot.Series{area}}.SVG(),
 	}
+}
+
+// counterTime is the time of a counters snapshot, zero without one.
+func counterTime(c *fleet.Counters) time.Time {
+	if c == nil {
+		return time.Time{}
+	}
+	return c.Time
 }

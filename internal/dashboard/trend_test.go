@@ -41,3 +41,30 @@ func TestPrinterPageDenseHistory(t *testing.T) {
 		}
 	}
 }
+
+// A printer whose clock runs ahead of the cloud's (the demo's accelerated
+// printers, or a wrong clock) still shows its wear: the plots end at its
+// newest snapshot rather than at the cloud's now.
+func TestPrinterPageClockAhead(t *testing.T) {
+	f := newFixture(t)
+	const p = fleet.PrinterID("printer-a043")
+	ahead := f.clock.Now().AddDate(0, 2, 0) // two months in the cloud's future
+	recs := []fleet.Record{{Kind: fleet.KindIdentity, PrinterID: p, Time: f.clock.Now(), Identity: &fleet.Identity{PrinterID: p,
+		Name: "3DP 43", Model: "FF-4200", SerialNumber: "SN43"}}}
+	for i := range 10 {
+		at := ahead.Add(time.Duration(i) * time.Hour)
+		recs = append(recs, consumablesRecord(p, at, 80-float64(i), float64(i)),
+			fleet.Record{Kind: fleet.KindCounters, PrinterID: p, Time: f.clock.Now(),
+				Counters: &fleet.Counters{FilterStatusPercent: 50 - float64(i), Time: at}})
+	}
+	f.apply(t, f.orgA, f.siteA, recs...)
+	resp, body := f.getAs(t, f.user(t, "ada"), "/printers/"+string(p)+"?period=7d", "")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d\n%s", resp.StatusCode, body)
+	}
+	for _, want := range []string{"fusing from 71 % to 80 %, latest 71 %", "Filter life left from 41 % to 50 %, latest 41 %"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("printer page lacks the plot summary %q", want)
+		}
+	}
+}
