@@ -40,13 +40,21 @@ func TestEncodeEnvelopeSplicesClientForm(t *testing.T) {
 			if _, ok := canonicalRecords(raw, len(recs)); !ok {
 				t.Fatalf("canonicalRecords refused json.Marshal's output %s", raw)
 			}
-			got, err := encodeEnvelope(envGateway, raw, recs)
+			got, err := encodeEnvelope(envGateway, raw, recs, false)
 			if err != nil {
 				t.Fatal(err)
 			}
 			want := mustJSON(t, Envelope{OrgID: "org-1", SiteID: "site-1", GatewayID: "gw-a", Records: recs})
 			if !bytes.Equal(got, want) {
 				t.Errorf("spliced envelope differs from the re-encoded one:\ngot  %s\nwant %s", got, want)
+			}
+			// A batch the fast decoder takes is spliced without a scan,
+			// to the same bytes.
+			if _, ok := decodeFast(raw); ok {
+				fast, err := encodeEnvelope(envGateway, raw, recs, true)
+				if err != nil || !bytes.Equal(fast, want) {
+					t.Errorf("fast-decoded batch spliced to %s, %v; want %s", fast, err, want)
+				}
 			}
 		})
 	}
@@ -59,7 +67,7 @@ func TestEncodeEnvelopeInvalidUTF8(t *testing.T) {
 		Log: &fleet.LogLine{Seq: 1, Log: fleet.LogSession, Time: t0, Text: "bad \xff byte"}}}}
 	raw := mustJSON(t, b)
 	recs := decodeRecords(t, raw)
-	got, err := encodeEnvelope(envGateway, raw, recs)
+	got, err := encodeEnvelope(envGateway, raw, recs, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +108,7 @@ func TestEncodeEnvelopeReencodesOtherForms(t *testing.T) {
 			if arr, ok := canonicalRecords(raw, len(recs)); ok {
 				t.Fatalf("canonicalRecords accepted %s as %s", raw, arr)
 			}
-			got, err := encodeEnvelope(envGateway, raw, recs)
+			got, err := encodeEnvelope(envGateway, raw, recs, false)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -273,7 +281,7 @@ func BenchmarkEncodeEnvelope(b *testing.B) {
 	b.Run("splice", func(b *testing.B) {
 		b.SetBytes(int64(len(raw)))
 		for b.Loop() {
-			if _, err := encodeEnvelope(envGateway, raw, batch.Records); err != nil {
+			if _, err := encodeEnvelope(envGateway, raw, batch.Records, false); err != nil {
 				b.Fatal(err)
 			}
 		}
