@@ -69,11 +69,22 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	t := time.NewTicker(a.opts.Interval)
 	defer t.Stop()
+	last := "" // the last round's errors: a lasting problem is logged once
 	for {
-		for _, err := range a.Check(ctx) {
-			if ctx.Err() == nil {
+		errs := a.Check(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		now := errors.Join(errs...)
+		switch {
+		case now != nil && now.Error() != last:
+			for _, err := range errs {
 				a.log.Warn("update check", "err", err)
 			}
+			last = now.Error()
+		case now == nil && last != "":
+			a.log.Info("update checks work again")
+			last = ""
 		}
 		select {
 		case <-ctx.Done():
@@ -91,6 +102,9 @@ func (a *Agent) Check(ctx context.Context) []error {
 		in, err := a.update(ctx, k)
 		switch {
 		case errors.Is(err, ErrNoUpdate):
+		case errors.Is(err, ErrUnavailable):
+			// The other kinds would only fail the same way.
+			return append(errs, err)
 		case err != nil:
 			errs = append(errs, err)
 		default:

@@ -3,7 +3,13 @@ package update
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/printer"
 )
@@ -93,5 +99,70 @@ func TestAgentHoldsUntilApproved(t *testing.T) {
 	}
 	if got := p.Identity().Firmware; got != "4.3.0" {
 		t.Errorf("firmware %s after a failed approval check, want 4.3.0", got)
+	}
+}
+
+// logCounter counts log records by level and message.
+type logCounter struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *logCounter) Enabled(context.Context, slog.Level) bool { return true }
+func (c *logCounter) Handle(_ context.Context, r slog.Record) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n[r.Level.String()+" "+r.Message]++
+	return nil
+}
+func (c *logCounter) WithAttrs([]slog.Attr) slog.Handler { return c }
+func (c *logCounter) WithGroup(string) slog.Handler      { return c }
+func (c *logCounter) count(key string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n[key]
+}
+
+// A mirror that is down is logged once, not at every check and for every
+// kind, and its return once.
+func TestAgentLogsALastingProblemOnce(t *testing.T) {
+	f := newFixture(t)
+	var down atomic.Bool
+	var checks atomic.Int32
+	down.Store(true)
+	f.mirror.set("/tuf/metadata/timestamp.json", func(w http.ResponseWriter, r *http.Request) {
+		checks.Add(1)
+		if down.Load() {
+			http.NotFound(w, r)
+			return
+		}
+		http.ServeFile(w, r, filepath.Join(f.repo.Dir(), repoMetadataDir, "timestamp.json"))
+	})
+	logs := &logCounter{n: map[string]int{}}
+	a := NewAgent(f.client("FF-4200"), f.dev, AgentOptions{Interval: 5 * time.Millisecond, Logger: slog.New(logs)})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	waitChecks := func(n int32) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); checks.Load() < n; {
+			if time.Now().After(deadline) {
+				t.Fatalf("only %d checks", checks.Load())
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	waitChecks(5)
+	down.Store(false)
+	waitChecks(checks.Load() + 3)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := logs.count("WARN update check"); got != 1 {
+		t.Errorf("%d warnings over %d checks of a mirror that was down, want 1", got, checks.Load())
+	}
+	if got := logs.count("INFO update checks work again"); got != 1 {
+		t.Errorf("%d notes of the mirror's return, want 1", got)
 	}
 }
