@@ -184,7 +184,7 @@ func TestCloudOutageLosesNothing(t *testing.T) {
 	if err := ccDB.QueryRowContext(ctx, `SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'next_seq'`).Scan(&next); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the cloud store did not catch up with the acknowledged records", 30*time.Second, func() bool {
+	eventually(t, "the cloud store did not catch up with the acknowledged records", 90*time.Second, func() bool {
 		return uint64(len(received(cloudDB))) >= next-1
 	})
 	seqs := received(cloudDB)
