@@ -40,8 +40,8 @@ func newUpdateMirror(cfg ccConfig, st *commandcenter.Store, logger *slog.Logger)
 		// stuck transfer ends here.
 		Timeout: 30 * time.Minute,
 	}
-	models := func() []string {
-		ps, err := st.Printers(context.Background())
+	models := func(ctx context.Context) []string {
+		ps, err := st.Printers(ctx)
 		if err != nil {
 			logger.Warn("mirror: printer models unknown; mirroring every target", "err", err)
 			return nil
@@ -86,8 +86,11 @@ func startUpdateAgent(n *printerNode, dataDir string, u printerUpdates, logger *
 	c, err := update.NewClient(filepath.Join(dataDir, "update"), u.root, u.url, id.Model, update.Options{
 		HTTPClient: client, Logger: logger, PrinterID: string(id.PrinterID), Site: u.site,
 		Factory: map[update.Kind]update.Slot{
-			update.KindFirmware:   {Version: id.Firmware},
-			update.KindParameters: {Version: parameterSetVersion(id.ParameterSet), Name: id.ParameterSet},
+			update.KindFirmware: {Version: id.Firmware},
+			// A parameter set reports its name; its version is the name's
+			// last field ("std-4200-2.1" → "2.1"), as the cloud reads it too.
+			update.KindParameters: {Version: cmp.Or(update.InstalledVersion(nil, update.KindParameters, id.Model, id.ParameterSet), id.ParameterSet),
+				Name: id.ParameterSet},
 		},
 	})
 	if err != nil {
@@ -99,15 +102,6 @@ func startUpdateAgent(n *printerNode, dataDir string, u printerUpdates, logger *
 		Logger:   logger.With("printer", id.Name),
 	})
 	return a.Run, nil
-}
-
-// parameterSetVersion is the version in a parameter set's name
-// ("std-4200-2.1" → "2.1").
-func parameterSetVersion(name string) string {
-	if i := strings.LastIndexByte(name, '-'); i >= 0 {
-		return name[i+1:]
-	}
-	return name
 }
 
 // pinnedRoot reads the root metadata a printer is provisioned with.

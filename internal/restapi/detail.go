@@ -1,6 +1,7 @@
 package restapi
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -99,24 +100,18 @@ func (h *handler) printerDetail(w http.ResponseWriter, r *http.Request, p access
 
 // consumablesHistory is a printer's consumables snapshots in a range.
 func (h *handler) consumablesHistory(w http.ResponseWriter, r *http.Request, p access.Principal) error {
-	det, err := h.visiblePrinter(r, p)
-	if err != nil {
-		return err
-	}
-	from, to, err := h.historyRange(r.URL.Query())
-	if err != nil {
-		return err
-	}
-	out, err := h.st.ConsumablesHistory(r.Context(), p.Org, det.View.ID, from, to)
-	if err != nil {
-		return err
-	}
-	h.encode(w, http.StatusOK, nonNil(out))
-	return nil
+	return printerHistory(h, w, r, p, h.st.ConsumablesHistory)
 }
 
 // countersHistory is a printer's counter snapshots in a range.
 func (h *handler) countersHistory(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+	return printerHistory(h, w, r, p, h.st.CountersHistory)
+}
+
+// printerHistory answers the snapshots read returns for a printer the
+// caller may see, in the range the query names.
+func printerHistory[T any](h *handler, w http.ResponseWriter, r *http.Request, p access.Principal,
+	read func(ctx context.Context, org fleet.OrgID, p fleet.PrinterID, from, to time.Time) ([]T, error)) error {
 	det, err := h.visiblePrinter(r, p)
 	if err != nil {
 		return err
@@ -125,7 +120,7 @@ func (h *handler) countersHistory(w http.ResponseWriter, r *http.Request, p acce
 	if err != nil {
 		return err
 	}
-	out, err := h.st.CountersHistory(r.Context(), p.Org, det.View.ID, from, to)
+	out, err := read(r.Context(), p.Org, det.View.ID, from, to)
 	if err != nil {
 		return err
 	}

@@ -40,7 +40,7 @@ type MirrorOptions struct {
 	Interval time.Duration
 	// Models, when set, returns the printer models of the site: targets
 	// for none of them are not downloaded. Nil mirrors every target.
-	Models func() []string
+	Models func(ctx context.Context) []string
 	// MaxMetadataSize and MaxTargetSize cap every download; zero means
 	// 4 MiB and 1 GiB.
 	MaxMetadataSize int64
@@ -300,7 +300,7 @@ func (m *Mirror) syncTargets(ctx context.Context, tg targetsSigned) ([]MirroredT
 	var models map[string]bool
 	if m.opts.Models != nil {
 		models = make(map[string]bool)
-		for _, mo := range m.opts.Models() {
+		for _, mo := range m.opts.Models(ctx) {
 			models[mo] = true
 		}
 	}

@@ -2,6 +2,7 @@ package update
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -61,7 +62,7 @@ func names(ts []MirroredTarget) []string {
 }
 
 func TestMirrorCopiesWhatFitsTheSite(t *testing.T) {
-	f := newMirrorFixture(t, MirrorOptions{Models: func() []string { return []string{"4200"} }}, nil)
+	f := newMirrorFixture(t, MirrorOptions{Models: func(context.Context) []string { return []string{"4200"} }}, nil)
 	fits := f.add(t, "2.1.0", []string{"4200", "5200"}, "firmware for both")
 	other := f.add(t, "3.0.0", []string{"5200"}, "firmware for the other model")
 
