@@ -3,7 +3,6 @@ package update
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"time"
 )
@@ -119,19 +118,13 @@ func (a *Agent) update(ctx context.Context, k Kind) (Installed, error) {
 	if a.opts.Approved == nil {
 		return a.client.Update(ctx, k, a.start(k))
 	}
-	t, err := a.client.Check(ctx, k)
-	if err != nil {
-		return Installed{}, err
-	}
-	ok, err := a.opts.Approved(ctx, t)
-	if err != nil {
-		return Installed{}, fmt.Errorf("ask whether %s is approved: %w", t.Name, err)
-	}
-	if !ok {
-		a.log.Info("update held until approved", "kind", k, "target", t.Name, "version", t.Version)
-		return Installed{}, ErrNoUpdate
-	}
-	return a.client.Apply(ctx, k, t.Name, a.start(k))
+	return a.client.UpdateApproved(ctx, k, func(ctx context.Context, t Target) (bool, error) {
+		ok, err := a.opts.Approved(ctx, t)
+		if err == nil && !ok {
+			a.log.Info("update held until approved", "kind", k, "target", t.Name, "version", t.Version)
+		}
+		return ok, err
+	}, a.start(k))
 }
 
 // start activates a release on the device and runs the start check,

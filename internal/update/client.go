@@ -269,6 +269,13 @@ func (c *Client) pick(s *session, kind Kind) (Target, error) {
 // Update refreshes the metadata, and installs and starts the newest
 // applicable target of kind. It returns ErrNoUpdate if there is none.
 func (c *Client) Update(ctx context.Context, kind Kind, start StartFunc) (Installed, error) {
+	return c.UpdateApproved(ctx, kind, nil, start)
+}
+
+// UpdateApproved is Update that first asks approve about the target it
+// picked, on the same refreshed metadata: false holds the target back
+// (ErrNoUpdate). A nil approve approves everything.
+func (c *Client) UpdateApproved(ctx context.Context, kind Kind, approve func(context.Context, Target) (bool, error), start StartFunc) (Installed, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s, err := c.refresh(ctx)
@@ -278,6 +285,15 @@ func (c *Client) Update(ctx context.Context, kind Kind, start StartFunc) (Instal
 	t, err := c.pick(s, kind)
 	if err != nil {
 		return Installed{}, err
+	}
+	if approve != nil {
+		ok, err := approve(ctx, t)
+		if err != nil {
+			return Installed{}, fmt.Errorf("ask whether %s is approved: %w", t.Name, err)
+		}
+		if !ok {
+			return Installed{}, fmt.Errorf("%s held until approved: %w", t.Name, ErrNoUpdate)
+		}
 	}
 	return c.install(ctx, s, kind, t, start)
 }
