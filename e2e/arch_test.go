@@ -137,3 +137,59 @@ func TestTierBoundaries(t *testing.T) {
 		}
 	}
 }
+
+// vocabulary is the bottom layer: the nouns of the fleet and the pure rules
+// over them. These packages import nothing of the module outside this set,
+// so everything may import them without linking a protocol, a stream or a
+// store.
+var vocabulary = []string{"fleet", "access", "alert", "fleetquery", "kpi", "retention", "clock"}
+
+// Dependencies point down: the vocabulary imports only the vocabulary, the
+// cloud stores import only the vocabulary (never the wire protocol, the
+// stream consumer or a service), and the wire protocol and the stream
+// consumer never import a store.
+func TestDependenciesPointDown(t *testing.T) {
+	pkgs := loadPackages(t)
+	isVocab := func(ip string) bool {
+		return slices.Contains(vocabulary, strings.TrimPrefix(ip, module+"/internal/"))
+	}
+	onlyVocab := func(ip string, extra ...string) {
+		p := pkgs[ip]
+		if p == nil {
+			t.Errorf("package %s not found", ip)
+			return
+		}
+		for _, d := range p.imports {
+			if !strings.HasPrefix(d, module+"/") || isVocab(d) || slices.Contains(extra, strings.TrimPrefix(d, module+"/internal/")) {
+				continue
+			}
+			t.Errorf("%s imports %s; it may import only the vocabulary %v %v", ip, d, vocabulary, extra)
+		}
+	}
+	for _, v := range vocabulary {
+		onlyVocab(module + "/internal/" + v)
+	}
+	for ip := range pkgs {
+		if isStore(ip) {
+			onlyVocab(ip, "sqlitedb")
+		}
+	}
+	for _, ip := range []string{"uplink", "ingest", "stream"} {
+		for d := range deps(pkgs, module+"/internal/"+ip) {
+			if isStore(d) {
+				t.Errorf("internal/%s depends on the store %s", ip, d)
+			}
+		}
+	}
+}
+
+// isStore reports whether ip is a cloud store package (not its tests'
+// helpers).
+func isStore(ip string) bool {
+	for _, s := range []string{"store", "sqlite", "postgres"} {
+		if ip == module+"/internal/"+s {
+			return true
+		}
+	}
+	return false
+}

@@ -15,7 +15,6 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/sqlite"
 	"github.com/fusionfleet/fusionfleet/internal/storetest"
-	"github.com/fusionfleet/fusionfleet/internal/uplink"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -90,7 +89,7 @@ func newEnv(t *testing.T) *env {
 }
 
 // send stores the records and evaluates them, as the two consumers do.
-func (e *env) send(t *testing.T, recs ...fleet.Record) uplink.Envelope {
+func (e *env) send(t *testing.T, recs ...fleet.Record) fleet.Envelope {
 	t.Helper()
 	for i := range recs {
 		e.seq++
@@ -184,7 +183,7 @@ func TestRulesOpenReviseResolve(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(string(tt.rule), func(t *testing.T) {
 			e := newEnv(t)
-			var envs []uplink.Envelope
+			var envs []fleet.Envelope
 			for _, r := range tt.recs {
 				envs = append(envs, e.send(t, r))
 			}

@@ -9,8 +9,6 @@ import (
 
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
-	"github.com/fusionfleet/fusionfleet/internal/ingest"
-	"github.com/fusionfleet/fusionfleet/internal/uplink"
 )
 
 // State is an alert as the evaluator tracks it: the incident, and when its
@@ -139,7 +137,7 @@ const maxAttempts = 4
 // done with (evaluated, or poison, which the SQL writer reports) and an
 // error when it should be redelivered.
 func (e *Evaluator) Handle(ctx context.Context, data []byte) error {
-	env, err := ingest.Decode(data)
+	env, err := fleet.DecodeEnvelope(data)
 	if err != nil {
 		e.log.Debug("skipping message that can never be evaluated", "err", err)
 		return nil
@@ -148,7 +146,7 @@ func (e *Evaluator) Handle(ctx context.Context, data []byte) error {
 }
 
 // Apply evaluates the records of one envelope.
-func (e *Evaluator) Apply(ctx context.Context, env uplink.Envelope) error {
+func (e *Evaluator) Apply(ctx context.Context, env fleet.Envelope) error {
 	rules, err := e.store.AlertRules(ctx, env.OrgID)
 	if err != nil {
 		return fmt.Errorf("evaluate alerts of %s: %w", env.OrgID, err)

@@ -532,7 +532,7 @@ func TestNoCanaryReachesTheCloud(t *testing.T) {
 	got := map[fleet.Kind]int{}
 	var published bytes.Buffer
 	for _, b := range cloud.published {
-		var env uplink.Envelope
+		var env fleet.Envelope
 		if err := json.Unmarshal(b, &env); err != nil {
 			t.Fatalf("published envelope: %v", err)
 		}

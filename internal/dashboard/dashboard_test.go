@@ -22,7 +22,6 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/identity"
 	"github.com/fusionfleet/fusionfleet/internal/sqlite"
-	"github.com/fusionfleet/fusionfleet/internal/uplink"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -101,7 +100,7 @@ func (f *fixture) status(t *testing.T, org fleet.OrgID, site fleet.SiteID, p fle
 	t.Helper()
 	now := f.clock.Now()
 	f.seq += 2
-	env := uplink.Envelope{OrgID: org, SiteID: site, GatewayID: fleet.GatewayID("gw_" + string(org)), Records: []fleet.Record{
+	env := fleet.Envelope{OrgID: org, SiteID: site, GatewayID: fleet.GatewayID("gw_" + string(org)), Records: []fleet.Record{
 		{Seq: f.seq - 1, Kind: fleet.KindIdentity, PrinterID: p, Time: now, Identity: &fleet.Identity{
 			PrinterID: p, Name: name, Model: "FF-4200", SerialNumber: "SN1"}},
 		{Seq: f.seq, Kind: fleet.KindStatus, PrinterID: p, Time: now, Status: &fleet.Status{

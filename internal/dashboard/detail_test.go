@@ -18,7 +18,6 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/fleetquery"
 	"github.com/fusionfleet/fusionfleet/internal/i18n"
-	"github.com/fusionfleet/fusionfleet/internal/uplink"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -30,7 +29,7 @@ func (f *fixture) apply(t *testing.T, org fleet.OrgID, site fleet.SiteID, recs .
 		f.seq++
 		recs[i].Seq = f.seq
 	}
-	env := uplink.Envelope{OrgID: org, SiteID: site, GatewayID: fleet.GatewayID("gw_" + string(site)), Records: recs}
+	env := fleet.Envelope{OrgID: org, SiteID: site, GatewayID: fleet.GatewayID("gw_" + string(site)), Records: recs}
 	if _, err := f.db.ApplyEnvelope(t.Context(), env); err != nil {
 		t.Fatal(err)
 	}

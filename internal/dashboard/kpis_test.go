@@ -10,7 +10,6 @@ import (
 
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/storetest"
-	"github.com/fusionfleet/fusionfleet/internal/uplink"
 )
 
 // jobs applies finished jobs of printer p, one a day from first, n days.
@@ -23,7 +22,7 @@ func (f *fixture) jobs(t *testing.T, org fleet.OrgID, site fleet.SiteID, p fleet
 			first.Add(time.Duration(i)*24*time.Hour), 5, 8, density, 1000)
 		recs = append(recs, r)
 	}
-	env := uplink.Envelope{OrgID: org, SiteID: site, GatewayID: fleet.GatewayID("gw_" + string(org)), Records: recs}
+	env := fleet.Envelope{OrgID: org, SiteID: site, GatewayID: fleet.GatewayID("gw_" + string(org)), Records: recs}
 	if _, err := f.db.ApplyEnvelope(t.Context(), env); err != nil {
 		t.Fatal(err)
 	}

@@ -1,16 +1,13 @@
 package ingest
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
-	"github.com/fusionfleet/fusionfleet/internal/uplink"
 )
 
 // ChangedSubject is the subject on which a writer announces that an
@@ -22,7 +19,7 @@ const ChangedSubject = "fleet.changed"
 // fleet.ErrRejected means some records were refused for good and the rest
 // applied; any other error means nothing was applied.
 type Store interface {
-	ApplyEnvelope(ctx context.Context, env uplink.Envelope) (applied int, err error)
+	ApplyEnvelope(ctx context.Context, env fleet.Envelope) (applied int, err error)
 }
 
 // Notifier announces changes to every cloud node.
@@ -57,42 +54,11 @@ func NewWriter(st Store, n Notifier, opts Options) *Writer {
 	return &Writer{store: st, notify: n, logger: opts.Logger.With("component", "ingest"), m: opts.Metrics, clock: opts.Clock}
 }
 
-// ErrPoison marks a message that can never be applied: retrying it would
-// only block the stream behind it.
-var ErrPoison = errors.New("poison message")
-
-// Decode parses and checks one stream message.
-func Decode(data []byte) (uplink.Envelope, error) {
-	var env uplink.Envelope
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&env); err != nil {
-		return env, fmt.Errorf("decode envelope: %w: %w", ErrPoison, err)
-	}
-	if dec.More() {
-		return env, fmt.Errorf("decode envelope: %w: trailing data", ErrPoison)
-	}
-	if env.OrgID == "" || env.SiteID == "" || env.GatewayID == "" {
-		return env, fmt.Errorf("decode envelope: %w: missing organisation, site or gateway", ErrPoison)
-	}
-	var prev uint64
-	for _, r := range env.Records {
-		if err := r.Validate(); err != nil {
-			return env, fmt.Errorf("envelope from %s: %w: %w", env.GatewayID, ErrPoison, err)
-		}
-		if r.Seq <= prev {
-			return env, fmt.Errorf("envelope from %s: %w: seq %d after %d", env.GatewayID, ErrPoison, r.Seq, prev)
-		}
-		prev = r.Seq
-	}
-	return env, nil
-}
-
 // Handle applies one stream message. It returns nil when the message is
 // done with (applied, already applied, or poison — which is logged, since
 // retrying cannot help) and an error when it should be redelivered.
 func (w *Writer) Handle(ctx context.Context, data []byte) error {
-	env, err := Decode(data)
+	env, err := fleet.DecodeEnvelope(data)
 	if err != nil {
 		add(w.m.Poison, 1)
 		w.logger.Error("dropping message that can never be applied", "err", err, "bytes", len(data))

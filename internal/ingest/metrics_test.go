@@ -9,7 +9,6 @@ import (
 
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
-	"github.com/fusionfleet/fusionfleet/internal/uplink"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -33,7 +32,7 @@ type result struct {
 	err     error
 }
 
-func (s *slowStore) ApplyEnvelope(context.Context, uplink.Envelope) (int, error) {
+func (s *slowStore) ApplyEnvelope(context.Context, fleet.Envelope) (int, error) {
 	s.clk.Advance(250 * time.Millisecond)
 	r := s.results[0]
 	s.results = s.results[1:]

@@ -278,7 +278,7 @@ func BenchmarkIngest(b *testing.B) {
 	envelopes := make([][]byte, len(e.sites))
 	for i, s := range e.sites {
 		gw := e.reg[s.cred.GatewayID]
-		data, err := json.Marshal(uplink.Envelope{OrgID: gw.OrgID, SiteID: gw.SiteID, GatewayID: gw.ID, Records: s.nextBatch().Records})
+		data, err := json.Marshal(fleet.Envelope{OrgID: gw.OrgID, SiteID: gw.SiteID, GatewayID: gw.ID, Records: s.nextBatch().Records})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
-	"github.com/fusionfleet/fusionfleet/internal/uplink"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -24,7 +23,7 @@ type RejectedError = fleet.RejectedError
 // records about another organisation's printer refused as a
 // *fleet.RejectedError beside the count of the records applied. Any other
 // error means nothing was written and the call may be retried.
-func (d *DB) ApplyEnvelope(ctx context.Context, env uplink.Envelope) (int, error) {
+func (d *DB) ApplyEnvelope(ctx context.Context, env fleet.Envelope) (int, error) {
 	if env.OrgID == "" || env.SiteID == "" || env.GatewayID == "" {
 		return 0, &RejectedError{Errs: []error{errors.New("envelope without org, site or gateway")}}
 	}
@@ -347,7 +346,7 @@ func (c *logCols) add(r fleet.Record) {
 // (see the SQLite store's ensurePrinter). A printer that another
 // organisation claimed since ownedHere looked is an error, not a
 // rejection: the retried envelope is then refused properly.
-func ensurePrinters(ctx context.Context, tx pgx.Tx, env uplink.Envelope, seen map[fleet.PrinterID]time.Time) error {
+func ensurePrinters(ctx context.Context, tx pgx.Tx, env fleet.Envelope, seen map[fleet.PrinterID]time.Time) error {
 	if len(seen) == 0 {
 		return nil
 	}
@@ -369,7 +368,7 @@ func ensurePrinters(ctx context.Context, tx pgx.Tx, env uplink.Envelope, seen ma
 
 // applySingles writes the records other than layers and log lines, in
 // order, in one round trip.
-func applySingles(ctx context.Context, tx pgx.Tx, env uplink.Envelope, recs []fleet.Record) error {
+func applySingles(ctx context.Context, tx pgx.Tx, env fleet.Envelope, recs []fleet.Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
@@ -382,7 +381,7 @@ func applySingles(ctx context.Context, tx pgx.Tx, env uplink.Envelope, recs []fl
 	return tx.SendBatch(ctx, &b).Close()
 }
 
-func queueRecord(b *pgx.Batch, env uplink.Envelope, rec fleet.Record) error {
+func queueRecord(b *pgx.Batch, env fleet.Envelope, rec fleet.Record) error {
 	switch rec.Kind {
 	case fleet.KindGap:
 		g := rec.Gap

@@ -9,7 +9,6 @@ import (
 
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/fleetquery"
-	"github.com/fusionfleet/fusionfleet/internal/uplink"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -49,7 +48,7 @@ func (f *fixture) history(t *testing.T, org fleet.OrgID, site fleet.SiteID, p fl
 		add(fleet.Record{Kind: fleet.KindEvent, Time: at, Event: &fleet.Event{Seq: uint64(days), Code: "E" + string(rune('A'+days%26)),
 			Severity: fleet.SeverityWarning, Time: at}})
 	}
-	env := uplink.Envelope{OrgID: org, SiteID: site, GatewayID: fleet.GatewayID("gw_" + string(site)), Records: recs}
+	env := fleet.Envelope{OrgID: org, SiteID: site, GatewayID: fleet.GatewayID("gw_" + string(site)), Records: recs}
 	if _, err := f.db.ApplyEnvelope(t.Context(), env); err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,6 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/identity"
 	"github.com/fusionfleet/fusionfleet/internal/sqlite"
 	"github.com/fusionfleet/fusionfleet/internal/update"
-	"github.com/fusionfleet/fusionfleet/internal/uplink"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -126,7 +125,7 @@ func (f *fixture) seed(t *testing.T, name string) *side {
 func (f *fixture) printer(t *testing.T, org fleet.OrgID, site fleet.SiteID, p fleet.PrinterID, name string) {
 	t.Helper()
 	f.seq += 2
-	env := uplink.Envelope{OrgID: org, SiteID: site, GatewayID: fleet.GatewayID("gw_" + string(site)), Records: []fleet.Record{
+	env := fleet.Envelope{OrgID: org, SiteID: site, GatewayID: fleet.GatewayID("gw_" + string(site)), Records: []fleet.Record{
 		{Seq: f.seq - 1, Kind: fleet.KindIdentity, PrinterID: p, Time: t0, Identity: &fleet.Identity{PrinterID: p, Name: name, Model: "M1", SerialNumber: "SN"}},
 		{Seq: f.seq, Kind: fleet.KindStatus, PrinterID: p, Time: t0, Status: &fleet.Status{PrinterID: p, State: fleet.StatePrinting, Progress: 0.5, Time: t0}},
 	}}

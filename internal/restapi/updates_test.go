@@ -8,7 +8,6 @@ import (
 
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/update"
-	"github.com/fusionfleet/fusionfleet/internal/uplink"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -26,7 +25,7 @@ func TestUpdatesAPI(t *testing.T) {
 	// release; the second reports no versions.
 	f.seq++
 	p := f.a.printer
-	if _, err := f.db.ApplyEnvelope(t.Context(), uplink.Envelope{OrgID: f.a.org, SiteID: f.a.site, GatewayID: fleet.GatewayID("gw_" + string(f.a.site)),
+	if _, err := f.db.ApplyEnvelope(t.Context(), fleet.Envelope{OrgID: f.a.org, SiteID: f.a.site, GatewayID: fleet.GatewayID("gw_" + string(f.a.site)),
 		Records: []fleet.Record{{Seq: f.seq, Kind: fleet.KindIdentity, PrinterID: p, Time: t0, Identity: &fleet.Identity{
 			PrinterID: p, Name: "CanaryAlpha Printer", Model: "M1", SerialNumber: "SN", Firmware: "1.5", ParameterSet: "PA12-3"}}}}); err != nil {
 		t.Fatal(err)

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
-	"github.com/fusionfleet/fusionfleet/internal/uplink"
 )
 
 // RejectedError is the rejection every cloud store returns; see
@@ -40,7 +39,7 @@ const bulkRows = 64
 // come back as a *RejectedError alongside the count of the records that
 // were applied; any other error means nothing was written and the call may
 // be retried.
-func (d *DB) ApplyEnvelope(ctx context.Context, env uplink.Envelope) (applied int, err error) {
+func (d *DB) ApplyEnvelope(ctx context.Context, env fleet.Envelope) (applied int, err error) {
 	if env.OrgID == "" || env.SiteID == "" || env.GatewayID == "" {
 		return 0, &RejectedError{Errs: []error{errors.New("envelope without org, site or gateway")}}
 	}
@@ -134,7 +133,7 @@ func received(ctx context.Context, tx *sql.Tx, gw fleet.GatewayID, seq uint64) (
 
 // applyRecord writes one record that is storable and whose printer the
 // envelope's organisation may write.
-func applyRecord(ctx context.Context, tx *sql.Tx, env uplink.Envelope, rec fleet.Record) error {
+func applyRecord(ctx context.Context, tx *sql.Tx, env fleet.Envelope, rec fleet.Record) error {
 	if rec.Kind == fleet.KindGap {
 		// A gap needs no printer row: it is about the gateway's reading.
 		g := rec.Gap
@@ -232,7 +231,7 @@ func snapshot(ctx context.Context, tx *sql.Tx, kind string, p fleet.PrinterID, a
 // applyBulk appends layers and log lines, idempotent by their own primary
 // key (gateway, record seq), with prepared multi-row inserts. It returns
 // how many rows were new.
-func (d *DB) applyBulk(ctx context.Context, tx *sql.Tx, env uplink.Envelope, recs []fleet.Record) (int, error) {
+func (d *DB) applyBulk(ctx context.Context, tx *sql.Tx, env fleet.Envelope, recs []fleet.Record) (int, error) {
 	if len(recs) == 0 {
 		return 0, nil
 	}
@@ -339,7 +338,7 @@ func ownedElsewhere(ctx context.Context, tx *sql.Tx, org fleet.OrgID, p fleet.Pr
 // ensurePrinter creates the printer row under the envelope's org and site
 // if it is unknown, follows a move between sites of the same org, and
 // advances last_seen. The caller has checked that no other org owns it.
-func ensurePrinter(ctx context.Context, tx *sql.Tx, env uplink.Envelope, p fleet.PrinterID, seen time.Time) error {
+func ensurePrinter(ctx context.Context, tx *sql.Tx, env fleet.Envelope, p fleet.PrinterID, seen time.Time) error {
 	s := nanos(seen)
 	_, err := tx.ExecContext(ctx, `INSERT INTO printers (id, org_id, site_id, last_seen) VALUES (?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET site_id = excluded.site_id,

@@ -4,15 +4,14 @@ import (
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
-	"github.com/fusionfleet/fusionfleet/internal/uplink"
 )
 
 // T0 is the time the contract's data is built around.
 var T0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 // Env builds an envelope of a gateway of org and site.
-func Env(org fleet.OrgID, site fleet.SiteID, gw fleet.GatewayID, recs ...fleet.Record) uplink.Envelope {
-	return uplink.Envelope{OrgID: org, SiteID: site, GatewayID: gw, Records: recs}
+func Env(org fleet.OrgID, site fleet.SiteID, gw fleet.GatewayID, recs ...fleet.Record) fleet.Envelope {
+	return fleet.Envelope{OrgID: org, SiteID: site, GatewayID: gw, Records: recs}
 }
 
 // IdentityRecord is an identity report of printer p named name.

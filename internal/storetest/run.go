@@ -11,7 +11,6 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/fleetquery"
 	"github.com/fusionfleet/fusionfleet/internal/retention"
-	"github.com/fusionfleet/fusionfleet/internal/uplink"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -90,7 +89,7 @@ func tenant(t *testing.T, s Store, name string) (fleet.OrgID, fleet.SiteID) {
 }
 
 // apply applies an envelope and checks how many records were new.
-func apply(t *testing.T, s Store, env uplink.Envelope, want int) {
+func apply(t *testing.T, s Store, env fleet.Envelope, want int) {
 	t.Helper()
 	n, err := s.ApplyEnvelope(t.Context(), env)
 	if err != nil || n != want {
@@ -600,7 +599,7 @@ func testApplyRejects(t *testing.T, db Store) {
 	badJob := JobRecord(8, p, "job 1", fleet.JobQueued, T0, T0)
 	tests := []struct {
 		name string
-		env  uplink.Envelope
+		env  fleet.Envelope
 	}{
 		{"no org", Env("", site, "gw", StatusRecord(1, p, fleet.StateIdle, T0))},
 		{"no gateway", Env(org, site, "", StatusRecord(1, p, fleet.StateIdle, T0))},

@@ -9,7 +9,6 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/fleetquery"
 	"github.com/fusionfleet/fusionfleet/internal/kpi"
 	"github.com/fusionfleet/fusionfleet/internal/retention"
-	"github.com/fusionfleet/fusionfleet/internal/uplink"
 )
 
 // Store is every method the cloud stores share.
@@ -30,7 +29,7 @@ type Store interface {
 	Gateway(ctx context.Context, id fleet.GatewayID) (fleet.Gateway, error)
 	RevokeGateway(ctx context.Context, id fleet.GatewayID) error
 
-	ApplyEnvelope(ctx context.Context, env uplink.Envelope) (int, error)
+	ApplyEnvelope(ctx context.Context, env fleet.Envelope) (int, error)
 
 	Printers(ctx context.Context, org fleet.OrgID) ([]fleet.PrinterView, error)
 	PrinterDetail(ctx context.Context, org fleet.OrgID, p fleet.PrinterID) (fleetquery.PrinterDetail, error)

@@ -116,7 +116,7 @@ func TestEnrolAndUploadOverTLS(t *testing.T) {
 	if len(msgs) != 1 {
 		t.Fatalf("published %d messages, want 1", len(msgs))
 	}
-	wantEnv := Envelope{OrgID: "org-1", SiteID: "site-1", GatewayID: "gw-1", Records: batchOf(1, 2, 3).Records}
+	wantEnv := fleet.Envelope{OrgID: "org-1", SiteID: "site-1", GatewayID: "gw-1", Records: batchOf(1, 2, 3).Records}
 	if diff := cmp.Diff(wantEnv, msgs[0].env); diff != "" {
 		t.Errorf("envelope (-want +got):\n%s", diff)
 	}

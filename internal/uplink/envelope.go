@@ -30,7 +30,7 @@ func encodeEnvelope(gw fleet.Gateway, raw []byte, recs []fleet.Record, canonical
 		arr, ok = canonicalRecords(raw, len(recs))
 	}
 	if !ok {
-		return json.Marshal(Envelope{OrgID: gw.OrgID, SiteID: gw.SiteID, GatewayID: gw.ID, Records: recs})
+		return json.Marshal(fleet.Envelope{OrgID: gw.OrgID, SiteID: gw.SiteID, GatewayID: gw.ID, Records: recs})
 	}
 	head, err := json.Marshal(struct {
 		OrgID     fleet.OrgID     `json:"org_id"`

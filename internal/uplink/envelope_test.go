@@ -44,7 +44,7 @@ func TestEncodeEnvelopeSplicesClientForm(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := mustJSON(t, Envelope{OrgID: "org-1", SiteID: "site-1", GatewayID: "gw-a", Records: recs})
+			want := mustJSON(t, fleet.Envelope{OrgID: "org-1", SiteID: "site-1", GatewayID: "gw-a", Records: recs})
 			if !bytes.Equal(got, want) {
 				t.Errorf("spliced envelope differs from the re-encoded one:\ngot  %s\nwant %s", got, want)
 			}
@@ -74,7 +74,7 @@ func TestEncodeEnvelopeInvalidUTF8(t *testing.T) {
 	if !bytes.Contains(got, []byte(`bad \ufffd byte`)) {
 		t.Errorf("envelope %s: want the client's escape", got)
 	}
-	var env Envelope
+	var env fleet.Envelope
 	if err := json.Unmarshal(got, &env); err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +112,7 @@ func TestEncodeEnvelopeReencodesOtherForms(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := mustJSON(t, Envelope{OrgID: "org-1", SiteID: "site-1", GatewayID: "gw-a", Records: recs})
+			want := mustJSON(t, fleet.Envelope{OrgID: "org-1", SiteID: "site-1", GatewayID: "gw-a", Records: recs})
 			if !bytes.Equal(got, want) {
 				t.Errorf("envelope:\ngot  %s\nwant %s", got, want)
 			}
@@ -289,7 +289,7 @@ func BenchmarkEncodeEnvelope(b *testing.B) {
 	b.Run("marshal", func(b *testing.B) {
 		b.SetBytes(int64(len(raw)))
 		for b.Loop() {
-			if _, err := json.Marshal(Envelope{OrgID: "org-1", SiteID: "site-1", GatewayID: "gw-a", Records: batch.Records}); err != nil {
+			if _, err := json.Marshal(fleet.Envelope{OrgID: "org-1", SiteID: "site-1", GatewayID: "gw-a", Records: batch.Records}); err != nil {
 				b.Fatal(err)
 			}
 		}

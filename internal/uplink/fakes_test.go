@@ -67,7 +67,7 @@ func (f *fakeGateways) Gateway(_ context.Context, id fleet.GatewayID) (fleet.Gat
 
 type published struct {
 	msgID string
-	env   Envelope
+	env   fleet.Envelope
 }
 
 // fakePublisher records what is published, or fails with err.
@@ -84,7 +84,7 @@ func (p *fakePublisher) Publish(_ context.Context, msgID string, data []byte) er
 	if p.err != nil {
 		return p.err
 	}
-	var env Envelope
+	var env fleet.Envelope
 	if err := json.Unmarshal(data, &env); err != nil {
 		return fmt.Errorf("fake publisher: %w", err)
 	}

@@ -281,7 +281,7 @@ func TestBatchAccepted(t *testing.T) {
 			if diff := cmp.Diff(Ack{Through: 9}, ack); diff != "" {
 				t.Errorf("ack (-want +got):\n%s", diff)
 			}
-			want := []published{{msgID: "gw-a:4-9", env: Envelope{OrgID: "org-1", SiteID: "site-1", GatewayID: "gw-a", Records: batchOf(4, 5, 9).Records}}}
+			want := []published{{msgID: "gw-a:4-9", env: fleet.Envelope{OrgID: "org-1", SiteID: "site-1", GatewayID: "gw-a", Records: batchOf(4, 5, 9).Records}}}
 			if diff := cmp.Diff(want, e.pub.published(), cmp.AllowUnexported(published{})); diff != "" {
 				t.Errorf("published (-want +got):\n%s", diff)
 			}

@@ -38,16 +38,6 @@ type Ack struct {
 	Through uint64 `json:"through"`
 }
 
-// Envelope is what the cloud publishes to the stream for one accepted batch:
-// the batch plus who sent it, as authenticated by the cloud (never as the
-// gateway claims).
-type Envelope struct {
-	OrgID     fleet.OrgID     `json:"org_id"`
-	SiteID    fleet.SiteID    `json:"site_id"`
-	GatewayID fleet.GatewayID `json:"gateway_id"`
-	Records   []fleet.Record  `json:"records"`
-}
-
 // ErrorBody is the JSON body of every non-2xx answer.
 type ErrorBody struct {
 	Error string `json:"error"`
