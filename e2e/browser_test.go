@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -27,6 +28,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/alert"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/notify"
+	"github.com/fusionfleet/fusionfleet/internal/wait"
 )
 
 // browser starts headless Chromium for a test, or skips loudly when it is
@@ -132,8 +134,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	// Every printer gets a card, and each card changes state while the
 	// page stays loaded: the changes arrive live.
 	seen := map[string]map[string]bool{}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	err = wait.Until(60*time.Second, 100*time.Millisecond, func() error {
 		for id, st := range cardStates(t, tctx) {
 			if seen[id] == nil {
 				seen[id] = map[string]bool{}
@@ -146,13 +147,13 @@ func TestDashboardInBrowser(t *testing.T) {
 				changed++
 			}
 		}
-		if len(seen) == 2 && changed == 2 {
-			break
+		if len(seen) != 2 || changed != 2 {
+			return fmt.Errorf("states per card %v; want 2 cards, each changing", seen)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after 60s in the browser: states per card %v; want 2 cards, each changing", seen)
-		}
-		time.Sleep(100 * time.Millisecond)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("in the browser: %v", err)
 	}
 	screenshot(t, tctx, "my-3d-printers")
 }
@@ -231,17 +232,21 @@ func read[T any](b *tab, what, js string) T {
 // waitFor polls the page until the JavaScript expression js is true.
 func (b *tab) waitFor(what, js string, limit time.Duration) {
 	b.t.Helper()
-	deadline := time.Now().Add(limit)
-	for {
-		ok, err := eval[bool](b, "!!("+js+")")
-		if err == nil && ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			b.fail("waited %v for %s (last error: %v)", limit, what, err)
-		}
-		time.Sleep(100 * time.Millisecond)
+	if err := wait.Until(limit, 100*time.Millisecond, func() error { return b.holds(js) }); err != nil {
+		b.fail("waited for %s: %v", what, err)
 	}
+}
+
+// holds tells whether the JavaScript expression js is true on the page.
+func (b *tab) holds(js string) error {
+	ok, err := eval[bool](b, "!!("+js+")")
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errors.New("not yet")
+	}
+	return nil
 }
 
 // load runs actions that load a page (a navigation, a click on a link or a
@@ -269,17 +274,12 @@ func (b *tab) open(path string) {
 // that show what the cloud received until they were loaded.
 func (b *tab) openUntil(what, path, js string, limit time.Duration) {
 	b.t.Helper()
-	deadline := time.Now().Add(limit)
-	for {
+	err := wait.Until(limit, time.Second, func() error {
 		b.open(path)
-		ok, err := eval[bool](b, "!!("+js+")")
-		if err == nil && ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			b.fail("reloaded %s for %v, still no %s (last error: %v)", path, limit, what, err)
-		}
-		time.Sleep(time.Second)
+		return b.holds(js)
+	})
+	if err != nil {
+		b.fail("reloaded %s, still no %s: %v", path, what, err)
 	}
 }
 
@@ -440,18 +440,6 @@ func (hr *hookReceiver) received() []receivedHook {
 	return slices.Clone(hr.reqs)
 }
 
-// waitUntil polls cond until it holds or the limit passes.
-func waitUntil(limit time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	return true
-}
-
 // A person's working day with the dashboard, in a real browser against the
 // real demo: log in and watch the fleet live, look into a printer and the
 // KPIs, set up notifications, write an alert rule, acknowledge its alert,
@@ -595,16 +583,16 @@ func TestDashboardJourneyInBrowser(t *testing.T) {
 		}
 		return false
 	}
-	for deadline := time.Now().Add(90 * time.Second); ; {
+	err := wait.Until(90*time.Second, time.Second, func() error {
 		b.open("/alerts")
-		if notified() {
-			break
-		}
-		if time.Now().After(deadline) {
-			b.fail("after 90s no active alert was both e-mailed and sent by webhook; %d e-mails, %d webhooks",
+		if !notified() {
+			return fmt.Errorf("no active alert was both e-mailed and sent by webhook; %d e-mails, %d webhooks",
 				len(mb.received()), len(hooks.received()))
 		}
-		time.Sleep(time.Second)
+		return nil
+	})
+	if err != nil {
+		b.fail("%v", err)
 	}
 
 	// The e-mail, in the real SMTP server, tells of the alert...

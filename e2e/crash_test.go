@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"database/sql"
 	"encoding/json"
+	"flag"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -12,13 +14,47 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	_ "modernc.org/sqlite" // to audit the stores' files
+
+	"github.com/fusionfleet/fusionfleet/internal/wait"
 )
+
+// crashSeed replays a run of the crash test: its moments of SIGKILL come
+// from a random source with this seed.
+var crashSeed = flag.Uint64("seed", 0, "seed of the crash test's random moments (default: $FUSIONFLEET_CRASH_SEED, else from the clock)")
+
+// seed returns the crash test's seed: the -seed flag, else
+// $FUSIONFLEET_CRASH_SEED, else one from the clock. It logs the seed at the
+// start and again if the test fails, with how to replay it.
+func seed(t *testing.T) uint64 {
+	t.Helper()
+	s := *crashSeed
+	if s == 0 {
+		if env := os.Getenv("FUSIONFLEET_CRASH_SEED"); env != "" {
+			var err error
+			if s, err = strconv.ParseUint(env, 10, 64); err != nil {
+				t.Fatalf("FUSIONFLEET_CRASH_SEED=%q: %v", env, err)
+			}
+		}
+	}
+	if s == 0 {
+		s = uint64(time.Now().UnixNano())
+	}
+	replay := fmt.Sprintf("seed %d (replay with: go test ./e2e -run %s -seed %d)", s, t.Name(), s)
+	t.Log(replay)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(replay)
+		}
+	})
+	return s
+}
 
 // proc is a fusionfleet process of a test.
 type proc struct {
@@ -113,7 +149,7 @@ func TestCrashSafeDelivery(t *testing.T) {
 	}
 	bin := buildBinary(t)
 	dir := t.TempDir()
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
+	rng := rand.New(rand.NewPCG(seed(t), 7))
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -162,27 +198,28 @@ func TestCrashSafeDelivery(t *testing.T) {
 	}
 
 	// Let the outbox drain, then stop everything cleanly.
-	deadline := time.Now().Add(90 * time.Second)
-	for {
+	err = wait.Until(90*time.Second, 200*time.Millisecond, func() error {
+		resp, err := http.Get(ui + "api/printers")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
 		var snap struct {
 			Pending int `json:"outbox_pending"`
 		}
-		if resp, err := http.Get(ui + "api/printers"); err == nil {
-			json.NewDecoder(resp.Body).Decode(&snap)
-			resp.Body.Close()
-			if snap.Pending == 0 {
-				break
-			}
+		if err := json.NewDecoder(resp.Body).Decode(&snap); err != nil {
+			return err
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("outbox still holds %d records after 90s", snap.Pending)
+		if snap.Pending != 0 {
+			return fmt.Errorf("outbox still holds %d records", snap.Pending)
 		}
-		time.Sleep(200 * time.Millisecond)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	cc.interrupt(t)
 	printers.interrupt(t)
-	time.Sleep(time.Second) // the cloud's writer applies what it acknowledged
-	cloud.interrupt(t)
 
 	ccDB := openDB(t, filepath.Join(dir, "cc", "commandcenter.db"))
 	var next uint64
@@ -190,9 +227,24 @@ func TestCrashSafeDelivery(t *testing.T) {
 		t.Fatal(err)
 	}
 	db := openDB(t, filepath.Join(dir, "cloud", "cloud.db"))
+	// Every record the gateway numbered, as the cloud holds it.
+	const held = `SELECT COUNT(*), COUNT(DISTINCT seq), COALESCE(MAX(seq), 0) FROM (
+		SELECT seq FROM received UNION ALL SELECT record_seq FROM layers UNION ALL SELECT record_seq FROM logs)`
 	var got, distinct, maxSeq uint64
-	err = db.QueryRow(`SELECT COUNT(*), COUNT(DISTINCT seq), COALESCE(MAX(seq), 0) FROM (
-		SELECT seq FROM received UNION ALL SELECT record_seq FROM layers UNION ALL SELECT record_seq FROM logs)`).Scan(&got, &distinct, &maxSeq)
+	// The cloud's writer applies what it acknowledged before it stops; a
+	// shortfall that lasts is reported below.
+	wait.Until(30*time.Second, 200*time.Millisecond, func() error {
+		if err := db.QueryRow(held).Scan(&got, &distinct, &maxSeq); err != nil {
+			return err
+		}
+		if got < next-1 {
+			return fmt.Errorf("cloud holds %d of %d records", got, next-1)
+		}
+		return nil
+	})
+	cloud.interrupt(t)
+
+	err = db.QueryRow(held).Scan(&got, &distinct, &maxSeq)
 	if err != nil {
 		t.Fatal(err)
 	}

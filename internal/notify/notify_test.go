@@ -381,11 +381,14 @@ type hookServer struct {
 	answers  []int
 	payloads []notify.Payload
 	verified []error
+
+	// arrived has a value for each request received, up to its capacity.
+	arrived chan struct{}
 }
 
 func newHookServer(t testing.TB, c clock.Clock, answers ...int) *hookServer {
 	t.Helper()
-	h := &hookServer{clock: c, answers: answers}
+	h := &hookServer{clock: c, answers: answers, arrived: make(chan struct{}, 100)}
 	h.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
 		if err != nil {
@@ -403,6 +406,10 @@ func newHookServer(t testing.TB, c clock.Clock, answers ...int) *hookServer {
 			h.verified[len(h.verified)-1] = errors.New("delivery header differs from payload id")
 		}
 		h.payloads = append(h.payloads, p)
+		select {
+		case h.arrived <- struct{}{}:
+		default:
+		}
 		status := http.StatusOK
 		if len(h.answers) > 0 {
 			status, h.answers = h.answers[0], h.answers[1:]
@@ -685,17 +692,15 @@ func TestRun(t *testing.T) {
 	if err := d.Notify(t.Context(), e.alert(1)); err != nil {
 		t.Fatal(err)
 	}
-	// Notify wakes Run at once, long before its hourly poll. The loop only
-	// waits for that to happen; a hang fails through the test's timeout.
-	for {
-		if ps, _ := h.got(); len(ps) == 1 {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	// Notify wakes Run at once, long before its hourly poll: the webhook
+	// arrives; a hang fails through the test's timeout.
+	<-h.arrived
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("Run = %v, want nil", err)
+	}
+	if ps, _ := h.got(); len(ps) != 1 {
+		t.Errorf("receiver got %d requests, want 1", len(ps))
 	}
 }
 

@@ -3,6 +3,7 @@ package stream
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/nats-io/nats.go"
+
+	"github.com/fusionfleet/fusionfleet/internal/wait"
 )
 
 // embeddedURL starts an embedded server for the test and returns its URL,
@@ -58,10 +61,13 @@ func TestReady(t *testing.T) {
 		{"server gone", func(t *testing.T, s *Stream) {
 			s.srv.Shutdown()
 			s.srv.WaitForShutdown()
-			deadline := time.Now().Add(5 * time.Second)
-			for s.nc.Status() == nats.CONNECTED && time.Now().Before(deadline) {
-				time.Sleep(10 * time.Millisecond)
-			}
+			// The client learns of it over the connection, in its time.
+			wait.Until(10*time.Second, 10*time.Millisecond, func() error {
+				if st := s.nc.Status(); st == nats.CONNECTED {
+					return fmt.Errorf("connection still %v", st)
+				}
+				return nil
+			})
 		}, "stream not ready: NATS connection is"},
 		{"closed", func(t *testing.T, s *Stream) { s.Close() }, "stream not ready: NATS connection is CLOSED"},
 	}
@@ -171,10 +177,14 @@ func TestMetrics(t *testing.T) {
 			return nil
 		})
 	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for (redeliveries.value() < 1 || pending.value() != 2) && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	// The server's figures change in its time: wait for them; the checks
+	// below report what they are if they never do.
+	wait.Until(10*time.Second, 10*time.Millisecond, func() error {
+		if redeliveries.value() < 1 || pending.value() != 2 {
+			return errors.New("no redelivery with 2 pending yet")
+		}
+		return nil
+	})
 	if got := redeliveries.value(); got != 1 {
 		t.Errorf("redeliveries = %v, want 1", got)
 	}
@@ -182,9 +192,12 @@ func TestMetrics(t *testing.T) {
 		t.Errorf("pending = %v, want 2 (m2, m3) while m1 is redelivered", got)
 	}
 	close(release)
-	for pending.value() != 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	wait.Until(10*time.Second, 10*time.Millisecond, func() error {
+		if pending.value() != 0 {
+			return errors.New("messages still pending")
+		}
+		return nil
+	})
 	if got := pending.value(); got != 0 {
 		t.Errorf("pending = %v, want 0 once all is consumed", got)
 	}

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/fusionfleet/fusionfleet/internal/wait"
 )
 
 const externalURL = "nats://127.0.0.1:4222"
@@ -293,19 +295,20 @@ func TestNotifyListen(t *testing.T) {
 			done := make(chan error, 1)
 			go func() { done <- s.Listen(ctx, "live.*.status", func(d []byte) { got <- string(d) }) }()
 			// Core NATS drops what nobody listens to: notify until heard.
-			deadline := time.Now().Add(10 * time.Second)
 			var first string
-			for first == "" && time.Now().Before(deadline) {
+			err := wait.Until(10*time.Second, 50*time.Millisecond, func() error {
 				if err := s.Notify(subject, []byte("hello")); err != nil {
-					t.Fatal(err)
+					return err
 				}
 				select {
 				case first = <-got:
+					return nil
 				case <-time.After(50 * time.Millisecond):
+					return errors.New("nothing heard")
 				}
-			}
-			if first != "hello" {
-				t.Fatalf("Listen got %q, want hello", first)
+			})
+			if err != nil || first != "hello" {
+				t.Fatalf("Listen got %q (%v), want hello", first, err)
 			}
 			cancel()
 			if err := <-done; err != nil {
@@ -320,9 +323,18 @@ func TestListenEndsWhenClosed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	subs := s.nc.NumSubscriptions()
 	done := make(chan error, 1)
 	go func() { done <- s.Listen(t.Context(), "live.x", func([]byte) {}) }()
-	time.Sleep(50 * time.Millisecond)
+	err = wait.Until(10*time.Second, 10*time.Millisecond, func() error {
+		if s.nc.NumSubscriptions() == subs {
+			return errors.New("Listen has not subscribed")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
