@@ -25,6 +25,7 @@ func embeddedURL(t *testing.T) string {
 // A comma-separated URL list is a server list: a dead first server is
 // skipped.
 func TestClusterURLList(t *testing.T) {
+	t.Parallel()
 	url := embeddedURL(t)
 	for _, list := range []string{"nats://127.0.0.1:1," + url, url + ", nats://127.0.0.1:1"} {
 		t.Run(list, func(t *testing.T) {
@@ -119,6 +120,7 @@ func (o *fakeObserver) count() int {
 }
 
 func TestMetrics(t *testing.T) {
+	t.Parallel()
 	var latency fakeObserver
 	var errs, redeliveries, pending fakeCounter
 	var mu sync.Mutex

@@ -159,6 +159,7 @@ func publish(t *testing.T, s *Stream, msgs ...string) {
 }
 
 func TestPublishConsume(t *testing.T) {
+	t.Parallel()
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
 			s := b.open(t)
@@ -179,6 +180,7 @@ func TestPublishConsume(t *testing.T) {
 }
 
 func TestDuplicateStoredOnce(t *testing.T) {
+	t.Parallel()
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
 			s := b.open(t)
@@ -211,6 +213,7 @@ func TestDuplicateStoredOnce(t *testing.T) {
 // A failing callback gets the message again, and the next message waits
 // for it: order is kept.
 func TestFailedMessageRedelivered(t *testing.T) {
+	t.Parallel()
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
 			s := b.open(t)
@@ -241,6 +244,7 @@ func TestFailedMessageRedelivered(t *testing.T) {
 // Acked messages are not delivered again after a restart on the same
 // store; the one in flight at shutdown is, once its ack wait expires.
 func TestDurableAcrossRestart(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	s1, err := Open(t.Context(), Options{Dir: dir})
 	if err != nil {
@@ -286,6 +290,7 @@ func TestDurableAcrossRestart(t *testing.T) {
 }
 
 func TestNotifyListen(t *testing.T) {
+	t.Parallel()
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
 			s := b.open(t)
@@ -419,6 +424,7 @@ func TestPublishRefusals(t *testing.T) {
 
 // The embedded server is silent unless the logger is at debug.
 func TestEmbeddedLogging(t *testing.T) {
+	t.Parallel()
 	for _, level := range []slog.Level{slog.LevelInfo, slog.LevelDebug} {
 		t.Run(level.String(), func(t *testing.T) {
 			var buf syncBuffer
