@@ -113,6 +113,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary and a browser")
 	}
+	t.Parallel() // each runs its own processes on ports of their own
 	ctx := browser(t)
 	demo := startDemo(t, buildBinary(t), t.TempDir(), "-speed", "7200", "-poll", "250ms")
 	user, password, _ := strings.Cut(demo.lines["login"], " ")
@@ -449,6 +450,7 @@ func TestDashboardJourneyInBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary and a browser")
 	}
+	t.Parallel() // each runs its own processes on ports of their own
 	ctx := browser(t)
 	mb := startMailbox(t)
 	hooks := startHookReceiver(t)

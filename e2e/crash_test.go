@@ -147,6 +147,7 @@ func TestCrashSafeDelivery(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills and restarts processes for about a minute")
 	}
+	t.Parallel() // each runs its own processes on ports of their own
 	bin := buildBinary(t)
 	dir := t.TempDir()
 	rng := rand.New(rand.NewPCG(seed(t), 7))

@@ -153,6 +153,7 @@ func TestDemoBinaryRestart(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
+	t.Parallel() // each runs its own processes on ports of their own
 	bin := buildBinary(t)
 	data := t.TempDir()
 
