@@ -42,15 +42,28 @@ func browser(t *testing.T) context.Context {
 		}
 		t.Skip("SKIPPED: chromium not found; install Debian's chromium package to run browser tests")
 	}
+	// The profile is removed by the cleanup below, not by t.TempDir: a
+	// helper process of Chromium may still write to it for a moment after
+	// the browser ended.
+	profile, err := os.MkdirTemp("", "fusionfleet-chromium")
+	if err != nil {
+		t.Fatal(err)
+	}
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1200, 900),
+		chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(profile), chromedp.WindowSize(1200, 900),
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancel(); cancelAlloc() })
+	t.Cleanup(func() {
+		cancel()
+		cancelAlloc()
+		if err := wait.Until(10*time.Second, 100*time.Millisecond, func() error { return os.RemoveAll(profile) }); err != nil {
+			t.Errorf("remove Chromium's profile: %v", err)
+		}
+	})
 	// The first action starts the browser, which lives as long as the
 	// context it ran on: start it here, so that callers may run actions
 	// on contexts with deadlines.
