@@ -1,7 +1,6 @@
 package restapi
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"time"
@@ -10,18 +9,6 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/alert"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 )
-
-// alertStore is what the alert routes need of the store.
-type alertStore interface {
-	Alerts(ctx context.Context, org fleet.OrgID, f alert.Filter) ([]fleet.Alert, error)
-	Alert(ctx context.Context, org fleet.OrgID, id fleet.AlertID) (fleet.Alert, error)
-	AckAlert(ctx context.Context, org fleet.OrgID, id fleet.AlertID, user fleet.UserID, at time.Time) error
-	AssignAlert(ctx context.Context, org fleet.OrgID, id fleet.AlertID, user fleet.UserID) error
-	AlertRules(ctx context.Context, org fleet.OrgID) (alert.Rules, error)
-	CreateAlertRule(ctx context.Context, r alert.CustomRule) (string, error)
-	DeleteAlertRule(ctx context.Context, org fleet.OrgID, id string, at time.Time) error
-	SetRuleMuted(ctx context.Context, org fleet.OrgID, rule fleet.RuleKey, muted bool) error
-}
 
 // operatorWrite admits operators and admins with a read-write token.
 var operatorWrite = access.Requirement{Role: fleet.RoleOperator, Write: true}

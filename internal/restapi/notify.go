@@ -1,28 +1,14 @@
 package restapi
 
 import (
-	"context"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/access"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/i18n"
 	"github.com/fusionfleet/fusionfleet/internal/notify"
 )
-
-// notifyStore is what the notification routes need of the store.
-type notifyStore interface {
-	NotifyChannels(ctx context.Context, org fleet.OrgID) ([]fleet.NotifyChannel, error)
-	NotifyChannel(ctx context.Context, org fleet.OrgID, id fleet.NotifyChannelID) (fleet.NotifyChannel, error)
-	CreateNotifyChannel(ctx context.Context, c fleet.NotifyChannel) (fleet.NotifyChannelID, error)
-	DeleteNotifyChannel(ctx context.Context, org fleet.OrgID, id fleet.NotifyChannelID, now time.Time) error
-	NotifyPrefs(ctx context.Context, org fleet.OrgID, user fleet.UserID) (fleet.NotifyPrefs, error)
-	SetNotifyPrefs(ctx context.Context, p fleet.NotifyPrefs) error
-	EnqueueDeliveries(ctx context.Context, ds []fleet.Delivery) (int, error)
-	DeliveryLog(ctx context.Context, org fleet.OrgID, limit int) ([]fleet.DeliveryAttempt, error)
-}
 
 const (
 	defaultDeliveryLimit = 100
