@@ -78,13 +78,6 @@ func testJobs(t *testing.T, db FleetStore) {
 		recs = append(recs, JobRecord(uint64(i+1), p, "job-"+string(rune('a'+i)), fleet.JobCompleted, created, created))
 	}
 	apply(t, db, Env(org, site, "gw", recs...), 6)
-	ids := func(jobs []fleetquery.PrinterJob) []string {
-		var out []string
-		for _, j := range jobs {
-			out = append(out, string(j.PrinterID)+"/"+j.ID)
-		}
-		return out
-	}
 	tests := []struct {
 		name string
 		f    fleetquery.JobFilter
@@ -104,7 +97,7 @@ func testJobs(t *testing.T, db FleetStore) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(tt.want, ids(got)); diff != "" {
+			if diff := cmp.Diff(tt.want, jobIDs(got)); diff != "" {
 				t.Errorf("Jobs (-want +got):\n%s", diff)
 			}
 		})
@@ -180,13 +173,6 @@ func testJobHistory(t *testing.T, db FleetStore) {
 	apply(t, db, Env(org, site2, "gw_2", recs2...), 2)
 	apply(t, db, Env(other, otherSite, "gw_3", JobRecord(1, "printer-0003", "job-x", fleet.JobCompleted, T0, T0)), 1)
 
-	ids := func(jobs []fleetquery.PrinterJob) []string {
-		var out []string
-		for _, j := range jobs {
-			out = append(out, string(j.PrinterID)+"/"+j.ID)
-		}
-		return out
-	}
 	tests := []struct {
 		name string
 		q    fleetquery.JobQuery
@@ -216,7 +202,7 @@ func testJobHistory(t *testing.T, db FleetStore) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(tt.want, ids(got)); diff != "" {
+			if diff := cmp.Diff(tt.want, jobIDs(got)); diff != "" {
 				t.Errorf("JobHistory (-want +got):\n%s", diff)
 			}
 		})
@@ -323,6 +309,15 @@ func testTrend(t *testing.T, db FleetStore) {
 	if _, err := db.ConsumablesTrend(ctx, org, p, T0, day, 0); err == nil {
 		t.Error("ConsumablesTrend of 0 points: no error")
 	}
+}
+
+// jobIDs names each job printer/job.
+func jobIDs(jobs []fleetquery.PrinterJob) []string {
+	var out []string
+	for _, j := range jobs {
+		out = append(out, string(j.PrinterID)+"/"+j.ID)
+	}
+	return out
 }
 
 // testReadsClosed: a new organisation has no printers; once closed, the
