@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/fusionfleet/fusionfleet/internal/backoff"
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/deviceapi"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
@@ -381,11 +382,7 @@ func (p *Poller) Poll(ctx context.Context, pr Printer) error {
 // pollBackoff is the wait after the n-th consecutive failure: the interval
 // doubled n-1 times, capped at a minute.
 func pollBackoff(interval time.Duration, n int) time.Duration {
-	d := interval
-	for i := 1; i < n && d < maxPollBackoff; i++ {
-		d *= 2
-	}
-	return min(d, maxPollBackoff)
+	return backoff.Policy{Base: interval, Max: maxPollBackoff}.Delay(n)
 }
 
 // deviceError marks an error that came from talking to the printer, as

@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"math/rand/v2"
 	"net/http"
 	"time"
 
+	"github.com/fusionfleet/fusionfleet/internal/backoff"
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/uplink"
@@ -62,6 +62,10 @@ type UploaderOptions struct {
 
 	// UploadLog is how many upload attempts the log keeps; 0 → 5000.
 	UploadLog int
+
+	// Rand returns a number in [0, 1) for the jitter of retry waits; nil →
+	// math/rand/v2.
+	Rand func() float64
 
 	Clock  clock.Clock  // nil → the real clock
 	Logger *slog.Logger // nil → discard
@@ -131,6 +135,10 @@ type Uploader struct {
 	opts  UploaderOptions
 	log   *slog.Logger
 	enc   *zstd.Encoder
+	// backoff is the wait after failures: Interval doubled per failure up
+	// to MaxBackoff, less up to half at random, so that many sites coming
+	// back after a cloud outage do not all retry at once.
+	backoff backoff.Policy
 
 	bucket       tokenBucket
 	failures     int
@@ -196,8 +204,9 @@ func NewUploader(st *Store, cloud Cloud, opts UploaderOptions) *Uploader {
 	}
 	return &Uploader{
 		st: st, cloud: cloud, opts: opts, log: log.With("component", "uploader"), enc: enc,
-		bucket: tokenBucket{rate: opts.RateBytes, burst: float64(opts.BurstBytes)},
-		limit:  [2]int{opts.BatchSize, opts.BatchSize},
+		bucket:  tokenBucket{rate: opts.RateBytes, burst: float64(opts.BurstBytes)},
+		limit:   [2]int{opts.BatchSize, opts.BatchSize},
+		backoff: backoff.Policy{Base: opts.Interval, Max: opts.MaxBackoff, Jitter: 0.5, Rand: opts.Rand},
 	}
 }
 
@@ -448,7 +457,7 @@ func (u *Uploader) failed(ctx context.Context, at time.Time, err error, retryabl
 	u.failures++
 	wait := u.opts.MaxBackoff
 	if retryable {
-		wait = uploadBackoff(u.opts.Interval, u.opts.MaxBackoff, u.failures, rand.Float64())
+		wait = u.backoff.Delay(u.failures)
 	}
 	if se, ok := errors.AsType[*uplink.StatusError](err); ok && se.RetryAfter > wait {
 		wait = min(se.RetryAfter, u.opts.MaxBackoff)
@@ -458,19 +467,6 @@ func (u *Uploader) failed(ctx context.Context, at time.Time, err error, retryabl
 		u.log.Warn("cannot record upload outcome", "err", serr)
 	}
 	return wait
-}
-
-// uploadBackoff is the wait after the n-th consecutive failure: base
-// doubled n-1 times, capped at maxWait, then scaled by a jitter in
-// [0.5, 1) drawn from r ∈ [0, 1) so that many sites coming back after a
-// cloud outage do not all retry at once.
-func uploadBackoff(base, maxWait time.Duration, n int, r float64) time.Duration {
-	d := base
-	for i := 1; i < n && d < maxWait; i++ {
-		d *= 2
-	}
-	d = min(d, maxWait)
-	return time.Duration(float64(d) * (0.5 + r/2))
 }
 
 // tokenBucket meters bytes on the injected clock. Tokens may go negative:

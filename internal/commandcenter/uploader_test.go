@@ -263,17 +263,18 @@ func TestUploadBackoff(t *testing.T) {
 		want     time.Duration
 		wantNote string
 	}{
-		{1, 0, 2500 * time.Millisecond, "half the base at the low end of the jitter"},
-		{1, 0.999999, 5 * time.Second, "the base at the high end"},
-		{3, 0, 10 * time.Second, "doubles per failure"},
-		{20, 0, 150 * time.Second, "capped"},
-		{20, 0.999999, maxWait, "capped at the high end"},
+		{1, 0.999999, 2500 * time.Millisecond, "half the base at the high end of the jitter"},
+		{1, 0, 5 * time.Second, "the base at the low end"},
+		{3, 0.999999, 10 * time.Second, "doubles per failure"},
+		{20, 0.999999, 150 * time.Second, "capped"},
+		{20, 0, maxWait, "capped at the low end"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.wantNote, func(t *testing.T) {
-			got := uploadBackoff(base, maxWait, tt.n, tt.r)
+			u := NewUploader(nil, nil, UploaderOptions{Interval: base, MaxBackoff: maxWait, Rand: func() float64 { return tt.r }})
+			got := u.backoff.Delay(tt.n)
 			if got.Round(time.Millisecond) != tt.want {
-				t.Errorf("uploadBackoff(n=%d, r=%v) = %v, want %v", tt.n, tt.r, got, tt.want)
+				t.Errorf("backoff after %d failures (r=%v) = %v, want %v", tt.n, tt.r, got, tt.want)
 			}
 		})
 	}
