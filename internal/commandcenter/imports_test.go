@@ -16,6 +16,7 @@ func TestImportBoundaries(t *testing.T) {
 	allowed := map[string]bool{
 		module + "internal/fleet":     true,
 		module + "internal/clock":     true,
+		module + "internal/backoff":   true,
 		module + "internal/deviceapi": true, // wire types only; the client is injected as a Dialer
 		module + "internal/uplink":    true, // wire types only; the client is injected as a Cloud
 		module + "internal/privacy":   true,
