@@ -24,6 +24,7 @@ import (
 
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/fusionfleet/fusionfleet/internal/outbox"
 )
 
 //go:embed templates/*.html
@@ -287,7 +288,7 @@ func serveOpenAPI(w http.ResponseWriter, _ *http.Request) error {
 }
 
 func (u *localUI) healthz(w http.ResponseWriter, r *http.Request) error {
-	if _, err := u.st.PendingCount(r.Context()); err != nil {
+	if _, err := u.st.Outbox().PendingCount(r.Context()); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -344,7 +345,7 @@ func snapshot(ctx context.Context, st *Store) (Snapshot, error) {
 	if s.Printers, err = st.Printers(ctx); err != nil {
 		return Snapshot{}, err
 	}
-	if s.Pending, err = st.PendingCount(ctx); err != nil {
+	if s.Pending, err = st.Outbox().PendingCount(ctx); err != nil {
 		return Snapshot{}, err
 	}
 	if s.Uplink, err = st.UplinkState(ctx); err != nil {
@@ -483,12 +484,12 @@ type Drain struct {
 
 // OutboxView is the answer of GET /api/outbox.
 type OutboxView struct {
-	OutboxState
-	Draining   *Drain       `json:"draining,omitempty"`
-	Bandwidth  Bandwidth    `json:"bandwidth"`
-	Uplink     UplinkState  `json:"uplink"`
-	Quarantine []Quarantine `json:"quarantine"`
-	Drops      []Drop       `json:"drops"`
+	outbox.State
+	Draining   *Drain              `json:"draining,omitempty"`
+	Bandwidth  Bandwidth           `json:"bandwidth"`
+	Uplink     UplinkState         `json:"uplink"`
+	Quarantine []outbox.Quarantine `json:"quarantine"`
+	Drops      []outbox.Drop       `json:"drops"`
 }
 
 // drainMin is the depth from which a shrinking outbox counts as draining.
@@ -514,7 +515,7 @@ func (u *localUI) drain(pending int) *Drain {
 func (u *localUI) outbox(ctx context.Context) (OutboxView, error) {
 	var v OutboxView
 	var err error
-	if v.OutboxState, err = u.st.OutboxState(ctx); err != nil {
+	if v.State, err = u.st.Outbox().State(ctx); err != nil {
 		return OutboxView{}, err
 	}
 	v.Draining = u.drain(v.Pending)
@@ -524,17 +525,17 @@ func (u *localUI) outbox(ctx context.Context) (OutboxView, error) {
 	if v.Uplink, err = u.st.UplinkState(ctx); err != nil {
 		return OutboxView{}, err
 	}
-	if v.Quarantine, err = u.st.Quarantined(ctx); err != nil {
+	if v.Quarantine, err = u.st.Outbox().Quarantined(ctx); err != nil {
 		return OutboxView{}, err
 	}
-	if v.Drops, err = u.st.Drops(ctx, defaultListLimit); err != nil {
+	if v.Drops, err = u.st.Outbox().Drops(ctx, defaultListLimit); err != nil {
 		return OutboxView{}, err
 	}
 	if v.Quarantine == nil {
-		v.Quarantine = []Quarantine{}
+		v.Quarantine = []outbox.Quarantine{}
 	}
 	if v.Drops == nil {
-		v.Drops = []Drop{}
+		v.Drops = []outbox.Drop{}
 	}
 	return v, nil
 }
@@ -677,7 +678,7 @@ func (u *localUI) newLayout(ctx context.Context, title, nav string, refresh bool
 	if err != nil {
 		return layout{}, err
 	}
-	ob, err := u.st.OutboxState(ctx)
+	ob, err := u.st.Outbox().State(ctx)
 	if err != nil {
 		return layout{}, err
 	}
@@ -685,7 +686,7 @@ func (u *localUI) newLayout(ctx context.Context, title, nav string, refresh bool
 	return l, nil
 }
 
-func (u *localUI) banners(up UplinkState, ob OutboxState, now time.Time) []banner {
+func (u *localUI) banners(up UplinkState, ob outbox.State, now time.Time) []banner {
 	var bs []banner
 	why := ""
 	if up.LastError != "" {

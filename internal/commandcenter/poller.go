@@ -14,6 +14,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/deviceapi"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/fusionfleet/fusionfleet/internal/outbox"
 	"github.com/fusionfleet/fusionfleet/internal/privacy"
 )
 
@@ -349,7 +350,7 @@ func (p *Poller) Poll(ctx context.Context, pr Printer) error {
 		// The store failed, not the printer: retry at the normal pace.
 		p.count(func(s *PollStats) { s.PollErrors[ErrorStore]++ })
 		st.nextAttempt = now.Add(p.opts.Interval)
-		if errors.Is(err, ErrDiskFull) {
+		if errors.Is(err, outbox.ErrDiskFull) {
 			// Collection pauses: nothing of the poll was stored, so no
 			// cursor moved and the printer's data waits on the printer;
 			// the outbox health shows why (the local UI's banner). Retried

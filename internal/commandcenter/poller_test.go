@@ -214,7 +214,7 @@ func (f *pollerFixture) drain(t *testing.T) []fleet.Record {
 	t.Helper()
 	recs := pending(t, f.st)
 	if len(recs) > 0 {
-		if err := f.st.Ack(t.Context(), recs[len(recs)-1].Seq); err != nil {
+		if err := f.st.Outbox().Ack(t.Context(), recs[len(recs)-1].Seq); err != nil {
 			t.Fatal(err)
 		}
 	}

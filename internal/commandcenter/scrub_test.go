@@ -11,6 +11,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/deviceapi"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/fusionfleet/fusionfleet/internal/sqlitedb"
 )
 
 // scrubJob is a jobs-feed entry with private names.
@@ -169,7 +170,7 @@ func TestPollerNeedsTheNamesToCollect(t *testing.T) {
 	pollOnce(t, f.p)
 	f.drain(t)
 	if _, err := f.st.db.Exec(`INSERT INTO jobs (printer, job_id, feed_seq, updated, job) VALUES (?, 'j1', 1, ?, '{not json')`,
-		pr.ID, formatTime(t0)); err != nil {
+		pr.ID, sqlitedb.FormatTime(t0)); err != nil {
 		t.Fatal(err)
 	}
 	p := NewPoller(f.st, f.net.dial, PollerOptions{Interval: 5 * time.Second, Clock: f.clock, Resolver: sameNames{}})

@@ -13,9 +13,28 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/backoff"
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/fusionfleet/fusionfleet/internal/outbox"
 	"github.com/fusionfleet/fusionfleet/internal/uplink"
 	"github.com/klauspost/compress/zstd"
 )
+
+// Queue is the outbox as the uploader drains it (*outbox.Outbox is one):
+// the records waiting per lane, and what becomes of them once sent.
+type Queue interface {
+	// Priority describes the alert and status records observed since
+	// fresh: how many, the oldest's time and whether one is an alert.
+	Priority(ctx context.Context, fresh time.Time) (n int, oldest time.Time, alert bool, err error)
+	// HasBulk reports whether a bulk upload has anything to carry.
+	HasBulk(ctx context.Context, fresh time.Time) (bool, error)
+	// PendingLane returns up to limit records of one lane in seq order.
+	PendingLane(ctx context.Context, priority bool, fresh time.Time, limit int) ([]fleet.Record, error)
+	// AckSeqs deletes the records the cloud holds durably.
+	AckSeqs(ctx context.Context, seqs []uint64) error
+	// SetAside quarantines records the cloud refused for their content.
+	SetAside(ctx context.Context, seqs []uint64, reason string, at time.Time) (int64, error)
+}
+
+var _ Queue = (*outbox.Outbox)(nil)
 
 // Cloud accepts batches of records: an Ack says which are durable there.
 type Cloud interface {
@@ -130,7 +149,8 @@ const uploadTimeout = 2 * time.Minute
 // An Uploader is driven by one goroutine: Run, or a test calling Step and
 // UploadOnce.
 type Uploader struct {
-	st    *Store
+	queue Queue
+	st    *Store // the upload log and the uplink state
 	cloud Cloud
 	opts  UploaderOptions
 	log   *slog.Logger
@@ -150,7 +170,8 @@ type Uploader struct {
 	limit        [2]int    // batch size per lane (0 priority, 1 bulk), halved on 413
 }
 
-// NewUploader returns an uploader of st's outbox to cloud.
+// NewUploader returns an uploader of st's outbox to cloud; the attempts go
+// to st's upload log.
 func NewUploader(st *Store, cloud Cloud, opts UploaderOptions) *Uploader {
 	if opts.Interval <= 0 {
 		opts.Interval = 2 * time.Second
@@ -203,7 +224,7 @@ func NewUploader(st *Store, cloud Cloud, opts UploaderOptions) *Uploader {
 		panic(fmt.Sprintf("commandcenter: zstd encoder options: %v", err)) // a programming error
 	}
 	return &Uploader{
-		st: st, cloud: cloud, opts: opts, log: log.With("component", "uploader"), enc: enc,
+		queue: st.Outbox(), st: st, cloud: cloud, opts: opts, log: log.With("component", "uploader"), enc: enc,
 		bucket:  tokenBucket{rate: opts.RateBytes, burst: float64(opts.BurstBytes)},
 		limit:   [2]int{opts.BatchSize, opts.BatchSize},
 		backoff: backoff.Policy{Base: opts.Interval, Max: opts.MaxBackoff, Jitter: 0.5, Rand: opts.Rand},
@@ -264,7 +285,7 @@ func (u *Uploader) Step(ctx context.Context) (time.Duration, error) {
 	u.bucket.refill(now)
 	fresh := now.Add(-u.opts.PriorityWindow)
 	wait := u.opts.Interval
-	n, oldest, alert, err := u.st.priorityInfo(ctx, fresh)
+	n, oldest, alert, err := u.queue.Priority(ctx, fresh)
 	if err != nil {
 		return wait, fmt.Errorf("upload: %w", err)
 	}
@@ -286,7 +307,7 @@ func (u *Uploader) Step(ctx context.Context) (time.Duration, error) {
 			wait = min(wait, u.bucket.until(1, now))
 		}
 	}
-	has, err := u.st.hasBulk(ctx, fresh)
+	has, err := u.queue.HasBulk(ctx, fresh)
 	if err != nil {
 		return wait, fmt.Errorf("upload: %w", err)
 	}
@@ -312,7 +333,7 @@ func (u *Uploader) Step(ctx context.Context) (time.Duration, error) {
 func (u *Uploader) UploadOnce(ctx context.Context) (int, error) {
 	now := u.opts.Clock.Now()
 	u.bucket.refill(now)
-	n, _, _, err := u.st.priorityInfo(ctx, now.Add(-u.opts.PriorityWindow))
+	n, _, _, err := u.queue.Priority(ctx, now.Add(-u.opts.PriorityWindow))
 	if err != nil {
 		return 0, fmt.Errorf("upload: %w", err)
 	}
@@ -328,7 +349,7 @@ func (u *Uploader) send(ctx context.Context, priority bool, now time.Time) (int,
 	if priority {
 		lane = 0
 	}
-	recs, err := u.st.pendingLane(ctx, priority, now.Add(-u.opts.PriorityWindow), u.limit[lane])
+	recs, err := u.queue.PendingLane(ctx, priority, now.Add(-u.opts.PriorityWindow), u.limit[lane])
 	if err != nil {
 		// Shown in the local UI: the outbox is stuck until someone looks.
 		err = fmt.Errorf("upload: %w", err)
@@ -381,7 +402,7 @@ func (u *Uploader) send(ctx context.Context, priority bool, now time.Time) (int,
 			acked = append(acked, r.Seq)
 		}
 	}
-	if err := u.st.ackSeqs(ctx, acked); err != nil {
+	if err := u.queue.AckSeqs(ctx, acked); err != nil {
 		return 0, u.opts.Interval, fmt.Errorf("upload: %w", err)
 	}
 	entry.Outcome = UploadAcknowledged
@@ -436,7 +457,7 @@ func (u *Uploader) refusedOrFailed(ctx context.Context, entry UploadEntry, err e
 	for i, r := range recs {
 		seqs[i] = r.Seq
 	}
-	if _, qerr := u.st.quarantine(ctx, seqs, err.Error(), entry.At); qerr != nil {
+	if _, qerr := u.queue.SetAside(ctx, seqs, err.Error(), entry.At); qerr != nil {
 		err = errors.Join(err, qerr)
 		return u.failed(ctx, entry.At, err, false), err
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/fusionfleet/fusionfleet/internal/outbox"
 	"github.com/fusionfleet/fusionfleet/internal/uplink"
 	"github.com/google/go-cmp/cmp"
 	"github.com/klauspost/compress/zstd"
@@ -109,7 +110,7 @@ func appendN(t *testing.T, st *Store, n int) {
 	for i := range n {
 		recs = append(recs, gapRec(uint64(i+1)))
 	}
-	if err := st.Append(t.Context(), recs...); err != nil {
+	if err := st.Outbox().Append(t.Context(), recs...); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -135,7 +136,7 @@ func TestUploaderRetriesUntilSuccess(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "503") || sent != 0 {
 			t.Fatalf("attempt %d: UploadOnce() = %d, %v; want the cloud's error", i+1, sent, err)
 		}
-		if n, _ := st.PendingCount(ctx); n != 5 {
+		if n, _ := st.Outbox().PendingCount(ctx); n != 5 {
 			t.Fatalf("attempt %d: %d records pending, want all 5 kept", i+1, n)
 		}
 	}
@@ -156,7 +157,7 @@ func TestUploaderRetriesUntilSuccess(t *testing.T) {
 	if len(resent) != 0 {
 		t.Errorf("resent %v, want none", resent)
 	}
-	if n, _ := st.PendingCount(ctx); n != 0 {
+	if n, _ := st.Outbox().PendingCount(ctx); n != 0 {
 		t.Errorf("%d records pending after success, want 0", n)
 	}
 	if us, _ := st.UplinkState(ctx); us.LastError != "" || !us.LastSuccess.Equal(t0.Add(time.Minute)) {
@@ -203,7 +204,7 @@ func TestUploaderSurvivesCrashBetweenUploadAndAck(t *testing.T) {
 	if diff := cmp.Diff([]uint64{1, 2, 3}, resent); diff != "" {
 		t.Errorf("resent (-want +got):\n%s", diff)
 	}
-	if n, _ := st2.PendingCount(t.Context()); n != 0 {
+	if n, _ := st2.Outbox().PendingCount(t.Context()); n != 0 {
 		t.Errorf("%d records pending, want 0", n)
 	}
 }
@@ -229,7 +230,7 @@ func TestUploaderAcks(t *testing.T) {
 			if sent != tt.wantSent || (err == nil) != (tt.wantErr == "") || err != nil && !strings.Contains(err.Error(), tt.wantErr) {
 				t.Errorf("UploadOnce() = %d, %v; want %d, error %q", sent, err, tt.wantSent, tt.wantErr)
 			}
-			if n, _ := st.PendingCount(t.Context()); n != tt.wantPending {
+			if n, _ := st.Outbox().PendingCount(t.Context()); n != tt.wantPending {
 				t.Errorf("%d records pending, want %d", n, tt.wantPending)
 			}
 		})
@@ -269,9 +270,10 @@ func TestUploadBackoff(t *testing.T) {
 		{20, 0.999999, 150 * time.Second, "capped"},
 		{20, 0, maxWait, "capped at the low end"},
 	}
+	st, _ := openStore(t)
 	for _, tt := range tests {
 		t.Run(tt.wantNote, func(t *testing.T) {
-			u := NewUploader(nil, nil, UploaderOptions{Interval: base, MaxBackoff: maxWait, Rand: func() float64 { return tt.r }})
+			u := NewUploader(st, nil, UploaderOptions{Interval: base, MaxBackoff: maxWait, Rand: func() float64 { return tt.r }})
 			got := u.backoff.Delay(tt.n)
 			if got.Round(time.Millisecond) != tt.want {
 				t.Errorf("backoff after %d failures (r=%v) = %v, want %v", tt.n, tt.r, got, tt.want)
@@ -489,7 +491,7 @@ func simulate(tb testing.TB, st *Store, u *Uploader, clk *clock.Manual, end time
 		now := clk.Now()
 		if !now.Before(next) {
 			if recs := produce(now, tick); len(recs) > 0 {
-				if err := st.Append(ctx, recs...); err != nil {
+				if err := st.Outbox().Append(ctx, recs...); err != nil {
 					tb.Fatal(err)
 				}
 			}
@@ -515,7 +517,7 @@ func TestOutageThenDrain(t *testing.T) {
 	// A day offline, produced 5 minutes at a time.
 	outageEnd := t0.Add(24 * time.Hour)
 	simulate(t, st, u, clk, outageEnd, 5*time.Minute, site)
-	backlog, err := st.PendingCount(t.Context())
+	backlog, err := st.Outbox().PendingCount(t.Context())
 	if err != nil || backlog < 10_000 {
 		t.Fatalf("backlog after a day offline: %d, %v; want over 10,000 records", backlog, err)
 	}
@@ -530,7 +532,7 @@ func TestOutageThenDrain(t *testing.T) {
 	cloud.mu.Unlock()
 	end := outageEnd.Add(90 * time.Minute)
 	simulate(t, st, u, clk, end, 30*time.Second, site)
-	if n, _ := st.PendingCount(t.Context()); n > 200 {
+	if n, _ := st.Outbox().PendingCount(t.Context()); n > 200 {
 		t.Fatalf("%d records still pending 90 minutes after the outage, want the backlog drained", n)
 	}
 
@@ -550,7 +552,9 @@ func TestOutageThenDrain(t *testing.T) {
 			t.Fatalf("backlog record %d arrived after %d", r.Seq, last)
 		}
 		last = r.Seq
-		drained = latest(drained, cloud.arrived[r.Seq])
+		if at := cloud.arrived[r.Seq]; at.After(drained) {
+			drained = at
+		}
 	}
 	t.Logf("backlog of %d records drained in %v", backlog, drained.Sub(outageEnd).Round(time.Minute))
 	// The drain kept to the cap.
@@ -607,7 +611,7 @@ func TestBandwidthCapOverAnHour(t *testing.T) {
 	ctx := t.Context()
 	// A backlog far larger than an hour's cap.
 	for i := range 5 {
-		if err := st.Append(ctx, siteRecords(10, t0.Add(time.Duration(i)*time.Hour), time.Hour)...); err != nil {
+		if err := st.Outbox().Append(ctx, siteRecords(10, t0.Add(time.Duration(i)*time.Hour), time.Hour)...); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -656,11 +660,11 @@ func TestPriorityBatchAcksOnlyWhatItCarried(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := st.Append(ctx, layerRec("printer-0001", 1, t0)); err != nil {
+	if err := st.Outbox().Append(ctx, layerRec("printer-0001", 1, t0)); err != nil {
 		t.Fatal(err)
 	}
 	step() // bulk: [1]; the next bulk is due in 5 minutes
-	if err := st.Append(ctx, layerRec("printer-0001", 2, t0), layerRec("printer-0001", 3, t0), statusRec("printer-0001", t0)); err != nil {
+	if err := st.Outbox().Append(ctx, layerRec("printer-0001", 2, t0), layerRec("printer-0001", 3, t0), statusRec("printer-0001", t0)); err != nil {
 		t.Fatal(err)
 	}
 	step() // nothing due: the status waits for company
@@ -676,7 +680,7 @@ func TestPriorityBatchAcksOnlyWhatItCarried(t *testing.T) {
 		t.Errorf("cloud received (-want +got):\n%s, resent %v", diff, resent)
 	}
 	// An alert does not wait.
-	if err := st.Append(ctx, eventRec("printer-0001", fleet.SeverityCritical, clk.Now())); err != nil {
+	if err := st.Outbox().Append(ctx, eventRec("printer-0001", fleet.SeverityCritical, clk.Now())); err != nil {
 		t.Fatal(err)
 	}
 	step()
@@ -708,12 +712,12 @@ func TestQuarantine(t *testing.T) {
 	if diff := cmp.Diff([]uint64{1, 2, 5, 6}, accepted); diff != "" {
 		t.Errorf("cloud received (-want +got):\n%s", diff)
 	}
-	qs, err := st.Quarantined(ctx)
+	qs, err := st.Outbox().Quarantined(ctx)
 	if err != nil || len(qs) != 1 || qs[0].FirstSeq != 3 || qs[0].LastSeq != 4 || qs[0].Held != 2 ||
 		!strings.Contains(qs[0].Reason, "400") {
 		t.Fatalf("Quarantined() = %+v, %v; want records 3–4 with the cloud's reason", qs, err)
 	}
-	if n, _ := st.PendingCount(ctx); n != 0 {
+	if n, _ := st.Outbox().PendingCount(ctx); n != 0 {
 		t.Errorf("%d records pending, want none: the quarantined batch is not retried", n)
 	}
 	ups, err := st.Uploads(ctx, 10)
@@ -732,7 +736,7 @@ func TestQuarantine(t *testing.T) {
 	cloud.mu.Lock()
 	cloud.refuse = nil
 	cloud.mu.Unlock()
-	if err := st.ReleaseQuarantine(ctx, qs[0].ID, clk.Now()); err != nil {
+	if err := st.Outbox().ReleaseQuarantine(ctx, qs[0].ID, clk.Now()); err != nil {
 		t.Fatal(err)
 	}
 	clk.Advance(10 * time.Minute)
@@ -766,7 +770,7 @@ func TestTooLargeBatchIsSplit(t *testing.T) {
 		t.Errorf("cloud received (-want +got):\n%s", diff)
 	}
 	// A single record too large for the cloud cannot be split: quarantined.
-	if qs, _ := st.Quarantined(ctx); len(qs) != 1 || qs[0].FirstSeq != 5 {
+	if qs, _ := st.Outbox().Quarantined(ctx); len(qs) != 1 || qs[0].FirstSeq != 5 {
 		t.Errorf("Quarantined() = %+v, want record 5", qs)
 	}
 }
@@ -791,7 +795,7 @@ func TestUploadLogShowsWhatWasSent(t *testing.T) {
 	st, _ := openStore(t)
 	ctx := t.Context()
 	clk := clock.NewManual(t0)
-	if err := st.Append(ctx, statusRec("printer-0001", t0), eventRec("printer-0001", fleet.SeverityError, t0), gapRec(1)); err != nil {
+	if err := st.Outbox().Append(ctx, statusRec("printer-0001", t0), eventRec("printer-0001", fleet.SeverityError, t0), gapRec(1)); err != nil {
 		t.Fatal(err)
 	}
 	cloud := &fakeCloud{}
@@ -874,9 +878,9 @@ func BenchmarkOutboxAppend(b *testing.B) {
 					for next.Add(1) <= int64(b.N) {
 						var err error
 						if mode == "group-commit" {
-							err = st.Append(b.Context(), rec)
+							err = st.Outbox().Append(b.Context(), rec)
 						} else {
-							err = st.inTx(b.Context(), func(tx *sql.Tx) error { return appendTx(b.Context(), tx, []fleet.Record{rec}) })
+							err = st.inTx(b.Context(), func(tx *sql.Tx) error { return outbox.AppendTx(b.Context(), tx, []fleet.Record{rec}) })
 						}
 						if err != nil {
 							b.Error(err)
