@@ -16,6 +16,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/clock"
@@ -282,58 +283,73 @@ func TestUploadBackoff(t *testing.T) {
 	}
 }
 
+// elapse lets d of a synctest bubble's fake time pass, then waits until
+// every goroutine of the bubble is blocked again: a simulated minute takes
+// no real time.
+func elapse(d time.Duration) {
+	<-time.After(d)
+	synctest.Wait()
+}
+
+// afterT0 moves a bubble's fake time, which starts in 2000, to an hour
+// after t0, so that the tests' records are in the past.
+func afterT0() { elapse(time.Until(t0.Add(time.Hour))) }
+
 func TestUploaderRun(t *testing.T) {
-	st, _ := openStore(t)
-	appendN(t, st, 7)
-	cloud := &fakeCloud{failures: 1, err: errors.New("connection reset")}
-	// Interval is long: only full batches and retries may follow at once.
-	u := NewUploader(st, cloud, UploaderOptions{Interval: time.Hour, BatchSize: 3, MaxBackoff: 20 * time.Millisecond})
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error)
-	go func() { done <- u.Run(ctx) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		accepted, _, _ := cloud.snapshot()
-		if len(accepted) == 7 {
-			break
+	synctest.Test(t, func(t *testing.T) {
+		afterT0()
+		st, _ := openStore(t)
+		appendN(t, st, 7)
+		cloud := &fakeCloud{failures: 1, err: errors.New("connection reset")}
+		// Interval is long: only full batches and retries may follow at once.
+		u := NewUploader(st, cloud, UploaderOptions{Interval: time.Hour, BatchSize: 3, MaxBackoff: 20 * time.Millisecond})
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error)
+		go func() { done <- u.Run(ctx) }()
+		// The retry comes within MaxBackoff, the three batches at once after it.
+		elapse(time.Minute)
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run() = %v, want nil after cancel", err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out; cloud has %v", accepted)
+		accepted, resent, uploads := cloud.snapshot()
+		if diff := cmp.Diff(upTo(7), accepted); diff != "" {
+			t.Errorf("cloud received (-want +got):\n%s", diff)
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Errorf("Run() = %v, want nil after cancel", err)
-	}
-	accepted, resent, uploads := cloud.snapshot()
-	if diff := cmp.Diff(upTo(7), accepted); diff != "" {
-		t.Errorf("cloud received (-want +got):\n%s", diff)
-	}
-	if len(resent) != 0 || uploads != 4 {
-		t.Errorf("resent %v in %d uploads, want none in 4 (1 failure + 3 batches)", resent, uploads)
-	}
+		if len(resent) != 0 || uploads != 4 {
+			t.Errorf("resent %v in %d uploads, want none in 4 (1 failure + 3 batches)", resent, uploads)
+		}
+	})
 }
 
 func TestUploaderRunWaitsLongAfterPermanentError(t *testing.T) {
-	st, _ := openStore(t)
-	appendN(t, st, 1)
-	cloud := &fakeCloud{failures: 1, err: errors.New("403 gateway revoked")}
-	u := NewUploader(st, cloud, UploaderOptions{
-		Interval: time.Millisecond, MaxBackoff: time.Hour,
-		Retryable: func(err error) bool { return !strings.Contains(err.Error(), "revoked") },
+	synctest.Test(t, func(t *testing.T) {
+		afterT0()
+		st, _ := openStore(t)
+		appendN(t, st, 1)
+		cloud := &fakeCloud{failures: 1, err: errors.New("403 gateway revoked")}
+		u := NewUploader(st, cloud, UploaderOptions{
+			Interval: time.Millisecond, MaxBackoff: time.Hour,
+			Retryable: func(err error) bool { return !strings.Contains(err.Error(), "revoked") },
+		})
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error)
+		go func() { done <- u.Run(ctx) }()
+		elapse(59 * time.Minute)
+		if _, _, uploads := cloud.snapshot(); uploads != 1 {
+			t.Errorf("%d uploads within 59 min after a permanent error, want 1 (next try after MaxBackoff)", uploads)
+		}
+		// The retry comes at MaxBackoff sharp; after it the uploader looks
+		// for records every millisecond, so little time passes.
+		elapse(time.Minute + 10*time.Millisecond)
+		if accepted, _, uploads := cloud.snapshot(); uploads != 2 || len(accepted) != 1 {
+			t.Errorf("%d uploads, %d records accepted after MaxBackoff, want the retry to deliver the record", uploads, len(accepted))
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run() = %v, want nil", err)
+		}
 	})
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error)
-	go func() { done <- u.Run(ctx) }()
-	time.Sleep(200 * time.Millisecond)
-	cancel()
-	if err := <-done; err != nil {
-		t.Errorf("Run() = %v, want nil", err)
-	}
-	if _, _, uploads := cloud.snapshot(); uploads != 1 {
-		t.Errorf("%d uploads within 200ms after a permanent error, want 1 (next try after MaxBackoff)", uploads)
-	}
 }
 
 func TestBatchRecordsAreValidJSON(t *testing.T) {
