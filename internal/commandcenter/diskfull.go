@@ -14,8 +14,8 @@ import (
 // a poll is stored again; the poller retries with backoff meanwhile.
 
 // storePoll stores a successful poll (observe) and keeps the outbox health.
-func (s *Store) storePoll(ctx context.Context, id int64, o observation, recs []fleet.Record) error {
-	return s.ob.Stored(s.observe(ctx, id, o, recs), o.Seen)
+func (s *Store) storePoll(ctx context.Context, id int64, o Observation, recs []fleet.Record) error {
+	return s.ob.Stored(s.Observe(ctx, id, o, recs), o.Seen)
 }
 
 // storeLogs stores a read of a device log (readLogs) and keeps the outbox

@@ -22,8 +22,8 @@ import (
 // uplink; records for the cloud go through the privacy package into the
 // outbox.
 
-// history is what one poll adds to the local history.
-type history struct {
+// History is what one poll adds to the local history.
+type History struct {
 	Instance    string // the events' feed instance
 	Events      []fleet.Event
 	Gaps        []fleet.Gap
@@ -39,7 +39,7 @@ const (
 )
 
 // writeHistory adds h, seen at seen, to the history of printer id within tx.
-func writeHistory(ctx context.Context, tx *sql.Tx, id int64, seen time.Time, h history) error {
+func writeHistory(ctx context.Context, tx *sql.Tx, id int64, seen time.Time, h History) error {
 	ts := sqlitedb.FormatTime(seen)
 	insert := func(query string, args ...any) error {
 		_, err := tx.ExecContext(ctx, query, args...)
@@ -162,7 +162,7 @@ func (s *Store) readLogs(ctx context.Context, id int64, kind fleet.LogKind, pos 
 		if _, err := tx.ExecContext(ctx, `UPDATE printers SET log_positions = ? WHERE id = ?`, string(nb), id); err != nil {
 			return err
 		}
-		if err := writeHistory(ctx, tx, id, seen, history{Gaps: gaps}); err != nil {
+		if err := writeHistory(ctx, tx, id, seen, History{Gaps: gaps}); err != nil {
 			return err
 		}
 		return outbox.AppendTx(ctx, tx, recs)

@@ -202,10 +202,10 @@ func TestRecentPrivateNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, j := range []deviceapi.Job{scrubJob(1, "j1", "First", "P1"), scrubJob(2, "j2", "Second"), scrubJob(3, "j3", "Third")} {
-		err := st.observe(ctx, pr.ID, observation{Seen: t0.Add(time.Duration(i) * time.Minute),
+		err := st.Observe(ctx, pr.ID, Observation{Seen: t0.Add(time.Duration(i) * time.Minute),
 			Status: deviceapi.Status{State: fleet.StatePrinting, Time: t0, Job: &deviceapi.CurrentJob{ID: "j4",
 				Private: deviceapi.JobPrivate{Name: "Fourth", User: "u4", Host: "h4"}}},
-			History: history{Jobs: []deviceapi.Job{j}}}, nil)
+			History: History{Jobs: []deviceapi.Job{j}}}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

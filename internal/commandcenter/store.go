@@ -234,8 +234,8 @@ func (s *Store) Repin(ctx context.Context, address string, fp deviceapi.Fingerpr
 	return nil
 }
 
-// observation is what one successful poll learnt about a printer.
-type observation struct {
+// Observation is what one successful poll learnt about a printer.
+type Observation struct {
 	Identity *deviceapi.Identity // nil: unchanged
 	Status   deviceapi.Status
 	Instance string // events feed
@@ -247,20 +247,21 @@ type observation struct {
 	Seen     time.Time
 	// Problem is set when the printer answered but part of what it sent
 	// was refused: the printer is marked CollectionBadInput.
-	Problem *pollProblem
-	History history // what the local UI keeps
+	Problem *PollProblem
+	History History // what the local UI keeps
 }
 
-// pollProblem is a refused part of an otherwise successful poll.
-type pollProblem struct {
+// PollProblem is a refused part of an otherwise successful poll.
+type PollProblem struct {
 	Kind PollErrorKind
 	Msg  string
 }
 
-// observe stores a successful poll, its local history and its records in
+// Observe stores a successful poll, its local history and its records in
 // one transaction, so no feed cursor ever moves without the records it
-// covers (and the other way round).
-func (s *Store) observe(ctx context.Context, id int64, o observation, recs []fleet.Record) error {
+// covers (and the other way round). The poller calls it; the local UI's
+// tests use it to set the scene.
+func (s *Store) Observe(ctx context.Context, id int64, o Observation, recs []fleet.Record) error {
 	status, err := json.Marshal(o.Status)
 	if err != nil {
 		return fmt.Errorf("store poll of printer %d: %w", id, err)
@@ -310,8 +311,8 @@ func (s *Store) observe(ctx context.Context, id int64, o observation, recs []fle
 	return nil
 }
 
-// markFailed records a failed poll of no particular kind (see markFailure).
-func (s *Store) markFailed(ctx context.Context, id int64, state CollectionState, msg string, at time.Time) error {
+// MarkFailed records a failed poll of no particular kind (see markFailure).
+func (s *Store) MarkFailed(ctx context.Context, id int64, state CollectionState, msg string, at time.Time) error {
 	return s.markFailure(ctx, id, state, "", msg, at)
 }
 

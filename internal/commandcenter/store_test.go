@@ -168,7 +168,7 @@ func TestRepin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.markFailed(ctx, p.ID, CollectionCertificateChanged, "certificate changed: …", t0.Add(time.Hour)); err != nil {
+	if err := st.MarkFailed(ctx, p.ID, CollectionCertificateChanged, "certificate changed: …", t0.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	later := t0.Add(2 * time.Hour)
@@ -200,7 +200,7 @@ func TestMarkFailedKeepsSinceWhileStateHolds(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, msg := range []string{"dial: refused", "dial: timeout"} {
-		if err := st.markFailed(ctx, p.ID, CollectionUnreachable, msg, t0.Add(time.Duration(i+1)*time.Minute)); err != nil {
+		if err := st.MarkFailed(ctx, p.ID, CollectionUnreachable, msg, t0.Add(time.Duration(i+1)*time.Minute)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -1,4 +1,4 @@
-package commandcenter
+package localui
 
 import (
 	"bytes"
@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/fusionfleet/fusionfleet/internal/clock"
+	"github.com/fusionfleet/fusionfleet/internal/commandcenter"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/outbox"
 )
@@ -63,20 +64,20 @@ const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 's
 type HandlerOptions struct {
 	Logger *slog.Logger // nil → discard
 	Clock  clock.Clock  // nil → the real clock
-	// Metrics is served at /metrics; nil → a registry of its own holding
-	// NewMetrics(st) (without poll counters).
+	// Metrics is served at /metrics (commandcenter.NewMetrics and the
+	// process collectors); nil → an empty registry.
 	Metrics prometheus.Gatherer
 	// SelfTest configures the self-test page and GET /api/selftest. Its
 	// Printers and Uplink are filled in from the store at every run, and
 	// LocalUI from the address a request came in on. nil → the self-test
 	// answers 503 "not configured".
-	SelfTest *SelfTestConfig
+	SelfTest *commandcenter.SelfTestConfig
 	// StaleAfter is how long without a successful upload the pages accept
 	// before they warn (R-ARCH-8); 0 → DefaultStaleAfter.
 	StaleAfter time.Duration
 	// Updates is the update mirror whose releases the Updates page lists
 	// and approves; nil → the page says updates are not configured.
-	Updates Mirror
+	Updates commandcenter.Mirror
 }
 
 // route is one entry of the local UI's route table: the mux is built from
@@ -89,14 +90,14 @@ type route struct {
 
 // localUI serves the Command Center's pages and JSON API.
 type localUI struct {
-	st      *Store
+	src     Sources
 	opts    HandlerOptions
 	log     *slog.Logger
 	pages   map[string]*template.Template
 	metrics http.Handler
 
 	selfMu   sync.Mutex // held while a self-test runs
-	selfLast Report
+	selfLast commandcenter.Report
 
 	drainMu   sync.Mutex
 	drainPeak int // the outbox depth at the start of the current drain
@@ -110,7 +111,7 @@ type localUI struct {
 //
 // The pages and API show private names (job, part and user names): they
 // are for the site, and the listener should bind loopback.
-func NewHandler(st *Store, opts HandlerOptions) http.Handler {
+func NewHandler(src Sources, opts HandlerOptions) http.Handler {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -118,16 +119,14 @@ func NewHandler(st *Store, opts HandlerOptions) http.Handler {
 		opts.Clock = clock.Real{}
 	}
 	if opts.StaleAfter <= 0 {
-		opts.StaleAfter = DefaultStaleAfter
+		opts.StaleAfter = commandcenter.DefaultStaleAfter
 	}
 	if opts.Metrics == nil {
-		reg := prometheus.NewRegistry()
-		reg.MustRegister(NewMetrics(st, MetricsOptions{Clock: opts.Clock})) // a fresh registry cannot clash
-		opts.Metrics = reg
+		opts.Metrics = prometheus.NewRegistry()
 	}
 	log := opts.Logger.With("component", "localui")
 	u := &localUI{
-		st: st, opts: opts, log: log, pages: parsePages(),
+		src: src, opts: opts, log: log, pages: parsePages(),
 		metrics: promhttp.HandlerFor(opts.Metrics, promhttp.HandlerOpts{
 			ErrorLog:            slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 			ErrorHandling:       promhttp.ContinueOnError,
@@ -288,7 +287,7 @@ func serveOpenAPI(w http.ResponseWriter, _ *http.Request) error {
 }
 
 func (u *localUI) healthz(w http.ResponseWriter, r *http.Request) error {
-	if _, err := u.st.Outbox().PendingCount(r.Context()); err != nil {
+	if _, err := u.src.Queue.PendingCount(r.Context()); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -334,33 +333,33 @@ func listQuery(r *http.Request) (printer int64, limit int, err error) {
 
 // Snapshot is the answer of GET /api/printers.
 type Snapshot struct {
-	Printers []Printer   `json:"printers"`
-	Pending  int         `json:"outbox_pending"`
-	Uplink   UplinkState `json:"uplink"`
+	Printers []commandcenter.Printer   `json:"printers"`
+	Pending  int                       `json:"outbox_pending"`
+	Uplink   commandcenter.UplinkState `json:"uplink"`
 }
 
-func snapshot(ctx context.Context, st *Store) (Snapshot, error) {
+func snapshot(ctx context.Context, src Sources) (Snapshot, error) {
 	var s Snapshot
 	var err error
-	if s.Printers, err = st.Printers(ctx); err != nil {
+	if s.Printers, err = src.Printers.Printers(ctx); err != nil {
 		return Snapshot{}, err
 	}
-	if s.Pending, err = st.Outbox().PendingCount(ctx); err != nil {
+	if s.Pending, err = src.Queue.PendingCount(ctx); err != nil {
 		return Snapshot{}, err
 	}
-	if s.Uplink, err = st.UplinkState(ctx); err != nil {
+	if s.Uplink, err = src.Uplink.UplinkState(ctx); err != nil {
 		return Snapshot{}, err
 	}
 	return s, nil
 }
 
 func (u *localUI) apiPrinters(w http.ResponseWriter, r *http.Request) error {
-	snap, err := snapshot(r.Context(), u.st)
+	snap, err := snapshot(r.Context(), u.src)
 	if err != nil {
 		return err
 	}
 	if snap.Printers == nil {
-		snap.Printers = []Printer{}
+		snap.Printers = []commandcenter.Printer{}
 	}
 	encode(w, http.StatusOK, snap)
 	return nil
@@ -379,7 +378,7 @@ func (u *localUI) apiJobs(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	jobs, err := u.st.Jobs(r.Context(), printer, limit)
+	jobs, err := u.src.Printers.Jobs(r.Context(), printer, limit)
 	if err != nil {
 		return err
 	}
@@ -392,7 +391,7 @@ func (u *localUI) apiEvents(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	evs, err := u.st.Events(r.Context(), printer, limit)
+	evs, err := u.src.Printers.Events(r.Context(), printer, limit)
 	if err != nil {
 		return err
 	}
@@ -402,12 +401,12 @@ func (u *localUI) apiEvents(w http.ResponseWriter, r *http.Request) error {
 
 // alerts returns up to limit events of severity warning or worse, newest
 // first, among the newest maxListLimit events.
-func (u *localUI) alerts(ctx context.Context, printer int64, limit int) ([]LocalEvent, error) {
-	evs, err := u.st.Events(ctx, printer, maxListLimit)
+func (u *localUI) alerts(ctx context.Context, printer int64, limit int) ([]commandcenter.LocalEvent, error) {
+	evs, err := u.src.Printers.Events(ctx, printer, maxListLimit)
 	if err != nil {
 		return nil, err
 	}
-	var out []LocalEvent
+	var out []commandcenter.LocalEvent
 	for _, e := range evs {
 		if e.Event.Severity >= fleet.SeverityWarning {
 			out = append(out, e)
@@ -437,7 +436,7 @@ func (u *localUI) apiGaps(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	gs, err := u.st.Gaps(r.Context(), printer, limit)
+	gs, err := u.src.Printers.Gaps(r.Context(), printer, limit)
 	if err != nil {
 		return err
 	}
@@ -465,7 +464,7 @@ func (u *localUI) apiConsumables(w http.ResponseWriter, r *http.Request) error {
 	if !from.Before(to) {
 		return badRequestf("from must be before to")
 	}
-	ss, err := u.st.ConsumablesHistory(r.Context(), printer, from, to)
+	ss, err := u.src.Printers.ConsumablesHistory(r.Context(), printer, from, to)
 	if err != nil {
 		return err
 	}
@@ -485,11 +484,11 @@ type Drain struct {
 // OutboxView is the answer of GET /api/outbox.
 type OutboxView struct {
 	outbox.State
-	Draining   *Drain              `json:"draining,omitempty"`
-	Bandwidth  Bandwidth           `json:"bandwidth"`
-	Uplink     UplinkState         `json:"uplink"`
-	Quarantine []outbox.Quarantine `json:"quarantine"`
-	Drops      []outbox.Drop       `json:"drops"`
+	Draining   *Drain                    `json:"draining,omitempty"`
+	Bandwidth  commandcenter.Bandwidth   `json:"bandwidth"`
+	Uplink     commandcenter.UplinkState `json:"uplink"`
+	Quarantine []outbox.Quarantine       `json:"quarantine"`
+	Drops      []outbox.Drop             `json:"drops"`
 }
 
 // drainMin is the depth from which a shrinking outbox counts as draining.
@@ -515,20 +514,20 @@ func (u *localUI) drain(pending int) *Drain {
 func (u *localUI) outbox(ctx context.Context) (OutboxView, error) {
 	var v OutboxView
 	var err error
-	if v.State, err = u.st.Outbox().State(ctx); err != nil {
+	if v.State, err = u.src.Queue.State(ctx); err != nil {
 		return OutboxView{}, err
 	}
 	v.Draining = u.drain(v.Pending)
-	if v.Bandwidth, err = u.st.Bandwidth(ctx, u.opts.Clock.Now()); err != nil {
+	if v.Bandwidth, err = u.src.Uplink.Bandwidth(ctx, u.opts.Clock.Now()); err != nil {
 		return OutboxView{}, err
 	}
-	if v.Uplink, err = u.st.UplinkState(ctx); err != nil {
+	if v.Uplink, err = u.src.Uplink.UplinkState(ctx); err != nil {
 		return OutboxView{}, err
 	}
-	if v.Quarantine, err = u.st.Outbox().Quarantined(ctx); err != nil {
+	if v.Quarantine, err = u.src.Queue.Quarantined(ctx); err != nil {
 		return OutboxView{}, err
 	}
-	if v.Drops, err = u.st.Outbox().Drops(ctx, defaultListLimit); err != nil {
+	if v.Drops, err = u.src.Queue.Drops(ctx, defaultListLimit); err != nil {
 		return OutboxView{}, err
 	}
 	if v.Quarantine == nil {
@@ -554,7 +553,7 @@ func (u *localUI) apiUploads(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	es, err := u.st.Uploads(r.Context(), int(l))
+	es, err := u.src.Uplink.Uploads(r.Context(), int(l))
 	if err != nil {
 		return err
 	}
@@ -575,7 +574,7 @@ func (u *localUI) apiUpload(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	d, err := u.st.Upload(r.Context(), id)
+	d, err := u.src.Uplink.Upload(r.Context(), id)
 	if err != nil {
 		return err
 	}
@@ -585,9 +584,9 @@ func (u *localUI) apiUpload(w http.ResponseWriter, r *http.Request) error {
 
 // selfTest runs the self-test, or returns the report of one that ran less
 // than selfTestCache ago: a page view must not hammer the cloud.
-func (u *localUI) selfTest(r *http.Request) (Report, error) {
+func (u *localUI) selfTest(r *http.Request) (commandcenter.Report, error) {
 	if u.opts.SelfTest == nil {
-		return Report{}, errSelfTestOff
+		return commandcenter.Report{}, errSelfTestOff
 	}
 	u.selfMu.Lock()
 	defer u.selfMu.Unlock()
@@ -600,14 +599,14 @@ func (u *localUI) selfTest(r *http.Request) (Report, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = u.opts.Clock
 	}
-	ps, err := u.st.Printers(ctx)
+	ps, err := u.src.Printers.Printers(ctx)
 	if err != nil {
-		return Report{}, err
+		return commandcenter.Report{}, err
 	}
-	cfg.Printers = CheckTargets(ps)
-	up, err := u.st.UplinkState(ctx)
+	cfg.Printers = commandcenter.CheckTargets(ps)
+	up, err := u.src.Uplink.UplinkState(ctx)
 	if err != nil {
-		return Report{}, err
+		return commandcenter.Report{}, err
 	}
 	cfg.Uplink = &up
 	if cfg.StaleAfter == 0 {
@@ -616,7 +615,7 @@ func (u *localUI) selfTest(r *http.Request) (Report, error) {
 	if addr, ok := ctx.Value(http.LocalAddrContextKey).(net.Addr); ok && cfg.LocalUI == "" {
 		cfg.LocalUI = addr.String()
 	}
-	u.selfLast = SelfTest(ctx, cfg)
+	u.selfLast = commandcenter.SelfTest(ctx, cfg)
 	return u.selfLast, nil
 }
 
@@ -644,7 +643,7 @@ func (u *localUI) render(w http.ResponseWriter, page string, data any) error {
 
 func parsePages() map[string]*template.Template {
 	funcs := template.FuncMap{
-		"stamp": stamp, "duration": durationWords, "bytes": bytesWords, "bps": bpsWords,
+		"stamp": commandcenter.Stamp, "duration": commandcenter.DurationWords, "bytes": bytesWords, "bps": bpsWords,
 		"int64":   func(n int) int64 { return int64(n) },
 		"percent": func(f float64) string { return fmt.Sprintf("%.0f %%", math.Floor(f*100)) },
 	}
@@ -674,11 +673,11 @@ type banner struct {
 // shows: the cloud not reached for long (R-ARCH-8), appends failing.
 func (u *localUI) newLayout(ctx context.Context, title, nav string, refresh bool) (layout, error) {
 	l := layout{Title: title, Nav: nav, Now: u.opts.Clock.Now(), Refresh: refresh}
-	up, err := u.st.UplinkState(ctx)
+	up, err := u.src.Uplink.UplinkState(ctx)
 	if err != nil {
 		return layout{}, err
 	}
-	ob, err := u.st.Outbox().State(ctx)
+	ob, err := u.src.Queue.State(ctx)
 	if err != nil {
 		return layout{}, err
 	}
@@ -686,7 +685,7 @@ func (u *localUI) newLayout(ctx context.Context, title, nav string, refresh bool
 	return l, nil
 }
 
-func (u *localUI) banners(up UplinkState, ob outbox.State, now time.Time) []banner {
+func (u *localUI) banners(up commandcenter.UplinkState, ob outbox.State, now time.Time) []banner {
 	var bs []banner
 	why := ""
 	if up.LastError != "" {
@@ -697,14 +696,14 @@ func (u *localUI) banners(up UplinkState, ob outbox.State, now time.Time) []bann
 		bs = append(bs, banner{"warn", "The cloud has not acknowledged an upload yet." + why})
 	case !up.LastSuccess.IsZero() && now.Sub(up.LastSuccess) > u.opts.StaleAfter:
 		bs = append(bs, banner{"bad", fmt.Sprintf("The cloud has not been reached for %s (since %s). Data is kept and sent when it is back.%s",
-			durationWords(now.Sub(up.LastSuccess)), stamp(up.LastSuccess), why)})
+			commandcenter.DurationWords(now.Sub(up.LastSuccess)), commandcenter.Stamp(up.LastSuccess), why)})
 	}
 	if ob.Health.Failing {
 		what := "Storing new data fails"
 		if ob.Health.DiskFull {
 			what = "The disk is full: collection is paused"
 		}
-		bs = append(bs, banner{"bad", fmt.Sprintf("%s since %s: %s", what, stamp(ob.Health.LastErrorAt), ob.Health.LastError)})
+		bs = append(bs, banner{"bad", fmt.Sprintf("%s since %s: %s", what, commandcenter.Stamp(ob.Health.LastErrorAt), ob.Health.LastError)})
 	}
 	return bs
 }
@@ -714,11 +713,11 @@ type printersData struct {
 	Printers   []printerView
 	Pending    int
 	OutboxWarn bool
-	Uplink     UplinkState
+	Uplink     commandcenter.UplinkState
 }
 
 func (u *localUI) printersPage(w http.ResponseWriter, r *http.Request) error {
-	snap, err := snapshot(r.Context(), u.st)
+	snap, err := snapshot(r.Context(), u.src)
 	if err != nil {
 		return err
 	}
@@ -734,8 +733,8 @@ func (u *localUI) printersPage(w http.ResponseWriter, r *http.Request) error {
 }
 
 // printerNames maps local printer IDs to the names the pages show.
-func (u *localUI) printerNames(ctx context.Context) (map[int64]string, []Printer, error) {
-	ps, err := u.st.Printers(ctx)
+func (u *localUI) printerNames(ctx context.Context) (map[int64]string, []commandcenter.Printer, error) {
+	ps, err := u.src.Printers.Printers(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -766,7 +765,7 @@ func (u *localUI) jobsPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	jobs, err := u.st.Jobs(ctx, 0, pageListLimit)
+	jobs, err := u.src.Printers.Jobs(ctx, 0, pageListLimit)
 	if err != nil {
 		return err
 	}
@@ -779,7 +778,7 @@ func (u *localUI) jobsPage(w http.ResponseWriter, r *http.Request) error {
 		v := jobView{
 			Printer: names[j.Printer], ID: j.Job.ID, Name: j.Job.Private.Name, User: j.Job.Private.User, Host: j.Job.Private.Host,
 			Status: string(j.Job.Status), Created: stampOrDash(j.Job.CreatedAt), Started: stampOrDash(j.Job.StartedAt),
-			Finished: stampOrDash(j.Job.FinishedAt), Updated: stamp(j.Updated),
+			Finished: stampOrDash(j.Job.FinishedAt), Updated: commandcenter.Stamp(j.Updated),
 			Layers: fmt.Sprintf("%d of %d", j.Job.LayersDone, j.Job.LayerCount),
 		}
 		for _, p := range j.Job.Parts {
@@ -820,7 +819,7 @@ func (u *localUI) alertsPage(w http.ResponseWriter, r *http.Request) error {
 	data := alertsData{layout: l}
 	for _, a := range as {
 		e := a.Event
-		data.Alerts = append(data.Alerts, eventView{Printer: names[a.Printer], Time: stamp(e.Time), Seen: stamp(a.Seen),
+		data.Alerts = append(data.Alerts, eventView{Printer: names[a.Printer], Time: commandcenter.Stamp(e.Time), Seen: commandcenter.Stamp(a.Seen),
 			Severity: e.Severity.String(), Code: e.Code, Description: e.Description, Subsystem: e.Subsystem})
 	}
 	return u.render(w, "alerts", data)
@@ -858,7 +857,7 @@ func (u *localUI) consumablesPage(w http.ResponseWriter, r *http.Request) error 
 	from := to.Add(-consumablesWindow)
 	data := consumablesData{layout: l, Window: "7 days"}
 	for _, p := range ps {
-		ss, err := u.st.ConsumablesHistory(ctx, p.ID, from, to)
+		ss, err := u.src.Printers.ConsumablesHistory(ctx, p.ID, from, to)
 		if err != nil {
 			return err
 		}
@@ -897,7 +896,7 @@ func latestConsumables(c fleet.Consumables) []consumableLine {
 }
 
 // consumablePlots draws the decline of agents, lamps and the cleaning roll.
-func consumablePlots(ss []ConsumablesSample, from, to time.Time) []plot {
+func consumablePlots(ss []commandcenter.ConsumablesSample, from, to time.Time) []plot {
 	agents := map[string]*series{}
 	lamps := map[string]*series{}
 	roll := &series{Name: "used"}
@@ -936,7 +935,7 @@ func sortedSeries(m map[string]*series) []series {
 }
 
 type uploadView struct {
-	UploadEntry
+	commandcenter.UploadEntry
 	When, Lane, Kinds string
 }
 
@@ -948,8 +947,8 @@ type uploadsData struct {
 	Uploads     []uploadView
 }
 
-func viewUpload(e UploadEntry) uploadView {
-	v := uploadView{UploadEntry: e, When: stamp(e.At), Lane: "bulk"}
+func viewUpload(e commandcenter.UploadEntry) uploadView {
+	v := uploadView{UploadEntry: e, When: commandcenter.Stamp(e.At), Lane: "bulk"}
 	if e.Priority {
 		v.Lane = "alerts and status"
 	}
@@ -968,7 +967,7 @@ func (u *localUI) uploadsPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	es, err := u.st.Uploads(ctx, pageListLimit)
+	es, err := u.src.Uplink.Uploads(ctx, pageListLimit)
 	if err != nil {
 		return err
 	}
@@ -981,7 +980,7 @@ func (u *localUI) uploadsPage(w http.ResponseWriter, r *http.Request) error {
 		data.BudgetShare = float64(ob.Bytes) / float64(ob.Budget)
 	}
 	if !ob.Oldest.IsZero() {
-		data.Oldest = fmt.Sprintf("%s (%s ago)", stamp(ob.Oldest), durationWords(l.Now.Sub(ob.Oldest)))
+		data.Oldest = fmt.Sprintf("%s (%s ago)", commandcenter.Stamp(ob.Oldest), commandcenter.DurationWords(l.Now.Sub(ob.Oldest)))
 	}
 	for _, e := range es {
 		data.Uploads = append(data.Uploads, viewUpload(e))
@@ -1002,7 +1001,7 @@ func (u *localUI) uploadPage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx := r.Context()
-	d, err := u.st.Upload(ctx, id)
+	d, err := u.src.Uplink.Upload(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -1026,7 +1025,7 @@ func (u *localUI) uploadPage(w http.ResponseWriter, r *http.Request) error {
 
 type selfTestData struct {
 	layout
-	Report Report
+	Report commandcenter.Report
 	Off    bool
 }
 
@@ -1055,7 +1054,7 @@ type printerView struct {
 	PendingJobs, LastSeen string
 }
 
-func viewOf(p Printer) printerView {
+func viewOf(p commandcenter.Printer) printerView {
 	v := printerView{
 		ID: p.ID, Name: p.Address, Address: p.Address, Model: "not known yet", Fingerprint: string(p.Fingerprint),
 		State: "not known yet", PendingJobs: "not known yet", LastSeen: "never",
@@ -1068,31 +1067,31 @@ func viewOf(p Printer) printerView {
 		}
 	}
 	if !p.LastSeen.IsZero() {
-		v.LastSeen = stamp(p.LastSeen)
+		v.LastSeen = commandcenter.Stamp(p.LastSeen)
 	}
 	switch p.State {
-	case CollectionOK:
+	case commandcenter.CollectionOK:
 		v.Collection = "ok"
-	case CollectionNew:
+	case commandcenter.CollectionNew:
 		v.Collection = "waiting for first contact"
-	case CollectionUnreachable:
-		v.Collection = fmt.Sprintf("unreachable since %s: %s", stamp(p.StateSince), p.LastError)
-	case CollectionBadInput:
-		v.Collection = fmt.Sprintf("answers partly refused since %s: %s", stamp(p.StateSince), p.LastError)
-	case CollectionCertificateChanged:
+	case commandcenter.CollectionUnreachable:
+		v.Collection = fmt.Sprintf("unreachable since %s: %s", commandcenter.Stamp(p.StateSince), p.LastError)
+	case commandcenter.CollectionBadInput:
+		v.Collection = fmt.Sprintf("answers partly refused since %s: %s", commandcenter.Stamp(p.StateSince), p.LastError)
+	case commandcenter.CollectionCertificateChanged:
 		v.Collection = p.LastError
 	default:
 		v.Collection = string(p.State)
 	}
 	if s := p.Status; s != nil {
 		v.State = stateWords(s.State)
-		if p.State != CollectionOK {
+		if p.State != commandcenter.CollectionOK {
 			v.State = "last known: " + v.State
 		}
 		v.Activity = s.Activity
 		v.PendingJobs = fmt.Sprint(s.PendingJobs)
 		if s.ETCSeconds > 0 {
-			v.ETC = durationWords(time.Duration(s.ETCSeconds) * time.Second)
+			v.ETC = commandcenter.DurationWords(time.Duration(s.ETCSeconds) * time.Second)
 		}
 		if j := s.Job; j != nil {
 			v.JobName = j.Private.Name // the local UI may show it (R-PRIV-2)
@@ -1123,32 +1122,11 @@ func stateWords(s fleet.State) string {
 	}
 }
 
-// durationWords writes d as "2 h 05 min", "12 min" or "under a minute".
-func durationWords(d time.Duration) string {
-	m := int64(d.Round(time.Minute) / time.Minute)
-	switch {
-	case m < 1:
-		return "under a minute"
-	case m < 60:
-		return fmt.Sprintf("%d min", m)
-	default:
-		return fmt.Sprintf("%d h %02d min", m/60, m%60)
-	}
-}
-
-// stamp writes a time for people on the site, in the server's zone.
-func stamp(t time.Time) string {
-	if t.IsZero() {
-		return "never"
-	}
-	return t.Local().Format("2006-01-02 15:04:05 MST")
-}
-
 func stampOrDash(t time.Time) string {
 	if t.IsZero() {
 		return "–"
 	}
-	return stamp(t)
+	return commandcenter.Stamp(t)
 }
 
 // bytesWords writes n bytes as "512 B", "12.3 KB", "4.0 MB".
