@@ -189,7 +189,6 @@ func decide(p UpdatePolicy, r Release, now time.Time) (bool, string) {
 	return false, "waits for an approval"
 }
 
-
 // approvalsDoc is GET /tuf/approvals.json: what the site's printers may
 // install now.
 type approvalsDoc struct {

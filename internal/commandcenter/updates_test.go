@@ -3,7 +3,6 @@ package commandcenter
 import (
 	"testing"
 	"time"
-
 )
 
 func TestUpdatePolicyWindow(t *testing.T) {
