@@ -11,6 +11,7 @@ import (
 
 	"github.com/fusionfleet/fusionfleet/internal/deviceapi"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/fusionfleet/fusionfleet/internal/outbox/outboxtest"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -33,18 +34,9 @@ func openStore(t *testing.T) (*Store, string) {
 }
 
 // gapRec is a minimal valid record for outbox tests.
-func gapRec(n uint64) fleet.Record {
-	return fleet.Record{Kind: fleet.KindGap, PrinterID: "printer-0001", Time: t0,
-		Gap: &fleet.Gap{Feed: "events", Reason: "test", FromSeq: n, ToSeq: n}}
-}
+func gapRec(n uint64) fleet.Record { return outboxtest.Gap(n, t0) }
 
-func seqs(recs []fleet.Record) []uint64 {
-	var s []uint64
-	for _, r := range recs {
-		s = append(s, r.Seq)
-	}
-	return s
-}
+func seqs(recs []fleet.Record) []uint64 { return outboxtest.Seqs(recs) }
 
 func pending(t *testing.T, st *Store) []fleet.Record {
 	t.Helper()

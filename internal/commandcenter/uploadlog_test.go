@@ -8,24 +8,17 @@ import (
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/fusionfleet/fusionfleet/internal/outbox/outboxtest"
 )
 
 func layerRec(pid fleet.PrinterID, i int, at time.Time) fleet.Record {
-	return fleet.Record{Kind: fleet.KindLayer, PrinterID: pid, Time: at, Layer: &fleet.Layer{
-		Seq: uint64(i), JobID: "j-7f3a9c1e2b4d6f80", Index: i, SizeMM2: 48213.75, DurationSec: 8.9,
-		Start: at.Add(-9 * time.Second), End: at}}
+	return outboxtest.Layer(pid, i, at)
 }
 
-func statusRec(pid fleet.PrinterID, at time.Time) fleet.Record {
-	return fleet.Record{Kind: fleet.KindStatus, PrinterID: pid, Time: at, Status: &fleet.Status{
-		PrinterID: pid, State: fleet.StatePrinting, Activity: "printing layer 812 of 4750",
-		JobID: "j-7f3a9c1e2b4d6f80", Progress: 0.17, ETCSeconds: 40210, PendingJobs: 2, Time: at}}
-}
+func statusRec(pid fleet.PrinterID, at time.Time) fleet.Record { return outboxtest.Status(pid, at) }
 
 func eventRec(pid fleet.PrinterID, sev fleet.Severity, at time.Time) fleet.Record {
-	return fleet.Record{Kind: fleet.KindEvent, PrinterID: pid, Time: at, Event: &fleet.Event{
-		Seq: 1, Code: "PH_TEMP_HIGH", Description: "printhead temperature above limit", Severity: sev,
-		Time: at, Firmware: "5.8.1", Subsystem: "printheads", Details: "slot 3: 61.2 C"}}
+	return outboxtest.Event(pid, sev, at)
 }
 
 func TestUploadLogLimitsAndClosedStore(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/fusionfleet/fusionfleet/internal/outbox/outboxtest"
 	"github.com/fusionfleet/fusionfleet/internal/sitedb"
 	"github.com/fusionfleet/fusionfleet/internal/sqlitedb"
 )
@@ -26,9 +27,7 @@ func BenchmarkOutboxAppend(b *testing.B) {
 			}
 			defer db.Close()
 			ob := New(db)
-			rec := fleet.Record{Kind: fleet.KindLayer, PrinterID: "printer-0001", Time: t0, Layer: &fleet.Layer{
-				Seq: 1, JobID: "j-7f3a9c1e2b4d6f80", Index: 1, SizeMM2: 48213.75, DurationSec: 8.9,
-				Start: t0.Add(-9 * time.Second), End: t0}}
+			rec := outboxtest.Layer("printer-0001", 1, t0)
 			var next atomic.Int64
 			b.ResetTimer()
 			start := time.Now()

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/fusionfleet/fusionfleet/internal/outbox/outboxtest"
 	"github.com/fusionfleet/fusionfleet/internal/sitedb"
 )
 
@@ -42,19 +43,7 @@ func reopen(t *testing.T, path string) *Outbox {
 	return New(db)
 }
 
-// gapRec is a minimal valid record for outbox tests.
-func gapRec(n uint64) fleet.Record {
-	return fleet.Record{Kind: fleet.KindGap, PrinterID: "printer-0001", Time: t0,
-		Gap: &fleet.Gap{Feed: "events", Reason: "test", FromSeq: n, ToSeq: n}}
-}
-
-func seqs(recs []fleet.Record) []uint64 {
-	var s []uint64
-	for _, r := range recs {
-		s = append(s, r.Seq)
-	}
-	return s
-}
+func gapRec(n uint64) fleet.Record { return outboxtest.Gap(n, t0) }
 
 func pending(t *testing.T, ob *Outbox) []fleet.Record {
 	t.Helper()
@@ -77,35 +66,17 @@ func appendN(t *testing.T, ob *Outbox, n int) {
 	}
 }
 
-func layerRec(pid fleet.PrinterID, i int, at time.Time) fleet.Record {
-	return fleet.Record{Kind: fleet.KindLayer, PrinterID: pid, Time: at, Layer: &fleet.Layer{
-		Seq: uint64(i), JobID: "j-7f3a9c1e2b4d6f80", Index: i, SizeMM2: 48213.75, DurationSec: 8.9,
-		Start: at.Add(-9 * time.Second), End: at}}
-}
-
-func statusRec(pid fleet.PrinterID, at time.Time) fleet.Record {
-	return fleet.Record{Kind: fleet.KindStatus, PrinterID: pid, Time: at, Status: &fleet.Status{
-		PrinterID: pid, State: fleet.StatePrinting, Activity: "printing layer 812 of 4750",
-		JobID: "j-7f3a9c1e2b4d6f80", Progress: 0.17, ETCSeconds: 40210, PendingJobs: 2, Time: at}}
-}
-
-func eventRec(pid fleet.PrinterID, sev fleet.Severity, at time.Time) fleet.Record {
-	return fleet.Record{Kind: fleet.KindEvent, PrinterID: pid, Time: at, Event: &fleet.Event{
-		Seq: 1, Code: "PH_TEMP_HIGH", Description: "printhead temperature above limit", Severity: sev,
-		Time: at, Firmware: "5.8.1", Subsystem: "printheads", Details: "slot 3: 61.2 C"}}
-}
-
 func TestLaneOf(t *testing.T) {
 	tests := []struct {
 		rec  fleet.Record
 		want Lane
 	}{
-		{eventRec("printer-0001", fleet.SeverityCritical, t0), LaneAlert},
-		{eventRec("printer-0001", fleet.SeverityWarning, t0), LaneAlert},
-		{eventRec("printer-0001", fleet.SeverityInfo, t0), LaneBulk},
-		{statusRec("printer-0001", t0), LaneStatus},
+		{outboxtest.Event("printer-0001", fleet.SeverityCritical, t0), LaneAlert},
+		{outboxtest.Event("printer-0001", fleet.SeverityWarning, t0), LaneAlert},
+		{outboxtest.Event("printer-0001", fleet.SeverityInfo, t0), LaneBulk},
+		{outboxtest.Status("printer-0001", t0), LaneStatus},
 		{gapRec(1), LaneStatus},
-		{layerRec("printer-0001", 1, t0), LaneBulk},
+		{outboxtest.Layer("printer-0001", 1, t0), LaneBulk},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%s %v", tt.rec.Kind, tt.want), func(t *testing.T) {
@@ -125,7 +96,7 @@ func TestLaneOf(t *testing.T) {
 // checkGapless checks that the outbox holds exactly the seqs 1..n.
 func checkGapless(t *testing.T, ob *Outbox, n int) {
 	t.Helper()
-	got := seqs(pending(t, ob))
+	got := outboxtest.Seqs(pending(t, ob))
 	if len(got) != n {
 		t.Fatalf("outbox holds %d records, want %d", len(got), n)
 	}
@@ -144,9 +115,9 @@ func TestGroupCommitUnderConcurrency(t *testing.T) {
 	for w := range workers {
 		wg.Go(func() {
 			for i := range each {
-				recs := []fleet.Record{layerRec("printer-0001", w*1000+i+1, t0)}
+				recs := []fleet.Record{outboxtest.Layer("printer-0001", w*1000+i+1, t0)}
 				if i%3 == 0 {
-					recs = append(recs, statusRec("printer-0002", t0))
+					recs = append(recs, outboxtest.Status("printer-0002", t0))
 				}
 				if err := ob.Append(t.Context(), recs...); err != nil {
 					errs <- err
@@ -182,7 +153,7 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 	// while other callers' appends in the same groups succeed.
 	var huge []fleet.Record
 	for i := range 400 {
-		huge = append(huge, layerRec("printer-0009", i+1, t0))
+		huge = append(huge, outboxtest.Layer("printer-0009", i+1, t0))
 	}
 	const workers = 8
 	var wg sync.WaitGroup
@@ -198,7 +169,7 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 					mu.Unlock()
 					continue
 				}
-				if err := ob.Append(ctx, statusRec("printer-0001", t0)); err != nil {
+				if err := ob.Append(ctx, outboxtest.Status("printer-0001", t0)); err != nil {
 					mu.Lock()
 					otherErrs = append(otherErrs, err)
 					mu.Unlock()
@@ -216,7 +187,7 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 		}
 	}
 	checkGapless(t, ob, workers*10-5)
-	if err := ob.Append(ctx, append(huge[:1:1], gapRec(1), layerRec("bad id!", 1, t0))...); err == nil ||
+	if err := ob.Append(ctx, append(huge[:1:1], gapRec(1), outboxtest.Layer("bad id!", 1, t0))...); err == nil ||
 		!strings.Contains(err.Error(), "record 3 of 3") {
 		t.Errorf("Append with an invalid record: %v, want the record named", err)
 	}
@@ -225,7 +196,7 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 func TestDiskFullFailsCleanly(t *testing.T) {
 	ob, _ := openOutbox(t)
 	ctx := t.Context()
-	if err := ob.Append(ctx, statusRec("printer-0001", t0)); err != nil {
+	if err := ob.Append(ctx, outboxtest.Status("printer-0001", t0)); err != nil {
 		t.Fatal(err)
 	}
 	// One connection, so that the page limit applies to every statement:
@@ -243,7 +214,7 @@ func TestDiskFullFailsCleanly(t *testing.T) {
 	for i := 0; i < 100 && err == nil; i++ {
 		var recs []fleet.Record
 		for j := range 200 {
-			recs = append(recs, layerRec("printer-0001", i*200+j+1, t0.Add(time.Duration(i)*time.Minute)))
+			recs = append(recs, outboxtest.Layer("printer-0001", i*200+j+1, t0.Add(time.Duration(i)*time.Minute)))
 		}
 		err = ob.Append(ctx, recs...)
 	}
@@ -266,7 +237,7 @@ func TestDiskFullFailsCleanly(t *testing.T) {
 	if _, err := ob.db.ExecContext(ctx, `PRAGMA max_page_count = 1000000`); err != nil {
 		t.Fatal(err)
 	}
-	if err := ob.Append(ctx, statusRec("printer-0001", t0)); err != nil {
+	if err := ob.Append(ctx, outboxtest.Status("printer-0001", t0)); err != nil {
 		t.Fatalf("Append after space was freed: %v", err)
 	}
 	checkGapless(t, ob, before+1)
@@ -284,14 +255,14 @@ func TestDropPolicy(t *testing.T) {
 	}
 	// An alert first, then a long run of bulk and status records: the
 	// budget is exceeded several times over.
-	if err := ob.Append(ctx, eventRec("printer-0001", fleet.SeverityError, t0)); err != nil {
+	if err := ob.Append(ctx, outboxtest.Event("printer-0001", fleet.SeverityError, t0)); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 100 {
 		at := t0.Add(time.Duration(i+1) * time.Minute)
-		recs := []fleet.Record{statusRec("printer-0001", at)}
+		recs := []fleet.Record{outboxtest.Status("printer-0001", at)}
 		for j := range 10 {
-			recs = append(recs, layerRec("printer-0001", i*10+j+1, at), layerRec("printer-0002", i*10+j+1, at))
+			recs = append(recs, outboxtest.Layer("printer-0001", i*10+j+1, at), outboxtest.Layer("printer-0002", i*10+j+1, at))
 		}
 		if err := ob.Append(ctx, recs...); err != nil {
 			t.Fatalf("Append %d: %v", i, err)
@@ -359,7 +330,7 @@ func TestDropPolicy(t *testing.T) {
 			at := t0.Add(2*time.Hour + time.Duration(i)*time.Minute)
 			var recs []fleet.Record
 			for range 20 {
-				recs = append(recs, statusRec("printer-0003", at))
+				recs = append(recs, outboxtest.Status("printer-0003", at))
 			}
 			if err := ob.Append(ctx, recs...); err != nil {
 				t.Fatal(err)
@@ -415,9 +386,9 @@ func TestDefaultBudget(t *testing.T) {
 		rec     fleet.Record
 		perHour int
 	}{
-		{layerRec(pid, 812, at), 400},
-		{statusRec(pid, at), 60},
-		{eventRec(pid, fleet.SeverityInfo, at), 20},
+		{outboxtest.Layer(pid, 812, at), 400},
+		{outboxtest.Status(pid, at), 60},
+		{outboxtest.Event(pid, fleet.SeverityInfo, at), 20},
 		{fleet.Record{Kind: fleet.KindCounters, PrinterID: pid, Time: at, Counters: counters}, 12},
 		{fleet.Record{Kind: fleet.KindConsumables, PrinterID: pid, Time: at, Consumables: cons}, 12},
 		{fleet.Record{Kind: fleet.KindPart, PrinterID: pid, Time: at, Part: &fleet.Part{ID: "p-0a1b2c3d4e5f6a7b",
@@ -449,7 +420,7 @@ func TestPendingExcludesQuarantined(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]uint64{1, 4}, seqs(pending(t, ob))); diff != "" {
+	if diff := cmp.Diff([]uint64{1, 4}, outboxtest.Seqs(pending(t, ob))); diff != "" {
 		t.Errorf("Pending with 2, 3 quarantined (-want +got):\n%s", diff)
 	}
 	qs, err := ob.Quarantined(ctx)
@@ -485,7 +456,7 @@ func TestErrorsAfterClose(t *testing.T) {
 	for name, err := range map[string]error{
 		"Append":            ob.Append(ctx, gapRec(1)),
 		"ReleaseQuarantine": ob.ReleaseQuarantine(ctx, 1, t0),
-		"SetBudget":   ob.SetBudget(ctx, 1<<20),
+		"SetBudget":         ob.SetBudget(ctx, 1<<20),
 	} {
 		if err == nil {
 			t.Errorf("%s on a closed database succeeded", name)
@@ -515,7 +486,7 @@ func TestAppendPendingAck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]uint64{1, 2}, seqs(got)); diff != "" {
+	if diff := cmp.Diff([]uint64{1, 2}, outboxtest.Seqs(got)); diff != "" {
 		t.Errorf("Pending(2) seqs (-want +got):\n%s", diff)
 	}
 	want := gapRec(1)
@@ -526,7 +497,7 @@ func TestAppendPendingAck(t *testing.T) {
 	if err := ob.Ack(ctx, 2); err != nil {
 		t.Fatalf("Ack: %v", err)
 	}
-	if diff := cmp.Diff([]uint64{3}, seqs(pending(t, ob))); diff != "" {
+	if diff := cmp.Diff([]uint64{3}, outboxtest.Seqs(pending(t, ob))); diff != "" {
 		t.Errorf("Pending after Ack(2) (-want +got):\n%s", diff)
 	}
 	if n, err := ob.PendingCount(ctx); err != nil || n != 1 {
@@ -538,7 +509,7 @@ func TestAppendPendingAck(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "never assigned") {
 			t.Errorf("Ack(4) error = %v, want 'never assigned'", err)
 		}
-		if diff := cmp.Diff([]uint64{3}, seqs(pending(t, ob))); diff != "" {
+		if diff := cmp.Diff([]uint64{3}, outboxtest.Seqs(pending(t, ob))); diff != "" {
 			t.Errorf("Pending after failed Ack (-want +got):\n%s", diff)
 		}
 	})
@@ -553,14 +524,14 @@ func TestAppendPendingAck(t *testing.T) {
 		if err := ob.Append(ctx, gapRec(7), bad); err == nil {
 			t.Fatal("Append of an invalid record succeeded")
 		}
-		if diff := cmp.Diff([]uint64{3}, seqs(pending(t, ob))); diff != "" {
+		if diff := cmp.Diff([]uint64{3}, outboxtest.Seqs(pending(t, ob))); diff != "" {
 			t.Errorf("Pending after failed Append (-want +got):\n%s", diff)
 		}
 		// The failed append used no sequence numbers.
 		if err := ob.Append(ctx, gapRec(8)); err != nil {
 			t.Fatal(err)
 		}
-		if diff := cmp.Diff([]uint64{3, 4}, seqs(pending(t, ob))); diff != "" {
+		if diff := cmp.Diff([]uint64{3, 4}, outboxtest.Seqs(pending(t, ob))); diff != "" {
 			t.Errorf("Pending after next Append (-want +got):\n%s", diff)
 		}
 	})
@@ -587,7 +558,7 @@ func TestSeqContinuesAfterAckAndReopen(t *testing.T) {
 	if err := ob2.Append(ctx, gapRec(4)); err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]uint64{4}, seqs(pending(t, ob2))); diff != "" {
+	if diff := cmp.Diff([]uint64{4}, outboxtest.Seqs(pending(t, ob2))); diff != "" {
 		t.Errorf("seq after ack of everything and reopen (-want +got):\n%s", diff)
 	}
 }
@@ -616,16 +587,7 @@ func TestConcurrentAppendGivesUniqueGaplessSeqs(t *testing.T) {
 	for err := range errs {
 		t.Fatalf("concurrent Append: %v", err)
 	}
-	got := seqs(pending(t, ob))
-	wantN := workers * (each + each/2)
-	if len(got) != wantN {
-		t.Fatalf("got %d records, want %d", len(got), wantN)
-	}
-	for i, s := range got {
-		if s != uint64(i+1) {
-			t.Fatalf("seq at %d = %d, want %d (unique and gapless)", i, s, i+1)
-		}
-	}
+	checkGapless(t, ob, workers*(each+each/2))
 }
 
 func TestCorruptOutboxRowGivesClearError(t *testing.T) {
@@ -674,4 +636,3 @@ func FuzzDecodeRecord(f *testing.F) {
 		}
 	})
 }
-

@@ -2,7 +2,6 @@ package localui
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log"
 	"net"
@@ -17,6 +16,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/commandcenter"
 	"github.com/fusionfleet/fusionfleet/internal/deviceapi"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/fusionfleet/fusionfleet/internal/outbox/outboxtest"
 	"github.com/fusionfleet/fusionfleet/internal/uplink"
 )
 
@@ -42,8 +42,7 @@ func appendN(t *testing.T, st *commandcenter.Store, n int) {
 	t.Helper()
 	var recs []fleet.Record
 	for i := range n {
-		recs = append(recs, fleet.Record{Kind: fleet.KindGap, PrinterID: "printer-0001", Time: t0,
-			Gap: &fleet.Gap{Feed: "events", Reason: "test", FromSeq: uint64(i + 1), ToSeq: uint64(i + 1)}})
+		recs = append(recs, outboxtest.Gap(uint64(i+1), t0))
 	}
 	if err := st.Outbox().Append(t.Context(), recs...); err != nil {
 		t.Fatal(err)
@@ -59,20 +58,14 @@ func printingStatus(jobID string, etc int64) deviceapi.Status {
 	}
 }
 
-func job(seq uint64, id string, status fleet.JobStatus, outcomes ...fleet.PartOutcome) deviceapi.Job {
-	j := deviceapi.Job{
-		Seq: seq,
-		Job: fleet.Job{ID: id, CreatedAt: t0, SourceApp: "prep 5", Status: status, LayerCount: 100, Material: "PA12",
-			PartCount: len(outcomes)},
-		Private: deviceapi.JobPrivate{Name: "CANARY-job-name", User: "CANARY-job-user", Host: "CANARY-job-host"},
-	}
-	for i, o := range outcomes {
-		j.Parts = append(j.Parts, deviceapi.Part{
-			Part:    fleet.Part{ID: fmt.Sprintf("%s-p%d", id, i+1), JobID: id, CreatedAt: t0, VolumeCM3: 1, Outcome: o},
-			Private: deviceapi.PartPrivate{Name: "CANARY-part-name", GeometryRef: "CANARY-geometry"},
-		})
-	}
-	return j
+// printingJob is job-1, printing, with one part that passed, and its
+// private names.
+func printingJob() deviceapi.Job {
+	private := deviceapi.JobPrivate{Name: "CANARY-job-name", User: "CANARY-job-user", Host: "CANARY-job-host"}
+	part := deviceapi.Part{Part: fleet.Part{ID: "job-1-p1", JobID: "job-1", CreatedAt: t0, VolumeCM3: 1, Outcome: fleet.PartPass},
+		Private: deviceapi.PartPrivate{Name: "CANARY-part-name", GeometryRef: "CANARY-geometry"}}
+	return deviceapi.Job{Seq: 1, Private: private, Parts: []deviceapi.Part{part},
+		Job: fleet.Job{ID: "job-1", CreatedAt: t0, SourceApp: "prep 5", Status: fleet.JobPrinting, LayerCount: 100, Material: "PA12", PartCount: 1}}
 }
 
 // ackAll is a cloud that acknowledges every batch.

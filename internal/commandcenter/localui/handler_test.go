@@ -57,7 +57,7 @@ func handlerStore(t *testing.T) *commandcenter.Store {
 		}}
 		if i == 0 {
 			o.Identity = &ident
-			o.History.Jobs = []deviceapi.Job{job(1, "job-1", fleet.JobPrinting, fleet.PartPass)}
+			o.History.Jobs = []deviceapi.Job{printingJob()}
 			o.History.Events = []fleet.Event{
 				{Seq: 1, Code: "INFO-1", Description: "door closed", Severity: fleet.SeverityInfo, Time: seen, Subsystem: "door"},
 				{Seq: 2, Code: "WARN-7", Description: "agent low", Severity: fleet.SeverityWarning, Time: seen, Subsystem: "agents"},
