@@ -86,6 +86,9 @@ type UploaderOptions struct {
 	// math/rand/v2.
 	Rand func() float64
 
+	// Queue is the outbox drained; nil → the store's (Store.Outbox).
+	Queue Queue
+
 	Clock  clock.Clock  // nil → the real clock
 	Logger *slog.Logger // nil → discard
 }
@@ -213,6 +216,9 @@ func NewUploader(st *Store, cloud Cloud, opts UploaderOptions) *Uploader {
 	if opts.Clock == nil {
 		opts.Clock = clock.Real{}
 	}
+	if opts.Queue == nil {
+		opts.Queue = st.Outbox()
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -224,7 +230,7 @@ func NewUploader(st *Store, cloud Cloud, opts UploaderOptions) *Uploader {
 		panic(fmt.Sprintf("commandcenter: zstd encoder options: %v", err)) // a programming error
 	}
 	return &Uploader{
-		queue: st.Outbox(), st: st, cloud: cloud, opts: opts, log: log.With("component", "uploader"), enc: enc,
+		queue: opts.Queue, st: st, cloud: cloud, opts: opts, log: log.With("component", "uploader"), enc: enc,
 		bucket:  tokenBucket{rate: opts.RateBytes, burst: float64(opts.BurstBytes)},
 		limit:   [2]int{opts.BatchSize, opts.BatchSize},
 		backoff: backoff.Policy{Base: opts.Interval, Max: opts.MaxBackoff, Jitter: 0.5, Rand: opts.Rand},

@@ -254,6 +254,36 @@ func TestUploaderCorruptOutbox(t *testing.T) {
 	}
 }
 
+// failingAcks is an outbox whose acknowledgements fail: the disk went
+// away between reading a batch and deleting it.
+type failingAcks struct{ Queue }
+
+func (failingAcks) AckSeqs(context.Context, []uint64) error { return errors.New("disk I/O error") }
+
+// An ack the outbox cannot store fails the upload and keeps the records:
+// the next upload sends them again, which the cloud deduplicates.
+func TestUploaderAckNotStored(t *testing.T) {
+	st, _ := openStore(t)
+	appendN(t, st, 2)
+	cloud := &fakeCloud{}
+	u := NewUploader(st, cloud, UploaderOptions{Queue: failingAcks{st.Outbox()}})
+	if _, err := u.UploadOnce(t.Context()); err == nil || !strings.Contains(err.Error(), "disk I/O error") {
+		t.Fatalf("UploadOnce() = %v, want the failed ack reported", err)
+	}
+	if n, err := st.Outbox().PendingCount(t.Context()); err != nil || n != 2 {
+		t.Errorf("PendingCount() = %d, %v; want both records kept", n, err)
+	}
+	if _, err := NewUploader(st, cloud, UploaderOptions{}).UploadOnce(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if accepted, resent, _ := cloud.snapshot(); len(accepted) != 2 || len(resent) != 2 {
+		t.Errorf("cloud accepted %v, resent %v; want both records sent twice", accepted, resent)
+	}
+	if n, _ := st.Outbox().PendingCount(t.Context()); n != 0 {
+		t.Errorf("PendingCount() after a stored ack = %d, want 0", n)
+	}
+}
+
 func TestUploadBackoff(t *testing.T) {
 	const base, maxWait = 5 * time.Second, 5 * time.Minute
 	tests := []struct {
