@@ -18,8 +18,10 @@ import (
 )
 
 // Store is the Command Center's SQLite database: the site's printers with
-// their pinned certificates and latest state, the outbox of records waiting
-// for the cloud, and the gateway's credentials. Safe for concurrent use.
+// their pinned certificates, latest state and local history, the log of
+// uploads, the update policy and the gateway's credentials, with the
+// outbox of records waiting for the cloud (Outbox) in the same file. Safe
+// for concurrent use.
 type Store struct {
 	db *sql.DB
 	ob *outbox.Outbox // the outbox, in the same database

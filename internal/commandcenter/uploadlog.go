@@ -15,6 +15,9 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
+// The upload log: every upload attempt with what it carried (R-PRIV-5),
+// the uplink's latest outcome and the bandwidth it took.
+
 // UplinkState is what the Command Center knows about its link to the cloud
 // (R-ARCH-8: warn when the cloud has not been reached for long).
 type UplinkState struct {
