@@ -623,8 +623,24 @@ func TestHandlerShowsStaleStateAsLastKnown(t *testing.T) {
 	}
 }
 
+// sqliteFull is an error as the SQLite driver reports a full disk.
+type sqliteFull struct{}
+
+func (sqliteFull) Error() string { return "database or disk is full (13)" }
+func (sqliteFull) Code() int     { return 13 }
+
 // A full disk, as the outbox's health reports it, is on every page.
 func TestBannerShowsFullDisk(t *testing.T) {
+	st := handlerStore(t)
+	st.Outbox().Stored(sqliteFull{}, t0) // a poll that could not be stored
+	for _, path := range []string{"/", "/jobs", "/uploads"} {
+		if _, body := get(t, testHandler(st), "GET", path); !strings.Contains(body, "The disk is full: collection is paused") {
+			t.Errorf("GET %s lacks the full-disk banner:\n%s", path, body)
+		}
+	}
+}
+
+func TestBanners(t *testing.T) {
 	u := &localUI{opts: HandlerOptions{StaleAfter: time.Hour}}
 	ob := outbox.State{Health: outbox.Health{Failing: true, DiskFull: true, LastError: "outbox: the disk is full", LastErrorAt: t0}}
 	got := u.banners(commandcenter.UplinkState{LastSuccess: t0}, ob, t0.Add(time.Minute))
