@@ -102,7 +102,7 @@ func TestEveryPackageHasAComment(t *testing.T) {
 // code, and the cloud never links site code. Shared: fleet (vocabulary),
 // uplink (the protocol both ends speak), clock.
 func TestTierBoundaries(t *testing.T) {
-	site := []string{"printer", "deviceapi", "commandcenter", "privacy"}
+	site := []string{"printer", "deviceapi", "commandcenter", "privacy", "outbox", "sitedb"}
 	cloud := []string{"sqlite", "postgres", "dashboard", "ingest", "stream", "identity", "tlsca"}
 	in := func(names []string, ip string) bool {
 		for _, n := range names {

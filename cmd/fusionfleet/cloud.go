@@ -16,12 +16,15 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/fusionfleet/fusionfleet/internal/access"
 	"github.com/fusionfleet/fusionfleet/internal/alert"
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/dashboard"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/fusionfleet/fusionfleet/internal/fleetquery"
 	"github.com/fusionfleet/fusionfleet/internal/identity"
 	"github.com/fusionfleet/fusionfleet/internal/ingest"
+	"github.com/fusionfleet/fusionfleet/internal/kpi"
 	"github.com/fusionfleet/fusionfleet/internal/notify"
 	"github.com/fusionfleet/fusionfleet/internal/postgres"
 	"github.com/fusionfleet/fusionfleet/internal/restapi"
@@ -120,11 +123,25 @@ type cloudNode struct {
 	close        func()
 }
 
-// cloudStore is everything a cloud node asks of its store; *sqlite.DB and
-// *postgres.DB both provide it and pass one contract suite (storetest).
+// cloudStore is what a cloud node asks of its store: the capabilities its
+// parts take, each given the same store; *sqlite.DB and *postgres.DB both
+// provide it and pass one contract suite (storetest).
 type cloudStore interface {
-	dashboard.Store
-	restapi.Store
+	dashboard.Sessions
+	dashboard.TwoFactor
+	dashboard.WorstAlerts
+	restapi.TokenLookup
+	access.Members
+	access.Sites
+	access.Tokens
+	fleetquery.PrinterReader
+	fleetquery.JobReader
+	fleetquery.HistoryReader
+	alert.Tracker
+	alert.RuleEditor
+	notify.Channels
+	notify.Preferences
+	kpi.Reader
 	uplink.Gateways
 	ingest.Store
 	retention.Pruner
@@ -133,7 +150,6 @@ type cloudStore interface {
 	PrinterVersions(ctx context.Context) ([]alert.PrinterVersion, error)
 	notify.Store
 	CreateOrg(ctx context.Context, name string) (fleet.OrgID, error)
-	CreateSite(ctx context.Context, org fleet.OrgID, name string) (fleet.SiteID, error)
 	CreateUser(ctx context.Context, org fleet.OrgID, name, passwordHash string, role fleet.Role) (fleet.UserID, error)
 	SetPassword(ctx context.Context, user fleet.UserID, passwordHash string) error
 	Ping(ctx context.Context) error
@@ -203,10 +219,11 @@ func startCloud(ctx context.Context, cfg cloudConfig) (_ *cloudNode, err error) 
 		return nil, err
 	}
 	hub := dashboard.NewHub()
-	dash := dashboard.NewHandler(node.store, hub, dashboard.Options{
-		Clock: cfg.clock, Logger: logger, SecureCookies: cfg.secureCookies, SessionTTL: cfg.sessionTTL,
-		Releases: updates,
-	})
+	st := node.store
+	dash := dashboard.NewHandler(dashboard.Deps{
+		Sessions: st, TwoFactor: st, Members: st, Sites: st, Tokens: st, Printers: st, Jobs: st, History: st,
+		Alerts: st, AlertRules: st, WorstAlerts: st, Channels: st, NotifyPrefs: st, KPIs: st, Releases: updates,
+	}, hub, dashboard.Options{Clock: cfg.clock, Logger: logger, SecureCookies: cfg.secureCookies, SessionTTL: cfg.sessionTTL})
 	up := uplink.NewHandler(node.store, node.stream, uplink.HandlerOptions{
 		Clock: cfg.clock, Logger: logger, MaxMessageBytes: node.stream.MaxPayload(), Metrics: metrics.uplink,
 	})
@@ -215,7 +232,10 @@ func startCloud(ctx context.Context, cfg cloudConfig) (_ *cloudNode, err error) 
 	web := http.NewServeMux()
 	web.Handle("GET /metrics", metrics.handler())
 	web.Handle("GET /readyz", readiness(node))
-	api := restapi.NewHandler(node.store, restapi.Options{Clock: cfg.clock, Logger: logger, Releases: updates})
+	api := restapi.NewHandler(restapi.Deps{
+		TokenLookup: st, Members: st, Sites: st, Tokens: st, Printers: st, Jobs: st, History: st,
+		Alerts: st, AlertRules: st, Channels: st, NotifyPrefs: st, KPIs: st, Releases: updates,
+	}, restapi.Options{Clock: cfg.clock, Logger: logger})
 	web.Handle("/api/v1/", api)
 	web.Handle("GET /api/openapi.json", api)
 	web.Handle("/", dash)
