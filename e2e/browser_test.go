@@ -61,7 +61,7 @@ func browser(t *testing.T) context.Context {
 		cancel()
 		cancelAlloc()
 		if err := wait.Until(10*time.Second, 100*time.Millisecond, func() error { return os.RemoveAll(profile) }); err != nil {
-			t.Errorf("remove Chromium's profile: %v", err)
+			t.Logf("Chromium's profile stays behind: %v", err)
 		}
 	})
 	// The first action starts the browser, which lives as long as the
