@@ -183,6 +183,7 @@ func TestCrashSafeDelivery(t *testing.T) {
 	cc := startProc(t, bin, ccArgs...)
 	ui := cc.waitLine(t, reCC)[1]
 	for i := range 20 {
+		// A random moment of the real processes' work, from the seed.
 		time.Sleep(time.Duration(200+rng.IntN(1300)) * time.Millisecond)
 		cc.kill() // SIGKILL: no chance to clean up
 		if i%5 == 2 {

@@ -347,7 +347,7 @@ func BenchmarkIngest(b *testing.B) {
 			// Stagger the sites across one interval.
 			next := time.Now().Add(interval * time.Duration(k) / time.Duration(len(e.sites)))
 			for range perSite {
-				time.Sleep(time.Until(next))
+				time.Sleep(time.Until(next)) // a paced load on real time: the latency is the figure
 				start := time.Now()
 				if _, err := s.client.Upload(ctx, s.cred, s.nextBatch()); err != nil {
 					b.Error(err)

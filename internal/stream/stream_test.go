@@ -467,7 +467,7 @@ func TestSlowCallbackNotRedelivered(t *testing.T) {
 	s.ackWait = 300 * time.Millisecond
 	publish(t, s, "m1", "m2")
 	c := startConsumer(t, s, "store", func(data string) error {
-		if data == "m1" {
+		if data == "m1" { // work that outlasts the real server's ack wait
 			time.Sleep(time.Second)
 		}
 		return nil
