@@ -131,7 +131,7 @@ func cloudHolds(ctx context.Context, client *http.Client, base, file string) (bo
 
 // upload streams the archive to POST /tuf/publish, drawing a progress bar
 // on progress.
-func upload(ctx context.Context, client *http.Client, base, token string, files []update.PublishFile, progress io.Writer) (publishAnswer, error) {
+func upload(ctx context.Context, client *http.Client, base, token string, files []update.PublishFile, progress io.Writer) (update.PublishAnswer, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	pr, pw := io.Pipe()
@@ -145,7 +145,7 @@ func upload(ctx context.Context, client *http.Client, base, token string, files 
 	if err != nil {
 		pr.Close()
 		<-done
-		return publishAnswer{}, err
+		return update.PublishAnswer{}, err
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/x-tar")
@@ -153,19 +153,19 @@ func upload(ctx context.Context, client *http.Client, base, token string, files 
 	pr.Close() // the server answered or gave up: stop writing
 	werr := <-done
 	if err != nil {
-		return publishAnswer{}, err
+		return update.PublishAnswer{}, err
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode != http.StatusOK {
-		return publishAnswer{}, fmt.Errorf("cloud answered %s: %s", resp.Status, strings.TrimSpace(string(body)))
+		return update.PublishAnswer{}, fmt.Errorf("cloud answered %s: %s", resp.Status, strings.TrimSpace(string(body)))
 	}
 	if werr != nil && !errors.Is(werr, io.ErrClosedPipe) {
-		return publishAnswer{}, werr
+		return update.PublishAnswer{}, werr
 	}
-	var ans publishAnswer
+	var ans update.PublishAnswer
 	if err := json.Unmarshal(body, &ans); err != nil {
-		return publishAnswer{}, fmt.Errorf("cloud answer: %w", err)
+		return update.PublishAnswer{}, fmt.Errorf("cloud answer: %w", err)
 	}
 	return ans, nil
 }

@@ -4,11 +4,8 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"encoding/pem"
-	"fmt"
 	"io"
 	"io/fs"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -19,11 +16,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/fusionfleet/fusionfleet/internal/alert"
 	"github.com/fusionfleet/fusionfleet/internal/clock"
-	"github.com/fusionfleet/fusionfleet/internal/fleet"
-	"github.com/fusionfleet/fusionfleet/internal/sqlite"
-	"github.com/fusionfleet/fusionfleet/internal/storetest"
+	"github.com/fusionfleet/fusionfleet/internal/cloud"
 	"github.com/fusionfleet/fusionfleet/internal/update"
 )
 
@@ -33,13 +27,13 @@ import (
 type cloudRepoFixture struct {
 	release, cloudDir string
 	tokenFile, caFile string
-	updates           *cloudUpdates
+	updates           *update.Service
 	srv               *httptest.Server
 	clk               *clock.Manual
 	firmware, params  string // files to add as targets
 }
 
-func newCloudRepoFixture(t *testing.T, withToken bool) *cloudRepoFixture {
+func newCloudRepoFixture(t *testing.T, withToken bool, pub update.PublishOptions) *cloudRepoFixture {
 	t.Helper()
 	f := &cloudRepoFixture{
 		release:  filepath.Join(t.TempDir(), "release"),
@@ -59,7 +53,7 @@ func newCloudRepoFixture(t *testing.T, withToken bool) *cloudRepoFixture {
 		tokenFile = f.tokenFile
 	}
 	var err error
-	if f.updates, err = newCloudUpdates(f.cloudDir, tokenFile, f.clk, slog.New(slog.DiscardHandler)); err != nil {
+	if f.updates, err = update.NewService(f.cloudDir, update.ServiceOptions{TokenFile: tokenFile, Clock: f.clk, Publish: pub}); err != nil {
 		t.Fatal(err)
 	}
 	f.srv = httptest.NewTLSServer(f.updates.Handler())
@@ -118,7 +112,7 @@ func files(t *testing.T, dir string) map[string]string {
 }
 
 func TestReleasePublish(t *testing.T) {
-	f := newCloudRepoFixture(t, true)
+	f := newCloudRepoFixture(t, true, update.PublishOptions{})
 	f.releaseTool(t, "add-target", "-dir", f.release, "-kind", "firmware", "-version", "4.3.0", "-models", "FF-4200", f.firmware)
 	f.releaseTool(t, "add-target", "-dir", f.release, "-kind", "parameters", "-version", "2.2", "-name", "std-4200-2.2",
 		"-models", "FF-4200", f.params)
@@ -169,32 +163,32 @@ func TestReleasePublishRefused(t *testing.T) {
 	tests := []struct {
 		name      string
 		withToken bool
+		pub       update.PublishOptions
 		// prepare returns the repository directory and token file to
 		// publish with.
 		prepare    func(t *testing.T, f *cloudRepoFixture) (dir, tokenFile string)
 		wantStderr string
 	}{
-		{"wrong token", true, func(t *testing.T, f *cloudRepoFixture) (string, string) {
+		{"wrong token", true, update.PublishOptions{}, func(t *testing.T, f *cloudRepoFixture) (string, string) {
 			wrong := filepath.Join(t.TempDir(), "token")
 			writeFile(t, wrong, "not-the-release-token-at-all")
 			return f.release, wrong
 		}, "401 Unauthorized"},
-		{"publishing disabled", false, func(t *testing.T, f *cloudRepoFixture) (string, string) {
+		{"publishing disabled", false, update.PublishOptions{}, func(t *testing.T, f *cloudRepoFixture) (string, string) {
 			tok := filepath.Join(t.TempDir(), "token")
 			writeFile(t, tok, "some-token-of-sufficient-length")
 			return f.release, tok
 		}, "404 Not Found"},
-		{"signed by an unknown key", true, func(t *testing.T, f *cloudRepoFixture) (string, string) {
+		{"signed by an unknown key", true, update.PublishOptions{}, func(t *testing.T, f *cloudRepoFixture) (string, string) {
 			other := filepath.Join(t.TempDir(), "other")
 			f.releaseTool(t, "init", "-dir", other)
 			f.releaseTool(t, "add-target", "-dir", other, "-kind", "firmware", "-version", "9.9.9", "-models", "FF-4200", f.firmware)
 			return other, f.tokenFile
 		}, "422 Unprocessable Entity"},
-		{"oversized", true, func(t *testing.T, f *cloudRepoFixture) (string, string) {
-			f.updates.pub.MaxTargetSize = 1 << 10
+		{"oversized", true, update.PublishOptions{MaxTargetSize: 1 << 10}, func(t *testing.T, f *cloudRepoFixture) (string, string) {
 			return f.release, f.tokenFile
 		}, "413 Request Entity Too Large"},
-		{"rollback", true, func(t *testing.T, f *cloudRepoFixture) (string, string) {
+		{"rollback", true, update.PublishOptions{}, func(t *testing.T, f *cloudRepoFixture) (string, string) {
 			// An old copy of the release repository, then a newer publish.
 			old := filepath.Join(t.TempDir(), "old")
 			copyDir(t, f.release, old)
@@ -207,7 +201,7 @@ func TestReleasePublishRefused(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newCloudRepoFixture(t, tt.withToken)
+			f := newCloudRepoFixture(t, tt.withToken, tt.pub)
 			f.releaseTool(t, "add-target", "-dir", f.release, "-kind", "firmware", "-version", "4.3.0", "-models", "FF-4200", f.firmware)
 			dir, tok := tt.prepare(t, f)
 			before := files(t, f.cloudDir)
@@ -243,51 +237,8 @@ func copyDir(t *testing.T, src, dst string) {
 	}
 }
 
-func TestCloudUpdatesWithoutRepository(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "tuf")
-	var logs strings.Builder
-	u, err := newCloudUpdates(dir, "", clock.Real{}, slog.New(slog.NewTextHandler(&logs, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewTLSServer(u.Handler())
-	defer srv.Close()
-	for _, path := range []string{"/tuf/metadata/timestamp.json", "/tuf/rollout.json", "/tuf/targets/x"} {
-		resp, err := srv.Client().Get(srv.URL + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusNotFound {
-			t.Errorf("GET %s = %d, want 404", path, resp.StatusCode)
-		}
-	}
-	if !strings.Contains(logs.String(), "fusionfleet release export") {
-		t.Errorf("log %q does not say how to create a repository", logs.String())
-	}
-	if rels, err := u.Releases(t.Context()); err != nil || rels != nil {
-		t.Errorf("Releases = %v, %v; want none", rels, err)
-	}
-	// A repository that appears later is served without a restart.
-	release := filepath.Join(t.TempDir(), "release")
-	if code, _, stderr := runArgs(t, "release", "init", "-dir", release); code != 0 {
-		t.Fatal(stderr)
-	}
-	if code, _, stderr := runArgs(t, "release", "export", "-dir", release, "-to", dir); code != 0 {
-		t.Fatal(stderr)
-	}
-	resp, err := srv.Client().Get(srv.URL + "/tuf/metadata/timestamp.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Errorf("after export: GET timestamp.json = %d, want 200", resp.StatusCode)
-	}
-}
-
 func TestCloudRolloutHalts(t *testing.T) {
-	f := newCloudRepoFixture(t, true)
+	f := newCloudRepoFixture(t, true, update.PublishOptions{})
 	f.releaseTool(t, "add-target", "-dir", f.release, "-kind", "firmware", "-version", "4.3.0", "-models", "FF-4200", f.firmware)
 	if code, _, stderr := runArgs(t, f.publishArgs(f.release, f.tokenFile)...); code != 0 {
 		t.Fatal(stderr)
@@ -327,122 +278,6 @@ func TestCloudRolloutHalts(t *testing.T) {
 	}
 }
 
-func TestCloudResign(t *testing.T) {
-	f := newCloudRepoFixture(t, false)
-	repo, err := f.updates.open()
-	if err != nil {
-		t.Fatal(err)
-	}
-	version := func() int64 {
-		st, err := repo.Status()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return st.TimestampVersion
-	}
-	v0 := version()
-	// At start, a timestamp valid for another day is left alone.
-	if err := f.updates.resign(repo, true); err != nil {
-		t.Fatal(err)
-	}
-	if got := version(); got != v0 {
-		t.Errorf("fresh timestamp re-signed at start: version %d, want %d", got, v0)
-	}
-	// One expiring within 12 hours is re-signed at once, and the new one
-	// is valid for a day from now.
-	f.clk.Advance(13 * time.Hour)
-	if err := f.updates.resign(repo, true); err != nil {
-		t.Fatal(err)
-	}
-	st, err := repo.Status()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.TimestampVersion != v0+1 || st.TimestampExpires.Before(f.clk.Now().Add(23*time.Hour)) {
-		t.Errorf("after re-sign: version %d expires %v; want %d, a day after %v", st.TimestampVersion, st.TimestampExpires, v0+1, f.clk.Now())
-	}
-	// On schedule it re-signs regardless.
-	if err := f.updates.resign(repo, false); err != nil {
-		t.Fatal(err)
-	}
-	if got := version(); got != v0+2 {
-		t.Errorf("scheduled re-sign: version %d, want %d", got, v0+2)
-	}
-}
-
-// TestRolloutHaltFromAlerts lets the rollout controller read a real store:
-// printers on the new firmware raise failure alerts, those on the old one
-// do not, and the target appears halted in /tuf/rollout.json.
-func TestRolloutHaltFromAlerts(t *testing.T) {
-	f := newCloudRepoFixture(t, true)
-	f.releaseTool(t, "add-target", "-dir", f.release, "-kind", "firmware", "-version", "4.3.0", "-models", "FF-4200", f.firmware)
-	if code, _, stderr := runArgs(t, f.publishArgs(f.release, f.tokenFile)...); code != 0 {
-		t.Fatal(stderr)
-	}
-	ctx := t.Context()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "cloud.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	org, err := db.CreateOrg(ctx, "Acme")
-	if err != nil {
-		t.Fatal(err)
-	}
-	site, err := db.CreateSite(ctx, org, "Plant")
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := f.clk.Now()
-	for i := range 10 {
-		id := fleet.PrinterID(fmt.Sprintf("printer-%04d", i))
-		fw := "4.2.0"
-		if i < 5 {
-			fw = "4.3.0"
-		}
-		rec := storetest.IdentityRecord(uint64(i+1), id, "P", now.Add(-time.Hour))
-		rec.Identity.Model, rec.Identity.Firmware = "FF-4200", fw
-		if _, err := db.ApplyEnvelope(ctx, storetest.Env(org, site, "gw", rec)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	repo, err := f.updates.open()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := update.NewRolloutController(repo, storeFailures{db}, update.ControllerOptions{Clock: f.clk})
-	// First look: no failures; the target's failure window starts now.
-	if got, err := c.Evaluate(ctx); err != nil || len(got) != 0 {
-		t.Fatalf("first Evaluate = %v, %v", got, err)
-	}
-	// Three of the five printers on 4.3.0 fail; a failure from before the
-	// release does not count against it.
-	for i, at := range []time.Time{now.Add(-time.Minute), now.Add(time.Minute), now.Add(2 * time.Minute), now.Add(3 * time.Minute)} {
-		p := i
-		if i == 0 {
-			p = 4
-		}
-		a := alert.State{Alert: fleet.Alert{ID: fleet.AlertID(fmt.Sprintf("alr_%d", i)), OrgID: org, SiteID: site,
-			PrinterID: fleet.PrinterID(fmt.Sprintf("printer-%04d", p)), Rule: alert.RuleStalledJob, Severity: fleet.SeverityError,
-			Title: "t", Opened: at, Updated: at, Revision: 1}, Seen: at}
-		if err := db.SaveAlert(ctx, a, 0); err != nil {
-			t.Fatal(err)
-		}
-	}
-	f.clk.Advance(time.Hour)
-	got, err := c.Evaluate(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	const target = "firmware-4.3.0-fw-4200.bin"
-	if diff := cmp.Diff([]string{target}, got); diff != "" {
-		t.Errorf("halted (-want +got):\n%s", diff)
-	}
-	if code, body := f.get(t, "/tuf/rollout.json"); code != http.StatusOK || !strings.Contains(body, `"halted":["`+target+`"]`) {
-		t.Errorf("rollout.json = %d %s", code, body)
-	}
-}
-
 // TestCloudServesUpdates starts a whole cloud node with an exported
 // repository and a release token, publishes to it with the release tool
 // through its HTTPS listener, and reads the result where Command Centers
@@ -464,28 +299,23 @@ func TestCloudServesUpdates(t *testing.T) {
 			t.Fatalf("release %s: %s", args[0], stderr)
 		}
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	node, err := cloud.New(ctx, cloud.Options{DataDir: t.TempDir(), Hosts: []string{"127.0.0.1"}, TUFDir: tufDir, ReleaseTokenFile: tokenFile})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cloud, err := startCloud(ctx, cloudConfig{dataDir: t.TempDir(), ln: ln, hosts: []string{"127.0.0.1"}, clock: clock.Real{},
-		logger: discardLogger(), tufRepo: tufDir, releaseTokenFile: tokenFile})
-	if err != nil {
-		t.Fatal(err)
-	}
-	goRun(t, cloud.run)
-	code, stdout, stderr := runArgs(t, "release", "publish", "-dir", release, "-to", cloud.url, "-token-file", tokenFile, "-ca-file", cloud.caPath)
+	goRun(t, node.Run)
+	code, stdout, stderr := runArgs(t, "release", "publish", "-dir", release, "-to", node.URL(), "-token-file", tokenFile, "-ca-file", node.CAPath())
 	if code != 0 || !strings.Contains(stdout, "new targets: firmware-4.3.0-fw.bin") {
 		t.Fatalf("publish: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: cloud.rootCAs.Pool}}}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: node.RootCAs()}}}
 	defer client.CloseIdleConnections()
 	for path, want := range map[string]string{
 		"/tuf/rollout.json":            `{"halted":[]}`,
 		"/tuf/metadata/1.root.json":    `"_type":"root"`,
 		"/tuf/metadata/timestamp.json": `"_type":"timestamp"`,
 	} {
-		resp, err := client.Get(cloud.url + path)
+		resp, err := client.Get(node.URL() + path)
 		if err != nil {
 			t.Fatal(err)
 		}

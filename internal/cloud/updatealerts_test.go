@@ -1,10 +1,11 @@
-package main
+package cloud
 
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
-	"path/filepath"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -17,33 +18,34 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/i18n"
 	"github.com/fusionfleet/fusionfleet/internal/notify"
-	"github.com/fusionfleet/fusionfleet/internal/sqlite"
 	"github.com/fusionfleet/fusionfleet/internal/storetest"
 	"github.com/fusionfleet/fusionfleet/internal/update"
 )
 
-// updateAlertsEnv is a cloud's store with one organisation that has an
+// updatesEnv is a node's store with one organisation that has an
 // info-level webhook channel, the alert evaluator notifying through the
-// real dispatcher, and the update repository in dir.
-type updateAlertsEnv struct {
-	db   *sqlite.DB
-	org  fleet.OrgID
-	site fleet.SiteID
-	clk  *clock.Manual
-	ev   *alert.Evaluator
-	dir  string
-	seq  uint64
+// real dispatcher, and the update service of a directory that holds no
+// repository until initRepo.
+type updatesEnv struct {
+	db      Store
+	org     fleet.OrgID
+	site    fleet.SiteID
+	clk     *clock.Manual
+	ev      *alert.Evaluator
+	dir     string
+	updates *update.Service
+	seq     uint64
 }
 
-func newUpdateAlertsEnv(t testing.TB) *updateAlertsEnv {
+func newUpdatesEnv(t testing.TB) *updatesEnv {
 	t.Helper()
 	ctx := t.Context()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "cloud.db"))
+	db, err := openStore(ctx, t.TempDir(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	e := &updateAlertsEnv{db: db, clk: clock.NewManual(time.Now().Truncate(time.Second)), dir: t.TempDir()}
+	e := &updatesEnv{db: db, clk: clock.NewManual(time.Now().Truncate(time.Second)), dir: t.TempDir()}
 	if e.org, err = db.CreateOrg(ctx, "Acme"); err != nil {
 		t.Fatal(err)
 	}
@@ -63,18 +65,25 @@ func newUpdateAlertsEnv(t testing.TB) *updateAlertsEnv {
 		t.Fatal(err)
 	}
 	e.ev = alert.NewEvaluator(db, disp, alert.Options{Clock: e.clk})
+	if e.updates, err = update.NewService(e.dir, update.ServiceOptions{Clock: e.clk}); err != nil {
+		t.Fatal(err)
+	}
 	return e
 }
 
 // initRepo creates the update repository with releases, as the release
-// tool would.
-func (e *updateAlertsEnv) initRepo(t testing.TB, rels ...update.Release) {
+// tool would, and returns it as the service opened it.
+func (e *updatesEnv) initRepo(t testing.TB, rels ...update.Release) *update.Repo {
 	t.Helper()
 	repo, err := update.InitRepo(e.dir, update.RepoOptions{Clock: e.clk})
 	if err != nil {
 		t.Fatal(err)
 	}
 	addReleases(t, repo, rels...)
+	if repo, err = e.updates.Repo(); err != nil {
+		t.Fatal(err)
+	}
+	return repo
 }
 
 func addReleases(t testing.TB, repo *update.Repo, rels ...update.Release) {
@@ -89,7 +98,7 @@ func addReleases(t testing.TB, repo *update.Repo, rels ...update.Release) {
 }
 
 // report stores an identity record of printer p, as its gateway sends it.
-func (e *updateAlertsEnv) report(t *testing.T, p fleet.PrinterID, model, firmware, params string) {
+func (e *updatesEnv) report(t *testing.T, p fleet.PrinterID, model, firmware, params string) {
 	t.Helper()
 	e.seq++
 	e.clk.Advance(time.Minute)
@@ -97,6 +106,14 @@ func (e *updateAlertsEnv) report(t *testing.T, p fleet.PrinterID, model, firmwar
 	r.Identity.Model, r.Identity.Firmware, r.Identity.ParameterSet = model, firmware, params
 	if _, err := e.db.ApplyEnvelope(t.Context(), storetest.Env(e.org, e.site, "gw", r)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// sweep is one sweep of the update alerts.
+func (e *updatesEnv) sweep(t testing.TB) {
+	t.Helper()
+	if err := sweepUpdateAlerts(t.Context(), e.updates, e.db, e.ev); err != nil {
+		t.Fatalf("sweep: %v", err)
 	}
 }
 
@@ -108,7 +125,7 @@ type updateAlert struct {
 }
 
 // active returns the active update alerts, by printer.
-func (e *updateAlertsEnv) active(t *testing.T) []updateAlert {
+func (e *updatesEnv) active(t *testing.T) []updateAlert {
 	t.Helper()
 	all, err := e.db.Alerts(t.Context(), e.org, alert.Filter{Status: alert.ActiveOnly})
 	if err != nil {
@@ -132,9 +149,16 @@ func (e *updateAlertsEnv) active(t *testing.T) []updateAlert {
 
 // webhookDeliveries lists the notifications queued for the webhook, as
 // "printer revision" (resolved ones with " resolved"), sorted.
-func (e *updateAlertsEnv) webhookDeliveries(t *testing.T) []string {
+func (e *updatesEnv) webhookDeliveries(t *testing.T) []string {
 	t.Helper()
-	ds, err := e.db.Deliveries(t.Context(), e.org, 100)
+	// The delivery log is the stores' own, not something a node uses.
+	log, ok := e.db.(interface {
+		Deliveries(ctx context.Context, org fleet.OrgID, limit int) ([]fleet.Delivery, error)
+	})
+	if !ok {
+		t.Fatalf("store %T keeps no delivery log", e.db)
+	}
+	ds, err := log.Deliveries(t.Context(), e.org, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,21 +177,17 @@ func (e *updateAlertsEnv) webhookDeliveries(t *testing.T) []string {
 	return out
 }
 
-// TestUpdateAlerts runs the cloud's update sweep against a real store,
-// repository and dispatcher: a printer on old versions gets one alert and
-// one webhook notification, however often the sweep runs; a new release
+// TestUpdateAlerts runs the update sweep against a real store, repository
+// and dispatcher: a printer on old versions gets one alert and one
+// webhook notification, however often the sweep runs; a new release
 // revises it (and notifies again); installing resolves it.
 func TestUpdateAlerts(t *testing.T) {
-	e := newUpdateAlertsEnv(t)
-	e.initRepo(t,
+	e := newUpdatesEnv(t)
+	repo := e.initRepo(t,
 		update.Release{Kind: update.KindFirmware, Version: "4.3.0", Models: []string{"Jet 4200"},
 			Notes: "Fixes the lamp driver timing.\nAlso: faster homing."},
 		update.Release{Kind: update.KindParameters, Version: "2.2", Name: "std-4200-2.2", Models: []string{"Jet 4200"}},
 	)
-	u, err := newCloudUpdates(e.dir, "", e.clk, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
 	e.report(t, "printer-old", "Jet 4200", "4.2.0", "std-4200-2.1")
 	e.report(t, "printer-new", "Jet 4200", "4.3.0", "std-4200-2.2")
 	e.report(t, "printer-5200", "Jet 5200", "1.0.0", "std-5200-1.0") // no release fits it
@@ -183,10 +203,6 @@ func TestUpdateAlerts(t *testing.T) {
 		{"first sweep opens one alert", func(*testing.T) {}, []updateAlert{both}, []string{"printer-old 1"}},
 		{"a second sweep notifies nobody again", func(*testing.T) {}, []updateAlert{both}, []string{"printer-old 1"}},
 		{"a newer firmware is released", func(t *testing.T) {
-			repo, err := u.open()
-			if err != nil {
-				t.Fatal(err)
-			}
 			addReleases(t, repo, update.Release{Kind: update.KindFirmware, Version: "4.4.0", Models: []string{"Jet 4200"}})
 		}, []updateAlert{
 			{"printer-new", "Firmware update available", "Firmware 4.4.0 (running 4.3.0)", 1},
@@ -206,9 +222,7 @@ func TestUpdateAlerts(t *testing.T) {
 	for _, s := range steps {
 		s.do(t)
 		e.clk.Advance(updateAlertsEvery)
-		if err := u.sweepUpdateAlerts(t.Context(), e.db, e.ev); err != nil {
-			t.Fatalf("%s: sweep: %v", s.name, err)
-		}
+		e.sweep(t)
 		if diff := cmp.Diff(s.want, e.active(t)); diff != "" {
 			t.Errorf("%s: active update alerts (-want +got):\n%s", s.name, diff)
 		}
@@ -220,58 +234,44 @@ func TestUpdateAlerts(t *testing.T) {
 
 // TestUpdateAlertsMuted: an organisation that muted the rule hears nothing.
 func TestUpdateAlertsMuted(t *testing.T) {
-	e := newUpdateAlertsEnv(t)
+	e := newUpdatesEnv(t)
 	e.initRepo(t, update.Release{Kind: update.KindFirmware, Version: "4.3.0", Models: []string{"Jet 4200"}})
-	u, err := newCloudUpdates(e.dir, "", e.clk, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
 	if err := e.db.SetRuleMuted(t.Context(), e.org, alert.RuleUpdateAvailable, true); err != nil {
 		t.Fatal(err)
 	}
 	e.report(t, "printer-old", "Jet 4200", "4.2.0", "")
-	if err := u.sweepUpdateAlerts(t.Context(), e.db, e.ev); err != nil {
-		t.Fatal(err)
-	}
+	e.sweep(t)
 	if got, d := e.active(t), e.webhookDeliveries(t); len(got) != 0 || len(d) != 0 {
 		t.Errorf("muted rule: alerts %+v, deliveries %v; want none", got, d)
 	}
 }
 
-// sweepCounter is the cloud's store, telling the test of every sweep.
+// sweepCounter is the store, telling the test of every sweep.
 type sweepCounter struct {
-	*sqlite.DB
+	Store
 	swept chan struct{}
 }
 
 func (s sweepCounter) PrinterVersions(ctx context.Context) ([]alert.PrinterVersion, error) {
 	defer func() { s.swept <- struct{}{} }()
-	return s.DB.PrinterVersions(ctx)
+	return s.Store.PrinterVersions(ctx)
 }
 
 // TestUpdateAlertsWhenRepositoryAppears: the loop sweeps at once when a
 // repository appears, not only every updateAlertsEvery.
 func TestUpdateAlertsWhenRepositoryAppears(t *testing.T) {
-	e := newUpdateAlertsEnv(t)
-	u, err := newCloudUpdates(e.dir, "", e.clk, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := newUpdatesEnv(t)
 	e.report(t, "printer-old", "Jet 4200", "4.2.0", "")
 	st := sweepCounter{e.db, make(chan struct{})}
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
-	go func() { done <- u.RunUpdateAlerts(ctx, st, e.ev) }()
-	<-st.swept // the first sweep, without a repository
-	e.initRepo(t, update.Release{Kind: update.KindFirmware, Version: "4.3.0", Models: []string{"Jet 4200"}})
-	if _, err := u.open(); err != nil { // as Run does within a minute
-		t.Fatal(err)
-	}
-	<-st.swept
-	waitForAlerts(t, func() bool { return len(e.active(t)) > 0 })
+	go func() { done <- runUpdateAlerts(ctx, e.updates, st, e.ev, slog.New(slog.DiscardHandler)) }()
+	<-st.swept                                                                                               // the first sweep, without a repository
+	e.initRepo(t, update.Release{Kind: update.KindFirmware, Version: "4.3.0", Models: []string{"Jet 4200"}}) // opens it, as the re-sign loop does within a minute
+	<-st.swept                                                                                               // woken by the repository, long before updateAlertsEvery
 	cancel()
 	if err := <-done; err != nil {
-		t.Fatalf("RunUpdateAlerts: %v", err)
+		t.Fatalf("runUpdateAlerts: %v", err)
 	}
 	want := []updateAlert{{"printer-old", "Firmware update available", "Firmware 4.3.0 (running 4.2.0)", 1}}
 	if diff := cmp.Diff(want, e.active(t)); diff != "" {
@@ -279,26 +279,96 @@ func TestUpdateAlertsWhenRepositoryAppears(t *testing.T) {
 	}
 }
 
-// TestPublishWakesUpdateAlerts: a publish that changed the repository
-// wakes the update alerts at once; one that changed nothing does not.
-func TestPublishWakesUpdateAlerts(t *testing.T) {
-	f := newCloudRepoFixture(t, true)
-	pending := func() bool {
-		select {
-		case <-f.updates.changed:
-			return true
-		default:
-			return false
+// TestRolloutHaltFromAlerts lets the rollout controller read a real store:
+// printers on the new firmware raise failure alerts, those on the old one
+// do not, and the target appears halted in /tuf/rollout.json.
+func TestRolloutHaltFromAlerts(t *testing.T) {
+	e := newUpdatesEnv(t)
+	ctx := t.Context()
+	repo := e.initRepo(t, update.Release{Kind: update.KindFirmware, Version: "4.3.0", Models: []string{"FF-4200"}})
+	now := e.clk.Now()
+	for i := range 10 {
+		id := fleet.PrinterID(fmt.Sprintf("printer-%04d", i))
+		fw := "4.2.0"
+		if i < 5 {
+			fw = "4.3.0"
+		}
+		rec := storetest.IdentityRecord(uint64(i+1), id, "P", now.Add(-time.Hour))
+		rec.Identity.Model, rec.Identity.Firmware = "FF-4200", fw
+		if _, err := e.db.ApplyEnvelope(ctx, storetest.Env(e.org, e.site, "gw", rec)); err != nil {
+			t.Fatal(err)
 		}
 	}
-	pending() // opening the repository at start
-	f.releaseTool(t, "add-target", "-dir", f.release, "-kind", "firmware", "-version", "4.3.0", "-models", "FF-4200", f.firmware)
-	for i, want := range []bool{true, false} {
-		if code, _, stderr := runArgs(t, f.publishArgs(f.release, f.tokenFile)...); code != 0 {
-			t.Fatalf("publish %d: exit %d: %s", i+1, code, stderr)
+	c := update.NewRolloutController(repo, storeFailures{e.db}, update.ControllerOptions{Clock: e.clk})
+	// First look: no failures; the target's failure window starts now.
+	if got, err := c.Evaluate(ctx); err != nil || len(got) != 0 {
+		t.Fatalf("first Evaluate = %v, %v", got, err)
+	}
+	// Three of the five printers on 4.3.0 fail; a failure from before the
+	// release does not count against it.
+	for i, at := range []time.Time{now.Add(-time.Minute), now.Add(time.Minute), now.Add(2 * time.Minute), now.Add(3 * time.Minute)} {
+		p := i
+		if i == 0 {
+			p = 4
 		}
-		if got := pending(); got != want {
-			t.Errorf("after publish %d: update alerts woken = %v, want %v", i+1, got, want)
+		a := alert.State{Alert: fleet.Alert{ID: fleet.AlertID(fmt.Sprintf("alr_%d", i)), OrgID: e.org, SiteID: e.site,
+			PrinterID: fleet.PrinterID(fmt.Sprintf("printer-%04d", p)), Rule: alert.RuleStalledJob, Severity: fleet.SeverityError,
+			Title: "t", Opened: at, Updated: at, Revision: 1}, Seen: at}
+		if err := e.db.SaveAlert(ctx, a, 0); err != nil {
+			t.Fatal(err)
 		}
+	}
+	e.clk.Advance(time.Hour)
+	got, err := c.Evaluate(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const target = "firmware-4.3.0.bin"
+	if diff := cmp.Diff([]string{target}, got); diff != "" {
+		t.Errorf("halted (-want +got):\n%s", diff)
+	}
+	srv := httptest.NewTLSServer(e.updates.Handler())
+	defer srv.Close()
+	resp, err := srv.Client().Get(srv.URL + "/tuf/rollout.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `"halted":["`+target+`"]`) {
+		t.Errorf("rollout.json = %d %s", resp.StatusCode, body)
+	}
+}
+
+// BenchmarkUpdateAlertsSweep measures one update sweep over 10,000
+// printers of one organisation: with nothing on offer, and with an offer
+// for every printer whose alert is already open (the steady state after
+// a release: two store reads per printer, no write, no notification).
+func BenchmarkUpdateAlertsSweep(b *testing.B) {
+	const printers = 10000
+	for _, offered := range []bool{false, true} {
+		b.Run(fmt.Sprintf("offered=%v", offered), func(b *testing.B) {
+			e := newUpdatesEnv(b)
+			fw := "4.3.0"
+			if offered {
+				fw = "4.2.0"
+			}
+			e.initRepo(b, update.Release{Kind: update.KindFirmware, Version: "4.3.0", Models: []string{"Jet 4200"}})
+			recs := make([]fleet.Record, printers)
+			for i := range recs {
+				p := fleet.PrinterID(fmt.Sprintf("printer-%05d", i))
+				recs[i] = storetest.IdentityRecord(uint64(i+1), p, string(p), e.clk.Now())
+				recs[i].Identity.Firmware = fw
+			}
+			if _, err := e.db.ApplyEnvelope(b.Context(), storetest.Env(e.org, e.site, "gw", recs...)); err != nil {
+				b.Fatal(err)
+			}
+			e.sweep(b) // opens the alerts
+			for b.Loop() {
+				e.clk.Advance(updateAlertsEvery)
+				e.sweep(b)
+			}
+			b.ReportMetric(printers, "printers/op")
+		})
 	}
 }

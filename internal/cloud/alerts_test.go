@@ -1,40 +1,38 @@
-package main
+package cloud
 
 import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/fusionfleet/fusionfleet/internal/alert"
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
-	"github.com/fusionfleet/fusionfleet/internal/sqlite"
 	"github.com/fusionfleet/fusionfleet/internal/storetest"
 	"github.com/fusionfleet/fusionfleet/internal/stream"
-	"github.com/google/go-cmp/cmp"
 )
 
-// heard is a Notifier that records alert revisions.
+// heard is a Notifier that records alert revisions, and tells of each.
 type heard struct {
 	mu   sync.Mutex
 	revs []int
+	news chan struct{}
 }
 
-func (h *heard) Notify(_ context.Context, a fleet.Alert) error {
+func (h *heard) Notify(ctx context.Context, a fleet.Alert) error {
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	h.revs = append(h.revs, a.Revision)
+	h.mu.Unlock()
+	select {
+	case h.news <- struct{}{}:
+	case <-ctx.Done():
+	}
 	return nil
-}
-
-func (h *heard) count() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.revs)
 }
 
 // TestAlertsConsumer runs the evaluator as a durable consumer of an
@@ -43,7 +41,7 @@ func (h *heard) count() int {
 func TestAlertsConsumer(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "cloud.db"))
+	db, err := openStore(ctx, t.TempDir(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,9 +59,9 @@ func TestAlertsConsumer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &heard{}
+	h := &heard{news: make(chan struct{})}
 	// The sweep's clock stands still at the records' time: nobody is offline.
-	_, run := startAlerts(s, db, h, clock.NewManual(storetest.T0), slog.New(slog.DiscardHandler))
+	_, run := newAlerts(s, db, h, clock.NewManual(storetest.T0), slog.New(slog.DiscardHandler))
 	done := make(chan error, 1)
 	go func() { done <- run(ctx) }()
 
@@ -85,7 +83,13 @@ func TestAlertsConsumer(t *testing.T) {
 	publish("m1-resent", 1, "failed")
 	publish("m3", 3, "ok")
 	publish("m4", 4, "weak") // messages come in order: once this one is heard, all are
-	waitForAlerts(t, func() bool { return h.count() >= 3 })
+	for range 3 {
+		select {
+		case <-h.news:
+		case <-t.Context().Done():
+			t.Fatal("fewer than three alert changes were heard")
+		}
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("run: %v", err)
@@ -98,17 +102,5 @@ func TestAlertsConsumer(t *testing.T) {
 	all, err := db.Alerts(t.Context(), org, alert.Filter{})
 	if err != nil || len(all) != 2 {
 		t.Errorf("alerts = %+v, %v; want the resolved one and the new one", all, err)
-	}
-}
-
-// waitForAlerts polls cond until it holds or the test's deadline comes.
-func waitForAlerts(t *testing.T, cond func() bool) {
-	t.Helper()
-	for !cond() {
-		select {
-		case <-t.Context().Done():
-			t.Fatal("condition never held")
-		case <-time.After(20 * time.Millisecond):
-		}
 	}
 }

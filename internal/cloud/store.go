@@ -1,0 +1,50 @@
+package cloud
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+
+	"github.com/fusionfleet/fusionfleet/internal/alert"
+	"github.com/fusionfleet/fusionfleet/internal/dashboard"
+	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/fusionfleet/fusionfleet/internal/ingest"
+	"github.com/fusionfleet/fusionfleet/internal/notify"
+	"github.com/fusionfleet/fusionfleet/internal/postgres"
+	"github.com/fusionfleet/fusionfleet/internal/restapi"
+	"github.com/fusionfleet/fusionfleet/internal/retention"
+	"github.com/fusionfleet/fusionfleet/internal/sqlite"
+	"github.com/fusionfleet/fusionfleet/internal/uplink"
+)
+
+// Store is everything a node asks of its store: the union of what its
+// parts declare they use, and what Bootstrap needs.
+type Store interface {
+	dashboard.Store
+	restapi.Store
+	uplink.Gateways
+	ingest.Store
+	retention.Pruner
+	alert.SweepStore
+	alert.VersionStore
+	VersionFailures(ctx context.Context, q fleet.VersionQuery) (fleet.VersionFailures, error)
+	notify.Store
+	CreateOrg(ctx context.Context, name string) (fleet.OrgID, error)
+	CreateSite(ctx context.Context, org fleet.OrgID, name string) (fleet.SiteID, error)
+	CreateUser(ctx context.Context, org fleet.OrgID, name, passwordHash string, role fleet.Role) (fleet.UserID, error)
+	SetPassword(ctx context.Context, user fleet.UserID, passwordHash string) error
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// openStore opens the store named by db: a PostgreSQL URL, or a SQLite
+// file (default: cloud.db in the data directory).
+func openStore(ctx context.Context, dataDir, db string) (Store, error) {
+	switch {
+	case strings.HasPrefix(db, "postgres://"), strings.HasPrefix(db, "postgresql://"):
+		return postgres.Open(ctx, db, postgres.Options{})
+	case db == "":
+		db = filepath.Join(dataDir, "cloud.db")
+	}
+	return sqlite.Open(ctx, strings.TrimPrefix(db, "sqlite:"))
+}
