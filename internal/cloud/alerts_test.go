@@ -35,6 +35,16 @@ func (h *heard) Notify(ctx context.Context, a fleet.Alert) error {
 	return nil
 }
 
+// wait waits for the next alert change, until the test's deadline.
+func (h *heard) wait(t *testing.T, what string) {
+	t.Helper()
+	select {
+	case <-h.news:
+	case <-t.Context().Done():
+		t.Fatal(what)
+	}
+}
+
 // TestAlertsConsumer runs the evaluator as a durable consumer of an
 // embedded JetStream: a printer's lamp fails and recovers; a message sent
 // twice under two IDs (a gateway's resend) changes nothing more.
@@ -84,11 +94,7 @@ func TestAlertsConsumer(t *testing.T) {
 	publish("m3", 3, "ok")
 	publish("m4", 4, "weak") // messages come in order: once this one is heard, all are
 	for range 3 {
-		select {
-		case <-h.news:
-		case <-t.Context().Done():
-			t.Fatal("fewer than three alert changes were heard")
-		}
+		h.wait(t, "fewer than three alert changes were heard")
 	}
 	cancel()
 	if err := <-done; err != nil {

@@ -253,7 +253,12 @@ type sweepCounter struct {
 }
 
 func (s sweepCounter) PrinterVersions(ctx context.Context) ([]alert.PrinterVersion, error) {
-	defer func() { s.swept <- struct{}{} }()
+	defer func() {
+		select {
+		case s.swept <- struct{}{}:
+		case <-ctx.Done():
+		}
+	}()
 	return s.Store.PrinterVersions(ctx)
 }
 
@@ -261,14 +266,17 @@ func (s sweepCounter) PrinterVersions(ctx context.Context) ([]alert.PrinterVersi
 // repository appears, not only every updateAlertsEvery.
 func TestUpdateAlertsWhenRepositoryAppears(t *testing.T) {
 	e := newUpdatesEnv(t)
+	h := &heard{news: make(chan struct{})}
+	ev := alert.NewEvaluator(e.db, h, alert.Options{Clock: e.clk})
 	e.report(t, "printer-old", "Jet 4200", "4.2.0", "")
 	st := sweepCounter{e.db, make(chan struct{})}
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
-	go func() { done <- runUpdateAlerts(ctx, e.updates, st, e.ev, slog.New(slog.DiscardHandler)) }()
+	go func() { done <- runUpdateAlerts(ctx, e.updates, st, ev, slog.New(slog.DiscardHandler)) }()
 	<-st.swept                                                                                               // the first sweep, without a repository
 	e.initRepo(t, update.Release{Kind: update.KindFirmware, Version: "4.3.0", Models: []string{"Jet 4200"}}) // opens it, as the re-sign loop does within a minute
 	<-st.swept                                                                                               // woken by the repository, long before updateAlertsEvery
+	h.wait(t, "the sweep after the repository appeared opened no alert")
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("runUpdateAlerts: %v", err)

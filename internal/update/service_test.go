@@ -201,6 +201,15 @@ func TestServiceRolloutHalts(t *testing.T) {
 	}
 }
 
+func timestampVersion(t *testing.T, repo *Repo) int64 {
+	t.Helper()
+	st, err := repo.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.TimestampVersion
+}
+
 func TestServiceResign(t *testing.T) {
 	p := newPublishPair(t)
 	s, _ := serviceOf(t, p, ServiceOptions{})
@@ -208,13 +217,7 @@ func TestServiceResign(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	version := func() int64 {
-		st, err := repo.Status()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return st.TimestampVersion
-	}
+	version := func() int64 { return timestampVersion(t, repo) }
 	v0 := version()
 	// At start, a timestamp valid for another day is left alone.
 	if err := s.resign(repo, true); err != nil {
@@ -272,13 +275,7 @@ func TestServiceRunResignsOnSchedule(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		version := func() int64 {
-			st, err := repo.Status()
-			if err != nil {
-				t.Fatal(err)
-			}
-			return st.TimestampVersion
-		}
+		version := func() int64 { return timestampVersion(t, repo) }
 		v0 := version() // fresh: not re-signed when found
 		for i := range int64(3) {
 			time.Sleep(resignEvery)
