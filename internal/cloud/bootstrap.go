@@ -91,7 +91,7 @@ func (n *Node) DemoTenant(ctx context.Context) (user, password, token string, er
 
 // setAdmin creates the named admin user of org, or resets its password, and
 // returns the new generated password.
-func setAdmin(ctx context.Context, st Store, org fleet.OrgID, name string) (string, error) {
+func setAdmin(ctx context.Context, st cloudStore, org fleet.OrgID, name string) (string, error) {
 	password, err := identity.GeneratePassword()
 	if err != nil {
 		return "", fmt.Errorf("admin password: %w", err)
@@ -114,7 +114,7 @@ func setAdmin(ctx context.Context, st Store, org fleet.OrgID, name string) (stri
 }
 
 // newEnrolmentToken creates a one-time enrolment token for site.
-func newEnrolmentToken(ctx context.Context, st Store, site fleet.SiteID, now time.Time, ttl time.Duration) (string, error) {
+func newEnrolmentToken(ctx context.Context, st cloudStore, site fleet.SiteID, now time.Time, ttl time.Duration) (string, error) {
 	token, err := identity.NewToken()
 	if err != nil {
 		return "", fmt.Errorf("enrolment token: %w", err)

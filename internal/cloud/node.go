@@ -39,7 +39,7 @@ type Node struct {
 
 	ln, plainLn  net.Listener
 	https, plain *http.Server // plain: nil without DashboardListen
-	store        Store
+	store        cloudStore
 	stream       *stream.Stream
 	updates      *update.Service
 	hub          *dashboard.Hub
@@ -163,7 +163,6 @@ func (n *Node) certificate() (tls.Certificate, error) {
 // notification dispatcher, retention, and the relay of changes to the
 // dashboards of every node.
 func (n *Node) Run(ctx context.Context) error {
-	defer n.Close()
 	o := n.opts
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
@@ -183,7 +182,7 @@ func (n *Node) Run(ctx context.Context) error {
 	g.Go(func() error {
 		return n.stream.Listen(ctx, ingest.ChangedSubject, func(data []byte) { n.hub.Notify(ingest.OrgOf(data)) })
 	})
-	return g.Wait()
+	return errors.Join(g.Wait(), n.Close())
 }
 
 // Close closes what New opened, newest first. Run closes the node when it

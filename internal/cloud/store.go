@@ -17,9 +17,9 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/uplink"
 )
 
-// Store is everything a node asks of its store: the union of what its
+// cloudStore is everything a node asks of its store: the union of what its
 // parts declare they use, and what Bootstrap needs.
-type Store interface {
+type cloudStore interface {
 	dashboard.Store
 	restapi.Store
 	uplink.Gateways
@@ -39,7 +39,7 @@ type Store interface {
 
 // openStore opens the store named by db: a PostgreSQL URL, or a SQLite
 // file (default: cloud.db in the data directory).
-func openStore(ctx context.Context, dataDir, db string) (Store, error) {
+func openStore(ctx context.Context, dataDir, db string) (cloudStore, error) {
 	switch {
 	case strings.HasPrefix(db, "postgres://"), strings.HasPrefix(db, "postgresql://"):
 		return postgres.Open(ctx, db, postgres.Options{})

@@ -27,7 +27,7 @@ import (
 // real dispatcher, and the update service of a directory that holds no
 // repository until initRepo.
 type updatesEnv struct {
-	db      Store
+	db      cloudStore
 	org     fleet.OrgID
 	site    fleet.SiteID
 	clk     *clock.Manual
@@ -248,7 +248,7 @@ func TestUpdateAlertsMuted(t *testing.T) {
 
 // sweepCounter is the store, telling the test of every sweep.
 type sweepCounter struct {
-	Store
+	cloudStore
 	swept chan struct{}
 }
 
@@ -259,7 +259,7 @@ func (s sweepCounter) PrinterVersions(ctx context.Context) ([]alert.PrinterVersi
 		case <-ctx.Done():
 		}
 	}()
-	return s.Store.PrinterVersions(ctx)
+	return s.cloudStore.PrinterVersions(ctx)
 }
 
 // TestUpdateAlertsWhenRepositoryAppears: the loop sweeps at once when a
