@@ -16,6 +16,10 @@
 // yet; the model has their place so that handlers need not change when
 // they are.
 //
+// Members, Tokens and Sites are the store's capabilities for an
+// organisation's people, API tokens and sites, declared here once for the
+// dashboard and the REST API that both use them.
+//
 // Handlers scope every store call by Principal.Org and filter by
 // Principal.Sites; the helpers here (FilterSites, FilterPrinters,
 // CanAssign, CanManage) keep those rules in one place.

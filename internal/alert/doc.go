@@ -17,4 +17,9 @@
 // Records are judged by the time they were observed: a record older than
 // the last observation a rule made of a printer is ignored, so a replayed
 // message changes nothing.
+//
+// What the package asks of the store is split by its user: Store for the
+// Evaluator, SweepStore for the sweep, and for the people acting on alerts
+// through the dashboard and the REST API, Tracker (list, acknowledge,
+// assign) and RuleEditor (custom and muted rules).
 package alert

@@ -179,7 +179,7 @@ func TestRouteWalker(t *testing.T) {
 		"/":                                {"/no/such/page", nil, all(404), 303},
 	}
 	// Updates (updates.go), with a release list so that printer rows show.
-	f.h.releases = testReleases()
+	f.h.updates.releases = testReleases()
 	wants["GET /updates"] = want{"/updates", nil, all(200), 303}
 	// Notifications (notify.go).
 	wants["GET /account/notifications"] = want{"/account/notifications", nil, all(200), 303}

@@ -4,9 +4,16 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/fusionfleet/fusionfleet/internal/access"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/i18n"
 )
+
+// accountPage is the account page: it saves the user's preferences.
+type accountPage struct {
+	*handler
+	members access.Members
+}
 
 // otherZone is the zone menu's choice that means "the name typed below".
 const otherZone = "other"
@@ -28,11 +35,11 @@ type accountData struct {
 
 // accountPage shows the user's language and time zone with a form to
 // change them.
-func (h *handler) accountPage(w http.ResponseWriter, r *http.Request, s session) {
+func (h *accountPage) accountPage(w http.ResponseWriter, r *http.Request, s session) {
 	h.showAccount(w, r, s, http.StatusOK, s.prefs, "", r.URL.Query().Get("saved") != "")
 }
 
-func (h *handler) showAccount(w http.ResponseWriter, r *http.Request, s session, status int, p fleet.Prefs, msg string, saved bool) {
+func (h *accountPage) showAccount(w http.ResponseWriter, r *http.Request, s session, status int, p fleet.Prefs, msg string, saved bool) {
 	lang, zone := h.locale(r)
 	d := accountData{
 		Name: s.user.Name, Role: s.user.Role.String(), Lang: p.Lang, Zones: commonZones,
@@ -76,10 +83,10 @@ func checkPrefs(p fleet.Prefs) error {
 }
 
 // saveAccount stores the user's language and time zone.
-func (h *handler) saveAccount(w http.ResponseWriter, r *http.Request, s session) {
+func (h *accountPage) saveAccount(w http.ResponseWriter, r *http.Request, s session) {
 	p, err := prefsForm(r)
 	if err == nil {
-		err = h.st.SetPrefs(r.Context(), s.p.Org, s.user.ID, p)
+		err = h.members.SetPrefs(r.Context(), s.p.Org, s.user.ID, p)
 	}
 	if err != nil {
 		h.formFailed(w, r, s, err, func(status int, msg string) { h.showAccount(w, r, s, status, p, msg, false) })

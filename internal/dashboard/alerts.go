@@ -1,31 +1,26 @@
 package dashboard
 
 import (
-	"context"
 	"errors"
 	"math"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/access"
 	"github.com/fusionfleet/fusionfleet/internal/alert"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 )
 
-// alertStore is what the alert pages need of the store.
-type alertStore interface {
-	Alerts(ctx context.Context, org fleet.OrgID, f alert.Filter) ([]fleet.Alert, error)
-	Alert(ctx context.Context, org fleet.OrgID, id fleet.AlertID) (fleet.Alert, error)
-	WorstAlerts(ctx context.Context, org fleet.OrgID) (map[fleet.PrinterID]fleet.Alert, error)
-	AckAlert(ctx context.Context, org fleet.OrgID, id fleet.AlertID, user fleet.UserID, at time.Time) error
-	AssignAlert(ctx context.Context, org fleet.OrgID, id fleet.AlertID, user fleet.UserID) error
-	AlertRules(ctx context.Context, org fleet.OrgID) (alert.Rules, error)
-	CreateAlertRule(ctx context.Context, r alert.CustomRule) (string, error)
-	DeleteAlertRule(ctx context.Context, org fleet.OrgID, id string, at time.Time) error
-	SetRuleMuted(ctx context.Context, org fleet.OrgID, rule fleet.RuleKey, muted bool) error
+// alertPages are the alerts and alert rules pages: alerts, rules, the
+// members to assign alerts to, and the sites to filter by.
+type alertPages struct {
+	*handler
+	sites   access.Sites
+	alerts  alert.Tracker
+	rules   alert.RuleEditor
+	members access.Members
 }
 
 // operatorPost admits operators and admins to change alerts.
@@ -82,11 +77,11 @@ func (d alertsData) pageURL(n int) string {
 }
 
 // alertsPage lists the active alerts and the past ones of a period.
-func (h *handler) alertsPage(w http.ResponseWriter, r *http.Request, s session) {
+func (h *alertPages) alertsPage(w http.ResponseWriter, r *http.Request, s session) {
 	h.showAlerts(w, r, s, http.StatusOK, "")
 }
 
-func (h *handler) showAlerts(w http.ResponseWriter, r *http.Request, s session, status int, msg string) {
+func (h *alertPages) showAlerts(w http.ResponseWriter, r *http.Request, s session, status int, msg string) {
 	d, err := h.alertsData(r, s)
 	if err != nil {
 		h.internalError(w, r, err)
@@ -96,7 +91,7 @@ func (h *handler) showAlerts(w http.ResponseWriter, r *http.Request, s session, 
 	h.render(w, r, status, "alerts.html", page{Title: "Alerts", User: &s.user, CSRF: s.csrf, Data: d})
 }
 
-func (h *handler) alertsData(r *http.Request, s session) (alertsData, error) {
+func (h *alertPages) alertsData(r *http.Request, s session) (alertsData, error) {
 	q := r.URL.Query()
 	d := alertsData{Days: defaultAlertDays, Periods: alertPeriods, Page: 1,
 		CanAct: s.p.Role >= fleet.RoleOperator, CanAdmin: s.p.Role >= fleet.RoleAdmin}
@@ -107,7 +102,7 @@ func (h *handler) alertsData(r *http.Request, s session) (alertsData, error) {
 		d.Page = n
 	}
 	var err error
-	if d.Sites, err = h.visibleSites(r, s.p); err != nil {
+	if d.Sites, err = visibleSites(r, h.sites, s.p); err != nil {
 		return d, err
 	}
 	sites := s.p.Sites
@@ -117,12 +112,12 @@ func (h *handler) alertsData(r *http.Request, s session) (alertsData, error) {
 		}
 	}
 	ctx, org := r.Context(), s.p.Org
-	active, err := h.st.Alerts(ctx, org, alert.Filter{Status: alert.ActiveOnly, Sites: sites, Limit: alert.MaxLimit})
+	active, err := h.alerts.Alerts(ctx, org, alert.Filter{Status: alert.ActiveOnly, Sites: sites, Limit: alert.MaxLimit})
 	if err != nil {
 		return d, err
 	}
 	now := h.clock.Now()
-	past, err := h.st.Alerts(ctx, org, alert.Filter{Status: alert.ResolvedOnly, Sites: sites,
+	past, err := h.alerts.Alerts(ctx, org, alert.Filter{Status: alert.ResolvedOnly, Sites: sites,
 		From: now.AddDate(0, 0, -d.Days), Limit: pastAlertsPage + 1, Offset: (d.Page - 1) * pastAlertsPage})
 	if err != nil {
 		return d, err
@@ -130,10 +125,10 @@ func (h *handler) alertsData(r *http.Request, s session) (alertsData, error) {
 	if len(past) > pastAlertsPage {
 		past, d.More = past[:pastAlertsPage], true
 	}
-	if d.Members, err = h.st.Members(ctx, org); err != nil {
+	if d.Members, err = h.members.Members(ctx, org); err != nil {
 		return d, err
 	}
-	rules, err := h.st.AlertRules(ctx, org)
+	rules, err := h.rules.AlertRules(ctx, org)
 	if err != nil {
 		return d, err
 	}
@@ -164,8 +159,8 @@ func (h *handler) alertsData(r *http.Request, s session) (alertsData, error) {
 // visibleAlert loads the alert of the path if the principal may see it:
 // another organisation's, or one at a site the principal may not see, is
 // fleet.ErrNotFound.
-func (h *handler) visibleAlert(r *http.Request, p access.Principal) (fleet.Alert, error) {
-	a, err := h.st.Alert(r.Context(), p.Org, fleet.AlertID(r.PathValue("id")))
+func (h *alertPages) visibleAlert(r *http.Request, p access.Principal) (fleet.Alert, error) {
+	a, err := h.alerts.Alert(r.Context(), p.Org, fleet.AlertID(r.PathValue("id")))
 	if err != nil {
 		return a, err
 	}
@@ -176,7 +171,7 @@ func (h *handler) visibleAlert(r *http.Request, p access.Principal) (fleet.Alert
 }
 
 // alertFailed answers an alert form's error on the alerts page.
-func (h *handler) alertFailed(w http.ResponseWriter, r *http.Request, s session, err error) {
+func (h *alertPages) alertFailed(w http.ResponseWriter, r *http.Request, s session, err error) {
 	if isNotFound(err) {
 		err = &formError{http.StatusNotFound, "No such alert in your organisation."}
 	}
@@ -184,10 +179,10 @@ func (h *handler) alertFailed(w http.ResponseWriter, r *http.Request, s session,
 }
 
 // ackAlert acknowledges an alert: someone is on it.
-func (h *handler) ackAlert(w http.ResponseWriter, r *http.Request, s session) {
+func (h *alertPages) ackAlert(w http.ResponseWriter, r *http.Request, s session) {
 	a, err := h.visibleAlert(r, s.p)
 	if err == nil {
-		err = h.st.AckAlert(r.Context(), s.p.Org, a.ID, s.user.ID, h.clock.Now())
+		err = h.alerts.AckAlert(r.Context(), s.p.Org, a.ID, s.user.ID, h.clock.Now())
 	}
 	if err != nil {
 		h.alertFailed(w, r, s, err)
@@ -198,7 +193,7 @@ func (h *handler) ackAlert(w http.ResponseWriter, r *http.Request, s session) {
 
 // assignAlert gives an alert to a user of the organisation who can see its
 // site, or to nobody.
-func (h *handler) assignAlert(w http.ResponseWriter, r *http.Request, s session) {
+func (h *alertPages) assignAlert(w http.ResponseWriter, r *http.Request, s session) {
 	err := func() error {
 		a, err := h.visibleAlert(r, s.p)
 		if err != nil {
@@ -206,7 +201,7 @@ func (h *handler) assignAlert(w http.ResponseWriter, r *http.Request, s session)
 		}
 		user := fleet.UserID(r.PostFormValue("user"))
 		if user != "" {
-			m, err := h.st.Member(r.Context(), s.p.Org, user)
+			m, err := h.members.Member(r.Context(), s.p.Org, user)
 			if isNotFound(err) {
 				return badForm("Please pick a user of your organisation.")
 			}
@@ -217,7 +212,7 @@ func (h *handler) assignAlert(w http.ResponseWriter, r *http.Request, s session)
 				return badForm("That user cannot see the site of this printer.")
 			}
 		}
-		return h.st.AssignAlert(r.Context(), s.p.Org, a.ID, user)
+		return h.alerts.AssignAlert(r.Context(), s.p.Org, a.ID, user)
 	}()
 	if err != nil {
 		h.alertFailed(w, r, s, err)
@@ -255,17 +250,17 @@ type ruleForm struct {
 	Metric, Op, Threshold, Severity, Site string
 }
 
-func (h *handler) alertRulesPage(w http.ResponseWriter, r *http.Request, s session) {
+func (h *alertPages) alertRulesPage(w http.ResponseWriter, r *http.Request, s session) {
 	h.showRules(w, r, s, http.StatusOK, rulesData{Form: ruleForm{Op: "<", Severity: "warning"}})
 }
 
-func (h *handler) showRules(w http.ResponseWriter, r *http.Request, s session, status int, d rulesData) {
-	rules, err := h.st.AlertRules(r.Context(), s.p.Org)
+func (h *alertPages) showRules(w http.ResponseWriter, r *http.Request, s session, status int, d rulesData) {
+	rules, err := h.rules.AlertRules(r.Context(), s.p.Org)
 	if err != nil {
 		h.internalError(w, r, err)
 		return
 	}
-	if d.Sites, err = h.visibleSites(r, s.p); err != nil {
+	if d.Sites, err = visibleSites(r, h.sites, s.p); err != nil {
 		h.internalError(w, r, err)
 		return
 	}
@@ -291,7 +286,7 @@ func (h *handler) showRules(w http.ResponseWriter, r *http.Request, s session, s
 }
 
 // createAlertRule adds a custom threshold rule.
-func (h *handler) createAlertRule(w http.ResponseWriter, r *http.Request, s session) {
+func (h *alertPages) createAlertRule(w http.ResponseWriter, r *http.Request, s session) {
 	f := ruleForm{Metric: r.PostFormValue("metric"), Op: r.PostFormValue("op"), Threshold: strings.TrimSpace(r.PostFormValue("threshold")),
 		Severity: r.PostFormValue("severity"), Site: r.PostFormValue("site")}
 	err := func() error {
@@ -299,7 +294,7 @@ func (h *handler) createAlertRule(w http.ResponseWriter, r *http.Request, s sess
 		if err != nil {
 			return err
 		}
-		_, err = h.st.CreateAlertRule(r.Context(), rule)
+		_, err = h.rules.CreateAlertRule(r.Context(), rule)
 		return err
 	}()
 	if err != nil {
@@ -313,7 +308,7 @@ func (h *handler) createAlertRule(w http.ResponseWriter, r *http.Request, s sess
 
 // parseRule checks the custom rule form field by field, with a message
 // for the first field that is wrong.
-func (h *handler) parseRule(r *http.Request, s session, f ruleForm) (alert.CustomRule, error) {
+func (h *alertPages) parseRule(r *http.Request, s session, f ruleForm) (alert.CustomRule, error) {
 	rule := alert.CustomRule{OrgID: s.p.Org, Metric: alert.Metric(f.Metric), Op: alert.Comparison(f.Op), Created: h.clock.Now()}
 	th, err := strconv.ParseFloat(strings.ReplaceAll(f.Threshold, ",", "."), 64)
 	switch {
@@ -327,7 +322,7 @@ func (h *handler) parseRule(r *http.Request, s session, f ruleForm) (alert.Custo
 		return rule, badForm("Please pick a severity from the list.")
 	}
 	if f.Site != "" {
-		visible, err := h.visibleSites(r, s.p)
+		visible, err := visibleSites(r, h.sites, s.p)
 		if err != nil {
 			return rule, err
 		}
@@ -357,15 +352,15 @@ func (h *handler) parseRule(r *http.Request, s session, f ruleForm) (alert.Custo
 }
 
 // deleteAlertRule deletes a custom rule; its active alerts resolve.
-func (h *handler) deleteAlertRule(w http.ResponseWriter, r *http.Request, s session) {
+func (h *alertPages) deleteAlertRule(w http.ResponseWriter, r *http.Request, s session) {
 	err := func() error {
-		rules, err := h.st.AlertRules(r.Context(), s.p.Org)
+		rules, err := h.rules.AlertRules(r.Context(), s.p.Org)
 		if err != nil {
 			return err
 		}
 		for _, c := range rules.Custom {
 			if c.ID == r.PathValue("id") && (c.SiteID == "" || s.p.Sites.Allows(c.SiteID)) {
-				return h.st.DeleteAlertRule(r.Context(), s.p.Org, c.ID, h.clock.Now())
+				return h.rules.DeleteAlertRule(r.Context(), s.p.Org, c.ID, h.clock.Now())
 			}
 		}
 		return &formError{http.StatusNotFound, "No such alert rule in your organisation."}
@@ -379,12 +374,12 @@ func (h *handler) deleteAlertRule(w http.ResponseWriter, r *http.Request, s sess
 
 // muteAlertRule mutes (mute=on) or unmutes a rule for the organisation,
 // then returns to the page the form was on.
-func (h *handler) muteAlertRule(w http.ResponseWriter, r *http.Request, s session) {
+func (h *alertPages) muteAlertRule(w http.ResponseWriter, r *http.Request, s session) {
 	back := "/alerts/rules"
 	if r.PostFormValue("back") == "alerts" {
 		back = "/alerts"
 	}
-	err := h.st.SetRuleMuted(r.Context(), s.p.Org, fleet.RuleKey(r.PathValue("rule")), r.PostFormValue("mute") == "on")
+	err := h.rules.SetRuleMuted(r.Context(), s.p.Org, fleet.RuleKey(r.PathValue("rule")), r.PostFormValue("mute") == "on")
 	if isNotFound(err) {
 		err = &formError{http.StatusNotFound, "No such alert rule in your organisation."}
 	}
@@ -404,8 +399,8 @@ type cardAlert struct {
 }
 
 // addWorstAlerts puts on each card its printer's worst active alert.
-func (h *handler) addWorstAlerts(r *http.Request, org fleet.OrgID, sp speech, cs []card) error {
-	worst, err := h.st.WorstAlerts(r.Context(), org)
+func (h *printerPages) addWorstAlerts(r *http.Request, org fleet.OrgID, sp speech, cs []card) error {
+	worst, err := h.worst.WorstAlerts(r.Context(), org)
 	if err != nil {
 		return err
 	}

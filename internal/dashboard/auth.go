@@ -13,6 +13,14 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/identity"
 )
 
+// authPages are the login, the second login step, logout and the
+// two-factor page: they use the sessions and the two-factor secrets.
+type authPages struct {
+	*handler
+	sessions  Sessions
+	twoFactor TwoFactor
+}
+
 // dummyHash is checked when a login names no user, so that an unknown name
 // takes as long as a wrong password.
 const dummyHash = "$argon2id$v=19$m=19456,t=2,p=1$3m8WsAULrPS4/JhjUp5V+w$xJMsjuPzWQqcBUddyHF4SyA1r6LVx6GYfn69NwOvWWM"
@@ -82,7 +90,7 @@ func sameSecret(a, b string) bool {
 // carry the session's CSRF token in the "csrf" form field; it is checked
 // before the role, so a forged request learns nothing. Public routes run
 // as they are (the login forms check their own CSRF token).
-func (h *handler) authorize(rt route) http.Handler {
+func (h *ui) authorize(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if rt.need.Public {
 			rt.handle(w, r, session{})
@@ -123,13 +131,13 @@ var errCSRF = errors.New("csrf token missing or wrong")
 
 // session resolves the request's session cookie. No cookie, or an unknown
 // or expired session, is access.ErrUnauthenticated.
-func (h *handler) session(r *http.Request) (session, error) {
+func (h *ui) session(r *http.Request) (session, error) {
 	c, err := r.Cookie(h.sessionCookie())
 	if err != nil || c.Value == "" {
 		return session{}, access.ErrUnauthenticated
 	}
 	s := session{tokenHash: identity.HashToken(c.Value), csrf: csrfToken(c.Value)}
-	m, err := h.st.SessionMember(r.Context(), s.tokenHash, h.clock.Now())
+	m, err := h.sessions.SessionMember(r.Context(), s.tokenHash, h.clock.Now())
 	if isNotFound(err) {
 		return session{}, access.ErrUnauthenticated
 	}
@@ -148,11 +156,11 @@ type loginData struct {
 
 // loginPage shows the login form with a fresh login CSRF token, kept in a
 // cookie and echoed in the form (double submit): there is no session yet.
-func (h *handler) loginPage(w http.ResponseWriter, r *http.Request) {
+func (h *authPages) loginPage(w http.ResponseWriter, r *http.Request) {
 	h.showLogin(w, r, http.StatusOK, loginData{})
 }
 
-func (h *handler) showLogin(w http.ResponseWriter, r *http.Request, status int, d loginData) {
+func (h *authPages) showLogin(w http.ResponseWriter, r *http.Request, status int, d loginData) {
 	// Keep a login token the browser already holds: a second login page
 	// load (another tab, or a subresource such as /favicon.ico redirected
 	// here) must not invalidate the form already shown.
@@ -183,7 +191,7 @@ func validLoginToken(s string) bool {
 }
 
 // login checks a user name and password and starts a session.
-func (h *handler) login(w http.ResponseWriter, r *http.Request) {
+func (h *authPages) login(w http.ResponseWriter, r *http.Request) {
 	name, pw := r.PostFormValue("name"), r.PostFormValue("password")
 	c, err := r.Cookie(h.loginCookie())
 	if err != nil || !sameSecret(r.PostFormValue("csrf"), c.Value) {
@@ -199,7 +207,7 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 		h.showLogin(w, r, http.StatusTooManyRequests, loginData{Name: name, Message: loginLocked})
 		return
 	}
-	user, hash, err := h.st.UserByName(r.Context(), name)
+	user, hash, err := h.sessions.UserByName(r.Context(), name)
 	switch {
 	case isNotFound(err):
 		hash = dummyHash
@@ -217,7 +225,7 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 		h.showLogin(w, r, http.StatusUnauthorized, loginData{Name: name, Message: loginFailed})
 		return
 	}
-	_, enabled, _, err := h.st.TOTP(r.Context(), user.ID)
+	_, enabled, _, err := h.twoFactor.TOTP(r.Context(), user.ID)
 	if err != nil && !isNotFound(err) {
 		h.internalError(w, r, err)
 		return
@@ -231,14 +239,14 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 
 // startSession logs user in: a fresh session, its cookie, and the login
 // form's cookie gone.
-func (h *handler) startSession(w http.ResponseWriter, r *http.Request, user fleet.User) {
+func (h *authPages) startSession(w http.ResponseWriter, r *http.Request, user fleet.User) {
 	h.limiter.succeed(user.Name)
 	token, err := identity.NewToken()
 	if err != nil {
 		h.internalError(w, r, err)
 		return
 	}
-	if err := h.st.CreateSession(r.Context(), identity.HashToken(token), user.ID, h.clock.Now().Add(h.ttl)); err != nil {
+	if err := h.sessions.CreateSession(r.Context(), identity.HashToken(token), user.ID, h.clock.Now().Add(h.ttl)); err != nil {
 		h.internalError(w, r, err)
 		return
 	}
@@ -249,8 +257,8 @@ func (h *handler) startSession(w http.ResponseWriter, r *http.Request, user flee
 }
 
 // logout ends the session.
-func (h *handler) logout(w http.ResponseWriter, r *http.Request, s session) {
-	if err := h.st.DeleteSession(r.Context(), s.tokenHash); err != nil {
+func (h *authPages) logout(w http.ResponseWriter, r *http.Request, s session) {
+	if err := h.sessions.DeleteSession(r.Context(), s.tokenHash); err != nil {
 		h.internalError(w, r, err)
 		return
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/access"
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/fusionfleet/fusionfleet/internal/fleetquery"
 	"github.com/fusionfleet/fusionfleet/internal/identity"
 	"github.com/fusionfleet/fusionfleet/internal/sqlite"
 	"github.com/google/go-cmp/cmp"
@@ -35,7 +36,7 @@ type fixture struct {
 	db     *sqlite.DB
 	hub    *Hub
 	clock  *clock.Manual
-	h      *handler
+	h      *ui
 	srv    *httptest.Server
 	orgA   fleet.OrgID
 	orgB   fleet.OrgID
@@ -49,8 +50,9 @@ func newFixture(t *testing.T) *fixture {
 	return newFixtureStore(t, nil)
 }
 
-// newFixtureStore serves the dashboard on wrap(db) when wrap is set.
-func newFixtureStore(t *testing.T, wrap func(Store) Store) *fixture {
+// newFixtureStore serves the dashboard on the capabilities of db, changed
+// by wrap when it is set.
+func newFixtureStore(t *testing.T, wrap func(*Deps)) *fixture {
 	t.Helper()
 	ctx := t.Context()
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "cloud.db"))
@@ -85,14 +87,20 @@ func newFixtureStore(t *testing.T, wrap func(Store) Store) *fixture {
 	}
 	f.status(t, f.orgA, f.siteA, "printer-a001", "3DP 1", fleet.StatePrinting)
 	f.status(t, f.orgB, f.siteB, "printer-b001", "B's printer", fleet.StateCooling)
-	var st Store = db
+	d := storeDeps(db)
 	if wrap != nil {
-		st = wrap(db)
+		wrap(&d)
 	}
-	f.h = newHandler(st, f.hub, Options{Clock: f.clock})
+	f.h = newHandler(d, f.hub, Options{Clock: f.clock})
 	f.srv = httptest.NewServer(f.h.routes())
 	t.Cleanup(f.srv.Close)
 	return f
+}
+
+// storeDeps fills every capability from db.
+func storeDeps(db *sqlite.DB) Deps {
+	return Deps{Sessions: db, TwoFactor: db, Members: db, Sites: db, Tokens: db, Printers: db, Jobs: db, History: db,
+		Alerts: db, AlertRules: db, WorstAlerts: db, Channels: db, NotifyPrefs: db, KPIs: db}
 }
 
 // status applies an identity and a status of a printer at the clock's time.
@@ -448,7 +456,7 @@ func TestSecurityHeaders(t *testing.T) {
 
 func TestSecureCookies(t *testing.T) {
 	f := newFixture(t)
-	h := newHandler(f.db, f.hub, Options{Clock: f.clock, SecureCookies: true, SessionTTL: time.Hour})
+	h := newHandler(storeDeps(f.db), f.hub, Options{Clock: f.clock, SecureCookies: true, SessionTTL: time.Hour})
 	rec := httptest.NewRecorder()
 	h.routes().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/login", nil))
 	ck := rec.Result().Cookies()
@@ -812,73 +820,97 @@ func TestNotFound(t *testing.T) {
 	}
 }
 
-// failingStore fails the named method with errBoom.
-type failingStore struct {
-	Store
+// failing fails the named method with errBoom.
+type failing struct {
 	fail *string
 }
 
 var errBoom = errors.New("boom")
 
-func (s failingStore) on(m string) error {
-	if *s.fail == m {
+func (f failing) on(m string) error {
+	if *f.fail == m {
 		return errBoom
 	}
 	return nil
 }
 
-func (s failingStore) UserByName(ctx context.Context, name string) (fleet.User, string, error) {
+// failingSessions, failingPrinters and failingSites fail the named method.
+type failingSessions struct {
+	Sessions
+	failing
+}
+
+type failingPrinters struct {
+	fleetquery.PrinterReader
+	failing
+}
+
+type failingSites struct {
+	sites access.Sites
+	failing
+}
+
+func (s failingSessions) UserByName(ctx context.Context, name string) (fleet.User, string, error) {
 	if err := s.on("UserByName"); err != nil {
 		return fleet.User{}, "", err
 	}
-	return s.Store.UserByName(ctx, name)
+	return s.Sessions.UserByName(ctx, name)
 }
 
-func (s failingStore) CreateSession(ctx context.Context, h string, u fleet.UserID, exp time.Time) error {
+func (s failingSessions) CreateSession(ctx context.Context, h string, u fleet.UserID, exp time.Time) error {
 	if err := s.on("CreateSession"); err != nil {
 		return err
 	}
-	return s.Store.CreateSession(ctx, h, u, exp)
+	return s.Sessions.CreateSession(ctx, h, u, exp)
 }
 
-func (s failingStore) SessionMember(ctx context.Context, h string, now time.Time) (access.Member, error) {
+func (s failingSessions) SessionMember(ctx context.Context, h string, now time.Time) (access.Member, error) {
 	if err := s.on("SessionMember"); err != nil {
 		return access.Member{}, err
 	}
-	return s.Store.SessionMember(ctx, h, now)
+	return s.Sessions.SessionMember(ctx, h, now)
 }
 
-func (s failingStore) DeleteSession(ctx context.Context, h string) error {
+func (s failingSessions) DeleteSession(ctx context.Context, h string) error {
 	if err := s.on("DeleteSession"); err != nil {
 		return err
 	}
-	return s.Store.DeleteSession(ctx, h)
+	return s.Sessions.DeleteSession(ctx, h)
 }
 
-func (s failingStore) Printers(ctx context.Context, org fleet.OrgID) ([]fleet.PrinterView, error) {
+func (s failingPrinters) Printers(ctx context.Context, org fleet.OrgID) ([]fleet.PrinterView, error) {
 	if err := s.on("Printers"); err != nil {
 		return nil, err
 	}
-	return s.Store.Printers(ctx, org)
+	return s.PrinterReader.Printers(ctx, org)
 }
 
-func (s failingStore) CreateEnrolmentToken(ctx context.Context, site fleet.SiteID, h string, exp time.Time) error {
+func (s failingSites) CreateEnrolmentToken(ctx context.Context, site fleet.SiteID, h string, exp time.Time) error {
 	if err := s.on("CreateEnrolmentToken"); err != nil {
 		return err
 	}
-	return s.Store.CreateEnrolmentToken(ctx, site, h, exp)
+	return s.sites.CreateEnrolmentToken(ctx, site, h, exp)
 }
 
-func (s failingStore) Sites(ctx context.Context, org fleet.OrgID) ([]fleet.Site, error) {
+func (s failingSites) CreateSite(ctx context.Context, org fleet.OrgID, name string) (fleet.SiteID, error) {
+	return s.sites.CreateSite(ctx, org, name)
+}
+
+func (s failingSites) Sites(ctx context.Context, org fleet.OrgID) ([]fleet.Site, error) {
 	if err := s.on("Sites"); err != nil {
 		return nil, err
 	}
-	return s.Store.Sites(ctx, org)
+	return s.sites.Sites(ctx, org)
 }
 
 func TestStoreFailures(t *testing.T) {
 	fail := new(string)
-	f := newFixtureStore(t, func(s Store) Store { return failingStore{Store: s, fail: fail} })
+	f := newFixtureStore(t, func(d *Deps) {
+		fl := failing{fail}
+		d.Sessions = failingSessions{d.Sessions, fl}
+		d.Printers = failingPrinters{d.Printers, fl}
+		d.Sites = failingSites{sites: d.Sites, failing: fl}
+	})
 	c, token := f.login(t, "ada")
 	tests := []struct {
 		method string

@@ -15,6 +15,17 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/plot"
 )
 
+// detailPage is the printer page: the printer, its site, its history,
+// recent jobs and alerts.
+type detailPage struct {
+	*handler
+	printers fleetquery.PrinterReader
+	sites    access.Sites
+	history  fleetquery.HistoryReader
+	jobs     fleetquery.JobReader
+	alerts   alert.Tracker
+}
+
 // How much the printer page shows.
 const (
 	detailJobs   = 10  // recent jobs
@@ -52,8 +63,8 @@ func parsePeriod(v string) (period, error) {
 // visiblePrinter loads a printer of the principal's organisation at one of
 // its sites; any other printer is fleet.ErrNotFound, so that a page never
 // tells another organisation's printer from one that does not exist.
-func (h *handler) visiblePrinter(r *http.Request, p access.Principal, id fleet.PrinterID) (fleetquery.PrinterDetail, error) {
-	det, err := h.st.PrinterDetail(r.Context(), p.Org, id)
+func visiblePrinter(r *http.Request, st fleetquery.PrinterReader, p access.Principal, id fleet.PrinterID) (fleetquery.PrinterDetail, error) {
+	det, err := st.PrinterDetail(r.Context(), p.Org, id)
 	if err != nil {
 		return det, err
 	}
@@ -63,9 +74,9 @@ func (h *handler) visiblePrinter(r *http.Request, p access.Principal, id fleet.P
 	return det, nil
 }
 
-// siteName is the name of the printer's site, or "" when unknown.
-func (h *handler) siteName(r *http.Request, org fleet.OrgID, site fleet.SiteID) (string, error) {
-	sites, err := h.st.Sites(r.Context(), org)
+// nameOfSite is the name of the printer's site, or "" when unknown.
+func nameOfSite(r *http.Request, st access.Sites, org fleet.OrgID, site fleet.SiteID) (string, error) {
+	sites, err := st.Sites(r.Context(), org)
 	if err != nil {
 		return "", err
 	}
@@ -128,9 +139,9 @@ type printerData struct {
 
 // printerPage is one printer: identity, state, consumables and their wear
 // over a period, recent jobs, the current job's layers and recent events.
-func (h *handler) printerPage(w http.ResponseWriter, r *http.Request, s session) {
+func (h *detailPage) printerPage(w http.ResponseWriter, r *http.Request, s session) {
 	id := fleet.PrinterID(r.PathValue("id"))
-	det, err := h.visiblePrinter(r, s.p, id)
+	det, err := visiblePrinter(r, h.printers, s.p, id)
 	if isNotFound(err) {
 		h.writeError(w, r, http.StatusNotFound, "No such printer in your organisation.")
 		return
@@ -153,7 +164,7 @@ func (h *handler) printerPage(w http.ResponseWriter, r *http.Request, s session)
 }
 
 // printerData loads and shapes everything the printer page shows.
-func (h *handler) printerData(r *http.Request, p access.Principal, det fleetquery.PrinterDetail, pd period) (printerData, error) {
+func (h *detailPage) printerData(r *http.Request, p access.Principal, det fleetquery.PrinterDetail, pd period) (printerData, error) {
 	ctx := r.Context()
 	lang, _ := h.locale(r)
 	now := h.clock.Now()
@@ -161,7 +172,7 @@ func (h *handler) printerData(r *http.Request, p access.Principal, det fleetquer
 	id := det.View.ID
 	d := printerData{Card: h.speechOf(r).card(det.View, now), Identity: det.Identity, Period: pd.Key, Periods: periods, Counters: det.Counters}
 	var err error
-	if d.Site, err = h.siteName(r, p.Org, det.View.SiteID); err != nil {
+	if d.Site, err = nameOfSite(r, h.sites, p.Org, det.View.SiteID); err != nil {
 		return d, err
 	}
 	if c := det.Consumables; c != nil {
@@ -184,35 +195,35 @@ func (h *handler) printerData(r *http.Request, p access.Principal, det fleetquer
 		}
 	}
 	start := end.AddDate(0, 0, -pd.Days)
-	cons, err := h.st.ConsumablesTrend(ctx, p.Org, id, start, end, wearPoints)
+	cons, err := h.history.ConsumablesTrend(ctx, p.Org, id, start, end, wearPoints)
 	if err != nil {
 		return d, err
 	}
-	counters, err := h.st.CountersTrend(ctx, p.Org, id, start, end, wearPoints)
+	counters, err := h.history.CountersTrend(ctx, p.Org, id, start, end, wearPoints)
 	if err != nil {
 		return d, err
 	}
 	wearPlots(&d, lang, cons, counters, start, end)
-	jobs, err := h.st.Jobs(ctx, p.Org, fleetquery.JobFilter{PrinterID: id, Limit: detailJobs})
+	jobs, err := h.jobs.Jobs(ctx, p.Org, fleetquery.JobFilter{PrinterID: id, Limit: detailJobs})
 	if err != nil {
 		return d, err
 	}
 	d.Jobs = jobRows(jobs, []fleet.PrinterView{det.View}, nil)
-	if d.Events, err = h.st.Events(ctx, p.Org, id, from, time.Time{}, detailEvents); err != nil {
+	if d.Events, err = h.history.Events(ctx, p.Org, id, from, time.Time{}, detailEvents); err != nil {
 		return d, err
 	}
-	if d.Alerts, err = h.st.Alerts(ctx, p.Org, alert.Filter{Status: alert.ActiveOnly, Sites: p.Sites, PrinterID: id,
+	if d.Alerts, err = h.alerts.Alerts(ctx, p.Org, alert.Filter{Status: alert.ActiveOnly, Sites: p.Sites, PrinterID: id,
 		Limit: alert.MaxLimit}); err != nil {
 		return d, err
 	}
-	past, err := h.st.Alerts(ctx, p.Org, alert.Filter{Status: alert.ResolvedOnly, Sites: p.Sites, PrinterID: id,
+	past, err := h.alerts.Alerts(ctx, p.Org, alert.Filter{Status: alert.ResolvedOnly, Sites: p.Sites, PrinterID: id,
 		From: from, Limit: detailAlerts})
 	if err != nil {
 		return d, err
 	}
 	d.Alerts = append(d.Alerts, past...)
 	if job := det.View.JobID; job != "" {
-		layers, err := h.st.JobLayers(ctx, p.Org, id, job)
+		layers, err := h.jobs.JobLayers(ctx, p.Org, id, job)
 		if err != nil {
 			return d, err
 		}

@@ -433,15 +433,15 @@ func TestCSVSafe(t *testing.T) {
 	}
 }
 
-// countingStore counts the job history reads of the export.
-type countingStore struct {
-	Store
+// countingJobs counts the job history reads of the export.
+type countingJobs struct {
+	fleetquery.JobReader
 	reads *[]fleetquery.JobQuery
 }
 
-func (s countingStore) JobHistory(ctx context.Context, org fleet.OrgID, q fleetquery.JobQuery) ([]fleetquery.PrinterJob, error) {
+func (s countingJobs) JobHistory(ctx context.Context, org fleet.OrgID, q fleetquery.JobQuery) ([]fleetquery.PrinterJob, error) {
 	*s.reads = append(*s.reads, q)
-	return s.Store.JobHistory(ctx, org, q)
+	return s.JobReader.JobHistory(ctx, org, q)
 }
 
 // The export reads in chunks and stops at its row cap.
@@ -469,7 +469,7 @@ func TestWriteJobsCSVChunks(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var reads []fleetquery.JobQuery
-			h := newHandler(countingStore{Store: f.db, reads: &reads}, f.hub, Options{Clock: f.clock})
+			h := &jobPages{handler: f.h.handler, jobs: countingJobs{JobReader: f.db, reads: &reads}}
 			w := httptest.NewRecorder()
 			err := h.writeJobsCSV(t.Context(), w, f.orgA, fleetquery.JobQuery{}, printers, nil, tt.chunk, tt.maxRows)
 			if err != nil {

@@ -16,6 +16,27 @@
 // static file. Login is password, then a TOTP or recovery code when the
 // user has two-factor login, with a per-name back-off on failures.
 //
+// The dashboard takes the cloud store as capabilities (Deps), and each
+// group of pages holds only the ones it uses:
+//
+//	every route (authorize)           Sessions
+//	login, logout, two-factor         Sessions, TwoFactor
+//	My 3D printers, its feed, events  Sessions, Printers, Sites, WorstAlerts (+ the updates banner)
+//	printer page                      Printers, Sites, History, Jobs, Alerts
+//	jobs, CSV export, job page        Printers, Sites, Jobs
+//	KPIs, benchmark, usage            Printers, Sites, KPIs
+//	updates                           Releases, Printers, Sites
+//	alerts and alert rules            Alerts, AlertRules, Members, Sites
+//	sites and enrolment               Sites, Printers
+//	users                             Members, Sites
+//	API tokens                        Tokens, Members, Sites
+//	notifications                     Channels, NotifyPrefs
+//	account                           Members
+//
+// Sessions, TwoFactor and WorstAlerts are the dashboard's own; the others
+// are declared once by the package owning the concept (access, fleetquery,
+// alert, notify, kpi) because the REST API uses them too.
+//
 // Hub fans out "printers of this organisation changed" to the open event
 // streams of that organisation only (R-SEC-6).
 package dashboard

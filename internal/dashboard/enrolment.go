@@ -17,8 +17,8 @@ type enrolmentData struct {
 }
 
 // enrolmentPage lets an admin pick a site to enrol a Command Center for.
-func (h *handler) enrolmentPage(w http.ResponseWriter, r *http.Request, s session) {
-	sites, err := h.visibleSites(r, s.p)
+func (h *sitePages) enrolmentPage(w http.ResponseWriter, r *http.Request, s session) {
+	sites, err := visibleSites(r, h.sites, s.p)
 	if err != nil {
 		h.internalError(w, r, err)
 		return
@@ -35,8 +35,8 @@ func (h *handler) enrolmentPage(w http.ResponseWriter, r *http.Request, s sessio
 // createEnrolment issues a one-time enrolment token for a site of the
 // admin's own organisation, valid for 24 hours, and shows it once: only its
 // hash is stored.
-func (h *handler) createEnrolment(w http.ResponseWriter, r *http.Request, s session) {
-	sites, err := h.visibleSites(r, s.p)
+func (h *sitePages) createEnrolment(w http.ResponseWriter, r *http.Request, s session) {
+	sites, err := visibleSites(r, h.sites, s.p)
 	if err != nil {
 		h.internalError(w, r, err)
 		return
@@ -58,7 +58,7 @@ func (h *handler) createEnrolment(w http.ResponseWriter, r *http.Request, s sess
 		return
 	}
 	expires := h.clock.Now().Add(enrolmentTTL)
-	if err := h.st.CreateEnrolmentToken(r.Context(), site.ID, identity.HashToken(token), expires); err != nil {
+	if err := h.sites.CreateEnrolmentToken(r.Context(), site.ID, identity.HashToken(token), expires); err != nil {
 		h.internalError(w, r, err)
 		return
 	}

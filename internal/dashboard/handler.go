@@ -14,73 +14,66 @@ import (
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/access"
+	"github.com/fusionfleet/fusionfleet/internal/alert"
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/fleetquery"
 	"github.com/fusionfleet/fusionfleet/internal/i18n"
 	"github.com/fusionfleet/fusionfleet/internal/kpi"
+	"github.com/fusionfleet/fusionfleet/internal/notify"
 )
 
-// Store is what the dashboard needs from the cloud store.
-type Store interface {
-	UserByName(ctx context.Context, name string) (fleet.User, string, error)
+// Deps are the capabilities of the cloud store the dashboard uses, one
+// field each; every page group takes only those it needs (see the package
+// documentation). One store usually fills them all.
+type Deps struct {
+	Sessions    Sessions                 // logins and sessions: every route
+	TwoFactor   TwoFactor                // the login code and the two-factor page
+	Members     access.Members           // users, alert assignees, token owners, account
+	Sites       access.Sites             // site names on most pages; sites and enrolment
+	Tokens      access.Tokens            // API tokens
+	Printers    fleetquery.PrinterReader // printer lists and detail
+	Jobs        fleetquery.JobReader     // job history and jobs
+	History     fleetquery.HistoryReader // the printer page's wear plots and events
+	Alerts      alert.Tracker            // alerts
+	AlertRules  alert.RuleEditor         // alert rules
+	WorstAlerts WorstAlerts              // the alert on each printer card
+	Channels    notify.Channels          // notification channels and the delivery log
+	NotifyPrefs notify.Preferences       // a user's notification preferences
+	KPIs        kpi.Reader               // KPIs, benchmark and usage
+	// Releases lists the cloud's signed updates for the Updates page;
+	// nil: the page says there is no update repository.
+	Releases ReleaseLister
+}
+
+// Sessions keeps logins: users by name, sessions, and the pending second
+// step of a two-factor login.
+type Sessions interface {
+	UserByName(ctx context.Context, name string) (user fleet.User, passwordHash string, err error)
 	CreateSession(ctx context.Context, tokenHash string, user fleet.UserID, expires time.Time) error
 	SessionMember(ctx context.Context, tokenHash string, now time.Time) (access.Member, error)
 	DeleteSession(ctx context.Context, tokenHash string) error
-	Printers(ctx context.Context, org fleet.OrgID) ([]fleet.PrinterView, error)
-	CreateEnrolmentToken(ctx context.Context, site fleet.SiteID, tokenHash string, expires time.Time) error
-	Sites(ctx context.Context, org fleet.OrgID) ([]fleet.Site, error)
-	CreateSite(ctx context.Context, org fleet.OrgID, name string) (fleet.SiteID, error)
-	SetPrefs(ctx context.Context, org fleet.OrgID, user fleet.UserID, p fleet.Prefs) error
+	CreateLoginChallenge(ctx context.Context, tokenHash string, user fleet.UserID, expires time.Time) error
+	LoginChallengeUser(ctx context.Context, tokenHash string, now time.Time) (fleet.User, error)
+	DeleteLoginChallenge(ctx context.Context, tokenHash string, now time.Time) error
+}
 
-	// Printer detail and job history.
-	PrinterDetail(ctx context.Context, org fleet.OrgID, p fleet.PrinterID) (fleetquery.PrinterDetail, error)
-	Jobs(ctx context.Context, org fleet.OrgID, f fleetquery.JobFilter) ([]fleetquery.PrinterJob, error)
-	JobHistory(ctx context.Context, org fleet.OrgID, q fleetquery.JobQuery) ([]fleetquery.PrinterJob, error)
-	Job(ctx context.Context, org fleet.OrgID, p fleet.PrinterID, job string) (fleet.Job, error)
-	JobParts(ctx context.Context, org fleet.OrgID, p fleet.PrinterID, job string) ([]fleet.Part, error)
-	JobLayers(ctx context.Context, org fleet.OrgID, p fleet.PrinterID, job string) ([]fleet.Layer, error)
-	CountersHistory(ctx context.Context, org fleet.OrgID, p fleet.PrinterID, from, to time.Time) ([]fleet.Counters, error)
-	ConsumablesHistory(ctx context.Context, org fleet.OrgID, p fleet.PrinterID, from, to time.Time) ([]fleet.Consumables, error)
-	CountersTrend(ctx context.Context, org fleet.OrgID, p fleet.PrinterID, from, to time.Time, points int) ([]fleet.Counters, error)
-	ConsumablesTrend(ctx context.Context, org fleet.OrgID, p fleet.PrinterID, from, to time.Time, points int) ([]fleet.Consumables, error)
-	Events(ctx context.Context, org fleet.OrgID, p fleet.PrinterID, from, to time.Time, limit int) ([]fleet.Event, error)
-
-	// Alerts and alert rules (alerts.go).
-	alertStore
-	// Notification channels, preferences and the delivery log (notify.go).
-	notifyStore
-
-	// Users of the organisation.
-	Member(ctx context.Context, org fleet.OrgID, user fleet.UserID) (access.Member, error)
-	Members(ctx context.Context, org fleet.OrgID) ([]access.Member, error)
-	CreateMember(ctx context.Context, org fleet.OrgID, name, passwordHash string, role fleet.Role, sites access.SiteSet) (fleet.UserID, error)
-	SetMember(ctx context.Context, org fleet.OrgID, user fleet.UserID, role fleet.Role, sites access.SiteSet) error
-	DeleteMember(ctx context.Context, org fleet.OrgID, user fleet.UserID) error
-
-	// API tokens.
-	APITokens(ctx context.Context, org fleet.OrgID, user fleet.UserID) ([]access.Token, error)
-	APIToken(ctx context.Context, org fleet.OrgID, id access.TokenID) (access.Token, error)
-	CreateAPIToken(ctx context.Context, tok access.Token, tokenHash string) (access.TokenID, error)
-	RevokeAPIToken(ctx context.Context, org fleet.OrgID, id access.TokenID, now time.Time) error
-
-	// Two-factor login.
-	SetPendingTOTP(ctx context.Context, user fleet.UserID, secret string) error
+// TwoFactor keeps each user's TOTP secret, the last step used, and the
+// recovery codes.
+type TwoFactor interface {
 	TOTP(ctx context.Context, user fleet.UserID) (secret string, enabled bool, lastStep int64, err error)
+	SetPendingTOTP(ctx context.Context, user fleet.UserID, secret string) error
 	EnableTOTP(ctx context.Context, user fleet.UserID, step int64, recoveryHashes []string) error
 	UseTOTPStep(ctx context.Context, user fleet.UserID, step int64) error
 	UseRecoveryCode(ctx context.Context, user fleet.UserID, codeHash string, now time.Time) error
 	RecoveryCodesLeft(ctx context.Context, user fleet.UserID) (int, error)
 	DisableTOTP(ctx context.Context, user fleet.UserID) error
-	CreateLoginChallenge(ctx context.Context, tokenHash string, user fleet.UserID, expires time.Time) error
-	LoginChallengeUser(ctx context.Context, tokenHash string, now time.Time) (fleet.User, error)
-	DeleteLoginChallenge(ctx context.Context, tokenHash string, now time.Time) error
+}
 
-	// KPIs, benchmarks and usage patterns.
-	KPIDaily(ctx context.Context, org fleet.OrgID, f kpi.Filter) (kpi.Daily, error)
-	UsageHeatmap(ctx context.Context, org fleet.OrgID, f kpi.Filter) (kpi.Usage, error)
-	MaterialUse(ctx context.Context, org fleet.OrgID, f kpi.Filter) ([]kpi.MaterialDay, error)
-	BenchmarkCohort(ctx context.Context, model string, exclude fleet.OrgID, from, to time.Time) ([]kpi.Aggregate, error)
+// WorstAlerts finds the worst active alert of each printer of an
+// organisation, for the printer cards.
+type WorstAlerts interface {
+	WorstAlerts(ctx context.Context, org fleet.OrgID) (map[fleet.PrinterID]fleet.Alert, error)
 }
 
 // Options tunes the dashboard. The zero value works: real clock, no logs,
@@ -93,9 +86,6 @@ type Options struct {
 	SecureCookies bool
 	// SessionTTL is how long a login lasts.
 	SessionTTL time.Duration
-	// Releases lists the cloud's signed updates for the Updates page;
-	// nil: the page says there is no update repository.
-	Releases ReleaseLister
 }
 
 const (
@@ -118,9 +108,10 @@ var staticFS embed.FS
 const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 
+// handler is what every page shares: rendering, errors, cookies, the
+// clock and the log. It holds no store: each page group below embeds it
+// and holds the capabilities its pages use.
 type handler struct {
-	st        Store
-	hub       *Hub
 	clock     clock.Clock
 	log       *slog.Logger
 	secure    bool
@@ -131,18 +122,34 @@ type handler struct {
 	zones     sync.Map // time zone name → *time.Location, see zone
 	heartbeat time.Duration
 	refresh   time.Duration
-	releases  ReleaseLister
+}
+
+// ui is the whole dashboard: the session check every route passes
+// through, and the page groups the route table dispatches to.
+type ui struct {
+	*handler
+	sessions Sessions
+	auth     *authPages
+	printers *printerPages
+	detail   *detailPage
+	jobs     *jobPages
+	kpis     *kpiPages
+	updates  *updatesPage
+	alerts   *alertPages
+	sites    *sitePages
+	users    *userPages
+	tokens   *tokenPages
+	notify   *notifyPages
+	account  *accountPage
 }
 
 // NewHandler returns the dashboard with all its routes.
-func NewHandler(st Store, hub *Hub, opts Options) http.Handler {
-	return newHandler(st, hub, opts).routes()
+func NewHandler(d Deps, hub *Hub, opts Options) http.Handler {
+	return newHandler(d, hub, opts).routes()
 }
 
-func newHandler(st Store, hub *Hub, opts Options) *handler {
+func newHandler(d Deps, hub *Hub, opts Options) *ui {
 	h := &handler{
-		st:        st,
-		hub:       hub,
 		clock:     opts.Clock,
 		log:       opts.Logger,
 		secure:    opts.SecureCookies,
@@ -152,7 +159,6 @@ func newHandler(st Store, hub *Hub, opts Options) *handler {
 		pages:     make(map[string]*template.Template),
 		heartbeat: heartbeatEvery,
 		refresh:   refreshEvery,
-		releases:  opts.Releases,
 	}
 	if h.clock == nil {
 		h.clock = clock.Real{}
@@ -176,7 +182,25 @@ func newHandler(st Store, hub *Hub, opts Options) *handler {
 		// The templates are embedded: a parse error is a bug that every test catches.
 		h.pages[p] = template.Must(template.New(p).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+p))
 	}
-	return h
+	updates := &updatesPage{handler: h, releases: d.Releases, printers: d.Printers, sites: d.Sites}
+	return &ui{
+		handler:  h,
+		sessions: d.Sessions,
+		auth:     &authPages{handler: h, sessions: d.Sessions, twoFactor: d.TwoFactor},
+		printers: &printerPages{handler: h, hub: hub, sessions: d.Sessions, printers: d.Printers, sites: d.Sites,
+			worst: d.WorstAlerts, updates: updates},
+		detail: &detailPage{handler: h, printers: d.Printers, sites: d.Sites, history: d.History, jobs: d.Jobs,
+			alerts: d.Alerts},
+		jobs:    &jobPages{handler: h, printers: d.Printers, sites: d.Sites, jobs: d.Jobs},
+		kpis:    &kpiPages{handler: h, printers: d.Printers, sites: d.Sites, kpis: d.KPIs},
+		updates: updates,
+		alerts:  &alertPages{handler: h, sites: d.Sites, alerts: d.Alerts, rules: d.AlertRules, members: d.Members},
+		sites:   &sitePages{handler: h, sites: d.Sites, printers: d.Printers},
+		users:   &userPages{handler: h, members: d.Members, sites: d.Sites},
+		tokens:  &tokenPages{handler: h, tokens: d.Tokens, members: d.Members, sites: d.Sites},
+		notify:  &notifyPages{handler: h, channels: d.Channels, prefs: d.NotifyPrefs},
+		account: &accountPage{handler: h, members: d.Members},
+	}
 }
 
 // route is one entry of the route table: a ServeMux pattern, what it
@@ -197,62 +221,62 @@ var (
 
 // table is the one place where every route and what it requires is
 // declared; authorize enforces it before any handler runs.
-func (h *handler) table() []route {
+func (h *ui) table() []route {
 	static, _ := fs.Sub(staticFS, "static") // cannot fail: "static" is embedded
 	files := http.StripPrefix("/static/", http.FileServerFS(static))
 	plain := func(f http.HandlerFunc) authedFunc {
 		return func(w http.ResponseWriter, r *http.Request, _ session) { f(w, r) }
 	}
 	return []route{
-		{"GET /login", public, plain(h.loginPage)},
-		{"POST /login", public, plain(h.login)},
-		{"GET /login/code", public, plain(h.codePage)},
-		{"POST /login/code", public, plain(h.loginCode)},
+		{"GET /login", public, plain(h.auth.loginPage)},
+		{"POST /login", public, plain(h.auth.login)},
+		{"GET /login/code", public, plain(h.auth.codePage)},
+		{"POST /login/code", public, plain(h.auth.loginCode)},
 		{"GET /healthz", public, plain(h.healthz)},
 		{"GET /static/", public, plain(files.ServeHTTP)},
 
-		{"POST /logout", memberPost, h.logout},
-		{"GET /{$}", member, h.printersPage},
-		{"GET /api/printers", member, h.apiPrinters},
-		{"GET /api/events", member, h.events},
-		{"GET /printers/{id}", member, h.printerPage},
-		{"GET /printers/{id}/jobs/{job}", member, h.jobPage},
-		{"GET /jobs", member, h.jobsPage},
-		{"GET /kpis", member, h.kpisPage},
-		{"GET /benchmark", member, h.benchmarkPage},
-		{"GET /usage", member, h.usagePage},
-		{"GET /jobs.csv", member, h.jobsCSV},
-		{"GET /updates", member, h.updatesPage},
-		{"GET /alerts", member, h.alertsPage},
-		{"POST /alerts/{id}/ack", operatorPost, h.ackAlert},
-		{"POST /alerts/{id}/assign", operatorPost, h.assignAlert},
-		{"GET /alerts/rules", member, h.alertRulesPage},
-		{"POST /alerts/rules", adminPost, h.createAlertRule},
-		{"POST /alerts/rules/{id}/delete", adminPost, h.deleteAlertRule},
-		{"POST /alerts/rules/{rule}/mute", adminPost, h.muteAlertRule},
-		{"GET /tokens", member, h.tokensPage},
-		{"POST /tokens", memberPost, h.createToken},
-		{"POST /tokens/{id}/revoke", memberPost, h.revokeToken},
-		{"GET /account/notifications", member, h.notifyPrefsPage},
-		{"POST /account/notifications", memberPost, h.saveNotifyPrefs},
-		{"GET /account/two-factor", member, h.twoFactorPage},
-		{"POST /account/two-factor", memberPost, h.enableTwoFactor},
-		{"POST /account/two-factor/disable", memberPost, h.disableTwoFactor},
-		{"GET /account", member, h.accountPage},
-		{"POST /account", memberPost, h.saveAccount},
+		{"POST /logout", memberPost, h.auth.logout},
+		{"GET /{$}", member, h.printers.printersPage},
+		{"GET /api/printers", member, h.printers.apiPrinters},
+		{"GET /api/events", member, h.printers.events},
+		{"GET /printers/{id}", member, h.detail.printerPage},
+		{"GET /printers/{id}/jobs/{job}", member, h.jobs.jobPage},
+		{"GET /jobs", member, h.jobs.jobsPage},
+		{"GET /kpis", member, h.kpis.kpisPage},
+		{"GET /benchmark", member, h.kpis.benchmarkPage},
+		{"GET /usage", member, h.kpis.usagePage},
+		{"GET /jobs.csv", member, h.jobs.jobsCSV},
+		{"GET /updates", member, h.updates.updatesPage},
+		{"GET /alerts", member, h.alerts.alertsPage},
+		{"POST /alerts/{id}/ack", operatorPost, h.alerts.ackAlert},
+		{"POST /alerts/{id}/assign", operatorPost, h.alerts.assignAlert},
+		{"GET /alerts/rules", member, h.alerts.alertRulesPage},
+		{"POST /alerts/rules", adminPost, h.alerts.createAlertRule},
+		{"POST /alerts/rules/{id}/delete", adminPost, h.alerts.deleteAlertRule},
+		{"POST /alerts/rules/{rule}/mute", adminPost, h.alerts.muteAlertRule},
+		{"GET /tokens", member, h.tokens.tokensPage},
+		{"POST /tokens", memberPost, h.tokens.createToken},
+		{"POST /tokens/{id}/revoke", memberPost, h.tokens.revokeToken},
+		{"GET /account/notifications", member, h.notify.notifyPrefsPage},
+		{"POST /account/notifications", memberPost, h.notify.saveNotifyPrefs},
+		{"GET /account/two-factor", member, h.auth.twoFactorPage},
+		{"POST /account/two-factor", memberPost, h.auth.enableTwoFactor},
+		{"POST /account/two-factor/disable", memberPost, h.auth.disableTwoFactor},
+		{"GET /account", member, h.account.accountPage},
+		{"POST /account", memberPost, h.account.saveAccount},
 
-		{"GET /admin/notifications", adminGet, h.channelsPage},
-		{"POST /admin/notifications", adminPost, h.createChannel},
-		{"POST /admin/notifications/{id}/delete", adminPost, h.deleteChannel},
-		{"POST /admin/notifications/{id}/test", adminPost, h.testChannel},
-		{"GET /admin/enrolment", adminGet, h.enrolmentPage},
-		{"GET /admin/sites", adminGet, h.sitesPage},
-		{"POST /admin/sites", adminPost, h.createSite},
-		{"POST /admin/enrolment", adminPost, h.createEnrolment},
-		{"GET /admin/users", adminGet, h.usersPage},
-		{"POST /admin/users", adminPost, h.createUser},
-		{"POST /admin/users/{id}/access", adminPost, h.setUserAccess},
-		{"POST /admin/users/{id}/remove", adminPost, h.removeUser},
+		{"GET /admin/notifications", adminGet, h.notify.channelsPage},
+		{"POST /admin/notifications", adminPost, h.notify.createChannel},
+		{"POST /admin/notifications/{id}/delete", adminPost, h.notify.deleteChannel},
+		{"POST /admin/notifications/{id}/test", adminPost, h.notify.testChannel},
+		{"GET /admin/enrolment", adminGet, h.sites.enrolmentPage},
+		{"GET /admin/sites", adminGet, h.sites.sitesPage},
+		{"POST /admin/sites", adminPost, h.sites.createSite},
+		{"POST /admin/enrolment", adminPost, h.sites.createEnrolment},
+		{"GET /admin/users", adminGet, h.users.usersPage},
+		{"POST /admin/users", adminPost, h.users.createUser},
+		{"POST /admin/users/{id}/access", adminPost, h.users.setUserAccess},
+		{"POST /admin/users/{id}/remove", adminPost, h.users.removeUser},
 
 		{"/", member, func(w http.ResponseWriter, r *http.Request, _ session) {
 			h.writeError(w, r, http.StatusNotFound, "Page not found.")
@@ -261,7 +285,7 @@ func (h *handler) table() []route {
 }
 
 // routes builds the mux from the route table.
-func (h *handler) routes() http.Handler {
+func (h *ui) routes() http.Handler {
 	mux := http.NewServeMux()
 	for _, rt := range h.table() {
 		mux.Handle(rt.pattern, h.authorize(rt))

@@ -15,6 +15,15 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/fleetquery"
 )
 
+// jobPages are the job history, its CSV export and the job page: jobs,
+// with the printers and sites that name them.
+type jobPages struct {
+	*handler
+	printers fleetquery.PrinterReader
+	sites    access.Sites
+	jobs     fleetquery.JobReader
+}
+
 // Sizes of the job history and its export.
 const (
 	jobsPerPage = 50
@@ -206,12 +215,12 @@ type jobsData struct {
 }
 
 // jobsScope loads the printers and sites the principal may see.
-func (h *handler) jobsScope(r *http.Request, p access.Principal) ([]fleet.PrinterView, []fleet.Site, error) {
-	ps, err := h.st.Printers(r.Context(), p.Org)
+func jobsScope(r *http.Request, printers fleetquery.PrinterReader, st access.Sites, p access.Principal) ([]fleet.PrinterView, []fleet.Site, error) {
+	ps, err := printers.Printers(r.Context(), p.Org)
 	if err != nil {
 		return nil, nil, err
 	}
-	sites, err := h.visibleSites(r, p)
+	sites, err := visibleSites(r, st, p)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -241,8 +250,8 @@ func jobRows(jobs []fleetquery.PrinterJob, printers []fleet.PrinterView, sites [
 }
 
 // jobsPage is the job history with filters and paging.
-func (h *handler) jobsPage(w http.ResponseWriter, r *http.Request, s session) {
-	printers, sites, err := h.jobsScope(r, s.p)
+func (h *jobPages) jobsPage(w http.ResponseWriter, r *http.Request, s session) {
+	printers, sites, err := jobsScope(r, h.printers, h.sites, s.p)
 	if err != nil {
 		h.internalError(w, r, err)
 		return
@@ -265,7 +274,7 @@ func (h *handler) jobsPage(w http.ResponseWriter, r *http.Request, s session) {
 		return
 	}
 	jq.Limit = jobsPerPage + 1 // one more tells whether there is a next page
-	jobs, err := h.st.JobHistory(r.Context(), s.p.Org, jq)
+	jobs, err := h.jobs.JobHistory(r.Context(), s.p.Org, jq)
 	if err != nil {
 		h.internalError(w, r, err)
 		return
@@ -324,8 +333,8 @@ func csvRecord(r jobRow) []string {
 
 // jobsCSV exports the job history under the jobs page's filters (all pages,
 // at most csvMaxRows jobs), streaming it in chunks.
-func (h *handler) jobsCSV(w http.ResponseWriter, r *http.Request, s session) {
-	printers, sites, err := h.jobsScope(r, s.p)
+func (h *jobPages) jobsCSV(w http.ResponseWriter, r *http.Request, s session) {
+	printers, sites, err := jobsScope(r, h.printers, h.sites, s.p)
 	if err != nil {
 		h.internalError(w, r, err)
 		return
@@ -353,10 +362,10 @@ func (h *handler) jobsCSV(w http.ResponseWriter, r *http.Request, s session) {
 // is read before anything is sent: its failure is returned, and the
 // caller can still answer 500. A later failure can only end the export
 // short; it is logged here.
-func (h *handler) writeJobsCSV(ctx context.Context, w http.ResponseWriter, org fleet.OrgID, jq fleetquery.JobQuery,
+func (h *jobPages) writeJobsCSV(ctx context.Context, w http.ResponseWriter, org fleet.OrgID, jq fleetquery.JobQuery,
 	printers []fleet.PrinterView, sites []fleet.Site, chunk, maxRows int) error {
 	jq.Offset, jq.Limit = 0, min(chunk, maxRows)
-	jobs, err := h.st.JobHistory(ctx, org, jq)
+	jobs, err := h.jobs.JobHistory(ctx, org, jq)
 	if err != nil {
 		return err
 	}
@@ -379,7 +388,7 @@ func (h *handler) writeJobsCSV(ctx context.Context, w http.ResponseWriter, org f
 			return nil
 		}
 		jq.Offset, jq.Limit = rows, min(chunk, maxRows-rows)
-		if jobs, err = h.st.JobHistory(ctx, org, jq); err != nil {
+		if jobs, err = h.jobs.JobHistory(ctx, org, jq); err != nil {
 			h.log.Error("export jobs: the export ends short", "err", err, "rows", rows)
 			return nil
 		}
@@ -419,12 +428,12 @@ type jobData struct {
 }
 
 // jobPage is one job: its fields, phases, warnings, parts and layers.
-func (h *handler) jobPage(w http.ResponseWriter, r *http.Request, s session) {
+func (h *jobPages) jobPage(w http.ResponseWriter, r *http.Request, s session) {
 	ctx := r.Context()
-	det, err := h.visiblePrinter(r, s.p, fleet.PrinterID(r.PathValue("id")))
+	det, err := visiblePrinter(r, h.printers, s.p, fleet.PrinterID(r.PathValue("id")))
 	var job fleet.Job
 	if err == nil {
-		job, err = h.st.Job(ctx, s.p.Org, det.View.ID, r.PathValue("job"))
+		job, err = h.jobs.Job(ctx, s.p.Org, det.View.ID, r.PathValue("job"))
 	}
 	if isNotFound(err) {
 		h.writeError(w, r, http.StatusNotFound, "No such job in your organisation.")
@@ -434,17 +443,17 @@ func (h *handler) jobPage(w http.ResponseWriter, r *http.Request, s session) {
 		h.internalError(w, r, err)
 		return
 	}
-	parts, err := h.st.JobParts(ctx, s.p.Org, det.View.ID, job.ID)
+	parts, err := h.jobs.JobParts(ctx, s.p.Org, det.View.ID, job.ID)
 	if err != nil {
 		h.internalError(w, r, err)
 		return
 	}
-	layers, err := h.st.JobLayers(ctx, s.p.Org, det.View.ID, job.ID)
+	layers, err := h.jobs.JobLayers(ctx, s.p.Org, det.View.ID, job.ID)
 	if err != nil {
 		h.internalError(w, r, err)
 		return
 	}
-	site, err := h.siteName(r, s.p.Org, det.View.SiteID)
+	site, err := nameOfSite(r, h.sites, s.p.Org, det.View.SiteID)
 	if err != nil {
 		h.internalError(w, r, err)
 		return

@@ -9,10 +9,20 @@ import (
 
 	"github.com/fusionfleet/fusionfleet/internal/access"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/fusionfleet/fusionfleet/internal/fleetquery"
 	"github.com/fusionfleet/fusionfleet/internal/i18n"
 	"github.com/fusionfleet/fusionfleet/internal/kpi"
 	"github.com/fusionfleet/fusionfleet/internal/plot"
 )
+
+// kpiPages are the KPI, benchmark and usage pages: the KPI store, with
+// the printers and sites the reader may choose from.
+type kpiPages struct {
+	*handler
+	printers fleetquery.PrinterReader
+	sites    access.Sites
+	kpis     kpi.Reader
+}
 
 // kpiScope is what a reader may choose from: their printers, sites and
 // the models of those printers.
@@ -22,8 +32,8 @@ type kpiScope struct {
 	Models   []string
 }
 
-func (h *handler) kpiScope(r *http.Request, p access.Principal) (kpiScope, error) {
-	printers, sites, err := h.jobsScope(r, p)
+func (h *kpiPages) kpiScope(r *http.Request, p access.Principal) (kpiScope, error) {
+	printers, sites, err := jobsScope(r, h.printers, h.sites, p)
 	if err != nil {
 		return kpiScope{}, err
 	}
@@ -52,7 +62,7 @@ func siteLimit(p access.Principal) []fleet.SiteID {
 
 // kpiQuery reads the selection of a KPI or usage page and checks that the
 // reader may see the site and printer chosen.
-func (h *handler) kpiQuery(r *http.Request, sc kpiScope) (kpi.Query, string) {
+func (h *kpiPages) kpiQuery(r *http.Request, sc kpiScope) (kpi.Query, string) {
 	q, err := kpi.ParseQuery(r.URL.Query(), h.clock.Now())
 	if err != nil {
 		return kpi.Query{Period: kpi.Period{Key: "30d"}}, "Choose a period: a custom period needs a first and a last day, at most three years apart."
@@ -105,7 +115,7 @@ type kpisData struct {
 	Cards    []kpiCard
 }
 
-func (h *handler) kpisPage(w http.ResponseWriter, r *http.Request, s session) {
+func (h *kpiPages) kpisPage(w http.ResponseWriter, r *http.Request, s session) {
 	sc, err := h.kpiScope(r, s.p)
 	if err != nil {
 		h.internalError(w, r, err)
@@ -120,7 +130,7 @@ func (h *handler) kpisPage(w http.ResponseWriter, r *http.Request, s session) {
 		show(http.StatusBadRequest)
 		return
 	}
-	daily, err := h.st.KPIDaily(r.Context(), s.p.Org, q.Filter(siteLimit(s.p)))
+	daily, err := h.kpis.KPIDaily(r.Context(), s.p.Org, q.Filter(siteLimit(s.p)))
 	if err != nil {
 		h.internalError(w, r, err)
 		return
@@ -190,7 +200,7 @@ type benchmarkData struct {
 	Charts    []template.HTML
 }
 
-func (h *handler) benchmarkPage(w http.ResponseWriter, r *http.Request, s session) {
+func (h *kpiPages) benchmarkPage(w http.ResponseWriter, r *http.Request, s session) {
 	sc, err := h.kpiScope(r, s.p)
 	if err != nil {
 		h.internalError(w, r, err)
@@ -224,7 +234,7 @@ func (h *handler) benchmarkPage(w http.ResponseWriter, r *http.Request, s sessio
 		return
 	}
 	d.From, d.To = period.From, period.To.Add(-time.Nanosecond)
-	bands, err := kpi.Benchmark(r.Context(), h.st, s.p.Org, siteLimit(s.p), d.Model, period)
+	bands, err := kpi.Benchmark(r.Context(), h.kpis, s.p.Org, siteLimit(s.p), d.Model, period)
 	if err != nil {
 		h.internalError(w, r, err)
 		return
@@ -286,7 +296,7 @@ type materialTotal struct {
 // weekdays are the heat maps' rows, Monday first.
 var weekdays = []time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday, time.Saturday, time.Sunday}
 
-func (h *handler) usagePage(w http.ResponseWriter, r *http.Request, s session) {
+func (h *kpiPages) usagePage(w http.ResponseWriter, r *http.Request, s session) {
 	sc, err := h.kpiScope(r, s.p)
 	if err != nil {
 		h.internalError(w, r, err)
@@ -303,12 +313,12 @@ func (h *handler) usagePage(w http.ResponseWriter, r *http.Request, s session) {
 		return
 	}
 	f := q.Filter(siteLimit(s.p))
-	u, err := h.st.UsageHeatmap(r.Context(), s.p.Org, f)
+	u, err := h.kpis.UsageHeatmap(r.Context(), s.p.Org, f)
 	if err != nil {
 		h.internalError(w, r, err)
 		return
 	}
-	mats, err := h.st.MaterialUse(r.Context(), s.p.Org, f)
+	mats, err := h.kpis.MaterialUse(r.Context(), s.p.Org, f)
 	if err != nil {
 		h.internalError(w, r, err)
 		return

@@ -1,25 +1,19 @@
 package dashboard
 
 import (
-	"context"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/notify"
 )
 
-// notifyStore is what the notification pages need of the store.
-type notifyStore interface {
-	NotifyChannels(ctx context.Context, org fleet.OrgID) ([]fleet.NotifyChannel, error)
-	NotifyChannel(ctx context.Context, org fleet.OrgID, id fleet.NotifyChannelID) (fleet.NotifyChannel, error)
-	CreateNotifyChannel(ctx context.Context, c fleet.NotifyChannel) (fleet.NotifyChannelID, error)
-	DeleteNotifyChannel(ctx context.Context, org fleet.OrgID, id fleet.NotifyChannelID, now time.Time) error
-	NotifyPrefs(ctx context.Context, org fleet.OrgID, user fleet.UserID) (fleet.NotifyPrefs, error)
-	SetNotifyPrefs(ctx context.Context, p fleet.NotifyPrefs) error
-	EnqueueDeliveries(ctx context.Context, ds []fleet.Delivery) (int, error)
-	DeliveryLog(ctx context.Context, org fleet.OrgID, limit int) ([]fleet.DeliveryAttempt, error)
+// notifyPages are the notification channels page (admins) and each
+// user's notification preferences.
+type notifyPages struct {
+	*handler
+	channels notify.Channels
+	prefs    notify.Preferences
 }
 
 // deliveryLogRows is how many attempts the delivery log shows.
@@ -55,7 +49,7 @@ type channelsData struct {
 
 // channelsPage lists the organisation's notification channels, a form to
 // add one, and the delivery log.
-func (h *handler) channelsPage(w http.ResponseWriter, r *http.Request, s session) {
+func (h *notifyPages) channelsPage(w http.ResponseWriter, r *http.Request, s session) {
 	d := channelsData{}
 	if r.URL.Query().Get("sent") != "" {
 		d.Info = "Test notification queued. It appears in the delivery log when it was sent."
@@ -63,13 +57,13 @@ func (h *handler) channelsPage(w http.ResponseWriter, r *http.Request, s session
 	h.showChannels(w, r, s, http.StatusOK, d)
 }
 
-func (h *handler) showChannels(w http.ResponseWriter, r *http.Request, s session, status int, d channelsData) {
-	chans, err := h.st.NotifyChannels(r.Context(), s.p.Org)
+func (h *notifyPages) showChannels(w http.ResponseWriter, r *http.Request, s session, status int, d channelsData) {
+	chans, err := h.channels.NotifyChannels(r.Context(), s.p.Org)
 	if err != nil {
 		h.internalError(w, r, err)
 		return
 	}
-	log, err := h.st.DeliveryLog(r.Context(), s.p.Org, deliveryLogRows)
+	log, err := h.channels.DeliveryLog(r.Context(), s.p.Org, deliveryLogRows)
 	if err != nil {
 		h.internalError(w, r, err)
 		return
@@ -90,7 +84,7 @@ func (h *handler) showChannels(w http.ResponseWriter, r *http.Request, s session
 
 // createChannel adds a webhook (with a new secret, shown once) or a shared
 // mailbox.
-func (h *handler) createChannel(w http.ResponseWriter, r *http.Request, s session) {
+func (h *notifyPages) createChannel(w http.ResponseWriter, r *http.Request, s session) {
 	var d channelsData
 	d.Form.Kind, d.Form.Name = r.PostFormValue("kind"), strings.TrimSpace(r.PostFormValue("name"))
 	d.Form.Target, d.Form.Severity = strings.TrimSpace(r.PostFormValue("target")), r.PostFormValue("severity")
@@ -124,7 +118,7 @@ func (h *handler) createChannel(w http.ResponseWriter, r *http.Request, s sessio
 		default:
 			return badForm("Please pick webhook or e-mail.")
 		}
-		id, err := h.st.CreateNotifyChannel(r.Context(), c)
+		id, err := h.channels.CreateNotifyChannel(r.Context(), c)
 		if err != nil {
 			return err
 		}
@@ -145,9 +139,9 @@ func (h *handler) createChannel(w http.ResponseWriter, r *http.Request, s sessio
 }
 
 // deleteChannel deletes a channel; what is still queued for it fails.
-func (h *handler) deleteChannel(w http.ResponseWriter, r *http.Request, s session) {
+func (h *notifyPages) deleteChannel(w http.ResponseWriter, r *http.Request, s session) {
 	id := fleet.NotifyChannelID(r.PathValue("id"))
-	if err := h.st.DeleteNotifyChannel(r.Context(), s.p.Org, id, h.clock.Now()); err != nil {
+	if err := h.channels.DeleteNotifyChannel(r.Context(), s.p.Org, id, h.clock.Now()); err != nil {
 		h.formFailed(w, r, s, err, func(status int, msg string) { h.showChannels(w, r, s, status, channelsData{Message: msg}) })
 		return
 	}
@@ -156,13 +150,13 @@ func (h *handler) deleteChannel(w http.ResponseWriter, r *http.Request, s sessio
 }
 
 // testChannel queues a made-up alert to one channel.
-func (h *handler) testChannel(w http.ResponseWriter, r *http.Request, s session) {
+func (h *notifyPages) testChannel(w http.ResponseWriter, r *http.Request, s session) {
 	err := func() error {
-		c, err := h.st.NotifyChannel(r.Context(), s.p.Org, fleet.NotifyChannelID(r.PathValue("id")))
+		c, err := h.channels.NotifyChannel(r.Context(), s.p.Org, fleet.NotifyChannelID(r.PathValue("id")))
 		if err != nil {
 			return err
 		}
-		_, err = h.st.EnqueueDeliveries(r.Context(), []fleet.Delivery{notify.TestDelivery(c, h.clock.Now().UTC())})
+		_, err = h.channels.EnqueueDeliveries(r.Context(), []fleet.Delivery{notify.TestDelivery(c, h.clock.Now().UTC())})
 		return err
 	}()
 	if err != nil {
@@ -182,8 +176,8 @@ type prefsData struct {
 }
 
 // notifyPrefsPage shows the user's own notification preferences.
-func (h *handler) notifyPrefsPage(w http.ResponseWriter, r *http.Request, s session) {
-	p, err := h.st.NotifyPrefs(r.Context(), s.p.Org, s.user.ID)
+func (h *notifyPages) notifyPrefsPage(w http.ResponseWriter, r *http.Request, s session) {
+	p, err := h.prefs.NotifyPrefs(r.Context(), s.p.Org, s.user.ID)
 	if err != nil {
 		h.internalError(w, r, err)
 		return
@@ -191,7 +185,7 @@ func (h *handler) notifyPrefsPage(w http.ResponseWriter, r *http.Request, s sess
 	h.showNotifyPrefs(w, r, s, http.StatusOK, prefsData{Prefs: p, Saved: r.URL.Query().Get("saved") != ""})
 }
 
-func (h *handler) showNotifyPrefs(w http.ResponseWriter, r *http.Request, s session, status int, d prefsData) {
+func (h *notifyPages) showNotifyPrefs(w http.ResponseWriter, r *http.Request, s session, status int, d prefsData) {
 	d.Severities = severityOptions
 	if d.Prefs.MinSeverity != fleet.SeverityUnknown {
 		d.Severity = d.Prefs.MinSeverity.String()
@@ -201,7 +195,7 @@ func (h *handler) showNotifyPrefs(w http.ResponseWriter, r *http.Request, s sess
 
 // saveNotifyPrefs stores the user's notification preferences. E-mails
 // come in the language the page was shown in.
-func (h *handler) saveNotifyPrefs(w http.ResponseWriter, r *http.Request, s session) {
+func (h *notifyPages) saveNotifyPrefs(w http.ResponseWriter, r *http.Request, s session) {
 	lang, _ := h.locale(r)
 	p := fleet.NotifyPrefs{UserID: s.user.ID, OrgID: s.p.Org, Enabled: r.PostFormValue("enabled") != "",
 		Email: strings.TrimSpace(r.PostFormValue("email")), Lang: string(lang)}
@@ -214,7 +208,7 @@ func (h *handler) saveNotifyPrefs(w http.ResponseWriter, r *http.Request, s sess
 		if (p.Enabled || p.Email != "") && fleet.ValidEmail(p.Email) != nil {
 			return badForm("Please enter one e-mail address, like ada@example.com.")
 		}
-		return h.st.SetNotifyPrefs(r.Context(), p)
+		return h.prefs.SetNotifyPrefs(r.Context(), p)
 	}()
 	if err != nil {
 		h.formFailed(w, r, s, err, again)

@@ -11,8 +11,22 @@ import (
 
 	"github.com/fusionfleet/fusionfleet/internal/access"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/fusionfleet/fusionfleet/internal/fleetquery"
 	"github.com/fusionfleet/fusionfleet/internal/i18n"
 )
+
+// printerPages are "My 3D printers", its JSON feed and its event stream:
+// printers and sites for the cards, the worst alerts for their badges, the
+// session to end a stream with it, and the updates for the banner.
+type printerPages struct {
+	*handler
+	hub      *Hub
+	sessions Sessions
+	printers fleetquery.PrinterReader
+	sites    access.Sites
+	worst    WorstAlerts
+	updates  *updatesPage
+}
 
 // offlineAfter is how long a gateway may stay silent about a printer before
 // the dashboard calls it offline. Sites report status about every minute.
@@ -158,12 +172,12 @@ func (sp speech) pendingWords(n int) string {
 
 // cards loads the printers the principal may see as cards, in the
 // reader's words.
-func (h *handler) cards(r *http.Request, p access.Principal) ([]card, error) {
-	views, err := h.st.Printers(r.Context(), p.Org)
+func (h *printerPages) cards(r *http.Request, p access.Principal) ([]card, error) {
+	views, err := h.printers.Printers(r.Context(), p.Org)
 	if err != nil {
 		return nil, err
 	}
-	sites, err := h.st.Sites(r.Context(), p.Org)
+	sites, err := h.sites.Sites(r.Context(), p.Org)
 	if err != nil {
 		return nil, err
 	}
@@ -225,19 +239,19 @@ type printersData struct {
 // printersPage is "My 3D printers", rendered in full on the server so it
 // works without JavaScript; the page script keeps it live and applies the
 // same filter to what arrives.
-func (h *handler) printersPage(w http.ResponseWriter, r *http.Request, s session) {
+func (h *printerPages) printersPage(w http.ResponseWriter, r *http.Request, s session) {
 	cs, err := h.cards(r, s.p)
 	if err != nil {
 		h.internalError(w, r, err)
 		return
 	}
-	sites, err := h.visibleSites(r, s.p)
+	sites, err := visibleSites(r, h.sites, s.p)
 	if err != nil {
 		h.internalError(w, r, err)
 		return
 	}
 	lang, _ := h.locale(r)
-	d := printersData{Total: len(cs), Filter: filterOf(r), Sites: sites, Updates: h.updatesAvailable(r, s.p)}
+	d := printersData{Total: len(cs), Filter: filterOf(r), Sites: sites, Updates: h.updates.updatesAvailable(r, s.p)}
 	models := map[string]bool{}
 	for _, c := range cs {
 		if c.Model != "" && !models[c.Model] {
@@ -257,7 +271,7 @@ func (h *handler) printersPage(w http.ResponseWriter, r *http.Request, s session
 
 // apiPrinters is the session's organisation's printers as JSON, in the
 // reader's words.
-func (h *handler) apiPrinters(w http.ResponseWriter, r *http.Request, s session) {
+func (h *printerPages) apiPrinters(w http.ResponseWriter, r *http.Request, s session) {
 	cs, err := h.cards(r, s.p)
 	if err != nil {
 		h.internalError(w, r, err)
@@ -270,7 +284,7 @@ func (h *handler) apiPrinters(w http.ResponseWriter, r *http.Request, s session)
 // says the organisation's printers changed, and every refresh interval;
 // a comment line every heartbeat keeps proxies from closing the stream.
 // The stream ends when the session does.
-func (h *handler) events(w http.ResponseWriter, r *http.Request, s session) {
+func (h *printerPages) events(w http.ResponseWriter, r *http.Request, s session) {
 	rc := http.NewResponseController(w)
 	// The server's WriteTimeout must not cut a long-lived stream; a writer
 	// that cannot clear deadlines has none to clear.
@@ -285,7 +299,7 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request, s session) {
 
 	ctx := r.Context()
 	send := func() bool {
-		m, err := h.st.SessionMember(ctx, s.tokenHash, h.clock.Now())
+		m, err := h.sessions.SessionMember(ctx, s.tokenHash, h.clock.Now())
 		if err != nil {
 			if !isNotFound(err) {
 				h.log.Warn("event stream: session check", "err", err)

@@ -4,8 +4,18 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/fusionfleet/fusionfleet/internal/access"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/fusionfleet/fusionfleet/internal/fleetquery"
 )
+
+// sitePages are the sites and enrolment pages: sites and enrolment
+// tokens, and the printers counted per site.
+type sitePages struct {
+	*handler
+	sites    access.Sites
+	printers fleetquery.PrinterReader
+}
 
 // siteRow is one site on the sites page.
 type siteRow struct {
@@ -24,10 +34,10 @@ type sitesData struct {
 
 // sitesPage lists the organisation's sites an admin may see, each with a
 // link to enrol its Command Center, and a form to add one.
-func (h *handler) sitesPage(w http.ResponseWriter, r *http.Request, s session) {
+func (h *sitePages) sitesPage(w http.ResponseWriter, r *http.Request, s session) {
 	d := sitesData{}
 	if id := fleet.SiteID(r.URL.Query().Get("created")); id != "" {
-		sites, err := h.visibleSites(r, s.p)
+		sites, err := visibleSites(r, h.sites, s.p)
 		if err != nil {
 			h.internalError(w, r, err)
 			return
@@ -41,13 +51,13 @@ func (h *handler) sitesPage(w http.ResponseWriter, r *http.Request, s session) {
 	h.showSites(w, r, s, http.StatusOK, d)
 }
 
-func (h *handler) showSites(w http.ResponseWriter, r *http.Request, s session, status int, d sitesData) {
-	sites, err := h.visibleSites(r, s.p)
+func (h *sitePages) showSites(w http.ResponseWriter, r *http.Request, s session, status int, d sitesData) {
+	sites, err := visibleSites(r, h.sites, s.p)
 	if err != nil {
 		h.internalError(w, r, err)
 		return
 	}
-	views, err := h.st.Printers(r.Context(), s.p.Org)
+	views, err := h.printers.Printers(r.Context(), s.p.Org)
 	if err != nil {
 		h.internalError(w, r, err)
 		return
@@ -65,7 +75,7 @@ func (h *handler) showSites(w http.ResponseWriter, r *http.Request, s session, s
 
 // createSite adds a site to the organisation. Only an admin for all sites
 // may: a site-limited admin could not see the site they made.
-func (h *handler) createSite(w http.ResponseWriter, r *http.Request, s session) {
+func (h *sitePages) createSite(w http.ResponseWriter, r *http.Request, s session) {
 	name := strings.TrimSpace(r.PostFormValue("name"))
 	id, err := h.newSite(r, s, name)
 	if err != nil {
@@ -77,14 +87,14 @@ func (h *handler) createSite(w http.ResponseWriter, r *http.Request, s session) 
 	http.Redirect(w, r, "/admin/sites?created="+string(id), http.StatusSeeOther)
 }
 
-func (h *handler) newSite(r *http.Request, s session, name string) (fleet.SiteID, error) {
+func (h *sitePages) newSite(r *http.Request, s session, name string) (fleet.SiteID, error) {
 	if s.p.Sites.Limited() {
 		return "", &formError{http.StatusForbidden, "Only administrators for all sites may add sites."}
 	}
 	if err := checkName(siteName, name); err != nil {
 		return "", err
 	}
-	sites, err := h.st.Sites(r.Context(), s.p.Org)
+	sites, err := h.sites.Sites(r.Context(), s.p.Org)
 	if err != nil {
 		return "", err
 	}
@@ -93,7 +103,7 @@ func (h *handler) newSite(r *http.Request, s session, name string) (fleet.SiteID
 			return "", &formError{http.StatusConflict, "Your organisation has a site of that name already."}
 		}
 	}
-	id, err := h.st.CreateSite(r.Context(), s.p.Org, name)
+	id, err := h.sites.CreateSite(r.Context(), s.p.Org, name)
 	if err != nil {
 		return "", err
 	}

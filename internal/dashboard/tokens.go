@@ -11,6 +11,15 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/identity"
 )
 
+// tokenPages are the API tokens page and its forms: tokens, their
+// owners' names, and the sites they may be limited to.
+type tokenPages struct {
+	*handler
+	tokens  access.Tokens
+	members access.Members
+	sites   access.Sites
+}
+
 const (
 	defaultTokenDays = 90
 	maxTokenDays     = 365
@@ -36,23 +45,23 @@ type tokensData struct {
 
 // tokensPage lists the user's API tokens (an admin's: the organisation's)
 // with a form to create one.
-func (h *handler) tokensPage(w http.ResponseWriter, r *http.Request, s session) {
+func (h *tokenPages) tokensPage(w http.ResponseWriter, r *http.Request, s session) {
 	h.showTokens(w, r, s, http.StatusOK, tokensData{})
 }
 
-func (h *handler) showTokens(w http.ResponseWriter, r *http.Request, s session, status int, d tokensData) {
+func (h *tokenPages) showTokens(w http.ResponseWriter, r *http.Request, s session, status int, d tokensData) {
 	owner := s.user.ID
 	if s.p.Role == fleet.RoleAdmin {
 		owner = ""
 	}
-	toks, err := h.st.APITokens(r.Context(), s.p.Org, owner)
+	toks, err := h.tokens.APITokens(r.Context(), s.p.Org, owner)
 	if err != nil {
 		h.internalError(w, r, err)
 		return
 	}
 	names := map[fleet.UserID]string{s.user.ID: s.user.Name}
 	if owner == "" {
-		ms, err := h.st.Members(r.Context(), s.p.Org)
+		ms, err := h.members.Members(r.Context(), s.p.Org)
 		if err != nil {
 			h.internalError(w, r, err)
 			return
@@ -61,7 +70,7 @@ func (h *handler) showTokens(w http.ResponseWriter, r *http.Request, s session, 
 			names[m.ID] = m.Name
 		}
 	}
-	all, err := h.st.Sites(r.Context(), s.p.Org)
+	all, err := h.sites.Sites(r.Context(), s.p.Org)
 	if err != nil {
 		h.internalError(w, r, err)
 		return
@@ -81,7 +90,7 @@ func (h *handler) showTokens(w http.ResponseWriter, r *http.Request, s session, 
 }
 
 // createToken creates an API token for the user and shows it once.
-func (h *handler) createToken(w http.ResponseWriter, r *http.Request, s session) {
+func (h *tokenPages) createToken(w http.ResponseWriter, r *http.Request, s session) {
 	again := func(status int, msg string) { h.showTokens(w, r, s, status, tokensData{Message: msg}) }
 	name := strings.TrimSpace(r.PostFormValue("name"))
 	secret, err := func() (string, error) {
@@ -98,7 +107,7 @@ func (h *handler) createToken(w http.ResponseWriter, r *http.Request, s session)
 				return "", badForm("The token must expire in 1 to 365 days.")
 			}
 		}
-		visible, err := h.visibleSites(r, s.p)
+		visible, err := visibleSites(r, h.sites, s.p)
 		if err != nil {
 			return "", err
 		}
@@ -115,7 +124,7 @@ func (h *handler) createToken(w http.ResponseWriter, r *http.Request, s session)
 		if err != nil {
 			return "", err
 		}
-		id, err := h.st.CreateAPIToken(r.Context(), tok, identity.HashToken(secret))
+		id, err := h.tokens.CreateAPIToken(r.Context(), tok, identity.HashToken(secret))
 		if err != nil {
 			return "", err
 		}
@@ -131,17 +140,17 @@ func (h *handler) createToken(w http.ResponseWriter, r *http.Request, s session)
 
 // revokeToken revokes one of the user's tokens, or for an admin any of the
 // organisation's.
-func (h *handler) revokeToken(w http.ResponseWriter, r *http.Request, s session) {
+func (h *tokenPages) revokeToken(w http.ResponseWriter, r *http.Request, s session) {
 	again := func(status int, msg string) { h.showTokens(w, r, s, status, tokensData{Message: msg}) }
 	err := func() error {
-		tok, err := h.st.APIToken(r.Context(), s.p.Org, access.TokenID(r.PathValue("id")))
+		tok, err := h.tokens.APIToken(r.Context(), s.p.Org, access.TokenID(r.PathValue("id")))
 		if err != nil {
 			return err
 		}
 		if tok.UserID != s.user.ID && s.p.Role != fleet.RoleAdmin {
 			return fleet.ErrNotFound
 		}
-		if err := h.st.RevokeAPIToken(r.Context(), s.p.Org, tok.ID, h.clock.Now()); err != nil {
+		if err := h.tokens.RevokeAPIToken(r.Context(), s.p.Org, tok.ID, h.clock.Now()); err != nil {
 			return err
 		}
 		h.log.Info("api token revoked", "token", tok.ID, "by", s.user.ID)

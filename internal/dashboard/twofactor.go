@@ -28,13 +28,13 @@ func (h *handler) challengeCookie() string {
 // challenge starts the second step of a login: the password was right and
 // the user has two-factor login. A short-lived challenge token, stored
 // only as its hash, goes in a cookie; the code page asks for the code.
-func (h *handler) challenge(w http.ResponseWriter, r *http.Request, user fleet.User) {
+func (h *authPages) challenge(w http.ResponseWriter, r *http.Request, user fleet.User) {
 	token, err := identity.NewToken()
 	if err != nil {
 		h.internalError(w, r, err)
 		return
 	}
-	if err := h.st.CreateLoginChallenge(r.Context(), identity.HashToken(token), user.ID, h.clock.Now().Add(challengeTTL)); err != nil {
+	if err := h.sessions.CreateLoginChallenge(r.Context(), identity.HashToken(token), user.ID, h.clock.Now().Add(challengeTTL)); err != nil {
 		h.internalError(w, r, err)
 		return
 	}
@@ -44,13 +44,13 @@ func (h *handler) challenge(w http.ResponseWriter, r *http.Request, user fleet.U
 
 // pendingLogin returns the user and challenge token of the request's
 // login challenge; ok is false without a live one.
-func (h *handler) pendingLogin(w http.ResponseWriter, r *http.Request) (user fleet.User, token string, ok bool) {
+func (h *authPages) pendingLogin(w http.ResponseWriter, r *http.Request) (user fleet.User, token string, ok bool) {
 	c, err := r.Cookie(h.challengeCookie())
 	if err != nil || c.Value == "" {
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
 		return fleet.User{}, "", false
 	}
-	user, err = h.st.LoginChallengeUser(r.Context(), identity.HashToken(c.Value), h.clock.Now())
+	user, err = h.sessions.LoginChallengeUser(r.Context(), identity.HashToken(c.Value), h.clock.Now())
 	if isNotFound(err) {
 		h.setCookie(w, h.challengeCookie(), "", -1)
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
@@ -64,7 +64,7 @@ func (h *handler) pendingLogin(w http.ResponseWriter, r *http.Request) (user fle
 }
 
 // codePage asks for the second factor.
-func (h *handler) codePage(w http.ResponseWriter, r *http.Request) {
+func (h *authPages) codePage(w http.ResponseWriter, r *http.Request) {
 	if _, token, ok := h.pendingLogin(w, r); ok {
 		h.render(w, r, http.StatusOK, "login_code.html", page{Title: "Two-factor login", CSRF: csrfToken(token), Data: loginData{}})
 	}
@@ -73,7 +73,7 @@ func (h *handler) codePage(w http.ResponseWriter, r *http.Request) {
 // loginCode checks the second factor, a TOTP code or a recovery code, and
 // starts the session. Failures count towards the login back-off of the
 // user name, like wrong passwords.
-func (h *handler) loginCode(w http.ResponseWriter, r *http.Request) {
+func (h *authPages) loginCode(w http.ResponseWriter, r *http.Request) {
 	user, token, ok := h.pendingLogin(w, r)
 	if !ok {
 		return
@@ -101,7 +101,7 @@ func (h *handler) loginCode(w http.ResponseWriter, r *http.Request) {
 		h.internalError(w, r, err)
 		return
 	}
-	if err := h.st.DeleteLoginChallenge(r.Context(), identity.HashToken(token), now); err != nil {
+	if err := h.sessions.DeleteLoginChallenge(r.Context(), identity.HashToken(token), now); err != nil {
 		h.internalError(w, r, err)
 		return
 	}
@@ -111,15 +111,15 @@ func (h *handler) loginCode(w http.ResponseWriter, r *http.Request) {
 
 // checkSecondFactor accepts a current TOTP code not used before, or an
 // unused recovery code. A wrong or replayed code is fleet.ErrInvalidToken.
-func (h *handler) checkSecondFactor(r *http.Request, user fleet.UserID, code string, now time.Time) error {
+func (h *authPages) checkSecondFactor(r *http.Request, user fleet.UserID, code string, now time.Time) error {
 	code = strings.TrimSpace(code)
 	if code == "" || len(code) > 64 {
 		return fleet.ErrInvalidToken
 	}
 	if !isDigits(code) {
-		return h.st.UseRecoveryCode(r.Context(), user, identity.HashRecoveryCode(code), now)
+		return h.twoFactor.UseRecoveryCode(r.Context(), user, identity.HashRecoveryCode(code), now)
 	}
-	secret, enabled, last, err := h.st.TOTP(r.Context(), user)
+	secret, enabled, last, err := h.twoFactor.TOTP(r.Context(), user)
 	if isNotFound(err) || err == nil && !enabled {
 		return fleet.ErrInvalidToken
 	}
@@ -131,7 +131,7 @@ func (h *handler) checkSecondFactor(r *http.Request, user fleet.UserID, code str
 		return fleet.ErrInvalidToken
 	}
 	// Atomic in the store: of two requests with one code, one wins.
-	return h.st.UseTOTPStep(r.Context(), user, step)
+	return h.twoFactor.UseTOTPStep(r.Context(), user, step)
 }
 
 func isDigits(s string) bool {
@@ -156,8 +156,8 @@ type twoFactorData struct {
 // twoFactorPage shows the state of the user's second factor. Without one,
 // it starts an enrolment: a fresh secret, shown as text and as an
 // otpauth:// URI, confirmed by a first code.
-func (h *handler) twoFactorPage(w http.ResponseWriter, r *http.Request, s session) {
-	_, enabled, _, err := h.st.TOTP(r.Context(), s.user.ID)
+func (h *authPages) twoFactorPage(w http.ResponseWriter, r *http.Request, s session) {
+	_, enabled, _, err := h.twoFactor.TOTP(r.Context(), s.user.ID)
 	if err != nil && !isNotFound(err) {
 		h.internalError(w, r, err)
 		return
@@ -171,7 +171,7 @@ func (h *handler) twoFactorPage(w http.ResponseWriter, r *http.Request, s sessio
 		h.internalError(w, r, err)
 		return
 	}
-	if err := h.st.SetPendingTOTP(r.Context(), s.user.ID, secret); err != nil {
+	if err := h.twoFactor.SetPendingTOTP(r.Context(), s.user.ID, secret); err != nil {
 		h.internalError(w, r, err)
 		return
 	}
@@ -179,15 +179,15 @@ func (h *handler) twoFactorPage(w http.ResponseWriter, r *http.Request, s sessio
 }
 
 // showTwoFactor renders the two-factor page with the stored state.
-func (h *handler) showTwoFactor(w http.ResponseWriter, r *http.Request, s session, status int, d twoFactorData) {
-	secret, enabled, _, err := h.st.TOTP(r.Context(), s.user.ID)
+func (h *authPages) showTwoFactor(w http.ResponseWriter, r *http.Request, s session, status int, d twoFactorData) {
+	secret, enabled, _, err := h.twoFactor.TOTP(r.Context(), s.user.ID)
 	if err != nil && !isNotFound(err) {
 		h.internalError(w, r, err)
 		return
 	}
 	d.Enabled = enabled
 	if enabled {
-		if d.CodesLeft, err = h.st.RecoveryCodesLeft(r.Context(), s.user.ID); err != nil {
+		if d.CodesLeft, err = h.twoFactor.RecoveryCodesLeft(r.Context(), s.user.ID); err != nil {
 			h.internalError(w, r, err)
 			return
 		}
@@ -206,8 +206,8 @@ func totpURI(secret, account string) string {
 
 // enableTwoFactor confirms the pending secret with a first code and shows
 // the recovery codes once.
-func (h *handler) enableTwoFactor(w http.ResponseWriter, r *http.Request, s session) {
-	secret, enabled, _, err := h.st.TOTP(r.Context(), s.user.ID)
+func (h *authPages) enableTwoFactor(w http.ResponseWriter, r *http.Request, s session) {
+	secret, enabled, _, err := h.twoFactor.TOTP(r.Context(), s.user.ID)
 	switch {
 	case isNotFound(err):
 		h.showTwoFactor(w, r, s, http.StatusBadRequest, twoFactorData{Message: "The setup has expired. Please start again."})
@@ -234,7 +234,7 @@ func (h *handler) enableTwoFactor(w http.ResponseWriter, r *http.Request, s sess
 	for i, c := range codes {
 		hashes[i] = identity.HashRecoveryCode(c)
 	}
-	if err := h.st.EnableTOTP(r.Context(), s.user.ID, step, hashes); err != nil {
+	if err := h.twoFactor.EnableTOTP(r.Context(), s.user.ID, step, hashes); err != nil {
 		h.internalError(w, r, err)
 		return
 	}
@@ -243,9 +243,9 @@ func (h *handler) enableTwoFactor(w http.ResponseWriter, r *http.Request, s sess
 }
 
 // disableTwoFactor turns two-factor login off after checking the password.
-func (h *handler) disableTwoFactor(w http.ResponseWriter, r *http.Request, s session) {
+func (h *authPages) disableTwoFactor(w http.ResponseWriter, r *http.Request, s session) {
 	pw := r.PostFormValue("password")
-	_, hash, err := h.st.UserByName(r.Context(), s.user.Name)
+	_, hash, err := h.sessions.UserByName(r.Context(), s.user.Name)
 	if err != nil {
 		h.internalError(w, r, err)
 		return
@@ -254,7 +254,7 @@ func (h *handler) disableTwoFactor(w http.ResponseWriter, r *http.Request, s ses
 		h.showTwoFactor(w, r, s, http.StatusBadRequest, twoFactorData{Message: "Wrong password: two-factor login stays on."})
 		return
 	}
-	if err := h.st.DisableTOTP(r.Context(), s.user.ID); err != nil {
+	if err := h.twoFactor.DisableTOTP(r.Context(), s.user.ID); err != nil {
 		h.internalError(w, r, err)
 		return
 	}

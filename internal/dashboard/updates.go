@@ -7,8 +7,18 @@ import (
 	"strings"
 
 	"github.com/fusionfleet/fusionfleet/internal/access"
+	"github.com/fusionfleet/fusionfleet/internal/fleetquery"
 	"github.com/fusionfleet/fusionfleet/internal/update"
 )
+
+// updatesPage is the Updates page (and the printers page's banner): the
+// releases, and the printers with what they run.
+type updatesPage struct {
+	*handler
+	releases ReleaseLister // nil: no update repository
+	printers fleetquery.PrinterReader
+	sites    access.Sites
+}
 
 // ReleaseLister lists the releases of the cloud's update repository.
 type ReleaseLister interface {
@@ -57,7 +67,7 @@ func (p page) Rollout(r update.Offer) string {
 
 // updatesPage shows the releases the cloud offers and which firmware and
 // parameter set each of the reader's printers runs.
-func (h *handler) updatesPage(w http.ResponseWriter, r *http.Request, s session) {
+func (h *updatesPage) updatesPage(w http.ResponseWriter, r *http.Request, s session) {
 	d, err := h.updates(r, s.p)
 	if err != nil {
 		h.internalError(w, r, err)
@@ -68,7 +78,7 @@ func (h *handler) updatesPage(w http.ResponseWriter, r *http.Request, s session)
 
 // updates loads the releases and the principal's printers with what each
 // runs and could install.
-func (h *handler) updates(r *http.Request, p access.Principal) (updatesData, error) {
+func (h *updatesPage) updates(r *http.Request, p access.Principal) (updatesData, error) {
 	ctx := r.Context()
 	var d updatesData
 	if h.releases == nil {
@@ -81,11 +91,11 @@ func (h *handler) updates(r *http.Request, p access.Principal) (updatesData, err
 	}
 	update.SortOffers(rels)
 	d.Releases = rels
-	views, err := h.st.Printers(ctx, p.Org)
+	views, err := h.printers.Printers(ctx, p.Org)
 	if err != nil {
 		return d, err
 	}
-	sites, err := h.st.Sites(ctx, p.Org)
+	sites, err := h.sites.Sites(ctx, p.Org)
 	if err != nil {
 		return d, err
 	}
@@ -98,7 +108,7 @@ func (h *handler) updates(r *http.Request, p access.Principal) (updatesData, err
 		if row.Name == "" {
 			row.Name = string(v.ID)
 		}
-		det, err := h.st.PrinterDetail(ctx, p.Org, v.ID)
+		det, err := h.printers.PrinterDetail(ctx, p.Org, v.ID)
 		if err != nil && !isNotFound(err) {
 			return d, err
 		}
@@ -120,7 +130,7 @@ func (h *handler) updates(r *http.Request, p access.Principal) (updatesData, err
 
 // updatesAvailable counts the principal's printers with an update
 // available, for the banner on the printers page.
-func (h *handler) updatesAvailable(r *http.Request, p access.Principal) int {
+func (h *updatesPage) updatesAvailable(r *http.Request, p access.Principal) int {
 	if h.releases == nil {
 		return 0
 	}

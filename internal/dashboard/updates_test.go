@@ -33,7 +33,7 @@ func testReleases() staticReleases {
 func TestUpdatesPage(t *testing.T) {
 	f := newFixture(t)
 	f.fillPrinterA(t) // firmware 4.2.1, parameter set PA12-balanced
-	f.h.releases = testReleases()
+	f.h.updates.releases = testReleases()
 	ada := f.user(t, "ada")
 	tests := []struct {
 		name, path, lang string

@@ -11,6 +11,14 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/identity"
 )
 
+// userPages are the users page and its forms: members, and the sites
+// they may be limited to.
+type userPages struct {
+	*handler
+	members access.Members
+	sites   access.Sites
+}
+
 // formError is a message about a form, meant for the person who sent it.
 type formError struct {
 	status int
@@ -70,8 +78,8 @@ func checkName(kind nameKind, name string) error {
 }
 
 // visibleSites are the sites of the organisation the principal may see.
-func (h *handler) visibleSites(r *http.Request, p access.Principal) ([]fleet.Site, error) {
-	sites, err := h.st.Sites(r.Context(), p.Org)
+func visibleSites(r *http.Request, st access.Sites, p access.Principal) ([]fleet.Site, error) {
+	sites, err := st.Sites(r.Context(), p.Org)
 	if err != nil {
 		return nil, err
 	}
@@ -126,21 +134,21 @@ type usersData struct {
 
 // usersPage lists the organisation's users with forms to add, change and
 // remove them.
-func (h *handler) usersPage(w http.ResponseWriter, r *http.Request, s session) {
+func (h *userPages) usersPage(w http.ResponseWriter, r *http.Request, s session) {
 	h.showUsers(w, r, s, http.StatusOK, usersData{})
 }
 
-func (h *handler) showUsers(w http.ResponseWriter, r *http.Request, s session, status int, d usersData) {
-	ms, err := h.st.Members(r.Context(), s.p.Org)
+func (h *userPages) showUsers(w http.ResponseWriter, r *http.Request, s session, status int, d usersData) {
+	ms, err := h.members.Members(r.Context(), s.p.Org)
 	if err != nil {
 		h.internalError(w, r, err)
 		return
 	}
-	if d.Sites, err = h.visibleSites(r, s.p); err != nil {
+	if d.Sites, err = visibleSites(r, h.sites, s.p); err != nil {
 		h.internalError(w, r, err)
 		return
 	}
-	all, err := h.st.Sites(r.Context(), s.p.Org)
+	all, err := h.sites.Sites(r.Context(), s.p.Org)
 	if err != nil {
 		h.internalError(w, r, err)
 		return
@@ -169,7 +177,7 @@ func (h *handler) formFailed(w http.ResponseWriter, r *http.Request, s session, 
 }
 
 // createUser adds a user with a generated first password, shown once.
-func (h *handler) createUser(w http.ResponseWriter, r *http.Request, s session) {
+func (h *userPages) createUser(w http.ResponseWriter, r *http.Request, s session) {
 	again := func(status int, msg string) { h.showUsers(w, r, s, status, usersData{Message: msg}) }
 	name, password, err := h.newUser(r, s)
 	if err != nil {
@@ -179,7 +187,7 @@ func (h *handler) createUser(w http.ResponseWriter, r *http.Request, s session) 
 	h.showUsers(w, r, s, http.StatusOK, usersData{Created: name, Password: password})
 }
 
-func (h *handler) newUser(r *http.Request, s session) (name, password string, err error) {
+func (h *userPages) newUser(r *http.Request, s session) (name, password string, err error) {
 	name = strings.TrimSpace(r.PostFormValue("name"))
 	if err := checkName(userName, name); err != nil {
 		return "", "", err
@@ -188,7 +196,7 @@ func (h *handler) newUser(r *http.Request, s session) (name, password string, er
 	if err != nil {
 		return "", "", err
 	}
-	visible, err := h.visibleSites(r, s.p)
+	visible, err := visibleSites(r, h.sites, s.p)
 	if err != nil {
 		return "", "", err
 	}
@@ -206,7 +214,7 @@ func (h *handler) newUser(r *http.Request, s session) (name, password string, er
 	if err != nil {
 		return "", "", err
 	}
-	id, err := h.st.CreateMember(r.Context(), s.p.Org, name, hash, role, sites)
+	id, err := h.members.CreateMember(r.Context(), s.p.Org, name, hash, role, sites)
 	if err != nil {
 		return "", "", err
 	}
@@ -215,8 +223,8 @@ func (h *handler) newUser(r *http.Request, s session) (name, password string, er
 }
 
 // managed loads the user of the path if the admin may manage them.
-func (h *handler) managed(r *http.Request, s session) (access.Member, error) {
-	m, err := h.st.Member(r.Context(), s.p.Org, fleet.UserID(r.PathValue("id")))
+func (h *userPages) managed(r *http.Request, s session) (access.Member, error) {
+	m, err := h.members.Member(r.Context(), s.p.Org, fleet.UserID(r.PathValue("id")))
 	if err != nil {
 		return access.Member{}, err
 	}
@@ -224,7 +232,7 @@ func (h *handler) managed(r *http.Request, s session) (access.Member, error) {
 }
 
 // setUserAccess changes a user's role and sites.
-func (h *handler) setUserAccess(w http.ResponseWriter, r *http.Request, s session) {
+func (h *userPages) setUserAccess(w http.ResponseWriter, r *http.Request, s session) {
 	again := func(status int, msg string) { h.showUsers(w, r, s, status, usersData{Message: msg}) }
 	err := func() error {
 		m, err := h.managed(r, s)
@@ -235,7 +243,7 @@ func (h *handler) setUserAccess(w http.ResponseWriter, r *http.Request, s sessio
 		if err != nil {
 			return err
 		}
-		visible, err := h.visibleSites(r, s.p)
+		visible, err := visibleSites(r, h.sites, s.p)
 		if err != nil {
 			return err
 		}
@@ -246,7 +254,7 @@ func (h *handler) setUserAccess(w http.ResponseWriter, r *http.Request, s sessio
 		if err := s.p.CanAssign(role, sites); err != nil {
 			return err
 		}
-		return h.st.SetMember(r.Context(), s.p.Org, m.ID, role, sites)
+		return h.members.SetMember(r.Context(), s.p.Org, m.ID, role, sites)
 	}()
 	if err != nil {
 		h.formFailed(w, r, s, err, again)
@@ -256,7 +264,7 @@ func (h *handler) setUserAccess(w http.ResponseWriter, r *http.Request, s sessio
 }
 
 // removeUser removes a user with their sessions and tokens.
-func (h *handler) removeUser(w http.ResponseWriter, r *http.Request, s session) {
+func (h *userPages) removeUser(w http.ResponseWriter, r *http.Request, s session) {
 	again := func(status int, msg string) { h.showUsers(w, r, s, status, usersData{Message: msg}) }
 	err := func() error {
 		m, err := h.managed(r, s)
@@ -266,7 +274,7 @@ func (h *handler) removeUser(w http.ResponseWriter, r *http.Request, s session) 
 		if m.ID == s.user.ID {
 			return badForm("You cannot remove yourself.")
 		}
-		if err := h.st.DeleteMember(r.Context(), s.p.Org, m.ID); err != nil {
+		if err := h.members.DeleteMember(r.Context(), s.p.Org, m.ID); err != nil {
 			return err
 		}
 		h.log.Info("user removed", "user", m.ID, "by", s.user.ID)

@@ -137,6 +137,15 @@ type CohortReader interface {
 	BenchmarkCohort(ctx context.Context, model string, exclude fleet.OrgID, from, to time.Time) ([]Aggregate, error)
 }
 
+// Reader is what the KPI, benchmark and usage pages and API read: an
+// organisation's daily sums and the benchmark cohort (CohortReader), its
+// usage by hour and its material use by day.
+type Reader interface {
+	CohortReader
+	UsageHeatmap(ctx context.Context, org fleet.OrgID, f Filter) (Usage, error)
+	MaterialUse(ctx context.Context, org fleet.OrgID, f Filter) ([]MaterialDay, error)
+}
+
 // Benchmark compares org, limited to sites (nil: all sites), with the
 // other organisations using model over period (see BenchmarkPeriod). The
 // cohort side is never filtered by site.

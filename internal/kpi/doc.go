@@ -2,7 +2,8 @@
 // the anonymous benchmark against other organisations (R-FEAT-3) and the
 // usage patterns for planning (R-FEAT-4), as pure computations over job and
 // part reports. It holds no SQL: the stores keep daily rollups built with
-// Rollup and read them back as Sums.
+// Rollup and read them back as Sums; Reader (with CohortReader, what
+// Benchmark reads) is what the dashboard and the REST API read of them.
 //
 // # Days and attribution
 //

@@ -14,4 +14,8 @@
 // (v1=hex HMAC-SHA256 of "timestamp.body" with the channel's secret);
 // receivers check them with Verify. docs/webhooks.md describes the
 // payload and the verification for people writing receivers.
+//
+// Store is what the dispatcher asks of the cloud store; Channels and
+// Preferences are what the dashboard and the REST API ask of it to manage
+// the channels and each user's preferences.
 package notify

@@ -9,11 +9,9 @@ import (
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/access"
-	"github.com/fusionfleet/fusionfleet/internal/dashboard"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/ingest"
 	"github.com/fusionfleet/fusionfleet/internal/postgres/pgtest"
-	"github.com/fusionfleet/fusionfleet/internal/restapi"
 	"github.com/fusionfleet/fusionfleet/internal/retention"
 	"github.com/fusionfleet/fusionfleet/internal/storetest"
 	"github.com/fusionfleet/fusionfleet/internal/uplink"
@@ -24,8 +22,6 @@ import (
 // The store serves every part of the cloud that the SQLite store serves.
 var (
 	_ storetest.Store = (*DB)(nil)
-	_ dashboard.Store = (*DB)(nil)
-	_ restapi.Store   = (*DB)(nil)
 	_ uplink.Gateways = (*DB)(nil)
 	_ ingest.Store    = (*DB)(nil)
 )

@@ -23,8 +23,8 @@ type prefsRequest struct {
 }
 
 // account answers the caller's (the token owner's) display preferences.
-func (h *handler) account(w http.ResponseWriter, r *http.Request, p access.Principal) error {
-	m, err := h.st.Member(r.Context(), p.Org, p.User.ID)
+func (h *accountAPI) account(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+	m, err := h.members.Member(r.Context(), p.Org, p.User.ID)
 	if err != nil {
 		return err
 	}
@@ -33,12 +33,12 @@ func (h *handler) account(w http.ResponseWriter, r *http.Request, p access.Princ
 }
 
 // setAccount changes the caller's display preferences.
-func (h *handler) setAccount(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+func (h *accountAPI) setAccount(w http.ResponseWriter, r *http.Request, p access.Principal) error {
 	var req prefsRequest
 	if err := decode(r.Body, &req); err != nil {
 		return err
 	}
-	m, err := h.st.Member(r.Context(), p.Org, p.User.ID)
+	m, err := h.members.Member(r.Context(), p.Org, p.User.ID)
 	if err != nil {
 		return err
 	}
@@ -55,7 +55,7 @@ func (h *handler) setAccount(w http.ResponseWriter, r *http.Request, p access.Pr
 	if _, err := prefs.Location(); err != nil {
 		return badRequest(`"time_zone" must be "" or an IANA time zone name such as "Europe/Berlin".`)
 	}
-	if err := h.st.SetPrefs(r.Context(), p.Org, p.User.ID, prefs); err != nil {
+	if err := h.members.SetPrefs(r.Context(), p.Org, p.User.ID, prefs); err != nil {
 		return err
 	}
 	h.encode(w, http.StatusOK, prefsJSON{Lang: prefs.Lang, TimeZone: prefs.TimeZone})
@@ -68,7 +68,7 @@ type siteRequest struct {
 
 // createSite adds a site to the caller's organisation. Only an admin for
 // all sites may; a name the organisation has already is a conflict.
-func (h *handler) createSite(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+func (h *siteAPI) createSite(w http.ResponseWriter, r *http.Request, p access.Principal) error {
 	var req siteRequest
 	if err := decode(r.Body, &req); err != nil {
 		return err
@@ -80,7 +80,7 @@ func (h *handler) createSite(w http.ResponseWriter, r *http.Request, p access.Pr
 	if err := validName("name", req.Name); err != nil {
 		return err
 	}
-	sites, err := h.st.Sites(r.Context(), p.Org)
+	sites, err := h.sites.Sites(r.Context(), p.Org)
 	if err != nil {
 		return err
 	}
@@ -89,7 +89,7 @@ func (h *handler) createSite(w http.ResponseWriter, r *http.Request, p access.Pr
 			return fleet.ErrConflict
 		}
 	}
-	id, err := h.st.CreateSite(r.Context(), p.Org, req.Name)
+	id, err := h.sites.CreateSite(r.Context(), p.Org, req.Name)
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,6 @@
 package restapi
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"time"
@@ -11,24 +10,12 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 )
 
-// alertStore is what the alert routes need of the store.
-type alertStore interface {
-	Alerts(ctx context.Context, org fleet.OrgID, f alert.Filter) ([]fleet.Alert, error)
-	Alert(ctx context.Context, org fleet.OrgID, id fleet.AlertID) (fleet.Alert, error)
-	AckAlert(ctx context.Context, org fleet.OrgID, id fleet.AlertID, user fleet.UserID, at time.Time) error
-	AssignAlert(ctx context.Context, org fleet.OrgID, id fleet.AlertID, user fleet.UserID) error
-	AlertRules(ctx context.Context, org fleet.OrgID) (alert.Rules, error)
-	CreateAlertRule(ctx context.Context, r alert.CustomRule) (string, error)
-	DeleteAlertRule(ctx context.Context, org fleet.OrgID, id string, at time.Time) error
-	SetRuleMuted(ctx context.Context, org fleet.OrgID, rule fleet.RuleKey, muted bool) error
-}
-
 // operatorWrite admits operators and admins with a read-write token.
 var operatorWrite = access.Requirement{Role: fleet.RoleOperator, Write: true}
 
-// alerts lists the alerts of the token's sites: active ones first (worst
+// listAlerts lists the alerts of the token's sites: active ones first (worst
 // first), then the newest.
-func (h *handler) alerts(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+func (h *alertAPI) listAlerts(w http.ResponseWriter, r *http.Request, p access.Principal) error {
 	q := r.URL.Query()
 	f := alert.Filter{Sites: p.Sites, PrinterID: fleet.PrinterID(q.Get("printer"))}
 	switch q.Get("status") {
@@ -61,7 +48,7 @@ func (h *handler) alerts(w http.ResponseWriter, r *http.Request, p access.Princi
 	if f.Limit, err = intParam(q, "limit", alert.DefaultLimit, 1, alert.MaxLimit); err != nil {
 		return err
 	}
-	out, err := h.st.Alerts(r.Context(), p.Org, f)
+	out, err := h.alerts.Alerts(r.Context(), p.Org, f)
 	if err != nil {
 		return err
 	}
@@ -70,8 +57,8 @@ func (h *handler) alerts(w http.ResponseWriter, r *http.Request, p access.Princi
 }
 
 // visibleAlert is the alert of the path if p may see its site.
-func (h *handler) visibleAlert(r *http.Request, p access.Principal) (fleet.Alert, error) {
-	a, err := h.st.Alert(r.Context(), p.Org, fleet.AlertID(r.PathValue("id")))
+func (h *alertAPI) visibleAlert(r *http.Request, p access.Principal) (fleet.Alert, error) {
+	a, err := h.alerts.Alert(r.Context(), p.Org, fleet.AlertID(r.PathValue("id")))
 	if err != nil {
 		return a, err
 	}
@@ -81,7 +68,7 @@ func (h *handler) visibleAlert(r *http.Request, p access.Principal) (fleet.Alert
 	return a, nil
 }
 
-func (h *handler) getAlert(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+func (h *alertAPI) getAlert(w http.ResponseWriter, r *http.Request, p access.Principal) error {
 	a, err := h.visibleAlert(r, p)
 	if err != nil {
 		return err
@@ -92,12 +79,12 @@ func (h *handler) getAlert(w http.ResponseWriter, r *http.Request, p access.Prin
 
 // ackAlert acknowledges an alert for the token's owner; the first
 // acknowledgement stays.
-func (h *handler) ackAlert(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+func (h *alertAPI) ackAlert(w http.ResponseWriter, r *http.Request, p access.Principal) error {
 	a, err := h.visibleAlert(r, p)
 	if err != nil {
 		return err
 	}
-	if err := h.st.AckAlert(r.Context(), p.Org, a.ID, p.User.ID, h.clock.Now()); err != nil {
+	if err := h.alerts.AckAlert(r.Context(), p.Org, a.ID, p.User.ID, h.clock.Now()); err != nil {
 		return err
 	}
 	return h.getAlert(w, r, p)
@@ -109,7 +96,7 @@ type assignJSON struct {
 
 // assignAlert gives an alert to a user of the organisation who can see
 // its site, or (user_id null) to nobody.
-func (h *handler) assignAlert(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+func (h *alertAPI) assignAlert(w http.ResponseWriter, r *http.Request, p access.Principal) error {
 	var in assignJSON
 	if err := decode(r.Body, &in); err != nil {
 		return err
@@ -121,7 +108,7 @@ func (h *handler) assignAlert(w http.ResponseWriter, r *http.Request, p access.P
 	var user fleet.UserID
 	if in.UserID != nil && *in.UserID != "" {
 		user = *in.UserID
-		m, err := h.st.Member(r.Context(), p.Org, user)
+		m, err := h.members.Member(r.Context(), p.Org, user)
 		if errors.Is(err, fleet.ErrNotFound) {
 			return badRequest("user_id must name a user of your organisation.")
 		}
@@ -132,7 +119,7 @@ func (h *handler) assignAlert(w http.ResponseWriter, r *http.Request, p access.P
 			return badRequest("That user cannot see the site of this alert's printer.")
 		}
 	}
-	if err := h.st.AssignAlert(r.Context(), p.Org, a.ID, user); err != nil {
+	if err := h.alerts.AssignAlert(r.Context(), p.Org, a.ID, user); err != nil {
 		return err
 	}
 	return h.getAlert(w, r, p)
@@ -158,8 +145,8 @@ type customRuleOut struct {
 
 // alertRules lists the built-in rules and the organisation's custom ones
 // (those of the token's sites), with whether each is muted.
-func (h *handler) alertRules(w http.ResponseWriter, r *http.Request, p access.Principal) error {
-	rules, err := h.st.AlertRules(r.Context(), p.Org)
+func (h *alertAPI) alertRules(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+	rules, err := h.rules.AlertRules(r.Context(), p.Org)
 	if err != nil {
 		return err
 	}
@@ -187,7 +174,7 @@ type createRuleJSON struct {
 }
 
 // createAlertRule adds a custom threshold rule.
-func (h *handler) createAlertRule(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+func (h *alertAPI) createAlertRule(w http.ResponseWriter, r *http.Request, p access.Principal) error {
 	var in createRuleJSON
 	if err := decode(r.Body, &in); err != nil {
 		return err
@@ -217,7 +204,7 @@ func (h *handler) createAlertRule(w http.ResponseWriter, r *http.Request, p acce
 		}
 		return err
 	}
-	id, err := h.st.CreateAlertRule(r.Context(), rule)
+	id, err := h.rules.CreateAlertRule(r.Context(), rule)
 	if errors.Is(err, fleet.ErrNotFound) {
 		return badRequest("site_id must name a site of your organisation.")
 	}
@@ -231,15 +218,15 @@ func (h *handler) createAlertRule(w http.ResponseWriter, r *http.Request, p acce
 }
 
 // deleteAlertRule deletes a custom rule of the token's sites; its active
-// alerts resolve.
-func (h *handler) deleteAlertRule(w http.ResponseWriter, r *http.Request, p access.Principal) error {
-	rules, err := h.st.AlertRules(r.Context(), p.Org)
+// listAlerts resolve.
+func (h *alertAPI) deleteAlertRule(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+	rules, err := h.rules.AlertRules(r.Context(), p.Org)
 	if err != nil {
 		return err
 	}
 	for _, c := range rules.Custom {
 		if c.ID == r.PathValue("id") && (c.SiteID == "" || p.Sites.Allows(c.SiteID)) {
-			if err := h.st.DeleteAlertRule(r.Context(), p.Org, c.ID, h.clock.Now()); err != nil {
+			if err := h.rules.DeleteAlertRule(r.Context(), p.Org, c.ID, h.clock.Now()); err != nil {
 				return err
 			}
 			w.WriteHeader(http.StatusNoContent)
@@ -254,7 +241,7 @@ type muteJSON struct {
 }
 
 // muteAlertRule mutes or unmutes a rule for the organisation.
-func (h *handler) muteAlertRule(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+func (h *alertAPI) muteAlertRule(w http.ResponseWriter, r *http.Request, p access.Principal) error {
 	var in muteJSON
 	if err := decode(r.Body, &in); err != nil {
 		return err
@@ -262,7 +249,7 @@ func (h *handler) muteAlertRule(w http.ResponseWriter, r *http.Request, p access
 	if in.Muted == nil {
 		return badRequest("muted is required.")
 	}
-	if err := h.st.SetRuleMuted(r.Context(), p.Org, fleet.RuleKey(r.PathValue("key")), *in.Muted); err != nil {
+	if err := h.rules.SetRuleMuted(r.Context(), p.Org, fleet.RuleKey(r.PathValue("key")), *in.Muted); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -26,8 +26,8 @@ const (
 
 // visiblePrinter loads a printer of p's organisation at one of p's sites;
 // any other is fleet.ErrNotFound.
-func (h *handler) visiblePrinter(r *http.Request, p access.Principal) (fleetquery.PrinterDetail, error) {
-	det, err := h.st.PrinterDetail(r.Context(), p.Org, fleet.PrinterID(r.PathValue("id")))
+func visiblePrinter(r *http.Request, st fleetquery.PrinterReader, p access.Principal) (fleetquery.PrinterDetail, error) {
+	det, err := st.PrinterDetail(r.Context(), p.Org, fleet.PrinterID(r.PathValue("id")))
 	if err != nil {
 		return det, err
 	}
@@ -89,8 +89,8 @@ func (h *handler) historyRange(q url.Values) (from, to time.Time, err error) {
 
 // printerDetail is a printer with its latest identity, counters and
 // consumables.
-func (h *handler) printerDetail(w http.ResponseWriter, r *http.Request, p access.Principal) error {
-	det, err := h.visiblePrinter(r, p)
+func (h *printerAPI) printerDetail(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+	det, err := visiblePrinter(r, h.printers, p)
 	if err != nil {
 		return err
 	}
@@ -99,20 +99,20 @@ func (h *handler) printerDetail(w http.ResponseWriter, r *http.Request, p access
 }
 
 // consumablesHistory is a printer's consumables snapshots in a range.
-func (h *handler) consumablesHistory(w http.ResponseWriter, r *http.Request, p access.Principal) error {
-	return printerHistory(h, w, r, p, h.st.ConsumablesHistory)
+func (h *printerAPI) consumablesHistory(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+	return printerHistory(h, w, r, p, h.history.ConsumablesHistory)
 }
 
 // countersHistory is a printer's counter snapshots in a range.
-func (h *handler) countersHistory(w http.ResponseWriter, r *http.Request, p access.Principal) error {
-	return printerHistory(h, w, r, p, h.st.CountersHistory)
+func (h *printerAPI) countersHistory(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+	return printerHistory(h, w, r, p, h.history.CountersHistory)
 }
 
 // printerHistory answers the snapshots read returns for a printer the
 // caller may see, in the range the query names.
-func printerHistory[T any](h *handler, w http.ResponseWriter, r *http.Request, p access.Principal,
+func printerHistory[T any](h *printerAPI, w http.ResponseWriter, r *http.Request, p access.Principal,
 	read func(ctx context.Context, org fleet.OrgID, p fleet.PrinterID, from, to time.Time) ([]T, error)) error {
-	det, err := h.visiblePrinter(r, p)
+	det, err := visiblePrinter(r, h.printers, p)
 	if err != nil {
 		return err
 	}
@@ -129,8 +129,8 @@ func printerHistory[T any](h *handler, w http.ResponseWriter, r *http.Request, p
 }
 
 // printerEvents is a printer's events in a range, newest first.
-func (h *handler) printerEvents(w http.ResponseWriter, r *http.Request, p access.Principal) error {
-	det, err := h.visiblePrinter(r, p)
+func (h *printerAPI) printerEvents(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+	det, err := visiblePrinter(r, h.printers, p)
 	if err != nil {
 		return err
 	}
@@ -143,7 +143,7 @@ func (h *handler) printerEvents(w http.ResponseWriter, r *http.Request, p access
 	if err != nil {
 		return err
 	}
-	out, err := h.st.Events(r.Context(), p.Org, det.View.ID, from, to, limit)
+	out, err := h.history.Events(r.Context(), p.Org, det.View.ID, from, to, limit)
 	if err != nil {
 		return err
 	}
@@ -152,7 +152,7 @@ func (h *handler) printerEvents(w http.ResponseWriter, r *http.Request, p access
 }
 
 // jobHistory is the organisation's job history under the jobs page's filters.
-func (h *handler) jobHistory(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+func (h *jobAPI) jobHistory(w http.ResponseWriter, r *http.Request, p access.Principal) error {
 	q := r.URL.Query()
 	var jq fleetquery.JobQuery
 	if p.Sites.Limited() {
@@ -188,7 +188,7 @@ func (h *handler) jobHistory(w http.ResponseWriter, r *http.Request, p access.Pr
 	if jq.Limit, err = intParam(q, "limit", fleetquery.DefaultLimit, 1, fleetquery.MaxLimit); err != nil {
 		return err
 	}
-	out, err := h.st.JobHistory(r.Context(), p.Org, jq)
+	out, err := h.jobs.JobHistory(r.Context(), p.Org, jq)
 	if err != nil {
 		return err
 	}
@@ -204,17 +204,17 @@ type jobJSON struct {
 }
 
 // printerJob is one job of a printer, with its parts.
-func (h *handler) printerJob(w http.ResponseWriter, r *http.Request, p access.Principal) error {
-	det, err := h.visiblePrinter(r, p)
+func (h *jobAPI) printerJob(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+	det, err := visiblePrinter(r, h.printers, p)
 	if err != nil {
 		return err
 	}
 	ctx := r.Context()
-	j, err := h.st.Job(ctx, p.Org, det.View.ID, r.PathValue("job"))
+	j, err := h.jobs.Job(ctx, p.Org, det.View.ID, r.PathValue("job"))
 	if err != nil {
 		return err
 	}
-	parts, err := h.st.JobParts(ctx, p.Org, det.View.ID, j.ID)
+	parts, err := h.jobs.JobParts(ctx, p.Org, det.View.ID, j.ID)
 	if err != nil {
 		return err
 	}
@@ -223,17 +223,17 @@ func (h *handler) printerJob(w http.ResponseWriter, r *http.Request, p access.Pr
 }
 
 // jobLayers is the layers of one job of a printer, by index.
-func (h *handler) jobLayers(w http.ResponseWriter, r *http.Request, p access.Principal) error {
-	det, err := h.visiblePrinter(r, p)
+func (h *jobAPI) jobLayers(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+	det, err := visiblePrinter(r, h.printers, p)
 	if err != nil {
 		return err
 	}
 	ctx := r.Context()
-	j, err := h.st.Job(ctx, p.Org, det.View.ID, r.PathValue("job"))
+	j, err := h.jobs.Job(ctx, p.Org, det.View.ID, r.PathValue("job"))
 	if err != nil {
 		return err
 	}
-	layers, err := h.st.JobLayers(ctx, p.Org, det.View.ID, j.ID)
+	layers, err := h.jobs.JobLayers(ctx, p.Org, det.View.ID, j.ID)
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,7 @@ func FuzzHistoryRange(f *testing.F) {
 		"to=9999-12-31T23:59:59Z", "from=0001-01-01T00:00:00Z", "from=yesterday", "limit=5&offset=-1"} {
 		f.Add(q)
 	}
-	h := newHandler(nil, Options{Clock: clock.NewManual(t0)})
+	h := newHandler(Deps{}, Options{Clock: clock.NewManual(t0)})
 	f.Fuzz(func(t *testing.T, raw string) {
 		q, err := url.ParseQuery(raw)
 		if err != nil {

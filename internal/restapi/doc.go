@@ -10,6 +10,25 @@
 // its organisation and sites. The same table builds the mux and is checked
 // against the OpenAPI document by the tests, so neither can drift.
 //
+// The API takes the cloud store as capabilities (Deps), and each group of
+// operations holds only the ones it uses:
+//
+//	every route (authorize)        TokenLookup, Members (the token's owner)
+//	account                        Members
+//	sites, enrolment tokens        Sites
+//	printers, detail, history      Printers, History
+//	jobs                           Printers, Jobs
+//	users                          Members
+//	API tokens                     Tokens
+//	alerts and alert rules         Alerts, AlertRules, Members
+//	notifications                  Channels, NotifyPrefs
+//	KPIs, benchmark, usage         Printers, Sites, KPIs
+//	updates                        Releases, Printers
+//
+// TokenLookup is the API's own; the others are declared once by the
+// package owning the concept (access, fleetquery, alert, notify, kpi)
+// because the dashboard uses them too.
+//
 // Errors are JSON {"error": "..."}; writeError and statusOf are the one
 // place errors become HTTP statuses.
 package restapi

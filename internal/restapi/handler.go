@@ -13,53 +13,46 @@ import (
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/access"
+	"github.com/fusionfleet/fusionfleet/internal/alert"
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/fleetquery"
 	"github.com/fusionfleet/fusionfleet/internal/identity"
 	"github.com/fusionfleet/fusionfleet/internal/kpi"
+	"github.com/fusionfleet/fusionfleet/internal/notify"
 )
 
-// Store is what the REST API needs from the cloud store.
-type Store interface {
+// Deps are the capabilities of the cloud store the API uses, one field
+// each; every group of operations takes only those it needs (see the
+// package documentation). One store usually fills them all.
+type Deps struct {
+	TokenLookup TokenLookup              // the bearer token of every request
+	Members     access.Members           // the token's owner; users; account
+	Sites       access.Sites             // sites and enrolment tokens; KPI filters
+	Tokens      access.Tokens            // API tokens
+	Printers    fleetquery.PrinterReader // printers and their detail
+	Jobs        fleetquery.JobReader     // jobs
+	History     fleetquery.HistoryReader // a printer's snapshots and events
+	Alerts      alert.Tracker            // alerts
+	AlertRules  alert.RuleEditor         // alert rules
+	Channels    notify.Channels          // notification channels and deliveries
+	NotifyPrefs notify.Preferences       // a user's notification preferences
+	KPIs        kpi.Reader               // KPIs, benchmark and usage
+	// Releases lists the cloud's signed updates (GET /api/v1/updates);
+	// nil: the cloud has no update repository.
+	Releases Releases
+}
+
+// TokenLookup finds the stored API token whose secret hashes to
+// tokenHash; an unknown hash is fleet.ErrNotFound.
+type TokenLookup interface {
 	APITokenByHash(ctx context.Context, tokenHash string) (access.Token, error)
-	Member(ctx context.Context, org fleet.OrgID, user fleet.UserID) (access.Member, error)
-	Members(ctx context.Context, org fleet.OrgID) ([]access.Member, error)
-	CreateMember(ctx context.Context, org fleet.OrgID, name, passwordHash string, role fleet.Role, sites access.SiteSet) (fleet.UserID, error)
-	SetMember(ctx context.Context, org fleet.OrgID, user fleet.UserID, role fleet.Role, sites access.SiteSet) error
-	DeleteMember(ctx context.Context, org fleet.OrgID, user fleet.UserID) error
-	Printers(ctx context.Context, org fleet.OrgID) ([]fleet.PrinterView, error)
-	Sites(ctx context.Context, org fleet.OrgID) ([]fleet.Site, error)
-	PrinterDetail(ctx context.Context, org fleet.OrgID, p fleet.PrinterID) (fleetquery.PrinterDetail, error)
-	JobHistory(ctx context.Context, org fleet.OrgID, q fleetquery.JobQuery) ([]fleetquery.PrinterJob, error)
-	Job(ctx context.Context, org fleet.OrgID, p fleet.PrinterID, job string) (fleet.Job, error)
-	JobParts(ctx context.Context, org fleet.OrgID, p fleet.PrinterID, job string) ([]fleet.Part, error)
-	JobLayers(ctx context.Context, org fleet.OrgID, p fleet.PrinterID, job string) ([]fleet.Layer, error)
-	CountersHistory(ctx context.Context, org fleet.OrgID, p fleet.PrinterID, from, to time.Time) ([]fleet.Counters, error)
-	ConsumablesHistory(ctx context.Context, org fleet.OrgID, p fleet.PrinterID, from, to time.Time) ([]fleet.Consumables, error)
-	Events(ctx context.Context, org fleet.OrgID, p fleet.PrinterID, from, to time.Time, limit int) ([]fleet.Event, error)
-	CreateSite(ctx context.Context, org fleet.OrgID, name string) (fleet.SiteID, error)
-	SetPrefs(ctx context.Context, org fleet.OrgID, user fleet.UserID, p fleet.Prefs) error
-	APITokens(ctx context.Context, org fleet.OrgID, user fleet.UserID) ([]access.Token, error)
-	APIToken(ctx context.Context, org fleet.OrgID, id access.TokenID) (access.Token, error)
-	CreateAPIToken(ctx context.Context, tok access.Token, tokenHash string) (access.TokenID, error)
-	RevokeAPIToken(ctx context.Context, org fleet.OrgID, id access.TokenID, now time.Time) error
-	CreateEnrolmentToken(ctx context.Context, site fleet.SiteID, tokenHash string, expires time.Time) error
-	alertStore  // alerts.go
-	notifyStore // notify.go
-	KPIDaily(ctx context.Context, org fleet.OrgID, f kpi.Filter) (kpi.Daily, error)
-	UsageHeatmap(ctx context.Context, org fleet.OrgID, f kpi.Filter) (kpi.Usage, error)
-	MaterialUse(ctx context.Context, org fleet.OrgID, f kpi.Filter) ([]kpi.MaterialDay, error)
-	BenchmarkCohort(ctx context.Context, model string, exclude fleet.OrgID, from, to time.Time) ([]kpi.Aggregate, error)
 }
 
 // Options tunes the API. The zero value works: real clock, no logs.
 type Options struct {
 	Clock  clock.Clock
 	Logger *slog.Logger
-	// Releases lists the cloud's signed updates (GET /api/v1/updates);
-	// nil: the cloud has no update repository.
-	Releases Releases
 }
 
 const (
@@ -70,21 +63,92 @@ const (
 //go:embed openapi.json
 var openAPI []byte
 
+// handler is what every operation shares: the encoding, the one error
+// mapping, the clock and the log. It holds no store: each group of
+// operations below embeds it and holds the capabilities it uses.
 type handler struct {
-	st       Store
-	clock    clock.Clock
-	log      *slog.Logger
-	releases Releases
+	clock clock.Clock
+	log   *slog.Logger
 }
+
+// api is the whole API: the one authorization check, which resolves the
+// bearer token and its owner, and the groups the route table dispatches to.
+type api struct {
+	*handler
+	lookup   TokenLookup
+	members  access.Members
+	account  *accountAPI
+	sites    *siteAPI
+	printers *printerAPI
+	jobs     *jobAPI
+	users    *userAPI
+	tokens   *tokenAPI
+	alerts   *alertAPI
+	notify   *notifyAPI
+	kpis     *kpiAPI
+	updates  *updatesAPI
+}
+
+// The groups of operations and the capabilities each uses.
+type (
+	accountAPI struct {
+		*handler
+		members access.Members
+	}
+	siteAPI struct {
+		*handler
+		sites access.Sites
+	}
+	printerAPI struct {
+		*handler
+		printers fleetquery.PrinterReader
+		history  fleetquery.HistoryReader
+	}
+	jobAPI struct {
+		*handler
+		printers fleetquery.PrinterReader
+		jobs     fleetquery.JobReader
+	}
+	userAPI struct {
+		*handler
+		members access.Members
+	}
+	tokenAPI struct {
+		*handler
+		tokens access.Tokens
+	}
+	alertAPI struct {
+		*handler
+		alerts  alert.Tracker
+		rules   alert.RuleEditor
+		members access.Members // assignees
+	}
+	notifyAPI struct {
+		*handler
+		channels notify.Channels
+		prefs    notify.Preferences
+	}
+	kpiAPI struct {
+		*handler
+		printers fleetquery.PrinterReader
+		sites    access.Sites
+		kpis     kpi.Reader
+	}
+	updatesAPI struct {
+		*handler
+		releases Releases // nil: no update repository
+		printers fleetquery.PrinterReader
+	}
+)
 
 // NewHandler returns the REST API with all its routes. It answers the full
 // paths /api/openapi.json and /api/v1/…: mount it at /api/ unchanged.
-func NewHandler(st Store, opts Options) http.Handler {
-	return newHandler(st, opts).mux()
+func NewHandler(d Deps, opts Options) http.Handler {
+	return newHandler(d, opts).mux()
 }
 
-func newHandler(st Store, opts Options) *handler {
-	h := &handler{st: st, clock: opts.Clock, log: opts.Logger, releases: opts.Releases}
+func newHandler(d Deps, opts Options) *api {
+	h := &handler{clock: opts.Clock, log: opts.Logger}
 	if h.clock == nil {
 		h.clock = clock.Real{}
 	}
@@ -92,7 +156,21 @@ func newHandler(st Store, opts Options) *handler {
 		h.log = slog.New(slog.DiscardHandler)
 	}
 	h.log = h.log.With("component", "restapi")
-	return h
+	return &api{
+		handler:  h,
+		lookup:   d.TokenLookup,
+		members:  d.Members,
+		account:  &accountAPI{handler: h, members: d.Members},
+		sites:    &siteAPI{handler: h, sites: d.Sites},
+		printers: &printerAPI{handler: h, printers: d.Printers, history: d.History},
+		jobs:     &jobAPI{handler: h, printers: d.Printers, jobs: d.Jobs},
+		users:    &userAPI{handler: h, members: d.Members},
+		tokens:   &tokenAPI{handler: h, tokens: d.Tokens},
+		alerts:   &alertAPI{handler: h, alerts: d.Alerts, rules: d.AlertRules, members: d.Members},
+		notify:   &notifyAPI{handler: h, channels: d.Channels, prefs: d.NotifyPrefs},
+		kpis:     &kpiAPI{handler: h, printers: d.Printers, sites: d.Sites, kpis: d.KPIs},
+		updates:  &updatesAPI{handler: h, releases: d.Releases, printers: d.Printers},
+	}
 }
 
 // route is one entry of the route table.
@@ -113,57 +191,57 @@ var (
 
 // routes is the one place where every route and what it requires is
 // declared. The tests hold it against the OpenAPI document.
-func (h *handler) routes() []route {
+func (h *api) routes() []route {
 	return []route{
 		{"GET", "/api/openapi.json", public, h.openAPI},
 		{"GET", "/api/v1/me", read, h.me},
-		{"GET", "/api/v1/account", read, h.account},
-		{"PUT", "/api/v1/account", write, h.setAccount},
-		{"GET", "/api/v1/sites", read, h.sites},
-		{"POST", "/api/v1/sites", adminWrite, h.createSite},
-		{"GET", "/api/v1/printers", read, h.printers},
-		{"GET", "/api/v1/printers/{id}", read, h.printer},
-		{"GET", "/api/v1/printers/{id}/detail", read, h.printerDetail},
-		{"GET", "/api/v1/printers/{id}/consumables", read, h.consumablesHistory},
-		{"GET", "/api/v1/printers/{id}/counters", read, h.countersHistory},
-		{"GET", "/api/v1/printers/{id}/events", read, h.printerEvents},
-		{"GET", "/api/v1/printers/{id}/jobs/{job}", read, h.printerJob},
-		{"GET", "/api/v1/printers/{id}/jobs/{job}/layers", read, h.jobLayers},
-		{"GET", "/api/v1/jobs", read, h.jobHistory},
-		{"GET", "/api/v1/users", adminRead, h.users},
-		{"POST", "/api/v1/users", adminWrite, h.createUser},
-		{"GET", "/api/v1/users/{id}", adminRead, h.user},
-		{"PATCH", "/api/v1/users/{id}", adminWrite, h.updateUser},
-		{"DELETE", "/api/v1/users/{id}", adminWrite, h.deleteUser},
-		{"GET", "/api/v1/tokens", read, h.tokens},
-		{"POST", "/api/v1/tokens", write, h.createToken},
-		{"DELETE", "/api/v1/tokens/{id}", write, h.revokeToken},
-		{"POST", "/api/v1/enrolment-tokens", adminWrite, h.createEnrolmentToken},
-		{"GET", "/api/v1/alerts", read, h.alerts},
-		{"GET", "/api/v1/alerts/{id}", read, h.getAlert},
-		{"POST", "/api/v1/alerts/{id}/ack", operatorWrite, h.ackAlert},
-		{"POST", "/api/v1/alerts/{id}/assign", operatorWrite, h.assignAlert},
-		{"GET", "/api/v1/alert-rules", read, h.alertRules},
-		{"GET", "/api/v1/notification-channels", adminRead, h.notificationChannels},
-		{"POST", "/api/v1/notification-channels", adminWrite, h.createNotificationChannel},
-		{"DELETE", "/api/v1/notification-channels/{id}", adminWrite, h.deleteNotificationChannel},
-		{"POST", "/api/v1/notification-channels/{id}/test", adminWrite, h.testNotificationChannel},
-		{"GET", "/api/v1/deliveries", adminRead, h.deliveries},
-		{"GET", "/api/v1/notification-prefs", read, h.notificationPrefs},
-		{"PUT", "/api/v1/notification-prefs", write, h.setNotificationPrefs},
-		{"POST", "/api/v1/alert-rules", adminWrite, h.createAlertRule},
-		{"DELETE", "/api/v1/alert-rules/{id}", adminWrite, h.deleteAlertRule},
-		{"PUT", "/api/v1/alert-rules/{key}/muted", adminWrite, h.muteAlertRule},
-		{"GET", "/api/v1/kpis", read, h.kpis},
-		{"GET", "/api/v1/benchmark", read, h.benchmark},
-		{"GET", "/api/v1/usage", read, h.usage},
-		{"GET", "/api/v1/updates", read, h.updates},
+		{"GET", "/api/v1/account", read, h.account.account},
+		{"PUT", "/api/v1/account", write, h.account.setAccount},
+		{"GET", "/api/v1/sites", read, h.sites.listSites},
+		{"POST", "/api/v1/sites", adminWrite, h.sites.createSite},
+		{"GET", "/api/v1/printers", read, h.printers.listPrinters},
+		{"GET", "/api/v1/printers/{id}", read, h.printers.printer},
+		{"GET", "/api/v1/printers/{id}/detail", read, h.printers.printerDetail},
+		{"GET", "/api/v1/printers/{id}/consumables", read, h.printers.consumablesHistory},
+		{"GET", "/api/v1/printers/{id}/counters", read, h.printers.countersHistory},
+		{"GET", "/api/v1/printers/{id}/events", read, h.printers.printerEvents},
+		{"GET", "/api/v1/printers/{id}/jobs/{job}", read, h.jobs.printerJob},
+		{"GET", "/api/v1/printers/{id}/jobs/{job}/layers", read, h.jobs.jobLayers},
+		{"GET", "/api/v1/jobs", read, h.jobs.jobHistory},
+		{"GET", "/api/v1/users", adminRead, h.users.users},
+		{"POST", "/api/v1/users", adminWrite, h.users.createUser},
+		{"GET", "/api/v1/users/{id}", adminRead, h.users.user},
+		{"PATCH", "/api/v1/users/{id}", adminWrite, h.users.updateUser},
+		{"DELETE", "/api/v1/users/{id}", adminWrite, h.users.deleteUser},
+		{"GET", "/api/v1/tokens", read, h.tokens.listTokens},
+		{"POST", "/api/v1/tokens", write, h.tokens.createToken},
+		{"DELETE", "/api/v1/tokens/{id}", write, h.tokens.revokeToken},
+		{"POST", "/api/v1/enrolment-tokens", adminWrite, h.sites.createEnrolmentToken},
+		{"GET", "/api/v1/alerts", read, h.alerts.listAlerts},
+		{"GET", "/api/v1/alerts/{id}", read, h.alerts.getAlert},
+		{"POST", "/api/v1/alerts/{id}/ack", operatorWrite, h.alerts.ackAlert},
+		{"POST", "/api/v1/alerts/{id}/assign", operatorWrite, h.alerts.assignAlert},
+		{"GET", "/api/v1/alert-rules", read, h.alerts.alertRules},
+		{"GET", "/api/v1/notification-channels", adminRead, h.notify.notificationChannels},
+		{"POST", "/api/v1/notification-channels", adminWrite, h.notify.createNotificationChannel},
+		{"DELETE", "/api/v1/notification-channels/{id}", adminWrite, h.notify.deleteNotificationChannel},
+		{"POST", "/api/v1/notification-channels/{id}/test", adminWrite, h.notify.testNotificationChannel},
+		{"GET", "/api/v1/deliveries", adminRead, h.notify.deliveries},
+		{"GET", "/api/v1/notification-prefs", read, h.notify.notificationPrefs},
+		{"PUT", "/api/v1/notification-prefs", write, h.notify.setNotificationPrefs},
+		{"POST", "/api/v1/alert-rules", adminWrite, h.alerts.createAlertRule},
+		{"DELETE", "/api/v1/alert-rules/{id}", adminWrite, h.alerts.deleteAlertRule},
+		{"PUT", "/api/v1/alert-rules/{key}/muted", adminWrite, h.alerts.muteAlertRule},
+		{"GET", "/api/v1/kpis", read, h.kpis.getKPIs},
+		{"GET", "/api/v1/benchmark", read, h.kpis.benchmark},
+		{"GET", "/api/v1/usage", read, h.kpis.usage},
+		{"GET", "/api/v1/updates", read, h.updates.updates},
 	}
 }
 
 // mux builds the ServeMux from the route table: every route behind
 // authorize, every other method on a known path a 405, anything else 404.
-func (h *handler) mux() http.Handler {
+func (h *api) mux() http.Handler {
 	mux := http.NewServeMux()
 	allow := map[string][]string{}
 	for _, rt := range h.routes() {
@@ -190,7 +268,7 @@ func (h *handler) mux() http.Handler {
 
 // authorize is the one authorization check: it resolves the caller and
 // lets the handler run only if access.Check allows the route's requirement.
-func (h *handler) authorize(rt route) http.Handler {
+func (h *api) authorize(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var p access.Principal
 		if !rt.need.Public {
@@ -212,7 +290,7 @@ func (h *handler) authorize(rt route) http.Handler {
 // principal resolves the request's bearer token. No Authorization header
 // is the anonymous principal; anything wrong with one is
 // access.ErrUnauthenticated.
-func (h *handler) principal(r *http.Request) (access.Principal, error) {
+func (h *api) principal(r *http.Request) (access.Principal, error) {
 	hdr := r.Header.Get("Authorization")
 	if hdr == "" {
 		return access.Principal{}, nil
@@ -222,14 +300,14 @@ func (h *handler) principal(r *http.Request) (access.Principal, error) {
 		return access.Principal{}, access.ErrUnauthenticated
 	}
 	ctx := r.Context()
-	tok, err := h.st.APITokenByHash(ctx, identity.HashToken(strings.TrimSpace(secret)))
+	tok, err := h.lookup.APITokenByHash(ctx, identity.HashToken(strings.TrimSpace(secret)))
 	if errors.Is(err, fleet.ErrNotFound) {
 		return access.Principal{}, access.ErrUnauthenticated
 	}
 	if err != nil {
 		return access.Principal{}, err
 	}
-	owner, err := h.st.Member(ctx, tok.OrgID, tok.UserID)
+	owner, err := h.members.Member(ctx, tok.OrgID, tok.UserID)
 	if errors.Is(err, fleet.ErrNotFound) {
 		return access.Principal{}, access.ErrUnauthenticated
 	}

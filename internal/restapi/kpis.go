@@ -24,7 +24,7 @@ func siteLimit(p access.Principal) []fleet.SiteID {
 
 // kpiQuery reads the selection of a KPI or usage request and checks that
 // p may see the site and printer named.
-func (h *handler) kpiQuery(r *http.Request, p access.Principal) (kpi.Query, error) {
+func (h *kpiAPI) kpiQuery(r *http.Request, p access.Principal) (kpi.Query, error) {
 	q, err := kpi.ParseQuery(r.URL.Query(), h.clock.Now())
 	if err != nil {
 		return q, badRequest("period is one of 7d, 30d, 90d, 365d, or custom with from and to as YYYY-MM-DD, at most three years apart")
@@ -33,7 +33,7 @@ func (h *handler) kpiQuery(r *http.Request, p access.Principal) (kpi.Query, erro
 		return q, fleet.ErrNotFound
 	}
 	if q.Site != "" {
-		sites, err := h.st.Sites(r.Context(), p.Org)
+		sites, err := h.sites.Sites(r.Context(), p.Org)
 		if err != nil {
 			return q, err
 		}
@@ -42,7 +42,7 @@ func (h *handler) kpiQuery(r *http.Request, p access.Principal) (kpi.Query, erro
 		}
 	}
 	if q.Printer != "" {
-		ps, err := h.visiblePrinters(r, p)
+		ps, err := visiblePrinters(r, h.printers, p)
 		if err != nil {
 			return q, err
 		}
@@ -62,12 +62,12 @@ type kpisJSON struct {
 	Days        []kpi.DaySums    `json:"days"`
 }
 
-func (h *handler) kpis(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+func (h *kpiAPI) getKPIs(w http.ResponseWriter, r *http.Request, p access.Principal) error {
 	q, err := h.kpiQuery(r, p)
 	if err != nil {
 		return err
 	}
-	d, err := h.st.KPIDaily(r.Context(), p.Org, q.Filter(siteLimit(p)))
+	d, err := h.kpis.KPIDaily(r.Context(), p.Org, q.Filter(siteLimit(p)))
 	if err != nil {
 		return err
 	}
@@ -86,12 +86,12 @@ type benchmarkJSON struct {
 	Bands     []kpi.Band `json:"bands"`
 }
 
-func (h *handler) benchmark(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+func (h *kpiAPI) benchmark(w http.ResponseWriter, r *http.Request, p access.Principal) error {
 	period, err := kpi.BenchmarkPeriod(r.URL.Query().Get("period"), h.clock.Now())
 	if err != nil {
 		return badRequest("period is one of 1m, 3m, 12m: the last complete calendar months")
 	}
-	ps, err := h.visiblePrinters(r, p)
+	ps, err := visiblePrinters(r, h.printers, p)
 	if err != nil {
 		return err
 	}
@@ -109,7 +109,7 @@ func (h *handler) benchmark(w http.ResponseWriter, r *http.Request, p access.Pri
 	if !slices.Contains(models, model) {
 		return fleet.ErrNotFound
 	}
-	bands, err := kpi.Benchmark(r.Context(), h.st, p.Org, siteLimit(p), model, period)
+	bands, err := kpi.Benchmark(r.Context(), h.kpis, p.Org, siteLimit(p), model, period)
 	if err != nil {
 		return err
 	}
@@ -126,17 +126,17 @@ type usageJSON struct {
 	Note      string            `json:"note"`
 }
 
-func (h *handler) usage(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+func (h *kpiAPI) usage(w http.ResponseWriter, r *http.Request, p access.Principal) error {
 	q, err := h.kpiQuery(r, p)
 	if err != nil {
 		return err
 	}
 	f := q.Filter(siteLimit(p))
-	u, err := h.st.UsageHeatmap(r.Context(), p.Org, f)
+	u, err := h.kpis.UsageHeatmap(r.Context(), p.Org, f)
 	if err != nil {
 		return err
 	}
-	mats, err := h.st.MaterialUse(r.Context(), p.Org, f)
+	mats, err := h.kpis.MaterialUse(r.Context(), p.Org, f)
 	if err != nil {
 		return err
 	}

@@ -1,28 +1,14 @@
 package restapi
 
 import (
-	"context"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/access"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/i18n"
 	"github.com/fusionfleet/fusionfleet/internal/notify"
 )
-
-// notifyStore is what the notification routes need of the store.
-type notifyStore interface {
-	NotifyChannels(ctx context.Context, org fleet.OrgID) ([]fleet.NotifyChannel, error)
-	NotifyChannel(ctx context.Context, org fleet.OrgID, id fleet.NotifyChannelID) (fleet.NotifyChannel, error)
-	CreateNotifyChannel(ctx context.Context, c fleet.NotifyChannel) (fleet.NotifyChannelID, error)
-	DeleteNotifyChannel(ctx context.Context, org fleet.OrgID, id fleet.NotifyChannelID, now time.Time) error
-	NotifyPrefs(ctx context.Context, org fleet.OrgID, user fleet.UserID) (fleet.NotifyPrefs, error)
-	SetNotifyPrefs(ctx context.Context, p fleet.NotifyPrefs) error
-	EnqueueDeliveries(ctx context.Context, ds []fleet.Delivery) (int, error)
-	DeliveryLog(ctx context.Context, org fleet.OrgID, limit int) ([]fleet.DeliveryAttempt, error)
-}
 
 const (
 	defaultDeliveryLimit = 100
@@ -37,8 +23,8 @@ type channelJSON struct {
 }
 
 // notificationChannels lists the organisation's channels, without secrets.
-func (h *handler) notificationChannels(w http.ResponseWriter, r *http.Request, p access.Principal) error {
-	cs, err := h.st.NotifyChannels(r.Context(), p.Org)
+func (h *notifyAPI) notificationChannels(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+	cs, err := h.channels.NotifyChannels(r.Context(), p.Org)
 	if err != nil {
 		return err
 	}
@@ -59,7 +45,7 @@ type createChannelJSON struct {
 
 // createNotificationChannel adds a webhook (its new secret in the answer,
 // the only time it is shown) or a shared mailbox.
-func (h *handler) createNotificationChannel(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+func (h *notifyAPI) createNotificationChannel(w http.ResponseWriter, r *http.Request, p access.Principal) error {
 	var in createChannelJSON
 	if err := decode(r.Body, &in); err != nil {
 		return err
@@ -88,7 +74,7 @@ func (h *handler) createNotificationChannel(w http.ResponseWriter, r *http.Reque
 	default:
 		return badRequest("kind must be webhook or email.")
 	}
-	id, err := h.st.CreateNotifyChannel(r.Context(), c)
+	id, err := h.channels.CreateNotifyChannel(r.Context(), c)
 	if err != nil {
 		return err
 	}
@@ -100,9 +86,9 @@ func (h *handler) createNotificationChannel(w http.ResponseWriter, r *http.Reque
 
 // deleteNotificationChannel deletes a channel; what is still queued for it
 // fails.
-func (h *handler) deleteNotificationChannel(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+func (h *notifyAPI) deleteNotificationChannel(w http.ResponseWriter, r *http.Request, p access.Principal) error {
 	id := fleet.NotifyChannelID(r.PathValue("id"))
-	if err := h.st.DeleteNotifyChannel(r.Context(), p.Org, id, h.clock.Now()); err != nil {
+	if err := h.channels.DeleteNotifyChannel(r.Context(), p.Org, id, h.clock.Now()); err != nil {
 		return err
 	}
 	h.log.Info("notification channel deleted", "channel", id, "by", p.User.ID)
@@ -111,13 +97,13 @@ func (h *handler) deleteNotificationChannel(w http.ResponseWriter, r *http.Reque
 }
 
 // testNotificationChannel queues a made-up alert to a channel.
-func (h *handler) testNotificationChannel(w http.ResponseWriter, r *http.Request, p access.Principal) error {
-	c, err := h.st.NotifyChannel(r.Context(), p.Org, fleet.NotifyChannelID(r.PathValue("id")))
+func (h *notifyAPI) testNotificationChannel(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+	c, err := h.channels.NotifyChannel(r.Context(), p.Org, fleet.NotifyChannelID(r.PathValue("id")))
 	if err != nil {
 		return err
 	}
 	d := notify.TestDelivery(c, h.clock.Now().UTC())
-	if _, err := h.st.EnqueueDeliveries(r.Context(), []fleet.Delivery{d}); err != nil {
+	if _, err := h.channels.EnqueueDeliveries(r.Context(), []fleet.Delivery{d}); err != nil {
 		return err
 	}
 	h.encode(w, http.StatusAccepted, map[string]fleet.AlertID{"alert_id": d.Alert.ID})
@@ -125,12 +111,12 @@ func (h *handler) testNotificationChannel(w http.ResponseWriter, r *http.Request
 }
 
 // deliveries is the delivery log: the newest attempts first.
-func (h *handler) deliveries(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+func (h *notifyAPI) deliveries(w http.ResponseWriter, r *http.Request, p access.Principal) error {
 	limit, err := intParam(r.URL.Query(), "limit", defaultDeliveryLimit, 1, maxDeliveryLimit)
 	if err != nil {
 		return err
 	}
-	log, err := h.st.DeliveryLog(r.Context(), p.Org, limit)
+	log, err := h.channels.DeliveryLog(r.Context(), p.Org, limit)
 	if err != nil {
 		return err
 	}
@@ -139,8 +125,8 @@ func (h *handler) deliveries(w http.ResponseWriter, r *http.Request, p access.Pr
 }
 
 // notificationPrefs are the caller's own notification preferences.
-func (h *handler) notificationPrefs(w http.ResponseWriter, r *http.Request, p access.Principal) error {
-	prefs, err := h.st.NotifyPrefs(r.Context(), p.Org, p.User.ID)
+func (h *notifyAPI) notificationPrefs(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+	prefs, err := h.prefs.NotifyPrefs(r.Context(), p.Org, p.User.ID)
 	if err != nil {
 		return err
 	}
@@ -149,7 +135,7 @@ func (h *handler) notificationPrefs(w http.ResponseWriter, r *http.Request, p ac
 }
 
 // setNotificationPrefs replaces the caller's notification preferences.
-func (h *handler) setNotificationPrefs(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+func (h *notifyAPI) setNotificationPrefs(w http.ResponseWriter, r *http.Request, p access.Principal) error {
 	var in fleet.NotifyPrefs
 	if err := decode(r.Body, &in); err != nil {
 		return err
@@ -165,7 +151,7 @@ func (h *handler) setNotificationPrefs(w http.ResponseWriter, r *http.Request, p
 			return badRequest("lang must be en or de.")
 		}
 	}
-	if err := h.st.SetNotifyPrefs(r.Context(), in); err != nil {
+	if err := h.prefs.SetNotifyPrefs(r.Context(), in); err != nil {
 		return err
 	}
 	return h.notificationPrefs(w, r, p)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/fusionfleet/fusionfleet/internal/access"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/fusionfleet/fusionfleet/internal/fleetquery"
 	"github.com/fusionfleet/fusionfleet/internal/identity"
 )
 
@@ -72,8 +73,8 @@ func (h *handler) me(w http.ResponseWriter, r *http.Request, p access.Principal)
 	return nil
 }
 
-func (h *handler) sites(w http.ResponseWriter, r *http.Request, p access.Principal) error {
-	sites, err := h.st.Sites(r.Context(), p.Org)
+func (h *siteAPI) listSites(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+	sites, err := h.sites.Sites(r.Context(), p.Org)
 	if err != nil {
 		return err
 	}
@@ -82,16 +83,16 @@ func (h *handler) sites(w http.ResponseWriter, r *http.Request, p access.Princip
 }
 
 // visiblePrinters are the printers of p's organisation at p's sites.
-func (h *handler) visiblePrinters(r *http.Request, p access.Principal) ([]fleet.PrinterView, error) {
-	ps, err := h.st.Printers(r.Context(), p.Org)
+func visiblePrinters(r *http.Request, st fleetquery.PrinterReader, p access.Principal) ([]fleet.PrinterView, error) {
+	ps, err := st.Printers(r.Context(), p.Org)
 	if err != nil {
 		return nil, err
 	}
 	return p.FilterPrinters(ps), nil
 }
 
-func (h *handler) printers(w http.ResponseWriter, r *http.Request, p access.Principal) error {
-	ps, err := h.visiblePrinters(r, p)
+func (h *printerAPI) listPrinters(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+	ps, err := visiblePrinters(r, h.printers, p)
 	if err != nil {
 		return err
 	}
@@ -99,8 +100,8 @@ func (h *handler) printers(w http.ResponseWriter, r *http.Request, p access.Prin
 	return nil
 }
 
-func (h *handler) printer(w http.ResponseWriter, r *http.Request, p access.Principal) error {
-	ps, err := h.visiblePrinters(r, p)
+func (h *printerAPI) printer(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+	ps, err := visiblePrinters(r, h.printers, p)
 	if err != nil {
 		return err
 	}
@@ -114,8 +115,8 @@ func (h *handler) printer(w http.ResponseWriter, r *http.Request, p access.Princ
 	return fleet.ErrNotFound
 }
 
-func (h *handler) users(w http.ResponseWriter, r *http.Request, p access.Principal) error {
-	ms, err := h.st.Members(r.Context(), p.Org)
+func (h *userAPI) users(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+	ms, err := h.members.Members(r.Context(), p.Org)
 	if err != nil {
 		return err
 	}
@@ -127,8 +128,8 @@ func (h *handler) users(w http.ResponseWriter, r *http.Request, p access.Princip
 	return nil
 }
 
-func (h *handler) user(w http.ResponseWriter, r *http.Request, p access.Principal) error {
-	m, err := h.st.Member(r.Context(), p.Org, fleet.UserID(r.PathValue("id")))
+func (h *userAPI) user(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+	m, err := h.members.Member(r.Context(), p.Org, fleet.UserID(r.PathValue("id")))
 	if err != nil {
 		return err
 	}
@@ -179,7 +180,7 @@ func validName(field, name string) error {
 }
 
 // createUser creates a user with a generated first password, shown once.
-func (h *handler) createUser(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+func (h *userAPI) createUser(w http.ResponseWriter, r *http.Request, p access.Principal) error {
 	var req createUserRequest
 	if err := decode(r.Body, &req); err != nil {
 		return err
@@ -199,11 +200,11 @@ func (h *handler) createUser(w http.ResponseWriter, r *http.Request, p access.Pr
 	if err != nil {
 		return err
 	}
-	id, err := h.st.CreateMember(r.Context(), p.Org, req.Name, hash, role, sites)
+	id, err := h.members.CreateMember(r.Context(), p.Org, req.Name, hash, role, sites)
 	if err != nil {
 		return err
 	}
-	m, err := h.st.Member(r.Context(), p.Org, id)
+	m, err := h.members.Member(r.Context(), p.Org, id)
 	if err != nil {
 		return err
 	}
@@ -213,8 +214,8 @@ func (h *handler) createUser(w http.ResponseWriter, r *http.Request, p access.Pr
 }
 
 // managed loads the user named in the path, if p may manage them.
-func (h *handler) managed(r *http.Request, p access.Principal) (access.Member, error) {
-	m, err := h.st.Member(r.Context(), p.Org, fleet.UserID(r.PathValue("id")))
+func (h *userAPI) managed(r *http.Request, p access.Principal) (access.Member, error) {
+	m, err := h.members.Member(r.Context(), p.Org, fleet.UserID(r.PathValue("id")))
 	if err != nil {
 		return access.Member{}, err
 	}
@@ -224,7 +225,7 @@ func (h *handler) managed(r *http.Request, p access.Principal) (access.Member, e
 	return m, nil
 }
 
-func (h *handler) updateUser(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+func (h *userAPI) updateUser(w http.ResponseWriter, r *http.Request, p access.Principal) error {
 	m, err := h.managed(r, p)
 	if err != nil {
 		return err
@@ -237,17 +238,17 @@ func (h *handler) updateUser(w http.ResponseWriter, r *http.Request, p access.Pr
 	if err != nil {
 		return err
 	}
-	if err := h.st.SetMember(r.Context(), p.Org, m.ID, role, sites); err != nil {
+	if err := h.members.SetMember(r.Context(), p.Org, m.ID, role, sites); err != nil {
 		return err
 	}
-	if m, err = h.st.Member(r.Context(), p.Org, m.ID); err != nil {
+	if m, err = h.members.Member(r.Context(), p.Org, m.ID); err != nil {
 		return err
 	}
 	h.encode(w, http.StatusOK, newUserJSON(m))
 	return nil
 }
 
-func (h *handler) deleteUser(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+func (h *userAPI) deleteUser(w http.ResponseWriter, r *http.Request, p access.Principal) error {
 	m, err := h.managed(r, p)
 	if err != nil {
 		return err
@@ -255,7 +256,7 @@ func (h *handler) deleteUser(w http.ResponseWriter, r *http.Request, p access.Pr
 	if m.ID == p.User.ID {
 		return badRequest("You cannot remove yourself.")
 	}
-	if err := h.st.DeleteMember(r.Context(), p.Org, m.ID); err != nil {
+	if err := h.members.DeleteMember(r.Context(), p.Org, m.ID); err != nil {
 		return err
 	}
 	h.log.Info("user removed", "user", m.ID, "by", p.User.ID)
@@ -281,14 +282,14 @@ func newTokenJSON(t access.Token) tokenJSON {
 		Created: t.Created, Expires: t.Expires, Revoked: t.Revoked}
 }
 
-// tokens lists the caller's own tokens, or all of the organisation's for
+// listTokens lists the caller's own tokens, or all of the organisation's for
 // an admin.
-func (h *handler) tokens(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+func (h *tokenAPI) listTokens(w http.ResponseWriter, r *http.Request, p access.Principal) error {
 	owner := p.User.ID
 	if p.Role == fleet.RoleAdmin {
 		owner = ""
 	}
-	toks, err := h.st.APITokens(r.Context(), p.Org, owner)
+	toks, err := h.tokens.APITokens(r.Context(), p.Org, owner)
 	if err != nil {
 		return err
 	}
@@ -321,7 +322,7 @@ func newToken(p access.Principal, name string, scope access.Scope, sites access.
 	return p.NewToken(name, scope, sites, now, now.Add(time.Duration(days)*24*time.Hour))
 }
 
-func (h *handler) createToken(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+func (h *tokenAPI) createToken(w http.ResponseWriter, r *http.Request, p access.Principal) error {
 	var req createTokenRequest
 	if err := decode(r.Body, &req); err != nil {
 		return err
@@ -343,7 +344,7 @@ func (h *handler) createToken(w http.ResponseWriter, r *http.Request, p access.P
 	if err != nil {
 		return err
 	}
-	if tok.ID, err = h.st.CreateAPIToken(r.Context(), tok, identity.HashToken(secret)); err != nil {
+	if tok.ID, err = h.tokens.CreateAPIToken(r.Context(), tok, identity.HashToken(secret)); err != nil {
 		return err
 	}
 	h.log.Info("api token created", "token", tok.ID, "by", p.User.ID)
@@ -355,15 +356,15 @@ func (h *handler) createToken(w http.ResponseWriter, r *http.Request, p access.P
 
 // revokeToken revokes one of the caller's tokens, or any of the
 // organisation's for an admin.
-func (h *handler) revokeToken(w http.ResponseWriter, r *http.Request, p access.Principal) error {
-	tok, err := h.st.APIToken(r.Context(), p.Org, access.TokenID(r.PathValue("id")))
+func (h *tokenAPI) revokeToken(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+	tok, err := h.tokens.APIToken(r.Context(), p.Org, access.TokenID(r.PathValue("id")))
 	if err != nil {
 		return err
 	}
 	if tok.UserID != p.User.ID && p.Role != fleet.RoleAdmin {
 		return fleet.ErrNotFound // another member's token is none of the caller's business
 	}
-	if err := h.st.RevokeAPIToken(r.Context(), p.Org, tok.ID, h.clock.Now()); err != nil {
+	if err := h.tokens.RevokeAPIToken(r.Context(), p.Org, tok.ID, h.clock.Now()); err != nil {
 		return err
 	}
 	h.log.Info("api token revoked", "token", tok.ID, "by", p.User.ID)
@@ -383,12 +384,12 @@ type enrolmentJSON struct {
 
 // createEnrolmentToken issues a one-time gateway enrolment token for a site
 // the caller may see, shown once.
-func (h *handler) createEnrolmentToken(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+func (h *siteAPI) createEnrolmentToken(w http.ResponseWriter, r *http.Request, p access.Principal) error {
 	var req enrolmentRequest
 	if err := decode(r.Body, &req); err != nil {
 		return err
 	}
-	sites, err := h.st.Sites(r.Context(), p.Org)
+	sites, err := h.sites.Sites(r.Context(), p.Org)
 	if err != nil {
 		return err
 	}
@@ -404,7 +405,7 @@ func (h *handler) createEnrolmentToken(w http.ResponseWriter, r *http.Request, p
 		return err
 	}
 	expires := h.clock.Now().UTC().Add(enrolmentTTL)
-	if err := h.st.CreateEnrolmentToken(r.Context(), req.SiteID, identity.HashToken(token), expires); err != nil {
+	if err := h.sites.CreateEnrolmentToken(r.Context(), req.SiteID, identity.HashToken(token), expires); err != nil {
 		return err
 	}
 	h.log.Info("enrolment token issued", "site", req.SiteID, "by", p.User.ID)

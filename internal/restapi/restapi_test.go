@@ -17,6 +17,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/access"
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/fusionfleet/fusionfleet/internal/fleetquery"
 	"github.com/fusionfleet/fusionfleet/internal/identity"
 	"github.com/fusionfleet/fusionfleet/internal/sqlite"
 	"github.com/fusionfleet/fusionfleet/internal/update"
@@ -42,7 +43,7 @@ type side struct {
 type fixture struct {
 	db    *sqlite.DB
 	clock *clock.Manual
-	h     *handler
+	h     *api
 	srv   *httptest.Server
 	a, b  *side
 	seq   uint64
@@ -60,10 +61,16 @@ func newFixture(t *testing.T) *fixture {
 	f.a = f.seed(t, "CanaryAlpha")
 	f.b = f.seed(t, "CanaryBravo")
 	f.a.otherCanaries, f.b.otherCanaries = f.b.canaries, f.a.canaries
-	f.h = newHandler(db, Options{Clock: f.clock})
+	f.h = newHandler(storeDeps(db), Options{Clock: f.clock})
 	f.srv = httptest.NewServer(f.h.mux())
 	t.Cleanup(f.srv.Close)
 	return f
+}
+
+// storeDeps fills every capability from db.
+func storeDeps(db *sqlite.DB) Deps {
+	return Deps{TokenLookup: db, Members: db, Sites: db, Tokens: db, Printers: db, Jobs: db, History: db,
+		Alerts: db, AlertRules: db, Channels: db, NotifyPrefs: db, KPIs: db}
 }
 
 // seed creates an organisation with two sites, a printer at each, users of
@@ -271,7 +278,7 @@ func TestRouteWalker(t *testing.T) {
 	want["GET /api/v1/notification-prefs"] = ok(200)
 	want["PUT /api/v1/notification-prefs"] = with(ok(200), "read", 403)
 	// Updates (updates.go), with releases for the walker's printer model.
-	f.h.releases = staticReleases{{Target: "fw-2.0", Release: update.Release{Kind: update.KindFirmware, Version: "2.0", Models: []string{"M1"}}}}
+	f.h.updates.releases = staticReleases{{Target: "fw-2.0", Release: update.Release{Kind: update.KindFirmware, Version: "2.0", Models: []string{"M1"}}}}
 	want["GET /api/v1/updates"] = ok(200)
 	bodies := map[string]string{
 		"POST /api/v1/users":                  `{"name":"new-%s","role":"viewer"}`,
@@ -399,7 +406,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		}
 	}
 	var routed []string
-	h := newHandler(nil, Options{})
+	h := newHandler(Deps{}, Options{})
 	for _, rt := range h.routes() {
 		key := rt.method + " " + rt.path
 		routed = append(routed, key)
@@ -577,40 +584,47 @@ func TestUsersAPI(t *testing.T) {
 	}
 }
 
-// failing fails every store call that takes an org with errBoom.
-type failing struct {
-	Store
-	fail string
-}
-
 var errBoom = errors.New("boom: secret detail")
 
-func (s failing) Printers(ctx context.Context, org fleet.OrgID) ([]fleet.PrinterView, error) {
-	if s.fail == "Printers" {
-		return nil, errBoom
-	}
-	return s.Store.Printers(ctx, org)
+// failingPrinters, failingLookup and failingMembers fail the one call each
+// that listing printers makes, with errBoom.
+type failingPrinters struct{ fleetquery.PrinterReader }
+
+func (failingPrinters) Printers(context.Context, fleet.OrgID) ([]fleet.PrinterView, error) {
+	return nil, errBoom
 }
 
-func (s failing) APITokenByHash(ctx context.Context, h string) (access.Token, error) {
-	if s.fail == "APITokenByHash" {
-		return access.Token{}, errBoom
-	}
-	return s.Store.APITokenByHash(ctx, h)
+type failingLookup struct{}
+
+func (failingLookup) APITokenByHash(context.Context, string) (access.Token, error) {
+	return access.Token{}, errBoom
 }
 
-func (s failing) Member(ctx context.Context, org fleet.OrgID, u fleet.UserID) (access.Member, error) {
-	if s.fail == "Member" {
-		return access.Member{}, errBoom
-	}
-	return s.Store.Member(ctx, org, u)
+// memberStore is access.Members under a name that does not clash, as an
+// embedded field, with its method Members.
+type memberStore = access.Members
+
+type failingMembers struct{ memberStore }
+
+func (failingMembers) Member(context.Context, fleet.OrgID, fleet.UserID) (access.Member, error) {
+	return access.Member{}, errBoom
 }
 
 func TestStoreFailures(t *testing.T) {
 	f := newFixture(t)
-	for _, m := range []string{"Printers", "APITokenByHash", "Member"} {
-		t.Run(m, func(t *testing.T) {
-			srv := httptest.NewServer(newHandler(failing{Store: f.db, fail: m}, Options{Clock: f.clock}).mux())
+	tests := []struct {
+		method string
+		fail   func(d *Deps)
+	}{
+		{"Printers", func(d *Deps) { d.Printers = failingPrinters{d.Printers} }},
+		{"APITokenByHash", func(d *Deps) { d.TokenLookup = failingLookup{} }},
+		{"Member", func(d *Deps) { d.Members = failingMembers{d.Members} }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method, func(t *testing.T) {
+			d := storeDeps(f.db)
+			tt.fail(&d)
+			srv := httptest.NewServer(newHandler(d, Options{Clock: f.clock}).mux())
 			defer srv.Close()
 			req, _ := http.NewRequest("GET", srv.URL+"/api/v1/printers", nil)
 			req.Header.Set("Authorization", "Bearer "+f.a.tokens["admin"])

@@ -36,7 +36,7 @@ type printerVersions struct {
 	ParametersUpdate *update.Offer   `json:"parameters_update"`
 }
 
-func (h *handler) updates(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+func (h *updatesAPI) updates(w http.ResponseWriter, r *http.Request, p access.Principal) error {
 	body := updatesBody{Releases: []update.Offer{}, Printers: []printerVersions{}}
 	if h.releases != nil {
 		rels, err := h.releases.Releases(r.Context())
@@ -46,13 +46,13 @@ func (h *handler) updates(w http.ResponseWriter, r *http.Request, p access.Princ
 		update.SortOffers(rels)
 		body.Configured, body.Releases = true, append(body.Releases, rels...)
 	}
-	ps, err := h.visiblePrinters(r, p)
+	ps, err := visiblePrinters(r, h.printers, p)
 	if err != nil {
 		return err
 	}
 	for _, v := range ps {
 		pv := printerVersions{ID: v.ID, Name: v.Name, Model: v.Model, SiteID: v.SiteID}
-		det, err := h.st.PrinterDetail(r.Context(), p.Org, v.ID)
+		det, err := h.printers.PrinterDetail(r.Context(), p.Org, v.ID)
 		if err != nil && !errors.Is(err, fleet.ErrNotFound) {
 			return err
 		}

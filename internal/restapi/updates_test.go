@@ -30,7 +30,7 @@ func TestUpdatesAPI(t *testing.T) {
 			PrinterID: p, Name: "CanaryAlpha Printer", Model: "M1", SerialNumber: "SN", Firmware: "1.5", ParameterSet: "PA12-3"}}}}); err != nil {
 		t.Fatal(err)
 	}
-	f.h.releases = staticReleases{
+	f.h.updates.releases = staticReleases{
 		{Target: "params-3", Release: update.Release{Kind: update.KindParameters, Version: "3", Name: "PA12-3", Models: []string{"M1"}}},
 		{Target: "fw-2.0", Release: update.Release{Kind: update.KindFirmware, Version: "2.0", Models: []string{"M1"}}},
 		{Target: "fw-3.0", Halted: true, HaltReason: "failing", Release: update.Release{Kind: update.KindFirmware, Version: "3.0", Models: []string{"M1"}}},
@@ -71,7 +71,7 @@ func TestUpdatesAPI(t *testing.T) {
 	}
 
 	// Without a repository: empty lists, configured false.
-	f.h.releases = nil
+	f.h.updates.releases = nil
 	_, body = f.do(t, "GET", "/api/v1/updates", f.a.tokens["admin"], "")
 	if !strings.Contains(body, `"configured":false`) || !strings.Contains(body, `"releases":[]`) {
 		t.Errorf("without repository: %s", body)

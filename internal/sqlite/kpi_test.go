@@ -169,7 +169,9 @@ func BenchmarkKPIPages(b *testing.B) {
 	if err := db.CreateSession(ctx, identity.HashToken(secret), user, storetest.T0.Add(time.Hour)); err != nil {
 		b.Fatal(err)
 	}
-	h := dashboard.NewHandler(db, dashboard.NewHub(), dashboard.Options{Clock: clock.NewManual(storetest.T0)})
+	// The KPI pages read sessions, printers and sites for the choices, and KPIs.
+	d := dashboard.Deps{Sessions: db, Printers: db, Sites: db, KPIs: db}
+	h := dashboard.NewHandler(d, dashboard.NewHub(), dashboard.Options{Clock: clock.NewManual(storetest.T0)})
 	for _, page := range []string{"/kpis?period=365d", "/kpis?period=30d", "/kpis?period=365d&printer=" + string(p),
 		"/benchmark?period=12m", "/usage?period=365d", "/usage?period=365d&site=site_042"} {
 		b.Run(page, func(b *testing.B) {

@@ -222,6 +222,8 @@ func BenchmarkPages(b *testing.B) {
 	org, p := loadPagesFleet(b, db)
 	cookie := storetest.SeedPagesOrg(b, db, org)
 	b.Logf("fleet loaded in %v", time.Since(began).Round(time.Millisecond))
-	h := dashboard.NewHandler(db, dashboard.NewHub(), dashboard.Options{Clock: clock.NewManual(storetest.T0)})
+	d := dashboard.Deps{Sessions: db, TwoFactor: db, Members: db, Sites: db, Tokens: db, Printers: db, Jobs: db,
+		History: db, Alerts: db, AlertRules: db, WorstAlerts: db, Channels: db, NotifyPrefs: db, KPIs: db}
+	h := dashboard.NewHandler(d, dashboard.NewHub(), dashboard.Options{Clock: clock.NewManual(storetest.T0)})
 	storetest.BenchPages(b, h, cookie, storetest.DashboardPages(p, pagesCurrentJob))
 }

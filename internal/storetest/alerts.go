@@ -3,7 +3,6 @@ package storetest
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,22 +13,60 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
-// AlertStore is what the stores keep of alerts and alert rules.
-type AlertStore interface {
+// AlertTracking is what the alert engine keeps: one active alert per
+// printer and rule, saved revision by revision, and the printers its
+// sweeps find silent or stalled.
+type AlertTracking interface {
 	AlertStates(ctx context.Context, org fleet.OrgID, p fleet.PrinterID) ([]alert.State, error)
 	SaveAlert(ctx context.Context, s alert.State, prev int) error
 	ActiveAlerts(ctx context.Context, rule fleet.RuleKey) ([]alert.State, error)
 	SilentPrinters(ctx context.Context, before time.Time) ([]alert.Subject, error)
 	StalledPrinters(ctx context.Context, before, seenAfter time.Time) ([]alert.Subject, error)
+}
+
+// AlertTriage is what users do with an organisation's alerts: list them,
+// read one, see each printer's worst, acknowledge and assign.
+type AlertTriage interface {
 	Alerts(ctx context.Context, org fleet.OrgID, f alert.Filter) ([]fleet.Alert, error)
 	Alert(ctx context.Context, org fleet.OrgID, id fleet.AlertID) (fleet.Alert, error)
 	WorstAlerts(ctx context.Context, org fleet.OrgID) (map[fleet.PrinterID]fleet.Alert, error)
 	AckAlert(ctx context.Context, org fleet.OrgID, id fleet.AlertID, user fleet.UserID, at time.Time) error
 	AssignAlert(ctx context.Context, org fleet.OrgID, id fleet.AlertID, user fleet.UserID) error
+}
+
+// RuleSettings keeps an organisation's custom alert rules and the rules
+// it muted.
+type RuleSettings interface {
 	AlertRules(ctx context.Context, org fleet.OrgID) (alert.Rules, error)
 	CreateAlertRule(ctx context.Context, r alert.CustomRule) (string, error)
 	DeleteAlertRule(ctx context.Context, org fleet.OrgID, id string, at time.Time) error
 	SetRuleMuted(ctx context.Context, org fleet.OrgID, rule fleet.RuleKey, muted bool) error
+}
+
+// AlertStore is what RunAlerts drives: alerts, with organisations,
+// ingest for the printers alerts are about and users who act on them.
+type AlertStore interface {
+	AlertTracking
+	AlertTriage
+	RuleSettings
+	Orgs
+	Ingest
+	Accounts
+}
+
+// RunAlerts runs the alerts contract against stores made by open: the
+// lifecycle of an alert by revision, one active alert per printer and rule
+// even under races, acknowledgement and assignment within the
+// organisation, the alert list's filters, custom and muted rules, and the
+// sweeps' queries for silent and stalled printers.
+func RunAlerts(t *testing.T, open func(t *testing.T) AlertStore) {
+	runTests(t, open, []storeTest[AlertStore]{
+		{"AlertLifecycle", testAlertLifecycle},
+		{"AlertQueries", testAlertQueries},
+		{"AlertOpenUnderRace", testAlertOpenRace},
+		{"AlertRules", testAlertRules},
+		{"AlertSweepQueries", testAlertSweepQueries},
+	})
 }
 
 // newAlert is an active alert of rule opened at at.
@@ -38,14 +75,14 @@ func newAlert(id fleet.AlertID, org fleet.OrgID, site fleet.SiteID, p fleet.Prin
 		Title: "t", Detail: "d", Opened: at, Updated: at, Revision: 1}, Seen: at}
 }
 
-func saveAlert(t *testing.T, s Store, a alert.State, prev int) {
+func saveAlert(t *testing.T, s AlertTracking, a alert.State, prev int) {
 	t.Helper()
 	if err := s.SaveAlert(t.Context(), a, prev); err != nil {
 		t.Fatalf("SaveAlert(%s rev %d, prev %d): %v", a.ID, a.Revision, prev, err)
 	}
 }
 
-func testAlertLifecycle(t *testing.T, db Store) {
+func testAlertLifecycle(t *testing.T, db AlertStore) {
 	ctx := t.Context()
 	org, site := tenant(t, db, "Acme")
 	other, otherSite := tenant(t, db, "Other")
@@ -167,7 +204,7 @@ func testAlertLifecycle(t *testing.T, db Store) {
 	}
 }
 
-func testAlertQueries(t *testing.T, db Store) {
+func testAlertQueries(t *testing.T, db AlertStore) {
 	ctx := t.Context()
 	org, s1 := tenant(t, db, "Acme")
 	s2, err := db.CreateSite(ctx, org, "Second")
@@ -234,37 +271,20 @@ func testAlertQueries(t *testing.T, db Store) {
 }
 
 // testAlertOpenRace: nodes opening the same alert at once make one.
-func testAlertOpenRace(t *testing.T, db Store) {
+func testAlertOpenRace(t *testing.T, db AlertStore) {
 	ctx := t.Context()
 	org, site := tenant(t, db, "Acme")
-	const n = 8
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			a := newAlert(fleet.AlertID("alr_"+string(rune('a'+i))), org, site, "printer-aaaa", alert.RuleOffline, fleet.SeverityWarning, T0)
-			errs[i] = db.SaveAlert(ctx, a, 0)
-		})
-	}
-	wg.Wait()
-	wins := 0
-	for _, err := range errs {
-		switch {
-		case err == nil:
-			wins++
-		case !errors.Is(err, fleet.ErrConflict):
-			t.Errorf("unexpected error: %v", err)
-		}
-	}
-	if wins != 1 {
-		t.Errorf("%d alerts opened, want 1", wins)
-	}
+	errs := race(8, func(i int) error {
+		a := newAlert(fleet.AlertID("alr_"+string(rune('a'+i))), org, site, "printer-aaaa", alert.RuleOffline, fleet.SeverityWarning, T0)
+		return db.SaveAlert(ctx, a, 0)
+	})
+	checkOneWins(t, errs, fleet.ErrConflict)
 	if got, err := db.Alerts(ctx, org, alert.Filter{}); err != nil || len(got) != 1 {
 		t.Errorf("Alerts = %d, %v; want 1", len(got), err)
 	}
 }
 
-func testAlertRules(t *testing.T, db Store) {
+func testAlertRules(t *testing.T, db AlertStore) {
 	ctx := t.Context()
 	org, site := tenant(t, db, "Acme")
 	other, otherSite := tenant(t, db, "Other")
@@ -338,7 +358,7 @@ func testAlertRules(t *testing.T, db Store) {
 	}
 }
 
-func testAlertSweepQueries(t *testing.T, db Store) {
+func testAlertSweepQueries(t *testing.T, db AlertStore) {
 	ctx := t.Context()
 	org, site := tenant(t, db, "Acme")
 	const (

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"testing"
@@ -11,6 +12,37 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 )
+
+// KPIs reads an organisation's daily KPI rollups, its usage by hour of
+// the week and its material use, and the anonymous cohort of other
+// organisations with a model that the benchmark compares with.
+type KPIs interface {
+	KPIDaily(ctx context.Context, org fleet.OrgID, f kpi.Filter) (kpi.Daily, error)
+	UsageHeatmap(ctx context.Context, org fleet.OrgID, f kpi.Filter) (kpi.Usage, error)
+	MaterialUse(ctx context.Context, org fleet.OrgID, f kpi.Filter) ([]kpi.MaterialDay, error)
+	BenchmarkCohort(ctx context.Context, model string, exclude fleet.OrgID, from, to time.Time) ([]kpi.Aggregate, error)
+}
+
+// KPIStore is what RunKPIs drives: KPIs and benchmark, with organisations
+// and the ingest that rolls them up.
+type KPIStore interface {
+	KPIs
+	Orgs
+	Ingest
+}
+
+// RunKPIs runs the KPIs and benchmark contract against stores made by
+// open: the daily rollup as jobs and parts are reported again or move,
+// even under concurrent ingest, its filters, usage and material reads,
+// and the benchmark cohort.
+func RunKPIs(t *testing.T, open func(t *testing.T) KPIStore) {
+	runTests(t, open, []storeTest[KPIStore]{
+		{"KPIRollup", testKPIRollup},
+		{"KPIFilters", testKPIFilters},
+		{"BenchmarkCohort", testBenchmarkCohort},
+		{"KPIRollupUnderRace", testKPIRollupRace},
+	})
+}
 
 // kpiDay is the UTC day the KPI contract's jobs are built around.
 var kpiDay = time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)
@@ -46,7 +78,7 @@ func kpiPart(seq uint64, p fleet.PrinterID, job, id string, outcome fleet.PartOu
 
 var approx = cmpopts.EquateApprox(0, 1e-9)
 
-func kpiDaily(t *testing.T, s Store, org fleet.OrgID, f kpi.Filter) kpi.Daily {
+func kpiDaily(t *testing.T, s KPIs, org fleet.OrgID, f kpi.Filter) kpi.Daily {
 	t.Helper()
 	if f.From.IsZero() {
 		f.From, f.To = kpiDay.AddDate(0, 0, -30), kpiDay.AddDate(0, 0, 30)
@@ -61,7 +93,7 @@ func kpiDaily(t *testing.T, s Store, org fleet.OrgID, f kpi.Filter) kpi.Daily {
 // testKPIRollup checks the daily rollup: what a day sums up to, that a job
 // reported again counts once, that a job moving to another day leaves the
 // old one, and that parts count with their job.
-func testKPIRollup(t *testing.T, s Store) {
+func testKPIRollup(t *testing.T, s KPIStore) {
 	org, site := tenant(t, s, "acme")
 	other, otherSite := tenant(t, s, "other")
 	p := fleet.PrinterID("printer-kpi-1")
@@ -128,7 +160,7 @@ func testKPIRollup(t *testing.T, s Store) {
 
 // testKPIFilters checks site, site-limit, model and printer filters and
 // the usage and material reads.
-func testKPIFilters(t *testing.T, s Store) {
+func testKPIFilters(t *testing.T, s KPIStore) {
 	org, site1 := tenant(t, s, "acme")
 	site2, err := s.CreateSite(t.Context(), org, "second plant")
 	if err != nil {
@@ -208,7 +240,7 @@ func testKPIFilters(t *testing.T, s Store) {
 // testBenchmarkCohort checks that a cohort holds every other organisation
 // with the model, once, summed over the months asked for, and never the
 // caller.
-func testBenchmarkCohort(t *testing.T, s Store) {
+func testBenchmarkCohort(t *testing.T, s KPIStore) {
 	month := kpi.Month(kpiDay)
 	var orgs []fleet.OrgID
 	for i := range 4 {
@@ -244,7 +276,7 @@ func testBenchmarkCohort(t *testing.T, s Store) {
 
 // testKPIRollupRace applies jobs of several printers of one site on one
 // day concurrently: the site's and the month's rollups hold every job.
-func testKPIRollupRace(t *testing.T, s Store) {
+func testKPIRollupRace(t *testing.T, s KPIStore) {
 	org, site := tenant(t, s, "acme")
 	other, otherSite := tenant(t, s, "other")
 	const printers, rounds = 4, 5

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -13,6 +14,61 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
+// Channels keeps an organisation's notification channels: webhooks and
+// mailboxes.
+type Channels interface {
+	CreateNotifyChannel(ctx context.Context, c fleet.NotifyChannel) (fleet.NotifyChannelID, error)
+	NotifyChannels(ctx context.Context, org fleet.OrgID) ([]fleet.NotifyChannel, error)
+	NotifyChannel(ctx context.Context, org fleet.OrgID, id fleet.NotifyChannelID) (fleet.NotifyChannel, error)
+	DeleteNotifyChannel(ctx context.Context, org fleet.OrgID, id fleet.NotifyChannelID, now time.Time) error
+}
+
+// Subscriptions keeps users' notification preferences and finds who is
+// told of an alert at a site: the channels and the users who may see it.
+type Subscriptions interface {
+	SetNotifyPrefs(ctx context.Context, p fleet.NotifyPrefs) error
+	NotifyPrefs(ctx context.Context, org fleet.OrgID, user fleet.UserID) (fleet.NotifyPrefs, error)
+	Recipients(ctx context.Context, org fleet.OrgID, site fleet.SiteID) ([]fleet.Recipient, error)
+}
+
+// DeliveryQueue is the durable queue of notifications: enqueued once per
+// alert revision and recipient, claimed under a lease, each attempt
+// logged, pruned when done.
+type DeliveryQueue interface {
+	EnqueueDeliveries(ctx context.Context, ds []fleet.Delivery) (int, error)
+	ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]fleet.Delivery, error)
+	RecordAttempt(ctx context.Context, a fleet.DeliveryAttempt, next time.Time) error
+	Deliveries(ctx context.Context, org fleet.OrgID, limit int) ([]fleet.Delivery, error)
+	DeliveryLog(ctx context.Context, org fleet.OrgID, limit int) ([]fleet.DeliveryAttempt, error)
+	PruneDeliveries(ctx context.Context, cutoff time.Time) (int64, error)
+}
+
+// NotifyStore is what RunNotifications drives: notifications, with
+// organisations and the users and members who receive them.
+type NotifyStore interface {
+	Channels
+	Subscriptions
+	DeliveryQueue
+	Orgs
+	Accounts
+	Membership
+}
+
+// RunNotifications runs the notifications contract against stores made by
+// open: channels, users' preferences, the recipients of a site, and the
+// delivery queue with its leases, retries, superseded revisions and
+// claims that never overlap.
+func RunNotifications(t *testing.T, open func(t *testing.T) NotifyStore) {
+	runTests(t, open, []storeTest[NotifyStore]{
+		{"NotifyChannels", testNotifyChannels},
+		{"NotifyPrefs", testNotifyPrefs},
+		{"Recipients", testRecipients},
+		{"Deliveries", testDeliveries},
+		{"DeliveryRevisions", testDeliveryRevisions},
+		{"ClaimDeliveriesUnderRace", testClaimRace},
+	})
+}
+
 // testSecret is a webhook secret long enough to be valid.
 var testSecret = strings.Repeat("s", 43)
 
@@ -22,7 +78,7 @@ func webhook(org fleet.OrgID, name string, created time.Time) fleet.NotifyChanne
 		Secret: testSecret, MinSeverity: fleet.SeverityWarning, Created: created}
 }
 
-func testNotifyChannels(t *testing.T, db Store) {
+func testNotifyChannels(t *testing.T, db NotifyStore) {
 	ctx := t.Context()
 	orgA, _ := tenant(t, db, "A")
 	orgB, _ := tenant(t, db, "B")
@@ -81,7 +137,7 @@ func testNotifyChannels(t *testing.T, db Store) {
 	}
 }
 
-func testNotifyPrefs(t *testing.T, db Store) {
+func testNotifyPrefs(t *testing.T, db NotifyStore) {
 	ctx := t.Context()
 	orgA, _ := tenant(t, db, "A")
 	orgB, _ := tenant(t, db, "B")
@@ -136,7 +192,7 @@ func testNotifyPrefs(t *testing.T, db Store) {
 	})
 }
 
-func testRecipients(t *testing.T, db Store) {
+func testRecipients(t *testing.T, db NotifyStore) {
 	ctx := t.Context()
 	orgA, siteA := tenant(t, db, "A")
 	siteA2, err := db.CreateSite(ctx, orgA, "A second plant")
@@ -222,7 +278,7 @@ func delivery(a fleet.Alert, r fleet.Recipient, at time.Time) fleet.Delivery {
 	return fleet.Delivery{OrgID: a.OrgID, Alert: a, Recipient: r, NextAt: at, Created: at}
 }
 
-func testDeliveries(t *testing.T, db Store) {
+func testDeliveries(t *testing.T, db NotifyStore) {
 	ctx := t.Context()
 	orgA, siteA := tenant(t, db, "A")
 	orgB, siteB := tenant(t, db, "B")
@@ -374,7 +430,7 @@ func testDeliveries(t *testing.T, db Store) {
 	}
 }
 
-func testDeliveryRevisions(t *testing.T, db Store) {
+func testDeliveryRevisions(t *testing.T, db NotifyStore) {
 	ctx := t.Context()
 	org, site := tenant(t, db, "A")
 	hook := webhook(org, "ops", T0)
@@ -430,7 +486,7 @@ func testDeliveryRevisions(t *testing.T, db Store) {
 
 // testClaimRace claims from several callers at once: every delivery is
 // claimed exactly once.
-func testClaimRace(t *testing.T, db Store) {
+func testClaimRace(t *testing.T, db NotifyStore) {
 	ctx := t.Context()
 	org, site := tenant(t, db, "A")
 	const n = 24

@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -144,9 +143,13 @@ var RuleKeys = []struct {
 
 // PageStore is what SeedPagesOrg needs of a store.
 type PageStore interface {
-	Store
-	CreateAlertRule(ctx context.Context, r alert.CustomRule) (string, error)
-	SetRuleMuted(ctx context.Context, org fleet.OrgID, rule fleet.RuleKey, muted bool) error
+	Orgs
+	Membership
+	Sessions
+	AccessTokens
+	Channels
+	Subscriptions
+	RuleSettings
 }
 
 // Session cookie names of the dashboard without Secure cookies.

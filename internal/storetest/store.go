@@ -1,101 +1,73 @@
 package storetest
 
-import (
-	"context"
-	"time"
+import "testing"
 
-	"github.com/fusionfleet/fusionfleet/internal/access"
-	"github.com/fusionfleet/fusionfleet/internal/fleet"
-	"github.com/fusionfleet/fusionfleet/internal/fleetquery"
-	"github.com/fusionfleet/fusionfleet/internal/kpi"
-	"github.com/fusionfleet/fusionfleet/internal/retention"
-)
-
-// Store is every method the cloud stores share.
+// Store is every capability of a cloud store: the union that Run drives.
 type Store interface {
-	CreateOrg(ctx context.Context, name string) (fleet.OrgID, error)
-	CreateSite(ctx context.Context, org fleet.OrgID, name string) (fleet.SiteID, error)
-	Sites(ctx context.Context, org fleet.OrgID) ([]fleet.Site, error)
-	CreateUser(ctx context.Context, org fleet.OrgID, name, passwordHash string, role fleet.Role) (fleet.UserID, error)
-	UserByName(ctx context.Context, name string) (fleet.User, string, error)
-	SetPassword(ctx context.Context, user fleet.UserID, passwordHash string) error
+	// Identity and sessions (identity.go).
+	Accounts
+	Sessions
+	SecondFactors
+	LoginChallenges
+	AccessTokens
+	// Tenants and sites (tenants.go).
+	Orgs
+	Membership
+	Gateways
+	// Ingest (ingest.go).
+	Ingest
+	// Fleet reads (reads.go).
+	PrinterReads
+	JobReads
+	HistoryReads
+	// Alerts (alerts.go).
+	AlertTracking
+	AlertTriage
+	RuleSettings
+	// Notifications (notify.go).
+	Channels
+	Subscriptions
+	DeliveryQueue
+	// KPIs and benchmark (kpi.go).
+	KPIs
+	// Updates (updates.go).
+	Versions
+	// Housekeeping (housekeeping.go).
+	Housekeeping
+}
 
-	CreateSession(ctx context.Context, tokenHash string, user fleet.UserID, expires time.Time) error
-	SessionUser(ctx context.Context, tokenHash string, now time.Time) (fleet.User, error)
-	DeleteSession(ctx context.Context, tokenHash string) error
+// Run runs every capability's suite against stores made by open, one
+// fresh store per test. open registers the store's cleanup with t.
+func Run(t *testing.T, open func(t *testing.T) Store) {
+	suites := []struct {
+		name string
+		run  func(t *testing.T)
+	}{
+		{"Identity", func(t *testing.T) { RunIdentity(t, func(t *testing.T) IdentityStore { return open(t) }) }},
+		{"Tenants", func(t *testing.T) { RunTenants(t, func(t *testing.T) TenantStore { return open(t) }) }},
+		{"Ingest", func(t *testing.T) { RunIngest(t, func(t *testing.T) IngestStore { return open(t) }) }},
+		{"FleetReads", func(t *testing.T) { RunFleetReads(t, func(t *testing.T) FleetStore { return open(t) }) }},
+		{"Alerts", func(t *testing.T) { RunAlerts(t, func(t *testing.T) AlertStore { return open(t) }) }},
+		{"Notifications", func(t *testing.T) { RunNotifications(t, func(t *testing.T) NotifyStore { return open(t) }) }},
+		{"KPIs", func(t *testing.T) { RunKPIs(t, func(t *testing.T) KPIStore { return open(t) }) }},
+		{"Updates", func(t *testing.T) { RunUpdates(t, func(t *testing.T) UpdateStore { return open(t) }) }},
+		{"Housekeeping", func(t *testing.T) { RunHousekeeping(t, func(t *testing.T) HousekeepingStore { return open(t) }) }},
+	}
+	for _, s := range suites {
+		t.Run(s.name, s.run)
+	}
+}
 
-	CreateEnrolmentToken(ctx context.Context, site fleet.SiteID, tokenHash string, expires time.Time) error
-	Enrol(ctx context.Context, tokenHash, name string, pub []byte, now time.Time) (fleet.Gateway, error)
-	Gateway(ctx context.Context, id fleet.GatewayID) (fleet.Gateway, error)
-	RevokeGateway(ctx context.Context, id fleet.GatewayID) error
+// storeTest is one test of a suite, on a fresh store of type S.
+type storeTest[S any] struct {
+	name string
+	fn   func(*testing.T, S)
+}
 
-	ApplyEnvelope(ctx context.Context, env fleet.Envelope) (int, error)
-
-	Printers(ctx context.Context, org fleet.OrgID) ([]fleet.PrinterView, error)
-	PrinterDetail(ctx context.Context, org fleet.OrgID, p fleet.PrinterID) (fleetquery.PrinterDetail, error)
-	Jobs(ctx context.Context, org fleet.OrgID, f fleetquery.JobFilter) ([]fleetquery.PrinterJob, error)
-	JobParts(ctx context.Context, org fleet.OrgID, p fleet.PrinterID, job string) ([]fleet.Part, error)
-	JobLayers(ctx context.Context, org fleet.OrgID, p fleet.PrinterID, job string) ([]fleet.Layer, error)
-	CountersHistory(ctx context.Context, org fleet.OrgID, p fleet.PrinterID, from, to time.Time) ([]fleet.Counters, error)
-	ConsumablesHistory(ctx context.Context, org fleet.OrgID, p fleet.PrinterID, from, to time.Time) ([]fleet.Consumables, error)
-	CountersTrend(ctx context.Context, org fleet.OrgID, p fleet.PrinterID, from, to time.Time, points int) ([]fleet.Counters, error)
-	ConsumablesTrend(ctx context.Context, org fleet.OrgID, p fleet.PrinterID, from, to time.Time, points int) ([]fleet.Consumables, error)
-	Events(ctx context.Context, org fleet.OrgID, p fleet.PrinterID, from, to time.Time, limit int) ([]fleet.Event, error)
-	Logs(ctx context.Context, org fleet.OrgID, p fleet.PrinterID, log fleet.LogKind, from, to time.Time, limit int) ([]fleet.LogLine, error)
-	JobHistory(ctx context.Context, org fleet.OrgID, q fleetquery.JobQuery) ([]fleetquery.PrinterJob, error)
-	Job(ctx context.Context, org fleet.OrgID, p fleet.PrinterID, job string) (fleet.Job, error)
-
-	CreateOrgOfKind(ctx context.Context, name string, kind access.OrgKind) (fleet.OrgID, error)
-	Org(ctx context.Context, id fleet.OrgID) (access.Org, error)
-	Member(ctx context.Context, org fleet.OrgID, user fleet.UserID) (access.Member, error)
-	Members(ctx context.Context, org fleet.OrgID) ([]access.Member, error)
-	CreateMember(ctx context.Context, org fleet.OrgID, name, passwordHash string, role fleet.Role, sites access.SiteSet) (fleet.UserID, error)
-	SetMember(ctx context.Context, org fleet.OrgID, user fleet.UserID, role fleet.Role, sites access.SiteSet) error
-	DeleteMember(ctx context.Context, org fleet.OrgID, user fleet.UserID) error
-	SessionMember(ctx context.Context, tokenHash string, now time.Time) (access.Member, error)
-	SetPrefs(ctx context.Context, org fleet.OrgID, user fleet.UserID, p fleet.Prefs) error
-
-	SetPendingTOTP(ctx context.Context, user fleet.UserID, secret string) error
-	TOTP(ctx context.Context, user fleet.UserID) (secret string, enabled bool, lastStep int64, err error)
-	EnableTOTP(ctx context.Context, user fleet.UserID, step int64, recoveryHashes []string) error
-	UseTOTPStep(ctx context.Context, user fleet.UserID, step int64) error
-	UseRecoveryCode(ctx context.Context, user fleet.UserID, codeHash string, now time.Time) error
-	RecoveryCodesLeft(ctx context.Context, user fleet.UserID) (int, error)
-	DisableTOTP(ctx context.Context, user fleet.UserID) error
-	CreateLoginChallenge(ctx context.Context, tokenHash string, user fleet.UserID, expires time.Time) error
-	LoginChallengeUser(ctx context.Context, tokenHash string, now time.Time) (fleet.User, error)
-	DeleteLoginChallenge(ctx context.Context, tokenHash string, now time.Time) error
-
-	CreateAPIToken(ctx context.Context, tok access.Token, tokenHash string) (access.TokenID, error)
-	APITokenByHash(ctx context.Context, tokenHash string) (access.Token, error)
-	APIToken(ctx context.Context, org fleet.OrgID, id access.TokenID) (access.Token, error)
-	APITokens(ctx context.Context, org fleet.OrgID, user fleet.UserID) ([]access.Token, error)
-	RevokeAPIToken(ctx context.Context, org fleet.OrgID, id access.TokenID, now time.Time) error
-
-	CreateNotifyChannel(ctx context.Context, c fleet.NotifyChannel) (fleet.NotifyChannelID, error)
-	NotifyChannels(ctx context.Context, org fleet.OrgID) ([]fleet.NotifyChannel, error)
-	NotifyChannel(ctx context.Context, org fleet.OrgID, id fleet.NotifyChannelID) (fleet.NotifyChannel, error)
-	DeleteNotifyChannel(ctx context.Context, org fleet.OrgID, id fleet.NotifyChannelID, now time.Time) error
-	SetNotifyPrefs(ctx context.Context, p fleet.NotifyPrefs) error
-	NotifyPrefs(ctx context.Context, org fleet.OrgID, user fleet.UserID) (fleet.NotifyPrefs, error)
-	Recipients(ctx context.Context, org fleet.OrgID, site fleet.SiteID) ([]fleet.Recipient, error)
-	EnqueueDeliveries(ctx context.Context, ds []fleet.Delivery) (int, error)
-	ClaimDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]fleet.Delivery, error)
-	RecordAttempt(ctx context.Context, a fleet.DeliveryAttempt, next time.Time) error
-	Deliveries(ctx context.Context, org fleet.OrgID, limit int) ([]fleet.Delivery, error)
-	DeliveryLog(ctx context.Context, org fleet.OrgID, limit int) ([]fleet.DeliveryAttempt, error)
-	PruneDeliveries(ctx context.Context, cutoff time.Time) (int64, error)
-
-	AlertStore
-	RolloutStore
-	VersionStore
-
-	KPIDaily(ctx context.Context, org fleet.OrgID, f kpi.Filter) (kpi.Daily, error)
-	UsageHeatmap(ctx context.Context, org fleet.OrgID, f kpi.Filter) (kpi.Usage, error)
-	MaterialUse(ctx context.Context, org fleet.OrgID, f kpi.Filter) ([]kpi.MaterialDay, error)
-	BenchmarkCohort(ctx context.Context, model string, exclude fleet.OrgID, from, to time.Time) ([]kpi.Aggregate, error)
-
-	Prune(ctx context.Context, now time.Time, r retention.Retention) (map[string]int64, error)
-	Ping(ctx context.Context) error
-	Close() error
+// runTests runs each test as a subtest on its own store made by open.
+func runTests[S any](t *testing.T, open func(t *testing.T) S, tests []storeTest[S]) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
+	}
 }

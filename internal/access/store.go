@@ -1,0 +1,41 @@
+package access
+
+import (
+	"context"
+	"time"
+
+	"github.com/fusionfleet/fusionfleet/internal/fleet"
+)
+
+// The capabilities of the cloud store that the dashboard and the REST API
+// both use for an organisation's people, API tokens and sites. Each is
+// declared once, here, because both declare the same need; a handler takes
+// only the ones it uses.
+
+// Members lists, adds, changes and removes the users of an organisation,
+// and keeps each user's language and time zone.
+type Members interface {
+	Member(ctx context.Context, org fleet.OrgID, user fleet.UserID) (Member, error)
+	Members(ctx context.Context, org fleet.OrgID) ([]Member, error)
+	CreateMember(ctx context.Context, org fleet.OrgID, name, passwordHash string, role fleet.Role, sites SiteSet) (fleet.UserID, error)
+	SetMember(ctx context.Context, org fleet.OrgID, user fleet.UserID, role fleet.Role, sites SiteSet) error
+	DeleteMember(ctx context.Context, org fleet.OrgID, user fleet.UserID) error
+	SetPrefs(ctx context.Context, org fleet.OrgID, user fleet.UserID, p fleet.Prefs) error
+}
+
+// Tokens lists, creates and revokes an organisation's API tokens.
+type Tokens interface {
+	// APITokens lists org's tokens; an empty user lists every owner's.
+	APITokens(ctx context.Context, org fleet.OrgID, user fleet.UserID) ([]Token, error)
+	APIToken(ctx context.Context, org fleet.OrgID, id TokenID) (Token, error)
+	CreateAPIToken(ctx context.Context, tok Token, tokenHash string) (TokenID, error)
+	RevokeAPIToken(ctx context.Context, org fleet.OrgID, id TokenID, now time.Time) error
+}
+
+// Sites lists and adds an organisation's sites and issues the one-time
+// tokens with which a site's Command Center enrols.
+type Sites interface {
+	Sites(ctx context.Context, org fleet.OrgID) ([]fleet.Site, error)
+	CreateSite(ctx context.Context, org fleet.OrgID, name string) (fleet.SiteID, error)
+	CreateEnrolmentToken(ctx context.Context, site fleet.SiteID, tokenHash string, expires time.Time) error
+}

@@ -1,0 +1,395 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/fusionfleet/fusionfleet/internal/fleetquery"
+	"github.com/google/go-cmp/cmp"
+)
+
+// Ingest applies the envelopes of gateways: each record once, whatever
+// the order and however often it arrives.
+type Ingest interface {
+	ApplyEnvelope(ctx context.Context, env fleet.Envelope) (int, error)
+}
+
+// IngestStore is what RunIngest drives: ingest, with organisations to
+// send for and the fleet reads that show what was stored.
+type IngestStore interface {
+	Ingest
+	Orgs
+	PrinterReads
+	JobReads
+	HistoryReads
+	io.Closer
+}
+
+// RunIngest runs the ingest contract against stores made by open: the
+// idempotent ingest of every record kind, newest report wins, records of
+// another organisation's printer and invalid records rejected for good
+// and never remembered, a cancelled ingest retryable.
+func RunIngest(t *testing.T, open func(t *testing.T) IngestStore) {
+	runTests(t, open, []storeTest[IngestStore]{
+		{"ApplyEnvelope", testApplyEnvelope},
+		{"ApplyEnvelopeCrossOrg", testApplyCrossOrg},
+		{"ApplyEnvelopeRejects", testApplyRejects},
+		{"ApplyEnvelopeCancelled", testApplyCancelled},
+		{"AllKinds", testAllKinds},
+		{"LayersResentInPart", testLayersResentInPart},
+		{"Closed", testIngestClosed},
+	})
+}
+
+func testApplyEnvelope(t *testing.T, db IngestStore) {
+	ctx := t.Context()
+	org, site := tenant(t, db, "Acme")
+	const p1, p2 = fleet.PrinterID("printer-0001"), fleet.PrinterID("printer-0002")
+	e1 := Env(org, site, "gw_1",
+		IdentityRecord(1, p1, "3DP 1", T0),
+		StatusRecord(2, p1, fleet.StatePrinting, T0.Add(time.Second)),
+		EventRecord(3, p1, "LAMP-1", T0.Add(2*time.Second)),
+		StatusRecord(4, p2, fleet.StateCooling, T0.Add(3*time.Second)), // p2 unknown: created
+	)
+	apply(t, db, e1, 4)
+	apply(t, db, e1, 0)
+	// Overlapping: 3 and 4 again, 5 to 7 new; 5 is an older status of p1.
+	apply(t, db, Env(org, site, "gw_1", e1.Records[2], e1.Records[3],
+		StatusRecord(5, p1, fleet.StateIdle, T0.Add(-time.Minute)),
+		EventRecord(6, p1, "LAMP-2", T0.Add(4*time.Second)),
+		GapRecord(7, p1, T0),
+	), 3)
+	// The same seq from another gateway is another record.
+	apply(t, db, Env(org, site, "gw_2", EventRecord(3, p1, "LAMP-3", T0.Add(5*time.Second))), 1)
+	events, err := db.Events(ctx, org, p1, time.Time{}, time.Time{}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var codes []string
+	for _, e := range events {
+		codes = append(codes, e.Code)
+	}
+	if diff := cmp.Diff([]string{"LAMP-3", "LAMP-2", "LAMP-1"}, codes); diff != "" {
+		t.Errorf("event codes (-want +got):\n%s", diff)
+	}
+	got, err := db.Printers(ctx, org)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []fleet.PrinterView{
+		{ID: p2, SiteID: site, State: fleet.StateCooling, Activity: "cooling", JobID: "job12345", Progress: 0.5,
+			ETCSeconds: 4980, PendingJobs: 2, StatusTime: T0.Add(3 * time.Second), LastSeen: T0.Add(3 * time.Second)},
+		{ID: p1, Name: "3DP 1", Model: "Jet 4200", SiteID: site, State: fleet.StatePrinting, Activity: "printing",
+			JobID: "job12345", Progress: 0.5, ETCSeconds: 4980, PendingJobs: 2, StatusTime: T0.Add(time.Second),
+			LastSeen: T0.Add(5 * time.Second)},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Printers (-want +got):\n%s", diff)
+	}
+	// A newer status replaces the stored one; an older identity does not
+	// overwrite a newer one.
+	apply(t, db, Env(org, site, "gw_1",
+		StatusRecord(8, p1, fleet.StateIdle, T0.Add(time.Hour)),
+		IdentityRecord(9, p1, "renamed by old record", T0.Add(-time.Hour)),
+	), 2)
+	got, err = db.Printers(ctx, org)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[1].State != fleet.StateIdle || got[1].Name != "3DP 1" {
+		t.Errorf("after update: state %s name %q, want idle, 3DP 1", got[1].State, got[1].Name)
+	}
+	// A printer moved to another site of the same org follows the gateway.
+	site2, err := db.CreateSite(ctx, org, "Second plant")
+	if err != nil {
+		t.Fatal(err)
+	}
+	apply(t, db, Env(org, site2, "gw_3", StatusRecord(1, p2, fleet.StateIdle, T0.Add(time.Hour))), 1)
+	det, err := db.PrinterDetail(ctx, org, p2)
+	if err != nil || det.View.SiteID != site2 {
+		t.Errorf("moved printer: site %q, %v; want %q", det.View.SiteID, err, site2)
+	}
+}
+
+func testApplyCrossOrg(t *testing.T, db IngestStore) {
+	ctx := t.Context()
+	orgA, siteA := tenant(t, db, "A")
+	orgB, siteB := tenant(t, db, "B")
+	const p = fleet.PrinterID("printer-aaaa")
+	apply(t, db, Env(orgA, siteA, "gw_a", IdentityRecord(1, p, "A's printer", T0), StatusRecord(2, p, fleet.StatePrinting, T0)), 2)
+	before, err := db.PrinterDetail(ctx, orgA, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := db.ApplyEnvelope(ctx, Env(orgB, siteB, "gw_b",
+		IdentityRecord(1, p, "stolen", T0.Add(time.Hour)),
+		StatusRecord(2, p, fleet.StateError, T0.Add(time.Hour)),
+		EventRecord(3, p, "X", T0.Add(time.Hour)),
+		GapRecord(4, p, T0),
+		JobRecord(5, p, "job-b", fleet.JobFailed, T0, T0.Add(time.Hour)),
+		LayerRecord(6, p, "job-b", 1, T0.Add(time.Hour)),
+		LogRecord(7, p, fleet.LogSession, "x", T0.Add(time.Hour)),
+		CountersRecord(8, p, 1, T0.Add(time.Hour)),
+		StatusRecord(9, "printer-bbbb", fleet.StateIdle, T0.Add(time.Hour)), // B's own: applied
+	))
+	var rej *fleet.RejectedError
+	if !errors.As(err, &rej) || len(rej.Errs) != 8 {
+		t.Fatalf("err = %v, want a RejectedError of 8 records", err)
+	}
+	if !errors.Is(err, fleet.ErrConflict) || !errors.Is(err, fleet.ErrRejected) {
+		t.Errorf("err = %v, want it to match ErrConflict and ErrRejected", err)
+	}
+	if n != 1 {
+		t.Errorf("applied = %d, want 1", n)
+	}
+	after, err := db.PrinterDetail(ctx, orgA, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(before, after); diff != "" {
+		t.Errorf("A's printer changed by B's envelope (-before +after):\n%s", diff)
+	}
+	gotB, err := db.Printers(ctx, orgB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(gotB) != 1 || gotB[0].ID != "printer-bbbb" {
+		t.Errorf("B sees %+v, want only printer-bbbb", gotB)
+	}
+	for name, fn := range map[string]func() (int, error){
+		"events": func() (int, error) {
+			e, err := db.Events(ctx, orgA, p, time.Time{}, time.Time{}, 0)
+			return len(e), err
+		},
+		"jobs":   func() (int, error) { j, err := db.Jobs(ctx, orgA, fleetquery.JobFilter{}); return len(j), err },
+		"layers": func() (int, error) { l, err := db.JobLayers(ctx, orgA, p, "job-b"); return len(l), err },
+		"logs": func() (int, error) {
+			l, err := db.Logs(ctx, orgA, p, fleet.LogSession, time.Time{}, time.Time{}, 0)
+			return len(l), err
+		},
+	} {
+		if n, err := fn(); n != 0 || err != nil {
+			t.Errorf("%s of A's printer: %d, %v; want none", name, n, err)
+		}
+	}
+	// Resending reports the same rejection and changes nothing.
+	n, err = db.ApplyEnvelope(ctx, Env(orgB, siteB, "gw_b", StatusRecord(2, p, fleet.StateError, T0.Add(time.Hour))))
+	if !errors.As(err, &rej) || n != 0 {
+		t.Errorf("resend = %d, %v; want 0 and a rejection", n, err)
+	}
+}
+
+func testApplyRejects(t *testing.T, db IngestStore) {
+	ctx := t.Context()
+	org, site := tenant(t, db, "A")
+	orgB, _ := tenant(t, db, "B")
+	const p = fleet.PrinterID("printer-aaaa")
+	bad := StatusRecord(1, p, fleet.StatePrinting, T0)
+	bad.Status.Progress = 2
+	bigEvent := EventRecord(3, p, "X", T0)
+	bigEvent.Event.Seq = 1 << 63
+	bigGap := GapRecord(4, p, T0)
+	bigGap.Gap.ToSeq = 1 << 63
+	bigLayer := LayerRecord(5, p, "job-1", 1, T0)
+	bigLayer.Layer.Seq = 1 << 63
+	badLayer := LayerRecord(6, p, "job-1", 0, T0)
+	bigLog := LogRecord(7, p, fleet.LogSession, "x", T0)
+	bigLog.Log.Seq = 1 << 63
+	badJob := JobRecord(8, p, "job 1", fleet.JobQueued, T0, T0)
+	tests := []struct {
+		name string
+		env  fleet.Envelope
+	}{
+		{"no org", Env("", site, "gw", StatusRecord(1, p, fleet.StateIdle, T0))},
+		{"no gateway", Env(org, site, "", StatusRecord(1, p, fleet.StateIdle, T0))},
+		{"site of another org", Env(orgB, site, "gw", StatusRecord(1, p, fleet.StateIdle, T0))},
+		{"unknown site", Env(org, "site_x", "gw", StatusRecord(1, p, fleet.StateIdle, T0))},
+		{"invalid record", Env(org, site, "gw", bad)},
+		{"seq too large", Env(org, site, "gw", StatusRecord(1<<63, p, fleet.StateIdle, T0))},
+		{"event seq too large", Env(org, site, "gw", bigEvent)},
+		{"gap bounds too large", Env(org, site, "gw", bigGap)},
+		{"layer seq too large", Env(org, site, "gw", bigLayer)},
+		{"invalid layer", Env(org, site, "gw", badLayer)},
+		{"log seq too large", Env(org, site, "gw", bigLog)},
+		{"invalid job", Env(org, site, "gw", badJob)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n, err := db.ApplyEnvelope(ctx, tt.env)
+			var rej *fleet.RejectedError
+			if !errors.As(err, &rej) {
+				t.Fatalf("err = %v, want *fleet.RejectedError", err)
+			}
+			if !errors.Is(err, fleet.ErrRejected) {
+				t.Errorf("err = %v does not match fleet.ErrRejected", err)
+			}
+			if n != 0 {
+				t.Errorf("applied = %d, want 0", n)
+			}
+		})
+	}
+	if got, err := db.Printers(ctx, org); err != nil || len(got) != 0 {
+		t.Errorf("printers after rejected envelopes = %v, %v; want none", got, err)
+	}
+	// Nothing of the rejected records was remembered as received.
+	apply(t, db, Env(org, site, "gw", StatusRecord(1, p, fleet.StateIdle, T0), EventRecord(3, p, "X", T0),
+		LayerRecord(5, p, "job-1", 1, T0), LogRecord(7, p, fleet.LogSession, "x", T0)), 4)
+}
+
+func testApplyCancelled(t *testing.T, db IngestStore) {
+	org, site := tenant(t, db, "A")
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	for _, rec := range []fleet.Record{StatusRecord(1, "printer-aaaa", fleet.StateIdle, T0), LayerRecord(2, "printer-aaaa", "job-1", 1, T0)} {
+		_, err := db.ApplyEnvelope(ctx, Env(org, site, "gw", rec))
+		if err == nil || errors.Is(err, fleet.ErrRejected) {
+			t.Errorf("%s: err = %v, want a retryable error", rec.Kind, err)
+		}
+	}
+	// Nothing was written: the records apply now.
+	apply(t, db, Env(org, site, "gw", StatusRecord(1, "printer-aaaa", fleet.StateIdle, T0),
+		LayerRecord(2, "printer-aaaa", "job-1", 1, T0)), 2)
+}
+
+func testAllKinds(t *testing.T, db IngestStore) {
+	ctx := t.Context()
+	org, site := tenant(t, db, "Acme")
+	const p = fleet.PrinterID("printer-0001")
+	job := JobRecord(2, p, "job-1", fleet.JobPrinting, T0, T0)
+	part := PartRecord(3, p, "job-1", "part-1", fleet.PartPending, T0)
+	var layers []fleet.Record
+	for i := 3; i >= 1; i-- { // out of order on purpose
+		layers = append(layers, LayerRecord(uint64(10+i), p, "job-1", i, T0.Add(time.Duration(i)*10*time.Second)))
+	}
+	e := Env(org, site, "gw", append([]fleet.Record{
+		IdentityRecord(1, p, "3DP 1", T0), job, part,
+		CountersRecord(4, p, 10, T0), CountersRecord(5, p, 11, T0.Add(time.Hour)),
+		ConsumablesRecord(6, p, 40, T0), ConsumablesRecord(7, p, 41, T0.Add(time.Hour)),
+		LogRecord(8, p, fleet.LogSession, "session opened", T0),
+		LogRecord(9, p, fleet.LogPrinthead, "printhead 1 ok", T0.Add(time.Second)),
+		GapRecord(10, p, T0),
+	}, layers...)...)
+	apply(t, db, e, 13)
+	apply(t, db, e, 0)
+	// Newest job and part report wins, whatever the order of arrival.
+	done := JobRecord(20, p, "job-1", fleet.JobCompleted, T0, T0.Add(2*time.Hour))
+	stale := JobRecord(21, p, "job-1", fleet.JobFailed, T0, T0.Add(time.Minute))
+	passed := PartRecord(22, p, "job-1", "part-1", fleet.PartPass, T0.Add(2*time.Hour))
+	staleP := PartRecord(23, p, "job-1", "part-1", fleet.PartWarp, T0.Add(time.Minute))
+	oldCounters := CountersRecord(24, p, 9, T0.Add(-time.Hour))
+	apply(t, db, Env(org, site, "gw", done, stale, passed, staleP, oldCounters), 5)
+
+	jobs, err := db.Jobs(ctx, org, fleetquery.JobFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]fleetquery.PrinterJob{{PrinterID: p, Job: *done.Job}}, jobs); diff != "" {
+		t.Errorf("Jobs (-want +got):\n%s", diff)
+	}
+	parts, err := db.JobParts(ctx, org, p, "job-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]fleet.Part{*passed.Part}, parts); diff != "" {
+		t.Errorf("JobParts (-want +got):\n%s", diff)
+	}
+	gotLayers, err := db.JobLayers(ctx, org, p, "job-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantLayers := []fleet.Layer{*layers[2].Layer, *layers[1].Layer, *layers[0].Layer}
+	if diff := cmp.Diff(wantLayers, gotLayers); diff != "" {
+		t.Errorf("JobLayers (-want +got):\n%s", diff)
+	}
+	if l, err := db.JobLayers(ctx, org, p, "job-unknown"); err != nil || len(l) != 0 {
+		t.Errorf("layers of unknown job = %v, %v; want none", l, err)
+	}
+
+	det, err := db.PrinterDetail(ctx, org, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantDet := fleetquery.PrinterDetail{
+		View:     fleet.PrinterView{ID: p, Name: "3DP 1", Model: "Jet 4200", SiteID: site, LastSeen: T0.Add(2 * time.Hour)},
+		Identity: e.Records[0].Identity, Counters: e.Records[4].Counters, Consumables: e.Records[6].Consumables,
+	}
+	if diff := cmp.Diff(wantDet, det); diff != "" {
+		t.Errorf("PrinterDetail (-want +got):\n%s", diff)
+	}
+
+	counters, err := db.CountersHistory(ctx, org, p, time.Time{}, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]fleet.Counters{*oldCounters.Counters, *e.Records[3].Counters, *e.Records[4].Counters}, counters); diff != "" {
+		t.Errorf("CountersHistory (-want +got):\n%s", diff)
+	}
+	cons, err := db.ConsumablesHistory(ctx, org, p, T0.Add(time.Minute), time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]fleet.Consumables{*e.Records[6].Consumables}, cons); diff != "" {
+		t.Errorf("ConsumablesHistory from T0+1m (-want +got):\n%s", diff)
+	}
+	cons, err = db.ConsumablesHistory(ctx, org, p, time.Time{}, T0.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]fleet.Consumables{*e.Records[5].Consumables}, cons); diff != "" {
+		t.Errorf("ConsumablesHistory to T0+1h (-want +got):\n%s", diff)
+	}
+
+	logs, err := db.Logs(ctx, org, p, fleet.LogPrinthead, time.Time{}, time.Time{}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]fleet.LogLine{*e.Records[8].Log}, logs); diff != "" {
+		t.Errorf("Logs (-want +got):\n%s", diff)
+	}
+}
+
+// testLayersResentInPart: a batch of layers of which some arrived before
+// (a resend after a lost acknowledgement, grown by new layers) adds only
+// the new ones, whatever fast path a store takes for fresh layers.
+func testLayersResentInPart(t *testing.T, db IngestStore) {
+	org, site := tenant(t, db, "Layers Inc")
+	const p fleet.PrinterID = "printer-0001"
+	layers := func(from, to int) []fleet.Record {
+		var out []fleet.Record
+		for i := from; i <= to; i++ {
+			out = append(out, LayerRecord(uint64(100+i), p, "job-1", i, T0.Add(time.Duration(i)*10*time.Second)))
+		}
+		return out
+	}
+	apply(t, db, Env(org, site, "gw", layers(1, 3)...), 3)
+	apply(t, db, Env(org, site, "gw", layers(2, 6)...), 3)
+	apply(t, db, Env(org, site, "gw", layers(1, 6)...), 0)
+	got, err := db.JobLayers(t.Context(), org, p, "job-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 6 {
+		t.Fatalf("%d layers stored, want 6", len(got))
+	}
+	for i, l := range got {
+		if l.Index != i+1 {
+			t.Errorf("layer %d has index %d", i, l.Index)
+		}
+	}
+}
+
+// testIngestClosed: a closed store fails an envelope with an error that
+// leaves it to be sent again, not rejected for good.
+func testIngestClosed(t *testing.T, db IngestStore) {
+	org, site := tenant(t, db, "A")
+	checkClosed(t, db, []closedCall{
+		{"ApplyEnvelope", func() error {
+			_, err := db.ApplyEnvelope(t.Context(), Env(org, site, "gw", StatusRecord(1, "printer-aaaa", fleet.StateIdle, T0)))
+			return err
+		}},
+	})
+}
