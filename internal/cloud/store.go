@@ -5,10 +5,13 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/fusionfleet/fusionfleet/internal/access"
 	"github.com/fusionfleet/fusionfleet/internal/alert"
 	"github.com/fusionfleet/fusionfleet/internal/dashboard"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/fusionfleet/fusionfleet/internal/fleetquery"
 	"github.com/fusionfleet/fusionfleet/internal/ingest"
+	"github.com/fusionfleet/fusionfleet/internal/kpi"
 	"github.com/fusionfleet/fusionfleet/internal/notify"
 	"github.com/fusionfleet/fusionfleet/internal/postgres"
 	"github.com/fusionfleet/fusionfleet/internal/restapi"
@@ -17,11 +20,25 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/uplink"
 )
 
-// cloudStore is everything a node asks of its store: the union of what its
-// parts declare they use, and what Bootstrap needs.
+// cloudStore is what a node asks of its store: the capabilities its parts
+// take, each given the same store, and what Bootstrap needs; *sqlite.DB and
+// *postgres.DB both provide it and pass one contract suite (storetest).
 type cloudStore interface {
-	dashboard.Store
-	restapi.Store
+	dashboard.Sessions
+	dashboard.TwoFactor
+	dashboard.WorstAlerts
+	restapi.TokenLookup
+	access.Members
+	access.Sites
+	access.Tokens
+	fleetquery.PrinterReader
+	fleetquery.JobReader
+	fleetquery.HistoryReader
+	alert.Tracker
+	alert.RuleEditor
+	notify.Channels
+	notify.Preferences
+	kpi.Reader
 	uplink.Gateways
 	ingest.Store
 	retention.Pruner
@@ -30,7 +47,6 @@ type cloudStore interface {
 	VersionFailures(ctx context.Context, q fleet.VersionQuery) (fleet.VersionFailures, error)
 	notify.Store
 	CreateOrg(ctx context.Context, name string) (fleet.OrgID, error)
-	CreateSite(ctx context.Context, org fleet.OrgID, name string) (fleet.SiteID, error)
 	CreateUser(ctx context.Context, org fleet.OrgID, name, passwordHash string, role fleet.Role) (fleet.UserID, error)
 	SetPassword(ctx context.Context, user fleet.UserID, passwordHash string) error
 	Ping(ctx context.Context) error
