@@ -100,10 +100,12 @@ func TestEveryPackageHasAComment(t *testing.T) {
 
 // The tiers stay apart: what runs on a customer's site never links cloud
 // code, and the cloud never links site code. Shared: fleet (vocabulary),
-// uplink (the protocol both ends speak), clock.
+// uplink (the protocol both ends speak), update (the verifying client and
+// the mirror; the repository and publishing are updaterepo's, the
+// cloud's), clock.
 func TestTierBoundaries(t *testing.T) {
 	site := []string{"printer", "deviceapi", "commandcenter", "privacy"}
-	cloud := []string{"cloud", "sqlite", "postgres", "dashboard", "ingest", "stream", "identity", "tlsca"}
+	cloud := []string{"cloud", "updaterepo", "sqlite", "postgres", "dashboard", "ingest", "stream", "identity", "tlsca"}
 	in := func(names []string, ip string) bool {
 		for _, n := range names {
 			if ip == module+"/internal/"+n || strings.HasPrefix(ip, module+"/internal/"+n+"/") {

@@ -15,7 +15,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/cloud"
 	"github.com/fusionfleet/fusionfleet/internal/printer"
-	"github.com/fusionfleet/fusionfleet/internal/update"
+	"github.com/fusionfleet/fusionfleet/internal/updaterepo"
 )
 
 func runDemo(ctx context.Context, args []string, e env) error {
@@ -155,9 +155,9 @@ const demoUpdateInterval = 5 * time.Second
 // demoRepository opens the update repository in dir, creating it with
 // every key on first start, and returns the root the printers pin.
 func demoRepository(dir string) ([]byte, error) {
-	repo, err := update.OpenRepo(dir, update.RepoOptions{})
+	repo, err := updaterepo.OpenRepo(dir, updaterepo.RepoOptions{})
 	if err != nil {
-		if repo, err = update.InitRepo(dir, update.RepoOptions{}); err != nil {
+		if repo, err = updaterepo.InitRepo(dir, updaterepo.RepoOptions{}); err != nil {
 			return nil, err
 		}
 	}

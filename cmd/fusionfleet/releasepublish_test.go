@@ -19,6 +19,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/cloud"
 	"github.com/fusionfleet/fusionfleet/internal/update"
+	"github.com/fusionfleet/fusionfleet/internal/updaterepo"
 )
 
 // cloudRepoFixture is a release repository made with the release tool, a
@@ -27,13 +28,13 @@ import (
 type cloudRepoFixture struct {
 	release, cloudDir string
 	tokenFile, caFile string
-	updates           *update.Service
+	updates           *updaterepo.Service
 	srv               *httptest.Server
 	clk               *clock.Manual
 	firmware, params  string // files to add as targets
 }
 
-func newCloudRepoFixture(t *testing.T, withToken bool, pub update.PublishOptions) *cloudRepoFixture {
+func newCloudRepoFixture(t *testing.T, withToken bool, pub updaterepo.PublishOptions) *cloudRepoFixture {
 	t.Helper()
 	f := &cloudRepoFixture{
 		release:  filepath.Join(t.TempDir(), "release"),
@@ -53,7 +54,7 @@ func newCloudRepoFixture(t *testing.T, withToken bool, pub update.PublishOptions
 		tokenFile = f.tokenFile
 	}
 	var err error
-	if f.updates, err = update.NewService(f.cloudDir, update.ServiceOptions{TokenFile: tokenFile, Clock: f.clk, Publish: pub}); err != nil {
+	if f.updates, err = updaterepo.NewService(f.cloudDir, updaterepo.ServiceOptions{TokenFile: tokenFile, Clock: f.clk, Publish: pub}); err != nil {
 		t.Fatal(err)
 	}
 	f.srv = httptest.NewTLSServer(f.updates.Handler())
@@ -112,7 +113,7 @@ func files(t *testing.T, dir string) map[string]string {
 }
 
 func TestReleasePublish(t *testing.T) {
-	f := newCloudRepoFixture(t, true, update.PublishOptions{})
+	f := newCloudRepoFixture(t, true, updaterepo.PublishOptions{})
 	f.releaseTool(t, "add-target", "-dir", f.release, "-kind", "firmware", "-version", "4.3.0", "-models", "FF-4200", f.firmware)
 	f.releaseTool(t, "add-target", "-dir", f.release, "-kind", "parameters", "-version", "2.2", "-name", "std-4200-2.2",
 		"-models", "FF-4200", f.params)
@@ -163,32 +164,32 @@ func TestReleasePublishRefused(t *testing.T) {
 	tests := []struct {
 		name      string
 		withToken bool
-		pub       update.PublishOptions
+		pub       updaterepo.PublishOptions
 		// prepare returns the repository directory and token file to
 		// publish with.
 		prepare    func(t *testing.T, f *cloudRepoFixture) (dir, tokenFile string)
 		wantStderr string
 	}{
-		{"wrong token", true, update.PublishOptions{}, func(t *testing.T, f *cloudRepoFixture) (string, string) {
+		{"wrong token", true, updaterepo.PublishOptions{}, func(t *testing.T, f *cloudRepoFixture) (string, string) {
 			wrong := filepath.Join(t.TempDir(), "token")
 			writeFile(t, wrong, "not-the-release-token-at-all")
 			return f.release, wrong
 		}, "401 Unauthorized"},
-		{"publishing disabled", false, update.PublishOptions{}, func(t *testing.T, f *cloudRepoFixture) (string, string) {
+		{"publishing disabled", false, updaterepo.PublishOptions{}, func(t *testing.T, f *cloudRepoFixture) (string, string) {
 			tok := filepath.Join(t.TempDir(), "token")
 			writeFile(t, tok, "some-token-of-sufficient-length")
 			return f.release, tok
 		}, "404 Not Found"},
-		{"signed by an unknown key", true, update.PublishOptions{}, func(t *testing.T, f *cloudRepoFixture) (string, string) {
+		{"signed by an unknown key", true, updaterepo.PublishOptions{}, func(t *testing.T, f *cloudRepoFixture) (string, string) {
 			other := filepath.Join(t.TempDir(), "other")
 			f.releaseTool(t, "init", "-dir", other)
 			f.releaseTool(t, "add-target", "-dir", other, "-kind", "firmware", "-version", "9.9.9", "-models", "FF-4200", f.firmware)
 			return other, f.tokenFile
 		}, "422 Unprocessable Entity"},
-		{"oversized", true, update.PublishOptions{MaxTargetSize: 1 << 10}, func(t *testing.T, f *cloudRepoFixture) (string, string) {
+		{"oversized", true, updaterepo.PublishOptions{MaxTargetSize: 1 << 10}, func(t *testing.T, f *cloudRepoFixture) (string, string) {
 			return f.release, f.tokenFile
 		}, "413 Request Entity Too Large"},
-		{"rollback", true, update.PublishOptions{}, func(t *testing.T, f *cloudRepoFixture) (string, string) {
+		{"rollback", true, updaterepo.PublishOptions{}, func(t *testing.T, f *cloudRepoFixture) (string, string) {
 			// An old copy of the release repository, then a newer publish.
 			old := filepath.Join(t.TempDir(), "old")
 			copyDir(t, f.release, old)
@@ -238,7 +239,7 @@ func copyDir(t *testing.T, src, dst string) {
 }
 
 func TestCloudRolloutHalts(t *testing.T) {
-	f := newCloudRepoFixture(t, true, update.PublishOptions{})
+	f := newCloudRepoFixture(t, true, updaterepo.PublishOptions{})
 	f.releaseTool(t, "add-target", "-dir", f.release, "-kind", "firmware", "-version", "4.3.0", "-models", "FF-4200", f.firmware)
 	if code, _, stderr := runArgs(t, f.publishArgs(f.release, f.tokenFile)...); code != 0 {
 		t.Fatal(stderr)

@@ -15,6 +15,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/ingest"
 	"github.com/fusionfleet/fusionfleet/internal/stream"
 	"github.com/fusionfleet/fusionfleet/internal/update"
+	"github.com/fusionfleet/fusionfleet/internal/updaterepo"
 )
 
 // alertsConsumer is the durable JetStream consumer of the alert evaluator.
@@ -122,8 +123,8 @@ type storeFailures struct {
 	}
 }
 
-func (s storeFailures) FailureRates(ctx context.Context, kind update.Kind, model, version string, since time.Time) (update.Rate, update.Rate, error) {
+func (s storeFailures) FailureRates(ctx context.Context, kind update.Kind, model, version string, since time.Time) (updaterepo.Rate, updaterepo.Rate, error) {
 	f, err := s.st.VersionFailures(ctx, fleet.VersionQuery{Model: model, Version: version,
 		ParameterSet: kind == update.KindParameters, Since: since})
-	return update.Rate{Printers: f.Printers, Failing: f.Failing}, update.Rate{Printers: f.OtherPrinters, Failing: f.OtherFailing}, err
+	return updaterepo.Rate{Printers: f.Printers, Failing: f.Failing}, updaterepo.Rate{Printers: f.OtherPrinters, Failing: f.OtherFailing}, err
 }

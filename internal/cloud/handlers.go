@@ -5,13 +5,13 @@ import (
 
 	"github.com/fusionfleet/fusionfleet/internal/dashboard"
 	"github.com/fusionfleet/fusionfleet/internal/restapi"
-	"github.com/fusionfleet/fusionfleet/internal/update"
+	"github.com/fusionfleet/fusionfleet/internal/updaterepo"
 )
 
 // webHandlers builds what people and their programs use: the dashboard
 // and the REST API over the node's store. Everything the two handlers are
 // given is decided here, and only here.
-func (n *Node) webHandlers(updates *update.Service, hub *dashboard.Hub) (dash, api http.Handler) {
+func (n *Node) webHandlers(updates *updaterepo.Service, hub *dashboard.Hub) (dash, api http.Handler) {
 	o, st := n.opts, n.store
 	dash = dashboard.NewHandler(dashboard.Deps{
 		Sessions: st, TwoFactor: st, Members: st, Sites: st, Tokens: st, Printers: st, Jobs: st, History: st,

@@ -25,7 +25,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/retention"
 	"github.com/fusionfleet/fusionfleet/internal/stream"
 	"github.com/fusionfleet/fusionfleet/internal/tlsca"
-	"github.com/fusionfleet/fusionfleet/internal/update"
+	"github.com/fusionfleet/fusionfleet/internal/updaterepo"
 	"github.com/fusionfleet/fusionfleet/internal/uplink"
 )
 
@@ -41,7 +41,7 @@ type Node struct {
 	https, plain *http.Server // plain: nil without DashboardListen
 	store        cloudStore
 	stream       *stream.Stream
-	updates      *update.Service
+	updates      *updaterepo.Service
 	hub          *dashboard.Hub
 	writer       *ingest.Writer
 	dispatcher   *notify.Dispatcher
@@ -100,7 +100,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	}
 	n.closers = append(n.closers, n.stream.Close)
 
-	if n.updates, err = update.NewService(cmp.Or(opts.TUFDir, filepath.Join(opts.DataDir, "tuf")), update.ServiceOptions{
+	if n.updates, err = updaterepo.NewService(cmp.Or(opts.TUFDir, filepath.Join(opts.DataDir, "tuf")), updaterepo.ServiceOptions{
 		TokenFile: opts.ReleaseTokenFile, Clock: opts.Clock, Logger: n.log,
 	}); err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)

@@ -20,6 +20,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/notify"
 	"github.com/fusionfleet/fusionfleet/internal/storetest"
 	"github.com/fusionfleet/fusionfleet/internal/update"
+	"github.com/fusionfleet/fusionfleet/internal/updaterepo"
 )
 
 // updatesEnv is a node's store with one organisation that has an
@@ -33,7 +34,7 @@ type updatesEnv struct {
 	clk     *clock.Manual
 	ev      *alert.Evaluator
 	dir     string
-	updates *update.Service
+	updates *updaterepo.Service
 	seq     uint64
 }
 
@@ -65,7 +66,7 @@ func newUpdatesEnv(t testing.TB) *updatesEnv {
 		t.Fatal(err)
 	}
 	e.ev = alert.NewEvaluator(db, disp, alert.Options{Clock: e.clk})
-	if e.updates, err = update.NewService(e.dir, update.ServiceOptions{Clock: e.clk}); err != nil {
+	if e.updates, err = updaterepo.NewService(e.dir, updaterepo.ServiceOptions{Clock: e.clk}); err != nil {
 		t.Fatal(err)
 	}
 	return e
@@ -73,9 +74,9 @@ func newUpdatesEnv(t testing.TB) *updatesEnv {
 
 // initRepo creates the update repository with releases, as the release
 // tool would, and returns it as the service opened it.
-func (e *updatesEnv) initRepo(t testing.TB, rels ...update.Release) *update.Repo {
+func (e *updatesEnv) initRepo(t testing.TB, rels ...update.Release) *updaterepo.Repo {
 	t.Helper()
-	repo, err := update.InitRepo(e.dir, update.RepoOptions{Clock: e.clk})
+	repo, err := updaterepo.InitRepo(e.dir, updaterepo.RepoOptions{Clock: e.clk})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +87,7 @@ func (e *updatesEnv) initRepo(t testing.TB, rels ...update.Release) *update.Repo
 	return repo
 }
 
-func addReleases(t testing.TB, repo *update.Repo, rels ...update.Release) {
+func addReleases(t testing.TB, repo *updaterepo.Repo, rels ...update.Release) {
 	t.Helper()
 	for _, rel := range rels {
 		body := "image of " + rel.Version
@@ -307,7 +308,7 @@ func TestRolloutHaltFromAlerts(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	c := update.NewRolloutController(repo, storeFailures{e.db}, update.ControllerOptions{Clock: e.clk})
+	c := updaterepo.NewRolloutController(repo, storeFailures{e.db}, updaterepo.ControllerOptions{Clock: e.clk})
 	// First look: no failures; the target's failure window starts now.
 	if got, err := c.Evaluate(ctx); err != nil || len(got) != 0 {
 		t.Fatalf("first Evaluate = %v, %v", got, err)

@@ -1,4 +1,4 @@
-package update
+package updaterepo
 
 import (
 	"crypto/subtle"
@@ -6,6 +6,8 @@ import (
 	"errors"
 	"net/http"
 	"time"
+
+	"github.com/fusionfleet/fusionfleet/internal/update"
 )
 
 // maxPublishBytes caps one upload when no target size limit is set.
@@ -14,7 +16,7 @@ const maxPublishBytes = 4 << 30
 // Handler serves /tuf/: the repository read-only, the rollout halts, and
 // publishing. Every error is mapped to its status here.
 func (s *Service) Handler() http.Handler {
-	files := NewHandler(s.dir, HandlerOptions{})
+	files := update.NewHandler(s.dir, update.HandlerOptions{})
 	mux := http.NewServeMux()
 	withRepo := func(f func(w http.ResponseWriter, r *http.Request, repo *Repo)) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
@@ -89,7 +91,7 @@ func (s *Service) publish(w http.ResponseWriter, r *http.Request, repo *Repo) {
 	res, err := repo.Publish(r.Context(), r.Body, s.opts.Publish)
 	var tooBig *http.MaxBytesError
 	switch {
-	case errors.As(err, &tooBig), errors.Is(err, ErrTooLarge):
+	case errors.As(err, &tooBig), errors.Is(err, update.ErrTooLarge):
 		http.Error(w, "refused: "+err.Error(), http.StatusRequestEntityTooLarge)
 		return
 	case errors.Is(err, ErrMissingKey):

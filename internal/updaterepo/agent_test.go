@@ -1,4 +1,4 @@
-package update
+package updaterepo
 
 import (
 	"context"
@@ -12,10 +12,11 @@ import (
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/printer"
+	"github.com/fusionfleet/fusionfleet/internal/update"
 )
 
 // The virtual printer is what the agent updates in the demo.
-var _ Device = (*printer.Printer)(nil)
+var _ update.Device = (*printer.Printer)(nil)
 
 func TestAgentUpdatesVirtualPrinter(t *testing.T) {
 	f := newFixture(t)
@@ -23,18 +24,18 @@ func TestAgentUpdatesVirtualPrinter(t *testing.T) {
 	id := p.Identity()
 	f.release(firmware("4.3.0", id.Model))
 	f.release(paramSet("2.2", "std-4200-2.2"))
-	c, err := NewClient(f.state, f.root, f.mirror.srv.URL, id.Model, Options{
+	c, err := update.NewClient(f.state, f.root, f.mirror.srv.URL, id.Model, update.Options{
 		Clock: f.clk, HTTPClient: f.mirror.srv.Client(),
-		Factory: map[Kind]Slot{KindFirmware: {Version: id.Firmware}, KindParameters: {Version: "2.1", Name: id.ParameterSet}},
+		Factory: map[update.Kind]update.Slot{update.KindFirmware: {Version: id.Firmware}, update.KindParameters: {Version: "2.1", Name: id.ParameterSet}},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The start check reads back what the printer reports, and refuses
 	// parameter set 2.3.
-	check := func(ctx context.Context, in Installed) error {
+	check := func(ctx context.Context, in update.Installed) error {
 		got := p.Identity()
-		if in.Kind == KindParameters && in.Version == "2.3" {
+		if in.Kind == update.KindParameters && in.Version == "2.3" {
 			return errors.New("parameter set 2.3 rejected by the process check")
 		}
 		if got.Firmware != in.Name && got.ParameterSet != in.Name {
@@ -42,7 +43,7 @@ func TestAgentUpdatesVirtualPrinter(t *testing.T) {
 		}
 		return nil
 	}
-	a := NewAgent(c, p, AgentOptions{StartCheck: check})
+	a := update.NewAgent(c, p, update.AgentOptions{StartCheck: check})
 	if errs := a.Check(t.Context()); len(errs) > 0 {
 		t.Fatal(errs)
 	}
@@ -52,8 +53,8 @@ func TestAgentUpdatesVirtualPrinter(t *testing.T) {
 
 	f.release(paramSet("2.3", "std-4200-2.3"))
 	errs := a.Check(t.Context())
-	if len(errs) != 1 || !errors.Is(errs[0], ErrStartFailed) {
-		t.Fatalf("got %v, want one ErrStartFailed", errs)
+	if len(errs) != 1 || !errors.Is(errs[0], update.ErrStartFailed) {
+		t.Fatalf("got %v, want one update.ErrStartFailed", errs)
 	}
 	if got := p.Identity().ParameterSet; got != "std-4200-2.2" {
 		t.Errorf("after failed start the printer runs parameters %s, want std-4200-2.2", got)
@@ -68,7 +69,7 @@ func TestAgentHoldsUntilApproved(t *testing.T) {
 	c := f.client(id.Model)
 	approved := map[string]bool{}
 	var asked []string
-	a := NewAgent(c, p, AgentOptions{Kinds: []Kind{KindFirmware}, Approved: func(_ context.Context, tg Target) (bool, error) {
+	a := update.NewAgent(c, p, update.AgentOptions{Kinds: []update.Kind{update.KindFirmware}, Approved: func(_ context.Context, tg update.Target) (bool, error) {
 		asked = append(asked, tg.Name)
 		return approved[tg.Name], nil
 	}})
@@ -91,7 +92,7 @@ func TestAgentHoldsUntilApproved(t *testing.T) {
 
 	// An error asking holds the release too, and says so.
 	f.release(firmware("4.4.0", id.Model))
-	a = NewAgent(c, p, AgentOptions{Kinds: []Kind{KindFirmware}, Approved: func(context.Context, Target) (bool, error) {
+	a = update.NewAgent(c, p, update.AgentOptions{Kinds: []update.Kind{update.KindFirmware}, Approved: func(context.Context, update.Target) (bool, error) {
 		return false, errors.New("command center unreachable")
 	}})
 	if errs := a.Check(t.Context()); len(errs) != 1 {
@@ -136,10 +137,10 @@ func TestAgentLogsALastingProblemOnce(t *testing.T) {
 			http.NotFound(w, r)
 			return
 		}
-		http.ServeFile(w, r, filepath.Join(f.repo.Dir(), repoMetadataDir, "timestamp.json"))
+		http.ServeFile(w, r, filepath.Join(f.repo.Dir(), update.MetadataDir, "timestamp.json"))
 	})
 	logs := &logCounter{n: map[string]int{}}
-	a := NewAgent(f.client("FF-4200"), f.dev, AgentOptions{Interval: 5 * time.Millisecond, Logger: slog.New(logs)})
+	a := update.NewAgent(f.client("FF-4200"), f.dev, update.AgentOptions{Interval: 5 * time.Millisecond, Logger: slog.New(logs)})
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()

@@ -1,4 +1,4 @@
-package update
+package updaterepo
 
 import (
 	"bytes"
@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/clock"
+	"github.com/fusionfleet/fusionfleet/internal/update"
 )
 
 const (
@@ -49,11 +50,11 @@ func newFixture(t testing.TB) *fixture {
 }
 
 // client starts (or restarts) the printer's update client.
-func (f *fixture) client(model string) *Client {
+func (f *fixture) client(model string) *update.Client {
 	f.t.Helper()
-	c, err := NewClient(f.state, f.root, f.mirror.srv.URL, model, Options{
+	c, err := update.NewClient(f.state, f.root, f.mirror.srv.URL, model, update.Options{
 		Clock: f.clk, HTTPClient: f.mirror.srv.Client(), PrinterID: "printer-1", Site: "plant-a",
-		Factory: map[Kind]Slot{KindFirmware: {Version: "4.2.9"}, KindParameters: {Version: "2.1", Name: "std-4200-2.1"}},
+		Factory: map[update.Kind]update.Slot{update.KindFirmware: {Version: "4.2.9"}, update.KindParameters: {Version: "2.1", Name: "std-4200-2.1"}},
 	})
 	if err != nil {
 		f.t.Fatal(err)
@@ -62,7 +63,7 @@ func (f *fixture) client(model string) *Client {
 }
 
 // release adds a target with deterministic content and returns it.
-func (f *fixture) release(rel Release) TargetInfo {
+func (f *fixture) release(rel update.Release) TargetInfo {
 	f.t.Helper()
 	content := bytes.Repeat([]byte(string(rel.Kind)+" "+rel.Version+" "), 1000)
 	name := TargetName(rel, "image.bin")
@@ -73,14 +74,14 @@ func (f *fixture) release(rel Release) TargetInfo {
 	return ti
 }
 
-func firmware(version string, models ...string) Release {
-	return Release{Kind: KindFirmware, Version: version, Models: models, MinVersion: "4.0.0", Notes: "fixes recoater jam"}
+func firmware(version string, models ...string) update.Release {
+	return update.Release{Kind: update.KindFirmware, Version: version, Models: models, MinVersion: "4.0.0", Notes: "fixes recoater jam"}
 }
 
 // meta returns the current bytes of a repository metadata file.
 func (f *fixture) meta(name string) []byte {
 	f.t.Helper()
-	b, err := os.ReadFile(filepath.Join(f.repo.Dir(), repoMetadataDir, name))
+	b, err := os.ReadFile(filepath.Join(f.repo.Dir(), update.MetadataDir, name))
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -105,7 +106,7 @@ type mirror struct {
 
 func newMirror(t testing.TB, dir string) *mirror {
 	m := &mirror{override: map[string]http.HandlerFunc{}}
-	repo := NewHandler(dir, HandlerOptions{})
+	repo := update.NewHandler(dir, update.HandlerOptions{})
 	m.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		m.mu.Lock()
 		h, ok := m.override[r.URL.Path]

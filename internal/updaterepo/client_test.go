@@ -1,4 +1,4 @@
-package update
+package updaterepo
 
 import (
 	"context"
@@ -9,12 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fusionfleet/fusionfleet/internal/update"
 	"github.com/google/go-cmp/cmp"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
-func paramSet(version, name string) Release {
-	return Release{Kind: KindParameters, Version: version, Name: name, Models: []string{model4200}, Notes: "PA12 refresh rate tuned"}
+func paramSet(version, name string) update.Release {
+	return update.Release{Kind: update.KindParameters, Version: version, Name: name, Models: []string{model4200}, Notes: "PA12 refresh rate tuned"}
 }
 
 func TestAgentRunInstallsFirmwareAndParameters(t *testing.T) {
@@ -26,8 +27,8 @@ func TestAgentRunInstallsFirmwareAndParameters(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	a := NewAgent(c, f.dev, AgentOptions{StartCheck: func(ctx context.Context, in Installed) error {
-		if in.Kind == KindParameters {
+	a := update.NewAgent(c, f.dev, update.AgentOptions{StartCheck: func(ctx context.Context, in update.Installed) error {
+		if in.Kind == update.KindParameters {
 			cancel() // one round is enough
 		}
 		return nil
@@ -40,12 +41,12 @@ func TestAgentRunInstallsFirmwareAndParameters(t *testing.T) {
 		t.Errorf("device calls:\ngot  %s\nwant %s", got, want)
 	}
 
-	slots, err := c.Slots(KindFirmware)
+	slots, err := c.Slots(update.KindFirmware)
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantSlots := Slots{Active: "b", A: Slot{Version: "4.2.9", Name: "4.2.9"},
-		B: Slot{Version: "4.3.0", Name: "4.3.0", Target: fw.Name, File: fw.Name}}
+	wantSlots := update.Slots{Active: "b", A: update.Slot{Version: "4.2.9", Name: "4.2.9"},
+		B: update.Slot{Version: "4.3.0", Name: "4.3.0", Target: fw.Name, File: fw.Name}}
 	if d := cmp.Diff(wantSlots, slots); d != "" {
 		t.Errorf("firmware slots (-want +got):\n%s", d)
 	}
@@ -65,7 +66,7 @@ func TestAgentRunInstallsFirmwareAndParameters(t *testing.T) {
 		t.Errorf("second round told the device more: %s", got)
 	}
 	// A restart keeps what was installed.
-	if got := installedVersion(t, f.client(model4200), KindParameters); got != "2.2" {
+	if got := installedVersion(t, f.client(model4200), update.KindParameters); got != "2.2" {
 		t.Errorf("after restart parameters %s, want 2.2", got)
 	}
 }
@@ -77,18 +78,18 @@ func TestUpdateRespectsMinVersionAndRefusesDowngrade(t *testing.T) {
 	five.MinVersion = "4.3.0"
 	fiveInfo := f.release(five)
 	c := f.client(model4200)
-	noop := func(context.Context, Installed) error { return nil }
+	noop := func(context.Context, update.Installed) error { return nil }
 
-	if _, err := c.Apply(t.Context(), KindFirmware, fiveInfo.Name, noop); !errors.Is(err, ErrMinVersion) {
-		t.Fatalf("5.0.0 over 4.2.9: got %v, want ErrMinVersion", err)
+	if _, err := c.Apply(t.Context(), update.KindFirmware, fiveInfo.Name, noop); !errors.Is(err, update.ErrMinVersion) {
+		t.Fatalf("5.0.0 over 4.2.9: got %v, want update.ErrMinVersion", err)
 	}
-	if _, err := c.Apply(t.Context(), KindParameters, fiveInfo.Name, noop); !errors.Is(err, ErrWrongKind) {
-		t.Fatalf("firmware as parameters: got %v, want ErrWrongKind", err)
+	if _, err := c.Apply(t.Context(), update.KindParameters, fiveInfo.Name, noop); !errors.Is(err, update.ErrWrongKind) {
+		t.Fatalf("firmware as parameters: got %v, want update.ErrWrongKind", err)
 	}
 	var got []string
 	for range 3 {
-		in, err := c.Update(t.Context(), KindFirmware, noop)
-		if errors.Is(err, ErrNoUpdate) {
+		in, err := c.Update(t.Context(), update.KindFirmware, noop)
+		if errors.Is(err, update.ErrNoUpdate) {
 			got = append(got, "none")
 			continue
 		}
@@ -100,10 +101,10 @@ func TestUpdateRespectsMinVersionAndRefusesDowngrade(t *testing.T) {
 	if d := cmp.Diff([]string{"4.2.9->4.3.0", "4.3.0->5.0.0", "none"}, got); d != "" {
 		t.Errorf("update path (-want +got):\n%s", d)
 	}
-	if _, err := c.Apply(t.Context(), KindFirmware, old.Name, noop); !errors.Is(err, ErrDowngrade) {
-		t.Errorf("4.3.0 over 5.0.0: got %v, want ErrDowngrade", err)
+	if _, err := c.Apply(t.Context(), update.KindFirmware, old.Name, noop); !errors.Is(err, update.ErrDowngrade) {
+		t.Errorf("4.3.0 over 5.0.0: got %v, want update.ErrDowngrade", err)
 	}
-	if got := installedVersion(t, c, KindFirmware); got != "5.0.0" {
+	if got := installedVersion(t, c, update.KindFirmware); got != "5.0.0" {
 		t.Errorf("installed %s, want 5.0.0", got)
 	}
 }
@@ -112,17 +113,17 @@ func TestFailedStartRollsBackToPreviousSlot(t *testing.T) {
 	f := newFixture(t)
 	fw := f.release(firmware("4.3.0", model4200))
 	c := f.client(model4200)
-	a := NewAgent(c, f.dev, AgentOptions{Kinds: []Kind{KindFirmware}, StartCheck: func(context.Context, Installed) error {
+	a := update.NewAgent(c, f.dev, update.AgentOptions{Kinds: []update.Kind{update.KindFirmware}, StartCheck: func(context.Context, update.Installed) error {
 		return errors.New("heater self-test failed")
 	}})
 	errs := a.Check(t.Context())
-	if len(errs) != 1 || !errors.Is(errs[0], ErrStartFailed) {
-		t.Fatalf("got %v, want one ErrStartFailed", errs)
+	if len(errs) != 1 || !errors.Is(errs[0], update.ErrStartFailed) {
+		t.Fatalf("got %v, want one update.ErrStartFailed", errs)
 	}
 	if got, want := f.dev.Calls(), "firmware 4.3.0; firmware 4.2.9"; got != want {
 		t.Errorf("device calls %q, want %q", got, want)
 	}
-	slots, err := c.Slots(KindFirmware)
+	slots, err := c.Slots(update.KindFirmware)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +148,7 @@ func TestInterruptedStartRollsBackOnRestart(t *testing.T) {
 	c := f.client(model4200)
 	slotsFile := filepath.Join(f.state, "firmware", "slots.json")
 	var during []byte
-	_, err := c.Update(t.Context(), KindFirmware, func(context.Context, Installed) error {
+	_, err := c.Update(t.Context(), update.KindFirmware, func(context.Context, update.Installed) error {
 		var err error
 		during, err = os.ReadFile(slotsFile) // what a power cut now would leave
 		return err
@@ -159,7 +160,7 @@ func TestInterruptedStartRollsBackOnRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	c = f.client(model4200)
-	slots, err := c.Slots(KindFirmware)
+	slots, err := c.Slots(update.KindFirmware)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,14 +172,14 @@ func TestInterruptedStartRollsBackOnRestart(t *testing.T) {
 func TestRootRotationAccepted(t *testing.T) {
 	f := newFixture(t)
 	c := f.client(model4200)
-	if _, err := c.Check(t.Context(), KindFirmware); !errors.Is(err, ErrNoUpdate) {
+	if _, err := c.Check(t.Context(), update.KindFirmware); !errors.Is(err, update.ErrNoUpdate) {
 		t.Fatalf("before rotation: %v", err)
 	}
 	if err := f.repo.RotateRoot(3, 2); err != nil {
 		t.Fatal(err)
 	}
 	f.release(firmware("4.3.0", model4200))
-	if _, err := c.Update(t.Context(), KindFirmware, func(context.Context, Installed) error { return nil }); err != nil {
+	if _, err := c.Update(t.Context(), update.KindFirmware, func(context.Context, update.Installed) error { return nil }); err != nil {
 		t.Fatalf("after rotation: %v", err)
 	}
 	b, err := os.ReadFile(filepath.Join(f.state, "metadata", "root.json"))
@@ -197,8 +198,8 @@ func TestRootRotationAccepted(t *testing.T) {
 	if err := f.repo.rotateRoot(3, 2, false); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.client(model4200).Check(t.Context(), KindFirmware); !errors.Is(err, ErrRootRotation) {
-		t.Errorf("second, wrong rotation: got %v, want ErrRootRotation", err)
+	if _, err := f.client(model4200).Check(t.Context(), update.KindFirmware); !errors.Is(err, update.ErrRootRotation) {
+		t.Errorf("second, wrong rotation: got %v, want update.ErrRootRotation", err)
 	}
 }
 
@@ -207,13 +208,13 @@ func TestResignEndsFreeze(t *testing.T) {
 	f.release(firmware("4.3.0", model4200))
 	c := f.client(model4200)
 	f.clk.Advance(36 * time.Hour)
-	if _, err := c.Check(t.Context(), KindFirmware); !errors.Is(err, ErrExpired) {
-		t.Fatalf("stale timestamp: got %v, want ErrExpired", err)
+	if _, err := c.Check(t.Context(), update.KindFirmware); !errors.Is(err, update.ErrExpired) {
+		t.Fatalf("stale timestamp: got %v, want update.ErrExpired", err)
 	}
 	if err := f.repo.Resign(); err != nil { // the cloud's schedule catches up
 		t.Fatal(err)
 	}
-	if _, err := c.Check(t.Context(), KindFirmware); err != nil {
+	if _, err := c.Check(t.Context(), update.KindFirmware); err != nil {
 		t.Errorf("after resign: %v", err)
 	}
 }
@@ -222,30 +223,30 @@ func TestStagedRollout(t *testing.T) {
 	f := newFixture(t)
 	zero := 0
 	rel := firmware("4.3.0", model4200)
-	rel.Rollout = &Rollout{Percent: &zero, Sites: []string{"plant-b"}}
+	rel.Rollout = &update.Rollout{Percent: &zero, Sites: []string{"plant-b"}}
 	ti := f.release(rel)
-	noop := func(context.Context, Installed) error { return nil }
+	noop := func(context.Context, update.Installed) error { return nil }
 
 	c := f.client(model4200) // at plant-a
-	if _, err := c.Update(t.Context(), KindFirmware, noop); !errors.Is(err, ErrNoUpdate) {
-		t.Errorf("plant-a update: got %v, want ErrNoUpdate", err)
+	if _, err := c.Update(t.Context(), update.KindFirmware, noop); !errors.Is(err, update.ErrNoUpdate) {
+		t.Errorf("plant-a update: got %v, want update.ErrNoUpdate", err)
 	}
-	if _, err := c.Apply(t.Context(), KindFirmware, ti.Name, noop); !errors.Is(err, ErrNotInRollout) {
-		t.Errorf("plant-a apply: got %v, want ErrNotInRollout", err)
+	if _, err := c.Apply(t.Context(), update.KindFirmware, ti.Name, noop); !errors.Is(err, update.ErrNotInRollout) {
+		t.Errorf("plant-a apply: got %v, want update.ErrNotInRollout", err)
 	}
-	b, err := NewClient(t.TempDir(), f.root, f.mirror.srv.URL, model4200, Options{
-		Clock: f.clk, HTTPClient: f.mirror.srv.Client(), Site: "plant-b", Factory: map[Kind]Slot{KindFirmware: {Version: "4.2.9"}}})
+	b, err := update.NewClient(t.TempDir(), f.root, f.mirror.srv.URL, model4200, update.Options{
+		Clock: f.clk, HTTPClient: f.mirror.srv.Client(), Site: "plant-b", Factory: map[update.Kind]update.Slot{update.KindFirmware: {Version: "4.2.9"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.Update(t.Context(), KindFirmware, noop); err != nil {
+	if _, err := b.Update(t.Context(), update.KindFirmware, noop); err != nil {
 		t.Errorf("plant-b: %v", err)
 	}
 }
 
 func TestRolloutPercentage(t *testing.T) {
 	for _, pct := range []int{0, 30, 100} {
-		rel := Release{Rollout: &Rollout{Percent: &pct}}
+		rel := update.Release{Rollout: &update.Rollout{Percent: &pct}}
 		n := 0
 		for i := range 1000 {
 			if rel.Reaches("firmware-4.3.0-image.bin", fmt.Sprintf("printer-%d", i), "") {

@@ -1,4 +1,4 @@
-package update
+package updaterepo
 
 import (
 	"archive/tar"
@@ -18,6 +18,7 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
 	"github.com/fusionfleet/fusionfleet/internal/clock"
+	"github.com/fusionfleet/fusionfleet/internal/update"
 )
 
 // publishPair is a release repository (all keys) and the cloud's copy of
@@ -54,7 +55,7 @@ func newPublishPair(t *testing.T) *publishPair {
 func (p *publishPair) archive(t *testing.T) []byte {
 	t.Helper()
 	files, err := p.release.UploadFiles(func(file string) (bool, error) {
-		_, err := os.Stat(filepath.Join(p.cloud.Dir(), repoTargetsDir, file))
+		_, err := os.Stat(filepath.Join(p.cloud.Dir(), update.TargetsDir, file))
 		return err == nil, nil
 	})
 	if err != nil {
@@ -67,7 +68,7 @@ func (p *publishPair) archive(t *testing.T) []byte {
 	return b.Bytes()
 }
 
-func (p *publishPair) add(t *testing.T, rel Release) TargetInfo {
+func (p *publishPair) add(t *testing.T, rel update.Release) TargetInfo {
 	t.Helper()
 	content := bytes.Repeat([]byte(string(rel.Kind)+" "+rel.Version+" "), 500)
 	ti, err := p.release.AddTarget(t.Context(), TargetName(rel, "image.bin"), rel, bytes.NewReader(content), int64(len(content)))
@@ -118,7 +119,7 @@ func tree(t *testing.T, dir string) map[string]string {
 func TestPublishGood(t *testing.T) {
 	p := newPublishPair(t)
 	fw := p.add(t, firmware("4.3.0", model4200))
-	params := p.add(t, Release{Kind: KindParameters, Version: "2.2", Name: "std-4200-2.2", Models: []string{model4200}})
+	params := p.add(t, update.Release{Kind: update.KindParameters, Version: "2.2", Name: "std-4200-2.2", Models: []string{model4200}})
 	res, err := p.cloud.Publish(t.Context(), bytes.NewReader(p.archive(t)), PublishOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -136,17 +137,17 @@ func TestPublishGood(t *testing.T) {
 	}
 	// The cloud's new state is what a printer pinned to the release
 	// tool's first root accepts.
-	root1, err := os.ReadFile(filepath.Join(p.release.Dir(), repoMetadataDir, "1.root.json"))
+	root1, err := os.ReadFile(filepath.Join(p.release.Dir(), update.MetadataDir, "1.root.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := newMirror(t, p.cloud.Dir())
-	c, err := NewClient(t.TempDir(), root1, m.srv.URL, model4200, Options{Clock: p.clk, HTTPClient: m.srv.Client(),
-		Factory: map[Kind]Slot{KindFirmware: {Version: "4.2.0"}}})
+	c, err := update.NewClient(t.TempDir(), root1, m.srv.URL, model4200, update.Options{Clock: p.clk, HTTPClient: m.srv.Client(),
+		Factory: map[update.Kind]update.Slot{update.KindFirmware: {Version: "4.2.0"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := c.Check(t.Context(), KindFirmware)
+	got, err := c.Check(t.Context(), update.KindFirmware)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +195,7 @@ func TestPublishRefused(t *testing.T) {
 			p.add(t, firmware("4.3.0", model4200))
 			foreign := foreignKey(t)
 			return p.resignTargets(t, foreign)
-		}, PublishOptions{}, ErrUnknownKey},
+		}, PublishOptions{}, update.ErrUnknownKey},
 		{"too few signatures", func(t *testing.T, p *publishPair) []byte {
 			p.add(t, firmware("4.3.0", model4200))
 			keys, err := p.release.roleKeys(metadata.TARGETS)
@@ -202,7 +203,7 @@ func TestPublishRefused(t *testing.T) {
 				t.Fatal(err)
 			}
 			return p.resignTargets(t, keys[:1])
-		}, PublishOptions{}, ErrThreshold},
+		}, PublishOptions{}, update.ErrThreshold},
 		{"another repository", func(t *testing.T, p *publishPair) []byte {
 			other, err := InitRepo(t.TempDir(), RepoOptions{Clock: p.clk})
 			if err != nil {
@@ -211,7 +212,7 @@ func TestPublishRefused(t *testing.T) {
 			p.release = other
 			p.add(t, firmware("4.3.0", model4200))
 			return p.archive(t)
-		}, PublishOptions{}, ErrRootRotation},
+		}, PublishOptions{}, update.ErrRootRotation},
 		{"rollback", func(t *testing.T, p *publishPair) []byte {
 			p.add(t, firmware("4.3.0", model4200))
 			old := p.archive(t)
@@ -220,30 +221,30 @@ func TestPublishRefused(t *testing.T) {
 				t.Fatal(err)
 			}
 			return old
-		}, PublishOptions{}, ErrRollback},
+		}, PublishOptions{}, update.ErrRollback},
 		{"root rotation without the old keys", func(t *testing.T, p *publishPair) []byte {
 			if err := p.release.rotateRoot(3, 2, false); err != nil {
 				t.Fatal(err)
 			}
 			p.add(t, firmware("4.3.0", model4200))
 			return p.archive(t)
-		}, PublishOptions{}, ErrRootRotation},
+		}, PublishOptions{}, update.ErrRootRotation},
 		{"tampered image", func(t *testing.T, p *publishPair) []byte {
 			ti := p.add(t, firmware("4.3.0", model4200))
-			file := filepath.Join(p.release.Dir(), repoTargetsDir, ti.SHA256+"."+ti.Name)
+			file := filepath.Join(p.release.Dir(), update.TargetsDir, ti.SHA256+"."+ti.Name)
 			b, _ := os.ReadFile(file)
 			b[0] ^= 1
 			os.WriteFile(file, b, 0o644)
 			return p.archive(t)
-		}, PublishOptions{}, ErrTamperedTarget},
+		}, PublishOptions{}, update.ErrTamperedTarget},
 		{"oversized target", func(t *testing.T, p *publishPair) []byte {
 			p.add(t, firmware("4.3.0", model4200))
 			return p.archive(t)
-		}, PublishOptions{MaxTargetSize: 100}, ErrTooLarge},
+		}, PublishOptions{MaxTargetSize: 100}, update.ErrTooLarge},
 		{"oversized metadata", func(t *testing.T, p *publishPair) []byte {
 			p.add(t, firmware("4.3.0", model4200))
 			return p.archive(t)
-		}, PublishOptions{MaxMetadataSize: 100}, ErrTooLarge},
+		}, PublishOptions{MaxMetadataSize: 100}, update.ErrTooLarge},
 		{"path outside the repository", func(t *testing.T, p *publishPair) []byte {
 			return tarOf(t, [2]string{"targets/../../keys/online/x.key", "x"})
 		}, PublishOptions{}, ErrBadUpload},
@@ -264,7 +265,7 @@ func TestPublishRefused(t *testing.T) {
 			b := p.archive(t)
 			p.clk.Advance(400 * 24 * time.Hour)
 			return b
-		}, PublishOptions{}, ErrExpired},
+		}, PublishOptions{}, update.ErrExpired},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,9 +1,11 @@
-package update
+package updaterepo
 
 import (
 	"bytes"
 	"context"
 	"testing"
+
+	"github.com/fusionfleet/fusionfleet/internal/update"
 )
 
 // BenchmarkUpdate measures a whole firmware update over loopback TLS:
@@ -21,7 +23,7 @@ func BenchmarkUpdate(b *testing.B) {
 	for b.Loop() {
 		f.state = b.TempDir()
 		c := f.client(model4200)
-		if _, err := c.Update(b.Context(), KindFirmware, func(context.Context, Installed) error { return nil }); err != nil {
+		if _, err := c.Update(b.Context(), update.KindFirmware, func(context.Context, update.Installed) error { return nil }); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,4 +1,4 @@
-package update
+package updaterepo
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/clock"
+	"github.com/fusionfleet/fusionfleet/internal/update"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
@@ -67,12 +68,6 @@ func (o RepoOptions) withDefaults() RepoOptions {
 	return o
 }
 
-// Where the repository keeps what it serves, relative to its directory.
-const (
-	repoMetadataDir = "repository/metadata"
-	repoTargetsDir  = "repository/targets"
-)
-
 // ErrRepoExists means InitRepo was pointed at a directory that already
 // holds a repository.
 var ErrRepoExists = errors.New("repository already exists")
@@ -99,10 +94,10 @@ func InitRepo(dir string, opts RepoOptions) (*Repo, error) {
 	if opts.RootThreshold > opts.RootKeys || opts.TargetsThreshold > opts.TargetsKeys {
 		return nil, fmt.Errorf("init repository: a threshold exceeds its number of keys")
 	}
-	if _, err := os.Stat(filepath.Join(dir, repoMetadataDir, "root.json")); err == nil {
+	if _, err := os.Stat(filepath.Join(dir, update.MetadataDir, "root.json")); err == nil {
 		return nil, fmt.Errorf("init repository %s: %w", dir, ErrRepoExists)
 	}
-	for _, d := range []string{repoMetadataDir, repoTargetsDir} {
+	for _, d := range []string{update.MetadataDir, update.TargetsDir} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			return nil, fmt.Errorf("init repository: %w", err)
 		}
@@ -149,7 +144,7 @@ func InitRepo(dir string, opts RepoOptions) (*Repo, error) {
 // OpenRepo loads the repository in dir.
 func OpenRepo(dir string, opts RepoOptions) (*Repo, error) {
 	r := &Repo{dir: dir, opts: opts.withDefaults()}
-	md := filepath.Join(dir, repoMetadataDir)
+	md := filepath.Join(dir, update.MetadataDir)
 	var err error
 	if r.root, err = metadata.Root().FromFile(filepath.Join(md, "root.json")); err != nil {
 		return nil, fmt.Errorf("open repository %s: %w", dir, err)
@@ -174,7 +169,7 @@ func (r *Repo) Dir() string { return r.dir }
 // TrustedRoot returns the current root metadata: what a printer pins at
 // manufacture. Later rotations reach it through the chain of roots.
 func (r *Repo) TrustedRoot() ([]byte, error) {
-	b, err := os.ReadFile(filepath.Join(r.dir, repoMetadataDir, "root.json"))
+	b, err := os.ReadFile(filepath.Join(r.dir, update.MetadataDir, "root.json"))
 	if err != nil {
 		return nil, fmt.Errorf("trusted root: %w", err)
 	}
@@ -186,13 +181,13 @@ type TargetInfo struct {
 	Name   string
 	Length int64
 	SHA256 string
-	Release
+	update.Release
 }
 
 // AddTargetFile adds the file at path as a target described by rel, signs
 // targets with the offline targets keys and snapshot and timestamp with the
 // online keys. A target of the same name is replaced.
-func (r *Repo) AddTargetFile(ctx context.Context, path string, rel Release) (TargetInfo, error) {
+func (r *Repo) AddTargetFile(ctx context.Context, path string, rel update.Release) (TargetInfo, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return TargetInfo{}, fmt.Errorf("add target: %w", err)
@@ -207,26 +202,16 @@ func (r *Repo) AddTargetFile(ctx context.Context, path string, rel Release) (Tar
 
 // TargetName is the name a release's file gets in the repository:
 // kind, version and the file's base name, in a safe character set.
-func TargetName(rel Release, file string) string {
-	return safeName(fmt.Sprintf("%s-%s-%s", rel.Kind, rel.Version, filepath.Base(file)))
-}
-
-func safeName(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_') {
-			b[i] = '_'
-		}
-	}
-	return strings.TrimLeft(string(b), ".")
+func TargetName(rel update.Release, file string) string {
+	return update.SafeName(fmt.Sprintf("%s-%s-%s", rel.Kind, rel.Version, filepath.Base(file)))
 }
 
 // AddTarget adds size bytes from src as target name (see AddTargetFile).
-func (r *Repo) AddTarget(ctx context.Context, name string, rel Release, src io.Reader, size int64) (TargetInfo, error) {
-	if name == "" || name != safeName(name) {
+func (r *Repo) AddTarget(ctx context.Context, name string, rel update.Release, src io.Reader, size int64) (TargetInfo, error) {
+	if name == "" || name != update.SafeName(name) {
 		return TargetInfo{}, fmt.Errorf("add target: name %q: want letters, digits, '.', '-', '_'", name)
 	}
-	custom, err := encodeRelease(rel)
+	custom, err := update.EncodeRelease(rel)
 	if err != nil {
 		return TargetInfo{}, fmt.Errorf("add target %s: %w", name, err)
 	}
@@ -238,7 +223,7 @@ func (r *Repo) AddTarget(ctx context.Context, name string, rel Release, src io.R
 			return TargetInfo{}, fmt.Errorf("add target %s: %w", name, err)
 		}
 	}
-	tmp, err := os.CreateTemp(filepath.Join(r.dir, repoTargetsDir), ".incoming-")
+	tmp, err := os.CreateTemp(filepath.Join(r.dir, update.TargetsDir), ".incoming-")
 	if err != nil {
 		return TargetInfo{}, fmt.Errorf("add target: %w", err)
 	}
@@ -258,7 +243,7 @@ func (r *Repo) AddTarget(ctx context.Context, name string, rel Release, src io.R
 		return TargetInfo{}, fmt.Errorf("add target %s: copy: %w", name, err)
 	}
 	sum := h.Sum(nil)
-	dst := filepath.Join(r.dir, repoTargetsDir, hex.EncodeToString(sum)+"."+name)
+	dst := filepath.Join(r.dir, update.TargetsDir, hex.EncodeToString(sum)+"."+name)
 	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
 		return TargetInfo{}, fmt.Errorf("add target: %w", err)
 	}
@@ -501,30 +486,7 @@ func (r *Repo) writeRoot() error {
 
 // writeFile writes a metadata file atomically.
 func (r *Repo) writeFile(name string, b []byte) error {
-	return writeAtomic(filepath.Join(r.dir, repoMetadataDir, name), b, 0o644)
-}
-
-func writeAtomic(name string, b []byte, perm os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(name), ".tmp-")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(f.Name(), perm); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), name)
+	return update.WriteFileAtomic(filepath.Join(r.dir, update.MetadataDir, name), b, 0o644)
 }
 
 // RepoStatus summarises a repository for the release tool.
@@ -568,7 +530,7 @@ func (r *Repo) Status() (RepoStatus, error) {
 	for name, tf := range r.targets.Signed.Targets {
 		ti := TargetInfo{Name: name, Length: tf.Length, SHA256: hex.EncodeToString(tf.Hashes["sha256"])}
 		if tf.Custom != nil {
-			if rel, err := decodeRelease(*tf.Custom); err == nil {
+			if rel, err := update.DecodeRelease(*tf.Custom); err == nil {
 				ti.Release = rel
 			}
 		}
@@ -578,7 +540,7 @@ func (r *Repo) Status() (RepoStatus, error) {
 		if c := strings.Compare(string(a.Kind), string(b.Kind)); c != 0 {
 			return c
 		}
-		if c := compareVersions(a.Version, b.Version); c != 0 {
+		if c := update.CompareVersions(a.Version, b.Version); c != 0 {
 			return c
 		}
 		return strings.Compare(a.Name, b.Name)

@@ -1,4 +1,4 @@
-package update
+package updaterepo
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/clock"
+	"github.com/fusionfleet/fusionfleet/internal/update"
 )
 
 // Staged-rollout halts. The cloud keeps, next to its repository, the set
@@ -32,7 +33,7 @@ import (
 var ErrNotHalted = errors.New("target is not halted")
 
 // rolloutFile is the halt state, relative to the repository directory
-// (outside what NewHandler serves).
+// (outside what update.NewHandler serves).
 const rolloutFile = "rollout.json"
 
 // RolloutState is the halt state of a repository's targets.
@@ -102,7 +103,7 @@ func (r *Repo) changeRollout(change func(*RolloutState) error) error {
 	if err != nil {
 		return fmt.Errorf("rollout state: %w", err)
 	}
-	if err := writeAtomic(filepath.Join(r.dir, rolloutFile), append(b, '\n'), 0o644); err != nil {
+	if err := update.WriteFileAtomic(filepath.Join(r.dir, rolloutFile), append(b, '\n'), 0o644); err != nil {
 		return fmt.Errorf("rollout state: %w", err)
 	}
 	return nil
@@ -118,7 +119,7 @@ func (r *Repo) hasTarget(name string) bool {
 func (r *Repo) Halt(name, reason string) error {
 	return r.changeRollout(func(s *RolloutState) error {
 		if !r.hasTarget(name) {
-			return fmt.Errorf("halt %s: %w", name, ErrNoUpdate)
+			return fmt.Errorf("halt %s: %w", name, update.ErrNoUpdate)
 		}
 		s.Halted[name] = Halt{At: r.opts.Clock.Now().UTC(), Reason: reason}
 		delete(s.Unhalted, name)
@@ -160,7 +161,7 @@ type FailureSource interface {
 	// running version of kind (firmware version or parameter-set name as
 	// the printer reports it) and among those running any other version,
 	// counting failure alerts opened since since.
-	FailureRates(ctx context.Context, kind Kind, model, version string, since time.Time) (target, others Rate, err error)
+	FailureRates(ctx context.Context, kind update.Kind, model, version string, since time.Time) (target, others Rate, err error)
 }
 
 // ControllerOptions tunes a RolloutController. The zero value works.

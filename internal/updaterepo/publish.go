@@ -1,4 +1,4 @@
-package update
+package updaterepo
 
 import (
 	"archive/tar"
@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/fusionfleet/fusionfleet/internal/update"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
@@ -37,7 +38,7 @@ import (
 //	                          snapshot and timestamp with its online keys
 //
 // Versions never go backwards: an older targets version, or another file
-// with the same version, is refused (ErrRollback). Every target the new
+// with the same version, is refused (update.ErrRollback). Every target the new
 // targets metadata names must be in the upload or the repository, with the
 // signed length and SHA-256. Only then are the files moved into the
 // repository and a new snapshot and timestamp signed; the timestamp is
@@ -100,7 +101,7 @@ func readUpload(src io.Reader, stage string, opts PublishOptions) (*upload, erro
 			return nil, fmt.Errorf("%w: %v", ErrBadUpload, err)
 		}
 		if n >= opts.MaxFiles {
-			return nil, fmt.Errorf("%w: more than %d files", ErrTooLarge, opts.MaxFiles)
+			return nil, fmt.Errorf("%w: more than %d files", update.ErrTooLarge, opts.MaxFiles)
 		}
 		if hdr.Typeflag != tar.TypeReg {
 			return nil, fmt.Errorf("%w: %q is not a regular file", ErrBadUpload, hdr.Name)
@@ -110,13 +111,13 @@ func readUpload(src io.Reader, stage string, opts PublishOptions) (*upload, erro
 		}
 		seen[hdr.Name] = true
 		dir, base, _ := strings.Cut(hdr.Name, "/")
-		if base == "" || len(base) > 255 || safeName(base) != base {
+		if base == "" || len(base) > 255 || update.SafeName(base) != base {
 			return nil, fmt.Errorf("%w: unsafe file name %q", ErrBadUpload, hdr.Name)
 		}
 		switch dir {
 		case "metadata":
 			if hdr.Size < 0 || hdr.Size > opts.MaxMetadataSize {
-				return nil, fmt.Errorf("%w: %s: more than %d bytes", ErrTooLarge, hdr.Name, opts.MaxMetadataSize)
+				return nil, fmt.Errorf("%w: %s: more than %d bytes", update.ErrTooLarge, hdr.Name, opts.MaxMetadataSize)
 			}
 			if base == "timestamp.json" {
 				continue // replaced by the cloud's own
@@ -149,7 +150,7 @@ func readUpload(src io.Reader, stage string, opts PublishOptions) (*upload, erro
 				return nil, fmt.Errorf("%w: target file %q is not SHA256.NAME", ErrBadUpload, hdr.Name)
 			}
 			if hdr.Size < 0 || hdr.Size > opts.MaxTargetSize {
-				return nil, fmt.Errorf("%w: %s: more than %d bytes", ErrTooLarge, hdr.Name, opts.MaxTargetSize)
+				return nil, fmt.Errorf("%w: %s: more than %d bytes", update.ErrTooLarge, hdr.Name, opts.MaxTargetSize)
 			}
 			length, err := stageTarget(tr, filepath.Join(stage, base), sum, opts.MaxTargetSize)
 			if err != nil {
@@ -189,7 +190,7 @@ func readAtMost(r io.Reader, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %v", ErrBadUpload, err)
 	}
 	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, limit)
+		return nil, fmt.Errorf("%w: more than %d bytes", update.ErrTooLarge, limit)
 	}
 	return b, nil
 }
@@ -210,9 +211,9 @@ func stageTarget(r io.Reader, path, sum string, limit int64) (int64, error) {
 	case err != nil:
 		return 0, fmt.Errorf("%w: %v", ErrBadUpload, err)
 	case n > limit:
-		return 0, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, limit)
+		return 0, fmt.Errorf("%w: more than %d bytes", update.ErrTooLarge, limit)
 	case hex.EncodeToString(h.Sum(nil)) != sum:
-		return 0, fmt.Errorf("content does not match its SHA-256 name: %w", ErrTamperedTarget)
+		return 0, fmt.Errorf("content does not match its SHA-256 name: %w", update.ErrTamperedTarget)
 	}
 	return n, nil
 }
@@ -221,9 +222,9 @@ func stageTarget(r io.Reader, path, sum string, limit int64) (int64, error) {
 // trusted root chain and, only if every check passes, moves it into the
 // repository and signs a new snapshot and timestamp with the online keys.
 // A refused upload changes nothing; its error wraps one of ErrBadUpload,
-// ErrTooLarge, ErrRootRotation, ErrUnknownKey, ErrThreshold,
-// ErrTamperedMetadata, ErrTamperedTarget, ErrRollback, ErrExpired,
-// ErrMalformed or ErrMissingKey.
+// update.ErrTooLarge, update.ErrRootRotation, update.ErrUnknownKey, update.ErrThreshold,
+// update.ErrTamperedMetadata, update.ErrTamperedTarget, update.ErrRollback, update.ErrExpired,
+// update.ErrMalformed or ErrMissingKey.
 func (r *Repo) Publish(ctx context.Context, src io.Reader, opts PublishOptions) (PublishResult, error) {
 	opts = opts.withDefaults()
 	stage, err := os.MkdirTemp(r.dir, ".publish-")
@@ -261,34 +262,34 @@ func (r *Repo) verifyUpload(up *upload) (*verified, bool, error) {
 	for _, ver := range slices.Sorted(maps.Keys(up.roots)) {
 		b := up.roots[ver]
 		if ver <= r.root.Signed.Version {
-			held, err := os.ReadFile(filepath.Join(r.dir, repoMetadataDir, versionedName(ver, metadata.ROOT)))
+			held, err := os.ReadFile(filepath.Join(r.dir, update.MetadataDir, versionedName(ver, metadata.ROOT)))
 			if err != nil || !bytes.Equal(held, b) {
-				return nil, false, fmt.Errorf("root version %d differs from the one trusted: %w", ver, ErrRootRotation)
+				return nil, false, fmt.Errorf("root version %d differs from the one trusted: %w", ver, update.ErrRootRotation)
 			}
 			continue
 		}
 		if ver != trusted.Signed.Version+1 {
-			return nil, false, fmt.Errorf("root version %d does not follow trusted version %d: %w", ver, trusted.Signed.Version, ErrRootRotation)
+			return nil, false, fmt.Errorf("root version %d does not follow trusted version %d: %w", ver, trusted.Signed.Version, update.ErrRootRotation)
 		}
 		next, err := metadata.Root().FromBytes(b)
 		if err != nil {
-			return nil, false, fmt.Errorf("root version %d: %w: %v", ver, ErrMalformed, err)
+			return nil, false, fmt.Errorf("root version %d: %w: %v", ver, update.ErrMalformed, err)
 		}
 		if next.Signed.Version != ver {
-			return nil, false, fmt.Errorf("root file %d holds version %d: %w", ver, next.Signed.Version, ErrMalformed)
+			return nil, false, fmt.Errorf("root file %d holds version %d: %w", ver, next.Signed.Version, update.ErrMalformed)
 		}
 		if err := trusted.VerifyDelegate(metadata.ROOT, next); err != nil {
-			return nil, false, fmt.Errorf("root version %d: not signed by the previous root's keys: %w", ver, ErrRootRotation)
+			return nil, false, fmt.Errorf("root version %d: not signed by the previous root's keys: %w", ver, update.ErrRootRotation)
 		}
 		if err := next.VerifyDelegate(metadata.ROOT, next); err != nil {
-			return nil, false, fmt.Errorf("root version %d: not signed by its own keys: %w", ver, ErrRootRotation)
+			return nil, false, fmt.Errorf("root version %d: not signed by its own keys: %w", ver, update.ErrRootRotation)
 		}
 		v.roots = append(v.roots, next)
 		v.rootBytes = append(v.rootBytes, b)
 		trusted = next
 	}
 	if trusted.Signed.IsExpired(now) {
-		return nil, false, fmt.Errorf("root version %d expired %s: %w", trusted.Signed.Version, trusted.Signed.Expires.Format("2006-01-02"), ErrExpired)
+		return nil, false, fmt.Errorf("root version %d expired %s: %w", trusted.Signed.Version, trusted.Signed.Expires.Format("2006-01-02"), update.ErrExpired)
 	}
 	var ver int64
 	var b []byte
@@ -298,25 +299,25 @@ func (r *Repo) verifyUpload(up *upload) (*verified, bool, error) {
 	cur := r.targets.Signed.Version
 	switch {
 	case ver < cur:
-		return nil, false, fmt.Errorf("targets version %d is older than the published version %d: %w", ver, cur, ErrRollback)
+		return nil, false, fmt.Errorf("targets version %d is older than the published version %d: %w", ver, cur, update.ErrRollback)
 	case ver == cur:
-		held, err := os.ReadFile(filepath.Join(r.dir, repoMetadataDir, versionedName(ver, metadata.TARGETS)))
+		held, err := os.ReadFile(filepath.Join(r.dir, update.MetadataDir, versionedName(ver, metadata.TARGETS)))
 		if err != nil || !bytes.Equal(held, b) {
-			return nil, false, fmt.Errorf("targets version %d differs from the published one of the same version: %w", ver, ErrRollback)
+			return nil, false, fmt.Errorf("targets version %d differs from the published one of the same version: %w", ver, update.ErrRollback)
 		}
 	}
 	t, err := metadata.Targets().FromBytes(b)
 	if err != nil {
-		return nil, false, fmt.Errorf("targets: %w: %v", ErrMalformed, err)
+		return nil, false, fmt.Errorf("targets: %w: %v", update.ErrMalformed, err)
 	}
 	if t.Signed.Version != ver {
-		return nil, false, fmt.Errorf("targets file %d holds version %d: %w", ver, t.Signed.Version, ErrMalformed)
+		return nil, false, fmt.Errorf("targets file %d holds version %d: %w", ver, t.Signed.Version, update.ErrMalformed)
 	}
 	if err := trusted.VerifyDelegate(metadata.TARGETS, t); err != nil {
-		return nil, false, fmt.Errorf("targets version %d: %w", ver, diagnoseSignatures(b, metadata.TARGETS, trusted))
+		return nil, false, fmt.Errorf("targets version %d: %w", ver, update.DiagnoseSignatures(b, metadata.TARGETS, trusted))
 	}
 	if t.Signed.IsExpired(now) {
-		return nil, false, fmt.Errorf("targets version %d expired: %w", ver, ErrExpired)
+		return nil, false, fmt.Errorf("targets version %d expired: %w", ver, update.ErrExpired)
 	}
 	if t.Signed.Delegations != nil && (len(t.Signed.Delegations.Roles) > 0 || t.Signed.Delegations.SuccinctRoles != nil) {
 		return nil, false, fmt.Errorf("targets version %d delegates: %w", ver, ErrBadUpload)
@@ -325,34 +326,34 @@ func (r *Repo) verifyUpload(up *upload) (*verified, bool, error) {
 	named := map[string]bool{}
 	for _, name := range slices.Sorted(maps.Keys(t.Signed.Targets)) {
 		tf := t.Signed.Targets[name]
-		if name == "" || len(name) > 200 || safeName(name) != name {
+		if name == "" || len(name) > 200 || update.SafeName(name) != name {
 			return nil, false, fmt.Errorf("target name %q: %w", name, ErrBadUpload)
 		}
 		sum := tf.Hashes["sha256"]
 		if len(sum) != sha256.Size || tf.Length < 0 {
-			return nil, false, fmt.Errorf("target %s: no SHA-256 or a negative length: %w", name, ErrMalformed)
+			return nil, false, fmt.Errorf("target %s: no SHA-256 or a negative length: %w", name, update.ErrMalformed)
 		}
 		if tf.Custom == nil {
-			return nil, false, fmt.Errorf("target %s: no release metadata: %w", name, ErrMalformed)
+			return nil, false, fmt.Errorf("target %s: no release metadata: %w", name, update.ErrMalformed)
 		}
-		if _, err := decodeRelease(*tf.Custom); err != nil {
-			return nil, false, fmt.Errorf("target %s: %w: %v", name, ErrMalformed, err)
+		if _, err := update.DecodeRelease(*tf.Custom); err != nil {
+			return nil, false, fmt.Errorf("target %s: %w: %v", name, update.ErrMalformed, err)
 		}
 		file := hex.EncodeToString(sum) + "." + name
 		named[file] = true
 		if length, ok := up.files[file]; ok {
 			if length != tf.Length {
-				return nil, false, fmt.Errorf("target %s: %d bytes, signed length %d: %w", name, length, tf.Length, ErrTamperedTarget)
+				return nil, false, fmt.Errorf("target %s: %d bytes, signed length %d: %w", name, length, tf.Length, update.ErrTamperedTarget)
 			}
 			v.newFiles = append(v.newFiles, file)
 			continue
 		}
-		st, err := os.Stat(filepath.Join(r.dir, repoTargetsDir, file))
+		st, err := os.Stat(filepath.Join(r.dir, update.TargetsDir, file))
 		if err != nil {
 			return nil, false, fmt.Errorf("target %s: neither uploaded nor held: %w", name, ErrBadUpload)
 		}
 		if st.Size() != tf.Length {
-			return nil, false, fmt.Errorf("target %s: held file has %d bytes, signed length %d: %w", name, st.Size(), tf.Length, ErrTamperedTarget)
+			return nil, false, fmt.Errorf("target %s: held file has %d bytes, signed length %d: %w", name, st.Size(), tf.Length, update.ErrTamperedTarget)
 		}
 	}
 	for file := range up.files {
@@ -390,7 +391,7 @@ func (r *Repo) applyUpload(up *upload) (PublishResult, error) {
 	// Files nothing refers to yet: target files (named by their hash),
 	// versioned roots and targets. The state changes with the timestamp.
 	for _, file := range v.newFiles {
-		if err := os.Rename(filepath.Join(up.stage, file), filepath.Join(r.dir, repoTargetsDir, file)); err != nil {
+		if err := os.Rename(filepath.Join(up.stage, file), filepath.Join(r.dir, update.TargetsDir, file)); err != nil {
 			return PublishResult{}, err
 		}
 		_, name, _ := strings.Cut(file, ".")
@@ -452,12 +453,12 @@ func (r *Repo) UploadFiles(held func(file string) (bool, error)) ([]PublishFile,
 	}
 	for v := int64(1); v <= rootV; v++ {
 		base := versionedName(v, metadata.ROOT)
-		if err := add("metadata/"+base, filepath.Join(r.dir, repoMetadataDir, base)); err != nil {
+		if err := add("metadata/"+base, filepath.Join(r.dir, update.MetadataDir, base)); err != nil {
 			return nil, err
 		}
 	}
 	base := versionedName(targetsV, metadata.TARGETS)
-	if err := add("metadata/"+base, filepath.Join(r.dir, repoMetadataDir, base)); err != nil {
+	if err := add("metadata/"+base, filepath.Join(r.dir, update.MetadataDir, base)); err != nil {
 		return nil, err
 	}
 	for _, name := range slices.Sorted(maps.Keys(targets)) {
@@ -467,7 +468,7 @@ func (r *Repo) UploadFiles(held func(file string) (bool, error)) ([]PublishFile,
 			return nil, fmt.Errorf("upload files: %w", err)
 		}
 		if !ok {
-			if err := add("targets/"+file, filepath.Join(r.dir, repoTargetsDir, file)); err != nil {
+			if err := add("targets/"+file, filepath.Join(r.dir, update.TargetsDir, file)); err != nil {
 				return nil, err
 			}
 		}
@@ -518,12 +519,12 @@ func writeUploadFile(ctx context.Context, tw *tar.Writer, pf PublishFile, count 
 // how a cloud gets its repository (its --tuf-repo directory) once; later
 // releases reach it by Publish.
 func (r *Repo) ExportOnline(dst string) error {
-	if _, err := os.Stat(filepath.Join(dst, repoMetadataDir, "root.json")); err == nil {
+	if _, err := os.Stat(filepath.Join(dst, update.MetadataDir, "root.json")); err == nil {
 		return fmt.Errorf("export to %s: %w", dst, ErrRepoExists)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, sub := range []string{repoMetadataDir, repoTargetsDir, onlineKeyDir} {
+	for _, sub := range []string{update.MetadataDir, update.TargetsDir, onlineKeyDir} {
 		perm := os.FileMode(0o755)
 		if sub == onlineKeyDir {
 			perm = 0o700
@@ -547,7 +548,7 @@ func (r *Repo) ExportOnline(dst string) error {
 			if sub == onlineKeyDir {
 				filePerm = 0o600
 			}
-			if err := writeAtomic(filepath.Join(dst, sub, e.Name()), b, filePerm); err != nil {
+			if err := update.WriteFileAtomic(filepath.Join(dst, sub, e.Name()), b, filePerm); err != nil {
 				return fmt.Errorf("export: %w", err)
 			}
 		}

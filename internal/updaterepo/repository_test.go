@@ -1,4 +1,4 @@
-package update
+package updaterepo
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fusionfleet/fusionfleet/internal/update"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -120,7 +121,7 @@ func TestCloudHoldsOnlyOnlineKeys(t *testing.T) {
 func TestHandler(t *testing.T) {
 	f := newFixture(t)
 	fw := f.release(firmware("4.3.0", model4200))
-	small := httptest.NewTLSServer(NewHandler(f.repo.Dir(), HandlerOptions{MaxTargetSize: 100}))
+	small := httptest.NewTLSServer(update.NewHandler(f.repo.Dir(), update.HandlerOptions{MaxTargetSize: 100}))
 	defer small.Close()
 	tests := []struct {
 		name   string

@@ -1,4 +1,4 @@
-package update
+package updaterepo
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/fusionfleet/fusionfleet/internal/clock"
+	"github.com/fusionfleet/fusionfleet/internal/update"
 )
 
 // Service is the cloud's side of signed updates: it serves its repository
@@ -120,7 +121,7 @@ func (s *Service) repoChanged() {
 
 // Releases lists the repository's releases, none while there is no
 // repository.
-func (s *Service) Releases(ctx context.Context) ([]Offer, error) {
+func (s *Service) Releases(ctx context.Context) ([]update.Offer, error) {
 	repo, err := s.open()
 	if errors.Is(err, ErrNoRepository) {
 		return nil, nil
@@ -136,12 +137,12 @@ func (s *Service) Releases(ctx context.Context) ([]Offer, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Offer, 0, len(st.Targets))
+	out := make([]update.Offer, 0, len(st.Targets))
 	for _, t := range st.Targets {
 		if t.Kind == "" {
 			continue // no valid release metadata: no printer installs it
 		}
-		rel := Offer{Target: t.Name, Length: t.Length, Release: t.Release}
+		rel := update.Offer{Target: t.Name, Length: t.Length, Release: t.Release}
 		if h, ok := ro.Halted[t.Name]; ok {
 			rel.Halted, rel.HaltReason = true, h.Reason
 		}

@@ -1,4 +1,4 @@
-package update
+package updaterepo
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fusionfleet/fusionfleet/internal/update"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -16,7 +17,7 @@ type fakeFailures struct {
 	since map[string]time.Time
 }
 
-func (f *fakeFailures) FailureRates(ctx context.Context, kind Kind, model, version string, since time.Time) (Rate, Rate, error) {
+func (f *fakeFailures) FailureRates(ctx context.Context, kind update.Kind, model, version string, since time.Time) (Rate, Rate, error) {
 	f.since[version] = since
 	r := f.rates[[2]string{model, version}]
 	return r[0], r[1], nil
@@ -105,7 +106,7 @@ func TestRolloutUnhaltSticks(t *testing.T) {
 	if err := reopened.Halt(ti.Name, "by hand"); err != nil {
 		t.Fatal(err)
 	}
-	if err := reopened.Halt("no-such-target", "x"); !errors.Is(err, ErrNoUpdate) {
+	if err := reopened.Halt("no-such-target", "x"); !errors.Is(err, update.ErrNoUpdate) {
 		t.Errorf("Halt of an unknown target = %v", err)
 	}
 }
