@@ -24,6 +24,7 @@ import (
 
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/commandcenter"
+	"github.com/fusionfleet/fusionfleet/internal/commandcenter/localui"
 	"github.com/fusionfleet/fusionfleet/internal/deviceapi"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/httpserver"
@@ -189,7 +190,7 @@ func startCommandCenter(ctx context.Context, cfg ccConfig) (_ *ccNode, err error
 	if err != nil {
 		return nil, fmt.Errorf("commandcenter: %w", err)
 	}
-	srv := httpserver.New(withMirror(commandcenter.NewHandler(st, commandcenter.HandlerOptions{
+	srv := httpserver.New(withMirror(localui.NewHandler(localui.SourcesOf(st), localui.HandlerOptions{
 		Logger: logger, Clock: cfg.clock, Metrics: reg, Updates: mirror,
 		SelfTest: &commandcenter.SelfTestConfig{CloudURL: cfg.cloudURL, RootCAs: cfg.rootCAs, LocalUI: ln.Addr().String()},
 	}), st, mirror, cfg.clock), logger)

@@ -110,7 +110,7 @@ func TestCloudOutageLosesNothing(t *testing.T) {
 	ccRun := goRun(t, cc.run)
 
 	pending := func() int {
-		n, err := cc.store.PendingCount(ctx)
+		n, err := cc.store.Outbox().PendingCount(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}

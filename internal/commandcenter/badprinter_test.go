@@ -16,6 +16,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/deviceapi"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/fusionfleet/fusionfleet/internal/sqlitedb"
 )
 
 // served serves a fakeDevice over the real device API handler.
@@ -315,7 +316,7 @@ func TestHistoryReadErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := st.db.Exec(`INSERT INTO jobs (printer, job_id, feed_seq, updated, job) VALUES (?, 'j', 1, ?, '{bad')`,
-		pr.ID, formatTime(t0)); err != nil {
+		pr.ID, sqlitedb.FormatTime(t0)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.db.Exec(`INSERT INTO events (printer, instance, seq, seen, event) VALUES (?, 'i', 1, 'yesterday', '{}')`, pr.ID); err != nil {

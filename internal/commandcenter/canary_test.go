@@ -471,7 +471,7 @@ func TestNoCanaryReachesTheCloud(t *testing.T) {
 	u := NewUploader(st, canaryCloud{client, uplink.Credentials{GatewayID: cloud.gateway, Key: priv}},
 		UploaderOptions{Clock: clk, RateBytes: -1, BulkInterval: bulk})
 	for i := 0; ; i++ {
-		n, err := st.PendingCount(ctx)
+		n, err := st.Outbox().PendingCount(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -24,7 +24,7 @@ type pollRun struct {
 	newIdent  *deviceapi.Identity // read during this poll
 	identSent bool
 	recs      []fleet.Record
-	obs       observation
+	obs       Observation
 	problems  []error
 	outcomes  map[string]map[string]fleet.PartOutcome // job ID → part ID → outcome sent
 
@@ -208,7 +208,7 @@ func (p *Poller) poll(ctx context.Context, st *printerState, pr Printer) (*pollR
 		r.status = &fs
 	}
 	if len(r.problems) > 0 {
-		r.obs.Problem = &pollProblem{Kind: classify(r.problems[0]), Msg: errors.Join(r.problems...).Error()}
+		r.obs.Problem = &PollProblem{Kind: classify(r.problems[0]), Msg: errors.Join(r.problems...).Error()}
 	}
 	r.scrub()
 	return r, nil

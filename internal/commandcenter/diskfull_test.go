@@ -3,13 +3,12 @@ package commandcenter
 import (
 	"errors"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/fusionfleet/fusionfleet/internal/outbox"
 )
 
 // fillDisk makes the disk holding st full, as SQLite sees it: one
@@ -65,10 +64,10 @@ func TestDiskFullPausesCollection(t *testing.T) {
 	// First failure: the poll is refused as a whole.
 	f.clock.Advance(15 * time.Second)
 	err := f.p.PollOnce(ctx)
-	if !errors.Is(err, ErrDiskFull) || !strings.Contains(err.Error(), "collection paused") {
-		t.Fatalf("PollOnce on a full disk = %v, want ErrDiskFull and collection paused", err)
+	if !errors.Is(err, outbox.ErrDiskFull) || !strings.Contains(err.Error(), "collection paused") {
+		t.Fatalf("PollOnce on a full disk = %v, want outbox.ErrDiskFull and collection paused", err)
 	}
-	ob, err := f.st.OutboxState(ctx)
+	ob, err := f.st.Outbox().State(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,18 +88,14 @@ func TestDiskFullPausesCollection(t *testing.T) {
 	}
 	integrityOK(t, f.st)
 
-	// The local UI says so on every page.
-	rec := httptest.NewRecorder()
-	NewHandler(f.st, HandlerOptions{Clock: f.clock}).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
-	if body := rec.Body.String(); rec.Code != http.StatusOK || !strings.Contains(body, "The disk is full: collection is paused") {
-		t.Errorf("GET / = %d, want the full-disk banner:\n%s", rec.Code, body)
-	}
+	// The local UI shows this health on every page (localui's
+	// TestBannerShowsFullDisk).
 
 	// Retried with backoff: due again after one interval, then after two.
 	calls := dev.callCount()
 	f.clock.Advance(5 * time.Second)
-	if err := f.p.PollOnce(ctx); !errors.Is(err, ErrDiskFull) {
-		t.Fatalf("second PollOnce = %v, want ErrDiskFull", err)
+	if err := f.p.PollOnce(ctx); !errors.Is(err, outbox.ErrDiskFull) {
+		t.Fatalf("second PollOnce = %v, want outbox.ErrDiskFull", err)
 	}
 	if dev.callCount() == calls {
 		t.Fatal("the printer was not polled again after the interval")
@@ -118,7 +113,7 @@ func TestDiskFullPausesCollection(t *testing.T) {
 	free()
 	f.clock.Advance(5 * time.Second)
 	pollOnce(t, f.p)
-	if ob, _ := f.st.OutboxState(ctx); ob.Health != (OutboxHealth{}) {
+	if ob, _ := f.st.Outbox().State(ctx); ob.Health != (outbox.Health{}) {
 		t.Errorf("outbox health after recovery = %+v, want zero", ob.Health)
 	}
 	got := 0
@@ -157,10 +152,10 @@ func TestDiskFullLogRequest(t *testing.T) {
 		}
 	})
 	free := fillDisk(t, f.st)
-	if _, err := f.p.RequestLogs(ctx, pr.ID, fleet.LogSensors, time.Time{}); !errors.Is(err, ErrDiskFull) {
-		t.Fatalf("RequestLogs on a full disk = %v, want ErrDiskFull", err)
+	if _, err := f.p.RequestLogs(ctx, pr.ID, fleet.LogSensors, time.Time{}); !errors.Is(err, outbox.ErrDiskFull) {
+		t.Fatalf("RequestLogs on a full disk = %v, want outbox.ErrDiskFull", err)
 	}
-	if ob, _ := f.st.OutboxState(ctx); !ob.Health.DiskFull {
+	if ob, _ := f.st.Outbox().State(ctx); !ob.Health.DiskFull {
 		t.Errorf("outbox health = %+v, want the full disk shown", ob.Health)
 	}
 	if pos := f.printer(t, pr.ID).Logs[fleet.LogSensors]; pos.Cursor != 0 {
@@ -172,7 +167,7 @@ func TestDiskFullLogRequest(t *testing.T) {
 	if err != nil || n != lines {
 		t.Fatalf("RequestLogs after space was freed = %d, %v; want %d lines", n, err, lines)
 	}
-	if ob, _ := f.st.OutboxState(ctx); ob.Health != (OutboxHealth{}) {
+	if ob, _ := f.st.Outbox().State(ctx); ob.Health != (outbox.Health{}) {
 		t.Errorf("outbox health after recovery = %+v, want zero", ob.Health)
 	}
 }
@@ -186,10 +181,10 @@ func TestStoreFailureIsNotDiskFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	err := f.p.PollOnce(t.Context())
-	if err == nil || errors.Is(err, ErrDiskFull) || strings.Contains(err.Error(), "paused") {
+	if err == nil || errors.Is(err, outbox.ErrDiskFull) || strings.Contains(err.Error(), "paused") {
 		t.Fatalf("PollOnce = %v, want a plain store error", err)
 	}
-	if ob, _ := f.st.OutboxState(t.Context()); ob.Health.Failing {
+	if ob, _ := f.st.Outbox().State(t.Context()); ob.Health.Failing {
 		t.Errorf("outbox health = %+v, want it untouched", ob.Health)
 	}
 }

@@ -12,6 +12,8 @@ import (
 
 	"github.com/fusionfleet/fusionfleet/internal/deviceapi"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/fusionfleet/fusionfleet/internal/outbox"
+	"github.com/fusionfleet/fusionfleet/internal/sqlitedb"
 )
 
 // This file holds the local history the site keeps for its own UI: events,
@@ -20,8 +22,8 @@ import (
 // uplink; records for the cloud go through the privacy package into the
 // outbox.
 
-// history is what one poll adds to the local history.
-type history struct {
+// History is what one poll adds to the local history.
+type History struct {
 	Instance    string // the events' feed instance
 	Events      []fleet.Event
 	Gaps        []fleet.Gap
@@ -37,8 +39,8 @@ const (
 )
 
 // writeHistory adds h, seen at seen, to the history of printer id within tx.
-func writeHistory(ctx context.Context, tx *sql.Tx, id int64, seen time.Time, h history) error {
-	ts := formatTime(seen)
+func writeHistory(ctx context.Context, tx *sql.Tx, id int64, seen time.Time, h History) error {
+	ts := sqlitedb.FormatTime(seen)
 	insert := func(query string, args ...any) error {
 		_, err := tx.ExecContext(ctx, query, args...)
 		return err
@@ -160,10 +162,10 @@ func (s *Store) readLogs(ctx context.Context, id int64, kind fleet.LogKind, pos 
 		if _, err := tx.ExecContext(ctx, `UPDATE printers SET log_positions = ? WHERE id = ?`, string(nb), id); err != nil {
 			return err
 		}
-		if err := writeHistory(ctx, tx, id, seen, history{Gaps: gaps}); err != nil {
+		if err := writeHistory(ctx, tx, id, seen, History{Gaps: gaps}); err != nil {
 			return err
 		}
-		return appendTx(ctx, tx, recs)
+		return outbox.AppendTx(ctx, tx, recs)
 	})
 	if err != nil {
 		return fmt.Errorf("store log %s of printer %d: %w", kind, id, err)
@@ -242,7 +244,7 @@ func (s *Store) Gaps(ctx context.Context, printerID int64, limit int) ([]LocalGa
 func (s *Store) ConsumablesHistory(ctx context.Context, printerID int64, from, to time.Time) ([]ConsumablesSample, error) {
 	return queryHistory(ctx, s, "consumables history", `SELECT printer, seen, consumables FROM consumables_history
 		WHERE printer = ? AND seen >= ? AND seen < ? ORDER BY seen LIMIT ?`,
-		[]any{printerID, formatTime(from), formatTime(to), maxHistoryLimit},
+		[]any{printerID, sqlitedb.FormatTime(from), sqlitedb.FormatTime(to), maxHistoryLimit},
 		func(p int64, t time.Time, c fleet.Consumables) ConsumablesSample { return ConsumablesSample{p, t, c} })
 }
 
@@ -251,7 +253,7 @@ func (s *Store) ConsumablesHistory(ctx context.Context, printerID int64, from, t
 func (s *Store) CountersHistory(ctx context.Context, printerID int64, from, to time.Time) ([]CountersSample, error) {
 	return queryHistory(ctx, s, "counters history", `SELECT printer, seen, counters FROM counters_history
 		WHERE printer = ? AND seen >= ? AND seen < ? ORDER BY seen LIMIT ?`,
-		[]any{printerID, formatTime(from), formatTime(to), maxHistoryLimit},
+		[]any{printerID, sqlitedb.FormatTime(from), sqlitedb.FormatTime(to), maxHistoryLimit},
 		func(p int64, t time.Time, c fleet.Counters) CountersSample { return CountersSample{p, t, c} })
 }
 
@@ -259,7 +261,7 @@ func (s *Store) CountersHistory(ctx context.Context, printerID int64, from, to t
 // snapshots, and jobs not changed since. It returns how many rows went.
 // Printers, their latest state and the outbox are not touched.
 func (s *Store) Prune(ctx context.Context, before time.Time) (int64, error) {
-	ts := formatTime(before)
+	ts := sqlitedb.FormatTime(before)
 	var total int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		for _, q := range []string{
@@ -312,7 +314,7 @@ func queryHistory[T, R any](ctx context.Context, s *Store, what, query string, a
 		if err := rows.Scan(&p, &t, &b); err != nil {
 			return nil, fmt.Errorf("read %s: %w", what, err)
 		}
-		tm, err := parseTime(t)
+		tm, err := sqlitedb.ParseTime(t)
 		if err == nil {
 			err = json.Unmarshal([]byte(b), &v)
 		}

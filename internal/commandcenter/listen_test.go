@@ -3,37 +3,50 @@ package commandcenter
 import (
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 )
 
-func TestListenLocal(t *testing.T) {
-	const host, first, last = "127.0.0.1", 38080, 38082
-	var held []net.Listener
-	t.Cleanup(func() {
-		for _, l := range held {
-			l.Close()
-		}
-	})
-	for port := first; port < last; port++ {
-		l, err := net.Listen("tcp", fmt.Sprintf("%s:%d", host, port))
+// takenThenFree asks the OS for a port on host that it holds until the
+// test ends, and whose next port is free.
+func takenThenFree(t *testing.T, host string) (taken int) {
+	t.Helper()
+	for range 100 {
+		l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 		if err != nil {
-			t.Skipf("port %d is not free on this machine: %v", port, err)
+			t.Fatal(err)
 		}
-		held = append(held, l)
+		port := l.Addr().(*net.TCPAddr).Port
+		if port < 65535 {
+			if next, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port+1))); err == nil {
+				next.Close()
+				t.Cleanup(func() { l.Close() })
+				return port
+			}
+		}
+		l.Close()
 	}
+	t.Skip("found no free port next to one the OS gave")
+	return 0
+}
+
+func TestListenLocal(t *testing.T) {
+	const host = "127.0.0.1"
+	first := takenThenFree(t, host)
+	last := first + 1
 
 	l, err := ListenLocal(host, first, last)
 	if err != nil {
 		t.Fatalf("ListenLocal: %v", err)
 	}
+	t.Cleanup(func() { l.Close() })
 	if got, want := l.Addr().String(), fmt.Sprintf("%s:%d", host, last); got != want {
 		t.Errorf("listening on %s, want the first free port %s", got, want)
 	}
-	held = append(held, l)
 
 	_, err = ListenLocal(host, first, last)
-	if want := "no free port in 38080–38082 on 127.0.0.1"; err == nil || err.Error() != want {
+	if want := fmt.Sprintf("no free port in %d–%d on 127.0.0.1", first, last); err == nil || err.Error() != want {
 		t.Errorf("ListenLocal with every port taken: error = %v, want %q", err, want)
 	}
 }
@@ -45,12 +58,12 @@ func TestListenLocalErrors(t *testing.T) {
 		first, last int
 		want        string
 	}{
-		{"reversed range", "127.0.0.1", 38090, 38080, "invalid port range"},
+		{"reversed range", "127.0.0.1", 2, 1, "invalid port range"},
 		{"port zero", "127.0.0.1", 0, 10, "invalid port range"},
 		{"port too high", "127.0.0.1", 65535, 65536, "invalid port range"},
 		// Binding a link-local address with an unknown zone fails locally
 		// (no traffic) with an error other than "in use": returned at once.
-		{"host not bindable", "fe80::1%nonexistent0", 38080, 38082, "listen on fe80::1%nonexistent0"},
+		{"host not bindable", "fe80::1%nonexistent0", 1024, 1026, "listen on fe80::1%nonexistent0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

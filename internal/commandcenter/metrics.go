@@ -164,7 +164,7 @@ func (m *Metrics) collectPrinters(ctx context.Context, ch chan<- prometheus.Metr
 }
 
 func (m *Metrics) collectOutbox(ctx context.Context, ch chan<- prometheus.Metric) {
-	o, err := m.st.OutboxState(ctx)
+	o, err := m.st.Outbox().State(ctx)
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(m.pending, err)
 		return

@@ -50,7 +50,7 @@ func TestMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.markFailed(ctx, down.ID, CollectionUnreachable, "refused", t0); err != nil {
+	if err := st.MarkFailed(ctx, down.ID, CollectionUnreachable, "refused", t0); err != nil {
 		t.Fatal(err)
 	}
 	appendN(t, st, 3)

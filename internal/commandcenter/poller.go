@@ -10,9 +10,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/fusionfleet/fusionfleet/internal/backoff"
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/deviceapi"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/fusionfleet/fusionfleet/internal/outbox"
 	"github.com/fusionfleet/fusionfleet/internal/privacy"
 )
 
@@ -348,7 +350,7 @@ func (p *Poller) Poll(ctx context.Context, pr Printer) error {
 		// The store failed, not the printer: retry at the normal pace.
 		p.count(func(s *PollStats) { s.PollErrors[ErrorStore]++ })
 		st.nextAttempt = now.Add(p.opts.Interval)
-		if errors.Is(err, ErrDiskFull) {
+		if errors.Is(err, outbox.ErrDiskFull) {
 			// Collection pauses: nothing of the poll was stored, so no
 			// cursor moved and the printer's data waits on the printer;
 			// the outbox health shows why (the local UI's banner). Retried
@@ -381,11 +383,7 @@ func (p *Poller) Poll(ctx context.Context, pr Printer) error {
 // pollBackoff is the wait after the n-th consecutive failure: the interval
 // doubled n-1 times, capped at a minute.
 func pollBackoff(interval time.Duration, n int) time.Duration {
-	d := interval
-	for i := 1; i < n && d < maxPollBackoff; i++ {
-		d *= 2
-	}
-	return min(d, maxPollBackoff)
+	return backoff.Policy{Base: interval, Max: maxPollBackoff}.Delay(n)
 }
 
 // deviceError marks an error that came from talking to the printer, as

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/clock"
@@ -214,7 +215,7 @@ func (f *pollerFixture) drain(t *testing.T) []fleet.Record {
 	t.Helper()
 	recs := pending(t, f.st)
 	if len(recs) > 0 {
-		if err := f.st.Ack(t.Context(), recs[len(recs)-1].Seq); err != nil {
+		if err := f.st.Outbox().Ack(t.Context(), recs[len(recs)-1].Seq); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -649,68 +650,68 @@ func TestPollerStoreFailure(t *testing.T) {
 }
 
 func TestPollerRun(t *testing.T) {
-	st, _ := openStore(t)
-	n := &fakeNet{devices: map[string]*fakeDevice{}}
-	p := NewPoller(st, n.dial, PollerOptions{Interval: 10 * time.Millisecond, Resolver: sameNames{}})
-	add := func(address string, id fleet.PrinterID) {
-		n.mu.Lock()
-		n.devices[address] = newFakeDevice(id)
-		n.mu.Unlock()
-		if _, err := st.AddPrinter(t.Context(), address, fpA, time.Now()); err != nil {
-			t.Fatal(err)
+	synctest.Test(t, func(t *testing.T) {
+		st, _ := openStore(t)
+		n := &fakeNet{devices: map[string]*fakeDevice{}}
+		p := NewPoller(st, n.dial, PollerOptions{Interval: 10 * time.Millisecond, Resolver: sameNames{}})
+		add := func(address string, id fleet.PrinterID) {
+			n.mu.Lock()
+			n.devices[address] = newFakeDevice(id)
+			n.mu.Unlock()
+			if _, err := st.AddPrinter(t.Context(), address, fpA, time.Now()); err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
-	waitFor := func(what string, ok func([]Printer) bool) {
-		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for time.Now().Before(deadline) {
+		// waitFor lets the poller run a few intervals of the bubble's fake
+		// time and checks the printers.
+		waitFor := func(what string, ok func([]Printer) bool) {
+			t.Helper()
+			elapse(200 * time.Millisecond)
 			ps, err := st.Printers(t.Context())
 			if err != nil {
 				t.Fatal(err)
 			}
-			if ok(ps) {
-				return
+			if !ok(ps) {
+				t.Fatalf("no %s after 200 ms: %+v", what, ps)
 			}
-			time.Sleep(10 * time.Millisecond)
 		}
-		t.Fatalf("timed out waiting for %s", what)
-	}
-	allOK := func(want int) func([]Printer) bool {
-		return func(ps []Printer) bool {
-			if len(ps) != want {
-				return false
-			}
-			for _, p := range ps {
-				if p.State != CollectionOK {
+		allOK := func(want int) func([]Printer) bool {
+			return func(ps []Printer) bool {
+				if len(ps) != want {
 					return false
 				}
+				for _, p := range ps {
+					if p.State != CollectionOK {
+						return false
+					}
+				}
+				return true
 			}
-			return true
 		}
-	}
 
-	add("printer-a:8443", "printer-000a")
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error)
-	go func() { done <- p.Run(ctx) }()
-	waitFor("the first printer", allOK(1))
-	add("printer-b:8443", "printer-000b") // added while running
-	waitFor("the printer added while running", allOK(2))
+		add("printer-a:8443", "printer-000a")
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error)
+		go func() { done <- p.Run(ctx) }()
+		waitFor("the first printer", allOK(1))
+		add("printer-b:8443", "printer-000b") // added while running
+		waitFor("the printer added while running", allOK(2))
 
-	// A changed certificate stops that printer's goroutine; Repin restarts it.
-	n.devices["printer-a:8443"].set(func(d *fakeDevice) { d.err = deviceapi.ErrPinMismatch })
-	waitFor("certificate changed", func(ps []Printer) bool { return ps[0].State == CollectionCertificateChanged })
-	n.devices["printer-a:8443"].set(func(d *fakeDevice) { d.err = nil })
-	if err := st.Repin(t.Context(), "printer-a:8443", fpB, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	waitFor("collection after Repin", allOK(2))
+		// A changed certificate stops that printer's goroutine; Repin restarts it.
+		n.devices["printer-a:8443"].set(func(d *fakeDevice) { d.err = deviceapi.ErrPinMismatch })
+		waitFor("certificate changed", func(ps []Printer) bool { return ps[0].State == CollectionCertificateChanged })
+		n.devices["printer-a:8443"].set(func(d *fakeDevice) { d.err = nil })
+		if err := st.Repin(t.Context(), "printer-a:8443", fpB, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		waitFor("collection after Repin", allOK(2))
 
-	cancel()
-	if err := <-done; err != nil {
-		t.Errorf("Run() = %v, want nil after cancel", err)
-	}
-	assertNoCanary(t, pending(t, st))
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run() = %v, want nil after cancel", err)
+		}
+		assertNoCanary(t, pending(t, st))
+	})
 }
 
 // blockingDevice answers nothing until its context ends.
@@ -722,6 +723,12 @@ func (d *blockingDevice) Status(ctx context.Context) (deviceapi.Status, error) {
 }
 
 func TestPollerRecordsTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) { pollerRecordsTimeout(t) })
+}
+
+// pollerRecordsTimeout runs in a synctest bubble: the timeout passes in
+// fake time.
+func pollerRecordsTimeout(t *testing.T) {
 	st, _ := openStore(t)
 	dev := &blockingDevice{fakeDevice: *newFakeDevice("printer-000a")}
 	p := NewPoller(st, func(string, deviceapi.Fingerprint) Device { return dev }, PollerOptions{Timeout: 20 * time.Millisecond, Resolver: sameNames{}})

@@ -11,6 +11,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/deviceapi"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/fusionfleet/fusionfleet/internal/sqlitedb"
 )
 
 // scrubJob is a jobs-feed entry with private names.
@@ -169,7 +170,7 @@ func TestPollerNeedsTheNamesToCollect(t *testing.T) {
 	pollOnce(t, f.p)
 	f.drain(t)
 	if _, err := f.st.db.Exec(`INSERT INTO jobs (printer, job_id, feed_seq, updated, job) VALUES (?, 'j1', 1, ?, '{not json')`,
-		pr.ID, formatTime(t0)); err != nil {
+		pr.ID, sqlitedb.FormatTime(t0)); err != nil {
 		t.Fatal(err)
 	}
 	p := NewPoller(f.st, f.net.dial, PollerOptions{Interval: 5 * time.Second, Clock: f.clock, Resolver: sameNames{}})
@@ -201,10 +202,10 @@ func TestRecentPrivateNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, j := range []deviceapi.Job{scrubJob(1, "j1", "First", "P1"), scrubJob(2, "j2", "Second"), scrubJob(3, "j3", "Third")} {
-		err := st.observe(ctx, pr.ID, observation{Seen: t0.Add(time.Duration(i) * time.Minute),
+		err := st.Observe(ctx, pr.ID, Observation{Seen: t0.Add(time.Duration(i) * time.Minute),
 			Status: deviceapi.Status{State: fleet.StatePrinting, Time: t0, Job: &deviceapi.CurrentJob{ID: "j4",
 				Private: deviceapi.JobPrivate{Name: "Fourth", User: "u4", Host: "h4"}}},
-			History: history{Jobs: []deviceapi.Job{j}}}, nil)
+			History: History{Jobs: []deviceapi.Job{j}}}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

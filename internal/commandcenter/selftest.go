@@ -659,7 +659,7 @@ func uplinkCheck(u UplinkState, now time.Time, staleAfter time.Duration) Check {
 		return warn(checkUplink, "the cloud has not acknowledged an upload yet%s", why)
 	}
 	if age := now.Sub(u.LastSuccess); age > staleAfter {
-		return warn(checkUplink, "the cloud has not been reached for %s (since %s)%s", durationWords(age), stamp(u.LastSuccess), why)
+		return warn(checkUplink, "the cloud has not been reached for %s (since %s)%s", DurationWords(age), Stamp(u.LastSuccess), why)
 	}
-	return ok(checkUplink, "%s", "the cloud acknowledged an upload at "+stamp(u.LastSuccess))
+	return ok(checkUplink, "%s", "the cloud acknowledged an upload at "+Stamp(u.LastSuccess))
 }

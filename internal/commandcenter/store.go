@@ -4,44 +4,43 @@ import (
 	"context"
 	"crypto/ed25519"
 	"database/sql"
-	"embed"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/deviceapi"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/fusionfleet/fusionfleet/internal/outbox"
+	"github.com/fusionfleet/fusionfleet/internal/sitedb"
 	"github.com/fusionfleet/fusionfleet/internal/sqlitedb"
 )
 
-//go:embed schema/*.sql
-var schemaFS embed.FS
-
 // Store is the Command Center's SQLite database: the site's printers with
-// their pinned certificates and latest state, the outbox of records waiting
-// for the cloud, and the gateway's credentials. Safe for concurrent use.
+// their pinned certificates, latest state and local history, the log of
+// uploads, the update policy and the gateway's credentials, with the
+// outbox of records waiting for the cloud (Outbox) in the same file. Safe
+// for concurrent use.
 type Store struct {
 	db *sql.DB
-	ob outbox // the outbox's group commit and health (outbox.go); its zero value works
+	ob *outbox.Outbox // the outbox, in the same database
 }
 
 // Open opens (creating if needed) the database at path and brings its
 // schema up to date. The file is readable by its owner only: it holds the
 // gateway's private key and the site's job names.
 func Open(ctx context.Context, path string) (*Store, error) {
-	schema, err := fs.Sub(schemaFS, "schema")
+	db, err := sitedb.Open(ctx, path)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	db, err := sqlitedb.Open(ctx, path, schema)
-	if err != nil {
-		return nil, fmt.Errorf("open store: %w", err)
-	}
-	return &Store{db: db}, nil
+	return &Store{db: db, ob: outbox.New(db)}, nil
 }
+
+// Outbox returns the outbox of records bound for the cloud, kept in the
+// store's database.
+func (s *Store) Outbox() *outbox.Outbox { return s.ob }
 
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
@@ -140,7 +139,7 @@ func scanPrinter(row interface{ Scan(...any) error }) (Printer, error) {
 		dst *time.Time
 		src string
 	}{{&p.PinnedAt, pinned}, {&p.AddedAt, added}, {&p.StateSince, since}, {&p.LastErrorAt, errAt}, {&p.LastSeen, seen}, {&p.SnapshotAt, snap}} {
-		t, err := parseTime(f.src)
+		t, err := sqlitedb.ParseTime(f.src)
 		errs = append(errs, err)
 		*f.dst = t
 	}
@@ -168,7 +167,7 @@ func (s *Store) AddPrinter(ctx context.Context, address string, fp deviceapi.Fin
 	if address == "" || fp == "" {
 		return Printer{}, errors.New("add printer: empty address or fingerprint")
 	}
-	ts := formatTime(now)
+	ts := sqlitedb.FormatTime(now)
 	var id int64
 	err := s.db.QueryRowContext(ctx, `INSERT INTO printers (address, fingerprint, pinned_at, added_at, state, state_since)
 		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (address) DO NOTHING RETURNING id`,
@@ -222,7 +221,7 @@ func (s *Store) Repin(ctx context.Context, address string, fp deviceapi.Fingerpr
 	if fp == "" {
 		return fmt.Errorf("repin %s: empty fingerprint", address)
 	}
-	ts := formatTime(now)
+	ts := sqlitedb.FormatTime(now)
 	res, err := s.db.ExecContext(ctx, `UPDATE printers SET fingerprint = ?, pinned_at = ?, state = ?, state_since = ?,
 		last_error = '', error_kind = '', last_error_at = '' WHERE address = ?`,
 		string(fp), ts, string(CollectionNew), ts, address)
@@ -237,8 +236,8 @@ func (s *Store) Repin(ctx context.Context, address string, fp deviceapi.Fingerpr
 	return nil
 }
 
-// observation is what one successful poll learnt about a printer.
-type observation struct {
+// Observation is what one successful poll learnt about a printer.
+type Observation struct {
 	Identity *deviceapi.Identity // nil: unchanged
 	Status   deviceapi.Status
 	Instance string // events feed
@@ -250,25 +249,26 @@ type observation struct {
 	Seen     time.Time
 	// Problem is set when the printer answered but part of what it sent
 	// was refused: the printer is marked CollectionBadInput.
-	Problem *pollProblem
-	History history // what the local UI keeps
+	Problem *PollProblem
+	History History // what the local UI keeps
 }
 
-// pollProblem is a refused part of an otherwise successful poll.
-type pollProblem struct {
+// PollProblem is a refused part of an otherwise successful poll.
+type PollProblem struct {
 	Kind PollErrorKind
 	Msg  string
 }
 
-// observe stores a successful poll, its local history and its records in
+// Observe stores a successful poll, its local history and its records in
 // one transaction, so no feed cursor ever moves without the records it
-// covers (and the other way round).
-func (s *Store) observe(ctx context.Context, id int64, o observation, recs []fleet.Record) error {
+// covers (and the other way round). The poller calls it; the local UI's
+// tests use it to set the scene.
+func (s *Store) Observe(ctx context.Context, id int64, o Observation, recs []fleet.Record) error {
 	status, err := json.Marshal(o.Status)
 	if err != nil {
 		return fmt.Errorf("store poll of printer %d: %w", id, err)
 	}
-	seen := formatTime(o.Seen)
+	seen := sqlitedb.FormatTime(o.Seen)
 	state, msg, kind, errAt := CollectionOK, "", PollErrorKind(""), ""
 	if o.Problem != nil {
 		state, msg, kind, errAt = CollectionBadInput, o.Problem.Msg, o.Problem.Kind, seen
@@ -281,7 +281,7 @@ func (s *Store) observe(ctx context.Context, id int64, o observation, recs []fle
 			last_error = ?, error_kind = ?, last_error_at = ?, last_seen = ? WHERE id = ?`,
 			string(status), o.Instance, int64(o.Cursor),
 			o.Jobs.Instance, int64(o.Jobs.Cursor), o.Layers.Instance, int64(o.Layers.Cursor),
-			formatTime(o.Snapshot), formatTime(o.Snapshot), o.Resolved,
+			sqlitedb.FormatTime(o.Snapshot), sqlitedb.FormatTime(o.Snapshot), o.Resolved,
 			string(state), seen, string(state), msg, string(kind), errAt, seen, id)
 		if err != nil {
 			return err
@@ -305,7 +305,7 @@ func (s *Store) observe(ctx context.Context, id int64, o observation, recs []fle
 		if err := writeHistory(ctx, tx, id, o.Seen, o.History); err != nil {
 			return err
 		}
-		return appendTx(ctx, tx, recs)
+		return outbox.AppendTx(ctx, tx, recs)
 	})
 	if err != nil {
 		return fmt.Errorf("store poll of printer %d: %w", id, err)
@@ -313,15 +313,15 @@ func (s *Store) observe(ctx context.Context, id int64, o observation, recs []fle
 	return nil
 }
 
-// markFailed records a failed poll of no particular kind (see markFailure).
-func (s *Store) markFailed(ctx context.Context, id int64, state CollectionState, msg string, at time.Time) error {
+// MarkFailed records a failed poll of no particular kind (see markFailure).
+func (s *Store) MarkFailed(ctx context.Context, id int64, state CollectionState, msg string, at time.Time) error {
 	return s.markFailure(ctx, id, state, "", msg, at)
 }
 
 // markFailure records a failed poll: the collection state, the error, its
 // kind and its time. StateSince moves only when the state changes.
 func (s *Store) markFailure(ctx context.Context, id int64, state CollectionState, kind PollErrorKind, msg string, at time.Time) error {
-	ts := formatTime(at)
+	ts := sqlitedb.FormatTime(at)
 	_, err := s.db.ExecContext(ctx, `UPDATE printers SET
 		state_since = CASE WHEN state = ? THEN state_since ELSE ? END, state = ?,
 		last_error = ?, error_kind = ?, last_error_at = ? WHERE id = ?`,
@@ -373,22 +373,4 @@ func (s *Store) Credentials(ctx context.Context) (id fleet.GatewayID, key ed2551
 		return "", nil, false, errors.New("read credentials: stored private key does not match its public half")
 	}
 	return fleet.GatewayID(g.String), key, true, nil
-}
-
-func formatTime(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(time.RFC3339Nano)
-}
-
-func parseTime(s string) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("bad time %q: %w", s, err)
-	}
-	return t, nil
 }

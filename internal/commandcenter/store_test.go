@@ -6,12 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/deviceapi"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/fusionfleet/fusionfleet/internal/outbox/outboxtest"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -34,22 +34,13 @@ func openStore(t *testing.T) (*Store, string) {
 }
 
 // gapRec is a minimal valid record for outbox tests.
-func gapRec(n uint64) fleet.Record {
-	return fleet.Record{Kind: fleet.KindGap, PrinterID: "printer-0001", Time: t0,
-		Gap: &fleet.Gap{Feed: "events", Reason: "test", FromSeq: n, ToSeq: n}}
-}
+func gapRec(n uint64) fleet.Record { return outboxtest.Gap(n, t0) }
 
-func seqs(recs []fleet.Record) []uint64 {
-	var s []uint64
-	for _, r := range recs {
-		s = append(s, r.Seq)
-	}
-	return s
-}
+func seqs(recs []fleet.Record) []uint64 { return outboxtest.Seqs(recs) }
 
 func pending(t *testing.T, st *Store) []fleet.Record {
 	t.Helper()
-	recs, err := st.Pending(t.Context(), 10000)
+	recs, err := st.Outbox().Pending(t.Context(), 10000)
 	if err != nil {
 		t.Fatalf("Pending: %v", err)
 	}
@@ -169,7 +160,7 @@ func TestRepin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.markFailed(ctx, p.ID, CollectionCertificateChanged, "certificate changed: …", t0.Add(time.Hour)); err != nil {
+	if err := st.MarkFailed(ctx, p.ID, CollectionCertificateChanged, "certificate changed: …", t0.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	later := t0.Add(2 * time.Hour)
@@ -201,7 +192,7 @@ func TestMarkFailedKeepsSinceWhileStateHolds(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, msg := range []string{"dial: refused", "dial: timeout"} {
-		if err := st.markFailed(ctx, p.ID, CollectionUnreachable, msg, t0.Add(time.Duration(i+1)*time.Minute)); err != nil {
+		if err := st.MarkFailed(ctx, p.ID, CollectionUnreachable, msg, t0.Add(time.Duration(i+1)*time.Minute)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -214,183 +205,6 @@ func TestMarkFailedKeepsSinceWhileStateHolds(t *testing.T) {
 		t.Errorf("got state %q since %v, error %q at %v; want unreachable since the first failure with the latest error",
 			got.State, got.StateSince, got.LastError, got.LastErrorAt)
 	}
-}
-
-func TestAppendPendingAck(t *testing.T) {
-	st, _ := openStore(t)
-	ctx := t.Context()
-	if err := st.Append(ctx, gapRec(1), gapRec(2), gapRec(3)); err != nil {
-		t.Fatalf("Append: %v", err)
-	}
-	if err := st.Append(ctx); err != nil {
-		t.Fatalf("Append(nothing): %v", err)
-	}
-	got, err := st.Pending(ctx, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff([]uint64{1, 2}, seqs(got)); diff != "" {
-		t.Errorf("Pending(2) seqs (-want +got):\n%s", diff)
-	}
-	want := gapRec(1)
-	want.Seq = 1
-	if diff := cmp.Diff(want, got[0]); diff != "" {
-		t.Errorf("Pending()[0] (-want +got):\n%s", diff)
-	}
-	if err := st.Ack(ctx, 2); err != nil {
-		t.Fatalf("Ack: %v", err)
-	}
-	if diff := cmp.Diff([]uint64{3}, seqs(pending(t, st))); diff != "" {
-		t.Errorf("Pending after Ack(2) (-want +got):\n%s", diff)
-	}
-	if n, err := st.PendingCount(ctx); err != nil || n != 1 {
-		t.Errorf("PendingCount() = %d, %v; want 1", n, err)
-	}
-
-	t.Run("ack of a seq never assigned", func(t *testing.T) {
-		err := st.Ack(ctx, 4)
-		if err == nil || !strings.Contains(err.Error(), "never assigned") {
-			t.Errorf("Ack(4) error = %v, want 'never assigned'", err)
-		}
-		if diff := cmp.Diff([]uint64{3}, seqs(pending(t, st))); diff != "" {
-			t.Errorf("Pending after failed Ack (-want +got):\n%s", diff)
-		}
-	})
-	t.Run("invalid limit", func(t *testing.T) {
-		if _, err := st.Pending(ctx, 0); err == nil {
-			t.Error("Pending(0) succeeded")
-		}
-	})
-	t.Run("invalid record stores nothing", func(t *testing.T) {
-		bad := gapRec(9)
-		bad.Gap = nil
-		if err := st.Append(ctx, gapRec(7), bad); err == nil {
-			t.Fatal("Append of an invalid record succeeded")
-		}
-		if diff := cmp.Diff([]uint64{3}, seqs(pending(t, st))); diff != "" {
-			t.Errorf("Pending after failed Append (-want +got):\n%s", diff)
-		}
-		// The failed append used no sequence numbers.
-		if err := st.Append(ctx, gapRec(8)); err != nil {
-			t.Fatal(err)
-		}
-		if diff := cmp.Diff([]uint64{3, 4}, seqs(pending(t, st))); diff != "" {
-			t.Errorf("Pending after next Append (-want +got):\n%s", diff)
-		}
-	})
-}
-
-func TestSeqContinuesAfterAckAndReopen(t *testing.T) {
-	st, path := openStore(t)
-	ctx := t.Context()
-	if err := st.Append(ctx, gapRec(1), gapRec(2)); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Ack(ctx, 2); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Append(ctx, gapRec(3)); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Ack(ctx, 3); err != nil {
-		t.Fatal(err)
-	}
-	st.Close()
-
-	st2, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st2.Close()
-	if err := st2.Append(ctx, gapRec(4)); err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff([]uint64{4}, seqs(pending(t, st2))); diff != "" {
-		t.Errorf("seq after ack of everything and reopen (-want +got):\n%s", diff)
-	}
-}
-
-func TestConcurrentAppendGivesUniqueGaplessSeqs(t *testing.T) {
-	st, _ := openStore(t)
-	const workers, each = 8, 25
-	var wg sync.WaitGroup
-	errs := make(chan error, workers*each)
-	for w := range workers {
-		wg.Go(func() {
-			for i := range each {
-				// Alternate single and double appends.
-				recs := []fleet.Record{gapRec(uint64(w*1000 + i))}
-				if i%2 == 1 {
-					recs = append(recs, gapRec(uint64(w*1000+i+500)))
-				}
-				if err := st.Append(t.Context(), recs...); err != nil {
-					errs <- err
-				}
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatalf("concurrent Append: %v", err)
-	}
-	got := seqs(pending(t, st))
-	wantN := workers * (each + each/2)
-	if len(got) != wantN {
-		t.Fatalf("got %d records, want %d", len(got), wantN)
-	}
-	for i, s := range got {
-		if s != uint64(i+1) {
-			t.Fatalf("seq at %d = %d, want %d (unique and gapless)", i, s, i+1)
-		}
-	}
-}
-
-func TestCorruptOutboxRowGivesClearError(t *testing.T) {
-	tests := []struct {
-		name, record, want string
-	}{
-		{"not JSON", `{"seq":1,"kind":`, "outbox record 1 is corrupt"},
-		{"wrong seq", `{"seq":7,"kind":"gap","printer_id":"printer-0001","time":"2025-03-01T12:00:00Z","gap":{"feed":"events"}}`, "carries seq 7"},
-		{"invalid record", `{"seq":1,"kind":"gap","printer_id":"printer-0001","time":"2025-03-01T12:00:00Z"}`, "outbox record 1 is corrupt"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			st, _ := openStore(t)
-			if err := st.Append(t.Context(), gapRec(1)); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := st.db.Exec(`UPDATE outbox SET record = ? WHERE seq = 1`, tt.record); err != nil {
-				t.Fatal(err)
-			}
-			_, err := st.Pending(t.Context(), 10)
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("Pending() error = %v, want it to contain %q", err, tt.want)
-			}
-		})
-	}
-}
-
-func FuzzDecodeRecord(f *testing.F) {
-	f.Add(uint64(1), []byte(`{"seq":1,"kind":"gap","printer_id":"printer-0001","time":"2025-03-01T12:00:00Z","gap":{"feed":"events"}}`))
-	f.Add(uint64(2), []byte(`{"seq":2,"kind":"status","printer_id":"printer-0001","time":"2025-03-01T12:00:00Z","status":{"printer_id":"printer-0001","state":"idle","time":"2025-03-01T12:00:00Z"}}`))
-	f.Add(uint64(1), []byte(`{"seq":1}`))
-	f.Add(uint64(0), []byte(`null`))
-	f.Fuzz(func(t *testing.T, seq uint64, b []byte) {
-		r, err := decodeRecord(seq, b)
-		if err != nil {
-			if !strings.Contains(err.Error(), "is corrupt") {
-				t.Errorf("error %q does not say the row is corrupt", err)
-			}
-			return
-		}
-		if r.Seq != seq {
-			t.Fatalf("decoded seq %d from row %d", r.Seq, seq)
-		}
-		if err := r.Validate(); err != nil {
-			t.Fatalf("decoded an invalid record: %v", err)
-		}
-	})
 }
 
 func TestCredentials(t *testing.T) {

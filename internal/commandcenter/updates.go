@@ -2,15 +2,13 @@ package commandcenter
 
 import (
 	"context"
-	"errors"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/clock"
-	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/update"
 )
 
@@ -182,7 +180,7 @@ func decide(p UpdatePolicy, r Release, now time.Time) (bool, string) {
 	case p.Mode == UpdateNotify:
 		return false, "this site is only notified of releases"
 	case !r.ApprovedAt.IsZero():
-		return true, "approved " + stamp(r.ApprovedAt)
+		return true, "approved " + Stamp(r.ApprovedAt)
 	case p.Mode == UpdateWindow && p.InWindow(now):
 		return true, "in the maintenance window"
 	case p.Mode == UpdateWindow:
@@ -190,12 +188,6 @@ func decide(p UpdatePolicy, r Release, now time.Time) (bool, string) {
 	}
 	return false, "waits for an approval"
 }
-
-// Errors of the update pages.
-var (
-	errUpdatesOff = errors.New("updates are not configured on this Command Center")
-	errNoRelease  = fmt.Errorf("no such release in the mirror: %w", fleet.ErrNotFound)
-)
 
 // approvalsDoc is GET /tuf/approvals.json: what the site's printers may
 // install now.
@@ -217,7 +209,7 @@ func NewMirrorHandler(st *Store, m Mirror, repo http.Handler, clk clock.Clock) h
 	mux.HandleFunc("GET /tuf/approvals.json", func(w http.ResponseWriter, r *http.Request) {
 		rels, _, err := st.Releases(r.Context(), m, clk.Now())
 		if err != nil {
-			encode(w, http.StatusInternalServerError, map[string]string{"error": "internal error, see the Command Center log"})
+			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "internal error, see the Command Center log"})
 			return
 		}
 		doc := approvalsDoc{Approved: []string{}}
@@ -226,7 +218,7 @@ func NewMirrorHandler(st *Store, m Mirror, repo http.Handler, clk clock.Clock) h
 				doc.Approved = append(doc.Approved, rel.Name)
 			}
 		}
-		encode(w, http.StatusOK, doc)
+		writeJSON(w, http.StatusOK, doc)
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, 0)
@@ -235,106 +227,8 @@ func NewMirrorHandler(st *Store, m Mirror, repo http.Handler, clk clock.Clock) h
 	})
 }
 
-// Pages and API of the local UI.
-
-type updatesData struct {
-	layout
-	Off      bool
-	Policy   UpdatePolicy
-	Releases []Release
-	Weekdays []time.Weekday
-	Message  string
-}
-
-func (u *localUI) releases(ctx context.Context) ([]Release, UpdatePolicy, error) {
-	if u.opts.Updates == nil {
-		return nil, UpdatePolicy{}, errUpdatesOff
-	}
-	return u.st.Releases(ctx, u.opts.Updates, u.opts.Clock.Now())
-}
-
-func (u *localUI) updatesPage(w http.ResponseWriter, r *http.Request) error {
-	l, err := u.newLayout(r.Context(), "Updates", "updates", false)
-	if err != nil {
-		return err
-	}
-	data := updatesData{layout: l, Message: r.URL.Query().Get("done")}
-	for d := time.Sunday; d <= time.Saturday; d++ {
-		data.Weekdays = append(data.Weekdays, d)
-	}
-	rels, p, err := u.releases(r.Context())
-	switch {
-	case errors.Is(err, errUpdatesOff):
-		data.Off = true
-	case err != nil:
-		return err
-	}
-	data.Policy, data.Releases = p, rels
-	return u.render(w, "updates", data)
-}
-
-func (u *localUI) apiUpdates(w http.ResponseWriter, r *http.Request) error {
-	rels, p, err := u.releases(r.Context())
-	if err != nil {
-		return err
-	}
-	if rels == nil {
-		rels = []Release{}
-	}
-	encode(w, http.StatusOK, struct {
-		Policy   UpdatePolicy `json:"policy"`
-		Releases []Release    `json:"releases"`
-	}{p, rels})
-	return nil
-}
-
-func (u *localUI) setUpdatePolicy(w http.ResponseWriter, r *http.Request) error {
-	if u.opts.Updates == nil {
-		return errUpdatesOff
-	}
-	if err := r.ParseForm(); err != nil {
-		return badRequestf("bad form: %v", err)
-	}
-	num := func(name string) int {
-		n, err := strconv.Atoi(r.PostForm.Get(name))
-		if err != nil {
-			return -1 // Validate names the field
-		}
-		return n
-	}
-	p := UpdatePolicy{Mode: UpdateMode(r.PostForm.Get("mode")), Weekday: time.Weekday(num("weekday")),
-		StartHour: num("start_hour"), Hours: num("hours")}
-	if err := p.Validate(); err != nil {
-		return badRequestf("%v", err)
-	}
-	if err := u.st.SetUpdatePolicy(r.Context(), p); err != nil {
-		return err
-	}
-	http.Redirect(w, r, "/updates?done=policy", http.StatusSeeOther)
-	return nil
-}
-
-// approval answers POST /updates/{target}/approve and …/withdraw.
-func (u *localUI) approval(approve bool) func(w http.ResponseWriter, r *http.Request) error {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		rels, _, err := u.releases(r.Context())
-		if err != nil {
-			return err
-		}
-		name := r.PathValue("target")
-		if !slices.ContainsFunc(rels, func(rel Release) bool { return rel.Name == name }) {
-			return fmt.Errorf("release %q: %w", name, errNoRelease)
-		}
-		if approve {
-			err = u.st.ApproveUpdate(r.Context(), name, u.opts.Clock.Now())
-		} else {
-			err = u.st.WithdrawUpdate(r.Context(), name)
-		}
-		if err != nil {
-			return err
-		}
-		u.log.Info("update approval changed", "target", name, "approved", approve)
-		http.Redirect(w, r, "/updates?done="+map[bool]string{true: "approved", false: "withdrawn"}[approve], http.StatusSeeOther)
-		return nil
-	}
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
 }

@@ -7,15 +7,34 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"math/rand/v2"
 	"net/http"
 	"time"
 
+	"github.com/fusionfleet/fusionfleet/internal/backoff"
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/fusionfleet/fusionfleet/internal/outbox"
 	"github.com/fusionfleet/fusionfleet/internal/uplink"
 	"github.com/klauspost/compress/zstd"
 )
+
+// Queue is the outbox as the uploader drains it (*outbox.Outbox is one):
+// the records waiting per lane, and what becomes of them once sent.
+type Queue interface {
+	// Priority describes the alert and status records observed since
+	// fresh: how many, the oldest's time and whether one is an alert.
+	Priority(ctx context.Context, fresh time.Time) (n int, oldest time.Time, alert bool, err error)
+	// HasBulk reports whether a bulk upload has anything to carry.
+	HasBulk(ctx context.Context, fresh time.Time) (bool, error)
+	// PendingLane returns up to limit records of one lane in seq order.
+	PendingLane(ctx context.Context, priority bool, fresh time.Time, limit int) ([]fleet.Record, error)
+	// AckSeqs deletes the records the cloud holds durably.
+	AckSeqs(ctx context.Context, seqs []uint64) error
+	// SetAside quarantines records the cloud refused for their content.
+	SetAside(ctx context.Context, seqs []uint64, reason string, at time.Time) (int64, error)
+}
+
+var _ Queue = (*outbox.Outbox)(nil)
 
 // Cloud accepts batches of records: an Ack says which are durable there.
 type Cloud interface {
@@ -62,6 +81,13 @@ type UploaderOptions struct {
 
 	// UploadLog is how many upload attempts the log keeps; 0 → 5000.
 	UploadLog int
+
+	// Rand returns a number in [0, 1) for the jitter of retry waits; nil →
+	// math/rand/v2.
+	Rand func() float64
+
+	// Queue is the outbox drained; nil → the store's (Store.Outbox).
+	Queue Queue
 
 	Clock  clock.Clock  // nil → the real clock
 	Logger *slog.Logger // nil → discard
@@ -126,11 +152,16 @@ const uploadTimeout = 2 * time.Minute
 // An Uploader is driven by one goroutine: Run, or a test calling Step and
 // UploadOnce.
 type Uploader struct {
-	st    *Store
+	queue Queue
+	st    *Store // the upload log and the uplink state
 	cloud Cloud
 	opts  UploaderOptions
 	log   *slog.Logger
 	enc   *zstd.Encoder
+	// backoff is the wait after failures: Interval doubled per failure up
+	// to MaxBackoff, less up to half at random, so that many sites coming
+	// back after a cloud outage do not all retry at once.
+	backoff backoff.Policy
 
 	bucket       tokenBucket
 	failures     int
@@ -142,7 +173,8 @@ type Uploader struct {
 	limit        [2]int    // batch size per lane (0 priority, 1 bulk), halved on 413
 }
 
-// NewUploader returns an uploader of st's outbox to cloud.
+// NewUploader returns an uploader of st's outbox to cloud; the attempts go
+// to st's upload log.
 func NewUploader(st *Store, cloud Cloud, opts UploaderOptions) *Uploader {
 	if opts.Interval <= 0 {
 		opts.Interval = 2 * time.Second
@@ -184,6 +216,9 @@ func NewUploader(st *Store, cloud Cloud, opts UploaderOptions) *Uploader {
 	if opts.Clock == nil {
 		opts.Clock = clock.Real{}
 	}
+	if opts.Queue == nil {
+		opts.Queue = st.Outbox()
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -195,9 +230,10 @@ func NewUploader(st *Store, cloud Cloud, opts UploaderOptions) *Uploader {
 		panic(fmt.Sprintf("commandcenter: zstd encoder options: %v", err)) // a programming error
 	}
 	return &Uploader{
-		st: st, cloud: cloud, opts: opts, log: log.With("component", "uploader"), enc: enc,
-		bucket: tokenBucket{rate: opts.RateBytes, burst: float64(opts.BurstBytes)},
-		limit:  [2]int{opts.BatchSize, opts.BatchSize},
+		queue: opts.Queue, st: st, cloud: cloud, opts: opts, log: log.With("component", "uploader"), enc: enc,
+		bucket:  tokenBucket{rate: opts.RateBytes, burst: float64(opts.BurstBytes)},
+		limit:   [2]int{opts.BatchSize, opts.BatchSize},
+		backoff: backoff.Policy{Base: opts.Interval, Max: opts.MaxBackoff, Jitter: 0.5, Rand: opts.Rand},
 	}
 }
 
@@ -255,7 +291,7 @@ func (u *Uploader) Step(ctx context.Context) (time.Duration, error) {
 	u.bucket.refill(now)
 	fresh := now.Add(-u.opts.PriorityWindow)
 	wait := u.opts.Interval
-	n, oldest, alert, err := u.st.priorityInfo(ctx, fresh)
+	n, oldest, alert, err := u.queue.Priority(ctx, fresh)
 	if err != nil {
 		return wait, fmt.Errorf("upload: %w", err)
 	}
@@ -277,7 +313,7 @@ func (u *Uploader) Step(ctx context.Context) (time.Duration, error) {
 			wait = min(wait, u.bucket.until(1, now))
 		}
 	}
-	has, err := u.st.hasBulk(ctx, fresh)
+	has, err := u.queue.HasBulk(ctx, fresh)
 	if err != nil {
 		return wait, fmt.Errorf("upload: %w", err)
 	}
@@ -303,7 +339,7 @@ func (u *Uploader) Step(ctx context.Context) (time.Duration, error) {
 func (u *Uploader) UploadOnce(ctx context.Context) (int, error) {
 	now := u.opts.Clock.Now()
 	u.bucket.refill(now)
-	n, _, _, err := u.st.priorityInfo(ctx, now.Add(-u.opts.PriorityWindow))
+	n, _, _, err := u.queue.Priority(ctx, now.Add(-u.opts.PriorityWindow))
 	if err != nil {
 		return 0, fmt.Errorf("upload: %w", err)
 	}
@@ -319,7 +355,7 @@ func (u *Uploader) send(ctx context.Context, priority bool, now time.Time) (int,
 	if priority {
 		lane = 0
 	}
-	recs, err := u.st.pendingLane(ctx, priority, now.Add(-u.opts.PriorityWindow), u.limit[lane])
+	recs, err := u.queue.PendingLane(ctx, priority, now.Add(-u.opts.PriorityWindow), u.limit[lane])
 	if err != nil {
 		// Shown in the local UI: the outbox is stuck until someone looks.
 		err = fmt.Errorf("upload: %w", err)
@@ -372,7 +408,7 @@ func (u *Uploader) send(ctx context.Context, priority bool, now time.Time) (int,
 			acked = append(acked, r.Seq)
 		}
 	}
-	if err := u.st.ackSeqs(ctx, acked); err != nil {
+	if err := u.queue.AckSeqs(ctx, acked); err != nil {
 		return 0, u.opts.Interval, fmt.Errorf("upload: %w", err)
 	}
 	entry.Outcome = UploadAcknowledged
@@ -427,7 +463,7 @@ func (u *Uploader) refusedOrFailed(ctx context.Context, entry UploadEntry, err e
 	for i, r := range recs {
 		seqs[i] = r.Seq
 	}
-	if _, qerr := u.st.quarantine(ctx, seqs, err.Error(), entry.At); qerr != nil {
+	if _, qerr := u.queue.SetAside(ctx, seqs, err.Error(), entry.At); qerr != nil {
 		err = errors.Join(err, qerr)
 		return u.failed(ctx, entry.At, err, false), err
 	}
@@ -448,7 +484,7 @@ func (u *Uploader) failed(ctx context.Context, at time.Time, err error, retryabl
 	u.failures++
 	wait := u.opts.MaxBackoff
 	if retryable {
-		wait = uploadBackoff(u.opts.Interval, u.opts.MaxBackoff, u.failures, rand.Float64())
+		wait = u.backoff.Delay(u.failures)
 	}
 	if se, ok := errors.AsType[*uplink.StatusError](err); ok && se.RetryAfter > wait {
 		wait = min(se.RetryAfter, u.opts.MaxBackoff)
@@ -458,19 +494,6 @@ func (u *Uploader) failed(ctx context.Context, at time.Time, err error, retryabl
 		u.log.Warn("cannot record upload outcome", "err", serr)
 	}
 	return wait
-}
-
-// uploadBackoff is the wait after the n-th consecutive failure: base
-// doubled n-1 times, capped at maxWait, then scaled by a jitter in
-// [0.5, 1) drawn from r ∈ [0, 1) so that many sites coming back after a
-// cloud outage do not all retry at once.
-func uploadBackoff(base, maxWait time.Duration, n int, r float64) time.Duration {
-	d := base
-	for i := 1; i < n && d < maxWait; i++ {
-		d *= 2
-	}
-	d = min(d, maxWait)
-	return time.Duration(float64(d) * (0.5 + r/2))
 }
 
 // tokenBucket meters bytes on the injected clock. Tokens may go negative:

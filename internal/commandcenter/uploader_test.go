@@ -3,7 +3,6 @@ package commandcenter
 import (
 	"context"
 	"crypto/ed25519"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,11 +10,11 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/clock"
@@ -109,7 +108,7 @@ func appendN(t *testing.T, st *Store, n int) {
 	for i := range n {
 		recs = append(recs, gapRec(uint64(i+1)))
 	}
-	if err := st.Append(t.Context(), recs...); err != nil {
+	if err := st.Outbox().Append(t.Context(), recs...); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -135,7 +134,7 @@ func TestUploaderRetriesUntilSuccess(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "503") || sent != 0 {
 			t.Fatalf("attempt %d: UploadOnce() = %d, %v; want the cloud's error", i+1, sent, err)
 		}
-		if n, _ := st.PendingCount(ctx); n != 5 {
+		if n, _ := st.Outbox().PendingCount(ctx); n != 5 {
 			t.Fatalf("attempt %d: %d records pending, want all 5 kept", i+1, n)
 		}
 	}
@@ -156,7 +155,7 @@ func TestUploaderRetriesUntilSuccess(t *testing.T) {
 	if len(resent) != 0 {
 		t.Errorf("resent %v, want none", resent)
 	}
-	if n, _ := st.PendingCount(ctx); n != 0 {
+	if n, _ := st.Outbox().PendingCount(ctx); n != 0 {
 		t.Errorf("%d records pending after success, want 0", n)
 	}
 	if us, _ := st.UplinkState(ctx); us.LastError != "" || !us.LastSuccess.Equal(t0.Add(time.Minute)) {
@@ -203,7 +202,7 @@ func TestUploaderSurvivesCrashBetweenUploadAndAck(t *testing.T) {
 	if diff := cmp.Diff([]uint64{1, 2, 3}, resent); diff != "" {
 		t.Errorf("resent (-want +got):\n%s", diff)
 	}
-	if n, _ := st2.PendingCount(t.Context()); n != 0 {
+	if n, _ := st2.Outbox().PendingCount(t.Context()); n != 0 {
 		t.Errorf("%d records pending, want 0", n)
 	}
 }
@@ -229,7 +228,7 @@ func TestUploaderAcks(t *testing.T) {
 			if sent != tt.wantSent || (err == nil) != (tt.wantErr == "") || err != nil && !strings.Contains(err.Error(), tt.wantErr) {
 				t.Errorf("UploadOnce() = %d, %v; want %d, error %q", sent, err, tt.wantSent, tt.wantErr)
 			}
-			if n, _ := st.PendingCount(t.Context()); n != tt.wantPending {
+			if n, _ := st.Outbox().PendingCount(t.Context()); n != tt.wantPending {
 				t.Errorf("%d records pending, want %d", n, tt.wantPending)
 			}
 		})
@@ -255,6 +254,36 @@ func TestUploaderCorruptOutbox(t *testing.T) {
 	}
 }
 
+// failingAcks is an outbox whose acknowledgements fail: the disk went
+// away between reading a batch and deleting it.
+type failingAcks struct{ Queue }
+
+func (failingAcks) AckSeqs(context.Context, []uint64) error { return errors.New("disk I/O error") }
+
+// An ack the outbox cannot store fails the upload and keeps the records:
+// the next upload sends them again, which the cloud deduplicates.
+func TestUploaderAckNotStored(t *testing.T) {
+	st, _ := openStore(t)
+	appendN(t, st, 2)
+	cloud := &fakeCloud{}
+	u := NewUploader(st, cloud, UploaderOptions{Queue: failingAcks{st.Outbox()}})
+	if _, err := u.UploadOnce(t.Context()); err == nil || !strings.Contains(err.Error(), "disk I/O error") {
+		t.Fatalf("UploadOnce() = %v, want the failed ack reported", err)
+	}
+	if n, err := st.Outbox().PendingCount(t.Context()); err != nil || n != 2 {
+		t.Errorf("PendingCount() = %d, %v; want both records kept", n, err)
+	}
+	if _, err := NewUploader(st, cloud, UploaderOptions{}).UploadOnce(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if accepted, resent, _ := cloud.snapshot(); len(accepted) != 2 || len(resent) != 2 {
+		t.Errorf("cloud accepted %v, resent %v; want both records sent twice", accepted, resent)
+	}
+	if n, _ := st.Outbox().PendingCount(t.Context()); n != 0 {
+		t.Errorf("PendingCount() after a stored ack = %d, want 0", n)
+	}
+}
+
 func TestUploadBackoff(t *testing.T) {
 	const base, maxWait = 5 * time.Second, 5 * time.Minute
 	tests := []struct {
@@ -263,74 +292,91 @@ func TestUploadBackoff(t *testing.T) {
 		want     time.Duration
 		wantNote string
 	}{
-		{1, 0, 2500 * time.Millisecond, "half the base at the low end of the jitter"},
-		{1, 0.999999, 5 * time.Second, "the base at the high end"},
-		{3, 0, 10 * time.Second, "doubles per failure"},
-		{20, 0, 150 * time.Second, "capped"},
-		{20, 0.999999, maxWait, "capped at the high end"},
+		{1, 0.999999, 2500 * time.Millisecond, "half the base at the high end of the jitter"},
+		{1, 0, 5 * time.Second, "the base at the low end"},
+		{3, 0.999999, 10 * time.Second, "doubles per failure"},
+		{20, 0.999999, 150 * time.Second, "capped"},
+		{20, 0, maxWait, "capped at the low end"},
 	}
+	st, _ := openStore(t)
 	for _, tt := range tests {
 		t.Run(tt.wantNote, func(t *testing.T) {
-			got := uploadBackoff(base, maxWait, tt.n, tt.r)
+			u := NewUploader(st, nil, UploaderOptions{Interval: base, MaxBackoff: maxWait, Rand: func() float64 { return tt.r }})
+			got := u.backoff.Delay(tt.n)
 			if got.Round(time.Millisecond) != tt.want {
-				t.Errorf("uploadBackoff(n=%d, r=%v) = %v, want %v", tt.n, tt.r, got, tt.want)
+				t.Errorf("backoff after %d failures (r=%v) = %v, want %v", tt.n, tt.r, got, tt.want)
 			}
 		})
 	}
 }
 
+// elapse lets d of a synctest bubble's fake time pass, then waits until
+// every goroutine of the bubble is blocked again: a simulated minute takes
+// no real time.
+func elapse(d time.Duration) {
+	<-time.After(d)
+	synctest.Wait()
+}
+
+// afterT0 moves a bubble's fake time, which starts in 2000, to an hour
+// after t0, so that the tests' records are in the past.
+func afterT0() { elapse(time.Until(t0.Add(time.Hour))) }
+
 func TestUploaderRun(t *testing.T) {
-	st, _ := openStore(t)
-	appendN(t, st, 7)
-	cloud := &fakeCloud{failures: 1, err: errors.New("connection reset")}
-	// Interval is long: only full batches and retries may follow at once.
-	u := NewUploader(st, cloud, UploaderOptions{Interval: time.Hour, BatchSize: 3, MaxBackoff: 20 * time.Millisecond})
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error)
-	go func() { done <- u.Run(ctx) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		accepted, _, _ := cloud.snapshot()
-		if len(accepted) == 7 {
-			break
+	synctest.Test(t, func(t *testing.T) {
+		afterT0()
+		st, _ := openStore(t)
+		appendN(t, st, 7)
+		cloud := &fakeCloud{failures: 1, err: errors.New("connection reset")}
+		// Interval is long: only full batches and retries may follow at once.
+		u := NewUploader(st, cloud, UploaderOptions{Interval: time.Hour, BatchSize: 3, MaxBackoff: 20 * time.Millisecond})
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error)
+		go func() { done <- u.Run(ctx) }()
+		// The retry comes within MaxBackoff, the three batches at once after it.
+		elapse(time.Minute)
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run() = %v, want nil after cancel", err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out; cloud has %v", accepted)
+		accepted, resent, uploads := cloud.snapshot()
+		if diff := cmp.Diff(upTo(7), accepted); diff != "" {
+			t.Errorf("cloud received (-want +got):\n%s", diff)
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Errorf("Run() = %v, want nil after cancel", err)
-	}
-	accepted, resent, uploads := cloud.snapshot()
-	if diff := cmp.Diff(upTo(7), accepted); diff != "" {
-		t.Errorf("cloud received (-want +got):\n%s", diff)
-	}
-	if len(resent) != 0 || uploads != 4 {
-		t.Errorf("resent %v in %d uploads, want none in 4 (1 failure + 3 batches)", resent, uploads)
-	}
+		if len(resent) != 0 || uploads != 4 {
+			t.Errorf("resent %v in %d uploads, want none in 4 (1 failure + 3 batches)", resent, uploads)
+		}
+	})
 }
 
 func TestUploaderRunWaitsLongAfterPermanentError(t *testing.T) {
-	st, _ := openStore(t)
-	appendN(t, st, 1)
-	cloud := &fakeCloud{failures: 1, err: errors.New("403 gateway revoked")}
-	u := NewUploader(st, cloud, UploaderOptions{
-		Interval: time.Millisecond, MaxBackoff: time.Hour,
-		Retryable: func(err error) bool { return !strings.Contains(err.Error(), "revoked") },
+	synctest.Test(t, func(t *testing.T) {
+		afterT0()
+		st, _ := openStore(t)
+		appendN(t, st, 1)
+		cloud := &fakeCloud{failures: 1, err: errors.New("403 gateway revoked")}
+		u := NewUploader(st, cloud, UploaderOptions{
+			Interval: time.Millisecond, MaxBackoff: time.Hour,
+			Retryable: func(err error) bool { return !strings.Contains(err.Error(), "revoked") },
+		})
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error)
+		go func() { done <- u.Run(ctx) }()
+		elapse(59 * time.Minute)
+		if _, _, uploads := cloud.snapshot(); uploads != 1 {
+			t.Errorf("%d uploads within 59 min after a permanent error, want 1 (next try after MaxBackoff)", uploads)
+		}
+		// The retry comes at MaxBackoff sharp; after it the uploader looks
+		// for records every millisecond, so little time passes.
+		elapse(time.Minute + 10*time.Millisecond)
+		if accepted, _, uploads := cloud.snapshot(); uploads != 2 || len(accepted) != 1 {
+			t.Errorf("%d uploads, %d records accepted after MaxBackoff, want the retry to deliver the record", uploads, len(accepted))
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run() = %v, want nil", err)
+		}
 	})
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error)
-	go func() { done <- u.Run(ctx) }()
-	time.Sleep(200 * time.Millisecond)
-	cancel()
-	if err := <-done; err != nil {
-		t.Errorf("Run() = %v, want nil", err)
-	}
-	if _, _, uploads := cloud.snapshot(); uploads != 1 {
-		t.Errorf("%d uploads within 200ms after a permanent error, want 1 (next try after MaxBackoff)", uploads)
-	}
 }
 
 func TestBatchRecordsAreValidJSON(t *testing.T) {
@@ -452,197 +498,6 @@ func TestWireOverhead(t *testing.T) {
 	}
 }
 
-// siteRecords is what a printer in continuous production yields in the
-// interval (now-dt, now]: a layer every 9 s, a status a minute, counters
-// every 5 minutes.
-func siteRecords(printers int, now time.Time, dt time.Duration) []fleet.Record {
-	var recs []fleet.Record
-	start := now.Add(-dt)
-	for p := 1; p <= printers; p++ {
-		pid := fleet.PrinterID(fmt.Sprintf("printer-%04d", p))
-		for at := start.Truncate(9 * time.Second).Add(9 * time.Second); !at.After(now); at = at.Add(9 * time.Second) {
-			recs = append(recs, layerRec(pid, int(at.Unix()/9%100000)+1, at))
-		}
-		for at := start.Truncate(time.Minute).Add(time.Minute); !at.After(now); at = at.Add(time.Minute) {
-			recs = append(recs, statusRec(pid, at))
-		}
-		for at := start.Truncate(5 * time.Minute).Add(5 * time.Minute); !at.After(now); at = at.Add(5 * time.Minute) {
-			recs = append(recs, fleet.Record{Kind: fleet.KindCounters, PrinterID: pid, Time: at, Counters: &fleet.Counters{
-				TotalJobs: 1234, Layers: at.Unix() / 9, PrintTimeSec: float64(at.Unix() % 1e7), Time: at}})
-		}
-	}
-	return recs
-}
-
-// simulate steps u under clk until end, appending what produce yields
-// every tick first. Time jumps to whatever comes next: a day takes
-// milliseconds of waiting.
-func simulate(tb testing.TB, st *Store, u *Uploader, clk *clock.Manual, end time.Time, tick time.Duration, produce func(now time.Time, dt time.Duration) []fleet.Record) {
-	tb.Helper()
-	ctx := tb.Context()
-	next := clk.Now()
-	for steps := 0; clk.Now().Before(end); steps++ {
-		if steps > 10_000_000 {
-			tb.Fatal("simulation makes no progress")
-		}
-		now := clk.Now()
-		if !now.Before(next) {
-			if recs := produce(now, tick); len(recs) > 0 {
-				if err := st.Append(ctx, recs...); err != nil {
-					tb.Fatal(err)
-				}
-			}
-			next = next.Add(tick)
-		}
-		wait, _ := u.Step(ctx)
-		if wait > 0 {
-			clk.Advance(min(wait, next.Sub(now), end.Sub(now)))
-		}
-	}
-}
-
-func TestOutageThenDrain(t *testing.T) {
-	st, _ := openStore(t)
-	clk := clock.NewManual(t0)
-	cloud := &fakeCloud{clk: clk, err: errors.New("connection refused"), down: true}
-	const rate = 200.0 // bytes/s: a drain of half an hour
-	u := NewUploader(st, cloud, UploaderOptions{Clock: clk, RateBytes: rate})
-	// One printer keeps the test quick; BenchmarkSiteUplink runs ten.
-	const printers = 1
-	site := func(now time.Time, dt time.Duration) []fleet.Record { return siteRecords(printers, now, dt) }
-
-	// A day offline, produced 5 minutes at a time.
-	outageEnd := t0.Add(24 * time.Hour)
-	simulate(t, st, u, clk, outageEnd, 5*time.Minute, site)
-	backlog, err := st.PendingCount(t.Context())
-	if err != nil || backlog < 10_000 {
-		t.Fatalf("backlog after a day offline: %d, %v; want over 10,000 records", backlog, err)
-	}
-	us, _ := st.UplinkState(t.Context())
-	if !strings.Contains(us.LastError, "connection refused") {
-		t.Errorf("UplinkState() = %+v, want the outage shown", us)
-	}
-
-	// The cloud is back; production goes on, 30 s at a time.
-	cloud.mu.Lock()
-	cloud.down = false
-	cloud.mu.Unlock()
-	end := outageEnd.Add(90 * time.Minute)
-	simulate(t, st, u, clk, end, 30*time.Second, site)
-	if n, _ := st.PendingCount(t.Context()); n > 200 {
-		t.Fatalf("%d records still pending 90 minutes after the outage, want the backlog drained", n)
-	}
-
-	cloud.mu.Lock()
-	defer cloud.mu.Unlock()
-	if len(cloud.resent) != 0 {
-		t.Errorf("%d records resent, want none", len(cloud.resent))
-	}
-	// The backlog arrived oldest first.
-	var last uint64
-	var drained time.Time
-	for _, r := range cloud.accepted {
-		if !r.Time.Before(outageEnd.Add(-2 * time.Minute)) {
-			continue // fresh when the cloud came back: sent ahead
-		}
-		if r.Seq < last {
-			t.Fatalf("backlog record %d arrived after %d", r.Seq, last)
-		}
-		last = r.Seq
-		drained = latest(drained, cloud.arrived[r.Seq])
-	}
-	t.Logf("backlog of %d records drained in %v", backlog, drained.Sub(outageEnd).Round(time.Minute))
-	// The drain kept to the cap.
-	ups, err := st.Uploads(t.Context(), 5000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wire int
-	for _, e := range ups {
-		if e.At.After(outageEnd) && !e.At.After(drained) {
-			wire += e.WireBytes
-		}
-	}
-	if limit := rate*drained.Sub(outageEnd).Seconds() + 64<<10; float64(wire) > limit || drained.Sub(outageEnd) < 10*time.Minute {
-		t.Errorf("the drain sent %d bytes in %v, cap %.0f", wire, drained.Sub(outageEnd), limit)
-	}
-	// Once the uploader's backoff let it find the cloud again, fresh status
-	// arrived within 30 s all along, the drain included.
-	back := end
-	for _, at := range cloud.arrived {
-		if at.Before(back) {
-			back = at
-		}
-	}
-	t.Logf("first upload %v after the cloud came back", back.Sub(outageEnd))
-	if back.Sub(outageEnd) > 5*time.Minute {
-		t.Errorf("first upload %v after the cloud came back, want within MaxBackoff", back.Sub(outageEnd))
-	}
-	var worst time.Duration
-	statuses := 0
-	for _, r := range cloud.accepted {
-		if r.Kind != fleet.KindStatus || r.Time.Before(back) {
-			continue
-		}
-		statuses++
-		worst = max(worst, cloud.arrived[r.Seq].Sub(r.Time))
-	}
-	t.Logf("%d fresh statuses, the slowest took %v", statuses, worst)
-	if statuses == 0 || worst > 30*time.Second {
-		t.Errorf("fresh status took up to %v during the drain, want at most 30 s", worst)
-	}
-	// Every record produced reached the cloud once or is still pending.
-	var produced int
-	for at := t0; at.Before(end); at = at.Add(time.Minute) {
-		produced += len(siteRecords(printers, at, time.Minute))
-	}
-	if got := len(cloud.accepted); got < produced-200 {
-		t.Errorf("cloud holds %d records of about %d produced", got, produced)
-	}
-}
-
-func TestBandwidthCapOverAnHour(t *testing.T) {
-	st, _ := openStore(t)
-	ctx := t.Context()
-	// A backlog far larger than an hour's cap.
-	for i := range 5 {
-		if err := st.Append(ctx, siteRecords(10, t0.Add(time.Duration(i)*time.Hour), time.Hour)...); err != nil {
-			t.Fatal(err)
-		}
-	}
-	start := t0.Add(12 * time.Hour)
-	clk := clock.NewManual(start)
-	const rate = 100.0
-	u := NewUploader(st, &fakeCloud{clk: clk}, UploaderOptions{Clock: clk, RateBytes: rate, BurstBytes: 32 << 10})
-	end := start.Add(time.Hour)
-	simulate(t, st, u, clk, end, time.Minute, func(time.Time, time.Duration) []fleet.Record { return nil })
-	ups, err := st.Uploads(ctx, 5000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wire int
-	for _, e := range ups {
-		if e.At.Before(end) {
-			wire += e.WireBytes
-		}
-	}
-	limit := rate*3600 + 32<<10
-	t.Logf("%d uploads, %d bytes on the wire in an hour; cap %.0f", len(ups), wire, limit)
-	if float64(wire) > limit {
-		t.Errorf("%d bytes in an hour, over the cap of %.0f", wire, limit)
-	}
-	if float64(wire) < 0.8*rate*3600 {
-		t.Errorf("%d bytes in an hour: the drain left most of the cap unused", wire)
-	}
-	bw, err := st.Bandwidth(ctx, end)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if bw.Hour <= 0 || bw.Hour > limit*8/3600 || bw.Average <= 0 {
-		t.Errorf("Bandwidth() = %+v, want the hour's average under %.0f bit/s", bw, limit*8/3600)
-	}
-}
-
 func TestPriorityBatchAcksOnlyWhatItCarried(t *testing.T) {
 	st, _ := openStore(t)
 	ctx := t.Context()
@@ -655,11 +510,11 @@ func TestPriorityBatchAcksOnlyWhatItCarried(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := st.Append(ctx, layerRec("printer-0001", 1, t0)); err != nil {
+	if err := st.Outbox().Append(ctx, layerRec("printer-0001", 1, t0)); err != nil {
 		t.Fatal(err)
 	}
 	step() // bulk: [1]; the next bulk is due in 5 minutes
-	if err := st.Append(ctx, layerRec("printer-0001", 2, t0), layerRec("printer-0001", 3, t0), statusRec("printer-0001", t0)); err != nil {
+	if err := st.Outbox().Append(ctx, layerRec("printer-0001", 2, t0), layerRec("printer-0001", 3, t0), statusRec("printer-0001", t0)); err != nil {
 		t.Fatal(err)
 	}
 	step() // nothing due: the status waits for company
@@ -675,7 +530,7 @@ func TestPriorityBatchAcksOnlyWhatItCarried(t *testing.T) {
 		t.Errorf("cloud received (-want +got):\n%s, resent %v", diff, resent)
 	}
 	// An alert does not wait.
-	if err := st.Append(ctx, eventRec("printer-0001", fleet.SeverityCritical, clk.Now())); err != nil {
+	if err := st.Outbox().Append(ctx, eventRec("printer-0001", fleet.SeverityCritical, clk.Now())); err != nil {
 		t.Fatal(err)
 	}
 	step()
@@ -707,12 +562,12 @@ func TestQuarantine(t *testing.T) {
 	if diff := cmp.Diff([]uint64{1, 2, 5, 6}, accepted); diff != "" {
 		t.Errorf("cloud received (-want +got):\n%s", diff)
 	}
-	qs, err := st.Quarantined(ctx)
+	qs, err := st.Outbox().Quarantined(ctx)
 	if err != nil || len(qs) != 1 || qs[0].FirstSeq != 3 || qs[0].LastSeq != 4 || qs[0].Held != 2 ||
 		!strings.Contains(qs[0].Reason, "400") {
 		t.Fatalf("Quarantined() = %+v, %v; want records 3–4 with the cloud's reason", qs, err)
 	}
-	if n, _ := st.PendingCount(ctx); n != 0 {
+	if n, _ := st.Outbox().PendingCount(ctx); n != 0 {
 		t.Errorf("%d records pending, want none: the quarantined batch is not retried", n)
 	}
 	ups, err := st.Uploads(ctx, 10)
@@ -731,7 +586,7 @@ func TestQuarantine(t *testing.T) {
 	cloud.mu.Lock()
 	cloud.refuse = nil
 	cloud.mu.Unlock()
-	if err := st.ReleaseQuarantine(ctx, qs[0].ID, clk.Now()); err != nil {
+	if err := st.Outbox().ReleaseQuarantine(ctx, qs[0].ID, clk.Now()); err != nil {
 		t.Fatal(err)
 	}
 	clk.Advance(10 * time.Minute)
@@ -765,7 +620,7 @@ func TestTooLargeBatchIsSplit(t *testing.T) {
 		t.Errorf("cloud received (-want +got):\n%s", diff)
 	}
 	// A single record too large for the cloud cannot be split: quarantined.
-	if qs, _ := st.Quarantined(ctx); len(qs) != 1 || qs[0].FirstSeq != 5 {
+	if qs, _ := st.Outbox().Quarantined(ctx); len(qs) != 1 || qs[0].FirstSeq != 5 {
 		t.Errorf("Quarantined() = %+v, want record 5", qs)
 	}
 }
@@ -790,7 +645,7 @@ func TestUploadLogShowsWhatWasSent(t *testing.T) {
 	st, _ := openStore(t)
 	ctx := t.Context()
 	clk := clock.NewManual(t0)
-	if err := st.Append(ctx, statusRec("printer-0001", t0), eventRec("printer-0001", fleet.SeverityError, t0), gapRec(1)); err != nil {
+	if err := st.Outbox().Append(ctx, statusRec("printer-0001", t0), eventRec("printer-0001", fleet.SeverityError, t0), gapRec(1)); err != nil {
 		t.Fatal(err)
 	}
 	cloud := &fakeCloud{}
@@ -848,78 +703,5 @@ func TestUploadLogShowsWhatWasSent(t *testing.T) {
 	var n int
 	if err := st.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM uploads`).Scan(&n); err != nil || n != 2 {
 		t.Errorf("upload log holds %d entries, %v; want 2", n, err)
-	}
-}
-
-// BenchmarkOutboxAppend measures the outbox's record throughput with many
-// printers appending at once: group commit against one transaction per
-// append, in the same run.
-func BenchmarkOutboxAppend(b *testing.B) {
-	const appenders = 32
-	for _, mode := range []string{"group-commit", "tx-per-append"} {
-		b.Run(mode, func(b *testing.B) {
-			st, err := Open(b.Context(), filepath.Join(b.TempDir(), "cc.db"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer st.Close()
-			rec := layerRec("printer-0001", 1, t0)
-			var next atomic.Int64
-			b.ResetTimer()
-			start := time.Now()
-			var wg sync.WaitGroup
-			for range appenders {
-				wg.Go(func() {
-					for next.Add(1) <= int64(b.N) {
-						var err error
-						if mode == "group-commit" {
-							err = st.Append(b.Context(), rec)
-						} else {
-							err = st.inTx(b.Context(), func(tx *sql.Tx) error { return appendTx(b.Context(), tx, []fleet.Record{rec}) })
-						}
-						if err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				})
-			}
-			wg.Wait()
-			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "records/s")
-		})
-	}
-}
-
-// BenchmarkSiteUplink runs a 10-printer site in continuous production for
-// six simulated hours through the uploader and reports its bytes on the wire
-// (TLS handshakes included) per printer-hour and as a share of the
-// whitepaper's 25 kbit/s site budget.
-func BenchmarkSiteUplink(b *testing.B) {
-	for range b.N {
-		st, err := Open(b.Context(), filepath.Join(b.TempDir(), "cc.db"))
-		if err != nil {
-			b.Fatal(err)
-		}
-		clk := clock.NewManual(t0)
-		u := NewUploader(st, &fakeCloud{clk: clk}, UploaderOptions{Clock: clk, UploadLog: 100_000})
-		const hours = 6
-		simulate(b, st, u, clk, t0.Add(hours*time.Hour), 10*time.Second,
-			func(now time.Time, dt time.Duration) []fleet.Record { return siteRecords(10, now, dt) })
-		var wire, uploads int
-		ups, err := st.Uploads(b.Context(), 100_000)
-		if err != nil {
-			b.Fatal(err)
-		}
-		for _, e := range ups {
-			wire += e.WireBytes
-			uploads++
-		}
-		st.Close()
-		perPrinterHour := float64(wire) / 10 / hours
-		bps := float64(wire) * 8 / (hours * 3600)
-		b.ReportMetric(perPrinterHour, "bytes/printer-hour")
-		b.ReportMetric(bps, "site-bit/s")
-		b.ReportMetric(100*bps/25000, "%-of-25kbit/s")
-		b.ReportMetric(float64(uploads)/hours, "uploads/h")
 	}
 }

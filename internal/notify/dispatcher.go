@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fusionfleet/fusionfleet/internal/backoff"
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"golang.org/x/sync/errgroup"
@@ -345,12 +346,7 @@ func (d *Dispatcher) attempt(ctx context.Context, dl fleet.Delivery) error {
 // backoff is the delay after the n-th failed attempt: BaseDelay·2^(n-1),
 // at most MaxDelay, less up to half of it at random.
 func (d *Dispatcher) backoff(n int) time.Duration {
-	delay := d.opts.BaseDelay
-	for i := 1; i < n && delay < d.opts.MaxDelay; i++ {
-		delay *= 2
-	}
-	delay = min(delay, d.opts.MaxDelay)
-	return delay - time.Duration(d.rand()*float64(delay/2))
+	return backoff.Policy{Base: d.opts.BaseDelay, Max: d.opts.MaxDelay, Jitter: 0.5, Rand: d.rand}.Delay(n)
 }
 
 func (d *Dispatcher) send(ctx context.Context, dl fleet.Delivery) error {

@@ -1,4 +1,4 @@
-package commandcenter
+package localui
 
 import (
 	"cmp"
@@ -15,10 +15,13 @@ import (
 	"time"
 
 	gocmp "github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fusionfleet/fusionfleet/internal/clock"
+	"github.com/fusionfleet/fusionfleet/internal/commandcenter"
 	"github.com/fusionfleet/fusionfleet/internal/deviceapi"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/fusionfleet/fusionfleet/internal/outbox"
 )
 
 // handlerNow is the handler's clock in these tests: after the history of
@@ -27,9 +30,9 @@ var handlerNow = t0.Add(3 * time.Hour)
 
 // handlerStore holds one printer in each collection state, the first with
 // a history of events, a job and consumables; three records waiting.
-func handlerStore(t *testing.T) *Store {
+func handlerStore(t *testing.T) *commandcenter.Store {
 	t.Helper()
-	st, _ := openStore(t)
+	st := openStore(t)
 	ctx := t.Context()
 	ok, err := st.AddPrinter(ctx, "printer-a.site:8443", "AA:BB:CC", t0)
 	if err != nil {
@@ -40,7 +43,7 @@ func handlerStore(t *testing.T) *Store {
 	status := printingStatus("job-1", 3900)
 	for i := range 3 {
 		seen := t0.Add(time.Duration(i) * time.Hour)
-		o := observation{Status: status, Instance: "i", Cursor: uint64(i + 1), Seen: seen, History: history{
+		o := commandcenter.Observation{Status: status, Instance: "i", Cursor: uint64(i + 1), Seen: seen, History: commandcenter.History{
 			Instance: "i",
 			Consumables: &fleet.Consumables{
 				CleaningRoll: fleet.CleaningRoll{Status: "ok", UsagePercent: 10 + float64(i)*5},
@@ -54,14 +57,14 @@ func handlerStore(t *testing.T) *Store {
 		}}
 		if i == 0 {
 			o.Identity = &ident
-			o.History.Jobs = []deviceapi.Job{job(1, "job-1", fleet.JobPrinting, fleet.PartPass)}
+			o.History.Jobs = []deviceapi.Job{printingJob()}
 			o.History.Events = []fleet.Event{
 				{Seq: 1, Code: "INFO-1", Description: "door closed", Severity: fleet.SeverityInfo, Time: seen, Subsystem: "door"},
 				{Seq: 2, Code: "WARN-7", Description: "agent low", Severity: fleet.SeverityWarning, Time: seen, Subsystem: "agents"},
 				{Seq: 3, Code: "ERR-9", Description: "lamp <failed>", Severity: fleet.SeverityError, Time: seen, Subsystem: "lamps"},
 			}
 		}
-		if err := st.observe(ctx, ok.ID, o, nil); err != nil {
+		if err := st.Observe(ctx, ok.ID, o, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -69,14 +72,14 @@ func handlerStore(t *testing.T) *Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.markFailed(ctx, down.ID, CollectionUnreachable, "dial tcp: connection refused", t0.Add(time.Minute)); err != nil {
+	if err := st.MarkFailed(ctx, down.ID, commandcenter.CollectionUnreachable, "dial tcp: connection refused", t0.Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	moved, err := st.AddPrinter(ctx, "printer-c.site:8443", "FF:00", t0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.markFailed(ctx, moved.ID, CollectionCertificateChanged, "certificate changed: check the printer", t0); err != nil {
+	if err := st.MarkFailed(ctx, moved.ID, commandcenter.CollectionCertificateChanged, "certificate changed: check the printer", t0); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.AddPrinter(ctx, "printer-d.site:8443", "11:22", t0); err != nil {
@@ -88,15 +91,15 @@ func handlerStore(t *testing.T) *Store {
 
 // uploadAll sends the outbox to a cloud that acknowledges everything, at
 // the clock's time.
-func uploadAll(t *testing.T, st *Store, clk clock.Clock) {
+func uploadAll(t *testing.T, st *commandcenter.Store, clk clock.Clock) {
 	t.Helper()
-	if _, err := NewUploader(st, ackAll{}, UploaderOptions{Clock: clk}).UploadOnce(t.Context()); err != nil {
+	if _, err := commandcenter.NewUploader(st, ackAll{}, commandcenter.UploaderOptions{Clock: clk}).UploadOnce(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func testHandler(st *Store) http.Handler {
-	return NewHandler(st, HandlerOptions{Clock: clock.NewManual(handlerNow)})
+func testHandler(st *commandcenter.Store) http.Handler {
+	return NewHandler(SourcesOf(st), HandlerOptions{Clock: clock.NewManual(handlerNow)})
 }
 
 func get(t *testing.T, h http.Handler, method, path string) (*http.Response, string) {
@@ -182,7 +185,7 @@ func TestHandlerPage(t *testing.T) {
 }
 
 func TestHandlerEmptyPage(t *testing.T) {
-	st, _ := openStore(t)
+	st := openStore(t)
 	_, body := get(t, testHandler(st), "GET", "/")
 	containsAll(t, "empty page", body, "No printers are enrolled yet.", "0 printers", "0 records waiting")
 	if strings.Contains(body, `role="alert"`) {
@@ -194,7 +197,7 @@ func TestHandlerPages(t *testing.T) {
 	st := handlerStore(t)
 	clk := clock.NewManual(handlerNow)
 	uploadAll(t, st, clk)
-	h := NewHandler(st, HandlerOptions{Clock: clk})
+	h := NewHandler(SourcesOf(st), HandlerOptions{Clock: clk})
 	tests := []struct {
 		path     string
 		want     []string
@@ -235,7 +238,7 @@ func TestHandlerPages(t *testing.T) {
 func TestHandlerWarnsWhenCloudUnreached(t *testing.T) {
 	st := handlerStore(t)
 	clk := clock.NewManual(t0)
-	h := NewHandler(st, HandlerOptions{Clock: clk, StaleAfter: time.Hour})
+	h := NewHandler(SourcesOf(st), HandlerOptions{Clock: clk, StaleAfter: time.Hour})
 
 	_, body := get(t, h, "GET", "/")
 	containsAll(t, "page before any upload", body, `class="banner warn" role="alert"`, "not acknowledged an upload yet")
@@ -257,7 +260,7 @@ func TestHandlerAPI(t *testing.T) {
 	h := testHandler(st)
 	var got Snapshot
 	getJSON(t, h, "/api/printers", &got)
-	want, err := snapshot(t.Context(), st)
+	want, err := snapshot(t.Context(), SourcesOf(st))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,7 +271,7 @@ func TestHandlerAPI(t *testing.T) {
 		t.Errorf("snapshot = %d pending, %d printers; want 3 and 4 with the local job name", got.Pending, len(got.Printers))
 	}
 
-	empty, _ := openStore(t)
+	empty := openStore(t)
 	for _, path := range []string{"/api/printers", "/api/jobs", "/api/events", "/api/alerts", "/api/gaps", "/api/uploads", "/api/consumables?printer=1"} {
 		_, body := get(t, testHandler(empty), "GET", path)
 		if strings.Contains(body, "null") {
@@ -281,11 +284,11 @@ func TestHandlerAPILists(t *testing.T) {
 	st := handlerStore(t)
 	clk := clock.NewManual(handlerNow)
 	uploadAll(t, st, clk)
-	h := NewHandler(st, HandlerOptions{Clock: clk})
+	h := NewHandler(SourcesOf(st), HandlerOptions{Clock: clk})
 	ctx := t.Context()
 
 	t.Run("jobs", func(t *testing.T) {
-		var got []LocalJob
+		var got []commandcenter.LocalJob
 		getJSON(t, h, "/api/jobs?printer=1&limit=5", &got)
 		want, err := st.Jobs(ctx, 1, 5)
 		if err != nil {
@@ -296,7 +299,7 @@ func TestHandlerAPILists(t *testing.T) {
 		}
 	})
 	t.Run("events and alerts", func(t *testing.T) {
-		var evs, alerts []LocalEvent
+		var evs, alerts []commandcenter.LocalEvent
 		getJSON(t, h, "/api/events", &evs)
 		getJSON(t, h, "/api/alerts?limit=1", &alerts)
 		var codes []string
@@ -316,7 +319,7 @@ func TestHandlerAPILists(t *testing.T) {
 		}
 	})
 	t.Run("consumables", func(t *testing.T) {
-		var got []ConsumablesSample
+		var got []commandcenter.ConsumablesSample
 		getJSON(t, h, "/api/consumables?printer=1", &got)
 		if len(got) != 3 {
 			t.Errorf("consumables = %d samples, want 3", len(got))
@@ -334,12 +337,12 @@ func TestHandlerAPILists(t *testing.T) {
 		}
 	})
 	t.Run("uploads", func(t *testing.T) {
-		var list []UploadEntry
+		var list []commandcenter.UploadEntry
 		getJSON(t, h, "/api/uploads", &list)
 		if len(list) != 1 || list[0].Records != 3 || !list[0].HasPayload {
 			t.Fatalf("uploads = %+v, want one of 3 records", list)
 		}
-		var got UploadDetail
+		var got commandcenter.UploadDetail
 		getJSON(t, h, "/api/uploads/1", &got)
 		want, err := st.Upload(ctx, 1)
 		if err != nil {
@@ -496,7 +499,10 @@ func TestRoutesDocumented(t *testing.T) {
 }
 
 func TestHandlerMetrics(t *testing.T) {
-	h := testHandler(handlerStore(t))
+	st := handlerStore(t)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(commandcenter.NewMetrics(st, commandcenter.MetricsOptions{Clock: clock.NewManual(handlerNow)}))
+	h := NewHandler(SourcesOf(st), HandlerOptions{Clock: clock.NewManual(handlerNow), Metrics: reg})
 	res, body := get(t, h, "GET", "/metrics")
 	if res.StatusCode != http.StatusOK || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/plain") {
 		t.Fatalf("GET /metrics = %d %q", res.StatusCode, res.Header.Get("Content-Type"))
@@ -510,7 +516,7 @@ func TestHandlerMetrics(t *testing.T) {
 
 func TestHandlerSelfTest(t *testing.T) {
 	st := handlerStore(t)
-	cfg, _ := baseConfig(t, nil)
+	cfg := healthyCloud(t)
 	var probes atomic.Int32
 	cfg.Probe = func(_ context.Context, addr string) (deviceapi.Fingerprint, error) {
 		probes.Add(1)
@@ -518,15 +524,15 @@ func TestHandlerSelfTest(t *testing.T) {
 			"printer-c.site:8443": "99:99", "printer-d.site:8443": "11:22"}[addr], nil
 	}
 	clk := clock.NewManual(time.Now())
-	h := NewHandler(st, HandlerOptions{Clock: clk, SelfTest: &cfg})
+	h := NewHandler(SourcesOf(st), HandlerOptions{Clock: clk, SelfTest: &cfg})
 
-	var rep Report
+	var rep commandcenter.Report
 	getJSON(t, h, "/api/selftest", &rep)
-	wantCheck(t, rep, "printer 3DP <1>", CheckOK)
-	wantCheck(t, rep, "printer printer-c.site:8443", CheckFailed, "not the pinned FF:00")
-	wantCheck(t, rep, checkUplink, CheckWarning, "not acknowledged an upload yet")
-	wantCheck(t, rep, checkCert, CheckOK)
-	if n := probes.Load(); rep.Status != CheckFailed || n != 4 {
+	wantCheck(t, rep, "printer 3DP <1>", commandcenter.CheckOK)
+	wantCheck(t, rep, "printer printer-c.site:8443", commandcenter.CheckFailed, "not the pinned FF:00")
+	wantCheck(t, rep, "last upload", commandcenter.CheckWarning, "not acknowledged an upload yet")
+	wantCheck(t, rep, "cloud certificate", commandcenter.CheckOK)
+	if n := probes.Load(); rep.Status != commandcenter.CheckFailed || n != 4 {
 		t.Errorf("report %s after %d probes, want failed after 4", rep.Status, n)
 	}
 
@@ -574,10 +580,10 @@ func TestWords(t *testing.T) {
 	tests := []struct {
 		got, want string
 	}{
-		{durationWords(20 * time.Second), "under a minute"},
-		{durationWords(12 * time.Minute), "12 min"},
-		{durationWords(65 * time.Minute), "1 h 05 min"},
-		{durationWords(26 * time.Hour), "26 h 00 min"},
+		{commandcenter.DurationWords(20 * time.Second), "under a minute"},
+		{commandcenter.DurationWords(12 * time.Minute), "12 min"},
+		{commandcenter.DurationWords(65 * time.Minute), "1 h 05 min"},
+		{commandcenter.DurationWords(26 * time.Hour), "26 h 00 min"},
 		{bytesWords(512), "512 B"},
 		{bytesWords(12_345), "12.3 KB"},
 		{bytesWords(4_000_000), "4.0 MB"},
@@ -586,7 +592,7 @@ func TestWords(t *testing.T) {
 		{bpsWords(800), "800 bit/s"},
 		{bpsWords(12_500), "12.5 kbit/s"},
 		{bpsWords(5_000_000), "5.0 Mbit/s"},
-		{stamp(time.Time{}), "never"},
+		{commandcenter.Stamp(time.Time{}), "never"},
 		{stampOrDash(time.Time{}), "–"},
 	}
 	for _, tt := range tests {
@@ -599,20 +605,51 @@ func TestWords(t *testing.T) {
 }
 
 func TestHandlerShowsStaleStateAsLastKnown(t *testing.T) {
-	st, _ := openStore(t)
+	st := openStore(t)
 	ctx := t.Context()
 	p, err := st.AddPrinter(ctx, "printer-a:8443", fpA, t0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.observe(ctx, p.ID, observation{Status: printingStatus("job-1", 60), Seen: t0}, nil); err != nil {
+	if err := st.Observe(ctx, p.ID, commandcenter.Observation{Status: printingStatus("job-1", 60), Seen: t0}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.markFailed(ctx, p.ID, CollectionUnreachable, "timeout", t0.Add(time.Minute)); err != nil {
+	if err := st.MarkFailed(ctx, p.ID, commandcenter.CollectionUnreachable, "timeout", t0.Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	_, body := get(t, testHandler(st), "GET", "/")
 	if !strings.Contains(body, "<dd>last known: powered on, printing</dd>") {
 		t.Errorf("page of an unreachable printer does not mark its state as last known:\n%s", body)
+	}
+}
+
+// sqliteFull is an error as the SQLite driver reports a full disk.
+type sqliteFull struct{}
+
+func (sqliteFull) Error() string { return "database or disk is full (13)" }
+func (sqliteFull) Code() int     { return 13 }
+
+// A full disk, as the outbox's health reports it, is on every page.
+func TestBannerShowsFullDisk(t *testing.T) {
+	st := handlerStore(t)
+	st.Outbox().Stored(sqliteFull{}, t0) // a poll that could not be stored
+	for _, path := range []string{"/", "/jobs", "/uploads"} {
+		if _, body := get(t, testHandler(st), "GET", path); !strings.Contains(body, "The disk is full: collection is paused") {
+			t.Errorf("GET %s lacks the full-disk banner:\n%s", path, body)
+		}
+	}
+}
+
+func TestBanners(t *testing.T) {
+	u := &localUI{opts: HandlerOptions{StaleAfter: time.Hour}}
+	ob := outbox.State{Health: outbox.Health{Failing: true, DiskFull: true, LastError: "outbox: the disk is full", LastErrorAt: t0}}
+	got := u.banners(commandcenter.UplinkState{LastSuccess: t0}, ob, t0.Add(time.Minute))
+	if len(got) != 1 || got[0].Class != "bad" || !strings.Contains(got[0].Text, "The disk is full: collection is paused") {
+		t.Errorf("banners = %+v, want the full disk", got)
+	}
+	ob.Health.DiskFull = false
+	if got := u.banners(commandcenter.UplinkState{LastSuccess: t0}, ob, t0.Add(time.Minute)); len(got) != 1 ||
+		!strings.Contains(got[0].Text, "Storing new data fails") {
+		t.Errorf("banners = %+v, want the failing appends", got)
 	}
 }

@@ -1,4 +1,4 @@
-package commandcenter
+package localui
 
 import (
 	"strings"

@@ -1,0 +1,155 @@
+package localui
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fusionfleet/fusionfleet/internal/clock"
+	"github.com/fusionfleet/fusionfleet/internal/commandcenter"
+	"github.com/fusionfleet/fusionfleet/internal/update"
+)
+
+// fakeMirror is an update mirror holding fixed releases.
+type fakeMirror struct {
+	targets []update.MirroredTarget
+	halted  []string
+}
+
+func (m fakeMirror) Targets() []update.MirroredTarget { return m.targets }
+func (m fakeMirror) Halted() []string                 { return m.halted }
+
+func release(name, version string) update.MirroredTarget {
+	return update.MirroredTarget{Name: name, Length: 10, SHA256: strings.Repeat("ab", 32),
+		Release: update.Release{Kind: update.KindFirmware, Version: version, Models: []string{"PBF 5200"}, Notes: "fixes <things>"}}
+}
+
+func post(t *testing.T, h http.Handler, path string, form url.Values, crossSite bool) *http.Response {
+	t.Helper()
+	req := httptest.NewRequestWithContext(t.Context(), "POST", path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if crossSite {
+		req.Header.Set("Sec-Fetch-Site", "cross-site")
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec.Result()
+}
+
+func TestUpdatePages(t *testing.T) {
+	st := handlerStore(t)
+	m := fakeMirror{targets: []update.MirroredTarget{release("firmware-5.1.0-fw.bin", "5.1.0"), release("firmware-5.2.0-fw.bin", "5.2.0")},
+		halted: []string{"firmware-5.2.0-fw.bin"}}
+	clk := clock.NewManual(handlerNow)
+	h := NewHandler(SourcesOf(st), HandlerOptions{Clock: clk, Updates: m})
+	mirror := commandcenter.NewMirrorHandler(st, m, http.NotFoundHandler(), clk)
+	approvals := func() []string {
+		t.Helper()
+		res, body := get(t, mirror, "GET", "/tuf/approvals.json")
+		var doc struct{ Approved []string }
+		if res.StatusCode != http.StatusOK || json.Unmarshal([]byte(body), &doc) != nil {
+			t.Fatalf("approvals.json = %d %s", res.StatusCode, body)
+		}
+		return doc.Approved
+	}
+
+	res, body := get(t, h, "GET", "/updates")
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET /updates = %d", res.StatusCode)
+	}
+	containsAll(t, "updates page", body, "firmware-5.1.0-fw.bin", "waits for an approval", "halted by the cloud", "fixes &lt;things&gt;",
+		`action="/updates/firmware-5.1.0-fw.bin/approve"`)
+	if strings.Contains(body, `action="/updates/firmware-5.2.0-fw.bin/approve"`) {
+		t.Error("a halted release can be approved")
+	}
+	if got := approvals(); len(got) != 0 {
+		t.Errorf("before approval printers may install %v", got)
+	}
+
+	// Forms from another site are refused and change nothing.
+	if res := post(t, h, "/updates/firmware-5.1.0-fw.bin/approve", nil, true); res.StatusCode != http.StatusForbidden {
+		t.Errorf("cross-site approve = %d, want 403", res.StatusCode)
+	}
+	if res := post(t, h, "/updates/firmware-9.9.9-fw.bin/approve", nil, false); res.StatusCode != http.StatusNotFound {
+		t.Errorf("approve of an unknown release = %d, want 404", res.StatusCode)
+	}
+	if got := approvals(); len(got) != 0 {
+		t.Errorf("after refused forms printers may install %v", got)
+	}
+
+	if res := post(t, h, "/updates/firmware-5.1.0-fw.bin/approve", nil, false); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("approve = %d, want 303", res.StatusCode)
+	}
+	if got := approvals(); !slices.Equal(got, []string{"firmware-5.1.0-fw.bin"}) {
+		t.Errorf("after approval printers may install %v", got)
+	}
+	// The cloud halting a release overrides an approval; notify-only
+	// mode holds everything.
+	if res := post(t, h, "/updates/firmware-5.2.0-fw.bin/approve", nil, false); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("approve halted = %d", res.StatusCode)
+	}
+	if got := approvals(); slices.Contains(got, "firmware-5.2.0-fw.bin") {
+		t.Error("a halted release is installable")
+	}
+	policy := func(mode string, weekday, start, hours string) *http.Response {
+		return post(t, h, "/updates/policy", url.Values{"mode": {mode}, "weekday": {weekday}, "start_hour": {start}, "hours": {hours}}, false)
+	}
+	if res := policy("notify", "6", "2", "4"); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("set policy = %d", res.StatusCode)
+	}
+	if got := approvals(); len(got) != 0 {
+		t.Errorf("notify-only site: printers may install %v", got)
+	}
+
+	// Maintenance window: every release not halted, inside it only.
+	if res := post(t, h, "/updates/firmware-5.1.0-fw.bin/withdraw", nil, false); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("withdraw = %d", res.StatusCode)
+	}
+	wd := handlerNow.Weekday()
+	if res := policy("window", string(rune('0'+wd)), "0", "24"); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("set window policy = %d", res.StatusCode)
+	}
+	if got := approvals(); !slices.Equal(got, []string{"firmware-5.1.0-fw.bin"}) {
+		t.Errorf("in the window printers may install %v", got)
+	}
+	clk.Advance(24 * time.Hour)
+	if got := approvals(); len(got) != 0 {
+		t.Errorf("outside the window printers may install %v", got)
+	}
+
+	// A bad policy is refused with its reason and the last one stays.
+	for _, bad := range [][4]string{{"sometimes", "1", "2", "3"}, {"window", "9", "2", "3"}, {"window", "1", "x", "3"}} {
+		res := policy(bad[0], bad[1], bad[2], bad[3])
+		if res.StatusCode != http.StatusBadRequest {
+			t.Errorf("policy %v = %d, want 400", bad, res.StatusCode)
+		}
+	}
+	if p, err := st.UpdatePolicy(t.Context()); err != nil || p.Mode != commandcenter.UpdateWindow || p.Hours != 24 {
+		t.Errorf("policy after refused forms = %+v, %v", p, err)
+	}
+
+	var api struct {
+		Policy   commandcenter.UpdatePolicy `json:"policy"`
+		Releases []commandcenter.Release    `json:"releases"`
+	}
+	getJSON(t, h, "/api/updates", &api)
+	if api.Policy.Mode != commandcenter.UpdateWindow || len(api.Releases) != 2 || !api.Releases[1].Halted {
+		t.Errorf("GET /api/updates = %+v", api)
+	}
+	if res, _ := get(t, mirror, "POST", "/tuf/approvals.json"); res.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("POST to the mirror = %d, want 405", res.StatusCode)
+	}
+
+	off := NewHandler(SourcesOf(st), HandlerOptions{Clock: clk})
+	if res, body := get(t, off, "GET", "/updates"); res.StatusCode != http.StatusOK || !strings.Contains(body, "not configured") {
+		t.Errorf("updates off: GET /updates = %d", res.StatusCode)
+	}
+	if res, _ := get(t, off, "GET", "/api/updates"); res.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("updates off: GET /api/updates = %d, want 503", res.StatusCode)
+	}
+}
