@@ -20,7 +20,7 @@ import (
 
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
-	"github.com/fusionfleet/fusionfleet/internal/postgres/pgtest"
+	"github.com/fusionfleet/fusionfleet/internal/store/pgtest"
 	"github.com/fusionfleet/fusionfleet/internal/uplink"
 )
 

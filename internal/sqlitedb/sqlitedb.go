@@ -31,6 +31,20 @@ import (
 // recorded in the table schema_migrations. A database whose schema is newer
 // than the newest migration is refused: an older program must not write it.
 func Open(ctx context.Context, name string, fsys fs.FS) (*sql.DB, error) {
+	db, err := OpenFile(name)
+	if err != nil {
+		return nil, err
+	}
+	if err := migrate(ctx, db, fsys); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", name, err)
+	}
+	return db, nil
+}
+
+// OpenFile opens, creating if needed, the SQLite file at name with the
+// connection settings of Open, and leaves its schema to the caller.
+func OpenFile(name string) (*sql.DB, error) {
 	if name == "" || strings.ContainsAny(name, "?#") {
 		return nil, fmt.Errorf("open %q: want a file path without '?' or '#'", name)
 	}
@@ -48,10 +62,6 @@ func Open(ctx context.Context, name string, fsys fs.FS) (*sql.DB, error) {
 	q.Set("_txlock", "immediate")
 	db, err := sql.Open("sqlite", "file:"+name+"?"+q.Encode())
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", name, err)
-	}
-	if err := migrate(ctx, db, fsys); err != nil {
-		db.Close()
 		return nil, fmt.Errorf("open %s: %w", name, err)
 	}
 	return db, nil
