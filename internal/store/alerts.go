@@ -97,7 +97,7 @@ func (d *DB) SaveAlert(ctx context.Context, s alert.State, prev int) error {
 			return fmt.Errorf("save alert %s: revision %d does not follow %d", s.ID, s.Revision, prev)
 		}
 		res, err = d.db.ExecContext(ctx, `UPDATE alerts SET site_id = ?, severity = ?, title = ?, detail = ?,
-				updated_at = ?, resolved_at = ?, revision = ?, seen_at = MAX(seen_at, ?)
+				updated_at = ?, resolved_at = ?, revision = ?, seen_at = `+d.dialect.greatest+`(seen_at, ?)
 			WHERE id = ? AND org_id = ? AND revision = ? AND resolved_at = 0`,
 			s.SiteID, s.Severity, s.Title, s.Detail, nanos(s.Updated), nanos(s.Resolved), s.Revision, nanos(s.Seen),
 			s.ID, s.OrgID, prev)
@@ -137,12 +137,12 @@ func (d *DB) SilentPrinters(ctx context.Context, before time.Time) ([]alert.Subj
 // last report came) before before.
 func (d *DB) StalledPrinters(ctx context.Context, before, seenAfter time.Time) ([]alert.Subject, error) {
 	out, err := d.subjects(ctx, `SELECT org_id, site_id, id, since FROM (
-			SELECT p.org_id, p.site_id, p.id, MAX(
+			SELECT p.org_id, p.site_id, p.id, `+d.dialect.greatest+`(
 				COALESCE((SELECT l.end_time FROM layers l WHERE l.printer_id = p.id AND l.job_id = s.job_id
 					ORDER BY l.layer_index DESC LIMIT 1), 0),
 				COALESCE((SELECT j.report_time FROM jobs j WHERE j.printer_id = p.id AND j.job_id = s.job_id), 0)) AS since
 			FROM printer_status s JOIN printers p ON p.id = s.printer_id
-			WHERE s.state = ? AND s.job_id <> '' AND p.last_seen > ?)
+			WHERE s.state = ? AND s.job_id <> '' AND p.last_seen > ?) stalled
 		WHERE since > 0 AND since < ? ORDER BY id`, fleet.StatePrinting, nanos(seenAfter), nanos(before))
 	if err != nil {
 		return nil, fmt.Errorf("stalled printers: %w", err)
@@ -364,7 +364,7 @@ func (d *DB) DeleteAlertRule(ctx context.Context, org fleet.OrgID, id string, at
 		if _, err := tx.ExecContext(ctx, `DELETE FROM alert_mutes WHERE org_id = ? AND rule = ?`, org, key); err != nil {
 			return fmt.Errorf("delete alert rule %s: %w", id, err)
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE alerts SET resolved_at = ?, updated_at = MAX(updated_at, ?), revision = revision + 1
+		_, err = tx.ExecContext(ctx, `UPDATE alerts SET resolved_at = ?, updated_at = `+d.dialect.greatest+`(updated_at, ?), revision = revision + 1
 			WHERE org_id = ? AND rule = ? AND resolved_at = 0`, nanos(at), nanos(at), org, key)
 		if err != nil {
 			return fmt.Errorf("delete alert rule %s: %w", id, err)

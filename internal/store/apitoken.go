@@ -40,7 +40,7 @@ func (d *DB) CreateAPIToken(ctx context.Context, tok access.Token, tokenHash str
 		if _, err := tx.ExecContext(ctx, `INSERT INTO api_tokens
 			(id, org_id, user_id, name, token_hash, scope, site_limited, created_at, expires_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, id, tok.OrgID, tok.UserID, tok.Name, tokenHash, int(tok.Scope),
-			boolInt(tok.Sites.Limited()), nanos(tok.Created), nanos(tok.Expires)); err != nil {
+			tok.Sites.Limited(), nanos(tok.Created), nanos(tok.Expires)); err != nil {
 			return err
 		}
 		return writeSiteSet(ctx, tx, tok.OrgID, tok.Sites, "api_token_sites", "token_id", id)
@@ -63,7 +63,8 @@ func queryTokens(ctx context.Context, q querier, where string, args ...any) ([]a
 	var limited []bool
 	for rows.Next() {
 		var t access.Token
-		var scope, lim int
+		var scope int
+		var lim bool
 		var created, expires, revoked int64
 		if err := rows.Scan(&t.ID, &t.OrgID, &t.UserID, &t.Name, &scope, &lim, &created, &expires, &revoked); err != nil {
 			rows.Close()
@@ -72,7 +73,7 @@ func queryTokens(ctx context.Context, q querier, where string, args ...any) ([]a
 		t.Scope = access.Scope(scope)
 		t.Created, t.Expires, t.Revoked = fromNanos(created), fromNanos(expires), fromNanos(revoked)
 		toks = append(toks, t)
-		limited = append(limited, lim != 0)
+		limited = append(limited, lim)
 	}
 	if err := rows.Close(); err != nil {
 		return nil, err

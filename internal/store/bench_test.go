@@ -65,7 +65,7 @@ func BenchmarkIngest(b *testing.B) {
 		began = time.Now()
 		err = db.tx(ctx, func(tx *txn) error {
 			s := tx.tx.StmtContext(ctx, raw)
-			args := make([]any, 0, bulkRows*layerInsert.cols)
+			args := make([]any, 0, bulkRows*len(layerInsert.cols))
 			for k := 0; k < len(recs); k += bulkRows {
 				args = args[:0]
 				for _, r := range recs[k:min(k+bulkRows, len(recs))] {
@@ -74,7 +74,7 @@ func BenchmarkIngest(b *testing.B) {
 						l.SizeMM2, l.DurationSec, nanos(l.Start), nanos(l.End))
 				}
 				if len(args) < cap(args) { // benchLayers is not a multiple of bulkRows: the rest ad hoc
-					if _, err := tx.ExecContext(ctx, layerInsert.values(len(args)/layerInsert.cols), args...); err != nil {
+					if _, err := tx.ExecContext(ctx, layerInsert.values(len(args)/len(layerInsert.cols)), args...); err != nil {
 						return err
 					}
 					continue

@@ -4,11 +4,14 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"hash/fnv"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/sqlitedb"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 )
@@ -119,9 +122,23 @@ func (d *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
-// tx runs fn in a transaction and commits it if fn returns nil.
+// tx runs fn in a transaction and commits it if fn returns nil. The
+// transaction keeps its connection at hand for PostgreSQL's COPY.
 func (d *DB) tx(ctx context.Context, fn func(*txn) error) error {
-	return sqlitedb.Tx(ctx, d.db.db, func(tx *sql.Tx) error { return fn(&txn{tx, d.dialect}) })
+	c, err := d.db.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	tx, err := c.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(&txn{tx: tx, conn: c, dialect: d.dialect}); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
 }
 
 // handle runs statements written with ? placeholders on the database,
@@ -151,7 +168,24 @@ func (h handle) PrepareContext(ctx context.Context, q string) (*sql.Stmt, error)
 // rebound for its dialect.
 type txn struct {
 	tx      *sql.Tx
+	conn    *sql.Conn
 	dialect *dialect
+}
+
+// copyFrom COPYs rows into table's columns cols (PostgreSQL only) and
+// returns how many it wrote.
+func (t *txn) copyFrom(ctx context.Context, table string, cols []string, rows [][]any) (int64, error) {
+	var n int64
+	err := t.conn.Raw(func(dc any) error {
+		c, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("copy into %s: not a PostgreSQL connection", table)
+		}
+		var err error
+		n, err = c.Conn().CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromRows(rows))
+		return err
+	})
+	return n, err
 }
 
 func (t *txn) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
@@ -164,6 +198,25 @@ func (t *txn) QueryContext(ctx context.Context, q string, args ...any) (*sql.Row
 
 func (t *txn) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
 	return t.tx.QueryRowContext(ctx, t.dialect.rebind(q), args...)
+}
+
+// lock takes the transaction's advisory locks of keys in class on
+// PostgreSQL, in ascending order. SQLite needs none: one writer runs at a
+// time.
+func (t *txn) lock(ctx context.Context, class int32, keys []string) error {
+	if t.dialect.kind != postgres || len(keys) == 0 {
+		return nil
+	}
+	ids := make([]int32, 0, len(keys))
+	for _, k := range keys {
+		h := fnv.New32a()
+		h.Write([]byte(k))
+		ids = append(ids, int32(h.Sum32()))
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	_, err := t.ExecContext(ctx, `SELECT pg_advisory_xact_lock(?, id) FROM unnest(CAST(? AS int[])) AS id ORDER BY id`, class, ids)
+	return err
 }
 
 // querier runs statements on the database or in a transaction.

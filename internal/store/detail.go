@@ -10,7 +10,7 @@ import (
 )
 
 // jobHistorySQL is the job history query for q, and its arguments.
-func jobHistorySQL(org fleet.OrgID, q fleetquery.JobQuery) (string, []any) {
+func (d *DB) jobHistorySQL(org fleet.OrgID, q fleetquery.JobQuery) (string, []any) {
 	lo, hi := fleetquery.Bounds(q.From, q.To)
 	s := `SELECT printer_id, data FROM jobs WHERE org_id = ? AND created_at >= ? AND created_at < ?`
 	args := []any{org, lo, hi}
@@ -28,7 +28,7 @@ func jobHistorySQL(org fleet.OrgID, q fleetquery.JobQuery) (string, []any) {
 		}
 	}
 	if q.Status != "" {
-		s += ` AND json_extract(data, '$.status') = ?`
+		s += ` AND ` + d.dialect.jsonText("data", "status") + ` = ?`
 		args = append(args, string(q.Status))
 	}
 	s += ` ORDER BY created_at DESC, printer_id, job_id LIMIT ? OFFSET ?`
@@ -38,7 +38,7 @@ func jobHistorySQL(org fleet.OrgID, q fleetquery.JobQuery) (string, []any) {
 // JobHistory lists one page of an organisation's jobs that match q,
 // newest first.
 func (d *DB) JobHistory(ctx context.Context, org fleet.OrgID, q fleetquery.JobQuery) ([]fleetquery.PrinterJob, error) {
-	s, args := jobHistorySQL(org, q)
+	s, args := d.jobHistorySQL(org, q)
 	jobs, err := queryJSON(ctx, d.db, s, args, func(p fleet.PrinterID, j fleet.Job) fleetquery.PrinterJob {
 		return fleetquery.PrinterJob{PrinterID: p, Job: j}
 	})

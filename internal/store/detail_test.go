@@ -38,7 +38,7 @@ func TestJobHistoryUsesIndexes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			q, args := jobHistorySQL(org, tt.q)
+			q, args := db.jobHistorySQL(org, tt.q)
 			lines := plan(ctx, t, db, q, args...)
 			all := strings.Join(lines, "\n")
 			for _, l := range lines {

@@ -21,12 +21,19 @@ const (
 // store; everything else is written once.
 type dialect struct {
 	kind dialectKind
+	// greatest names the function of the larger of two values.
+	greatest string
 	// bound caches PostgreSQL's form of each statement: a statement is
 	// rebound once per process, not once per call.
 	bound sync.Map // string → string
 }
 
-func newDialect(k dialectKind) *dialect { return &dialect{kind: k} }
+func newDialect(k dialectKind) *dialect {
+	if k == postgres {
+		return &dialect{kind: k, greatest: "GREATEST"}
+	}
+	return &dialect{kind: k, greatest: "MAX"}
+}
 
 func (d *dialect) String() string {
 	if d.kind == postgres {

@@ -64,7 +64,8 @@ func (d *DB) Enrol(ctx context.Context, tokenHash, name string, pub []byte, now 
 		var expires int64
 		var used sql.NullInt64
 		err := tx.QueryRowContext(ctx, `SELECT s.id, s.org_id, t.expires_at, t.used_at
-			FROM enrolment_tokens t JOIN sites s ON s.id = t.site_id WHERE t.token_hash = ?`, tokenHash).
+			FROM enrolment_tokens t JOIN sites s ON s.id = t.site_id WHERE t.token_hash = ?`+
+			d.dialect.forUpdate("FOR UPDATE OF t"), tokenHash).
 			Scan(&gw.SiteID, &gw.OrgID, &expires, &used)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fleet.ErrInvalidToken
@@ -106,7 +107,7 @@ func (d *DB) Enrol(ctx context.Context, tokenHash, name string, pub []byte, now 
 // has not passed; otherwise fleet.ErrInvalidToken.
 func reenrol(ctx context.Context, tx *txn, tokenHash string, pub []byte, expires int64, now time.Time) (fleet.Gateway, error) {
 	var gw fleet.Gateway
-	var revoked int
+	var revoked bool
 	err := tx.QueryRowContext(ctx, `SELECT g.id, g.org_id, g.site_id, g.name, g.public_key, g.revoked
 		FROM enrolment_tokens t JOIN gateways g ON g.id = t.gateway_id WHERE t.token_hash = ?`, tokenHash).
 		Scan(&gw.ID, &gw.OrgID, &gw.SiteID, &gw.Name, &gw.PublicKey, &revoked)
@@ -116,7 +117,7 @@ func reenrol(ctx context.Context, tx *txn, tokenHash string, pub []byte, expires
 	if err != nil {
 		return fleet.Gateway{}, err
 	}
-	if revoked != 0 || !bytes.Equal(gw.PublicKey, pub) || nanos(now) >= expires+int64(enrolRetryGrace) {
+	if revoked || !bytes.Equal(gw.PublicKey, pub) || nanos(now) >= expires+int64(enrolRetryGrace) {
 		return fleet.Gateway{}, fleet.ErrInvalidToken
 	}
 	return gw, nil
@@ -126,7 +127,7 @@ func reenrol(ctx context.Context, tx *txn, tokenHash string, pub []byte, expires
 // fleet.ErrNotFound.
 func (d *DB) Gateway(ctx context.Context, id fleet.GatewayID) (fleet.Gateway, error) {
 	gw := fleet.Gateway{ID: id}
-	var revoked int
+	var revoked bool
 	err := d.db.QueryRowContext(ctx, `SELECT org_id, site_id, name, public_key, revoked FROM gateways WHERE id = ?`, id).
 		Scan(&gw.OrgID, &gw.SiteID, &gw.Name, &gw.PublicKey, &revoked)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -135,14 +136,14 @@ func (d *DB) Gateway(ctx context.Context, id fleet.GatewayID) (fleet.Gateway, er
 	if err != nil {
 		return fleet.Gateway{}, fmt.Errorf("gateway %s: %w", id, err)
 	}
-	gw.Revoked = revoked != 0
+	gw.Revoked = revoked
 	return gw, nil
 }
 
 // RevokeGateway marks a gateway revoked: its uploads are refused from now
 // on. Revoking twice is not an error; an unknown ID is fleet.ErrNotFound.
 func (d *DB) RevokeGateway(ctx context.Context, id fleet.GatewayID) error {
-	res, err := d.db.ExecContext(ctx, `UPDATE gateways SET revoked = 1 WHERE id = ?`, id)
+	res, err := d.db.ExecContext(ctx, `UPDATE gateways SET revoked = true WHERE id = ?`, id)
 	if err != nil {
 		return fmt.Errorf("revoke gateway %s: %w", id, err)
 	}

@@ -82,11 +82,11 @@ func (d *DB) ApplyEnvelope(ctx context.Context, env fleet.Envelope) (applied int
 				bulk = append(bulk, rec)
 				continue
 			}
-			dup, err := received(ctx, tx, env.GatewayID, rec.Seq)
+			fresh, err := markReceived(ctx, tx, env.GatewayID, rec)
 			if err != nil {
-				return err
+				return fmt.Errorf("record %d: %w", rec.Seq, err)
 			}
-			if dup {
+			if !fresh {
 				continue
 			}
 			if err := touched.touch(ctx, tx, rec); err != nil {
@@ -96,10 +96,6 @@ func (d *DB) ApplyEnvelope(ctx context.Context, env fleet.Envelope) (applied int
 				return fmt.Errorf("record %d: %w", rec.Seq, err)
 			}
 			if err := touched.touch(ctx, tx, rec); err != nil {
-				return fmt.Errorf("record %d: %w", rec.Seq, err)
-			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO received (gateway_id, seq, at) VALUES (?, ?, ?)`,
-				env.GatewayID, int64(rec.Seq), nanos(rec.Time)); err != nil {
 				return fmt.Errorf("record %d: %w", rec.Seq, err)
 			}
 			applied++
@@ -124,11 +120,18 @@ func (d *DB) ApplyEnvelope(ctx context.Context, env fleet.Envelope) (applied int
 	return applied, nil
 }
 
-// received reports whether (gateway, seq) was applied before.
-func received(ctx context.Context, tx *txn, gw fleet.GatewayID, seq uint64) (bool, error) {
-	var n int
-	err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM received WHERE gateway_id = ? AND seq = ?`, gw, int64(seq)).Scan(&n)
-	return n > 0, err
+// markReceived records (gateway, seq) of rec and reports whether it is
+// new. One statement decides, so two nodes applying the same record at
+// once on PostgreSQL apply it once: the second waits for the first's row
+// and then finds it.
+func markReceived(ctx context.Context, tx *txn, gw fleet.GatewayID, rec fleet.Record) (bool, error) {
+	res, err := tx.ExecContext(ctx, `INSERT INTO received (gateway_id, seq, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
+		gw, int64(rec.Seq), nanos(rec.Time))
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
 }
 
 // applyRecord writes one record that is storable and whose printer the
@@ -255,11 +258,11 @@ func (d *DB) applyBulk(ctx context.Context, tx *txn, env fleet.Envelope, recs []
 			return 0, err
 		}
 	}
-	nl, err := insertRows(ctx, tx, d.insertLayers, layerInsert, layers)
+	nl, err := bulkLoad(ctx, tx, d.insertLayers, layerInsert, layers)
 	if err != nil {
 		return 0, fmt.Errorf("layers: %w", err)
 	}
-	ng, err := insertRows(ctx, tx, d.insertLogs, logInsert, logs)
+	ng, err := bulkLoad(ctx, tx, d.insertLogs, logInsert, logs)
 	if err != nil {
 		return 0, fmt.Errorf("log lines: %w", err)
 	}
@@ -268,31 +271,58 @@ func (d *DB) applyBulk(ctx context.Context, tx *txn, env fleet.Envelope, recs []
 
 // The bulk tables' insert statements without their VALUES rows.
 var (
-	layerInsert = bulkInsert{`INSERT INTO layers (gateway_id, record_seq, printer_id, job_id, seq, layer_index,
-		size_mm2, duration_sec, start_time, end_time) VALUES `, 10}
-	logInsert = bulkInsert{`INSERT INTO logs (gateway_id, record_seq, printer_id, log, seq, time, text) VALUES `, 7}
+	layerInsert = bulkInsert{"layers", []string{"gateway_id", "record_seq", "printer_id", "job_id", "seq", "layer_index",
+		"size_mm2", "duration_sec", "start_time", "end_time"}}
+	logInsert = bulkInsert{"logs", []string{"gateway_id", "record_seq", "printer_id", "log", "seq", "time", "text"}}
 )
 
 type bulkInsert struct {
-	head string
-	cols int
+	table string
+	cols  []string
 }
 
 // values returns the plain insert of n rows.
 func (b bulkInsert) values(n int) string {
-	row := "(" + strings.TrimSuffix(strings.Repeat("?,", b.cols), ",") + ")"
-	return b.head + strings.TrimSuffix(strings.Repeat(row+",", n), ",")
+	row := "(" + strings.TrimSuffix(strings.Repeat("?,", len(b.cols)), ",") + ")"
+	return "INSERT INTO " + b.table + " (" + strings.Join(b.cols, ", ") + ") VALUES " +
+		strings.TrimSuffix(strings.Repeat(row+",", n), ",")
 }
 
 // sql returns the insert of n rows that skips rows already stored.
 func (b bulkInsert) sql(n int) string { return b.values(n) + " ON CONFLICT DO NOTHING" }
+
+// bulkLoad writes rows and returns how many were new. On PostgreSQL it
+// COPYs them under a savepoint; if one of them is there already (a resend
+// after a lost acknowledgement) it rolls back to the savepoint and inserts
+// the new ones with insertRows. Layers and log lines are the bulk of the
+// data and resends rare, so almost every batch takes the fast path.
+func bulkLoad(ctx context.Context, tx *txn, full *sql.Stmt, b bulkInsert, rows [][]any) (int64, error) {
+	if tx.dialect.kind != postgres || len(rows) == 0 {
+		return insertRows(ctx, tx, full, b, rows)
+	}
+	if _, err := tx.ExecContext(ctx, `SAVEPOINT bulk`); err != nil {
+		return 0, err
+	}
+	n, err := tx.copyFrom(ctx, b.table, b.cols, rows)
+	if err == nil {
+		_, err = tx.ExecContext(ctx, `RELEASE SAVEPOINT bulk`)
+		return n, err
+	}
+	if _, rerr := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT bulk`); rerr != nil {
+		return 0, rerr
+	}
+	if !tx.dialect.isUniqueViolation(err) {
+		return 0, err
+	}
+	return insertRows(ctx, tx, nil, b, rows)
+}
 
 // insertRows writes rows in chunks of bulkRows with the prepared full
 // chunk statement, the rest with a statement of its own, and returns how
 // many rows were new.
 func insertRows(ctx context.Context, tx *txn, full *sql.Stmt, b bulkInsert, rows [][]any) (int64, error) {
 	var n int64
-	args := make([]any, 0, bulkRows*b.cols)
+	args := make([]any, 0, bulkRows*len(b.cols))
 	for len(rows) > 0 {
 		chunk := rows[:min(bulkRows, len(rows))]
 		rows = rows[len(chunk):]
@@ -302,7 +332,7 @@ func insertRows(ctx context.Context, tx *txn, full *sql.Stmt, b bulkInsert, rows
 		}
 		var res sql.Result
 		var err error
-		if len(chunk) == bulkRows {
+		if len(chunk) == bulkRows && full != nil {
 			res, err = tx.tx.StmtContext(ctx, full).ExecContext(ctx, args...)
 		} else {
 			res, err = tx.ExecContext(ctx, b.sql(len(chunk)), args...)
@@ -340,9 +370,20 @@ func ownedElsewhere(ctx context.Context, tx *txn, org fleet.OrgID, p fleet.Print
 // advances last_seen. The caller has checked that no other org owns it.
 func ensurePrinter(ctx context.Context, tx *txn, env fleet.Envelope, p fleet.PrinterID, seen time.Time) error {
 	s := nanos(seen)
-	_, err := tx.ExecContext(ctx, `INSERT INTO printers (id, org_id, site_id, last_seen) VALUES (?, ?, ?, ?)
+	res, err := tx.ExecContext(ctx, `INSERT INTO printers (id, org_id, site_id, last_seen) VALUES (?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET site_id = excluded.site_id,
 			last_seen = CASE WHEN printers.last_seen < excluded.last_seen THEN excluded.last_seen ELSE printers.last_seen END
 		WHERE printers.org_id = excluded.org_id`, p, env.OrgID, env.SiteID, s)
-	return err
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n != 1 {
+		// Another organisation claimed it since ownedElsewhere looked (a
+		// concurrent writer on PostgreSQL): an error, not a rejection, so
+		// the retried envelope is refused properly.
+		return fmt.Errorf("printer %s was claimed by another organisation meanwhile", p)
+	}
+	return nil
 }

@@ -131,6 +131,18 @@ type monthKey struct {
 // rebuild recomputes the touched printer days from the jobs and parts
 // tables, then the site days and organisation months they roll up into.
 func (k kpiTouched) rebuild(ctx context.Context, tx *txn) error {
+	if len(k) == 0 {
+		return nil
+	}
+	var keys []string
+	for p, days := range k {
+		for d := range days {
+			keys = append(keys, fmt.Sprintf("%s\x00%d", p, d.UnixNano()))
+		}
+	}
+	if err := tx.lock(ctx, lockPrinterDay, keys); err != nil {
+		return fmt.Errorf("kpi rollup: %w", err)
+	}
 	sites := map[siteKey]bool{}
 	for p, days := range k {
 		var org fleet.OrgID
@@ -146,12 +158,26 @@ func (k kpiTouched) rebuild(ctx context.Context, tx *txn) error {
 			}
 		}
 	}
+	keys = keys[:0]
+	for s := range sites {
+		keys = append(keys, fmt.Sprintf("%s\x00%s\x00%s\x00%s\x00%d", s.org, s.site, s.model, s.mat, s.day))
+	}
+	if err := tx.lock(ctx, lockSiteDay, keys); err != nil {
+		return fmt.Errorf("kpi rollup: %w", err)
+	}
 	months := map[monthKey]bool{}
 	for s := range sites {
 		if err := rebuildSiteDay(ctx, tx, s); err != nil {
 			return fmt.Errorf("kpi rollup of site %s: %w", s.site, err)
 		}
 		months[monthKey{s.org, s.model, nanos(kpi.Month(fromNanos(s.day)))}] = true
+	}
+	keys = keys[:0]
+	for m := range months {
+		keys = append(keys, fmt.Sprintf("%s\x00%s\x00%d", m.org, m.model, m.month))
+	}
+	if err := tx.lock(ctx, lockOrgMonth, keys); err != nil {
+		return fmt.Errorf("kpi rollup: %w", err)
 	}
 	for m := range months {
 		if err := rebuildOrgMonth(ctx, tx, m); err != nil {
@@ -160,6 +186,15 @@ func (k kpiTouched) rebuild(ctx context.Context, tx *txn) error {
 	}
 	return nil
 }
+
+// The PostgreSQL advisory lock classes that serialise concurrent rebuilds
+// of the same rollup rows, taken class by class, each in ascending order,
+// so that two transactions never wait for each other in a cycle.
+const (
+	lockPrinterDay = 7301
+	lockSiteDay    = 7302
+	lockOrgMonth   = 7303
+)
 
 // rebuildPrinterDay replaces printer p's rows of day d and adds the site
 // rows before and after to sites.

@@ -124,7 +124,7 @@ func (d *DB) SetNotifyPrefs(ctx context.Context, p fleet.NotifyPrefs) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO notify_prefs (user_id, enabled, email, min_severity, lang) VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT (user_id) DO UPDATE SET enabled = excluded.enabled, email = excluded.email,
 			min_severity = excluded.min_severity, lang = excluded.lang`,
-			p.UserID, boolInt(p.Enabled), p.Email, int(p.MinSeverity), p.Lang)
+			p.UserID, p.Enabled, p.Email, int(p.MinSeverity), p.Lang)
 		return err
 	})
 	if err != nil {
@@ -138,7 +138,8 @@ func (d *DB) SetNotifyPrefs(ctx context.Context, p fleet.NotifyPrefs) error {
 // fleet.ErrNotFound.
 func (d *DB) NotifyPrefs(ctx context.Context, org fleet.OrgID, user fleet.UserID) (fleet.NotifyPrefs, error) {
 	p := fleet.NotifyPrefs{UserID: user, OrgID: org, MinSeverity: fleet.SeverityWarning}
-	var enabled, sev sql.NullInt64
+	var enabled sql.NullBool
+	var sev sql.NullInt64
 	var email, lang sql.NullString
 	err := d.db.QueryRowContext(ctx, `SELECT p.enabled, p.email, p.min_severity, p.lang
 		FROM users u LEFT JOIN notify_prefs p ON p.user_id = u.id WHERE u.id = ? AND u.org_id = ?`, user, org).
@@ -150,7 +151,7 @@ func (d *DB) NotifyPrefs(ctx context.Context, org fleet.OrgID, user fleet.UserID
 		return fleet.NotifyPrefs{}, fmt.Errorf("notify prefs of %s: %w", user, err)
 	}
 	if sev.Valid {
-		p.Enabled, p.Email, p.MinSeverity, p.Lang = enabled.Int64 != 0, email.String, fleet.Severity(sev.Int64), lang.String
+		p.Enabled, p.Email, p.MinSeverity, p.Lang = enabled.Bool, email.String, fleet.Severity(sev.Int64), lang.String
 	}
 	return p, nil
 }
@@ -164,8 +165,8 @@ func (d *DB) Recipients(ctx context.Context, org fleet.OrgID, site fleet.SiteID)
 		UNION ALL
 		SELECT 'user:' || u.id, ?, p.email, p.min_severity, p.lang, '', u.id
 		FROM notify_prefs p JOIN users u ON u.id = p.user_id
-		WHERE u.org_id = ? AND p.enabled = 1 AND p.email <> ''
-		AND (u.site_limited = 0 OR EXISTS (SELECT 1 FROM user_sites s WHERE s.user_id = u.id AND s.site_id = ?))
+		WHERE u.org_id = ? AND p.enabled AND p.email <> ''
+		AND (NOT u.site_limited OR EXISTS (SELECT 1 FROM user_sites s WHERE s.user_id = u.id AND s.site_id = ?))
 		ORDER BY 1`, org, int(fleet.ChannelEmail), org, site)
 	if err != nil {
 		return nil, fmt.Errorf("recipients of %s: %w", org, err)
@@ -300,7 +301,7 @@ func (d *DB) ClaimDeliveries(ctx context.Context, now time.Time, lease time.Dura
 	var out []fleet.Delivery
 	err := d.tx(ctx, func(tx *txn) error {
 		rows, err := tx.QueryContext(ctx, `SELECT id FROM notify_deliveries WHERE status = ? AND next_at <= ? AND lease_until <= ?
-			ORDER BY next_at, id LIMIT ?`, int(fleet.DeliveryPending), nanos(now), nanos(now), limit)
+			ORDER BY next_at, id LIMIT ?`+d.dialect.forUpdate("FOR UPDATE SKIP LOCKED"), int(fleet.DeliveryPending), nanos(now), nanos(now), limit)
 		if err != nil {
 			return err
 		}

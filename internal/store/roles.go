@@ -57,15 +57,8 @@ func writeSiteSet(ctx context.Context, tx *txn, org fleet.OrgID, sites access.Si
 	return nil
 }
 
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
-
 const memberColumns = `SELECT u.id, u.org_id, u.name, u.role, u.site_limited,
-	COALESCE((SELECT enabled FROM totp WHERE totp.user_id = u.id), 0),
+	COALESCE((SELECT enabled FROM totp WHERE totp.user_id = u.id), false),
 	COALESCE(up.lang, ''), COALESCE(up.time_zone, '')
 	FROM users u LEFT JOIN user_prefs up ON up.user_id = u.id `
 
@@ -75,14 +68,15 @@ func scanMembers(ctx context.Context, q querier, rows *sql.Rows) ([]access.Membe
 	var limited []bool
 	for rows.Next() {
 		var m access.Member
-		var role, lim, tf int
+		var role int
+		var lim, tf bool
 		if err := rows.Scan(&m.ID, &m.OrgID, &m.Name, &role, &lim, &tf, &m.Prefs.Lang, &m.Prefs.TimeZone); err != nil {
 			rows.Close()
 			return nil, err
 		}
-		m.Role, m.TwoFactor = fleet.Role(role), tf != 0
+		m.Role, m.TwoFactor = fleet.Role(role), tf
 		ms = append(ms, m)
-		limited = append(limited, lim != 0)
+		limited = append(limited, lim)
 	}
 	if err := rows.Close(); err != nil {
 		return nil, err
@@ -167,8 +161,12 @@ func (d *DB) CreateMember(ctx context.Context, org fleet.OrgID, name, passwordHa
 		if n > 0 {
 			return fmt.Errorf("user %q: %w", name, fleet.ErrConflict)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO users (id, org_id, name, password_hash, role, site_limited)
-			VALUES (?, ?, ?, ?, ?, ?)`, id, org, name, passwordHash, int(role), boolInt(sites.Limited())); err != nil {
+		_, err := tx.ExecContext(ctx, `INSERT INTO users (id, org_id, name, password_hash, role, site_limited)
+			VALUES (?, ?, ?, ?, ?, ?)`, id, org, name, passwordHash, int(role), sites.Limited())
+		if tx.dialect.isUniqueViolation(err) { // taken meanwhile, by a concurrent writer on PostgreSQL
+			return fmt.Errorf("user %q: %w", name, fleet.ErrConflict)
+		}
+		if err != nil {
 			return err
 		}
 		return writeSiteSet(ctx, tx, org, sites, "user_sites", "user_id", id)
@@ -182,14 +180,23 @@ func (d *DB) CreateMember(ctx context.Context, org fleet.OrgID, name, passwordHa
 // fullAdmins counts the admins of org that are limited to no sites.
 func fullAdmins(ctx context.Context, tx *txn, org fleet.OrgID) (int, error) {
 	var n int
-	err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM users WHERE org_id = ? AND role = ? AND site_limited = 0`,
+	err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM users WHERE org_id = ? AND role = ? AND NOT site_limited`,
 		org, int(fleet.RoleAdmin)).Scan(&n)
 	return n, err
 }
 
 // keepAnAdmin runs change and refuses it with fleet.ErrConflict if it
-// leaves an organisation that had an unlimited admin without one.
+// leaves an organisation that had an unlimited admin without one. On
+// PostgreSQL it first locks the organisation's row, so that two changes to
+// its users cannot each see the other's admin and remove both (the lock
+// does not conflict with the key-share locks of inserts that reference the
+// org).
 func keepAnAdmin(ctx context.Context, tx *txn, org fleet.OrgID, change func() error) error {
+	if tx.dialect.kind == postgres {
+		if _, err := tx.ExecContext(ctx, `SELECT 1 FROM orgs WHERE id = ? FOR NO KEY UPDATE`, org); err != nil {
+			return err
+		}
+	}
 	before, err := fullAdmins(ctx, tx, org)
 	if err != nil {
 		return err
@@ -217,7 +224,7 @@ func (d *DB) SetMember(ctx context.Context, org fleet.OrgID, user fleet.UserID, 
 	err := d.tx(ctx, func(tx *txn) error {
 		return keepAnAdmin(ctx, tx, org, func() error {
 			res, err := tx.ExecContext(ctx, `UPDATE users SET role = ?, site_limited = ? WHERE id = ? AND org_id = ?`,
-				int(role), boolInt(sites.Limited()), user, org)
+				int(role), sites.Limited(), user, org)
 			if err != nil {
 				return err
 			}

@@ -13,7 +13,7 @@ import (
 func (d *DB) VersionFailures(ctx context.Context, q fleet.VersionQuery) (fleet.VersionFailures, error) {
 	version := `firmware`
 	if q.ParameterSet {
-		version = `CASE WHEN identity = '' THEN '' ELSE COALESCE(json_extract(identity, '$.parameter_set'), '') END`
+		version = `CASE WHEN identity = '' THEN '' ELSE COALESCE(` + d.dialect.jsonText("identity", "parameter_set") + `, '') END`
 	}
 	rows, err := d.db.QueryContext(ctx, `SELECT p.v = ? AS mine, COUNT(*), COUNT(f.printer_id)
 		FROM (SELECT id, org_id, `+version+` AS v FROM printers WHERE model = ?) p

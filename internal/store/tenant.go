@@ -123,6 +123,9 @@ func (d *DB) CreateUser(ctx context.Context, org fleet.OrgID, name, passwordHash
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO users (id, org_id, name, password_hash, role)
 			VALUES (?, ?, ?, ?, ?)`, id, org, name, passwordHash, int(role))
+		if tx.dialect.isUniqueViolation(err) { // taken meanwhile, by a concurrent writer on PostgreSQL
+			return fmt.Errorf("user %q: %w", name, fleet.ErrConflict)
+		}
 		return err
 	})
 	if err != nil {

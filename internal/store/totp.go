@@ -29,7 +29,7 @@ func (d *DB) SetPendingTOTP(ctx context.Context, user fleet.UserID, secret strin
 			return fleet.ErrNotFound
 		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO totp (user_id, secret) VALUES (?, ?)
-			ON CONFLICT (user_id) DO UPDATE SET secret = excluded.secret, last_step = 0 WHERE totp.enabled = 0`, user, secret)
+			ON CONFLICT (user_id) DO UPDATE SET secret = excluded.secret, last_step = 0 WHERE NOT totp.enabled`, user, secret)
 		if err != nil {
 			return err
 		}
@@ -49,7 +49,7 @@ func (d *DB) SetPendingTOTP(ctx context.Context, user fleet.UserID, secret strin
 // TOTP returns a user's TOTP secret, whether it is enabled (confirmed) and
 // the newest time step used. A user without one is fleet.ErrNotFound.
 func (d *DB) TOTP(ctx context.Context, user fleet.UserID) (secret string, enabled bool, lastStep int64, err error) {
-	var en int
+	var en bool
 	err = d.db.QueryRowContext(ctx, `SELECT secret, enabled, last_step FROM totp WHERE user_id = ?`, user).
 		Scan(&secret, &en, &lastStep)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -58,7 +58,7 @@ func (d *DB) TOTP(ctx context.Context, user fleet.UserID) (secret string, enable
 	if err != nil {
 		return "", false, 0, fmt.Errorf("totp of %s: %w", user, err)
 	}
-	return secret, en != 0, lastStep, nil
+	return secret, en, lastStep, nil
 }
 
 // EnableTOTP confirms a user's pending TOTP secret with the time step of
@@ -69,7 +69,7 @@ func (d *DB) EnableTOTP(ctx context.Context, user fleet.UserID, step int64, reco
 		return errors.New("enable totp: no recovery codes")
 	}
 	err := d.tx(ctx, func(tx *txn) error {
-		res, err := tx.ExecContext(ctx, `UPDATE totp SET enabled = 1, last_step = ? WHERE user_id = ? AND enabled = 0`, step, user)
+		res, err := tx.ExecContext(ctx, `UPDATE totp SET enabled = true, last_step = ? WHERE user_id = ? AND NOT enabled`, step, user)
 		if err != nil {
 			return err
 		}
@@ -101,7 +101,7 @@ func (d *DB) EnableTOTP(ctx context.Context, user fleet.UserID, step int64, reco
 // step not newer than the last one used is fleet.ErrInvalidToken, so two
 // requests with one code cannot both pass (replay).
 func (d *DB) UseTOTPStep(ctx context.Context, user fleet.UserID, step int64) error {
-	res, err := d.db.ExecContext(ctx, `UPDATE totp SET last_step = ? WHERE user_id = ? AND enabled = 1 AND last_step < ?`,
+	res, err := d.db.ExecContext(ctx, `UPDATE totp SET last_step = ? WHERE user_id = ? AND enabled AND last_step < ?`,
 		step, user, step)
 	if err != nil {
 		return fmt.Errorf("use totp step of %s: %w", user, err)

@@ -33,10 +33,10 @@ func trend[T any](ctx context.Context, d *DB, kind string, org fleet.OrgID, p fl
 		return nil, fmt.Errorf("%s trend: %w", kind, err)
 	}
 	_, hi := fleetquery.Bounds(from, to)
-	out, err := queryJSON(ctx, d.db, `WITH RECURSIVE span(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM span WHERE k < ? - 1)
+	out, err := queryJSON(ctx, d.db, `WITH RECURSIVE span(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM span WHERE k < CAST(? AS INTEGER) - 1)
 		SELECT printer_id, data FROM `+kind+`_history WHERE printer_id = ? AND time IN (
-			SELECT (SELECT time FROM `+kind+`_history WHERE printer_id = ? AND time >= ? + span.k * ?
-				AND time < ? + (span.k + 1) * ? AND time < ? ORDER BY time DESC LIMIT 1) FROM span)
+			SELECT (SELECT time FROM `+kind+`_history WHERE printer_id = ? AND time >= CAST(? AS BIGINT) + span.k * CAST(? AS BIGINT)
+				AND time < CAST(? AS BIGINT) + (span.k + 1) * CAST(? AS BIGINT) AND time < ? ORDER BY time DESC LIMIT 1) FROM span)
 		ORDER BY time`, []any{n, p, p, lo, width, lo, width, hi},
 		func(_ fleet.PrinterID, v T) T { return v })
 	if err != nil {

@@ -13,7 +13,7 @@ import (
 // printer row, in primary key order: no index narrows a listing of all.
 func (d *DB) PrinterVersions(ctx context.Context) ([]alert.PrinterVersion, error) {
 	rows, err := d.db.QueryContext(ctx, `SELECT org_id, site_id, id, identity_time, model, firmware,
-			COALESCE(json_extract(identity, '$.parameter_set'), '')
+			COALESCE(`+d.dialect.jsonText("identity", "parameter_set")+`, '')
 		FROM printers WHERE identity <> '' ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("printer versions: %w", err)
