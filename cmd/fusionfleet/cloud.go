@@ -23,10 +23,9 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/identity"
 	"github.com/fusionfleet/fusionfleet/internal/ingest"
 	"github.com/fusionfleet/fusionfleet/internal/notify"
-	"github.com/fusionfleet/fusionfleet/internal/postgres"
 	"github.com/fusionfleet/fusionfleet/internal/restapi"
 	"github.com/fusionfleet/fusionfleet/internal/retention"
-	"github.com/fusionfleet/fusionfleet/internal/sqlite"
+	"github.com/fusionfleet/fusionfleet/internal/store"
 	"github.com/fusionfleet/fusionfleet/internal/stream"
 	"github.com/fusionfleet/fusionfleet/internal/tlsca"
 	"github.com/fusionfleet/fusionfleet/internal/uplink"
@@ -143,13 +142,10 @@ type cloudStore interface {
 // openStore opens the store named by --db: a PostgreSQL URL, or a SQLite
 // file (default: cloud.db in the data directory).
 func openStore(ctx context.Context, dataDir, db string) (cloudStore, error) {
-	switch {
-	case strings.HasPrefix(db, "postgres://"), strings.HasPrefix(db, "postgresql://"):
-		return postgres.Open(ctx, db, postgres.Options{})
-	case db == "":
+	if db == "" {
 		db = filepath.Join(dataDir, "cloud.db")
 	}
-	return sqlite.Open(ctx, strings.TrimPrefix(db, "sqlite:"))
+	return store.Open(ctx, strings.TrimPrefix(db, "sqlite:"), store.Options{})
 }
 
 func startCloud(ctx context.Context, cfg cloudConfig) (_ *cloudNode, err error) {

@@ -22,7 +22,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/alert"
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
-	"github.com/fusionfleet/fusionfleet/internal/sqlite"
+	"github.com/fusionfleet/fusionfleet/internal/store"
 	"github.com/fusionfleet/fusionfleet/internal/storetest"
 	"github.com/fusionfleet/fusionfleet/internal/update"
 )
@@ -380,7 +380,7 @@ func TestRolloutHaltFromAlerts(t *testing.T) {
 		t.Fatal(stderr)
 	}
 	ctx := t.Context()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "cloud.db"))
+	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "cloud.db"), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,11 +9,11 @@ import (
 	"testing"
 
 	"github.com/fusionfleet/fusionfleet/internal/clock"
-	"github.com/fusionfleet/fusionfleet/internal/sqlite"
+	"github.com/fusionfleet/fusionfleet/internal/store"
 )
 
 func TestNotifyFlags(t *testing.T) {
-	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "cloud.db"))
+	st, err := store.Open(t.Context(), filepath.Join(t.TempDir(), "cloud.db"), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/i18n"
 	"github.com/fusionfleet/fusionfleet/internal/notify"
-	"github.com/fusionfleet/fusionfleet/internal/sqlite"
+	"github.com/fusionfleet/fusionfleet/internal/store"
 	"github.com/fusionfleet/fusionfleet/internal/storetest"
 	"github.com/fusionfleet/fusionfleet/internal/update"
 )
@@ -26,7 +26,7 @@ import (
 // info-level webhook channel, the alert evaluator notifying through the
 // real dispatcher, and the update repository in dir.
 type updateAlertsEnv struct {
-	db   *sqlite.DB
+	db   *store.DB
 	org  fleet.OrgID
 	site fleet.SiteID
 	clk  *clock.Manual
@@ -38,7 +38,7 @@ type updateAlertsEnv struct {
 func newUpdateAlertsEnv(t testing.TB) *updateAlertsEnv {
 	t.Helper()
 	ctx := t.Context()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "cloud.db"))
+	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "cloud.db"), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +240,7 @@ func TestUpdateAlertsMuted(t *testing.T) {
 
 // sweepCounter is the cloud's store, telling the test of every sweep.
 type sweepCounter struct {
-	*sqlite.DB
+	*store.DB
 	swept chan struct{}
 }
 

@@ -21,7 +21,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/identity"
-	"github.com/fusionfleet/fusionfleet/internal/sqlite"
+	"github.com/fusionfleet/fusionfleet/internal/store"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -32,7 +32,7 @@ const password = "correct horse battery"
 // fixture is a cloud with two organisations, A and B, each with a site, a
 // printer and users, served by a dashboard on a loopback test server.
 type fixture struct {
-	db     *sqlite.DB
+	db     *store.DB
 	hub    *Hub
 	clock  *clock.Manual
 	h      *handler
@@ -53,7 +53,7 @@ func newFixture(t *testing.T) *fixture {
 func newFixtureStore(t *testing.T, wrap func(Store) Store) *fixture {
 	t.Helper()
 	ctx := t.Context()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "cloud.db"))
+	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "cloud.db"), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/identity"
-	"github.com/fusionfleet/fusionfleet/internal/sqlite"
+	"github.com/fusionfleet/fusionfleet/internal/store"
 	"github.com/fusionfleet/fusionfleet/internal/update"
 	"github.com/google/go-cmp/cmp"
 )
@@ -40,7 +40,7 @@ type side struct {
 }
 
 type fixture struct {
-	db    *sqlite.DB
+	db    *store.DB
 	clock *clock.Manual
 	h     *handler
 	srv   *httptest.Server
@@ -51,7 +51,7 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	ctx := t.Context()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "cloud.db"))
+	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "cloud.db"), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

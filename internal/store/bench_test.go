@@ -29,7 +29,7 @@ func layerRecords(i int) []fleet.Record {
 // in the same run on the same database, of the raw baseline: a bare
 // prepared multi-row INSERT of the same rows in one transaction per
 // envelope. ratio is store / baseline.
-func BenchmarkIngest(b *testing.B) {
+func benchIngestSQLite(b *testing.B) {
 	db, err := Open(b.Context(), b.TempDir()+"/bench.db", Options{})
 	if err != nil {
 		b.Fatal(err)

@@ -152,7 +152,7 @@ func TestKPIQueriesUseIndexes(t *testing.T) {
 // organisation of the synthetic fleet (10,000 printers, a year of
 // rollups) through the dashboard handler and reports the time per page
 // against the budget of 100 ms (budget_ratio below 1 is within it).
-func BenchmarkKPIPages(b *testing.B) {
+func benchKPIPagesSQLite(b *testing.B) {
 	db, err := Open(b.Context(), b.TempDir()+"/bench.db", Options{})
 	if err != nil {
 		b.Fatal(err)

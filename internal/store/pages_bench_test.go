@@ -211,7 +211,7 @@ func consumablesValues(at string) map[string]string {
 // of an organisation of 100 printers, in a fleet of 10,000 printers with a
 // year of history, and reports the server time of each against the budget
 // of 100 ms (see storetest.BenchPages).
-func BenchmarkPages(b *testing.B) {
+func benchPagesSQLite(b *testing.B) {
 	db, err := Open(b.Context(), b.TempDir()+"/pages.db", Options{})
 	if err != nil {
 		b.Fatal(err)

@@ -274,3 +274,24 @@ func TestPartitions(t *testing.T) {
 }
 
 func openTest(t testing.TB) *DB { return openDSN(t, dialects[0].dsn(t)) }
+
+// The benchmarks run once per dialect; see the README for the figures.
+func BenchmarkIngest(b *testing.B) {
+	b.Run("sqlite", benchIngestSQLite)
+	b.Run("postgres", benchIngestPostgres)
+}
+
+func BenchmarkPages(b *testing.B) {
+	b.Run("sqlite", benchPagesSQLite)
+	b.Run("postgres", benchPagesPostgres)
+}
+
+func BenchmarkKPIPages(b *testing.B) {
+	b.Run("sqlite", benchKPIPagesSQLite)
+	b.Run("postgres", benchKPIPagesPostgres)
+}
+
+func BenchmarkPrinterVersions(b *testing.B) {
+	b.Run("sqlite", benchPrinterVersionsSQLite)
+	b.Run("postgres", benchPrinterVersionsPostgres)
+}

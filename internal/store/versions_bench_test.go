@@ -7,7 +7,7 @@ import (
 )
 
 // BenchmarkPrinterVersions: see storetest.BenchPrinterVersions.
-func BenchmarkPrinterVersions(b *testing.B) {
+func benchPrinterVersionsSQLite(b *testing.B) {
 	db, err := Open(b.Context(), b.TempDir()+"/bench.db", Options{})
 	if err != nil {
 		b.Fatal(err)
