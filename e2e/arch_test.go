@@ -103,7 +103,7 @@ func TestEveryPackageHasAComment(t *testing.T) {
 // uplink (the protocol both ends speak), clock.
 func TestTierBoundaries(t *testing.T) {
 	site := []string{"printer", "deviceapi", "commandcenter", "privacy"}
-	cloud := []string{"sqlite", "postgres", "dashboard", "ingest", "stream", "identity", "tlsca"}
+	cloud := []string{"store", "dashboard", "ingest", "stream", "identity", "tlsca"}
 	in := func(names []string, ip string) bool {
 		for _, n := range names {
 			if ip == module+"/internal/"+n || strings.HasPrefix(ip, module+"/internal/"+n+"/") {
