@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -13,45 +14,57 @@ import (
 // gateway batches in a few seconds from a busy site.
 const benchLayers = 1000
 
-// layerRecords returns the records of envelope i of a run: benchLayers layer records with
-// fresh seqs.
+// layerRecords returns the records of envelope i of a run: benchLayers
+// layer records with fresh seqs, all in one month.
 func layerRecords(i int) []fleet.Record {
 	recs := make([]fleet.Record, benchLayers)
 	for k := range recs {
 		n := i*benchLayers + k
 		recs[k] = storetest.LayerRecord(uint64(n+1), fleet.PrinterID(fmt.Sprintf("printer-%04d", n%16)),
-			fmt.Sprintf("job-%d", n/4000), n%4000+1, storetest.T0.Add(time.Duration(n)*10*time.Second))
+			fmt.Sprintf("job-%d", n/4000), n%4000+1, storetest.T0.Add(time.Duration(n%200000)*10*time.Millisecond))
 	}
 	return recs
 }
 
+// layerRow is the layers table's row of a layer record of gateway gw.
+func layerRow(gw string, r fleet.Record) []any {
+	l := r.Layer
+	return []any{gw, int64(r.Seq), string(r.PrinterID), l.JobID, int64(l.Seq), int32(l.Index),
+		l.SizeMM2, l.DurationSec, nanos(l.Start), nanos(l.End)}
+}
+
+// baseline makes the raw write of the layer records of one envelope, as
+// gateway gw, in one transaction: the least a store could do. What it does
+// before returning the write is not timed.
+type baseline func(gw string, recs []fleet.Record) func(context.Context) error
+
 // BenchmarkIngest measures rows/s of ApplyEnvelope with layer records and,
-// in the same run on the same database, of the raw baseline: a bare
-// prepared multi-row INSERT of the same rows in one transaction per
-// envelope. ratio is store / baseline.
-func benchIngestSQLite(b *testing.B) {
-	db, err := Open(b.Context(), b.TempDir()+"/bench.db", Options{})
-	if err != nil {
-		b.Fatal(err)
+// in the same run on the same table, of raw baselines: a bare prepared
+// multi-row INSERT ("insert"), and on PostgreSQL COPY ("copy"). The ratios
+// are store / baseline.
+func BenchmarkIngest(b *testing.B) {
+	for _, d := range dialects {
+		b.Run(d.name, func(b *testing.B) {
+			dsn := d.dsn(b)
+			db := openDSN(b, dsn)
+			if db.dialect.kind == postgres {
+				benchIngest(b, db, pgBaselines(b, dsn))
+			} else {
+				benchIngest(b, db, map[string]baseline{"insert": sqliteInsert(b, db)})
+			}
+		})
 	}
-	defer db.Close()
+}
+
+func benchIngest(b *testing.B, db *DB, baselines map[string]baseline) {
 	ctx := b.Context()
-	org, err := db.CreateOrg(ctx, "Acme")
-	if err != nil {
+	org, site := tenant(b, db, "Acme")
+	if err := db.EnsurePartitions(ctx, storetest.T0); err != nil {
 		b.Fatal(err)
 	}
-	site, err := db.CreateSite(ctx, org, "Plant")
-	if err != nil {
-		b.Fatal(err)
-	}
-	raw, err := db.db.PrepareContext(ctx, layerInsert.values(bulkRows))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer raw.Close()
-	var storeTime, rawTime time.Duration
-	rows := 0
-	i := 0
+	var storeTime time.Duration
+	took := map[string]time.Duration{}
+	rows, i := 0, 0
 	for b.Loop() {
 		recs := layerRecords(i)
 		i++
@@ -61,39 +74,54 @@ func benchIngestSQLite(b *testing.B) {
 			b.Fatalf("ApplyEnvelope = %d, %v", n, err)
 		}
 		storeTime += time.Since(began)
-
-		began = time.Now()
-		err = db.tx(ctx, func(tx *txn) error {
-			s := tx.tx.StmtContext(ctx, raw)
-			args := make([]any, 0, bulkRows*len(layerInsert.cols))
-			for k := 0; k < len(recs); k += bulkRows {
-				args = args[:0]
-				for _, r := range recs[k:min(k+bulkRows, len(recs))] {
-					l := r.Layer
-					args = append(args, "gw_raw", int64(r.Seq), r.PrinterID, l.JobID, int64(l.Seq), l.Index,
-						l.SizeMM2, l.DurationSec, nanos(l.Start), nanos(l.End))
-				}
-				if len(args) < cap(args) { // benchLayers is not a multiple of bulkRows: the rest ad hoc
-					if _, err := tx.ExecContext(ctx, layerInsert.values(len(args)/len(layerInsert.cols)), args...); err != nil {
-						return err
-					}
-					continue
-				}
-				if _, err := s.ExecContext(ctx, args...); err != nil {
-					return err
-				}
+		for name, write := range baselines {
+			run := write("gw_"+name, recs)
+			began := time.Now()
+			if err := run(ctx); err != nil {
+				b.Fatalf("%s: %v", name, err)
 			}
-			return nil
-		})
-		if err != nil {
-			b.Fatal(err)
+			took[name] += time.Since(began)
 		}
-		rawTime += time.Since(began)
 		rows += benchLayers
 	}
-	storeRate := float64(rows) / storeTime.Seconds()
-	rawRate := float64(rows) / rawTime.Seconds()
-	b.ReportMetric(storeRate, "store_rows/s")
-	b.ReportMetric(rawRate, "baseline_rows/s")
-	b.ReportMetric(storeRate/rawRate, "ratio")
+	rate := func(d time.Duration) float64 { return float64(rows) / d.Seconds() }
+	b.ReportMetric(rate(storeTime), "store_rows/s")
+	for name, d := range took {
+		b.ReportMetric(rate(d), name+"_rows/s")
+		b.ReportMetric(rate(storeTime)/rate(d), "ratio_"+name)
+	}
+}
+
+// sqliteInsert is the SQLite baseline: the prepared multi-row INSERT of
+// bulkRows rows, the rest ad hoc.
+func sqliteInsert(b *testing.B, db *DB) baseline {
+	raw, err := db.db.PrepareContext(b.Context(), layerInsert.values(bulkRows))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { raw.Close() })
+	return func(gw string, recs []fleet.Record) func(context.Context) error {
+		return func(ctx context.Context) error {
+			return db.tx(ctx, func(tx *txn) error {
+				s := tx.tx.StmtContext(ctx, raw)
+				args := make([]any, 0, bulkRows*len(layerInsert.cols))
+				for k := 0; k < len(recs); k += bulkRows {
+					args = args[:0]
+					for _, r := range recs[k:min(k+bulkRows, len(recs))] {
+						args = append(args, layerRow(gw, r)...)
+					}
+					if len(args) < cap(args) { // benchLayers is not a multiple of bulkRows: the rest ad hoc
+						if _, err := tx.ExecContext(ctx, layerInsert.values(len(args)/len(layerInsert.cols)), args...); err != nil {
+							return err
+						}
+						continue
+					}
+					if _, err := s.ExecContext(ctx, args...); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		}
+	}
 }

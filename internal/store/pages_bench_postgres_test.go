@@ -6,14 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fusionfleet/fusionfleet/internal/store/pgtest"
-
-	"github.com/fusionfleet/fusionfleet/internal/clock"
-	"github.com/fusionfleet/fusionfleet/internal/dashboard"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/storetest"
 )
-
 
 // pgSQLTime is the SQL expression of the RFC 3339 text of a Unix-nanos
 // expression, as encoding/json writes a whole-second UTC time.
@@ -178,19 +173,4 @@ func pgLoadPagesFleet(b *testing.B, db *DB) (fleet.OrgID, fleet.PrinterID) {
 		}
 	}
 	return org, p
-}
-
-// benchPagesPostgres reads every GET page of the dashboard as an administrator
-// of an organisation of 100 printers, in a fleet of 10,000 printers with a
-// year of history, and reports the server time of each against the budget
-// of 100 ms (see storetest.BenchPages). Without a PostgreSQL server it is
-// skipped loudly (failed under CI=true).
-func benchPagesPostgres(b *testing.B) {
-	db := openDSN(b, pgtest.FreshDB(b))
-	began := time.Now()
-	org, p := pgLoadPagesFleet(b, db)
-	cookie := storetest.SeedPagesOrg(b, db, org)
-	b.Logf("fleet loaded in %v", time.Since(began).Round(time.Millisecond))
-	h := dashboard.NewHandler(db, dashboard.NewHub(), dashboard.Options{Clock: clock.NewManual(storetest.T0)})
-	storetest.BenchPages(b, h, cookie, storetest.DashboardPages(p, pagesCurrentJob))
 }

@@ -45,6 +45,9 @@ func sqlSeries(count int) string {
 // printer, events, active and resolved alerts, and notification
 // deliveries with their attempts.
 func loadPagesFleet(b *testing.B, db *DB) (fleet.OrgID, fleet.PrinterID) {
+	if db.dialect.kind == postgres {
+		return pgLoadPagesFleet(b, db)
+	}
 	b.Helper()
 	org, p := loadKPIFleet(b, db)
 	ctx := b.Context()
@@ -211,12 +214,8 @@ func consumablesValues(at string) map[string]string {
 // of an organisation of 100 printers, in a fleet of 10,000 printers with a
 // year of history, and reports the server time of each against the budget
 // of 100 ms (see storetest.BenchPages).
-func benchPagesSQLite(b *testing.B) {
-	db, err := Open(b.Context(), b.TempDir()+"/pages.db", Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
+func benchPages(b *testing.B, dsn string) {
+	db := openDSN(b, dsn)
 	began := time.Now()
 	org, p := loadPagesFleet(b, db)
 	cookie := storetest.SeedPagesOrg(b, db, org)

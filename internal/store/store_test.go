@@ -273,25 +273,23 @@ func TestPartitions(t *testing.T) {
 	}
 }
 
-func openTest(t testing.TB) *DB { return openDSN(t, dialects[0].dsn(t)) }
-
 // The benchmarks run once per dialect; see the README for the figures.
-func BenchmarkIngest(b *testing.B) {
-	b.Run("sqlite", benchIngestSQLite)
-	b.Run("postgres", benchIngestPostgres)
-}
 
 func BenchmarkPages(b *testing.B) {
-	b.Run("sqlite", benchPagesSQLite)
-	b.Run("postgres", benchPagesPostgres)
+	for _, d := range dialects {
+		b.Run(d.name, func(b *testing.B) { benchPages(b, d.dsn(b)) })
+	}
 }
 
 func BenchmarkKPIPages(b *testing.B) {
-	b.Run("sqlite", benchKPIPagesSQLite)
-	b.Run("postgres", benchKPIPagesPostgres)
+	for _, d := range dialects {
+		b.Run(d.name, func(b *testing.B) { benchKPIPages(b, d.dsn(b)) })
+	}
 }
 
+// BenchmarkPrinterVersions: see storetest.BenchPrinterVersions.
 func BenchmarkPrinterVersions(b *testing.B) {
-	b.Run("sqlite", benchPrinterVersionsSQLite)
-	b.Run("postgres", benchPrinterVersionsPostgres)
+	for _, d := range dialects {
+		b.Run(d.name, func(b *testing.B) { storetest.BenchPrinterVersions(b, openDSN(b, d.dsn(b))) })
+	}
 }
