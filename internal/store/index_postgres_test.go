@@ -16,13 +16,9 @@ const pgJobsPerYear = 20
 // pgLoadFleet generates the synthetic fleet inside PostgreSQL.
 func pgLoadFleet(t testing.TB, db *DB) (fleet.OrgID, fleet.PrinterID) {
 	t.Helper()
-	ctx := t.Context()
 	start := nanos(storetest.T0.AddDate(-1, 0, 0))
 	perOrg := fleetPrinters / fleetOrgs
-	stmts := []struct {
-		q    string
-		args []any
-	}{
+	stmts := []loadStmt{
 		{`INSERT INTO orgs (id, name) SELECT format('org_%s', lpad(i::text, 3, '0')), format('Org %s', i)
 			FROM generate_series(0, $1::int - 1) i`, []any{fleetOrgs}},
 		{`INSERT INTO sites (id, org_id, name) SELECT replace(id, 'org_', 'site_'), id, name FROM orgs`, nil},
@@ -40,11 +36,7 @@ func pgLoadFleet(t testing.TB, db *DB) (fleet.OrgID, fleet.PrinterID) {
 			[]any{pgJobsPerYear, start}},
 		{`ANALYZE`, nil},
 	}
-	for _, s := range stmts {
-		if _, err := db.db.ExecContext(ctx, s.q, s.args...); err != nil {
-			t.Fatalf("%.60s: %v", s.q, err)
-		}
-	}
+	execAll(t, db, stmts)
 	return "org_042", "printer-042-0007"
 }
 

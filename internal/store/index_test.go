@@ -19,6 +19,28 @@ const (
 	fleetPrinters = 10000
 )
 
+// loadStmt is a statement of a synthetic fixture, with its arguments.
+type loadStmt struct {
+	q    string
+	args []any
+}
+
+// execAll runs the statements of a fixture in one transaction.
+func execAll(t testing.TB, db *DB, stmts []loadStmt) {
+	t.Helper()
+	err := db.tx(t.Context(), func(tx *txn) error {
+		for _, s := range stmts {
+			if _, err := tx.ExecContext(t.Context(), s.q, s.args...); err != nil {
+				return fmt.Errorf("%.80s: %w", s.q, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 // loadFleet generates the synthetic fleet inside the database and returns
 // one organisation and one of its printers.
 func loadFleet(t testing.TB, db *DB) (fleet.OrgID, fleet.PrinterID) {
@@ -41,13 +63,9 @@ func yearJobs(db *DB) int {
 // transaction.
 func sqliteLoadFleet(t testing.TB, db *DB) (fleet.OrgID, fleet.PrinterID) {
 	t.Helper()
-	ctx := t.Context()
 	start := nanos(storetest.T0.AddDate(-1, 0, 0))
 	perOrg := fleetPrinters / fleetOrgs
-	stmts := []struct {
-		q    string
-		args []any
-	}{
+	stmts := []loadStmt{
 		{`INSERT INTO orgs (id, name) WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ? - 1)
 			SELECT printf('org_%03d', i), printf('Org %d', i) FROM n`, []any{fleetOrgs}},
 		{`INSERT INTO sites (id, org_id, name) SELECT replace(id, 'org_', 'site_'), id, name FROM orgs`, nil},
@@ -66,17 +84,7 @@ func sqliteLoadFleet(t testing.TB, db *DB) (fleet.OrgID, fleet.PrinterID) {
 			FROM printers p, n`, []any{jobsPerYear, start, jobsPerYear, start, jobsPerYear}},
 		{`ANALYZE`, nil},
 	}
-	err := db.tx(ctx, func(tx *txn) error {
-		for _, s := range stmts {
-			if _, err := tx.ExecContext(ctx, s.q, s.args...); err != nil {
-				return fmt.Errorf("%.60s: %w", s.q, err)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	execAll(t, db, stmts)
 	return "org_042", "printer-042-0007"
 }
 
@@ -167,7 +175,7 @@ func TestQueriesUseIndexes(t *testing.T) {
 			q    string
 			args []any
 		}{
-			{"fleet overview", printersSQL, []any{org}},
+			{"fleet overview", printersSQL(db.dialect), []any{org}},
 			{"job history", jobsQ, jobsArgs},
 			{"job history of a printer", printerQ, printerArgs},
 		}

@@ -15,15 +15,11 @@ import (
 func pgLoadKPIFleet(t testing.TB, db *DB) (fleet.OrgID, fleet.PrinterID) {
 	t.Helper()
 	org, p := pgLoadFleet(t, db)
-	ctx := t.Context()
 	first := kpi.Day(storetest.T0.AddDate(-1, 0, 0))
 	cols := strings.Join(append(append([]string{}, kpiSumCols...), kpiHourCols...), ", ")
 	sums := `1 + i % 3, i % 5 / 4, 10 + i % 7, 9 + i % 7, 8 + i % 5, 150.0 + i % 50, 1000.0, 3.5, 9.0, 30000.0 + i % 1000 * 30, 20000.0`
 	model := `'Jet 42' || (substr(%s, 5)::int %% 4) || '0'`
-	stmts := []struct {
-		q    string
-		args []any
-	}{
+	stmts := []loadStmt{
 		{`UPDATE printers SET model = ` + fmt.Sprintf(model, "org_id"), nil},
 		{`INSERT INTO kpi_site_daily (org_id, site_id, model, material, day, weekday, ` + cols + `)
 			SELECT s.org_id, s.id, ` + fmt.Sprintf(model, "s.org_id") + `, 'M' || k, $1::bigint + i * 86400000000000, ($2::int + i) % 7, ` + sums + `, ` + hourValues("i") + `
@@ -36,10 +32,6 @@ func pgLoadKPIFleet(t testing.TB, db *DB) (fleet.OrgID, fleet.PrinterID) {
 			FROM kpi_site_daily GROUP BY 1, 2, 3`, []any{nanos(first)}},
 		{`ANALYZE`, nil},
 	}
-	for _, s := range stmts {
-		if _, err := db.db.ExecContext(ctx, s.q, s.args...); err != nil {
-			t.Fatalf("%.60s: %v", s.q, err)
-		}
-	}
+	execAll(t, db, stmts)
 	return org, p
 }

@@ -46,16 +46,12 @@ func loadKPIFleet(t testing.TB, db *DB) (fleet.OrgID, fleet.PrinterID) {
 	}
 	t.Helper()
 	org, p := loadFleet(t, db)
-	ctx := t.Context()
 	first := kpi.Day(storetest.T0.AddDate(-1, 0, 0))
 	cols := strings.Join(append(append([]string{}, kpiSumCols...), kpiHourCols...), ", ")
 	sums := `1 + d.i % 3, d.i % 5 / 4, 10 + d.i % 7, 9 + d.i % 7, 8 + d.i % 5, 150.0 + d.i % 50, 1000.0, 3.5, 9.0, 30000.0 + d.i % 1000 * 30, 20000.0`
 	days := `WITH RECURSIVE d(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM d WHERE i < 364)`
 	mats := `, m(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM m WHERE k < ? - 1)`
-	stmts := []struct {
-		q    string
-		args []any
-	}{
+	stmts := []loadStmt{
 		{`UPDATE printers SET model = 'Jet 42' || (CAST(substr(org_id, 5) AS INTEGER) % 4) || '0'`, nil},
 		{`INSERT INTO kpi_site_daily (org_id, site_id, model, material, day, weekday, ` + cols + `) ` + days + mats + `
 			SELECT s.org_id, s.id, 'Jet 42' || (CAST(substr(s.org_id, 5) AS INTEGER) % 4) || '0', 'M' || m.k, ? + d.i * 86400000000000, (? + d.i) % 7, ` + sums + `, ` + hourValues("d.i") + `
@@ -69,17 +65,7 @@ func loadKPIFleet(t testing.TB, db *DB) (fleet.OrgID, fleet.PrinterID) {
 		{`UPDATE kpi_org_month SET month = ? + month * 30 * 86400000000000`, []any{nanos(first)}},
 		{`ANALYZE`, nil},
 	}
-	err := db.tx(ctx, func(tx *txn) error {
-		for _, s := range stmts {
-			if _, err := tx.ExecContext(ctx, s.q, s.args...); err != nil {
-				return fmt.Errorf("%.60s: %w", s.q, err)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	execAll(t, db, stmts)
 	return org, p
 }
 

@@ -2,7 +2,6 @@ package store
 
 import (
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -31,7 +30,6 @@ func pgNum(id string) string { return "right(" + id + ", 4)::int" }
 func pgLoadPagesFleet(b *testing.B, db *DB) (fleet.OrgID, fleet.PrinterID) {
 	b.Helper()
 	org, p := pgLoadKPIFleet(b, db)
-	ctx := b.Context()
 	fx := storetest.Fixtures()
 	now := nanos(storetest.T0)
 	start := nanos(storetest.T0.AddDate(-1, 0, 0))
@@ -39,16 +37,6 @@ func pgLoadPagesFleet(b *testing.B, db *DB) (fleet.OrgID, fleet.PrinterID) {
 	snapshots := int(storetest.T0.Sub(storetest.T0.AddDate(-1, 0, 0)) / (pagesSnapshotSec * time.Second))
 	snapAt := fmt.Sprintf("%d + n.i * %d::bigint", start, pagesSnapshotSec*second)
 
-	ruleCase := func(i string) (key, title string) {
-		var k, t strings.Builder
-		fmt.Fprintf(&k, "CASE (%s) %% %d", i, len(storetest.RuleKeys))
-		fmt.Fprintf(&t, "CASE (%s) %% %d", i, len(storetest.RuleKeys))
-		for n, r := range storetest.RuleKeys {
-			fmt.Fprintf(&k, " WHEN %d THEN '%s'", n, r.Key)
-			fmt.Fprintf(&t, " WHEN %d THEN '%s'", n, r.Title)
-		}
-		return k.String() + " END", t.String() + " END"
-	}
 	pastRule, pastTitle := ruleCase("n.i")
 	activeRule, activeTitle := ruleCase("n.i / 100")
 	// alertsOf inserts resolved alerts of the organisations that where
@@ -81,10 +69,7 @@ func pgLoadPagesFleet(b *testing.B, db *DB) (fleet.OrgID, fleet.PrinterID) {
 		return storetest.FillJSON(fx.Job, map[string]string{"@JOB@": id, "@STATUS@": status, "@CREATED@": pgSQLTime(created),
 			"@STARTED@": pgSQLTime(created + " + 60000000000"), "@LAYERS@": layers, "@PHASE@": phase})
 	}
-	stmts := []struct {
-		q    string
-		args []any
-	}{
+	stmts := []loadStmt{
 		// Every printer's identity, as the identity report writes it.
 		{`UPDATE printers SET model_number = 'M0P44A', serial_number = 'SN-' || name, firmware = '1.0', identity_time = $1,
 			identity = ` + storetest.FillJSON(fx.Identity, map[string]string{"@PRINTER@": "id", "@NAME@": "name",
@@ -167,10 +152,6 @@ func pgLoadPagesFleet(b *testing.B, db *DB) (fleet.OrgID, fleet.PrinterID) {
 			SELECT id, 1, updated_at, 2, '', org_id FROM notify_deliveries`, nil},
 		{`ANALYZE`, nil},
 	}
-	for _, s := range stmts {
-		if _, err := db.db.ExecContext(ctx, s.q, s.args...); err != nil {
-			b.Fatalf("%.80s: %v", s.q, err)
-		}
-	}
+	execAll(b, db, stmts)
 	return org, p
 }

@@ -50,7 +50,6 @@ func loadPagesFleet(b *testing.B, db *DB) (fleet.OrgID, fleet.PrinterID) {
 	}
 	b.Helper()
 	org, p := loadKPIFleet(b, db)
-	ctx := b.Context()
 	fx := storetest.Fixtures()
 	now := nanos(storetest.T0)
 	start := nanos(storetest.T0.AddDate(-1, 0, 0))
@@ -60,16 +59,6 @@ func loadPagesFleet(b *testing.B, db *DB) (fleet.OrgID, fleet.PrinterID) {
 	const num = `CAST(substr(%s, -4) AS INTEGER)`
 	pn := fmt.Sprintf(num, "id")
 
-	ruleCase := func(i string) (key, title string) {
-		var k, t strings.Builder
-		fmt.Fprintf(&k, "CASE (%s) %% %d", i, len(storetest.RuleKeys))
-		fmt.Fprintf(&t, "CASE (%s) %% %d", i, len(storetest.RuleKeys))
-		for n, r := range storetest.RuleKeys {
-			fmt.Fprintf(&k, " WHEN %d THEN '%s'", n, r.Key)
-			fmt.Fprintf(&t, " WHEN %d THEN '%s'", n, r.Title)
-		}
-		return k.String() + " END", t.String() + " END"
-	}
 	pastRule, pastTitle := ruleCase("n.i")
 	activeRule, activeTitle := ruleCase("n.i / 100")
 	// alertsOf inserts resolved alerts of the organisations that where
@@ -85,10 +74,7 @@ func loadPagesFleet(b *testing.B, db *DB) (fleet.OrgID, fleet.PrinterID) {
 				2, ` + fmt.Sprintf("%d + n.i * %d + 2 * %d", start, step, hour) + `, '', 0, ''
 			FROM orgs o, n WHERE ` + where
 	}
-	stmts := []struct {
-		q    string
-		args []any
-	}{
+	stmts := []loadStmt{
 		// Every printer's identity, as the identity report writes it.
 		{`UPDATE printers SET model_number = 'M0P44A', serial_number = 'SN-' || name, firmware = '1.0', identity_time = ?,
 			identity = ` + storetest.FillJSON(fx.Identity, map[string]string{"@PRINTER@": "id", "@NAME@": "name",
@@ -178,18 +164,21 @@ func loadPagesFleet(b *testing.B, db *DB) (fleet.OrgID, fleet.PrinterID) {
 			SELECT id, 1, updated_at, 2, '', org_id FROM notify_deliveries`, nil},
 		{`ANALYZE`, nil},
 	}
-	err := db.tx(ctx, func(tx *txn) error {
-		for _, s := range stmts {
-			if _, err := tx.ExecContext(ctx, s.q, s.args...); err != nil {
-				return fmt.Errorf("%.80s: %w", s.q, err)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
+	execAll(b, db, stmts)
 	return org, p
+}
+
+// ruleCase returns the SQL expressions of the key and the title of the
+// alert rule of number i (an SQL expression), cycling through the rules.
+func ruleCase(i string) (key, title string) {
+	var k, t strings.Builder
+	fmt.Fprintf(&k, "CASE (%s) %% %d", i, len(storetest.RuleKeys))
+	fmt.Fprintf(&t, "CASE (%s) %% %d", i, len(storetest.RuleKeys))
+	for n, r := range storetest.RuleKeys {
+		fmt.Fprintf(&k, " WHEN %d THEN '%s'", n, r.Key)
+		fmt.Fprintf(&t, " WHEN %d THEN '%s'", n, r.Title)
+	}
+	return k.String() + " END", t.String() + " END"
 }
 
 // consumablesValues fills a consumables snapshot taken at the Unix-nanos

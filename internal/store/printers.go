@@ -12,17 +12,25 @@ import (
 )
 
 // printersSQL is the fleet overview query: an organisation's printers with
-// their status.
-const printersSQL = `SELECT p.id, p.name, p.model, p.site_id, p.last_seen,
+// their status. On PostgreSQL the status is a LATERAL lookup with LIMIT,
+// which the planner cannot turn into a hash join over every printer's
+// status: the query stays an index walk over the organisation's printers
+// however large the fleet. SQLite joins by lookup anyway, and has no
+// LATERAL.
+func printersSQL(d *dialect) string {
+	status := `LEFT JOIN printer_status s ON s.printer_id = p.id`
+	if d.kind == postgres {
+		status = `LEFT JOIN LATERAL (SELECT * FROM printer_status WHERE printer_id = p.id LIMIT 1) s ON true`
+	}
+	return `SELECT p.id, p.name, p.model, p.site_id, p.last_seen,
 		s.state, s.activity, s.job_id, s.progress, s.etc_seconds, s.pending_jobs, s.time
-	FROM printers p LEFT JOIN printer_status s ON s.printer_id = p.id
-	WHERE p.org_id = ?
-	ORDER BY p.name, p.id`
+	FROM printers p ` + status + ` WHERE p.org_id = ? ORDER BY p.name, p.id`
+}
 
 // Printers lists an organisation's printers with their latest status,
 // sorted by name (then ID). Printers of other organisations never appear.
 func (d *DB) Printers(ctx context.Context, org fleet.OrgID) ([]fleet.PrinterView, error) {
-	rows, err := d.db.QueryContext(ctx, printersSQL, org)
+	rows, err := d.db.QueryContext(ctx, printersSQL(d.dialect), org)
 	if err != nil {
 		return nil, fmt.Errorf("printers of %s: %w", org, err)
 	}

@@ -154,16 +154,9 @@ func (d *DB) CreateMember(ctx context.Context, org fleet.OrgID, name, passwordHa
 		if err := orgExists(ctx, tx, org); err != nil {
 			return err
 		}
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM users WHERE name = ?`, name).Scan(&n); err != nil {
-			return err
-		}
-		if n > 0 {
-			return fmt.Errorf("user %q: %w", name, fleet.ErrConflict)
-		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO users (id, org_id, name, password_hash, role, site_limited)
 			VALUES (?, ?, ?, ?, ?, ?)`, id, org, name, passwordHash, int(role), sites.Limited())
-		if tx.dialect.isUniqueViolation(err) { // taken meanwhile, by a concurrent writer on PostgreSQL
+		if tx.dialect.isUniqueViolation(err) {
 			return fmt.Errorf("user %q: %w", name, fleet.ErrConflict)
 		}
 		if err != nil {

@@ -98,40 +98,7 @@ func (d *DB) Sites(ctx context.Context, org fleet.OrgID) ([]fleet.Site, error) {
 // password. A taken login name is fleet.ErrConflict; an unknown
 // organisation is fleet.ErrNotFound.
 func (d *DB) CreateUser(ctx context.Context, org fleet.OrgID, name, passwordHash string, role fleet.Role) (fleet.UserID, error) {
-	switch {
-	case strings.TrimSpace(name) == "":
-		return "", errors.New("create user: empty name")
-	case passwordHash == "":
-		return "", errors.New("create user: empty password hash")
-	case !role.Valid():
-		return "", fmt.Errorf("create user: invalid role %s", role)
-	}
-	id, err := fleet.NewID("usr_")
-	if err != nil {
-		return "", fmt.Errorf("create user: %w", err)
-	}
-	err = d.tx(ctx, func(tx *txn) error {
-		if err := orgExists(ctx, tx, org); err != nil {
-			return err
-		}
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM users WHERE name = ?`, name).Scan(&n); err != nil {
-			return err
-		}
-		if n > 0 {
-			return fmt.Errorf("user %q: %w", name, fleet.ErrConflict)
-		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO users (id, org_id, name, password_hash, role)
-			VALUES (?, ?, ?, ?, ?)`, id, org, name, passwordHash, int(role))
-		if tx.dialect.isUniqueViolation(err) { // taken meanwhile, by a concurrent writer on PostgreSQL
-			return fmt.Errorf("user %q: %w", name, fleet.ErrConflict)
-		}
-		return err
-	})
-	if err != nil {
-		return "", fmt.Errorf("create user: %w", err)
-	}
-	return fleet.UserID(id), nil
+	return d.CreateMember(ctx, org, name, passwordHash, role, access.AllSites())
 }
 
 // UserByName returns the user with a login name and their password hash.
