@@ -187,13 +187,15 @@ func (k kpiTouched) rebuild(ctx context.Context, tx *txn) error {
 	return nil
 }
 
-// The PostgreSQL advisory lock classes that serialise concurrent rebuilds
-// of the same rollup rows, taken class by class, each in ascending order,
-// so that two transactions never wait for each other in a cycle.
+// The PostgreSQL advisory lock classes. Concurrent rebuilds of the same
+// rollup rows are serialised by the first three, taken class by class,
+// each in ascending order, so that two transactions never wait for each
+// other in a cycle.
 const (
 	lockPrinterDay = 7301
 	lockSiteDay    = 7302
 	lockOrgMonth   = 7303
+	lockDelivery   = 7304 // one alert's deliveries to one recipient (notify.go)
 )
 
 // rebuildPrinterDay replaces printer p's rows of day d and adds the site

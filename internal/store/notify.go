@@ -202,12 +202,18 @@ func (d *DB) EnqueueDeliveries(ctx context.Context, ds []fleet.Delivery) (int, e
 			if err != nil {
 				return err
 			}
+			// Enqueueing one alert for one recipient is serialised, so
+			// that two PostgreSQL nodes cannot both find no newer revision.
+			if err := tx.lock(ctx, lockDelivery, []string{string(dl.OrgID) + "/" + string(dl.Alert.ID) + "/" + dl.Recipient.Key}); err != nil {
+				return err
+			}
 			res, err := tx.ExecContext(ctx, `INSERT INTO notify_deliveries
 				(id, org_id, alert_id, revision, target_key, kind, target, channel_id, user_id, lang, alert,
 				 status, next_at, created_at, updated_at)
 				SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
 				WHERE NOT EXISTS (SELECT 1 FROM notify_deliveries
-					WHERE org_id = ? AND alert_id = ? AND target_key = ? AND revision >= ?)`,
+					WHERE org_id = ? AND alert_id = ? AND target_key = ? AND revision >= ?)
+				ON CONFLICT DO NOTHING`,
 				append(row, dl.OrgID, dl.Alert.ID, dl.Recipient.Key, dl.Alert.Revision)...)
 			if err != nil {
 				return err
