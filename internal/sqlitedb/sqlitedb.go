@@ -67,37 +67,39 @@ func OpenFile(name string) (*sql.DB, error) {
 	return db, nil
 }
 
-type migration struct {
-	version int
-	file    string
+// Migration is a numbered migration file.
+type Migration struct {
+	Version int
+	File    string
 }
 
-// migrations lists the .sql files of fsys's root by version.
-func migrations(fsys fs.FS) ([]migration, error) {
+// Migrations lists the .sql files of fsys's root, named NNN_what.sql, by
+// version.
+func Migrations(fsys fs.FS) ([]Migration, error) {
 	names, err := fs.Glob(fsys, "*.sql")
 	if err != nil {
 		return nil, err
 	}
-	var ms []migration
+	var ms []Migration
 	for _, n := range names {
 		num, _, ok := strings.Cut(path.Base(n), "_")
 		v, err := strconv.Atoi(num)
 		if !ok || err != nil || v <= 0 {
 			return nil, fmt.Errorf("migration file %s: want NNN_what.sql", n)
 		}
-		ms = append(ms, migration{v, n})
+		ms = append(ms, Migration{v, n})
 	}
-	slices.SortFunc(ms, func(a, b migration) int { return a.version - b.version })
+	slices.SortFunc(ms, func(a, b Migration) int { return a.Version - b.Version })
 	for i := 1; i < len(ms); i++ {
-		if ms[i].version == ms[i-1].version {
-			return nil, fmt.Errorf("migration files %s and %s share version %d", ms[i-1].file, ms[i].file, ms[i].version)
+		if ms[i].Version == ms[i-1].Version {
+			return nil, fmt.Errorf("migration files %s and %s share version %d", ms[i-1].File, ms[i].File, ms[i].Version)
 		}
 	}
 	return ms, nil
 }
 
 func migrate(ctx context.Context, db *sql.DB, fsys fs.FS) error {
-	ms, err := migrations(fsys)
+	ms, err := Migrations(fsys)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
@@ -111,26 +113,26 @@ func migrate(ctx context.Context, db *sql.DB, fsys fs.FS) error {
 	if err := db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	if latest := ms[len(ms)-1].version; current > latest {
+	if latest := ms[len(ms)-1].Version; current > latest {
 		return fmt.Errorf("migrate: database schema version %d is newer than this program's %d", current, latest)
 	}
 	for _, m := range ms {
-		if m.version <= current {
+		if m.Version <= current {
 			continue
 		}
-		body, err := fs.ReadFile(fsys, m.file)
+		body, err := fs.ReadFile(fsys, m.File)
 		if err != nil {
-			return fmt.Errorf("migrate to %d: %w", m.version, err)
+			return fmt.Errorf("migrate to %d: %w", m.Version, err)
 		}
 		err = Tx(ctx, db, func(tx *sql.Tx) error {
 			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
 				return err
 			}
-			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version) VALUES (?)`, m.version)
+			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version) VALUES (?)`, m.Version)
 			return err
 		})
 		if err != nil {
-			return fmt.Errorf("migrate to %d (%s): %w", m.version, m.file, err)
+			return fmt.Errorf("migrate to %d (%s): %w", m.Version, m.File, err)
 		}
 	}
 	return nil

@@ -6,10 +6,10 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
-	"path"
 	"slices"
-	"strconv"
 	"strings"
+
+	"github.com/fusionfleet/fusionfleet/internal/sqlitedb"
 )
 
 //go:embed migrations/*.sql
@@ -18,33 +18,13 @@ var migrationFiles embed.FS
 // migrationLock is the PostgreSQL advisory lock key held while migrating.
 const migrationLock = 0x46466c656574 // "FFleet"
 
-type migration struct {
-	version int
-	file    string
-}
-
 // migrations lists the embedded migration files by version.
-func migrations() ([]migration, error) {
-	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
+func migrations() ([]sqlitedb.Migration, error) {
+	dir, err := fs.Sub(migrationFiles, "migrations")
 	if err != nil {
 		return nil, err
 	}
-	var ms []migration
-	for _, n := range names {
-		num, _, ok := strings.Cut(path.Base(n), "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v <= 0 {
-			return nil, fmt.Errorf("migration file %s: want NNNN_what.sql", n)
-		}
-		ms = append(ms, migration{v, n})
-	}
-	slices.SortFunc(ms, func(a, b migration) int { return a.version - b.version })
-	for i := 1; i < len(ms); i++ {
-		if ms[i].version == ms[i-1].version {
-			return nil, fmt.Errorf("migration files %s and %s share version %d", ms[i-1].file, ms[i].file, ms[i].version)
-		}
-	}
-	return ms, nil
+	return sqlitedb.Migrations(dir)
 }
 
 // dialectSQL returns the statements of a migration file for dialect k: a
@@ -96,22 +76,22 @@ func (d *DB) migrate(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if latest, newest := ms[len(ms)-1].version, slices.Max(append(done, 0)); newest > latest {
+		if latest, newest := ms[len(ms)-1].Version, slices.Max(append(done, 0)); newest > latest {
 			return fmt.Errorf("database schema version %d is newer than this program's %d", newest, latest)
 		}
 		for _, m := range ms {
-			if slices.Contains(done, m.version) {
+			if slices.Contains(done, m.Version) {
 				continue
 			}
-			body, err := migrationFiles.ReadFile(m.file)
+			body, err := migrationFiles.ReadFile("migrations/" + m.File)
 			if err != nil {
 				return err
 			}
 			// Without arguments, both drivers run every statement of the file.
 			if _, err := tx.tx.ExecContext(ctx, dialectSQL(string(body), d.dialect.kind)); err != nil {
-				return fmt.Errorf("%s: %w", m.file, err)
+				return fmt.Errorf("%s: %w", m.File, err)
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO store_migrations (version) VALUES (?)`, m.version); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO store_migrations (version) VALUES (?)`, m.Version); err != nil {
 				return err
 			}
 		}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -136,22 +137,9 @@ func pgLoadPagesFleet(b *testing.B, db *DB) (fleet.OrgID, fleet.PrinterID) {
 				format('printer-%s-%s', substr(o.id, 5), lpad((n.i % 100)::text, 4, '0')), ` + activeRule + `, 2 + n.i % 3, ` + activeTitle + `,
 				'Reported by the printer.', $1::bigint - n.i * $2::bigint, $1::bigint - n.i * $2::bigint, 0, 1, $1::bigint, '', 0, ''
 			FROM orgs o, n WHERE o.id = $3 OR n.i < 3`, []any{now, hour, org}},
-		// Deliveries of both revisions of every resolved alert to two targets, each sent on its first attempt.
-		{`INSERT INTO notify_deliveries (id, org_id, alert_id, revision, target_key, kind, target, channel_id, user_id, lang,
-				alert, status, attempts, next_at, lease_until, created_at, updated_at, last_error)
-			WITH r(v) AS (VALUES (1), (2)), t(k) AS (VALUES ('webhook'), ('mail'))
-			SELECT 'dlv_' || a.id || '_' || r.v || t.k, a.org_id, a.id, r.v, t.k || ':' || a.org_id,
-				CASE t.k WHEN 'mail' THEN 1 ELSE 2 END,
-				CASE t.k WHEN 'mail' THEN 'shift@example.com' ELSE 'https://mes.example.com/hook' END, '', '', 'en', ` +
-			storetest.FillJSON(fx.Alert, map[string]string{"@ALERT@": "a.id", "@SITE@": "a.site_id", "@PRINTER@": "a.printer_id",
-				"@NAME@": "a.printer_id", "@RULE@": "a.rule", "@TITLE@": "a.title", "@CREATED@": pgSQLTime("a.opened_at"),
-				"@STARTED@": pgSQLTime("CASE r.v WHEN 1 THEN a.opened_at ELSE a.resolved_at END"), "@REVISION@": "r.v::text"}) + `,
-				2, 1, 0, 0, CASE r.v WHEN 1 THEN a.opened_at ELSE a.resolved_at END, CASE r.v WHEN 1 THEN a.opened_at ELSE a.resolved_at END + 2000000000, ''
-			FROM alerts a, r, t WHERE a.resolved_at <> 0`, nil},
-		{`INSERT INTO notify_attempts (delivery_id, attempt, at, status, error, org_id)
-			SELECT id, 1, updated_at, 2, '', org_id FROM notify_deliveries`, nil},
 		{`ANALYZE`, nil},
 	}
+	stmts = slices.Insert(stmts, len(stmts)-1, deliveriesFixture(fx.Alert, pgSQLTime, "r.v::text")...)
 	execAll(b, db, stmts)
 	return org, p
 }

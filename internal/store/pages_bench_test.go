@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -148,24 +149,33 @@ func loadPagesFleet(b *testing.B, db *DB) (fleet.OrgID, fleet.PrinterID) {
 				printf('printer-%s-%04d', substr(o.id, 5), n.i % 100), ` + activeRule + `, 2 + n.i % 3, ` + activeTitle + `,
 				'Reported by the printer.', ? - n.i * ?, ? - n.i * ?, 0, 1, ?, '', 0, ''
 			FROM orgs o, n WHERE o.id = ? OR n.i < 3`, []any{now, hour, now, hour, now, org}},
-		// Deliveries of both revisions of every resolved alert to two targets, each sent on its first attempt.
+		{`ANALYZE`, nil},
+	}
+	stmts = slices.Insert(stmts, len(stmts)-1, deliveriesFixture(fx.Alert, sqlTime, "r.v")...)
+	execAll(b, db, stmts)
+	return org, p
+}
+
+// deliveriesFixture inserts deliveries of both revisions of every resolved
+// alert to two targets, each sent on its first attempt, and the attempts.
+// timeText is the dialect's RFC 3339 text of a Unix-nanos expression,
+// revision the text of the revision r.v.
+func deliveriesFixture(alertJSON string, timeText func(string) string, revision string) []loadStmt {
+	return []loadStmt{
 		{`INSERT INTO notify_deliveries (id, org_id, alert_id, revision, target_key, kind, target, channel_id, user_id, lang,
 				alert, status, attempts, next_at, lease_until, created_at, updated_at, last_error)
 			WITH r(v) AS (VALUES (1), (2)), t(k) AS (VALUES ('webhook'), ('mail'))
 			SELECT 'dlv_' || a.id || '_' || r.v || t.k, a.org_id, a.id, r.v, t.k || ':' || a.org_id,
 				CASE t.k WHEN 'mail' THEN 1 ELSE 2 END,
 				CASE t.k WHEN 'mail' THEN 'shift@example.com' ELSE 'https://mes.example.com/hook' END, '', '', 'en', ` +
-			storetest.FillJSON(fx.Alert, map[string]string{"@ALERT@": "a.id", "@SITE@": "a.site_id", "@PRINTER@": "a.printer_id",
-				"@NAME@": "a.printer_id", "@RULE@": "a.rule", "@TITLE@": "a.title", "@CREATED@": sqlTime("a.opened_at"),
-				"@STARTED@": sqlTime("CASE r.v WHEN 1 THEN a.opened_at ELSE a.resolved_at END"), "@REVISION@": "r.v"}) + `,
+			storetest.FillJSON(alertJSON, map[string]string{"@ALERT@": "a.id", "@SITE@": "a.site_id", "@PRINTER@": "a.printer_id",
+				"@NAME@": "a.printer_id", "@RULE@": "a.rule", "@TITLE@": "a.title", "@CREATED@": timeText("a.opened_at"),
+				"@STARTED@": timeText("CASE r.v WHEN 1 THEN a.opened_at ELSE a.resolved_at END"), "@REVISION@": revision}) + `,
 				2, 1, 0, 0, CASE r.v WHEN 1 THEN a.opened_at ELSE a.resolved_at END, CASE r.v WHEN 1 THEN a.opened_at ELSE a.resolved_at END + 2000000000, ''
 			FROM alerts a, r, t WHERE a.resolved_at <> 0`, nil},
 		{`INSERT INTO notify_attempts (delivery_id, attempt, at, status, error, org_id)
 			SELECT id, 1, updated_at, 2, '', org_id FROM notify_deliveries`, nil},
-		{`ANALYZE`, nil},
 	}
-	execAll(b, db, stmts)
-	return org, p
 }
 
 // ruleCase returns the SQL expressions of the key and the title of the
