@@ -22,9 +22,43 @@ func printersSQL(d *dialect) string {
 	if d.kind == postgres {
 		status = `LEFT JOIN LATERAL (SELECT * FROM printer_status WHERE printer_id = p.id LIMIT 1) s ON true`
 	}
-	return `SELECT p.id, p.name, p.model, p.site_id, p.last_seen,
-		s.state, s.activity, s.job_id, s.progress, s.etc_seconds, s.pending_jobs, s.time
-	FROM printers p ` + status + ` WHERE p.org_id = ? ORDER BY p.name, p.id`
+	return `SELECT ` + viewColumns + ` FROM printers p ` + status + ` WHERE p.org_id = ? ORDER BY p.name, p.id`
+}
+
+// viewColumns are a printer's (p) columns and its status's (s).
+const viewColumns = `p.id, p.name, p.model, p.site_id, p.last_seen,
+	s.state, s.activity, s.job_id, s.progress, s.etc_seconds, s.pending_jobs, s.time`
+
+// viewScan holds the scanned viewColumns, the status's nullable.
+type viewScan struct {
+	v               fleet.PrinterView
+	lastSeen        int64
+	state, pending  sql.NullInt64
+	activity, job   sql.NullString
+	progress        sql.NullFloat64
+	etc, statusTime sql.NullInt64
+}
+
+func (s *viewScan) dest() []any {
+	return []any{&s.v.ID, &s.v.Name, &s.v.Model, &s.v.SiteID, &s.lastSeen,
+		&s.state, &s.activity, &s.job, &s.progress, &s.etc, &s.pending, &s.statusTime}
+}
+
+// view is the scanned printer; without a status row its status fields
+// stay zero.
+func (s *viewScan) view() fleet.PrinterView {
+	v := s.v
+	v.LastSeen = fromNanos(s.lastSeen)
+	if s.state.Valid {
+		v.State = fleet.State(s.state.Int64)
+		v.Activity = s.activity.String
+		v.JobID = s.job.String
+		v.Progress = s.progress.Float64
+		v.ETCSeconds = s.etc.Int64
+		v.PendingJobs = int(s.pending.Int64)
+		v.StatusTime = fromNanos(s.statusTime.Int64)
+	}
+	return v
 }
 
 // Printers lists an organisation's printers with their latest status,
@@ -37,27 +71,11 @@ func (d *DB) Printers(ctx context.Context, org fleet.OrgID) ([]fleet.PrinterView
 	defer rows.Close()
 	var out []fleet.PrinterView
 	for rows.Next() {
-		var v fleet.PrinterView
-		var lastSeen int64
-		var state, pending sql.NullInt64
-		var activity, job sql.NullString
-		var progress sql.NullFloat64
-		var etc, statusTime sql.NullInt64
-		if err := rows.Scan(&v.ID, &v.Name, &v.Model, &v.SiteID, &lastSeen,
-			&state, &activity, &job, &progress, &etc, &pending, &statusTime); err != nil {
+		var s viewScan
+		if err := rows.Scan(s.dest()...); err != nil {
 			return nil, fmt.Errorf("printers of %s: %w", org, err)
 		}
-		v.LastSeen = fromNanos(lastSeen)
-		if state.Valid {
-			v.State = fleet.State(state.Int64)
-			v.Activity = activity.String
-			v.JobID = job.String
-			v.Progress = progress.Float64
-			v.ETCSeconds = etc.Int64
-			v.PendingJobs = int(pending.Int64)
-			v.StatusTime = fromNanos(statusTime.Int64)
-		}
-		out = append(out, v)
+		out = append(out, s.view())
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("printers of %s: %w", org, err)
@@ -70,38 +88,21 @@ func (d *DB) Printers(ctx context.Context, org fleet.OrgID) ([]fleet.PrinterView
 // organisation is fleet.ErrNotFound.
 func (d *DB) PrinterDetail(ctx context.Context, org fleet.OrgID, p fleet.PrinterID) (fleetquery.PrinterDetail, error) {
 	var det fleetquery.PrinterDetail
-	v := &det.View
-	var lastSeen int64
-	var state, pending sql.NullInt64
-	var activity, job sql.NullString
-	var progress sql.NullFloat64
-	var etc, statusTime sql.NullInt64
+	var s viewScan
 	var identity string
 	var counters, consumables sql.NullString
-	err := d.db.QueryRowContext(ctx, `SELECT p.id, p.name, p.model, p.site_id, p.last_seen, p.identity,
-			s.state, s.activity, s.job_id, s.progress, s.etc_seconds, s.pending_jobs, s.time,
-			c.data, k.data
+	err := d.db.QueryRowContext(ctx, `SELECT `+viewColumns+`, p.identity, c.data, k.data
 		FROM printers p LEFT JOIN printer_status s ON s.printer_id = p.id
 			LEFT JOIN counters_latest c ON c.printer_id = p.id
 			LEFT JOIN consumables_latest k ON k.printer_id = p.id
-		WHERE p.id = ? AND p.org_id = ?`, p, org).Scan(&v.ID, &v.Name, &v.Model, &v.SiteID, &lastSeen, &identity,
-		&state, &activity, &job, &progress, &etc, &pending, &statusTime, &counters, &consumables)
+		WHERE p.id = ? AND p.org_id = ?`, p, org).Scan(append(s.dest(), &identity, &counters, &consumables)...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return det, fmt.Errorf("printer %s: %w", p, fleet.ErrNotFound)
 	}
 	if err != nil {
 		return det, fmt.Errorf("printer %s: %w", p, err)
 	}
-	v.LastSeen = fromNanos(lastSeen)
-	if state.Valid {
-		v.State = fleet.State(state.Int64)
-		v.Activity = activity.String
-		v.JobID = job.String
-		v.Progress = progress.Float64
-		v.ETCSeconds = etc.Int64
-		v.PendingJobs = int(pending.Int64)
-		v.StatusTime = fromNanos(statusTime.Int64)
-	}
+	det.View = s.view()
 	for _, f := range []struct {
 		data string
 		dst  any
