@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -54,7 +56,10 @@ func (d *DB) ApplyEnvelope(ctx context.Context, env fleet.Envelope) (applied int
 		if err != nil {
 			return err
 		}
-		owned := map[fleet.PrinterID]error{} // nil: the envelope's org may write
+		foreign, err := foreignPrinters(ctx, tx, env)
+		if err != nil {
+			return err
+		}
 		touched := kpiTouched{}
 		var bulk []fleet.Record
 		for _, rec := range env.Records {
@@ -62,20 +67,9 @@ func (d *DB) ApplyEnvelope(ctx context.Context, env fleet.Envelope) (applied int
 				rejects = append(rejects, fmt.Errorf("record %d: %w", rec.Seq, err))
 				continue
 			}
-			own, seen := owned[rec.PrinterID]
-			if !seen {
-				err := ownedElsewhere(ctx, tx, env.OrgID, rec.PrinterID)
-				var rj reject
-				switch {
-				case errors.As(err, &rj):
-					own = rj.err
-				case err != nil:
-					return err
-				}
-				owned[rec.PrinterID] = own
-			}
-			if own != nil {
-				rejects = append(rejects, fmt.Errorf("record %d: %w", rec.Seq, own))
+			if foreign[rec.PrinterID] {
+				rejects = append(rejects, fmt.Errorf("record %d: printer %s belongs to another organisation: %w",
+					rec.Seq, rec.PrinterID, fleet.ErrConflict))
 				continue
 			}
 			if rec.Kind == fleet.KindLayer || rec.Kind == fleet.KindLog {
@@ -145,7 +139,7 @@ func applyRecord(ctx context.Context, tx *txn, env fleet.Envelope, rec fleet.Rec
 			g.Feed, g.Reason, int64(g.FromSeq), int64(g.ToSeq), nanos(rec.Time))
 		return err
 	}
-	if err := ensurePrinter(ctx, tx, env, rec.PrinterID, rec.Time); err != nil {
+	if err := ensurePrinters(ctx, tx, env, map[fleet.PrinterID]time.Time{rec.PrinterID: rec.Time}); err != nil {
 		return err
 	}
 	switch rec.Kind {
@@ -253,10 +247,8 @@ func (d *DB) applyBulk(ctx context.Context, tx *txn, env fleet.Envelope, recs []
 				nanos(g.Time), g.Text})
 		}
 	}
-	for p, t := range seen {
-		if err := ensurePrinter(ctx, tx, env, p, t); err != nil {
-			return 0, err
-		}
+	if err := ensurePrinters(ctx, tx, env, seen); err != nil {
+		return 0, err
 	}
 	nl, err := bulkLoad(ctx, tx, d.insertLayers, layerInsert, layers)
 	if err != nil {
@@ -349,41 +341,74 @@ func insertRows(ctx context.Context, tx *txn, full *sql.Stmt, b bulkInsert, rows
 	return n, nil
 }
 
-// ownedElsewhere returns a reject if the printer exists in another org.
-func ownedElsewhere(ctx context.Context, tx *txn, org fleet.OrgID, p fleet.PrinterID) error {
-	var owner fleet.OrgID
-	err := tx.QueryRowContext(ctx, `SELECT org_id FROM printers WHERE id = ?`, p).Scan(&owner)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil
+// printerChunk is the most printers one statement names, well within
+// both engines' limits of parameters.
+const printerChunk = 500
+
+// foreignPrinters returns the printers of env's records that belong to
+// another organisation, in one query per printerChunk printers.
+func foreignPrinters(ctx context.Context, tx *txn, env fleet.Envelope) (map[fleet.PrinterID]bool, error) {
+	var ids []any
+	have := map[fleet.PrinterID]bool{}
+	for _, r := range env.Records {
+		if !have[r.PrinterID] {
+			have[r.PrinterID] = true
+			ids = append(ids, r.PrinterID)
+		}
 	}
-	if err != nil {
-		return err
+	foreign := map[fleet.PrinterID]bool{}
+	for chunk := range slices.Chunk(ids, printerChunk) {
+		rows, err := tx.QueryContext(ctx, `SELECT id FROM printers WHERE org_id <> ? AND id IN (?`+
+			strings.Repeat(", ?", len(chunk)-1)+`)`, append([]any{env.OrgID}, chunk...)...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id fleet.PrinterID
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			foreign[id] = true
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return nil, err
+		}
 	}
-	if owner != org {
-		return reject{fmt.Errorf("printer %s belongs to another organisation: %w", p, fleet.ErrConflict)}
-	}
-	return nil
+	return foreign, nil
 }
 
-// ensurePrinter creates the printer row under the envelope's org and site
-// if it is unknown, follows a move between sites of the same org, and
-// advances last_seen. The caller has checked that no other org owns it.
-func ensurePrinter(ctx context.Context, tx *txn, env fleet.Envelope, p fleet.PrinterID, seen time.Time) error {
-	s := nanos(seen)
-	res, err := tx.ExecContext(ctx, `INSERT INTO printers (id, org_id, site_id, last_seen) VALUES (?, ?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET site_id = excluded.site_id,
-			last_seen = CASE WHEN printers.last_seen < excluded.last_seen THEN excluded.last_seen ELSE printers.last_seen END
-		WHERE printers.org_id = excluded.org_id`, p, env.OrgID, env.SiteID, s)
-	if err != nil {
-		return err
+// ensurePrinters creates the printer rows of seen (printer → newest
+// observation) under the envelope's org and site where they are unknown,
+// follows a move between sites of the same org, and advances last_seen,
+// in one statement. The caller has checked that no other org owns them.
+func ensurePrinters(ctx context.Context, tx *txn, env fleet.Envelope, seen map[fleet.PrinterID]time.Time) error {
+	if len(seen) == 0 {
+		return nil
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return err
-	} else if n != 1 {
-		// Another organisation claimed it since ownedElsewhere looked (a
-		// concurrent writer on PostgreSQL): an error, not a rejection, so
-		// the retried envelope is refused properly.
-		return fmt.Errorf("printer %s was claimed by another organisation meanwhile", p)
+	// In ID order, so that concurrent writers on PostgreSQL lock the rows
+	// in one order.
+	for chunk := range slices.Chunk(slices.Sorted(maps.Keys(seen)), printerChunk) {
+		args := make([]any, 0, 4*len(chunk))
+		for _, p := range chunk {
+			args = append(args, p, env.OrgID, env.SiteID, nanos(seen[p]))
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO printers (id, org_id, site_id, last_seen) VALUES (?, ?, ?, ?)`+
+			strings.Repeat(", (?, ?, ?, ?)", len(chunk)-1)+`
+			ON CONFLICT (id) DO UPDATE SET site_id = excluded.site_id,
+				last_seen = CASE WHEN printers.last_seen < excluded.last_seen THEN excluded.last_seen ELSE printers.last_seen END
+			WHERE printers.org_id = excluded.org_id`, args...)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n != int64(len(chunk)) {
+			// Another organisation claimed one since foreignPrinters
+			// looked (a concurrent writer on PostgreSQL): an error, not a
+			// rejection, so the retried envelope is refused properly.
+			return fmt.Errorf("printers %v: one was claimed by another organisation meanwhile", chunk)
+		}
 	}
 	return nil
 }
