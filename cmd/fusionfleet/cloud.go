@@ -119,8 +119,8 @@ type cloudNode struct {
 	close        func()
 }
 
-// cloudStore is everything a cloud node asks of its store; *sqlite.DB and
-// *postgres.DB both provide it and pass one contract suite (storetest).
+// cloudStore is everything a cloud node asks of its store; *store.DB
+// provides it on SQLite and PostgreSQL alike (contract suite: storetest).
 type cloudStore interface {
 	dashboard.Store
 	restapi.Store

@@ -5,7 +5,8 @@
 // upgrade a read lock) — and brings their schema up to date from numbered,
 // embedded migration files.
 //
-// The Command Center's store and the cloud's SQLite store both build on it.
+// The Command Center's store and the cloud's store (on SQLite) both build
+// on it.
 package sqlitedb
 
 import (

@@ -11,7 +11,7 @@ import (
 )
 
 // pgLoadKPIFleet loads the synthetic fleet of pgLoadFleet and a year of KPI
-// rollups, as the SQLite store's test does.
+// rollups, as loadKPIFleet does on SQLite.
 func pgLoadKPIFleet(t testing.TB, db *DB) (fleet.OrgID, fleet.PrinterID) {
 	t.Helper()
 	org, p := pgLoadFleet(t, db)

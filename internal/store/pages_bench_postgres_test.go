@@ -27,7 +27,7 @@ func pgNum(id string) string { return "right(" + id + ", 4)::int" }
 
 // pgLoadPagesFleet loads the KPI fleet and everything else the dashboard's
 // pages read, in bulk SQL with rows shaped as ingest writes them; see the
-// SQLite store's benchmark for the inventory.
+// SQLite fixture's for the inventory.
 func pgLoadPagesFleet(b *testing.B, db *DB) (fleet.OrgID, fleet.PrinterID) {
 	b.Helper()
 	org, p := pgLoadKPIFleet(b, db)

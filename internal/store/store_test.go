@@ -148,10 +148,16 @@ func TestStoredRows(t *testing.T) {
 	})
 }
 
+// TestConcurrentOpenMigratesOnce starts several nodes on one PostgreSQL
+// database at once: they migrate once (a SQLite file has one node). A
+// database of a newer schema is refused on both engines.
 func TestConcurrentOpenMigratesOnce(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, dsn func(testing.TB) string) {
 		u := dsn(t)
-		const n = 4
+		n := 4
+		if !isPostgres(u) {
+			n = 1
+		}
 		errs := make([]error, n)
 		var wg sync.WaitGroup
 		for i := range n {
