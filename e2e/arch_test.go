@@ -105,7 +105,7 @@ func TestEveryPackageHasAComment(t *testing.T) {
 // cloud's), clock.
 func TestTierBoundaries(t *testing.T) {
 	site := []string{"printer", "deviceapi", "commandcenter", "privacy", "outbox", "sitedb"}
-	cloud := []string{"cloud", "updaterepo", "sqlite", "postgres", "dashboard", "ingest", "stream", "identity", "tlsca"}
+	cloud := []string{"cloud", "updaterepo", "store", "dashboard", "ingest", "stream", "identity", "tlsca"}
 	in := func(names []string, ip string) bool {
 		for _, n := range names {
 			if ip == module+"/internal/"+n || strings.HasPrefix(ip, module+"/internal/"+n+"/") {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/identity"
+	"github.com/fusionfleet/fusionfleet/internal/store"
 )
 
 // FirstStart is what Bootstrap created on a fresh store, to be shown
@@ -91,7 +92,7 @@ func (n *Node) DemoTenant(ctx context.Context) (user, password, token string, er
 
 // setAdmin creates the named admin user of org, or resets its password, and
 // returns the new generated password.
-func setAdmin(ctx context.Context, st cloudStore, org fleet.OrgID, name string) (string, error) {
+func setAdmin(ctx context.Context, st *store.DB, org fleet.OrgID, name string) (string, error) {
 	password, err := identity.GeneratePassword()
 	if err != nil {
 		return "", fmt.Errorf("admin password: %w", err)
@@ -114,7 +115,7 @@ func setAdmin(ctx context.Context, st cloudStore, org fleet.OrgID, name string) 
 }
 
 // newEnrolmentToken creates a one-time enrolment token for site.
-func newEnrolmentToken(ctx context.Context, st cloudStore, site fleet.SiteID, now time.Time, ttl time.Duration) (string, error) {
+func newEnrolmentToken(ctx context.Context, st *store.DB, site fleet.SiteID, now time.Time, ttl time.Duration) (string, error) {
 	token, err := identity.NewToken()
 	if err != nil {
 		return "", fmt.Errorf("enrolment token: %w", err)

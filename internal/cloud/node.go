@@ -23,6 +23,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/ingest"
 	"github.com/fusionfleet/fusionfleet/internal/notify"
 	"github.com/fusionfleet/fusionfleet/internal/retention"
+	"github.com/fusionfleet/fusionfleet/internal/store"
 	"github.com/fusionfleet/fusionfleet/internal/stream"
 	"github.com/fusionfleet/fusionfleet/internal/tlsca"
 	"github.com/fusionfleet/fusionfleet/internal/updaterepo"
@@ -39,7 +40,7 @@ type Node struct {
 
 	ln, plainLn  net.Listener
 	https, plain *http.Server // plain: nil without DashboardListen
-	store        cloudStore
+	store        *store.DB
 	stream       *stream.Stream
 	updates      *updaterepo.Service
 	hub          *dashboard.Hub

@@ -21,7 +21,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
-	"github.com/fusionfleet/fusionfleet/internal/postgres/pgtest"
+	"github.com/fusionfleet/fusionfleet/internal/store/pgtest"
 	"github.com/fusionfleet/fusionfleet/internal/uplink"
 )
 

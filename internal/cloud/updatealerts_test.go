@@ -18,6 +18,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/i18n"
 	"github.com/fusionfleet/fusionfleet/internal/notify"
+	"github.com/fusionfleet/fusionfleet/internal/store"
 	"github.com/fusionfleet/fusionfleet/internal/storetest"
 	"github.com/fusionfleet/fusionfleet/internal/update"
 	"github.com/fusionfleet/fusionfleet/internal/updaterepo"
@@ -28,7 +29,7 @@ import (
 // real dispatcher, and the update service of a directory that holds no
 // repository until initRepo.
 type updatesEnv struct {
-	db      cloudStore
+	db      *store.DB
 	org     fleet.OrgID
 	site    fleet.SiteID
 	clk     *clock.Manual
@@ -152,14 +153,7 @@ func (e *updatesEnv) active(t *testing.T) []updateAlert {
 // "printer revision" (resolved ones with " resolved"), sorted.
 func (e *updatesEnv) webhookDeliveries(t *testing.T) []string {
 	t.Helper()
-	// The delivery log is the stores' own, not something a node uses.
-	log, ok := e.db.(interface {
-		Deliveries(ctx context.Context, org fleet.OrgID, limit int) ([]fleet.Delivery, error)
-	})
-	if !ok {
-		t.Fatalf("store %T keeps no delivery log", e.db)
-	}
-	ds, err := log.Deliveries(t.Context(), e.org, 100)
+	ds, err := e.db.Deliveries(t.Context(), e.org, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,7 +243,7 @@ func TestUpdateAlertsMuted(t *testing.T) {
 
 // sweepCounter is the store, telling the test of every sweep.
 type sweepCounter struct {
-	cloudStore
+	*store.DB
 	swept chan struct{}
 }
 
@@ -260,7 +254,7 @@ func (s sweepCounter) PrinterVersions(ctx context.Context) ([]alert.PrinterVersi
 		case <-ctx.Done():
 		}
 	}()
-	return s.cloudStore.PrinterVersions(ctx)
+	return s.DB.PrinterVersions(ctx)
 }
 
 // TestUpdateAlertsWhenRepositoryAppears: the loop sweeps at once when a
