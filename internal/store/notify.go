@@ -240,16 +240,11 @@ func (d *DB) EnqueueDeliveries(ctx context.Context, ds []fleet.Delivery) (int, e
 	return added, nil
 }
 
-// deliveryRow checks a delivery to enqueue and returns the values of the
+// deliveryRow validates a delivery to enqueue and returns the values of the
 // insert, from id to updated_at.
 func deliveryRow(dl fleet.Delivery) ([]any, error) {
-	switch {
-	case dl.OrgID == "" || dl.Alert.ID == "" || dl.Alert.Revision < 1 || dl.Recipient.Key == "":
-		return nil, errors.New("delivery without organisation, alert, revision or recipient")
-	case dl.Recipient.Kind != fleet.ChannelEmail && dl.Recipient.Kind != fleet.ChannelWebhook:
-		return nil, fmt.Errorf("delivery to %s: invalid kind %d", dl.Recipient.Key, dl.Recipient.Kind)
-	case dl.Created.IsZero() || dl.NextAt.IsZero():
-		return nil, errors.New("delivery without creation or due time")
+	if err := dl.Validate(); err != nil {
+		return nil, err
 	}
 	id, err := fleet.NewID("dlv_")
 	if err != nil {

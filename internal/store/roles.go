@@ -178,8 +178,8 @@ func fullAdmins(ctx context.Context, tx *txn, org fleet.OrgID) (int, error) {
 	return n, err
 }
 
-// keepAnAdmin runs change and refuses it with fleet.ErrConflict if it
-// leaves an organisation that had an unlimited admin without one. On
+// keepAnAdmin runs change and refuses it as access.KeepAdmin decides from
+// the organisation's admins for all sites before and after. On
 // PostgreSQL it first locks the organisation's row, so that two changes to
 // its users cannot each see the other's admin and remove both (the lock
 // does not conflict with the key-share locks of inserts that reference the
@@ -201,10 +201,7 @@ func keepAnAdmin(ctx context.Context, tx *txn, org fleet.OrgID, change func() er
 	if err != nil {
 		return err
 	}
-	if before > 0 && after == 0 {
-		return fmt.Errorf("the organisation's last administrator for all sites: %w", fleet.ErrConflict)
-	}
-	return nil
+	return access.KeepAdmin(before, after)
 }
 
 // SetMember changes the role and sites of a user of org. A user or site not
