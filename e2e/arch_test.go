@@ -100,10 +100,12 @@ func TestEveryPackageHasAComment(t *testing.T) {
 
 // The tiers stay apart: what runs on a customer's site never links cloud
 // code, and the cloud never links site code. Shared: fleet (vocabulary),
-// uplink (the protocol both ends speak), clock.
+// uplink (the protocol both ends speak), update (the verifying client and
+// the mirror; the repository and publishing are updaterepo's, the
+// cloud's), clock.
 func TestTierBoundaries(t *testing.T) {
 	site := []string{"printer", "deviceapi", "commandcenter", "privacy", "outbox", "sitedb"}
-	cloud := []string{"sqlite", "postgres", "dashboard", "ingest", "stream", "identity", "tlsca"}
+	cloud := []string{"cloud", "updaterepo", "store", "dashboard", "ingest", "stream", "identity", "tlsca"}
 	in := func(names []string, ip string) bool {
 		for _, n := range names {
 			if ip == module+"/internal/"+n || strings.HasPrefix(ip, module+"/internal/"+n+"/") {
@@ -179,6 +181,22 @@ func TestDependenciesPointDown(t *testing.T) {
 			if isStore(d) {
 				t.Errorf("internal/%s depends on the store %s", ip, d)
 			}
+		}
+	}
+}
+
+// The command line is wiring: it maps flags to the cloud's Options and
+// never opens a store itself (internal/cloud does), so it links no store
+// package directly.
+func TestDependenciesOfTheCommand(t *testing.T) {
+	pkgs := loadPackages(t)
+	ip := module + "/cmd/fusionfleet"
+	if pkgs[ip] == nil {
+		t.Fatalf("package %s not found", ip)
+	}
+	for _, d := range pkgs[ip].imports {
+		if isStore(d) {
+			t.Errorf("%s imports the store %s; the store is opened inside internal/cloud", ip, d)
 		}
 	}
 }

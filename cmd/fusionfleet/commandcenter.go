@@ -27,6 +27,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/commandcenter/localui"
 	"github.com/fusionfleet/fusionfleet/internal/deviceapi"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/fusionfleet/fusionfleet/internal/httpserver"
 	"github.com/fusionfleet/fusionfleet/internal/uplink"
 )
 
@@ -189,7 +190,7 @@ func startCommandCenter(ctx context.Context, cfg ccConfig) (_ *ccNode, err error
 	if err != nil {
 		return nil, fmt.Errorf("commandcenter: %w", err)
 	}
-	srv := newServer(withMirror(localui.NewHandler(localui.SourcesOf(st), localui.HandlerOptions{
+	srv := httpserver.New(withMirror(localui.NewHandler(localui.SourcesOf(st), localui.HandlerOptions{
 		Logger: logger, Clock: cfg.clock, Metrics: reg, Updates: mirror,
 		SelfTest: &commandcenter.SelfTestConfig{CloudURL: cfg.cloudURL, RootCAs: cfg.rootCAs, LocalUI: ln.Addr().String()},
 	}), st, mirror, cfg.clock), logger)
@@ -204,14 +205,16 @@ func startCommandCenter(ctx context.Context, cfg ccConfig) (_ *ccNode, err error
 		run: func(ctx context.Context) error {
 			defer st.Close()
 			g, ctx := errgroup.WithContext(ctx)
-			g.Go(func() error { return serve(ctx, logger, "local UI", srv, func() error { return srv.Serve(ln) }) })
+			g.Go(func() error {
+				return httpserver.Run(ctx, logger, "local UI", srv, func() error { return srv.Serve(ln) })
+			})
 			g.Go(func() error { return poller.Run(ctx) })
 			g.Go(func() error { return uploader.Run(ctx) })
 			g.Go(func() error { return mirror.Run(ctx) })
 			if cfg.mirrorLn != nil {
-				msrv := newServer(commandcenter.NewMirrorHandler(st, mirror, mirror.Handler(), cfg.clock), logger)
+				msrv := httpserver.New(commandcenter.NewMirrorHandler(st, mirror, mirror.Handler(), cfg.clock), logger)
 				g.Go(func() error {
-					return serve(ctx, logger, "update mirror", msrv, func() error { return msrv.Serve(cfg.mirrorLn) })
+					return httpserver.Run(ctx, logger, "update mirror", msrv, func() error { return msrv.Serve(cfg.mirrorLn) })
 				})
 			}
 			return g.Wait()

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -14,9 +13,9 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/fusionfleet/fusionfleet/internal/clock"
-	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/fusionfleet/fusionfleet/internal/cloud"
 	"github.com/fusionfleet/fusionfleet/internal/printer"
-	"github.com/fusionfleet/fusionfleet/internal/update"
+	"github.com/fusionfleet/fusionfleet/internal/updaterepo"
 )
 
 func runDemo(ctx context.Context, args []string, e env) error {
@@ -46,7 +45,6 @@ func runDemo(ctx context.Context, args []string, e env) error {
 	// Command Center and the cloud keep real time, as they would with
 	// real printers (whose clocks they never trust for liveness).
 	clk := clock.NewScaled(*speed)
-	lc := &net.ListenConfig{}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -93,31 +91,26 @@ func runDemo(ctx context.Context, args []string, e env) error {
 		g.Go(func() error { return p.run(gctx) })
 	}
 
-	cloudLn, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
+	notify, err := nf.options()
 	if err != nil {
-		return fail(fmt.Errorf("demo: %w", err))
+		return fail(err)
 	}
-	dashLn, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
-	if err != nil {
-		cloudLn.Close()
-		return fail(fmt.Errorf("demo: %w", err))
-	}
-	cloud, err := startCloud(ctx, cloudConfig{
-		dataDir: filepath.Join(*data, "cloud"), ln: cloudLn, plainLn: dashLn, hosts: []string{"127.0.0.1"},
-		clock: clock.Real{}, logger: logger, notify: nf,
+	node, err := cloud.New(ctx, cloud.Options{
+		DataDir: filepath.Join(*data, "cloud"), Listen: "127.0.0.1:0", DashboardListen: "127.0.0.1:0",
+		Hosts: []string{"127.0.0.1"}, Logger: logger, Notify: notify,
 	})
 	if err != nil {
 		return fail(err)
 	}
-	user, password, token, err := demoTenant(ctx, cloud, time.Now())
+	user, password, token, err := node.DemoTenant(ctx)
 	if err != nil {
-		cloud.close()
+		node.Close()
 		return fail(err)
 	}
-	g.Go(func() error { return cloud.run(gctx) })
+	g.Go(func() error { return node.Run(gctx) })
 
 	cc, err := startCommandCenter(ctx, ccConfig{
-		dataDir: filepath.Join(*data, "commandcenter"), cloudURL: cloud.url, rootCAs: cloud.rootCAs.Pool,
+		dataDir: filepath.Join(*data, "commandcenter"), cloudURL: node.URL(), rootCAs: node.RootCAs(),
 		enrolToken: token, name: "Demo Command Center", printers: addrs, trustNew: true,
 		uiHost: "127.0.0.1", uiFirst: uiFirstPort, uiLast: uiLastPort,
 		pollInterval: *poll, uploadInterval: *poll, clock: clock.Real{}, logger: logger,
@@ -142,7 +135,7 @@ func runDemo(ctx context.Context, args []string, e env) error {
 		g.Go(func() error { return agent(gctx) })
 	}
 
-	fmt.Fprintf(e.stdout, "cloud: %s\n", cloud.dashboardURL)
+	fmt.Fprintf(e.stdout, "cloud: %s\n", node.DashboardURL())
 	fmt.Fprintf(e.stdout, "commandcenter: %s\n", cc.url)
 	fmt.Fprintf(e.stdout, "login: %s %s\n", user, password)
 	fmt.Fprintf(e.stdout, "updates: %s (release with: fusionfleet release add-target -dir %s -version 4.3.0 -models FF-4200 FILE; approve at %supdates)\n",
@@ -155,43 +148,6 @@ func runDemo(ctx context.Context, args []string, e env) error {
 	return nil
 }
 
-// demoTenant makes sure the demo organisation, site and admin exist, resets
-// the admin's password (it is printed at every start), and returns an
-// enrolment token for the demo site.
-func demoTenant(ctx context.Context, cloud *cloudNode, now time.Time) (user, password, token string, err error) {
-	const name = "demo-admin"
-	st := cloud.store
-	u, _, err := st.UserByName(ctx, name)
-	var org fleet.OrgID
-	switch {
-	case errors.Is(err, fleet.ErrNotFound):
-		if org, err = st.CreateOrg(ctx, "Demo Print Shop"); err != nil {
-			return "", "", "", fmt.Errorf("demo: %w", err)
-		}
-	case err != nil:
-		return "", "", "", fmt.Errorf("demo: %w", err)
-	default:
-		org = u.OrgID
-	}
-	sites, err := st.Sites(ctx, org)
-	if err != nil {
-		return "", "", "", fmt.Errorf("demo: %w", err)
-	}
-	var site fleet.SiteID
-	if len(sites) > 0 {
-		site = sites[0].ID
-	} else if site, err = st.CreateSite(ctx, org, "Demo site"); err != nil {
-		return "", "", "", fmt.Errorf("demo: %w", err)
-	}
-	if password, err = setAdmin(ctx, st, org, name); err != nil {
-		return "", "", "", err
-	}
-	if token, err = newEnrolmentToken(ctx, st, site, now, time.Hour); err != nil {
-		return "", "", "", err
-	}
-	return name, password, token, nil
-}
-
 // demoUpdateInterval is how often the demo's mirror and printers look for
 // updates: often, so that a release shows within seconds.
 const demoUpdateInterval = 5 * time.Second
@@ -199,9 +155,9 @@ const demoUpdateInterval = 5 * time.Second
 // demoRepository opens the update repository in dir, creating it with
 // every key on first start, and returns the root the printers pin.
 func demoRepository(dir string) ([]byte, error) {
-	repo, err := update.OpenRepo(dir, update.RepoOptions{})
+	repo, err := updaterepo.OpenRepo(dir, updaterepo.RepoOptions{})
 	if err != nil {
-		if repo, err = update.InitRepo(dir, update.RepoOptions{}); err != nil {
+		if repo, err = updaterepo.InitRepo(dir, updaterepo.RepoOptions{}); err != nil {
 			return nil, err
 		}
 	}

@@ -1,15 +1,11 @@
 package main
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"flag"
 	"fmt"
-	"log/slog"
-	"os"
 	"strconv"
 
-	"github.com/fusionfleet/fusionfleet/internal/clock"
+	"github.com/fusionfleet/fusionfleet/internal/cloud"
 	"github.com/fusionfleet/fusionfleet/internal/notify"
 )
 
@@ -52,41 +48,17 @@ func envBool(e env, key string) bool {
 	return b
 }
 
-// newDispatcher builds the notification dispatcher from the flags; nil
-// flags (a node started without them, as in tests) mean webhooks only.
-func (f *notifyFlags) newDispatcher(st notify.Store, c clock.Clock, logger *slog.Logger) (*notify.Dispatcher, error) {
-	if f == nil {
-		return notify.New(st, notify.Options{Clock: c, Logger: logger})
+// options maps the flags to a node's notification options.
+func (f *notifyFlags) options() (cloud.NotifyOptions, error) {
+	if *f.smtp == "" && (*f.from != "" || *f.passwordFile != "") {
+		return cloud.NotifyOptions{}, fmt.Errorf("notify: -smtp-from and -smtp-password-file need -smtp")
 	}
-	o := notify.Options{
-		Clock:  c,
-		Logger: logger,
+	return cloud.NotifyOptions{
 		SMTP: notify.SMTPOptions{
 			Addr: *f.smtp, From: *f.from, Username: *f.user, PasswordFile: *f.passwordFile, StartTLS: *f.startTLS,
 		},
+		SMTPCAFile:           *f.ca,
 		AllowPrivateWebhooks: *f.allowPrivate,
 		DashboardURL:         *f.link,
-	}
-	if *f.ca != "" {
-		pem, err := os.ReadFile(*f.ca)
-		if err != nil {
-			return nil, fmt.Errorf("notify: smtp ca: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("notify: smtp ca %s: no certificates", *f.ca)
-		}
-		o.SMTP.TLSConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-	}
-	if *f.smtp == "" && (*f.from != "" || *f.passwordFile != "") {
-		return nil, fmt.Errorf("notify: -smtp-from and -smtp-password-file need -smtp")
-	}
-	d, err := notify.New(st, o)
-	if err != nil {
-		return nil, err
-	}
-	if !d.EmailEnabled() {
-		logger.Info("no SMTP server (-smtp): alert e-mails are off, webhooks only", "component", "notify")
-	}
-	return d, nil
+	}, nil
 }

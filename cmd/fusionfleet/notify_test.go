@@ -2,49 +2,35 @@ package main
 
 import (
 	"io"
-	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/fusionfleet/fusionfleet/internal/clock"
-	"github.com/fusionfleet/fusionfleet/internal/sqlite"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/fusionfleet/fusionfleet/internal/cloud"
+	"github.com/fusionfleet/fusionfleet/internal/notify"
 )
 
 func TestNotifyFlags(t *testing.T) {
-	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "cloud.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	pw := filepath.Join(t.TempDir(), "pw")
-	if err := os.WriteFile(pw, []byte("secret\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	notPEM := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(notPEM, []byte("not a certificate"), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	tests := []struct {
-		name      string
-		args      []string
-		env       map[string]string
-		wantErr   string
-		wantEmail bool
+		name    string
+		args    []string
+		env     map[string]string
+		want    cloud.NotifyOptions
+		wantErr string
 	}{
-		{"no e-mail", nil, nil, "", false},
-		{"flags", []string{"-smtp", "127.0.0.1:25", "-smtp-from", "alerts@example.com", "-smtp-password-file", pw, "-smtp-starttls"}, nil, "", true},
+		{"none", nil, nil, cloud.NotifyOptions{}, ""},
+		{"flags", []string{"-smtp", "127.0.0.1:25", "-smtp-from", "alerts@example.com", "-smtp-user", "u", "-smtp-password-file", "pw",
+			"-smtp-starttls", "-smtp-ca", "ca.pem", "-webhook-allow-private", "-notify-link", "https://cloud.example.com/"}, nil,
+			cloud.NotifyOptions{
+				SMTP:       notify.SMTPOptions{Addr: "127.0.0.1:25", From: "alerts@example.com", Username: "u", PasswordFile: "pw", StartTLS: true},
+				SMTPCAFile: "ca.pem", AllowPrivateWebhooks: true, DashboardURL: "https://cloud.example.com/",
+			}, ""},
 		{"environment", nil, map[string]string{"FUSIONFLEET_SMTP": "127.0.0.1:25", "FUSIONFLEET_SMTP_FROM": "alerts@example.com",
-			"FUSIONFLEET_SMTP_STARTTLS": "true"}, "", true},
-		{"sender without server", []string{"-smtp-from", "alerts@example.com"}, nil, "need -smtp", false},
-		{"server without sender", []string{"-smtp", "127.0.0.1:25"}, nil, "smtp sender", false},
-		{"missing password file", []string{"-smtp", "127.0.0.1:25", "-smtp-from", "a@example.com", "-smtp-password-file", pw + ".none"}, nil, "smtp password", false},
-		{"bad ca", []string{"-smtp", "127.0.0.1:25", "-smtp-from", "a@example.com", "-smtp-ca", notPEM}, nil, "no certificates", false},
-	}
-	var none *notifyFlags
-	if d, err := none.newDispatcher(st, clock.Real{}, slog.New(slog.DiscardHandler)); err != nil || d.EmailEnabled() {
-		t.Errorf("without flags: %v, %v; want webhooks only", d, err)
+			"FUSIONFLEET_SMTP_STARTTLS": "true", "FUSIONFLEET_WEBHOOK_ALLOW_PRIVATE": "1"},
+			cloud.NotifyOptions{SMTP: notify.SMTPOptions{Addr: "127.0.0.1:25", From: "alerts@example.com", StartTLS: true}, AllowPrivateWebhooks: true}, ""},
+		{"sender without server", []string{"-smtp-from", "alerts@example.com"}, nil, cloud.NotifyOptions{}, "need -smtp"},
+		{"password without server", []string{"-smtp-password-file", "pw"}, nil, cloud.NotifyOptions{}, "need -smtp"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -54,7 +40,7 @@ func TestNotifyFlags(t *testing.T) {
 			if err := parse(fs, tt.args, e); err != nil {
 				t.Fatal(err)
 			}
-			d, err := nf.newDispatcher(st, clock.Real{}, slog.New(slog.DiscardHandler))
+			got, err := nf.options()
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want one with %q", err, tt.wantErr)
@@ -64,8 +50,8 @@ func TestNotifyFlags(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if d.EmailEnabled() != tt.wantEmail {
-				t.Errorf("EmailEnabled = %v, want %v", d.EmailEnabled(), tt.wantEmail)
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("options (-want +got):\n%s", diff)
 			}
 		})
 	}

@@ -89,33 +89,16 @@ func TestCloudOutageLosesNothing(t *testing.T) {
 	}
 	goRun(t, p.run)
 
-	cloudAddr := "127.0.0.1:0"
-	startCloudAt := func() *cloudNode {
-		t.Helper()
-		ln, err := net.Listen("tcp", cloudAddr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cloudAddr = ln.Addr().String() // the same address after a restart
-		node, err := startCloud(ctx, cloudConfig{
-			dataDir: filepath.Join(dir, "cloud"), ln: ln, hosts: []string{"127.0.0.1"},
-			clock: clock.Real{}, logger: logger,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return node
-	}
-	cloud := startCloudAt()
-	_, _, token, err := demoTenant(ctx, cloud, time.Now())
+	cloudDir := filepath.Join(dir, "cloud")
+	cloud, cloudRun := startCloud(t, cloudDir, "")
+	_, _, token, err := cloud.DemoTenant(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cloudRun := goRun(t, cloud.run)
 
 	ui := freePort(t)
 	cc, err := startCommandCenter(ctx, ccConfig{
-		dataDir: filepath.Join(dir, "cc"), cloudURL: cloud.url, rootCAs: cloud.rootCAs.Pool, enrolToken: token,
+		dataDir: filepath.Join(dir, "cc"), cloudURL: cloud.URL(), rootCAs: cloud.RootCAs(), enrolToken: token,
 		name: "test", printers: []string{p.addr}, trustNew: true, uiHost: "127.0.0.1", uiFirst: ui, uiLast: ui,
 		pollInterval: 20 * time.Millisecond, uploadInterval: 20 * time.Millisecond, priorityDelay: 20 * time.Millisecond,
 		bulkInterval: 100 * time.Millisecond, maxBackoff: 500 * time.Millisecond, rateBytes: 1 << 20,
@@ -169,8 +152,7 @@ func TestCloudOutageLosesNothing(t *testing.T) {
 	eventually(t, "no records piled up in the outbox during the outage", 30*time.Second, func() bool { return pending() >= 20 })
 
 	// The cloud comes back on the same address and data.
-	cloud = startCloudAt()
-	goRun(t, cloud.run)
+	startCloud(t, cloudDir, strings.TrimPrefix(cloud.URL(), "https://"))
 	eventually(t, "the outbox did not drain after the cloud returned", 60*time.Second, func() bool { return pending() == 0 })
 	ccRun.stop(t)
 
@@ -215,16 +197,8 @@ func (discardWriter) Write(p []byte) (int, error) { return len(p), nil }
 // the same gateway.
 func TestEnrolmentSurvivesLostAnswer(t *testing.T) {
 	ctx := t.Context()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cloud, err := startCloud(ctx, cloudConfig{dataDir: t.TempDir(), ln: ln, hosts: []string{"127.0.0.1"}, clock: clock.Real{}, logger: discardLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	goRun(t, cloud.run)
-	_, _, token, err := demoTenant(ctx, cloud, time.Now())
+	cloud, _ := startCloud(t, t.TempDir(), "")
+	_, _, token, err := cloud.DemoTenant(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +214,7 @@ func TestEnrolmentSurvivesLostAnswer(t *testing.T) {
 		t.Fatal(err)
 	}
 	st.Close()
-	client, err := uplink.NewClient(cloud.url, uplink.ClientOptions{RootCAs: cloud.rootCAs.Pool})
+	client, err := uplink.NewClient(cloud.URL(), uplink.ClientOptions{RootCAs: cloud.RootCAs()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,7 +226,7 @@ func TestEnrolmentSurvivesLostAnswer(t *testing.T) {
 	// The second start enrols with the same token and gets the same gateway.
 	ui := freePort(t)
 	cc, err := startCommandCenter(ctx, ccConfig{
-		dataDir: dir, cloudURL: cloud.url, rootCAs: cloud.rootCAs.Pool, enrolToken: token, name: "site",
+		dataDir: dir, cloudURL: cloud.URL(), rootCAs: cloud.RootCAs(), enrolToken: token, name: "site",
 		uiHost: "127.0.0.1", uiFirst: ui, uiLast: ui, clock: clock.Real{}, logger: discardLogger(),
 		stdin: strings.NewReader(""), stdout: discardWriter{},
 	})

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/deviceapi"
+	"github.com/fusionfleet/fusionfleet/internal/httpserver"
 	"github.com/fusionfleet/fusionfleet/internal/printer"
 	"golang.org/x/sync/errgroup"
 )
@@ -111,9 +111,11 @@ func runPrinter(ctx context.Context, args []string, e env) error {
 		}
 	}
 	if simLn != nil {
-		srv := newServer(simMux, logger)
+		srv := httpserver.New(simMux, logger)
 		fmt.Fprintf(e.stdout, "sim-control: http://%s/printers/{1..%d}/sim/v1/\n", simLn.Addr(), *count)
-		g.Go(func() error { return serve(gctx, logger, "sim control", srv, func() error { return srv.Serve(simLn) }) })
+		g.Go(func() error {
+			return httpserver.Run(gctx, logger, "sim control", srv, func() error { return srv.Serve(simLn) })
+		})
 	}
 	return g.Wait()
 }
@@ -175,32 +177,9 @@ func startPrinter(ctx context.Context, cfg printerConfig) (*printerNode, error) 
 		addr:        ln.Addr().String(),
 		fingerprint: deviceapi.FingerprintOf(cert.Certificate[0]),
 		run: func(ctx context.Context) error {
-			return serve(ctx, logger, "printer", srv, func() error { return srv.ServeTLS(ln, "", "") })
+			return httpserver.Run(ctx, logger, "printer", srv, func() error { return srv.ServeTLS(ln, "", "") })
 		},
 	}, nil
-}
-
-// serve runs an HTTP server until ctx is done, then shuts it down: it
-// stops accepting, lets requests in flight finish for a few seconds, and
-// then closes whatever is still open (a browser's live stream, say).
-func serve(ctx context.Context, logger *slog.Logger, name string, srv *http.Server, start func() error) error {
-	errc := make(chan error, 1)
-	go func() { errc <- start() }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("%s: %w", name, err)
-	case <-ctx.Done():
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		logger.Warn("closing connections that did not finish after shutdown", "server", name, "err", err)
-		srv.Close()
-	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("%s: %w", name, err)
-	}
-	return nil
 }
 
 // listenRemembered listens on the port this directory used last time, so a

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/update"
+	"github.com/fusionfleet/fusionfleet/internal/updaterepo"
 )
 
 // releaseActions are the steps of the offline release tool.
@@ -90,7 +91,7 @@ func runReleaseInit(ctx context.Context, args []string, e env) error {
 	if err := needDir(fs, *dir, e); err != nil {
 		return err
 	}
-	r, err := update.InitRepo(*dir, update.RepoOptions{RootKeys: *rootKeys, RootThreshold: *rootThreshold,
+	r, err := updaterepo.InitRepo(*dir, updaterepo.RepoOptions{RootKeys: *rootKeys, RootThreshold: *rootThreshold,
 		TargetsKeys: *targetsKeys, TargetsThreshold: *targetsThreshold, TimestampExpiry: *tsExpiry})
 	if err != nil {
 		return fmt.Errorf("release init: %w", err)
@@ -138,7 +139,7 @@ func runReleaseAddTarget(ctx context.Context, args []string, e env) error {
 	if err := rel.Validate(); err != nil {
 		return fmt.Errorf("release add-target: %w", err)
 	}
-	r, err := update.OpenRepo(*dir, update.RepoOptions{Progress: e.stderr})
+	r, err := updaterepo.OpenRepo(*dir, updaterepo.RepoOptions{Progress: e.stderr})
 	if err != nil {
 		return fmt.Errorf("release add-target: %w", err)
 	}
@@ -185,7 +186,7 @@ func runReleaseRotateRoot(ctx context.Context, args []string, e env) error {
 	if err := needDir(fs, *dir, e); err != nil {
 		return err
 	}
-	r, err := update.OpenRepo(*dir, update.RepoOptions{})
+	r, err := updaterepo.OpenRepo(*dir, updaterepo.RepoOptions{})
 	if err != nil {
 		return fmt.Errorf("release rotate-root: %w", err)
 	}
@@ -211,7 +212,7 @@ func runReleaseResign(ctx context.Context, args []string, e env) error {
 	if err := needDir(fs, *dir, e); err != nil {
 		return err
 	}
-	r, err := update.OpenRepo(*dir, update.RepoOptions{TimestampExpiry: *tsExpiry})
+	r, err := updaterepo.OpenRepo(*dir, updaterepo.RepoOptions{TimestampExpiry: *tsExpiry})
 	if err != nil {
 		return fmt.Errorf("release resign: %w", err)
 	}
@@ -235,7 +236,7 @@ func runReleaseStatus(ctx context.Context, args []string, e env) error {
 	if err := needDir(fs, *dir, e); err != nil {
 		return err
 	}
-	r, err := update.OpenRepo(*dir, update.RepoOptions{})
+	r, err := updaterepo.OpenRepo(*dir, updaterepo.RepoOptions{})
 	if err != nil {
 		return fmt.Errorf("release status: %w", err)
 	}

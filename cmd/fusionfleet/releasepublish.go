@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fusionfleet/fusionfleet/internal/update"
+	"github.com/fusionfleet/fusionfleet/internal/updaterepo"
 	"github.com/fusionfleet/fusionfleet/internal/uplink"
 )
 
@@ -35,7 +35,7 @@ func runReleaseExport(ctx context.Context, args []string, e env) error {
 		fs.Usage()
 		return errUsage
 	}
-	r, err := update.OpenRepo(*dir, update.RepoOptions{})
+	r, err := updaterepo.OpenRepo(*dir, updaterepo.RepoOptions{})
 	if err != nil {
 		return fmt.Errorf("release export: %w", err)
 	}
@@ -85,7 +85,7 @@ func runReleasePublish(ctx context.Context, args []string, e env) error {
 	}}
 	defer client.CloseIdleConnections()
 	base := strings.TrimSuffix(*to, "/")
-	r, err := update.OpenRepo(*dir, update.RepoOptions{})
+	r, err := updaterepo.OpenRepo(*dir, updaterepo.RepoOptions{})
 	if err != nil {
 		return fmt.Errorf("release publish: %w", err)
 	}
@@ -131,13 +131,13 @@ func cloudHolds(ctx context.Context, client *http.Client, base, file string) (bo
 
 // upload streams the archive to POST /tuf/publish, drawing a progress bar
 // on progress.
-func upload(ctx context.Context, client *http.Client, base, token string, files []update.PublishFile, progress io.Writer) (publishAnswer, error) {
+func upload(ctx context.Context, client *http.Client, base, token string, files []updaterepo.PublishFile, progress io.Writer) (updaterepo.PublishAnswer, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		err := update.WriteUpload(ctx, pw, files, progress)
+		err := updaterepo.WriteUpload(ctx, pw, files, progress)
 		pw.CloseWithError(err)
 		done <- err
 	}()
@@ -145,7 +145,7 @@ func upload(ctx context.Context, client *http.Client, base, token string, files 
 	if err != nil {
 		pr.Close()
 		<-done
-		return publishAnswer{}, err
+		return updaterepo.PublishAnswer{}, err
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/x-tar")
@@ -153,19 +153,19 @@ func upload(ctx context.Context, client *http.Client, base, token string, files 
 	pr.Close() // the server answered or gave up: stop writing
 	werr := <-done
 	if err != nil {
-		return publishAnswer{}, err
+		return updaterepo.PublishAnswer{}, err
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode != http.StatusOK {
-		return publishAnswer{}, fmt.Errorf("cloud answered %s: %s", resp.Status, strings.TrimSpace(string(body)))
+		return updaterepo.PublishAnswer{}, fmt.Errorf("cloud answered %s: %s", resp.Status, strings.TrimSpace(string(body)))
 	}
 	if werr != nil && !errors.Is(werr, io.ErrClosedPipe) {
-		return publishAnswer{}, werr
+		return updaterepo.PublishAnswer{}, werr
 	}
-	var ans publishAnswer
+	var ans updaterepo.PublishAnswer
 	if err := json.Unmarshal(body, &ans); err != nil {
-		return publishAnswer{}, fmt.Errorf("cloud answer: %w", err)
+		return updaterepo.PublishAnswer{}, fmt.Errorf("cloud answer: %w", err)
 	}
 	return ans, nil
 }
@@ -202,7 +202,7 @@ func releaseRollout(args []string, e env, action, synopsis string) error {
 	if err := needDir(fs, *dir, e); err != nil {
 		return err
 	}
-	r, err := update.OpenRepo(*dir, update.RepoOptions{})
+	r, err := updaterepo.OpenRepo(*dir, updaterepo.RepoOptions{})
 	if err != nil {
 		return fmt.Errorf("release %s: %w", action, err)
 	}

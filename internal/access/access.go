@@ -274,6 +274,19 @@ func (p Principal) FilterPrinters(ps []fleet.PrinterView) []fleet.PrinterView {
 	return out
 }
 
+// KeepAdmin decides a change to an organisation's users: it had before
+// administrators for all sites and has after once the change is made. An
+// organisation that had one must keep one, or nobody could manage its
+// users any more; the change is then refused with fleet.ErrConflict. An
+// organisation that never had one (a service provider's, say) is not made
+// to get one.
+func KeepAdmin(before, after int) error {
+	if before > 0 && after == 0 {
+		return fmt.Errorf("the organisation's last administrator for all sites: %w", fleet.ErrConflict)
+	}
+	return nil
+}
+
 // SiteSet is a set of sites of one organisation, or all of them. The zero
 // value is all sites.
 type SiteSet struct {

@@ -298,3 +298,23 @@ func TestNewToken(t *testing.T) {
 		t.Errorf("child expires %v, want the parent's %v", child.Expires, readTok.Expires)
 	}
 }
+
+func TestKeepAdmin(t *testing.T) {
+	tests := []struct {
+		before, after int
+		refused       bool
+	}{
+		{1, 1, false},
+		{2, 1, false},
+		{1, 0, true},
+		{3, 0, true},
+		{0, 0, false}, // an organisation without one is not made to get one
+		{0, 1, false},
+	}
+	for _, tt := range tests {
+		err := KeepAdmin(tt.before, tt.after)
+		if got := errors.Is(err, fleet.ErrConflict); got != tt.refused {
+			t.Errorf("KeepAdmin(%d, %d) = %v, want refused %v", tt.before, tt.after, err, tt.refused)
+		}
+	}
+}

@@ -13,7 +13,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/alert"
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
-	"github.com/fusionfleet/fusionfleet/internal/sqlite"
+	"github.com/fusionfleet/fusionfleet/internal/store"
 	"github.com/fusionfleet/fusionfleet/internal/storetest"
 	"github.com/google/go-cmp/cmp"
 )
@@ -59,7 +59,7 @@ func (n *notes) takeOf(rule fleet.RuleKey) []summary {
 }
 
 type env struct {
-	db  *sqlite.DB
+	db  *store.DB
 	org fleet.OrgID
 	sit fleet.SiteID
 	n   *notes
@@ -70,7 +70,7 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "cloud.db"))
+	db, err := store.Open(t.Context(), filepath.Join(t.TempDir(), "cloud.db"), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -454,7 +454,7 @@ func TestCustomRuleValidate(t *testing.T) {
 // BenchmarkApply measures evaluating envelopes of 100 printers' consumables
 // snapshots on SQLite, with nothing changing (the common case).
 func BenchmarkApply(b *testing.B) {
-	db, err := sqlite.Open(b.Context(), filepath.Join(b.TempDir(), "cloud.db"))
+	db, err := store.Open(b.Context(), filepath.Join(b.TempDir(), "cloud.db"), store.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

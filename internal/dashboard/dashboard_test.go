@@ -22,7 +22,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/fleetquery"
 	"github.com/fusionfleet/fusionfleet/internal/identity"
-	"github.com/fusionfleet/fusionfleet/internal/sqlite"
+	"github.com/fusionfleet/fusionfleet/internal/store"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -33,7 +33,7 @@ const password = "correct horse battery"
 // fixture is a cloud with two organisations, A and B, each with a site, a
 // printer and users, served by a dashboard on a loopback test server.
 type fixture struct {
-	db     *sqlite.DB
+	db     *store.DB
 	hub    *Hub
 	clock  *clock.Manual
 	h      *ui
@@ -55,7 +55,7 @@ func newFixture(t *testing.T) *fixture {
 func newFixtureStore(t *testing.T, wrap func(*Deps)) *fixture {
 	t.Helper()
 	ctx := t.Context()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "cloud.db"))
+	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "cloud.db"), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func newFixtureStore(t *testing.T, wrap func(*Deps)) *fixture {
 }
 
 // storeDeps fills every capability from db.
-func storeDeps(db *sqlite.DB) Deps {
+func storeDeps(db *store.DB) Deps {
 	return Deps{Sessions: db, TwoFactor: db, Members: db, Sites: db, Tokens: db, Printers: db, Jobs: db, History: db,
 		Alerts: db, AlertRules: db, WorstAlerts: db, Channels: db, NotifyPrefs: db, KPIs: db}
 }

@@ -225,6 +225,21 @@ type Delivery struct {
 	LastError string
 }
 
+// Validate reports whether the delivery can be queued: it names its
+// organisation, the alert's revision and a recipient of a known kind, and
+// when it was created and is due.
+func (d Delivery) Validate() error {
+	switch {
+	case d.OrgID == "" || d.Alert.ID == "" || d.Alert.Revision < 1 || d.Recipient.Key == "":
+		return errors.New("delivery without organisation, alert, revision or recipient")
+	case d.Recipient.Kind != ChannelEmail && d.Recipient.Kind != ChannelWebhook:
+		return fmt.Errorf("delivery to %s: invalid kind %d", d.Recipient.Key, d.Recipient.Kind)
+	case d.Created.IsZero() || d.NextAt.IsZero():
+		return errors.New("delivery without creation or due time")
+	}
+	return nil
+}
+
 // DeliveryAttempt is one entry of the delivery log.
 type DeliveryAttempt struct {
 	DeliveryID DeliveryID      `json:"delivery_id"`

@@ -111,3 +111,41 @@ func TestNotifyEnumsText(t *testing.T) {
 		t.Error("kind \"unknown\" decoded")
 	}
 }
+
+func TestDeliveryValidate(t *testing.T) {
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	good := Delivery{
+		OrgID:     "org_a",
+		Alert:     Alert{ID: "alr_1", Revision: 1},
+		Recipient: Recipient{Key: "webhook:ch_1", Kind: ChannelWebhook},
+		Created:   at, NextAt: at,
+	}
+	tests := []struct {
+		name   string
+		change func(*Delivery)
+		want   string // "" → valid
+	}{
+		{"complete", func(*Delivery) {}, ""},
+		{"e-mail", func(d *Delivery) { d.Recipient.Kind = ChannelEmail }, ""},
+		{"no organisation", func(d *Delivery) { d.OrgID = "" }, "without organisation"},
+		{"no alert", func(d *Delivery) { d.Alert.ID = "" }, "without organisation"},
+		{"revision 0", func(d *Delivery) { d.Alert.Revision = 0 }, "without organisation"},
+		{"no recipient", func(d *Delivery) { d.Recipient.Key = "" }, "without organisation"},
+		{"unknown kind", func(d *Delivery) { d.Recipient.Kind = 9 }, "invalid kind 9"},
+		{"no creation time", func(d *Delivery) { d.Created = time.Time{} }, "without creation or due time"},
+		{"no due time", func(d *Delivery) { d.NextAt = time.Time{} }, "without creation or due time"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := good
+			tt.change(&d)
+			err := d.Validate()
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("Validate() = %v, want nil", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("Validate() = %v, want an error with %q", err, tt.want)
+			}
+		})
+	}
+}

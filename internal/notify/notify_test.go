@@ -26,7 +26,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/notify"
-	"github.com/fusionfleet/fusionfleet/internal/sqlite"
+	"github.com/fusionfleet/fusionfleet/internal/store"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -34,7 +34,7 @@ var t0 = time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC)
 
 // env is a store with one organisation and site, and a manual clock.
 type env struct {
-	st    *sqlite.DB
+	st    *store.DB
 	org   fleet.OrgID
 	site  fleet.SiteID
 	clock *clock.Manual
@@ -42,7 +42,7 @@ type env struct {
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "cloud.db"))
+	st, err := store.Open(t.Context(), filepath.Join(t.TempDir(), "cloud.db"), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

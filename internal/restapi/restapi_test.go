@@ -19,7 +19,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/fleetquery"
 	"github.com/fusionfleet/fusionfleet/internal/identity"
-	"github.com/fusionfleet/fusionfleet/internal/sqlite"
+	"github.com/fusionfleet/fusionfleet/internal/store"
 	"github.com/fusionfleet/fusionfleet/internal/update"
 	"github.com/google/go-cmp/cmp"
 )
@@ -41,7 +41,7 @@ type side struct {
 }
 
 type fixture struct {
-	db    *sqlite.DB
+	db    *store.DB
 	clock *clock.Manual
 	h     *api
 	srv   *httptest.Server
@@ -52,7 +52,7 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	ctx := t.Context()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "cloud.db"))
+	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "cloud.db"), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func newFixture(t *testing.T) *fixture {
 }
 
 // storeDeps fills every capability from db.
-func storeDeps(db *sqlite.DB) Deps {
+func storeDeps(db *store.DB) Deps {
 	return Deps{TokenLookup: db, Members: db, Sites: db, Tokens: db, Printers: db, Jobs: db, History: db,
 		Alerts: db, AlertRules: db, Channels: db, NotifyPrefs: db, KPIs: db}
 }

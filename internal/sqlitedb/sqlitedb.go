@@ -5,7 +5,8 @@
 // upgrade a read lock) — and brings their schema up to date from numbered,
 // embedded migration files.
 //
-// The Command Center's store and the cloud's SQLite store both build on it.
+// The Command Center's store and the cloud's store (on SQLite) both build
+// on it.
 package sqlitedb
 
 import (
@@ -32,6 +33,20 @@ import (
 // recorded in the table schema_migrations. A database whose schema is newer
 // than the newest migration is refused: an older program must not write it.
 func Open(ctx context.Context, name string, fsys fs.FS) (*sql.DB, error) {
+	db, err := OpenFile(name)
+	if err != nil {
+		return nil, err
+	}
+	if err := migrate(ctx, db, fsys); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", name, err)
+	}
+	return db, nil
+}
+
+// OpenFile opens, creating if needed, the SQLite file at name with the
+// connection settings of Open, and leaves its schema to the caller.
+func OpenFile(name string) (*sql.DB, error) {
 	if name == "" || strings.ContainsAny(name, "?#") {
 		return nil, fmt.Errorf("open %q: want a file path without '?' or '#'", name)
 	}
@@ -51,44 +66,42 @@ func Open(ctx context.Context, name string, fsys fs.FS) (*sql.DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", name, err)
 	}
-	if err := migrate(ctx, db, fsys); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open %s: %w", name, err)
-	}
 	return db, nil
 }
 
-type migration struct {
-	version int
-	file    string
+// Migration is a numbered migration file.
+type Migration struct {
+	Version int
+	File    string
 }
 
-// migrations lists the .sql files of fsys's root by version.
-func migrations(fsys fs.FS) ([]migration, error) {
+// Migrations lists the .sql files of fsys's root, named NNN_what.sql, by
+// version.
+func Migrations(fsys fs.FS) ([]Migration, error) {
 	names, err := fs.Glob(fsys, "*.sql")
 	if err != nil {
 		return nil, err
 	}
-	var ms []migration
+	var ms []Migration
 	for _, n := range names {
 		num, _, ok := strings.Cut(path.Base(n), "_")
 		v, err := strconv.Atoi(num)
 		if !ok || err != nil || v <= 0 {
 			return nil, fmt.Errorf("migration file %s: want NNN_what.sql", n)
 		}
-		ms = append(ms, migration{v, n})
+		ms = append(ms, Migration{v, n})
 	}
-	slices.SortFunc(ms, func(a, b migration) int { return a.version - b.version })
+	slices.SortFunc(ms, func(a, b Migration) int { return a.Version - b.Version })
 	for i := 1; i < len(ms); i++ {
-		if ms[i].version == ms[i-1].version {
-			return nil, fmt.Errorf("migration files %s and %s share version %d", ms[i-1].file, ms[i].file, ms[i].version)
+		if ms[i].Version == ms[i-1].Version {
+			return nil, fmt.Errorf("migration files %s and %s share version %d", ms[i-1].File, ms[i].File, ms[i].Version)
 		}
 	}
 	return ms, nil
 }
 
 func migrate(ctx context.Context, db *sql.DB, fsys fs.FS) error {
-	ms, err := migrations(fsys)
+	ms, err := Migrations(fsys)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
@@ -102,26 +115,26 @@ func migrate(ctx context.Context, db *sql.DB, fsys fs.FS) error {
 	if err := db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	if latest := ms[len(ms)-1].version; current > latest {
+	if latest := ms[len(ms)-1].Version; current > latest {
 		return fmt.Errorf("migrate: database schema version %d is newer than this program's %d", current, latest)
 	}
 	for _, m := range ms {
-		if m.version <= current {
+		if m.Version <= current {
 			continue
 		}
-		body, err := fs.ReadFile(fsys, m.file)
+		body, err := fs.ReadFile(fsys, m.File)
 		if err != nil {
-			return fmt.Errorf("migrate to %d: %w", m.version, err)
+			return fmt.Errorf("migrate to %d: %w", m.Version, err)
 		}
 		err = Tx(ctx, db, func(tx *sql.Tx) error {
 			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
 				return err
 			}
-			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version) VALUES (?)`, m.version)
+			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version) VALUES (?)`, m.Version)
 			return err
 		})
 		if err != nil {
-			return fmt.Errorf("migrate to %d (%s): %w", m.version, m.file, err)
+			return fmt.Errorf("migrate to %d (%s): %w", m.Version, m.File, err)
 		}
 	}
 	return nil

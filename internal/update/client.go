@@ -203,7 +203,7 @@ func (c *Client) targets(s *session, kind Kind) []Target {
 		if tf.Custom == nil {
 			continue
 		}
-		rel, err := decodeRelease(*tf.Custom)
+		rel, err := DecodeRelease(*tf.Custom)
 		if err != nil {
 			c.opts.Logger.Warn("target with invalid release metadata skipped", "target", name, "err", err)
 			continue
@@ -213,7 +213,7 @@ func (c *Client) targets(s *session, kind Kind) []Target {
 		}
 	}
 	slices.SortFunc(ts, func(a, b Target) int {
-		if c := compareVersions(b.Version, a.Version); c != 0 {
+		if c := CompareVersions(b.Version, a.Version); c != 0 {
 			return c
 		}
 		return strings.Compare(a.Name, b.Name)
@@ -228,9 +228,9 @@ func (c *Client) applicable(t Target, kind Kind, installed Slot) error {
 		return ErrWrongKind
 	case !t.Fits(c.model):
 		return ErrWrongModel
-	case compareVersions(t.Version, installed.Version) <= 0:
+	case CompareVersions(t.Version, installed.Version) <= 0:
 		return ErrDowngrade
-	case t.MinVersion != "" && compareVersions(installed.Version, t.MinVersion) < 0:
+	case t.MinVersion != "" && CompareVersions(installed.Version, t.MinVersion) < 0:
 		return ErrMinVersion
 	case !t.Reaches(t.Name, c.opts.PrinterID, c.opts.Site):
 		return ErrNotInRollout
@@ -316,7 +316,7 @@ func (c *Client) Apply(ctx context.Context, kind Kind, name string, start StartF
 	if !ok || tf.Custom == nil {
 		return Installed{}, fmt.Errorf("apply %s: %w", name, ErrNoUpdate)
 	}
-	rel, err := decodeRelease(*tf.Custom)
+	rel, err := DecodeRelease(*tf.Custom)
 	if err != nil {
 		return Installed{}, &RefusedError{Reason: ErrMalformed, Role: "target " + name, Err: err}
 	}

@@ -1,32 +1,11 @@
-// Package update delivers firmware images and print-parameter sets to
-// printers with The Update Framework (TUF), through go-tuf's reference
-// client: the release tool and the cloud keep a TUF repository (Repo,
-// NewHandler), Command Centers mirror it, and each printer verifies
-// everything itself (Client) before installing into an A/B slot pair and
-// telling the device (Agent).
-//
-// # Keys: which live where
-//
-//   - root (offline, threshold, default 2 of 3): signs the list of keys
-//     and thresholds for every role. Kept off-line by the release
-//     managers; used only to create the repository and to rotate keys.
-//     Printers pin a root at manufacture and follow later ones only along
-//     the chain of roots, each signed by a threshold of the previous root's
-//     keys and of its own (RotateRoot).
-//   - targets (offline, threshold configurable): signs the list of targets
-//     with their lengths, hashes and custom release metadata (kind,
-//     version, models, minimum version, notes, staged rollout). Adding a
-//     release needs it, so a compromised cloud cannot publish firmware.
-//   - snapshot and timestamp (online, held by the cloud): the snapshot
-//     fixes which version of targets metadata belongs to the current
-//     repository state; the timestamp, re-signed on a schedule with a short
-//     expiry (Resign), says which snapshot is current. Stealing them lets
-//     an attacker at most delay updates until the targets expire, not ship
-//     code.
-//
-// Keys are ed25519, stored as PKCS#8 PEM files readable by the owner only,
-// under keys/offline and keys/online in the repository directory, so that
-// the cloud receives only the online directory.
+// Package update is what the site links of signed updates, through The
+// Update Framework (TUF) and go-tuf's reference client: the release
+// metadata every target carries (Release, Offer), a Command Center's
+// mirror of the cloud's repository (Mirror, NewHandler), and the printer's
+// verifying client (Client), which checks everything itself before
+// installing into an A/B slot pair and telling the device (Agent). The
+// repository, publishing and the cloud's /tuf/ service are the cloud's
+// and live in package updaterepo, which the site does not link.
 //
 // # What each check defends against
 //
@@ -61,24 +40,6 @@
 //     old a base, not yet in the staged rollout, not newer).
 //   - ErrStartFailed: the new release failed its start check; the client
 //     switched back to the previous slot and will not retry that target.
-//
-// # Publishing and staged-rollout halts
-//
-// The release tool signs offline and uploads to the cloud (Repo.Publish,
-// an archive written by WriteUpload). The cloud holds only the online keys
-// (Repo.ExportOnline) and accepts an upload only if it verifies against
-// the root chain the cloud already trusts: each new root signed by a
-// threshold of the previous root's keys and of its own, targets signed by
-// a threshold of the targets keys, every target with its signed length and
-// SHA-256, and no version going backwards. A refused upload changes
-// nothing; an accepted one gets a new snapshot and timestamp signed by the
-// cloud. The cloud also keeps rollout.json beside the repository: the
-// targets whose staged rollout is halted, by an operator (Repo.Halt) or by
-// the RolloutController when a target's printers raise failure alerts
-// more often than printers of the same model on other versions. Command
-// Centers hold halted targets back. Halting is an availability control,
-// not a security control: the file is unsigned, and printers verify every
-// target with TUF whatever it says.
 //
 // # A/B slots
 //

@@ -34,6 +34,13 @@ var (
 	ErrStartFailed      = errors.New("new version failed its start check and was rolled back")
 )
 
+// RefusalReasons lists every reason a RefusedError may carry.
+var RefusalReasons = []error{
+	ErrTamperedTarget, ErrTamperedMetadata, ErrUnknownKey, ErrThreshold, ErrRollback, ErrExpired,
+	ErrMixAndMatch, ErrRootRotation, ErrMalformed, ErrTooLarge, ErrUnavailable, ErrWrongModel,
+	ErrWrongKind, ErrDowngrade, ErrMinVersion, ErrNotInRollout, ErrNoUpdate, ErrStartFailed,
+}
+
 // RefusedError says why an update was refused and which file caused it.
 // errors.Is matches both its Reason and the underlying TUF error.
 type RefusedError struct {
@@ -110,7 +117,7 @@ func classifyRefresh(err error, last download, root *metadata.Metadata[metadata.
 	case errors.As(err, &tooBig) && tooBig.complete && parses(last.data, role):
 		// Longer than the signed length, but whole metadata: an edited
 		// file. Its signatures say what was done to it.
-		return &RefusedError{Reason: diagnoseSignatures(last.data, role, root), Role: role, URL: last.url,
+		return &RefusedError{Reason: DiagnoseSignatures(last.data, role, root), Role: role, URL: last.url,
 			Err: fmt.Errorf("%d bytes, more than the signed length %d", len(last.data), tooBig.limit)}
 	case errors.As(err, &tooBig), errors.As(err, &dlLen):
 		return refused(ErrTooLarge)
@@ -127,19 +134,19 @@ func classifyRefresh(err error, last download, root *metadata.Metadata[metadata.
 		}
 		return refused(ErrRollback)
 	case errors.As(err, &unsigned), errors.As(err, &mismatch):
-		return refused(diagnoseSignatures(last.data, role, root))
+		return refused(DiagnoseSignatures(last.data, role, root))
 	}
 	// Anything else (undecodable bytes, the wrong type of metadata where
 	// another was asked for) means the mirror serves what it should not.
 	return refused(ErrMalformed)
 }
 
-// diagnoseSignatures looks at the signatures of a metadata file the client
+// DiagnoseSignatures looks at the signatures of a metadata file the client
 // refused, to say why: a trusted key whose signature no longer verifies
 // means the content was altered; a valid threshold means the file is
 // authentic but was not the one named (mix-and-match); otherwise it is
 // signed by untrusted keys or too few trusted ones.
-func diagnoseSignatures(data []byte, role string, root *metadata.Metadata[metadata.RootType]) error {
+func DiagnoseSignatures(data []byte, role string, root *metadata.Metadata[metadata.RootType]) error {
 	if role == "" || !parses(data, role) {
 		return ErrMalformed
 	}

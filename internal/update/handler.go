@@ -30,15 +30,15 @@ func NewHandler(dir string, opts HandlerOptions) http.Handler {
 		opts.MaxTargetSize = 1 << 30
 	}
 	mux := http.NewServeMux()
-	mux.Handle("GET /tuf/metadata/{file}", serveDir(filepath.Join(dir, repoMetadataDir), opts.MaxMetadataSize, "application/json", "no-store"))
-	mux.Handle("GET /tuf/targets/{file}", serveDir(filepath.Join(dir, repoTargetsDir), opts.MaxTargetSize, "application/octet-stream", "public, max-age=31536000, immutable"))
+	mux.Handle("GET /tuf/metadata/{file}", serveDir(filepath.Join(dir, MetadataDir), opts.MaxMetadataSize, "application/json", "no-store"))
+	mux.Handle("GET /tuf/targets/{file}", serveDir(filepath.Join(dir, TargetsDir), opts.MaxTargetSize, "application/octet-stream", "public, max-age=31536000, immutable"))
 	return mux
 }
 
 func serveDir(dir string, limit int64, contentType, cacheControl string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("file")
-		if name == "" || len(name) > 255 || name != safeName(name) {
+		if name == "" || len(name) > 255 || name != SafeName(name) {
 			http.Error(w, "bad file name", http.StatusBadRequest)
 			return
 		}

@@ -100,7 +100,7 @@ func NewMirror(dir, src string, client *http.Client, opts MirrorOptions) (*Mirro
 	if opts.MaxRoots <= 0 {
 		opts.MaxRoots = 64
 	}
-	for _, d := range []string{repoMetadataDir, repoTargetsDir} {
+	for _, d := range []string{MetadataDir, TargetsDir} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			return nil, fmt.Errorf("mirror: %w", err)
 		}
@@ -193,7 +193,7 @@ func (m *Mirror) Sync(ctx context.Context) (bool, error) {
 	for _, role := range slices.Sorted(maps.Keys(ss.Meta)) {
 		info := ss.Meta[role]
 		name := strconv.FormatInt(info.Version, 10) + "." + role
-		if !strings.HasSuffix(role, ".json") || safeName(name) != name {
+		if !strings.HasSuffix(role, ".json") || SafeName(name) != name {
 			return false, fmt.Errorf("mirror sync: snapshot names a bad role file %q", role)
 		}
 		b, err := m.fetchMeta(ctx, name)
@@ -210,7 +210,7 @@ func (m *Mirror) Sync(ctx context.Context) (bool, error) {
 		}
 		targets = append(targets, got...)
 	}
-	if err := writeAtomic(m.metaPath("timestamp.json"), ts, 0o644); err != nil {
+	if err := WriteFileAtomic(m.metaPath("timestamp.json"), ts, 0o644); err != nil {
 		return false, fmt.Errorf("mirror sync: %w", err)
 	}
 	m.targets = targets
@@ -237,7 +237,7 @@ func (m *Mirror) syncRollout(ctx context.Context) {
 	var r haltList
 	if err == nil {
 		if err = json.Unmarshal(b, &r); err == nil {
-			err = writeAtomic(filepath.Join(m.dir, "rollout.json"), b, 0o644)
+			err = WriteFileAtomic(filepath.Join(m.dir, "rollout.json"), b, 0o644)
 		}
 	}
 	if err != nil {
@@ -270,7 +270,7 @@ func (m *Mirror) syncRoots(ctx context.Context) error {
 		if err := decodeSigned(b, "root", &root); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
-		if err := writeAtomic(m.metaPath(name), b, 0o644); err != nil {
+		if err := WriteFileAtomic(m.metaPath(name), b, 0o644); err != nil {
 			return err
 		}
 		n++
@@ -288,7 +288,7 @@ func (m *Mirror) fetchMeta(ctx context.Context, name string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := writeAtomic(m.metaPath(name), b, 0o644); err != nil {
+	if err := WriteFileAtomic(m.metaPath(name), b, 0o644); err != nil {
 		return nil, err
 	}
 	return b, nil
@@ -307,14 +307,14 @@ func (m *Mirror) syncTargets(ctx context.Context, tg targetsSigned) ([]MirroredT
 	var out []MirroredTarget
 	for _, name := range slices.Sorted(maps.Keys(tg.Targets)) {
 		t := tg.Targets[name]
-		if name != safeName(name) || name == "" {
+		if name != SafeName(name) || name == "" {
 			return nil, fmt.Errorf("targets metadata names a bad target %q", name)
 		}
 		sum := t.Hashes["sha256"]
 		if len(sum) != sha256.Size*2 || t.Length < 0 {
 			return nil, fmt.Errorf("target %s: no SHA-256 or a negative length", name)
 		}
-		rel, err := decodeRelease(t.Custom)
+		rel, err := DecodeRelease(t.Custom)
 		if err != nil {
 			// No printer installs it either; the others still get theirs.
 			m.opts.Logger.Warn("target skipped", "target", name, "err", err)
@@ -327,7 +327,7 @@ func (m *Mirror) syncTargets(ctx context.Context, tg targetsSigned) ([]MirroredT
 			return nil, fmt.Errorf("target %s: %d bytes, more than the mirror's limit of %d", name, t.Length, m.opts.MaxTargetSize)
 		}
 		file := sum + "." + name
-		path := filepath.Join(m.dir, repoTargetsDir, file)
+		path := filepath.Join(m.dir, TargetsDir, file)
 		if _, err := os.Stat(path); err != nil {
 			b, err := m.get(ctx, "targets/"+file, t.Length)
 			if err != nil {
@@ -337,7 +337,7 @@ func (m *Mirror) syncTargets(ctx context.Context, tg targetsSigned) ([]MirroredT
 			if int64(len(b)) != t.Length || hex.EncodeToString(got[:]) != sum {
 				return nil, fmt.Errorf("target %s: %w", name, ErrTamperedTarget)
 			}
-			if err := writeAtomic(path, b, 0o644); err != nil {
+			if err := WriteFileAtomic(path, b, 0o644); err != nil {
 				return nil, err
 			}
 		}
@@ -371,10 +371,10 @@ func (m *Mirror) localTargets(ts []byte) ([]MirroredTarget, error) {
 			return nil, err
 		}
 		for name, t := range tg.Targets {
-			if _, err := os.Stat(filepath.Join(m.dir, repoTargetsDir, t.Hashes["sha256"]+"."+name)); err != nil {
+			if _, err := os.Stat(filepath.Join(m.dir, TargetsDir, t.Hashes["sha256"]+"."+name)); err != nil {
 				continue
 			}
-			rel, err := decodeRelease(t.Custom)
+			rel, err := DecodeRelease(t.Custom)
 			if err != nil {
 				continue
 			}
@@ -391,7 +391,7 @@ func (m *Mirror) prune(keep []MirroredTarget) {
 	for _, t := range keep {
 		want[t.SHA256+"."+t.Name] = true
 	}
-	dir := filepath.Join(m.dir, repoTargetsDir)
+	dir := filepath.Join(m.dir, TargetsDir)
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return
@@ -405,7 +405,7 @@ func (m *Mirror) prune(keep []MirroredTarget) {
 	}
 }
 
-func (m *Mirror) metaPath(name string) string { return filepath.Join(m.dir, repoMetadataDir, name) }
+func (m *Mirror) metaPath(name string) string { return filepath.Join(m.dir, MetadataDir, name) }
 
 var errNotFound = errors.New("not found")
 

@@ -51,13 +51,13 @@ func NewestOffer(offers []Offer, kind Kind, model, installed string) *Offer {
 	var best *Offer
 	for i := range offers {
 		o := &offers[i]
-		if o.Kind != kind || !o.Fits(model) || o.Halted || compareVersions(o.Version, installed) <= 0 {
+		if o.Kind != kind || !o.Fits(model) || o.Halted || CompareVersions(o.Version, installed) <= 0 {
 			continue
 		}
-		if o.MinVersion != "" && compareVersions(installed, o.MinVersion) < 0 {
+		if o.MinVersion != "" && CompareVersions(installed, o.MinVersion) < 0 {
 			continue
 		}
-		if best == nil || compareVersions(o.Version, best.Version) > 0 {
+		if best == nil || CompareVersions(o.Version, best.Version) > 0 {
 			best = o
 		}
 	}
@@ -70,6 +70,6 @@ func SortOffers(offers []Offer) {
 		if c := strings.Compare(string(a.Kind), string(b.Kind)); c != 0 {
 			return c
 		}
-		return compareVersions(b.Version, a.Version)
+		return CompareVersions(b.Version, a.Version)
 	})
 }

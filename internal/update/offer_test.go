@@ -2,6 +2,11 @@ package update
 
 import "testing"
 
+const (
+	model4200 = "FF-4200"
+	model5200 = "FF-5200"
+)
+
 func TestNewestOffer(t *testing.T) {
 	pct := 20
 	offers := []Offer{

@@ -166,10 +166,10 @@ func (r Release) Reaches(target, printerID, site string) bool {
 	return int(h.Sum64()%100) < *ro.Percent
 }
 
-// decodeRelease decodes and validates a target's custom metadata. The bytes
+// DecodeRelease decodes and validates a target's custom metadata. The bytes
 // come from the repository through a mirror; they are signed, but decoding
 // must still survive anything.
-func decodeRelease(raw []byte) (Release, error) {
+func DecodeRelease(raw []byte) (Release, error) {
 	if len(raw) > maxCustomBytes {
 		return Release{}, fmt.Errorf("custom metadata: %d bytes, at most %d", len(raw), maxCustomBytes)
 	}
@@ -192,9 +192,9 @@ func decodeRelease(raw []byte) (Release, error) {
 	return *wrap.FusionFleet, nil
 }
 
-// encodeRelease is the inverse of decodeRelease: the release sits under a
+// EncodeRelease is the inverse of DecodeRelease: the release sits under a
 // "fusionfleet" key, leaving room for other tools' custom fields.
-func encodeRelease(r Release) (json.RawMessage, error) {
+func EncodeRelease(r Release) (json.RawMessage, error) {
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
@@ -313,9 +313,9 @@ func (v Version) String() string {
 	return b.String()
 }
 
-// compareVersions compares two version strings; an unparsable one sorts
+// CompareVersions compares two version strings; an unparsable one sorts
 // first, so that it is never taken for newer.
-func compareVersions(a, b string) int {
+func CompareVersions(a, b string) int {
 	va, errA := ParseVersion(a)
 	vb, errB := ParseVersion(b)
 	switch {

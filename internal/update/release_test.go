@@ -86,11 +86,11 @@ func TestDecodeRelease(t *testing.T) {
 	pct := 25
 	want := Release{Kind: KindParameters, Version: "2.2", Models: []string{"FF-4200"}, Name: "std-4200-2.2",
 		Notes: "Neue Parameter", Rollout: &Rollout{Percent: &pct}}
-	raw, err := encodeRelease(want)
+	raw, err := EncodeRelease(want)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := decodeRelease(raw)
+	got, err := DecodeRelease(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,8 +98,8 @@ func TestDecodeRelease(t *testing.T) {
 		t.Errorf("round trip (-want +got):\n%s", d)
 	}
 	for _, bad := range []string{`null`, `{}`, `{"fusionfleet":{}}`, `{"fusionfleet":{"kind":"firmware"}} {}`, `[`} {
-		if _, err := decodeRelease([]byte(bad)); err == nil {
-			t.Errorf("decodeRelease(%s) succeeded", bad)
+		if _, err := DecodeRelease([]byte(bad)); err == nil {
+			t.Errorf("DecodeRelease(%s) succeeded", bad)
 		}
 	}
 }
@@ -112,15 +112,15 @@ func FuzzDecodeRelease(f *testing.F) {
 	f.Add([]byte(`{"fusionfleet":{"kind":"firmware","version":"5.0.0-rc.1","models":["x"],"notes":"\u00e4"}}`))
 	f.Add([]byte(`{"other":1}`))
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		r, err := decodeRelease(raw)
+		r, err := DecodeRelease(raw)
 		if err != nil {
 			return
 		}
-		again, err := encodeRelease(r)
+		again, err := EncodeRelease(r)
 		if err != nil {
 			t.Fatalf("accepted release does not encode: %v", err)
 		}
-		r2, err := decodeRelease(again)
+		r2, err := DecodeRelease(again)
 		if err != nil {
 			t.Fatalf("re-encoded release does not decode: %v", err)
 		}

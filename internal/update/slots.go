@@ -117,7 +117,7 @@ func (st slotStore) save(s Slots) error {
 	if err != nil {
 		return fmt.Errorf("slots: %w", err)
 	}
-	if err := writeAtomic(st.path(), b, 0o600); err != nil {
+	if err := WriteFileAtomic(st.path(), b, 0o600); err != nil {
 		return fmt.Errorf("slots: %w", err)
 	}
 	return nil

@@ -1,0 +1,127 @@
+package cloud
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/fusionfleet/fusionfleet/internal/identity"
+	"github.com/fusionfleet/fusionfleet/internal/store"
+)
+
+// FirstStart is what Bootstrap created on a fresh store, to be shown
+// once: the admin's generated password and an enrolment token for the
+// first site.
+type FirstStart struct {
+	User, Password string
+	Site           string
+	EnrolmentToken string
+	TokenValid     time.Duration
+}
+
+// Bootstrap creates, on a fresh store (one without an "admin" user), an
+// organisation named orgName, a first site, an admin user with a
+// generated password and an enrolment token. It returns nil when the
+// store was not fresh.
+func (n *Node) Bootstrap(ctx context.Context, orgName string) (*FirstStart, error) {
+	st := n.store
+	if _, _, err := st.UserByName(ctx, "admin"); err == nil {
+		return nil, nil
+	} else if !errors.Is(err, fleet.ErrNotFound) {
+		return nil, fmt.Errorf("bootstrap: %w", err)
+	}
+	org, err := st.CreateOrg(ctx, orgName)
+	if err != nil {
+		return nil, fmt.Errorf("bootstrap: %w", err)
+	}
+	const siteName = "Site 1"
+	site, err := st.CreateSite(ctx, org, siteName)
+	if err != nil {
+		return nil, fmt.Errorf("bootstrap: %w", err)
+	}
+	password, err := setAdmin(ctx, st, org, "admin")
+	if err != nil {
+		return nil, fmt.Errorf("bootstrap: %w", err)
+	}
+	const valid = 24 * time.Hour
+	token, err := newEnrolmentToken(ctx, st, site, n.opts.Clock.Now(), valid)
+	if err != nil {
+		return nil, fmt.Errorf("bootstrap: %w", err)
+	}
+	return &FirstStart{User: "admin", Password: password, Site: siteName, EnrolmentToken: token, TokenValid: valid}, nil
+}
+
+// DemoTenant makes sure the demo organisation, its site and its admin
+// exist, resets the admin's password (the demo prints it at every start),
+// and returns a new enrolment token for the site, valid for an hour.
+func (n *Node) DemoTenant(ctx context.Context) (user, password, token string, err error) {
+	const name = "demo-admin"
+	st := n.store
+	u, _, err := st.UserByName(ctx, name)
+	var org fleet.OrgID
+	switch {
+	case errors.Is(err, fleet.ErrNotFound):
+		if org, err = st.CreateOrg(ctx, "Demo Print Shop"); err != nil {
+			return "", "", "", fmt.Errorf("demo tenant: %w", err)
+		}
+	case err != nil:
+		return "", "", "", fmt.Errorf("demo tenant: %w", err)
+	default:
+		org = u.OrgID
+	}
+	sites, err := st.Sites(ctx, org)
+	if err != nil {
+		return "", "", "", fmt.Errorf("demo tenant: %w", err)
+	}
+	var site fleet.SiteID
+	if len(sites) > 0 {
+		site = sites[0].ID
+	} else if site, err = st.CreateSite(ctx, org, "Demo site"); err != nil {
+		return "", "", "", fmt.Errorf("demo tenant: %w", err)
+	}
+	if password, err = setAdmin(ctx, st, org, name); err != nil {
+		return "", "", "", fmt.Errorf("demo tenant: %w", err)
+	}
+	if token, err = newEnrolmentToken(ctx, st, site, n.opts.Clock.Now(), time.Hour); err != nil {
+		return "", "", "", fmt.Errorf("demo tenant: %w", err)
+	}
+	return name, password, token, nil
+}
+
+// setAdmin creates the named admin user of org, or resets its password, and
+// returns the new generated password.
+func setAdmin(ctx context.Context, st *store.DB, org fleet.OrgID, name string) (string, error) {
+	password, err := identity.GeneratePassword()
+	if err != nil {
+		return "", fmt.Errorf("admin password: %w", err)
+	}
+	hash, err := identity.HashPassword(password)
+	if err != nil {
+		return "", fmt.Errorf("admin password: %w", err)
+	}
+	u, _, err := st.UserByName(ctx, name)
+	switch {
+	case errors.Is(err, fleet.ErrNotFound):
+		_, err = st.CreateUser(ctx, org, name, hash, fleet.RoleAdmin)
+	case err == nil:
+		err = st.SetPassword(ctx, u.ID, hash)
+	}
+	if err != nil {
+		return "", fmt.Errorf("admin user: %w", err)
+	}
+	return password, nil
+}
+
+// newEnrolmentToken creates a one-time enrolment token for site.
+func newEnrolmentToken(ctx context.Context, st *store.DB, site fleet.SiteID, now time.Time, ttl time.Duration) (string, error) {
+	token, err := identity.NewToken()
+	if err != nil {
+		return "", fmt.Errorf("enrolment token: %w", err)
+	}
+	if err := st.CreateEnrolmentToken(ctx, site, identity.HashToken(token), now.Add(ttl)); err != nil {
+		return "", fmt.Errorf("enrolment token: %w", err)
+	}
+	return token, nil
+}

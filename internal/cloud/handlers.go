@@ -1,0 +1,25 @@
+package cloud
+
+import (
+	"net/http"
+
+	"github.com/fusionfleet/fusionfleet/internal/dashboard"
+	"github.com/fusionfleet/fusionfleet/internal/restapi"
+	"github.com/fusionfleet/fusionfleet/internal/updaterepo"
+)
+
+// webHandlers builds what people and their programs use: the dashboard
+// and the REST API over the node's store. Everything the two handlers are
+// given is decided here, and only here.
+func (n *Node) webHandlers(updates *updaterepo.Service, hub *dashboard.Hub) (dash, api http.Handler) {
+	o, st := n.opts, n.store
+	dash = dashboard.NewHandler(dashboard.Deps{
+		Sessions: st, TwoFactor: st, Members: st, Sites: st, Tokens: st, Printers: st, Jobs: st, History: st,
+		Alerts: st, AlertRules: st, WorstAlerts: st, Channels: st, NotifyPrefs: st, KPIs: st, Releases: updates,
+	}, hub, dashboard.Options{Clock: o.Clock, Logger: n.log, SecureCookies: o.DashboardListen == "", SessionTTL: o.SessionTTL})
+	api = restapi.NewHandler(restapi.Deps{
+		TokenLookup: st, Members: st, Sites: st, Tokens: st, Printers: st, Jobs: st, History: st,
+		Alerts: st, AlertRules: st, Channels: st, NotifyPrefs: st, KPIs: st, Releases: updates,
+	}, restapi.Options{Clock: o.Clock, Logger: n.log})
+	return dash, api
+}

@@ -1,0 +1,268 @@
+package cloud
+
+import (
+	"cmp"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/fusionfleet/fusionfleet/internal/alert"
+	"github.com/fusionfleet/fusionfleet/internal/dashboard"
+	"github.com/fusionfleet/fusionfleet/internal/httpserver"
+	"github.com/fusionfleet/fusionfleet/internal/ingest"
+	"github.com/fusionfleet/fusionfleet/internal/notify"
+	"github.com/fusionfleet/fusionfleet/internal/retention"
+	"github.com/fusionfleet/fusionfleet/internal/store"
+	"github.com/fusionfleet/fusionfleet/internal/stream"
+	"github.com/fusionfleet/fusionfleet/internal/tlsca"
+	"github.com/fusionfleet/fusionfleet/internal/updaterepo"
+	"github.com/fusionfleet/fusionfleet/internal/uplink"
+)
+
+// Node is one cloud node, opened by New and served by Run.
+type Node struct {
+	opts Options
+	log  *slog.Logger
+
+	url, dashboardURL string
+	ca                *tlsca.Authority // nil with an operator certificate
+
+	ln, plainLn  net.Listener
+	https, plain *http.Server // plain: nil without DashboardListen
+	store        *store.DB
+	stream       *stream.Stream
+	updates      *updaterepo.Service
+	hub          *dashboard.Hub
+	writer       *ingest.Writer
+	dispatcher   *notify.Dispatcher
+	evaluator    *alert.Evaluator
+	runAlerts    func(ctx context.Context) error
+
+	closeOnce sync.Once
+	closers   []func() error // in the order opened
+	closeErr  error
+}
+
+// New opens a node: its listeners, certificate, store, stream and update
+// repository. It serves nothing before Run. On error everything opened is
+// closed again.
+func New(ctx context.Context, opts Options) (_ *Node, err error) {
+	if opts.DataDir == "" {
+		return nil, errors.New("cloud: no data directory")
+	}
+	if (opts.TLSCertFile == "") != (opts.TLSKeyFile == "") {
+		return nil, errors.New("cloud: a TLS certificate and its key go together")
+	}
+	opts = opts.withDefaults()
+	n := &Node{opts: opts, log: opts.Logger.With("component", "cloud")}
+	defer func() {
+		if err != nil {
+			n.Close()
+		}
+	}()
+	lc := &net.ListenConfig{}
+	if n.ln, err = lc.Listen(ctx, "tcp", opts.Listen); err != nil {
+		return nil, fmt.Errorf("cloud: %w", err)
+	}
+	n.closers = append(n.closers, n.ln.Close)
+	if opts.DashboardListen != "" {
+		if n.plainLn, err = lc.Listen(ctx, "tcp", opts.DashboardListen); err != nil {
+			return nil, fmt.Errorf("cloud: dashboard: %w", err)
+		}
+		n.closers = append(n.closers, n.plainLn.Close)
+	}
+	cert, err := n.certificate()
+	if err != nil {
+		return nil, err
+	}
+
+	if n.store, err = openStore(ctx, opts.DataDir, opts.DB); err != nil {
+		return nil, fmt.Errorf("cloud: %w", err)
+	}
+	n.closers = append(n.closers, n.store.Close)
+
+	m := newMetrics(opts.Registry)
+	if n.stream, err = stream.Open(ctx, stream.Options{
+		URL: opts.NATSURL, Dir: filepath.Join(opts.DataDir, "jetstream"), Replicas: opts.Replicas, Name: opts.StreamName,
+		Logger: n.log, Metrics: m.stream,
+	}); err != nil {
+		return nil, fmt.Errorf("cloud: stream: %w", err)
+	}
+	n.closers = append(n.closers, n.stream.Close)
+
+	if n.updates, err = updaterepo.NewService(cmp.Or(opts.TUFDir, filepath.Join(opts.DataDir, "tuf")), updaterepo.ServiceOptions{
+		TokenFile: opts.ReleaseTokenFile, Clock: opts.Clock, Logger: n.log,
+	}); err != nil {
+		return nil, fmt.Errorf("cloud: %w", err)
+	}
+	if n.dispatcher, err = newDispatcher(opts.Notify, n.store, opts.Clock, n.log); err != nil {
+		return nil, fmt.Errorf("cloud: %w", err)
+	}
+	n.evaluator, n.runAlerts = newAlerts(n.stream, n.store, n.dispatcher, opts.Clock, n.log)
+	n.writer = ingest.NewWriter(n.store, n.stream, ingest.Options{Logger: n.log, Metrics: m.ingest, Clock: opts.Clock})
+
+	n.hub = dashboard.NewHub()
+	dash, api := n.webHandlers(n.updates, n.hub)
+	// web is what people and their programs use: the dashboard, the REST
+	// API, metrics and health. The uplink is for gateways only.
+	web := http.NewServeMux()
+	web.Handle("GET /metrics", m.handler())
+	web.Handle("GET /readyz", http.HandlerFunc(n.readiness))
+	web.Handle("/api/v1/", api)
+	web.Handle("GET /api/openapi.json", api)
+	web.Handle("/", dash)
+	mux := http.NewServeMux()
+	mux.Handle("/v1/", uplink.NewHandler(n.store, n.stream, uplink.HandlerOptions{
+		Clock: opts.Clock, Logger: n.log, MaxMessageBytes: n.stream.MaxPayload(), Metrics: m.uplink,
+	}))
+	mux.Handle("/tuf/", n.updates.Handler())
+	mux.Handle("/", web)
+	n.https = httpserver.New(mux, n.log)
+	n.https.TLSConfig = serverTLS(cert)
+	n.url = "https://" + hostPort(n.ln, opts.Hosts)
+	n.dashboardURL = n.url + "/"
+	if n.plainLn != nil {
+		n.plain = httpserver.New(web, n.log)
+		n.dashboardURL = "http://" + n.plainLn.Addr().String() + "/"
+	}
+	return n, nil
+}
+
+// certificate loads the operator's certificate, or else one from the CA
+// in the data directory (made on first start).
+func (n *Node) certificate() (tls.Certificate, error) {
+	if n.opts.TLSCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(n.opts.TLSCertFile, n.opts.TLSKeyFile)
+		if err != nil {
+			return tls.Certificate{}, fmt.Errorf("cloud: server certificate: %w", err)
+		}
+		return cert, nil
+	}
+	ca, err := tlsca.LoadOrCreate(filepath.Join(n.opts.DataDir, "tls"), n.opts.Hosts, time.Now())
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("cloud: %w", err)
+	}
+	n.ca = ca
+	return ca.Server, nil
+}
+
+// Run serves until ctx ends or a part fails, then stops every part and
+// closes the node. The parts: the HTTPS server (and the plain dashboard),
+// the SQL writer, the alert evaluator and its sweeps, the update
+// repository's re-signing and rollout controller, the update alerts, the
+// notification dispatcher, retention, and the relay of changes to the
+// dashboards of every node.
+func (n *Node) Run(ctx context.Context) error {
+	o := n.opts
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		return httpserver.Run(ctx, n.log, "cloud https", n.https, func() error { return n.https.ServeTLS(n.ln, "", "") })
+	})
+	if n.plain != nil {
+		g.Go(func() error {
+			return httpserver.Run(ctx, n.log, "dashboard http", n.plain, func() error { return n.plain.Serve(n.plainLn) })
+		})
+	}
+	g.Go(func() error { return n.stream.Consume(ctx, "sql-writer", n.writer.Handle) })
+	g.Go(func() error { return n.runAlerts(ctx) })
+	g.Go(func() error { return n.updates.Run(ctx, storeFailures{n.store}) })
+	g.Go(func() error { return runUpdateAlerts(ctx, n.updates, n.store, n.evaluator, n.log) })
+	g.Go(func() error { return n.dispatcher.Run(ctx) })
+	g.Go(func() error { return retention.Run(ctx, n.store, time.Hour, o.Retention, o.Clock, n.log) })
+	g.Go(func() error {
+		return n.stream.Listen(ctx, ingest.ChangedSubject, func(data []byte) { n.hub.Notify(ingest.OrgOf(data)) })
+	})
+	return errors.Join(g.Wait(), n.Close())
+}
+
+// Close closes what New opened, newest first. Run closes the node when it
+// returns; Close is for a node that was never run, and may be called again.
+func (n *Node) Close() error {
+	n.closeOnce.Do(func() {
+		var errs []error
+		for i := len(n.closers) - 1; i >= 0; i-- {
+			if err := n.closers[i](); err != nil && !errors.Is(err, net.ErrClosed) {
+				errs = append(errs, err)
+			}
+		}
+		n.closeErr = errors.Join(errs...)
+	})
+	return n.closeErr
+}
+
+// URL is the node's HTTPS base URL (uplink, updates and dashboard),
+// without a final slash.
+func (n *Node) URL() string { return n.url }
+
+// DashboardURL is where people log in: the plain listener's URL with
+// Options.DashboardListen, else the HTTPS one; it ends in a slash.
+func (n *Node) DashboardURL() string { return n.dashboardURL }
+
+// CAPath is the PEM file of the generated CA, for Command Centers'
+// --ca-file; "" with an operator certificate.
+func (n *Node) CAPath() string {
+	if n.ca == nil {
+		return ""
+	}
+	return n.ca.CAPath
+}
+
+// RootCAs holds the generated CA, for clients of the node; nil with an
+// operator certificate.
+func (n *Node) RootCAs() *x509.CertPool {
+	if n.ca == nil {
+		return nil
+	}
+	return n.ca.Pool
+}
+
+// serverTLS is the cloud's TLS: 1.3 preferred, 1.2 at least, and with 1.2
+// only forward-secret AEAD suites (R-SEC-2). TLS 1.3's suites are all AEAD.
+func serverTLS(cert tls.Certificate) *tls.Config {
+	return &tls.Config{
+		MinVersion:   tls.VersionTLS12,
+		Certificates: []tls.Certificate{cert},
+		CipherSuites: []uint16{
+			tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+			tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+			tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+		},
+	}
+}
+
+// readiness answers 200 when the node can take uploads: the stream is
+// connected and the store answers.
+func (n *Node) readiness(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	err := n.stream.Ready(ctx)
+	if err == nil {
+		err = n.store.Ping(ctx)
+	}
+	if err != nil {
+		http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	io.WriteString(w, "ready\n")
+}
+
+// hostPort names the listener by the first configured host name, so the URL
+// matches the certificate.
+func hostPort(ln net.Listener, hosts []string) string {
+	host, port, _ := net.SplitHostPort(ln.Addr().String())
+	if ip := net.ParseIP(host); (ip == nil || ip.IsUnspecified()) && len(hosts) > 0 {
+		host = hosts[0]
+	}
+	return net.JoinHostPort(host, port)
+}

@@ -1,0 +1,190 @@
+package cloud
+
+import (
+	"context"
+	"crypto/tls"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fusionfleet/fusionfleet/internal/fleet"
+)
+
+// start opens a node on loopback ports the OS picks, with its data in a
+// fresh directory unless opts names one, and runs it until the test ends.
+func start(t *testing.T, opts Options) *Node {
+	t.Helper()
+	if opts.DataDir == "" {
+		opts.DataDir = t.TempDir()
+	}
+	if opts.Hosts == nil {
+		opts.Hosts = []string{"127.0.0.1"}
+	}
+	n, err := New(t.Context(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, n)
+	return n
+}
+
+// run runs n until the test ends, and fails the test if Run fails or
+// does not return within 30 s of the end.
+func run(t *testing.T, n *Node) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.WithoutCancel(t.Context()))
+	done := make(chan error, 1)
+	go func() { done <- n.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("the node did not stop within 30 s")
+		}
+	})
+}
+
+// client trusts the node's generated CA.
+func client(n *Node) *http.Client {
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: n.RootCAs()}}}
+}
+
+func get(t *testing.T, c *http.Client, u string) (int, string) {
+	t.Helper()
+	resp, err := c.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestNewRefuses(t *testing.T) {
+	tests := []struct {
+		name string
+		opts Options
+		want string
+	}{
+		{"no data directory", Options{}, "no data directory"},
+		{"certificate without key", Options{DataDir: t.TempDir(), TLSCertFile: "cert.pem"}, "go together"},
+		{"operator certificate missing", Options{DataDir: t.TempDir(), TLSCertFile: "none.pem", TLSKeyFile: "none.key"}, "server certificate"},
+		{"store unreachable", Options{DataDir: t.TempDir(), DB: "postgres://127.0.0.1:1/none?connect_timeout=2"}, "postgres"},
+		{"short release token", Options{DataDir: t.TempDir(), ReleaseTokenFile: "/dev/null"}, "release token"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n, err := New(t.Context(), tt.opts)
+			if err == nil {
+				n.Close()
+				t.Fatalf("New succeeded; want an error with %q", tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("New: %v; want an error with %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// A node serves metrics, readiness and the REST API's document on both
+// listeners, the uplink and the updates on HTTPS, and says where.
+func TestNodeServes(t *testing.T) {
+	n := start(t, Options{DashboardListen: "127.0.0.1:0"})
+	if !strings.HasPrefix(n.URL(), "https://127.0.0.1:") || !strings.HasPrefix(n.DashboardURL(), "http://127.0.0.1:") ||
+		!strings.HasSuffix(n.DashboardURL(), "/") || n.CAPath() == "" {
+		t.Errorf("URL %q, dashboard %q, CA %q", n.URL(), n.DashboardURL(), n.CAPath())
+	}
+	c := client(n)
+	for _, base := range []string{n.URL() + "/", n.DashboardURL()} {
+		for path, want := range map[string]string{
+			"readyz":           "ready",
+			"metrics":          "fusionfleet_uplink_records_accepted_total",
+			"api/openapi.json": `"openapi"`,
+		} {
+			if code, body := get(t, c, base+path); code != http.StatusOK || !strings.Contains(body, want) {
+				t.Errorf("GET %s%s = %d %.200s; want %q", base, path, code, body, want)
+			}
+		}
+	}
+	for path, want := range map[string]int{
+		n.URL() + "/tuf/metadata/timestamp.json": http.StatusNotFound, // no repository yet
+		n.URL() + "/v1/batches":                  http.StatusMethodNotAllowed,
+	} {
+		if code, body := get(t, c, path); code != want {
+			t.Errorf("GET %s = %d %.200s; want %d", path, code, body, want)
+		}
+	}
+}
+
+// R-SEC-2: the cloud speaks TLS 1.3, or 1.2 with AEAD suites only.
+func TestTLS(t *testing.T) {
+	n := start(t, Options{})
+	addr := strings.TrimPrefix(n.URL(), "https://")
+	tests := []struct {
+		name string
+		cfg  *tls.Config
+		ok   bool
+	}{
+		{"TLS 1.3", &tls.Config{MinVersion: tls.VersionTLS13}, true},
+		{"TLS 1.2 AEAD", &tls.Config{MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256}}, true},
+		{"TLS 1.2 CBC", &tls.Config{MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA}}, false},
+		{"TLS 1.1", &tls.Config{MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := tt.cfg
+			cfg.RootCAs = n.RootCAs()
+			cfg.ServerName = "127.0.0.1"
+			conn, err := tls.Dial("tcp", addr, cfg)
+			if err == nil {
+				conn.Close()
+			}
+			if (err == nil) != tt.ok {
+				t.Errorf("handshake: %v, want success %v", err, tt.ok)
+			}
+		})
+	}
+}
+
+// The first start creates an organisation, its admin and an enrolment
+// token; later starts on the same data create nothing.
+func TestBootstrap(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	n, err := New(ctx, Options{DataDir: dir, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := n.Bootstrap(ctx, "Acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first == nil || first.User != "admin" || len(first.Password) < 12 || first.EnrolmentToken == "" || first.Site != "Site 1" {
+		t.Fatalf("first start: %+v", first)
+	}
+	u, _, err := n.store.UserByName(ctx, "admin")
+	if err != nil || u.Role != fleet.RoleAdmin {
+		t.Errorf("admin: %+v, %v", u, err)
+	}
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	n, err = New(ctx, Options{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	if again, err := n.Bootstrap(ctx, "Acme"); again != nil || err != nil {
+		t.Errorf("second start: %+v, %v; want nothing created", again, err)
+	}
+}

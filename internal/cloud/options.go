@@ -1,0 +1,100 @@
+package cloud
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/fusionfleet/fusionfleet/internal/clock"
+	"github.com/fusionfleet/fusionfleet/internal/notify"
+	"github.com/fusionfleet/fusionfleet/internal/retention"
+)
+
+// Options configure a node. Only DataDir is required; the zero value of
+// every other field works.
+type Options struct {
+	// DataDir holds what the node keeps on disk: the SQLite store, the
+	// embedded stream, the generated CA and the update repository.
+	DataDir string
+	// DB is the store: "" → cloud.db in DataDir, a SQLite file path
+	// (optionally "sqlite:PATH"), or a postgres:// URL.
+	DB string
+	// NATSURL is an external NATS JetStream, "URL[,URL…]"; "" → an
+	// embedded server stored in DataDir. Replicas (0 → 1) is the stream's
+	// replication; more than 1 needs an external cluster. StreamName
+	// (""→ the default) lets nodes of several clouds share one NATS.
+	NATSURL    string
+	Replicas   int
+	StreamName string
+
+	// Listen is the HTTPS address: uplink, updates and dashboard; "" →
+	// 127.0.0.1:0, any free loopback port.
+	Listen string
+	// DashboardListen, if set, serves the dashboard, the REST API and
+	// metrics alone over plain HTTP, for the demo on loopback (a browser
+	// needs no certificate exception). Session cookies are then sent
+	// without the Secure attribute, so that the browser returns them.
+	DashboardListen string
+	// Hosts name the node: the first is the host of its URL when Listen
+	// is unspecified, and all go into the generated server certificate;
+	// nil → localhost and 127.0.0.1.
+	Hosts []string
+	// TLSCertFile and TLSKeyFile are the server certificate and key (PEM)
+	// from an operator's PKI; both "" → a certificate from a CA generated
+	// in DataDir (CAPath tells where its certificate is).
+	TLSCertFile, TLSKeyFile string
+
+	Clock  clock.Clock  // nil → the real clock
+	Logger *slog.Logger // nil → discard
+	// Registry receives the node's metrics and is what /metrics serves;
+	// nil → a registry of the node's own with the Go and process
+	// collectors (never the global one).
+	Registry *prometheus.Registry
+
+	// Notify configures alert e-mails and webhooks; the zero value sends
+	// webhooks only.
+	Notify NotifyOptions
+	// TUFDir is the update repository ("" → tuf in DataDir), as "fusionfleet
+	// release export" writes it; it may appear after the start.
+	// ReleaseTokenFile holds the token "fusionfleet release publish" must
+	// present; "" disables publishing.
+	TUFDir, ReleaseTokenFile string
+	// Retention is how long the store keeps each kind of data; the zero
+	// value keeps the defaults of package retention.
+	Retention retention.Retention
+	// SessionTTL is how long a dashboard login lasts; 0 → the
+	// dashboard's default.
+	SessionTTL time.Duration
+}
+
+// NotifyOptions are a node's notification settings.
+type NotifyOptions struct {
+	// SMTP is the server alert e-mails go through; an empty Addr sends
+	// none.
+	SMTP notify.SMTPOptions
+	// SMTPCAFile is a PEM file of the CAs the SMTP server's certificate
+	// is checked against; "" → the system's.
+	SMTPCAFile string
+	// AllowPrivateWebhooks lets webhooks reach loopback, private and
+	// link-local addresses (closed on-premises networks only).
+	AllowPrivateWebhooks bool
+	// DashboardURL is linked from alert e-mails; "" → none.
+	DashboardURL string
+}
+
+func (o Options) withDefaults() Options {
+	if o.Listen == "" {
+		o.Listen = "127.0.0.1:0"
+	}
+	if o.Hosts == nil {
+		o.Hosts = []string{"localhost", "127.0.0.1"}
+	}
+	if o.Clock == nil {
+		o.Clock = clock.Real{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
+}

@@ -1,0 +1,19 @@
+package cloud
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+
+	"github.com/fusionfleet/fusionfleet/internal/store"
+)
+
+// openStore opens the store named by db: a PostgreSQL URL, or a SQLite
+// file (default: cloud.db in the data directory). The node hands this one
+// store to each part as the capabilities that part declares.
+func openStore(ctx context.Context, dataDir, db string) (*store.DB, error) {
+	if db == "" {
+		db = filepath.Join(dataDir, "cloud.db")
+	}
+	return store.Open(ctx, strings.TrimPrefix(db, "sqlite:"), store.Options{})
+}

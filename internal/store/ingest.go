@@ -1,0 +1,414 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/fusionfleet/fusionfleet/internal/fleet"
+)
+
+// RejectedError is the rejection every cloud store returns; see
+// fleet.RejectedError.
+type RejectedError = fleet.RejectedError
+
+// reject marks an error as a permanent rejection of one record.
+type reject struct{ err error }
+
+func (r reject) Error() string { return r.err.Error() }
+
+// bulkRows is the number of rows one prepared multi-row insert of layers
+// or log lines writes.
+const bulkRows = 64
+
+// ApplyEnvelope writes the records of an envelope in one transaction and
+// returns how many were new. Records are idempotent by (gateway, seq): one
+// already received is skipped, so applying an envelope twice, or envelopes
+// that overlap, stores each record once.
+//
+// Identity records upsert the printer; status, counters and consumables
+// keep the newest snapshot per printer (counters and consumables also keep
+// every snapshot as history); jobs and parts are upserted by (printer, id),
+// the newest report winning; events, gaps, layers and log lines are
+// appended. A record about a printer that belongs to another organisation
+// is refused and never moves or overwrites the printer (R-SEC-6). Refusals
+// come back as a *RejectedError alongside the count of the records that
+// were applied; any other error means nothing was written and the call may
+// be retried.
+func (d *DB) ApplyEnvelope(ctx context.Context, env fleet.Envelope) (applied int, err error) {
+	if env.OrgID == "" || env.SiteID == "" || env.GatewayID == "" {
+		return 0, &RejectedError{Errs: []error{errors.New("envelope without org, site or gateway")}}
+	}
+	var rejects []error
+	err = d.tx(ctx, func(tx *txn) error {
+		applied, rejects = 0, nil
+		var siteOrg fleet.OrgID
+		err := tx.QueryRowContext(ctx, `SELECT org_id FROM sites WHERE id = ?`, env.SiteID).Scan(&siteOrg)
+		if errors.Is(err, sql.ErrNoRows) || err == nil && siteOrg != env.OrgID {
+			return reject{fmt.Errorf("envelope of gateway %s: site %s is not a site of org %s", env.GatewayID, env.SiteID, env.OrgID)}
+		}
+		if err != nil {
+			return err
+		}
+		foreign, err := foreignPrinters(ctx, tx, env)
+		if err != nil {
+			return err
+		}
+		touched := kpiTouched{}
+		var bulk []fleet.Record
+		for _, rec := range env.Records {
+			if err := fleet.StorableRecord(rec); err != nil {
+				rejects = append(rejects, fmt.Errorf("record %d: %w", rec.Seq, err))
+				continue
+			}
+			if foreign[rec.PrinterID] {
+				rejects = append(rejects, fmt.Errorf("record %d: printer %s belongs to another organisation: %w",
+					rec.Seq, rec.PrinterID, fleet.ErrConflict))
+				continue
+			}
+			if rec.Kind == fleet.KindLayer || rec.Kind == fleet.KindLog {
+				bulk = append(bulk, rec)
+				continue
+			}
+			fresh, err := markReceived(ctx, tx, env.GatewayID, rec)
+			if err != nil {
+				return fmt.Errorf("record %d: %w", rec.Seq, err)
+			}
+			if !fresh {
+				continue
+			}
+			if err := touched.touch(ctx, tx, rec); err != nil {
+				return fmt.Errorf("record %d: %w", rec.Seq, err)
+			}
+			if err := applyRecord(ctx, tx, env, rec); err != nil {
+				return fmt.Errorf("record %d: %w", rec.Seq, err)
+			}
+			if err := touched.touch(ctx, tx, rec); err != nil {
+				return fmt.Errorf("record %d: %w", rec.Seq, err)
+			}
+			applied++
+		}
+		n, err := d.applyBulk(ctx, tx, env, bulk)
+		applied += n
+		if err != nil {
+			return err
+		}
+		return touched.rebuild(ctx, tx)
+	})
+	var rj reject
+	if errors.As(err, &rj) {
+		return 0, &RejectedError{Errs: []error{rj.err}}
+	}
+	if err != nil {
+		return 0, fmt.Errorf("apply envelope of gateway %s: %w", env.GatewayID, err)
+	}
+	if len(rejects) > 0 {
+		return applied, &RejectedError{Errs: rejects}
+	}
+	return applied, nil
+}
+
+// markReceived records (gateway, seq) of rec and reports whether it is
+// new. One statement decides, so two nodes applying the same record at
+// once on PostgreSQL apply it once: the second waits for the first's row
+// and then finds it.
+func markReceived(ctx context.Context, tx *txn, gw fleet.GatewayID, rec fleet.Record) (bool, error) {
+	res, err := tx.ExecContext(ctx, `INSERT INTO received (gateway_id, seq, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
+		gw, int64(rec.Seq), nanos(rec.Time))
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// applyRecord writes one record that is storable and whose printer the
+// envelope's organisation may write.
+func applyRecord(ctx context.Context, tx *txn, env fleet.Envelope, rec fleet.Record) error {
+	if rec.Kind == fleet.KindGap {
+		// A gap needs no printer row: it is about the gateway's reading.
+		g := rec.Gap
+		_, err := tx.ExecContext(ctx, `INSERT INTO gaps (gateway_id, record_seq, org_id, printer_id, feed, reason, from_seq, to_seq, time)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, env.GatewayID, int64(rec.Seq), env.OrgID, rec.PrinterID,
+			g.Feed, g.Reason, int64(g.FromSeq), int64(g.ToSeq), nanos(rec.Time))
+		return err
+	}
+	if err := ensurePrinters(ctx, tx, env, map[fleet.PrinterID]time.Time{rec.PrinterID: rec.Time}); err != nil {
+		return err
+	}
+	switch rec.Kind {
+	case fleet.KindIdentity:
+		id := rec.Identity
+		data, err := json.Marshal(id)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE printers SET name = ?, model = ?, model_number = ?, serial_number = ?,
+			firmware = ?, identity = ?, identity_time = ? WHERE id = ? AND identity_time <= ?`,
+			id.Name, id.Model, id.ModelNumber, id.SerialNumber, id.Firmware, string(data), nanos(rec.Time),
+			rec.PrinterID, nanos(rec.Time))
+		return err
+	case fleet.KindStatus:
+		s := rec.Status
+		_, err := tx.ExecContext(ctx, `INSERT INTO printer_status
+			(printer_id, state, activity, job_id, progress, etc_seconds, pending_jobs, time)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (printer_id) DO UPDATE SET state = excluded.state, activity = excluded.activity,
+				job_id = excluded.job_id, progress = excluded.progress, etc_seconds = excluded.etc_seconds,
+				pending_jobs = excluded.pending_jobs, time = excluded.time
+			WHERE excluded.time > printer_status.time`,
+			rec.PrinterID, int(s.State), s.Activity, s.JobID, s.Progress, s.ETCSeconds, s.PendingJobs, nanos(s.Time))
+		return err
+	case fleet.KindEvent:
+		e := rec.Event
+		_, err := tx.ExecContext(ctx, `INSERT INTO events
+			(gateway_id, record_seq, printer_id, seq, code, severity, description, subsystem, firmware, details, time)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			env.GatewayID, int64(rec.Seq), rec.PrinterID, int64(e.Seq), e.Code, int(e.Severity), e.Description,
+			e.Subsystem, e.Firmware, e.Details, nanos(e.Time))
+		return err
+	case fleet.KindJob:
+		j := rec.Job
+		data, err := json.Marshal(j)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO jobs (printer_id, job_id, org_id, created_at, report_time, data)
+			VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (printer_id, job_id) DO UPDATE SET created_at = excluded.created_at,
+				report_time = excluded.report_time, data = excluded.data
+			WHERE excluded.report_time >= jobs.report_time`,
+			rec.PrinterID, j.ID, env.OrgID, nanos(j.CreatedAt), nanos(rec.Time), string(data))
+		return err
+	case fleet.KindPart:
+		p := rec.Part
+		data, err := json.Marshal(p)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO parts (printer_id, part_id, job_id, created_at, report_time, data)
+			VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (printer_id, part_id) DO UPDATE SET job_id = excluded.job_id, created_at = excluded.created_at,
+				report_time = excluded.report_time, data = excluded.data
+			WHERE excluded.report_time >= parts.report_time`,
+			rec.PrinterID, p.ID, p.JobID, nanos(p.CreatedAt), nanos(rec.Time), string(data))
+		return err
+	case fleet.KindCounters:
+		return snapshot(ctx, tx, "counters", rec.PrinterID, rec.Counters.Time, rec.Counters)
+	case fleet.KindConsumables:
+		return snapshot(ctx, tx, "consumables", rec.PrinterID, rec.Consumables.Time, rec.Consumables)
+	}
+	return fmt.Errorf("unexpected kind %q", rec.Kind)
+}
+
+// snapshot stores v as the printer's latest <kind> snapshot if it is newer
+// than the stored one, and in the <kind> history.
+func snapshot(ctx context.Context, tx *txn, kind string, p fleet.PrinterID, at time.Time, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO `+kind+`_latest (printer_id, time, data) VALUES (?, ?, ?)
+		ON CONFLICT (printer_id) DO UPDATE SET time = excluded.time, data = excluded.data
+		WHERE excluded.time > `+kind+`_latest.time`, p, nanos(at), string(data))
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO `+kind+`_history (printer_id, time, data) VALUES (?, ?, ?)
+		ON CONFLICT DO NOTHING`, p, nanos(at), string(data))
+	return err
+}
+
+// applyBulk appends layers and log lines, idempotent by their own primary
+// key (gateway, record seq), with prepared multi-row inserts. It returns
+// how many rows were new.
+func (d *DB) applyBulk(ctx context.Context, tx *txn, env fleet.Envelope, recs []fleet.Record) (int, error) {
+	if len(recs) == 0 {
+		return 0, nil
+	}
+	seen := map[fleet.PrinterID]time.Time{}
+	var layers, logs [][]any
+	for _, rec := range recs {
+		if t, ok := seen[rec.PrinterID]; !ok || rec.Time.After(t) {
+			seen[rec.PrinterID] = rec.Time
+		}
+		if l := rec.Layer; l != nil {
+			layers = append(layers, []any{env.GatewayID, int64(rec.Seq), rec.PrinterID, l.JobID, int64(l.Seq),
+				l.Index, l.SizeMM2, l.DurationSec, nanos(l.Start), nanos(l.End)})
+		} else {
+			g := rec.Log
+			logs = append(logs, []any{env.GatewayID, int64(rec.Seq), rec.PrinterID, string(g.Log), int64(g.Seq),
+				nanos(g.Time), g.Text})
+		}
+	}
+	if err := ensurePrinters(ctx, tx, env, seen); err != nil {
+		return 0, err
+	}
+	nl, err := bulkLoad(ctx, tx, d.insertLayers, layerInsert, layers)
+	if err != nil {
+		return 0, fmt.Errorf("layers: %w", err)
+	}
+	ng, err := bulkLoad(ctx, tx, d.insertLogs, logInsert, logs)
+	if err != nil {
+		return 0, fmt.Errorf("log lines: %w", err)
+	}
+	return int(nl + ng), nil
+}
+
+// The bulk tables' insert statements without their VALUES rows.
+var (
+	layerInsert = bulkInsert{"layers", []string{"gateway_id", "record_seq", "printer_id", "job_id", "seq", "layer_index",
+		"size_mm2", "duration_sec", "start_time", "end_time"}}
+	logInsert = bulkInsert{"logs", []string{"gateway_id", "record_seq", "printer_id", "log", "seq", "time", "text"}}
+)
+
+type bulkInsert struct {
+	table string
+	cols  []string
+}
+
+// values returns the plain insert of n rows.
+func (b bulkInsert) values(n int) string {
+	row := "(" + strings.TrimSuffix(strings.Repeat("?,", len(b.cols)), ",") + ")"
+	return "INSERT INTO " + b.table + " (" + strings.Join(b.cols, ", ") + ") VALUES " +
+		strings.TrimSuffix(strings.Repeat(row+",", n), ",")
+}
+
+// sql returns the insert of n rows that skips rows already stored.
+func (b bulkInsert) sql(n int) string { return b.values(n) + " ON CONFLICT DO NOTHING" }
+
+// bulkLoad writes rows and returns how many were new. On PostgreSQL it
+// COPYs them under a savepoint; if one of them is there already (a resend
+// after a lost acknowledgement) it rolls back to the savepoint and inserts
+// the new ones with insertRows. Layers and log lines are the bulk of the
+// data and resends rare, so almost every batch takes the fast path.
+func bulkLoad(ctx context.Context, tx *txn, full *sql.Stmt, b bulkInsert, rows [][]any) (int64, error) {
+	if tx.dialect.kind != postgres || len(rows) == 0 {
+		return insertRows(ctx, tx, full, b, rows)
+	}
+	if _, err := tx.ExecContext(ctx, `SAVEPOINT bulk`); err != nil {
+		return 0, err
+	}
+	n, err := tx.copyFrom(ctx, b.table, b.cols, rows)
+	if err == nil {
+		_, err = tx.ExecContext(ctx, `RELEASE SAVEPOINT bulk`)
+		return n, err
+	}
+	if _, rerr := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT bulk`); rerr != nil {
+		return 0, rerr
+	}
+	if !tx.dialect.isUniqueViolation(err) {
+		return 0, err
+	}
+	return insertRows(ctx, tx, nil, b, rows)
+}
+
+// insertRows writes rows in chunks of bulkRows with the prepared full
+// chunk statement, the rest with a statement of its own, and returns how
+// many rows were new.
+func insertRows(ctx context.Context, tx *txn, full *sql.Stmt, b bulkInsert, rows [][]any) (int64, error) {
+	var n int64
+	args := make([]any, 0, bulkRows*len(b.cols))
+	for len(rows) > 0 {
+		chunk := rows[:min(bulkRows, len(rows))]
+		rows = rows[len(chunk):]
+		args = args[:0]
+		for _, r := range chunk {
+			args = append(args, r...)
+		}
+		var res sql.Result
+		var err error
+		if len(chunk) == bulkRows && full != nil {
+			res, err = tx.tx.StmtContext(ctx, full).ExecContext(ctx, args...)
+		} else {
+			res, err = tx.ExecContext(ctx, b.sql(len(chunk)), args...)
+		}
+		if err != nil {
+			return 0, err
+		}
+		k, err := res.RowsAffected()
+		if err != nil {
+			return 0, err
+		}
+		n += k
+	}
+	return n, nil
+}
+
+// printerChunk is the most printers one statement names, well within
+// both engines' limits of parameters.
+const printerChunk = 500
+
+// foreignPrinters returns the printers of env's records that belong to
+// another organisation, in one query per printerChunk printers.
+func foreignPrinters(ctx context.Context, tx *txn, env fleet.Envelope) (map[fleet.PrinterID]bool, error) {
+	var ids []any
+	have := map[fleet.PrinterID]bool{}
+	for _, r := range env.Records {
+		if !have[r.PrinterID] {
+			have[r.PrinterID] = true
+			ids = append(ids, r.PrinterID)
+		}
+	}
+	foreign := map[fleet.PrinterID]bool{}
+	for chunk := range slices.Chunk(ids, printerChunk) {
+		rows, err := tx.QueryContext(ctx, `SELECT id FROM printers WHERE org_id <> ? AND id IN (?`+
+			strings.Repeat(", ?", len(chunk)-1)+`)`, append([]any{env.OrgID}, chunk...)...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id fleet.PrinterID
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			foreign[id] = true
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return nil, err
+		}
+	}
+	return foreign, nil
+}
+
+// ensurePrinters creates the printer rows of seen (printer → newest
+// observation) under the envelope's org and site where they are unknown,
+// follows a move between sites of the same org, and advances last_seen,
+// in one statement. The caller has checked that no other org owns them.
+func ensurePrinters(ctx context.Context, tx *txn, env fleet.Envelope, seen map[fleet.PrinterID]time.Time) error {
+	if len(seen) == 0 {
+		return nil
+	}
+	// In ID order, so that concurrent writers on PostgreSQL lock the rows
+	// in one order.
+	for chunk := range slices.Chunk(slices.Sorted(maps.Keys(seen)), printerChunk) {
+		args := make([]any, 0, 4*len(chunk))
+		for _, p := range chunk {
+			args = append(args, p, env.OrgID, env.SiteID, nanos(seen[p]))
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO printers (id, org_id, site_id, last_seen) VALUES (?, ?, ?, ?)`+
+			strings.Repeat(", (?, ?, ?, ?)", len(chunk)-1)+`
+			ON CONFLICT (id) DO UPDATE SET site_id = excluded.site_id,
+				last_seen = CASE WHEN printers.last_seen < excluded.last_seen THEN excluded.last_seen ELSE printers.last_seen END
+			WHERE printers.org_id = excluded.org_id`, args...)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n != int64(len(chunk)) {
+			// Another organisation claimed one since foreignPrinters
+			// looked (a concurrent writer on PostgreSQL): an error, not a
+			// rejection, so the retried envelope is refused properly.
+			return fmt.Errorf("printers %v: one was claimed by another organisation meanwhile", chunk)
+		}
+	}
+	return nil
+}
