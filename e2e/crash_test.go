@@ -175,7 +175,7 @@ func TestCrashSafeDelivery(t *testing.T) {
 		"-data", filepath.Join(dir, "printers"), "-log-level", "error")
 	ccArgs := []string{"commandcenter", "-data", filepath.Join(dir, "cc"), "-cloud", "https://" + cloudAddr,
 		"-ca-file", ca, "-enrol-token-file", tokenFile, "-trust-new-printers", "-poll", "100ms", "-log-level", "error",
-		"-bulk-interval", "1s", "-uplink-rate", "8000000"}
+		"-bulk-interval", "1s", "-uplink-rate", "8000000", "-ui-ports", "0"}
 	for range 3 {
 		ccArgs = append(ccArgs, "-printer", printers.waitLine(t, rePrinter)[1])
 	}

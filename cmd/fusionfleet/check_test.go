@@ -24,7 +24,7 @@ func startCloud(t *testing.T, dir, listen string) (*cloud.Node, *actor) {
 func TestCommandCenterCheck(t *testing.T) {
 	node, _ := startCloud(t, t.TempDir(), "")
 
-	code, stdout, stderr := runArgs(t, "commandcenter", "check", "-cloud", node.URL(), "-ca-file", node.CAPath(), "-data", t.TempDir())
+	code, stdout, stderr := runArgs(t, "commandcenter", "check", "-cloud", node.URL(), "-ca-file", node.CAPath(), "-data", t.TempDir(), "-ui-ports", "0")
 	if code != 0 {
 		t.Errorf("check against a healthy cloud: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
@@ -34,7 +34,7 @@ func TestCommandCenterCheck(t *testing.T) {
 		}
 	}
 
-	code, stdout, _ = runArgs(t, "commandcenter", "check", "-cloud", "https://127.0.0.1:1", "-data", t.TempDir())
+	code, stdout, _ = runArgs(t, "commandcenter", "check", "-cloud", "https://127.0.0.1:1", "-data", t.TempDir(), "-ui-ports", "0")
 	if code != 1 || !strings.Contains(strings.ToLower(stdout), "fail") {
 		t.Errorf("check against no cloud: exit %d, report:\n%s\nwant exit 1 and a failed check", code, stdout)
 	}

@@ -15,6 +15,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,11 +32,27 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/uplink"
 )
 
-// The Command Center's local UI takes the first free port in this range (R-ARCH-6).
-const (
-	uiFirstPort = 8080
-	uiLastPort  = 8090
-)
+// The Command Center's local UI takes the first free port in this range
+// (R-ARCH-6) unless -ui-ports names another.
+const uiPortsDefault = "8080-8090"
+
+// uiPorts parses -ui-ports: a range "first-last", one port, or 0 for any
+// free port the system picks.
+func uiPorts(s string) (first, last int, err error) {
+	if s == "0" {
+		return 0, 0, nil
+	}
+	a, b, isRange := strings.Cut(s, "-")
+	if !isRange {
+		b = a
+	}
+	first, err1 := strconv.Atoi(a)
+	last, err2 := strconv.Atoi(b)
+	if err1 != nil || err2 != nil || first < 1 || last > 65535 || first > last {
+		return 0, 0, fmt.Errorf("-ui-ports %q: want first-last (1–65535), one port, or 0 for any free port", s)
+	}
+	return first, last, nil
+}
 
 func runCommandCenter(ctx context.Context, args []string, e env) error {
 	if len(args) > 0 && args[0] == "check" {
@@ -54,7 +71,8 @@ func runCommandCenter(ctx context.Context, args []string, e env) error {
 	var printers stringList
 	fs.Var(&printers, "printer", "printer `host:port` to pair with (repeatable)")
 	trust := fs.Bool("trust-new-printers", false, "pin new printers' certificates without asking (only where the LAN is trusted)")
-	uiHost := fs.String("ui-host", "127.0.0.1", "interface for the local UI (ports 8080–8090)")
+	uiHost := fs.String("ui-host", "127.0.0.1", "interface for the local UI")
+	uiRange := fs.String("ui-ports", envDefault(e, "FUSIONFLEET_UI_PORTS", uiPortsDefault), "local UI `ports`: the first free one of first-last, or 0 for any free port")
 	interval := fs.Duration("poll", 5*time.Second, "status poll interval")
 	bulk := fs.Duration("bulk-interval", 5*time.Minute, "how often bulk data (layers, jobs, counters, logs) is uploaded; alerts and status go at once")
 	mirrorListen := fs.String("mirror-listen", envDefault(e, "FUSIONFLEET_MIRROR_LISTEN", ""), "`address` where printers on the LAN read signed updates (/tuf/ only); the local UI serves them too")
@@ -68,6 +86,10 @@ func runCommandCenter(ctx context.Context, args []string, e env) error {
 		fmt.Fprintln(e.stderr, "fusionfleet commandcenter: -cloud is required")
 		fs.Usage()
 		return errUsage
+	}
+	uiFirst, uiLast, err := uiPorts(*uiRange)
+	if err != nil {
+		return err
 	}
 	logger, err := newLogger(e, *logLevel)
 	if err != nil {
@@ -91,7 +113,7 @@ func runCommandCenter(ctx context.Context, args []string, e env) error {
 	cc, err := startCommandCenter(ctx, ccConfig{
 		mirrorLn: mirrorLn,
 		dataDir:  *data, cloudURL: *cloudURL, rootCAs: roots, enrolToken: token, name: *name,
-		printers: printers, trustNew: *trust, uiHost: *uiHost, uiFirst: uiFirstPort, uiLast: uiLastPort,
+		printers: printers, trustNew: *trust, uiHost: *uiHost, uiFirst: uiFirst, uiLast: uiLast,
 		pollInterval: *interval, bulkInterval: *bulk, rateBytes: float64(*rate) / 8, updateInterval: *updateInterval,
 		clock: clock.Real{}, logger: logger, stdin: e.stdin, stdout: e.stdout,
 	})
@@ -228,10 +250,12 @@ func startCommandCenter(ctx context.Context, cfg ccConfig) (_ *ccNode, err error
 func runCheck(ctx context.Context, args []string, e env) error {
 	fs := newFlagSet("commandcenter check", "Check a Command Center's connectivity: the cloud reachable through the proxy the\n"+
 		"environment selects, its certificate valid, the clocks in step, every paired printer\n"+
-		"reachable with its pinned certificate, a local port in 8080–8090, the host's sleep settings.", e)
+		"reachable with its pinned certificate, a local port for the UI (-ui-ports), the host's sleep settings.", e)
 	data := fs.String("data", envDefault(e, "FUSIONFLEET_CC_DATA", defaultDataDir(e, "commandcenter")), "data `directory` of the Command Center")
 	cloudURL := fs.String("cloud", envDefault(e, "FUSIONFLEET_CLOUD", ""), "cloud base `URL` (https://…)")
 	caFile := fs.String("ca-file", envDefault(e, "FUSIONFLEET_CA_FILE", ""), "PEM `file` of CAs that verify the cloud (default: system roots)")
+	uiHost := fs.String("ui-host", "127.0.0.1", "interface for the local UI")
+	uiRange := fs.String("ui-ports", envDefault(e, "FUSIONFLEET_UI_PORTS", uiPortsDefault), "local UI `ports` to check: first-last, one port, or 0 for any free port")
 	if err := parse(fs, args, e); err != nil {
 		return err
 	}
@@ -244,7 +268,12 @@ func runCheck(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return fmt.Errorf("check: -ca-file: %w", err)
 	}
-	cfg := commandcenter.SelfTestConfig{CloudURL: *cloudURL, RootCAs: roots}
+	uiFirst, uiLast, err := uiPorts(*uiRange)
+	if err != nil {
+		return err
+	}
+	cfg := commandcenter.SelfTestConfig{CloudURL: *cloudURL, RootCAs: roots,
+		LocalHost: *uiHost, LocalPorts: [2]int{uiFirst, uiLast}, AnyLocalPort: uiFirst == 0}
 	if _, err := os.Stat(filepath.Join(*data, "commandcenter.db")); err == nil {
 		st, err := commandcenter.Open(ctx, filepath.Join(*data, "commandcenter.db"))
 		if err != nil {

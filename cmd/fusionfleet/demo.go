@@ -27,6 +27,7 @@ func runDemo(ctx context.Context, args []string, e env) error {
 	speed := fs.Float64("speed", 60, "clock speed-up: simulated seconds per real second")
 	poll := fs.Duration("poll", 2*time.Second, "Command Center status poll interval (real time)")
 	logLevel := fs.String("log-level", "warn", "log level: debug, info, warn, error")
+	uiRange := fs.String("ui-ports", envDefault(e, "FUSIONFLEET_UI_PORTS", uiPortsDefault), "Command Center UI `ports`: the first free one of first-last, or 0 for any free port")
 	nf := addNotifyFlags(fs, e) // alert e-mails and webhooks, as on a cloud node
 	if err := parse(fs, args, e); err != nil {
 		return err
@@ -36,6 +37,10 @@ func runDemo(ctx context.Context, args []string, e env) error {
 	}
 	if *speed < 1 || *speed > 100000 {
 		return fmt.Errorf("demo: -speed %v: want 1 to 100000", *speed)
+	}
+	uiFirst, uiLast, err := uiPorts(*uiRange)
+	if err != nil {
+		return err
 	}
 	logger, err := newLogger(e, *logLevel)
 	if err != nil {
@@ -112,7 +117,7 @@ func runDemo(ctx context.Context, args []string, e env) error {
 	cc, err := startCommandCenter(ctx, ccConfig{
 		dataDir: filepath.Join(*data, "commandcenter"), cloudURL: node.URL(), rootCAs: node.RootCAs(),
 		enrolToken: token, name: "Demo Command Center", printers: addrs, trustNew: true,
-		uiHost: "127.0.0.1", uiFirst: uiFirstPort, uiLast: uiLastPort,
+		uiHost: "127.0.0.1", uiFirst: uiFirst, uiLast: uiLast,
 		pollInterval: *poll, uploadInterval: *poll, clock: clock.Real{}, logger: logger,
 		// The demo shows changes at once and bulk data every half minute.
 		priorityDelay: time.Second, bulkInterval: 30 * time.Second, updateInterval: demoUpdateInterval,

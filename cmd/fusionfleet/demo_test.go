@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fusionfleet/fusionfleet/internal/wait"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 )
@@ -87,8 +88,8 @@ func TestDemoEndToEnd(t *testing.T) {
 	out, logs := d.out, d.logs
 	base := out.get("cloud")
 	user, password, _ := strings.Cut(out.get("login"), " ")
-	if !strings.HasPrefix(out.get("commandcenter"), "http://127.0.0.1:80") {
-		t.Errorf("commandcenter URL %q: want a port in 8080–8090", out.get("commandcenter"))
+	if !strings.HasPrefix(out.get("commandcenter"), "http://127.0.0.1:") {
+		t.Errorf("commandcenter URL %q: want a loopback port", out.get("commandcenter"))
 	}
 
 	jar, _ := cookiejar.New(nil)
@@ -105,8 +106,7 @@ func TestDemoEndToEnd(t *testing.T) {
 
 	// Every printer shows up, and every one changes state over time.
 	states := map[string]map[string]bool{}
-	deadline := time.Now().Add(120 * time.Second)
-	for {
+	err := wait.Until(120*time.Second, 200*time.Millisecond, func() error {
 		var cards []cardView
 		getJSON(t, client, base+"api/printers", &cards)
 		for _, c := range cards {
@@ -127,16 +127,15 @@ func TestDemoEndToEnd(t *testing.T) {
 				changed++
 			}
 		}
-		if len(states) == printers && changed == printers {
-			t.Logf("every printer changed state %v after start", time.Since(start).Round(time.Second))
-			break
+		if len(states) != printers || changed != printers {
+			return fmt.Errorf("states seen per printer %v; want %d printers each in at least two states", states, printers)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after 120s: states seen per printer %v; want %d printers each in at least two states\nlogs:\n%s",
-				states, printers, logs)
-		}
-		time.Sleep(200 * time.Millisecond)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("%v\nlogs:\n%s", err, logs)
 	}
+	t.Logf("every printer changed state %v after start", time.Since(start).Round(time.Second))
 
 	// The page itself carries one card per printer (seed figure 1).
 	page := getBody(t, client, base)

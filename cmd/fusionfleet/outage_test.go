@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"database/sql"
+	"errors"
 	"net"
 	"path/filepath"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/commandcenter"
 	"github.com/fusionfleet/fusionfleet/internal/printer"
 	"github.com/fusionfleet/fusionfleet/internal/uplink"
+	"github.com/fusionfleet/fusionfleet/internal/wait"
 )
 
 // actor is a started part of the system that runs until stopped.
@@ -48,17 +50,26 @@ func (a *actor) stop(t *testing.T) {
 	}
 }
 
-// eventually polls cond until it holds or the time is up.
+// eventually waits until cond holds, for what real servers bring about in
+// their own time, and fails the test if it does not within timeout.
 func eventually(t *testing.T, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
+	if !holds(timeout, cond) {
+		t.Fatalf("after %v: %s", timeout, what)
 	}
 }
+
+// holds waits until cond holds (true) or timeout passed (false).
+func holds(timeout time.Duration, cond func() bool) bool {
+	return wait.Until(timeout, 50*time.Millisecond, func() error {
+		if cond() {
+			return nil
+		}
+		return errNotYet
+	}) == nil
+}
+
+var errNotYet = errors.New("not yet")
 
 // freePort returns a loopback port that was free a moment ago.
 func freePort(t *testing.T) int {

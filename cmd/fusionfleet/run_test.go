@@ -116,3 +116,26 @@ func holdPorts(t *testing.T, n int) (first, last int) {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+func TestUIPorts(t *testing.T) {
+	tests := []struct {
+		in          string
+		first, last int
+		wantErr     bool
+	}{
+		{"8080-8090", 8080, 8090, false},
+		{"9000", 9000, 9000, false},
+		{"0", 0, 0, false},
+		{"8090-8080", 0, 0, true},
+		{"0-10", 0, 0, true},
+		{"1-65536", 0, 0, true},
+		{"http", 0, 0, true},
+		{"", 0, 0, true},
+	}
+	for _, tt := range tests {
+		first, last, err := uiPorts(tt.in)
+		if (err != nil) != tt.wantErr || first != tt.first || last != tt.last {
+			t.Errorf("uiPorts(%q) = %d, %d, %v; want %d, %d, error %v", tt.in, first, last, err, tt.first, tt.last, tt.wantErr)
+		}
+	}
+}

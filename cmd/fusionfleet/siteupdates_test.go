@@ -27,7 +27,7 @@ func startDemoRun(t *testing.T, flags ...string) *demoRun {
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() {
-		args := append([]string{"fusionfleet", "demo", "-data", t.TempDir(), "-log-level", "warn"}, flags...)
+		args := append([]string{"fusionfleet", "demo", "-data", t.TempDir(), "-log-level", "warn", "-ui-ports", "0"}, flags...)
 		done <- run(ctx, args, func(string) string { return "" }, strings.NewReader(""), d.out, d.logs)
 	}()
 	stopped := false
@@ -59,27 +59,6 @@ func startDemoRun(t *testing.T, flags ...string) *demoRun {
 		}
 	}
 	return d
-}
-
-// poll calls cond every 200 ms until it holds (true) or within passed.
-func poll(within time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	return true
-}
-
-// waitFor polls cond until it holds and fails the test if it does not
-// within the time given.
-func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	if !poll(within, cond) {
-		t.Fatalf("after %v: %s", within, what)
-	}
 }
 
 // ccPrinter is what the test reads of the Command Center's printer list.
@@ -135,7 +114,7 @@ func TestDemoUpdatesReachPrinters(t *testing.T) {
 			Installable bool   `json:"installable"`
 		} `json:"releases"`
 	}
-	waitFor(t, 60*time.Second, "the Command Center's mirror does not list both releases", func() bool {
+	eventually(t, "the Command Center's mirror does not list both releases", 60*time.Second, func() bool {
 		getJSON(t, client, cc+"api/updates", &ups)
 		return len(ups.Releases) == 2
 	})
@@ -175,7 +154,7 @@ func TestDemoUpdatesReachPrinters(t *testing.T) {
 		"3DP 3": "FF-5200 5.2.3 std-5200-3.0", // another model: keeps its own
 	}
 	var got map[string]string
-	ok := poll(90*time.Second, func() bool {
+	ok := holds(90*time.Second, func() bool {
 		got = firmware()
 		return fmt.Sprint(got) == fmt.Sprint(want)
 	})
@@ -199,7 +178,7 @@ func TestDemoUpdatesReachPrinters(t *testing.T) {
 	if id == "" {
 		t.Fatalf("no card for 3DP 1 in %+v", cards)
 	}
-	waitFor(t, 60*time.Second, "the cloud's printer page does not show firmware 4.3.0 and parameter set std-4200-2.2", func() bool {
+	eventually(t, "the cloud's printer page does not show firmware 4.3.0 and parameter set std-4200-2.2", 60*time.Second, func() bool {
 		page := getBody(t, dash, base+"printers/"+id)
 		return strings.Contains(page, "4.3.0") && strings.Contains(page, "std-4200-2.2")
 	})

@@ -23,6 +23,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/store/pgtest"
 	"github.com/fusionfleet/fusionfleet/internal/uplink"
+	"github.com/fusionfleet/fusionfleet/internal/wait"
 )
 
 // externalNATS returns the URL of the NATS JetStream server on
@@ -139,16 +140,15 @@ func TestTwoNodesShareNATSAndPostgres(t *testing.T) {
 
 	// Every record lands once, whichever node's writer applied it.
 	for _, gw := range gws {
-		deadline := time.Now().Add(30 * time.Second)
-		for {
+		err := wait.Until(30*time.Second, 50*time.Millisecond, func() error {
 			evs, err := nodes[0].store.Events(ctx, u.OrgID, gw.printer, now.Add(-time.Hour), now.Add(time.Hour), 1000)
-			if err == nil && len(evs) >= perGateway {
-				break
+			if err == nil && len(evs) < perGateway {
+				err = fmt.Errorf("%d events landed", len(evs))
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("printer %s: %d events landed after 30 s (%v), want %d", gw.printer, len(evs), err, perGateway)
-			}
-			time.Sleep(50 * time.Millisecond)
+			return err
+		})
+		if err != nil {
+			t.Fatalf("printer %s: %v, want %d", gw.printer, err, perGateway)
 		}
 		evs, _ := nodes[1].store.Events(ctx, u.OrgID, gw.printer, now.Add(-time.Hour), now.Add(time.Hour), 1000)
 		if len(evs) != perGateway {

@@ -77,3 +77,16 @@ func TestListenLocalErrors(t *testing.T) {
 		})
 	}
 }
+
+// Ports 0 and 0 take any free port: for tests and for sites that set
+// -ui-ports 0.
+func TestListenLocalAnyPort(t *testing.T) {
+	l, err := ListenLocal("127.0.0.1", 0, 0)
+	if err != nil {
+		t.Fatalf("ListenLocal: %v", err)
+	}
+	defer l.Close()
+	if port := l.Addr().(*net.TCPAddr).Port; port == 0 {
+		t.Errorf("listening on %s, want a port", l.Addr())
+	}
+}

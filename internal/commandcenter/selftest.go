@@ -145,6 +145,9 @@ type SelfTestConfig struct {
 	LocalUI    string
 	LocalHost  string // "" → 127.0.0.1
 	LocalPorts [2]int // first and last; zero → 8080, 8090 (R-ARCH-6)
+	// AnyLocalPort checks instead that the system gives the local UI a
+	// port, for a Command Center run with -ui-ports 0.
+	AnyLocalPort bool
 	// Uplink, when set, adds a check of the latest successful upload:
 	// a warning when it is older than StaleAfter (R-ARCH-8).
 	Uplink     *UplinkState
@@ -575,7 +578,11 @@ func printerCheck(ctx context.Context, cfg SelfTestConfig, p SelfTestPrinter) Ch
 // localUICheck checks that the local UI answers, or that it can take a port.
 func localUICheck(ctx context.Context, cfg SelfTestConfig) Check {
 	if cfg.LocalUI == "" {
-		l, err := ListenLocal(cfg.LocalHost, cfg.LocalPorts[0], cfg.LocalPorts[1])
+		first, last := cfg.LocalPorts[0], cfg.LocalPorts[1]
+		if cfg.AnyLocalPort {
+			first, last = 0, 0
+		}
+		l, err := ListenLocal(cfg.LocalHost, first, last)
 		if err != nil {
 			return fail(checkLocalUI, "the local UI cannot take a port: %v", err)
 		}
