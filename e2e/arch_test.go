@@ -104,7 +104,7 @@ func TestEveryPackageHasAComment(t *testing.T) {
 // the mirror; the repository and publishing are updaterepo's, the
 // cloud's), clock.
 func TestTierBoundaries(t *testing.T) {
-	site := []string{"printer", "deviceapi", "commandcenter", "privacy", "outbox", "sitedb"}
+	site := []string{"site", "printer", "deviceapi", "commandcenter", "privacy", "outbox", "sitedb"}
 	cloud := []string{"cloud", "updaterepo", "store", "dashboard", "ingest", "stream", "identity", "tlsca"}
 	in := func(names []string, ip string) bool {
 		for _, n := range names {

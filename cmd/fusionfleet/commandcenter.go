@@ -1,34 +1,18 @@
 package main
 
 import (
-	"bufio"
-	"cmp"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"golang.org/x/sync/errgroup"
-
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/commandcenter"
-	"github.com/fusionfleet/fusionfleet/internal/commandcenter/localui"
-	"github.com/fusionfleet/fusionfleet/internal/deviceapi"
-	"github.com/fusionfleet/fusionfleet/internal/fleet"
-	"github.com/fusionfleet/fusionfleet/internal/httpserver"
+	"github.com/fusionfleet/fusionfleet/internal/site"
 	"github.com/fusionfleet/fusionfleet/internal/uplink"
 )
 
@@ -76,7 +60,7 @@ func runCommandCenter(ctx context.Context, args []string, e env) error {
 	interval := fs.Duration("poll", 5*time.Second, "status poll interval")
 	bulk := fs.Duration("bulk-interval", 5*time.Minute, "how often bulk data (layers, jobs, counters, logs) is uploaded; alerts and status go at once")
 	mirrorListen := fs.String("mirror-listen", envDefault(e, "FUSIONFLEET_MIRROR_LISTEN", ""), "`address` where printers on the LAN read signed updates (/tuf/ only); the local UI serves them too")
-	updateInterval := fs.Duration("update-interval", defaultUpdateInterval, "how often signed updates are mirrored from the cloud for the printers (served under /tuf/ on the local port)")
+	updateInterval := fs.Duration("update-interval", site.DefaultUpdateInterval, "how often signed updates are mirrored from the cloud for the printers (served under /tuf/ on the local port)")
 	rate := fs.Int("uplink-rate", 10000, "uplink bandwidth cap in `bits/s`, TLS handshakes included (whitepaper budget: 25000 for a site)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	if err := parse(fs, args, e); err != nil {
@@ -103,145 +87,20 @@ func runCommandCenter(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return fmt.Errorf("commandcenter: -ca-file: %w", err)
 	}
-	var mirrorLn net.Listener
-	if *mirrorListen != "" {
-		if mirrorLn, err = (&net.ListenConfig{}).Listen(ctx, "tcp", *mirrorListen); err != nil {
-			return fmt.Errorf("commandcenter: -mirror-listen: %w", err)
-		}
-		defer mirrorLn.Close()
-	}
-	cc, err := startCommandCenter(ctx, ccConfig{
-		mirrorLn: mirrorLn,
-		dataDir:  *data, cloudURL: *cloudURL, rootCAs: roots, enrolToken: token, name: *name,
-		printers: printers, trustNew: *trust, uiHost: *uiHost, uiFirst: uiFirst, uiLast: uiLast,
-		pollInterval: *interval, bulkInterval: *bulk, rateBytes: float64(*rate) / 8, updateInterval: *updateInterval,
-		clock: clock.Real{}, logger: logger, stdin: e.stdin, stdout: e.stdout,
+	cc, err := site.New(ctx, site.Options{
+		DataDir: *data, CloudURL: *cloudURL, RootCAs: roots, EnrolToken: token, Name: *name,
+		Printers: printers, TrustNewPrinters: *trust, UIHost: *uiHost, UIFirstPort: uiFirst, UILastPort: uiLast,
+		MirrorListen: *mirrorListen, PollInterval: *interval, BulkInterval: *bulk, UpdateInterval: *updateInterval,
+		RateBytes: float64(*rate) / 8, Clock: clock.Real{}, Logger: logger, Stdin: e.stdin, Stdout: e.stdout,
 	})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "commandcenter: %s\n", cc.url)
-	if mirrorLn != nil {
-		fmt.Fprintf(e.stdout, "update mirror: http://%s (printers: -update-url)\n", mirrorLn.Addr())
+	fmt.Fprintf(e.stdout, "commandcenter: %s\n", cc.URL())
+	if addr := cc.MirrorAddr(); addr != nil {
+		fmt.Fprintf(e.stdout, "update mirror: http://%s (printers: -update-url)\n", addr)
 	}
-	return cc.run(ctx)
-}
-
-type ccConfig struct {
-	dataDir    string
-	cloudURL   string
-	rootCAs    *x509.CertPool
-	enrolToken string
-	name       string
-	printers   []string
-	trustNew   bool
-	uiHost     string
-	uiFirst    int
-	uiLast     int
-
-	pollInterval   time.Duration
-	uploadInterval time.Duration
-	priorityDelay  time.Duration // how long a status waits for company; 0 → the uploader's default
-	bulkInterval   time.Duration
-	maxBackoff     time.Duration // longest wait between failed uploads; 0 → 30 s
-	updateInterval time.Duration // how often the update mirror syncs; 0 → 5 min
-	// snapshotInterval is how often counters and consumables are read; 0 → 5 min.
-	snapshotInterval time.Duration
-	// mirrorLn, if set, serves the update mirror alone, for printers on
-	// the LAN while the local UI stays on loopback.
-	mirrorLn  net.Listener
-	rateBytes float64
-	clock     clock.Clock
-	logger    *slog.Logger
-	stdin     io.Reader
-	stdout    io.Writer
-}
-
-type ccNode struct {
-	url   string // local UI
-	store *commandcenter.Store
-	run   func(ctx context.Context) error
-}
-
-func startCommandCenter(ctx context.Context, cfg ccConfig) (_ *ccNode, err error) {
-	logger := cfg.logger.With("component", "commandcenter")
-	// Take the local port first: a site with 8080–8090 all taken learns it
-	// before anything is enrolled or paired.
-	ln, err := commandcenter.ListenLocal(cfg.uiHost, cfg.uiFirst, cfg.uiLast)
-	if err != nil {
-		return nil, fmt.Errorf("commandcenter: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			ln.Close()
-		}
-	}()
-	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("commandcenter: %w", err)
-	}
-	st, err := commandcenter.Open(ctx, filepath.Join(cfg.dataDir, "commandcenter.db"))
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		if err != nil {
-			st.Close()
-		}
-	}()
-	client, err := uplink.NewClient(cfg.cloudURL, uplink.ClientOptions{RootCAs: cfg.rootCAs, Clock: cfg.clock})
-	if err != nil {
-		return nil, fmt.Errorf("commandcenter: %w", err)
-	}
-	cred, err := enrolGateway(ctx, st, client, cfg)
-	if err != nil {
-		return nil, err
-	}
-	if err := pairPrinters(ctx, st, cfg); err != nil {
-		return nil, err
-	}
-	// One TLS session cache for all printers: a poll resumes the printer's
-	// session instead of a full handshake, and the pin is checked either way.
-	sessions := tls.NewLRUClientSessionCache(4096)
-	poller := commandcenter.NewPoller(st, func(addr string, pin deviceapi.Fingerprint) commandcenter.Device {
-		return deviceapi.NewClient(addr, pin, deviceapi.ClientOptions{SessionCache: sessions})
-	}, commandcenter.PollerOptions{Interval: cfg.pollInterval, SnapshotInterval: cfg.snapshotInterval, Clock: cfg.clock, Logger: logger})
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		commandcenter.NewMetrics(st, commandcenter.MetricsOptions{Poller: poller, Clock: cfg.clock}))
-	mirror, err := newUpdateMirror(cfg, st, logger)
-	if err != nil {
-		return nil, fmt.Errorf("commandcenter: %w", err)
-	}
-	srv := httpserver.New(withMirror(localui.NewHandler(localui.SourcesOf(st), localui.HandlerOptions{
-		Logger: logger, Clock: cfg.clock, Metrics: reg, Updates: mirror,
-		SelfTest: &commandcenter.SelfTestConfig{CloudURL: cfg.cloudURL, RootCAs: cfg.rootCAs, LocalUI: ln.Addr().String()},
-	}), st, mirror, cfg.clock), logger)
-	uploader := commandcenter.NewUploader(st, gatewayCloud{client, cred}, commandcenter.UploaderOptions{
-		Interval: cfg.uploadInterval, PriorityDelay: cfg.priorityDelay, BulkInterval: cfg.bulkInterval,
-		MaxBackoff: cmp.Or(cfg.maxBackoff, 30*time.Second), // a cloud that is back hears from the site within 30 s
-		RateBytes:  cfg.rateBytes, Retryable: uplink.Retryable, Clock: cfg.clock, Logger: logger,
-	})
-	return &ccNode{
-		url:   "http://" + ln.Addr().String() + "/",
-		store: st,
-		run: func(ctx context.Context) error {
-			defer st.Close()
-			g, ctx := errgroup.WithContext(ctx)
-			g.Go(func() error {
-				return httpserver.Run(ctx, logger, "local UI", srv, func() error { return srv.Serve(ln) })
-			})
-			g.Go(func() error { return poller.Run(ctx) })
-			g.Go(func() error { return uploader.Run(ctx) })
-			g.Go(func() error { return mirror.Run(ctx) })
-			if cfg.mirrorLn != nil {
-				msrv := httpserver.New(commandcenter.NewMirrorHandler(st, mirror, mirror.Handler(), cfg.clock), logger)
-				g.Go(func() error {
-					return httpserver.Run(ctx, logger, "update mirror", msrv, func() error { return msrv.Serve(cfg.mirrorLn) })
-				})
-			}
-			return g.Wait()
-		},
-	}, nil
+	return cc.Run(ctx)
 }
 
 // runCheck is `fusionfleet commandcenter check`: the connectivity self-test
@@ -295,87 +154,6 @@ func runCheck(ctx context.Context, args []string, e env) error {
 	}
 	if rep.Failed() {
 		return errors.New("check: some checks failed")
-	}
-	return nil
-}
-
-// gatewayCloud is the cloud as the uploader sees it: the uplink client with
-// this gateway's credentials.
-type gatewayCloud struct {
-	client *uplink.Client
-	cred   uplink.Credentials
-}
-
-func (c gatewayCloud) Upload(ctx context.Context, b uplink.Batch) (uplink.Ack, error) {
-	return c.client.Upload(ctx, c.cred, b)
-}
-
-// enrolGateway returns the stored gateway credentials, enrolling with the
-// one-time token on first start.
-func enrolGateway(ctx context.Context, st *commandcenter.Store, client *uplink.Client, cfg ccConfig) (uplink.Credentials, error) {
-	id, key, ok, err := st.Credentials(ctx)
-	if err != nil {
-		return uplink.Credentials{}, err
-	}
-	if ok {
-		return uplink.Credentials{GatewayID: id, Key: key}, nil
-	}
-	if cfg.enrolToken == "" {
-		return uplink.Credentials{}, errors.New("commandcenter: not enrolled yet: give the enrolment token from the cloud's admin page with -enrol-token-file or FUSIONFLEET_ENROL_TOKEN")
-	}
-	// The key is saved before the cloud sees it: after a crash or a lost
-	// answer, the next start repeats the enrolment with the same key and the
-	// cloud answers with the same gateway instead of a spent token.
-	priv, err := st.PendingEnrolmentKey(ctx, rand.Reader)
-	if err != nil {
-		return uplink.Credentials{}, fmt.Errorf("commandcenter: gateway key: %w", err)
-	}
-	resp, err := client.Enrol(ctx, cfg.enrolToken, cfg.name, priv.Public().(ed25519.PublicKey))
-	if err != nil {
-		return uplink.Credentials{}, fmt.Errorf("commandcenter: enrol with %s: %w", cfg.cloudURL, err)
-	}
-	if err := st.SaveCredentials(ctx, resp.GatewayID, priv); err != nil {
-		return uplink.Credentials{}, err
-	}
-	if err := st.DropPendingEnrolmentKey(ctx); err != nil {
-		return uplink.Credentials{}, err
-	}
-	fmt.Fprintf(cfg.stdout, "enrolled as gateway %s of site %s\n", resp.GatewayID, resp.SiteID)
-	return uplink.Credentials{GatewayID: resp.GatewayID, Key: priv}, nil
-}
-
-// pairPrinters pins the certificate of every printer not paired before:
-// trust on first use, confirmed by the operator (R-SEC-9).
-func pairPrinters(ctx context.Context, st *commandcenter.Store, cfg ccConfig) error {
-	known, err := st.Printers(ctx)
-	if err != nil {
-		return err
-	}
-	paired := map[string]bool{}
-	for _, p := range known {
-		paired[p.Address] = true
-	}
-	in := bufio.NewReader(cfg.stdin)
-	for _, addr := range cfg.printers {
-		if paired[addr] {
-			continue
-		}
-		fp, err := deviceapi.Probe(ctx, addr)
-		if err != nil {
-			return fmt.Errorf("commandcenter: pair printer %s: %w", addr, err)
-		}
-		fmt.Fprintf(cfg.stdout, "printer %s presents certificate SHA-256 %s\n", addr, fp)
-		if !cfg.trustNew {
-			fmt.Fprint(cfg.stdout, "Compare it with the fingerprint on the printer's panel. Pin it? [y/N] ")
-			answer, _ := in.ReadString('\n')
-			if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
-				return fmt.Errorf("commandcenter: printer %s not paired: fingerprint not confirmed", addr)
-			}
-		}
-		if _, err := st.AddPrinter(ctx, addr, fp, cfg.clock.Now()); err != nil && !errors.Is(err, fleet.ErrConflict) {
-			return fmt.Errorf("commandcenter: pair printer %s: %w", addr, err)
-		}
-		fmt.Fprintf(cfg.stdout, "pinned printer %s\n", addr)
 	}
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/cloud"
 	"github.com/fusionfleet/fusionfleet/internal/printer"
+	"github.com/fusionfleet/fusionfleet/internal/site"
 	"github.com/fusionfleet/fusionfleet/internal/updaterepo"
 )
 
@@ -114,26 +115,26 @@ func runDemo(ctx context.Context, args []string, e env) error {
 	}
 	g.Go(func() error { return node.Run(gctx) })
 
-	cc, err := startCommandCenter(ctx, ccConfig{
-		dataDir: filepath.Join(*data, "commandcenter"), cloudURL: node.URL(), rootCAs: node.RootCAs(),
-		enrolToken: token, name: "Demo Command Center", printers: addrs, trustNew: true,
-		uiHost: "127.0.0.1", uiFirst: uiFirst, uiLast: uiLast,
-		pollInterval: *poll, uploadInterval: *poll, clock: clock.Real{}, logger: logger,
+	cc, err := site.New(ctx, site.Options{
+		DataDir: filepath.Join(*data, "commandcenter"), CloudURL: node.URL(), RootCAs: node.RootCAs(),
+		EnrolToken: token, Name: "Demo Command Center", Printers: addrs, TrustNewPrinters: true,
+		UIHost: "127.0.0.1", UIFirstPort: uiFirst, UILastPort: uiLast,
+		PollInterval: *poll, UploadInterval: *poll, Clock: clock.Real{}, Logger: logger,
 		// The demo shows changes at once and bulk data every half minute.
-		priorityDelay: time.Second, bulkInterval: 30 * time.Second, updateInterval: demoUpdateInterval,
+		PriorityDelay: time.Second, BulkInterval: 30 * time.Second, UpdateInterval: demoUpdateInterval,
 		// The accelerated printers make far more data than real ones: no
 		// bandwidth cap on loopback, and wear read every half minute, so
 		// that jobs, KPIs and wear plots fill within minutes.
-		rateBytes: -1, snapshotInterval: 30 * time.Second,
-		stdin: e.stdin, stdout: io.Discard,
+		RateBytes: -1, SnapshotInterval: 30 * time.Second,
+		Stdin: e.stdin, Stdout: io.Discard,
 	})
 	if err != nil {
 		return fail(err)
 	}
-	g.Go(func() error { return cc.run(gctx) })
+	g.Go(func() error { return cc.Run(gctx) })
 	// The printers read signed updates from the Command Center's mirror.
 	for i, p := range nodes {
-		agent, err := startUpdateAgent(p, dirs[i], printerUpdates{url: strings.TrimSuffix(cc.url, "/"), root: root, interval: demoUpdateInterval}, logger)
+		agent, err := startUpdateAgent(p, dirs[i], printerUpdates{url: strings.TrimSuffix(cc.URL(), "/"), root: root, interval: demoUpdateInterval}, logger)
 		if err != nil {
 			return fail(fmt.Errorf("demo: %w", err))
 		}
@@ -141,10 +142,10 @@ func runDemo(ctx context.Context, args []string, e env) error {
 	}
 
 	fmt.Fprintf(e.stdout, "cloud: %s\n", node.DashboardURL())
-	fmt.Fprintf(e.stdout, "commandcenter: %s\n", cc.url)
+	fmt.Fprintf(e.stdout, "commandcenter: %s\n", cc.URL())
 	fmt.Fprintf(e.stdout, "login: %s %s\n", user, password)
 	fmt.Fprintf(e.stdout, "updates: %s (release with: fusionfleet release add-target -dir %s -version 4.3.0 -models FF-4200 FILE; approve at %supdates)\n",
-		repoDir, repoDir, cc.url)
+		repoDir, repoDir, cc.URL())
 	fmt.Fprintf(e.stdout, "data: %s (%d printers, clock %gx; Ctrl-C stops)\n", *data, *n, *speed)
 
 	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {

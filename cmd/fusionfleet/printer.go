@@ -16,6 +16,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/deviceapi"
 	"github.com/fusionfleet/fusionfleet/internal/httpserver"
 	"github.com/fusionfleet/fusionfleet/internal/printer"
+	"github.com/fusionfleet/fusionfleet/internal/site"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -36,7 +37,7 @@ func runPrinter(ctx context.Context, args []string, e env) error {
 	simControl := fs.String("sim-control", "", "loopback `address` for the simulation-control API (tests and demos only; off by default)")
 	updateURL := fs.String("update-url", envDefault(e, "FUSIONFLEET_UPDATE_URL", ""), "`URL` of the Command Center's update mirror (http://host:port, as its -mirror-listen says); default: no updates")
 	updateRoot := fs.String("update-root", envDefault(e, "FUSIONFLEET_UPDATE_ROOT", ""), "root metadata `file` the printers trust for updates (from the release tool), needed with -update-url")
-	updateEvery := fs.Duration("update-interval", defaultUpdateInterval, "how often the printers check the mirror for updates")
+	updateEvery := fs.Duration("update-interval", site.DefaultUpdateInterval, "how often the printers check the mirror for updates")
 	updateSite := fs.String("update-site", "", "site `name` for staged rollouts by site")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	if err := parse(fs, args, e); err != nil {

@@ -2,14 +2,9 @@ package main
 
 import (
 	"bytes"
-	"context"
-	"fmt"
 	"log/slog"
-	"net"
 	"strings"
 	"testing"
-
-	"github.com/fusionfleet/fusionfleet/internal/clock"
 )
 
 // runArgs runs the program as a process would and returns its exit code.
@@ -70,49 +65,6 @@ func TestCommandLine(t *testing.T) {
 			}
 		})
 	}
-}
-
-// R-ARCH-6: with every port of the range taken, the Command Center says so
-// and names the range, before it enrols or pairs anything.
-func TestCommandCenterPortsTaken(t *testing.T) {
-	first, last := holdPorts(t, 3)
-	_, err := startCommandCenter(context.Background(), ccConfig{
-		dataDir: t.TempDir(), cloudURL: "https://127.0.0.1:1", uiHost: "127.0.0.1", uiFirst: first, uiLast: last,
-		clock: clock.Real{}, logger: discardLogger(), stdin: strings.NewReader(""), stdout: &bytes.Buffer{},
-	})
-	want := fmt.Sprintf("no free port in %d–%d", first, last)
-	if err == nil || !strings.Contains(err.Error(), want) {
-		t.Fatalf("got %v, want an error containing %q", err, want)
-	}
-}
-
-// holdPorts listens on n consecutive free loopback ports until the test ends
-// and returns the first and last.
-func holdPorts(t *testing.T, n int) (first, last int) {
-	t.Helper()
-	for base := 41000; base < 60000; base += 97 {
-		var held []net.Listener
-		for p := base; p < base+n; p++ {
-			ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
-			if err != nil {
-				break
-			}
-			held = append(held, ln)
-		}
-		if len(held) == n {
-			t.Cleanup(func() {
-				for _, l := range held {
-					l.Close()
-				}
-			})
-			return base, base + n - 1
-		}
-		for _, l := range held {
-			l.Close()
-		}
-	}
-	t.Fatal("no consecutive free ports found")
-	return 0, 0
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

@@ -3,69 +3,20 @@ package main
 import (
 	"cmp"
 	"context"
-	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
-	"github.com/fusionfleet/fusionfleet/internal/clock"
-	"github.com/fusionfleet/fusionfleet/internal/commandcenter"
+	"github.com/fusionfleet/fusionfleet/internal/site"
 	"github.com/fusionfleet/fusionfleet/internal/update"
 )
 
-// The site's side of signed updates. The Command Center mirrors the cloud's
-// repository over its outbound HTTPS connection (R-ARCH-3) and serves the
-// copy, with the site's approvals, to its printers under /tuf/ on the local
-// listener; each printer's update agent verifies and installs from there.
-
-// defaultUpdateInterval is how often the mirror and the printers check.
-const defaultUpdateInterval = 5 * time.Minute
-
-// newUpdateMirror returns the Command Center's mirror of the cloud's
-// repository, kept in the data directory, for the printer models st knows.
-func newUpdateMirror(cfg ccConfig, st *commandcenter.Store, logger *slog.Logger) (*update.Mirror, error) {
-	client := &http.Client{
-		Transport: &http.Transport{
-			Proxy:               http.ProxyFromEnvironment,
-			TLSClientConfig:     &tls.Config{RootCAs: cfg.rootCAs, MinVersion: tls.VersionTLS12},
-			TLSHandshakeTimeout: 15 * time.Second,
-			MaxIdleConns:        2,
-			IdleConnTimeout:     30 * time.Second,
-		},
-		// A firmware image over a slow site link: the mirror caps sizes, a
-		// stuck transfer ends here.
-		Timeout: 30 * time.Minute,
-	}
-	models := func(ctx context.Context) []string {
-		ps, err := st.Printers(ctx)
-		if err != nil {
-			logger.Warn("mirror: printer models unknown; mirroring every target", "err", err)
-			return nil
-		}
-		var out []string
-		for _, p := range ps {
-			if p.Identity != nil {
-				out = append(out, p.Identity.Model)
-			}
-		}
-		return out
-	}
-	return update.NewMirror(filepath.Join(cfg.dataDir, "updates"), strings.TrimSuffix(cfg.cloudURL, "/")+"/tuf", client,
-		update.MirrorOptions{Logger: logger, Interval: cmp.Or(cfg.updateInterval, defaultUpdateInterval), Models: models})
-}
-
-// withMirror serves the mirror and the site's approvals under /tuf/ next
-// to the local UI.
-func withMirror(ui http.Handler, st *commandcenter.Store, m *update.Mirror, clk clock.Clock) http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("/tuf/", commandcenter.NewMirrorHandler(st, m, m.Handler(), clk))
-	mux.Handle("/", ui)
-	return mux
-}
+// A printer's side of signed updates: its update agent verifies and
+// installs what the Command Center's mirror serves under /tuf/ (package
+// site).
 
 // printerUpdates configures a printer's update agent.
 type printerUpdates struct {
@@ -97,7 +48,7 @@ func startUpdateAgent(n *printerNode, dataDir string, u printerUpdates, logger *
 		return nil, fmt.Errorf("printer %s: updates: %w", id.Name, err)
 	}
 	a := update.NewAgent(c, n.device, update.AgentOptions{
-		Interval: cmp.Or(u.interval, defaultUpdateInterval),
+		Interval: cmp.Or(u.interval, site.DefaultUpdateInterval),
 		Approved: update.ApprovedBy(client, u.url),
 		Logger:   logger.With("printer", id.Name),
 	})

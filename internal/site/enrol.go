@@ -1,0 +1,98 @@
+package site
+
+import (
+	"bufio"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/fusionfleet/fusionfleet/internal/deviceapi"
+	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/fusionfleet/fusionfleet/internal/uplink"
+)
+
+// gatewayCloud is the cloud as the uploader sees it: the uplink client with
+// this gateway's credentials.
+type gatewayCloud struct {
+	client *uplink.Client
+	cred   uplink.Credentials
+}
+
+func (c gatewayCloud) Upload(ctx context.Context, b uplink.Batch) (uplink.Ack, error) {
+	return c.client.Upload(ctx, c.cred, b)
+}
+
+// enrol returns the stored gateway credentials, enrolling with the
+// one-time token on first start.
+func (n *Node) enrol(ctx context.Context, client *uplink.Client) (uplink.Credentials, error) {
+	st := n.store
+	id, key, ok, err := st.Credentials(ctx)
+	if err != nil {
+		return uplink.Credentials{}, err
+	}
+	if ok {
+		return uplink.Credentials{GatewayID: id, Key: key}, nil
+	}
+	if n.opts.EnrolToken == "" {
+		return uplink.Credentials{}, errors.New("commandcenter: not enrolled yet: give the enrolment token from the cloud's admin page with -enrol-token-file or FUSIONFLEET_ENROL_TOKEN")
+	}
+	// The key is saved before the cloud sees it: after a crash or a lost
+	// answer, the next start repeats the enrolment with the same key and the
+	// cloud answers with the same gateway instead of a spent token.
+	priv, err := st.PendingEnrolmentKey(ctx, rand.Reader)
+	if err != nil {
+		return uplink.Credentials{}, fmt.Errorf("commandcenter: gateway key: %w", err)
+	}
+	resp, err := client.Enrol(ctx, n.opts.EnrolToken, n.opts.Name, priv.Public().(ed25519.PublicKey))
+	if err != nil {
+		return uplink.Credentials{}, fmt.Errorf("commandcenter: enrol with %s: %w", n.opts.CloudURL, err)
+	}
+	if err := st.SaveCredentials(ctx, resp.GatewayID, priv); err != nil {
+		return uplink.Credentials{}, err
+	}
+	if err := st.DropPendingEnrolmentKey(ctx); err != nil {
+		return uplink.Credentials{}, err
+	}
+	fmt.Fprintf(n.opts.Stdout, "enrolled as gateway %s of site %s\n", resp.GatewayID, resp.SiteID)
+	return uplink.Credentials{GatewayID: resp.GatewayID, Key: priv}, nil
+}
+
+// pairPrinters pins the certificate of every printer not paired before:
+// trust on first use, confirmed by the operator (R-SEC-9).
+func (n *Node) pairPrinters(ctx context.Context) error {
+	o := n.opts
+	known, err := n.store.Printers(ctx)
+	if err != nil {
+		return err
+	}
+	paired := map[string]bool{}
+	for _, p := range known {
+		paired[p.Address] = true
+	}
+	in := bufio.NewReader(o.Stdin)
+	for _, addr := range o.Printers {
+		if paired[addr] {
+			continue
+		}
+		fp, err := deviceapi.Probe(ctx, addr)
+		if err != nil {
+			return fmt.Errorf("commandcenter: pair printer %s: %w", addr, err)
+		}
+		fmt.Fprintf(o.Stdout, "printer %s presents certificate SHA-256 %s\n", addr, fp)
+		if !o.TrustNewPrinters {
+			fmt.Fprint(o.Stdout, "Compare it with the fingerprint on the printer's panel. Pin it? [y/N] ")
+			answer, _ := in.ReadString('\n')
+			if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
+				return fmt.Errorf("commandcenter: printer %s not paired: fingerprint not confirmed", addr)
+			}
+		}
+		if _, err := n.store.AddPrinter(ctx, addr, fp, o.Clock.Now()); err != nil && !errors.Is(err, fleet.ErrConflict) {
+			return fmt.Errorf("commandcenter: pair printer %s: %w", addr, err)
+		}
+		fmt.Fprintf(o.Stdout, "pinned printer %s\n", addr)
+	}
+	return nil
+}

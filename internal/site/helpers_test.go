@@ -1,0 +1,127 @@
+package site
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/fusionfleet/fusionfleet/internal/cloud"
+	"github.com/fusionfleet/fusionfleet/internal/deviceapi"
+	"github.com/fusionfleet/fusionfleet/internal/httpserver"
+	"github.com/fusionfleet/fusionfleet/internal/printer"
+	"github.com/fusionfleet/fusionfleet/internal/wait"
+)
+
+// actor is a started part of the system that runs until stopped.
+type actor struct {
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func goRun(t *testing.T, run func(ctx context.Context) error) *actor {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	a := &actor{cancel: cancel, done: make(chan error, 1)}
+	go func() { a.done <- run(ctx) }()
+	t.Cleanup(func() { a.stop(t) })
+	return a
+}
+
+func (a *actor) stop(t *testing.T) {
+	t.Helper()
+	if a.cancel == nil {
+		return
+	}
+	a.cancel()
+	a.cancel = nil
+	select {
+	case err := <-a.done:
+		if err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Error("did not stop within 30s")
+	}
+}
+
+// eventually waits until cond holds, for what real servers bring about in
+// their own time, and fails the test if it does not within timeout.
+func eventually(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	err := wait.Until(timeout, 50*time.Millisecond, func() error {
+		if cond() {
+			return nil
+		}
+		return errors.New("not yet")
+	})
+	if err != nil {
+		t.Fatalf("after %v: %s", timeout, what)
+	}
+}
+
+// startCloud opens a cloud node in dir on listen ("" → any free loopback
+// port) and runs it until the test ends or the actor is stopped.
+func startCloud(t *testing.T, dir, listen string) (*cloud.Node, *actor) {
+	t.Helper()
+	node, err := cloud.New(t.Context(), cloud.Options{DataDir: dir, Listen: listen, Hosts: []string{"127.0.0.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return node, goRun(t, node.Run)
+}
+
+// startPrinter serves a virtual printer's device API on a free loopback
+// port until the test ends, and returns its address.
+func startPrinter(t *testing.T, opts printer.Options) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := deviceapi.LoadOrCreateCertificate(t.TempDir(), []string{"127.0.0.1"}, time.Now())
+	if err != nil {
+		ln.Close()
+		t.Fatal(err)
+	}
+	logger := discardLogger()
+	srv := deviceapi.NewServer(deviceapi.NewHandler(printer.New(opts), logger), cert, logger)
+	goRun(t, func(ctx context.Context) error {
+		return httpserver.Run(ctx, logger, "printer", srv, func() error { return srv.ServeTLS(ln, "", "") })
+	})
+	return ln.Addr().String()
+}
+
+// holdPorts listens on n consecutive free loopback ports until the test ends
+// and returns the first and last.
+func holdPorts(t *testing.T, n int) (first, last int) {
+	t.Helper()
+	for base := 41000; base < 60000; base += 97 {
+		var held []net.Listener
+		for p := base; p < base+n; p++ {
+			ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+			if err != nil {
+				break
+			}
+			held = append(held, ln)
+		}
+		if len(held) == n {
+			t.Cleanup(func() {
+				for _, l := range held {
+					l.Close()
+				}
+			})
+			return base, base + n - 1
+		}
+		for _, l := range held {
+			l.Close()
+		}
+	}
+	t.Fatal("no consecutive free ports found")
+	return 0, 0
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

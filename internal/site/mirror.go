@@ -1,0 +1,65 @@
+package site
+
+import (
+	"context"
+	"crypto/tls"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/fusionfleet/fusionfleet/internal/commandcenter"
+	"github.com/fusionfleet/fusionfleet/internal/update"
+)
+
+// The site's side of signed updates. The Command Center mirrors the cloud's
+// repository over its outbound HTTPS connection (R-ARCH-3) and serves the
+// copy, with the site's approvals, to its printers under /tuf/ on the local
+// listener; each printer's update agent verifies and installs from there.
+
+// newUpdateMirror returns the node's mirror of the cloud's repository,
+// kept in the data directory, for the printer models the store knows.
+func (n *Node) newUpdateMirror() (*update.Mirror, error) {
+	client := &http.Client{
+		Transport: &http.Transport{
+			Proxy:               http.ProxyFromEnvironment,
+			TLSClientConfig:     &tls.Config{RootCAs: n.opts.RootCAs, MinVersion: tls.VersionTLS12},
+			TLSHandshakeTimeout: 15 * time.Second,
+			MaxIdleConns:        2,
+			IdleConnTimeout:     30 * time.Second,
+		},
+		// A firmware image over a slow site link: the mirror caps sizes, a
+		// stuck transfer ends here.
+		Timeout: 30 * time.Minute,
+	}
+	models := func(ctx context.Context) []string {
+		ps, err := n.store.Printers(ctx)
+		if err != nil {
+			n.log.Warn("mirror: printer models unknown; mirroring every target", "err", err)
+			return nil
+		}
+		var out []string
+		for _, p := range ps {
+			if p.Identity != nil {
+				out = append(out, p.Identity.Model)
+			}
+		}
+		return out
+	}
+	return update.NewMirror(filepath.Join(n.opts.DataDir, "updates"), strings.TrimSuffix(n.opts.CloudURL, "/")+"/tuf", client,
+		update.MirrorOptions{Logger: n.log, Interval: n.opts.UpdateInterval, Models: models})
+}
+
+// mirrorHandler serves the mirror and the site's approvals (/tuf/ only).
+func (n *Node) mirrorHandler() http.Handler {
+	return commandcenter.NewMirrorHandler(n.store, n.mirror, n.mirror.Handler(), n.opts.Clock)
+}
+
+// withMirror serves the mirror and the site's approvals under /tuf/ next
+// to the local UI.
+func (n *Node) withMirror(ui http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/tuf/", n.mirrorHandler())
+	mux.Handle("/", ui)
+	return mux
+}

@@ -1,0 +1,172 @@
+package site
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/fusionfleet/fusionfleet/internal/commandcenter"
+	"github.com/fusionfleet/fusionfleet/internal/commandcenter/localui"
+	"github.com/fusionfleet/fusionfleet/internal/deviceapi"
+	"github.com/fusionfleet/fusionfleet/internal/httpserver"
+	"github.com/fusionfleet/fusionfleet/internal/update"
+	"github.com/fusionfleet/fusionfleet/internal/uplink"
+)
+
+// Node is one Command Center, opened by New and served by Run.
+type Node struct {
+	opts Options
+	log  *slog.Logger
+	url  string
+
+	ln, mirrorLn  net.Listener // mirrorLn: nil without MirrorListen
+	ui, mirrorSrv *http.Server // mirrorSrv: nil without MirrorListen
+	store         *commandcenter.Store
+	poller        *commandcenter.Poller
+	uploader      *commandcenter.Uploader
+	mirror        *update.Mirror
+
+	closeOnce sync.Once
+	closers   []func() error // in the order opened
+	closeErr  error
+}
+
+// New opens a node: its listeners and store; it enrols with the cloud on
+// first start and pairs with the printers not paired before, asking on
+// Stdin unless TrustNewPrinters. It serves and polls nothing before Run.
+// On error everything opened is closed again.
+func New(ctx context.Context, opts Options) (_ *Node, err error) {
+	if opts.DataDir == "" {
+		return nil, errors.New("commandcenter: no data directory")
+	}
+	if opts.CloudURL == "" {
+		return nil, errors.New("commandcenter: no cloud URL")
+	}
+	opts = opts.withDefaults()
+	n := &Node{opts: opts, log: opts.Logger.With("component", "commandcenter")}
+	defer func() {
+		if err != nil {
+			n.Close()
+		}
+	}()
+	if opts.MirrorListen != "" {
+		if n.mirrorLn, err = (&net.ListenConfig{}).Listen(ctx, "tcp", opts.MirrorListen); err != nil {
+			return nil, fmt.Errorf("commandcenter: -mirror-listen: %w", err)
+		}
+		n.closers = append(n.closers, n.mirrorLn.Close)
+	}
+	// Take the local port first: a site with 8080–8090 all taken learns it
+	// before anything is enrolled or paired.
+	if n.ln, err = commandcenter.ListenLocal(opts.UIHost, opts.UIFirstPort, opts.UILastPort); err != nil {
+		return nil, fmt.Errorf("commandcenter: %w", err)
+	}
+	n.closers = append(n.closers, n.ln.Close)
+	n.url = "http://" + n.ln.Addr().String() + "/"
+	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("commandcenter: %w", err)
+	}
+	if n.store, err = commandcenter.Open(ctx, filepath.Join(opts.DataDir, "commandcenter.db")); err != nil {
+		return nil, err
+	}
+	n.closers = append(n.closers, n.store.Close)
+
+	client, err := uplink.NewClient(opts.CloudURL, uplink.ClientOptions{RootCAs: opts.RootCAs, Clock: opts.Clock})
+	if err != nil {
+		return nil, fmt.Errorf("commandcenter: %w", err)
+	}
+	cred, err := n.enrol(ctx, client)
+	if err != nil {
+		return nil, err
+	}
+	if err := n.pairPrinters(ctx); err != nil {
+		return nil, err
+	}
+
+	// One TLS session cache for all printers: a poll resumes the printer's
+	// session instead of a full handshake, and the pin is checked either way.
+	sessions := tls.NewLRUClientSessionCache(4096)
+	n.poller = commandcenter.NewPoller(n.store, func(addr string, pin deviceapi.Fingerprint) commandcenter.Device {
+		return deviceapi.NewClient(addr, pin, deviceapi.ClientOptions{SessionCache: sessions})
+	}, commandcenter.PollerOptions{Interval: opts.PollInterval, SnapshotInterval: opts.SnapshotInterval, Clock: opts.Clock, Logger: n.log})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		commandcenter.NewMetrics(n.store, commandcenter.MetricsOptions{Poller: n.poller, Clock: opts.Clock}))
+	if n.mirror, err = n.newUpdateMirror(); err != nil {
+		return nil, fmt.Errorf("commandcenter: %w", err)
+	}
+	n.ui = httpserver.New(n.withMirror(localui.NewHandler(localui.SourcesOf(n.store), localui.HandlerOptions{
+		Logger: n.log, Clock: opts.Clock, Metrics: reg, Updates: n.mirror,
+		SelfTest: &commandcenter.SelfTestConfig{CloudURL: opts.CloudURL, RootCAs: opts.RootCAs, LocalUI: n.ln.Addr().String()},
+	})), n.log)
+	if n.mirrorLn != nil {
+		n.mirrorSrv = httpserver.New(n.mirrorHandler(), n.log)
+	}
+	n.uploader = commandcenter.NewUploader(n.store, gatewayCloud{client, cred}, commandcenter.UploaderOptions{
+		Interval: opts.UploadInterval, PriorityDelay: opts.PriorityDelay, BulkInterval: opts.BulkInterval,
+		MaxBackoff: opts.MaxBackoff, RateBytes: opts.RateBytes, Retryable: uplink.Retryable,
+		Clock: opts.Clock, Logger: n.log,
+	})
+	return n, nil
+}
+
+// Run serves until ctx ends or a part fails, then stops every part and
+// closes the node. The parts: the local UI (with the mirror under /tuf/),
+// the poller, the uploader, the update mirror's sync, and the mirror's own
+// listener with MirrorListen.
+func (n *Node) Run(ctx context.Context) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		return httpserver.Run(ctx, n.log, "local UI", n.ui, func() error { return n.ui.Serve(n.ln) })
+	})
+	g.Go(func() error { return n.poller.Run(ctx) })
+	g.Go(func() error { return n.uploader.Run(ctx) })
+	g.Go(func() error { return n.mirror.Run(ctx) })
+	if n.mirrorSrv != nil {
+		g.Go(func() error {
+			return httpserver.Run(ctx, n.log, "update mirror", n.mirrorSrv, func() error { return n.mirrorSrv.Serve(n.mirrorLn) })
+		})
+	}
+	return errors.Join(g.Wait(), n.Close())
+}
+
+// Close closes what New opened, newest first. Run closes the node when it
+// returns; Close is for a node that was never run, and may be called again.
+func (n *Node) Close() error {
+	n.closeOnce.Do(func() {
+		var errs []error
+		for i := len(n.closers) - 1; i >= 0; i-- {
+			if err := n.closers[i](); err != nil && !errors.Is(err, net.ErrClosed) {
+				errs = append(errs, err)
+			}
+		}
+		n.closeErr = errors.Join(errs...)
+	})
+	return n.closeErr
+}
+
+// URL is the local UI's URL, http://host:port/; the printers read updates
+// under its /tuf/.
+func (n *Node) URL() string { return n.url }
+
+// MirrorAddr is the address of the mirror's own listener; nil without
+// Options.MirrorListen.
+func (n *Node) MirrorAddr() net.Addr {
+	if n.mirrorLn == nil {
+		return nil
+	}
+	return n.mirrorLn.Addr()
+}
+
+// Store is the node's local store.
+func (n *Node) Store() *commandcenter.Store { return n.store }

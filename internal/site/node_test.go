@@ -1,0 +1,239 @@
+package site
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fusionfleet/fusionfleet/internal/clock"
+	"github.com/fusionfleet/fusionfleet/internal/commandcenter"
+	"github.com/fusionfleet/fusionfleet/internal/printer"
+	"github.com/fusionfleet/fusionfleet/internal/uplink"
+)
+
+// R-ARCH-6: with every port of the range taken, the Command Center says so
+// and names the range, before it enrols or pairs anything.
+func TestPortsTaken(t *testing.T) {
+	first, last := holdPorts(t, 3)
+	_, err := New(context.Background(), Options{
+		DataDir: t.TempDir(), CloudURL: "https://127.0.0.1:1", UIHost: "127.0.0.1", UIFirstPort: first, UILastPort: last,
+		Logger: discardLogger(),
+	})
+	want := fmt.Sprintf("no free port in %d–%d", first, last)
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("got %v, want an error containing %q", err, want)
+	}
+}
+
+// A Command Center that crashed after the cloud consumed its enrolment token
+// but before it saved its credentials enrols on the next start with the same
+// token: the pending key was kept, and the cloud answers the same key with
+// the same gateway.
+func TestEnrolmentSurvivesLostAnswer(t *testing.T) {
+	ctx := t.Context()
+	cloud, _ := startCloud(t, t.TempDir(), "")
+	_, _, token, err := cloud.DemoTenant(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The first start got as far as the cloud's answer, then died.
+	dir := t.TempDir()
+	st, err := commandcenter.Open(ctx, filepath.Join(dir, "commandcenter.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := st.PendingEnrolmentKey(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	client, err := uplink.NewClient(cloud.URL(), uplink.ClientOptions{RootCAs: cloud.RootCAs()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := client.Enrol(ctx, token, "site", key.Public().(ed25519.PublicKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The second start enrols with the same token and gets the same gateway.
+	cc, err := New(ctx, Options{
+		DataDir: dir, CloudURL: cloud.URL(), RootCAs: cloud.RootCAs(), EnrolToken: token, Name: "site",
+		Logger: discardLogger(),
+	})
+	if err != nil {
+		t.Fatalf("second start after a lost enrolment answer: %v", err)
+	}
+	id, _, ok, err := cc.Store().Credentials(ctx)
+	if err != nil || !ok || id != first.GatewayID {
+		t.Errorf("credentials after the retry: %v %v %v; want gateway %s", id, ok, err, first.GatewayID)
+	}
+	goRun(t, cc.Run)
+}
+
+// R-SEC-9: a new printer's certificate is pinned only when the operator
+// confirms its fingerprint, or when new printers are trusted; a printer
+// paired before is not asked about again.
+func TestPairing(t *testing.T) {
+	ctx := t.Context()
+	cloud, _ := startCloud(t, t.TempDir(), "")
+	_, _, token, err := cloud.DemoTenant(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := startPrinter(t, printer.Options{Name: "3DP 1", Seed: 1})
+	dir := t.TempDir()
+	tests := []struct {
+		name    string
+		answer  string
+		trust   bool
+		wantErr string // "" → paired
+		wantOut []string
+	}{
+		{"no answer", "", false, "not paired: fingerprint not confirmed", []string{"enrolled as gateway", "presents certificate SHA-256", "Pin it? [y/N]"}},
+		{"declined", "n\n", false, "not paired: fingerprint not confirmed", []string{"Pin it? [y/N]"}},
+		{"confirmed", "yes\n", false, "", []string{"Pin it? [y/N]", "pinned printer " + addr}},
+		{"paired before", "", false, "", nil},
+		{"trusted", "", true, "", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			cc, err := New(ctx, Options{
+				DataDir: dir, CloudURL: cloud.URL(), RootCAs: cloud.RootCAs(), EnrolToken: token,
+				Printers: []string{addr}, TrustNewPrinters: tt.trust, Clock: clock.Real{}, Logger: discardLogger(),
+				Stdin: strings.NewReader(tt.answer), Stdout: &out,
+			})
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("got %v, want an error containing %q", err, tt.wantErr)
+				}
+			} else if err != nil {
+				t.Fatal(err)
+			} else {
+				defer cc.Close()
+			}
+			for _, want := range tt.wantOut {
+				if !strings.Contains(out.String(), want) {
+					t.Errorf("output %q lacks %q", out.String(), want)
+				}
+			}
+			if tt.wantOut == nil && out.Len() > 0 {
+				t.Errorf("output %q; want none", out.String())
+			}
+		})
+	}
+}
+
+// R-PEER-5 and the skeleton's "a cloud that is down": while the cloud is
+// away the Command Center keeps every record in its outbox; when the cloud
+// is back it uploads them, and the cloud ends up with every record of the
+// gateway exactly once, with no hole.
+func TestCloudOutageLosesNothing(t *testing.T) {
+	dir := t.TempDir()
+	ctx := t.Context()
+
+	addr := startPrinter(t, printer.Options{Name: "3DP 1", Seed: 7, Clock: clock.NewScaled(3600)})
+
+	cloudDir := filepath.Join(dir, "cloud")
+	cloud, cloudRun := startCloud(t, cloudDir, "")
+	_, _, token, err := cloud.DemoTenant(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	cc, err := New(ctx, Options{
+		DataDir: filepath.Join(dir, "cc"), CloudURL: cloud.URL(), RootCAs: cloud.RootCAs(), EnrolToken: token,
+		Name: "test", Printers: []string{addr}, TrustNewPrinters: true,
+		PollInterval: 20 * time.Millisecond, UploadInterval: 20 * time.Millisecond, PriorityDelay: 20 * time.Millisecond,
+		BulkInterval: 100 * time.Millisecond, MaxBackoff: 500 * time.Millisecond, RateBytes: 1 << 20,
+		Logger: discardLogger(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ccRun := goRun(t, cc.Run)
+
+	pending := func() int {
+		n, err := cc.Store().Outbox().PendingCount(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	received := func(db *sql.DB) []uint64 {
+		t.Helper()
+		// Layers and log lines are deduplicated in their own tables.
+		rows, err := db.QueryContext(ctx, `SELECT seq FROM received UNION ALL SELECT record_seq FROM layers
+			UNION ALL SELECT record_seq FROM logs ORDER BY 1`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var seqs []uint64
+		for rows.Next() {
+			var s uint64
+			if err := rows.Scan(&s); err != nil {
+				t.Fatal(err)
+			}
+			seqs = append(seqs, s)
+		}
+		return seqs
+	}
+	cloudDB := func() *sql.DB {
+		db, err := sql.Open("sqlite", filepath.Join(dir, "cloud", "cloud.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}()
+
+	eventually(t, "the cloud received nothing", 30*time.Second, func() bool { return len(received(cloudDB)) >= 5 })
+
+	// The cloud goes down; the site keeps collecting.
+	cloudRun.stop(t)
+	before := len(received(cloudDB))
+	eventually(t, "no records piled up in the outbox during the outage", 30*time.Second, func() bool { return pending() >= 20 })
+
+	// The cloud comes back on the same address and data.
+	startCloud(t, cloudDir, strings.TrimPrefix(cloud.URL(), "https://"))
+	eventually(t, "the outbox did not drain after the cloud returned", 60*time.Second, func() bool { return pending() == 0 })
+	ccRun.stop(t)
+
+	// Every sequence number the gateway ever gave out must reach the store.
+	var next uint64
+	ccDB, err := sql.Open("sqlite", filepath.Join(dir, "cc", "commandcenter.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ccDB.Close()
+	if err := ccDB.QueryRowContext(ctx, `SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'next_seq'`).Scan(&next); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the cloud store did not catch up with the acknowledged records", 90*time.Second, func() bool {
+		return uint64(len(received(cloudDB))) >= next-1
+	})
+	seqs := received(cloudDB)
+	if got, want := uint64(len(seqs)), next-1; got != want {
+		t.Errorf("cloud holds %d records, the gateway numbered %d", got, want)
+	}
+	if len(seqs) <= before {
+		t.Fatalf("no records arrived after the outage (%d before, %d after)", before, len(seqs))
+	}
+	// Priority lanes send alerts and status ahead of older bulk records, so
+	// arrival order is not seq order; what must hold is every seq, once.
+	for i, s := range seqs {
+		if s != uint64(i+1) {
+			t.Fatalf("cloud holds seq %d at position %d of the sorted seqs: want every seq from 1 once; got %v", s, i, seqs)
+		}
+	}
+	t.Logf("%d records, %d of them sent after a cloud outage", len(seqs), len(seqs)-before)
+}

@@ -1,0 +1,100 @@
+package site
+
+import (
+	"crypto/x509"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/fusionfleet/fusionfleet/internal/clock"
+)
+
+// DefaultUpdateInterval is how often the update mirror, and the printers
+// reading from it, look for new releases.
+const DefaultUpdateInterval = 5 * time.Minute
+
+// Options configure a node. DataDir and CloudURL are required; the zero
+// value of every other field works.
+type Options struct {
+	// DataDir holds what the node keeps on disk: the local store (with
+	// the outbox and the gateway's credentials) and the update mirror.
+	DataDir string
+	// CloudURL is the cloud's base URL (https://…); RootCAs verify it,
+	// nil → the system's.
+	CloudURL string
+	RootCAs  *x509.CertPool
+	// EnrolToken is the one-time enrolment token from the cloud, needed
+	// only until the node has enrolled; Name is what the cloud shows for
+	// the node ("" → "Command Center").
+	EnrolToken string
+	Name       string
+
+	// Printers are the host:port addresses of the printers to pair with;
+	// those paired before are kept. TrustNewPrinters pins a new printer's
+	// certificate without asking on Stdin (only where the LAN is trusted).
+	Printers         []string
+	TrustNewPrinters bool
+
+	// UIHost is the local UI's interface ("" → 127.0.0.1); it takes the
+	// first free port of UIFirstPort–UILastPort, both 0 → any free port.
+	UIHost                  string
+	UIFirstPort, UILastPort int
+	// MirrorListen, if set, is the address where the update mirror is
+	// served alone, for printers on the LAN while the local UI stays on
+	// loopback.
+	MirrorListen string
+
+	// PollInterval is how often printers are polled for status, and
+	// SnapshotInterval how often counters and consumables are read;
+	// 0 → the poller's defaults.
+	PollInterval, SnapshotInterval time.Duration
+	// UploadInterval, PriorityDelay (how long a status waits for company)
+	// and BulkInterval (how often bulk data goes) pace the uploader;
+	// 0 → its defaults. MaxBackoff is the longest wait between failed
+	// uploads; 0 → 30 s, so that a cloud that is back hears from the site
+	// within 30 s.
+	UploadInterval, PriorityDelay, BulkInterval, MaxBackoff time.Duration
+	// UpdateInterval is how often the mirror syncs; 0 →
+	// DefaultUpdateInterval.
+	UpdateInterval time.Duration
+	// RateBytes caps the uplink in bytes per second, TLS handshakes
+	// included; 0 → the uploader's default, < 0 → no cap.
+	RateBytes float64
+
+	Clock  clock.Clock  // nil → the real clock
+	Logger *slog.Logger // nil → discard
+	// Stdin answers the pairing question; Stdout receives the enrolment
+	// and pairing messages and the question. nil → no answer (a new
+	// printer is not paired unless trusted) and no messages.
+	Stdin  io.Reader
+	Stdout io.Writer
+}
+
+func (o Options) withDefaults() Options {
+	if o.Name == "" {
+		o.Name = "Command Center"
+	}
+	if o.UIHost == "" {
+		o.UIHost = "127.0.0.1"
+	}
+	if o.UpdateInterval <= 0 {
+		o.UpdateInterval = DefaultUpdateInterval
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = 30 * time.Second
+	}
+	if o.Clock == nil {
+		o.Clock = clock.Real{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Stdin == nil {
+		o.Stdin = strings.NewReader("")
+	}
+	if o.Stdout == nil {
+		o.Stdout = io.Discard
+	}
+	return o
+}
