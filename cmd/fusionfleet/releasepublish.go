@@ -3,10 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -84,16 +81,12 @@ func runReleasePublish(ctx context.Context, args []string, e env) error {
 		TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}, ResponseHeaderTimeout: 10 * time.Minute,
 	}}
 	defer client.CloseIdleConnections()
-	base := strings.TrimSuffix(*to, "/")
 	r, err := updaterepo.OpenRepo(*dir, updaterepo.RepoOptions{})
 	if err != nil {
 		return fmt.Errorf("release publish: %w", err)
 	}
-	files, err := r.UploadFiles(func(file string) (bool, error) { return cloudHolds(ctx, client, base, file) })
-	if err != nil {
-		return fmt.Errorf("release publish: %w", err)
-	}
-	ans, err := upload(ctx, client, base, token, files, e.stderr)
+	pub := &updaterepo.Publisher{URL: *to, Token: token, Client: client, Progress: e.stderr}
+	ans, err := pub.Publish(ctx, r)
 	if err != nil {
 		return fmt.Errorf("release publish: %w", err)
 	}
@@ -107,67 +100,6 @@ func runReleasePublish(ctx context.Context, args []string, e env) error {
 	}
 	fmt.Fprintln(e.stdout)
 	return nil
-}
-
-// cloudHolds asks the cloud whether it already serves a target file.
-func cloudHolds(ctx context.Context, client *http.Client, base, file string) (bool, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodHead, base+"/tuf/targets/"+file, nil)
-	if err != nil {
-		return false, err
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return false, err
-	}
-	resp.Body.Close()
-	switch resp.StatusCode {
-	case http.StatusOK:
-		return true, nil
-	case http.StatusNotFound:
-		return false, nil
-	}
-	return false, fmt.Errorf("ask the cloud for %s: %s", file, resp.Status)
-}
-
-// upload streams the archive to POST /tuf/publish, drawing a progress bar
-// on progress.
-func upload(ctx context.Context, client *http.Client, base, token string, files []updaterepo.PublishFile, progress io.Writer) (updaterepo.PublishAnswer, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		err := updaterepo.WriteUpload(ctx, pw, files, progress)
-		pw.CloseWithError(err)
-		done <- err
-	}()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/tuf/publish", pr)
-	if err != nil {
-		pr.Close()
-		<-done
-		return updaterepo.PublishAnswer{}, err
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/x-tar")
-	resp, err := client.Do(req)
-	pr.Close() // the server answered or gave up: stop writing
-	werr := <-done
-	if err != nil {
-		return updaterepo.PublishAnswer{}, err
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if resp.StatusCode != http.StatusOK {
-		return updaterepo.PublishAnswer{}, fmt.Errorf("cloud answered %s: %s", resp.Status, strings.TrimSpace(string(body)))
-	}
-	if werr != nil && !errors.Is(werr, io.ErrClosedPipe) {
-		return updaterepo.PublishAnswer{}, werr
-	}
-	var ans updaterepo.PublishAnswer
-	if err := json.Unmarshal(body, &ans); err != nil {
-		return updaterepo.PublishAnswer{}, fmt.Errorf("cloud answer: %w", err)
-	}
-	return ans, nil
 }
 
 func runReleaseHalt(ctx context.Context, args []string, e env) error {
