@@ -32,7 +32,7 @@
 // # Publishing and staged-rollout halts
 //
 // The release tool signs offline and uploads to the cloud (Repo.Publish,
-// an archive written by WriteUpload). The cloud holds only the online keys
+// an archive written by WriteUpload and sent by a Publisher). The cloud holds only the online keys
 // (Repo.ExportOnline) and accepts an upload only if it verifies against
 // the root chain the cloud already trusts: each new root signed by a
 // threshold of the previous root's keys and of its own, targets signed by
