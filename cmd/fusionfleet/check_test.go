@@ -5,24 +5,18 @@ import (
 	"testing"
 
 	"github.com/fusionfleet/fusionfleet/internal/cloud"
+	"github.com/fusionfleet/fusionfleet/internal/wait"
 )
-
-// startCloud opens a cloud node on a loopback port the OS picks, with its
-// data in dir, and runs it until the test ends or the actor is stopped.
-func startCloud(t *testing.T, dir, listen string) (*cloud.Node, *actor) {
-	t.Helper()
-	node, err := cloud.New(t.Context(), cloud.Options{DataDir: dir, Listen: listen, Hosts: []string{"127.0.0.1"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return node, goRun(t, node.Run)
-}
 
 // `fusionfleet commandcenter check` runs the connectivity self-test against a
 // real cloud node and says what it found; against a cloud that is not there
 // it fails with exit status 1.
 func TestCommandCenterCheck(t *testing.T) {
-	node, _ := startCloud(t, t.TempDir(), "")
+	node, err := cloud.New(t.Context(), cloud.Options{DataDir: t.TempDir(), Hosts: []string{"127.0.0.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait.Go(t, node.Run)
 
 	code, stdout, stderr := runArgs(t, "commandcenter", "check", "-cloud", node.URL(), "-ca-file", node.CAPath(), "-data", t.TempDir(), "-ui-ports", "0")
 	if code != 0 {

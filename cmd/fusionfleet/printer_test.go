@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/deviceapi"
+	"github.com/fusionfleet/fusionfleet/internal/wait"
 )
 
 // safeBuffer is a bytes.Buffer safe for the concurrent writes of run.
@@ -55,7 +56,7 @@ func TestPrinterCount(t *testing.T) {
 			t.Errorf("printer after cancel: %v", err)
 		}
 	}()
-	eventually(t, "printers did not start", 30*time.Second, func() bool { return simLine.MatchString(out.String()) })
+	wait.For(t, "printers did not start", 30*time.Second, func() bool { return simLine.MatchString(out.String()) })
 
 	printers := printerLine.FindAllStringSubmatch(out.String(), -1)
 	if len(printers) != 3 {

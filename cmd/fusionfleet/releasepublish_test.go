@@ -20,6 +20,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/cloud"
 	"github.com/fusionfleet/fusionfleet/internal/update"
 	"github.com/fusionfleet/fusionfleet/internal/updaterepo"
+	"github.com/fusionfleet/fusionfleet/internal/wait"
 )
 
 // cloudRepoFixture is a release repository made with the release tool, a
@@ -304,7 +305,7 @@ func TestCloudServesUpdates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	goRun(t, node.Run)
+	wait.Go(t, node.Run)
 	code, stdout, stderr := runArgs(t, "release", "publish", "-dir", release, "-to", node.URL(), "-token-file", tokenFile, "-ca-file", node.CAPath())
 	if code != 0 || !strings.Contains(stdout, "new targets: firmware-4.3.0-fw.bin") {
 		t.Fatalf("publish: exit %d, stdout %q, stderr %q", code, stdout, stderr)

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fusionfleet/fusionfleet/internal/wait"
 )
 
 // demoRun is a demo running in this process.
@@ -114,7 +116,7 @@ func TestDemoUpdatesReachPrinters(t *testing.T) {
 			Installable bool   `json:"installable"`
 		} `json:"releases"`
 	}
-	eventually(t, "the Command Center's mirror does not list both releases", 60*time.Second, func() bool {
+	wait.For(t, "the Command Center's mirror does not list both releases", 60*time.Second, func() bool {
 		getJSON(t, client, cc+"api/updates", &ups)
 		return len(ups.Releases) == 2
 	})
@@ -154,7 +156,7 @@ func TestDemoUpdatesReachPrinters(t *testing.T) {
 		"3DP 3": "FF-5200 5.2.3 std-5200-3.0", // another model: keeps its own
 	}
 	var got map[string]string
-	ok := holds(90*time.Second, func() bool {
+	ok := wait.Holds(90*time.Second, func() bool {
 		got = firmware()
 		return fmt.Sprint(got) == fmt.Sprint(want)
 	})
@@ -178,7 +180,7 @@ func TestDemoUpdatesReachPrinters(t *testing.T) {
 	if id == "" {
 		t.Fatalf("no card for 3DP 1 in %+v", cards)
 	}
-	eventually(t, "the cloud's printer page does not show firmware 4.3.0 and parameter set std-4200-2.2", 60*time.Second, func() bool {
+	wait.For(t, "the cloud's printer page does not show firmware 4.3.0 and parameter set std-4200-2.2", 60*time.Second, func() bool {
 		page := getBody(t, dash, base+"printers/"+id)
 		return strings.Contains(page, "4.3.0") && strings.Contains(page, "std-4200-2.2")
 	})

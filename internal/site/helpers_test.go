@@ -2,7 +2,6 @@ package site
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -16,62 +15,15 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/wait"
 )
 
-// actor is a started part of the system that runs until stopped.
-type actor struct {
-	cancel context.CancelFunc
-	done   chan error
-}
-
-func goRun(t *testing.T, run func(ctx context.Context) error) *actor {
-	t.Helper()
-	ctx, cancel := context.WithCancel(t.Context())
-	a := &actor{cancel: cancel, done: make(chan error, 1)}
-	go func() { a.done <- run(ctx) }()
-	t.Cleanup(func() { a.stop(t) })
-	return a
-}
-
-func (a *actor) stop(t *testing.T) {
-	t.Helper()
-	if a.cancel == nil {
-		return
-	}
-	a.cancel()
-	a.cancel = nil
-	select {
-	case err := <-a.done:
-		if err != nil {
-			t.Errorf("stop: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Error("did not stop within 30s")
-	}
-}
-
-// eventually waits until cond holds, for what real servers bring about in
-// their own time, and fails the test if it does not within timeout.
-func eventually(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	err := wait.Until(timeout, 50*time.Millisecond, func() error {
-		if cond() {
-			return nil
-		}
-		return errors.New("not yet")
-	})
-	if err != nil {
-		t.Fatalf("after %v: %s", timeout, what)
-	}
-}
-
 // startCloud opens a cloud node in dir on listen ("" → any free loopback
 // port) and runs it until the test ends or the actor is stopped.
-func startCloud(t *testing.T, dir, listen string) (*cloud.Node, *actor) {
+func startCloud(t *testing.T, dir, listen string) (*cloud.Node, *wait.Running) {
 	t.Helper()
 	node, err := cloud.New(t.Context(), cloud.Options{DataDir: dir, Listen: listen, Hosts: []string{"127.0.0.1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return node, goRun(t, node.Run)
+	return node, wait.Go(t, node.Run)
 }
 
 // startPrinter serves a virtual printer's device API on a free loopback
@@ -89,7 +41,7 @@ func startPrinter(t *testing.T, opts printer.Options) string {
 	}
 	logger := discardLogger()
 	srv := deviceapi.NewServer(deviceapi.NewHandler(printer.New(opts), logger), cert, logger)
-	goRun(t, func(ctx context.Context) error {
+	wait.Go(t, func(ctx context.Context) error {
 		return httpserver.Run(ctx, logger, "printer", srv, func() error { return srv.ServeTLS(ln, "", "") })
 	})
 	return ln.Addr().String()

@@ -15,6 +15,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/commandcenter"
 	"github.com/fusionfleet/fusionfleet/internal/printer"
 	"github.com/fusionfleet/fusionfleet/internal/uplink"
+	"github.com/fusionfleet/fusionfleet/internal/wait"
 )
 
 // R-ARCH-6: with every port of the range taken, the Command Center says so
@@ -75,7 +76,7 @@ func TestEnrolmentSurvivesLostAnswer(t *testing.T) {
 	if err != nil || !ok || id != first.GatewayID {
 		t.Errorf("credentials after the retry: %v %v %v; want gateway %s", id, ok, err, first.GatewayID)
 	}
-	goRun(t, cc.Run)
+	wait.Go(t, cc.Run)
 }
 
 // R-SEC-9: a new printer's certificate is pinned only when the operator
@@ -159,7 +160,7 @@ func TestCloudOutageLosesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ccRun := goRun(t, cc.Run)
+	ccRun := wait.Go(t, cc.Run)
 
 	pending := func() int {
 		n, err := cc.Store().Outbox().PendingCount(ctx)
@@ -196,17 +197,17 @@ func TestCloudOutageLosesNothing(t *testing.T) {
 		return db
 	}()
 
-	eventually(t, "the cloud received nothing", 30*time.Second, func() bool { return len(received(cloudDB)) >= 5 })
+	wait.For(t, "the cloud received nothing", 30*time.Second, func() bool { return len(received(cloudDB)) >= 5 })
 
 	// The cloud goes down; the site keeps collecting.
-	cloudRun.stop(t)
+	cloudRun.Stop()
 	before := len(received(cloudDB))
-	eventually(t, "no records piled up in the outbox during the outage", 30*time.Second, func() bool { return pending() >= 20 })
+	wait.For(t, "no records piled up in the outbox during the outage", 30*time.Second, func() bool { return pending() >= 20 })
 
 	// The cloud comes back on the same address and data.
 	startCloud(t, cloudDir, strings.TrimPrefix(cloud.URL(), "https://"))
-	eventually(t, "the outbox did not drain after the cloud returned", 60*time.Second, func() bool { return pending() == 0 })
-	ccRun.stop(t)
+	wait.For(t, "the outbox did not drain after the cloud returned", 60*time.Second, func() bool { return pending() == 0 })
+	ccRun.Stop()
 
 	// Every sequence number the gateway ever gave out must reach the store.
 	var next uint64
@@ -218,7 +219,7 @@ func TestCloudOutageLosesNothing(t *testing.T) {
 	if err := ccDB.QueryRowContext(ctx, `SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'next_seq'`).Scan(&next); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the cloud store did not catch up with the acknowledged records", 90*time.Second, func() bool {
+	wait.For(t, "the cloud store did not catch up with the acknowledged records", 90*time.Second, func() bool {
 		return uint64(len(received(cloudDB))) >= next-1
 	})
 	seqs := received(cloudDB)

@@ -1,6 +1,7 @@
 package wait
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -54,6 +55,38 @@ func TestUntilKeepsTheLastError(t *testing.T) {
 		errGone := errors.New("gone")
 		if err := Until(time.Millisecond, time.Millisecond, func() error { return errGone }); !errors.Is(err, errGone) {
 			t.Errorf("Until = %v, want it to wrap the condition's error", err)
+		}
+	})
+}
+
+func TestGo(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		stopped := false
+		r := Go(t, func(ctx context.Context) error {
+			<-ctx.Done()
+			stopped = true
+			return nil
+		})
+		synctest.Wait()
+		if stopped {
+			t.Fatal("stopped before Stop")
+		}
+		r.Stop()
+		if !stopped {
+			t.Error("still running after Stop")
+		}
+		r.Stop() // again: nothing
+	})
+}
+
+func TestHolds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		if !Holds(time.Second, func() bool { return time.Since(start) >= 300*time.Millisecond }) {
+			t.Error("a condition that came to hold did not")
+		}
+		if Holds(time.Second, func() bool { return false }) {
+			t.Error("a condition that never held did")
 		}
 	})
 }
