@@ -185,9 +185,9 @@ func TestDependenciesPointDown(t *testing.T) {
 	}
 }
 
-// The command line is wiring: it maps flags to the cloud's Options and
-// never opens a store itself (internal/cloud does), so it links no store
-// package directly.
+// The command line is wiring: it maps flags to the cloud's and the
+// Command Center's Options and never opens a store itself (internal/cloud
+// and internal/site do), so it links no store package directly.
 func TestDependenciesOfTheCommand(t *testing.T) {
 	pkgs := loadPackages(t)
 	ip := module + "/cmd/fusionfleet"
@@ -197,6 +197,9 @@ func TestDependenciesOfTheCommand(t *testing.T) {
 	for _, d := range pkgs[ip].imports {
 		if isStore(d) {
 			t.Errorf("%s imports the store %s; the store is opened inside internal/cloud", ip, d)
+		}
+		if d == module+"/internal/commandcenter" {
+			t.Errorf("%s imports %s; the Command Center is opened inside internal/site", ip, d)
 		}
 	}
 }

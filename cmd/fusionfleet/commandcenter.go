@@ -5,13 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/clock"
-	"github.com/fusionfleet/fusionfleet/internal/commandcenter"
 	"github.com/fusionfleet/fusionfleet/internal/site"
 	"github.com/fusionfleet/fusionfleet/internal/uplink"
 )
@@ -131,24 +129,11 @@ func runCheck(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return err
 	}
-	cfg := commandcenter.SelfTestConfig{CloudURL: *cloudURL, RootCAs: roots,
-		LocalHost: *uiHost, LocalPorts: [2]int{uiFirst, uiLast}, AnyLocalPort: uiFirst == 0}
-	if _, err := os.Stat(filepath.Join(*data, "commandcenter.db")); err == nil {
-		st, err := commandcenter.Open(ctx, filepath.Join(*data, "commandcenter.db"))
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		printers, err := st.Printers(ctx)
-		if err != nil {
-			return err
-		}
-		cfg.Printers = commandcenter.CheckTargets(printers)
-		if u, err := st.UplinkState(ctx); err == nil {
-			cfg.Uplink = &u
-		}
+	rep, err := site.Check(ctx, site.Options{DataDir: *data, CloudURL: *cloudURL, RootCAs: roots,
+		UIHost: *uiHost, UIFirstPort: uiFirst, UILastPort: uiLast})
+	if err != nil {
+		return err
 	}
-	rep := commandcenter.SelfTest(ctx, cfg)
 	if err := rep.WriteText(e.stdout); err != nil {
 		return err
 	}

@@ -1,0 +1,38 @@
+package site
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+
+	"github.com/fusionfleet/fusionfleet/internal/commandcenter"
+)
+
+// Check runs the connectivity self-test of the whitepaper's checklist
+// (R-ARCH-9) for a node that opts would configure, without running it:
+// the cloud through the proxy the environment selects, its certificate
+// and clock; every printer paired in DataDir's store, if there is one,
+// with its pinned certificate, and the last upload; a free port for the
+// local UI in UIFirstPort–UILastPort on UIHost; the host's sleep settings.
+func Check(ctx context.Context, opts Options) (commandcenter.Report, error) {
+	opts = opts.withDefaults()
+	cfg := commandcenter.SelfTestConfig{CloudURL: opts.CloudURL, RootCAs: opts.RootCAs,
+		LocalHost: opts.UIHost, LocalPorts: [2]int{opts.UIFirstPort, opts.UILastPort}, AnyLocalPort: opts.UIFirstPort == 0}
+	db := filepath.Join(opts.DataDir, "commandcenter.db")
+	if _, err := os.Stat(db); err == nil {
+		st, err := commandcenter.Open(ctx, db)
+		if err != nil {
+			return commandcenter.Report{}, err
+		}
+		defer st.Close()
+		printers, err := st.Printers(ctx)
+		if err != nil {
+			return commandcenter.Report{}, err
+		}
+		cfg.Printers = commandcenter.CheckTargets(printers)
+		if u, err := st.UplinkState(ctx); err == nil {
+			cfg.Uplink = &u
+		}
+	}
+	return commandcenter.SelfTest(ctx, cfg), nil
+}

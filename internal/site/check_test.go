@@ -1,0 +1,66 @@
+package site
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/fusionfleet/fusionfleet/internal/commandcenter"
+	"github.com/fusionfleet/fusionfleet/internal/printer"
+	"github.com/google/go-cmp/cmp"
+)
+
+// Check of a node that is not running reads what its data directory
+// holds: the paired printer is probed against its pin and the last upload
+// is reported; a fresh directory has neither.
+func TestCheck(t *testing.T) {
+	ctx := t.Context()
+	cloud, _ := startCloud(t, t.TempDir(), "")
+	_, _, token, err := cloud.DemoTenant(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := startPrinter(t, printer.Options{Name: "3DP 1", Seed: 1})
+	opts := Options{DataDir: t.TempDir(), CloudURL: cloud.URL(), RootCAs: cloud.RootCAs(), EnrolToken: token,
+		Printers: []string{addr}, TrustNewPrinters: true, Logger: discardLogger()}
+	cc, err := New(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cc.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	ok, warn := commandcenter.CheckOK, commandcenter.CheckWarning
+	tests := []struct {
+		name    string
+		dataDir string
+		want    map[string]commandcenter.CheckStatus // by name, of the checks named here or in absent
+		absent  []string
+	}{
+		{"paired", opts.DataDir, map[string]commandcenter.CheckStatus{
+			"cloud reachable": ok, "printer " + addr: ok, "last upload": warn, // enrolled, nothing uploaded yet
+		}, []string{"printers"}},
+		{"fresh", t.TempDir(), map[string]commandcenter.CheckStatus{
+			"cloud reachable": ok, "printers": warn,
+		}, []string{"last upload"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := opts
+			o.DataDir = tt.dataDir
+			rep, err := Check(ctx, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]commandcenter.CheckStatus{}
+			for _, c := range rep.Checks {
+				if _, named := tt.want[c.Name]; named || slices.Contains(tt.absent, c.Name) {
+					got[c.Name] = c.Status
+				}
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("checks (-want +got):\n%s\nreport: %+v", diff, rep.Checks)
+			}
+		})
+	}
+}
