@@ -34,7 +34,10 @@ var dialects = []struct {
 // forEachDialect runs test once per dialect, as a subtest.
 func forEachDialect(t *testing.T, test func(t *testing.T, dsn func(testing.TB) string)) {
 	for _, d := range dialects {
-		t.Run(d.name, func(t *testing.T) { test(t, d.dsn) })
+		t.Run(d.name, func(t *testing.T) {
+			t.Parallel() // each dialect has its own database
+			test(t, d.dsn)
+		})
 	}
 }
 

@@ -54,7 +54,10 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"Housekeeping", func(t *testing.T) { RunHousekeeping(t, func(t *testing.T) HousekeepingStore { return open(t) }) }},
 	}
 	for _, s := range suites {
-		t.Run(s.name, s.run)
+		t.Run(s.name, func(t *testing.T) {
+			t.Parallel() // every test opens a store of its own
+			s.run(t)
+		})
 	}
 }
 
