@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -49,7 +48,9 @@ func runCommandCenter(ctx context.Context, args []string, e env) error {
 	cloudURL := fs.String("cloud", envDefault(e, "FUSIONFLEET_CLOUD", ""), "cloud base `URL` (https://…)")
 	caFile := fs.String("ca-file", envDefault(e, "FUSIONFLEET_CA_FILE", ""), "PEM `file` of CAs that verify the cloud (default: system roots)")
 	tokenFile := fs.String("enrol-token-file", "", "`file` holding the one-time enrolment token from the cloud (first start only)")
-	name := fs.String("name", hostName(), "name of this Command Center, shown in the cloud")
+	// The name is sent to the cloud at enrolment, so its default is neutral,
+	// never the computer's name (R-PRIV-2).
+	name := fs.String("name", "Command Center", "name of this Command Center, sent to the cloud at enrolment and shown there")
 	var printers stringList
 	fs.Var(&printers, "printer", "printer `host:port` to pair with (repeatable)")
 	trust := fs.Bool("trust-new-printers", false, "pin new printers' certificates without asking (only where the LAN is trusted)")
@@ -141,14 +142,6 @@ func runCheck(ctx context.Context, args []string, e env) error {
 		return errors.New("check: some checks failed")
 	}
 	return nil
-}
-
-func hostName() string {
-	h, err := os.Hostname()
-	if err != nil {
-		return "Command Center"
-	}
-	return h
 }
 
 // stringList is a repeatable string flag.
