@@ -86,6 +86,10 @@ type Options struct {
 	SecureCookies bool
 	// SessionTTL is how long a login lasts.
 	SessionTTL time.Duration
+	// AllowPrivateWebhooks accepts webhook URLs whose host is a private or
+	// other special-purpose IP address (as the notify dispatcher's option
+	// of the same name allows delivering to them).
+	AllowPrivateWebhooks bool
 }
 
 const (
@@ -198,7 +202,7 @@ func newHandler(d Deps, hub *Hub, opts Options) *ui {
 		sites:   &sitePages{handler: h, sites: d.Sites, printers: d.Printers},
 		users:   &userPages{handler: h, members: d.Members, sites: d.Sites},
 		tokens:  &tokenPages{handler: h, tokens: d.Tokens, members: d.Members, sites: d.Sites},
-		notify:  &notifyPages{handler: h, channels: d.Channels, prefs: d.NotifyPrefs},
+		notify:  &notifyPages{handler: h, channels: d.Channels, prefs: d.NotifyPrefs, allowPrivate: opts.AllowPrivateWebhooks},
 		account: &accountPage{handler: h, members: d.Members},
 	}
 }

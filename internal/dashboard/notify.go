@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 
@@ -12,8 +13,9 @@ import (
 // user's notification preferences.
 type notifyPages struct {
 	*handler
-	channels notify.Channels
-	prefs    notify.Preferences
+	channels     notify.Channels
+	prefs        notify.Preferences
+	allowPrivate bool // webhooks to special-purpose addresses
 }
 
 // deliveryLogRows is how many attempts the delivery log shows.
@@ -104,7 +106,10 @@ func (h *notifyPages) createChannel(w http.ResponseWriter, r *http.Request, s se
 		switch d.Form.Kind {
 		case "webhook":
 			c.Kind = fleet.ChannelWebhook
-			if err := notify.CheckWebhookURL(c.Target); err != nil {
+			if err := notify.CheckWebhookURL(c.Target, h.allowPrivate); err != nil {
+				if ae := new(notify.AddressError); errors.As(err, &ae) {
+					return badForm("The webhook's address " + ae.Error() + ".")
+				}
 				return badForm("Please enter the webhook's https:// URL, without a user name, password or #fragment.")
 			}
 			if c.Secret, err = notify.NewSecret(); err != nil {

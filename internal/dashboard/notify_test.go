@@ -69,6 +69,8 @@ func TestNotificationChannelsPage(t *testing.T) {
 		want string
 	}{
 		{"http url", url.Values{"kind": {"webhook"}, "name": {"x"}, "target": {"http://hooks.example.com/"}, "severity": {"warning"}}, "https:// URL"},
+		{"special address", url.Values{"kind": {"webhook"}, "name": {"x"}, "target": {"https://[2002::1]/"}, "severity": {"warning"}},
+			"2002::1 is in 2002::/16 (6to4), not a public address"},
 		{"bad address", url.Values{"kind": {"email"}, "name": {"x"}, "target": {"not an address"}, "severity": {"warning"}}, "one e-mail address"},
 		{"no name", url.Values{"kind": {"email"}, "name": {" "}, "target": {"a@example.com"}, "severity": {"warning"}}, "name for the channel"},
 		{"no severity", url.Values{"kind": {"email"}, "name": {"x"}, "target": {"a@example.com"}, "severity": {"unknown"}}, "minimum severity"},

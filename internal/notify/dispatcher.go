@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -75,12 +76,16 @@ type Options struct {
 	// MaxResponseBytes is how much of a webhook's answer is read; default
 	// 64 KiB.
 	MaxResponseBytes int64
-	// AllowPrivateWebhooks lets webhooks reach loopback, private and
-	// link-local addresses. Off, such addresses are refused when
+	// AllowPrivateWebhooks lets webhooks reach loopback, private,
+	// link-local and every other special-purpose address (the IANA
+	// registries, see checkPublic). Off, such addresses are refused when
 	// connecting (after name resolution), so that a webhook cannot be used
 	// to probe the cloud's own network. Tests and closed on-premises
 	// installations turn it on.
 	AllowPrivateWebhooks bool
+	// WebhookResolver (optional) looks up webhook host names; default the
+	// system's. Every address it returns is checked before connecting.
+	WebhookResolver *net.Resolver
 
 	// BaseDelay is the delay after a first failure; it doubles with each
 	// further failure up to MaxDelay, each with up to half of it taken off

@@ -656,7 +656,7 @@ func TestGiveUp(t *testing.T) {
 			t.Fatal(err)
 		}
 		sendDue(t, d, 1)
-		if l := e.log(t); len(l) != 1 || l[0].Status != fleet.DeliveryFailed || !strings.Contains(l[0].Error, "is not public") {
+		if l := e.log(t); len(l) != 1 || l[0].Status != fleet.DeliveryFailed || !strings.Contains(l[0].Error, "not a public address") {
 			t.Errorf("log = %+v, want a refusal", l)
 		}
 		if ps, _ := h.got(); len(ps) != 0 {

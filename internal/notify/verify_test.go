@@ -111,7 +111,7 @@ func TestCheckWebhookURL(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.url, func(t *testing.T) {
-			if err := notify.CheckWebhookURL(tt.url); (err == nil) != tt.ok {
+			if err := notify.CheckWebhookURL(tt.url, false); (err == nil) != tt.ok {
 				t.Errorf("CheckWebhookURL = %v, want ok %v", err, tt.ok)
 			}
 		})

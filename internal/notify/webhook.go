@@ -140,9 +140,11 @@ func Verify(secret string, header http.Header, body []byte, now time.Time, toler
 }
 
 // CheckWebhookURL reports whether raw may name a webhook: an absolute
-// https URL with a host, without user information or fragment. Whether
-// its address may be reached is decided when connecting.
-func CheckWebhookURL(raw string) error {
+// https URL with a host, without user information or fragment. A host
+// that is an IP address must be public (see checkPublic) unless
+// allowPrivate; the error then wraps an *AddressError naming the range.
+// The addresses a host name resolves to are checked when connecting.
+func CheckWebhookURL(raw string, allowPrivate bool) error {
 	if len(raw) > 2048 {
 		return errors.New("webhook URL longer than 2048 bytes")
 	}
@@ -159,34 +161,29 @@ func CheckWebhookURL(raw string) error {
 	case u.Fragment != "" || strings.Contains(raw, "#"):
 		return errors.New("webhook URL must not contain a fragment")
 	}
+	if addr, err := netip.ParseAddr(u.Hostname()); err == nil && !allowPrivate {
+		if err := checkPublic(addr); err != nil {
+			return fmt.Errorf("webhook URL: %w", err)
+		}
+	}
 	return nil
-}
-
-// cgnat is the shared address space of carrier-grade NAT (RFC 6598),
-// private in practice.
-var cgnat = netip.MustParsePrefix("100.64.0.0/10")
-
-// publicAddr reports whether a webhook may connect to addr.
-func publicAddr(addr netip.Addr) bool {
-	addr = addr.Unmap()
-	return addr.IsGlobalUnicast() && !addr.IsPrivate() && !cgnat.Contains(addr)
 }
 
 // newWebhookClient returns the client for webhooks: its own timeouts, no
 // proxy from the environment (it would hide the address connected to), no
 // redirects, and unless allowed no connections to non-public addresses,
-// checked on the address actually dialled (after DNS, so a name that
+// checked on every address actually dialled (after DNS, so a name that
 // resolves to an internal address is refused too).
 func newWebhookClient(o Options) *http.Client {
-	dialer := &net.Dialer{Timeout: o.WebhookTimeout}
+	dialer := &net.Dialer{Timeout: o.WebhookTimeout, Resolver: o.WebhookResolver}
 	if !o.AllowPrivateWebhooks {
 		dialer.Control = func(network, address string, _ syscall.RawConn) error {
 			ap, err := netip.ParseAddrPort(address)
 			if err != nil {
 				return fmt.Errorf("webhook address %s: %w", address, err)
 			}
-			if !publicAddr(ap.Addr()) {
-				return permanent(fmt.Errorf("webhook address %s is not public (loopback, private or link-local); refused", ap.Addr()))
+			if err := checkPublic(ap.Addr()); err != nil {
+				return permanent(fmt.Errorf("webhook address refused: %w", err))
 			}
 			return nil
 		}
@@ -208,7 +205,7 @@ func newWebhookClient(o Options) *http.Client {
 
 // sendWebhook posts one webhook delivery.
 func (d *Dispatcher) sendWebhook(ctx context.Context, dl fleet.Delivery) error {
-	if err := CheckWebhookURL(dl.Recipient.Target); err != nil {
+	if err := CheckWebhookURL(dl.Recipient.Target, d.opts.AllowPrivateWebhooks); err != nil {
 		return permanent(err)
 	}
 	if dl.Secret == "" {

@@ -53,6 +53,10 @@ type TokenLookup interface {
 type Options struct {
 	Clock  clock.Clock
 	Logger *slog.Logger
+	// AllowPrivateWebhooks accepts webhook URLs whose host is a private or
+	// other special-purpose IP address (as the notify dispatcher's option
+	// of the same name allows delivering to them).
+	AllowPrivateWebhooks bool
 }
 
 const (
@@ -125,8 +129,9 @@ type (
 	}
 	notifyAPI struct {
 		*handler
-		channels notify.Channels
-		prefs    notify.Preferences
+		channels     notify.Channels
+		prefs        notify.Preferences
+		allowPrivate bool // webhooks to special-purpose addresses
 	}
 	kpiAPI struct {
 		*handler
@@ -167,7 +172,7 @@ func newHandler(d Deps, opts Options) *api {
 		users:    &userAPI{handler: h, members: d.Members},
 		tokens:   &tokenAPI{handler: h, tokens: d.Tokens},
 		alerts:   &alertAPI{handler: h, alerts: d.Alerts, rules: d.AlertRules, members: d.Members},
-		notify:   &notifyAPI{handler: h, channels: d.Channels, prefs: d.NotifyPrefs},
+		notify:   &notifyAPI{handler: h, channels: d.Channels, prefs: d.NotifyPrefs, allowPrivate: opts.AllowPrivateWebhooks},
 		kpis:     &kpiAPI{handler: h, printers: d.Printers, sites: d.Sites, kpis: d.KPIs},
 		updates:  &updatesAPI{handler: h, releases: d.Releases, printers: d.Printers},
 	}

@@ -1,6 +1,7 @@
 package restapi
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 
@@ -60,7 +61,10 @@ func (h *notifyAPI) createNotificationChannel(w http.ResponseWriter, r *http.Req
 	}
 	switch c.Kind {
 	case fleet.ChannelWebhook:
-		if err := notify.CheckWebhookURL(c.Target); err != nil {
+		if err := notify.CheckWebhookURL(c.Target, h.allowPrivate); err != nil {
+			if ae := new(notify.AddressError); errors.As(err, &ae) {
+				return badRequest("target: " + ae.Error() + ".")
+			}
 			return badRequest("target must be an https:// URL without user name, password or fragment.")
 		}
 		var err error

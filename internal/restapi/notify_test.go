@@ -28,6 +28,8 @@ func TestNotificationChannelsAPI(t *testing.T) {
 	admin := f.a.tokens["admin"]
 	bad := []struct{ name, body, msg string }{
 		{"http", `{"kind":"webhook","name":"x","target":"http://hooks.example.com/","min_severity":"warning"}`, "https:// URL"},
+		{"special address", `{"kind":"webhook","name":"x","target":"https://198.18.0.1/","min_severity":"warning"}`,
+			"198.18.0.1 is in 198.18.0.0/15 (benchmarking), not a public address"},
 		{"address", `{"kind":"email","name":"x","target":"Ada <a@example.com>","min_severity":"warning"}`, "one e-mail address"},
 		{"kind", `{"kind":"sms","name":"x","target":"a@example.com","min_severity":"warning"}`, "not the JSON object"},
 		{"no severity", `{"kind":"email","name":"x","target":"a@example.com"}`, "min_severity must be"},
