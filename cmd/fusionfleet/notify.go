@@ -35,7 +35,7 @@ func addNotifyFlags(fs *flag.FlagSet, e env) *notifyFlags {
 		ca: fs.String("smtp-ca", envDefault(e, "FUSIONFLEET_SMTP_CA", ""),
 			"PEM `file` of CAs the SMTP server's certificate is checked against (default: the system's)"),
 		allowPrivate: fs.Bool("webhook-allow-private", envBool(e, "FUSIONFLEET_WEBHOOK_ALLOW_PRIVATE"),
-			"let webhooks reach loopback, private and link-local addresses (closed on-premises networks only)"),
+			"let webhooks reach loopback, private, link-local and other special-purpose addresses (closed on-premises networks only)"),
 		link: fs.String("notify-link", envDefault(e, "FUSIONFLEET_NOTIFY_LINK", ""),
 			"dashboard `URL` linked from alert e-mails (default: none)"),
 	}

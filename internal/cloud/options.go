@@ -76,8 +76,10 @@ type NotifyOptions struct {
 	// SMTPCAFile is a PEM file of the CAs the SMTP server's certificate
 	// is checked against; "" → the system's.
 	SMTPCAFile string
-	// AllowPrivateWebhooks lets webhooks reach loopback, private and
-	// link-local addresses (closed on-premises networks only).
+	// AllowPrivateWebhooks lets webhooks reach loopback, private,
+	// link-local and other special-purpose addresses (closed on-premises
+	// networks only); the dashboard and the REST API then accept such
+	// addresses in webhook URLs too.
 	AllowPrivateWebhooks bool
 	// DashboardURL is linked from alert e-mails; "" → none.
 	DashboardURL string

@@ -128,3 +128,15 @@ func TestNotificationPrefsAPI(t *testing.T) {
 		})
 	}
 }
+
+// With private webhooks allowed (closed on-premises networks), a webhook
+// to a special-purpose address may be saved.
+func TestNotificationChannelPrivateAllowed(t *testing.T) {
+	f := newFixture(t)
+	f.h.notify.allowPrivate = true
+	status, body := f.do(t, "POST", "/api/v1/notification-channels", f.a.tokens["admin"],
+		`{"kind":"webhook","name":"On site","target":"https://10.0.0.5:8443/hook","min_severity":"error"}`)
+	if status != 201 {
+		t.Errorf("create = %d %s, want 201", status, body)
+	}
+}
