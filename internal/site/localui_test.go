@@ -10,14 +10,20 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/wait"
 )
 
-// The local UI has no login: on an interface other than loopback it needs
-// the host names it is reached by, or the node refuses to start.
-func TestUIOffLoopbackNeedsHostNames(t *testing.T) {
-	_, err := New(context.Background(), Options{
-		DataDir: t.TempDir(), CloudURL: "https://127.0.0.1:1", UIHost: "0.0.0.0", Logger: discardLogger(),
-	})
-	if err == nil || !strings.Contains(err.Error(), "-ui-hosts") {
-		t.Fatalf("got %v, want an error naming -ui-hosts", err)
+// On an interface other than loopback the local UI needs the host names
+// it is reached by and a password, or the node refuses to start.
+func TestUIOffLoopbackNeedsHostNamesAndLogin(t *testing.T) {
+	for _, opts := range []Options{
+		{UIHost: "0.0.0.0"},
+		{UIHost: "0.0.0.0", UIHosts: []string{"cc.site.example"}},
+		{UIHost: "192.0.2.7", UIPassword: "s3cret-password"},
+	} {
+		opts.DataDir, opts.CloudURL, opts.Logger = t.TempDir(), "https://127.0.0.1:1", discardLogger()
+		_, err := New(context.Background(), opts)
+		if err == nil || !strings.Contains(err.Error(), "-ui-hosts") || !strings.Contains(err.Error(), "-ui-password-file") {
+			t.Errorf("UIHost %s, UIHosts %v, password %t: got %v, want an error naming -ui-hosts and -ui-password-file",
+				opts.UIHost, opts.UIHosts, opts.UIPassword != "", err)
+		}
 	}
 }
 

@@ -42,9 +42,11 @@ type Options struct {
 	UIFirstPort, UILastPort int
 	// UIHosts are the names, besides the loopback ones, by which browsers
 	// may address the local UI (localui.HandlerOptions.Hosts); requests
-	// with another Host are refused. The UI has no login: a UIHost that is
-	// not loopback needs UIHosts, or New refuses to start.
-	UIHosts []string
+	// with another Host are refused. UIPassword is the UI's login
+	// (localui.HandlerOptions.Password); "" → none. A UIHost that is not
+	// loopback needs both, or New refuses to start.
+	UIHosts    []string
+	UIPassword string
 	// MirrorListen, if set, is the address where the update mirror is
 	// served alone, for printers on the LAN while the local UI stays on
 	// loopback.

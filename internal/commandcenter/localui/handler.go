@@ -82,6 +82,11 @@ type HandlerOptions struct {
 	// before any route runs, /tuf/ and /metrics included, and writes
 	// whose Origin is not one of these names with 403 (DNS rebinding).
 	Hosts []string
+	// Password, if set, is the local login: every request but /healthz
+	// and /tuf/ must present it with HTTP Basic authentication (any user
+	// name), or is answered 401. Needed where the UI listens on more than
+	// loopback.
+	Password string
 }
 
 // route is one entry of the local UI's route table: the mux is built from
@@ -163,13 +168,17 @@ func NewHandler(src Sources, opts HandlerOptions) http.Handler {
 		h.Set("Content-Security-Policy", csp)
 		mux.ServeHTTP(w, r)
 	})
-	return newHostSet(opts.Hosts).guard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if opts.Mirror != nil && strings.HasPrefix(r.URL.Path, "/tuf/") {
 			opts.Mirror.ServeHTTP(w, r)
 			return
 		}
 		ui.ServeHTTP(w, r)
-	}))
+	})
+	if opts.Password != "" {
+		h = requirePassword(opts.Password, h)
+	}
+	return newHostSet(opts.Hosts).guard(h)
 }
 
 // routes is the route table of the local UI.

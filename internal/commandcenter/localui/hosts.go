@@ -1,6 +1,8 @@
 package localui
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
 	"net"
 	"net/http"
 	"net/netip"
@@ -124,4 +126,26 @@ func listenerPort(r *http.Request) string {
 		return ""
 	}
 	return port
+}
+
+// requirePassword serves only requests that present password with HTTP
+// Basic authentication (any user name), and answers others 401; /healthz
+// and the mirror's /tuf/ (signed updates for the printers, no private
+// names) stay open.
+func requirePassword(password string, next http.Handler) http.Handler {
+	want := sha256.Sum256([]byte(password))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthz" || strings.HasPrefix(r.URL.Path, "/tuf/") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		_, got, ok := r.BasicAuth()
+		sum := sha256.Sum256([]byte(got))
+		if !ok || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Basic realm="Command Center", charset="UTF-8"`)
+			http.Error(w, "the local UI needs its password", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }

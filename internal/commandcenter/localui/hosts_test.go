@@ -111,3 +111,39 @@ func TestIsLoopback(t *testing.T) {
 		}
 	}
 }
+
+// With a password, the UI serves only requests presenting it; the health
+// check and the printers' /tuf/ stay open.
+func TestHandlerPassword(t *testing.T) {
+	mirror := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "mirror") })
+	h := NewHandler(SourcesOf(handlerStore(t)), HandlerOptions{Clock: clock.NewManual(handlerNow), Mirror: mirror, Password: "s3cret-password"})
+	tests := []struct {
+		path, password string
+		want           int
+	}{
+		{"/", "", http.StatusUnauthorized},
+		{"/api/jobs", "", http.StatusUnauthorized},
+		{"/metrics", "", http.StatusUnauthorized},
+		{"/jobs", "wrong", http.StatusUnauthorized},
+		{"/", "s3cret-password", http.StatusOK},
+		{"/api/jobs", "s3cret-password", http.StatusOK},
+		{"/metrics", "s3cret-password", http.StatusOK},
+		{"/healthz", "", http.StatusOK},
+		{"/tuf/approvals.json", "", http.StatusOK},
+	}
+	for _, tt := range tests {
+		req := httptest.NewRequestWithContext(t.Context(), "GET", tt.path, nil)
+		req.Host = "localhost"
+		if tt.password != "" {
+			req.SetBasicAuth("anyone", tt.password)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != tt.want {
+			t.Errorf("GET %s with password %q = %d, want %d", tt.path, tt.password, rec.Code, tt.want)
+		}
+		if rec.Code == http.StatusUnauthorized && strings.Contains(rec.Body.String(), "CANARY") {
+			t.Errorf("GET %s without the password shows private names", tt.path)
+		}
+	}
+}
