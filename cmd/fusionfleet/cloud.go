@@ -24,6 +24,7 @@ func runCloud(ctx context.Context, args []string, e env) error {
 	nf := addNotifyFlags(fs, e)
 	tufRepo := fs.String("tuf-repo", envDefault(e, "FUSIONFLEET_TUF_REPO", ""), "update repository `directory` from 'fusionfleet release export' (default: tuf in the data directory)")
 	releaseToken := fs.String("release-token-file", envDefault(e, "FUSIONFLEET_RELEASE_TOKEN_FILE", ""), "`file` holding the token 'fusionfleet release publish' must present (default: publishing disabled)")
+	metricsToken := fs.String("metrics-token-file", envDefault(e, "FUSIONFLEET_METRICS_TOKEN_FILE", ""), "`file` holding the bearer token /metrics asks for (default: metrics are public)")
 	if err := parse(fs, args, e); err != nil {
 		return err
 	}
@@ -42,6 +43,7 @@ func runCloud(ctx context.Context, args []string, e env) error {
 		DataDir: *data, DB: *db, NATSURL: *natsURL, Replicas: *replicas, Listen: *listen,
 		Hosts: splitList(*hosts), TLSCertFile: *certFile, TLSKeyFile: *keyFile,
 		Logger: logger, Notify: notify, TUFDir: *tufRepo, ReleaseTokenFile: *releaseToken,
+		MetricsTokenFile: *metricsToken,
 	})
 	if err != nil {
 		return err

@@ -55,6 +55,8 @@ func runCommandCenter(ctx context.Context, args []string, e env) error {
 	fs.Var(&printers, "printer", "printer `host:port` to pair with (repeatable)")
 	trust := fs.Bool("trust-new-printers", false, "pin new printers' certificates without asking (only where the LAN is trusted)")
 	uiHost := fs.String("ui-host", "127.0.0.1", "interface for the local UI")
+	uiHosts := fs.String("ui-hosts", envDefault(e, "FUSIONFLEET_UI_HOSTS", ""), "comma-separated host `names` or IPs, besides localhost, by which browsers reach the local UI (required when -ui-host is not loopback)")
+	uiPasswordFile := fs.String("ui-password-file", "", "`file` holding the local UI's password, asked with HTTP Basic authentication, any user name (or FUSIONFLEET_UI_PASSWORD; required when -ui-host is not loopback)")
 	uiRange := fs.String("ui-ports", envDefault(e, "FUSIONFLEET_UI_PORTS", uiPortsDefault), "local UI `ports`: the first free one of first-last, or 0 for any free port")
 	interval := fs.Duration("poll", 5*time.Second, "status poll interval")
 	bulk := fs.Duration("bulk-interval", 5*time.Minute, "how often bulk data (layers, jobs, counters, logs) is uploaded; alerts and status go at once")
@@ -82,13 +84,17 @@ func runCommandCenter(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return err
 	}
+	uiPassword, err := readSecret(e, *uiPasswordFile, "FUSIONFLEET_UI_PASSWORD")
+	if err != nil {
+		return err
+	}
 	roots, err := uplink.LoadCertPool(*caFile)
 	if err != nil {
 		return fmt.Errorf("commandcenter: -ca-file: %w", err)
 	}
 	cc, err := site.New(ctx, site.Options{
 		DataDir: *data, CloudURL: *cloudURL, RootCAs: roots, EnrolToken: token, Name: *name,
-		Printers: printers, TrustNewPrinters: *trust, UIHost: *uiHost, UIFirstPort: uiFirst, UILastPort: uiLast,
+		Printers: printers, TrustNewPrinters: *trust, UIHost: *uiHost, UIHosts: splitList(*uiHosts), UIPassword: uiPassword, UIFirstPort: uiFirst, UILastPort: uiLast,
 		MirrorListen: *mirrorListen, PollInterval: *interval, BulkInterval: *bulk, UpdateInterval: *updateInterval,
 		RateBytes: float64(*rate) / 8, Clock: clock.Real{}, Logger: logger, Stdin: e.stdin, Stdout: e.stdout,
 	})

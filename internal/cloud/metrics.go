@@ -1,7 +1,11 @@
 package cloud
 
 import (
+	"crypto/subtle"
+	"fmt"
 	"net/http"
+	"os"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -64,7 +68,39 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 	}
 }
 
-// handler serves the registry in the Prometheus text format.
-func (m *metrics) handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+// handler serves the registry in the Prometheus text format; with a
+// token (nil → public), only to requests presenting it as
+// "Authorization: Bearer …", and 401 to others.
+func (m *metrics) handler(token []byte) http.Handler {
+	h := promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+	if token == nil {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		const prefix = "Bearer "
+		auth := r.Header.Get("Authorization")
+		if !strings.HasPrefix(auth, prefix) || subtle.ConstantTimeCompare([]byte(auth[len(prefix):]), token) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="fusionfleet metrics"`)
+			http.Error(w, "metrics need the bearer token", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// readMetricsToken reads the token /metrics asks for from file; "" → nil,
+// metrics are public.
+func readMetricsToken(file string) ([]byte, error) {
+	if file == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("cloud: metrics token: %w", err)
+	}
+	token := []byte(strings.TrimSpace(string(b)))
+	if len(token) < 16 {
+		return nil, fmt.Errorf("cloud: metrics token in %s: want at least 16 characters", file)
+	}
+	return token, nil
 }

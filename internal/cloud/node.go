@@ -92,6 +92,10 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	}
 	n.closers = append(n.closers, n.store.Close)
 
+	metricsToken, err := readMetricsToken(opts.MetricsTokenFile)
+	if err != nil {
+		return nil, err
+	}
 	m := newMetrics(opts.Registry)
 	if n.stream, err = stream.Open(ctx, stream.Options{
 		URL: opts.NATSURL, Dir: filepath.Join(opts.DataDir, "jetstream"), Replicas: opts.Replicas, Name: opts.StreamName,
@@ -117,7 +121,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	// web is what people and their programs use: the dashboard, the REST
 	// API, metrics and health. The uplink is for gateways only.
 	web := http.NewServeMux()
-	web.Handle("GET /metrics", m.handler())
+	web.Handle("GET /metrics", m.handler(metricsToken))
 	web.Handle("GET /readyz", http.HandlerFunc(n.readiness))
 	web.Handle("/api/v1/", api)
 	web.Handle("GET /api/openapi.json", api)

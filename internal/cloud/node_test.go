@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -78,6 +80,7 @@ func TestNewRefuses(t *testing.T) {
 		{"operator certificate missing", Options{DataDir: t.TempDir(), TLSCertFile: "none.pem", TLSKeyFile: "none.key"}, "server certificate"},
 		{"store unreachable", Options{DataDir: t.TempDir(), DB: "postgres://127.0.0.1:1/none?connect_timeout=2"}, "postgres"},
 		{"short release token", Options{DataDir: t.TempDir(), ReleaseTokenFile: "/dev/null"}, "release token"},
+		{"short metrics token", Options{DataDir: t.TempDir(), MetricsTokenFile: "/dev/null"}, "metrics token"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -119,6 +122,46 @@ func TestNodeServes(t *testing.T) {
 	} {
 		if code, body := get(t, c, path); code != want {
 			t.Errorf("GET %s = %d %.200s; want %d", path, code, body, want)
+		}
+	}
+}
+
+// With a metrics token, /metrics answers 401 on both listeners to
+// requests without it or with another, and serves the metrics with it.
+func TestMetricsToken(t *testing.T) {
+	const token = "metrics-token-0123456789"
+	file := filepath.Join(t.TempDir(), "metrics-token")
+	if err := os.WriteFile(file, []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n := start(t, Options{DashboardListen: "127.0.0.1:0", MetricsTokenFile: file})
+	c := client(n)
+	for _, base := range []string{n.URL() + "/", n.DashboardURL()} {
+		for auth, want := range map[string]int{
+			"":                           http.StatusUnauthorized,
+			"Bearer wrong-token-0123456": http.StatusUnauthorized,
+			"Basic " + token:             http.StatusUnauthorized,
+			"Bearer " + token:            http.StatusOK,
+		} {
+			req, err := http.NewRequestWithContext(t.Context(), "GET", base+"metrics", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if auth != "" {
+				req.Header.Set("Authorization", auth)
+			}
+			res, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != want {
+				t.Errorf("GET %smetrics with %q = %d, want %d", base, auth, res.StatusCode, want)
+			}
+			if got := strings.Contains(string(b), "fusionfleet_uplink_records_accepted_total"); got != (want == http.StatusOK) {
+				t.Errorf("GET %smetrics with %q shows the metrics: %v", base, auth, got)
+			}
 		}
 	}
 }

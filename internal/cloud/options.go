@@ -51,6 +51,10 @@ type Options struct {
 	// nil → a registry of the node's own with the Go and process
 	// collectors (never the global one).
 	Registry *prometheus.Registry
+	// MetricsTokenFile holds the bearer token /metrics asks for
+	// ("Authorization: Bearer …", 401 without it); "" → metrics are
+	// public.
+	MetricsTokenFile string
 
 	// Notify configures alert e-mails and webhooks; the zero value sends
 	// webhooks only.

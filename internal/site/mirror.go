@@ -54,12 +54,3 @@ func (n *Node) newUpdateMirror() (*update.Mirror, error) {
 func (n *Node) mirrorHandler() http.Handler {
 	return commandcenter.NewMirrorHandler(n.store, n.mirror, n.mirror.Handler(), n.opts.Clock)
 }
-
-// withMirror serves the mirror and the site's approvals under /tuf/ next
-// to the local UI.
-func (n *Node) withMirror(ui http.Handler) http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("/tuf/", n.mirrorHandler())
-	mux.Handle("/", ui)
-	return mux
-}

@@ -54,6 +54,10 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 		return nil, errors.New("commandcenter: no cloud URL")
 	}
 	opts = opts.withDefaults()
+	if !localui.IsLoopback(opts.UIHost) && (len(opts.UIHosts) == 0 || opts.UIPassword == "") {
+		return nil, fmt.Errorf("commandcenter: -ui-host %s is not loopback: the local UI then needs the host names "+
+			"it is reached by (-ui-hosts) and a login (-ui-password-file), or keep it on 127.0.0.1", opts.UIHost)
+	}
 	n := &Node{opts: opts, log: opts.Logger.With("component", "commandcenter")}
 	defer func() {
 		if err != nil {
@@ -105,10 +109,11 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	if n.mirror, err = n.newUpdateMirror(); err != nil {
 		return nil, fmt.Errorf("commandcenter: %w", err)
 	}
-	n.ui = httpserver.New(n.withMirror(localui.NewHandler(localui.SourcesOf(n.store), localui.HandlerOptions{
-		Logger: n.log, Clock: opts.Clock, Metrics: reg, Updates: n.mirror,
+	n.ui = httpserver.New(localui.NewHandler(localui.SourcesOf(n.store), localui.HandlerOptions{
+		Logger: n.log, Clock: opts.Clock, Metrics: reg, Updates: n.mirror, Mirror: n.mirrorHandler(),
+		Hosts: opts.UIHosts, Password: opts.UIPassword,
 		SelfTest: &commandcenter.SelfTestConfig{CloudURL: opts.CloudURL, RootCAs: opts.RootCAs, LocalUI: n.ln.Addr().String()},
-	})), n.log)
+	}), n.log)
 	if n.mirrorLn != nil {
 		n.mirrorSrv = httpserver.New(n.mirrorHandler(), n.log)
 	}

@@ -40,6 +40,13 @@ type Options struct {
 	// first free port of UIFirstPort–UILastPort, both 0 → any free port.
 	UIHost                  string
 	UIFirstPort, UILastPort int
+	// UIHosts are the names, besides the loopback ones, by which browsers
+	// may address the local UI (localui.HandlerOptions.Hosts); requests
+	// with another Host are refused. UIPassword is the UI's login
+	// (localui.HandlerOptions.Password); "" → none. A UIHost that is not
+	// loopback needs both, or New refuses to start.
+	UIHosts    []string
+	UIPassword string
 	// MirrorListen, if set, is the address where the update mirror is
 	// served alone, for printers on the LAN while the local UI stays on
 	// loopback.

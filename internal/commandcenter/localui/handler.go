@@ -72,6 +72,21 @@ type HandlerOptions struct {
 	// Updates is the update mirror whose releases the Updates page lists
 	// and approves; nil → the page says updates are not configured.
 	Updates commandcenter.Mirror
+	// Mirror, if set, is served under /tuf/: the update mirror and the
+	// site's approvals, for printers that read updates from the UI's port.
+	Mirror http.Handler
+	// Hosts are the names, besides localhost, 127.0.0.0/8 and [::1], by
+	// which the UI may be addressed: host names or IP addresses, each
+	// with the listener's port unless it names one ("cc.site.example",
+	// "192.0.2.7:80"). Requests with another Host are refused with 421
+	// before any route runs, /tuf/ and /metrics included, and writes
+	// whose Origin is not one of these names with 403 (DNS rebinding).
+	Hosts []string
+	// Password, if set, is the local login: every request but /healthz
+	// and /tuf/ must present it with HTTP Basic authentication (any user
+	// name), or is answered 401. Needed where the UI listens on more than
+	// loopback.
+	Password string
 }
 
 // route is one entry of the local UI's route table: the mux is built from
@@ -104,7 +119,9 @@ type localUI struct {
 // and /healthz. See routes for the list.
 //
 // The pages and API show private names (job, part and user names): they
-// are for the site, and the listener should bind loopback.
+// are for the site, and the listener should bind loopback. There is no
+// login: requests are served only when addressed to a loopback name or
+// one of opts.Hosts, on the port they came in on.
 func NewHandler(src Sources, opts HandlerOptions) http.Handler {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -138,7 +155,7 @@ func NewHandler(src Sources, opts HandlerOptions) http.Handler {
 	// The update forms are the only requests that change anything; a page
 	// of another site open in the same browser must not submit them.
 	cop := http.NewCrossOriginProtection()
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	ui := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, 1<<10) // no route takes more than a small form
 		if err := cop.Check(r); err != nil {
 			http.Error(w, "cross-origin request refused", http.StatusForbidden)
@@ -151,6 +168,17 @@ func NewHandler(src Sources, opts HandlerOptions) http.Handler {
 		h.Set("Content-Security-Policy", csp)
 		mux.ServeHTTP(w, r)
 	})
+	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if opts.Mirror != nil && strings.HasPrefix(r.URL.Path, "/tuf/") {
+			opts.Mirror.ServeHTTP(w, r)
+			return
+		}
+		ui.ServeHTTP(w, r)
+	})
+	if opts.Password != "" {
+		h = requirePassword(opts.Password, h)
+	}
+	return newHostSet(opts.Hosts).guard(h)
 }
 
 // routes is the route table of the local UI.

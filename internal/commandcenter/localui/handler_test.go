@@ -105,7 +105,9 @@ func testHandler(st *commandcenter.Store) http.Handler {
 func get(t *testing.T, h http.Handler, method, path string) (*http.Response, string) {
 	t.Helper()
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequestWithContext(t.Context(), method, path, nil))
+	req := httptest.NewRequestWithContext(t.Context(), method, path, nil)
+	req.Host = "localhost" // the local UI answers only to its own names
+	h.ServeHTTP(rec, req)
 	res := rec.Result()
 	b, err := io.ReadAll(res.Body)
 	if err != nil {

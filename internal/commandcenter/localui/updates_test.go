@@ -33,6 +33,7 @@ func post(t *testing.T, h http.Handler, path string, form url.Values, crossSite 
 	t.Helper()
 	req := httptest.NewRequestWithContext(t.Context(), "POST", path, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Host = "localhost"
 	if crossSite {
 		req.Header.Set("Sec-Fetch-Site", "cross-site")
 	}
