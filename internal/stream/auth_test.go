@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -10,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
+	gocmp "github.com/google/go-cmp/cmp"
 	"github.com/nats-io/nkeys"
 
 	"github.com/fusionfleet/fusionfleet/internal/tlsca"
@@ -159,7 +160,7 @@ func TestExternalServerRequiresCredentials(t *testing.T) {
 		name          string
 		authorization string
 		tls           string
-		refused       map[string]Options // credentials the server must refuse
+		refused       map[string]Options // connections the server or the client must refuse
 		wantRefused   string
 		accepted      Options
 	}{
@@ -195,6 +196,16 @@ func TestExternalServerRequiresCredentials(t *testing.T) {
 			accepted:    Options{Credentials: Credentials{NKeySeedFile: seedFile}},
 		},
 		{
+			name:          "TLS wanted, not offered",
+			authorization: fmt.Sprintf("authorization { user: fleet\npassword: %q }", password),
+			refused: map[string]Options{ // the password is not sent in the clear
+				"CA file":    {Credentials: Credentials{User: "fleet", Password: password}, TLS: TLS{CAFile: ca.CAPath}},
+				"tls:// URL": {URL: "tls://", Credentials: Credentials{User: "fleet", Password: password}},
+			},
+			wantRefused: "secure connection",
+			accepted:    Options{Credentials: Credentials{User: "fleet", Password: readSecret(t, passwordFile)}},
+		},
+		{
 			name:          "TLS and password",
 			authorization: fmt.Sprintf("authorization { user: fleet\npassword: %q }", password),
 			tls:           tlsBlock,
@@ -216,7 +227,8 @@ func TestExternalServerRequiresCredentials(t *testing.T) {
 			t.Parallel()
 			url := startNATSServer(t, tt.authorization, tt.tls)
 			for name, opts := range tt.refused {
-				opts.URL, opts.Name = url, "TEST_"+randomHex(t)
+				// A URL in the case is a scheme for the server's address.
+				opts.URL, opts.Name = strings.Replace(url, "nats://", cmp.Or(opts.URL, "nats://"), 1), "TEST_"+randomHex(t)
 				s, err := Open(t.Context(), opts)
 				if err == nil {
 					s.Close()
@@ -235,12 +247,12 @@ func TestExternalServerRequiresCredentials(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Open with credentials: %v", err)
 			}
-			defer s.Close()
+			t.Cleanup(func() { s.Close() }) // after the consumer's
 			s.nakDelay = 100 * time.Millisecond
 			publish(t, s, "m1", "m2")
 			c := startConsumer(t, s, "store", nil)
 			got := []string{c.next(t), c.next(t)}
-			if diff := cmp.Diff([]string{"m1", "m2"}, got); diff != "" {
+			if diff := gocmp.Diff([]string{"m1", "m2"}, got); diff != "" {
 				t.Errorf("consumed (-want +got):\n%s", diff)
 			}
 			// A further connection carries the same credentials.
