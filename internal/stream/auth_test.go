@@ -114,16 +114,15 @@ func readSecret(t *testing.T, file string) string {
 	return strings.TrimSpace(string(b))
 }
 
-// An external server that requires credentials refuses a stream without
-// them, with an error that says so, and serves one with them end to end.
-func TestExternalServerRequiresCredentials(t *testing.T) {
-	t.Parallel()
-	password, token := randomHex(t), randomHex(t)
+// nkeyUser makes a NATS user NKey and returns its public key and a file
+// holding its seed.
+func nkeyUser(t *testing.T) (public, seedFile string) {
+	t.Helper()
 	user, err := nkeys.CreateUser()
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub, err := user.PublicKey()
+	public, err = user.PublicKey()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,18 +130,18 @@ func TestExternalServerRequiresCredentials(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := nkeys.CreateUser()
-	if err != nil {
-		t.Fatal(err)
-	}
-	otherSeed, err := other.Seed()
-	if err != nil {
-		t.Fatal(err)
-	}
+	return public, writeSecret(t, "user.nk", string(seed))
+}
+
+// An external server that requires credentials refuses a stream without
+// them, with an error that says so, and serves one with them end to end.
+func TestExternalServerRequiresCredentials(t *testing.T) {
+	t.Parallel()
+	password, token := randomHex(t), randomHex(t)
+	pub, seedFile := nkeyUser(t)
+	_, otherSeedFile := nkeyUser(t)
 	passwordFile := writeSecret(t, "password", password)
 	tokenFile := writeSecret(t, "token", token)
-	seedFile := writeSecret(t, "user.nk", string(seed))
-	otherSeedFile := writeSecret(t, "other.nk", string(otherSeed))
 
 	ca, err := tlsca.LoadOrCreate(t.TempDir(), []string{"127.0.0.1"}, time.Now())
 	if err != nil {
