@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -19,8 +20,9 @@ func runCloud(ctx context.Context, args []string, e env) error {
 	data := fs.String("data", envDefault(e, "FUSIONFLEET_CLOUD_DATA", defaultDataDir(e, "cloud")), "data `directory` (store, stream, certificates)")
 	listen := fs.String("listen", envDefault(e, "FUSIONFLEET_CLOUD_LISTEN", "127.0.0.1:8443"), "HTTPS listen `address`")
 	db := fs.String("db", envDefault(e, "FUSIONFLEET_DB", ""), "store: a SQLite file `path` (default: cloud.db in the data directory) or a postgres://… URL")
-	natsURL := fs.String("nats", envDefault(e, "FUSIONFLEET_NATS", ""), "external NATS JetStream `URL[,URL…]` (default: embedded server, stored in the data directory,\n"+
-		"reached in-process only); a user and password in the URL only from $FUSIONFLEET_NATS, never this flag")
+	// Not envDefault: the usage would print a password in $FUSIONFLEET_NATS.
+	natsURL := fs.String("nats", "", "external NATS JetStream `URL[,URL…]` (default $FUSIONFLEET_NATS, else the embedded server, stored\n"+
+		"in the data directory and reached in-process only); a user and password in the URL only from $FUSIONFLEET_NATS, never this flag")
 	natsAuth := addNATSFlags(fs, e)
 	replicas := fs.Int("replicas", 1, "JetStream stream replicas (more than 1 needs an external NATS cluster)")
 	hosts := fs.String("hosts", "localhost,127.0.0.1", "comma-separated host names or IPs for the generated server certificate")
@@ -49,6 +51,7 @@ func runCloud(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return err
 	}
+	*natsURL = cmp.Or(*natsURL, e.getenv("FUSIONFLEET_NATS"))
 	node, err := cloud.New(ctx, cloud.Options{
 		DataDir: *data, DB: *db, NATSURL: *natsURL, NATSCredentials: natsCreds, NATSTLS: natsTLS, Replicas: *replicas, Listen: *listen,
 		Hosts: splitList(*hosts), TLSCertFile: *certFile, TLSKeyFile: *keyFile,

@@ -49,7 +49,7 @@ func TestNATSFlags(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := env{getenv: func(k string) string { return tt.env[k] }, stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard}
 			fs := newFlagSet("cloud", "", e)
-			fs.String("nats", envDefault(e, "FUSIONFLEET_NATS", ""), "")
+			fs.String("nats", "", "")
 			nf := addNATSFlags(fs, e)
 			if err := parse(fs, tt.args, e); err != nil {
 				t.Fatal(err)
