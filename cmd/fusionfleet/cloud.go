@@ -1,10 +1,16 @@
 package main
 
 import (
+	"cmp"
 	"context"
+	"errors"
+	"flag"
 	"fmt"
+	"net/url"
+	"strings"
 
 	"github.com/fusionfleet/fusionfleet/internal/cloud"
+	"github.com/fusionfleet/fusionfleet/internal/stream"
 )
 
 func runCloud(ctx context.Context, args []string, e env) error {
@@ -14,7 +20,10 @@ func runCloud(ctx context.Context, args []string, e env) error {
 	data := fs.String("data", envDefault(e, "FUSIONFLEET_CLOUD_DATA", defaultDataDir(e, "cloud")), "data `directory` (store, stream, certificates)")
 	listen := fs.String("listen", envDefault(e, "FUSIONFLEET_CLOUD_LISTEN", "127.0.0.1:8443"), "HTTPS listen `address`")
 	db := fs.String("db", envDefault(e, "FUSIONFLEET_DB", ""), "store: a SQLite file `path` (default: cloud.db in the data directory) or a postgres://… URL")
-	natsURL := fs.String("nats", envDefault(e, "FUSIONFLEET_NATS", ""), "external NATS JetStream `URL[,URL…]` (default: embedded server, stored in the data directory)")
+	// Not envDefault: the usage would print a password in $FUSIONFLEET_NATS.
+	natsURL := fs.String("nats", "", "external NATS JetStream `URL[,URL…]` (default $FUSIONFLEET_NATS, else the embedded server, stored\n"+
+		"in the data directory and reached in-process only); a user and password in the URL only from $FUSIONFLEET_NATS, never this flag")
+	natsAuth := addNATSFlags(fs, e)
 	replicas := fs.Int("replicas", 1, "JetStream stream replicas (more than 1 needs an external NATS cluster)")
 	hosts := fs.String("hosts", "localhost,127.0.0.1", "comma-separated host names or IPs for the generated server certificate")
 	certFile := fs.String("tls-cert", "", "server certificate `file` (PEM) from your PKI; default: a certificate from a CA generated in the data directory")
@@ -39,8 +48,13 @@ func runCloud(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return err
 	}
+	natsCreds, natsTLS, err := natsAuth.options(fs, e)
+	if err != nil {
+		return err
+	}
+	*natsURL = cmp.Or(*natsURL, e.getenv("FUSIONFLEET_NATS"))
 	node, err := cloud.New(ctx, cloud.Options{
-		DataDir: *data, DB: *db, NATSURL: *natsURL, Replicas: *replicas, Listen: *listen,
+		DataDir: *data, DB: *db, NATSURL: *natsURL, NATSCredentials: natsCreds, NATSTLS: natsTLS, Replicas: *replicas, Listen: *listen,
 		Hosts: splitList(*hosts), TLSCertFile: *certFile, TLSKeyFile: *keyFile,
 		Logger: logger, Notify: notify, TUFDir: *tufRepo, ReleaseTokenFile: *releaseToken,
 		MetricsTokenFile: *metricsToken,
@@ -62,4 +76,76 @@ func runCloud(ctx context.Context, args []string, e env) error {
 		fmt.Fprintf(e.stdout, "enrolment token for %s (valid %g h, shown once): %s\n", first.Site, first.TokenValid.Hours(), first.EnrolmentToken)
 	}
 	return node.Run(ctx)
+}
+
+// natsFlags are how a cloud node authenticates to an external NATS and
+// secures the connection, in the ways nats-server offers. Secrets come
+// from files or the environment, never from flag values (they would show
+// in ps).
+type natsFlags struct {
+	user, passwordFile, tokenFile, nkeyFile, credsFile *string
+	ca, cert, key                                      *string
+}
+
+// addNATSFlags registers the NATS credential and TLS flags on fs; each
+// falls back to an environment variable.
+func addNATSFlags(fs *flag.FlagSet, e env) *natsFlags {
+	return &natsFlags{
+		user: fs.String("nats-user", envDefault(e, "FUSIONFLEET_NATS_USER", ""),
+			"NATS user `name`, with -nats-password-file"),
+		passwordFile: fs.String("nats-password-file", envDefault(e, "FUSIONFLEET_NATS_PASSWORD_FILE", ""),
+			"`file` holding the NATS password (default $FUSIONFLEET_NATS_PASSWORD)"),
+		tokenFile: fs.String("nats-token-file", envDefault(e, "FUSIONFLEET_NATS_TOKEN_FILE", ""),
+			"`file` holding the NATS token (default $FUSIONFLEET_NATS_TOKEN)"),
+		nkeyFile: fs.String("nats-nkey-file", envDefault(e, "FUSIONFLEET_NATS_NKEY_FILE", ""),
+			"`file` holding the NATS user's NKey seed (SU…)"),
+		credsFile: fs.String("nats-creds-file", envDefault(e, "FUSIONFLEET_NATS_CREDS_FILE", ""),
+			"NATS credentials `file` (user JWT and NKey seed, as nsc writes it)"),
+		ca: fs.String("nats-ca-file", envDefault(e, "FUSIONFLEET_NATS_CA_FILE", ""),
+			"PEM `file` of CAs that verify the NATS servers; requires TLS (default: TLS only if the server or a tls:// URL asks, with the system's roots)"),
+		cert: fs.String("nats-tls-cert", envDefault(e, "FUSIONFLEET_NATS_TLS_CERT", ""),
+			"client certificate `file` (PEM) for NATS servers that verify clients; requires TLS"),
+		key: fs.String("nats-tls-key", envDefault(e, "FUSIONFLEET_NATS_TLS_KEY", ""),
+			"client key `file` (PEM) for -nats-tls-cert"),
+	}
+}
+
+// options reads the NATS secrets and maps the flags to the stream's
+// credentials and TLS. It refuses credentials in a -nats URL given on
+// the command line.
+func (f *natsFlags) options(fs *flag.FlagSet, e env) (stream.Credentials, stream.TLS, error) {
+	var inFlag bool
+	fs.Visit(func(fl *flag.Flag) {
+		if fl.Name == "nats" {
+			inFlag = urlsHaveUserinfo(fl.Value.String())
+		}
+	})
+	if inFlag {
+		return stream.Credentials{}, stream.TLS{}, errors.New("cloud: -nats: credentials in a URL on the command line show in ps; give the URL in $FUSIONFLEET_NATS or use -nats-password-file")
+	}
+	password, err := readSecret(e, *f.passwordFile, "FUSIONFLEET_NATS_PASSWORD")
+	if err != nil {
+		return stream.Credentials{}, stream.TLS{}, fmt.Errorf("cloud: NATS password: %w", err)
+	}
+	token, err := readSecret(e, *f.tokenFile, "FUSIONFLEET_NATS_TOKEN")
+	if err != nil {
+		return stream.Credentials{}, stream.TLS{}, fmt.Errorf("cloud: NATS token: %w", err)
+	}
+	return stream.Credentials{User: *f.user, Password: password, Token: token, NKeySeedFile: *f.nkeyFile, CredsFile: *f.credsFile},
+		stream.TLS{CAFile: *f.ca, CertFile: *f.cert, KeyFile: *f.key}, nil
+}
+
+// urlsHaveUserinfo reports whether any URL of a comma-separated list
+// carries a user, password or token.
+func urlsHaveUserinfo(list string) bool {
+	for _, s := range strings.Split(list, ",") {
+		s = strings.TrimSpace(s)
+		if !strings.Contains(s, "://") { // the NATS client's default scheme
+			s = "nats://" + s
+		}
+		if u, err := url.Parse(s); err == nil && u.User != nil {
+			return true
+		}
+	}
+	return false
 }

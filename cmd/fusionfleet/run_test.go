@@ -40,6 +40,7 @@ func TestCommandLine(t *testing.T) {
 		{"demo with no printers", []string{"demo", "-printers", "0"}, 1, "", "-printers 0: want 1 to 100"},
 		{"bad printer model", []string{"printer", "-model", "9999"}, 1, "", "9999"},
 		{"bad log level", []string{"printer", "-log-level", "loud"}, 1, "", `log level "loud"`},
+		{"NATS password in a flag", []string{"cloud", "-nats", "nats://fleet:s3cret@127.0.0.1:1"}, 1, "", "show in ps"},
 		{"postgres unreachable", []string{"cloud", "-listen", "127.0.0.1:0", "-db", "postgres://127.0.0.1:1/none?connect_timeout=2"}, 1, "", "postgres"},
 	}
 	for _, c := range subcommands() {

@@ -98,7 +98,8 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	}
 	m := newMetrics(opts.Registry)
 	if n.stream, err = stream.Open(ctx, stream.Options{
-		URL: opts.NATSURL, Dir: filepath.Join(opts.DataDir, "jetstream"), Replicas: opts.Replicas, Name: opts.StreamName,
+		URL: opts.NATSURL, Credentials: opts.NATSCredentials, TLS: opts.NATSTLS,
+		Dir: filepath.Join(opts.DataDir, "jetstream"), Replicas: opts.Replicas, Name: opts.StreamName,
 		Logger: n.log, Metrics: m.stream,
 	}); err != nil {
 		return nil, fmt.Errorf("cloud: stream: %w", err)

@@ -9,6 +9,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/notify"
 	"github.com/fusionfleet/fusionfleet/internal/retention"
+	"github.com/fusionfleet/fusionfleet/internal/stream"
 )
 
 // Options configure a node. Only DataDir is required; the zero value of
@@ -27,6 +28,12 @@ type Options struct {
 	NATSURL    string
 	Replicas   int
 	StreamName string
+	// NATSCredentials and NATSTLS authenticate the node to the external
+	// NATS and secure the connection (see stream.Credentials and
+	// stream.TLS); both must be zero without NATSURL, as the embedded
+	// server has no network listener.
+	NATSCredentials stream.Credentials
+	NATSTLS         stream.TLS
 
 	// Listen is the HTTPS address: uplink, updates and dashboard; "" →
 	// 127.0.0.1:0, any free loopback port.

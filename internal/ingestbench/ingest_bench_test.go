@@ -27,7 +27,6 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/stream"
 	"github.com/fusionfleet/fusionfleet/internal/uplink"
 	"github.com/klauspost/compress/zstd"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -387,7 +386,7 @@ func BenchmarkIngest(b *testing.B) {
 // asyncWindow awaiting their ack, and returns once all are acknowledged.
 func publishAsync(b *testing.B, e *env, envelopes [][]byte, n int) time.Duration {
 	b.Helper()
-	nc, err := nats.Connect(e.st.ClientURL())
+	nc, err := e.st.Connect()
 	if err != nil {
 		b.Fatal(err)
 	}

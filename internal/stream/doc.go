@@ -1,6 +1,9 @@
 // Package stream is the cloud's durable message stream: NATS JetStream,
 // either in a nats-server embedded in the process (one machine) or in an
-// external NATS cluster (N stateless cloud nodes).
+// external NATS cluster (N stateless cloud nodes). The embedded server
+// opens no network listener: the node reaches it in-process, and no other
+// process of the host can. An external server is reached with the
+// Credentials and TLS it requires.
 //
 // The uplink handler publishes every accepted batch with Publish, which
 // returns once JetStream has stored it; a message ID makes a resend within

@@ -10,23 +10,39 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
 	"github.com/fusionfleet/fusionfleet/internal/wait"
 )
 
-// embeddedURL starts an embedded server for the test and returns its URL,
-// as an external cluster's would be given.
-func embeddedURL(t *testing.T) string {
+// listeningServer starts a nats-server in the test process that listens
+// on a free loopback port, as an external one would, and returns its URL.
+// (The stream's embedded server listens on nothing.)
+func listeningServer(t *testing.T) string {
 	t.Helper()
-	return openEmbedded(t).ClientURL()
+	srv, err := server.NewServer(&server.Options{
+		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Start()
+	t.Cleanup(func() {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+	})
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("test NATS server not ready after 10s")
+	}
+	return srv.ClientURL()
 }
 
 // A comma-separated URL list is a server list: a dead first server is
 // skipped.
 func TestClusterURLList(t *testing.T) {
 	t.Parallel()
-	url := embeddedURL(t)
+	url := listeningServer(t)
 	for _, list := range []string{"nats://127.0.0.1:1," + url, url + ", nats://127.0.0.1:1"} {
 		t.Run(list, func(t *testing.T) {
 			s, err := Open(t.Context(), Options{URL: list, Name: "LIST_" + randomHex(t)})

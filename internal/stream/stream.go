@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -22,6 +23,11 @@ type Options struct {
 	// comma-separated (nats://a:4222,nats://b:4222), tried in turn; "" starts
 	// an embedded nats-server.
 	URL string
+	// Credentials and TLS authenticate and secure the connection to an
+	// external server. The embedded server has no network listener, so
+	// both must be zero without a URL.
+	Credentials Credentials
+	TLS         TLS
 	// Dir is the embedded server's JetStream store directory; required when
 	// URL is "".
 	Dir string
@@ -58,8 +64,11 @@ type Stream struct {
 	name    string
 	subject string
 	url     string
-	log     *slog.Logger
-	closed  chan struct{} // closed when the connection is closed
+	// connOpts reach the server: in-process for the embedded one,
+	// credentials and TLS for an external one.
+	connOpts []nats.Option
+	log      *slog.Logger
+	closed   chan struct{} // closed when the connection is closed
 
 	// nakDelay is how long a failed message waits before redelivery.
 	nakDelay time.Duration
@@ -109,13 +118,22 @@ func Open(ctx context.Context, opts Options) (*Stream, error) {
 		m:           opts.Metrics,
 	}
 	if opts.URL == "" {
+		if opts.Credentials != (Credentials{}) || opts.TLS != (TLS{}) {
+			return nil, errors.New("open stream: NATS credentials and TLS are for an external server (a URL); the embedded one has no network listener")
+		}
 		srv, err := startEmbedded(ctx, opts.Dir, s.log)
 		if err != nil {
 			return nil, fmt.Errorf("open stream: %w", err)
 		}
-		s.srv, s.url = srv, srv.ClientURL()
+		s.srv = srv
+		s.connOpts = []nats.Option{nats.InProcessServer(srv)}
+	} else {
+		var err error
+		if s.connOpts, err = natsOptions(opts.Credentials, opts.TLS); err != nil {
+			return nil, fmt.Errorf("open stream: %w", err)
+		}
 	}
-	nc, err := nats.Connect(s.url,
+	nc, err := s.Connect(
 		nats.Name("fusionfleet"),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(time.Second),
@@ -127,6 +145,9 @@ func Open(ctx context.Context, opts Options) (*Stream, error) {
 		}),
 		nats.ReconnectHandler(func(c *nats.Conn) { s.log.Info("reconnected to NATS", "url", c.ConnectedUrlRedacted()) }),
 	)
+	if errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) || errors.Is(err, nats.ErrAuthRevoked) {
+		err = fmt.Errorf("the server refused the credentials given (none, or wrong ones): %w", err)
+	}
 	if err != nil {
 		s.shutdownServer()
 		return nil, fmt.Errorf("open stream: connect to NATS: %w", err)
@@ -157,10 +178,16 @@ func startEmbedded(ctx context.Context, dir string, log *slog.Logger) (*server.S
 	if dir == "" {
 		return nil, errors.New("embedded NATS needs a store directory")
 	}
+	// No network listener: the node talks to its server over an
+	// in-process pipe (nats.InProcessServer), as nats-server is meant to
+	// be embedded. A listener, even on a random loopback port, is open to
+	// every process and user of the host: they could read every
+	// organisation's batches, purge the stream or publish forged batches
+	// past the uplink's checks. A password would guard it only as well as
+	// it is kept; with no listener there is nothing to guard.
 	srv, err := server.NewServer(&server.Options{
 		ServerName: "fusionfleet",
-		Host:       "127.0.0.1",
-		Port:       -1,
+		DontListen: true,
 		JetStream:  true,
 		StoreDir:   dir,
 		MaxPayload: embeddedMaxPayload,
@@ -197,9 +224,13 @@ func (s serverLogger) Errorf(format string, v ...any)  { s.l.Error(fmt.Sprintf(f
 func (s serverLogger) Debugf(format string, v ...any)  { s.l.Debug(fmt.Sprintf(format, v...)) }
 func (s serverLogger) Tracef(format string, v ...any)  { s.l.Debug(fmt.Sprintf(format, v...)) }
 
-// ClientURL is where other clients reach the NATS server: the embedded
-// server's loopback URL, or the configured external URL.
-func (s *Stream) ClientURL() string { return s.url }
+// Connect opens a further connection to the stream's NATS server, with
+// the stream's credentials and TLS, or in-process to the embedded
+// server (which no other process can reach). opts come on top of
+// those. The caller closes the connection.
+func (s *Stream) Connect(opts ...nats.Option) (*nats.Conn, error) {
+	return nats.Connect(s.url, append(slices.Clone(s.connOpts), opts...)...)
+}
 
 // MaxPayload is the largest message the server accepts, in bytes.
 func (s *Stream) MaxPayload() int64 { return s.nc.MaxPayload() }

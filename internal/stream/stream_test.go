@@ -364,7 +364,7 @@ func TestOpenErrors(t *testing.T) {
 		{"unreachable external", func(string) Options { return Options{URL: "nats://127.0.0.1:1"} }, "connect to NATS"},
 		{"replicas beyond one server", func(dir string) Options { return Options{Dir: dir, Replicas: 3} }, "3 replicas need a NATS cluster"},
 		{"replicas beyond one external server", func(string) Options {
-			return Options{URL: embeddedURL(t), Name: "R3", Replicas: 3}
+			return Options{URL: listeningServer(t), Name: "R3", Replicas: 3}
 		}, "create stream R3"},
 	}
 	for _, tt := range tests {
@@ -417,8 +417,47 @@ func TestPublishRefusals(t *testing.T) {
 	if err := s.Notify("bad subject", nil); err == nil {
 		t.Error("Notify on an invalid subject succeeded")
 	}
-	if !strings.HasPrefix(s.ClientURL(), "nats://127.0.0.1:") {
-		t.Errorf("ClientURL = %q, want a loopback URL", s.ClientURL())
+}
+
+// The embedded server opens no network listener: no other process of the
+// host can read the batches, call the JetStream API or publish forged
+// batches. The node reaches it in-process, and so does Connect.
+func TestEmbeddedHasNoListener(t *testing.T) {
+	t.Parallel()
+	s := openEmbedded(t)
+	listening := map[string]bool{
+		"client": s.srv.Addr() != nil, "monitor": s.srv.MonitorAddr() != nil, "cluster": s.srv.ClusterAddr() != nil,
+		"gateway": s.srv.GatewayAddr() != nil, "profiler": s.srv.ProfilerAddr() != nil,
+	}
+	for name, ok := range listening {
+		if ok {
+			t.Errorf("embedded NATS has a %s listener, want none", name)
+		}
+	}
+	nc, err := s.Connect()
+	if err != nil {
+		t.Fatalf("Connect: %v", err)
+	}
+	defer nc.Close()
+	if _, err := nc.Request("$JS.API.INFO", nil, 10*time.Second); err != nil {
+		t.Errorf("JetStream API over a second in-process connection: %v", err)
+	}
+}
+
+func TestEmbeddedRefusesCredentials(t *testing.T) {
+	for _, opts := range []Options{
+		{Credentials: Credentials{Token: "secret"}},
+		{TLS: TLS{CAFile: "ca.pem"}},
+	} {
+		opts.Dir = t.TempDir()
+		s, err := Open(t.Context(), opts)
+		if err == nil {
+			s.Close()
+			t.Fatalf("Open(%+v) succeeded", opts)
+		}
+		if want := "the embedded one has no network listener"; !strings.Contains(err.Error(), want) {
+			t.Errorf("Open(%+v) = %v, want error containing %q", opts, err, want)
+		}
 	}
 }
 
