@@ -227,7 +227,7 @@ func TestLimitersPrune(t *testing.T) {
 	if got != 2 { // gw-busy (empty) and gw-new
 		t.Errorf("%d buckets after prune, want 2", got)
 	}
-	if wait := l.ready("gw-busy", clk.Now()); wait != time.Second {
+	if wait := l.ready("gw-busy", 1, clk.Now()); wait != time.Second {
 		t.Errorf("busy gateway: ready in %s, want 1s", wait)
 	}
 	if wait, ok := l.take("gw-0", 11, clk.Now()); ok || wait != 0 {
