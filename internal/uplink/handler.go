@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -145,6 +144,14 @@ const maxEnrolBytes = 64 << 10
 // stream cannot take a batch.
 const retryAfterSeconds = 5
 
+// maxIdleDecoders is how many zstd decoders are kept between uploads. A
+// decoder keeps its buffers, which spares an honest batch their
+// allocation, but they grow to the window of the largest frame it decoded
+// (up to MaxDecodedBytes): a few keep what a sender can make the cloud
+// hold between uploads to a few times MaxDecodedBytes, whatever the number
+// of CPUs.
+const maxIdleDecoders = 4
+
 // busyRetryAfterSeconds is what the handler asks a gateway to wait when it
 // has MaxInFlight uploads in progress already: about what one takes.
 const busyRetryAfterSeconds = 1
@@ -158,7 +165,10 @@ type handler struct {
 	records  *limiters // tokens are records
 	bytes    *limiters // tokens are decompressed bytes
 	inFlight *inFlight
-	zstd     sync.Pool // of *zstd.Decoder, each used by one upload at a time
+	// idle holds up to maxIdleDecoders zstd decoders between uploads,
+	// each used by one upload at a time.
+	idle  chan *zstd.Decoder
+	zopts []zstd.DOption
 }
 
 // NewHandler returns the cloud side of the uplink: POST /v1/enrol and
@@ -169,14 +179,18 @@ func NewHandler(gws Gateways, pub Publisher, opts HandlerOptions) http.Handler {
 	// A decoder decodes synchronously, in the goroutine of the upload
 	// (concurrency 1: no goroutines of its own, so a pooled one needs no
 	// Close), and refuses a frame that declares more than MaxDecodedBytes
-	// of content or a window larger than that (its memory). What it
-	// decompresses is read through a limit as well (decompress).
+	// of content or a window larger than that (its memory). It always
+	// streams (no buffers decoded whole on Reset: that would decode a bomb
+	// up to the limit before the first read), so what it decompresses is
+	// only what decompress reads through its limit.
 	zopts := []zstd.DOption{
 		zstd.WithDecoderConcurrency(1),
+		zstd.WithDecodeBuffersBelow(0),
 		zstd.WithDecoderMaxMemory(uint64(opts.MaxDecodedBytes)),
 		zstd.WithDecoderMaxWindow(uint64(min(max(opts.MaxDecodedBytes, zstd.MinWindowSize), zstd.MaxWindowSize))),
 	}
-	if _, err := zstd.NewReader(nil, zopts...); err != nil {
+	zd, err := zstd.NewReader(nil, zopts...)
+	if err != nil {
 		panic(fmt.Sprintf("uplink: zstd decoder options: %v", err)) // a programming error
 	}
 	h := &handler{
@@ -184,11 +198,10 @@ func NewHandler(gws Gateways, pub Publisher, opts HandlerOptions) http.Handler {
 		records:  newLimiters(opts.RecordsPerSecond, opts.Burst),
 		bytes:    newLimiters(opts.BytesPerSecond, opts.ByteBurst),
 		inFlight: newInFlight(opts.MaxInFlight),
+		idle:     make(chan *zstd.Decoder, maxIdleDecoders),
+		zopts:    zopts,
 	}
-	h.zstd.New = func() any {
-		zd, _ := zstd.NewReader(nil, zopts...) // the options were checked above
-		return zd
-	}
+	h.idle <- zd
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/enrol", h.enrol)
 	mux.HandleFunc("POST /v1/batches", h.batches)
@@ -565,8 +578,8 @@ func (h *handler) decompress(encoding string, body []byte) ([]byte, error) {
 		}
 		return raw, nil
 	case "zstd":
-		zd := h.zstd.Get().(*zstd.Decoder)
-		defer h.zstd.Put(zd)
+		zd := h.zstdDecoder()
+		defer h.putZstdDecoder(zd)
 		hint := 4 * len(body)
 		var fh zstd.Header
 		if fh.Decode(body) == nil && fh.HasFCS {
@@ -587,6 +600,26 @@ func (h *handler) decompress(encoding string, body []byte) ([]byte, error) {
 		return raw, nil
 	default:
 		return nil, errorf(http.StatusUnsupportedMediaType, "unsupported content encoding %q: use zstd or gzip", encoding).because(ReasonEncoding)
+	}
+}
+
+// zstdDecoder returns an idle zstd decoder, or a new one.
+func (h *handler) zstdDecoder() *zstd.Decoder {
+	select {
+	case zd := <-h.idle:
+		return zd
+	default:
+		zd, _ := zstd.NewReader(nil, h.zopts...) // NewHandler checked the options
+		return zd
+	}
+}
+
+// putZstdDecoder keeps a decoder for the next upload, unless enough are
+// kept already.
+func (h *handler) putZstdDecoder(zd *zstd.Decoder) {
+	select {
+	case h.idle <- zd:
+	default:
 	}
 }
 

@@ -49,11 +49,11 @@ func zst(t testing.TB, raw []byte) []byte {
 }
 
 // zstStream compresses raw as a zstd stream that does not declare its
-// size up front.
-func zstStream(t testing.TB, raw []byte) []byte {
+// size up front, written with opts.
+func zstStream(t testing.TB, raw []byte, opts ...zstd.EOption) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	zw, err := zstd.NewWriter(&buf)
+	zw, err := zstd.NewWriter(&buf, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -197,7 +197,7 @@ func TestRateLimit(t *testing.T) {
 }
 
 func TestRateLimitOff(t *testing.T) {
-	e := newHandlerEnv(t, HandlerOptions{RecordsPerSecond: -1, Burst: 1})
+	e := newHandlerEnv(t, HandlerOptions{RecordsPerSecond: -1, Burst: 1, BytesPerSecond: -1, ByteBurst: 1})
 	for i := range 5 {
 		body := gz(t, mustJSON(t, batchOf(uint64(3*i+1), uint64(3*i+2), uint64(3*i+3))))
 		if code, eb, _ := e.serve(signedRequest(e.cred, t0, "gzip", body)); code != 200 {
