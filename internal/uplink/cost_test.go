@@ -1,6 +1,7 @@
 package uplink
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -179,5 +180,38 @@ func TestRateLimitBytes(t *testing.T) {
 	almost := time.Duration(float64(size-1) / float64(size) * float64(time.Second))
 	if got := []int{sendAt(0), sendAt(almost), sendAt(time.Second)}; fmt.Sprint(got) != "[200 429 200]" {
 		t.Errorf("answers %v, want [200 429 200]", got)
+	}
+}
+
+// A refused body counts against the byte budget as an accepted one does:
+// decompressing and decoding it cost the cloud as much. So a gateway
+// sending bombs or junk is soon answered 429 before its bodies are
+// decompressed. (The budget lets a body in when it holds the body's
+// compressed size, so the third one goes into debt.)
+func TestRateLimitBytesOfRefusedBodies(t *testing.T) {
+	const size = 64 << 10
+	junk := zst(t, bytes.Repeat([]byte(" "), size)) // not a batch, once decompressed
+	tests := []struct {
+		name string
+		opts HandlerOptions
+		body []byte
+		want string
+	}{
+		{"junk", HandlerOptions{BytesPerSecond: size, ByteBurst: 2*size + size/2}, junk, "[400 400 400 429]"},
+		{"bombs", HandlerOptions{MaxMessageBytes: size, BytesPerSecond: size, ByteBurst: 2*size + size/2},
+			zstStream(t, make([]byte, 100*size), zstd.WithWindowSize(size)), "[413 413 413 429]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newHandlerEnv(t, tt.opts)
+			var got []int
+			for range 4 {
+				code, _, _ := e.serve(signedRequest(e.cred, t0, "zstd", tt.body))
+				got = append(got, code)
+			}
+			if fmt.Sprint(got) != tt.want {
+				t.Errorf("answers %v, want %s", got, tt.want)
+			}
+		})
 	}
 }

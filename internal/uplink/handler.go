@@ -394,8 +394,19 @@ func (h *handler) doBatch(ctx context.Context, w http.ResponseWriter, r *http.Re
 	if wait := max(h.records.ready(gw.ID, 1, now), h.bytes.ready(gw.ID, len(gw.body), now)); wait > 0 {
 		return Ack{}, 0, rateLimited(wait)
 	}
-	raw, recs, canonical, err := h.decodeBatch(r.Header.Get("Content-Encoding"), gw.body)
+	raw, decoded, err := h.decompress(r.Header.Get("Content-Encoding"), gw.body)
+	var recs []fleet.Record
+	var canonical bool
+	if err == nil {
+		recs, canonical, err = h.decodeBatch(raw)
+	}
 	if err != nil {
+		// Decompressing and decoding a refused body cost the cloud as
+		// much as an accepted one of its size, so it counts against the
+		// byte budget all the same: a gateway sending bombs, or batches
+		// that decode to too many records, is soon answered 429 before
+		// its bodies are decompressed.
+		h.bytes.charge(gw.ID, decoded, now)
 		return Ack{}, 0, err
 	}
 	if err := h.take(gw.ID, len(recs), len(raw), now); err != nil {
@@ -493,64 +504,60 @@ func (h *handler) authenticate(ctx context.Context, w http.ResponseWriter, r *ht
 	return authenticated{Gateway: gw, body: body}, nil
 }
 
-// decodeBatch decompresses and decodes an authenticated body and checks
-// every record. It returns the decompressed JSON too. It never returns an
-// empty or invalid batch without error.
-func (h *handler) decodeBatch(encoding string, body []byte) (_ []byte, _ []fleet.Record, canonical bool, _ error) {
-	raw, recs, canonical, err := h.decodeRecords(encoding, body)
+// decodeBatch decodes a decompressed body and checks every record. It
+// never returns an empty or invalid batch without error.
+func (h *handler) decodeBatch(raw []byte) (_ []fleet.Record, canonical bool, _ error) {
+	recs, canonical, err := h.decodeRecords(raw)
 	if err != nil {
-		return nil, nil, false, err
+		return nil, false, err
 	}
 	if len(recs) == 0 {
-		return nil, nil, false, errorf(http.StatusBadRequest, "empty batch").because(ReasonMalformed)
+		return nil, false, errorf(http.StatusBadRequest, "empty batch").because(ReasonMalformed)
 	}
 	if len(recs) > h.opts.MaxRecords {
-		return nil, nil, false, errorf(http.StatusRequestEntityTooLarge, "batch has %d records, at most %d allowed: send smaller batches", len(recs), h.opts.MaxRecords).because(ReasonTooLarge)
+		return nil, false, errorf(http.StatusRequestEntityTooLarge, "batch has %d records, at most %d allowed: send smaller batches", len(recs), h.opts.MaxRecords).because(ReasonTooLarge)
 	}
 	for i, rec := range recs {
 		if err := rec.Validate(); err != nil {
-			return nil, nil, false, errorf(http.StatusBadRequest, "record %d (seq %d): %v", i, rec.Seq, err).because(ReasonInvalid)
+			return nil, false, errorf(http.StatusBadRequest, "record %d (seq %d): %v", i, rec.Seq, err).because(ReasonInvalid)
 		}
 		if i > 0 && rec.Seq <= recs[i-1].Seq {
-			return nil, nil, false, errorf(http.StatusBadRequest, "record %d (seq %d): seq not above the previous record's %d", i, rec.Seq, recs[i-1].Seq).because(ReasonInvalid)
+			return nil, false, errorf(http.StatusBadRequest, "record %d (seq %d): seq not above the previous record's %d", i, rec.Seq, recs[i-1].Seq).because(ReasonInvalid)
 		}
 	}
-	return raw, recs, canonical, nil
+	return recs, canonical, nil
 }
 
-// decodeRecords decompresses and decodes a batch. canonical reports that
-// the fast decoder took it, which means raw is in the canonical form
+// decodeRecords decodes a decompressed batch. canonical reports that the
+// fast decoder took it, which means raw is in the canonical form
 // encodeEnvelope splices without scanning it again.
-func (h *handler) decodeRecords(encoding string, body []byte) (_ []byte, _ []fleet.Record, canonical bool, _ error) {
-	raw, err := h.decompress(encoding, body)
-	if err != nil {
-		return nil, nil, false, err
-	}
+func (h *handler) decodeRecords(raw []byte) (_ []fleet.Record, canonical bool, _ error) {
 	// The records a client sends most, as it writes them, take a shortcut
 	// that decodes exactly what decodeStrict would; all else goes the
 	// strict way.
 	if recs, ok := decodeFast(raw); ok {
-		return raw, recs, true, nil
+		return recs, true, nil
 	}
 	var b Batch
 	if err := decodeStrict(bytes.NewReader(raw), &b); err != nil {
 		if strings.HasPrefix(err.Error(), "json: unknown field ") {
 			if msg := notAllowed(raw); msg != "" {
-				return nil, nil, false, errorf(http.StatusBadRequest, "%s", msg).because(ReasonPrivateField)
+				return nil, false, errorf(http.StatusBadRequest, "%s", msg).because(ReasonPrivateField)
 			}
-			return nil, nil, false, errorf(http.StatusBadRequest, "bad batch: %v: not allowed on the uplink (R-PRIV-2)", err).because(ReasonPrivateField)
+			return nil, false, errorf(http.StatusBadRequest, "bad batch: %v: not allowed on the uplink (R-PRIV-2)", err).because(ReasonPrivateField)
 		}
-		return nil, nil, false, errorf(http.StatusBadRequest, "bad batch: %v", err).because(ReasonMalformed)
+		return nil, false, errorf(http.StatusBadRequest, "bad batch: %v", err).because(ReasonMalformed)
 	}
-	return raw, b.Records, false, nil
+	return b.Records, false, nil
 }
 
 // decompress undoes the Content-Encoding of a body, refusing more than
 // MaxDecodedBytes of output, and decompressing no more than one byte
 // beyond it: a compression bomb costs the cloud no more than an honest
-// batch of the largest size the stream takes. Metrics.DecodedBytes counts
-// what was decompressed, of refused bodies too.
-func (h *handler) decompress(encoding string, body []byte) ([]byte, error) {
+// batch of the largest size the stream takes. decoded is how many bytes
+// were decompressed, of a refused body too; Metrics.DecodedBytes counts
+// them.
+func (h *handler) decompress(encoding string, body []byte) (_ []byte, decoded int, _ error) {
 	limit := h.opts.MaxDecodedBytes
 	tooLarge := func() error {
 		return errorf(http.StatusRequestEntityTooLarge, "decompressed body exceeds %d bytes, the most the cloud's stream takes: send smaller batches",
@@ -559,24 +566,24 @@ func (h *handler) decompress(encoding string, body []byte) ([]byte, error) {
 	switch enc := strings.ToLower(strings.TrimSpace(encoding)); enc {
 	case "", "identity":
 		if int64(len(body)) > limit {
-			return nil, tooLarge()
+			return nil, 0, tooLarge()
 		}
 		add(h.m.DecodedBytes, float64(len(body)))
-		return body, nil
+		return body, len(body), nil
 	case "gzip":
 		zr, err := gzip.NewReader(bytes.NewReader(body))
 		if err != nil {
-			return nil, errorf(http.StatusBadRequest, "bad gzip body: %v", err).because(ReasonEncoding)
+			return nil, 0, errorf(http.StatusBadRequest, "bad gzip body: %v", err).because(ReasonEncoding)
 		}
 		defer zr.Close()
-		raw, err := h.readDecoded(zr, 4*len(body))
+		raw, n, err := h.readDecoded(zr, 4*len(body))
 		switch {
 		case errors.Is(err, errTooLarge):
-			return nil, tooLarge()
+			return nil, n, tooLarge()
 		case err != nil:
-			return nil, errorf(http.StatusBadRequest, "bad gzip body: %v", err).because(ReasonEncoding)
+			return nil, n, errorf(http.StatusBadRequest, "bad gzip body: %v", err).because(ReasonEncoding)
 		}
-		return raw, nil
+		return raw, n, nil
 	case "zstd":
 		zd := h.zstdDecoder()
 		defer h.putZstdDecoder(zd)
@@ -585,21 +592,22 @@ func (h *handler) decompress(encoding string, body []byte) ([]byte, error) {
 		if fh.Decode(body) == nil && fh.HasFCS {
 			hint = int(min(fh.FrameContentSize, uint64(limit)))
 		}
-		err := zd.Reset(bytes.NewReader(body))
 		var raw []byte
+		var n int
+		err := zd.Reset(bytes.NewReader(body))
 		if err == nil {
-			raw, err = h.readDecoded(zd, hint)
+			raw, n, err = h.readDecoded(zd, hint)
 		}
 		_ = zd.Reset(bytes.NewReader(nil)) // let go of body
 		switch {
 		case errors.Is(err, errTooLarge), errors.Is(err, zstd.ErrDecoderSizeExceeded), errors.Is(err, zstd.ErrWindowSizeExceeded):
-			return nil, tooLarge()
+			return nil, n, tooLarge()
 		case err != nil:
-			return nil, errorf(http.StatusBadRequest, "bad zstd body: %v", err).because(ReasonEncoding)
+			return nil, n, errorf(http.StatusBadRequest, "bad zstd body: %v", err).because(ReasonEncoding)
 		}
-		return raw, nil
+		return raw, n, nil
 	default:
-		return nil, errorf(http.StatusUnsupportedMediaType, "unsupported content encoding %q: use zstd or gzip", encoding).because(ReasonEncoding)
+		return nil, 0, errorf(http.StatusUnsupportedMediaType, "unsupported content encoding %q: use zstd or gzip", encoding).because(ReasonEncoding)
 	}
 }
 
@@ -627,18 +635,18 @@ func (h *handler) putZstdDecoder(zd *zstd.Decoder) {
 var errTooLarge = errors.New("decompressed body too large")
 
 // readDecoded reads a decompressing reader to its end, but no more than
-// MaxDecodedBytes + 1 bytes of it; hint is the size it likely has.
-func (h *handler) readDecoded(r io.Reader, hint int) ([]byte, error) {
+// MaxDecodedBytes + 1 bytes of it, n; hint is the size it likely has.
+func (h *handler) readDecoded(r io.Reader, hint int) (_ []byte, n int, _ error) {
 	limit := h.opts.MaxDecodedBytes
 	var buf bytes.Buffer
 	buf.Grow(int(min(int64(hint), limit) + bytes.MinRead))
-	n, err := buf.ReadFrom(io.LimitReader(r, limit+1))
-	add(h.m.DecodedBytes, float64(n))
+	read, err := buf.ReadFrom(io.LimitReader(r, limit+1))
+	add(h.m.DecodedBytes, float64(read))
 	switch {
 	case err != nil:
-		return nil, err
-	case n > limit:
-		return nil, errTooLarge
+		return nil, int(read), err
+	case read > limit:
+		return nil, int(read), errTooLarge
 	}
-	return buf.Bytes(), nil
+	return buf.Bytes(), int(read), nil
 }

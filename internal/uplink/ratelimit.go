@@ -92,6 +92,15 @@ func (l *limiters) reserve(id fleet.GatewayID, n int, now time.Time) (undo func(
 	return func() { r.CancelAt(now) }, 0, true
 }
 
+// charge takes n tokens (at most the burst) for gateway id whether it has
+// them or not: a debt its next uploads wait out.
+func (l *limiters) charge(id fleet.GatewayID, n int, now time.Time) {
+	if l.rate == rate.Inf || n <= 0 {
+		return
+	}
+	l.get(id, now).ReserveN(now, min(n, l.burst))
+}
+
 // inFlight counts the uploads each gateway has in progress, to hold every
 // gateway to at most max at once. Only gateways with an upload in progress
 // have an entry.
