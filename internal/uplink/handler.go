@@ -76,8 +76,9 @@ type HandlerOptions struct {
 	// sending few records of huge size is held to it. 0 → 1 MiB/s: a
 	// typical record is a few hundred bytes, so an honest gateway reaches
 	// RecordsPerSecond first (a site's normal load is a few KiB/s, a
-	// thousandth of it), while one upload can no longer hand the cloud
-	// gigabytes an hour to decode and store; < 0 → no limit.
+	// thousandth of it), while no gateway makes the cloud decode, publish
+	// and store more than that for long, whatever its records' size;
+	// < 0 → no limit.
 	BytesPerSecond float64
 	// ByteBurst is how many decompressed bytes a gateway may send at once
 	// before BytesPerSecond applies; 0 → 2 × MaxDecodedBytes, so the
@@ -379,7 +380,9 @@ func (h *handler) doBatch(ctx context.Context, w http.ResponseWriter, r *http.Re
 	}
 	add(h.m.BytesIn, float64(len(gw.body)))
 	// What follows costs the cloud memory and CPU in proportion to the
-	// batch: at most MaxInFlight uploads of one gateway do it at once.
+	// batch: at most MaxInFlight uploads of one gateway do it at once. The
+	// count is by authenticated gateway, so no one can use up another
+	// gateway's uploads by sending its ID.
 	if !h.inFlight.acquire(gw.ID) {
 		e := errorf(http.StatusTooManyRequests, "gateway has %d uploads in progress already, the most it may have at once: retry in %d s",
 			h.opts.MaxInFlight, busyRetryAfterSeconds).because(ReasonRateLimited)
