@@ -104,35 +104,37 @@ func TestInFlightPerGateway(t *testing.T) {
 	other := newGateway(t, e.gws, "gw-b")
 	pub := &holdingPublisher{prefix: "gw-a:", held: make(chan struct{}), release: make(chan struct{}), n: 2}
 	h := NewHandler(e.gws, pub, HandlerOptions{Clock: e.clk, MaxInFlight: 2})
-	upload := func(cred Credentials, seq uint64) *httptest.ResponseRecorder {
+	body := func(seq uint64) []byte { return zst(t, mustJSON(t, batchOf(seq))) }
+	upload := func(cred Credentials, body []byte) *httptest.ResponseRecorder {
 		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, signedRequest(cred, t0, "zstd", zst(t, mustJSON(t, batchOf(seq)))))
+		h.ServeHTTP(rec, signedRequest(cred, t0, "zstd", body))
 		return rec
 	}
 
 	var wg sync.WaitGroup
 	codes := make([]int, 2)
 	for i := range 2 {
-		wg.Go(func() { codes[i] = upload(e.cred, uint64(i+1)).Code })
+		b := body(uint64(i + 1))
+		wg.Go(func() { codes[i] = upload(e.cred, b).Code })
 	}
 	<-pub.held
 	<-pub.held // both uploads of gw-a are in progress
 
-	rec := upload(e.cred, 3)
+	rec := upload(e.cred, body(3))
 	se := &StatusError{Code: rec.Code, RetryAfter: retryAfter(rec.Header().Get("Retry-After"), t0)}
 	if se.Code != http.StatusTooManyRequests || !Retryable(se) || se.RetryAfter != time.Second || !strings.Contains(rec.Body.String(), "2 uploads in progress") {
 		t.Errorf("third upload of gw-a: %d %q, Retry-After %q: want 429, retryable after 1s", rec.Code, rec.Body.String(), rec.Header().Get("Retry-After"))
 	}
-	if rec := upload(other, 1); rec.Code != http.StatusOK {
+	if rec := upload(other, body(1)); rec.Code != http.StatusOK {
 		t.Errorf("upload of gw-b: %d %q, want 200", rec.Code, rec.Body.String())
 	}
 
 	close(pub.release)
 	wg.Wait()
-	if diff := fmt.Sprint(codes); diff != "[200 200]" {
-		t.Errorf("held uploads answered %v, want [200 200]", codes)
+	if got := fmt.Sprint(codes); got != "[200 200]" {
+		t.Errorf("held uploads answered %s, want [200 200]", got)
 	}
-	if rec := upload(e.cred, 3); rec.Code != http.StatusOK {
+	if rec := upload(e.cred, body(3)); rec.Code != http.StatusOK {
 		t.Errorf("gw-a once its uploads are done: %d %q, want 200", rec.Code, rec.Body.String())
 	}
 }
