@@ -117,7 +117,7 @@ func newEnv(b *testing.B) *env {
 	}
 	h := uplink.NewHandler(e.reg, st, uplink.HandlerOptions{
 		MaxMessageBytes:  st.MaxPayload(),
-		RecordsPerSecond: -1, // measure the path, not the limiter
+		RecordsPerSecond: -1, BytesPerSecond: -1, // measure the path, not the limiter
 	})
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.TLS != nil {

@@ -16,13 +16,17 @@
 // Bodies are compressed with zstd (the client's default: smaller) or gzip.
 // The signature covers the request body exactly as sent, that is the
 // compressed stream, so the cloud checks who sent an upload before it
-// decompresses a byte of it. Each gateway has a token bucket of records: a
-// gateway above its rate is answered 429 with Retry-After. The cloud
+// decompresses a byte of it. Each gateway has token buckets of records and
+// of decompressed bytes (refused bodies count too), and at most a few
+// uploads in progress at once: a gateway above its rate, or with too many
+// uploads in progress, is answered 429 with Retry-After. The cloud
 // decodes the batch strictly: a field the schema does not name is refused
 // with 400, naming the record and the field (the wire-level allow-list,
 // R-PRIV-2), as is an invalid record or a Seq that does not rise within the
 // batch. Bodies, decompressed sizes and record counts are bounded (413:
-// split the batch). A batch is published with the message ID
+// split the batch); a body decompresses to no more than the stream's
+// largest message, so a compression bomb costs the cloud no more than the
+// largest batch it could accept. A batch is published with the message ID
 // "<gateway>:<first>-<last>", so a resend of the same batch is stored once.
 // The published envelope splices in the records array as the gateway
 // encoded it when that encoding is the canonical one the client produces

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -45,13 +46,19 @@ type HandlerOptions struct {
 	Logger *slog.Logger // nil → discard
 	// MaxBodyBytes bounds an upload's body as sent (compressed); 0 → 4 MiB.
 	MaxBodyBytes int64
-	// MaxDecodedBytes bounds a decompressed body; 0 → 32 MiB.
+	// MaxMessageBytes is the largest envelope the Publisher takes: the
+	// stream's largest message (stream.Stream.MaxPayload); 0 → 8 MiB, the
+	// embedded stream's.
+	MaxMessageBytes int64
+	// MaxDecodedBytes bounds a decompressed body; 0, or more than
+	// MaxMessageBytes → MaxMessageBytes. It is derived from the stream and
+	// never above it: the envelope holds the batch's records, as the client
+	// encodes them, plus the gateway's identity, so a batch that
+	// decompresses to more than the stream takes could never be published,
+	// and decompressing it would only cost the cloud.
 	MaxDecodedBytes int64
 	// MaxRecords bounds the records of one batch; 0 → 10000.
 	MaxRecords int
-	// MaxMessageBytes bounds the envelope handed to the Publisher, e.g. the
-	// stream's largest message; 0 → no bound beyond MaxDecodedBytes.
-	MaxMessageBytes int64
 	// Skew is how far a signed timestamp may be from the cloud's clock;
 	// 0 → 5 minutes.
 	Skew time.Duration
@@ -64,6 +71,28 @@ type HandlerOptions struct {
 	// applies; 0 → 2 × MaxRecords. A batch larger than Burst is refused
 	// with 413.
 	Burst int
+	// BytesPerSecond is the rate at which one gateway may upload
+	// decompressed bytes for long, counted beside its records: a gateway
+	// sending few records of huge size is held to it. 0 → 1 MiB/s: a
+	// typical record is a few hundred bytes, so an honest gateway reaches
+	// RecordsPerSecond first (a site's normal load is a few KiB/s, a
+	// thousandth of it), while no gateway makes the cloud decode, publish
+	// and store more than that for long, whatever its records' size;
+	// < 0 → no limit.
+	BytesPerSecond float64
+	// ByteBurst is how many decompressed bytes a gateway may send at once
+	// before BytesPerSecond applies; 0 → 2 × MaxDecodedBytes, so the
+	// largest acceptable batch always fits, twice.
+	ByteBurst int
+	// MaxInFlight is how many uploads of one gateway the cloud handles at
+	// once; more are answered 429 with Retry-After (which the client
+	// retries) before they are decompressed. 0 → 2: the Command Center
+	// uploads one batch at a time, and a second lets its retry overlap a
+	// request the cloud is still finishing after the client gave up on it.
+	// Anything beyond is no honest client's and would multiply what one
+	// gateway costs the cloud (each upload holds up to MaxDecodedBytes
+	// decompressed, its records and its envelope).
+	MaxInFlight int
 	// Metrics receives the handler's measurements; the zero value records
 	// nothing.
 	Metrics Metrics
@@ -79,8 +108,11 @@ func (o HandlerOptions) withDefaults() HandlerOptions {
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = 4 << 20
 	}
-	if o.MaxDecodedBytes <= 0 {
-		o.MaxDecodedBytes = 32 << 20
+	if o.MaxMessageBytes <= 0 {
+		o.MaxMessageBytes = 8 << 20
+	}
+	if o.MaxDecodedBytes <= 0 || o.MaxDecodedBytes > o.MaxMessageBytes {
+		o.MaxDecodedBytes = o.MaxMessageBytes
 	}
 	if o.MaxRecords <= 0 {
 		o.MaxRecords = 10000
@@ -94,6 +126,15 @@ func (o HandlerOptions) withDefaults() HandlerOptions {
 	if o.Burst <= 0 {
 		o.Burst = 2 * o.MaxRecords
 	}
+	if o.BytesPerSecond == 0 {
+		o.BytesPerSecond = 1 << 20
+	}
+	if o.ByteBurst <= 0 {
+		o.ByteBurst = int(min(2*o.MaxDecodedBytes, math.MaxInt32))
+	}
+	if o.MaxInFlight <= 0 {
+		o.MaxInFlight = 2
+	}
 	return o
 }
 
@@ -104,14 +145,31 @@ const maxEnrolBytes = 64 << 10
 // stream cannot take a batch.
 const retryAfterSeconds = 5
 
+// maxIdleDecoders is how many zstd decoders are kept between uploads. A
+// decoder keeps its buffers, which spares an honest batch their
+// allocation, but they grow to the window of the largest frame it decoded
+// (up to MaxDecodedBytes): a few keep what a sender can make the cloud
+// hold between uploads to a few times MaxDecodedBytes, whatever the number
+// of CPUs.
+const maxIdleDecoders = 4
+
+// busyRetryAfterSeconds is what the handler asks a gateway to wait when it
+// has MaxInFlight uploads in progress already: about what one takes.
+const busyRetryAfterSeconds = 1
+
 type handler struct {
-	gws    Gateways
-	pub    Publisher
-	opts   HandlerOptions
-	log    *slog.Logger
-	m      Metrics
-	limits *limiters
-	zstd   *zstd.Decoder // shared: DecodeAll is safe for concurrent use
+	gws      Gateways
+	pub      Publisher
+	opts     HandlerOptions
+	log      *slog.Logger
+	m        Metrics
+	records  *limiters // tokens are records
+	bytes    *limiters // tokens are decompressed bytes
+	inFlight *inFlight
+	// idle holds up to maxIdleDecoders zstd decoders between uploads,
+	// each used by one upload at a time.
+	idle  chan *zstd.Decoder
+	zopts []zstd.DOption
 }
 
 // NewHandler returns the cloud side of the uplink: POST /v1/enrol and
@@ -119,19 +177,32 @@ type handler struct {
 // and ReadTimeout set.
 func NewHandler(gws Gateways, pub Publisher, opts HandlerOptions) http.Handler {
 	opts = opts.withDefaults()
-	// Options that cannot fail: a nil reader starts no goroutines, and
-	// DecodeAll refuses output beyond MaxDecodedBytes (compression bombs).
-	zd, err := zstd.NewReader(nil,
-		zstd.WithDecoderConcurrency(0),
+	// A decoder decodes synchronously, in the goroutine of the upload
+	// (concurrency 1: no goroutines of its own, so a pooled one needs no
+	// Close), and refuses a frame that declares more than MaxDecodedBytes
+	// of content or a window larger than that (its memory). It always
+	// streams (no buffers decoded whole on Reset: that would decode a bomb
+	// up to the limit before the first read), so what it decompresses is
+	// only what decompress reads through its limit.
+	zopts := []zstd.DOption{
+		zstd.WithDecoderConcurrency(1),
+		zstd.WithDecodeBuffersBelow(0),
 		zstd.WithDecoderMaxMemory(uint64(opts.MaxDecodedBytes)),
-		zstd.WithDecoderMaxWindow(uint64(min(max(opts.MaxDecodedBytes, zstd.MinWindowSize), zstd.MaxWindowSize))))
+		zstd.WithDecoderMaxWindow(uint64(min(max(opts.MaxDecodedBytes, zstd.MinWindowSize), zstd.MaxWindowSize))),
+	}
+	zd, err := zstd.NewReader(nil, zopts...)
 	if err != nil {
 		panic(fmt.Sprintf("uplink: zstd decoder options: %v", err)) // a programming error
 	}
 	h := &handler{
-		gws: gws, pub: pub, opts: opts, log: opts.Logger.With("component", "uplink"),
-		m: opts.Metrics, limits: newLimiters(opts.RecordsPerSecond, opts.Burst), zstd: zd,
+		gws: gws, pub: pub, opts: opts, log: opts.Logger.With("component", "uplink"), m: opts.Metrics,
+		records:  newLimiters(opts.RecordsPerSecond, opts.Burst),
+		bytes:    newLimiters(opts.BytesPerSecond, opts.ByteBurst),
+		inFlight: newInFlight(opts.MaxInFlight),
+		idle:     make(chan *zstd.Decoder, maxIdleDecoders),
+		zopts:    zopts,
 	}
+	h.idle <- zd
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/enrol", h.enrol)
 	mux.HandleFunc("POST /v1/batches", h.batches)
@@ -308,21 +379,41 @@ func (h *handler) doBatch(ctx context.Context, w http.ResponseWriter, r *http.Re
 		return Ack{}, 0, err
 	}
 	add(h.m.BytesIn, float64(len(gw.body)))
+	// What follows costs the cloud memory and CPU in proportion to the
+	// batch: at most MaxInFlight uploads of one gateway do it at once. The
+	// count is by authenticated gateway, so no one can use up another
+	// gateway's uploads by sending its ID.
+	if !h.inFlight.acquire(gw.ID) {
+		e := errorf(http.StatusTooManyRequests, "gateway has %d uploads in progress already, the most it may have at once: retry in %d s",
+			h.opts.MaxInFlight, busyRetryAfterSeconds).because(ReasonRateLimited)
+		e.retryAfter = busyRetryAfterSeconds
+		return Ack{}, 0, e
+	}
+	defer h.inFlight.release(gw.ID)
 	now := h.opts.Clock.Now()
 	// A gateway over its rate is answered before its body is decompressed.
-	if wait := h.limits.ready(gw.ID, now); wait > 0 {
+	// An honest body decompresses to more than its compressed size, so
+	// that much of the byte budget is the least it will take.
+	if wait := max(h.records.ready(gw.ID, 1, now), h.bytes.ready(gw.ID, len(gw.body), now)); wait > 0 {
 		return Ack{}, 0, rateLimited(wait)
 	}
-	raw, recs, canonical, err := h.decodeBatch(r.Header.Get("Content-Encoding"), gw.body)
+	raw, decoded, err := h.decompress(r.Header.Get("Content-Encoding"), gw.body)
+	var recs []fleet.Record
+	var canonical bool
+	if err == nil {
+		recs, canonical, err = h.decodeBatch(raw)
+	}
 	if err != nil {
+		// Decompressing and decoding a refused body cost the cloud as
+		// much as an accepted one of its size, so it counts against the
+		// byte budget all the same: a gateway sending bombs, or batches
+		// that decode to too many records, is soon answered 429 before
+		// its bodies are decompressed.
+		h.bytes.charge(gw.ID, decoded, now)
 		return Ack{}, 0, err
 	}
-	switch wait, ok := h.limits.take(gw.ID, len(recs), now); {
-	case !ok:
-		return Ack{}, 0, errorf(http.StatusRequestEntityTooLarge, "batch has %d records, more than the %d a gateway may send at once: send smaller batches",
-			len(recs), h.opts.Burst).because(ReasonTooLarge)
-	case wait > 0:
-		return Ack{}, 0, rateLimited(wait)
+	if err := h.take(gw.ID, len(recs), len(raw), now); err != nil {
+		return Ack{}, 0, err
 	}
 	first, last := recs[0].Seq, recs[len(recs)-1].Seq
 	data, err := encodeEnvelope(gw.Gateway, raw, recs, canonical)
@@ -338,6 +429,29 @@ func (h *handler) doBatch(ctx context.Context, w http.ResponseWriter, r *http.Re
 		return Ack{}, 0, fmt.Errorf("publish batch %s: %w", msgID, err)
 	}
 	return Ack{Through: last}, len(recs), nil
+}
+
+// take charges a decoded batch of n records and size bytes to the budget
+// of gateway id: both or neither.
+func (h *handler) take(id fleet.GatewayID, n, size int, now time.Time) error {
+	undo, wait, ok := h.records.reserve(id, n, now)
+	switch {
+	case !ok:
+		return errorf(http.StatusRequestEntityTooLarge, "batch has %d records, more than the %d a gateway may send at once: send smaller batches",
+			n, h.opts.Burst).because(ReasonTooLarge)
+	case wait > 0:
+		return rateLimited(wait)
+	}
+	switch _, wait, ok := h.bytes.reserve(id, size, now); {
+	case !ok:
+		undo()
+		return errorf(http.StatusRequestEntityTooLarge, "batch has %d bytes, more than the %d a gateway may send at once: send smaller batches",
+			size, h.opts.ByteBurst).because(ReasonTooLarge)
+	case wait > 0:
+		undo()
+		return rateLimited(wait)
+	}
+	return nil
 }
 
 func rateLimited(wait time.Duration) *httpError {
@@ -393,98 +507,149 @@ func (h *handler) authenticate(ctx context.Context, w http.ResponseWriter, r *ht
 	return authenticated{Gateway: gw, body: body}, nil
 }
 
-// decodeBatch decompresses and decodes an authenticated body and checks
-// every record. It returns the decompressed JSON too. It never returns an
-// empty or invalid batch without error.
-func (h *handler) decodeBatch(encoding string, body []byte) (_ []byte, _ []fleet.Record, canonical bool, _ error) {
-	raw, recs, canonical, err := h.decodeRecords(encoding, body)
+// decodeBatch decodes a decompressed body and checks every record. It
+// never returns an empty or invalid batch without error.
+func (h *handler) decodeBatch(raw []byte) (_ []fleet.Record, canonical bool, _ error) {
+	recs, canonical, err := h.decodeRecords(raw)
 	if err != nil {
-		return nil, nil, false, err
+		return nil, false, err
 	}
 	if len(recs) == 0 {
-		return nil, nil, false, errorf(http.StatusBadRequest, "empty batch").because(ReasonMalformed)
+		return nil, false, errorf(http.StatusBadRequest, "empty batch").because(ReasonMalformed)
 	}
 	if len(recs) > h.opts.MaxRecords {
-		return nil, nil, false, errorf(http.StatusRequestEntityTooLarge, "batch has %d records, at most %d allowed: send smaller batches", len(recs), h.opts.MaxRecords).because(ReasonTooLarge)
+		return nil, false, errorf(http.StatusRequestEntityTooLarge, "batch has %d records, at most %d allowed: send smaller batches", len(recs), h.opts.MaxRecords).because(ReasonTooLarge)
 	}
 	for i, rec := range recs {
 		if err := rec.Validate(); err != nil {
-			return nil, nil, false, errorf(http.StatusBadRequest, "record %d (seq %d): %v", i, rec.Seq, err).because(ReasonInvalid)
+			return nil, false, errorf(http.StatusBadRequest, "record %d (seq %d): %v", i, rec.Seq, err).because(ReasonInvalid)
 		}
 		if i > 0 && rec.Seq <= recs[i-1].Seq {
-			return nil, nil, false, errorf(http.StatusBadRequest, "record %d (seq %d): seq not above the previous record's %d", i, rec.Seq, recs[i-1].Seq).because(ReasonInvalid)
+			return nil, false, errorf(http.StatusBadRequest, "record %d (seq %d): seq not above the previous record's %d", i, rec.Seq, recs[i-1].Seq).because(ReasonInvalid)
 		}
 	}
-	return raw, recs, canonical, nil
+	return recs, canonical, nil
 }
 
-// decodeRecords decompresses and decodes a batch. canonical reports that
-// the fast decoder took it, which means raw is in the canonical form
+// decodeRecords decodes a decompressed batch. canonical reports that the
+// fast decoder took it, which means raw is in the canonical form
 // encodeEnvelope splices without scanning it again.
-func (h *handler) decodeRecords(encoding string, body []byte) (_ []byte, _ []fleet.Record, canonical bool, _ error) {
-	raw, err := h.decompress(encoding, body)
-	if err != nil {
-		return nil, nil, false, err
-	}
-	add(h.m.DecodedBytes, float64(len(raw)))
+func (h *handler) decodeRecords(raw []byte) (_ []fleet.Record, canonical bool, _ error) {
 	// The records a client sends most, as it writes them, take a shortcut
 	// that decodes exactly what decodeStrict would; all else goes the
 	// strict way.
 	if recs, ok := decodeFast(raw); ok {
-		return raw, recs, true, nil
+		return recs, true, nil
 	}
 	var b Batch
 	if err := decodeStrict(bytes.NewReader(raw), &b); err != nil {
 		if strings.HasPrefix(err.Error(), "json: unknown field ") {
 			if msg := notAllowed(raw); msg != "" {
-				return nil, nil, false, errorf(http.StatusBadRequest, "%s", msg).because(ReasonPrivateField)
+				return nil, false, errorf(http.StatusBadRequest, "%s", msg).because(ReasonPrivateField)
 			}
-			return nil, nil, false, errorf(http.StatusBadRequest, "bad batch: %v: not allowed on the uplink (R-PRIV-2)", err).because(ReasonPrivateField)
+			return nil, false, errorf(http.StatusBadRequest, "bad batch: %v: not allowed on the uplink (R-PRIV-2)", err).because(ReasonPrivateField)
 		}
-		return nil, nil, false, errorf(http.StatusBadRequest, "bad batch: %v", err).because(ReasonMalformed)
+		return nil, false, errorf(http.StatusBadRequest, "bad batch: %v", err).because(ReasonMalformed)
 	}
-	return raw, b.Records, false, nil
+	return b.Records, false, nil
 }
 
 // decompress undoes the Content-Encoding of a body, refusing more than
-// MaxDecodedBytes of output: a compression bomb costs the cloud no more
-// than an honest batch of the largest size.
-func (h *handler) decompress(encoding string, body []byte) ([]byte, error) {
+// MaxDecodedBytes of output, and decompressing no more than one byte
+// beyond it: a compression bomb costs the cloud no more than an honest
+// batch of the largest size the stream takes. decoded is how many bytes
+// were decompressed, of a refused body too; Metrics.DecodedBytes counts
+// them.
+func (h *handler) decompress(encoding string, body []byte) (_ []byte, decoded int, _ error) {
+	limit := h.opts.MaxDecodedBytes
 	tooLarge := func() error {
-		return errorf(http.StatusRequestEntityTooLarge, "decompressed body exceeds %d bytes: send smaller batches", h.opts.MaxDecodedBytes).because(ReasonTooLarge)
+		return errorf(http.StatusRequestEntityTooLarge, "decompressed body exceeds %d bytes, the most the cloud's stream takes: send smaller batches",
+			limit).because(ReasonTooLarge)
 	}
 	switch enc := strings.ToLower(strings.TrimSpace(encoding)); enc {
 	case "", "identity":
-		if int64(len(body)) > h.opts.MaxDecodedBytes {
-			return nil, tooLarge()
+		if int64(len(body)) > limit {
+			return nil, 0, tooLarge()
 		}
-		return body, nil
+		add(h.m.DecodedBytes, float64(len(body)))
+		return body, len(body), nil
 	case "gzip":
 		zr, err := gzip.NewReader(bytes.NewReader(body))
 		if err != nil {
-			return nil, errorf(http.StatusBadRequest, "bad gzip body: %v", err).because(ReasonEncoding)
+			return nil, 0, errorf(http.StatusBadRequest, "bad gzip body: %v", err).because(ReasonEncoding)
 		}
 		defer zr.Close()
-		raw, err := io.ReadAll(io.LimitReader(zr, h.opts.MaxDecodedBytes+1))
-		if err != nil {
-			return nil, errorf(http.StatusBadRequest, "bad gzip body: %v", err).because(ReasonEncoding)
-		}
-		if int64(len(raw)) > h.opts.MaxDecodedBytes {
-			return nil, tooLarge()
-		}
-		return raw, nil
-	case "zstd":
-		raw, err := h.zstd.DecodeAll(body, nil)
+		raw, n, err := h.readDecoded(zr, 4*len(body))
 		switch {
-		case errors.Is(err, zstd.ErrDecoderSizeExceeded), errors.Is(err, zstd.ErrWindowSizeExceeded):
-			return nil, tooLarge()
+		case errors.Is(err, errTooLarge):
+			return nil, n, tooLarge()
 		case err != nil:
-			return nil, errorf(http.StatusBadRequest, "bad zstd body: %v", err).because(ReasonEncoding)
-		case int64(len(raw)) > h.opts.MaxDecodedBytes:
-			return nil, tooLarge()
+			return nil, n, errorf(http.StatusBadRequest, "bad gzip body: %v", err).because(ReasonEncoding)
 		}
-		return raw, nil
+		return raw, n, nil
+	case "zstd":
+		zd := h.zstdDecoder()
+		defer h.putZstdDecoder(zd)
+		hint := 4 * len(body)
+		var fh zstd.Header
+		if fh.Decode(body) == nil && fh.HasFCS {
+			hint = int(min(fh.FrameContentSize, uint64(limit)))
+		}
+		var raw []byte
+		var n int
+		err := zd.Reset(bytes.NewReader(body))
+		if err == nil {
+			raw, n, err = h.readDecoded(zd, hint)
+		}
+		_ = zd.Reset(bytes.NewReader(nil)) // let go of body
+		switch {
+		case errors.Is(err, errTooLarge), errors.Is(err, zstd.ErrDecoderSizeExceeded), errors.Is(err, zstd.ErrWindowSizeExceeded):
+			return nil, n, tooLarge()
+		case err != nil:
+			return nil, n, errorf(http.StatusBadRequest, "bad zstd body: %v", err).because(ReasonEncoding)
+		}
+		return raw, n, nil
 	default:
-		return nil, errorf(http.StatusUnsupportedMediaType, "unsupported content encoding %q: use zstd or gzip", encoding).because(ReasonEncoding)
+		return nil, 0, errorf(http.StatusUnsupportedMediaType, "unsupported content encoding %q: use zstd or gzip", encoding).because(ReasonEncoding)
 	}
+}
+
+// zstdDecoder returns an idle zstd decoder, or a new one.
+func (h *handler) zstdDecoder() *zstd.Decoder {
+	select {
+	case zd := <-h.idle:
+		return zd
+	default:
+		zd, _ := zstd.NewReader(nil, h.zopts...) // NewHandler checked the options
+		return zd
+	}
+}
+
+// putZstdDecoder keeps a decoder for the next upload, unless enough are
+// kept already.
+func (h *handler) putZstdDecoder(zd *zstd.Decoder) {
+	select {
+	case h.idle <- zd:
+	default:
+	}
+}
+
+// errTooLarge is readDecoded's answer to a body beyond MaxDecodedBytes.
+var errTooLarge = errors.New("decompressed body too large")
+
+// readDecoded reads a decompressing reader to its end, but no more than
+// MaxDecodedBytes + 1 bytes of it, n; hint is the size it likely has.
+func (h *handler) readDecoded(r io.Reader, hint int) (_ []byte, n int, _ error) {
+	limit := h.opts.MaxDecodedBytes
+	var buf bytes.Buffer
+	buf.Grow(int(min(int64(hint), limit) + bytes.MinRead))
+	read, err := buf.ReadFrom(io.LimitReader(r, limit+1))
+	add(h.m.DecodedBytes, float64(read))
+	switch {
+	case err != nil:
+		return nil, int(read), err
+	case read > limit:
+		return nil, int(read), errTooLarge
+	}
+	return buf.Bytes(), int(read), nil
 }

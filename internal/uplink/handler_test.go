@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -48,11 +49,11 @@ func zst(t testing.TB, raw []byte) []byte {
 }
 
 // zstStream compresses raw as a zstd stream that does not declare its
-// size up front.
-func zstStream(t testing.TB, raw []byte) []byte {
+// size up front, written with opts.
+func zstStream(t testing.TB, raw []byte, opts ...zstd.EOption) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	zw, err := zstd.NewWriter(&buf)
+	zw, err := zstd.NewWriter(&buf, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,6 +121,7 @@ func (e *handlerEnv) serve(req *http.Request) (int, ErrorBody, *httptest.Respons
 
 func TestBatchRefusals(t *testing.T) {
 	good := mustJSON(t, batchOf(1, 2))
+	three := mustJSON(t, batchOf(1, 2, 3))
 	_, otherKey, _ := ed25519.GenerateKey(rand.Reader)
 	tests := []struct {
 		name     string
@@ -211,9 +213,16 @@ func TestBatchRefusals(t *testing.T) {
 		{"batch above the rate limit's burst", HandlerOptions{Burst: 2}, func(e *handlerEnv) *http.Request {
 			return signedRequest(e.cred, t0, "zstd", zst(t, mustJSON(t, batchOf(1, 2, 3))))
 		}, 413, "more than the 2 a gateway may send at once"},
-		{"too large for the stream", HandlerOptions{MaxMessageBytes: 500}, func(e *handlerEnv) *http.Request {
-			return signedRequest(e.cred, t0, "gzip", gz(t, mustJSON(t, batchOf(1, 2, 3))))
+		// The batch fits the stream, its envelope (the gateway's identity too) does not.
+		{"too large for the stream", HandlerOptions{MaxMessageBytes: int64(len(three))}, func(e *handlerEnv) *http.Request {
+			return signedRequest(e.cred, t0, "gzip", gz(t, three))
 		}, 413, "too large for the cloud's stream"},
+		{"decompressed above the stream's limit", HandlerOptions{MaxMessageBytes: int64(len(three)) - 1, MaxDecodedBytes: 1 << 20}, func(e *handlerEnv) *http.Request {
+			return signedRequest(e.cred, t0, "gzip", gz(t, three))
+		}, 413, fmt.Sprintf("decompressed body exceeds %d bytes, the most the cloud's stream takes", len(three)-1)},
+		{"batch above the byte budget's burst", HandlerOptions{ByteBurst: 100}, func(e *handlerEnv) *http.Request {
+			return signedRequest(e.cred, t0, "zstd", zst(t, good))
+		}, 413, fmt.Sprintf("batch has %d bytes, more than the 100 a gateway may send at once", len(good))},
 		{"empty batch", HandlerOptions{}, func(e *handlerEnv) *http.Request {
 			return signedRequest(e.cred, t0, "", []byte(`{"records":[]}`))
 		}, 400, "empty batch"},
@@ -434,12 +443,18 @@ func TestRoutes(t *testing.T) {
 
 func TestHandlerOptionsDefaults(t *testing.T) {
 	got := HandlerOptions{}.withDefaults()
-	if got.MaxBodyBytes != 4<<20 || got.MaxDecodedBytes != 32<<20 || got.MaxRecords != 10000 || got.Skew != 5*time.Minute || got.Clock == nil || got.Logger == nil ||
-		got.RecordsPerSecond != 1000 || got.Burst != 20000 {
+	if got.MaxBodyBytes != 4<<20 || got.MaxMessageBytes != 8<<20 || got.MaxDecodedBytes != 8<<20 || got.MaxRecords != 10000 || got.Skew != 5*time.Minute || got.Clock == nil || got.Logger == nil ||
+		got.RecordsPerSecond != 1000 || got.Burst != 20000 || got.BytesPerSecond != 1<<20 || got.ByteBurst != 16<<20 || got.MaxInFlight != 2 {
 		t.Errorf("defaults = %+v", got)
 	}
-	set := HandlerOptions{MaxBodyBytes: 1, MaxDecodedBytes: 2, MaxRecords: 3, Skew: time.Second, RecordsPerSecond: -1, Burst: 7}.withDefaults()
-	if set.MaxBodyBytes != 1 || set.MaxDecodedBytes != 2 || set.MaxRecords != 3 || set.Skew != time.Second || set.RecordsPerSecond != -1 || set.Burst != 7 {
+	set := HandlerOptions{MaxBodyBytes: 1, MaxMessageBytes: 5, MaxDecodedBytes: 2, MaxRecords: 3, Skew: time.Second, RecordsPerSecond: -1, Burst: 7,
+		BytesPerSecond: -1, ByteBurst: 9, MaxInFlight: 4}.withDefaults()
+	if set.MaxBodyBytes != 1 || set.MaxMessageBytes != 5 || set.MaxDecodedBytes != 2 || set.MaxRecords != 3 || set.Skew != time.Second || set.RecordsPerSecond != -1 || set.Burst != 7 ||
+		set.BytesPerSecond != -1 || set.ByteBurst != 9 || set.MaxInFlight != 4 {
 		t.Errorf("set options changed: %+v", set)
+	}
+	// The decompressed size is bounded by what the stream takes, never more.
+	if got := (HandlerOptions{MaxMessageBytes: 1 << 20, MaxDecodedBytes: 32 << 20}).withDefaults().MaxDecodedBytes; got != 1<<20 {
+		t.Errorf("MaxDecodedBytes above MaxMessageBytes gives %d, want %d", got, 1<<20)
 	}
 }

@@ -197,7 +197,7 @@ func TestRateLimit(t *testing.T) {
 }
 
 func TestRateLimitOff(t *testing.T) {
-	e := newHandlerEnv(t, HandlerOptions{RecordsPerSecond: -1, Burst: 1})
+	e := newHandlerEnv(t, HandlerOptions{RecordsPerSecond: -1, Burst: 1, BytesPerSecond: -1, ByteBurst: 1})
 	for i := range 5 {
 		body := gz(t, mustJSON(t, batchOf(uint64(3*i+1), uint64(3*i+2), uint64(3*i+3))))
 		if code, eb, _ := e.serve(signedRequest(e.cred, t0, "gzip", body)); code != 200 {
@@ -227,7 +227,7 @@ func TestLimitersPrune(t *testing.T) {
 	if got != 2 { // gw-busy (empty) and gw-new
 		t.Errorf("%d buckets after prune, want 2", got)
 	}
-	if wait := l.ready("gw-busy", clk.Now()); wait != time.Second {
+	if wait := l.ready("gw-busy", 1, clk.Now()); wait != time.Second {
 		t.Errorf("busy gateway: ready in %s, want 1s", wait)
 	}
 	if wait, ok := l.take("gw-0", 11, clk.Now()); ok || wait != 0 {
