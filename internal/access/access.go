@@ -16,6 +16,10 @@ var (
 	ErrForbidden       = errors.New("forbidden")
 )
 
+// ErrSessionRequired is the refusal of a Requirement.Session route to an
+// API token; it wraps ErrForbidden, so it is a 403 like any other.
+var ErrSessionRequired = fmt.Errorf("only a logged-in user may do this, not an API token: %w", ErrForbidden)
+
 // OrgKind says what an organisation is.
 type OrgKind uint8
 
@@ -200,6 +204,9 @@ type Requirement struct {
 	Public bool       // no credentials needed; the rest is ignored
 	Role   fleet.Role // the least role; RoleViewer admits every member
 	Write  bool       // changes data: a read-only token is refused
+	// Session admits only a logged-in user: every API token is refused
+	// with ErrSessionRequired, whatever its scope (creating tokens).
+	Session bool
 }
 
 // Check decides whether p may use a route that needs r at now: nil, or an
@@ -213,6 +220,9 @@ func Check(p Principal, r Requirement, now time.Time) error {
 	}
 	if p.Kind == KindToken && !now.Before(p.Expires) {
 		return fmt.Errorf("token %s expired: %w", p.TokenID, ErrUnauthenticated)
+	}
+	if r.Session && p.Kind != KindUser {
+		return fmt.Errorf("token %s: %w", p.TokenID, ErrSessionRequired)
 	}
 	if g := p.Grant; g != nil && (!now.Before(g.Expires) || g.Customer != p.Org) {
 		return fmt.Errorf("grant %s no longer valid: %w", g.ID, ErrForbidden)
@@ -359,17 +369,27 @@ func (s SiteSet) Equal(o SiteSet) bool {
 }
 
 // NewToken returns the API token p may create for itself: never a wider
-// scope or more sites than p has, and, when p is itself a token, never
-// outliving it. It returns an error wrapping ErrForbidden otherwise.
+// scope or more sites than p has. Only a logged-in user creates tokens; a
+// token asking is ErrSessionRequired, and the other refusals wrap
+// ErrForbidden.
+//
+// Tokens cannot create tokens, rather than revoking in a cascade what a
+// token created: GitHub's fine-grained tokens and the usual cloud IAMs
+// decide the same. A token that can mint tokens hands whoever steals it a
+// way to outlive its revocation, and a cascade would have to follow an
+// ever-growing chain of tokens and creators for ever. With the
+// prohibition every token was made by a person in the dashboard, revoking
+// one token is the end of the story, and the list of a user's tokens is
+// all there is to review.
 func (p Principal) NewToken(name string, scope Scope, sites SiteSet, created, expires time.Time) (Token, error) {
+	if p.Kind != KindUser {
+		return Token{}, fmt.Errorf("new token %q: %w", name, ErrSessionRequired)
+	}
 	if scope > p.Scope {
 		return Token{}, fmt.Errorf("scope %s above own %s: %w", scope, p.Scope, ErrForbidden)
 	}
 	if err := p.CanAssign(p.Role, sites); err != nil {
 		return Token{}, err
-	}
-	if p.Kind == KindToken && expires.After(p.Expires) {
-		expires = p.Expires
 	}
 	return Token{OrgID: p.Org, UserID: p.User.ID, Name: name, Scope: scope, Sites: sites, Created: created, Expires: expires}, nil
 }

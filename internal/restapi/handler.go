@@ -192,6 +192,9 @@ var (
 	write      = access.Requirement{Role: fleet.RoleViewer, Write: true}
 	adminRead  = access.Requirement{Role: fleet.RoleAdmin}
 	adminWrite = access.Requirement{Role: fleet.RoleAdmin, Write: true}
+	// sessionOnly refuses every API token: creating tokens is for a
+	// logged-in user in the dashboard.
+	sessionOnly = access.Requirement{Role: fleet.RoleViewer, Write: true, Session: true}
 )
 
 // routes is the one place where every route and what it requires is
@@ -219,7 +222,7 @@ func (h *api) routes() []route {
 		{"PATCH", "/api/v1/users/{id}", adminWrite, h.users.updateUser},
 		{"DELETE", "/api/v1/users/{id}", adminWrite, h.users.deleteUser},
 		{"GET", "/api/v1/tokens", read, h.tokens.listTokens},
-		{"POST", "/api/v1/tokens", write, h.tokens.createToken},
+		{"POST", "/api/v1/tokens", sessionOnly, h.tokens.createToken},
 		{"DELETE", "/api/v1/tokens/{id}", write, h.tokens.revokeToken},
 		{"POST", "/api/v1/enrolment-tokens", adminWrite, h.sites.createEnrolmentToken},
 		{"GET", "/api/v1/alerts", read, h.alerts.listAlerts},
@@ -339,6 +342,8 @@ func statusOf(err error) (int, string) {
 		return http.StatusBadRequest, string(br)
 	case errors.Is(err, access.ErrUnauthenticated):
 		return http.StatusUnauthorized, "Missing, invalid, revoked or expired API token."
+	case errors.Is(err, access.ErrSessionRequired):
+		return http.StatusForbidden, "An API token cannot create API tokens: create them in the dashboard, logged in."
 	case errors.Is(err, access.ErrForbidden):
 		return http.StatusForbidden, "Not allowed for this token."
 	case errors.Is(err, fleet.ErrNotFound):

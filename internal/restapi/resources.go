@@ -13,11 +13,7 @@ import (
 )
 
 // Limits on what callers may name.
-const (
-	maxNameLen       = 128
-	defaultTokenDays = 90
-	maxTokenDays     = 365
-)
+const maxNameLen = 128
 
 // siteList is a site set on the wire: null (or absent) for all sites.
 func siteList(s access.SiteSet) []fleet.SiteID {
@@ -273,8 +269,6 @@ type tokenJSON struct {
 	Created time.Time      `json:"created_at"`
 	Expires time.Time      `json:"expires_at"`
 	Revoked time.Time      `json:"revoked_at,omitzero"`
-	// Token is the secret, present only in the answer that creates it.
-	Token string `json:"token,omitempty"`
 }
 
 func newTokenJSON(t access.Token) tokenJSON {
@@ -301,57 +295,12 @@ func (h *tokenAPI) listTokens(w http.ResponseWriter, r *http.Request, p access.P
 	return nil
 }
 
-type createTokenRequest struct {
-	Name          string          `json:"name"`
-	Scope         string          `json:"scope"`
-	Sites         *[]fleet.SiteID `json:"sites"`
-	ExpiresInDays int             `json:"expires_in_days"`
-}
-
-// newToken checks a token request of p and returns the token to store.
-func newToken(p access.Principal, name string, scope access.Scope, sites access.SiteSet, days int, now time.Time) (access.Token, error) {
-	if err := validName("name", name); err != nil {
-		return access.Token{}, err
-	}
-	if days == 0 {
-		days = defaultTokenDays
-	}
-	if days < 1 || days > maxTokenDays {
-		return access.Token{}, badRequest(`"expires_in_days" must be 1 to 365.`)
-	}
-	return p.NewToken(name, scope, sites, now, now.Add(time.Duration(days)*24*time.Hour))
-}
-
-func (h *tokenAPI) createToken(w http.ResponseWriter, r *http.Request, p access.Principal) error {
-	var req createTokenRequest
-	if err := decode(r.Body, &req); err != nil {
-		return err
-	}
-	scope, err := access.ParseScope(req.Scope)
-	if err != nil {
-		return badRequest(`"scope" must be "read" or "read-write".`)
-	}
-	now := h.clock.Now().UTC()
-	sites := p.Sites // no sites asked for: the caller's own
-	if req.Sites != nil {
-		sites = siteSet(req.Sites)
-	}
-	tok, err := newToken(p, req.Name, scope, sites, req.ExpiresInDays, now)
-	if err != nil {
-		return err
-	}
-	secret, err := identity.NewAPIToken()
-	if err != nil {
-		return err
-	}
-	if tok.ID, err = h.tokens.CreateAPIToken(r.Context(), tok, identity.HashToken(secret)); err != nil {
-		return err
-	}
-	h.log.Info("api token created", "token", tok.ID, "by", p.User.ID)
-	out := newTokenJSON(tok)
-	out.Token = secret
-	h.encode(w, http.StatusCreated, out)
-	return nil
+// createToken answers every bearer token with access.ErrSessionRequired:
+// tokens cannot create tokens (access.Principal.NewToken says why), and
+// the API knows no other caller. The route's requirement refuses first;
+// this keeps the refusal if the requirement were ever loosened.
+func (h *tokenAPI) createToken(http.ResponseWriter, *http.Request, access.Principal) error {
+	return access.ErrSessionRequired
 }
 
 // revokeToken revokes one of the caller's tokens, or any of the
