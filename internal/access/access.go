@@ -200,6 +200,10 @@ type Requirement struct {
 	Public bool       // no credentials needed; the rest is ignored
 	Role   fleet.Role // the least role; RoleViewer admits every member
 	Write  bool       // changes data: a read-only token is refused
+	// OrgWide marks a route that acts on the whole organisation (its
+	// notification channels, which carry every site's alerts, and their
+	// delivery log): only a principal for all sites may use it.
+	OrgWide bool
 }
 
 // Check decides whether p may use a route that needs r at now: nil, or an
@@ -226,6 +230,29 @@ func Check(p Principal, r Requirement, now time.Time) error {
 	}
 	if !r.Write && p.Scope < ScopeRead {
 		return fmt.Errorf("no scope: %w", ErrForbidden)
+	}
+	if r.OrgWide && p.Sites.Limited() {
+		return fmt.Errorf("limited to some sites, the action concerns all: %w", ErrForbidden)
+	}
+	return nil
+}
+
+// CanActOn reports whether p may change something scoped to site, where
+// the empty site is the whole organisation (a built-in alert rule, a
+// custom rule for every site). It returns nil or an error wrapping
+// ErrForbidden.
+//
+// A role is held per site: an administrator limited to some sites
+// administers those sites only, never the organisation as a whole, as
+// tenant- or project-scoped administrators do in the cloud platforms that
+// separate such scopes. Anything that reaches beyond the sites (or that
+// would carry data from the other sites) needs an administrator for all.
+func (p Principal) CanActOn(site fleet.SiteID) error {
+	if site == "" && p.Sites.Limited() {
+		return fmt.Errorf("limited to some sites, the object concerns all: %w", ErrForbidden)
+	}
+	if !p.Sites.Allows(site) {
+		return fmt.Errorf("site %s: %w", site, ErrForbidden)
 	}
 	return nil
 }

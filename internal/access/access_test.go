@@ -49,6 +49,8 @@ func TestCheck(t *testing.T) {
 	noRole.Role = fleet.RoleNone
 	noScope := admin
 	noScope.Scope = ScopeNone
+	limitedAdmin := ForUser(member(fleet.RoleAdmin, OnlySites("site_1")))
+	limitedTok := mustToken(t, token(ScopeReadWrite, OnlySites("site_1")), member(fleet.RoleAdmin, AllSites()))
 
 	public := Requirement{Public: true}
 	read := Requirement{Role: fleet.RoleViewer}
@@ -57,6 +59,7 @@ func TestCheck(t *testing.T) {
 	opWrite := Requirement{Role: fleet.RoleOperator, Write: true}
 	adminRead := Requirement{Role: fleet.RoleAdmin}
 	adminWrite := Requirement{Role: fleet.RoleAdmin, Write: true}
+	orgWide := Requirement{Role: fleet.RoleAdmin, Write: true, OrgWide: true}
 
 	tests := []struct {
 		name string
@@ -83,6 +86,10 @@ func TestCheck(t *testing.T) {
 		{"under grant, operator write", underGrant, opWrite, nil},
 		{"under grant, capped below admin", underGrant, adminRead, ErrForbidden},
 		{"grant expired", staleGrant, read, ErrForbidden},
+		{"admin acts on the organisation", admin, orgWide, nil},
+		{"limited admin acts on the organisation", limitedAdmin, orgWide, ErrForbidden},
+		{"token limited to sites acts on the organisation", limitedTok, orgWide, ErrForbidden},
+		{"limited admin writes admin data", limitedAdmin, adminWrite, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -316,5 +323,30 @@ func TestKeepAdmin(t *testing.T) {
 		if got := errors.Is(err, fleet.ErrConflict); got != tt.refused {
 			t.Errorf("KeepAdmin(%d, %d) = %v, want refused %v", tt.before, tt.after, err, tt.refused)
 		}
+	}
+}
+
+func TestCanActOn(t *testing.T) {
+	admin := ForUser(member(fleet.RoleAdmin, AllSites()))
+	limited := ForUser(member(fleet.RoleAdmin, OnlySites("site_1")))
+	tests := []struct {
+		name string
+		p    Principal
+		site fleet.SiteID
+		want error
+	}{
+		{"admin, organisation", admin, "", nil},
+		{"admin, a site", admin, "site_2", nil},
+		{"limited, organisation", limited, "", ErrForbidden},
+		{"limited, own site", limited, "site_1", nil},
+		{"limited, other site", limited, "site_2", ErrForbidden},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.p.CanActOn(tt.site)
+			if tt.want == nil && err != nil || tt.want != nil && !errors.Is(err, tt.want) {
+				t.Errorf("CanActOn = %v, want %v", err, tt.want)
+			}
+		})
 	}
 }
