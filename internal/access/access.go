@@ -279,6 +279,17 @@ func (p Principal) CanManage(m Member) error {
 	return p.CanAssign(m.Role, m.Sites)
 }
 
+// CanSeeToken reports whether p may list or revoke token t: its own
+// tokens always, another member's only as an administrator whose sites
+// cover the token's. An administrator limited to some sites thus cannot
+// revoke the tokens of one for all sites.
+func (p Principal) CanSeeToken(t Token) bool {
+	if t.OrgID != p.Org {
+		return false
+	}
+	return t.UserID == p.User.ID || p.Role == fleet.RoleAdmin && p.Sites.Contains(t.Sites)
+}
+
 // FilterSites keeps the sites of p's organisation that p may see.
 func (p Principal) FilterSites(sites []fleet.Site) []fleet.Site {
 	out := make([]fleet.Site, 0, len(sites))

@@ -350,3 +350,37 @@ func TestCanActOn(t *testing.T) {
 		})
 	}
 }
+
+func TestCanSeeToken(t *testing.T) {
+	other := func(sites SiteSet) Token {
+		tok := token(ScopeRead, sites)
+		tok.UserID = "usr_2"
+		return tok
+	}
+	foreign := other(AllSites())
+	foreign.OrgID = "org_b"
+	admin := ForUser(member(fleet.RoleAdmin, AllSites()))
+	limited := ForUser(member(fleet.RoleAdmin, OnlySites("site_1")))
+	viewer := ForUser(member(fleet.RoleViewer, AllSites()))
+	tests := []struct {
+		name string
+		p    Principal
+		t    Token
+		want bool
+	}{
+		{"own token", viewer, token(ScopeRead, AllSites()), true},
+		{"viewer, another's", viewer, other(OnlySites("site_1")), false},
+		{"admin, another's", admin, other(AllSites()), true},
+		{"limited admin, another's for its site", limited, other(OnlySites("site_1")), true},
+		{"limited admin, another's for all sites", limited, other(AllSites()), false},
+		{"limited admin, another's for another site", limited, other(OnlySites("site_2")), false},
+		{"admin, another organisation's", admin, foreign, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.p.CanSeeToken(tt.t); got != tt.want {
+				t.Errorf("CanSeeToken = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
