@@ -207,6 +207,10 @@ type Requirement struct {
 	// Session admits only a logged-in user: every API token is refused
 	// with ErrSessionRequired, whatever its scope (creating tokens).
 	Session bool
+	// OrgWide marks a route that acts on the whole organisation (its
+	// notification channels, which carry every site's alerts, and their
+	// delivery log): only a principal for all sites may use it.
+	OrgWide bool
 }
 
 // Check decides whether p may use a route that needs r at now: nil, or an
@@ -237,6 +241,29 @@ func Check(p Principal, r Requirement, now time.Time) error {
 	if !r.Write && p.Scope < ScopeRead {
 		return fmt.Errorf("no scope: %w", ErrForbidden)
 	}
+	if r.OrgWide && p.Sites.Limited() {
+		return fmt.Errorf("limited to some sites, the action concerns all: %w", ErrForbidden)
+	}
+	return nil
+}
+
+// CanActOn reports whether p may change something scoped to site, where
+// the empty site is the whole organisation (a built-in alert rule, a
+// custom rule for every site). It returns nil or an error wrapping
+// ErrForbidden.
+//
+// A role is held per site: an administrator limited to some sites
+// administers those sites only, never the organisation as a whole, as
+// tenant- or project-scoped administrators do in the cloud platforms that
+// separate such scopes. Anything that reaches beyond the sites (or that
+// would carry data from the other sites) needs an administrator for all.
+func (p Principal) CanActOn(site fleet.SiteID) error {
+	if site == "" && p.Sites.Limited() {
+		return fmt.Errorf("limited to some sites, the object concerns all: %w", ErrForbidden)
+	}
+	if !p.Sites.Allows(site) {
+		return fmt.Errorf("site %s: %w", site, ErrForbidden)
+	}
 	return nil
 }
 
@@ -260,6 +287,17 @@ func (p Principal) CanManage(m Member) error {
 		return fmt.Errorf("user %s: %w", m.ID, fleet.ErrNotFound)
 	}
 	return p.CanAssign(m.Role, m.Sites)
+}
+
+// CanSeeToken reports whether p may list or revoke token t: its own
+// tokens always, another member's only as an administrator whose sites
+// cover the token's. An administrator limited to some sites thus cannot
+// revoke the tokens of one for all sites.
+func (p Principal) CanSeeToken(t Token) bool {
+	if t.OrgID != p.Org {
+		return false
+	}
+	return t.UserID == p.User.ID || p.Role == fleet.RoleAdmin && p.Sites.Contains(t.Sites)
 }
 
 // FilterSites keeps the sites of p's organisation that p may see.

@@ -49,6 +49,8 @@ func TestCheck(t *testing.T) {
 	noRole.Role = fleet.RoleNone
 	noScope := admin
 	noScope.Scope = ScopeNone
+	limitedAdmin := ForUser(member(fleet.RoleAdmin, OnlySites("site_1")))
+	limitedTok := mustToken(t, token(ScopeReadWrite, OnlySites("site_1")), member(fleet.RoleAdmin, AllSites()))
 
 	public := Requirement{Public: true}
 	read := Requirement{Role: fleet.RoleViewer}
@@ -58,6 +60,7 @@ func TestCheck(t *testing.T) {
 	adminRead := Requirement{Role: fleet.RoleAdmin}
 	adminWrite := Requirement{Role: fleet.RoleAdmin, Write: true}
 	session := Requirement{Role: fleet.RoleViewer, Write: true, Session: true}
+	orgWide := Requirement{Role: fleet.RoleAdmin, Write: true, OrgWide: true}
 
 	tests := []struct {
 		name string
@@ -88,6 +91,10 @@ func TestCheck(t *testing.T) {
 		{"under grant, session-only", underGrant, session, nil},
 		{"read-write token session-only", rwTok, session, ErrSessionRequired},
 		{"read token session-only", readTok, session, ErrSessionRequired},
+		{"admin acts on the organisation", admin, orgWide, nil},
+		{"limited admin acts on the organisation", limitedAdmin, orgWide, ErrForbidden},
+		{"token limited to sites acts on the organisation", limitedTok, orgWide, ErrForbidden},
+		{"limited admin writes admin data", limitedAdmin, adminWrite, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -318,5 +325,64 @@ func TestKeepAdmin(t *testing.T) {
 		if got := errors.Is(err, fleet.ErrConflict); got != tt.refused {
 			t.Errorf("KeepAdmin(%d, %d) = %v, want refused %v", tt.before, tt.after, err, tt.refused)
 		}
+	}
+}
+
+func TestCanActOn(t *testing.T) {
+	admin := ForUser(member(fleet.RoleAdmin, AllSites()))
+	limited := ForUser(member(fleet.RoleAdmin, OnlySites("site_1")))
+	tests := []struct {
+		name string
+		p    Principal
+		site fleet.SiteID
+		want error
+	}{
+		{"admin, organisation", admin, "", nil},
+		{"admin, a site", admin, "site_2", nil},
+		{"limited, organisation", limited, "", ErrForbidden},
+		{"limited, own site", limited, "site_1", nil},
+		{"limited, other site", limited, "site_2", ErrForbidden},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.p.CanActOn(tt.site)
+			if tt.want == nil && err != nil || tt.want != nil && !errors.Is(err, tt.want) {
+				t.Errorf("CanActOn = %v, want %v", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestCanSeeToken(t *testing.T) {
+	other := func(sites SiteSet) Token {
+		tok := token(ScopeRead, sites)
+		tok.UserID = "usr_2"
+		return tok
+	}
+	foreign := other(AllSites())
+	foreign.OrgID = "org_b"
+	admin := ForUser(member(fleet.RoleAdmin, AllSites()))
+	limited := ForUser(member(fleet.RoleAdmin, OnlySites("site_1")))
+	viewer := ForUser(member(fleet.RoleViewer, AllSites()))
+	tests := []struct {
+		name string
+		p    Principal
+		t    Token
+		want bool
+	}{
+		{"own token", viewer, token(ScopeRead, AllSites()), true},
+		{"viewer, another's", viewer, other(OnlySites("site_1")), false},
+		{"admin, another's", admin, other(AllSites()), true},
+		{"limited admin, another's for its site", limited, other(OnlySites("site_1")), true},
+		{"limited admin, another's for all sites", limited, other(AllSites()), false},
+		{"limited admin, another's for another site", limited, other(OnlySites("site_2")), false},
+		{"admin, another organisation's", admin, foreign, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.p.CanSeeToken(tt.t); got != tt.want {
+				t.Errorf("CanSeeToken = %v, want %v", got, tt.want)
+			}
+		})
 	}
 }

@@ -359,7 +359,7 @@ func (h *alertPages) deleteAlertRule(w http.ResponseWriter, r *http.Request, s s
 			return err
 		}
 		for _, c := range rules.Custom {
-			if c.ID == r.PathValue("id") && (c.SiteID == "" || s.p.Sites.Allows(c.SiteID)) {
+			if c.ID == r.PathValue("id") && s.p.CanActOn(c.SiteID) == nil {
 				return h.rules.DeleteAlertRule(r.Context(), s.p.Org, c.ID, h.clock.Now())
 			}
 		}
@@ -372,6 +372,31 @@ func (h *alertPages) deleteAlertRule(w http.ResponseWriter, r *http.Request, s s
 	http.Redirect(w, r, "/alerts/rules", http.StatusSeeOther)
 }
 
+// muteRule mutes or unmutes a rule: a built-in rule or a custom one for
+// every site only by an administrator for all sites, a custom rule of a
+// site by one for that site.
+func (h *alertPages) muteRule(r *http.Request, p access.Principal, key fleet.RuleKey, muted bool) error {
+	rules, err := h.rules.AlertRules(r.Context(), p.Org)
+	if err != nil {
+		return err
+	}
+	if p.CanActOn(ruleSite(rules, key)) != nil {
+		return &formError{http.StatusForbidden, "Only administrators for all sites may mute this rule."}
+	}
+	return h.rules.SetRuleMuted(r.Context(), p.Org, key, muted)
+}
+
+// ruleSite is the site a rule concerns: a custom rule's site, or none (the
+// whole organisation) for a built-in rule or a custom one for every site.
+func ruleSite(rules alert.Rules, key fleet.RuleKey) fleet.SiteID {
+	for _, c := range rules.Custom {
+		if c.Key() == key {
+			return c.SiteID
+		}
+	}
+	return ""
+}
+
 // muteAlertRule mutes (mute=on) or unmutes a rule for the organisation,
 // then returns to the page the form was on.
 func (h *alertPages) muteAlertRule(w http.ResponseWriter, r *http.Request, s session) {
@@ -379,7 +404,7 @@ func (h *alertPages) muteAlertRule(w http.ResponseWriter, r *http.Request, s ses
 	if r.PostFormValue("back") == "alerts" {
 		back = "/alerts"
 	}
-	err := h.rules.SetRuleMuted(r.Context(), s.p.Org, fleet.RuleKey(r.PathValue("rule")), r.PostFormValue("mute") == "on")
+	err := h.muteRule(r, s.p, fleet.RuleKey(r.PathValue("rule")), r.PostFormValue("mute") == "on")
 	if isNotFound(err) {
 		err = &formError{http.StatusNotFound, "No such alert rule in your organisation."}
 	}

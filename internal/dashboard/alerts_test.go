@@ -8,8 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fusionfleet/fusionfleet/internal/access"
 	"github.com/fusionfleet/fusionfleet/internal/alert"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/google/go-cmp/cmp"
 )
 
 // seedAlert opens an alert of rule on printer p.
@@ -247,5 +249,66 @@ func TestPrinterCardShowsWorstAlert(t *testing.T) {
 	}
 	if len(cards) != 1 || cards[0].Alert == nil || cards[0].Alert.Severity != "critical" {
 		t.Errorf("api cards = %s", body)
+	}
+}
+
+// An admin limited to a site administers that site, never the whole
+// organisation: no channel (it would carry every site's alerts), no
+// delivery log, no muting of a built-in rule or of another site's.
+func TestSiteAdminStaysInItsSites(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	site2, err := f.db.CreateSite(ctx, f.orgA, "Zweitwerk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.db.CreateMember(ctx, f.orgA, "lena", f.hashed, fleet.RoleAdmin, access.OnlySites(site2)); err != nil {
+		t.Fatal(err)
+	}
+	rule := func(site fleet.SiteID) alert.CustomRule {
+		r := alert.CustomRule{OrgID: f.orgA, SiteID: site, Metric: alert.MetricLampHours, Op: alert.AtLeast, Threshold: 2000,
+			Severity: fleet.SeverityWarning, Created: f.clock.Now()}
+		if r.ID, err = f.db.CreateAlertRule(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	otherSite, ownSite := rule(f.siteA), rule(site2)
+	lena, csrf := f.login(t, "lena")
+	if resp, _ := get(t, lena, f.srv.URL+"/admin/notifications"); resp.StatusCode != 403 {
+		t.Errorf("channels and delivery log = %s, want 403", resp.Status)
+	}
+	tests := []struct {
+		name, path string
+		form       url.Values
+		want       int
+	}{
+		{"create webhook", "/admin/notifications", url.Values{"kind": {"webhook"}, "name": {"x"},
+			"target": {"https://hooks.example.com/x"}, "severity": {"warning"}}, 403},
+		{"create mailbox", "/admin/notifications", url.Values{"kind": {"email"}, "name": {"x"},
+			"target": {"a@example.com"}, "severity": {"warning"}}, 403},
+		{"mute a built-in rule", "/alerts/rules/lamp/mute", url.Values{"mute": {"on"}}, 403},
+		{"mute another site's rule", "/alerts/rules/" + string(otherSite.Key()) + "/mute", url.Values{"mute": {"on"}}, 403},
+		{"delete another site's rule", "/alerts/rules/" + otherSite.ID + "/delete", url.Values{}, 404},
+		{"mute own site's rule", "/alerts/rules/" + string(ownSite.Key()) + "/mute", url.Values{"mute": {"on"}}, 303},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.form.Set("csrf", csrf)
+			if resp, body := post(t, lena, f.srv.URL+tt.path, tt.form, nil); resp.StatusCode != tt.want {
+				t.Errorf("POST %s = %s, want %d\n%.300s", tt.path, resp.Status, tt.want, body)
+			}
+		})
+	}
+	chans, err := f.db.NotifyChannels(ctx, f.orgA)
+	if err != nil || len(chans) != 0 {
+		t.Errorf("channels = %v, %v; want none", chans, err)
+	}
+	rules, err := f.db.AlertRules(ctx, f.orgA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]fleet.RuleKey{ownSite.Key()}, rules.Muted); diff != "" {
+		t.Errorf("muted rules (-want +got):\n%s", diff)
 	}
 }

@@ -221,6 +221,10 @@ var (
 	memberPost = access.Requirement{Role: fleet.RoleViewer, Write: true}
 	adminGet   = access.Requirement{Role: fleet.RoleAdmin}
 	adminPost  = access.Requirement{Role: fleet.RoleAdmin, Write: true}
+	// Notification channels carry every site's alerts and have no site of
+	// their own: they, and their delivery log, are the organisation's.
+	orgGet  = access.Requirement{Role: fleet.RoleAdmin, OrgWide: true}
+	orgPost = access.Requirement{Role: fleet.RoleAdmin, Write: true, OrgWide: true}
 )
 
 // table is the one place where every route and what it requires is
@@ -269,10 +273,10 @@ func (h *ui) table() []route {
 		{"GET /account", member, h.account.accountPage},
 		{"POST /account", memberPost, h.account.saveAccount},
 
-		{"GET /admin/notifications", adminGet, h.notify.channelsPage},
-		{"POST /admin/notifications", adminPost, h.notify.createChannel},
-		{"POST /admin/notifications/{id}/delete", adminPost, h.notify.deleteChannel},
-		{"POST /admin/notifications/{id}/test", adminPost, h.notify.testChannel},
+		{"GET /admin/notifications", orgGet, h.notify.channelsPage},
+		{"POST /admin/notifications", orgPost, h.notify.createChannel},
+		{"POST /admin/notifications/{id}/delete", orgPost, h.notify.deleteChannel},
+		{"POST /admin/notifications/{id}/test", orgPost, h.notify.testChannel},
 		{"GET /admin/enrolment", adminGet, h.sites.enrolmentPage},
 		{"GET /admin/sites", adminGet, h.sites.sitesPage},
 		{"POST /admin/sites", adminPost, h.sites.createSite},

@@ -77,6 +77,9 @@ func (h *tokenPages) showTokens(w http.ResponseWriter, r *http.Request, s sessio
 	}
 	now := h.clock.Now()
 	for _, t := range toks {
+		if !s.p.CanSeeToken(t) {
+			continue
+		}
 		row := tokenRow{Token: t, Owner: names[t.UserID], Mine: t.UserID == s.user.ID, Expired: !now.Before(t.Expires)}
 		for _, st := range all {
 			if t.Sites.Limited() && t.Sites.Allows(st.ID) {
@@ -147,7 +150,7 @@ func (h *tokenPages) revokeToken(w http.ResponseWriter, r *http.Request, s sessi
 		if err != nil {
 			return err
 		}
-		if tok.UserID != s.user.ID && s.p.Role != fleet.RoleAdmin {
+		if !s.p.CanSeeToken(tok) {
 			return fleet.ErrNotFound
 		}
 		if err := h.tokens.RevokeAPIToken(r.Context(), s.p.Org, tok.ID, h.clock.Now()); err != nil {

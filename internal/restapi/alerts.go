@@ -225,7 +225,7 @@ func (h *alertAPI) deleteAlertRule(w http.ResponseWriter, r *http.Request, p acc
 		return err
 	}
 	for _, c := range rules.Custom {
-		if c.ID == r.PathValue("id") && (c.SiteID == "" || p.Sites.Allows(c.SiteID)) {
+		if c.ID == r.PathValue("id") && p.CanActOn(c.SiteID) == nil {
 			if err := h.rules.DeleteAlertRule(r.Context(), p.Org, c.ID, h.clock.Now()); err != nil {
 				return err
 			}
@@ -240,7 +240,9 @@ type muteJSON struct {
 	Muted *bool `json:"muted"`
 }
 
-// muteAlertRule mutes or unmutes a rule for the organisation.
+// muteAlertRule mutes or unmutes a rule for the organisation: a built-in
+// rule or a custom one for every site only by an administrator for all
+// sites, a custom rule of a site by one for that site.
 func (h *alertAPI) muteAlertRule(w http.ResponseWriter, r *http.Request, p access.Principal) error {
 	var in muteJSON
 	if err := decode(r.Body, &in); err != nil {
@@ -249,9 +251,28 @@ func (h *alertAPI) muteAlertRule(w http.ResponseWriter, r *http.Request, p acces
 	if in.Muted == nil {
 		return badRequest("muted is required.")
 	}
-	if err := h.rules.SetRuleMuted(r.Context(), p.Org, fleet.RuleKey(r.PathValue("key")), *in.Muted); err != nil {
+	key := fleet.RuleKey(r.PathValue("key"))
+	rules, err := h.rules.AlertRules(r.Context(), p.Org)
+	if err != nil {
+		return err
+	}
+	if err := p.CanActOn(ruleSite(rules, key)); err != nil {
+		return err
+	}
+	if err := h.rules.SetRuleMuted(r.Context(), p.Org, key, *in.Muted); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// ruleSite is the site a rule concerns: a custom rule's site, or none (the
+// whole organisation) for a built-in rule or a custom one for every site.
+func ruleSite(rules alert.Rules, key fleet.RuleKey) fleet.SiteID {
+	for _, c := range rules.Custom {
+		if c.Key() == key {
+			return c.SiteID
+		}
+	}
+	return ""
 }

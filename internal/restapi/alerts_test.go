@@ -10,6 +10,7 @@ import (
 
 	"github.com/fusionfleet/fusionfleet/internal/alert"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/google/go-cmp/cmp"
 )
 
 // walkAlert opens an alert of a rule of its own (n) on s's printer.
@@ -196,5 +197,52 @@ func TestAlertRulesAPI(t *testing.T) {
 	}
 	if status, _ := f.do(t, "DELETE", "/api/v1/alert-rules/"+created.Custom.ID, admin, ""); status != 204 {
 		t.Errorf("delete: %d", status)
+	}
+}
+
+// An admin limited to a site administers that site, never the whole
+// organisation: no channel (it would carry every site's alerts), no
+// delivery log, no muting of a built-in rule or of another site's.
+func TestSiteAdminStaysInItsSites(t *testing.T) {
+	f := newFixture(t)
+	a := f.a
+	rule := func(site fleet.SiteID) string {
+		id, err := f.db.CreateAlertRule(t.Context(), alert.CustomRule{OrgID: a.org, SiteID: site, Metric: alert.MetricLampHours,
+			Op: alert.AtLeast, Threshold: 2000, Severity: fleet.SeverityWarning, Created: t0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	key := func(id string) string { return string(alert.CustomRule{ID: id}.Key()) }
+	otherSite, ownSite := rule(a.site), rule(a.site2)
+	channel := `{"kind":"webhook","name":"x","target":"https://hooks.example.com/x","min_severity":"warning"}`
+	muted := `{"muted":true}`
+	tests := []struct {
+		name, method, path, body string
+		want                     int
+	}{
+		{"create webhook", "POST", "/api/v1/notification-channels", channel, 403},
+		{"create mailbox", "POST", "/api/v1/notification-channels", `{"kind":"email","name":"x","target":"a@example.com","min_severity":"warning"}`, 403},
+		{"list channels", "GET", "/api/v1/notification-channels", "", 403},
+		{"delivery log", "GET", "/api/v1/deliveries", "", 403},
+		{"mute a built-in rule", "PUT", "/api/v1/alert-rules/offline/muted", muted, 403},
+		{"mute another site's rule", "PUT", "/api/v1/alert-rules/" + key(otherSite) + "/muted", muted, 403},
+		{"delete another site's rule", "DELETE", "/api/v1/alert-rules/" + otherSite, "", 404},
+		{"mute own site's rule", "PUT", "/api/v1/alert-rules/" + key(ownSite) + "/muted", muted, 204},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if status, body := f.do(t, tt.method, tt.path, a.tokens["ladmin"], tt.body); status != tt.want {
+				t.Errorf("%s %s = %d %s, want %d", tt.method, tt.path, status, body, tt.want)
+			}
+		})
+	}
+	rules, err := f.db.AlertRules(t.Context(), a.org)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]fleet.RuleKey{fleet.RuleKey(key(ownSite))}, rules.Muted); diff != "" {
+		t.Errorf("muted rules (-want +got):\n%s", diff)
 	}
 }

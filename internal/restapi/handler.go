@@ -195,6 +195,10 @@ var (
 	// sessionOnly refuses every API token: creating tokens is for a
 	// logged-in user in the dashboard.
 	sessionOnly = access.Requirement{Role: fleet.RoleViewer, Write: true, Session: true}
+	// Notification channels carry every site's alerts and have no site of
+	// their own: they, and their delivery log, are the organisation's.
+	orgRead  = access.Requirement{Role: fleet.RoleAdmin, OrgWide: true}
+	orgWrite = access.Requirement{Role: fleet.RoleAdmin, Write: true, OrgWide: true}
 )
 
 // routes is the one place where every route and what it requires is
@@ -230,11 +234,11 @@ func (h *api) routes() []route {
 		{"POST", "/api/v1/alerts/{id}/ack", operatorWrite, h.alerts.ackAlert},
 		{"POST", "/api/v1/alerts/{id}/assign", operatorWrite, h.alerts.assignAlert},
 		{"GET", "/api/v1/alert-rules", read, h.alerts.alertRules},
-		{"GET", "/api/v1/notification-channels", adminRead, h.notify.notificationChannels},
-		{"POST", "/api/v1/notification-channels", adminWrite, h.notify.createNotificationChannel},
-		{"DELETE", "/api/v1/notification-channels/{id}", adminWrite, h.notify.deleteNotificationChannel},
-		{"POST", "/api/v1/notification-channels/{id}/test", adminWrite, h.notify.testNotificationChannel},
-		{"GET", "/api/v1/deliveries", adminRead, h.notify.deliveries},
+		{"GET", "/api/v1/notification-channels", orgRead, h.notify.notificationChannels},
+		{"POST", "/api/v1/notification-channels", orgWrite, h.notify.createNotificationChannel},
+		{"DELETE", "/api/v1/notification-channels/{id}", orgWrite, h.notify.deleteNotificationChannel},
+		{"POST", "/api/v1/notification-channels/{id}/test", orgWrite, h.notify.testNotificationChannel},
+		{"GET", "/api/v1/deliveries", orgRead, h.notify.deliveries},
 		{"GET", "/api/v1/notification-prefs", read, h.notify.notificationPrefs},
 		{"PUT", "/api/v1/notification-prefs", write, h.notify.setNotificationPrefs},
 		{"POST", "/api/v1/alert-rules", adminWrite, h.alerts.createAlertRule},

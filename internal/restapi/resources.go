@@ -289,7 +289,9 @@ func (h *tokenAPI) listTokens(w http.ResponseWriter, r *http.Request, p access.P
 	}
 	out := make([]tokenJSON, 0, len(toks))
 	for _, t := range toks {
-		out = append(out, newTokenJSON(t))
+		if p.CanSeeToken(t) {
+			out = append(out, newTokenJSON(t))
+		}
 	}
 	h.encode(w, http.StatusOK, out)
 	return nil
@@ -310,7 +312,7 @@ func (h *tokenAPI) revokeToken(w http.ResponseWriter, r *http.Request, p access.
 	if err != nil {
 		return err
 	}
-	if tok.UserID != p.User.ID && p.Role != fleet.RoleAdmin {
+	if !p.CanSeeToken(tok) {
 		return fleet.ErrNotFound // another member's token is none of the caller's business
 	}
 	if err := h.tokens.RevokeAPIToken(r.Context(), p.Org, tok.ID, h.clock.Now()); err != nil {
