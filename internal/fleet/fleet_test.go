@@ -41,6 +41,8 @@ func TestRecordValidate(t *testing.T) {
 	at := time.Date(2026, 11, 29, 8, 0, 0, 0, time.UTC)
 	const p = PrinterID("printer-0001")
 	status := &Status{PrinterID: p, State: StateIdle, Time: at}
+	y9999 := time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+	y2261 := time.Date(2261, 12, 31, 23, 59, 59, 0, time.UTC)
 	tests := []struct {
 		name string
 		rec  Record
@@ -65,6 +67,16 @@ func TestRecordValidate(t *testing.T) {
 		{"event without code", Record{Seq: 1, Kind: KindEvent, PrinterID: p, Time: at,
 			Event: &Event{Severity: SeverityInfo, Time: at}}, "empty code"},
 		{"gap without feed", Record{Seq: 1, Kind: KindGap, PrinterID: p, Time: at, Gap: &Gap{}}, "empty feed"},
+		// Unix nanoseconds in an int64 end in 2262: later times would
+		// overflow in every store.
+		{"year 9999", Record{Seq: 1, Kind: KindStatus, PrinterID: p, Time: y9999,
+			Status: &Status{PrinterID: p, State: StateIdle, Time: y9999}}, "outside the years 1970 to 2261"},
+		{"status time in year 9999", Record{Seq: 1, Kind: KindStatus, PrinterID: p, Time: at,
+			Status: &Status{PrinterID: p, State: StateIdle, Time: y9999}}, "status time 9999-01-01T00:00:00Z is outside"},
+		{"log line before 1970", Record{Seq: 1, Kind: KindLog, PrinterID: p, Time: at,
+			Log: &LogLine{Log: LogSession, Time: time.Date(1969, 12, 31, 0, 0, 0, 0, time.UTC)}}, "log time 1969-12-31"},
+		{"year 2261", Record{Seq: 1, Kind: KindStatus, PrinterID: p, Time: y2261,
+			Status: &Status{PrinterID: p, State: StateIdle, Time: y2261}}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -67,6 +67,9 @@ func (r Record) Validate() error {
 	if r.Time.IsZero() {
 		return fmt.Errorf("record %d: zero time", r.Seq)
 	}
+	if err := r.checkTimes(); err != nil {
+		return fmt.Errorf("record %d: %w", r.Seq, err)
+	}
 	set := 0
 	for _, p := range []bool{r.Identity != nil, r.Status != nil, r.Event != nil, r.Gap != nil,
 		r.Job != nil, r.Part != nil, r.Layer != nil, r.Counters != nil, r.Consumables != nil, r.Log != nil} {
@@ -150,4 +153,71 @@ func (r Record) Validate() error {
 		return fmt.Errorf("record %d: %w", r.Seq, err)
 	}
 	return nil
+}
+
+// MinYear and MaxYear bound the times a record may carry to the years
+// [MinYear, MaxYear): stores keep times as signed 64-bit Unix nanoseconds,
+// which end in April 2262, and no printer reported anything before 1970.
+// A time outside is a broken clock, and refusing it here keeps every
+// decoder of records (the uplink's, the stream consumer's) from producing
+// a time that overflows on the way to storage.
+const (
+	MinYear = 1970
+	MaxYear = 2262
+)
+
+// times returns the times of r that stores keep, by name; zero ones are
+// included and mean "not set".
+func (r Record) times() []namedTime {
+	ts := []namedTime{{"time", r.Time}}
+	switch {
+	case r.Status != nil:
+		ts = append(ts, namedTime{"status time", r.Status.Time})
+	case r.Event != nil:
+		ts = append(ts, namedTime{"event time", r.Event.Time})
+	case r.Job != nil:
+		ts = append(ts, namedTime{"job created_at", r.Job.CreatedAt})
+	case r.Part != nil:
+		ts = append(ts, namedTime{"part created_at", r.Part.CreatedAt})
+	case r.Layer != nil:
+		ts = append(ts, namedTime{"layer start", r.Layer.Start}, namedTime{"layer end", r.Layer.End})
+	case r.Counters != nil:
+		ts = append(ts, namedTime{"counters time", r.Counters.Time})
+	case r.Consumables != nil:
+		ts = append(ts, namedTime{"consumables time", r.Consumables.Time})
+	case r.Log != nil:
+		ts = append(ts, namedTime{"log time", r.Log.Time})
+	}
+	return ts
+}
+
+type namedTime struct {
+	name string
+	t    time.Time
+}
+
+// checkTimes refuses a time of r outside the years [MinYear, MaxYear).
+func (r Record) checkTimes() error {
+	for _, nt := range r.times() {
+		if nt.t.IsZero() {
+			continue
+		}
+		if y := nt.t.UTC().Year(); y < MinYear || y >= MaxYear {
+			return fmt.Errorf("%s %s is outside the years %d to %d: the clock that set it is wrong",
+				nt.name, nt.t.UTC().Format(time.RFC3339), MinYear, MaxYear-1)
+		}
+	}
+	return nil
+}
+
+// LatestTime returns the latest time r carries: what a receiver compares
+// with its own clock to find a record from the future.
+func (r Record) LatestTime() time.Time {
+	var latest time.Time
+	for _, nt := range r.times() {
+		if nt.t.After(latest) {
+			latest = nt.t
+		}
+	}
+	return latest
 }

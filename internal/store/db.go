@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -225,10 +226,19 @@ type querier interface {
 	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
 }
 
-// nanos converts a time to the stored form; the zero time is 0.
+// nanos converts a time to the stored form; the zero time is 0. Times
+// beyond what int64 nanoseconds hold (before 1678 or after April 2262)
+// are clamped to the nearest end instead of overflowing: validated records
+// never carry one (fleet.MinYear, fleet.MaxYear), and any other time
+// keeps its order with the rest.
 func nanos(t time.Time) int64 {
-	if t.IsZero() {
+	switch {
+	case t.IsZero():
 		return 0
+	case t.Before(time.Unix(0, math.MinInt64)):
+		return math.MinInt64
+	case t.After(time.Unix(0, math.MaxInt64)):
+		return math.MaxInt64
 	}
 	return t.UnixNano()
 }

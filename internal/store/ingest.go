@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -139,7 +140,7 @@ func applyRecord(ctx context.Context, tx *txn, env fleet.Envelope, rec fleet.Rec
 			g.Feed, g.Reason, int64(g.FromSeq), int64(g.ToSeq), nanos(rec.Time))
 		return err
 	}
-	if err := ensurePrinters(ctx, tx, env, map[fleet.PrinterID]time.Time{rec.PrinterID: rec.Time}); err != nil {
+	if err := ensurePrinters(ctx, tx, env, map[fleet.PrinterID]fleet.Record{rec.PrinterID: rec}); err != nil {
 		return err
 	}
 	switch rec.Kind {
@@ -156,14 +157,19 @@ func applyRecord(ctx context.Context, tx *txn, env fleet.Envelope, rec fleet.Rec
 		return err
 	case fleet.KindStatus:
 		s := rec.Status
+		// The newest status wins (see newerRecord): a status from a wrong
+		// clock's future must not freeze the printer's.
 		_, err := tx.ExecContext(ctx, `INSERT INTO printer_status
-			(printer_id, state, activity, job_id, progress, etc_seconds, pending_jobs, time)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+			(printer_id, state, activity, job_id, progress, etc_seconds, pending_jobs, time, gateway_id, record_seq)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (printer_id) DO UPDATE SET state = excluded.state, activity = excluded.activity,
 				job_id = excluded.job_id, progress = excluded.progress, etc_seconds = excluded.etc_seconds,
-				pending_jobs = excluded.pending_jobs, time = excluded.time
-			WHERE excluded.time > printer_status.time`,
-			rec.PrinterID, int(s.State), s.Activity, s.JobID, s.Progress, s.ETCSeconds, s.PendingJobs, nanos(s.Time))
+				pending_jobs = excluded.pending_jobs, time = excluded.time,
+				gateway_id = excluded.gateway_id, record_seq = excluded.record_seq
+			WHERE `+newerRecord("printer_status.gateway_id", "printer_status.record_seq", "printer_status.time",
+			"excluded.gateway_id", "excluded.record_seq", "excluded.time"),
+			rec.PrinterID, int(s.State), s.Activity, s.JobID, s.Progress, s.ETCSeconds, s.PendingJobs, nanos(s.Time),
+			env.GatewayID, int64(rec.Seq))
 		return err
 	case fleet.KindEvent:
 		e := rec.Event
@@ -232,11 +238,11 @@ func (d *DB) applyBulk(ctx context.Context, tx *txn, env fleet.Envelope, recs []
 	if len(recs) == 0 {
 		return 0, nil
 	}
-	seen := map[fleet.PrinterID]time.Time{}
+	seen := map[fleet.PrinterID]fleet.Record{}
 	var layers, logs [][]any
 	for _, rec := range recs {
-		if t, ok := seen[rec.PrinterID]; !ok || rec.Time.After(t) {
-			seen[rec.PrinterID] = rec.Time
+		if r, ok := seen[rec.PrinterID]; !ok || rec.Seq > r.Seq {
+			seen[rec.PrinterID] = rec
 		}
 		if l := rec.Layer; l != nil {
 			layers = append(layers, []any{env.GatewayID, int64(rec.Seq), rec.PrinterID, l.JobID, int64(l.Seq),
@@ -382,21 +388,26 @@ func foreignPrinters(ctx context.Context, tx *txn, env fleet.Envelope) (map[flee
 // observation) under the envelope's org and site where they are unknown,
 // follows a move between sites of the same org, and advances last_seen,
 // in one statement. The caller has checked that no other org owns them.
-func ensurePrinters(ctx context.Context, tx *txn, env fleet.Envelope, seen map[fleet.PrinterID]time.Time) error {
+func ensurePrinters(ctx context.Context, tx *txn, env fleet.Envelope, seen map[fleet.PrinterID]fleet.Record) error {
 	if len(seen) == 0 {
 		return nil
 	}
 	// In ID order, so that concurrent writers on PostgreSQL lock the rows
 	// in one order.
 	for chunk := range slices.Chunk(slices.Sorted(maps.Keys(seen)), printerChunk) {
-		args := make([]any, 0, 4*len(chunk))
+		args := make([]any, 0, 6*len(chunk))
 		for _, p := range chunk {
-			args = append(args, p, env.OrgID, env.SiteID, nanos(seen[p]))
+			args = append(args, p, env.OrgID, env.SiteID, nanos(seen[p].Time), env.GatewayID, int64(seen[p].Seq))
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO printers (id, org_id, site_id, last_seen) VALUES (?, ?, ?, ?)`+
-			strings.Repeat(", (?, ?, ?, ?)", len(chunk)-1)+`
+		newer := newerRecord("printers.seen_gateway", "printers.seen_seq", "printers.last_seen",
+			"excluded.seen_gateway", "excluded.seen_seq", "excluded.last_seen")
+		pick := func(col string) string {
+			return col + ` = CASE WHEN ` + newer + ` THEN excluded.` + col + ` ELSE printers.` + col + ` END`
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO printers (id, org_id, site_id, last_seen, seen_gateway, seen_seq)
+			VALUES (?, ?, ?, ?, ?, ?)`+strings.Repeat(", (?, ?, ?, ?, ?, ?)", len(chunk)-1)+`
 			ON CONFLICT (id) DO UPDATE SET site_id = excluded.site_id,
-				last_seen = CASE WHEN printers.last_seen < excluded.last_seen THEN excluded.last_seen ELSE printers.last_seen END
+				`+pick("last_seen")+`, `+pick("seen_gateway")+`, `+pick("seen_seq")+`
 			WHERE printers.org_id = excluded.org_id`, args...)
 		if err != nil {
 			return err
@@ -411,4 +422,27 @@ func ensurePrinters(ctx context.Context, tx *txn, env fleet.Envelope, seen map[f
 		}
 	}
 	return nil
+}
+
+// clockSlack is how far a gateway's later record may be dated before its
+// earlier one and still be ordered by time: clocks are corrected, and a
+// gateway's reports of one printer arrive out of time order by minutes.
+// More than that, and the earlier record's time was wrong.
+const clockSlack = 24 * time.Hour
+
+// newerRecord returns an SQL condition that is true when the record
+// (gateway, seq, at) in the new* columns is newer than the one in the old*
+// columns. The later time wins, unless the gateway's sequence proves the
+// stored time wrong: a gateway numbers its records in the order it
+// observes them, so its later record dated more than clockSlack before
+// its earlier one means the earlier one came from a wrong clock's future,
+// and the later record wins. A status dated in the year 2200 thus holds
+// only until the printer's next report instead of for ever. Between
+// gateways (a printer moved to another Command Center) only the times can
+// tell. A row that no gateway set (written before rows kept it) and that
+// lies more than clockSlack ahead yields to any record.
+func newerRecord(oldGW, oldSeq, oldAt, newGW, newSeq, newAt string) string {
+	slack := strconv.FormatInt(int64(clockSlack), 10)
+	return `(` + newAt + ` > ` + oldAt + ` OR ` + oldAt + ` - ` + slack + ` > ` + newAt + ` AND (` +
+		oldGW + ` = '' OR ` + oldGW + ` = ` + newGW + ` AND ` + newSeq + ` > ` + oldSeq + `))`
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"math"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -296,5 +297,25 @@ func BenchmarkKPIPages(b *testing.B) {
 func BenchmarkPrinterVersions(b *testing.B) {
 	for _, d := range dialects {
 		b.Run(d.name, func(b *testing.B) { storetest.BenchPrinterVersions(b, openDSN(b, d.dsn(b))) })
+	}
+}
+
+// TestNanosClamps: times int64 nanoseconds cannot hold are clamped, not
+// overflowed into the wrong order.
+func TestNanosClamps(t *testing.T) {
+	tests := []struct {
+		at   time.Time
+		want int64
+	}{
+		{time.Time{}, 0},
+		{time.Unix(0, 1), 1},
+		{time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), math.MaxInt64},
+		{time.Unix(0, math.MaxInt64), math.MaxInt64},
+		{time.Date(1000, 1, 1, 0, 0, 0, 0, time.UTC), math.MinInt64},
+	}
+	for _, tt := range tests {
+		if got := nanos(tt.at); got != tt.want {
+			t.Errorf("nanos(%s) = %d, want %d", tt.at, got, tt.want)
+		}
 	}
 }

@@ -40,6 +40,7 @@ func RunIngest(t *testing.T, open func(t *testing.T) IngestStore) {
 		{"ApplyEnvelopeRejects", testApplyRejects},
 		{"ApplyEnvelopeCancelled", testApplyCancelled},
 		{"AllKinds", testAllKinds},
+		{"StatusFromTheFuture", testStatusFromTheFuture},
 		{"LayersResentInPart", testLayersResentInPart},
 		{"Closed", testIngestClosed},
 	})
@@ -253,6 +254,39 @@ func testApplyCancelled(t *testing.T, db IngestStore) {
 	// Nothing was written: the records apply now.
 	apply(t, db, Env(org, site, "gw", StatusRecord(1, "printer-aaaa", fleet.StateIdle, T0),
 		LayerRecord(2, "printer-aaaa", "job-1", 1, T0)), 2)
+}
+
+// testStatusFromTheFuture: a status dated in the year 2200 (a wrong
+// clock) does not freeze the printer's status and last_seen; the
+// gateway's later reports replace it. A report from another gateway is
+// still ordered by time.
+func testStatusFromTheFuture(t *testing.T, db IngestStore) {
+	ctx := t.Context()
+	org, site := tenant(t, db, "Acme")
+	const p = fleet.PrinterID("printer-0001")
+	future := time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+	apply(t, db, Env(org, site, "gw",
+		StatusRecord(1, p, fleet.StatePrinting, T0),
+		StatusRecord(2, p, fleet.StateError, future),
+	), 2)
+	apply(t, db, Env(org, site, "gw", StatusRecord(3, p, fleet.StateIdle, T0.Add(time.Minute))), 1)
+	want := fleet.PrinterView{ID: p, SiteID: site, State: fleet.StateIdle, Activity: "idle", JobID: "job12345",
+		Progress: 0.5, ETCSeconds: 4980, PendingJobs: 2, StatusTime: T0.Add(time.Minute), LastSeen: T0.Add(time.Minute)}
+	det, err := db.PrinterDetail(ctx, org, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, det.View); diff != "" {
+		t.Errorf("after a status from the future and a real one (-want +got):\n%s", diff)
+	}
+	// An older report of another gateway does not replace it.
+	apply(t, db, Env(org, site, "gw_2", StatusRecord(1, p, fleet.StateError, T0)), 1)
+	if det, err = db.PrinterDetail(ctx, org, p); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, det.View); diff != "" {
+		t.Errorf("after an older status of another gateway (-want +got):\n%s", diff)
+	}
 }
 
 func testAllKinds(t *testing.T, db IngestStore) {

@@ -62,6 +62,17 @@ type HandlerOptions struct {
 	// Skew is how far a signed timestamp may be from the cloud's clock;
 	// 0 → 5 minutes.
 	Skew time.Duration
+	// MaxAhead is how far a record's times may be ahead of the cloud's
+	// clock when its batch arrives; 0 → 24 hours. A record from further
+	// ahead comes from a wrong clock (the printer's or the gateway's) and
+	// is refused (400, invalid_record) with the reason, so the gateway
+	// sets it aside as it does any record the cloud refuses. Refused
+	// rather than kept with a flag: a time from the future would sort
+	// before every real report of the printer for as long as it stays
+	// ahead, and the cloud cannot tell which time the record should have
+	// had. Times in the past are bounded only by fleet.MinYear: a gateway
+	// back-fills days-old records after an outage, and those are real.
+	MaxAhead time.Duration
 	// RecordsPerSecond is the rate at which one gateway may upload records
 	// for long; above it the gateway is answered 429 with Retry-After.
 	// 0 → 1000, far above a site's normal load (a few records per second)
@@ -116,6 +127,9 @@ func (o HandlerOptions) withDefaults() HandlerOptions {
 	}
 	if o.MaxRecords <= 0 {
 		o.MaxRecords = 10000
+	}
+	if o.MaxAhead <= 0 {
+		o.MaxAhead = 24 * time.Hour
 	}
 	if o.Skew <= 0 {
 		o.Skew = 5 * time.Minute
@@ -401,7 +415,7 @@ func (h *handler) doBatch(ctx context.Context, w http.ResponseWriter, r *http.Re
 	var recs []fleet.Record
 	var canonical bool
 	if err == nil {
-		recs, canonical, err = h.decodeBatch(raw)
+		recs, canonical, err = h.decodeBatch(raw, now)
 	}
 	if err != nil {
 		// Decompressing and decoding a refused body cost the cloud as
@@ -507,9 +521,9 @@ func (h *handler) authenticate(ctx context.Context, w http.ResponseWriter, r *ht
 	return authenticated{Gateway: gw, body: body}, nil
 }
 
-// decodeBatch decodes a decompressed body and checks every record. It
-// never returns an empty or invalid batch without error.
-func (h *handler) decodeBatch(raw []byte) (_ []fleet.Record, canonical bool, _ error) {
+// decodeBatch decodes a decompressed body, received at now, and checks
+// every record. It never returns an empty or invalid batch without error.
+func (h *handler) decodeBatch(raw []byte, now time.Time) (_ []fleet.Record, canonical bool, _ error) {
 	recs, canonical, err := h.decodeRecords(raw)
 	if err != nil {
 		return nil, false, err
@@ -523,6 +537,10 @@ func (h *handler) decodeBatch(raw []byte) (_ []fleet.Record, canonical bool, _ e
 	for i, rec := range recs {
 		if err := rec.Validate(); err != nil {
 			return nil, false, errorf(http.StatusBadRequest, "record %d (seq %d): %v", i, rec.Seq, err).because(ReasonInvalid)
+		}
+		if t := rec.LatestTime(); t.Sub(now) > h.opts.MaxAhead {
+			return nil, false, errorf(http.StatusBadRequest, "record %d (seq %d): time %s is %s ahead of the cloud's time %s (at most %s allowed): check the clocks of the printer and the Command Center",
+				i, rec.Seq, t.UTC().Format(time.RFC3339), t.Sub(now).Truncate(time.Second), now.UTC().Format(time.RFC3339), h.opts.MaxAhead).because(ReasonInvalid)
 		}
 		if i > 0 && rec.Seq <= recs[i-1].Seq {
 			return nil, false, errorf(http.StatusBadRequest, "record %d (seq %d): seq not above the previous record's %d", i, rec.Seq, recs[i-1].Seq).because(ReasonInvalid)

@@ -248,6 +248,23 @@ func TestBatchRefusals(t *testing.T) {
 		{"seq not increasing", HandlerOptions{}, func(e *handlerEnv) *http.Request {
 			return signedRequest(e.cred, t0, "gzip", gz(t, mustJSON(t, batchOf(1, 3, 3))))
 		}, 400, "record 2 (seq 3): seq not above"},
+		// A time nanoseconds cannot hold is refused, never overflowed.
+		{"year 9999", HandlerOptions{}, func(e *handlerEnv) *http.Request {
+			return signedRequest(e.cred, t0, "zstd", zst(t, mustJSON(t, batchAt(time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)))))
+		}, 400, "record 1 (seq 2): record 2: time 9999-01-01T00:00:00Z is outside the years 1970 to 2261"},
+		// A wrong clock would freeze the printer's status: records from
+		// further ahead than MaxAhead are refused with the reason.
+		{"status from the year 2200", HandlerOptions{}, func(e *handlerEnv) *http.Request {
+			return signedRequest(e.cred, t0, "", mustJSON(t, batchAt(time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC))))
+		}, 400, "record 1 (seq 2): time 2200-01-01T00:00:00Z is"},
+		{"just beyond the default tolerance", HandlerOptions{}, func(e *handlerEnv) *http.Request {
+			return signedRequest(e.cred, t0, "gzip", gz(t, mustJSON(t, batchAt(t0.Add(24*time.Hour+time.Second)))))
+		}, 400, "24h0m1s ahead of the cloud's time 2025-03-01T12:00:00Z (at most 24h0m0s allowed)"},
+		{"status time beyond a set tolerance", HandlerOptions{MaxAhead: time.Hour}, func(e *handlerEnv) *http.Request {
+			b := batchOf(1, 2)
+			b.Records[1].Status.Time = t0.Add(time.Hour + time.Minute)
+			return signedRequest(e.cred, t0, "gzip", gz(t, mustJSON(t, b)))
+		}, 400, "1h1m0s ahead of the cloud's time"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -260,6 +277,25 @@ func TestBatchRefusals(t *testing.T) {
 				t.Errorf("published %d messages for a refused batch", n)
 			}
 		})
+	}
+}
+
+// batchAt returns a batch of two status records, the second at time at.
+func batchAt(at time.Time) Batch {
+	b := batchOf(1, 2)
+	b.Records[1].Time, b.Records[1].Status.Time = at, at
+	return b
+}
+
+// TestBatchWithinMaxAhead accepts records as far ahead of the cloud's
+// clock as allowed, and records of the past.
+func TestBatchWithinMaxAhead(t *testing.T) {
+	for _, at := range []time.Time{t0.Add(24 * time.Hour), t0.AddDate(-1, 0, 0)} {
+		e := newHandlerEnv(t, HandlerOptions{})
+		code, eb, _ := e.serve(signedRequest(e.cred, t0, "", mustJSON(t, batchAt(at))))
+		if code != http.StatusOK {
+			t.Errorf("record at %s: got %d %q, want 200", at, code, eb.Error)
+		}
 	}
 }
 
