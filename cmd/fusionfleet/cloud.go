@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/cloud"
 	"github.com/fusionfleet/fusionfleet/internal/stream"
@@ -34,8 +35,12 @@ func runCloud(ctx context.Context, args []string, e env) error {
 	tufRepo := fs.String("tuf-repo", envDefault(e, "FUSIONFLEET_TUF_REPO", ""), "update repository `directory` from 'fusionfleet release export' (default: tuf in the data directory)")
 	releaseToken := fs.String("release-token-file", envDefault(e, "FUSIONFLEET_RELEASE_TOKEN_FILE", ""), "`file` holding the token 'fusionfleet release publish' must present (default: publishing disabled)")
 	metricsToken := fs.String("metrics-token-file", envDefault(e, "FUSIONFLEET_METRICS_TOKEN_FILE", ""), "`file` holding the bearer token /metrics asks for (default: metrics are public)")
+	maxAhead := fs.Duration("max-record-ahead", 24*time.Hour, "refuse records dated further ahead of this node's clock (a wrong clock); negative: no bound, for virtual printers on an accelerated clock")
 	if err := parse(fs, args, e); err != nil {
 		return err
+	}
+	if *maxAhead == 0 {
+		return fmt.Errorf("cloud: -max-record-ahead 0: give a duration, or a negative one for no bound")
 	}
 	logger, err := newLogger(e, *logLevel)
 	if err != nil {
@@ -57,7 +62,7 @@ func runCloud(ctx context.Context, args []string, e env) error {
 		DataDir: *data, DB: *db, NATSURL: *natsURL, NATSCredentials: natsCreds, NATSTLS: natsTLS, Replicas: *replicas, Listen: *listen,
 		Hosts: splitList(*hosts), TLSCertFile: *certFile, TLSKeyFile: *keyFile,
 		Logger: logger, Notify: notify, TUFDir: *tufRepo, ReleaseTokenFile: *releaseToken,
-		MetricsTokenFile: *metricsToken,
+		MetricsTokenFile: *metricsToken, MaxRecordAhead: *maxAhead,
 	})
 	if err != nil {
 		return err

@@ -130,6 +130,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", uplink.NewHandler(n.store, n.stream, uplink.HandlerOptions{
 		Clock: opts.Clock, Logger: n.log, MaxMessageBytes: n.stream.MaxPayload(), Metrics: m.uplink,
+		MaxAhead: opts.MaxRecordAhead,
 	}))
 	mux.Handle("/tuf/", n.updates.Handler())
 	mux.Handle("/", web)

@@ -58,6 +58,10 @@ type Options struct {
 	// nil → a registry of the node's own with the Go and process
 	// collectors (never the global one).
 	Registry *prometheus.Registry
+	// MaxRecordAhead is how far ahead of the node's clock a record may be
+	// dated (uplink.HandlerOptions.MaxAhead): 0 → 24 hours, negative → no
+	// bound (the demo, whose printers' clocks run fast on purpose).
+	MaxRecordAhead time.Duration
 	// MetricsTokenFile holds the bearer token /metrics asks for
 	// ("Authorization: Bearer …", 401 without it); "" → metrics are
 	// public.

@@ -290,11 +290,19 @@ func batchAt(at time.Time) Batch {
 // TestBatchWithinMaxAhead accepts records as far ahead of the cloud's
 // clock as allowed, and records of the past.
 func TestBatchWithinMaxAhead(t *testing.T) {
-	for _, at := range []time.Time{t0.Add(24 * time.Hour), t0.AddDate(-1, 0, 0)} {
-		e := newHandlerEnv(t, HandlerOptions{})
-		code, eb, _ := e.serve(signedRequest(e.cred, t0, "", mustJSON(t, batchAt(at))))
+	tests := []struct {
+		at   time.Time
+		opts HandlerOptions
+	}{
+		{t0.Add(24 * time.Hour), HandlerOptions{}},
+		{t0.AddDate(-1, 0, 0), HandlerOptions{}},
+		{t0.AddDate(5, 0, 0), HandlerOptions{MaxAhead: -1}}, // no bound
+	}
+	for _, tt := range tests {
+		e := newHandlerEnv(t, tt.opts)
+		code, eb, _ := e.serve(signedRequest(e.cred, t0, "", mustJSON(t, batchAt(tt.at))))
 		if code != http.StatusOK {
-			t.Errorf("record at %s: got %d %q, want 200", at, code, eb.Error)
+			t.Errorf("record at %s, MaxAhead %v: got %d %q, want 200", tt.at, tt.opts.MaxAhead, code, eb.Error)
 		}
 	}
 }
