@@ -85,9 +85,10 @@ func (b *Budget) wait(ctx context.Context, n float64) error {
 
 // Transport returns rt metered by the budget: a request waits until the
 // bucket holds a connection's worth (a full TLS handshake), then takes it
-// with the request's headers and body; the answer's body takes its bytes
-// as they are read. Each request is assumed to open its own connection, as
-// the uplink's transport does.
+// with the request's body; the answer's body takes its bytes as they are
+// read (connOverheadFull allows for the headers and TLS records). Each
+// request is assumed to open its own connection, as the uplink's
+// transport does.
 func (b *Budget) Transport(rt http.RoundTripper) http.RoundTripper {
 	return &meteredTransport{budget: b, rt: rt}
 }
@@ -123,7 +124,7 @@ type meteredBody struct {
 func (m *meteredBody) Read(p []byte) (int, error) {
 	n, err := m.ReadCloser.Read(p)
 	if n > 0 {
-		m.budget.take(float64(n + (n/16384+1)*tlsRecordOverhead))
+		m.budget.take(float64(n))
 	}
 	return n, err
 }
