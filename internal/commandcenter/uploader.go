@@ -75,6 +75,10 @@ type UploaderOptions struct {
 	RateBytes float64
 	// BurstBytes is the token bucket's size; 0 → 64 KiB.
 	BurstBytes int
+	// Budget is the cap shared with the uplink's other traffic (the
+	// update mirror); nil → one of RateBytes and BurstBytes, for the
+	// uploader alone. When set, RateBytes and BurstBytes are the Budget's.
+	Budget *Budget
 	// ReserveBytes of tokens the bulk drain leaves to the priority lane;
 	// 0 → 16 KiB. At most half of BurstBytes.
 	ReserveBytes int
@@ -163,7 +167,7 @@ type Uploader struct {
 	// back after a cloud outage do not all retry at once.
 	backoff backoff.Policy
 
-	bucket       tokenBucket
+	bucket       *Budget
 	failures     int
 	retryAt      time.Time // no upload before
 	lastPriority time.Time // the latest priority upload
@@ -200,12 +204,10 @@ func NewUploader(st *Store, cloud Cloud, opts UploaderOptions) *Uploader {
 	if opts.BulkInterval <= 0 {
 		opts.BulkInterval = 5 * time.Minute
 	}
-	if opts.RateBytes == 0 {
-		opts.RateBytes = DefaultRateBytes
+	if opts.Budget == nil {
+		opts.Budget = NewBudget(opts.RateBytes, opts.BurstBytes, opts.Clock)
 	}
-	if opts.BurstBytes <= 0 {
-		opts.BurstBytes = 64 << 10
-	}
+	opts.RateBytes, opts.BurstBytes = opts.Budget.b.rate, opts.Budget.burst()
 	if opts.ReserveBytes <= 0 {
 		opts.ReserveBytes = 16 << 10
 	}
@@ -231,7 +233,7 @@ func NewUploader(st *Store, cloud Cloud, opts UploaderOptions) *Uploader {
 	}
 	return &Uploader{
 		queue: opts.Queue, st: st, cloud: cloud, opts: opts, log: log.With("component", "uploader"), enc: enc,
-		bucket:  tokenBucket{rate: opts.RateBytes, burst: float64(opts.BurstBytes)},
+		bucket:  opts.Budget,
 		limit:   [2]int{opts.BatchSize, opts.BatchSize},
 		backoff: backoff.Policy{Base: opts.Interval, Max: opts.MaxBackoff, Jitter: 0.5, Rand: opts.Rand},
 	}

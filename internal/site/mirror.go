@@ -2,7 +2,6 @@ package site
 
 import (
 	"context"
-	"crypto/tls"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/fusionfleet/fusionfleet/internal/commandcenter"
 	"github.com/fusionfleet/fusionfleet/internal/update"
+	"github.com/fusionfleet/fusionfleet/internal/uplink"
 )
 
 // The site's side of signed updates. The Command Center mirrors the cloud's
@@ -18,20 +18,15 @@ import (
 // listener; each printer's update agent verifies and installs from there.
 
 // newUpdateMirror returns the node's mirror of the cloud's repository,
-// kept in the data directory, for the printer models the store knows.
-func (n *Node) newUpdateMirror() (*update.Mirror, error) {
-	client := &http.Client{
-		Transport: &http.Transport{
-			Proxy:               http.ProxyFromEnvironment,
-			TLSClientConfig:     &tls.Config{RootCAs: n.opts.RootCAs, MinVersion: tls.VersionTLS12},
-			TLSHandshakeTimeout: 15 * time.Second,
-			MaxIdleConns:        2,
-			IdleConnTimeout:     30 * time.Second,
-		},
-		// A firmware image over a slow site link: the mirror caps sizes, a
-		// stuck transfer ends here.
-		Timeout: 30 * time.Minute,
-	}
+// kept in the data directory, for the printer models the store knows. The
+// mirror fetches by the uplink's rules: through the uplink client's
+// transport (a connection per request, resumed TLS sessions, the proxy
+// from the environment) and within the bandwidth budget it shares with
+// the uploader.
+func (n *Node) newUpdateMirror(uc *uplink.Client, budget *commandcenter.Budget) (*update.Mirror, error) {
+	// A firmware image over a slow site link: the mirror caps sizes, a
+	// stuck transfer ends here.
+	client := uc.HTTPClient(budget.Transport(uc.Transport()), 30*time.Minute)
 	models := func(ctx context.Context) []string {
 		ps, err := n.store.Printers(ctx)
 		if err != nil {

@@ -106,7 +106,9 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		commandcenter.NewMetrics(n.store, commandcenter.MetricsOptions{Poller: n.poller, Clock: opts.Clock}))
-	if n.mirror, err = n.newUpdateMirror(); err != nil {
+	// Uploads and the mirror's fetches share the uplink's bandwidth cap.
+	budget := commandcenter.NewBudget(opts.RateBytes, 0, opts.Clock)
+	if n.mirror, err = n.newUpdateMirror(client, budget); err != nil {
 		return nil, fmt.Errorf("commandcenter: %w", err)
 	}
 	n.ui = httpserver.New(localui.NewHandler(localui.SourcesOf(n.store), localui.HandlerOptions{
@@ -119,7 +121,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	}
 	n.uploader = commandcenter.NewUploader(n.store, gatewayCloud{client, cred}, commandcenter.UploaderOptions{
 		Interval: opts.UploadInterval, PriorityDelay: opts.PriorityDelay, BulkInterval: opts.BulkInterval,
-		MaxBackoff: opts.MaxBackoff, RateBytes: opts.RateBytes, Retryable: uplink.Retryable,
+		MaxBackoff: opts.MaxBackoff, Budget: budget, Retryable: uplink.Retryable,
 		Clock: opts.Clock, Logger: n.log,
 	})
 	return n, nil

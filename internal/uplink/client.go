@@ -122,9 +122,27 @@ func NewClient(baseURL string, opts ClientOptions) (*Client, error) {
 		Timeout:   opts.Timeout,
 		// The Command Center talks to the configured cloud only (R-SEC-3):
 		// a redirect is an answer, not an instruction.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		CheckRedirect: noRedirects,
 	}
 	return &Client{base: u, hc: hc, clock: opts.Clock, zstd: enc}, nil
+}
+
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// Transport returns the client's transport, for other traffic to the cloud
+// (the update mirror's fetches) that must follow the uplink's rules: one
+// connection per request (R-ARCH-4), the client's TLS session cache and
+// roots, the proxy from the environment (R-ARCH-5).
+func (c *Client) Transport() http.RoundTripper { return c.hc.Transport }
+
+// HTTPClient returns an http.Client that sends through rt (the client's
+// Transport, wrapped or not), follows no redirects (R-SEC-3) and gives up
+// on a request after timeout; timeout 0 means the client's own.
+func (c *Client) HTTPClient(rt http.RoundTripper, timeout time.Duration) *http.Client {
+	if timeout <= 0 {
+		timeout = c.hc.Timeout
+	}
+	return &http.Client{Transport: rt, Timeout: timeout, CheckRedirect: noRedirects}
 }
 
 // zstdLevel is the level the client compresses with.

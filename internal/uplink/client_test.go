@@ -550,3 +550,30 @@ func TestLoadCertPool(t *testing.T) {
 		t.Errorf("Enrol via loaded pool = %v, want a verified connection answered 404", err)
 	}
 }
+
+// Other traffic to the cloud (the update mirror) sent through the client's
+// Transport follows R-ARCH-4 too: a connection per request, resuming the
+// TLS session the uploads opened.
+func TestHTTPClientSharesTheUplinkTransport(t *testing.T) {
+	e := newTLSEnv(t, nil)
+	cred := newGateway(t, e.gws, "gw-a")
+	if _, err := e.client.Upload(t.Context(), cred, batchOf(1)); err != nil {
+		t.Fatalf("Upload: %v", err)
+	}
+	hc := e.client.HTTPClient(e.client.Transport(), time.Minute)
+	for range 2 {
+		resp, err := hc.Get(e.srv.URL + "/tuf/timestamp.json")
+		if err != nil {
+			t.Fatalf("Get: %v", err)
+		}
+		resp.Body.Close()
+	}
+	if got := e.opened.Load(); got != 3 {
+		t.Errorf("server saw %d connections, want 3", got)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if diff := cmp.Diff([]bool{false, true, true}, e.resumed); diff != "" {
+		t.Errorf("TLS session resumed per request (-want +got):\n%s", diff)
+	}
+}
