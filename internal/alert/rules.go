@@ -233,6 +233,17 @@ func (r Rules) IsMuted(k fleet.RuleKey) bool {
 	return false
 }
 
+// SiteOf is the site rule k concerns: a custom rule's site, or none (the
+// whole organisation) for a built-in rule or a custom one for every site.
+func (r Rules) SiteOf(k fleet.RuleKey) fleet.SiteID {
+	for _, c := range r.Custom {
+		if c.Key() == k {
+			return c.SiteID
+		}
+	}
+	return ""
+}
+
 // Finding is what a rule concludes about a printer from one observation.
 type Finding struct {
 	Rule     fleet.RuleKey

@@ -103,3 +103,21 @@ func FuzzFindings(f *testing.F) {
 		}
 	})
 }
+
+func TestRulesSiteOf(t *testing.T) {
+	rules := Rules{Custom: []CustomRule{{ID: "a", SiteID: "site_b"}, {ID: "all"}}}
+	tests := []struct {
+		key  fleet.RuleKey
+		want fleet.SiteID
+	}{
+		{"custom-a", "site_b"},
+		{"custom-all", ""},
+		{RuleLamp, ""},
+		{"custom-unknown", ""},
+	}
+	for _, tt := range tests {
+		if got := rules.SiteOf(tt.key); got != tt.want {
+			t.Errorf("SiteOf(%s) = %q, want %q", tt.key, got, tt.want)
+		}
+	}
+}

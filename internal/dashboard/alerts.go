@@ -380,21 +380,10 @@ func (h *alertPages) muteRule(r *http.Request, p access.Principal, key fleet.Rul
 	if err != nil {
 		return err
 	}
-	if p.CanActOn(ruleSite(rules, key)) != nil {
+	if p.CanActOn(rules.SiteOf(key)) != nil {
 		return &formError{http.StatusForbidden, "Only administrators for all sites may mute this rule."}
 	}
 	return h.rules.SetRuleMuted(r.Context(), p.Org, key, muted)
-}
-
-// ruleSite is the site a rule concerns: a custom rule's site, or none (the
-// whole organisation) for a built-in rule or a custom one for every site.
-func ruleSite(rules alert.Rules, key fleet.RuleKey) fleet.SiteID {
-	for _, c := range rules.Custom {
-		if c.Key() == key {
-			return c.SiteID
-		}
-	}
-	return ""
 }
 
 // muteAlertRule mutes (mute=on) or unmutes a rule for the organisation,

@@ -256,7 +256,7 @@ func (h *alertAPI) muteAlertRule(w http.ResponseWriter, r *http.Request, p acces
 	if err != nil {
 		return err
 	}
-	if err := p.CanActOn(ruleSite(rules, key)); err != nil {
+	if err := p.CanActOn(rules.SiteOf(key)); err != nil {
 		return err
 	}
 	if err := h.rules.SetRuleMuted(r.Context(), p.Org, key, *in.Muted); err != nil {
@@ -264,15 +264,4 @@ func (h *alertAPI) muteAlertRule(w http.ResponseWriter, r *http.Request, p acces
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
-}
-
-// ruleSite is the site a rule concerns: a custom rule's site, or none (the
-// whole organisation) for a built-in rule or a custom one for every site.
-func ruleSite(rules alert.Rules, key fleet.RuleKey) fleet.SiteID {
-	for _, c := range rules.Custom {
-		if c.Key() == key {
-			return c.SiteID
-		}
-	}
-	return ""
 }
