@@ -50,9 +50,11 @@ const (
 )
 
 // csp allows the page only its own script and style: no inline script,
-// no external font or CDN (the plots are inline SVG).
+// no external font or CDN (the plots are inline SVG). Forms may post to
+// this UI only: the update policy and approvals are forms, and a browser
+// enforces form-action where Go's HTTP client does not.
 const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
-	"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+	"base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
 // HandlerOptions tunes the local UI. The zero value works.
 type HandlerOptions struct {
@@ -163,7 +165,11 @@ func NewHandler(src Sources, opts HandlerOptions) http.Handler {
 		}
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "no-referrer")
+		// same-origin, not no-referrer: under no-referrer a browser sends
+		// "Origin: null" with a form's POST, and the origin check of
+		// hostSet.guard refuses that; same-origin still sends no
+		// referrer to any other site.
+		h.Set("Referrer-Policy", "same-origin")
 		h.Set("Cache-Control", "no-store")
 		h.Set("Content-Security-Policy", csp)
 		mux.ServeHTTP(w, r)
