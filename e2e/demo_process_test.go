@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -178,5 +179,34 @@ func TestDemoBinaryRestart(t *testing.T) {
 	}
 	if first.lines["login"] == second.lines["login"] {
 		t.Errorf("second run printed the same login %q; want a new password", second.lines["login"])
+	}
+}
+
+// A second demo on a data directory in use refuses to start and names the
+// running one, which goes on undisturbed: before the lock, the second
+// reset the first one's admin password and doubled its printers.
+func TestSecondDemoOnOneDataDirectory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	t.Parallel()
+	bin := buildBinary(t)
+	data := t.TempDir()
+	first := startDemo(t, bin, data)
+	defer first.stop(t)
+
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	second := exec.CommandContext(ctx, bin, "demo", "-data", data, "-printers", "2", "-ui-ports", "0")
+	out, err := second.CombinedOutput()
+	if err == nil || ctx.Err() != nil {
+		t.Fatalf("second demo on the same data directory: %v (want a refusal at once)\n%s", err, out)
+	}
+	want := fmt.Sprintf("is used by process %d (FusionFleet demo, since ", first.cmd.Process.Pid)
+	if !strings.Contains(string(out), want) {
+		t.Errorf("second demo said %q, want it to name the running one: %q", out, want)
+	}
+	if n := len(localPrinters(t, first.lines["commandcenter"])); n != 2 {
+		t.Errorf("after the refused second start the first Command Center lists %d printers, want 2", n)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/fusionfleet/fusionfleet/internal/clock"
+	"github.com/fusionfleet/fusionfleet/internal/datadir"
 	"github.com/fusionfleet/fusionfleet/internal/cloud"
 	"github.com/fusionfleet/fusionfleet/internal/printer"
 	"github.com/fusionfleet/fusionfleet/internal/site"
@@ -43,6 +44,13 @@ func runDemo(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return err
 	}
+	// The demo's own lock covers its printers' directories; the cloud
+	// and the Command Center lock theirs as well.
+	lock, err := datadir.Acquire(*data, "FusionFleet demo")
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	defer lock.Close()
 	logger, err := newLogger(e, *logLevel)
 	if err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/clock"
+	"github.com/fusionfleet/fusionfleet/internal/datadir"
 	"github.com/fusionfleet/fusionfleet/internal/deviceapi"
 	"github.com/fusionfleet/fusionfleet/internal/httpserver"
 	"github.com/fusionfleet/fusionfleet/internal/printer"
@@ -57,6 +58,11 @@ func runPrinter(ctx context.Context, args []string, e env) error {
 	if *count < 1 || *count > 10000 {
 		return fmt.Errorf("printer: -count %d: want 1 to 10000", *count)
 	}
+	lock, err := datadir.Acquire(*data, "FusionFleet printer")
+	if err != nil {
+		return fmt.Errorf("printer: %w", err)
+	}
+	defer lock.Close()
 	logger, err := newLogger(e, *logLevel)
 	if err != nil {
 		return err

@@ -19,6 +19,7 @@ import (
 
 	"github.com/fusionfleet/fusionfleet/internal/alert"
 	"github.com/fusionfleet/fusionfleet/internal/dashboard"
+	"github.com/fusionfleet/fusionfleet/internal/datadir"
 	"github.com/fusionfleet/fusionfleet/internal/httpserver"
 	"github.com/fusionfleet/fusionfleet/internal/ingest"
 	"github.com/fusionfleet/fusionfleet/internal/notify"
@@ -71,6 +72,13 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 			n.Close()
 		}
 	}()
+	// First the data directory: a second node on it must not touch the
+	// store, the stream or the listeners of the first.
+	lock, err := datadir.Acquire(opts.DataDir, "FusionFleet cloud")
+	if err != nil {
+		return nil, fmt.Errorf("cloud: %w", err)
+	}
+	n.closers = append(n.closers, lock.Close)
 	lc := &net.ListenConfig{}
 	if n.ln, err = lc.Listen(ctx, "tcp", opts.Listen); err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)

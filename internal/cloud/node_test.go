@@ -3,6 +3,7 @@ package cloud
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fusionfleet/fusionfleet/internal/datadir"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 )
 
@@ -230,4 +232,26 @@ func TestBootstrap(t *testing.T) {
 	if again, err := n.Bootstrap(ctx, "Acme"); again != nil || err != nil {
 		t.Errorf("second start: %+v, %v; want nothing created", again, err)
 	}
+}
+
+// Issue 13: a second node on a data directory in use refuses before it
+// touches the store, the stream or a port; once the first closes, the
+// directory is free again.
+func TestDataDirectoryHeldOnce(t *testing.T) {
+	dir := t.TempDir()
+	first, err := New(t.Context(), Options{DataDir: dir, Hosts: []string{"127.0.0.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(t.Context(), Options{DataDir: dir, Hosts: []string{"127.0.0.1"}}); !errors.Is(err, datadir.ErrInUse) {
+		t.Fatalf("second node on one data directory: %v, want datadir.ErrInUse", err)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	again, err := New(t.Context(), Options{DataDir: dir, Hosts: []string{"127.0.0.1"}})
+	if err != nil {
+		t.Fatalf("after the first closed: %v", err)
+	}
+	again.Close()
 }

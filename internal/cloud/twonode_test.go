@@ -12,6 +12,7 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -49,7 +50,6 @@ func TestTwoNodesShareNATSAndPostgres(t *testing.T) {
 	natsURL := externalNATS(t)
 	dbURL := pgtest.FreshDB(t)
 	ctx := t.Context()
-	dir := t.TempDir() // shared: both nodes serve the same certificate
 	b := make([]byte, 4)
 	rand.Read(b)
 	streamName := "TWONODES_" + strings.ToUpper(hex.EncodeToString(b))
@@ -63,8 +63,17 @@ func TestTwoNodesShareNATSAndPostgres(t *testing.T) {
 			js.DeleteStream(context.Background(), streamName)
 		}
 	})
-	opts := Options{DataDir: dir, DB: dbURL, NATSURL: natsURL, StreamName: streamName, DashboardListen: "127.0.0.1:0"}
-	nodes := []*Node{start(t, opts), start(t, opts)}
+	// Each node has a data directory of its own (a directory in use
+	// refuses a second process); they serve one certificate, as nodes
+	// behind one name do: the second starts with the first one's.
+	opts := Options{DataDir: t.TempDir(), DB: dbURL, NATSURL: natsURL, StreamName: streamName, DashboardListen: "127.0.0.1:0"}
+	first := start(t, opts)
+	second := t.TempDir()
+	if err := os.CopyFS(filepath.Join(second, "tls"), os.DirFS(filepath.Join(opts.DataDir, "tls"))); err != nil {
+		t.Fatal(err)
+	}
+	opts.DataDir = second
+	nodes := []*Node{first, start(t, opts)}
 
 	user, password, token, err := nodes[0].DemoTenant(ctx)
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/fusionfleet/fusionfleet/internal/commandcenter"
 	"github.com/fusionfleet/fusionfleet/internal/commandcenter/localui"
+	"github.com/fusionfleet/fusionfleet/internal/datadir"
 	"github.com/fusionfleet/fusionfleet/internal/deviceapi"
 	"github.com/fusionfleet/fusionfleet/internal/httpserver"
 	"github.com/fusionfleet/fusionfleet/internal/update"
@@ -64,6 +65,13 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 			n.Close()
 		}
 	}()
+	// First the data directory: a second Command Center on it would pair
+	// every printer again and upload from the same outbox.
+	lock, err := datadir.Acquire(opts.DataDir, "FusionFleet Command Center")
+	if err != nil {
+		return nil, fmt.Errorf("commandcenter: %w", err)
+	}
+	n.closers = append(n.closers, lock.Close)
 	if opts.MirrorListen != "" {
 		if n.mirrorLn, err = (&net.ListenConfig{}).Listen(ctx, "tcp", opts.MirrorListen); err != nil {
 			return nil, fmt.Errorf("commandcenter: -mirror-listen: %w", err)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"database/sql"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/commandcenter"
+	"github.com/fusionfleet/fusionfleet/internal/datadir"
 	"github.com/fusionfleet/fusionfleet/internal/printer"
 	"github.com/fusionfleet/fusionfleet/internal/uplink"
 	"github.com/fusionfleet/fusionfleet/internal/wait"
@@ -237,4 +239,19 @@ func TestCloudOutageLosesNothing(t *testing.T) {
 		}
 	}
 	t.Logf("%d records, %d of them sent after a cloud outage", len(seqs), len(seqs)-before)
+}
+
+// Issue 13: a Command Center whose data directory another process holds
+// refuses before it listens, enrols or pairs anything.
+func TestDataDirectoryInUse(t *testing.T) {
+	dir := t.TempDir()
+	held, err := datadir.Acquire(dir, "another Command Center")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	_, err = New(t.Context(), Options{DataDir: dir, CloudURL: "https://127.0.0.1:1", Logger: discardLogger()})
+	if !errors.Is(err, datadir.ErrInUse) || !strings.Contains(err.Error(), "another Command Center") {
+		t.Fatalf("New on a held data directory: %v, want datadir.ErrInUse naming the holder", err)
+	}
 }
