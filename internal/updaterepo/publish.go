@@ -238,6 +238,9 @@ func (r *Repo) Publish(ctx context.Context, src io.Reader, opts PublishOptions) 
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if err := r.fresh(); err != nil {
+		return PublishResult{}, fmt.Errorf("publish: %w", err)
+	}
 	res, err := r.applyUpload(up)
 	if err != nil {
 		return PublishResult{}, fmt.Errorf("publish: %w", err)
@@ -439,6 +442,10 @@ type PublishFile struct {
 // files for which held (asked with "SHA256.NAME") reports false.
 func (r *Repo) UploadFiles(held func(file string) (bool, error)) ([]PublishFile, error) {
 	r.mu.Lock()
+	if err := r.fresh(); err != nil {
+		r.mu.Unlock()
+		return nil, err
+	}
 	rootV, targetsV := r.root.Signed.Version, r.targets.Signed.Version
 	targets := maps.Clone(r.targets.Signed.Targets)
 	r.mu.Unlock()
@@ -524,6 +531,9 @@ func (r *Repo) ExportOnline(dst string) error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if err := r.fresh(); err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
 	for _, sub := range []string{update.MetadataDir, update.TargetsDir, onlineKeyDir} {
 		perm := os.FileMode(0o755)
 		if sub == onlineKeyDir {

@@ -1,6 +1,7 @@
 package updaterepo
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -25,6 +26,11 @@ import (
 // targets 1 of 1, a one-day timestamp.
 type RepoOptions struct {
 	Clock clock.Clock // zero: the real clock
+
+	// Reloaded, if set, is called when the Repo found the metadata
+	// changed by another process and reloaded it (with the Repo locked:
+	// it must not call the Repo).
+	Reloaded func()
 
 	// Keys made by InitRepo and thresholds for the offline roles.
 	RootKeys, RootThreshold       int // zero: 3 and 2
@@ -85,6 +91,7 @@ type Repo struct {
 	targets   *metadata.Metadata[metadata.TargetsType]
 	snapshot  *metadata.Metadata[metadata.SnapshotType]
 	timestamp *metadata.Metadata[metadata.TimestampType]
+	seen      []byte // timestamp.json as last read or written here
 }
 
 // InitRepo creates a repository in dir with fresh keys for every role and
@@ -144,23 +151,70 @@ func InitRepo(dir string, opts RepoOptions) (*Repo, error) {
 // OpenRepo loads the repository in dir.
 func OpenRepo(dir string, opts RepoOptions) (*Repo, error) {
 	r := &Repo{dir: dir, opts: opts.withDefaults()}
-	md := filepath.Join(dir, update.MetadataDir)
-	var err error
-	if r.root, err = metadata.Root().FromFile(filepath.Join(md, "root.json")); err != nil {
+	if err := r.load(); err != nil {
 		return nil, fmt.Errorf("open repository %s: %w", dir, err)
 	}
-	if r.timestamp, err = metadata.Timestamp().FromFile(filepath.Join(md, "timestamp.json")); err != nil {
-		return nil, fmt.Errorf("open repository: %w", err)
-	}
-	snapV := r.timestamp.Signed.Meta["snapshot.json"].Version
-	if r.snapshot, err = metadata.Snapshot().FromFile(filepath.Join(md, versionedName(snapV, metadata.SNAPSHOT))); err != nil {
-		return nil, fmt.Errorf("open repository: %w", err)
-	}
-	tv := r.snapshot.Signed.Meta["targets.json"].Version
-	if r.targets, err = metadata.Targets().FromFile(filepath.Join(md, versionedName(tv, metadata.TARGETS))); err != nil {
-		return nil, fmt.Errorf("open repository: %w", err)
-	}
 	return r, nil
+}
+
+// load reads the current metadata from the directory.
+func (r *Repo) load() error {
+	md := filepath.Join(r.dir, update.MetadataDir)
+	ts, err := os.ReadFile(filepath.Join(md, "timestamp.json"))
+	if err != nil {
+		return err
+	}
+	root, err := metadata.Root().FromFile(filepath.Join(md, "root.json"))
+	if err != nil {
+		return err
+	}
+	timestamp, err := metadata.Timestamp().FromBytes(ts)
+	if err != nil {
+		return fmt.Errorf("timestamp.json: %w", err)
+	}
+	snapV := timestamp.Signed.Meta["snapshot.json"].Version
+	snapshot, err := metadata.Snapshot().FromFile(filepath.Join(md, versionedName(snapV, metadata.SNAPSHOT)))
+	if err != nil {
+		return err
+	}
+	tv := snapshot.Signed.Meta["targets.json"].Version
+	targets, err := metadata.Targets().FromFile(filepath.Join(md, versionedName(tv, metadata.TARGETS)))
+	if err != nil {
+		return err
+	}
+	r.root, r.timestamp, r.snapshot, r.targets, r.seen = root, timestamp, snapshot, targets, ts
+	return nil
+}
+
+// fresh reloads the metadata when another process published into the
+// directory since this Repo last read or wrote it: the release tool run on
+// the cloud's own repository, as the demo does. Without it the cloud lists
+// the releases it started with, and its next re-signing writes a timestamp
+// over the old snapshot, taking the new release back. Every method that
+// reads or changes the metadata calls it with r.mu held.
+func (r *Repo) fresh() error {
+	ts, err := os.ReadFile(filepath.Join(r.dir, update.MetadataDir, "timestamp.json"))
+	if err != nil {
+		return fmt.Errorf("repository %s: %w", r.dir, err)
+	}
+	if bytes.Equal(ts, r.seen) {
+		return nil
+	}
+	if err := r.load(); err != nil {
+		return fmt.Errorf("repository %s changed on disk: %w", r.dir, err)
+	}
+	if r.opts.Reloaded != nil {
+		r.opts.Reloaded()
+	}
+	return nil
+}
+
+// Refresh reloads the metadata if another process changed it since this
+// Repo last read or wrote it.
+func (r *Repo) Refresh() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.fresh()
 }
 
 // Dir returns the repository's directory.
@@ -217,6 +271,9 @@ func (r *Repo) AddTarget(ctx context.Context, name string, rel update.Release, s
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if err := r.fresh(); err != nil {
+		return TargetInfo{}, fmt.Errorf("add target %s: %w", name, err)
+	}
 	// Fail before copying a large file if a key is not here.
 	for _, role := range []string{metadata.TARGETS, metadata.SNAPSHOT, metadata.TIMESTAMP} {
 		if _, err := r.roleKeys(role); err != nil {
@@ -288,6 +345,9 @@ func (c ctxReader) Read(p []byte) (int, error) {
 func (r *Repo) Resign() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if err := r.fresh(); err != nil {
+		return fmt.Errorf("resign: %w", err)
+	}
 	if err := r.publishSnapshot(); err != nil {
 		return fmt.Errorf("resign: %w", err)
 	}
@@ -309,6 +369,9 @@ func (r *Repo) rotateRoot(newKeys, threshold int, signOld bool) error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if err := r.fresh(); err != nil {
+		return fmt.Errorf("rotate root: %w", err)
+	}
 	old := r.root
 	oldKeys, err := r.roleKeys(metadata.ROOT)
 	if err != nil && signOld {
@@ -486,7 +549,13 @@ func (r *Repo) writeRoot() error {
 
 // writeFile writes a metadata file atomically.
 func (r *Repo) writeFile(name string, b []byte) error {
-	return update.WriteFileAtomic(filepath.Join(r.dir, update.MetadataDir, name), b, 0o644)
+	if err := update.WriteFileAtomic(filepath.Join(r.dir, update.MetadataDir, name), b, 0o644); err != nil {
+		return err
+	}
+	if name == "timestamp.json" {
+		r.seen = b
+	}
+	return nil
 }
 
 // RepoStatus summarises a repository for the release tool.
@@ -513,6 +582,9 @@ type RoleStatus struct {
 func (r *Repo) Status() (RepoStatus, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if err := r.fresh(); err != nil {
+		return RepoStatus{}, err
+	}
 	st := RepoStatus{
 		RootVersion: r.root.Signed.Version, RootExpires: r.root.Signed.Expires,
 		TargetsVersion: r.targets.Signed.Version, SnapshotVersion: r.snapshot.Signed.Version,

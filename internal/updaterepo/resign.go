@@ -17,6 +17,10 @@ const (
 	// lookAgainEvery is how soon the scheduler looks again for a
 	// repository that is not there yet.
 	lookAgainEvery = time.Minute
+	// watchEvery is how often the service looks whether another process
+	// (the release tool on this directory) published, so that the
+	// releases on offer and the update alerts follow within seconds.
+	watchEvery = 5 * time.Second
 )
 
 // Run re-signs snapshot and timestamp on a schedule (at once if the
@@ -26,6 +30,7 @@ func (s *Service) Run(ctx context.Context, failures FailureSource) error {
 	controllerStarted := false
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	wg.Go(func() { s.watch(ctx) })
 	first := true
 	for {
 		if repo, err := s.open(); err == nil {
@@ -72,4 +77,27 @@ func (s *Service) resign(repo *Repo, atStart bool) error {
 	}
 	s.log.Info("snapshot and timestamp re-signed")
 	return nil
+}
+
+// watch refreshes the open repository every watchEvery until ctx ends; a
+// change found wakes Changed.
+func (s *Service) watch(ctx context.Context) {
+	t := time.NewTicker(watchEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		s.mu.Lock()
+		repo := s.repo
+		s.mu.Unlock()
+		if repo == nil {
+			continue // open finds it; Run looks for it
+		}
+		if err := repo.Refresh(); err != nil {
+			s.log.Warn("update repository", "err", err)
+		}
+	}
 }

@@ -92,6 +92,9 @@ func (r *Repo) readRollout() (RolloutState, error) {
 func (r *Repo) changeRollout(change func(*RolloutState) error) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if err := r.fresh(); err != nil {
+		return err
+	}
 	s, err := r.readRollout()
 	if err != nil {
 		return err

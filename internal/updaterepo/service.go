@@ -98,7 +98,7 @@ func (s *Service) open() (*Repo, error) {
 		}
 		return nil, ErrNoRepository
 	}
-	r, err := OpenRepo(s.dir, RepoOptions{Clock: s.opts.Clock})
+	r, err := OpenRepo(s.dir, RepoOptions{Clock: s.opts.Clock, Reloaded: s.repoChanged})
 	if err != nil {
 		return nil, fmt.Errorf("update repository: %w", err)
 	}

@@ -290,3 +290,89 @@ func TestServiceRunResignsOnSchedule(t *testing.T) {
 		}
 	})
 }
+
+// Issue 13: the release tool run on the cloud's own repository directory
+// (as in the demo) publishes behind the service's back. The service lists
+// the new release at once, wakes Changed for the update alerts, and its
+// next re-signing keeps the release instead of signing a timestamp over
+// the snapshot it started with.
+func TestServiceFollowsAnotherProcess(t *testing.T) {
+	f := newFixture(t)
+	s, err := NewService(f.repo.Dir(), ServiceOptions{Clock: f.clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rels, err := s.Releases(t.Context()); err != nil || len(rels) != 0 {
+		t.Fatalf("releases before any: %v, %v", rels, err)
+	}
+	woken(s) // opening the repository announced it
+
+	ti := f.release(firmware("4.3.0", model4200)) // another Repo on the directory: the release tool
+	rels, err := s.Releases(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rels) != 1 || rels[0].Target != ti.Name {
+		t.Fatalf("releases after the release tool published %s: %+v", ti.Name, rels)
+	}
+	if !woken(s) {
+		t.Error("the service did not announce the changed repository")
+	}
+
+	repo, err := s.Repo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := repo.Resign(); err != nil {
+		t.Fatal(err)
+	}
+	again, err := OpenRepo(f.repo.Dir(), RepoOptions{Clock: f.clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := again.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Targets) != 1 || st.Targets[0].Name != ti.Name {
+		t.Errorf("after the service re-signed, the repository offers %+v, want %s", st.Targets, ti.Name)
+	}
+	// And the release tool's Repo, in turn, follows the service's re-signing.
+	if err := f.repo.Resign(); err != nil {
+		t.Fatalf("release tool re-signs after the service did: %v", err)
+	}
+}
+
+// Run finds another process's release within watchEvery, without a page
+// asking for the releases.
+func TestServiceRunWatches(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tool, err := InitRepo(t.TempDir(), RepoOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := NewService(tool.Dir(), ServiceOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- s.Run(ctx, nil) }()
+		synctest.Wait()
+		woken(s)
+		content := []byte("firmware 4.3.0")
+		rel := firmware("4.3.0", model4200)
+		if _, err := tool.AddTarget(ctx, TargetName(rel, "image.bin"), rel, bytes.NewReader(content), int64(len(content))); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(watchEvery + time.Second)
+		synctest.Wait()
+		if !woken(s) {
+			t.Error("Run did not notice the release within watchEvery")
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	})
+}
