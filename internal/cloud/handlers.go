@@ -19,7 +19,7 @@ func (n *Node) webHandlers(updates *updaterepo.Service, hub *dashboard.Hub) (das
 	}, hub, dashboard.Options{Clock: o.Clock, Logger: n.log, SecureCookies: o.DashboardListen == "", SessionTTL: o.SessionTTL,
 		AllowPrivateWebhooks: o.Notify.AllowPrivateWebhooks})
 	api = restapi.NewHandler(restapi.Deps{
-		TokenLookup: st, Members: st, Sites: st, Tokens: st, Printers: st, Jobs: st, History: st,
+		TokenLookup: st, Members: st, Passwords: st, Sites: st, Tokens: st, Printers: st, Jobs: st, History: st,
 		Alerts: st, AlertRules: st, Channels: st, NotifyPrefs: st, KPIs: st, Releases: updates,
 	}, restapi.Options{Clock: o.Clock, Logger: n.log, AllowPrivateWebhooks: o.Notify.AllowPrivateWebhooks})
 	return dash, api
