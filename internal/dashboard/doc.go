@@ -20,6 +20,8 @@
 // threshold, per user name. Users change their own password (with the
 // current one); an admin resets another's to a one-time password that
 // must be replaced at the next login. Both end the user's other sessions.
+// POST /api/account/password is the change for a logged-in script (the
+// same form fields, JSON answers); no API token can change a password.
 //
 // The dashboard takes the cloud store as capabilities (Deps), and each
 // group of pages holds only the ones it uses:

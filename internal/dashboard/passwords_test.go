@@ -404,3 +404,37 @@ func nameOf(t *testing.T, f *fixture, id fleet.UserID) string {
 	}
 	return ""
 }
+
+// A login halfway through (password right, second factor to come) ends
+// with a password change: the old password must not finish it.
+func TestChangePasswordEndsPendingLogins(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	vic := f.user(t, "vic")
+	secret, _, err := identity.NewTOTP("FusionFleet", "vic")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.db.SetPendingTOTP(ctx, vic, secret); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.db.EnableTOTP(ctx, vic, 0, []string{"x"}); err != nil {
+		t.Fatal(err)
+	}
+	pending := f.client(t)
+	if resp, _ := f.tryLogin(t, pending, "vic", password); resp.Header.Get("Location") != "/login/code" {
+		t.Fatalf("password step: %s to %q, want the code page", resp.Status, resp.Header.Get("Location"))
+	}
+	_, page := get(t, pending, f.srv.URL+"/login/code")
+	codeCSRF := csrfOf(t, page)
+	token, csrf := f.sessionFor(t, vic, f.clock.Now().Add(time.Hour))
+	const newPW = "vic's new passphrase"
+	if resp, _ := post(t, f.withSession(t, token), f.srv.URL+"/account/password",
+		url.Values{"csrf": {csrf}, "current": {password}, "new": {newPW}, "confirm": {newPW}}, nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("change: %s, want 303", resp.Status)
+	}
+	resp, _ := post(t, pending, f.srv.URL+"/login/code", url.Values{"csrf": {codeCSRF}, "code": {totpCode(t, secret, f.clock.Now())}}, nil)
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/login" {
+		t.Errorf("the pending login's code after the change: %s to %q, want 303 to /login", resp.Status, resp.Header.Get("Location"))
+	}
+}
