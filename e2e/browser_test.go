@@ -662,6 +662,18 @@ func TestDashboardJourneyInBrowser(t *testing.T) {
 	b.open("/account")
 	b.shot("account")
 
+	// The password, changed with the account page's form: it must post
+	// under the page's CSP, and the browser stays logged in on the new
+	// session while every other one ends.
+	_, password, _ := strings.Cut(demo.lines["login"], " ")
+	const newPassword = "a journey passphrase"
+	b.fill("#current-password", password)
+	b.fill("#new-password", newPassword)
+	b.fill("#confirm-password", newPassword)
+	b.submit(`form[action="/account/password"] button[type="submit"]`)
+	b.waitFor("the notice that the password is changed", `location.pathname === "/account" &&
+		document.querySelector('p.notice')?.textContent.includes("Your password is changed.")`, 5*time.Second)
+
 	// A phone: nothing wider than the screen, and the menu button opens
 	// the navigation.
 	b.do("phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(3), chromedp.EmulateMobile,

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -36,8 +37,14 @@ func runCloud(ctx context.Context, args []string, e env) error {
 	releaseToken := fs.String("release-token-file", envDefault(e, "FUSIONFLEET_RELEASE_TOKEN_FILE", ""), "`file` holding the token 'fusionfleet release publish' must present (default: publishing disabled)")
 	metricsToken := fs.String("metrics-token-file", envDefault(e, "FUSIONFLEET_METRICS_TOKEN_FILE", ""), "`file` holding the bearer token /metrics asks for (default: metrics are public)")
 	maxAhead := fs.Duration("max-record-ahead", 24*time.Hour, "refuse records dated further ahead of this node's clock (a wrong clock); negative: no bound, for virtual printers on an accelerated clock")
+	proxiesFlag := fs.String("trusted-proxies", envDefault(e, "FUSIONFLEET_TRUSTED_PROXIES", ""),
+		"comma-separated `addresses or CIDRs` of reverse proxies in front of the dashboard: from them, the client address the login throttle counts is taken from X-Forwarded-For (default: none, the header is ignored)")
 	if err := parse(fs, args, e); err != nil {
 		return err
+	}
+	proxies, err := parsePrefixes(*proxiesFlag)
+	if err != nil {
+		return fmt.Errorf("cloud: -trusted-proxies: %w", err)
 	}
 	if *maxAhead == 0 {
 		return fmt.Errorf("cloud: -max-record-ahead 0: give a duration, or a negative one for no bound")
@@ -62,7 +69,7 @@ func runCloud(ctx context.Context, args []string, e env) error {
 		DataDir: *data, DB: *db, NATSURL: *natsURL, NATSCredentials: natsCreds, NATSTLS: natsTLS, Replicas: *replicas, Listen: *listen,
 		Hosts: splitList(*hosts), TLSCertFile: *certFile, TLSKeyFile: *keyFile,
 		Logger: logger, Notify: notify, TUFDir: *tufRepo, ReleaseTokenFile: *releaseToken,
-		MetricsTokenFile: *metricsToken, MaxRecordAhead: *maxAhead,
+		MetricsTokenFile: *metricsToken, MaxRecordAhead: *maxAhead, TrustedProxies: proxies,
 	})
 	if err != nil {
 		return err
@@ -153,4 +160,22 @@ func urlsHaveUserinfo(list string) bool {
 		}
 	}
 	return false
+}
+
+// parsePrefixes parses a comma-separated list of CIDRs and plain addresses
+// (a single host).
+func parsePrefixes(list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range splitList(list) {
+		if a, err := netip.ParseAddr(s); err == nil {
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return nil, fmt.Errorf("%q is neither an address nor a CIDR", s)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -66,6 +67,31 @@ func TestNATSFlags(t *testing.T) {
 			}
 			if diff := cmp.Diff(tt.want, want{creds, tls}); diff != "" {
 				t.Errorf("options (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestParsePrefixes(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    []netip.Prefix
+		wantErr bool
+	}{
+		{"", nil, false},
+		{"10.0.0.1", []netip.Prefix{netip.MustParsePrefix("10.0.0.1/32")}, false},
+		{" 10.1.2.3/8 , fd00::1 ", []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::1/128")}, false},
+		{"proxy.example.com", nil, true},
+		{"10.0.0.0/33", nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := parsePrefixes(tt.in)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
+			}
+			if diff := cmp.Diff(tt.want, got, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
 			}
 		})
 	}

@@ -116,6 +116,9 @@ type Member struct {
 	Sites     SiteSet
 	TwoFactor bool        // TOTP is enabled
 	Prefs     fleet.Prefs // language and time zone
+	// MustChangePassword is set when an administrator reset the password:
+	// the user must choose a new one before doing anything else.
+	MustChangePassword bool
 }
 
 // Token is a stored API token: everything but its secret.

@@ -2,6 +2,7 @@ package cloud
 
 import (
 	"log/slog"
+	"net/netip"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -81,6 +82,9 @@ type Options struct {
 	// SessionTTL is how long a dashboard login lasts; 0 → the
 	// dashboard's default.
 	SessionTTL time.Duration
+	// TrustedProxies are the reverse proxies in front of the dashboard
+	// (dashboard.Options.TrustedProxies); none → X-Forwarded-For ignored.
+	TrustedProxies []netip.Prefix
 }
 
 // NotifyOptions are a node's notification settings.

@@ -147,6 +147,7 @@ func TestRouteWalker(t *testing.T) {
 		member map[string]int // for logged-in callers
 		anon   int            // for callers without a valid session
 	}
+	wrongCurrent := url.Values{"current": {"wrong"}, "new": {"a new password 1"}, "confirm": {"a new password 1"}}
 	// The expectations, by route pattern; "own" objects (foreign ones are
 	// 404 wherever own ones succeed).
 	wants := map[string]want{
@@ -190,7 +191,12 @@ func TestRouteWalker(t *testing.T) {
 		"POST /admin/users":                {"/admin/users", url.Values{"name": {"{new}"}, "role": {"viewer"}}, admins(200), 303},
 		"POST /admin/users/{id}/access":    {"/admin/users/{user}/access", url.Values{"role": {"operator"}}, with(admins(303), "ladmin", 403), 303},
 		"POST /admin/users/{id}/remove":    {"/admin/users/{user}/remove", url.Values{}, with(admins(303), "ladmin", 403), 303},
-		"/":                                {"/no/such/page", nil, all(404), 303},
+		// A wrong current password is refused; the victim, for all sites,
+		// is beyond an admin limited to the second site.
+		"POST /account/password":          {"/account/password", wrongCurrent, all(403), 303},
+		"POST /api/account/password":      {"/api/account/password", wrongCurrent, all(403), 401},
+		"POST /admin/users/{id}/password": {"/admin/users/{user}/password", url.Values{}, with(admins(200), "ladmin", 403), 303},
+		"/":                               {"/no/such/page", nil, all(404), 303},
 	}
 	// Updates (updates.go), with a release list so that printer rows show.
 	f.h.updates.releases = testReleases()

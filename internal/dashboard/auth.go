@@ -19,6 +19,7 @@ type authPages struct {
 	*handler
 	sessions  Sessions
 	twoFactor TwoFactor
+	throttle  LoginThrottle
 }
 
 // dummyHash is checked when a login names no user, so that an unknown name
@@ -40,6 +41,9 @@ type session struct {
 	tokenHash string
 	csrf      string
 	prefs     fleet.Prefs
+	// mustChange: an administrator reset the password, and the user has
+	// yet to choose a new one (see passwordFirst).
+	mustChange bool
 }
 
 // authedFunc is a handler that runs only with a valid session.
@@ -106,12 +110,21 @@ func (h *ui) authorize(rt route) http.Handler {
 		if err == nil {
 			err = access.Check(s.p, rt.need, h.clock.Now())
 		}
+		if err == nil && s.mustChange && !passwordFirst[rt.pattern] {
+			err = errPasswordFirst
+		}
 		switch {
 		case errors.Is(err, access.ErrUnauthenticated) && isAPI(r):
 			h.writeError(w, r, http.StatusUnauthorized, "Not logged in.")
 			return
 		case errors.Is(err, access.ErrUnauthenticated):
 			http.Redirect(w, r, "/login", http.StatusSeeOther)
+			return
+		case errors.Is(err, errPasswordFirst) && isAPI(r):
+			h.writeError(w, r, http.StatusForbidden, "Please choose a new password on your account page first.")
+			return
+		case errors.Is(err, errPasswordFirst):
+			http.Redirect(w, r, "/account", http.StatusSeeOther)
 			return
 		case errors.Is(err, errCSRF):
 			h.writeError(w, r, http.StatusForbidden, "The form has expired. Please reload the page and try again.")
@@ -127,7 +140,23 @@ func (h *ui) authorize(rt route) http.Handler {
 	})
 }
 
-var errCSRF = errors.New("csrf token missing or wrong")
+var (
+	errCSRF          = errors.New("csrf token missing or wrong")
+	errPasswordFirst = errors.New("a new password must be chosen first")
+)
+
+// passwordFirst are the routes a user whose password an administrator
+// reset may use before choosing a new one: the account page with its
+// password form, and logout. Every other route sends them to the account
+// page, so the password an administrator knew, or passed on, is good for
+// nothing but replacing it (as directory services force a change after a
+// reset).
+var passwordFirst = map[string]bool{
+	"GET /account":               true,
+	"POST /account/password":     true,
+	"POST /api/account/password": true,
+	"POST /logout":               true,
+}
 
 // session resolves the request's session cookie. No cookie, or an unknown
 // or expired session, is access.ErrUnauthenticated.
@@ -144,7 +173,7 @@ func (h *ui) session(r *http.Request) (session, error) {
 	if err != nil {
 		return session{}, err
 	}
-	s.p, s.user, s.prefs = access.ForUser(m), m.User, m.Prefs
+	s.p, s.user, s.prefs, s.mustChange = access.ForUser(m), m.User, m.Prefs, m.MustChangePassword
 	return s, nil
 }
 
@@ -203,7 +232,10 @@ func (h *authPages) login(w http.ResponseWriter, r *http.Request) {
 		h.showLogin(w, r, http.StatusUnauthorized, loginData{Message: loginFailed})
 		return
 	}
-	if h.limiter.locked(name, now) {
+	if locked, err := h.loginLocked(r, h.throttle, name); err != nil {
+		h.internalError(w, r, err)
+		return
+	} else if locked {
 		h.showLogin(w, r, http.StatusTooManyRequests, loginData{Name: name, Message: loginLocked})
 		return
 	}
@@ -220,8 +252,11 @@ func (h *authPages) login(w http.ResponseWriter, r *http.Request) {
 		h.log.Error("stored password hash unusable", "user", user.ID, "err", err)
 	}
 	if !ok || user.ID == "" {
-		h.limiter.fail(name, now)
-		h.log.Info("login failed", "remote", r.RemoteAddr)
+		if err := h.throttle.LoginFailed(r.Context(), name, h.clientAddress(r), now); err != nil {
+			h.internalError(w, r, err)
+			return
+		}
+		h.log.Info("login failed", "remote", h.clientAddress(r))
 		h.showLogin(w, r, http.StatusUnauthorized, loginData{Name: name, Message: loginFailed})
 		return
 	}
@@ -240,7 +275,10 @@ func (h *authPages) login(w http.ResponseWriter, r *http.Request) {
 // startSession logs user in: a fresh session, its cookie, and the login
 // form's cookie gone.
 func (h *authPages) startSession(w http.ResponseWriter, r *http.Request, user fleet.User) {
-	h.limiter.succeed(user.Name)
+	if err := h.throttle.LoginSucceeded(r.Context(), user.Name, h.clientAddress(r)); err != nil {
+		h.internalError(w, r, err)
+		return
+	}
 	token, err := identity.NewToken()
 	if err != nil {
 		h.internalError(w, r, err)
@@ -251,9 +289,14 @@ func (h *authPages) startSession(w http.ResponseWriter, r *http.Request, user fl
 		return
 	}
 	h.setCookie(w, h.loginCookie(), "", -1)
-	h.setCookie(w, h.sessionCookie(), token, int(h.ttl/time.Second))
+	h.setSessionCookie(w, token)
 	h.log.Info("login", "user", user.ID)
 	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// setSessionCookie gives the browser the session token.
+func (h *handler) setSessionCookie(w http.ResponseWriter, token string) {
+	h.setCookie(w, h.sessionCookie(), token, int(h.ttl/time.Second))
 }
 
 // logout ends the session.

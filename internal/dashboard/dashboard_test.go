@@ -99,7 +99,7 @@ func newFixtureStore(t *testing.T, wrap func(*Deps)) *fixture {
 
 // storeDeps fills every capability from db.
 func storeDeps(db *store.DB) Deps {
-	return Deps{Sessions: db, TwoFactor: db, Members: db, Sites: db, Tokens: db, Printers: db, Jobs: db, History: db,
+	return Deps{Sessions: db, TwoFactor: db, Throttle: db, Passwords: db, Members: db, Sites: db, Tokens: db, Printers: db, Jobs: db, History: db,
 		Alerts: db, AlertRules: db, WorstAlerts: db, Channels: db, NotifyPrefs: db, KPIs: db}
 }
 
@@ -305,6 +305,10 @@ func TestLoginReplacesMalformedCookie(t *testing.T) {
 	}
 }
 
+// freeFailures are the failed logins per name and address the store's
+// throttle lets pass before it locks the pair for 30 seconds.
+const freeFailures = 5
+
 func TestLoginBackoff(t *testing.T) {
 	f := newFixture(t)
 	c := f.client(t)
@@ -326,53 +330,9 @@ func TestLoginBackoff(t *testing.T) {
 	if resp, _ := f.tryLogin(t, c, "ghost", "x"); resp.StatusCode != http.StatusTooManyRequests {
 		t.Errorf("unknown name after failures = %s, want 429", resp.Status)
 	}
-	f.clock.Advance(baseLock + time.Second)
+	f.clock.Advance(30*time.Second + time.Second)
 	if resp, _ := f.tryLogin(t, c, "ada", password); resp.StatusCode != http.StatusSeeOther {
 		t.Errorf("login after the lock = %s, want 303", resp.Status)
-	}
-}
-
-func TestLimiter(t *testing.T) {
-	l := newLimiter()
-	now := t0
-	for range freeFailures {
-		l.fail("Ada", now)
-	}
-	if l.locked("ada", now) {
-		t.Fatal("locked after the free failures")
-	}
-	tests := []struct {
-		failure int
-		lock    time.Duration
-	}{{6, 30 * time.Second}, {7, time.Minute}, {8, 2 * time.Minute}, {12, maxLock}, {40, maxLock}}
-	n := freeFailures
-	for _, tt := range tests {
-		for n < tt.failure {
-			l.fail(" ADA ", now)
-			n++
-		}
-		if !l.locked("ada", now.Add(tt.lock-time.Second)) || l.locked("ada", now.Add(tt.lock)) {
-			t.Errorf("failure %d: want a lock of %v", tt.failure, tt.lock)
-		}
-	}
-	l.succeed("ada")
-	if l.locked("ada", now) {
-		t.Error("locked after success")
-	}
-	// Failures an hour apart never add up to a lock.
-	for i := range 2 * freeFailures {
-		l.fail("eve", now.Add(time.Duration(i)*(forgetAfter+time.Second)))
-	}
-	if l.locked("eve", now.Add(time.Duration(2*freeFailures-1)*(forgetAfter+time.Second))) {
-		t.Error("stale failures counted")
-	}
-	// The table stays bounded.
-	big := newLimiter()
-	for i := range maxTracked + 10 {
-		big.fail(strings.Repeat("x", i%50)+string(rune('a'+i%26))+time.Duration(i).String(), now.Add(time.Duration(i)*time.Second))
-	}
-	if len(big.entries) > maxTracked {
-		t.Errorf("limiter tracks %d names, want <= %d", len(big.entries), maxTracked)
 	}
 }
 

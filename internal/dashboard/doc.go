@@ -14,13 +14,20 @@
 // token and cross-origin POSTs are refused; every page is sent with a
 // strict Content Security Policy, so the page script lives in an embedded
 // static file. Login is password, then a TOTP or recovery code when the
-// user has two-factor login, with a per-name back-off on failures.
+// user has two-factor login. Failures are throttled in the store, shared
+// by every node: per user name and client address, so that an attacker
+// cannot lock the user out from elsewhere, and, with a far higher
+// threshold, per user name. Users change their own password (with the
+// current one); an admin resets another's to a one-time password that
+// must be replaced at the next login. Both end the user's other sessions.
+// POST /api/account/password is the change for a logged-in script (the
+// same form fields, JSON answers); no API token can change a password.
 //
 // The dashboard takes the cloud store as capabilities (Deps), and each
 // group of pages holds only the ones it uses:
 //
 //	every route (authorize)           Sessions
-//	login, logout, two-factor         Sessions, TwoFactor
+//	login, logout, two-factor         Sessions, TwoFactor, Throttle
 //	My 3D printers, its feed, events  Sessions, Printers, Sites, WorstAlerts (+ the updates banner)
 //	printer page                      Printers, Sites, History, Jobs, Alerts
 //	jobs, CSV export, job page        Printers, Sites, Jobs
@@ -28,14 +35,15 @@
 //	updates                           Releases, Printers, Sites
 //	alerts and alert rules            Alerts, AlertRules, Members, Sites
 //	sites and enrolment               Sites, Printers
-//	users                             Members, Sites
+//	users                             Members, Sites, Passwords
 //	API tokens                        Tokens, Members, Sites
 //	notifications                     Channels, NotifyPrefs
-//	account                           Members
+//	account                           Members, Sessions, Passwords, Throttle
 //
-// Sessions, TwoFactor and WorstAlerts are the dashboard's own; the others
-// are declared once by the package owning the concept (access, fleetquery,
-// alert, notify, kpi) because the REST API uses them too.
+// Sessions, TwoFactor, Throttle, Passwords and WorstAlerts are the
+// dashboard's own; the others are declared once by the package owning the
+// concept (access, fleetquery, alert, notify, kpi) because the REST API
+// uses them too.
 //
 // Hub fans out "printers of this organisation changed" to the open event
 // streams of that organisation only (R-SEC-6).

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -29,6 +30,8 @@ import (
 type Deps struct {
 	Sessions    Sessions                 // logins and sessions: every route
 	TwoFactor   TwoFactor                // the login code and the two-factor page
+	Throttle    LoginThrottle            // failed logins, shared by every node
+	Passwords   Passwords                // changing one's password; an admin's reset
 	Members     access.Members           // users, alert assignees, token owners, account
 	Sites       access.Sites             // site names on most pages; sites and enrolment
 	Tokens      access.Tokens            // API tokens
@@ -56,6 +59,15 @@ type Sessions interface {
 	CreateLoginChallenge(ctx context.Context, tokenHash string, user fleet.UserID, expires time.Time) error
 	LoginChallengeUser(ctx context.Context, tokenHash string, now time.Time) (fleet.User, error)
 	DeleteLoginChallenge(ctx context.Context, tokenHash string, now time.Time) error
+}
+
+// Passwords replaces passwords: a user's own change, which keeps the user
+// logged in with a new session, and an administrator's reset, which
+// demands a new password at the next login. Both end every other session
+// and pending login of the user.
+type Passwords interface {
+	ChangePassword(ctx context.Context, org fleet.OrgID, user fleet.UserID, passwordHash, newSessionHash string, expires time.Time) error
+	ResetPassword(ctx context.Context, org fleet.OrgID, user fleet.UserID, passwordHash string) error
 }
 
 // TwoFactor keeps each user's TOTP secret, the last step used, and the
@@ -90,6 +102,10 @@ type Options struct {
 	// other special-purpose IP address (as the notify dispatcher's option
 	// of the same name allows delivering to them).
 	AllowPrivateWebhooks bool
+	// TrustedProxies are the reverse proxies in front of the dashboard:
+	// from them, the client address the login throttle counts is taken
+	// from X-Forwarded-For. Empty: the peer's address, the header ignored.
+	TrustedProxies []netip.Prefix
 }
 
 const (
@@ -120,7 +136,7 @@ type handler struct {
 	log       *slog.Logger
 	secure    bool
 	ttl       time.Duration
-	limiter   *limiter
+	proxies   []netip.Prefix
 	cop       *http.CrossOriginProtection
 	pages     map[string]*template.Template
 	zones     sync.Map // time zone name → *time.Location, see zone
@@ -158,7 +174,7 @@ func newHandler(d Deps, hub *Hub, opts Options) *ui {
 		log:       opts.Logger,
 		secure:    opts.SecureCookies,
 		ttl:       opts.SessionTTL,
-		limiter:   newLimiter(),
+		proxies:   opts.TrustedProxies,
 		cop:       http.NewCrossOriginProtection(),
 		pages:     make(map[string]*template.Template),
 		heartbeat: heartbeatEvery,
@@ -190,7 +206,7 @@ func newHandler(d Deps, hub *Hub, opts Options) *ui {
 	return &ui{
 		handler:  h,
 		sessions: d.Sessions,
-		auth:     &authPages{handler: h, sessions: d.Sessions, twoFactor: d.TwoFactor},
+		auth:     &authPages{handler: h, sessions: d.Sessions, twoFactor: d.TwoFactor, throttle: d.Throttle},
 		printers: &printerPages{handler: h, hub: hub, sessions: d.Sessions, printers: d.Printers, sites: d.Sites,
 			worst: d.WorstAlerts, updates: updates},
 		detail: &detailPage{handler: h, printers: d.Printers, sites: d.Sites, history: d.History, jobs: d.Jobs,
@@ -200,10 +216,10 @@ func newHandler(d Deps, hub *Hub, opts Options) *ui {
 		updates: updates,
 		alerts:  &alertPages{handler: h, sites: d.Sites, alerts: d.Alerts, rules: d.AlertRules, members: d.Members},
 		sites:   &sitePages{handler: h, sites: d.Sites, printers: d.Printers},
-		users:   &userPages{handler: h, members: d.Members, sites: d.Sites},
+		users:   &userPages{handler: h, members: d.Members, sites: d.Sites, passwords: d.Passwords},
 		tokens:  &tokenPages{handler: h, tokens: d.Tokens, members: d.Members, sites: d.Sites},
 		notify:  &notifyPages{handler: h, channels: d.Channels, prefs: d.NotifyPrefs, allowPrivate: opts.AllowPrivateWebhooks},
-		account: &accountPage{handler: h, members: d.Members},
+		account: &accountPage{handler: h, members: d.Members, sessions: d.Sessions, passwords: d.Passwords, throttle: d.Throttle},
 	}
 }
 
@@ -272,6 +288,8 @@ func (h *ui) table() []route {
 		{"POST /account/two-factor/disable", memberPost, h.auth.disableTwoFactor},
 		{"GET /account", member, h.account.accountPage},
 		{"POST /account", memberPost, h.account.saveAccount},
+		{"POST /account/password", memberPost, h.account.changePassword},
+		{"POST /api/account/password", memberPost, h.account.changePassword},
 
 		{"GET /admin/notifications", orgGet, h.notify.channelsPage},
 		{"POST /admin/notifications", orgPost, h.notify.createChannel},
@@ -285,6 +303,7 @@ func (h *ui) table() []route {
 		{"POST /admin/users", adminPost, h.users.createUser},
 		{"POST /admin/users/{id}/access", adminPost, h.users.setUserAccess},
 		{"POST /admin/users/{id}/remove", adminPost, h.users.removeUser},
+		{"POST /admin/users/{id}/password", adminPost, h.users.resetPassword},
 
 		{"/", member, func(w http.ResponseWriter, r *http.Request, _ session) {
 			h.writeError(w, r, http.StatusNotFound, "Page not found.")

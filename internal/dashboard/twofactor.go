@@ -71,8 +71,8 @@ func (h *authPages) codePage(w http.ResponseWriter, r *http.Request) {
 }
 
 // loginCode checks the second factor, a TOTP code or a recovery code, and
-// starts the session. Failures count towards the login back-off of the
-// user name, like wrong passwords.
+// starts the session. Failures count towards the login throttle of the
+// user name and address, like wrong passwords.
 func (h *authPages) loginCode(w http.ResponseWriter, r *http.Request) {
 	user, token, ok := h.pendingLogin(w, r)
 	if !ok {
@@ -86,13 +86,19 @@ func (h *authPages) loginCode(w http.ResponseWriter, r *http.Request) {
 	show := func(status int, msg string) {
 		h.render(w, r, status, "login_code.html", page{Title: "Two-factor login", CSRF: csrfToken(token), Data: loginData{Message: msg}})
 	}
-	if h.limiter.locked(user.Name, now) {
+	if locked, err := h.loginLocked(r, h.throttle, user.Name); err != nil {
+		h.internalError(w, r, err)
+		return
+	} else if locked {
 		show(http.StatusTooManyRequests, loginLocked)
 		return
 	}
 	err := h.checkSecondFactor(r, user.ID, r.PostFormValue("code"), now)
 	if errors.Is(err, fleet.ErrInvalidToken) {
-		h.limiter.fail(user.Name, now)
+		if err := h.throttle.LoginFailed(r.Context(), user.Name, h.clientAddress(r), now); err != nil {
+			h.internalError(w, r, err)
+			return
+		}
 		h.log.Info("second factor failed", "user", user.ID)
 		show(http.StatusUnauthorized, codeFailed)
 		return

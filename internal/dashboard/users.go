@@ -15,8 +15,9 @@ import (
 // they may be limited to.
 type userPages struct {
 	*handler
-	members access.Members
-	sites   access.Sites
+	members   access.Members
+	sites     access.Sites
+	passwords Passwords
 }
 
 // formError is a message about a form, meant for the person who sent it.
@@ -129,7 +130,8 @@ type usersData struct {
 	Roles    []string
 	Message  string
 	Created  string // the name of a user just created
-	Password string // their first password, shown once
+	Reset    string // the name of a user whose password was just reset
+	Password string // the created or reset user's password, shown once
 }
 
 // usersPage lists the organisation's users with forms to add, change and
@@ -285,4 +287,42 @@ func (h *userPages) removeUser(w http.ResponseWriter, r *http.Request, s session
 		return
 	}
 	http.Redirect(w, r, "/admin/users", http.StatusSeeOther)
+}
+
+// resetPassword gives a user a new generated password, shown once to the
+// admin, ends all of the user's sessions and pending logins, and demands
+// that the user choose a password of their own at the next login. The
+// admin never picks the password: nobody is tempted to reuse one, and the
+// one the admin saw stops working at the user's first login. Only a
+// user the admin may manage can be reset (as for every other change to a
+// user: an admin limited to some sites only users within those sites),
+// and not the admin themselves: their own password is changed on the
+// account page, with the current one.
+func (h *userPages) resetPassword(w http.ResponseWriter, r *http.Request, s session) {
+	again := func(status int, msg string) { h.showUsers(w, r, s, status, usersData{Message: msg}) }
+	var m access.Member
+	password, err := func() (string, error) {
+		var err error
+		if m, err = h.managed(r, s); err != nil {
+			return "", err
+		}
+		if m.ID == s.user.ID {
+			return "", badForm("Change your own password on your account page.")
+		}
+		password, err := identity.GeneratePassword()
+		if err != nil {
+			return "", err
+		}
+		hash, err := identity.HashPassword(password)
+		if err != nil {
+			return "", err
+		}
+		return password, h.passwords.ResetPassword(r.Context(), s.p.Org, m.ID, hash)
+	}()
+	if err != nil {
+		h.formFailed(w, r, s, err, again)
+		return
+	}
+	h.log.Info("password reset", "user", m.ID, "by", s.user.ID)
+	h.showUsers(w, r, s, http.StatusOK, usersData{Reset: m.Name, Password: password})
 }

@@ -197,3 +197,31 @@ func TestGeneratePassword(t *testing.T) {
 		seen[pw] = true
 	}
 }
+
+func TestCheckNewPassword(t *testing.T) {
+	generated, err := GeneratePassword()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, pw string
+		want     error
+	}{
+		{"twelve characters", "abcdefghijkl", nil},
+		{"twelve runes, more bytes", "äöüäöüäöüäöü", nil},
+		{"generated", generated, nil},
+		{"eleven characters", "abcdefghijk", ErrPasswordShort},
+		{"empty", "", ErrPasswordShort},
+		{"invalid UTF-8", strings.Repeat("\xff", 20), ErrPasswordShort},
+		{"too long", strings.Repeat("x", maxPasswordLen+1), ErrPasswordLong},
+		{"the user name", "Administrator", ErrPasswordIsName},
+		{"the user name with spaces", " administrator ", ErrPasswordIsName},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := CheckNewPassword(tt.pw, "administrator"); !errors.Is(err, tt.want) {
+				t.Errorf("CheckNewPassword(%q) = %v, want %v", tt.pw, err, tt.want)
+			}
+		})
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -41,6 +42,34 @@ var ErrMalformedHash = errors.New("malformed password hash")
 const maxPasswordLen = 1024
 
 var b64 = base64.RawStdEncoding
+
+// MinPasswordLen is the fewest characters a password a person chooses may
+// have. Length is the one rule: NIST SP 800-63B asks for no composition
+// rules, which make passwords harder to remember rather than to guess. A
+// generated password (GeneratePassword) has 23.
+const MinPasswordLen = 12
+
+// The reasons CheckNewPassword refuses a password.
+var (
+	ErrPasswordShort  = fmt.Errorf("password shorter than %d characters", MinPasswordLen)
+	ErrPasswordLong   = fmt.Errorf("password longer than %d bytes", maxPasswordLen)
+	ErrPasswordIsName = errors.New("password is the user name")
+)
+
+// CheckNewPassword checks a password the user called name chose: at least
+// MinPasswordLen characters, at most maxPasswordLen bytes, valid UTF-8,
+// and not the user name.
+func CheckNewPassword(pw, name string) error {
+	switch {
+	case len(pw) > maxPasswordLen:
+		return ErrPasswordLong
+	case !utf8.ValidString(pw) || utf8.RuneCountInString(pw) < MinPasswordLen:
+		return ErrPasswordShort
+	case strings.EqualFold(strings.TrimSpace(pw), strings.TrimSpace(name)):
+		return ErrPasswordIsName
+	}
+	return nil
+}
 
 // params are the parts of a PHC argon2id string.
 type params struct {

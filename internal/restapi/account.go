@@ -62,6 +62,14 @@ func (h *accountAPI) setAccount(w http.ResponseWriter, r *http.Request, p access
 	return nil
 }
 
+// changePassword is refused to every API token (the route is for a
+// logged-in user only, and the API knows no sessions): a stolen token must
+// not become the account. Users change their password in the dashboard,
+// with the current one.
+func (h *accountAPI) changePassword(http.ResponseWriter, *http.Request, access.Principal) error {
+	return access.ErrSessionRequired
+}
+
 type siteRequest struct {
 	Name string `json:"name"`
 }

@@ -18,16 +18,19 @@
 //	sites, enrolment tokens        Sites
 //	printers, detail, history      Printers, History
 //	jobs                           Printers, Jobs
-//	users                          Members
+//	users                          Members, Passwords (an admin's reset)
 //	API tokens                     Tokens
 //	alerts and alert rules         Alerts, AlertRules, Members
 //	notifications                  Channels, NotifyPrefs
 //	KPIs, benchmark, usage         Printers, Sites, KPIs
 //	updates                        Releases, Printers
 //
-// TokenLookup is the API's own; the others are declared once by the
+// TokenLookup and Passwords are the API's own; the others are declared once by the
 // package owning the concept (access, fleetquery, alert, notify, kpi)
 // because the dashboard uses them too.
+//
+// A token can neither create tokens nor change its owner's password (nor
+// reset it): both are for a logged-in user in the dashboard.
 //
 // Errors are JSON {"error": "..."}; writeError and statusOf are the one
 // place errors become HTTP statuses.

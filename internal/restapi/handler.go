@@ -28,6 +28,7 @@ import (
 type Deps struct {
 	TokenLookup TokenLookup              // the bearer token of every request
 	Members     access.Members           // the token's owner; users; account
+	Passwords   PasswordReset            // an admin's password reset
 	Sites       access.Sites             // sites and enrolment tokens; KPI filters
 	Tokens      access.Tokens            // API tokens
 	Printers    fleetquery.PrinterReader // printers and their detail
@@ -47,6 +48,13 @@ type Deps struct {
 // tokenHash; an unknown hash is fleet.ErrNotFound.
 type TokenLookup interface {
 	APITokenByHash(ctx context.Context, tokenHash string) (access.Token, error)
+}
+
+// PasswordReset gives a user of org a password an administrator issued,
+// to be replaced at the next login, and ends the user's sessions and
+// pending logins.
+type PasswordReset interface {
+	ResetPassword(ctx context.Context, org fleet.OrgID, user fleet.UserID, passwordHash string) error
 }
 
 // Options tunes the API. The zero value works: real clock, no logs.
@@ -115,7 +123,8 @@ type (
 	}
 	userAPI struct {
 		*handler
-		members access.Members
+		members   access.Members
+		passwords PasswordReset
 	}
 	tokenAPI struct {
 		*handler
@@ -169,7 +178,7 @@ func newHandler(d Deps, opts Options) *api {
 		sites:    &siteAPI{handler: h, sites: d.Sites},
 		printers: &printerAPI{handler: h, printers: d.Printers, history: d.History},
 		jobs:     &jobAPI{handler: h, printers: d.Printers, jobs: d.Jobs},
-		users:    &userAPI{handler: h, members: d.Members},
+		users:    &userAPI{handler: h, members: d.Members, passwords: d.Passwords},
 		tokens:   &tokenAPI{handler: h, tokens: d.Tokens},
 		alerts:   &alertAPI{handler: h, alerts: d.Alerts, rules: d.AlertRules, members: d.Members},
 		notify:   &notifyAPI{handler: h, channels: d.Channels, prefs: d.NotifyPrefs, allowPrivate: opts.AllowPrivateWebhooks},
@@ -192,8 +201,8 @@ var (
 	write      = access.Requirement{Role: fleet.RoleViewer, Write: true}
 	adminRead  = access.Requirement{Role: fleet.RoleAdmin}
 	adminWrite = access.Requirement{Role: fleet.RoleAdmin, Write: true}
-	// sessionOnly refuses every API token: creating tokens is for a
-	// logged-in user in the dashboard.
+	// sessionOnly refuses every API token: creating tokens and changing
+	// one's password are for a logged-in user in the dashboard.
 	sessionOnly = access.Requirement{Role: fleet.RoleViewer, Write: true, Session: true}
 	// Notification channels carry every site's alerts and have no site of
 	// their own: they, and their delivery log, are the organisation's.
@@ -209,6 +218,7 @@ func (h *api) routes() []route {
 		{"GET", "/api/v1/me", read, h.me},
 		{"GET", "/api/v1/account", read, h.account.account},
 		{"PUT", "/api/v1/account", write, h.account.setAccount},
+		{"PUT", "/api/v1/account/password", sessionOnly, h.account.changePassword},
 		{"GET", "/api/v1/sites", read, h.sites.listSites},
 		{"POST", "/api/v1/sites", adminWrite, h.sites.createSite},
 		{"GET", "/api/v1/printers", read, h.printers.listPrinters},
@@ -225,6 +235,7 @@ func (h *api) routes() []route {
 		{"GET", "/api/v1/users/{id}", adminRead, h.users.user},
 		{"PATCH", "/api/v1/users/{id}", adminWrite, h.users.updateUser},
 		{"DELETE", "/api/v1/users/{id}", adminWrite, h.users.deleteUser},
+		{"POST", "/api/v1/users/{id}/password", adminWrite, h.users.resetPassword},
 		{"GET", "/api/v1/tokens", read, h.tokens.listTokens},
 		{"POST", "/api/v1/tokens", sessionOnly, h.tokens.createToken},
 		{"DELETE", "/api/v1/tokens/{id}", write, h.tokens.revokeToken},
@@ -347,7 +358,7 @@ func statusOf(err error) (int, string) {
 	case errors.Is(err, access.ErrUnauthenticated):
 		return http.StatusUnauthorized, "Missing, invalid, revoked or expired API token."
 	case errors.Is(err, access.ErrSessionRequired):
-		return http.StatusForbidden, "An API token cannot create API tokens: create them in the dashboard, logged in."
+		return http.StatusForbidden, "An API token cannot create API tokens or change a password: do it in the dashboard, logged in."
 	case errors.Is(err, access.ErrForbidden):
 		return http.StatusForbidden, "Not allowed for this token."
 	case errors.Is(err, fleet.ErrNotFound):

@@ -41,10 +41,14 @@ type userJSON struct {
 	Role      string         `json:"role"`
 	Sites     []fleet.SiteID `json:"sites"`
 	TwoFactor bool           `json:"two_factor"`
+	// MustChangePassword: an administrator reset the password and the
+	// user has not chosen a new one yet.
+	MustChangePassword bool `json:"must_change_password"`
 }
 
 func newUserJSON(m access.Member) userJSON {
-	return userJSON{ID: m.ID, Name: m.Name, Role: m.Role.String(), Sites: siteList(m.Sites), TwoFactor: m.TwoFactor}
+	return userJSON{ID: m.ID, Name: m.Name, Role: m.Role.String(), Sites: siteList(m.Sites), TwoFactor: m.TwoFactor,
+		MustChangePassword: m.MustChangePassword}
 }
 
 type meJSON struct {
@@ -257,6 +261,40 @@ func (h *userAPI) deleteUser(w http.ResponseWriter, r *http.Request, p access.Pr
 	}
 	h.log.Info("user removed", "user", m.ID, "by", p.User.ID)
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// resetPassword gives a user a generated one-time password, answered
+// once, that the user must replace at the next login in the dashboard; all
+// the user's sessions and pending logins end. As for every change to a
+// user, the caller must be able to manage them (an admin limited to some
+// sites: only users within those). The caller's own password is refused:
+// changing it takes the current one, in the dashboard; a token that could
+// reset its owner's password would turn a stolen token into the account.
+func (h *userAPI) resetPassword(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+	m, err := h.managed(r, p)
+	if err != nil {
+		return err
+	}
+	if m.ID == p.User.ID {
+		return badRequest("You cannot reset your own password: change it in the dashboard, with the current one.")
+	}
+	password, err := identity.GeneratePassword()
+	if err != nil {
+		return err
+	}
+	hash, err := identity.HashPassword(password)
+	if err != nil {
+		return err
+	}
+	if err := h.passwords.ResetPassword(r.Context(), p.Org, m.ID, hash); err != nil {
+		return err
+	}
+	if m, err = h.members.Member(r.Context(), p.Org, m.ID); err != nil {
+		return err
+	}
+	h.log.Info("password reset", "user", m.ID, "by", p.User.ID)
+	h.encode(w, http.StatusOK, createdUserJSON{User: newUserJSON(m), Password: password})
 	return nil
 }
 

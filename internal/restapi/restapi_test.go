@@ -69,7 +69,7 @@ func newFixture(t *testing.T) *fixture {
 
 // storeDeps fills every capability from db.
 func storeDeps(db *store.DB) Deps {
-	return Deps{TokenLookup: db, Members: db, Sites: db, Tokens: db, Printers: db, Jobs: db, History: db,
+	return Deps{TokenLookup: db, Members: db, Passwords: db, Sites: db, Tokens: db, Printers: db, Jobs: db, History: db,
 		Alerts: db, AlertRules: db, Channels: db, NotifyPrefs: db, KPIs: db}
 }
 
@@ -256,17 +256,20 @@ func TestRouteWalker(t *testing.T) {
 		"PATCH /api/v1/users/{id}":                    with(adminOnly(200, false), "ladmin", 403),
 		"DELETE /api/v1/users/{id}":                   with(adminOnly(204, false), "ladmin", 403),
 		"GET /api/v1/tokens":                          ok(200),
-		"POST /api/v1/tokens":                         ok(403),                                  // tokens cannot create tokens
-		"DELETE /api/v1/tokens/{id}":                  with(ok(404), "admin", 204, "read", 403), // the victim token is for all sites
-		"POST /api/v1/enrolment-tokens":               with(adminOnly(201, false), "ladmin", 400),
-		"GET /api/v1/kpis":                            ok(200),
-		"GET /api/v1/benchmark":                       ok(200),
-		"GET /api/v1/usage":                           ok(200),
-		"GET /api/v1/alerts":                          ok(200),
-		"GET /api/v1/alerts/{id}":                     with(ok(200), "limited", 404, "ladmin", 404, "loperator", 404),
-		"POST /api/v1/alerts/{id}/ack":                with(ok(200), "viewer", 403, "limited", 403, "ladmin", 404, "loperator", 404, "read", 403),
-		"POST /api/v1/alerts/{id}/assign":             with(ok(200), "viewer", 403, "limited", 403, "ladmin", 404, "loperator", 404, "read", 403),
-		"GET /api/v1/alert-rules":                     ok(200),
+		"POST /api/v1/tokens":                         ok(403), // tokens cannot create tokens
+		"PUT /api/v1/account/password":                ok(403), // nor change a password
+		// The victim is a viewer for all sites, beyond an admin limited to one.
+		"POST /api/v1/users/{id}/password": with(adminOnly(200, false), "ladmin", 403),
+		"DELETE /api/v1/tokens/{id}":       with(ok(404), "admin", 204, "read", 403), // the victim token is for all sites
+		"POST /api/v1/enrolment-tokens":    with(adminOnly(201, false), "ladmin", 400),
+		"GET /api/v1/kpis":                 ok(200),
+		"GET /api/v1/benchmark":            ok(200),
+		"GET /api/v1/usage":                ok(200),
+		"GET /api/v1/alerts":               ok(200),
+		"GET /api/v1/alerts/{id}":          with(ok(200), "limited", 404, "ladmin", 404, "loperator", 404),
+		"POST /api/v1/alerts/{id}/ack":     with(ok(200), "viewer", 403, "limited", 403, "ladmin", 404, "loperator", 404, "read", 403),
+		"POST /api/v1/alerts/{id}/assign":  with(ok(200), "viewer", 403, "limited", 403, "ladmin", 404, "loperator", 404, "read", 403),
+		"GET /api/v1/alert-rules":          ok(200),
 		// An admin limited to a site must name it for a new rule, and may
 		// neither delete the walker's rule for every site nor mute the
 		// built-in rule: both concern the whole organisation.
@@ -294,6 +297,7 @@ func TestRouteWalker(t *testing.T) {
 		"POST /api/v1/enrolment-tokens":       `{"site_id":"%s"}`,
 		"POST /api/v1/sites":                  `{"name":"Site %s"}`,
 		"PUT /api/v1/account":                 `{"lang":"de","time_zone":"Europe/Berlin"}`,
+		"PUT /api/v1/account/password":        `{"current":"whatever","new":"a new passphrase"}`,
 		"POST /api/v1/alerts/{id}/assign":     `{"user_id":null}`,
 		"POST /api/v1/alert-rules":            `{"metric":"system_errors","comparison":">","threshold":3,"severity":"warning"}`,
 		"PUT /api/v1/alert-rules/{key}/muted": `{"muted":true}`,

@@ -14,7 +14,8 @@ const pruneChunk = 5000
 
 // Prune deletes data older than r allows as of now (zero fields of r take
 // their defaults) and returns the rows removed per table. The latest
-// snapshots, printers and tenants are never pruned.
+// snapshots, printers and tenants are never pruned. Counts of failed
+// logins go a day after their last failure, when no lock holds any more.
 //
 // On PostgreSQL, layers and log lines live in monthly partitions: Prune
 // first creates the partitions of the coming months (see
@@ -39,6 +40,7 @@ func (d *DB) Prune(ctx context.Context, now time.Time, r retention.Retention) (m
 		{"counters_history", "time", r.History},
 		{"consumables_history", "time", r.History},
 		{"received", "at", r.Received},
+		{"login_failures", "last_at", keepFailures}, // see the login throttle
 	}
 	if d.dialect.kind == postgres {
 		if err := d.EnsurePartitions(ctx, now); err != nil {

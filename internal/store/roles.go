@@ -57,7 +57,7 @@ func writeSiteSet(ctx context.Context, tx *txn, org fleet.OrgID, sites access.Si
 	return nil
 }
 
-const memberColumns = `SELECT u.id, u.org_id, u.name, u.role, u.site_limited,
+const memberColumns = `SELECT u.id, u.org_id, u.name, u.role, u.site_limited, u.must_change_password,
 	COALESCE((SELECT enabled FROM totp WHERE totp.user_id = u.id), false),
 	COALESCE(up.lang, ''), COALESCE(up.time_zone, '')
 	FROM users u LEFT JOIN user_prefs up ON up.user_id = u.id `
@@ -70,7 +70,7 @@ func scanMembers(ctx context.Context, q querier, rows *sql.Rows) ([]access.Membe
 		var m access.Member
 		var role int
 		var lim, tf bool
-		if err := rows.Scan(&m.ID, &m.OrgID, &m.Name, &role, &lim, &tf, &m.Prefs.Lang, &m.Prefs.TimeZone); err != nil {
+		if err := rows.Scan(&m.ID, &m.OrgID, &m.Name, &role, &lim, &m.MustChangePassword, &tf, &m.Prefs.Lang, &m.Prefs.TimeZone); err != nil {
 			rows.Close()
 			return nil, err
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/access"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
@@ -130,27 +131,79 @@ func orgExists(ctx context.Context, tx *txn, org fleet.OrgID) error {
 	return nil
 }
 
-// SetPassword replaces a user's password hash and ends the user's sessions,
-// as a password reset must. An unknown user is fleet.ErrNotFound.
+// SetPassword replaces a user's password hash and ends the user's sessions
+// and pending logins, as a password reset must. An unknown user is
+// fleet.ErrNotFound. It serves the operator's reset of the first admin; a
+// reset by an administrator is ResetPassword.
 func (d *DB) SetPassword(ctx context.Context, user fleet.UserID, passwordHash string) error {
-	if passwordHash == "" {
-		return errors.New("set password: empty password hash")
-	}
 	err := d.tx(ctx, func(tx *txn) error {
-		res, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE id = ?`, passwordHash, user)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return fleet.ErrNotFound
-		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ?`, user)
-		return err
+		return setPassword(ctx, tx, `id = ?`, []any{user}, passwordHash, false, "", time.Time{})
 	})
 	if err != nil {
 		return fmt.Errorf("set password of %s: %w", user, err)
 	}
 	return nil
+}
+
+// ChangePassword replaces the password hash of user, a user of org who
+// chose a new password, and clears the demand to choose one. It ends every
+// session and pending login of the user and, in the same transaction,
+// starts the session newSessionHash until expires: the user stays logged
+// in where they changed it, with a new token. An unknown user, or one of
+// another organisation, is fleet.ErrNotFound.
+func (d *DB) ChangePassword(ctx context.Context, org fleet.OrgID, user fleet.UserID, passwordHash, newSessionHash string, expires time.Time) error {
+	if newSessionHash == "" {
+		return errors.New("change password: empty session hash")
+	}
+	err := d.tx(ctx, func(tx *txn) error {
+		return setPassword(ctx, tx, `id = ? AND org_id = ?`, []any{user, org}, passwordHash, false, newSessionHash, expires)
+	})
+	if err != nil {
+		return fmt.Errorf("change password of %s: %w", user, err)
+	}
+	return nil
+}
+
+// ResetPassword replaces the password hash of user, a user of org, with
+// one an administrator issued, and demands that the user choose a new
+// password at the next login. It ends every session and pending login of
+// the user. An unknown user, or one of another organisation, is
+// fleet.ErrNotFound.
+func (d *DB) ResetPassword(ctx context.Context, org fleet.OrgID, user fleet.UserID, passwordHash string) error {
+	err := d.tx(ctx, func(tx *txn) error {
+		return setPassword(ctx, tx, `id = ? AND org_id = ?`, []any{user, org}, passwordHash, true, "", time.Time{})
+	})
+	if err != nil {
+		return fmt.Errorf("reset password of %s: %w", user, err)
+	}
+	return nil
+}
+
+// setPassword sets the password hash and the demand to change it of the
+// one user that where (on users) names, ends the user's sessions and
+// login challenges, and starts the session newSession if it is set.
+func setPassword(ctx context.Context, tx *txn, where string, args []any, passwordHash string, mustChange bool, newSession string, expires time.Time) error {
+	if passwordHash == "" {
+		return errors.New("empty password hash")
+	}
+	var user fleet.UserID
+	err := tx.QueryRowContext(ctx, `UPDATE users SET password_hash = ?, must_change_password = ? WHERE `+where+` RETURNING id`,
+		append([]any{passwordHash, mustChange}, args...)...).Scan(&user)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fleet.ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	for _, table := range []string{"sessions", "login_challenges"} {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE user_id = ?`, user); err != nil {
+			return err
+		}
+	}
+	if newSession == "" {
+		return nil
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO sessions (token_hash, user_id, expires_at) VALUES (?, ?, ?)`,
+		newSession, user, nanos(expires))
+	return err
 }

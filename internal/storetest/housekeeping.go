@@ -28,6 +28,7 @@ type HousekeepingStore interface {
 	PrinterReads
 	JobReads
 	HistoryReads
+	LoginThrottle
 }
 
 // RunHousekeeping runs the housekeeping contract against stores made by
@@ -36,6 +37,7 @@ type HousekeepingStore interface {
 func RunHousekeeping(t *testing.T, open func(t *testing.T) HousekeepingStore) {
 	runTests(t, open, []storeTest[HousekeepingStore]{
 		{"Prune", testPrune},
+		{"PruneLoginFailures", testPruneLoginFailures},
 		{"Closed", testHousekeepingClosed},
 	})
 }
@@ -115,6 +117,24 @@ func testPrune(t *testing.T, db HousekeepingStore) {
 		if n != 0 && kind != "received" {
 			t.Errorf("second prune removed %d %s", n, kind)
 		}
+	}
+}
+
+// testPruneLoginFailures: counts of failed logins go a day after their
+// last failure; a count that still locks stays.
+func testPruneLoginFailures(t *testing.T, db HousekeepingStore) {
+	now := T0
+	fail(t, db, "old", "192.0.2.1", now.Add(-25*time.Hour), 1)
+	fail(t, db, "new", "192.0.2.1", now.Add(-10*time.Second), 6) // locked 30s
+	removed, err := db.Prune(t.Context(), now, retention.Retention{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := removed["login_failures"]; got != 2 {
+		t.Errorf("removed %d login_failures rows, want 2 (the old name's pair and name counts)", got)
+	}
+	if !lockedAt(t, db, "new", "192.0.2.1", now) {
+		t.Error("pruning lifted a lock")
 	}
 }
 

@@ -18,6 +18,16 @@ type Accounts interface {
 	CreateUser(ctx context.Context, org fleet.OrgID, name, passwordHash string, role fleet.Role) (fleet.UserID, error)
 	UserByName(ctx context.Context, name string) (fleet.User, string, error)
 	SetPassword(ctx context.Context, user fleet.UserID, passwordHash string) error
+	ChangePassword(ctx context.Context, org fleet.OrgID, user fleet.UserID, passwordHash, newSessionHash string, expires time.Time) error
+	ResetPassword(ctx context.Context, org fleet.OrgID, user fleet.UserID, passwordHash string) error
+}
+
+// LoginThrottle counts failed logins per user name and client address and
+// per user name, and says when logins are locked.
+type LoginThrottle interface {
+	LoginLockedUntil(ctx context.Context, name, address string, now time.Time) (time.Time, error)
+	LoginFailed(ctx context.Context, name, address string, now time.Time) error
+	LoginSucceeded(ctx context.Context, name, address string) error
 }
 
 // Sessions keeps the sessions of signed-in users and finds their user and
@@ -66,6 +76,7 @@ type IdentityStore interface {
 	SecondFactors
 	LoginChallenges
 	AccessTokens
+	LoginThrottle
 	Orgs       // the users' organisations
 	Membership // a member's sites and second factor; removing a user
 	io.Closer
@@ -80,6 +91,11 @@ func RunIdentity(t *testing.T, open func(t *testing.T) IdentityStore) {
 		{"Sessions", testSessions},
 		{"SessionMember", testSessionMember},
 		{"SetPassword", testSetPassword},
+		{"ChangePassword", testChangePassword},
+		{"ResetPassword", testResetPassword},
+		{"LoginThrottle", testLoginThrottle},
+		{"LoginThrottleGlobal", testLoginThrottleGlobal},
+		{"LoginThrottleUnderRace", testLoginThrottleRace},
 		{"TOTP", testTOTP},
 		{"TOTPSingleUseUnderRace", testTOTPReplayRace},
 		{"LoginChallenges", testLoginChallenges},
@@ -558,6 +574,11 @@ func testIdentityClosed(t *testing.T, db IdentityStore) {
 		{"CreateUser", func() error { _, err := db.CreateUser(ctx, org, "x", "h", fleet.RoleViewer); return err }},
 		{"UserByName", func() error { _, _, err := db.UserByName(ctx, "x"); return err }},
 		{"SetPassword", func() error { return db.SetPassword(ctx, "u", "h") }},
+		{"ChangePassword", func() error { return db.ChangePassword(ctx, org, "u", "h", "s", T0) }},
+		{"ResetPassword", func() error { return db.ResetPassword(ctx, org, "u", "h") }},
+		{"LoginLockedUntil", func() error { _, err := db.LoginLockedUntil(ctx, "x", "a", T0); return err }},
+		{"LoginFailed", func() error { return db.LoginFailed(ctx, "x", "a", T0) }},
+		{"LoginSucceeded", func() error { return db.LoginSucceeded(ctx, "x", "a") }},
 		{"CreateSession", func() error { return db.CreateSession(ctx, "x", "u", T0) }},
 		{"SessionUser", func() error { _, err := db.SessionUser(ctx, "x", T0); return err }},
 		{"SessionMember", func() error { _, err := db.SessionMember(ctx, "s", T0); return err }},

@@ -10,6 +10,7 @@ type Store interface {
 	SecondFactors
 	LoginChallenges
 	AccessTokens
+	LoginThrottle
 	// Tenants and sites (tenants.go).
 	Orgs
 	Membership
