@@ -82,7 +82,8 @@ func TestDemoUpdatesReachPrinters(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the whole system")
 	}
-	d := startDemoRun(t, "-printers", "3", "-speed", "600", "-poll", "250ms")
+	// Printers install only between jobs: a fast clock keeps the jobs short.
+	d := startDemoRun(t, "-printers", "3", "-speed", "3000", "-poll", "250ms")
 	repoDir, _, _ := strings.Cut(d.out.get("updates"), " ")
 	cc := d.out.get("commandcenter")
 	base := d.out.get("cloud")
@@ -156,7 +157,7 @@ func TestDemoUpdatesReachPrinters(t *testing.T) {
 		"3DP 3": "FF-5200 5.2.3 std-5200-3.0", // another model: keeps its own
 	}
 	var got map[string]string
-	ok := wait.Holds(90*time.Second, func() bool {
+	ok := wait.Holds(150*time.Second, func() bool {
 		got = firmware()
 		return fmt.Sprint(got) == fmt.Sprint(want)
 	})

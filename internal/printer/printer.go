@@ -134,6 +134,7 @@ type Printer struct {
 	nextSample  time.Time
 	fault       activeFault
 	resume      phase // the phase a fault interrupted
+	updating    bool  // BeginUpdate holds the printer: no job starts
 	jobNo       uint16
 	jobIDs      []jobIDSlot
 
@@ -295,6 +296,9 @@ func (p *Printer) Status() deviceapi.Status {
 	switch p.phase {
 	case phaseIdle:
 		s.State, s.Activity = fleet.StateIdle, "idle"
+		if p.updating {
+			s.Activity = "installing an update"
+		}
 	case phasePrinting:
 		s.State = fleet.StatePrinting
 		s.Activity = fmt.Sprintf("printing layer %d of %d", p.job.done+1, p.job.layers)

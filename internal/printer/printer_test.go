@@ -80,7 +80,7 @@ var legal = map[[2]fleet.State]bool{
 }
 
 var activityRE = map[fleet.State]*regexp.Regexp{
-	fleet.StateIdle:     regexp.MustCompile(`^idle$`),
+	fleet.StateIdle:     regexp.MustCompile(`^(idle|installing an update)$`),
 	fleet.StatePrinting: regexp.MustCompile(`^printing layer \d+ of \d+$`),
 	fleet.StateCooling:  regexp.MustCompile(`^cooling$`),
 	fleet.StateError:    regexp.MustCompile(`^error: .+$`),

@@ -67,8 +67,8 @@ func (p *Printer) nextStep() (time.Time, step) {
 func (p *Printer) endPhase() {
 	switch p.phase {
 	case phaseIdle:
-		if len(p.pending) == 0 || p.unpacking != nil {
-			p.phaseEnd = time.Time{} // wait for a job or the build unit
+		if len(p.pending) == 0 || p.unpacking != nil || p.updating {
+			p.phaseEnd = time.Time{} // wait for a job, the build unit or the end of an update
 			return
 		}
 		p.startJob()

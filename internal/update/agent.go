@@ -11,6 +11,10 @@ import (
 // firmware and which print-parameter set are now in effect.
 // *printer.Printer implements it.
 type Device interface {
+	// BeginUpdate reserves the device for an installation: it fails
+	// (saying why) while the device runs a job, and otherwise keeps
+	// any job from starting until end is called.
+	BeginUpdate() (end func(), err error)
 	SetFirmware(version string)
 	SetParameterSet(name string)
 }
@@ -113,17 +117,35 @@ func (a *Agent) Check(ctx context.Context) []error {
 	return errs
 }
 
-// update installs the newest applicable release of kind k, if approved.
+// update installs the newest applicable release of kind k, if approved
+// and the device is idle. The device stays reserved from the approval
+// through download and start, so no job begins on the old release and
+// ends on the new one; a busy device holds the release until a later
+// round finds it idle.
 func (a *Agent) update(ctx context.Context, k Kind) (Installed, error) {
-	if a.opts.Approved == nil {
-		return a.client.Update(ctx, k, a.start(k))
-	}
-	return a.client.UpdateApproved(ctx, k, func(ctx context.Context, t Target) (bool, error) {
-		ok, err := a.opts.Approved(ctx, t)
-		if err == nil && !ok {
-			a.log.Info("update held until approved", "kind", k, "target", t.Name, "version", t.Version)
+	var end func()
+	defer func() {
+		if end != nil {
+			end()
 		}
-		return ok, err
+	}()
+	return a.client.UpdateApproved(ctx, k, func(ctx context.Context, t Target) (bool, error) {
+		if a.opts.Approved != nil {
+			ok, err := a.opts.Approved(ctx, t)
+			if err == nil && !ok {
+				a.log.Info("update held until approved", "kind", k, "target", t.Name, "version", t.Version)
+			}
+			if err != nil || !ok {
+				return ok, err
+			}
+		}
+		e, err := a.dev.BeginUpdate()
+		if err != nil {
+			a.log.Info("update held until the printer is idle", "kind", k, "target", t.Name, "version", t.Version, "reason", err)
+			return false, nil
+		}
+		end = e
+		return true, nil
 	}, a.start(k))
 }
 

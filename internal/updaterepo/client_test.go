@@ -36,7 +36,9 @@ func TestAgentRunInstallsFirmwareAndParameters(t *testing.T) {
 	if err := a.Run(ctx); err != nil {
 		t.Fatal(err)
 	}
-	want := "firmware 4.3.0; parameters std-4200-2.2"
+	// Each installation holds the printer from before the download to
+	// after the start.
+	want := "begin; firmware 4.3.0; end; begin; parameters std-4200-2.2; end"
 	if got := f.dev.Calls(); got != want {
 		t.Errorf("device calls:\ngot  %s\nwant %s", got, want)
 	}
@@ -120,7 +122,7 @@ func TestFailedStartRollsBackToPreviousSlot(t *testing.T) {
 	if len(errs) != 1 || !errors.Is(errs[0], update.ErrStartFailed) {
 		t.Fatalf("got %v, want one update.ErrStartFailed", errs)
 	}
-	if got, want := f.dev.Calls(), "firmware 4.3.0; firmware 4.2.9"; got != want {
+	if got, want := f.dev.Calls(), "begin; firmware 4.3.0; firmware 4.2.9; end"; got != want {
 		t.Errorf("device calls %q, want %q", got, want)
 	}
 	slots, err := c.Slots(update.KindFirmware)
@@ -137,7 +139,7 @@ func TestFailedStartRollsBackToPreviousSlot(t *testing.T) {
 	if errs := a.Check(t.Context()); len(errs) > 0 {
 		t.Errorf("second round: %v", errs)
 	}
-	if got, want := f.dev.Calls(), "firmware 4.3.0; firmware 4.2.9"; got != want {
+	if got, want := f.dev.Calls(), "begin; firmware 4.3.0; firmware 4.2.9; end"; got != want {
 		t.Errorf("second round retried the failed release: %q", got)
 	}
 }
@@ -257,5 +259,33 @@ func TestRolloutPercentage(t *testing.T) {
 		if n < lo || n > hi {
 			t.Errorf("percent %d reached %d of 1000 printers, want %d to %d", pct, n, max(lo, 0), min(hi, 1000))
 		}
+	}
+}
+
+// Issue 13: a printer running a job installs nothing; the release waits,
+// and the first round that finds the printer idle installs it.
+func TestAgentWaitsForIdlePrinter(t *testing.T) {
+	f := newFixture(t)
+	f.release(firmware("4.3.0", model4200))
+	c := f.client(model4200)
+	f.dev.busy = errors.New("printing job 7")
+	a := update.NewAgent(c, f.dev, update.AgentOptions{Kinds: []update.Kind{update.KindFirmware}})
+	if errs := a.Check(t.Context()); len(errs) > 0 {
+		t.Fatalf("round while busy: %v", errs)
+	}
+	if got := f.dev.Calls(); got != "" {
+		t.Fatalf("busy printer was told %q", got)
+	}
+	if got := installedVersion(t, c, update.KindFirmware); got != "4.2.9" {
+		t.Fatalf("busy printer installed %s", got)
+	}
+	f.dev.mu.Lock()
+	f.dev.busy = nil
+	f.dev.mu.Unlock()
+	if errs := a.Check(t.Context()); len(errs) > 0 {
+		t.Fatalf("round while idle: %v", errs)
+	}
+	if got, want := f.dev.Calls(), "begin; firmware 4.3.0; end"; got != want {
+		t.Errorf("idle printer: calls %q, want %q", got, want)
 	}
 }

@@ -148,6 +148,21 @@ func endless(w http.ResponseWriter, r *http.Request) {
 type fakeDevice struct {
 	mu    sync.Mutex
 	calls []string
+	busy  error // BeginUpdate's answer
+}
+
+func (d *fakeDevice) BeginUpdate() (func(), error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.busy != nil {
+		return nil, d.busy
+	}
+	d.calls = append(d.calls, "begin")
+	return func() {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		d.calls = append(d.calls, "end")
+	}, nil
 }
 
 func (d *fakeDevice) SetFirmware(v string) {
