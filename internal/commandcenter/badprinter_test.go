@@ -165,6 +165,13 @@ func TestPollerBadPrinters(t *testing.T) {
 			answer(`{"instance":"inst-1","items":[],"next":1,"first":1}`)(w, r)
 		}, state: CollectionBadInput, kind: ErrorCursorBackwards},
 		{name: "wrong certificate", pin: fpA, state: CollectionCertificateChanged, kind: ErrorCertificate},
+		// A 401 on any route means the printer does not serve this Command
+		// Center: the whole poll fails rather than storing a part of it.
+		{name: "not paired for one feed", path: "/v1/layers", bad: func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprint(w, `{"error":"not paired"}`)
+		}, state: CollectionNotPaired, kind: ErrorNotPaired},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -104,7 +104,7 @@ func TestPairing(t *testing.T) {
 	}{
 		{"no answer", "", false, "not paired: fingerprint not confirmed", []string{"enrolled as gateway", fpLine, "presents certificate SHA-256", "Pin it? [y/N]"}},
 		{"declined", "n\n", false, "not paired: fingerprint not confirmed", []string{"Pin it? [y/N]"}},
-		{"confirmed", "yes\n", false, "", []string{"Pin it? [y/N]", "pinned printer " + addr}},
+		{"confirmed", "yes\n", false, "", []string{"Pin it? [y/N]", "pinned printer " + addr, "is paired there too: confirm "}},
 		{"paired before", "", false, "", nil},
 		{"trusted", "", true, "", nil},
 	}
