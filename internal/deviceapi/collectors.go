@@ -86,6 +86,9 @@ func (c *Collectors) Paired(fp Fingerprint) bool {
 
 // List returns the paired collectors in the order they were paired.
 func (c *Collectors) List() []Fingerprint {
+	if c == nil {
+		return nil
+	}
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	return slices.Clone(c.fps)
