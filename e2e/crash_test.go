@@ -171,8 +171,13 @@ func TestCrashSafeDelivery(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// The operator pairs the Command Center at the printers by its fingerprint.
+	fp, err := exec.Command(bin, "commandcenter", "fingerprint", "-data", filepath.Join(dir, "cc")).Output()
+	if err != nil {
+		t.Fatalf("commandcenter fingerprint: %v", err)
+	}
 	printers := startProc(t, bin, "printer", "-count", "3", "-listen", "127.0.0.1:0", "-speed", "120",
-		"-data", filepath.Join(dir, "printers"), "-log-level", "error")
+		"-data", filepath.Join(dir, "printers"), "-log-level", "error", "-pair", strings.TrimSpace(string(fp)))
 	ccArgs := []string{"commandcenter", "-data", filepath.Join(dir, "cc"), "-cloud", "https://" + cloudAddr,
 		"-ca-file", ca, "-enrol-token-file", tokenFile, "-trust-new-printers", "-poll", "100ms", "-log-level", "error",
 		"-bulk-interval", "1s", "-uplink-rate", "8000000", "-ui-ports", "0"}

@@ -39,8 +39,12 @@ func runCommandCenter(ctx context.Context, args []string, e env) error {
 	if len(args) > 0 && args[0] == "check" {
 		return runCheck(ctx, args[1:], e)
 	}
+	if len(args) > 0 && args[0] == "fingerprint" {
+		return runFingerprint(args[1:], e)
+	}
 	fs := newFlagSet("commandcenter", "Run a Command Center: pair with printers by host name or IP (pinning each\n"+
-		"printer's certificate on first use), poll them, keep the local truth in SQLite, and upload\n"+
+		"printer's certificate on first use, and presenting its own client certificate, whose\n"+
+		"fingerprint each printer must pair: see `commandcenter fingerprint`), poll them, keep the local truth in SQLite, and upload\n"+
 		"to the cloud over outbound HTTPS only, one connection per payload, with the proxy from\n"+
 		"HTTPS_PROXY/NO_PROXY. The enrolment token is read from -enrol-token-file or\n"+
 		"FUSIONFLEET_ENROL_TOKEN, never from a flag value.", e)
@@ -102,6 +106,7 @@ func runCommandCenter(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "commandcenter: %s\n", cc.URL())
+	fmt.Fprintf(e.stdout, "fingerprint: %s\n", cc.Fingerprint())
 	if addr := cc.MirrorAddr(); addr != nil {
 		fmt.Fprintf(e.stdout, "update mirror: http://%s (printers: -update-url)\n", addr)
 	}
@@ -147,6 +152,26 @@ func runCheck(ctx context.Context, args []string, e env) error {
 	if rep.Failed() {
 		return errors.New("check: some checks failed")
 	}
+	return nil
+}
+
+// runFingerprint is `fusionfleet commandcenter fingerprint`: it prints the
+// fingerprint of the Command Center's client certificate, making the
+// certificate if this is the first time, so that the operator can pair the
+// Command Center at the printers before it first starts.
+func runFingerprint(args []string, e env) error {
+	fs := newFlagSet("commandcenter fingerprint", "Print this Command Center's client certificate fingerprint (SHA-256), making the\n"+
+		"certificate on first use. Printers serve private fields and logs only to a Command Center\n"+
+		"paired at the printer with this fingerprint (virtual printers: -pair).", e)
+	data := fs.String("data", envDefault(e, "FUSIONFLEET_CC_DATA", defaultDataDir(e, "commandcenter")), "data `directory` of the Command Center")
+	if err := parse(fs, args, e); err != nil {
+		return err
+	}
+	fp, err := site.Fingerprint(*data, time.Now())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, fp)
 	return nil
 }
 

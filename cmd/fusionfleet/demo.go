@@ -15,6 +15,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/cloud"
 	"github.com/fusionfleet/fusionfleet/internal/datadir"
+	"github.com/fusionfleet/fusionfleet/internal/deviceapi"
 	"github.com/fusionfleet/fusionfleet/internal/printer"
 	"github.com/fusionfleet/fusionfleet/internal/site"
 	"github.com/fusionfleet/fusionfleet/internal/updaterepo"
@@ -78,7 +79,14 @@ func runDemo(ctx context.Context, args []string, e env) error {
 		return fail(fmt.Errorf("demo: %w", err))
 	}
 
-	// Printers first: the Command Center pairs with them at start.
+	// The Command Center's client certificate first: the printers pair it
+	// as an operator would at each printer, then the Command Center pairs
+	// with them at its start.
+	ccDir := filepath.Join(*data, "commandcenter")
+	ccFingerprint, err := site.Fingerprint(ccDir, time.Now())
+	if err != nil {
+		return fail(fmt.Errorf("demo: %w", err))
+	}
 	var (
 		addrs []string
 		nodes []*printerNode
@@ -95,7 +103,7 @@ func runDemo(ctx context.Context, args []string, e env) error {
 			model = "5200"
 		}
 		p, err := startPrinter(ctx, printerConfig{
-			dataDir: dir, ln: ln, logger: logger,
+			dataDir: dir, ln: ln, logger: logger, pair: []deviceapi.Fingerprint{ccFingerprint},
 			opts: printer.Options{Name: fmt.Sprintf("3DP %d", i+1), Model: model, Seed: int64(i + 1), Clock: clk},
 		})
 		if err != nil {
@@ -127,7 +135,7 @@ func runDemo(ctx context.Context, args []string, e env) error {
 	g.Go(func() error { return node.Run(gctx) })
 
 	cc, err := site.New(ctx, site.Options{
-		DataDir: filepath.Join(*data, "commandcenter"), CloudURL: node.URL(), RootCAs: node.RootCAs(),
+		DataDir: ccDir, CloudURL: node.URL(), RootCAs: node.RootCAs(),
 		EnrolToken: token, Name: "Demo Command Center", Printers: addrs, TrustNewPrinters: true,
 		UIHost: "127.0.0.1", UIFirstPort: uiFirst, UILastPort: uiLast,
 		PollInterval: *poll, UploadInterval: *poll, Clock: clock.Real{}, Logger: logger,

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fusionfleet/fusionfleet/internal/deviceapi"
 	"github.com/fusionfleet/fusionfleet/internal/wait"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -157,6 +158,43 @@ func TestDemoEndToEnd(t *testing.T) {
 	// Operations: metrics in the Prometheus text format with the pipeline
 	// moving, readiness, and the REST API's own document.
 	checkOperations(t, client, base)
+
+	// The printers paired the demo's Command Center: it collects from
+	// every one, private job names included, and shows its fingerprint.
+	err = wait.Until(60*time.Second, 200*time.Millisecond, func() error {
+		var snap struct {
+			Fingerprint string `json:"fingerprint"`
+			Printers    []struct {
+				Address string `json:"address"`
+				State   string `json:"collection_state"`
+				Error   string `json:"last_error"`
+			} `json:"printers"`
+		}
+		getJSON(t, client, out.get("commandcenter")+"api/printers", &snap)
+		var jobs []struct {
+			Job struct {
+				Private struct {
+					Name string `json:"name"`
+				} `json:"private"`
+			} `json:"job"`
+		}
+		getJSON(t, client, out.get("commandcenter")+"api/jobs", &jobs)
+		if _, err := deviceapi.ParseFingerprint(snap.Fingerprint); err != nil {
+			return fmt.Errorf("local UI fingerprint: %w", err)
+		}
+		for _, p := range snap.Printers {
+			if p.State != "ok" {
+				return fmt.Errorf("printer %s: collection %q (%s)", p.Address, p.State, p.Error)
+			}
+		}
+		if len(snap.Printers) != printers || len(jobs) == 0 || jobs[0].Job.Private.Name == "" {
+			return fmt.Errorf("local UI: %d printers, %d jobs (%+v); want %d printers and named jobs", len(snap.Printers), len(jobs), jobs, printers)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("%v\nlogs:\n%s", err, logs)
+	}
 
 	d.stop(t)
 }

@@ -26,7 +26,10 @@ func runPrinter(ctx context.Context, args []string, e env) error {
 		"Each printer's self-signed certificate is created on first start and kept in its data\n"+
 		"directory; the fingerprint printed at start is what a Command Center pins. With -count N,\n"+
 		"printer i (from 0) listens on the -listen port + i (each a device of its own, as on a real\n"+
-		"LAN), keeps its data in DIR/<i+1> and uses seed + i; port 0 gives each a free port.", e)
+		"LAN), keeps its data in DIR/<i+1> and uses seed + i; port 0 gives each a free port.\n"+
+		"Private fields (job, part, user and computer names) and logs are served only to Command\n"+
+		"Centers paired here with -pair (their fingerprint is on their local UI); the pairing is kept\n"+
+		"in the data directory, so later starts need no -pair.", e)
 	data := fs.String("data", defaultDataDir(e, "printer"), "data `directory` (certificates)")
 	listen := fs.String("listen", envDefault(e, "FUSIONFLEET_PRINTER_LISTEN", "127.0.0.1:8443"), "HTTPS listen `address` of the first printer")
 	count := fs.Int("count", 1, "number of printers in this process")
@@ -35,6 +38,8 @@ func runPrinter(ctx context.Context, args []string, e env) error {
 	seed := fs.Int64("seed", 1, "random seed of the process model (same seed and speed, same records)")
 	speed := fs.Float64("speed", 1, "clock speed-up factor of the process model")
 	hosts := fs.String("hosts", "", "extra comma-separated host names or IPs for the certificates")
+	pair := fs.String("pair", "", "comma-separated certificate `fingerprints` (SHA-256) of Command Centers to pair, as their local UI shows them; kept in the data directory")
+	unpair := fs.String("unpair", "", "comma-separated certificate `fingerprints` of Command Centers to unpair")
 	simControl := fs.String("sim-control", "", "loopback `address` for the simulation-control API (tests and demos only; off by default)")
 	updateURL := fs.String("update-url", envDefault(e, "FUSIONFLEET_UPDATE_URL", ""), "`URL` of the Command Center's update mirror (http://host:port, as its -mirror-listen says); default: no updates")
 	updateRoot := fs.String("update-root", envDefault(e, "FUSIONFLEET_UPDATE_ROOT", ""), "root metadata `file` the printers trust for updates (from the release tool), needed with -update-url")
@@ -54,6 +59,14 @@ func runPrinter(ctx context.Context, args []string, e env) error {
 			return fmt.Errorf("printer: %w", err)
 		}
 		updates = &printerUpdates{url: strings.TrimSuffix(strings.TrimSuffix(*updateURL, "/"), "/tuf"), root: root, interval: *updateEvery, site: *updateSite}
+	}
+	pairs, err := parseFingerprints(*pair)
+	if err != nil {
+		return fmt.Errorf("printer: -pair: %w", err)
+	}
+	unpairs, err := parseFingerprints(*unpair)
+	if err != nil {
+		return fmt.Errorf("printer: -unpair: %w", err)
 	}
 	if *count < 1 || *count > 10000 {
 		return fmt.Errorf("printer: -count %d: want 1 to 10000", *count)
@@ -88,7 +101,7 @@ func runPrinter(ctx context.Context, args []string, e env) error {
 	simMux := http.NewServeMux()
 	for i := range *count {
 		opts := printer.Options{Name: *name, Model: *model, Seed: *seed + int64(i), Clock: clk}
-		cfg := printerConfig{dataDir: *data, listen: *listen, hosts: splitList(*hosts), opts: opts, logger: logger}
+		cfg := printerConfig{dataDir: *data, listen: *listen, hosts: splitList(*hosts), pair: pairs, unpair: unpairs, opts: opts, logger: logger}
 		if *count > 1 {
 			cfg.opts.Name = fmt.Sprintf("%s %d", *name, i+1)
 			cfg.dataDir = filepath.Join(*data, strconv.Itoa(i+1))
@@ -145,8 +158,11 @@ type printerConfig struct {
 	listen  string       // address to listen on, unless ln is set
 	ln      net.Listener // an open listener (the demo's remembered ports)
 	hosts   []string
-	opts    printer.Options
-	logger  *slog.Logger
+	// pair and unpair change the Command Centers paired with the printer,
+	// as an operator at the printer would; the list is kept in dataDir.
+	pair, unpair []deviceapi.Fingerprint
+	opts         printer.Options
+	logger       *slog.Logger
 }
 
 // printerNode is a virtual printer listening on its address.
@@ -176,9 +192,15 @@ func startPrinter(ctx context.Context, cfg printerConfig) (*printerNode, error) 
 		ln.Close()
 		return nil, fmt.Errorf("printer certificate: %w", err)
 	}
+	collectors, err := pairCollectors(cfg.dataDir, cfg.pair, cfg.unpair)
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("printer: %w", err)
+	}
 	logger := cfg.logger.With("component", "printer", "name", cfg.opts.Name)
+	logger.Info("paired Command Centers", "fingerprints", collectors.List())
 	p := printer.New(cfg.opts)
-	srv := deviceapi.NewServer(deviceapi.NewHandler(p, logger), cert, logger)
+	srv := deviceapi.NewServer(deviceapi.NewHandler(p, collectors, logger), cert, logger)
 	return &printerNode{
 		device:      p,
 		addr:        ln.Addr().String(),
@@ -187,6 +209,41 @@ func startPrinter(ctx context.Context, cfg printerConfig) (*printerNode, error) 
 			return httpserver.Run(ctx, logger, "printer", srv, func() error { return srv.ServeTLS(ln, "", "") })
 		},
 	}, nil
+}
+
+// pairCollectors opens the printer's list of paired Command Centers in dir
+// and pairs and unpairs the ones given.
+func pairCollectors(dir string, pair, unpair []deviceapi.Fingerprint) (*deviceapi.Collectors, error) {
+	c, err := deviceapi.OpenCollectors(dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, fp := range pair {
+		if err := c.Pair(fp); err != nil {
+			return nil, err
+		}
+	}
+	for _, fp := range unpair {
+		if c.Paired(fp) {
+			if err := c.Unpair(fp); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return c, nil
+}
+
+// parseFingerprints reads a comma-separated list of fingerprints.
+func parseFingerprints(s string) ([]deviceapi.Fingerprint, error) {
+	var fps []deviceapi.Fingerprint
+	for _, f := range splitList(s) {
+		fp, err := deviceapi.ParseFingerprint(f)
+		if err != nil {
+			return nil, err
+		}
+		fps = append(fps, fp)
+	}
+	return fps, nil
 }
 
 // listenRemembered listens on the port this directory used last time, so a

@@ -52,10 +52,15 @@ func BenchmarkPrinterProcess(b *testing.B) {
 	dir := b.TempDir()
 	logger := discardLogger()
 	clients := make([]*deviceapi.Client, n)
+	cc, err := deviceapi.LoadOrCreateClientCertificate(filepath.Join(dir, "cc"), time.Now())
+	if err != nil {
+		b.Fatal(err)
+	}
+	ccFP := deviceapi.FingerprintOf(cc.Certificate[0])
 	var wg sync.WaitGroup
 	for i := range n {
 		p, err := startPrinter(ctx, printerConfig{
-			dataDir: filepath.Join(dir, strconv.Itoa(i)), listen: "127.0.0.1:0", logger: logger,
+			dataDir: filepath.Join(dir, strconv.Itoa(i)), listen: "127.0.0.1:0", logger: logger, pair: []deviceapi.Fingerprint{ccFP},
 			opts: printer.Options{Name: fmt.Sprintf("3DP %d", i+1), Seed: int64(i + 1), Clock: clk},
 		})
 		if err != nil {
@@ -63,7 +68,7 @@ func BenchmarkPrinterProcess(b *testing.B) {
 		}
 		wg.Add(1)
 		go func() { defer wg.Done(); p.run(ctx) }()
-		clients[i] = deviceapi.NewClient(p.addr, p.fingerprint, deviceapi.ClientOptions{})
+		clients[i] = deviceapi.NewClient(p.addr, p.fingerprint, deviceapi.ClientOptions{Certificate: &cc})
 	}
 	defer wg.Wait()
 	defer cancel()

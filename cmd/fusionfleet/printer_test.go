@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -106,6 +108,8 @@ func TestPrinterFlagsRefused(t *testing.T) {
 		{"sim control off loopback", []string{"printer", "-listen", "127.0.0.1:0", "-sim-control", "0.0.0.0:0"}, "not a loopback address"},
 		{"count zero", []string{"printer", "-count", "0"}, "-count 0"},
 		{"ports past the end", []string{"printer", "-count", "10", "-listen", "127.0.0.1:65530"}, "leaves room for 10 printers"},
+		{"pair not a fingerprint", []string{"printer", "-pair", "AB:CD"}, "-pair: fingerprint"},
+		{"unpair not a fingerprint", []string{"printer", "-unpair", "xyz"}, "-unpair: fingerprint"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -114,5 +118,51 @@ func TestPrinterFlagsRefused(t *testing.T) {
 				t.Errorf("exit %d, stderr %q; want 1 and %q", code, stderr, tt.want)
 			}
 		})
+	}
+}
+
+// `fusionfleet printer -pair FP` pairs a Command Center at the printer: its
+// client reads the private routes, and still does after a restart without
+// -pair; -unpair ends it.
+func TestPrinterPairing(t *testing.T) {
+	dir := t.TempDir()
+	cert, err := deviceapi.LoadOrCreateClientCertificate(filepath.Join(dir, "cc"), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fp := string(deviceapi.FingerprintOf(cert.Certificate[0]))
+	status := func(flags ...string) error {
+		t.Helper()
+		out := &safeBuffer{}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() {
+			done <- run(ctx, append([]string{"fusionfleet", "printer", "-listen", "127.0.0.1:0", "-data", filepath.Join(dir, "printer"),
+				"-log-level", "error"}, flags...), func(string) string { return "" }, strings.NewReader(""), out, &safeBuffer{})
+		}()
+		defer func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("printer after cancel: %v", err)
+			}
+		}()
+		wait.For(t, "printer did not start", 30*time.Second, func() bool { return printerLine.MatchString(out.String()) })
+		m := printerLine.FindStringSubmatch(out.String())
+		c := deviceapi.NewClient(m[1], deviceapi.Fingerprint(m[2]), deviceapi.ClientOptions{Certificate: &cert})
+		defer c.CloseIdleConnections()
+		_, err := c.Status(t.Context())
+		return err
+	}
+	if err := status(); !errors.Is(err, deviceapi.ErrNotPaired) {
+		t.Errorf("before -pair: %v, want not paired", err)
+	}
+	if err := status("-pair", strings.ToLower(fp)); err != nil {
+		t.Errorf("with -pair: %v", err)
+	}
+	if err := status(); err != nil {
+		t.Errorf("restarted without -pair: %v, want still paired", err)
+	}
+	if err := status("-unpair", fp); !errors.Is(err, deviceapi.ErrNotPaired) {
+		t.Errorf("with -unpair: %v, want not paired", err)
 	}
 }

@@ -2,6 +2,7 @@ package commandcenter
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -73,6 +74,9 @@ type tlsPrinter struct {
 func startPrinter(t *testing.T, h http.Handler, l net.Listener) *tlsPrinter {
 	t.Helper()
 	p := &tlsPrinter{srv: httptest.NewUnstartedServer(h)}
+	// As deviceapi.NewServer: the client's certificate is asked for, and
+	// the handler decides by its fingerprint.
+	p.srv.TLS = &tls.Config{ClientAuth: tls.RequestClientCert}
 	if l != nil {
 		p.srv.Listener.Close()
 		p.srv.Listener = l
@@ -94,7 +98,7 @@ func (p *tlsPrinter) addr() string { return p.srv.Listener.Addr().String() }
 // realDialer reaches printers with the real device API client.
 func realDialer(timeout time.Duration, maxBytes int64) Dialer {
 	return func(addr string, pin deviceapi.Fingerprint) Device {
-		return deviceapi.NewClient(addr, pin, deviceapi.ClientOptions{Timeout: timeout, MaxResponseBytes: maxBytes})
+		return deviceapi.NewClient(addr, pin, deviceapi.ClientOptions{Timeout: timeout, MaxResponseBytes: maxBytes, Certificate: testCC()})
 	}
 }
 
@@ -161,6 +165,13 @@ func TestPollerBadPrinters(t *testing.T) {
 			answer(`{"instance":"inst-1","items":[],"next":1,"first":1}`)(w, r)
 		}, state: CollectionBadInput, kind: ErrorCursorBackwards},
 		{name: "wrong certificate", pin: fpA, state: CollectionCertificateChanged, kind: ErrorCertificate},
+		// A 401 on any route means the printer does not serve this Command
+		// Center: the whole poll fails rather than storing a part of it.
+		{name: "not paired for one feed", path: "/v1/layers", bad: func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprint(w, `{"error":"not paired"}`)
+		}, state: CollectionNotPaired, kind: ErrorNotPaired},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -170,12 +181,12 @@ func TestPollerBadPrinters(t *testing.T) {
 
 			badDev, goodDev := newFakeDevice("printer-000a"), newFakeDevice("printer-000b")
 			goodDev.set(func(d *fakeDevice) { d.status = printingStatus("job-1", 3000) })
-			var h http.Handler = deviceapi.NewHandler(served{badDev}, slog.New(slog.DiscardHandler))
+			var h http.Handler = deviceHandler(t, served{badDev})
 			if tt.bad != nil {
 				h = misbehave(h, tt.path, tt.bad)
 			}
 			bad := startPrinter(t, h, nil)
-			good := startPrinter(t, deviceapi.NewHandler(served{goodDev}, slog.New(slog.DiscardHandler)), nil)
+			good := startPrinter(t, deviceHandler(t, served{goodDev}), nil)
 			pin := bad.pin
 			if tt.pin != "" {
 				pin = tt.pin
@@ -241,7 +252,7 @@ func TestPollerFollowsAMovingName(t *testing.T) {
 		t.Skipf("no IPv6 loopback on port %d: %v", port, err)
 	}
 	dev := newFakeDevice("printer-000a")
-	h := deviceapi.NewHandler(served{dev}, slog.New(slog.DiscardHandler))
+	h := deviceHandler(t, served{dev})
 	old, moved := startPrinter(t, h, l4), startPrinter(t, h, l6)
 
 	st, _ := openStore(t)

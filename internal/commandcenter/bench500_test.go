@@ -118,7 +118,7 @@ func pollFleet(b *testing.B, start time.Time) fleetRun {
 	defer st.Close()
 	for _, p := range printers {
 		srv := httptest.NewUnstartedServer(nil)
-		srv.Config = deviceapi.NewServer(deviceapi.NewHandler(p, log), cert, log)
+		srv.Config = deviceapi.NewServer(deviceHandler(b, p), cert, log)
 		srv.TLS = srv.Config.TLSConfig
 		srv.StartTLS()
 		defer srv.Close()
@@ -130,7 +130,7 @@ func pollFleet(b *testing.B, start time.Time) fleetRun {
 	var starts pollStarts
 	sessions := tls.NewLRUClientSessionCache(1024) // as the fusionfleet command wires the poller
 	dial := func(addr string, pin deviceapi.Fingerprint) Device {
-		c := &timedClient{Client: deviceapi.NewClient(addr, pin, deviceapi.ClientOptions{SessionCache: sessions}), starts: &starts}
+		c := &timedClient{Client: deviceapi.NewClient(addr, pin, deviceapi.ClientOptions{SessionCache: sessions, Certificate: testCC()}), starts: &starts}
 		c.fresh.Store(true)
 		return c
 	}

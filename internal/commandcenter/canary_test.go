@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -428,7 +427,7 @@ func TestNoCanaryReachesTheCloud(t *testing.T) {
 	ctx := t.Context()
 	clk := clock.NewManual(t0)
 	cp := newCanaryPrinter(t)
-	printer := startPrinter(t, deviceapi.NewHandler(served{cp.dev}, slog.New(slog.DiscardHandler)), nil)
+	printer := startPrinter(t, deviceHandler(t, served{cp.dev}), nil)
 
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {

@@ -141,7 +141,7 @@ func (m *Metrics) collectPolls(ch chan<- prometheus.Metric) {
 
 // collectionStates lists every collection state, so each has a series.
 func collectionStates() []CollectionState {
-	return []CollectionState{CollectionNew, CollectionOK, CollectionUnreachable, CollectionBadInput, CollectionCertificateChanged}
+	return []CollectionState{CollectionNew, CollectionOK, CollectionUnreachable, CollectionBadInput, CollectionCertificateChanged, CollectionNotPaired}
 }
 
 func (m *Metrics) collectPrinters(ctx context.Context, ch chan<- prometheus.Metric) {

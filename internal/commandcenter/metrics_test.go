@@ -83,6 +83,7 @@ fusionfleet_commandcenter_gaps_total{feed="events"} 1
 fusionfleet_commandcenter_printers{state="bad input"} 0
 fusionfleet_commandcenter_printers{state="certificate changed"} 0
 fusionfleet_commandcenter_printers{state="new"} 1
+fusionfleet_commandcenter_printers{state="not paired"} 0
 fusionfleet_commandcenter_printers{state="ok"} 0
 fusionfleet_commandcenter_printers{state="unreachable"} 1
 # HELP fusionfleet_commandcenter_outbox_pending_records Records waiting for the cloud.

@@ -374,6 +374,22 @@ func (p *Poller) Poll(ctx context.Context, pr Printer) error {
 	}
 	st.failures++
 	st.nextAttempt = now.Add(pollBackoff(p.opts.Interval, st.failures))
+	if npe, ok := errors.AsType[*deviceapi.NotPairedError](err); ok {
+		// Nothing of this poll was stored, so no cursor moved: once the
+		// operator pairs this Command Center at the printer, the next poll
+		// reads on from where collection stopped.
+		msg := fmt.Sprintf("not paired: the printer at %s serves its private fields and logs only to Command Centers "+
+			"paired at the printer; confirm this Command Center's fingerprint %s at the printer, and collection resumes where it stopped",
+			pr.Address, npe.Collector)
+		if npe.Collector == "" {
+			msg = fmt.Sprintf("not paired: the printer at %s serves its private fields and logs only to Command Centers paired at "+
+				"the printer, and this Command Center presented no client certificate", pr.Address)
+		}
+		if serr := p.st.markFailure(ctx, pr.ID, CollectionNotPaired, kind, msg, now); serr != nil {
+			return fmt.Errorf("poll %s: %w", pr.Address, errors.Join(err, serr))
+		}
+		return fmt.Errorf("poll %s: %w", pr.Address, err)
+	}
 	if serr := p.st.markFailure(ctx, pr.ID, CollectionUnreachable, kind, devErr.Error(), now); serr != nil {
 		return fmt.Errorf("poll %s: %w", pr.Address, errors.Join(err, serr))
 	}

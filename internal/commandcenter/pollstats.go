@@ -19,17 +19,21 @@ import (
 // for metrics labels.
 type PollErrorKind string
 
-// The kinds of poll errors. The first four mean the printer could not be
-// talked to; the others that it answered with something refused.
+// The kinds of poll errors. The first five mean the printer could not be
+// talked to (or would not talk to this Command Center); the others that it
+// answered with something refused.
 const (
 	ErrorUnreachable PollErrorKind = "unreachable" // refused, reset, no route
 	ErrorResolve     PollErrorKind = "resolve"     // the printer's host name did not resolve
 	ErrorCertificate PollErrorKind = "certificate" // not the pinned certificate (R-SEC-9)
-	ErrorTimeout     PollErrorKind = "timeout"     // no (complete) answer in time: silent or dripping
-	ErrorHTTPStatus  PollErrorKind = "http_status" // a non-2xx answer
-	ErrorTooLarge    PollErrorKind = "too_large"   // an answer over the size limit
-	ErrorGarbage     PollErrorKind = "garbage"     // not the JSON asked for
-	ErrorInvalid     PollErrorKind = "invalid"     // JSON, but refused by validation
+	// ErrorNotPaired: the printer answered 401: it has not paired this
+	// Command Center's client certificate, and serves it no private field.
+	ErrorNotPaired  PollErrorKind = "not_paired"
+	ErrorTimeout    PollErrorKind = "timeout"     // no (complete) answer in time: silent or dripping
+	ErrorHTTPStatus PollErrorKind = "http_status" // a non-2xx answer
+	ErrorTooLarge   PollErrorKind = "too_large"   // an answer over the size limit
+	ErrorGarbage    PollErrorKind = "garbage"     // not the JSON asked for
+	ErrorInvalid    PollErrorKind = "invalid"     // JSON, but refused by validation
 	// ErrorCursorBackwards: a feed answered a read with items at or before
 	// the cursor without a new instance.
 	ErrorCursorBackwards PollErrorKind = "cursor_backwards"
@@ -58,6 +62,8 @@ func classify(err error) PollErrorKind {
 	switch {
 	case errors.Is(err, deviceapi.ErrPinMismatch):
 		return ErrorCertificate
+	case errors.Is(err, deviceapi.ErrNotPaired):
+		return ErrorNotPaired
 	case errors.Is(err, errCursorBackwards) || strings.Contains(msg, "not after cursor") ||
 		strings.Contains(msg, "empty page moves cursor"):
 		return ErrorCursorBackwards
@@ -94,7 +100,7 @@ func isOp(err error, op string) bool {
 // to at all, so the whole poll fails (as opposed to one refused answer).
 func connectionLost(err error) bool {
 	switch classify(err) {
-	case ErrorUnreachable, ErrorResolve, ErrorCertificate:
+	case ErrorUnreachable, ErrorResolve, ErrorCertificate, ErrorNotPaired:
 		return true
 	}
 	return false

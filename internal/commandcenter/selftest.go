@@ -158,6 +158,11 @@ type SelfTestConfig struct {
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// Probe reads a printer's certificate fingerprint; nil → deviceapi.Probe.
 	Probe func(ctx context.Context, addr string) (deviceapi.Fingerprint, error)
+	// Reader, if set, reads a printer that presents its pinned certificate
+	// as the poller does (with this Command Center's client certificate),
+	// to check that the printer has paired this Command Center; nil → not
+	// checked.
+	Reader Dialer
 	// SleepState answers what `systemctl is-enabled unit` answers ("masked",
 	// "static", …); nil → run systemctl, if there is one. It must not
 	// change anything.
@@ -571,8 +576,22 @@ func printerCheck(ctx context.Context, cfg SelfTestConfig, p SelfTestPrinter) Ch
 		return fail(name, "%s is unreachable: %v", p.Address, err)
 	case fp != p.Pin:
 		return fail(name, "%s presents the certificate %s, not the pinned %s: collection stops until the operator confirms the new certificate at the printer", p.Address, fp, p.Pin)
+	case cfg.Reader == nil:
+		return ok(name, "%s is reachable and presents its pinned certificate", p.Address)
 	}
-	return ok(name, "%s is reachable and presents its pinned certificate", p.Address)
+	dev := cfg.Reader(p.Address, p.Pin)
+	defer closeIdle(dev)
+	_, err = dev.Status(ctx)
+	if npe, isNP := errors.AsType[*deviceapi.NotPairedError](err); isNP {
+		if npe.Collector == "" {
+			return fail(name, "%s presents its pinned certificate but serves its private fields only to paired Command Centers, and this one has no client certificate", p.Address)
+		}
+		return fail(name, "%s presents its pinned certificate but has not paired this Command Center: confirm this Command Center's fingerprint %s at the printer", p.Address, npe.Collector)
+	}
+	if err != nil {
+		return warn(name, "%s presents its pinned certificate, but reading its status failed: %v", p.Address, err)
+	}
+	return ok(name, "%s is reachable, presents its pinned certificate and has paired this Command Center", p.Address)
 }
 
 // localUICheck checks that the local UI answers, or that it can take a port.

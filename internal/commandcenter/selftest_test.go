@@ -15,6 +15,7 @@ import (
 	"errors"
 	"io"
 	"log"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
@@ -467,6 +468,34 @@ func TestSelfTestPrinters(t *testing.T) {
 
 	cfg.Printers = nil
 	wantCheck(t, SelfTest(t.Context(), cfg), "printers", CheckWarning, "no printers")
+}
+
+// With a Reader, the self-test also checks that each printer has paired
+// this Command Center, and says which fingerprint to confirm at the
+// printer when not.
+func TestSelfTestPrinterPairing(t *testing.T) {
+	dev := newFakeDevice("printer-000a")
+	paired := startPrinter(t, deviceHandler(t, served{dev}), nil)
+	unpaired := startPrinter(t, deviceapi.NewHandler(served{dev}, pairedCollectors(t), slog.New(slog.DiscardHandler)), nil)
+	broken := startPrinter(t, misbehave(deviceHandler(t, served{dev}), "/v1/status", answer(`{`)), nil)
+
+	cfg, _ := baseConfig(t, nil)
+	cfg.Reader = realDialer(2*time.Second, 0)
+	cfg.Printers = []SelfTestPrinter{
+		{Name: "paired", Address: paired.addr(), Pin: paired.pin},
+		{Name: "unpaired", Address: unpaired.addr(), Pin: unpaired.pin},
+		{Name: "broken", Address: broken.addr(), Pin: broken.pin},
+	}
+	r := SelfTest(t.Context(), cfg)
+	wantCheck(t, r, "printer paired", CheckOK, "has paired this Command Center")
+	wantCheck(t, r, "printer unpaired", CheckFailed, "has not paired this Command Center",
+		"confirm this Command Center's fingerprint "+string(deviceapi.FingerprintOf(testCC().Certificate[0]))+" at the printer")
+	wantCheck(t, r, "printer broken", CheckWarning, "reading its status failed")
+
+	cfg.Reader = func(addr string, pin deviceapi.Fingerprint) Device {
+		return deviceapi.NewClient(addr, pin, deviceapi.ClientOptions{}) // no client certificate
+	}
+	wantCheck(t, SelfTest(t.Context(), cfg), "printer paired", CheckFailed, "this one has no client certificate")
 }
 
 func TestCheckTargets(t *testing.T) {

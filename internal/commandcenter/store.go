@@ -68,6 +68,11 @@ const (
 	// CollectionCertificateChanged: the printer presented a certificate other
 	// than the pinned one; collection stopped until Repin (R-SEC-9).
 	CollectionCertificateChanged CollectionState = "certificate changed"
+	// CollectionNotPaired: the printer refuses this Command Center its
+	// private fields (401) until the operator pairs the Command Center's
+	// certificate at the printer; retried with backoff, and collection
+	// resumes where it stopped once paired.
+	CollectionNotPaired CollectionState = "not paired"
 )
 
 // Printer is the Command Center's local view of one printer. It includes

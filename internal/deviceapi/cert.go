@@ -28,9 +28,28 @@ const (
 	KeyFile  = "printer.key"
 )
 
-// certValidity is how long a generated printer certificate is valid. The
-// client checks the pin, not the dates, so a long life only saves re-pairing.
+// The files LoadOrCreateClientCertificate keeps in its directory.
+const (
+	ClientCertFile = "collector.crt"
+	ClientKeyFile  = "collector.key"
+)
+
+// certValidity is how long a generated certificate is valid. Both ends
+// check the pin, not the dates, so a long life only saves re-pairing.
 const certValidity = 10 * 365 * 24 * time.Hour
+
+// keyPair says which certificate loadOrCreate keeps: its files and, for
+// messages, what it is and who must re-pair when it changes.
+type keyPair struct {
+	certFile, keyFile string
+	what, repair      string
+	usage             x509.ExtKeyUsage
+}
+
+var (
+	printerPair = keyPair{CertFile, KeyFile, "printer certificate", "clients must then re-pair", x509.ExtKeyUsageServerAuth}
+	clientPair  = keyPair{ClientCertFile, ClientKeyFile, "collector certificate", "every printer must then pair this Command Center again", x509.ExtKeyUsageClientAuth}
+)
 
 // LoadOrCreateCertificate returns the printer's TLS certificate, kept in dir.
 // On first start it generates a self-signed ECDSA P-256 certificate, valid
@@ -41,48 +60,62 @@ const certValidity = 10 * 365 * 24 * time.Hour
 // error: they are never overwritten, because a new certificate means every
 // client must re-pair.
 func LoadOrCreateCertificate(dir string, hosts []string, now time.Time) (tls.Certificate, error) {
-	certPath, keyPath := filepath.Join(dir, CertFile), filepath.Join(dir, KeyFile)
+	return loadOrCreate(dir, printerPair, hosts, now)
+}
+
+// LoadOrCreateClientCertificate returns the Command Center's client
+// certificate, kept in dir: the one a printer pins when the operator pairs
+// this Command Center at the printer (see Collectors). Like
+// LoadOrCreateCertificate it is generated on first start (collector.crt,
+// collector.key with mode 0600) and the same on every later start, and
+// never overwritten.
+func LoadOrCreateClientCertificate(dir string, now time.Time) (tls.Certificate, error) {
+	return loadOrCreate(dir, clientPair, nil, now)
+}
+
+func loadOrCreate(dir string, kp keyPair, hosts []string, now time.Time) (tls.Certificate, error) {
+	certPath, keyPath := filepath.Join(dir, kp.certFile), filepath.Join(dir, kp.keyFile)
 	certOK, err := exists(certPath)
 	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("printer certificate: %w", err)
+		return tls.Certificate{}, fmt.Errorf("%s: %w", kp.what, err)
 	}
 	keyOK, err := exists(keyPath)
 	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("printer certificate: %w", err)
+		return tls.Certificate{}, fmt.Errorf("%s: %w", kp.what, err)
 	}
 	switch {
 	case certOK && keyOK:
 		cert, err := tls.LoadX509KeyPair(certPath, keyPath)
 		if err != nil {
-			return tls.Certificate{}, fmt.Errorf("load printer certificate from %s (remove %s and %s to generate a new one; clients must then re-pair): %w", dir, CertFile, KeyFile, err)
+			return tls.Certificate{}, fmt.Errorf("load %s from %s (remove %s and %s to generate a new one; %s): %w", kp.what, dir, kp.certFile, kp.keyFile, kp.repair, err)
 		}
 		return cert, nil
 	case certOK != keyOK:
-		have, miss := CertFile, KeyFile
+		have, miss := kp.certFile, kp.keyFile
 		if keyOK {
-			have, miss = KeyFile, CertFile
+			have, miss = kp.keyFile, kp.certFile
 		}
-		return tls.Certificate{}, fmt.Errorf("printer certificate in %s: found %s without %s (remove it to generate a new certificate; clients must then re-pair)", dir, have, miss)
+		return tls.Certificate{}, fmt.Errorf("%s in %s: found %s without %s (remove it to generate a new certificate; %s)", kp.what, dir, have, miss, kp.repair)
 	}
 
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return tls.Certificate{}, fmt.Errorf("printer certificate: %w", err)
+		return tls.Certificate{}, fmt.Errorf("%s: %w", kp.what, err)
 	}
-	certPEM, keyPEM, err := generateCertificate(hosts, now)
+	certPEM, keyPEM, err := generateCertificate(hosts, kp.usage, now)
 	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("generate printer certificate: %w", err)
+		return tls.Certificate{}, fmt.Errorf("generate %s: %w", kp.what, err)
 	}
 	// The key goes first: a crash in between leaves a key without a
 	// certificate, which the next start reports instead of silently replacing.
 	if err := writeNew(keyPath, keyPEM, 0o600); err != nil {
-		return tls.Certificate{}, fmt.Errorf("store printer key: %w", err)
+		return tls.Certificate{}, fmt.Errorf("store %s key: %w", kp.what, err)
 	}
 	if err := writeNew(certPath, certPEM, 0o644); err != nil {
-		return tls.Certificate{}, fmt.Errorf("store printer certificate: %w", err)
+		return tls.Certificate{}, fmt.Errorf("store %s: %w", kp.what, err)
 	}
 	cert, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("load generated printer certificate: %w", err)
+		return tls.Certificate{}, fmt.Errorf("load generated %s: %w", kp.what, err)
 	}
 	return cert, nil
 }
@@ -126,7 +159,7 @@ func writeNew(path string, data []byte, perm os.FileMode) error {
 	return os.Link(tmp.Name(), path)
 }
 
-func generateCertificate(hosts []string, now time.Time) (certPEM, keyPEM []byte, err error) {
+func generateCertificate(hosts []string, usage x509.ExtKeyUsage, now time.Time) (certPEM, keyPEM []byte, err error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, nil, err
@@ -136,7 +169,9 @@ func generateCertificate(hosts []string, now time.Time) (certPEM, keyPEM []byte,
 		return nil, nil, err
 	}
 	names := slices.Clone(hosts)
-	names = append(names, "localhost", "127.0.0.1", "::1")
+	if usage == x509.ExtKeyUsageServerAuth {
+		names = append(names, "localhost", "127.0.0.1", "::1")
+	}
 	var dns []string
 	var ips []net.IP
 	for _, h := range names {
@@ -153,6 +188,9 @@ func generateCertificate(hosts []string, now time.Time) (certPEM, keyPEM []byte,
 		}
 	}
 	cn := "FusionFleet printer"
+	if usage == x509.ExtKeyUsageClientAuth {
+		cn = "FusionFleet Command Center"
+	}
 	if len(dns) > 0 {
 		cn = dns[0]
 	}
@@ -164,7 +202,7 @@ func generateCertificate(hosts []string, now time.Time) (certPEM, keyPEM []byte,
 		NotBefore:             now.Add(-5 * time.Minute),
 		NotAfter:              now.Add(certValidity),
 		KeyUsage:              x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		ExtKeyUsage:           []x509.ExtKeyUsage{usage},
 		BasicConstraintsValid: true,
 		DNSNames:              dns,
 		IPAddresses:           ips,
@@ -183,6 +221,8 @@ func generateCertificate(hosts []string, now time.Time) (certPEM, keyPEM []byte,
 }
 
 // FingerprintOf returns the fingerprint of a certificate's DER bytes.
+// The printer pins a Command Center's certificate the same way the
+// Command Center pins the printer's.
 func FingerprintOf(der []byte) Fingerprint {
 	sum := sha256.Sum256(der)
 	return formatFingerprint(sum[:])

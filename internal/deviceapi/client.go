@@ -51,8 +51,40 @@ func (e *StatusError) Error() string {
 	return fmt.Sprintf("printer %s: GET %s: %d %s%s", e.Addr, e.Path, e.Code, http.StatusText(e.Code), msg)
 }
 
+// NotPairedError reports that the printer at Addr refused a route with 401:
+// it has not paired the Command Center presenting the client certificate
+// with fingerprint Collector ("" when it presented none). Nothing was read;
+// collection resumes once the operator pairs the Command Center at the
+// printer.
+type NotPairedError struct {
+	Addr      string
+	Path      string
+	Collector Fingerprint
+	Message   string // the printer's {"error": ...}
+}
+
+func (e *NotPairedError) Error() string {
+	said := ""
+	if e.Message != "" {
+		said = " (the printer said: " + e.Message + ")"
+	}
+	if e.Collector == "" {
+		return fmt.Sprintf("printer %s: GET %s: not paired: this Command Center presented no client certificate%s", e.Addr, e.Path, said)
+	}
+	return fmt.Sprintf("printer %s: GET %s: not paired: confirm this Command Center's fingerprint %s at the printer%s", e.Addr, e.Path, e.Collector, said)
+}
+
+// Is makes errors.Is(err, ErrNotPaired) true for a *NotPairedError.
+func (e *NotPairedError) Is(target error) bool { return target == ErrNotPaired }
+
 // ClientOptions tune a Client. The zero value works.
 type ClientOptions struct {
+	// Certificate is the Command Center's client certificate
+	// (LoadOrCreateClientCertificate), presented to every printer; a
+	// printer serves its private fields and logs only to a certificate
+	// paired at the printer. Nil: none presented, and only the public
+	// routes answer.
+	Certificate *tls.Certificate
 	// Timeout bounds one request, connection included. Zero means 10 s.
 	Timeout time.Duration
 	// MaxResponseBytes bounds an answer's body. Zero means 8 MiB.
@@ -75,10 +107,11 @@ const (
 // certificate whose fingerprint was pinned at pairing. It is safe for
 // concurrent use.
 type Client struct {
-	addr     string
-	pin      Fingerprint
-	hc       *http.Client
-	maxBytes int64
+	addr      string
+	pin       Fingerprint
+	collector Fingerprint // of the client certificate; "" without one
+	hc        *http.Client
+	maxBytes  int64
 }
 
 // NewClient returns a client for the printer at addr ("host:port") whose
@@ -111,6 +144,13 @@ func NewClient(addr string, pin Fingerprint, opts ClientOptions) *Client {
 			return nil
 		},
 	}
+	var collector Fingerprint
+	if cert := opts.Certificate; cert != nil && len(cert.Certificate) > 0 {
+		collector = FingerprintOf(cert.Certificate[0])
+		// Always this certificate, whatever CAs the printer names: it is
+		// pinned by fingerprint, not verified by a chain.
+		tlsCfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return cert, nil }
+	}
 	tr := &http.Transport{
 		// Printers are on the LAN: never through the site's internet proxy.
 		Proxy:                  nil,
@@ -123,8 +163,9 @@ func NewClient(addr string, pin Fingerprint, opts ClientOptions) *Client {
 		MaxResponseHeaderBytes: 64 << 10,
 	}
 	return &Client{
-		addr: addr,
-		pin:  pin,
+		addr:      addr,
+		pin:       pin,
+		collector: collector,
 		hc: &http.Client{
 			Transport: tr,
 			Timeout:   opts.Timeout,
@@ -282,6 +323,10 @@ func (c *Client) get(ctx context.Context, path string) ([]byte, error) {
 		return nil, fmt.Errorf("printer %s: GET %s: %w", c.addr, path, err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusUnauthorized {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBodyBytes))
+		return nil, &NotPairedError{Addr: c.addr, Path: path, Collector: c.collector, Message: errorMessage(b)}
+	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBodyBytes))
 		return nil, &StatusError{Addr: c.addr, Path: path, Code: resp.StatusCode, Message: errorMessage(b)}

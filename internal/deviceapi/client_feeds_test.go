@@ -89,7 +89,7 @@ func TestClientRefusesBadFeedsAndSnapshots(t *testing.T) {
 				w.Header().Set("Content-Type", "application/json")
 				w.Write([]byte(tt.body))
 			}))
-			c := NewClient(addr, pin, ClientOptions{})
+			c := NewClient(addr, pin, collectorOpts(ClientOptions{}))
 			t.Cleanup(c.CloseIdleConnections)
 			err := tt.call(t.Context(), c)
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), addr) {
@@ -103,8 +103,8 @@ func TestClientRefusesBadFeedsAndSnapshots(t *testing.T) {
 // printer's own 404 for a log reaches the caller as a *StatusError.
 func TestClientLogs(t *testing.T) {
 	dev := newFakeDevice()
-	addr, pin := startServer(t, NewHandler(dev, testLogger(t)))
-	c := NewClient(addr, pin, ClientOptions{})
+	addr, pin := startServer(t, testHandler(t, dev))
+	c := NewClient(addr, pin, collectorOpts(ClientOptions{}))
 	t.Cleanup(c.CloseIdleConnections)
 
 	if _, err := c.Logs(t.Context(), "diary/../x", 0, 0); err == nil || !strings.Contains(err.Error(), `unknown log "diary/../x"`) {

@@ -42,8 +42,8 @@ func startServer(t *testing.T, h http.Handler) (addr string, pin Fingerprint) {
 
 func TestClientRoundTrip(t *testing.T) {
 	dev := newFakeDevice()
-	addr, pin := startServer(t, NewHandler(dev, testLogger(t)))
-	c := NewClient(addr, pin, ClientOptions{})
+	addr, pin := startServer(t, testHandler(t, dev))
+	c := NewClient(addr, pin, collectorOpts(ClientOptions{}))
 	t.Cleanup(c.CloseIdleConnections)
 	ctx := t.Context()
 
@@ -133,7 +133,7 @@ func TestClientRoundTrip(t *testing.T) {
 }
 
 func TestClientServerTLSVersion(t *testing.T) {
-	addr, _ := startServer(t, NewHandler(newFakeDevice(), testLogger(t)))
+	addr, _ := startServer(t, testHandler(t, newFakeDevice()))
 	// A client that only speaks TLS 1.1 must be refused.
 	conn, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true, MaxVersion: tls.VersionTLS11})
 	if err == nil {
@@ -143,13 +143,13 @@ func TestClientServerTLSVersion(t *testing.T) {
 }
 
 func TestClientPinMismatch(t *testing.T) {
-	addr, pin := startServer(t, NewHandler(newFakeDevice(), testLogger(t)))
+	addr, pin := startServer(t, testHandler(t, newFakeDevice()))
 	other, err := LoadOrCreateCertificate(t.TempDir(), nil, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
 	wrong := FingerprintOf(other.Certificate[0])
-	c := NewClient(addr, wrong, ClientOptions{})
+	c := NewClient(addr, wrong, collectorOpts(ClientOptions{}))
 	t.Cleanup(c.CloseIdleConnections)
 
 	_, err = c.Status(t.Context())
@@ -170,7 +170,7 @@ func TestClientPinMismatch(t *testing.T) {
 	}
 
 	// A pin typed in lower case still matches.
-	ok := NewClient(addr, Fingerprint(strings.ToLower(string(pin))), ClientOptions{})
+	ok := NewClient(addr, Fingerprint(strings.ToLower(string(pin))), collectorOpts(ClientOptions{}))
 	t.Cleanup(ok.CloseIdleConnections)
 	if _, err := ok.Status(t.Context()); err != nil {
 		t.Errorf("lower-case pin: %v", err)
@@ -178,7 +178,7 @@ func TestClientPinMismatch(t *testing.T) {
 }
 
 func TestProbe(t *testing.T) {
-	addr, pin := startServer(t, NewHandler(newFakeDevice(), testLogger(t)))
+	addr, pin := startServer(t, testHandler(t, newFakeDevice()))
 	got, err := Probe(t.Context(), addr)
 	if err != nil {
 		t.Fatalf("Probe: %v", err)
@@ -209,7 +209,7 @@ func TestUnreachable(t *testing.T) {
 		}
 	})
 	t.Run("client", func(t *testing.T) {
-		c := NewClient(addr, "AA", ClientOptions{})
+		c := NewClient(addr, "AA", collectorOpts(ClientOptions{}))
 		_, err := c.Status(t.Context())
 		if err == nil || !strings.Contains(err.Error(), "printer "+addr) {
 			t.Errorf("got %v, want an error naming printer %s", err, addr)
@@ -252,34 +252,34 @@ func TestClientRefusesBadAnswers(t *testing.T) {
 		{"not JSON", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
 			w.Write([]byte(`<html>hello</html>`))
-		}, ClientOptions{}, "decode answer"},
+		}, collectorOpts(ClientOptions{}), "decode answer"},
 		{"HTML content type", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/html")
 			w.Write([]byte(valid))
-		}, ClientOptions{}, `content type "text/html"`},
+		}, collectorOpts(ClientOptions{}), `content type "text/html"`},
 		{"unknown field", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
 			w.Write([]byte(`{"state":"idle","surprise":1,"time":"2026-03-02T09:30:00Z"}`))
-		}, ClientOptions{}, `unknown field "surprise"`},
+		}, collectorOpts(ClientOptions{}), `unknown field "surprise"`},
 		{"trailing data", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
 			w.Write([]byte(valid + valid))
-		}, ClientOptions{}, "data after the JSON value"},
+		}, collectorOpts(ClientOptions{}), "data after the JSON value"},
 		{"invalid status", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
 			w.Write([]byte(`{"activity":"?","time":"2026-03-02T09:30:00Z"}`))
-		}, ClientOptions{}, "invalid state"},
+		}, collectorOpts(ClientOptions{}), "invalid state"},
 		{"server error", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(500)
 			w.Write([]byte(`{"error":"sensor bus down"}`))
-		}, ClientOptions{}, "500 Internal Server Error: sensor bus down"},
+		}, collectorOpts(ClientOptions{}), "500 Internal Server Error: sensor bus down"},
 		{"redirect", func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, "https://127.0.0.1:1/elsewhere", http.StatusFound)
-		}, ClientOptions{}, "302 Found"},
+		}, collectorOpts(ClientOptions{}), "302 Found"},
 		{"slow", func(w http.ResponseWriter, r *http.Request) {
 			<-r.Context().Done()
-		}, ClientOptions{Timeout: 200 * time.Millisecond}, "Client.Timeout"},
+		}, collectorOpts(ClientOptions{Timeout: 200 * time.Millisecond}), "Client.Timeout"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -298,8 +298,8 @@ func TestClientRefusesBadAnswers(t *testing.T) {
 }
 
 func TestClientStatusError(t *testing.T) {
-	addr, pin := startServer(t, NewHandler(newFakeDevice(), testLogger(t)))
-	c := NewClient(addr, pin, ClientOptions{})
+	addr, pin := startServer(t, testHandler(t, newFakeDevice()))
+	c := NewClient(addr, pin, collectorOpts(ClientOptions{}))
 	t.Cleanup(c.CloseIdleConnections)
 	// The real handler's 400, seen through the client.
 	_, err := c.get(t.Context(), "/v1/events?after=x")
@@ -331,7 +331,7 @@ func TestEventsCursorChecks(t *testing.T) {
 				w.Header().Set("Content-Type", "application/json")
 				w.Write([]byte(tt.body))
 			}))
-			c := NewClient(addr, pin, ClientOptions{})
+			c := NewClient(addr, pin, collectorOpts(ClientOptions{}))
 			t.Cleanup(c.CloseIdleConnections)
 			_, err := c.Events(t.Context(), tt.after, tt.limit)
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
@@ -347,7 +347,7 @@ func TestEventsCursorChecks(t *testing.T) {
 func TestClientSessionResumption(t *testing.T) {
 	var resumed []bool
 	var mu sync.Mutex
-	h := NewHandler(newFakeDevice(), testLogger(t))
+	h := testHandler(t, newFakeDevice())
 	addr, pin := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		resumed = append(resumed, r.TLS.DidResume)
@@ -356,7 +356,7 @@ func TestClientSessionResumption(t *testing.T) {
 	}))
 	cache := tls.NewLRUClientSessionCache(8)
 	for range 3 {
-		c := NewClient(addr, pin, ClientOptions{SessionCache: cache})
+		c := NewClient(addr, pin, collectorOpts(ClientOptions{SessionCache: cache}))
 		if _, err := c.Status(t.Context()); err != nil {
 			t.Fatal(err)
 		}
@@ -370,13 +370,13 @@ func TestClientSessionResumption(t *testing.T) {
 
 	// A second printer on the same IP keeps its own session: both resume.
 	mu.Unlock()
-	addr2, pin2 := startServer(t, NewHandler(newFakeDevice(), testLogger(t)))
+	addr2, pin2 := startServer(t, testHandler(t, newFakeDevice()))
 	for range 2 {
 		for _, p := range []struct {
 			addr string
 			pin  Fingerprint
 		}{{addr, pin}, {addr2, pin2}} {
-			c := NewClient(p.addr, p.pin, ClientOptions{SessionCache: cache})
+			c := NewClient(p.addr, p.pin, collectorOpts(ClientOptions{SessionCache: cache}))
 			if _, err := c.Status(t.Context()); err != nil {
 				t.Fatal(err)
 			}
@@ -389,7 +389,7 @@ func TestClientSessionResumption(t *testing.T) {
 	}
 
 	// The same cache, a different pin: refused although a session exists.
-	c := NewClient(addr, Fingerprint("00:11"), ClientOptions{SessionCache: cache})
+	c := NewClient(addr, Fingerprint("00:11"), collectorOpts(ClientOptions{SessionCache: cache}))
 	if _, err := c.Status(t.Context()); !errors.Is(err, ErrPinMismatch) {
 		t.Errorf("resumed session with a wrong pin: %v, want ErrPinMismatch", err)
 	}

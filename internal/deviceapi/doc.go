@@ -1,9 +1,12 @@
 // Package deviceapi is the printer's HTTPS API: the wire types, the server
 // handler a printer mounts, the client a Command Center polls it with, and
 // the certificate handling of pairing (a self-signed printer certificate,
-// pinned by its SHA-256 fingerprint on first use, R-SEC-9).
+// pinned by its SHA-256 fingerprint on first use, R-SEC-9, and the Command
+// Center's client certificate, pinned the same way by the printer).
 //
-// Routes (all GET, all JSON, errors included as {"error": "..."}):
+// Routes (all GET, all JSON, errors included as {"error": "..."}); all but
+// the identity and the OpenAPI document are served only to a paired
+// collector, anyone else is answered 401:
 //
 //	GET /v1/identity                           Identity              R-DATA-1
 //	GET /v1/status                             Status                R-DATA-2
@@ -28,13 +31,20 @@
 //
 // One package owns both ends so the contract cannot drift.
 //
-// Pairing: a printer calls LoadOrCreateCertificate once at start (the same
-// certificate on every later start) and serves NewHandler through
-// NewServer. A Command Center calls Probe to learn the fingerprint of the
-// certificate a printer presents, has the operator confirm it, and then
-// reads the printer only through a Client holding that pin. A printer whose
-// certificate changes yields a *PinError (errors.Is ErrPinMismatch) and is
-// not read until it is paired again.
+// Pairing goes both ways (mutual TLS, each end pinning the other's
+// self-signed certificate by fingerprint, no CA). A printer calls
+// LoadOrCreateCertificate and OpenCollectors once at start (the same
+// certificate and list on every later start) and serves NewHandler through
+// NewServer, which asks clients for a certificate. A Command Center calls
+// LoadOrCreateClientCertificate once and presents that certificate from
+// every Client. The operator enters the Command Center's fingerprint at
+// the printer (Collectors.Pair); the Command Center calls Probe to learn
+// the fingerprint of the certificate a printer presents, has the operator
+// confirm it, and then reads the printer only through a Client holding
+// that pin. A printer whose certificate changes yields a *PinError
+// (errors.Is ErrPinMismatch) and is not read until it is paired again; a
+// printer that has not paired the Command Center yields a *NotPairedError
+// (errors.Is ErrNotPaired) from every route but the public ones.
 //
 // The client trusts nothing it reads: answers are size-limited, decoded
 // strictly (unknown fields and trailing data refused) and validated.

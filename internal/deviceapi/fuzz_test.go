@@ -175,7 +175,7 @@ func FuzzHandler(f *testing.F) {
 	f.Add("POST", "/v1/events", "{}")
 	f.Add("PATCH", "/v1/logs/memory", strings.Repeat("x", 2000))
 	dev := newFakeDevice()
-	h := NewHandler(dev, testLogger(f))
+	h := asCollector(testHandler(f, dev))
 	f.Fuzz(func(t *testing.T, method, target, body string) {
 		u, err := url.ParseRequestURI(target)
 		if err != nil || method == "" || strings.ContainsAny(method, " \t\r\n") {

@@ -77,7 +77,11 @@ type route struct {
 	summary string       // one line for the OpenAPI document
 	answer  reflect.Type // type of the 200 answer; nil: any JSON object
 	feed    *limits      // paging limits of a feed; nil for a snapshot
-	serve   func(d Device, r *http.Request, c cursor) (any, error)
+	// public routes are served to any client; every other route only to a
+	// paired collector (see NewHandler). A new route is private unless it
+	// says otherwise, so it cannot leak by being forgotten.
+	public bool
+	serve  func(d Device, r *http.Request, c cursor) (any, error)
 }
 
 // requestError is a client error with the status that says what kind.
@@ -96,7 +100,7 @@ func badRequest(format string, args ...any) error {
 // document served at /openapi.json.
 func routeTable(doc json.RawMessage) []route {
 	return []route{
-		{path: "/v1/identity", summary: "Printer identification (R-DATA-1)", answer: reflect.TypeFor[Identity](),
+		{path: "/v1/identity", summary: "Printer identification (R-DATA-1)", answer: reflect.TypeFor[Identity](), public: true,
 			serve: func(d Device, _ *http.Request, _ cursor) (any, error) { return d.Identity(), nil }},
 		{path: "/v1/status", summary: "Heartbeat: state, activity, current job (R-DATA-2)", answer: reflect.TypeFor[Status](),
 			serve: func(d Device, _ *http.Request, _ cursor) (any, error) { return d.Status(), nil }},
@@ -128,7 +132,7 @@ func routeTable(doc json.RawMessage) []route {
 			serve: func(d Device, _ *http.Request, _ cursor) (any, error) { return d.Counters(), nil }},
 		{path: "/v1/consumables", summary: "Cleaning roll, agents, printheads, build units, lamps (R-DATA-8..11)", answer: reflect.TypeFor[fleet.Consumables](),
 			serve: func(d Device, _ *http.Request, _ cursor) (any, error) { return d.Consumables(), nil }},
-		{path: openAPIPath, summary: "This API's OpenAPI 3.1 document",
+		{path: openAPIPath, summary: "This API's OpenAPI 3.1 document", public: true,
 			serve: func(Device, *http.Request, cursor) (any, error) { return doc, nil }},
 	}
 }
@@ -136,7 +140,16 @@ func routeTable(doc json.RawMessage) []route {
 // NewHandler returns the device API handler for d. Every answer is JSON,
 // errors included ({"error": "..."}); a bad request is answered 4xx and
 // never reaches d.
-func NewHandler(d Device, logger *slog.Logger) http.Handler {
+//
+// Only the identity and the OpenAPI document are served to any client:
+// what an operator and the self-test need to find and pair a printer, and
+// no private name. Every other route (status with the current job's names,
+// the feeds with job, part, user and computer names, the logs, the
+// counters) is served only to a paired collector: a client whose TLS
+// certificate has a fingerprint in collectors (NewServer asks for one).
+// Any other client is answered 401, before the query is read. nil
+// collectors pair none.
+func NewHandler(d Device, collectors *Collectors, logger *slog.Logger) http.Handler {
 	logger = logger.With("component", "deviceapi")
 	table := routeTable(openAPIDocument(routeTable(nil)))
 	paths := make([]string, len(table))
@@ -144,6 +157,12 @@ func NewHandler(d Device, logger *slog.Logger) http.Handler {
 	for i, rt := range table {
 		paths[i] = rt.path
 		mux.HandleFunc("GET "+rt.path, func(w http.ResponseWriter, r *http.Request) {
+			if !rt.public {
+				if msg, ok := authorize(r, collectors); !ok {
+					writeError(w, logger, http.StatusUnauthorized, msg)
+					return
+				}
+			}
 			c, err := parseQuery(r.URL.RawQuery, rt.feed)
 			var v any
 			if err == nil {
@@ -171,6 +190,27 @@ func NewHandler(d Device, logger *slog.Logger) http.Handler {
 	}
 	mux.HandleFunc("/", notFound)
 	return guard(mux, notFound, logger)
+}
+
+// authorize says whether the client of r is a paired collector, and if
+// not, why, in words an operator can act on. The client is identified by
+// the fingerprint of the certificate it presented in the TLS handshake,
+// whose private key it proved to hold there (crypto/tls checks the
+// handshake's signature even though NewServer verifies no chain): the pin
+// is the whole trust decision, as on the Command Center's side. No HTTP
+// authentication scheme names a TLS client certificate, so the 401 has no
+// WWW-Authenticate challenge; its body says what to do.
+func authorize(r *http.Request, collectors *Collectors) (msg string, ok bool) {
+	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+		return "not paired: this route serves private fields to paired collectors only, and the client presented " +
+			"no certificate; pair the Command Center at the printer with its certificate fingerprint (shown on its local UI)", false
+	}
+	fp := FingerprintOf(r.TLS.PeerCertificates[0].Raw)
+	if !collectors.Paired(fp) {
+		return fmt.Sprintf("not paired: this route serves private fields to paired collectors only; confirm the "+
+			"client certificate fingerprint %s at the printer to pair it", fp), false
+	}
+	return "", true
 }
 
 // guard refuses oversized requests and non-canonical paths before they

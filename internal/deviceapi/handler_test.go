@@ -75,7 +75,7 @@ func TestHandler(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dev := newFakeDevice()
-			h := NewHandler(dev, testLogger(t))
+			h := asCollector(testHandler(t, dev))
 			req := httptest.NewRequest(tt.method, tt.target, strings.NewReader(tt.body))
 			for k, vs := range tt.header {
 				req.Header[k] = vs
@@ -155,7 +155,7 @@ func TestHandlerEmptyItems(t *testing.T) {
 	dev := newFakeDevice()
 	dev.events = nil
 	rec := httptest.NewRecorder()
-	NewHandler(dev, testLogger(t)).ServeHTTP(rec, httptest.NewRequest("GET", "/v1/logs/memory", nil))
+	asCollector(testHandler(t, dev)).ServeHTTP(rec, httptest.NewRequest("GET", "/v1/logs/memory", nil))
 	if !strings.Contains(rec.Body.String(), `"items":[]`) {
 		t.Errorf("empty log page %s, want items []", rec.Body)
 	}
@@ -167,7 +167,7 @@ func TestHandlerEncodeFailure(t *testing.T) {
 	dev := newFakeDevice()
 	dev.st.State = fleet.StateUnknown
 	rec := httptest.NewRecorder()
-	NewHandler(dev, testLogger(t)).ServeHTTP(rec, httptest.NewRequest("GET", "/v1/status", nil))
+	asCollector(testHandler(t, dev)).ServeHTTP(rec, httptest.NewRequest("GET", "/v1/status", nil))
 	if rec.Code != 500 || !strings.Contains(rec.Body.String(), `"error":"internal error"`) {
 		t.Errorf("got %d %s, want 500 internal error", rec.Code, rec.Body)
 	}
@@ -178,7 +178,7 @@ func TestHandlerChunkedBody(t *testing.T) {
 	req := httptest.NewRequest("GET", "/v1/status", strings.NewReader(strings.Repeat("c", maxRequestBody+1)))
 	req.ContentLength = -1
 	rec := httptest.NewRecorder()
-	NewHandler(newFakeDevice(), testLogger(t)).ServeHTTP(rec, req)
+	asCollector(testHandler(t, newFakeDevice())).ServeHTTP(rec, req)
 	if rec.Code != http.StatusRequestEntityTooLarge {
 		t.Errorf("got %d %s, want 413", rec.Code, rec.Body)
 	}

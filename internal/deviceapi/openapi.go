@@ -94,6 +94,9 @@ var errorStatuses = []int{
 	http.StatusRequestURITooLong, http.StatusRequestHeaderFieldsTooLarge, http.StatusInternalServerError,
 }
 
+// securityScheme names the device API's one security scheme.
+const securityScheme = "pairedCollector"
+
 // openAPIDocument returns the OpenAPI 3.1 document describing table.
 func openAPIDocument(table []route) json.RawMessage {
 	sb := &schemaBuilder{schemas: map[string]any{}, names: map[reflect.Type]string{}}
@@ -144,6 +147,15 @@ func openAPIDocument(table []route) json.RawMessage {
 				"content":     map[string]any{"application/json": map[string]any{"schema": errRef}},
 			}
 		}
+		if rt.public {
+			// Overrides the document's default: no credentials needed.
+			op["security"] = []any{}
+		} else {
+			responses["401"] = map[string]any{
+				"description": "Not paired: the client presented no certificate, or one the printer has not paired. The error says which fingerprint to pair.",
+				"content":     map[string]any{"application/json": map[string]any{"schema": errRef}},
+			}
+		}
 		op["responses"] = responses
 		paths[rt.path] = map[string]any{"get": op}
 	}
@@ -154,12 +166,26 @@ func openAPIDocument(table []route) json.RawMessage {
 			"version": "1",
 			"description": "The HTTPS API a printer serves to the Command Center on the site's LAN. " +
 				"The printer's certificate is self-signed and pinned by its SHA-256 fingerprint at pairing. " +
+				"Pairing goes both ways: the operator enters the Command Center's client certificate fingerprint at the printer, " +
+				"and every operation but the identity and this document is served only to a client presenting a paired certificate " +
+				"(mutual TLS; 401 otherwise). " +
 				"Every answer is JSON, errors included ({\"error\": \"...\"}). " +
 				"Fields marked x-private hold job, part, user and computer names: they may be shown on the site " +
 				"but must never leave it (R-PRIV-2).",
 		},
-		"paths":      paths,
-		"components": map[string]any{"schemas": sb.schemas},
+		"paths": paths,
+		// Every operation needs a paired client certificate unless it says
+		// otherwise (security: []).
+		"security": []any{map[string]any{securityScheme: []any{}}},
+		"components": map[string]any{
+			"schemas": sb.schemas,
+			"securitySchemes": map[string]any{securityScheme: map[string]any{
+				"type": "mutualTLS",
+				"description": "A TLS client certificate paired at the printer: the printer compares its SHA-256 fingerprint " +
+					"with the Command Centers paired with it, and checks no chain. Private fields (x-private) and logs are served " +
+					"only to a paired client.",
+			}},
+		},
 	}
 	b, err := json.Marshal(doc)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -16,7 +17,7 @@ import (
 func servedDocument(t *testing.T) map[string]any {
 	t.Helper()
 	rec := httptest.NewRecorder()
-	NewHandler(newFakeDevice(), testLogger(t)).ServeHTTP(rec, httptest.NewRequest("GET", "/openapi.json", nil))
+	asCollector(testHandler(t, newFakeDevice())).ServeHTTP(rec, httptest.NewRequest("GET", "/openapi.json", nil))
 	if rec.Code != 200 {
 		t.Fatalf("GET /openapi.json: %d %s", rec.Code, rec.Body)
 	}
@@ -29,7 +30,7 @@ func servedDocument(t *testing.T) map[string]any {
 
 func TestOpenAPIDocumentShape(t *testing.T) {
 	doc := servedDocument(t)
-	if diff := cmp.Diff([]string{"components", "info", "openapi", "paths"}, slices.Sorted(maps.Keys(doc))); diff != "" {
+	if diff := cmp.Diff([]string{"components", "info", "openapi", "paths", "security"}, slices.Sorted(maps.Keys(doc))); diff != "" {
 		t.Errorf("top-level keys (-want +got):\n%s", diff)
 	}
 	if doc["openapi"] != "3.1.0" {
@@ -82,7 +83,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	if diff := cmp.Diff(slices.Sorted(slices.Values(served)), documented); diff != "" {
 		t.Errorf("documented paths (-served +documented):\n%s", diff)
 	}
-	h := NewHandler(newFakeDevice(), testLogger(t))
+	h := asCollector(testHandler(t, newFakeDevice()))
 	for _, p := range documented {
 		ops := doc["paths"].(map[string]any)[p].(map[string]any)
 		if diff := cmp.Diff([]string{"get"}, slices.Sorted(maps.Keys(ops))); diff != "" {
@@ -92,6 +93,35 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		h.ServeHTTP(rec, httptest.NewRequest("GET", strings.ReplaceAll(p, "{log}", "session"), nil))
 		if rec.Code != 200 {
 			t.Errorf("documented GET %s: %d %s", p, rec.Code, rec.Body)
+		}
+	}
+}
+
+// TestOpenAPISecurity checks that the document declares the paired
+// collector's mutual TLS, and that exactly the routes served to anyone
+// waive it.
+func TestOpenAPISecurity(t *testing.T) {
+	doc := servedDocument(t)
+	schemes := doc["components"].(map[string]any)["securitySchemes"].(map[string]any)
+	if diff := cmp.Diff([]string{securityScheme}, slices.Sorted(maps.Keys(schemes))); diff != "" {
+		t.Fatalf("security schemes (-want +got):\n%s", diff)
+	}
+	if typ := schemes[securityScheme].(map[string]any)["type"]; typ != "mutualTLS" {
+		t.Errorf("security scheme type %v, want mutualTLS", typ)
+	}
+	if diff := cmp.Diff([]any{map[string]any{securityScheme: []any{}}}, doc["security"]); diff != "" {
+		t.Errorf("document security (-want +got):\n%s", diff)
+	}
+	paths := doc["paths"].(map[string]any)
+	for _, rt := range routeTable(nil) {
+		op := paths[rt.path].(map[string]any)["get"].(map[string]any)
+		sec, waived := op["security"]
+		_, has401 := op["responses"].(map[string]any)["401"]
+		switch {
+		case rt.public && (!waived || len(sec.([]any)) != 0 || has401):
+			t.Errorf("%s is public: want security [] and no 401, got security %v, 401 %v", rt.path, sec, has401)
+		case !rt.public && (waived || !has401):
+			t.Errorf("%s needs a paired collector: want the document's security and a 401, got security %v, 401 %v", rt.path, sec, has401)
 		}
 	}
 }
@@ -129,16 +159,25 @@ func TestOpenAPIPrivateFields(t *testing.T) {
 func TestOpenAPIDescribesAnswers(t *testing.T) {
 	doc := servedDocument(t)
 	schemas := doc["components"].(map[string]any)["schemas"].(map[string]any)
-	h := NewHandler(newFakeDevice(), testLogger(t))
+	unpaired := testHandler(t, newFakeDevice())
+	h := asCollector(unpaired)
 	for p, ops := range doc["paths"].(map[string]any) {
 		if p == openAPIPath {
 			continue
 		}
 		t.Run(p, func(t *testing.T) {
 			resp := ops.(map[string]any)["get"].(map[string]any)["responses"].(map[string]any)
-			for _, target := range []string{strings.ReplaceAll(p, "{log}", "session"), p + "?limit=nope"} {
+			for _, tc := range []struct {
+				h      http.Handler
+				target string
+			}{
+				{h, strings.ReplaceAll(p, "{log}", "session")},
+				{h, p + "?limit=nope"},
+				{unpaired, strings.ReplaceAll(p, "{log}", "session")}, // 401, or a public answer
+			} {
+				target := tc.target
 				rec := httptest.NewRecorder()
-				h.ServeHTTP(rec, httptest.NewRequest("GET", target, nil))
+				tc.h.ServeHTTP(rec, httptest.NewRequest("GET", target, nil))
 				var body any
 				if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
 					t.Fatal(err)

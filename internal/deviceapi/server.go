@@ -17,7 +17,8 @@ const (
 	serverMaxHeaderBytes    = 16 << 10
 )
 
-// NewServer returns the printer's HTTPS server for h, presenting cert. The
+// NewServer returns the printer's HTTPS server for h, presenting cert and
+// asking every client for its certificate (see NewHandler). The
 // caller serves with srv.ServeTLS(ln, "", "") and stops with Shutdown.
 func NewServer(h http.Handler, cert tls.Certificate, logger *slog.Logger) *http.Server {
 	return &http.Server{
@@ -36,6 +37,12 @@ func tlsConfig(cert tls.Certificate) *tls.Config {
 	return &tls.Config{
 		Certificates: []tls.Certificate{cert},
 		MinVersion:   tls.VersionTLS12,
+		// Asked, not required, and not verified against any CA: a client
+		// without a paired certificate may still read what pairing needs
+		// (the identity), and the handler decides by the certificate's
+		// fingerprint (NewHandler). crypto/tls still checks that the client
+		// holds the certificate's key.
+		ClientAuth: tls.RequestClientCert,
 		// TLS 1.2 only with forward-secret AEAD suites (R-SEC-2); TLS 1.3
 		// suites are all AEAD and not configurable.
 		CipherSuites: []uint16{

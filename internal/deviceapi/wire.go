@@ -92,9 +92,11 @@ type (
 	LogPage   = Page[fleet.LogLine] // GET /v1/logs/{log}
 )
 
-// Fingerprint is the SHA-256 of a printer certificate's DER bytes, written
+// Fingerprint is the SHA-256 of a certificate's DER bytes (a printer's, or
+// a Command Center's client certificate), written
 // as 32 upper-case hex pairs joined by colons (as `openssl x509 -fingerprint
-// -sha256` prints it), so an operator can compare it with the printer panel.
+// -sha256` prints it), so an operator can compare it with the printer panel
+// or the local UI.
 type Fingerprint string
 
 // ErrPinMismatch is returned (wrapped) by the client when a printer presents a
@@ -102,3 +104,9 @@ type Fingerprint string
 // (R-SEC-9): collection from that printer must stop until an operator
 // confirms the new certificate.
 var ErrPinMismatch = errors.New("printer certificate does not match the pinned fingerprint")
+
+// ErrNotPaired is returned (wrapped, as a *NotPairedError) by the client
+// when a printer answers 401: it has not paired this Command Center's
+// client certificate, and serves it no private field or log until the
+// operator pairs it at the printer.
+var ErrNotPaired = errors.New("this Command Center is not paired with the printer")

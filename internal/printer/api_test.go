@@ -28,7 +28,19 @@ func TestServedOverDeviceAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := deviceapi.NewServer(deviceapi.NewHandler(p, logger), cert, logger)
+	// The Command Center reading it is paired at the printer.
+	cc, err := deviceapi.LoadOrCreateClientCertificate(t.TempDir(), start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	collectors, err := deviceapi.OpenCollectors(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := collectors.Pair(deviceapi.FingerprintOf(cc.Certificate[0])); err != nil {
+		t.Fatal(err)
+	}
+	srv := deviceapi.NewServer(deviceapi.NewHandler(p, collectors, logger), cert, logger)
 	done := make(chan error, 1)
 	go func() { done <- srv.ServeTLS(ln, "", "") }()
 	t.Cleanup(func() {
@@ -38,7 +50,7 @@ func TestServedOverDeviceAPI(t *testing.T) {
 		}
 	})
 
-	c := deviceapi.NewClient(ln.Addr().String(), deviceapi.FingerprintOf(cert.Certificate[0]), deviceapi.ClientOptions{})
+	c := deviceapi.NewClient(ln.Addr().String(), deviceapi.FingerprintOf(cert.Certificate[0]), deviceapi.ClientOptions{Certificate: &cc})
 	t.Cleanup(c.CloseIdleConnections)
 	ctx := t.Context()
 	id, err := c.Identity(ctx)

@@ -2,17 +2,20 @@ package site
 
 import (
 	"context"
+	"crypto/tls"
 	"os"
 	"path/filepath"
 
 	"github.com/fusionfleet/fusionfleet/internal/commandcenter"
+	"github.com/fusionfleet/fusionfleet/internal/deviceapi"
 )
 
 // Check runs the connectivity self-test of the whitepaper's checklist
 // (R-ARCH-9) for a node that opts would configure, without running it:
 // the cloud through the proxy the environment selects, its certificate
 // and clock; every printer paired in DataDir's store, if there is one,
-// with its pinned certificate, and the last upload; a free port for the
+// with its pinned certificate and whether it paired this node's client
+// certificate, and the last upload; a free port for the
 // local UI in UIFirstPort–UILastPort on UIHost; the host's sleep settings.
 func Check(ctx context.Context, opts Options) (commandcenter.Report, error) {
 	opts = opts.withDefaults()
@@ -30,6 +33,14 @@ func Check(ctx context.Context, opts Options) (commandcenter.Report, error) {
 			return commandcenter.Report{}, err
 		}
 		cfg.Printers = commandcenter.CheckTargets(printers)
+		// The printers are read with the node's client certificate, to
+		// check they paired it; only if it exists: a check makes nothing.
+		if cert, err := tls.LoadX509KeyPair(filepath.Join(opts.DataDir, deviceapi.ClientCertFile),
+			filepath.Join(opts.DataDir, deviceapi.ClientKeyFile)); err == nil {
+			cfg.Reader = func(addr string, pin deviceapi.Fingerprint) commandcenter.Device {
+				return deviceapi.NewClient(addr, pin, deviceapi.ClientOptions{Certificate: &cert})
+			}
+		}
 		if u, err := st.UplinkState(ctx); err == nil {
 			cfg.Uplink = &u
 		}

@@ -19,9 +19,11 @@ func TestCheck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := startPrinter(t, printer.Options{Name: "3DP 1", Seed: 1})
-	opts := Options{DataDir: t.TempDir(), CloudURL: cloud.URL(), RootCAs: cloud.RootCAs(), EnrolToken: token,
-		Printers: []string{addr}, TrustNewPrinters: true, Logger: discardLogger()}
+	dir := t.TempDir()
+	addr := startPrinter(t, printer.Options{Name: "3DP 1", Seed: 1}, ccFingerprint(t, dir))
+	unpaired := startPrinter(t, printer.Options{Name: "3DP 2", Seed: 2})
+	opts := Options{DataDir: dir, CloudURL: cloud.URL(), RootCAs: cloud.RootCAs(), EnrolToken: token,
+		Printers: []string{addr, unpaired}, TrustNewPrinters: true, Logger: discardLogger()}
 	cc, err := New(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -30,7 +32,7 @@ func TestCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ok, warn := commandcenter.CheckOK, commandcenter.CheckWarning
+	ok, warn, failed := commandcenter.CheckOK, commandcenter.CheckWarning, commandcenter.CheckFailed
 	tests := []struct {
 		name    string
 		dataDir string
@@ -39,6 +41,7 @@ func TestCheck(t *testing.T) {
 	}{
 		{"paired", opts.DataDir, map[string]commandcenter.CheckStatus{
 			"cloud reachable": ok, "printer " + addr: ok, "last upload": warn, // enrolled, nothing uploaded yet
+			"printer " + unpaired: failed, // reachable, but it has not paired this Command Center
 		}, []string{"printers"}},
 		{"fresh", t.TempDir(), map[string]commandcenter.CheckStatus{
 			"cloud reachable": ok, "printers": warn,

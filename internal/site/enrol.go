@@ -61,7 +61,9 @@ func (n *Node) enrol(ctx context.Context, client *uplink.Client) (uplink.Credent
 }
 
 // pairPrinters pins the certificate of every printer not paired before:
-// trust on first use, confirmed by the operator (R-SEC-9).
+// trust on first use, confirmed by the operator (R-SEC-9). The other half
+// of pairing, the printer pinning this node's client certificate, is done
+// at the printer.
 func (n *Node) pairPrinters(ctx context.Context) error {
 	o := n.opts
 	known, err := n.store.Printers(ctx)
@@ -92,7 +94,8 @@ func (n *Node) pairPrinters(ctx context.Context) error {
 		if _, err := n.store.AddPrinter(ctx, addr, fp, o.Clock.Now()); err != nil && !errors.Is(err, fleet.ErrConflict) {
 			return fmt.Errorf("commandcenter: pair printer %s: %w", addr, err)
 		}
-		fmt.Fprintf(o.Stdout, "pinned printer %s\n", addr)
+		fmt.Fprintf(o.Stdout, "pinned printer %s; the printer serves its private fields only once this Command Center "+
+			"is paired there too: confirm %s at the printer\n", addr, n.fingerprint)
 	}
 	return nil
 }

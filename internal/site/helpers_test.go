@@ -27,8 +27,9 @@ func startCloud(t *testing.T, dir, listen string) (*cloud.Node, *wait.Running) {
 }
 
 // startPrinter serves a virtual printer's device API on a free loopback
-// port until the test ends, and returns its address.
-func startPrinter(t *testing.T, opts printer.Options) string {
+// port until the test ends, and returns its address. The printer pairs the
+// Command Centers whose fingerprints are given.
+func startPrinter(t *testing.T, opts printer.Options, pair ...deviceapi.Fingerprint) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -39,8 +40,19 @@ func startPrinter(t *testing.T, opts printer.Options) string {
 		ln.Close()
 		t.Fatal(err)
 	}
+	collectors, err := deviceapi.OpenCollectors(t.TempDir())
+	if err != nil {
+		ln.Close()
+		t.Fatal(err)
+	}
+	for _, fp := range pair {
+		if err := collectors.Pair(fp); err != nil {
+			ln.Close()
+			t.Fatal(err)
+		}
+	}
 	logger := discardLogger()
-	srv := deviceapi.NewServer(deviceapi.NewHandler(printer.New(opts), logger), cert, logger)
+	srv := deviceapi.NewServer(deviceapi.NewHandler(printer.New(opts), collectors, logger), cert, logger)
 	wait.Go(t, func(ctx context.Context) error {
 		return httpserver.Run(ctx, logger, "printer", srv, func() error { return srv.ServeTLS(ln, "", "") })
 	})
@@ -77,3 +89,14 @@ func holdPorts(t *testing.T, n int) (first, last int) {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// ccFingerprint is the fingerprint of the Command Center that will keep its
+// data in dir, for its printers to pair before it starts.
+func ccFingerprint(t *testing.T, dir string) deviceapi.Fingerprint {
+	t.Helper()
+	fp, err := Fingerprint(dir, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fp
+}

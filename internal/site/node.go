@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -30,6 +31,10 @@ type Node struct {
 	opts Options
 	log  *slog.Logger
 	url  string
+	// cert is the node's client certificate, presented to the printers,
+	// and fingerprint its fingerprint, which they pair.
+	cert        tls.Certificate
+	fingerprint deviceapi.Fingerprint
 
 	ln, mirrorLn  net.Listener // mirrorLn: nil without MirrorListen
 	ui, mirrorSrv *http.Server // mirrorSrv: nil without MirrorListen
@@ -92,6 +97,11 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 		return nil, err
 	}
 	n.closers = append(n.closers, n.store.Close)
+	if n.cert, err = deviceapi.LoadOrCreateClientCertificate(opts.DataDir, opts.Clock.Now()); err != nil {
+		return nil, fmt.Errorf("commandcenter: %w", err)
+	}
+	n.fingerprint = deviceapi.FingerprintOf(n.cert.Certificate[0])
+	fmt.Fprintf(opts.Stdout, "this Command Center's fingerprint, to confirm at each printer: %s\n", n.fingerprint)
 
 	client, err := uplink.NewClient(opts.CloudURL, uplink.ClientOptions{RootCAs: opts.RootCAs, Clock: opts.Clock})
 	if err != nil {
@@ -108,9 +118,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	// One TLS session cache for all printers: a poll resumes the printer's
 	// session instead of a full handshake, and the pin is checked either way.
 	sessions := tls.NewLRUClientSessionCache(4096)
-	n.poller = commandcenter.NewPoller(n.store, func(addr string, pin deviceapi.Fingerprint) commandcenter.Device {
-		return deviceapi.NewClient(addr, pin, deviceapi.ClientOptions{SessionCache: sessions})
-	}, commandcenter.PollerOptions{Interval: opts.PollInterval, SnapshotInterval: opts.SnapshotInterval, Clock: opts.Clock, Logger: n.log})
+	n.poller = commandcenter.NewPoller(n.store, n.dialer(sessions), commandcenter.PollerOptions{Interval: opts.PollInterval, SnapshotInterval: opts.SnapshotInterval, Clock: opts.Clock, Logger: n.log})
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		commandcenter.NewMetrics(n.store, commandcenter.MetricsOptions{Poller: n.poller, Clock: opts.Clock}))
@@ -121,8 +129,9 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	}
 	n.ui = httpserver.New(localui.NewHandler(localui.SourcesOf(n.store), localui.HandlerOptions{
 		Logger: n.log, Clock: opts.Clock, Metrics: reg, Updates: n.mirror, Mirror: n.mirrorHandler(),
-		Hosts: opts.UIHosts, Password: opts.UIPassword,
-		SelfTest: &commandcenter.SelfTestConfig{CloudURL: opts.CloudURL, RootCAs: opts.RootCAs, LocalUI: n.ln.Addr().String()},
+		Hosts: opts.UIHosts, Password: opts.UIPassword, Fingerprint: n.fingerprint,
+		SelfTest: &commandcenter.SelfTestConfig{CloudURL: opts.CloudURL, RootCAs: opts.RootCAs, LocalUI: n.ln.Addr().String(),
+			Reader: n.dialer(nil)},
 	}), n.log)
 	if n.mirrorLn != nil {
 		n.mirrorSrv = httpserver.New(n.mirrorHandler(), n.log)
@@ -133,6 +142,15 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 		Clock: opts.Clock, Logger: n.log,
 	})
 	return n, nil
+}
+
+// dialer reaches a printer with the node's client certificate, trusting
+// only the pinned printer certificate; sessions, if set, is shared by the
+// clients for TLS resumption.
+func (n *Node) dialer(sessions tls.ClientSessionCache) commandcenter.Dialer {
+	return func(addr string, pin deviceapi.Fingerprint) commandcenter.Device {
+		return deviceapi.NewClient(addr, pin, deviceapi.ClientOptions{SessionCache: sessions, Certificate: &n.cert})
+	}
 }
 
 // Run serves until ctx ends or a part fails, then stops every part and
@@ -181,6 +199,25 @@ func (n *Node) MirrorAddr() net.Addr {
 		return nil
 	}
 	return n.mirrorLn.Addr()
+}
+
+// Fingerprint is the fingerprint of the node's client certificate: what
+// the operator confirms at each printer to pair this Command Center.
+func (n *Node) Fingerprint() deviceapi.Fingerprint { return n.fingerprint }
+
+// Fingerprint returns the fingerprint of the client certificate of the
+// node kept in dataDir, making the certificate if it does not exist yet:
+// the same certificate New loads. The operator may learn it, and pair it
+// at the printers, before the node first starts.
+func Fingerprint(dataDir string, now time.Time) (deviceapi.Fingerprint, error) {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return "", fmt.Errorf("commandcenter: %w", err)
+	}
+	cert, err := deviceapi.LoadOrCreateClientCertificate(dataDir, now)
+	if err != nil {
+		return "", fmt.Errorf("commandcenter: %w", err)
+	}
+	return deviceapi.FingerprintOf(cert.Certificate[0]), nil
 }
 
 // Store is the node's local store.

@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/commandcenter"
 	"github.com/fusionfleet/fusionfleet/internal/datadir"
+	"github.com/fusionfleet/fusionfleet/internal/deviceapi"
 	"github.com/fusionfleet/fusionfleet/internal/printer"
 	"github.com/fusionfleet/fusionfleet/internal/uplink"
 	"github.com/fusionfleet/fusionfleet/internal/wait"
@@ -93,6 +95,8 @@ func TestPairing(t *testing.T) {
 	}
 	addr := startPrinter(t, printer.Options{Name: "3DP 1", Seed: 1})
 	dir := t.TempDir()
+	fpLine := "this Command Center's fingerprint, to confirm at each printer: "
+	var fps []deviceapi.Fingerprint
 	tests := []struct {
 		name    string
 		answer  string
@@ -100,9 +104,9 @@ func TestPairing(t *testing.T) {
 		wantErr string // "" → paired
 		wantOut []string
 	}{
-		{"no answer", "", false, "not paired: fingerprint not confirmed", []string{"enrolled as gateway", "presents certificate SHA-256", "Pin it? [y/N]"}},
+		{"no answer", "", false, "not paired: fingerprint not confirmed", []string{"enrolled as gateway", fpLine, "presents certificate SHA-256", "Pin it? [y/N]"}},
 		{"declined", "n\n", false, "not paired: fingerprint not confirmed", []string{"Pin it? [y/N]"}},
-		{"confirmed", "yes\n", false, "", []string{"Pin it? [y/N]", "pinned printer " + addr}},
+		{"confirmed", "yes\n", false, "", []string{"Pin it? [y/N]", "pinned printer " + addr, "is paired there too: confirm "}},
 		{"paired before", "", false, "", nil},
 		{"trusted", "", true, "", nil},
 	}
@@ -122,16 +126,35 @@ func TestPairing(t *testing.T) {
 				t.Fatal(err)
 			} else {
 				defer cc.Close()
+				fps = append(fps, cc.Fingerprint())
 			}
 			for _, want := range tt.wantOut {
 				if !strings.Contains(out.String(), want) {
 					t.Errorf("output %q lacks %q", out.String(), want)
 				}
 			}
-			if tt.wantOut == nil && out.Len() > 0 {
-				t.Errorf("output %q; want none", out.String())
+			if tt.wantOut == nil && !(strings.HasPrefix(out.String(), fpLine) && strings.Count(out.String(), "\n") == 1) {
+				t.Errorf("output %q; want only this Command Center's fingerprint", out.String())
 			}
 		})
+	}
+	// The client certificate is made once and kept: every start presents
+	// the same one, and it is the one Fingerprint reads before a start.
+	want := ccFingerprint(t, dir)
+	for i, fp := range fps {
+		if fp != want {
+			t.Errorf("start %d: fingerprint %s, want %s every time", i+1, fp, want)
+		}
+	}
+	if len(fps) != 3 {
+		t.Errorf("%d starts succeeded, want 3", len(fps))
+	}
+	info, err := os.Stat(filepath.Join(dir, deviceapi.ClientKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := info.Mode().Perm(); perm != 0o600 {
+		t.Errorf("client key mode %v, want 0600", perm)
 	}
 }
 
@@ -143,7 +166,7 @@ func TestCloudOutageLosesNothing(t *testing.T) {
 	dir := t.TempDir()
 	ctx := t.Context()
 
-	addr := startPrinter(t, printer.Options{Name: "3DP 1", Seed: 7, Clock: clock.NewScaled(3600)})
+	addr := startPrinter(t, printer.Options{Name: "3DP 1", Seed: 7, Clock: clock.NewScaled(3600)}, ccFingerprint(t, filepath.Join(dir, "cc")))
 
 	cloudDir := filepath.Join(dir, "cloud")
 	cloud, cloudRun := startCloud(t, cloudDir, "")

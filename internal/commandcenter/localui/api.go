@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/commandcenter"
+	"github.com/fusionfleet/fusionfleet/internal/deviceapi"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/outbox"
 )
@@ -57,6 +58,9 @@ type Snapshot struct {
 	Printers []commandcenter.Printer   `json:"printers"`
 	Pending  int                       `json:"outbox_pending"`
 	Uplink   commandcenter.UplinkState `json:"uplink"`
+	// Fingerprint is this Command Center's client certificate fingerprint,
+	// to confirm at each printer when pairing it.
+	Fingerprint deviceapi.Fingerprint `json:"fingerprint,omitempty"`
 }
 
 func snapshot(ctx context.Context, src Sources) (Snapshot, error) {
@@ -82,6 +86,7 @@ func (u *localUI) apiPrinters(w http.ResponseWriter, r *http.Request) error {
 	if snap.Printers == nil {
 		snap.Printers = []commandcenter.Printer{}
 	}
+	snap.Fingerprint = u.opts.Fingerprint
 	encode(w, http.StatusOK, snap)
 	return nil
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/commandcenter"
+	"github.com/fusionfleet/fusionfleet/internal/deviceapi"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 )
 
@@ -84,6 +85,10 @@ type HandlerOptions struct {
 	// before any route runs, /tuf/ and /metrics included, and writes
 	// whose Origin is not one of these names with 403 (DNS rebinding).
 	Hosts []string
+	// Fingerprint is this Command Center's client certificate fingerprint,
+	// which the operator confirms at each printer to pair it; shown on the
+	// printers page and in GET /api/printers. "" → not shown.
+	Fingerprint deviceapi.Fingerprint
 	// Password, if set, is the local login: every request but /healthz
 	// and /tuf/ must present it with HTTP Basic authentication (any user
 	// name), or is answered 401. Needed where the UI listens on more than

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"html"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -653,5 +654,69 @@ func TestBanners(t *testing.T) {
 	if got := u.banners(commandcenter.UplinkState{LastSuccess: t0}, ob, t0.Add(time.Minute)); len(got) != 1 ||
 		!strings.Contains(got[0].Text, "Storing new data fails") {
 		t.Errorf("banners = %+v, want the failing appends", got)
+	}
+}
+
+// The printers page and GET /api/printers show this Command Center's
+// fingerprint, which the operator confirms at each printer; a printer that
+// has not paired it says so with the fingerprint.
+func TestHandlerShowsFingerprint(t *testing.T) {
+	st := handlerStore(t)
+	const fp = deviceapi.Fingerprint("AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89")
+	ps, err := st.Printers(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := "not paired: the printer at " + ps[0].Address + " serves its private fields and logs only to Command Centers paired at the printer; " +
+		"confirm this Command Center's fingerprint " + string(fp) + " at the printer"
+	if err := st.MarkFailed(t.Context(), ps[0].ID, commandcenter.CollectionNotPaired, msg, handlerNow); err != nil {
+		t.Fatal(err)
+	}
+	h := NewHandler(SourcesOf(st), HandlerOptions{Clock: clock.NewManual(handlerNow), Fingerprint: fp})
+	var snap Snapshot
+	getJSON(t, h, "/api/printers", &snap)
+	if snap.Fingerprint != fp {
+		t.Errorf("GET /api/printers fingerprint %q, want %q", snap.Fingerprint, fp)
+	}
+	_, body := get(t, h, "GET", "/")
+	containsAll(t, "printers page", body, "confirm its fingerprint at each printer", `<span class="fp">`+string(fp)+`</span>`,
+		`<dd class="not-paired">`+html.EscapeString(msg))
+
+	_, body = get(t, testHandler(st), "GET", "/")
+	if strings.Contains(body, "confirm its fingerprint") {
+		t.Error("printers page without a fingerprint asks to confirm one")
+	}
+}
+
+// The document declares the optional password: no credentials, or HTTP
+// Basic, on every operation, each listing the 401.
+func TestOpenAPISecurity(t *testing.T) {
+	var doc struct {
+		Security   []map[string][]string                                    `json:"security"`
+		Paths      map[string]map[string]struct{ Responses map[string]any } `json:"paths"`
+		Components struct {
+			SecuritySchemes map[string]struct{ Type, Scheme string } `json:"securitySchemes"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(openAPIDoc, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if s := doc.Components.SecuritySchemes["localPassword"]; s.Type != "http" || s.Scheme != "basic" {
+		t.Errorf("securitySchemes.localPassword = %+v, want http basic", s)
+	}
+	if diff := gocmp.Diff([]map[string][]string{{}, {"localPassword": {}}}, doc.Security); diff != "" {
+		t.Errorf("security (-want +got):\n%s", diff)
+	}
+	for path, ops := range doc.Paths {
+		for m, op := range ops {
+			if _, ok := op.Responses["401"]; !ok {
+				t.Errorf("%s %s lists no 401", m, path)
+			}
+		}
+	}
+	// And the password is asked as declared.
+	h := NewHandler(SourcesOf(handlerStore(t)), HandlerOptions{Clock: clock.NewManual(handlerNow), Password: "s3cret-enough"})
+	if res, _ := get(t, h, "GET", "/api/printers"); res.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(res.Header.Get("WWW-Authenticate"), "Basic ") {
+		t.Errorf("GET /api/printers without the password = %d %q, want 401 asking Basic", res.StatusCode, res.Header.Get("WWW-Authenticate"))
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/commandcenter"
+	"github.com/fusionfleet/fusionfleet/internal/deviceapi"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/outbox"
 )
@@ -104,6 +105,8 @@ type printersData struct {
 	Pending    int
 	OutboxWarn bool
 	Uplink     commandcenter.UplinkState
+	// Fingerprint is this Command Center's, to confirm at each printer.
+	Fingerprint deviceapi.Fingerprint
 }
 
 func (u *localUI) printersPage(w http.ResponseWriter, r *http.Request) error {
@@ -115,7 +118,8 @@ func (u *localUI) printersPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	data := printersData{layout: l, Pending: snap.Pending, OutboxWarn: snap.Pending >= outboxWarnDepth, Uplink: snap.Uplink}
+	data := printersData{layout: l, Pending: snap.Pending, OutboxWarn: snap.Pending >= outboxWarnDepth, Uplink: snap.Uplink,
+		Fingerprint: u.opts.Fingerprint}
 	for _, p := range snap.Printers {
 		data.Printers = append(data.Printers, viewOf(p))
 	}

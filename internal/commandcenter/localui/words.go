@@ -50,7 +50,7 @@ func viewOf(p commandcenter.Printer) printerView {
 		v.Collection = fmt.Sprintf("unreachable since %s: %s", commandcenter.Stamp(p.StateSince), p.LastError)
 	case commandcenter.CollectionBadInput:
 		v.Collection = fmt.Sprintf("answers partly refused since %s: %s", commandcenter.Stamp(p.StateSince), p.LastError)
-	case commandcenter.CollectionCertificateChanged:
+	case commandcenter.CollectionCertificateChanged, commandcenter.CollectionNotPaired:
 		v.Collection = p.LastError
 	default:
 		v.Collection = string(p.State)
