@@ -144,10 +144,9 @@ func judgeTLS(report []byte) []string {
 	return bad
 }
 
-// sslscan runs Debian's sslscan against addr and returns its XML report.
-// Without sslscan the test skips loudly, and fails under CI=true, where
-// .ci/run installs it.
-func sslscan(t *testing.T, addr string) []byte {
+// sslscanPath finds Debian's sslscan. Without it the test skips loudly,
+// and fails under CI=true, where .ci/run installs it.
+func sslscanPath(t *testing.T) string {
 	t.Helper()
 	path, err := exec.LookPath("sslscan")
 	if err != nil {
@@ -156,6 +155,12 @@ func sslscan(t *testing.T, addr string) []byte {
 		}
 		t.Skip("SKIPPED: sslscan not found; install Debian's sslscan package to scan the listeners' TLS")
 	}
+	return path
+}
+
+// sslscan runs the scanner at path against addr and returns its XML report.
+func sslscan(t *testing.T, path, addr string) []byte {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	var stderr bytes.Buffer
@@ -179,14 +184,12 @@ func TestTLSScan(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	if _, err := exec.LookPath("sslscan"); err != nil {
-		sslscan(t, "") // skips, or fails under CI
-	}
+	scanner := sslscanPath(t)
 	t.Parallel() // each runs its own processes on ports of their own
 	s := startSite(t, 1)
 	for _, l := range []struct{ name, addr string }{{"cloud", s.cloudAddr}, {"printer", s.printerAddrs[0]}} {
 		t.Run(l.name, func(t *testing.T) {
-			report := sslscan(t, l.addr)
+			report := sslscan(t, scanner, l.addr)
 			for _, p := range judgeTLS(report) {
 				t.Errorf("%s %s: %s", l.name, l.addr, p)
 			}
