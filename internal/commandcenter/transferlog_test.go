@@ -3,10 +3,14 @@ package commandcenter
 import (
 	"errors"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"testing/iotest"
 	"time"
 
@@ -15,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/fusionfleet/fusionfleet/internal/clock"
+	"github.com/fusionfleet/fusionfleet/internal/sqlitedb"
 )
 
 // brokenBody fails in the middle of an answer.
@@ -133,5 +138,44 @@ func TestTransferLogRecordsMirrorFetches(t *testing.T) {
 		if n != 0 {
 			t.Errorf("uploads_total{outcome=%q} = %d, want 0: the fetches are no uploads", o, n)
 		}
+	}
+}
+
+// An upload log written before the log had kinds reads, after the
+// upgrade, as data uploads.
+func TestUploadLogBeforeKinds(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "cc.db")
+	all := os.DirFS("../sitedb/schema")
+	before := fstest.MapFS{}
+	for _, name := range []string{"001_init.sql", "002_collection.sql", "003_delivery.sql", "004_updates.sql"} {
+		b, err := fs.ReadFile(all, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before[name] = &fstest.MapFile{Data: b}
+	}
+	db, err := sqlitedb.Open(ctx, path, before)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `INSERT INTO uploads (at, at_ms, lane, outcome, records, kinds, first_seq, last_seq,
+		body_bytes, wire_bytes) VALUES (?, ?, 1, 'acknowledged', 3, '{"gap":3}', 1, 3, 100, 7300)`,
+		sqlitedb.FormatTime(t0), t0.UnixMilli()); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	st, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	es, err := st.Uploads(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(es) != 1 || es[0].Kind != TransferData || es[0].Path != "" || es[0].Records != 3 {
+		t.Errorf("uploads after the upgrade = %+v, want the one data upload", es)
 	}
 }
