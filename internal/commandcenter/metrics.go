@@ -87,7 +87,7 @@ func NewMetrics(st *Store, opts MetricsOptions) *Metrics {
 		bandwidth:   d("uplink_bandwidth_bytes_per_second", "Uplink bandwidth, TCP payload both ways with TLS handshakes, by averaging window.", "window"),
 		uploads:     d("uploads_total", "Upload attempts since the process started, by outcome.", "outcome"),
 		uploadBytes: d("uplink_body_bytes_total", "Compressed upload bodies sent since the process started."),
-		wireBytes:   d("uplink_wire_bytes_total", "Estimated TCP payload of uploads since the process started, TLS handshakes and answers included."),
+		wireBytes:   d("uplink_wire_bytes_total", "Estimated TCP payload over the uplink since the process started (uploads and the update mirror's fetches), TLS handshakes and answers included."),
 	}
 }
 
@@ -230,9 +230,14 @@ func (m *Metrics) countUploads(ctx context.Context) error {
 		if e.At.Before(m.since) {
 			continue
 		}
+		// The mirror's fetches took the link too, but they are no
+		// uploads: an alert on failed uploads must not fire for them.
+		m.wire += uint64(e.WireBytes)
+		if e.Kind == TransferMirror {
+			continue
+		}
 		m.counted[e.Outcome]++
 		m.body += uint64(e.BodyBytes)
-		m.wire += uint64(e.WireBytes)
 	}
 	m.lastID = last
 	return nil

@@ -95,7 +95,7 @@ fusionfleet_commandcenter_outbox_dropped_records_total 0
 # HELP fusionfleet_commandcenter_outbox_append_failing 1 while appends to the outbox fail (for example, the disk is full).
 # TYPE fusionfleet_commandcenter_outbox_append_failing gauge
 fusionfleet_commandcenter_outbox_append_failing 0
-# HELP fusionfleet_commandcenter_uplink_wire_bytes_total Estimated TCP payload of uploads since the process started, TLS handshakes and answers included.
+# HELP fusionfleet_commandcenter_uplink_wire_bytes_total Estimated TCP payload over the uplink since the process started (uploads and the update mirror's fetches), TLS handshakes and answers included.
 # TYPE fusionfleet_commandcenter_uplink_wire_bytes_total counter
 fusionfleet_commandcenter_uplink_wire_bytes_total 0
 `

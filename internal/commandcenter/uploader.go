@@ -83,7 +83,7 @@ type UploaderOptions struct {
 	// 0 → 16 KiB. At most half of BurstBytes.
 	ReserveBytes int
 
-	// UploadLog is how many upload attempts the log keeps; 0 → 5000.
+	// UploadLog is how many upload attempts the log keeps; 0 → DefaultUploadLog.
 	UploadLog int
 
 	// Rand returns a number in [0, 1) for the jitter of retry waits; nil →
@@ -213,7 +213,7 @@ func NewUploader(st *Store, cloud Cloud, opts UploaderOptions) *Uploader {
 	}
 	opts.ReserveBytes = min(opts.ReserveBytes, opts.BurstBytes/2)
 	if opts.UploadLog <= 0 {
-		opts.UploadLog = 5000
+		opts.UploadLog = DefaultUploadLog
 	}
 	if opts.Clock == nil {
 		opts.Clock = clock.Real{}
@@ -374,7 +374,7 @@ func (u *Uploader) send(ctx context.Context, priority bool, now time.Time) (int,
 		return 0, u.failed(ctx, now, err, false), err
 	}
 	body := u.enc.EncodeAll(raw, make([]byte, 0, len(raw)/4))
-	entry := UploadEntry{At: now, Priority: priority, Records: len(recs), Kinds: map[fleet.Kind]int{},
+	entry := UploadEntry{At: now, Kind: TransferData, Priority: priority, Records: len(recs), Kinds: map[fleet.Kind]int{},
 		FirstSeq: first, LastSeq: last, BodyBytes: len(body),
 		WireBytes: wireBytes(len(body), !u.lastConnect.IsZero() && now.Sub(u.lastConnect) < sessionReuse)}
 	for _, r := range recs {

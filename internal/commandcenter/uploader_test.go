@@ -577,6 +577,9 @@ func TestQuarantine(t *testing.T) {
 	var outcomes []UploadOutcome
 	for _, e := range ups {
 		outcomes = append(outcomes, e.Outcome)
+		if e.Kind != TransferData || e.Path != "" {
+			t.Errorf("upload %d: kind %q, path %q; want a data transfer", e.ID, e.Kind, e.Path)
+		}
 	}
 	want := []UploadOutcome{UploadAcknowledged, UploadQuarantined, UploadAcknowledged}
 	if diff := cmp.Diff(want, outcomes); diff != "" {

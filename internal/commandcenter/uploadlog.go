@@ -1,6 +1,7 @@
 package commandcenter
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -16,7 +17,8 @@ import (
 )
 
 // The upload log: every upload attempt with what it carried (R-PRIV-5),
-// the uplink's latest outcome and the bandwidth it took.
+// every fetch of the update mirror over the same uplink, the uplink's
+// latest outcome and the bandwidth it took.
 
 // UplinkState is what the Command Center knows about its link to the cloud
 // (R-ARCH-8: warn when the cloud has not been reached for long).
@@ -87,12 +89,35 @@ const (
 	// UploadSplit: the cloud found the batch too large; it is sent again in
 	// smaller batches.
 	UploadSplit UploadOutcome = "split"
+	// UploadFetched: the update mirror fetched a file from the cloud.
+	UploadFetched UploadOutcome = "fetched"
+	// UploadAbsent: the cloud has no such file. TUF asks for the next root
+	// version at every sync, and it is absent until the root is rotated.
+	UploadAbsent UploadOutcome = "absent"
 )
+
+// TransferKind says what a transfer in the upload log was for.
+type TransferKind string
+
+// The kinds of transfer over the uplink.
+const (
+	// TransferData: a batch of records sent to the cloud.
+	TransferData TransferKind = "data"
+	// TransferMirror: the update mirror's fetch of signed metadata or of a
+	// target (firmware, parameter set) from the cloud.
+	TransferMirror TransferKind = "mirror"
+)
+
+// DefaultUploadLog is how many entries the upload log keeps unless told.
+const DefaultUploadLog = 5000
 
 // UploadEntry is one upload attempt in the log of what was sent (R-PRIV-5).
 type UploadEntry struct {
-	ID       int64              `json:"id"`
-	At       time.Time          `json:"at"`
+	ID   int64        `json:"id"`
+	At   time.Time    `json:"at"`
+	Kind TransferKind `json:"kind"`
+	// Path is what a mirror transfer fetched (the URL path); empty for data.
+	Path     string             `json:"path,omitempty"`
 	Priority bool               `json:"priority"` // the alert and status lane, not bulk
 	Outcome  UploadOutcome      `json:"outcome"`
 	Error    string             `json:"error,omitempty"`
@@ -136,10 +161,10 @@ func (s *Store) logUpload(ctx context.Context, e UploadEntry, payload []byte, ke
 	}
 	var id int64
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx, `INSERT INTO uploads (at, at_ms, lane, outcome, error, records, kinds,
-			first_seq, last_seq, body_bytes, wire_bytes, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-			sqlitedb.FormatTime(e.At), e.At.UnixMilli(), int(lane), string(e.Outcome), e.Error, e.Records, string(kinds),
-			int64(e.FirstSeq), int64(e.LastSeq), e.BodyBytes, e.WireBytes, payload).Scan(&id); err != nil {
+		if err := tx.QueryRowContext(ctx, `INSERT INTO uploads (at, at_ms, kind, path, lane, outcome, error, records, kinds,
+			first_seq, last_seq, body_bytes, wire_bytes, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			sqlitedb.FormatTime(e.At), e.At.UnixMilli(), string(cmp.Or(e.Kind, TransferData)), e.Path, int(lane), string(e.Outcome),
+			e.Error, e.Records, string(kinds), int64(e.FirstSeq), int64(e.LastSeq), e.BodyBytes, e.WireBytes, payload).Scan(&id); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `DELETE FROM uploads WHERE id <= ?`, id-int64(keep))
@@ -151,20 +176,22 @@ func (s *Store) logUpload(ctx context.Context, e UploadEntry, payload []byte, ke
 	return id, nil
 }
 
-const uploadColumns = `id, at, lane, outcome, error, records, kinds, first_seq, last_seq, body_bytes, wire_bytes`
+const uploadColumns = `id, at, kind, path, lane, outcome, error, records, kinds, first_seq, last_seq, body_bytes, wire_bytes`
 
 func scanUpload(row interface{ Scan(...any) error }, extra ...any) (UploadEntry, error) {
 	var (
 		e                  UploadEntry
 		at, outcome, kinds string
+		kind               string
 		lane               int
 		first, last        int64
 	)
-	err := row.Scan(append([]any{&e.ID, &at, &lane, &outcome, &e.Error, &e.Records, &kinds, &first, &last,
+	err := row.Scan(append([]any{&e.ID, &at, &kind, &e.Path, &lane, &outcome, &e.Error, &e.Records, &kinds, &first, &last,
 		&e.BodyBytes, &e.WireBytes}, extra...)...)
 	if err != nil {
 		return UploadEntry{}, err
 	}
+	e.Kind = TransferKind(kind)
 	e.Priority, e.Outcome, e.FirstSeq, e.LastSeq = lane != int(outbox.LaneBulk), UploadOutcome(outcome), uint64(first), uint64(last)
 	e1 := json.Unmarshal([]byte(kinds), &e.Kinds)
 	var e2 error
@@ -242,7 +269,8 @@ func decodePayload(b []byte) (json.RawMessage, uplink.Batch, error) {
 }
 
 // Bandwidth is the uplink's use of the site's link: TCP payload both ways,
-// TLS handshakes included, as estimated per upload.
+// TLS handshakes included, as estimated per transfer (uploads and the
+// mirror's fetches).
 type Bandwidth struct {
 	Current float64 `json:"current_bps"` // bits per second over the last minute
 	Hour    float64 `json:"hour_bps"`    // bits per second over the last hour

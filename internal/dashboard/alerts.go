@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/access"
 	"github.com/fusionfleet/fusionfleet/internal/alert"
@@ -41,22 +42,22 @@ type alertRow struct {
 	AckedByName  string
 	AssigneeName string
 	Muted        bool
+	CanMute      bool // the reader may mute or unmute the alert's rule
 }
 
 // alertsData fills the alerts page.
 type alertsData struct {
-	Active   []alertRow
-	Past     []alertRow
-	Sites    []fleet.Site
-	Site     fleet.SiteID // the site filter, "" for all
-	Days     int
-	Periods  []int
-	Page     int  // of past alerts, from 1
-	More     bool // a next page of past alerts exists
-	Members  []access.Member
-	CanAct   bool // may acknowledge and assign
-	CanAdmin bool // may mute rules
-	Message  string
+	Active  []alertRow
+	Past    []alertRow
+	Sites   []fleet.Site
+	Site    fleet.SiteID // the site filter, "" for all
+	Days    int
+	Periods []int
+	Page    int  // of past alerts, from 1
+	More    bool // a next page of past alerts exists
+	Members []access.Member
+	CanAct  bool // may acknowledge and assign
+	Message string
 }
 
 // NewerURL and OlderURL link to the neighbouring pages of past alerts.
@@ -94,7 +95,7 @@ func (h *alertPages) showAlerts(w http.ResponseWriter, r *http.Request, s sessio
 func (h *alertPages) alertsData(r *http.Request, s session) (alertsData, error) {
 	q := r.URL.Query()
 	d := alertsData{Days: defaultAlertDays, Periods: alertPeriods, Page: 1,
-		CanAct: s.p.Role >= fleet.RoleOperator, CanAdmin: s.p.Role >= fleet.RoleAdmin}
+		CanAct: s.p.Role >= fleet.RoleOperator}
 	if n, err := strconv.Atoi(q.Get("days")); err == nil && n >= 1 && n <= 366 {
 		d.Days = n
 	}
@@ -145,7 +146,7 @@ func (h *alertPages) alertsData(r *http.Request, s session) (alertsData, error) 
 			a.PrinterName = string(a.PrinterID)
 		}
 		return alertRow{Alert: a, SiteName: siteNames[a.SiteID], AckedByName: names[a.AckedBy],
-			AssigneeName: names[a.Assignee], Muted: rules.IsMuted(a.Rule)}
+			AssigneeName: names[a.Assignee], Muted: rules.IsMuted(a.Rule), CanMute: mayChangeRule(s.p, rules, a.Rule, now) == nil}
 	}
 	for _, a := range active {
 		d.Active = append(d.Active, row(a))
@@ -230,6 +231,7 @@ type ruleRow struct {
 	ID          string // custom rules
 	Severity    fleet.Severity
 	Muted       bool
+	CanChange   bool // the reader may mute, unmute (and delete, if custom) it
 }
 
 // rulesData fills the alert rules page.
@@ -240,9 +242,12 @@ type rulesData struct {
 	Metrics    []alert.MetricInfo
 	Ops        []alert.Comparison
 	Severities []fleet.Severity
-	CanAdmin   bool
-	Message    string
-	Form       ruleForm // what was sent, to show again after an error
+	CanAdmin   bool // may add rules
+	// CanAllSites: the reader may add a rule for every site, not only
+	// for one of theirs.
+	CanAllSites bool
+	Message     string
+	Form        ruleForm // what was sent, to show again after an error
 }
 
 // ruleForm is the custom rule form as sent.
@@ -268,20 +273,23 @@ func (h *alertPages) showRules(w http.ResponseWriter, r *http.Request, s session
 	for _, st := range d.Sites {
 		siteNames[st.ID] = st.Name
 	}
+	now := h.clock.Now()
 	for _, b := range alert.Builtins(alert.Options{}) {
-		d.Builtin = append(d.Builtin, ruleRow{Key: b.Key, Title: b.Title, Description: b.Description, Muted: rules.IsMuted(b.Key)})
+		d.Builtin = append(d.Builtin, ruleRow{Key: b.Key, Title: b.Title, Description: b.Description, Muted: rules.IsMuted(b.Key),
+			CanChange: mayChangeRule(s.p, rules, b.Key, now) == nil})
 	}
 	for _, c := range rules.Custom {
 		if c.SiteID != "" && !s.p.Sites.Allows(c.SiteID) {
 			continue
 		}
 		d.Custom = append(d.Custom, ruleRow{Key: c.Key(), Title: c.Title(), ID: c.ID, SiteName: siteNames[c.SiteID],
-			Severity: c.Severity, Muted: rules.IsMuted(c.Key())})
+			Severity: c.Severity, Muted: rules.IsMuted(c.Key()), CanChange: mayChangeRule(s.p, rules, c.Key(), now) == nil})
 	}
 	d.Metrics = alert.Metrics()
 	d.Ops = []alert.Comparison{alert.Below, alert.AtMost, alert.Above, alert.AtLeast}
 	d.Severities = []fleet.Severity{fleet.SeverityInfo, fleet.SeverityWarning, fleet.SeverityError, fleet.SeverityCritical}
-	d.CanAdmin = s.p.Role >= fleet.RoleAdmin
+	d.CanAdmin = access.Check(s.p, adminPost, now) == nil
+	d.CanAllSites = d.CanAdmin && s.p.CanActOn("") == nil
 	h.render(w, r, status, "alert_rules.html", page{Title: "Alert rules", User: &s.user, CSRF: s.csrf, Data: d})
 }
 
@@ -334,7 +342,7 @@ func (h *alertPages) parseRule(r *http.Request, s session, f ruleForm) (alert.Cu
 		if rule.SiteID == "" {
 			return rule, badForm("Please pick sites from the list.")
 		}
-	} else if s.p.Sites.Limited() {
+	} else if s.p.CanActOn("") != nil {
 		return rule, badForm("Please pick one of your sites: you may not set rules for every site.")
 	}
 	if err := rule.Validate(); err != nil {
@@ -359,7 +367,7 @@ func (h *alertPages) deleteAlertRule(w http.ResponseWriter, r *http.Request, s s
 			return err
 		}
 		for _, c := range rules.Custom {
-			if c.ID == r.PathValue("id") && s.p.CanActOn(c.SiteID) == nil {
+			if c.ID == r.PathValue("id") && mayChangeRule(s.p, rules, c.Key(), h.clock.Now()) == nil {
 				return h.rules.DeleteAlertRule(r.Context(), s.p.Org, c.ID, h.clock.Now())
 			}
 		}
@@ -372,15 +380,26 @@ func (h *alertPages) deleteAlertRule(w http.ResponseWriter, r *http.Request, s s
 	http.Redirect(w, r, "/alerts/rules", http.StatusSeeOther)
 }
 
-// muteRule mutes or unmutes a rule: a built-in rule or a custom one for
-// every site only by an administrator for all sites, a custom rule of a
-// site by one for that site.
+// mayChangeRule decides whether p may mute, unmute or delete the rule key
+// of rules at now: the administrators' route requirement, and the rule's
+// site — a built-in rule or a custom one for every site only by an
+// administrator for all sites, a custom rule of a site by one for that
+// site. The handlers ask it, and so do the pages before they offer a
+// button, so a page never offers what its handler refuses.
+func mayChangeRule(p access.Principal, rules alert.Rules, key fleet.RuleKey, now time.Time) error {
+	if err := access.Check(p, adminPost, now); err != nil {
+		return err
+	}
+	return p.CanActOn(rules.SiteOf(key))
+}
+
+// muteRule mutes or unmutes a rule, if mayChangeRule allows.
 func (h *alertPages) muteRule(r *http.Request, p access.Principal, key fleet.RuleKey, muted bool) error {
 	rules, err := h.rules.AlertRules(r.Context(), p.Org)
 	if err != nil {
 		return err
 	}
-	if p.CanActOn(rules.SiteOf(key)) != nil {
+	if mayChangeRule(p, rules, key, h.clock.Now()) != nil {
 		return &formError{http.StatusForbidden, "Only administrators for all sites may mute this rule."}
 	}
 	return h.rules.SetRuleMuted(r.Context(), p.Org, key, muted)
@@ -449,9 +468,8 @@ func (p page) SeverityLabel(s fleet.Severity) string { return p.T(alertSeverityL
 // muteForm is the mute button of one rule.
 type muteForm struct {
 	ruleRow
-	CSRF     string
-	CanAdmin bool
-	p        page
+	CSRF string
+	p    page
 }
 
 // T translates for the mute button's template.
@@ -459,6 +477,5 @@ func (m muteForm) T(msg string, args ...any) string { return m.p.T(msg, args...)
 
 // MuteForm is the mute button of rule r on the rules page.
 func (p page) MuteForm(r ruleRow) muteForm {
-	d, _ := p.Data.(rulesData)
-	return muteForm{ruleRow: r, CSRF: p.CSRF, CanAdmin: d.CanAdmin, p: p}
+	return muteForm{ruleRow: r, CSRF: p.CSRF, p: p}
 }

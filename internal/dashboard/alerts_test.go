@@ -273,8 +273,48 @@ func TestSiteAdminStaysInItsSites(t *testing.T) {
 		}
 		return r
 	}
-	otherSite, ownSite := rule(f.siteA), rule(site2)
+	otherSite, ownSite, everySite := rule(f.siteA), rule(site2), rule("")
+	f.seedAlert(t, f.orgA, site2, "printer-z001", alert.RuleLamp, fleet.SeverityWarning, "Lamp weak or failed")
+	f.seedAlert(t, f.orgA, site2, "printer-z001", ownSite.Key(), fleet.SeverityWarning, "Lamp hours")
 	lena, csrf := f.login(t, "lena")
+
+	// The pages offer each admin what the handlers allow, and nothing else
+	// (before, lena saw the link to the channels and every mute button, and
+	// the server answered 403).
+	ada, _ := f.login(t, "ada")
+	mute := func(k fleet.RuleKey) string { return `action="/alerts/rules/` + string(k) + `/mute"` }
+	del := func(r alert.CustomRule) string { return `action="/alerts/rules/` + r.ID + `/delete"` }
+	pages := []struct {
+		who           string
+		path          string
+		want, wantNot []string
+	}{
+		{"lena", "/account/notifications", nil, []string{`href="/admin/notifications"`}},
+		{"ada", "/account/notifications", []string{`href="/admin/notifications"`}, nil},
+		{"lena", "/alerts/rules", []string{mute(ownSite.Key()), del(ownSite), `<option value="` + string(site2) + `"`},
+			[]string{mute(alert.RuleLamp), mute(everySite.Key()), del(everySite), `<option value="">`, mute(otherSite.Key())}},
+		{"ada", "/alerts/rules", []string{mute(ownSite.Key()), del(ownSite), mute(alert.RuleLamp), mute(everySite.Key()),
+			del(everySite), mute(otherSite.Key()), `<option value="">`}, nil},
+		{"lena", "/alerts", []string{mute(ownSite.Key())}, []string{mute(alert.RuleLamp)}},
+		{"ada", "/alerts", []string{mute(ownSite.Key()), mute(alert.RuleLamp)}, nil},
+	}
+	clients := map[string]*http.Client{"lena": lena, "ada": ada}
+	for _, p := range pages {
+		resp, body := get(t, clients[p.who], f.srv.URL+p.path)
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("%s: GET %s = %s", p.who, p.path, resp.Status)
+		}
+		for _, w := range p.want {
+			if !strings.Contains(body, w) {
+				t.Errorf("%s's %s lacks %s", p.who, p.path, w)
+			}
+		}
+		for _, w := range p.wantNot {
+			if strings.Contains(body, w) {
+				t.Errorf("%s's %s offers %s, which the server refuses", p.who, p.path, w)
+			}
+		}
+	}
 	if resp, _ := get(t, lena, f.srv.URL+"/admin/notifications"); resp.StatusCode != 403 {
 		t.Errorf("channels and delivery log = %s, want 403", resp.Status)
 	}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/fusionfleet/fusionfleet/internal/access"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/notify"
 )
@@ -178,6 +179,9 @@ type prefsData struct {
 	Severities []option
 	Message    string
 	Saved      bool
+	// CanChannels: the reader may open the notification channels and
+	// their delivery log (an administrator for all sites).
+	CanChannels bool
 }
 
 // notifyPrefsPage shows the user's own notification preferences.
@@ -192,6 +196,7 @@ func (h *notifyPages) notifyPrefsPage(w http.ResponseWriter, r *http.Request, s 
 
 func (h *notifyPages) showNotifyPrefs(w http.ResponseWriter, r *http.Request, s session, status int, d prefsData) {
 	d.Severities = severityOptions
+	d.CanChannels = access.Check(s.p, orgGet, h.clock.Now()) == nil
 	if d.Prefs.MinSeverity != fleet.SeverityUnknown {
 		d.Severity = d.Prefs.MinSeverity.String()
 	}

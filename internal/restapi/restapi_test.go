@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -206,12 +207,43 @@ func itoa(n int) string {
 	return strings.TrimSpace(strings.Repeat(" ", 0) + string(rune('a'+n%26)) + string(rune('a'+n/26%26)) + string(rune('a'+n/676%26)))
 }
 
+// documented returns the statuses openapi.json lists for each operation,
+// by "METHOD /path".
+func documented(t *testing.T) map[string]map[int]bool {
+	t.Helper()
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Responses map[string]json.RawMessage `json:"responses"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal(openAPI, &doc); err != nil {
+		t.Fatalf("openapi.json: %v", err)
+	}
+	out := map[string]map[int]bool{}
+	for path, ops := range doc.Paths {
+		for m, op := range ops {
+			key := strings.ToUpper(m) + " " + path
+			out[key] = map[int]bool{}
+			for code := range op.Responses {
+				n, err := strconv.Atoi(code)
+				if err != nil {
+					t.Fatalf("%s: response %q is not a status", key, code)
+				}
+				out[key][n] = true
+			}
+		}
+	}
+	return out
+}
+
 // The walker: every route, with every kind of caller of both
 // organisations, on the caller's own objects and on the other
-// organisation's. The status is as the table says, and no answer to one
-// organisation's caller names anything of the other's.
+// organisation's. The status is as the table says and as openapi.json
+// documents it, and no answer to one organisation's caller names anything
+// of the other's.
 func TestRouteWalker(t *testing.T) {
 	f := newFixture(t)
+	doc := documented(t)
 	const (
 		own     = "own"
 		foreign = "foreign"
@@ -366,6 +398,9 @@ func TestRouteWalker(t *testing.T) {
 						if status != exp {
 							t.Errorf("status %d, want %d; body %s", status, exp, got)
 						}
+						if !doc[key][status] {
+							t.Errorf("status %d is not documented for %s in openapi.json", status, key)
+						}
 						for _, c := range me.otherCanaries {
 							if strings.Contains(got, c) {
 								t.Errorf("answer names %q of the other organisation:\n%s", c, got)
@@ -431,14 +466,27 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		if public != rt.need.Public {
 			t.Errorf("%s: documented public %v, route public %v", key, public, rt.need.Public)
 		}
-		if !rt.need.Public && (o.Responses["401"] == nil || o.Responses["403"] == nil) {
-			t.Errorf("%s: 401 and 403 not documented", key)
+		if !rt.need.Public && (!strings.Contains(string(o.Responses["401"]), `"#/components/responses/Unauthorized"`) ||
+			!strings.Contains(string(o.Responses["403"]), `"#/components/responses/Forbidden"`)) {
+			t.Errorf("%s: 401 and 403 not documented as Unauthorized and Forbidden", key)
 		}
 	}
 	slices.Sort(documented)
 	slices.Sort(routed)
 	if diff := cmp.Diff(routed, documented); diff != "" {
 		t.Errorf("routes (-table +document):\n%s", diff)
+	}
+	// Every reference resolves.
+	var whole struct {
+		Components map[string]map[string]json.RawMessage `json:"components"`
+	}
+	if err := json.Unmarshal(openAPI, &whole); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range regexp.MustCompile(`"#/components/(\w+)/(\w+)"`).FindAllStringSubmatch(string(openAPI), -1) {
+		if whole.Components[m[1]][m[2]] == nil {
+			t.Errorf("openapi.json refers to the undefined %s %s", m[1], m[2])
+		}
 	}
 	// And it is what the API serves.
 	f := newFixture(t)

@@ -22,11 +22,12 @@ import (
 // mirror fetches by the uplink's rules: through the uplink client's
 // transport (a connection per request, resumed TLS sessions, the proxy
 // from the environment) and within the bandwidth budget it shares with
-// the uploader.
+// the uploader; and each fetch is in the upload log, beside the uploads.
 func (n *Node) newUpdateMirror(uc *uplink.Client, budget *commandcenter.Budget) (*update.Mirror, error) {
 	// A firmware image over a slow site link: the mirror caps sizes, a
 	// stuck transfer ends here.
-	client := uc.HTTPClient(budget.Transport(uc.Transport()), 30*time.Minute)
+	logged := n.store.TransferLog(budget.Transport(uc.Transport()), commandcenter.TransferLogOptions{Clock: n.opts.Clock, Logger: n.log})
+	client := uc.HTTPClient(logged, 30*time.Minute)
 	models := func(ctx context.Context) []string {
 		ps, err := n.store.Printers(ctx)
 		if err != nil {

@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -56,30 +58,36 @@ func (s *tufServer) seen() (resumed []bool, opened int) {
 	return append([]bool(nil), s.resumed...), s.opened
 }
 
-// newTestMirror builds the node's update mirror for s, as New does.
-func newTestMirror(t *testing.T, s *tufServer, budget *commandcenter.Budget) interface {
+// newTestMirror builds the node's update mirror for s, as New does, with
+// the store that holds its upload log.
+func newTestMirror(t *testing.T, s *tufServer, budget *commandcenter.Budget) (interface {
 	Sync(context.Context) (bool, error)
-} {
+}, *commandcenter.Store) {
 	t.Helper()
+	st, err := commandcenter.Open(t.Context(), filepath.Join(t.TempDir(), "cc.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
 	pool := x509.NewCertPool()
 	pool.AddCert(s.srv.Certificate())
 	uc, err := uplink.NewClient(s.srv.URL, uplink.ClientOptions{RootCAs: pool})
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := &Node{opts: Options{DataDir: t.TempDir(), CloudURL: s.srv.URL, RootCAs: pool}, log: discardLogger()}
+	n := &Node{opts: Options{DataDir: t.TempDir(), CloudURL: s.srv.URL, RootCAs: pool}, log: discardLogger(), store: st}
 	m, err := n.newUpdateMirror(uc, budget)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return m
+	return m, st
 }
 
 // The mirror's fetches follow the uplink's rules (R-ARCH-4): a connection
 // per request, TLS sessions resumed.
 func TestMirrorFetchesOneConnectionPerRequest(t *testing.T) {
 	s := newTUFServer(t)
-	m := newTestMirror(t, s, commandcenter.NewBudget(-1, 0, nil))
+	m, st := newTestMirror(t, s, commandcenter.NewBudget(-1, 0, nil))
 	for range 3 {
 		if _, err := m.Sync(t.Context()); err == nil {
 			t.Fatal("Sync of a broken repository succeeded")
@@ -96,6 +104,19 @@ func TestMirrorFetchesOneConnectionPerRequest(t *testing.T) {
 	if diff := cmp.Diff(want, resumed); len(resumed) < 3 || diff != "" {
 		t.Errorf("TLS session resumed per fetch (-want +got):\n%s", diff)
 	}
+	// Each fetch is in the upload log, as the mirror's.
+	es, err := st.Uploads(t.Context(), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(es) != len(resumed) {
+		t.Errorf("upload log holds %d entries for %d fetches", len(es), len(resumed))
+	}
+	for _, e := range es {
+		if e.Kind != commandcenter.TransferMirror || !strings.HasPrefix(e.Path, "/tuf/") || e.WireBytes == 0 {
+			t.Errorf("upload log entry %+v, want a mirror fetch under /tuf/ with its bytes", e)
+		}
+	}
 }
 
 // The mirror's fetches draw on the uplink's bandwidth budget: once it is
@@ -103,7 +124,7 @@ func TestMirrorFetchesOneConnectionPerRequest(t *testing.T) {
 func TestMirrorFetchesWithinTheBudget(t *testing.T) {
 	s := newTUFServer(t)
 	// One byte a second, a bucket of a little more than one handshake.
-	m := newTestMirror(t, s, commandcenter.NewBudget(1, 8000, nil))
+	m, _ := newTestMirror(t, s, commandcenter.NewBudget(1, 8000, nil))
 	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
 	defer cancel()
 	if _, err := m.Sync(ctx); err == nil {

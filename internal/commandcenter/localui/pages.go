@@ -331,6 +331,7 @@ func sortedSeries(m map[string]*series) []series {
 type uploadView struct {
 	commandcenter.UploadEntry
 	When, Lane, Kinds string
+	Mirror            bool // a fetch of the update mirror, not an upload
 }
 
 type uploadsData struct {
@@ -342,8 +343,11 @@ type uploadsData struct {
 }
 
 func viewUpload(e commandcenter.UploadEntry) uploadView {
-	v := uploadView{UploadEntry: e, When: commandcenter.Stamp(e.At), Lane: "bulk"}
-	if e.Priority {
+	v := uploadView{UploadEntry: e, When: commandcenter.Stamp(e.At), Lane: "bulk", Mirror: e.Kind == commandcenter.TransferMirror}
+	switch {
+	case v.Mirror:
+		v.Lane = "update mirror"
+	case e.Priority:
 		v.Lane = "alerts and status"
 	}
 	kinds := make([]string, 0, len(e.Kinds))
