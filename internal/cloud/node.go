@@ -12,12 +12,12 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/fusionfleet/fusionfleet/internal/alert"
+	"github.com/fusionfleet/fusionfleet/internal/closer"
 	"github.com/fusionfleet/fusionfleet/internal/dashboard"
 	"github.com/fusionfleet/fusionfleet/internal/datadir"
 	"github.com/fusionfleet/fusionfleet/internal/httpserver"
@@ -50,9 +50,7 @@ type Node struct {
 	evaluator    *alert.Evaluator
 	runAlerts    func(ctx context.Context) error
 
-	closeOnce sync.Once
-	closers   []func() error // in the order opened
-	closeErr  error
+	closers closer.Stack
 }
 
 // New opens a node: its listeners, certificate, store, stream and update
@@ -78,17 +76,17 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)
 	}
-	n.closers = append(n.closers, lock.Close)
+	n.closers.Push(lock.Close)
 	lc := &net.ListenConfig{}
 	if n.ln, err = lc.Listen(ctx, "tcp", opts.Listen); err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)
 	}
-	n.closers = append(n.closers, n.ln.Close)
+	n.closers.Push(n.ln.Close)
 	if opts.DashboardListen != "" {
 		if n.plainLn, err = lc.Listen(ctx, "tcp", opts.DashboardListen); err != nil {
 			return nil, fmt.Errorf("cloud: dashboard: %w", err)
 		}
-		n.closers = append(n.closers, n.plainLn.Close)
+		n.closers.Push(n.plainLn.Close)
 	}
 	cert, err := n.certificate()
 	if err != nil {
@@ -98,7 +96,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	if n.store, err = openStore(ctx, opts.DataDir, opts.DB); err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)
 	}
-	n.closers = append(n.closers, n.store.Close)
+	n.closers.Push(n.store.Close)
 
 	metricsToken, err := readMetricsToken(opts.MetricsTokenFile)
 	if err != nil {
@@ -112,7 +110,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	}); err != nil {
 		return nil, fmt.Errorf("cloud: stream: %w", err)
 	}
-	n.closers = append(n.closers, n.stream.Close)
+	n.closers.Push(n.stream.Close)
 
 	if n.updates, err = updaterepo.NewService(cmp.Or(opts.TUFDir, filepath.Join(opts.DataDir, "tuf")), updaterepo.ServiceOptions{
 		TokenFile: opts.ReleaseTokenFile, Clock: opts.Clock, Logger: n.log,
@@ -203,16 +201,7 @@ func (n *Node) Run(ctx context.Context) error {
 // Close closes what New opened, newest first. Run closes the node when it
 // returns; Close is for a node that was never run, and may be called again.
 func (n *Node) Close() error {
-	n.closeOnce.Do(func() {
-		var errs []error
-		for i := len(n.closers) - 1; i >= 0; i-- {
-			if err := n.closers[i](); err != nil && !errors.Is(err, net.ErrClosed) {
-				errs = append(errs, err)
-			}
-		}
-		n.closeErr = errors.Join(errs...)
-	})
-	return n.closeErr
+	return n.closers.Close()
 }
 
 // URL is the node's HTTPS base URL (uplink, updates and dashboard),

@@ -10,13 +10,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/fusionfleet/fusionfleet/internal/closer"
 	"github.com/fusionfleet/fusionfleet/internal/commandcenter"
 	"github.com/fusionfleet/fusionfleet/internal/commandcenter/localui"
 	"github.com/fusionfleet/fusionfleet/internal/datadir"
@@ -43,9 +43,7 @@ type Node struct {
 	uploader      *commandcenter.Uploader
 	mirror        *update.Mirror
 
-	closeOnce sync.Once
-	closers   []func() error // in the order opened
-	closeErr  error
+	closers closer.Stack
 }
 
 // New opens a node: its listeners and store; it enrols with the cloud on
@@ -76,19 +74,19 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("commandcenter: %w", err)
 	}
-	n.closers = append(n.closers, lock.Close)
+	n.closers.Push(lock.Close)
 	if opts.MirrorListen != "" {
 		if n.mirrorLn, err = (&net.ListenConfig{}).Listen(ctx, "tcp", opts.MirrorListen); err != nil {
 			return nil, fmt.Errorf("commandcenter: -mirror-listen: %w", err)
 		}
-		n.closers = append(n.closers, n.mirrorLn.Close)
+		n.closers.Push(n.mirrorLn.Close)
 	}
 	// Take the local port first: a site with 8080–8090 all taken learns it
 	// before anything is enrolled or paired.
 	if n.ln, err = commandcenter.ListenLocal(opts.UIHost, opts.UIFirstPort, opts.UILastPort); err != nil {
 		return nil, fmt.Errorf("commandcenter: %w", err)
 	}
-	n.closers = append(n.closers, n.ln.Close)
+	n.closers.Push(n.ln.Close)
 	n.url = "http://" + n.ln.Addr().String() + "/"
 	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("commandcenter: %w", err)
@@ -96,7 +94,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	if n.store, err = commandcenter.Open(ctx, filepath.Join(opts.DataDir, "commandcenter.db")); err != nil {
 		return nil, err
 	}
-	n.closers = append(n.closers, n.store.Close)
+	n.closers.Push(n.store.Close)
 	if n.cert, err = deviceapi.LoadOrCreateClientCertificate(opts.DataDir, opts.Clock.Now()); err != nil {
 		return nil, fmt.Errorf("commandcenter: %w", err)
 	}
@@ -176,16 +174,7 @@ func (n *Node) Run(ctx context.Context) error {
 // Close closes what New opened, newest first. Run closes the node when it
 // returns; Close is for a node that was never run, and may be called again.
 func (n *Node) Close() error {
-	n.closeOnce.Do(func() {
-		var errs []error
-		for i := len(n.closers) - 1; i >= 0; i-- {
-			if err := n.closers[i](); err != nil && !errors.Is(err, net.ErrClosed) {
-				errs = append(errs, err)
-			}
-		}
-		n.closeErr = errors.Join(errs...)
-	})
-	return n.closeErr
+	return n.closers.Close()
 }
 
 // URL is the local UI's URL, http://host:port/; the printers read updates
