@@ -141,7 +141,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	mux.Handle("/tuf/", n.updates.Handler())
 	mux.Handle("/", web)
 	n.https = httpserver.New(mux, n.log)
-	n.https.TLSConfig = serverTLS(cert)
+	n.https.TLSConfig = httpserver.TLS(cert)
 	n.url = "https://" + hostPort(n.ln, opts.Hosts)
 	n.dashboardURL = n.url + "/"
 	if n.plainLn != nil {
@@ -228,20 +228,6 @@ func (n *Node) RootCAs() *x509.CertPool {
 		return nil
 	}
 	return n.ca.Pool
-}
-
-// serverTLS is the cloud's TLS: 1.3 preferred, 1.2 at least, and with 1.2
-// only forward-secret AEAD suites (R-SEC-2). TLS 1.3's suites are all AEAD.
-func serverTLS(cert tls.Certificate) *tls.Config {
-	return &tls.Config{
-		MinVersion:   tls.VersionTLS12,
-		Certificates: []tls.Certificate{cert},
-		CipherSuites: []uint16{
-			tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
-			tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
-			tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
-		},
-	}
 }
 
 // readiness answers 200 when the node can take uploads: the stream is

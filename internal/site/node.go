@@ -22,6 +22,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/datadir"
 	"github.com/fusionfleet/fusionfleet/internal/deviceapi"
 	"github.com/fusionfleet/fusionfleet/internal/httpserver"
+	"github.com/fusionfleet/fusionfleet/internal/tlsca"
 	"github.com/fusionfleet/fusionfleet/internal/update"
 	"github.com/fusionfleet/fusionfleet/internal/uplink"
 )
@@ -44,6 +45,7 @@ type Node struct {
 	mirror        *update.Mirror
 
 	closers closer.Stack
+	uiCA    string // the CA file of the local UI's certificate; "" on loopback (plain HTTP)
 }
 
 // New opens a node: its listeners and store; it enrols with the cloud on
@@ -88,6 +90,22 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	}
 	n.closers.Push(n.ln.Close)
 	n.url = "http://" + n.ln.Addr().String() + "/"
+	if !localui.IsLoopback(opts.UIHost) {
+		// Beyond loopback the UI's password and the site's private names
+		// cross the LAN: serve them over TLS, with a certificate of the
+		// Command Center's own CA, made once in the data directory, for
+		// the host names the UI answers to. A browser trusts the CA file
+		// once; the printers fetch updates from MirrorListen, plain HTTP,
+		// whose signed metadata needs no transport security.
+		ca, err := tlsca.LoadOrCreate(filepath.Join(opts.DataDir, "ui-tls"), opts.UIHosts, opts.Clock.Now())
+		if err != nil {
+			return nil, fmt.Errorf("commandcenter: local UI certificate: %w", err)
+		}
+		n.ln = tls.NewListener(n.ln, httpserver.TLS(ca.Server))
+		n.uiCA = ca.CAPath
+		_, port, _ := net.SplitHostPort(n.ln.Addr().String())
+		n.url = "https://" + net.JoinHostPort(opts.UIHosts[0], port) + "/"
+	}
 	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("commandcenter: %w", err)
 	}
@@ -177,9 +195,14 @@ func (n *Node) Close() error {
 	return n.closers.Close()
 }
 
-// URL is the local UI's URL, http://host:port/; the printers read updates
-// under its /tuf/.
+// URL is the local UI's URL: http://host:port/ on loopback; beyond it
+// https:// with the first of Options.UIHosts. The printers read updates
+// under its /tuf/ (on loopback) or from MirrorListen.
 func (n *Node) URL() string { return n.url }
+
+// UICAFile is the CA certificate (PEM) a browser trusts to open the local
+// UI over HTTPS; "" while the UI stays on loopback, over plain HTTP.
+func (n *Node) UICAFile() string { return n.uiCA }
 
 // MirrorAddr is the address of the mirror's own listener; nil without
 // Options.MirrorListen.
