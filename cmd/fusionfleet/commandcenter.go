@@ -64,6 +64,7 @@ func runCommandCenter(ctx context.Context, args []string, e env) error {
 	uiRange := fs.String("ui-ports", envDefault(e, "FUSIONFLEET_UI_PORTS", uiPortsDefault), "local UI `ports`: the first free one of first-last, or 0 for any free port")
 	interval := fs.Duration("poll", 5*time.Second, "status poll interval")
 	bulk := fs.Duration("bulk-interval", 5*time.Minute, "how often bulk data (layers, jobs, counters, logs) is uploaded; alerts and status go at once")
+	debugListen := fs.String("debug-listen", "", "loopback `address` (127.0.0.1:6061) serving Go's profiles under /debug/pprof/ (default: off)")
 	mirrorListen := fs.String("mirror-listen", envDefault(e, "FUSIONFLEET_MIRROR_LISTEN", ""), "`address` where printers on the LAN read signed updates (/tuf/ only); the local UI serves them too")
 	updateInterval := fs.Duration("update-interval", site.DefaultUpdateInterval, "how often signed updates are mirrored from the cloud for the printers (served under /tuf/ on the local port)")
 	rate := fs.Int("uplink-rate", 10000, "uplink bandwidth cap in `bits/s`, TLS handshakes included (whitepaper budget: 25000 for a site)")
@@ -99,7 +100,7 @@ func runCommandCenter(ctx context.Context, args []string, e env) error {
 	cc, err := site.New(ctx, site.Options{
 		DataDir: *data, CloudURL: *cloudURL, RootCAs: roots, EnrolToken: token, Name: *name,
 		Printers: printers, TrustNewPrinters: *trust, UIHost: *uiHost, UIHosts: splitList(*uiHosts), UIPassword: uiPassword, UIFirstPort: uiFirst, UILastPort: uiLast,
-		MirrorListen: *mirrorListen, PollInterval: *interval, BulkInterval: *bulk, UpdateInterval: *updateInterval,
+		MirrorListen: *mirrorListen, DebugListen: *debugListen, PollInterval: *interval, BulkInterval: *bulk, UpdateInterval: *updateInterval,
 		RateBytes: float64(*rate) / 8, Clock: clock.Real{}, Logger: logger, Stdin: e.stdin, Stdout: e.stdout,
 	})
 	if err != nil {

@@ -41,6 +41,7 @@ type Node struct {
 
 	ln, plainLn  net.Listener
 	https, plain *http.Server // plain: nil without DashboardListen
+	debugLn      net.Listener // nil without DebugListen
 	store        *store.DB
 	stream       *stream.Stream
 	updates      *updaterepo.Service
@@ -87,6 +88,12 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 			return nil, fmt.Errorf("cloud: dashboard: %w", err)
 		}
 		n.closers.Push(n.plainLn.Close)
+	}
+	if opts.DebugListen != "" {
+		if n.debugLn, err = httpserver.ListenDebug(ctx, opts.DebugListen); err != nil {
+			return nil, fmt.Errorf("cloud: -debug-listen: %w", err)
+		}
+		n.closers.Push(n.debugLn.Close)
 	}
 	cert, err := n.certificate()
 	if err != nil {
@@ -186,6 +193,12 @@ func (n *Node) Run(ctx context.Context) error {
 			return httpserver.Run(ctx, n.log, "dashboard http", n.plain, func() error { return n.plain.Serve(n.plainLn) })
 		})
 	}
+	if n.debugLn != nil {
+		debug := httpserver.New(httpserver.Debug(), n.log)
+		g.Go(func() error {
+			return httpserver.Run(ctx, n.log, "debug", debug, func() error { return debug.Serve(n.debugLn) })
+		})
+	}
 	g.Go(func() error { return n.stream.Consume(ctx, "sql-writer", n.writer.Handle) })
 	g.Go(func() error { return n.runAlerts(ctx) })
 	g.Go(func() error { return n.updates.Run(ctx, storeFailures{n.store}) })
@@ -202,6 +215,15 @@ func (n *Node) Run(ctx context.Context) error {
 // returns; Close is for a node that was never run, and may be called again.
 func (n *Node) Close() error {
 	return n.closers.Close()
+}
+
+// DebugAddr is the address of the profiling listener; nil without
+// Options.DebugListen.
+func (n *Node) DebugAddr() net.Addr {
+	if n.debugLn == nil {
+		return nil
+	}
+	return n.debugLn.Addr()
 }
 
 // URL is the node's HTTPS base URL (uplink, updates and dashboard),

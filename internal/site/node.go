@@ -38,6 +38,7 @@ type Node struct {
 	fingerprint deviceapi.Fingerprint
 
 	ln, mirrorLn  net.Listener // mirrorLn: nil without MirrorListen
+	debugLn       net.Listener // nil without DebugListen
 	ui, mirrorSrv *http.Server // mirrorSrv: nil without MirrorListen
 	store         *commandcenter.Store
 	poller        *commandcenter.Poller
@@ -77,6 +78,12 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 		return nil, fmt.Errorf("commandcenter: %w", err)
 	}
 	n.closers.Push(lock.Close)
+	if opts.DebugListen != "" {
+		if n.debugLn, err = httpserver.ListenDebug(ctx, opts.DebugListen); err != nil {
+			return nil, fmt.Errorf("commandcenter: -debug-listen: %w", err)
+		}
+		n.closers.Push(n.debugLn.Close)
+	}
 	if opts.MirrorListen != "" {
 		if n.mirrorLn, err = (&net.ListenConfig{}).Listen(ctx, "tcp", opts.MirrorListen); err != nil {
 			return nil, fmt.Errorf("commandcenter: -mirror-listen: %w", err)
@@ -181,6 +188,12 @@ func (n *Node) Run(ctx context.Context) error {
 	g.Go(func() error { return n.poller.Run(ctx) })
 	g.Go(func() error { return n.uploader.Run(ctx) })
 	g.Go(func() error { return n.mirror.Run(ctx) })
+	if n.debugLn != nil {
+		debug := httpserver.New(httpserver.Debug(), n.log)
+		g.Go(func() error {
+			return httpserver.Run(ctx, n.log, "debug", debug, func() error { return debug.Serve(n.debugLn) })
+		})
+	}
 	if n.mirrorSrv != nil {
 		g.Go(func() error {
 			return httpserver.Run(ctx, n.log, "update mirror", n.mirrorSrv, func() error { return n.mirrorSrv.Serve(n.mirrorLn) })
@@ -203,6 +216,15 @@ func (n *Node) URL() string { return n.url }
 // UICAFile is the CA certificate (PEM) a browser trusts to open the local
 // UI over HTTPS; "" while the UI stays on loopback, over plain HTTP.
 func (n *Node) UICAFile() string { return n.uiCA }
+
+// DebugAddr is the address of the profiling listener; nil without
+// Options.DebugListen.
+func (n *Node) DebugAddr() net.Addr {
+	if n.debugLn == nil {
+		return nil
+	}
+	return n.debugLn.Addr()
+}
 
 // MirrorAddr is the address of the mirror's own listener; nil without
 // Options.MirrorListen.
