@@ -47,6 +47,10 @@ type Store interface {
 	SaveAlert(ctx context.Context, s State, prev int) error
 	// AlertRules returns org's custom rules and muted rules.
 	AlertRules(ctx context.Context, org fleet.OrgID) (Rules, error)
+	// PrinterPlaces returns the key and site of each of devices (printer
+	// IDs as org's gateways report them), as the store keeps their
+	// records; a printer whose key is not known yet is left out.
+	PrinterPlaces(ctx context.Context, org fleet.OrgID, devices []fleet.PrinterID) (map[fleet.PrinterID]fleet.PrinterPlace, error)
 }
 
 // SweepStore is what the periodic sweep asks of the store, across every
@@ -146,15 +150,45 @@ func (e *Evaluator) Handle(ctx context.Context, data []byte) error {
 }
 
 // Apply evaluates the records of one envelope.
+//
+// Alerts are about printers as the store keeps them: a record's printer
+// ID, as the gateway reports it, is mapped to the printer's key in the
+// envelope's organisation, the key its data is stored under. A record of
+// a printer that belongs to another site is skipped, as the store refuses
+// it. A printer new to the organisation takes its own ID as key, unless
+// another organisation's printer has that key: then its key is known only
+// once the SQL writer, consuming the same stream, stored its first
+// records, and Apply fails so that the envelope is evaluated again later.
 func (e *Evaluator) Apply(ctx context.Context, env fleet.Envelope) error {
 	rules, err := e.store.AlertRules(ctx, env.OrgID)
 	if err != nil {
 		return fmt.Errorf("evaluate alerts of %s: %w", env.OrgID, err)
 	}
 	c := cache{}
+	var places map[fleet.PrinterID]fleet.PrinterPlace
 	for _, rec := range env.Records {
-		for _, f := range Findings(rec, env.SiteID, rules, e.opts) {
-			subj := Subject{OrgID: env.OrgID, SiteID: env.SiteID, PrinterID: rec.PrinterID}
+		findings := Findings(rec, env.SiteID, rules, e.opts)
+		if len(findings) == 0 {
+			continue
+		}
+		if places == nil {
+			devices := make([]fleet.PrinterID, len(env.Records))
+			for i, r := range env.Records {
+				devices[i] = r.PrinterID
+			}
+			if places, err = e.store.PrinterPlaces(ctx, env.OrgID, devices); err != nil {
+				return fmt.Errorf("evaluate alerts of %s: %w", env.OrgID, err)
+			}
+		}
+		pl, ok := places[rec.PrinterID]
+		switch {
+		case !ok:
+			return fmt.Errorf("evaluate alerts of %s: printer %s is not stored yet", env.OrgID, rec.PrinterID)
+		case pl.SiteID != "" && pl.SiteID != env.SiteID:
+			continue
+		}
+		for _, f := range findings {
+			subj := Subject{OrgID: env.OrgID, SiteID: env.SiteID, PrinterID: pl.Key}
 			if err := e.apply(ctx, c, subj, f, rules.IsMuted(f.Rule)); err != nil {
 				return fmt.Errorf("evaluate alerts of %s: %w", env.OrgID, err)
 			}
