@@ -178,6 +178,8 @@ func TestQueriesUseIndexes(t *testing.T) {
 			{"fleet overview", printersSQL(db.dialect), []any{org}},
 			{"job history", jobsQ, jobsArgs},
 			{"job history of a printer", printerQ, printerArgs},
+			{"printer places", placesSQL(2), []any{org, p, "printer-none"}},
+			{"printer keys taken", takenSQL(2), []any{p, "printer-none"}},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {

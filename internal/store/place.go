@@ -34,8 +34,7 @@ func placePrinters(ctx context.Context, q querier, org fleet.OrgID, devices []fl
 	places := make(map[fleet.PrinterID]fleet.PrinterPlace, len(devices))
 	var unknown []fleet.PrinterID
 	for chunk := range slices.Chunk(devices, printerChunk) {
-		err := scanRows(ctx, q, `SELECT device_id, id, site_id FROM printers WHERE org_id = ? AND device_id IN (`+
-			placeholders(len(chunk))+`)`, append([]any{org}, anys(chunk)...), func(rows *sql.Rows) error {
+		err := scanRows(ctx, q, placesSQL(len(chunk)), append([]any{org}, anys(chunk)...), func(rows *sql.Rows) error {
 			var dev fleet.PrinterID
 			var pl fleet.PrinterPlace
 			if err := rows.Scan(&dev, &pl.Key, &pl.SiteID); err != nil {
@@ -55,7 +54,7 @@ func placePrinters(ctx context.Context, q querier, org fleet.OrgID, devices []fl
 	}
 	taken := map[fleet.PrinterID]bool{}
 	for chunk := range slices.Chunk(unknown, printerChunk) {
-		err := scanRows(ctx, q, `SELECT id FROM printers WHERE id IN (`+placeholders(len(chunk))+`)`, anys(chunk),
+		err := scanRows(ctx, q, takenSQL(len(chunk)), anys(chunk),
 			func(rows *sql.Rows) error {
 				var key fleet.PrinterID
 				err := rows.Scan(&key)
@@ -76,6 +75,14 @@ func placePrinters(ctx context.Context, q querier, org fleet.OrgID, devices []fl
 	}
 	return places, collided, nil
 }
+
+// placesSQL looks up n devices of an organisation (the organisation's
+// unique index on device IDs), takenSQL n keys (the primary key).
+func placesSQL(n int) string {
+	return `SELECT device_id, id, site_id FROM printers WHERE org_id = ? AND device_id IN (` + placeholders(n) + `)`
+}
+
+func takenSQL(n int) string { return `SELECT id FROM printers WHERE id IN (` + placeholders(n) + `)` }
 
 // scanRows runs a query and calls scan for each row.
 func scanRows(ctx context.Context, q querier, query string, args []any, scan func(*sql.Rows) error) error {
