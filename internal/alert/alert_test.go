@@ -561,6 +561,18 @@ func TestAlertsFollowPrinterKeys(t *testing.T) {
 	if got, key := alertsOf(orgC), keyOf(orgC); len(got) != 1 || got[0].PrinterID != key || key == p {
 		t.Errorf("C's alerts = %+v, want one of its printer %s", got, key)
 	}
+	// A record the store refuses for good, of a printer whose key is not
+	// known, is skipped rather than waited for: the store will never give
+	// the printer a key, and the envelopes behind it would wait for ever.
+	unstorable := fault(3)
+	unstorable.Event.Seq = 1 << 63
+	orgD, siteD := tenantOf("D")
+	if err := e.ev.Apply(ctx, storetest.Env(orgD, siteD, "gw_d", unstorable)); err != nil {
+		t.Errorf("Apply of an unstorable record = %v, want it skipped", err)
+	}
+	if got := alertsOf(orgD); len(got) != 0 {
+		t.Errorf("D's alerts = %+v, want none", got)
+	}
 	// A printer whose ID is free is evaluated under it before it is stored.
 	const q = fleet.PrinterID("printer-qqqq")
 	rq := fault(2)

@@ -159,6 +159,8 @@ func (e *Evaluator) Handle(ctx context.Context, data []byte) error {
 // another organisation's printer has that key: then its key is known only
 // once the SQL writer, consuming the same stream, stored its first
 // records, and Apply fails so that the envelope is evaluated again later.
+// Records the store refuses for good (fleet.StorableRecord) are skipped,
+// since their printer may never be stored.
 func (e *Evaluator) Apply(ctx context.Context, env fleet.Envelope) error {
 	rules, err := e.store.AlertRules(ctx, env.OrgID)
 	if err != nil {
@@ -168,7 +170,10 @@ func (e *Evaluator) Apply(ctx context.Context, env fleet.Envelope) error {
 	var places map[fleet.PrinterID]fleet.PrinterPlace
 	for _, rec := range env.Records {
 		findings := Findings(rec, env.SiteID, rules, e.opts)
-		if len(findings) == 0 {
+		if len(findings) == 0 || fleet.StorableRecord(rec) != nil {
+			// A record the store refuses for good never stores its
+			// printer: waiting for its key would hold every envelope
+			// behind this one.
 			continue
 		}
 		if places == nil {
