@@ -50,6 +50,7 @@ func RunIngest(t *testing.T, open func(t *testing.T) IngestStore) {
 		{"ApplyEnvelope", testApplyEnvelope},
 		{"ApplyEnvelopeCrossOrg", testApplyCrossOrg},
 		{"PrinterSiteBound", testPrinterSiteBound},
+		{"FirstReportRace", testFirstReportRace},
 		{"MovePrinter", testMovePrinter},
 		{"ApplyEnvelopeRejects", testApplyRejects},
 		{"ApplyEnvelopeCancelled", testApplyCancelled},
@@ -309,6 +310,55 @@ func testPrinterSiteBound(t *testing.T, db IngestStore) {
 	det, err := db.PrinterDetail(ctx, org, p)
 	if err != nil || det.View.SiteID != siteB || det.View.State != fleet.StateError {
 		t.Errorf("after the move: site %s, state %s, %v; want %s, error", det.View.SiteID, det.View.State, err, siteB)
+	}
+}
+
+// testFirstReportRace: gateways that report a printer new to the cloud
+// at once each get their answer. Of two organisations, both store it (a
+// writer may have to retry: an error, never a rejection); of two sites of
+// one organisation, the first's gateway gets it and the other's records
+// are refused.
+func testFirstReportRace(t *testing.T, db IngestStore) {
+	ctx := t.Context()
+	orgA, siteA := tenant(t, db, "A")
+	orgB, siteB := tenant(t, db, "B")
+	siteA2, err := db.CreateSite(ctx, orgA, "A's second plant")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// applyRetrying applies env as the SQL writer does: a retryable error
+	// means redelivery.
+	applyRetrying := func(env fleet.Envelope) error {
+		for range 10 {
+			_, err := db.ApplyEnvelope(ctx, env)
+			if err == nil || errors.Is(err, fleet.ErrRejected) {
+				return err
+			}
+		}
+		return errors.New("still failing after 10 attempts")
+	}
+	for round := range 5 {
+		p := fleet.PrinterID(fmt.Sprintf("printer-race-%d", round))
+		envs := []fleet.Envelope{
+			Env(orgA, siteA, "gw_a", StatusRecord(uint64(2*round+1), p, fleet.StatePrinting, T0)),
+			Env(orgB, siteB, "gw_b", StatusRecord(uint64(2*round+1), p, fleet.StateIdle, T0)),
+		}
+		for i, err := range race(len(envs), func(i int) error { return applyRetrying(envs[i]) }) {
+			if err != nil {
+				t.Errorf("round %d, org %d: %v", round, i, err)
+			}
+		}
+		for _, org := range []fleet.OrgID{orgA, orgB} {
+			if places, err := db.PrinterPlaces(ctx, org, []fleet.PrinterID{p}); err != nil || places[p].SiteID == "" {
+				t.Errorf("round %d: %s's printer = %v, %v; want it stored", round, org, places, err)
+			}
+		}
+		q := fleet.PrinterID(fmt.Sprintf("printer-site-race-%d", round))
+		envs = []fleet.Envelope{
+			Env(orgA, siteA, "gw_a", StatusRecord(uint64(2*round+2), q, fleet.StatePrinting, T0)),
+			Env(orgA, siteA2, "gw_a2", StatusRecord(uint64(2*round+2), q, fleet.StateIdle, T0)),
+		}
+		checkOneWins(t, race(len(envs), func(i int) error { return applyRetrying(envs[i]) }), fleet.ErrRejected)
 	}
 }
 
