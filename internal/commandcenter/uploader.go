@@ -437,8 +437,9 @@ func (u *Uploader) send(ctx context.Context, priority bool, now time.Time) (int,
 }
 
 // refusedOrFailed handles a failed upload of recs: a batch the cloud
-// refused is split (too large) or quarantined; any other failure is
-// retried after a backoff. It returns the wait before the next step and
+// refused is split (too large) or quarantined (only the records the cloud
+// named, when it named some: the rest goes again at the next step); any
+// other failure is retried after a backoff. It returns the wait before the next step and
 // the error to report.
 func (u *Uploader) refusedOrFailed(ctx context.Context, entry UploadEntry, err error, recs []fleet.Record, body []byte) (time.Duration, error) {
 	if !u.opts.Refused(err) {
