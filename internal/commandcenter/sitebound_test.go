@@ -84,3 +84,31 @@ func TestPrinterOfAnotherSiteIsSetAside(t *testing.T) {
 		t.Errorf("printers of the stored records (-want +got):\n%s", diff)
 	}
 }
+
+// TestRefusedSeqs: a refusal sets aside the records it names, when it
+// names some of the batch's, and the whole batch otherwise.
+func TestRefusedSeqs(t *testing.T) {
+	var recs []fleet.Record
+	for seq := range uint64(3) {
+		r := gapRec(seq + 1)
+		r.Seq = seq + 1
+		recs = append(recs, r)
+	}
+	tests := []struct {
+		name string
+		err  error
+		want []uint64
+	}{
+		{"not a status", errors.New("refused"), []uint64{1, 2, 3}},
+		{"names none", &uplink.StatusError{Code: 400}, []uint64{1, 2, 3}},
+		{"names some", &uplink.StatusError{Code: 400, Refused: []uint64{3, 1}}, []uint64{1, 3}},
+		{"names others only", &uplink.StatusError{Code: 400, Refused: []uint64{7}}, []uint64{1, 2, 3}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, refusedSeqs(tt.err, recs)); diff != "" {
+				t.Errorf("refusedSeqs (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
