@@ -394,6 +394,11 @@ func TestTwoNodesOneAlert(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// The SQL writer stored the printer, as it does before the
+		// evaluators can tell which printer an alert is about.
+		if _, err := e.db.ApplyEnvelope(t.Context(), en); err != nil {
+			t.Fatal(err)
+		}
 		var wg sync.WaitGroup
 		for _, ev := range []*alert.Evaluator{e.ev, second, e.ev, second} {
 			wg.Go(func() {
@@ -573,19 +578,43 @@ func TestAlertsFollowPrinterKeys(t *testing.T) {
 	if got := alertsOf(orgD); len(got) != 0 {
 		t.Errorf("D's alerts = %+v, want none", got)
 	}
-	// A printer whose ID is free is evaluated under it before it is stored.
+	// Even a printer whose ID no printer has as key yet is waited for: a
+	// message the writer has not applied yet may give that key to another
+	// organisation's printer.
 	const q = fleet.PrinterID("printer-qqqq")
 	rq := fault(2)
 	rq.PrinterID = q
 	envQ := storetest.Env(orgC, siteC, "gw_c", rq)
-	if err := e.ev.Apply(ctx, envQ); err != nil {
-		t.Fatal(err)
+	if err := e.ev.Apply(ctx, envQ); err == nil {
+		t.Fatal("Apply before the printer is stored succeeded, want an error to retry")
 	}
 	if _, err := e.db.ApplyEnvelope(ctx, envQ); err != nil {
 		t.Fatal(err)
 	}
+	if err := e.ev.Apply(ctx, envQ); err != nil {
+		t.Fatal(err)
+	}
 	if got, err := e.db.Alerts(ctx, orgC, alert.Filter{PrinterID: q}); err != nil || len(got) != 1 {
 		t.Errorf("alerts of %s = %+v, %v; want one", q, got, err)
+	}
+	// A printer the writer does not store in time is given up on after
+	// StoreWait: the envelopes behind it are not held for ever.
+	const never = fleet.PrinterID("printer-never")
+	rn := fault(3)
+	rn.PrinterID = never
+	envN := storetest.Env(orgC, siteC, "gw_c", rn)
+	for _, advance := range []time.Duration{0, 9 * time.Minute} {
+		e.clk.Advance(advance)
+		if err := e.ev.Apply(ctx, envN); err == nil {
+			t.Fatalf("Apply %v after the first wait succeeded, want an error to retry", advance)
+		}
+	}
+	e.clk.Advance(time.Minute)
+	if err := e.ev.Apply(ctx, envN); err != nil {
+		t.Errorf("Apply after StoreWait = %v, want the printer given up on", err)
+	}
+	if got, err := e.db.Alerts(ctx, orgC, alert.Filter{PrinterID: never}); err != nil || len(got) != 0 {
+		t.Errorf("alerts of %s = %+v, %v; want none", never, got, err)
 	}
 
 	// A's printer reported by a gateway of A's other site: refused by the
