@@ -600,9 +600,9 @@ func TestAlertsFollowPrinterKeys(t *testing.T) {
 	// A printer the writer does not store in time is given up on after
 	// StoreWait: the envelopes behind it are not held for ever.
 	const never = fleet.PrinterID("printer-never")
-	rn := fault(3)
-	rn.PrinterID = never
-	envN := storetest.Env(orgC, siteC, "gw_c", rn)
+	rn, rn2 := fault(3), fault(4)
+	rn.PrinterID, rn2.PrinterID = never, never
+	envN := storetest.Env(orgC, siteC, "gw_c", rn, rn2)
 	for _, advance := range []time.Duration{0, 9 * time.Minute} {
 		e.clk.Advance(advance)
 		if err := e.ev.Apply(ctx, envN); err == nil {

@@ -187,6 +187,7 @@ func (e *Evaluator) Apply(ctx context.Context, env fleet.Envelope) error {
 	}
 	c := cache{}
 	var places map[fleet.PrinterID]fleet.PrinterPlace
+	var asked, gaveUp bool // whether this call asked waited, and its answer
 	for _, rec := range env.Records {
 		findings := Findings(rec, env.SiteID, rules, e.opts)
 		if len(findings) == 0 || fleet.StorableRecord(rec) != nil {
@@ -204,7 +205,10 @@ func (e *Evaluator) Apply(ctx context.Context, env fleet.Envelope) error {
 		pl := places[rec.PrinterID]
 		switch {
 		case pl.SiteID == "":
-			if e.waited(env) {
+			if !asked {
+				asked, gaveUp = true, e.waited(env)
+			}
+			if gaveUp {
 				e.log.Error("evaluating without a printer the store has not stored in time: its alerts are lost",
 					"org", env.OrgID, "gateway", env.GatewayID, "printer", rec.PrinterID, "waited", e.opts.StoreWait)
 				continue
