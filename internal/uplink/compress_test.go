@@ -36,7 +36,7 @@ func newEncodingServer(t *testing.T, oldCloud bool) *encodingServer {
 		s.seen = append(s.seen, enc)
 		s.mu.Unlock()
 		if oldCloud && enc == "zstd" {
-			writeError(w, http.StatusUnsupportedMediaType, `unsupported content encoding "zstd": use gzip`)
+			writeError(w, http.StatusUnsupportedMediaType, ErrorBody{Error: `unsupported content encoding "zstd": use gzip`})
 			return
 		}
 		h.ServeHTTP(w, r)

@@ -237,10 +237,10 @@ func NewHandler(gws Gateways, printers Printers, pub Publisher, opts HandlerOpti
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/v1/enrol" || r.URL.Path == "/v1/batches" {
 			w.Header().Set("Allow", http.MethodPost)
-			writeError(w, http.StatusMethodNotAllowed, "method not allowed, use POST")
+			writeError(w, http.StatusMethodNotAllowed, ErrorBody{Error: "method not allowed, use POST"})
 			return
 		}
-		writeError(w, http.StatusNotFound, "no such endpoint")
+		writeError(w, http.StatusNotFound, ErrorBody{Error: "no such endpoint"})
 	})
 	if opts.Metrics.Requests == nil {
 		return mux
@@ -294,11 +294,11 @@ func (e *httpError) because(reason string) *httpError {
 }
 
 // writeError writes the one JSON error shape of this API.
-func writeError(w http.ResponseWriter, code int, msg string) {
+func writeError(w http.ResponseWriter, code int, body ErrorBody) {
 	if code == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
 	}
-	encode(w, code, ErrorBody{Error: msg})
+	encode(w, code, body)
 }
 
 func encode(w http.ResponseWriter, code int, v any) {
@@ -395,11 +395,11 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		if he.retryAfter > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(he.retryAfter))
 		}
-		encode(w, he.code, ErrorBody{Error: he.msg, Refused: he.refused})
+		writeError(w, he.code, ErrorBody{Error: he.msg, Refused: he.refused})
 		return
 	}
 	h.log.ErrorContext(r.Context(), "request failed", "path", r.URL.Path, "err", err)
-	writeError(w, http.StatusServiceUnavailable, "temporarily unavailable, try again later")
+	writeError(w, http.StatusServiceUnavailable, ErrorBody{Error: "temporarily unavailable, try again later"})
 }
 
 func (h *handler) doBatch(ctx context.Context, w http.ResponseWriter, r *http.Request) (Ack, int, error) {
