@@ -141,7 +141,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	web.Handle("GET /api/openapi.json", api)
 	web.Handle("/", dash)
 	mux := http.NewServeMux()
-	mux.Handle("/v1/", uplink.NewHandler(n.store, n.stream, uplink.HandlerOptions{
+	mux.Handle("/v1/", uplink.NewHandler(n.store, n.store, n.stream, uplink.HandlerOptions{
 		Clock: opts.Clock, Logger: n.log, MaxMessageBytes: n.stream.MaxPayload(), Metrics: m.uplink,
 		MaxAhead: opts.MaxRecordAhead,
 	}))

@@ -103,7 +103,7 @@ func TestInFlightPerGateway(t *testing.T) {
 	e := newHandlerEnv(t, HandlerOptions{})
 	other := newGateway(t, e.gws, "gw-b")
 	pub := &holdingPublisher{prefix: "gw-a:", held: make(chan struct{}), release: make(chan struct{}), n: 2}
-	h := NewHandler(e.gws, pub, HandlerOptions{Clock: e.clk, MaxInFlight: 2})
+	h := NewHandler(e.gws, &fakePrinters{}, pub, HandlerOptions{Clock: e.clk, MaxInFlight: 2})
 	body := func(seq uint64) []byte { return zst(t, mustJSON(t, batchOf(seq))) }
 	upload := func(cred Credentials, body []byte) *httptest.ResponseRecorder {
 		rec := httptest.NewRecorder()

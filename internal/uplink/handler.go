@@ -33,6 +33,15 @@ type Gateways interface {
 	Gateway(ctx context.Context, id fleet.GatewayID) (fleet.Gateway, error)
 }
 
+// Printers knows where an organisation's printers belong.
+type Printers interface {
+	// PrinterPlaces returns the place of each of devices (printer IDs as
+	// org's gateways report them) known to org; a printer not stored yet
+	// has no site, and one missing from the answer is not bound to a site
+	// either.
+	PrinterPlaces(ctx context.Context, org fleet.OrgID, devices []fleet.PrinterID) (map[fleet.PrinterID]fleet.PrinterPlace, error)
+}
+
 // Publisher makes an accepted batch durable.
 type Publisher interface {
 	// Publish returns only once data is durable. Publishing the same msgID
@@ -175,6 +184,7 @@ const busyRetryAfterSeconds = 1
 
 type handler struct {
 	gws      Gateways
+	printers Printers
 	pub      Publisher
 	opts     HandlerOptions
 	log      *slog.Logger
@@ -189,9 +199,11 @@ type handler struct {
 }
 
 // NewHandler returns the cloud side of the uplink: POST /v1/enrol and
-// POST /v1/batches. Mount it behind an http.Server with ReadHeaderTimeout
-// and ReadTimeout set.
-func NewHandler(gws Gateways, pub Publisher, opts HandlerOptions) http.Handler {
+// POST /v1/batches. It authenticates gateways with gws, refuses records of
+// printers that printers places at another site than the gateway's, and
+// publishes accepted batches to pub. Mount it behind an http.Server with
+// ReadHeaderTimeout and ReadTimeout set.
+func NewHandler(gws Gateways, printers Printers, pub Publisher, opts HandlerOptions) http.Handler {
 	opts = opts.withDefaults()
 	// A decoder decodes synchronously, in the goroutine of the upload
 	// (concurrency 1: no goroutines of its own, so a pooled one needs no
@@ -211,7 +223,7 @@ func NewHandler(gws Gateways, pub Publisher, opts HandlerOptions) http.Handler {
 		panic(fmt.Sprintf("uplink: zstd decoder options: %v", err)) // a programming error
 	}
 	h := &handler{
-		gws: gws, pub: pub, opts: opts, log: opts.Logger.With("component", "uplink"), m: opts.Metrics,
+		gws: gws, printers: printers, pub: pub, opts: opts, log: opts.Logger.With("component", "uplink"), m: opts.Metrics,
 		records:  newLimiters(opts.RecordsPerSecond, opts.Burst),
 		bytes:    newLimiters(opts.BytesPerSecond, opts.ByteBurst),
 		inFlight: newInFlight(opts.MaxInFlight),
@@ -225,10 +237,10 @@ func NewHandler(gws Gateways, pub Publisher, opts HandlerOptions) http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/v1/enrol" || r.URL.Path == "/v1/batches" {
 			w.Header().Set("Allow", http.MethodPost)
-			writeError(w, http.StatusMethodNotAllowed, "method not allowed, use POST")
+			writeError(w, http.StatusMethodNotAllowed, ErrorBody{Error: "method not allowed, use POST"})
 			return
 		}
-		writeError(w, http.StatusNotFound, "no such endpoint")
+		writeError(w, http.StatusNotFound, ErrorBody{Error: "no such endpoint"})
 	})
 	if opts.Metrics.Requests == nil {
 		return mux
@@ -266,6 +278,7 @@ type httpError struct {
 	msg        string
 	reason     string // a Reason* constant, for Metrics.Rejected
 	retryAfter int    // seconds, for 429
+	refused    []uint64
 }
 
 func (e *httpError) Error() string { return e.msg }
@@ -281,11 +294,11 @@ func (e *httpError) because(reason string) *httpError {
 }
 
 // writeError writes the one JSON error shape of this API.
-func writeError(w http.ResponseWriter, code int, msg string) {
+func writeError(w http.ResponseWriter, code int, body ErrorBody) {
 	if code == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
 	}
-	encode(w, code, ErrorBody{Error: msg})
+	encode(w, code, body)
 }
 
 func encode(w http.ResponseWriter, code int, v any) {
@@ -382,11 +395,11 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		if he.retryAfter > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(he.retryAfter))
 		}
-		writeError(w, he.code, he.msg)
+		writeError(w, he.code, ErrorBody{Error: he.msg, Refused: he.refused})
 		return
 	}
 	h.log.ErrorContext(r.Context(), "request failed", "path", r.URL.Path, "err", err)
-	writeError(w, http.StatusServiceUnavailable, "temporarily unavailable, try again later")
+	writeError(w, http.StatusServiceUnavailable, ErrorBody{Error: "temporarily unavailable, try again later"})
 }
 
 func (h *handler) doBatch(ctx context.Context, w http.ResponseWriter, r *http.Request) (Ack, int, error) {
@@ -431,6 +444,9 @@ func (h *handler) doBatch(ctx context.Context, w http.ResponseWriter, r *http.Re
 	if err := h.take(gw.ID, len(recs), len(raw), now); err != nil {
 		return Ack{}, 0, err
 	}
+	if err := h.checkSites(ctx, gw.Gateway, recs); err != nil {
+		return Ack{}, 0, err
+	}
 	first, last := recs[0].Seq, recs[len(recs)-1].Seq
 	data, err := encodeEnvelope(gw.Gateway, raw, recs, canonical)
 	if err != nil {
@@ -445,6 +461,46 @@ func (h *handler) doBatch(ctx context.Context, w http.ResponseWriter, r *http.Re
 		return Ack{}, 0, fmt.Errorf("publish batch %s: %w", msgID, err)
 	}
 	return Ack{Through: last}, len(recs), nil
+}
+
+// checkSites refuses the records of printers that belong to another site
+// of the gateway's organisation: a printer belongs to the site whose
+// gateway first sent its records, and only an administrator moves it, so
+// that no gateway of one site can pull another site's printer, and its
+// history, into its own. The refusal is a 400 invalid_record that names
+// the refused records (ErrorBody.Refused): the gateway sets those aside,
+// with the reason, and sends the rest of the batch again. Checked here,
+// before the batch is durable, because an accepted batch is acknowledged
+// as stored; the store refuses such records too, for a move racing with
+// the upload.
+func (h *handler) checkSites(ctx context.Context, gw fleet.Gateway, recs []fleet.Record) error {
+	devices := make([]fleet.PrinterID, len(recs))
+	for i, r := range recs {
+		devices[i] = r.PrinterID
+	}
+	places, err := h.printers.PrinterPlaces(ctx, gw.OrgID, devices)
+	if err != nil {
+		return fmt.Errorf("check the sites of the batch's printers: %w", err)
+	}
+	var refused []uint64
+	var first string
+	for i, r := range recs {
+		if site := places[r.PrinterID].SiteID; site != "" && site != gw.SiteID {
+			if refused == nil {
+				first = fmt.Sprintf("record %d (seq %d): %v", i, r.Seq, fleet.OtherSiteError(r.PrinterID, site))
+			}
+			refused = append(refused, r.Seq)
+		}
+	}
+	if refused == nil {
+		return nil
+	}
+	if len(refused) > 1 {
+		first += fmt.Sprintf(" (%d records of printers of other sites refused in all)", len(refused))
+	}
+	e := errorf(http.StatusBadRequest, "%s", first).because(ReasonInvalid)
+	e.refused = refused
+	return e
 }
 
 // take charges a decoded batch of n records and size bytes to the budget
