@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -115,6 +116,14 @@ type HandlerOptions struct {
 	// gateway costs the cloud (each upload holds up to MaxDecodedBytes
 	// decompressed, its records and its envelope).
 	MaxInFlight int
+	// MaxDecoding is how many uploads of all gateways together the node
+	// decompresses, decodes and publishes at once; an upload beyond waits up to
+	// decodeWait for a turn, then is answered 429 with Retry-After. 0 →
+	// 4 × GOMAXPROCS: the work is CPU-bound, so more at once only adds
+	// memory (each holds up to MaxDecodedBytes), and many gateways
+	// uploading at one moment cannot make the node hold more than this
+	// many decompressed batches.
+	MaxDecoding int
 	// Metrics receives the handler's measurements; the zero value records
 	// nothing.
 	Metrics Metrics
@@ -160,6 +169,9 @@ func (o HandlerOptions) withDefaults() HandlerOptions {
 	if o.MaxInFlight <= 0 {
 		o.MaxInFlight = 2
 	}
+	if o.MaxDecoding <= 0 {
+		o.MaxDecoding = 4 * runtime.GOMAXPROCS(0)
+	}
 	return o
 }
 
@@ -182,6 +194,11 @@ const maxIdleDecoders = 4
 // has MaxInFlight uploads in progress already: about what one takes.
 const busyRetryAfterSeconds = 1
 
+// decodeWait is how long an upload waits for one of MaxDecoding turns
+// before it is answered 429: a turn takes milliseconds, so only a node
+// flooded with uploads makes one wait that long.
+const decodeWait = 2 * time.Second
+
 type handler struct {
 	gws      Gateways
 	printers Printers
@@ -192,6 +209,7 @@ type handler struct {
 	records  *limiters // tokens are records
 	bytes    *limiters // tokens are decompressed bytes
 	inFlight *inFlight
+	decoding chan struct{} // a token per upload being decompressed and decoded
 	// idle holds up to maxIdleDecoders zstd decoders between uploads,
 	// each used by one upload at a time.
 	idle  chan *zstd.Decoder
@@ -227,6 +245,7 @@ func NewHandler(gws Gateways, printers Printers, pub Publisher, opts HandlerOpti
 		records:  newLimiters(opts.RecordsPerSecond, opts.Burst),
 		bytes:    newLimiters(opts.BytesPerSecond, opts.ByteBurst),
 		inFlight: newInFlight(opts.MaxInFlight),
+		decoding: make(chan struct{}, opts.MaxDecoding),
 		idle:     make(chan *zstd.Decoder, maxIdleDecoders),
 		zopts:    zopts,
 	}
@@ -426,6 +445,13 @@ func (h *handler) doBatch(ctx context.Context, w http.ResponseWriter, r *http.Re
 	if wait := max(h.records.ready(gw.ID, 1, now), h.bytes.ready(gw.ID, len(gw.body), now)); wait > 0 {
 		return Ack{}, 0, rateLimited(wait)
 	}
+	// The batch is held decompressed and decoded until it is published:
+	// the turn lasts as long.
+	release, err := h.decodeTurn(ctx)
+	if err != nil {
+		return Ack{}, 0, err
+	}
+	defer release()
 	raw, decoded, err := h.decompress(r.Header.Get("Content-Encoding"), gw.body)
 	var recs []fleet.Record
 	var canonical bool
@@ -577,6 +603,30 @@ func (h *handler) authenticate(ctx context.Context, w http.ResponseWriter, r *ht
 		return authenticated{}, errorf(http.StatusUnauthorized, "bad signature").because(ReasonUnauthenticated)
 	}
 	return authenticated{Gateway: gw, body: body}, nil
+}
+
+// decodeTurn waits up to decodeWait for one of MaxDecoding turns to
+// decompress, decode and publish an upload, and returns its release; an
+// error (429) when none came free.
+func (h *handler) decodeTurn(ctx context.Context) (release func(), _ error) {
+	select {
+	case h.decoding <- struct{}{}:
+		return func() { <-h.decoding }, nil
+	default:
+	}
+	t := time.NewTimer(decodeWait)
+	defer t.Stop()
+	select {
+	case h.decoding <- struct{}{}:
+		return func() { <-h.decoding }, nil
+	case <-t.C:
+		e := errorf(http.StatusTooManyRequests, "the cloud is decoding %d uploads already, the most it does at once: retry in %d s",
+			h.opts.MaxDecoding, busyRetryAfterSeconds).because(ReasonRateLimited)
+		e.retryAfter = busyRetryAfterSeconds
+		return nil, e
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // decodeBatch decodes a decompressed body, received at now, and checks

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -489,7 +490,7 @@ func TestRoutes(t *testing.T) {
 func TestHandlerOptionsDefaults(t *testing.T) {
 	got := HandlerOptions{}.withDefaults()
 	if got.MaxBodyBytes != 4<<20 || got.MaxMessageBytes != 8<<20 || got.MaxDecodedBytes != 8<<20 || got.MaxRecords != 10000 || got.Skew != 5*time.Minute || got.Clock == nil || got.Logger == nil ||
-		got.RecordsPerSecond != 1000 || got.Burst != 20000 || got.BytesPerSecond != 1<<20 || got.ByteBurst != 16<<20 || got.MaxInFlight != 2 {
+		got.RecordsPerSecond != 1000 || got.Burst != 20000 || got.BytesPerSecond != 1<<20 || got.ByteBurst != 16<<20 || got.MaxInFlight != 2 || got.MaxDecoding != 4*runtime.GOMAXPROCS(0) {
 		t.Errorf("defaults = %+v", got)
 	}
 	set := HandlerOptions{MaxBodyBytes: 1, MaxMessageBytes: 5, MaxDecodedBytes: 2, MaxRecords: 3, Skew: time.Second, RecordsPerSecond: -1, Burst: 7,
