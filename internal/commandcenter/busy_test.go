@@ -1,6 +1,8 @@
 package commandcenter
 
 import (
+	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"sync"
@@ -69,4 +71,38 @@ func TestConcurrentWritersWaitTheirTurn(t *testing.T) {
 		t.Errorf("%d of %d writers failed under the store's own load, e.g.: %v", len(errs), printers, errors.Join(errs[:min(3, len(errs))]...))
 	}
 	t.Logf("%d writes by %d writers in %s", writes, printers, busyTimeout+time.Second)
+}
+
+// Readers (the local UI, the uploader) do not queue behind the writers:
+// they read on connections of their own while a write transaction is open.
+func TestReadsDoNotWaitForWriters(t *testing.T) {
+	st, _ := openStore(t)
+	if _, err := st.AddPrinter(t.Context(), "printer-1.site:8443", fpA, t0); err != nil {
+		t.Fatal(err)
+	}
+	held, release := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- st.inTx(t.Context(), func(*sql.Tx) error {
+			close(held)
+			<-release
+			return nil
+		})
+	}()
+	<-held
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	if ps, err := st.Printers(ctx); err != nil || len(ps) != 1 {
+		t.Errorf("printers during a write: %d, %v; want 1 at once", len(ps), err)
+	}
+	if _, err := st.Outbox().PendingCount(ctx); err != nil {
+		t.Errorf("outbox during a write: %v", err)
+	}
+	if _, err := st.UplinkState(ctx); err != nil {
+		t.Errorf("uplink state during a write: %v", err)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
 }
