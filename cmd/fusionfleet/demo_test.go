@@ -331,7 +331,7 @@ func TestDemoCheckCommandAndStablePorts(t *testing.T) {
 	if code != 0 {
 		t.Errorf("the printed check (%s): exit %d\nstdout:\n%s\nstderr:\n%s", line, code, stdout, stderr)
 	}
-	for _, want := range []string{"ok       cloud reachable", "ok       cloud certificate", "ok       printer "} {
+	for _, want := range []string{"ok       cloud reachable", "ok       cloud certificate", "ok       printer ", "the local UI answers on 127.0.0.1:"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("the printed check's report lacks %q:\n%s", want, stdout)
 		}
