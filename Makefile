@@ -2,17 +2,20 @@
 
 .PHONY: test vet unit fuzz-brief demo build fuzz bench
 
-# All tests: vet, every package with the race detector, then every fuzz target
-# for a few seconds. Tests that need an absent service (external NATS,
-# PostgreSQL, Chromium) skip loudly, except under CI=true, where a missing
-# service fails.
-test: vet unit fuzz-brief
+# All tests: vet, every fuzz target for a few seconds, then every package with
+# the race detector. Tests that need an absent service (external NATS,
+# PostgreSQL, Chromium, sslscan) skip, except under CI=true, where a missing
+# service fails; the unit tests come last so that the list of skipped tests
+# ends the output.
+test: vet fuzz-brief unit
 
 vet:
 	go vet ./...
 
+# go test's usual output, then every skipped test and its reason; the exit
+# status is go test's.
 unit:
-	go test -race -count=1 -timeout 20m ./...
+	go run ./scripts/gotest -race -count=1 -timeout 20m ./...
 
 # Every fuzz target (decoders of another party's bytes) for FUZZTIME each.
 FUZZTIME ?= 3s

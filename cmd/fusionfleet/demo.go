@@ -94,9 +94,9 @@ func runDemo(ctx context.Context, args []string, e env) error {
 	)
 	for i := range *n {
 		dir := filepath.Join(*data, "printers", strconv.Itoa(i+1))
-		ln, err := listenRemembered(ctx, dir, "127.0.0.1")
+		ln, err := demoListen(ctx, e, filepath.Join(dir, "port"), fmt.Sprintf("printer %d", i+1))
 		if err != nil {
-			return fail(fmt.Errorf("demo: printer %d: %w", i+1, err))
+			return fail(err)
 		}
 		model := "4200"
 		if i%3 == 2 {
@@ -117,8 +117,20 @@ func runDemo(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return fail(err)
 	}
+	// The cloud keeps its ports too, so that a bookmarked dashboard and a
+	// pasted check command work after a restart.
+	cloudDir := filepath.Join(*data, "cloud")
+	uplinkLn, err := demoListen(ctx, e, filepath.Join(cloudDir, "uplink.port"), "the cloud's uplink")
+	if err != nil {
+		return fail(err)
+	}
+	dashboardLn, err := demoListen(ctx, e, filepath.Join(cloudDir, "dashboard.port"), "the dashboard")
+	if err != nil {
+		uplinkLn.Close()
+		return fail(err)
+	}
 	node, err := cloud.New(ctx, cloud.Options{
-		DataDir: filepath.Join(*data, "cloud"), Listen: "127.0.0.1:0", DashboardListen: "127.0.0.1:0",
+		DataDir: cloudDir, Listener: uplinkLn, DashboardListener: dashboardLn,
 		Hosts: []string{"127.0.0.1"}, Logger: logger, Notify: notify,
 		// The demo's printers run on an accelerated clock on purpose, so
 		// their reports are dated ahead of the cloud's clock: no bound.
@@ -165,6 +177,8 @@ func runDemo(ctx context.Context, args []string, e env) error {
 	fmt.Fprintf(e.stdout, "login: %s %s\n", user, password)
 	fmt.Fprintf(e.stdout, "updates: %s (release with: fusionfleet release add-target -dir %s -version 4.3.0 -models FF-4200 FILE; approve at %supdates)\n",
 		repoDir, repoDir, cc.URL())
+	fmt.Fprintf(e.stdout, "uplink: %s (CA file %s)\n", node.URL(), node.CAPath())
+	fmt.Fprintf(e.stdout, "check: %s\n", demoCheckCommand(node.URL(), node.CAPath(), ccDir, *uiRange))
 	fmt.Fprintf(e.stdout, "data: %s (%d printers, clock %gx; Ctrl-C stops)\n", *data, *n, *speed)
 
 	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {

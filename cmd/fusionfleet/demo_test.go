@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -302,4 +303,74 @@ func newLineScanner(r io.Reader, buf []byte) *bufio.Scanner {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(buf, 1<<20)
 	return sc
+}
+
+// The demo prints a check command that works as printed against its own
+// Command Center and cloud (issue 13), and a restarted demo keeps its
+// addresses; when a remembered port is taken, it takes another and says so.
+func TestDemoCheckCommandAndStablePorts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the whole system three times")
+	}
+	dir := t.TempDir()
+	d := startDemoRun(t, "-printers", "1", "-data", dir)
+	if err := wait.Until(10*time.Second, 20*time.Millisecond, func() error {
+		if d.out.get("data") == "" {
+			return fmt.Errorf("no data line yet")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	line := d.out.get("check")
+	args := strings.Fields(line)
+	if len(args) < 3 || args[0] != "fusionfleet" || args[1] != "commandcenter" || args[2] != "check" {
+		t.Fatalf("check line %q: want a fusionfleet commandcenter check command", line)
+	}
+	code, stdout, stderr := runArgs(t, args[1:]...)
+	if code != 0 {
+		t.Errorf("the printed check (%s): exit %d\nstdout:\n%s\nstderr:\n%s", line, code, stdout, stderr)
+	}
+	for _, want := range []string{"ok       cloud reachable", "ok       cloud certificate", "ok       printer ", "the local UI answers on 127.0.0.1:"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("the printed check's report lacks %q:\n%s", want, stdout)
+		}
+	}
+	if !strings.HasPrefix(d.out.get("uplink"), "https://127.0.0.1:") || !strings.Contains(d.out.get("uplink"), "CA file ") {
+		t.Errorf("uplink line %q: want the HTTPS URL and the CA file", d.out.get("uplink"))
+	}
+	first := map[string]string{"cloud": d.out.get("cloud"), "uplink": d.out.get("uplink"), "check": line}
+	d.stop(t)
+
+	d = startDemoRun(t, "-printers", "1", "-data", dir)
+	for k, v := range first {
+		if err := wait.Until(10*time.Second, 20*time.Millisecond, func() error {
+			if got := d.out.get(k); got != v {
+				return fmt.Errorf("after a restart %s: %q, want %q as before", k, got, v)
+			}
+			return nil
+		}); err != nil {
+			t.Error(err)
+		}
+	}
+	d.stop(t)
+
+	// Another program took the dashboard's port meanwhile.
+	u, err := url.Parse(first["cloud"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	d = startDemoRun(t, "-printers", "1", "-data", dir)
+	if got := d.out.get("cloud"); got == first["cloud"] || !strings.HasPrefix(got, "http://127.0.0.1:") {
+		t.Errorf("with its port taken the dashboard is at %q; want another loopback port than %q", got, first["cloud"])
+	}
+	if want := "the dashboard: port " + u.Port() + " of the last start is taken; now on port"; !strings.Contains(d.logs.String(), want) {
+		t.Errorf("stderr lacks %q:\n%s", want, d.logs)
+	}
+	d.stop(t)
 }

@@ -246,32 +246,34 @@ func parseFingerprints(s string) ([]deviceapi.Fingerprint, error) {
 	return fps, nil
 }
 
-// listenRemembered listens on the port this directory used last time, so a
-// restarted demo keeps its printers' addresses, or on a fresh port.
-func listenRemembered(ctx context.Context, dir, host string) (net.Listener, error) {
-	portFile := filepath.Join(dir, "port")
+// listenRemembered listens on host at the port remembered in portFile,
+// so that a restarted demo keeps its addresses (bookmarks, a pasted check
+// command), or, the first time or when that port is taken, on a free port,
+// which it remembers. taken is the remembered port when it was taken, for
+// the caller to say that the address moved.
+func listenRemembered(ctx context.Context, portFile, host string) (ln net.Listener, taken int, err error) {
 	lc := &net.ListenConfig{}
 	if b, err := os.ReadFile(portFile); err == nil {
-		if port, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+		if port, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && port > 0 {
 			if ln, err := lc.Listen(ctx, "tcp", net.JoinHostPort(host, strconv.Itoa(port))); err == nil {
-				return ln, nil
+				return ln, 0, nil
 			}
+			taken = port
 		}
 	}
-	ln, err := lc.Listen(ctx, "tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		return nil, err
+	if ln, err = lc.Listen(ctx, "tcp", net.JoinHostPort(host, "0")); err != nil {
+		return nil, 0, err
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(portFile), 0o700); err != nil {
 		ln.Close()
-		return nil, err
+		return nil, 0, err
 	}
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	if err := os.WriteFile(portFile, []byte(port+"\n"), 0o600); err != nil {
 		ln.Close()
-		return nil, err
+		return nil, 0, err
 	}
-	return ln, nil
+	return ln, taken, nil
 }
 
 func splitList(s string) []string {

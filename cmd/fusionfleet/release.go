@@ -157,12 +157,19 @@ func runReleaseAddTarget(ctx context.Context, args []string, e env) error {
 func parseWithArgs(fs *flag.FlagSet, args []string, e env) ([]string, error) {
 	var pos []string
 	for {
-		if err := fs.Parse(args); err != nil {
+		// As in parse: the flag package would print the usage itself,
+		// and the help would show twice.
+		fs.SetOutput(io.Discard)
+		err := fs.Parse(args)
+		fs.SetOutput(e.stderr)
+		if err != nil {
 			if errors.Is(err, flag.ErrHelp) {
 				fs.SetOutput(e.stdout)
 				fs.Usage()
 				return nil, errHelp
 			}
+			fmt.Fprintf(e.stderr, "fusionfleet %s: %v\n", fs.Name(), err)
+			fs.Usage()
 			return nil, errUsage
 		}
 		if fs.NArg() == 0 {

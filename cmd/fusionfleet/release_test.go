@@ -28,6 +28,8 @@ func TestReleaseCommandLine(t *testing.T) {
 		{"add-target without file", []string{"release", "add-target", "-dir", dir}, 2, "", "want exactly one FILE"},
 		{"add-target help", []string{"release", "add-target", "-h"}, 0, "Usage: fusionfleet release add-target [flags] FILE", ""},
 		{"status of nothing", []string{"release", "status", "-dir", dir}, 1, "", "open repository"},
+		{"add-target unknown flag", []string{"release", "add-target", "-nope", "FILE"}, 2, "", "flag provided but not defined: -nope"},
+		{"halt unknown flag", []string{"release", "halt", "-nope"}, 2, "", "flag provided but not defined: -nope"},
 	}
 	for _, a := range releaseActions() {
 		tests = append(tests, struct {
@@ -49,6 +51,11 @@ func TestReleaseCommandLine(t *testing.T) {
 			}
 			if !strings.Contains(stderr, tt.wantStderr) {
 				t.Errorf("stderr %q lacks %q", stderr, tt.wantStderr)
+			}
+			// The usage shows once, not once by the flag package and
+			// once by the command.
+			if n := strings.Count(stdout+stderr, "Usage:"); n > 1 {
+				t.Errorf("the usage shows %d times:\nstdout: %s\nstderr: %s", n, stdout, stderr)
 			}
 		})
 	}

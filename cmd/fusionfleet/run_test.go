@@ -64,6 +64,9 @@ func TestCommandLine(t *testing.T) {
 			if !strings.Contains(stderr, tt.wantStderr) {
 				t.Errorf("stderr %q does not contain %q", stderr, tt.wantStderr)
 			}
+			if n := strings.Count(stdout+stderr, "Usage:"); n > 1 {
+				t.Errorf("the usage shows %d times:\nstdout: %s\nstderr: %s", n, stdout, stderr)
+			}
 		})
 	}
 }

@@ -71,6 +71,12 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 			n.Close()
 		}
 	}()
+	n.ln, n.plainLn = opts.Listener, opts.DashboardListener
+	for _, ln := range []net.Listener{n.ln, n.plainLn} {
+		if ln != nil {
+			n.closers.Push(ln.Close)
+		}
+	}
 	// First the data directory: a second node on it must not touch the
 	// store, the stream or the listeners of the first.
 	lock, err := datadir.Acquire(opts.DataDir, "FusionFleet cloud")
@@ -79,11 +85,13 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	}
 	n.closers.Push(lock.Close)
 	lc := &net.ListenConfig{}
-	if n.ln, err = lc.Listen(ctx, "tcp", opts.Listen); err != nil {
-		return nil, fmt.Errorf("cloud: %w", err)
+	if n.ln == nil {
+		if n.ln, err = lc.Listen(ctx, "tcp", opts.Listen); err != nil {
+			return nil, fmt.Errorf("cloud: %w", err)
+		}
+		n.closers.Push(n.ln.Close)
 	}
-	n.closers.Push(n.ln.Close)
-	if opts.DashboardListen != "" {
+	if n.plainLn == nil && opts.DashboardListen != "" {
 		if n.plainLn, err = lc.Listen(ctx, "tcp", opts.DashboardListen); err != nil {
 			return nil, fmt.Errorf("cloud: dashboard: %w", err)
 		}

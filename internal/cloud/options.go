@@ -2,6 +2,7 @@ package cloud
 
 import (
 	"log/slog"
+	"net"
 	"net/netip"
 	"time"
 
@@ -44,6 +45,11 @@ type Options struct {
 	// needs no certificate exception). Session cookies are then sent
 	// without the Secure attribute, so that the browser returns them.
 	DashboardListen string
+	// Listener and DashboardListener, if set, serve instead of Listen and
+	// DashboardListen, for a caller that picks the ports itself (the demo
+	// keeps them across restarts). The node closes them, also when New
+	// fails.
+	Listener, DashboardListener net.Listener
 	// Hosts name the node: the first is the host of its URL when Listen
 	// is unspecified, and all go into the generated server certificate;
 	// nil → localhost and 127.0.0.1.

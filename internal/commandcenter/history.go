@@ -122,7 +122,7 @@ func (s *Store) siteSecret(ctx context.Context) ([]byte, error) {
 // id as last stored, so a part is sent again only when its outcome changes.
 func (s *Store) partOutcomes(ctx context.Context, id int64, jobID string) (map[string]fleet.PartOutcome, error) {
 	var b string
-	err := s.db.QueryRowContext(ctx, `SELECT job FROM jobs WHERE printer = ? AND job_id = ?`, id, jobID).Scan(&b)
+	err := s.read.QueryRowContext(ctx, `SELECT job FROM jobs WHERE printer = ? AND job_id = ?`, id, jobID).Scan(&b)
 	if errors.Is(err, sql.ErrNoRows) {
 		return map[string]fleet.PartOutcome{}, nil
 	}
@@ -299,7 +299,7 @@ func historyLimit(n int) int {
 // queryHistory runs query, whose rows are (printer, time, JSON of T), and
 // builds one result per row with mk.
 func queryHistory[T, R any](ctx context.Context, s *Store, what, query string, args []any, mk func(int64, time.Time, T) R) ([]R, error) {
-	rows, err := s.db.QueryContext(ctx, query, args...)
+	rows, err := s.read.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", what, err)
 	}

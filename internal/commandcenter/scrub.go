@@ -81,7 +81,7 @@ func (s *Store) recentPrivateNames(ctx context.Context, limit int) ([]string, er
 	for _, j := range slices.Backward(jobs) {
 		names = append(names, jobNames(j)...)
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT id, status FROM printers WHERE status != ''`)
+	rows, err := s.read.QueryContext(ctx, `SELECT id, status FROM printers WHERE status != ''`)
 	if err != nil {
 		return nil, fmt.Errorf("load private names: %w", err)
 	}

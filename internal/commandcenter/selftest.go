@@ -269,8 +269,13 @@ func cloudChecks(ctx context.Context, cfg SelfTestConfig) []Check {
 	u, err := url.Parse(cfg.CloudURL)
 	if err != nil || u.Scheme != "https" || u.Host == "" {
 		msg := fmt.Sprintf("the cloud URL %q is not an https:// URL with a host", cfg.CloudURL)
-		if cfg.CloudURL == "" {
+		switch {
+		case cfg.CloudURL == "":
 			msg = "no cloud URL is configured"
+		case err == nil && u.Scheme == "http":
+			// Most likely a dashboard's address, which a demo serves on
+			// plain HTTP: the uplink is always HTTPS.
+			msg = fmt.Sprintf("the cloud URL %q is plain http://: the Command Center uploads over HTTPS only; give the cloud's https:// uplink URL, not the dashboard's address", cfg.CloudURL)
 		}
 		return []Check{
 			fail(checkReach, "%s", msg),
@@ -548,7 +553,7 @@ func judgeSkew(date string, local time.Time) Check {
 // certificate it presents with its pin (R-SEC-9).
 func printerChecks(ctx context.Context, cfg SelfTestConfig) []Check {
 	if len(cfg.Printers) == 0 {
-		return []Check{warn("printers", "no printers are enrolled")}
+		return []Check{warn("printers", "no printers are paired yet: the Command Center pairs with each printer given by -printer host:port at its start")}
 	}
 	checks := make([]Check, len(cfg.Printers))
 	var g errgroup.Group

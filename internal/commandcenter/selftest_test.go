@@ -277,6 +277,14 @@ func TestSelfTestCloud(t *testing.T) {
 				cfg.CloudURL = "http://cloud.test"
 			},
 			want:  map[string]CheckStatus{checkReach: CheckFailed},
+			words: map[string][]string{checkReach: {"plain http://", "https:// uplink URL", "not the dashboard"}},
+		},
+		{
+			name: "no scheme",
+			setup: func(t *testing.T, cfg *SelfTestConfig, _ *httptest.Server) {
+				cfg.CloudURL = "cloud.test:443"
+			},
+			want:  map[string]CheckStatus{checkReach: CheckFailed},
 			words: map[string][]string{checkReach: {"not an https:// URL"}},
 		},
 		{
@@ -371,7 +379,7 @@ func TestSelfTestCloud(t *testing.T) {
 			for name, status := range tt.want {
 				wantCheck(t, r, name, status, tt.words[name]...)
 			}
-			// No printers are enrolled: a warning at least.
+			// No printers are paired: a warning at least.
 			if want := max(tt.want[checkReach], tt.want[checkCert], tt.want[checkSkew], tt.want[checkProxy], CheckWarning); r.Status != want {
 				t.Errorf("report status %s, want %s", r.Status, want)
 			}
@@ -467,7 +475,7 @@ func TestSelfTestPrinters(t *testing.T) {
 	}
 
 	cfg.Printers = nil
-	wantCheck(t, SelfTest(t.Context(), cfg), "printers", CheckWarning, "no printers")
+	wantCheck(t, SelfTest(t.Context(), cfg), "printers", CheckWarning, "no printers are paired", "-printer host:port")
 }
 
 // With a Reader, the self-test also checks that each printer has paired

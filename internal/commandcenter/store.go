@@ -23,8 +23,11 @@ import (
 // outbox of records waiting for the cloud (Outbox) in the same file. Safe
 // for concurrent use.
 type Store struct {
-	db *sql.DB
-	ob *outbox.Outbox // the outbox, in the same database
+	// db is the one connection that writes: writers queue for it
+	// (sitedb.Open). read is a pool of read-only connections, so that
+	// reading never waits behind the pollers' writes.
+	db, read *sql.DB
+	ob       *outbox.Outbox // the outbox, in the same database
 }
 
 // Open opens (creating if needed) the database at path and brings its
@@ -35,7 +38,12 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	return &Store{db: db, ob: outbox.New(db)}, nil
+	read, err := sitedb.OpenReader(path)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	return &Store{db: db, read: read, ob: outbox.New(db, read)}, nil
 }
 
 // Outbox returns the outbox of records bound for the cloud, kept in the
@@ -43,7 +51,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 func (s *Store) Outbox() *outbox.Outbox { return s.ob }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error { return errors.Join(s.read.Close(), s.db.Close()) }
 
 // inTx runs fn in a transaction and commits it, or rolls back on error.
 func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
@@ -188,7 +196,7 @@ func (s *Store) AddPrinter(ctx context.Context, address string, fp deviceapi.Fin
 
 // Printers returns every enrolled printer in the order they were added.
 func (s *Store) Printers(ctx context.Context) ([]Printer, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+printerColumns+` FROM printers ORDER BY id`)
+	rows, err := s.read.QueryContext(ctx, `SELECT `+printerColumns+` FROM printers ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("list printers: %w", err)
 	}
@@ -209,7 +217,7 @@ func (s *Store) Printers(ctx context.Context) ([]Printer, error) {
 
 // printer returns one printer by row ID.
 func (s *Store) printer(ctx context.Context, id int64) (Printer, error) {
-	p, err := scanPrinter(s.db.QueryRowContext(ctx, `SELECT `+printerColumns+` FROM printers WHERE id = ?`, id))
+	p, err := scanPrinter(s.read.QueryRowContext(ctx, `SELECT `+printerColumns+` FROM printers WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Printer{}, fmt.Errorf("printer %d: %w", id, fleet.ErrNotFound)
 	}
@@ -361,7 +369,7 @@ func (s *Store) SaveCredentials(ctx context.Context, id fleet.GatewayID, key ed2
 // is not enrolled yet.
 func (s *Store) Credentials(ctx context.Context) (id fleet.GatewayID, key ed25519.PrivateKey, ok bool, err error) {
 	var g, k sql.NullString
-	if err := s.db.QueryRowContext(ctx, `SELECT
+	if err := s.read.QueryRowContext(ctx, `SELECT
 		(SELECT value FROM meta WHERE key = 'gateway_id'),
 		(SELECT value FROM meta WHERE key = 'gateway_key')`).Scan(&g, &k); err != nil {
 		return "", nil, false, fmt.Errorf("read credentials: %w", err)

@@ -74,7 +74,7 @@ func (p UpdatePolicy) InWindow(t time.Time) bool {
 // UpdatePolicy returns the site's update policy.
 func (s *Store) UpdatePolicy(ctx context.Context) (UpdatePolicy, error) {
 	var p UpdatePolicy
-	err := s.db.QueryRowContext(ctx, `SELECT mode, weekday, start_hour, hours FROM update_policy WHERE id = 1`).
+	err := s.read.QueryRowContext(ctx, `SELECT mode, weekday, start_hour, hours FROM update_policy WHERE id = 1`).
 		Scan(&p.Mode, &p.Weekday, &p.StartHour, &p.Hours)
 	if err != nil {
 		return UpdatePolicy{}, fmt.Errorf("update policy: %w", err)
@@ -117,7 +117,7 @@ func (s *Store) WithdrawUpdate(ctx context.Context, target string) error {
 
 // UpdateApprovals returns when each approved target was approved.
 func (s *Store) UpdateApprovals(ctx context.Context) (map[string]time.Time, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT target, approved_at FROM update_approvals`)
+	rows, err := s.read.QueryContext(ctx, `SELECT target, approved_at FROM update_approvals`)
 	if err != nil {
 		return nil, fmt.Errorf("update approvals: %w", err)
 	}

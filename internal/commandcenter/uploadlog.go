@@ -31,7 +31,7 @@ type UplinkState struct {
 // UplinkState returns the outcome of the latest uploads.
 func (s *Store) UplinkState(ctx context.Context) (UplinkState, error) {
 	var ok, msg, at sql.NullString
-	err := s.db.QueryRowContext(ctx, `SELECT
+	err := s.read.QueryRowContext(ctx, `SELECT
 		(SELECT value FROM meta WHERE key = 'uplink_last_success'),
 		(SELECT value FROM meta WHERE key = 'uplink_last_error'),
 		(SELECT value FROM meta WHERE key = 'uplink_last_error_at')`).Scan(&ok, &msg, &at)
@@ -207,7 +207,7 @@ func (s *Store) Uploads(ctx context.Context, limit int) ([]UploadEntry, error) {
 	if limit <= 0 {
 		return nil, fmt.Errorf("list uploads: limit %d, want > 0", limit)
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+uploadColumns+`, payload IS NOT NULL FROM uploads ORDER BY id DESC LIMIT ?`, limit)
+	rows, err := s.read.QueryContext(ctx, `SELECT `+uploadColumns+`, payload IS NOT NULL FROM uploads ORDER BY id DESC LIMIT ?`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list uploads: %w", err)
 	}
@@ -232,7 +232,7 @@ func (s *Store) Uploads(ctx context.Context, limit int) ([]UploadEntry, error) {
 // id gives fleet.ErrNotFound.
 func (s *Store) Upload(ctx context.Context, id int64) (UploadDetail, error) {
 	var payload []byte
-	e, err := scanUpload(s.db.QueryRowContext(ctx, `SELECT `+uploadColumns+`, payload FROM uploads WHERE id = ?`, id), &payload)
+	e, err := scanUpload(s.read.QueryRowContext(ctx, `SELECT `+uploadColumns+`, payload FROM uploads WHERE id = ?`, id), &payload)
 	if errors.Is(err, sql.ErrNoRows) {
 		return UploadDetail{}, fmt.Errorf("upload %d: %w", id, fleet.ErrNotFound)
 	}
@@ -281,7 +281,7 @@ type Bandwidth struct {
 func (s *Store) Bandwidth(ctx context.Context, now time.Time) (Bandwidth, error) {
 	ms := now.UnixMilli()
 	var minute, hour, day int64
-	err := s.db.QueryRowContext(ctx, `SELECT
+	err := s.read.QueryRowContext(ctx, `SELECT
 		COALESCE(SUM(CASE WHEN at_ms > ? THEN wire_bytes END), 0),
 		COALESCE(SUM(CASE WHEN at_ms > ? THEN wire_bytes END), 0),
 		COALESCE(SUM(wire_bytes), 0)

@@ -19,6 +19,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/fleetquery"
+	"github.com/fusionfleet/fusionfleet/internal/httpserver"
 	"github.com/fusionfleet/fusionfleet/internal/i18n"
 	"github.com/fusionfleet/fusionfleet/internal/kpi"
 	"github.com/fusionfleet/fusionfleet/internal/notify"
@@ -371,8 +372,13 @@ func (h *handler) writeError(w http.ResponseWriter, r *http.Request, status int,
 	h.render(w, r, status, "error.html", page{Title: http.StatusText(status), Data: msg})
 }
 
-// internalError logs err and answers 500 without details.
+// internalError logs err and answers 500 without details; a request its
+// client gave up is no failure of ours and has no one to answer.
 func (h *handler) internalError(w http.ResponseWriter, r *http.Request, err error) {
+	if httpserver.ClientGone(r) {
+		h.log.Debug("request ended by the client", "method", r.Method, "path", r.URL.Path, "err", err)
+		return
+	}
 	h.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	h.writeError(w, r, http.StatusInternalServerError, "Something went wrong. Please try again.")
 }

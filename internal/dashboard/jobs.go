@@ -389,6 +389,9 @@ func (h *jobPages) writeJobsCSV(ctx context.Context, w http.ResponseWriter, org 
 		}
 		jq.Offset, jq.Limit = rows, min(chunk, maxRows-rows)
 		if jobs, err = h.jobs.JobHistory(ctx, org, jq); err != nil {
+			if ctx.Err() != nil {
+				return nil // the reader went away
+			}
 			h.log.Error("export jobs: the export ends short", "err", err, "rows", rows)
 			return nil
 		}

@@ -49,3 +49,12 @@ func Run(ctx context.Context, logger *slog.Logger, name string, srv *http.Server
 	}
 	return nil
 }
+
+// ClientGone reports whether r's client went away before it was answered
+// (or the server closed the connection at shutdown): r's context has ended,
+// so an error of a handler then is the client's doing, not the server's
+// failure, and there is no one left to answer. Handlers log it at Debug
+// level, not as an error.
+func ClientGone(r *http.Request) bool {
+	return r.Context().Err() != nil
+}

@@ -26,7 +26,7 @@ func BenchmarkOutboxAppend(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer db.Close()
-			ob := New(db)
+			ob := New(db, nil)
 			rec := outboxtest.Layer("printer-0001", 1, t0)
 			var next atomic.Int64
 			b.ResetTimer()

@@ -118,7 +118,10 @@ func LaneOf(r fleet.Record) Lane {
 // by sitedb.Open). It keeps in memory the group-commit queue and the
 // health of the latest write. Safe for concurrent use.
 type Outbox struct {
-	db *sql.DB
+	// db is the site database's one writing connection; read, a pool of
+	// read-only connections (sitedb.OpenReader), so that reading the
+	// queue never waits behind the writers.
+	db, read *sql.DB
 
 	mu      sync.Mutex
 	queue   []*appendReq
@@ -128,8 +131,13 @@ type Outbox struct {
 	health   Health
 }
 
-// New returns the outbox in db.
-func New(db *sql.DB) *Outbox { return &Outbox{db: db} }
+// New returns the outbox in db, read through read; nil → through db.
+func New(db, read *sql.DB) *Outbox {
+	if read == nil {
+		read = db
+	}
+	return &Outbox{db: db, read: read}
+}
 
 // appendReq is one caller's records waiting for a group commit.
 type appendReq struct {

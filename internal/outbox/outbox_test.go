@@ -40,7 +40,7 @@ func reopen(t *testing.T, path string) *Outbox {
 		t.Fatalf("open %s: %v", path, err)
 	}
 	t.Cleanup(func() { db.Close() })
-	return New(db)
+	return New(db, nil)
 }
 
 func gapRec(n uint64) fleet.Record { return outboxtest.Gap(n, t0) }

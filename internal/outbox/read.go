@@ -37,7 +37,7 @@ func (o *Outbox) PendingLane(ctx context.Context, priority bool, fresh time.Time
 }
 
 func (o *Outbox) queryRecords(ctx context.Context, what, query string, args ...any) ([]fleet.Record, error) {
-	rows, err := o.db.QueryContext(ctx, query, args...)
+	rows, err := o.read.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
@@ -67,7 +67,7 @@ func (o *Outbox) queryRecords(ctx context.Context, what, query string, args ...a
 // many, the oldest's time and whether one is an alert.
 func (o *Outbox) Priority(ctx context.Context, fresh time.Time) (n int, oldest time.Time, alert bool, err error) {
 	var minObs, anyAlert sql.NullInt64
-	err = o.db.QueryRowContext(ctx, `SELECT COUNT(*), MIN(observed), MIN(lane) FROM outbox
+	err = o.read.QueryRowContext(ctx, `SELECT COUNT(*), MIN(observed), MIN(lane) FROM outbox
 		WHERE lane IN (0, 1) AND observed >= ? AND quarantine = 0`, fresh.UnixMilli()).Scan(&n, &minObs, &anyAlert)
 	if err != nil {
 		return 0, time.Time{}, false, fmt.Errorf("pending priority records: %w", err)
@@ -81,7 +81,7 @@ func (o *Outbox) Priority(ctx context.Context, fresh time.Time) (n int, oldest t
 // HasBulk reports whether a bulk upload has anything to carry.
 func (o *Outbox) HasBulk(ctx context.Context, fresh time.Time) (bool, error) {
 	var seq int64
-	err := o.db.QueryRowContext(ctx, `SELECT seq FROM outbox WHERE quarantine = 0 AND (lane = 2 OR observed < ?)
+	err := o.read.QueryRowContext(ctx, `SELECT seq FROM outbox WHERE quarantine = 0 AND (lane = 2 OR observed < ?)
 		ORDER BY seq LIMIT 1`, fresh.UnixMilli()).Scan(&seq)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
@@ -173,7 +173,7 @@ func execEach(ctx context.Context, tx *sql.Tx, query string, seqs []uint64, args
 // ones do not wait).
 func (o *Outbox) PendingCount(ctx context.Context) (int, error) {
 	var n int
-	if err := o.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox WHERE quarantine = 0`).Scan(&n); err != nil {
+	if err := o.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox WHERE quarantine = 0`).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count pending records: %w", err)
 	}
 	return n, nil
@@ -214,7 +214,7 @@ func (o *Outbox) SetAside(ctx context.Context, seqs []uint64, reason string, at 
 
 // Quarantined lists the quarantined batches, newest first.
 func (o *Outbox) Quarantined(ctx context.Context) ([]Quarantine, error) {
-	rows, err := o.db.QueryContext(ctx, `SELECT q.id, q.at, q.reason, q.first_seq, q.last_seq, q.records, q.released_at,
+	rows, err := o.read.QueryContext(ctx, `SELECT q.id, q.at, q.reason, q.first_seq, q.last_seq, q.records, q.released_at,
 		(SELECT COUNT(*) FROM outbox o WHERE o.quarantine = q.id) FROM outbox_quarantine q ORDER BY q.id DESC`)
 	if err != nil {
 		return nil, fmt.Errorf("list quarantine: %w", err)
@@ -286,7 +286,7 @@ func (o *Outbox) Drops(ctx context.Context, limit int) ([]Drop, error) {
 	if limit <= 0 {
 		return nil, fmt.Errorf("list drops: limit %d, want > 0", limit)
 	}
-	rows, err := o.db.QueryContext(ctx, `SELECT id, at, kind, records, bytes, first_seq, last_seq FROM outbox_drops
+	rows, err := o.read.QueryContext(ctx, `SELECT id, at, kind, records, bytes, first_seq, last_seq FROM outbox_drops
 		ORDER BY id DESC LIMIT ?`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list drops: %w", err)
@@ -331,7 +331,7 @@ func (o *Outbox) State(ctx context.Context) (State, error) {
 		st     State
 		oldest sql.NullInt64
 	)
-	err := o.db.QueryRowContext(ctx, `SELECT
+	err := o.read.QueryRowContext(ctx, `SELECT
 		(SELECT COUNT(*) FROM outbox WHERE quarantine = 0),
 		(SELECT COUNT(*) FROM outbox WHERE quarantine != 0),
 		(SELECT bytes FROM outbox_usage WHERE id = 1),

@@ -17,6 +17,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/fleetquery"
+	"github.com/fusionfleet/fusionfleet/internal/httpserver"
 	"github.com/fusionfleet/fusionfleet/internal/identity"
 	"github.com/fusionfleet/fusionfleet/internal/kpi"
 	"github.com/fusionfleet/fusionfleet/internal/notify"
@@ -379,9 +380,14 @@ type errorBody struct {
 	Error string `json:"error"`
 }
 
-// writeError answers with err's status; it logs what is not the caller's fault.
+// writeError answers with err's status; it logs what is not the caller's
+// fault, and a request its caller gave up only at Debug level.
 func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status, msg := statusOf(err)
+	if status == http.StatusInternalServerError && httpserver.ClientGone(r) {
+		h.log.Debug("request ended by the client", "method", r.Method, "path", r.URL.Path, "err", err)
+		return
+	}
 	if status == http.StatusInternalServerError {
 		h.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}

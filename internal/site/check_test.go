@@ -2,6 +2,7 @@ package site
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/fusionfleet/fusionfleet/internal/commandcenter"
@@ -65,5 +66,48 @@ func TestCheck(t *testing.T) {
 				t.Errorf("checks (-want +got):\n%s\nreport: %+v", diff, rep.Checks)
 			}
 		})
+	}
+}
+
+// Beside a running node, the check reports on its local UI, not on a free
+// port for one (the demo prints a check to run beside it, issue 13); once
+// the node stopped, on a free port again.
+func TestCheckBesideARunningNode(t *testing.T) {
+	ctx := t.Context()
+	cloud, _ := startCloud(t, t.TempDir(), "")
+	_, _, token, err := cloud.DemoTenant(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := Options{DataDir: t.TempDir(), CloudURL: cloud.URL(), RootCAs: cloud.RootCAs(), EnrolToken: token,
+		UIFirstPort: 0, Logger: discardLogger()}
+	cc, err := New(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	localUI := func() commandcenter.Check {
+		t.Helper()
+		rep, err := Check(ctx, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range rep.Checks {
+			if c.Name == "local UI port" {
+				return c
+			}
+		}
+		t.Fatalf("no local UI check: %+v", rep.Checks)
+		return commandcenter.Check{}
+	}
+	addr := strings.TrimPrefix(strings.TrimSuffix(cc.URL(), "/"), "http://")
+	if c := localUI(); c.Status != commandcenter.CheckOK || !strings.Contains(c.Message, "answers on "+addr) {
+		t.Errorf("beside the running node: %+v, want its UI at %s answering", c, addr)
+	}
+	if err := cc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if c := localUI(); c.Status != commandcenter.CheckOK || !strings.Contains(c.Message, "is free for the local UI") {
+		t.Errorf("after the node stopped: %+v, want a free port", c)
 	}
 }

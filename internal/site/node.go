@@ -116,6 +116,12 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("commandcenter: %w", err)
 	}
+	// A check run beside this node learns where its local UI listens.
+	uiAddr := filepath.Join(opts.DataDir, localUIAddrFile)
+	if err := os.WriteFile(uiAddr, []byte(n.ln.Addr().String()+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("commandcenter: %w", err)
+	}
+	n.closers.Push(func() error { os.Remove(uiAddr); return nil })
 	if n.store, err = commandcenter.Open(ctx, filepath.Join(opts.DataDir, "commandcenter.db")); err != nil {
 		return nil, err
 	}

@@ -47,6 +47,18 @@ func Open(ctx context.Context, name string, fsys fs.FS) (*sql.DB, error) {
 // OpenFile opens, creating if needed, the SQLite file at name with the
 // connection settings of Open, and leaves its schema to the caller.
 func OpenFile(name string) (*sql.DB, error) {
+	return openFile(name, false)
+}
+
+// OpenReader opens the SQLite file at name, as Open made it, for reading
+// only: a statement that would write fails. A process that writes on one
+// connection (see sitedb) reads on these, which in WAL mode never wait
+// for the writer.
+func OpenReader(name string) (*sql.DB, error) {
+	return openFile(name, true)
+}
+
+func openFile(name string, readOnly bool) (*sql.DB, error) {
 	if name == "" || strings.ContainsAny(name, "?#") {
 		return nil, fmt.Errorf("open %q: want a file path without '?' or '#'", name)
 	}
@@ -61,7 +73,11 @@ func OpenFile(name string) (*sql.DB, error) {
 	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)"} {
 		q.Add("_pragma", p)
 	}
-	q.Set("_txlock", "immediate")
+	if readOnly {
+		q.Add("_pragma", "query_only(1)")
+	} else {
+		q.Set("_txlock", "immediate")
+	}
 	db, err := sql.Open("sqlite", "file:"+name+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", name, err)

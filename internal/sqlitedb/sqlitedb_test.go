@@ -112,3 +112,38 @@ func TestTxRollsBack(t *testing.T) {
 		t.Errorf("rows after rollback: %d, %v; want 0", n, err)
 	}
 }
+
+// A reader sees what the writer committed, reads while the writer holds a
+// write transaction open (WAL), and cannot write.
+func TestOpenReader(t *testing.T) {
+	ctx := t.Context()
+	name := filepath.Join(t.TempDir(), "x.db")
+	w, err := Open(ctx, name, schema("001_init.sql", `CREATE TABLE a (x INTEGER);`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	r, err := OpenReader(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if _, err := w.ExecContext(ctx, `INSERT INTO a VALUES (1)`); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := w.BeginTx(ctx, nil) // immediate: the write lock is held
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO a VALUES (2)`); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := r.QueryRowContext(ctx, `SELECT COUNT(*) FROM a`).Scan(&n); err != nil || n != 1 {
+		t.Errorf("reader during a write: %d rows, %v; want the 1 committed", n, err)
+	}
+	if _, err := r.ExecContext(ctx, `DELETE FROM a`); err == nil || !strings.Contains(err.Error(), "readonly") {
+		t.Errorf("a write through the reader: %v, want it refused", err)
+	}
+}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/fusionfleet/fusionfleet/internal/httpserver"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -415,6 +416,12 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 			w.Header().Set("Retry-After", strconv.Itoa(he.retryAfter))
 		}
 		writeError(w, he.code, ErrorBody{Error: he.msg, Refused: he.refused})
+		return
+	}
+	if httpserver.ClientGone(r) {
+		// The gateway gave up (its timeout, or a shutdown): it sends the
+		// batch again, and there is no one to answer.
+		h.log.DebugContext(r.Context(), "request ended by the client", "path", r.URL.Path, "err", err)
 		return
 	}
 	h.log.ErrorContext(r.Context(), "request failed", "path", r.URL.Path, "err", err)

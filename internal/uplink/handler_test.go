@@ -505,6 +505,33 @@ func TestHandlerOptionsDefaults(t *testing.T) {
 	}
 }
 
+// leavingGateways is a register whose caller goes away during the call.
+type leavingGateways struct {
+	failingGateways
+	leave context.CancelFunc
+}
+
+func (g leavingGateways) Enrol(context.Context, string, string, []byte, time.Time) (fleet.Gateway, error) {
+	g.leave()
+	return fleet.Gateway{}, errors.New("interrupted (9)")
+}
+
+// A gateway that gives up a request (its timeout, or its shutdown) is no
+// failure of the cloud: Debug level, not an error (issue 13).
+func TestClientGoneIsNoError(t *testing.T) {
+	var logs bytes.Buffer
+	pub, _, _ := ed25519.GenerateKey(rand.Reader)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	h := NewHandler(leavingGateways{leave: cancel}, &fakePrinters{}, &fakePublisher{},
+		HandlerOptions{Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/v1/enrol", bytes.NewReader(mustJSON(t, EnrolRequest{Token: "tok", Name: "cc", PublicKey: pub})))
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	if strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), `level=DEBUG msg="request ended by the client"`) {
+		t.Errorf("client gone: want a Debug line and no error; log:\n%s", logs.String())
+	}
+}
+
 // TestBatchPrinterOfAnotherSite: a gateway cannot upload records of a
 // printer that belongs to another site of its organisation. The batch is
 // refused before it is published, naming the refused records and the

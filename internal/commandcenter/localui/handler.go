@@ -1,7 +1,6 @@
 package localui
 
 import (
-	"context"
 	"embed"
 	"encoding/json"
 	"errors"
@@ -21,6 +20,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/commandcenter"
 	"github.com/fusionfleet/fusionfleet/internal/deviceapi"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/fusionfleet/fusionfleet/internal/httpserver"
 )
 
 //go:embed templates/*.html
@@ -271,8 +271,9 @@ func (u *localUI) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		status, msg = http.StatusNotFound, "not found"
 	case errors.Is(err, errSelfTestOff), errors.Is(err, errUpdatesOff):
 		status, msg = http.StatusServiceUnavailable, err.Error()
-	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
-		return // the client left
+	case httpserver.ClientGone(r):
+		u.log.Debug("request ended by the client", "path", r.URL.Path, "err", err)
+		return
 	default:
 		u.log.Error("local request failed", "path", r.URL.Path, "err", err)
 	}

@@ -190,7 +190,7 @@ func TestHandlerPage(t *testing.T) {
 func TestHandlerEmptyPage(t *testing.T) {
 	st := openStore(t)
 	_, body := get(t, testHandler(st), "GET", "/")
-	containsAll(t, "empty page", body, "No printers are enrolled yet.", "0 printers", "0 records waiting")
+	containsAll(t, "empty page", body, "No printers are paired yet.", "0 printers", "0 records waiting")
 	if strings.Contains(body, `role="alert"`) {
 		t.Error("an empty Command Center warns about the uplink")
 	}

@@ -9,16 +9,18 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/url"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 )
 
-// adminURLs are the servers tried, in order; the environment variable
-// FUSIONFLEET_TEST_POSTGRES names another.
+// adminURLs are the servers tried, in order, unless the environment
+// variable FUSIONFLEET_TEST_POSTGRES names another.
 var adminURLs = []string{
 	"postgres://root@127.0.0.1:5432/test?sslmode=disable",
 	"postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable",
@@ -28,26 +30,49 @@ var adminURLs = []string{
 // and returns the connection and its URL.
 func Admin(t testing.TB) (*pgx.Conn, string) {
 	t.Helper()
-	urls := adminURLs
-	if u := os.Getenv("FUSIONFLEET_TEST_POSTGRES"); u != "" {
-		urls = []string{u}
+	c, u, err := connect(os.Getenv)
+	if err == nil {
+		return c, u
 	}
+	msg := "POSTGRESQL TESTS NOT RUN: " + err.Error()
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return nil, ""
+}
+
+// connect connects to the server FUSIONFLEET_TEST_POSTGRES names, or to
+// the first of adminURLs that answers. Its error names every server tried,
+// as the URL given, without a password.
+func connect(getenv func(string) string) (*pgx.Conn, string, error) {
+	urls, from := adminURLs, "FUSIONFLEET_TEST_POSTGRES names another"
+	if u := getenv("FUSIONFLEET_TEST_POSTGRES"); u != "" {
+		urls, from = []string{u}, "from FUSIONFLEET_TEST_POSTGRES"
+	}
+	var tried []string
 	var errs []error
 	for _, u := range urls {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		c, err := pgx.Connect(ctx, u)
 		cancel()
 		if err == nil {
-			return c, u
+			return c, u, nil
 		}
+		tried = append(tried, redacted(u))
 		errs = append(errs, err)
 	}
-	msg := "POSTGRESQL TESTS NOT RUN: no server on 127.0.0.1:5432: " + errors.Join(errs...).Error()
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
+	return nil, "", fmt.Errorf("no server at %s (%s): %w", strings.Join(tried, " nor "), from, errors.Join(errs...))
+}
+
+// redacted is a server URL fit for a log: without its password, and a
+// connection string that is not a URL not at all.
+func redacted(u string) string {
+	p, err := url.Parse(u)
+	if err != nil || p.Scheme == "" || p.Host == "" {
+		return "the server of the connection string"
 	}
-	t.Skip(msg)
-	return nil, ""
+	return p.Redacted()
 }
 
 // FreshDB creates a database for this test, dropped when it ends, and
