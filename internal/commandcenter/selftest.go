@@ -623,7 +623,9 @@ func localUICheck(ctx context.Context, cfg SelfTestConfig) Check {
 	conn.Close()
 	host, _, _ := net.SplitHostPort(cfg.LocalUI)
 	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return warn(checkLocalUI, "the local UI answers on %s, which other computers may reach: it shows job and user names", cfg.LocalUI)
+		// A Command Center starts off loopback only with host names and a
+		// password, and then serves over HTTPS: reachable, but not open.
+		return ok(checkLocalUI, "the local UI answers on %s, for other computers too: over HTTPS and with its password, as it shows job and user names", cfg.LocalUI)
 	}
 	return ok(checkLocalUI, "the local UI answers on %s (this computer only)", cfg.LocalUI)
 }

@@ -540,7 +540,7 @@ func TestSelfTestLocalUI(t *testing.T) {
 		{"on the LAN", func(c *SelfTestConfig) {
 			c.LocalUI = "0.0.0.0:8080" // every interface; Dial goes to loopback
 			c.Dial = redirectDial(taken.Addr().String())
-		}, CheckWarning, []string{"other computers", "user names"}},
+		}, CheckOK, []string{"other computers", "HTTPS", "password"}},
 		{"port free", func(c *SelfTestConfig) { c.LocalUI, c.LocalPorts = "", [2]int{freePort, freePort} }, CheckOK,
 			[]string{"port " + fp + " on 127.0.0.1 is free"}},
 		{"ports taken", func(c *SelfTestConfig) { c.LocalUI, c.LocalPorts = "", [2]int{takenPort, takenPort} }, CheckFailed,
