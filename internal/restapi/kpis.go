@@ -75,7 +75,7 @@ func (h *kpiAPI) getKPIs(w http.ResponseWriter, r *http.Request, p access.Princi
 		d.Days = []kpi.DaySums{}
 	}
 	h.encode(w, http.StatusOK, kpisJSON{Period: q.Period, Printers: d.Printers, Definitions: kpi.Definitions(),
-		Values: kpi.Compute(d.Total(), d.Printers, q.Period.Days()), Trends: kpi.Trends(d, q.Period), Days: d.Days})
+		Values: d.Compute(q.Period), Trends: kpi.Trends(d, q.Period), Days: d.Days})
 	return nil
 }
 
