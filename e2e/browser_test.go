@@ -501,7 +501,7 @@ func TestDashboardJourneyInBrowser(t *testing.T) {
 	b.fill("#notify-email", email)
 	b.choose("#notify-severity", "warning")
 	b.submit(`form[action="/account/notifications"] button[type="submit"]`)
-	b.waitFor("the saved notice", `document.querySelector('p.message[role="status"]') &&
+	b.waitFor("the saved notice", `document.querySelector('p.notice[role="status"]') &&
 		document.querySelector('#notify-email').value === `+jsString(email)+` &&
 		document.querySelector('#notify-severity').value === "warning" &&
 		document.querySelector('input[name="enabled"]').checked`, 5*time.Second)

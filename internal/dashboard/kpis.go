@@ -144,7 +144,7 @@ func (h *kpiPages) kpisPage(w http.ResponseWriter, r *http.Request, s session) {
 // kpiCards computes every KPI with its trend chart: lines for shares, bars
 // for rates.
 func kpiCards(lang i18n.Lang, daily kpi.Daily, p kpi.Period) []kpiCard {
-	values := kpi.Compute(daily.Total(), daily.Printers, p.Days())
+	values := daily.Compute(p)
 	trends := kpi.Trends(daily, p)
 	bucket := "day"
 	if kpi.BucketDays(p) > 1 {
@@ -166,9 +166,9 @@ func kpiCards(lang i18n.Lang, daily kpi.Daily, p kpi.Period) []kpiCard {
 				pts[k] = plot.Point{T: pt.T, V: pt.Value}
 			}
 			c.Chart = plot.Lines{Title: title, Unit: def.Unit, From: p.From, To: p.To,
-				Series: []plot.Series{{Name: lang.T(def.Name), Points: pts}}}.SVG()
+				Series: []plot.Series{{Name: lang.T(def.Name), Points: pts}}, Empty: lang.T("No data in this period")}.SVG()
 		} else {
-			bars := plot.Bars{Title: title, Unit: def.Unit}
+			bars := plot.Bars{Title: title, Unit: def.Unit, Empty: lang.T("No data in this period")}
 			for _, pt := range trends[i].Points {
 				bars.Labels = append(bars.Labels, pt.T.Format("02.01."))
 				bars.Values = append(bars.Values, pt.Value)
@@ -347,10 +347,13 @@ func (h *kpiPages) usagePage(w http.ResponseWriter, r *http.Request, s session) 
 			for hr := range 24 {
 				utc := (int(wd)*24 + hr - shift + 7*24) % (7 * 24)
 				vals[i][hr] = m.v[utc/24][utc%24]
+				if sh.PrinterHours[utc/24][utc%24] == 0 {
+					vals[i][hr] = math.NaN() // no printer was there: not idle, unknown
+				}
 			}
 		}
 		d.Heatmaps = append(d.Heatmaps, plot.Heatmap{Title: lang.T("%s: share of printer time by weekday and hour", lang.T(m.title)),
-			Unit: "%", Rows: rows, Cols: cols, Values: vals}.SVG())
+			Unit: "%", Rows: rows, Cols: cols, Values: vals, Missing: lang.T("No printer yet")}.SVG())
 	}
 	d.Materials, d.Totals = materialChart(lang, mats, q.Period)
 	show(http.StatusOK)
@@ -383,7 +386,8 @@ func materialChart(lang i18n.Lang, mats []kpi.MaterialDay, p kpi.Period) (templa
 		t.RecyclableKG += m.RecyclableKG
 	}
 	slices.Sort(names)
-	c := plot.Lines{Title: lang.T("Material fused into parts per day"), Unit: "kg", From: p.From, To: p.To}
+	c := plot.Lines{Title: lang.T("Material fused into parts per day"), Unit: "kg", From: p.From, To: p.To,
+		Empty: lang.T("No data in this period")}
 	if n > 1 {
 		c.Title = lang.T("Material fused into parts per week")
 	}
