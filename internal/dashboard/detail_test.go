@@ -603,3 +603,27 @@ func TestLayerPlotsWithoutLayers(t *testing.T) {
 		t.Errorf("layerPlots(one layer) = %d plots, want 2", len(got))
 	}
 }
+
+// What printers say they do and their events' descriptions come from a
+// fixed set of phrases: German pages say them in German, and a phrase
+// outside the set stays as the printer said it.
+func TestActivityAndEventsInGerman(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"cooling", "Abkühlen"},
+		{"idle", "bereit"},
+		{"printing layer 12 of 300", "druckt Schicht 12 von 300"},
+		{"error: recoater powder feed jam", "Fehler: Pulverzufuhr des Recoaters blockiert"},
+		{"error: something new", "Fehler: something new"},
+		{"calibrating 100 %", "calibrating 100 %"},
+		{"printer started", "Drucker gestartet"},
+		{"lamp condition degrading", "Lampe: Zustand verschlechtert sich"},
+	}
+	for _, tt := range tests {
+		if got := activityWords(i18n.German, tt.in); got != tt.want {
+			t.Errorf("activityWords(German, %q) = %q, want %q", tt.in, got, tt.want)
+		}
+		if got := activityWords(i18n.English, tt.in); got != tt.in {
+			t.Errorf("activityWords(English, %q) = %q, want it unchanged", tt.in, got)
+		}
+	}
+}
