@@ -324,7 +324,7 @@ func (h *kpiPages) usagePage(w http.ResponseWriter, r *http.Request, s session) 
 		return
 	}
 	d.Selected = u.Printers
-	sh := u.Shares(q.Period)
+	sh := u.Shares(q.Period, h.clock.Now())
 	// The stored hours are UTC; the maps show the reader's local hours
 	// (at the zone's offset now).
 	_, off := h.clock.Now().In(zone).Zone()

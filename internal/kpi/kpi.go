@@ -265,13 +265,18 @@ type Shares struct {
 }
 
 // Shares divides u by the printer time available in each weekday-hour of
-// p: the hours of each printer since it was first seen (see Available).
-func (u Usage) Shares(p Period) Shares {
+// p: the hours of each printer since it was first seen (see Available),
+// up to now: an hour still to come is not idle.
+func (u Usage) Shares(p Period, now time.Time) Shares {
 	var s Shares
 	for t := p.From; t.Before(p.To); t = t.Add(day) {
 		for h := range 24 {
 			from := t.Add(time.Duration(h) * time.Hour)
-			s.PrinterHours[t.Weekday()][h] += Available(u.Printers, u.Since, from, from.Add(time.Hour)) / 3600
+			to := from.Add(time.Hour)
+			if to.After(now) {
+				to = now
+			}
+			s.PrinterHours[t.Weekday()][h] += Available(u.Printers, u.Since, from, to) / 3600
 		}
 	}
 	for w := range 7 {

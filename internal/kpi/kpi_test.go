@@ -150,7 +150,7 @@ func TestShares(t *testing.T) {
 	w := d0.Weekday()
 	u.Printing[w][9] = 3600 // one of two printers for the hour
 	u.Cooling[w][9] = 1800
-	got := u.Shares(Period{From: d0, To: d0.AddDate(0, 0, 7)})
+	got := u.Shares(Period{From: d0, To: d0.AddDate(0, 0, 7)}, d0.AddDate(1, 0, 0))
 	if got.Printing[w][9] != 50 || got.Cooling[w][9] != 25 || got.Idle[w][9] != 25 || got.Idle[w][10] != 100 {
 		t.Errorf("shares at 9:00 = %v/%v/%v, idle at 10:00 %v; want 50/25/25, 100",
 			got.Printing[w][9], got.Cooling[w][9], got.Idle[w][9], got.Idle[w][10])
@@ -208,7 +208,8 @@ func TestUtilisationOverTheTimeAPrinterWasThere(t *testing.T) {
 func TestSharesBeforeThePrintersWereThere(t *testing.T) {
 	since := d0.Add(3*24*time.Hour + 10*time.Hour) // the fourth day, 10:00
 	u := Usage{Printers: 1, Since: []time.Time{since}}
-	got := u.Shares(Period{From: d0, To: d0.AddDate(0, 0, 7)})
+	now := d0.Add(6*24*time.Hour + 12*time.Hour + 30*time.Minute) // the last day, 12:30
+	got := u.Shares(Period{From: d0, To: d0.AddDate(0, 0, 7)}, now)
 	early, later := d0.Weekday(), since.Weekday()
 	if got.PrinterHours[early][9] != 0 || got.Idle[early][9] != 0 {
 		t.Errorf("before the printer: %v printer hours, %v %% idle; want none", got.PrinterHours[early][9], got.Idle[early][9])
@@ -216,6 +217,13 @@ func TestSharesBeforeThePrintersWereThere(t *testing.T) {
 	if got.PrinterHours[later][9] != 0 || got.PrinterHours[later][10] != 1 || got.Idle[later][10] != 100 {
 		t.Errorf("its first day: %v printer hours at 9:00, %v at 10:00 (%v %% idle); want 0, 1 (100)",
 			got.PrinterHours[later][9], got.PrinterHours[later][10], got.Idle[later][10])
+	}
+	// Hours still to come have no printer time either: on the last day,
+	// 12:00 has half an hour so far, 13:00 none.
+	last := now.Weekday()
+	if got.PrinterHours[last][12] != 0.5 || got.PrinterHours[last][13] != 0 || got.Idle[last][13] != 0 {
+		t.Errorf("today: %v printer hours at 12:00, %v at 13:00 (%v %% idle); want 0.5, 0 (0)",
+			got.PrinterHours[last][12], got.PrinterHours[last][13], got.Idle[last][13])
 	}
 }
 

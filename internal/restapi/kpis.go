@@ -143,7 +143,7 @@ func (h *kpiAPI) usage(w http.ResponseWriter, r *http.Request, p access.Principa
 	if mats == nil {
 		mats = []kpi.MaterialDay{}
 	}
-	h.encode(w, http.StatusOK, usageJSON{Period: q.Period, Printers: u.Printers, Shares: u.Shares(q.Period), Usage: u,
+	h.encode(w, http.StatusOK, usageJSON{Period: q.Period, Printers: u.Printers, Shares: u.Shares(q.Period, h.clock.Now()), Usage: u,
 		Materials: mats, Note: "weekday 0 is Sunday; hours are UTC"})
 	return nil
 }
