@@ -19,6 +19,8 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
 
 	"github.com/fusionfleet/fusionfleet/internal/wait"
 )
@@ -179,6 +181,7 @@ type sweep struct {
 	b       *tab
 	console *consoleLog
 	links   map[string]bool // same-origin paths seen on the pages so far
+	forms   map[string]bool // "METHOD path" of the forms seen on them
 	queries map[string]string
 }
 
@@ -214,6 +217,10 @@ func (s *sweep) visit(name, path string, width int64) {
 	}
 	if rep.Charts > 0 && rep.WithData == 0 {
 		b.fail("%s, %d px: none of %d charts has data points", target, width, rep.Charts)
+	}
+	for _, f := range read[[]string](b, "the forms", `[...document.forms].map(f =>
+		f.method.toUpperCase() + " " + new URL(f.getAttribute('action') || location.pathname, location.href).pathname)`) {
+		s.forms[f] = true
 	}
 	for _, h := range read[[]string](b, "the links", `[...document.querySelectorAll('a[href]')]
 		.map(a => new URL(a.href, location.href)).filter(u => u.origin === location.origin).map(u => u.pathname)`) {
@@ -337,7 +344,7 @@ func TestEveryPageInBrowser(t *testing.T) {
 	// month from today, where their jobs are.
 	today := time.Now().UTC()
 	period := url.Values{"period": {"custom"}, "from": {today.Format(time.DateOnly)}, "to": {today.AddDate(0, 1, 0).Format(time.DateOnly)}}.Encode()
-	s := &sweep{b: b, console: console, links: map[string]bool{}, queries: map[string]string{"/kpis": period, "/usage": period}}
+	s := &sweep{b: b, console: console, links: map[string]bool{}, forms: map[string]bool{}, queries: map[string]string{"/kpis": period, "/usage": period}}
 
 	dashboard := getPages(t, "../internal/dashboard/handler.go", func(p string) bool {
 		return strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/static/") || p == "/healthz" ||
@@ -349,6 +356,13 @@ func TestEveryPageInBrowser(t *testing.T) {
 	b.openUntil("a KPI plot", "/kpis?"+period, `document.querySelector('svg.plot polyline, svg.plot circle, svg.plot rect.bar')`, 90*time.Second)
 	console.take()
 	sweepPages(t, s, "dashboard", dashboard, []string{"en", "de"})
+	b.setScreen(1400, "en")
+	submitted := submitDashboardForms(t, s, demo)
+	checkFormsSubmitted(t, "../internal/dashboard/handler.go", s.forms, submitted, []string{
+		// TestDashboardJourneyInBrowser submits these.
+		"POST /login", "POST /account", "POST /account/password", "POST /account/notifications", "POST /alerts/{id}/ack",
+	})
+	s.forms = map[string]bool{}
 
 	// The Command Center's local UI speaks English only.
 	s.b.base = demo.lines["commandcenter"]
@@ -358,4 +372,168 @@ func TestEveryPageInBrowser(t *testing.T) {
 	b.openUntil("an upload", "/uploads", `document.querySelector('a[href^="/uploads/"]')`, 90*time.Second)
 	console.take()
 	sweepPages(t, s, "commandcenter", local, []string{"en"})
+	checkFormsSubmitted(t, "../internal/commandcenter/localui/handler.go", s.forms, nil, []string{
+		// TestCommandCenterUpdatesInBrowser submits these.
+		"POST /updates/policy", "POST /updates/{target}/approve", "POST /updates/{target}/withdraw",
+	})
+}
+
+// checkFormsSubmitted fails the test for every form seen whose route
+// (from the route table at path) is neither in submitted nor in
+// elsewhere: a new form must be submitted by some browser test.
+func checkFormsSubmitted(t *testing.T, path string, seen map[string]bool, submitted, elsewhere []string) {
+	t.Helper()
+	var patterns []string
+	f, err := parser.ParseFile(token.NewFileSet(), path, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ast.Inspect(f, func(n ast.Node) bool {
+		if lit, ok := n.(*ast.BasicLit); ok && lit.Kind == token.STRING {
+			if v, err := strconv.Unquote(lit.Value); err == nil && (strings.HasPrefix(v, "GET /") || strings.HasPrefix(v, "POST /")) {
+				patterns = append(patterns, v)
+			}
+		}
+		return true
+	})
+	done := append(slices.Clone(submitted), elsewhere...)
+	for form := range seen {
+		method, p, _ := strings.Cut(form, " ")
+		var route string
+		for _, pt := range patterns {
+			m, pp, _ := strings.Cut(pt, " ")
+			if m == method && patternRE(strings.TrimSuffix(pp, "{$}")).MatchString(p) {
+				route = pt
+				break
+			}
+		}
+		switch {
+		case route == "":
+			t.Errorf("a form sends %s, which no route serves", form)
+		case !slices.Contains(done, route):
+			t.Errorf("the form of %s (%s) is submitted by no browser test", route, form)
+		}
+	}
+}
+
+// submitDashboardForms submits each form of the dashboard that the
+// journey does not, and returns their routes. Each must lead to a page
+// that says it worked.
+func submitDashboardForms(t *testing.T, s *sweep, demo *demoProcess) []string {
+	t.Helper()
+	b := s.b
+	var done []string
+	ok := func(route string) { done = append(done, route) }
+
+	// Every filter form, as it stands.
+	for _, page := range []string{"/", "/jobs", "/alerts", "/kpis", "/benchmark", "/usage", s.resolve("/printers/{id}")} {
+		b.open(page)
+		b.submit(`form[method="get"] button[type="submit"]`)
+	}
+	ok("GET /{$}")
+	ok("GET /jobs")
+	ok("GET /alerts")
+	ok("GET /kpis")
+	ok("GET /benchmark")
+	ok("GET /usage")
+	ok("GET /printers/{id}")
+
+	// An API token, created and revoked.
+	b.open("/tokens")
+	b.fill("#token-name", "sweep token")
+	b.submit(`form[action="/tokens"] button[type="submit"]`)
+	b.waitFor("the new token", `document.querySelector('[data-api-token]')?.value.length > 20`, stepLimit)
+	b.submit(`form[action$="/revoke"] button`)
+	b.waitFor("the token revoked", `!document.querySelector('form[action$="/revoke"]')`, stepLimit)
+	ok("POST /tokens")
+	ok("POST /tokens/{id}/revoke")
+
+	// A site and an enrolment token for it.
+	b.open("/admin/sites")
+	b.fill("#site-name", "Second plant")
+	b.submit(`form[action="/admin/sites"] button[type="submit"]`)
+	b.waitFor("the site created", `document.querySelector('p.notice')?.textContent.includes("Second plant")`, stepLimit)
+	ok("POST /admin/sites")
+	b.open("/admin/enrolment")
+	b.submit(`form[action="/admin/enrolment"] button[type="submit"]`)
+	b.waitFor("the enrolment token", `document.querySelector('input.token, code, [data-enrolment-token]')`, stepLimit)
+	ok("POST /admin/enrolment")
+
+	// A user: added, given access, a new password, removed.
+	b.open("/admin/users")
+	b.fill("#new-name", "sweep-user")
+	b.submit(`form[action="/admin/users"] button[type="submit"]`)
+	b.waitFor("the first password", `document.querySelector('[data-new-password]')?.value.length > 8`, stepLimit)
+	ok("POST /admin/users")
+	userForm := func(verb string) string {
+		action := read[string](b, "the new user's "+verb+" form", `[...document.querySelectorAll('form[action$="/`+verb+`"]')]
+			.find(f => f.closest('tr, li, section, article').textContent.includes("sweep-user"))?.getAttribute('action') || ""`)
+		if action == "" {
+			b.fail("no %s form for the new user", verb)
+		}
+		return `form[action="` + action + `"] button[type="submit"]`
+	}
+	for _, verb := range []string{"access", "password", "remove"} {
+		b.submit(userForm(verb))
+		ok("POST /admin/users/{id}/" + verb)
+	}
+	b.waitFor("the user removed", `!document.body.textContent.includes("sweep-user") || !document.querySelector('form[action$="/remove"]')`, stepLimit)
+
+	// A custom rule, deleted; a built-in rule muted and unmuted.
+	b.open("/alerts/rules")
+	b.choose("#r-op", "<=")
+	b.fill("#r-threshold", "1")
+	b.submit(`form[action="/alerts/rules"] button[type="submit"]`)
+	b.waitFor("the new rule", `document.querySelector('form[action$="/delete"]')`, stepLimit)
+	ok("POST /alerts/rules")
+	b.submit(`form[action$="/delete"] button`)
+	ok("POST /alerts/rules/{id}/delete")
+	mute := read[string](b, "a built-in rule's mute form", `document.querySelector('form[action$="/mute"]').getAttribute('action')`)
+	b.submit(`form[action="` + mute + `"] button`)
+	b.submit(`form[action="` + mute + `"] button`)
+	ok("POST /alerts/rules/{rule}/mute")
+
+	// A shared mailbox: added, tested, deleted.
+	b.open("/admin/notifications")
+	b.do("choose e-mail", chromedp.Click(chromedp.CSS(`input[name="kind"][value="email"]`)))
+	b.fill("#channel-name", "Shift leads")
+	b.fill("#channel-target", "shift@fusionfleet.test")
+	b.submit(`form[action="/admin/notifications"] button[type="submit"]`)
+	b.waitFor("the channel", `document.querySelector('form[action$="/test"]')`, stepLimit)
+	ok("POST /admin/notifications")
+	b.submit(`form[action$="/test"] button`)
+	b.waitFor("the test queued", `document.querySelector('p.notice[role="status"]')`, stepLimit)
+	ok("POST /admin/notifications/{id}/test")
+	b.submit(`form[action$="/delete"] button`)
+	b.waitFor("the channel deleted", `!document.querySelector('form[action$="/test"]')`, stepLimit)
+	ok("POST /admin/notifications/{id}/delete")
+
+	// Two-factor login, on with a code of the key shown, and off again.
+	b.open("/account/two-factor")
+	secret := read[string](b, "the two-factor key", `document.querySelector('[data-totp-secret]').value`)
+	code, err := totp.GenerateCodeCustom(secret, time.Now(), totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.fill("#code", code)
+	b.submit(`form[action="/account/two-factor"] button[type="submit"]`)
+	b.waitFor("the recovery codes", `document.querySelector('[data-recovery-codes]')`, stepLimit)
+	ok("POST /account/two-factor")
+	b.open("/account/two-factor")
+	_, password, _ := strings.Cut(demo.lines["login"], " ")
+	b.fill("#password", password)
+	b.submit(`form[action="/account/two-factor/disable"] button[type="submit"]`)
+	b.waitFor("two-factor login off", `document.querySelector('[data-totp-secret]')`, stepLimit)
+	ok("POST /account/two-factor/disable")
+
+	// An alert assigned to me, once the fleet has one.
+	b.openUntil("an alert to assign", "/alerts", `document.querySelector('form[action$="/assign"] button')`, 90*time.Second)
+	b.submit(`form[action$="/assign"] button`)
+	ok("POST /alerts/{id}/assign")
+
+	// And out.
+	b.submit(`form[action="/logout"] button`)
+	b.waitFor("the login page", `document.querySelector('#password')`, stepLimit)
+	ok("POST /logout")
+	return done
 }
