@@ -133,7 +133,14 @@ func (c *consoleLog) take() []string {
 const chartCheck = `(() => {
 	const problems = [];
 	let withData = 0;
-	const charts = [...document.querySelectorAll('svg.plot')];
+	// Of a chart's wide and narrow drawing, the one its box shows.
+	for (const box of document.querySelectorAll('.plot-box')) {
+		const shown = [...box.querySelectorAll(':scope > svg.plot')].filter(svg => svg.getBoundingClientRect().width > 0);
+		if (shown.length !== 1) {
+			problems.push('a chart shows ' + shown.length + ' drawings, want 1');
+		}
+	}
+	const charts = [...document.querySelectorAll('svg.plot')].filter(svg => svg.getBoundingClientRect().width > 0);
 	charts.forEach((svg, i) => {
 		const name = 'chart ' + (i + 1) + ' (' + (svg.querySelector('title')?.textContent || 'untitled') + ')';
 		const vb = svg.viewBox.baseVal;
@@ -208,8 +215,14 @@ func (s *sweep) visit(name, path string, width int64) {
 	if _, err := saveScreenshot(b.ctx, b.dir, name); err != nil {
 		b.t.Fatal(err)
 	}
-	if fits := read[bool](b, "the page's width", `document.documentElement.scrollWidth <= window.innerWidth + 1`); !fits {
-		b.fail("%s is wider than the %d px screen", target, width)
+	// A phone's layout viewport widens to what is too wide for it, so the
+	// page is measured against the screen's width, not innerWidth.
+	if got := read[int64](b, "the page's width", `document.documentElement.scrollWidth`); got > width {
+		wide := read[[]string](b, "what is too wide", `[...document.querySelectorAll('body *')]
+			.filter(e => e.getBoundingClientRect().right > `+strconv.FormatInt(width, 10)+` &&
+				!(e.parentElement && e.parentElement.getBoundingClientRect().right > `+strconv.FormatInt(width, 10)+`))
+			.slice(0, 5).map(e => { let out = []; for (let x = e; x; x = x.parentElement) out.push(x.tagName.toLowerCase() + (x.className ? "." + x.className : "") + " " + Math.round(x.getBoundingClientRect().right) + "/" + getComputedStyle(x).overflowX); return out.join(" < "); })`)
+		b.fail("%s is %d px wide, wider than the %d px screen: %v", target, got, width, wide)
 	}
 	rep := read[chartReport](b, "the charts", chartCheck)
 	if len(rep.Problems) > 0 {

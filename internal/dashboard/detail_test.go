@@ -177,7 +177,7 @@ func TestPrinterPage(t *testing.T) {
 					t.Errorf("page shows %q", w)
 				}
 			}
-			if got := strings.Count(body, `<svg class="plot"`); got != tt.plots {
+			if got := strings.Count(body, `<svg class="plot plot-wide"`); got != tt.plots {
 				t.Errorf("%d plots, want %d", got, tt.plots)
 			}
 		})
@@ -237,7 +237,7 @@ func TestJobPage(t *testing.T) {
 		})
 	}
 	_, body := f.getAs(t, ada, "/printers/printer-a001/jobs/job1", "")
-	if got := strings.Count(body, `<svg class="plot"`); got != 2 {
+	if got := strings.Count(body, `<svg class="plot plot-wide"`); got != 2 {
 		t.Errorf("%d layer plots, want 2", got)
 	}
 }

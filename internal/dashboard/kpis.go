@@ -154,10 +154,17 @@ func kpiCards(lang i18n.Lang, daily kpi.Daily, p kpi.Period) []kpiCard {
 	for i, def := range kpi.Definitions() {
 		c := kpiCard{Definition: def, OK: values[i].OK}
 		if c.OK {
-			c.Value = plot.Format(values[i].Value, def.Unit)
+			c.Value = plot.Format(values[i].Value, lang.T(def.Unit))
 		}
+		// Rates are per day already ("Jobs per day"): their title does not
+		// say it twice.
 		title := lang.T("%s per day", lang.T(def.Name))
-		if bucket == "week" {
+		switch {
+		case def.Unit != "%" && bucket == "week":
+			title = lang.T("%s (weekly mean)", lang.T(def.Name))
+		case def.Unit != "%":
+			title = lang.T(def.Name)
+		case bucket == "week":
 			title = lang.T("%s per week", lang.T(def.Name))
 		}
 		if def.Unit == "%" {
@@ -168,7 +175,7 @@ func kpiCards(lang i18n.Lang, daily kpi.Daily, p kpi.Period) []kpiCard {
 			c.Chart = plot.Lines{Title: title, Unit: def.Unit, From: p.From, To: p.To,
 				Series: []plot.Series{{Name: lang.T(def.Name), Points: pts}}, Empty: lang.T("No data in this period")}.SVG()
 		} else {
-			bars := plot.Bars{Title: title, Unit: def.Unit, Empty: lang.T("No data in this period")}
+			bars := plot.Bars{Title: title, Unit: lang.T(def.Unit), Empty: lang.T("No data in this period")}
 			for _, pt := range trends[i].Points {
 				bars.Labels = append(bars.Labels, pt.T.Format("02.01."))
 				bars.Values = append(bars.Values, pt.Value)
@@ -241,19 +248,20 @@ func (h *kpiPages) benchmarkPage(w http.ResponseWriter, r *http.Request, s sessi
 	}
 	lang, _ := h.locale(r)
 	shares := plot.Bands{Title: lang.T("Your organisation against the cohort (shares)"), Unit: "%"}
-	rates := plot.Bands{Title: lang.T("Your organisation against the cohort (per printer and day)"), Unit: "/day"}
+	rates := plot.Bands{Title: lang.T("Your organisation against the cohort (per printer and day)"), Unit: lang.T("/day")}
 	defs := kpi.Definitions()
 	d.TooSmall = true
 	for i, b := range bands {
 		def := defs[i]
 		row := bandRow{Band: b, Name: def.Name, Unit: def.Unit, You: "–"}
 		if b.YouOK {
-			row.You = plot.Format(b.You, def.Unit)
+			row.You = plot.Format(b.You, lang.T(def.Unit))
 		}
 		if !b.TooSmall {
 			d.TooSmall = false
-			row.P10, row.P25, row.P50, row.P75, row.P90 = plot.Format(b.P10, def.Unit), plot.Format(b.P25, def.Unit),
-				plot.Format(b.P50, def.Unit), plot.Format(b.P75, def.Unit), plot.Format(b.P90, def.Unit)
+			u := lang.T(def.Unit)
+			row.P10, row.P25, row.P50, row.P75, row.P90 = plot.Format(b.P10, u), plot.Format(b.P25, u),
+				plot.Format(b.P50, u), plot.Format(b.P75, u), plot.Format(b.P90, u)
 			you := math.NaN()
 			if b.YouOK {
 				you = b.You

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/fusionfleet/fusionfleet/internal/i18n"
+	"github.com/fusionfleet/fusionfleet/internal/kpi"
 	"github.com/fusionfleet/fusionfleet/internal/storetest"
 )
 
@@ -173,4 +175,39 @@ func (f *fixture) otherOrg(t *testing.T, name string, p fleet.PrinterID) (fleet.
 	}
 	f.status(t, org, site, p, name+" printer", fleet.StateIdle)
 	return org, site
+}
+
+// A rate's chart is titled by its name, which says "per day" already, and
+// its unit is in the reader's language.
+func TestKPICardTitlesAndUnits(t *testing.T) {
+	from := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	daily := kpi.Daily{Printers: 1, Days: []kpi.DaySums{{Day: from, Sums: kpi.Sums{Jobs: 2, Parts: 6}}}}
+	tests := []struct {
+		name      string
+		lang      i18n.Lang
+		days      int
+		want, not []string
+	}{
+		{"English days", i18n.English, 30, []string{"Jobs per day: ", "Packing density per day", "0.07 /day"}, []string{"per day per day"}},
+		{"English weeks", i18n.English, 365, []string{"Jobs per day (weekly mean)", "Packing density per week"}, []string{"per day per week"}},
+		{"German", i18n.German, 30, []string{"/Tag"}, []string{"/day", "pro Tag pro Tag"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var all strings.Builder
+			for _, c := range kpiCards(tt.lang, daily, kpi.Period{From: from, To: from.AddDate(0, 0, tt.days)}) {
+				fmt.Fprintf(&all, "%s\n%s\n", c.Value, c.Chart)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(all.String(), w) {
+					t.Errorf("cards lack %q", w)
+				}
+			}
+			for _, w := range tt.not {
+				if strings.Contains(all.String(), w) {
+					t.Errorf("cards say %q", w)
+				}
+			}
+		})
+	}
 }

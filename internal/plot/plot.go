@@ -24,13 +24,16 @@ type Series struct {
 
 // Geometry shared by the charts, in SVG user units; the SVG scales to the
 // width of its container, text with it, so what fits in the viewBox fits
-// on a phone as on a desktop.
+// at any width. Each chart is drawn twice, wide for desktops and narrow
+// for phones and narrow columns, and the stylesheet shows the one that
+// suits the box's width (.plot-box): 360 px would shrink a wide chart's
+// text to half its size.
 const (
-	width     = 640
-	right     = 628
-	edge      = 8   // the left edge of text at the start of a row
-	maxPoints = 400 // per series; more are thinned
-	colours   = 6
+	wideWidth   = 640
+	narrowWidth = 360
+	edge        = 8   // the left and right margins of text
+	maxPoints   = 400 // per series; more are thinned
+	colours     = 6
 )
 
 // Font sizes in user units; the stylesheet (svg.plot text …) must use the
@@ -85,7 +88,14 @@ func wrap(t string, size, w float64) []string {
 // known only at the end, when legends and titles have been laid out.
 type svg struct {
 	b              strings.Builder
+	width          float64
 	title, summary string
+}
+
+// both draws a chart wide and narrow, in a box whose width picks one
+// (a CSS container query).
+func both(draw func(width float64) template.HTML) template.HTML {
+	return `<div class="plot-box">` + draw(wideWidth) + draw(narrowWidth) + `</div>`
 }
 
 // open starts a chart: its title drawn in lines at the top; it returns
@@ -93,7 +103,7 @@ type svg struct {
 func (s *svg) open(title, summary string) float64 {
 	s.title, s.summary = title, summary
 	y := 4.0
-	for _, l := range wrap(title, titleSize, width-2*edge) {
+	for _, l := range wrap(title, titleSize, s.width-2*edge) {
 		y += titleSize * lineHeight
 		s.text(edge, y-4, "title", "start", l)
 	}
@@ -102,8 +112,12 @@ func (s *svg) open(title, summary string) float64 {
 
 func (s *svg) close(height float64) template.HTML {
 	// Every text that went in was escaped by esc; numbers are formatted here.
-	return template.HTML(fmt.Sprintf(`<svg class="plot" viewBox="0 0 %d %.0f" role="img" aria-label="%s" preserveAspectRatio="xMidYMid meet">`,
-		width, math.Ceil(height), esc(s.title+": "+s.summary)) +
+	variant := "plot-wide"
+	if s.width < wideWidth {
+		variant = "plot-narrow"
+	}
+	return template.HTML(fmt.Sprintf(`<svg class="plot %s" viewBox="0 0 %.0f %.0f" role="img" aria-label="%s" preserveAspectRatio="xMidYMid meet">`,
+		variant, s.width, math.Ceil(height), esc(s.title+": "+s.summary)) +
 		fmt.Sprintf(`<title>%s</title><desc>%s</desc>`, esc(s.title), esc(s.summary)) +
 		s.b.String() + `</svg>`)
 }
@@ -135,7 +149,7 @@ func (s *svg) legend(x0, y float64, entries []legendEntry) float64 {
 	y += row
 	for _, e := range entries {
 		w := 14 + textWidth(e.label, labelSize)
-		if x > x0 && x+w > right {
+		if x > x0 && x+w > s.width-edge {
 			x, y = x0, y+row
 		}
 		s.rect(x, y-10, 10, 10, "swatch "+e.class, "")
@@ -212,7 +226,10 @@ type Lines struct {
 }
 
 // SVG draws the chart.
-func (c Lines) SVG() template.HTML {
+func (c Lines) SVG() template.HTML { return both(c.draw) }
+
+func (c Lines) draw(width float64) template.HTML {
+	right := width - 12
 	const plotH = 168
 	from, to := c.From, c.To
 	lo, hi := c.YMin, c.YMax
@@ -246,7 +263,7 @@ func (c Lines) SVG() template.HTML {
 	lo, hi, step := niceRange(lo, hi)
 	ticks, labels := yTicks(lo, hi, step, c.Unit)
 	left := leftMargin(labels)
-	var s svg
+	s := svg{width: width}
 	top := s.open(c.Title, c.summary())
 	bottom := top + plotH
 	span := to.Sub(from)
@@ -268,13 +285,17 @@ func (c Lines) SVG() template.HTML {
 	if span <= 48*time.Hour {
 		layout = "2 Jan 15:04"
 	}
-	for i := 0; i <= 4; i++ {
-		t := from.Add(span * time.Duration(i) / 4)
+	times := 4 // time labels, 2 on a narrow chart
+	if width < wideWidth {
+		times = 2
+	}
+	for i := 0; i <= times; i++ {
+		t := from.Add(span * time.Duration(i) / time.Duration(times))
 		anchor := "middle"
 		switch i {
 		case 0:
 			anchor = "start"
-		case 4:
+		case times:
 			anchor = "end"
 		}
 		s.text(x(t), bottom+16, "tick", anchor, t.UTC().Format(layout))
@@ -350,7 +371,10 @@ type Bars struct {
 }
 
 // SVG draws the chart.
-func (c Bars) SVG() template.HTML {
+func (c Bars) SVG() template.HTML { return both(c.draw) }
+
+func (c Bars) draw(width float64) template.HTML {
+	right := width - 12
 	const plotH = 168
 	hi := 0.0
 	lo := 0.0
@@ -366,7 +390,7 @@ func (c Bars) SVG() template.HTML {
 			sum = append(sum, l+" "+Format(c.Values[i], c.Unit))
 		}
 	}
-	var s svg
+	s := svg{width: width}
 	top := s.open(c.Title, strings.Join(sum, ", "))
 	bottom := top + plotH
 	y := func(v float64) float64 { return bottom - (v-lo)/(hi-lo)*(bottom-top) }
@@ -417,7 +441,10 @@ type Bands struct {
 }
 
 // SVG draws the chart.
-func (c Bands) SVG() template.HTML {
+func (c Bands) SVG() template.HTML { return both(c.draw) }
+
+func (c Bands) draw(width float64) template.HTML {
+	right := width - 12
 	const rowH = 44
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for _, r := range c.Rows {
@@ -449,16 +476,28 @@ func (c Bands) SVG() template.HTML {
 		}
 		sum = append(sum, t)
 	}
-	var s svg
+	s := svg{width: width}
 	top := s.open(c.Title, strings.Join(sum, "; "))
 	axisY := top + rowH*float64(max(len(c.Rows), 1))
 	ticks, labels := yTicks(lo, hi, step, c.Unit)
+	// Every tick has its line, and as many as have room their label.
+	lw := 0.0
+	for _, l := range labels {
+		lw = max(lw, textWidth(l, tickSize))
+	}
+	every := 1
+	if len(ticks) > 1 {
+		every = max(1, int(math.Ceil((lw+8)/(x(ticks[1])-x(ticks[0])))))
+	}
 	for i, v := range ticks {
+		s.line(x(v), top, x(v), axisY, "grid")
+		if i%every != 0 {
+			continue
+		}
 		anchor := "middle"
 		if i == len(ticks)-1 {
 			anchor = "end"
 		}
-		s.line(x(v), top, x(v), axisY, "grid")
 		s.text(x(v), axisY+16, "tick", anchor, labels[i])
 	}
 	for i, r := range c.Rows {
@@ -488,7 +527,10 @@ type Heatmap struct {
 }
 
 // SVG draws the chart.
-func (c Heatmap) SVG() template.HTML {
+func (c Heatmap) SVG() template.HTML { return both(c.draw) }
+
+func (c Heatmap) draw(width float64) template.HTML {
+	right := width - 12
 	const cellH, shades = 22, 5
 	hi := 0.0
 	missing := false
@@ -513,7 +555,7 @@ func (c Heatmap) SVG() template.HTML {
 	}
 	x0 := edge + labelW + 8
 	cellW := (right - x0) / float64(max(len(c.Cols), 1))
-	var s svg
+	s := svg{width: width}
 	top := s.open(c.Title, fmt.Sprintf("%d rows by %d columns, highest %s", len(c.Rows), len(c.Cols), Format(hi, c.Unit)))
 	for i, r := range c.Rows {
 		y := top + cellH*float64(i)

@@ -58,17 +58,20 @@ func TestChartsAreWellFormedAndAccessible(t *testing.T) {
 			Values: [][]float64{{0, 1, 2}, {3}}}.SVG(), map[string]int{"rect": 6}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := elements(t, tt.svg)
-			for el, want := range tt.count {
-				if got[el] < want {
-					t.Errorf("%d <%s>, want at least %d", got[el], el, want)
+		vs := variants(t, tt.svg)
+		for i, v := range vs {
+			t.Run(fmt.Sprintf("%s/%d", tt.name, i), func(t *testing.T) {
+				got := elements(t, v)
+				for el, want := range tt.count {
+					if got[el] < want {
+						t.Errorf("%d <%s>, want at least %d", got[el], el, want)
+					}
 				}
-			}
-			if got["title"] < 1 || got["desc"] != 1 || !strings.Contains(string(tt.svg), `role="img"`) {
-				t.Errorf("missing title, desc or role: %s", tt.svg)
-			}
-		})
+				if got["title"] < 1 || got["desc"] != 1 || !strings.Contains(string(v), `role="img"`) {
+					t.Errorf("missing title, desc or role: %s", v)
+				}
+			})
+		}
 	}
 }
 
@@ -131,6 +134,20 @@ func TestThin(t *testing.T) {
 	if len(got) != 10 || got[0] != pts[0] || got[9] != pts[999] {
 		t.Errorf("thin = %d points, first %v, last %v", len(got), got[0], got[len(got)-1])
 	}
+}
+
+// variants splits a chart into its wide and its narrow drawing, and
+// fails the test unless there are these two.
+func variants(t *testing.T, svg template.HTML) []template.HTML {
+	t.Helper()
+	inner, ok := strings.CutPrefix(string(svg), `<div class="plot-box">`)
+	inner, ok2 := strings.CutSuffix(inner, `</div>`)
+	parts := strings.SplitAfter(inner, "</svg>")
+	if !ok || !ok2 || len(parts) != 3 || parts[2] != "" || !strings.Contains(parts[0], `class="plot plot-wide"`) ||
+		!strings.Contains(parts[1], `class="plot plot-narrow"`) {
+		t.Fatalf("want a wide and a narrow drawing, got %s", svg)
+	}
+	return []template.HTML{template.HTML(parts[0]), template.HTML(parts[1])}
 }
 
 // textBox is a text element of a chart and where it is estimated to lie.
@@ -248,33 +265,43 @@ func TestTextFitsInTheChart(t *testing.T) {
 			Values: [][]float64{{math.NaN(), 100, 50}}}.SVG(), []string{"No data"}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			w, h, texts, cells := layout(t, tt.svg)
-			var titles int
-			for _, b := range texts {
-				if b.x0 < 0 || b.x1 > w || b.top < 0 || b.below > h {
-					t.Errorf("%s %q at [%.1f, %.1f]×[%.1f, %.1f] leaves the viewBox %.0f×%.0f", b.class, b.text, b.x0, b.x1, b.top, b.below, w, h)
-				}
-				if b.class == "label" && b.x1 > cells {
-					t.Errorf("row label %q reaches %.1f, under the cells from %.1f", b.text, b.x1, cells)
-				}
-				if b.class == "title" {
-					titles++
-				}
-			}
-			if titles == 0 {
-				t.Errorf("no visible title")
-			}
-			for _, name := range tt.legend {
-				found := false
+		for i, v := range variants(t, tt.svg) {
+			t.Run(fmt.Sprintf("%s/%s", tt.name, []string{"wide", "narrow"}[i]), func(t *testing.T) {
+				w, h, texts, cells := layout(t, v)
+				var titles int
 				for _, b := range texts {
-					found = found || b.class == "legend" && strings.HasPrefix(b.text, name)
+					if b.x0 < 0 || b.x1 > w || b.top < 0 || b.below > h {
+						t.Errorf("%s %q at [%.1f, %.1f]×[%.1f, %.1f] leaves the viewBox %.0f×%.0f", b.class, b.text, b.x0, b.x1, b.top, b.below, w, h)
+					}
+					if b.class == "label" && b.x1 > cells {
+						t.Errorf("row label %q reaches %.1f, under the cells from %.1f", b.text, b.x1, cells)
+					}
+					if b.class == "title" {
+						titles++
+					}
 				}
-				if !found {
-					t.Errorf("legend lacks %q", name)
+				if titles == 0 {
+					t.Errorf("no visible title")
 				}
-			}
-		})
+				// Labels on one line do not run into each other.
+				for i, a := range texts {
+					for _, b := range texts[i+1:] {
+						if a.below == b.below && a.class == b.class && a.x0 < b.x1 && b.x0 < a.x1 {
+							t.Errorf("%s %q and %q overlap", a.class, a.text, b.text)
+						}
+					}
+				}
+				for _, name := range tt.legend {
+					found := false
+					for _, b := range texts {
+						found = found || b.class == "legend" && strings.HasPrefix(b.text, name)
+					}
+					if !found {
+						t.Errorf("legend lacks %q", name)
+					}
+				}
+			})
+		}
 	}
 }
 
@@ -283,8 +310,8 @@ func TestTextFitsInTheChart(t *testing.T) {
 func TestHeatmapMissingCells(t *testing.T) {
 	svg := string(Heatmap{Title: "Idle", Unit: "%", Rows: []string{"Monday"}, Cols: []string{"0", "1"},
 		Values: [][]float64{{math.NaN(), 40}}, Missing: "Kein Drucker"}.SVG())
-	if got := strings.Count(svg, `class="heat none"`); got != 1 {
-		t.Errorf("%d cells without data, want 1: %s", got, svg)
+	if got := strings.Count(svg, `class="heat none"`); got != 2 {
+		t.Errorf("%d cells without data, want 1 in each drawing: %s", got, svg)
 	}
 	if !strings.Contains(svg, "Monday 0: Kein Drucker") || strings.Contains(svg, "NaN") {
 		t.Errorf("the missing cell is not named as such: %s", svg)
