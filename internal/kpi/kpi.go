@@ -213,7 +213,8 @@ func BucketDays(p Period) int {
 }
 
 // Trends computes every KPI per bucket of the period (see BucketDays);
-// buckets where a KPI is undefined have no point.
+// buckets where a KPI is undefined have no point, nor have buckets before
+// any printer was there.
 func Trends(d Daily, p Period) []Trend {
 	n := BucketDays(p)
 	var buckets []DaySums
@@ -235,7 +236,11 @@ func Trends(d Daily, p Period) []Trend {
 	for _, b := range buckets {
 		days := min(n, int(p.To.Sub(b.Day)/day))
 		end := b.Day.Add(time.Duration(days) * day)
-		for i, v := range compute(b.Sums, Available(d.Printers, d.Since, b.Day, end), days) {
+		avail := Available(d.Printers, d.Since, b.Day, end)
+		if avail <= 0 && b.Sums == (Sums{}) {
+			continue // no printer was there yet: no point, not a zero
+		}
+		for i, v := range compute(b.Sums, avail, days) {
 			if v.OK {
 				out[i].Points = append(out[i].Points, Point{T: b.Day, Value: v.Value})
 			}

@@ -199,6 +199,10 @@ func TestUtilisationOverTheTimeAPrinterWasThere(t *testing.T) {
 			if len(tt.since) == 1 && tt.since[0].Equal(last) && (len(trend) != 1 || trend[0].Value != 50) {
 				t.Errorf("utilisation trend = %v, want one point of 50 on the last day", trend)
 			}
+			// Nor do jobs per day have zeros before the printer was there.
+			if jobs := Trends(d, p)[3].Points; len(tt.since) == 1 && tt.since[0].Equal(last) && len(jobs) != 1 {
+				t.Errorf("jobs per day trend = %v, want one point, on the last day", jobs)
+			}
 		})
 	}
 }
