@@ -350,6 +350,17 @@ func TestEveryPageInBrowser(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	console.take()
+	s := &sweep{b: b, console: console, links: map[string]bool{}, forms: map[string]bool{}, queries: map[string]string{}}
+	// The login page, before logging in; the code page is seen when two-
+	// factor login is on (submitDashboardForms).
+	for _, lang := range []string{"en", "de"} {
+		for _, w := range widths {
+			b.setScreen(w, lang)
+			s.visit(fmt.Sprintf("dashboard-%s-%d-login", lang, w), "/login", w)
+		}
+	}
+	b.setScreen(1400, "en")
 	b.logIn(demo)
 	console.take()
 
@@ -357,7 +368,7 @@ func TestEveryPageInBrowser(t *testing.T) {
 	// month from today, where their jobs are.
 	today := time.Now().UTC()
 	period := url.Values{"period": {"custom"}, "from": {today.Format(time.DateOnly)}, "to": {today.AddDate(0, 1, 0).Format(time.DateOnly)}}.Encode()
-	s := &sweep{b: b, console: console, links: map[string]bool{}, forms: map[string]bool{}, queries: map[string]string{"/kpis": period, "/usage": period}}
+	s.queries = map[string]string{"/kpis": period, "/usage": period}
 
 	dashboard := getPages(t, "../internal/dashboard/handler.go", func(p string) bool {
 		return strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/static/") || p == "/healthz" ||
@@ -532,8 +543,31 @@ func submitDashboardForms(t *testing.T, s *sweep, demo *demoProcess) []string {
 	b.submit(`form[action="/account/two-factor"] button[type="submit"]`)
 	b.waitFor("the recovery codes", `document.querySelector('[data-recovery-codes]')`, stepLimit)
 	ok("POST /account/two-factor")
+	recovery := read[string](b, "a recovery code", `document.querySelector('[data-recovery-codes] code').textContent`)
+
+	// Out, and in again: the password leads to the code page, seen in
+	// each language and width, and a recovery code opens the dashboard.
+	b.submit(`form[action="/logout"] button`)
+	b.waitFor("the login page", `document.querySelector('#password')`, stepLimit)
+	ok("POST /logout")
+	user, password, _ := strings.Cut(demo.lines["login"], " ")
+	b.fill("#name", user)
+	b.fill("#password", password)
+	b.submit(`form[action="/login"] button[type="submit"]`)
+	b.waitFor("the code page", `location.pathname === "/login/code" && document.querySelector('#code')`, stepLimit)
+	for _, lang := range []string{"en", "de"} {
+		for _, w := range widths {
+			b.setScreen(w, lang)
+			s.visit(fmt.Sprintf("dashboard-%s-%d-login-code", lang, w), "/login/code", w)
+		}
+	}
+	b.setScreen(1400, "en")
+	b.fill("#code", recovery)
+	b.submit(`form[action="/login/code"] button[type="submit"]`)
+	b.waitFor("the printers page", `document.querySelector('#printers')`, stepLimit)
+	ok("POST /login/code")
+
 	b.open("/account/two-factor")
-	_, password, _ := strings.Cut(demo.lines["login"], " ")
 	b.fill("#password", password)
 	b.submit(`form[action="/account/two-factor/disable"] button[type="submit"]`)
 	b.waitFor("two-factor login off", `document.querySelector('[data-totp-secret]')`, stepLimit)
@@ -544,9 +578,5 @@ func submitDashboardForms(t *testing.T, s *sweep, demo *demoProcess) []string {
 	b.submit(`form[action$="/assign"] button`)
 	ok("POST /alerts/{id}/assign")
 
-	// And out.
-	b.submit(`form[action="/logout"] button`)
-	b.waitFor("the login page", `document.querySelector('#password')`, stepLimit)
-	ok("POST /logout")
 	return done
 }
