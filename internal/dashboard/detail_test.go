@@ -618,6 +618,15 @@ func TestActivityAndEventsInGerman(t *testing.T) {
 		{"printer started", "Drucker gestartet"},
 		{"lamp condition degrading", "Lampe: Zustand verschlechtert sich"},
 	}
+	for _, tt := range []struct{ in, want string }{
+		{"FAULT_DOOR: top cover opened during operation", "FAULT_DOOR: obere Abdeckung im Betrieb geöffnet"},
+		{"error: agent supply pressure low", "Fehler: Druck der Agent-Versorgung niedrig"},
+		{"no report for more than 3m0s", "no report for more than 3m0s"},
+	} {
+		if got := detailWords(i18n.German, tt.in); got != tt.want {
+			t.Errorf("detailWords(German, %q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
 	for _, tt := range tests {
 		if got := activityWords(i18n.German, tt.in); got != tt.want {
 			t.Errorf("activityWords(German, %q) = %q, want %q", tt.in, got, tt.want)

@@ -102,6 +102,19 @@ func activityWords(lang i18n.Lang, a string) string {
 	return lang.T(a)
 }
 
+// eventDetail is how a fault alert names its event: "CODE: description".
+var eventDetail = regexp.MustCompile(`^([A-Z][A-Z0-9_]*): (.+)$`)
+
+// detailWords translates an alert's detail where it is what a printer
+// said: an event ("FAULT_DOOR: top cover opened during operation") or its
+// activity ("error: …"). Other details stay as they are.
+func detailWords(lang i18n.Lang, d string) string {
+	if m := eventDetail.FindStringSubmatch(d); m != nil {
+		return m[1] + ": " + lang.T(m[2])
+	}
+	return activityWords(lang, d)
+}
+
 // stateKeys are the states a card can be in (its StateKey), in the order
 // the state filter offers them.
 func stateKeys() []string {
