@@ -361,7 +361,7 @@ func (h *kpiPages) usagePage(w http.ResponseWriter, r *http.Request, s session) 
 			}
 		}
 		d.Heatmaps = append(d.Heatmaps, plot.Heatmap{Title: lang.T("%s: share of printer time by weekday and hour", lang.T(m.title)),
-			Unit: "%", Rows: rows, Cols: cols, Values: vals, Missing: lang.T("No printer yet")}.SVG())
+			Unit: "%", Rows: rows, Cols: cols, Values: vals, Missing: lang.T("No printer time")}.SVG())
 	}
 	d.Materials, d.Totals = materialChart(lang, mats, q.Period)
 	show(http.StatusOK)

@@ -47,6 +47,10 @@ func TestKPIPages(t *testing.T) {
 		{"KPIsForeignPrinter", "/kpis?printer=printer-b001", 400, []string{"Unknown printer."}},
 		{"KPIsPrinter", "/kpis?printer=printer-a001", 200, []string{"15 %"}},
 		{"Usage", "/usage", 200, []string{"Printing time", "Idle time", "PA12", "90 kg"}},
+		// The printer was first seen 20 days ago: the 3 days before are no
+		// idle time, nor are the hours after now.
+		{"UsageBeforeThePrinter", "/usage?period=custom&from=" + t0.AddDate(0, 0, -23).Format(time.DateOnly) +
+			"&to=" + t0.AddDate(0, 0, -17).Format(time.DateOnly), 200, []string{`class="heat none"`, "No printer time", `class="heat h`}},
 		{"Benchmark", "/benchmark", 200, []string{"Fewer than 5 other organisations", "cohort too small"}},
 		{"BenchmarkFreePeriod", "/benchmark?period=7d", 400, []string{"whole calendar months"}},
 	}
