@@ -177,6 +177,20 @@ const chartCheck = `(() => {
 	return {charts: charts.length, withData: withData, problems: problems};
 })()`
 
+// tooWide is JavaScript that names the first elements reaching past the
+// screen's width (%d) inside a parent that does not, with their ancestors,
+// right edges and overflow: what widens the page.
+const tooWide = `[...document.querySelectorAll('body *')]
+	.filter(e => e.getBoundingClientRect().right > %[1]d && !(e.parentElement?.getBoundingClientRect().right > %[1]d))
+	.slice(0, 5).map(e => {
+		const chain = [];
+		for (let x = e; x; x = x.parentElement) {
+			chain.push(x.tagName.toLowerCase() + (x.className ? "." + x.className : "") + " " +
+				Math.round(x.getBoundingClientRect().right) + "/" + getComputedStyle(x).overflowX);
+		}
+		return chain.join(" < ");
+	})`
+
 type chartReport struct {
 	Charts   int      `json:"charts"`
 	WithData int      `json:"withData"`
@@ -218,10 +232,7 @@ func (s *sweep) visit(name, path string, width int64) {
 	// A phone's layout viewport widens to what is too wide for it, so the
 	// page is measured against the screen's width, not innerWidth.
 	if got := read[int64](b, "the page's width", `document.documentElement.scrollWidth`); got > width {
-		wide := read[[]string](b, "what is too wide", `[...document.querySelectorAll('body *')]
-			.filter(e => e.getBoundingClientRect().right > `+strconv.FormatInt(width, 10)+` &&
-				!(e.parentElement && e.parentElement.getBoundingClientRect().right > `+strconv.FormatInt(width, 10)+`))
-			.slice(0, 5).map(e => { let out = []; for (let x = e; x; x = x.parentElement) out.push(x.tagName.toLowerCase() + (x.className ? "." + x.className : "") + " " + Math.round(x.getBoundingClientRect().right) + "/" + getComputedStyle(x).overflowX); return out.join(" < "); })`)
+		wide := read[[]string](b, "what is too wide", fmt.Sprintf(tooWide, width))
 		b.fail("%s is %d px wide, wider than the %d px screen: %v", target, got, width, wide)
 	}
 	rep := read[chartReport](b, "the charts", chartCheck)
