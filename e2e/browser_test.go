@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"mime"
@@ -84,13 +85,30 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	t.Logf("screenshot: %s", file)
 }
 
-// artefactDir is where a test leaves files for people: $FUSIONFLEET_ARTIFACTS,
-// or a new temporary directory of the test.
+// artefactDir is where a test leaves files for people: $FUSIONFLEET_ARTIFACTS;
+// the test's artifact directory under `go test -artifacts`; or else a
+// temporary directory that is removed when the test passes and kept, its
+// path logged, when it fails.
 func artefactDir(t *testing.T) string {
+	t.Helper()
 	if dir := os.Getenv("FUSIONFLEET_ARTIFACTS"); dir != "" {
 		return dir
 	}
-	return t.TempDir()
+	if f := flag.Lookup("test.artifacts"); f != nil && f.Value.String() == "true" {
+		return t.ArtifactDir()
+	}
+	dir, err := os.MkdirTemp("", "fusionfleet-"+strings.ReplaceAll(t.Name(), "/", "-")+"-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("screenshots kept in %s", dir)
+			return
+		}
+		os.RemoveAll(dir)
+	})
+	return dir
 }
 
 // saveScreenshot writes a full-page PNG of the tab to dir/name.png.
@@ -501,7 +519,7 @@ func TestDashboardJourneyInBrowser(t *testing.T) {
 	b.fill("#notify-email", email)
 	b.choose("#notify-severity", "warning")
 	b.submit(`form[action="/account/notifications"] button[type="submit"]`)
-	b.waitFor("the saved notice", `document.querySelector('p.message[role="status"]') &&
+	b.waitFor("the saved notice", `document.querySelector('p.notice[role="status"]') &&
 		document.querySelector('#notify-email').value === `+jsString(email)+` &&
 		document.querySelector('#notify-severity').value === "warning" &&
 		document.querySelector('input[name="enabled"]').checked`, 5*time.Second)

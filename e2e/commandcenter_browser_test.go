@@ -51,13 +51,13 @@ func TestCommandCenterUpdatesInBrowser(t *testing.T) {
 
 	b.do("choose approval mode", chromedp.Click(chromedp.CSS(`input[name=mode][value=approve]`)))
 	b.submit(`form.policy button[type=submit]`)
-	b.waitFor("the policy saved", `document.querySelector('p.ok')?.textContent.includes('Update policy saved')`, stepLimit)
+	b.waitFor("the policy saved", `document.querySelector('p.notice')?.textContent.includes('Update policy saved')`, stepLimit)
 	if !read[bool](b, "the chosen mode", `document.querySelector('input[name=mode][value=approve]').checked`) {
 		b.fail("the saved policy does not show the approval mode")
 	}
 
 	b.submit(approve)
-	b.waitFor("the release approved", `document.querySelector('p.ok')?.textContent.includes('Release approved')`, stepLimit)
+	b.waitFor("the release approved", `document.querySelector('p.notice')?.textContent.includes('Release approved')`, stepLimit)
 	b.shot("commandcenter-updates-approved")
 
 	// The demo's FF-4200 printers install it, each once it is idle.
@@ -95,5 +95,5 @@ func TestCommandCenterUpdatesInBrowser(t *testing.T) {
 	}
 
 	b.submit(`form[action$="/withdraw"] button`)
-	b.waitFor("the approval withdrawn", `document.querySelector('p.ok')?.textContent.includes('Approval withdrawn')`, stepLimit)
+	b.waitFor("the approval withdrawn", `document.querySelector('p.notice')?.textContent.includes('Approval withdrawn')`, stepLimit)
 }

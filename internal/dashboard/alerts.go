@@ -38,6 +38,7 @@ const (
 // alertRow is one alert as the alerts page shows it.
 type alertRow struct {
 	fleet.Alert
+	DetailWords  string // Detail in the reader's language, where it is a printer's phrase
 	SiteName     string
 	AckedByName  string
 	AssigneeName string
@@ -141,11 +142,12 @@ func (h *alertPages) alertsData(r *http.Request, s session) (alertsData, error) 
 	for _, st := range d.Sites {
 		siteNames[st.ID] = st.Name
 	}
+	lang, _ := h.locale(r)
 	row := func(a fleet.Alert) alertRow {
 		if a.PrinterName == "" {
 			a.PrinterName = string(a.PrinterID)
 		}
-		return alertRow{Alert: a, SiteName: siteNames[a.SiteID], AckedByName: names[a.AckedBy],
+		return alertRow{Alert: a, DetailWords: detailWords(lang, a.Detail), SiteName: siteNames[a.SiteID], AckedByName: names[a.AckedBy],
 			AssigneeName: names[a.Assignee], Muted: rules.IsMuted(a.Rule), CanMute: mayChangeRule(s.p, rules, a.Rule, now) == nil}
 	}
 	for _, a := range active {

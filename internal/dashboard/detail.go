@@ -346,10 +346,12 @@ func wearPlots(d *printerData, lang i18n.Lang, cons []fleet.Consumables, counter
 		filters.add(lang.T("Filter life left"), c.Time, c.FilterStatusPercent)
 	}
 	pct := func(title string, s seriesBy) template.HTML {
-		return plot.Lines{Title: lang.T(title), Unit: "%", From: from, To: to, YMin: 0, YMax: 100, Series: s.series()}.SVG()
+		return plot.Lines{Title: lang.T(title), Unit: "%", From: from, To: to, YMin: 0, YMax: 100, Series: s.series(),
+			Empty: lang.T("No data in this period")}.SVG()
 	}
 	d.AgentPlot = pct("Agent levels", agents)
-	d.HeadPlot = plot.Lines{Title: lang.T("Printhead usage"), Unit: "h", From: from, To: to, Series: heads.series()}.SVG()
+	d.HeadPlot = plot.Lines{Title: lang.T("Printhead usage"), Unit: "h", From: from, To: to, Series: heads.series(),
+		Empty: lang.T("No data in this period")}.SVG()
 	d.LampPlot = pct("Lamp intensity", lamps)
 	d.RollPlot = pct("Cleaning roll usage", roll)
 	d.FilterPlot = pct("Filter life", filters)

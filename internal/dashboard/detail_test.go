@@ -177,7 +177,7 @@ func TestPrinterPage(t *testing.T) {
 					t.Errorf("page shows %q", w)
 				}
 			}
-			if got := strings.Count(body, `<svg class="plot"`); got != tt.plots {
+			if got := strings.Count(body, `<svg class="plot plot-wide"`); got != tt.plots {
 				t.Errorf("%d plots, want %d", got, tt.plots)
 			}
 		})
@@ -237,7 +237,7 @@ func TestJobPage(t *testing.T) {
 		})
 	}
 	_, body := f.getAs(t, ada, "/printers/printer-a001/jobs/job1", "")
-	if got := strings.Count(body, `<svg class="plot"`); got != 2 {
+	if got := strings.Count(body, `<svg class="plot plot-wide"`); got != 2 {
 		t.Errorf("%d layer plots, want 2", got)
 	}
 }
@@ -601,5 +601,38 @@ func TestLayerPlotsWithoutLayers(t *testing.T) {
 	layers := []fleet.Layer{{Index: 1, Start: time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC), DurationSec: 8, SizeMM2: 100}}
 	if got := layerPlots(i18n.English, layers); len(got) != 2 {
 		t.Errorf("layerPlots(one layer) = %d plots, want 2", len(got))
+	}
+}
+
+// What printers say they do and their events' descriptions come from a
+// fixed set of phrases: German pages say them in German, and a phrase
+// outside the set stays as the printer said it.
+func TestActivityAndEventsInGerman(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"cooling", "Abkühlen"},
+		{"idle", "bereit"},
+		{"printing layer 12 of 300", "druckt Schicht 12 von 300"},
+		{"error: recoater powder feed jam", "Fehler: Pulverzufuhr des Recoaters blockiert"},
+		{"error: something new", "Fehler: something new"},
+		{"calibrating 100 %", "calibrating 100 %"},
+		{"printer started", "Drucker gestartet"},
+		{"lamp condition degrading", "Lampe: Zustand verschlechtert sich"},
+	}
+	for _, tt := range []struct{ in, want string }{
+		{"FAULT_DOOR: top cover opened during operation", "FAULT_DOOR: obere Abdeckung im Betrieb geöffnet"},
+		{"error: agent supply pressure low", "Fehler: Druck der Agent-Versorgung niedrig"},
+		{"no report for more than 3m0s", "no report for more than 3m0s"},
+	} {
+		if got := detailWords(i18n.German, tt.in); got != tt.want {
+			t.Errorf("detailWords(German, %q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+	for _, tt := range tests {
+		if got := activityWords(i18n.German, tt.in); got != tt.want {
+			t.Errorf("activityWords(German, %q) = %q, want %q", tt.in, got, tt.want)
+		}
+		if got := activityWords(i18n.English, tt.in); got != tt.in {
+			t.Errorf("activityWords(English, %q) = %q, want it unchanged", tt.in, got)
+		}
 	}
 }

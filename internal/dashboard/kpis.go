@@ -144,7 +144,7 @@ func (h *kpiPages) kpisPage(w http.ResponseWriter, r *http.Request, s session) {
 // kpiCards computes every KPI with its trend chart: lines for shares, bars
 // for rates.
 func kpiCards(lang i18n.Lang, daily kpi.Daily, p kpi.Period) []kpiCard {
-	values := kpi.Compute(daily.Total(), daily.Printers, p.Days())
+	values := daily.Compute(p)
 	trends := kpi.Trends(daily, p)
 	bucket := "day"
 	if kpi.BucketDays(p) > 1 {
@@ -154,10 +154,17 @@ func kpiCards(lang i18n.Lang, daily kpi.Daily, p kpi.Period) []kpiCard {
 	for i, def := range kpi.Definitions() {
 		c := kpiCard{Definition: def, OK: values[i].OK}
 		if c.OK {
-			c.Value = plot.Format(values[i].Value, def.Unit)
+			c.Value = plot.Format(values[i].Value, lang.T(def.Unit))
 		}
+		// Rates are per day already ("Jobs per day"): their title does not
+		// say it twice.
 		title := lang.T("%s per day", lang.T(def.Name))
-		if bucket == "week" {
+		switch {
+		case def.Unit != "%" && bucket == "week":
+			title = lang.T("%s (weekly mean)", lang.T(def.Name))
+		case def.Unit != "%":
+			title = lang.T(def.Name)
+		case bucket == "week":
 			title = lang.T("%s per week", lang.T(def.Name))
 		}
 		if def.Unit == "%" {
@@ -166,9 +173,9 @@ func kpiCards(lang i18n.Lang, daily kpi.Daily, p kpi.Period) []kpiCard {
 				pts[k] = plot.Point{T: pt.T, V: pt.Value}
 			}
 			c.Chart = plot.Lines{Title: title, Unit: def.Unit, From: p.From, To: p.To,
-				Series: []plot.Series{{Name: lang.T(def.Name), Points: pts}}}.SVG()
+				Series: []plot.Series{{Name: lang.T(def.Name), Points: pts}}, Empty: lang.T("No data in this period")}.SVG()
 		} else {
-			bars := plot.Bars{Title: title, Unit: def.Unit}
+			bars := plot.Bars{Title: title, Unit: lang.T(def.Unit), Empty: lang.T("No data in this period")}
 			for _, pt := range trends[i].Points {
 				bars.Labels = append(bars.Labels, pt.T.Format("02.01."))
 				bars.Values = append(bars.Values, pt.Value)
@@ -241,19 +248,20 @@ func (h *kpiPages) benchmarkPage(w http.ResponseWriter, r *http.Request, s sessi
 	}
 	lang, _ := h.locale(r)
 	shares := plot.Bands{Title: lang.T("Your organisation against the cohort (shares)"), Unit: "%"}
-	rates := plot.Bands{Title: lang.T("Your organisation against the cohort (per printer and day)"), Unit: "/day"}
+	rates := plot.Bands{Title: lang.T("Your organisation against the cohort (per printer and day)"), Unit: lang.T("/day")}
 	defs := kpi.Definitions()
 	d.TooSmall = true
 	for i, b := range bands {
 		def := defs[i]
 		row := bandRow{Band: b, Name: def.Name, Unit: def.Unit, You: "–"}
 		if b.YouOK {
-			row.You = plot.Format(b.You, def.Unit)
+			row.You = plot.Format(b.You, lang.T(def.Unit))
 		}
 		if !b.TooSmall {
 			d.TooSmall = false
-			row.P10, row.P25, row.P50, row.P75, row.P90 = plot.Format(b.P10, def.Unit), plot.Format(b.P25, def.Unit),
-				plot.Format(b.P50, def.Unit), plot.Format(b.P75, def.Unit), plot.Format(b.P90, def.Unit)
+			u := lang.T(def.Unit)
+			row.P10, row.P25, row.P50, row.P75, row.P90 = plot.Format(b.P10, u), plot.Format(b.P25, u),
+				plot.Format(b.P50, u), plot.Format(b.P75, u), plot.Format(b.P90, u)
 			you := math.NaN()
 			if b.YouOK {
 				you = b.You
@@ -324,7 +332,7 @@ func (h *kpiPages) usagePage(w http.ResponseWriter, r *http.Request, s session) 
 		return
 	}
 	d.Selected = u.Printers
-	sh := u.Shares(q.Period)
+	sh := u.Shares(q.Period, h.clock.Now())
 	// The stored hours are UTC; the maps show the reader's local hours
 	// (at the zone's offset now).
 	_, off := h.clock.Now().In(zone).Zone()
@@ -347,10 +355,13 @@ func (h *kpiPages) usagePage(w http.ResponseWriter, r *http.Request, s session) 
 			for hr := range 24 {
 				utc := (int(wd)*24 + hr - shift + 7*24) % (7 * 24)
 				vals[i][hr] = m.v[utc/24][utc%24]
+				if sh.PrinterHours[utc/24][utc%24] == 0 {
+					vals[i][hr] = math.NaN() // no printer was there: not idle, unknown
+				}
 			}
 		}
 		d.Heatmaps = append(d.Heatmaps, plot.Heatmap{Title: lang.T("%s: share of printer time by weekday and hour", lang.T(m.title)),
-			Unit: "%", Rows: rows, Cols: cols, Values: vals}.SVG())
+			Unit: "%", Rows: rows, Cols: cols, Values: vals, Missing: lang.T("No printer time")}.SVG())
 	}
 	d.Materials, d.Totals = materialChart(lang, mats, q.Period)
 	show(http.StatusOK)
@@ -383,7 +394,8 @@ func materialChart(lang i18n.Lang, mats []kpi.MaterialDay, p kpi.Period) (templa
 		t.RecyclableKG += m.RecyclableKG
 	}
 	slices.Sort(names)
-	c := plot.Lines{Title: lang.T("Material fused into parts per day"), Unit: "kg", From: p.From, To: p.To}
+	c := plot.Lines{Title: lang.T("Material fused into parts per day"), Unit: "kg", From: p.From, To: p.To,
+		Empty: lang.T("No data in this period")}
 	if n > 1 {
 		c.Title = lang.T("Material fused into parts per week")
 	}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/fusionfleet/fusionfleet/internal/i18n"
+	"github.com/fusionfleet/fusionfleet/internal/kpi"
 	"github.com/fusionfleet/fusionfleet/internal/storetest"
 )
 
@@ -45,6 +47,10 @@ func TestKPIPages(t *testing.T) {
 		{"KPIsForeignPrinter", "/kpis?printer=printer-b001", 400, []string{"Unknown printer."}},
 		{"KPIsPrinter", "/kpis?printer=printer-a001", 200, []string{"15 %"}},
 		{"Usage", "/usage", 200, []string{"Printing time", "Idle time", "PA12", "90 kg"}},
+		// The printer was first seen 20 days ago: the 3 days before are no
+		// idle time, nor are the hours after now.
+		{"UsageBeforeThePrinter", "/usage?period=custom&from=" + t0.AddDate(0, 0, -23).Format(time.DateOnly) +
+			"&to=" + t0.AddDate(0, 0, -17).Format(time.DateOnly), 200, []string{`class="heat none"`, "No printer time", `class="heat h`}},
 		{"Benchmark", "/benchmark", 200, []string{"Fewer than 5 other organisations", "cohort too small"}},
 		{"BenchmarkFreePeriod", "/benchmark?period=7d", 400, []string{"whole calendar months"}},
 	}
@@ -173,4 +179,39 @@ func (f *fixture) otherOrg(t *testing.T, name string, p fleet.PrinterID) (fleet.
 	}
 	f.status(t, org, site, p, name+" printer", fleet.StateIdle)
 	return org, site
+}
+
+// A rate's chart is titled by its name, which says "per day" already, and
+// its unit is in the reader's language.
+func TestKPICardTitlesAndUnits(t *testing.T) {
+	from := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	daily := kpi.Daily{Printers: 1, Days: []kpi.DaySums{{Day: from, Sums: kpi.Sums{Jobs: 2, Parts: 6}}}}
+	tests := []struct {
+		name      string
+		lang      i18n.Lang
+		days      int
+		want, not []string
+	}{
+		{"English days", i18n.English, 30, []string{"Jobs per day: ", "Packing density per day", "0.07 /day"}, []string{"per day per day"}},
+		{"English weeks", i18n.English, 365, []string{"Jobs per day (weekly mean)", "Packing density per week"}, []string{"per day per week"}},
+		{"German", i18n.German, 30, []string{"/Tag"}, []string{"/day", "pro Tag pro Tag"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var all strings.Builder
+			for _, c := range kpiCards(tt.lang, daily, kpi.Period{From: from, To: from.AddDate(0, 0, tt.days)}) {
+				fmt.Fprintf(&all, "%s\n%s\n", c.Value, c.Chart)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(all.String(), w) {
+					t.Errorf("cards lack %q", w)
+				}
+			}
+			for _, w := range tt.not {
+				if strings.Contains(all.String(), w) {
+					t.Errorf("cards say %q", w)
+				}
+			}
+		})
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -42,6 +43,7 @@ type card struct {
 	StateKey        string     `json:"state_key"` // printing, cooling, idle, error, offline, unknown
 	StateWords      string     `json:"state_words"`
 	ETCWords        string     `json:"etc_words,omitempty"`
+	ActivityWords   string     `json:"activity_words,omitempty"`
 	PendingWords    string     `json:"pending_words"`
 	ShowProgress    bool       `json:"show_progress"`
 	ProgressPercent int        `json:"progress_percent"`
@@ -74,6 +76,7 @@ func (sp speech) card(v fleet.PrinterView, now time.Time) card {
 		c.DisplayName = string(v.ID)
 	}
 	c.StateKey, c.StateWords = sp.stateWords(v, now)
+	c.ActivityWords = activityWords(sp.lang, v.Activity)
 	live := c.StateKey == "printing" || c.StateKey == "cooling"
 	if live {
 		c.ETCWords = sp.etcWords(v.ETCSeconds)
@@ -81,6 +84,35 @@ func (sp speech) card(v fleet.PrinterView, now time.Time) card {
 	c.ShowProgress = c.StateKey == "printing" && v.JobID != ""
 	c.ProgressPercent = int(math.Round(math.Max(0, math.Min(1, v.Progress)) * 100))
 	return c
+}
+
+// printingLayer is how printers say what they print.
+var printingLayer = regexp.MustCompile(`^printing layer (\d+) of (\d+)$`)
+
+// activityWords translates what a printer says it does, where that is one
+// of the phrases printers use ("cooling", "printing layer 3 of 40", "error:
+// " and an event's description); anything else stays as the printer said.
+func activityWords(lang i18n.Lang, a string) string {
+	if m := printingLayer.FindStringSubmatch(a); m != nil {
+		return lang.T("printing layer %s of %s", m[1], m[2])
+	}
+	if fault, ok := strings.CutPrefix(a, "error: "); ok {
+		return lang.T("error: %s", lang.T(fault))
+	}
+	return lang.T(a)
+}
+
+// eventDetail is how a fault alert names its event: "CODE: description".
+var eventDetail = regexp.MustCompile(`^([A-Z][A-Z0-9_]*): (.+)$`)
+
+// detailWords translates an alert's detail where it is what a printer
+// said: an event ("FAULT_DOOR: top cover opened during operation") or its
+// activity ("error: …"). Other details stay as they are.
+func detailWords(lang i18n.Lang, d string) string {
+	if m := eventDetail.FindStringSubmatch(d); m != nil {
+		return m[1] + ": " + lang.T(m[2])
+	}
+	return activityWords(lang, d)
 }
 
 // stateKeys are the states a card can be in (its StateKey), in the order

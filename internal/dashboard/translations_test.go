@@ -333,3 +333,25 @@ func TestMessageExtractors(t *testing.T) {
 		has(t, gm, tt.file, tt.msg)
 	}
 }
+
+// Success and information say so in the notice style (role status), and
+// the message style (role alert) is for what went wrong: a saved setting
+// shown like an error reads as a failure.
+func TestNoticesAreNotStyledAsErrors(t *testing.T) {
+	files, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := regexp.MustCompile(`<p class="([^"]*)" role="(status|alert)"`)
+	for _, f := range files {
+		b, err := fs.ReadFile(templateFS, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range p.FindAllStringSubmatch(string(b), -1) {
+			if (m[2] == "status") != (m[1] == "notice") {
+				t.Errorf("%s: %s", f, m[0])
+			}
+		}
+	}
+}

@@ -37,7 +37,7 @@ func Definitions() []Definition {
 		{PackingDensity, "Packing density", "%",
 			"Volume-weighted mean packing density (parts volume over build volume) of the jobs that finished printing."},
 		{Utilisation, "Utilisation", "%",
-			"Printing time of the printers over their available time, where available time is the number of printers times the length of the period."},
+			"Printing time of the printers over their available time: the time in the period since each printer was first seen."},
 		{Recycling, "Material recycling", "%",
 			"Share of the powder of finished jobs that was recovered as recyclable instead of being fused into parts."},
 		{JobsPerDay, "Jobs per day", "/day",
@@ -58,8 +58,14 @@ type Value struct {
 }
 
 // Compute returns every KPI, in the order of Definitions, of sums over
-// days days of printers printers.
+// days days of printers printers, each there all the time.
 func Compute(s Sums, printers int, days int) []Value {
+	return compute(s, float64(printers)*float64(days)*day.Seconds(), days)
+}
+
+// compute returns every KPI of sums over days days in which the printers
+// were there for available seconds together.
+func compute(s Sums, available float64, days int) []Value {
 	ratio := func(k Key, num, den float64, scale float64) Value {
 		if den <= 0 {
 			return Value{Key: k}
@@ -68,7 +74,7 @@ func Compute(s Sums, printers int, days int) []Value {
 	}
 	return []Value{
 		ratio(PackingDensity, s.DensityVolume, s.VolumeCM3, 100),
-		ratio(Utilisation, s.PrintingSec, float64(printers)*float64(days)*day.Seconds(), 100),
+		ratio(Utilisation, s.PrintingSec, available, 100),
 		ratio(Recycling, s.RecyclableKG, s.RecyclableKG+s.PartsKG, 100),
 		ratio(JobsPerDay, float64(s.Jobs), float64(days), 1),
 		ratio(PartsPerDay, float64(s.Parts), float64(days), 1),
@@ -94,10 +100,37 @@ type DaySums struct {
 }
 
 // Daily is what the store returns for a KPI read: the number of printers
-// selected and the sums of each day that has any, in order.
+// selected, when each was first seen, and the sums of each day that has
+// any, in order.
 type Daily struct {
-	Printers int       `json:"printers"`
-	Days     []DaySums `json:"days"`
+	Printers int         `json:"printers"`
+	Since    []time.Time `json:"-"` // see Available
+	Days     []DaySums   `json:"days"`
+}
+
+// Compute returns every KPI of d over p, utilisation over the time each
+// printer was there.
+func (d Daily) Compute(p Period) []Value {
+	return compute(d.Total(), Available(d.Printers, d.Since, p.From, p.To), p.Days())
+}
+
+// Available is the printer time, in seconds, that printers had in [from,
+// to): each from since[i], the time it was first seen, on. A printer
+// without one (i beyond since, or the zero time) counts all the time. A
+// printer is not there before its first record: counting those days would
+// make a printer enrolled yesterday look idle for the month.
+func Available(printers int, since []time.Time, from, to time.Time) float64 {
+	var sec float64
+	for i := range printers {
+		start := from
+		if i < len(since) && since[i].After(start) {
+			start = since[i]
+		}
+		if to.After(start) {
+			sec += to.Sub(start).Seconds()
+		}
+	}
+	return sec
 }
 
 // Total adds up all days.
@@ -180,7 +213,8 @@ func BucketDays(p Period) int {
 }
 
 // Trends computes every KPI per bucket of the period (see BucketDays);
-// buckets where a KPI is undefined have no point.
+// buckets where a KPI is undefined have no point, nor have buckets before
+// any printer was there.
 func Trends(d Daily, p Period) []Trend {
 	n := BucketDays(p)
 	var buckets []DaySums
@@ -201,7 +235,12 @@ func Trends(d Daily, p Period) []Trend {
 	}
 	for _, b := range buckets {
 		days := min(n, int(p.To.Sub(b.Day)/day))
-		for i, v := range Compute(b.Sums, d.Printers, days) {
+		end := b.Day.Add(time.Duration(days) * day)
+		avail := Available(d.Printers, d.Since, b.Day, end)
+		if avail <= 0 && b.Sums == (Sums{}) {
+			continue // no printer was there yet: no point, not a zero
+		}
+		for i, v := range compute(b.Sums, avail, days) {
 			if v.OK {
 				out[i].Points = append(out[i].Points, Point{T: b.Day, Value: v.Value})
 			}
@@ -211,32 +250,43 @@ func Trends(d Daily, p Period) []Trend {
 }
 
 // Usage is printing and cooling seconds by UTC weekday (0 Sunday) and
-// hour, over the printers selected.
+// hour, over the printers selected, and when each was first seen.
 type Usage struct {
 	Printers int            `json:"printers"`
+	Since    []time.Time    `json:"-"` // see Available
 	Printing [7][24]float64 `json:"printing_seconds"`
 	Cooling  [7][24]float64 `json:"cooling_seconds"`
 }
 
 // Shares are the shares of available printer time spent printing, cooling
-// and idle, by weekday and hour, in percent.
+// and idle, by weekday and hour, in percent, and the printer hours
+// available in each: where none were (no printer was there yet), the
+// shares are zero and mean nothing.
 type Shares struct {
-	Printing [7][24]float64 `json:"printing"`
-	Cooling  [7][24]float64 `json:"cooling"`
-	Idle     [7][24]float64 `json:"idle"`
+	Printing     [7][24]float64 `json:"printing"`
+	Cooling      [7][24]float64 `json:"cooling"`
+	Idle         [7][24]float64 `json:"idle"`
+	PrinterHours [7][24]float64 `json:"printer_hours"`
 }
 
 // Shares divides u by the printer time available in each weekday-hour of
-// p: printers × the number of such hours in the period.
-func (u Usage) Shares(p Period) Shares {
-	var count [7]float64
-	for t := p.From; t.Before(p.To); t = t.Add(day) {
-		count[t.Weekday()]++
-	}
+// p: the hours of each printer since it was first seen (see Available),
+// up to now: an hour still to come is not idle.
+func (u Usage) Shares(p Period, now time.Time) Shares {
 	var s Shares
-	for w := range 7 {
-		avail := count[w] * float64(u.Printers) * 3600
+	for t := p.From; t.Before(p.To); t = t.Add(day) {
 		for h := range 24 {
+			from := t.Add(time.Duration(h) * time.Hour)
+			to := from.Add(time.Hour)
+			if to.After(now) {
+				to = now
+			}
+			s.PrinterHours[t.Weekday()][h] += Available(u.Printers, u.Since, from, to) / 3600
+		}
+	}
+	for w := range 7 {
+		for h := range 24 {
+			avail := s.PrinterHours[w][h] * 3600
 			if avail <= 0 {
 				continue
 			}

@@ -2,6 +2,7 @@ package kpi
 
 import (
 	"errors"
+	"math"
 	"net/url"
 	"testing"
 	"time"
@@ -149,10 +150,84 @@ func TestShares(t *testing.T) {
 	w := d0.Weekday()
 	u.Printing[w][9] = 3600 // one of two printers for the hour
 	u.Cooling[w][9] = 1800
-	got := u.Shares(Period{From: d0, To: d0.AddDate(0, 0, 7)})
+	got := u.Shares(Period{From: d0, To: d0.AddDate(0, 0, 7)}, d0.AddDate(1, 0, 0))
 	if got.Printing[w][9] != 50 || got.Cooling[w][9] != 25 || got.Idle[w][9] != 25 || got.Idle[w][10] != 100 {
 		t.Errorf("shares at 9:00 = %v/%v/%v, idle at 10:00 %v; want 50/25/25, 100",
 			got.Printing[w][9], got.Cooling[w][9], got.Idle[w][9], got.Idle[w][10])
+	}
+}
+
+// Utilisation counts a printer's time only from when it was first seen: a
+// printer enrolled on the last day of a 30-day period that printed half
+// of that day is 50 % utilised, not 1.7 %; one of two printers there all
+// the time and one enrolled at noon of the last day share 36 hours.
+func TestUtilisationOverTheTimeAPrinterWasThere(t *testing.T) {
+	p := Period{From: d0, To: d0.AddDate(0, 0, 30)}
+	last := p.To.Add(-24 * time.Hour)
+	tests := []struct {
+		name     string
+		printers int
+		since    []time.Time
+		printing float64
+		want     float64
+	}{
+		{"enrolled on the last day", 1, []time.Time{last}, 12 * 3600, 50},
+		{"enrolled before the period", 1, []time.Time{d0.AddDate(0, -1, 0)}, 12 * 3600, 100.0 / 60},
+		{"first seen unknown", 1, nil, 12 * 3600, 100.0 / 60},
+		{"one old, one since noon", 2, []time.Time{{}, last.Add(12 * time.Hour)}, 12 * 3600, 100 * 12.0 / (30*24 + 12)},
+		{"enrolled after the period", 1, []time.Time{p.To.Add(time.Hour)}, 0, -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := Daily{Printers: tt.printers, Since: tt.since, Days: []DaySums{{Day: last, Sums: Sums{PrintingSec: tt.printing}}}}
+			v := d.Compute(p)[1]
+			if v.Key != Utilisation {
+				t.Fatalf("value 1 is %s", v.Key)
+			}
+			if tt.want < 0 {
+				if v.OK {
+					t.Errorf("utilisation = %v, want undefined: no printer time", v.Value)
+				}
+				return
+			}
+			if !v.OK || math.Abs(v.Value-tt.want) > 1e-9 {
+				t.Errorf("utilisation = %v (ok %v), want %v", v.Value, v.OK, tt.want)
+			}
+			// The trend's last day agrees; days before the printer was
+			// there have no point.
+			trend := Trends(d, p)[1].Points
+			if len(tt.since) == 1 && tt.since[0].Equal(last) && (len(trend) != 1 || trend[0].Value != 50) {
+				t.Errorf("utilisation trend = %v, want one point of 50 on the last day", trend)
+			}
+			// Nor do jobs per day have zeros before the printer was there.
+			if jobs := Trends(d, p)[3].Points; len(tt.since) == 1 && tt.since[0].Equal(last) && len(jobs) != 1 {
+				t.Errorf("jobs per day trend = %v, want one point, on the last day", jobs)
+			}
+		})
+	}
+}
+
+// Hours before any printer was there have no printer time and no shares:
+// not 100 % idle.
+func TestSharesBeforeThePrintersWereThere(t *testing.T) {
+	since := d0.Add(3*24*time.Hour + 10*time.Hour) // the fourth day, 10:00
+	u := Usage{Printers: 1, Since: []time.Time{since}}
+	now := d0.Add(6*24*time.Hour + 12*time.Hour + 30*time.Minute) // the last day, 12:30
+	got := u.Shares(Period{From: d0, To: d0.AddDate(0, 0, 7)}, now)
+	early, later := d0.Weekday(), since.Weekday()
+	if got.PrinterHours[early][9] != 0 || got.Idle[early][9] != 0 {
+		t.Errorf("before the printer: %v printer hours, %v %% idle; want none", got.PrinterHours[early][9], got.Idle[early][9])
+	}
+	if got.PrinterHours[later][9] != 0 || got.PrinterHours[later][10] != 1 || got.Idle[later][10] != 100 {
+		t.Errorf("its first day: %v printer hours at 9:00, %v at 10:00 (%v %% idle); want 0, 1 (100)",
+			got.PrinterHours[later][9], got.PrinterHours[later][10], got.Idle[later][10])
+	}
+	// Hours still to come have no printer time either: on the last day,
+	// 12:00 has half an hour so far, 13:00 none.
+	last := now.Weekday()
+	if got.PrinterHours[last][12] != 0.5 || got.PrinterHours[last][13] != 0 || got.Idle[last][13] != 0 {
+		t.Errorf("today: %v printer hours at 12:00, %v at 13:00 (%v %% idle); want 0.5, 0 (0)",
+			got.PrinterHours[last][12], got.PrinterHours[last][13], got.Idle[last][13])
 	}
 }
 

@@ -75,7 +75,7 @@ func (h *kpiAPI) getKPIs(w http.ResponseWriter, r *http.Request, p access.Princi
 		d.Days = []kpi.DaySums{}
 	}
 	h.encode(w, http.StatusOK, kpisJSON{Period: q.Period, Printers: d.Printers, Definitions: kpi.Definitions(),
-		Values: kpi.Compute(d.Total(), d.Printers, q.Period.Days()), Trends: kpi.Trends(d, q.Period), Days: d.Days})
+		Values: d.Compute(q.Period), Trends: kpi.Trends(d, q.Period), Days: d.Days})
 	return nil
 }
 
@@ -143,7 +143,7 @@ func (h *kpiAPI) usage(w http.ResponseWriter, r *http.Request, p access.Principa
 	if mats == nil {
 		mats = []kpi.MaterialDay{}
 	}
-	h.encode(w, http.StatusOK, usageJSON{Period: q.Period, Printers: u.Printers, Shares: u.Shares(q.Period), Usage: u,
+	h.encode(w, http.StatusOK, usageJSON{Period: q.Period, Printers: u.Printers, Shares: u.Shares(q.Period, h.clock.Now()), Usage: u,
 		Materials: mats, Note: "weekday 0 is Sunday; hours are UTC"})
 	return nil
 }

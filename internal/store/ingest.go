@@ -183,6 +183,9 @@ func applyRecord(ctx context.Context, tx *txn, env fleet.Envelope, keys printerK
 	if err := ensurePrinters(ctx, tx, env, keys, map[fleet.PrinterID]fleet.Record{rec.PrinterID: rec}); err != nil {
 		return err
 	}
+	if err := noteFirstSeen(ctx, tx, map[fleet.PrinterID]time.Time{rec.PrinterID: rec.Time}); err != nil {
+		return err
+	}
 	switch rec.Kind {
 	case fleet.KindIdentity:
 		id := rec.Identity
@@ -279,10 +282,14 @@ func (d *DB) applyBulk(ctx context.Context, tx *txn, env fleet.Envelope, keys pr
 		return 0, nil
 	}
 	seen := map[fleet.PrinterID]fleet.Record{}
+	first := map[fleet.PrinterID]time.Time{}
 	var layers, logs [][]any
 	for _, rec := range recs {
 		if r, ok := seen[rec.PrinterID]; !ok || rec.Seq > r.Seq {
 			seen[rec.PrinterID] = rec
+		}
+		if f, ok := first[rec.PrinterID]; !ok || rec.Time.Before(f) {
+			first[rec.PrinterID] = rec.Time
 		}
 		if l := rec.Layer; l != nil {
 			layers = append(layers, []any{env.GatewayID, int64(rec.Seq), rec.PrinterID, l.JobID, int64(l.Seq),
@@ -294,6 +301,9 @@ func (d *DB) applyBulk(ctx context.Context, tx *txn, env fleet.Envelope, keys pr
 		}
 	}
 	if err := ensurePrinters(ctx, tx, env, keys, seen); err != nil {
+		return 0, err
+	}
+	if err := noteFirstSeen(ctx, tx, first); err != nil {
 		return 0, err
 	}
 	nl, err := bulkLoad(ctx, tx, d.insertLayers, layerInsert, layers)
@@ -425,6 +435,24 @@ func ensurePrinters(ctx context.Context, tx *txn, env fleet.Envelope, keys print
 			return err
 		} else if n != int64(len(chunk)) {
 			return fmt.Errorf("printers %v: one was stored or moved by another writer meanwhile", chunk)
+		}
+	}
+	return nil
+}
+
+// noteFirstSeen moves each printer's first_seen back to the time of its
+// earliest record so far: records arrive out of order, history after the
+// present. A statement that finds first_seen already earlier changes
+// nothing.
+func noteFirstSeen(ctx context.Context, tx *txn, first map[fleet.PrinterID]time.Time) error {
+	for _, p := range slices.Sorted(maps.Keys(first)) {
+		at := nanos(first[p])
+		if at <= 0 {
+			continue // no time: says nothing about when the printer was there
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE printers SET first_seen = ? WHERE id = ? AND (first_seen = 0 OR first_seen > ?)`,
+			at, p, at); err != nil {
+			return fmt.Errorf("first seen of %s: %w", p, err)
 		}
 	}
 	return nil

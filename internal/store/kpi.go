@@ -363,15 +363,30 @@ func kpiWhere(org fleet.OrgID, f kpi.Filter) (table, where string, args []any, p
 	return table, where, args, pwhere, pargs
 }
 
-// kpiPrinters counts the printers a filter selects.
-func (d *DB) kpiPrinters(ctx context.Context, where string, args []any) (int, error) {
-	var n int
-	err := d.db.QueryRowContext(ctx, kpiPrintersSQL(where), args...).Scan(&n)
-	return n, err
+// kpiPrinters returns when each printer a filter selects was first seen
+// (the zero time where that is unknown): their number, and the start of
+// the time each was there, which utilisation and idle time count.
+func (d *DB) kpiPrinters(ctx context.Context, where string, args []any) ([]time.Time, error) {
+	rows, err := d.db.QueryContext(ctx, kpiPrintersSQL(where), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []time.Time
+	for rows.Next() {
+		var n int64
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		out = append(out, fromNanos(n))
+	}
+	return out, rows.Err()
 }
 
 // The read queries of a filter's table and condition (see kpiWhere).
-func kpiPrintersSQL(where string) string { return `SELECT COUNT(*) FROM printers WHERE ` + where }
+func kpiPrintersSQL(where string) string {
+	return `SELECT first_seen FROM printers WHERE ` + where + ` ORDER BY first_seen`
+}
 
 func kpiDailySQL(table, where string) string {
 	return `SELECT day, ` + sumOf(kpiSumCols) + ` FROM ` + table + ` WHERE ` + where + ` GROUP BY day ORDER BY day`
@@ -397,9 +412,10 @@ func (d *DB) KPIDaily(ctx context.Context, org fleet.OrgID, f kpi.Filter) (kpi.D
 	table, where, args, pwhere, pargs := kpiWhere(org, f)
 	var out kpi.Daily
 	var err error
-	if out.Printers, err = d.kpiPrinters(ctx, pwhere, pargs); err != nil {
+	if out.Since, err = d.kpiPrinters(ctx, pwhere, pargs); err != nil {
 		return kpi.Daily{}, fmt.Errorf("kpis of %s: %w", org, err)
 	}
+	out.Printers = len(out.Since)
 	rows, err := d.db.QueryContext(ctx, kpiDailySQL(table, where), args...)
 	if err != nil {
 		return kpi.Daily{}, fmt.Errorf("kpis of %s: %w", org, err)
@@ -426,9 +442,10 @@ func (d *DB) UsageHeatmap(ctx context.Context, org fleet.OrgID, f kpi.Filter) (k
 	table, where, args, pwhere, pargs := kpiWhere(org, f)
 	var u kpi.Usage
 	var err error
-	if u.Printers, err = d.kpiPrinters(ctx, pwhere, pargs); err != nil {
+	if u.Since, err = d.kpiPrinters(ctx, pwhere, pargs); err != nil {
 		return kpi.Usage{}, fmt.Errorf("usage of %s: %w", org, err)
 	}
+	u.Printers = len(u.Since)
 	rows, err := d.db.QueryContext(ctx, usageSQL(table, where), args...)
 	if err != nil {
 		return kpi.Usage{}, fmt.Errorf("usage of %s: %w", org, err)

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"math"
 	"sync"
 	"testing"
 	"time"
@@ -76,7 +77,9 @@ func kpiPart(seq uint64, p fleet.PrinterID, job, id string, outcome fleet.PartOu
 	return r
 }
 
-var approx = cmpopts.EquateApprox(0, 1e-9)
+// approx compares sums approximately; when printers were first seen is
+// the FirstSeen test's.
+var approx = cmp.Options{cmpopts.EquateApprox(0, 1e-9), cmpopts.IgnoreFields(kpi.Daily{}, "Since"), cmpopts.IgnoreFields(kpi.Usage{}, "Since")}
 
 func kpiDaily(t *testing.T, s KPIs, org fleet.OrgID, f kpi.Filter) kpi.Daily {
 	t.Helper()
@@ -145,6 +148,34 @@ func testKPIRollup(t *testing.T, s KPIStore) {
 			DensityVolume: 600, VolumeCM3: 3000, RecyclableKG: 9, PrintingSec: 2 * 3600, CoolingSec: 10 * 3600}}}}
 		if diff := cmp.Diff(wantB, got, approx); diff != "" {
 			t.Errorf("KPIDaily (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("FirstSeen", func(t *testing.T) {
+		// The earliest record so far is job-b's report, 36 hours before
+		// kpiDay; an older record moves it back, a newer one does not.
+		since := func() []time.Time { return kpiDaily(t, s, org, kpi.Filter{}).Since }
+		if diff := cmp.Diff([]time.Time{kpiDay.Add(-36 * time.Hour)}, since()); diff != "" {
+			t.Fatalf("first seen (-want +got):\n%s", diff)
+		}
+		old := kpiDay.AddDate(0, 0, -10)
+		apply(t, s, Env(org, site, "gw-k", IdentityRecord(20, p, "jet", old), IdentityRecord(21, p, "jet", kpiDay.AddDate(0, 0, 5))), 2)
+		if diff := cmp.Diff([]time.Time{old}, since()); diff != "" {
+			t.Errorf("first seen after an older record (-want +got):\n%s", diff)
+		}
+		u, err := s.UsageHeatmap(t.Context(), org, kpi.Filter{From: kpiDay, To: kpiDay.Add(24 * time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff([]time.Time{old}, u.Since); diff != "" {
+			t.Errorf("usage's first seen (-want +got):\n%s", diff)
+		}
+		// Utilisation over the 60 days read: the printer was there for 40
+		// of them, printing 8 hours.
+		f := kpi.Filter{From: kpiDay.AddDate(0, 0, -30), To: kpiDay.AddDate(0, 0, 30)}
+		d := kpiDaily(t, s, org, f)
+		got := d.Compute(kpi.Period{From: f.From, To: f.To})[1]
+		if want := 100 * 8.0 / (40 * 24); !got.OK || math.Abs(got.Value-want) > 1e-9 {
+			t.Errorf("utilisation = %v, want %v: over the days the printer was there", got.Value, want)
 		}
 	})
 	t.Run("Isolation", func(t *testing.T) {

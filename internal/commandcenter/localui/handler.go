@@ -306,6 +306,8 @@ func serveStatic(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
 	case strings.HasSuffix(name, ".css"):
 		w.Header().Set("Content-Type", "text/css; charset=utf-8")
+	case strings.HasSuffix(name, ".svg"):
+		w.Header().Set("Content-Type", "image/svg+xml")
 	default:
 		return fleet.ErrNotFound
 	}

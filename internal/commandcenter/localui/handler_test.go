@@ -166,6 +166,7 @@ func TestHandlerPage(t *testing.T) {
 		"the cloud never receives them",
 		`<script src="/static/app.js" defer></script>`,
 		`<link rel="stylesheet" href="/static/style.css">`,
+		`<link rel="icon" href="/static/icon.svg" type="image/svg+xml">`,
 	)
 	if strings.Contains(body, "3DP <1>") {
 		t.Error("page contains an unescaped printer name")
@@ -408,6 +409,7 @@ func TestHandlerRoutesAndFailures(t *testing.T) {
 		{"GET", "/healthz", http.StatusOK, "text/plain; charset=utf-8"},
 		{"GET", "/static/app.js", http.StatusOK, "text/javascript; charset=utf-8"},
 		{"GET", "/static/style.css", http.StatusOK, "text/css; charset=utf-8"},
+		{"GET", "/static/icon.svg", http.StatusOK, "image/svg+xml"}, // browsers ask for an icon on every page
 		{"GET", "/static/", http.StatusNotFound, ""},
 		{"GET", "/static/nope.js", http.StatusNotFound, ""},
 		{"GET", "/static/../handler.go", http.StatusTemporaryRedirect, ""}, // to /handler.go, which is not found

@@ -46,6 +46,7 @@ type plotLine struct {
 type tick struct {
 	Pos   int
 	Label string
+	Class string // "first" and "last" labels end at the axis's ends, not past them
 }
 
 // Plot geometry.
@@ -75,11 +76,18 @@ func newPlot(title string, from, to time.Time, ss []series) plot {
 		return float64(plotBottom) - min(max(v, 0), 100)/100*float64(plotBottom-plotTop)
 	}
 	for v := 0; v <= 100; v += 25 {
-		p.YTicks = append(p.YTicks, tick{int(y(float64(v))), fmt.Sprint(v)})
+		p.YTicks = append(p.YTicks, tick{Pos: int(y(float64(v))), Label: fmt.Sprint(v)})
 	}
 	for i := 0; i <= 4; i++ {
 		t := from.Add(span * time.Duration(i) / 4)
-		p.XTicks = append(p.XTicks, tick{int(x(t)), t.Local().Format("Jan 2 15:04")})
+		tk := tick{Pos: int(x(t)), Label: t.Local().Format("Jan 2 15:04")}
+		switch i {
+		case 0:
+			tk.Class = "first"
+		case 4:
+			tk.Class = "last"
+		}
+		p.XTicks = append(p.XTicks, tk)
 	}
 	for i, s := range ss {
 		pts := thin(s.Points, plotMaxPoints)

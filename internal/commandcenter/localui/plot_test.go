@@ -26,11 +26,16 @@ func TestNewPlot(t *testing.T) {
 	if diff := cmp.Diff(want, p.Lines); diff != "" {
 		t.Errorf("lines (-want +got):\n%s", diff)
 	}
-	if len(p.YTicks) != 5 || p.YTicks[0] != (tick{150, "0"}) || p.YTicks[4] != (tick{10, "100"}) {
+	if len(p.YTicks) != 5 || p.YTicks[0] != (tick{Pos: 150, Label: "0"}) || p.YTicks[4] != (tick{Pos: 10, Label: "100"}) {
 		t.Errorf("y ticks = %+v", p.YTicks)
 	}
 	if len(p.XTicks) != 5 || p.XTicks[0].Pos != plotLeft || p.XTicks[4].Pos != plotRight {
 		t.Errorf("x ticks = %+v", p.XTicks)
+	}
+	// The labels at the ends start and end there: centred, the last one
+	// would reach past the viewBox and be cut off.
+	if len(p.XTicks) == 5 && (p.XTicks[0].Class != "first" || p.XTicks[4].Class != "last" || p.XTicks[2].Class != "") {
+		t.Errorf("x tick classes = %q, %q, %q; want first, none, last", p.XTicks[0].Class, p.XTicks[2].Class, p.XTicks[4].Class)
 	}
 
 	if e := newPlot("empty", to, from, nil); !e.Empty || len(e.Lines) != 0 {

@@ -2,6 +2,7 @@ package localui
 
 import (
 	"encoding/json"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -152,5 +153,24 @@ func TestUpdatePages(t *testing.T) {
 	}
 	if res, _ := get(t, off, "GET", "/api/updates"); res.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("updates off: GET /api/updates = %d, want 503", res.StatusCode)
+	}
+}
+
+// A saved policy or approval says so in the notice style, not in the
+// green text of a printer's state nor the banner of a fault.
+func TestUpdateNoticeStyle(t *testing.T) {
+	b, err := fs.ReadFile(templateFS, "templates/updates.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `<p class="notice" role="status">`) {
+		t.Error("the updates page's notice has not the notice style")
+	}
+	css, err := fs.ReadFile(staticFS, "static/style.css")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(css), ".notice {") {
+		t.Error("the stylesheet has no notice style")
 	}
 }
