@@ -122,7 +122,7 @@ func runDemo(ctx context.Context, args []string, e env) error {
 		Hosts: []string{"127.0.0.1"}, Logger: logger, Notify: notify,
 		// The demo's printers run on an accelerated clock on purpose, so
 		// their reports are dated ahead of the cloud's clock: no bound.
-		MaxRecordAhead: -1,
+		MaxRecordAhead: -1, UplinkRecordsPerSecond: -1, UplinkBytesPerSecond: -1,
 	})
 	if err != nil {
 		return fail(err)

@@ -138,7 +138,8 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", uplink.NewHandler(n.store, n.stream, uplink.HandlerOptions{
 		Clock: opts.Clock, Logger: n.log, MaxMessageBytes: n.stream.MaxPayload(), Metrics: m.uplink,
-		MaxAhead: opts.MaxRecordAhead,
+		MaxAhead: opts.MaxRecordAhead, RecordsPerSecond: opts.UplinkRecordsPerSecond,
+		BytesPerSecond: opts.UplinkBytesPerSecond, Skew: opts.UplinkSkew,
 	}))
 	mux.Handle("/tuf/", n.updates.Handler())
 	mux.Handle("/", web)

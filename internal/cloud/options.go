@@ -63,6 +63,17 @@ type Options struct {
 	// dated (uplink.HandlerOptions.MaxAhead): 0 → 24 hours, negative → no
 	// bound (the demo, whose printers' clocks run fast on purpose).
 	MaxRecordAhead time.Duration
+	// UplinkRecordsPerSecond and UplinkBytesPerSecond bound each
+	// gateway's uploads (uplink.HandlerOptions.RecordsPerSecond and
+	// BytesPerSecond): 0 → the uplink's defaults, negative → no bound
+	// (the demo, whose Command Centers back-fill weeks of simulated
+	// history on loopback as fast as the store takes it).
+	UplinkRecordsPerSecond, UplinkBytesPerSecond float64
+	// UplinkSkew is how far a gateway's signed request time may be from
+	// the node's clock (uplink.HandlerOptions.Skew); 0 → the uplink's
+	// default. The demo widens it: while its clock fast-forwards through
+	// the simulated past, a request's flight takes demo hours.
+	UplinkSkew time.Duration
 	// MetricsTokenFile holds the bearer token /metrics asks for
 	// ("Authorization: Bearer …", 401 without it); "" → metrics are
 	// public.

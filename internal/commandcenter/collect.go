@@ -363,6 +363,9 @@ func (r *pollRun) takeJob(ctx context.Context, j deviceapi.Job) error {
 }
 
 func (r *pollRun) takeLayer(_ context.Context, l fleet.Layer) error {
+	if l.End.Before(r.p.opts.LayersFrom) {
+		return nil // passed over (PollerOptions.LayersFrom)
+	}
 	fl := privacy.Layer(l)
 	rec := fleet.Record{Kind: fleet.KindLayer, Layer: &fl}
 	if err := validRecord(rec); err != nil {

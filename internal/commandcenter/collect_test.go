@@ -234,6 +234,36 @@ func TestPollerDrainsFeedsBounded(t *testing.T) {
 	}
 }
 
+// With LayersFrom the layers that ended before it are passed over: the
+// feed's position moves past them, no gap is reported, and only the
+// later layers reach the outbox (the demo's simulated past).
+func TestPollerPassesOverLayersBeforeLayersFrom(t *testing.T) {
+	f := newFixtureWith(t, PollerOptions{LayersFrom: t0.Add(time.Minute)})
+	dev, pr := f.add(t, "printer-a:8443", "printer-000a")
+	var layers []fleet.Layer
+	for i := range 5 {
+		at := t0.Add(time.Duration(i) * 30 * time.Second) // 0, 30 s, 1 min, 1.5 min, 2 min
+		layers = append(layers, fleet.Layer{Seq: uint64(i + 1), JobID: "job-1", Index: i + 1, Start: at, End: at})
+	}
+	dev.set(func(d *fakeDevice) { d.layers = layers })
+	pollOnce(t, f.p)
+	var got []int
+	for _, r := range f.drain(t) {
+		switch r.Kind {
+		case fleet.KindLayer:
+			got = append(got, r.Layer.Index)
+		case fleet.KindGap:
+			t.Errorf("gap record %+v for layers passed over on purpose", r.Gap)
+		}
+	}
+	if diff := cmp.Diff([]int{3, 4, 5}, got); diff != "" {
+		t.Errorf("layers uploaded (-want +got):\n%s", diff)
+	}
+	if got := f.printer(t, pr.ID).Layers; got != (FeedPosition{"inst-1", 5}) {
+		t.Errorf("layers position = %+v, want past all five", got)
+	}
+}
+
 func TestPollerGapsOnEveryFeed(t *testing.T) {
 	f := newPollerFixture(t)
 	dev, pr := f.add(t, "printer-a:8443", "printer-000a")
