@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fusionfleet/fusionfleet/internal/clock"
+	"github.com/fusionfleet/fusionfleet/internal/dashboard"
 	"github.com/fusionfleet/fusionfleet/internal/notify"
 	"github.com/fusionfleet/fusionfleet/internal/retention"
 	"github.com/fusionfleet/fusionfleet/internal/stream"
@@ -96,6 +97,9 @@ type Options struct {
 	// TrustedProxies are the reverse proxies in front of the dashboard
 	// (dashboard.Options.TrustedProxies); none → X-Forwarded-For ignored.
 	TrustedProxies []netip.Prefix
+	// Demo, if set, labels every dashboard page with the demo's clock
+	// (Clock should then be that clock).
+	Demo *dashboard.DemoClock
 }
 
 // NotifyOptions are a node's notification settings.
