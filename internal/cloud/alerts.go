@@ -30,8 +30,8 @@ const alertsConsumer = "alerts"
 // untyped nil: a nil pointer in the interface would be called). It returns
 // the evaluator, for findings computed elsewhere (Report), and a function
 // that runs both until ctx is done.
-func newAlerts(s *stream.Stream, st alert.SweepStore, n alert.Notifier, clk clock.Clock, logger *slog.Logger) (*alert.Evaluator, func(ctx context.Context) error) {
-	ev := alert.NewEvaluator(st, announcing{s, n}, alert.Options{Logger: logger, Clock: clk})
+func newAlerts(s *stream.Stream, st alert.SweepStore, n alert.Notifier, clk clock.Clock, sweepFrom time.Time, logger *slog.Logger) (*alert.Evaluator, func(ctx context.Context) error) {
+	ev := alert.NewEvaluator(st, announcing{s, n}, alert.Options{Logger: logger, Clock: clk, SweepFrom: sweepFrom})
 	return ev, func(ctx context.Context) error {
 		g, ctx := errgroup.WithContext(ctx)
 		g.Go(func() error { return s.Consume(ctx, alertsConsumer, ev.Handle) })

@@ -75,6 +75,11 @@ type Options struct {
 	// default. The demo widens it: while its clock fast-forwards through
 	// the simulated past, a request's flight takes demo hours.
 	UplinkSkew time.Duration
+	// AlertSweepFrom holds the alert sweeps (offline printers, stalled
+	// jobs) until Clock reaches it (alert.Options.SweepFrom): the demo's
+	// clock fills weeks of past at a day per second, during which every
+	// printer would look silent.
+	AlertSweepFrom time.Time
 	// MetricsTokenFile holds the bearer token /metrics asks for
 	// ("Authorization: Bearer …", 401 without it); "" → metrics are
 	// public.

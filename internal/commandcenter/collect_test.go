@@ -262,6 +262,36 @@ func TestPollerPassesOverLayersBeforeLayersFrom(t *testing.T) {
 	if got := f.printer(t, pr.ID).Layers; got != (FeedPosition{"inst-1", 5}) {
 		t.Errorf("layers position = %+v, want past all five", got)
 	}
+
+	// Layers overwritten before they were read are no gap when the
+	// printer's oldest layer left is itself passed over; they are when it
+	// is kept.
+	gaps := func() []string {
+		var out []string
+		for _, r := range f.drain(t) {
+			if r.Kind == fleet.KindGap {
+				out = append(out, fmt.Sprintf("%d-%d", r.Gap.FromSeq, r.Gap.ToSeq))
+			}
+		}
+		return out
+	}
+	early, late := t0.Add(30*time.Second), t0.Add(5*time.Minute)
+	dev.set(func(d *fakeDevice) {
+		d.layers = []fleet.Layer{{Seq: 9, JobID: "job-1", Index: 9, Start: early, End: early}} // 6..8 gone
+	})
+	f.clock.Advance(15 * time.Second)
+	pollOnce(t, f.p)
+	if g := gaps(); len(g) != 0 {
+		t.Errorf("gaps before layers passed over: %v, want none", g)
+	}
+	dev.set(func(d *fakeDevice) {
+		d.layers = []fleet.Layer{{Seq: 12, JobID: "job-1", Index: 12, Start: late, End: late}} // 10..11 gone
+	})
+	f.clock.Advance(15 * time.Second)
+	pollOnce(t, f.p)
+	if diff := cmp.Diff([]string{"10-11"}, gaps()); diff != "" {
+		t.Errorf("gaps before a layer kept (-want +got):\n%s", diff)
+	}
 }
 
 func TestPollerGapsOnEveryFeed(t *testing.T) {
