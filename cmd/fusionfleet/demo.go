@@ -143,6 +143,14 @@ func runDemo(ctx context.Context, args []string, e env) error {
 		// signed request time may be as far off as a minute's flight.
 		MaxRecordAhead: -1, UplinkRecordsPerSecond: -1, UplinkBytesPerSecond: -1,
 		UplinkSkew: time.Duration(demoFill) * time.Minute, AlertSweepFrom: started,
+		// The demo clock runs -speed times real time while the Command
+		// Centers poll and upload in real seconds: a printer is offline
+		// after half a real minute of silence (at the least the usual 10
+		// demo minutes), a job stalled after a real minute without a layer
+		// (bulk data comes every half minute; at the least the usual 30
+		// demo minutes).
+		OfflineAfter: max(10*time.Minute, time.Duration(*speed*float64(30*time.Second))),
+		StallAfter:   max(30*time.Minute, time.Duration(*speed*float64(time.Minute))),
 		// Logins last through the fill and twelve real hours after it.
 		SessionTTL: time.Duration(*history)*24*time.Hour + time.Duration(*speed*float64(12*time.Hour)),
 	})

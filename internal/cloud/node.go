@@ -122,7 +122,9 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	if n.dispatcher, err = newDispatcher(opts.Notify, n.store, opts.Clock, n.log); err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)
 	}
-	n.evaluator, n.runAlerts = newAlerts(n.stream, n.store, n.dispatcher, opts.Clock, opts.AlertSweepFrom, n.log)
+	n.evaluator, n.runAlerts = newAlerts(n.stream, n.store, n.dispatcher, alert.Options{
+		Logger: n.log, Clock: opts.Clock, SweepFrom: opts.AlertSweepFrom, OfflineAfter: opts.OfflineAfter, StallAfter: opts.StallAfter,
+	})
 	n.writer = ingest.NewWriter(n.store, n.stream, ingest.Options{Logger: n.log, Metrics: m.ingest, Clock: opts.Clock})
 
 	n.hub = dashboard.NewHub()

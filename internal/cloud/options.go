@@ -80,6 +80,13 @@ type Options struct {
 	// clock fills weeks of past at a day per second, during which every
 	// printer would look silent.
 	AlertSweepFrom time.Time
+	// OfflineAfter is how long a printer may go unreported before the
+	// dashboard calls it offline and an offline alert opens; 0 → their
+	// defaults (3 and 10 minutes). StallAfter is how long a printing job
+	// may finish no layer before a stalled-job alert; 0 → 30 minutes. The
+	// demo lengthens both: its clock runs -speed times real time, while
+	// its Command Centers poll and upload in real seconds.
+	OfflineAfter, StallAfter time.Duration
 	// MetricsTokenFile holds the bearer token /metrics asks for
 	// ("Authorization: Bearer …", 401 without it); "" → metrics are
 	// public.

@@ -109,6 +109,9 @@ type Options struct {
 	TrustedProxies []netip.Prefix
 	// Demo, if set, labels every page as the demo's (see DemoClock).
 	Demo *DemoClock
+	// OfflineAfter is how long a printer may go unreported before its
+	// card says it is offline; 0 → 3 minutes.
+	OfflineAfter time.Duration
 }
 
 // DemoClock describes the demo's one clock, for the label on every page:
@@ -180,6 +183,7 @@ type handler struct {
 	ttl       time.Duration
 	proxies   []netip.Prefix
 	demo      *DemoClock // nil unless the demo's
+	offline   time.Duration
 	cop       *http.CrossOriginProtection
 	pages     map[string]*template.Template
 	zones     sync.Map // time zone name → *time.Location, see zone
@@ -219,6 +223,7 @@ func newHandler(d Deps, hub *Hub, opts Options) *ui {
 		ttl:       opts.SessionTTL,
 		proxies:   opts.TrustedProxies,
 		demo:      opts.Demo,
+		offline:   opts.OfflineAfter,
 		cop:       http.NewCrossOriginProtection(),
 		pages:     make(map[string]*template.Template),
 		heartbeat: heartbeatEvery,

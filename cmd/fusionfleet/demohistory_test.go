@@ -1,0 +1,169 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fusionfleet/fusionfleet/internal/printer"
+	"github.com/fusionfleet/fusionfleet/internal/wait"
+)
+
+// Issue 13: the demo opens with a simulated past and anonymous peers.
+// Right after its start has filled the past, the benchmark shows bands,
+// the 30-day KPIs cover many days, and the peers' printers are none of
+// the demo user's; a second start on the same data fills nothing again.
+func TestDemoHistoryAndPeers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the whole system with peers and fills days of past")
+	}
+	data := t.TempDir()
+	// The benchmark compares whole calendar months: the past reaches three
+	// days into the last one, and no further, to keep the test short.
+	days := time.Now().UTC().Day() + 3
+	flags := []string{"-printers", "2", "-history", fmt.Sprint(days), "-peers", "6", "-poll", "500ms", "-speed", "600"}
+	start := time.Now()
+	d := startDemoRunIn(t, data, flags...)
+	if err := wait.Until(time.Duration(days)*time.Second+90*time.Second, 200*time.Millisecond, func() error {
+		if d.out.get("history") == "" {
+			return fmt.Errorf("no history line")
+		}
+		return nil
+	}); err != nil {
+		t.Fatalf("%v\nlogs:\n%s", err, d.logs)
+	}
+	if got, want := d.out.get("history"), fmt.Sprintf("%d.0 days filled in ", days); !strings.HasPrefix(got, want) {
+		t.Errorf("first start: history %q, want it to begin %q", got, want)
+	}
+	t.Logf("%d days of past filled %v after start: %s", days, time.Since(start).Round(time.Second), d.out.get("history"))
+
+	base := d.out.get("cloud")
+	user, password, _ := strings.Cut(d.out.get("login"), " ")
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+	login(t, client, base, user, password, http.StatusOK)
+	token := apiToken(t, client, base)
+	api := func(path string, v any) error {
+		req, _ := http.NewRequest(http.MethodGet, base+"api/v1/"+path, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("GET %s: %s", path, resp.Status)
+		}
+		return json.NewDecoder(resp.Body).Decode(v)
+	}
+
+	// The data of the past's last minutes may still be on its way (bulk
+	// data leaves the Command Centers every half minute).
+	err := wait.Until(90*time.Second, time.Second, func() error {
+		var bench struct {
+			Bands []struct {
+				Key      string `json:"key"`
+				TooSmall bool   `json:"too_small"`
+			} `json:"bands"`
+		}
+		if err := api("benchmark?model=FF-4200&period=1m", &bench); err != nil {
+			return err
+		}
+		var shown []string
+		for _, b := range bench.Bands {
+			if !b.TooSmall {
+				shown = append(shown, b.Key)
+			}
+		}
+		if len(shown) == 0 {
+			return fmt.Errorf("benchmark of FF-4200 last month: every band too small (%+v)", bench.Bands)
+		}
+		var kpis struct {
+			Days []json.RawMessage `json:"days"`
+		}
+		if err := api("kpis?period=30d", &kpis); err != nil {
+			return err
+		}
+		if want := min(days, 30) / 2; len(kpis.Days) < want {
+			return fmt.Errorf("30-day KPIs have %d days with data, want at least %d", len(kpis.Days), want)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("%v\nlogs:\n%s", err, d.logs)
+	}
+
+	// The peers' printers are their own: the demo user lists only the
+	// demo's, and a peer's printer is not found.
+	var printers []struct {
+		ID   string `json:"id"`
+		Name string `json:"name"`
+	}
+	if err := api("printers", &printers); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, p := range printers {
+		names = append(names, p.Name)
+	}
+	if len(printers) != 2 || strings.Contains(strings.Join(names, ","), "Peer") {
+		t.Errorf("the demo user's printers: %v, want the demo's two only", names)
+	}
+	peer := printer.New(printer.Options{Seed: 1001}).Identity().PrinterID // startDemoPeer's seeds
+	var none any
+	if err := api("printers/"+url.PathEscape(string(peer)), &none); err == nil || !strings.Contains(err.Error(), "404") {
+		t.Errorf("a peer's printer through the demo user's API: %v, want 404", err)
+	}
+	d.stop(t)
+
+	second := startDemoRunIn(t, data, flags...)
+	if err := wait.Until(30*time.Second, 100*time.Millisecond, func() error {
+		if second.out.get("history") == "" {
+			return fmt.Errorf("no history line")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := second.out.get("history"); !strings.HasPrefix(got, "nothing to fill") {
+		t.Errorf("second start on the same data: history %q, want nothing to fill", got)
+	}
+	second.stop(t)
+}
+
+var apiTokenField = regexp.MustCompile(`value="([^"]+)"[^>]*data-api-token`)
+
+// apiToken creates a read-only API token through the dashboard.
+func apiToken(t *testing.T, client *http.Client, base string) string {
+	t.Helper()
+	m := csrfField.FindStringSubmatch(getBody(t, client, base+"tokens"))
+	if m == nil {
+		t.Fatal("tokens page has no CSRF field")
+	}
+	req, _ := http.NewRequest(http.MethodPost, base+"tokens", strings.NewReader(url.Values{
+		"csrf": {m[1]}, "name": {"test"}, "scope": {"read"},
+	}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", strings.TrimSuffix(base, "/"))
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tm := apiTokenField.FindStringSubmatch(string(b))
+	if resp.StatusCode != http.StatusOK || tm == nil {
+		t.Fatalf("create API token: %s, no token in the page", resp.Status)
+	}
+	return tm[1]
+}
