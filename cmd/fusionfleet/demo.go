@@ -135,7 +135,7 @@ func runDemo(ctx context.Context, args []string, e env) error {
 	node, err := cloud.New(ctx, cloud.Options{
 		DataDir: filepath.Join(*data, "cloud"), Listen: "127.0.0.1:0", DashboardListen: "127.0.0.1:0",
 		Hosts: []string{"127.0.0.1"}, Logger: logger, Notify: notify, Clock: clk,
-		Demo: &dashboard.DemoClock{Speed: *speed, Bulk: demoBulkInterval},
+		Demo: &dashboard.DemoClock{Speed: *speed, Bulk: demoBulkReal(*speed, *poll)},
 		// The demo clock runs ahead of the real one once the past is
 		// filled: no bound on record times ahead. Its Command Centers
 		// back-fill weeks on loopback: no rate limit. While the clock
@@ -169,8 +169,8 @@ func runDemo(ctx context.Context, args []string, e env) error {
 		EnrolToken: token, Name: "Demo Command Center", Printers: addrs, TrustNewPrinters: true,
 		UIHost: "127.0.0.1", UIFirstPort: uiFirst, UILastPort: uiLast,
 		PollInterval: *poll, UploadInterval: *poll, Clock: clk, Logger: logger,
-		// The demo shows changes at once and bulk data every half minute
-		// (real time: the uploader sleeps real time between its steps).
+		// The demo shows changes at once, and bulk data as often as a
+		// real site, on the demo clock (see demoBulkInterval).
 		PriorityDelay: time.Second, BulkInterval: demoBulkInterval, UpdateInterval: demoUpdateInterval,
 		// The accelerated printers make far more data than real ones: no
 		// bandwidth cap on loopback, and wear read every demo hour (every
@@ -191,10 +191,13 @@ func runDemo(ctx context.Context, args []string, e env) error {
 		}
 		g.Go(func() error { return agent(gctx) })
 	}
+	ccs := []*site.Node{cc}
 	for i := range *peers {
-		if err := startDemoPeer(ctx, g, gctx, node, filepath.Join(*data, "peers", strconv.Itoa(i+1)), i+1, *poll, clk, logger); err != nil {
+		peer, err := startDemoPeer(ctx, g, gctx, node, filepath.Join(*data, "peers", strconv.Itoa(i+1)), i+1, *poll, clk, logger)
+		if err != nil {
 			return fail(fmt.Errorf("demo: peer %d: %w", i+1, err))
 		}
+		ccs = append(ccs, peer)
 	}
 
 	// Everything is enrolled and paired: time may flow.
@@ -207,7 +210,10 @@ func runDemo(ctx context.Context, args []string, e env) error {
 	fmt.Fprintf(e.stdout, "updates: %s (release with: fusionfleet release add-target -dir %s -version 4.3.0 -models FF-4200 FILE; approve at %supdates)\n",
 		repoDir, repoDir, cc.URL())
 	fmt.Fprintf(e.stdout, "data: %s (%d printers, %d peer organisations, demo clock %gx; Ctrl-C stops)\n", *data, *n, *peers, *speed)
-	g.Go(func() error { return showFill(gctx, clk, e, from, started, 200*time.Millisecond) })
+	g.Go(func() error {
+		return showFill(gctx, fill{clk: clk, from: from, started: started, pending: outboxes(ccs),
+			drained: 50 * len(ccs), patience: 2 * time.Minute, tick: 200 * time.Millisecond}, e)
+	})
 
 	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
 		return err
@@ -215,14 +221,37 @@ func runDemo(ctx context.Context, args []string, e env) error {
 	return nil
 }
 
+// outboxes counts the records the Command Centers ccs hold for the cloud.
+func outboxes(ccs []*site.Node) func(ctx context.Context) (int, error) {
+	return func(ctx context.Context) (int, error) {
+		total := 0
+		for _, cc := range ccs {
+			n, err := cc.Store().Outbox().PendingCount(ctx)
+			if err != nil {
+				return 0, err
+			}
+			total += n
+		}
+		return total, nil
+	}
+}
+
 // demoFill is how fast the demo clock fills the past: a day per second.
 // Measured on two cores, the default demo (4 printers, 6 peers of 2)
 // keeps up with it, see the README.
 const demoFill = 24 * 60 * 60
 
-// demoBulkInterval is how often the demo's Command Center sends bulk
-// data (jobs, layers, wear), in real time; the dashboard says so.
-const demoBulkInterval = 30 * time.Second
+// demoBulkInterval is how often the demo's Command Centers send bulk data
+// (jobs, layers, wear): every five minutes of the demo clock, as a real
+// site does. Their uploaders wake every -poll of real time, so in real
+// time bulk data goes every demoBulkReal.
+const demoBulkInterval = 5 * time.Minute
+
+// demoBulkReal is how often bulk data goes in real time, at speed with
+// uploads every poll: what the dashboard's pages of bulk data lag by.
+func demoBulkReal(speed float64, poll time.Duration) time.Duration {
+	return max(time.Duration(float64(demoBulkInterval)/speed), poll)
+}
 
 // demoUpdateInterval is how often the demo's mirror and printers look for
 // updates: often, so that a release shows within seconds.

@@ -49,29 +49,29 @@ var peerNoLayers = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
 // model, so that both models' benchmarks have a cohort) paired with it.
 // The organisation's ID is kept in dir, so a later start finds it again.
 // The printers and the Command Center run in g until gctx ends.
-func startDemoPeer(ctx context.Context, g *errgroup.Group, gctx context.Context, node *cloud.Node, dir string, i int, poll time.Duration, clk clock.Clock, logger *slog.Logger) error {
+func startDemoPeer(ctx context.Context, g *errgroup.Group, gctx context.Context, node *cloud.Node, dir string, i int, poll time.Duration, clk clock.Clock, logger *slog.Logger) (*site.Node, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
+		return nil, err
 	}
 	orgFile := filepath.Join(dir, "org")
 	b, err := os.ReadFile(orgFile)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
+		return nil, err
 	}
 	known := fleet.OrgID(strings.TrimSpace(string(b)))
 	org, token, err := node.DemoPeer(ctx, known, fmt.Sprintf("Peer organisation %d", i))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if org != known {
 		if err := os.WriteFile(orgFile, []byte(string(org)+"\n"), 0o600); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	ccDir := filepath.Join(dir, "commandcenter")
 	fp, err := site.Fingerprint(ccDir, time.Now())
 	if err != nil {
-		return err
+		return nil, err
 	}
 	logger = logger.With("peer", i)
 	var addrs []string
@@ -80,7 +80,7 @@ func startDemoPeer(ctx context.Context, g *errgroup.Group, gctx context.Context,
 			Name: fmt.Sprintf("Peer %d printer %d", i, j+1), Model: model, Seed: int64(1000*i + j + 1), Clock: clk,
 		})
 		if err != nil {
-			return fmt.Errorf("printer %d: %w", j+1, err)
+			return nil, fmt.Errorf("printer %d: %w", j+1, err)
 		}
 		addrs = append(addrs, p.addr)
 		g.Go(func() error { return p.run(gctx) })
@@ -95,10 +95,10 @@ func startDemoPeer(ctx context.Context, g *errgroup.Group, gctx context.Context,
 		Stdin: strings.NewReader(""), Stdout: io.Discard,
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	g.Go(func() error { return cc.Run(gctx) })
-	return nil
+	return cc, nil
 }
 
 // demoClockFile keeps the demo clock's time between runs.
@@ -164,35 +164,75 @@ type fillClock interface {
 	Speed() float64
 }
 
-// showFill shows the filling of the past until the demo clock has caught
-// up with the real time: a bar on a terminal, a line every tenth
-// otherwise; then one "history:" line on stdout saying what was filled
-// and how long it took.
-func showFill(ctx context.Context, clk fillClock, e env, from, started time.Time, tick time.Duration) error {
-	p, at := clk.Progress()
+// fill is what showFill shows: the demo clock filling the past from from,
+// started at the real time started, and the records its Command Centers
+// still hold for the cloud.
+type fill struct {
+	clk           fillClock
+	from, started time.Time
+	pending       func(ctx context.Context) (int, error)
+	// drained is how few records left count as uploaded (status goes on
+	// arriving); patience is how long after the clock caught up the
+	// upload is waited for at most.
+	drained  int
+	patience time.Duration
+	tick     time.Duration
+}
+
+// showFill shows the filling of the past: until the demo clock has
+// caught up with the real time, then until the Command Centers have
+// uploaded it, a bar on a terminal, a line every tenth (and every few
+// seconds of upload) otherwise; then one "history:" line on stdout saying
+// what was filled and how long it took.
+func showFill(ctx context.Context, f fill, e env) error {
+	p, at := f.clk.Progress()
 	if p >= 1 {
 		fmt.Fprintf(e.stdout, "history: nothing to fill; the demo clock reads %s and runs %gx real time\n",
-			at.UTC().Format("2006-01-02 15:04"), clk.Speed())
+			at.UTC().Format("2006-01-02 15:04"), f.clk.Speed())
 		return nil
 	}
 	tty := isTerminal(e.stderr)
-	days := started.Sub(from).Hours() / 24
-	t := time.NewTicker(tick)
+	days := f.started.Sub(f.from).Hours() / 24
+	t := time.NewTicker(f.tick)
 	defer t.Stop()
-	shown := -1
+	var (
+		shown            = -1
+		caughtUp, lastAt time.Time
+		left             int
+	)
 	for {
-		p, at = clk.Progress()
-		switch {
-		case tty:
-			const width = 30
-			done := int(p * width)
-			fmt.Fprintf(e.stderr, "\rfilling the past: [%s%s] %3.0f%%  %s  (%.0f of %.0f days)",
-				strings.Repeat("#", done), strings.Repeat("-", width-done), p*100, at.UTC().Format("2006-01-02"), p*days, days)
-		case int(p*10) > shown:
-			shown = int(p * 10)
-			fmt.Fprintf(e.stderr, "filling the past: %3.0f%%, demo clock at %s\n", p*100, at.UTC().Format("2006-01-02 15:04"))
+		p, at = f.clk.Progress()
+		if p >= 1 && caughtUp.IsZero() {
+			caughtUp = time.Now()
 		}
 		if p >= 1 {
+			n, err := f.pending(ctx)
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return fmt.Errorf("demo: %w", err)
+			}
+			left = n
+		}
+		done := p >= 1 && (left <= f.drained || time.Since(caughtUp) > f.patience)
+		const width = 30
+		switch {
+		case tty:
+			bar := int(p * width)
+			fmt.Fprintf(e.stderr, "\rfilling the past: [%s%s] %3.0f%%  %s  (%.0f of %.0f days)",
+				strings.Repeat("#", bar), strings.Repeat("-", width-bar), p*100, at.UTC().Format("2006-01-02"), p*days, days)
+			if p >= 1 {
+				fmt.Fprintf(e.stderr, "; uploading, %d records left   ", left)
+			}
+		case p < 1 && int(p*10) > shown:
+			shown = int(p * 10)
+			fmt.Fprintf(e.stderr, "filling the past: %3.0f%%, demo clock at %s\n", p*100, at.UTC().Format("2006-01-02 15:04"))
+		case p >= 1 && !done && time.Since(lastAt) >= 5*time.Second:
+			lastAt = time.Now()
+			fmt.Fprintf(e.stderr, "filling the past: uploading, %d records left\n", left)
+		}
+		if done {
 			break
 		}
 		select {
@@ -207,8 +247,12 @@ func showFill(ctx context.Context, clk fillClock, e env, from, started time.Time
 	if tty {
 		fmt.Fprintln(e.stderr)
 	}
-	fmt.Fprintf(e.stdout, "history: %.1f days filled in %s; the demo clock now runs %gx real time\n",
-		days, time.Since(started).Round(time.Second), clk.Speed())
+	note := ""
+	if left > f.drained {
+		note = fmt.Sprintf(" (%d records still on their way)", left)
+	}
+	fmt.Fprintf(e.stdout, "history: %.1f days filled in %s%s; the demo clock now runs %gx real time\n",
+		days, time.Since(f.started).Round(time.Second), note, f.clk.Speed())
 	return nil
 }
 

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -9,6 +11,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -166,4 +169,148 @@ func apiToken(t *testing.T, client *http.Client, base string) string {
 		t.Fatalf("create API token: %s, no token in the page", resp.Status)
 	}
 	return tm[1]
+}
+
+// Bulk data goes every five demo minutes, but no more often than the
+// uploader wakes: the dashboard's label says the real interval.
+func TestDemoBulkReal(t *testing.T) {
+	for _, tt := range []struct {
+		speed float64
+		poll  time.Duration
+		want  time.Duration
+	}{
+		{60, 2 * time.Second, 5 * time.Second},
+		{1, 2 * time.Second, 5 * time.Minute},
+		{600, 500 * time.Millisecond, 500 * time.Millisecond},
+	} {
+		if got := demoBulkReal(tt.speed, tt.poll); got != tt.want {
+			t.Errorf("demoBulkReal(%v, %v) = %v, want %v", tt.speed, tt.poll, got, tt.want)
+		}
+	}
+}
+
+// fakeFill is a demo clock that reports the progress it is told.
+type fakeFill struct {
+	mu    sync.Mutex
+	p     float64
+	at    time.Time
+	reads int
+}
+
+func (f *fakeFill) Progress() (float64, time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reads++
+	return f.p, f.at
+}
+
+// read waits until showFill has read the clock at least n times.
+func (f *fakeFill) read(n int) {
+	for {
+		f.mu.Lock()
+		r := f.reads
+		f.mu.Unlock()
+		if r >= n {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func (f *fakeFill) Speed() float64 { return 60 }
+
+func (f *fakeFill) set(p float64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.p = p
+}
+
+// showFill prints progress lines while the clock fills the past, waits for
+// the Command Centers' upload, and ends with one history line; it says so
+// when the upload outlasts its patience, reports a failing outbox, and
+// has nothing to fill when the clock needs none.
+func TestShowFill(t *testing.T) {
+	started := time.Date(2026, 12, 7, 8, 0, 0, 0, time.UTC)
+	from := started.AddDate(0, 0, -10)
+	run := func(f fill, steps func(*fakeFill)) (string, string, error) {
+		clk := f.clk.(*fakeFill)
+		var out, errOut strings.Builder
+		done := make(chan error, 1)
+		go func() {
+			done <- showFill(t.Context(), f, env{stdout: &syncBuilder{b: &out}, stderr: &syncBuilder{b: &errOut}})
+		}()
+		steps(clk)
+		select {
+		case err := <-done:
+			return out.String(), errOut.String(), err
+		case <-time.After(10 * time.Second):
+			t.Fatal("showFill did not end")
+			return "", "", nil
+		}
+	}
+	// later1 lets showFill begin below 1, then completes the clock.
+	later1 := func(c *fakeFill) {
+		c.read(2)
+		c.set(1)
+	}
+	left := 500
+	var mu sync.Mutex
+	pending := func(context.Context) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return left, nil
+	}
+	f := fill{clk: &fakeFill{at: from}, from: from, started: started, pending: pending, drained: 50, patience: time.Minute, tick: time.Millisecond}
+	out, progress, err := run(f, func(c *fakeFill) {
+		for i, p := range []float64{0.25, 0.5, 1} {
+			c.read(2 * (i + 1))
+			c.set(p)
+		}
+		c.read(8)
+		mu.Lock()
+		left = 10
+		mu.Unlock()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out, "history: 10.0 days filled in ") || strings.Contains(out, "on their way") {
+		t.Errorf("history line %q, want the ten days filled and uploaded", out)
+	}
+	for _, want := range []string{"filling the past:   0%", "filling the past:  25%", "filling the past:  50%", "uploading, 500 records left"} {
+		if !strings.Contains(progress, want) {
+			t.Errorf("progress lacks %q:\n%s", want, progress)
+		}
+	}
+
+	f.clk, f.patience = &fakeFill{p: 0.5, at: started}, 30*time.Millisecond
+	mu.Lock()
+	left = 500
+	mu.Unlock()
+	if out, _, _ := run(f, later1); !strings.Contains(out, "(500 records still on their way)") {
+		t.Errorf("upload outlasting the patience: %q, want the records left named", out)
+	}
+
+	f.clk = &fakeFill{p: 0.5, at: started}
+	f.pending = func(context.Context) (int, error) { return 0, errors.New("disk gone") }
+	if out, _, err := run(f, later1); err == nil || !strings.Contains(err.Error(), "disk gone") {
+		t.Errorf("failing outbox: %v (%q), want its error", err, out)
+	}
+
+	f.clk, f.from = &fakeFill{p: 1, at: started.Add(time.Hour)}, started.Add(time.Hour)
+	if out, _, err := run(f, func(*fakeFill) {}); err != nil || !strings.HasPrefix(out, "history: nothing to fill; the demo clock reads 2026-12-07 09:00") {
+		t.Errorf("nothing to fill: %q, %v", out, err)
+	}
+}
+
+// syncBuilder is a strings.Builder safe for concurrent use.
+type syncBuilder struct {
+	mu sync.Mutex
+	b  *strings.Builder
+}
+
+func (w *syncBuilder) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
 }
