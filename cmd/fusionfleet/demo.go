@@ -19,6 +19,8 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/printer"
 	"github.com/fusionfleet/fusionfleet/internal/site"
 	"github.com/fusionfleet/fusionfleet/internal/updaterepo"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
 func runDemo(ctx context.Context, args []string, e env) error {
@@ -132,7 +134,11 @@ func runDemo(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return fail(err)
 	}
-	node, err := cloud.New(ctx, cloud.Options{
+	// The cloud's metrics, as the node would make them, read by the fill's
+	// progress too.
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	node, err := cloud.New(ctx, cloud.Options{Registry: reg,
 		DataDir: filepath.Join(*data, "cloud"), Listen: "127.0.0.1:0", DashboardListen: "127.0.0.1:0",
 		Hosts: []string{"127.0.0.1"}, Logger: logger, Notify: notify, Clock: clk,
 		Demo: &dashboard.DemoClock{Speed: *speed, Bulk: demoBulkReal(*speed, *poll)},
@@ -211,8 +217,8 @@ func runDemo(ctx context.Context, args []string, e env) error {
 		repoDir, repoDir, cc.URL())
 	fmt.Fprintf(e.stdout, "data: %s (%d printers, %d peer organisations, demo clock %gx; Ctrl-C stops)\n", *data, *n, *peers, *speed)
 	g.Go(func() error {
-		return showFill(gctx, fill{clk: clk, from: from, started: started, pending: outboxes(ccs),
-			drained: 50 * len(ccs), patience: 2 * time.Minute, tick: 200 * time.Millisecond}, e)
+		return showFill(gctx, fill{clk: clk, from: from, started: started, pending: outboxes(ccs), storing: streamBacklog(reg),
+			drained: 50 * len(ccs), stored: 2 * len(ccs), patience: 2 * time.Minute, tick: 200 * time.Millisecond}, e)
 	})
 
 	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/fusionfleet/fusionfleet/internal/clock"
@@ -165,18 +166,20 @@ type fillClock interface {
 }
 
 // fill is what showFill shows: the demo clock filling the past from from,
-// started at the real time started, and the records its Command Centers
-// still hold for the cloud.
+// started at the real time started, the records its Command Centers still
+// hold for the cloud (pending) and the batches the cloud holds in its
+// stream, not yet in its store (storing).
 type fill struct {
 	clk           fillClock
 	from, started time.Time
 	pending       func(ctx context.Context) (int, error)
-	// drained is how few records left count as uploaded (status goes on
-	// arriving); patience is how long after the clock caught up the
-	// upload is waited for at most.
-	drained  int
-	patience time.Duration
-	tick     time.Duration
+	storing       func() (int, error)
+	// drained and stored are how few records and batches left count as
+	// done (status goes on arriving); patience is how long after the clock
+	// caught up they are waited for at most.
+	drained, stored int
+	patience        time.Duration
+	tick            time.Duration
 }
 
 // showFill shows the filling of the past: until the demo clock has
@@ -198,7 +201,7 @@ func showFill(ctx context.Context, f fill, e env) error {
 	var (
 		shown            = -1
 		caughtUp, lastAt time.Time
-		left             int
+		left, batches    int
 	)
 	for {
 		p, at = f.clk.Progress()
@@ -213,9 +216,12 @@ func showFill(ctx context.Context, f fill, e env) error {
 				}
 				return fmt.Errorf("demo: %w", err)
 			}
+			if batches, err = f.storing(); err != nil {
+				return fmt.Errorf("demo: %w", err)
+			}
 			left = n
 		}
-		done := p >= 1 && (left <= f.drained || time.Since(caughtUp) > f.patience)
+		done := p >= 1 && ((left <= f.drained && batches <= f.stored) || time.Since(caughtUp) > f.patience)
 		const width = 30
 		switch {
 		case tty:
@@ -223,14 +229,14 @@ func showFill(ctx context.Context, f fill, e env) error {
 			fmt.Fprintf(e.stderr, "\rfilling the past: [%s%s] %3.0f%%  %s  (%.0f of %.0f days)",
 				strings.Repeat("#", bar), strings.Repeat("-", width-bar), p*100, at.UTC().Format("2006-01-02"), p*days, days)
 			if p >= 1 {
-				fmt.Fprintf(e.stderr, "; uploading, %d records left   ", left)
+				fmt.Fprintf(e.stderr, "; uploading: %d records, storing: %d batches   ", left, batches)
 			}
 		case p < 1 && int(p*10) > shown:
 			shown = int(p * 10)
 			fmt.Fprintf(e.stderr, "filling the past: %3.0f%%, demo clock at %s\n", p*100, at.UTC().Format("2006-01-02 15:04"))
 		case p >= 1 && !done && time.Since(lastAt) >= 5*time.Second:
 			lastAt = time.Now()
-			fmt.Fprintf(e.stderr, "filling the past: uploading, %d records left\n", left)
+			fmt.Fprintf(e.stderr, "filling the past: uploading: %d records, storing: %d batches\n", left, batches)
 		}
 		if done {
 			break
@@ -248,12 +254,36 @@ func showFill(ctx context.Context, f fill, e env) error {
 		fmt.Fprintln(e.stderr)
 	}
 	note := ""
-	if left > f.drained {
-		note = fmt.Sprintf(" (%d records still on their way)", left)
+	if left > f.drained || batches > f.stored {
+		note = fmt.Sprintf(" (%d records and %d batches still on their way)", left, batches)
 	}
 	fmt.Fprintf(e.stdout, "history: %.1f days filled in %s%s; the demo clock now runs %gx real time\n",
 		days, time.Since(f.started).Round(time.Second), note, f.clk.Speed())
 	return nil
+}
+
+// streamBacklog reads from reg, the cloud's metrics, how many batches its
+// stream holds that the store has not taken yet.
+func streamBacklog(reg prometheus.Gatherer) func() (int, error) {
+	return func() (int, error) {
+		mfs, err := reg.Gather()
+		if err != nil {
+			return 0, err
+		}
+		for _, mf := range mfs {
+			if mf.GetName() != "fusionfleet_stream_consumer_pending" {
+				continue
+			}
+			for _, m := range mf.GetMetric() {
+				for _, l := range m.GetLabel() {
+					if l.GetName() == "consumer" && l.GetValue() == cloud.StoreConsumer {
+						return int(m.GetGauge().GetValue()), nil
+					}
+				}
+			}
+		}
+		return 0, nil // nothing consumed yet
+	}
 }
 
 // isTerminal reports whether w is a terminal, where a bar can redraw.

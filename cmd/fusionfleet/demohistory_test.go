@@ -15,8 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fusionfleet/fusionfleet/internal/cloud"
 	"github.com/fusionfleet/fusionfleet/internal/printer"
 	"github.com/fusionfleet/fusionfleet/internal/wait"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Issue 13: the demo opens with a simulated past and anonymous peers.
@@ -260,7 +262,14 @@ func TestShowFill(t *testing.T) {
 		defer mu.Unlock()
 		return left, nil
 	}
-	f := fill{clk: &fakeFill{at: from}, from: from, started: started, pending: pending, drained: 50, patience: time.Minute, tick: time.Millisecond}
+	batches := 0
+	storing := func() (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return batches, nil
+	}
+	f := fill{clk: &fakeFill{at: from}, from: from, started: started, pending: pending, storing: storing,
+		drained: 50, stored: 2, patience: time.Minute, tick: time.Millisecond}
 	out, progress, err := run(f, func(c *fakeFill) {
 		for i, p := range []float64{0.25, 0.5, 1} {
 			c.read(2 * (i + 1))
@@ -268,7 +277,11 @@ func TestShowFill(t *testing.T) {
 		}
 		c.read(8)
 		mu.Lock()
-		left = 10
+		left, batches = 10, 40 // uploaded, not yet stored
+		mu.Unlock()
+		c.read(12)
+		mu.Lock()
+		batches = 1
 		mu.Unlock()
 	})
 	if err != nil {
@@ -277,7 +290,8 @@ func TestShowFill(t *testing.T) {
 	if !strings.HasPrefix(out, "history: 10.0 days filled in ") || strings.Contains(out, "on their way") {
 		t.Errorf("history line %q, want the ten days filled and uploaded", out)
 	}
-	for _, want := range []string{"filling the past:   0%", "filling the past:  25%", "filling the past:  50%", "uploading, 500 records left"} {
+	for _, want := range []string{"filling the past:   0%", "filling the past:  25%", "filling the past:  50%",
+		"uploading: 500 records, storing: 0 batches"} {
 		if !strings.Contains(progress, want) {
 			t.Errorf("progress lacks %q:\n%s", want, progress)
 		}
@@ -287,10 +301,15 @@ func TestShowFill(t *testing.T) {
 	mu.Lock()
 	left = 500
 	mu.Unlock()
-	if out, _, _ := run(f, later1); !strings.Contains(out, "(500 records still on their way)") {
+	if out, _, _ := run(f, later1); !strings.Contains(out, "(500 records and 1 batches still on their way)") {
 		t.Errorf("upload outlasting the patience: %q, want the records left named", out)
 	}
 
+	f.clk = &fakeFill{p: 0.5, at: started}
+	f.storing = func() (int, error) { return 0, errors.New("no metrics") }
+	if out, _, err := run(f, later1); err == nil || !strings.Contains(err.Error(), "no metrics") {
+		t.Errorf("failing metrics: %v (%q), want their error", err, out)
+	}
 	f.clk = &fakeFill{p: 0.5, at: started}
 	f.pending = func(context.Context) (int, error) { return 0, errors.New("disk gone") }
 	if out, _, err := run(f, later1); err == nil || !strings.Contains(err.Error(), "disk gone") {
@@ -313,4 +332,20 @@ func (w *syncBuilder) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.b.Write(p)
+}
+
+// The store's backlog is the stream consumer's lag in the cloud's metrics;
+// before anything was consumed there is none.
+func TestStreamBacklog(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	if n, err := streamBacklog(reg)(); n != 0 || err != nil {
+		t.Errorf("no metric yet: %d, %v; want 0", n, err)
+	}
+	vec := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "fusionfleet_stream_consumer_pending", Help: "h"}, []string{"consumer"})
+	reg.MustRegister(vec)
+	vec.WithLabelValues("alerts").Set(3)
+	vec.WithLabelValues(cloud.StoreConsumer).Set(7)
+	if n, err := streamBacklog(reg)(); n != 7 || err != nil {
+		t.Errorf("store consumer 7 behind: %d, %v", n, err)
+	}
 }

@@ -174,6 +174,11 @@ func (n *Node) certificate() (tls.Certificate, error) {
 	return ca.Server, nil
 }
 
+// StoreConsumer is the stream's durable consumer that writes to the store:
+// its lag (the metric fusionfleet_stream_consumer_pending of this
+// consumer) is what the store is behind the uploads.
+const StoreConsumer = "sql-writer"
+
 // Run serves until ctx ends or a part fails, then stops every part and
 // closes the node. The parts: the HTTPS server (and the plain dashboard),
 // the SQL writer, the alert evaluator and its sweeps, the update
@@ -191,7 +196,7 @@ func (n *Node) Run(ctx context.Context) error {
 			return httpserver.Run(ctx, n.log, "dashboard http", n.plain, func() error { return n.plain.Serve(n.plainLn) })
 		})
 	}
-	g.Go(func() error { return n.stream.Consume(ctx, "sql-writer", n.writer.Handle) })
+	g.Go(func() error { return n.stream.Consume(ctx, StoreConsumer, n.writer.Handle) })
 	g.Go(func() error { return n.runAlerts(ctx) })
 	g.Go(func() error { return n.updates.Run(ctx, storeFailures{n.store}) })
 	g.Go(func() error { return runUpdateAlerts(ctx, n.updates, n.store, n.evaluator, n.log) })
