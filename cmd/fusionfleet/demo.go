@@ -183,7 +183,8 @@ func runDemo(ctx context.Context, args []string, e env) error {
 		// poll while the past fills), so that wear plots fill. The past
 		// goes without per-layer data (see PollerOptions.LayersFrom).
 		RateBytes: -1, SnapshotInterval: time.Hour, LayersFrom: started,
-		Stdin: e.stdin, Stdout: io.Discard,
+		ClockNote: fmt.Sprintf("Demo clock, %g× real time: every time shown is simulated.", *speed),
+		Stdin:     e.stdin, Stdout: io.Discard,
 	})
 	if err != nil {
 		return fail(err)

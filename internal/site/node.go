@@ -128,7 +128,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 		return nil, fmt.Errorf("commandcenter: %w", err)
 	}
 	n.ui = httpserver.New(localui.NewHandler(localui.SourcesOf(n.store), localui.HandlerOptions{
-		Logger: n.log, Clock: opts.Clock, Metrics: reg, Updates: n.mirror, Mirror: n.mirrorHandler(),
+		Logger: n.log, Clock: opts.Clock, ClockNote: opts.ClockNote, Metrics: reg, Updates: n.mirror, Mirror: n.mirrorHandler(),
 		Hosts: opts.UIHosts, Password: opts.UIPassword, Fingerprint: n.fingerprint,
 		SelfTest: &commandcenter.SelfTestConfig{CloudURL: opts.CloudURL, RootCAs: opts.RootCAs, LocalUI: n.ln.Addr().String(),
 			Reader: n.dialer(nil)},
