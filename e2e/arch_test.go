@@ -102,10 +102,11 @@ func TestEveryPackageHasAComment(t *testing.T) {
 // code, and the cloud never links site code. Shared: fleet (vocabulary),
 // uplink (the protocol both ends speak), update (the verifying client and
 // the mirror; the repository and publishing are updaterepo's, the
-// cloud's), clock.
+// cloud's), clock, and helpers such as tlsca (the cloud's and the local
+// UI's own certificate authorities) and httpserver.
 func TestTierBoundaries(t *testing.T) {
 	site := []string{"site", "printer", "deviceapi", "commandcenter", "privacy", "outbox", "sitedb"}
-	cloud := []string{"cloud", "updaterepo", "store", "dashboard", "ingest", "stream", "identity", "tlsca"}
+	cloud := []string{"cloud", "updaterepo", "store", "dashboard", "ingest", "stream", "identity"}
 	in := func(names []string, ip string) bool {
 		for _, n := range names {
 			if ip == module+"/internal/"+n || strings.HasPrefix(ip, module+"/internal/"+n+"/") {

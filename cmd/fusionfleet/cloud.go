@@ -35,6 +35,7 @@ func runCloud(ctx context.Context, args []string, e env) error {
 	nf := addNotifyFlags(fs, e)
 	tufRepo := fs.String("tuf-repo", envDefault(e, "FUSIONFLEET_TUF_REPO", ""), "update repository `directory` from 'fusionfleet release export' (default: tuf in the data directory)")
 	releaseToken := fs.String("release-token-file", envDefault(e, "FUSIONFLEET_RELEASE_TOKEN_FILE", ""), "`file` holding the token 'fusionfleet release publish' must present (default: publishing disabled)")
+	debugListen := fs.String("debug-listen", "", "loopback `address` (127.0.0.1:6060) serving Go's profiles under /debug/pprof/ (default: off)")
 	metricsToken := fs.String("metrics-token-file", envDefault(e, "FUSIONFLEET_METRICS_TOKEN_FILE", ""), "`file` holding the bearer token /metrics asks for (default: metrics are public)")
 	maxAhead := fs.Duration("max-record-ahead", 24*time.Hour, "refuse records dated further ahead of this node's clock (a wrong clock); negative: no bound, for virtual printers on an accelerated clock")
 	proxiesFlag := fs.String("trusted-proxies", envDefault(e, "FUSIONFLEET_TRUSTED_PROXIES", ""),
@@ -69,7 +70,7 @@ func runCloud(ctx context.Context, args []string, e env) error {
 		DataDir: *data, DB: *db, NATSURL: *natsURL, NATSCredentials: natsCreds, NATSTLS: natsTLS, Replicas: *replicas, Listen: *listen,
 		Hosts: splitList(*hosts), TLSCertFile: *certFile, TLSKeyFile: *keyFile,
 		Logger: logger, Notify: notify, TUFDir: *tufRepo, ReleaseTokenFile: *releaseToken,
-		MetricsTokenFile: *metricsToken, MaxRecordAhead: *maxAhead, TrustedProxies: proxies,
+		MetricsTokenFile: *metricsToken, DebugListen: *debugListen, MaxRecordAhead: *maxAhead, TrustedProxies: proxies,
 	})
 	if err != nil {
 		return err

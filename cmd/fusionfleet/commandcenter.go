@@ -58,12 +58,13 @@ func runCommandCenter(ctx context.Context, args []string, e env) error {
 	var printers stringList
 	fs.Var(&printers, "printer", "printer `host:port` to pair with (repeatable)")
 	trust := fs.Bool("trust-new-printers", false, "pin new printers' certificates without asking (only where the LAN is trusted)")
-	uiHost := fs.String("ui-host", "127.0.0.1", "interface for the local UI")
+	uiHost := fs.String("ui-host", "127.0.0.1", "interface for the local UI; beyond loopback it is served over HTTPS with a certificate of the Command Center's own CA, and printers fetch updates from -mirror-listen")
 	uiHosts := fs.String("ui-hosts", envDefault(e, "FUSIONFLEET_UI_HOSTS", ""), "comma-separated host `names` or IPs, besides localhost, by which browsers reach the local UI (required when -ui-host is not loopback)")
 	uiPasswordFile := fs.String("ui-password-file", "", "`file` holding the local UI's password, asked with HTTP Basic authentication, any user name (or FUSIONFLEET_UI_PASSWORD; required when -ui-host is not loopback)")
 	uiRange := fs.String("ui-ports", envDefault(e, "FUSIONFLEET_UI_PORTS", uiPortsDefault), "local UI `ports`: the first free one of first-last, or 0 for any free port")
 	interval := fs.Duration("poll", 5*time.Second, "status poll interval")
 	bulk := fs.Duration("bulk-interval", 5*time.Minute, "how often bulk data (layers, jobs, counters, logs) is uploaded; alerts and status go at once")
+	debugListen := fs.String("debug-listen", "", "loopback `address` (127.0.0.1:6061) serving Go's profiles under /debug/pprof/ (default: off)")
 	mirrorListen := fs.String("mirror-listen", envDefault(e, "FUSIONFLEET_MIRROR_LISTEN", ""), "`address` where printers on the LAN read signed updates (/tuf/ only); the local UI serves them too")
 	updateInterval := fs.Duration("update-interval", site.DefaultUpdateInterval, "how often signed updates are mirrored from the cloud for the printers (served under /tuf/ on the local port)")
 	rate := fs.Int("uplink-rate", 10000, "uplink bandwidth cap in `bits/s`, TLS handshakes included (whitepaper budget: 25000 for a site)")
@@ -99,13 +100,16 @@ func runCommandCenter(ctx context.Context, args []string, e env) error {
 	cc, err := site.New(ctx, site.Options{
 		DataDir: *data, CloudURL: *cloudURL, RootCAs: roots, EnrolToken: token, Name: *name,
 		Printers: printers, TrustNewPrinters: *trust, UIHost: *uiHost, UIHosts: splitList(*uiHosts), UIPassword: uiPassword, UIFirstPort: uiFirst, UILastPort: uiLast,
-		MirrorListen: *mirrorListen, PollInterval: *interval, BulkInterval: *bulk, UpdateInterval: *updateInterval,
+		MirrorListen: *mirrorListen, DebugListen: *debugListen, PollInterval: *interval, BulkInterval: *bulk, UpdateInterval: *updateInterval,
 		RateBytes: float64(*rate) / 8, Clock: clock.Real{}, Logger: logger, Stdin: e.stdin, Stdout: e.stdout,
 	})
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "commandcenter: %s\n", cc.URL())
+	if ca := cc.UICAFile(); ca != "" {
+		fmt.Fprintf(e.stdout, "local UI certificate authority: %s (let the site's browsers trust it once)\n", ca)
+	}
 	fmt.Fprintf(e.stdout, "fingerprint: %s\n", cc.Fingerprint())
 	if addr := cc.MirrorAddr(); addr != nil {
 		fmt.Fprintf(e.stdout, "update mirror: http://%s (printers: -update-url)\n", addr)
@@ -123,7 +127,7 @@ func runCheck(ctx context.Context, args []string, e env) error {
 	data := fs.String("data", envDefault(e, "FUSIONFLEET_CC_DATA", defaultDataDir(e, "commandcenter")), "data `directory` of the Command Center")
 	cloudURL := fs.String("cloud", envDefault(e, "FUSIONFLEET_CLOUD", ""), "cloud base `URL` (https://…)")
 	caFile := fs.String("ca-file", envDefault(e, "FUSIONFLEET_CA_FILE", ""), "PEM `file` of CAs that verify the cloud (default: system roots)")
-	uiHost := fs.String("ui-host", "127.0.0.1", "interface for the local UI")
+	uiHost := fs.String("ui-host", "127.0.0.1", "interface for the local UI; beyond loopback it is served over HTTPS with a certificate of the Command Center's own CA, and printers fetch updates from -mirror-listen")
 	uiRange := fs.String("ui-ports", envDefault(e, "FUSIONFLEET_UI_PORTS", uiPortsDefault), "local UI `ports` to check: first-last, one port, or 0 for any free port")
 	if err := parse(fs, args, e); err != nil {
 		return err

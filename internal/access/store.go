@@ -32,6 +32,17 @@ type Tokens interface {
 	RevokeAPIToken(ctx context.Context, org fleet.OrgID, id TokenID, now time.Time) error
 }
 
+// PrinterSites moves printers between an organisation's sites. A printer
+// belongs to the site whose gateway first sent its records; records from
+// another site's gateway are refused, so moving it is an administrator's
+// act.
+type PrinterSites interface {
+	// MovePrinter moves printer p of org, with its history, from site from
+	// to site to. An unknown printer or site is fleet.ErrNotFound; a
+	// printer no longer at from is fleet.ErrConflict.
+	MovePrinter(ctx context.Context, org fleet.OrgID, p fleet.PrinterID, from, to fleet.SiteID) error
+}
+
 // Sites lists and adds an organisation's sites and issues the one-time
 // tokens with which a site's Command Center enrols.
 type Sites interface {

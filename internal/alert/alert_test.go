@@ -419,6 +419,11 @@ func TestTwoNodesOneAlert(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// The SQL writer stored the printer, as it does before the
+		// evaluators can tell which printer an alert is about.
+		if _, err := e.db.ApplyEnvelope(t.Context(), en); err != nil {
+			t.Fatal(err)
+		}
 		var wg sync.WaitGroup
 		for _, ev := range []*alert.Evaluator{e.ev, second, e.ev, second} {
 			wg.Go(func() {
@@ -510,4 +515,148 @@ func BenchmarkApply(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*printers), "µs/record")
+}
+
+// TestAlertsFollowPrinterKeys: an alert is about the printer as the store
+// keeps it in the envelope's organisation. Another organisation's printer
+// of the same ID gets its own alerts, under its own key; the evaluator
+// may run before the SQL writer stored a new printer; a record of a
+// printer of another site, which the store refuses, raises nothing.
+func TestAlertsFollowPrinterKeys(t *testing.T) {
+	ctx := t.Context()
+	e := newEnv(t)
+	e.send(t, storetest.IdentityRecord(0, p, "A's printer", at(0)), event(1, "E1", fleet.SeverityError))
+	tenantOf := func(name string) (fleet.OrgID, fleet.SiteID) {
+		org, err := e.db.CreateOrg(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		site, err := e.db.CreateSite(ctx, org, name+" plant")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return org, site
+	}
+	fault := func(seq uint64) fleet.Record {
+		r := event(2, "E2", fleet.SeverityError)
+		r.Seq = seq
+		return r
+	}
+	keyOf := func(org fleet.OrgID) fleet.PrinterID {
+		places, err := e.db.PrinterPlaces(ctx, org, []fleet.PrinterID{p})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return places[p].Key
+	}
+	alertsOf := func(org fleet.OrgID) []fleet.Alert {
+		got, err := e.db.Alerts(ctx, org, alert.Filter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+
+	// Stored first, then evaluated: B's alert is about B's printer.
+	orgB, siteB := tenantOf("B")
+	envB := storetest.Env(orgB, siteB, "gw_b", storetest.IdentityRecord(1, p, "B's printer", at(2)), fault(2))
+	if _, err := e.db.ApplyEnvelope(ctx, envB); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.ev.Apply(ctx, envB); err != nil {
+		t.Fatal(err)
+	}
+	keyB := keyOf(orgB)
+	if got := alertsOf(orgB); len(got) != 1 || got[0].PrinterID != keyB || keyB == p || got[0].PrinterName != "B's printer" {
+		t.Errorf("B's alerts = %+v, want one of its printer %s named B's printer", got, keyB)
+	}
+	if got := alertsOf(e.org); len(got) != 1 || got[0].PrinterID != p || got[0].PrinterName != "A's printer" {
+		t.Errorf("A's alerts = %+v, want only its own", got)
+	}
+
+	// Evaluated before the writer stored the printer: C's key is not
+	// known yet, so the envelope is to be evaluated again; once stored,
+	// its alert is about C's printer.
+	orgC, siteC := tenantOf("C")
+	envC := storetest.Env(orgC, siteC, "gw_c", fault(1))
+	if err := e.ev.Apply(ctx, envC); err == nil {
+		t.Fatal("Apply before the printer's key is known succeeded, want an error to retry")
+	}
+	if _, err := e.db.ApplyEnvelope(ctx, envC); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.ev.Apply(ctx, envC); err != nil {
+		t.Fatal(err)
+	}
+	if got, key := alertsOf(orgC), keyOf(orgC); len(got) != 1 || got[0].PrinterID != key || key == p {
+		t.Errorf("C's alerts = %+v, want one of its printer %s", got, key)
+	}
+	// A record the store refuses for good, of a printer whose key is not
+	// known, is skipped rather than waited for: the store will never give
+	// the printer a key, and the envelopes behind it would wait for ever.
+	unstorable := fault(3)
+	unstorable.Event.Seq = 1 << 63
+	orgD, siteD := tenantOf("D")
+	if err := e.ev.Apply(ctx, storetest.Env(orgD, siteD, "gw_d", unstorable)); err != nil {
+		t.Errorf("Apply of an unstorable record = %v, want it skipped", err)
+	}
+	if got := alertsOf(orgD); len(got) != 0 {
+		t.Errorf("D's alerts = %+v, want none", got)
+	}
+	// Even a printer whose ID no printer has as key yet is waited for: a
+	// message the writer has not applied yet may give that key to another
+	// organisation's printer.
+	const q = fleet.PrinterID("printer-qqqq")
+	rq := fault(2)
+	rq.PrinterID = q
+	envQ := storetest.Env(orgC, siteC, "gw_c", rq)
+	if err := e.ev.Apply(ctx, envQ); err == nil {
+		t.Fatal("Apply before the printer is stored succeeded, want an error to retry")
+	}
+	if _, err := e.db.ApplyEnvelope(ctx, envQ); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.ev.Apply(ctx, envQ); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := e.db.Alerts(ctx, orgC, alert.Filter{PrinterID: q}); err != nil || len(got) != 1 {
+		t.Errorf("alerts of %s = %+v, %v; want one", q, got, err)
+	}
+	// A printer the writer does not store in time is given up on after
+	// StoreWait: the envelopes behind it are not held for ever.
+	const never = fleet.PrinterID("printer-never")
+	rn, rn2 := fault(3), fault(4)
+	rn.PrinterID, rn2.PrinterID = never, never
+	envN := storetest.Env(orgC, siteC, "gw_c", rn, rn2)
+	for _, advance := range []time.Duration{0, 9 * time.Minute} {
+		e.clk.Advance(advance)
+		if err := e.ev.Apply(ctx, envN); err == nil {
+			t.Fatalf("Apply %v after the first wait succeeded, want an error to retry", advance)
+		}
+	}
+	e.clk.Advance(time.Minute)
+	if err := e.ev.Apply(ctx, envN); err != nil {
+		t.Errorf("Apply after StoreWait = %v, want the printer given up on", err)
+	}
+	if got, err := e.db.Alerts(ctx, orgC, alert.Filter{PrinterID: never}); err != nil || len(got) != 0 {
+		t.Errorf("alerts of %s = %+v, %v; want none", never, got, err)
+	}
+
+	// A's printer reported by a gateway of A's other site: refused by the
+	// store, no alert.
+	site2, err := e.db.CreateSite(ctx, e.org, "Second plant")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env2 := storetest.Env(e.org, site2, "gw_2", event(3, "E3", fleet.SeverityCritical))
+	env2.Records[0].Seq = 1
+	if _, err := e.db.ApplyEnvelope(ctx, env2); !errors.Is(err, fleet.ErrRejected) {
+		t.Fatalf("ApplyEnvelope from the other site = %v, want a rejection", err)
+	}
+	if err := e.ev.Apply(ctx, env2); err != nil {
+		t.Fatal(err)
+	}
+	if got := alertsOf(e.org); len(got) != 1 {
+		t.Errorf("A's alerts after the other site's fault = %+v, want only the first", got)
+	}
 }

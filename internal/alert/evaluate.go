@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/clock"
@@ -47,6 +48,10 @@ type Store interface {
 	SaveAlert(ctx context.Context, s State, prev int) error
 	// AlertRules returns org's custom rules and muted rules.
 	AlertRules(ctx context.Context, org fleet.OrgID) (Rules, error)
+	// PrinterPlaces returns the key and site of each of devices (printer
+	// IDs as org's gateways report them), as the store keeps their
+	// records; a printer not stored yet has no site, or is left out.
+	PrinterPlaces(ctx context.Context, org fleet.OrgID, devices []fleet.PrinterID) (map[fleet.PrinterID]fleet.PrinterPlace, error)
 }
 
 // SweepStore is what the periodic sweep asks of the store, across every
@@ -91,6 +96,14 @@ type Options struct {
 	// then, and the sweeps, which judge silence by the clock, would open
 	// an offline alert for each.
 	SweepFrom time.Time
+	// StoreWait is how long Apply waits, by failing an envelope so that it
+	// is delivered again, for the SQL writer to store a printer new to its
+	// organisation, before it evaluates the envelope without that
+	// printer's records (and says so in the log); 0 → 10 minutes. The
+	// writer stores a printer within moments of its first records; waiting
+	// for ever would hold every organisation's alerts behind an envelope
+	// whose printer the writer never stores.
+	StoreWait time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -118,6 +131,9 @@ func (o Options) withDefaults() Options {
 	if o.SweepEvery <= 0 {
 		o.SweepEvery = time.Minute
 	}
+	if o.StoreWait <= 0 {
+		o.StoreWait = 10 * time.Minute
+	}
 	return o
 }
 
@@ -127,13 +143,19 @@ type Evaluator struct {
 	notify Notifier
 	opts   Options
 	log    *slog.Logger
+
+	mu sync.Mutex
+	// waiting holds when Apply first waited for the writer to store a
+	// printer of an envelope, by envelope (see waited).
+	waiting map[string]time.Time
 }
 
 // NewEvaluator returns an evaluator keeping alerts in st and telling n
 // (which may be nil) of every change.
 func NewEvaluator(st SweepStore, n Notifier, opts Options) *Evaluator {
 	opts = opts.withDefaults()
-	return &Evaluator{store: st, notify: n, opts: opts, log: opts.Logger.With("component", "alert")}
+	return &Evaluator{store: st, notify: n, opts: opts, log: opts.Logger.With("component", "alert"),
+		waiting: map[string]time.Time{}}
 }
 
 // maxAttempts bounds the retries of a change another node raced with.
@@ -152,21 +174,105 @@ func (e *Evaluator) Handle(ctx context.Context, data []byte) error {
 }
 
 // Apply evaluates the records of one envelope.
+//
+// Alerts are about printers as the store keeps them: a record's printer
+// ID, as the gateway reports it, is mapped to the printer's key in the
+// envelope's organisation, the key its data is stored under. The key of a
+// printer new to the organisation is chosen when the SQL writer, which
+// consumes the same stream independently, stores its first records (its
+// own ID, unless another organisation's printer has that key, perhaps
+// from a message the writer has not applied yet): until then Apply fails,
+// so that the envelope is delivered again, for at most Options.StoreWait.
+// A record of a printer that belongs to another site is skipped, as the
+// store refuses it, and so are records the store refuses for good
+// (fleet.StorableRecord), whose printer may never be stored.
 func (e *Evaluator) Apply(ctx context.Context, env fleet.Envelope) error {
 	rules, err := e.store.AlertRules(ctx, env.OrgID)
 	if err != nil {
 		return fmt.Errorf("evaluate alerts of %s: %w", env.OrgID, err)
 	}
 	c := cache{}
+	var places map[fleet.PrinterID]fleet.PrinterPlace
+	var asked, gaveUp bool // whether this call asked waited, and its answer
 	for _, rec := range env.Records {
-		for _, f := range Findings(rec, env.SiteID, rules, e.opts) {
-			subj := Subject{OrgID: env.OrgID, SiteID: env.SiteID, PrinterID: rec.PrinterID}
+		findings := Findings(rec, env.SiteID, rules, e.opts)
+		if len(findings) == 0 || fleet.StorableRecord(rec) != nil {
+			continue
+		}
+		if places == nil {
+			devices := make([]fleet.PrinterID, len(env.Records))
+			for i, r := range env.Records {
+				devices[i] = r.PrinterID
+			}
+			if places, err = e.store.PrinterPlaces(ctx, env.OrgID, devices); err != nil {
+				return fmt.Errorf("evaluate alerts of %s: %w", env.OrgID, err)
+			}
+		}
+		pl := places[rec.PrinterID]
+		switch {
+		case pl.SiteID == "":
+			if !asked {
+				asked, gaveUp = true, e.waited(env)
+			}
+			if gaveUp {
+				e.log.Error("evaluating without a printer the store has not stored in time: its alerts are lost",
+					"org", env.OrgID, "gateway", env.GatewayID, "printer", rec.PrinterID, "waited", e.opts.StoreWait)
+				continue
+			}
+			return fmt.Errorf("evaluate alerts of %s: printer %s is not stored yet", env.OrgID, rec.PrinterID)
+		case pl.SiteID != env.SiteID:
+			continue
+		}
+		for _, f := range findings {
+			subj := Subject{OrgID: env.OrgID, SiteID: env.SiteID, PrinterID: pl.Key}
 			if err := e.apply(ctx, c, subj, f, rules.IsMuted(f.Rule)); err != nil {
 				return fmt.Errorf("evaluate alerts of %s: %w", env.OrgID, err)
 			}
 		}
 	}
+	e.done(env)
 	return nil
+}
+
+// waited reports whether Apply has waited Options.StoreWait for the
+// writer to store a printer of env, remembering when it first waited.
+// Entries are by the envelope's gateway and first record; one that
+// another node finished, after this one waited, is forgotten once it is
+// twice as old.
+func (e *Evaluator) waited(env fleet.Envelope) bool {
+	now := e.opts.Clock.Now()
+	key := envelopeKey(env)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	first, ok := e.waiting[key]
+	if !ok {
+		for k, t := range e.waiting {
+			if now.Sub(t) > 2*e.opts.StoreWait {
+				delete(e.waiting, k)
+			}
+		}
+		e.waiting[key] = now
+		return false
+	}
+	if now.Sub(first) < e.opts.StoreWait {
+		return false
+	}
+	delete(e.waiting, key)
+	return true
+}
+
+// done forgets that Apply waited for env.
+func (e *Evaluator) done(env fleet.Envelope) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	delete(e.waiting, envelopeKey(env))
+}
+
+func envelopeKey(env fleet.Envelope) string {
+	if len(env.Records) == 0 {
+		return string(env.GatewayID)
+	}
+	return fmt.Sprintf("%s:%d", env.GatewayID, env.Records[0].Seq)
 }
 
 // Report applies one finding about subj's printer that the evaluator does

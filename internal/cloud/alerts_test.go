@@ -80,7 +80,12 @@ func TestAlertsConsumer(t *testing.T) {
 		t.Helper()
 		r := storetest.ConsumablesRecord(seq, p, 10, storetest.T0.Add(time.Duration(seq)*time.Minute))
 		r.Consumables.Lamps[0].Status = lamp
-		data, err := json.Marshal(storetest.Env(org, site, "gw", r))
+		env := storetest.Env(org, site, "gw", r)
+		// The SQL writer's part: alerts are about printers it stored.
+		if _, err := db.ApplyEnvelope(ctx, env); err != nil {
+			t.Fatal(err)
+		}
+		data, err := json.Marshal(env)
 		if err != nil {
 			t.Fatal(err)
 		}

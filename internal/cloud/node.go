@@ -12,12 +12,12 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/fusionfleet/fusionfleet/internal/alert"
+	"github.com/fusionfleet/fusionfleet/internal/closer"
 	"github.com/fusionfleet/fusionfleet/internal/dashboard"
 	"github.com/fusionfleet/fusionfleet/internal/datadir"
 	"github.com/fusionfleet/fusionfleet/internal/httpserver"
@@ -41,6 +41,7 @@ type Node struct {
 
 	ln, plainLn  net.Listener
 	https, plain *http.Server // plain: nil without DashboardListen
+	debugLn      net.Listener // nil without DebugListen
 	store        *store.DB
 	stream       *stream.Stream
 	updates      *updaterepo.Service
@@ -50,9 +51,7 @@ type Node struct {
 	evaluator    *alert.Evaluator
 	runAlerts    func(ctx context.Context) error
 
-	closeOnce sync.Once
-	closers   []func() error // in the order opened
-	closeErr  error
+	closers closer.Stack
 }
 
 // New opens a node: its listeners, certificate, store, stream and update
@@ -78,17 +77,23 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)
 	}
-	n.closers = append(n.closers, lock.Close)
+	n.closers.Push(lock.Close)
 	lc := &net.ListenConfig{}
 	if n.ln, err = lc.Listen(ctx, "tcp", opts.Listen); err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)
 	}
-	n.closers = append(n.closers, n.ln.Close)
+	n.closers.Push(n.ln.Close)
 	if opts.DashboardListen != "" {
 		if n.plainLn, err = lc.Listen(ctx, "tcp", opts.DashboardListen); err != nil {
 			return nil, fmt.Errorf("cloud: dashboard: %w", err)
 		}
-		n.closers = append(n.closers, n.plainLn.Close)
+		n.closers.Push(n.plainLn.Close)
+	}
+	if opts.DebugListen != "" {
+		if n.debugLn, err = httpserver.ListenDebug(ctx, opts.DebugListen); err != nil {
+			return nil, fmt.Errorf("cloud: -debug-listen: %w", err)
+		}
+		n.closers.Push(n.debugLn.Close)
 	}
 	cert, err := n.certificate()
 	if err != nil {
@@ -98,7 +103,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	if n.store, err = openStore(ctx, opts.DataDir, opts.DB); err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)
 	}
-	n.closers = append(n.closers, n.store.Close)
+	n.closers.Push(n.store.Close)
 
 	metricsToken, err := readMetricsToken(opts.MetricsTokenFile)
 	if err != nil {
@@ -112,7 +117,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	}); err != nil {
 		return nil, fmt.Errorf("cloud: stream: %w", err)
 	}
-	n.closers = append(n.closers, n.stream.Close)
+	n.closers.Push(n.stream.Close)
 
 	if n.updates, err = updaterepo.NewService(cmp.Or(opts.TUFDir, filepath.Join(opts.DataDir, "tuf")), updaterepo.ServiceOptions{
 		TokenFile: opts.ReleaseTokenFile, Clock: opts.Clock, Logger: n.log,
@@ -138,7 +143,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	web.Handle("GET /api/openapi.json", api)
 	web.Handle("/", dash)
 	mux := http.NewServeMux()
-	mux.Handle("/v1/", uplink.NewHandler(n.store, n.stream, uplink.HandlerOptions{
+	mux.Handle("/v1/", uplink.NewHandler(n.store, n.store, n.stream, uplink.HandlerOptions{
 		Clock: opts.Clock, Logger: n.log, MaxMessageBytes: n.stream.MaxPayload(), Metrics: m.uplink,
 		MaxAhead: opts.MaxRecordAhead, RecordsPerSecond: opts.UplinkRecordsPerSecond,
 		BytesPerSecond: opts.UplinkBytesPerSecond, Skew: opts.UplinkSkew,
@@ -146,7 +151,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	mux.Handle("/tuf/", n.updates.Handler())
 	mux.Handle("/", web)
 	n.https = httpserver.New(mux, n.log)
-	n.https.TLSConfig = serverTLS(cert)
+	n.https.TLSConfig = httpserver.TLS(cert)
 	n.url = "https://" + hostPort(n.ln, opts.Hosts)
 	n.dashboardURL = n.url + "/"
 	if n.plainLn != nil {
@@ -196,6 +201,12 @@ func (n *Node) Run(ctx context.Context) error {
 			return httpserver.Run(ctx, n.log, "dashboard http", n.plain, func() error { return n.plain.Serve(n.plainLn) })
 		})
 	}
+	if n.debugLn != nil {
+		debug := httpserver.New(httpserver.Debug(), n.log)
+		g.Go(func() error {
+			return httpserver.Run(ctx, n.log, "debug", debug, func() error { return debug.Serve(n.debugLn) })
+		})
+	}
 	g.Go(func() error { return n.stream.Consume(ctx, StoreConsumer, n.writer.Handle) })
 	g.Go(func() error { return n.runAlerts(ctx) })
 	g.Go(func() error { return n.updates.Run(ctx, storeFailures{n.store}) })
@@ -211,16 +222,16 @@ func (n *Node) Run(ctx context.Context) error {
 // Close closes what New opened, newest first. Run closes the node when it
 // returns; Close is for a node that was never run, and may be called again.
 func (n *Node) Close() error {
-	n.closeOnce.Do(func() {
-		var errs []error
-		for i := len(n.closers) - 1; i >= 0; i-- {
-			if err := n.closers[i](); err != nil && !errors.Is(err, net.ErrClosed) {
-				errs = append(errs, err)
-			}
-		}
-		n.closeErr = errors.Join(errs...)
-	})
-	return n.closeErr
+	return n.closers.Close()
+}
+
+// DebugAddr is the address of the profiling listener; nil without
+// Options.DebugListen.
+func (n *Node) DebugAddr() net.Addr {
+	if n.debugLn == nil {
+		return nil
+	}
+	return n.debugLn.Addr()
 }
 
 // URL is the node's HTTPS base URL (uplink, updates and dashboard),
@@ -247,20 +258,6 @@ func (n *Node) RootCAs() *x509.CertPool {
 		return nil
 	}
 	return n.ca.Pool
-}
-
-// serverTLS is the cloud's TLS: 1.3 preferred, 1.2 at least, and with 1.2
-// only forward-secret AEAD suites (R-SEC-2). TLS 1.3's suites are all AEAD.
-func serverTLS(cert tls.Certificate) *tls.Config {
-	return &tls.Config{
-		MinVersion:   tls.VersionTLS12,
-		Certificates: []tls.Certificate{cert},
-		CipherSuites: []uint16{
-			tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
-			tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
-			tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
-		},
-	}
 }
 
 // readiness answers 200 when the node can take uploads: the stream is

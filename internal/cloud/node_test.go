@@ -255,3 +255,26 @@ func TestDataDirectoryHeldOnce(t *testing.T) {
 	}
 	again.Close()
 }
+
+// Issue 14: profiles only on their own loopback listener (-debug-listen),
+// never on the public ones, and a public address is refused.
+func TestDebugListener(t *testing.T) {
+	if _, err := New(t.Context(), Options{DataDir: t.TempDir(), DebugListen: "0.0.0.0:0"}); err == nil ||
+		!strings.Contains(err.Error(), "-debug-listen") {
+		t.Errorf("DebugListen 0.0.0.0:0: %v, want a refusal naming -debug-listen", err)
+	}
+	n := start(t, Options{DashboardListen: "127.0.0.1:0", DebugListen: "127.0.0.1:0"})
+	c := client(n)
+	if code, body := get(t, c, "http://"+n.DebugAddr().String()+"/debug/pprof/"); code != http.StatusOK || !strings.Contains(body, "goroutine") {
+		t.Errorf("debug listener: %d %.200s", code, body)
+	}
+	for _, base := range []string{n.URL() + "/", n.DashboardURL()} {
+		// (The dashboard answers an unknown page with its login page.)
+		if code, body := get(t, c, base+"debug/pprof/"); strings.Contains(body, "goroutine") {
+			t.Errorf("GET %sdebug/pprof/ = %d with profiles on a public listener", base, code)
+		}
+	}
+	if off := start(t, Options{}); off.DebugAddr() != nil {
+		t.Errorf("without DebugListen the node has a debug listener at %v", off.DebugAddr())
+	}
+}

@@ -91,6 +91,9 @@ type Options struct {
 	// ("Authorization: Bearer …", 401 without it); "" → metrics are
 	// public.
 	MetricsTokenFile string
+	// DebugListen, if set, is a loopback address (127.0.0.1:6060) where
+	// Go's profiles are served under /debug/pprof/; "" → none.
+	DebugListen string
 
 	// Notify configures alert e-mails and webhooks; the zero value sends
 	// webhooks only.

@@ -364,6 +364,8 @@ func newCanaryPrinter(t *testing.T) *canaryPrinter {
 type recordingCloud struct {
 	gateway fleet.GatewayID
 	pub     ed25519.PublicKey
+	// sites binds printers of the gateway's organisation to sites.
+	sites map[fleet.PrinterID]fleet.SiteID
 
 	mu        sync.Mutex
 	bodies    [][]byte // as sent: compressed
@@ -380,6 +382,14 @@ func (c *recordingCloud) Gateway(_ context.Context, id fleet.GatewayID) (fleet.G
 		return fleet.Gateway{}, fleet.ErrNotFound
 	}
 	return fleet.Gateway{ID: id, OrgID: "org-canary", SiteID: "site-canary", Name: "canary site", PublicKey: c.pub}, nil
+}
+
+func (c *recordingCloud) PrinterPlaces(_ context.Context, _ fleet.OrgID, devices []fleet.PrinterID) (map[fleet.PrinterID]fleet.PrinterPlace, error) {
+	out := map[fleet.PrinterID]fleet.PrinterPlace{}
+	for _, p := range devices {
+		out[p] = fleet.PrinterPlace{Key: p, SiteID: c.sites[p]}
+	}
+	return out, nil
 }
 
 func (c *recordingCloud) Publish(_ context.Context, _ string, data []byte) error {
@@ -434,7 +444,7 @@ func TestNoCanaryReachesTheCloud(t *testing.T) {
 		t.Fatal(err)
 	}
 	cloud := &recordingCloud{gateway: "gw-canary", pub: pub}
-	srv := httptest.NewUnstartedServer(cloud.record(uplink.NewHandler(cloud, cloud, uplink.HandlerOptions{Clock: clk})))
+	srv := httptest.NewUnstartedServer(cloud.record(uplink.NewHandler(cloud, cloud, cloud, uplink.HandlerOptions{Clock: clk})))
 	srv.Config.ReadHeaderTimeout = 5 * time.Second
 	srv.StartTLS()
 	t.Cleanup(srv.Close)

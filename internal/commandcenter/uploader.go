@@ -437,8 +437,9 @@ func (u *Uploader) send(ctx context.Context, priority bool, now time.Time) (int,
 }
 
 // refusedOrFailed handles a failed upload of recs: a batch the cloud
-// refused is split (too large) or quarantined; any other failure is
-// retried after a backoff. It returns the wait before the next step and
+// refused is split (too large) or quarantined (only the records the cloud
+// named, when it named some: the rest goes again at the next step); any
+// other failure is retried after a backoff. It returns the wait before the next step and
 // the error to report.
 func (u *Uploader) refusedOrFailed(ctx context.Context, entry UploadEntry, err error, recs []fleet.Record, body []byte) (time.Duration, error) {
 	if !u.opts.Refused(err) {
@@ -461,10 +462,7 @@ func (u *Uploader) refusedOrFailed(ctx context.Context, entry UploadEntry, err e
 		}
 		return 0, err
 	}
-	seqs := make([]uint64, len(recs))
-	for i, r := range recs {
-		seqs[i] = r.Seq
-	}
+	seqs := refusedSeqs(err, recs)
 	if _, qerr := u.queue.SetAside(ctx, seqs, err.Error(), entry.At); qerr != nil {
 		err = errors.Join(err, qerr)
 		return u.failed(ctx, entry.At, err, false), err
@@ -478,6 +476,33 @@ func (u *Uploader) refusedOrFailed(ctx context.Context, entry UploadEntry, err e
 		u.log.Warn("cannot record upload outcome", "err", serr)
 	}
 	return 0, err
+}
+
+// refusedSeqs returns the records of recs that a refusal sets aside: those
+// the cloud named (uplink.ErrorBody.Refused), when it refused only some
+// records of the batch for what they are, so that the rest is sent again
+// at the next step instead of being held with them; else all of recs.
+func refusedSeqs(err error, recs []fleet.Record) []uint64 {
+	var named map[uint64]bool
+	if se, ok := errors.AsType[*uplink.StatusError](err); ok && len(se.Refused) > 0 {
+		named = make(map[uint64]bool, len(se.Refused))
+		for _, s := range se.Refused {
+			named[s] = true
+		}
+	}
+	var all, some []uint64
+	for _, r := range recs {
+		all = append(all, r.Seq)
+		if named[r.Seq] {
+			some = append(some, r.Seq)
+		}
+	}
+	if len(some) == 0 {
+		// Named none of the batch's records: a refusal this Command
+		// Center cannot place, of the whole batch.
+		return all
+	}
+	return some
 }
 
 // failed records a failure and schedules the retry: soon with backoff when

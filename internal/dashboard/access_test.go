@@ -201,6 +201,10 @@ func TestRouteWalker(t *testing.T) {
 	// Updates (updates.go), with a release list so that printer rows show.
 	f.h.updates.releases = testReleases()
 	wants["GET /updates"] = want{"/updates", nil, all(200), 303}
+	// Moving a printer (detail.go): the walker moves the printer to the
+	// site it is at; its admins may, one limited to the other site does
+	// not see it (TestMovePrinterPage moves printers between sites).
+	wants["POST /printers/{id}/site"] = want{"/printers/{printer}/site", url.Values{"site": {"{site}"}}, with(admins(303), "ladmin", 404), 303}
 	// Notifications (notify.go). Channels carry every site's alerts: an
 	// admin limited to a site may neither see nor change them, nor read
 	// their delivery log.

@@ -2,8 +2,10 @@ package dashboard
 
 import (
 	"cmp"
+	"errors"
 	"html/template"
 	"net/http"
+	"net/url"
 	"slices"
 	"time"
 
@@ -21,6 +23,7 @@ type detailPage struct {
 	*handler
 	printers fleetquery.PrinterReader
 	sites    access.Sites
+	moves    access.PrinterSites
 	history  fleetquery.HistoryReader
 	jobs     fleetquery.JobReader
 	alerts   alert.Tracker
@@ -80,12 +83,17 @@ func nameOfSite(r *http.Request, st access.Sites, org fleet.OrgID, site fleet.Si
 	if err != nil {
 		return "", err
 	}
+	return nameAmong(sites, site), nil
+}
+
+// nameAmong is the name of site among sites, or "".
+func nameAmong(sites []fleet.Site, site fleet.SiteID) string {
 	for _, s := range sites {
 		if s.ID == site {
-			return s.Name, nil
+			return s.Name
 		}
 	}
-	return "", nil
+	return ""
 }
 
 // printheadRow is a printhead with its health in words.
@@ -112,8 +120,15 @@ func healthWords(status string) string {
 
 // printerData is what the printer page shows.
 type printerData struct {
-	Card      card
-	Site      string
+	Card card
+	Site string
+	// DeviceID is the printer's own ID; Card.ID is the cloud's key of it,
+	// the same unless another organisation's printer had the ID first.
+	DeviceID fleet.PrinterID
+	// MoveTo are the sites an administrator may move the printer to: the
+	// organisation's others that the reader administers (none for anyone
+	// else). Records never move a printer between sites.
+	MoveTo    []fleet.Site
 	Identity  *fleet.Identity
 	Period    string
 	Periods   []period
@@ -163,6 +178,47 @@ func (h *detailPage) printerPage(w http.ResponseWriter, r *http.Request, s sessi
 	h.render(w, r, http.StatusOK, "printer.html", page{Title: d.Card.DisplayName, User: &s.user, CSRF: s.csrf, Data: d})
 }
 
+// movePrinter moves a printer to another site of the organisation. A
+// printer belongs to the site whose Command Center first sent its
+// records, and records never move it (a gateway of one site could
+// otherwise pull another site's printer, and its history, into its own):
+// an administrator does, here. The move concerns both sites, so an
+// administrator limited to sites must hold both.
+func (h *detailPage) movePrinter(w http.ResponseWriter, r *http.Request, s session) {
+	id := fleet.PrinterID(r.PathValue("id"))
+	det, err := visiblePrinter(r, h.printers, s.p, id)
+	if isNotFound(err) {
+		h.writeError(w, r, http.StatusNotFound, "No such printer in your organisation.")
+		return
+	}
+	if err != nil {
+		h.internalError(w, r, err)
+		return
+	}
+	to := fleet.SiteID(r.PostFormValue("site"))
+	if to == "" {
+		h.writeError(w, r, http.StatusBadRequest, "Choose the site to move the printer to.")
+		return
+	}
+	if err := s.p.CanActOn(to); err != nil {
+		h.writeError(w, r, http.StatusForbidden, "You may move printers only between sites you administer.")
+		return
+	}
+	err = h.moves.MovePrinter(r.Context(), s.p.Org, det.View.ID, det.View.SiteID, to)
+	switch {
+	case isNotFound(err):
+		h.writeError(w, r, http.StatusBadRequest, "No such site in your organisation.")
+		return
+	case errors.Is(err, fleet.ErrConflict):
+		h.writeError(w, r, http.StatusConflict, "The printer was moved meanwhile. Reload the page and try again.")
+		return
+	case err != nil:
+		h.internalError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/printers/"+url.PathEscape(string(det.View.ID)), http.StatusSeeOther)
+}
+
 // printerData loads and shapes everything the printer page shows.
 func (h *detailPage) printerData(r *http.Request, p access.Principal, det fleetquery.PrinterDetail, pd period) (printerData, error) {
 	ctx := r.Context()
@@ -170,10 +226,19 @@ func (h *detailPage) printerData(r *http.Request, p access.Principal, det fleetq
 	now := h.clock.Now()
 	from := now.AddDate(0, 0, -pd.Days)
 	id := det.View.ID
-	d := printerData{Card: h.speechOf(r).card(det.View, now), Identity: det.Identity, Period: pd.Key, Periods: periods, Counters: det.Counters}
-	var err error
-	if d.Site, err = nameOfSite(r, h.sites, p.Org, det.View.SiteID); err != nil {
+	d := printerData{Card: h.speechOf(r).card(det.View, now), DeviceID: det.DeviceID, Identity: det.Identity,
+		Period: pd.Key, Periods: periods, Counters: det.Counters}
+	sites, err := h.sites.Sites(ctx, p.Org)
+	if err != nil {
 		return d, err
+	}
+	d.Site = nameAmong(sites, det.View.SiteID)
+	if p.Role == fleet.RoleAdmin {
+		for _, s := range p.FilterSites(sites) {
+			if s.ID != det.View.SiteID {
+				d.MoveTo = append(d.MoveTo, s)
+			}
+		}
 	}
 	if c := det.Consumables; c != nil {
 		d.Snapshot = c.Time

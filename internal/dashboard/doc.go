@@ -30,6 +30,7 @@
 //	login, logout, two-factor         Sessions, TwoFactor, Throttle
 //	My 3D printers, its feed, events  Sessions, Printers, Sites, WorstAlerts (+ the updates banner)
 //	printer page                      Printers, Sites, History, Jobs, Alerts
+//	moving a printer to a site        Printers, PrinterSites
 //	jobs, CSV export, job page        Printers, Sites, Jobs
 //	KPIs, benchmark, usage            Printers, Sites, KPIs
 //	updates                           Releases, Printers, Sites

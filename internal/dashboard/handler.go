@@ -29,22 +29,23 @@ import (
 // field each; every page group takes only those it needs (see the package
 // documentation). One store usually fills them all.
 type Deps struct {
-	Sessions    Sessions                 // logins and sessions: every route
-	TwoFactor   TwoFactor                // the login code and the two-factor page
-	Throttle    LoginThrottle            // failed logins, shared by every node
-	Passwords   Passwords                // changing one's password; an admin's reset
-	Members     access.Members           // users, alert assignees, token owners, account
-	Sites       access.Sites             // site names on most pages; sites and enrolment
-	Tokens      access.Tokens            // API tokens
-	Printers    fleetquery.PrinterReader // printer lists and detail
-	Jobs        fleetquery.JobReader     // job history and jobs
-	History     fleetquery.HistoryReader // the printer page's wear plots and events
-	Alerts      alert.Tracker            // alerts
-	AlertRules  alert.RuleEditor         // alert rules
-	WorstAlerts WorstAlerts              // the alert on each printer card
-	Channels    notify.Channels          // notification channels and the delivery log
-	NotifyPrefs notify.Preferences       // a user's notification preferences
-	KPIs        kpi.Reader               // KPIs, benchmark and usage
+	Sessions     Sessions                 // logins and sessions: every route
+	TwoFactor    TwoFactor                // the login code and the two-factor page
+	Throttle     LoginThrottle            // failed logins, shared by every node
+	Passwords    Passwords                // changing one's password; an admin's reset
+	Members      access.Members           // users, alert assignees, token owners, account
+	Sites        access.Sites             // site names on most pages; sites and enrolment
+	Tokens       access.Tokens            // API tokens
+	Printers     fleetquery.PrinterReader // printer lists and detail
+	PrinterSites access.PrinterSites      // moving a printer to another site
+	Jobs         fleetquery.JobReader     // job history and jobs
+	History      fleetquery.HistoryReader // the printer page's wear plots and events
+	Alerts       alert.Tracker            // alerts
+	AlertRules   alert.RuleEditor         // alert rules
+	WorstAlerts  WorstAlerts              // the alert on each printer card
+	Channels     notify.Channels          // notification channels and the delivery log
+	NotifyPrefs  notify.Preferences       // a user's notification preferences
+	KPIs         kpi.Reader               // KPIs, benchmark and usage
 	// Releases lists the cloud's signed updates for the Updates page;
 	// nil: the page says there is no update repository.
 	Releases ReleaseLister
@@ -258,8 +259,8 @@ func newHandler(d Deps, hub *Hub, opts Options) *ui {
 		auth:     &authPages{handler: h, sessions: d.Sessions, twoFactor: d.TwoFactor, throttle: d.Throttle},
 		printers: &printerPages{handler: h, hub: hub, sessions: d.Sessions, printers: d.Printers, sites: d.Sites,
 			worst: d.WorstAlerts, updates: updates},
-		detail: &detailPage{handler: h, printers: d.Printers, sites: d.Sites, history: d.History, jobs: d.Jobs,
-			alerts: d.Alerts},
+		detail: &detailPage{handler: h, printers: d.Printers, sites: d.Sites, moves: d.PrinterSites, history: d.History,
+			jobs: d.Jobs, alerts: d.Alerts},
 		jobs:    &jobPages{handler: h, printers: d.Printers, sites: d.Sites, jobs: d.Jobs},
 		kpis:    &kpiPages{handler: h, printers: d.Printers, sites: d.Sites, kpis: d.KPIs},
 		updates: updates,
@@ -313,6 +314,7 @@ func (h *ui) table() []route {
 		{"GET /api/printers", member, h.printers.apiPrinters},
 		{"GET /api/events", member, h.printers.events},
 		{"GET /printers/{id}", member, h.detail.printerPage},
+		{"POST /printers/{id}/site", adminPost, h.detail.movePrinter},
 		{"GET /printers/{id}/jobs/{job}", member, h.jobs.jobPage},
 		{"GET /jobs", member, h.jobs.jobsPage},
 		{"GET /kpis", member, h.kpis.kpisPage},

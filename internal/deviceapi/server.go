@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/fusionfleet/fusionfleet/internal/httpserver"
 )
 
 // Server limits. The device API answers small JSON documents to a handful of
@@ -34,24 +36,12 @@ func NewServer(h http.Handler, cert tls.Certificate, logger *slog.Logger) *http.
 }
 
 func tlsConfig(cert tls.Certificate) *tls.Config {
-	return &tls.Config{
-		Certificates: []tls.Certificate{cert},
-		MinVersion:   tls.VersionTLS12,
-		// Asked, not required, and not verified against any CA: a client
-		// without a paired certificate may still read what pairing needs
-		// (the identity), and the handler decides by the certificate's
-		// fingerprint (NewHandler). crypto/tls still checks that the client
-		// holds the certificate's key.
-		ClientAuth: tls.RequestClientCert,
-		// TLS 1.2 only with forward-secret AEAD suites (R-SEC-2); TLS 1.3
-		// suites are all AEAD and not configurable.
-		CipherSuites: []uint16{
-			tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
-			tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
-			tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
-			tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
-			tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
-			tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
-		},
-	}
+	cfg := httpserver.TLS(cert)
+	// Asked, not required, and not verified against any CA: a client
+	// without a paired certificate may still read what pairing needs
+	// (the identity), and the handler decides by the certificate's
+	// fingerprint (NewHandler). crypto/tls still checks that the client
+	// holds the certificate's key.
+	cfg.ClientAuth = tls.RequestClientCert
+	return cfg
 }

@@ -7,8 +7,18 @@ import (
 	"time"
 )
 
-// PrinterID identifies a printer fleet-wide: the printer's UUID (R-DATA-1).
+// PrinterID identifies a printer: the printer's UUID (R-DATA-1), as its
+// gateway reports it. A printer is identified within its organisation: the
+// cloud stores it under a key of its own, which is the printer's ID unless
+// another organisation's printer uses that ID (see PrinterPlace).
 type PrinterID string
+
+// PrinterPlace is where the cloud keeps an organisation's printer: the key
+// its data is stored and read under, and the site it belongs to.
+type PrinterPlace struct {
+	Key    PrinterID
+	SiteID SiteID // "" while nothing of the printer is stored
+}
 
 // State is what a printer is doing, as shown on the dashboard (R-DATA-2, R-FEAT-1).
 type State uint8

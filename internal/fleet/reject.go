@@ -6,11 +6,11 @@ import (
 )
 
 // RejectedError reports an envelope, or records of it, that a store refused
-// for good: malformed records, or a printer that belongs to another
-// organisation. The envelope's other records were committed. Retrying the
-// same envelope is pointless: it yields the same rejection and changes
-// nothing else. Every cloud store returns this one type, so callers branch
-// the same way whichever store is configured.
+// for good: malformed records, or records of a printer that belongs to
+// another site of the organisation. The envelope's other records were
+// committed. Retrying the same envelope is pointless: it yields the same
+// rejection and changes nothing else. Every cloud store returns this one
+// type, so callers branch the same way whichever store is configured.
 type RejectedError struct {
 	Errs []error // one per refused record (or one for the whole envelope)
 }
@@ -54,4 +54,12 @@ func StorableRecord(r Record) error {
 		return fmt.Errorf("record %d: %s too large", r.Seq, too)
 	}
 	return nil
+}
+
+// OtherSiteError is the refusal of a record of printer p (as its gateway
+// reports it) from a gateway of another site than site, the site p belongs
+// to. It says what the gateway's operator can do: records do not move a
+// printer, an administrator does.
+func OtherSiteError(p PrinterID, site SiteID) error {
+	return fmt.Errorf("printer %s belongs to site %s; an administrator can move it", p, site)
 }

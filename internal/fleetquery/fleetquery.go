@@ -56,7 +56,11 @@ type PrinterJob struct {
 // overview row, the latest identity report and the latest counters and
 // consumables snapshots (nil until one arrived).
 type PrinterDetail struct {
-	View        fleet.PrinterView  `json:"view"`
+	View fleet.PrinterView `json:"view"`
+	// DeviceID is the printer's own ID, as its gateway reports it. The
+	// view's ID is the cloud's key of the printer, which is the same but
+	// where another organisation's printer had the ID first.
+	DeviceID    fleet.PrinterID    `json:"device_id"`
 	Identity    *fleet.Identity    `json:"identity,omitempty"`
 	Counters    *fleet.Counters    `json:"counters,omitempty"`
 	Consumables *fleet.Consumables `json:"consumables,omitempty"`

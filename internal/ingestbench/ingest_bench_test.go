@@ -52,6 +52,12 @@ func (r register) Gateway(_ context.Context, id fleet.GatewayID) (fleet.Gateway,
 	return gw, nil
 }
 
+// PrinterPlaces binds no printer to a site: the benchmark measures the
+// stream, not the store.
+func (r register) PrinterPlaces(context.Context, fleet.OrgID, []fleet.PrinterID) (map[fleet.PrinterID]fleet.PrinterPlace, error) {
+	return nil, nil
+}
+
 // site is one gateway: its key, its client and the batch it sends, with
 // sequence numbers moved on for every upload.
 type site struct {
@@ -115,7 +121,7 @@ func newEnv(b *testing.B) *env {
 		e.reg[id] = fleet.Gateway{ID: id, OrgID: "org-1", SiteID: fleet.SiteID(fmt.Sprintf("site-%02d", i)), Name: string(id), PublicKey: pub}
 		e.sites = append(e.sites, &site{cred: uplink.Credentials{GatewayID: id, Key: key}, batch: layerBatch(fleet.PrinterID(fmt.Sprintf("printer-%04d", i)))})
 	}
-	h := uplink.NewHandler(e.reg, st, uplink.HandlerOptions{
+	h := uplink.NewHandler(e.reg, e.reg, st, uplink.HandlerOptions{
 		MaxMessageBytes:  st.MaxPayload(),
 		RecordsPerSecond: -1, BytesPerSecond: -1, // measure the path, not the limiter
 	})

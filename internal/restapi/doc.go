@@ -17,6 +17,7 @@
 //	account                        Members
 //	sites, enrolment tokens        Sites
 //	printers, detail, history      Printers, History
+//	moving a printer to a site     Printers, PrinterSites
 //	jobs                           Printers, Jobs
 //	users                          Members, Passwords (an admin's reset)
 //	API tokens                     Tokens

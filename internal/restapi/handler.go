@@ -26,19 +26,20 @@ import (
 // each; every group of operations takes only those it needs (see the
 // package documentation). One store usually fills them all.
 type Deps struct {
-	TokenLookup TokenLookup              // the bearer token of every request
-	Members     access.Members           // the token's owner; users; account
-	Passwords   PasswordReset            // an admin's password reset
-	Sites       access.Sites             // sites and enrolment tokens; KPI filters
-	Tokens      access.Tokens            // API tokens
-	Printers    fleetquery.PrinterReader // printers and their detail
-	Jobs        fleetquery.JobReader     // jobs
-	History     fleetquery.HistoryReader // a printer's snapshots and events
-	Alerts      alert.Tracker            // alerts
-	AlertRules  alert.RuleEditor         // alert rules
-	Channels    notify.Channels          // notification channels and deliveries
-	NotifyPrefs notify.Preferences       // a user's notification preferences
-	KPIs        kpi.Reader               // KPIs, benchmark and usage
+	TokenLookup  TokenLookup              // the bearer token of every request
+	Members      access.Members           // the token's owner; users; account
+	Passwords    PasswordReset            // an admin's password reset
+	Sites        access.Sites             // sites and enrolment tokens; KPI filters
+	Tokens       access.Tokens            // API tokens
+	Printers     fleetquery.PrinterReader // printers and their detail
+	PrinterSites access.PrinterSites      // moving a printer to another site
+	Jobs         fleetquery.JobReader     // jobs
+	History      fleetquery.HistoryReader // a printer's snapshots and events
+	Alerts       alert.Tracker            // alerts
+	AlertRules   alert.RuleEditor         // alert rules
+	Channels     notify.Channels          // notification channels and deliveries
+	NotifyPrefs  notify.Preferences       // a user's notification preferences
+	KPIs         kpi.Reader               // KPIs, benchmark and usage
 	// Releases lists the cloud's signed updates (GET /api/v1/updates);
 	// nil: the cloud has no update repository.
 	Releases Releases
@@ -115,6 +116,7 @@ type (
 		*handler
 		printers fleetquery.PrinterReader
 		history  fleetquery.HistoryReader
+		sites    access.PrinterSites
 	}
 	jobAPI struct {
 		*handler
@@ -176,7 +178,7 @@ func newHandler(d Deps, opts Options) *api {
 		members:  d.Members,
 		account:  &accountAPI{handler: h, members: d.Members},
 		sites:    &siteAPI{handler: h, sites: d.Sites},
-		printers: &printerAPI{handler: h, printers: d.Printers, history: d.History},
+		printers: &printerAPI{handler: h, printers: d.Printers, history: d.History, sites: d.PrinterSites},
 		jobs:     &jobAPI{handler: h, printers: d.Printers, jobs: d.Jobs},
 		users:    &userAPI{handler: h, members: d.Members, passwords: d.Passwords},
 		tokens:   &tokenAPI{handler: h, tokens: d.Tokens},
@@ -229,6 +231,7 @@ func (h *api) routes() []route {
 		{"GET", "/api/v1/printers/{id}/events", read, h.printers.printerEvents},
 		{"GET", "/api/v1/printers/{id}/jobs/{job}", read, h.jobs.printerJob},
 		{"GET", "/api/v1/printers/{id}/jobs/{job}/layers", read, h.jobs.jobLayers},
+		{"POST", "/api/v1/printers/{id}/site", adminWrite, h.printers.movePrinter},
 		{"GET", "/api/v1/jobs", read, h.jobs.jobHistory},
 		{"GET", "/api/v1/users", adminRead, h.users.users},
 		{"POST", "/api/v1/users", adminWrite, h.users.createUser},

@@ -1,6 +1,7 @@
 package restapi
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -113,6 +114,43 @@ func (h *printerAPI) printer(w http.ResponseWriter, r *http.Request, p access.Pr
 		}
 	}
 	return fleet.ErrNotFound
+}
+
+// siteJSON is the body of POST /api/v1/printers/{id}/site.
+type siteJSON struct {
+	SiteID fleet.SiteID `json:"site_id"`
+}
+
+// movePrinter moves a printer to another site of the organisation. Records
+// never move a printer (a gateway of one site could otherwise pull another
+// site's printer, and its history, into its own), so this is an
+// administrator's act, and it concerns both sites: an administrator
+// limited to some sites must hold both.
+func (h *printerAPI) movePrinter(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+	var in siteJSON
+	if err := decode(r.Body, &in); err != nil {
+		return err
+	}
+	if in.SiteID == "" {
+		return badRequest("site_id is required.")
+	}
+	det, err := visiblePrinter(r, h.printers, p)
+	if err != nil {
+		return err
+	}
+	if err := p.CanActOn(in.SiteID); err != nil {
+		return err
+	}
+	err = h.sites.MovePrinter(r.Context(), p.Org, det.View.ID, det.View.SiteID, in.SiteID)
+	if errors.Is(err, fleet.ErrNotFound) {
+		// The printer was found: what is not is the site.
+		return badRequest("site_id is not a site of the organisation.")
+	}
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 func (h *userAPI) users(w http.ResponseWriter, r *http.Request, p access.Principal) error {

@@ -70,7 +70,7 @@ func newFixture(t *testing.T) *fixture {
 
 // storeDeps fills every capability from db.
 func storeDeps(db *store.DB) Deps {
-	return Deps{TokenLookup: db, Members: db, Passwords: db, Sites: db, Tokens: db, Printers: db, Jobs: db, History: db,
+	return Deps{TokenLookup: db, Members: db, Passwords: db, Sites: db, Tokens: db, Printers: db, PrinterSites: db, Jobs: db, History: db,
 		Alerts: db, AlertRules: db, Channels: db, NotifyPrefs: db, KPIs: db}
 }
 
@@ -309,6 +309,10 @@ func TestRouteWalker(t *testing.T) {
 		"DELETE /api/v1/alert-rules/{id}":     with(adminOnly(204, false), "ladmin", 404),
 		"PUT /api/v1/alert-rules/{key}/muted": with(adminOnly(204, false), "ladmin", 403),
 	}
+	// The walker moves the printer to the site it is at: its admins may;
+	// one limited to the other site does not see it (TestMovePrinter moves
+	// printers between sites).
+	want["POST /api/v1/printers/{id}/site"] = with(adminOnly(204, false), "ladmin", 404)
 	// Notifications (notify.go). Channels carry every site's alerts: an
 	// admin limited to a site may neither see nor change them, nor read
 	// their delivery log.
@@ -333,6 +337,7 @@ func TestRouteWalker(t *testing.T) {
 		"POST /api/v1/alerts/{id}/assign":     `{"user_id":null}`,
 		"POST /api/v1/alert-rules":            `{"metric":"system_errors","comparison":">","threshold":3,"severity":"warning"}`,
 		"PUT /api/v1/alert-rules/{key}/muted": `{"muted":true}`,
+		"POST /api/v1/printers/{id}/site":     `{"site_id":"%s"}`,
 	}
 	bodies["POST /api/v1/notification-channels"] = `{"kind":"webhook","name":"walk","target":"https://hooks.example.com/walk","min_severity":"warning"}`
 	bodies["PUT /api/v1/notification-prefs"] = `{"enabled":true,"email":"walk@example.com","min_severity":"warning"}`
@@ -380,7 +385,7 @@ func TestRouteWalker(t *testing.T) {
 						switch key {
 						case "POST /api/v1/users":
 							body = strings.Replace(body, "%s", strconv.Itoa(n)+string(me.org), 1)
-						case "POST /api/v1/enrolment-tokens":
+						case "POST /api/v1/enrolment-tokens", "POST /api/v1/printers/{id}/site":
 							body = strings.Replace(body, "%s", string(me.site), 1)
 						case "POST /api/v1/sites":
 							body = strings.Replace(body, "%s", strconv.Itoa(n), 1)

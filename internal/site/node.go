@@ -10,18 +10,19 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/fusionfleet/fusionfleet/internal/closer"
 	"github.com/fusionfleet/fusionfleet/internal/commandcenter"
 	"github.com/fusionfleet/fusionfleet/internal/commandcenter/localui"
 	"github.com/fusionfleet/fusionfleet/internal/datadir"
 	"github.com/fusionfleet/fusionfleet/internal/deviceapi"
 	"github.com/fusionfleet/fusionfleet/internal/httpserver"
+	"github.com/fusionfleet/fusionfleet/internal/tlsca"
 	"github.com/fusionfleet/fusionfleet/internal/update"
 	"github.com/fusionfleet/fusionfleet/internal/uplink"
 )
@@ -37,15 +38,15 @@ type Node struct {
 	fingerprint deviceapi.Fingerprint
 
 	ln, mirrorLn  net.Listener // mirrorLn: nil without MirrorListen
+	debugLn       net.Listener // nil without DebugListen
 	ui, mirrorSrv *http.Server // mirrorSrv: nil without MirrorListen
 	store         *commandcenter.Store
 	poller        *commandcenter.Poller
 	uploader      *commandcenter.Uploader
 	mirror        *update.Mirror
 
-	closeOnce sync.Once
-	closers   []func() error // in the order opened
-	closeErr  error
+	closers closer.Stack
+	uiCA    string // the CA file of the local UI's certificate; "" on loopback (plain HTTP)
 }
 
 // New opens a node: its listeners and store; it enrols with the cloud on
@@ -76,27 +77,49 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("commandcenter: %w", err)
 	}
-	n.closers = append(n.closers, lock.Close)
+	n.closers.Push(lock.Close)
+	if opts.DebugListen != "" {
+		if n.debugLn, err = httpserver.ListenDebug(ctx, opts.DebugListen); err != nil {
+			return nil, fmt.Errorf("commandcenter: -debug-listen: %w", err)
+		}
+		n.closers.Push(n.debugLn.Close)
+	}
 	if opts.MirrorListen != "" {
 		if n.mirrorLn, err = (&net.ListenConfig{}).Listen(ctx, "tcp", opts.MirrorListen); err != nil {
 			return nil, fmt.Errorf("commandcenter: -mirror-listen: %w", err)
 		}
-		n.closers = append(n.closers, n.mirrorLn.Close)
+		n.closers.Push(n.mirrorLn.Close)
 	}
 	// Take the local port first: a site with 8080–8090 all taken learns it
 	// before anything is enrolled or paired.
 	if n.ln, err = commandcenter.ListenLocal(opts.UIHost, opts.UIFirstPort, opts.UILastPort); err != nil {
 		return nil, fmt.Errorf("commandcenter: %w", err)
 	}
-	n.closers = append(n.closers, n.ln.Close)
+	n.closers.Push(n.ln.Close)
 	n.url = "http://" + n.ln.Addr().String() + "/"
+	if !localui.IsLoopback(opts.UIHost) {
+		// Beyond loopback the UI's password and the site's private names
+		// cross the LAN: serve them over TLS, with a certificate of the
+		// Command Center's own CA, made once in the data directory, for
+		// the host names the UI answers to. A browser trusts the CA file
+		// once; the printers fetch updates from MirrorListen, plain HTTP,
+		// whose signed metadata needs no transport security.
+		ca, err := tlsca.LoadOrCreate(filepath.Join(opts.DataDir, "ui-tls"), opts.UIHosts, opts.Clock.Now())
+		if err != nil {
+			return nil, fmt.Errorf("commandcenter: local UI certificate: %w", err)
+		}
+		n.ln = tls.NewListener(n.ln, httpserver.TLS(ca.Server))
+		n.uiCA = ca.CAPath
+		_, port, _ := net.SplitHostPort(n.ln.Addr().String())
+		n.url = "https://" + net.JoinHostPort(opts.UIHosts[0], port) + "/"
+	}
 	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("commandcenter: %w", err)
 	}
 	if n.store, err = commandcenter.Open(ctx, filepath.Join(opts.DataDir, "commandcenter.db")); err != nil {
 		return nil, err
 	}
-	n.closers = append(n.closers, n.store.Close)
+	n.closers.Push(n.store.Close)
 	if n.cert, err = deviceapi.LoadOrCreateClientCertificate(opts.DataDir, opts.Clock.Now()); err != nil {
 		return nil, fmt.Errorf("commandcenter: %w", err)
 	}
@@ -165,6 +188,12 @@ func (n *Node) Run(ctx context.Context) error {
 	g.Go(func() error { return n.poller.Run(ctx) })
 	g.Go(func() error { return n.uploader.Run(ctx) })
 	g.Go(func() error { return n.mirror.Run(ctx) })
+	if n.debugLn != nil {
+		debug := httpserver.New(httpserver.Debug(), n.log)
+		g.Go(func() error {
+			return httpserver.Run(ctx, n.log, "debug", debug, func() error { return debug.Serve(n.debugLn) })
+		})
+	}
 	if n.mirrorSrv != nil {
 		g.Go(func() error {
 			return httpserver.Run(ctx, n.log, "update mirror", n.mirrorSrv, func() error { return n.mirrorSrv.Serve(n.mirrorLn) })
@@ -176,21 +205,26 @@ func (n *Node) Run(ctx context.Context) error {
 // Close closes what New opened, newest first. Run closes the node when it
 // returns; Close is for a node that was never run, and may be called again.
 func (n *Node) Close() error {
-	n.closeOnce.Do(func() {
-		var errs []error
-		for i := len(n.closers) - 1; i >= 0; i-- {
-			if err := n.closers[i](); err != nil && !errors.Is(err, net.ErrClosed) {
-				errs = append(errs, err)
-			}
-		}
-		n.closeErr = errors.Join(errs...)
-	})
-	return n.closeErr
+	return n.closers.Close()
 }
 
-// URL is the local UI's URL, http://host:port/; the printers read updates
-// under its /tuf/.
+// URL is the local UI's URL: http://host:port/ on loopback; beyond it
+// https:// with the first of Options.UIHosts. The printers read updates
+// under its /tuf/ (on loopback) or from MirrorListen.
 func (n *Node) URL() string { return n.url }
+
+// UICAFile is the CA certificate (PEM) a browser trusts to open the local
+// UI over HTTPS; "" while the UI stays on loopback, over plain HTTP.
+func (n *Node) UICAFile() string { return n.uiCA }
+
+// DebugAddr is the address of the profiling listener; nil without
+// Options.DebugListen.
+func (n *Node) DebugAddr() net.Addr {
+	if n.debugLn == nil {
+		return nil
+	}
+	return n.debugLn.Addr()
+}
 
 // MirrorAddr is the address of the mirror's own listener; nil without
 // Options.MirrorListen.

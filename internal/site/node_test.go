@@ -278,3 +278,11 @@ func TestDataDirectoryInUse(t *testing.T) {
 		t.Fatalf("New on a held data directory: %v, want datadir.ErrInUse naming the holder", err)
 	}
 }
+
+// Issue 14: the profiling listener is loopback only.
+func TestDebugListenLoopbackOnly(t *testing.T) {
+	_, err := New(t.Context(), Options{DataDir: t.TempDir(), CloudURL: "https://127.0.0.1:1", DebugListen: ":6061", Logger: discardLogger()})
+	if err == nil || !strings.Contains(err.Error(), "-debug-listen") {
+		t.Fatalf("DebugListen :6061: %v, want a refusal naming -debug-listen", err)
+	}
+}

@@ -51,6 +51,9 @@ type Options struct {
 	// served alone, for printers on the LAN while the local UI stays on
 	// loopback.
 	MirrorListen string
+	// DebugListen, if set, is a loopback address (127.0.0.1:6061) where
+	// Go's profiles are served under /debug/pprof/; "" → none.
+	DebugListen string
 
 	// PollInterval is how often printers are polled for status, and
 	// SnapshotInterval how often counters and consumables are read;

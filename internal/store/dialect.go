@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -24,9 +25,17 @@ type dialect struct {
 	// greatest names the function of the larger of two values.
 	greatest string
 	// bound caches PostgreSQL's form of each statement: a statement is
-	// rebound once per process, not once per call.
-	bound sync.Map // string → string
+	// rebound once per process, not once per call. Statements are the
+	// store's own text, but some are built for their number of rows, so
+	// the cache stops growing at maxBound entries; what comes after is
+	// rebound at every call, which costs a scan of the text.
+	bound  sync.Map // string → string
+	nBound atomic.Int64
 }
+
+// maxBound bounds the rebind cache: far more than the store's distinct
+// statements, far less memory than a process can spare.
+const maxBound = 4096
 
 func newDialect(k dialectKind) *dialect {
 	if k == postgres {
@@ -52,7 +61,11 @@ func (d *dialect) rebind(q string) string {
 		return b.(string)
 	}
 	b := numberPlaceholders(q)
-	d.bound.Store(q, b)
+	if d.nBound.Load() < maxBound {
+		if _, loaded := d.bound.LoadOrStore(q, b); !loaded {
+			d.nBound.Add(1)
+		}
+	}
 	return b
 }
 

@@ -22,8 +22,9 @@ func pgLoadFleet(t testing.TB, db *DB) (fleet.OrgID, fleet.PrinterID) {
 		{`INSERT INTO orgs (id, name) SELECT format('org_%s', lpad(i::text, 3, '0')), format('Org %s', i)
 			FROM generate_series(0, $1::int - 1) i`, []any{fleetOrgs}},
 		{`INSERT INTO sites (id, org_id, name) SELECT replace(id, 'org_', 'site_'), id, name FROM orgs`, nil},
-		{`INSERT INTO printers (id, org_id, site_id, name, model, last_seen)
+		{`INSERT INTO printers (id, device_id, org_id, site_id, name, model, last_seen)
 			SELECT format('printer-%s-%s', lpad((i / $2::int)::text, 3, '0'), lpad((i % $2::int)::text, 4, '0')),
+				format('printer-%s-%s', lpad((i / $2::int)::text, 3, '0'), lpad((i % $2::int)::text, 4, '0')),
 				format('org_%s', lpad((i / $2::int)::text, 3, '0')), format('site_%s', lpad((i / $2::int)::text, 3, '0')),
 				format('3DP %s', i % $2::int), 'Jet 4200', $3::bigint
 			FROM generate_series(0, $1::int - 1) i`, []any{fleetPrinters, perOrg, nanos(storetest.T0)}},

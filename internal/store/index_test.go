@@ -69,11 +69,11 @@ func sqliteLoadFleet(t testing.TB, db *DB) (fleet.OrgID, fleet.PrinterID) {
 		{`INSERT INTO orgs (id, name) WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ? - 1)
 			SELECT printf('org_%03d', i), printf('Org %d', i) FROM n`, []any{fleetOrgs}},
 		{`INSERT INTO sites (id, org_id, name) SELECT replace(id, 'org_', 'site_'), id, name FROM orgs`, nil},
-		{`INSERT INTO printers (id, org_id, site_id, name, model, last_seen)
+		{`INSERT INTO printers (id, device_id, org_id, site_id, name, model, last_seen)
 			WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ? - 1)
-			SELECT printf('printer-%03d-%04d', i / ?, i % ?), printf('org_%03d', i / ?), printf('site_%03d', i / ?),
-				printf('3DP %d', i % ?), 'Jet 4200', ? FROM n`,
-			[]any{fleetPrinters, perOrg, perOrg, perOrg, perOrg, perOrg, nanos(storetest.T0)}},
+			SELECT printf('printer-%03d-%04d', i / ?, i % ?), printf('printer-%03d-%04d', i / ?, i % ?),
+				printf('org_%03d', i / ?), printf('site_%03d', i / ?), printf('3DP %d', i % ?), 'Jet 4200', ? FROM n`,
+			[]any{fleetPrinters, perOrg, perOrg, perOrg, perOrg, perOrg, perOrg, perOrg, nanos(storetest.T0)}},
 		{`INSERT INTO printer_status (printer_id, state, activity, job_id, progress, etc_seconds, pending_jobs, time)
 			SELECT id, 2, 'printing', 'job', 0.5, 100, 1, last_seen FROM printers`, nil},
 		{`INSERT INTO jobs (printer_id, job_id, org_id, created_at, report_time, data)
@@ -178,6 +178,8 @@ func TestQueriesUseIndexes(t *testing.T) {
 			{"fleet overview", printersSQL(db.dialect), []any{org}},
 			{"job history", jobsQ, jobsArgs},
 			{"job history of a printer", printerQ, printerArgs},
+			{"printer places", placesSQL(2), []any{org, p, "printer-none"}},
+			{"printer keys taken", takenSQL(2), []any{p, "printer-none"}},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {

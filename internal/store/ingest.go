@@ -37,11 +37,16 @@ const bulkRows = 64
 // keep the newest snapshot per printer (counters and consumables also keep
 // every snapshot as history); jobs and parts are upserted by (printer, id),
 // the newest report winning; events, gaps, layers and log lines are
-// appended. A record about a printer that belongs to another organisation
-// is refused and never moves or overwrites the printer (R-SEC-6). Refusals
-// come back as a *RejectedError alongside the count of the records that
-// were applied; any other error means nothing was written and the call may
-// be retried.
+// appended.
+//
+// A printer is identified within the envelope's organisation: its records
+// are stored under the key PrinterPlaces gives, so another organisation's
+// printer of the same ID neither blocks it nor is touched (R-SEC-6). A
+// printer belongs to the site whose gateway first sent its records and is
+// never moved by a record: one from another site's gateway is refused
+// (MovePrinter moves it). Refusals come back as a *RejectedError alongside
+// the count of the records that were applied; any other error means
+// nothing was written and the call may be retried.
 func (d *DB) ApplyEnvelope(ctx context.Context, env fleet.Envelope) (applied int, err error) {
 	if env.OrgID == "" || env.SiteID == "" || env.GatewayID == "" {
 		return 0, &RejectedError{Errs: []error{errors.New("envelope without org, site or gateway")}}
@@ -57,7 +62,7 @@ func (d *DB) ApplyEnvelope(ctx context.Context, env fleet.Envelope) (applied int
 		if err != nil {
 			return err
 		}
-		foreign, err := foreignPrinters(ctx, tx, env)
+		keys, err := keyPrinters(ctx, tx, env)
 		if err != nil {
 			return err
 		}
@@ -68,11 +73,14 @@ func (d *DB) ApplyEnvelope(ctx context.Context, env fleet.Envelope) (applied int
 				rejects = append(rejects, fmt.Errorf("record %d: %w", rec.Seq, err))
 				continue
 			}
-			if foreign[rec.PrinterID] {
-				rejects = append(rejects, fmt.Errorf("record %d: printer %s belongs to another organisation: %w",
-					rec.Seq, rec.PrinterID, fleet.ErrConflict))
+			pl := keys.places[rec.PrinterID]
+			if pl.SiteID != "" && pl.SiteID != env.SiteID {
+				// An administrator moved the printer after the uplink
+				// checked its site: refused as the uplink refuses.
+				rejects = append(rejects, fmt.Errorf("record %d: %w", rec.Seq, fleet.OtherSiteError(rec.PrinterID, pl.SiteID)))
 				continue
 			}
+			rec.PrinterID = pl.Key
 			if rec.Kind == fleet.KindLayer || rec.Kind == fleet.KindLog {
 				bulk = append(bulk, rec)
 				continue
@@ -87,7 +95,7 @@ func (d *DB) ApplyEnvelope(ctx context.Context, env fleet.Envelope) (applied int
 			if err := touched.touch(ctx, tx, rec); err != nil {
 				return fmt.Errorf("record %d: %w", rec.Seq, err)
 			}
-			if err := applyRecord(ctx, tx, env, rec); err != nil {
+			if err := applyRecord(ctx, tx, env, keys, rec); err != nil {
 				return fmt.Errorf("record %d: %w", rec.Seq, err)
 			}
 			if err := touched.touch(ctx, tx, rec); err != nil {
@@ -95,7 +103,7 @@ func (d *DB) ApplyEnvelope(ctx context.Context, env fleet.Envelope) (applied int
 			}
 			applied++
 		}
-		n, err := d.applyBulk(ctx, tx, env, bulk)
+		n, err := d.applyBulk(ctx, tx, env, keys, bulk)
 		applied += n
 		if err != nil {
 			return err
@@ -115,6 +123,38 @@ func (d *DB) ApplyEnvelope(ctx context.Context, env fleet.Envelope) (applied int
 	return applied, nil
 }
 
+// printerKeys are the places of the printers of one envelope, by device
+// ID, and the device ID of each key.
+type printerKeys struct {
+	places map[fleet.PrinterID]fleet.PrinterPlace
+	device map[fleet.PrinterID]fleet.PrinterID
+}
+
+// keyPrinters places the printers of env's records in env's organisation.
+// A printer new to it whose ID another organisation's printer has as key
+// gets a random key. Two writers that choose differently for one printer
+// at once (on PostgreSQL) collide on the organisation's unique device ID
+// when ensurePrinters inserts it: an error, and the retry finds the key
+// the first stored.
+func keyPrinters(ctx context.Context, tx *txn, env fleet.Envelope) (printerKeys, error) {
+	devices := make([]fleet.PrinterID, len(env.Records))
+	for i, r := range env.Records {
+		devices[i] = r.PrinterID
+	}
+	places, collided, err := placePrinters(ctx, tx, env.OrgID, devices)
+	if err != nil {
+		return printerKeys{}, err
+	}
+	for _, dev := range collided {
+		places[dev] = fleet.PrinterPlace{Key: newPrinterKey()}
+	}
+	k := printerKeys{places: places, device: make(map[fleet.PrinterID]fleet.PrinterID, len(places))}
+	for dev, pl := range places {
+		k.device[pl.Key] = dev
+	}
+	return k, nil
+}
+
 // markReceived records (gateway, seq) of rec and reports whether it is
 // new. One statement decides, so two nodes applying the same record at
 // once on PostgreSQL apply it once: the second waits for the first's row
@@ -131,7 +171,7 @@ func markReceived(ctx context.Context, tx *txn, gw fleet.GatewayID, rec fleet.Re
 
 // applyRecord writes one record that is storable and whose printer the
 // envelope's organisation may write.
-func applyRecord(ctx context.Context, tx *txn, env fleet.Envelope, rec fleet.Record) error {
+func applyRecord(ctx context.Context, tx *txn, env fleet.Envelope, keys printerKeys, rec fleet.Record) error {
 	if rec.Kind == fleet.KindGap {
 		// A gap needs no printer row: it is about the gateway's reading.
 		g := rec.Gap
@@ -140,7 +180,7 @@ func applyRecord(ctx context.Context, tx *txn, env fleet.Envelope, rec fleet.Rec
 			g.Feed, g.Reason, int64(g.FromSeq), int64(g.ToSeq), nanos(rec.Time))
 		return err
 	}
-	if err := ensurePrinters(ctx, tx, env, map[fleet.PrinterID]fleet.Record{rec.PrinterID: rec}); err != nil {
+	if err := ensurePrinters(ctx, tx, env, keys, map[fleet.PrinterID]fleet.Record{rec.PrinterID: rec}); err != nil {
 		return err
 	}
 	switch rec.Kind {
@@ -234,7 +274,7 @@ func snapshot(ctx context.Context, tx *txn, kind string, p fleet.PrinterID, at t
 // applyBulk appends layers and log lines, idempotent by their own primary
 // key (gateway, record seq), with prepared multi-row inserts. It returns
 // how many rows were new.
-func (d *DB) applyBulk(ctx context.Context, tx *txn, env fleet.Envelope, recs []fleet.Record) (int, error) {
+func (d *DB) applyBulk(ctx context.Context, tx *txn, env fleet.Envelope, keys printerKeys, recs []fleet.Record) (int, error) {
 	if len(recs) == 0 {
 		return 0, nil
 	}
@@ -253,7 +293,7 @@ func (d *DB) applyBulk(ctx context.Context, tx *txn, env fleet.Envelope, recs []
 				nanos(g.Time), g.Text})
 		}
 	}
-	if err := ensurePrinters(ctx, tx, env, seen); err != nil {
+	if err := ensurePrinters(ctx, tx, env, keys, seen); err != nil {
 		return 0, err
 	}
 	nl, err := bulkLoad(ctx, tx, d.insertLayers, layerInsert, layers)
@@ -351,74 +391,40 @@ func insertRows(ctx context.Context, tx *txn, full *sql.Stmt, b bulkInsert, rows
 // both engines' limits of parameters.
 const printerChunk = 500
 
-// foreignPrinters returns the printers of env's records that belong to
-// another organisation, in one query per printerChunk printers.
-func foreignPrinters(ctx context.Context, tx *txn, env fleet.Envelope) (map[fleet.PrinterID]bool, error) {
-	var ids []any
-	have := map[fleet.PrinterID]bool{}
-	for _, r := range env.Records {
-		if !have[r.PrinterID] {
-			have[r.PrinterID] = true
-			ids = append(ids, r.PrinterID)
-		}
-	}
-	foreign := map[fleet.PrinterID]bool{}
-	for chunk := range slices.Chunk(ids, printerChunk) {
-		rows, err := tx.QueryContext(ctx, `SELECT id FROM printers WHERE org_id <> ? AND id IN (?`+
-			strings.Repeat(", ?", len(chunk)-1)+`)`, append([]any{env.OrgID}, chunk...)...)
-		if err != nil {
-			return nil, err
-		}
-		for rows.Next() {
-			var id fleet.PrinterID
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			foreign[id] = true
-		}
-		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-			return nil, err
-		}
-	}
-	return foreign, nil
-}
-
-// ensurePrinters creates the printer rows of seen (printer → newest
+// ensurePrinters creates the printer rows of seen (printer key → newest
 // observation) under the envelope's org and site where they are unknown,
-// follows a move between sites of the same org, and advances last_seen,
-// in one statement. The caller has checked that no other org owns them.
-func ensurePrinters(ctx context.Context, tx *txn, env fleet.Envelope, seen map[fleet.PrinterID]fleet.Record) error {
+// and advances last_seen, in one statement. It never moves a printer: the
+// caller has checked that each belongs to the envelope's site, and a
+// printer moved or claimed since (by a concurrent writer on PostgreSQL)
+// fails the call, whose retry refuses its records properly.
+func ensurePrinters(ctx context.Context, tx *txn, env fleet.Envelope, keys printerKeys, seen map[fleet.PrinterID]fleet.Record) error {
 	if len(seen) == 0 {
 		return nil
 	}
-	// In ID order, so that concurrent writers on PostgreSQL lock the rows
+	// In key order, so that concurrent writers on PostgreSQL lock the rows
 	// in one order.
 	for chunk := range slices.Chunk(slices.Sorted(maps.Keys(seen)), printerChunk) {
-		args := make([]any, 0, 6*len(chunk))
+		args := make([]any, 0, 7*len(chunk))
 		for _, p := range chunk {
-			args = append(args, p, env.OrgID, env.SiteID, nanos(seen[p].Time), env.GatewayID, int64(seen[p].Seq))
+			args = append(args, p, keys.device[p], env.OrgID, env.SiteID, nanos(seen[p].Time), env.GatewayID, int64(seen[p].Seq))
 		}
 		newer := newerRecord("printers.seen_gateway", "printers.seen_seq", "printers.last_seen",
 			"excluded.seen_gateway", "excluded.seen_seq", "excluded.last_seen")
 		pick := func(col string) string {
 			return col + ` = CASE WHEN ` + newer + ` THEN excluded.` + col + ` ELSE printers.` + col + ` END`
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO printers (id, org_id, site_id, last_seen, seen_gateway, seen_seq)
-			VALUES (?, ?, ?, ?, ?, ?)`+strings.Repeat(", (?, ?, ?, ?, ?, ?)", len(chunk)-1)+`
-			ON CONFLICT (id) DO UPDATE SET site_id = excluded.site_id,
-				`+pick("last_seen")+`, `+pick("seen_gateway")+`, `+pick("seen_seq")+`
-			WHERE printers.org_id = excluded.org_id`, args...)
+		res, err := tx.ExecContext(ctx, `INSERT INTO printers (id, device_id, org_id, site_id, last_seen, seen_gateway, seen_seq)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`+strings.Repeat(", (?, ?, ?, ?, ?, ?, ?)", len(chunk)-1)+`
+			ON CONFLICT (id) DO UPDATE SET `+pick("last_seen")+`, `+pick("seen_gateway")+`, `+pick("seen_seq")+`
+			WHERE printers.org_id = excluded.org_id AND printers.site_id = excluded.site_id
+				AND printers.device_id = excluded.device_id`, args...)
 		if err != nil {
 			return err
 		}
 		if n, err := res.RowsAffected(); err != nil {
 			return err
 		} else if n != int64(len(chunk)) {
-			// Another organisation claimed one since foreignPrinters
-			// looked (a concurrent writer on PostgreSQL): an error, not a
-			// rejection, so the retried envelope is refused properly.
-			return fmt.Errorf("printers %v: one was claimed by another organisation meanwhile", chunk)
+			return fmt.Errorf("printers %v: one was stored or moved by another writer meanwhile", chunk)
 		}
 	}
 	return nil

@@ -91,11 +91,11 @@ func (d *DB) PrinterDetail(ctx context.Context, org fleet.OrgID, p fleet.Printer
 	var s viewScan
 	var identity string
 	var counters, consumables sql.NullString
-	err := d.db.QueryRowContext(ctx, `SELECT `+viewColumns+`, p.identity, c.data, k.data
+	err := d.db.QueryRowContext(ctx, `SELECT `+viewColumns+`, p.device_id, p.identity, c.data, k.data
 		FROM printers p LEFT JOIN printer_status s ON s.printer_id = p.id
 			LEFT JOIN counters_latest c ON c.printer_id = p.id
 			LEFT JOIN consumables_latest k ON k.printer_id = p.id
-		WHERE p.id = ? AND p.org_id = ?`, p, org).Scan(append(s.dest(), &identity, &counters, &consumables)...)
+		WHERE p.id = ? AND p.org_id = ?`, p, org).Scan(append(s.dest(), &det.DeviceID, &identity, &counters, &consumables)...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return det, fmt.Errorf("printer %s: %w", p, fleet.ErrNotFound)
 	}

@@ -20,6 +20,7 @@ import (
 var (
 	_ storetest.Store = (*DB)(nil)
 	_ uplink.Gateways = (*DB)(nil)
+	_ uplink.Printers = (*DB)(nil)
 	_ ingest.Store    = (*DB)(nil)
 )
 

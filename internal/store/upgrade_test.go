@@ -149,6 +149,15 @@ func TestUpgradeInPlace(t *testing.T) {
 				if ps, err := db.Printers(ctx, "org_1"); err != nil || len(ps) != 1 {
 					t.Errorf("Printers = %v, %v; want the one printer", ps, err)
 				}
+				// A printer stored before printers had device IDs keeps
+				// its ID as both.
+				if det, err := db.PrinterDetail(ctx, "org_1", "printer-1"); err != nil || det.DeviceID != "printer-1" {
+					t.Errorf("PrinterDetail: device ID %q, %v; want printer-1", det.DeviceID, err)
+				}
+				places, err := db.PrinterPlaces(ctx, "org_1", []fleet.PrinterID{"printer-1"})
+				if want := (fleet.PrinterPlace{Key: "printer-1", SiteID: "site_1"}); err != nil || places["printer-1"] != want {
+					t.Errorf("PrinterPlaces = %v, %v; want printer-1 at site_1", places, err)
+				}
 				if got := schema(t, fresh); len(got) < 100 {
 					t.Fatalf("schema of a fresh database = %d lines, want the whole schema", len(got))
 				}

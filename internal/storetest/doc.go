@@ -12,7 +12,7 @@
 //	RunIdentity       Accounts Sessions SecondFactors LoginChallenges     identity.go
 //	                  AccessTokens
 //	RunTenants        Orgs Membership Gateways                            tenants.go
-//	RunIngest         Ingest                                              ingest.go
+//	RunIngest         Ingest Placement                                    ingest.go
 //	RunFleetReads     PrinterReads JobReads HistoryReads                  reads.go
 //	RunAlerts         AlertTracking AlertTriage RuleSettings              alerts.go
 //	RunNotifications  Channels Subscriptions DeliveryQueue                notify.go

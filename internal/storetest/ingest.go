@@ -3,7 +3,9 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,10 +20,18 @@ type Ingest interface {
 	ApplyEnvelope(ctx context.Context, env fleet.Envelope) (int, error)
 }
 
+// Placement knows where an organisation's printers are kept: their keys
+// and their sites, and moves a printer between its organisation's sites.
+type Placement interface {
+	PrinterPlaces(ctx context.Context, org fleet.OrgID, devices []fleet.PrinterID) (map[fleet.PrinterID]fleet.PrinterPlace, error)
+	MovePrinter(ctx context.Context, org fleet.OrgID, p fleet.PrinterID, from, to fleet.SiteID) error
+}
+
 // IngestStore is what RunIngest drives: ingest, with organisations to
 // send for and the fleet reads that show what was stored.
 type IngestStore interface {
 	Ingest
+	Placement
 	Orgs
 	PrinterReads
 	JobReads
@@ -30,13 +40,18 @@ type IngestStore interface {
 }
 
 // RunIngest runs the ingest contract against stores made by open: the
-// idempotent ingest of every record kind, newest report wins, records of
-// another organisation's printer and invalid records rejected for good
-// and never remembered, a cancelled ingest retryable.
+// idempotent ingest of every record kind, newest report wins, printers
+// identified within their organisation (another's printer of the same ID
+// neither blocks nor is touched), a printer bound to its site until an
+// administrator moves it, invalid records rejected for good and never
+// remembered, a cancelled ingest retryable.
 func RunIngest(t *testing.T, open func(t *testing.T) IngestStore) {
 	runTests(t, open, []storeTest[IngestStore]{
 		{"ApplyEnvelope", testApplyEnvelope},
 		{"ApplyEnvelopeCrossOrg", testApplyCrossOrg},
+		{"PrinterSiteBound", testPrinterSiteBound},
+		{"FirstReportRace", testFirstReportRace},
+		{"MovePrinter", testMovePrinter},
 		{"ApplyEnvelopeRejects", testApplyRejects},
 		{"ApplyEnvelopeCancelled", testApplyCancelled},
 		{"AllKinds", testAllKinds},
@@ -104,83 +119,284 @@ func testApplyEnvelope(t *testing.T, db IngestStore) {
 	if got[1].State != fleet.StateIdle || got[1].Name != "3DP 1" {
 		t.Errorf("after update: state %s name %q, want idle, 3DP 1", got[1].State, got[1].Name)
 	}
-	// A printer moved to another site of the same org follows the gateway.
-	site2, err := db.CreateSite(ctx, org, "Second plant")
-	if err != nil {
-		t.Fatal(err)
-	}
-	apply(t, db, Env(org, site2, "gw_3", StatusRecord(1, p2, fleet.StateIdle, T0.Add(time.Hour))), 1)
-	det, err := db.PrinterDetail(ctx, org, p2)
-	if err != nil || det.View.SiteID != site2 {
-		t.Errorf("moved printer: site %q, %v; want %q", det.View.SiteID, err, site2)
+	if det, err := db.PrinterDetail(ctx, org, p2); err != nil || det.DeviceID != p2 {
+		t.Errorf("PrinterDetail: device ID %q, %v; want %q", det.DeviceID, err, p2)
 	}
 }
 
+// testApplyCrossOrg: two organisations whose gateways report printers of
+// the same ID each store and read their own printer, in either order;
+// neither blocks, overwrites or sees the other's.
 func testApplyCrossOrg(t *testing.T, db IngestStore) {
 	ctx := t.Context()
-	orgA, siteA := tenant(t, db, "A")
-	orgB, siteB := tenant(t, db, "B")
-	const p = fleet.PrinterID("printer-aaaa")
-	apply(t, db, Env(orgA, siteA, "gw_a", IdentityRecord(1, p, "A's printer", T0), StatusRecord(2, p, fleet.StatePrinting, T0)), 2)
-	before, err := db.PrinterDetail(ctx, orgA, p)
+	var p fleet.PrinterID
+	all := func(org fleet.OrgID, site fleet.SiteID, gw fleet.GatewayID, name, job string, at time.Time) fleet.Envelope {
+		return Env(org, site, gw,
+			IdentityRecord(1, p, name, at),
+			StatusRecord(2, p, fleet.StatePrinting, at),
+			EventRecord(3, p, name+"-event", at),
+			GapRecord(4, p, at),
+			JobRecord(5, p, job, fleet.JobFailed, at, at),
+			LayerRecord(6, p, job, 1, at),
+			LogRecord(7, p, fleet.LogSession, name+"-log", at),
+			CountersRecord(8, p, 1, at),
+			PartRecord(9, p, job, "part-1", fleet.PartPass, at),
+			ConsumablesRecord(10, p, 1, at),
+		)
+	}
+	type tenantOf struct {
+		org  fleet.OrgID
+		site fleet.SiteID
+		gw   fleet.GatewayID
+		name string
+		job  string
+	}
+	for i, order := range []string{"A first", "B first"} {
+		t.Run(order, func(t *testing.T) {
+			p = fleet.PrinterID(fmt.Sprintf("printer-%04d", i))
+			orgA, siteA := tenant(t, db, "A "+order)
+			orgB, siteB := tenant(t, db, "B "+order)
+			a := tenantOf{orgA, siteA, fleet.GatewayID("gw_a " + order), "A's printer", "job-a"}
+			b := tenantOf{orgB, siteB, fleet.GatewayID("gw_b " + order), "B's printer", "job-b"}
+			first, second := a, b
+			if order == "B first" {
+				first, second = b, a
+			}
+			for _, x := range []tenantOf{first, second} {
+				apply(t, db, all(x.org, x.site, x.gw, x.name, x.job, T0), 10)
+			}
+			// The first keeps the printer's ID as its key; the second
+			// gets a key of its own.
+			keys := map[fleet.OrgID]fleet.PrinterID{}
+			for _, x := range []tenantOf{first, second} {
+				places, err := db.PrinterPlaces(ctx, x.org, []fleet.PrinterID{p})
+				if err != nil {
+					t.Fatal(err)
+				}
+				pl, ok := places[p]
+				if !ok || pl.SiteID != x.site || pl.Key == "" {
+					t.Fatalf("PrinterPlaces(%s) = %v, want printer %s at %s", x.name, places, p, x.site)
+				}
+				keys[x.org] = pl.Key
+			}
+			if keys[first.org] != p || keys[second.org] == p {
+				t.Errorf("keys: first %s, second %s; want %s and another", keys[first.org], keys[second.org], p)
+			}
+			if err := keys[second.org].Validate(); err != nil {
+				t.Errorf("second key: %v", err)
+			}
+			for _, x := range []tenantOf{a, b} {
+				key := keys[x.org]
+				ps, err := db.Printers(ctx, x.org)
+				if err != nil || len(ps) != 1 || ps[0].ID != key || ps[0].Name != x.name || ps[0].SiteID != x.site {
+					t.Fatalf("Printers(%s) = %+v, %v; want only %s named %q", x.name, ps, err, key, x.name)
+				}
+				det, err := db.PrinterDetail(ctx, x.org, key)
+				if err != nil || det.DeviceID != p || det.Identity == nil || det.Identity.Name != x.name ||
+					det.Counters == nil || det.Consumables == nil {
+					t.Errorf("PrinterDetail(%s) = %+v, %v; want its own, device %s", x.name, det, err, p)
+				}
+				events, err := db.Events(ctx, x.org, key, time.Time{}, time.Time{}, 0)
+				if err != nil || len(events) != 1 || events[0].Code != x.name+"-event" {
+					t.Errorf("Events(%s) = %+v, %v; want its own one", x.name, events, err)
+				}
+				jobs, err := db.Jobs(ctx, x.org, fleetquery.JobFilter{})
+				if err != nil || len(jobs) != 1 || jobs[0].ID != x.job || jobs[0].PrinterID != key {
+					t.Errorf("Jobs(%s) = %+v, %v; want its own one", x.name, jobs, err)
+				}
+				if l, err := db.JobLayers(ctx, x.org, key, x.job); err != nil || len(l) != 1 {
+					t.Errorf("JobLayers(%s) = %d, %v; want 1", x.name, len(l), err)
+				}
+				if parts, err := db.JobParts(ctx, x.org, key, x.job); err != nil || len(parts) != 1 {
+					t.Errorf("JobParts(%s) = %d, %v; want 1", x.name, len(parts), err)
+				}
+				logs, err := db.Logs(ctx, x.org, key, fleet.LogSession, time.Time{}, time.Time{}, 0)
+				if err != nil || len(logs) != 1 || logs[0].Text != x.name+"-log" {
+					t.Errorf("Logs(%s) = %+v, %v; want its own one", x.name, logs, err)
+				}
+				if c, err := db.CountersHistory(ctx, x.org, key, time.Time{}, time.Time{}); err != nil || len(c) != 1 {
+					t.Errorf("CountersHistory(%s) = %d, %v; want 1", x.name, len(c), err)
+				}
+				// The other's key is not a printer of this organisation.
+				other := keys[a.org]
+				if x.org == a.org {
+					other = keys[b.org]
+				}
+				if _, err := db.PrinterDetail(ctx, x.org, other); !errors.Is(err, fleet.ErrNotFound) {
+					t.Errorf("PrinterDetail(%s, the other's key) = %v, want ErrNotFound", x.name, err)
+				}
+				if e, err := db.Events(ctx, x.org, other, time.Time{}, time.Time{}, 0); len(e) != 0 {
+					t.Errorf("Events(%s, the other's key) = %+v, %v; want none", x.name, e, err)
+				}
+			}
+			// Later records of either go to its own printer.
+			apply(t, db, Env(second.org, second.site, second.gw, StatusRecord(11, p, fleet.StateError, T0.Add(time.Hour))), 1)
+			for _, x := range []tenantOf{first, second} {
+				det, err := db.PrinterDetail(ctx, x.org, keys[x.org])
+				want := fleet.StatePrinting
+				if x.org == second.org {
+					want = fleet.StateError
+				}
+				if err != nil || det.View.State != want {
+					t.Errorf("%s after the second's status: %s, %v; want %s", x.name, det.View.State, err, want)
+				}
+			}
+		})
+	}
+}
+
+// testPrinterSiteBound: a printer belongs to the site whose gateway first
+// sent its records; another site's gateway of the organisation cannot
+// pull it over (its records are refused with a reason), and a printer
+// new to the organisation takes the site of its first records.
+func testPrinterSiteBound(t *testing.T, db IngestStore) {
+	ctx := t.Context()
+	org, siteA := tenant(t, db, "Acme")
+	siteB, err := db.CreateSite(ctx, org, "Second plant")
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := db.ApplyEnvelope(ctx, Env(orgB, siteB, "gw_b",
-		IdentityRecord(1, p, "stolen", T0.Add(time.Hour)),
-		StatusRecord(2, p, fleet.StateError, T0.Add(time.Hour)),
-		EventRecord(3, p, "X", T0.Add(time.Hour)),
-		GapRecord(4, p, T0),
-		JobRecord(5, p, "job-b", fleet.JobFailed, T0, T0.Add(time.Hour)),
-		LayerRecord(6, p, "job-b", 1, T0.Add(time.Hour)),
-		LogRecord(7, p, fleet.LogSession, "x", T0.Add(time.Hour)),
-		CountersRecord(8, p, 1, T0.Add(time.Hour)),
-		StatusRecord(9, "printer-bbbb", fleet.StateIdle, T0.Add(time.Hour)), // B's own: applied
+	const p, q = fleet.PrinterID("printer-aaaa"), fleet.PrinterID("printer-bbbb")
+	apply(t, db, Env(org, siteA, "gw_a", IdentityRecord(1, p, "A's printer", T0), StatusRecord(2, p, fleet.StatePrinting, T0)), 2)
+	before, err := db.PrinterDetail(ctx, org, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := db.ApplyEnvelope(ctx, Env(org, siteB, "gw_b",
+		StatusRecord(1, p, fleet.StateError, T0.Add(time.Hour)),
+		EventRecord(2, p, "X", T0.Add(time.Hour)),
+		LayerRecord(3, p, "job-b", 1, T0.Add(time.Hour)),
+		StatusRecord(4, q, fleet.StateIdle, T0.Add(time.Hour)), // new to the org: B's
 	))
 	var rej *fleet.RejectedError
-	if !errors.As(err, &rej) || len(rej.Errs) != 8 {
-		t.Fatalf("err = %v, want a RejectedError of 8 records", err)
+	if !errors.As(err, &rej) || len(rej.Errs) != 3 || n != 1 {
+		t.Fatalf("ApplyEnvelope from site B = %d, %v; want 1 applied and 3 records refused", n, err)
 	}
-	if !errors.Is(err, fleet.ErrConflict) || !errors.Is(err, fleet.ErrRejected) {
-		t.Errorf("err = %v, want it to match ErrConflict and ErrRejected", err)
+	if want := "printer " + string(p) + " belongs to site " + string(siteA) + "; an administrator can move it"; !strings.Contains(err.Error(), want) {
+		t.Errorf("err = %v, want it to say %q", err, want)
 	}
-	if n != 1 {
-		t.Errorf("applied = %d, want 1", n)
-	}
-	after, err := db.PrinterDetail(ctx, orgA, p)
+	after, err := db.PrinterDetail(ctx, org, p)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(before, after); diff != "" {
-		t.Errorf("A's printer changed by B's envelope (-before +after):\n%s", diff)
+		t.Errorf("site A's printer changed by site B's gateway (-before +after):\n%s", diff)
 	}
-	gotB, err := db.Printers(ctx, orgB)
+	if e, err := db.Events(ctx, org, p, time.Time{}, time.Time{}, 0); err != nil || len(e) != 0 {
+		t.Errorf("events of A's printer = %+v, %v; want none", e, err)
+	}
+	places, err := db.PrinterPlaces(ctx, org, []fleet.PrinterID{p, q, "printer-cccc"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(gotB) != 1 || gotB[0].ID != "printer-bbbb" {
-		t.Errorf("B sees %+v, want only printer-bbbb", gotB)
+	want := map[fleet.PrinterID]fleet.PrinterPlace{p: {Key: p, SiteID: siteA}, q: {Key: q, SiteID: siteB}, "printer-cccc": {Key: "printer-cccc"}}
+	if diff := cmp.Diff(want, places); diff != "" {
+		t.Errorf("PrinterPlaces (-want +got):\n%s", diff)
 	}
-	for name, fn := range map[string]func() (int, error){
-		"events": func() (int, error) {
-			e, err := db.Events(ctx, orgA, p, time.Time{}, time.Time{}, 0)
-			return len(e), err
-		},
-		"jobs":   func() (int, error) { j, err := db.Jobs(ctx, orgA, fleetquery.JobFilter{}); return len(j), err },
-		"layers": func() (int, error) { l, err := db.JobLayers(ctx, orgA, p, "job-b"); return len(l), err },
-		"logs": func() (int, error) {
-			l, err := db.Logs(ctx, orgA, p, fleet.LogSession, time.Time{}, time.Time{}, 0)
-			return len(l), err
-		},
-	} {
-		if n, err := fn(); n != 0 || err != nil {
-			t.Errorf("%s of A's printer: %d, %v; want none", name, n, err)
+	// Resending reports the same refusal, and the refused records were
+	// not remembered as received.
+	if _, err := db.ApplyEnvelope(ctx, Env(org, siteB, "gw_b", StatusRecord(1, p, fleet.StateError, T0.Add(time.Hour)))); !errors.As(err, &rej) {
+		t.Errorf("resend = %v, want a rejection", err)
+	}
+	// Once an administrator moved it, site B's records are its, and site
+	// A's are refused.
+	if err := db.MovePrinter(ctx, org, p, siteA, siteB); err != nil {
+		t.Fatal(err)
+	}
+	apply(t, db, Env(org, siteB, "gw_b", StatusRecord(1, p, fleet.StateError, T0.Add(time.Hour))), 1)
+	if _, err := db.ApplyEnvelope(ctx, Env(org, siteA, "gw_a", StatusRecord(3, p, fleet.StateIdle, T0.Add(2*time.Hour)))); !errors.As(err, &rej) {
+		t.Errorf("site A's record after the move = %v, want a rejection", err)
+	}
+	det, err := db.PrinterDetail(ctx, org, p)
+	if err != nil || det.View.SiteID != siteB || det.View.State != fleet.StateError {
+		t.Errorf("after the move: site %s, state %s, %v; want %s, error", det.View.SiteID, det.View.State, err, siteB)
+	}
+}
+
+// testFirstReportRace: gateways that report a printer new to the cloud
+// at once each get their answer. Of two organisations, both store it (a
+// writer may have to retry: an error, never a rejection); of two sites of
+// one organisation, the first's gateway gets it and the other's records
+// are refused.
+func testFirstReportRace(t *testing.T, db IngestStore) {
+	ctx := t.Context()
+	orgA, siteA := tenant(t, db, "A")
+	orgB, siteB := tenant(t, db, "B")
+	siteA2, err := db.CreateSite(ctx, orgA, "A's second plant")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// applyRetrying applies env as the SQL writer does: a retryable error
+	// means redelivery.
+	applyRetrying := func(env fleet.Envelope) error {
+		for range 10 {
+			_, err := db.ApplyEnvelope(ctx, env)
+			if err == nil || errors.Is(err, fleet.ErrRejected) {
+				return err
+			}
 		}
+		return errors.New("still failing after 10 attempts")
 	}
-	// Resending reports the same rejection and changes nothing.
-	n, err = db.ApplyEnvelope(ctx, Env(orgB, siteB, "gw_b", StatusRecord(2, p, fleet.StateError, T0.Add(time.Hour))))
-	if !errors.As(err, &rej) || n != 0 {
-		t.Errorf("resend = %d, %v; want 0 and a rejection", n, err)
+	for round := range 5 {
+		p := fleet.PrinterID(fmt.Sprintf("printer-race-%d", round))
+		envs := []fleet.Envelope{
+			Env(orgA, siteA, "gw_a", StatusRecord(uint64(2*round+1), p, fleet.StatePrinting, T0)),
+			Env(orgB, siteB, "gw_b", StatusRecord(uint64(2*round+1), p, fleet.StateIdle, T0)),
+		}
+		for i, err := range race(len(envs), func(i int) error { return applyRetrying(envs[i]) }) {
+			if err != nil {
+				t.Errorf("round %d, org %d: %v", round, i, err)
+			}
+		}
+		for _, org := range []fleet.OrgID{orgA, orgB} {
+			if places, err := db.PrinterPlaces(ctx, org, []fleet.PrinterID{p}); err != nil || places[p].SiteID == "" {
+				t.Errorf("round %d: %s's printer = %v, %v; want it stored", round, org, places, err)
+			}
+		}
+		q := fleet.PrinterID(fmt.Sprintf("printer-site-race-%d", round))
+		envs = []fleet.Envelope{
+			Env(orgA, siteA, "gw_a", StatusRecord(uint64(2*round+2), q, fleet.StatePrinting, T0)),
+			Env(orgA, siteA2, "gw_a2", StatusRecord(uint64(2*round+2), q, fleet.StateIdle, T0)),
+		}
+		checkOneWins(t, race(len(envs), func(i int) error { return applyRetrying(envs[i]) }), fleet.ErrRejected)
+	}
+}
+
+// testMovePrinter: only a printer of the organisation moves, only to a
+// site of the organisation, and only from where it is.
+func testMovePrinter(t *testing.T, db IngestStore) {
+	ctx := t.Context()
+	org, siteA := tenant(t, db, "Acme")
+	siteB, err := db.CreateSite(ctx, org, "Second plant")
+	if err != nil {
+		t.Fatal(err)
+	}
+	orgX, siteX := tenant(t, db, "Other")
+	const p = fleet.PrinterID("printer-aaaa")
+	apply(t, db, Env(org, siteA, "gw_a", StatusRecord(1, p, fleet.StatePrinting, T0)), 1)
+	apply(t, db, Env(orgX, siteX, "gw_x", StatusRecord(1, "printer-xxxx", fleet.StatePrinting, T0)), 1)
+	checkErrs(t, []errCase{
+		{"unknown printer", func() error { return db.MovePrinter(ctx, org, "printer-nnnn", siteA, siteB) }, fleet.ErrNotFound},
+		{"another org's printer", func() error { return db.MovePrinter(ctx, org, "printer-xxxx", siteX, siteB) }, fleet.ErrNotFound},
+		{"to another org's site", func() error { return db.MovePrinter(ctx, org, p, siteA, siteX) }, fleet.ErrNotFound},
+		{"to an unknown site", func() error { return db.MovePrinter(ctx, org, p, siteA, "site_nnnn") }, fleet.ErrNotFound},
+		{"by another org", func() error { return db.MovePrinter(ctx, orgX, p, siteA, siteX) }, fleet.ErrNotFound},
+		{"not from where it is", func() error { return db.MovePrinter(ctx, org, p, siteB, siteA) }, fleet.ErrConflict},
+	})
+	if err := db.MovePrinter(ctx, org, p, siteA, siteA); err != nil {
+		t.Errorf("MovePrinter to where it is = %v, want nil", err)
+	}
+	if err := db.MovePrinter(ctx, org, p, siteA, siteB); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		org  fleet.OrgID
+		p    fleet.PrinterID
+		site fleet.SiteID
+	}{{org, p, siteB}, {orgX, "printer-xxxx", siteX}} {
+		if det, err := db.PrinterDetail(ctx, tt.org, tt.p); err != nil || det.View.SiteID != tt.site {
+			t.Errorf("%s: site %s, %v; want %s", tt.p, det.View.SiteID, err, tt.site)
+		}
 	}
 }
 
@@ -349,7 +565,7 @@ func testAllKinds(t *testing.T, db IngestStore) {
 	}
 	wantDet := fleetquery.PrinterDetail{
 		View:     fleet.PrinterView{ID: p, Name: "3DP 1", Model: "Jet 4200", SiteID: site, LastSeen: T0.Add(2 * time.Hour)},
-		Identity: e.Records[0].Identity, Counters: e.Records[4].Counters, Consumables: e.Records[6].Consumables,
+		DeviceID: p, Identity: e.Records[0].Identity, Counters: e.Records[4].Counters, Consumables: e.Records[6].Consumables,
 	}
 	if diff := cmp.Diff(wantDet, det); diff != "" {
 		t.Errorf("PrinterDetail (-want +got):\n%s", diff)

@@ -17,6 +17,7 @@ type Store interface {
 	Gateways
 	// Ingest (ingest.go).
 	Ingest
+	Placement
 	// Fleet reads (reads.go).
 	PrinterReads
 	JobReads

@@ -17,7 +17,7 @@ func (discardPublisher) Publish(context.Context, string, []byte) error { return 
 // envelope and answer (the stream's part is left out).
 func BenchmarkHandlerBatch(b *testing.B) {
 	e := newHandlerEnv(b, HandlerOptions{})
-	h := NewHandler(e.gws, discardPublisher{}, HandlerOptions{Clock: e.clk, RecordsPerSecond: -1, BytesPerSecond: -1})
+	h := NewHandler(e.gws, &fakePrinters{}, discardPublisher{}, HandlerOptions{Clock: e.clk, RecordsPerSecond: -1, BytesPerSecond: -1})
 	body := zst(b, mustJSON(b, typicalBatch(500)))
 	b.ReportAllocs()
 	for b.Loop() {

@@ -294,7 +294,7 @@ func (c *Client) do(req *http.Request, out any) error {
 		se := &StatusError{Code: resp.StatusCode, RetryAfter: retryAfter(resp.Header.Get("Retry-After"), c.clock.Now())}
 		var eb ErrorBody
 		if json.Unmarshal(body, &eb) == nil && eb.Error != "" {
-			se.Message = eb.Error
+			se.Message, se.Refused = eb.Error, eb.Refused
 		} else {
 			se.Message = http.StatusText(resp.StatusCode)
 		}
@@ -327,6 +327,9 @@ type StatusError struct {
 	// RetryAfter is how long the cloud asked the gateway to wait, 0 if it
 	// did not say.
 	RetryAfter time.Duration
+	// Refused lists the records a 400 refuses when it refuses only some
+	// (ErrorBody.Refused); empty when it refuses the whole batch.
+	Refused []uint64
 }
 
 func (e *StatusError) Error() string {

@@ -51,7 +51,7 @@ type tlsEnv struct {
 func newTLSEnv(t *testing.T, proxy func(*http.Request) (*url.URL, error)) *tlsEnv {
 	t.Helper()
 	e := &tlsEnv{gws: newFakeGateways(), pub: &fakePublisher{}, clk: clock.NewManual(t0)}
-	h := NewHandler(e.gws, e.pub, HandlerOptions{Clock: e.clk})
+	h := NewHandler(e.gws, &fakePrinters{}, e.pub, HandlerOptions{Clock: e.clk})
 	e.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		e.mu.Lock()
 		e.resumed = append(e.resumed, r.TLS != nil && r.TLS.DidResume)

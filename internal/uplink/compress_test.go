@@ -29,14 +29,14 @@ type encodingServer struct {
 func newEncodingServer(t *testing.T, oldCloud bool) *encodingServer {
 	t.Helper()
 	s := &encodingServer{gws: newFakeGateways(), pub: &fakePublisher{}}
-	h := NewHandler(s.gws, s.pub, HandlerOptions{Clock: clock.NewManual(t0)})
+	h := NewHandler(s.gws, &fakePrinters{}, s.pub, HandlerOptions{Clock: clock.NewManual(t0)})
 	s.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		enc := r.Header.Get("Content-Encoding")
 		s.mu.Lock()
 		s.seen = append(s.seen, enc)
 		s.mu.Unlock()
 		if oldCloud && enc == "zstd" {
-			writeError(w, http.StatusUnsupportedMediaType, `unsupported content encoding "zstd": use gzip`)
+			writeError(w, http.StatusUnsupportedMediaType, ErrorBody{Error: `unsupported content encoding "zstd": use gzip`})
 			return
 		}
 		h.ServeHTTP(w, r)

@@ -103,7 +103,7 @@ func TestInFlightPerGateway(t *testing.T) {
 	e := newHandlerEnv(t, HandlerOptions{})
 	other := newGateway(t, e.gws, "gw-b")
 	pub := &holdingPublisher{prefix: "gw-a:", held: make(chan struct{}), release: make(chan struct{}), n: 2}
-	h := NewHandler(e.gws, pub, HandlerOptions{Clock: e.clk, MaxInFlight: 2})
+	h := NewHandler(e.gws, &fakePrinters{}, pub, HandlerOptions{Clock: e.clk, MaxInFlight: 2})
 	body := func(seq uint64) []byte { return zst(t, mustJSON(t, batchOf(seq))) }
 	upload := func(cred Credentials, body []byte) *httptest.ResponseRecorder {
 		rec := httptest.NewRecorder()
@@ -215,5 +215,43 @@ func TestRateLimitBytesOfRefusedBodies(t *testing.T) {
 				t.Errorf("answers %v, want %s", got, tt.want)
 			}
 		})
+	}
+}
+
+// All gateways together: beyond MaxDecoding uploads decompressed and
+// decoded at once, a further one waits a moment for a turn and is then
+// answered 429 with Retry-After; once a turn is free it goes through.
+func TestDecodingBoundedAcrossGateways(t *testing.T) {
+	e := newHandlerEnv(t, HandlerOptions{})
+	b := newGateway(t, e.gws, "gw-b")
+	c := newGateway(t, e.gws, "gw-c")
+	pub := &holdingPublisher{prefix: "gw-", held: make(chan struct{}), release: make(chan struct{}), n: 2}
+	h := NewHandler(e.gws, &fakePrinters{}, pub, HandlerOptions{Clock: e.clk, MaxDecoding: 2})
+	body := zst(t, mustJSON(t, batchOf(1)))
+	upload := func(cred Credentials) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, signedRequest(cred, t0, "zstd", body))
+		return rec
+	}
+	var wg sync.WaitGroup
+	codes := make([]int, 2)
+	for i, cred := range []Credentials{e.cred, b} {
+		wg.Go(func() { codes[i] = upload(cred).Code })
+	}
+	<-pub.held
+	<-pub.held // two gateways hold both turns
+
+	rec := upload(c)
+	if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") != "1" || !strings.Contains(rec.Body.String(), "decoding 2 uploads") {
+		t.Errorf("third gateway while both turns are held: %d %q, Retry-After %q; want 429 naming the limit, Retry-After 1",
+			rec.Code, rec.Body.String(), rec.Header().Get("Retry-After"))
+	}
+	close(pub.release)
+	wg.Wait()
+	if got := fmt.Sprint(codes); got != "[200 200]" {
+		t.Errorf("held uploads answered %s, want [200 200]", got)
+	}
+	if rec := upload(c); rec.Code != http.StatusOK {
+		t.Errorf("third gateway once the turns are free: %d %q, want 200", rec.Code, rec.Body.String())
 	}
 }

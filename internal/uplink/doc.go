@@ -23,7 +23,11 @@
 // decodes the batch strictly: a field the schema does not name is refused
 // with 400, naming the record and the field (the wire-level allow-list,
 // R-PRIV-2), as is an invalid record or a Seq that does not rise within the
-// batch. Bodies, decompressed sizes and record counts are bounded (413:
+// batch. A printer belongs to the site whose gateway first reported it: a
+// batch with records of a printer of another site of the gateway's
+// organisation is refused with 400 naming those records in
+// ErrorBody.Refused, so the gateway sets aside exactly those and sends the
+// rest again; an administrator moves a printer between sites. Bodies, decompressed sizes and record counts are bounded (413:
 // split the batch); a body decompresses to no more than the stream's
 // largest message, so a compression bomb costs the cloud no more than the
 // largest batch it could accept. A batch is published with the message ID

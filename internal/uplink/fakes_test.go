@@ -135,3 +135,37 @@ func newGateway(t *testing.T, gws *fakeGateways, id fleet.GatewayID) Credentials
 	gws.add(fleet.Gateway{ID: id, OrgID: "org-1", SiteID: "site-1", Name: string(id), PublicKey: pub})
 	return Credentials{GatewayID: id, Key: key}
 }
+
+// fakePrinters is an in-memory Printers: the site each organisation's
+// printers belong to, or err for every lookup.
+type fakePrinters struct {
+	mu    sync.Mutex
+	err   error
+	sites map[fleet.OrgID]map[fleet.PrinterID]fleet.SiteID
+}
+
+// place makes printer p of org belong to site.
+func (f *fakePrinters) place(org fleet.OrgID, p fleet.PrinterID, site fleet.SiteID) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.sites == nil {
+		f.sites = map[fleet.OrgID]map[fleet.PrinterID]fleet.SiteID{}
+	}
+	if f.sites[org] == nil {
+		f.sites[org] = map[fleet.PrinterID]fleet.SiteID{}
+	}
+	f.sites[org][p] = site
+}
+
+func (f *fakePrinters) PrinterPlaces(_ context.Context, org fleet.OrgID, devices []fleet.PrinterID) (map[fleet.PrinterID]fleet.PrinterPlace, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return nil, f.err
+	}
+	out := map[fleet.PrinterID]fleet.PrinterPlace{}
+	for _, p := range devices {
+		out[p] = fleet.PrinterPlace{Key: p, SiteID: f.sites[org][p]}
+	}
+	return out, nil
+}

@@ -36,7 +36,7 @@ func FuzzBatchDecode(f *testing.F) {
 	e := newHandlerEnv(f, HandlerOptions{MaxRecords: 50, MaxDecodedBytes: 1 << 20})
 	f.Fuzz(func(t *testing.T, body []byte, compression uint8) {
 		pub := &fakePublisher{}
-		h := NewHandler(e.gws, pub, HandlerOptions{Clock: e.clk, MaxRecords: 50, MaxDecodedBytes: 1 << 20, RecordsPerSecond: -1})
+		h := NewHandler(e.gws, &fakePrinters{}, pub, HandlerOptions{Clock: e.clk, MaxRecords: 50, MaxDecodedBytes: 1 << 20, RecordsPerSecond: -1})
 		// The body is what goes on the wire: arbitrary compressed streams too.
 		encoding := []string{"", "gzip", "zstd"}[compression%3]
 		rec := httptest.NewRecorder()

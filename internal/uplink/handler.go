@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -31,6 +32,15 @@ type Gateways interface {
 	Enrol(ctx context.Context, tokenHash, name string, pub []byte, now time.Time) (fleet.Gateway, error)
 	// Gateway returns an enrolled gateway, or fleet.ErrNotFound.
 	Gateway(ctx context.Context, id fleet.GatewayID) (fleet.Gateway, error)
+}
+
+// Printers knows where an organisation's printers belong.
+type Printers interface {
+	// PrinterPlaces returns the place of each of devices (printer IDs as
+	// org's gateways report them) known to org; a printer not stored yet
+	// has no site, and one missing from the answer is not bound to a site
+	// either.
+	PrinterPlaces(ctx context.Context, org fleet.OrgID, devices []fleet.PrinterID) (map[fleet.PrinterID]fleet.PrinterPlace, error)
 }
 
 // Publisher makes an accepted batch durable.
@@ -106,6 +116,14 @@ type HandlerOptions struct {
 	// gateway costs the cloud (each upload holds up to MaxDecodedBytes
 	// decompressed, its records and its envelope).
 	MaxInFlight int
+	// MaxDecoding is how many uploads of all gateways together the node
+	// decompresses, decodes and publishes at once; an upload beyond waits up to
+	// decodeWait for a turn, then is answered 429 with Retry-After. 0 →
+	// 4 × GOMAXPROCS: the work is CPU-bound, so more at once only adds
+	// memory (each holds up to MaxDecodedBytes), and many gateways
+	// uploading at one moment cannot make the node hold more than this
+	// many decompressed batches.
+	MaxDecoding int
 	// Metrics receives the handler's measurements; the zero value records
 	// nothing.
 	Metrics Metrics
@@ -151,6 +169,9 @@ func (o HandlerOptions) withDefaults() HandlerOptions {
 	if o.MaxInFlight <= 0 {
 		o.MaxInFlight = 2
 	}
+	if o.MaxDecoding <= 0 {
+		o.MaxDecoding = 4 * runtime.GOMAXPROCS(0)
+	}
 	return o
 }
 
@@ -173,8 +194,14 @@ const maxIdleDecoders = 4
 // has MaxInFlight uploads in progress already: about what one takes.
 const busyRetryAfterSeconds = 1
 
+// decodeWait is how long an upload waits for one of MaxDecoding turns
+// before it is answered 429: a turn takes milliseconds, so only a node
+// flooded with uploads makes one wait that long.
+const decodeWait = 2 * time.Second
+
 type handler struct {
 	gws      Gateways
+	printers Printers
 	pub      Publisher
 	opts     HandlerOptions
 	log      *slog.Logger
@@ -182,6 +209,7 @@ type handler struct {
 	records  *limiters // tokens are records
 	bytes    *limiters // tokens are decompressed bytes
 	inFlight *inFlight
+	decoding chan struct{} // a token per upload being decompressed and decoded
 	// idle holds up to maxIdleDecoders zstd decoders between uploads,
 	// each used by one upload at a time.
 	idle  chan *zstd.Decoder
@@ -189,9 +217,11 @@ type handler struct {
 }
 
 // NewHandler returns the cloud side of the uplink: POST /v1/enrol and
-// POST /v1/batches. Mount it behind an http.Server with ReadHeaderTimeout
-// and ReadTimeout set.
-func NewHandler(gws Gateways, pub Publisher, opts HandlerOptions) http.Handler {
+// POST /v1/batches. It authenticates gateways with gws, refuses records of
+// printers that printers places at another site than the gateway's, and
+// publishes accepted batches to pub. Mount it behind an http.Server with
+// ReadHeaderTimeout and ReadTimeout set.
+func NewHandler(gws Gateways, printers Printers, pub Publisher, opts HandlerOptions) http.Handler {
 	opts = opts.withDefaults()
 	// A decoder decodes synchronously, in the goroutine of the upload
 	// (concurrency 1: no goroutines of its own, so a pooled one needs no
@@ -211,10 +241,11 @@ func NewHandler(gws Gateways, pub Publisher, opts HandlerOptions) http.Handler {
 		panic(fmt.Sprintf("uplink: zstd decoder options: %v", err)) // a programming error
 	}
 	h := &handler{
-		gws: gws, pub: pub, opts: opts, log: opts.Logger.With("component", "uplink"), m: opts.Metrics,
+		gws: gws, printers: printers, pub: pub, opts: opts, log: opts.Logger.With("component", "uplink"), m: opts.Metrics,
 		records:  newLimiters(opts.RecordsPerSecond, opts.Burst),
 		bytes:    newLimiters(opts.BytesPerSecond, opts.ByteBurst),
 		inFlight: newInFlight(opts.MaxInFlight),
+		decoding: make(chan struct{}, opts.MaxDecoding),
 		idle:     make(chan *zstd.Decoder, maxIdleDecoders),
 		zopts:    zopts,
 	}
@@ -225,10 +256,10 @@ func NewHandler(gws Gateways, pub Publisher, opts HandlerOptions) http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/v1/enrol" || r.URL.Path == "/v1/batches" {
 			w.Header().Set("Allow", http.MethodPost)
-			writeError(w, http.StatusMethodNotAllowed, "method not allowed, use POST")
+			writeError(w, http.StatusMethodNotAllowed, ErrorBody{Error: "method not allowed, use POST"})
 			return
 		}
-		writeError(w, http.StatusNotFound, "no such endpoint")
+		writeError(w, http.StatusNotFound, ErrorBody{Error: "no such endpoint"})
 	})
 	if opts.Metrics.Requests == nil {
 		return mux
@@ -266,6 +297,7 @@ type httpError struct {
 	msg        string
 	reason     string // a Reason* constant, for Metrics.Rejected
 	retryAfter int    // seconds, for 429
+	refused    []uint64
 }
 
 func (e *httpError) Error() string { return e.msg }
@@ -281,11 +313,11 @@ func (e *httpError) because(reason string) *httpError {
 }
 
 // writeError writes the one JSON error shape of this API.
-func writeError(w http.ResponseWriter, code int, msg string) {
+func writeError(w http.ResponseWriter, code int, body ErrorBody) {
 	if code == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
 	}
-	encode(w, code, ErrorBody{Error: msg})
+	encode(w, code, body)
 }
 
 func encode(w http.ResponseWriter, code int, v any) {
@@ -382,11 +414,11 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		if he.retryAfter > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(he.retryAfter))
 		}
-		writeError(w, he.code, he.msg)
+		writeError(w, he.code, ErrorBody{Error: he.msg, Refused: he.refused})
 		return
 	}
 	h.log.ErrorContext(r.Context(), "request failed", "path", r.URL.Path, "err", err)
-	writeError(w, http.StatusServiceUnavailable, "temporarily unavailable, try again later")
+	writeError(w, http.StatusServiceUnavailable, ErrorBody{Error: "temporarily unavailable, try again later"})
 }
 
 func (h *handler) doBatch(ctx context.Context, w http.ResponseWriter, r *http.Request) (Ack, int, error) {
@@ -413,6 +445,13 @@ func (h *handler) doBatch(ctx context.Context, w http.ResponseWriter, r *http.Re
 	if wait := max(h.records.ready(gw.ID, 1, now), h.bytes.ready(gw.ID, len(gw.body), now)); wait > 0 {
 		return Ack{}, 0, rateLimited(wait)
 	}
+	// The batch is held decompressed and decoded until it is published:
+	// the turn lasts as long.
+	release, err := h.decodeTurn(ctx)
+	if err != nil {
+		return Ack{}, 0, err
+	}
+	defer release()
 	raw, decoded, err := h.decompress(r.Header.Get("Content-Encoding"), gw.body)
 	var recs []fleet.Record
 	var canonical bool
@@ -431,6 +470,9 @@ func (h *handler) doBatch(ctx context.Context, w http.ResponseWriter, r *http.Re
 	if err := h.take(gw.ID, len(recs), len(raw), now); err != nil {
 		return Ack{}, 0, err
 	}
+	if err := h.checkSites(ctx, gw.Gateway, recs); err != nil {
+		return Ack{}, 0, err
+	}
 	first, last := recs[0].Seq, recs[len(recs)-1].Seq
 	data, err := encodeEnvelope(gw.Gateway, raw, recs, canonical)
 	if err != nil {
@@ -445,6 +487,46 @@ func (h *handler) doBatch(ctx context.Context, w http.ResponseWriter, r *http.Re
 		return Ack{}, 0, fmt.Errorf("publish batch %s: %w", msgID, err)
 	}
 	return Ack{Through: last}, len(recs), nil
+}
+
+// checkSites refuses the records of printers that belong to another site
+// of the gateway's organisation: a printer belongs to the site whose
+// gateway first sent its records, and only an administrator moves it, so
+// that no gateway of one site can pull another site's printer, and its
+// history, into its own. The refusal is a 400 invalid_record that names
+// the refused records (ErrorBody.Refused): the gateway sets those aside,
+// with the reason, and sends the rest of the batch again. Checked here,
+// before the batch is durable, because an accepted batch is acknowledged
+// as stored; the store refuses such records too, for a move racing with
+// the upload.
+func (h *handler) checkSites(ctx context.Context, gw fleet.Gateway, recs []fleet.Record) error {
+	devices := make([]fleet.PrinterID, len(recs))
+	for i, r := range recs {
+		devices[i] = r.PrinterID
+	}
+	places, err := h.printers.PrinterPlaces(ctx, gw.OrgID, devices)
+	if err != nil {
+		return fmt.Errorf("check the sites of the batch's printers: %w", err)
+	}
+	var refused []uint64
+	var first string
+	for i, r := range recs {
+		if site := places[r.PrinterID].SiteID; site != "" && site != gw.SiteID {
+			if refused == nil {
+				first = fmt.Sprintf("record %d (seq %d): %v", i, r.Seq, fleet.OtherSiteError(r.PrinterID, site))
+			}
+			refused = append(refused, r.Seq)
+		}
+	}
+	if refused == nil {
+		return nil
+	}
+	if len(refused) > 1 {
+		first += fmt.Sprintf(" (%d records of printers of other sites refused in all)", len(refused))
+	}
+	e := errorf(http.StatusBadRequest, "%s", first).because(ReasonInvalid)
+	e.refused = refused
+	return e
 }
 
 // take charges a decoded batch of n records and size bytes to the budget
@@ -521,6 +603,30 @@ func (h *handler) authenticate(ctx context.Context, w http.ResponseWriter, r *ht
 		return authenticated{}, errorf(http.StatusUnauthorized, "bad signature").because(ReasonUnauthenticated)
 	}
 	return authenticated{Gateway: gw, body: body}, nil
+}
+
+// decodeTurn waits up to decodeWait for one of MaxDecoding turns to
+// decompress, decode and publish an upload, and returns its release; an
+// error (429) when none came free.
+func (h *handler) decodeTurn(ctx context.Context) (release func(), _ error) {
+	select {
+	case h.decoding <- struct{}{}:
+		return func() { <-h.decoding }, nil
+	default:
+	}
+	t := time.NewTimer(decodeWait)
+	defer t.Stop()
+	select {
+	case h.decoding <- struct{}{}:
+		return func() { <-h.decoding }, nil
+	case <-t.C:
+		e := errorf(http.StatusTooManyRequests, "the cloud is decoding %d uploads already, the most it does at once: retry in %d s",
+			h.opts.MaxDecoding, busyRetryAfterSeconds).because(ReasonRateLimited)
+		e.retryAfter = busyRetryAfterSeconds
+		return nil, e
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // decodeBatch decodes a decompressed body, received at now, and checks

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -90,18 +91,19 @@ func signedRequest(cred Credentials, at time.Time, encoding string, body []byte)
 }
 
 type handlerEnv struct {
-	gws  *fakeGateways
-	pub  *fakePublisher
-	clk  *clock.Manual
-	h    http.Handler
-	cred Credentials
+	gws      *fakeGateways
+	printers *fakePrinters
+	pub      *fakePublisher
+	clk      *clock.Manual
+	h        http.Handler
+	cred     Credentials
 }
 
 func newHandlerEnv(t testing.TB, opts HandlerOptions) *handlerEnv {
 	t.Helper()
-	e := &handlerEnv{gws: newFakeGateways(), pub: &fakePublisher{}, clk: clock.NewManual(t0)}
+	e := &handlerEnv{gws: newFakeGateways(), printers: &fakePrinters{}, pub: &fakePublisher{}, clk: clock.NewManual(t0)}
 	opts.Clock = e.clk
-	e.h = NewHandler(e.gws, e.pub, opts)
+	e.h = NewHandler(e.gws, e.printers, e.pub, opts)
 	pub, key, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -433,7 +435,7 @@ func TestEnrol(t *testing.T) {
 func TestEnrolStoreFailure(t *testing.T) {
 	var logs bytes.Buffer
 	pub, _, _ := ed25519.GenerateKey(rand.Reader)
-	h := NewHandler(failingGateways{}, &fakePublisher{}, HandlerOptions{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	h := NewHandler(failingGateways{}, &fakePrinters{}, &fakePublisher{}, HandlerOptions{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/v1/enrol", bytes.NewReader(mustJSON(t, EnrolRequest{Token: "secret-token", Name: "cc", PublicKey: pub}))))
 	if rec.Code != http.StatusServiceUnavailable {
@@ -488,7 +490,7 @@ func TestRoutes(t *testing.T) {
 func TestHandlerOptionsDefaults(t *testing.T) {
 	got := HandlerOptions{}.withDefaults()
 	if got.MaxBodyBytes != 4<<20 || got.MaxMessageBytes != 8<<20 || got.MaxDecodedBytes != 8<<20 || got.MaxRecords != 10000 || got.Skew != 5*time.Minute || got.Clock == nil || got.Logger == nil ||
-		got.RecordsPerSecond != 1000 || got.Burst != 20000 || got.BytesPerSecond != 1<<20 || got.ByteBurst != 16<<20 || got.MaxInFlight != 2 {
+		got.RecordsPerSecond != 1000 || got.Burst != 20000 || got.BytesPerSecond != 1<<20 || got.ByteBurst != 16<<20 || got.MaxInFlight != 2 || got.MaxDecoding != 4*runtime.GOMAXPROCS(0) {
 		t.Errorf("defaults = %+v", got)
 	}
 	set := HandlerOptions{MaxBodyBytes: 1, MaxMessageBytes: 5, MaxDecodedBytes: 2, MaxRecords: 3, Skew: time.Second, RecordsPerSecond: -1, Burst: 7,
@@ -500,5 +502,60 @@ func TestHandlerOptionsDefaults(t *testing.T) {
 	// The decompressed size is bounded by what the stream takes, never more.
 	if got := (HandlerOptions{MaxMessageBytes: 1 << 20, MaxDecodedBytes: 32 << 20}).withDefaults().MaxDecodedBytes; got != 1<<20 {
 		t.Errorf("MaxDecodedBytes above MaxMessageBytes gives %d, want %d", got, 1<<20)
+	}
+}
+
+// TestBatchPrinterOfAnotherSite: a gateway cannot upload records of a
+// printer that belongs to another site of its organisation. The batch is
+// refused before it is published, naming the refused records and the
+// reason, so the gateway sets aside exactly those.
+func TestBatchPrinterOfAnotherSite(t *testing.T) {
+	e := newHandlerEnv(t, HandlerOptions{})
+	e.printers.place("org-1", "printer-0002", "site-2") // another site of gw-a's org
+	e.printers.place("org-1", "printer-0003", "site-1") // gw-a's site
+	e.printers.place("org-2", "printer-0001", "site-9") // another org's printer of the same ID
+	rec := func(seq uint64, p fleet.PrinterID) fleet.Record {
+		r := statusRecord(seq)
+		r.PrinterID, r.Status.PrinterID = p, p
+		return r
+	}
+	mixed := Batch{Records: []fleet.Record{rec(1, "printer-0001"), rec(2, "printer-0002"), rec(3, "printer-0003"), rec(4, "printer-0002")}}
+	code, eb, _ := e.serve(signedRequest(e.cred, t0, "", mustJSON(t, mixed)))
+	want := ErrorBody{
+		Error:   "record 1 (seq 2): printer printer-0002 belongs to site site-2; an administrator can move it (2 records of printers of other sites refused in all)",
+		Refused: []uint64{2, 4},
+	}
+	if code != http.StatusBadRequest {
+		t.Errorf("code = %d, want 400", code)
+	}
+	if diff := cmp.Diff(want, eb); diff != "" {
+		t.Errorf("answer (-want +got):\n%s", diff)
+	}
+	if got := e.pub.published(); len(got) != 0 {
+		t.Fatalf("published %d messages, want none", len(got))
+	}
+	// The rest of the batch, sent again, is accepted.
+	rest := Batch{Records: []fleet.Record{rec(1, "printer-0001"), rec(3, "printer-0003")}}
+	code, eb, _ = e.serve(signedRequest(e.cred, t0, "", mustJSON(t, rest)))
+	if code != http.StatusOK {
+		t.Fatalf("rest: code = %d (%s), want 200", code, eb.Error)
+	}
+	if got := e.pub.published(); len(got) != 1 || len(got[0].env.Records) != 2 {
+		t.Errorf("published %+v, want the two records", got)
+	}
+	// Once the printer is moved to the gateway's site, its records pass.
+	e.printers.place("org-1", "printer-0002", "site-1")
+	code, eb, _ = e.serve(signedRequest(e.cred, t0, "", mustJSON(t, Batch{Records: []fleet.Record{rec(2, "printer-0002")}})))
+	if code != http.StatusOK {
+		t.Errorf("after the move: code = %d (%s), want 200", code, eb.Error)
+	}
+	// A failing lookup is the cloud's trouble, not the batch's: 503.
+	e.printers.err = errors.New("database down")
+	code, _, _ = e.serve(signedRequest(e.cred, t0, "", mustJSON(t, Batch{Records: []fleet.Record{rec(5, "printer-0001")}})))
+	if code != http.StatusServiceUnavailable {
+		t.Errorf("lookup failing: code = %d, want 503", code)
+	}
+	if got := e.pub.published(); len(got) != 2 {
+		t.Errorf("published %d messages, want 2", len(got))
 	}
 }

@@ -41,4 +41,9 @@ type Ack struct {
 // ErrorBody is the JSON body of every non-2xx answer.
 type ErrorBody struct {
 	Error string `json:"error"`
+	// Refused lists the Seq of each record a 400 refuses, when the cloud
+	// refuses some records of the batch for what they are and would take
+	// the others: the gateway sets the refused ones aside and sends the
+	// rest again. Empty: the whole batch is refused.
+	Refused []uint64 `json:"refused,omitempty"`
 }

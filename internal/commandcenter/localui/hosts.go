@@ -73,7 +73,11 @@ func (s hostSet) allowsOrigin(origin, localPort string) bool {
 func (s hostSet) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		localPort := listenerPort(r)
-		if !s.allows(r.Host, "80", localPort) {
+		defaultPort := "80"
+		if r.TLS != nil {
+			defaultPort = "443"
+		}
+		if !s.allows(r.Host, defaultPort, localPort) {
 			http.Error(w, "misdirected request: the local UI answers only to localhost and the host names configured for it",
 				http.StatusMisdirectedRequest)
 			return
