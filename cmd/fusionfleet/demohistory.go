@@ -42,7 +42,7 @@ func startDemoPrinter(ctx context.Context, dir string, fp deviceapi.Fingerprint,
 // peerNoLayers is the peers' LayersFrom: their printers' layers are never
 // uploaded. The benchmark reads jobs and parts only, and per-layer data
 // would be most of the peers' load.
-var peerNoLayers = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+func peerNoLayers() time.Time { return time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC) }
 
 // startDemoPeer sets up anonymous peer organisation no. i in dir, as a
 // real one would be: an organisation and site in the cloud, a Command
@@ -92,7 +92,7 @@ func startDemoPeer(ctx context.Context, g *errgroup.Group, gctx context.Context,
 		UIHost:       "127.0.0.1", // any free port: nobody visits a peer's local UI
 		PollInterval: poll, UploadInterval: poll, Clock: clk, Logger: logger,
 		PriorityDelay: time.Second, BulkInterval: demoBulkInterval,
-		RateBytes: -1, SnapshotInterval: time.Hour, LayersFrom: peerNoLayers,
+		RateBytes: -1, SnapshotInterval: time.Hour, LayersFrom: peerNoLayers(),
 		Stdin: strings.NewReader(""), Stdout: io.Discard,
 	})
 	if err != nil {
