@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -347,5 +349,54 @@ func TestStreamBacklog(t *testing.T) {
 	vec.WithLabelValues(cloud.StoreConsumer).Set(7)
 	if n, err := streamBacklog(reg)(); n != 7 || err != nil {
 		t.Errorf("store consumer 7 behind: %d, %v", n, err)
+	}
+}
+
+// The demo clock starts days back on the first start, where it stood on a
+// later one, but never more than days back; a damaged clock file is an
+// error that says how to start over.
+func TestDemoClockStart(t *testing.T) {
+	now := time.Date(2026, 12, 7, 8, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		name, file string // file "" → none
+		want       time.Time
+		wantErr    string
+	}{
+		{"first start", "", now.AddDate(0, 0, -60), ""},
+		{"ran ahead", now.Add(3 * time.Hour).Format(time.RFC3339Nano), now.Add(3 * time.Hour), ""},
+		{"stopped a day", now.AddDate(0, 0, -1).Format(time.RFC3339Nano), now.AddDate(0, 0, -1), ""},
+		{"stopped for a year", now.AddDate(-1, 0, 0).Format(time.RFC3339Nano), now.AddDate(0, 0, -60), ""},
+		{"damaged", "yesterday", time.Time{}, "remove the file to fill the past again"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			data := t.TempDir()
+			if tt.file != "" {
+				if err := os.WriteFile(filepath.Join(data, demoClockFile), []byte(tt.file+"\n"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := demoClockStart(data, now, 60)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Errorf("error %v, want one saying %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || !got.Equal(tt.want) {
+				t.Errorf("demoClockStart = %v, %v; want %v", got, err, tt.want)
+			}
+		})
+	}
+	// What saveDemoClock writes, demoClockStart reads.
+	data := t.TempDir()
+	at := now.Add(90 * time.Minute)
+	if err := saveDemoClock(data, at); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := demoClockStart(data, now, 60); err != nil || !got.Equal(at) {
+		t.Errorf("after saveDemoClock(%v): %v, %v", at, got, err)
+	}
+	if err := saveDemoClock(filepath.Join(data, "missing", "dir"), at); err == nil {
+		t.Error("saveDemoClock into a missing directory: no error")
 	}
 }
