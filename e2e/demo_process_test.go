@@ -64,7 +64,10 @@ func startDemo(t *testing.T, bin, data string, flags ...string) *demoProcess {
 // for the demo process, such as SSL_CERT_FILE for the CAs it trusts.
 func startDemoEnv(t *testing.T, bin, data string, env []string, flags ...string) *demoProcess {
 	t.Helper()
-	args := append([]string{"demo", "-data", data, "-printers", "2", "-speed", "600", "-poll", "500ms", "-ui-ports", "0"}, flags...)
+	// Without a simulated past or peers unless flags ask for them: they
+	// cost a minute of two cores, and most tests look at the present.
+	args := append([]string{"demo", "-data", data, "-printers", "2", "-speed", "600", "-poll", "500ms", "-ui-ports", "0",
+		"-history", "0", "-peers", "0"}, flags...)
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "HTTPS_PROXY=", "HTTP_PROXY=", "NO_PROXY=")
 	cmd.Env = append(cmd.Env, env...)

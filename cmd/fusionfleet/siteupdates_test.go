@@ -22,14 +22,21 @@ type demoRun struct {
 }
 
 // startDemoRun runs the demo with flags until the test ends (or stop),
-// and waits for its login line.
+// and waits for its login line. Without a simulated past or peers unless
+// flags ask for them: most tests look at the present only.
 func startDemoRun(t *testing.T, flags ...string) *demoRun {
+	t.Helper()
+	return startDemoRunIn(t, t.TempDir(), flags...)
+}
+
+// startDemoRunIn is startDemoRun on the data directory data.
+func startDemoRunIn(t *testing.T, data string, flags ...string) *demoRun {
 	t.Helper()
 	d := &demoRun{out: &lineWriter{}, logs: &syncWriter{}}
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() {
-		args := append([]string{"fusionfleet", "demo", "-data", t.TempDir(), "-log-level", "warn", "-ui-ports", "0"}, flags...)
+		args := append([]string{"fusionfleet", "demo", "-data", data, "-log-level", "warn", "-ui-ports", "0", "-history", "0", "-peers", "0"}, flags...)
 		done <- run(ctx, args, func(string) string { return "" }, strings.NewReader(""), d.out, d.logs)
 	}()
 	stopped := false

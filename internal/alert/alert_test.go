@@ -299,6 +299,31 @@ func TestSweepOffline(t *testing.T) {
 	}
 }
 
+// Before Options.SweepFrom a sweep finds nothing, however long a printer
+// was silent; from it on, it sweeps as ever.
+func TestSweepFrom(t *testing.T) {
+	e := newEnv(t)
+	e.ev = alert.NewEvaluator(e.db, e.n, alert.Options{Clock: e.clk, SweepFrom: at(60)})
+	e.send(t, status(0, fleet.StateIdle))
+	for _, m := range []int{11, 59} {
+		e.clk.Set(at(m))
+		if err := e.ev.Sweep(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if got := e.n.take(); len(got) != 0 {
+			t.Errorf("sweep at %d min, before SweepFrom: %+v, want nothing", m, got)
+		}
+	}
+	e.clk.Set(at(60))
+	if err := e.ev.Sweep(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	want := []summary{{alert.RuleOffline, 1, fleet.SeverityWarning, "no report for more than 10 minutes", false}}
+	if diff := cmp.Diff(want, e.n.take()); diff != "" {
+		t.Errorf("sweep at SweepFrom (-want +got):\n%s", diff)
+	}
+}
+
 func TestSweepStalledJob(t *testing.T) {
 	e := newEnv(t)
 	heartbeat := func(m int) { e.send(t, status(m, fleet.StatePrinting)) }

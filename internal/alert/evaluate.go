@@ -90,6 +90,12 @@ type Options struct {
 	FilterWarnPercent, FilterErrorPercent float64
 	// SweepEvery is how often Run sweeps; 0 → 1 minute.
 	SweepEvery time.Duration
+	// SweepFrom, if set, holds the sweeps until the clock reaches it. The
+	// demo sets it to the end of the past its clock fills at a day per
+	// second: every printer is silent for demo hours between two polls
+	// then, and the sweeps, which judge silence by the clock, would open
+	// an offline alert for each.
+	SweepFrom time.Time
 	// StoreWait is how long Apply waits, by failing an envelope so that it
 	// is delivered again, for the SQL writer to store a printer new to its
 	// organisation, before it evaluates the envelope without that
@@ -422,6 +428,9 @@ func decide(cur State, exists bool, f Finding, muted bool, subj Subject) (ch cha
 // of the clock's now.
 func (e *Evaluator) Sweep(ctx context.Context) error {
 	now := e.opts.Clock.Now()
+	if now.Before(e.opts.SweepFrom) {
+		return nil
+	}
 	rules := map[fleet.OrgID]Rules{}
 	muted := func(org fleet.OrgID, k fleet.RuleKey) (bool, error) {
 		r, ok := rules[org]

@@ -76,3 +76,101 @@ func (m *Manual) Set(t time.Time) {
 	defer m.mu.Unlock()
 	m.now = t
 }
+
+// Demo is the one clock of a demo: it starts at a moment in the past, runs
+// Fill times faster than real time until it has caught up with the real
+// clock (the demo's simulated past), then Speed times faster (the demo's
+// accelerated present, which runs ahead of the real clock). It stands
+// still at its start until Start is called, so that a demo can set up
+// (enrol gateways with tokens that expire on this clock) before time
+// flows. Its time is a pure function of the real time elapsed since
+// Start: every reader sees one history.
+type Demo struct {
+	from         time.Time
+	fill, speed  float64
+	mu           sync.Mutex
+	started      bool
+	origin, mono time.Time // the real time at Start, with its monotonic reading
+}
+
+// NewDemo returns a demo clock standing at from. A fill or speed <= 0 is
+// taken as 1.
+func NewDemo(from time.Time, fill, speed float64) *Demo {
+	if fill <= 0 {
+		fill = 1
+	}
+	if speed <= 0 {
+		speed = 1
+	}
+	return &Demo{from: from.Round(0), fill: fill, speed: speed}
+}
+
+// Start lets the clock run; a second call does nothing.
+func (d *Demo) Start() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.started {
+		now := time.Now()
+		d.started, d.origin, d.mono = true, now.Round(0), now
+	}
+}
+
+// Now returns the demo time.
+func (d *Demo) Now() time.Time {
+	d.mu.Lock()
+	started, origin, mono := d.started, d.origin, d.mono
+	d.mu.Unlock()
+	if !started {
+		return d.from
+	}
+	return d.at(origin, time.Since(mono))
+}
+
+// at is the demo time elapsed real time after a Start at real time origin.
+func (d *Demo) at(origin time.Time, elapsed time.Duration) time.Time {
+	behind := origin.Sub(d.from)
+	if behind <= 0 || d.fill <= 1 {
+		// Nothing to fill: the present from the start.
+		return d.from.Add(time.Duration(float64(elapsed) * d.speed))
+	}
+	// The past fills until demo and real time meet: from + fill·e =
+	// origin + e, at e = behind / (fill-1).
+	catchUp := time.Duration(float64(behind) / (d.fill - 1))
+	if elapsed < catchUp {
+		return d.from.Add(time.Duration(float64(elapsed) * d.fill))
+	}
+	return origin.Add(catchUp).Add(time.Duration(float64(elapsed-catchUp) * d.speed))
+}
+
+// Progress reports how much of the past is filled, from 0 to 1 (1 when
+// there was none to fill), and the demo time reached.
+func (d *Demo) Progress() (float64, time.Time) {
+	d.mu.Lock()
+	started, origin, mono := d.started, d.origin, d.mono
+	d.mu.Unlock()
+	if !started {
+		if d.from.Before(time.Now()) {
+			return 0, d.from
+		}
+		return 1, d.from
+	}
+	elapsed := time.Since(mono)
+	now := d.at(origin, elapsed)
+	behind := origin.Sub(d.from)
+	if behind <= 0 || d.fill <= 1 {
+		return 1, now
+	}
+	catchUp := time.Duration(float64(behind) / (d.fill - 1))
+	return min(1, float64(elapsed)/float64(catchUp)), now
+}
+
+// Factor returns how many times faster than real time the clock runs now.
+func (d *Demo) Factor() float64 {
+	if p, _ := d.Progress(); p < 1 {
+		return d.fill
+	}
+	return d.speed
+}
+
+// Speed returns the speed-up after the past is filled.
+func (d *Demo) Speed() float64 { return d.speed }

@@ -32,3 +32,60 @@ func TestScaledRunsFaster(t *testing.T) {
 		t.Errorf("factor 0 should be taken as 1")
 	}
 }
+
+// The demo clock stands still until started, fills the past at its fill
+// speed until it meets the real time, then runs at its own speed ahead
+// of the real clock; started ahead of the real time, it has nothing to
+// fill.
+func TestDemo(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const day = 24 * time.Hour
+		origin := time.Now()
+		d := NewDemo(origin.Add(-10*day), 86400, 60)
+		time.Sleep(time.Second)
+		if got, want := d.Now(), origin.Add(-10*day); !got.Equal(want) {
+			t.Errorf("before Start: %v, want the start %v", got, want)
+		}
+		if p, _ := d.Progress(); p != 0 {
+			t.Errorf("before Start: progress %v, want 0", p)
+		}
+		d.Start()
+		start := time.Now()
+		time.Sleep(5 * time.Second)
+		if got, want := d.Now(), origin.Add(-5*day); got.Sub(want).Abs() > time.Second {
+			t.Errorf("5 s into the fill: %v, want about %v (a day a second)", got, want)
+		}
+		if p, _ := d.Progress(); p < 0.49 || p > 0.51 {
+			t.Errorf("5 s into the fill: progress %v, want one half", p)
+		}
+		if got := d.Factor(); got != 86400 {
+			t.Errorf("factor while filling %v, want 86400", got)
+		}
+		time.Sleep(15 * time.Second) // caught up after 10 days/86399 ≈ 10.0001 s
+		catchUp := time.Duration(float64(start.Sub(origin.Add(-10*day))) / 86399)
+		want := start.Add(catchUp).Add((20*time.Second - catchUp) * 60)
+		if got := d.Now(); got.Sub(want).Abs() > time.Millisecond {
+			t.Errorf("after the fill: %v, want %v", got, want)
+		}
+		if p, _ := d.Progress(); p != 1 {
+			t.Errorf("after the fill: progress %v, want 1", p)
+		}
+		if got := d.Factor(); got != 60 {
+			t.Errorf("factor after the fill %v, want 60", got)
+		}
+		if !d.Now().After(time.Now()) {
+			t.Error("after the fill the demo clock should run ahead of the real one")
+		}
+
+		ahead := NewDemo(time.Now().Add(time.Hour), 86400, 60)
+		if p, _ := ahead.Progress(); p != 1 {
+			t.Errorf("started ahead of the real time: progress %v, want 1 (nothing to fill)", p)
+		}
+		ahead.Start()
+		t0 := ahead.Now()
+		time.Sleep(time.Second)
+		if got := ahead.Now().Sub(t0); got != time.Minute {
+			t.Errorf("started ahead: advanced %v in a second, want a minute", got)
+		}
+	})
+}

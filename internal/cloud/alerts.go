@@ -10,7 +10,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/fusionfleet/fusionfleet/internal/alert"
-	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/ingest"
 	"github.com/fusionfleet/fusionfleet/internal/stream"
@@ -24,14 +23,14 @@ const alertsConsumer = "alerts"
 
 // newAlerts builds a node's alert evaluator: a durable consumer of the
 // stream that evaluates every message's records, and the periodic sweep
-// for offline printers, stalled jobs and quiet faults, timed by clk.
+// for offline printers, stalled jobs and quiet faults, as opts say.
 // Every alert change is announced to the dashboards of every node (so the
 // printer cards show it at once) and handed to n, which may be nil (an
 // untyped nil: a nil pointer in the interface would be called). It returns
 // the evaluator, for findings computed elsewhere (Report), and a function
 // that runs both until ctx is done.
-func newAlerts(s *stream.Stream, st alert.SweepStore, n alert.Notifier, clk clock.Clock, logger *slog.Logger) (*alert.Evaluator, func(ctx context.Context) error) {
-	ev := alert.NewEvaluator(st, announcing{s, n}, alert.Options{Logger: logger, Clock: clk})
+func newAlerts(s *stream.Stream, st alert.SweepStore, n alert.Notifier, opts alert.Options) (*alert.Evaluator, func(ctx context.Context) error) {
+	ev := alert.NewEvaluator(st, announcing{s, n}, opts)
 	return ev, func(ctx context.Context) error {
 		g, ctx := errgroup.WithContext(ctx)
 		g.Go(func() error { return s.Consume(ctx, alertsConsumer, ev.Handle) })

@@ -71,7 +71,7 @@ func TestAlertsConsumer(t *testing.T) {
 	}
 	h := &heard{news: make(chan struct{})}
 	// The sweep's clock stands still at the records' time: nobody is offline.
-	_, run := newAlerts(s, db, h, clock.NewManual(storetest.T0), slog.New(slog.DiscardHandler))
+	_, run := newAlerts(s, db, h, alert.Options{Clock: clock.NewManual(storetest.T0), Logger: slog.New(slog.DiscardHandler)})
 	done := make(chan error, 1)
 	go func() { done <- run(ctx) }()
 

@@ -90,6 +90,39 @@ func (n *Node) DemoTenant(ctx context.Context) (user, password, token string, er
 	return name, password, token, nil
 }
 
+// DemoPeer makes sure one of the demo's anonymous peer organisations and
+// its site exist (org "" creates them, named name) and returns the
+// organisation and a new enrolment token for its site, valid for an hour.
+// Peers have no users: they only make the benchmark's cohort, which no
+// band is computed from below kpi.MinCohort other organisations.
+func (n *Node) DemoPeer(ctx context.Context, org fleet.OrgID, name string) (fleet.OrgID, string, error) {
+	st := n.store
+	var site fleet.SiteID
+	if org != "" {
+		sites, err := st.Sites(ctx, org)
+		if err != nil {
+			return "", "", fmt.Errorf("demo peer %s: %w", org, err)
+		}
+		if len(sites) == 0 {
+			return "", "", fmt.Errorf("demo peer %s: %w: no site", org, fleet.ErrNotFound)
+		}
+		site = sites[0].ID
+	} else {
+		var err error
+		if org, err = st.CreateOrg(ctx, name); err != nil {
+			return "", "", fmt.Errorf("demo peer: %w", err)
+		}
+		if site, err = st.CreateSite(ctx, org, name+" site"); err != nil {
+			return "", "", fmt.Errorf("demo peer: %w", err)
+		}
+	}
+	token, err := newEnrolmentToken(ctx, st, site, n.opts.Clock.Now(), time.Hour)
+	if err != nil {
+		return "", "", fmt.Errorf("demo peer: %w", err)
+	}
+	return org, token, nil
+}
+
 // setAdmin creates the named admin user of org, or resets its password, and
 // returns the new generated password.
 func setAdmin(ctx context.Context, st *store.DB, org fleet.OrgID, name string) (string, error) {

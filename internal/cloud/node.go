@@ -135,7 +135,9 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	if n.dispatcher, err = newDispatcher(opts.Notify, n.store, opts.Clock, n.log); err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)
 	}
-	n.evaluator, n.runAlerts = newAlerts(n.stream, n.store, n.dispatcher, opts.Clock, n.log)
+	n.evaluator, n.runAlerts = newAlerts(n.stream, n.store, n.dispatcher, alert.Options{
+		Logger: n.log, Clock: opts.Clock, SweepFrom: opts.AlertSweepFrom, OfflineAfter: opts.OfflineAfter, StallAfter: opts.StallAfter,
+	})
 	n.writer = ingest.NewWriter(n.store, n.stream, ingest.Options{Logger: n.log, Metrics: m.ingest, Clock: opts.Clock})
 
 	n.hub = dashboard.NewHub()
@@ -151,7 +153,8 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", uplink.NewHandler(n.store, n.store, n.stream, uplink.HandlerOptions{
 		Clock: opts.Clock, Logger: n.log, MaxMessageBytes: n.stream.MaxPayload(), Metrics: m.uplink,
-		MaxAhead: opts.MaxRecordAhead,
+		MaxAhead: opts.MaxRecordAhead, RecordsPerSecond: opts.UplinkRecordsPerSecond,
+		BytesPerSecond: opts.UplinkBytesPerSecond, Skew: opts.UplinkSkew,
 	}))
 	mux.Handle("/tuf/", n.updates.Handler())
 	mux.Handle("/", web)
@@ -184,6 +187,11 @@ func (n *Node) certificate() (tls.Certificate, error) {
 	return ca.Server, nil
 }
 
+// StoreConsumer is the stream's durable consumer that writes to the store:
+// its lag (the metric fusionfleet_stream_consumer_pending of this
+// consumer) is what the store is behind the uploads.
+const StoreConsumer = "sql-writer"
+
 // Run serves until ctx ends or a part fails, then stops every part and
 // closes the node. The parts: the HTTPS server (and the plain dashboard),
 // the SQL writer, the alert evaluator and its sweeps, the update
@@ -207,7 +215,7 @@ func (n *Node) Run(ctx context.Context) error {
 			return httpserver.Run(ctx, n.log, "debug", debug, func() error { return debug.Serve(n.debugLn) })
 		})
 	}
-	g.Go(func() error { return n.stream.Consume(ctx, "sql-writer", n.writer.Handle) })
+	g.Go(func() error { return n.stream.Consume(ctx, StoreConsumer, n.writer.Handle) })
 	g.Go(func() error { return n.runAlerts(ctx) })
 	g.Go(func() error { return n.updates.Run(ctx, storeFailures{n.store}) })
 	g.Go(func() error { return runUpdateAlerts(ctx, n.updates, n.store, n.evaluator, n.log) })

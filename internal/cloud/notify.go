@@ -15,6 +15,7 @@ import (
 func newDispatcher(o NotifyOptions, st notify.Store, c clock.Clock, logger *slog.Logger) (*notify.Dispatcher, error) {
 	opts := notify.Options{
 		Clock:                c,
+		WireClock:            clock.Real{}, // receivers check it against theirs, whatever c is
 		Logger:               logger,
 		SMTP:                 o.SMTP,
 		AllowPrivateWebhooks: o.AllowPrivateWebhooks,

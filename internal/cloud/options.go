@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fusionfleet/fusionfleet/internal/clock"
+	"github.com/fusionfleet/fusionfleet/internal/dashboard"
 	"github.com/fusionfleet/fusionfleet/internal/notify"
 	"github.com/fusionfleet/fusionfleet/internal/retention"
 	"github.com/fusionfleet/fusionfleet/internal/stream"
@@ -69,6 +70,29 @@ type Options struct {
 	// dated (uplink.HandlerOptions.MaxAhead): 0 → 24 hours, negative → no
 	// bound (the demo, whose printers' clocks run fast on purpose).
 	MaxRecordAhead time.Duration
+	// UplinkRecordsPerSecond and UplinkBytesPerSecond bound each
+	// gateway's uploads (uplink.HandlerOptions.RecordsPerSecond and
+	// BytesPerSecond): 0 → the uplink's defaults, negative → no bound
+	// (the demo, whose Command Centers back-fill weeks of simulated
+	// history on loopback as fast as the store takes it).
+	UplinkRecordsPerSecond, UplinkBytesPerSecond float64
+	// UplinkSkew is how far a gateway's signed request time may be from
+	// the node's clock (uplink.HandlerOptions.Skew); 0 → the uplink's
+	// default. The demo widens it: while its clock fast-forwards through
+	// the simulated past, a request's flight takes demo hours.
+	UplinkSkew time.Duration
+	// AlertSweepFrom holds the alert sweeps (offline printers, stalled
+	// jobs) until Clock reaches it (alert.Options.SweepFrom): the demo's
+	// clock fills weeks of past at a day per second, during which every
+	// printer would look silent.
+	AlertSweepFrom time.Time
+	// OfflineAfter is how long a printer may go unreported before the
+	// dashboard calls it offline and an offline alert opens; 0 → their
+	// defaults (3 and 10 minutes). StallAfter is how long a printing job
+	// may finish no layer before a stalled-job alert; 0 → 30 minutes. The
+	// demo lengthens both: its clock runs -speed times real time, while
+	// its Command Centers poll and upload in real seconds.
+	OfflineAfter, StallAfter time.Duration
 	// MetricsTokenFile holds the bearer token /metrics asks for
 	// ("Authorization: Bearer …", 401 without it); "" → metrics are
 	// public.
@@ -94,6 +118,9 @@ type Options struct {
 	// TrustedProxies are the reverse proxies in front of the dashboard
 	// (dashboard.Options.TrustedProxies); none → X-Forwarded-For ignored.
 	TrustedProxies []netip.Prefix
+	// Demo, if set, labels every dashboard page with the demo's clock
+	// (Clock should then be that clock).
+	Demo *dashboard.DemoClock
 }
 
 // NotifyOptions are a node's notification settings.

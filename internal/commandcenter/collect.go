@@ -180,7 +180,7 @@ func (p *Poller) poll(ctx context.Context, st *printerState, pr Printer) (*pollR
 		}
 		pos, err = readFeed(ctx, r, feed[fleet.Layer]{
 			name: "layers", item: "layer", pageSize: layerPageSize, read: dev.Layers,
-			seq: func(l fleet.Layer) uint64 { return l.Seq }, take: r.takeLayer,
+			seq: func(l fleet.Layer) uint64 { return l.Seq }, take: r.takeLayer, passedOver: r.passedOver,
 		}, pr.Layers)
 		r.obs.Layers = pos
 		if err := note(err); err != nil {
@@ -362,7 +362,13 @@ func (r *pollRun) takeJob(ctx context.Context, j deviceapi.Job) error {
 	return nil
 }
 
+// passedOver reports whether a layer ended before PollerOptions.LayersFrom.
+func (r *pollRun) passedOver(l fleet.Layer) bool { return l.End.Before(r.p.opts.LayersFrom) }
+
 func (r *pollRun) takeLayer(_ context.Context, l fleet.Layer) error {
+	if r.passedOver(l) {
+		return nil
+	}
 	fl := privacy.Layer(l)
 	rec := fleet.Record{Kind: fleet.KindLayer, Layer: &fl}
 	if err := validRecord(rec); err != nil {
@@ -421,6 +427,10 @@ type feed[T any] struct {
 	// lostBeforeFirstRead reports whether items a printer overwrote before
 	// the feed was ever read count as a gap; nil: they do.
 	lostBeforeFirstRead func(deviceapi.Page[T]) bool
+	// passedOver reports whether an item is one the poller does not keep
+	// (PollerOptions.LayersFrom); items lost before such an item would
+	// have been passed over too, so their loss is no gap. nil: none is.
+	passedOver func(T) bool
 }
 
 // readFeed reads feed f after pos until it is caught up or MaxPages were
@@ -461,6 +471,9 @@ func readFeed[T any](ctx context.Context, r *pollRun, f feed[T], pos FeedPositio
 			return pos, devErr(op, fmt.Errorf("%w: %s page ends at %d, cursor is at %d", errCursorBackwards, f.name, page.Next, pos.Cursor))
 		}
 		lost := pos.Cursor > 0 || f.lostBeforeFirstRead == nil || f.lostBeforeFirstRead(page)
+		if f.passedOver != nil && len(page.Items) > 0 && f.passedOver(page.Items[0]) {
+			lost = false
+		}
 		if page.First > pos.Cursor+1 {
 			if lost {
 				r.gap(fleet.Gap{Feed: f.name, Reason: f.name + " overwritten before they were read", FromSeq: pos.Cursor + 1, ToSeq: page.First - 1})

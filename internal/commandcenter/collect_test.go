@@ -234,6 +234,66 @@ func TestPollerDrainsFeedsBounded(t *testing.T) {
 	}
 }
 
+// With LayersFrom the layers that ended before it are passed over: the
+// feed's position moves past them, no gap is reported, and only the
+// later layers reach the outbox (the demo's simulated past).
+func TestPollerPassesOverLayersBeforeLayersFrom(t *testing.T) {
+	f := newFixtureWith(t, PollerOptions{LayersFrom: t0.Add(time.Minute)})
+	dev, pr := f.add(t, "printer-a:8443", "printer-000a")
+	var layers []fleet.Layer
+	for i := range 5 {
+		at := t0.Add(time.Duration(i) * 30 * time.Second) // 0, 30 s, 1 min, 1.5 min, 2 min
+		layers = append(layers, fleet.Layer{Seq: uint64(i + 1), JobID: "job-1", Index: i + 1, Start: at, End: at})
+	}
+	dev.set(func(d *fakeDevice) { d.layers = layers })
+	pollOnce(t, f.p)
+	var got []int
+	for _, r := range f.drain(t) {
+		switch r.Kind {
+		case fleet.KindLayer:
+			got = append(got, r.Layer.Index)
+		case fleet.KindGap:
+			t.Errorf("gap record %+v for layers passed over on purpose", r.Gap)
+		}
+	}
+	if diff := cmp.Diff([]int{3, 4, 5}, got); diff != "" {
+		t.Errorf("layers uploaded (-want +got):\n%s", diff)
+	}
+	if got := f.printer(t, pr.ID).Layers; got != (FeedPosition{"inst-1", 5}) {
+		t.Errorf("layers position = %+v, want past all five", got)
+	}
+
+	// Layers overwritten before they were read are no gap when the
+	// printer's oldest layer left is itself passed over; they are when it
+	// is kept.
+	gaps := func() []string {
+		var out []string
+		for _, r := range f.drain(t) {
+			if r.Kind == fleet.KindGap {
+				out = append(out, fmt.Sprintf("%d-%d", r.Gap.FromSeq, r.Gap.ToSeq))
+			}
+		}
+		return out
+	}
+	early, late := t0.Add(30*time.Second), t0.Add(5*time.Minute)
+	dev.set(func(d *fakeDevice) {
+		d.layers = []fleet.Layer{{Seq: 9, JobID: "job-1", Index: 9, Start: early, End: early}} // 6..8 gone
+	})
+	f.clock.Advance(15 * time.Second)
+	pollOnce(t, f.p)
+	if g := gaps(); len(g) != 0 {
+		t.Errorf("gaps before layers passed over: %v, want none", g)
+	}
+	dev.set(func(d *fakeDevice) {
+		d.layers = []fleet.Layer{{Seq: 12, JobID: "job-1", Index: 12, Start: late, End: late}} // 10..11 gone
+	})
+	f.clock.Advance(15 * time.Second)
+	pollOnce(t, f.p)
+	if diff := cmp.Diff([]string{"10-11"}, gaps()); diff != "" {
+		t.Errorf("gaps before a layer kept (-want +got):\n%s", diff)
+	}
+}
+
 func TestPollerGapsOnEveryFeed(t *testing.T) {
 	f := newPollerFixture(t)
 	dev, pr := f.add(t, "printer-a:8443", "printer-000a")

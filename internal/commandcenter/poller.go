@@ -61,6 +61,14 @@ type PollerOptions struct {
 	FeedInterval time.Duration
 	// SnapshotInterval is how often counters and consumables are read; 0 → 5 min.
 	SnapshotInterval time.Duration
+	// LayersFrom, if set, passes over the layers that ended before it:
+	// read (so the feed's cursor moves on and no gap is reported) but
+	// neither kept nor uploaded. Per-layer data is the bulk of a
+	// printer's records, twenty times all the rest; the demo sets it
+	// when it fills weeks of simulated past, whose jobs, parts, events
+	// and wear are what its pages show, and keeps the layers of the
+	// present.
+	LayersFrom time.Time
 	// MaxPages bounds the pages read from one feed in one poll, so one
 	// chatty printer cannot starve the rest; 0 → 20.
 	MaxPages int

@@ -485,7 +485,7 @@ func TestPrintersPage(t *testing.T) {
 		t.Error("org A's page shows org B's printer")
 	}
 	// Offline after three silent minutes by the injected clock.
-	f.clock.Advance(offlineAfter + time.Second)
+	f.clock.Advance(defaultOfflineAfter + time.Second)
 	_, body = get(t, c, f.srv.URL+"/")
 	if !strings.Contains(body, `data-state="offline"`) || !strings.Contains(body, "Offline since 1 Mar 2026, 12:00 UTC") {
 		t.Error("silent printer not shown offline")
@@ -929,7 +929,7 @@ func TestStateWords(t *testing.T) {
 		{"cooling", fleet.StateCooling, now.Add(-time.Minute), "cooling", "Powered on, cooling"},
 		{"idle", fleet.StateIdle, now, "idle", "Idle"},
 		{"error", fleet.StateError, now, "error", "Error"},
-		{"three minutes old", fleet.StatePrinting, now.Add(-offlineAfter), "printing", "Powered on, printing"},
+		{"three minutes old", fleet.StatePrinting, now.Add(-defaultOfflineAfter), "printing", "Powered on, printing"},
 		{"offline", fleet.StatePrinting, t0, "offline", "Offline since 1 Mar 2026, 12:00 UTC"},
 		{"offline other zone", fleet.StateIdle, t0.In(time.FixedZone("CET", 3600)), "offline", "Offline since 1 Mar 2026, 12:00 UTC"},
 		{"no status", fleet.StateUnknown, time.Time{}, "unknown", "No status received yet"},
@@ -942,6 +942,26 @@ func TestStateWords(t *testing.T) {
 				t.Errorf("stateWords = %q, %q; want %q, %q", key, got, tt.key, tt.want)
 			}
 		})
+	}
+}
+
+// Options.OfflineAfter moves the threshold: the demo, whose clock runs
+// fast, allows its Command Centers a longer silence in demo time.
+func TestStateWordsOfflineAfter(t *testing.T) {
+	now := t0.Add(time.Hour)
+	sp := english()
+	sp.offline = 30 * time.Minute
+	v := fleet.PrinterView{State: fleet.StateIdle, StatusTime: now.Add(-20 * time.Minute), LastSeen: now.Add(-20 * time.Minute)}
+	if key, _ := sp.stateWords(v, now); key != "idle" {
+		t.Errorf("20 minutes silent, offline after 30: %q, want idle", key)
+	}
+	v.LastSeen = now.Add(-31 * time.Minute)
+	if key, _ := sp.stateWords(v, now); key != "offline" {
+		t.Errorf("31 minutes silent, offline after 30: %q, want offline", key)
+	}
+	h := newHandler(Deps{}, NewHub(), Options{OfflineAfter: 30 * time.Minute})
+	if got := h.speechOf(httptest.NewRequest(http.MethodGet, "/", nil)).offline; got != 30*time.Minute {
+		t.Errorf("a handler's speech: offline after %v, want Options.OfflineAfter", got)
 	}
 }
 

@@ -168,7 +168,7 @@ func TestPreferencesApply(t *testing.T) {
 		t.Errorf("api card = %+v, want German words and the site's name", cards[0])
 	}
 	// Offline times are in the reader's zone and words.
-	f.clock.Advance(offlineAfter + time.Second)
+	f.clock.Advance(defaultOfflineAfter + time.Second)
 	_, body = getWith(t, c, f.srv.URL+"/", english)
 	if !strings.Contains(body, "Offline seit 1. März 2026, 13:00 CET") {
 		t.Error("offline time not in German and the reader's zone")

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -108,6 +109,50 @@ type Options struct {
 	// from them, the client address the login throttle counts is taken
 	// from X-Forwarded-For. Empty: the peer's address, the header ignored.
 	TrustedProxies []netip.Prefix
+	// Demo, if set, labels every page as the demo's (see DemoClock).
+	Demo *DemoClock
+	// OfflineAfter is how long a printer may go unreported before its
+	// card says it is offline; 0 → 3 minutes.
+	OfflineAfter time.Duration
+}
+
+// DemoClock describes the demo's one clock, for the label on every page:
+// the cloud, its Command Centers and printers all run Speed times faster
+// than real time, and bulk data (jobs, layers, wear) leaves a Command
+// Center every Bulk of real time, so the pages showing it lag the
+// printer status (which goes at once) by up to that much.
+type DemoClock struct {
+	Speed float64
+	Bulk  time.Duration
+}
+
+// demoLabel is the demo clock's label as a page shows it.
+type demoLabel struct {
+	Speed, Now, Bulk, BulkDemo string
+}
+
+// label is the demo clock's label at now in zone.
+func (d *DemoClock) label(now time.Time, zone *time.Location) *demoLabel {
+	if d == nil {
+		return nil
+	}
+	return &demoLabel{
+		Speed: strconv.FormatFloat(d.Speed, 'f', -1, 64), Now: now.In(zone).Format("2006-01-02 15:04"),
+		Bulk: shortDuration(d.Bulk), BulkDemo: shortDuration(time.Duration(float64(d.Bulk) * d.Speed)),
+	}
+}
+
+// shortDuration is d rounded to a second without zero units: "30s",
+// "30m", "1h30m".
+func shortDuration(d time.Duration) string {
+	s := d.Round(time.Second).String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 const (
@@ -139,6 +184,8 @@ type handler struct {
 	secure    bool
 	ttl       time.Duration
 	proxies   []netip.Prefix
+	demo      *DemoClock // nil unless the demo's
+	offline   time.Duration
 	cop       *http.CrossOriginProtection
 	pages     map[string]*template.Template
 	zones     sync.Map // time zone name → *time.Location, see zone
@@ -177,6 +224,8 @@ func newHandler(d Deps, hub *Hub, opts Options) *ui {
 		secure:    opts.SecureCookies,
 		ttl:       opts.SessionTTL,
 		proxies:   opts.TrustedProxies,
+		demo:      opts.Demo,
+		offline:   opts.OfflineAfter,
 		cop:       http.NewCrossOriginProtection(),
 		pages:     make(map[string]*template.Template),
 		heartbeat: heartbeatEvery,
@@ -404,6 +453,8 @@ type page struct {
 	Zone *time.Location
 	// Path is the request's path, for the navigation's current page.
 	Path string
+	// Demo labels the demo's pages with its clock; nil elsewhere.
+	Demo *demoLabel
 }
 
 // Current reports whether the page is the navigation target path, or
@@ -457,6 +508,7 @@ func (p page) UserID() fleet.UserID {
 func (h *handler) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
 	p.Lang, p.Zone = h.locale(r)
 	p.Path = r.URL.Path
+	p.Demo = h.demo.label(h.clock.Now(), p.Zone)
 	var b strings.Builder
 	if err := h.pages[name].ExecuteTemplate(&b, "layout", p); err != nil {
 		h.log.Error("render page", "page", name, "err", err)

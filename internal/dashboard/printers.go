@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"math"
 	"net/http"
@@ -29,11 +30,12 @@ type printerPages struct {
 	updates  *updatesPage
 }
 
-// offlineAfter is how long a gateway may stay silent about a printer before
-// the dashboard calls it offline. Sites report status about every minute.
-// The silence is measured on LastSeen (the gateway's observation time), not
-// on the printer's own status time: a printer's clock may be wrong.
-const offlineAfter = 3 * time.Minute
+// defaultOfflineAfter is how long a gateway may stay silent about a
+// printer before the dashboard calls it offline (Options.OfflineAfter).
+// Sites report status about every minute. The silence is measured on
+// LastSeen (the gateway's observation time), not on the printer's own
+// status time: a printer's clock may be wrong.
+const defaultOfflineAfter = 3 * time.Minute
 
 // card is one printer as the dashboard shows it: the read model plus the
 // words computed here, so that the page and its script say the same thing.
@@ -53,8 +55,9 @@ type card struct {
 
 // speech is how a reader is spoken to: their language and time zone.
 type speech struct {
-	lang i18n.Lang
-	zone *time.Location
+	lang    i18n.Lang
+	zone    *time.Location
+	offline time.Duration // the silence that makes a printer offline; 0 → defaultOfflineAfter
 }
 
 // english is the speech of a reader nobody knows anything about.
@@ -63,7 +66,7 @@ func english() speech { return speech{lang: i18n.English, zone: time.UTC} }
 // speechOf is the request's reader's speech (see handler.locale).
 func (h *handler) speechOf(r *http.Request) speech {
 	lang, zone := h.locale(r)
-	return speech{lang: lang, zone: zone}
+	return speech{lang: lang, zone: zone, offline: h.offline}
 }
 
 // newCard is the card of v in English and UTC.
@@ -144,7 +147,7 @@ func (sp speech) stateWords(v fleet.PrinterView, now time.Time) (key, words stri
 	switch {
 	case v.StatusTime.IsZero():
 		return "unknown", sp.lang.T("No status received yet")
-	case now.Sub(v.LastSeen) > offlineAfter:
+	case now.Sub(v.LastSeen) > cmp.Or(sp.offline, defaultOfflineAfter):
 		return "offline", sp.lang.T("Offline since %s", formatTime(sp.lang, sp.zone, v.LastSeen))
 	}
 	switch v.State {

@@ -60,8 +60,14 @@ type SMTPOptions struct {
 // Options tune a dispatcher. The zero value works: real clock, no logs,
 // no e-mail, webhooks only to public addresses.
 type Options struct {
-	Clock  clock.Clock
-	Logger *slog.Logger
+	Clock clock.Clock
+	// WireClock is the time written on the wire: webhook signature
+	// timestamps and e-mail Date headers, which receivers check against
+	// their own clocks; nil → Clock. The cloud sets the real clock here,
+	// so that a demo, whose Clock runs fast, still sends times receivers
+	// accept.
+	WireClock clock.Clock
+	Logger    *slog.Logger
 	// Rand returns a number in [0, 1) for the jitter of retry delays;
 	// default math/rand/v2.
 	Rand func() float64
@@ -145,6 +151,9 @@ func New(st Store, opts Options) (*Dispatcher, error) {
 	o := opts
 	if o.Clock == nil {
 		o.Clock = clock.Real{}
+	}
+	if o.WireClock == nil {
+		o.WireClock = o.Clock
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

@@ -216,7 +216,7 @@ func (d *Dispatcher) message(dl fleet.Delivery) ([]byte, error) {
 		v = strings.NewReplacer("\r", " ", "\n", " ").Replace(v)
 		fmt.Fprintf(&b, "%s: %s\r\n", k, v)
 	}
-	h("Date", d.clock.Now().Format(time.RFC1123Z))
+	h("Date", d.opts.WireClock.Now().Format(time.RFC1123Z))
 	h("From", (&mail.Address{Name: "FusionFleet", Address: from}).String())
 	h("To", (&mail.Address{Address: dl.Recipient.Target}).String())
 	h("Subject", mime.QEncoding.Encode("utf-8", subject))

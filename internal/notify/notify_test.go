@@ -443,6 +443,26 @@ func hookEnv(t *testing.T, o notify.Options, answers ...int) (*env, *hookServer,
 	return e, h, e.dispatcher(t, o)
 }
 
+// The signature's timestamp is the wire clock's, which receivers check
+// against their own: a dispatcher whose Clock runs elsewhere (the demo's)
+// still signs with a time they accept.
+func TestWebhookSignsWithWireClock(t *testing.T) {
+	wire := clock.NewManual(t0.Add(24 * time.Hour))
+	e, h, d := hookEnv(t, notify.Options{WireClock: wire})
+	h.clock = wire // the receiver lives on the wire's time
+	if err := d.Notify(t.Context(), e.alert(1)); err != nil {
+		t.Fatal(err)
+	}
+	sendDue(t, d, 1)
+	ps, verr := h.got()
+	if len(ps) != 1 {
+		t.Fatalf("receiver got %d requests, want 1", len(ps))
+	}
+	if verr[0] != nil {
+		t.Errorf("Verify on the wire clock's time: %v", verr[0])
+	}
+}
+
 func TestWebhook(t *testing.T) {
 	e, h, d := hookEnv(t, notify.Options{})
 	a := e.alert(1)

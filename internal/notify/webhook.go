@@ -215,7 +215,7 @@ func (d *Dispatcher) sendWebhook(ctx context.Context, dl fleet.Delivery) error {
 	if err != nil {
 		return permanent(fmt.Errorf("webhook payload: %w", err))
 	}
-	ts := d.clock.Now().Unix()
+	ts := d.opts.WireClock.Now().Unix()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, dl.Recipient.Target, bytes.NewReader(body))
 	if err != nil {
 		return permanent(fmt.Errorf("webhook request: %w", err))

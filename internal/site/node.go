@@ -147,7 +147,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	// One TLS session cache for all printers: a poll resumes the printer's
 	// session instead of a full handshake, and the pin is checked either way.
 	sessions := tls.NewLRUClientSessionCache(4096)
-	n.poller = commandcenter.NewPoller(n.store, n.dialer(sessions), commandcenter.PollerOptions{Interval: opts.PollInterval, SnapshotInterval: opts.SnapshotInterval, Clock: opts.Clock, Logger: n.log})
+	n.poller = commandcenter.NewPoller(n.store, n.dialer(sessions), commandcenter.PollerOptions{Interval: opts.PollInterval, SnapshotInterval: opts.SnapshotInterval, LayersFrom: opts.LayersFrom, Clock: opts.Clock, Logger: n.log})
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		commandcenter.NewMetrics(n.store, commandcenter.MetricsOptions{Poller: n.poller, Clock: opts.Clock}))
@@ -157,7 +157,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 		return nil, fmt.Errorf("commandcenter: %w", err)
 	}
 	n.ui = httpserver.New(localui.NewHandler(localui.SourcesOf(n.store), localui.HandlerOptions{
-		Logger: n.log, Clock: opts.Clock, Metrics: reg, Updates: n.mirror, Mirror: n.mirrorHandler(),
+		Logger: n.log, Clock: opts.Clock, ClockNote: opts.ClockNote, Metrics: reg, Updates: n.mirror, Mirror: n.mirrorHandler(),
 		Hosts: opts.UIHosts, Password: opts.UIPassword, Fingerprint: n.fingerprint,
 		SelfTest: &commandcenter.SelfTestConfig{CloudURL: opts.CloudURL, RootCAs: opts.RootCAs, LocalUI: n.ln.Addr().String(),
 			Reader: n.dialer(nil)},

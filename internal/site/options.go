@@ -59,6 +59,13 @@ type Options struct {
 	// SnapshotInterval how often counters and consumables are read;
 	// 0 → the poller's defaults.
 	PollInterval, SnapshotInterval time.Duration
+	// LayersFrom, if set, passes over the printers' layers that ended
+	// before it (commandcenter.PollerOptions.LayersFrom): the demo's
+	// simulated past goes without per-layer data.
+	LayersFrom time.Time
+	// ClockNote, if set, is said on every page of the local UI about the
+	// clock its times are on (the demo's).
+	ClockNote string
 	// UploadInterval, PriorityDelay (how long a status waits for company)
 	// and BulkInterval (how often bulk data goes) pace the uploader;
 	// 0 → its defaults. MaxBackoff is the longest wait between failed

@@ -42,6 +42,9 @@ func (d *DB) JobHistory(ctx context.Context, org fleet.OrgID, q fleetquery.JobQu
 	jobs, err := queryJSON(ctx, d.db, s, args, func(p fleet.PrinterID, j fleet.Job) fleetquery.PrinterJob {
 		return fleetquery.PrinterJob{PrinterID: p, Job: j}
 	})
+	if err == nil {
+		err = d.jobsWithLayersReported(ctx, jobs)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("job history of %s: %w", org, err)
 	}
@@ -58,6 +61,9 @@ func (d *DB) Job(ctx context.Context, org fleet.OrgID, p fleet.PrinterID, job st
 		return fleet.Job{}, fmt.Errorf("job %s of %s: %w", job, p, err)
 	case len(jobs) == 0:
 		return fleet.Job{}, fmt.Errorf("job %s of %s: %w", job, p, fleet.ErrNotFound)
+	}
+	if err := d.withLayersReported(ctx, p, &jobs[0]); err != nil {
+		return fleet.Job{}, fmt.Errorf("job %s of %s: %w", job, p, err)
 	}
 	return jobs[0], nil
 }

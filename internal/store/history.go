@@ -42,6 +42,9 @@ func (d *DB) Jobs(ctx context.Context, org fleet.OrgID, f fleetquery.JobFilter) 
 	jobs, err := queryJSON(ctx, d.db, q, args, func(p fleet.PrinterID, j fleet.Job) fleetquery.PrinterJob {
 		return fleetquery.PrinterJob{PrinterID: p, Job: j}
 	})
+	if err == nil {
+		err = d.jobsWithLayersReported(ctx, jobs)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("jobs of %s: %w", org, err)
 	}

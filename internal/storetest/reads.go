@@ -58,6 +58,7 @@ func RunFleetReads(t *testing.T, open func(t *testing.T) FleetStore) {
 		{"Jobs", testJobs},
 		{"JobHistory", testJobHistory},
 		{"Job", testJob},
+		{"LayersReported", testLayersReported},
 		{"Trend", testTrend},
 		{"TenantIsolation", testTenantIsolation},
 		{"Closed", testReadsClosed},
@@ -243,6 +244,56 @@ func testJob(t *testing.T, db FleetStore) {
 		{"unknown job", func() error { _, err := db.Job(ctx, org, p, "job-z"); return err }, fleet.ErrNotFound},
 		{"job of another printer", func() error { _, err := db.Job(ctx, org, "printer-0002", "job-a"); return err }, fleet.ErrNotFound},
 	})
+}
+
+// testLayersReported: a printing job counts the layers its printer
+// reported since the job's last report (which said none were done), in
+// the job lists and alone, never beyond its layer count; a job no longer
+// printing keeps what its last report said.
+func testLayersReported(t *testing.T, db FleetStore) {
+	ctx := t.Context()
+	org, site := tenant(t, db, "Acme")
+	const p = fleet.PrinterID("printer-0001")
+	printing := JobRecord(1, p, "job-a", fleet.JobPrinting, T0, T0)
+	printing.Job.LayersDone, printing.Job.LayerCount = 0, 4
+	done := JobRecord(2, p, "job-b", fleet.JobCompleted, T0.Add(-time.Hour), T0)
+	apply(t, db, Env(org, site, "gw", printing, done,
+		LayerRecord(3, p, "job-a", 1, T0.Add(time.Minute)), LayerRecord(4, p, "job-a", 2, T0.Add(2*time.Minute)),
+		LayerRecord(5, p, "job-a", 3, T0.Add(3*time.Minute)), LayerRecord(6, p, "job-b", 1, T0)), 6)
+	layersDone := func(jobs []fleetquery.PrinterJob) map[string]int {
+		out := map[string]int{}
+		for _, j := range jobs {
+			out[j.Job.ID] = j.Job.LayersDone
+		}
+		return out
+	}
+	want := map[string]int{"job-a": 3, "job-b": done.Job.LayersDone}
+	jobs, err := db.Jobs(ctx, org, fleetquery.JobFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, layersDone(jobs)); diff != "" {
+		t.Errorf("Jobs: layers done (-want +got):\n%s", diff)
+	}
+	hist, err := db.JobHistory(ctx, org, fleetquery.JobQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, layersDone(hist)); diff != "" {
+		t.Errorf("JobHistory: layers done (-want +got):\n%s", diff)
+	}
+	// More layers than the job said it has: capped, so the job stays valid.
+	apply(t, db, Env(org, site, "gw", LayerRecord(7, p, "job-a", 4, T0.Add(4*time.Minute)), LayerRecord(8, p, "job-a", 5, T0.Add(5*time.Minute))), 2)
+	got, err := db.Job(ctx, org, p, "job-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.LayersDone != 4 {
+		t.Errorf("Job: %d layers done, want the 4 it has", got.LayersDone)
+	}
+	if err := got.Validate(); err != nil {
+		t.Errorf("Job with layers reported: %v", err)
+	}
 }
 
 // testTrend: a day of snapshots every 5 minutes, read as 24 points, is

@@ -61,6 +61,9 @@ const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 's
 type HandlerOptions struct {
 	Logger *slog.Logger // nil → discard
 	Clock  clock.Clock  // nil → the real clock
+	// ClockNote, if set, is said on every page about the clock its times
+	// are on (the demo's, which runs fast); "" → nothing.
+	ClockNote string
 	// Metrics is served at /metrics (commandcenter.NewMetrics and the
 	// process collectors); nil → an empty registry.
 	Metrics prometheus.Gatherer

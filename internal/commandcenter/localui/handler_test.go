@@ -662,6 +662,22 @@ func TestBanners(t *testing.T) {
 	}
 }
 
+// The demo's Command Center says on every page which clock its times are
+// on; a real one says nothing of the kind.
+func TestClockNote(t *testing.T) {
+	st := handlerStore(t)
+	const note = "Demo clock, 60× real time: every time shown is simulated."
+	h := NewHandler(SourcesOf(st), HandlerOptions{Clock: clock.NewManual(handlerNow), ClockNote: note})
+	for _, path := range []string{"/", "/jobs", "/uploads"} {
+		if _, body := get(t, h, "GET", path); !strings.Contains(body, `<p class="clock-note" role="note">`+note) {
+			t.Errorf("GET %s lacks the clock note", path)
+		}
+	}
+	if _, body := get(t, testHandler(st), "GET", "/"); strings.Contains(body, "clock-note") {
+		t.Error("a real Command Center's page carries a clock note")
+	}
+}
+
 // The printers page and GET /api/printers show this Command Center's
 // fingerprint, which the operator confirms at each printer; a printer that
 // has not paired it says so with the fingerprint.

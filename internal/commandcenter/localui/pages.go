@@ -53,6 +53,8 @@ type layout struct {
 	Now     time.Time
 	Refresh bool // the page refreshes its main element every few seconds
 	Banners []banner
+	// ClockNote says which clock the page's times are on (HandlerOptions.ClockNote).
+	ClockNote string
 }
 
 // banner is a notice across the top of every page.
@@ -63,7 +65,7 @@ type banner struct {
 // newLayout builds the frame of a page, with the warnings every page
 // shows: the cloud not reached for long (R-ARCH-8), appends failing.
 func (u *localUI) newLayout(ctx context.Context, title, nav string, refresh bool) (layout, error) {
-	l := layout{Title: title, Nav: nav, Now: u.opts.Clock.Now(), Refresh: refresh}
+	l := layout{Title: title, Nav: nav, Now: u.opts.Clock.Now(), Refresh: refresh, ClockNote: u.opts.ClockNote}
 	up, err := u.src.Uplink.UplinkState(ctx)
 	if err != nil {
 		return layout{}, err
