@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/access"
+	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/identity"
 	"github.com/pquerna/otp"
@@ -618,5 +619,27 @@ func TestTokensPages(t *testing.T) {
 	}
 	if _, body := get(t, c, f.srv.URL+"/tokens"); !strings.Contains(body, "revoked") {
 		t.Error("revoked token not marked")
+	}
+}
+
+// The demo's dashboard runs on a simulated clock, ahead of the real one;
+// two-factor codes come from the user's phone, on real time, and are
+// checked against the code clock.
+func TestTwoFactorCodesOnTheCodeClock(t *testing.T) {
+	f := newFixture(t)
+	phone := clock.NewManual(t0.Add(-36 * time.Hour))
+	f.h.codeClock = phone
+	c, csrf := f.login(t, "ada")
+	_, body := get(t, c, f.srv.URL+"/account/two-factor")
+	m := secretField.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no secret on the setup page:\n%s", body)
+	}
+	secret := m[1]
+	if resp, _ := post(t, c, f.srv.URL+"/account/two-factor", url.Values{"csrf": {csrf}, "code": {totpCode(t, secret, f.clock.Now())}}, nil); resp.StatusCode != 400 {
+		t.Errorf("code of the dashboard's simulated clock: %s, want 400", resp.Status)
+	}
+	if resp, _ := post(t, c, f.srv.URL+"/account/two-factor", url.Values{"csrf": {csrf}, "code": {totpCode(t, secret, phone.Now())}}, nil); resp.StatusCode != 200 {
+		t.Errorf("code of the phone's clock: %s, want 200", resp.Status)
 	}
 }

@@ -94,8 +94,12 @@ type WorstAlerts interface {
 // Options tunes the dashboard. The zero value works: real clock, no logs,
 // cookies without the Secure flag, 12-hour sessions.
 type Options struct {
-	Clock  clock.Clock
-	Logger *slog.Logger
+	Clock clock.Clock
+	// CodeClock is the time two-factor codes are checked at: the time
+	// on the user's phone, real time, even where Clock is a demo's
+	// simulated one. nil → Clock.
+	CodeClock clock.Clock
+	Logger    *slog.Logger
 	// SecureCookies marks cookies Secure (and gives them the __Host- prefix);
 	// set it whenever the dashboard is served over HTTPS.
 	SecureCookies bool
@@ -180,6 +184,7 @@ const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 's
 // and holds the capabilities its pages use.
 type handler struct {
 	clock     clock.Clock
+	codeClock clock.Clock // two-factor codes: Options.CodeClock
 	log       *slog.Logger
 	secure    bool
 	ttl       time.Duration
@@ -220,6 +225,7 @@ func NewHandler(d Deps, hub *Hub, opts Options) http.Handler {
 func newHandler(d Deps, hub *Hub, opts Options) *ui {
 	h := &handler{
 		clock:     opts.Clock,
+		codeClock: opts.CodeClock,
 		log:       opts.Logger,
 		secure:    opts.SecureCookies,
 		ttl:       opts.SessionTTL,
@@ -233,6 +239,9 @@ func newHandler(d Deps, hub *Hub, opts Options) *ui {
 	}
 	if h.clock == nil {
 		h.clock = clock.Real{}
+	}
+	if h.codeClock == nil {
+		h.codeClock = h.clock
 	}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)

@@ -132,7 +132,7 @@ func (h *authPages) checkSecondFactor(r *http.Request, user fleet.UserID, code s
 	if err != nil {
 		return err
 	}
-	step, ok := identity.VerifyTOTP(secret, code, now, last)
+	step, ok := identity.VerifyTOTP(secret, code, h.codeClock.Now(), last)
 	if !ok {
 		return fleet.ErrInvalidToken
 	}
@@ -225,7 +225,7 @@ func (h *authPages) enableTwoFactor(w http.ResponseWriter, r *http.Request, s se
 		http.Redirect(w, r, "/account/two-factor", http.StatusSeeOther)
 		return
 	}
-	step, ok := identity.VerifyTOTP(secret, r.PostFormValue("code"), h.clock.Now(), 0)
+	step, ok := identity.VerifyTOTP(secret, r.PostFormValue("code"), h.codeClock.Now(), 0)
 	if !ok {
 		h.showTwoFactor(w, r, s, http.StatusBadRequest, twoFactorData{
 			Message: "That code is not right. Enter the six digits your app shows now."})
