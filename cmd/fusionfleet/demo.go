@@ -169,8 +169,9 @@ func runDemo(ctx context.Context, args []string, e env) error {
 		// demo minutes).
 		OfflineAfter: max(10*time.Minute, time.Duration(*speed*float64(30*time.Second))),
 		StallAfter:   max(30*time.Minute, time.Duration(*speed*float64(time.Minute))),
-		// Logins last through the fill and twelve real hours after it.
-		SessionTTL: time.Duration(*history)*24*time.Hour + time.Duration(*speed*float64(12*time.Hour)),
+		// Logins, two-factor codes and the login throttle keep real
+		// time: the user's phone and patience do.
+		AuthClock: clock.Real{},
 	})
 	if err != nil {
 		return fail(err)

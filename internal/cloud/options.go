@@ -112,6 +112,11 @@ type Options struct {
 	// Retention is how long the store keeps each kind of data; the zero
 	// value keeps the defaults of package retention.
 	Retention retention.Retention
+	// AuthClock is the clock of logins (dashboard.Options.AuthClock):
+	// two-factor codes, login challenges, sessions and the login
+	// throttle; nil → Clock. The demo, whose Clock is simulated, gives
+	// the real one.
+	AuthClock clock.Clock
 	// SessionTTL is how long a dashboard login lasts; 0 → the
 	// dashboard's default.
 	SessionTTL time.Duration

@@ -624,11 +624,11 @@ func TestTokensPages(t *testing.T) {
 
 // The demo's dashboard runs on a simulated clock, ahead of the real one;
 // two-factor codes come from the user's phone, on real time, and are
-// checked against the code clock.
-func TestTwoFactorCodesOnTheCodeClock(t *testing.T) {
+// checked against the logins' clock.
+func TestTwoFactorCodesOnTheAuthClock(t *testing.T) {
 	f := newFixture(t)
 	phone := clock.NewManual(t0.Add(-36 * time.Hour))
-	f.h.codeClock = phone
+	f.h.authClock = phone
 	c, csrf := f.login(t, "ada")
 	_, body := get(t, c, f.srv.URL+"/account/two-factor")
 	m := secretField.FindStringSubmatch(body)

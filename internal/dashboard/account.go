@@ -132,7 +132,7 @@ func (h *accountPage) changePassword(w http.ResponseWriter, r *http.Request, s s
 		hash, err = identity.HashPassword(pw)
 	}
 	if err == nil {
-		err = h.passwords.ChangePassword(r.Context(), s.p.Org, s.user.ID, hash, identity.HashToken(token), h.clock.Now().Add(h.ttl))
+		err = h.passwords.ChangePassword(r.Context(), s.p.Org, s.user.ID, hash, identity.HashToken(token), h.authClock.Now().Add(h.ttl))
 	}
 	switch {
 	case err != nil && isAPI(r):
@@ -179,7 +179,7 @@ func (h *accountPage) checkNewPassword(r *http.Request, s session, current, pw, 
 		return err
 	}
 	if !ok || u.ID != s.user.ID {
-		if err := h.throttle.LoginFailed(r.Context(), s.user.Name, h.clientAddress(r), h.clock.Now()); err != nil {
+		if err := h.throttle.LoginFailed(r.Context(), s.user.Name, h.clientAddress(r), h.authClock.Now()); err != nil {
 			return err
 		}
 		h.log.Info("password change: wrong current password", "user", s.user.ID, "remote", h.clientAddress(r))

@@ -108,7 +108,7 @@ func (h *ui) authorize(rt route) http.Handler {
 			err = errCSRF
 		}
 		if err == nil {
-			err = access.Check(s.p, rt.need, h.clock.Now())
+			err = access.Check(s.p, rt.need, h.authClock.Now())
 		}
 		if err == nil && s.mustChange && !passwordFirst[rt.pattern] {
 			err = errPasswordFirst
@@ -166,7 +166,7 @@ func (h *ui) session(r *http.Request) (session, error) {
 		return session{}, access.ErrUnauthenticated
 	}
 	s := session{tokenHash: identity.HashToken(c.Value), csrf: csrfToken(c.Value)}
-	m, err := h.sessions.SessionMember(r.Context(), s.tokenHash, h.clock.Now())
+	m, err := h.sessions.SessionMember(r.Context(), s.tokenHash, h.authClock.Now())
 	if isNotFound(err) {
 		return session{}, access.ErrUnauthenticated
 	}
@@ -227,7 +227,7 @@ func (h *authPages) login(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, http.StatusForbidden, "The login form has expired. Please reload the page and try again.")
 		return
 	}
-	now := h.clock.Now()
+	now := h.authClock.Now()
 	if len(name) > maxNameLen || len(pw) > maxPasswordLen {
 		h.showLogin(w, r, http.StatusUnauthorized, loginData{Message: loginFailed})
 		return
@@ -284,7 +284,7 @@ func (h *authPages) startSession(w http.ResponseWriter, r *http.Request, user fl
 		h.internalError(w, r, err)
 		return
 	}
-	if err := h.sessions.CreateSession(r.Context(), identity.HashToken(token), user.ID, h.clock.Now().Add(h.ttl)); err != nil {
+	if err := h.sessions.CreateSession(r.Context(), identity.HashToken(token), user.ID, h.authClock.Now().Add(h.ttl)); err != nil {
 		h.internalError(w, r, err)
 		return
 	}

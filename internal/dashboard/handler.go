@@ -95,10 +95,12 @@ type WorstAlerts interface {
 // cookies without the Secure flag, 12-hour sessions.
 type Options struct {
 	Clock clock.Clock
-	// CodeClock is the time two-factor codes are checked at: the time
-	// on the user's phone, real time, even where Clock is a demo's
-	// simulated one. nil → Clock.
-	CodeClock clock.Clock
+	// AuthClock is the clock of logins: two-factor codes, login
+	// challenges, sessions and the login throttle. It is real time — the
+	// time on the user's phone and wall — even where Clock is a demo's
+	// simulated one, or a five-minute challenge would last a blink.
+	// nil → Clock.
+	AuthClock clock.Clock
 	Logger    *slog.Logger
 	// SecureCookies marks cookies Secure (and gives them the __Host- prefix);
 	// set it whenever the dashboard is served over HTTPS.
@@ -184,7 +186,7 @@ const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 's
 // and holds the capabilities its pages use.
 type handler struct {
 	clock     clock.Clock
-	codeClock clock.Clock // two-factor codes: Options.CodeClock
+	authClock clock.Clock // logins: Options.AuthClock
 	log       *slog.Logger
 	secure    bool
 	ttl       time.Duration
@@ -225,7 +227,7 @@ func NewHandler(d Deps, hub *Hub, opts Options) http.Handler {
 func newHandler(d Deps, hub *Hub, opts Options) *ui {
 	h := &handler{
 		clock:     opts.Clock,
-		codeClock: opts.CodeClock,
+		authClock: opts.AuthClock,
 		log:       opts.Logger,
 		secure:    opts.SecureCookies,
 		ttl:       opts.SessionTTL,
@@ -240,8 +242,8 @@ func newHandler(d Deps, hub *Hub, opts Options) *ui {
 	if h.clock == nil {
 		h.clock = clock.Real{}
 	}
-	if h.codeClock == nil {
-		h.codeClock = h.clock
+	if h.authClock == nil {
+		h.authClock = h.clock
 	}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)

@@ -76,7 +76,7 @@ func (h *handler) trusted(a netip.Addr) bool {
 // loginLocked reports whether logins of name from the request's client
 // address are locked now.
 func (h *handler) loginLocked(r *http.Request, throttle LoginThrottle, name string) (bool, error) {
-	now := h.clock.Now()
+	now := h.authClock.Now()
 	until, err := throttle.LoginLockedUntil(r.Context(), name, h.clientAddress(r), now)
 	return now.Before(until), err
 }

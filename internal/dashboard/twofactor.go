@@ -34,7 +34,7 @@ func (h *authPages) challenge(w http.ResponseWriter, r *http.Request, user fleet
 		h.internalError(w, r, err)
 		return
 	}
-	if err := h.sessions.CreateLoginChallenge(r.Context(), identity.HashToken(token), user.ID, h.clock.Now().Add(challengeTTL)); err != nil {
+	if err := h.sessions.CreateLoginChallenge(r.Context(), identity.HashToken(token), user.ID, h.authClock.Now().Add(challengeTTL)); err != nil {
 		h.internalError(w, r, err)
 		return
 	}
@@ -50,7 +50,7 @@ func (h *authPages) pendingLogin(w http.ResponseWriter, r *http.Request) (user f
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
 		return fleet.User{}, "", false
 	}
-	user, err = h.sessions.LoginChallengeUser(r.Context(), identity.HashToken(c.Value), h.clock.Now())
+	user, err = h.sessions.LoginChallengeUser(r.Context(), identity.HashToken(c.Value), h.authClock.Now())
 	if isNotFound(err) {
 		h.setCookie(w, h.challengeCookie(), "", -1)
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
@@ -82,7 +82,7 @@ func (h *authPages) loginCode(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, http.StatusForbidden, "The login form has expired. Please reload the page and try again.")
 		return
 	}
-	now := h.clock.Now()
+	now := h.authClock.Now()
 	show := func(status int, msg string) {
 		h.render(w, r, status, "login_code.html", page{Title: "Two-factor login", CSRF: csrfToken(token), Data: loginData{Message: msg}})
 	}
@@ -132,7 +132,7 @@ func (h *authPages) checkSecondFactor(r *http.Request, user fleet.UserID, code s
 	if err != nil {
 		return err
 	}
-	step, ok := identity.VerifyTOTP(secret, code, h.codeClock.Now(), last)
+	step, ok := identity.VerifyTOTP(secret, code, h.authClock.Now(), last)
 	if !ok {
 		return fleet.ErrInvalidToken
 	}
@@ -225,7 +225,7 @@ func (h *authPages) enableTwoFactor(w http.ResponseWriter, r *http.Request, s se
 		http.Redirect(w, r, "/account/two-factor", http.StatusSeeOther)
 		return
 	}
-	step, ok := identity.VerifyTOTP(secret, r.PostFormValue("code"), h.codeClock.Now(), 0)
+	step, ok := identity.VerifyTOTP(secret, r.PostFormValue("code"), h.authClock.Now(), 0)
 	if !ok {
 		h.showTwoFactor(w, r, s, http.StatusBadRequest, twoFactorData{
 			Message: "That code is not right. Enter the six digits your app shows now."})
