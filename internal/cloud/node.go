@@ -31,6 +31,16 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/uplink"
 )
 
+// writerConsumer is the durable JetStream consumer of the SQL writer,
+// shared by all nodes.
+const writerConsumer = "sql-writer"
+
+// writerBatch is the most stream messages (uploads, up to a few thousand
+// records each) the SQL writer commits in one transaction: enough that
+// one sync to disk serves many uploads, few enough that a transaction
+// stays well under a second.
+const writerBatch = 32
+
 // Node is one cloud node, opened by New and served by Run.
 type Node struct {
 	opts Options
@@ -199,7 +209,7 @@ func (n *Node) Run(ctx context.Context) error {
 			return httpserver.Run(ctx, n.log, "debug", debug, func() error { return debug.Serve(n.debugLn) })
 		})
 	}
-	g.Go(func() error { return n.stream.Consume(ctx, "sql-writer", n.writer.Handle) })
+	g.Go(func() error { return n.stream.ConsumeBatches(ctx, writerConsumer, writerBatch, n.writer.HandleBatch) })
 	g.Go(func() error { return n.runAlerts(ctx) })
 	g.Go(func() error { return n.updates.Run(ctx, storeFailures{n.store}) })
 	g.Go(func() error { return runUpdateAlerts(ctx, n.updates, n.store, n.evaluator, n.log) })

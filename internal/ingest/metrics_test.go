@@ -39,6 +39,22 @@ func (s *slowStore) ApplyEnvelope(context.Context, fleet.Envelope) (int, error) 
 	return r.applied, r.err
 }
 
+// ApplyEnvelopes answers each envelope with the next scripted result in
+// one write; a failure fails them all.
+func (s *slowStore) ApplyEnvelopes(_ context.Context, envs []fleet.Envelope) ([]int, []error, error) {
+	s.clk.Advance(250 * time.Millisecond)
+	applied, rejected := make([]int, len(envs)), make([]error, len(envs))
+	for i := range envs {
+		r := s.results[0]
+		s.results = s.results[1:]
+		if r.err != nil && !errors.Is(r.err, fleet.ErrRejected) {
+			return nil, nil, r.err
+		}
+		applied[i], rejected[i] = r.applied, r.err
+	}
+	return applied, rejected, nil
+}
+
 // perRecord is a store's rejection with one error per refused record.
 type perRecord struct{ errs []error }
 

@@ -16,8 +16,12 @@ import (
 
 // Ingest applies the envelopes of gateways: each record once, whatever
 // the order and however often it arrives.
+// ApplyEnvelopes applies several envelopes in one transaction, in order,
+// each as ApplyEnvelope would, and returns each one's count of new
+// records and refusals; an error means none was applied.
 type Ingest interface {
 	ApplyEnvelope(ctx context.Context, env fleet.Envelope) (int, error)
+	ApplyEnvelopes(ctx context.Context, envs []fleet.Envelope) (applied []int, rejected []error, err error)
 }
 
 // Placement knows where an organisation's printers are kept: their keys
@@ -58,6 +62,7 @@ func RunIngest(t *testing.T, open func(t *testing.T) IngestStore) {
 		{"StatusFromTheFuture", testStatusFromTheFuture},
 		{"LayersResentInPart", testLayersResentInPart},
 		{"Closed", testIngestClosed},
+		{"OrderIrrelevant", testApplyOrderIrrelevant},
 	})
 }
 
