@@ -160,5 +160,3 @@ func testApplyOrderIrrelevant(t *testing.T, db IngestStore) {
 		}
 	}
 }
-
-
