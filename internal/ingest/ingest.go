@@ -74,14 +74,36 @@ func (w *Writer) Handle(ctx context.Context, data []byte) error {
 	return w.done(env, applied, err)
 }
 
-// HandleBatch applies stream messages in one transaction, a group commit,
-// and returns nil when all are done with, else each one's result as
-// Handle would return it. If the transaction fails, each message is
-// applied on its own, so that one that cannot be stored now holds up only
-// itself.
+// txRecords is about the most records HandleBatch commits in one
+// transaction. Many small uploads share one sync to disk; a transaction
+// of tens of thousands of rows outgrows SQLite's page cache and is slower
+// per row than a few of a few thousand.
+const txRecords = 2000
+
+// HandleBatch applies stream messages with few transactions (group
+// commits: of up to about txRecords records, in order) and returns nil
+// when all are done with, else each one's result as Handle would return
+// it. If a transaction fails, each of its messages is applied on its own,
+// so that one that cannot be stored now holds up only itself.
 func (w *Writer) HandleBatch(ctx context.Context, data [][]byte) []error {
-	envs := make([]fleet.Envelope, 0, len(data))
-	msg := make([]int, 0, len(data)) // the message of each envelope
+	var errs []error
+	var envs []fleet.Envelope
+	var msgs []int // the message of each envelope
+	records := 0
+	flush := func() {
+		if len(envs) == 0 {
+			return
+		}
+		if failed := w.applyGroup(ctx, data, envs, msgs); failed != nil {
+			if errs == nil {
+				errs = make([]error, len(data))
+			}
+			for i, err := range failed {
+				errs[msgs[i]] = err
+			}
+		}
+		envs, msgs, records = envs[:0], msgs[:0], 0
+	}
 	for i, d := range data {
 		env, err := fleet.DecodeEnvelope(d)
 		if err != nil {
@@ -89,24 +111,36 @@ func (w *Writer) HandleBatch(ctx context.Context, data [][]byte) []error {
 			w.logger.Error("dropping message that can never be applied", "err", err, "bytes", len(d))
 			continue
 		}
-		envs, msg = append(envs, env), append(msg, i)
+		if records > 0 && records+len(env.Records) > txRecords {
+			flush()
+		}
+		envs, msgs = append(envs, env), append(msgs, i)
+		records += len(env.Records)
 	}
-	if len(envs) == 0 {
+	flush()
+	if errors.Join(errs...) == nil {
 		return nil
 	}
+	return errs
+}
+
+// applyGroup applies envs, decoded from the messages msgs of data, in one
+// transaction and returns nil, or each envelope's result as Handle would
+// return it.
+func (w *Writer) applyGroup(ctx context.Context, data [][]byte, envs []fleet.Envelope, msgs []int) []error {
 	start := w.clock.Now()
 	applied, rejected, err := w.store.ApplyEnvelopes(ctx, envs)
 	w.observe(start)
 	if err != nil {
 		add(w.m.StoreErrors, 1)
-		errs := make([]error, len(data))
+		errs := make([]error, len(envs))
 		if len(envs) == 1 {
-			errs[msg[0]] = fmt.Errorf("apply envelope from %s: %w", envs[0].GatewayID, err)
+			errs[0] = fmt.Errorf("apply envelope from %s: %w", envs[0].GatewayID, err)
 			return errs
 		}
-		w.logger.Warn("batch failed, applying its messages one by one", "messages", len(envs), "err", err)
-		for _, i := range msg {
-			errs[i] = w.Handle(ctx, data[i])
+		w.logger.Warn("group commit failed, applying its messages one by one", "messages", len(envs), "err", err)
+		for k, i := range msgs {
+			errs[k] = w.Handle(ctx, data[i])
 		}
 		return errs
 	}

@@ -122,6 +122,15 @@ func envelopeOf(org fleet.OrgID, seqs ...uint64) []byte {
 	return b
 }
 
+// seqs returns n sequence numbers from first on.
+func seqs(first uint64, n int) []uint64 {
+	s := make([]uint64, n)
+	for i := range s {
+		s[i] = first + uint64(i)
+	}
+	return s
+}
+
 func TestHandleBatch(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -146,6 +155,13 @@ func TestHandleBatch(t *testing.T) {
 			wantErrs: []bool{false, true, false}, wantSeen: []uint64{1, 3}, wantTxs: 4, announced: 2},
 		{name: "a single failing envelope",
 			msgs: [][]byte{envelope(1)}, failSeq: 1, wantErrs: []bool{true}, wantTxs: 1},
+		{name: "about txRecords records to a transaction",
+			msgs:     [][]byte{envelope(seqs(1, 1000)...), envelope(seqs(1001, 1000)...), envelope(seqs(2001, 1)...)},
+			wantSeen: seqs(1, 2001), wantTxs: 2, announced: 2},
+		{name: "a failing group is applied one by one, the next group on its own",
+			msgs:    [][]byte{envelope(seqs(1, 1000)...), envelope(seqs(1001, 1000)...), envelope(seqs(2001, 1)...)},
+			failSeq: 5, wantErrs: []bool{true, false, false},
+			wantSeen: seqs(1001, 1001), wantTxs: 4, announced: 2},
 		{name: "refusals are not redelivered",
 			msgs: [][]byte{envelope(1), envelope(2)}, err: fmt.Errorf("apply: %w", fleet.ErrRejected), wantTxs: 1},
 	}
