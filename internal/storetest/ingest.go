@@ -394,6 +394,12 @@ func testMovePrinter(t *testing.T, db IngestStore) {
 	if err := db.MovePrinter(ctx, org, p, siteA, siteB); err != nil {
 		t.Fatal(err)
 	}
+	// The old site's gateway may no longer write the printer, whatever
+	// the writer remembers of it; the new site's may.
+	if n, err := db.ApplyEnvelope(ctx, Env(org, siteA, "gw_a", StatusRecord(2, p, fleet.StateIdle, T0.Add(time.Minute)))); n != 0 || !errors.Is(err, fleet.ErrRejected) {
+		t.Errorf("record from the old site after the move: ApplyEnvelope = %d, %v; want 0, rejected", n, err)
+	}
+	apply(t, db, Env(org, siteB, "gw_b", StatusRecord(1, p, fleet.StateCooling, T0.Add(2*time.Minute))), 1)
 	for _, tt := range []struct {
 		org  fleet.OrgID
 		p    fleet.PrinterID
