@@ -35,11 +35,11 @@ import (
 // shared by all nodes.
 const writerConsumer = "sql-writer"
 
-// writerBatch is the most stream messages (uploads, up to a few thousand
-// records each) the SQL writer commits in one transaction: enough that
-// one sync to disk serves many uploads, few enough that a transaction
-// stays well under a second.
-const writerBatch = 32
+// writerBatch bounds what the SQL writer takes from the stream at once:
+// many uploads of a few records, so that one sync to disk serves them
+// all, or a few large ones, so that a batch does not keep the uploads
+// behind it waiting for long.
+var writerBatch = stream.Batch{Messages: 64, Bytes: 1 << 20}
 
 // Node is one cloud node, opened by New and served by Run.
 type Node struct {

@@ -184,7 +184,7 @@ func soak(b *testing.B) {
 	cctx, cancel := context.WithCancel(ctx)
 	var consumers sync.WaitGroup
 	consumers.Go(func() {
-		if err := st.ConsumeBatches(cctx, "sql-writer", 32, w.HandleBatch); err != nil {
+		if err := st.ConsumeBatches(cctx, "sql-writer", stream.Batch{Messages: 64, Bytes: 1 << 20}, w.HandleBatch); err != nil {
 			b.Error(err)
 		}
 	})

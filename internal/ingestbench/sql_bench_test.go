@@ -329,7 +329,8 @@ func since(wall time.Time, cpu time.Duration) took {
 }
 
 // wirings are the SQL writer's ways of consuming the stream: the cloud
-// node's (batched: up to 32 messages fetched and committed at once, the
+// node's (batched: up to 64 messages or 1 MiB fetched at once and
+// committed in transactions of about 2,000 records, the
 // next batch fetched meanwhile, acknowledgements after the commit) and,
 // for comparison in the same run, the one it replaced (one: one message
 // fetched, committed and acknowledged at a time).
@@ -341,7 +342,7 @@ var wirings = []struct {
 		return st.Consume(ctx, "sql-writer", w.Handle)
 	}},
 	{"", func(ctx context.Context, st *stream.Stream, w *ingest.Writer) error {
-		return st.ConsumeBatches(ctx, "sql-writer", 32, w.HandleBatch) // as internal/cloud's Node.Run
+		return st.ConsumeBatches(ctx, "sql-writer", stream.Batch{Messages: 64, Bytes: 1 << 20}, w.HandleBatch) // as internal/cloud's Node.Run
 	}},
 }
 

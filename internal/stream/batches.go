@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -12,16 +13,27 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// pendingPerNode is how many batches of size messages the consumer of
+// pendingPerNode is how many batches of most messages the consumer of
 // ConsumeBatches lets all its nodes hold unacknowledged: each node holds
 // up to two (one handled, the next fetched), so four nodes work at full
 // pace. More nodes share the same window.
 const pendingPerNode = 8
 
+// Batch bounds what ConsumeBatches hands over at once.
+type Batch struct {
+	// Messages is the most messages of one batch; 0 → 32.
+	Messages int
+	// Bytes is about the most bytes of one batch, judged by the size of
+	// the messages so far; 0 → 1 MiB. A batch has at least one message.
+	Bytes int
+}
+
 // ConsumeBatches runs the durable pull consumer named durable over the
 // stream until ctx is done, then returns nil. It hands fn the messages in
-// batches: each call gets what the stream has ready, up to size messages,
-// in stream order, and while fn runs the next batch is fetched. fn
+// batches: each call gets what the stream has ready, up to the limits,
+// in stream order, and while fn runs the next batch is fetched. The byte
+// limit keeps a batch of large messages from holding the ones behind it
+// for long; small ones come many at a time. fn
 // returns nil when every message is done with, else one error per
 // message, nil for those done with. A message is acknowledged after fn
 // has returned (so after what fn committed) and redelivered after a delay
@@ -32,8 +44,9 @@ const pendingPerNode = 8
 // after the ack wait if that node dies with it. One node handles its
 // messages in stream order; across nodes, and for a redelivered message,
 // order is not kept: fn's effects must not depend on it.
-func (s *Stream) ConsumeBatches(ctx context.Context, durable string, size int, fn func(ctx context.Context, data [][]byte) []error) error {
-	size = min(1000, max(1, size))
+func (s *Stream) ConsumeBatches(ctx context.Context, durable string, limit Batch, fn func(ctx context.Context, data [][]byte) []error) error {
+	size := min(1000, cmp.Or(max(0, limit.Messages), 32))
+	budget := float64(cmp.Or(max(0, limit.Bytes), 1<<20))
 	cons, err := s.js.CreateOrUpdateConsumer(ctx, s.name, jetstream.ConsumerConfig{
 		Durable:       durable,
 		AckPolicy:     jetstream.AckExplicitPolicy,
@@ -70,8 +83,13 @@ func (s *Stream) ConsumeBatches(ctx context.Context, durable string, size int, f
 	var fetchErr error
 	wg.Go(func() {
 		defer close(batches)
+		avg := 0.0 // the messages' mean size, recent ones weighing most
 		for ctx.Err() == nil {
-			msgs, err := fetchReady(cons, size, log)
+			n := size
+			if avg > 0 {
+				n = int(min(float64(size), max(1, budget/avg)))
+			}
+			msgs, err := fetchReady(cons, n, log)
 			if err != nil {
 				if ctx.Err() == nil {
 					fetchErr = fmt.Errorf("consume %s: %w", durable, err)
@@ -81,6 +99,12 @@ func (s *Stream) ConsumeBatches(ctx context.Context, durable string, size int, f
 			}
 			if len(msgs) == 0 {
 				continue
+			}
+			for _, m := range msgs {
+				if avg == 0 {
+					avg = float64(len(m.Data()))
+				}
+				avg = 0.9*avg + 0.1*float64(len(m.Data()))
 			}
 			held.add(msgs)
 			select {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -21,11 +22,15 @@ type batchConsumer struct {
 }
 
 func startBatches(t *testing.T, s *Stream, durable string, size int, fn func(data []string) []error) *batchConsumer {
+	return startBatchesOf(t, s, durable, Batch{Messages: size}, fn)
+}
+
+func startBatchesOf(t *testing.T, s *Stream, durable string, limit Batch, fn func(data []string) []error) *batchConsumer {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	c := &batchConsumer{got: make(chan []string, 100), cancel: cancel, done: make(chan error, 1)}
 	go func() {
-		c.done <- s.ConsumeBatches(ctx, durable, size, func(_ context.Context, data [][]byte) []error {
+		c.done <- s.ConsumeBatches(ctx, durable, limit, func(_ context.Context, data [][]byte) []error {
 			var msgs []string
 			for _, d := range data {
 				msgs = append(msgs, string(d))
@@ -127,6 +132,36 @@ func TestConsumeBatches(t *testing.T) {
 	}
 }
 
+// Large messages come few at a time: the byte limit, judged by the
+// messages' sizes so far, bounds a batch, which holds one at least.
+func TestConsumeBatchesByteLimit(t *testing.T) {
+	t.Parallel()
+	s := openEmbedded(t)
+	var want []string
+	for i := range 12 {
+		want = append(want, fmt.Sprintf("%02d%s", i, strings.Repeat("x", 1000)))
+	}
+	publish(t, s, want...)
+	var mu sync.Mutex
+	var sizes []int
+	c := startBatchesOf(t, s, "store", Batch{Messages: 10, Bytes: 2500}, func(data []string) []error {
+		mu.Lock()
+		sizes = append(sizes, len(data))
+		mu.Unlock()
+		return nil
+	})
+	got, _ := c.messages(t, 12)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("consumed (-want +got):\n%s", diff)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// The first fetch knows no size yet; after it, two of 1 KB fit.
+	if len(sizes) < 2 || slices.Max(sizes[1:]) > 2 {
+		t.Errorf("batch sizes %v, want at most 2 after the first", sizes)
+	}
+}
+
 // A message that fn fails comes again, alone; the others of its batch are
 // acknowledged. So does every message when fn answers for the wrong
 // number of messages.
@@ -171,7 +206,7 @@ func TestConsumeBatchesAckAfterReturn(t *testing.T) {
 	s := openEmbedded(t)
 	publish(t, s, "m1", "m2")
 	ctx, cancel := context.WithCancel(t.Context())
-	err := s.ConsumeBatches(ctx, "store", 10, func(ctx context.Context, data [][]byte) []error {
+	err := s.ConsumeBatches(ctx, "store", Batch{Messages: 10}, func(ctx context.Context, data [][]byte) []error {
 		cancel() // the node stops while the batch is being committed
 		<-ctx.Done()
 		return []error{ctx.Err(), ctx.Err()}
