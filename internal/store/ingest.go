@@ -470,13 +470,13 @@ func bulkLoad(ctx context.Context, tx *txn, full *sql.Stmt, b bulkInsert, rows [
 }
 
 // insertRows writes rows in chunks of bulkRows with the prepared full
-// chunk statement, the rest with a statement of its own, and returns how
-// many rows were new.
+// chunk statement, the rest in chunks of powers of two (see
+// preparedChunk), and returns how many rows were new.
 func insertRows(ctx context.Context, tx *txn, full *sql.Stmt, b bulkInsert, rows [][]any) (int64, error) {
 	var n int64
 	args := make([]any, 0, bulkRows*len(b.cols))
 	for len(rows) > 0 {
-		chunk := rows[:min(bulkRows, len(rows))]
+		chunk := rows[:preparedChunk(len(rows))]
 		rows = rows[len(chunk):]
 		args = args[:0]
 		for _, r := range chunk {
@@ -487,7 +487,7 @@ func insertRows(ctx context.Context, tx *txn, full *sql.Stmt, b bulkInsert, rows
 		if len(chunk) == bulkRows && full != nil {
 			res, err = tx.tx.StmtContext(ctx, full).ExecContext(ctx, args...)
 		} else {
-			res, err = tx.ExecContext(ctx, b.sql(len(chunk)), args...)
+			res, err = tx.execHot(ctx, b.sql(len(chunk)), args...)
 		}
 		if err != nil {
 			return 0, err
