@@ -31,6 +31,7 @@ var (
 	soakPrinters = flag.Int("soak.printers", 10_000, "BenchmarkIngestSoak: printers, ten to a gateway")
 	soakDuration = flag.Duration("soak.duration", time.Minute, "BenchmarkIngestSoak: how long the traffic runs")
 	soakEngine   = flag.String("soak.engine", "sqlite", "BenchmarkIngestSoak: sqlite or postgres")
+	soakOne      = flag.Bool("soak.one", false, "BenchmarkIngestSoak: the SQL writer consumes one message at a time, as before batches")
 )
 
 // soakInterval is how often each gateway uploads: what the Command
@@ -83,8 +84,9 @@ func (p placesOf) PrinterPlaces(ctx context.Context, org fleet.OrgID, devices []
 // (ten to a gateway, the production mix of mixSite) for -soak.duration
 // into one node's ingest, wired as the cloud node wires it: the uplink
 // handler over TLS with the store's printer checks, the embedded
-// JetStream, the SQL writer (ConsumeBatches) and the alert evaluator
-// (Consume), on SQLite or, with -soak.engine postgres, PostgreSQL. Every
+// JetStream, the SQL writer (ConsumeBatches; with -soak.one Consume, one
+// message at a time, as before) and the alert evaluator (Consume), on
+// SQLite or, with -soak.engine postgres, PostgreSQL. Every
 // gateway uploads its last ten seconds of records every ten seconds,
 // spread evenly; the gateways' encoding, compression, signing and TLS run
 // on the same cores. It reports the offered and committed records/s, the
@@ -186,7 +188,11 @@ func soak(b *testing.B) {
 	cctx, cancel := context.WithCancel(ctx)
 	var consumers sync.WaitGroup
 	consumers.Go(func() {
-		if err := st.ConsumeBatches(cctx, "sql-writer", stream.Batch{Messages: 64, Bytes: 1 << 20}, w.HandleBatch); err != nil {
+		consume := wirings[1].consume
+		if *soakOne {
+			consume = wirings[0].consume
+		}
+		if err := consume(cctx, st, w); err != nil {
 			b.Error(err)
 		}
 	})
