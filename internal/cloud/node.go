@@ -31,6 +31,12 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/uplink"
 )
 
+// writerBatch bounds what the SQL writer takes from the stream at once:
+// many uploads of a few records, so that one sync to disk serves them
+// all, or a few large ones, so that a batch does not keep the uploads
+// behind it waiting for long.
+var writerBatch = stream.Batch{Messages: 64, Bytes: 1 << 20}
+
 // Node is one cloud node, opened by New and served by Run.
 type Node struct {
 	opts Options
@@ -187,9 +193,10 @@ func (n *Node) certificate() (tls.Certificate, error) {
 	return ca.Server, nil
 }
 
-// StoreConsumer is the stream's durable consumer that writes to the store:
-// its lag (the metric fusionfleet_stream_consumer_pending of this
-// consumer) is what the store is behind the uploads.
+// StoreConsumer is the stream's durable consumer that writes to the store,
+// shared by all nodes: its lag (the metric
+// fusionfleet_stream_consumer_pending of this consumer) is what the store
+// is behind the uploads.
 const StoreConsumer = "sql-writer"
 
 // Run serves until ctx ends or a part fails, then stops every part and
@@ -215,7 +222,7 @@ func (n *Node) Run(ctx context.Context) error {
 			return httpserver.Run(ctx, n.log, "debug", debug, func() error { return debug.Serve(n.debugLn) })
 		})
 	}
-	g.Go(func() error { return n.stream.Consume(ctx, StoreConsumer, n.writer.Handle) })
+	g.Go(func() error { return n.stream.ConsumeBatches(ctx, StoreConsumer, writerBatch, n.writer.HandleBatch) })
 	g.Go(func() error { return n.runAlerts(ctx) })
 	g.Go(func() error { return n.updates.Run(ctx, storeFailures{n.store}) })
 	g.Go(func() error { return runUpdateAlerts(ctx, n.updates, n.store, n.evaluator, n.log) })

@@ -20,6 +20,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/store/pgtest"
@@ -66,13 +67,14 @@ func TestTwoNodesShareNATSAndPostgres(t *testing.T) {
 	// Each node has a data directory of its own (a directory in use
 	// refuses a second process); they serve one certificate, as nodes
 	// behind one name do: the second starts with the first one's.
-	opts := Options{DataDir: t.TempDir(), DB: dbURL, NATSURL: natsURL, StreamName: streamName, DashboardListen: "127.0.0.1:0"}
+	regs := []*prometheus.Registry{prometheus.NewRegistry(), prometheus.NewRegistry()}
+	opts := Options{DataDir: t.TempDir(), DB: dbURL, NATSURL: natsURL, StreamName: streamName, DashboardListen: "127.0.0.1:0", Registry: regs[0]}
 	first := start(t, opts)
 	second := t.TempDir()
 	if err := os.CopyFS(filepath.Join(second, "tls"), os.DirFS(filepath.Join(opts.DataDir, "tls"))); err != nil {
 		t.Fatal(err)
 	}
-	opts.DataDir = second
+	opts.DataDir, opts.Registry = second, regs[1]
 	nodes := []*Node{first, start(t, opts)}
 
 	user, password, token, err := nodes[0].DemoTenant(ctx)
@@ -164,6 +166,58 @@ func TestTwoNodesShareNATSAndPostgres(t *testing.T) {
 			t.Errorf("printer %s: %d events stored, want %d (each once)", gw.printer, len(evs), perGateway)
 		}
 	}
+	// A burst: the two writers share the durable consumer, several
+	// messages in flight each, and every record is applied by one of them,
+	// once: together they applied each record exactly once.
+	const burst = 30
+	errs := make(chan error, len(gws))
+	for g, gw := range gws {
+		go func() {
+			for k := range burst {
+				var batch uplink.Batch
+				for seq := uint64(100 + 10*k); seq < uint64(110+10*k); seq++ {
+					batch.Records = append(batch.Records, fleet.Record{Seq: seq, Kind: fleet.KindEvent, PrinterID: gw.printer, Time: now,
+						Event: &fleet.Event{Seq: seq, Code: "LAYER_DONE", Description: "layer done", Severity: fleet.SeverityInfo, Time: now}})
+				}
+				if _, err := clients[(g+k)%2].Upload(ctx, gw.cred, batch); err != nil {
+					errs <- fmt.Errorf("burst upload %d of gateway %d: %w", k, g, err)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range gws {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	const records = 2 * (perGateway + 1 + burst*10)
+	var applied []float64
+	err = wait.Until(30*time.Second, 50*time.Millisecond, func() error {
+		applied = []float64{counterValue(t, regs[0], "fusionfleet_store_records_applied_total"),
+			counterValue(t, regs[1], "fusionfleet_store_records_applied_total")}
+		if applied[0]+applied[1] < records {
+			return fmt.Errorf("%v records applied", applied)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("%v, want %d in all", err, records)
+	}
+	time.Sleep(200 * time.Millisecond) // a record applied twice would show in the counters now
+	applied = []float64{counterValue(t, regs[0], "fusionfleet_store_records_applied_total"),
+		counterValue(t, regs[1], "fusionfleet_store_records_applied_total")}
+	if applied[0]+applied[1] != records || applied[0] == 0 || applied[1] == 0 {
+		t.Errorf("the nodes' writers applied %v records, want %d together, some by each", applied, records)
+	}
+	for _, gw := range gws {
+		evs, err := nodes[1].store.Events(ctx, u.OrgID, gw.printer, now.Add(-time.Hour), now.Add(time.Hour), 1000)
+		if err != nil || len(evs) != perGateway+burst*10 {
+			t.Errorf("printer %s: %d events stored (%v), want %d", gw.printer, len(evs), err, perGateway+burst*10)
+		}
+	}
+
 	// Both dashboards were told live, and both show both printers.
 	for i, live := range lives {
 		deadline := time.After(30 * time.Second)
@@ -182,6 +236,22 @@ func TestTwoNodesShareNATSAndPostgres(t *testing.T) {
 }
 
 var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// counterValue is the value of the counter name in reg.
+func counterValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("no counter %s", name)
+	return 0
+}
 
 // logIn submits the dashboard's login form and fails the test unless it
 // is accepted.

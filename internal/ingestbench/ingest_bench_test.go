@@ -272,7 +272,7 @@ func send(ctx context.Context, hc *http.Client, url string, p prepared) error {
 //
 //   - body_B, envelope_B: a batch's compressed body and published envelope.
 //
-//     go test -run '^$' -bench Ingest -benchtime 1000x ./internal/ingestbench
+//     go test -run '^$' -bench '^BenchmarkIngest$' -benchtime 1000x ./internal/ingestbench
 func BenchmarkIngest(b *testing.B) {
 	e := newEnv(b)
 	ctx := b.Context()

@@ -17,6 +17,14 @@
 // monthly partitions of layers and log lines on PostgreSQL with their
 // retention (see Prune).
 //
+// The ingest path (ApplyEnvelope, and ApplyEnvelopes for a group commit of
+// several) marks received records and upserts the envelope's printers in
+// one statement each, prepares its statements once on SQLite (pgx caches
+// them per connection on PostgreSQL), and remembers where printers are:
+// the store's own check in the printer upsert stays the authority (see
+// placeCache). What it keeps does not depend on the order in which
+// envelopes arrive, so several writers may apply them side by side.
+//
 // Times are Unix nanoseconds in BIGINT columns on both engines. Secrets
 // are never stored in the clear: sessions and enrolment tokens are looked
 // up by the SHA-256 of the token, passwords are argon2id hashes made by the

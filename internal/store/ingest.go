@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -37,7 +38,8 @@ const bulkRows = 64
 // keep the newest snapshot per printer (counters and consumables also keep
 // every snapshot as history); jobs and parts are upserted by (printer, id),
 // the newest report winning; events, gaps, layers and log lines are
-// appended.
+// appended. What is kept does not depend on the order in which envelopes
+// are applied, so consumers may apply them concurrently or out of order.
 //
 // A printer is identified within the envelope's organisation: its records
 // are stored under the key PrinterPlaces gives, so another organisation's
@@ -48,79 +50,162 @@ const bulkRows = 64
 // the count of the records that were applied; any other error means
 // nothing was written and the call may be retried.
 func (d *DB) ApplyEnvelope(ctx context.Context, env fleet.Envelope) (applied int, err error) {
-	if env.OrgID == "" || env.SiteID == "" || env.GatewayID == "" {
-		return 0, &RejectedError{Errs: []error{errors.New("envelope without org, site or gateway")}}
+	n, errs, err := d.ApplyEnvelopes(ctx, []fleet.Envelope{env})
+	if err != nil {
+		return 0, err
 	}
-	var rejects []error
+	return n[0], errs[0]
+}
+
+// ApplyEnvelopes applies envs as ApplyEnvelope does, in order, in one
+// transaction: a group commit, one sync to disk for all of them. It
+// returns each envelope's count of new records and its refusals (nil or a
+// *RejectedError), or an error when nothing was written.
+func (d *DB) ApplyEnvelopes(ctx context.Context, envs []fleet.Envelope) (applied []int, rejected []error, err error) {
+	applied, rejected = make([]int, len(envs)), make([]error, len(envs))
+	var seen []placeSeen
 	err = d.tx(ctx, func(tx *txn) error {
-		applied, rejects = 0, nil
-		var siteOrg fleet.OrgID
-		err := tx.QueryRowContext(ctx, `SELECT org_id FROM sites WHERE id = ?`, env.SiteID).Scan(&siteOrg)
-		if errors.Is(err, sql.ErrNoRows) || err == nil && siteOrg != env.OrgID {
-			return reject{fmt.Errorf("envelope of gateway %s: site %s is not a site of org %s", env.GatewayID, env.SiteID, env.OrgID)}
-		}
-		if err != nil {
-			return err
-		}
-		keys, err := keyPrinters(ctx, tx, env)
-		if err != nil {
-			return err
-		}
-		touched := kpiTouched{}
-		var bulk []fleet.Record
-		for _, rec := range env.Records {
-			if err := fleet.StorableRecord(rec); err != nil {
-				rejects = append(rejects, fmt.Errorf("record %d: %w", rec.Seq, err))
-				continue
-			}
-			pl := keys.places[rec.PrinterID]
-			if pl.SiteID != "" && pl.SiteID != env.SiteID {
-				// An administrator moved the printer after the uplink
-				// checked its site: refused as the uplink refuses.
-				rejects = append(rejects, fmt.Errorf("record %d: %w", rec.Seq, fleet.OtherSiteError(rec.PrinterID, pl.SiteID)))
-				continue
-			}
-			rec.PrinterID = pl.Key
-			if rec.Kind == fleet.KindLayer || rec.Kind == fleet.KindLog {
-				bulk = append(bulk, rec)
-				continue
-			}
-			fresh, err := markReceived(ctx, tx, env.GatewayID, rec)
+		seen = seen[:0]
+		for i, env := range envs {
+			n, rejects, places, err := d.applyEnvelope(ctx, tx, env)
 			if err != nil {
-				return fmt.Errorf("record %d: %w", rec.Seq, err)
+				return fmt.Errorf("apply envelope of gateway %s: %w", env.GatewayID, err)
 			}
-			if !fresh {
-				continue
+			applied[i], rejected[i] = n, nil
+			if len(rejects) > 0 {
+				rejected[i] = &RejectedError{Errs: rejects}
 			}
-			if err := touched.touch(ctx, tx, rec); err != nil {
-				return fmt.Errorf("record %d: %w", rec.Seq, err)
-			}
-			if err := applyRecord(ctx, tx, env, keys, rec); err != nil {
-				return fmt.Errorf("record %d: %w", rec.Seq, err)
-			}
-			if err := touched.touch(ctx, tx, rec); err != nil {
-				return fmt.Errorf("record %d: %w", rec.Seq, err)
-			}
-			applied++
+			seen = append(seen, places)
 		}
-		n, err := d.applyBulk(ctx, tx, env, keys, bulk)
-		applied += n
-		if err != nil {
-			return err
-		}
-		return touched.rebuild(ctx, tx)
+		return nil
 	})
-	var rj reject
-	if errors.As(err, &rj) {
-		return 0, &RejectedError{Errs: []error{rj.err}}
+	if err != nil {
+		return nil, nil, err
+	}
+	// Committed: the places read or made are the database's now.
+	for _, p := range seen {
+		d.places.add(p.org, p.places)
+	}
+	return applied, rejected, nil
+}
+
+// placeSeen are the places of one envelope's printers, to cache once
+// committed.
+type placeSeen struct {
+	org    fleet.OrgID
+	places map[fleet.PrinterID]fleet.PrinterPlace
+}
+
+// applyEnvelope writes env's records in tx and returns how many were new,
+// the refusals of records or of the whole envelope, and the places of its
+// printers.
+func (d *DB) applyEnvelope(ctx context.Context, tx *txn, env fleet.Envelope) (applied int, rejects []error, _ placeSeen, _ error) {
+	if env.OrgID == "" || env.SiteID == "" || env.GatewayID == "" {
+		return 0, []error{errors.New("envelope without org, site or gateway")}, placeSeen{}, nil
+	}
+	var siteOrg fleet.OrgID
+	err := tx.queryRowHot(ctx, `SELECT org_id FROM sites WHERE id = ?`, env.SiteID).Scan(&siteOrg)
+	if errors.Is(err, sql.ErrNoRows) || err == nil && siteOrg != env.OrgID {
+		return 0, []error{fmt.Errorf("envelope of gateway %s: site %s is not a site of org %s", env.GatewayID, env.SiteID, env.OrgID)}, placeSeen{}, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("apply envelope of gateway %s: %w", env.GatewayID, err)
+		return 0, nil, placeSeen{}, err
 	}
-	if len(rejects) > 0 {
-		return applied, &RejectedError{Errs: rejects}
+	keys, err := d.keyPrinters(ctx, tx, env)
+	if err != nil {
+		return 0, nil, placeSeen{}, err
 	}
-	return applied, nil
+	var bulk, single []fleet.Record
+	for _, rec := range env.Records {
+		if err := fleet.StorableRecord(rec); err != nil {
+			rejects = append(rejects, fmt.Errorf("record %d: %w", rec.Seq, err))
+			continue
+		}
+		pl := keys.places[rec.PrinterID]
+		if pl.SiteID != "" && pl.SiteID != env.SiteID {
+			// An administrator moved the printer after the uplink
+			// checked its site: refused as the uplink refuses.
+			rejects = append(rejects, fmt.Errorf("record %d: %w", rec.Seq, fleet.OtherSiteError(rec.PrinterID, pl.SiteID)))
+			continue
+		}
+		rec.PrinterID = pl.Key
+		if rec.Kind == fleet.KindLayer || rec.Kind == fleet.KindLog {
+			bulk = append(bulk, rec)
+		} else {
+			single = append(single, rec)
+		}
+	}
+	fresh, err := markReceived(ctx, tx, env.GatewayID, single)
+	if err != nil {
+		return 0, nil, placeSeen{}, err
+	}
+	// The printers of all fresh records, with the newest observation of
+	// each by newerRecord's rule, in one statement before any record
+	// refers to them.
+	var observed []fleet.Record
+	for _, rec := range slices.Concat(fresh, bulk) {
+		if rec.Kind != fleet.KindGap { // a gap needs no printer row: it is about the gateway's reading
+			observed = append(observed, rec)
+		}
+	}
+	slices.SortStableFunc(observed, func(a, b fleet.Record) int { return cmp.Compare(a.Seq, b.Seq) })
+	seen := map[fleet.PrinterID]fleet.Record{}
+	for _, rec := range observed {
+		if r, ok := seen[rec.PrinterID]; !ok || newerOfGateway(r, rec) {
+			seen[rec.PrinterID] = rec
+		}
+	}
+	if err := ensurePrinters(ctx, tx, env, keys, seen); err != nil {
+		// The cache may have sent records to a printer's old site: the
+		// retry reads the places afresh.
+		d.places.forget(env.OrgID)
+		return 0, nil, placeSeen{}, err
+	}
+	// The earliest observation of each printer moves its first_seen back
+	// (utilisation counts a printer's time from then).
+	first := map[fleet.PrinterID]time.Time{}
+	for _, rec := range observed {
+		if f, ok := first[rec.PrinterID]; !ok || rec.Time.Before(f) {
+			first[rec.PrinterID] = rec.Time
+		}
+	}
+	if err := noteFirstSeen(ctx, tx, first); err != nil {
+		return 0, nil, placeSeen{}, err
+	}
+	touched := kpiTouched{}
+	for _, rec := range fresh {
+		if err := touched.touch(ctx, tx, rec); err != nil {
+			return 0, nil, placeSeen{}, fmt.Errorf("record %d: %w", rec.Seq, err)
+		}
+		if err := applyRecord(ctx, tx, env, rec); err != nil {
+			return 0, nil, placeSeen{}, fmt.Errorf("record %d: %w", rec.Seq, err)
+		}
+		if err := touched.touch(ctx, tx, rec); err != nil {
+			return 0, nil, placeSeen{}, fmt.Errorf("record %d: %w", rec.Seq, err)
+		}
+		applied++
+	}
+	n, err := d.applyBulk(ctx, tx, env, bulk)
+	applied += n
+	if err != nil {
+		return 0, nil, placeSeen{}, err
+	}
+	if err := touched.rebuild(ctx, tx); err != nil {
+		return 0, nil, placeSeen{}, err
+	}
+	// What the envelope's printers are now: known, or made here at the
+	// envelope's site.
+	places := make(map[fleet.PrinterID]fleet.PrinterPlace, len(keys.places))
+	for dev, pl := range keys.places {
+		if pl.SiteID == "" {
+			if _, ok := seen[pl.Key]; !ok {
+				continue // not made: none of its records was stored
+			}
+			pl.SiteID = env.SiteID
+		}
+		places[dev] = pl
+	}
+	return applied, rejects, placeSeen{env.OrgID, places}, nil
 }
 
 // printerKeys are the places of the printers of one envelope, by device
@@ -130,23 +215,46 @@ type printerKeys struct {
 	device map[fleet.PrinterID]fleet.PrinterID
 }
 
-// keyPrinters places the printers of env's records in env's organisation.
-// A printer new to it whose ID another organisation's printer has as key
-// gets a random key. Two writers that choose differently for one printer
-// at once (on PostgreSQL) collide on the organisation's unique device ID
-// when ensurePrinters inserts it: an error, and the retry finds the key
-// the first stored.
-func keyPrinters(ctx context.Context, tx *txn, env fleet.Envelope) (printerKeys, error) {
-	devices := make([]fleet.PrinterID, len(env.Records))
-	for i, r := range env.Records {
-		devices[i] = r.PrinterID
+// keyPrinters places the printers of env's records in env's organisation,
+// from the cache where it knows them at env's site, else from the
+// database. A printer new to it whose ID another organisation's printer
+// has as key gets a random key. Two writers that choose differently for
+// one printer at once (on PostgreSQL) collide on the organisation's
+// unique device ID when ensurePrinters inserts it: an error, and the
+// retry finds the key the first stored.
+func (d *DB) keyPrinters(ctx context.Context, tx *txn, env fleet.Envelope) (printerKeys, error) {
+	// A cached place is checked by ensurePrinters, which gap records
+	// skip: a printer with gaps only is looked up.
+	checked := map[fleet.PrinterID]bool{}
+	for _, r := range env.Records {
+		if r.Kind != fleet.KindGap {
+			checked[r.PrinterID] = true
+		}
 	}
-	places, collided, err := placePrinters(ctx, tx, env.OrgID, devices)
-	if err != nil {
-		return printerKeys{}, err
+	places := map[fleet.PrinterID]fleet.PrinterPlace{}
+	var devices []fleet.PrinterID
+	for _, r := range env.Records {
+		if _, ok := places[r.PrinterID]; ok {
+			continue
+		}
+		// Only a hit at the envelope's own site is taken: a refusal for
+		// another site is for the database to decide, never the cache.
+		if pl, ok := d.places.get(env.OrgID, r.PrinterID); ok && pl.SiteID == env.SiteID && checked[r.PrinterID] {
+			places[r.PrinterID] = pl
+			continue
+		}
+		places[r.PrinterID] = fleet.PrinterPlace{}
+		devices = append(devices, r.PrinterID)
 	}
-	for _, dev := range collided {
-		places[dev] = fleet.PrinterPlace{Key: newPrinterKey()}
+	if len(devices) > 0 {
+		found, collided, err := placePrinters(ctx, tx, env.OrgID, devices)
+		if err != nil {
+			return printerKeys{}, err
+		}
+		maps.Copy(places, found)
+		for _, dev := range collided {
+			places[dev] = fleet.PrinterPlace{Key: newPrinterKey()}
+		}
 	}
 	k := printerKeys{places: places, device: make(map[fleet.PrinterID]fleet.PrinterID, len(places))}
 	for dev, pl := range places {
@@ -155,35 +263,56 @@ func keyPrinters(ctx context.Context, tx *txn, env fleet.Envelope) (printerKeys,
 	return k, nil
 }
 
-// markReceived records (gateway, seq) of rec and reports whether it is
-// new. One statement decides, so two nodes applying the same record at
-// once on PostgreSQL apply it once: the second waits for the first's row
-// and then finds it.
-func markReceived(ctx context.Context, tx *txn, gw fleet.GatewayID, rec fleet.Record) (bool, error) {
-	res, err := tx.ExecContext(ctx, `INSERT INTO received (gateway_id, seq, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
-		gw, int64(rec.Seq), nanos(rec.Time))
-	if err != nil {
-		return false, err
+// markReceived records (gateway, seq) of recs and returns those that are
+// new, in one statement per chunk. One statement decides, so two nodes
+// applying the same record at once on PostgreSQL apply it once: the
+// second waits for the first's row and then finds it.
+func markReceived(ctx context.Context, tx *txn, gw fleet.GatewayID, recs []fleet.Record) ([]fleet.Record, error) {
+	var fresh []fleet.Record
+	for len(recs) > 0 {
+		chunk := recs[:preparedChunk(len(recs))]
+		recs = recs[len(chunk):]
+		args := make([]any, 0, 3*len(chunk))
+		for _, rec := range chunk {
+			args = append(args, gw, int64(rec.Seq), nanos(rec.Time))
+		}
+		q := `INSERT INTO received (gateway_id, seq, at) VALUES (?, ?, ?)` + strings.Repeat(", (?, ?, ?)", len(chunk)-1) +
+			` ON CONFLICT DO NOTHING RETURNING seq`
+		rows, err := tx.queryHot(ctx, q, args...)
+		if err != nil {
+			return nil, err
+		}
+		isNew := map[int64]bool{}
+		for rows.Next() {
+			var seq int64
+			if err := rows.Scan(&seq); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			isNew[seq] = true
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return nil, err
+		}
+		for _, rec := range chunk {
+			if isNew[int64(rec.Seq)] {
+				fresh = append(fresh, rec)
+				delete(isNew, int64(rec.Seq)) // a seq twice in one envelope is applied once
+			}
+		}
 	}
-	n, err := res.RowsAffected()
-	return n == 1, err
+	return fresh, nil
 }
 
 // applyRecord writes one record that is storable and whose printer the
 // envelope's organisation may write.
-func applyRecord(ctx context.Context, tx *txn, env fleet.Envelope, keys printerKeys, rec fleet.Record) error {
+func applyRecord(ctx context.Context, tx *txn, env fleet.Envelope, rec fleet.Record) error {
 	if rec.Kind == fleet.KindGap {
 		// A gap needs no printer row: it is about the gateway's reading.
 		g := rec.Gap
-		_, err := tx.ExecContext(ctx, `INSERT INTO gaps (gateway_id, record_seq, org_id, printer_id, feed, reason, from_seq, to_seq, time)
+		_, err := tx.execHot(ctx, `INSERT INTO gaps (gateway_id, record_seq, org_id, printer_id, feed, reason, from_seq, to_seq, time)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, env.GatewayID, int64(rec.Seq), env.OrgID, rec.PrinterID,
 			g.Feed, g.Reason, int64(g.FromSeq), int64(g.ToSeq), nanos(rec.Time))
-		return err
-	}
-	if err := ensurePrinters(ctx, tx, env, keys, map[fleet.PrinterID]fleet.Record{rec.PrinterID: rec}); err != nil {
-		return err
-	}
-	if err := noteFirstSeen(ctx, tx, map[fleet.PrinterID]time.Time{rec.PrinterID: rec.Time}); err != nil {
 		return err
 	}
 	switch rec.Kind {
@@ -193,7 +322,7 @@ func applyRecord(ctx context.Context, tx *txn, env fleet.Envelope, keys printerK
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE printers SET name = ?, model = ?, model_number = ?, serial_number = ?,
+		_, err = tx.execHot(ctx, `UPDATE printers SET name = ?, model = ?, model_number = ?, serial_number = ?,
 			firmware = ?, identity = ?, identity_time = ? WHERE id = ? AND identity_time <= ?`,
 			id.Name, id.Model, id.ModelNumber, id.SerialNumber, id.Firmware, string(data), nanos(rec.Time),
 			rec.PrinterID, nanos(rec.Time))
@@ -202,7 +331,7 @@ func applyRecord(ctx context.Context, tx *txn, env fleet.Envelope, keys printerK
 		s := rec.Status
 		// The newest status wins (see newerRecord): a status from a wrong
 		// clock's future must not freeze the printer's.
-		_, err := tx.ExecContext(ctx, `INSERT INTO printer_status
+		_, err := tx.execHot(ctx, `INSERT INTO printer_status
 			(printer_id, state, activity, job_id, progress, etc_seconds, pending_jobs, time, gateway_id, record_seq)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (printer_id) DO UPDATE SET state = excluded.state, activity = excluded.activity,
@@ -216,7 +345,7 @@ func applyRecord(ctx context.Context, tx *txn, env fleet.Envelope, keys printerK
 		return err
 	case fleet.KindEvent:
 		e := rec.Event
-		_, err := tx.ExecContext(ctx, `INSERT INTO events
+		_, err := tx.execHot(ctx, `INSERT INTO events
 			(gateway_id, record_seq, printer_id, seq, code, severity, description, subsystem, firmware, details, time)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			env.GatewayID, int64(rec.Seq), rec.PrinterID, int64(e.Seq), e.Code, int(e.Severity), e.Description,
@@ -228,7 +357,7 @@ func applyRecord(ctx context.Context, tx *txn, env fleet.Envelope, keys printerK
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO jobs (printer_id, job_id, org_id, created_at, report_time, data)
+		_, err = tx.execHot(ctx, `INSERT INTO jobs (printer_id, job_id, org_id, created_at, report_time, data)
 			VALUES (?, ?, ?, ?, ?, ?)
 			ON CONFLICT (printer_id, job_id) DO UPDATE SET created_at = excluded.created_at,
 				report_time = excluded.report_time, data = excluded.data
@@ -241,7 +370,7 @@ func applyRecord(ctx context.Context, tx *txn, env fleet.Envelope, keys printerK
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO parts (printer_id, part_id, job_id, created_at, report_time, data)
+		_, err = tx.execHot(ctx, `INSERT INTO parts (printer_id, part_id, job_id, created_at, report_time, data)
 			VALUES (?, ?, ?, ?, ?, ?)
 			ON CONFLICT (printer_id, part_id) DO UPDATE SET job_id = excluded.job_id, created_at = excluded.created_at,
 				report_time = excluded.report_time, data = excluded.data
@@ -263,13 +392,13 @@ func snapshot(ctx context.Context, tx *txn, kind string, p fleet.PrinterID, at t
 	if err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO `+kind+`_latest (printer_id, time, data) VALUES (?, ?, ?)
+	_, err = tx.execHot(ctx, `INSERT INTO `+kind+`_latest (printer_id, time, data) VALUES (?, ?, ?)
 		ON CONFLICT (printer_id) DO UPDATE SET time = excluded.time, data = excluded.data
 		WHERE excluded.time > `+kind+`_latest.time`, p, nanos(at), string(data))
 	if err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO `+kind+`_history (printer_id, time, data) VALUES (?, ?, ?)
+	_, err = tx.execHot(ctx, `INSERT INTO `+kind+`_history (printer_id, time, data) VALUES (?, ?, ?)
 		ON CONFLICT DO NOTHING`, p, nanos(at), string(data))
 	return err
 }
@@ -277,20 +406,12 @@ func snapshot(ctx context.Context, tx *txn, kind string, p fleet.PrinterID, at t
 // applyBulk appends layers and log lines, idempotent by their own primary
 // key (gateway, record seq), with prepared multi-row inserts. It returns
 // how many rows were new.
-func (d *DB) applyBulk(ctx context.Context, tx *txn, env fleet.Envelope, keys printerKeys, recs []fleet.Record) (int, error) {
+func (d *DB) applyBulk(ctx context.Context, tx *txn, env fleet.Envelope, recs []fleet.Record) (int, error) {
 	if len(recs) == 0 {
 		return 0, nil
 	}
-	seen := map[fleet.PrinterID]fleet.Record{}
-	first := map[fleet.PrinterID]time.Time{}
 	var layers, logs [][]any
 	for _, rec := range recs {
-		if r, ok := seen[rec.PrinterID]; !ok || rec.Seq > r.Seq {
-			seen[rec.PrinterID] = rec
-		}
-		if f, ok := first[rec.PrinterID]; !ok || rec.Time.Before(f) {
-			first[rec.PrinterID] = rec.Time
-		}
 		if l := rec.Layer; l != nil {
 			layers = append(layers, []any{env.GatewayID, int64(rec.Seq), rec.PrinterID, l.JobID, int64(l.Seq),
 				l.Index, l.SizeMM2, l.DurationSec, nanos(l.Start), nanos(l.End)})
@@ -299,12 +420,6 @@ func (d *DB) applyBulk(ctx context.Context, tx *txn, env fleet.Envelope, keys pr
 			logs = append(logs, []any{env.GatewayID, int64(rec.Seq), rec.PrinterID, string(g.Log), int64(g.Seq),
 				nanos(g.Time), g.Text})
 		}
-	}
-	if err := ensurePrinters(ctx, tx, env, keys, seen); err != nil {
-		return 0, err
-	}
-	if err := noteFirstSeen(ctx, tx, first); err != nil {
-		return 0, err
 	}
 	nl, err := bulkLoad(ctx, tx, d.insertLayers, layerInsert, layers)
 	if err != nil {
@@ -366,13 +481,13 @@ func bulkLoad(ctx context.Context, tx *txn, full *sql.Stmt, b bulkInsert, rows [
 }
 
 // insertRows writes rows in chunks of bulkRows with the prepared full
-// chunk statement, the rest with a statement of its own, and returns how
-// many rows were new.
+// chunk statement, the rest in chunks of powers of two (see
+// preparedChunk), and returns how many rows were new.
 func insertRows(ctx context.Context, tx *txn, full *sql.Stmt, b bulkInsert, rows [][]any) (int64, error) {
 	var n int64
 	args := make([]any, 0, bulkRows*len(b.cols))
 	for len(rows) > 0 {
-		chunk := rows[:min(bulkRows, len(rows))]
+		chunk := rows[:preparedChunk(len(rows))]
 		rows = rows[len(chunk):]
 		args = args[:0]
 		for _, r := range chunk {
@@ -383,7 +498,7 @@ func insertRows(ctx context.Context, tx *txn, full *sql.Stmt, b bulkInsert, rows
 		if len(chunk) == bulkRows && full != nil {
 			res, err = tx.tx.StmtContext(ctx, full).ExecContext(ctx, args...)
 		} else {
-			res, err = tx.ExecContext(ctx, b.sql(len(chunk)), args...)
+			res, err = tx.execHot(ctx, b.sql(len(chunk)), args...)
 		}
 		if err != nil {
 			return 0, err
@@ -395,6 +510,20 @@ func insertRows(ctx context.Context, tx *txn, full *sql.Stmt, b bulkInsert, rows
 		n += k
 	}
 	return n, nil
+}
+
+// preparedChunk is how many of n rows the next statement of a multi-row
+// write takes: 64, else the largest power of two that fits. Seven
+// statements, each prepared once, serve every n.
+func preparedChunk(n int) int {
+	if n >= 64 {
+		return 64
+	}
+	c := 1
+	for c*2 <= n {
+		c *= 2
+	}
+	return c
 }
 
 // printerChunk is the most printers one statement names, well within
@@ -463,6 +592,13 @@ func noteFirstSeen(ctx context.Context, tx *txn, first map[fleet.PrinterID]time.
 // gateway's reports of one printer arrive out of time order by minutes.
 // More than that, and the earlier record's time was wrong.
 const clockSlack = 24 * time.Hour
+
+// newerOfGateway is newerRecord for two records of one gateway, in Go:
+// whether rec is newer than old.
+func newerOfGateway(old, rec fleet.Record) bool {
+	at, oldAt := nanos(rec.Time), nanos(old.Time)
+	return at > oldAt || oldAt-int64(clockSlack) > at && rec.Seq > old.Seq
+}
 
 // newerRecord returns an SQL condition that is true when the record
 // (gateway, seq, at) in the new* columns is newer than the one in the old*

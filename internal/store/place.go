@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 )
@@ -152,8 +153,70 @@ func (d *DB) MovePrinter(ctx context.Context, org fleet.OrgID, p fleet.PrinterID
 		_, err = tx.ExecContext(ctx, `UPDATE alerts SET site_id = ? WHERE org_id = ? AND printer_id = ?`, to, org, p)
 		return err
 	})
+	// This node's writer must not keep the printer at its old site.
+	// Another node's cache may, until its writer's check fails: see
+	// placeCache.
+	d.places.forget(org)
 	if err != nil {
 		return fmt.Errorf("move printer %s to site %s: %w", p, to, err)
 	}
 	return nil
+}
+
+// placeCache remembers where the ingest path found or made printers: by
+// organisation and device ID, the key and site. A hit saves the lookup
+// for envelopes of the printer's own site only; any other envelope
+// looks in the database, which alone refuses records for another site.
+// A printer moved by another node's MovePrinter stays in this cache at
+// its old site until this node's writer next stores a record of it:
+// ensurePrinters refuses to touch a printer that is not at the
+// envelope's site, the envelope fails, the organisation's entries are
+// forgotten and the retry finds the printer's place in the database.
+type placeCache struct {
+	mu sync.Mutex
+	m  map[fleet.OrgID]map[fleet.PrinterID]fleet.PrinterPlace
+	n  int
+}
+
+// maxCachedPlaces bounds the cache (about 100 bytes an entry); full,
+// it starts again empty.
+const maxCachedPlaces = 500_000
+
+func (c *placeCache) get(org fleet.OrgID, dev fleet.PrinterID) (fleet.PrinterPlace, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	pl, ok := c.m[org][dev]
+	return pl, ok
+}
+
+// add caches places of org's devices; call it only with what a committed
+// transaction read or wrote.
+func (c *placeCache) add(org fleet.OrgID, places map[fleet.PrinterID]fleet.PrinterPlace) {
+	if len(places) == 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n+len(places) > maxCachedPlaces || c.m == nil {
+		c.m, c.n = map[fleet.OrgID]map[fleet.PrinterID]fleet.PrinterPlace{}, 0
+	}
+	m := c.m[org]
+	if m == nil {
+		m = map[fleet.PrinterID]fleet.PrinterPlace{}
+		c.m[org] = m
+	}
+	for dev, pl := range places {
+		if _, ok := m[dev]; !ok {
+			c.n++
+		}
+		m[dev] = pl
+	}
+}
+
+// forget drops what the cache knows of org's printers.
+func (c *placeCache) forget(org fleet.OrgID) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n -= len(c.m[org])
+	delete(c.m, org)
 }

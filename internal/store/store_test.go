@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"math"
 	"path/filepath"
 	"sync"
@@ -319,4 +320,58 @@ func TestNanosClamps(t *testing.T) {
 			t.Errorf("nanos(%s) = %d, want %d", tt.at, got, tt.want)
 		}
 	}
+}
+
+// A printer moved by another node is not written at its old site on the
+// word of this node's place cache: the store's check refuses, the cache
+// forgets and the writer's retry refuses the records for good. Nor does a
+// stale entry refuse records of the site the printer is back at.
+func TestPlaceCacheMovedByAnotherNode(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dsn func(testing.TB) string) {
+		ctx := t.Context()
+		name := dsn(t)
+		node1, node2 := openDSN(t, name), openDSN(t, name)
+		org, siteA := tenant(t, node1, "Acme")
+		siteB, err := node1.CreateSite(ctx, org, "Second plant")
+		if err != nil {
+			t.Fatal(err)
+		}
+		const p = fleet.PrinterID("printer-aaaa")
+		// applyRetrying applies as the SQL writer does: an error that is
+		// not a refusal means redelivery.
+		applyRetrying := func(env fleet.Envelope) (int, error) {
+			for range 3 {
+				n, err := node1.ApplyEnvelope(ctx, env)
+				if err == nil || errors.Is(err, fleet.ErrRejected) {
+					return n, err
+				}
+			}
+			return 0, errors.New("still failing after 3 attempts")
+		}
+		status := func(seq uint64, site fleet.SiteID, st fleet.State, min int) fleet.Envelope {
+			return storetest.Env(org, site, fleet.GatewayID("gw_"+site), storetest.StatusRecord(seq, p, st, storetest.T0.Add(time.Duration(min)*time.Minute)))
+		}
+		if n, err := applyRetrying(status(1, siteA, fleet.StatePrinting, 0)); n != 1 || err != nil {
+			t.Fatalf("first record: %d, %v", n, err)
+		}
+		if err := node2.MovePrinter(ctx, org, p, siteA, siteB); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := applyRetrying(status(2, siteA, fleet.StateIdle, 1)); n != 0 || !errors.Is(err, fleet.ErrRejected) {
+			t.Errorf("old site after the move: %d, %v; want 0, rejected", n, err)
+		}
+		if n, err := applyRetrying(status(3, siteB, fleet.StateCooling, 2)); n != 1 || err != nil {
+			t.Errorf("new site after the move: %d, %v; want 1, nil", n, err)
+		}
+		if err := node2.MovePrinter(ctx, org, p, siteB, siteA); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := applyRetrying(status(4, siteA, fleet.StatePrinting, 3)); n != 1 || err != nil {
+			t.Errorf("back at the first site: %d, %v; want 1, nil", n, err)
+		}
+		det, err := node2.PrinterDetail(ctx, org, p)
+		if err != nil || det.View.SiteID != siteA || det.View.State != fleet.StatePrinting {
+			t.Errorf("printer: site %s, state %v, %v; want %s, printing", det.View.SiteID, det.View.State, err, siteA)
+		}
+	})
 }

@@ -11,6 +11,11 @@
 // consumer that any cloud node may share: messages are handed over one at a
 // time, in order, acknowledged after the callback succeeds and redelivered
 // after a short delay when it fails, so consumers must be idempotent.
+// ConsumeBatches does the same for a consumer that keeps up with the whole
+// fleet (the SQL writer): it hands over what is ready, up to a batch, fetches
+// the next batch meanwhile, and acknowledges each message after the
+// callback returned; nodes sharing it work side by side, so order is kept
+// within a node only.
 // Notify and Listen are plain NATS publish/subscribe for live fan-out to
 // every node's dashboards; they are not durable. Ready answers a readiness
 // probe; Metrics, given in Options, observe publish latency, consumer lag

@@ -379,7 +379,18 @@ func (s *Stream) handle(ctx context.Context, log *slog.Logger, m jetstream.Msg, 
 	err := fn(ctx, m.Data())
 	close(done)
 	wg.Wait()
+	s.settle(ctx, log, m, err, true)
+}
+
+// settle acknowledges m when err is nil (waiting for the server to
+// confirm if confirm), else hands it back for redelivery: at once when
+// ctx is done (the node stops), after a delay when it failed.
+func (s *Stream) settle(ctx context.Context, log *slog.Logger, m jetstream.Msg, err error, confirm bool) {
 	switch {
+	case err == nil && !confirm:
+		if aerr := m.Ack(); aerr != nil {
+			log.Warn("ack failed, message will be redelivered", "err", aerr)
+		}
 	case err == nil:
 		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
