@@ -169,9 +169,10 @@ func runDemo(ctx context.Context, args []string, e env) error {
 		// demo minutes).
 		OfflineAfter: max(10*time.Minute, time.Duration(*speed*float64(30*time.Second))),
 		StallAfter:   max(30*time.Minute, time.Duration(*speed*float64(time.Minute))),
-		// Logins, two-factor codes and the login throttle keep real
-		// time: the user's phone and patience do.
-		AuthClock: clock.Real{},
+		// Logins, two-factor codes, the login throttle and how long the
+		// alerts wait for the writer keep real time: people and the
+		// node's own work do.
+		WallClock: clock.Real{},
 	})
 	if err != nil {
 		return fail(err)

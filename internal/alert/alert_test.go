@@ -660,3 +660,32 @@ func TestAlertsFollowPrinterKeys(t *testing.T) {
 		t.Errorf("A's alerts after the other site's fault = %+v, want only the first", got)
 	}
 }
+
+// In the demo the evaluator's Clock is simulated and passes ten minutes in
+// a blink while the past fills; the wait for the SQL writer is measured by
+// WaitClock, real time, so a printer stored a moment later is not given up
+// on.
+func TestStoreWaitOnTheWaitClock(t *testing.T) {
+	ctx := t.Context()
+	e := newEnv(t)
+	wall := clock.NewManual(t0)
+	ev := alert.NewEvaluator(e.db, e.n, alert.Options{Clock: e.clk, WaitClock: wall})
+	r := event(1, "E1", fleet.SeverityError)
+	r.PrinterID, r.Seq = "printer-late", 1
+	env := storetest.Env(e.org, e.sit, "gw_late", r)
+	for range 3 {
+		e.clk.Advance(24 * time.Hour) // the demo clock races on
+		if err := ev.Apply(ctx, env); err == nil {
+			t.Fatal("Apply before the printer is stored succeeded, want an error to retry")
+		}
+	}
+	if _, err := e.db.ApplyEnvelope(ctx, env); err != nil {
+		t.Fatal(err)
+	}
+	if err := ev.Apply(ctx, env); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := e.db.Alerts(ctx, e.org, alert.Filter{PrinterID: "printer-late"}); err != nil || len(got) != 1 {
+		t.Errorf("alerts of the late printer = %+v, %v; want one, not given up on by the demo clock", got, err)
+	}
+}

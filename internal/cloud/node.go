@@ -142,7 +142,8 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 		return nil, fmt.Errorf("cloud: %w", err)
 	}
 	n.evaluator, n.runAlerts = newAlerts(n.stream, n.store, n.dispatcher, alert.Options{
-		Logger: n.log, Clock: opts.Clock, SweepFrom: opts.AlertSweepFrom, OfflineAfter: opts.OfflineAfter, StallAfter: opts.StallAfter,
+		Logger: n.log, Clock: opts.Clock, WaitClock: opts.WallClock, SweepFrom: opts.AlertSweepFrom,
+		OfflineAfter: opts.OfflineAfter, StallAfter: opts.StallAfter,
 	})
 	n.writer = ingest.NewWriter(n.store, n.stream, ingest.Options{Logger: n.log, Metrics: m.ingest, Clock: opts.Clock})
 

@@ -112,11 +112,12 @@ type Options struct {
 	// Retention is how long the store keeps each kind of data; the zero
 	// value keeps the defaults of package retention.
 	Retention retention.Retention
-	// AuthClock is the clock of logins (dashboard.Options.AuthClock):
-	// two-factor codes, login challenges, sessions and the login
-	// throttle; nil → Clock. The demo, whose Clock is simulated, gives
-	// the real one.
-	AuthClock clock.Clock
+	// WallClock is real time where Clock is simulated (the demo): the
+	// clock of people and of the node's own pace — logins, two-factor
+	// codes, sessions and the login throttle (dashboard.Options.AuthClock),
+	// and how long the alerts wait for the SQL writer
+	// (alert.Options.WaitClock). nil → Clock.
+	WallClock clock.Clock
 	// SessionTTL is how long a dashboard login lasts; 0 → the
 	// dashboard's default.
 	SessionTTL time.Duration
