@@ -334,7 +334,7 @@ func (h *printerPages) events(w http.ResponseWriter, r *http.Request, s session)
 
 	ctx := r.Context()
 	send := func() bool {
-		m, err := h.sessions.SessionMember(ctx, s.tokenHash, h.clock.Now())
+		m, err := h.sessions.SessionMember(ctx, s.tokenHash, h.authClock.Now())
 		if err != nil {
 			if !isNotFound(err) {
 				h.log.Warn("event stream: session check", "err", err)
