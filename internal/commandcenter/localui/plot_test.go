@@ -1,13 +1,13 @@
 package localui
 
 import (
-	"github.com/fusionfleet/fusionfleet/internal/i18n"
-
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/fusionfleet/fusionfleet/internal/i18n"
 )
 
 func TestNewPlot(t *testing.T) {
