@@ -126,14 +126,10 @@ func thin(pts []point, n int) []point {
 	return out
 }
 
-// germanMonths are the abbreviations German readers expect, as the
-// dashboard writes them.
-var germanMonths = [...]string{"Jan.", "Feb.", "März", "Apr.", "Mai", "Juni", "Juli", "Aug.", "Sept.", "Okt.", "Nov.", "Dez."}
-
 // tickTime writes a time axis label: "Jan 2 15:04" or "2. Jan. 15:04".
 func tickTime(lang i18n.Lang, t time.Time) string {
 	if lang == i18n.German {
-		return t.Format("2. ") + germanMonths[t.Month()-1] + t.Format(" 15:04")
+		return t.Format("2. ") + lang.ShortMonth(t.Month()) + t.Format(" 15:04")
 	}
 	return t.Format("Jan 2 15:04")
 }

@@ -3,7 +3,6 @@ package localui
 import (
 	"fmt"
 	"math"
-	"regexp"
 	"strings"
 	"time"
 
@@ -63,7 +62,7 @@ func viewOf(lang i18n.Lang, p commandcenter.Printer) printerView {
 		if p.State != commandcenter.CollectionOK {
 			v.State = lang.T("last known: %s", v.State)
 		}
-		v.Activity = activityWords(lang, s.Activity)
+		v.Activity = lang.Activity(s.Activity)
 		v.PendingJobs = fmt.Sprint(s.PendingJobs)
 		if s.ETCSeconds > 0 {
 			v.ETC = durationWords(lang, time.Duration(s.ETCSeconds)*time.Second)
@@ -95,23 +94,6 @@ func stateWords(lang i18n.Lang, s fleet.State) string {
 	default:
 		return lang.T("unknown")
 	}
-}
-
-// printingLayer is how printers say what they print.
-var printingLayer = regexp.MustCompile(`^printing layer (\d+) of (\d+)$`)
-
-// activityWords translates what a printer says it does where that is one
-// of the phrases printers use ("idle", "printing layer 3 of 40", "error: "
-// and an event's description), as the dashboard does; anything else stays
-// as the printer said it.
-func activityWords(lang i18n.Lang, a string) string {
-	if m := printingLayer.FindStringSubmatch(a); m != nil {
-		return lang.T("printing layer %s of %s", m[1], m[2])
-	}
-	if fault, ok := strings.CutPrefix(a, "error: "); ok {
-		return lang.T("error: %s", lang.T(fault))
-	}
-	return lang.T(a)
 }
 
 // stamp writes a time as commandcenter.Stamp does, a numeric date that
