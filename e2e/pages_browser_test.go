@@ -204,6 +204,10 @@ type sweep struct {
 	links   map[string]bool // same-origin paths seen on the pages so far
 	forms   map[string]bool // "METHOD path" of the forms seen on them
 	queries map[string]string
+	// headings, if set, checks that each page speaks the language asked
+	// for: its <html lang> is that language and, on the pages it lists
+	// by path, the <h1> is the heading it gives for the language.
+	headings map[string]map[string]string
 }
 
 // visit loads path (with its query, if any), checks it and keeps a
@@ -294,6 +298,21 @@ func (b *tab) setScreen(width int64, lang string) {
 	b.do(fmt.Sprintf("a %d px screen", width), chromedp.EmulateViewport(width, 900, opts...))
 }
 
+// checkLang fails the test unless the page open at path says it is in
+// lang and, when heading is not "", has it as its <h1>.
+func (s *sweep) checkLang(path, lang, heading string) {
+	s.b.t.Helper()
+	if got := read[string](s.b, "the page's language", `document.documentElement.lang`); got != lang {
+		s.b.fail("%s asked for in %s is in %q", path, lang, got)
+	}
+	if heading == "" {
+		return
+	}
+	if got := read[string](s.b, "the page's heading", `document.querySelector("h1").textContent`); got != heading {
+		s.b.fail("%s in %s is headed %q, want %q", path, lang, got, heading)
+	}
+}
+
 // sweepPages visits every page of pages in every language and width: the
 // patterns without wildcards first, then those whose wildcards links on
 // the first ones fill. A pattern no link fills fails the test.
@@ -319,6 +338,9 @@ func sweepPages(t *testing.T, s *sweep, prefix string, pages, langs []string) {
 				seen[p] = true
 				name := fmt.Sprintf("%s-%s-%d%s", prefix, lang, w, strings.NewReplacer("/", "-", "{", "", "}", "").Replace(strings.TrimSuffix(p, "/")))
 				s.visit(name, path, w)
+				if s.headings != nil {
+					s.checkLang(path, lang, s.headings[p][lang])
+				}
 			}
 		}
 	}
@@ -399,14 +421,22 @@ func TestEveryPageInBrowser(t *testing.T) {
 	})
 	s.forms = map[string]bool{}
 
-	// The Command Center's local UI speaks English only.
+	// The Command Center's local UI speaks the browser's language.
 	s.b.base = demo.lines["commandcenter"]
+	s.headings = map[string]map[string]string{
+		"/":            {"en": "Printers", "de": "Drucker"},
+		"/jobs":        {"en": "Jobs", "de": "Druckaufträge"},
+		"/uploads":     {"en": "What was sent", "de": "Was gesendet wurde"},
+		"/selftest":    {"en": "Connectivity self-test", "de": "Verbindungs-Selbsttest"},
+		"/updates":     {"en": "Updates", "de": "Updates"},
+		"/consumables": {"en": "Consumables", "de": "Verbrauchsmaterial"},
+	}
 	local := getPages(t, "../internal/commandcenter/localui/handler.go", func(p string) bool {
 		return strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/static/") || p == "/healthz" || p == "/metrics"
 	})
 	b.openUntil("an upload", "/uploads", `document.querySelector('a[href^="/uploads/"]')`, 90*time.Second)
 	console.take()
-	sweepPages(t, s, "commandcenter", local, []string{"en"})
+	sweepPages(t, s, "commandcenter", local, []string{"en", "de"})
 	checkFormsSubmitted(t, "../internal/commandcenter/localui/handler.go", s.forms, nil, []string{
 		// TestCommandCenterUpdatesInBrowser submits these.
 		"POST /updates/policy", "POST /updates/{target}/approve", "POST /updates/{target}/withdraw",

@@ -53,9 +53,6 @@ func (h *handler) zone(name string) *time.Location {
 	return loc
 }
 
-// germanMonths are the abbreviations German readers expect.
-var germanMonths = [...]string{"Jan.", "Feb.", "März", "Apr.", "Mai", "Juni", "Juli", "Aug.", "Sept.", "Okt.", "Nov.", "Dez."}
-
 // formatTime shows t in zone, to the minute, the way readers of lang write
 // dates: "2 Jan 2026, 15:04 CET" or "2. Jan. 2026, 15:04 CET".
 func formatTime(lang i18n.Lang, zone *time.Location, t time.Time) string {
@@ -67,7 +64,7 @@ func formatTime(lang i18n.Lang, zone *time.Location, t time.Time) string {
 	}
 	t = t.In(zone)
 	if lang == i18n.German {
-		return t.Format("2. ") + germanMonths[t.Month()-1] + t.Format(" 2006, 15:04 MST")
+		return t.Format("2. ") + lang.ShortMonth(t.Month()) + t.Format(" 2006, 15:04 MST")
 	}
 	return t.Format("2 Jan 2006, 15:04 MST")
 }

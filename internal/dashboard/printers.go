@@ -89,21 +89,8 @@ func (sp speech) card(v fleet.PrinterView, now time.Time) card {
 	return c
 }
 
-// printingLayer is how printers say what they print.
-var printingLayer = regexp.MustCompile(`^printing layer (\d+) of (\d+)$`)
-
-// activityWords translates what a printer says it does, where that is one
-// of the phrases printers use ("cooling", "printing layer 3 of 40", "error:
-// " and an event's description); anything else stays as the printer said.
-func activityWords(lang i18n.Lang, a string) string {
-	if m := printingLayer.FindStringSubmatch(a); m != nil {
-		return lang.T("printing layer %s of %s", m[1], m[2])
-	}
-	if fault, ok := strings.CutPrefix(a, "error: "); ok {
-		return lang.T("error: %s", lang.T(fault))
-	}
-	return lang.T(a)
-}
+// activityWords translates what a printer says it does (i18n.Lang.Activity).
+func activityWords(lang i18n.Lang, a string) string { return lang.Activity(a) }
 
 // eventDetail is how a fault alert names its event: "CODE: description".
 var eventDetail = regexp.MustCompile(`^([A-Z][A-Z0-9_]*): (.+)$`)

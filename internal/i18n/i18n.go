@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"regexp"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Lang is a supported language, as a BCP 47 primary tag.
@@ -135,4 +137,32 @@ func (l Lang) Has(msg string) bool {
 	}
 	_, ok := catalogs[l][msg]
 	return ok
+}
+
+// printingLayer is how printers say what they print.
+var printingLayer = regexp.MustCompile(`^printing layer (\d+) of (\d+)$`)
+
+// Activity translates what a printer says it does, where that is one of
+// the phrases printers use ("cooling", "printing layer 3 of 40", "error: "
+// and an event's description); anything else stays as the printer said.
+func (l Lang) Activity(a string) string {
+	if m := printingLayer.FindStringSubmatch(a); m != nil {
+		return l.T("printing layer %s of %s", m[1], m[2])
+	}
+	if fault, ok := strings.CutPrefix(a, "error: "); ok {
+		return l.T("error: %s", l.T(fault))
+	}
+	return l.T(a)
+}
+
+// germanMonths are the abbreviations German readers expect.
+var germanMonths = [...]string{"Jan.", "Feb.", "März", "Apr.", "Mai", "Juni", "Juli", "Aug.", "Sept.", "Okt.", "Nov.", "Dez."}
+
+// ShortMonth is m's abbreviation as readers of l write it in a date:
+// "Mar" or "März".
+func (l Lang) ShortMonth(m time.Month) string {
+	if l == German {
+		return germanMonths[m-1]
+	}
+	return m.String()[:3]
 }

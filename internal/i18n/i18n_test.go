@@ -3,6 +3,7 @@ package i18n
 import (
 	"testing"
 	"testing/fstest"
+	"time"
 )
 
 func TestNegotiate(t *testing.T) {
@@ -72,5 +73,37 @@ func TestT(t *testing.T) {
 func TestEmbeddedCatalogsLoad(t *testing.T) {
 	if _, err := load(catalogFS); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestActivity(t *testing.T) {
+	for _, tt := range []struct {
+		lang     Lang
+		in, want string
+	}{
+		{German, "printing layer 3 of 40", "druckt Schicht 3 von 40"},
+		{German, "error: agent supply low", "Fehler: Agent-Vorrat niedrig"},
+		{German, "idle", "bereit"},
+		{German, "something else", "something else"},
+		{English, "printing layer 3 of 40", "printing layer 3 of 40"},
+	} {
+		if got := tt.lang.Activity(tt.in); got != tt.want {
+			t.Errorf("%s.Activity(%q) = %q, want %q", tt.lang, tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestShortMonth(t *testing.T) {
+	for _, tt := range []struct {
+		lang Lang
+		m    time.Month
+		want string
+	}{
+		{German, time.March, "März"}, {German, time.September, "Sept."}, {German, time.January, "Jan."},
+		{English, time.March, "Mar"}, {English, time.September, "Sep"},
+	} {
+		if got := tt.lang.ShortMonth(tt.m); got != tt.want {
+			t.Errorf("%s.ShortMonth(%v) = %q, want %q", tt.lang, tt.m, got, tt.want)
+		}
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/commandcenter"
 	"github.com/fusionfleet/fusionfleet/internal/deviceapi"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/fusionfleet/fusionfleet/internal/i18n"
 	"github.com/fusionfleet/fusionfleet/internal/outbox"
 )
 
@@ -651,12 +652,12 @@ func TestBannerShowsFullDisk(t *testing.T) {
 func TestBanners(t *testing.T) {
 	u := &localUI{opts: HandlerOptions{StaleAfter: time.Hour}}
 	ob := outbox.State{Health: outbox.Health{Failing: true, DiskFull: true, LastError: "outbox: the disk is full", LastErrorAt: t0}}
-	got := u.banners(commandcenter.UplinkState{LastSuccess: t0}, ob, t0.Add(time.Minute))
+	got := u.banners(i18n.English, commandcenter.UplinkState{LastSuccess: t0}, ob, t0.Add(time.Minute))
 	if len(got) != 1 || got[0].Class != "bad" || !strings.Contains(got[0].Text, "The disk is full: collection is paused") {
 		t.Errorf("banners = %+v, want the full disk", got)
 	}
 	ob.Health.DiskFull = false
-	if got := u.banners(commandcenter.UplinkState{LastSuccess: t0}, ob, t0.Add(time.Minute)); len(got) != 1 ||
+	if got := u.banners(i18n.English, commandcenter.UplinkState{LastSuccess: t0}, ob, t0.Add(time.Minute)); len(got) != 1 ||
 		!strings.Contains(got[0].Text, "Storing new data fails") {
 		t.Errorf("banners = %+v, want the failing appends", got)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/commandcenter"
 	"github.com/fusionfleet/fusionfleet/internal/deviceapi"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/fusionfleet/fusionfleet/internal/i18n"
 	"github.com/fusionfleet/fusionfleet/internal/outbox"
 )
 
@@ -34,7 +35,7 @@ func (u *localUI) render(w http.ResponseWriter, page string, data any) error {
 
 func parsePages() map[string]*template.Template {
 	funcs := template.FuncMap{
-		"stamp": commandcenter.Stamp, "duration": commandcenter.DurationWords, "bytes": bytesWords, "bps": bpsWords,
+		"bytes": bytesWords, "bps": bpsWords,
 		"int64":   func(n int) int64 { return int64(n) },
 		"percent": func(f float64) string { return fmt.Sprintf("%.0f %%", math.Floor(f*100)) },
 	}
@@ -48,6 +49,9 @@ func parsePages() map[string]*template.Template {
 
 // layout is what every page shows around its content.
 type layout struct {
+	// Lang is the reader's language, the best of the browser's
+	// Accept-Language: the local UI has no users to choose one.
+	Lang    i18n.Lang
 	Title   string
 	Nav     string // the active navigation entry
 	Now     time.Time
@@ -57,15 +61,36 @@ type layout struct {
 	ClockNote string
 }
 
+// T translates msg into the page's language (see i18n.Lang.T).
+func (l layout) T(msg string, args ...any) string { return l.Lang.T(msg, args...) }
+
+// Plural translates one when n is 1, else many, each given n and then
+// args. n is any integer the templates count with (len's int, the
+// outbox's int64).
+func (l layout) Plural(n any, one, many string, args ...any) string {
+	msg := many
+	switch n {
+	case 1, int64(1):
+		msg = one
+	}
+	return l.Lang.T(msg, append([]any{n}, args...)...)
+}
+
+// Stamp writes t as the pages do, "never" for none, in the page's language.
+func (l layout) Stamp(t time.Time) string { return stamp(l.Lang, t) }
+
 // banner is a notice across the top of every page.
 type banner struct {
 	Class, Text string
 }
 
-// newLayout builds the frame of a page, with the warnings every page
-// shows: the cloud not reached for long (R-ARCH-8), appends failing.
-func (u *localUI) newLayout(ctx context.Context, title, nav string, refresh bool) (layout, error) {
-	l := layout{Title: title, Nav: nav, Now: u.opts.Clock.Now(), Refresh: refresh, ClockNote: u.opts.ClockNote}
+// newLayout builds the frame of a page in the language r asks for, titled
+// title (English, translated here), with the warnings every page shows:
+// the cloud not reached for long (R-ARCH-8), appends failing.
+func (u *localUI) newLayout(r *http.Request, title, nav string, refresh bool) (layout, error) {
+	ctx := r.Context()
+	lang := i18n.Negotiate(r.Header.Get("Accept-Language"))
+	l := layout{Lang: lang, Title: lang.T(title), Nav: nav, Now: u.opts.Clock.Now(), Refresh: refresh, ClockNote: u.opts.ClockNote}
 	up, err := u.src.Uplink.UplinkState(ctx)
 	if err != nil {
 		return layout{}, err
@@ -74,29 +99,29 @@ func (u *localUI) newLayout(ctx context.Context, title, nav string, refresh bool
 	if err != nil {
 		return layout{}, err
 	}
-	l.Banners = u.banners(up, ob, l.Now)
+	l.Banners = u.banners(lang, up, ob, l.Now)
 	return l, nil
 }
 
-func (u *localUI) banners(up commandcenter.UplinkState, ob outbox.State, now time.Time) []banner {
+func (u *localUI) banners(lang i18n.Lang, up commandcenter.UplinkState, ob outbox.State, now time.Time) []banner {
 	var bs []banner
 	why := ""
 	if up.LastError != "" {
-		why = " Last error: " + up.LastError
+		why = " " + lang.T("Last error: %s", up.LastError)
 	}
 	switch {
 	case up.LastSuccess.IsZero() && ob.Pending > 0:
-		bs = append(bs, banner{"warn", "The cloud has not acknowledged an upload yet." + why})
+		bs = append(bs, banner{"warn", lang.T("The cloud has not acknowledged an upload yet.") + why})
 	case !up.LastSuccess.IsZero() && now.Sub(up.LastSuccess) > u.opts.StaleAfter:
-		bs = append(bs, banner{"bad", fmt.Sprintf("The cloud has not been reached for %s (since %s). Data is kept and sent when it is back.%s",
-			commandcenter.DurationWords(now.Sub(up.LastSuccess)), commandcenter.Stamp(up.LastSuccess), why)})
+		bs = append(bs, banner{"bad", lang.T("The cloud has not been reached for %s (since %s). Data is kept and sent when it is back.",
+			durationWords(lang, now.Sub(up.LastSuccess)), stamp(lang, up.LastSuccess)) + why})
 	}
 	if ob.Health.Failing {
-		what := "Storing new data fails"
+		what := lang.T("Storing new data fails since %s: %s", stamp(lang, ob.Health.LastErrorAt), ob.Health.LastError)
 		if ob.Health.DiskFull {
-			what = "The disk is full: collection is paused"
+			what = lang.T("The disk is full: collection is paused since %s: %s", stamp(lang, ob.Health.LastErrorAt), ob.Health.LastError)
 		}
-		bs = append(bs, banner{"bad", fmt.Sprintf("%s since %s: %s", what, commandcenter.Stamp(ob.Health.LastErrorAt), ob.Health.LastError)})
+		bs = append(bs, banner{"bad", what})
 	}
 	return bs
 }
@@ -116,14 +141,14 @@ func (u *localUI) printersPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	l, err := u.newLayout(r.Context(), "Printers", "printers", true)
+	l, err := u.newLayout(r, "Printers", "printers", true)
 	if err != nil {
 		return err
 	}
 	data := printersData{layout: l, Pending: snap.Pending, OutboxWarn: snap.Pending >= outboxWarnDepth, Uplink: snap.Uplink,
 		Fingerprint: u.opts.Fingerprint}
 	for _, p := range snap.Printers {
-		data.Printers = append(data.Printers, viewOf(p))
+		data.Printers = append(data.Printers, viewOf(l.Lang, p))
 	}
 	return u.render(w, "printers", data)
 }
@@ -136,7 +161,7 @@ func (u *localUI) printerNames(ctx context.Context) (map[int64]string, []command
 	}
 	names := map[int64]string{}
 	for _, p := range ps {
-		names[p.ID] = viewOf(p).Name
+		names[p.ID] = viewOf(i18n.English, p).Name // a name, in no language
 	}
 	return names, ps, nil
 }
@@ -165,7 +190,7 @@ func (u *localUI) jobsPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	l, err := u.newLayout(ctx, "Jobs", "jobs", true)
+	l, err := u.newLayout(r, "Jobs", "jobs", true)
 	if err != nil {
 		return err
 	}
@@ -173,9 +198,9 @@ func (u *localUI) jobsPage(w http.ResponseWriter, r *http.Request) error {
 	for _, j := range jobs {
 		v := jobView{
 			Printer: names[j.Printer], ID: j.Job.ID, Name: j.Job.Private.Name, User: j.Job.Private.User, Host: j.Job.Private.Host,
-			Status: string(j.Job.Status), Created: stampOrDash(j.Job.CreatedAt), Started: stampOrDash(j.Job.StartedAt),
-			Finished: stampOrDash(j.Job.FinishedAt), Updated: commandcenter.Stamp(j.Updated),
-			Layers: fmt.Sprintf("%d of %d", j.Job.LayersDone, j.Job.LayerCount),
+			Status: l.T(string(j.Job.Status)), Created: stampOrDash(j.Job.CreatedAt), Started: stampOrDash(j.Job.StartedAt),
+			Finished: stampOrDash(j.Job.FinishedAt), Updated: l.Stamp(j.Updated),
+			Layers: l.T("%d of %d", j.Job.LayersDone, j.Job.LayerCount),
 		}
 		for _, p := range j.Job.Parts {
 			name := p.Private.Name
@@ -190,7 +215,9 @@ func (u *localUI) jobsPage(w http.ResponseWriter, r *http.Request) error {
 }
 
 type eventView struct {
-	Printer, Time, Seen, Severity, Code, Description, Subsystem string
+	Printer, Time, Seen, Code, Description, Subsystem string
+	// Severity is the class of the row; SeverityWords says it in the page's language.
+	Severity, SeverityWords string
 }
 
 type alertsData struct {
@@ -208,15 +235,16 @@ func (u *localUI) alertsPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	l, err := u.newLayout(ctx, "Alerts", "alerts", true)
+	l, err := u.newLayout(r, "Alerts", "alerts", true)
 	if err != nil {
 		return err
 	}
 	data := alertsData{layout: l}
 	for _, a := range as {
 		e := a.Event
-		data.Alerts = append(data.Alerts, eventView{Printer: names[a.Printer], Time: commandcenter.Stamp(e.Time), Seen: commandcenter.Stamp(a.Seen),
-			Severity: e.Severity.String(), Code: e.Code, Description: e.Description, Subsystem: e.Subsystem})
+		data.Alerts = append(data.Alerts, eventView{Printer: names[a.Printer], Time: l.Stamp(e.Time), Seen: l.Stamp(a.Seen),
+			Severity: e.Severity.String(), SeverityWords: l.T(e.Severity.String()), Code: e.Code,
+			Description: l.T(e.Description), Subsystem: e.Subsystem})
 	}
 	return u.render(w, "alerts", data)
 }
@@ -245,13 +273,13 @@ func (u *localUI) consumablesPage(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	l, err := u.newLayout(ctx, "Consumables", "consumables", false)
+	l, err := u.newLayout(r, "Consumables", "consumables", false)
 	if err != nil {
 		return err
 	}
 	to := l.Now.Add(time.Second)
 	from := to.Add(-consumablesWindow)
-	data := consumablesData{layout: l, Window: "7 days"}
+	data := consumablesData{layout: l, Window: l.T("7 days")}
 	for _, p := range ps {
 		ss, err := u.src.Printers.ConsumablesHistory(ctx, p.ID, from, to)
 		if err != nil {
@@ -259,13 +287,13 @@ func (u *localUI) consumablesPage(w http.ResponseWriter, r *http.Request) error 
 		}
 		v := consumablesView{Printer: names[p.ID], ID: p.ID, Samples: len(ss)}
 		if len(ss) > 0 {
-			v.Latest = latestConsumables(ss[len(ss)-1].Consumables)
+			v.Latest = latestConsumables(l.Lang, ss[len(ss)-1].Consumables)
 			// The plots span the history there is, up to the window.
 			start := from
 			if ss[0].Seen.After(start) {
 				start = ss[0].Seen
 			}
-			v.Plots = consumablePlots(ss, start, to)
+			v.Plots = consumablePlots(l.Lang, ss, start, to)
 		}
 		data.Printers = append(data.Printers, v)
 	}
@@ -273,29 +301,30 @@ func (u *localUI) consumablesPage(w http.ResponseWriter, r *http.Request) error 
 }
 
 // latestConsumables lists a snapshot's levels in words.
-func latestConsumables(c fleet.Consumables) []consumableLine {
+func latestConsumables(lang i18n.Lang, c fleet.Consumables) []consumableLine {
 	var ls []consumableLine
 	for _, a := range c.Agents {
-		ls = append(ls, consumableLine{"Agent " + a.Agent, fmt.Sprintf("%.0f %% left", a.SupplyLevelPercent), a.SupplyStatus})
+		ls = append(ls, consumableLine{lang.T("Agent %s", a.Agent), lang.T("%.0f %% left", a.SupplyLevelPercent), lang.T(a.SupplyStatus)})
 	}
-	ls = append(ls, consumableLine{"Cleaning roll", fmt.Sprintf("%.0f %% used", c.CleaningRoll.UsagePercent), c.CleaningRoll.Status})
+	ls = append(ls, consumableLine{lang.T("Cleaning roll"), lang.T("%.0f %% used", c.CleaningRoll.UsagePercent), lang.T(c.CleaningRoll.Status)})
 	for _, l := range c.Lamps {
-		ls = append(ls, consumableLine{"Lamp " + l.Position, fmt.Sprintf("%.0f %% intensity, %.0f h", l.IntensityPercent, l.Hours), l.Status})
+		ls = append(ls, consumableLine{lang.T("Lamp %s", l.Position), lang.T("%.0f %% intensity, %.0f h", l.IntensityPercent, l.Hours), lang.T(l.Status)})
 	}
 	for _, p := range c.Printheads {
-		ls = append(ls, consumableLine{fmt.Sprintf("Printhead %d", p.Slot), fmt.Sprintf("%.0f h", p.UsageHours), p.Status})
+		ls = append(ls, consumableLine{lang.T("Printhead %d", p.Slot), fmt.Sprintf("%.0f h", p.UsageHours), lang.T(p.Status)})
 	}
 	if b := c.BuildUnits.Installed; b != nil {
-		ls = append(ls, consumableLine{"Build unit " + b.SerialNumber, fmt.Sprintf("%.1f kg %s, %.0f %% recycled", b.MaterialKG, b.Material, b.RecycledPercent), b.Status})
+		ls = append(ls, consumableLine{lang.T("Build unit %s", b.SerialNumber),
+			lang.T("%.1f kg %s, %.0f %% recycled", b.MaterialKG, b.Material, b.RecycledPercent), lang.T(b.Status)})
 	}
 	return ls
 }
 
 // consumablePlots draws the decline of agents, lamps and the cleaning roll.
-func consumablePlots(ss []commandcenter.ConsumablesSample, from, to time.Time) []plot {
+func consumablePlots(lang i18n.Lang, ss []commandcenter.ConsumablesSample, from, to time.Time) []plot {
 	agents := map[string]*series{}
 	lamps := map[string]*series{}
-	roll := &series{Name: "used"}
+	roll := &series{Name: lang.T("used")}
 	for _, s := range ss {
 		for _, a := range s.Consumables.Agents {
 			addPoint(agents, a.Agent, s.Seen, a.SupplyLevelPercent)
@@ -306,9 +335,9 @@ func consumablePlots(ss []commandcenter.ConsumablesSample, from, to time.Time) [
 		roll.Points = append(roll.Points, point{s.Seen, s.Consumables.CleaningRoll.UsagePercent})
 	}
 	return []plot{
-		newPlot("Agent supply level (%)", from, to, sortedSeries(agents)),
-		newPlot("Lamp intensity (%)", from, to, sortedSeries(lamps)),
-		newPlot("Cleaning roll used (%)", from, to, []series{*roll}),
+		newPlot(lang, lang.T("Agent supply level (%)"), from, to, sortedSeries(agents)),
+		newPlot(lang, lang.T("Lamp intensity (%)"), from, to, sortedSeries(lamps)),
+		newPlot(lang, lang.T("Cleaning roll used (%)"), from, to, []series{*roll}),
 	}
 }
 
@@ -344,13 +373,13 @@ type uploadsData struct {
 	Uploads     []uploadView
 }
 
-func viewUpload(e commandcenter.UploadEntry) uploadView {
-	v := uploadView{UploadEntry: e, When: commandcenter.Stamp(e.At), Lane: "bulk", Mirror: e.Kind == commandcenter.TransferMirror}
+func viewUpload(lang i18n.Lang, e commandcenter.UploadEntry) uploadView {
+	v := uploadView{UploadEntry: e, When: stamp(lang, e.At), Lane: lang.T("bulk"), Mirror: e.Kind == commandcenter.TransferMirror}
 	switch {
 	case v.Mirror:
-		v.Lane = "update mirror"
+		v.Lane = lang.T("update mirror")
 	case e.Priority:
-		v.Lane = "alerts and status"
+		v.Lane = lang.T("alerts and status")
 	}
 	kinds := make([]string, 0, len(e.Kinds))
 	for k, n := range e.Kinds {
@@ -371,7 +400,7 @@ func (u *localUI) uploadsPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	l, err := u.newLayout(ctx, "What was sent", "uploads", true)
+	l, err := u.newLayout(r, "What was sent", "uploads", true)
 	if err != nil {
 		return err
 	}
@@ -380,10 +409,10 @@ func (u *localUI) uploadsPage(w http.ResponseWriter, r *http.Request) error {
 		data.BudgetShare = float64(ob.Bytes) / float64(ob.Budget)
 	}
 	if !ob.Oldest.IsZero() {
-		data.Oldest = fmt.Sprintf("%s (%s ago)", commandcenter.Stamp(ob.Oldest), commandcenter.DurationWords(l.Now.Sub(ob.Oldest)))
+		data.Oldest = l.T("%s (%s ago)", l.Stamp(ob.Oldest), durationWords(l.Lang, l.Now.Sub(ob.Oldest)))
 	}
 	for _, e := range es {
-		data.Uploads = append(data.Uploads, viewUpload(e))
+		data.Uploads = append(data.Uploads, viewUpload(l.Lang, e))
 	}
 	return u.render(w, "uploads", data)
 }
@@ -405,11 +434,12 @@ func (u *localUI) uploadPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	l, err := u.newLayout(ctx, fmt.Sprintf("Upload %d", id), "uploads", false)
+	l, err := u.newLayout(r, "Upload", "uploads", false)
 	if err != nil {
 		return err
 	}
-	data := uploadData{layout: l, Upload: viewUpload(d.UploadEntry)}
+	l.Title = l.T("Upload %d", id)
+	data := uploadData{layout: l, Upload: viewUpload(l.Lang, d.UploadEntry)}
 	if d.Payload != nil {
 		var buf bytes.Buffer
 		if err := json.Indent(&buf, d.Payload, "", "  "); err != nil {
@@ -435,7 +465,7 @@ func (u *localUI) selfTestPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil && !off {
 		return err
 	}
-	l, err := u.newLayout(r.Context(), "Connectivity self-test", "selftest", false)
+	l, err := u.newLayout(r, "Connectivity self-test", "selftest", false)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/fusionfleet/fusionfleet/internal/i18n"
 )
 
 // The consumables plots are inline SVG drawn on the server: no script, no
@@ -61,8 +63,9 @@ const (
 	plotColours   = 6
 )
 
-// newPlot lays out ss over [from, to] on a 0–100 scale.
-func newPlot(title string, from, to time.Time, ss []series) plot {
+// newPlot lays out ss over [from, to] on a 0–100 scale, its times written
+// as readers of lang write them.
+func newPlot(lang i18n.Lang, title string, from, to time.Time, ss []series) plot {
 	p := plot{Title: title, Width: plotWidth, Height: plotHeight, Left: plotLeft, Top: plotTop, Right: plotRight, Bottom: plotBottom, Empty: true}
 	span := to.Sub(from)
 	if span <= 0 {
@@ -80,7 +83,7 @@ func newPlot(title string, from, to time.Time, ss []series) plot {
 	}
 	for i := 0; i <= 4; i++ {
 		t := from.Add(span * time.Duration(i) / 4)
-		tk := tick{Pos: int(x(t)), Label: t.Local().Format("Jan 2 15:04")}
+		tk := tick{Pos: int(x(t)), Label: tickTime(lang, t.Local())}
 		switch i {
 		case 0:
 			tk.Class = "first"
@@ -121,4 +124,12 @@ func thin(pts []point, n int) []point {
 		out = append(out, pts[i*(len(pts)-1)/(n-1)])
 	}
 	return out
+}
+
+// tickTime writes a time axis label: "Jan 2 15:04" or "2. Jan. 15:04".
+func tickTime(lang i18n.Lang, t time.Time) string {
+	if lang == i18n.German {
+		return t.Format("2. ") + lang.ShortMonth(t.Month()) + t.Format(" 15:04")
+	}
+	return t.Format("Jan 2 15:04")
 }

@@ -6,11 +6,13 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/fusionfleet/fusionfleet/internal/i18n"
 )
 
 func TestNewPlot(t *testing.T) {
 	from, to := t0, t0.Add(4*time.Hour)
-	p := newPlot("Agent (%)", from, to, []series{
+	p := newPlot(i18n.English, "Agent (%)", from, to, []series{
 		{Name: "fusing", Points: []point{{from, 100}, {from.Add(2 * time.Hour), 50}, {to, 0}}},
 		{Name: "none"},
 		{Name: "clamped", Points: []point{{from.Add(-time.Hour), 150}, {to.Add(time.Hour), -5}}},
@@ -38,7 +40,7 @@ func TestNewPlot(t *testing.T) {
 		t.Errorf("x tick classes = %q, %q, %q; want first, none, last", p.XTicks[0].Class, p.XTicks[2].Class, p.XTicks[4].Class)
 	}
 
-	if e := newPlot("empty", to, from, nil); !e.Empty || len(e.Lines) != 0 {
+	if e := newPlot(i18n.English, "empty", to, from, nil); !e.Empty || len(e.Lines) != 0 {
 		t.Errorf("plot of nothing (and a backwards range) = %+v, want empty", e)
 	}
 }
@@ -59,7 +61,7 @@ func TestThin(t *testing.T) {
 	if got := thin(pts[:3], 5); len(got) != 3 {
 		t.Errorf("thin of 3 points to 5 = %d points", len(got))
 	}
-	long := newPlot("long", t0, t0.Add(1000*time.Second), []series{{Name: "v", Points: pts}})
+	long := newPlot(i18n.English, "long", t0, t0.Add(1000*time.Second), []series{{Name: "v", Points: pts}})
 	if n := strings.Count(long.Lines[0].Points, " ") + 1; n != plotMaxPoints {
 		t.Errorf("a plot of 1000 points draws %d, want %d", n, plotMaxPoints)
 	}

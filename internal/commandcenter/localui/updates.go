@@ -39,7 +39,7 @@ func (u *localUI) releases(ctx context.Context) ([]commandcenter.Release, comman
 }
 
 func (u *localUI) updatesPage(w http.ResponseWriter, r *http.Request) error {
-	l, err := u.newLayout(r.Context(), "Updates", "updates", false)
+	l, err := u.newLayout(r, "Updates", "updates", false)
 	if err != nil {
 		return err
 	}

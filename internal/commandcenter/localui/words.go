@@ -8,6 +8,7 @@ import (
 
 	"github.com/fusionfleet/fusionfleet/internal/commandcenter"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/fusionfleet/fusionfleet/internal/i18n"
 )
 
 // How the pages say things: a printer in words, sizes, rates and times.
@@ -25,11 +26,12 @@ type printerView struct {
 	PendingJobs, LastSeen string
 }
 
-// viewOf says p in words.
-func viewOf(p commandcenter.Printer) printerView {
+// viewOf says p in words of lang.
+func viewOf(lang i18n.Lang, p commandcenter.Printer) printerView {
+	unknown := lang.T("not known yet")
 	v := printerView{
-		ID: p.ID, Name: p.Address, Address: p.Address, Model: "not known yet", Fingerprint: string(p.Fingerprint),
-		State: "not known yet", PendingJobs: "not known yet", LastSeen: "never",
+		ID: p.ID, Name: p.Address, Address: p.Address, Model: unknown, Fingerprint: string(p.Fingerprint),
+		State: unknown, PendingJobs: unknown, LastSeen: stamp(lang, time.Time{}),
 		CollectionClass: strings.ReplaceAll(string(p.State), " ", "-"),
 	}
 	if p.Identity != nil {
@@ -39,31 +41,31 @@ func viewOf(p commandcenter.Printer) printerView {
 		}
 	}
 	if !p.LastSeen.IsZero() {
-		v.LastSeen = commandcenter.Stamp(p.LastSeen)
+		v.LastSeen = stamp(lang, p.LastSeen)
 	}
 	switch p.State {
 	case commandcenter.CollectionOK:
-		v.Collection = "ok"
+		v.Collection = lang.T("ok")
 	case commandcenter.CollectionNew:
-		v.Collection = "waiting for first contact"
+		v.Collection = lang.T("waiting for first contact")
 	case commandcenter.CollectionUnreachable:
-		v.Collection = fmt.Sprintf("unreachable since %s: %s", commandcenter.Stamp(p.StateSince), p.LastError)
+		v.Collection = lang.T("unreachable since %s: %s", stamp(lang, p.StateSince), p.LastError)
 	case commandcenter.CollectionBadInput:
-		v.Collection = fmt.Sprintf("answers partly refused since %s: %s", commandcenter.Stamp(p.StateSince), p.LastError)
+		v.Collection = lang.T("answers partly refused since %s: %s", stamp(lang, p.StateSince), p.LastError)
 	case commandcenter.CollectionCertificateChanged, commandcenter.CollectionNotPaired:
 		v.Collection = p.LastError
 	default:
 		v.Collection = string(p.State)
 	}
 	if s := p.Status; s != nil {
-		v.State = stateWords(s.State)
+		v.State = stateWords(lang, s.State)
 		if p.State != commandcenter.CollectionOK {
-			v.State = "last known: " + v.State
+			v.State = lang.T("last known: %s", v.State)
 		}
-		v.Activity = s.Activity
+		v.Activity = lang.Activity(s.Activity)
 		v.PendingJobs = fmt.Sprint(s.PendingJobs)
 		if s.ETCSeconds > 0 {
-			v.ETC = commandcenter.DurationWords(time.Duration(s.ETCSeconds) * time.Second)
+			v.ETC = durationWords(lang, time.Duration(s.ETCSeconds)*time.Second)
 		}
 		if j := s.Job; j != nil {
 			v.JobName = j.Private.Name // the local UI may show it (R-PRIV-2)
@@ -79,27 +81,49 @@ func viewOf(p commandcenter.Printer) printerView {
 }
 
 // stateWords says what a printer is doing as the dashboard does (R-FEAT-1).
-func stateWords(s fleet.State) string {
+func stateWords(lang i18n.Lang, s fleet.State) string {
 	switch s {
 	case fleet.StateIdle:
-		return "powered on, idle"
+		return lang.T("powered on, idle")
 	case fleet.StatePrinting:
-		return "powered on, printing"
+		return lang.T("powered on, printing")
 	case fleet.StateCooling:
-		return "powered on, cooling"
+		return lang.T("powered on, cooling")
 	case fleet.StateError:
-		return "error"
+		return lang.T("error")
 	default:
-		return "unknown"
+		return lang.T("unknown")
 	}
 }
 
-// stampOrDash writes a time as Stamp does, "–" for none.
+// stamp writes a time as commandcenter.Stamp does, a numeric date that
+// reads the same in every language, and "never" in lang for none.
+func stamp(lang i18n.Lang, t time.Time) string {
+	if t.IsZero() {
+		return lang.T("never")
+	}
+	return commandcenter.Stamp(t)
+}
+
+// stampOrDash writes a time as stamp does, "–" for none.
 func stampOrDash(t time.Time) string {
 	if t.IsZero() {
 		return "–"
 	}
 	return commandcenter.Stamp(t)
+}
+
+// durationWords says d as commandcenter.DurationWords does, in lang.
+func durationWords(lang i18n.Lang, d time.Duration) string {
+	m := int64(d.Round(time.Minute) / time.Minute)
+	switch {
+	case m < 1:
+		return lang.T("under a minute")
+	case m < 60:
+		return lang.T("%d min", m)
+	default:
+		return lang.T("%d h %02d min", m/60, m%60)
+	}
 }
 
 // bytesWords writes n bytes as "512 B", "12.3 KB", "4.0 MB".
