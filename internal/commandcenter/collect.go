@@ -49,6 +49,13 @@ func (r *pollRun) commit(st *printerState) {
 // dialling a new one when the address or the pin changed. Every poll
 // resolves the name again (R-ARCH-7), so a printer whose IP address changed
 // is found at the new one.
+//
+// The Device keeps its connection from one poll to the next (a TLS
+// handshake costs more than the poll it opens), and only while both stay
+// the same: a connection is to one address, and its peer was checked
+// against the pin when it was opened. So a new address or a new pin closes
+// the old Device's connections before the new Device dials, and every new
+// connection is checked against the pin again.
 func (p *Poller) device(ctx context.Context, st *printerState, pr Printer) (Device, string, error) {
 	addr, err := p.resolve(ctx, pr.Address, st.devAddr)
 	if err != nil {
@@ -58,10 +65,26 @@ func (p *Poller) device(ctx context.Context, st *printerState, pr Printer) (Devi
 		if st.dev != nil && st.devAddr != addr {
 			p.log.Info("printer address changed", "printer", pr.ID, "address", pr.Address, "from", st.devAddr, "to", addr)
 		}
+		st.hangUp()
 		st.dev, st.devAddr, st.devPin = p.dial(addr, pr.Fingerprint), addr, pr.Fingerprint
 		st.contacted = false
 	}
 	return st.dev, addr, nil
+}
+
+// hangUp closes the connections the printer's Device keeps for the next
+// poll. The caller holds st.mu.
+func (st *printerState) hangUp() {
+	if st.dev != nil {
+		closeIdle(st.dev)
+	}
+}
+
+// closeIdle closes the connections a Device kept for reuse.
+func closeIdle(dev Device) {
+	if c, ok := dev.(idleCloser); ok {
+		c.CloseIdleConnections()
+	}
 }
 
 // resolve turns "host:port" into "ip:port". An IP address is taken as it
@@ -96,13 +119,6 @@ func (p *Poller) resolve(ctx context.Context, address, prev string) (string, err
 	return join(ips[0]), nil
 }
 
-// closeIdle closes the connections a Device kept for reuse.
-func closeIdle(dev Device) {
-	if c, ok := dev.(idleCloser); ok {
-		c.CloseIdleConnections()
-	}
-}
-
 // poll talks to the printer and gathers what Poll stores. It fails when
 // the printer cannot be talked to or its identity or status is refused;
 // a refused feed or snapshot is noted in run.problems and the rest kept.
@@ -111,7 +127,6 @@ func (p *Poller) poll(ctx context.Context, st *printerState, pr Printer) (*pollR
 	if err != nil {
 		return nil, err
 	}
-	defer closeIdle(dev)
 	if err := p.loadNames(ctx); err != nil {
 		return nil, err
 	}
@@ -549,7 +564,6 @@ func (p *Poller) RequestLogs(ctx context.Context, printerID int64, kind fleet.Lo
 		p.count(func(s *PollStats) { s.PollErrors[classify(err)]++ })
 		return 0, fmt.Errorf("request log %s of %s: %w", kind, pr.Address, err)
 	}
-	defer closeIdle(dev)
 	if !st.contacted {
 		st.identity = *pr.Identity // the printer's ID for the records; the next poll checks it
 	}

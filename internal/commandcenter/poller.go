@@ -32,8 +32,9 @@ type Device interface {
 }
 
 // idleCloser is a Device that keeps connections alive between calls. The
-// poller closes them after every poll, so the next poll dials again and a
-// connection never outlives a change of the printer's address.
+// poller keeps a printer's connection from one poll to the next, and closes
+// it when the printer's address or pin changes, after a failed poll and
+// when it stops polling the printer (see Poller.device).
 type idleCloser interface {
 	CloseIdleConnections()
 }
@@ -64,6 +65,11 @@ type PollerOptions struct {
 	// MaxPages bounds the pages read from one feed in one poll, so one
 	// chatty printer cannot starve the rest; 0 → 20.
 	MaxPages int
+	// MaxConcurrent bounds the polls Run has in flight at once; more wait
+	// their turn. 0 → 32: enough to hide the printers' and the disk's
+	// latency, few enough that a site of thousands of printers, all due at
+	// once after a start, does not open thousands of connections at once.
+	MaxConcurrent int
 	// Retention is how long the local history (events, jobs, snapshots,
 	// gaps) is kept; 0 → 30 days.
 	Retention time.Duration
@@ -79,6 +85,7 @@ const (
 	layerPageSize    = 1000
 	logPageSize      = 1000
 	defaultMaxPages  = 20
+	defaultMaxPolls  = 32
 	defaultRetention = 30 * 24 * time.Hour
 	pruneEvery       = time.Hour
 )
@@ -95,6 +102,13 @@ type Poller struct {
 	secret    []byte                  // the site secret, once read
 	nextPrune time.Time
 	stats     PollStats
+
+	// slots bounds the polls Run has in flight (MaxConcurrent).
+	slots chan struct{}
+	// polled, if set, learns when each successful poll began and how long
+	// it took, from resolving the printer's address to committing its
+	// records: a seam for the benchmarks.
+	polled func(id int64, began time.Time, took time.Duration)
 
 	// names are the site's private names, scrubbed from every record
 	// (scrub.go); loaded from the store on the first poll.
@@ -146,6 +160,9 @@ func NewPoller(st *Store, dial Dialer, opts PollerOptions) *Poller {
 	if opts.MaxPages <= 0 {
 		opts.MaxPages = defaultMaxPages
 	}
+	if opts.MaxConcurrent <= 0 {
+		opts.MaxConcurrent = defaultMaxPolls
+	}
 	if opts.Retention <= 0 {
 		opts.Retention = defaultRetention
 	}
@@ -160,7 +177,7 @@ func NewPoller(st *Store, dial Dialer, opts PollerOptions) *Poller {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Poller{st: st, dial: dial, opts: opts, log: log.With("component", "poller"), states: map[int64]*printerState{},
-		stats: newPollStats(), names: privacy.NewNames(privateNameLimit)}
+		stats: newPollStats(), names: privacy.NewNames(privateNameLimit), slots: make(chan struct{}, opts.MaxConcurrent)}
 }
 
 func (p *Poller) state(id int64) *printerState {
@@ -217,9 +234,17 @@ func (p *Poller) Run(ctx context.Context) error {
 	}
 }
 
-// runPrinter polls one printer until ctx is done or its certificate changed.
+// runPrinter polls one printer until ctx is done or its certificate changed,
+// at most MaxConcurrent printers at a time.
 func (p *Poller) runPrinter(ctx context.Context, id int64) {
 	log := p.log.With("printer", id)
+	defer func() {
+		// Polling this printer stops: its connection is not needed any more.
+		st := p.state(id)
+		st.mu.Lock()
+		st.hangUp()
+		st.mu.Unlock()
+	}()
 	for {
 		pr, err := p.st.printer(ctx, id)
 		if err != nil {
@@ -232,7 +257,14 @@ func (p *Poller) runPrinter(ctx context.Context, id int64) {
 			log.Warn("collection stopped", "address", pr.Address, "reason", pr.LastError)
 			return
 		}
-		if err := p.Poll(ctx, pr); err != nil && ctx.Err() == nil {
+		select {
+		case p.slots <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		err = p.Poll(ctx, pr)
+		<-p.slots
+		if err != nil && ctx.Err() == nil {
 			log.Warn("poll failed", "address", pr.Address, "kind", classify(err), "err", err)
 		}
 		st := p.state(id)
@@ -314,11 +346,15 @@ func (p *Poller) Poll(ctx context.Context, pr Printer) error {
 
 	// The timeout bounds the talk with the printer; storing the outcome
 	// afterwards uses ctx, so a poll that timed out is still recorded.
+	began := time.Now()
 	pctx, cancel := context.WithTimeout(ctx, p.opts.Timeout)
 	run, err := p.poll(pctx, st, pr)
 	cancel()
 	if err == nil {
 		err = p.st.storePoll(ctx, pr.ID, run.obs, run.recs)
+	}
+	if err == nil && p.polled != nil {
+		p.polled(pr.ID, began, time.Since(began))
 	}
 	now := p.opts.Clock.Now()
 	if err == nil {
@@ -361,6 +397,9 @@ func (p *Poller) Poll(ctx context.Context, pr Printer) error {
 		}
 		return fmt.Errorf("poll %s: %w", pr.Address, err)
 	}
+	// The next attempt starts on a fresh connection, whatever state this
+	// one was left in.
+	st.hangUp()
 	kind := classify(err)
 	p.count(func(s *PollStats) { s.PollErrors[kind]++ })
 	if errors.Is(err, deviceapi.ErrPinMismatch) {

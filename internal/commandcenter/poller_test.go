@@ -714,6 +714,70 @@ func TestPollerRun(t *testing.T) {
 	})
 }
 
+// slowDevice takes a while to answer its status and counts the polls in
+// flight across all devices sharing inFlight.
+type slowDevice struct {
+	*fakeDevice
+	inFlight *flightCounter
+}
+
+type flightCounter struct {
+	mu        sync.Mutex
+	now, most int
+}
+
+func (d slowDevice) Status(ctx context.Context) (deviceapi.Status, error) {
+	c := d.inFlight
+	c.mu.Lock()
+	c.now++
+	c.most = max(c.most, c.now)
+	c.mu.Unlock()
+	time.Sleep(50 * time.Millisecond)
+	c.mu.Lock()
+	c.now--
+	c.mu.Unlock()
+	return d.fakeDevice.Status(ctx)
+}
+
+// Run polls at most MaxConcurrent printers at once; the others wait their
+// turn and are polled all the same.
+func TestPollerRunBoundsConcurrentPolls(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st, _ := openStore(t)
+		var flights flightCounter
+		devs := map[string]Device{}
+		for i := range 6 {
+			addr := fmt.Sprintf("printer-%d:8443", i)
+			devs[addr] = slowDevice{newFakeDevice(fleet.PrinterID(fmt.Sprintf("printer-000%d", i))), &flights}
+			if _, err := st.AddPrinter(t.Context(), addr, fpA, time.Now()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		p := NewPoller(st, func(addr string, _ deviceapi.Fingerprint) Device { return devs[addr] },
+			PollerOptions{Interval: time.Second, MaxConcurrent: 2, Resolver: sameNames{}})
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error)
+		go func() { done <- p.Run(ctx) }()
+		elapse(500 * time.Millisecond)
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("Run() = %v", err)
+		}
+		if flights.most != 2 {
+			t.Errorf("at most %d polls in flight, want 2", flights.most)
+		}
+		ps, err := st.Printers(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, pr := range ps {
+			if pr.State != CollectionOK {
+				t.Errorf("printer %s: state %q (%s), want ok", pr.Address, pr.State, pr.LastError)
+			}
+		}
+	})
+}
+
 // blockingDevice answers nothing until its context ends.
 type blockingDevice struct{ fakeDevice }
 
