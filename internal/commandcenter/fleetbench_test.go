@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -56,7 +57,8 @@ const (
 //
 // Sub-benchmarks printers=500, 1000 and 2000 (select one with -bench
 // 'PollFleet/printers=2000'). FUSIONFLEET_BENCH_SECONDS sets how long each
-// side is measured (default 60 s of wall time).
+// side is measured (default 60 s of wall time); FUSIONFLEET_BENCH_CPUPROFILE
+// names a file for a CPU profile of the Command Center's window alone.
 //
 // The printers run in a separate process (this test binary again, as
 // TestFleetPrinterProcess): N virtual printers on the real clock, which
@@ -430,6 +432,19 @@ func pollCC(b *testing.B, f *fleetProcess, window time.Duration) fleetSide {
 	mu.Lock()
 	measuring = true
 	mu.Unlock()
+	if path := os.Getenv("FUSIONFLEET_BENCH_CPUPROFILE"); path != "" {
+		// The Command Center's window alone, without the setup and the
+		// bare poller that -cpuprofile would include.
+		pf, err := os.Create(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			b.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	cpu0, pcpu0, t0 := processCPUTime(b), f.cpu(b), time.Now()
 	time.Sleep(window)
 	wall := time.Since(t0)

@@ -105,6 +105,18 @@ type Poller struct {
 
 	// slots bounds the polls Run has in flight (MaxConcurrent).
 	slots chan struct{}
+	// commits groups the commits of polls that end together (pollcommit.go).
+	commits *pollCommits
+
+	// Run lists every printer each interval; a printer's poll takes its
+	// row from the latest list (listed, read when writes stood at
+	// listedWrites) instead of reading it again, unless the poller wrote
+	// the row since (printerState.wrote > listedWrites). writes counts the
+	// poller's writes of printer rows. At a thousand printers reading each
+	// row again before its poll cost more than the poll's HTTP.
+	writes       atomic.Uint64
+	listed       map[int64]Printer
+	listedWrites uint64
 	// polled, if set, learns when each successful poll began and how long
 	// it took, from resolving the printer's address to committing its
 	// records: a seam for the benchmarks.
@@ -135,6 +147,10 @@ type printerState struct {
 
 	failures    int
 	nextAttempt time.Time
+
+	// wrote is Poller.writes after the poller last wrote this printer's
+	// row (a poll or a log request, stored or failed).
+	wrote uint64
 }
 
 // NewPoller returns a poller over the printers in st, reaching them with dial.
@@ -177,7 +193,8 @@ func NewPoller(st *Store, dial Dialer, opts PollerOptions) *Poller {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Poller{st: st, dial: dial, opts: opts, log: log.With("component", "poller"), states: map[int64]*printerState{},
-		stats: newPollStats(), names: privacy.NewNames(privateNameLimit), slots: make(chan struct{}, opts.MaxConcurrent)}
+		stats: newPollStats(), names: privacy.NewNames(privateNameLimit), slots: make(chan struct{}, opts.MaxConcurrent),
+		commits: &pollCommits{st: st}}
 }
 
 func (p *Poller) state(id int64) *printerState {
@@ -203,9 +220,13 @@ func (p *Poller) Run(ctx context.Context) error {
 	t := time.NewTicker(p.opts.Interval)
 	defer t.Stop()
 	for {
+		writes := p.writes.Load()
 		printers, err := p.st.Printers(ctx)
 		if err != nil && ctx.Err() == nil {
 			p.log.Error("list printers", "err", err)
+		}
+		if err == nil {
+			p.list(printers, writes)
 		}
 		if err := p.prune(ctx); err != nil && ctx.Err() == nil {
 			p.log.Error("prune local history", "err", err)
@@ -246,7 +267,7 @@ func (p *Poller) runPrinter(ctx context.Context, id int64) {
 		st.mu.Unlock()
 	}()
 	for {
-		pr, err := p.st.printer(ctx, id)
+		pr, err := p.printerToPoll(ctx, id)
 		if err != nil {
 			if ctx.Err() == nil {
 				log.Error("read printer", "err", err)
@@ -281,6 +302,44 @@ func (p *Poller) runPrinter(ctx context.Context, id int64) {
 		}
 	}
 }
+
+// list keeps the printers Run listed, read when the poller's writes stood at
+// writes.
+func (p *Poller) list(printers []Printer, writes uint64) {
+	rows := make(map[int64]Printer, len(printers))
+	for _, pr := range printers {
+		rows[pr.ID] = pr
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.listed, p.listedWrites = rows, writes
+}
+
+// printerToPoll returns printer id's row as the next poll starts from: as
+// Run listed it, if the poller has not written the row since; else read
+// again. So cursors never go back to before a stored poll, and changes
+// made outside the poller (a re-pin, a removal) are seen within an
+// interval.
+func (p *Poller) printerToPoll(ctx context.Context, id int64) (Printer, error) {
+	p.mu.Lock()
+	pr, ok := p.listed[id]
+	writes := p.listedWrites
+	p.mu.Unlock()
+	if ok {
+		st := p.state(id)
+		st.mu.Lock()
+		fresh := st.wrote <= writes
+		st.mu.Unlock()
+		if fresh {
+			return pr, nil
+		}
+	}
+	return p.st.printer(ctx, id)
+}
+
+// wrote notes that the poller wrote (or may have written) st's printer
+// row. The caller holds st.mu.
+func (p *Poller) wrote(st *printerState) { st.wrote = p.writes.Add(1) }
 
 // PollOnce polls, one after the other, every printer that is due: not
 // stopped by a changed certificate and not waiting out a backoff. It prunes
@@ -334,7 +393,8 @@ func (p *Poller) prune(ctx context.Context) error {
 // Poll polls one printer once: it stores the printer's state and local
 // history and appends the records that leave the site, or records why it
 // could not. After a failure the printer is due again after an exponential
-// backoff (capped at a minute), after a success after the poll interval.
+// backoff (capped at a minute), after a success an interval after the poll
+// was due (see pollRun.due).
 // A poll whose printer answered but sent something refused (garbage, a
 // body too large, a cursor going backwards) stores the rest, marks the
 // printer CollectionBadInput and returns the refusal.
@@ -342,6 +402,7 @@ func (p *Poller) Poll(ctx context.Context, pr Printer) error {
 	st := p.state(pr.ID)
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	defer p.wrote(st) // stored or failed, the row changed
 	p.count(func(s *PollStats) { s.Polls++ })
 
 	// The timeout bounds the talk with the printer; storing the outcome
@@ -351,15 +412,17 @@ func (p *Poller) Poll(ctx context.Context, pr Printer) error {
 	run, err := p.poll(pctx, st, pr)
 	cancel()
 	if err == nil {
-		err = p.st.storePoll(ctx, pr.ID, run.obs, run.recs)
+		err = p.commits.store(ctx, pr.ID, run.obs, run.recs)
 	}
 	if err == nil && p.polled != nil {
 		p.polled(pr.ID, began, time.Since(began))
 	}
 	now := p.opts.Clock.Now()
 	if err == nil {
+		// The next poll is due an interval after this one was, so a
+		// printer is polled at the interval, not the interval plus a poll.
 		st.failures = 0
-		st.nextAttempt = now.Add(p.opts.Interval)
+		st.nextAttempt = run.due.Add(p.opts.Interval)
 		run.commit(st)
 		p.count(func(s *PollStats) {
 			for _, r := range run.recs {
