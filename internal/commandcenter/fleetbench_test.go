@@ -69,8 +69,9 @@ const (
 // pollers face the same servers.
 //
 // The two sides, one after the other against the same printers:
-//   - bare: one goroutine per printer on a 5 s ticker, staggered over the
-//     interval, through one keep-alive http.Transport presenting the same
+//   - bare: a round every 5 s polling every printer, with as many polls in
+//     flight as the Command Center has, through one keep-alive
+//     http.Transport presenting the same
 //     client certificate and checking the same pin; it reads status and
 //     events every 5 s, jobs and layers every 15 s following their cursors
 //     (decoding only the cursor and the item count), counters and
@@ -114,9 +115,11 @@ func benchPollFleet(b *testing.B, n int) {
 		load := loadAverage()
 
 		b.Logf("%d printers, %s each side, load average %s: cc %.3f cores (printers %.3f), bare %.3f cores (printers %.3f); "+
-			"cc p99 poll %v, late p99 %v max %v; %d polls (at least %d of each printer), %d records",
+			"cc p99 poll %v, late p99 %v max %v; %d polls (at least %d of each printer), %d records; "+
+			"requests (answer bytes): cc %d (%d), bare %d (%d)",
 			n, window, load, cc.cores, cc.printerCores, bare.cores, bare.printerCores,
-			cc.p99Poll, cc.p99Late, cc.maxLate, cc.polls, cc.minPolls, cc.records)
+			cc.p99Poll, cc.p99Late, cc.maxLate, cc.polls, cc.minPolls, cc.records,
+			cc.requests, cc.answerBytes, bare.requests, bare.answerBytes)
 		b.ReportMetric(cc.cores, "cc_cores")
 		b.ReportMetric(bare.cores, "bare_cores")
 		b.ReportMetric(cc.cores/bare.cores, "ratio")
@@ -133,12 +136,13 @@ func benchPollFleet(b *testing.B, n int) {
 
 // fleetSide is what one side measured over its window.
 type fleetSide struct {
-	cores, printerCores  float64
-	p99Poll              time.Duration
-	p99Late, maxLate     time.Duration
-	minPolls             int // of one printer in the window
-	polls, records       uint64
-	sys                  uint64
+	cores, printerCores   float64
+	p99Poll               time.Duration
+	p99Late, maxLate      time.Duration
+	minPolls              int   // of one printer in the window
+	requests, answerBytes int64 // answered by the printers in the window
+	polls, records        uint64
+	sys                   uint64
 }
 
 // fleetProcess is the helper process serving the printers.
@@ -146,6 +150,24 @@ type fleetProcess struct {
 	cmd   *exec.Cmd
 	addrs []string
 	pin   deviceapi.Fingerprint
+	in    io.Writer
+	out   *bufio.Scanner
+}
+
+// served asks the helper process how many requests its printers answered
+// so far, and with how many bytes of answers.
+func (f *fleetProcess) served(b *testing.B) (requests, bytes int64) {
+	b.Helper()
+	if _, err := fmt.Fprintln(f.in, "served"); err != nil {
+		b.Fatal(err)
+	}
+	if !f.out.Scan() {
+		b.Fatalf("helper process: %v", f.out.Err())
+	}
+	if _, err := fmt.Sscanf(f.out.Text(), "served %d %d", &requests, &bytes); err != nil {
+		b.Fatalf("helper process said %q: %v", f.out.Text(), err)
+	}
+	return requests, bytes
 }
 
 // cpu returns the helper process's CPU time so far.
@@ -190,8 +212,8 @@ func startFleetProcess(b *testing.B, n int) *fleetProcess {
 		stdin.Close() // the helper exits when its input ends
 		cmd.Wait()
 	})
-	f := &fleetProcess{cmd: cmd}
 	sc := bufio.NewScanner(stdout)
+	f := &fleetProcess{cmd: cmd, in: stdin, out: sc}
 	for sc.Scan() {
 		line := sc.Text()
 		if pin, ok := strings.CutPrefix(line, "pin "); ok {
@@ -205,13 +227,13 @@ func startFleetProcess(b *testing.B, n int) *fleetProcess {
 	if len(f.addrs) != n || f.pin == "" {
 		b.Fatalf("helper process served %d printers (pin %q), want %d: %v", len(f.addrs), f.pin, n, sc.Err())
 	}
-	go io.Copy(io.Discard, stdout)
 	return f
 }
 
 // TestFleetPrinterProcess is the helper process of BenchmarkPollFleet and
 // skips unless started by it: it serves the printers the benchmark asks
-// for, prints their addresses, and runs until its input ends.
+// for, prints their addresses, answers "served" with the requests and
+// bytes its printers answered, and runs until its input ends.
 func TestFleetPrinterProcess(t *testing.T) {
 	n, err := strconv.Atoi(os.Getenv(fleetChildEnv))
 	if err != nil {
@@ -234,6 +256,13 @@ func TestFleetPrinterProcess(t *testing.T) {
 	// the real clock, as the poller does.
 	clk := &shiftedClock{}
 	clk.shift.Store(int64(-fleetWarmup))
+	var requests, bytes atomic.Int64
+	count := func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			requests.Add(1)
+			h.ServeHTTP(countingWriter{w, &bytes}, r)
+		})
+	}
 	out := bufio.NewWriter(os.Stdout)
 	fmt.Fprintf(out, "pin %s\n", deviceapi.FingerprintOf(cert.Certificate[0]))
 	for i := range n {
@@ -242,7 +271,7 @@ func TestFleetPrinterProcess(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		srv := deviceapi.NewServer(deviceapi.NewHandler(p, collectors, log), cert, log)
+		srv := deviceapi.NewServer(count(deviceapi.NewHandler(p, collectors, log)), cert, log)
 		go srv.ServeTLS(l, "", "")
 		defer srv.Close()
 		fmt.Fprintf(out, "printer %s\n", l.Addr())
@@ -252,7 +281,22 @@ func TestFleetPrinterProcess(t *testing.T) {
 	if err := out.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	io.Copy(io.Discard, os.Stdin)
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		fmt.Printf("served %d %d\n", requests.Load(), bytes.Load())
+	}
+}
+
+// countingWriter counts the bytes of the answers written through it.
+type countingWriter struct {
+	http.ResponseWriter
+	n *atomic.Int64
+}
+
+func (w countingWriter) Write(b []byte) (int, error) {
+	n, err := w.ResponseWriter.Write(b)
+	w.n.Add(int64(n))
+	return n, err
 }
 
 // shiftedClock is the real clock shifted by a duration.
@@ -264,7 +308,13 @@ func (c *shiftedClock) Now() time.Time { return time.Now().Add(time.Duration(c.s
 // after a first round that opens the connections and catches up the feeds.
 func pollBare(b *testing.B, f *fleetProcess, window time.Duration) fleetSide {
 	b.Helper()
+	var dials atomic.Int64
+	dialer := &net.Dialer{Timeout: 10 * time.Second}
 	tr := &http.Transport{
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			dials.Add(1)
+			return dialer.DialContext(ctx, network, addr)
+		},
 		TLSClientConfig: &tls.Config{
 			MinVersion:   tls.VersionTLS12,
 			Certificates: []tls.Certificate{*testCC()},
@@ -305,6 +355,9 @@ func pollBare(b *testing.B, f *fleetProcess, window time.Duration) fleetSide {
 		if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
 			failures.Add(1)
 		}
+		// To the end (the newline after the value), or the connection
+		// cannot be reused.
+		io.Copy(io.Discard, resp.Body)
 	}
 	type page struct {
 		Next  uint64            `json:"next"`
@@ -350,35 +403,39 @@ func pollBare(b *testing.B, f *fleetProcess, window time.Duration) fleetSide {
 	ctx, cancel := context.WithTimeout(b.Context(), window)
 	defer cancel()
 	runtime.GC()
+	req0, bytes0 := f.served(b)
 	cpu0, pcpu0, t0 := processCPUTime(b), f.cpu(b), time.Now()
-	for i, a := range f.addrs {
-		wg.Go(func() {
-			// Staggered over the interval, as the Command Center's polls
-			// spread out.
-			select {
-			case <-time.After(time.Duration(i) * fleetInterval / time.Duration(len(f.addrs))):
-			case <-ctx.Done():
-				return
-			}
-			t := time.NewTicker(fleetInterval)
-			defer t.Stop()
-			for round := 1; ; round++ {
+	dials0 := dials.Load()
+	// Rounds on one ticker, as the Command Center's polls fall due
+	// together, each with as many polls in flight as the Command Center's.
+	t := time.NewTicker(fleetInterval)
+	defer t.Stop()
+	for round := 1; ctx.Err() == nil; round++ {
+		for i, a := range f.addrs {
+			sem <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-sem }()
 				poll(ctx, &states[i], "https://"+a, round)
-				select {
-				case <-t.C:
-				case <-ctx.Done():
-					return
-				}
-			}
-		})
+			})
+		}
+		wg.Wait()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
 	}
 	wg.Wait()
 	wall := time.Since(t0)
 	cpu, pcpu := processCPUTime(b)-cpu0, f.cpu(b)-pcpu0
+	req, bytes := f.served(b)
 	if n := failures.Load(); n > 0 {
 		b.Fatalf("bare poller: %d failed requests", n)
 	}
-	return fleetSide{cores: cpu.Seconds() / wall.Seconds(), printerCores: pcpu.Seconds() / wall.Seconds()}
+	if n := dials.Load() - dials0; n > int64(len(f.addrs)/100) {
+		b.Fatalf("bare poller: %d connections opened while measuring; it should keep its connections", n)
+	}
+	return fleetSide{cores: cpu.Seconds() / wall.Seconds(), printerCores: pcpu.Seconds() / wall.Seconds(),
+		requests: req - req0, answerBytes: bytes - bytes0}
 }
 
 // pollCC runs the real Poller over the fleet for one window, after every
@@ -449,10 +506,12 @@ func pollCC(b *testing.B, f *fleetProcess, window time.Duration) fleetSide {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	req0, bytes0 := f.served(b)
 	cpu0, pcpu0, t0 := processCPUTime(b), f.cpu(b), time.Now()
 	time.Sleep(window)
 	wall := time.Since(t0)
 	cpu, pcpu := processCPUTime(b)-cpu0, f.cpu(b)-pcpu0
+	req, bytes := f.served(b)
 	mu.Lock()
 	measuring = false
 	mu.Unlock()
@@ -464,7 +523,7 @@ func pollCC(b *testing.B, f *fleetProcess, window time.Duration) fleetSide {
 	}
 
 	side := fleetSide{cores: cpu.Seconds() / wall.Seconds(), printerCores: pcpu.Seconds() / wall.Seconds(), sys: sys,
-		polls: after.Polls - before.Polls, minPolls: math.MaxInt}
+		polls: after.Polls - before.Polls, minPolls: math.MaxInt, requests: req - req0, answerBytes: bytes - bytes0}
 	for k, n := range after.Records {
 		side.records += n - before.Records[k]
 	}

@@ -220,7 +220,7 @@ func (p *Poller) Run(ctx context.Context) error {
 	defer wg.Wait()
 	var mu sync.Mutex
 	running := map[int64]bool{}
-	t := time.NewTicker(p.opts.Interval)
+	t := time.NewTicker(clock.Wall(p.opts.Clock, p.opts.Interval))
 	defer t.Stop()
 	for {
 		writes := p.writes.Load()
@@ -295,7 +295,7 @@ func (p *Poller) runPrinter(ctx context.Context, id int64) {
 		st.mu.Lock()
 		wait := st.nextAttempt.Sub(p.opts.Clock.Now())
 		st.mu.Unlock()
-		wait = max(wait, time.Millisecond)
+		wait = max(clock.Wall(p.opts.Clock, wait), time.Millisecond)
 		timer := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
