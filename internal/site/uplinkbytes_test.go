@@ -38,6 +38,8 @@ import (
 // are (default 3: three minutes of wall time). Reported: bytes per
 // printer-hour, the site's average bit/s and its share of the 25 kbit/s
 // budget, and connections (uploads and mirror fetches) per hour.
+// FUSIONFLEET_BENCH_PRIORITY_DELAY (a Go duration) sets the Command
+// Center's PriorityDelay instead of its default.
 func BenchmarkSiteUplinkBytes(b *testing.B) {
 	const (
 		printers = 10
@@ -45,6 +47,7 @@ func BenchmarkSiteUplinkBytes(b *testing.B) {
 		warmup   = 30 * time.Minute
 	)
 	hours := 3.0
+	delay, _ := time.ParseDuration(os.Getenv("FUSIONFLEET_BENCH_PRIORITY_DELAY"))
 	if v, err := strconv.ParseFloat(os.Getenv("FUSIONFLEET_BENCH_HOURS"), 64); err == nil && v > 0 {
 		hours = v
 	}
@@ -74,8 +77,8 @@ func BenchmarkSiteUplinkBytes(b *testing.B) {
 			DataDir: ccDir, CloudURL: "https://" + proxy.addr(), RootCAs: cloudNode.RootCAs(), EnrolToken: token,
 			Name: "bench", Printers: addrs, TrustNewPrinters: true,
 			// The mirror's timer runs in real time; the rest follows clk.
-			UpdateInterval: DefaultUpdateInterval / speed,
-			Clock:          clk, Logger: discardLogger(),
+			UpdateInterval: DefaultUpdateInterval / speed, PriorityDelay: delay,
+			Clock: clk, Logger: discardLogger(),
 		})
 		if err != nil {
 			b.Fatal(err)
