@@ -47,6 +47,17 @@ func (s *Scaled) Now() time.Time {
 // Factor returns how many times faster than real time the clock runs.
 func (s *Scaled) Factor() float64 { return s.factor }
 
+// Wall returns how long d of c's time lasts in real time: d itself, or d
+// divided by the factor of a clock running faster than real time (such as
+// Scaled). Loops that wait for their clock's time to come use it for their
+// timers, so that they keep their cadence in the clock's time.
+func Wall(c Clock, d time.Duration) time.Duration {
+	if s, ok := c.(interface{ Factor() float64 }); ok && s.Factor() > 0 {
+		return time.Duration(float64(d) / s.Factor())
+	}
+	return d
+}
+
 // Manual is a clock that moves only when told to. Safe for concurrent use.
 type Manual struct {
 	mu  sync.Mutex

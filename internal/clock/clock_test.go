@@ -89,3 +89,24 @@ func TestDemo(t *testing.T) {
 		}
 	})
 }
+
+func TestWall(t *testing.T) {
+	tests := []struct {
+		name string
+		c    Clock
+		d    time.Duration
+		want time.Duration
+	}{
+		{"real", Real{}, 5 * time.Second, 5 * time.Second},
+		{"manual", NewManual(time.Time{}), 5 * time.Second, 5 * time.Second},
+		{"scaled 60x", NewScaled(60), 5 * time.Minute, 5 * time.Second},
+		{"scaled 0.5x", NewScaled(0.5), time.Second, 2 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Wall(tt.c, tt.d); got != tt.want {
+				t.Errorf("Wall(%v) = %v, want %v", tt.d, got, tt.want)
+			}
+		})
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/deviceapi"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/sqlitedb"
+	"github.com/fusionfleet/fusionfleet/internal/wait"
 )
 
 // served serves a fakeDevice over the real device API handler.
@@ -65,26 +66,39 @@ func (s served) Consumables() fleet.Consumables {
 
 // tlsPrinter is a fake printer behind a real HTTPS device API.
 type tlsPrinter struct {
-	srv   *httptest.Server
-	conns atomic.Int64 // connections accepted
-	pin   deviceapi.Fingerprint
+	srv    *httptest.Server
+	conns  atomic.Int64 // connections accepted
+	closed atomic.Int64 // connections closed
+	pin    deviceapi.Fingerprint
 }
 
 // startPrinter serves h over TLS on l (nil: a fresh loopback port).
 func startPrinter(t *testing.T, h http.Handler, l net.Listener) *tlsPrinter {
 	t.Helper()
+	return startPrinterWith(t, h, l, nil)
+}
+
+// startPrinterWith is startPrinter presenting cert (nil: httptest's).
+func startPrinterWith(t *testing.T, h http.Handler, l net.Listener, cert *tls.Certificate) *tlsPrinter {
+	t.Helper()
 	p := &tlsPrinter{srv: httptest.NewUnstartedServer(h)}
 	// As deviceapi.NewServer: the client's certificate is asked for, and
 	// the handler decides by its fingerprint.
 	p.srv.TLS = &tls.Config{ClientAuth: tls.RequestClientCert}
+	if cert != nil {
+		p.srv.TLS.Certificates = []tls.Certificate{*cert}
+	}
 	if l != nil {
 		p.srv.Listener.Close()
 		p.srv.Listener = l
 	}
 	p.srv.Config.ErrorLog = slog.NewLogLogger(slog.DiscardHandler, slog.LevelError) // refused handshakes are the point
 	p.srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateNew {
+		switch s {
+		case http.StateNew:
 			p.conns.Add(1)
+		case http.StateClosed:
+			p.closed.Add(1)
 		}
 	}
 	p.srv.StartTLS()
@@ -238,8 +252,8 @@ func TestPollerBadPrinters(t *testing.T) {
 
 // TestPollerFollowsAMovingName polls a printer by name while the name
 // moves from one address to another, over the real client: every poll
-// resolves the name again and dials afresh, so no connection to the old
-// address is kept.
+// resolves the name again; the connection is kept while the address stays
+// and closed when it moves, so no connection to the old address is kept.
 func TestPollerFollowsAMovingName(t *testing.T) {
 	l4, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -275,15 +289,99 @@ func TestPollerFollowsAMovingName(t *testing.T) {
 	}
 	poll(fmt.Sprintf("127.0.0.1:%d", port))
 	poll(fmt.Sprintf("127.0.0.1:%d", port))
-	if n := old.conns.Load(); n != 2 {
-		t.Errorf("connections for two polls = %d, want one per poll", n)
+	if n := old.conns.Load(); n != 1 {
+		t.Errorf("connections for two polls = %d, want one kept for both", n)
 	}
-	old.srv.Close()
+	// The old address still answers, but the name moved: the connection
+	// to the old address is closed, not kept beside the new one.
 	res.set(nil, "::1")
 	poll(fmt.Sprintf("[::1]:%d", port))
 	poll(fmt.Sprintf("[::1]:%d", port))
-	if n := moved.conns.Load(); n != 2 {
-		t.Errorf("connections at the new address = %d, want one per poll", n)
+	if n := moved.conns.Load(); n != 1 {
+		t.Errorf("connections at the new address = %d, want one kept for both polls", n)
+	}
+	wait.For(t, "the connection to the old address closed", 5*time.Second, func() bool { return old.closed.Load() == 1 })
+	if n := old.conns.Load(); n != 1 {
+		t.Errorf("connections to the old address = %d after the move, want none more", n)
+	}
+}
+
+// TestPollerKeepsConnectionWhilePinHolds polls a real printer over the
+// real client: one connection serves every poll; a re-pin closes it and the
+// next connection is checked against the new pin; a printer that comes
+// back at the same address with another certificate is refused, although
+// its predecessor's connection had been kept.
+func TestPollerKeepsConnectionWhilePinHolds(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	dev := newFakeDevice("printer-000a")
+	h := deviceHandler(t, served{dev})
+	first := startPrinter(t, h, l)
+
+	st, _ := openStore(t)
+	clk := clock.NewManual(t0)
+	p := NewPoller(st, realDialer(2*time.Second, 0), PollerOptions{Clock: clk})
+	pr, err := st.AddPrinter(t.Context(), addr, first.pin, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	poll := func(want CollectionState) {
+		t.Helper()
+		clk.Advance(time.Minute)
+		p.PollOnce(t.Context())
+		if got := storedPrinter(t, st, pr.ID); got.State != want {
+			t.Fatalf("printer: state %q (%s), want %q", got.State, got.LastError, want)
+		}
+	}
+	for range 3 {
+		poll(CollectionOK)
+	}
+	if n := first.conns.Load(); n != 1 {
+		t.Errorf("connections for three polls = %d, want one kept for all", n)
+	}
+
+	// Re-pinned to a certificate the printer does not have: the kept
+	// connection, checked against the old pin, is closed, and the new
+	// connection is refused.
+	if err := st.Repin(t.Context(), addr, fpA, clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	poll(CollectionCertificateChanged)
+	wait.For(t, "the connection checked against the old pin closed", 5*time.Second, func() bool { return first.closed.Load() >= 1 })
+	if n := first.conns.Load(); n != 2 {
+		t.Errorf("connections after the re-pin = %d, want a new one checked against the new pin", n)
+	}
+	if err := st.Repin(t.Context(), addr, first.pin, clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	poll(CollectionOK)
+	poll(CollectionOK)
+	if n := first.conns.Load(); n != 3 {
+		t.Errorf("connections after re-pinning the right certificate = %d, want 3", n)
+	}
+
+	// The printer is replaced at the same address by one with another
+	// certificate: the kept connection ends with the old printer, and the
+	// new one's certificate is refused.
+	first.srv.Close()
+	l2, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Skipf("port %s not free again: %v", addr, err)
+	}
+	other, err := deviceapi.LoadOrCreateCertificate(t.TempDir(), nil, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := startPrinterWith(t, h, l2, &other)
+	poll(CollectionCertificateChanged)
+	if n := second.conns.Load(); n != 1 {
+		t.Errorf("connections to the replacement = %d, want 1", n)
+	}
+	if got := storedPrinter(t, st, pr.ID).ErrorKind; got != ErrorCertificate {
+		t.Errorf("error kind = %q, want %q", got, ErrorCertificate)
 	}
 }
 

@@ -19,7 +19,12 @@ type pollRun struct {
 	st  *printerState
 	pr  Printer
 	dev Device
-	now time.Time
+	// due is when the poll was due (or began, if it was not scheduled:
+	// first contact, or late by a whole interval), now when the printer's
+	// status was read. The poll's records carry now; its cadences count
+	// from due, so a printer is polled at a fixed rate however long each
+	// poll took or waited for its turn.
+	due, now time.Time
 
 	newIdent  *deviceapi.Identity // read during this poll
 	identSent bool
@@ -37,11 +42,13 @@ func (r *pollRun) commit(st *printerState) {
 	if r.status != nil {
 		st.lastStatus, st.lastSent = *r.status, r.now
 	}
+	// Counted from when the poll was due, as the next poll is: so the
+	// feeds are due again by the time it starts.
 	if r.readEvents {
-		st.eventsDue = r.now.Add(r.p.opts.EventInterval)
+		st.eventsDue = r.due.Add(r.p.opts.EventInterval)
 	}
 	if r.readFeeds {
-		st.feedsDue = r.now.Add(r.p.opts.FeedInterval)
+		st.feedsDue = r.due.Add(r.p.opts.FeedInterval)
 	}
 }
 
@@ -49,6 +56,13 @@ func (r *pollRun) commit(st *printerState) {
 // dialling a new one when the address or the pin changed. Every poll
 // resolves the name again (R-ARCH-7), so a printer whose IP address changed
 // is found at the new one.
+//
+// The Device keeps its connection from one poll to the next (a TLS
+// handshake costs more than the poll it opens), and only while both stay
+// the same: a connection is to one address, and its peer was checked
+// against the pin when it was opened. So a new address or a new pin closes
+// the old Device's connections before the new Device dials, and every new
+// connection is checked against the pin again.
 func (p *Poller) device(ctx context.Context, st *printerState, pr Printer) (Device, string, error) {
 	addr, err := p.resolve(ctx, pr.Address, st.devAddr)
 	if err != nil {
@@ -58,10 +72,26 @@ func (p *Poller) device(ctx context.Context, st *printerState, pr Printer) (Devi
 		if st.dev != nil && st.devAddr != addr {
 			p.log.Info("printer address changed", "printer", pr.ID, "address", pr.Address, "from", st.devAddr, "to", addr)
 		}
+		st.hangUp()
 		st.dev, st.devAddr, st.devPin = p.dial(addr, pr.Fingerprint), addr, pr.Fingerprint
 		st.contacted = false
 	}
 	return st.dev, addr, nil
+}
+
+// hangUp closes the connections the printer's Device keeps for the next
+// poll. The caller holds st.mu.
+func (st *printerState) hangUp() {
+	if st.dev != nil {
+		closeIdle(st.dev)
+	}
+}
+
+// closeIdle closes the connections a Device kept for reuse.
+func closeIdle(dev Device) {
+	if c, ok := dev.(idleCloser); ok {
+		c.CloseIdleConnections()
+	}
 }
 
 // resolve turns "host:port" into "ip:port". An IP address is taken as it
@@ -96,26 +126,24 @@ func (p *Poller) resolve(ctx context.Context, address, prev string) (string, err
 	return join(ips[0]), nil
 }
 
-// closeIdle closes the connections a Device kept for reuse.
-func closeIdle(dev Device) {
-	if c, ok := dev.(idleCloser); ok {
-		c.CloseIdleConnections()
-	}
-}
-
 // poll talks to the printer and gathers what Poll stores. It fails when
 // the printer cannot be talked to or its identity or status is refused;
 // a refused feed or snapshot is noted in run.problems and the rest kept.
 func (p *Poller) poll(ctx context.Context, st *printerState, pr Printer) (*pollRun, error) {
+	// Due when scheduled, unless late by a whole interval (or never
+	// scheduled): then the rate starts over from now.
+	due := p.opts.Clock.Now()
+	if at := st.nextAttempt; !at.After(due) && due.Sub(at) < p.opts.Interval {
+		due = at
+	}
 	dev, addr, err := p.device(ctx, st, pr)
 	if err != nil {
 		return nil, err
 	}
-	defer closeIdle(dev)
 	if err := p.loadNames(ctx); err != nil {
 		return nil, err
 	}
-	r := &pollRun{p: p, st: st, pr: pr, dev: dev, outcomes: map[string]map[string]fleet.PartOutcome{}}
+	r := &pollRun{p: p, st: st, pr: pr, dev: dev, due: due, outcomes: map[string]map[string]fleet.PartOutcome{}}
 
 	if !st.contacted {
 		if err := r.readIdentity(ctx); err != nil {
@@ -553,6 +581,7 @@ func (p *Poller) RequestLogs(ctx context.Context, printerID int64, kind fleet.Lo
 	st := p.state(pr.ID)
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	defer p.wrote(st) // the log's cursor moves
 	p.count(func(s *PollStats) { s.LogRequests++ })
 
 	pctx, cancel := context.WithTimeout(ctx, p.opts.Timeout)
@@ -562,11 +591,11 @@ func (p *Poller) RequestLogs(ctx context.Context, printerID int64, kind fleet.Lo
 		p.count(func(s *PollStats) { s.PollErrors[classify(err)]++ })
 		return 0, fmt.Errorf("request log %s of %s: %w", kind, pr.Address, err)
 	}
-	defer closeIdle(dev)
 	if !st.contacted {
 		st.identity = *pr.Identity // the printer's ID for the records; the next poll checks it
 	}
-	r := &pollRun{p: p, st: st, pr: pr, dev: dev, now: p.opts.Clock.Now(), identSent: true}
+	now := p.opts.Clock.Now()
+	r := &pollRun{p: p, st: st, pr: pr, dev: dev, due: now, now: now, identSent: true}
 	// The identity was read by a poll; a new instance is for the next poll to notice.
 	r.newIdent = &st.identity
 	name := "logs/" + string(kind)

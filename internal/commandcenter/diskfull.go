@@ -13,11 +13,6 @@ import (
 // local UI shows on every page and the metrics as a failing append, until
 // a poll is stored again; the poller retries with backoff meanwhile.
 
-// storePoll stores a successful poll (observe) and keeps the outbox health.
-func (s *Store) storePoll(ctx context.Context, id int64, o Observation, recs []fleet.Record) error {
-	return s.ob.Stored(s.Observe(ctx, id, o, recs), o.Seen)
-}
-
 // storeLogs stores a read of a device log (readLogs) and keeps the outbox
 // health.
 func (s *Store) storeLogs(ctx context.Context, id int64, kind fleet.LogKind, pos FeedPosition, seen time.Time, gaps []fleet.Gap, recs []fleet.Record) error {

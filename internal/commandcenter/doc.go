@@ -10,7 +10,10 @@
 //
 // The parts are independent actors, each with Run(ctx) error:
 //
-//	Poller    printers → Store (local state + outbox), one goroutine per printer
+//	Poller    printers → Store (local state + outbox), one goroutine per printer,
+//	          a bounded number of polls in flight, each printer's connection
+//	          kept while its address and pin hold, polls ending together
+//	          committed together
 //	Uploader  outbox → Cloud, acknowledged records deleted, attempts logged in Store
 //
 // Poller and Uploader also expose PollOnce and UploadOnce so tests (and

@@ -32,8 +32,9 @@ type Device interface {
 }
 
 // idleCloser is a Device that keeps connections alive between calls. The
-// poller closes them after every poll, so the next poll dials again and a
-// connection never outlives a change of the printer's address.
+// poller keeps a printer's connection from one poll to the next, and closes
+// it when the printer's address or pin changes, after a failed poll and
+// when it stops polling the printer (see Poller.device).
 type idleCloser interface {
 	CloseIdleConnections()
 }
@@ -72,6 +73,13 @@ type PollerOptions struct {
 	// MaxPages bounds the pages read from one feed in one poll, so one
 	// chatty printer cannot starve the rest; 0 → 20.
 	MaxPages int
+	// MaxConcurrent bounds the polls Run has in flight at once; more wait
+	// their turn. 0 → 64: a poll spends most of its time waiting for the
+	// printer and for the disk (its commit), so 2,000 printers every 5 s,
+	// 400 polls a second at 50–150 ms each on a busy machine, need 20–60
+	// in flight; few enough that a site of thousands of printers, all due
+	// at once after a start, does not open thousands of connections at once.
+	MaxConcurrent int
 	// Retention is how long the local history (events, jobs, snapshots,
 	// gaps) is kept; 0 → 30 days.
 	Retention time.Duration
@@ -87,6 +95,7 @@ const (
 	layerPageSize    = 1000
 	logPageSize      = 1000
 	defaultMaxPages  = 20
+	defaultMaxPolls  = 64
 	defaultRetention = 30 * 24 * time.Hour
 	pruneEvery       = time.Hour
 )
@@ -103,6 +112,26 @@ type Poller struct {
 	secret    []byte                  // the site secret, once read
 	nextPrune time.Time
 	stats     PollStats
+
+	// slots bounds the polls Run has in flight (MaxConcurrent).
+	slots chan struct{}
+	// commits groups the commits of polls that end together (pollcommit.go).
+	commits *pollCommits
+
+	// Run lists every printer each interval; a printer's poll takes its
+	// row from the latest list (listed, read when writes stood at
+	// listedWrites) instead of reading it again, unless the poller wrote
+	// the row since (printerState.wrote > listedWrites). writes counts the
+	// poller's writes of printer rows. At a thousand printers reading each
+	// row again before its poll cost more than the poll's HTTP.
+	writes       atomic.Uint64
+	listed       map[int64]Printer
+	listedWrites uint64
+	// polled, if set, learns of each successful poll how late it began
+	// (after it was due) and how long it took, from resolving the
+	// printer's address to committing its records: a seam for the
+	// benchmarks.
+	polled func(id int64, late, took time.Duration)
 
 	// names are the site's private names, scrubbed from every record
 	// (scrub.go); loaded from the store on the first poll.
@@ -129,6 +158,10 @@ type printerState struct {
 
 	failures    int
 	nextAttempt time.Time
+
+	// wrote is Poller.writes after the poller last wrote this printer's
+	// row (a poll or a log request, stored or failed).
+	wrote uint64
 }
 
 // NewPoller returns a poller over the printers in st, reaching them with dial.
@@ -154,6 +187,9 @@ func NewPoller(st *Store, dial Dialer, opts PollerOptions) *Poller {
 	if opts.MaxPages <= 0 {
 		opts.MaxPages = defaultMaxPages
 	}
+	if opts.MaxConcurrent <= 0 {
+		opts.MaxConcurrent = defaultMaxPolls
+	}
 	if opts.Retention <= 0 {
 		opts.Retention = defaultRetention
 	}
@@ -168,7 +204,8 @@ func NewPoller(st *Store, dial Dialer, opts PollerOptions) *Poller {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Poller{st: st, dial: dial, opts: opts, log: log.With("component", "poller"), states: map[int64]*printerState{},
-		stats: newPollStats(), names: privacy.NewNames(privateNameLimit)}
+		stats: newPollStats(), names: privacy.NewNames(privateNameLimit), slots: make(chan struct{}, opts.MaxConcurrent),
+		commits: &pollCommits{st: st}}
 }
 
 func (p *Poller) state(id int64) *printerState {
@@ -191,12 +228,16 @@ func (p *Poller) Run(ctx context.Context) error {
 	defer wg.Wait()
 	var mu sync.Mutex
 	running := map[int64]bool{}
-	t := time.NewTicker(p.opts.Interval)
+	t := time.NewTicker(clock.Wall(p.opts.Clock, p.opts.Interval))
 	defer t.Stop()
 	for {
+		writes := p.writes.Load()
 		printers, err := p.st.Printers(ctx)
 		if err != nil && ctx.Err() == nil {
 			p.log.Error("list printers", "err", err)
+		}
+		if err == nil {
+			p.list(printers, writes)
 		}
 		if err := p.prune(ctx); err != nil && ctx.Err() == nil {
 			p.log.Error("prune local history", "err", err)
@@ -225,11 +266,19 @@ func (p *Poller) Run(ctx context.Context) error {
 	}
 }
 
-// runPrinter polls one printer until ctx is done or its certificate changed.
+// runPrinter polls one printer until ctx is done or its certificate changed,
+// at most MaxConcurrent printers at a time.
 func (p *Poller) runPrinter(ctx context.Context, id int64) {
 	log := p.log.With("printer", id)
+	defer func() {
+		// Polling this printer stops: its connection is not needed any more.
+		st := p.state(id)
+		st.mu.Lock()
+		st.hangUp()
+		st.mu.Unlock()
+	}()
 	for {
-		pr, err := p.st.printer(ctx, id)
+		pr, err := p.printerToPoll(ctx, id)
 		if err != nil {
 			if ctx.Err() == nil {
 				log.Error("read printer", "err", err)
@@ -240,14 +289,21 @@ func (p *Poller) runPrinter(ctx context.Context, id int64) {
 			log.Warn("collection stopped", "address", pr.Address, "reason", pr.LastError)
 			return
 		}
-		if err := p.Poll(ctx, pr); err != nil && ctx.Err() == nil {
+		select {
+		case p.slots <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		err = p.Poll(ctx, pr)
+		<-p.slots
+		if err != nil && ctx.Err() == nil {
 			log.Warn("poll failed", "address", pr.Address, "kind", classify(err), "err", err)
 		}
 		st := p.state(id)
 		st.mu.Lock()
 		wait := st.nextAttempt.Sub(p.opts.Clock.Now())
 		st.mu.Unlock()
-		wait = max(wait, time.Millisecond)
+		wait = max(clock.Wall(p.opts.Clock, wait), time.Millisecond)
 		timer := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -257,6 +313,44 @@ func (p *Poller) runPrinter(ctx context.Context, id int64) {
 		}
 	}
 }
+
+// list keeps the printers Run listed, read when the poller's writes stood at
+// writes.
+func (p *Poller) list(printers []Printer, writes uint64) {
+	rows := make(map[int64]Printer, len(printers))
+	for _, pr := range printers {
+		rows[pr.ID] = pr
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.listed, p.listedWrites = rows, writes
+}
+
+// printerToPoll returns printer id's row as the next poll starts from: as
+// Run listed it, if the poller has not written the row since; else read
+// again. So cursors never go back to before a stored poll, and changes
+// made outside the poller (a re-pin, a removal) are seen within an
+// interval.
+func (p *Poller) printerToPoll(ctx context.Context, id int64) (Printer, error) {
+	p.mu.Lock()
+	pr, ok := p.listed[id]
+	writes := p.listedWrites
+	p.mu.Unlock()
+	if ok {
+		st := p.state(id)
+		st.mu.Lock()
+		fresh := st.wrote <= writes
+		st.mu.Unlock()
+		if fresh {
+			return pr, nil
+		}
+	}
+	return p.st.printer(ctx, id)
+}
+
+// wrote notes that the poller wrote (or may have written) st's printer
+// row. The caller holds st.mu.
+func (p *Poller) wrote(st *printerState) { st.wrote = p.writes.Add(1) }
 
 // PollOnce polls, one after the other, every printer that is due: not
 // stopped by a changed certificate and not waiting out a backoff. It prunes
@@ -310,7 +404,8 @@ func (p *Poller) prune(ctx context.Context) error {
 // Poll polls one printer once: it stores the printer's state and local
 // history and appends the records that leave the site, or records why it
 // could not. After a failure the printer is due again after an exponential
-// backoff (capped at a minute), after a success after the poll interval.
+// backoff (capped at a minute), after a success an interval after the poll
+// was due (see pollRun.due).
 // A poll whose printer answered but sent something refused (garbage, a
 // body too large, a cursor going backwards) stores the rest, marks the
 // printer CollectionBadInput and returns the refusal.
@@ -318,20 +413,27 @@ func (p *Poller) Poll(ctx context.Context, pr Printer) error {
 	st := p.state(pr.ID)
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	defer p.wrote(st) // stored or failed, the row changed
 	p.count(func(s *PollStats) { s.Polls++ })
 
 	// The timeout bounds the talk with the printer; storing the outcome
 	// afterwards uses ctx, so a poll that timed out is still recorded.
+	began := p.opts.Clock.Now()
 	pctx, cancel := context.WithTimeout(ctx, p.opts.Timeout)
 	run, err := p.poll(pctx, st, pr)
 	cancel()
 	if err == nil {
-		err = p.st.storePoll(ctx, pr.ID, run.obs, run.recs)
+		err = p.commits.store(ctx, pr.ID, run.obs, run.recs)
+	}
+	if err == nil && p.polled != nil {
+		p.polled(pr.ID, began.Sub(run.due), p.opts.Clock.Now().Sub(began))
 	}
 	now := p.opts.Clock.Now()
 	if err == nil {
+		// The next poll is due an interval after this one was, so a
+		// printer is polled at the interval, not the interval plus a poll.
 		st.failures = 0
-		st.nextAttempt = now.Add(p.opts.Interval)
+		st.nextAttempt = run.due.Add(p.opts.Interval)
 		run.commit(st)
 		p.count(func(s *PollStats) {
 			for _, r := range run.recs {
@@ -369,6 +471,9 @@ func (p *Poller) Poll(ctx context.Context, pr Printer) error {
 		}
 		return fmt.Errorf("poll %s: %w", pr.Address, err)
 	}
+	// The next attempt starts on a fresh connection, whatever state this
+	// one was left in.
+	st.hangUp()
 	kind := classify(err)
 	p.count(func(s *PollStats) { s.PollErrors[kind]++ })
 	if errors.Is(err, deviceapi.ErrPinMismatch) {

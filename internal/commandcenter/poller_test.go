@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -714,6 +715,115 @@ func TestPollerRun(t *testing.T) {
 	})
 }
 
+// slowDevice takes a while to answer its status and counts the polls in
+// flight across all devices sharing inFlight.
+type slowDevice struct {
+	*fakeDevice
+	inFlight *flightCounter
+}
+
+type flightCounter struct {
+	mu        sync.Mutex
+	now, most int
+}
+
+func (d slowDevice) Status(ctx context.Context) (deviceapi.Status, error) {
+	c := d.inFlight
+	c.mu.Lock()
+	c.now++
+	c.most = max(c.most, c.now)
+	c.mu.Unlock()
+	time.Sleep(50 * time.Millisecond)
+	c.mu.Lock()
+	c.now--
+	c.mu.Unlock()
+	return d.fakeDevice.Status(ctx)
+}
+
+// Run polls at most MaxConcurrent printers at once; the others wait their
+// turn and are polled all the same.
+func TestPollerRunBoundsConcurrentPolls(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st, _ := openStore(t)
+		var flights flightCounter
+		devs := map[string]Device{}
+		for i := range 6 {
+			addr := fmt.Sprintf("printer-%d:8443", i)
+			devs[addr] = slowDevice{fakeDevice: newFakeDevice(fleet.PrinterID(fmt.Sprintf("printer-000%d", i))), inFlight: &flights}
+			if _, err := st.AddPrinter(t.Context(), addr, fpA, time.Now()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		p := NewPoller(st, func(addr string, _ deviceapi.Fingerprint) Device { return devs[addr] },
+			PollerOptions{Interval: time.Second, MaxConcurrent: 2, Resolver: sameNames{}})
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error)
+		go func() { done <- p.Run(ctx) }()
+		elapse(500 * time.Millisecond)
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("Run() = %v", err)
+		}
+		if flights.most != 2 {
+			t.Errorf("at most %d polls in flight, want 2", flights.most)
+		}
+		ps, err := st.Printers(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, pr := range ps {
+			if pr.State != CollectionOK {
+				t.Errorf("printer %s: state %q (%s), want ok", pr.Address, pr.State, pr.LastError)
+			}
+		}
+	})
+}
+
+// ratedDevice takes 300 ms to answer its status and counts its event reads.
+type ratedDevice struct {
+	*fakeDevice
+	eventReads atomic.Int64
+}
+
+func (d *ratedDevice) Status(ctx context.Context) (deviceapi.Status, error) {
+	time.Sleep(300 * time.Millisecond)
+	return d.fakeDevice.Status(ctx)
+}
+
+func (d *ratedDevice) Events(ctx context.Context, after uint64, limit int) (deviceapi.EventPage, error) {
+	d.eventReads.Add(1)
+	return d.fakeDevice.Events(ctx, after, limit)
+}
+
+// Run polls a printer at the interval, not the interval plus the time a
+// poll takes: a 300 ms poll every second makes ten polls in ten seconds,
+// each reading the events, not eight.
+func TestPollerRunKeepsTheRate(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st, _ := openStore(t)
+		dev := &ratedDevice{fakeDevice: newFakeDevice("printer-000a")}
+		if _, err := st.AddPrinter(t.Context(), "printer-a:8443", fpA, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		p := NewPoller(st, func(string, deviceapi.Fingerprint) Device { return dev },
+			PollerOptions{Interval: time.Second, Resolver: sameNames{}})
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error)
+		go func() { done <- p.Run(ctx) }()
+		elapse(9*time.Second + 500*time.Millisecond)
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("Run() = %v", err)
+		}
+		if got := p.Stats().Polls; got != 10 {
+			t.Errorf("%d polls in 9.5 s at an interval of 1 s, each taking 300 ms; want 10", got)
+		}
+		if got := dev.eventReads.Load(); got != 10 {
+			t.Errorf("events read %d times in 10 polls, want every time", got)
+		}
+	})
+}
+
 // blockingDevice answers nothing until its context ends.
 type blockingDevice struct{ fakeDevice }
 
@@ -774,5 +884,49 @@ func TestPollerStoresIdentityAfterStoreFailure(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"identity", "counters", "consumables", "status:idle"}, kinds(f.drain(t))); diff != "" {
 		t.Errorf("records after the store recovered (-want +got):\n%s", diff)
+	}
+}
+
+// A poll starts from the row Run listed only if the poller has not written
+// that row since the list was read; otherwise from the row read again, so
+// a cursor never goes back behind a stored poll.
+func TestPollerPrinterToPoll(t *testing.T) {
+	f := newPollerFixture(t)
+	dev, pr := f.add(t, "printer-a:8443", "printer-000a")
+	dev.addEvents(1, 2)
+	listed := func(note string) {
+		rows, err := f.st.Printers(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows[0].Address = note // tells the listed row from the stored one
+		f.p.list(rows, f.p.writes.Load())
+	}
+
+	listed("listed before the poll")
+	if err := f.p.Poll(t.Context(), pr); err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.p.printerToPoll(t.Context(), pr.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Address != pr.Address || got.EventCursor != 2 {
+		t.Errorf("after a poll stored since the list: row at %q with event cursor %d, want the stored row at %q with cursor 2",
+			got.Address, got.EventCursor, pr.Address)
+	}
+
+	listed("listed after the poll")
+	if got, err = f.p.printerToPoll(t.Context(), pr.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got.Address != "listed after the poll" || got.EventCursor != 2 {
+		t.Errorf("list read after the last poll: row at %q with cursor %d, want the listed row with cursor 2", got.Address, got.EventCursor)
+	}
+
+	// A printer no longer listed (removed, or added since) is read.
+	f.p.list(nil, f.p.writes.Load())
+	if got, err = f.p.printerToPoll(t.Context(), pr.ID); err != nil || got.Address != pr.Address {
+		t.Errorf("printer not listed: row at %q, %v; want the stored row", got.Address, err)
 	}
 }

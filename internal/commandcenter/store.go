@@ -277,53 +277,55 @@ type PollProblem struct {
 // covers (and the other way round). The poller calls it; the local UI's
 // tests use it to set the scene.
 func (s *Store) Observe(ctx context.Context, id int64, o Observation, recs []fleet.Record) error {
+	if err := s.inTx(ctx, func(tx *sql.Tx) error { return observeTx(ctx, tx, id, o, recs) }); err != nil {
+		return fmt.Errorf("store poll of printer %d: %w", id, err)
+	}
+	return nil
+}
+
+// observeTx is Observe within tx.
+func observeTx(ctx context.Context, tx *sql.Tx, id int64, o Observation, recs []fleet.Record) error {
 	status, err := json.Marshal(o.Status)
 	if err != nil {
-		return fmt.Errorf("store poll of printer %d: %w", id, err)
+		return err
 	}
 	seen := sqlitedb.FormatTime(o.Seen)
 	state, msg, kind, errAt := CollectionOK, "", PollErrorKind(""), ""
 	if o.Problem != nil {
 		state, msg, kind, errAt = CollectionBadInput, o.Problem.Msg, o.Problem.Kind, seen
 	}
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE printers SET status = ?, instance = ?, event_cursor = ?,
-			jobs_instance = ?, jobs_cursor = ?, layers_instance = ?, layers_cursor = ?,
-			snapshot_at = CASE WHEN ? = '' THEN snapshot_at ELSE ? END, resolved_address = ?,
-			state_since = CASE WHEN state = ? THEN state_since ELSE ? END, state = ?,
-			last_error = ?, error_kind = ?, last_error_at = ?, last_seen = ? WHERE id = ?`,
-			string(status), o.Instance, int64(o.Cursor),
-			o.Jobs.Instance, int64(o.Jobs.Cursor), o.Layers.Instance, int64(o.Layers.Cursor),
-			sqlitedb.FormatTime(o.Snapshot), sqlitedb.FormatTime(o.Snapshot), o.Resolved,
-			string(state), seen, string(state), msg, string(kind), errAt, seen, id)
+	res, err := tx.ExecContext(ctx, `UPDATE printers SET status = ?, instance = ?, event_cursor = ?,
+		jobs_instance = ?, jobs_cursor = ?, layers_instance = ?, layers_cursor = ?,
+		snapshot_at = CASE WHEN ? = '' THEN snapshot_at ELSE ? END, resolved_address = ?,
+		state_since = CASE WHEN state = ? THEN state_since ELSE ? END, state = ?,
+		last_error = ?, error_kind = ?, last_error_at = ?, last_seen = ? WHERE id = ?`,
+		string(status), o.Instance, int64(o.Cursor),
+		o.Jobs.Instance, int64(o.Jobs.Cursor), o.Layers.Instance, int64(o.Layers.Cursor),
+		sqlitedb.FormatTime(o.Snapshot), sqlitedb.FormatTime(o.Snapshot), o.Resolved,
+		string(state), seen, string(state), msg, string(kind), errAt, seen, id)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return fleet.ErrNotFound
+	}
+	if o.Identity != nil {
+		ident, err := json.Marshal(o.Identity)
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return fleet.ErrNotFound
-		}
-		if o.Identity != nil {
-			ident, err := json.Marshal(o.Identity)
-			if err != nil {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, `UPDATE printers SET identity = ?, printer_id = ?, name = ?, model = ?,
-				firmware = ? WHERE id = ?`, string(ident), string(o.Identity.PrinterID), o.Identity.Name,
-				o.Identity.Model, o.Identity.Firmware, id); err != nil {
-				return err
-			}
-		}
-		if err := writeHistory(ctx, tx, id, o.Seen, o.History); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE printers SET identity = ?, printer_id = ?, name = ?, model = ?,
+			firmware = ? WHERE id = ?`, string(ident), string(o.Identity.PrinterID), o.Identity.Name,
+			o.Identity.Model, o.Identity.Firmware, id); err != nil {
 			return err
 		}
-		return outbox.AppendTx(ctx, tx, recs)
-	})
-	if err != nil {
-		return fmt.Errorf("store poll of printer %d: %w", id, err)
 	}
-	return nil
+	if err := writeHistory(ctx, tx, id, o.Seen, o.History); err != nil {
+		return err
+	}
+	return outbox.AppendTx(ctx, tx, recs)
 }
 
 // MarkFailed records a failed poll of no particular kind (see markFailure).

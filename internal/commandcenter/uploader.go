@@ -273,7 +273,7 @@ func (u *Uploader) Run(ctx context.Context) error {
 		if wait <= 0 {
 			continue
 		}
-		t := time.NewTimer(wait)
+		t := time.NewTimer(clock.Wall(u.opts.Clock, wait))
 		select {
 		case <-ctx.Done():
 			t.Stop()

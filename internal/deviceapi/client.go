@@ -117,7 +117,10 @@ type Client struct {
 // NewClient returns a client for the printer at addr ("host:port") whose
 // certificate has fingerprint pin. The host name is resolved again for every
 // new connection, so a printer whose address changed is found again
-// (R-ARCH-7); idle connections are kept alive for a while.
+// (R-ARCH-7). The connection is kept alive between calls (90 s idle at
+// most): its peer was checked against pin when it was opened, so it may
+// serve the next poll; the caller closes it (CloseIdleConnections) when
+// the printer's address or pin changes.
 func NewClient(addr string, pin Fingerprint, opts ClientOptions) *Client {
 	if opts.Timeout <= 0 {
 		opts.Timeout = defaultClientTimeout

@@ -17,7 +17,7 @@ import (
 
 // startCloud opens a cloud node in dir on listen ("" → any free loopback
 // port) and runs it until the test ends or the actor is stopped.
-func startCloud(t *testing.T, dir, listen string) (*cloud.Node, *wait.Running) {
+func startCloud(t testing.TB, dir, listen string) (*cloud.Node, *wait.Running) {
 	t.Helper()
 	// The tests' printers run on accelerated clocks (an hour a second):
 	// their records are soon dated days ahead of the cloud's clock, which
@@ -32,7 +32,7 @@ func startCloud(t *testing.T, dir, listen string) (*cloud.Node, *wait.Running) {
 // startPrinter serves a virtual printer's device API on a free loopback
 // port until the test ends, and returns its address. The printer pairs the
 // Command Centers whose fingerprints are given.
-func startPrinter(t *testing.T, opts printer.Options, pair ...deviceapi.Fingerprint) string {
+func startPrinter(t testing.TB, opts printer.Options, pair ...deviceapi.Fingerprint) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -95,7 +95,7 @@ func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 // ccFingerprint is the fingerprint of the Command Center that will keep its
 // data in dir, for its printers to pair before it starts.
-func ccFingerprint(t *testing.T, dir string) deviceapi.Fingerprint {
+func ccFingerprint(t testing.TB, dir string) deviceapi.Fingerprint {
 	t.Helper()
 	fp, err := Fingerprint(dir, time.Now())
 	if err != nil {

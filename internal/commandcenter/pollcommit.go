@@ -1,0 +1,110 @@
+package commandcenter
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"sync"
+
+	"github.com/fusionfleet/fusionfleet/internal/fleet"
+)
+
+// Polls that end at the same time share one transaction (group commit).
+// Every poll is committed durably before Poll returns, and committing costs
+// about the same whether it carries one printer's poll or thirty: the
+// write-ahead log is synced once. Run has up to MaxConcurrent polls in
+// flight, so at a few hundred printers their commits, one each, would take
+// most of the poller's time and queue for the one writer; grouped, they
+// cost a fraction and wait less. Each poll keeps its own savepoint, so one
+// refused (its printer deleted meanwhile, say) fails that poll only.
+
+// pollCommits queues the polls waiting to be committed. The first caller to
+// find no commit under way leads: it commits everything queued, its own
+// poll included, then hands the lead to the first poll queued meanwhile.
+type pollCommits struct {
+	st *Store
+
+	mu      sync.Mutex
+	queue   []*pollCommit
+	leading bool
+}
+
+// pollCommit is one poll's results waiting to be committed.
+type pollCommit struct {
+	id   int64
+	obs  Observation
+	recs []fleet.Record
+	done chan pollCommitted // buffered: the leader never blocks
+}
+
+// pollCommitted is a poll's outcome, or the order to lead the next group.
+type pollCommitted struct {
+	err  error
+	lead bool
+}
+
+// store commits one poll's results with those of the polls ending at the
+// same time, and returns this poll's outcome once it is durable (or not).
+func (c *pollCommits) store(ctx context.Context, id int64, o Observation, recs []fleet.Record) error {
+	req := &pollCommit{id: id, obs: o, recs: recs, done: make(chan pollCommitted, 1)}
+	c.mu.Lock()
+	c.queue = append(c.queue, req)
+	lead := !c.leading
+	c.leading = true
+	c.mu.Unlock()
+	if !lead {
+		res := <-req.done
+		if !res.lead {
+			return res.err
+		}
+	}
+	c.mu.Lock()
+	group := c.queue
+	c.queue = nil
+	c.mu.Unlock()
+	c.st.storePolls(ctx, group)
+	c.mu.Lock()
+	if len(c.queue) > 0 {
+		c.queue[0].done <- pollCommitted{lead: true}
+	} else {
+		c.leading = false
+	}
+	c.mu.Unlock()
+	return (<-req.done).err
+}
+
+// storePolls stores every poll of group (as Observe) in one transaction,
+// each in a savepoint of its own, and tells each its outcome. The outbox
+// health follows each outcome (Outbox.Stored): a full disk pauses
+// collection, a poll stored clears it.
+func (s *Store) storePolls(ctx context.Context, group []*pollCommit) {
+	// One poller's cancellation must not fail the others' polls.
+	ctx = context.WithoutCancel(ctx)
+	errs := make([]error, len(group))
+	if len(group) == 1 {
+		errs[0] = s.Observe(ctx, group[0].id, group[0].obs, group[0].recs)
+	} else if err := s.inTx(ctx, func(tx *sql.Tx) error {
+		for i, req := range group {
+			if _, err := tx.ExecContext(ctx, `SAVEPOINT poll`); err != nil {
+				return err
+			}
+			if err := observeTx(ctx, tx, req.id, req.obs, req.recs); err != nil {
+				errs[i] = fmt.Errorf("store poll of printer %d: %w", req.id, err)
+				if _, err := tx.ExecContext(ctx, `ROLLBACK TO poll`); err != nil {
+					return err
+				}
+			}
+			if _, err := tx.ExecContext(ctx, `RELEASE poll`); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		for i, req := range group {
+			errs[i] = fmt.Errorf("store poll of printer %d: %w", req.id, err)
+		}
+	}
+	for i, req := range group {
+		req.done <- pollCommitted{err: s.ob.Stored(errs[i], req.obs.Seen)}
+	}
+}
