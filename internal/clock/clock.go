@@ -47,12 +47,14 @@ func (s *Scaled) Now() time.Time {
 // Factor returns how many times faster than real time the clock runs.
 func (s *Scaled) Factor() float64 { return s.factor }
 
-// Wall returns how long d of c's time lasts in real time: d itself, or d
-// divided by the factor of a clock running faster than real time (such as
-// Scaled). Loops that wait for their clock's time to come use it for their
-// timers, so that they keep their cadence in the clock's time.
+// Wall returns how long d of c's time lasts in real time: d divided by the
+// factor of a Scaled clock, else d itself. Loops that wait for their
+// clock's time to come use it for their timers, so that they keep their
+// cadence in the clock's time. The demo's clock (Demo) is left alone: its
+// speed changes while it fills the past, and the demo gives its loops
+// intervals in real time.
 func Wall(c Clock, d time.Duration) time.Duration {
-	if s, ok := c.(interface{ Factor() float64 }); ok && s.Factor() > 0 {
+	if s, ok := c.(*Scaled); ok && s.Factor() > 0 {
 		return time.Duration(float64(d) / s.Factor())
 	}
 	return d

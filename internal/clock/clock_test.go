@@ -101,6 +101,8 @@ func TestWall(t *testing.T) {
 		{"manual", NewManual(time.Time{}), 5 * time.Second, 5 * time.Second},
 		{"scaled 60x", NewScaled(60), 5 * time.Minute, 5 * time.Second},
 		{"scaled 0.5x", NewScaled(0.5), time.Second, 2 * time.Second},
+		// The demo's loops are given real-time intervals.
+		{"demo", NewDemo(time.Now().Add(-time.Hour), 86400, 60), 5 * time.Second, 5 * time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
