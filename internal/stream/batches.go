@@ -47,15 +47,7 @@ type Batch struct {
 func (s *Stream) ConsumeBatches(ctx context.Context, durable string, limit Batch, fn func(ctx context.Context, data [][]byte) []error) error {
 	size := min(1000, cmp.Or(max(0, limit.Messages), 32))
 	budget := float64(cmp.Or(max(0, limit.Bytes), 1<<20))
-	cons, err := s.js.CreateOrUpdateConsumer(ctx, s.name, jetstream.ConsumerConfig{
-		Durable:       durable,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       s.ackWait,
-		MaxAckPending: pendingPerNode * size,
-		MaxDeliver:    -1,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-		FilterSubject: s.subject,
-	})
+	cons, err := s.durable(ctx, durable, pendingPerNode*size)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil

@@ -272,15 +272,7 @@ func (s *Stream) Ready(ctx context.Context) error {
 // after a delay when fn fails. Cloud nodes that run Consume with the same
 // durable share the work.
 func (s *Stream) Consume(ctx context.Context, durable string, fn func(ctx context.Context, data []byte) error) error {
-	cons, err := s.js.CreateOrUpdateConsumer(ctx, s.name, jetstream.ConsumerConfig{
-		Durable:       durable,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       s.ackWait,
-		MaxAckPending: 1, // strict order: the next message waits for this one's ack
-		MaxDeliver:    -1,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-		FilterSubject: s.subject,
-	})
+	cons, err := s.durable(ctx, durable, 1) // strict order: the next message waits for this one's ack
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil
@@ -465,4 +457,19 @@ func (s *Stream) shutdownServer() {
 		s.srv.Shutdown()
 		s.srv.WaitForShutdown()
 	}
+}
+
+// durable creates or updates the durable consumer of the stream's subject
+// that every node running it shares: explicit acks, redelivered for ever,
+// at most maxAckPending messages unacknowledged.
+func (s *Stream) durable(ctx context.Context, name string, maxAckPending int) (jetstream.Consumer, error) {
+	return s.js.CreateOrUpdateConsumer(ctx, s.name, jetstream.ConsumerConfig{
+		Durable:       name,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       s.ackWait,
+		MaxAckPending: maxAckPending,
+		MaxDeliver:    -1,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		FilterSubject: s.subject,
+	})
 }
