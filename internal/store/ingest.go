@@ -150,26 +150,21 @@ func (d *DB) applyEnvelope(ctx context.Context, tx *txn, env fleet.Envelope) (ap
 	}
 	slices.SortStableFunc(observed, func(a, b fleet.Record) int { return cmp.Compare(a.Seq, b.Seq) })
 	seen := map[fleet.PrinterID]fleet.Record{}
-	for _, rec := range observed {
-		if r, ok := seen[rec.PrinterID]; !ok || newerOfGateway(r, rec) {
-			seen[rec.PrinterID] = rec
-		}
-	}
-	if err := ensurePrinters(ctx, tx, env, keys, seen); err != nil {
-		// The cache may have sent records to a printer's old site: the
-		// retry reads the places afresh.
-		d.places.forget(env.OrgID)
-		return 0, nil, placeSeen{}, err
-	}
 	// The earliest observation of each printer moves its first_seen back
 	// (utilisation counts a printer's time from then).
 	first := map[fleet.PrinterID]time.Time{}
 	for _, rec := range observed {
+		if r, ok := seen[rec.PrinterID]; !ok || newerOfGateway(r, rec) {
+			seen[rec.PrinterID] = rec
+		}
 		if f, ok := first[rec.PrinterID]; !ok || rec.Time.Before(f) {
 			first[rec.PrinterID] = rec.Time
 		}
 	}
-	if err := noteFirstSeen(ctx, tx, first); err != nil {
+	if err := ensurePrinters(ctx, tx, env, keys, seen, first); err != nil {
+		// The cache may have sent records to a printer's old site: the
+		// retry reads the places afresh.
+		d.places.forget(env.OrgID)
 		return 0, nil, placeSeen{}, err
 	}
 	touched := kpiTouched{}
@@ -536,25 +531,30 @@ const printerChunk = 500
 // caller has checked that each belongs to the envelope's site, and a
 // printer moved or claimed since (by a concurrent writer on PostgreSQL)
 // fails the call, whose retry refuses its records properly.
-func ensurePrinters(ctx context.Context, tx *txn, env fleet.Envelope, keys printerKeys, seen map[fleet.PrinterID]fleet.Record) error {
+func ensurePrinters(ctx context.Context, tx *txn, env fleet.Envelope, keys printerKeys, seen map[fleet.PrinterID]fleet.Record, first map[fleet.PrinterID]time.Time) error {
 	if len(seen) == 0 {
 		return nil
 	}
 	// In key order, so that concurrent writers on PostgreSQL lock the rows
 	// in one order.
 	for chunk := range slices.Chunk(slices.Sorted(maps.Keys(seen)), printerChunk) {
-		args := make([]any, 0, 7*len(chunk))
+		args := make([]any, 0, 8*len(chunk))
 		for _, p := range chunk {
-			args = append(args, p, keys.device[p], env.OrgID, env.SiteID, nanos(seen[p].Time), env.GatewayID, int64(seen[p].Seq))
+			args = append(args, p, keys.device[p], env.OrgID, env.SiteID, nanos(seen[p].Time), env.GatewayID, int64(seen[p].Seq),
+				max(nanos(first[p]), 0)) // no time says nothing about when the printer was there
 		}
 		newer := newerRecord("printers.seen_gateway", "printers.seen_seq", "printers.last_seen",
 			"excluded.seen_gateway", "excluded.seen_seq", "excluded.last_seen")
 		pick := func(col string) string {
 			return col + ` = CASE WHEN ` + newer + ` THEN excluded.` + col + ` ELSE printers.` + col + ` END`
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO printers (id, device_id, org_id, site_id, last_seen, seen_gateway, seen_seq)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`+strings.Repeat(", (?, ?, ?, ?, ?, ?, ?)", len(chunk)-1)+`
-			ON CONFLICT (id) DO UPDATE SET `+pick("last_seen")+`, `+pick("seen_gateway")+`, `+pick("seen_seq")+`
+		// first_seen moves back to the earliest record so far: records
+		// arrive out of order, history after the present.
+		res, err := tx.ExecContext(ctx, `INSERT INTO printers (id, device_id, org_id, site_id, last_seen, seen_gateway, seen_seq, first_seen)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`+strings.Repeat(", (?, ?, ?, ?, ?, ?, ?, ?)", len(chunk)-1)+`
+			ON CONFLICT (id) DO UPDATE SET `+pick("last_seen")+`, `+pick("seen_gateway")+`, `+pick("seen_seq")+`,
+				first_seen = CASE WHEN excluded.first_seen > 0 AND (printers.first_seen = 0 OR excluded.first_seen < printers.first_seen)
+					THEN excluded.first_seen ELSE printers.first_seen END
 			WHERE printers.org_id = excluded.org_id AND printers.site_id = excluded.site_id
 				AND printers.device_id = excluded.device_id`, args...)
 		if err != nil {
@@ -564,24 +564,6 @@ func ensurePrinters(ctx context.Context, tx *txn, env fleet.Envelope, keys print
 			return err
 		} else if n != int64(len(chunk)) {
 			return fmt.Errorf("printers %v: one was stored or moved by another writer meanwhile", chunk)
-		}
-	}
-	return nil
-}
-
-// noteFirstSeen moves each printer's first_seen back to the time of its
-// earliest record so far: records arrive out of order, history after the
-// present. A statement that finds first_seen already earlier changes
-// nothing.
-func noteFirstSeen(ctx context.Context, tx *txn, first map[fleet.PrinterID]time.Time) error {
-	for _, p := range slices.Sorted(maps.Keys(first)) {
-		at := nanos(first[p])
-		if at <= 0 {
-			continue // no time: says nothing about when the printer was there
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE printers SET first_seen = ? WHERE id = ? AND (first_seen = 0 OR first_seen > ?)`,
-			at, p, at); err != nil {
-			return fmt.Errorf("first seen of %s: %w", p, err)
 		}
 	}
 	return nil
