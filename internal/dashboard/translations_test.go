@@ -16,7 +16,7 @@ import (
 	"testing"
 	"text/template/parse"
 
-	"github.com/fusionfleet/fusionfleet/internal/i18n"
+	"github.com/fusionfleet/fusionfleet/internal/i18n/i18ntest"
 )
 
 // templateMessages returns, by template file, every message literal a
@@ -127,7 +127,7 @@ func goMessages(t *testing.T) map[string][]string {
 			if vs, ok := n.(*ast.ValueSpec); ok {
 				for i, name := range vs.Names {
 					if i < len(vs.Values) {
-						if s, ok := stringLit(vs.Values[i]); ok {
+						if s, ok := i18ntest.StringLit(vs.Values[i]); ok {
 							consts[name.Name] = s
 						}
 					}
@@ -137,7 +137,7 @@ func goMessages(t *testing.T) map[string][]string {
 		})
 	}
 	value := func(e ast.Expr) (string, bool) {
-		if s, ok := stringLit(e); ok {
+		if s, ok := i18ntest.StringLit(e); ok {
 			return s, true
 		}
 		if id, ok := e.(*ast.Ident); ok {
@@ -156,7 +156,7 @@ func goMessages(t *testing.T) map[string][]string {
 		ast.Inspect(f, func(n ast.Node) bool {
 			switch n := n.(type) {
 			case *ast.CallExpr:
-				switch name := funcName(n.Fun); name {
+				switch name := i18ntest.FuncName(n.Fun); name {
 				case "T":
 					if len(n.Args) > 0 {
 						add(n.Args[0])
@@ -176,7 +176,7 @@ func goMessages(t *testing.T) map[string][]string {
 						if kv, ok := e.(*ast.KeyValueExpr); ok {
 							e = kv.Value
 						}
-						if s, ok := stringLit(e); ok {
+						if s, ok := i18ntest.StringLit(e); ok {
 							out[p] = append(out[p], s)
 						}
 					}
@@ -188,53 +188,14 @@ func goMessages(t *testing.T) map[string][]string {
 	return out
 }
 
-func funcName(e ast.Expr) string {
-	switch e := e.(type) {
-	case *ast.Ident:
-		return e.Name
-	case *ast.SelectorExpr:
-		return e.Sel.Name
-	}
-	return ""
-}
-
-func stringLit(e ast.Expr) (string, bool) {
-	lit, ok := e.(*ast.BasicLit)
-	if !ok || lit.Kind != token.STRING {
-		return "", false
-	}
-	s, err := strconv.Unquote(lit.Value)
-	return s, err == nil
-}
-
 // Every message the dashboard's templates translate has a German entry.
 func TestTemplatesTranslated(t *testing.T) {
-	msgs := templateMessages(t)
-	if len(msgs) == 0 {
-		t.Fatal("no translated messages found in the templates")
-	}
-	for f, ms := range msgs {
-		for _, m := range ms {
-			if !i18n.German.Has(m) {
-				t.Errorf("%s: no German for %q", f, m)
-			}
-		}
-	}
+	i18ntest.RequireGerman(t, templateMessages(t))
 }
 
 // Every message the dashboard's Go code shows people has a German entry.
 func TestGoMessagesTranslated(t *testing.T) {
-	msgs := goMessages(t)
-	if len(msgs) == 0 {
-		t.Fatal("no messages found in the Go code")
-	}
-	for f, ms := range msgs {
-		for _, m := range ms {
-			if !i18n.German.Has(m) {
-				t.Errorf("%s: no German for %q", f, m)
-			}
-		}
-	}
+	i18ntest.RequireGerman(t, goMessages(t))
 }
 
 var verb = regexp.MustCompile(`%[-+# 0]*[0-9]*(?:\.[0-9]+)?[a-zA-Z%]`)

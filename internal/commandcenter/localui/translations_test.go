@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"text/template/parse"
@@ -21,6 +20,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/i18n"
+	"github.com/fusionfleet/fusionfleet/internal/i18n/i18ntest"
 )
 
 // templateMessages returns, by template file, every message literal a
@@ -137,7 +137,7 @@ func goMessages(t *testing.T) map[string][]string {
 			t.Fatal(err)
 		}
 		add := func(e ast.Expr) {
-			if s, ok := stringLit(e); ok && s != "" {
+			if s, ok := i18ntest.StringLit(e); ok && s != "" {
 				out[p] = append(out[p], s)
 			}
 		}
@@ -146,7 +146,7 @@ func goMessages(t *testing.T) map[string][]string {
 			if !ok {
 				return true
 			}
-			switch funcName(call.Fun) {
+			switch i18ntest.FuncName(call.Fun) {
 			case "T":
 				if len(call.Args) > 0 {
 					add(call.Args[0])
@@ -162,54 +162,15 @@ func goMessages(t *testing.T) map[string][]string {
 	return out
 }
 
-func funcName(e ast.Expr) string {
-	switch e := e.(type) {
-	case *ast.Ident:
-		return e.Name
-	case *ast.SelectorExpr:
-		return e.Sel.Name
-	}
-	return ""
-}
-
-func stringLit(e ast.Expr) (string, bool) {
-	lit, ok := e.(*ast.BasicLit)
-	if !ok || lit.Kind != token.STRING {
-		return "", false
-	}
-	s, err := strconv.Unquote(lit.Value)
-	return s, err == nil
-}
-
 // Every message the local UI's templates translate has a German entry.
 func TestTemplatesTranslated(t *testing.T) {
-	msgs := templateMessages(t)
-	if len(msgs) == 0 {
-		t.Fatal("no translated messages found in the templates")
-	}
-	for f, ms := range msgs {
-		for _, m := range ms {
-			if !i18n.German.Has(m) {
-				t.Errorf("%s: no German for %q", f, m)
-			}
-		}
-	}
+	i18ntest.RequireGerman(t, templateMessages(t))
 }
 
 // Every message the local UI's Go code writes on its pages has a German
 // entry.
 func TestGoMessagesTranslated(t *testing.T) {
-	msgs := goMessages(t)
-	if len(msgs) == 0 {
-		t.Fatal("no messages found in the Go code")
-	}
-	for f, ms := range msgs {
-		for _, m := range ms {
-			if !i18n.German.Has(m) {
-				t.Errorf("%s: no German for %q", f, m)
-			}
-		}
-	}
+	i18ntest.RequireGerman(t, goMessages(t))
 }
 
 // The words the pages show for the values of the printers, the outbox,
