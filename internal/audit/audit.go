@@ -1,0 +1,32 @@
+// Package audit keeps the tamper-evident record of who touched a
+// customer's data (R-SEC-7): every access by anyone outside the customer,
+// every grant change, every diagnostic, every login and failed login and
+// every admin action is an Event, appended to the organisation's log.
+package audit
+
+import (
+	"context"
+	"time"
+
+	"github.com/fusionfleet/fusionfleet/internal/fleet"
+)
+
+// Event is what a caller records: one action on one organisation's data.
+// The log adds its sequence number and hash chain.
+type Event struct {
+	Time     time.Time
+	Org      fleet.OrgID  // the organisation whose log receives the entry
+	ActorOrg fleet.OrgID  // the actor's home organisation (differs for a service provider)
+	Actor    fleet.UserID // empty for the system or an unknown login name
+	Name     string       // the actor's login name, as typed for a failed login
+	Action   string       // dotted verb: "login", "login.failed", "grant.create", "diagnostic.request", …
+	Target   string       // what was acted on: a printer, site, user or grant ID
+	Grant    string       // the grant the actor used, if any
+	Detail   string       // free text for people; never a secret
+}
+
+// Recorder appends events to the audit log. Callers that must not act
+// without a record (grant changes, diagnostics) fail when Record fails.
+type Recorder interface {
+	Record(ctx context.Context, e Event) error
+}
