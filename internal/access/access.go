@@ -142,7 +142,59 @@ type Grant struct {
 	Provider fleet.OrgID
 	Role     fleet.Role
 	Sites    SiteSet
+	Scopes   GrantScope // what the provider may do, a set
 	Expires  time.Time
+}
+
+// GrantScope is a set of the kinds of access a customer grants a service
+// provider. A route names the scope it needs (Requirement.Grant); a route
+// that names none is closed to anyone acting under a grant.
+type GrantScope uint8
+
+// The grant scopes.
+const (
+	GrantStatus      GrantScope = 1 << iota // status, alerts and KPIs of the granted printers
+	GrantMaintenance                        // maintenance forecasts
+	GrantDiagnostics                        // request remote diagnostics
+	GrantLogs                               // read device logs and diagnostic results
+)
+
+var grantScopeNames = []struct {
+	s    GrantScope
+	name string
+}{{GrantStatus, "status"}, {GrantMaintenance, "maintenance"}, {GrantDiagnostics, "diagnostics"}, {GrantLogs, "logs"}}
+
+// Has reports whether s holds every scope of want.
+func (s GrantScope) Has(want GrantScope) bool { return want != 0 && s&want == want }
+
+// Names lists the scopes of s by name, in a fixed order.
+func (s GrantScope) Names() []string {
+	var out []string
+	for _, n := range grantScopeNames {
+		if s&n.s != 0 {
+			out = append(out, n.name)
+		}
+	}
+	return out
+}
+
+// ParseGrantScopes parses scope names ("status", "maintenance",
+// "diagnostics", "logs") into a set; an unknown name is an error.
+func ParseGrantScopes(names []string) (GrantScope, error) {
+	var s GrantScope
+	for _, name := range names {
+		i := slices.IndexFunc(grantScopeNames, func(n struct {
+			s    GrantScope
+			name string
+		}) bool {
+			return n.name == name
+		})
+		if i < 0 {
+			return 0, fmt.Errorf("unknown grant scope %q", name)
+		}
+		s |= grantScopeNames[i].s
+	}
+	return s, nil
 }
 
 // Principal is the authenticated caller of one request.
@@ -214,6 +266,9 @@ type Requirement struct {
 	// notification channels, which carry every site's alerts, and their
 	// delivery log): only a principal for all sites may use it.
 	OrgWide bool
+	// Grant is the scope a principal acting under a customer's grant must
+	// hold; zero closes the route to such principals.
+	Grant GrantScope
 }
 
 // Check decides whether p may use a route that needs r at now: nil, or an
@@ -231,8 +286,13 @@ func Check(p Principal, r Requirement, now time.Time) error {
 	if r.Session && p.Kind != KindUser {
 		return fmt.Errorf("token %s: %w", p.TokenID, ErrSessionRequired)
 	}
-	if g := p.Grant; g != nil && (!now.Before(g.Expires) || g.Customer != p.Org) {
-		return fmt.Errorf("grant %s no longer valid: %w", g.ID, ErrForbidden)
+	if g := p.Grant; g != nil {
+		if !now.Before(g.Expires) || g.Customer != p.Org {
+			return fmt.Errorf("grant %s no longer valid: %w", g.ID, ErrForbidden)
+		}
+		if !g.Scopes.Has(r.Grant) {
+			return fmt.Errorf("grant %s does not cover this: %w", g.ID, ErrForbidden)
+		}
 	}
 	need := max(r.Role, fleet.RoleViewer)
 	if p.Role < need {

@@ -2,6 +2,7 @@ package access
 
 import (
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -36,7 +37,8 @@ func TestCheck(t *testing.T) {
 	rwTok := mustToken(t, token(ScopeReadWrite, AllSites()), member(fleet.RoleAdmin, AllSites()))
 	expiredTok := rwTok
 	expiredTok.Expires = t0
-	grant := Grant{ID: "g1", Customer: "org_c", Provider: "org_a", Role: fleet.RoleOperator, Expires: t0.Add(time.Hour)}
+	grant := Grant{ID: "g1", Customer: "org_c", Provider: "org_a", Role: fleet.RoleOperator,
+		Scopes: GrantStatus | GrantDiagnostics, Expires: t0.Add(time.Hour)}
 	underGrant, err := UnderGrant(admin, grant, t0)
 	if err != nil {
 		t.Fatal(err)
@@ -61,6 +63,11 @@ func TestCheck(t *testing.T) {
 	adminWrite := Requirement{Role: fleet.RoleAdmin, Write: true}
 	session := Requirement{Role: fleet.RoleViewer, Write: true, Session: true}
 	orgWide := Requirement{Role: fleet.RoleAdmin, Write: true, OrgWide: true}
+	grantRead := Requirement{Role: fleet.RoleViewer, Grant: GrantStatus}
+	grantWrite := Requirement{Role: fleet.RoleOperator, Write: true, Grant: GrantDiagnostics}
+	grantSession := Requirement{Role: fleet.RoleViewer, Write: true, Session: true, Grant: GrantStatus}
+	grantLogs := Requirement{Role: fleet.RoleViewer, Grant: GrantLogs}
+	grantBoth := Requirement{Role: fleet.RoleViewer, Grant: GrantStatus | GrantLogs}
 
 	tests := []struct {
 		name string
@@ -84,11 +91,16 @@ func TestCheck(t *testing.T) {
 		{"read-write token writes", rwTok, adminWrite, nil},
 		{"expired token", expiredTok, read, ErrUnauthenticated},
 		{"no scope", noScope, read, ErrForbidden},
-		{"under grant, operator write", underGrant, opWrite, nil},
-		{"under grant, capped below admin", underGrant, adminRead, ErrForbidden},
-		{"grant expired", staleGrant, read, ErrForbidden},
+		{"under grant, operator write", underGrant, grantWrite, nil},
+		{"under grant, granted scope read", underGrant, grantRead, nil},
+		{"under grant, scope not granted", underGrant, grantLogs, ErrForbidden},
+		{"under grant, one of two scopes granted", underGrant, grantBoth, ErrForbidden},
+		{"under grant, route closed to grants", underGrant, opWrite, ErrForbidden},
+		{"under grant, capped below admin", underGrant, Requirement{Role: fleet.RoleAdmin, Grant: GrantStatus}, ErrForbidden},
+		{"grant expired", staleGrant, grantRead, ErrForbidden},
+		{"member ignores grant scope", viewer, grantLogs, nil},
 		{"viewer session-only", viewer, session, nil},
-		{"under grant, session-only", underGrant, session, nil},
+		{"under grant, session-only", underGrant, grantSession, nil},
 		{"read-write token session-only", rwTok, session, ErrSessionRequired},
 		{"read token session-only", readTok, session, ErrSessionRequired},
 		{"admin acts on the organisation", admin, orgWide, nil},
@@ -384,5 +396,21 @@ func TestCanSeeToken(t *testing.T) {
 				t.Errorf("CanSeeToken = %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestGrantScopes(t *testing.T) {
+	s, err := ParseGrantScopes([]string{"logs", "status"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s != GrantStatus|GrantLogs || !slices.Equal(s.Names(), []string{"status", "logs"}) {
+		t.Errorf("got %b %v", s, s.Names())
+	}
+	if !s.Has(GrantLogs) || s.Has(GrantDiagnostics) || s.Has(0) {
+		t.Error("Has")
+	}
+	if _, err := ParseGrantScopes([]string{"status", "root"}); err == nil {
+		t.Error("unknown scope accepted")
 	}
 }

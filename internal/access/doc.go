@@ -12,9 +12,9 @@
 // service-provider user acting on a customer's data does so under a Grant
 // the customer gave (R-SEC-7): UnderGrant turns the user's own principal
 // into one that acts in the customer's organisation with at most the
-// granted role and sites, until the grant expires. Grants are not stored
-// yet; the model has their place so that handlers need not change when
-// they are.
+// granted role and sites, until the grant expires, and only on routes
+// whose Requirement names a GrantScope the grant holds: a route that names
+// none is closed to service providers.
 //
 // Members, Tokens and Sites are the store's capabilities for an
 // organisation's people, API tokens and sites, declared here once for the
