@@ -6,6 +6,7 @@ package audit
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
@@ -29,4 +30,17 @@ type Event struct {
 // without a record (grant changes, diagnostics) fail when Record fails.
 type Recorder interface {
 	Record(ctx context.Context, e Event) error
+}
+
+// Logger records events as structured log lines: for a process that has no
+// audit store, and a copy for the operator's log collection. It keeps no
+// chain; the store's log is the tamper-evident one.
+type Logger struct{ Log *slog.Logger }
+
+// Record writes e as one INFO line.
+func (l Logger) Record(ctx context.Context, e Event) error {
+	l.Log.LogAttrs(ctx, slog.LevelInfo, "audit", slog.Time("time", e.Time), slog.String("org", string(e.Org)),
+		slog.String("actor_org", string(e.ActorOrg)), slog.String("actor", string(e.Actor)), slog.String("name", e.Name),
+		slog.String("action", e.Action), slog.String("target", e.Target), slog.String("grant", e.Grant), slog.String("detail", e.Detail))
+	return nil
 }
