@@ -229,10 +229,19 @@ func (n *Node) Run(ctx context.Context) error {
 	g.Go(func() error { return runUpdateAlerts(ctx, n.updates, n.store, n.evaluator, n.log) })
 	g.Go(func() error { return n.dispatcher.Run(ctx) })
 	g.Go(func() error { return retention.Run(ctx, n.store, time.Hour, o.Retention, o.Clock, n.log) })
+	g.Go(func() error { return retention.Run(ctx, loginPruner{n.store}, time.Hour, o.Retention, o.WallClock, n.log) })
 	g.Go(func() error {
 		return n.stream.Listen(ctx, ingest.ChangedSubject, func(data []byte) { n.hub.Notify(ingest.OrgOf(data)) })
 	})
 	return errors.Join(g.Wait(), n.Close())
+}
+
+// loginPruner prunes what lives on the logins' clock (sessions, login
+// challenges, failed-login counts), which is real time even in the demo.
+type loginPruner struct{ s *store.DB }
+
+func (p loginPruner) Prune(ctx context.Context, now time.Time, r retention.Retention) (map[string]int64, error) {
+	return p.s.PruneLogins(ctx, now, r)
 }
 
 // Close closes what New opened, newest first. Run closes the node when it
