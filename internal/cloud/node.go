@@ -229,7 +229,9 @@ func (n *Node) Run(ctx context.Context) error {
 	g.Go(func() error { return runUpdateAlerts(ctx, n.updates, n.store, n.evaluator, n.log) })
 	g.Go(func() error { return n.dispatcher.Run(ctx) })
 	g.Go(func() error { return retention.Run(ctx, n.store, time.Hour, o.Retention, o.Clock, n.log) })
-	g.Go(func() error { return retention.Run(ctx, loginPruner{n.store}, time.Hour, o.Retention, o.WallClock, n.log) })
+	g.Go(func() error {
+		return retention.Run(ctx, loginPruner{n.store}, time.Hour, o.Retention, o.WallClock, n.log)
+	})
 	g.Go(func() error {
 		return n.stream.Listen(ctx, ingest.ChangedSubject, func(data []byte) { n.hub.Notify(ingest.OrgOf(data)) })
 	})
