@@ -41,7 +41,7 @@ func (n *Node) Bootstrap(ctx context.Context, orgName string) (*FirstStart, erro
 	if err != nil {
 		return nil, fmt.Errorf("bootstrap: %w", err)
 	}
-	password, err := setAdmin(ctx, st, org, "admin")
+	password, err := setAdmin(ctx, st, org, "admin", n.opts.Clock.Now())
 	if err != nil {
 		return nil, fmt.Errorf("bootstrap: %w", err)
 	}
@@ -81,7 +81,7 @@ func (n *Node) DemoTenant(ctx context.Context) (user, password, token string, er
 	} else if site, err = st.CreateSite(ctx, org, "Demo site"); err != nil {
 		return "", "", "", fmt.Errorf("demo tenant: %w", err)
 	}
-	if password, err = setAdmin(ctx, st, org, name); err != nil {
+	if password, err = setAdmin(ctx, st, org, name, n.opts.Clock.Now()); err != nil {
 		return "", "", "", fmt.Errorf("demo tenant: %w", err)
 	}
 	if token, err = newEnrolmentToken(ctx, st, site, n.opts.Clock.Now(), time.Hour); err != nil {
@@ -124,8 +124,8 @@ func (n *Node) DemoPeer(ctx context.Context, org fleet.OrgID, name string) (flee
 }
 
 // setAdmin creates the named admin user of org, or resets its password, and
-// returns the new generated password.
-func setAdmin(ctx context.Context, st *store.DB, org fleet.OrgID, name string) (string, error) {
+// returns the new generated password; a reset revokes its API tokens at now.
+func setAdmin(ctx context.Context, st *store.DB, org fleet.OrgID, name string, now time.Time) (string, error) {
 	password, err := identity.GeneratePassword()
 	if err != nil {
 		return "", fmt.Errorf("admin password: %w", err)
@@ -139,7 +139,7 @@ func setAdmin(ctx context.Context, st *store.DB, org fleet.OrgID, name string) (
 	case errors.Is(err, fleet.ErrNotFound):
 		_, err = st.CreateUser(ctx, org, name, hash, fleet.RoleAdmin)
 	case err == nil:
-		err = st.SetPassword(ctx, u.ID, hash)
+		err = st.SetPassword(ctx, u.ID, hash, now)
 	}
 	if err != nil {
 		return "", fmt.Errorf("admin user: %w", err)

@@ -66,11 +66,11 @@ type Sessions interface {
 
 // Passwords replaces passwords: a user's own change, which keeps the user
 // logged in with a new session, and an administrator's reset, which
-// demands a new password at the next login. Both end every other session
-// and pending login of the user.
+// demands a new password at the next login and revokes the user's API
+// tokens. Both end every other session and pending login of the user.
 type Passwords interface {
 	ChangePassword(ctx context.Context, org fleet.OrgID, user fleet.UserID, passwordHash, newSessionHash string, expires time.Time) error
-	ResetPassword(ctx context.Context, org fleet.OrgID, user fleet.UserID, passwordHash string) error
+	ResetPassword(ctx context.Context, org fleet.OrgID, user fleet.UserID, passwordHash string, now time.Time) error
 }
 
 // TwoFactor keeps each user's TOTP secret, the last step used, and the

@@ -53,10 +53,10 @@ type TokenLookup interface {
 }
 
 // PasswordReset gives a user of org a password an administrator issued,
-// to be replaced at the next login, and ends the user's sessions and
-// pending logins.
+// to be replaced at the next login, ends the user's sessions and pending
+// logins, and revokes the user's API tokens at now.
 type PasswordReset interface {
-	ResetPassword(ctx context.Context, org fleet.OrgID, user fleet.UserID, passwordHash string) error
+	ResetPassword(ctx context.Context, org fleet.OrgID, user fleet.UserID, passwordHash string, now time.Time) error
 }
 
 // Options tunes the API. The zero value works: real clock, no logs.
