@@ -136,8 +136,10 @@ func (c *committed) commit(envs ...fleet.Envelope) {
 	for _, env := range envs {
 		c.records.Add(int64(len(env.Records)))
 		if len(env.Records) > 0 {
-			if t, ok := c.sent[batchKey(env.GatewayID, env.Records[0].Seq)]; ok {
+			k := batchKey(env.GatewayID, env.Records[0].Seq)
+			if t, ok := c.sent[k]; ok {
 				c.lat = append(c.lat, now.Sub(t))
+				delete(c.sent, k)
 			}
 		}
 	}
