@@ -191,15 +191,21 @@ func soak(b *testing.B) {
 	ev := alert.NewEvaluator(db, quietNotifier{}, alert.Options{})
 	cctx, cancel := context.WithCancel(ctx)
 	var consumers sync.WaitGroup
-	consumers.Go(func() {
-		consume := wirings[1].consume
-		if *soakOne {
-			consume = wirings[0].consume
-		}
-		if err := consume(cctx, st, w); err != nil {
-			b.Error(err)
-		}
-	})
+	appliers := db.Appliers() // as the node runs them
+	if *soakOne {
+		appliers = 1
+	}
+	for range appliers {
+		consumers.Go(func() {
+			consume := wirings[1].consume
+			if *soakOne {
+				consume = wirings[0].consume
+			}
+			if err := consume(cctx, st, w); err != nil {
+				b.Error(err)
+			}
+		})
+	}
 	consumers.Go(func() {
 		var err error
 		if *soakOne {
