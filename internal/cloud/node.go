@@ -223,7 +223,11 @@ func (n *Node) Run(ctx context.Context) error {
 			return httpserver.Run(ctx, n.log, "debug", debug, func() error { return debug.Serve(n.debugLn) })
 		})
 	}
-	g.Go(func() error { return n.stream.ConsumeBatches(ctx, StoreConsumer, writerBatch, n.writer.HandleBatch) })
+	// The store's appliers share the node's part of the durable
+	// consumer, as nodes share it.
+	for range n.store.Appliers() {
+		g.Go(func() error { return n.stream.ConsumeBatches(ctx, StoreConsumer, writerBatch, n.writer.HandleBatch) })
+	}
 	g.Go(func() error { return n.runAlerts(ctx) })
 	g.Go(func() error { return n.updates.Run(ctx, storeFailures{n.store}) })
 	g.Go(func() error { return runUpdateAlerts(ctx, n.updates, n.store, n.evaluator, n.log) })

@@ -136,8 +136,10 @@ func (c *committed) commit(envs ...fleet.Envelope) {
 	for _, env := range envs {
 		c.records.Add(int64(len(env.Records)))
 		if len(env.Records) > 0 {
-			if t, ok := c.sent[batchKey(env.GatewayID, env.Records[0].Seq)]; ok {
+			k := batchKey(env.GatewayID, env.Records[0].Seq)
+			if t, ok := c.sent[k]; ok {
 				c.lat = append(c.lat, now.Sub(t))
+				delete(c.sent, k)
 			}
 		}
 	}
@@ -333,7 +335,9 @@ func since(wall time.Time, cpu time.Duration) took {
 // committed in transactions of about 2,000 records, the
 // next batch fetched meanwhile, acknowledgements after the commit) and,
 // for comparison in the same run, the one it replaced (one: one message
-// fetched, committed and acknowledged at a time).
+// fetched, committed and acknowledged at a time). The node runs as many
+// batched consumers as the store has appliers (two on PostgreSQL), and
+// so does e2e.
 var wirings = []struct {
 	name    string
 	consume func(ctx context.Context, st *stream.Stream, w *ingest.Writer) error
@@ -367,7 +371,7 @@ func benchSQL(b *testing.B, fresh func() *sqlEnv) {
 	b.ReportMetric(perRec(direct), "direct_cpu_µs/rec")
 	b.ReportMetric(perRec(direct8), "direct8_cpu_µs/rec")
 	for _, wiring := range wirings {
-		e2e, flat, lat := fresh().e2e(b, wiring.consume)
+		e2e, flat, lat := fresh().e2e(b, wiring.name, wiring.consume)
 		b.ReportMetric(rate(e2e), wiring.name+"e2e_rec/s")
 		b.ReportMetric(rate(e2e)/rate(raw), wiring.name+"e2e/raw")
 		b.ReportMetric(rate(e2e)/rate(direct), wiring.name+"e2e/direct")
@@ -382,7 +386,7 @@ func benchSQL(b *testing.B, fresh func() *sqlEnv) {
 // e2e runs the writer with consume while the gateways upload b.N batches
 // flat out, then half as many paced to half the rate measured. It returns
 // the flat out time and the latencies of both runs.
-func (s *sqlEnv) e2e(b *testing.B, consume func(context.Context, *stream.Stream, *ingest.Writer) error) (took, []time.Duration, []time.Duration) {
+func (s *sqlEnv) e2e(b *testing.B, wiring string, consume func(context.Context, *stream.Stream, *ingest.Writer) error) (took, []time.Duration, []time.Duration) {
 	n := b.N
 	w := ingest.NewWriter(s.store, s.st, ingest.Options{})
 	ctx, cancel := context.WithCancel(b.Context())
@@ -392,6 +396,15 @@ func (s *sqlEnv) e2e(b *testing.B, consume func(context.Context, *stream.Stream,
 			b.Error(err)
 		}
 	})
+	if wiring == "" { // the node's: as many consumers as the store has appliers
+		for range s.db.Appliers() - 1 {
+			wg.Go(func() {
+				if err := consume(ctx, s.st, w); err != nil {
+					b.Error(err)
+				}
+			})
+		}
+	}
 	defer wg.Wait()
 	defer cancel()
 
