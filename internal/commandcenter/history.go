@@ -165,7 +165,7 @@ func (s *Store) readLogs(ctx context.Context, id int64, kind fleet.LogKind, pos 
 		if err := writeHistory(ctx, tx, id, seen, History{Gaps: gaps}); err != nil {
 			return err
 		}
-		return outbox.AppendTx(ctx, tx, recs)
+		return outbox.AppendTx(ctx, tx, recs, false)
 	})
 	if err != nil {
 		return fmt.Errorf("store log %s of printer %d: %w", kind, id, err)

@@ -548,6 +548,14 @@ func statusChanged(prev, cur fleet.Status) bool {
 		etcBucket(prev.ETCSeconds) != etcBucket(cur.ETCSeconds)
 }
 
+// stateChanged reports whether a status record carries a change of its
+// printer's state, which the uploader sends within seconds: a state (idle,
+// printing, cooling, fault, …) or a job other than the previous status
+// record's (none before the first).
+func stateChanged(prev, cur fleet.Status) bool {
+	return prev.State != cur.State || prev.JobID != cur.JobID
+}
+
 // etcBucket coarsens an estimated time to completion so that a countdown
 // produces a record every few minutes, not every poll: 5-minute steps
 // below an hour, 30-minute steps above.

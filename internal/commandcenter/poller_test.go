@@ -314,23 +314,27 @@ func TestPollerFirstContactAndChanges(t *testing.T) {
 		t.Errorf("local identity = %+v, want it stored", got.Identity)
 	}
 
+	// stateChange says whether the step's status record is marked as a
+	// change of the printer's state, which the uploader sends sooner.
 	steps := []struct {
-		name    string
-		advance time.Duration
-		change  func(d *fakeDevice)
-		want    []string
+		name        string
+		advance     time.Duration
+		change      func(d *fakeDevice)
+		want        []string
+		stateChange bool
 	}{
-		{"unchanged", 5 * time.Second, nil, nil},
-		{"ETC within its bucket", 5 * time.Second, func(d *fakeDevice) { d.status.ETCSeconds = 2950 }, nil},
-		{"progress alone", 5 * time.Second, func(d *fakeDevice) { d.status.Job.Progress = 0.2 }, nil},
-		{"ETC crosses a bucket", 5 * time.Second, func(d *fakeDevice) { d.status.ETCSeconds = 2690 }, []string{"status:printing"}},
-		{"new event", 5 * time.Second, func(d *fakeDevice) { d.events = d.events[:0] }, nil},
+		{"unchanged", 5 * time.Second, nil, nil, false},
+		{"ETC within its bucket", 5 * time.Second, func(d *fakeDevice) { d.status.ETCSeconds = 2950 }, nil, false},
+		{"progress alone", 5 * time.Second, func(d *fakeDevice) { d.status.Job.Progress = 0.2 }, nil, false},
+		{"ETC crosses a bucket", 5 * time.Second, func(d *fakeDevice) { d.status.ETCSeconds = 2690 }, []string{"status:printing"}, false},
+		{"new event", 5 * time.Second, func(d *fakeDevice) { d.events = d.events[:0] }, nil, false},
 		{"state changes", 5 * time.Second, func(d *fakeDevice) {
 			d.status = deviceapi.Status{State: fleet.StateCooling, Activity: "cooling", ETCSeconds: 7200, Time: t0}
-		}, []string{"status:cooling"}},
-		{"pending jobs change", 5 * time.Second, func(d *fakeDevice) { d.status.PendingJobs = 4 }, []string{"status:cooling"}},
-		{"heartbeat due", time.Minute, nil, []string{"status:cooling"}},
-		{"job changes", 5 * time.Second, func(d *fakeDevice) { d.status = printingStatus("job-2", 3000) }, []string{"status:printing"}},
+		}, []string{"status:cooling"}, true},
+		{"pending jobs change", 5 * time.Second, func(d *fakeDevice) { d.status.PendingJobs = 4 }, []string{"status:cooling"}, false},
+		{"heartbeat due", time.Minute, nil, []string{"status:cooling"}, false},
+		{"job changes", 5 * time.Second, func(d *fakeDevice) { d.status = printingStatus("job-2", 3000) }, []string{"status:printing"}, true},
+		{"the next job in the same state", 5 * time.Second, func(d *fakeDevice) { d.status = printingStatus("job-3", 3000) }, []string{"status:printing"}, true},
 	}
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {
@@ -339,6 +343,13 @@ func TestPollerFirstContactAndChanges(t *testing.T) {
 				dev.set(s.change)
 			}
 			pollOnce(t, f.p)
+			w, err := f.st.Outbox().Priority(t.Context(), time.Time{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := !w.OldestChange.IsZero(); got != s.stateChange {
+				t.Errorf("status marked as a state change: %v, want %v", got, s.stateChange)
+			}
 			if diff := cmp.Diff(s.want, kinds(f.drain(t))); diff != "" {
 				t.Errorf("records (-want +got):\n%s", diff)
 			}

@@ -264,6 +264,9 @@ type Observation struct {
 	// was refused: the printer is marked CollectionBadInput.
 	Problem *PollProblem
 	History History // what the local UI keeps
+	// StateChange says the poll's status record carries a change of the
+	// printer's state (stateChanged): the uploader sends it sooner.
+	StateChange bool
 }
 
 // PollProblem is a refused part of an otherwise successful poll.
@@ -325,7 +328,7 @@ func observeTx(ctx context.Context, tx *sql.Tx, id int64, o Observation, recs []
 	if err := writeHistory(ctx, tx, id, o.Seen, o.History); err != nil {
 		return err
 	}
-	return outbox.AppendTx(ctx, tx, recs)
+	return outbox.AppendTx(ctx, tx, recs, o.StateChange)
 }
 
 // MarkFailed records a failed poll of no particular kind (see markFailure).

@@ -36,6 +36,9 @@ import (
 //     commit): one caller leads a transaction for everyone queued, the others
 //     wait for its fsync, so a site's printers do not pay one fsync each.
 //   - Lanes. Every record has a Lane: alerts and status go ahead of bulk.
+//     A status record appended as a state change (AppendTx) is marked so,
+//     and Priority reports the oldest such mark: the uploader sends a
+//     printer's change of state sooner than its routine status.
 //   - Disk budget. The outbox holds at most its budget (DefaultBudget
 //     unless SetBudget says otherwise) of record bytes. When an append
 //     would exceed it, the oldest bulk records are dropped first, then the
@@ -227,7 +230,7 @@ func (o *Outbox) commitGroup(ctx context.Context, group []*appendReq) {
 			if _, err := tx.ExecContext(ctx, `SAVEPOINT append_req`); err != nil {
 				return err
 			}
-			if err := AppendTx(ctx, tx, req.recs); err != nil {
+			if err := AppendTx(ctx, tx, req.recs, false); err != nil {
 				errs[i] = storageErr(err)
 				if _, err := tx.ExecContext(ctx, `ROLLBACK TO append_req`); err != nil {
 					return err
@@ -314,12 +317,15 @@ func latest(a, b time.Time) time.Time {
 // records are committed with whatever else tx writes, or not at all. The
 // first statement is a write, so the transaction holds the write lock
 // before it reads next_seq. A caller reports the outcome of its commit to
-// Stored, so that the health shows a full disk.
-func AppendTx(ctx context.Context, tx *sql.Tx, recs []fleet.Record) error {
+// Stored, so that the health shows a full disk. stateChange says that the
+// status records among recs carry a change of their printer's state (a
+// state or job other than the printer's previous status record's), which
+// the caller, knowing that previous record, decides.
+func AppendTx(ctx context.Context, tx *sql.Tx, recs []fleet.Record, stateChange bool) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	first, added, at, err := insertTx(ctx, tx, recs)
+	first, added, at, err := insertTx(ctx, tx, recs, stateChange)
 	if err != nil {
 		return err
 	}
@@ -328,7 +334,7 @@ func AppendTx(ctx context.Context, tx *sql.Tx, recs []fleet.Record) error {
 
 // insertTx numbers and inserts recs. It returns the first sequence number,
 // the bytes added and the latest record time.
-func insertTx(ctx context.Context, tx *sql.Tx, recs []fleet.Record) (first uint64, added int64, at time.Time, err error) {
+func insertTx(ctx context.Context, tx *sql.Tx, recs []fleet.Record, stateChange bool) (first uint64, added int64, at time.Time, err error) {
 	var end int64 // next_seq after this append
 	if err := tx.QueryRowContext(ctx, `UPDATE meta SET value = CAST(value AS INTEGER) + ? WHERE key = 'next_seq'
 		RETURNING CAST(value AS INTEGER)`, len(recs)).Scan(&end); err != nil {
@@ -336,8 +342,8 @@ func insertTx(ctx context.Context, tx *sql.Tx, recs []fleet.Record) (first uint6
 	}
 	seq := uint64(end) - uint64(len(recs))
 	first = seq
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO outbox (seq, record, created, kind, printer_id, lane, observed, size)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO outbox (seq, record, created, kind, printer_id, lane, observed, size, state_change)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return 0, 0, at, err
 	}
@@ -353,7 +359,7 @@ func insertTx(ctx context.Context, tx *sql.Tx, recs []fleet.Record) (first uint6
 		}
 		size := int64(len(b) + rowOverhead)
 		if _, err := stmt.ExecContext(ctx, int64(seq), string(b), sqlitedb.FormatTime(r.Time), string(r.Kind), string(r.PrinterID),
-			int(LaneOf(r)), r.Time.UnixMilli(), size); err != nil {
+			int(LaneOf(r)), r.Time.UnixMilli(), size, stateChange && r.Kind == fleet.KindStatus); err != nil {
 			return 0, 0, at, fmt.Errorf("record %d: %w", seq, err)
 		}
 		added += size
@@ -484,7 +490,7 @@ func enforceBudget(ctx context.Context, tx *sql.Tx, first uint64, added int64, a
 		}})
 	}
 	if len(gaps) > 0 {
-		if _, _, _, err := insertTx(ctx, tx, gaps); err != nil {
+		if _, _, _, err := insertTx(ctx, tx, gaps, false); err != nil {
 			return fmt.Errorf("record the drop: %w", err)
 		}
 	}
