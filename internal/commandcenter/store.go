@@ -28,6 +28,8 @@ type Store struct {
 	// reading never waits behind the pollers' writes.
 	db, read *sql.DB
 	ob       *outbox.Outbox // the outbox, in the same database
+	// stmts are the statements of storing a poll, prepared once on db.
+	stmts *sqlitedb.Stmts
 }
 
 // Open opens (creating if needed) the database at path and brings its
@@ -43,7 +45,12 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	return &Store{db: db, read: read, ob: outbox.New(db, read)}, nil
+	s := &Store{db: db, read: read, ob: outbox.New(db, read), stmts: sqlitedb.NewStmts(db)}
+	if err := errors.Join(s.stmts.Prepare(ctx, pollSQL...), s.ob.Prepare(ctx)); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	return s, nil
 }
 
 // Outbox returns the outbox of records bound for the cloud, kept in the
@@ -51,7 +58,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 func (s *Store) Outbox() *outbox.Outbox { return s.ob }
 
 // Close closes the database.
-func (s *Store) Close() error { return errors.Join(s.read.Close(), s.db.Close()) }
+func (s *Store) Close() error {
+	return errors.Join(s.stmts.Close(), s.ob.Close(), s.read.Close(), s.db.Close())
+}
 
 // inTx runs fn in a transaction and commits it, or rolls back on error.
 func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
@@ -280,14 +289,40 @@ type PollProblem struct {
 // covers (and the other way round). The poller calls it; the local UI's
 // tests use it to set the scene.
 func (s *Store) Observe(ctx context.Context, id int64, o Observation, recs []fleet.Record) error {
-	if err := s.inTx(ctx, func(tx *sql.Tx) error { return observeTx(ctx, tx, id, o, recs) }); err != nil {
+	if err := s.inTx(ctx, func(tx *sql.Tx) error { return s.observeTx(ctx, tx, id, o, recs) }); err != nil {
 		return fmt.Errorf("store poll of printer %d: %w", id, err)
 	}
 	return nil
 }
 
+// The statements of storing a poll (observeTx, writeHistory, storePolls),
+// prepared when the store opens.
+const (
+	observeSQL = `UPDATE printers SET status = ?, instance = ?, event_cursor = ?,
+		jobs_instance = ?, jobs_cursor = ?, layers_instance = ?, layers_cursor = ?,
+		snapshot_at = CASE WHEN ? = '' THEN snapshot_at ELSE ? END, resolved_address = ?,
+		state_since = CASE WHEN state = ? THEN state_since ELSE ? END, state = ?,
+		last_error = ?, error_kind = ?, last_error_at = ?, last_seen = ? WHERE id = ?`
+	identitySQL = `UPDATE printers SET identity = ?, printer_id = ?, name = ?, model = ?,
+		firmware = ? WHERE id = ?`
+	eventSQL = `INSERT INTO events (printer, instance, seq, seen, event) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT DO NOTHING`
+	gapSQL = `INSERT INTO gaps (printer, seen, gap) VALUES (?, ?, ?)`
+	jobSQL = `INSERT INTO jobs (printer, job_id, feed_seq, updated, job) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (printer, job_id) DO UPDATE SET feed_seq = excluded.feed_seq, updated = excluded.updated,
+		job = excluded.job`
+	countersSQL    = `INSERT OR REPLACE INTO counters_history (printer, seen, counters) VALUES (?, ?, ?)`
+	consumablesSQL = `INSERT OR REPLACE INTO consumables_history (printer, seen, consumables) VALUES (?, ?, ?)`
+	savepointSQL   = `SAVEPOINT poll`
+	rollbackToSQL  = `ROLLBACK TO poll`
+	releaseSQL     = `RELEASE poll`
+)
+
+var pollSQL = []string{observeSQL, identitySQL, eventSQL, gapSQL, jobSQL, countersSQL, consumablesSQL,
+	savepointSQL, rollbackToSQL, releaseSQL}
+
 // observeTx is Observe within tx.
-func observeTx(ctx context.Context, tx *sql.Tx, id int64, o Observation, recs []fleet.Record) error {
+func (s *Store) observeTx(ctx context.Context, tx *sql.Tx, id int64, o Observation, recs []fleet.Record) error {
 	status, err := json.Marshal(o.Status)
 	if err != nil {
 		return err
@@ -297,11 +332,7 @@ func observeTx(ctx context.Context, tx *sql.Tx, id int64, o Observation, recs []
 	if o.Problem != nil {
 		state, msg, kind, errAt = CollectionBadInput, o.Problem.Msg, o.Problem.Kind, seen
 	}
-	res, err := tx.ExecContext(ctx, `UPDATE printers SET status = ?, instance = ?, event_cursor = ?,
-		jobs_instance = ?, jobs_cursor = ?, layers_instance = ?, layers_cursor = ?,
-		snapshot_at = CASE WHEN ? = '' THEN snapshot_at ELSE ? END, resolved_address = ?,
-		state_since = CASE WHEN state = ? THEN state_since ELSE ? END, state = ?,
-		last_error = ?, error_kind = ?, last_error_at = ?, last_seen = ? WHERE id = ?`,
+	res, err := s.stmts.Exec(ctx, tx, observeSQL,
 		string(status), o.Instance, int64(o.Cursor),
 		o.Jobs.Instance, int64(o.Jobs.Cursor), o.Layers.Instance, int64(o.Layers.Cursor),
 		sqlitedb.FormatTime(o.Snapshot), sqlitedb.FormatTime(o.Snapshot), o.Resolved,
@@ -319,16 +350,15 @@ func observeTx(ctx context.Context, tx *sql.Tx, id int64, o Observation, recs []
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE printers SET identity = ?, printer_id = ?, name = ?, model = ?,
-			firmware = ? WHERE id = ?`, string(ident), string(o.Identity.PrinterID), o.Identity.Name,
+		if _, err := s.stmts.Exec(ctx, tx, identitySQL, string(ident), string(o.Identity.PrinterID), o.Identity.Name,
 			o.Identity.Model, o.Identity.Firmware, id); err != nil {
 			return err
 		}
 	}
-	if err := writeHistory(ctx, tx, id, o.Seen, o.History); err != nil {
+	if err := s.writeHistory(ctx, tx, id, o.Seen, o.History); err != nil {
 		return err
 	}
-	return outbox.AppendTx(ctx, tx, recs, o.StateChange)
+	return s.ob.AppendTx(ctx, tx, recs, o.StateChange)
 }
 
 // MarkFailed records a failed poll of no particular kind (see markFailure).

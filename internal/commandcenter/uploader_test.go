@@ -20,7 +20,6 @@ import (
 
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
-	"github.com/fusionfleet/fusionfleet/internal/outbox"
 	"github.com/fusionfleet/fusionfleet/internal/uplink"
 	"github.com/google/go-cmp/cmp"
 	"github.com/klauspost/compress/zstd"
@@ -754,7 +753,7 @@ func TestStateChangeGoesSooner(t *testing.T) {
 					for next < len(tt.appends) && tt.appends[next].at <= clk.Now().Sub(t0) {
 						a := tt.appends[next]
 						rec := statusRec(a.pid, t0.Add(a.at))
-						if err := st.inTx(ctx, func(tx *sql.Tx) error { return outbox.AppendTx(ctx, tx, []fleet.Record{rec}, a.change) }); err != nil {
+						if err := st.inTx(ctx, func(tx *sql.Tx) error { return st.ob.AppendTx(ctx, tx, []fleet.Record{rec}, a.change) }); err != nil {
 							t.Fatal(err)
 						}
 						next++

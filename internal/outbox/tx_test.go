@@ -20,7 +20,7 @@ func TestAppendTxFollowsTheCallersTransaction(t *testing.T) {
 	ctx := t.Context()
 	refused := errors.New("the caller's other write failed")
 	err := sqlitedb.Tx(ctx, ob.db, func(tx *sql.Tx) error {
-		if err := AppendTx(ctx, tx, []fleet.Record{gapRec(1), gapRec(2)}, false); err != nil {
+		if err := ob.AppendTx(ctx, tx, []fleet.Record{gapRec(1), gapRec(2)}, false); err != nil {
 			return err
 		}
 		return refused
@@ -31,10 +31,10 @@ func TestAppendTxFollowsTheCallersTransaction(t *testing.T) {
 	if n, err := ob.PendingCount(ctx); err != nil || n != 0 {
 		t.Fatalf("PendingCount() after a rollback = %d, %v; want 0", n, err)
 	}
-	if err := sqlitedb.Tx(ctx, ob.db, func(tx *sql.Tx) error { return AppendTx(ctx, tx, []fleet.Record{gapRec(3)}, false) }); err != nil {
+	if err := sqlitedb.Tx(ctx, ob.db, func(tx *sql.Tx) error { return ob.AppendTx(ctx, tx, []fleet.Record{gapRec(3)}, false) }); err != nil {
 		t.Fatal(err)
 	}
-	if err := sqlitedb.Tx(ctx, ob.db, func(tx *sql.Tx) error { return AppendTx(ctx, tx, nil, false) }); err != nil {
+	if err := sqlitedb.Tx(ctx, ob.db, func(tx *sql.Tx) error { return ob.AppendTx(ctx, tx, nil, false) }); err != nil {
 		t.Fatalf("AppendTx of nothing: %v", err)
 	}
 	if diff := cmp.Diff([]uint64{1}, outboxtest.Seqs(pending(t, ob))); diff != "" {
@@ -123,7 +123,7 @@ func TestPriorityReportsStateChanges(t *testing.T) {
 			ob, _ := openOutbox(t)
 			ctx := t.Context()
 			for _, a := range tt.appends {
-				if err := sqlitedb.Tx(ctx, ob.db, func(tx *sql.Tx) error { return AppendTx(ctx, tx, a.recs, a.change) }); err != nil {
+				if err := sqlitedb.Tx(ctx, ob.db, func(tx *sql.Tx) error { return ob.AppendTx(ctx, tx, a.recs, a.change) }); err != nil {
 					t.Fatal(err)
 				}
 			}
