@@ -82,7 +82,7 @@ func (s *Store) storePolls(ctx context.Context, group []*pollCommit) {
 	ctx = context.WithoutCancel(ctx)
 	errs := make([]error, len(group))
 	if len(group) == 1 {
-		errs[0] = s.Observe(ctx, group[0].id, group[0].obs, group[0].recs)
+		errs[0] = s.observe(ctx, group[0].id, group[0].obs, group[0].recs)
 	} else if err := s.inTx(ctx, func(tx *sql.Tx) error {
 		for i, req := range group {
 			if _, err := s.stmts.Exec(ctx, tx, savepointSQL); err != nil {
@@ -105,6 +105,9 @@ func (s *Store) storePolls(ctx context.Context, group []*pollCommit) {
 		}
 	}
 	for i, req := range group {
+		if errs[i] == nil {
+			s.stored(req.id, req.obs.Seen)
+		}
 		req.done <- pollCommitted{err: s.ob.Stored(errs[i], req.obs.Seen)}
 	}
 }
