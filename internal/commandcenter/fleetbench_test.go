@@ -77,8 +77,10 @@ const (
 //     (decoding only the cursor and the item count), counters and
 //     consumables every 5 min, and stores nothing.
 //   - cc: the real Poller.Run with the real deviceapi client and the real
-//     Store (SQLite in the test's temporary directory, every poll committed
-//     durably), the client certificate and the session cache as the site
+//     Store (SQLite in the test's temporary directory, every poll that
+//     brings records or history committed durably; a quiet poll, only the
+//     live status changed, is kept in memory and written within a
+//     heartbeat, see Poller.quiet), the client certificate and the session cache as the site
 //     node wires them. Its first contact (identities, the hour's backlog)
 //     is setup, not measured.
 //
@@ -89,7 +91,8 @@ const (
 //     serving each side (the servers' half of TLS, JSON and the simulation).
 //   - cc_cpu_ms/printer-hour: cc_cores as CPU per printer-hour.
 //   - p99_poll_ms: 99th percentile of one poll, from resolving the
-//     printer's address to committing its records in the Store.
+//     printer's address to committing its records in the Store (to
+//     keeping its live status, for a quiet poll).
 //   - p99_late_ms, max_late_ms: how late a poll began after it was due
 //     (the poller polls each printer at a fixed rate; under the 5 s
 //     interval, every printer is polled in every interval, and the
