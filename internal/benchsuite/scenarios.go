@@ -1,0 +1,90 @@
+package benchsuite
+
+import (
+	"context"
+	"time"
+
+	"github.com/fusionfleet/fusionfleet/internal/benchrun"
+	"github.com/fusionfleet/fusionfleet/internal/ingestbench"
+	"github.com/fusionfleet/fusionfleet/internal/store/pgtest"
+)
+
+// Scenarios are the bench command's scenarios, in the order they run.
+func Scenarios() []Scenario {
+	return []Scenario{
+		{
+			Name: "ingest-stream", Summary: "uplink client (TLS, zstd, signing) → uplink handler → JetStream, 32 gateways",
+			n: 400, quickN: 32,
+			run: func(b benchrun.B, _ Options) { ingestbench.Ingest(b) },
+			figures: []Figure{
+				{Name: "uplink end to end", Metric: "uplink_e2e_rec/s", Unit: "records/s", Ref: "raw_sync_rec/s", RefName: "raw JetStream publish"},
+				{Name: "uplink, cloud's share", Metric: "uplink_cloud_rec/s", Unit: "records/s", Ref: "raw_sync_rec/s", RefName: "raw JetStream publish"},
+				{Name: "p99 ack at half load", Metric: "p99_ack_ms", Unit: "ms"},
+			},
+		},
+		ingestSQL("sqlite", false),
+		ingestSQL("sqlite", true),
+		ingestSQL("postgres", false),
+		ingestSQL("postgres", true),
+	}
+}
+
+// ingestSQL is the end-to-end ingest into engine, layers only or the
+// production mix.
+func ingestSQL(engine string, mix bool) Scenario {
+	records, bound := "layers", 0.5
+	if mix {
+		records, bound = "mix", 0.35
+	}
+	raw := "raw multi-row INSERT"
+	var skip func(Options) string
+	if engine == "postgres" {
+		raw = "raw COPY"
+		skip = func(o Options) string {
+			if o.Postgres == "" {
+				return "no PostgreSQL server given (--postgres URL)"
+			}
+			return ""
+		}
+	}
+	return Scenario{
+		Name:    "ingest-" + engine + "-" + records,
+		Summary: "uplink → JetStream → SQL writer as the cloud wires it → rows committed in " + engine + " (" + records + ")",
+		n:       400, quickN: 32, skip: skip,
+		run: func(b benchrun.B, o Options) {
+			eng := ingestbench.SQLite()
+			if engine == "postgres" {
+				eng = ingestbench.Engine{Name: engine, Fresh: postgresDB(o.Postgres)}
+			}
+			ingestbench.IngestSQL(b, eng, mix)
+		},
+		figures: []Figure{
+			{Name: "end to end, " + records, Metric: "e2e_rec/s", Unit: "records/s", Ref: "raw_rows/s", RefName: raw,
+				Target: Target{Ratio: true, Bound: bound}},
+			{Name: "writer without stream", Metric: "direct_rec/s", Unit: "records/s", Ref: "raw_rows/s", RefName: raw},
+			{Name: "p99 send→commit flat out", Metric: "p99_commit_ms", Unit: "ms"},
+			{Name: "p99 send→commit at half load", Metric: "half_p99_commit_ms", Unit: "ms",
+				Target: Target{AtMost: true, Bound: 1000, Unit: "ms"}},
+		},
+	}
+}
+
+// postgresDB makes a fresh database on the server of admin for each call,
+// dropped when the run ends.
+func postgresDB(admin string) func(b benchrun.B) string {
+	return func(b benchrun.B) string {
+		b.Helper()
+		u, drop, err := pgtest.Create(b.Context(), admin)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := drop(ctx); err != nil {
+				b.Error(err)
+			}
+		})
+		return u
+	}
+}
