@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/fusionfleet/fusionfleet/internal/benchrun"
 	"github.com/fusionfleet/fusionfleet/internal/benchsuite"
 )
 
@@ -32,7 +33,7 @@ func runBench(ctx context.Context, args []string, e env) error {
 	if err := parse(fs, args, e); err != nil {
 		return err
 	}
-	all := benchsuite.Scenarios()
+	all := benchScenarios()
 	if *list {
 		for _, s := range all {
 			fmt.Fprintf(e.stdout, "%-24s %s\n", s.Name, s.Summary)
@@ -75,6 +76,26 @@ func runBench(ctx context.Context, args []string, e env) error {
 		return fmt.Errorf("bench: %d of %d scenarios failed: %w", len(failed), len(scenarios), errors.Join(failed...))
 	}
 	return nil
+}
+
+// benchScenarios are the suite's scenarios and the command's own: the
+// printer process it runs as "fusionfleet printer --count N".
+func benchScenarios() []benchsuite.Scenario {
+	return append(benchsuite.Scenarios(), benchsuite.Scenario{
+		Name: "printer-process", Summary: "a 'printer --count 1000' process at 60x, polled every 5 s over kept-alive TLS",
+		N: 10, QuickN: 2,
+		Bench: func(b benchrun.B, o benchsuite.Options) {
+			n := 1000
+			if o.Quick {
+				n = 50
+			}
+			printerProcessBench(b, n)
+		},
+		Figures: []benchsuite.Figure{
+			{Name: "CPU at 60x, pollers included", Metric: "cores@60x", Unit: "cores", Target: benchsuite.Target{AtMost: true, Bound: 1, Unit: "cores"}},
+			{Name: "memory", Metric: "MiB", Unit: "MiB", Target: benchsuite.Target{AtMost: true, Bound: 1024, Unit: "MiB"}},
+		},
+	})
 }
 
 // selectScenarios returns the scenarios only names (comma-separated), in

@@ -33,13 +33,15 @@ type Options struct {
 type Scenario struct {
 	Name    string
 	Summary string
-	// skip, if set, says why the scenario cannot run with the options
+	// Skip, if set, says why the scenario cannot run with the options
 	// given ("" when it can).
-	skip func(o Options) string
-	// n is the number of operations of a full and of a quick run.
-	n, quickN int
-	run       func(b benchrun.B, o Options)
-	figures   []Figure
+	Skip func(o Options) string
+	// N and QuickN are the numbers of operations of a full and of a quick
+	// run.
+	N, QuickN int
+	// Bench is the harness.
+	Bench   func(b benchrun.B, o Options)
+	Figures []Figure
 }
 
 // Figure is how one row is read from the metrics a harness reported.
@@ -125,27 +127,27 @@ type Row struct {
 // was skipped or failed (with the error returned too).
 func (s Scenario) Run(ctx context.Context, o Options) ([]Row, error) {
 	base := Row{Scenario: s.Name, CPUs: runtime.NumCPU()}
-	if s.skip != nil {
-		if why := s.skip(o); why != "" {
+	if s.Skip != nil {
+		if why := s.Skip(o); why != "" {
 			base.Skipped = why
 			return []Row{base}, nil
 		}
 	}
-	n := s.n
+	n := s.N
 	if o.Quick {
-		n = s.quickN
+		n = s.QuickN
 	}
 	base.LoadStart = LoadAverage()
 	began := time.Now()
-	res, err := benchrun.Run(ctx, n, func(b benchrun.B) { s.run(b, o) })
+	res, err := benchrun.Run(ctx, n, func(b benchrun.B) { s.Bench(b, o) })
 	base.LoadEnd = LoadAverage()
 	base.Seconds = time.Since(began).Seconds()
 	if err != nil {
 		base.Error = err.Error()
 		return []Row{base}, fmt.Errorf("%s: %w", s.Name, err)
 	}
-	rows := make([]Row, 0, len(s.figures))
-	for _, f := range s.figures {
+	rows := make([]Row, 0, len(s.Figures))
+	for _, f := range s.Figures {
 		r := base
 		r.Figure, r.Unit, r.Target = f.Name, f.Unit, f.Target.String()
 		v, ok := res.Metrics[f.Metric]

@@ -6,6 +6,7 @@ import (
 
 	"github.com/fusionfleet/fusionfleet/internal/benchrun"
 	"github.com/fusionfleet/fusionfleet/internal/ingestbench"
+	"github.com/fusionfleet/fusionfleet/internal/printer"
 	"github.com/fusionfleet/fusionfleet/internal/store/pgtest"
 )
 
@@ -14,9 +15,9 @@ func Scenarios() []Scenario {
 	return []Scenario{
 		{
 			Name: "ingest-stream", Summary: "uplink client (TLS, zstd, signing) → uplink handler → JetStream, 32 gateways",
-			n: 400, quickN: 32,
-			run: func(b benchrun.B, _ Options) { ingestbench.Ingest(b) },
-			figures: []Figure{
+			N: 400, QuickN: 32,
+			Bench: func(b benchrun.B, _ Options) { ingestbench.Ingest(b) },
+			Figures: []Figure{
 				{Name: "uplink end to end", Metric: "uplink_e2e_rec/s", Unit: "records/s", Ref: "raw_sync_rec/s", RefName: "raw JetStream publish"},
 				{Name: "uplink, cloud's share", Metric: "uplink_cloud_rec/s", Unit: "records/s", Ref: "raw_sync_rec/s", RefName: "raw JetStream publish"},
 				{Name: "p99 ack at half load", Metric: "p99_ack_ms", Unit: "ms"},
@@ -26,6 +27,16 @@ func Scenarios() []Scenario {
 		ingestSQL("sqlite", true),
 		ingestSQL("postgres", false),
 		ingestSQL("postgres", true),
+		{
+			Name: "printer-model", Summary: "virtual printers' process model: 200 printers over two simulated weeks",
+			N: 3, QuickN: 1,
+			Bench: func(b benchrun.B, _ Options) { printer.FleetBench(b) },
+			Figures: []Figure{
+				{Name: "CPU per printer-hour", Metric: "ns/printer-hour", Unit: "ns"},
+				{Name: "1,000 printers at 60x", Metric: "cores@1000x60", Unit: "cores", Target: Target{AtMost: true, Bound: 1, Unit: "cores"}},
+				{Name: "heap per printer", Metric: "bytes/printer", Unit: "B"},
+			},
+		},
 	}
 }
 
@@ -50,15 +61,15 @@ func ingestSQL(engine string, mix bool) Scenario {
 	return Scenario{
 		Name:    "ingest-" + engine + "-" + records,
 		Summary: "uplink → JetStream → SQL writer as the cloud wires it → rows committed in " + engine + " (" + records + ")",
-		n:       400, quickN: 32, skip: skip,
-		run: func(b benchrun.B, o Options) {
+		N:       400, QuickN: 32, Skip: skip,
+		Bench: func(b benchrun.B, o Options) {
 			eng := ingestbench.SQLite()
 			if engine == "postgres" {
 				eng = ingestbench.Engine{Name: engine, Fresh: postgresDB(o.Postgres)}
 			}
 			ingestbench.IngestSQL(b, eng, mix)
 		},
-		figures: []Figure{
+		Figures: []Figure{
 			{Name: "end to end, " + records, Metric: "e2e_rec/s", Unit: "records/s", Ref: "raw_rows/s", RefName: raw,
 				Target: Target{Ratio: true, Bound: bound}},
 			{Name: "writer without stream", Metric: "direct_rec/s", Unit: "records/s", Ref: "raw_rows/s", RefName: raw},
