@@ -7,6 +7,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/benchrun"
 	"github.com/fusionfleet/fusionfleet/internal/ingestbench"
 	"github.com/fusionfleet/fusionfleet/internal/printer"
+	"github.com/fusionfleet/fusionfleet/internal/sitebench"
 	"github.com/fusionfleet/fusionfleet/internal/store/pgtest"
 )
 
@@ -27,6 +28,40 @@ func Scenarios() []Scenario {
 		ingestSQL("sqlite", true),
 		ingestSQL("postgres", false),
 		ingestSQL("postgres", true),
+		{
+			Name: "freshness", Summary: "a printer's change of state → the dashboard's live stream, 20 printers, default settings",
+			N: 1, QuickN: 1,
+			Bench: func(b benchrun.B, o Options) {
+				var fo sitebench.FreshnessOptions
+				if o.Quick {
+					// Long enough for a few changes to reach the stream.
+					fo.Printers, fo.Settle, fo.Window = 40, 8*time.Second, 12*time.Second
+				}
+				sitebench.Freshness(b, fo)
+			},
+			Figures: []Figure{
+				{Name: "p50 state change → live stream", Metric: "p50_s", Unit: "s"},
+				{Name: "p99 state change → live stream", Metric: "p99_s", Unit: "s", Target: Target{AtMost: true, Bound: 10, Unit: "s"}},
+				{Name: "changes seen", Metric: "changes", Unit: ""},
+			},
+		},
+		{
+			Name: "uplink-bytes", Summary: "a 10-printer site's uplink bytes on the socket, real Command Center and cloud at 60x",
+			N: 1, QuickN: 1,
+			Bench: func(b benchrun.B, o Options) {
+				var uo sitebench.UplinkOptions
+				if o.Quick {
+					uo.Warmup, uo.Hours = 3*time.Minute, 0.05
+				}
+				sitebench.UplinkBytes(b, uo)
+			},
+			Figures: []Figure{
+				{Name: "bytes per printer-hour", Metric: "bytes/printer-hour", Unit: "B"},
+				{Name: "10-printer site", Metric: "site-bit/s", Unit: "bit/s", RefValue: 25000, RefName: "bit/s budget",
+					Target: Target{Ratio: true, AtMost: true, Bound: 1}},
+				{Name: "connections", Metric: "connections/h", Unit: "per hour"},
+			},
+		},
 		{
 			Name: "printer-model", Summary: "virtual printers' process model: 200 printers over two simulated weeks",
 			N: 3, QuickN: 1,
