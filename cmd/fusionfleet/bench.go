@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/exec"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -15,6 +18,7 @@ import (
 
 	"github.com/fusionfleet/fusionfleet/internal/benchrun"
 	"github.com/fusionfleet/fusionfleet/internal/benchsuite"
+	"github.com/fusionfleet/fusionfleet/internal/deviceapi"
 )
 
 // runBench runs the benchmark scenarios one after another, with a progress
@@ -30,8 +34,13 @@ func runBench(ctx context.Context, args []string, e env) error {
 	list := fs.Bool("list", false, "list the scenarios and exit")
 	postgres := fs.String("postgres", envDefault(e, "FUSIONFLEET_BENCH_POSTGRES", ""),
 		"PostgreSQL server `URL` allowed to create and drop databases, for the PostgreSQL scenarios (default: $FUSIONFLEET_BENCH_POSTGRES, else they are skipped)")
+	servePrinters := fs.Int("serve-printers", 0, "(the poll scenario's own use) serve `N` printers on stdin/stdout for a bench run's poll scenario, and nothing else")
+	pair := fs.String("pair", "", "(with -serve-printers) the `fingerprint` of the Command Center the printers pair")
 	if err := parse(fs, args, e); err != nil {
 		return err
+	}
+	if *servePrinters > 0 {
+		return benchsuite.ServeFleetPrinters(*servePrinters, deviceapi.Fingerprint(*pair), e.stdin, e.stdout)
 	}
 	all := benchScenarios()
 	if *list {
@@ -47,6 +56,13 @@ func runBench(ctx context.Context, args []string, e env) error {
 		return errUsage
 	}
 	opts := benchsuite.Options{Quick: *quick, Postgres: *postgres}
+	if self, err := os.Executable(); err == nil {
+		// The poll scenario's printers run in a process of their own, so
+		// that the Command Center's CPU time is its own.
+		opts.PrinterProcess = func(n int, collector deviceapi.Fingerprint) *exec.Cmd {
+			return exec.Command(self, "bench", "-serve-printers", strconv.Itoa(n), "-pair", string(collector))
+		}
+	}
 
 	var rows []benchsuite.Row
 	var failed []error

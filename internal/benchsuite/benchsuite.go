@@ -10,12 +10,14 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/benchrun"
+	"github.com/fusionfleet/fusionfleet/internal/deviceapi"
 )
 
 // Options are what a run of the scenarios may vary.
@@ -27,6 +29,10 @@ type Options struct {
 	// create and drop databases; without it the PostgreSQL scenarios are
 	// skipped.
 	Postgres string
+	// PrinterProcess returns the command of a process serving n printers
+	// that pair collector, with ServeFleetPrinters on its standard input
+	// and output; without it the poll scenario is skipped.
+	PrinterProcess func(n int, collector deviceapi.Fingerprint) *exec.Cmd
 }
 
 // Scenario is one benchmark of the bench command.

@@ -2,9 +2,12 @@ package benchsuite
 
 import (
 	"context"
+	"io"
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/benchrun"
+	"github.com/fusionfleet/fusionfleet/internal/commandcenter"
+	"github.com/fusionfleet/fusionfleet/internal/deviceapi"
 	"github.com/fusionfleet/fusionfleet/internal/ingestbench"
 	"github.com/fusionfleet/fusionfleet/internal/printer"
 	"github.com/fusionfleet/fusionfleet/internal/sitebench"
@@ -28,6 +31,32 @@ func Scenarios() []Scenario {
 		ingestSQL("sqlite", true),
 		ingestSQL("postgres", false),
 		ingestSQL("postgres", true),
+		{
+			Name: "poll", Summary: "one Command Center polling 2,000 printers at default cadences vs a bare keep-alive HTTPS poller",
+			N: 1, QuickN: 1,
+			Skip: func(o Options) string {
+				if o.PrinterProcess == nil {
+					return "no way to start the printers' process"
+				}
+				return ""
+			},
+			Bench: func(b benchrun.B, o Options) {
+				po := commandcenter.PollFleetOptions{Printers: 2000, PrinterProcess: o.PrinterProcess}
+				if o.Quick {
+					po.Printers, po.Window, po.Settle = 20, 5*time.Second, 5*time.Second
+				}
+				commandcenter.PollFleet(b, po)
+			},
+			Figures: []Figure{
+				{Name: "Command Center CPU", Metric: "cc_cores", Unit: "cores", Ref: "bare_cores", RefName: "cores, bare keep-alive poller",
+					Target: Target{Ratio: true, AtMost: true, Bound: 1.5}},
+				{Name: "Command Center CPU, absolute", Metric: "cc_cores", Unit: "cores", Target: Target{AtMost: true, Bound: 0.5, Unit: "cores"}},
+				{Name: "CPU per printer-hour", Metric: "cc_cpu_ms/printer-hour", Unit: "ms"},
+				{Name: "p99 poll → store", Metric: "p99_poll_ms", Unit: "ms", Target: Target{AtMost: true, Bound: 250, Unit: "ms"}},
+				{Name: "latest poll start", Metric: "max_late_ms", Unit: "ms"},
+				{Name: "memory", Metric: "MiB", Unit: "MiB"},
+			},
+		},
 		{
 			Name: "freshness", Summary: "a printer's change of state → the dashboard's live stream, 20 printers, default settings",
 			N: 1, QuickN: 1,
@@ -113,6 +142,12 @@ func ingestSQL(engine string, mix bool) Scenario {
 				Target: Target{AtMost: true, Bound: 1000, Unit: "ms"}},
 		},
 	}
+}
+
+// ServeFleetPrinters is the printers' process of the poll scenario: see
+// commandcenter.ServeFleetPrinters.
+func ServeFleetPrinters(n int, collector deviceapi.Fingerprint, in io.Reader, out io.Writer) error {
+	return commandcenter.ServeFleetPrinters(n, collector, in, out)
 }
 
 // postgresDB makes a fresh database on the server of admin for each call,
