@@ -11,6 +11,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/ingestbench"
 	"github.com/fusionfleet/fusionfleet/internal/printer"
 	"github.com/fusionfleet/fusionfleet/internal/sitebench"
+	"github.com/fusionfleet/fusionfleet/internal/store"
 	"github.com/fusionfleet/fusionfleet/internal/store/pgtest"
 )
 
@@ -31,6 +32,8 @@ func Scenarios() []Scenario {
 		ingestSQL("sqlite", true),
 		ingestSQL("postgres", false),
 		ingestSQL("postgres", true),
+		storeIngest("sqlite"),
+		storeIngest("postgres"),
 		{
 			Name: "poll", Summary: "one Command Center polling 2,000 printers at default cadences vs a bare keep-alive HTTPS poller",
 			N: 1, QuickN: 1,
@@ -141,6 +144,34 @@ func ingestSQL(engine string, mix bool) Scenario {
 			{Name: "p99 send→commit at half load", Metric: "half_p99_commit_ms", Unit: "ms",
 				Target: Target{AtMost: true, Bound: 1000, Unit: "ms"}},
 		},
+	}
+}
+
+// storeIngest is the store's ingest of layer records alone, against the
+// engine's raw writes of the same rows.
+func storeIngest(engine string) Scenario {
+	figures := []Figure{{Name: "ApplyEnvelope, layers", Metric: "store_rows/s", Unit: "rows/s", Ref: "insert_rows/s", RefName: "raw multi-row INSERT"}}
+	var skip func(Options) string
+	if engine == "postgres" {
+		figures = append(figures, Figure{Name: "ApplyEnvelope, layers", Metric: "store_rows/s", Unit: "rows/s", Ref: "copy_rows/s", RefName: "raw COPY"})
+		skip = func(o Options) string {
+			if o.Postgres == "" {
+				return "no PostgreSQL server given (--postgres URL)"
+			}
+			return ""
+		}
+	}
+	return Scenario{
+		Name: "store-ingest-" + engine, Summary: "the store's ApplyEnvelope of 1,000 layer records at a time in " + engine + ", beside raw writes",
+		N: 200, QuickN: 10, Skip: skip,
+		Bench: func(b benchrun.B, o Options) {
+			dsn := ingestbench.SQLite().Fresh(b)
+			if engine == "postgres" {
+				dsn = postgresDB(o.Postgres)(b)
+			}
+			store.IngestBench(b, dsn)
+		},
+		Figures: figures,
 	}
 }
 
