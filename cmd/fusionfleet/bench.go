@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -35,6 +36,7 @@ func runBench(ctx context.Context, args []string, e env) error {
 	postgres := fs.String("postgres", envDefault(e, "FUSIONFLEET_BENCH_POSTGRES", ""),
 		"PostgreSQL server `URL` allowed to create and drop databases, for the PostgreSQL scenarios (default: $FUSIONFLEET_BENCH_POSTGRES, else they are skipped)")
 	servePrinters := fs.Int("serve-printers", 0, "(the poll scenario's own use) serve `N` printers on stdin/stdout for a bench run's poll scenario, and nothing else")
+	processes := fs.Bool("processes", true, "run each scenario in a process of its own, so that its CPU time and memory are its own; false: all in this one")
 	pair := fs.String("pair", "", "(with -serve-printers) the `fingerprint` of the Command Center the printers pair")
 	if err := parse(fs, args, e); err != nil {
 		return err
@@ -56,7 +58,8 @@ func runBench(ctx context.Context, args []string, e env) error {
 		return errUsage
 	}
 	opts := benchsuite.Options{Quick: *quick, Postgres: *postgres}
-	if self, err := os.Executable(); err == nil {
+	self, err := os.Executable()
+	if err == nil {
 		// The poll scenario's printers run in a process of their own, so
 		// that the Command Center's CPU time is its own.
 		opts.PrinterProcess = func(n int, collector deviceapi.Fingerprint) *exec.Cmd {
@@ -69,7 +72,13 @@ func runBench(ctx context.Context, args []string, e env) error {
 	bar := newBenchProgress(e.stderr, len(scenarios))
 	for i, s := range scenarios {
 		bar.begin(i, s.Name)
-		r, err := s.Run(ctx, opts)
+		var r []benchsuite.Row
+		var err error
+		if *processes && len(scenarios) > 1 && opts.PrinterProcess != nil {
+			r, err = benchInProcess(ctx, self, s.Name, opts)
+		} else {
+			r, err = s.Run(ctx, opts)
+		}
 		bar.end()
 		rows = append(rows, r...)
 		if err != nil {
@@ -112,6 +121,43 @@ func benchScenarios() []benchsuite.Scenario {
 			{Name: "memory", Metric: "MiB", Unit: "MiB", Target: benchsuite.Target{AtMost: true, Bound: 1024, Unit: "MiB"}},
 		},
 	})
+}
+
+// benchInProcess runs the scenario name in a process of its own (this
+// program's "bench -only name -json") and returns its rows.
+func benchInProcess(ctx context.Context, self, name string, o benchsuite.Options) ([]benchsuite.Row, error) {
+	args := []string{"bench", "-only", name, "-json"}
+	if o.Quick {
+		args = append(args, "-quick")
+	}
+	if o.Postgres != "" {
+		args = append(args, "-postgres", o.Postgres)
+	}
+	cmd := exec.CommandContext(ctx, self, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	runErr := cmd.Run()
+	var report benchReport
+	if err := json.Unmarshal(stdout.Bytes(), &report); err != nil || len(report.Rows) == 0 {
+		msg := fmt.Sprintf("its process ended (%v) without rows: %s", runErr, lastLines(stderr.String(), 5))
+		return []benchsuite.Row{{Scenario: name, Error: msg, CPUs: runtime.NumCPU()}}, fmt.Errorf("%s: %s", name, msg)
+	}
+	var errs []error
+	for _, r := range report.Rows {
+		if r.Error != "" {
+			errs = append(errs, fmt.Errorf("%s: %s", name, r.Error))
+		}
+	}
+	if runErr != nil && len(errs) == 0 {
+		errs = append(errs, fmt.Errorf("%s: %v: %s", name, runErr, lastLines(stderr.String(), 5)))
+	}
+	return report.Rows, errors.Join(errs...)
+}
+
+// lastLines returns the last n lines of s, on one line.
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], " / ")
 }
 
 // selectScenarios returns the scenarios only names (comma-separated), in
@@ -203,7 +249,9 @@ func (p *benchProgress) end() {
 	if p.tty {
 		close(p.stop)
 		<-p.done
+		return
 	}
+	fmt.Fprintf(p.w, "bench: %s took %.0fs\n", p.name, time.Since(p.started).Seconds())
 }
 
 func (p *benchProgress) finish() {
@@ -264,7 +312,11 @@ func writeBenchTable(w io.Writer, quick bool, rows []benchsuite.Row) {
 			met = "yes"
 			if !*r.Met {
 				met = "**MISSED**"
-				missed = append(missed, fmt.Sprintf("MISSED %s, %s: %s (ratio %.2f), target %s", r.Scenario, r.Figure, value, r.Ratio, r.Target))
+				m := fmt.Sprintf("MISSED %s, %s: %s", r.Scenario, r.Figure, value)
+				if ratio != "" {
+					m += fmt.Sprintf(" (ratio %s to %s)", ratio, ref)
+				}
+				missed = append(missed, m+", target "+r.Target)
 			}
 		}
 		table = append(table, []string{r.Scenario, r.Figure, value, ref, ratio, r.Target, met, load})

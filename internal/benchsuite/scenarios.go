@@ -20,7 +20,7 @@ func Scenarios() []Scenario {
 	return []Scenario{
 		{
 			Name: "ingest-stream", Summary: "uplink client (TLS, zstd, signing) → uplink handler → JetStream, 32 gateways",
-			N: 400, QuickN: 32,
+			N: 400, QuickN: 16,
 			Bench: func(b benchrun.B, _ Options) { ingestbench.Ingest(b) },
 			Figures: []Figure{
 				{Name: "uplink end to end", Metric: "uplink_e2e_rec/s", Unit: "records/s", Ref: "raw_sync_rec/s", RefName: "raw JetStream publish"},
@@ -46,7 +46,7 @@ func Scenarios() []Scenario {
 			Bench: func(b benchrun.B, o Options) {
 				po := commandcenter.PollFleetOptions{Printers: 2000, PrinterProcess: o.PrinterProcess}
 				if o.Quick {
-					po.Printers, po.Window, po.Settle = 20, 5*time.Second, 5*time.Second
+					po.Printers, po.Window, po.Settle = 20, 5*time.Second, 2*time.Second
 				}
 				commandcenter.PollFleet(b, po)
 			},
@@ -67,7 +67,7 @@ func Scenarios() []Scenario {
 				var fo sitebench.FreshnessOptions
 				if o.Quick {
 					// Long enough for a few changes to reach the stream.
-					fo.Printers, fo.Settle, fo.Window = 40, 8*time.Second, 12*time.Second
+					fo.Printers, fo.Settle, fo.Window = 40, 6*time.Second, 8*time.Second
 				}
 				sitebench.Freshness(b, fo)
 			},
@@ -83,7 +83,7 @@ func Scenarios() []Scenario {
 			Bench: func(b benchrun.B, o Options) {
 				var uo sitebench.UplinkOptions
 				if o.Quick {
-					uo.Warmup, uo.Hours = 3*time.Minute, 0.05
+					uo.Warmup, uo.Hours = 2*time.Minute, 0.04
 				}
 				sitebench.UplinkBytes(b, uo)
 			},
@@ -128,7 +128,7 @@ func ingestSQL(engine string, mix bool) Scenario {
 	return Scenario{
 		Name:    "ingest-" + engine + "-" + records,
 		Summary: "uplink → JetStream → SQL writer as the cloud wires it → rows committed in " + engine + " (" + records + ")",
-		N:       400, QuickN: 32, Skip: skip,
+		N:       400, QuickN: 16, Skip: skip,
 		Bench: func(b benchrun.B, o Options) {
 			eng := ingestbench.SQLite()
 			if engine == "postgres" {
