@@ -25,14 +25,18 @@ type kindSpec struct {
 	// concern; otherwise consumables snapshots do.
 	single                        bool
 	warn, fail, replaced, recover string
+	// lowIsWarn: the warning event also fires when the part is merely
+	// used up (a filter's life left below a fifth), so it does not mean a
+	// failure is coming; a step in the condition series does.
+	lowIsWarn bool
 }
 
 var kinds = []kindSpec{
-	{Printhead, "PH-FD-600", 400, false, "PRINTHEAD_NOZZLE_HEALTH_LOW", "PRINTHEAD_FAILED", "PRINTHEAD_REPLACED", "PRINTHEAD_RECOVERY"},
-	{Lamp, "LMP-FUS-1", 2000, false, "LAMP_INTENSITY_LOW", "LAMP_FAILED", "LAMP_REPLACED", "LAMP_IGNITION_RETRY"},
-	{Filter, "FLT-CAB-1", 400, true, "FILTER_CLOGGED", "FILTER_BLOCKED", "FILTER_REPLACED", "FILTER_AIRFLOW_DEVIATION"},
-	{Cooling, "CLS-FAN-1", 4500, true, "THERMAL_WARNING", "COOLING_SYSTEM_FAILED", "COOLING_SYSTEM_SERVICED", "THERMAL_DEVIATION"},
-	{Carriage, "CRG-ASM-1", 5500, true, "CARRIAGE_WEAR_HIGH", "CARRIAGE_FAILED", "CARRIAGE_SERVICED", "CARRIAGE_MOTION_DEVIATION"},
+	{Printhead, "PH-FD-600", 400, false, "PRINTHEAD_NOZZLE_HEALTH_LOW", "PRINTHEAD_FAILED", "PRINTHEAD_REPLACED", "PRINTHEAD_RECOVERY", false},
+	{Lamp, "LMP-FUS-1", 2000, false, "LAMP_INTENSITY_LOW", "LAMP_FAILED", "LAMP_REPLACED", "LAMP_IGNITION_RETRY", false},
+	{Filter, "FLT-CAB-1", 400, true, "FILTER_CLOGGED", "FILTER_BLOCKED", "FILTER_REPLACED", "FILTER_AIRFLOW_DEVIATION", true},
+	{Cooling, "CLS-FAN-1", 4500, true, "THERMAL_WARNING", "COOLING_SYSTEM_FAILED", "COOLING_SYSTEM_SERVICED", "THERMAL_DEVIATION", false},
+	{Carriage, "CRG-ASM-1", 5500, true, "CARRIAGE_WEAR_HIGH", "CARRIAGE_FAILED", "CARRIAGE_SERVICED", "CARRIAGE_MOTION_DEVIATION", false},
 }
 
 // Kinds returns the wearing component kinds.

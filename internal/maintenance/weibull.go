@@ -13,6 +13,9 @@ import (
 type Obs struct {
 	Hours  float64
 	Failed bool
+	// Entry is the usage at which the history first saw it (left
+	// truncation): it is known to have survived that long.
+	Entry float64
 }
 
 // MinFailures is the fewest failures of a kind Fit learns from; with fewer
@@ -36,13 +39,13 @@ type Model struct {
 // log f(t), each survivor log S(t), with S(t) = exp(-(t/scale)^shape).
 func Fit(kind Kind, obs []Obs) Model {
 	m := Model{Kind: kind}
-	var ts []float64
+	var ts, es []float64
 	var ds []bool
 	for _, o := range obs {
-		if !(o.Hours > 0) || math.IsInf(o.Hours, 0) {
+		if !(o.Hours > 0) || math.IsInf(o.Hours, 0) || !(o.Entry < o.Hours) && o.Entry != 0 {
 			continue // a life of no usage says nothing about the shape
 		}
-		ts, ds = append(ts, o.Hours), append(ds, o.Failed)
+		ts, ds, es = append(ts, o.Hours), append(ds, o.Failed), append(es, max(o.Entry, 0))
 		if o.Failed {
 			m.Failures++
 		} else {
@@ -53,22 +56,27 @@ func Fit(kind Kind, obs []Obs) Model {
 		m.Reason = fmt.Sprintf("%d failures seen, %d needed", m.Failures, MinFailures)
 		return m
 	}
-	logT := make([]float64, len(ts))
+	logT, logE := make([]float64, len(ts)), make([]float64, len(ts))
 	var meanLog float64
 	for i, t := range ts {
 		logT[i] = math.Log(t)
+		logE[i] = math.Inf(-1)
+		if es[i] > 0 {
+			logE[i] = math.Log(es[i])
+		}
 		meanLog += logT[i]
 	}
 	meanLog /= float64(len(ts))
 	// Parameters: x[0] = log shape, x[1] = log scale. The negative
-	// log-likelihood and its gradient:
-	//   -ℓ = -Σ_fail (log k - k log λ + (k-1) log t) + Σ (t/λ)^k
+	// log-likelihood and its gradient, an instance first seen at usage e
+	// conditioned on surviving to e:
+	//   -ℓ = -Σ_fail (log k - k log λ + (k-1) log t) + Σ ((t/λ)^k - (e/λ)^k)
 	nll := func(x []float64) float64 {
 		k, ll := math.Exp(x[0]), x[1]
 		var s float64
 		for i, lt := range logT {
 			z := k * (lt - ll)
-			s += math.Exp(z)
+			s += math.Exp(z) - math.Exp(k*(logE[i]-ll))
 			if ds[i] {
 				s -= math.Log(k) + z - lt
 			}
@@ -83,6 +91,11 @@ func Fit(kind Kind, obs []Obs) Model {
 			e := math.Exp(z)
 			gk += e * z // d/dlogk of e^z = e^z * z
 			gl -= e * k
+			if ze := k * (logE[i] - ll); !math.IsInf(ze, -1) {
+				ee := math.Exp(ze)
+				gk -= ee * ze
+				gl += ee * k
+			}
 			if ds[i] {
 				gk -= 1 + z
 				gl += k

@@ -43,7 +43,7 @@ func TestFitRecoversWeibull(t *testing.T) {
 }
 
 func TestFitTooLittleData(t *testing.T) {
-	obs := []Obs{{100, true}, {200, true}, {300, false}, {0, true}, {math.NaN(), true}}
+	obs := []Obs{{Hours: 100, Failed: true}, {Hours: 200, Failed: true}, {Hours: 300}, {Hours: 0, Failed: true}, {Hours: math.NaN(), Failed: true}}
 	m := Fit(Lamp, obs)
 	if m.Fitted || m.Reason == "" {
 		t.Fatalf("fitted from 2 failures: %+v", m)
