@@ -85,15 +85,15 @@ type Score struct {
 
 // Report is the whole scoring.
 type Report struct {
-	Opts      Options
+	Opts       Options
 	Thresholds map[maintenance.Kind]float64 // learned on the training fleets
-	Models    map[maintenance.Kind]maintenance.Model
-	Excluded  map[string]int
-	Failures  int // natural failures in the test fleets
-	Warned    int // of them, announced
-	Samples   int // scored (component, checkpoint) pairs
-	Model     Score
-	Baseline  Score
+	Models     map[maintenance.Kind]maintenance.Model
+	Excluded   map[string]int
+	Failures   int // natural failures in the test fleets
+	Warned     int // of them, announced
+	Samples    int // scored (component, checkpoint) pairs
+	Model      Score
+	Baseline   Score
 	// ByKind is the model's and the baseline's score per kind.
 	ByKind map[maintenance.Kind][2]Score
 }
