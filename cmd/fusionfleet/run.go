@@ -39,6 +39,7 @@ func subcommands() []subcommand {
 		{"commandcenter", "run a Command Center: poll printers, upload to the cloud", runCommandCenter},
 		{"printer", "run a virtual printer serving the device API over HTTPS", runPrinter},
 		{"release", "offline release tool: keys, signed firmware and parameter sets (TUF)", runRelease},
+		{"score", "score a model against the virtual printers' hidden truth", runScore},
 		{"version", "print the version", runVersion},
 	}
 }
