@@ -22,6 +22,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/datadir"
 	"github.com/fusionfleet/fusionfleet/internal/httpserver"
 	"github.com/fusionfleet/fusionfleet/internal/ingest"
+	"github.com/fusionfleet/fusionfleet/internal/maintenance"
 	"github.com/fusionfleet/fusionfleet/internal/notify"
 	"github.com/fusionfleet/fusionfleet/internal/retention"
 	"github.com/fusionfleet/fusionfleet/internal/store"
@@ -143,7 +144,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	}
 	n.evaluator, n.runAlerts = newAlerts(n.stream, n.store, n.dispatcher, alert.Options{
 		Logger: n.log, Clock: opts.Clock, WaitClock: opts.WallClock, SweepFrom: opts.AlertSweepFrom,
-		OfflineAfter: opts.OfflineAfter, StallAfter: opts.StallAfter,
+		OfflineAfter: opts.OfflineAfter, StallAfter: opts.StallAfter, Degradation: maintenance.NewWatch(),
 	})
 	n.writer = ingest.NewWriter(n.store, n.stream, ingest.Options{Logger: n.log, Metrics: m.ingest, Clock: opts.Clock})
 
