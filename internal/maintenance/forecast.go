@@ -115,7 +115,10 @@ func (f *Forecaster) Forecast(in Instance, rate float64, at time.Time) Forecast 
 		Installed: in.Installed, UsageHours: in.Usage, RatePerDay: rate, Warned: in.Warned, FailWithin: -1,
 	}
 	horizonH := rate * o.Horizon.Hours() / 24
-	m := f.Models[in.Kind]
+	m, ok := f.Models[in.Kind]
+	if !ok {
+		m = Model{Kind: in.Kind, Reason: "no fleet model"}
+	}
 	switch {
 	case math.IsNaN(in.Usage):
 		fc.Basis, fc.UsageHours = BasisNoData, 0
