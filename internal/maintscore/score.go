@@ -128,36 +128,7 @@ func Run(ctx context.Context, opts Options, log io.Writer) (Report, error) {
 	end := o.Start.Add(time.Duration(o.Days) * 24 * time.Hour)
 	fc := maintenance.NewForecaster(train, end, maintenance.Options{Horizon: o.Horizon})
 	rep.Models = fc.Models
-	// The thresholds, per kind: the most precise one on the training
-	// fleets whose recall there is at least the baseline's and whose
-	// median lead is at least MinLeadDays; failing that, the most precise
-	// one with the recall.
-	rep.Thresholds = map[maintenance.Kind]float64{}
-	for _, k := range maintenance.Kinds() {
-		var ks []sample
-		for _, s := range trainSamples {
-			if s.kind == k {
-				ks = append(ks, s)
-			}
-		}
-		base := evaluate(ks, o, func(s sample) (bool, float64) { return baseline(s, o) })
-		th, best, bestLead := 0.5, -1.0, -1.0
-		for i := 2; i <= 95; i++ {
-			x := float64(i) / 100
-			f := &maintenance.Forecaster{Models: fc.Models, Opts: maintenance.Options{Horizon: o.Horizon, Threshold: x}}
-			sc := evaluate(ks, o, func(s sample) (bool, float64) { return predict(f, s, o) })
-			if sc.Recall < base.Recall {
-				continue
-			}
-			if sc.MedianLeadDays >= MinLeadDays && sc.Precision > bestLead {
-				bestLead, th = sc.Precision, x
-			}
-			if bestLead < 0 && sc.Precision > best {
-				best, th = sc.Precision, x
-			}
-		}
-		rep.Thresholds[k] = math.Round(th*100) / 100
-	}
+	rep.Thresholds = chooseThresholds(fc, trainSamples, o)
 	fc.Opts.Thresholds = rep.Thresholds
 	// Test.
 	test := maintenance.NewTracker()
@@ -198,6 +169,66 @@ func Run(ctx context.Context, opts Options, log io.Writer) (Report, error) {
 		}
 	}
 	return rep, nil
+}
+
+// chooseThresholds picks each fitted kind's threshold on the training
+// fleets, for the whole fleet's score: the most precise set whose recall
+// is at least the baseline's and whose median lead is at least
+// MinLeadDays (failing that, the most precise with the recall), found one
+// kind at a time, twice round.
+func chooseThresholds(fc *maintenance.Forecaster, samples []sample, o Options) map[maintenance.Kind]float64 {
+	// What a threshold does not change is computed once: each sample's
+	// probability of failing within the horizon, and the rest of its
+	// forecast's verdict.
+	type pre struct {
+		p      float64 // -1: the kind has no model
+		always bool    // due whatever the threshold: warned, or on the rated life and due
+	}
+	pres := make([]pre, len(samples))
+	for i := range samples {
+		s := &samples[i]
+		f := &maintenance.Forecaster{Models: fc.Models, Opts: maintenance.Options{Horizon: o.Horizon, Threshold: 2}}
+		out := f.Forecast(s.in, s.rate, s.at)
+		pres[i] = pre{p: out.FailWithin, always: out.Due}
+	}
+	th := map[maintenance.Kind]float64{}
+	for k, m := range fc.Models {
+		if m.Fitted {
+			th[k] = 0.5
+		}
+	}
+	score := func() Score {
+		i := 0
+		return evaluate(samples, o, func(s sample) (bool, float64) {
+			pr := pres[i]
+			i++
+			return pr.always || pr.p >= 0 && pr.p >= th[s.kind], 0
+		})
+	}
+	base := evaluate(samples, o, func(s sample) (bool, float64) { return baseline(s, o) })
+	for range 2 {
+		for _, k := range maintenance.Kinds() {
+			if _, ok := th[k]; !ok {
+				continue
+			}
+			best, bestLead, pick := -1.0, -1.0, th[k]
+			for i := 2; i <= 95; i++ {
+				th[k] = float64(i) / 100
+				sc := score()
+				if sc.Recall < base.Recall {
+					continue
+				}
+				if sc.MedianLeadDays >= MinLeadDays && sc.Precision > bestLead {
+					bestLead, pick = sc.Precision, th[k]
+				}
+				if bestLead < 0 && sc.Precision > best {
+					best, pick = sc.Precision, th[k]
+				}
+			}
+			th[k] = pick
+		}
+	}
+	return th
 }
 
 // predict returns whether the forecast says due and its median remaining
