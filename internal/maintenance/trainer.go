@@ -149,18 +149,25 @@ func (t *Trainer) Models() (map[Kind]Model, Training) {
 	return out, t.training
 }
 
-// Run retrains at once and then every Every until ctx is done; a failed
-// training is logged and the previous models stay.
+// Run retrains at once and then whenever Every of the clock's time has
+// passed, looking at least once a minute of real time (a demo's clock
+// fills its past days in seconds), until ctx is done; a failed training
+// is logged and the previous models stay.
 func (t *Trainer) Run(ctx context.Context) error {
 	log := t.opts.Logger.With("component", "maintenance-trainer")
+	look := min(clock.Wall(t.opts.Clock, t.opts.Every), time.Minute)
+	var last time.Time
 	for {
-		if err := t.Retrain(ctx); err != nil && ctx.Err() == nil {
-			log.Error("training the maintenance models failed", "err", err)
+		if now := t.opts.Clock.Now(); last.IsZero() || now.Sub(last) >= t.opts.Every {
+			last = now
+			if err := t.Retrain(ctx); err != nil && ctx.Err() == nil {
+				log.Error("training the maintenance models failed", "err", err)
+			}
 		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(clock.Wall(t.opts.Clock, t.opts.Every)):
+		case <-time.After(look):
 		}
 	}
 }
