@@ -4,7 +4,9 @@ import (
 	"context"
 	"math"
 	"sort"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/clock"
@@ -104,4 +106,41 @@ func TestTrainerLearnsFromStoredHistory(t *testing.T) {
 	if training.Printers != 6 || !training.At.Equal(end) {
 		t.Errorf("training %+v", training)
 	}
+}
+
+// TestTrainerRunCadence runs the trainer in a bubble of fake time: it
+// trains at once, then once Every has passed, and stops with its context.
+func TestTrainerRunCadence(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var trainings atomic.Int32
+		list := func(context.Context) ([]maintenance.PrinterRef, error) {
+			trainings.Add(1)
+			return nil, nil
+		}
+		tr := maintenance.NewTrainer(history{}, list, maintenance.TrainerOptions{Every: 6 * time.Hour})
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error)
+		go func() { done <- tr.Run(ctx) }()
+		synctest.Wait()
+		if n := trainings.Load(); n != 1 {
+			t.Fatalf("%d trainings at the start, want 1", n)
+		}
+		time.Sleep(5*time.Hour + 59*time.Minute)
+		synctest.Wait()
+		if n := trainings.Load(); n != 1 {
+			t.Fatalf("%d trainings before 6 h, want 1", n)
+		}
+		time.Sleep(2 * time.Minute)
+		synctest.Wait()
+		if n := trainings.Load(); n != 2 {
+			t.Fatalf("%d trainings after 6 h, want 2", n)
+		}
+		if _, tg := tr.Models(); tg.Printers != 0 || tg.At.IsZero() {
+			t.Errorf("training %+v", tg)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
 }
