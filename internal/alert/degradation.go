@@ -9,6 +9,8 @@ import (
 const (
 	RuleLampDegrading   fleet.RuleKey = "lamp-degrading"
 	RuleFilterDegrading fleet.RuleKey = "filter-degrading"
+	RuleCoolingWarning  fleet.RuleKey = "cooling-warning"
+	RuleCarriageWarning fleet.RuleKey = "carriage-warning"
 )
 
 // Degradation watches the live streams for components whose visible
@@ -22,8 +24,10 @@ var degradationRules = map[maintenance.Kind]struct {
 	rule  fleet.RuleKey
 	title string
 }{
-	maintenance.Lamp:   {RuleLampDegrading, "Lamp degrading: replace soon"},
-	maintenance.Filter: {RuleFilterDegrading, "Filter degrading: replace soon"},
+	maintenance.Lamp:     {RuleLampDegrading, "Lamp degrading: replace soon"},
+	maintenance.Filter:   {RuleFilterDegrading, "Filter degrading: replace soon"},
+	maintenance.Cooling:  {RuleCoolingWarning, "Cooling system warning: service soon"},
+	maintenance.Carriage: {RuleCarriageWarning, "Carriage warning: service soon"},
 }
 
 // degradationFindings turns the detectors' signals on rec into findings.

@@ -51,3 +51,25 @@ func TestLampDegrading(t *testing.T) {
 		t.Errorf("after the replacement: %+v, want the alert resolved", got)
 	}
 }
+
+// TestCoolingWarning opens a warning on the cooling system's warning event
+// and resolves it when the system is serviced; replays change nothing.
+func TestCoolingWarning(t *testing.T) {
+	e := newEnv(t)
+	e.ev = alert.NewEvaluator(e.db, e.n, alert.Options{Clock: e.clk, Degradation: maintenance.NewWatch()})
+	warn := e.send(t, event(10, "THERMAL_WARNING", fleet.SeverityWarning))
+	got := e.n.takeOf(alert.RuleCoolingWarning)
+	if len(got) != 1 || got[0].Resolved || !strings.Contains(got[0].Detail, "THERMAL_WARNING") {
+		t.Fatalf("after the warning: %+v, want one open alert naming the event", got)
+	}
+	if err := e.ev.Apply(t.Context(), warn); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.n.takeOf(alert.RuleCoolingWarning); len(got) != 0 {
+		t.Errorf("a replay notified %+v", got)
+	}
+	e.send(t, event(20, "COOLING_SYSTEM_SERVICED", fleet.SeverityInfo))
+	if got := e.n.takeOf(alert.RuleCoolingWarning); len(got) != 1 || !got[0].Resolved {
+		t.Errorf("after the service: %+v, want the alert resolved", got)
+	}
+}

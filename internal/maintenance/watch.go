@@ -90,6 +90,30 @@ func (w *Watch) Observe(rec fleet.Record) []Signal {
 			s.evidence = fmt.Sprintf("life left fell %s at %.0f print hours", s.describe(), c.PrintTimeSec/3600)
 		}
 		return []Signal{w.signal(rec, Filter, ps)}
+	case rec.Event != nil:
+		// The cooling system and the carriage announce their failure by
+		// a warning event; a service ends it.
+		sp, sig := eventOf(rec.Event.Code)
+		if sp == nil || !sp.single || sp.lowIsWarn || sig != sigWarn && sig != sigReplaced {
+			return nil
+		}
+		k := key(sp.kind, "")
+		s := ps[k]
+		if s == nil {
+			s = &series{}
+			ps[k] = s
+		}
+		if !rec.Event.Time.After(s.last) {
+			return []Signal{w.signal(rec, sp.kind, ps)}
+		}
+		s.last = rec.Event.Time
+		switch {
+		case sig == sigReplaced:
+			s.evidence = ""
+		case s.evidence == "":
+			s.evidence = fmt.Sprintf("%s (%s) at %s", rec.Event.Code, rec.Event.Description, rec.Event.Time.UTC().Format(time.DateTime))
+		}
+		return []Signal{w.signal(rec, sp.kind, ps)}
 	}
 	return nil
 }
