@@ -40,6 +40,7 @@ func subcommands() []subcommand {
 		{"printer", "run a virtual printer serving the device API over HTTPS", runPrinter},
 		{"bench", "run the benchmark scenarios and print one table of figures, references and targets", runBench},
 		{"release", "offline release tool: keys, signed firmware and parameter sets (TUF)", runRelease},
+		{"score", "score a model against the virtual printers' hidden truth", runScore},
 		{"version", "print the version", runVersion},
 	}
 }

@@ -106,6 +106,8 @@ type Options struct {
 	// for ever would hold every organisation's alerts behind an envelope
 	// whose printer the writer never stores.
 	StoreWait time.Duration
+	// Degradation, if set, feeds the lamp- and filter-degrading rules.
+	Degradation Degradation
 	// WaitClock measures StoreWait: the writer's pace is real time even
 	// where Clock is a demo's simulated one, which passes ten minutes in
 	// a blink while it fills the past. nil → Clock.
@@ -352,7 +354,7 @@ func (e *Evaluator) evaluate(ctx context.Context, env fleet.Envelope, b *batch) 
 	var places map[fleet.PrinterID]fleet.PrinterPlace
 	var asked, gaveUp bool // whether this call asked waited, and its answer
 	for _, rec := range env.Records {
-		findings := Findings(rec, env.SiteID, rules, e.opts)
+		findings := append(Findings(rec, env.SiteID, rules, e.opts), e.degradationFindings(rec)...)
 		if len(findings) == 0 || fleet.StorableRecord(rec) != nil {
 			continue
 		}

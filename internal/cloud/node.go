@@ -22,6 +22,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/datadir"
 	"github.com/fusionfleet/fusionfleet/internal/httpserver"
 	"github.com/fusionfleet/fusionfleet/internal/ingest"
+	"github.com/fusionfleet/fusionfleet/internal/maintenance"
 	"github.com/fusionfleet/fusionfleet/internal/notify"
 	"github.com/fusionfleet/fusionfleet/internal/retention"
 	"github.com/fusionfleet/fusionfleet/internal/store"
@@ -56,6 +57,7 @@ type Node struct {
 	dispatcher   *notify.Dispatcher
 	evaluator    *alert.Evaluator
 	runAlerts    func(ctx context.Context) error
+	trainer      *maintenance.Trainer
 
 	closers closer.Stack
 }
@@ -143,11 +145,12 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	}
 	n.evaluator, n.runAlerts = newAlerts(n.stream, n.store, n.dispatcher, alert.Options{
 		Logger: n.log, Clock: opts.Clock, WaitClock: opts.WallClock, SweepFrom: opts.AlertSweepFrom,
-		OfflineAfter: opts.OfflineAfter, StallAfter: opts.StallAfter,
+		OfflineAfter: opts.OfflineAfter, StallAfter: opts.StallAfter, Degradation: maintenance.NewWatch(),
 	})
 	n.writer = ingest.NewWriter(n.store, n.stream, ingest.Options{Logger: n.log, Metrics: m.ingest, Clock: opts.Clock})
 
 	n.hub = dashboard.NewHub()
+	n.trainer = newTrainer(n.store, opts.Clock, n.log)
 	dash, api := n.webHandlers(n.updates, n.hub)
 	// web is what people and their programs use: the dashboard, the REST
 	// API, metrics and health. The uplink is for gateways only.
@@ -232,6 +235,7 @@ func (n *Node) Run(ctx context.Context) error {
 	g.Go(func() error { return n.updates.Run(ctx, storeFailures{n.store}) })
 	g.Go(func() error { return runUpdateAlerts(ctx, n.updates, n.store, n.evaluator, n.log) })
 	g.Go(func() error { return n.dispatcher.Run(ctx) })
+	g.Go(func() error { return n.trainer.Run(ctx) })
 	g.Go(func() error { return retention.Run(ctx, n.store, time.Hour, o.Retention, o.Clock, n.log) })
 	g.Go(func() error {
 		return retention.Run(ctx, loginPruner{n.store}, time.Hour, o.Retention, o.WallClock, n.log)

@@ -202,6 +202,7 @@ func TestRouteWalker(t *testing.T) {
 	// Updates (updates.go), with a release list so that printer rows show.
 	f.h.updates.releases = testReleases()
 	wants["GET /updates"] = want{"/updates", nil, all(200), 303}
+	wants["GET /maintenance"] = want{"/maintenance", nil, all(200), 303}
 	// Moving a printer (detail.go): the walker moves the printer to the
 	// site it is at; its admins may, one limited to the other site does
 	// not see it (TestMovePrinterPage moves printers between sites).

@@ -50,6 +50,9 @@ type Deps struct {
 	// Releases lists the cloud's signed updates for the Updates page;
 	// nil: the page says there is no update repository.
 	Releases ReleaseLister
+	// Maintenance is the fleet's component life models for the
+	// Maintenance page; nil: forecasts fall back to the rated lives.
+	Maintenance MaintenanceModels
 }
 
 // Sessions keeps logins: users by name, sessions, and the pending second
@@ -217,6 +220,7 @@ type ui struct {
 	tokens   *tokenPages
 	notify   *notifyPages
 	account  *accountPage
+	maint    *maintenancePage
 }
 
 // NewHandler returns the dashboard with all its routes.
@@ -260,7 +264,7 @@ func newHandler(d Deps, hub *Hub, opts Options) *ui {
 		"account.html", "sites.html",
 		"kpis.html", "benchmark.html", "usage.html",
 		"notify_channels.html", "notify_prefs.html",
-		"updates.html"} {
+		"updates.html", "maintenance.html"} {
 		// The templates are embedded: a parse error is a bug that every test catches.
 		h.pages[p] = template.Must(template.New(p).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+p))
 	}
@@ -282,6 +286,7 @@ func newHandler(d Deps, hub *Hub, opts Options) *ui {
 		tokens:  &tokenPages{handler: h, tokens: d.Tokens, members: d.Members, sites: d.Sites},
 		notify:  &notifyPages{handler: h, channels: d.Channels, prefs: d.NotifyPrefs, allowPrivate: opts.AllowPrivateWebhooks},
 		account: &accountPage{handler: h, members: d.Members, sessions: d.Sessions, passwords: d.Passwords, throttle: d.Throttle},
+		maint:   &maintenancePage{handler: h, printers: d.Printers, history: d.History, sites: d.Sites, models: d.Maintenance},
 	}
 }
 
@@ -303,6 +308,9 @@ var (
 	// their own: they, and their delivery log, are the organisation's.
 	orgGet  = access.Requirement{Role: fleet.RoleAdmin, OrgWide: true}
 	orgPost = access.Requirement{Role: fleet.RoleAdmin, Write: true, OrgWide: true}
+	// The maintenance forecasts are open to a service provider the
+	// customer granted the maintenance scope.
+	maintenanceGet = access.Requirement{Role: fleet.RoleViewer, Grant: access.GrantMaintenance}
 )
 
 // table is the one place where every route and what it requires is
@@ -334,6 +342,7 @@ func (h *ui) table() []route {
 		{"GET /usage", member, h.kpis.usagePage},
 		{"GET /jobs.csv", member, h.jobs.jobsCSV},
 		{"GET /updates", member, h.updates.updatesPage},
+		{"GET /maintenance", maintenanceGet, h.maint.maintenancePage},
 		{"GET /alerts", member, h.alerts.alertsPage},
 		{"POST /alerts/{id}/ack", operatorPost, h.alerts.ackAlert},
 		{"POST /alerts/{id}/assign", operatorPost, h.alerts.assignAlert},

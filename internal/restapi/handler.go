@@ -44,6 +44,9 @@ type Deps struct {
 	// Releases lists the cloud's signed updates (GET /api/v1/updates);
 	// nil: the cloud has no update repository.
 	Releases Releases
+	// Maintenance is the fleet's component life models; nil: forecasts
+	// fall back to the rated lives.
+	Maintenance MaintenanceModels
 }
 
 // TokenLookup finds the stored API token whose secret hashes to
@@ -101,6 +104,7 @@ type api struct {
 	notify   *notifyAPI
 	kpis     *kpiAPI
 	updates  *updatesAPI
+	maint    *maintenanceAPI
 }
 
 // The groups of operations and the capabilities each uses.
@@ -187,6 +191,7 @@ func newHandler(d Deps, opts Options) *api {
 		notify:   &notifyAPI{handler: h, channels: d.Channels, prefs: d.NotifyPrefs, allowPrivate: opts.AllowPrivateWebhooks},
 		kpis:     &kpiAPI{handler: h, printers: d.Printers, sites: d.Sites, kpis: d.KPIs},
 		updates:  &updatesAPI{handler: h, releases: d.Releases, printers: d.Printers},
+		maint:    &maintenanceAPI{handler: h, printers: d.Printers, history: d.History, models: d.Maintenance},
 	}
 }
 
@@ -211,6 +216,9 @@ var (
 	// their own: they, and their delivery log, are the organisation's.
 	orgRead  = access.Requirement{Role: fleet.RoleAdmin, OrgWide: true}
 	orgWrite = access.Requirement{Role: fleet.RoleAdmin, Write: true, OrgWide: true}
+	// Maintenance forecasts are open to a service provider the customer
+	// granted the maintenance scope.
+	maintenanceRead = access.Requirement{Role: fleet.RoleViewer, Grant: access.GrantMaintenance}
 )
 
 // routes is the one place where every route and what it requires is
@@ -230,6 +238,7 @@ func (h *api) routes() []route {
 		{"GET", "/api/v1/printers/{id}/consumables", read, h.printers.consumablesHistory},
 		{"GET", "/api/v1/printers/{id}/counters", read, h.printers.countersHistory},
 		{"GET", "/api/v1/printers/{id}/events", read, h.printers.printerEvents},
+		{"GET", "/api/v1/printers/{id}/maintenance", maintenanceRead, h.maint.printerMaintenance},
 		{"GET", "/api/v1/printers/{id}/jobs/{job}", read, h.jobs.printerJob},
 		{"GET", "/api/v1/printers/{id}/jobs/{job}/layers", read, h.jobs.jobLayers},
 		{"POST", "/api/v1/printers/{id}/site", adminWrite, h.printers.movePrinter},

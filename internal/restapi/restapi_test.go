@@ -279,6 +279,7 @@ func TestRouteWalker(t *testing.T) {
 		"GET /api/v1/printers/{id}/consumables":       with(ok(200), "limited", 404, "ladmin", 404, "loperator", 404),
 		"GET /api/v1/printers/{id}/counters":          with(ok(200), "limited", 404, "ladmin", 404, "loperator", 404),
 		"GET /api/v1/printers/{id}/events":            with(ok(200), "limited", 404, "ladmin", 404, "loperator", 404),
+		"GET /api/v1/printers/{id}/maintenance":       with(ok(200), "limited", 404, "ladmin", 404, "loperator", 404),
 		"GET /api/v1/printers/{id}/jobs/{job}":        with(ok(200), "limited", 404, "ladmin", 404, "loperator", 404),
 		"GET /api/v1/printers/{id}/jobs/{job}/layers": with(ok(200), "limited", 404, "ladmin", 404, "loperator", 404),
 		"GET /api/v1/jobs":                            ok(200),
