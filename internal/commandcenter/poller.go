@@ -246,12 +246,17 @@ func (p *Poller) Run(ctx context.Context) error {
 	t := time.NewTicker(clock.Wall(p.opts.Clock, p.opts.Interval))
 	defer t.Stop()
 	listed, listedOnce := uint64(0), false
+	// relist is set when a printer's goroutine stopped (its certificate
+	// changed, its row could not be read): the next list starts it again
+	// if it is to be polled.
+	var relist atomic.Bool
 	for {
-		// The printers are listed at the start and whenever they were
-		// changed from outside the poller; each printer's goroutine polls
-		// on from its own row.
+		// The printers are listed at the start, whenever they were changed
+		// from outside the poller and after a printer's goroutine stopped;
+		// each printer's goroutine polls on from its own row.
 		var printers []Printer
-		if version := p.st.printersVersion(); !listedOnce || version != listed {
+		if version := p.st.printersVersion(); !listedOnce || version != listed || relist.Load() {
+			relist.Store(false)
 			writes := p.writes.Load()
 			var err error
 			printers, err = p.st.Printers(ctx)
@@ -261,6 +266,8 @@ func (p *Poller) Run(ctx context.Context) error {
 			if err == nil {
 				p.list(printers, writes, version)
 				listed, listedOnce = version, true
+			} else {
+				relist.Store(true) // try again at the next tick
 			}
 		}
 		if err := p.prune(ctx); err != nil && ctx.Err() == nil {
@@ -279,6 +286,7 @@ func (p *Poller) Run(ctx context.Context) error {
 					mu.Lock()
 					delete(running, pr.ID)
 					mu.Unlock()
+					relist.Store(true)
 				})
 			}
 		}

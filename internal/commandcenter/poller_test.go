@@ -720,6 +720,19 @@ func TestPollerRun(t *testing.T) {
 		}
 		waitFor("collection after Repin", allOK(2))
 
+		// A printer's goroutine that stopped because its row could not be
+		// read is started again once it can.
+		n.devices["printer-b:8443"].set(func(d *fakeDevice) { d.err = errors.New("connection refused") })
+		if _, err := st.db.Exec(`UPDATE printers SET status = '{' WHERE address = 'printer-b:8443'`); err != nil {
+			t.Fatal(err)
+		}
+		elapse(200 * time.Millisecond)
+		n.devices["printer-b:8443"].set(func(d *fakeDevice) { d.err = nil })
+		if _, err := st.db.Exec(`UPDATE printers SET status = '' WHERE address = 'printer-b:8443'`); err != nil {
+			t.Fatal(err)
+		}
+		waitFor("collection after the row could be read again", allOK(2))
+
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("Run() = %v, want nil after cancel", err)
