@@ -108,6 +108,9 @@ func (h *ui) authorize(rt route) http.Handler {
 			err = errCSRF
 		}
 		if err == nil {
+			r, s, err = h.actUnderGrant(w, r, rt.pattern, s)
+		}
+		if err == nil {
 			err = access.Check(s.p, rt.need, h.authClock.Now())
 		}
 		if err == nil && s.mustChange && !passwordFirst[rt.pattern] {
@@ -128,6 +131,12 @@ func (h *ui) authorize(rt route) http.Handler {
 			return
 		case errors.Is(err, errCSRF):
 			h.writeError(w, r, http.StatusForbidden, "The form has expired. Please reload the page and try again.")
+			return
+		case errors.Is(err, errGrantEnded):
+			h.writeError(w, r, http.StatusForbidden, "Your access to this customer has ended. Choose a customer again on the Customers page.")
+			return
+		case errors.Is(err, access.ErrForbidden) && s.p.Grant != nil:
+			h.writeError(w, r, http.StatusForbidden, "The customer's grant does not cover this page.")
 			return
 		case errors.Is(err, access.ErrForbidden):
 			h.writeError(w, r, http.StatusForbidden, "Only administrators may do this.")
