@@ -298,6 +298,7 @@ func (h *authPages) startSession(w http.ResponseWriter, r *http.Request, user fl
 		return
 	}
 	h.setCookie(w, h.loginCookie(), "", -1)
+	h.setCookie(w, h.grantCookie(), "", -1) // a new login acts for no customer yet
 	h.setSessionCookie(w, token)
 	h.log.Info("login", "user", user.ID)
 	http.Redirect(w, r, "/", http.StatusSeeOther)
@@ -315,5 +316,6 @@ func (h *authPages) logout(w http.ResponseWriter, r *http.Request, s session) {
 		return
 	}
 	h.setCookie(w, h.sessionCookie(), "", -1)
+	h.setCookie(w, h.grantCookie(), "", -1)
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
