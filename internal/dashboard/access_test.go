@@ -201,12 +201,12 @@ func TestRouteWalker(t *testing.T) {
 		// Grants (grants.go): an admin limited to a site gives access to
 		// its own sites (no box checked), and cannot see, so not revoke,
 		// the walker's grant for all sites. Customers have no customers.
-		"GET /admin/grants":               {"/admin/grants", nil, admins(200), 303},
-		"POST /admin/grants":              {"/admin/grants", url.Values{"provider": {"{provider}"}, "scope": {"status"}, "starts": {"2026-03-01T08:00"}, "expires": {"2026-03-09T08:00"}}, admins(200), 303},
-		"POST /admin/grants/{id}/revoke":  {"/admin/grants/{grant}/revoke", url.Values{}, with(admins(303), "ladmin", 404), 303},
-		"GET /customers":                  {"/customers", nil, all(200), 303},
-		"POST /customers/{id}/open":       {"/customers/{grant}/open", url.Values{}, all(404), 303},
-		"POST /customers/leave":           {"/customers/leave", url.Values{}, all(303), 303},
+		"GET /admin/grants":              {"/admin/grants", nil, admins(200), 303},
+		"POST /admin/grants":             {"/admin/grants", url.Values{"provider": {"{provider}"}, "scope": {"status"}, "starts": {"2026-03-01T08:00"}, "expires": {"2026-03-09T08:00"}}, admins(200), 303},
+		"POST /admin/grants/{id}/revoke": {"/admin/grants/{grant}/revoke", url.Values{}, with(admins(303), "ladmin", 404), 303},
+		"GET /customers":                 {"/customers", nil, all(200), 303},
+		"POST /customers/{id}/open":      {"/customers/{grant}/open", url.Values{}, all(404), 303},
+		"POST /customers/leave":          {"/customers/leave", url.Values{}, all(303), 303},
 	}
 	// Updates (updates.go), with a release list so that printer rows show.
 	f.h.updates.releases = testReleases()

@@ -294,3 +294,40 @@ func (f *fixture) doGrantBody(t *testing.T, method, path, secret, grant, body st
 	}
 	return resp.StatusCode, string(b)
 }
+
+// Two customers, two providers: each provider sees, under the grant its
+// customer gave it, that customer's printers only, whatever IDs it sends.
+func TestGrantsAcrossTenants(t *testing.T) {
+	f := newFixture(t)
+	a, b := f.a, f.b
+	ga := f.grantTo(t, a, f.p1, access.AllSites(), access.GrantStatus, t0.Add(-time.Hour), t0.Add(time.Hour))
+	gb := f.grantTo(t, b, f.p2, access.AllSites(), access.GrantStatus, t0.Add(-time.Hour), t0.Add(time.Hour))
+	for _, tt := range []struct {
+		name, token, grant, path string
+		want                     int
+		mine, theirs             *side
+	}{
+		{"provider 1 lists A's printers", f.p1.tokens["engineer"], ga, "/api/v1/printers", 200, a, b},
+		{"provider 2 lists B's printers", f.p2.tokens["engineer"], gb, "/api/v1/printers", 200, b, a},
+		{"provider 1 asks for B's printer under A's grant", f.p1.tokens["engineer"], ga, "/api/v1/printers/" + string(b.printer), 404, a, b},
+		{"provider 2 asks for A's alerts under B's grant", f.p2.tokens["dispatcher"], gb, "/api/v1/alerts?site=" + string(a.site), 200, b, a}, // none
+		{"provider 1 uses B's grant", f.p1.tokens["engineer"], gb, "/api/v1/printers", 403, a, b},
+		{"provider 2 uses A's grant", f.p2.tokens["padmin"], ga, "/api/v1/printers", 403, b, a},
+		{"A's admin uses A's grant", a.tokens["admin"], ga, "/api/v1/printers", 403, a, b},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			status, got := f.doGrant(t, "GET", tt.path, tt.token, tt.grant)
+			if status != tt.want {
+				t.Errorf("status %d, want %d: %s", status, tt.want, got)
+			}
+			for _, c := range tt.theirs.canaries {
+				if strings.Contains(got, c) {
+					t.Errorf("answer names %q of the other customer", c)
+				}
+			}
+			if status == 200 && tt.path == "/api/v1/printers" && !strings.Contains(got, string(tt.mine.printer)) {
+				t.Errorf("the granted customer's printer is missing: %s", got)
+			}
+		})
+	}
+}
