@@ -267,3 +267,77 @@ func TestGrantRevokedAtNextRequest(t *testing.T) {
 		t.Errorf("after revocation: %s\n%.300s", resp.Status, page)
 	}
 }
+
+// The grant form: an admin limited to a site grants that site only; bad
+// input is refused with a message and stores nothing.
+func TestGrantForm(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	ada, _, _ := f.db.UserByName(ctx, "ada")
+	vic, _, _ := f.db.UserByName(ctx, "vic")
+	a := f.seedWalk(t, f.orgA, f.siteA, "Alpha", ada.ID, vic.ID)
+	p1 := f.provider(t, "Fixers")
+	c, csrf := f.login(t, "Alpha-ladm")
+	form := func(kv ...string) url.Values {
+		v := url.Values{"csrf": {csrf}, "provider": {string(p1.org)}, "scope": {"status"},
+			"starts": {"2026-03-01T11:00"}, "expires": {"2026-03-08T11:00"}}
+		for i := 0; i < len(kv); i += 2 {
+			if kv[i+1] == "" {
+				v.Del(kv[i])
+			} else {
+				v.Set(kv[i], kv[i+1])
+			}
+		}
+		return v
+	}
+	if resp, body := post(t, c, f.srv.URL+"/admin/grants", form(), nil); resp.StatusCode != 200 || !strings.Contains(body, "Alpha-Zweitwerk") {
+		t.Fatalf("a site-limited admin's grant: %s\n%.500s", resp.Status, body)
+	}
+	gs, err := f.db.Grants(ctx, f.orgA)
+	if err != nil || len(gs) != 1 || !gs[0].Sites.Equal(access.OnlySites(a.site2)) || gs[0].CreatedBy != a.users["ladmin"] {
+		t.Fatalf("stored grants: %+v, %v; want one for the admin's site only", gs, err)
+	}
+	for _, tt := range []struct {
+		name string
+		form url.Values
+		want int
+	}{
+		{"another site", form("site", string(f.siteA)), 400},
+		{"no scope", form("scope", ""), 400},
+		{"unknown scope", form("scope", "root"), 400},
+		{"no provider", form("provider", ""), 400},
+		{"unknown provider", form("provider", "org_forged"), 400},
+		{"a customer", form("provider", string(f.orgB)), 400},
+		{"itself", form("provider", string(f.orgA)), 400},
+		{"ended", form("expires", "2026-02-01T00:00"), 400},
+		{"too long", form("expires", "2028-03-01T00:00"), 400},
+		{"no date", form("starts", "soon"), 400},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, body := post(t, c, f.srv.URL+"/admin/grants", tt.form, nil)
+			if resp.StatusCode != tt.want || !strings.Contains(body, `class="message"`) {
+				t.Errorf("%s, want %d with a message\n%.300s", resp.Status, tt.want, body)
+			}
+		})
+	}
+	if gs, _ := f.db.Grants(ctx, f.orgA); len(gs) != 1 {
+		t.Errorf("refused grants stored: %d grants", len(gs))
+	}
+	// The page in German names the kinds of access in German.
+	if _, err := f.db.Member(ctx, f.orgA, a.users["ladmin"]); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, f.srv.URL+"/admin/grants", nil)
+	req.Header.Set("Accept-Language", "de")
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, w := range []string{"Servicezugang", "Status, Alarme und Kennzahlen", "jetzt aktiv", "Zugang erteilen"} {
+		if !strings.Contains(string(body), w) {
+			t.Errorf("the German page lacks %q", w)
+		}
+	}
+}
