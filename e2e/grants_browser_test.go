@@ -63,6 +63,34 @@ func TestGrantsInBrowser(t *testing.T) {
 	eng.submit(`#printers [data-printer-id] a[href^="/printers/"]`)
 	eng.waitFor("the printer's page under the grant", `document.querySelector('[data-acting]') && location.pathname.startsWith("/printers/")`, stepLimit)
 	eng.shot("provider-printer")
+	// On a phone, in German, the pages under the grant fit and say whose
+	// data they show.
+	eng.setScreen(360, "de")
+	for _, path := range []string{"/", "/alerts", "/kpis", "/customers"} {
+		eng.open(path)
+		if w := read[int64](eng, "the page's width", `document.documentElement.scrollWidth`); w > 360 {
+			eng.fail("%s under the grant is %d px wide on a 360 px screen", path, w)
+		}
+		if path != "/customers" && !read[bool](eng, "the German banner", `document.querySelector('[data-acting]')?.textContent.includes("Sie handeln für den Kunden")`) {
+			eng.fail("%s under the grant lacks the German banner", path)
+		}
+	}
+	eng.shot("provider-customers-de-360")
+	eng.setScreen(1400, "en")
+	// Leaving the customer, and choosing it again.
+	eng.open("/customers")
+	eng.submit(`form[action="/customers/leave"] button`)
+	eng.open("/")
+	if read[bool](eng, "the banner", `!!document.querySelector('[data-acting]')`) {
+		eng.fail("still acting for the customer after leaving it")
+	}
+	eng.open("/customers")
+	eng.submit(`form[action="/customers/` + grant + `/open"] button`)
+	eng.waitFor("the customer again", `!!document.querySelector('[data-acting]')`, stepLimit)
+	// A page without a live stream: the printers page's stream would
+	// notice the revocation by itself and forget the choice before the
+	// check below.
+	eng.open("/kpis")
 
 	// The admin revokes; the engineer's next page is refused.
 	admin.submit(`form[action="/admin/grants/` + grant + `/revoke"] button`)
