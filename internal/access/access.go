@@ -546,7 +546,7 @@ func (p Principal) NewGrant(provider fleet.OrgID, sites SiteSet, scopes GrantSco
 		return Grant{}, fmt.Errorf("new grant: sites beyond own: %w", ErrForbidden)
 	case provider == "" || provider == p.Org:
 		return Grant{}, fmt.Errorf("new grant: %w: no provider, or the organisation itself", ErrBadGrant)
-	case scopes == 0 || scopes&^allGrantScopes != 0:
+	case scopes == 0 || scopes&^AllGrantScopes != 0:
 		return Grant{}, fmt.Errorf("new grant: %w: no scope, or an unknown one", ErrBadGrant)
 	case starts.IsZero():
 		return Grant{}, fmt.Errorf("new grant: %w: no start", ErrBadGrant)
@@ -563,8 +563,8 @@ func (p Principal) NewGrant(provider fleet.OrgID, sites SiteSet, scopes GrantSco
 // that ends before it starts or lasts too long.
 var ErrBadGrant = errors.New("invalid grant")
 
-// allGrantScopes is every scope there is.
-const allGrantScopes = GrantStatus | GrantMaintenance | GrantDiagnostics | GrantLogs
+// AllGrantScopes is every scope there is.
+const AllGrantScopes = GrantStatus | GrantMaintenance | GrantDiagnostics | GrantLogs
 
 // CanSeeGrant reports whether p may list or revoke g: an administrator of
 // g's customer whose sites cover the grant's, not acting under a grant.

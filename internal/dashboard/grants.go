@@ -126,7 +126,7 @@ func (h *grantPages) showGrants(w http.ResponseWriter, r *http.Request, s sessio
 	_, zone := h.locale(r)
 	now := h.authClock.Now().In(zone)
 	d.Starts, d.End = now.Format(grantFormTime), now.Add(defaultGrantDays*24*time.Hour).Format(grantFormTime)
-	d.Scopes = access.GrantScope(0xff).Names()
+	d.Scopes = access.AllGrantScopes.Names()
 	h.render(w, r, status, "grants.html", page{Title: "Service access", User: &s.user, CSRF: s.csrf, Data: d})
 }
 
