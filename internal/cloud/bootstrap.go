@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/fusionfleet/fusionfleet/internal/access"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/identity"
 	"github.com/fusionfleet/fusionfleet/internal/store"
@@ -157,4 +158,42 @@ func newEnrolmentToken(ctx context.Context, st *store.DB, site fleet.SiteID, now
 		return "", fmt.Errorf("enrolment token: %w", err)
 	}
 	return token, nil
+}
+
+// NewOrg opens the store of a cloud (db and dataDir as in Options) and
+// creates an organisation of kind named name, with its first
+// administrator admin, whose generated password it returns. It is how an
+// operator adds a service provider: the provider passes the
+// organisation's ID on to its customers, who grant access to it. A taken
+// login name is fleet.ErrConflict, and nothing is created then.
+func NewOrg(ctx context.Context, dataDir, db, name string, kind access.OrgKind, admin string) (fleet.OrgID, string, error) {
+	if admin == "" {
+		return "", "", errors.New("new organisation: no administrator name")
+	}
+	st, err := openStore(ctx, dataDir, db)
+	if err != nil {
+		return "", "", fmt.Errorf("new organisation: %w", err)
+	}
+	defer st.Close()
+	if _, _, err := st.UserByName(ctx, admin); err == nil {
+		return "", "", fmt.Errorf("new organisation: user %q: %w", admin, fleet.ErrConflict)
+	} else if !errors.Is(err, fleet.ErrNotFound) {
+		return "", "", fmt.Errorf("new organisation: %w", err)
+	}
+	org, err := st.CreateOrgOfKind(ctx, name, kind)
+	if err != nil {
+		return "", "", fmt.Errorf("new organisation: %w", err)
+	}
+	password, err := identity.GeneratePassword()
+	if err != nil {
+		return "", "", fmt.Errorf("new organisation: %w", err)
+	}
+	hash, err := identity.HashPassword(password)
+	if err != nil {
+		return "", "", fmt.Errorf("new organisation: %w", err)
+	}
+	if _, err := st.CreateUser(ctx, org, admin, hash, fleet.RoleAdmin); err != nil {
+		return "", "", fmt.Errorf("new organisation %s: administrator: %w", org, err)
+	}
+	return org, password, nil
 }
