@@ -107,7 +107,9 @@ func TestGrantWalker(t *testing.T) {
 	// B's grant to provider 2: provider 1 can never use it, and nothing
 	// of B ever shows under A's grants.
 	grants["B's to provider 2"] = f.grantTo(t, f.b, f.p2, access.AllSites(), access.GrantStatus, t0.Add(-time.Hour), t0.Add(time.Hour))
-	open := map[string]bool{"live": true, "all sites": true, "out of site": true}
+	// The live grants of the caller's provider, and the scopes each holds.
+	live := map[string]access.GrantScope{"live": access.GrantStatus | access.GrantMaintenance, "all sites": access.GrantStatus,
+		"out of site": access.GrantStatus, "no scope": access.GrantMaintenance | access.GrantLogs}
 	callers := map[string]string{"engineer": f.p1.tokens["engineer"], "dispatcher": f.p1.tokens["dispatcher"],
 		"provider admin": f.p1.tokens["padmin"], "customer admin": a.tokens["admin"]}
 	n := 0
@@ -140,9 +142,9 @@ func TestGrantWalker(t *testing.T) {
 					switch {
 					case rt.need.Public:
 						want = http.StatusOK
-					case who == "customer admin" || !open[kind] || rt.need.Grant != access.GrantStatus:
+					case who == "customer admin" || !live[kind].Has(rt.need.Grant):
 						// Not the caller's provider's grant, not live, or a
-						// route the status scope does not open.
+						// route the grant's scopes do not open.
 					case rt.method != http.MethodGet:
 						t.Fatalf("%s is open to grants but changes data", key)
 					case strings.Contains(rt.path, "{id}") && kind == "out of site":
