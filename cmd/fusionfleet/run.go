@@ -38,6 +38,7 @@ func subcommands() []subcommand {
 		{"cloud", "run a cloud node: uplink, stream, store and dashboard", runCloud},
 		{"commandcenter", "run a Command Center: poll printers, upload to the cloud", runCommandCenter},
 		{"printer", "run a virtual printer serving the device API over HTTPS", runPrinter},
+		{"audit", "verify the cloud store's audit log: every organisation's hash chain", runAudit},
 		{"release", "offline release tool: keys, signed firmware and parameter sets (TUF)", runRelease},
 		{"version", "print the version", runVersion},
 	}
