@@ -13,9 +13,11 @@ import (
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/access"
+	"github.com/fusionfleet/fusionfleet/internal/audit"
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/identity"
+	"github.com/fusionfleet/fusionfleet/internal/store"
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
 )
@@ -271,7 +273,17 @@ func TestRouteWalker(t *testing.T) {
 							req.Body = io.NopCloser(strings.NewReader(form.Encode()))
 							req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 						}
+						before := auditSeq(t, f.db, me.org)
 						status, body := f.send(t, req)
+						// Every administrator's change that passed the
+						// check is in the audit log, attempted or done.
+						wantAudit := rt.need.Write && rt.need.Role == fleet.RoleAdmin &&
+							(who == "admin" || who == "ladmin" && !rt.need.OrgWide)
+						if x, grew := lastAudit(t, f.db, me.org, before); grew != wantAudit {
+							t.Errorf("audit entry recorded: %v, want %v", grew, wantAudit)
+						} else if grew && (x.Action != audit.ActionAdmin || x.Detail != rt.pattern || x.Actor != me.users[who] || x.Org != me.org) {
+							t.Errorf("audit entry %+v, want the admin action %s of %s", x, rt.pattern, me.users[who])
+						}
 						exp, ok := w.member[who]
 						if !ok {
 							exp = w.anon
@@ -300,6 +312,31 @@ func TestRouteWalker(t *testing.T) {
 	if len(wants) != len(f.h.table()) {
 		t.Errorf("expectations for %d routes, table has %d", len(wants), len(f.h.table()))
 	}
+}
+
+// auditSeq is the number of org's last audit entry.
+func auditSeq(t *testing.T, db *store.DB, org fleet.OrgID) int64 {
+	t.Helper()
+	h, err := db.AuditHead(t.Context(), org)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h == nil {
+		return 0
+	}
+	return h.Seq
+}
+
+// lastAudit returns org's newest audit entry if there is one after
+// entry before.
+func lastAudit(t *testing.T, db *store.DB, org fleet.OrgID, before int64) (audit.Entry, bool) {
+	t.Helper()
+	var last audit.Entry
+	err := db.AuditEntries(t.Context(), org, audit.Filter{Limit: 1}, func(x audit.Entry) error { last = x; return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return last, last.Seq > before
 }
 
 // walkRequest builds a request without a body.

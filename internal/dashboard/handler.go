@@ -17,6 +17,7 @@ import (
 
 	"github.com/fusionfleet/fusionfleet/internal/access"
 	"github.com/fusionfleet/fusionfleet/internal/alert"
+	"github.com/fusionfleet/fusionfleet/internal/audit"
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/fleetquery"
@@ -50,6 +51,10 @@ type Deps struct {
 	// Releases lists the cloud's signed updates for the Updates page;
 	// nil: the page says there is no update repository.
 	Releases ReleaseLister
+	// Audit records logins, failed logins, administrators' changes and
+	// every request under a customer's grant (see authorize); nil: log
+	// lines only (audit.Logger), no tamper-evident log.
+	Audit audit.Recorder
 }
 
 // Sessions keeps logins: users by name, sessions, and the pending second
@@ -198,6 +203,7 @@ type handler struct {
 	zones     sync.Map // time zone name → *time.Location, see zone
 	heartbeat time.Duration
 	refresh   time.Duration
+	audit     audit.Recorder
 }
 
 // ui is the whole dashboard: the session check every route passes
@@ -249,6 +255,10 @@ func newHandler(d Deps, hub *Hub, opts Options) *ui {
 		h.log = slog.New(slog.DiscardHandler)
 	}
 	h.log = h.log.With("component", "dashboard")
+	h.audit = d.Audit
+	if h.audit == nil {
+		h.audit = audit.Logger{Log: h.log}
+	}
 	if h.ttl <= 0 {
 		h.ttl = defaultSessionTTL
 	}

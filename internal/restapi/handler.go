@@ -14,6 +14,7 @@ import (
 
 	"github.com/fusionfleet/fusionfleet/internal/access"
 	"github.com/fusionfleet/fusionfleet/internal/alert"
+	"github.com/fusionfleet/fusionfleet/internal/audit"
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/fleetquery"
@@ -44,6 +45,10 @@ type Deps struct {
 	// Releases lists the cloud's signed updates (GET /api/v1/updates);
 	// nil: the cloud has no update repository.
 	Releases Releases
+	// Audit records administrators' changes and every request under a
+	// customer's grant (see authorize); nil: log lines only
+	// (audit.Logger), no tamper-evident log.
+	Audit audit.Recorder
 }
 
 // TokenLookup finds the stored API token whose secret hashes to
@@ -83,6 +88,7 @@ var openAPI []byte
 type handler struct {
 	clock clock.Clock
 	log   *slog.Logger
+	audit audit.Recorder
 }
 
 // api is the whole API: the one authorization check, which resolves the
@@ -173,6 +179,10 @@ func newHandler(d Deps, opts Options) *api {
 		h.log = slog.New(slog.DiscardHandler)
 	}
 	h.log = h.log.With("component", "restapi")
+	h.audit = d.Audit
+	if h.audit == nil {
+		h.audit = audit.Logger{Log: h.log}
+	}
 	return &api{
 		handler:  h,
 		lookup:   d.TokenLookup,
@@ -302,6 +312,11 @@ func (h *api) authorize(rt route) http.Handler {
 			var err error
 			if p, err = h.principal(r); err == nil {
 				err = access.Check(p, rt.need, h.clock.Now())
+			}
+			if err == nil {
+				if e, ok := audit.OfRequest(h.clock.Now(), p, rt.need, rt.method+" "+rt.path, r); ok {
+					err = h.audit.Record(r.Context(), e) // unrecorded, the request changes nothing
+				}
 			}
 			if err != nil {
 				h.writeError(w, r, err)

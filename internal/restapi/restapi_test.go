@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/access"
+	"github.com/fusionfleet/fusionfleet/internal/audit"
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/fleetquery"
@@ -71,7 +72,7 @@ func newFixture(t *testing.T) *fixture {
 // storeDeps fills every capability from db.
 func storeDeps(db *store.DB) Deps {
 	return Deps{TokenLookup: db, Members: db, Passwords: db, Sites: db, Tokens: db, Printers: db, PrinterSites: db, Jobs: db, History: db,
-		Alerts: db, AlertRules: db, Channels: db, NotifyPrefs: db, KPIs: db}
+		Alerts: db, AlertRules: db, Channels: db, NotifyPrefs: db, KPIs: db, Audit: db}
 }
 
 // seed creates an organisation with two sites, a printer at each, users of
@@ -390,7 +391,18 @@ func TestRouteWalker(t *testing.T) {
 						case "POST /api/v1/sites":
 							body = strings.Replace(body, "%s", strconv.Itoa(n), 1)
 						}
+						before := auditSeq(t, f.db, me.org)
 						status, got := f.do(t, rt.method, path, me.tokens[who], body)
+						// Every administrator's change that passed the
+						// check is in the audit log, attempted or done.
+						wantAudit := rt.need.Write && rt.need.Role == fleet.RoleAdmin &&
+							(who == "admin" || who == "ladmin" && !rt.need.OrgWide)
+						if x, grew := lastAudit(t, f.db, me.org, before); grew != wantAudit {
+							t.Errorf("audit entry recorded: %v, want %v", grew, wantAudit)
+						} else if grew && (x.Action != audit.ActionAdmin || !strings.HasPrefix(x.Detail, key+" (API token ") || x.Org != me.org ||
+							strings.Contains(key, "{id}") != strings.HasPrefix(x.Target, "id=")) {
+							t.Errorf("audit entry %+v, want the admin action %s of %s", x, key, me.org)
+						}
 						exp, ok := want[key][who]
 						if !ok {
 							exp = http.StatusUnauthorized
@@ -425,6 +437,31 @@ func TestRouteWalker(t *testing.T) {
 	if len(want) != len(f.h.routes()) {
 		t.Errorf("expectations for %d routes, table has %d", len(want), len(f.h.routes()))
 	}
+}
+
+// auditSeq is the number of org's last audit entry.
+func auditSeq(t *testing.T, db *store.DB, org fleet.OrgID) int64 {
+	t.Helper()
+	h, err := db.AuditHead(t.Context(), org)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h == nil {
+		return 0
+	}
+	return h.Seq
+}
+
+// lastAudit returns org's newest audit entry if there is one after
+// entry before.
+func lastAudit(t *testing.T, db *store.DB, org fleet.OrgID, before int64) (audit.Entry, bool) {
+	t.Helper()
+	var last audit.Entry
+	err := db.AuditEntries(t.Context(), org, audit.Filter{Limit: 1}, func(x audit.Entry) error { last = x; return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return last, last.Seq > before
 }
 
 // The OpenAPI document describes exactly the routes of the table, and
