@@ -60,7 +60,9 @@ func TestLoginsAudited(t *testing.T) {
 // failingRecorder is an audit log that cannot record.
 type failingRecorder struct{}
 
-func (failingRecorder) Record(context.Context, audit.Event) error { return errors.New("audit log unavailable") }
+func (failingRecorder) Record(context.Context, audit.Event) error {
+	return errors.New("audit log unavailable")
+}
 
 // TestUnrecordedActionFails: when the audit log cannot record, an
 // administrator's change and a login fail with 500 and change nothing.
