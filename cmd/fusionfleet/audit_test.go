@@ -94,3 +94,41 @@ func TestAuditVerify(t *testing.T) {
 		})
 	}
 }
+
+// TestFeaturesCommand sets an organisation's plan, shows it, and finds
+// the change in the organisation's audit log.
+func TestFeaturesCommand(t *testing.T) {
+	dir := t.TempDir()
+	st, err := cloud.OpenStore(t.Context(), dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	org, err := st.CreateOrg(t.Context(), "A")
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		args     []string
+		code     int
+		want     string
+		wantErrs string
+	}{
+		{nil, 0, string(org) + ": benchmark,export,api", ""},
+		{[]string{"-set", "export,api"}, 0, string(org) + ": export,api", ""},
+		{[]string{"-set", "none"}, 0, string(org) + ": none", ""},
+		{[]string{"-set", "teleport"}, 1, "", `unknown feature "teleport"`},
+	} {
+		code, out, errOut := runArgs(t, append([]string{"features", "-data", dir, "-org", string(org)}, tt.args...)...)
+		if code != tt.code || !strings.Contains(out, tt.want) || !strings.Contains(errOut, tt.wantErrs) {
+			t.Errorf("%v: exit %d\n%s%s", tt.args, code, out, errOut)
+		}
+	}
+	if code, _, errOut := runArgs(t, "features", "-data", dir, "-org", "org_none"); code != 1 || !strings.Contains(errOut, "not found") {
+		t.Errorf("unknown organisation: exit %d, %s", code, errOut)
+	}
+	code, out, _ := runArgs(t, "audit", "verify", "-data", dir)
+	if code != 0 || !strings.Contains(out, "org "+string(org)+": 2 entries, verified") {
+		t.Errorf("the plan changes in the audit log: exit %d\n%s", code, out)
+	}
+}

@@ -39,6 +39,7 @@ func subcommands() []subcommand {
 		{"commandcenter", "run a Command Center: poll printers, upload to the cloud", runCommandCenter},
 		{"printer", "run a virtual printer serving the device API over HTTPS", runPrinter},
 		{"audit", "verify the cloud store's audit log: every organisation's hash chain", runAudit},
+		{"features", "show or set the features of an organisation's plan", runFeatures},
 		{"release", "offline release tool: keys, signed firmware and parameter sets (TUF)", runRelease},
 		{"version", "print the version", runVersion},
 	}

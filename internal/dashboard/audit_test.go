@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fusionfleet/fusionfleet/internal/access"
 	"github.com/fusionfleet/fusionfleet/internal/audit"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 )
@@ -93,5 +94,40 @@ func TestUnrecordedActionFails(t *testing.T) {
 	// Reading needs no record: a viewer's page still shows.
 	if resp, _ := f.getAs(t, ada, "/", "en"); resp.StatusCode != http.StatusOK {
 		t.Errorf("a page to read: %s, want 200", resp.Status)
+	}
+}
+
+// TestPlanFeatures: a route that needs a feature is refused, with a
+// message in the reader's language, to the members of an organisation
+// whose plan lacks it, and open again once the plan has it.
+func TestPlanFeatures(t *testing.T) {
+	f := newFixture(t)
+	ada := f.user(t, "ada")
+	tests := []struct {
+		path    string
+		feature access.Feature
+	}{
+		{"/benchmark", access.FeatureBenchmark},
+		{"/tokens", access.FeatureAPI},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			if err := f.db.SetOrgFeatures(t.Context(), f.orgA, access.DefaultFeatures&^tt.feature); err != nil {
+				t.Fatal(err)
+			}
+			resp, body := f.getAs(t, ada, tt.path, "de")
+			if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "Der Tarif Ihrer Organisation umfasst dies nicht.") {
+				t.Errorf("without %s: %s\n%.300s", tt.feature, resp.Status, body)
+			}
+			if resp, _ := f.getAs(t, f.user(t, "bob"), tt.path, "en"); resp.StatusCode != http.StatusOK {
+				t.Errorf("another organisation with the default plan: %s", resp.Status)
+			}
+			if err := f.db.SetOrgFeatures(t.Context(), f.orgA, tt.feature); err != nil {
+				t.Fatal(err)
+			}
+			if resp, _ := f.getAs(t, ada, tt.path, "en"); resp.StatusCode != http.StatusOK {
+				t.Errorf("with only %s: %s", tt.feature, resp.Status)
+			}
+		})
 	}
 }

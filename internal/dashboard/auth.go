@@ -110,6 +110,9 @@ func (h *ui) authorize(rt route) http.Handler {
 			err = errCSRF
 		}
 		if err == nil {
+			s.p, err = access.WithFeatures(r.Context(), h.plans, s.p)
+		}
+		if err == nil {
 			err = access.Check(s.p, rt.need, h.authClock.Now())
 		}
 		if err == nil && s.mustChange && !passwordFirst[rt.pattern] {
@@ -135,6 +138,9 @@ func (h *ui) authorize(rt route) http.Handler {
 			return
 		case errors.Is(err, errCSRF):
 			h.writeError(w, r, http.StatusForbidden, "The form has expired. Please reload the page and try again.")
+			return
+		case errors.Is(err, access.ErrFeature):
+			h.writeError(w, r, http.StatusForbidden, "Your organisation's plan does not include this.")
 			return
 		case errors.Is(err, access.ErrForbidden):
 			h.writeError(w, r, http.StatusForbidden, "Only administrators may do this.")

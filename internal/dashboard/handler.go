@@ -55,6 +55,9 @@ type Deps struct {
 	// every request under a customer's grant (see authorize); nil: log
 	// lines only (audit.Logger), no tamper-evident log.
 	Audit audit.Recorder
+	// Plans gives each organisation's features (R-FEAT-10), which routes
+	// may need; nil: every organisation has access.DefaultFeatures.
+	Plans access.Plans
 }
 
 // Sessions keeps logins: users by name, sessions, and the pending second
@@ -211,6 +214,7 @@ type handler struct {
 type ui struct {
 	*handler
 	sessions Sessions
+	plans    access.Plans
 	auth     *authPages
 	printers *printerPages
 	detail   *detailPage
@@ -278,6 +282,7 @@ func newHandler(d Deps, hub *Hub, opts Options) *ui {
 	return &ui{
 		handler:  h,
 		sessions: d.Sessions,
+		plans:    d.Plans,
 		auth:     &authPages{handler: h, sessions: d.Sessions, twoFactor: d.TwoFactor, throttle: d.Throttle},
 		printers: &printerPages{handler: h, hub: hub, sessions: d.Sessions, printers: d.Printers, sites: d.Sites,
 			worst: d.WorstAlerts, updates: updates},
@@ -313,6 +318,9 @@ var (
 	// their own: they, and their delivery log, are the organisation's.
 	orgGet  = access.Requirement{Role: fleet.RoleAdmin, OrgWide: true}
 	orgPost = access.Requirement{Role: fleet.RoleAdmin, Write: true, OrgWide: true}
+	// API tokens are for plans with the REST API.
+	apiGet  = access.Requirement{Role: fleet.RoleViewer, Feature: access.FeatureAPI}
+	apiPost = access.Requirement{Role: fleet.RoleViewer, Write: true, Feature: access.FeatureAPI}
 )
 
 // table is the one place where every route and what it requires is
@@ -340,7 +348,7 @@ func (h *ui) table() []route {
 		{"GET /printers/{id}/jobs/{job}", member, h.jobs.jobPage},
 		{"GET /jobs", member, h.jobs.jobsPage},
 		{"GET /kpis", member, h.kpis.kpisPage},
-		{"GET /benchmark", member, h.kpis.benchmarkPage},
+		{"GET /benchmark", access.Requirement{Role: fleet.RoleViewer, Feature: access.FeatureBenchmark}, h.kpis.benchmarkPage},
 		{"GET /usage", member, h.kpis.usagePage},
 		{"GET /jobs.csv", member, h.jobs.jobsCSV},
 		{"GET /updates", member, h.updates.updatesPage},
@@ -351,9 +359,9 @@ func (h *ui) table() []route {
 		{"POST /alerts/rules", adminPost, h.alerts.createAlertRule},
 		{"POST /alerts/rules/{id}/delete", adminPost, h.alerts.deleteAlertRule},
 		{"POST /alerts/rules/{rule}/mute", adminPost, h.alerts.muteAlertRule},
-		{"GET /tokens", member, h.tokens.tokensPage},
-		{"POST /tokens", memberPost, h.tokens.createToken},
-		{"POST /tokens/{id}/revoke", memberPost, h.tokens.revokeToken},
+		{"GET /tokens", apiGet, h.tokens.tokensPage},
+		{"POST /tokens", apiPost, h.tokens.createToken},
+		{"POST /tokens/{id}/revoke", apiPost, h.tokens.revokeToken},
 		{"GET /account/notifications", member, h.notify.notifyPrefsPage},
 		{"POST /account/notifications", memberPost, h.notify.saveNotifyPrefs},
 		{"GET /account/two-factor", member, h.auth.twoFactorPage},

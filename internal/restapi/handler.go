@@ -49,6 +49,10 @@ type Deps struct {
 	// customer's grant (see authorize); nil: log lines only
 	// (audit.Logger), no tamper-evident log.
 	Audit audit.Recorder
+	// Plans gives each organisation's features (R-FEAT-10): the API is
+	// for plans with access.FeatureAPI. nil: every organisation has
+	// access.DefaultFeatures.
+	Plans access.Plans
 }
 
 // TokenLookup finds the stored API token whose secret hashes to
@@ -97,6 +101,7 @@ type api struct {
 	*handler
 	lookup   TokenLookup
 	members  access.Members
+	plans    access.Plans
 	account  *accountAPI
 	sites    *siteAPI
 	printers *printerAPI
@@ -187,6 +192,7 @@ func newHandler(d Deps, opts Options) *api {
 		handler:  h,
 		lookup:   d.TokenLookup,
 		members:  d.Members,
+		plans:    d.Plans,
 		account:  &accountAPI{handler: h, members: d.Members},
 		sites:    &siteAPI{handler: h, sites: d.Sites},
 		printers: &printerAPI{handler: h, printers: d.Printers, history: d.History, sites: d.PrinterSites},
@@ -270,7 +276,7 @@ func (h *api) routes() []route {
 		{"DELETE", "/api/v1/alert-rules/{id}", adminWrite, h.alerts.deleteAlertRule},
 		{"PUT", "/api/v1/alert-rules/{key}/muted", adminWrite, h.alerts.muteAlertRule},
 		{"GET", "/api/v1/kpis", read, h.kpis.getKPIs},
-		{"GET", "/api/v1/benchmark", read, h.kpis.benchmark},
+		{"GET", "/api/v1/benchmark", access.Requirement{Role: fleet.RoleViewer, Feature: access.FeatureBenchmark}, h.kpis.benchmark},
 		{"GET", "/api/v1/usage", read, h.kpis.usage},
 		{"GET", "/api/v1/updates", read, h.updates.updates},
 	}
@@ -311,7 +317,12 @@ func (h *api) authorize(rt route) http.Handler {
 		if !rt.need.Public {
 			var err error
 			if p, err = h.principal(r); err == nil {
-				err = access.Check(p, rt.need, h.clock.Now())
+				p, err = access.WithFeatures(r.Context(), h.plans, p)
+			}
+			if err == nil {
+				need := rt.need
+				need.Feature |= access.FeatureAPI // the whole API is a feature of the plan
+				err = access.Check(p, need, h.clock.Now())
 			}
 			if err == nil {
 				if e, ok := audit.OfRequest(h.clock.Now(), p, rt.need, rt.method+" "+rt.path, r); ok {
@@ -378,6 +389,8 @@ func statusOf(err error) (int, string) {
 		return http.StatusUnauthorized, "Missing, invalid, revoked or expired API token."
 	case errors.Is(err, access.ErrSessionRequired):
 		return http.StatusForbidden, "An API token cannot create API tokens or change a password: do it in the dashboard, logged in."
+	case errors.Is(err, access.ErrFeature):
+		return http.StatusForbidden, "Not included in the organisation's plan."
 	case errors.Is(err, access.ErrForbidden):
 		return http.StatusForbidden, "Not allowed for this token."
 	case errors.Is(err, fleet.ErrNotFound):

@@ -72,7 +72,7 @@ func newFixture(t *testing.T) *fixture {
 // storeDeps fills every capability from db.
 func storeDeps(db *store.DB) Deps {
 	return Deps{TokenLookup: db, Members: db, Passwords: db, Sites: db, Tokens: db, Printers: db, PrinterSites: db, Jobs: db, History: db,
-		Alerts: db, AlertRules: db, Channels: db, NotifyPrefs: db, KPIs: db, Audit: db}
+		Alerts: db, AlertRules: db, Channels: db, NotifyPrefs: db, KPIs: db, Audit: db, Plans: db}
 }
 
 // seed creates an organisation with two sites, a printer at each, users of
