@@ -25,6 +25,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/i18n"
 	"github.com/fusionfleet/fusionfleet/internal/kpi"
 	"github.com/fusionfleet/fusionfleet/internal/notify"
+	"github.com/fusionfleet/fusionfleet/internal/orgexport"
 )
 
 // Deps are the capabilities of the cloud store the dashboard uses, one
@@ -58,6 +59,11 @@ type Deps struct {
 	// Plans gives each organisation's features (R-FEAT-10), which routes
 	// may need; nil: every organisation has access.DefaultFeatures.
 	Plans access.Plans
+	// AuditLog, Export and Orgs serve the organisation's audit log, the
+	// export of all its data and its deletion (datarights.go).
+	AuditLog audit.Reader
+	Export   orgexport.Source
+	Orgs     OrgDeletion
 }
 
 // Sessions keeps logins: users by name, sessions, and the pending second
@@ -227,6 +233,7 @@ type ui struct {
 	tokens   *tokenPages
 	notify   *notifyPages
 	account  *accountPage
+	data     *dataPages
 }
 
 // NewHandler returns the dashboard with all its routes.
@@ -274,7 +281,7 @@ func newHandler(d Deps, hub *Hub, opts Options) *ui {
 		"account.html", "sites.html",
 		"kpis.html", "benchmark.html", "usage.html",
 		"notify_channels.html", "notify_prefs.html",
-		"updates.html"} {
+		"updates.html", "audit.html", "data.html"} {
 		// The templates are embedded: a parse error is a bug that every test catches.
 		h.pages[p] = template.Must(template.New(p).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+p))
 	}
@@ -297,6 +304,7 @@ func newHandler(d Deps, hub *Hub, opts Options) *ui {
 		tokens:  &tokenPages{handler: h, tokens: d.Tokens, members: d.Members, sites: d.Sites},
 		notify:  &notifyPages{handler: h, channels: d.Channels, prefs: d.NotifyPrefs, allowPrivate: opts.AllowPrivateWebhooks},
 		account: &accountPage{handler: h, members: d.Members, sessions: d.Sessions, passwords: d.Passwords, throttle: d.Throttle},
+		data:    &dataPages{handler: h, audit: d.AuditLog, export: d.Export, orgs: d.Orgs},
 	}
 }
 
@@ -318,6 +326,8 @@ var (
 	// their own: they, and their delivery log, are the organisation's.
 	orgGet  = access.Requirement{Role: fleet.RoleAdmin, OrgWide: true}
 	orgPost = access.Requirement{Role: fleet.RoleAdmin, Write: true, OrgWide: true}
+	// Exporting all of the organisation's data is a feature of the plan.
+	orgExport = access.Requirement{Role: fleet.RoleAdmin, OrgWide: true, Feature: access.FeatureExport}
 	// API tokens are for plans with the REST API.
 	apiGet  = access.Requirement{Role: fleet.RoleViewer, Feature: access.FeatureAPI}
 	apiPost = access.Requirement{Role: fleet.RoleViewer, Write: true, Feature: access.FeatureAPI}
@@ -385,6 +395,12 @@ func (h *ui) table() []route {
 		{"POST /admin/users/{id}/access", adminPost, h.users.setUserAccess},
 		{"POST /admin/users/{id}/remove", adminPost, h.users.removeUser},
 		{"POST /admin/users/{id}/password", adminPost, h.users.resetPassword},
+
+		{"GET /admin/audit", orgGet, h.data.auditPage},
+		{"GET /admin/audit/export", orgGet, h.data.auditExport},
+		{"GET /admin/data", orgGet, h.data.dataPage},
+		{"GET /admin/data/export", orgExport, h.data.exportData},
+		{"POST /admin/data/delete", orgPost, h.data.deleteOrg},
 
 		{"/", member, func(w http.ResponseWriter, r *http.Request, _ session) {
 			h.writeError(w, r, http.StatusNotFound, "Page not found.")

@@ -22,6 +22,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/identity"
 	"github.com/fusionfleet/fusionfleet/internal/kpi"
 	"github.com/fusionfleet/fusionfleet/internal/notify"
+	"github.com/fusionfleet/fusionfleet/internal/orgexport"
 )
 
 // Deps are the capabilities of the cloud store the API uses, one field
@@ -53,6 +54,10 @@ type Deps struct {
 	// for plans with access.FeatureAPI. nil: every organisation has
 	// access.DefaultFeatures.
 	Plans access.Plans
+	// AuditLog and Export serve the organisation's audit log and the
+	// export of all its data (datarights.go).
+	AuditLog audit.Reader
+	Export   orgexport.Source
 }
 
 // TokenLookup finds the stored API token whose secret hashes to
@@ -112,6 +117,7 @@ type api struct {
 	notify   *notifyAPI
 	kpis     *kpiAPI
 	updates  *updatesAPI
+	data     *dataAPI
 }
 
 // The groups of operations and the capabilities each uses.
@@ -203,6 +209,7 @@ func newHandler(d Deps, opts Options) *api {
 		notify:   &notifyAPI{handler: h, channels: d.Channels, prefs: d.NotifyPrefs, allowPrivate: opts.AllowPrivateWebhooks},
 		kpis:     &kpiAPI{handler: h, printers: d.Printers, sites: d.Sites, kpis: d.KPIs},
 		updates:  &updatesAPI{handler: h, releases: d.Releases, printers: d.Printers},
+		data:     &dataAPI{handler: h, audit: d.AuditLog, export: d.Export},
 	}
 }
 
@@ -279,6 +286,9 @@ func (h *api) routes() []route {
 		{"GET", "/api/v1/benchmark", access.Requirement{Role: fleet.RoleViewer, Feature: access.FeatureBenchmark}, h.kpis.benchmark},
 		{"GET", "/api/v1/usage", read, h.kpis.usage},
 		{"GET", "/api/v1/updates", read, h.updates.updates},
+		{"GET", "/api/v1/audit", orgRead, h.data.auditLog},
+		{"GET", "/api/v1/audit/export", orgRead, h.data.auditExport},
+		{"GET", "/api/v1/export", access.Requirement{Role: fleet.RoleAdmin, OrgWide: true, Feature: access.FeatureExport}, h.data.exportData},
 	}
 }
 
