@@ -405,7 +405,7 @@ func TestEveryPageInBrowser(t *testing.T) {
 
 	dashboard := getPages(t, "../internal/dashboard/handler.go", func(p string) bool {
 		return strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/static/") || p == "/healthz" ||
-			strings.HasSuffix(p, ".csv") || strings.HasPrefix(p, "/login")
+			strings.HasSuffix(p, ".csv") || strings.HasPrefix(p, "/login") || strings.HasSuffix(p, "/export")
 	})
 	// Jobs finish and get their pages within a minute of the demo's
 	// start; the KPI page has a plot once one did.
@@ -418,6 +418,8 @@ func TestEveryPageInBrowser(t *testing.T) {
 	checkFormsSubmitted(t, "../internal/dashboard/handler.go", s.forms, submitted, []string{
 		// TestDashboardJourneyInBrowser submits these.
 		"POST /login", "POST /account", "POST /account/password", "POST /account/notifications", "POST /alerts/{id}/ack",
+		// TestDataRightsInBrowser submits these.
+		"GET /admin/audit", "POST /admin/data/delete",
 	})
 	s.forms = map[string]bool{}
 

@@ -44,6 +44,7 @@ type fixture struct {
 	siteB  fleet.SiteID
 	seq    uint64
 	hashed string
+	path   string // the store's SQLite file
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -55,12 +56,13 @@ func newFixture(t *testing.T) *fixture {
 func newFixtureStore(t *testing.T, wrap func(*Deps)) *fixture {
 	t.Helper()
 	ctx := t.Context()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "cloud.db"), store.Options{})
+	path := filepath.Join(t.TempDir(), "cloud.db")
+	db, err := store.Open(ctx, path, store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	f := &fixture{db: db, hub: NewHub(), clock: clock.NewManual(t0)}
+	f := &fixture{db: db, path: path, hub: NewHub(), clock: clock.NewManual(t0)}
 	if f.orgA, err = db.CreateOrg(ctx, "A"); err != nil {
 		t.Fatal(err)
 	}

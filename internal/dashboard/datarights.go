@@ -239,7 +239,7 @@ func exportOrder(counts map[string]int64) []string {
 // first.
 func (h *dataPages) exportData(w http.ResponseWriter, r *http.Request, s session) {
 	now := h.clock.Now()
-	if err := h.handler.audit.Record(r.Context(), audit.Event{Time: now, Org: s.p.Org, ActorOrg: s.user.OrgID, Actor: s.user.ID,
+	if err := h.handler.audit.Record(r.Context(), audit.Event{Time: h.authClock.Now(), Org: s.p.Org, ActorOrg: s.user.OrgID, Actor: s.user.ID,
 		Name: s.user.Name, Action: "export", Detail: "all of the organisation's data"}); err != nil {
 		h.internalError(w, r, err)
 		return
@@ -264,7 +264,7 @@ func (h *dataPages) deleteOrg(w http.ResponseWriter, r *http.Request, s session)
 		h.showData(w, r, s, http.StatusBadRequest, "Type the organisation's name exactly to delete it.")
 		return
 	}
-	removed, err := h.orgs.DeleteOrg(r.Context(), s.p.Org, audit.Event{Time: h.clock.Now(), Actor: s.user.ID,
+	removed, err := h.orgs.DeleteOrg(r.Context(), s.p.Org, audit.Event{Time: h.authClock.Now(), Actor: s.user.ID,
 		Detail: "deleted by a customer administrator"})
 	if err != nil {
 		h.internalError(w, r, err)
