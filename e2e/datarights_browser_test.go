@@ -62,9 +62,11 @@ func TestDataRightsInBrowser(t *testing.T) {
 	// The refusal is a 400 with the form again, which submit would take
 	// for a failure.
 	b.do("submit a wrong name", chromedp.Click(chromedp.CSS(`form[action="/admin/data/delete"] button[type="submit"]`)))
-	b.waitFor("the refusal", `!!document.querySelector('p.message[role="alert"]') && !!document.querySelector('#confirm-name')`, stepLimit)
+	b.waitFor("the refusal", `location.pathname === "/admin/data/delete" && document.readyState === "complete" &&
+		!!document.querySelector('p.message[role="alert"]') && !!document.querySelector('#confirm-name')`, stepLimit)
 	name := read[string](b, "the organisation's name", `document.querySelector('#confirm-name').dataset.orgName`)
 	b.fill("#confirm-name", name)
+	b.waitFor("the name typed", `document.querySelector('#confirm-name').value === `+jsString(name), stepLimit)
 	b.submit(`form[action="/admin/data/delete"] button[type="submit"]`)
 	b.waitFor("the login page", `location.pathname === "/login" && !!document.querySelector('#password')`, stepLimit)
 	_, password, _ := strings.Cut(demo.lines["login"], " ")
