@@ -36,10 +36,10 @@ func subcommands() []subcommand {
 	return []subcommand{
 		{"demo", "run a cloud, a Command Center and virtual printers in one process", runDemo},
 		{"cloud", "run a cloud node: uplink, stream, store and dashboard", runCloud},
-		{"commandcenter", "run a Command Center: poll printers, upload to the cloud", runCommandCenter},
-		{"printer", "run a virtual printer serving the device API over HTTPS", runPrinter},
 		{"audit", "verify the cloud store's audit log: every organisation's hash chain", runAudit},
 		{"features", "show or set the features of an organisation's plan", runFeatures},
+		{"commandcenter", "run a Command Center: poll printers, upload to the cloud", runCommandCenter},
+		{"printer", "run a virtual printer serving the device API over HTTPS", runPrinter},
 		{"release", "offline release tool: keys, signed firmware and parameter sets (TUF)", runRelease},
 		{"version", "print the version", runVersion},
 	}
