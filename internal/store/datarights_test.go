@@ -206,6 +206,14 @@ func TestDeleteOrg(t *testing.T) {
 		if removed["orgs"] != 1 || removed["printers"] != 1 || removed["users"] < 21 {
 			t.Errorf("removed %v", removed)
 		}
+		// An upload of the deleted organisation still in the stream, applied
+		// late, brings nothing back.
+		late := storetest.Env(a.org, fleet.SiteID(a.canaries[1]), "gw_late",
+			storetest.StatusRecord(100, "printer-alpha", fleet.StateIdle, storetest.T0),
+			storetest.EventRecord(101, "printer-alpha", "LATE", storetest.T0))
+		if n, err := db.ApplyEnvelope(ctx, late); err == nil || n > 0 {
+			t.Errorf("a late envelope of the deleted organisation: %d applied, %v", n, err)
+		}
 		after := dumpRows(t, db)
 		for tb, rows := range after {
 			for _, r := range rows {
