@@ -181,3 +181,39 @@ func TestAuditAppendsFromSeveralNodes(t *testing.T) {
 		}
 	})
 }
+
+// BenchmarkAuditRecord measures what the audit log adds to an audited
+// request: the time of one Record (a transaction that locks the chain's
+// head, inserts the entry and moves the head) and, in the same run on the
+// same store, of LoginFailed, the one write a failed login made before
+// (a transaction upserting two throttle rows). ratio = Record /
+// LoginFailed.
+func BenchmarkAuditRecord(b *testing.B) {
+	for _, d := range dialects {
+		b.Run(d.name, func(b *testing.B) {
+			db := openDSN(b, d.dsn(b))
+			org, err := db.CreateOrg(b.Context(), "bench")
+			if err != nil {
+				b.Fatal(err)
+			}
+			var record, reference time.Duration
+			for i := 0; b.Loop(); i++ {
+				start := time.Now()
+				if err := db.Record(b.Context(), audit.Event{Time: storetest.T0, Org: org, ActorOrg: org, Actor: "usr_bench",
+					Name: "bench", Action: audit.ActionAdmin, Target: fmt.Sprintf("id=usr_%d", i), Detail: "POST /admin/users/{id}/access"}); err != nil {
+					b.Fatal(err)
+				}
+				mid := time.Now()
+				if err := db.LoginFailed(b.Context(), "bench", "192.0.2.1", storetest.T0); err != nil {
+					b.Fatal(err)
+				}
+				record += mid.Sub(start)
+				reference += time.Since(mid)
+			}
+			n := float64(b.N)
+			b.ReportMetric(float64(record.Microseconds())/n, "record_µs/op")
+			b.ReportMetric(float64(reference.Microseconds())/n, "loginfailed_µs/op")
+			b.ReportMetric(float64(record)/float64(reference), "ratio")
+		})
+	}
+}
