@@ -59,11 +59,11 @@ type Deps struct {
 	// Plans gives each organisation's features (R-FEAT-10), which routes
 	// may need; nil: every organisation has access.DefaultFeatures.
 	Plans access.Plans
-	// AuditLog, Export and Orgs serve the organisation's audit log, the
-	// export of all its data and its deletion (datarights.go).
+	// AuditLog, Export and Deletion serve the organisation's audit log,
+	// the export of all its data and its deletion (datarights.go).
 	AuditLog audit.Reader
 	Export   orgexport.Source
-	Orgs     OrgDeletion
+	Deletion OrgDeletion
 }
 
 // Sessions keeps logins: users by name, sessions, and the pending second
@@ -304,7 +304,7 @@ func newHandler(d Deps, hub *Hub, opts Options) *ui {
 		tokens:  &tokenPages{handler: h, tokens: d.Tokens, members: d.Members, sites: d.Sites},
 		notify:  &notifyPages{handler: h, channels: d.Channels, prefs: d.NotifyPrefs, allowPrivate: opts.AllowPrivateWebhooks},
 		account: &accountPage{handler: h, members: d.Members, sessions: d.Sessions, passwords: d.Passwords, throttle: d.Throttle},
-		data:    &dataPages{handler: h, audit: d.AuditLog, export: d.Export, orgs: d.Orgs},
+		data:    &dataPages{handler: h, audit: d.AuditLog, export: d.Export, orgs: d.Deletion},
 	}
 }
 
