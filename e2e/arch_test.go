@@ -158,7 +158,7 @@ func TestTierBoundaries(t *testing.T) {
 // over them. These packages import nothing of the module outside this set,
 // so everything may import them without linking a protocol, a stream or a
 // store.
-var vocabulary = []string{"fleet", "access", "alert", "fleetquery", "kpi", "retention", "clock", "maintenance"}
+var vocabulary = []string{"fleet", "access", "alert", "fleetquery", "kpi", "retention", "clock", "maintenance", "audit"}
 
 // Dependencies point down: the vocabulary imports only the vocabulary, the
 // cloud stores import only the vocabulary (never the wire protocol, the

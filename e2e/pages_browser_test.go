@@ -405,7 +405,7 @@ func TestEveryPageInBrowser(t *testing.T) {
 
 	dashboard := getPages(t, "../internal/dashboard/handler.go", func(p string) bool {
 		return strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/static/") || p == "/healthz" ||
-			strings.HasSuffix(p, ".csv") || strings.HasPrefix(p, "/login")
+			strings.HasSuffix(p, ".csv") || strings.HasPrefix(p, "/login") || strings.HasSuffix(p, "/export")
 	})
 	// Jobs finish and get their pages within a minute of the demo's
 	// start; the KPI page has a plot once one did.
@@ -420,6 +420,8 @@ func TestEveryPageInBrowser(t *testing.T) {
 		"POST /login", "POST /account", "POST /account/password", "POST /account/notifications", "POST /alerts/{id}/ack",
 		// TestGrantsInBrowser submits these.
 		"POST /admin/grants", "POST /admin/grants/{id}/revoke", "POST /customers/{id}/open", "POST /customers/leave",
+		// TestDataRightsInBrowser submits these.
+		"GET /admin/audit", "POST /admin/data/delete",
 	})
 	s.forms = map[string]bool{}
 

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fusionfleet/fusionfleet/internal/audit"
 	"github.com/fusionfleet/fusionfleet/internal/cloud"
 	"github.com/fusionfleet/fusionfleet/internal/stream"
 )
@@ -72,7 +71,6 @@ func runCloud(ctx context.Context, args []string, e env) error {
 		Hosts: splitList(*hosts), TLSCertFile: *certFile, TLSKeyFile: *keyFile,
 		Logger: logger, Notify: notify, TUFDir: *tufRepo, ReleaseTokenFile: *releaseToken,
 		MetricsTokenFile: *metricsToken, DebugListen: *debugListen, MaxRecordAhead: *maxAhead, TrustedProxies: proxies,
-		Audit: audit.Logger{Log: logger}, // until the store keeps the audit log: then the store
 	})
 	if err != nil {
 		return err

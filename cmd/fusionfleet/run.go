@@ -37,6 +37,8 @@ func subcommands() []subcommand {
 		{"demo", "run a cloud, a Command Center and virtual printers in one process", runDemo},
 		{"cloud", "run a cloud node: uplink, stream, store and dashboard", runCloud},
 		{"org", "create an organisation (a customer or a service provider) in a cloud's store", runOrg},
+		{"audit", "verify the cloud store's audit log: every organisation's hash chain", runAudit},
+		{"features", "show or set the features of an organisation's plan", runFeatures},
 		{"commandcenter", "run a Command Center: poll printers, upload to the cloud", runCommandCenter},
 		{"printer", "run a virtual printer serving the device API over HTTPS", runPrinter},
 		{"bench", "run the benchmark scenarios and print one table of figures, references and targets", runBench},

@@ -242,6 +242,8 @@ type Principal struct {
 	TokenID TokenID   // for KindToken
 	Expires time.Time // for KindToken: when the token expires
 	Grant   *Grant    // non-nil when acting under a customer's grant
+	// Features are what the plan of Org enables (see WithFeatures).
+	Features Feature
 }
 
 // ForUser returns the principal of a logged-in member.
@@ -303,6 +305,9 @@ type Requirement struct {
 	// Grant is the scope a principal acting under a customer's grant must
 	// hold; zero closes the route to such principals.
 	Grant GrantScope
+	// Feature is what the plan of the principal's organisation must
+	// enable (R-FEAT-10); zero: every plan.
+	Feature Feature
 }
 
 // Check decides whether p may use a route that needs r at now: nil, or an
@@ -340,6 +345,9 @@ func Check(p Principal, r Requirement, now time.Time) error {
 	}
 	if r.OrgWide && p.Sites.Limited() {
 		return fmt.Errorf("limited to some sites, the action concerns all: %w", ErrForbidden)
+	}
+	if !p.Features.Has(r.Feature) {
+		return fmt.Errorf("plan has %s, need %s: %w", p.Features, r.Feature, ErrFeature)
 	}
 	return nil
 }

@@ -107,6 +107,11 @@ func TestCheck(t *testing.T) {
 		{"limited admin acts on the organisation", limitedAdmin, orgWide, ErrForbidden},
 		{"token limited to sites acts on the organisation", limitedTok, orgWide, ErrForbidden},
 		{"limited admin writes admin data", limitedAdmin, adminWrite, nil},
+		{"plan has the feature", withPlan(admin, DefaultFeatures), Requirement{Role: fleet.RoleViewer, Feature: FeatureExport}, nil},
+		{"plan lacks the feature", withPlan(admin, FeatureAPI), Requirement{Role: fleet.RoleViewer, Feature: FeatureExport}, ErrFeature},
+		{"plan lacks one of two", withPlan(rwTok, FeatureAPI), Requirement{Role: fleet.RoleViewer, Feature: FeatureExport | FeatureAPI}, ErrFeature},
+		{"no plan, a route for every plan", admin, read, nil},
+		{"under grant, the customer's plan lacks it", withPlan(underGrant, FeatureAPI), Requirement{Role: fleet.RoleViewer, Grant: GrantStatus, Feature: FeatureBenchmark}, ErrForbidden},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -115,6 +120,28 @@ func TestCheck(t *testing.T) {
 				t.Errorf("Check = %v, want %v", err, tt.want)
 			}
 		})
+	}
+}
+
+// withPlan gives p the features f.
+func withPlan(p Principal, f Feature) Principal {
+	p.Features = f
+	return p
+}
+
+func TestFeatures(t *testing.T) {
+	f, err := ParseFeatures([]string{"export", "benchmark"})
+	if err != nil || f != FeatureExport|FeatureBenchmark || f.String() != "benchmark,export" {
+		t.Errorf("ParseFeatures = %v (%s), %v", f, f, err)
+	}
+	if _, err := ParseFeatures([]string{"teleport"}); err == nil {
+		t.Error("an unknown feature parsed")
+	}
+	if got, err := ParseFeatures(DefaultFeatures.Names()); err != nil || got != DefaultFeatures {
+		t.Errorf("the default plan's names parse to %v, %v", got, err)
+	}
+	if !Feature(0).Has(0) || Feature(0).Has(FeatureAPI) {
+		t.Error("the empty plan")
 	}
 }
 

@@ -44,3 +44,12 @@ func (l Logger) Record(ctx context.Context, e Event) error {
 		slog.String("action", e.Action), slog.String("target", e.Target), slog.String("grant", e.Grant), slog.String("detail", e.Detail))
 	return nil
 }
+
+// Filter selects entries of one organisation's audit log.
+type Filter struct {
+	From, To time.Time // To exclusive; zero: unbounded
+	Action   string    // exact, or a prefix ending in "." ("login." matches "login.failed"); empty: all
+	Actor    string    // the actor's user ID or login name; empty: all
+	Before   int64     // only entries numbered below; 0: from the newest
+	Limit    int       // at most this many; 0: all
+}

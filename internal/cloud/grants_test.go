@@ -1,14 +1,13 @@
 package cloud
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,29 +15,22 @@ import (
 
 	"github.com/fusionfleet/fusionfleet/internal/access"
 	"github.com/fusionfleet/fusionfleet/internal/audit"
+	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/store/pgtest"
 )
 
-// auditLog keeps the events the nodes record.
-type auditLog struct {
-	mu     sync.Mutex
-	events []audit.Event
-}
-
-func (l *auditLog) Record(_ context.Context, e audit.Event) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.events = append(l.events, e)
-	return nil
-}
-
-func (l *auditLog) actions() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+// grantActions lists the grant changes in org's audit log, oldest first.
+func grantActions(t *testing.T, n *Node, org fleet.OrgID) []string {
+	t.Helper()
 	var out []string
-	for _, e := range l.events {
+	err := n.store.AuditEntries(t.Context(), org, audit.Filter{Action: "grant."}, func(e audit.Entry) error {
 		out = append(out, e.Action)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
+	slices.Reverse(out) // newest first as read
 	return out
 }
 
@@ -77,8 +69,7 @@ func jarClient(t *testing.T) *http.Client {
 func TestGrantRevokedOnEveryNode(t *testing.T) {
 	dbURL := pgtest.FreshDB(t)
 	ctx := t.Context()
-	log := &auditLog{}
-	opts := Options{DataDir: t.TempDir(), DB: dbURL, DashboardListen: "127.0.0.1:0", Registry: prometheus.NewRegistry(), Audit: log}
+	opts := Options{DataDir: t.TempDir(), DB: dbURL, DashboardListen: "127.0.0.1:0", Registry: prometheus.NewRegistry()}
 	first := start(t, opts)
 	opts.DataDir, opts.Registry = t.TempDir(), prometheus.NewRegistry()
 	second := start(t, opts)
@@ -122,7 +113,11 @@ func TestGrantRevokedOnEveryNode(t *testing.T) {
 	if status, page := get(t, engineer, b2); status != http.StatusForbidden || !strings.Contains(page, "has ended") {
 		t.Errorf("the second node after the revocation: %d, want 403\n%.1000s", status, page)
 	}
-	if got := strings.Join(log.actions(), " "); got != "grant.create grant.revoke" {
+	u, _, err := first.store.UserByName(ctx, user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(grantActions(t, second, u.OrgID), " "); got != "grant.create grant.revoke" {
 		t.Errorf("audit actions %q, want grant.create grant.revoke", got)
 	}
 }

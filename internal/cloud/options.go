@@ -8,7 +8,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/fusionfleet/fusionfleet/internal/audit"
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/dashboard"
 	"github.com/fusionfleet/fusionfleet/internal/notify"
@@ -128,9 +127,6 @@ type Options struct {
 	// Demo, if set, labels every dashboard page with the demo's clock
 	// (Clock should then be that clock).
 	Demo *dashboard.DemoClock
-	// Audit records grant changes (and is where the dashboard and the
-	// API record what must be audited); nil → log lines on Logger.
-	Audit audit.Recorder
 }
 
 // NotifyOptions are a node's notification settings.
@@ -165,9 +161,6 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
-	}
-	if o.Audit == nil {
-		o.Audit = audit.Logger{Log: o.Logger.With("component", "audit")}
 	}
 	return o
 }

@@ -12,6 +12,12 @@ import (
 // file (default: cloud.db in the data directory). The node hands this one
 // store to each part as the capabilities that part declares.
 func openStore(ctx context.Context, dataDir, db string) (*store.DB, error) {
+	return OpenStore(ctx, dataDir, db)
+}
+
+// OpenStore opens the store a node with Options DataDir and DB uses, for
+// the operator's commands that work on it (audit verify, features).
+func OpenStore(ctx context.Context, dataDir, db string) (*store.DB, error) {
 	if db == "" {
 		db = filepath.Join(dataDir, "cloud.db")
 	}

@@ -13,9 +13,11 @@ import (
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/access"
+	"github.com/fusionfleet/fusionfleet/internal/audit"
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/identity"
+	"github.com/fusionfleet/fusionfleet/internal/store"
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
 )
@@ -227,6 +229,14 @@ func TestRouteWalker(t *testing.T) {
 		"target": {"https://hooks.example.com/walk"}, "severity": {"warning"}}, with(admins(200), "ladmin", 403), 303}
 	wants["POST /admin/notifications/{id}/delete"] = want{"/admin/notifications/{channel}/delete", url.Values{}, with(admins(303), "ladmin", 403), 303}
 	wants["POST /admin/notifications/{id}/test"] = want{"/admin/notifications/{channel}/test", url.Values{}, with(admins(303), "ladmin", 403), 303}
+	// The audit log and the organisation's data (datarights.go) are the
+	// whole organisation's; the walker's deletion is refused for want of
+	// the typed name (TestDeleteOrgInBrowser deletes one).
+	wants["GET /admin/audit"] = want{"/admin/audit", nil, with(admins(200), "ladmin", 403), 303}
+	wants["GET /admin/audit/export"] = want{"/admin/audit/export?format=csv", nil, with(admins(200), "ladmin", 403), 303}
+	wants["GET /admin/data"] = want{"/admin/data", nil, with(admins(200), "ladmin", 403), 303}
+	wants["GET /admin/data/export"] = want{"/admin/data/export", nil, with(admins(200), "ladmin", 403), 303}
+	wants["POST /admin/data/delete"] = want{"/admin/data/delete", url.Values{"confirm": {"not the name"}}, with(admins(400), "ladmin", 403), 303}
 	callers := append(append([]string{}, members...), "none", "read token", "revoked token", "expired session")
 	n := 0
 	for _, rt := range f.h.table() {
@@ -281,7 +291,18 @@ func TestRouteWalker(t *testing.T) {
 							req.Body = io.NopCloser(strings.NewReader(form.Encode()))
 							req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 						}
+						before := auditSeq(t, f.db, me.org)
 						status, body := f.send(t, req)
+						// Every administrator's change that passed the
+						// check is in the audit log, attempted or done.
+						wantAudit := rt.need.Write && rt.need.Role == fleet.RoleAdmin &&
+							(who == "admin" || who == "ladmin" && !rt.need.OrgWide) ||
+							rt.pattern == "GET /admin/data/export" && who == "admin" // the export records itself
+						if x, grew := lastAudit(t, f.db, me.org, before); grew != wantAudit {
+							t.Errorf("audit entry recorded: %v, want %v", grew, wantAudit)
+						} else if grew && rt.pattern != "GET /admin/data/export" && (x.Action != audit.ActionAdmin || x.Detail != rt.pattern || x.Actor != me.users[who] || x.Org != me.org) {
+							t.Errorf("audit entry %+v, want the admin action %s of %s", x, rt.pattern, me.users[who])
+						}
 						exp, ok := w.member[who]
 						if !ok {
 							exp = w.anon
@@ -294,8 +315,12 @@ func TestRouteWalker(t *testing.T) {
 						if status != exp {
 							t.Errorf("%s %s as %s: status %d, want %d\n%.300s", method, path, who, status, exp, body)
 						}
+						// The audit log records the IDs a request named, the
+						// walker's foreign ones too: what the caller typed,
+						// not what the other organisation holds.
+						seen := auditTargets.ReplaceAllString(body, "")
 						for _, c := range other.canaries {
-							if strings.Contains(body, c) {
+							if strings.Contains(seen, c) {
 								t.Errorf("answer names %q of the other organisation", c)
 							}
 						}
@@ -310,6 +335,36 @@ func TestRouteWalker(t *testing.T) {
 	if len(wants) != len(f.h.table()) {
 		t.Errorf("expectations for %d routes, table has %d", len(wants), len(f.h.table()))
 	}
+}
+
+// auditTargets matches an audit entry's target in the audit page (a
+// cell marked data-target), its CSV export (the seventh field) and the
+// data export's JSON.
+var auditTargets = regexp.MustCompile(`<td data-target>[^<]*</td>|"target":"[^"]*"|(?m)^((?:[^,\n]*,){6})[^,\n]*`)
+
+// auditSeq is the number of org's last audit entry.
+func auditSeq(t *testing.T, db *store.DB, org fleet.OrgID) int64 {
+	t.Helper()
+	h, err := db.AuditHead(t.Context(), org)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h == nil {
+		return 0
+	}
+	return h.Seq
+}
+
+// lastAudit returns org's newest audit entry if there is one after
+// entry before.
+func lastAudit(t *testing.T, db *store.DB, org fleet.OrgID, before int64) (audit.Entry, bool) {
+	t.Helper()
+	var last audit.Entry
+	err := db.AuditEntries(t.Context(), org, audit.Filter{Limit: 1}, func(x audit.Entry) error { last = x; return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return last, last.Seq > before
 }
 
 // walkRequest builds a request without a body.

@@ -6,9 +6,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/access"
+	"github.com/fusionfleet/fusionfleet/internal/audit"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/identity"
 )
@@ -111,10 +113,18 @@ func (h *ui) authorize(rt route) http.Handler {
 			r, s, err = h.actUnderGrant(w, r, rt.pattern, s)
 		}
 		if err == nil {
+			s.p, err = access.WithFeatures(r.Context(), h.plans, s.p)
+		}
+		if err == nil {
 			err = access.Check(s.p, rt.need, h.authClock.Now())
 		}
 		if err == nil && s.mustChange && !passwordFirst[rt.pattern] {
 			err = errPasswordFirst
+		}
+		if err == nil {
+			if e, ok := audit.OfRequest(h.authClock.Now(), s.p, rt.need, rt.pattern, r); ok {
+				err = h.audit.Record(r.Context(), e) // unrecorded, the request changes nothing
+			}
 		}
 		switch {
 		case errors.Is(err, access.ErrUnauthenticated) && isAPI(r):
@@ -134,6 +144,9 @@ func (h *ui) authorize(rt route) http.Handler {
 			return
 		case errors.Is(err, errGrantEnded):
 			h.writeError(w, r, http.StatusForbidden, "Your access to this customer has ended. Choose a customer again on the Customers page.")
+			return
+		case errors.Is(err, access.ErrFeature):
+			h.writeError(w, r, http.StatusForbidden, "Your organisation's plan does not include this.")
 			return
 		case errors.Is(err, access.ErrForbidden) && s.p.Grant != nil:
 			h.writeError(w, r, http.StatusForbidden, "The customer's grant does not cover this page.")
@@ -238,22 +251,34 @@ func (h *authPages) login(w http.ResponseWriter, r *http.Request) {
 	}
 	now := h.authClock.Now()
 	if len(name) > maxNameLen || len(pw) > maxPasswordLen {
+		if err := h.recordLogin(r, audit.ActionLoginFailed, fleet.User{}, strings.ToValidUTF8(name[:min(len(name), maxNameLen)], ""),
+			"name or password too long"); err != nil {
+			h.internalError(w, r, err)
+			return
+		}
 		h.showLogin(w, r, http.StatusUnauthorized, loginData{Message: loginFailed})
 		return
 	}
-	if locked, err := h.loginLocked(r, h.throttle, name); err != nil {
+	locked, err := h.loginLocked(r, h.throttle, name)
+	if err != nil {
 		h.internalError(w, r, err)
-		return
-	} else if locked {
-		h.showLogin(w, r, http.StatusTooManyRequests, loginData{Name: name, Message: loginLocked})
 		return
 	}
 	user, hash, err := h.sessions.UserByName(r.Context(), name)
 	switch {
 	case isNotFound(err):
 		hash = dummyHash
+		user = fleet.User{}
 	case err != nil:
 		h.internalError(w, r, err)
+		return
+	}
+	if locked {
+		if err := h.recordLogin(r, audit.ActionLoginFailed, user, name, "locked: too many failures"); err != nil {
+			h.internalError(w, r, err)
+			return
+		}
+		h.showLogin(w, r, http.StatusTooManyRequests, loginData{Name: name, Message: loginLocked})
 		return
 	}
 	ok, err := identity.CheckPassword(hash, pw)
@@ -262,6 +287,10 @@ func (h *authPages) login(w http.ResponseWriter, r *http.Request) {
 	}
 	if !ok || user.ID == "" {
 		if err := h.throttle.LoginFailed(r.Context(), name, h.clientAddress(r), now); err != nil {
+			h.internalError(w, r, err)
+			return
+		}
+		if err := h.recordLogin(r, audit.ActionLoginFailed, user, name, "wrong name or password"); err != nil {
 			h.internalError(w, r, err)
 			return
 		}
@@ -288,6 +317,10 @@ func (h *authPages) startSession(w http.ResponseWriter, r *http.Request, user fl
 		h.internalError(w, r, err)
 		return
 	}
+	if err := h.recordLogin(r, audit.ActionLogin, user, user.Name, ""); err != nil {
+		h.internalError(w, r, err) // no session without its record
+		return
+	}
 	token, err := identity.NewToken()
 	if err != nil {
 		h.internalError(w, r, err)
@@ -302,6 +335,18 @@ func (h *authPages) startSession(w http.ResponseWriter, r *http.Request, user fl
 	h.setSessionCookie(w, token)
 	h.log.Info("login", "user", user.ID)
 	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// recordLogin records a login or a failed one in the audit log of the
+// user's organisation; a name no organisation knows goes to the
+// operator's log, as typed.
+func (h *handler) recordLogin(r *http.Request, action string, user fleet.User, name, why string) error {
+	detail := "from " + h.clientAddress(r)
+	if why != "" {
+		detail = why + ", " + detail
+	}
+	return h.audit.Record(r.Context(), audit.Event{Time: h.authClock.Now(), Org: user.OrgID, ActorOrg: user.OrgID,
+		Actor: user.ID, Name: name, Action: action, Detail: detail})
 }
 
 // setSessionCookie gives the browser the session token.

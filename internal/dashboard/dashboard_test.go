@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -19,7 +18,6 @@ import (
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/access"
-	"github.com/fusionfleet/fusionfleet/internal/audit"
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/fleetquery"
@@ -48,6 +46,7 @@ type fixture struct {
 	hashed string
 	// providers are the service providers made by provider, by name.
 	providers map[string]*providerSide
+	path      string // the store's SQLite file
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -59,12 +58,13 @@ func newFixture(t *testing.T) *fixture {
 func newFixtureStore(t *testing.T, wrap func(*Deps)) *fixture {
 	t.Helper()
 	ctx := t.Context()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "cloud.db"), store.Options{})
+	path := filepath.Join(t.TempDir(), "cloud.db")
+	db, err := store.Open(ctx, path, store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	f := &fixture{db: db, hub: NewHub(), clock: clock.NewManual(t0)}
+	f := &fixture{db: db, path: path, hub: NewHub(), clock: clock.NewManual(t0)}
 	if f.orgA, err = db.CreateOrg(ctx, "A"); err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +105,7 @@ func newFixtureStore(t *testing.T, wrap func(*Deps)) *fixture {
 func storeDeps(db *store.DB) Deps {
 	return Deps{Sessions: db, TwoFactor: db, Throttle: db, Passwords: db, Members: db, Sites: db, Tokens: db, Printers: db, PrinterSites: db, Jobs: db, History: db,
 		Alerts: db, AlertRules: db, WorstAlerts: db, Channels: db, NotifyPrefs: db, KPIs: db,
-		Grants: db, GrantLookup: db, Orgs: db, Audit: audit.Logger{Log: slog.New(slog.DiscardHandler)}}
+		Grants: db, GrantLookup: db, Orgs: db, Audit: db, Plans: db, AuditLog: db, Export: db, Deletion: db}
 }
 
 // status applies an identity and a status of a printer at the clock's time.

@@ -25,6 +25,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/i18n"
 	"github.com/fusionfleet/fusionfleet/internal/kpi"
 	"github.com/fusionfleet/fusionfleet/internal/notify"
+	"github.com/fusionfleet/fusionfleet/internal/orgexport"
 )
 
 // Deps are the capabilities of the cloud store the dashboard uses, one
@@ -54,10 +55,22 @@ type Deps struct {
 	Grants      access.Grants      // a customer's grants to service providers
 	GrantLookup access.GrantLookup // the grant a provider's user acts under; its customers
 	Orgs        access.Orgs        // names of a grant's organisations
-	Audit       audit.Recorder     // grant changes
 	// Maintenance is the fleet's component life models for the
 	// Maintenance page; nil: forecasts fall back to the rated lives.
 	Maintenance MaintenanceModels
+	// Audit records logins, failed logins, administrators' changes,
+	// grant changes and every request under a customer's grant (see
+	// authorize); nil: log lines only (audit.Logger), no tamper-evident
+	// log.
+	Audit audit.Recorder
+	// Plans gives each organisation's features (R-FEAT-10), which routes
+	// may need; nil: every organisation has access.DefaultFeatures.
+	Plans access.Plans
+	// AuditLog, Export and Deletion serve the organisation's audit log,
+	// the export of all its data and its deletion (datarights.go).
+	AuditLog audit.Reader
+	Export   orgexport.Source
+	Deletion OrgDeletion
 }
 
 // Sessions keeps logins: users by name, sessions, and the pending second
@@ -206,6 +219,7 @@ type handler struct {
 	zones     sync.Map // time zone name → *time.Location, see zone
 	heartbeat time.Duration
 	refresh   time.Duration
+	audit     audit.Recorder
 }
 
 // ui is the whole dashboard: the session check every route passes
@@ -215,6 +229,7 @@ type ui struct {
 	sessions    Sessions
 	grantLookup access.GrantLookup // the grant a provider's user acts under
 	orgs        access.Orgs        // the name of the customer acted for
+	plans       access.Plans
 	grants      *grantPages
 	auth        *authPages
 	printers    *printerPages
@@ -229,6 +244,7 @@ type ui struct {
 	notify      *notifyPages
 	account     *accountPage
 	maint       *maintenancePage
+	data        *dataPages
 }
 
 // NewHandler returns the dashboard with all its routes.
@@ -261,6 +277,10 @@ func newHandler(d Deps, hub *Hub, opts Options) *ui {
 		h.log = slog.New(slog.DiscardHandler)
 	}
 	h.log = h.log.With("component", "dashboard")
+	h.audit = d.Audit
+	if h.audit == nil {
+		h.audit = audit.Logger{Log: h.log}
+	}
 	if h.ttl <= 0 {
 		h.ttl = defaultSessionTTL
 	}
@@ -272,7 +292,7 @@ func newHandler(d Deps, hub *Hub, opts Options) *ui {
 		"account.html", "sites.html",
 		"kpis.html", "benchmark.html", "usage.html",
 		"notify_channels.html", "notify_prefs.html",
-		"updates.html", "maintenance.html", "grants.html", "customers.html"} {
+		"updates.html", "maintenance.html", "grants.html", "customers.html", "audit.html", "data.html"} {
 		// The templates are embedded: a parse error is a bug that every test catches.
 		h.pages[p] = template.Must(template.New(p).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+p))
 	}
@@ -282,6 +302,7 @@ func newHandler(d Deps, hub *Hub, opts Options) *ui {
 		sessions:    d.Sessions,
 		grantLookup: d.GrantLookup,
 		orgs:        d.Orgs,
+		plans:       d.Plans,
 		grants:      &grantPages{handler: h, grants: d.Grants, lookup: d.GrantLookup, orgs: d.Orgs, sites: d.Sites, audit: d.Audit},
 		auth:        &authPages{handler: h, sessions: d.Sessions, twoFactor: d.TwoFactor, throttle: d.Throttle},
 		printers: &printerPages{handler: h, hub: hub, sessions: d.Sessions, printers: d.Printers, sites: d.Sites,
@@ -298,6 +319,7 @@ func newHandler(d Deps, hub *Hub, opts Options) *ui {
 		notify:  &notifyPages{handler: h, channels: d.Channels, prefs: d.NotifyPrefs, allowPrivate: opts.AllowPrivateWebhooks},
 		account: &accountPage{handler: h, members: d.Members, sessions: d.Sessions, passwords: d.Passwords, throttle: d.Throttle},
 		maint:   &maintenancePage{handler: h, printers: d.Printers, history: d.History, sites: d.Sites, models: d.Maintenance},
+		data:    &dataPages{handler: h, audit: d.AuditLog, export: d.Export, orgs: d.Deletion},
 	}
 }
 
@@ -327,6 +349,11 @@ var (
 	// alerts and KPIs of the granted sites. Every other route stays closed
 	// to providers.
 	grantStatus = access.Requirement{Role: fleet.RoleViewer, Grant: access.GrantStatus}
+	// Exporting all of the organisation's data is a feature of the plan.
+	orgExport = access.Requirement{Role: fleet.RoleAdmin, OrgWide: true, Feature: access.FeatureExport}
+	// API tokens are for plans with the REST API.
+	apiGet  = access.Requirement{Role: fleet.RoleViewer, Feature: access.FeatureAPI}
+	apiPost = access.Requirement{Role: fleet.RoleViewer, Write: true, Feature: access.FeatureAPI}
 )
 
 // table is the one place where every route and what it requires is
@@ -354,7 +381,7 @@ func (h *ui) table() []route {
 		{"GET /printers/{id}/jobs/{job}", member, h.jobs.jobPage},
 		{"GET /jobs", member, h.jobs.jobsPage},
 		{"GET /kpis", grantStatus, h.kpis.kpisPage},
-		{"GET /benchmark", member, h.kpis.benchmarkPage},
+		{"GET /benchmark", access.Requirement{Role: fleet.RoleViewer, Feature: access.FeatureBenchmark}, h.kpis.benchmarkPage},
 		{"GET /usage", member, h.kpis.usagePage},
 		{"GET /jobs.csv", member, h.jobs.jobsCSV},
 		{"GET /updates", member, h.updates.updatesPage},
@@ -366,9 +393,9 @@ func (h *ui) table() []route {
 		{"POST /alerts/rules", adminPost, h.alerts.createAlertRule},
 		{"POST /alerts/rules/{id}/delete", adminPost, h.alerts.deleteAlertRule},
 		{"POST /alerts/rules/{rule}/mute", adminPost, h.alerts.muteAlertRule},
-		{"GET /tokens", member, h.tokens.tokensPage},
-		{"POST /tokens", memberPost, h.tokens.createToken},
-		{"POST /tokens/{id}/revoke", memberPost, h.tokens.revokeToken},
+		{"GET /tokens", apiGet, h.tokens.tokensPage},
+		{"POST /tokens", apiPost, h.tokens.createToken},
+		{"POST /tokens/{id}/revoke", apiPost, h.tokens.revokeToken},
 		{"GET /account/notifications", member, h.notify.notifyPrefsPage},
 		{"POST /account/notifications", memberPost, h.notify.saveNotifyPrefs},
 		{"GET /account/two-factor", member, h.auth.twoFactorPage},
@@ -398,6 +425,12 @@ func (h *ui) table() []route {
 		{"GET /customers", member, h.grants.customersPage},
 		{"POST /customers/{id}/open", memberPost, h.grants.openCustomer},
 		{"POST /customers/leave", memberPost, h.grants.leaveCustomer},
+
+		{"GET /admin/audit", orgGet, h.data.auditPage},
+		{"GET /admin/audit/export", orgGet, h.data.auditExport},
+		{"GET /admin/data", orgGet, h.data.dataPage},
+		{"GET /admin/data/export", orgExport, h.data.exportData},
+		{"POST /admin/data/delete", orgPost, h.data.deleteOrg},
 
 		{"/", member, func(w http.ResponseWriter, r *http.Request, _ session) {
 			h.writeError(w, r, http.StatusNotFound, "Page not found.")

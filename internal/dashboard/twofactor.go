@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fusionfleet/fusionfleet/internal/audit"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/identity"
 )
@@ -90,12 +91,20 @@ func (h *authPages) loginCode(w http.ResponseWriter, r *http.Request) {
 		h.internalError(w, r, err)
 		return
 	} else if locked {
+		if err := h.recordLogin(r, audit.ActionLoginFailed, user, user.Name, "locked: too many failures"); err != nil {
+			h.internalError(w, r, err)
+			return
+		}
 		show(http.StatusTooManyRequests, loginLocked)
 		return
 	}
 	err := h.checkSecondFactor(r, user.ID, r.PostFormValue("code"), now)
 	if errors.Is(err, fleet.ErrInvalidToken) {
 		if err := h.throttle.LoginFailed(r.Context(), user.Name, h.clientAddress(r), now); err != nil {
+			h.internalError(w, r, err)
+			return
+		}
+		if err := h.recordLogin(r, audit.ActionLoginFailed, user, user.Name, "wrong second-factor code"); err != nil {
 			h.internalError(w, r, err)
 			return
 		}

@@ -23,6 +23,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/identity"
 	"github.com/fusionfleet/fusionfleet/internal/kpi"
 	"github.com/fusionfleet/fusionfleet/internal/notify"
+	"github.com/fusionfleet/fusionfleet/internal/orgexport"
 )
 
 // Deps are the capabilities of the cloud store the API uses, one field
@@ -49,10 +50,21 @@ type Deps struct {
 	Grants      access.Grants      // a customer's grants to service providers
 	GrantLookup access.GrantLookup // the grant a request names; a provider's grants
 	Orgs        access.Orgs        // the names of a grant's organisations
-	Audit       audit.Recorder     // grant changes
 	// Maintenance is the fleet's component life models; nil: forecasts
 	// fall back to the rated lives.
 	Maintenance MaintenanceModels
+	// Audit records administrators' changes, grant changes and every
+	// request under a customer's grant (see authorize); nil: log lines
+	// only (audit.Logger), no tamper-evident log.
+	Audit audit.Recorder
+	// Plans gives each organisation's features (R-FEAT-10): the API is
+	// for plans with access.FeatureAPI. nil: every organisation has
+	// access.DefaultFeatures.
+	Plans access.Plans
+	// AuditLog and Export serve the organisation's audit log and the
+	// export of all its data (datarights.go).
+	AuditLog audit.Reader
+	Export   orgexport.Source
 }
 
 // TokenLookup finds the stored API token whose secret hashes to
@@ -92,6 +104,7 @@ var openAPI []byte
 type handler struct {
 	clock clock.Clock
 	log   *slog.Logger
+	audit audit.Recorder
 }
 
 // api is the whole API: the one authorization check, which resolves the
@@ -101,6 +114,7 @@ type api struct {
 	lookup   TokenLookup
 	members  access.Members
 	acting   access.GrantLookup // the grant a request names
+	plans    access.Plans
 	account  *accountAPI
 	sites    *siteAPI
 	printers *printerAPI
@@ -113,6 +127,7 @@ type api struct {
 	updates  *updatesAPI
 	maint    *maintenanceAPI
 	grants   *grantAPI
+	data     *dataAPI
 }
 
 // The groups of operations and the capabilities each uses.
@@ -185,11 +200,16 @@ func newHandler(d Deps, opts Options) *api {
 		h.log = slog.New(slog.DiscardHandler)
 	}
 	h.log = h.log.With("component", "restapi")
+	h.audit = d.Audit
+	if h.audit == nil {
+		h.audit = audit.Logger{Log: h.log}
+	}
 	return &api{
 		handler:  h,
 		lookup:   d.TokenLookup,
 		members:  d.Members,
 		acting:   d.GrantLookup,
+		plans:    d.Plans,
 		account:  &accountAPI{handler: h, members: d.Members},
 		sites:    &siteAPI{handler: h, sites: d.Sites},
 		printers: &printerAPI{handler: h, printers: d.Printers, history: d.History, sites: d.PrinterSites},
@@ -202,6 +222,7 @@ func newHandler(d Deps, opts Options) *api {
 		updates:  &updatesAPI{handler: h, releases: d.Releases, printers: d.Printers},
 		maint:    &maintenanceAPI{handler: h, printers: d.Printers, history: d.History, models: d.Maintenance},
 		grants:   &grantAPI{handler: h, grants: d.Grants, lookup: d.GrantLookup, orgs: d.Orgs, audit: d.Audit},
+		data:     &dataAPI{handler: h, audit: d.AuditLog, export: d.Export},
 	}
 }
 
@@ -283,13 +304,16 @@ func (h *api) routes() []route {
 		{"DELETE", "/api/v1/alert-rules/{id}", adminWrite, h.alerts.deleteAlertRule},
 		{"PUT", "/api/v1/alert-rules/{key}/muted", adminWrite, h.alerts.muteAlertRule},
 		{"GET", "/api/v1/kpis", grantRead, h.kpis.getKPIs},
-		{"GET", "/api/v1/benchmark", read, h.kpis.benchmark},
+		{"GET", "/api/v1/benchmark", access.Requirement{Role: fleet.RoleViewer, Feature: access.FeatureBenchmark}, h.kpis.benchmark},
 		{"GET", "/api/v1/usage", read, h.kpis.usage},
 		{"GET", "/api/v1/updates", read, h.updates.updates},
 		{"GET", "/api/v1/grants", adminRead, h.grants.listGrants},
 		{"POST", "/api/v1/grants", adminWrite, h.grants.createGrant},
 		{"DELETE", "/api/v1/grants/{id}", adminWrite, h.grants.revokeGrant},
 		{"GET", "/api/v1/received-grants", read, h.grants.receivedGrants},
+		{"GET", "/api/v1/audit", orgRead, h.data.auditLog},
+		{"GET", "/api/v1/audit/export", orgRead, h.data.auditExport},
+		{"GET", "/api/v1/export", access.Requirement{Role: fleet.RoleAdmin, OrgWide: true, Feature: access.FeatureExport}, h.data.exportData},
 	}
 }
 
@@ -328,7 +352,17 @@ func (h *api) authorize(rt route) http.Handler {
 		if !rt.need.Public {
 			var err error
 			if p, err = h.principal(r); err == nil {
-				err = access.Check(p, rt.need, h.clock.Now())
+				p, err = access.WithFeatures(r.Context(), h.plans, p)
+			}
+			if err == nil {
+				need := rt.need
+				need.Feature |= access.FeatureAPI // the whole API is a feature of the plan
+				err = access.Check(p, need, h.clock.Now())
+			}
+			if err == nil {
+				if e, ok := audit.OfRequest(h.clock.Now(), p, rt.need, rt.method+" "+rt.path, r); ok {
+					err = h.audit.Record(r.Context(), e) // unrecorded, the request changes nothing
+				}
 			}
 			if err != nil {
 				h.writeError(w, r, err)
@@ -404,6 +438,8 @@ func statusOf(err error) (int, string) {
 		return http.StatusUnauthorized, "Missing, invalid, revoked or expired API token."
 	case errors.Is(err, access.ErrSessionRequired):
 		return http.StatusForbidden, "An API token cannot create API tokens or change a password: do it in the dashboard, logged in."
+	case errors.Is(err, access.ErrFeature):
+		return http.StatusForbidden, "Not included in the organisation's plan."
 	case errors.Is(err, access.ErrForbidden):
 		return http.StatusForbidden, "Not allowed for this token."
 	case errors.Is(err, fleet.ErrNotFound):

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -77,7 +76,7 @@ func newFixture(t *testing.T) *fixture {
 func storeDeps(db *store.DB) Deps {
 	return Deps{TokenLookup: db, Members: db, Passwords: db, Sites: db, Tokens: db, Printers: db, PrinterSites: db, Jobs: db, History: db,
 		Alerts: db, AlertRules: db, Channels: db, NotifyPrefs: db, KPIs: db,
-		Grants: db, GrantLookup: db, Orgs: db, Audit: audit.Logger{Log: slog.New(slog.DiscardHandler)}}
+		Grants: db, GrantLookup: db, Orgs: db, Audit: db, Plans: db, AuditLog: db, Export: db}
 }
 
 // seed creates an organisation with two sites, a printer at each, users of
@@ -187,7 +186,7 @@ func (f *fixture) do(t *testing.T, method, path, secret, body string) (int, stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resp.StatusCode != http.StatusNoContent && resp.Header.Get("Content-Type") != "application/json" {
+	if resp.StatusCode != http.StatusNoContent && resp.Header.Get("Content-Type") != "application/json" && !strings.HasPrefix(path, "/api/v1/audit/export") {
 		t.Errorf("%s %s: Content-Type %q", method, path, resp.Header.Get("Content-Type"))
 	}
 	return resp.StatusCode, string(b)
@@ -340,6 +339,11 @@ func TestRouteWalker(t *testing.T) {
 	// Updates (updates.go), with releases for the walker's printer model.
 	f.h.updates.releases = staticReleases{{Target: "fw-2.0", Release: update.Release{Kind: update.KindFirmware, Version: "2.0", Models: []string{"M1"}}}}
 	want["GET /api/v1/updates"] = ok(200)
+	// The audit log and the data export (datarights.go) are the whole
+	// organisation's.
+	want["GET /api/v1/audit"] = with(adminOnly(200, true), "ladmin", 403)
+	want["GET /api/v1/audit/export"] = with(adminOnly(200, true), "ladmin", 403)
+	want["GET /api/v1/export"] = with(adminOnly(200, true), "ladmin", 403)
 	bodies := map[string]string{
 		"POST /api/v1/users":                  `{"name":"new-%s","role":"viewer"}`,
 		"PATCH /api/v1/users/{id}":            `{"role":"operator"}`,
@@ -409,7 +413,19 @@ func TestRouteWalker(t *testing.T) {
 						case "POST /api/v1/grants":
 							body = strings.Replace(body, "%s", string(f.p1.org), 1)
 						}
+						before := auditSeq(t, f.db, me.org)
 						status, got := f.do(t, rt.method, path, me.tokens[who], body)
+						// Every administrator's change that passed the
+						// check is in the audit log, attempted or done.
+						wantAudit := rt.need.Write && rt.need.Role == fleet.RoleAdmin &&
+							(who == "admin" || who == "ladmin" && !rt.need.OrgWide) ||
+							key == "GET /api/v1/export" && want[key][who] == http.StatusOK // the export records itself
+						if x, grew := lastAudit(t, f.db, me.org, before); grew != wantAudit {
+							t.Errorf("audit entry recorded: %v, want %v", grew, wantAudit)
+						} else if grew && key != "GET /api/v1/export" && (x.Action != audit.ActionAdmin || !strings.HasPrefix(x.Detail, key+" (API token ") || x.Org != me.org ||
+							strings.Contains(key, "{id}") != strings.HasPrefix(x.Target, "id=")) {
+							t.Errorf("audit entry %+v, want the admin action %s of %s", x, key, me.org)
+						}
 						exp, ok := want[key][who]
 						if !ok {
 							exp = http.StatusUnauthorized
@@ -425,8 +441,12 @@ func TestRouteWalker(t *testing.T) {
 						if !doc[key][status] {
 							t.Errorf("status %d is not documented for %s in openapi.json", status, key)
 						}
+						// The audit log records the IDs a request named, the
+						// walker's foreign ones too: what the caller typed,
+						// not what the other organisation holds.
+						seen := auditTargets.ReplaceAllString(got, `"target":""`)
 						for _, c := range me.otherCanaries {
-							if strings.Contains(got, c) {
+							if strings.Contains(seen, c) {
 								t.Errorf("answer names %q of the other organisation:\n%s", c, got)
 							}
 						}
@@ -444,6 +464,34 @@ func TestRouteWalker(t *testing.T) {
 	if len(want) != len(f.h.routes()) {
 		t.Errorf("expectations for %d routes, table has %d", len(want), len(f.h.routes()))
 	}
+}
+
+// auditTargets matches the target of an audit entry in JSON.
+var auditTargets = regexp.MustCompile(`"target":"[^"]*"`)
+
+// auditSeq is the number of org's last audit entry.
+func auditSeq(t *testing.T, db *store.DB, org fleet.OrgID) int64 {
+	t.Helper()
+	h, err := db.AuditHead(t.Context(), org)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h == nil {
+		return 0
+	}
+	return h.Seq
+}
+
+// lastAudit returns org's newest audit entry if there is one after
+// entry before.
+func lastAudit(t *testing.T, db *store.DB, org fleet.OrgID, before int64) (audit.Entry, bool) {
+	t.Helper()
+	var last audit.Entry
+	err := db.AuditEntries(t.Context(), org, audit.Filter{Limit: 1}, func(x audit.Entry) error { last = x; return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return last, last.Seq > before
 }
 
 // The OpenAPI document describes exactly the routes of the table, and

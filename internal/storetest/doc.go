@@ -19,6 +19,8 @@
 //	RunKPIs           KPIs                                                kpi.go
 //	RunUpdates        Versions                                            updates.go
 //	RunHousekeeping   Housekeeping                                        housekeeping.go
+//	RunAudit          AuditLog                                            audit.go
+//	RunPlans          Plans                                               plans.go
 //
 // A suite's tests exercise their capability and need a little of others
 // to set up: a user belongs to an organisation, an alert is about an

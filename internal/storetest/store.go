@@ -38,6 +38,10 @@ type Store interface {
 	Versions
 	// Housekeeping (housekeeping.go).
 	Housekeeping
+	// Audit log (audit.go).
+	AuditLog
+	// Plans (plans.go).
+	Plans
 }
 
 // Run runs every capability's suite against stores made by open, one
@@ -57,6 +61,8 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"KPIs", func(t *testing.T) { RunKPIs(t, func(t *testing.T) KPIStore { return open(t) }) }},
 		{"Updates", func(t *testing.T) { RunUpdates(t, func(t *testing.T) UpdateStore { return open(t) }) }},
 		{"Housekeeping", func(t *testing.T) { RunHousekeeping(t, func(t *testing.T) HousekeepingStore { return open(t) }) }},
+		{"Audit", func(t *testing.T) { RunAudit(t, func(t *testing.T) AuditStore { return open(t) }) }},
+		{"Plans", func(t *testing.T) { RunPlans(t, func(t *testing.T) PlanStore { return open(t) }) }},
 	}
 	for _, s := range suites {
 		t.Run(s.name, func(t *testing.T) {

@@ -2,7 +2,8 @@
 // adds a menu button on narrow screens and keeps "My 3D printers" live:
 // it listens to the server's event stream, re-renders the printer cards
 // from the JSON it sends (words already in the reader's language) and
-// applies the page's filters to them.
+// applies the page's filters to them; and it shows the data export's
+// progress.
 "use strict";
 (function () {
   document.documentElement.classList.add("js");
@@ -16,6 +17,70 @@
       var open = toggle.getAttribute("aria-expanded") !== "true";
       toggle.setAttribute("aria-expanded", open ? "true" : "false");
       nav.classList.toggle("open", open);
+    });
+  }
+
+  // The data export shows its progress: the document holds a row a line,
+  // and the page knows how many rows there are. The server streams it;
+  // here it is gathered and handed to the browser as a download.
+  var exportLink = document.getElementById("export-link");
+  var exportBar = document.getElementById("export-progress");
+  var exportStatus = document.getElementById("export-status");
+  if (exportLink && exportBar && exportStatus && window.fetch && window.ReadableStream && window.URL) {
+    exportLink.addEventListener("click", function (ev) {
+      ev.preventDefault();
+      if (exportLink.getAttribute("aria-disabled") === "true") {
+        return;
+      }
+      var total = parseInt(exportLink.getAttribute("data-export-rows"), 10) || 0;
+      exportBar.hidden = false;
+      exportBar.max = Math.max(total, 1);
+      exportBar.value = 0;
+      exportBar.removeAttribute("data-state");
+      exportStatus.textContent = "";
+      exportLink.setAttribute("aria-disabled", "true");
+      fetch(exportLink.href, { credentials: "same-origin" }).then(function (r) {
+        if (!r.ok || !r.body) {
+          throw new Error("export: " + r.status);
+        }
+        var name = (r.headers.get("Content-Disposition") || "").match(/filename="([^"]+)"/);
+        var reader = r.body.getReader();
+        var chunks = [];
+        var lines = 0;
+        function pump() {
+          return reader.read().then(function (res) {
+            if (res.done) {
+              return;
+            }
+            chunks.push(res.value);
+            for (var i = 0; i < res.value.length; i++) {
+              if (res.value[i] === 10) {
+                lines++;
+              }
+            }
+            exportBar.value = Math.min(lines, exportBar.max);
+            return pump();
+          });
+        }
+        return pump().then(function () {
+          exportBar.value = exportBar.max;
+          var url = URL.createObjectURL(new Blob(chunks, { type: "application/json" }));
+          var a = document.createElement("a");
+          a.href = url;
+          a.download = name ? name[1] : "fusionfleet-export.json";
+          document.body.appendChild(a);
+          a.click();
+          a.remove();
+          window.setTimeout(function () { URL.revokeObjectURL(url); }, 60000);
+          exportBar.setAttribute("data-state", "done");
+          exportStatus.textContent = exportStatus.getAttribute("data-done");
+        });
+      }).catch(function () {
+        exportBar.setAttribute("data-state", "failed");
+        exportStatus.textContent = exportStatus.getAttribute("data-failed");
+      }).then(function () {
+        exportLink.removeAttribute("aria-disabled");
+      });
     });
   }
 
