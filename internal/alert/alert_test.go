@@ -861,3 +861,63 @@ func TestHandleBatchHoldsPrinterBack(t *testing.T) {
 		t.Errorf("notifications of %s (-want +got):\n%s", q, diff)
 	}
 }
+
+// BenchmarkHandleBatch measures evaluating 64 messages of ten printers'
+// status and counters each (the soak's small uploads) on SQLite, one
+// message at a time (Handle, as the evaluator consumed before) against one
+// batch (HandleBatch, as the node consumes now), with nothing changing.
+func BenchmarkHandleBatch(b *testing.B) {
+	db, err := store.Open(b.Context(), filepath.Join(b.TempDir(), "cloud.db"), store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	org, err := db.CreateOrg(b.Context(), "Acme")
+	if err != nil {
+		b.Fatal(err)
+	}
+	site, err := db.CreateSite(b.Context(), org, "Plant")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var data [][]byte
+	for m := range 64 {
+		var recs []fleet.Record
+		for i := range 10 {
+			p := fleet.PrinterID(fmt.Sprintf("printer-%02d-%d", m, i))
+			recs = append(recs, storetest.StatusRecord(uint64(2*i+1), p, fleet.StatePrinting, t0),
+				storetest.CountersRecord(uint64(2*i+2), p, 3, t0))
+		}
+		en := storetest.Env(org, site, fleet.GatewayID(fmt.Sprintf("gw-%02d", m)), recs...)
+		if _, err := db.ApplyEnvelope(b.Context(), en); err != nil {
+			b.Fatal(err)
+		}
+		d, err := json.Marshal(en)
+		if err != nil {
+			b.Fatal(err)
+		}
+		data = append(data, d)
+	}
+	ev := alert.NewEvaluator(db, nil, alert.Options{})
+	perMessage := func(b *testing.B) {
+		b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*len(data)), "µs/message")
+	}
+	b.Run("one", func(b *testing.B) {
+		for b.Loop() {
+			for _, d := range data {
+				if err := ev.Handle(b.Context(), d); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		perMessage(b)
+	})
+	b.Run("batch", func(b *testing.B) {
+		for b.Loop() {
+			if errs := ev.HandleBatch(b.Context(), data); errs != nil {
+				b.Fatal(errs)
+			}
+		}
+		perMessage(b)
+	})
+}

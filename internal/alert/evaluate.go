@@ -41,6 +41,9 @@ type Store interface {
 	// AlertStates returns the newest alert of each rule of printer p of
 	// org, active or resolved.
 	AlertStates(ctx context.Context, org fleet.OrgID, p fleet.PrinterID) ([]State, error)
+	// AlertStatesOf returns AlertStates of each of printers of org at
+	// once; a printer without alerts may be left out.
+	AlertStatesOf(ctx context.Context, org fleet.OrgID, printers []fleet.PrinterID) (map[fleet.PrinterID][]State, error)
 	// SaveAlert stores s. With prev 0 it opens a new alert, and is
 	// fleet.ErrConflict when the printer has an active alert of the rule in
 	// s's organisation.
@@ -342,6 +345,33 @@ func (b *batch) placesOf(ctx context.Context, st Store, env fleet.Envelope) (map
 	return known, nil
 }
 
+// readAlerts reads the alerts of the printers of places that b has not
+// looked at yet, all at once: for a batch, of every printer of org in it
+// that is stored.
+func (b *batch) readAlerts(ctx context.Context, st Store, org fleet.OrgID, places map[fleet.PrinterID]fleet.PrinterPlace) error {
+	var keys []fleet.PrinterID
+	for _, pl := range places {
+		if _, ok := b.alerts[pl.Key]; !ok && pl.SiteID != "" {
+			keys = append(keys, pl.Key)
+		}
+	}
+	if len(keys) < 2 {
+		return nil // one printer: states reads it when it needs it
+	}
+	states, err := st.AlertStatesOf(ctx, org, keys)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		m := make(map[fleet.RuleKey]State, len(states[k]))
+		for _, s := range states[k] {
+			m[s.Rule] = s
+		}
+		b.alerts[k] = m
+	}
+	return nil
+}
+
 // evaluate evaluates the records of env, one envelope of b (see Apply).
 func (e *Evaluator) evaluate(ctx context.Context, env fleet.Envelope, b *batch) error {
 	rules, err := b.rulesOf(ctx, e.store, env.OrgID)
@@ -360,6 +390,9 @@ func (e *Evaluator) evaluate(ctx context.Context, env fleet.Envelope, b *batch) 
 		}
 		if places == nil {
 			if places, err = b.placesOf(ctx, e.store, env); err != nil {
+				return fmt.Errorf("evaluate alerts of %s: %w", env.OrgID, err)
+			}
+			if err := b.readAlerts(ctx, e.store, env.OrgID, places); err != nil {
 				return fmt.Errorf("evaluate alerts of %s: %w", env.OrgID, err)
 			}
 		}

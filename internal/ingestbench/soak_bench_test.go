@@ -11,6 +11,7 @@ import (
 	"log"
 	"math"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -98,8 +99,11 @@ func (p placesOf) PrinterPlaces(ctx context.Context, org fleet.OrgID, devices []
 // consumer lag (messages) at the end, the uploads' p99, the p99 from an
 // upload's start to its records' commit (commit_p99_ms), the share that
 // left late and the share the cloud refused (busy: a Command Center sends
-// them again later), the CPU the process used (cores), and the load
-// average. A
+// them again later), how far the uploads' schedule was behind when the
+// traffic's time was over (schedule_behind_s: the process got too little
+// CPU to send them, let alone ingest them), the CPU the process used
+// (cores), and the load average; every 30 s it writes the backlog, lags
+// and CPU so far to stderr. A
 // flat backlog: backlog_end not above backlog_third, both about one
 // interval's records or less.
 //
@@ -258,12 +262,19 @@ func soak(b *testing.B) {
 	cpu0, began := cpuTime(), time.Now()
 	end := start.Add(*soakDuration)
 	var third, maxBacklog int64
+	var behind time.Duration // how far the uploads' schedule was behind at the end
 	sampled := false
 	nextSample := start.Add(*soakDuration / 3)
 	nextLog := start.Add(soakLogEvery)
 	for i := 0; ; i = (i + 1) % len(gws) {
 		g := gws[i]
 		if !g.due.Before(end) {
+			break
+		}
+		if time.Now().After(end) {
+			// The uploads fell behind their schedule (the process got
+			// too little CPU): the traffic's time is over all the same.
+			behind = time.Since(g.due)
 			break
 		}
 		time.Sleep(time.Until(g.due)) // the gateways' real-time schedule: the load is the figure
@@ -276,9 +287,10 @@ func soak(b *testing.B) {
 			third, sampled = sent.Load()-committed.records.Load(), true
 		}
 		if time.Now().After(nextLog) {
-			b.Logf("after %3.0f s: backlog %d records, writer lag %.0f messages, alerts lag %.0f messages, %.2f cores",
+			// Straight to stderr, so that a run cut short leaves its course.
+			fmt.Fprintf(os.Stderr, "soak after %3.0f s: backlog %d records, writer lag %.0f messages, alerts lag %.0f messages, %.2f cores, load %.1f\n",
 				time.Since(began).Seconds(), sent.Load()-committed.records.Load(), lags.get("sql-writer"), lags.get("alerts"),
-				(cpuTime()-cpu0).Seconds()/time.Since(began).Seconds())
+				(cpuTime()-cpu0).Seconds()/time.Since(began).Seconds(), loadAverage())
 			nextLog = nextLog.Add(soakLogEvery)
 		}
 	}
@@ -302,6 +314,7 @@ func soak(b *testing.B) {
 	b.ReportMetric(alertLag, "alerts_lag_msgs")
 	b.ReportMetric(percentile(lat, 0.99), "upload_p99_ms")
 	b.ReportMetric(percentile(committed.takeLatencies(), 0.99), "commit_p99_ms")
+	b.ReportMetric(behind.Seconds(), "schedule_behind_s")
 	b.ReportMetric(100*float64(late.Load())/math.Max(1, float64(len(lat))), "late_%")
 	b.ReportMetric(100*float64(refused.Load())/math.Max(1, float64(len(lat)+int(refused.Load()))), "refused_%")
 	b.ReportMetric(cpu.Seconds()/wall.Seconds(), "cores")

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -56,6 +57,34 @@ func (d *DB) AlertStates(ctx context.Context, org fleet.OrgID, p fleet.PrinterID
 		return nil, fmt.Errorf("alert states of %s: %w", p, err)
 	}
 	return dedupeRules(out), nil
+}
+
+// AlertStatesOf returns AlertStates of each of printers of org that has
+// alerts, in one query per chunk of printers.
+func (d *DB) AlertStatesOf(ctx context.Context, org fleet.OrgID, printers []fleet.PrinterID) (map[fleet.PrinterID][]alert.State, error) {
+	out := map[fleet.PrinterID][]alert.State{}
+	for chunk := range slices.Chunk(printers, printerChunk) {
+		args := []any{org}
+		for _, p := range chunk {
+			args = append(args, p)
+		}
+		all, err := d.queryAlerts(ctx, `SELECT `+alertColumns+alertFrom+`
+			WHERE a.org_id = ? AND a.printer_id IN (?`+strings.Repeat(", ?", len(chunk)-1)+`) AND a.opened_at = (
+				SELECT MAX(b.opened_at) FROM alerts b WHERE b.printer_id = a.printer_id AND b.rule = a.rule AND b.org_id = a.org_id)
+			ORDER BY a.printer_id, a.rule, a.id`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("alert states of %d printers: %w", len(chunk), err)
+		}
+		for len(all) > 0 {
+			n := 1
+			for n < len(all) && all[n].PrinterID == all[0].PrinterID {
+				n++
+			}
+			out[all[0].PrinterID] = dedupeRules(slices.Clone(all[:n]))
+			all = all[n:]
+		}
+	}
+	return out, nil
 }
 
 // dedupeRules keeps the active alert of each rule, or its first, when two

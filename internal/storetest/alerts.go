@@ -18,6 +18,7 @@ import (
 // sweeps find silent or stalled.
 type AlertTracking interface {
 	AlertStates(ctx context.Context, org fleet.OrgID, p fleet.PrinterID) ([]alert.State, error)
+	AlertStatesOf(ctx context.Context, org fleet.OrgID, printers []fleet.PrinterID) (map[fleet.PrinterID][]alert.State, error)
 	SaveAlert(ctx context.Context, s alert.State, prev int) error
 	ActiveAlerts(ctx context.Context, rule fleet.RuleKey) ([]alert.State, error)
 	SilentPrinters(ctx context.Context, before time.Time) ([]alert.Subject, error)
@@ -139,6 +140,18 @@ func testAlertLifecycle(t *testing.T, db AlertStore) {
 	}
 	if got, err := db.AlertStates(ctx, other, p); err != nil || len(got) != 0 {
 		t.Errorf("AlertStates of another org = %v, %v; want none", got, err)
+	}
+	// All at once: the same, and nothing of printers without alerts or
+	// of another organisation.
+	many, err := db.AlertStatesOf(ctx, org, []fleet.PrinterID{"printer-none", p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[fleet.PrinterID][]alert.State{p: {want}}, many, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("AlertStatesOf (-want +got):\n%s", diff)
+	}
+	if got, err := db.AlertStatesOf(ctx, other, []fleet.PrinterID{p}); err != nil || len(got[p]) != 0 {
+		t.Errorf("AlertStatesOf of another org = %v, %v; want none", got, err)
 	}
 	// A later acknowledgement does not replace the first.
 	uid2, err := db.CreateUser(ctx, org, "bob", "h", fleet.RoleOperator)
