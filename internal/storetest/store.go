@@ -36,6 +36,8 @@ type Store interface {
 	Versions
 	// Housekeeping (housekeeping.go).
 	Housekeeping
+	// Remote diagnostics (diagnostics.go).
+	Diagnostics
 }
 
 // Run runs every capability's suite against stores made by open, one
@@ -54,6 +56,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"KPIs", func(t *testing.T) { RunKPIs(t, func(t *testing.T) KPIStore { return open(t) }) }},
 		{"Updates", func(t *testing.T) { RunUpdates(t, func(t *testing.T) UpdateStore { return open(t) }) }},
 		{"Housekeeping", func(t *testing.T) { RunHousekeeping(t, func(t *testing.T) HousekeepingStore { return open(t) }) }},
+		{"Diagnostics", func(t *testing.T) { RunDiagnostics(t, func(t *testing.T) DiagnosticStore { return open(t) }) }},
 	}
 	for _, s := range suites {
 		t.Run(s.name, func(t *testing.T) {
