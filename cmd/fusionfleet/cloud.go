@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fusionfleet/fusionfleet/internal/audit"
 	"github.com/fusionfleet/fusionfleet/internal/cloud"
 	"github.com/fusionfleet/fusionfleet/internal/stream"
 )
@@ -71,6 +72,7 @@ func runCloud(ctx context.Context, args []string, e env) error {
 		Hosts: splitList(*hosts), TLSCertFile: *certFile, TLSKeyFile: *keyFile,
 		Logger: logger, Notify: notify, TUFDir: *tufRepo, ReleaseTokenFile: *releaseToken,
 		MetricsTokenFile: *metricsToken, DebugListen: *debugListen, MaxRecordAhead: *maxAhead, TrustedProxies: proxies,
+		Audit: audit.Logger{Log: logger}, // until the store keeps the hash-chained audit log
 	})
 	if err != nil {
 		return err

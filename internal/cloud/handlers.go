@@ -3,6 +3,7 @@ package cloud
 import (
 	"net/http"
 
+	"github.com/fusionfleet/fusionfleet/internal/audit"
 	"github.com/fusionfleet/fusionfleet/internal/dashboard"
 	"github.com/fusionfleet/fusionfleet/internal/restapi"
 	"github.com/fusionfleet/fusionfleet/internal/updaterepo"
@@ -13,6 +14,10 @@ import (
 // given is decided here, and only here.
 func (n *Node) webHandlers(updates *updaterepo.Service, hub *dashboard.Hub) (dash, api http.Handler) {
 	o, st := n.opts, n.store
+	rec := o.Audit
+	if rec == nil {
+		rec = audit.Logger{Log: n.log}
+	}
 	dash = dashboard.NewHandler(dashboard.Deps{
 		Sessions: st, TwoFactor: st, Throttle: st, Passwords: st, Members: st, Sites: st, Tokens: st, Printers: st, PrinterSites: st, Jobs: st, History: st,
 		Alerts: st, AlertRules: st, WorstAlerts: st, Channels: st, NotifyPrefs: st, KPIs: st, Releases: updates,
@@ -20,7 +25,7 @@ func (n *Node) webHandlers(updates *updaterepo.Service, hub *dashboard.Hub) (das
 		AllowPrivateWebhooks: o.Notify.AllowPrivateWebhooks, TrustedProxies: o.TrustedProxies, Demo: o.Demo, OfflineAfter: o.OfflineAfter})
 	api = restapi.NewHandler(restapi.Deps{
 		TokenLookup: st, Members: st, Passwords: st, Sites: st, Tokens: st, Printers: st, PrinterSites: st, Jobs: st, History: st,
-		Alerts: st, AlertRules: st, Channels: st, NotifyPrefs: st, KPIs: st, Releases: updates,
+		Alerts: st, AlertRules: st, Channels: st, NotifyPrefs: st, KPIs: st, Releases: updates, Diagnostics: st, Audit: rec,
 	}, restapi.Options{Clock: o.Clock, Logger: n.log, AllowPrivateWebhooks: o.Notify.AllowPrivateWebhooks})
 	return dash, api
 }

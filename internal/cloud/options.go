@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/fusionfleet/fusionfleet/internal/audit"
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/dashboard"
 	"github.com/fusionfleet/fusionfleet/internal/notify"
@@ -127,6 +128,10 @@ type Options struct {
 	// Demo, if set, labels every dashboard page with the demo's clock
 	// (Clock should then be that clock).
 	Demo *dashboard.DemoClock
+	// Audit receives the audit events of the dashboard and the REST API
+	// (remote diagnostics); an action it cannot record is refused. nil →
+	// audit.Logger on Logger.
+	Audit audit.Recorder
 }
 
 // NotifyOptions are a node's notification settings.

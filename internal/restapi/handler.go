@@ -14,7 +14,9 @@ import (
 
 	"github.com/fusionfleet/fusionfleet/internal/access"
 	"github.com/fusionfleet/fusionfleet/internal/alert"
+	"github.com/fusionfleet/fusionfleet/internal/audit"
 	"github.com/fusionfleet/fusionfleet/internal/clock"
+	"github.com/fusionfleet/fusionfleet/internal/diagnostics"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/fleetquery"
 	"github.com/fusionfleet/fusionfleet/internal/httpserver"
@@ -44,6 +46,12 @@ type Deps struct {
 	// Releases lists the cloud's signed updates (GET /api/v1/updates);
 	// nil: the cloud has no update repository.
 	Releases Releases
+	// Diagnostics keeps remote diagnostic requests and their results; nil:
+	// the diagnostics routes answer 404.
+	Diagnostics diagnostics.Store
+	// Audit records every diagnostic request, cancellation and download
+	// before it is carried out; required with Diagnostics.
+	Audit audit.Recorder
 }
 
 // TokenLookup finds the stored API token whose secret hashes to
@@ -101,6 +109,7 @@ type api struct {
 	notify   *notifyAPI
 	kpis     *kpiAPI
 	updates  *updatesAPI
+	diags    *diagnosticAPI
 }
 
 // The groups of operations and the capabilities each uses.
@@ -187,7 +196,17 @@ func newHandler(d Deps, opts Options) *api {
 		notify:   &notifyAPI{handler: h, channels: d.Channels, prefs: d.NotifyPrefs, allowPrivate: opts.AllowPrivateWebhooks},
 		kpis:     &kpiAPI{handler: h, printers: d.Printers, sites: d.Sites, kpis: d.KPIs},
 		updates:  &updatesAPI{handler: h, releases: d.Releases, printers: d.Printers},
+		diags:    &diagnosticAPI{handler: h, desk: newDesk(d, h.clock)},
 	}
+}
+
+// newDesk returns the diagnostics desk over d's store, or nil when d has
+// none.
+func newDesk(d Deps, clk clock.Clock) *diagnostics.Desk {
+	if d.Diagnostics == nil {
+		return nil
+	}
+	return &diagnostics.Desk{Store: d.Diagnostics, Printers: d.Printers, Audit: d.Audit, Clock: clk}
 }
 
 // route is one entry of the route table.
@@ -263,6 +282,11 @@ func (h *api) routes() []route {
 		{"GET", "/api/v1/benchmark", read, h.kpis.benchmark},
 		{"GET", "/api/v1/usage", read, h.kpis.usage},
 		{"GET", "/api/v1/updates", read, h.updates.updates},
+		{"GET", "/api/v1/printers/{id}/diagnostics", diagRead, h.diags.listDiagnostics},
+		{"POST", "/api/v1/printers/{id}/diagnostics", diagRequest, h.diags.requestDiagnostic},
+		{"GET", "/api/v1/diagnostics/{id}", diagRead, h.diags.diagnostic},
+		{"GET", "/api/v1/diagnostics/{id}/result", diagRead, h.diags.diagnosticResult},
+		{"POST", "/api/v1/diagnostics/{id}/cancel", diagRequest, h.diags.cancelDiagnostic},
 	}
 }
 
