@@ -16,7 +16,9 @@ func TestDiagnosticRequestValidate(t *testing.T) {
 		want   string
 	}{
 		{"valid", func(*DiagnosticRequest) {}, ""},
-		{"snapshot", func(r *DiagnosticRequest) { r.Kind, r.Logs, r.From, r.To = DiagnosticSnapshot, nil, time.Time{}, time.Time{} }, ""},
+		{"snapshot", func(r *DiagnosticRequest) {
+			r.Kind, r.Logs, r.From, r.To = DiagnosticSnapshot, nil, time.Time{}, time.Time{}
+		}, ""},
 		{"forged id", func(r *DiagnosticRequest) { r.ID = "dg_../../etc" }, "malformed"},
 		{"unknown kind", func(r *DiagnosticRequest) { r.Kind = "shell" }, "kind"},
 		{"no logs", func(r *DiagnosticRequest) { r.Logs = nil }, "at least one log"},
