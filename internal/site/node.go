@@ -43,6 +43,7 @@ type Node struct {
 	store         *commandcenter.Store
 	poller        *commandcenter.Poller
 	uploader      *commandcenter.Uploader
+	diagnostics   *commandcenter.DiagnosticRunner
 	mirror        *update.Mirror
 
 	closers closer.Stack
@@ -156,7 +157,11 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	if n.mirror, err = n.newUpdateMirror(client, budget); err != nil {
 		return nil, fmt.Errorf("commandcenter: %w", err)
 	}
+	// Remote diagnostics come with the uploads' answers and share the cap.
+	n.diagnostics = commandcenter.NewDiagnosticRunner(n.store, n.poller, gatewayCloud{client, cred}, commandcenter.DiagnosticsOptions{
+		Policy: opts.DiagnosticsPolicy, Interval: opts.DiagnosticsInterval, Budget: budget, Clock: opts.Clock, Logger: n.log})
 	n.ui = httpserver.New(localui.NewHandler(localui.SourcesOf(n.store), localui.HandlerOptions{
+		DiagnosticsPolicy: n.diagnostics.Policy(),
 		Logger: n.log, Clock: opts.Clock, ClockNote: opts.ClockNote, Metrics: reg, Updates: n.mirror, Mirror: n.mirrorHandler(),
 		Hosts: opts.UIHosts, Password: opts.UIPassword, Fingerprint: n.fingerprint,
 		SelfTest: &commandcenter.SelfTestConfig{CloudURL: opts.CloudURL, RootCAs: opts.RootCAs, LocalUI: n.ln.Addr().String(),
@@ -168,7 +173,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	n.uploader = commandcenter.NewUploader(n.store, gatewayCloud{client, cred}, commandcenter.UploaderOptions{
 		Interval: opts.UploadInterval, PriorityDelay: opts.PriorityDelay, BulkInterval: opts.BulkInterval,
 		MaxBackoff: opts.MaxBackoff, Budget: budget, Retryable: uplink.Retryable,
-		Clock: opts.Clock, Logger: n.log,
+		Clock: opts.Clock, Logger: n.log, OnAck: n.diagnostics.Receive,
 	})
 	return n, nil
 }
@@ -193,6 +198,7 @@ func (n *Node) Run(ctx context.Context) error {
 	})
 	g.Go(func() error { return n.poller.Run(ctx) })
 	g.Go(func() error { return n.uploader.Run(ctx) })
+	g.Go(func() error { return n.diagnostics.Run(ctx) })
 	g.Go(func() error { return n.mirror.Run(ctx) })
 	if n.debugLn != nil {
 		debug := httpserver.New(httpserver.Debug(), n.log)

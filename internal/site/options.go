@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/clock"
+	"github.com/fusionfleet/fusionfleet/internal/commandcenter"
 )
 
 // DefaultUpdateInterval is how often the update mirror, and the printers
@@ -78,6 +79,13 @@ type Options struct {
 	// RateBytes caps the uplink in bytes per second, TLS handshakes
 	// included; 0 → the uploader's default, < 0 → no cap.
 	RateBytes float64
+	// DiagnosticsPolicy is how the site decides on the cloud's remote
+	// diagnostic requests: ask (approve each in the local UI) or auto;
+	// "" → ask.
+	DiagnosticsPolicy commandcenter.DiagnosticPolicy
+	// DiagnosticsInterval is how often the diagnostics runner looks for
+	// work; 0 → its default (2 s).
+	DiagnosticsInterval time.Duration
 
 	Clock  clock.Clock  // nil → the real clock
 	Logger *slog.Logger // nil → discard
