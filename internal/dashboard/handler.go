@@ -17,7 +17,9 @@ import (
 
 	"github.com/fusionfleet/fusionfleet/internal/access"
 	"github.com/fusionfleet/fusionfleet/internal/alert"
+	"github.com/fusionfleet/fusionfleet/internal/audit"
 	"github.com/fusionfleet/fusionfleet/internal/clock"
+	"github.com/fusionfleet/fusionfleet/internal/diagnostics"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/fleetquery"
 	"github.com/fusionfleet/fusionfleet/internal/httpserver"
@@ -50,6 +52,12 @@ type Deps struct {
 	// Releases lists the cloud's signed updates for the Updates page;
 	// nil: the page says there is no update repository.
 	Releases ReleaseLister
+	// Diagnostics keeps remote diagnostic requests and their results;
+	// nil: the diagnostics pages are 404.
+	Diagnostics diagnostics.Store
+	// Audit records every diagnostic request and download before it is
+	// carried out; required with Diagnostics.
+	Audit audit.Recorder
 }
 
 // Sessions keeps logins: users by name, sessions, and the pending second
@@ -217,6 +225,7 @@ type ui struct {
 	tokens   *tokenPages
 	notify   *notifyPages
 	account  *accountPage
+	diags    *diagnosticPages
 }
 
 // NewHandler returns the dashboard with all its routes.
@@ -260,7 +269,7 @@ func newHandler(d Deps, hub *Hub, opts Options) *ui {
 		"account.html", "sites.html",
 		"kpis.html", "benchmark.html", "usage.html",
 		"notify_channels.html", "notify_prefs.html",
-		"updates.html"} {
+		"updates.html", "diagnostics.html"} {
 		// The templates are embedded: a parse error is a bug that every test catches.
 		h.pages[p] = template.Must(template.New(p).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+p))
 	}
@@ -282,7 +291,17 @@ func newHandler(d Deps, hub *Hub, opts Options) *ui {
 		tokens:  &tokenPages{handler: h, tokens: d.Tokens, members: d.Members, sites: d.Sites},
 		notify:  &notifyPages{handler: h, channels: d.Channels, prefs: d.NotifyPrefs, allowPrivate: opts.AllowPrivateWebhooks},
 		account: &accountPage{handler: h, members: d.Members, sessions: d.Sessions, passwords: d.Passwords, throttle: d.Throttle},
+		diags:   &diagnosticPages{handler: h, desk: newDesk(d, h.clock), printers: d.Printers},
 	}
+}
+
+// newDesk returns the diagnostics desk over d's store, or nil when d has
+// none.
+func newDesk(d Deps, clk clock.Clock) *diagnostics.Desk {
+	if d.Diagnostics == nil {
+		return nil
+	}
+	return &diagnostics.Desk{Store: d.Diagnostics, Printers: d.Printers, Audit: d.Audit, Clock: clk}
 }
 
 // route is one entry of the route table: a ServeMux pattern, what it
@@ -328,6 +347,9 @@ func (h *ui) table() []route {
 		{"GET /printers/{id}", member, h.detail.printerPage},
 		{"POST /printers/{id}/site", adminPost, h.detail.movePrinter},
 		{"GET /printers/{id}/jobs/{job}", member, h.jobs.jobPage},
+		{"GET /printers/{id}/diagnostics", diagRead, h.diags.diagnosticsPage},
+		{"POST /printers/{id}/diagnostics", diagAsk, h.diags.requestDiagnostic},
+		{"GET /diagnostics/{id}/result", diagRead, h.diags.diagnosticResult},
 		{"GET /jobs", member, h.jobs.jobsPage},
 		{"GET /kpis", member, h.kpis.kpisPage},
 		{"GET /benchmark", member, h.kpis.benchmarkPage},
