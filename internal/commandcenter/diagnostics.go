@@ -172,14 +172,20 @@ func (d *DiagnosticRunner) Step(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// spend takes n bytes from the uplink's budget, if it has them.
+// diagReserve is what diagnostics leave of the uplink's budget to the
+// uploader's priority lane (alerts and status), as its bulk lane does.
+const diagReserve = 16 << 10
+
+// spend takes n bytes from the uplink's budget if it holds them and
+// diagReserve more (or is full), so that a long upload of results never
+// holds up alerts.
 func (d *DiagnosticRunner) spend(n int) bool {
 	b := d.opts.Budget
 	if b == nil {
 		return true
 	}
 	b.refill(d.opts.Clock.Now())
-	if !b.has(float64(n)) {
+	if !b.has(float64(min(n+diagReserve, b.burst()))) {
 		return false
 	}
 	b.take(float64(n))

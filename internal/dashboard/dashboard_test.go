@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/access"
+	"github.com/fusionfleet/fusionfleet/internal/audit"
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/fleetquery"
@@ -100,7 +102,8 @@ func newFixtureStore(t *testing.T, wrap func(*Deps)) *fixture {
 // storeDeps fills every capability from db.
 func storeDeps(db *store.DB) Deps {
 	return Deps{Sessions: db, TwoFactor: db, Throttle: db, Passwords: db, Members: db, Sites: db, Tokens: db, Printers: db, PrinterSites: db, Jobs: db, History: db,
-		Alerts: db, AlertRules: db, WorstAlerts: db, Channels: db, NotifyPrefs: db, KPIs: db}
+		Alerts: db, AlertRules: db, WorstAlerts: db, Channels: db, NotifyPrefs: db, KPIs: db,
+		Diagnostics: db, Audit: audit.Logger{Log: slog.New(slog.DiscardHandler)}}
 }
 
 // status applies an identity and a status of a printer at the clock's time.
