@@ -92,9 +92,9 @@ func (s DiagnosticState) Final() bool {
 }
 
 // CanMove reports whether a request in state s may move to next. Along the
-// main path it moves forward only (a step may be skipped: a result too
-// small to need chunks goes from running to done); it is refused only
-// before it is approved, cancelled or expired only before the site acted,
+// main path it moves forward only (a step may be skipped: a site's
+// approval may reach the cloud before its report of the delivery); it is
+// refused only before it is approved, cancelled or expired only before the site acted,
 // and it fails from any state before done. Staying in a state is not a
 // move: a replayed report changes nothing.
 func (s DiagnosticState) CanMove(next DiagnosticState) bool {
@@ -103,7 +103,9 @@ func (s DiagnosticState) CanMove(next DiagnosticState) bool {
 	}
 	switch next {
 	case DiagRefused:
-		return s == DiagDelivered
+		// The site may refuse before its report of the delivery
+		// reached the cloud.
+		return s == DiagRequested || s == DiagDelivered
 	case DiagCancelled, DiagExpired:
 		return s == DiagRequested || s == DiagDelivered
 	case DiagFailed:

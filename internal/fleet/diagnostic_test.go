@@ -55,7 +55,7 @@ func TestDiagnosticStateMoves(t *testing.T) {
 		{DiagRequested, DiagDelivered, true},
 		{DiagDelivered, DiagApproved, true},
 		{DiagDelivered, DiagRefused, true},
-		{DiagRequested, DiagRefused, false},
+		{DiagRequested, DiagRefused, true},
 		{DiagApproved, DiagRefused, false},
 		{DiagApproved, DiagRunning, true},
 		{DiagRunning, DiagDone, true},
