@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/clock"
-	"github.com/fusionfleet/fusionfleet/internal/commandcenter"
 	"github.com/fusionfleet/fusionfleet/internal/site"
 	"github.com/fusionfleet/fusionfleet/internal/uplink"
 )
@@ -74,10 +73,6 @@ func runCommandCenter(ctx context.Context, args []string, e env) error {
 	if err := parse(fs, args, e); err != nil {
 		return err
 	}
-	policy, err := commandcenter.ParseDiagnosticPolicy(*diagPolicy)
-	if err != nil {
-		return fmt.Errorf("commandcenter: -diagnostics: %w", err)
-	}
 	if *cloudURL == "" {
 		fmt.Fprintln(e.stderr, "fusionfleet commandcenter: -cloud is required")
 		fs.Usage()
@@ -107,7 +102,7 @@ func runCommandCenter(ctx context.Context, args []string, e env) error {
 		DataDir: *data, CloudURL: *cloudURL, RootCAs: roots, EnrolToken: token, Name: *name,
 		Printers: printers, TrustNewPrinters: *trust, UIHost: *uiHost, UIHosts: splitList(*uiHosts), UIPassword: uiPassword, UIFirstPort: uiFirst, UILastPort: uiLast,
 		MirrorListen: *mirrorListen, DebugListen: *debugListen, PollInterval: *interval, BulkInterval: *bulk, UpdateInterval: *updateInterval,
-		RateBytes: float64(*rate) / 8, DiagnosticsPolicy: policy, Clock: clock.Real{}, Logger: logger, Stdin: e.stdin, Stdout: e.stdout,
+		RateBytes: float64(*rate) / 8, DiagnosticsPolicy: *diagPolicy, Clock: clock.Real{}, Logger: logger, Stdin: e.stdin, Stdout: e.stdout,
 	})
 	if err != nil {
 		return err

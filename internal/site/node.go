@@ -158,8 +158,14 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 		return nil, fmt.Errorf("commandcenter: %w", err)
 	}
 	// Remote diagnostics come with the uploads' answers and share the cap.
+	policy := commandcenter.DiagnosticsAsk
+	if opts.DiagnosticsPolicy != "" {
+		if policy, err = commandcenter.ParseDiagnosticPolicy(opts.DiagnosticsPolicy); err != nil {
+			return nil, fmt.Errorf("commandcenter: %w", err)
+		}
+	}
 	n.diagnostics = commandcenter.NewDiagnosticRunner(n.store, n.poller, gatewayCloud{client, cred}, commandcenter.DiagnosticsOptions{
-		Policy: opts.DiagnosticsPolicy, Interval: opts.DiagnosticsInterval, Budget: budget, Clock: opts.Clock, Logger: n.log})
+		Policy: policy, Interval: opts.DiagnosticsInterval, Budget: budget, Clock: opts.Clock, Logger: n.log})
 	n.ui = httpserver.New(localui.NewHandler(localui.SourcesOf(n.store), localui.HandlerOptions{
 		DiagnosticsPolicy: n.diagnostics.Policy(),
 		Logger: n.log, Clock: opts.Clock, ClockNote: opts.ClockNote, Metrics: reg, Updates: n.mirror, Mirror: n.mirrorHandler(),

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/clock"
-	"github.com/fusionfleet/fusionfleet/internal/commandcenter"
 )
 
 // DefaultUpdateInterval is how often the update mirror, and the printers
@@ -82,7 +81,7 @@ type Options struct {
 	// DiagnosticsPolicy is how the site decides on the cloud's remote
 	// diagnostic requests: ask (approve each in the local UI) or auto;
 	// "" → ask.
-	DiagnosticsPolicy commandcenter.DiagnosticPolicy
+	DiagnosticsPolicy string
 	// DiagnosticsInterval is how often the diagnostics runner looks for
 	// work; 0 → its default (2 s).
 	DiagnosticsInterval time.Duration
