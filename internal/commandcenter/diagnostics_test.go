@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"sync"
@@ -218,4 +219,50 @@ func TestDiagnosticWithinBudget(t *testing.T) {
 			t.Errorf("chunk %d went %s after chunk %d: the cap allows no such rate", i, gap, i-1)
 		}
 	}
+}
+
+// FuzzReceiveDiagnostics feeds arbitrary answers of the cloud to the
+// Command Center as its uploader and check-in read them: whatever a
+// request holds, it is kept at most once, and only a request that
+// validates awaits a decision; anything else is kept as failed with the
+// reason, or (without a well-formed ID) not at all.
+func FuzzReceiveDiagnostics(f *testing.F) {
+	f.Add([]byte(`{"through":3,"diagnostics":[{"id":"dg_0123456789abcdef0123456789abcdef","printer_id":"printer-0001","kind":"snapshot","max_bytes":65536,"requester":"eve","created":"2026-03-01T12:00:00Z","expires":"2026-03-02T12:00:00Z"}]}`))
+	f.Add([]byte(`{"through":3,"diagnostics":[{"id":"dg_0123456789abcdef0123456789abcdef","printer_id":"p","kind":"logs","logs":["session","session"],"from":"2026-03-01T12:00:00Z","to":"2027-03-01T12:00:00Z","max_bytes":1}]}`))
+	f.Add([]byte(`{"through":1,"diagnostics":[{"id":"../../x","kind":"shell"}]}`))
+	f.Add([]byte(`{"through":1}`))
+	st, _ := openStore(f)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var ack uplink.Ack
+		if json.Unmarshal(body, &ack) != nil {
+			return
+		}
+		ctx := t.Context()
+		n, err := st.ReceiveDiagnostics(ctx, ack.Diagnostics, DiagnosticsAsk, diagT0)
+		if err != nil {
+			t.Fatalf("receive: %v", err)
+		}
+		if again, err := st.ReceiveDiagnostics(ctx, ack.Diagnostics, DiagnosticsAsk, diagT0); err != nil || again != 0 {
+			t.Fatalf("received again: %d new, %v", again, err)
+		}
+		_ = n
+		for _, r := range ack.Diagnostics {
+			d, err := st.Diagnostic(ctx, r.ID)
+			if !r.ID.Valid() {
+				if err == nil {
+					t.Fatalf("kept a request with the malformed ID %q", r.ID)
+				}
+				continue
+			}
+			if err != nil {
+				t.Fatalf("request %s not kept: %v", r.ID, err)
+			}
+			if d.State == fleet.DiagDelivered && d.DiagnosticRequest.Validate() != nil {
+				t.Fatalf("an invalid request awaits a decision: %+v", d.DiagnosticRequest)
+			}
+			if d.State == fleet.DiagFailed && d.Reason == "" {
+				t.Fatal("failed without a reason")
+			}
+		}
+	})
 }
