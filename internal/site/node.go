@@ -167,9 +167,8 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	n.diagnostics = commandcenter.NewDiagnosticRunner(n.store, n.poller, gatewayCloud{client, cred}, commandcenter.DiagnosticsOptions{
 		Policy: policy, Interval: opts.DiagnosticsInterval, Budget: budget, Clock: opts.Clock, Logger: n.log})
 	n.ui = httpserver.New(localui.NewHandler(localui.SourcesOf(n.store), localui.HandlerOptions{
-		DiagnosticsPolicy: n.diagnostics.Policy(),
-		Logger:            n.log, Clock: opts.Clock, ClockNote: opts.ClockNote, Metrics: reg, Updates: n.mirror, Mirror: n.mirrorHandler(),
-		Hosts: opts.UIHosts, Password: opts.UIPassword, Fingerprint: n.fingerprint,
+		Logger: n.log, Clock: opts.Clock, ClockNote: opts.ClockNote, Metrics: reg, Updates: n.mirror, Mirror: n.mirrorHandler(),
+		Hosts: opts.UIHosts, Password: opts.UIPassword, Fingerprint: n.fingerprint, DiagnosticsPolicy: n.diagnostics.Policy(),
 		SelfTest: &commandcenter.SelfTestConfig{CloudURL: opts.CloudURL, RootCAs: opts.RootCAs, LocalUI: n.ln.Addr().String(),
 			Reader: n.dialer(nil)},
 	}), n.log)
