@@ -21,7 +21,9 @@ func TestRemoteDiagnosticsInBrowser(t *testing.T) {
 	}
 	t.Parallel()
 	ctx := browser(t)
-	demo := startDemo(t, buildBinary(t), t.TempDir(), "-speed", "600")
+	// Requests expire a day after on the cloud's clock: at the demo's
+	// default speed that is 24 minutes, time enough for the clicks.
+	demo := startDemo(t, buildBinary(t), t.TempDir(), "-speed", "60")
 	defer demo.stop(t)
 	dir := artefactDir(t)
 

@@ -124,32 +124,52 @@ func (d *DB) Diagnostics(ctx context.Context, org fleet.OrgID, p fleet.PrinterID
 }
 
 // PendingDiagnostics returns the requests waiting for gateway gw's site,
-// oldest first, at most maxPendingDiagnostics; requests whose time ran out
-// by now become expired first.
+// oldest first, at most maxPendingDiagnostics. Requests whose time ran out
+// by now become expired instead. It is asked at every upload, so it only
+// reads (by an index) unless a request waits: most sites have none.
 func (d *DB) PendingDiagnostics(ctx context.Context, gw fleet.Gateway, now time.Time) ([]fleet.DiagnosticRequest, error) {
-	if _, err := d.db.ExecContext(ctx, `UPDATE diagnostics SET state = ?, reason = ?, updated = ?
-		WHERE site_id = ? AND state IN (?, ?) AND expires <= ?`,
-		fleet.DiagExpired, "not taken up by the site in time", nanos(now), gw.SiteID, fleet.DiagRequested, fleet.DiagDelivered, nanos(now)); err != nil {
-		return nil, fmt.Errorf("pending diagnostics: %w", err)
-	}
-	rows, err := d.db.QueryContext(ctx, `SELECT `+diagColumns+` FROM diagnostics WHERE site_id = ? AND org_id = ? AND state = ?
-		ORDER BY created, id LIMIT ?`, gw.SiteID, gw.OrgID, fleet.DiagRequested, maxPendingDiagnostics)
+	rows, err := d.db.QueryContext(ctx, `SELECT `+diagColumns+` FROM diagnostics WHERE site_id = ? AND state = ?
+		ORDER BY created, id LIMIT ?`, gw.SiteID, fleet.DiagRequested, maxPendingDiagnostics)
 	if err != nil {
 		return nil, fmt.Errorf("pending diagnostics: %w", err)
 	}
-	defer rows.Close()
 	var out []fleet.DiagnosticRequest
+	expired := false
 	for rows.Next() {
 		dg, err := scanDiagnostic(rows)
 		if err != nil {
+			rows.Close()
 			return nil, fmt.Errorf("pending diagnostics: %w", err)
 		}
-		out = append(out, dg.DiagnosticRequest)
+		switch {
+		case dg.Org != gw.OrgID:
+		case !dg.Expires.After(now):
+			expired = true
+		default:
+			out = append(out, dg.DiagnosticRequest)
+		}
 	}
+	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("pending diagnostics: %w", err)
 	}
+	if expired {
+		if err := d.expireDiagnostics(ctx, gw.SiteID, now); err != nil {
+			return nil, err
+		}
+	}
 	return out, nil
+}
+
+// expireDiagnostics moves the requests of site that waited for it beyond
+// their expiry to expired.
+func (d *DB) expireDiagnostics(ctx context.Context, site fleet.SiteID, now time.Time) error {
+	if _, err := d.db.ExecContext(ctx, `UPDATE diagnostics SET state = ?, reason = ?, updated = ?
+		WHERE site_id = ? AND state IN (?, ?) AND expires <= ?`,
+		fleet.DiagExpired, "not taken up by the site in time", nanos(now), site, fleet.DiagRequested, fleet.DiagDelivered, nanos(now)); err != nil {
+		return fmt.Errorf("expire diagnostics: %w", err)
+	}
+	return nil
 }
 
 // CancelDiagnostic withdraws a request of org that its site has not
@@ -192,7 +212,8 @@ func lockDiagnostic(ctx context.Context, tx *txn, d *DB, id fleet.DiagnosticID, 
 // nothing and is no error: the answer shows the state the cloud keeps.
 // Done is accepted only with every chunk stored and the result's size and
 // SHA-256 matching them, else fleet.ErrConflict; a count of chunks other
-// than the one the chunks declared is fleet.ErrConflict too.
+// than the one the chunks declared is fleet.ErrConflict too. A request the
+// site decides on after its expiry expires instead.
 func (d *DB) ReportDiagnostic(ctx context.Context, gw fleet.Gateway, r fleet.DiagnosticReport, now time.Time) (fleet.Diagnostic, error) {
 	if err := r.Validate(); err != nil {
 		return fleet.Diagnostic{}, fmt.Errorf("report diagnostic: %w: %w", fleet.ErrRejected, err)
@@ -208,6 +229,12 @@ func (d *DB) ReportDiagnostic(ctx context.Context, gw fleet.Gateway, r fleet.Dia
 		}
 		if r.Chunks > 0 && dg.Chunks != 0 && dg.Chunks != r.Chunks {
 			return fmt.Errorf("diagnostic %s: %d chunks reported, %d declared: %w", r.ID, r.Chunks, dg.Chunks, fleet.ErrConflict)
+		}
+		if (dg.State == fleet.DiagRequested || dg.State == fleet.DiagDelivered) && !dg.Expires.After(now) {
+			// The site took it up too late: it expires, whatever the site says.
+			dg.State, dg.Reason, dg.Updated = fleet.DiagExpired, "not taken up by the site in time", now
+			_, err = tx.ExecContext(ctx, `UPDATE diagnostics SET state = ?, reason = ?, updated = ? WHERE id = ?`, dg.State, dg.Reason, nanos(now), dg.ID)
+			return err
 		}
 		if !dg.State.CanMove(r.State) {
 			return nil

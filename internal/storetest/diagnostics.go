@@ -353,6 +353,13 @@ func testDiagnosticExpireCancel(t *testing.T, db DiagnosticStore) {
 	// The site's approval crossed the cancellation: the answer says cancelled.
 	report(t, db, gw, fleet.DiagnosticReport{ID: d.ID, State: fleet.DiagApproved}, fleet.DiagCancelled)
 
+	// Delivered, but decided on after its expiry: it expires.
+	late := createDiagnostic(t, db, newDiagnostic(t, org, p))
+	report(t, db, gw, fleet.DiagnosticReport{ID: late.ID, State: fleet.DiagDelivered}, fleet.DiagDelivered)
+	if got, err := db.ReportDiagnostic(ctx, gw, fleet.DiagnosticReport{ID: late.ID, State: fleet.DiagApproved}, late.Expires.Add(time.Minute)); err != nil || got.State != fleet.DiagExpired {
+		t.Errorf("approved after expiry: %s, %v; want expired", got.State, err)
+	}
+
 	a := createDiagnostic(t, db, newDiagnostic(t, org, p))
 	report(t, db, gw, fleet.DiagnosticReport{ID: a.ID, State: fleet.DiagDelivered}, fleet.DiagDelivered)
 	report(t, db, gw, fleet.DiagnosticReport{ID: a.ID, State: fleet.DiagApproved}, fleet.DiagApproved)
