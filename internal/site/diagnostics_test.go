@@ -87,7 +87,7 @@ func TestRemoteDiagnosticsEndToEnd(t *testing.T) {
 		Name: "test", Printers: []string{addr}, TrustNewPrinters: true,
 		PollInterval: 20 * time.Millisecond, UploadInterval: 20 * time.Millisecond, PriorityDelay: 20 * time.Millisecond,
 		BulkInterval: 100 * time.Millisecond, MaxBackoff: 500 * time.Millisecond, RateBytes: 1 << 20,
-		DiagnosticsInterval: 20 * time.Millisecond, Logger: discardLogger(),
+		DiagnosticsInterval: 20 * time.Millisecond, DiagnosticsCheckIn: time.Second, Logger: discardLogger(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -225,6 +225,8 @@ func TestRemoteDiagnosticsEndToEnd(t *testing.T) {
 	}
 
 	// A printer that disappears fails the next diagnostic with the reason.
+	// With its only printer gone the site uploads nothing: the request
+	// comes with the site's check-in.
 	printerRun.Stop()
 	gone := request(fleet.DiagnosticSnapshot)
 	wait.For(t, "the request did not reach the site", 30*time.Second, func() bool { return cloudState(gone).State == fleet.DiagDelivered })

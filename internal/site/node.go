@@ -165,7 +165,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 		}
 	}
 	n.diagnostics = commandcenter.NewDiagnosticRunner(n.store, n.poller, gatewayCloud{client, cred}, commandcenter.DiagnosticsOptions{
-		Policy: policy, Interval: opts.DiagnosticsInterval, Budget: budget, Clock: opts.Clock, Logger: n.log})
+		Policy: policy, Interval: opts.DiagnosticsInterval, CheckIn: opts.DiagnosticsCheckIn, Budget: budget, Clock: opts.Clock, Logger: n.log})
 	n.ui = httpserver.New(localui.NewHandler(localui.SourcesOf(n.store), localui.HandlerOptions{
 		Logger: n.log, Clock: opts.Clock, ClockNote: opts.ClockNote, Metrics: reg, Updates: n.mirror, Mirror: n.mirrorHandler(),
 		Hosts: opts.UIHosts, Password: opts.UIPassword, Fingerprint: n.fingerprint, DiagnosticsPolicy: n.diagnostics.Policy(),

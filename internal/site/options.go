@@ -83,8 +83,11 @@ type Options struct {
 	// "" → ask.
 	DiagnosticsPolicy string
 	// DiagnosticsInterval is how often the diagnostics runner looks for
-	// work; 0 → its default (2 s).
-	DiagnosticsInterval time.Duration
+	// work; 0 → its default (2 s). DiagnosticsCheckIn is how long the site
+	// waits for an upload's answer before it asks the cloud for requests
+	// itself (a site whose printers are all off uploads nothing); 0 → its
+	// default (5 min).
+	DiagnosticsInterval, DiagnosticsCheckIn time.Duration
 
 	Clock  clock.Clock  // nil → the real clock
 	Logger *slog.Logger // nil → discard
