@@ -1,13 +1,14 @@
 # FusionFleet — a thin index of go commands. Everything builds with `go build` alone.
 
-.PHONY: test vet unit fuzz-brief demo build fuzz bench
+.PHONY: test vet unit fuzz-brief demo build fuzz bench bench-quick
 
 # All tests: vet, every fuzz target for a few seconds, then every package with
 # the race detector. Tests that need an absent service (external NATS,
 # PostgreSQL, Chromium, sslscan) skip, except under CI=true, where a missing
 # service fails; the unit tests come last so that the list of skipped tests
-# ends the output.
-test: vet fuzz-brief unit
+# ends the output; then a quick run of every benchmark scenario, so that none
+# rots.
+test: vet fuzz-brief unit bench-quick
 
 vet:
 	go vet ./...
@@ -32,6 +33,13 @@ demo:
 build:
 	go build -o fusionfleet ./cmd/fusionfleet
 
+# Every benchmark scenario, small (under a minute): fails only when a
+# scenario fails, not when a figure misses its target (misses are listed).
+# FUSIONFLEET_BENCH_POSTGRES=URL adds the PostgreSQL scenarios.
+bench-quick:
+	go run ./cmd/fusionfleet bench -quick
+
 # Benchmarks print figures and ratios against a reference measured in the same run.
+# `go run ./cmd/fusionfleet bench` runs the scenarios of the README's table.
 bench:
 	go test -run '^$$' -bench . -benchmem ./...

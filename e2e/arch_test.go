@@ -133,6 +133,19 @@ func TestTierBoundaries(t *testing.T) {
 			t.Errorf("printer depends on %s", d)
 		}
 	}
+	// The maintenance models learn from what the cloud holds only: the
+	// printers' hidden truth is for scoring them (maintscore), never an
+	// input, and the cloud never links the scoring.
+	for d := range deps(pkgs, module+"/internal/maintenance") {
+		if in(site, d) || strings.HasSuffix(d, "/maintscore") {
+			t.Errorf("maintenance depends on %s", d)
+		}
+	}
+	for ip := range pkgs {
+		if in(cloud, ip) && deps(pkgs, ip)[module+"/internal/maintscore"] {
+			t.Errorf("cloud package %s depends on the scoring internal/maintscore", ip)
+		}
+	}
 	// The vocabulary depends on the standard library only.
 	for _, d := range pkgs[module+"/internal/fleet"].imports {
 		if strings.Contains(d, ".") {
@@ -145,7 +158,7 @@ func TestTierBoundaries(t *testing.T) {
 // over them. These packages import nothing of the module outside this set,
 // so everything may import them without linking a protocol, a stream or a
 // store.
-var vocabulary = []string{"fleet", "access", "alert", "fleetquery", "kpi", "retention", "clock"}
+var vocabulary = []string{"fleet", "access", "alert", "fleetquery", "kpi", "retention", "clock", "maintenance"}
 
 // Dependencies point down: the vocabulary imports only the vocabulary, the
 // cloud stores import only the vocabulary (never the wire protocol, the

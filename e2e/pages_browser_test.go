@@ -418,6 +418,8 @@ func TestEveryPageInBrowser(t *testing.T) {
 	checkFormsSubmitted(t, "../internal/dashboard/handler.go", s.forms, submitted, []string{
 		// TestDashboardJourneyInBrowser submits these.
 		"POST /login", "POST /account", "POST /account/password", "POST /account/notifications", "POST /alerts/{id}/ack",
+		// TestGrantsInBrowser submits these.
+		"POST /admin/grants", "POST /admin/grants/{id}/revoke", "POST /customers/{id}/open", "POST /customers/leave",
 		// TestRemoteDiagnosticsInBrowser submits this.
 		"POST /printers/{id}/diagnostics",
 	})

@@ -72,7 +72,7 @@ func runCloud(ctx context.Context, args []string, e env) error {
 		Hosts: splitList(*hosts), TLSCertFile: *certFile, TLSKeyFile: *keyFile,
 		Logger: logger, Notify: notify, TUFDir: *tufRepo, ReleaseTokenFile: *releaseToken,
 		MetricsTokenFile: *metricsToken, DebugListen: *debugListen, MaxRecordAhead: *maxAhead, TrustedProxies: proxies,
-		Audit: audit.Logger{Log: logger}, // until the store keeps the hash-chained audit log
+		Audit: audit.Logger{Log: logger}, // until the store keeps the audit log: then the store
 	})
 	if err != nil {
 		return err

@@ -63,7 +63,7 @@ func runCommandCenter(ctx context.Context, args []string, e env) error {
 	uiPasswordFile := fs.String("ui-password-file", "", "`file` holding the local UI's password, asked with HTTP Basic authentication, any user name (or FUSIONFLEET_UI_PASSWORD; required when -ui-host is not loopback)")
 	uiRange := fs.String("ui-ports", envDefault(e, "FUSIONFLEET_UI_PORTS", uiPortsDefault), "local UI `ports`: the first free one of first-last, or 0 for any free port")
 	interval := fs.Duration("poll", 5*time.Second, "status poll interval")
-	bulk := fs.Duration("bulk-interval", 5*time.Minute, "how often bulk data (layers, jobs, counters, logs) is uploaded; alerts go at once, a printer's status within 10 s, with whatever else is due")
+	bulk := fs.Duration("bulk-interval", 5*time.Minute, "how often bulk data (layers, jobs, counters, logs) is uploaded; alerts go at once, a printer's change of state (job started or ended, fault) within 2 s, its routine status within 10 s, each with whatever else is due")
 	debugListen := fs.String("debug-listen", "", "loopback `address` (127.0.0.1:6061) serving Go's profiles under /debug/pprof/ (default: off)")
 	mirrorListen := fs.String("mirror-listen", envDefault(e, "FUSIONFLEET_MIRROR_LISTEN", ""), "`address` where printers on the LAN read signed updates (/tuf/ only); the local UI serves them too")
 	updateInterval := fs.Duration("update-interval", site.DefaultUpdateInterval, "how often signed updates are mirrored from the cloud for the printers (served under /tuf/ on the local port)")

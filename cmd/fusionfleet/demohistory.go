@@ -227,9 +227,8 @@ func showFill(ctx context.Context, f fill, e env) error {
 		const width = 30
 		switch {
 		case tty:
-			bar := int(p * width)
-			fmt.Fprintf(e.stderr, "\rfilling the past: [%s%s] %3.0f%%  %s  (%.0f of %.0f days)",
-				strings.Repeat("#", bar), strings.Repeat("-", width-bar), p*100, at.UTC().Format("2006-01-02"), p*days, days)
+			fmt.Fprintf(e.stderr, "\rfilling the past: %s %3.0f%%  %s  (%.0f of %.0f days)",
+				progressBar(p, width), p*100, at.UTC().Format("2006-01-02"), p*days, days)
 			if p >= 1 {
 				fmt.Fprintf(e.stderr, "; uploading: %d records, storing: %d batches   ", left, batches)
 			}

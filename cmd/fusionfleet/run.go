@@ -36,9 +36,12 @@ func subcommands() []subcommand {
 	return []subcommand{
 		{"demo", "run a cloud, a Command Center and virtual printers in one process", runDemo},
 		{"cloud", "run a cloud node: uplink, stream, store and dashboard", runCloud},
+		{"org", "create an organisation (a customer or a service provider) in a cloud's store", runOrg},
 		{"commandcenter", "run a Command Center: poll printers, upload to the cloud", runCommandCenter},
 		{"printer", "run a virtual printer serving the device API over HTTPS", runPrinter},
+		{"bench", "run the benchmark scenarios and print one table of figures, references and targets", runBench},
 		{"release", "offline release tool: keys, signed firmware and parameter sets (TUF)", runRelease},
+		{"score", "score a model against the virtual printers' hidden truth", runScore},
 		{"version", "print the version", runVersion},
 	}
 }

@@ -143,7 +143,41 @@ type Grant struct {
 	Role     fleet.Role
 	Sites    SiteSet
 	Scopes   GrantScope // what the provider may do, a set
+	Starts   time.Time  // zero: at once
 	Expires  time.Time
+	Created  time.Time
+	// CreatedBy is the customer's administrator who gave the grant.
+	CreatedBy fleet.UserID
+	Revoked   time.Time // zero while not revoked
+}
+
+// GrantRole is the role every grant carries: a provider's engineer acts
+// as an operator of the customer, its dispatcher (a viewer at home) as a
+// viewer; nobody under a grant administers the customer.
+const GrantRole = fleet.RoleOperator
+
+// MaxGrantDuration is the longest a grant may last: a customer renews a
+// service contract's access rather than give it for ever.
+const MaxGrantDuration = 366 * 24 * time.Hour
+
+// Live reports whether g admits its provider at now: started, not expired
+// and not revoked.
+func (g Grant) Live(now time.Time) bool {
+	return g.Revoked.IsZero() && !now.Before(g.Starts) && now.Before(g.Expires)
+}
+
+// State names g's state at now: "live", "scheduled", "expired" or
+// "revoked".
+func (g Grant) State(now time.Time) string {
+	switch {
+	case !g.Revoked.IsZero():
+		return "revoked"
+	case !now.Before(g.Expires):
+		return "expired"
+	case now.Before(g.Starts):
+		return "scheduled"
+	}
+	return "live"
 }
 
 // GrantScope is a set of the kinds of access a customer grants a service
@@ -233,8 +267,8 @@ func ForToken(t Token, owner Member, now time.Time) (Principal, error) {
 
 // UnderGrant returns the principal that p, a user of a service provider,
 // has in the customer organisation of g: at most the granted role, only the
-// granted sites. A grant that is expired, or not given to p's organisation,
-// is ErrForbidden.
+// granted sites. A grant that is not live (not yet started, expired or
+// revoked), or not given to p's organisation, is ErrForbidden.
 func UnderGrant(p Principal, g Grant, now time.Time) (Principal, error) {
 	switch {
 	case p.Kind == KindNone:
@@ -243,8 +277,8 @@ func UnderGrant(p Principal, g Grant, now time.Time) (Principal, error) {
 		return Principal{}, fmt.Errorf("grant %s: already acting under a grant: %w", g.ID, ErrForbidden)
 	case g.Provider != p.User.OrgID || g.Provider == "":
 		return Principal{}, fmt.Errorf("grant %s: not given to %s: %w", g.ID, p.User.OrgID, ErrForbidden)
-	case !now.Before(g.Expires):
-		return Principal{}, fmt.Errorf("grant %s expired: %w", g.ID, ErrForbidden)
+	case !g.Live(now):
+		return Principal{}, fmt.Errorf("grant %s %s: %w", g.ID, g.State(now), ErrForbidden)
 	}
 	q := p
 	q.Org = g.Customer
@@ -287,7 +321,7 @@ func Check(p Principal, r Requirement, now time.Time) error {
 		return fmt.Errorf("token %s: %w", p.TokenID, ErrSessionRequired)
 	}
 	if g := p.Grant; g != nil {
-		if !now.Before(g.Expires) || g.Customer != p.Org {
+		if !g.Live(now) || g.Customer != p.Org {
 			return fmt.Errorf("grant %s no longer valid: %w", g.ID, ErrForbidden)
 		}
 		if !g.Scopes.Has(r.Grant) {
@@ -493,4 +527,47 @@ func (p Principal) NewToken(name string, scope Scope, sites SiteSet, created, ex
 		return Token{}, err
 	}
 	return Token{OrgID: p.Org, UserID: p.User.ID, Name: name, Scope: scope, Sites: sites, Created: created, Expires: expires}, nil
+}
+
+// NewGrant returns the grant p, an administrator of a customer, may give
+// provider from starts until expires at now: on sites p administers only,
+// for at least one scope, for at most MaxGrantDuration, and ending in the
+// future. A site-limited administrator thus grants its own sites and no
+// others, as it gives users and tokens no more than it has (CanAssign).
+// The refusals of what p may not do wrap ErrForbidden; a malformed grant
+// is ErrBadGrant.
+func (p Principal) NewGrant(provider fleet.OrgID, sites SiteSet, scopes GrantScope, starts, expires, now time.Time) (Grant, error) {
+	switch {
+	case p.Grant != nil:
+		return Grant{}, fmt.Errorf("new grant: acting under a grant: %w", ErrForbidden)
+	case p.Role != fleet.RoleAdmin:
+		return Grant{}, fmt.Errorf("new grant: role %s: %w", p.Role, ErrForbidden)
+	case !p.Sites.Contains(sites):
+		return Grant{}, fmt.Errorf("new grant: sites beyond own: %w", ErrForbidden)
+	case provider == "" || provider == p.Org:
+		return Grant{}, fmt.Errorf("new grant: %w: no provider, or the organisation itself", ErrBadGrant)
+	case scopes == 0 || scopes&^AllGrantScopes != 0:
+		return Grant{}, fmt.Errorf("new grant: %w: no scope, or an unknown one", ErrBadGrant)
+	case starts.IsZero():
+		return Grant{}, fmt.Errorf("new grant: %w: no start", ErrBadGrant)
+	case !expires.After(starts) || !expires.After(now):
+		return Grant{}, fmt.Errorf("new grant: %w: it ends before it starts, or in the past", ErrBadGrant)
+	case expires.Sub(starts) > MaxGrantDuration:
+		return Grant{}, fmt.Errorf("new grant: %w: longer than %s", ErrBadGrant, MaxGrantDuration)
+	}
+	return Grant{Customer: p.Org, Provider: provider, Role: GrantRole, Sites: sites, Scopes: scopes,
+		Starts: starts, Expires: expires, Created: now, CreatedBy: p.User.ID}, nil
+}
+
+// ErrBadGrant is a grant that cannot be: no scope, no provider, a window
+// that ends before it starts or lasts too long.
+var ErrBadGrant = errors.New("invalid grant")
+
+// AllGrantScopes is every scope there is.
+const AllGrantScopes = GrantStatus | GrantMaintenance | GrantDiagnostics | GrantLogs
+
+// CanSeeGrant reports whether p may list or revoke g: an administrator of
+// g's customer whose sites cover the grant's, not acting under a grant.
+func (p Principal) CanSeeGrant(g Grant) bool {
+	return p.Grant == nil && g.Customer == p.Org && p.Role == fleet.RoleAdmin && p.Sites.Contains(g.Sites)
 }

@@ -414,3 +414,88 @@ func TestGrantScopes(t *testing.T) {
 		t.Error("unknown scope accepted")
 	}
 }
+
+func TestNewGrant(t *testing.T) {
+	admin := Principal{Kind: KindUser, User: fleet.User{ID: "u1", OrgID: "org_c", Role: fleet.RoleAdmin}, Org: "org_c",
+		Role: fleet.RoleAdmin, Sites: AllSites(), Scope: ScopeReadWrite}
+	ladmin := admin
+	ladmin.Sites = OnlySites("site_1")
+	operator := admin
+	operator.Role = fleet.RoleOperator
+	underGrant := admin
+	underGrant.Grant = &Grant{ID: "g0"}
+	end := t0.Add(24 * time.Hour)
+	tests := []struct {
+		name            string
+		p               Principal
+		sites           SiteSet
+		scopes          GrantScope
+		provider        fleet.OrgID
+		starts, expires time.Time
+		want            error
+	}{
+		{"admin for all sites, all sites", admin, AllSites(), GrantStatus, "org_p", t0, end, nil},
+		{"site-limited admin, own site", ladmin, OnlySites("site_1"), GrantStatus | GrantLogs, "org_p", t0, end, nil},
+		{"site-limited admin, all sites", ladmin, AllSites(), GrantStatus, "org_p", t0, end, ErrForbidden},
+		{"site-limited admin, other site", ladmin, OnlySites("site_1", "site_2"), GrantStatus, "org_p", t0, end, ErrForbidden},
+		{"operator", operator, AllSites(), GrantStatus, "org_p", t0, end, ErrForbidden},
+		{"under a grant", underGrant, AllSites(), GrantStatus, "org_p", t0, end, ErrForbidden},
+		{"no scope", admin, AllSites(), 0, "org_p", t0, end, ErrBadGrant},
+		{"unknown scope", admin, AllSites(), 1 << 6, "org_p", t0, end, ErrBadGrant},
+		{"to itself", admin, AllSites(), GrantStatus, "org_c", t0, end, ErrBadGrant},
+		{"no provider", admin, AllSites(), GrantStatus, "", t0, end, ErrBadGrant},
+		{"ends before it starts", admin, AllSites(), GrantStatus, "org_p", end, t0, ErrBadGrant},
+		{"ended", admin, AllSites(), GrantStatus, "org_p", t0.Add(-2 * time.Hour), t0.Add(-time.Hour), ErrBadGrant},
+		{"too long", admin, AllSites(), GrantStatus, "org_p", t0, t0.Add(MaxGrantDuration + time.Hour), ErrBadGrant},
+		{"no start", admin, AllSites(), GrantStatus, "org_p", time.Time{}, end, ErrBadGrant},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g, err := tt.p.NewGrant(tt.provider, tt.sites, tt.scopes, tt.starts, tt.expires, t0)
+			if !errors.Is(err, tt.want) || (tt.want == nil) != (err == nil) {
+				t.Fatalf("err = %v, want %v", err, tt.want)
+			}
+			if err != nil {
+				return
+			}
+			if g.Customer != "org_c" || g.Provider != tt.provider || g.Role != GrantRole || !g.Sites.Equal(tt.sites) ||
+				g.CreatedBy != "u1" || !tt.p.CanSeeGrant(g) {
+				t.Errorf("grant = %+v", g)
+			}
+		})
+	}
+}
+
+func TestGrantStates(t *testing.T) {
+	g := Grant{ID: "g1", Customer: "org_c", Provider: "org_p", Role: GrantRole, Scopes: GrantStatus,
+		Starts: t0.Add(time.Hour), Expires: t0.Add(2 * time.Hour)}
+	revoked := g
+	revoked.Revoked = t0.Add(90 * time.Minute)
+	engineer := Principal{Kind: KindUser, User: fleet.User{ID: "e1", OrgID: "org_p", Role: fleet.RoleOperator}, Org: "org_p",
+		Role: fleet.RoleOperator, Scope: ScopeReadWrite}
+	tests := []struct {
+		name  string
+		g     Grant
+		at    time.Time
+		state string
+	}{
+		{"before its start", g, t0, "scheduled"},
+		{"at its start", g, t0.Add(time.Hour), "live"},
+		{"at its end", g, t0.Add(2 * time.Hour), "expired"},
+		{"revoked before its end", revoked, t0.Add(time.Hour), "revoked"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.g.State(tt.at); got != tt.state {
+				t.Errorf("State = %s, want %s", got, tt.state)
+			}
+			p, err := UnderGrant(engineer, tt.g, tt.at)
+			if (err == nil) != (tt.state == "live") {
+				t.Fatalf("UnderGrant: %v, state %s", err, tt.state)
+			}
+			if err == nil && Check(p, Requirement{Role: fleet.RoleViewer, Grant: GrantStatus}, tt.at.Add(time.Hour)) == nil {
+				t.Error("Check admits the grant an hour later, after its end")
+			}
+		})
+	}
+}

@@ -50,3 +50,33 @@ type Sites interface {
 	CreateSite(ctx context.Context, org fleet.OrgID, name string) (fleet.SiteID, error)
 	CreateEnrolmentToken(ctx context.Context, site fleet.SiteID, tokenHash string, expires time.Time) error
 }
+
+// Grants keeps the grants a customer gives service providers (R-SEC-7).
+type Grants interface {
+	// CreateGrant stores g (g.ID is ignored) and returns its ID. A
+	// provider that is no service provider, a customer that is none, or a
+	// site not of the customer is fleet.ErrNotFound.
+	CreateGrant(ctx context.Context, g Grant) (string, error)
+	// Grants lists the grants customer gave, newest first, revoked and
+	// expired ones too.
+	Grants(ctx context.Context, customer fleet.OrgID) ([]Grant, error)
+	// RevokeGrant revokes grant id of customer at now. An unknown grant, or
+	// one of another customer, is fleet.ErrNotFound; revoking twice keeps
+	// the first time.
+	RevokeGrant(ctx context.Context, customer fleet.OrgID, id string, now time.Time) error
+}
+
+// GrantLookup finds the grants given to a service provider: the one a
+// request names, read afresh on every request, and the provider's list.
+type GrantLookup interface {
+	// Grant returns grant id, revoked or expired as it is; an unknown ID
+	// is fleet.ErrNotFound.
+	Grant(ctx context.Context, id string) (Grant, error)
+	// GrantsTo lists the grants given to provider, newest first.
+	GrantsTo(ctx context.Context, provider fleet.OrgID) ([]Grant, error)
+}
+
+// Orgs names organisations: the customer or provider of a grant.
+type Orgs interface {
+	Org(ctx context.Context, id fleet.OrgID) (Org, error)
+}

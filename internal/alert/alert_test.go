@@ -689,3 +689,175 @@ func TestStoreWaitOnTheWaitClock(t *testing.T) {
 		t.Errorf("alerts of the late printer = %+v, %v; want one, not given up on by the demo clock", got, err)
 	}
 }
+
+// countingStore counts the store reads an evaluator makes per batch.
+type countingStore struct {
+	*store.DB
+	mu                   sync.Mutex
+	rules, places, reads int
+}
+
+func (c *countingStore) AlertRules(ctx context.Context, org fleet.OrgID) (alert.Rules, error) {
+	c.mu.Lock()
+	c.rules++
+	c.mu.Unlock()
+	return c.DB.AlertRules(ctx, org)
+}
+
+func (c *countingStore) PrinterPlaces(ctx context.Context, org fleet.OrgID, devices []fleet.PrinterID) (map[fleet.PrinterID]fleet.PrinterPlace, error) {
+	c.mu.Lock()
+	c.places++
+	c.mu.Unlock()
+	return c.DB.PrinterPlaces(ctx, org, devices)
+}
+
+func (c *countingStore) AlertStates(ctx context.Context, org fleet.OrgID, p fleet.PrinterID) ([]alert.State, error) {
+	c.mu.Lock()
+	c.reads++
+	c.mu.Unlock()
+	return c.DB.AlertStates(ctx, org, p)
+}
+
+// batchTraffic is a run of envelopes of two printers that opens, revises
+// and resolves alerts, stored as the SQL writer stores them, and the
+// messages of them (one poison among them).
+func batchTraffic(t *testing.T, e *env) [][]byte {
+	t.Helper()
+	q := fleet.PrinterID("printer-bbbb")
+	other := func(r fleet.Record) fleet.Record {
+		r.PrinterID = q
+		if r.Status != nil {
+			r.Status.PrinterID = q
+		}
+		return r
+	}
+	envs := [][]fleet.Record{
+		{status(0, fleet.StateError), other(status(0, fleet.StatePrinting))},
+		{counters(1, 2), other(event(1, "E-7", fleet.SeverityCritical))},
+		{status(2, fleet.StatePrinting), other(status(2, fleet.StateError))},
+		{counters(3, 8), other(event(3, "E-8", fleet.SeverityError))},
+		{counters(4, 50), status(5, fleet.StateError)},
+	}
+	var data [][]byte
+	for i, recs := range envs {
+		for k := range recs {
+			e.seq++
+			recs[k].Seq = e.seq
+		}
+		en := storetest.Env(e.org, e.sit, "gw", recs...)
+		if _, err := e.db.ApplyEnvelope(t.Context(), en); err != nil {
+			t.Fatal(err)
+		}
+		b, err := json.Marshal(en)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data = append(data, b)
+		if i == 2 {
+			data = append(data, []byte(`{"org_id":"o"}`))
+		}
+	}
+	return data
+}
+
+// TestHandleBatchAsOneByOne: a batch opens, revises and resolves the
+// alerts that its messages handled one by one do, notifies the same, and
+// reads the organisation's rules and printers' places once, and its
+// printers' alerts less often.
+func TestHandleBatchAsOneByOne(t *testing.T) {
+	one := newEnv(t)
+	countedOne := &countingStore{DB: one.db}
+	one.ev = alert.NewEvaluator(countedOne, one.n, alert.Options{Clock: one.clk})
+	for _, data := range batchTraffic(t, one) {
+		if err := one.ev.Handle(t.Context(), data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	batched := newEnv(t)
+	counted := &countingStore{DB: batched.db}
+	batched.ev = alert.NewEvaluator(counted, batched.n, alert.Options{Clock: batched.clk})
+	data := batchTraffic(t, batched)
+	if errs := batched.ev.HandleBatch(t.Context(), data); errs != nil {
+		t.Fatalf("HandleBatch = %v", errs)
+	}
+	want, got := one.n.take(), batched.n.take()
+	if len(want) == 0 {
+		t.Fatal("the traffic notified nothing")
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("notifications (-one by one +batch):\n%s", diff)
+	}
+	type alertSummary struct {
+		Printer  fleet.PrinterID
+		Rule     fleet.RuleKey
+		Revision int
+		Active   bool
+	}
+	sum := func(all []fleet.Alert) []alertSummary {
+		var out []alertSummary
+		for _, a := range all {
+			out = append(out, alertSummary{a.PrinterID, a.Rule, a.Revision, a.Active()})
+		}
+		return out
+	}
+	if diff := cmp.Diff(sum(one.alerts(t)), sum(batched.alerts(t))); diff != "" {
+		t.Errorf("stored alerts (-one by one +batch):\n%s", diff)
+	}
+	if counted.rules != 1 || counted.places != 1 || counted.reads >= countedOne.reads {
+		t.Errorf("store reads for one batch of one organisation's two printers: rules %d, places %d, alert states %d; want 1, 1, fewer than one by one's %d",
+			counted.rules, counted.places, counted.reads, countedOne.reads)
+	}
+}
+
+// TestHandleBatchHoldsPrinterBack: a message whose printer the SQL writer
+// has not stored yet fails, and so does a later message of that printer
+// in the batch (its records must not overtake), while another printer's
+// message is evaluated.
+func TestHandleBatchHoldsPrinterBack(t *testing.T) {
+	e := newEnv(t)
+	q := fleet.PrinterID("printer-cccc")
+	message := func(store bool, recs ...fleet.Record) []byte {
+		for i := range recs {
+			e.seq++
+			recs[i].Seq = e.seq
+		}
+		en := storetest.Env(e.org, e.sit, "gw", recs...)
+		if store {
+			if _, err := e.db.ApplyEnvelope(t.Context(), en); err != nil {
+				t.Fatal(err)
+			}
+		}
+		b, err := json.Marshal(en)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	errQ := storetest.StatusRecord(0, q, fleet.StateError, at(0))
+	okQ := storetest.StatusRecord(0, q, fleet.StatePrinting, at(1))
+	data := [][]byte{message(false, errQ), message(true, status(1, fleet.StateError)), message(false, okQ)}
+	errs := e.ev.HandleBatch(t.Context(), data)
+	if len(errs) != 3 || errs[0] == nil || errs[1] != nil || errs[2] == nil {
+		t.Fatalf("HandleBatch = %v, want the first and last (printer %s) failed, the second done", errs, q)
+	}
+	if got := e.n.take(); len(got) != 1 || got[0].Rule != alert.RulePrinterError {
+		t.Errorf("notified %+v, want printer %s's error only", got, p)
+	}
+	// Redelivered once the writer stored the printer, both go through in order.
+	for _, d := range [][]byte{data[0], data[2]} {
+		en, err := fleet.DecodeEnvelope(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.db.ApplyEnvelope(t.Context(), en); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if errs := e.ev.HandleBatch(t.Context(), [][]byte{data[0], data[2]}); errs != nil {
+		t.Fatalf("HandleBatch again = %v", errs)
+	}
+	want := []summary{{alert.RulePrinterError, 1, fleet.SeverityError, "error", false}, {alert.RulePrinterError, 2, fleet.SeverityError, "error", true}}
+	if diff := cmp.Diff(want, e.n.take()); diff != "" {
+		t.Errorf("notifications of %s (-want +got):\n%s", q, diff)
+	}
+}

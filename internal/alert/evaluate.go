@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -104,6 +106,8 @@ type Options struct {
 	// for ever would hold every organisation's alerts behind an envelope
 	// whose printer the writer never stores.
 	StoreWait time.Duration
+	// Degradation, if set, feeds the lamp- and filter-degrading rules.
+	Degradation Degradation
 	// WaitClock measures StoreWait: the writer's pace is real time even
 	// where Clock is a demo's simulated one, which passes ten minutes in
 	// a blink while it fills the past. nil → Clock.
@@ -180,6 +184,40 @@ func (e *Evaluator) Handle(ctx context.Context, data []byte) error {
 	return e.Apply(ctx, env)
 }
 
+// HandleBatch evaluates stream messages in order, as ConsumeBatches hands
+// them over, and returns nil when all are done with, else each one's
+// result as Handle would return it. The messages share the store's
+// answers a batch needs: each organisation's rules and printers' places
+// are read once, each printer's alerts once (then kept up to date by what
+// this batch saves). A message that fails holds the later ones of its
+// printers in the batch back (they fail too, and come again after it), so
+// that each printer's records are evaluated in order.
+func (e *Evaluator) HandleBatch(ctx context.Context, data [][]byte) []error {
+	var errs []error
+	b := newBatch(data)
+	held := map[printerOf]bool{} // printers of the messages that failed
+	for i, env := range b.envs {
+		if env.OrgID == "" { // poison, which the SQL writer reports
+			continue
+		}
+		err := b.heldBack(env, held)
+		if err == nil {
+			err = e.evaluate(ctx, env, b)
+		}
+		if err == nil {
+			continue
+		}
+		for _, r := range env.Records {
+			held[printerOf{env.OrgID, r.PrinterID}] = true
+		}
+		if errs == nil {
+			errs = make([]error, len(data))
+		}
+		errs[i] = err
+	}
+	return errs
+}
+
 // Apply evaluates the records of one envelope.
 //
 // Alerts are about printers as the store keeps them: a record's printer
@@ -194,24 +232,134 @@ func (e *Evaluator) Handle(ctx context.Context, data []byte) error {
 // store refuses it, and so are records the store refuses for good
 // (fleet.StorableRecord), whose printer may never be stored.
 func (e *Evaluator) Apply(ctx context.Context, env fleet.Envelope) error {
-	rules, err := e.store.AlertRules(ctx, env.OrgID)
+	return e.evaluate(ctx, env, &batch{envs: []fleet.Envelope{env}})
+}
+
+// printerOf is a printer as a gateway of an organisation reports it.
+type printerOf struct {
+	org fleet.OrgID
+	p   fleet.PrinterID
+}
+
+// batch is what the envelopes of one batch share: the store's answers,
+// read once for all of them.
+type batch struct {
+	envs   []fleet.Envelope                                       // poison: the zero Envelope
+	rules  map[fleet.OrgID]Rules                                  // by organisation, read when first needed
+	places map[fleet.OrgID]map[fleet.PrinterID]fleet.PrinterPlace // of every printer of the organisation in envs
+	alerts cache                                                  // the alerts of the printers looked at
+}
+
+// newBatch decodes data into a batch.
+func newBatch(data [][]byte) *batch {
+	b := &batch{envs: make([]fleet.Envelope, len(data))}
+	for i, d := range data {
+		env, err := fleet.DecodeEnvelope(d)
+		if err == nil {
+			b.envs[i] = env
+		}
+	}
+	return b
+}
+
+// heldBack fails env when an earlier message of the batch with one of
+// its printers failed.
+func (b *batch) heldBack(env fleet.Envelope, held map[printerOf]bool) error {
+	if len(held) == 0 {
+		return nil
+	}
+	for _, r := range env.Records {
+		if held[printerOf{env.OrgID, r.PrinterID}] {
+			return fmt.Errorf("evaluate alerts of %s: printer %s waits for an earlier message", env.OrgID, r.PrinterID)
+		}
+	}
+	return nil
+}
+
+// rulesOf returns org's rules, read from st once per batch.
+func (b *batch) rulesOf(ctx context.Context, st Store, org fleet.OrgID) (Rules, error) {
+	if r, ok := b.rules[org]; ok {
+		return r, nil
+	}
+	r, err := st.AlertRules(ctx, org)
+	if err != nil {
+		return Rules{}, err
+	}
+	if b.rules == nil {
+		b.rules = map[fleet.OrgID]Rules{}
+	}
+	b.rules[org] = r
+	return r, nil
+}
+
+// placesOf returns the places of env's printers: read once for every
+// printer of env's organisation in the batch, and again for env's own
+// when one of them was not stored then (the SQL writer may have stored it
+// since).
+func (b *batch) placesOf(ctx context.Context, st Store, env fleet.Envelope) (map[fleet.PrinterID]fleet.PrinterPlace, error) {
+	known, ok := b.places[env.OrgID]
+	if !ok {
+		seen := map[fleet.PrinterID]bool{}
+		var devices []fleet.PrinterID
+		for _, other := range b.envs {
+			if other.OrgID != env.OrgID {
+				continue
+			}
+			for _, r := range other.Records {
+				if !seen[r.PrinterID] {
+					seen[r.PrinterID] = true
+					devices = append(devices, r.PrinterID)
+				}
+			}
+		}
+		var err error
+		if known, err = st.PrinterPlaces(ctx, env.OrgID, devices); err != nil {
+			return nil, err
+		}
+		if known == nil {
+			known = map[fleet.PrinterID]fleet.PrinterPlace{}
+		}
+		if b.places == nil {
+			b.places = map[fleet.OrgID]map[fleet.PrinterID]fleet.PrinterPlace{}
+		}
+		b.places[env.OrgID] = known
+		return known, nil
+	}
+	var missing []fleet.PrinterID
+	for _, r := range env.Records {
+		if known[r.PrinterID].SiteID == "" && !slices.Contains(missing, r.PrinterID) {
+			missing = append(missing, r.PrinterID)
+		}
+	}
+	if len(missing) == 0 {
+		return known, nil
+	}
+	found, err := st.PrinterPlaces(ctx, env.OrgID, missing)
+	if err != nil {
+		return nil, err
+	}
+	maps.Copy(known, found)
+	return known, nil
+}
+
+// evaluate evaluates the records of env, one envelope of b (see Apply).
+func (e *Evaluator) evaluate(ctx context.Context, env fleet.Envelope, b *batch) error {
+	rules, err := b.rulesOf(ctx, e.store, env.OrgID)
 	if err != nil {
 		return fmt.Errorf("evaluate alerts of %s: %w", env.OrgID, err)
 	}
-	c := cache{}
+	if b.alerts == nil {
+		b.alerts = cache{}
+	}
 	var places map[fleet.PrinterID]fleet.PrinterPlace
 	var asked, gaveUp bool // whether this call asked waited, and its answer
 	for _, rec := range env.Records {
-		findings := Findings(rec, env.SiteID, rules, e.opts)
+		findings := append(Findings(rec, env.SiteID, rules, e.opts), e.degradationFindings(rec)...)
 		if len(findings) == 0 || fleet.StorableRecord(rec) != nil {
 			continue
 		}
 		if places == nil {
-			devices := make([]fleet.PrinterID, len(env.Records))
-			for i, r := range env.Records {
-				devices[i] = r.PrinterID
-			}
-			if places, err = e.store.PrinterPlaces(ctx, env.OrgID, devices); err != nil {
+			if places, err = b.placesOf(ctx, e.store, env); err != nil {
 				return fmt.Errorf("evaluate alerts of %s: %w", env.OrgID, err)
 			}
 		}
@@ -232,7 +380,7 @@ func (e *Evaluator) Apply(ctx context.Context, env fleet.Envelope) error {
 		}
 		for _, f := range findings {
 			subj := Subject{OrgID: env.OrgID, SiteID: env.SiteID, PrinterID: pl.Key}
-			if err := e.apply(ctx, c, subj, f, rules.IsMuted(f.Rule)); err != nil {
+			if err := e.apply(ctx, b.alerts, subj, f, rules.IsMuted(f.Rule)); err != nil {
 				return fmt.Errorf("evaluate alerts of %s: %w", env.OrgID, err)
 			}
 		}

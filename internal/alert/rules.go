@@ -50,6 +50,10 @@ func Builtins(opts Options) []Builtin {
 		{RulePrinterError, "Printer in error state", "The printer reports the error state."},
 		{RuleOffline, "Offline", fmt.Sprintf("No report from the printer for %s.", duration(opts.OfflineAfter))},
 		{RuleStalledJob, "Stalled job", fmt.Sprintf("The printer is printing but no layer was finished for %s.", duration(opts.StallAfter))},
+		{RuleLampDegrading, "Lamp degrading", "A lamp's intensity stepped down far faster than its usual decline, as most lamps do before they fail (warning); resolved once it is replaced. Needs the degradation detectors."},
+		{RuleFilterDegrading, "Filter degrading", "The filter's life left stepped down far faster than its usual decline, as most filters do before they block (warning); resolved once it is replaced. Needs the degradation detectors."},
+		{RuleCoolingWarning, "Cooling system warning", "The cooling system warned of a coming failure (warning); resolved once it is serviced. Needs the degradation detectors."},
+		{RuleCarriageWarning, "Carriage warning", "The carriage warned of high wear (warning); resolved once it is serviced. Needs the degradation detectors."},
 		{RuleUpdateAvailable, "Update available", "A newer firmware or print-parameter set that fits the printer was released (info); resolved once the printer runs it."},
 	}
 }

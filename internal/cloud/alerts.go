@@ -21,8 +21,13 @@ import (
 // Nodes share it, as they share the SQL writer's.
 const alertsConsumer = "alerts"
 
+// alertsBatch bounds what the alert evaluator takes from the stream at
+// once: the messages of a batch share their reads of rules, printers and
+// alerts, and the next batch is fetched while one is evaluated.
+var alertsBatch = stream.Batch{Messages: 64, Bytes: 1 << 20}
+
 // newAlerts builds a node's alert evaluator: a durable consumer of the
-// stream that evaluates every message's records, and the periodic sweep
+// stream that evaluates every message's records, a batch at a time, and the periodic sweep
 // for offline printers, stalled jobs and quiet faults, as opts say.
 // Every alert change is announced to the dashboards of every node (so the
 // printer cards show it at once) and handed to n, which may be nil (an
@@ -33,7 +38,7 @@ func newAlerts(s *stream.Stream, st alert.SweepStore, n alert.Notifier, opts ale
 	ev := alert.NewEvaluator(st, announcing{s, n}, opts)
 	return ev, func(ctx context.Context) error {
 		g, ctx := errgroup.WithContext(ctx)
-		g.Go(func() error { return s.Consume(ctx, alertsConsumer, ev.Handle) })
+		g.Go(func() error { return s.ConsumeBatches(ctx, alertsConsumer, alertsBatch, ev.HandleBatch) })
 		g.Go(func() error { return ev.Run(ctx) })
 		return g.Wait()
 	}

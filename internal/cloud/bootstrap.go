@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/fusionfleet/fusionfleet/internal/access"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/identity"
 	"github.com/fusionfleet/fusionfleet/internal/store"
@@ -41,7 +42,7 @@ func (n *Node) Bootstrap(ctx context.Context, orgName string) (*FirstStart, erro
 	if err != nil {
 		return nil, fmt.Errorf("bootstrap: %w", err)
 	}
-	password, err := setAdmin(ctx, st, org, "admin")
+	password, err := setAdmin(ctx, st, org, "admin", n.opts.Clock.Now())
 	if err != nil {
 		return nil, fmt.Errorf("bootstrap: %w", err)
 	}
@@ -81,7 +82,7 @@ func (n *Node) DemoTenant(ctx context.Context) (user, password, token string, er
 	} else if site, err = st.CreateSite(ctx, org, "Demo site"); err != nil {
 		return "", "", "", fmt.Errorf("demo tenant: %w", err)
 	}
-	if password, err = setAdmin(ctx, st, org, name); err != nil {
+	if password, err = setAdmin(ctx, st, org, name, n.opts.Clock.Now()); err != nil {
 		return "", "", "", fmt.Errorf("demo tenant: %w", err)
 	}
 	if token, err = newEnrolmentToken(ctx, st, site, n.opts.Clock.Now(), time.Hour); err != nil {
@@ -124,8 +125,8 @@ func (n *Node) DemoPeer(ctx context.Context, org fleet.OrgID, name string) (flee
 }
 
 // setAdmin creates the named admin user of org, or resets its password, and
-// returns the new generated password.
-func setAdmin(ctx context.Context, st *store.DB, org fleet.OrgID, name string) (string, error) {
+// returns the new generated password; a reset revokes its API tokens at now.
+func setAdmin(ctx context.Context, st *store.DB, org fleet.OrgID, name string, now time.Time) (string, error) {
 	password, err := identity.GeneratePassword()
 	if err != nil {
 		return "", fmt.Errorf("admin password: %w", err)
@@ -139,7 +140,7 @@ func setAdmin(ctx context.Context, st *store.DB, org fleet.OrgID, name string) (
 	case errors.Is(err, fleet.ErrNotFound):
 		_, err = st.CreateUser(ctx, org, name, hash, fleet.RoleAdmin)
 	case err == nil:
-		err = st.SetPassword(ctx, u.ID, hash)
+		err = st.SetPassword(ctx, u.ID, hash, now)
 	}
 	if err != nil {
 		return "", fmt.Errorf("admin user: %w", err)
@@ -157,4 +158,42 @@ func newEnrolmentToken(ctx context.Context, st *store.DB, site fleet.SiteID, now
 		return "", fmt.Errorf("enrolment token: %w", err)
 	}
 	return token, nil
+}
+
+// NewOrg opens the store of a cloud (db and dataDir as in Options) and
+// creates an organisation of kind named name, with its first
+// administrator admin, whose generated password it returns. It is how an
+// operator adds a service provider: the provider passes the
+// organisation's ID on to its customers, who grant access to it. A taken
+// login name is fleet.ErrConflict, and nothing is created then.
+func NewOrg(ctx context.Context, dataDir, db, name string, kind access.OrgKind, admin string) (fleet.OrgID, string, error) {
+	if admin == "" {
+		return "", "", errors.New("new organisation: no administrator name")
+	}
+	st, err := openStore(ctx, dataDir, db)
+	if err != nil {
+		return "", "", fmt.Errorf("new organisation: %w", err)
+	}
+	defer st.Close()
+	if _, _, err := st.UserByName(ctx, admin); err == nil {
+		return "", "", fmt.Errorf("new organisation: user %q: %w", admin, fleet.ErrConflict)
+	} else if !errors.Is(err, fleet.ErrNotFound) {
+		return "", "", fmt.Errorf("new organisation: %w", err)
+	}
+	org, err := st.CreateOrgOfKind(ctx, name, kind)
+	if err != nil {
+		return "", "", fmt.Errorf("new organisation: %w", err)
+	}
+	password, err := identity.GeneratePassword()
+	if err != nil {
+		return "", "", fmt.Errorf("new organisation: %w", err)
+	}
+	hash, err := identity.HashPassword(password)
+	if err != nil {
+		return "", "", fmt.Errorf("new organisation: %w", err)
+	}
+	if _, err := st.CreateUser(ctx, org, admin, hash, fleet.RoleAdmin); err != nil {
+		return "", "", fmt.Errorf("new organisation %s: administrator: %w", org, err)
+	}
+	return org, password, nil
 }

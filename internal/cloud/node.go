@@ -22,6 +22,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/datadir"
 	"github.com/fusionfleet/fusionfleet/internal/httpserver"
 	"github.com/fusionfleet/fusionfleet/internal/ingest"
+	"github.com/fusionfleet/fusionfleet/internal/maintenance"
 	"github.com/fusionfleet/fusionfleet/internal/notify"
 	"github.com/fusionfleet/fusionfleet/internal/retention"
 	"github.com/fusionfleet/fusionfleet/internal/store"
@@ -56,6 +57,7 @@ type Node struct {
 	dispatcher   *notify.Dispatcher
 	evaluator    *alert.Evaluator
 	runAlerts    func(ctx context.Context) error
+	trainer      *maintenance.Trainer
 
 	closers closer.Stack
 }
@@ -143,11 +145,12 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	}
 	n.evaluator, n.runAlerts = newAlerts(n.stream, n.store, n.dispatcher, alert.Options{
 		Logger: n.log, Clock: opts.Clock, WaitClock: opts.WallClock, SweepFrom: opts.AlertSweepFrom,
-		OfflineAfter: opts.OfflineAfter, StallAfter: opts.StallAfter,
+		OfflineAfter: opts.OfflineAfter, StallAfter: opts.StallAfter, Degradation: maintenance.NewWatch(),
 	})
 	n.writer = ingest.NewWriter(n.store, n.stream, ingest.Options{Logger: n.log, Metrics: m.ingest, Clock: opts.Clock})
 
 	n.hub = dashboard.NewHub()
+	n.trainer = newTrainer(n.store, opts.Clock, n.log)
 	dash, api := n.webHandlers(n.updates, n.hub)
 	// web is what people and their programs use: the dashboard, the REST
 	// API, metrics and health. The uplink is for gateways only.
@@ -223,16 +226,32 @@ func (n *Node) Run(ctx context.Context) error {
 			return httpserver.Run(ctx, n.log, "debug", debug, func() error { return debug.Serve(n.debugLn) })
 		})
 	}
-	g.Go(func() error { return n.stream.ConsumeBatches(ctx, StoreConsumer, writerBatch, n.writer.HandleBatch) })
+	// The store's appliers share the node's part of the durable
+	// consumer, as nodes share it.
+	for range n.store.Appliers() {
+		g.Go(func() error { return n.stream.ConsumeBatches(ctx, StoreConsumer, writerBatch, n.writer.HandleBatch) })
+	}
 	g.Go(func() error { return n.runAlerts(ctx) })
 	g.Go(func() error { return n.updates.Run(ctx, storeFailures{n.store}) })
 	g.Go(func() error { return runUpdateAlerts(ctx, n.updates, n.store, n.evaluator, n.log) })
 	g.Go(func() error { return n.dispatcher.Run(ctx) })
+	g.Go(func() error { return n.trainer.Run(ctx) })
 	g.Go(func() error { return retention.Run(ctx, n.store, time.Hour, o.Retention, o.Clock, n.log) })
+	g.Go(func() error {
+		return retention.Run(ctx, loginPruner{n.store}, time.Hour, o.Retention, o.WallClock, n.log)
+	})
 	g.Go(func() error {
 		return n.stream.Listen(ctx, ingest.ChangedSubject, func(data []byte) { n.hub.Notify(ingest.OrgOf(data)) })
 	})
 	return errors.Join(g.Wait(), n.Close())
+}
+
+// loginPruner prunes what lives on the logins' clock (sessions, login
+// challenges, failed-login counts), which is real time even in the demo.
+type loginPruner struct{ s *store.DB }
+
+func (p loginPruner) Prune(ctx context.Context, now time.Time, r retention.Retention) (map[string]int64, error) {
+	return p.s.PruneLogins(ctx, now, r)
 }
 
 // Close closes what New opened, newest first. Run closes the node when it

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/datadir"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 )
@@ -276,5 +277,45 @@ func TestDebugListener(t *testing.T) {
 	}
 	if off := start(t, Options{}); off.DebugAddr() != nil {
 		t.Errorf("without DebugListen the node has a debug listener at %v", off.DebugAddr())
+	}
+}
+
+// Sessions and login challenges expire on real time even when the fleet's
+// clock runs ahead (the demo): pruning them on the fleet's clock would log
+// everybody out. The node prunes them on WallClock.
+func TestLoginsPrunedOnTheWallClock(t *testing.T) {
+	wall := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	n, err := New(t.Context(), Options{DataDir: t.TempDir(), Hosts: []string{"127.0.0.1"},
+		Clock: clock.NewManual(wall.AddDate(1, 0, 0)), WallClock: clock.NewManual(wall)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	org, err := n.store.CreateOrg(ctx, "Acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid, err := n.store.CreateUser(ctx, org, "ann", "h", fleet.RoleViewer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for hash, expires := range map[string]time.Time{"expired": wall.Add(-time.Minute), "live": wall.Add(time.Hour)} {
+		if err := n.store.CreateSession(ctx, hash, uid, expires); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run(t, n)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if _, err := n.store.SessionUser(ctx, "expired", wall.Add(-time.Hour)); errors.Is(err, fleet.ErrNotFound) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the expired session was not pruned")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, err := n.store.SessionUser(ctx, "live", wall); err != nil {
+		t.Errorf("the live session was pruned on the fleet's clock: %v", err)
 	}
 }

@@ -128,9 +128,8 @@ type Options struct {
 	// Demo, if set, labels every dashboard page with the demo's clock
 	// (Clock should then be that clock).
 	Demo *dashboard.DemoClock
-	// Audit receives the audit events of the dashboard and the REST API
-	// (remote diagnostics); an action it cannot record is refused. nil →
-	// audit.Logger on Logger.
+	// Audit records grant changes (and is where the dashboard and the
+	// API record what must be audited); nil → log lines on Logger.
 	Audit audit.Recorder
 }
 
@@ -161,8 +160,14 @@ func (o Options) withDefaults() Options {
 	if o.Clock == nil {
 		o.Clock = clock.Real{}
 	}
+	if o.WallClock == nil {
+		o.WallClock = o.Clock
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Audit == nil {
+		o.Audit = audit.Logger{Log: o.Logger.With("component", "audit")}
 	}
 	return o
 }

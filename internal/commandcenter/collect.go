@@ -234,6 +234,7 @@ func (p *Poller) poll(ctx context.Context, st *printerState, pr Printer) (*pollR
 	if statusChanged(st.lastStatus, fs) || r.now.Sub(st.lastSent) >= p.opts.Heartbeat {
 		r.add(fleet.Record{Kind: fleet.KindStatus, Status: &fs})
 		r.status = &fs
+		r.obs.StateChange = stateChanged(st.lastStatus, fs)
 	}
 	if len(r.problems) > 0 {
 		r.obs.Problem = &PollProblem{Kind: classify(r.problems[0]), Msg: errors.Join(r.problems...).Error()}

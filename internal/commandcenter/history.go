@@ -12,7 +12,6 @@ import (
 
 	"github.com/fusionfleet/fusionfleet/internal/deviceapi"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
-	"github.com/fusionfleet/fusionfleet/internal/outbox"
 	"github.com/fusionfleet/fusionfleet/internal/sqlitedb"
 )
 
@@ -39,10 +38,10 @@ const (
 )
 
 // writeHistory adds h, seen at seen, to the history of printer id within tx.
-func writeHistory(ctx context.Context, tx *sql.Tx, id int64, seen time.Time, h History) error {
+func (s *Store) writeHistory(ctx context.Context, tx *sql.Tx, id int64, seen time.Time, h History) error {
 	ts := sqlitedb.FormatTime(seen)
 	insert := func(query string, args ...any) error {
-		_, err := tx.ExecContext(ctx, query, args...)
+		_, err := s.stmts.Exec(ctx, tx, query, args...)
 		return err
 	}
 	for _, e := range h.Events {
@@ -50,8 +49,7 @@ func writeHistory(ctx context.Context, tx *sql.Tx, id int64, seen time.Time, h H
 		if err != nil {
 			return fmt.Errorf("local event %d: %w", e.Seq, err)
 		}
-		if err := insert(`INSERT INTO events (printer, instance, seq, seen, event) VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT DO NOTHING`, id, h.Instance, int64(e.Seq), ts, string(b)); err != nil {
+		if err := insert(eventSQL, id, h.Instance, int64(e.Seq), ts, string(b)); err != nil {
 			return fmt.Errorf("local event %d: %w", e.Seq, err)
 		}
 	}
@@ -60,7 +58,7 @@ func writeHistory(ctx context.Context, tx *sql.Tx, id int64, seen time.Time, h H
 		if err != nil {
 			return fmt.Errorf("local gap: %w", err)
 		}
-		if err := insert(`INSERT INTO gaps (printer, seen, gap) VALUES (?, ?, ?)`, id, ts, string(b)); err != nil {
+		if err := insert(gapSQL, id, ts, string(b)); err != nil {
 			return fmt.Errorf("local gap: %w", err)
 		}
 	}
@@ -69,9 +67,7 @@ func writeHistory(ctx context.Context, tx *sql.Tx, id int64, seen time.Time, h H
 		if err != nil {
 			return fmt.Errorf("local job %s: %w", j.ID, err)
 		}
-		if err := insert(`INSERT INTO jobs (printer, job_id, feed_seq, updated, job) VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT (printer, job_id) DO UPDATE SET feed_seq = excluded.feed_seq, updated = excluded.updated,
-			job = excluded.job`, id, j.ID, int64(j.Seq), ts, string(b)); err != nil {
+		if err := insert(jobSQL, id, j.ID, int64(j.Seq), ts, string(b)); err != nil {
 			return fmt.Errorf("local job %s: %w", j.ID, err)
 		}
 	}
@@ -80,8 +76,7 @@ func writeHistory(ctx context.Context, tx *sql.Tx, id int64, seen time.Time, h H
 		if err != nil {
 			return fmt.Errorf("local counters: %w", err)
 		}
-		if err := insert(`INSERT OR REPLACE INTO counters_history (printer, seen, counters) VALUES (?, ?, ?)`,
-			id, ts, string(b)); err != nil {
+		if err := insert(countersSQL, id, ts, string(b)); err != nil {
 			return fmt.Errorf("local counters: %w", err)
 		}
 	}
@@ -90,8 +85,7 @@ func writeHistory(ctx context.Context, tx *sql.Tx, id int64, seen time.Time, h H
 		if err != nil {
 			return fmt.Errorf("local consumables: %w", err)
 		}
-		if err := insert(`INSERT OR REPLACE INTO consumables_history (printer, seen, consumables) VALUES (?, ?, ?)`,
-			id, ts, string(b)); err != nil {
+		if err := insert(consumablesSQL, id, ts, string(b)); err != nil {
 			return fmt.Errorf("local consumables: %w", err)
 		}
 	}
@@ -162,10 +156,10 @@ func (s *Store) readLogs(ctx context.Context, id int64, kind fleet.LogKind, pos 
 		if _, err := tx.ExecContext(ctx, `UPDATE printers SET log_positions = ? WHERE id = ?`, string(nb), id); err != nil {
 			return err
 		}
-		if err := writeHistory(ctx, tx, id, seen, History{Gaps: gaps}); err != nil {
+		if err := s.writeHistory(ctx, tx, id, seen, History{Gaps: gaps}); err != nil {
 			return err
 		}
-		return outbox.AppendTx(ctx, tx, recs)
+		return s.ob.AppendTx(ctx, tx, recs, false)
 	})
 	if err != nil {
 		return fmt.Errorf("store log %s of printer %d: %w", kind, id, err)

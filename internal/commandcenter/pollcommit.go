@@ -82,19 +82,19 @@ func (s *Store) storePolls(ctx context.Context, group []*pollCommit) {
 	ctx = context.WithoutCancel(ctx)
 	errs := make([]error, len(group))
 	if len(group) == 1 {
-		errs[0] = s.Observe(ctx, group[0].id, group[0].obs, group[0].recs)
+		errs[0] = s.observe(ctx, group[0].id, group[0].obs, group[0].recs)
 	} else if err := s.inTx(ctx, func(tx *sql.Tx) error {
 		for i, req := range group {
-			if _, err := tx.ExecContext(ctx, `SAVEPOINT poll`); err != nil {
+			if _, err := s.stmts.Exec(ctx, tx, savepointSQL); err != nil {
 				return err
 			}
-			if err := observeTx(ctx, tx, req.id, req.obs, req.recs); err != nil {
+			if err := s.observeTx(ctx, tx, req.id, req.obs, req.recs); err != nil {
 				errs[i] = fmt.Errorf("store poll of printer %d: %w", req.id, err)
-				if _, err := tx.ExecContext(ctx, `ROLLBACK TO poll`); err != nil {
+				if _, err := s.stmts.Exec(ctx, tx, rollbackToSQL); err != nil {
 					return err
 				}
 			}
-			if _, err := tx.ExecContext(ctx, `RELEASE poll`); err != nil {
+			if _, err := s.stmts.Exec(ctx, tx, releaseSQL); err != nil {
 				return err
 			}
 		}
@@ -105,6 +105,9 @@ func (s *Store) storePolls(ctx context.Context, group []*pollCommit) {
 		}
 	}
 	for i, req := range group {
+		if errs[i] == nil {
+			s.stored(req.id, req.obs.Seen)
+		}
 		req.done <- pollCommitted{err: s.ob.Stored(errs[i], req.obs.Seen)}
 	}
 }

@@ -118,15 +118,21 @@ type Poller struct {
 	// commits groups the commits of polls that end together (pollcommit.go).
 	commits *pollCommits
 
-	// Run lists every printer each interval; a printer's poll takes its
-	// row from the latest list (listed, read when writes stood at
-	// listedWrites) instead of reading it again, unless the poller wrote
-	// the row since (printerState.wrote > listedWrites). writes counts the
-	// poller's writes of printer rows. At a thousand printers reading each
-	// row again before its poll cost more than the poll's HTTP.
-	writes       atomic.Uint64
-	listed       map[int64]Printer
-	listedWrites uint64
+	// A printer's poll starts from the row its previous successful poll
+	// left, kept in memory (printerState.row), unless the store's printers
+	// were changed from outside the poller since (Store.printersVersion: a
+	// printer added, re-pinned). Run lists the printers only when they
+	// were changed so, and a poll takes its row from that list (listed,
+	// read when writes stood at listedWrites and the version at
+	// listedVersion) unless the poller wrote the row since
+	// (printerState.wrote > listedWrites); else it reads the row. writes
+	// counts the poller's writes of printer rows. At a thousand printers
+	// reading each row again before its poll cost more than the poll's
+	// HTTP, and listing them all every interval 7 % of the poller's time.
+	writes        atomic.Uint64
+	listed        map[int64]Printer
+	listedWrites  uint64
+	listedVersion uint64
 	// polled, if set, learns of each successful poll how late it began
 	// (after it was due) and how long it took, from resolving the
 	// printer's address to committing its records: a seam for the
@@ -162,6 +168,15 @@ type printerState struct {
 	// wrote is Poller.writes after the poller last wrote this printer's
 	// row (a poll or a log request, stored or failed).
 	wrote uint64
+	// row is the printer's row as the latest successful poll stored it,
+	// while rowOK; rowVersion is Store.printersVersion when that poll
+	// began: the row is current while the version stays the same.
+	row        Printer
+	rowOK      bool
+	rowVersion uint64
+	// storedAt is when the latest poll written to the store was seen
+	// (see quiet).
+	storedAt time.Time
 }
 
 // NewPoller returns a poller over the printers in st, reaching them with dial.
@@ -230,14 +245,30 @@ func (p *Poller) Run(ctx context.Context) error {
 	running := map[int64]bool{}
 	t := time.NewTicker(clock.Wall(p.opts.Clock, p.opts.Interval))
 	defer t.Stop()
+	listed, listedOnce := uint64(0), false
+	// relist is set when a printer's goroutine stopped (its certificate
+	// changed, its row could not be read): the next list starts it again
+	// if it is to be polled.
+	var relist atomic.Bool
 	for {
-		writes := p.writes.Load()
-		printers, err := p.st.Printers(ctx)
-		if err != nil && ctx.Err() == nil {
-			p.log.Error("list printers", "err", err)
-		}
-		if err == nil {
-			p.list(printers, writes)
+		// The printers are listed at the start, whenever they were changed
+		// from outside the poller and after a printer's goroutine stopped;
+		// each printer's goroutine polls on from its own row.
+		var printers []Printer
+		if version := p.st.printersVersion(); !listedOnce || version != listed || relist.Load() {
+			relist.Store(false)
+			writes := p.writes.Load()
+			var err error
+			printers, err = p.st.Printers(ctx)
+			if err != nil && ctx.Err() == nil {
+				p.log.Error("list printers", "err", err)
+			}
+			if err == nil {
+				p.list(printers, writes, version)
+				listed, listedOnce = version, true
+			} else {
+				relist.Store(true) // try again at the next tick
+			}
 		}
 		if err := p.prune(ctx); err != nil && ctx.Err() == nil {
 			p.log.Error("prune local history", "err", err)
@@ -255,6 +286,7 @@ func (p *Poller) Run(ctx context.Context) error {
 					mu.Lock()
 					delete(running, pr.ID)
 					mu.Unlock()
+					relist.Store(true)
 				})
 			}
 		}
@@ -315,15 +347,15 @@ func (p *Poller) runPrinter(ctx context.Context, id int64) {
 }
 
 // list keeps the printers Run listed, read when the poller's writes stood at
-// writes.
-func (p *Poller) list(printers []Printer, writes uint64) {
+// writes and the store's printers at version.
+func (p *Poller) list(printers []Printer, writes, version uint64) {
 	rows := make(map[int64]Printer, len(printers))
 	for _, pr := range printers {
 		rows[pr.ID] = pr
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.listed, p.listedWrites = rows, writes
+	p.listed, p.listedWrites, p.listedVersion = rows, writes, version
 }
 
 // printerToPoll returns printer id's row as the next poll starts from: as
@@ -332,25 +364,75 @@ func (p *Poller) list(printers []Printer, writes uint64) {
 // made outside the poller (a re-pin, a removal) are seen within an
 // interval.
 func (p *Poller) printerToPoll(ctx context.Context, id int64) (Printer, error) {
+	version := p.st.printersVersion()
+	st := p.state(id)
+	st.mu.Lock()
+	row, kept, wrote := st.row, st.rowOK && st.rowVersion == version, st.wrote
+	st.mu.Unlock()
+	if kept {
+		return row, nil
+	}
 	p.mu.Lock()
 	pr, ok := p.listed[id]
-	writes := p.listedWrites
+	fresh := ok && wrote <= p.listedWrites && p.listedVersion == version
 	p.mu.Unlock()
-	if ok {
-		st := p.state(id)
-		st.mu.Lock()
-		fresh := st.wrote <= writes
-		st.mu.Unlock()
-		if fresh {
-			return pr, nil
-		}
+	if fresh {
+		return pr, nil
 	}
 	return p.st.printer(ctx, id)
 }
 
 // wrote notes that the poller wrote (or may have written) st's printer
-// row. The caller holds st.mu.
-func (p *Poller) wrote(st *printerState) { st.wrote = p.writes.Add(1) }
+// row, which is then read again before the next poll, unless the poll
+// keeps it (keepRow). The caller holds st.mu.
+func (p *Poller) wrote(st *printerState) {
+	st.wrote = p.writes.Add(1)
+	st.rowOK = false
+}
+
+// quiet reports whether run, a successful poll of pr, learnt nothing but
+// the printer's live status (progress, activity, the time it was seen):
+// no record for the cloud, no local history, no cursor, identity, address
+// or collection state changed, and the printer's row was written less than
+// a heartbeat ago. Such a poll is not written to the database: the Store
+// keeps the status in memory for its readers (Store.keepLive) and writes
+// it with the printer's next written poll, at the latest a heartbeat
+// later, or when it closes. Most polls of a printing printer are quiet, and
+// a transaction for each cost more than the poll's HTTP.
+func (p *Poller) quiet(st *printerState, pr Printer, run *pollRun) bool {
+	o, h := run.obs, run.obs.History
+	return len(run.recs) == 0 && len(h.Events) == 0 && len(h.Gaps) == 0 && len(h.Jobs) == 0 && h.Counters == nil &&
+		h.Consumables == nil && o.Identity == nil && o.Snapshot.IsZero() && o.Problem == nil &&
+		pr.State == CollectionOK && o.Resolved == pr.ResolvedAddress && o.Instance == pr.Instance &&
+		o.Cursor == pr.EventCursor && o.Jobs == pr.Jobs && o.Layers == pr.Layers &&
+		!st.storedAt.IsZero() && o.Seen.Sub(st.storedAt) < p.opts.Heartbeat
+}
+
+// keepRow keeps pr, as the poll that began at store version version
+// stored it with o, as the row the printer's next poll starts from. The
+// caller holds st.mu.
+func (st *printerState) keepRow(pr Printer, o Observation, version uint64) {
+	status := o.Status
+	pr.Status = &status
+	if o.Identity != nil {
+		ident := *o.Identity
+		pr.Identity = &ident
+	}
+	pr.Instance, pr.EventCursor, pr.Jobs, pr.Layers = o.Instance, o.Cursor, o.Jobs, o.Layers
+	if !o.Snapshot.IsZero() {
+		pr.SnapshotAt = o.Snapshot
+	}
+	pr.ResolvedAddress = o.Resolved
+	state, msg, kind, errAt := CollectionOK, "", PollErrorKind(""), time.Time{}
+	if o.Problem != nil {
+		state, msg, kind, errAt = CollectionBadInput, o.Problem.Msg, o.Problem.Kind, o.Seen
+	}
+	if pr.State != state {
+		pr.StateSince = o.Seen
+	}
+	pr.State, pr.LastError, pr.ErrorKind, pr.LastErrorAt, pr.LastSeen = state, msg, kind, errAt, o.Seen
+	st.row, st.rowOK, st.rowVersion = pr, true, version
+}
 
 // PollOnce polls, one after the other, every printer that is due: not
 // stopped by a changed certificate and not waiting out a backoff. It prunes
@@ -413,8 +495,9 @@ func (p *Poller) Poll(ctx context.Context, pr Printer) error {
 	st := p.state(pr.ID)
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	defer p.wrote(st) // stored or failed, the row changed
+	p.wrote(st) // stored or failed, the row changes
 	p.count(func(s *PollStats) { s.Polls++ })
+	version := p.st.printersVersion()
 
 	// The timeout bounds the talk with the printer; storing the outcome
 	// afterwards uses ctx, so a poll that timed out is still recorded.
@@ -423,7 +506,11 @@ func (p *Poller) Poll(ctx context.Context, pr Printer) error {
 	run, err := p.poll(pctx, st, pr)
 	cancel()
 	if err == nil {
-		err = p.commits.store(ctx, pr.ID, run.obs, run.recs)
+		if p.quiet(st, pr, run) {
+			p.st.keepLive(pr.ID, run.obs.Status, run.obs.Seen)
+		} else if err = p.commits.store(ctx, pr.ID, run.obs, run.recs); err == nil {
+			st.storedAt = run.obs.Seen
+		}
 	}
 	if err == nil && p.polled != nil {
 		p.polled(pr.ID, began.Sub(run.due), p.opts.Clock.Now().Sub(began))
@@ -435,6 +522,7 @@ func (p *Poller) Poll(ctx context.Context, pr Printer) error {
 		st.failures = 0
 		st.nextAttempt = run.due.Add(p.opts.Interval)
 		run.commit(st)
+		st.keepRow(pr, run.obs, version)
 		p.count(func(s *PollStats) {
 			for _, r := range run.recs {
 				s.Records[r.Kind]++
@@ -546,6 +634,14 @@ func sameIdentity(a, b deviceapi.Identity) bool {
 func statusChanged(prev, cur fleet.Status) bool {
 	return prev.State != cur.State || prev.JobID != cur.JobID || prev.PendingJobs != cur.PendingJobs ||
 		etcBucket(prev.ETCSeconds) != etcBucket(cur.ETCSeconds)
+}
+
+// stateChanged reports whether a status record carries a change of its
+// printer's state, which the uploader sends within seconds: a state (idle,
+// printing, cooling, fault, …) or a job other than the previous status
+// record's (none before the first).
+func stateChanged(prev, cur fleet.Status) bool {
+	return prev.State != cur.State || prev.JobID != cur.JobID
 }
 
 // etcBucket coarsens an estimated time to completion so that a countdown

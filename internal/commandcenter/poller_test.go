@@ -16,6 +16,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/deviceapi"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/fusionfleet/fusionfleet/internal/sqlitedb"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -183,6 +184,7 @@ func (n *fakeNet) dial(address string, pin deviceapi.Fingerprint) Device {
 
 type pollerFixture struct {
 	st    *Store
+	path  string // st's file
 	clock *clock.Manual
 	net   *fakeNet
 	p     *Poller
@@ -190,8 +192,8 @@ type pollerFixture struct {
 
 func newPollerFixture(t *testing.T) *pollerFixture {
 	t.Helper()
-	st, _ := openStore(t)
-	f := &pollerFixture{st: st, clock: clock.NewManual(t0), net: &fakeNet{devices: map[string]*fakeDevice{}}}
+	st, path := openStore(t)
+	f := &pollerFixture{st: st, path: path, clock: clock.NewManual(t0), net: &fakeNet{devices: map[string]*fakeDevice{}}}
 	f.p = NewPoller(st, f.net.dial, PollerOptions{Interval: 5 * time.Second, Heartbeat: time.Minute, Clock: f.clock,
 		Resolver: sameNames{}})
 	return f
@@ -314,23 +316,27 @@ func TestPollerFirstContactAndChanges(t *testing.T) {
 		t.Errorf("local identity = %+v, want it stored", got.Identity)
 	}
 
+	// stateChange says whether the step's status record is marked as a
+	// change of the printer's state, which the uploader sends sooner.
 	steps := []struct {
-		name    string
-		advance time.Duration
-		change  func(d *fakeDevice)
-		want    []string
+		name        string
+		advance     time.Duration
+		change      func(d *fakeDevice)
+		want        []string
+		stateChange bool
 	}{
-		{"unchanged", 5 * time.Second, nil, nil},
-		{"ETC within its bucket", 5 * time.Second, func(d *fakeDevice) { d.status.ETCSeconds = 2950 }, nil},
-		{"progress alone", 5 * time.Second, func(d *fakeDevice) { d.status.Job.Progress = 0.2 }, nil},
-		{"ETC crosses a bucket", 5 * time.Second, func(d *fakeDevice) { d.status.ETCSeconds = 2690 }, []string{"status:printing"}},
-		{"new event", 5 * time.Second, func(d *fakeDevice) { d.events = d.events[:0] }, nil},
+		{"unchanged", 5 * time.Second, nil, nil, false},
+		{"ETC within its bucket", 5 * time.Second, func(d *fakeDevice) { d.status.ETCSeconds = 2950 }, nil, false},
+		{"progress alone", 5 * time.Second, func(d *fakeDevice) { d.status.Job.Progress = 0.2 }, nil, false},
+		{"ETC crosses a bucket", 5 * time.Second, func(d *fakeDevice) { d.status.ETCSeconds = 2690 }, []string{"status:printing"}, false},
+		{"new event", 5 * time.Second, func(d *fakeDevice) { d.events = d.events[:0] }, nil, false},
 		{"state changes", 5 * time.Second, func(d *fakeDevice) {
 			d.status = deviceapi.Status{State: fleet.StateCooling, Activity: "cooling", ETCSeconds: 7200, Time: t0}
-		}, []string{"status:cooling"}},
-		{"pending jobs change", 5 * time.Second, func(d *fakeDevice) { d.status.PendingJobs = 4 }, []string{"status:cooling"}},
-		{"heartbeat due", time.Minute, nil, []string{"status:cooling"}},
-		{"job changes", 5 * time.Second, func(d *fakeDevice) { d.status = printingStatus("job-2", 3000) }, []string{"status:printing"}},
+		}, []string{"status:cooling"}, true},
+		{"pending jobs change", 5 * time.Second, func(d *fakeDevice) { d.status.PendingJobs = 4 }, []string{"status:cooling"}, false},
+		{"heartbeat due", time.Minute, nil, []string{"status:cooling"}, false},
+		{"job changes", 5 * time.Second, func(d *fakeDevice) { d.status = printingStatus("job-2", 3000) }, []string{"status:printing"}, true},
+		{"the next job in the same state", 5 * time.Second, func(d *fakeDevice) { d.status = printingStatus("job-3", 3000) }, []string{"status:printing"}, true},
 	}
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {
@@ -339,6 +345,13 @@ func TestPollerFirstContactAndChanges(t *testing.T) {
 				dev.set(s.change)
 			}
 			pollOnce(t, f.p)
+			w, err := f.st.Outbox().Priority(t.Context(), time.Time{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := !w.OldestChange.IsZero(); got != s.stateChange {
+				t.Errorf("status marked as a state change: %v, want %v", got, s.stateChange)
+			}
 			if diff := cmp.Diff(s.want, kinds(f.drain(t))); diff != "" {
 				t.Errorf("records (-want +got):\n%s", diff)
 			}
@@ -707,6 +720,19 @@ func TestPollerRun(t *testing.T) {
 		}
 		waitFor("collection after Repin", allOK(2))
 
+		// A printer's goroutine that stopped because its row could not be
+		// read is started again once it can.
+		n.devices["printer-b:8443"].set(func(d *fakeDevice) { d.err = errors.New("connection refused") })
+		if _, err := st.db.Exec(`UPDATE printers SET status = '{' WHERE address = 'printer-b:8443'`); err != nil {
+			t.Fatal(err)
+		}
+		elapse(200 * time.Millisecond)
+		n.devices["printer-b:8443"].set(func(d *fakeDevice) { d.err = nil })
+		if _, err := st.db.Exec(`UPDATE printers SET status = '' WHERE address = 'printer-b:8443'`); err != nil {
+			t.Fatal(err)
+		}
+		waitFor("collection after the row could be read again", allOK(2))
+
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("Run() = %v, want nil after cancel", err)
@@ -887,9 +913,11 @@ func TestPollerStoresIdentityAfterStoreFailure(t *testing.T) {
 	}
 }
 
-// A poll starts from the row Run listed only if the poller has not written
-// that row since the list was read; otherwise from the row read again, so
-// a cursor never goes back behind a stored poll.
+// A poll starts from the row its printer's previous poll stored, kept in
+// memory and the same as the stored row, while nothing outside the poller
+// changed the printers; else from the row Run listed, if the poller has not
+// written that row since the list was read; else from the row read again,
+// so a cursor never goes back behind a stored poll.
 func TestPollerPrinterToPoll(t *testing.T) {
 	f := newPollerFixture(t)
 	dev, pr := f.add(t, "printer-a:8443", "printer-000a")
@@ -900,33 +928,162 @@ func TestPollerPrinterToPoll(t *testing.T) {
 			t.Fatal(err)
 		}
 		rows[0].Address = note // tells the listed row from the stored one
-		f.p.list(rows, f.p.writes.Load())
+		f.p.list(rows, f.p.writes.Load(), f.st.printersVersion())
+	}
+	toPoll := func() Printer {
+		t.Helper()
+		got, err := f.p.printerToPoll(t.Context(), pr.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
 	}
 
 	listed("listed before the poll")
-	if err := f.p.Poll(t.Context(), pr); err != nil {
-		t.Fatal(err)
+	for i, change := range []func(d *fakeDevice){
+		nil,
+		func(d *fakeDevice) { d.status = printingStatus("job-1", 2990) },
+		func(d *fakeDevice) { d.err = errors.New("connection refused") },
+		func(d *fakeDevice) { d.err = nil },
+	} {
+		if change != nil {
+			dev.set(change)
+		}
+		f.clock.Advance(5 * time.Minute)               // due, and counters too
+		_ = f.p.Poll(t.Context(), f.printer(t, pr.ID)) // the third fails
+		if diff := cmp.Diff(f.printer(t, pr.ID), toPoll()); diff != "" {
+			t.Errorf("poll %d: the row a poll starts from differs from the stored row (-stored +used):\n%s", i+1, diff)
+		}
 	}
-	got, err := f.p.printerToPoll(t.Context(), pr.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.Address != pr.Address || got.EventCursor != 2 {
+	if got := toPoll(); got.Address != pr.Address || got.EventCursor != 2 {
 		t.Errorf("after a poll stored since the list: row at %q with event cursor %d, want the stored row at %q with cursor 2",
 			got.Address, got.EventCursor, pr.Address)
 	}
-
-	listed("listed after the poll")
-	if got, err = f.p.printerToPoll(t.Context(), pr.ID); err != nil {
+	// The kept row is used, not read again: a change behind the store's
+	// back is not seen.
+	if _, err := f.st.db.Exec(`UPDATE printers SET address = 'behind the back' WHERE id = ?`, pr.ID); err != nil {
 		t.Fatal(err)
 	}
-	if got.Address != "listed after the poll" || got.EventCursor != 2 {
+	if got := toPoll(); got.Address != pr.Address {
+		t.Errorf("row read again although nothing outside the poller changed it: at %q", got.Address)
+	}
+	if _, err := f.st.db.Exec(`UPDATE printers SET address = ? WHERE id = ?`, pr.Address, pr.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	// A change from outside the poller: the kept row is not used any more.
+	if err := f.st.MarkFailed(t.Context(), pr.ID, CollectionUnreachable, "marked", f.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if got := toPoll(); got.State != CollectionUnreachable {
+		t.Errorf("after a change from outside: state %q, want the stored %q", got.State, CollectionUnreachable)
+	}
+	listed("listed after the change")
+	if got := toPoll(); got.Address != "listed after the change" || got.EventCursor != 2 {
 		t.Errorf("list read after the last poll: row at %q with cursor %d, want the listed row with cursor 2", got.Address, got.EventCursor)
+	}
+	if err := f.st.MarkFailed(t.Context(), pr.ID, CollectionUnreachable, "marked again", f.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if got := toPoll(); got.Address != pr.Address || got.LastError != "marked again" {
+		t.Errorf("list read before a change from outside: row at %q (%q), want the stored row", got.Address, got.LastError)
 	}
 
 	// A printer no longer listed (removed, or added since) is read.
-	f.p.list(nil, f.p.writes.Load())
-	if got, err = f.p.printerToPoll(t.Context(), pr.ID); err != nil || got.Address != pr.Address {
-		t.Errorf("printer not listed: row at %q, %v; want the stored row", got.Address, err)
+	f.p.list(nil, f.p.writes.Load(), f.st.printersVersion())
+	if got := toPoll(); got.Address != pr.Address {
+		t.Errorf("printer not listed: row at %q; want the stored row", got.Address)
+	}
+}
+
+// A poll that learnt nothing but the printer's live status (progress,
+// activity) is not written to the database: readers of the store see it
+// all the same, and it is written with the printer's next written poll,
+// at the latest a heartbeat after the last, or when the store closes.
+func TestQuietPollsAreKeptInMemory(t *testing.T) {
+	f := newPollerFixture(t)
+	dev, pr := f.add(t, "printer-a:8443", "printer-000a")
+	dev.set(func(d *fakeDevice) { d.status = printingStatus("job-1", 2990) })
+	pollOnce(t, f.p)
+	f.drain(t)
+	written := func() time.Time {
+		t.Helper()
+		var s string
+		if err := f.st.db.QueryRow(`SELECT last_seen FROM printers WHERE id = ?`, pr.ID).Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		at, err := sqlitedb.ParseTime(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return at
+	}
+	lastWrite := f.clock.Now()
+	steps := []struct {
+		name    string
+		advance time.Duration
+		change  func(d *fakeDevice)
+		written bool // the poll is written to the database
+	}{
+		{"progress alone", 5 * time.Second, func(d *fakeDevice) { d.status.Job.Progress = 0.2 }, false},
+		{"activity alone", 5 * time.Second, func(d *fakeDevice) { d.status.Activity = "printing layer 11 of 100" }, false},
+		{"nothing", 5 * time.Second, nil, false},
+		{"a new event", 5 * time.Second, nil, true},
+		{"progress after the event", 5 * time.Second, func(d *fakeDevice) { d.status.Job.Progress = 0.3 }, false},
+		// The failure is written, not the time the printer was seen.
+		{"unreachable", 5 * time.Second, func(d *fakeDevice) { d.err = errors.New("connection refused") }, false},
+		{"back", 5 * time.Second, func(d *fakeDevice) { d.err = nil }, true},
+		{"progress when back", 5 * time.Second, func(d *fakeDevice) { d.status.Job.Progress = 0.4 }, false},
+		{"a heartbeat after the last write", 50 * time.Second, func(d *fakeDevice) { d.status.Job.Progress = 0.5 }, true},
+	}
+	for _, s := range steps {
+		t.Run(s.name, func(t *testing.T) {
+			f.clock.Advance(s.advance)
+			if s.change != nil {
+				dev.set(s.change)
+			}
+			if s.name == "a new event" {
+				dev.addEvents(1)
+			}
+			_ = f.p.PollOnce(t.Context()) // unreachable fails
+			f.drain(t)
+			if s.written {
+				lastWrite = f.clock.Now()
+			}
+			if got := written(); !got.Equal(lastWrite) {
+				t.Errorf("row written at %v, want %v", got, lastWrite)
+			}
+			got := f.printer(t, pr.ID)
+			var want deviceapi.Status
+			dev.set(func(d *fakeDevice) { want = d.status })
+			if got.Status == nil || got.Status.Job.Progress != want.Job.Progress || got.Status.Activity != want.Activity {
+				t.Errorf("store shows status %+v, want the latest %+v", got.Status, want)
+			}
+			if got.State == CollectionOK && !got.LastSeen.Equal(f.clock.Now()) {
+				t.Errorf("store shows the printer last seen at %v, want %v", got.LastSeen, f.clock.Now())
+			}
+		})
+	}
+
+	f.clock.Advance(5 * time.Second)
+	dev.set(func(d *fakeDevice) { d.status.Job.Progress = 0.6 })
+	pollOnce(t, f.p)
+	if got := written(); got.Equal(f.clock.Now()) {
+		t.Fatalf("a quiet poll was written")
+	}
+	if err := f.st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := Open(t.Context(), f.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	got, err := st.printer(t.Context(), pr.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.LastSeen.Equal(f.clock.Now()) || got.Status == nil || got.Status.Job.Progress != 0.6 {
+		t.Errorf("after closing: the row was seen at %v with status %+v, want the last poll's", got.LastSeen, got.Status)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/deviceapi"
@@ -28,7 +30,90 @@ type Store struct {
 	// reading never waits behind the pollers' writes.
 	db, read *sql.DB
 	ob       *outbox.Outbox // the outbox, in the same database
+	// stmts are the statements of storing a poll, prepared once on db.
+	stmts *sqlitedb.Stmts
+	// version counts the changes of printer rows made other than by a
+	// poller (printersVersion).
+	version atomic.Uint64
+
+	// live holds, by printer row ID, the latest status of printers whose
+	// latest polls were quiet (Poller.quiet): newer than the row's, not
+	// written yet. Readers of printers see it (withLive).
+	liveMu sync.Mutex
+	live   map[int64]liveStatus
 }
+
+// liveStatus is a printer's status as a quiet poll saw it at seen.
+type liveStatus struct {
+	status deviceapi.Status
+	seen   time.Time
+}
+
+// keepLive keeps status, seen at seen, as printer id's latest, in memory:
+// the next written poll of the printer, or Close, writes it.
+func (s *Store) keepLive(id int64, status deviceapi.Status, seen time.Time) {
+	s.liveMu.Lock()
+	defer s.liveMu.Unlock()
+	if s.live == nil {
+		s.live = map[int64]liveStatus{}
+	}
+	s.live[id] = liveStatus{status, seen}
+}
+
+// withLive returns p with the status a later quiet poll kept in memory.
+func (s *Store) withLive(p Printer) Printer {
+	s.liveMu.Lock()
+	l, ok := s.live[p.ID]
+	s.liveMu.Unlock()
+	if ok && l.seen.After(p.LastSeen) {
+		status := l.status
+		p.Status, p.LastSeen = &status, l.seen
+	}
+	return p
+}
+
+// stored notes that a poll of printer id seen at seen was written: a
+// status kept in memory from before is older than the row's now.
+func (s *Store) stored(id int64, seen time.Time) {
+	s.liveMu.Lock()
+	defer s.liveMu.Unlock()
+	if l, ok := s.live[id]; ok && !l.seen.After(seen) {
+		delete(s.live, id)
+	}
+}
+
+// flushLive writes the statuses kept in memory, each newer than its row's
+// (stored).
+func (s *Store) flushLive(ctx context.Context) error {
+	s.liveMu.Lock()
+	live := s.live
+	s.live = nil
+	s.liveMu.Unlock()
+	if len(live) == 0 {
+		return nil
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		for id, l := range live {
+			b, err := json.Marshal(l.status)
+			if err != nil {
+				return err
+			}
+			seen := sqlitedb.FormatTime(l.seen)
+			if _, err := tx.ExecContext(ctx, `UPDATE printers SET status = ?, last_seen = ? WHERE id = ?`,
+				string(b), seen, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// printersVersion counts the changes of the printers' rows made other than
+// by the poller's own polls and log requests: a printer added or re-pinned,
+// a poll or failure stored by Observe or MarkFailed. The poller lists the
+// printers again, and reads a printer's row again before its next poll,
+// only when it changed.
+func (s *Store) printersVersion() uint64 { return s.version.Load() }
 
 // Open opens (creating if needed) the database at path and brings its
 // schema up to date. The file is readable by its owner only: it holds the
@@ -43,7 +128,12 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	return &Store{db: db, read: read, ob: outbox.New(db, read)}, nil
+	s := &Store{db: db, read: read, ob: outbox.New(db, read), stmts: sqlitedb.NewStmts(db)}
+	if err := errors.Join(s.stmts.Prepare(ctx, pollSQL...), s.ob.Prepare(ctx)); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	return s, nil
 }
 
 // Outbox returns the outbox of records bound for the cloud, kept in the
@@ -51,7 +141,15 @@ func Open(ctx context.Context, path string) (*Store, error) {
 func (s *Store) Outbox() *outbox.Outbox { return s.ob }
 
 // Close closes the database.
-func (s *Store) Close() error { return errors.Join(s.read.Close(), s.db.Close()) }
+// Close writes the statuses of quiet polls kept in memory, then closes the
+// database.
+func (s *Store) Close() error {
+	var flush error
+	if err := s.flushLive(context.Background()); err != nil {
+		flush = fmt.Errorf("close store: write the latest statuses: %w", err)
+	}
+	return errors.Join(flush, s.stmts.Close(), s.ob.Close(), s.read.Close(), s.db.Close())
+}
 
 // inTx runs fn in a transaction and commits it, or rolls back on error.
 func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
@@ -191,6 +289,7 @@ func (s *Store) AddPrinter(ctx context.Context, address string, fp deviceapi.Fin
 	if err != nil {
 		return Printer{}, fmt.Errorf("add printer %s: %w", address, err)
 	}
+	s.version.Add(1)
 	return s.printer(ctx, id)
 }
 
@@ -207,7 +306,7 @@ func (s *Store) Printers(ctx context.Context) ([]Printer, error) {
 		if err != nil {
 			return nil, fmt.Errorf("list printers: %w", err)
 		}
-		ps = append(ps, p)
+		ps = append(ps, s.withLive(p))
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list printers: %w", err)
@@ -224,7 +323,7 @@ func (s *Store) printer(ctx context.Context, id int64) (Printer, error) {
 	if err != nil {
 		return Printer{}, fmt.Errorf("printer %d: %w", id, err)
 	}
-	return p, nil
+	return s.withLive(p), nil
 }
 
 // Repin replaces the pinned certificate fingerprint of the printer at
@@ -235,6 +334,7 @@ func (s *Store) Repin(ctx context.Context, address string, fp deviceapi.Fingerpr
 		return fmt.Errorf("repin %s: empty fingerprint", address)
 	}
 	ts := sqlitedb.FormatTime(now)
+	defer s.version.Add(1)
 	res, err := s.db.ExecContext(ctx, `UPDATE printers SET fingerprint = ?, pinned_at = ?, state = ?, state_since = ?,
 		last_error = '', error_kind = '', last_error_at = '' WHERE address = ?`,
 		string(fp), ts, string(CollectionNew), ts, address)
@@ -264,6 +364,9 @@ type Observation struct {
 	// was refused: the printer is marked CollectionBadInput.
 	Problem *PollProblem
 	History History // what the local UI keeps
+	// StateChange says the poll's status record carries a change of the
+	// printer's state (stateChanged): the uploader sends it sooner.
+	StateChange bool
 }
 
 // PollProblem is a refused part of an otherwise successful poll.
@@ -277,14 +380,46 @@ type PollProblem struct {
 // covers (and the other way round). The poller calls it; the local UI's
 // tests use it to set the scene.
 func (s *Store) Observe(ctx context.Context, id int64, o Observation, recs []fleet.Record) error {
-	if err := s.inTx(ctx, func(tx *sql.Tx) error { return observeTx(ctx, tx, id, o, recs) }); err != nil {
+	defer s.version.Add(1)
+	return s.observe(ctx, id, o, recs)
+}
+
+// observe is Observe for the poller, which keeps the row it stores.
+func (s *Store) observe(ctx context.Context, id int64, o Observation, recs []fleet.Record) error {
+	if err := s.inTx(ctx, func(tx *sql.Tx) error { return s.observeTx(ctx, tx, id, o, recs) }); err != nil {
 		return fmt.Errorf("store poll of printer %d: %w", id, err)
 	}
 	return nil
 }
 
+// The statements of storing a poll (observeTx, writeHistory, storePolls),
+// prepared when the store opens.
+const (
+	observeSQL = `UPDATE printers SET status = ?, instance = ?, event_cursor = ?,
+		jobs_instance = ?, jobs_cursor = ?, layers_instance = ?, layers_cursor = ?,
+		snapshot_at = CASE WHEN ? = '' THEN snapshot_at ELSE ? END, resolved_address = ?,
+		state_since = CASE WHEN state = ? THEN state_since ELSE ? END, state = ?,
+		last_error = ?, error_kind = ?, last_error_at = ?, last_seen = ? WHERE id = ?`
+	identitySQL = `UPDATE printers SET identity = ?, printer_id = ?, name = ?, model = ?,
+		firmware = ? WHERE id = ?`
+	eventSQL = `INSERT INTO events (printer, instance, seq, seen, event) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT DO NOTHING`
+	gapSQL = `INSERT INTO gaps (printer, seen, gap) VALUES (?, ?, ?)`
+	jobSQL = `INSERT INTO jobs (printer, job_id, feed_seq, updated, job) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (printer, job_id) DO UPDATE SET feed_seq = excluded.feed_seq, updated = excluded.updated,
+		job = excluded.job`
+	countersSQL    = `INSERT OR REPLACE INTO counters_history (printer, seen, counters) VALUES (?, ?, ?)`
+	consumablesSQL = `INSERT OR REPLACE INTO consumables_history (printer, seen, consumables) VALUES (?, ?, ?)`
+	savepointSQL   = `SAVEPOINT poll`
+	rollbackToSQL  = `ROLLBACK TO poll`
+	releaseSQL     = `RELEASE poll`
+)
+
+var pollSQL = []string{observeSQL, identitySQL, eventSQL, gapSQL, jobSQL, countersSQL, consumablesSQL,
+	savepointSQL, rollbackToSQL, releaseSQL}
+
 // observeTx is Observe within tx.
-func observeTx(ctx context.Context, tx *sql.Tx, id int64, o Observation, recs []fleet.Record) error {
+func (s *Store) observeTx(ctx context.Context, tx *sql.Tx, id int64, o Observation, recs []fleet.Record) error {
 	status, err := json.Marshal(o.Status)
 	if err != nil {
 		return err
@@ -294,11 +429,7 @@ func observeTx(ctx context.Context, tx *sql.Tx, id int64, o Observation, recs []
 	if o.Problem != nil {
 		state, msg, kind, errAt = CollectionBadInput, o.Problem.Msg, o.Problem.Kind, seen
 	}
-	res, err := tx.ExecContext(ctx, `UPDATE printers SET status = ?, instance = ?, event_cursor = ?,
-		jobs_instance = ?, jobs_cursor = ?, layers_instance = ?, layers_cursor = ?,
-		snapshot_at = CASE WHEN ? = '' THEN snapshot_at ELSE ? END, resolved_address = ?,
-		state_since = CASE WHEN state = ? THEN state_since ELSE ? END, state = ?,
-		last_error = ?, error_kind = ?, last_error_at = ?, last_seen = ? WHERE id = ?`,
+	res, err := s.stmts.Exec(ctx, tx, observeSQL,
 		string(status), o.Instance, int64(o.Cursor),
 		o.Jobs.Instance, int64(o.Jobs.Cursor), o.Layers.Instance, int64(o.Layers.Cursor),
 		sqlitedb.FormatTime(o.Snapshot), sqlitedb.FormatTime(o.Snapshot), o.Resolved,
@@ -316,20 +447,20 @@ func observeTx(ctx context.Context, tx *sql.Tx, id int64, o Observation, recs []
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE printers SET identity = ?, printer_id = ?, name = ?, model = ?,
-			firmware = ? WHERE id = ?`, string(ident), string(o.Identity.PrinterID), o.Identity.Name,
+		if _, err := s.stmts.Exec(ctx, tx, identitySQL, string(ident), string(o.Identity.PrinterID), o.Identity.Name,
 			o.Identity.Model, o.Identity.Firmware, id); err != nil {
 			return err
 		}
 	}
-	if err := writeHistory(ctx, tx, id, o.Seen, o.History); err != nil {
+	if err := s.writeHistory(ctx, tx, id, o.Seen, o.History); err != nil {
 		return err
 	}
-	return outbox.AppendTx(ctx, tx, recs)
+	return s.ob.AppendTx(ctx, tx, recs, o.StateChange)
 }
 
 // MarkFailed records a failed poll of no particular kind (see markFailure).
 func (s *Store) MarkFailed(ctx context.Context, id int64, state CollectionState, msg string, at time.Time) error {
+	defer s.version.Add(1)
 	return s.markFailure(ctx, id, state, "", msg, at)
 }
 

@@ -3,6 +3,7 @@ package commandcenter
 import (
 	"context"
 	"crypto/ed25519"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -706,5 +707,75 @@ func TestUploadLogShowsWhatWasSent(t *testing.T) {
 	var n int
 	if err := st.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM uploads`).Scan(&n); err != nil || n != 2 {
 		t.Errorf("upload log holds %d entries, %v; want 2", n, err)
+	}
+}
+
+// A status record that carries a change of its printer's state goes within
+// ChangeDelay, taking the routine status waiting with it; routine status
+// alone waits up to PriorityDelay for company.
+func TestStateChangeGoesSooner(t *testing.T) {
+	type appended struct {
+		at     time.Duration // after t0
+		pid    fleet.PrinterID
+		change bool
+	}
+	tests := []struct {
+		name     string
+		appends  []appended
+		opts     UploaderOptions
+		notUntil time.Duration // nothing is sent before
+		sent     int           // records in the one upload at notUntil
+	}{
+		{"routine status waits for company", []appended{{0, "printer-0001", false}}, UploaderOptions{}, 10 * time.Second, 1},
+		{"a change goes after the change delay", []appended{{0, "printer-0001", true}}, UploaderOptions{}, 2 * time.Second, 1},
+		{"a change takes the routine status along", []appended{{0, "printer-0001", false}, {3 * time.Second, "printer-0002", true}},
+			UploaderOptions{}, 5 * time.Second, 2},
+		{"changes of several printers share an upload", []appended{{0, "printer-0001", true}, {time.Second, "printer-0002", true}},
+			UploaderOptions{}, 2 * time.Second, 2},
+		{"the change delay is the option's", []appended{{0, "printer-0001", true}}, UploaderOptions{ChangeDelay: 4 * time.Second}, 4 * time.Second, 1},
+		{"never later than the priority delay", []appended{{0, "printer-0001", true}},
+			UploaderOptions{PriorityDelay: 3 * time.Second, ChangeDelay: 8 * time.Second}, 3 * time.Second, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st, _ := openStore(t)
+			ctx := t.Context()
+			clk := clock.NewManual(t0)
+			cloud := &fakeCloud{clk: clk}
+			tt.opts.Clock = clk
+			u := NewUploader(st, cloud, tt.opts)
+			// Advance the clock to t0+at in steps of 100 ms, stepping the
+			// uploader at each, appending what is due.
+			next := 0
+			runTo := func(at time.Duration) {
+				t.Helper()
+				for clk.Now().Sub(t0) <= at {
+					for next < len(tt.appends) && tt.appends[next].at <= clk.Now().Sub(t0) {
+						a := tt.appends[next]
+						rec := statusRec(a.pid, t0.Add(a.at))
+						if err := st.inTx(ctx, func(tx *sql.Tx) error { return st.ob.AppendTx(ctx, tx, []fleet.Record{rec}, a.change) }); err != nil {
+							t.Fatal(err)
+						}
+						next++
+					}
+					if _, err := u.Step(ctx); err != nil {
+						t.Fatal(err)
+					}
+					if clk.Now().Sub(t0) == at {
+						return
+					}
+					clk.Advance(100 * time.Millisecond)
+				}
+			}
+			runTo(tt.notUntil - 100*time.Millisecond)
+			if _, _, uploads := cloud.snapshot(); uploads != 0 {
+				t.Fatalf("%d uploads before %v, want none", uploads, tt.notUntil)
+			}
+			runTo(tt.notUntil)
+			accepted, _, uploads := cloud.snapshot()
+			if uploads != 1 || len(accepted) != tt.sent {
+				t.Errorf("at %v: %d uploads carrying %d records, want 1 carrying %d", tt.notUntil, uploads, len(accepted), tt.sent)
+			}
+		})
 	}
 }

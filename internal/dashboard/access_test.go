@@ -198,10 +198,20 @@ func TestRouteWalker(t *testing.T) {
 		"POST /api/account/password":      {"/api/account/password", wrongCurrent, all(403), 401},
 		"POST /admin/users/{id}/password": {"/admin/users/{user}/password", url.Values{}, with(admins(200), "ladmin", 403), 303},
 		"/":                               {"/no/such/page", nil, all(404), 303},
+		// Grants (grants.go): an admin limited to a site gives access to
+		// its own sites (no box checked), and cannot see, so not revoke,
+		// the walker's grant for all sites. Customers have no customers.
+		"GET /admin/grants":              {"/admin/grants", nil, admins(200), 303},
+		"POST /admin/grants":             {"/admin/grants", url.Values{"provider": {"{provider}"}, "scope": {"status"}, "starts": {"2026-03-01T08:00"}, "expires": {"2026-03-09T08:00"}}, admins(200), 303},
+		"POST /admin/grants/{id}/revoke": {"/admin/grants/{grant}/revoke", url.Values{}, with(admins(303), "ladmin", 404), 303},
+		"GET /customers":                 {"/customers", nil, all(200), 303},
+		"POST /customers/{id}/open":      {"/customers/{grant}/open", url.Values{}, all(404), 303},
+		"POST /customers/leave":          {"/customers/leave", url.Values{}, all(303), 303},
 	}
 	// Updates (updates.go), with a release list so that printer rows show.
 	f.h.updates.releases = testReleases()
 	wants["GET /updates"] = want{"/updates", nil, all(200), 303}
+	wants["GET /maintenance"] = want{"/maintenance", nil, all(200), 303}
 	// Diagnostics (diagnostics.go): operators ask; every member follows
 	// and downloads, at the sites they see.
 	wants["GET /printers/{id}/diagnostics"] = want{"/printers/{printer}/diagnostics", nil, atFirstSite, 303}
@@ -239,7 +249,7 @@ func TestRouteWalker(t *testing.T) {
 			me, other := sides[0], sides[1]
 			for _, who := range callers {
 				targets := []string{"own"}
-				if strings.Contains(w.path, "{user}") || strings.Contains(w.path, "{token}") || strings.Contains(w.path, "{printer}") ||
+				if strings.Contains(w.path, "{user}") || strings.Contains(w.path, "{token}") || strings.Contains(w.path, "{printer}") || strings.Contains(w.path, "{grant}") ||
 					strings.Contains(w.path, "{alert}") || strings.Contains(w.path, "{rule}") || strings.Contains(w.path, "{channel}") ||
 					strings.Contains(w.path, "{diagnostic}") {
 					targets = append(targets, "foreign")
@@ -259,8 +269,9 @@ func TestRouteWalker(t *testing.T) {
 						path := strings.NewReplacer("{user}", string(victim), "{token}", string(victimToken),
 							"{printer}", string(owner.printer), "{job}", owner.job,
 							"{alert}", string(owner.alert), "{rule}", f.walkRule(t, owner.org),
-							"{channel}", f.walkChannel(t, owner.org), "{diagnostic}", string(f.walkDiagnostic(t, owner))).Replace(w.path)
-						rep := strings.NewReplacer("{site}", string(me.site), "{new}", "new"+strconv.Itoa(n))
+							"{channel}", f.walkChannel(t, owner.org), "{grant}", f.walkGrant(t, owner.org),
+							"{diagnostic}", string(f.walkDiagnostic(t, owner))).Replace(w.path)
+						rep := strings.NewReplacer("{site}", string(me.site), "{new}", "new"+strconv.Itoa(n), "{provider}", string(f.provider(t, "Fixers").org))
 						var form url.Values
 						if w.form != nil {
 							form = url.Values{}

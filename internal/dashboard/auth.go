@@ -108,6 +108,9 @@ func (h *ui) authorize(rt route) http.Handler {
 			err = errCSRF
 		}
 		if err == nil {
+			r, s, err = h.actUnderGrant(w, r, rt.pattern, s)
+		}
+		if err == nil {
 			err = access.Check(s.p, rt.need, h.authClock.Now())
 		}
 		if err == nil && s.mustChange && !passwordFirst[rt.pattern] {
@@ -128,6 +131,12 @@ func (h *ui) authorize(rt route) http.Handler {
 			return
 		case errors.Is(err, errCSRF):
 			h.writeError(w, r, http.StatusForbidden, "The form has expired. Please reload the page and try again.")
+			return
+		case errors.Is(err, errGrantEnded):
+			h.writeError(w, r, http.StatusForbidden, "Your access to this customer has ended. Choose a customer again on the Customers page.")
+			return
+		case errors.Is(err, access.ErrForbidden) && s.p.Grant != nil:
+			h.writeError(w, r, http.StatusForbidden, "The customer's grant does not cover this page.")
 			return
 		case errors.Is(err, access.ErrForbidden):
 			h.writeError(w, r, http.StatusForbidden, "Only administrators may do this.")
@@ -289,6 +298,7 @@ func (h *authPages) startSession(w http.ResponseWriter, r *http.Request, user fl
 		return
 	}
 	h.setCookie(w, h.loginCookie(), "", -1)
+	h.setCookie(w, h.grantCookie(), "", -1) // a new login acts for no customer yet
 	h.setSessionCookie(w, token)
 	h.log.Info("login", "user", user.ID)
 	http.Redirect(w, r, "/", http.StatusSeeOther)
@@ -306,5 +316,6 @@ func (h *authPages) logout(w http.ResponseWriter, r *http.Request, s session) {
 		return
 	}
 	h.setCookie(w, h.sessionCookie(), "", -1)
+	h.setCookie(w, h.grantCookie(), "", -1)
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }

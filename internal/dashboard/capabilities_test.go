@@ -36,6 +36,7 @@ func TestPagesUseTheirCapabilities(t *testing.T) {
 		{"/benchmark?model=FF-4200", kpis},
 		{"/usage", kpis},
 		{"/updates", Deps{Sessions: db, Printers: db, Sites: db, Releases: rel}},
+		{"/maintenance", Deps{Sessions: db, Printers: db, Sites: db, History: db}},
 		{"/alerts", alerts},
 		{"/alerts/rules", alerts},
 		{"/tokens", Deps{Sessions: db, Tokens: db, Members: db, Sites: db}},

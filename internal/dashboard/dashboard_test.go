@@ -46,6 +46,8 @@ type fixture struct {
 	siteB  fleet.SiteID
 	seq    uint64
 	hashed string
+	// providers are the service providers made by provider, by name.
+	providers map[string]*providerSide
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -103,7 +105,7 @@ func newFixtureStore(t *testing.T, wrap func(*Deps)) *fixture {
 func storeDeps(db *store.DB) Deps {
 	return Deps{Sessions: db, TwoFactor: db, Throttle: db, Passwords: db, Members: db, Sites: db, Tokens: db, Printers: db, PrinterSites: db, Jobs: db, History: db,
 		Alerts: db, AlertRules: db, WorstAlerts: db, Channels: db, NotifyPrefs: db, KPIs: db,
-		Diagnostics: db, Audit: audit.Logger{Log: slog.New(slog.DiscardHandler)}}
+		Grants: db, GrantLookup: db, Orgs: db, Diagnostics: db, Audit: audit.Logger{Log: slog.New(slog.DiscardHandler)}}
 }
 
 // status applies an identity and a status of a printer at the clock's time.

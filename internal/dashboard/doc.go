@@ -26,9 +26,9 @@
 // The dashboard takes the cloud store as capabilities (Deps), and each
 // group of pages holds only the ones it uses:
 //
-//	every route (authorize)           Sessions
+//	every route (authorize)           Sessions, GrantLookup, Orgs (acting for a customer)
 //	login, logout, two-factor         Sessions, TwoFactor, Throttle
-//	My 3D printers, its feed, events  Sessions, Printers, Sites, WorstAlerts (+ the updates banner)
+//	My 3D printers, its feed, events  Sessions, Printers, Sites, WorstAlerts, GrantLookup (+ the updates banner)
 //	printer page                      Printers, Sites, History, Jobs, Alerts
 //	moving a printer to a site        Printers, PrinterSites
 //	jobs, CSV export, job page        Printers, Sites, Jobs
@@ -40,6 +40,15 @@
 //	API tokens                        Tokens, Members, Sites
 //	notifications                     Channels, NotifyPrefs
 //	account                           Members, Sessions, Passwords, Throttle
+//	service access, customers         Grants, GrantLookup, Orgs, Sites, Audit
+//
+// A service provider's user chooses a customer on the Customers page: the
+// grant's ID is kept in a cookie and, on every request but the user's own
+// pages (customers, account, logout: homeRoutes), authorize reads the
+// grant from the store and acts under it (access.UnderGrant), so a revoked
+// or expired grant is refused at the next request on every node, and the
+// choice is then forgotten. Only routes whose requirement names the
+// status scope (grantStatus) open to it.
 //
 // Sessions, TwoFactor, Throttle, Passwords and WorstAlerts are the
 // dashboard's own; the others are declared once by the package owning the

@@ -51,13 +51,17 @@ type Deps struct {
 	KPIs         kpi.Reader               // KPIs, benchmark and usage
 	// Releases lists the cloud's signed updates for the Updates page;
 	// nil: the page says there is no update repository.
-	Releases ReleaseLister
+	Releases    ReleaseLister
+	Grants      access.Grants      // a customer's grants to service providers
+	GrantLookup access.GrantLookup // the grant a provider's user acts under; its customers
+	Orgs        access.Orgs        // names of a grant's organisations
+	Audit       audit.Recorder     // grant changes, diagnostic requests and downloads
+	// Maintenance is the fleet's component life models for the
+	// Maintenance page; nil: forecasts fall back to the rated lives.
+	Maintenance MaintenanceModels
 	// Diagnostics keeps remote diagnostic requests and their results;
 	// nil: the diagnostics pages are 404.
 	Diagnostics diagnostics.Store
-	// Audit records every diagnostic request and download before it is
-	// carried out; required with Diagnostics.
-	Audit audit.Recorder
 }
 
 // Sessions keeps logins: users by name, sessions, and the pending second
@@ -74,11 +78,11 @@ type Sessions interface {
 
 // Passwords replaces passwords: a user's own change, which keeps the user
 // logged in with a new session, and an administrator's reset, which
-// demands a new password at the next login. Both end every other session
-// and pending login of the user.
+// demands a new password at the next login and revokes the user's API
+// tokens. Both end every other session and pending login of the user.
 type Passwords interface {
 	ChangePassword(ctx context.Context, org fleet.OrgID, user fleet.UserID, passwordHash, newSessionHash string, expires time.Time) error
-	ResetPassword(ctx context.Context, org fleet.OrgID, user fleet.UserID, passwordHash string) error
+	ResetPassword(ctx context.Context, org fleet.OrgID, user fleet.UserID, passwordHash string, now time.Time) error
 }
 
 // TwoFactor keeps each user's TOTP secret, the last step used, and the
@@ -212,20 +216,24 @@ type handler struct {
 // through, and the page groups the route table dispatches to.
 type ui struct {
 	*handler
-	sessions Sessions
-	auth     *authPages
-	printers *printerPages
-	detail   *detailPage
-	jobs     *jobPages
-	kpis     *kpiPages
-	updates  *updatesPage
-	alerts   *alertPages
-	sites    *sitePages
-	users    *userPages
-	tokens   *tokenPages
-	notify   *notifyPages
-	account  *accountPage
-	diags    *diagnosticPages
+	sessions    Sessions
+	grantLookup access.GrantLookup // the grant a provider's user acts under
+	orgs        access.Orgs        // the name of the customer acted for
+	grants      *grantPages
+	auth        *authPages
+	printers    *printerPages
+	detail      *detailPage
+	jobs        *jobPages
+	kpis        *kpiPages
+	updates     *updatesPage
+	alerts      *alertPages
+	sites       *sitePages
+	users       *userPages
+	tokens      *tokenPages
+	notify      *notifyPages
+	account     *accountPage
+	maint       *maintenancePage
+	diags       *diagnosticPages
 }
 
 // NewHandler returns the dashboard with all its routes.
@@ -269,17 +277,20 @@ func newHandler(d Deps, hub *Hub, opts Options) *ui {
 		"account.html", "sites.html",
 		"kpis.html", "benchmark.html", "usage.html",
 		"notify_channels.html", "notify_prefs.html",
-		"updates.html", "diagnostics.html"} {
+		"updates.html", "maintenance.html", "grants.html", "customers.html", "diagnostics.html"} {
 		// The templates are embedded: a parse error is a bug that every test catches.
 		h.pages[p] = template.Must(template.New(p).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+p))
 	}
 	updates := &updatesPage{handler: h, releases: d.Releases, printers: d.Printers, sites: d.Sites}
 	return &ui{
-		handler:  h,
-		sessions: d.Sessions,
-		auth:     &authPages{handler: h, sessions: d.Sessions, twoFactor: d.TwoFactor, throttle: d.Throttle},
+		handler:     h,
+		sessions:    d.Sessions,
+		grantLookup: d.GrantLookup,
+		orgs:        d.Orgs,
+		grants:      &grantPages{handler: h, grants: d.Grants, lookup: d.GrantLookup, orgs: d.Orgs, sites: d.Sites, audit: d.Audit},
+		auth:        &authPages{handler: h, sessions: d.Sessions, twoFactor: d.TwoFactor, throttle: d.Throttle},
 		printers: &printerPages{handler: h, hub: hub, sessions: d.Sessions, printers: d.Printers, sites: d.Sites,
-			worst: d.WorstAlerts, updates: updates},
+			worst: d.WorstAlerts, updates: updates, grants: d.GrantLookup},
 		detail: &detailPage{handler: h, printers: d.Printers, sites: d.Sites, moves: d.PrinterSites, history: d.History,
 			jobs: d.Jobs, alerts: d.Alerts},
 		jobs:    &jobPages{handler: h, printers: d.Printers, sites: d.Sites, jobs: d.Jobs},
@@ -291,6 +302,7 @@ func newHandler(d Deps, hub *Hub, opts Options) *ui {
 		tokens:  &tokenPages{handler: h, tokens: d.Tokens, members: d.Members, sites: d.Sites},
 		notify:  &notifyPages{handler: h, channels: d.Channels, prefs: d.NotifyPrefs, allowPrivate: opts.AllowPrivateWebhooks},
 		account: &accountPage{handler: h, members: d.Members, sessions: d.Sessions, passwords: d.Passwords, throttle: d.Throttle},
+		maint:   &maintenancePage{handler: h, printers: d.Printers, history: d.History, sites: d.Sites, models: d.Maintenance},
 		diags:   &diagnosticPages{handler: h, desk: newDesk(d, h.clock), printers: d.Printers},
 	}
 }
@@ -322,6 +334,14 @@ var (
 	// their own: they, and their delivery log, are the organisation's.
 	orgGet  = access.Requirement{Role: fleet.RoleAdmin, OrgWide: true}
 	orgPost = access.Requirement{Role: fleet.RoleAdmin, Write: true, OrgWide: true}
+	// The maintenance forecasts are open to a service provider the
+	// customer granted the maintenance scope.
+	maintenanceGet = access.Requirement{Role: fleet.RoleViewer, Grant: access.GrantMaintenance}
+	// grantStatus is member, and open to a service provider's user acting
+	// under a grant with the status scope: the printers, their status,
+	// alerts and KPIs of the granted sites. Every other route stays closed
+	// to providers.
+	grantStatus = access.Requirement{Role: fleet.RoleViewer, Grant: access.GrantStatus}
 )
 
 // table is the one place where every route and what it requires is
@@ -341,22 +361,23 @@ func (h *ui) table() []route {
 		{"GET /static/", public, plain(files.ServeHTTP)},
 
 		{"POST /logout", memberPost, h.auth.logout},
-		{"GET /{$}", member, h.printers.printersPage},
-		{"GET /api/printers", member, h.printers.apiPrinters},
-		{"GET /api/events", member, h.printers.events},
-		{"GET /printers/{id}", member, h.detail.printerPage},
+		{"GET /{$}", grantStatus, h.printers.printersPage},
+		{"GET /api/printers", grantStatus, h.printers.apiPrinters},
+		{"GET /api/events", grantStatus, h.printers.events},
+		{"GET /printers/{id}", grantStatus, h.detail.printerPage},
 		{"POST /printers/{id}/site", adminPost, h.detail.movePrinter},
 		{"GET /printers/{id}/jobs/{job}", member, h.jobs.jobPage},
 		{"GET /printers/{id}/diagnostics", diagRead, h.diags.diagnosticsPage},
 		{"POST /printers/{id}/diagnostics", diagAsk, h.diags.requestDiagnostic},
 		{"GET /diagnostics/{id}/result", diagRead, h.diags.diagnosticResult},
 		{"GET /jobs", member, h.jobs.jobsPage},
-		{"GET /kpis", member, h.kpis.kpisPage},
+		{"GET /kpis", grantStatus, h.kpis.kpisPage},
 		{"GET /benchmark", member, h.kpis.benchmarkPage},
 		{"GET /usage", member, h.kpis.usagePage},
 		{"GET /jobs.csv", member, h.jobs.jobsCSV},
 		{"GET /updates", member, h.updates.updatesPage},
-		{"GET /alerts", member, h.alerts.alertsPage},
+		{"GET /maintenance", maintenanceGet, h.maint.maintenancePage},
+		{"GET /alerts", grantStatus, h.alerts.alertsPage},
 		{"POST /alerts/{id}/ack", operatorPost, h.alerts.ackAlert},
 		{"POST /alerts/{id}/assign", operatorPost, h.alerts.assignAlert},
 		{"GET /alerts/rules", member, h.alerts.alertRulesPage},
@@ -389,6 +410,12 @@ func (h *ui) table() []route {
 		{"POST /admin/users/{id}/access", adminPost, h.users.setUserAccess},
 		{"POST /admin/users/{id}/remove", adminPost, h.users.removeUser},
 		{"POST /admin/users/{id}/password", adminPost, h.users.resetPassword},
+		{"GET /admin/grants", adminGet, h.grants.grantsPage},
+		{"POST /admin/grants", adminPost, h.grants.createGrant},
+		{"POST /admin/grants/{id}/revoke", adminPost, h.grants.revokeGrant},
+		{"GET /customers", member, h.grants.customersPage},
+		{"POST /customers/{id}/open", memberPost, h.grants.openCustomer},
+		{"POST /customers/leave", memberPost, h.grants.leaveCustomer},
 
 		{"/", member, func(w http.ResponseWriter, r *http.Request, _ session) {
 			h.writeError(w, r, http.StatusNotFound, "Page not found.")
@@ -488,6 +515,9 @@ type page struct {
 	Path string
 	// Demo labels the demo's pages with its clock; nil elsewhere.
 	Demo *demoLabel
+	// Acting names the customer a service provider's user acts for under
+	// a grant; render sets it from the request. Empty otherwise.
+	Acting string
 }
 
 // Current reports whether the page is the navigation target path, or
@@ -526,7 +556,11 @@ func (p page) zone() *time.Location {
 	return p.Zone
 }
 
-func (p page) IsAdmin() bool { return p.User != nil && p.User.Role == fleet.RoleAdmin }
+// IsAdmin reports whether the reader administers the organisation shown:
+// never while acting for a customer.
+func (p page) IsAdmin() bool {
+	return p.User != nil && p.User.Role == fleet.RoleAdmin && p.Acting == ""
+}
 
 // UserID is the logged-in user's ID, for templates.
 func (p page) UserID() fleet.UserID {
@@ -542,6 +576,7 @@ func (h *handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 	p.Lang, p.Zone = h.locale(r)
 	p.Path = r.URL.Path
 	p.Demo = h.demo.label(h.clock.Now(), p.Zone)
+	p.Acting = actingFor(r)
 	var b strings.Builder
 	if err := h.pages[name].ExecuteTemplate(&b, "layout", p); err != nil {
 		h.log.Error("render page", "page", name, "err", err)

@@ -14,6 +14,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/access"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/fleetquery"
+	"github.com/fusionfleet/fusionfleet/internal/grant"
 	"github.com/fusionfleet/fusionfleet/internal/i18n"
 )
 
@@ -28,6 +29,7 @@ type printerPages struct {
 	sites    access.Sites
 	worst    WorstAlerts
 	updates  *updatesPage
+	grants   access.GrantLookup // an open stream under a grant re-reads it
 }
 
 // defaultOfflineAfter is how long a gateway may stay silent about a
@@ -327,6 +329,12 @@ func (h *printerPages) events(w http.ResponseWriter, r *http.Request, s session)
 				h.log.Warn("event stream: session check", "err", err)
 			}
 			return false
+		}
+		// A stream under a grant ends with the grant, like every request.
+		if g := s.p.Grant; g != nil {
+			if _, err := grant.Act(ctx, h.grants, access.ForUser(m), g.ID, h.authClock.Now()); err != nil {
+				return false
+			}
 		}
 		// Words follow the reader's preferences as they are now.
 		cs, err := h.cards(withPrefs(r, m.Prefs), s.p)

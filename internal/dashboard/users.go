@@ -290,7 +290,8 @@ func (h *userPages) removeUser(w http.ResponseWriter, r *http.Request, s session
 }
 
 // resetPassword gives a user a new generated password, shown once to the
-// admin, ends all of the user's sessions and pending logins, and demands
+// admin, ends all of the user's sessions and pending logins, revokes the
+// user's API tokens, and demands
 // that the user choose a password of their own at the next login. The
 // admin never picks the password: nobody is tempted to reuse one, and the
 // one the admin saw stops working at the user's first login. Only a
@@ -317,7 +318,7 @@ func (h *userPages) resetPassword(w http.ResponseWriter, r *http.Request, s sess
 		if err != nil {
 			return "", err
 		}
-		return password, h.passwords.ResetPassword(r.Context(), s.p.Org, m.ID, hash)
+		return password, h.passwords.ResetPassword(r.Context(), s.p.Org, m.ID, hash, h.clock.Now())
 	}()
 	if err != nil {
 		h.formFailed(w, r, s, err, again)

@@ -24,15 +24,23 @@ var ErrPoison = errors.New("poison message")
 // DecodeEnvelope parses and checks one envelope: known fields only, every
 // record valid, sequence numbers strictly increasing. Its errors wrap
 // ErrPoison.
+//
+// An envelope as the cloud publishes it (json.Marshal's form, records of
+// the kinds sent most) takes decodeEnvelopeFast, which gives what
+// encoding/json would at a fraction of its cost; anything else is decoded
+// by encoding/json.
 func DecodeEnvelope(data []byte) (Envelope, error) {
-	var env Envelope
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&env); err != nil {
-		return env, fmt.Errorf("decode envelope: %w: %w", ErrPoison, err)
-	}
-	if dec.More() {
-		return env, fmt.Errorf("decode envelope: %w: trailing data", ErrPoison)
+	env, ok := decodeEnvelopeFast(data)
+	if !ok {
+		env = Envelope{}
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&env); err != nil {
+			return env, fmt.Errorf("decode envelope: %w: %w", ErrPoison, err)
+		}
+		if dec.More() {
+			return env, fmt.Errorf("decode envelope: %w: trailing data", ErrPoison)
+		}
 	}
 	if env.OrgID == "" || env.SiteID == "" || env.GatewayID == "" {
 		return env, fmt.Errorf("decode envelope: %w: missing organisation, site or gateway", ErrPoison)

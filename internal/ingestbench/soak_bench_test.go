@@ -38,6 +38,9 @@ var (
 // Center's uploader does with a steady trickle of records.
 const soakInterval = 10 * time.Second
 
+// soakLogEvery is how often the soak logs its backlog, lags and CPU.
+const soakLogEvery = 30 * time.Second
+
 // soakSites is how many sites the gateways are spread over (several
 // gateways, one per hall, may serve a site).
 const soakSites = 100
@@ -84,15 +87,16 @@ func (p placesOf) PrinterPlaces(ctx context.Context, org fleet.OrgID, devices []
 // (ten to a gateway, the production mix of mixSite) for -soak.duration
 // into one node's ingest, wired as the cloud node wires it: the uplink
 // handler over TLS with the store's printer checks, the embedded
-// JetStream, the SQL writer (ConsumeBatches; with -soak.one Consume, one
-// message at a time, as before) and the alert evaluator (Consume), on
+// JetStream, the SQL writer and the alert evaluator (both ConsumeBatches;
+// with -soak.one Consume, one message at a time, as before), on
 // SQLite or, with -soak.engine postgres, PostgreSQL. Every
 // gateway uploads its last ten seconds of records every ten seconds,
 // spread evenly; the gateways' encoding, compression, signing and TLS run
 // on the same cores. It reports the offered and committed records/s, the
 // backlog (records uploaded and not yet committed) at a third of the run,
 // at its end and at most, the alert evaluator's and the writer's
-// consumer lag (messages) at the end, the uploads' p99, the share that
+// consumer lag (messages) at the end, the uploads' p99, the p99 from an
+// upload's start to its records' commit (commit_p99_ms), the share that
 // left late and the share the cloud refused (busy: a Command Center sends
 // them again later), the CPU the process used (cores), and the load
 // average. A
@@ -187,17 +191,29 @@ func soak(b *testing.B) {
 	ev := alert.NewEvaluator(db, quietNotifier{}, alert.Options{})
 	cctx, cancel := context.WithCancel(ctx)
 	var consumers sync.WaitGroup
+	appliers := db.Appliers() // as the node runs them
+	if *soakOne {
+		appliers = 1
+	}
+	for range appliers {
+		consumers.Go(func() {
+			consume := wirings[1].consume
+			if *soakOne {
+				consume = wirings[0].consume
+			}
+			if err := consume(cctx, st, w); err != nil {
+				b.Error(err)
+			}
+		})
+	}
 	consumers.Go(func() {
-		consume := wirings[1].consume
+		var err error
 		if *soakOne {
-			consume = wirings[0].consume
+			err = st.Consume(cctx, "alerts", ev.Handle)
+		} else {
+			err = st.ConsumeBatches(cctx, "alerts", stream.Batch{Messages: 64, Bytes: 1 << 20}, ev.HandleBatch) // as internal/cloud's newAlerts
 		}
-		if err := consume(cctx, st, w); err != nil {
-			b.Error(err)
-		}
-	})
-	consumers.Go(func() {
-		if err := st.Consume(cctx, "alerts", ev.Handle); err != nil {
+		if err != nil {
 			b.Error(err)
 		}
 	})
@@ -223,6 +239,7 @@ func soak(b *testing.B) {
 				}
 				g.seq += uint64(len(recs))
 				began := time.Now()
+				committed.markSent(g.cred.GatewayID, recs[0].Seq)
 				if _, err := c.Upload(ctx, g.cred, uplink.Batch{Records: recs}); err != nil {
 					// Refused (the cloud busy: 429) or failed: a Command
 					// Center would send them again later; here they count.
@@ -243,6 +260,7 @@ func soak(b *testing.B) {
 	var third, maxBacklog int64
 	sampled := false
 	nextSample := start.Add(*soakDuration / 3)
+	nextLog := start.Add(soakLogEvery)
 	for i := 0; ; i = (i + 1) % len(gws) {
 		g := gws[i]
 		if !g.due.Before(end) {
@@ -256,6 +274,12 @@ func soak(b *testing.B) {
 		}
 		if !sampled && time.Now().After(nextSample) {
 			third, sampled = sent.Load()-committed.records.Load(), true
+		}
+		if time.Now().After(nextLog) {
+			b.Logf("after %3.0f s: backlog %d records, writer lag %.0f messages, alerts lag %.0f messages, %.2f cores",
+				time.Since(began).Seconds(), sent.Load()-committed.records.Load(), lags.get("sql-writer"), lags.get("alerts"),
+				(cpuTime()-cpu0).Seconds()/time.Since(began).Seconds())
+			nextLog = nextLog.Add(soakLogEvery)
 		}
 	}
 	close(due)
@@ -277,6 +301,7 @@ func soak(b *testing.B) {
 	b.ReportMetric(writerLag, "writer_lag_msgs")
 	b.ReportMetric(alertLag, "alerts_lag_msgs")
 	b.ReportMetric(percentile(lat, 0.99), "upload_p99_ms")
+	b.ReportMetric(percentile(committed.takeLatencies(), 0.99), "commit_p99_ms")
 	b.ReportMetric(100*float64(late.Load())/math.Max(1, float64(len(lat))), "late_%")
 	b.ReportMetric(100*float64(refused.Load())/math.Max(1, float64(len(lat)+int(refused.Load()))), "refused_%")
 	b.ReportMetric(cpu.Seconds()/wall.Seconds(), "cores")

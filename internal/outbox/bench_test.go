@@ -39,7 +39,7 @@ func BenchmarkOutboxAppend(b *testing.B) {
 						if mode == "group-commit" {
 							err = ob.Append(b.Context(), rec)
 						} else {
-							err = sqlitedb.Tx(b.Context(), db, func(tx *sql.Tx) error { return AppendTx(b.Context(), tx, []fleet.Record{rec}) })
+							err = sqlitedb.Tx(b.Context(), db, func(tx *sql.Tx) error { return ob.AppendTx(b.Context(), tx, []fleet.Record{rec}, false) })
 						}
 						if err != nil {
 							b.Error(err)

@@ -36,6 +36,9 @@ import (
 //     commit): one caller leads a transaction for everyone queued, the others
 //     wait for its fsync, so a site's printers do not pay one fsync each.
 //   - Lanes. Every record has a Lane: alerts and status go ahead of bulk.
+//     A status record appended as a state change (AppendTx) is marked so,
+//     and Priority reports the oldest such mark: the uploader sends a
+//     printer's change of state sooner than its routine status.
 //   - Disk budget. The outbox holds at most its budget (DefaultBudget
 //     unless SetBudget says otherwise) of record bytes. When an append
 //     would exceed it, the oldest bulk records are dropped first, then the
@@ -122,6 +125,8 @@ type Outbox struct {
 	// read-only connections (sitedb.OpenReader), so that reading the
 	// queue never waits behind the writers.
 	db, read *sql.DB
+	// stmts are the statements of an append, prepared once (Prepare).
+	stmts *sqlitedb.Stmts
 
 	mu      sync.Mutex
 	queue   []*appendReq
@@ -136,8 +141,33 @@ func New(db, read *sql.DB) *Outbox {
 	if read == nil {
 		read = db
 	}
-	return &Outbox{db: db, read: read}
+	return &Outbox{db: db, read: read, stmts: sqlitedb.NewStmts(db)}
 }
+
+// The statements of every append.
+const (
+	nextSeqSQL = `UPDATE meta SET value = CAST(value AS INTEGER) + ? WHERE key = 'next_seq'
+		RETURNING CAST(value AS INTEGER)`
+	insertSQL = `INSERT INTO outbox (seq, record, created, kind, printer_id, lane, observed, size, state_change)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	budgetSQL = `SELECT value FROM meta WHERE key = 'outbox_budget'`
+	usageSQL  = `SELECT bytes FROM outbox_usage WHERE id = 1`
+)
+
+// Prepare prepares the statements of an append once, so that appends
+// within callers' transactions (AppendTx) reuse them. Append prepares them
+// by itself; a caller of AppendTx calls Prepare first, outside any
+// transaction of the database (see sqlitedb.Stmts). Without it AppendTx
+// works, only slower.
+func (o *Outbox) Prepare(ctx context.Context) error {
+	if err := o.stmts.Prepare(ctx, nextSeqSQL, insertSQL, budgetSQL, usageSQL); err != nil {
+		return fmt.Errorf("outbox: %w", err)
+	}
+	return nil
+}
+
+// Close closes the prepared statements (not the database).
+func (o *Outbox) Close() error { return o.stmts.Close() }
 
 // appendReq is one caller's records waiting for a group commit.
 type appendReq struct {
@@ -222,12 +252,14 @@ func (o *Outbox) commitGroup(ctx context.Context, group []*appendReq) {
 	// One caller's cancellation must not fail the others' records.
 	ctx = context.WithoutCancel(ctx)
 	errs := make([]error, len(group))
+	// Unprepared, appends still work: the error shows in the transaction.
+	_ = o.Prepare(ctx)
 	err := sqlitedb.Tx(ctx, o.db, func(tx *sql.Tx) error {
 		for i, req := range group {
 			if _, err := tx.ExecContext(ctx, `SAVEPOINT append_req`); err != nil {
 				return err
 			}
-			if err := AppendTx(ctx, tx, req.recs); err != nil {
+			if err := o.AppendTx(ctx, tx, req.recs, false); err != nil {
 				errs[i] = storageErr(err)
 				if _, err := tx.ExecContext(ctx, `ROLLBACK TO append_req`); err != nil {
 					return err
@@ -314,34 +346,34 @@ func latest(a, b time.Time) time.Time {
 // records are committed with whatever else tx writes, or not at all. The
 // first statement is a write, so the transaction holds the write lock
 // before it reads next_seq. A caller reports the outcome of its commit to
-// Stored, so that the health shows a full disk.
-func AppendTx(ctx context.Context, tx *sql.Tx, recs []fleet.Record) error {
+// Stored, so that the health shows a full disk. stateChange says that the
+// status records among recs carry a change of their printer's state (a
+// state or job other than the printer's previous status record's), which
+// the caller, knowing that previous record, decides.
+func (o *Outbox) AppendTx(ctx context.Context, tx *sql.Tx, recs []fleet.Record, stateChange bool) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	first, added, at, err := insertTx(ctx, tx, recs)
+	first, added, at, err := o.insertTx(ctx, tx, recs, stateChange)
 	if err != nil {
 		return err
 	}
-	return enforceBudget(ctx, tx, first, added, at)
+	return o.enforceBudget(ctx, tx, first, added, at)
 }
 
 // insertTx numbers and inserts recs. It returns the first sequence number,
 // the bytes added and the latest record time.
-func insertTx(ctx context.Context, tx *sql.Tx, recs []fleet.Record) (first uint64, added int64, at time.Time, err error) {
+func (o *Outbox) insertTx(ctx context.Context, tx *sql.Tx, recs []fleet.Record, stateChange bool) (first uint64, added int64, at time.Time, err error) {
 	var end int64 // next_seq after this append
-	if err := tx.QueryRowContext(ctx, `UPDATE meta SET value = CAST(value AS INTEGER) + ? WHERE key = 'next_seq'
-		RETURNING CAST(value AS INTEGER)`, len(recs)).Scan(&end); err != nil {
+	if err := o.stmts.QueryRow(ctx, tx, nextSeqSQL, []any{len(recs)}, &end); err != nil {
 		return 0, 0, at, fmt.Errorf("next sequence number: %w", err)
 	}
 	seq := uint64(end) - uint64(len(recs))
 	first = seq
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO outbox (seq, record, created, kind, printer_id, lane, observed, size)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+	stmt, err := o.stmts.Tx(ctx, tx, insertSQL)
 	if err != nil {
 		return 0, 0, at, err
 	}
-	defer stmt.Close()
 	for _, r := range recs {
 		r.Seq = seq
 		if err := r.Validate(); err != nil {
@@ -353,7 +385,7 @@ func insertTx(ctx context.Context, tx *sql.Tx, recs []fleet.Record) (first uint6
 		}
 		size := int64(len(b) + rowOverhead)
 		if _, err := stmt.ExecContext(ctx, int64(seq), string(b), sqlitedb.FormatTime(r.Time), string(r.Kind), string(r.PrinterID),
-			int(LaneOf(r)), r.Time.UnixMilli(), size); err != nil {
+			int(LaneOf(r)), r.Time.UnixMilli(), size, stateChange && r.Kind == fleet.KindStatus); err != nil {
 			return 0, 0, at, fmt.Errorf("record %d: %w", seq, err)
 		}
 		added += size
@@ -368,9 +400,14 @@ func budget(ctx context.Context, q interface {
 	QueryRowContext(context.Context, string, ...any) *sql.Row
 }) (int64, error) {
 	var v sql.NullString
-	if err := q.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'outbox_budget'`).Scan(&v); err != nil && !errors.Is(err, sql.ErrNoRows) {
+	if err := q.QueryRowContext(ctx, budgetSQL).Scan(&v); err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return 0, fmt.Errorf("outbox budget: %w", err)
 	}
+	return parseBudget(v)
+}
+
+// parseBudget reads the stored budget, DefaultBudget when none is stored.
+func parseBudget(v sql.NullString) (int64, error) {
 	if !v.Valid {
 		return DefaultBudget, nil
 	}
@@ -419,13 +456,17 @@ func (d *dropStats) add(seq uint64, size int64, kind fleet.Kind) {
 // enforceBudget drops the oldest records, bulk before status before alerts,
 // until the outbox is back to 90 % of its budget, when it exceeds it. The
 // records from seq first on were just appended and are kept.
-func enforceBudget(ctx context.Context, tx *sql.Tx, first uint64, added int64, at time.Time) error {
-	budget, err := budget(ctx, tx)
+func (o *Outbox) enforceBudget(ctx context.Context, tx *sql.Tx, first uint64, added int64, at time.Time) error {
+	var v sql.NullString
+	if err := o.stmts.QueryRow(ctx, tx, budgetSQL, nil, &v); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("outbox budget: %w", err)
+	}
+	budget, err := parseBudget(v)
 	if err != nil {
 		return err
 	}
 	var used int64
-	if err := tx.QueryRowContext(ctx, `SELECT bytes FROM outbox_usage WHERE id = 1`).Scan(&used); err != nil {
+	if err := o.stmts.QueryRow(ctx, tx, usageSQL, nil, &used); err != nil {
 		return fmt.Errorf("outbox usage: %w", err)
 	}
 	if used <= budget {
@@ -484,7 +525,7 @@ func enforceBudget(ctx context.Context, tx *sql.Tx, first uint64, added int64, a
 		}})
 	}
 	if len(gaps) > 0 {
-		if _, _, _, err := insertTx(ctx, tx, gaps); err != nil {
+		if _, _, _, err := o.insertTx(ctx, tx, gaps, false); err != nil {
 			return fmt.Errorf("record the drop: %w", err)
 		}
 	}

@@ -63,19 +63,36 @@ func (o *Outbox) queryRecords(ctx context.Context, what, query string, args ...a
 	return recs, nil
 }
 
-// Priority describes the priority records observed since fresh: how
-// many, the oldest's time and whether one is an alert.
-func (o *Outbox) Priority(ctx context.Context, fresh time.Time) (n int, oldest time.Time, alert bool, err error) {
-	var minObs, anyAlert sql.NullInt64
-	err = o.read.QueryRowContext(ctx, `SELECT COUNT(*), MIN(observed), MIN(lane) FROM outbox
-		WHERE lane IN (0, 1) AND observed >= ? AND quarantine = 0`, fresh.UnixMilli()).Scan(&n, &minObs, &anyAlert)
+// Waiting describes the priority records waiting for an upload.
+type Waiting struct {
+	N      int       // how many
+	Oldest time.Time // the oldest's time; zero when N is 0
+	Alert  bool      // one is an alert
+	// OldestChange is the time of the oldest status record appended as a
+	// state change (AppendTx); zero: none is waiting.
+	OldestChange time.Time
+}
+
+// Priority describes the priority records observed since fresh.
+func (o *Outbox) Priority(ctx context.Context, fresh time.Time) (Waiting, error) {
+	var (
+		n                          int
+		minObs, minLane, minChange sql.NullInt64
+	)
+	err := o.read.QueryRowContext(ctx, `SELECT COUNT(*), MIN(observed), MIN(lane),
+		MIN(CASE WHEN state_change = 1 THEN observed END) FROM outbox
+		WHERE lane IN (0, 1) AND observed >= ? AND quarantine = 0`, fresh.UnixMilli()).Scan(&n, &minObs, &minLane, &minChange)
 	if err != nil {
-		return 0, time.Time{}, false, fmt.Errorf("pending priority records: %w", err)
+		return Waiting{}, fmt.Errorf("pending priority records: %w", err)
 	}
 	if n == 0 {
-		return 0, time.Time{}, false, nil
+		return Waiting{}, nil
 	}
-	return n, time.UnixMilli(minObs.Int64), anyAlert.Int64 == int64(LaneAlert), nil
+	w := Waiting{N: n, Oldest: time.UnixMilli(minObs.Int64), Alert: minLane.Int64 == int64(LaneAlert)}
+	if minChange.Valid {
+		w.OldestChange = time.UnixMilli(minChange.Int64)
+	}
+	return w, nil
 }
 
 // HasBulk reports whether a bulk upload has anything to carry.

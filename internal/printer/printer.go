@@ -42,6 +42,10 @@ type Options struct {
 	// JobCapacity is how many job feed entries the printer keeps (about
 	// five per job). Zero means 160.
 	JobCapacity int
+	// TruthComponents and TruthJobs are how many replaced components and
+	// finished jobs Truth keeps. Zero means 64 and 32; a scoring run that
+	// compares forecasts with every failure sets them above what it prints.
+	TruthComponents, TruthJobs int
 }
 
 // Feed capacities when the options leave them zero.
@@ -50,8 +54,8 @@ const (
 	defaultLayerCapacity = 20_000
 	defaultLogCapacity   = 512
 	defaultJobCapacity   = 160
-	truthJobs            = 32 // finished jobs whose ground truth is kept
-	truthComponents      = 64 // replaced components whose ground truth is kept
+	defaultTruthJobs     = 32 // finished jobs whose ground truth is kept
+	defaultTruthComps    = 64 // replaced components whose ground truth is kept
 	jobIDSlots           = 1024
 )
 
@@ -116,6 +120,8 @@ type Printer struct {
 	name     string
 	instance string
 	started  time.Time
+
+	truthJobs, truthComps int // how many finished jobs and replaced components Truth keeps
 
 	mu          sync.Mutex
 	firmware    string
@@ -199,6 +205,9 @@ func New(opts Options) *Printer {
 		events:   newRing[rec](opts.EventCapacity),
 		layers:   newRing[layerRec](opts.LayerCapacity),
 		jobs:     newRing[jobEntry](opts.JobCapacity),
+
+		truthJobs:  orDefault(opts.TruthJobs, defaultTruthJobs),
+		truthComps: orDefault(opts.TruthComponents, defaultTruthComps),
 	}
 	p.evt = eventTemplates(&p.tab)
 	for _, t := range p.lgt {

@@ -490,3 +490,32 @@ func TestConcurrentReaders(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestTruthKeepsWhatItIsAsked checks that Truth keeps as many replaced
+// components and finished jobs as the options ask, the newest ones.
+func TestTruthKeepsWhatItIsAsked(t *testing.T) {
+	small, clkS := newTestPrinter(t, 7, Options{TruthComponents: 3, TruthJobs: 2})
+	big, clkB := newTestPrinter(t, 7, Options{TruthComponents: 1 << 20, TruthJobs: 1 << 20})
+	clkS.Advance(120 * 24 * time.Hour)
+	clkB.Advance(120 * 24 * time.Hour)
+	removed := func(tr Truth) []ComponentTruth {
+		var out []ComponentTruth
+		for _, c := range tr.Components {
+			if !c.Installed {
+				out = append(out, c)
+			}
+		}
+		return out
+	}
+	ts, tb := small.Truth(), big.Truth()
+	rs, rb := removed(ts), removed(tb)
+	if len(rb) <= 3 || len(tb.Jobs) <= 2 {
+		t.Fatalf("big truth keeps %d replaced components and %d jobs after 120 days; want more than 3 and 2", len(rb), len(tb.Jobs))
+	}
+	if diff := cmp.Diff(rb[len(rb)-3:], rs); diff != "" {
+		t.Errorf("small truth's components are not the newest of the big one (-big +small):\n%s", diff)
+	}
+	if diff := cmp.Diff(tb.Jobs[len(tb.Jobs)-2:], ts.Jobs); diff != "" {
+		t.Errorf("small truth's jobs are not the newest of the big one (-big +small):\n%s", diff)
+	}
+}

@@ -262,7 +262,7 @@ func (p *Printer) unpacked() {
 
 func (p *Printer) addRecent(j *job) {
 	p.recent = append(p.recent, j)
-	if len(p.recent) > truthJobs {
+	if len(p.recent) > p.truthJobs {
 		p.recent[0] = nil
 		p.recent = p.recent[1:]
 	}

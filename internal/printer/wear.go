@@ -327,7 +327,7 @@ func (p *Printer) symptom(c *comp, what int) {
 func (p *Printer) replace(c *comp) {
 	c.removed = p.now
 	p.history = append(p.history, c)
-	if len(p.history) > truthComponents {
+	if len(p.history) > p.truthComps {
 		p.history = p.history[1:]
 	}
 	n := p.newComp(c.kind, c.slot)

@@ -33,6 +33,7 @@ func TestOperationsUseTheirCapabilities(t *testing.T) {
 		{printer + "/consumables", history},
 		{printer + "/counters", history},
 		{printer + "/events", history},
+		{printer + "/maintenance", history},
 		{printer + "/jobs/" + walkJob, jobs},
 		{printer + "/jobs/" + walkJob + "/layers", jobs},
 		{"/api/v1/jobs", jobs},

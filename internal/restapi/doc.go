@@ -25,10 +25,16 @@
 //	notifications                  Channels, NotifyPrefs
 //	KPIs, benchmark, usage         Printers, Sites, KPIs
 //	updates                        Releases, Printers
+//	grants                         Grants, GrantLookup, Orgs, Audit
 //
 // TokenLookup and Passwords are the API's own; the others are declared once by the
 // package owning the concept (access, fleetquery, alert, notify, kpi)
 // because the dashboard uses them too.
+//
+// A service provider's token acts on a customer's data under a grant the
+// request names in the FusionFleet-Grant header (GrantHeader): the
+// principal resolves it afresh on every request (grant.Act), and only the
+// routes whose requirement names the status scope (grantRead) open to it.
 //
 // A token can neither create tokens nor change its owner's password (nor
 // reset it): both are for a logged-in user in the dashboard.

@@ -19,6 +19,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/diagnostics"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/fleetquery"
+	"github.com/fusionfleet/fusionfleet/internal/grant"
 	"github.com/fusionfleet/fusionfleet/internal/httpserver"
 	"github.com/fusionfleet/fusionfleet/internal/identity"
 	"github.com/fusionfleet/fusionfleet/internal/kpi"
@@ -45,13 +46,17 @@ type Deps struct {
 	KPIs         kpi.Reader               // KPIs, benchmark and usage
 	// Releases lists the cloud's signed updates (GET /api/v1/updates);
 	// nil: the cloud has no update repository.
-	Releases Releases
-	// Diagnostics keeps remote diagnostic requests and their results; nil:
-	// the diagnostics routes answer 404.
+	Releases    Releases
+	Grants      access.Grants      // a customer's grants to service providers
+	GrantLookup access.GrantLookup // the grant a request names; a provider's grants
+	Orgs        access.Orgs        // the names of a grant's organisations
+	Audit       audit.Recorder     // grant changes, diagnostic requests, cancellations and downloads
+	// Maintenance is the fleet's component life models; nil: forecasts
+	// fall back to the rated lives.
+	Maintenance MaintenanceModels
+	// Diagnostics keeps remote diagnostic requests and their results;
+	// nil: the diagnostics routes answer 404.
 	Diagnostics diagnostics.Store
-	// Audit records every diagnostic request, cancellation and download
-	// before it is carried out; required with Diagnostics.
-	Audit audit.Recorder
 }
 
 // TokenLookup finds the stored API token whose secret hashes to
@@ -61,10 +66,10 @@ type TokenLookup interface {
 }
 
 // PasswordReset gives a user of org a password an administrator issued,
-// to be replaced at the next login, and ends the user's sessions and
-// pending logins.
+// to be replaced at the next login, ends the user's sessions and pending
+// logins, and revokes the user's API tokens at now.
 type PasswordReset interface {
-	ResetPassword(ctx context.Context, org fleet.OrgID, user fleet.UserID, passwordHash string) error
+	ResetPassword(ctx context.Context, org fleet.OrgID, user fleet.UserID, passwordHash string, now time.Time) error
 }
 
 // Options tunes the API. The zero value works: real clock, no logs.
@@ -99,6 +104,7 @@ type api struct {
 	*handler
 	lookup   TokenLookup
 	members  access.Members
+	acting   access.GrantLookup // the grant a request names
 	account  *accountAPI
 	sites    *siteAPI
 	printers *printerAPI
@@ -109,6 +115,8 @@ type api struct {
 	notify   *notifyAPI
 	kpis     *kpiAPI
 	updates  *updatesAPI
+	maint    *maintenanceAPI
+	grants   *grantAPI
 	diags    *diagnosticAPI
 }
 
@@ -186,6 +194,7 @@ func newHandler(d Deps, opts Options) *api {
 		handler:  h,
 		lookup:   d.TokenLookup,
 		members:  d.Members,
+		acting:   d.GrantLookup,
 		account:  &accountAPI{handler: h, members: d.Members},
 		sites:    &siteAPI{handler: h, sites: d.Sites},
 		printers: &printerAPI{handler: h, printers: d.Printers, history: d.History, sites: d.PrinterSites},
@@ -196,6 +205,8 @@ func newHandler(d Deps, opts Options) *api {
 		notify:   &notifyAPI{handler: h, channels: d.Channels, prefs: d.NotifyPrefs, allowPrivate: opts.AllowPrivateWebhooks},
 		kpis:     &kpiAPI{handler: h, printers: d.Printers, sites: d.Sites, kpis: d.KPIs},
 		updates:  &updatesAPI{handler: h, releases: d.Releases, printers: d.Printers},
+		maint:    &maintenanceAPI{handler: h, printers: d.Printers, history: d.History, models: d.Maintenance},
+		grants:   &grantAPI{handler: h, grants: d.Grants, lookup: d.GrantLookup, orgs: d.Orgs, audit: d.Audit},
 		diags:    &diagnosticAPI{handler: h, desk: newDesk(d, h.clock)},
 	}
 }
@@ -230,6 +241,13 @@ var (
 	// their own: they, and their delivery log, are the organisation's.
 	orgRead  = access.Requirement{Role: fleet.RoleAdmin, OrgWide: true}
 	orgWrite = access.Requirement{Role: fleet.RoleAdmin, Write: true, OrgWide: true}
+	// Maintenance forecasts are open to a service provider the customer
+	// granted the maintenance scope.
+	maintenanceRead = access.Requirement{Role: fleet.RoleViewer, Grant: access.GrantMaintenance}
+	// grantRead is read, and open to a service provider acting under a
+	// grant with the status scope: the status, alerts and KPIs of the
+	// granted sites' printers. Everything else stays closed to providers.
+	grantRead = access.Requirement{Role: fleet.RoleViewer, Grant: access.GrantStatus}
 )
 
 // routes is the one place where every route and what it requires is
@@ -241,14 +259,15 @@ func (h *api) routes() []route {
 		{"GET", "/api/v1/account", read, h.account.account},
 		{"PUT", "/api/v1/account", write, h.account.setAccount},
 		{"PUT", "/api/v1/account/password", sessionOnly, h.account.changePassword},
-		{"GET", "/api/v1/sites", read, h.sites.listSites},
+		{"GET", "/api/v1/sites", grantRead, h.sites.listSites},
 		{"POST", "/api/v1/sites", adminWrite, h.sites.createSite},
-		{"GET", "/api/v1/printers", read, h.printers.listPrinters},
-		{"GET", "/api/v1/printers/{id}", read, h.printers.printer},
-		{"GET", "/api/v1/printers/{id}/detail", read, h.printers.printerDetail},
-		{"GET", "/api/v1/printers/{id}/consumables", read, h.printers.consumablesHistory},
-		{"GET", "/api/v1/printers/{id}/counters", read, h.printers.countersHistory},
-		{"GET", "/api/v1/printers/{id}/events", read, h.printers.printerEvents},
+		{"GET", "/api/v1/printers", grantRead, h.printers.listPrinters},
+		{"GET", "/api/v1/printers/{id}", grantRead, h.printers.printer},
+		{"GET", "/api/v1/printers/{id}/detail", grantRead, h.printers.printerDetail},
+		{"GET", "/api/v1/printers/{id}/consumables", grantRead, h.printers.consumablesHistory},
+		{"GET", "/api/v1/printers/{id}/counters", grantRead, h.printers.countersHistory},
+		{"GET", "/api/v1/printers/{id}/events", grantRead, h.printers.printerEvents},
+		{"GET", "/api/v1/printers/{id}/maintenance", maintenanceRead, h.maint.printerMaintenance},
 		{"GET", "/api/v1/printers/{id}/jobs/{job}", read, h.jobs.printerJob},
 		{"GET", "/api/v1/printers/{id}/jobs/{job}/layers", read, h.jobs.jobLayers},
 		{"POST", "/api/v1/printers/{id}/site", adminWrite, h.printers.movePrinter},
@@ -263,8 +282,8 @@ func (h *api) routes() []route {
 		{"POST", "/api/v1/tokens", sessionOnly, h.tokens.createToken},
 		{"DELETE", "/api/v1/tokens/{id}", write, h.tokens.revokeToken},
 		{"POST", "/api/v1/enrolment-tokens", adminWrite, h.sites.createEnrolmentToken},
-		{"GET", "/api/v1/alerts", read, h.alerts.listAlerts},
-		{"GET", "/api/v1/alerts/{id}", read, h.alerts.getAlert},
+		{"GET", "/api/v1/alerts", grantRead, h.alerts.listAlerts},
+		{"GET", "/api/v1/alerts/{id}", grantRead, h.alerts.getAlert},
 		{"POST", "/api/v1/alerts/{id}/ack", operatorWrite, h.alerts.ackAlert},
 		{"POST", "/api/v1/alerts/{id}/assign", operatorWrite, h.alerts.assignAlert},
 		{"GET", "/api/v1/alert-rules", read, h.alerts.alertRules},
@@ -278,10 +297,14 @@ func (h *api) routes() []route {
 		{"POST", "/api/v1/alert-rules", adminWrite, h.alerts.createAlertRule},
 		{"DELETE", "/api/v1/alert-rules/{id}", adminWrite, h.alerts.deleteAlertRule},
 		{"PUT", "/api/v1/alert-rules/{key}/muted", adminWrite, h.alerts.muteAlertRule},
-		{"GET", "/api/v1/kpis", read, h.kpis.getKPIs},
+		{"GET", "/api/v1/kpis", grantRead, h.kpis.getKPIs},
 		{"GET", "/api/v1/benchmark", read, h.kpis.benchmark},
 		{"GET", "/api/v1/usage", read, h.kpis.usage},
 		{"GET", "/api/v1/updates", read, h.updates.updates},
+		{"GET", "/api/v1/grants", adminRead, h.grants.listGrants},
+		{"POST", "/api/v1/grants", adminWrite, h.grants.createGrant},
+		{"DELETE", "/api/v1/grants/{id}", adminWrite, h.grants.revokeGrant},
+		{"GET", "/api/v1/received-grants", read, h.grants.receivedGrants},
 		{"GET", "/api/v1/printers/{id}/diagnostics", diagRead, h.diags.listDiagnostics},
 		{"POST", "/api/v1/printers/{id}/diagnostics", diagRequest, h.diags.requestDiagnostic},
 		{"GET", "/api/v1/diagnostics/{id}", diagRead, h.diags.diagnostic},
@@ -338,10 +361,24 @@ func (h *api) authorize(rt route) http.Handler {
 	})
 }
 
-// principal resolves the request's bearer token. No Authorization header
-// is the anonymous principal; anything wrong with one is
-// access.ErrUnauthenticated.
+// principal resolves the request's bearer token and, when the request
+// names one in GrantHeader, the grant under which the token's owner acts
+// (grant.Act: read from the store on every request, so a revoked or
+// expired grant is refused at once). No Authorization header is the
+// anonymous principal; anything wrong with one is
+// access.ErrUnauthenticated, and a grant that does not admit the owner is
+// access.ErrForbidden.
 func (h *api) principal(r *http.Request) (access.Principal, error) {
+	p, err := h.tokenPrincipal(r)
+	id := r.Header.Get(GrantHeader)
+	if err != nil || id == "" || p.Kind == access.KindNone {
+		return p, err
+	}
+	return grant.Act(r.Context(), h.acting, p, id, h.clock.Now())
+}
+
+// tokenPrincipal resolves the request's bearer token.
+func (h *api) tokenPrincipal(r *http.Request) (access.Principal, error) {
 	hdr := r.Header.Get("Authorization")
 	if hdr == "" {
 		return access.Principal{}, nil

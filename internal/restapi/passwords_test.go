@@ -114,4 +114,11 @@ func TestResetPasswordAPI(t *testing.T) {
 	if _, err := f.db.SessionUser(ctx, "viewer-session", t0); !errors.Is(err, fleet.ErrNotFound) {
 		t.Errorf("session after the reset: %v, want ended", err)
 	}
+	// The reset user's tokens are revoked with the password; others' stay.
+	if status, body := f.do(t, "GET", "/api/v1/printers", f.a.tokens["viewer"], ""); status != 401 {
+		t.Errorf("the reset user's token after the reset: %d %.200s, want 401", status, body)
+	}
+	if status, body := f.do(t, "GET", "/api/v1/printers", f.a.tokens["operator"], ""); status != 200 {
+		t.Errorf("another user's token after the reset: %d %.200s, want 200", status, body)
+	}
 }

@@ -304,9 +304,9 @@ func (h *userAPI) deleteUser(w http.ResponseWriter, r *http.Request, p access.Pr
 
 // resetPassword gives a user a generated one-time password, answered
 // once, that the user must replace at the next login in the dashboard; all
-// the user's sessions and pending logins end. As for every change to a
-// user, the caller must be able to manage them (an admin limited to some
-// sites: only users within those). The caller's own password is refused:
+// the user's sessions and pending logins end, and the user's API tokens are
+// revoked. As for every change to a user, the caller must be able to
+// manage them (an admin limited to some sites: only users within those). The caller's own password is refused:
 // changing it takes the current one, in the dashboard; a token that could
 // reset its owner's password would turn a stolen token into the account.
 func (h *userAPI) resetPassword(w http.ResponseWriter, r *http.Request, p access.Principal) error {
@@ -325,7 +325,7 @@ func (h *userAPI) resetPassword(w http.ResponseWriter, r *http.Request, p access
 	if err != nil {
 		return err
 	}
-	if err := h.passwords.ResetPassword(r.Context(), p.Org, m.ID, hash); err != nil {
+	if err := h.passwords.ResetPassword(r.Context(), p.Org, m.ID, hash, h.clock.Now()); err != nil {
 		return err
 	}
 	if m, err = h.members.Member(r.Context(), p.Org, m.ID); err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/access"
+	"github.com/fusionfleet/fusionfleet/internal/audit"
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/fleetquery"
@@ -48,7 +50,9 @@ type fixture struct {
 	srv   *httptest.Server
 	a, b  *side
 	seq   uint64
-	audit *auditLog // what the diagnostics routes recorded
+	// p1 and p2 are service providers (grants_test.go).
+	p1, p2 *provider
+	audit  *auditLog // what the diagnostics routes recorded
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -63,6 +67,7 @@ func newFixture(t *testing.T) *fixture {
 	f.a = f.seed(t, "CanaryAlpha")
 	f.b = f.seed(t, "CanaryBravo")
 	f.a.otherCanaries, f.b.otherCanaries = f.b.canaries, f.a.canaries
+	f.p1, f.p2 = f.seedProvider(t, "Fixers"), f.seedProvider(t, "Menders")
 	f.audit = &auditLog{}
 	deps := storeDeps(db)
 	deps.Audit = f.audit
@@ -75,7 +80,8 @@ func newFixture(t *testing.T) *fixture {
 // storeDeps fills every capability from db.
 func storeDeps(db *store.DB) Deps {
 	return Deps{TokenLookup: db, Members: db, Passwords: db, Sites: db, Tokens: db, Printers: db, PrinterSites: db, Jobs: db, History: db,
-		Alerts: db, AlertRules: db, Channels: db, NotifyPrefs: db, KPIs: db, Diagnostics: db}
+		Alerts: db, AlertRules: db, Channels: db, NotifyPrefs: db, KPIs: db,
+		Grants: db, GrantLookup: db, Orgs: db, Diagnostics: db, Audit: audit.Logger{Log: slog.New(slog.DiscardHandler)}}
 }
 
 // seed creates an organisation with two sites, a printer at each, users of
@@ -287,6 +293,7 @@ func TestRouteWalker(t *testing.T) {
 		"GET /api/v1/printers/{id}/consumables":       with(ok(200), "limited", 404, "ladmin", 404, "loperator", 404),
 		"GET /api/v1/printers/{id}/counters":          with(ok(200), "limited", 404, "ladmin", 404, "loperator", 404),
 		"GET /api/v1/printers/{id}/events":            with(ok(200), "limited", 404, "ladmin", 404, "loperator", 404),
+		"GET /api/v1/printers/{id}/maintenance":       with(ok(200), "limited", 404, "ladmin", 404, "loperator", 404),
 		"GET /api/v1/printers/{id}/jobs/{job}":        with(ok(200), "limited", 404, "ladmin", 404, "loperator", 404),
 		"GET /api/v1/printers/{id}/jobs/{job}/layers": with(ok(200), "limited", 404, "ladmin", 404, "loperator", 404),
 		"GET /api/v1/jobs":                            ok(200),
@@ -316,6 +323,13 @@ func TestRouteWalker(t *testing.T) {
 		"POST /api/v1/alert-rules":            with(adminOnly(201, false), "ladmin", 400),
 		"DELETE /api/v1/alert-rules/{id}":     with(adminOnly(204, false), "ladmin", 404),
 		"PUT /api/v1/alert-rules/{key}/muted": with(adminOnly(204, false), "ladmin", 403),
+		// Grants (grants.go): an admin limited to a site may list those
+		// within its sites, but give none for all sites nor revoke the
+		// walker's grant for all sites. Customers have received none.
+		"GET /api/v1/grants":          adminOnly(200, true),
+		"POST /api/v1/grants":         with(adminOnly(201, false), "ladmin", 403),
+		"DELETE /api/v1/grants/{id}":  with(adminOnly(204, false), "ladmin", 404),
+		"GET /api/v1/received-grants": ok(200),
 	}
 	// The walker moves the printer to the site it is at: its admins may;
 	// one limited to the other site does not see it (TestMovePrinter moves
@@ -354,6 +368,7 @@ func TestRouteWalker(t *testing.T) {
 		"POST /api/v1/alert-rules":            `{"metric":"system_errors","comparison":">","threshold":3,"severity":"warning"}`,
 		"PUT /api/v1/alert-rules/{key}/muted": `{"muted":true}`,
 		"POST /api/v1/printers/{id}/site":     `{"site_id":"%s"}`,
+		"POST /api/v1/grants":                 `{"provider_id":"%s","sites":null,"scopes":["status"],"expires_at":"2026-03-02T12:00:00Z"}`,
 	}
 	bodies["POST /api/v1/notification-channels"] = `{"kind":"webhook","name":"walk","target":"https://hooks.example.com/walk","min_severity":"warning"}`
 	bodies["POST /api/v1/printers/{id}/diagnostics"] = `{"kind":"snapshot"}`
@@ -397,6 +412,8 @@ func TestRouteWalker(t *testing.T) {
 							path = strings.Replace(path, "{id}", f.walkChannel(t, owner.org), 1)
 						case strings.HasPrefix(rt.path, "/api/v1/diagnostics/"):
 							path = strings.Replace(path, "{id}", string(f.walkDiagnostic(t, owner, strings.HasSuffix(rt.path, "/result"))), 1)
+						case strings.HasPrefix(rt.path, "/api/v1/grants/"):
+							path = strings.Replace(path, "{id}", f.walkGrant(t, owner), 1)
 						case strings.HasPrefix(rt.path, "/api/v1/alert-rules/"):
 							path = strings.NewReplacer("{id}", f.walkRule(t, owner.org), "{key}", "offline").Replace(path)
 						}
@@ -408,6 +425,8 @@ func TestRouteWalker(t *testing.T) {
 							body = strings.Replace(body, "%s", string(me.site), 1)
 						case "POST /api/v1/sites":
 							body = strings.Replace(body, "%s", strconv.Itoa(n), 1)
+						case "POST /api/v1/grants":
+							body = strings.Replace(body, "%s", string(f.p1.org), 1)
 						}
 						status, got := f.do(t, rt.method, path, me.tokens[who], body)
 						exp, ok := want[key][who]

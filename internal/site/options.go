@@ -66,7 +66,8 @@ type Options struct {
 	// ClockNote, if set, is said on every page of the local UI about the
 	// clock its times are on (the demo's).
 	ClockNote string
-	// UploadInterval, PriorityDelay (how long a status waits for company)
+	// UploadInterval, PriorityDelay (how long a routine status waits for
+	// company; a change of state waits the uploader's ChangeDelay)
 	// and BulkInterval (how often bulk data goes) pace the uploader;
 	// 0 → its defaults. MaxBackoff is the longest wait between failed
 	// uploads; 0 → 30 s, so that a cloud that is back hears from the site

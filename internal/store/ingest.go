@@ -66,8 +66,10 @@ func (d *DB) ApplyEnvelopes(ctx context.Context, envs []fleet.Envelope) (applied
 	var seen []placeSeen
 	err = d.tx(ctx, func(tx *txn) error {
 		seen = seen[:0]
+		set := setWrites{copyBulk: tx.dialect.kind == postgres}
 		for i, env := range envs {
-			n, rejects, places, err := d.applyEnvelope(ctx, tx, env)
+			set.env = i
+			n, rejects, places, err := d.applyEnvelope(ctx, tx, env, &set)
 			if err != nil {
 				return fmt.Errorf("apply envelope of gateway %s: %w", env.GatewayID, err)
 			}
@@ -77,7 +79,7 @@ func (d *DB) ApplyEnvelopes(ctx context.Context, envs []fleet.Envelope) (applied
 			}
 			seen = append(seen, places)
 		}
-		return nil
+		return set.flush(ctx, tx, applied)
 	})
 	if err != nil {
 		return nil, nil, err
@@ -89,6 +91,19 @@ func (d *DB) ApplyEnvelopes(ctx context.Context, envs []fleet.Envelope) (applied
 	return applied, rejected, nil
 }
 
+// Appliers is how many ApplyEnvelopes calls profit from running at once:
+// one on SQLite, whose transactions write one after the other anyway;
+// two on PostgreSQL, where a transaction waits on round trips and the
+// server's sync to disk, and a second one fills that time. What is kept
+// does not depend on the order of the envelopes, so appliers need not
+// coordinate; on PostgreSQL they lock printers in key order.
+func (d *DB) Appliers() int {
+	if d.dialect.kind == postgres {
+		return 2
+	}
+	return 1
+}
+
 // placeSeen are the places of one envelope's printers, to cache once
 // committed.
 type placeSeen struct {
@@ -96,10 +111,11 @@ type placeSeen struct {
 	places map[fleet.PrinterID]fleet.PrinterPlace
 }
 
-// applyEnvelope writes env's records in tx and returns how many were new,
-// the refusals of records or of the whole envelope, and the places of its
+// applyEnvelope writes env's records in tx, but for the status, counters
+// and events it leaves to set, and returns how many were new, the
+// refusals of records or of the whole envelope, and the places of its
 // printers.
-func (d *DB) applyEnvelope(ctx context.Context, tx *txn, env fleet.Envelope) (applied int, rejects []error, _ placeSeen, _ error) {
+func (d *DB) applyEnvelope(ctx context.Context, tx *txn, env fleet.Envelope, set *setWrites) (applied int, rejects []error, _ placeSeen, _ error) {
 	if env.OrgID == "" || env.SiteID == "" || env.GatewayID == "" {
 		return 0, []error{errors.New("envelope without org, site or gateway")}, placeSeen{}, nil
 	}
@@ -169,6 +185,12 @@ func (d *DB) applyEnvelope(ctx context.Context, tx *txn, env fleet.Envelope) (ap
 	}
 	touched := kpiTouched{}
 	for _, rec := range fresh {
+		if ok, err := set.add(env, rec); err != nil {
+			return 0, nil, placeSeen{}, fmt.Errorf("record %d: %w", rec.Seq, err)
+		} else if ok {
+			applied++
+			continue
+		}
 		if err := touched.touch(ctx, tx, rec); err != nil {
 			return 0, nil, placeSeen{}, fmt.Errorf("record %d: %w", rec.Seq, err)
 		}
@@ -180,7 +202,7 @@ func (d *DB) applyEnvelope(ctx context.Context, tx *txn, env fleet.Envelope) (ap
 		}
 		applied++
 	}
-	n, err := d.applyBulk(ctx, tx, env, bulk)
+	n, err := d.applyBulk(ctx, tx, env, bulk, set)
 	applied += n
 	if err != nil {
 		return 0, nil, placeSeen{}, err
@@ -300,7 +322,8 @@ func markReceived(ctx context.Context, tx *txn, gw fleet.GatewayID, recs []fleet
 }
 
 // applyRecord writes one record that is storable and whose printer the
-// envelope's organisation may write.
+// envelope's organisation may write, of the kinds setWrites does not
+// write.
 func applyRecord(ctx context.Context, tx *txn, env fleet.Envelope, rec fleet.Record) error {
 	if rec.Kind == fleet.KindGap {
 		// A gap needs no printer row: it is about the gateway's reading.
@@ -321,30 +344,6 @@ func applyRecord(ctx context.Context, tx *txn, env fleet.Envelope, rec fleet.Rec
 			firmware = ?, identity = ?, identity_time = ? WHERE id = ? AND identity_time <= ?`,
 			id.Name, id.Model, id.ModelNumber, id.SerialNumber, id.Firmware, string(data), nanos(rec.Time),
 			rec.PrinterID, nanos(rec.Time))
-		return err
-	case fleet.KindStatus:
-		s := rec.Status
-		// The newest status wins (see newerRecord): a status from a wrong
-		// clock's future must not freeze the printer's.
-		_, err := tx.execHot(ctx, `INSERT INTO printer_status
-			(printer_id, state, activity, job_id, progress, etc_seconds, pending_jobs, time, gateway_id, record_seq)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (printer_id) DO UPDATE SET state = excluded.state, activity = excluded.activity,
-				job_id = excluded.job_id, progress = excluded.progress, etc_seconds = excluded.etc_seconds,
-				pending_jobs = excluded.pending_jobs, time = excluded.time,
-				gateway_id = excluded.gateway_id, record_seq = excluded.record_seq
-			WHERE `+newerRecord("printer_status.gateway_id", "printer_status.record_seq", "printer_status.time",
-			"excluded.gateway_id", "excluded.record_seq", "excluded.time"),
-			rec.PrinterID, int(s.State), s.Activity, s.JobID, s.Progress, s.ETCSeconds, s.PendingJobs, nanos(s.Time),
-			env.GatewayID, int64(rec.Seq))
-		return err
-	case fleet.KindEvent:
-		e := rec.Event
-		_, err := tx.execHot(ctx, `INSERT INTO events
-			(gateway_id, record_seq, printer_id, seq, code, severity, description, subsystem, firmware, details, time)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			env.GatewayID, int64(rec.Seq), rec.PrinterID, int64(e.Seq), e.Code, int(e.Severity), e.Description,
-			e.Subsystem, e.Firmware, e.Details, nanos(e.Time))
 		return err
 	case fleet.KindJob:
 		j := rec.Job
@@ -372,8 +371,6 @@ func applyRecord(ctx context.Context, tx *txn, env fleet.Envelope, rec fleet.Rec
 			WHERE excluded.report_time >= parts.report_time`,
 			rec.PrinterID, p.ID, p.JobID, nanos(p.CreatedAt), nanos(rec.Time), string(data))
 		return err
-	case fleet.KindCounters:
-		return snapshot(ctx, tx, "counters", rec.PrinterID, rec.Counters.Time, rec.Counters)
 	case fleet.KindConsumables:
 		return snapshot(ctx, tx, "consumables", rec.PrinterID, rec.Consumables.Time, rec.Consumables)
 	}
@@ -400,8 +397,9 @@ func snapshot(ctx context.Context, tx *txn, kind string, p fleet.PrinterID, at t
 
 // applyBulk appends layers and log lines, idempotent by their own primary
 // key (gateway, record seq), with prepared multi-row inserts. It returns
-// how many rows were new.
-func (d *DB) applyBulk(ctx context.Context, tx *txn, env fleet.Envelope, recs []fleet.Record) (int, error) {
+// how many rows were new. On PostgreSQL it leaves them to set, which
+// COPYs the rows of all envelopes of the transaction at once.
+func (d *DB) applyBulk(ctx context.Context, tx *txn, env fleet.Envelope, recs []fleet.Record, set *setWrites) (int, error) {
 	if len(recs) == 0 {
 		return 0, nil
 	}
@@ -415,6 +413,10 @@ func (d *DB) applyBulk(ctx context.Context, tx *txn, env fleet.Envelope, recs []
 			logs = append(logs, []any{env.GatewayID, int64(rec.Seq), rec.PrinterID, string(g.Log), int64(g.Seq),
 				nanos(g.Time), g.Text})
 		}
+	}
+	if set.copyBulk {
+		set.bulk = append(set.bulk, envBulk{set.env, layers, logs})
+		return 0, nil
 	}
 	nl, err := bulkLoad(ctx, tx, d.insertLayers, layerInsert, layers)
 	if err != nil {

@@ -14,8 +14,9 @@ const pruneChunk = 5000
 
 // Prune deletes data older than r allows as of now (zero fields of r take
 // their defaults) and returns the rows removed per table. The latest
-// snapshots, printers and tenants are never pruned. Counts of failed
-// logins go a day after their last failure, when no lock holds any more.
+// snapshots, printers and tenants are never pruned. What lives on real
+// time (sessions, login challenges, counts of failed logins) is pruned by
+// PruneLogins, which the demo drives with another clock.
 //
 // On PostgreSQL, layers and log lines live in monthly partitions: Prune
 // first creates the partitions of the coming months (see
@@ -40,7 +41,6 @@ func (d *DB) Prune(ctx context.Context, now time.Time, r retention.Retention) (m
 		{"counters_history", "time", r.History},
 		{"consumables_history", "time", r.History},
 		{"received", "at", r.Received},
-		{"login_failures", "last_at", keepFailures}, // see the login throttle
 	}
 	if d.dialect.kind == postgres {
 		if err := d.EnsurePartitions(ctx, now); err != nil {
@@ -95,4 +95,28 @@ func (d *DB) deleteBefore(ctx context.Context, table, col string, cutoff int64) 
 			return total, nil
 		}
 	}
+}
+
+// PruneLogins deletes, as of now on the logins' own clock (real time,
+// even in the demo), the sessions and login challenges that have expired
+// and the counts of failed logins a day after their last failure, when no
+// lock holds any more. It returns the rows removed per table, and has
+// Prune's signature so that retention.Run drives it (r is unused).
+func (d *DB) PruneLogins(ctx context.Context, now time.Time, _ retention.Retention) (map[string]int64, error) {
+	out := map[string]int64{}
+	for _, t := range []struct {
+		table, col string
+		cutoff     time.Time
+	}{
+		{"sessions", "expires_at", now},
+		{"login_challenges", "expires_at", now},
+		{"login_failures", "last_at", now.Add(-keepFailures)}, // see the login throttle
+	} {
+		n, err := d.deleteBefore(ctx, t.table, t.col, t.cutoff.UnixNano())
+		out[t.table] = n
+		if err != nil {
+			return out, fmt.Errorf("prune %s: %w", t.table, err)
+		}
+	}
+	return out, nil
 }

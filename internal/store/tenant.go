@@ -131,13 +131,14 @@ func orgExists(ctx context.Context, tx *txn, org fleet.OrgID) error {
 	return nil
 }
 
-// SetPassword replaces a user's password hash and ends the user's sessions
-// and pending logins, as a password reset must. An unknown user is
-// fleet.ErrNotFound. It serves the operator's reset of the first admin; a
-// reset by an administrator is ResetPassword.
-func (d *DB) SetPassword(ctx context.Context, user fleet.UserID, passwordHash string) error {
+// SetPassword replaces a user's password hash, ends the user's sessions
+// and pending logins and revokes the user's API tokens at now, as a
+// password reset must. An unknown user is fleet.ErrNotFound. It serves
+// the operator's reset of the first admin; a reset by an administrator is
+// ResetPassword.
+func (d *DB) SetPassword(ctx context.Context, user fleet.UserID, passwordHash string, now time.Time) error {
 	err := d.tx(ctx, func(tx *txn) error {
-		return setPassword(ctx, tx, `id = ?`, []any{user}, passwordHash, false, "", time.Time{})
+		return setPassword(ctx, tx, `id = ?`, []any{user}, passwordHash, false, "", time.Time{}, now)
 	})
 	if err != nil {
 		return fmt.Errorf("set password of %s: %w", user, err)
@@ -156,7 +157,7 @@ func (d *DB) ChangePassword(ctx context.Context, org fleet.OrgID, user fleet.Use
 		return errors.New("change password: empty session hash")
 	}
 	err := d.tx(ctx, func(tx *txn) error {
-		return setPassword(ctx, tx, `id = ? AND org_id = ?`, []any{user, org}, passwordHash, false, newSessionHash, expires)
+		return setPassword(ctx, tx, `id = ? AND org_id = ?`, []any{user, org}, passwordHash, false, newSessionHash, expires, time.Time{})
 	})
 	if err != nil {
 		return fmt.Errorf("change password of %s: %w", user, err)
@@ -167,11 +168,13 @@ func (d *DB) ChangePassword(ctx context.Context, org fleet.OrgID, user fleet.Use
 // ResetPassword replaces the password hash of user, a user of org, with
 // one an administrator issued, and demands that the user choose a new
 // password at the next login. It ends every session and pending login of
-// the user. An unknown user, or one of another organisation, is
+// the user and revokes the user's API tokens at now: a reset answers a
+// password that may be known to someone else, who may have made tokens
+// with it. An unknown user, or one of another organisation, is
 // fleet.ErrNotFound.
-func (d *DB) ResetPassword(ctx context.Context, org fleet.OrgID, user fleet.UserID, passwordHash string) error {
+func (d *DB) ResetPassword(ctx context.Context, org fleet.OrgID, user fleet.UserID, passwordHash string, now time.Time) error {
 	err := d.tx(ctx, func(tx *txn) error {
-		return setPassword(ctx, tx, `id = ? AND org_id = ?`, []any{user, org}, passwordHash, true, "", time.Time{})
+		return setPassword(ctx, tx, `id = ? AND org_id = ?`, []any{user, org}, passwordHash, true, "", time.Time{}, now)
 	})
 	if err != nil {
 		return fmt.Errorf("reset password of %s: %w", user, err)
@@ -181,8 +184,9 @@ func (d *DB) ResetPassword(ctx context.Context, org fleet.OrgID, user fleet.User
 
 // setPassword sets the password hash and the demand to change it of the
 // one user that where (on users) names, ends the user's sessions and
-// login challenges, and starts the session newSession if it is set.
-func setPassword(ctx context.Context, tx *txn, where string, args []any, passwordHash string, mustChange bool, newSession string, expires time.Time) error {
+// login challenges, revokes the user's API tokens at revokeTokens unless
+// it is zero, and starts the session newSession if it is set.
+func setPassword(ctx context.Context, tx *txn, where string, args []any, passwordHash string, mustChange bool, newSession string, expires, revokeTokens time.Time) error {
 	if passwordHash == "" {
 		return errors.New("empty password hash")
 	}
@@ -197,6 +201,12 @@ func setPassword(ctx context.Context, tx *txn, where string, args []any, passwor
 	}
 	for _, table := range []string{"sessions", "login_challenges"} {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE user_id = ?`, user); err != nil {
+			return err
+		}
+	}
+	if !revokeTokens.IsZero() {
+		if _, err := tx.ExecContext(ctx, `UPDATE api_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at = 0`,
+			max(nanos(revokeTokens), 1), user); err != nil {
 			return err
 		}
 	}

@@ -14,6 +14,7 @@ import (
 // store is reachable, and closes it.
 type Housekeeping interface {
 	Prune(ctx context.Context, now time.Time, r retention.Retention) (map[string]int64, error)
+	PruneLogins(ctx context.Context, now time.Time, r retention.Retention) (map[string]int64, error)
 	Ping(ctx context.Context) error
 	Close() error
 }
@@ -29,6 +30,9 @@ type HousekeepingStore interface {
 	JobReads
 	HistoryReads
 	LoginThrottle
+	Accounts
+	Sessions
+	LoginChallenges
 }
 
 // RunHousekeeping runs the housekeeping contract against stores made by
@@ -38,6 +42,7 @@ func RunHousekeeping(t *testing.T, open func(t *testing.T) HousekeepingStore) {
 	runTests(t, open, []storeTest[HousekeepingStore]{
 		{"Prune", testPrune},
 		{"PruneLoginFailures", testPruneLoginFailures},
+		{"PruneLogins", testPruneLogins},
 		{"Closed", testHousekeepingClosed},
 	})
 }
@@ -130,11 +135,59 @@ func testPruneLoginFailures(t *testing.T, db HousekeepingStore) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if got := removed["login_failures"]; got != 0 {
+		t.Errorf("Prune, on the fleet's clock, removed %d login_failures rows; they live on the logins' clock", got)
+	}
+	removed, err = db.PruneLogins(t.Context(), now, retention.Retention{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if got := removed["login_failures"]; got != 2 {
 		t.Errorf("removed %d login_failures rows, want 2 (the old name's pair and name counts)", got)
 	}
 	if !lockedAt(t, db, "new", "192.0.2.1", now) {
 		t.Error("pruning lifted a lock")
+	}
+}
+
+// testPruneLogins: expired sessions and login challenges go, live ones
+// stay and still log in.
+func testPruneLogins(t *testing.T, db HousekeepingStore) {
+	ctx := t.Context()
+	org, _ := tenant(t, db, "Acme")
+	uid, err := db.CreateUser(ctx, org, "ann", "h", fleet.RoleViewer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []struct {
+		hash    string
+		expires time.Time
+	}{{"s-old", T0.Add(-time.Second)}, {"s-now", T0}, {"s-live", T0.Add(time.Hour)}} {
+		if err := db.CreateSession(ctx, s.hash, uid, s.expires); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.CreateLoginChallenge(ctx, "c-old", uid, T0.Add(-time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CreateLoginChallenge(ctx, "c-live", uid, T0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	removed, err := db.PruneLogins(ctx, T0, retention.Retention{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if removed["sessions"] != 1 || removed["login_challenges"] != 1 {
+		t.Errorf("removed %v, want 1 session and 1 challenge", removed)
+	}
+	if _, err := db.SessionUser(ctx, "s-live", T0); err != nil {
+		t.Errorf("live session after prune: %v", err)
+	}
+	if _, err := db.LoginChallengeUser(ctx, "c-live", T0); err != nil {
+		t.Errorf("live challenge after prune: %v", err)
+	}
+	if _, err := db.SessionUser(ctx, "s-old", T0.Add(-time.Hour)); err == nil {
+		t.Error("an expired session survived the prune")
 	}
 }
 
@@ -148,5 +201,6 @@ func testHousekeepingClosed(t *testing.T, db HousekeepingStore) {
 	checkClosed(t, db, []closedCall{
 		{"Ping", func() error { return db.Ping(ctx) }},
 		{"Prune", func() error { _, err := db.Prune(ctx, T0, retention.Retention{}); return err }},
+		{"PruneLogins", func() error { _, err := db.PruneLogins(ctx, T0, retention.Retention{}); return err }},
 	})
 }

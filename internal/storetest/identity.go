@@ -17,9 +17,9 @@ import (
 type Accounts interface {
 	CreateUser(ctx context.Context, org fleet.OrgID, name, passwordHash string, role fleet.Role) (fleet.UserID, error)
 	UserByName(ctx context.Context, name string) (fleet.User, string, error)
-	SetPassword(ctx context.Context, user fleet.UserID, passwordHash string) error
+	SetPassword(ctx context.Context, user fleet.UserID, passwordHash string, now time.Time) error
 	ChangePassword(ctx context.Context, org fleet.OrgID, user fleet.UserID, passwordHash, newSessionHash string, expires time.Time) error
-	ResetPassword(ctx context.Context, org fleet.OrgID, user fleet.UserID, passwordHash string) error
+	ResetPassword(ctx context.Context, org fleet.OrgID, user fleet.UserID, passwordHash string, now time.Time) error
 }
 
 // LoginThrottle counts failed logins per user name and client address and
@@ -203,7 +203,7 @@ func testSetPassword(t *testing.T, db IdentityStore) {
 	if err := db.CreateSession(ctx, "s1", uid, T0.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.SetPassword(ctx, uid, "new"); err != nil {
+	if err := db.SetPassword(ctx, uid, "new", T0); err != nil {
 		t.Fatal(err)
 	}
 	if _, hash, err := db.UserByName(ctx, "ada"); err != nil || hash != "new" {
@@ -212,10 +212,10 @@ func testSetPassword(t *testing.T, db IdentityStore) {
 	if _, err := db.SessionUser(ctx, "s1", T0); !errors.Is(err, fleet.ErrNotFound) {
 		t.Errorf("session after reset: err = %v, want ErrNotFound", err)
 	}
-	if err := db.SetPassword(ctx, "usr_unknown", "x"); !errors.Is(err, fleet.ErrNotFound) {
+	if err := db.SetPassword(ctx, "usr_unknown", "x", T0); !errors.Is(err, fleet.ErrNotFound) {
 		t.Errorf("unknown user: err = %v, want ErrNotFound", err)
 	}
-	if err := db.SetPassword(ctx, uid, ""); err == nil {
+	if err := db.SetPassword(ctx, uid, "", T0); err == nil {
 		t.Error("empty hash accepted")
 	}
 }
@@ -573,9 +573,9 @@ func testIdentityClosed(t *testing.T, db IdentityStore) {
 	checkClosed(t, db, []closedCall{
 		{"CreateUser", func() error { _, err := db.CreateUser(ctx, org, "x", "h", fleet.RoleViewer); return err }},
 		{"UserByName", func() error { _, _, err := db.UserByName(ctx, "x"); return err }},
-		{"SetPassword", func() error { return db.SetPassword(ctx, "u", "h") }},
+		{"SetPassword", func() error { return db.SetPassword(ctx, "u", "h", T0) }},
 		{"ChangePassword", func() error { return db.ChangePassword(ctx, org, "u", "h", "s", T0) }},
-		{"ResetPassword", func() error { return db.ResetPassword(ctx, org, "u", "h") }},
+		{"ResetPassword", func() error { return db.ResetPassword(ctx, org, "u", "h", T0) }},
 		{"LoginLockedUntil", func() error { _, err := db.LoginLockedUntil(ctx, "x", "a", T0); return err }},
 		{"LoginFailed", func() error { return db.LoginFailed(ctx, "x", "a", T0) }},
 		{"LoginSucceeded", func() error { return db.LoginSucceeded(ctx, "x", "a") }},

@@ -63,6 +63,7 @@ func RunIngest(t *testing.T, open func(t *testing.T) IngestStore) {
 		{"LayersResentInPart", testLayersResentInPart},
 		{"Closed", testIngestClosed},
 		{"OrderIrrelevant", testApplyOrderIrrelevant},
+		{"ManyPrintersInOneBatch", testApplyManyPrintersInOneBatch},
 	})
 }
 

@@ -3,6 +3,7 @@ package storetest
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -158,5 +159,95 @@ func testApplyOrderIrrelevant(t *testing.T, db IngestStore) {
 		if diff := cmp.Diff(want, reads(k+1)); diff != "" {
 			t.Errorf("%s: reads differ from the envelopes applied in order (-in order +%s):\n%s", name, name, diff)
 		}
+	}
+}
+
+// testApplyManyPrintersInOneBatch applies the status, counters and
+// events of 150 printers from three gateways — more rows than one
+// multi-row statement takes, a printer's reports in several envelopes,
+// newer and older — for one organisation one envelope at a time, and for
+// another in one ApplyEnvelopes, and requires the same reads.
+func testApplyManyPrintersInOneBatch(t *testing.T, db IngestStore) {
+	ctx := t.Context()
+	const printers = 150
+	m := func(n int) time.Time { return T0.Add(time.Duration(n) * time.Minute) }
+	type tenantOf struct {
+		org    fleet.OrgID
+		site   fleet.SiteID
+		prefix string
+	}
+	envsOf := func(tn tenantOf) []fleet.Envelope {
+		var envs []fleet.Envelope
+		for g := range 3 {
+			gw := fleet.GatewayID(fmt.Sprintf("gw_many_%s_%d", tn.org, g))
+			for round := range 2 {
+				var recs []fleet.Record
+				seq := uint64(round * 1000)
+				for i := g; i < printers; i += 3 {
+					p := fleet.PrinterID(fmt.Sprintf("%s%03d", tn.prefix, i))
+					at := m(10 - 7*round + i%5) // the second round older for some printers, newer for others
+					st := []fleet.State{fleet.StateIdle, fleet.StatePrinting, fleet.StateError}[(i+round)%3]
+					seq++
+					recs = append(recs, StatusRecord(seq, p, st, at))
+					seq++
+					recs = append(recs, CountersRecord(seq, p, int64(10*round+i), at))
+					if i%4 == round {
+						seq++
+						recs = append(recs, EventRecord(seq, p, fmt.Sprintf("E-%d", round), at))
+					}
+				}
+				envs = append(envs, Env(tn.org, tn.site, gw, recs...))
+			}
+		}
+		return envs
+	}
+	var tenants []tenantOf
+	for _, name := range []string{"ManyOneByOne", "ManyBatch"} {
+		org, site := tenant(t, db, name)
+		tenants = append(tenants, tenantOf{org, site, "printer-" + name + "-"})
+	}
+	for _, env := range envsOf(tenants[0]) {
+		if _, err := db.ApplyEnvelope(ctx, env); err != nil {
+			t.Fatal(err)
+		}
+	}
+	batch := envsOf(tenants[1])
+	applied, rejected, err := db.ApplyEnvelopes(ctx, batch)
+	if err != nil || errors.Join(rejected...) != nil {
+		t.Fatalf("ApplyEnvelopes = %v, %v, %v", applied, rejected, err)
+	}
+	for i, env := range batch {
+		if applied[i] != len(env.Records) {
+			t.Errorf("envelope %d: applied %d, want %d", i, applied[i], len(env.Records))
+		}
+	}
+	reads := func(tn tenantOf) string {
+		var out []any
+		add := func(v any, err error) {
+			if err != nil {
+				t.Fatalf("%s: %v", tn.org, err)
+			}
+			out = append(out, v)
+		}
+		add(db.Printers(ctx, tn.org))
+		far := T0.Add(24 * time.Hour)
+		for i := range printers {
+			p := fleet.PrinterID(fmt.Sprintf("%s%03d", tn.prefix, i))
+			add(db.PrinterDetail(ctx, tn.org, p))
+			add(db.CountersHistory(ctx, tn.org, p, T0.Add(-time.Hour), far))
+			add(db.Events(ctx, tn.org, p, T0.Add(-time.Hour), far, 100))
+		}
+		data, err := json.MarshalIndent(out, "", " ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.NewReplacer(string(tn.org), "ORG", string(tn.site), "SITE", tn.prefix, "printer-").Replace(string(data))
+	}
+	want := reads(tenants[0])
+	if !strings.Contains(want, "E-1") || !strings.Contains(want, "E-0") {
+		t.Fatalf("one by one: the events are not shown:\n%.2000s", want)
+	}
+	if diff := cmp.Diff(want, reads(tenants[1])); diff != "" {
+		t.Errorf("reads differ (-one by one +one batch):\n%s", diff)
 	}
 }

@@ -7,15 +7,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fusionfleet/fusionfleet/internal/access"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 )
 
-// passwordFixture is a user of org with two sessions and a pending
-// second-factor login, and a user of another organisation with a
-// session.
+// passwordFixture is a user of org with two sessions, a pending
+// second-factor login and an API token, and a user of another
+// organisation with a session and a token.
 type passwordFixture struct {
-	org, other fleet.OrgID
-	ada, bob   fleet.UserID
+	org, other         fleet.OrgID
+	ada, bob           fleet.UserID
+	adaToken, bobToken access.TokenID
 }
 
 func newPasswordFixture(t *testing.T, db IdentityStore) passwordFixture {
@@ -42,7 +44,31 @@ func newPasswordFixture(t *testing.T, db IdentityStore) passwordFixture {
 	if err := db.CreateLoginChallenge(ctx, "ada-challenge", f.ada, T0.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
+	for _, tok := range []struct {
+		into *access.TokenID
+		org  fleet.OrgID
+		user fleet.UserID
+	}{{&f.adaToken, f.org, f.ada}, {&f.bobToken, f.other, f.bob}} {
+		id, err := db.CreateAPIToken(ctx, access.Token{OrgID: tok.org, UserID: tok.user, Name: "script", Scope: access.ScopeReadWrite,
+			Sites: access.AllSites(), Created: T0, Expires: T0.Add(24 * time.Hour)}, "token-of-"+string(tok.user))
+		if err != nil {
+			t.Fatal(err)
+		}
+		*tok.into = id
+	}
 	return f
+}
+
+// checkTokenRevoked checks whether the token of org is revoked.
+func checkTokenRevoked(t *testing.T, db IdentityStore, org fleet.OrgID, id access.TokenID, want bool) {
+	t.Helper()
+	tok, err := db.APIToken(t.Context(), org, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := !tok.Revoked.IsZero(); got != want {
+		t.Errorf("token %s revoked = %v (at %v), want %v", id, got, tok.Revoked, want)
+	}
 }
 
 // checkSessions checks which of the sessions are alive at T0.
@@ -83,6 +109,7 @@ func testChangePassword(t *testing.T, db IdentityStore) {
 	}
 	checkHash(t, db, "ada", "new")
 	checkSessions(t, db, map[string]bool{"ada-1": false, "ada-2": false, "ada-3": true, "bob-1": true})
+	checkTokenRevoked(t, db, f.org, f.adaToken, false) // the user's own change keeps the user's tokens
 	if _, err := db.LoginChallengeUser(ctx, "ada-challenge", T0); !errors.Is(err, fleet.ErrNotFound) {
 		t.Errorf("login challenge after change: err = %v, want ErrNotFound", err)
 	}
@@ -98,20 +125,22 @@ func testResetPassword(t *testing.T, db IdentityStore) {
 	ctx := t.Context()
 	f := newPasswordFixture(t, db)
 	checkErrs(t, []errCase{
-		{"other org", func() error { return db.ResetPassword(ctx, f.other, f.ada, "evil") }, fleet.ErrNotFound},
-		{"unknown user", func() error { return db.ResetPassword(ctx, f.org, "usr_x", "h") }, fleet.ErrNotFound},
-		{"empty hash", func() error { return db.ResetPassword(ctx, f.org, f.ada, "") }, nil},
+		{"other org", func() error { return db.ResetPassword(ctx, f.other, f.ada, "evil", T0) }, fleet.ErrNotFound},
+		{"unknown user", func() error { return db.ResetPassword(ctx, f.org, "usr_x", "h", T0) }, fleet.ErrNotFound},
+		{"empty hash", func() error { return db.ResetPassword(ctx, f.org, f.ada, "", T0) }, nil},
 	})
 	checkHash(t, db, "ada", "old")
 	if m, err := db.Member(ctx, f.org, f.ada); err != nil || m.MustChangePassword {
 		t.Errorf("member before reset = %+v, %v; want no demand to change", m, err)
 	}
 
-	if err := db.ResetPassword(ctx, f.org, f.ada, "issued"); err != nil {
+	if err := db.ResetPassword(ctx, f.org, f.ada, "issued", T0); err != nil {
 		t.Fatal(err)
 	}
 	checkHash(t, db, "ada", "issued")
 	checkSessions(t, db, map[string]bool{"ada-1": false, "ada-2": false, "bob-1": true})
+	checkTokenRevoked(t, db, f.org, f.adaToken, true)
+	checkTokenRevoked(t, db, f.other, f.bobToken, false)
 	if _, err := db.LoginChallengeUser(ctx, "ada-challenge", T0); !errors.Is(err, fleet.ErrNotFound) {
 		t.Errorf("login challenge after reset: err = %v, want ErrNotFound", err)
 	}
@@ -127,10 +156,17 @@ func testResetPassword(t *testing.T, db IdentityStore) {
 	if m, err := db.Member(ctx, f.org, f.ada); err != nil || m.MustChangePassword {
 		t.Errorf("member after change = %+v, %v; want the demand gone", m, err)
 	}
-	// The operator's reset of the first admin demands nothing.
-	if err := db.SetPassword(ctx, f.ada, "operator"); err != nil {
+	// The operator's reset of the first admin demands nothing, and
+	// revokes the tokens made since.
+	later, err := db.CreateAPIToken(ctx, access.Token{OrgID: f.org, UserID: f.ada, Name: "later", Scope: access.ScopeRead,
+		Sites: access.AllSites(), Created: T0, Expires: T0.Add(time.Hour)}, "later")
+	if err != nil {
 		t.Fatal(err)
 	}
+	if err := db.SetPassword(ctx, f.ada, "operator", T0); err != nil {
+		t.Fatal(err)
+	}
+	checkTokenRevoked(t, db, f.org, later, true)
 	if m, err := db.Member(ctx, f.org, f.ada); err != nil || m.MustChangePassword {
 		t.Errorf("member after SetPassword = %+v, %v; want no demand", m, err)
 	}

@@ -15,6 +15,8 @@ type Store interface {
 	Orgs
 	Membership
 	Gateways
+	// Grants to service providers (grants.go).
+	Grants
 	// Ingest (ingest.go).
 	Ingest
 	Placement
@@ -49,6 +51,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 	}{
 		{"Identity", func(t *testing.T) { RunIdentity(t, func(t *testing.T) IdentityStore { return open(t) }) }},
 		{"Tenants", func(t *testing.T) { RunTenants(t, func(t *testing.T) TenantStore { return open(t) }) }},
+		{"Grants", func(t *testing.T) { RunGrants(t, func(t *testing.T) GrantStore { return open(t) }) }},
 		{"Ingest", func(t *testing.T) { RunIngest(t, func(t *testing.T) IngestStore { return open(t) }) }},
 		{"FleetReads", func(t *testing.T) { RunFleetReads(t, func(t *testing.T) FleetStore { return open(t) }) }},
 		{"Alerts", func(t *testing.T) { RunAlerts(t, func(t *testing.T) AlertStore { return open(t) }) }},

@@ -102,3 +102,38 @@ func FreshDB(t testing.TB) string {
 	u.Path = "/" + name
 	return u.String()
 }
+
+// Create creates a fresh database on the server of admin, a URL with the
+// right to create databases, and returns its URL and a function that drops
+// it: for programs (the bench command) that need a throwaway database
+// outside a test.
+func Create(ctx context.Context, admin string) (string, func(context.Context) error, error) {
+	u, err := url.Parse(admin)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return "", nil, fmt.Errorf("postgres server %s: not a URL", redacted(admin))
+	}
+	c, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		return "", nil, fmt.Errorf("postgres server %s: %w", redacted(admin), err)
+	}
+	defer c.Close(context.WithoutCancel(ctx))
+	b := make([]byte, 6)
+	rand.Read(b)
+	name := "ff_" + hex.EncodeToString(b)
+	if _, err := c.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		return "", nil, fmt.Errorf("postgres server %s: %w", redacted(admin), err)
+	}
+	drop := func(ctx context.Context) error {
+		c, err := pgx.Connect(ctx, admin)
+		if err != nil {
+			return fmt.Errorf("drop database %s: %w", name, err)
+		}
+		defer c.Close(context.WithoutCancel(ctx))
+		if _, err := c.Exec(ctx, "DROP DATABASE "+name+" WITH (FORCE)"); err != nil {
+			return fmt.Errorf("drop database %s: %w", name, err)
+		}
+		return nil
+	}
+	u.Path = "/" + name
+	return u.String(), drop, nil
+}

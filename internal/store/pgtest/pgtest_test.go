@@ -3,6 +3,8 @@ package pgtest
 import (
 	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // The message of an unreachable server names the server tried — the one
@@ -48,5 +50,29 @@ func TestConnectNamesTheServerTried(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Create makes a database that answers and whose drop removes it.
+func TestCreate(t *testing.T) {
+	_, admin := Admin(t)
+	u, drop, err := Create(t.Context(), admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := pgx.Connect(t.Context(), u)
+	if err != nil {
+		t.Fatalf("connect to the new database: %v", err)
+	}
+	c.Close(t.Context())
+	if err := drop(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := pgx.Connect(t.Context(), u); err == nil {
+		c.Close(t.Context())
+		t.Errorf("database %s still answers after drop", u)
+	}
+	if _, _, err := Create(t.Context(), "not a url"); err == nil {
+		t.Error("Create accepted a server that is not a URL")
 	}
 }

@@ -3,20 +3,21 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
+	"log/slog"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"sync"
 	"syscall"
-	"testing"
 	"time"
 
+	"github.com/fusionfleet/fusionfleet/internal/benchrun"
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/deviceapi"
 	"github.com/fusionfleet/fusionfleet/internal/printer"
 )
 
+// cpuTime is the CPU time the process has used so far, user and system.
 func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
@@ -25,7 +26,7 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// BenchmarkPrinterProcess measures what `fusionfleet printer --count N
+// printerProcessBench measures what `fusionfleet printer --count N
 // --speed 60` costs: N printers, each its own HTTPS device, polled for their
 // status every 5 s as a Command Center does by default. One benchmark
 // iteration is one 5-second poll round: the shared clock advances 300
@@ -38,19 +39,14 @@ func cpuTime() time.Duration {
 //	MiB        memory obtained from the OS for N printers and their servers
 //	           and clients (target: under 1024)
 //
-// N is 1,000 unless FUSIONFLEET_BENCH_PRINTERS says otherwise:
-//
-//	go test -run '^$' -bench PrinterProcess -benchtime 20x ./cmd/fusionfleet
-func BenchmarkPrinterProcess(b *testing.B) {
-	n := 1000
-	if v, err := strconv.Atoi(os.Getenv("FUSIONFLEET_BENCH_PRINTERS")); err == nil && v > 0 {
-		n = v
-	}
-	ctx, cancel := context.WithCancel(context.Background())
+// (BenchmarkPrinterProcess: N is 1,000 unless FUSIONFLEET_BENCH_PRINTERS
+// says otherwise.)
+func printerProcessBench(b benchrun.B, n int) {
+	ctx, cancel := context.WithCancel(b.Context())
 	defer cancel()
 	clk := clock.NewManual(time.Date(2026, 11, 1, 6, 0, 0, 0, time.UTC))
 	dir := b.TempDir()
-	logger := discardLogger()
+	logger := slog.New(slog.DiscardHandler)
 	clients := make([]*deviceapi.Client, n)
 	cc, err := deviceapi.LoadOrCreateClientCertificate(filepath.Join(dir, "cc"), time.Now())
 	if err != nil {
@@ -106,7 +102,7 @@ func BenchmarkPrinterProcess(b *testing.B) {
 	b.StopTimer()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	perRound := cpu / time.Duration(b.N)
+	perRound := cpu / time.Duration(b.N())
 	b.ReportMetric(perRound.Seconds()/5, "cores@60x")
 	b.ReportMetric(float64(ms.Sys)/(1<<20), "MiB")
 	b.ReportMetric(float64(n), "printers")

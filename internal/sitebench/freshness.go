@@ -1,7 +1,8 @@
-package site
+package sitebench
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -12,49 +13,41 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
+	"github.com/fusionfleet/fusionfleet/internal/benchrun"
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/cloud"
 	"github.com/fusionfleet/fusionfleet/internal/deviceapi"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/httpserver"
 	"github.com/fusionfleet/fusionfleet/internal/printer"
-	"github.com/fusionfleet/fusionfleet/internal/wait"
+	"github.com/fusionfleet/fusionfleet/internal/site"
 )
 
-// BenchmarkFreshness measures how long a printer's change of state takes
+// Freshness measures how long a printer's change of state takes
 // to reach the cloud dashboard's live stream (target: p99 at most 10 s):
-// 20 virtual printers, a real Command Center and a real cloud node, at
-// their default settings (poll every 5 s, status uploads within the
-// priority delay, the default bandwidth cap) on the real clock, with a
-// browser's live stream (/api/events) open. The printers' own clock runs
-// 300 times faster, so that they change state often; a watcher reads each
-// printer's state every 20 ms, and each state the stream shows for a
-// printer is matched with the moment the printer entered it. Run it with
-//
-//	go test -run '^$' -bench Freshness -benchtime 1x ./internal/site
-//
-// FUSIONFLEET_BENCH_SECONDS sets how long it watches (default 180 s, after
-// a first minute not counted); FUSIONFLEET_BENCH_PRIORITY_DELAY (a Go
-// duration) sets the Command Center's PriorityDelay instead of its default. Reported: p50 and p99 in seconds and the
-// changes seen; a state the printer left before the next poll is not on
-// the stream at all, and counted as missed.
-func BenchmarkFreshness(b *testing.B) {
-	const printers = 20
-	window := 180 * time.Second
-	delay, _ := time.ParseDuration(os.Getenv("FUSIONFLEET_BENCH_PRIORITY_DELAY"))
-	if v, err := strconv.Atoi(os.Getenv("FUSIONFLEET_BENCH_SECONDS")); err == nil && v > 0 {
-		window = time.Duration(v) * time.Second
-	}
+// o.Printers virtual printers (20 by default), a real Command Center and a
+// real cloud node, at their default settings (poll every 5 s, status
+// uploads within the priority delay, the default bandwidth cap) on the
+// real clock, with a browser's live stream (/api/events) open. The
+// printers' own clock runs 300 times faster, so that they change state
+// often; a watcher reads each printer's state every 20 ms, and each state
+// the stream shows for a printer is matched with the moment the printer
+// entered it. It watches for o.Window (180 s by default) after o.Settle (a
+// first minute by default) not counted. Reported: p50 and p99 in seconds
+// and the changes seen; a state the printer left before the next poll is
+// not on the stream at all, and counted as missed.
+func Freshness(b benchrun.B, o FreshnessOptions) {
+	printers := cmp.Or(o.Printers, 20)
+	window := cmp.Or(o.Window, 180*time.Second)
+	settle := cmp.Or(o.Settle, time.Minute)
+	delay := o.PriorityDelay
 	for b.Loop() {
 		dir := b.TempDir()
 		ctx := b.Context()
@@ -62,7 +55,7 @@ func BenchmarkFreshness(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		wait.Go(b, cloudNode.Run)
+		goRun(b, cloudNode.Run)
 		user, password, token, err := cloudNode.DemoTenant(ctx)
 		if err != nil {
 			b.Fatal(err)
@@ -75,14 +68,14 @@ func BenchmarkFreshness(b *testing.B) {
 		for i := range printers {
 			p := printer.New(printer.Options{Name: fmt.Sprintf("3DP %d", i+1), Seed: int64(i + 1), Clock: printerClock})
 			addrs = append(addrs, servePrinter(b, p, ccFingerprint(b, ccDir)))
-			wait.Go(b, func(ctx context.Context) error { return w.watch(ctx, p) })
+			goRun(b, func(ctx context.Context) error { return w.watch(ctx, p) })
 		}
-		cc, err := New(ctx, Options{DataDir: ccDir, CloudURL: cloudNode.URL(), RootCAs: cloudNode.RootCAs(), EnrolToken: token,
+		cc, err := site.New(ctx, site.Options{DataDir: ccDir, CloudURL: cloudNode.URL(), RootCAs: cloudNode.RootCAs(), EnrolToken: token,
 			Name: "bench", Printers: addrs, TrustNewPrinters: true, PriorityDelay: delay, Logger: discardLogger()})
 		if err != nil {
 			b.Fatal(err)
 		}
-		wait.Go(b, cc.Run)
+		goRun(b, cc.Run)
 
 		jar, _ := cookiejar.New(nil)
 		browser := &http.Client{Jar: jar, Timeout: 10 * time.Second,
@@ -90,7 +83,7 @@ func BenchmarkFreshness(b *testing.B) {
 		logIn(b, browser, cloudNode.DashboardURL(), user, password)
 		live := liveEvents(b, browser, cloudNode.DashboardURL()+"api/events")
 
-		start := time.Now().Add(time.Minute) // first contact and the first uploads settle
+		start := time.Now().Add(settle) // first contact and the first uploads settle
 		end := start.Add(window)
 		shown := map[fleet.PrinterID]fleet.State{}
 		var lat []time.Duration
@@ -136,6 +129,15 @@ func BenchmarkFreshness(b *testing.B) {
 		b.ReportMetric(float64(len(lat)), "changes")
 		b.ReportMetric(float64(missed), "missed")
 	}
+}
+
+// FreshnessOptions size Freshness; the zero value is the benchmark's.
+type FreshnessOptions struct {
+	Printers int
+	Window   time.Duration // how long changes are counted
+	Settle   time.Duration // how long after the start they are not
+	// PriorityDelay is the Command Center's, 0 for its default.
+	PriorityDelay time.Duration
 }
 
 // stateEntry is a printer entering a state at a moment of real time.
@@ -194,7 +196,7 @@ func (w *stateWatch) enteredBefore(id fleet.PrinterID, state, prev fleet.State, 
 
 // servePrinter serves p's device API on a free loopback port until the
 // benchmark ends, pairing the Command Center pair, and returns its address.
-func servePrinter(b *testing.B, p *printer.Printer, pair deviceapi.Fingerprint) string {
+func servePrinter(b benchrun.B, p *printer.Printer, pair deviceapi.Fingerprint) string {
 	b.Helper()
 	cert, err := deviceapi.LoadOrCreateCertificate(b.TempDir(), []string{"127.0.0.1"}, time.Now())
 	if err != nil {
@@ -213,7 +215,7 @@ func servePrinter(b *testing.B, p *printer.Printer, pair deviceapi.Fingerprint) 
 	}
 	logger := discardLogger()
 	srv := deviceapi.NewServer(deviceapi.NewHandler(p, collectors, logger), cert, logger)
-	wait.Go(b, func(ctx context.Context) error {
+	goRun(b, func(ctx context.Context) error {
 		return httpserver.Run(ctx, logger, "printer", srv, func() error { return srv.ServeTLS(ln, "", "") })
 	})
 	return ln.Addr().String()
@@ -222,7 +224,7 @@ func servePrinter(b *testing.B, p *printer.Printer, pair deviceapi.Fingerprint) 
 var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
 // logIn submits the dashboard's login form as a browser would.
-func logIn(b *testing.B, c *http.Client, base, user, password string) {
+func logIn(b benchrun.B, c *http.Client, base, user, password string) {
 	b.Helper()
 	resp, err := c.Get(base + "login")
 	if err != nil {
@@ -249,7 +251,7 @@ func logIn(b *testing.B, c *http.Client, base, user, password string) {
 }
 
 // liveEvents opens a Server-Sent Events stream and delivers its data lines.
-func liveEvents(b *testing.B, client *http.Client, u string) <-chan string {
+func liveEvents(b benchrun.B, client *http.Client, u string) <-chan string {
 	b.Helper()
 	req, _ := http.NewRequestWithContext(b.Context(), http.MethodGet, u, nil)
 	c := *client

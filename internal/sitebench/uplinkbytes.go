@@ -1,26 +1,25 @@
-package site
+package sitebench
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"sync/atomic"
-	"testing"
 	"time"
 
+	"github.com/fusionfleet/fusionfleet/internal/benchrun"
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/cloud"
 	"github.com/fusionfleet/fusionfleet/internal/printer"
-	"github.com/fusionfleet/fusionfleet/internal/wait"
+	"github.com/fusionfleet/fusionfleet/internal/site"
 )
 
-// BenchmarkSiteUplinkBytes measures the uplink of a 10-printer site in
+// UplinkBytes measures the uplink of a 10-printer site in
 // production on the socket: ten virtual printers, a real Command Center
 // (site.New: poller, store, uploader, update mirror, bandwidth cap, all at
 // their defaults) and a real cloud node, on one clock running 60 times
@@ -29,28 +28,21 @@ import (
 // compressed bodies, acknowledgements, the mirror's fetches). Every record
 // kind the printers produce in production goes: identity, status, events,
 // jobs, parts, layers, counters, consumables, gaps (device logs go only
-// when a diagnostic asks for them). Run it with
+// when a diagnostic asks for them).
 //
-//	go test -run '^$' -bench SiteUplinkBytes -benchtime 1x ./internal/site
-//
-// The first simulated half hour (enrolment, first contact, the mirror's
-// first sync) is not counted; then FUSIONFLEET_BENCH_HOURS simulated hours
-// are (default 3: three minutes of wall time). Reported: bytes per
-// printer-hour, the site's average bit/s and its share of the 25 kbit/s
-// budget, and connections (uploads and mirror fetches) per hour.
-// FUSIONFLEET_BENCH_PRIORITY_DELAY (a Go duration) sets the Command
-// Center's PriorityDelay instead of its default.
-func BenchmarkSiteUplinkBytes(b *testing.B) {
+// The first o.Warmup simulated (half an hour by default: enrolment, first
+// contact, the mirror's first sync) is not counted; then o.Hours simulated
+// hours are (3 by default: three minutes of wall time). Reported: bytes
+// per printer-hour, the site's average bit/s and its share of the 25
+// kbit/s budget, and connections (uploads and mirror fetches) per hour.
+func UplinkBytes(b benchrun.B, o UplinkOptions) {
 	const (
 		printers = 10
 		speed    = 60
-		warmup   = 30 * time.Minute
 	)
-	hours := 3.0
-	delay, _ := time.ParseDuration(os.Getenv("FUSIONFLEET_BENCH_PRIORITY_DELAY"))
-	if v, err := strconv.ParseFloat(os.Getenv("FUSIONFLEET_BENCH_HOURS"), 64); err == nil && v > 0 {
-		hours = v
-	}
+	warmup := cmp.Or(o.Warmup, 30*time.Minute)
+	hours := cmp.Or(o.Hours, 3.0)
+	delay := o.PriorityDelay
 	for b.Loop() {
 		dir := b.TempDir()
 		ctx := b.Context()
@@ -60,7 +52,7 @@ func BenchmarkSiteUplinkBytes(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		wait.Go(b, cloudNode.Run)
+		goRun(b, cloudNode.Run)
 		_, _, token, err := cloudNode.DemoTenant(ctx)
 		if err != nil {
 			b.Fatal(err)
@@ -70,20 +62,20 @@ func BenchmarkSiteUplinkBytes(b *testing.B) {
 		ccDir := filepath.Join(dir, "cc")
 		var addrs []string
 		for i := range printers {
-			addrs = append(addrs, startPrinter(b, printer.Options{Name: fmt.Sprintf("3DP %d", i+1), Seed: int64(i + 1), Clock: clk},
+			addrs = append(addrs, servePrinter(b, printer.New(printer.Options{Name: fmt.Sprintf("3DP %d", i+1), Seed: int64(i + 1), Clock: clk}),
 				ccFingerprint(b, ccDir)))
 		}
-		cc, err := New(ctx, Options{
+		cc, err := site.New(ctx, site.Options{
 			DataDir: ccDir, CloudURL: "https://" + proxy.addr(), RootCAs: cloudNode.RootCAs(), EnrolToken: token,
 			Name: "bench", Printers: addrs, TrustNewPrinters: true,
 			// The mirror's timer runs in real time; the rest follows clk.
-			UpdateInterval: DefaultUpdateInterval / speed, PriorityDelay: delay,
+			UpdateInterval: site.DefaultUpdateInterval / speed, PriorityDelay: delay,
 			Clock: clk, Logger: discardLogger(),
 		})
 		if err != nil {
 			b.Fatal(err)
 		}
-		ccRun := wait.Go(b, cc.Run)
+		ccRun := goRun(b, cc.Run)
 
 		time.Sleep(clock.Wall(clk, warmup))
 		bytes0, conns0, sim0 := proxy.bytes.Load(), proxy.conns.Load(), clk.Now()
@@ -105,6 +97,14 @@ func BenchmarkSiteUplinkBytes(b *testing.B) {
 	}
 }
 
+// UplinkOptions size UplinkBytes; the zero value is the benchmark's.
+type UplinkOptions struct {
+	Hours  float64       // simulated hours counted
+	Warmup time.Duration // simulated time before them, not counted
+	// PriorityDelay is the Command Center's, 0 for its default.
+	PriorityDelay time.Duration
+}
+
 // countingProxy forwards TCP connections to a target and counts the bytes
 // both ways.
 type countingProxy struct {
@@ -112,7 +112,7 @@ type countingProxy struct {
 	bytes, conns atomic.Int64
 }
 
-func startCountingProxy(t testing.TB, target string) *countingProxy {
+func startCountingProxy(t benchrun.B, target string) *countingProxy {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"testing"
 
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/jackc/pgx/v5"
@@ -13,7 +12,7 @@ import (
 // pgBaselines are PostgreSQL's baselines, on a pgx connection of their
 // own: one multi-row INSERT of the envelope's rows (prepared once per
 // connection and cached), and COPY.
-func pgBaselines(b *testing.B, dsn string) map[string]baseline {
+func pgBaselines(b Bench, dsn string) map[string]baseline {
 	raw, err := pgx.Connect(b.Context(), dsn)
 	if err != nil {
 		b.Fatal(err)

@@ -20,9 +20,9 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"testing"
 	"time"
 
+	"github.com/fusionfleet/fusionfleet/internal/benchrun"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/stream"
 	"github.com/fusionfleet/fusionfleet/internal/uplink"
@@ -104,7 +104,7 @@ type env struct {
 	resumed atomic.Int64 // of which on a resumed session
 }
 
-func newEnv(b *testing.B) *env {
+func newEnv(b benchrun.B) *env {
 	b.Helper()
 	st, err := stream.Open(b.Context(), stream.Options{Dir: b.TempDir()})
 	if err != nil {
@@ -152,7 +152,7 @@ func newEnv(b *testing.B) *env {
 
 // run sends n batches from all sites at once, each site one at a time,
 // and returns the elapsed time.
-func (e *env) run(b *testing.B, n int, send func(s *site, i int)) time.Duration {
+func (e *env) run(b benchrun.B, n int, send func(s *site, i int)) time.Duration {
 	b.Helper()
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -190,7 +190,7 @@ type prepared struct {
 // prepare does a gateway's share of an upload ahead of time, exactly as
 // uplink.Client does it (JSON, zstd at the client's level, the signature
 // that HeaderSignature documents).
-func prepare(b *testing.B, enc *zstd.Encoder, s *site) prepared {
+func prepare(b benchrun.B, enc *zstd.Encoder, s *site) prepared {
 	b.Helper()
 	raw, err := json.Marshal(s.nextBatch())
 	if err != nil {
@@ -228,9 +228,9 @@ func send(ctx context.Context, hc *http.Client, url string, p prepared) error {
 	return nil
 }
 
-// BenchmarkIngest measures the cloud's ingest of layer records: one op is
+// Ingest measures the cloud's ingest of layer records: one op is
 // one batch of 500 layer records (about 120 KB of JSON, 10 KB as zstd),
-// sent b.N times over each path below by 32 gateways at once, on the
+// sent b.N() times over each path below by 32 gateways at once, on the
 // machine's cores (GOMAXPROCS). Every figure counts records made durable
 // in the same embedded JetStream (file storage); a batch is "acknowledged"
 // when JetStream has stored it.
@@ -273,10 +273,10 @@ func send(ctx context.Context, hc *http.Client, url string, p prepared) error {
 //   - body_B, envelope_B: a batch's compressed body and published envelope.
 //
 //     go test -run '^$' -bench '^BenchmarkIngest$' -benchtime 1000x ./internal/ingestbench
-func BenchmarkIngest(b *testing.B) {
+func Ingest(b benchrun.B) {
 	e := newEnv(b)
 	ctx := b.Context()
-	n := b.N
+	n := b.N()
 	records := float64(n * batchSize)
 
 	// The envelopes the handler would publish: same records, same size.
@@ -390,7 +390,7 @@ func BenchmarkIngest(b *testing.B) {
 
 // publishAsync publishes n envelopes from one connection with up to
 // asyncWindow awaiting their ack, and returns once all are acknowledged.
-func publishAsync(b *testing.B, e *env, envelopes [][]byte, n int) time.Duration {
+func publishAsync(b benchrun.B, e *env, envelopes [][]byte, n int) time.Duration {
 	b.Helper()
 	nc, err := e.st.Connect()
 	if err != nil {

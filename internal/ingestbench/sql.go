@@ -12,14 +12,13 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"testing"
 	"time"
 
+	"github.com/fusionfleet/fusionfleet/internal/benchrun"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/ingest"
 	"github.com/fusionfleet/fusionfleet/internal/sqlitedb"
 	"github.com/fusionfleet/fusionfleet/internal/store"
-	"github.com/fusionfleet/fusionfleet/internal/store/pgtest"
 	"github.com/fusionfleet/fusionfleet/internal/storetest"
 	"github.com/fusionfleet/fusionfleet/internal/stream"
 	"github.com/fusionfleet/fusionfleet/internal/uplink"
@@ -136,8 +135,10 @@ func (c *committed) commit(envs ...fleet.Envelope) {
 	for _, env := range envs {
 		c.records.Add(int64(len(env.Records)))
 		if len(env.Records) > 0 {
-			if t, ok := c.sent[batchKey(env.GatewayID, env.Records[0].Seq)]; ok {
+			k := batchKey(env.GatewayID, env.Records[0].Seq)
+			if t, ok := c.sent[k]; ok {
 				c.lat = append(c.lat, now.Sub(t))
+				delete(c.sent, k)
 			}
 		}
 	}
@@ -150,7 +151,7 @@ func (c *committed) markSent(gw fleet.GatewayID, seq uint64) {
 }
 
 // waitFor waits until the store has committed n records in all.
-func (c *committed) waitFor(b *testing.B, n int64) {
+func (c *committed) waitFor(b benchrun.B, n int64) {
 	b.Helper()
 	deadline := time.Now().Add(10 * time.Minute)
 	for c.records.Load() < n {
@@ -192,7 +193,7 @@ type sqlEnv struct {
 
 // newSQLEnv builds the cloud and its 32 sites; mix selects the production
 // mix instead of layers only.
-func newSQLEnv(b *testing.B, dsn string, mix bool) *sqlEnv {
+func newSQLEnv(b benchrun.B, dsn string, mix bool) *sqlEnv {
 	b.Helper()
 	e := newEnv(b)
 	ctx := b.Context()
@@ -242,7 +243,7 @@ func (s *sqlEnv) nextBatch(k int) uplink.Batch {
 
 // upload sends n batches from all sites at once, each site one batch at a
 // time, each paced to one batch per interval if interval > 0.
-func (s *sqlEnv) upload(b *testing.B, n int, interval time.Duration) {
+func (s *sqlEnv) upload(b benchrun.B, n int, interval time.Duration) {
 	b.Helper()
 	ctx := b.Context()
 	var wg sync.WaitGroup
@@ -266,14 +267,14 @@ func (s *sqlEnv) upload(b *testing.B, n int, interval time.Duration) {
 	wg.Wait()
 }
 
-// BenchmarkIngestSQL measures the cloud's ingest end to end, to rows
+// IngestSQL measures the cloud's ingest end to end, to rows
 // committed in the store: 32 gateways (each a site of ten printers)
 // upload batches of 500 records with the real uplink client (JSON, zstd,
 // signature, TLS with one connection per batch) to the uplink handler,
 // which publishes them to the embedded JetStream; the SQL writer consumes
 // them as the cloud node wires it and commits them. One op is one batch.
-// Sub-benchmarks: the engine (sqlite; postgres when a server answers, see
-// pgtest) and the records: layers only, or the production mix of a site
+// The engine is eng (BenchmarkIngestSQL: sqlite; postgres when a server
+// answers, see pgtest) and the records layers only, or with mix the production mix of a site
 // (per printer a layer every 9 s, a status a minute, counters every five
 // minutes, an event every ten: 83 % layers).
 //
@@ -299,25 +300,20 @@ func (s *sqlEnv) upload(b *testing.B, n int, interval time.Duration) {
 // wirings); load1, the machine's load average when the run ended.
 //
 //	go test -run '^$' -bench IngestSQL -benchtime 400x ./internal/ingestbench
-func BenchmarkIngestSQL(b *testing.B) {
-	engines := []struct {
-		name string
-		dsn  func(b *testing.B) string
-	}{
-		{"sqlite", func(b *testing.B) string { return filepath.Join(b.TempDir(), "cloud.db") }},
-		{"postgres", func(b *testing.B) string { return pgtest.FreshDB(b) }},
-	}
-	for _, eng := range engines {
-		for _, mix := range []bool{false, true} {
-			name := eng.name + "/layers"
-			if mix {
-				name = eng.name + "/mix"
-			}
-			b.Run(name, func(b *testing.B) {
-				benchSQL(b, func() *sqlEnv { return newSQLEnv(b, eng.dsn(b), mix) })
-			})
-		}
-	}
+func IngestSQL(b benchrun.B, eng Engine, mix bool) {
+	benchSQL(b, eng, func() *sqlEnv { return newSQLEnv(b, eng.Fresh(b), mix) })
+}
+
+// Engine is a store engine IngestSQL writes to: Fresh returns the DSN of
+// a new, empty database on every call, gone when b ends.
+type Engine struct {
+	Name  string
+	Fresh func(b benchrun.B) string
+}
+
+// SQLite is the SQLite engine, a database file in a temporary directory.
+func SQLite() Engine {
+	return Engine{Name: "sqlite", Fresh: func(b benchrun.B) string { return filepath.Join(b.TempDir(), "cloud.db") }}
 }
 
 // took is the wall and CPU time (whole process) of a run.
@@ -333,7 +329,9 @@ func since(wall time.Time, cpu time.Duration) took {
 // committed in transactions of about 2,000 records, the
 // next batch fetched meanwhile, acknowledgements after the commit) and,
 // for comparison in the same run, the one it replaced (one: one message
-// fetched, committed and acknowledged at a time).
+// fetched, committed and acknowledged at a time). The node runs as many
+// batched consumers as the store has appliers (two on PostgreSQL), and
+// so does e2e.
 var wirings = []struct {
 	name    string
 	consume func(ctx context.Context, st *stream.Stream, w *ingest.Writer) error
@@ -348,14 +346,14 @@ var wirings = []struct {
 
 // benchSQL measures each figure on a fresh cloud made by fresh (stream
 // and store), so that none inherits the rows or messages of another.
-func benchSQL(b *testing.B, fresh func() *sqlEnv) {
-	n := b.N
+func benchSQL(b benchrun.B, eng Engine, fresh func() *sqlEnv) {
+	n := b.N()
 	records := float64(n * batchSize)
 	rate := func(t took) float64 { return records / t.wall.Seconds() }
 	perRec := func(t took) float64 { return float64(t.cpu.Microseconds()) / records }
 
 	s := fresh()
-	raw := rawWrite(b, s.dsn, n)
+	raw := rawWrite(b, eng, n)
 	direct := s.direct(b, n, 1)
 	direct8 := fresh().direct(b, n, 8)
 	b.ResetTimer() // and its metrics: the figures are reported below
@@ -367,7 +365,7 @@ func benchSQL(b *testing.B, fresh func() *sqlEnv) {
 	b.ReportMetric(perRec(direct), "direct_cpu_µs/rec")
 	b.ReportMetric(perRec(direct8), "direct8_cpu_µs/rec")
 	for _, wiring := range wirings {
-		e2e, flat, lat := fresh().e2e(b, wiring.consume)
+		e2e, flat, lat := fresh().e2e(b, wiring.name, wiring.consume)
 		b.ReportMetric(rate(e2e), wiring.name+"e2e_rec/s")
 		b.ReportMetric(rate(e2e)/rate(raw), wiring.name+"e2e/raw")
 		b.ReportMetric(rate(e2e)/rate(direct), wiring.name+"e2e/direct")
@@ -379,11 +377,11 @@ func benchSQL(b *testing.B, fresh func() *sqlEnv) {
 	b.ReportMetric(loadAverage(), "load1")
 }
 
-// e2e runs the writer with consume while the gateways upload b.N batches
+// e2e runs the writer with consume while the gateways upload b.N() batches
 // flat out, then half as many paced to half the rate measured. It returns
 // the flat out time and the latencies of both runs.
-func (s *sqlEnv) e2e(b *testing.B, consume func(context.Context, *stream.Stream, *ingest.Writer) error) (took, []time.Duration, []time.Duration) {
-	n := b.N
+func (s *sqlEnv) e2e(b benchrun.B, wiring string, consume func(context.Context, *stream.Stream, *ingest.Writer) error) (took, []time.Duration, []time.Duration) {
+	n := b.N()
 	w := ingest.NewWriter(s.store, s.st, ingest.Options{})
 	ctx, cancel := context.WithCancel(b.Context())
 	var wg sync.WaitGroup
@@ -392,6 +390,15 @@ func (s *sqlEnv) e2e(b *testing.B, consume func(context.Context, *stream.Stream,
 			b.Error(err)
 		}
 	})
+	if wiring == "" { // the node's: as many consumers as the store has appliers
+		for range s.db.Appliers() - 1 {
+			wg.Go(func() {
+				if err := consume(ctx, s.st, w); err != nil {
+					b.Error(err)
+				}
+			})
+		}
+	}
 	defer wg.Wait()
 	defer cancel()
 
@@ -414,7 +421,7 @@ func (s *sqlEnv) e2e(b *testing.B, consume func(context.Context, *stream.Stream,
 
 // direct decodes and applies n envelopes of fresh records through a
 // writer, one at a time, and returns the time taken.
-func (s *sqlEnv) direct(b *testing.B, n, group int) took {
+func (s *sqlEnv) direct(b benchrun.B, n, group int) took {
 	b.Helper()
 	w := ingest.NewWriter(s.db, s.st, ingest.Options{})
 	envs := make([][]byte, n)
@@ -441,15 +448,10 @@ func (s *sqlEnv) direct(b *testing.B, n, group int) took {
 // of a fresh database of the same engine, each batch in one transaction:
 // on SQLite with a prepared 64-row INSERT, on PostgreSQL with COPY. It
 // returns the time taken.
-func rawWrite(b *testing.B, dsn string, n int) took {
+func rawWrite(b benchrun.B, eng Engine, n int) took {
 	b.Helper()
 	ctx := b.Context()
-	var rawDSN string
-	if strings.HasPrefix(dsn, "postgres") {
-		rawDSN = pgtest.FreshDB(b)
-	} else {
-		rawDSN = filepath.Join(b.TempDir(), "raw.db")
-	}
+	rawDSN := eng.Fresh(b)
 	db, err := store.Open(ctx, rawDSN, store.Options{}) // the same schema
 	if err != nil {
 		b.Fatal(err)
@@ -470,13 +472,13 @@ func rawWrite(b *testing.B, dsn string, n int) took {
 				l.Index, l.SizeMM2, l.DurationSec, l.Start.UnixNano(), l.End.UnixNano()})
 		}
 	}
-	if strings.HasPrefix(dsn, "postgres") {
+	if strings.HasPrefix(rawDSN, "postgres") {
 		return rawCopy(b, rawDSN, cols, batches)
 	}
 	return rawInsert(b, rawDSN, cols, batches)
 }
 
-func rawInsert(b *testing.B, path string, cols []string, batches [][][]any) took {
+func rawInsert(b benchrun.B, path string, cols []string, batches [][][]any) took {
 	b.Helper()
 	ctx := b.Context()
 	db, err := sqlitedb.OpenFile(path)
@@ -527,7 +529,7 @@ func rawInsert(b *testing.B, path string, cols []string, batches [][][]any) took
 	return since(start, cpu)
 }
 
-func rawCopy(b *testing.B, url string, cols []string, batches [][][]any) took {
+func rawCopy(b benchrun.B, url string, cols []string, batches [][][]any) took {
 	b.Helper()
 	ctx := b.Context()
 	c, err := pgx.Connect(ctx, url)

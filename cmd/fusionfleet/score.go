@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fusionfleet/fusionfleet/internal/maintscore"
+)
+
+// runScore scores a model against the virtual printers' hidden truth:
+// "fusionfleet score maintenance".
+func runScore(ctx context.Context, args []string, e env) error {
+	usage := func(w io.Writer) {
+		fmt.Fprintln(w, "Usage: fusionfleet score <model> [flags]")
+		fmt.Fprintln(w, "\nScore a model on simulated fleets it never trained on, against the printers' hidden truth.")
+		fmt.Fprintln(w, "\nModels:")
+		fmt.Fprintln(w, "  maintenance  component failure forecasts, next to replacing at the rated life")
+	}
+	if len(args) == 0 {
+		usage(e.stderr)
+		return errUsage
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		usage(e.stdout)
+		return errHelp
+	case "maintenance":
+		return runScoreMaintenance(ctx, args[1:], e)
+	}
+	fmt.Fprintf(e.stderr, "fusionfleet score: unknown model %q\n\n", args[0])
+	usage(e.stderr)
+	return errUsage
+}
+
+func runScoreMaintenance(ctx context.Context, args []string, e env) error {
+	fs := newFlagSet("score maintenance", "Simulate training fleets, learn component life models from the records the cloud would\n"+
+		"store of them, then simulate fleets on other seeds and score the forecasts (\"fails within\n"+
+		"the horizon\") against the hidden failure times, next to replacing at the rated life.", e)
+	quick := fs.Bool("quick", false, "score the small standard run (under four minutes)")
+	train := fs.String("train-seeds", "", "comma-separated fleet `seeds` to train on (default: the standard run's)")
+	test := fs.String("test-seeds", "", "comma-separated fleet `seeds` to score on, never trained on (default: the standard run's)")
+	printers := fs.Int("printers", 0, "printers per fleet (default: the standard run's)")
+	days := fs.Int("days", 0, "simulated days per fleet (default: the standard run's)")
+	horizon := fs.Duration("horizon", 7*24*time.Hour, "how far ahead \"fails within\" looks")
+	if err := parse(fs, args, e); err != nil {
+		return err
+	}
+	o := maintscore.Full
+	if *quick {
+		o = maintscore.Quick
+	}
+	var err error
+	if *train != "" {
+		if o.TrainSeeds, err = seeds(*train); err != nil {
+			return fmt.Errorf("score maintenance: -train-seeds: %w", err)
+		}
+	}
+	if *test != "" {
+		if o.TestSeeds, err = seeds(*test); err != nil {
+			return fmt.Errorf("score maintenance: -test-seeds: %w", err)
+		}
+	}
+	for _, s := range o.TestSeeds {
+		for _, t := range o.TrainSeeds {
+			if s == t {
+				return fmt.Errorf("score maintenance: seed %d is both a training and a test seed", s)
+			}
+		}
+	}
+	if *printers < 0 || *printers > 1000 || *days < 0 || *days > 3650 || *horizon <= 0 {
+		return fmt.Errorf("score maintenance: -printers %d, -days %d, -horizon %v: want 1 to 1000 printers, 1 to 3650 days, a positive horizon", *printers, *days, *horizon)
+	}
+	if *printers > 0 {
+		o.Printers = *printers
+	}
+	if *days > 0 {
+		o.Days = *days
+	}
+	o.Horizon = *horizon
+	start := time.Now()
+	rep, err := maintscore.Run(ctx, o, e.stderr)
+	if err != nil {
+		return fmt.Errorf("score maintenance: %w", err)
+	}
+	rep.Print(e.stdout)
+	fmt.Fprintf(e.stdout, "scored in %v\n", time.Since(start).Round(time.Second))
+	return nil
+}
+
+func seeds(s string) ([]int64, error) {
+	var out []int64
+	for f := range strings.SplitSeq(s, ",") {
+		n, err := strconv.ParseInt(strings.TrimSpace(f), 10, 64)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}

@@ -1,0 +1,202 @@
+package benchsuite
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/fusionfleet/fusionfleet/internal/benchrun"
+	"github.com/fusionfleet/fusionfleet/internal/commandcenter"
+	"github.com/fusionfleet/fusionfleet/internal/deviceapi"
+	"github.com/fusionfleet/fusionfleet/internal/ingestbench"
+	"github.com/fusionfleet/fusionfleet/internal/printer"
+	"github.com/fusionfleet/fusionfleet/internal/sitebench"
+	"github.com/fusionfleet/fusionfleet/internal/store"
+	"github.com/fusionfleet/fusionfleet/internal/store/pgtest"
+)
+
+// Scenarios are the bench command's scenarios, in the order they run.
+func Scenarios() []Scenario {
+	return []Scenario{
+		{
+			Name: "ingest-stream", Summary: "uplink client (TLS, zstd, signing) → uplink handler → JetStream, 32 gateways",
+			N: 400, QuickN: 16,
+			Bench: func(b benchrun.B, _ Options) { ingestbench.Ingest(b) },
+			Figures: []Figure{
+				{Name: "uplink end to end", Metric: "uplink_e2e_rec/s", Unit: "records/s", Ref: "raw_sync_rec/s", RefName: "raw JetStream publish"},
+				{Name: "uplink, cloud's share", Metric: "uplink_cloud_rec/s", Unit: "records/s", Ref: "raw_sync_rec/s", RefName: "raw JetStream publish"},
+				{Name: "p99 ack at half load", Metric: "p99_ack_ms", Unit: "ms"},
+			},
+		},
+		ingestSQL("sqlite", false),
+		ingestSQL("sqlite", true),
+		ingestSQL("postgres", false),
+		ingestSQL("postgres", true),
+		storeIngest("sqlite"),
+		storeIngest("postgres"),
+		{
+			Name: "poll", Summary: "one Command Center polling 2,000 printers at default cadences vs a bare keep-alive HTTPS poller",
+			N: 1, QuickN: 1,
+			Skip: func(o Options) string {
+				if o.PrinterProcess == nil {
+					return "no way to start the printers' process"
+				}
+				return ""
+			},
+			Bench: func(b benchrun.B, o Options) {
+				po := commandcenter.PollFleetOptions{Printers: 2000, PrinterProcess: o.PrinterProcess}
+				if o.Quick {
+					po.Printers, po.Window, po.Settle = 20, 5*time.Second, 2*time.Second
+				}
+				commandcenter.PollFleet(b, po)
+			},
+			Figures: []Figure{
+				{Name: "Command Center CPU", Metric: "cc_cores", Unit: "cores", Ref: "bare_cores", RefName: "cores, bare keep-alive poller",
+					Target: Target{Ratio: true, AtMost: true, Bound: 1.5}},
+				{Name: "Command Center CPU, absolute", Metric: "cc_cores", Unit: "cores", Target: Target{AtMost: true, Bound: 0.5, Unit: "cores"}},
+				{Name: "CPU per printer-hour", Metric: "cc_cpu_ms/printer-hour", Unit: "ms"},
+				{Name: "p99 poll → store", Metric: "p99_poll_ms", Unit: "ms", Target: Target{AtMost: true, Bound: 250, Unit: "ms"}},
+				{Name: "latest poll start", Metric: "max_late_ms", Unit: "ms"},
+				{Name: "memory", Metric: "MiB", Unit: "MiB"},
+			},
+		},
+		{
+			Name: "freshness", Summary: "a printer's change of state → the dashboard's live stream, 20 printers, default settings",
+			N: 1, QuickN: 1,
+			Bench: func(b benchrun.B, o Options) {
+				var fo sitebench.FreshnessOptions
+				if o.Quick {
+					// Long enough for a few changes to reach the stream.
+					fo.Printers, fo.Settle, fo.Window = 40, 6*time.Second, 8*time.Second
+				}
+				sitebench.Freshness(b, fo)
+			},
+			Figures: []Figure{
+				{Name: "p50 state change → live stream", Metric: "p50_s", Unit: "s"},
+				{Name: "p99 state change → live stream", Metric: "p99_s", Unit: "s", Target: Target{AtMost: true, Bound: 10, Unit: "s"}},
+				{Name: "changes seen", Metric: "changes", Unit: ""},
+			},
+		},
+		{
+			Name: "uplink-bytes", Summary: "a 10-printer site's uplink bytes on the socket, real Command Center and cloud at 60x",
+			N: 1, QuickN: 1,
+			Bench: func(b benchrun.B, o Options) {
+				var uo sitebench.UplinkOptions
+				if o.Quick {
+					uo.Warmup, uo.Hours = 2*time.Minute, 0.04
+				}
+				sitebench.UplinkBytes(b, uo)
+			},
+			Figures: []Figure{
+				{Name: "bytes per printer-hour", Metric: "bytes/printer-hour", Unit: "B"},
+				{Name: "10-printer site", Metric: "site-bit/s", Unit: "bit/s", RefValue: 25000, RefName: "bit/s budget",
+					Target: Target{Ratio: true, AtMost: true, Bound: 1}},
+				{Name: "connections", Metric: "connections/h", Unit: "per hour"},
+			},
+		},
+		{
+			Name: "printer-model", Summary: "virtual printers' process model: 200 printers over two simulated weeks",
+			N: 3, QuickN: 1,
+			Bench: func(b benchrun.B, _ Options) { printer.FleetBench(b) },
+			Figures: []Figure{
+				{Name: "CPU per printer-hour", Metric: "ns/printer-hour", Unit: "ns"},
+				{Name: "1,000 printers at 60x", Metric: "cores@1000x60", Unit: "cores", Target: Target{AtMost: true, Bound: 1, Unit: "cores"}},
+				{Name: "heap per printer", Metric: "bytes/printer", Unit: "B"},
+			},
+		},
+	}
+}
+
+// ingestSQL is the end-to-end ingest into engine, layers only or the
+// production mix.
+func ingestSQL(engine string, mix bool) Scenario {
+	records, bound := "layers", 0.5
+	if mix {
+		records, bound = "mix", 0.35
+	}
+	raw := "raw multi-row INSERT"
+	var skip func(Options) string
+	if engine == "postgres" {
+		raw = "raw COPY"
+		skip = func(o Options) string {
+			if o.Postgres == "" {
+				return "no PostgreSQL server given (--postgres URL)"
+			}
+			return ""
+		}
+	}
+	return Scenario{
+		Name:    "ingest-" + engine + "-" + records,
+		Summary: "uplink → JetStream → SQL writer as the cloud wires it → rows committed in " + engine + " (" + records + ")",
+		N:       400, QuickN: 16, Skip: skip,
+		Bench: func(b benchrun.B, o Options) {
+			eng := ingestbench.SQLite()
+			if engine == "postgres" {
+				eng = ingestbench.Engine{Name: engine, Fresh: postgresDB(o.Postgres)}
+			}
+			ingestbench.IngestSQL(b, eng, mix)
+		},
+		Figures: []Figure{
+			{Name: "end to end, " + records, Metric: "e2e_rec/s", Unit: "records/s", Ref: "raw_rows/s", RefName: raw,
+				Target: Target{Ratio: true, Bound: bound}},
+			{Name: "writer without stream", Metric: "direct_rec/s", Unit: "records/s", Ref: "raw_rows/s", RefName: raw},
+			{Name: "p99 send→commit flat out", Metric: "p99_commit_ms", Unit: "ms"},
+			{Name: "p99 send→commit at half load", Metric: "half_p99_commit_ms", Unit: "ms",
+				Target: Target{AtMost: true, Bound: 1000, Unit: "ms"}},
+		},
+	}
+}
+
+// storeIngest is the store's ingest of layer records alone, against the
+// engine's raw writes of the same rows.
+func storeIngest(engine string) Scenario {
+	figures := []Figure{{Name: "ApplyEnvelope, layers", Metric: "store_rows/s", Unit: "rows/s", Ref: "insert_rows/s", RefName: "raw multi-row INSERT"}}
+	var skip func(Options) string
+	if engine == "postgres" {
+		figures = append(figures, Figure{Name: "ApplyEnvelope, layers", Metric: "store_rows/s", Unit: "rows/s", Ref: "copy_rows/s", RefName: "raw COPY"})
+		skip = func(o Options) string {
+			if o.Postgres == "" {
+				return "no PostgreSQL server given (--postgres URL)"
+			}
+			return ""
+		}
+	}
+	return Scenario{
+		Name: "store-ingest-" + engine, Summary: "the store's ApplyEnvelope of 1,000 layer records at a time in " + engine + ", beside raw writes",
+		N: 200, QuickN: 10, Skip: skip,
+		Bench: func(b benchrun.B, o Options) {
+			dsn := ingestbench.SQLite().Fresh(b)
+			if engine == "postgres" {
+				dsn = postgresDB(o.Postgres)(b)
+			}
+			store.IngestBench(b, dsn)
+		},
+		Figures: figures,
+	}
+}
+
+// ServeFleetPrinters is the printers' process of the poll scenario: see
+// commandcenter.ServeFleetPrinters.
+func ServeFleetPrinters(n int, collector deviceapi.Fingerprint, in io.Reader, out io.Writer) error {
+	return commandcenter.ServeFleetPrinters(n, collector, in, out)
+}
+
+// postgresDB makes a fresh database on the server of admin for each call,
+// dropped when the run ends.
+func postgresDB(admin string) func(b benchrun.B) string {
+	return func(b benchrun.B) string {
+		b.Helper()
+		u, drop, err := pgtest.Create(b.Context(), admin)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := drop(ctx); err != nil {
+				b.Error(err)
+			}
+		})
+		return u
+	}
+}
