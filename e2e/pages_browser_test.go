@@ -405,7 +405,7 @@ func TestEveryPageInBrowser(t *testing.T) {
 
 	dashboard := getPages(t, "../internal/dashboard/handler.go", func(p string) bool {
 		return strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/static/") || p == "/healthz" ||
-			strings.HasSuffix(p, ".csv") || strings.HasPrefix(p, "/login") || strings.HasSuffix(p, "/export")
+			strings.HasSuffix(p, ".csv") || strings.HasSuffix(p, "/result") || strings.HasPrefix(p, "/login") || strings.HasSuffix(p, "/export")
 	})
 	// Jobs finish and get their pages within a minute of the demo's
 	// start; the KPI page has a plot once one did.
@@ -422,6 +422,8 @@ func TestEveryPageInBrowser(t *testing.T) {
 		"POST /admin/grants", "POST /admin/grants/{id}/revoke", "POST /customers/{id}/open", "POST /customers/leave",
 		// TestDataRightsInBrowser submits these.
 		"GET /admin/audit", "POST /admin/data/delete",
+		// TestRemoteDiagnosticsInBrowser submits this.
+		"POST /printers/{id}/diagnostics",
 	})
 	s.forms = map[string]bool{}
 
@@ -436,7 +438,8 @@ func TestEveryPageInBrowser(t *testing.T) {
 		"/consumables": {"en": "Consumables", "de": "Verbrauchsmaterial"},
 	}
 	local := getPages(t, "../internal/commandcenter/localui/handler.go", func(p string) bool {
-		return strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/static/") || p == "/healthz" || p == "/metrics"
+		return strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/static/") || p == "/healthz" || p == "/metrics" ||
+			strings.HasSuffix(p, "/result") // a download
 	})
 	b.openUntil("an upload", "/uploads", `document.querySelector('a[href^="/uploads/"]')`, 90*time.Second)
 	console.take()
@@ -444,6 +447,8 @@ func TestEveryPageInBrowser(t *testing.T) {
 	checkFormsSubmitted(t, "../internal/commandcenter/localui/handler.go", s.forms, nil, []string{
 		// TestCommandCenterUpdatesInBrowser submits these.
 		"POST /updates/policy", "POST /updates/{target}/approve", "POST /updates/{target}/withdraw",
+		// TestRemoteDiagnosticsInBrowser submits these.
+		"POST /diagnostics/{id}/approve", "POST /diagnostics/{id}/refuse",
 	})
 }
 

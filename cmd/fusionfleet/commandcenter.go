@@ -68,6 +68,7 @@ func runCommandCenter(ctx context.Context, args []string, e env) error {
 	mirrorListen := fs.String("mirror-listen", envDefault(e, "FUSIONFLEET_MIRROR_LISTEN", ""), "`address` where printers on the LAN read signed updates (/tuf/ only); the local UI serves them too")
 	updateInterval := fs.Duration("update-interval", site.DefaultUpdateInterval, "how often signed updates are mirrored from the cloud for the printers (served under /tuf/ on the local port)")
 	rate := fs.Int("uplink-rate", 10000, "uplink bandwidth cap in `bits/s`, TLS handshakes included (whitepaper budget: 25000 for a site)")
+	diagPolicy := fs.String("diagnostics", "ask", "remote diagnostics the cloud asks for: ask (approve each in the local UI) or auto (run each at once)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	if err := parse(fs, args, e); err != nil {
 		return err
@@ -101,7 +102,7 @@ func runCommandCenter(ctx context.Context, args []string, e env) error {
 		DataDir: *data, CloudURL: *cloudURL, RootCAs: roots, EnrolToken: token, Name: *name,
 		Printers: printers, TrustNewPrinters: *trust, UIHost: *uiHost, UIHosts: splitList(*uiHosts), UIPassword: uiPassword, UIFirstPort: uiFirst, UILastPort: uiLast,
 		MirrorListen: *mirrorListen, DebugListen: *debugListen, PollInterval: *interval, BulkInterval: *bulk, UpdateInterval: *updateInterval,
-		RateBytes: float64(*rate) / 8, Clock: clock.Real{}, Logger: logger, Stdin: e.stdin, Stdout: e.stdout,
+		RateBytes: float64(*rate) / 8, DiagnosticsPolicy: *diagPolicy, Clock: clock.Real{}, Logger: logger, Stdin: e.stdin, Stdout: e.stdout,
 	})
 	if err != nil {
 		return err

@@ -164,7 +164,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	mux.Handle("/v1/", uplink.NewHandler(n.store, n.store, n.stream, uplink.HandlerOptions{
 		Clock: opts.Clock, Logger: n.log, MaxMessageBytes: n.stream.MaxPayload(), Metrics: m.uplink,
 		MaxAhead: opts.MaxRecordAhead, RecordsPerSecond: opts.UplinkRecordsPerSecond,
-		BytesPerSecond: opts.UplinkBytesPerSecond, Skew: opts.UplinkSkew,
+		BytesPerSecond: opts.UplinkBytesPerSecond, Skew: opts.UplinkSkew, Diagnostics: n.store,
 	}))
 	mux.Handle("/tuf/", n.updates.Handler())
 	mux.Handle("/", web)

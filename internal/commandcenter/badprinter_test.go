@@ -64,6 +64,10 @@ func (s served) Consumables() fleet.Consumables {
 	return v
 }
 
+func (s served) SelfTest() deviceapi.SelfTest {
+	return deviceapi.SelfTest{Time: time.Unix(0, 0), Passed: true}
+}
+
 // tlsPrinter is a fake printer behind a real HTTPS device API.
 type tlsPrinter struct {
 	srv    *httptest.Server

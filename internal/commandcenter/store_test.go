@@ -22,7 +22,7 @@ const (
 	fpB = deviceapi.Fingerprint("CC:DD")
 )
 
-func openStore(t *testing.T) (*Store, string) {
+func openStore(t testing.TB) (*Store, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "cc.db")
 	st, err := Open(t.Context(), path)

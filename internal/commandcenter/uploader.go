@@ -101,6 +101,12 @@ type UploaderOptions struct {
 	// Queue is the outbox drained; nil → the store's (Store.Outbox).
 	Queue Queue
 
+	// OnAck receives the diagnostic requests every acknowledgement
+	// carries, none included (DiagnosticRunner.Receive): the cloud hands
+	// them over in its answers (R-ARCH-3). nil → ignored. An error is
+	// logged; the upload stands.
+	OnAck func(ctx context.Context, reqs []fleet.DiagnosticRequest) error
+
 	Clock  clock.Clock  // nil → the real clock
 	Logger *slog.Logger // nil → discard
 }
@@ -441,6 +447,11 @@ func (u *Uploader) send(ctx context.Context, priority bool, now time.Time) (int,
 	}
 	if err := u.queue.AckSeqs(ctx, acked); err != nil {
 		return 0, u.opts.Interval, fmt.Errorf("upload: %w", err)
+	}
+	if u.opts.OnAck != nil {
+		if err := u.opts.OnAck(ctx, ack.Diagnostics); err != nil {
+			u.log.Warn("cannot keep the diagnostic requests of an upload's answer", "err", err)
+		}
 	}
 	entry.Outcome = UploadAcknowledged
 	if len(acked) < len(recs) {

@@ -214,6 +214,12 @@ func TestRouteWalker(t *testing.T) {
 	f.h.updates.releases = testReleases()
 	wants["GET /updates"] = want{"/updates", nil, all(200), 303}
 	wants["GET /maintenance"] = want{"/maintenance", nil, all(200), 303}
+	// Diagnostics (diagnostics.go): operators ask; every member follows
+	// and downloads, at the sites they see.
+	wants["GET /printers/{id}/diagnostics"] = want{"/printers/{printer}/diagnostics", nil, atFirstSite, 303}
+	wants["POST /printers/{id}/diagnostics"] = want{"/printers/{printer}/diagnostics", url.Values{"kind": {"snapshot"}},
+		with(operators(303), "loperator", 404, "ladmin", 404), 303}
+	wants["GET /diagnostics/{id}/result"] = want{"/diagnostics/{diagnostic}/result", nil, atFirstSite, 303}
 	// Moving a printer (detail.go): the walker moves the printer to the
 	// site it is at; its admins may, one limited to the other site does
 	// not see it (TestMovePrinterPage moves printers between sites).
@@ -254,7 +260,8 @@ func TestRouteWalker(t *testing.T) {
 			for _, who := range callers {
 				targets := []string{"own"}
 				if strings.Contains(w.path, "{user}") || strings.Contains(w.path, "{token}") || strings.Contains(w.path, "{printer}") || strings.Contains(w.path, "{grant}") ||
-					strings.Contains(w.path, "{alert}") || strings.Contains(w.path, "{rule}") || strings.Contains(w.path, "{channel}") {
+					strings.Contains(w.path, "{alert}") || strings.Contains(w.path, "{rule}") || strings.Contains(w.path, "{channel}") ||
+					strings.Contains(w.path, "{diagnostic}") {
 					targets = append(targets, "foreign")
 				}
 				for _, target := range targets {
@@ -272,7 +279,8 @@ func TestRouteWalker(t *testing.T) {
 						path := strings.NewReplacer("{user}", string(victim), "{token}", string(victimToken),
 							"{printer}", string(owner.printer), "{job}", owner.job,
 							"{alert}", string(owner.alert), "{rule}", f.walkRule(t, owner.org),
-							"{channel}", f.walkChannel(t, owner.org), "{grant}", f.walkGrant(t, owner.org)).Replace(w.path)
+							"{channel}", f.walkChannel(t, owner.org), "{grant}", f.walkGrant(t, owner.org),
+							"{diagnostic}", string(f.walkDiagnostic(t, owner))).Replace(w.path)
 						rep := strings.NewReplacer("{site}", string(me.site), "{new}", "new"+strconv.Itoa(n), "{provider}", string(f.provider(t, "Fixers").org))
 						var form url.Values
 						if w.form != nil {

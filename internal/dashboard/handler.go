@@ -19,6 +19,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/alert"
 	"github.com/fusionfleet/fusionfleet/internal/audit"
 	"github.com/fusionfleet/fusionfleet/internal/clock"
+	"github.com/fusionfleet/fusionfleet/internal/diagnostics"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/fleetquery"
 	"github.com/fusionfleet/fusionfleet/internal/httpserver"
@@ -71,6 +72,9 @@ type Deps struct {
 	AuditLog audit.Reader
 	Export   orgexport.Source
 	Deletion OrgDeletion
+	// Diagnostics keeps remote diagnostic requests and their results;
+	// nil: the diagnostics pages are 404.
+	Diagnostics diagnostics.Store
 }
 
 // Sessions keeps logins: users by name, sessions, and the pending second
@@ -245,6 +249,7 @@ type ui struct {
 	account     *accountPage
 	maint       *maintenancePage
 	data        *dataPages
+	diags       *diagnosticPages
 }
 
 // NewHandler returns the dashboard with all its routes.
@@ -292,7 +297,7 @@ func newHandler(d Deps, hub *Hub, opts Options) *ui {
 		"account.html", "sites.html",
 		"kpis.html", "benchmark.html", "usage.html",
 		"notify_channels.html", "notify_prefs.html",
-		"updates.html", "maintenance.html", "grants.html", "customers.html", "audit.html", "data.html"} {
+		"updates.html", "maintenance.html", "grants.html", "customers.html", "audit.html", "data.html", "diagnostics.html"} {
 		// The templates are embedded: a parse error is a bug that every test catches.
 		h.pages[p] = template.Must(template.New(p).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+p))
 	}
@@ -320,7 +325,17 @@ func newHandler(d Deps, hub *Hub, opts Options) *ui {
 		account: &accountPage{handler: h, members: d.Members, sessions: d.Sessions, passwords: d.Passwords, throttle: d.Throttle},
 		maint:   &maintenancePage{handler: h, printers: d.Printers, history: d.History, sites: d.Sites, models: d.Maintenance},
 		data:    &dataPages{handler: h, audit: d.AuditLog, export: d.Export, orgs: d.Deletion},
+		diags:   &diagnosticPages{handler: h, desk: newDesk(d, h.clock), printers: d.Printers},
 	}
+}
+
+// newDesk returns the diagnostics desk over d's store, or nil when d has
+// none.
+func newDesk(d Deps, clk clock.Clock) *diagnostics.Desk {
+	if d.Diagnostics == nil {
+		return nil
+	}
+	return &diagnostics.Desk{Store: d.Diagnostics, Printers: d.Printers, Audit: d.Audit, Clock: clk}
 }
 
 // route is one entry of the route table: a ServeMux pattern, what it
@@ -379,6 +394,9 @@ func (h *ui) table() []route {
 		{"GET /printers/{id}", grantStatus, h.detail.printerPage},
 		{"POST /printers/{id}/site", adminPost, h.detail.movePrinter},
 		{"GET /printers/{id}/jobs/{job}", member, h.jobs.jobPage},
+		{"GET /printers/{id}/diagnostics", diagRead, h.diags.diagnosticsPage},
+		{"POST /printers/{id}/diagnostics", diagAsk, h.diags.requestDiagnostic},
+		{"GET /diagnostics/{id}/result", diagRead, h.diags.diagnosticResult},
 		{"GET /jobs", member, h.jobs.jobsPage},
 		{"GET /kpis", grantStatus, h.kpis.kpisPage},
 		{"GET /benchmark", access.Requirement{Role: fleet.RoleViewer, Feature: access.FeatureBenchmark}, h.kpis.benchmarkPage},

@@ -262,6 +262,11 @@ func (c *Client) Consumables(ctx context.Context) (fleet.Consumables, error) {
 	return readSnapshot(ctx, c, "/v1/consumables", decodeConsumables)
 }
 
+// SelfTest reads GET /v1/selftest: the printer runs its self-test.
+func (c *Client) SelfTest(ctx context.Context) (SelfTest, error) {
+	return readSnapshot(ctx, c, "/v1/selftest", decodeSelfTest)
+}
+
 // OpenAPI reads GET /openapi.json, the printer's description of its API,
 // and returns it as it came after checking that it is one JSON object
 // naming an OpenAPI version.

@@ -67,6 +67,10 @@ func (f *fakeDevice) Logs(log fleet.LogKind, after uint64, limit int) LogPage {
 }
 func (f *fakeDevice) Counters() fleet.Counters       { f.calls++; return f.counters }
 func (f *fakeDevice) Consumables() fleet.Consumables { f.calls++; return f.consumables }
+func (f *fakeDevice) SelfTest() SelfTest {
+	f.calls++
+	return SelfTest{Time: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC), Passed: true, Checks: []SelfTestCheck{{Subsystem: "lamp", Component: "lamp-1", Result: SelfTestPass, Value: 97}}}
+}
 
 var testTime = time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)
 

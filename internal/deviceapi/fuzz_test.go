@@ -111,6 +111,13 @@ func FuzzDecodeConsumables(f *testing.F) {
 		[]byte(`{"cleaning_roll":{"usage_percent":101},"build_units":{"installed":null},"time":"2026-03-02T09:30:00Z"}`))
 }
 
+func FuzzDecodeSelfTest(f *testing.F) {
+	dev := newFakeDevice()
+	fuzzDecoder(f, decodeSelfTest, mustJSON(f, dev.SelfTest()),
+		[]byte(`{"time":"2026-03-02T09:30:00Z","passed":true,"checks":[{"subsystem":"lamp","component":"lamp-1","result":"fail","value":3}]}`),
+		[]byte(`{"time":"2026-03-02T09:30:00Z","passed":false,"checks":[{"result":"maybe"}]}`))
+}
+
 // FuzzDecodeOpenAPI: whatever the client accepts as an OpenAPI document is
 // one JSON object naming a version, returned byte for byte.
 func FuzzDecodeOpenAPI(f *testing.F) {

@@ -32,6 +32,7 @@ type Device interface {
 	Logs(log fleet.LogKind, after uint64, limit int) LogPage
 	Counters() fleet.Counters
 	Consumables() fleet.Consumables
+	SelfTest() SelfTest
 }
 
 // Paging limits of the feeds. A read without limit gets the default; a
@@ -132,6 +133,8 @@ func routeTable(doc json.RawMessage) []route {
 			serve: func(d Device, _ *http.Request, _ cursor) (any, error) { return d.Counters(), nil }},
 		{path: "/v1/consumables", summary: "Cleaning roll, agents, printheads, build units, lamps (R-DATA-8..11)", answer: reflect.TypeFor[fleet.Consumables](),
 			serve: func(d Device, _ *http.Request, _ cursor) (any, error) { return d.Consumables(), nil }},
+		{path: "/v1/selftest", summary: "Self-test: the printer checks its subsystems now and reports each (R-FEAT-7)", answer: reflect.TypeFor[SelfTest](),
+			serve: func(d Device, _ *http.Request, _ cursor) (any, error) { return d.SelfTest(), nil }},
 		{path: openAPIPath, summary: "This API's OpenAPI 3.1 document", public: true,
 			serve: func(Device, *http.Request, cursor) (any, error) { return doc, nil }},
 	}

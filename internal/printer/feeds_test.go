@@ -208,7 +208,7 @@ func TestFeedsAreConsistent(t *testing.T) {
 		}
 	}
 
-	t.Run("no private name outside the jobs feed", func(t *testing.T) {
+	t.Run("private names only where real printers write them", func(t *testing.T) {
 		names := map[string]bool{}
 		for _, j := range got.Jobs {
 			names[j.Private.Name], names[j.Private.User], names[j.Private.Host] = true, true, true
@@ -216,8 +216,16 @@ func TestFeedsAreConsistent(t *testing.T) {
 				names[pt.Private.Name], names[pt.Private.GeometryRef] = true, true
 			}
 		}
-		var public []string
+		// The free text that names jobs as a real printer's does: the
+		// queued event's details, the session log's accepted line, job
+		// warnings. The Command Center scrubs it; all else is clean.
+		var public, free []string
 		for _, e := range got.Events {
+			if e.Code == "JOB_QUEUED" {
+				public = append(public, e.Code+" "+e.Description)
+				free = append(free, e.Details)
+				continue
+			}
 			public = append(public, e.Code+" "+e.Description+" "+e.Details)
 		}
 		for _, l := range got.Layers {
@@ -225,6 +233,10 @@ func TestFeedsAreConsistent(t *testing.T) {
 		}
 		for _, lines := range got.Logs {
 			for _, l := range lines {
+				if l.Log == fleet.LogSession && strings.Contains(l.Text, "job accepted") {
+					free = append(free, l.Text)
+					continue
+				}
 				public = append(public, l.Text)
 			}
 		}
@@ -247,6 +259,18 @@ func TestFeedsAreConsistent(t *testing.T) {
 					t.Fatalf("private name %q in %q", n, s)
 				}
 			}
+		}
+		named := 0
+		for _, s := range free {
+			s = strings.ToLower(s)
+			for _, n := range lower {
+				if strings.Contains(s, n) {
+					named++
+				}
+			}
+		}
+		if named == 0 {
+			t.Errorf("no queued event or session log line names a job, user or computer, as real printers do")
 		}
 	})
 }

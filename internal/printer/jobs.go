@@ -284,7 +284,7 @@ func (p *Printer) jobFromSpec(spec JobSpec) (*job, error) {
 
 // enqueue queues a job.
 func (p *Printer) enqueue(j *job) {
-	j.no = p.newJobNo(j.id)
+	j.no = p.newJobNo(j)
 	p.pending = append(p.pending, j)
 	p.emit(evJobQueued, j.no, uint16(j.layers), uint16(min(len(j.parts), math.MaxUint16)), 0, 0)
 	p.log(lgSessionJob, j.no, 0, 0, 0, 0)

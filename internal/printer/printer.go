@@ -102,8 +102,9 @@ type fwChange struct {
 }
 
 type jobIDSlot struct {
-	no uint16
-	id string
+	no               uint16
+	id               string
+	name, user, host string // private, as real printers write them into logs and events
 }
 
 // Printer is a virtual printer. It is safe for concurrent use.
@@ -424,8 +425,8 @@ func (p *Printer) jobID(no uint16) string {
 	return s.id
 }
 
-// newJobNo assigns the next job number to id.
-func (p *Printer) newJobNo(id string) uint16 {
+// newJobNo assigns the next job number to j.
+func (p *Printer) newJobNo(j *job) uint16 {
 	p.jobNo++
 	if p.jobNo == 0 {
 		p.jobNo = 1
@@ -434,8 +435,21 @@ func (p *Printer) newJobNo(id string) uint16 {
 	for len(p.jobIDs) <= slot {
 		p.jobIDs = append(p.jobIDs, jobIDSlot{})
 	}
-	p.jobIDs[slot] = jobIDSlot{no: p.jobNo, id: id}
+	p.jobIDs[slot] = jobIDSlot{no: p.jobNo, id: j.id, name: j.name, user: j.user, host: j.host}
 	return p.jobNo
+}
+
+// jobPrivate returns the private names of job number no and the path of
+// its job file as the printer received it, or empty strings for none.
+func (p *Printer) jobPrivate(no uint16) (name, user, host, file string) {
+	if no == 0 || len(p.jobIDs) == 0 {
+		return "", "", "", ""
+	}
+	s := p.jobIDs[int(no)%len(p.jobIDs)]
+	if s.no != no {
+		return "", "", "", ""
+	}
+	return s.name, s.user, s.host, `\\` + s.host + `\jobs\` + s.user + `\` + s.name + ".3mf"
 }
 
 // firmwareAt returns the firmware installed at Unix millisecond ms.

@@ -8,8 +8,10 @@ import (
 
 // Events and log lines are kept as compact records (rec) and rendered into
 // text only when read. The templates below are the only place their words
-// live. No template ever renders a job, part, user or computer name: jobs
-// appear by their random ID only (R-PRIV-2).
+// live. Like real printers, some write the job's name, its user, the
+// computer it came from and its file's path into free text (the session
+// log, the queued event, a job's warnings): the Command Center scrubs them
+// before anything leaves the site (R-PRIV-2).
 
 // The event templates, by index.
 const (
@@ -77,7 +79,8 @@ func eventTemplates(tab *processData) []evTemplate {
 			}},
 		evJobQueued: {"JOB_QUEUED", "print job queued", fleet.SeverityInfo, "job-manager",
 			func(p *Printer, r *rec) string {
-				return fmt.Sprintf("job %s: %d layers, %d parts", p.jobID(r.job), r.a, r.b)
+				name, user, host, _ := p.jobPrivate(r.job)
+				return fmt.Sprintf("job %s: %d layers, %d parts; \"%s\" submitted by %s from %s", p.jobID(r.job), r.a, r.b, name, user, host)
 			}},
 		evJobStarted: {"JOB_STARTED", "print job started", fleet.SeverityInfo, "job-manager",
 			func(p *Printer, r *rec) string {
@@ -212,6 +215,10 @@ func logTemplates() []logTemplate {
 			return fmt.Sprintf("session start: firmware %s, build volume %gx%gx%g mm", p.firmwareAt(r.ms), p.spec.BuildMM[0], p.spec.BuildMM[1], p.spec.BuildMM[2])
 		}},
 		lgSessionJob: {fleet.LogSession, func(p *Printer, r *rec) string {
+			if r.a == 0 {
+				name, user, host, file := p.jobPrivate(r.job)
+				return fmt.Sprintf("job %s: job accepted: \"%s\" from %s@%s, file %s", p.jobID(r.job), name, user, host, file)
+			}
 			return fmt.Sprintf("job %s: %s (layer %d)", p.jobID(r.job), sessionWhat[r.a%uint16(len(sessionWhat))], r.b)
 		}},
 		lgSessionFailed: {fleet.LogSession, func(p *Printer, r *rec) string {

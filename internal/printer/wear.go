@@ -313,7 +313,7 @@ func (p *Printer) symptom(c *comp, what int) {
 		if p.job != nil && p.phase == phasePrinting && len(p.job.warnings) < 16 {
 			t := &p.evt[tmpl]
 			p.job.warnings = append(p.job.warnings, fleet.JobWarning{
-				ID: randomCode(p.rng, 8), Message: t.Code + ": " + t.Details(p, &rec{a: uint16(c.kind), b: uint16(c.slot), v: float32(cond), w: float32(c.used)}),
+				ID: randomCode(p.rng, 8), Message: t.Code + ": " + t.Details(p, &rec{a: uint16(c.kind), b: uint16(c.slot), v: float32(cond), w: float32(c.used)}) + p.jobContext(),
 				Severity: t.Severity, Time: p.now,
 			})
 		}
@@ -493,4 +493,18 @@ func (p *Printer) printhead(c *comp) fleet.Printhead {
 func round(v float64, digits int) float64 {
 	s := math.Pow(10, float64(digits))
 	return math.Round(v*s) / s
+}
+
+// jobContext is what a warning says of the job it hit, as a real printer
+// writes it: the job's name, its first part's name and its file.
+func (p *Printer) jobContext() string {
+	if p.job == nil {
+		return ""
+	}
+	name, _, _, file := p.jobPrivate(p.job.no)
+	part := ""
+	if len(p.job.parts) > 0 {
+		part = p.job.parts[0].name
+	}
+	return fmt.Sprintf(" (job \"%s\", part \"%s\", file %s)", name, part, file)
 }

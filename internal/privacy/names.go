@@ -156,8 +156,9 @@ func (n *Names) forget() {
 	}
 }
 
-// ScrubString returns s with every known name replaced by "[private]". It
-// does not allocate when s names none.
+// ScrubString returns s with every known name replaced by "[private]"
+// and every file path by PathMarker (ScrubPaths). It does not allocate
+// when s names none and holds no path.
 func (n *Names) ScrubString(s string) string {
 	n.mu.RLock()
 	defer n.mu.RUnlock()
@@ -180,9 +181,6 @@ func (n *Names) Scrub(rec *fleet.Record) {
 	}
 	n.mu.RLock()
 	defer n.mu.RUnlock()
-	if len(n.names) == 0 {
-		return
-	}
 	n.scrubValue(reflect.ValueOf(rec).Elem())
 }
 
@@ -282,12 +280,13 @@ func exempt(t reflect.Type) bool {
 // "[private]" and the text beside it), the whole string is replaced: the
 // result never holds a known name. The caller holds n.mu.
 func (n *Names) scrub(s string) (string, bool) {
+	s, pathed := ScrubPaths(s)
 	if len(n.names) == 0 || len(s) < MinNameRunes {
-		return s, false
+		return s, pathed
 	}
 	start, end := n.next(s, 0)
 	if start < 0 {
-		return s, false
+		return s, pathed
 	}
 	out := make([]byte, 0, len(s)+len(redacted))
 	last := 0

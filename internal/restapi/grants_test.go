@@ -136,6 +136,8 @@ func TestGrantWalker(t *testing.T) {
 						path = strings.Replace(path, "{id}", f.walkRule(t, a.org), 1)
 					case strings.HasPrefix(rt.path, "/api/v1/grants/"):
 						path = strings.Replace(path, "{id}", f.walkGrant(t, a), 1)
+					case strings.HasPrefix(rt.path, "/api/v1/diagnostics/"):
+						path = strings.Replace(path, "{id}", string(f.walkDiagnostic(t, a, strings.HasSuffix(rt.path, "/result"))), 1)
 					}
 					status, got := f.doGrant(t, rt.method, path, secret, id)
 					want := http.StatusForbidden

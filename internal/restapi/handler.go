@@ -16,6 +16,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/alert"
 	"github.com/fusionfleet/fusionfleet/internal/audit"
 	"github.com/fusionfleet/fusionfleet/internal/clock"
+	"github.com/fusionfleet/fusionfleet/internal/diagnostics"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/fleetquery"
 	"github.com/fusionfleet/fusionfleet/internal/grant"
@@ -65,6 +66,9 @@ type Deps struct {
 	// export of all its data (datarights.go).
 	AuditLog audit.Reader
 	Export   orgexport.Source
+	// Diagnostics keeps remote diagnostic requests and their results;
+	// nil: the diagnostics routes answer 404.
+	Diagnostics diagnostics.Store
 }
 
 // TokenLookup finds the stored API token whose secret hashes to
@@ -128,6 +132,7 @@ type api struct {
 	maint    *maintenanceAPI
 	grants   *grantAPI
 	data     *dataAPI
+	diags    *diagnosticAPI
 }
 
 // The groups of operations and the capabilities each uses.
@@ -223,7 +228,17 @@ func newHandler(d Deps, opts Options) *api {
 		maint:    &maintenanceAPI{handler: h, printers: d.Printers, history: d.History, models: d.Maintenance},
 		grants:   &grantAPI{handler: h, grants: d.Grants, lookup: d.GrantLookup, orgs: d.Orgs, audit: d.Audit},
 		data:     &dataAPI{handler: h, audit: d.AuditLog, export: d.Export},
+		diags:    &diagnosticAPI{handler: h, desk: newDesk(d, h.clock)},
 	}
+}
+
+// newDesk returns the diagnostics desk over d's store, or nil when d has
+// none.
+func newDesk(d Deps, clk clock.Clock) *diagnostics.Desk {
+	if d.Diagnostics == nil {
+		return nil
+	}
+	return &diagnostics.Desk{Store: d.Diagnostics, Printers: d.Printers, Audit: d.Audit, Clock: clk}
 }
 
 // route is one entry of the route table.
@@ -314,6 +329,11 @@ func (h *api) routes() []route {
 		{"GET", "/api/v1/audit", orgRead, h.data.auditLog},
 		{"GET", "/api/v1/audit/export", orgRead, h.data.auditExport},
 		{"GET", "/api/v1/export", access.Requirement{Role: fleet.RoleAdmin, OrgWide: true, Feature: access.FeatureExport}, h.data.exportData},
+		{"GET", "/api/v1/printers/{id}/diagnostics", diagRead, h.diags.listDiagnostics},
+		{"POST", "/api/v1/printers/{id}/diagnostics", diagRequest, h.diags.requestDiagnostic},
+		{"GET", "/api/v1/diagnostics/{id}", diagRead, h.diags.diagnostic},
+		{"GET", "/api/v1/diagnostics/{id}/result", diagRead, h.diags.diagnosticResult},
+		{"POST", "/api/v1/diagnostics/{id}/cancel", diagRequest, h.diags.cancelDiagnostic},
 	}
 }
 

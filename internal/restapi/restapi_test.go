@@ -51,6 +51,7 @@ type fixture struct {
 	seq   uint64
 	// p1 and p2 are service providers (grants_test.go).
 	p1, p2 *provider
+	audit  *auditLog // what the diagnostics routes recorded
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -66,7 +67,10 @@ func newFixture(t *testing.T) *fixture {
 	f.b = f.seed(t, "CanaryBravo")
 	f.a.otherCanaries, f.b.otherCanaries = f.b.canaries, f.a.canaries
 	f.p1, f.p2 = f.seedProvider(t, "Fixers"), f.seedProvider(t, "Menders")
-	f.h = newHandler(storeDeps(db), Options{Clock: f.clock})
+	f.audit = &auditLog{}
+	deps := storeDeps(db)
+	deps.Audit = f.audit
+	f.h = newHandler(deps, Options{Clock: f.clock})
 	f.srv = httptest.NewServer(f.h.mux())
 	t.Cleanup(f.srv.Close)
 	return f
@@ -76,7 +80,8 @@ func newFixture(t *testing.T) *fixture {
 func storeDeps(db *store.DB) Deps {
 	return Deps{TokenLookup: db, Members: db, Passwords: db, Sites: db, Tokens: db, Printers: db, PrinterSites: db, Jobs: db, History: db,
 		Alerts: db, AlertRules: db, Channels: db, NotifyPrefs: db, KPIs: db,
-		Grants: db, GrantLookup: db, Orgs: db, Audit: db, Plans: db, AuditLog: db, Export: db}
+		Grants: db, GrantLookup: db, Orgs: db, Audit: db, Plans: db, AuditLog: db, Export: db,
+		Diagnostics: db}
 }
 
 // seed creates an organisation with two sites, a printer at each, users of
@@ -186,7 +191,11 @@ func (f *fixture) do(t *testing.T, method, path, secret, body string) (int, stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resp.StatusCode != http.StatusNoContent && resp.Header.Get("Content-Type") != "application/json" && !strings.HasPrefix(path, "/api/v1/audit/export") {
+	ct := resp.Header.Get("Content-Type")
+	if strings.HasSuffix(path, "/result") && resp.StatusCode == http.StatusOK {
+		ct = strings.Replace(ct, "application/x-ndjson", "application/json", 1) // a diagnostic's result downloads as JSON lines
+	}
+	if resp.StatusCode != http.StatusNoContent && ct != "application/json" && !strings.HasPrefix(path, "/api/v1/audit/export") {
 		t.Errorf("%s %s: Content-Type %q", method, path, resp.Header.Get("Content-Type"))
 	}
 	return resp.StatusCode, string(b)
@@ -344,6 +353,14 @@ func TestRouteWalker(t *testing.T) {
 	want["GET /api/v1/audit"] = with(adminOnly(200, true), "ladmin", 403)
 	want["GET /api/v1/audit/export"] = with(adminOnly(200, true), "ladmin", 403)
 	want["GET /api/v1/export"] = with(adminOnly(200, true), "ladmin", 403)
+	// Diagnostics (diagnostics.go): operators ask and withdraw; every member
+	// follows and reads, at the sites they see.
+	notThere := func(m map[string]int) map[string]int { return with(m, "limited", 404, "ladmin", 404, "loperator", 404) }
+	want["GET /api/v1/printers/{id}/diagnostics"] = notThere(ok(200))
+	want["POST /api/v1/printers/{id}/diagnostics"] = with(notThere(ok(201)), "viewer", 403, "limited", 403, "read", 403)
+	want["GET /api/v1/diagnostics/{id}"] = notThere(ok(200))
+	want["GET /api/v1/diagnostics/{id}/result"] = notThere(ok(200))
+	want["POST /api/v1/diagnostics/{id}/cancel"] = with(notThere(ok(200)), "viewer", 403, "limited", 403, "read", 403)
 	bodies := map[string]string{
 		"POST /api/v1/users":                  `{"name":"new-%s","role":"viewer"}`,
 		"PATCH /api/v1/users/{id}":            `{"role":"operator"}`,
@@ -359,6 +376,7 @@ func TestRouteWalker(t *testing.T) {
 		"POST /api/v1/grants":                 `{"provider_id":"%s","sites":null,"scopes":["status"],"expires_at":"2026-03-02T12:00:00Z"}`,
 	}
 	bodies["POST /api/v1/notification-channels"] = `{"kind":"webhook","name":"walk","target":"https://hooks.example.com/walk","min_severity":"warning"}`
+	bodies["POST /api/v1/printers/{id}/diagnostics"] = `{"kind":"snapshot"}`
 	bodies["PUT /api/v1/notification-prefs"] = `{"enabled":true,"email":"walk@example.com","min_severity":"warning"}`
 	principals := []string{"anon", "admin", "operator", "viewer", "limited", "ladmin", "loperator", "read", "revoked", "expired"}
 	n := 0
@@ -397,6 +415,8 @@ func TestRouteWalker(t *testing.T) {
 							path = strings.Replace(path, "{id}", string(f.walkAlert(t, owner, n)), 1)
 						case strings.HasPrefix(rt.path, "/api/v1/notification-channels/"):
 							path = strings.Replace(path, "{id}", f.walkChannel(t, owner.org), 1)
+						case strings.HasPrefix(rt.path, "/api/v1/diagnostics/"):
+							path = strings.Replace(path, "{id}", string(f.walkDiagnostic(t, owner, strings.HasSuffix(rt.path, "/result"))), 1)
 						case strings.HasPrefix(rt.path, "/api/v1/grants/"):
 							path = strings.Replace(path, "{id}", f.walkGrant(t, owner), 1)
 						case strings.HasPrefix(rt.path, "/api/v1/alert-rules/"):

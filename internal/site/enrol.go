@@ -25,6 +25,18 @@ func (c gatewayCloud) Upload(ctx context.Context, b uplink.Batch) (uplink.Ack, e
 	return c.client.Upload(ctx, c.cred, b)
 }
 
+func (c gatewayCloud) CheckIn(ctx context.Context) ([]fleet.DiagnosticRequest, error) {
+	return c.client.CheckIn(ctx, c.cred)
+}
+
+func (c gatewayCloud) ReportDiagnostic(ctx context.Context, r fleet.DiagnosticReport) (uplink.DiagnosticAnswer, error) {
+	return c.client.ReportDiagnostic(ctx, c.cred, r)
+}
+
+func (c gatewayCloud) PutDiagnosticChunk(ctx context.Context, ch fleet.DiagnosticChunkData) (uplink.DiagnosticAnswer, error) {
+	return c.client.PutDiagnosticChunk(ctx, c.cred, ch)
+}
+
 // enrol returns the stored gateway credentials, enrolling with the
 // one-time token on first start.
 func (n *Node) enrol(ctx context.Context, client *uplink.Client) (uplink.Credentials, error) {

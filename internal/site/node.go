@@ -43,6 +43,7 @@ type Node struct {
 	store         *commandcenter.Store
 	poller        *commandcenter.Poller
 	uploader      *commandcenter.Uploader
+	diagnostics   *commandcenter.DiagnosticRunner
 	mirror        *update.Mirror
 
 	closers closer.Stack
@@ -156,9 +157,18 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	if n.mirror, err = n.newUpdateMirror(client, budget); err != nil {
 		return nil, fmt.Errorf("commandcenter: %w", err)
 	}
+	// Remote diagnostics come with the uploads' answers and share the cap.
+	policy := commandcenter.DiagnosticsAsk
+	if opts.DiagnosticsPolicy != "" {
+		if policy, err = commandcenter.ParseDiagnosticPolicy(opts.DiagnosticsPolicy); err != nil {
+			return nil, fmt.Errorf("commandcenter: %w", err)
+		}
+	}
+	n.diagnostics = commandcenter.NewDiagnosticRunner(n.store, n.poller, gatewayCloud{client, cred}, commandcenter.DiagnosticsOptions{
+		Policy: policy, Interval: opts.DiagnosticsInterval, CheckIn: opts.DiagnosticsCheckIn, Budget: budget, Clock: opts.Clock, Logger: n.log})
 	n.ui = httpserver.New(localui.NewHandler(localui.SourcesOf(n.store), localui.HandlerOptions{
 		Logger: n.log, Clock: opts.Clock, ClockNote: opts.ClockNote, Metrics: reg, Updates: n.mirror, Mirror: n.mirrorHandler(),
-		Hosts: opts.UIHosts, Password: opts.UIPassword, Fingerprint: n.fingerprint,
+		Hosts: opts.UIHosts, Password: opts.UIPassword, Fingerprint: n.fingerprint, DiagnosticsPolicy: n.diagnostics.Policy(),
 		SelfTest: &commandcenter.SelfTestConfig{CloudURL: opts.CloudURL, RootCAs: opts.RootCAs, LocalUI: n.ln.Addr().String(),
 			Reader: n.dialer(nil)},
 	}), n.log)
@@ -168,7 +178,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	n.uploader = commandcenter.NewUploader(n.store, gatewayCloud{client, cred}, commandcenter.UploaderOptions{
 		Interval: opts.UploadInterval, PriorityDelay: opts.PriorityDelay, BulkInterval: opts.BulkInterval,
 		MaxBackoff: opts.MaxBackoff, Budget: budget, Retryable: uplink.Retryable,
-		Clock: opts.Clock, Logger: n.log,
+		Clock: opts.Clock, Logger: n.log, OnAck: n.diagnostics.Receive,
 	})
 	return n, nil
 }
@@ -193,6 +203,7 @@ func (n *Node) Run(ctx context.Context) error {
 	})
 	g.Go(func() error { return n.poller.Run(ctx) })
 	g.Go(func() error { return n.uploader.Run(ctx) })
+	g.Go(func() error { return n.diagnostics.Run(ctx) })
 	g.Go(func() error { return n.mirror.Run(ctx) })
 	if n.debugLn != nil {
 		debug := httpserver.New(httpserver.Debug(), n.log)

@@ -79,6 +79,16 @@ type Options struct {
 	// RateBytes caps the uplink in bytes per second, TLS handshakes
 	// included; 0 → the uploader's default, < 0 → no cap.
 	RateBytes float64
+	// DiagnosticsPolicy is how the site decides on the cloud's remote
+	// diagnostic requests: ask (approve each in the local UI) or auto;
+	// "" → ask.
+	DiagnosticsPolicy string
+	// DiagnosticsInterval is how often the diagnostics runner looks for
+	// work; 0 → its default (2 s). DiagnosticsCheckIn is how long the site
+	// waits for an upload's answer before it asks the cloud for requests
+	// itself (a site whose printers are all off uploads nothing); 0 → its
+	// default (5 min).
+	DiagnosticsInterval, DiagnosticsCheckIn time.Duration
 
 	Clock  clock.Clock  // nil → the real clock
 	Logger *slog.Logger // nil → discard

@@ -71,6 +71,8 @@ var orgTables = []orgTable{
 	{name: "counters_history", where: ofOrgPrinters},
 	{name: "consumables_latest", where: ofOrgPrinters},
 	{name: "consumables_history", where: ofOrgPrinters},
+	{name: "diagnostics", where: `org_id = ?`},
+	{name: "diagnostic_chunks", where: `diagnostic_id IN (SELECT id FROM diagnostics WHERE org_id = ?)`},
 	{name: "kpi_daily", where: `org_id = ?`},
 	{name: "kpi_site_daily", where: `org_id = ?`},
 	// The benchmark's cohorts are computed at each request from these

@@ -42,6 +42,8 @@ type Store interface {
 	AuditLog
 	// Plans (plans.go).
 	Plans
+	// Remote diagnostics (diagnostics.go).
+	Diagnostics
 }
 
 // Run runs every capability's suite against stores made by open, one
@@ -63,6 +65,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"Housekeeping", func(t *testing.T) { RunHousekeeping(t, func(t *testing.T) HousekeepingStore { return open(t) }) }},
 		{"Audit", func(t *testing.T) { RunAudit(t, func(t *testing.T) AuditStore { return open(t) }) }},
 		{"Plans", func(t *testing.T) { RunPlans(t, func(t *testing.T) PlanStore { return open(t) }) }},
+		{"Diagnostics", func(t *testing.T) { RunDiagnostics(t, func(t *testing.T) DiagnosticStore { return open(t) }) }},
 	}
 	for _, s := range suites {
 		t.Run(s.name, func(t *testing.T) {

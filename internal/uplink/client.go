@@ -359,3 +359,55 @@ func Retryable(err error) bool {
 	_, ok := errors.AsType[*transportError](err)
 	return ok
 }
+
+// CheckIn asks the cloud for the diagnostic requests waiting for the
+// gateway's site: for a gateway that has uploaded nothing for a while, as
+// the answer to every upload carries them too.
+func (c *Client) CheckIn(ctx context.Context, cred Credentials) ([]fleet.DiagnosticRequest, error) {
+	var p Pending
+	if err := c.postSigned(ctx, cred, PathDiagnosticsPending, struct{}{}, &p); err != nil {
+		return nil, fmt.Errorf("check in: %w", err)
+	}
+	return p.Diagnostics, nil
+}
+
+// ReportDiagnostic tells the cloud where a diagnostic request stands at
+// the site, and returns the cloud's view of it.
+func (c *Client) ReportDiagnostic(ctx context.Context, cred Credentials, r fleet.DiagnosticReport) (DiagnosticAnswer, error) {
+	var a DiagnosticAnswer
+	if err := c.postSigned(ctx, cred, PathDiagnosticsReport, r, &a); err != nil {
+		return DiagnosticAnswer{}, fmt.Errorf("report diagnostic %s: %w", r.ID, err)
+	}
+	return a, nil
+}
+
+// PutDiagnosticChunk uploads one chunk of a diagnostic's result; sending a
+// chunk again is harmless.
+func (c *Client) PutDiagnosticChunk(ctx context.Context, cred Credentials, ch fleet.DiagnosticChunkData) (DiagnosticAnswer, error) {
+	var a DiagnosticAnswer
+	if err := c.postSigned(ctx, cred, PathDiagnosticsChunk, ch, &a); err != nil {
+		return DiagnosticAnswer{}, fmt.Errorf("upload chunk %d of diagnostic %s: %w", ch.Index, ch.ID, err)
+	}
+	return a, nil
+}
+
+// postSigned sends v as a signed, uncompressed JSON body to path.
+func (c *Client) postSigned(ctx context.Context, cred Credentials, path string, v, out any) error {
+	if len(cred.Key) != ed25519.PrivateKeySize || cred.GatewayID == "" {
+		return errors.New("credentials: invalid")
+	}
+	body, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	ts := strconv.FormatInt(c.clock.Now().Unix(), 10)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint(path), bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(HeaderGateway, string(cred.GatewayID))
+	req.Header.Set(HeaderTimestamp, ts)
+	req.Header.Set(HeaderSignature, sign(cred.Key, string(cred.GatewayID), ts, body))
+	return c.do(req, out)
+}

@@ -128,6 +128,11 @@ type HandlerOptions struct {
 	// Metrics receives the handler's measurements; the zero value records
 	// nothing.
 	Metrics Metrics
+	// Diagnostics is the desk of remote diagnostic requests: the Ack of
+	// every upload carries the requests waiting for the gateway's site, and
+	// the diagnostics endpoints take the site's reports and results. nil →
+	// no diagnostics: the endpoints answer 404.
+	Diagnostics Diagnostics
 }
 
 func (o HandlerOptions) withDefaults() HandlerOptions {
@@ -254,8 +259,12 @@ func NewHandler(gws Gateways, printers Printers, pub Publisher, opts HandlerOpti
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/enrol", h.enrol)
 	mux.HandleFunc("POST /v1/batches", h.batches)
+	for _, p := range []string{PathDiagnosticsPending, PathDiagnosticsReport, PathDiagnosticsChunk} {
+		mux.HandleFunc("POST "+p, h.diagnostics)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/v1/enrol" || r.URL.Path == "/v1/batches" {
+		switch r.URL.Path {
+		case "/v1/enrol", "/v1/batches", PathDiagnosticsPending, PathDiagnosticsReport, PathDiagnosticsChunk:
 			w.Header().Set("Allow", http.MethodPost)
 			writeError(w, http.StatusMethodNotAllowed, ErrorBody{Error: "method not allowed, use POST"})
 			return
@@ -269,7 +278,9 @@ func NewHandler(gws Gateways, printers Printers, pub Publisher, opts HandlerOpti
 		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
 		mux.ServeHTTP(sw, r)
 		route := r.URL.Path
-		if route != "/v1/batches" && route != "/v1/enrol" {
+		switch route {
+		case "/v1/batches", "/v1/enrol", PathDiagnosticsPending, PathDiagnosticsReport, PathDiagnosticsChunk:
+		default:
 			route = "other"
 		}
 		opts.Metrics.request(route, sw.code)
@@ -429,7 +440,7 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func (h *handler) doBatch(ctx context.Context, w http.ResponseWriter, r *http.Request) (Ack, int, error) {
-	gw, err := h.authenticate(ctx, w, r)
+	gw, err := h.authenticate(ctx, w, r, h.opts.MaxBodyBytes)
 	if err != nil {
 		return Ack{}, 0, err
 	}
@@ -493,7 +504,7 @@ func (h *handler) doBatch(ctx context.Context, w http.ResponseWriter, r *http.Re
 	if err := h.pub.Publish(ctx, msgID, data); err != nil {
 		return Ack{}, 0, fmt.Errorf("publish batch %s: %w", msgID, err)
 	}
-	return Ack{Through: last}, len(recs), nil
+	return Ack{Through: last, Diagnostics: h.pending(ctx, gw.Gateway)}, len(recs), nil
 }
 
 // checkSites refuses the records of printers that belong to another site
@@ -574,7 +585,7 @@ type authenticated struct {
 
 // authenticate checks who sent the upload before its body is decoded:
 // known gateway, not revoked, fresh timestamp, valid signature.
-func (h *handler) authenticate(ctx context.Context, w http.ResponseWriter, r *http.Request) (authenticated, error) {
+func (h *handler) authenticate(ctx context.Context, w http.ResponseWriter, r *http.Request, limit int64) (authenticated, error) {
 	id, ts, sig := r.Header.Get(HeaderGateway), r.Header.Get(HeaderTimestamp), r.Header.Get(HeaderSignature)
 	if id == "" || ts == "" || sig == "" {
 		return authenticated{}, errorf(http.StatusUnauthorized, "missing signature headers %s, %s, %s", HeaderGateway, HeaderTimestamp, HeaderSignature).because(ReasonUnauthenticated)
@@ -599,10 +610,10 @@ func (h *handler) authenticate(ctx context.Context, w http.ResponseWriter, r *ht
 		return authenticated{}, errorf(http.StatusUnauthorized, "clock skew: request time %d is %s away from the cloud's time %d (at most %s allowed); check the Command Center's clock",
 			sec, d.Truncate(time.Second), now.Unix(), h.opts.Skew).because(ReasonUnauthenticated)
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return authenticated{}, errorf(http.StatusRequestEntityTooLarge, "body exceeds %d bytes: send smaller batches", h.opts.MaxBodyBytes).because(ReasonTooLarge)
+			return authenticated{}, errorf(http.StatusRequestEntityTooLarge, "body exceeds %d bytes: send smaller batches", limit).because(ReasonTooLarge)
 		}
 		return authenticated{}, errorf(http.StatusBadRequest, "read body: %v", err).because(ReasonMalformed)
 	}

@@ -33,9 +33,44 @@ type Batch struct {
 }
 
 // Ack answers an upload: every record with Seq <= Through is durable in the
-// cloud and need not be sent again.
+// cloud and need not be sent again. Diagnostics are the requests waiting
+// for the gateway's site (R-ARCH-3: the cloud hands them over in an
+// answer); a cloud without diagnostics, and one with none waiting, leaves
+// the field out, so an older gateway reads the Ack as before.
 type Ack struct {
-	Through uint64 `json:"through"`
+	Through     uint64                    `json:"through"`
+	Diagnostics []fleet.DiagnosticRequest `json:"diagnostics,omitempty"`
+}
+
+// Paths of the diagnostics endpoints: every body is signed as a batch is,
+// and sent as JSON without compression.
+const (
+	// PathDiagnosticsPending takes an empty JSON object and answers a
+	// Pending: the check-in of a gateway that has uploaded nothing for a
+	// while.
+	PathDiagnosticsPending = "/v1/diagnostics/pending"
+	// PathDiagnosticsReport takes a fleet.DiagnosticReport and answers a
+	// DiagnosticAnswer.
+	PathDiagnosticsReport = "/v1/diagnostics/report"
+	// PathDiagnosticsChunk takes a fleet.DiagnosticChunkData and answers a
+	// DiagnosticAnswer.
+	PathDiagnosticsChunk = "/v1/diagnostics/chunk"
+)
+
+// Pending answers a check-in with the diagnostic requests waiting for the
+// gateway's site.
+type Pending struct {
+	Diagnostics []fleet.DiagnosticRequest `json:"diagnostics"`
+}
+
+// DiagnosticAnswer is the cloud's view of a request after a report or a
+// chunk: a state other than the one reported means the cloud keeps
+// another (a request cancelled or expired meanwhile, a replay).
+type DiagnosticAnswer struct {
+	ID       fleet.DiagnosticID    `json:"id"`
+	State    fleet.DiagnosticState `json:"state"`
+	Reason   string                `json:"reason,omitempty"`
+	Received int                   `json:"chunks_received"`
 }
 
 // ErrorBody is the JSON body of every non-2xx answer.

@@ -97,6 +97,9 @@ type HandlerOptions struct {
 	// name), or is answered 401. Needed where the UI listens on more than
 	// loopback.
 	Password string
+	// DiagnosticsPolicy is the site's policy on remote diagnostics, shown
+	// on the Diagnostics page; "" → commandcenter.DiagnosticsAsk.
+	DiagnosticsPolicy commandcenter.DiagnosticPolicy
 }
 
 // route is one entry of the local UI's route table: the mux is built from
@@ -209,6 +212,10 @@ func (u *localUI) routes() []route {
 		{pattern: "POST /updates/policy", serve: u.setUpdatePolicy},
 		{pattern: "POST /updates/{target}/approve", serve: u.approval(true)},
 		{pattern: "POST /updates/{target}/withdraw", serve: u.approval(false)},
+		{pattern: "GET /diagnostics", serve: u.diagnosticsPage},
+		{pattern: "POST /diagnostics/{id}/approve", serve: u.decision(true)},
+		{pattern: "POST /diagnostics/{id}/refuse", serve: u.decision(false)},
+		{pattern: "GET /diagnostics/{id}/result", serve: u.diagnosticResult},
 		{pattern: "GET /static/", serve: serveStatic},
 		{pattern: "GET /metrics", serve: func(w http.ResponseWriter, r *http.Request) error { u.metrics.ServeHTTP(w, r); return nil }},
 		{pattern: "GET /healthz", serve: u.healthz},
@@ -224,6 +231,7 @@ func (u *localUI) routes() []route {
 		{pattern: "GET /api/uploads/{id}", api: true, serve: u.apiUpload},
 		{pattern: "GET /api/selftest", api: true, serve: u.apiSelfTest},
 		{pattern: "GET /api/updates", api: true, serve: u.apiUpdates},
+		{pattern: "GET /api/diagnostics", api: true, serve: u.apiDiagnostics},
 		{pattern: "GET /api/openapi.json", api: true, serve: serveOpenAPI},
 	}
 }
@@ -272,7 +280,7 @@ func (u *localUI) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		status, msg = http.StatusBadRequest, bad.msg
 	case errors.Is(err, fleet.ErrNotFound):
 		status, msg = http.StatusNotFound, "not found"
-	case errors.Is(err, errSelfTestOff), errors.Is(err, errUpdatesOff):
+	case errors.Is(err, errSelfTestOff), errors.Is(err, errUpdatesOff), errors.Is(err, errDiagnosticsOff):
 		status, msg = http.StatusServiceUnavailable, err.Error()
 	case httpserver.ClientGone(r):
 		u.log.Debug("request ended by the client", "path", r.URL.Path, "err", err)

@@ -38,9 +38,16 @@ func parsePages() map[string]*template.Template {
 		"bytes": bytesWords, "bps": bpsWords,
 		"int64":   func(n int) int64 { return int64(n) },
 		"percent": func(f float64) string { return fmt.Sprintf("%.0f %%", math.Floor(f*100)) },
+		"join": func(logs []fleet.LogKind) string {
+			s := make([]string, len(logs))
+			for i, l := range logs {
+				s[i] = string(l)
+			}
+			return strings.Join(s, ", ")
+		},
 	}
 	pages := map[string]*template.Template{}
-	for _, p := range []string{"printers", "jobs", "consumables", "alerts", "uploads", "upload", "selftest", "updates"} {
+	for _, p := range []string{"printers", "jobs", "consumables", "alerts", "uploads", "upload", "selftest", "updates", "diagnostics"} {
 		// The templates are embedded: a parse error is a bug caught by every test.
 		pages[p] = template.Must(template.New(p).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+p+".html"))
 	}

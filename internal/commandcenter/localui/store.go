@@ -52,9 +52,11 @@ type Sources struct {
 	Uplink   Uplink
 	Queue    Queue
 	Updates  Updates
+	// Diagnostics is nil on a Command Center without remote diagnostics.
+	Diagnostics Diagnostics
 }
 
 // SourcesOf returns the sources a Command Center's store provides.
 func SourcesOf(st *commandcenter.Store) Sources {
-	return Sources{Printers: st, Uplink: st, Queue: st.Outbox(), Updates: st}
+	return Sources{Printers: st, Uplink: st, Queue: st.Outbox(), Updates: st, Diagnostics: st}
 }
