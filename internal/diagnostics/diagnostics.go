@@ -92,8 +92,22 @@ func (d *Desk) event(p access.Principal, action, target, detail string) audit.Ev
 // Request asks for a diagnostic of printer id on behalf of p. A printer p
 // may not see is fleet.ErrNotFound; a request beyond the bounds an
 // *InputError; an audit record that cannot be written fails the request
-// before anything is stored.
+// before anything is stored. A request refused to someone acting under
+// a grant is audited too ("diagnostic.refused", with the reason): a
+// service provider probing the customer's printers leaves a trace in the
+// customer's log.
 func (d *Desk) Request(ctx context.Context, p access.Principal, id fleet.PrinterID, in Input) (fleet.Diagnostic, error) {
+	dg, err := d.request(ctx, p, id, in)
+	var ie *InputError
+	if p.Grant != nil && (errors.Is(err, fleet.ErrNotFound) || errors.As(err, &ie)) {
+		if aerr := d.Audit.Record(ctx, d.event(p, "diagnostic.refused", string(id), err.Error())); aerr != nil {
+			return fleet.Diagnostic{}, fmt.Errorf("%w (and audit: %v)", err, aerr)
+		}
+	}
+	return dg, err
+}
+
+func (d *Desk) request(ctx context.Context, p access.Principal, id fleet.PrinterID, in Input) (fleet.Diagnostic, error) {
 	pv, err := d.printer(ctx, p, id)
 	if err != nil {
 		return fleet.Diagnostic{}, err

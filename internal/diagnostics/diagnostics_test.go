@@ -72,6 +72,21 @@ func TestDesk(t *testing.T) {
 		From: t0.Add(-30 * 24 * time.Hour), To: t0}); !errors.As(err, &ie) {
 		t.Errorf("a month's window: %v, want an InputError", err)
 	}
+	// A member's refusals are answers, not audit entries; a service
+	// provider's are in the customer's log with their reasons.
+	provider := op
+	provider.User = fleet.User{ID: "u9", OrgID: "org_p", Name: "pia", Role: fleet.RoleOperator}
+	provider.Grant = &access.Grant{ID: "grt_1", Customer: org, Provider: "org_p"}
+	if _, err := desk.Request(ctx, provider, "printer-b", Input{Kind: fleet.DiagnosticSelfTest}); !errors.Is(err, fleet.ErrNotFound) {
+		t.Errorf("provider, printer outside the grant: %v, want ErrNotFound", err)
+	}
+	if _, err := desk.Request(ctx, provider, "printer-a", Input{Kind: fleet.DiagnosticSelfTest, MaxBytes: 1}); !errors.As(err, &ie) {
+		t.Errorf("provider, absurd size: %v, want an InputError", err)
+	}
+	if len(rec.got) != 3 || rec.got[1].Action != "diagnostic.refused" || rec.got[1].Target != "printer-b" || rec.got[1].Grant != "grt_1" ||
+		rec.got[2].Action != "diagnostic.refused" || rec.got[2].ActorOrg != "org_p" {
+		t.Errorf("audited %+v, want the request and the provider's two refusals", rec.got)
+	}
 	rec.fail = true
 	if _, err := desk.Request(ctx, op, "printer-a", Input{Kind: fleet.DiagnosticSnapshot}); err == nil {
 		t.Error("a request the audit log refused was made")

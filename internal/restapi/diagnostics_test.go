@@ -18,21 +18,23 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 )
 
-// auditLog is an audit.Recorder that keeps what it records, or fails.
+// auditLog is an audit.Recorder that keeps what it records and passes it
+// on to the store's log, or fails.
 type auditLog struct {
+	next   audit.Recorder
 	mu     sync.Mutex
 	events []audit.Event
 	fail   bool
 }
 
-func (a *auditLog) Record(_ context.Context, e audit.Event) error {
+func (a *auditLog) Record(ctx context.Context, e audit.Event) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.fail {
 		return errors.New("audit log unavailable")
 	}
 	a.events = append(a.events, e)
-	return nil
+	return a.next.Record(ctx, e)
 }
 
 func (a *auditLog) actions() []string {
@@ -260,8 +262,12 @@ func TestDiagnosticGrantScopes(t *testing.T) {
 	}
 	f.audit.mu.Lock()
 	defer f.audit.mu.Unlock()
-	if len(f.audit.events) != 2 {
-		t.Fatalf("audited %d events, want 2", len(f.audit.events))
+	var actions []string
+	for _, e := range f.audit.events {
+		actions = append(actions, e.Action)
+	}
+	if got := strings.Join(actions, " "); got != "diagnostic.request diagnostic.refused diagnostic.download" {
+		t.Fatalf("audited %q, want the request, the refusal outside the grant and the download", got)
 	}
 	for _, e := range f.audit.events {
 		if e.Grant != "grant-1" || e.ActorOrg != provider || e.Org != f.a.org || e.Actor != "user-eve" {
