@@ -3,9 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"runtime"
-	"log/slog"
 	"strconv"
 	"sync"
 	"syscall"
