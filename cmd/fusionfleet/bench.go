@@ -20,6 +20,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/benchrun"
 	"github.com/fusionfleet/fusionfleet/internal/benchsuite"
 	"github.com/fusionfleet/fusionfleet/internal/deviceapi"
+	"github.com/fusionfleet/fusionfleet/internal/printer"
 )
 
 // runBench runs the benchmark scenarios one after another, with a progress
@@ -42,7 +43,7 @@ func runBench(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	if *servePrinters > 0 {
-		return benchsuite.ServeFleetPrinters(*servePrinters, deviceapi.Fingerprint(*pair), e.stdin, e.stdout)
+		return printer.ServeFleet(*servePrinters, deviceapi.Fingerprint(*pair), e.stdin, e.stdout)
 	}
 	all := benchScenarios()
 	if *list {

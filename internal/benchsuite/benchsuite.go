@@ -30,7 +30,7 @@ type Options struct {
 	// skipped.
 	Postgres string
 	// PrinterProcess returns the command of a process serving n printers
-	// that pair collector, with ServeFleetPrinters on its standard input
+	// that pair collector, with printer.ServeFleet on its standard input
 	// and output; without it the poll scenario is skipped.
 	PrinterProcess func(n int, collector deviceapi.Fingerprint) *exec.Cmd
 }

@@ -2,12 +2,10 @@ package benchsuite
 
 import (
 	"context"
-	"io"
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/benchrun"
 	"github.com/fusionfleet/fusionfleet/internal/commandcenter"
-	"github.com/fusionfleet/fusionfleet/internal/deviceapi"
 	"github.com/fusionfleet/fusionfleet/internal/ingestbench"
 	"github.com/fusionfleet/fusionfleet/internal/printer"
 	"github.com/fusionfleet/fusionfleet/internal/sitebench"
@@ -173,12 +171,6 @@ func storeIngest(engine string) Scenario {
 		},
 		Figures: figures,
 	}
-}
-
-// ServeFleetPrinters is the printers' process of the poll scenario: see
-// commandcenter.ServeFleetPrinters.
-func ServeFleetPrinters(n int, collector deviceapi.Fingerprint, in io.Reader, out io.Writer) error {
-	return commandcenter.ServeFleetPrinters(n, collector, in, out)
 }
 
 // postgresDB makes a fresh database on the server of admin for each call,

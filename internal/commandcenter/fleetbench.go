@@ -25,10 +25,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/fusionfleet/fusionfleet/internal/benchrun"
-	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/deviceapi"
-	"github.com/fusionfleet/fusionfleet/internal/printer"
 )
 
 // Fleet benchmark parameters: the poller's default cadences (status and
@@ -38,9 +35,6 @@ const (
 	fleetInterval       = 5 * time.Second
 	fleetFeedRounds     = 3  // intervals between reads of jobs and layers (15 s)
 	fleetSnapshotRounds = 60 // intervals between reads of counters and consumables (5 min)
-	// fleetWarmup is how long the printers have run before they are first
-	// polled, so that most are printing, not idle.
-	fleetWarmup = time.Hour
 )
 
 // PollFleet measures what one Command Center costs when it polls
@@ -53,7 +47,7 @@ const (
 // of the Command Center's window alone.
 //
 // The printers run in a separate process (o.PrinterProcess: one that runs
-// ServeFleetPrinters): N virtual printers on the real clock, which they
+// printer.ServeFleet): N virtual printers on the real clock, which they
 // reach an hour into production, each serving the real device API over
 // real TLS on its own loopback port, requiring the paired client
 // certificate. So this process's CPU time (getrusage) is the poller's
@@ -92,7 +86,7 @@ const (
 //     benchmark fails if one was not).
 //   - MiB: memory obtained from the system by this process, after cc.
 //   - records/s: records appended to the outbox per second.
-func PollFleet(b benchrun.B, o PollFleetOptions) {
+func PollFleet(b Bench, o PollFleetOptions) {
 	n := o.Printers
 	window := cmp.Or(o.Window, 60*time.Second)
 	cert := fleetCertificate(b)
@@ -122,12 +116,27 @@ func PollFleet(b benchrun.B, o PollFleetOptions) {
 	}
 }
 
+// Bench is what PollFleet needs of a benchmark: *testing.B provides it,
+// and so does the bench command's runner.
+type Bench interface {
+	Helper()
+	Context() context.Context
+	TempDir() string
+	Cleanup(func())
+	Logf(format string, args ...any)
+	Errorf(format string, args ...any)
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	ReportMetric(n float64, unit string)
+	Loop() bool
+}
+
 // PollFleetOptions size PollFleet. PrinterProcess and Printers are
 // required.
 type PollFleetOptions struct {
 	Printers int
 	// PrinterProcess returns the command of a process that runs
-	// ServeFleetPrinters for n printers pairing collector, on its standard
+	// printer.ServeFleet for n printers pairing collector, on its standard
 	// input and output.
 	PrinterProcess func(n int, collector deviceapi.Fingerprint) *exec.Cmd
 	Window         time.Duration // how long each side is measured
@@ -137,7 +146,7 @@ type PollFleetOptions struct {
 
 // fleetCertificate is the client certificate of the benchmark's Command
 // Center and of the bare poller.
-func fleetCertificate(b benchrun.B) *tls.Certificate {
+func fleetCertificate(b Bench) *tls.Certificate {
 	b.Helper()
 	cert, err := deviceapi.LoadOrCreateClientCertificate(b.TempDir(), time.Now())
 	if err != nil {
@@ -168,7 +177,7 @@ type fleetProcess struct {
 
 // served asks the helper process how many requests its printers answered
 // so far, and with how many bytes of answers.
-func (f *fleetProcess) served(b benchrun.B) (requests, bytes int64) {
+func (f *fleetProcess) served(b Bench) (requests, bytes int64) {
 	b.Helper()
 	if _, err := fmt.Fprintln(f.in, "served"); err != nil {
 		b.Fatal(err)
@@ -183,7 +192,7 @@ func (f *fleetProcess) served(b benchrun.B) (requests, bytes int64) {
 }
 
 // cpu returns the helper process's CPU time so far.
-func (f *fleetProcess) cpu(b benchrun.B) time.Duration {
+func (f *fleetProcess) cpu(b Bench) time.Duration {
 	b.Helper()
 	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", f.cmd.Process.Pid))
 	if err != nil {
@@ -203,7 +212,7 @@ func (f *fleetProcess) cpu(b benchrun.B) time.Duration {
 
 // startFleetProcess runs n printers in a helper process, paired with the
 // benchmark's Command Center certificate, and waits for their addresses.
-func startFleetProcess(b benchrun.B, process func(int, deviceapi.Fingerprint) *exec.Cmd, cert *tls.Certificate, n int) *fleetProcess {
+func startFleetProcess(b Bench, process func(int, deviceapi.Fingerprint) *exec.Cmd, cert *tls.Certificate, n int) *fleetProcess {
 	b.Helper()
 	cmd := process(n, deviceapi.FingerprintOf(cert.Certificate[0]))
 	cmd.Stderr = os.Stderr
@@ -240,92 +249,9 @@ func startFleetProcess(b benchrun.B, process func(int, deviceapi.Fingerprint) *e
 	return f
 }
 
-// ServeFleetPrinters is the helper process of PollFleet: it serves n
-// virtual printers pairing the Command Center collector, writes their
-// addresses to out, answers each line of in with the requests and bytes
-// its printers answered ("served R B"), and returns when in ends.
-func ServeFleetPrinters(n int, collector deviceapi.Fingerprint, in io.Reader, out io.Writer) error {
-	log := slog.New(slog.DiscardHandler)
-	dir, err := os.MkdirTemp("", "fusionfleet-fleet-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	for _, sub := range []string{"printer", "collectors"} {
-		if err := os.Mkdir(filepath.Join(dir, sub), 0o700); err != nil {
-			return err
-		}
-	}
-	cert, err := deviceapi.LoadOrCreateCertificate(filepath.Join(dir, "printer"), nil, time.Now())
-	if err != nil {
-		return err
-	}
-	collectors, err := deviceapi.OpenCollectors(filepath.Join(dir, "collectors"))
-	if err != nil {
-		return err
-	}
-	if err := collectors.Pair(collector); err != nil {
-		return err
-	}
-	// The printers start an hour ago, so that on their first read, an
-	// hour into production, most are printing; from then on they follow
-	// the real clock, as the poller does.
-	clk := &shiftedClock{}
-	clk.shift.Store(int64(-fleetWarmup))
-	var requests, bytes atomic.Int64
-	count := func(h http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			requests.Add(1)
-			h.ServeHTTP(countingWriter{w, &bytes}, r)
-		})
-	}
-	w := bufio.NewWriter(out)
-	fmt.Fprintf(w, "pin %s\n", deviceapi.FingerprintOf(cert.Certificate[0]))
-	for i := range n {
-		p := printer.New(printer.Options{Seed: int64(i + 1), Clock: clk})
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return err
-		}
-		srv := deviceapi.NewServer(count(deviceapi.NewHandler(p, collectors, log)), cert, log)
-		go srv.ServeTLS(l, "", "")
-		defer srv.Close()
-		fmt.Fprintf(w, "printer %s\n", l.Addr())
-	}
-	clk.shift.Store(0)
-	fmt.Fprintln(w, "ready")
-	if err := w.Flush(); err != nil {
-		return err
-	}
-	sc := bufio.NewScanner(in)
-	for sc.Scan() {
-		if _, err := fmt.Fprintf(out, "served %d %d\n", requests.Load(), bytes.Load()); err != nil {
-			return err
-		}
-	}
-	return sc.Err()
-}
-
-// countingWriter counts the bytes of the answers written through it.
-type countingWriter struct {
-	http.ResponseWriter
-	n *atomic.Int64
-}
-
-func (w countingWriter) Write(b []byte) (int, error) {
-	n, err := w.ResponseWriter.Write(b)
-	w.n.Add(int64(n))
-	return n, err
-}
-
-// shiftedClock is the real clock shifted by a duration.
-type shiftedClock struct{ shift atomic.Int64 }
-
-func (c *shiftedClock) Now() time.Time { return time.Now().Add(time.Duration(c.shift.Load())) }
-
 // pollBare polls the fleet with the bare keep-alive poller for one window,
 // after a first round that opens the connections and catches up the feeds.
-func pollBare(b benchrun.B, f *fleetProcess, cert *tls.Certificate, window time.Duration) fleetSide {
+func pollBare(b Bench, f *fleetProcess, cert *tls.Certificate, window time.Duration) fleetSide {
 	b.Helper()
 	var dials atomic.Int64
 	dialer := &net.Dialer{Timeout: 10 * time.Second}
@@ -460,7 +386,7 @@ func pollBare(b benchrun.B, f *fleetProcess, cert *tls.Certificate, window time.
 
 // pollCC runs the real Poller over the fleet for one window, after every
 // printer's first contact.
-func pollCC(b benchrun.B, f *fleetProcess, cert *tls.Certificate, window, settle time.Duration, cpuProfile string) fleetSide {
+func pollCC(b Bench, f *fleetProcess, cert *tls.Certificate, window, settle time.Duration, cpuProfile string) fleetSide {
 	b.Helper()
 	ctx := b.Context()
 	st, err := Open(ctx, filepath.Join(b.TempDir(), "cc.db"))
@@ -584,7 +510,7 @@ func loadAverage() string {
 }
 
 // processCPUTime returns the process's CPU time so far, user and system.
-func processCPUTime(b benchrun.B) time.Duration {
+func processCPUTime(b Bench) time.Duration {
 	b.Helper()
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
@@ -611,5 +537,3 @@ func fleetPercentile(ds []time.Duration, q float64) time.Duration {
 	slices.Sort(s)
 	return s[max(0, int(math.Ceil(q*float64(len(s))))-1)]
 }
-
-var _ clock.Clock = (*shiftedClock)(nil)

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fusionfleet/fusionfleet/internal/benchrun"
 	"github.com/fusionfleet/fusionfleet/internal/deviceapi"
+	"github.com/fusionfleet/fusionfleet/internal/printer"
 )
 
 // The helper process of BenchmarkPollFleet (TestFleetPrinterProcess).
@@ -41,20 +41,20 @@ func BenchmarkPollFleet(b *testing.B) {
 	for _, n := range []int{500, 1000, 2000} {
 		b.Run(fmt.Sprintf("printers=%d", n), func(b *testing.B) {
 			o.Printers = n
-			PollFleet(benchrun.Testing(b), o)
+			PollFleet(b, o)
 		})
 	}
 }
 
 // TestFleetPrinterProcess is the helper process of BenchmarkPollFleet and
-// skips unless started by it: it runs ServeFleetPrinters on its standard
+// skips unless started by it: it runs printer.ServeFleet on its standard
 // input and output.
 func TestFleetPrinterProcess(t *testing.T) {
 	n, err := strconv.Atoi(os.Getenv(fleetChildEnv))
 	if err != nil {
 		t.Skip("the helper process of BenchmarkPollFleet")
 	}
-	if err := ServeFleetPrinters(n, deviceapi.Fingerprint(os.Getenv(fleetCollectorEnv)), os.Stdin, os.Stdout); err != nil {
+	if err := printer.ServeFleet(n, deviceapi.Fingerprint(os.Getenv(fleetCollectorEnv)), os.Stdin, os.Stdout); err != nil {
 		t.Fatal(err)
 	}
 }
