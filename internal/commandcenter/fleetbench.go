@@ -260,21 +260,10 @@ func pollBare(b Bench, f *fleetProcess, cert *tls.Certificate, window time.Durat
 			dials.Add(1)
 			return dialer.DialContext(ctx, network, addr)
 		},
-		TLSClientConfig: &tls.Config{
-			MinVersion:   tls.VersionTLS12,
-			Certificates: []tls.Certificate{*cert},
-			// The same trust decision as the real client
-			// (deviceapi.NewClient): the printer's certificate is
-			// self-signed, the pin is checked on every handshake.
-			InsecureSkipVerify: true,
-			VerifyConnection: func(cs tls.ConnectionState) error {
-				if got := deviceapi.FingerprintOf(cs.PeerCertificates[0].Raw); got != f.pin {
-					return fmt.Errorf("pin mismatch: %s", got)
-				}
-				return nil
-			},
-			ClientSessionCache: tls.NewLRUClientSessionCache(4096),
-		},
+		// The same trust decision as the real client: the printer's
+		// self-signed certificate checked against its pin on every
+		// handshake.
+		TLSClientConfig:     deviceapi.PinnedTLS("fleet", f.pin, cert, tls.NewLRUClientSessionCache(4096)),
 		MaxIdleConnsPerHost: 2,
 		IdleConnTimeout:     90 * time.Second,
 	}

@@ -128,31 +128,10 @@ func NewClient(addr string, pin Fingerprint, opts ClientOptions) *Client {
 	if opts.MaxResponseBytes <= 0 {
 		opts.MaxResponseBytes = defaultMaxResponseBytes
 	}
-	tlsCfg := &tls.Config{
-		MinVersion:         tls.VersionTLS12,
-		ClientSessionCache: perAddress(opts.SessionCache, addr),
-		// The printer's certificate is self-signed, so there is no chain or
-		// CA to verify. The pin taken at pairing is the whole trust decision
-		// (R-SEC-9) and VerifyConnection checks it on every handshake, so
-		// skipping the chain check loses nothing.
-		InsecureSkipVerify: true,
-		VerifyConnection: func(cs tls.ConnectionState) error {
-			if len(cs.PeerCertificates) == 0 {
-				return fmt.Errorf("printer %s presented no certificate", addr)
-			}
-			got := FingerprintOf(cs.PeerCertificates[0].Raw)
-			if !strings.EqualFold(string(got), string(pin)) {
-				return &PinError{Addr: addr, Want: pin, Got: got}
-			}
-			return nil
-		},
-	}
+	tlsCfg := PinnedTLS(addr, pin, opts.Certificate, opts.SessionCache)
 	var collector Fingerprint
 	if cert := opts.Certificate; cert != nil && len(cert.Certificate) > 0 {
 		collector = FingerprintOf(cert.Certificate[0])
-		// Always this certificate, whatever CAs the printer names: it is
-		// pinned by fingerprint, not verified by a chain.
-		tlsCfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return cert, nil }
 	}
 	tr := &http.Transport{
 		// Printers are on the LAN: never through the site's internet proxy.
@@ -446,6 +425,37 @@ func decodeStrict(b []byte, v any) error {
 		return errors.New("decode answer: data after the JSON value")
 	}
 	return nil
+}
+
+// PinnedTLS is the TLS configuration of a connection to the printer at
+// addr whose certificate has fingerprint pin, presenting cert (nil: none)
+// and resuming sessions from cache (nil: none).
+func PinnedTLS(addr string, pin Fingerprint, cert *tls.Certificate, cache tls.ClientSessionCache) *tls.Config {
+	cfg := &tls.Config{
+		MinVersion:         tls.VersionTLS12,
+		ClientSessionCache: perAddress(cache, addr),
+		// The printer's certificate is self-signed, so there is no chain or
+		// CA to verify. The pin taken at pairing is the whole trust decision
+		// (R-SEC-9) and VerifyConnection checks it on every handshake, so
+		// skipping the chain check loses nothing.
+		InsecureSkipVerify: true,
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 {
+				return fmt.Errorf("printer %s presented no certificate", addr)
+			}
+			got := FingerprintOf(cs.PeerCertificates[0].Raw)
+			if !strings.EqualFold(string(got), string(pin)) {
+				return &PinError{Addr: addr, Want: pin, Got: got}
+			}
+			return nil
+		},
+	}
+	if cert != nil && len(cert.Certificate) > 0 {
+		// Always this certificate, whatever CAs the printer names: it is
+		// pinned by fingerprint, not verified by a chain.
+		cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return cert, nil }
+	}
+	return cfg
 }
 
 // Probe connects to the printer at addr ("host:port") and returns the
