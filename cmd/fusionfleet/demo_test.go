@@ -106,8 +106,13 @@ func TestDemoEndToEnd(t *testing.T) {
 	login(t, client, base, user, password+"x", http.StatusUnauthorized)
 	login(t, client, base, user, password, http.StatusOK)
 
-	// Every printer shows up, and every one changes state over time.
+	// Every printer shows up, and every one changes state over time. At
+	// ×7200 a printer is offline after 30 s of real time without news: on
+	// a loaded machine, under the race detector, the pipeline may lag that
+	// long for a moment, but a printer of a running site never stays
+	// offline.
 	states := map[string]map[string]bool{}
+	offlineSince := map[string]time.Time{}
 	err := wait.Until(120*time.Second, 200*time.Millisecond, func() error {
 		var cards []cardView
 		getJSON(t, client, base+"api/printers", &cards)
@@ -115,10 +120,20 @@ func TestDemoEndToEnd(t *testing.T) {
 			if states[c.ID] == nil {
 				states[c.ID] = map[string]bool{}
 			}
+			if c.StateKey != "offline" {
+				delete(offlineSince, c.ID)
+			}
 			switch c.StateKey {
 			case "printing", "cooling", "idle", "error":
 				states[c.ID][c.StateKey] = true
 			case "unknown": // no status yet
+			case "offline":
+				if offlineSince[c.ID].IsZero() {
+					offlineSince[c.ID] = time.Now()
+					t.Logf("printer %s (%s) is offline (%s) while its site is up", c.Name, c.ID, c.StateWords)
+				} else if time.Since(offlineSince[c.ID]) > 30*time.Second {
+					t.Fatalf("printer %s (%s) stays offline (%s) while its site is up", c.Name, c.ID, c.StateWords)
+				}
 			default:
 				t.Fatalf("printer %s (%s) is %q (%s) while its site is up", c.Name, c.ID, c.StateKey, c.StateWords)
 			}

@@ -150,12 +150,13 @@ func (t *Trainer) Models() (map[Kind]Model, Training) {
 }
 
 // Run retrains at once and then whenever Every of the clock's time has
-// passed, looking at least once a minute of real time (a demo's clock
-// fills its past days in seconds), until ctx is done; a failed training
-// is logged and the previous models stay.
+// passed, looking once a minute of real time, until ctx is done; a failed
+// training is logged and the previous models stay. A training reads
+// every printer's history, so a demo whose clock runs thousands of times
+// faster than real time still trains at most once a minute.
 func (t *Trainer) Run(ctx context.Context) error {
 	log := t.opts.Logger.With("component", "maintenance-trainer")
-	look := min(clock.Wall(t.opts.Clock, t.opts.Every), time.Minute)
+	const look = time.Minute
 	var last time.Time
 	for {
 		if now := t.opts.Clock.Now(); last.IsZero() || now.Sub(last) >= t.opts.Every {
