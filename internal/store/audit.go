@@ -168,18 +168,22 @@ func (d *DB) VerifyAudit(ctx context.Context, org fleet.OrgID, anchors []audit.H
 	return v.Head(), problems, nil
 }
 
-// snapshot runs fn in a transaction whose reads all see one state of the
-// database: PostgreSQL's repeatable read (read only); SQLite's
-// transaction, which holds the database's write lock while it lasts.
+// snapshot runs fn in a read-only transaction whose reads all see one
+// state of the database: PostgreSQL's repeatable read; on SQLite a
+// deferred transaction, whose reads (in WAL mode) see the database as at
+// its first read while writers go on beside it.
 func (d *DB) snapshot(ctx context.Context, fn func(*txn) error) error {
 	c, err := d.db.db.Conn(ctx)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	var opts *sql.TxOptions
+	// Read-only: on SQLite a deferred transaction (the driver begins
+	// IMMEDIATE otherwise, taking the write lock for the whole read), whose
+	// snapshot starts at its first read; on PostgreSQL repeatable read.
+	opts := &sql.TxOptions{ReadOnly: true}
 	if d.dialect.kind == postgres {
-		opts = &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
+		opts.Isolation = sql.LevelRepeatableRead
 	}
 	tx, err := c.BeginTx(ctx, opts)
 	if err != nil {

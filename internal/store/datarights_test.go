@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"crypto/ed25519"
 	"fmt"
 	"slices"
@@ -310,6 +311,39 @@ func TestExportOrg(t *testing.T) {
 		}
 		if got["orgs"] != 1 || got["printers"] != 1 || got["jobs"] != 1 || got["audit_log"] != 1 {
 			t.Errorf("export rows %v", got)
+		}
+	})
+}
+
+// An export reads one snapshot without holding writers back: a write made
+// while it streams commits at once (on SQLite, a read-only transaction is
+// deferred, not the driver's IMMEDIATE that takes the write lock) and is
+// not in the export.
+func TestExportLetsWritersOn(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dsn func(testing.TB) string) {
+		db := openDSN(t, dsn(t))
+		a := fillOrg(t, db, "Alpha", true)
+		wrote := false
+		sites := 0
+		err := db.ExportOrg(t.Context(), a.org, func(string) error { return nil }, func(row map[string]any) error {
+			if _, ok := row["org_id"]; ok && !wrote {
+				wrote = true
+				ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+				defer cancel()
+				if _, err := db.CreateSite(ctx, a.org, "Added while exporting"); err != nil {
+					t.Errorf("a write during the export: %v", err)
+				}
+			}
+			if row["name"] == "Added while exporting" {
+				sites++
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !wrote || sites != 0 {
+			t.Errorf("wrote %v, the export holds the new site %d times; want a write, not exported", wrote, sites)
 		}
 	})
 }
