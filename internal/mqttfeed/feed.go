@@ -388,6 +388,7 @@ func (f *Feed) session(ctx context.Context, failures *int) error {
 	}
 	*failures = 0
 	f.connected()
+	f.acknowledged()
 	f.q.resend()
 	for {
 		m, ok := f.q.next()
@@ -400,9 +401,7 @@ func (f *Feed) session(ctx context.Context, failures *int) error {
 			}
 		} else if err := s.publish(ctx, m); err == nil {
 			f.q.done(m)
-			f.mu.Lock()
-			f.state.Published++
-			f.mu.Unlock()
+			f.acknowledged()
 			continue
 		} else if ctx.Err() == nil {
 			s.close(nil)
@@ -435,6 +434,12 @@ func (f *Feed) connected() {
 	defer f.mu.Unlock()
 	f.state.Connected, f.state.Since = true, now
 	f.log.Info("mqtt feed: connected", "broker", f.opts.URL, "prefix", f.opts.Prefix)
+}
+
+func (f *Feed) acknowledged() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.state.Published++
 }
 
 func (f *Feed) failed(err error) {
