@@ -53,6 +53,9 @@ type jobPayload struct {
 	Printer fleet.PrinterID `json:"printer"`
 	LocalID int64           `json:"local_id"`
 	Updated time.Time       `json:"updated"` // when the Command Center read the change
+	// Seq numbers the change in the printer's jobs feed: a later change
+	// of the job has a greater one.
+	Seq uint64 `json:"seq"`
 	// Job is a deviceapi.Job (names and parts included), or with the
 	// allow-list a fleet.Job, whose parts are then in Parts.
 	Job   any          `json:"job"`
@@ -132,7 +135,7 @@ func (p payloads) event(id fleet.PrinterID, e commandcenter.LocalEvent) ([]byte,
 }
 
 func (p payloads) job(id fleet.PrinterID, j commandcenter.LocalJob) ([]byte, error) {
-	out := jobPayload{Printer: id, LocalID: j.Printer, Updated: j.Updated, Job: j.Job}
+	out := jobPayload{Printer: id, LocalID: j.Printer, Updated: j.Updated, Seq: j.Job.Seq, Job: j.Job}
 	if p.allowList {
 		job := privacy.Job(j.Job, "")
 		p.names.Scrub(&fleet.Record{Job: &job})
