@@ -100,6 +100,9 @@ type HandlerOptions struct {
 	// DiagnosticsPolicy is the site's policy on remote diagnostics, shown
 	// on the Diagnostics page; "" → commandcenter.DiagnosticsAsk.
 	DiagnosticsPolicy commandcenter.DiagnosticPolicy
+	// MQTT is the site's feed to its MQTT broker, whose state the
+	// Printers page shows; nil → no feed.
+	MQTT MQTTFeed
 }
 
 // route is one entry of the local UI's route table: the mux is built from

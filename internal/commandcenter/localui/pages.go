@@ -141,6 +141,8 @@ type printersData struct {
 	Uplink     commandcenter.UplinkState
 	// Fingerprint is this Command Center's, to confirm at each printer.
 	Fingerprint deviceapi.Fingerprint
+	// MQTT is the state of the feed to the site's MQTT broker; nil → none.
+	MQTT *feedView
 }
 
 func (u *localUI) printersPage(w http.ResponseWriter, r *http.Request) error {
@@ -154,6 +156,10 @@ func (u *localUI) printersPage(w http.ResponseWriter, r *http.Request) error {
 	}
 	data := printersData{layout: l, Pending: snap.Pending, OutboxWarn: snap.Pending >= outboxWarnDepth, Uplink: snap.Uplink,
 		Fingerprint: u.opts.Fingerprint}
+	if u.opts.MQTT != nil {
+		v := mqttWords(l.Lang, u.opts.MQTT.State())
+		data.MQTT = &v
+	}
 	for _, p := range snap.Printers {
 		data.Printers = append(data.Printers, viewOf(l.Lang, p))
 	}
