@@ -150,17 +150,29 @@ func ParseURL(s string) (hostport string, useTLS bool, err error) {
 	return net.JoinHostPort(u.Hostname(), port), useTLS, nil
 }
 
+// Validate checks the broker URL and the topic prefix, so that a
+// Command Center refuses a bad feed before it starts anything.
+func (o Options) Validate() error {
+	if _, _, err := ParseURL(o.URL); err != nil {
+		return err
+	}
+	if o.Prefix != "" {
+		return checkPrefix(o.Prefix)
+	}
+	return nil
+}
+
 // New returns a feed of src to the broker at opts.URL. It connects at Run.
 func New(src Source, opts Options) (*Feed, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
 	hostport, useTLS, err := ParseURL(opts.URL)
 	if err != nil {
 		return nil, err
 	}
 	if opts.Prefix == "" {
 		opts.Prefix = DefaultPrefix
-	}
-	if err := checkPrefix(opts.Prefix); err != nil {
-		return nil, err
 	}
 	if opts.ClientID == "" {
 		opts.ClientID = "fusionfleet"

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,6 +23,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/datadir"
 	"github.com/fusionfleet/fusionfleet/internal/deviceapi"
 	"github.com/fusionfleet/fusionfleet/internal/httpserver"
+	"github.com/fusionfleet/fusionfleet/internal/mqttfeed"
 	"github.com/fusionfleet/fusionfleet/internal/tlsca"
 	"github.com/fusionfleet/fusionfleet/internal/update"
 	"github.com/fusionfleet/fusionfleet/internal/uplink"
@@ -45,6 +47,7 @@ type Node struct {
 	uploader      *commandcenter.Uploader
 	diagnostics   *commandcenter.DiagnosticRunner
 	mirror        *update.Mirror
+	feed          *mqttfeed.Feed // nil without Options.MQTT
 
 	closers closer.Stack
 	uiCA    string // the CA file of the local UI's certificate; "" on loopback (plain HTTP)
@@ -62,6 +65,11 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 		return nil, errors.New("commandcenter: no cloud URL")
 	}
 	opts = opts.withDefaults()
+	if opts.MQTT.URL != "" {
+		if err := opts.MQTT.Validate(); err != nil {
+			return nil, fmt.Errorf("commandcenter: %w", err)
+		}
+	}
 	if !localui.IsLoopback(opts.UIHost) && (len(opts.UIHosts) == 0 || opts.UIPassword == "") {
 		return nil, fmt.Errorf("commandcenter: -ui-host %s is not loopback: the local UI then needs the host names "+
 			"it is reached by (-ui-hosts) and a login (-ui-password-file), or keep it on 127.0.0.1", opts.UIHost)
@@ -166,9 +174,16 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	}
 	n.diagnostics = commandcenter.NewDiagnosticRunner(n.store, n.poller, gatewayCloud{client, cred}, commandcenter.DiagnosticsOptions{
 		Policy: policy, Interval: opts.DiagnosticsInterval, CheckIn: opts.DiagnosticsCheckIn, Budget: budget, Clock: opts.Clock, Logger: n.log})
+	var feed localui.MQTTFeed
+	if opts.MQTT.URL != "" {
+		if n.feed, err = n.newFeed(); err != nil {
+			return nil, fmt.Errorf("commandcenter: %w", err)
+		}
+		feed = n.feed
+	}
 	n.ui = httpserver.New(localui.NewHandler(localui.SourcesOf(n.store), localui.HandlerOptions{
 		Logger: n.log, Clock: opts.Clock, ClockNote: opts.ClockNote, Metrics: reg, Updates: n.mirror, Mirror: n.mirrorHandler(),
-		Hosts: opts.UIHosts, Password: opts.UIPassword, Fingerprint: n.fingerprint, DiagnosticsPolicy: n.diagnostics.Policy(),
+		Hosts: opts.UIHosts, Password: opts.UIPassword, Fingerprint: n.fingerprint, DiagnosticsPolicy: n.diagnostics.Policy(), MQTT: feed,
 		SelfTest: &commandcenter.SelfTestConfig{CloudURL: opts.CloudURL, RootCAs: opts.RootCAs, LocalUI: n.ln.Addr().String(),
 			Reader: n.dialer(nil)},
 	}), n.log)
@@ -183,6 +198,19 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	return n, nil
 }
 
+// newFeed makes the feed to the site's MQTT broker; its client ID is
+// derived from the node's certificate fingerprint (stable, and distinct
+// for each Command Center), unless Options.MQTT names one.
+func (n *Node) newFeed() (*mqttfeed.Feed, error) {
+	o := n.opts.MQTT
+	o.Clock, o.Logger = n.opts.Clock, n.log
+	if o.ClientID == "" {
+		hex := strings.ToLower(strings.ReplaceAll(string(n.fingerprint), ":", ""))
+		o.ClientID = "fusionfleet-" + hex[:min(len(hex), 12)]
+	}
+	return mqttfeed.New(n.store, o)
+}
+
 // dialer reaches a printer with the node's client certificate, trusting
 // only the pinned printer certificate; sessions, if set, is shared by the
 // clients for TLS resumption.
@@ -194,8 +222,9 @@ func (n *Node) dialer(sessions tls.ClientSessionCache) commandcenter.Dialer {
 
 // Run serves until ctx ends or a part fails, then stops every part and
 // closes the node. The parts: the local UI (with the mirror under /tuf/),
-// the poller, the uploader, the update mirror's sync, and the mirror's own
-// listener with MirrorListen.
+// the poller, the uploader, the update mirror's sync, the mirror's own
+// listener with MirrorListen, and the MQTT feed with Options.MQTT (which
+// never ends Run for a broker that is down).
 func (n *Node) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
@@ -205,6 +234,9 @@ func (n *Node) Run(ctx context.Context) error {
 	g.Go(func() error { return n.uploader.Run(ctx) })
 	g.Go(func() error { return n.diagnostics.Run(ctx) })
 	g.Go(func() error { return n.mirror.Run(ctx) })
+	if n.feed != nil {
+		g.Go(func() error { return n.feed.Run(ctx) })
+	}
 	if n.debugLn != nil {
 		debug := httpserver.New(httpserver.Debug(), n.log)
 		g.Go(func() error {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/clock"
+	"github.com/fusionfleet/fusionfleet/internal/mqttfeed"
 )
 
 // DefaultUpdateInterval is how often the update mirror, and the printers
@@ -89,6 +90,12 @@ type Options struct {
 	// itself (a site whose printers are all off uploads nothing); 0 → its
 	// default (5 min).
 	DiagnosticsInterval, DiagnosticsCheckIn time.Duration
+
+	// MQTT, with its URL set, publishes the site's printers, events and
+	// job changes to the customer's MQTT broker (package mqttfeed); its
+	// Clock and Logger are the node's, its ClientID "" → one derived from
+	// the node's fingerprint. URL "" → no feed.
+	MQTT mqttfeed.Options
 
 	Clock  clock.Clock  // nil → the real clock
 	Logger *slog.Logger // nil → discard
