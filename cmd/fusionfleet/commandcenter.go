@@ -70,6 +70,7 @@ func runCommandCenter(ctx context.Context, args []string, e env) error {
 	rate := fs.Int("uplink-rate", 10000, "uplink bandwidth cap in `bits/s`, TLS handshakes included (whitepaper budget: 25000 for a site)")
 	diagPolicy := fs.String("diagnostics", "ask", "remote diagnostics the cloud asks for: ask (approve each in the local UI) or auto (run each at once)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	mqttf := addMQTTFlags(fs, e)
 	if err := parse(fs, args, e); err != nil {
 		return err
 	}
@@ -98,11 +99,15 @@ func runCommandCenter(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return fmt.Errorf("commandcenter: -ca-file: %w", err)
 	}
+	mqtt, err := mqttf.options(e)
+	if err != nil {
+		return fmt.Errorf("commandcenter: %w", err)
+	}
 	cc, err := site.New(ctx, site.Options{
 		DataDir: *data, CloudURL: *cloudURL, RootCAs: roots, EnrolToken: token, Name: *name,
 		Printers: printers, TrustNewPrinters: *trust, UIHost: *uiHost, UIHosts: splitList(*uiHosts), UIPassword: uiPassword, UIFirstPort: uiFirst, UILastPort: uiLast,
 		MirrorListen: *mirrorListen, DebugListen: *debugListen, PollInterval: *interval, BulkInterval: *bulk, UpdateInterval: *updateInterval,
-		RateBytes: float64(*rate) / 8, DiagnosticsPolicy: *diagPolicy, Clock: clock.Real{}, Logger: logger, Stdin: e.stdin, Stdout: e.stdout,
+		RateBytes: float64(*rate) / 8, DiagnosticsPolicy: *diagPolicy, MQTT: mqtt, Clock: clock.Real{}, Logger: logger, Stdin: e.stdin, Stdout: e.stdout,
 	})
 	if err != nil {
 		return err
@@ -114,6 +119,9 @@ func runCommandCenter(ctx context.Context, args []string, e env) error {
 	fmt.Fprintf(e.stdout, "fingerprint: %s\n", cc.Fingerprint())
 	if addr := cc.MirrorAddr(); addr != nil {
 		fmt.Fprintf(e.stdout, "update mirror: http://%s (printers: -update-url)\n", addr)
+	}
+	if mqtt.URL != "" {
+		fmt.Fprintf(e.stdout, "mqtt: %s %s\n", mqtt.URL, mqtt.Prefix)
 	}
 	return cc.Run(ctx)
 }
