@@ -38,6 +38,8 @@ func runDemo(ctx context.Context, args []string, e env) error {
 	logLevel := fs.String("log-level", "warn", "log level: debug, info, warn, error")
 	uiRange := fs.String("ui-ports", envDefault(e, "FUSIONFLEET_UI_PORTS", uiPortsDefault), "Command Center UI `ports`: the first free one of first-last, or 0 for any free port")
 	nf := addNotifyFlags(fs, e) // alert e-mails and webhooks, as on a cloud node
+	mqttURL := fs.String("mqtt", envDefault(e, "FUSIONFLEET_DEMO_MQTT", "auto"),
+		"MQTT feed of the Command Center: a broker `URL`, auto (mqtt://127.0.0.1:1883 when a broker answers there) or off")
 	if err := parse(fs, args, e); err != nil {
 		return err
 	}
@@ -54,6 +56,10 @@ func runDemo(ctx context.Context, args []string, e env) error {
 		return fmt.Errorf("demo: -peers %d: want 0 to 20", *peers)
 	}
 	uiFirst, uiLast, err := uiPorts(*uiRange)
+	if err != nil {
+		return err
+	}
+	mqtt, err := demoMQTT(ctx, *mqttURL, demoBroker)
 	if err != nil {
 		return err
 	}
@@ -196,7 +202,7 @@ func runDemo(ctx context.Context, args []string, e env) error {
 		// bandwidth cap on loopback, and wear read every demo hour (every
 		// poll while the past fills), so that wear plots fill. The past
 		// goes without per-layer data (see PollerOptions.LayersFrom).
-		RateBytes: -1, SnapshotInterval: time.Hour, LayersFrom: started,
+		RateBytes: -1, SnapshotInterval: time.Hour, LayersFrom: started, MQTT: mqtt,
 		ClockNote: fmt.Sprintf("Demo clock, %g× real time: every time shown is simulated.", *speed),
 		Stdin:     e.stdin, Stdout: io.Discard,
 	})
@@ -232,6 +238,9 @@ func runDemo(ctx context.Context, args []string, e env) error {
 		repoDir, repoDir, cc.URL())
 	fmt.Fprintf(e.stdout, "uplink: %s (CA file %s)\n", node.URL(), node.CAPath())
 	fmt.Fprintf(e.stdout, "check: %s\n", demoCheckCommand(node.URL(), node.CAPath(), ccDir, *uiRange))
+	if mqtt.URL != "" {
+		fmt.Fprintf(e.stdout, "mqtt: %s %s\n", mqtt.URL, mqtt.Prefix)
+	}
 	fmt.Fprintf(e.stdout, "data: %s (%d printers, %d peer organisations, demo clock %gx; Ctrl-C stops)\n", *data, *n, *peers, *speed)
 	g.Go(func() error {
 		return showFill(gctx, fill{clk: clk, from: from, started: started, pending: outboxes(ccs), storing: streamBacklog(reg),

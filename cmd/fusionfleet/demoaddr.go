@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"time"
+
+	"github.com/fusionfleet/fusionfleet/internal/mqttfeed"
 )
 
 // demoListen listens on loopback at the port the demo used for this
@@ -45,4 +48,34 @@ func shellQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// demoBroker is where the demo looks for an MQTT broker with -mqtt auto.
+const demoBroker = "127.0.0.1:1883"
+
+// demoMQTTPrefix is the topic prefix of the demo's MQTT feed.
+const demoMQTTPrefix = "fusionfleet/demo"
+
+// demoMQTT returns the demo's MQTT feed for -mqtt value: off, a broker
+// URL, or auto, which is mqtt://probe when a broker answers there within
+// a second and no feed otherwise.
+func demoMQTT(ctx context.Context, value, probe string) (mqttfeed.Options, error) {
+	switch value {
+	case "off", "":
+		return mqttfeed.Options{}, nil
+	case "auto":
+		ctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		c, err := (&net.Dialer{}).DialContext(ctx, "tcp", probe)
+		if err != nil {
+			return mqttfeed.Options{}, nil
+		}
+		c.Close()
+		value = "mqtt://" + probe
+	}
+	o := mqttfeed.Options{URL: value, Prefix: demoMQTTPrefix}
+	if err := o.Validate(); err != nil {
+		return mqttfeed.Options{}, fmt.Errorf("demo: -mqtt: %w", err)
+	}
+	return o, nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -68,5 +69,40 @@ func TestMQTTFlags(t *testing.T) {
 	code, _, stderr := runArgs(t, "commandcenter", "-cloud", "https://127.0.0.1:1", "-mqtt", "tcp://127.0.0.1")
 	if code == 0 || !strings.Contains(stderr, "-mqtt") {
 		t.Errorf("commandcenter with a bad -mqtt: exit %d, stderr %q; want a refusal naming -mqtt", code, stderr)
+	}
+}
+
+// The demo feeds a broker that answers at its probe address, none when
+// nothing answers there or with -mqtt off, and the broker it is given.
+func TestDemoMQTT(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed.Close()
+	for _, tt := range []struct {
+		value, probe, want, err string
+	}{
+		{value: "auto", probe: ln.Addr().String(), want: "mqtt://" + ln.Addr().String()},
+		{value: "auto", probe: closed.Addr().String(), want: ""},
+		{value: "off", probe: ln.Addr().String(), want: ""},
+		{value: "mqtts://broker.example", probe: closed.Addr().String(), want: "mqtts://broker.example"},
+		{value: "http://broker.example", err: "-mqtt"},
+	} {
+		o, err := demoMQTT(t.Context(), tt.value, tt.probe)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("demoMQTT(%q) = %v, want an error with %q", tt.value, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || o.URL != tt.want || (o.URL != "" && o.Prefix != demoMQTTPrefix) {
+			t.Errorf("demoMQTT(%q, %s) = %q %q, %v; want %q", tt.value, tt.probe, o.URL, o.Prefix, err, tt.want)
+		}
 	}
 }

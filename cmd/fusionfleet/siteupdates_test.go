@@ -36,7 +36,9 @@ func startDemoRunIn(t *testing.T, data string, flags ...string) *demoRun {
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() {
-		args := append([]string{"fusionfleet", "demo", "-data", data, "-log-level", "warn", "-ui-ports", "0", "-history", "0", "-peers", "0"}, flags...)
+		// The shared broker on the MQTT port is for people running the demo,
+		// not for tests: -mqtt off unless a test names its own broker.
+		args := append([]string{"fusionfleet", "demo", "-data", data, "-log-level", "warn", "-ui-ports", "0", "-history", "0", "-peers", "0", "-mqtt", "off"}, flags...)
 		done <- run(ctx, args, func(string) string { return "" }, strings.NewReader(""), d.out, d.logs)
 	}()
 	stopped := false
