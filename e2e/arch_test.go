@@ -105,7 +105,7 @@ func TestEveryPackageHasAComment(t *testing.T) {
 // cloud's), clock, and helpers such as tlsca (the cloud's and the local
 // UI's own certificate authorities) and httpserver.
 func TestTierBoundaries(t *testing.T) {
-	site := []string{"site", "printer", "deviceapi", "commandcenter", "privacy", "outbox", "sitedb"}
+	site := []string{"site", "printer", "deviceapi", "commandcenter", "privacy", "outbox", "sitedb", "mqttfeed"}
 	cloud := []string{"cloud", "updaterepo", "store", "dashboard", "ingest", "stream", "identity"}
 	in := func(names []string, ip string) bool {
 		for _, n := range names {
@@ -144,6 +144,15 @@ func TestTierBoundaries(t *testing.T) {
 	for ip := range pkgs {
 		if in(cloud, ip) && deps(pkgs, ip)[module+"/internal/maintscore"] {
 			t.Errorf("cloud package %s depends on the scoring internal/maintscore", ip)
+		}
+	}
+	// The MQTT feed is the site's (above: the cloud never links it), and
+	// only it links the MQTT client.
+	for ip, p := range pkgs {
+		for _, d := range p.imports {
+			if strings.HasPrefix(d, "github.com/eclipse/paho") && ip != module+"/internal/mqttfeed" {
+				t.Errorf("%s imports the MQTT client %s; only internal/mqttfeed may", ip, d)
+			}
 		}
 	}
 	// The vocabulary depends on the standard library only.

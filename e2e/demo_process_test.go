@@ -69,7 +69,9 @@ func startDemoEnv(t *testing.T, bin, data string, env []string, flags ...string)
 	args := append([]string{"demo", "-data", data, "-printers", "2", "-speed", "600", "-poll", "500ms", "-ui-ports", "0",
 		"-history", "0", "-peers", "0"}, flags...)
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "HTTPS_PROXY=", "HTTP_PROXY=", "NO_PROXY=")
+	// The shared broker on the MQTT port is for people running the demo,
+	// not for tests: no MQTT feed unless a test names its own broker.
+	cmd.Env = append(os.Environ(), "HTTPS_PROXY=", "HTTP_PROXY=", "NO_PROXY=", "FUSIONFLEET_DEMO_MQTT=off")
 	cmd.Env = append(cmd.Env, env...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

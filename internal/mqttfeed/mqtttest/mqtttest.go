@@ -49,13 +49,14 @@ func Tool(t testing.TB, name string) string {
 	return ""
 }
 
-// Broker is a Mosquitto process with a plain and a TLS listener on
-// loopback, logins FeedUser and MESUser, and no persistence: a restart
-// forgets every retained message.
+// Broker is a Mosquitto process with three listeners on loopback: a plain
+// and a TLS one, each with the logins FeedUser and MESUser, and an open
+// one that takes anyone. It has no persistence: a restart forgets every
+// retained message.
 type Broker struct {
-	// Plain and TLS are the listeners' ports; CA issued the TLS
+	// Plain, TLS and Open are the listeners' ports; CA issued the TLS
 	// listener's certificate (for 127.0.0.1 and localhost).
-	Plain, TLS int
+	Plain, TLS, Open int
 	CA         *tlsca.Authority
 
 	t       testing.TB
@@ -81,7 +82,7 @@ func freePort(t testing.TB) int {
 // Start starts a broker, stopped when the test ends.
 func Start(t testing.TB) *Broker {
 	t.Helper()
-	b := &Broker{t: t, bin: Tool(t, "mosquitto"), Plain: freePort(t), TLS: freePort(t)}
+	b := &Broker{t: t, bin: Tool(t, "mosquitto"), Plain: freePort(t), TLS: freePort(t), Open: freePort(t)}
 	Tool(t, "mosquitto_sub")
 	Tool(t, "mosquitto_pub")
 	dir := t.TempDir()
@@ -103,17 +104,22 @@ func Start(t testing.TB) *Broker {
 	conf := fmt.Sprintf(`# test broker
 user root
 persistence false
-allow_anonymous false
-password_file %s
+per_listener_settings true
 log_dest stderr
 log_type error
 log_type warning
 log_type notice
-listener %d 127.0.0.1
-listener %d 127.0.0.1
-certfile %s
-keyfile %s
-`, passwd, b.Plain, b.TLS, filepath.Join(dir, "ca", "server.crt"), filepath.Join(dir, "ca", "server.key"))
+listener %[2]d 127.0.0.1
+allow_anonymous false
+password_file %[1]s
+listener %[3]d 127.0.0.1
+allow_anonymous false
+password_file %[1]s
+certfile %[5]s
+keyfile %[6]s
+listener %[4]d 127.0.0.1
+allow_anonymous true
+`, passwd, b.Plain, b.TLS, b.Open, filepath.Join(dir, "ca", "server.crt"), filepath.Join(dir, "ca", "server.key"))
 	if err := os.WriteFile(b.conf, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -122,9 +128,11 @@ keyfile %s
 	return b
 }
 
-// URL is the plain listener's mqtt:// URL; TLSURL the TLS one's.
-func (b *Broker) URL() string    { return fmt.Sprintf("mqtt://127.0.0.1:%d", b.Plain) }
-func (b *Broker) TLSURL() string { return fmt.Sprintf("mqtts://127.0.0.1:%d", b.TLS) }
+// URL is the plain listener's mqtt:// URL, TLSURL the TLS one's mqtts://
+// URL, OpenURL the open one's.
+func (b *Broker) URL() string     { return fmt.Sprintf("mqtt://127.0.0.1:%d", b.Plain) }
+func (b *Broker) TLSURL() string  { return fmt.Sprintf("mqtts://127.0.0.1:%d", b.TLS) }
+func (b *Broker) OpenURL() string { return fmt.Sprintf("mqtt://127.0.0.1:%d", b.Open) }
 
 // Addr is the plain listener's host:port.
 func (b *Broker) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(b.Plain)) }
@@ -140,7 +148,7 @@ func (b *Broker) Restart() {
 	b.exited = make(chan struct{})
 	go func(cmd *exec.Cmd, exited chan struct{}) { cmd.Wait(); close(exited) }(b.cmd, b.exited)
 	deadline := time.Now().Add(10 * time.Second)
-	for _, port := range []int{b.Plain, b.TLS} {
+	for _, port := range []int{b.Plain, b.TLS, b.Open} {
 		for {
 			c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), time.Second)
 			if err == nil {
