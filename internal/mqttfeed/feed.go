@@ -106,10 +106,13 @@ type Feed struct {
 	state State
 
 	// What the reader of the store has seen; used by its goroutine only.
-	started  bool
-	eventPos int64
-	jobsFrom time.Time
-	jobsSeen map[jobKey]jobSeen
+	// started: the positions are set; jobsSeeded: the jobs changed
+	// shortly before the start are noted as seen.
+	started    bool
+	jobsSeeded bool
+	eventPos   int64
+	jobsFrom   time.Time
+	jobsSeen   map[jobKey]jobSeen
 	keys     map[int64]fleet.PrinterID // printers' local IDs → their IDs
 }
 
@@ -266,6 +269,7 @@ func (f *Feed) read(ctx context.Context) error {
 			return err
 		}
 		f.eventPos, f.jobsFrom = pos, f.opts.Clock.Now()
+		f.started = true
 	}
 	printers, err := f.src.Printers(ctx)
 	if err != nil {
@@ -291,7 +295,6 @@ func (f *Feed) read(ctx context.Context) error {
 	if err := f.readEvents(ctx); err != nil {
 		errs = append(errs, err)
 	}
-	f.started = true
 	return errors.Join(errs...)
 }
 
@@ -337,7 +340,7 @@ func (f *Feed) readJobs(ctx context.Context) error {
 		}
 		f.pay.learnJob(j.Job)
 		id, ok := f.keys[j.Printer]
-		if !f.started || !ok {
+		if !f.jobsSeeded || !ok {
 			continue
 		}
 		b, err := f.pay.job(id, j)
@@ -351,6 +354,7 @@ func (f *Feed) readJobs(ctx context.Context) error {
 			delete(f.jobsSeen, k)
 		}
 	}
+	f.jobsSeeded = true
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -414,4 +415,42 @@ func TestParseURLAndNew(t *testing.T) {
 	if got := f.topics.printer("P/1+#", "state"); got != "plant-3/fusionfleet/printers/P_1__/state" {
 		t.Errorf("topic of printer P/1+# = %q", got)
 	}
+}
+
+func TestFeedPublishesEachJobChangeOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		job := func(id string, seq uint64, at time.Duration) commandcenter.LocalJob {
+			return commandcenter.LocalJob{Printer: 1, Updated: start.Add(at), Job: deviceapi.Job{Seq: seq, Job: fleet.Job{ID: id}}}
+		}
+		// j1 changed before the feed started: history, not news.
+		src := &fakeSource{printers: []commandcenter.Printer{printer(1, "P-1", "")}, jobs: []commandcenter.LocalJob{job("j1", 1, -time.Minute)}}
+		b := &fakeBroker{}
+		_, stop := startFeed(t, src, b, Options{})
+		defer stop()
+		synctest.Wait()
+		src.mu.Lock()
+		// A change of j1 and a new j2 stored out of order of reading, then
+		// j2 again unchanged.
+		src.jobs = []commandcenter.LocalJob{job("j1", 1, -time.Minute), job("j2", 2, 2*time.Second), job("j1", 3, time.Second)}
+		src.mu.Unlock()
+		time.Sleep(time.Second)
+		synctest.Wait()
+		time.Sleep(time.Second)
+		synctest.Wait()
+		var got []string
+		for _, m := range b.messages() {
+			var j jobPayload
+			if strings.HasSuffix(m.topic, "/jobs") {
+				if err := json.Unmarshal(m.payload, &j); err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, fmt.Sprintf("%s %d", m.topic, j.Seq))
+			}
+		}
+		want := []string{"fusionfleet/printers/P-1/jobs 2", "fusionfleet/printers/P-1/jobs 3"}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("job changes published (-want +got):\n%s", diff)
+		}
+	})
 }

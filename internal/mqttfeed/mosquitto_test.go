@@ -122,7 +122,8 @@ func observe(t *testing.T, st *commandcenter.Store, id int64, ident *deviceapi.I
 	job := deviceapi.Job{Seq: seq, Job: fleet.Job{ID: "job-1", CreatedAt: now, Status: fleet.JobPrinting, LayerCount: 10},
 		Private: deviceapi.JobPrivate{Name: "Bracket Order 4711", User: "jdoe", Host: "CAD-PC-7"}}
 	h := commandcenter.History{Instance: "i1", Jobs: []deviceapi.Job{job}, Events: []fleet.Event{{Seq: seq, Code: "E" + strconv.FormatUint(seq, 10),
-		Description: "recoater check", Severity: fleet.SeverityInfo, Time: now}}}
+		Description: "recoater check", Severity: fleet.SeverityInfo, Time: now,
+		Details: `job "Bracket Order 4711" submitted by jdoe from CAD-PC-7`}}}
 	if err := st.Observe(t.Context(), id, commandcenter.Observation{Identity: ident, Status: status, Instance: "i1", Cursor: seq, Seen: now, History: h}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -218,12 +219,14 @@ func TestFeedSurvivesBrokerRestartAndLeavesItsWill(t *testing.T) {
 	sub := b.Subscribe("ff/#")
 	relay.open()
 	awaitState(t, f, "reconnected", func(s State) bool { return s.Connected && s.Queued == 0 })
-	sub.Await("birth", mqtttest.On("ff/status", false, `"state":"online"`))
-	sub.Await("state republished", mqtttest.On("ff/printers/P-7/state", false, `"printer":"P-7"`))
-	sub.Await("event 2 kept", mqtttest.On("ff/printers/P-7/events", false, `"seq":2`))
-	sub.Await("event 3 kept", mqtttest.On("ff/printers/P-7/events", false, `"seq":3`))
-	sub.Await("job change 3", mqtttest.On("ff/printers/P-7/jobs", false, `"seq":3`))
-	for _, a := range sub.Drain() {
+	arrived := []mqtttest.Arrival{
+		sub.Await("birth", mqtttest.On("ff/status", false, `"state":"online"`)),
+		sub.Await("state republished", mqtttest.On("ff/printers/P-7/state", false, `"printer":"P-7"`)),
+		sub.Await("event 2 kept", mqtttest.On("ff/printers/P-7/events", false, `"seq":2`, `"details":"job \"[private]\" submitted by [private] from [private]"`)),
+		sub.Await("event 3 kept", mqtttest.On("ff/printers/P-7/events", false, `"seq":3`)),
+		sub.Await("job change 3", mqtttest.On("ff/printers/P-7/jobs", false, `"seq":3`)),
+	}
+	for _, a := range append(arrived, sub.Drain()...) {
 		for _, name := range []string{"Bracket Order 4711", "jdoe", "CAD-PC-7", "10.1.2.3"} {
 			if strings.Contains(a.Payload, name) {
 				t.Errorf("with the allow-list, %s carries %q: %s", a.Topic, name, a.Payload)
