@@ -113,7 +113,7 @@ type Feed struct {
 	eventPos   int64
 	jobsFrom   time.Time
 	jobsSeen   map[jobKey]jobSeen
-	keys     map[int64]fleet.PrinterID // printers' local IDs → their IDs
+	keys       map[int64]fleet.PrinterID // printers' local IDs → their IDs
 }
 
 type jobKey struct {

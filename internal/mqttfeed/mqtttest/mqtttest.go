@@ -57,7 +57,7 @@ type Broker struct {
 	// Plain, TLS and Open are the listeners' ports; CA issued the TLS
 	// listener's certificate (for 127.0.0.1 and localhost).
 	Plain, TLS, Open int
-	CA         *tlsca.Authority
+	CA               *tlsca.Authority
 
 	t       testing.TB
 	bin     string
