@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/fusionfleet/fusionfleet/internal/backoff"
 	"github.com/fusionfleet/fusionfleet/internal/clock"
@@ -249,6 +251,25 @@ func TestFeedQueueBoundDropsTheOldest(t *testing.T) {
 		if got := f.State(); got.Queued != 4 || got.Dropped != 2 {
 			t.Errorf("State = %+v, want 4 queued (3 events, 1 state) and 2 dropped", got)
 		}
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(f.Metrics())
+		want := `
+# HELP fusionfleet_commandcenter_mqtt_connected 1 while the MQTT feed is connected to its broker, else 0.
+# TYPE fusionfleet_commandcenter_mqtt_connected gauge
+fusionfleet_commandcenter_mqtt_connected 0
+# HELP fusionfleet_commandcenter_mqtt_dropped_messages_total Events and job changes dropped from the MQTT feed's full queue.
+# TYPE fusionfleet_commandcenter_mqtt_dropped_messages_total counter
+fusionfleet_commandcenter_mqtt_dropped_messages_total 2
+# HELP fusionfleet_commandcenter_mqtt_published_messages_total Messages of the MQTT feed the broker acknowledged.
+# TYPE fusionfleet_commandcenter_mqtt_published_messages_total counter
+fusionfleet_commandcenter_mqtt_published_messages_total 0
+# HELP fusionfleet_commandcenter_mqtt_queued_messages Messages of the MQTT feed waiting for the broker's acknowledgement.
+# TYPE fusionfleet_commandcenter_mqtt_queued_messages gauge
+fusionfleet_commandcenter_mqtt_queued_messages 4
+`
+		if err := testutil.GatherAndCompare(reg, strings.NewReader(want)); err != nil {
+			t.Errorf("metrics while the broker is down: %v", err)
+		}
 		b.mu.Lock()
 		b.refuse = nil
 		b.mu.Unlock()
@@ -266,6 +287,14 @@ func TestFeedQueueBoundDropsTheOldest(t *testing.T) {
 		}
 		if diff := cmp.Diff([]uint64{3, 4, 5}, seqs); diff != "" {
 			t.Errorf("events published (-want +got):\n%s", diff)
+		}
+		connected := `
+# HELP fusionfleet_commandcenter_mqtt_connected 1 while the MQTT feed is connected to its broker, else 0.
+# TYPE fusionfleet_commandcenter_mqtt_connected gauge
+fusionfleet_commandcenter_mqtt_connected 1
+`
+		if err := testutil.CollectAndCompare(f.Metrics(), strings.NewReader(connected), "fusionfleet_commandcenter_mqtt_connected"); err != nil {
+			t.Errorf("metrics once connected: %v", err)
 		}
 	})
 }

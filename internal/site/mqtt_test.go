@@ -68,6 +68,15 @@ func TestMQTTBrokerDownAffectsNothingElse(t *testing.T) {
 		page = string(b)
 		return strings.Contains(page, "MQTT feed to "+broker+": retrying since") && strings.Contains(page, "connection refused")
 	})
+	res, err := http.Get(cc.URL() + "metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if !strings.Contains(string(metrics), "\nfusionfleet_commandcenter_mqtt_connected 0\n") {
+		t.Errorf("/metrics lacks the feed, not connected:\n%s", metrics)
+	}
 	printers, err := cc.Store().Printers(ctx)
 	if err != nil || len(printers) != 1 || printers[0].LastSeen.IsZero() {
 		t.Errorf("printers = %+v, %v; want the printer polled", printers, err)

@@ -180,6 +180,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 			return nil, fmt.Errorf("commandcenter: %w", err)
 		}
 		feed = n.feed
+		reg.MustRegister(n.feed.Metrics())
 	}
 	n.ui = httpserver.New(localui.NewHandler(localui.SourcesOf(n.store), localui.HandlerOptions{
 		Logger: n.log, Clock: opts.Clock, ClockNote: opts.ClockNote, Metrics: reg, Updates: n.mirror, Mirror: n.mirrorHandler(),
