@@ -2,9 +2,15 @@
 // prints what `go test` prints for people — a line per package, the log of
 // each failing test — and then every skipped test with the reason it gave,
 // so that a test skipped for want of a service (PostgreSQL, NATS, Chromium)
-// is seen without -v. It exits with go test's status. `make test` uses it:
+// is seen without -v. It exits with go test's status.
 //
-//	go run ./scripts/gotest -race -count=1 ./...
+// The word "then" separates runs of go test with arguments of their own,
+// which run one after the other, every one even when one fails; the list of
+// skipped tests covers them all, and the exit status is the first failing
+// run's. `make test` runs the whole-system packages without the race
+// detector, then the rest with it:
+//
+//	go run ./scripts/gotest -count=1 ./e2e then -race -count=1 ./internal/...
 package main
 
 import (
@@ -25,8 +31,36 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// run runs go test and returns the exit status.
+// run runs go test once per run of args (see runs) and returns the exit
+// status.
 func run(args []string, stdout, stderr io.Writer) int {
+	r := newReport(stdout)
+	code := 0
+	for _, a := range runs(args) {
+		if c := r.goTest(a, stderr); code == 0 {
+			code = c
+		}
+	}
+	r.writeSkips()
+	return code
+}
+
+// runs splits args at each "then".
+func runs(args []string) [][]string {
+	var all [][]string
+	for {
+		i := slices.Index(args, "then")
+		if i < 0 {
+			return append(all, args)
+		}
+		all, args = append(all, args[:i]), args[i+1:]
+	}
+}
+
+// goTest runs go test -json with args, reporting into r, and returns its
+// exit status.
+func (r *report) goTest(args []string, stderr io.Writer) int {
+	r.failed = false
 	cmd := exec.Command("go", append([]string{"test", "-json"}, args...)...)
 	cmd.Stderr = stderr
 	out, err := cmd.StdoutPipe()
@@ -38,10 +72,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "gotest:", err)
 		return 2
 	}
-	r := newReport(stdout)
 	copyErr := r.read(out)
 	err = cmd.Wait()
-	r.writeSkips()
 	if copyErr != nil {
 		fmt.Fprintln(stderr, "gotest: reading go test's output:", copyErr)
 	}

@@ -112,7 +112,7 @@ func TestReport(t *testing.T) {
 }
 
 // run runs the real go test and exits with its status: 0 when the tests
-// pass, skips and all, 1 when one fails.
+// pass, skips and all, 1 when one fails, also in the first of two runs.
 func TestRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds two test binaries")
@@ -125,11 +125,15 @@ func TestRun(t *testing.T) {
 		{"./testdata/passskip", 0, []string{"ok  \tgithub.com/fusionfleet/fusionfleet/scripts/gotest/testdata/passskip", "skipped tests: 1",
 			"1 skipped: SERVICE TESTS NOT RUN: nothing at 127.0.0.1:1", "passskip TestNeedsAService"}},
 		{"./testdata/fail", 1, []string{"fail_test.go:6: the expected failure", "--- FAIL: TestFails", "FAIL\tgithub.com/fusionfleet/fusionfleet/scripts/gotest/testdata/fail", "skipped tests: none"}},
+		// Two runs: the failure of the first is the exit status, the
+		// second runs all the same, and its skips are listed.
+		{"./testdata/fail then -count=1 ./testdata/passskip", 1, []string{"--- FAIL: TestFails",
+			"ok  \tgithub.com/fusionfleet/fusionfleet/scripts/gotest/testdata/passskip", "skipped tests: 1"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.pkg, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			code := run([]string{"-count=1", tt.pkg}, &stdout, &stderr)
+			code := run(append([]string{"-count=1"}, strings.Fields(tt.pkg)...), &stdout, &stderr)
 			if code != tt.wantCode {
 				t.Errorf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tt.wantCode, stdout.String(), stderr.String())
 			}
