@@ -124,9 +124,9 @@ func New(src Source, opts Options) *Agent {
 		buAsset: map[string]string{}}
 	b := newBuilder("Agent", "agent", "Agent", opts.UUID)
 	b.value(b.dev, catEvent, "AVAILABILITY", "", "", "avail", "AVAILABLE")
-	b.declare(b.dev, catEvent, "DEVICE_ADDED", "", "", "device_added")
-	b.declare(b.dev, catEvent, "DEVICE_REMOVED", "", "", "device_removed")
-	b.declare(b.dev, catEvent, "DEVICE_CHANGED", "", "", "device_changed")
+	for _, what := range []string{"added", "removed", "changed"} {
+		b.value(b.dev, catEvent, "DEVICE_"+strings.ToUpper(what), "", "", "device_"+what, "")
+	}
 	a.agent = b.dev
 	// Every data item has an observation from the start: the buffer is
 	// never empty, and /current shows each item.
@@ -286,6 +286,25 @@ func (a *Agent) update(devs []*component, readings []reading, msgs []observation
 			continue
 		}
 		obs = append(obs, o)
+	}
+	// A data item new to the model without a reading yet is unavailable
+	// until its first observation.
+	fresh := map[string]bool{}
+	for _, o := range obs {
+		fresh[o.item.id] = true
+	}
+	for _, d := range devs {
+		d.walk(func(c *component) {
+			for _, i := range c.items {
+				if _, ok := a.buf.latestOf(i.id); !ok && !fresh[i.id] {
+					o := observation{item: i, at: now, value: unavailable}
+					if i.cat == catCondition {
+						o.value, o.level = "", levelUnavailable
+					}
+					obs = append(obs, o)
+				}
+			}
+		})
 	}
 	obs = append(obs, msgs...)
 	obs = append(obs, a.updateAssets(devs, assets)...)

@@ -199,6 +199,9 @@ func writeObservations(w *xw, cat category, obs []observation) {
 		d := o.item
 		attrs := []string{"dataItemId", d.id, "timestamp", timestamp(o.at), "sequence", u64(o.seq),
 			"name", d.name, "subType", d.subType}
+		if d.typ == "ASSET_CHANGED" || d.typ == "ASSET_REMOVED" {
+			attrs = append(attrs, "assetType", "RawMaterial") // the only assets the agent has
+		}
 		if cat != catCondition {
 			w.element(d.element(), o.value, attrs...)
 			continue
