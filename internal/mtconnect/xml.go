@@ -95,7 +95,9 @@ func probeDoc(h header, assetBufferSize, assetCount int, agent *component, devs 
 		"bufferSize", strconv.Itoa(h.bufferSize), "assetBufferSize", strconv.Itoa(assetBufferSize),
 		"assetCount", strconv.Itoa(assetCount))...)
 	w.start("Devices")
-	writeComponent(w, agent)
+	if agent != nil {
+		writeComponent(w, agent)
+	}
 	for _, d := range devs {
 		writeComponent(w, d)
 	}
