@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,6 +23,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/datadir"
 	"github.com/fusionfleet/fusionfleet/internal/deviceapi"
 	"github.com/fusionfleet/fusionfleet/internal/httpserver"
+	"github.com/fusionfleet/fusionfleet/internal/mtconnect"
 	"github.com/fusionfleet/fusionfleet/internal/tlsca"
 	"github.com/fusionfleet/fusionfleet/internal/update"
 	"github.com/fusionfleet/fusionfleet/internal/uplink"
@@ -39,6 +41,9 @@ type Node struct {
 
 	ln, mirrorLn  net.Listener // mirrorLn: nil without MirrorListen
 	debugLn       net.Listener // nil without DebugListen
+	mtcLn         net.Listener // nil without MTConnectListen
+	mtcSrv        *http.Server
+	mtc           *mtconnect.Agent
 	ui, mirrorSrv *http.Server // mirrorSrv: nil without MirrorListen
 	store         *commandcenter.Store
 	poller        *commandcenter.Poller
@@ -84,6 +89,12 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 			return nil, fmt.Errorf("commandcenter: -debug-listen: %w", err)
 		}
 		n.closers.Push(n.debugLn.Close)
+	}
+	if opts.MTConnectListen != "" {
+		if n.mtcLn, err = (&net.ListenConfig{}).Listen(ctx, "tcp", opts.MTConnectListen); err != nil {
+			return nil, fmt.Errorf("commandcenter: -mtconnect: %w", err)
+		}
+		n.closers.Push(n.mtcLn.Close)
 	}
 	if opts.MirrorListen != "" {
 		if n.mirrorLn, err = (&net.ListenConfig{}).Listen(ctx, "tcp", opts.MirrorListen); err != nil {
@@ -175,6 +186,13 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	if n.mirrorLn != nil {
 		n.mirrorSrv = httpserver.New(n.mirrorHandler(), n.log)
 	}
+	if n.mtcLn != nil {
+		// The agent's uuid is the site's: this Command Center's own.
+		uuid := "fusionfleet-agent-" + strings.ToLower(strings.ReplaceAll(string(n.fingerprint), ":", ""))[:16]
+		n.mtc = mtconnect.New(n.store, mtconnect.Options{BufferSize: opts.MTConnectBufferSize, UUID: uuid,
+			Sender: opts.Name, Clock: opts.Clock, Logger: n.log})
+		n.mtcSrv = httpserver.New(n.mtc.Handler(), n.log)
+	}
 	n.uploader = commandcenter.NewUploader(n.store, gatewayCloud{client, cred}, commandcenter.UploaderOptions{
 		Interval: opts.UploadInterval, PriorityDelay: opts.PriorityDelay, BulkInterval: opts.BulkInterval,
 		MaxBackoff: opts.MaxBackoff, Budget: budget, Retryable: uplink.Retryable,
@@ -194,8 +212,9 @@ func (n *Node) dialer(sessions tls.ClientSessionCache) commandcenter.Dialer {
 
 // Run serves until ctx ends or a part fails, then stops every part and
 // closes the node. The parts: the local UI (with the mirror under /tuf/),
-// the poller, the uploader, the update mirror's sync, and the mirror's own
-// listener with MirrorListen.
+// the poller, the uploader, the update mirror's sync, the mirror's own
+// listener with MirrorListen, and the MTConnect agent with
+// MTConnectListen.
 func (n *Node) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
@@ -214,6 +233,12 @@ func (n *Node) Run(ctx context.Context) error {
 	if n.mirrorSrv != nil {
 		g.Go(func() error {
 			return httpserver.Run(ctx, n.log, "update mirror", n.mirrorSrv, func() error { return n.mirrorSrv.Serve(n.mirrorLn) })
+		})
+	}
+	if n.mtc != nil {
+		g.Go(func() error { return n.mtc.Run(ctx) })
+		g.Go(func() error {
+			return httpserver.Run(ctx, n.log, "mtconnect", n.mtcSrv, func() error { return n.mtcSrv.Serve(n.mtcLn) })
 		})
 	}
 	return errors.Join(g.Wait(), n.Close())
@@ -250,6 +275,15 @@ func (n *Node) MirrorAddr() net.Addr {
 		return nil
 	}
 	return n.mirrorLn.Addr()
+}
+
+// MTConnectURL is the MTConnect agent's base URL (http://host:port/);
+// "" without Options.MTConnectListen.
+func (n *Node) MTConnectURL() string {
+	if n.mtcLn == nil {
+		return ""
+	}
+	return "http://" + n.mtcLn.Addr().String() + "/"
 }
 
 // Fingerprint is the fingerprint of the node's client certificate: what
