@@ -90,7 +90,10 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 		}
 		n.closers.Push(n.debugLn.Close)
 	}
-	if opts.MTConnectListen != "" {
+	if opts.MTConnectListener != nil {
+		n.mtcLn = opts.MTConnectListener
+		n.closers.Push(n.mtcLn.Close)
+	} else if opts.MTConnectListen != "" {
 		if n.mtcLn, err = (&net.ListenConfig{}).Listen(ctx, "tcp", opts.MTConnectListen); err != nil {
 			return nil, fmt.Errorf("commandcenter: -mtconnect: %w", err)
 		}

@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"io"
 	"log/slog"
+	"net"
 	"strings"
 	"time"
 
@@ -58,6 +59,10 @@ type Options struct {
 	// 0 → mtconnect.DefaultBufferSize.
 	MTConnectListen     string
 	MTConnectBufferSize int
+	// MTConnectListener, if set, is the agent's listener instead of one on
+	// MTConnectListen (the demo keeps its port across restarts); the node
+	// closes it.
+	MTConnectListener net.Listener
 	// DebugListen, if set, is a loopback address (127.0.0.1:6061) where
 	// Go's profiles are served under /debug/pprof/; "" → none.
 	DebugListen string
