@@ -246,3 +246,78 @@ func TestStreamLimits(t *testing.T) {
 		<-done
 	})
 }
+
+// Over a real connection the parts arrive as written: the first at once,
+// then a heartbeat, each flushed through the server.
+func TestStreamOverHTTP(t *testing.T) {
+	_, a, _ := scene(t, Options{})
+	srv := httptest.NewServer(a.Handler())
+	defer srv.Close()
+	_, _, next := a.buf.current()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/sample?interval=10&heartbeat=50&from="+u64(next), nil)
+	res, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	mt, params, err := mime.ParseMediaType(res.Header.Get("Content-Type"))
+	if err != nil || mt != "multipart/x-mixed-replace" {
+		t.Fatalf("Content-Type %q", res.Header.Get("Content-Type"))
+	}
+	pr := &partReader{br: bufio.NewReader(res.Body), boundary: params["boundary"]}
+	for i := range 2 {
+		if h := nextPart(t, pr); h.Header.Next != next {
+			t.Errorf("part %d: next %d, want %d", i, h.Header.Next, next)
+		}
+	}
+}
+
+// Run reads the store every SampleInterval, and ends its streams when it
+// stops.
+func TestRunSamplesAndEndsStreams(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := &fakeSource{}
+		src.setLayers(1)
+		a := New(src, Options{SampleInterval: 2 * time.Second})
+		ctx, cancel := context.WithCancel(t.Context())
+		ran := make(chan error)
+		go func() { ran <- a.Run(ctx) }()
+		synctest.Wait()
+		layer := func() string {
+			o, _ := a.buf.latestOf("p1_path_layer")
+			return o.value
+		}
+		if got := layer(); got != "1" {
+			t.Fatalf("after the first read: layer %q, want 1", got)
+		}
+		src.setLayers(2)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if got := layer(); got != "1" {
+			t.Errorf("a second later: layer %q, want 1 until the next read", got)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if got := layer(); got != "2" {
+			t.Errorf("at the next read: layer %q, want 2", got)
+		}
+
+		r, w := io.Pipe()
+		pw := &pipeWriter{header: http.Header{}, w: w}
+		served := make(chan struct{})
+		go func() {
+			defer close(served)
+			a.Handler().ServeHTTP(pw, httptest.NewRequest(http.MethodGet, "/current?interval=1000", nil))
+			w.Close()
+		}()
+		nextPart(t, readParts(t, r, pw))
+		cancel()
+		if err := <-ran; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+		io.Copy(io.Discard, r)
+		<-served // the stream ended with Run
+	})
+}
