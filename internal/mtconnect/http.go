@@ -383,8 +383,10 @@ func (a *Agent) assetCount() int {
 	return n
 }
 
-// write answers with an XML document.
+// write answers with an XML document, dropping a client that does not
+// take it within partWriteTimeout.
 func (a *Agent) write(w http.ResponseWriter, status int, doc []byte) {
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(partWriteTimeout)) // unsupported by a recorder: then unbounded
 	w.Header().Set("Content-Type", "application/xml")
 	w.Header().Set("Content-Length", strconv.Itoa(len(doc)))
 	w.WriteHeader(status)
