@@ -3,7 +3,6 @@ package mtconnect
 import (
 	"bytes"
 	"encoding/xml"
-	"slices"
 	"strconv"
 	"time"
 )
@@ -266,17 +265,4 @@ func errorDoc(h header, err *Error) []byte {
 	w.end("Errors")
 	w.end("MTConnectError")
 	return w.b.Bytes()
-}
-
-// sortBySeq orders obs by sequence number.
-func sortBySeq(obs []observation) {
-	slices.SortFunc(obs, func(a, b observation) int {
-		switch {
-		case a.seq < b.seq:
-			return -1
-		case a.seq > b.seq:
-			return 1
-		}
-		return 0
-	})
 }
