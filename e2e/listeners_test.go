@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -17,6 +18,9 @@ import (
 // Kept closed (issue 12): what the processes expose to the network is
 // checked from outside them — their TLS with a real scanner (tlsscan_test.go),
 // their listeners from the kernel's tables (this file).
+
+// reMTConnect is the line of a Command Center's MTConnect agent.
+var reMTConnect = regexp.MustCompile(`^mtconnect: (\S+)`)
 
 // freeAddr returns a loopback address with a port free at the moment.
 func freeAddr(t *testing.T) string {
@@ -88,8 +92,8 @@ func wantListeners(t *testing.T, name string, p *proc, want []string) {
 // Every process listens on its configured ports and nothing else: the
 // cloud on -listen alone (its embedded NATS is in-process, with no network
 // listener, so no unauthenticated NATS port exists), the printers each on
-// their port, and a Command Center on its local UI port and -mirror-listen,
-// bound to loopback as configured.
+// their port, and a Command Center on its local UI port, -mirror-listen and
+// -mtconnect, bound to loopback as configured.
 func TestListeners(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
@@ -99,14 +103,17 @@ func TestListeners(t *testing.T) {
 	}
 	t.Parallel() // each runs its own processes on ports of their own
 	s := startSite(t, 2)
-	mirror := freeAddr(t)
+	mirror, mtc := freeAddr(t), freeAddr(t)
 	cc := startProc(t, s.bin, "commandcenter", "-data", filepath.Join(s.dir, "cc"), "-cloud", "https://"+s.cloudAddr,
 		"-ca-file", s.ca, "-enrol-token-file", s.tokenFile, "-trust-new-printers", "-poll", "200ms",
 		"-printer", s.printerAddrs[0], "-printer", s.printerAddrs[1],
-		"-ui-ports", "0", "-mirror-listen", mirror, "-log-level", "error")
+		"-ui-ports", "0", "-mirror-listen", mirror, "-mtconnect", mtc, "-log-level", "error")
 	ui := strings.TrimSuffix(strings.TrimPrefix(cc.waitLine(t, reCC)[1], "http://"), "/")
+	if got := cc.waitLine(t, reMTConnect)[1]; got != "http://"+mtc+"/" {
+		t.Errorf("Command Center printed mtconnect: %s, want http://%s/", got, mtc)
+	}
 
 	wantListeners(t, "cloud", s.cloud, []string{"tcp " + s.cloudAddr})
 	wantListeners(t, "printers", s.printers, []string{"tcp " + s.printerAddrs[0], "tcp " + s.printerAddrs[1]})
-	wantListeners(t, "Command Center", cc, []string{"tcp " + ui, "tcp " + mirror})
+	wantListeners(t, "Command Center", cc, []string{"tcp " + ui, "tcp " + mirror, "tcp " + mtc})
 }

@@ -65,6 +65,8 @@ func runCommandCenter(ctx context.Context, args []string, e env) error {
 	interval := fs.Duration("poll", 5*time.Second, "status poll interval")
 	bulk := fs.Duration("bulk-interval", 5*time.Minute, "how often bulk data (layers, jobs, counters, logs) is uploaded; alerts go at once, a printer's change of state (job started or ended, fault) within 2 s, its routine status within 10 s, each with whatever else is due")
 	debugListen := fs.String("debug-listen", "", "loopback `address` (127.0.0.1:6061) serving Go's profiles under /debug/pprof/ (default: off)")
+	mtcListen := fs.String("mtconnect", envDefault(e, "FUSIONFLEET_MTCONNECT", ""), "`address` (host:port) where an MTConnect 2.4 agent serves the printers to the site's MES: plain HTTP, read-only, job names included (default: off)")
+	mtcBuffer := fs.Int("mtconnect-buffer", 0, "observations the MTConnect agent's circular buffer keeps (0: 131072)")
 	mirrorListen := fs.String("mirror-listen", envDefault(e, "FUSIONFLEET_MIRROR_LISTEN", ""), "`address` where printers on the LAN read signed updates (/tuf/ only); the local UI serves them too")
 	updateInterval := fs.Duration("update-interval", site.DefaultUpdateInterval, "how often signed updates are mirrored from the cloud for the printers (served under /tuf/ on the local port)")
 	rate := fs.Int("uplink-rate", 10000, "uplink bandwidth cap in `bits/s`, TLS handshakes included (whitepaper budget: 25000 for a site)")
@@ -106,7 +108,7 @@ func runCommandCenter(ctx context.Context, args []string, e env) error {
 	cc, err := site.New(ctx, site.Options{
 		DataDir: *data, CloudURL: *cloudURL, RootCAs: roots, EnrolToken: token, Name: *name,
 		Printers: printers, TrustNewPrinters: *trust, UIHost: *uiHost, UIHosts: splitList(*uiHosts), UIPassword: uiPassword, UIFirstPort: uiFirst, UILastPort: uiLast,
-		MirrorListen: *mirrorListen, DebugListen: *debugListen, PollInterval: *interval, BulkInterval: *bulk, UpdateInterval: *updateInterval,
+		MirrorListen: *mirrorListen, MTConnectListen: *mtcListen, MTConnectBufferSize: *mtcBuffer, DebugListen: *debugListen, PollInterval: *interval, BulkInterval: *bulk, UpdateInterval: *updateInterval,
 		RateBytes: float64(*rate) / 8, DiagnosticsPolicy: *diagPolicy, MQTT: mqtt, Clock: clock.Real{}, Logger: logger, Stdin: e.stdin, Stdout: e.stdout,
 	})
 	if err != nil {
@@ -119,6 +121,9 @@ func runCommandCenter(ctx context.Context, args []string, e env) error {
 	fmt.Fprintf(e.stdout, "fingerprint: %s\n", cc.Fingerprint())
 	if addr := cc.MirrorAddr(); addr != nil {
 		fmt.Fprintf(e.stdout, "update mirror: http://%s (printers: -update-url)\n", addr)
+	}
+	if u := cc.MTConnectURL(); u != "" {
+		fmt.Fprintf(e.stdout, "mtconnect: %s\n", u)
 	}
 	if mqtt.URL != "" {
 		fmt.Fprintf(e.stdout, "mqtt: %s %s\n", mqtt.URL, mqtt.Prefix)

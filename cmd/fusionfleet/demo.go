@@ -190,8 +190,14 @@ func runDemo(ctx context.Context, args []string, e env) error {
 	}
 	g.Go(func() error { return node.Run(gctx) })
 
+	// The Command Center's MTConnect agent, on a port kept like the
+	// cloud's.
+	mtcLn, err := demoListen(ctx, e, filepath.Join(ccDir, "mtconnect.port"), "the MTConnect agent")
+	if err != nil {
+		return fail(err)
+	}
 	cc, err := site.New(ctx, site.Options{
-		DataDir: ccDir, CloudURL: node.URL(), RootCAs: node.RootCAs(),
+		DataDir: ccDir, MTConnectListener: mtcLn, CloudURL: node.URL(), RootCAs: node.RootCAs(),
 		EnrolToken: token, Name: "Demo Command Center", Printers: addrs, TrustNewPrinters: true,
 		UIHost: "127.0.0.1", UIFirstPort: uiFirst, UILastPort: uiLast,
 		PollInterval: *poll, UploadInterval: *poll, Clock: clk, Logger: logger,
@@ -207,6 +213,7 @@ func runDemo(ctx context.Context, args []string, e env) error {
 		Stdin:     e.stdin, Stdout: io.Discard,
 	})
 	if err != nil {
+		mtcLn.Close() // closed already unless New failed before taking it
 		return fail(err)
 	}
 	g.Go(func() error { return cc.Run(gctx) })
@@ -233,6 +240,7 @@ func runDemo(ctx context.Context, args []string, e env) error {
 
 	fmt.Fprintf(e.stdout, "cloud: %s\n", node.DashboardURL())
 	fmt.Fprintf(e.stdout, "commandcenter: %s\n", cc.URL())
+	fmt.Fprintf(e.stdout, "mtconnect: %s\n", cc.MTConnectURL())
 	fmt.Fprintf(e.stdout, "login: %s %s\n", user, password)
 	fmt.Fprintf(e.stdout, "updates: %s (release with: fusionfleet release add-target -dir %s -version 4.3.0 -models FF-4200 FILE; approve at %supdates)\n",
 		repoDir, repoDir, cc.URL())

@@ -364,7 +364,20 @@ func TestDemoCheckCommandAndStablePorts(t *testing.T) {
 	if !strings.HasPrefix(d.out.get("uplink"), "https://127.0.0.1:") || !strings.Contains(d.out.get("uplink"), "CA file ") {
 		t.Errorf("uplink line %q: want the HTTPS URL and the CA file", d.out.get("uplink"))
 	}
-	first := map[string]string{"cloud": d.out.get("cloud"), "uplink": d.out.get("uplink"), "check": line}
+	// The demo turns the Command Center's MTConnect agent on.
+	mtc := d.out.get("mtconnect")
+	if !strings.HasPrefix(mtc, "http://127.0.0.1:") {
+		t.Errorf("mtconnect line %q: want a loopback URL", mtc)
+	} else if resp, err := http.Get(mtc + "current"); err != nil {
+		t.Error(err)
+	} else {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), "<MTConnectStreams") {
+			t.Errorf("GET %scurrent: %s\n%s", mtc, resp.Status, b)
+		}
+	}
+	first := map[string]string{"cloud": d.out.get("cloud"), "uplink": d.out.get("uplink"), "check": line, "mtconnect": mtc}
 	d.stop(t)
 
 	d = startDemoRun(t, "-printers", "1", "-data", dir)

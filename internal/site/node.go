@@ -24,6 +24,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/deviceapi"
 	"github.com/fusionfleet/fusionfleet/internal/httpserver"
 	"github.com/fusionfleet/fusionfleet/internal/mqttfeed"
+	"github.com/fusionfleet/fusionfleet/internal/mtconnect"
 	"github.com/fusionfleet/fusionfleet/internal/tlsca"
 	"github.com/fusionfleet/fusionfleet/internal/update"
 	"github.com/fusionfleet/fusionfleet/internal/uplink"
@@ -41,6 +42,9 @@ type Node struct {
 
 	ln, mirrorLn  net.Listener // mirrorLn: nil without MirrorListen
 	debugLn       net.Listener // nil without DebugListen
+	mtcLn         net.Listener // nil without MTConnectListen
+	mtcSrv        *http.Server
+	mtc           *mtconnect.Agent
 	ui, mirrorSrv *http.Server // mirrorSrv: nil without MirrorListen
 	store         *commandcenter.Store
 	poller        *commandcenter.Poller
@@ -92,6 +96,15 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 			return nil, fmt.Errorf("commandcenter: -debug-listen: %w", err)
 		}
 		n.closers.Push(n.debugLn.Close)
+	}
+	if opts.MTConnectListener != nil {
+		n.mtcLn = opts.MTConnectListener
+		n.closers.Push(n.mtcLn.Close)
+	} else if opts.MTConnectListen != "" {
+		if n.mtcLn, err = (&net.ListenConfig{}).Listen(ctx, "tcp", opts.MTConnectListen); err != nil {
+			return nil, fmt.Errorf("commandcenter: -mtconnect: %w", err)
+		}
+		n.closers.Push(n.mtcLn.Close)
 	}
 	if opts.MirrorListen != "" {
 		if n.mirrorLn, err = (&net.ListenConfig{}).Listen(ctx, "tcp", opts.MirrorListen); err != nil {
@@ -191,6 +204,13 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	if n.mirrorLn != nil {
 		n.mirrorSrv = httpserver.New(n.mirrorHandler(), n.log)
 	}
+	if n.mtcLn != nil {
+		// The agent's uuid is the site's: this Command Center's own.
+		uuid := "fusionfleet-agent-" + strings.ToLower(strings.ReplaceAll(string(n.fingerprint), ":", ""))[:16]
+		n.mtc = mtconnect.New(n.store, mtconnect.Options{BufferSize: opts.MTConnectBufferSize, UUID: uuid,
+			Sender: opts.Name, Clock: opts.Clock, Logger: n.log})
+		n.mtcSrv = httpserver.New(n.mtc.Handler(), n.log)
+	}
 	n.uploader = commandcenter.NewUploader(n.store, gatewayCloud{client, cred}, commandcenter.UploaderOptions{
 		Interval: opts.UploadInterval, PriorityDelay: opts.PriorityDelay, BulkInterval: opts.BulkInterval,
 		MaxBackoff: opts.MaxBackoff, Budget: budget, Retryable: uplink.Retryable,
@@ -224,8 +244,9 @@ func (n *Node) dialer(sessions tls.ClientSessionCache) commandcenter.Dialer {
 // Run serves until ctx ends or a part fails, then stops every part and
 // closes the node. The parts: the local UI (with the mirror under /tuf/),
 // the poller, the uploader, the update mirror's sync, the mirror's own
-// listener with MirrorListen, and the MQTT feed with Options.MQTT (which
-// never ends Run for a broker that is down).
+// listener with MirrorListen, the MTConnect agent with MTConnectListen,
+// and the MQTT feed with Options.MQTT (which never ends Run for a broker
+// that is down).
 func (n *Node) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
@@ -247,6 +268,12 @@ func (n *Node) Run(ctx context.Context) error {
 	if n.mirrorSrv != nil {
 		g.Go(func() error {
 			return httpserver.Run(ctx, n.log, "update mirror", n.mirrorSrv, func() error { return n.mirrorSrv.Serve(n.mirrorLn) })
+		})
+	}
+	if n.mtc != nil {
+		g.Go(func() error { return n.mtc.Run(ctx) })
+		g.Go(func() error {
+			return httpserver.Run(ctx, n.log, "mtconnect", n.mtcSrv, func() error { return n.mtcSrv.Serve(n.mtcLn) })
 		})
 	}
 	return errors.Join(g.Wait(), n.Close())
@@ -283,6 +310,15 @@ func (n *Node) MirrorAddr() net.Addr {
 		return nil
 	}
 	return n.mirrorLn.Addr()
+}
+
+// MTConnectURL is the MTConnect agent's base URL (http://host:port/);
+// "" without Options.MTConnectListen.
+func (n *Node) MTConnectURL() string {
+	if n.mtcLn == nil {
+		return ""
+	}
+	return "http://" + n.mtcLn.Addr().String() + "/"
 }
 
 // Fingerprint is the fingerprint of the node's client certificate: what

@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"io"
 	"log/slog"
+	"net"
 	"strings"
 	"time"
 
@@ -52,6 +53,17 @@ type Options struct {
 	// served alone, for printers on the LAN while the local UI stays on
 	// loopback.
 	MirrorListen string
+	// MTConnectListen, if set, is the address where the MTConnect agent
+	// (package mtconnect) serves the printers to the site's MES: plain
+	// HTTP, read-only, as MTConnect clients speak it; "" → off.
+	// MTConnectBufferSize is its circular buffer's size in observations;
+	// 0 → mtconnect.DefaultBufferSize.
+	MTConnectListen     string
+	MTConnectBufferSize int
+	// MTConnectListener, if set, is the agent's listener instead of one on
+	// MTConnectListen (the demo keeps its port across restarts); the node
+	// closes it.
+	MTConnectListener net.Listener
 	// DebugListen, if set, is a loopback address (127.0.0.1:6061) where
 	// Go's profiles are served under /debug/pprof/; "" → none.
 	DebugListen string
