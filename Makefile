@@ -18,10 +18,13 @@ vet:
 # run the demo and the scoring, and e2e, which starts the built binary —
 # run without the race detector, which makes their simulated fleets five to
 # ten times slower (under it they were the run's two longest packages, 390
-# and 200 s). Every package they are built from runs with it.
+# and 200 s), and so do the store's query-plan tests on SQLite with their
+# synthetic fleet of 10,000 printers (four minutes under it; they skip
+# there). Every package runs with the race detector.
 SYSTEM := ./cmd/fusionfleet ./e2e
 unit:
 	go run ./scripts/gotest -count=1 -timeout 20m $(SYSTEM) \
+		then -count=1 -run 'Indexes$$/sqlite' ./internal/store \
 		then -race -count=1 -timeout 20m $$(go list ./... | grep -v -e '/cmd/fusionfleet$$' -e '/e2e$$')
 
 # Every fuzz target (decoders of another party's bytes) for FUZZTIME each.

@@ -70,6 +70,9 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("open %s: %w", d.dialect, err)
 	}
 	d.db.dialect = d.dialect
+	if d.dialect.kind == sqlite {
+		d.db.writer = make(chan struct{}, 1)
+	}
 	if err := d.migrate(ctx); err != nil {
 		d.db.db.Close()
 		return nil, fmt.Errorf("open %s: %w", d.dialect, err)
@@ -133,6 +136,11 @@ func (d *DB) Ping(ctx context.Context) error {
 // tx runs fn in a transaction and commits it if fn returns nil. The
 // transaction keeps its connection at hand for PostgreSQL's COPY.
 func (d *DB) tx(ctx context.Context, fn func(*txn) error) error {
+	unlock, err := d.db.lockWrite(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	c, err := d.db.db.Conn(ctx)
 	if err != nil {
 		return err
@@ -154,9 +162,36 @@ func (d *DB) tx(ctx context.Context, fn func(*txn) error) error {
 type handle struct {
 	db      *sql.DB
 	dialect *dialect
+	// writer is SQLite's one writer slot: a write transaction or a lone
+	// write statement holds it. SQLite lets one writer in at a time and
+	// makes the others poll for the lock (busy_timeout), with no order
+	// among them: under load the ingest's batches, the alert sweeps,
+	// logins and notification claims starved one another for seconds and
+	// failed with SQLITE_BUSY after ten. Waiting here instead is first come,
+	// first served, and ends with the caller's context. Readers never wait
+	// (WAL). Nil on PostgreSQL, which has row locks.
+	writer chan struct{}
+}
+
+// lockWrite waits for the writer slot (SQLite) and returns its release.
+func (h handle) lockWrite(ctx context.Context) (func(), error) {
+	if h.writer == nil {
+		return func() {}, nil
+	}
+	select {
+	case h.writer <- struct{}{}:
+		return func() { <-h.writer }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 func (h handle) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	unlock, err := h.lockWrite(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	return h.db.ExecContext(ctx, h.dialect.rebind(q), args...)
 }
 

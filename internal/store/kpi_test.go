@@ -45,6 +45,7 @@ func loadKPIFleet(t testing.TB, db *DB) (fleet.OrgID, fleet.PrinterID) {
 		return pgLoadKPIFleet(t, db)
 	}
 	t.Helper()
+	skipBigSQLite(t)
 	org, p := loadFleet(t, db)
 	first := kpi.Day(storetest.T0.AddDate(-1, 0, 0))
 	cols := strings.Join(append(append([]string{}, kpiSumCols...), kpiHourCols...), ", ")

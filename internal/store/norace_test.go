@@ -2,6 +2,5 @@
 
 package store
 
-// jobsPerYear is how many jobs each printer of the index test's synthetic
-// fleet ran in its year (see race_test.go).
-const jobsPerYear = 20
+// raceDetector is true in a test binary built with -race.
+const raceDetector = false

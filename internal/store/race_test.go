@@ -2,7 +2,5 @@
 
 package store
 
-// The race detector slows SQLite's engine some thirty times: the synthetic
-// fleet of the index test then gets a job a quarter instead of one every
-// 18 days, still spanning a year.
-const jobsPerYear = 4
+// raceDetector is true in a test binary built with -race.
+const raceDetector = true

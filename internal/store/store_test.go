@@ -375,3 +375,88 @@ func TestPlaceCacheMovedByAnotherNode(t *testing.T) {
 		}
 	})
 }
+
+// On SQLite the store's writers queue for one writer slot in the process
+// instead of polling SQLite's lock: a writer waits while another holds it,
+// gives up when its context ends (not with SQLITE_BUSY after the busy
+// timeout), and goes on once the slot is free.
+func TestSQLiteWritersQueue(t *testing.T) {
+	db := openDSN(t, filepath.Join(t.TempDir(), "store.db"))
+	held, release := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- db.tx(t.Context(), func(tx *txn) error {
+			close(held)
+			<-release
+			_, err := tx.ExecContext(t.Context(), `UPDATE printers SET name = name WHERE 0 = 1`)
+			return err
+		})
+	}()
+	<-held
+
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	began := time.Now()
+	if _, err := db.db.ExecContext(ctx, `UPDATE printers SET name = name WHERE 0 = 1`); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("a write while another holds the slot, its context ending: %v, want %v", err, context.DeadlineExceeded)
+	}
+	if err := db.tx(ctx, func(*txn) error { return nil }); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("a transaction while another holds the slot, its context ending: %v, want %v", err, context.DeadlineExceeded)
+	}
+	if waited := time.Since(began); waited > 5*time.Second {
+		t.Errorf("gave up after %v: want the context's end, not SQLite's busy timeout", waited)
+	}
+
+	queued := make(chan error, 1)
+	go func() {
+		_, err := db.db.ExecContext(t.Context(), `UPDATE printers SET name = name WHERE 0 = 1`)
+		queued <- err
+	}()
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatalf("the holding transaction: %v", err)
+	}
+	if err := <-queued; err != nil {
+		t.Errorf("the queued write, once the slot was free: %v", err)
+	}
+}
+
+// A writer that finds the slot taken gets it after the current holder,
+// however busy the others: a loop of back-to-back transactions does not
+// starve it. (Left to SQLite's lock, the waiter sleeps between tries and
+// finds the lock taken again each time it looks, until its busy timeout.)
+func TestSQLiteWriterNotStarved(t *testing.T) {
+	db := openDSN(t, filepath.Join(t.TempDir(), "store.db"))
+	ctx, stop := context.WithCancel(t.Context())
+	hogging := make(chan struct{})
+	hog := make(chan error, 1)
+	go func() {
+		once := sync.OnceFunc(func() { close(hogging) })
+		for ctx.Err() == nil {
+			err := db.tx(ctx, func(tx *txn) error {
+				once()
+				_, err := tx.ExecContext(ctx, `UPDATE printers SET name = name WHERE 0 = 1`)
+				time.Sleep(20 * time.Millisecond)
+				return err
+			})
+			if err != nil && ctx.Err() == nil {
+				hog <- err
+				return
+			}
+		}
+		hog <- nil
+	}()
+	<-hogging
+	wctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+	defer cancel()
+	for i := range 5 {
+		if _, err := db.db.ExecContext(wctx, `UPDATE printers SET name = name WHERE 0 = 1`); err != nil {
+			t.Errorf("write %d beside a loop of transactions: %v", i, err)
+			break
+		}
+	}
+	stop()
+	if err := <-hog; err != nil {
+		t.Errorf("the loop of transactions: %v", err)
+	}
+}
