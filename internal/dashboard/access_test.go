@@ -271,16 +271,28 @@ func TestRouteWalker(t *testing.T) {
 						if target == "foreign" {
 							owner = other
 						}
-						victim, err := f.db.CreateMember(ctx, owner.org, "victim"+strconv.Itoa(n), f.hashed, fleet.RoleViewer, access.AllSites())
-						if err != nil {
-							t.Fatal(err)
-						}
-						_, victimToken := f.apiToken(t, owner.org, owner.admin, false)
-						path := strings.NewReplacer("{user}", string(victim), "{token}", string(victimToken),
-							"{printer}", string(owner.printer), "{job}", owner.job,
-							"{alert}", string(owner.alert), "{rule}", f.walkRule(t, owner.org),
-							"{channel}", f.walkChannel(t, owner.org), "{grant}", f.walkGrant(t, owner.org),
-							"{diagnostic}", string(f.walkDiagnostic(t, owner))).Replace(w.path)
+						// The objects the path names, made for this case
+						// only where it names them.
+						path := expand(w.path, map[string]func() string{
+							"{user}": func() string {
+								victim, err := f.db.CreateMember(ctx, owner.org, "victim"+strconv.Itoa(n), f.hashed, fleet.RoleViewer, access.AllSites())
+								if err != nil {
+									t.Fatal(err)
+								}
+								return string(victim)
+							},
+							"{token}": func() string {
+								_, victimToken := f.apiToken(t, owner.org, owner.admin, false)
+								return string(victimToken)
+							},
+							"{printer}":    func() string { return string(owner.printer) },
+							"{job}":        func() string { return owner.job },
+							"{alert}":      func() string { return string(owner.alert) },
+							"{rule}":       func() string { return f.walkRule(t, owner.org) },
+							"{channel}":    func() string { return f.walkChannel(t, owner.org) },
+							"{grant}":      func() string { return f.walkGrant(t, owner.org) },
+							"{diagnostic}": func() string { return string(f.walkDiagnostic(t, owner)) },
+						})
 						rep := strings.NewReplacer("{site}", string(me.site), "{new}", "new"+strconv.Itoa(n), "{provider}", string(f.provider(t, "Fixers").org))
 						var form url.Values
 						if w.form != nil {
@@ -349,6 +361,17 @@ func TestRouteWalker(t *testing.T) {
 	if len(wants) != len(f.h.table()) {
 		t.Errorf("expectations for %d routes, table has %d", len(wants), len(f.h.table()))
 	}
+}
+
+// expand replaces each placeholder of path with the value its function
+// makes, calling only the functions of the placeholders path holds.
+func expand(path string, values map[string]func() string) string {
+	for k, v := range values {
+		if strings.Contains(path, k) {
+			path = strings.ReplaceAll(path, k, v())
+		}
+	}
+	return path
 }
 
 // auditTargets matches an audit entry's target in the audit page (a
