@@ -248,6 +248,7 @@ const (
 	checkSleep     = "host sleep"
 	checkUplink    = "last upload"
 	checkPrinterAt = "printer "
+	checkPrinters  = "printers"
 )
 
 func ok(name, format string, args ...any) Check {
@@ -268,14 +269,14 @@ func fail(name, format string, args ...any) Check {
 func cloudChecks(ctx context.Context, cfg SelfTestConfig) []Check {
 	u, err := url.Parse(cfg.CloudURL)
 	if err != nil || u.Scheme != "https" || u.Host == "" {
-		msg := fmt.Sprintf("the cloud URL %q is not an https:// URL with a host", cfg.CloudURL)
+		msg := fmt.Sprintf("the cloud URL %q is not an https:// URL with a host; %s", cfg.CloudURL, adviceCloudURL)
 		switch {
 		case cfg.CloudURL == "":
-			msg = "no cloud URL is configured"
+			msg = "no cloud URL is configured; " + adviceCloudURL
 		case err == nil && u.Scheme == "http":
 			// Most likely a dashboard's address, which a demo serves on
 			// plain HTTP: the uplink is always HTTPS.
-			msg = fmt.Sprintf("the cloud URL %q is plain http://: the Command Center uploads over HTTPS only; give the cloud's https:// uplink URL, not the dashboard's address", cfg.CloudURL)
+			msg = fmt.Sprintf("the cloud URL %q is plain http://: the Command Center uploads over HTTPS only; %s", cfg.CloudURL, adviceCloudURL)
 		}
 		return []Check{
 			fail(checkReach, "%s", msg),
@@ -297,7 +298,7 @@ func cloudChecks(ctx context.Context, cfg SelfTestConfig) []Check {
 	proxy, err := cfg.Proxy(&http.Request{Method: http.MethodPost, URL: u, Header: http.Header{}})
 	if err != nil {
 		return []Check{
-			fail(checkProxy, "the proxy setting of the environment is invalid: %v", err),
+			fail(checkProxy, "the proxy setting of the environment is invalid: %v; %s", err, adviceProxyEnv),
 			fail(checkReach, "not reached: no usable proxy setting"),
 			warn(checkCert, "not checked: the cloud was not reached"),
 			warn(checkSkew, "not checked: the cloud was not reached"),
@@ -312,14 +313,14 @@ func cloudChecks(ctx context.Context, cfg SelfTestConfig) []Check {
 	case proxy == nil:
 		checks = append(checks, ok(checkProxy, "none: the environment (HTTPS_PROXY, NO_PROXY) sets no proxy for %s, connecting directly", host))
 		if err != nil {
-			checks = append(checks, fail(checkReach, "cannot connect to %s: %v (is outbound TCP %s allowed by the firewall?)", addr, err, port))
+			checks = append(checks, fail(checkReach, "cannot connect to %s: %v ("+adviceFirewall+")", addr, err, port))
 		}
 	case err != nil:
 		var pe *proxyError
 		if errors.As(err, &pe) && pe.refused {
 			checks = append(checks, fail(checkProxy, "%s (from the environment) refused to open a tunnel to %s: %s", proxyName(proxy), addr, pe.Error()))
 		} else {
-			checks = append(checks, fail(checkProxy, "%s (from the environment) does not work: %v", proxyName(proxy), err))
+			checks = append(checks, fail(checkProxy, "%s (from the environment) does not work: %v; %s", proxyName(proxy), err, adviceProxyEnv))
 		}
 		checks = append(checks, fail(checkReach, "not reached through the proxy %s", proxyName(proxy)))
 	default:
@@ -423,7 +424,7 @@ func dialCloud(ctx context.Context, cfg SelfTestConfig, addr string, proxy *url.
 		msg := res.Status
 		if res.StatusCode == http.StatusProxyAuthRequired {
 			if proxy.User == nil {
-				msg += ": it wants a user and password (HTTPS_PROXY=http://user:password@host:port)"
+				msg += ": " + adviceProxyAuth
 			} else {
 				msg += ": it refused the user and password in the proxy setting"
 			}
@@ -471,7 +472,7 @@ func certCheck(ctx context.Context, cfg SelfTestConfig, conn net.Conn, host stri
 	}
 	days := int(expiry.Sub(now).Hours() / 24)
 	if expiry.Sub(now) < certWarnBefore {
-		return tc, warn(checkCert, "valid for %s, but its chain expires in %d days (%s): renew it", host, days, expiry.UTC().Format(time.DateOnly))
+		return tc, warn(checkCert, "valid for %s, but its chain expires in %d days (%s): "+adviceRenew, host, days, expiry.UTC().Format(time.DateOnly))
 	}
 	return tc, ok(checkCert, "valid for %s, issued by %s, %s, expires %s (in %d days)", host, issuer,
 		tls.VersionName(cs.Version), expiry.UTC().Format(time.DateOnly), days)
@@ -487,11 +488,11 @@ func certFailure(err error) string {
 	)
 	switch {
 	case errors.As(err, &unknown):
-		return "not signed by a trusted authority (behind a TLS-inspecting proxy? then give its CA with the CA file): " + err.Error()
+		return "not signed by a trusted authority (" + adviceInspecting + "): " + err.Error()
 	case errors.As(err, &hostErr):
-		return "the certificate is not for this host: " + err.Error()
+		return "the certificate is not for this host (" + adviceCertHost + "): " + err.Error()
 	case errors.As(err, &invalid) && invalid.Reason == x509.Expired:
-		return "expired or not yet valid (is this computer's clock right?): " + err.Error()
+		return "expired or not yet valid (" + adviceClockCert + "): " + err.Error()
 	case errors.As(err, &verifyEr):
 		return "not valid: " + err.Error()
 	}
@@ -542,9 +543,9 @@ func judgeSkew(date string, local time.Time) Check {
 	}
 	switch d := skew.Abs(); {
 	case d > skewFail:
-		return fail(checkSkew, "this computer's clock is %s %s the cloud's: the cloud refuses uploads more than %s off; set the clock (NTP)", d, way, skewFail)
+		return fail(checkSkew, "this computer's clock is %s %s the cloud's: the cloud refuses uploads more than %s off; "+adviceClockFail, d, way, skewFail)
 	case d > skewWarn:
-		return warn(checkSkew, "this computer's clock is %s %s the cloud's; beyond %s the cloud refuses uploads: check NTP", d, way, skewFail)
+		return warn(checkSkew, "this computer's clock is %s %s the cloud's; beyond %s the cloud refuses uploads: "+adviceClockWarn, d, way, skewFail)
 	}
 	return ok(checkSkew, "within %s of the cloud's clock", max(skew.Abs(), time.Second))
 }
@@ -553,7 +554,7 @@ func judgeSkew(date string, local time.Time) Check {
 // certificate it presents with its pin (R-SEC-9).
 func printerChecks(ctx context.Context, cfg SelfTestConfig) []Check {
 	if len(cfg.Printers) == 0 {
-		return []Check{warn("printers", "no printers are paired yet: the Command Center pairs with each printer given by -printer host:port at its start")}
+		return []Check{warn(checkPrinters, "no printers are paired yet: %s", adviceNoPrinters)}
 	}
 	checks := make([]Check, len(cfg.Printers))
 	var g errgroup.Group
@@ -578,9 +579,9 @@ func printerCheck(ctx context.Context, cfg SelfTestConfig, p SelfTestPrinter) Ch
 	fp, err := cfg.Probe(ctx, p.Address)
 	switch {
 	case err != nil:
-		return fail(name, "%s is unreachable: %v", p.Address, err)
+		return fail(name, "%s is unreachable: %v; %s", p.Address, err, adviceUnreachable)
 	case fp != p.Pin:
-		return fail(name, "%s presents the certificate %s, not the pinned %s: collection stops until the operator confirms the new certificate at the printer", p.Address, fp, p.Pin)
+		return fail(name, "%s presents the certificate %s, not the pinned %s: %s", p.Address, fp, p.Pin, advicePinChanged)
 	case cfg.Reader == nil:
 		return ok(name, "%s is reachable and presents its pinned certificate", p.Address)
 	}
@@ -591,7 +592,7 @@ func printerCheck(ctx context.Context, cfg SelfTestConfig, p SelfTestPrinter) Ch
 		if npe.Collector == "" {
 			return fail(name, "%s presents its pinned certificate but serves its private fields only to paired Command Centers, and this one has no client certificate", p.Address)
 		}
-		return fail(name, "%s presents its pinned certificate but has not paired this Command Center: confirm this Command Center's fingerprint %s at the printer", p.Address, npe.Collector)
+		return fail(name, "%s presents its pinned certificate but has not paired this Command Center: "+advicePairAt, p.Address, npe.Collector)
 	}
 	if err != nil {
 		return warn(name, "%s presents its pinned certificate, but reading its status failed: %v", p.Address, err)
@@ -608,7 +609,7 @@ func localUICheck(ctx context.Context, cfg SelfTestConfig) Check {
 		}
 		l, err := ListenLocal(cfg.LocalHost, first, last)
 		if err != nil {
-			return fail(checkLocalUI, "the local UI cannot take a port: %v", err)
+			return fail(checkLocalUI, "the local UI cannot take a port: %v; %s", err, adviceLocalPort)
 		}
 		port := l.Addr().(*net.TCPAddr).Port
 		l.Close()
@@ -618,7 +619,7 @@ func localUICheck(ctx context.Context, cfg SelfTestConfig) Check {
 	defer cancel()
 	conn, err := cfg.Dial(ctx, "tcp", cfg.LocalUI)
 	if err != nil {
-		return fail(checkLocalUI, "the local UI does not answer on %s: %v", cfg.LocalUI, err)
+		return fail(checkLocalUI, "the local UI does not answer on %s: %v; %s", cfg.LocalUI, err, adviceLocalRunning)
 	}
 	conn.Close()
 	host, _, _ := net.SplitHostPort(cfg.LocalUI)
@@ -656,7 +657,7 @@ func sleepCheck(ctx context.Context, cfg SelfTestConfig) Check {
 		}
 	}
 	if len(awake) > 0 {
-		return warn(checkSleep, "this computer may sleep (%s), and collection stops while it does; to prevent it: systemctl mask %s",
+		return warn(checkSleep, "this computer may sleep (%s), and collection stops while it does; "+adviceSleep+" %s",
 			strings.Join(awake, ", "), strings.Join(sleepTargets(), " "))
 	}
 	return ok(checkSleep, "sleep, suspend and hibernation are masked")
@@ -689,10 +690,10 @@ func uplinkCheck(u UplinkState, now time.Time, staleAfter time.Duration) Check {
 		why = "; last error: " + u.LastError
 	}
 	if u.LastSuccess.IsZero() {
-		return warn(checkUplink, "the cloud has not acknowledged an upload yet%s", why)
+		return warn(checkUplink, "the cloud has not acknowledged an upload yet%s; %s", why, adviceStale)
 	}
 	if age := now.Sub(u.LastSuccess); age > staleAfter {
-		return warn(checkUplink, "the cloud has not been reached for %s (since %s)%s", DurationWords(age), Stamp(u.LastSuccess), why)
+		return warn(checkUplink, "the cloud has not been reached for %s (since %s)%s; %s", DurationWords(age), Stamp(u.LastSuccess), why, adviceStale)
 	}
 	return ok(checkUplink, "%s", "the cloud acknowledged an upload at "+Stamp(u.LastSuccess))
 }
