@@ -339,3 +339,9 @@ func textEnum(t reflect.Type) []string {
 	}
 	return out
 }
+
+// OpenAPI returns the OpenAPI 3.1 document of the device API, as a
+// printer serves it on GET /openapi.json.
+func OpenAPI() []byte {
+	return openAPIDocument(routeTable(nil))
+}

@@ -54,7 +54,7 @@ func copyDocs(ds []TypeDoc) []TypeDoc {
 func f(field, doc string) FieldDoc { return FieldDoc{Field: field, Doc: doc} }
 
 var collected = []TypeDoc{
-	{reflect.TypeFor[fleet.Identity](), "The printer's identity (R-DATA-1), sent when it changes.", []FieldDoc{
+	{reflect.TypeFor[fleet.Identity](), "The printer's identity (R-DATA-1).", []FieldDoc{
 		f("PrinterID", "The printer's ID in the fleet."),
 		f("Name", "The printer's own name, as set at the printer (not a job, user or computer name)."),
 		f("Model", "The printer model."),

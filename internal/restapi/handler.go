@@ -1,6 +1,7 @@
 package restapi
 
 import (
+	"bytes"
 	"context"
 	_ "embed"
 	"encoding/json"
@@ -543,4 +544,10 @@ func (h *handler) openAPI(w http.ResponseWriter, r *http.Request, _ access.Princ
 	w.Header().Set("Content-Type", "application/json")
 	w.Write(openAPI)
 	return nil
+}
+
+// OpenAPI returns the OpenAPI document of the cloud's REST API, as the
+// cloud serves it.
+func OpenAPI() []byte {
+	return bytes.Clone(openAPI)
 }

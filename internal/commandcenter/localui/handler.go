@@ -1,6 +1,7 @@
 package localui
 
 import (
+	"bytes"
 	"embed"
 	"encoding/json"
 	"errors"
@@ -343,4 +344,10 @@ func (u *localUI) healthz(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	fmt.Fprintln(w, "ok")
 	return nil
+}
+
+// OpenAPI returns the OpenAPI document of the local API, as the local UI
+// serves it on GET /api/openapi.json.
+func OpenAPI() []byte {
+	return bytes.Clone(openAPIDoc)
 }
