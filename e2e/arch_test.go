@@ -155,6 +155,13 @@ func TestTierBoundaries(t *testing.T) {
 			}
 		}
 	}
+	// The documentation generator reads both tiers' tables to document
+	// them; it is run by its test only, and no program links it.
+	for ip, p := range pkgs {
+		if slices.Contains(p.imports, module+"/internal/docgen") {
+			t.Errorf("%s imports internal/docgen; only its test runs it", ip)
+		}
+	}
 	// The vocabulary depends on the standard library only.
 	for _, d := range pkgs[module+"/internal/fleet"].imports {
 		if strings.Contains(d, ".") {
