@@ -1,6 +1,6 @@
 # FusionFleet — a thin index of go commands. Everything builds with `go build` alone.
 
-.PHONY: test vet unit fuzz-brief demo build fuzz bench bench-quick
+.PHONY: test vet unit fuzz-brief demo build fuzz bench bench-quick docs
 
 # All tests: vet, every fuzz target for a few seconds, then every package with
 # the race detector. Tests that need an absent service (external NATS,
@@ -41,6 +41,11 @@ demo:
 
 build:
 	go build -o fusionfleet ./cmd/fusionfleet
+
+# Rewrite the generated docs (API references, the privacy data lists,
+# troubleshooting) from the code; the unit tests fail while they are stale.
+docs:
+	go test -count=1 ./internal/docgen -update
 
 # Every benchmark scenario, small (under a minute): fails only when a
 # scenario fails, not when a figure misses its target (misses are listed).
