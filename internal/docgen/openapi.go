@@ -63,6 +63,20 @@ func APIReference(title, source string, doc []byte) ([]byte, error) {
 		}
 	}
 
+	if answers := objectAt(comps, "responses"); len(answers) > 0 {
+		b.WriteString("## Shared answers\n\n")
+		for _, name := range sortedKeys(answers) {
+			a, _ := answers[name].(object)
+			fmt.Fprintf(&b, "### Answer: %s\n\n%s\n\n", name, str(a, "description"))
+			content := objectAt(a, "content")
+			for _, ct := range sortedKeys(content) {
+				c, _ := content[ct].(object)
+				s, _ := c["schema"].(object)
+				fmt.Fprintf(&b, "Body (%s): %s.\n\n", ct, r.typeOf(s))
+			}
+		}
+	}
+
 	if schemas, _ := comps["schemas"].(object); len(schemas) > 0 {
 		b.WriteString("## Schemas\n\n")
 		for _, name := range sortedKeys(schemas) {
@@ -89,6 +103,9 @@ func (r *refRenderer) operation(b *bytes.Buffer, method, path string, op object)
 	}
 	if sec, ok := op["security"].([]any); ok && len(sec) == 0 {
 		b.WriteString("*No authentication.*\n\n")
+	}
+	if scope := str(op, "x-grant-scope"); scope != "" {
+		fmt.Fprintf(b, "*Open to a service provider under a grant with the `%s` scope.*\n\n", scope)
 	}
 	if params, _ := op["parameters"].([]any); len(params) > 0 {
 		b.WriteString("| parameter | in | type | required | description |\n|---|---|---|---|---|\n")
@@ -121,6 +138,10 @@ func (r *refRenderer) operation(b *bytes.Buffer, method, path string, op object)
 	if res, _ := op["responses"].(object); len(res) > 0 {
 		b.WriteString("| answer | description | body |\n|---|---|---|\n")
 		for _, code := range sortedKeys(res) {
+			if name, ok := r.sharedAnswer(res[code]); ok {
+				fmt.Fprintf(b, "| %s | see [%s](#answer-%s) |  |\n", code, name, strings.ToLower(name))
+				continue
+			}
 			ro := r.resolve(res[code])
 			var bodies []string
 			content := objectAt(ro, "content")
@@ -236,6 +257,17 @@ func (r *refRenderer) typeOf(s object) string {
 		t += fmt.Sprintf(": `%v`", c)
 	}
 	return t
+}
+
+// sharedAnswer reports whether v refers to an answer of the document's
+// components, and its name.
+func (r *refRenderer) sharedAnswer(v any) (string, bool) {
+	o, _ := v.(object)
+	name, ok := strings.CutPrefix(str(o, "$ref"), "#/components/responses/")
+	if !ok || objectAt(objectAt(r.comps, "responses"), name) == nil {
+		return "", false
+	}
+	return name, true
 }
 
 // resolve follows a reference to the document's components.
