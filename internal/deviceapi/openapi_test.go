@@ -297,3 +297,15 @@ func TestConformsCatchesMismatches(t *testing.T) {
 		})
 	}
 }
+
+// TestOpenAPIIsTheServedDocument checks that OpenAPI, from which the
+// reference docs are generated, is the document a printer serves.
+func TestOpenAPIIsTheServedDocument(t *testing.T) {
+	var got map[string]any
+	if err := json.Unmarshal(OpenAPI(), &got); err != nil {
+		t.Fatalf("OpenAPI is not JSON: %v", err)
+	}
+	if diff := cmp.Diff(servedDocument(t), got); diff != "" {
+		t.Errorf("OpenAPI differs from the served document (-served +OpenAPI):\n%s", diff)
+	}
+}
