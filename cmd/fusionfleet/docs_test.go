@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -11,7 +12,7 @@ import (
 // The operator's documents name commands and flags; each must exist. A
 // document's flags are checked against the flag sets of the commands it is
 // about, its commands (`fusionfleet commandcenter check …`) against the
-// command line.
+// command line, its environment variables against those the command reads.
 func TestDocsNameRealCommandsAndFlags(t *testing.T) {
 	docs := []struct {
 		path     string
@@ -46,11 +47,33 @@ func TestDocsNameRealCommandsAndFlags(t *testing.T) {
 	}
 	flagRE := regexp.MustCompile(`(?:^|[\s(` + "`" + `])(-[a-z][a-z0-9]*(?:-[a-z0-9]+)*)\b`)
 	codeRE := regexp.MustCompile("`([^`]+)`|```sh\n((?s:.*?))```")
+	// The environment variables the command reads, as written in its source.
+	var source strings.Builder
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		source.Write(b)
+	}
+	envRE := regexp.MustCompile(`FUSIONFLEET_[A-Z_]+`)
 	for _, d := range docs {
 		t.Run(d.path, func(t *testing.T) {
 			b, err := os.ReadFile(d.path)
 			if err != nil {
 				t.Fatal(err)
+			}
+			for _, v := range envRE.FindAllString(string(b), -1) {
+				if !strings.Contains(source.String(), `"`+v+`"`) {
+					t.Errorf("%s is not read by the command", v)
+				}
 			}
 			for _, m := range codeRE.FindAllStringSubmatch(string(b), -1) {
 				code := m[1] + m[2]
