@@ -290,7 +290,7 @@ func SignAck(key CloudKey, imp fleet.BundleImport, issued time.Time) ([]byte, er
 		return nil, fmt.Errorf("sign acknowledgement: %w", err)
 	}
 	sig := base64.StdEncoding.EncodeToString(ed25519.Sign(key.Signing, append([]byte(ackSigDomain), m...)))
-	b, err := json.MarshalIndent(ackDoc{Ack: m, Signature: sig}, "", "  ")
+	b, err := json.Marshal(ackDoc{Ack: m, Signature: sig})
 	if err != nil {
 		return nil, fmt.Errorf("sign acknowledgement: %w", err)
 	}

@@ -105,7 +105,7 @@ func (im *Importer) Import(ctx context.Context, org fleet.OrgID, r io.Reader) (B
 	// one bad batch imports nothing.
 	var refusedRecs []fleet.RefusedRecord
 	for i, b := range batches {
-		recs, err := im.decode(ctx, gw, b, now)
+		recs, _, _, err := im.decode(ctx, gw, b, now)
 		if err != nil {
 			return BundleResult{}, batchRefused(i, err)
 		}
@@ -129,15 +129,19 @@ func (im *Importer) Import(ctx context.Context, org fleet.OrgID, r io.Reader) (B
 	var held []uint64
 	records := 0
 	for i, b := range batches {
-		recs, err := im.decode(ctx, gw, b, now)
+		recs, raw, canonical, err := im.decode(ctx, gw, b, now)
 		if err != nil {
 			return BundleResult{}, batchRefused(i, err)
 		}
+		n := len(recs)
 		kept := slices.DeleteFunc(recs, func(r fleet.Record) bool { return out[r.Seq] })
 		if len(kept) == 0 {
 			continue
 		}
-		msg, err := im.h.envelope(gw, nil, kept, false)
+		if len(kept) < n {
+			raw, canonical = nil, false // re-encoded from the records kept
+		}
+		msg, err := im.h.envelope(gw, raw, kept, canonical)
 		if err != nil {
 			return BundleResult{}, batchRefused(i, err)
 		}
@@ -182,16 +186,18 @@ func (im *Importer) gateway(ctx context.Context, org fleet.OrgID, id fleet.Gatew
 }
 
 // decode decompresses and decodes a batch, checking it as an upload's.
-func (im *Importer) decode(ctx context.Context, gw fleet.Gateway, b SignedBatch, now time.Time) ([]fleet.Record, error) {
+// raw is the decompressed batch, and canonical says the envelope may
+// splice it (see encodeEnvelope).
+func (im *Importer) decode(ctx context.Context, gw fleet.Gateway, b SignedBatch, now time.Time) (recs []fleet.Record, raw []byte, canonical bool, _ error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, nil, false, err
 	}
 	raw, _, err := im.h.decompress(b.Encoding, b.Body)
 	if err != nil {
-		return nil, err
+		return nil, nil, false, err
 	}
-	recs, _, err := im.h.decodeBatch(raw, now)
-	return recs, err
+	recs, canonical, err = im.h.decodeBatch(raw, now)
+	return recs, raw, canonical, err
 }
 
 // sites splits recs into those of gw's site's printers and those refused
