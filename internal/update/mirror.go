@@ -59,6 +59,7 @@ type Mirror struct {
 	mu      sync.Mutex // serialises syncs; guards targets and halted
 	targets []MirroredTarget
 	halted  []string
+	loaded  []byte // the timestamp.json targets was listed from
 }
 
 // haltList is the part of the cloud's rollout state (GET
@@ -115,7 +116,7 @@ func NewMirror(dir, src string, client *http.Client, opts MirrorOptions) (*Mirro
 	if ts, err := os.ReadFile(m.metaPath("timestamp.json")); err == nil {
 		// Restart: list what the last complete sync left.
 		if targets, err := m.localTargets(ts); err == nil {
-			m.targets = targets
+			m.targets, m.loaded = targets, ts
 		}
 	}
 	return m, nil
@@ -142,6 +143,11 @@ func (m *Mirror) Run(ctx context.Context) error {
 				return nil
 			}
 			m.opts.Logger.Warn("sync failed; printers keep the last copy", "err", err)
+			if m.Reload() {
+				// An update bundle was imported beside this mirror
+				// (an air-gapped site): offered from now on.
+				m.opts.Logger.Info("mirrored state imported from an update bundle", "targets", len(m.Targets()))
+			}
 		} else if changed {
 			m.opts.Logger.Info("mirrored a new repository state", "targets", len(m.Targets()))
 		}
@@ -213,9 +219,27 @@ func (m *Mirror) Sync(ctx context.Context) (bool, error) {
 	if err := WriteFileAtomic(m.metaPath("timestamp.json"), ts, 0o644); err != nil {
 		return false, fmt.Errorf("mirror sync: %w", err)
 	}
-	m.targets = targets
+	m.targets, m.loaded = targets, ts
 	m.prune(targets)
 	return true, nil
+}
+
+// Reload lists the targets of the copy on disk again when another
+// process (an update bundle's import) completed a sync into the same
+// directory, and reports whether it did.
+func (m *Mirror) Reload() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ts, err := os.ReadFile(m.metaPath("timestamp.json"))
+	if err != nil || bytes.Equal(ts, m.loaded) {
+		return false
+	}
+	targets, err := m.localTargets(ts)
+	if err != nil {
+		return false
+	}
+	m.targets, m.loaded = targets, ts
+	return true
 }
 
 // Halted lists the targets whose rollout the cloud halted, as of the last
