@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strconv"
 	"time"
 
@@ -205,7 +206,10 @@ func decryptBundle(r io.Reader, id *age.X25519Identity, limit int64) ([]byte, er
 		return nil, refused("not a FusionFleet bundle, or damaged: %v", err)
 	}
 	b, err := io.ReadAll(io.LimitReader(dr, limit+1))
+	mbe, tooLarge := errors.AsType[*http.MaxBytesError](err)
 	switch {
+	case tooLarge:
+		return nil, refused("the bundle exceeds %d bytes: export smaller bundles", mbe.Limit)
 	case err != nil:
 		return nil, refused("the bundle is truncated or damaged: %v", err)
 	case int64(len(b)) > limit:

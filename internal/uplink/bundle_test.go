@@ -483,3 +483,12 @@ func FuzzParseCloudPublicKey(f *testing.F) {
 		}
 	})
 }
+
+func TestImportBundleTooLarge(t *testing.T) {
+	e := newImporterEnv(t)
+	im := NewImporter(e.gws, e.prs, e.pub, e.bundles, e.key, ImporterOptions{MaxBundleBytes: 100})
+	bundle := writeBundle(t, e.key.Public(), e.cred, 1, batchOf(1, 2, 3))
+	if _, err := im.Import(t.Context(), "org-1", bytes.NewReader(bundle)); !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "exceeds 100 bytes") {
+		t.Fatalf("import: %v, want a refusal for size", err)
+	}
+}
