@@ -67,3 +67,13 @@ type updateBundles struct{ updates *updaterepo.Service }
 func (u updateBundles) WriteUpdateBundle(ctx context.Context, w io.Writer) error {
 	return update.WriteBundle(ctx, w, u.updates.Handler(), nil)
 }
+
+// Airgap is the importer of air-gapped sites' bundles that the dashboard
+// and the API use.
+func (n *Node) Airgap() *uplink.Importer { return n.airgap }
+
+// WriteUpdateBundle writes the update bundle air-gapped sites import: every
+// release of the node's repository.
+func (n *Node) WriteUpdateBundle(ctx context.Context, w io.Writer) error {
+	return updateBundles{n.updates}.WriteUpdateBundle(ctx, w)
+}

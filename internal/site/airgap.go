@@ -188,3 +188,7 @@ func readAll(f *os.File, offset int64) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// UpdateTargets lists the updates the node's mirror offers its printers:
+// what it mirrored from the cloud, or imported from an update bundle.
+func (n *Node) UpdateTargets() []update.MirroredTarget { return n.mirror.Targets() }
