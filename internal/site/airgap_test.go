@@ -45,6 +45,7 @@ func TestAirgappedSite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("step 0 %s", time.Now().Format("05.000"))
 	cloud, _ := startCloud(t, cloudDir, "")
 	_, _, token, err := cloud.DemoTenant(ctx)
 	if err != nil {
@@ -60,10 +61,11 @@ func TestAirgappedSite(t *testing.T) {
 	if err := enrolled.Close(); err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("step 1 %s", time.Now().Format("05.000"))
 	cc, err := New(ctx, Options{
 		DataDir: ccDir, CloudURL: "https://127.0.0.1:1", Name: "air-gapped", Printers: []string{addr}, TrustNewPrinters: true,
 		PollInterval: 20 * time.Millisecond, UploadInterval: 20 * time.Millisecond, BulkInterval: 100 * time.Millisecond,
-		UpdateInterval: 50 * time.Millisecond, MaxBackoff: time.Second, Logger: discardLogger(),
+		UpdateInterval: 50 * time.Millisecond, MaxBackoff: time.Second, RateBytes: 1 << 20, Logger: discardLogger(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -76,6 +78,7 @@ func TestAirgappedSite(t *testing.T) {
 		}
 		return n
 	}
+	t.Logf("step 2 %s", time.Now().Format("05.000"))
 	wait.For(t, "no records piled up in the outbox", 30*time.Second, func() bool { return pending() >= 20 })
 
 	// The administrator hands over the cloud's public key, once.
@@ -96,6 +99,7 @@ func TestAirgappedSite(t *testing.T) {
 		t.Fatalf("import the cloud key: %+v, %v", res, err)
 	}
 
+	t.Logf("step 3 %s", time.Now().Format("05.000"))
 	// Export, beside the running node.
 	var bundle bytes.Buffer
 	var lastProgress [2]int
@@ -107,6 +111,7 @@ func TestAirgappedSite(t *testing.T) {
 		t.Fatalf("exported %d records, progress %v", m.Records, lastProgress)
 	}
 
+	t.Logf("step 4 %s", time.Now().Format("05.000"))
 	// The cloud imports it, twice.
 	gw, _, _, err := cc.Store().Credentials(ctx)
 	if err != nil {
@@ -149,6 +154,7 @@ func TestAirgappedSite(t *testing.T) {
 		}
 		return seqs
 	}
+	t.Logf("step 5 %s", time.Now().Format("05.000"))
 	wait.For(t, "the cloud store did not receive the bundle's records", 30*time.Second, func() bool { return len(stored()) >= m.Records })
 	seqs := stored()
 	if len(seqs) != m.Records || len(slices.Compact(slices.Clone(seqs))) != len(seqs) {
@@ -160,6 +166,7 @@ func TestAirgappedSite(t *testing.T) {
 		}
 	}
 
+	t.Logf("step 6 %s", time.Now().Format("05.000"))
 	// The acknowledgement goes back and trims the outbox.
 	ack, err := cloud.Airgap().AckFile(ctx, org, gw)
 	if err != nil {
@@ -179,6 +186,7 @@ func TestAirgappedSite(t *testing.T) {
 		}
 	}
 
+	t.Logf("step 7 %s", time.Now().Format("05.000"))
 	// An update bundle comes back: verified against the printers' root,
 	// mirrored, offered by the running node.
 	var ub bytes.Buffer
@@ -189,10 +197,12 @@ func TestAirgappedSite(t *testing.T) {
 	if err != nil || up.Kind != ImportUpdates || len(up.Targets) != 1 || up.Targets[0].Release.Version != "4.3.0" {
 		t.Fatalf("import the update bundle: %+v, %v", up, err)
 	}
+	t.Logf("step 8 %s", time.Now().Format("05.000"))
 	wait.For(t, "the running node does not offer the imported update", 10*time.Second, func() bool {
 		ts := cc.UpdateTargets()
 		return len(ts) == 1 && ts[0].Release.Version == "4.3.0"
 	})
+	t.Logf("step 9 %s", time.Now().Format("05.000"))
 	// Another repository's bundle is refused: the node's mirror now
 	// anchors the trust.
 	other, err := updaterepo.InitRepo(t.TempDir(), updaterepo.RepoOptions{})

@@ -56,7 +56,10 @@ type Mirror struct {
 	dir    string
 	opts   MirrorOptions
 
-	mu      sync.Mutex // serialises syncs; guards targets and halted
+	mu sync.Mutex // serialises syncs
+	// state guards targets, halted and loaded: read without waiting for
+	// a sync, which may take as long as a firmware download.
+	state   sync.Mutex
 	targets []MirroredTarget
 	halted  []string
 	loaded  []byte // the timestamp.json targets was listed from
@@ -129,8 +132,8 @@ func (m *Mirror) Handler() http.Handler {
 
 // Targets lists the targets of the last complete sync, by name.
 func (m *Mirror) Targets() []MirroredTarget {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	m.state.Lock()
+	defer m.state.Unlock()
 	return slices.Clone(m.targets)
 }
 
@@ -219,7 +222,9 @@ func (m *Mirror) Sync(ctx context.Context) (bool, error) {
 	if err := WriteFileAtomic(m.metaPath("timestamp.json"), ts, 0o644); err != nil {
 		return false, fmt.Errorf("mirror sync: %w", err)
 	}
+	m.state.Lock()
 	m.targets, m.loaded = targets, ts
+	m.state.Unlock()
 	m.prune(targets)
 	return true, nil
 }
@@ -228,8 +233,8 @@ func (m *Mirror) Sync(ctx context.Context) (bool, error) {
 // process (an update bundle's import) completed a sync into the same
 // directory, and reports whether it did.
 func (m *Mirror) Reload() bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	m.state.Lock()
+	defer m.state.Unlock()
 	ts, err := os.ReadFile(m.metaPath("timestamp.json"))
 	if err != nil || bytes.Equal(ts, m.loaded) {
 		return false
@@ -245,8 +250,8 @@ func (m *Mirror) Reload() bool {
 // Halted lists the targets whose rollout the cloud halted, as of the last
 // sync that could read it.
 func (m *Mirror) Halted() []string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	m.state.Lock()
+	defer m.state.Unlock()
 	return slices.Clone(m.halted)
 }
 
@@ -255,7 +260,9 @@ func (m *Mirror) Halted() []string {
 func (m *Mirror) syncRollout(ctx context.Context) {
 	b, err := m.get(ctx, "rollout.json", 1<<20)
 	if errors.Is(err, errNotFound) {
+		m.state.Lock()
 		m.halted = nil
+		m.state.Unlock()
 		return
 	}
 	var r haltList
@@ -268,7 +275,9 @@ func (m *Mirror) syncRollout(ctx context.Context) {
 		m.opts.Logger.Warn("rollout state not read; the last one stays in force", "err", err)
 		return
 	}
+	m.state.Lock()
 	m.halted = r.Halted
+	m.state.Unlock()
 }
 
 // syncRoots fetches every root version after the newest one held, so a
