@@ -45,7 +45,6 @@ func TestAirgappedSite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("step 0 %s", time.Now().Format("05.000"))
 	cloud, _ := startCloud(t, cloudDir, "")
 	_, _, token, err := cloud.DemoTenant(ctx)
 	if err != nil {
@@ -61,7 +60,6 @@ func TestAirgappedSite(t *testing.T) {
 	if err := enrolled.Close(); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("step 1 %s", time.Now().Format("05.000"))
 	cc, err := New(ctx, Options{
 		DataDir: ccDir, CloudURL: "https://127.0.0.1:1", Name: "air-gapped", Printers: []string{addr}, TrustNewPrinters: true,
 		PollInterval: 20 * time.Millisecond, UploadInterval: 20 * time.Millisecond, BulkInterval: 100 * time.Millisecond,
@@ -78,7 +76,6 @@ func TestAirgappedSite(t *testing.T) {
 		}
 		return n
 	}
-	t.Logf("step 2 %s", time.Now().Format("05.000"))
 	wait.For(t, "no records piled up in the outbox", 30*time.Second, func() bool { return pending() >= 20 })
 
 	// The administrator hands over the cloud's public key, once.
@@ -99,7 +96,6 @@ func TestAirgappedSite(t *testing.T) {
 		t.Fatalf("import the cloud key: %+v, %v", res, err)
 	}
 
-	t.Logf("step 3 %s", time.Now().Format("05.000"))
 	// Export, beside the running node.
 	var bundle bytes.Buffer
 	var lastProgress [2]int
@@ -111,7 +107,6 @@ func TestAirgappedSite(t *testing.T) {
 		t.Fatalf("exported %d records, progress %v", m.Records, lastProgress)
 	}
 
-	t.Logf("step 4 %s", time.Now().Format("05.000"))
 	// The cloud imports it, twice.
 	gw, _, _, err := cc.Store().Credentials(ctx)
 	if err != nil {
@@ -154,7 +149,6 @@ func TestAirgappedSite(t *testing.T) {
 		}
 		return seqs
 	}
-	t.Logf("step 5 %s", time.Now().Format("05.000"))
 	wait.For(t, "the cloud store did not receive the bundle's records", 30*time.Second, func() bool { return len(stored()) >= m.Records })
 	seqs := stored()
 	if len(seqs) != m.Records || len(slices.Compact(slices.Clone(seqs))) != len(seqs) {
@@ -166,7 +160,6 @@ func TestAirgappedSite(t *testing.T) {
 		}
 	}
 
-	t.Logf("step 6 %s", time.Now().Format("05.000"))
 	// The acknowledgement goes back and trims the outbox.
 	ack, err := cloud.Airgap().AckFile(ctx, org, gw)
 	if err != nil {
@@ -186,7 +179,6 @@ func TestAirgappedSite(t *testing.T) {
 		}
 	}
 
-	t.Logf("step 7 %s", time.Now().Format("05.000"))
 	// An update bundle comes back: verified against the printers' root,
 	// mirrored, offered by the running node.
 	var ub bytes.Buffer
@@ -197,12 +189,10 @@ func TestAirgappedSite(t *testing.T) {
 	if err != nil || up.Kind != ImportUpdates || len(up.Targets) != 1 || up.Targets[0].Release.Version != "4.3.0" {
 		t.Fatalf("import the update bundle: %+v, %v", up, err)
 	}
-	t.Logf("step 8 %s", time.Now().Format("05.000"))
 	wait.For(t, "the running node does not offer the imported update", 10*time.Second, func() bool {
 		ts := cc.UpdateTargets()
 		return len(ts) == 1 && ts[0].Release.Version == "4.3.0"
 	})
-	t.Logf("step 9 %s", time.Now().Format("05.000"))
 	// Another repository's bundle is refused: the node's mirror now
 	// anchors the trust.
 	other, err := updaterepo.InitRepo(t.TempDir(), updaterepo.RepoOptions{})
