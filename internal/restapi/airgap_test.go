@@ -9,13 +9,17 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/store"
+	"github.com/fusionfleet/fusionfleet/internal/storetest"
 	"github.com/fusionfleet/fusionfleet/internal/uplink"
+	"github.com/google/go-cmp/cmp"
 )
 
 // storePublisher applies what the importer publishes to the store at
@@ -179,5 +183,49 @@ func TestAirgapAPIRefusals(t *testing.T) {
 	}
 	if _, err := f.db.PrinterDetail(t.Context(), f.a.org, "printer-airgapped"); err == nil {
 		t.Error("a refused bundle's printer is in the store")
+	}
+}
+
+// A record uploaded online and carried in a bundle too is stored once:
+// both paths publish the same gateway's sequence numbers, which the store
+// keeps once.
+func TestAirgapAPIExactlyOnceAcrossPaths(t *testing.T) {
+	f := newAirgapFixture(t)
+	p := fleet.PrinterID("printer-both-ways")
+	event := func(seq uint64) fleet.Record {
+		return storetest.EventRecord(seq, p, "E"+strconv.FormatUint(seq, 10), t0.Add(time.Duration(seq)*time.Minute))
+	}
+	// Online: seqs 1 and 2 arrive through the uplink, published as its
+	// envelope.
+	online := fleet.Envelope{OrgID: f.a.org, SiteID: f.a.site, GatewayID: f.cred.GatewayID, Records: []fleet.Record{event(1), event(2)}}
+	if _, err := f.db.ApplyEnvelope(t.Context(), online); err != nil {
+		t.Fatal(err)
+	}
+	// The bundle exported before the site came back online holds 1 to 3.
+	var buf bytes.Buffer
+	bw, err := uplink.NewBundleWriter(&buf, f.key.Public(), f.cred, 1, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bw.Add(uplink.Batch{Records: []fleet.Record{event(1), event(2), event(3)}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := bw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if status, _, body := f.send(t, "POST", "/api/v1/airgap/bundles", f.a.tokens["admin"], buf.Bytes()); status != 200 {
+		t.Fatalf("import: %d %s", status, body)
+	}
+	evs, err := f.db.Events(t.Context(), f.a.org, p, t0.Add(-time.Hour), t0.Add(time.Hour), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var codes []string
+	for _, e := range evs {
+		codes = append(codes, e.Code)
+	}
+	slices.Sort(codes)
+	if diff := cmp.Diff([]string{"E1", "E2", "E3"}, codes); diff != "" {
+		t.Errorf("events stored (-want +got):\n%s", diff)
 	}
 }
