@@ -373,6 +373,9 @@ func (h *api) mux() http.Handler {
 		limit := int64(maxBodyBytes)
 		if r.URL.Path == "/api/v1/airgap/bundles" {
 			limit = MaxBundleBytes // a site's outbox, not a JSON object
+			// The server's read timeout is for JSON bodies; a bundle of
+			// hundreds of MiB takes minutes on an office link.
+			_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(30 * time.Minute))
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		mux.ServeHTTP(w, r)
