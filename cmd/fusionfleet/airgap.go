@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/site"
@@ -26,8 +28,8 @@ func runExport(ctx context.Context, args []string, e env) error {
 	if err := parse(fs, args, e); err != nil {
 		return err
 	}
-	if *out == "" || fs.NArg() > 0 {
-		fmt.Fprintln(e.stderr, "fusionfleet commandcenter export: -out FILE is required, and nothing else")
+	if *out == "" {
+		fmt.Fprintln(e.stderr, "fusionfleet commandcenter export: -out FILE is required")
 		fs.Usage()
 		return errUsage
 	}
@@ -76,17 +78,23 @@ func runExport(ctx context.Context, args []string, e env) error {
 // for an air-gapped site — its air-gap key, an acknowledgement, or an
 // update bundle.
 func runImport(ctx context.Context, args []string, e env) error {
-	fs := newFlagSet("commandcenter import", "Import a file the cloud's administrator handed over for this air-gapped site, of the\n"+
-		"kind its content tells: the cloud's public air-gap key (once), the acknowledgement of a\n"+
-		"bundle (trims the outbox of what the cloud holds), or an update bundle (verified with\n"+
-		"TUF, then offered to the printers).", e)
+	fs := newFlagSet("commandcenter import", "Import FILE (named after the flags), which the cloud's administrator handed over for\n"+
+		"this air-gapped site, of the kind its content tells: the cloud's public air-gap key (once),\n"+
+		"the acknowledgement of a bundle (trims the outbox of what the cloud holds), or an update\n"+
+		"bundle (verified with TUF, then offered to the printers).", e)
 	data := fs.String("data", envDefault(e, "FUSIONFLEET_CC_DATA", defaultDataDir(e, "commandcenter")), "data `directory` of the Command Center")
 	rootFile := fs.String("root", "", "TUF root metadata `file` an update bundle is verified against (default: the first root the mirror holds)")
+	// The file comes last: `commandcenter import [flags] FILE`.
+	var file string
+	if n := len(args); n > 0 && !strings.HasPrefix(args[n-1], "-") &&
+		(n == 1 || !slices.Contains([]string{"data", "root"}, strings.TrimLeft(args[n-2], "-"))) { // not a flag's value
+		file, args = args[n-1], args[:n-1]
+	}
 	if err := parse(fs, args, e); err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
-		fmt.Fprintln(e.stderr, "fusionfleet commandcenter import: name one FILE")
+	if file == "" {
+		fmt.Fprintln(e.stderr, "fusionfleet commandcenter import: name the FILE to import, after the flags")
 		fs.Usage()
 		return errUsage
 	}
@@ -99,7 +107,7 @@ func runImport(ctx context.Context, args []string, e env) error {
 		opts.TrustedRoot = b
 	}
 	opts.Now = time.Now()
-	res, err := site.Import(ctx, *data, fs.Arg(0), opts)
+	res, err := site.Import(ctx, *data, file, opts)
 	if re, ok := errors.AsType[*uplink.RefusedError](err); ok {
 		return fmt.Errorf("import: refused, nothing changed: %s", re.Reason)
 	}
