@@ -46,7 +46,6 @@ type airgapData struct {
 	Updates   bool
 	Result    *uplink.BundleResult
 	Refused   string // why the bundle or the ack was refused
-	Gateway   string // prefilled in the ack form
 }
 
 func (h *airgapPages) airgapPage(w http.ResponseWriter, r *http.Request, s session) {
@@ -86,7 +85,7 @@ func (h *airgapPages) importBundle(w http.ResponseWriter, r *http.Request, s ses
 		h.internalError(w, r, err)
 		return
 	}
-	h.show(w, r, s, http.StatusOK, airgapData{Result: &res, Gateway: string(res.GatewayID)})
+	h.show(w, r, s, http.StatusOK, airgapData{Result: &res})
 }
 
 // ackFile downloads the acknowledgement of a gateway's newest bundle.
@@ -98,7 +97,7 @@ func (h *airgapPages) ackFile(w http.ResponseWriter, r *http.Request, s session)
 	gw := r.URL.Query().Get("gateway")
 	b, err := h.airgap.AckFile(r.Context(), s.p.Org, fleet.GatewayID(gw))
 	if re, ok := errors.AsType[*uplink.RefusedError](err); ok {
-		h.show(w, r, s, http.StatusUnprocessableEntity, airgapData{Refused: re.Reason, Gateway: gw})
+		h.show(w, r, s, http.StatusUnprocessableEntity, airgapData{Refused: re.Reason})
 		return
 	}
 	if err != nil {

@@ -460,7 +460,7 @@ func (h *ui) table() []route {
 		{"GET /admin/data/export", orgExport, h.data.exportData},
 		{"POST /admin/data/delete", orgPost, h.data.deleteOrg},
 		{"GET /admin/airgap", orgGet, h.airgap.airgapPage},
-		{"POST " + airgapPath, orgPost, h.airgap.importBundle},
+		{"POST /admin/airgap/bundles", orgPost, h.airgap.importBundle}, // airgapPath
 		{"GET /admin/airgap/ack", orgGet, h.airgap.ackFile},
 		{"GET /admin/airgap/key", orgGet, h.airgap.publicKey},
 		{"GET /admin/airgap/updates", orgGet, h.airgap.updateBundle},
