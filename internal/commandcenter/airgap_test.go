@@ -118,10 +118,12 @@ func (c *airgapCloud) ackOf(t *testing.T, bundle []byte) []byte {
 
 func appendGaps(t *testing.T, st *Store, from, to uint64) {
 	t.Helper()
+	var recs []fleet.Record
 	for n := from; n <= to; n++ {
-		if err := st.Outbox().Append(t.Context(), gapRec(n)); err != nil {
-			t.Fatal(err)
-		}
+		recs = append(recs, gapRec(n))
+	}
+	if err := st.Outbox().Append(t.Context(), recs...); err != nil {
+		t.Fatal(err)
 	}
 }
 
