@@ -59,13 +59,12 @@ func (o Options) airgapKeyPath() string {
 	return cmp.Or(o.AirgapKeyFile, filepath.Join(o.DataDir, "airgap.key"))
 }
 
-// updateBundles writes the update bundles of the node's repository.
+// updateBundles makes the update bundles of the node's repository.
 type updateBundles struct{ updates *updaterepo.Service }
 
-// WriteUpdateBundle writes a bundle of every release the repository
-// offers.
-func (u updateBundles) WriteUpdateBundle(ctx context.Context, w io.Writer) error {
-	return update.WriteBundle(ctx, w, u.updates.Handler(), nil)
+// UpdateBundle mirrors every release the repository offers into a bundle.
+func (u updateBundles) UpdateBundle(ctx context.Context) (*update.Bundle, error) {
+	return update.NewBundle(ctx, u.updates.Handler(), nil)
 }
 
 // Airgap is the importer of air-gapped sites' bundles that the dashboard
@@ -75,5 +74,5 @@ func (n *Node) Airgap() *uplink.Importer { return n.airgap }
 // WriteUpdateBundle writes the update bundle air-gapped sites import: every
 // release of the node's repository.
 func (n *Node) WriteUpdateBundle(ctx context.Context, w io.Writer) error {
-	return updateBundles{n.updates}.WriteUpdateBundle(ctx, w)
+	return update.WriteBundle(ctx, w, n.updates.Handler(), nil)
 }

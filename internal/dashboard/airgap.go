@@ -1,13 +1,13 @@
 package dashboard
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
 	"net/http"
 
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/fusionfleet/fusionfleet/internal/update"
 	"github.com/fusionfleet/fusionfleet/internal/uplink"
 )
 
@@ -19,9 +19,9 @@ type Airgap interface {
 	PublicKey() uplink.CloudPublicKey
 }
 
-// UpdateBundles writes the update bundle an air-gapped site imports.
+// UpdateBundles makes the update bundle an air-gapped site imports.
 type UpdateBundles interface {
-	WriteUpdateBundle(ctx context.Context, w io.Writer) error
+	UpdateBundle(ctx context.Context) (*update.Bundle, error)
 }
 
 // maxBundleBytes is the largest bundle the upload form takes, with the
@@ -127,12 +127,16 @@ func (h *airgapPages) updateBundle(w http.ResponseWriter, r *http.Request, _ ses
 		h.writeError(w, r, http.StatusNotFound, "Page not found.")
 		return
 	}
-	var buf bytes.Buffer
-	if err := h.updates.WriteUpdateBundle(r.Context(), &buf); err != nil {
+	b, err := h.updates.UpdateBundle(r.Context())
+	if err != nil {
 		h.internalError(w, r, err)
 		return
 	}
-	download(w, "application/zip", "fusionfleet-updates.zip", buf.Bytes())
+	defer b.Close()
+	download(w, "application/zip", "fusionfleet-updates.zip", nil)
+	if _, err := b.WriteTo(w); err != nil {
+		h.log.Warn("update bundle cut short", "err", err)
+	}
 }
 
 // download answers with a file to save.
@@ -140,5 +144,7 @@ func download(w http.ResponseWriter, contentType, name string, b []byte) {
 	w.Header().Set("Content-Type", contentType)
 	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(b)
+	if b != nil {
+		_, _ = w.Write(b)
+	}
 }

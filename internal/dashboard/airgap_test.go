@@ -14,6 +14,8 @@ import (
 
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/store"
+	"github.com/fusionfleet/fusionfleet/internal/update"
+	"github.com/fusionfleet/fusionfleet/internal/updaterepo"
 	"github.com/fusionfleet/fusionfleet/internal/uplink"
 )
 
@@ -30,18 +32,34 @@ func (p storePublisher) Publish(ctx context.Context, _ string, data []byte) erro
 	return err
 }
 
-// airgapFixture is the dashboard with a real importer over its store, and
-// a gateway of org A's site.
+// repoBundles makes update bundles of a repository directory.
+type repoBundles struct{ dir string }
+
+func (b repoBundles) UpdateBundle(ctx context.Context) (*update.Bundle, error) {
+	return update.NewBundle(ctx, update.NewHandler(b.dir, update.HandlerOptions{}), nil)
+}
+
+// airgapFixture is the dashboard with a real importer over its store, an
+// update repository with one release, and a gateway of org A's site.
 func airgapFixture(t *testing.T) (*fixture, uplink.CloudKey, uplink.Credentials) {
 	t.Helper()
 	key, err := uplink.GenerateCloudKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
+	repo, err := updaterepo.InitRepo(t.TempDir(), updaterepo.RepoOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel := update.Release{Kind: update.KindFirmware, Version: "2.0", Models: []string{"FF-4200"}}
+	if _, err := repo.AddTarget(t.Context(), updaterepo.TargetName(rel, "fw.bin"), rel, strings.NewReader("image"), 5); err != nil {
+		t.Fatal(err)
+	}
 	var db *store.DB
 	f := newFixtureStore(t, func(d *Deps) {
 		db = d.Sessions.(*store.DB)
 		d.Airgap = uplink.NewImporter(db, db, storePublisher{db}, db, key, uplink.ImporterOptions{})
+		d.UpdateBundles = repoBundles{repo.Dir()}
 	})
 	if err := db.CreateEnrolmentToken(t.Context(), f.siteA, uplink.HashToken("tok"), t0.Add(time.Hour)); err != nil {
 		t.Fatal(err)
@@ -142,8 +160,8 @@ func TestAirgapPage(t *testing.T) {
 	if k, err := uplink.ParseCloudPublicKey([]byte(pub)); resp.StatusCode != 200 || err != nil || !k.AckKey.Equal(key.Public().AckKey) {
 		t.Errorf("key: %s, %v", resp.Status, err)
 	}
-	if resp, _ := get(t, c, f.srv.URL+"/admin/airgap/updates"); resp.StatusCode != 404 {
-		t.Errorf("update bundle without a repository: %s, want 404", resp.Status)
+	if resp, zip := get(t, c, f.srv.URL+"/admin/airgap/updates"); resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/zip" || !strings.HasPrefix(zip, "PK") {
+		t.Errorf("update bundle: %s %v", resp.Status, resp.Header)
 	}
 }
 

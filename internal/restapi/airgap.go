@@ -1,7 +1,6 @@
 package restapi
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -9,6 +8,7 @@ import (
 
 	"github.com/fusionfleet/fusionfleet/internal/access"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/fusionfleet/fusionfleet/internal/update"
 	"github.com/fusionfleet/fusionfleet/internal/uplink"
 )
 
@@ -20,9 +20,9 @@ type Airgap interface {
 	PublicKey() uplink.CloudPublicKey
 }
 
-// UpdateBundles writes the update bundle an air-gapped site imports.
+// UpdateBundles makes the update bundle an air-gapped site imports.
 type UpdateBundles interface {
-	WriteUpdateBundle(ctx context.Context, w io.Writer) error
+	UpdateBundle(ctx context.Context) (*update.Bundle, error)
 }
 
 // MaxBundleBytes is the largest bundle the API and the dashboard take.
@@ -97,14 +97,17 @@ func (h *airgapAPI) updateBundle(w http.ResponseWriter, r *http.Request, _ acces
 	if h.updates == nil {
 		return fleet.ErrNotFound
 	}
-	// Written to a buffer first: an error is answered as one, not as a
-	// truncated zip.
-	var buf bytes.Buffer
-	if err := h.updates.WriteUpdateBundle(r.Context(), &buf); err != nil {
+	// Mirrored first: an error is answered as one, not as a truncated
+	// zip (which the site would refuse anyway).
+	b, err := h.updates.UpdateBundle(r.Context())
+	if err != nil {
 		return err
 	}
+	defer b.Close()
 	attachment(w, "application/zip", "fusionfleet-updates.zip")
-	_, _ = w.Write(buf.Bytes())
+	if _, err := b.WriteTo(w); err != nil {
+		h.log.Warn("update bundle cut short", "err", err)
+	}
 	return nil
 }
 

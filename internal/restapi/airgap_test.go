@@ -18,6 +18,8 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/store"
 	"github.com/fusionfleet/fusionfleet/internal/storetest"
+	"github.com/fusionfleet/fusionfleet/internal/update"
+	"github.com/fusionfleet/fusionfleet/internal/updaterepo"
 	"github.com/fusionfleet/fusionfleet/internal/uplink"
 	"github.com/google/go-cmp/cmp"
 )
@@ -40,6 +42,14 @@ type airgapFixture struct {
 	srv  *httptest.Server
 	key  uplink.CloudKey
 	cred uplink.Credentials
+	root []byte // the update repository's root
+}
+
+// repoBundles makes update bundles of a repository directory.
+type repoBundles struct{ dir string }
+
+func (b repoBundles) UpdateBundle(ctx context.Context) (*update.Bundle, error) {
+	return update.NewBundle(ctx, update.NewHandler(b.dir, update.HandlerOptions{}), nil)
 }
 
 func newAirgapFixture(t *testing.T) *airgapFixture {
@@ -63,9 +73,22 @@ func newAirgapFixture(t *testing.T) *airgapFixture {
 	deps := storeDeps(f.db)
 	deps.Audit = f.audit
 	deps.Airgap = uplink.NewImporter(f.db, f.db, storePublisher{f.db}, f.db, key, uplink.ImporterOptions{Handler: uplink.HandlerOptions{Clock: f.clock}})
+	repo, err := updaterepo.InitRepo(t.TempDir(), updaterepo.RepoOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel := update.Release{Kind: update.KindFirmware, Version: "2.0", Models: []string{"M1"}}
+	if _, err := repo.AddTarget(t.Context(), updaterepo.TargetName(rel, "fw.bin"), rel, strings.NewReader("image"), 5); err != nil {
+		t.Fatal(err)
+	}
+	root, err := repo.TrustedRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	deps.UpdateBundles = repoBundles{repo.Dir()}
 	srv := httptest.NewServer(newHandler(deps, Options{Clock: f.clock}).mux())
 	t.Cleanup(srv.Close)
-	return &airgapFixture{fixture: f, srv: srv, key: key, cred: uplink.Credentials{GatewayID: gw.ID, Key: priv}}
+	return &airgapFixture{fixture: f, srv: srv, key: key, cred: uplink.Credentials{GatewayID: gw.ID, Key: priv}, root: root}
 }
 
 // bundle exports records of a new printer at site a.
@@ -144,8 +167,13 @@ func TestAirgapAPI(t *testing.T) {
 	if k, err := uplink.ParseCloudPublicKey(body); status != 200 || err != nil || k.Recipient.String() != f.key.Public().Recipient.String() {
 		t.Errorf("key: %d %v", status, err)
 	}
-	if status, _, _ := f.send(t, "GET", "/api/v1/airgap/updates", admin, nil); status != 404 {
-		t.Errorf("update bundle without a repository: %d, want 404", status)
+	status, hdr, body = f.send(t, "GET", "/api/v1/airgap/updates", admin, nil)
+	if status != 200 || hdr.Get("Content-Type") != "application/zip" {
+		t.Fatalf("update bundle: %d %v", status, hdr)
+	}
+	got, err := update.ImportBundle(t.Context(), bytes.NewReader(body), int64(len(body)), t.TempDir(), f.root, time.Now())
+	if err != nil || len(got) != 1 || got[0].Release.Version != "2.0" {
+		t.Errorf("the update bundle imports as %+v, %v", got, err)
 	}
 }
 

@@ -30,49 +30,87 @@ import (
 // bundleSource is the base URL under which a bundle's files are read.
 const bundleSource = "file:///tuf"
 
-// WriteBundle writes to w a bundle of the repository that src serves (the
-// cloud's /tuf/ handler), with the targets for models (nil: every target).
-func WriteBundle(ctx context.Context, w io.Writer, src http.Handler, models []string) error {
+// Bundle is an update bundle mirrored into a temporary directory, ready
+// to be written: whatever can fail in the repository fails before the
+// first byte is written. Close removes the directory.
+type Bundle struct{ dir string }
+
+// NewBundle mirrors the repository that src serves (the cloud's /tuf/
+// handler), with the targets for models (nil: every target).
+func NewBundle(ctx context.Context, src http.Handler, models []string) (*Bundle, error) {
 	dir, err := os.MkdirTemp("", "fusionfleet-update-bundle-")
 	if err != nil {
-		return fmt.Errorf("update bundle: %w", err)
+		return nil, fmt.Errorf("update bundle: %w", err)
 	}
-	defer os.RemoveAll(dir)
 	opts := MirrorOptions{}
 	if models != nil {
 		opts.Models = func(context.Context) []string { return models }
 	}
 	m, err := NewMirror(dir, "http://repository/tuf", &http.Client{Transport: handlerTransport{src}}, opts)
+	if err == nil {
+		_, err = m.Sync(ctx)
+	}
 	if err != nil {
-		return fmt.Errorf("update bundle: %w", err)
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("update bundle: %w", err)
 	}
-	if _, err := m.Sync(ctx); err != nil {
-		return fmt.Errorf("update bundle: %w", err)
-	}
-	zw := zip.NewWriter(w)
+	return &Bundle{dir: dir}, nil
+}
+
+// Close removes the bundle's directory.
+func (b *Bundle) Close() error { return os.RemoveAll(b.dir) }
+
+// WriteTo writes the bundle as a zip to w.
+func (b *Bundle) WriteTo(w io.Writer) (int64, error) {
+	cw := &countingWriter{w: w}
+	zw := zip.NewWriter(cw)
 	for _, d := range []struct{ from, to string }{{MetadataDir, "tuf/metadata"}, {TargetsDir, "tuf/targets"}} {
-		entries, err := os.ReadDir(filepath.Join(dir, d.from))
+		entries, err := os.ReadDir(filepath.Join(b.dir, d.from))
 		if err != nil {
-			return fmt.Errorf("update bundle: %w", err)
+			return cw.n, fmt.Errorf("update bundle: %w", err)
 		}
 		for _, e := range entries {
 			if e.IsDir() || e.Name()[0] == '.' {
 				continue
 			}
-			if err := addFile(zw, filepath.Join(dir, d.from, e.Name()), path.Join(d.to, e.Name())); err != nil {
-				return fmt.Errorf("update bundle: %w", err)
+			if err := addFile(zw, filepath.Join(b.dir, d.from, e.Name()), path.Join(d.to, e.Name())); err != nil {
+				return cw.n, fmt.Errorf("update bundle: %w", err)
 			}
 		}
 	}
-	if _, err := os.Stat(filepath.Join(dir, "rollout.json")); err == nil {
-		if err := addFile(zw, filepath.Join(dir, "rollout.json"), "tuf/rollout.json"); err != nil {
-			return fmt.Errorf("update bundle: %w", err)
+	if _, err := os.Stat(filepath.Join(b.dir, "rollout.json")); err == nil {
+		if err := addFile(zw, filepath.Join(b.dir, "rollout.json"), "tuf/rollout.json"); err != nil {
+			return cw.n, fmt.Errorf("update bundle: %w", err)
 		}
 	}
 	if err := zw.Close(); err != nil {
-		return fmt.Errorf("update bundle: %w", err)
+		return cw.n, fmt.Errorf("update bundle: %w", err)
 	}
-	return nil
+	return cw.n, nil
+}
+
+// countingWriter counts what it passes on.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// WriteBundle writes to w a bundle of the repository that src serves,
+// with the targets for models (nil: every target).
+func WriteBundle(ctx context.Context, w io.Writer, src http.Handler, models []string) error {
+	b, err := NewBundle(ctx, src, models)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	_, err = b.WriteTo(w)
+	return err
 }
 
 func addFile(zw *zip.Writer, from, to string) error {
