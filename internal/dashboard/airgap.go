@@ -128,6 +128,10 @@ func (h *airgapPages) updateBundle(w http.ResponseWriter, r *http.Request, _ ses
 		return
 	}
 	b, err := h.updates.UpdateBundle(r.Context())
+	if errors.Is(err, update.ErrNoRepository) {
+		h.writeError(w, r, http.StatusNotFound, "Page not found.")
+		return
+	}
 	if err != nil {
 		h.internalError(w, r, err)
 		return

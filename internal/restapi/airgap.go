@@ -100,6 +100,9 @@ func (h *airgapAPI) updateBundle(w http.ResponseWriter, r *http.Request, _ acces
 	// Mirrored first: an error is answered as one, not as a truncated
 	// zip (which the site would refuse anyway).
 	b, err := h.updates.UpdateBundle(r.Context())
+	if errors.Is(err, update.ErrNoRepository) {
+		return fleet.ErrNotFound
+	}
 	if err != nil {
 		return err
 	}

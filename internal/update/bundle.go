@@ -30,6 +30,10 @@ import (
 // bundleSource is the base URL under which a bundle's files are read.
 const bundleSource = "file:///tuf"
 
+// ErrNoRepository: the source serves no repository (yet): there is
+// nothing to bundle.
+var ErrNoRepository = errors.New("no update repository")
+
 // Bundle is an update bundle mirrored into a temporary directory, ready
 // to be written: whatever can fail in the repository fails before the
 // first byte is written. Close removes the directory.
@@ -52,6 +56,9 @@ func NewBundle(ctx context.Context, src http.Handler, models []string) (*Bundle,
 	}
 	if err != nil {
 		os.RemoveAll(dir)
+		if errors.Is(err, errNotFound) {
+			return nil, fmt.Errorf("update bundle: %w: %v", ErrNoRepository, err)
+		}
 		return nil, fmt.Errorf("update bundle: %w", err)
 	}
 	return &Bundle{dir: dir}, nil

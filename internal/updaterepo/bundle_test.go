@@ -181,3 +181,10 @@ func FuzzImportUpdateBundle(f *testing.F) {
 		}
 	})
 }
+
+func TestUpdateBundleWithoutRepository(t *testing.T) {
+	_, err := update.NewBundle(t.Context(), update.NewHandler(t.TempDir(), update.HandlerOptions{}), nil)
+	if !errors.Is(err, update.ErrNoRepository) {
+		t.Fatalf("bundle of an empty directory: %v, want ErrNoRepository", err)
+	}
+}

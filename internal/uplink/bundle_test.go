@@ -272,6 +272,20 @@ func TestImportBundleRefusals(t *testing.T) {
 		{name: "a batch an upload would be refused for", want: "batch 1 of the bundle is refused", bundle: func(e *importerEnv) []byte {
 			return writeBundle(t, e.key.Public(), e.cred, 1, batchOf(1), Batch{Records: []fleet.Record{future}})
 		}},
+		{name: "made in the future", want: "ahead of the cloud's time", bundle: func(e *importerEnv) []byte {
+			var buf bytes.Buffer
+			bw, err := NewBundleWriter(&buf, e.key.Public(), e.cred, 1, t0.Add(100*time.Hour))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := bw.Add(batchOf(1)); err != nil {
+				t.Fatal(err)
+			}
+			if err := bw.Close(); err != nil {
+				t.Fatal(err)
+			}
+			return buf.Bytes()
+		}},
 		{name: "revoked gateway", want: "revoked", before: func(e *importerEnv) {
 			gw, _ := e.gws.Gateway(t.Context(), "gw-1")
 			gw.Revoked = true
