@@ -76,9 +76,16 @@ const (
 	ackSigDomain    = "fusionfleet-ack-v1\n"
 )
 
+// maxBundleBatchBytes is the most JSON a batch of a bundle holds before
+// compression: half what the cloud's stream takes in one message by
+// default, so that no batch is refused for its size, as an upload would
+// be split after a 413.
+const maxBundleBatchBytes = 4 << 20
+
 // BundleWriter writes a bundle batch by batch, so that an outbox of any
 // size is exported in bounded memory. Close writes the manifest.
 type BundleWriter struct {
+	maxBatch int // maxBundleBatchBytes; smaller in tests
 	cred     Credentials
 	serial   uint64
 	created  time.Time
@@ -107,7 +114,7 @@ func NewBundleWriter(w io.Writer, cloud CloudPublicKey, cred Credentials, serial
 	if err != nil {
 		return nil, fmt.Errorf("bundle: %w", err)
 	}
-	bw := &BundleWriter{cred: cred, serial: serial, created: created, enc: enc, zw: zw,
+	bw := &BundleWriter{maxBatch: maxBundleBatchBytes, cred: cred, serial: serial, created: created, enc: enc, zw: zw,
 		manifest: BundleManifest{Format: BundleFormat, GatewayID: cred.GatewayID, Serial: serial, Created: created.Unix(), Batches: []string{}}}
 	_, bw.err = io.WriteString(enc, `{"batches":[`)
 	return bw, nil
@@ -125,6 +132,14 @@ func (bw *BundleWriter) Add(b Batch) error {
 	raw, err := json.Marshal(b)
 	if err != nil {
 		return fmt.Errorf("bundle: encode batch: %w", err)
+	}
+	if len(raw) > bw.maxBatch && len(b.Records) > 1 {
+		// Too large for one message of the cloud's stream: in halves.
+		half := len(b.Records) / 2
+		if err := bw.Add(Batch{Records: b.Records[:half]}); err != nil {
+			return err
+		}
+		return bw.Add(Batch{Records: b.Records[half:]})
 	}
 	body := bw.zw.EncodeAll(raw, make([]byte, 0, len(raw)/4))
 	ts := strconv.FormatInt(bw.created.Unix(), 10)

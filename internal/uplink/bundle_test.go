@@ -506,3 +506,30 @@ func TestImportBundleTooLarge(t *testing.T) {
 		t.Fatalf("import: %v, want a refusal for size", err)
 	}
 }
+
+func TestBundleSplitsLargeBatches(t *testing.T) {
+	e := newImporterEnv(t)
+	var buf bytes.Buffer
+	bw, err := NewBundleWriter(&buf, e.key.Public(), e.cred, 1, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	one, err := json.Marshal(batchOf(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bw.maxBatch = 2 * len(one) // two records at most
+	if err := bw.Add(batchOf(1, 2, 3, 4, 5)); err != nil {
+		t.Fatal(err)
+	}
+	if err := bw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(bw.Manifest().Batches); n < 3 {
+		t.Errorf("%d batches, want the 5 records split into at least 3", n)
+	}
+	got, err := e.im.Import(t.Context(), "org-1", bytes.NewReader(buf.Bytes()))
+	if err != nil || got.Records != 5 || len(got.Held) != 1 || got.Held[0] != (fleet.SeqRange{First: 1, Last: 5}) {
+		t.Errorf("import: %+v, %v; want records 1 to 5", got, err)
+	}
+}
