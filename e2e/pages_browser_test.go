@@ -405,7 +405,8 @@ func TestEveryPageInBrowser(t *testing.T) {
 
 	dashboard := getPages(t, "../internal/dashboard/handler.go", func(p string) bool {
 		return strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/static/") || p == "/healthz" ||
-			strings.HasSuffix(p, ".csv") || strings.HasSuffix(p, "/result") || strings.HasPrefix(p, "/login") || strings.HasSuffix(p, "/export")
+			strings.HasSuffix(p, ".csv") || strings.HasSuffix(p, "/result") || strings.HasPrefix(p, "/login") || strings.HasSuffix(p, "/export") ||
+			strings.HasPrefix(p, "/admin/airgap/") // downloads
 	})
 	// Jobs finish and get their pages within a minute of the demo's
 	// start; the KPI page has a plot once one did.
@@ -424,6 +425,8 @@ func TestEveryPageInBrowser(t *testing.T) {
 		"GET /admin/audit", "POST /admin/data/delete",
 		// TestRemoteDiagnosticsInBrowser submits this.
 		"POST /printers/{id}/diagnostics",
+		// TestAirgapInBrowser submits this.
+		"POST /admin/airgap/bundles",
 	})
 	s.forms = map[string]bool{}
 

@@ -42,6 +42,12 @@ func runCommandCenter(ctx context.Context, args []string, e env) error {
 	if len(args) > 0 && args[0] == "fingerprint" {
 		return runFingerprint(args[1:], e)
 	}
+	if len(args) > 0 && args[0] == "export" {
+		return runExport(ctx, args[1:], e)
+	}
+	if len(args) > 0 && args[0] == "import" {
+		return runImport(ctx, args[1:], e)
+	}
 	fs := newFlagSet("commandcenter", "Run a Command Center: pair with printers by host name or IP (pinning each\n"+
 		"printer's certificate on first use, and presenting its own client certificate, whose\n"+
 		"fingerprint each printer must pair: see `commandcenter fingerprint`), poll them, keep the local truth in SQLite, and upload\n"+

@@ -24,6 +24,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/ingest"
 	"github.com/fusionfleet/fusionfleet/internal/maintenance"
 	"github.com/fusionfleet/fusionfleet/internal/notify"
+	"github.com/fusionfleet/fusionfleet/internal/restapi"
 	"github.com/fusionfleet/fusionfleet/internal/retention"
 	"github.com/fusionfleet/fusionfleet/internal/store"
 	"github.com/fusionfleet/fusionfleet/internal/stream"
@@ -54,6 +55,7 @@ type Node struct {
 	updates      *updaterepo.Service
 	hub          *dashboard.Hub
 	writer       *ingest.Writer
+	airgap       *uplink.Importer
 	dispatcher   *notify.Dispatcher
 	evaluator    *alert.Evaluator
 	runAlerts    func(ctx context.Context) error
@@ -146,6 +148,16 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	n.evaluator, n.runAlerts = newAlerts(n.stream, n.store, n.dispatcher, alert.Options{
 		Logger: n.log, Clock: opts.Clock, WaitClock: opts.WallClock, SweepFrom: opts.AlertSweepFrom,
 		OfflineAfter: opts.OfflineAfter, StallAfter: opts.StallAfter, Degradation: maintenance.NewWatch(),
+	})
+	key, err := loadAirgapKey(opts.airgapKeyPath())
+	if err != nil {
+		return nil, fmt.Errorf("cloud: %w", err)
+	}
+	n.airgap = uplink.NewImporter(n.store, n.store, n.stream, n.store, key, uplink.ImporterOptions{
+		Handler: uplink.HandlerOptions{
+			Clock: opts.Clock, Logger: n.log, MaxMessageBytes: n.stream.MaxPayload(), MaxAhead: opts.MaxRecordAhead, Skew: opts.UplinkSkew,
+		},
+		MaxBundleBytes: restapi.MaxBundleBytes,
 	})
 	n.writer = ingest.NewWriter(n.store, n.stream, ingest.Options{Logger: n.log, Metrics: m.ingest, Clock: opts.Clock})
 

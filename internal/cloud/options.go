@@ -109,6 +109,10 @@ type Options struct {
 	// ReleaseTokenFile holds the token "fusionfleet release publish" must
 	// present; "" disables publishing.
 	TUFDir, ReleaseTokenFile string
+	// AirgapKeyFile is the cloud's air-gap key (uplink.CloudKey): it
+	// decrypts the bundles of air-gapped sites and signs their
+	// acknowledgements. "" → airgap.key in DataDir, made on first start.
+	AirgapKeyFile string
 	// Retention is how long the store keeps each kind of data; the zero
 	// value keeps the defaults of package retention.
 	Retention retention.Retention

@@ -243,6 +243,15 @@ func TestRouteWalker(t *testing.T) {
 	wants["GET /admin/data"] = want{"/admin/data", nil, with(admins(200), "ladmin", 403), 303}
 	wants["GET /admin/data/export"] = want{"/admin/data/export", nil, with(admins(200), "ladmin", 403), 303}
 	wants["POST /admin/data/delete"] = want{"/admin/data/delete", url.Values{"confirm": {"not the name"}}, with(admins(400), "ladmin", 403), 303}
+	// Air-gapped sites (airgap.go) are the whole organisation's; this
+	// dashboard has no importer, so they answer 404 once authorized
+	// (TestAirgapPage has one). The upload without a file is for the
+	// importer to refuse.
+	wants["GET /admin/airgap"] = want{"/admin/airgap", nil, with(admins(404), "ladmin", 403), 303}
+	wants["POST /admin/airgap/bundles"] = want{"/admin/airgap/bundles", url.Values{}, with(admins(404), "ladmin", 403), 303}
+	wants["GET /admin/airgap/ack"] = want{"/admin/airgap/ack?gateway=gw_walk", nil, with(admins(404), "ladmin", 403), 303}
+	wants["GET /admin/airgap/key"] = want{"/admin/airgap/key", nil, with(admins(404), "ladmin", 403), 303}
+	wants["GET /admin/airgap/updates"] = want{"/admin/airgap/updates", nil, with(admins(404), "ladmin", 403), 303}
 	callers := append(append([]string{}, members...), "none", "read token", "revoked token", "expired session")
 	n := 0
 	for _, rt := range f.h.table() {

@@ -75,6 +75,11 @@ type Deps struct {
 	// Diagnostics keeps remote diagnostic requests and their results;
 	// nil: the diagnostics pages are 404.
 	Diagnostics diagnostics.Store
+	// Airgap imports air-gapped sites' bundles and issues their
+	// acknowledgements; nil: the air-gap pages answer 404. UpdateBundles
+	// writes the update bundle they import; nil: none is offered.
+	Airgap        Airgap
+	UpdateBundles UpdateBundles
 }
 
 // Sessions keeps logins: users by name, sessions, and the pending second
@@ -190,7 +195,10 @@ const (
 	defaultSessionTTL = 12 * time.Hour
 	enrolmentTTL      = 24 * time.Hour
 	maxFormBytes      = 64 << 10
-	heartbeatEvery    = 15 * time.Second
+	// bundleReadTime is how long the upload of an air-gapped bundle may
+	// take.
+	bundleReadTime = 30 * time.Minute
+	heartbeatEvery = 15 * time.Second
 	// refreshEvery re-sends the printer list on an open event stream even
 	// without changes, so that "Offline since" appears when a site goes quiet.
 	refreshEvery = time.Minute
@@ -250,6 +258,7 @@ type ui struct {
 	maint       *maintenancePage
 	data        *dataPages
 	diags       *diagnosticPages
+	airgap      *airgapPages
 }
 
 // NewHandler returns the dashboard with all its routes.
@@ -297,7 +306,7 @@ func newHandler(d Deps, hub *Hub, opts Options) *ui {
 		"account.html", "sites.html",
 		"kpis.html", "benchmark.html", "usage.html",
 		"notify_channels.html", "notify_prefs.html",
-		"updates.html", "maintenance.html", "grants.html", "customers.html", "audit.html", "data.html", "diagnostics.html"} {
+		"updates.html", "maintenance.html", "grants.html", "customers.html", "audit.html", "data.html", "diagnostics.html", "airgap.html"} {
 		// The templates are embedded: a parse error is a bug that every test catches.
 		h.pages[p] = template.Must(template.New(p).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+p))
 	}
@@ -326,6 +335,7 @@ func newHandler(d Deps, hub *Hub, opts Options) *ui {
 		maint:   &maintenancePage{handler: h, printers: d.Printers, history: d.History, sites: d.Sites, models: d.Maintenance},
 		data:    &dataPages{handler: h, audit: d.AuditLog, export: d.Export, orgs: d.Deletion},
 		diags:   &diagnosticPages{handler: h, desk: newDesk(d, h.clock), printers: d.Printers},
+		airgap:  &airgapPages{handler: h, airgap: d.Airgap, updates: d.UpdateBundles},
 	}
 }
 
@@ -449,6 +459,11 @@ func (h *ui) table() []route {
 		{"GET /admin/data", orgGet, h.data.dataPage},
 		{"GET /admin/data/export", orgExport, h.data.exportData},
 		{"POST /admin/data/delete", orgPost, h.data.deleteOrg},
+		{"GET /admin/airgap", orgGet, h.airgap.airgapPage},
+		{"POST /admin/airgap/bundles", orgPost, h.airgap.importBundle}, // airgapPath
+		{"GET /admin/airgap/ack", orgGet, h.airgap.ackFile},
+		{"GET /admin/airgap/key", orgGet, h.airgap.publicKey},
+		{"GET /admin/airgap/updates", orgGet, h.airgap.updateBundle},
 
 		{"/", member, func(w http.ResponseWriter, r *http.Request, _ session) {
 			h.writeError(w, r, http.StatusNotFound, "Page not found.")
@@ -481,7 +496,14 @@ func (h *handler) guard(next http.Handler) http.Handler {
 		if h.secure {
 			hd.Set("Strict-Transport-Security", "max-age=31536000")
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+		limit := int64(maxFormBytes)
+		if r.URL.Path == airgapPath {
+			limit = maxBundleBytes // a site's outbox
+			// The server's read timeout is for forms; a bundle of
+			// hundreds of MiB takes minutes on an office link.
+			_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(bundleReadTime))
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		if err := h.cop.Check(r); err != nil {
 			h.writeError(w, r, http.StatusForbidden, "Cross-origin request refused.")
 			return

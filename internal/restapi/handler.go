@@ -70,6 +70,11 @@ type Deps struct {
 	// Diagnostics keeps remote diagnostic requests and their results;
 	// nil: the diagnostics routes answer 404.
 	Diagnostics diagnostics.Store
+	// Airgap imports air-gapped sites' bundles and issues their
+	// acknowledgements; nil: the air-gap routes answer 404.
+	// UpdateBundles writes the update bundle they import; nil: none.
+	Airgap        Airgap
+	UpdateBundles UpdateBundles
 }
 
 // TokenLookup finds the stored API token whose secret hashes to
@@ -134,6 +139,7 @@ type api struct {
 	grants   *grantAPI
 	data     *dataAPI
 	diags    *diagnosticAPI
+	airgap   *airgapAPI
 }
 
 // The groups of operations and the capabilities each uses.
@@ -230,6 +236,7 @@ func newHandler(d Deps, opts Options) *api {
 		grants:   &grantAPI{handler: h, grants: d.Grants, lookup: d.GrantLookup, orgs: d.Orgs, audit: d.Audit},
 		data:     &dataAPI{handler: h, audit: d.AuditLog, export: d.Export},
 		diags:    &diagnosticAPI{handler: h, desk: newDesk(d, h.clock)},
+		airgap:   &airgapAPI{handler: h, airgap: d.Airgap, updates: d.UpdateBundles},
 	}
 }
 
@@ -335,6 +342,10 @@ func (h *api) routes() []route {
 		{"GET", "/api/v1/diagnostics/{id}", diagRead, h.diags.diagnostic},
 		{"GET", "/api/v1/diagnostics/{id}/result", diagRead, h.diags.diagnosticResult},
 		{"POST", "/api/v1/diagnostics/{id}/cancel", diagRequest, h.diags.cancelDiagnostic},
+		{"POST", "/api/v1/airgap/bundles", orgWrite, h.airgap.importBundle},
+		{"GET", "/api/v1/airgap/gateways/{id}/ack", orgRead, h.airgap.ackFile},
+		{"GET", "/api/v1/airgap/key", orgRead, h.airgap.publicKey},
+		{"GET", "/api/v1/airgap/updates", orgRead, h.airgap.updateBundle},
 	}
 }
 
@@ -360,7 +371,14 @@ func (h *api) mux() http.Handler {
 		hd.Set("Cache-Control", "no-store")
 		hd.Set("X-Content-Type-Options", "nosniff")
 		hd.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
-		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+		limit := int64(maxBodyBytes)
+		if r.URL.Path == "/api/v1/airgap/bundles" {
+			limit = MaxBundleBytes // a site's outbox, not a JSON object
+			// The server's read timeout is for JSON bodies; a bundle of
+			// hundreds of MiB takes minutes on an office link.
+			_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(30 * time.Minute))
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		mux.ServeHTTP(w, r)
 	})
 }
@@ -452,9 +470,12 @@ var errMethod = errors.New("method not allowed")
 // errors name IDs, and an ID of another organisation must never be echoed.
 func statusOf(err error) (int, string) {
 	var br badRequest
+	var u unprocessable
 	switch {
 	case errors.As(err, &br):
 		return http.StatusBadRequest, string(br)
+	case errors.As(err, &u):
+		return http.StatusUnprocessableEntity, string(u)
 	case errors.Is(err, access.ErrUnauthenticated):
 		return http.StatusUnauthorized, "Missing, invalid, revoked or expired API token."
 	case errors.Is(err, access.ErrSessionRequired):

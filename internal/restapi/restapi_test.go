@@ -361,6 +361,13 @@ func TestRouteWalker(t *testing.T) {
 	want["GET /api/v1/diagnostics/{id}"] = notThere(ok(200))
 	want["GET /api/v1/diagnostics/{id}/result"] = notThere(ok(200))
 	want["POST /api/v1/diagnostics/{id}/cancel"] = with(notThere(ok(200)), "viewer", 403, "limited", 403, "read", 403)
+	// Air-gapped sites (airgap.go) are the whole organisation's, and this
+	// cloud has no air-gap importer: 404 once authorized (TestAirgapAPI
+	// walks them with one).
+	want["POST /api/v1/airgap/bundles"] = with(adminOnly(404, false), "ladmin", 403)
+	for _, r := range []string{"GET /api/v1/airgap/gateways/{id}/ack", "GET /api/v1/airgap/key", "GET /api/v1/airgap/updates"} {
+		want[r] = with(adminOnly(404, true), "ladmin", 403)
+	}
 	bodies := map[string]string{
 		"POST /api/v1/users":                  `{"name":"new-%s","role":"viewer"}`,
 		"PATCH /api/v1/users/{id}":            `{"role":"operator"}`,

@@ -47,4 +47,10 @@
 // verifies into the inactive slot, switches to it on trial, runs the start
 // check, and commits. A trial still open at the next start (the printer
 // died during the check) is rolled back, as a boot loader would.
+//
+// # Update bundles
+//
+// An air-gapped site gets its updates as a zip of a mirror of the
+// repository (WriteBundle); ImportBundle verifies it with TUF against a
+// root the site trusts before mirroring it (bundle.go).
 package update

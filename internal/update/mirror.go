@@ -56,9 +56,13 @@ type Mirror struct {
 	dir    string
 	opts   MirrorOptions
 
-	mu      sync.Mutex // serialises syncs; guards targets and halted
+	mu sync.Mutex // serialises syncs
+	// state guards targets, halted and loaded: read without waiting for
+	// a sync, which may take as long as a firmware download.
+	state   sync.Mutex
 	targets []MirroredTarget
 	halted  []string
+	loaded  []byte // the timestamp.json targets was listed from
 }
 
 // haltList is the part of the cloud's rollout state (GET
@@ -115,7 +119,7 @@ func NewMirror(dir, src string, client *http.Client, opts MirrorOptions) (*Mirro
 	if ts, err := os.ReadFile(m.metaPath("timestamp.json")); err == nil {
 		// Restart: list what the last complete sync left.
 		if targets, err := m.localTargets(ts); err == nil {
-			m.targets = targets
+			m.targets, m.loaded = targets, ts
 		}
 	}
 	return m, nil
@@ -128,8 +132,8 @@ func (m *Mirror) Handler() http.Handler {
 
 // Targets lists the targets of the last complete sync, by name.
 func (m *Mirror) Targets() []MirroredTarget {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	m.state.Lock()
+	defer m.state.Unlock()
 	return slices.Clone(m.targets)
 }
 
@@ -142,6 +146,11 @@ func (m *Mirror) Run(ctx context.Context) error {
 				return nil
 			}
 			m.opts.Logger.Warn("sync failed; printers keep the last copy", "err", err)
+			if m.Reload() {
+				// An update bundle was imported beside this mirror
+				// (an air-gapped site): offered from now on.
+				m.opts.Logger.Info("mirrored state imported from an update bundle", "targets", len(m.Targets()))
+			}
 		} else if changed {
 			m.opts.Logger.Info("mirrored a new repository state", "targets", len(m.Targets()))
 		}
@@ -213,16 +222,36 @@ func (m *Mirror) Sync(ctx context.Context) (bool, error) {
 	if err := WriteFileAtomic(m.metaPath("timestamp.json"), ts, 0o644); err != nil {
 		return false, fmt.Errorf("mirror sync: %w", err)
 	}
-	m.targets = targets
+	m.state.Lock()
+	m.targets, m.loaded = targets, ts
+	m.state.Unlock()
 	m.prune(targets)
 	return true, nil
+}
+
+// Reload lists the targets of the copy on disk again when another
+// process (an update bundle's import) completed a sync into the same
+// directory, and reports whether it did.
+func (m *Mirror) Reload() bool {
+	m.state.Lock()
+	defer m.state.Unlock()
+	ts, err := os.ReadFile(m.metaPath("timestamp.json"))
+	if err != nil || bytes.Equal(ts, m.loaded) {
+		return false
+	}
+	targets, err := m.localTargets(ts)
+	if err != nil {
+		return false
+	}
+	m.targets, m.loaded = targets, ts
+	return true
 }
 
 // Halted lists the targets whose rollout the cloud halted, as of the last
 // sync that could read it.
 func (m *Mirror) Halted() []string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	m.state.Lock()
+	defer m.state.Unlock()
 	return slices.Clone(m.halted)
 }
 
@@ -231,7 +260,9 @@ func (m *Mirror) Halted() []string {
 func (m *Mirror) syncRollout(ctx context.Context) {
 	b, err := m.get(ctx, "rollout.json", 1<<20)
 	if errors.Is(err, errNotFound) {
+		m.state.Lock()
 		m.halted = nil
+		m.state.Unlock()
 		return
 	}
 	var r haltList
@@ -244,7 +275,9 @@ func (m *Mirror) syncRollout(ctx context.Context) {
 		m.opts.Logger.Warn("rollout state not read; the last one stays in force", "err", err)
 		return
 	}
+	m.state.Lock()
 	m.halted = r.Halted
+	m.state.Unlock()
 }
 
 // syncRoots fetches every root version after the newest one held, so a

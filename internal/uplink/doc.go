@@ -42,4 +42,15 @@
 // Metrics, given in HandlerOptions, count requests by route and code,
 // records accepted, refusals by reason and bytes before and after
 // decompression.
+//
+// Air-gapped sites (R-PEER-7, bundle.go): a BundleWriter writes the same
+// signed batches into a bundle, with a signed manifest binding them to the
+// gateway and a serial number, encrypted to the cloud's age recipient
+// (CloudKey). The cloud's Importer verifies every signature and every
+// batch as an upload's before it publishes anything, then publishes
+// through the same envelope code, so the store keeps each record once
+// whichever path brought it; it refuses foreign, altered, truncated and
+// replayed bundles with a RefusedError that says why. SignAck and
+// VerifyAck make and check the acknowledgement file the site trims its
+// outbox by.
 package uplink

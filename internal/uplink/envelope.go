@@ -25,8 +25,11 @@ import (
 // condition canonicalRecords checks, so its records array is spliced
 // without a second scan (FuzzFastDecode checks the two agree).
 func encodeEnvelope(gw fleet.Gateway, raw []byte, recs []fleet.Record, canonical bool) ([]byte, error) {
-	arr, ok := recordsArray(raw), true
-	if !canonical {
+	var arr []byte
+	ok := canonical
+	if canonical {
+		arr = recordsArray(raw)
+	} else {
 		arr, ok = canonicalRecords(raw, len(recs))
 	}
 	if !ok {

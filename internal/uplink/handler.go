@@ -228,6 +228,12 @@ type handler struct {
 // publishes accepted batches to pub. Mount it behind an http.Server with
 // ReadHeaderTimeout and ReadTimeout set.
 func NewHandler(gws Gateways, printers Printers, pub Publisher, opts HandlerOptions) http.Handler {
+	return newHandler(gws, printers, pub, opts).routes()
+}
+
+// newHandler returns the handler's state: what uploads and air-gapped
+// bundles share.
+func newHandler(gws Gateways, printers Printers, pub Publisher, opts HandlerOptions) *handler {
 	opts = opts.withDefaults()
 	// A decoder decodes synchronously, in the goroutine of the upload
 	// (concurrency 1: no goroutines of its own, so a pooled one needs no
@@ -256,6 +262,11 @@ func NewHandler(gws Gateways, printers Printers, pub Publisher, opts HandlerOpti
 		zopts:    zopts,
 	}
 	h.idle <- zd
+	return h
+}
+
+func (h *handler) routes() http.Handler {
+	opts := h.opts
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/enrol", h.enrol)
 	mux.HandleFunc("POST /v1/batches", h.batches)
@@ -491,20 +502,35 @@ func (h *handler) doBatch(ctx context.Context, w http.ResponseWriter, r *http.Re
 	if err := h.checkSites(ctx, gw.Gateway, recs); err != nil {
 		return Ack{}, 0, err
 	}
-	first, last := recs[0].Seq, recs[len(recs)-1].Seq
-	data, err := encodeEnvelope(gw.Gateway, raw, recs, canonical)
+	msg, err := h.envelope(gw.Gateway, raw, recs, canonical)
 	if err != nil {
-		return Ack{}, 0, errorf(http.StatusBadRequest, "batch cannot be re-encoded: %v", err).because(ReasonMalformed)
+		return Ack{}, 0, err
+	}
+	if err := h.pub.Publish(ctx, msg.id, msg.data); err != nil {
+		return Ack{}, 0, fmt.Errorf("publish batch %s: %w", msg.id, err)
+	}
+	return Ack{Through: recs[len(recs)-1].Seq, Diagnostics: h.pending(ctx, gw.Gateway)}, len(recs), nil
+}
+
+// message is an accepted batch as the Publisher takes it.
+type message struct {
+	id   string // the dedupe ID: gateway and the batch's first and last seq
+	data []byte // the envelope
+}
+
+// envelope returns the message that publishes recs, decoded from raw, for
+// gw: an error when it is too large for the stream. Uploads and air-gapped
+// bundles both publish through it.
+func (h *handler) envelope(gw fleet.Gateway, raw []byte, recs []fleet.Record, canonical bool) (message, error) {
+	data, err := encodeEnvelope(gw, raw, recs, canonical)
+	if err != nil {
+		return message{}, errorf(http.StatusBadRequest, "batch cannot be re-encoded: %v", err).because(ReasonMalformed)
 	}
 	if h.opts.MaxMessageBytes > 0 && int64(len(data)) > h.opts.MaxMessageBytes {
-		return Ack{}, 0, errorf(http.StatusRequestEntityTooLarge, "batch of %d records is too large for the cloud's stream (%d bytes, at most %d): send smaller batches",
+		return message{}, errorf(http.StatusRequestEntityTooLarge, "batch of %d records is too large for the cloud's stream (%d bytes, at most %d): send smaller batches",
 			len(recs), len(data), h.opts.MaxMessageBytes).because(ReasonTooLarge)
 	}
-	msgID := fmt.Sprintf("%s:%d-%d", gw.ID, first, last)
-	if err := h.pub.Publish(ctx, msgID, data); err != nil {
-		return Ack{}, 0, fmt.Errorf("publish batch %s: %w", msgID, err)
-	}
-	return Ack{Through: last, Diagnostics: h.pending(ctx, gw.Gateway)}, len(recs), nil
+	return message{id: fmt.Sprintf("%s:%d-%d", gw.ID, recs[0].Seq, recs[len(recs)-1].Seq), data: data}, nil
 }
 
 // checkSites refuses the records of printers that belong to another site
