@@ -486,6 +486,23 @@ func (r Report) Print(w io.Writer) {
 	}
 	fmt.Fprintf(w, "defective parts %.1f%% fewer than on the defaults (target ≥ 30%%); %.1f%% above the oracle's share (target ≤ 25%%); %.0f%% of the oracle's reduction\n",
 		100*r.Reduction(), 100*r.OracleGap(), 100*r.OracleCapture())
+	met := "not met"
+	if r.Met() {
+		met = "met"
+	}
+	fmt.Fprintf(w, "targets %s\n", met)
+}
+
+// Targets of the closed loop: at least 30 % fewer defective parts than on
+// today's defaults, and a defective share at most 25 % above the oracle's.
+const (
+	TargetReduction = 0.30
+	TargetOracleGap = 0.25
+)
+
+// Met reports whether the run met both targets.
+func (r Report) Met() bool {
+	return r.Reduction() >= TargetReduction && r.OracleGap() <= TargetOracleGap
 }
 
 // describe says a material's parameters in a few words.
