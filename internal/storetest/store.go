@@ -44,6 +44,8 @@ type Store interface {
 	Plans
 	// Remote diagnostics (diagnostics.go).
 	Diagnostics
+	// The learning loop (learn.go).
+	Learning
 }
 
 // Run runs every capability's suite against stores made by open, one
@@ -66,6 +68,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"Audit", func(t *testing.T) { RunAudit(t, func(t *testing.T) AuditStore { return open(t) }) }},
 		{"Plans", func(t *testing.T) { RunPlans(t, func(t *testing.T) PlanStore { return open(t) }) }},
 		{"Diagnostics", func(t *testing.T) { RunDiagnostics(t, func(t *testing.T) DiagnosticStore { return open(t) }) }},
+		{"Learning", func(t *testing.T) { RunLearning(t, func(t *testing.T) LearningStore { return open(t) }) }},
 	}
 	for _, s := range suites {
 		t.Run(s.name, func(t *testing.T) {
