@@ -75,6 +75,9 @@ type Deps struct {
 	// Diagnostics keeps remote diagnostic requests and their results;
 	// nil: the diagnostics pages are 404.
 	Diagnostics diagnostics.Store
+	// Learning keeps the learning loop's models and proposed parameter
+	// sets; nil: the Learning pages are 404.
+	Learning LearningStore
 }
 
 // Sessions keeps logins: users by name, sessions, and the pending second
@@ -250,6 +253,7 @@ type ui struct {
 	maint       *maintenancePage
 	data        *dataPages
 	diags       *diagnosticPages
+	learning    *learningPage
 }
 
 // NewHandler returns the dashboard with all its routes.
@@ -289,7 +293,8 @@ func newHandler(d Deps, hub *Hub, opts Options) *ui {
 	if h.ttl <= 0 {
 		h.ttl = defaultSessionTTL
 	}
-	funcs := template.FuncMap{"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339) }}
+	funcs := template.FuncMap{"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"pct": func(x float64) float64 { return 100 * x }}
 	for _, p := range []string{"login.html", "login_code.html", "printers.html", "enrolment.html", "enrolment_token.html",
 		"error.html", "users.html", "tokens.html", "twofactor.html",
 		"alerts.html", "alert_rules.html",
@@ -297,7 +302,7 @@ func newHandler(d Deps, hub *Hub, opts Options) *ui {
 		"account.html", "sites.html",
 		"kpis.html", "benchmark.html", "usage.html",
 		"notify_channels.html", "notify_prefs.html",
-		"updates.html", "maintenance.html", "grants.html", "customers.html", "audit.html", "data.html", "diagnostics.html"} {
+		"updates.html", "maintenance.html", "grants.html", "customers.html", "audit.html", "data.html", "diagnostics.html", "learning.html"} {
 		// The templates are embedded: a parse error is a bug that every test catches.
 		h.pages[p] = template.Must(template.New(p).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+p))
 	}
@@ -325,7 +330,8 @@ func newHandler(d Deps, hub *Hub, opts Options) *ui {
 		account: &accountPage{handler: h, members: d.Members, sessions: d.Sessions, passwords: d.Passwords, throttle: d.Throttle},
 		maint:   &maintenancePage{handler: h, printers: d.Printers, history: d.History, sites: d.Sites, models: d.Maintenance},
 		data:    &dataPages{handler: h, audit: d.AuditLog, export: d.Export, orgs: d.Deletion},
-		diags:   &diagnosticPages{handler: h, desk: newDesk(d, h.clock), printers: d.Printers},
+		diags:    &diagnosticPages{handler: h, desk: newDesk(d, h.clock), printers: d.Printers},
+		learning: &learningPage{handler: h, store: d.Learning},
 	}
 }
 
@@ -404,6 +410,9 @@ func (h *ui) table() []route {
 		{"GET /jobs.csv", member, h.jobs.jobsCSV},
 		{"GET /updates", member, h.updates.updatesPage},
 		{"GET /maintenance", maintenanceGet, h.maint.maintenancePage},
+		{"GET /learning", learnGet, h.learning.learningPage},
+		{"POST /learning/{id}/approve", learnApprove, h.learning.approve},
+		{"GET /learning/{id}/set.json", learnGet, h.learning.setFile},
 		{"GET /alerts", grantStatus, h.alerts.alertsPage},
 		{"POST /alerts/{id}/ack", operatorPost, h.alerts.ackAlert},
 		{"POST /alerts/{id}/assign", operatorPost, h.alerts.assignAlert},
