@@ -2,6 +2,7 @@ package learn
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -15,6 +16,18 @@ type TrainerOptions struct {
 	Clock  clock.Clock   // zero: the real clock
 	Every  time.Duration // between retrainings by Clock; zero: a week
 	Logger *slog.Logger  // zero: discard
+	// Wall and WallGap keep retrainings apart in real time too, where
+	// Clock runs fast (a demo): at least WallGap by Wall between two.
+	// Zero WallGap: no such limit.
+	Wall    clock.Clock
+	WallGap time.Duration
+	// Versions is the newest version stored before (the next is one
+	// more); zero: the version of the model in service, or none.
+	Versions int
+	// Publish, if set, is called with every decision and the table the
+	// candidate was trained on (to store the version and, if promoted,
+	// its proposals). An error fails the retraining.
+	Publish func(ctx context.Context, d Decision, t Table) error
 }
 
 // Trainer retrains the model on a schedule and keeps the one in service:
@@ -52,10 +65,14 @@ func NewTrainer(load func(ctx context.Context) ([]Outcome, error), current *Mode
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.Wall == nil {
+		opts.Wall = clock.Real{}
+	}
 	t := &Trainer{load: load, opts: opts, current: current}
 	if current != nil {
 		t.versions = current.Version
 	}
+	t.versions = max(t.versions, opts.Versions)
 	return t
 }
 
@@ -95,6 +112,11 @@ func (t *Trainer) Retrain(ctx context.Context) (Decision, error) {
 		return Decision{}, fmt.Errorf("retrain: %w", err)
 	}
 	d := decide(cand, cur, tab)
+	if t.opts.Publish != nil {
+		if err := t.opts.Publish(ctx, d, tab); err != nil {
+			return Decision{}, fmt.Errorf("retrain: publish version %d: %w", version, err)
+		}
+	}
 	t.mu.Lock()
 	t.versions = version
 	if d.Promoted {
@@ -130,12 +152,15 @@ func decide(cand, cur *Model, tab Table) Decision {
 func (t *Trainer) Run(ctx context.Context) error {
 	log := t.opts.Logger.With("component", "learn-trainer")
 	const look = time.Minute
-	var last time.Time
+	var last, lastWall time.Time
 	for {
-		if now := t.opts.Clock.Now(); last.IsZero() || now.Sub(last) >= t.opts.Every {
-			last = now
+		now, wall := t.opts.Clock.Now(), t.opts.Wall.Now()
+		if last.IsZero() || now.Sub(last) >= t.opts.Every && wall.Sub(lastWall) >= t.opts.WallGap {
+			last, lastWall = now, wall
 			d, err := t.Retrain(ctx)
 			switch {
+			case errors.Is(err, ErrTooLittleData):
+				log.Info("quality model not retrained", "reason", err)
 			case err != nil && ctx.Err() == nil:
 				log.Warn("retraining the quality model failed", "err", err)
 			case err == nil:
