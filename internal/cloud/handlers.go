@@ -22,7 +22,7 @@ func (n *Node) webHandlers(updates *updaterepo.Service, hub *dashboard.Hub) (das
 	api = restapi.NewHandler(restapi.Deps{
 		TokenLookup: st, Members: st, Passwords: st, Sites: st, Tokens: st, Printers: st, PrinterSites: st, Jobs: st, History: st,
 		Alerts: st, AlertRules: st, Channels: st, NotifyPrefs: st, KPIs: st, Releases: updates, Maintenance: n.trainer,
-		Grants: st, GrantLookup: st, Orgs: st, Audit: st, Plans: st, AuditLog: st, Export: st, Diagnostics: st,
+		Grants: st, GrantLookup: st, Orgs: st, Audit: st, Plans: st, AuditLog: st, Export: st, Diagnostics: st, Learning: st,
 	}, restapi.Options{Clock: o.Clock, Logger: n.log, AllowPrivateWebhooks: o.Notify.AllowPrivateWebhooks})
 	return dash, api
 }
