@@ -24,7 +24,7 @@ func TestLearning(t *testing.T) {
 	}
 	params := fleet.MaterialParameters{DensityMax: 0.12}
 	if err := f.db.SaveLearnProposal(ctx, learn.SetProposal{ID: "v2-FF-4200", ModelVersion: 2, PrinterModel: "FF-4200", Created: t0, State: learn.ProposalOpen,
-		Set: fleet.ParameterSet{Schema: fleet.ParameterSetSchema, Name: "learned-FF-4200-v2", Model: "FF-4200", Materials: map[string]fleet.MaterialParameters{"PA12": params}},
+		Set:       fleet.ParameterSet{Schema: fleet.ParameterSetSchema, Name: "learned-FF-4200-v2", Model: "FF-4200", Materials: map[string]fleet.MaterialParameters{"PA12": params}},
 		Proposals: []learn.Proposal{{Model: "FF-4200", Material: "PA12", Status: learn.StatusProposed, Params: params, Current: 0.3, Proposed: 0.2, Gain: 0.1, GainLow: 0.08, GainHigh: 0.12}}}); err != nil {
 		t.Fatal(err)
 	}
