@@ -25,6 +25,10 @@ type learnStore interface {
 // runs fast (a demo): a fit and its bootstrap take seconds of CPU.
 const learnWallGap = 6 * time.Hour
 
+// learnFirstAfter lets a starting node serve, ingest and evaluate alerts
+// for ten real minutes before it first reads every outcome and fits.
+const learnFirstAfter = 10 * time.Minute
+
 // learnWindow is how far back the learning loop reads job outcomes.
 const learnWindow = 180 * 24 * time.Hour
 
@@ -67,6 +71,6 @@ func newLearner(ctx context.Context, st learnStore, clk, wall clock.Clock, log *
 		}
 		return nil
 	}
-	return learn.NewTrainer(load, cur, learn.TrainerOptions{Clock: clk, Wall: wall, WallGap: learnWallGap, Logger: log,
+	return learn.NewTrainer(load, cur, learn.TrainerOptions{Clock: clk, Wall: wall, WallGap: learnWallGap, FirstAfter: learnFirstAfter, Logger: log,
 		Versions: versions, Publish: publish}), nil
 }

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -324,27 +325,32 @@ func TestTrainerSchedule(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		outs := synth(11, 6, 40)
 		clk := clock.NewManual(day0)
-		loads := 0
-		tr := NewTrainer(func(context.Context) ([]Outcome, error) { loads++; return outs, nil }, nil,
-			TrainerOptions{Clock: clk, Every: 24 * time.Hour})
+		var loads atomic.Int32
+		tr := NewTrainer(func(context.Context) ([]Outcome, error) { loads.Add(1); return outs, nil }, nil,
+			TrainerOptions{Clock: clk, Every: 24 * time.Hour, FirstAfter: 10 * time.Minute})
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan error)
 		go func() { done <- tr.Run(ctx) }()
 		synctest.Wait()
-		if loads != 1 {
-			t.Fatalf("%d trainings at start, want 1", loads)
+		if loads.Load() != 0 {
+			t.Fatalf("%d trainings at start, want none for 10 minutes", loads.Load())
+		}
+		time.Sleep(10 * time.Minute)
+		synctest.Wait()
+		if loads.Load() != 1 {
+			t.Fatalf("%d trainings after 10 minutes, want 1", loads.Load())
 		}
 		clk.Advance(23 * time.Hour)
 		time.Sleep(2 * time.Minute)
 		synctest.Wait()
-		if loads != 1 {
-			t.Fatalf("%d trainings before a day passed, want 1", loads)
+		if loads.Load() != 1 {
+			t.Fatalf("%d trainings before a day passed, want 1", loads.Load())
 		}
 		clk.Advance(time.Hour)
 		time.Sleep(2 * time.Minute)
 		synctest.Wait()
-		if loads != 2 || tr.Current() == nil || tr.Last().Candidate.Version != 2 {
-			t.Fatalf("%d trainings after a day, want 2; last %+v", loads, tr.Last())
+		if loads.Load() != 2 || tr.Current() == nil || tr.Last().Candidate.Version != 2 {
+			t.Fatalf("%d trainings after a day, want 2; last %+v", loads.Load(), tr.Last())
 		}
 		cancel()
 		if err := <-done; err != nil {

@@ -21,6 +21,9 @@ type TrainerOptions struct {
 	// Zero WallGap: no such limit.
 	Wall    clock.Clock
 	WallGap time.Duration
+	// FirstAfter delays the first retraining by this much real time (by
+	// Wall), so a starting node does its other work first; zero: at once.
+	FirstAfter time.Duration
 	// Versions is the newest version stored before (the next is one
 	// more); zero: the version of the model in service, or none.
 	Versions int
@@ -147,15 +150,17 @@ func decide(cand, cur *Model, tab Table) Decision {
 	return d
 }
 
-// Run retrains at once and then every opts.Every by the clock, until ctx
-// ends. It looks at the clock once a real minute.
+// Run retrains after opts.FirstAfter and then every opts.Every by the
+// clock, until ctx ends. It looks at the clock once a real minute.
 func (t *Trainer) Run(ctx context.Context) error {
 	log := t.opts.Logger.With("component", "learn-trainer")
 	const look = time.Minute
 	var last, lastWall time.Time
+	started := t.opts.Wall.Now()
 	for {
 		now, wall := t.opts.Clock.Now(), t.opts.Wall.Now()
-		if last.IsZero() || now.Sub(last) >= t.opts.Every && wall.Sub(lastWall) >= t.opts.WallGap {
+		first := last.IsZero() && wall.Sub(started) >= t.opts.FirstAfter
+		if first || !last.IsZero() && now.Sub(last) >= t.opts.Every && wall.Sub(lastWall) >= t.opts.WallGap {
 			last, lastWall = now, wall
 			d, err := t.Retrain(ctx)
 			switch {
