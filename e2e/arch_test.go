@@ -162,6 +162,18 @@ func TestTierBoundaries(t *testing.T) {
 			t.Errorf("%s imports internal/docgen; only its test runs it", ip)
 		}
 	}
+	// So do the quality models: the hidden quality model scores them
+	// (learnscore) and is never an input.
+	for d := range deps(pkgs, module+"/internal/learn") {
+		if in(site, d) || strings.HasSuffix(d, "/learnscore") {
+			t.Errorf("learn depends on %s", d)
+		}
+	}
+	for ip := range pkgs {
+		if in(cloud, ip) && deps(pkgs, ip)[module+"/internal/learnscore"] {
+			t.Errorf("cloud package %s depends on the scoring internal/learnscore", ip)
+		}
+	}
 	// The vocabulary depends on the standard library only.
 	for _, d := range pkgs[module+"/internal/fleet"].imports {
 		if strings.Contains(d, ".") {
@@ -174,7 +186,7 @@ func TestTierBoundaries(t *testing.T) {
 // over them. These packages import nothing of the module outside this set,
 // so everything may import them without linking a protocol, a stream or a
 // store.
-var vocabulary = []string{"fleet", "access", "alert", "fleetquery", "kpi", "retention", "clock", "maintenance", "audit"}
+var vocabulary = []string{"fleet", "access", "alert", "fleetquery", "kpi", "retention", "clock", "maintenance", "audit", "learn"}
 
 // Dependencies point down: the vocabulary imports only the vocabulary, the
 // cloud stores import only the vocabulary (never the wire protocol, the

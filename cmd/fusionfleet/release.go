@@ -6,10 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/update"
 	"github.com/fusionfleet/fusionfleet/internal/updaterepo"
 )
@@ -139,6 +141,11 @@ func runReleaseAddTarget(ctx context.Context, args []string, e env) error {
 	if err := rel.Validate(); err != nil {
 		return fmt.Errorf("release add-target: %w", err)
 	}
+	if rel.Kind == update.KindParameters {
+		if err := checkParameterSet(files[0], rel); err != nil {
+			return fmt.Errorf("release add-target: %w", err)
+		}
+	}
 	r, err := updaterepo.OpenRepo(*dir, updaterepo.RepoOptions{Progress: e.stderr})
 	if err != nil {
 		return fmt.Errorf("release add-target: %w", err)
@@ -149,6 +156,29 @@ func runReleaseAddTarget(ctx context.Context, args []string, e env) error {
 	}
 	fmt.Fprintf(e.stdout, "added %s (%s %s for %s), %d bytes, sha256 %s\n", ti.Name, ti.Kind, ti.Version,
 		strings.Join(ti.Models, ", "), ti.Length, ti.SHA256)
+	return nil
+}
+
+// checkParameterSet refuses a parameter set file that printers would
+// refuse: not a valid set document, or one for another model than the
+// release names.
+func checkParameterSet(file string, rel update.Release) error {
+	f, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, fleet.MaxParameterSetBytes+1))
+	if err != nil {
+		return err
+	}
+	set, err := fleet.ParseParameterSet(b)
+	if err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	if len(rel.Models) != 1 || rel.Models[0] != set.Model {
+		return fmt.Errorf("%s: a set for %s, released for %v: name its model alone", file, set.Model, rel.Models)
+	}
 	return nil
 }
 

@@ -71,7 +71,8 @@ func TestReleaseToPrinter(t *testing.T) {
 		t.Fatal(err)
 	}
 	params := filepath.Join(t.TempDir(), "pa12.json")
-	if err := os.WriteFile(params, []byte(`{"layer_um":80}`), 0o644); err != nil {
+	if err := os.WriteFile(params, []byte(`{"schema":"fusionfleet.parameter-set/1","name":"std-4200-2.2","model":"FF-4200",
+		"materials":{"PA12":{"print_mode":"robust","recycled_share_max":0.8}}}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	steps := []struct {
@@ -117,5 +118,41 @@ func TestReleaseToPrinter(t *testing.T) {
 		if in.Name != want {
 			t.Errorf("%s: installed %q, want %q", kind, in.Name, want)
 		}
+	}
+}
+
+// A parameter set printers would refuse is refused before it is signed.
+func TestReleaseRefusesBadParameterSet(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "repo")
+	if code, _, stderr := runArgs(t, "release", "init", "-dir", dir); code != 0 {
+		t.Fatalf("init: %s", stderr)
+	}
+	write := func(name, doc string) string {
+		p := filepath.Join(t.TempDir(), name)
+		if err := os.WriteFile(p, []byte(doc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	set := `{"schema":"fusionfleet.parameter-set/1","name":"s","model":"FF-4200","materials":{"PA12":{"layer_thickness_mm":0.09}}}`
+	tests := []struct {
+		name, file, models, want string
+	}{
+		{"not a set", write("a.json", `{"layer_um":80}`), "FF-4200", "unknown field"},
+		{"another model", write("b.json", set), "FF-5200", "a set for FF-4200"},
+		{"two models", write("c.json", set), "FF-4200,FF-5200", "name its model alone"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, stderr := runArgs(t, "release", "add-target", "-dir", dir, "-kind", "parameters", "-version", "2.5",
+				"-models", tt.models, tt.file)
+			if code != 1 || !strings.Contains(stderr, tt.want) {
+				t.Errorf("exit %d, stderr %q; want 1 and %q", code, stderr, tt.want)
+			}
+		})
+	}
+	if code, _, stderr := runArgs(t, "release", "add-target", "-dir", dir, "-kind", "parameters", "-version", "2.5",
+		"-name", "s", "-models", "FF-4200", write("d.json", set)); code != 0 {
+		t.Errorf("a valid set: %s", stderr)
 	}
 }

@@ -45,7 +45,7 @@ func newCloudRepoFixture(t *testing.T, withToken bool, pub updaterepo.PublishOpt
 		params:   filepath.Join(t.TempDir(), "pa12.json"),
 	}
 	writeFile(t, f.firmware, strings.Repeat("firmware", 1<<16))
-	writeFile(t, f.params, `{"layer_um":80}`)
+	writeFile(t, f.params, `{"schema":"fusionfleet.parameter-set/1","name":"std-4200-2.2","model":"FF-4200","materials":{"PA12":{"refresh_ratio":0.25}}}`)
 	f.releaseTool(t, "init", "-dir", f.release)
 	f.releaseTool(t, "export", "-dir", f.release, "-to", f.cloudDir)
 	tokenFile := ""

@@ -105,7 +105,7 @@ func TestDemoUpdatesReachPrinters(t *testing.T) {
 	if err := os.WriteFile(fw, []byte(strings.Repeat("firmware image 4.3.0\n", 5000)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(params, []byte(`{"layer_mm":0.08,"fusing_energy":1.02}`), 0o644); err != nil {
+	if err := os.WriteFile(params, []byte(`{"schema":"fusionfleet.parameter-set/1","name":"std-4200-2.2","model":"FF-4200","materials":{"PA12":{"layer_thickness_mm":0.08}}}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	release := func(args ...string) {

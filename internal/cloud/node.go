@@ -22,6 +22,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/datadir"
 	"github.com/fusionfleet/fusionfleet/internal/httpserver"
 	"github.com/fusionfleet/fusionfleet/internal/ingest"
+	"github.com/fusionfleet/fusionfleet/internal/learn"
 	"github.com/fusionfleet/fusionfleet/internal/maintenance"
 	"github.com/fusionfleet/fusionfleet/internal/notify"
 	"github.com/fusionfleet/fusionfleet/internal/restapi"
@@ -60,6 +61,7 @@ type Node struct {
 	evaluator    *alert.Evaluator
 	runAlerts    func(ctx context.Context) error
 	trainer      *maintenance.Trainer
+	learner      *learn.Trainer
 
 	closers closer.Stack
 }
@@ -163,6 +165,9 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 
 	n.hub = dashboard.NewHub()
 	n.trainer = newTrainer(n.store, opts.Clock, n.log)
+	if n.learner, err = newLearner(ctx, n.store, opts.Clock, opts.WallClock, n.log); err != nil {
+		return nil, fmt.Errorf("cloud: %w", err)
+	}
 	dash, api := n.webHandlers(n.updates, n.hub)
 	// web is what people and their programs use: the dashboard, the REST
 	// API, metrics and health. The uplink is for gateways only.
@@ -248,6 +253,7 @@ func (n *Node) Run(ctx context.Context) error {
 	g.Go(func() error { return runUpdateAlerts(ctx, n.updates, n.store, n.evaluator, n.log) })
 	g.Go(func() error { return n.dispatcher.Run(ctx) })
 	g.Go(func() error { return n.trainer.Run(ctx) })
+	g.Go(func() error { return n.learner.Run(ctx) })
 	g.Go(func() error { return retention.Run(ctx, n.store, time.Hour, o.Retention, o.Clock, n.log) })
 	g.Go(func() error {
 		return retention.Run(ctx, loginPruner{n.store}, time.Hour, o.Retention, o.WallClock, n.log)

@@ -214,6 +214,11 @@ func TestRouteWalker(t *testing.T) {
 	f.h.updates.releases = testReleases()
 	wants["GET /updates"] = want{"/updates", nil, all(200), 303}
 	wants["GET /maintenance"] = want{"/maintenance", nil, all(200), 303}
+	// Learning (learning.go): operators and admins read the proposals; an
+	// admin of the whole organisation approves one (none to approve here).
+	wants["GET /learning"] = want{"/learning", nil, operators(200), 303}
+	wants["GET /learning/{id}/set.json"] = want{"/learning/v1-none/set.json", nil, operators(404), 303}
+	wants["POST /learning/{id}/approve"] = want{"/learning/v1-none/approve", url.Values{}, with(admins(404), "ladmin", 403), 303}
 	// Diagnostics (diagnostics.go): operators ask; every member follows
 	// and downloads, at the sites they see.
 	wants["GET /printers/{id}/diagnostics"] = want{"/printers/{printer}/diagnostics", nil, atFirstSite, 303}

@@ -37,6 +37,7 @@ func TestPagesUseTheirCapabilities(t *testing.T) {
 		{"/usage", kpis},
 		{"/updates", Deps{Sessions: db, Printers: db, Sites: db, Releases: rel}},
 		{"/maintenance", Deps{Sessions: db, Printers: db, Sites: db, History: db}},
+		{"/learning", Deps{Sessions: db, Learning: db}},
 		{"/alerts", alerts},
 		{"/alerts/rules", alerts},
 		{"/tokens", Deps{Sessions: db, Tokens: db, Members: db, Sites: db}},

@@ -106,7 +106,7 @@ func storeDeps(db *store.DB) Deps {
 	return Deps{Sessions: db, TwoFactor: db, Throttle: db, Passwords: db, Members: db, Sites: db, Tokens: db, Printers: db, PrinterSites: db, Jobs: db, History: db,
 		Alerts: db, AlertRules: db, WorstAlerts: db, Channels: db, NotifyPrefs: db, KPIs: db,
 		Grants: db, GrantLookup: db, Orgs: db, Audit: db, Plans: db, AuditLog: db, Export: db, Deletion: db,
-		Diagnostics: db}
+		Diagnostics: db, Learning: db}
 }
 
 // status applies an identity and a status of a printer at the clock's time.

@@ -80,6 +80,9 @@ type Deps struct {
 	// writes the update bundle they import; nil: none is offered.
 	Airgap        Airgap
 	UpdateBundles UpdateBundles
+	// Learning keeps the learning loop's models and proposed parameter
+	// sets; nil: the Learning pages are 404.
+	Learning LearningStore
 }
 
 // Sessions keeps logins: users by name, sessions, and the pending second
@@ -259,6 +262,7 @@ type ui struct {
 	data        *dataPages
 	diags       *diagnosticPages
 	airgap      *airgapPages
+	learning    *learningPage
 }
 
 // NewHandler returns the dashboard with all its routes.
@@ -298,7 +302,8 @@ func newHandler(d Deps, hub *Hub, opts Options) *ui {
 	if h.ttl <= 0 {
 		h.ttl = defaultSessionTTL
 	}
-	funcs := template.FuncMap{"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339) }}
+	funcs := template.FuncMap{"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"pct": func(x float64) float64 { return 100 * x }}
 	for _, p := range []string{"login.html", "login_code.html", "printers.html", "enrolment.html", "enrolment_token.html",
 		"error.html", "users.html", "tokens.html", "twofactor.html",
 		"alerts.html", "alert_rules.html",
@@ -306,7 +311,7 @@ func newHandler(d Deps, hub *Hub, opts Options) *ui {
 		"account.html", "sites.html",
 		"kpis.html", "benchmark.html", "usage.html",
 		"notify_channels.html", "notify_prefs.html",
-		"updates.html", "maintenance.html", "grants.html", "customers.html", "audit.html", "data.html", "diagnostics.html", "airgap.html"} {
+		"updates.html", "maintenance.html", "grants.html", "customers.html", "audit.html", "data.html", "diagnostics.html", "airgap.html", "learning.html"} {
 		// The templates are embedded: a parse error is a bug that every test catches.
 		h.pages[p] = template.Must(template.New(p).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+p))
 	}
@@ -323,19 +328,20 @@ func newHandler(d Deps, hub *Hub, opts Options) *ui {
 			worst: d.WorstAlerts, updates: updates, grants: d.GrantLookup},
 		detail: &detailPage{handler: h, printers: d.Printers, sites: d.Sites, moves: d.PrinterSites, history: d.History,
 			jobs: d.Jobs, alerts: d.Alerts},
-		jobs:    &jobPages{handler: h, printers: d.Printers, sites: d.Sites, jobs: d.Jobs},
-		kpis:    &kpiPages{handler: h, printers: d.Printers, sites: d.Sites, kpis: d.KPIs},
-		updates: updates,
-		alerts:  &alertPages{handler: h, sites: d.Sites, alerts: d.Alerts, rules: d.AlertRules, members: d.Members},
-		sites:   &sitePages{handler: h, sites: d.Sites, printers: d.Printers},
-		users:   &userPages{handler: h, members: d.Members, sites: d.Sites, passwords: d.Passwords},
-		tokens:  &tokenPages{handler: h, tokens: d.Tokens, members: d.Members, sites: d.Sites},
-		notify:  &notifyPages{handler: h, channels: d.Channels, prefs: d.NotifyPrefs, allowPrivate: opts.AllowPrivateWebhooks},
-		account: &accountPage{handler: h, members: d.Members, sessions: d.Sessions, passwords: d.Passwords, throttle: d.Throttle},
-		maint:   &maintenancePage{handler: h, printers: d.Printers, history: d.History, sites: d.Sites, models: d.Maintenance},
-		data:    &dataPages{handler: h, audit: d.AuditLog, export: d.Export, orgs: d.Deletion},
-		diags:   &diagnosticPages{handler: h, desk: newDesk(d, h.clock), printers: d.Printers},
-		airgap:  &airgapPages{handler: h, airgap: d.Airgap, updates: d.UpdateBundles},
+		jobs:     &jobPages{handler: h, printers: d.Printers, sites: d.Sites, jobs: d.Jobs},
+		kpis:     &kpiPages{handler: h, printers: d.Printers, sites: d.Sites, kpis: d.KPIs},
+		updates:  updates,
+		alerts:   &alertPages{handler: h, sites: d.Sites, alerts: d.Alerts, rules: d.AlertRules, members: d.Members},
+		sites:    &sitePages{handler: h, sites: d.Sites, printers: d.Printers},
+		users:    &userPages{handler: h, members: d.Members, sites: d.Sites, passwords: d.Passwords},
+		tokens:   &tokenPages{handler: h, tokens: d.Tokens, members: d.Members, sites: d.Sites},
+		notify:   &notifyPages{handler: h, channels: d.Channels, prefs: d.NotifyPrefs, allowPrivate: opts.AllowPrivateWebhooks},
+		account:  &accountPage{handler: h, members: d.Members, sessions: d.Sessions, passwords: d.Passwords, throttle: d.Throttle},
+		maint:    &maintenancePage{handler: h, printers: d.Printers, history: d.History, sites: d.Sites, models: d.Maintenance},
+		data:     &dataPages{handler: h, audit: d.AuditLog, export: d.Export, orgs: d.Deletion},
+		diags:    &diagnosticPages{handler: h, desk: newDesk(d, h.clock), printers: d.Printers},
+		airgap:   &airgapPages{handler: h, airgap: d.Airgap, updates: d.UpdateBundles},
+		learning: &learningPage{handler: h, store: d.Learning},
 	}
 }
 
@@ -414,6 +420,9 @@ func (h *ui) table() []route {
 		{"GET /jobs.csv", member, h.jobs.jobsCSV},
 		{"GET /updates", member, h.updates.updatesPage},
 		{"GET /maintenance", maintenanceGet, h.maint.maintenancePage},
+		{"GET /learning", learnGet, h.learning.learningPage},
+		{"POST /learning/{id}/approve", learnApprove, h.learning.approve},
+		{"GET /learning/{id}/set.json", learnGet, h.learning.setFile},
 		{"GET /alerts", grantStatus, h.alerts.alertsPage},
 		{"POST /alerts/{id}/ack", operatorPost, h.alerts.ackAlert},
 		{"POST /alerts/{id}/assign", operatorPost, h.alerts.assignAlert},

@@ -72,24 +72,27 @@ type Job struct {
 	SourceApp string `json:"source_app"`
 	// SourceHostID identifies the submitting computer by a random ID that
 	// is stable per computer and site but says nothing of its name (R-PRIV-2).
-	SourceHostID     string       `json:"source_host_id"`
-	BoundingBox      Box          `json:"bounding_box"`
-	VolumeCM3        float64      `json:"volume_cm3"`  // parts' volume
-	SurfaceCM2       float64      `json:"surface_cm2"` // parts' surface
-	Density          float64      `json:"density"`     // packing density: parts volume / build volume, 0..1
-	LayerCount       int          `json:"layer_count"` // layers planned
-	LayerThicknessMM float64      `json:"layer_thickness_mm"`
-	Material         string       `json:"material"`       // e.g. "PA12"
-	PartMaterials    []string     `json:"part_materials"` // materials used in parts
-	RecyclableKG     float64      `json:"recyclable_kg"`  // unfused powder recoverable after the job
-	PrintMode        string       `json:"print_mode"`     // fast, balanced, robust
-	ParameterSet     string       `json:"parameter_set"`  // print-parameter set in effect
-	BuildUnitID      string       `json:"build_unit_id"`  // serial number of the build unit
-	Status           JobStatus    `json:"status"`
-	LayersDone       int          `json:"layers_done"`
-	PartCount        int          `json:"part_count"`
-	Warnings         []JobWarning `json:"warnings"`
-	SubJobs          []SubJob     `json:"sub_jobs"`
+	SourceHostID     string   `json:"source_host_id"`
+	BoundingBox      Box      `json:"bounding_box"`
+	VolumeCM3        float64  `json:"volume_cm3"`  // parts' volume
+	SurfaceCM2       float64  `json:"surface_cm2"` // parts' surface
+	Density          float64  `json:"density"`     // packing density: parts volume / build volume, 0..1
+	LayerCount       int      `json:"layer_count"` // layers planned
+	LayerThicknessMM float64  `json:"layer_thickness_mm"`
+	Material         string   `json:"material"`       // e.g. "PA12"
+	PartMaterials    []string `json:"part_materials"` // materials used in parts
+	RecyclableKG     float64  `json:"recyclable_kg"`  // unfused powder recoverable after the job
+	// RecycledShare is the share of recycled powder in the build, 0..1
+	// (zero until printing starts).
+	RecycledShare float64      `json:"recycled_share,omitempty"`
+	PrintMode     string       `json:"print_mode"`    // fast, balanced, robust
+	ParameterSet  string       `json:"parameter_set"` // print-parameter set in effect
+	BuildUnitID   string       `json:"build_unit_id"` // serial number of the build unit
+	Status        JobStatus    `json:"status"`
+	LayersDone    int          `json:"layers_done"`
+	PartCount     int          `json:"part_count"`
+	Warnings      []JobWarning `json:"warnings"`
+	SubJobs       []SubJob     `json:"sub_jobs"`
 }
 
 // JobWarning is a warning raised during a job (R-DATA-4).
@@ -124,6 +127,9 @@ func (j Job) Validate() error {
 	}
 	if j.Density < 0 || j.Density > 1 {
 		errs = append(errs, fmt.Errorf("job %s: density %v outside 0..1", j.ID, j.Density))
+	}
+	if !(j.RecycledShare >= 0 && j.RecycledShare <= 1) {
+		errs = append(errs, fmt.Errorf("job %s: recycled share %v outside 0..1", j.ID, j.RecycledShare))
 	}
 	if j.LayerCount < 0 || j.LayersDone < 0 || j.LayersDone > j.LayerCount || j.PartCount < 0 {
 		errs = append(errs, fmt.Errorf("job %s: inconsistent counts", j.ID))

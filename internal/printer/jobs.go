@@ -25,6 +25,7 @@ type job struct {
 	nonOrigPowder        bool
 	expiredPowder        bool
 	heightMM, density    float64
+	layerMM              float64
 	volCM3, surfCM2      float64
 	bbox                 fleet.Box
 	powderKG, partsKG    float64
@@ -92,9 +93,14 @@ func (p *Printer) randomJob() *job {
 	for i, m := range p.tab.Modes {
 		modeW[i] = m.Share
 	}
-	mode := pick(p.rng.Float64(), modeW)
+	mode := p.planMode(mat, pick(p.rng.Float64(), modeW))
 	height := minHeightMM + (s.BuildMM[2]-minHeightMM)*p.rng.Float64()
-	target := (minDensity + (maxDensity-minDensity)*p.rng.Float64()) * s.BuildMM[0] * s.BuildMM[1] * height / 1000
+	density := minDensity + (maxDensity-minDensity)*p.rng.Float64()
+	densityMax := p.materialParams(mat).DensityMax
+	if densityMax > 0 {
+		density = min(density, densityMax)
+	}
+	target := density * s.BuildMM[0] * s.BuildMM[1] * height / 1000
 	family := p.rng.IntN(len(partFamilies))
 	j := &job{
 		name: fmt.Sprintf("%s batch %d", partFamilies[family], 1+p.rng.IntN(40)),
@@ -120,8 +126,24 @@ func (p *Printer) randomJob() *job {
 		j.parts[len(j.parts)-1].geo = "parts/" + j.parts[len(j.parts)-1].name + ".3mf"
 		vol += pv
 	}
+	// The ceiling holds for the finished layout too: the build ends at
+	// its top part, which may pack it denser than the target.
+	for densityMax > 0 && len(j.parts) > 1 && layoutDensity(s.BuildMM, j.parts) > densityMax {
+		j.parts = j.parts[:len(j.parts)-1]
+	}
 	p.finishJob(j, "Build Manager 5.1")
 	return j
+}
+
+// layoutDensity is the packing density of parts laid out in a build of
+// the given volume, as finishJob computes it.
+func layoutDensity(build [3]float64, parts []part) float64 {
+	var top, vol float64
+	for _, pt := range parts {
+		top = max(top, pt.box.Max.Z)
+		vol += pt.volCM3
+	}
+	return vol / (build[0] * build[1] * round(top+wallMarginMM, 2) / 1000)
 }
 
 // pick returns the index chosen by u in [0,1) among weights.
@@ -209,7 +231,8 @@ func (p *Printer) finishJob(j *job, app string) {
 		j.bbox.Max = fleet.Vec3{X: max(j.bbox.Max.X, pt.box.Max.X), Y: max(j.bbox.Max.Y, pt.box.Max.Y), Z: max(j.bbox.Max.Z, pt.box.Max.Z)}
 	}
 	j.heightMM = round(top+wallMarginMM, 2)
-	j.layers = int(math.Ceil(j.heightMM/s.LayerMM - 1e-9))
+	j.layerMM = p.layerMM(j.material)
+	j.layers = int(math.Ceil(j.heightMM/j.layerMM - 1e-9))
 	j.volCM3, j.surfCM2 = round(j.volCM3, 2), round(j.surfCM2, 1)
 	j.density = j.volCM3 / (s.BuildMM[0] * s.BuildMM[1] * j.heightMM / 1000)
 	mat := &p.tab.Materials[j.material]
@@ -217,8 +240,8 @@ func (p *Printer) finishJob(j *job, app string) {
 	j.recyclableKG = round(max(j.powderKG-j.partsKG, 0)*0.92, 2)
 	for i := range j.parts {
 		pt := &j.parts[i]
-		pt.first = int(pt.box.Min.Z/s.LayerMM) + 1
-		pt.last = min(max(int(math.Ceil(pt.box.Max.Z/s.LayerMM)), pt.first), j.layers)
+		pt.first = int(pt.box.Min.Z/j.layerMM) + 1
+		pt.last = min(max(int(math.Ceil(pt.box.Max.Z/j.layerMM)), pt.first), j.layers)
 		j.byFirst = append(j.byFirst, i)
 		j.byLast = append(j.byLast, i)
 		pt.outcome = fleet.PartPending
@@ -253,6 +276,9 @@ func (p *Printer) jobFromSpec(spec JobSpec) (*job, error) {
 	}
 	if spec.PrintMode == "" {
 		mode = 0
+		if mat >= 0 {
+			mode = p.planMode(mat, 0)
+		}
 	}
 	switch {
 	case mat < 0:
@@ -329,7 +355,8 @@ func (p *Printer) drawQuality(j *job) {
 		pt.nearWall = b.Min.X < q.WallMM || b.Min.Y < q.WallMM || b.Max.X > p.spec.BuildMM[0]-q.WallMM || b.Max.Y > p.spec.BuildMM[1]-q.WallMM
 		pt.nearTop = b.Max.Z > j.heightMM-q.TopMM
 		logit := q.Base + p.tab.Modes[j.mode].Quality + mat.Quality - q.RecycledPerShare*recEx - q.AgePerCycle*ageEx -
-			q.DensityPerUnit*densEx - q.HeadHealth*(1-j.headHealth) - q.LampIntensity*(1-j.lampIntn)
+			q.DensityPerUnit*densEx - q.HeadHealth*(1-j.headHealth) - q.LampIntensity*(1-j.lampIntn) -
+			p.layerPenalty(j.material, j.layerMM)
 		if pt.nearWall {
 			logit -= q.NearWall
 		}
@@ -400,7 +427,7 @@ func (p *Printer) renderJob(seq uint64, e *jobEntry) deviceapi.Job {
 	fj := fleet.Job{
 		ID: j.id, CreatedAt: j.created, StartedAt: seen(j.started), FinishedAt: seen(j.finished),
 		SourceApp: j.sourceApp, BoundingBox: j.bbox, VolumeCM3: j.volCM3, SurfaceCM2: j.surfCM2,
-		Density: round(j.density, 4), LayerCount: j.layers, LayerThicknessMM: p.spec.LayerMM,
+		Density: round(j.density, 4), LayerCount: j.layers, LayerThicknessMM: j.layerMM,
 		Material: p.tab.Materials[j.material].Name, PartMaterials: []string{p.tab.Materials[j.material].Name},
 		RecyclableKG: j.recyclableKG, PrintMode: p.tab.Modes[j.mode].Name, ParameterSet: j.paramSet,
 		BuildUnitID: p.unit.serial, Status: e.status, LayersDone: int(e.done), PartCount: len(j.parts),
@@ -432,6 +459,9 @@ func (p *Printer) renderJob(seq uint64, e *jobEntry) deviceapi.Job {
 				unpacking = doneSub("unpacking", end, uend)
 			}
 		}
+	}
+	if !fj.StartedAt.IsZero() {
+		fj.RecycledShare = round(j.recycled, 3)
 	}
 	fj.SubJobs = []fleet.SubJob{prep, printing, cooling, unpacking}
 	out := deviceapi.Job{Seq: seq, Job: fj, Private: deviceapi.JobPrivate{Name: j.name, User: j.user, Host: j.host},

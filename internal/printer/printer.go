@@ -128,6 +128,7 @@ type Printer struct {
 	fwHist      []fwChange
 	paramSet    string
 	paramRev    int
+	params      *fleet.ParameterSet // installed set's content; nil: the model's defaults
 	rng         *rand.Rand
 	now         time.Time // the time the model has advanced to
 	phase       phase

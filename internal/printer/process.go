@@ -38,6 +38,7 @@ type material struct {
 	Quality     float64 // logit offset of the quality model
 	DustFactor  float64 // how fast the material clogs the filter
 	WarpProne   float64 // extra weight of warp among its defects
+	LayerOptMM  float64 // layer thickness the quality model is best at (hidden)
 	PartNumber  string
 }
 
@@ -95,6 +96,10 @@ type qualityModel struct {
 	LampIntensity    float64 // per unit of lost lamp intensity
 	NonOriginal      float64 // non-original powder
 	Expired          float64 // expired powder
+	// LayerCurv weighs the squared distance of the layer thickness (mm)
+	// from the material's optimum, counted from the model's default
+	// thickness so that printing at the default costs nothing.
+	LayerCurv float64
 }
 
 // processData is the table.
@@ -126,6 +131,9 @@ type processData struct {
 //     0.45 g/cm³).
 //   - Print modes: the vendor's balanced, fast (about 10-15 % faster,
 //     slightly lower dimensional accuracy) and mechanical/robust profiles.
+//   - Layer optima (PA12 at the sheets' 0.08 mm, finer for PA11, coarser
+//     for the filled and elastic powders) and all quality weights are not
+//     published: representative values for the learning loop to discover.
 //   - Agent consumption, component lives and defect weights are not
 //     published: they are representative values chosen so a cartridge lasts
 //     some builds, a printhead some hundreds of print hours and a lamp a
@@ -151,11 +159,11 @@ func processTable() processData {
 			},
 		},
 		Materials: []material{
-			{Name: "PA12", FreshShare: 0.20, PartGPerCM3: 1.01, BulkGPerCM3: 0.45, Quality: 0, DustFactor: 1, WarpProne: 0, PartNumber: "MAT-PA12-30L"},
-			{Name: "PA11", FreshShare: 0.30, PartGPerCM3: 1.05, BulkGPerCM3: 0.48, Quality: -0.1, DustFactor: 1, WarpProne: 0.3, PartNumber: "MAT-PA11-30L"},
-			{Name: "PA12 GB", FreshShare: 0.30, PartGPerCM3: 1.30, BulkGPerCM3: 0.60, Quality: -0.2, DustFactor: 1.3, WarpProne: 0, PartNumber: "MAT-PA12GB-30L"},
-			{Name: "TPU", FreshShare: 0.20, PartGPerCM3: 1.10, BulkGPerCM3: 0.50, Quality: -0.5, DustFactor: 1.5, WarpProne: 1, PartNumber: "MAT-TPU01-30L"},
-			{Name: "PP", FreshShare: 0.10, PartGPerCM3: 0.89, BulkGPerCM3: 0.40, Quality: -0.4, DustFactor: 1.2, WarpProne: 1.5, PartNumber: "MAT-PP01-30L"},
+			{Name: "PA12", FreshShare: 0.20, PartGPerCM3: 1.01, BulkGPerCM3: 0.45, Quality: 0, DustFactor: 1, WarpProne: 0, LayerOptMM: 0.08, PartNumber: "MAT-PA12-30L"},
+			{Name: "PA11", FreshShare: 0.30, PartGPerCM3: 1.05, BulkGPerCM3: 0.48, Quality: -0.1, DustFactor: 1, WarpProne: 0.3, LayerOptMM: 0.07, PartNumber: "MAT-PA11-30L"},
+			{Name: "PA12 GB", FreshShare: 0.30, PartGPerCM3: 1.30, BulkGPerCM3: 0.60, Quality: -0.2, DustFactor: 1.3, WarpProne: 0, LayerOptMM: 0.09, PartNumber: "MAT-PA12GB-30L"},
+			{Name: "TPU", FreshShare: 0.20, PartGPerCM3: 1.10, BulkGPerCM3: 0.50, Quality: -0.5, DustFactor: 1.5, WarpProne: 1, LayerOptMM: 0.10, PartNumber: "MAT-TPU01-30L"},
+			{Name: "PP", FreshShare: 0.10, PartGPerCM3: 0.89, BulkGPerCM3: 0.40, Quality: -0.4, DustFactor: 1.2, WarpProne: 1.5, LayerOptMM: 0.10, PartNumber: "MAT-PP01-30L"},
 		},
 		Modes: []printMode{
 			{Name: "balanced", LayerScale: 1.00, Quality: 0, Share: 0.55},
@@ -185,7 +193,7 @@ func processTable() processData {
 		Quality: qualityModel{
 			Base: 3.6, RecycledPerShare: 9, AgePerCycle: 0.15, DensityPerUnit: 10, DensityRef: 0.12,
 			NearWall: 0.6, WallMM: 15, NearTop: 0.5, TopMM: 20, HeadHealth: 3, LampIntensity: 4,
-			NonOriginal: 0.8, Expired: 0.5,
+			NonOriginal: 0.8, Expired: 0.5, LayerCurv: 2000,
 		},
 		Faults: []faultKind{
 			{"FAULT_AGENT_PRESSURE", "agent supply pressure low", "agent-system", 10 * time.Minute, 45 * time.Minute},

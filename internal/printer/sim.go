@@ -98,11 +98,11 @@ func (p *Printer) startJob() {
 	j.status = fleet.JobPrinting
 
 	// Powder: the refresh ratio the site used, and its ageing.
-	mat := &p.tab.Materials[j.material]
-	fresh := mat.FreshShare
-	if p.rng.Float64() < 0.35 { // saving powder: more recycled than recommended
-		fresh *= 0.25 + 0.75*p.rng.Float64()
+	save, how := p.rng.Float64(), 0.0
+	if save < 0.35 {
+		how = p.rng.Float64()
 	}
+	fresh := p.freshShare(j.material, save, how)
 	u := &p.unit
 	if u.material != j.material || u.inserts == 0 {
 		u.age = 0
@@ -152,7 +152,7 @@ func (p *Printer) startLayer() {
 	for j.nextFirst < len(j.byFirst) && j.parts[j.byFirst[j.nextFirst]].first <= idx {
 		pt := &j.parts[j.byFirst[j.nextFirst]]
 		pt.printStart = p.now
-		j.areaMM2 += pt.volCM3 * 1000 / (float64(pt.last-pt.first+1) * p.spec.LayerMM)
+		j.areaMM2 += pt.volCM3 * 1000 / (float64(pt.last-pt.first+1) * j.layerMM)
 		j.nextFirst++
 	}
 	d := time.Duration(float64(j.actual) * (1 + layerJitter*p.rng.NormFloat64()))
@@ -180,7 +180,7 @@ func (p *Printer) endLayer() {
 	for j.nextLast < len(j.byLast) && j.parts[j.byLast[j.nextLast]].last <= j.done {
 		pt := &j.parts[j.byLast[j.nextLast]]
 		pt.printEnd = p.now
-		j.areaMM2 -= pt.volCM3 * 1000 / (float64(pt.last-pt.first+1) * p.spec.LayerMM)
+		j.areaMM2 -= pt.volCM3 * 1000 / (float64(pt.last-pt.first+1) * j.layerMM)
 		j.nextLast++
 	}
 	if j.done%layersPerSample == 0 {

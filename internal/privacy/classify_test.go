@@ -51,7 +51,7 @@ var classified = map[string]map[string]bool{ // type → field → may leave the
 		// SourceHostID(secret, Private.Host).
 		"SourceHostID",
 		"BoundingBox", "VolumeCM3", "SurfaceCM2", "Density", "LayerCount", "LayerThicknessMM", "Material", "PartMaterials",
-		"RecyclableKG", "PrintMode", "ParameterSet", "BuildUnitID", "Status", "LayersDone", "PartCount", "Warnings", "SubJobs"),
+		"RecyclableKG", "RecycledShare", "PrintMode", "ParameterSet", "BuildUnitID", "Status", "LayersDone", "PartCount", "Warnings", "SubJobs"),
 	"fleet.JobWarning": allow("ID", "Message", "Severity", "Time"),
 	"fleet.SubJob":     allow("Kind", "Status", "CompletionPercent", "DurationSec", "Start", "End"),
 	"fleet.Box":        allow("Min", "Max"),

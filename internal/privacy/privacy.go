@@ -100,6 +100,7 @@ func Job(j deviceapi.Job, sourceHostID string) fleet.Job {
 		Material:         j.Material,
 		PartMaterials:    slices.Clone(j.PartMaterials),
 		RecyclableKG:     j.RecyclableKG,
+		RecycledShare:    j.RecycledShare,
 		PrintMode:        j.PrintMode,
 		ParameterSet:     j.ParameterSet,
 		BuildUnitID:      j.BuildUnitID,

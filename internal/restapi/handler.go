@@ -55,6 +55,9 @@ type Deps struct {
 	// Maintenance is the fleet's component life models; nil: forecasts
 	// fall back to the rated lives.
 	Maintenance MaintenanceModels
+	// Learning keeps the learning loop's models and proposed parameter
+	// sets; nil: GET /api/v1/learning answers 404.
+	Learning LearningStore
 	// Audit records administrators' changes, grant changes and every
 	// request under a customer's grant (see authorize); nil: log lines
 	// only (audit.Logger), no tamper-evident log.
@@ -136,6 +139,7 @@ type api struct {
 	kpis     *kpiAPI
 	updates  *updatesAPI
 	maint    *maintenanceAPI
+	learning *learningAPI
 	grants   *grantAPI
 	data     *dataAPI
 	diags    *diagnosticAPI
@@ -233,6 +237,7 @@ func newHandler(d Deps, opts Options) *api {
 		kpis:     &kpiAPI{handler: h, printers: d.Printers, sites: d.Sites, kpis: d.KPIs},
 		updates:  &updatesAPI{handler: h, releases: d.Releases, printers: d.Printers},
 		maint:    &maintenanceAPI{handler: h, printers: d.Printers, history: d.History, models: d.Maintenance},
+		learning: &learningAPI{handler: h, store: d.Learning},
 		grants:   &grantAPI{handler: h, grants: d.Grants, lookup: d.GrantLookup, orgs: d.Orgs, audit: d.Audit},
 		data:     &dataAPI{handler: h, audit: d.AuditLog, export: d.Export},
 		diags:    &diagnosticAPI{handler: h, desk: newDesk(d, h.clock)},
@@ -330,6 +335,7 @@ func (h *api) routes() []route {
 		{"GET", "/api/v1/benchmark", access.Requirement{Role: fleet.RoleViewer, Feature: access.FeatureBenchmark}, h.kpis.benchmark},
 		{"GET", "/api/v1/usage", read, h.kpis.usage},
 		{"GET", "/api/v1/updates", read, h.updates.updates},
+		{"GET", "/api/v1/learning", learningRead, h.learning.learning},
 		{"GET", "/api/v1/grants", adminRead, h.grants.listGrants},
 		{"POST", "/api/v1/grants", adminWrite, h.grants.createGrant},
 		{"DELETE", "/api/v1/grants/{id}", adminWrite, h.grants.revokeGrant},

@@ -81,7 +81,7 @@ func storeDeps(db *store.DB) Deps {
 	return Deps{TokenLookup: db, Members: db, Passwords: db, Sites: db, Tokens: db, Printers: db, PrinterSites: db, Jobs: db, History: db,
 		Alerts: db, AlertRules: db, Channels: db, NotifyPrefs: db, KPIs: db,
 		Grants: db, GrantLookup: db, Orgs: db, Audit: db, Plans: db, AuditLog: db, Export: db,
-		Diagnostics: db}
+		Diagnostics: db, Learning: db}
 }
 
 // seed creates an organisation with two sites, a printer at each, users of
@@ -348,6 +348,8 @@ func TestRouteWalker(t *testing.T) {
 	// Updates (updates.go), with releases for the walker's printer model.
 	f.h.updates.releases = staticReleases{{Target: "fw-2.0", Release: update.Release{Kind: update.KindFirmware, Version: "2.0", Models: []string{"M1"}}}}
 	want["GET /api/v1/updates"] = ok(200)
+	// Learning (learning.go): operators and administrators.
+	want["GET /api/v1/learning"] = with(ok(200), "viewer", 403, "limited", 403)
 	// The audit log and the data export (datarights.go) are the whole
 	// organisation's.
 	want["GET /api/v1/audit"] = with(adminOnly(200, true), "ladmin", 403)

@@ -46,6 +46,8 @@ type Store interface {
 	Diagnostics
 	// Air-gapped bundles (bundles.go).
 	BundleImports
+	// The learning loop (learn.go).
+	Learning
 }
 
 // Run runs every capability's suite against stores made by open, one
@@ -69,6 +71,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"Plans", func(t *testing.T) { RunPlans(t, func(t *testing.T) PlanStore { return open(t) }) }},
 		{"Diagnostics", func(t *testing.T) { RunDiagnostics(t, func(t *testing.T) DiagnosticStore { return open(t) }) }},
 		{"BundleImports", func(t *testing.T) { RunBundleImports(t, func(t *testing.T) BundleImportStore { return open(t) }) }},
+		{"Learning", func(t *testing.T) { RunLearning(t, func(t *testing.T) LearningStore { return open(t) }) }},
 	}
 	for _, s := range suites {
 		t.Run(s.name, func(t *testing.T) {

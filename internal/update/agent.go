@@ -3,7 +3,10 @@ package update
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
+	"os"
 	"time"
 )
 
@@ -18,6 +21,17 @@ type Device interface {
 	SetFirmware(version string)
 	SetParameterSet(name string)
 }
+
+// ParameterApplier is a Device that applies a parameter set's content,
+// not only its name: the agent hands it the verified file, and a set it
+// refuses fails the start, so the printer goes back to the previous one.
+// *printer.Printer implements it.
+type ParameterApplier interface {
+	ApplyParameterSet(name string, doc []byte) error
+}
+
+// maxParameterFile bounds the parameter set file the agent reads back.
+const maxParameterFile = 1 << 20
 
 // AgentOptions tunes an Agent. The zero value works.
 type AgentOptions struct {
@@ -67,7 +81,15 @@ func (a *Agent) Run(ctx context.Context) error {
 			return err
 		}
 		if s.Target != "" {
-			a.activate(k, s.Name)
+			path, err := a.client.ActiveFile(k)
+			if err != nil {
+				return err
+			}
+			if err := a.activate(k, s.Name, path); err != nil {
+				// The slot was verified when installed; a set the device
+				// refuses now is logged and the device keeps its default.
+				a.log.Warn("installed release not applied", "kind", k, "name", s.Name, "err", err)
+			}
 		}
 	}
 	t := time.NewTicker(a.opts.Interval)
@@ -153,13 +175,15 @@ func (a *Agent) update(ctx context.Context, k Kind) (Installed, error) {
 // reactivating the previous release if it fails.
 func (a *Agent) start(k Kind) StartFunc {
 	return func(ctx context.Context, in Installed) error {
-		a.activate(k, in.Name)
-		if a.opts.StartCheck == nil {
-			return nil
+		err := a.activate(k, in.Name, in.Path)
+		if err == nil && a.opts.StartCheck != nil {
+			err = a.opts.StartCheck(ctx, in)
 		}
-		if err := a.opts.StartCheck(ctx, in); err != nil {
+		if err != nil {
 			if in.Previous.Name != "" {
-				a.activate(k, in.Previous.Name)
+				if perr := a.activate(k, in.Previous.Name, in.PreviousPath); perr != nil {
+					a.log.Warn("previous release not applied", "kind", k, "name", in.Previous.Name, "err", perr)
+				}
 			}
 			return err
 		}
@@ -167,11 +191,42 @@ func (a *Agent) start(k Kind) StartFunc {
 	}
 }
 
-func (a *Agent) activate(k Kind, name string) {
+// activate tells the device that the release called name, installed as
+// the file at path (empty: the factory install), is in effect.
+func (a *Agent) activate(k Kind, name, path string) error {
 	switch k {
 	case KindFirmware:
 		a.dev.SetFirmware(name)
 	case KindParameters:
-		a.dev.SetParameterSet(name)
+		pa, ok := a.dev.(ParameterApplier)
+		if !ok || path == "" {
+			a.dev.SetParameterSet(name)
+			return nil
+		}
+		doc, err := readLimited(path, maxParameterFile)
+		if err != nil {
+			return fmt.Errorf("parameter set %s: %w", name, err)
+		}
+		if err := pa.ApplyParameterSet(name, doc); err != nil {
+			return fmt.Errorf("parameter set %s: %w", name, err)
+		}
 	}
+	return nil
+}
+
+// readLimited reads a file of at most limit bytes.
+func readLimited(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s: larger than %d bytes", path, limit)
+	}
+	return b, nil
 }

@@ -126,6 +126,20 @@ func (c *Client) Installed(kind Kind) (Slot, error) {
 	return s.Current(), err
 }
 
+// ActiveFile returns the path of the file in the active slot of kind, or
+// "" for the factory install.
+func (c *Client) ActiveFile(kind Kind) (string, error) {
+	s, err := c.Slots(kind)
+	if err != nil {
+		return "", err
+	}
+	cur := s.Current()
+	if cur.File == "" {
+		return "", nil
+	}
+	return filepath.Join(c.store(kind).slotDir(s.Active), cur.File), nil
+}
+
 // Target is a release offered by the repository.
 type Target struct {
 	Name   string
@@ -142,6 +156,8 @@ type Installed struct {
 	Target   string
 	Path     string // the verified file in the now active slot
 	Previous Slot
+	// PreviousPath is the previous slot's file, "" for the factory install.
+	PreviousPath string
 }
 
 // StartFunc activates a freshly installed release and checks that it
@@ -356,12 +372,16 @@ func (c *Client) install(ctx context.Context, s *session, kind Kind, t Target, s
 		return Installed{}, classifyTarget(err, t.Name, s.f.last.url)
 	}
 	prev := slots.Current()
+	prevPath := ""
+	if prev.File != "" {
+		prevPath = filepath.Join(st.slotDir(slots.Active), prev.File)
+	}
 	slots.set(inactive, Slot{Version: t.Version, Name: t.DisplayName(), Target: t.Name, File: t.Name})
 	slots.Active, slots.Trial = inactive, true
 	if err := st.save(slots); err != nil {
 		return Installed{}, err
 	}
-	in := Installed{Kind: kind, Version: t.Version, Name: t.DisplayName(), Target: t.Name, Path: file, Previous: prev}
+	in := Installed{Kind: kind, Version: t.Version, Name: t.DisplayName(), Target: t.Name, Path: file, Previous: prev, PreviousPath: prevPath}
 	if err := start(ctx, in); err != nil {
 		slots.fail()
 		if serr := st.save(slots); serr != nil {

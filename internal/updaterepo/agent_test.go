@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/printer"
 	"github.com/fusionfleet/fusionfleet/internal/update"
 )
@@ -171,5 +172,60 @@ func TestAgentLogsALastingProblemOnce(t *testing.T) {
 	}
 	if got := logs.count("INFO update checks work again"); got != 1 {
 		t.Errorf("%d notes of the mirror's return, want 1", got)
+	}
+}
+
+// The printer applies the content of a parameter set it installs; a file
+// it cannot read fails the start and it keeps the set it had.
+func TestAgentAppliesParameterSetContent(t *testing.T) {
+	f := newFixture(t)
+	p := printer.New(printer.Options{Model: "4200", Seed: 1, Clock: f.clk})
+	good := fleet.ParameterSet{Schema: fleet.ParameterSetSchema, Name: "learn-4200-1", Model: model4200,
+		Materials: map[string]fleet.MaterialParameters{"PA12": {PrintMode: "robust", LayerThicknessMM: 0.09}}}
+	doc, err := good.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.releaseContent(paramSet("2.2", "learn-4200-1"), "parameters-2.2-set.json", doc)
+	c := f.client(model4200)
+	a := update.NewAgent(c, p, update.AgentOptions{Kinds: []update.Kind{update.KindParameters}})
+	if errs := a.Check(t.Context()); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if got := p.Identity().ParameterSet; got != "learn-4200-1" {
+		t.Fatalf("printer reports %q", got)
+	}
+	f.releaseContent(paramSet("2.3", "broken-4200"), "parameters-2.3-set.json", []byte(`{"layer_um":80}`))
+	errs := a.Check(t.Context())
+	if len(errs) != 1 || !errors.Is(errs[0], update.ErrStartFailed) {
+		t.Fatalf("got %v, want one update.ErrStartFailed", errs)
+	}
+	if got := p.Identity().ParameterSet; got != "learn-4200-1" {
+		t.Errorf("after a refused set the printer reports %q, want learn-4200-1", got)
+	}
+	planned := func() (n int, robust bool) {
+		robust = true
+		for _, j := range p.Jobs(0, 1000).Items {
+			if j.Material == "PA12" && j.LayerThicknessMM == 0.09 {
+				n++
+				robust = robust && j.PrintMode == "robust"
+			}
+		}
+		return n, robust
+	}
+	f.clk.Advance(40 * 24 * time.Hour)
+	if n, robust := planned(); n == 0 || !robust {
+		t.Errorf("%d PA12 jobs planned at 0.09 mm (all robust: %v); want some, all robust", n, robust)
+	}
+
+	// A restarted agent applies the installed set again.
+	p2 := printer.New(printer.Options{Model: "4200", Seed: 1, Clock: f.clk})
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := update.NewAgent(f.client(model4200), p2, update.AgentOptions{Kinds: []update.Kind{update.KindParameters}}).Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := p2.Identity().ParameterSet; got != "learn-4200-1" {
+		t.Errorf("after restart the printer reports %q", got)
 	}
 }

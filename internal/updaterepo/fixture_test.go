@@ -2,6 +2,7 @@ package updaterepo
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/clock"
+	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/update"
 )
 
@@ -67,6 +69,22 @@ func (f *fixture) release(rel update.Release) TargetInfo {
 	f.t.Helper()
 	content := bytes.Repeat([]byte(string(rel.Kind)+" "+rel.Version+" "), 1000)
 	name := TargetName(rel, "image.bin")
+	if rel.Kind == update.KindParameters {
+		// A parameter set is a document the printer reads.
+		set := fleet.ParameterSet{Schema: fleet.ParameterSetSchema, Name: cmp.Or(rel.Name, rel.Version), Model: rel.Models[0],
+			Materials: map[string]fleet.MaterialParameters{"PA12": {RefreshRatio: 0.25}}, Notes: rel.Notes}
+		var err error
+		if content, err = set.Encode(); err != nil {
+			f.t.Fatal(err)
+		}
+		name = TargetName(rel, "set.json")
+	}
+	return f.releaseContent(rel, name, content)
+}
+
+// releaseContent adds a target with the given content and returns it.
+func (f *fixture) releaseContent(rel update.Release, name string, content []byte) TargetInfo {
+	f.t.Helper()
 	ti, err := f.repo.AddTarget(context.Background(), name, rel, bytes.NewReader(content), int64(len(content)))
 	if err != nil {
 		f.t.Fatal(err)

@@ -1,0 +1,48 @@
+package restapi
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/fusionfleet/fusionfleet/internal/learn"
+)
+
+// TestLearning: the model versions with their training data and the
+// proposals with their gain's band, for operators and administrators.
+func TestLearning(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	m := learn.Model{Version: 2, TrainedAt: t0, Models: []string{"FF-4200"}, Materials: []string{"PA12"}, Features: []string{"intercept"}, Coef: []float64{-1},
+		Data: learn.DataDescription{Builds: 300, Parts: 4000, HeldBuilds: 60, From: t0.Add(-30 * 24 * time.Hour), To: t0,
+			Cohorts:  []learn.Cohort{{Key: learn.CohortKey{Model: "FF-4200", Material: "PA12", Mode: "fast", LayerUM: 80}, Orgs: 6, Builds: 300, Parts: 4000, Used: true}},
+			Excluded: map[string]int{learn.ReasonNotCompleted: 9}},
+		Held: learn.Accuracy{R2: 0.38, MAE: 0.11}}
+	if err := f.db.SaveLearnModel(ctx, learn.StoredModel{Model: m, Promoted: true, Reason: "no model in service"}); err != nil {
+		t.Fatal(err)
+	}
+	params := fleet.MaterialParameters{DensityMax: 0.12}
+	if err := f.db.SaveLearnProposal(ctx, learn.SetProposal{ID: "v2-FF-4200", ModelVersion: 2, PrinterModel: "FF-4200", Created: t0, State: learn.ProposalOpen,
+		Set:       fleet.ParameterSet{Schema: fleet.ParameterSetSchema, Name: "learned-FF-4200-v2", Model: "FF-4200", Materials: map[string]fleet.MaterialParameters{"PA12": params}},
+		Proposals: []learn.Proposal{{Model: "FF-4200", Material: "PA12", Status: learn.StatusProposed, Params: params, Current: 0.3, Proposed: 0.2, Gain: 0.1, GainLow: 0.08, GainHigh: 0.12}}}); err != nil {
+		t.Fatal(err)
+	}
+	status, body := f.do(t, "GET", "/api/v1/learning", f.a.tokens["operator"], "")
+	if status != 200 {
+		t.Fatalf("GET /api/v1/learning: %d %s", status, body)
+	}
+	var rep learningReport
+	if err := json.Unmarshal([]byte(body), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Models) != 1 || rep.Models[0].Builds != 300 || rep.Models[0].Excluded[learn.ReasonNotCompleted] != 9 || len(rep.Models[0].Cohorts) != 1 || rep.Models[0].R2 != 0.38 {
+		t.Errorf("models: %+v", rep.Models)
+	}
+	if len(rep.Proposals) != 1 || rep.Proposals[0].State != "proposed" || rep.Proposals[0].Materials[0].GainLow != 0.08 || rep.Proposals[0].Set.Materials["PA12"].DensityMax != 0.12 {
+		t.Errorf("proposals: %+v", rep.Proposals)
+	}
+	if status, _ := f.do(t, "GET", "/api/v1/learning", f.a.tokens["viewer"], ""); status != 403 {
+		t.Errorf("viewer: %d, want 403", status)
+	}
+}
