@@ -406,7 +406,7 @@ func TestEveryPageInBrowser(t *testing.T) {
 	dashboard := getPages(t, "../internal/dashboard/handler.go", func(p string) bool {
 		return strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/static/") || p == "/healthz" ||
 			strings.HasSuffix(p, ".csv") || strings.HasSuffix(p, "/result") || strings.HasPrefix(p, "/login") || strings.HasSuffix(p, "/export") ||
-			strings.HasPrefix(p, "/admin/airgap/") // downloads
+			strings.HasPrefix(p, "/admin/airgap/") || strings.HasSuffix(p, ".json") // downloads
 	})
 	// Jobs finish and get their pages within a minute of the demo's
 	// start; the KPI page has a plot once one did.
