@@ -135,6 +135,7 @@ func (f *Forecaster) Forecast(in Instance, rate float64, at time.Time) Forecast 
 		fc.Due = left <= horizonH
 		fc.Reason = "too little data (" + m.Reason + "): rated life " + fmt.Sprint(RatedHours(in.Kind)) + " h"
 	default:
+		fc.Basis = BasisModel
 		// Effective hours: usage weighed by what it ran under; from now on
 		// each usage hour counts pace hours.
 		age, pace := m.EffectiveAge(in.Usage, in.Exposure), m.Pace(in.Now)
