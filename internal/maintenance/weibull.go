@@ -139,6 +139,39 @@ func fit(kind Kind, obs []Obs, withCov bool) Model {
 			}
 		}
 	}
+	// The active covariates centred on their hour-weighted fleet mean, so
+	// the prior pulls an effect the data cannot tell from the scale (a
+	// covariate every life ran about as much of) to none, not the scale
+	// with it; the scale is turned back to the reference vector after.
+	var mean Covariates
+	if len(active) > 0 {
+		var total float64
+		for _, l := range lives {
+			for _, x := range l.exp {
+				total += x.Hours
+				for _, j := range active {
+					mean[j] += x.Hours * x.X[j]
+				}
+			}
+		}
+		for _, j := range active {
+			mean[j] /= total
+		}
+		for i := range lives {
+			l := &lives[i]
+			c := make([]Exposure, len(l.exp))
+			for n, x := range l.exp {
+				c[n] = x
+				for _, j := range active {
+					c[n].X[j] -= mean[j]
+				}
+			}
+			l.exp = c
+			for _, j := range active {
+				l.end[j] -= mean[j]
+			}
+		}
+	}
 	// Parameters: x[0] = log shape, x[1] = log scale, then the active
 	// effects. With k the shape, b the log scale and u the effective age,
 	//   -ℓ = Σ ((u/λ)^k − (e/λ)^k) − Σ_fail (log k − k b + (k−1) log u + β·x_end) + |β|²/2σ²
@@ -219,10 +252,14 @@ func fit(kind Kind, obs []Obs, withCov bool) Model {
 		m.Effects = nil
 		return m
 	}
-	m.Fitted, m.Shape, m.Scale = true, k, l
+	// Centred, an hour at the mean counts one; at the reference vector it
+	// counts exp(-β·mean), so the reference scale is the larger by exp(β·mean).
+	var shift float64
 	for i, j := range active {
 		m.Effects[j].Coef = res.X[2+i]
+		shift += res.X[2+i] * mean[j]
 	}
+	m.Fitted, m.Shape, m.Scale = true, k, l*math.Exp(shift)
 	return m
 }
 
