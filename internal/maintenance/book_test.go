@@ -65,11 +65,18 @@ func (h history) addHours(from, to int) {
 
 // TestBookReadsOnlyNewRecords keeps a printer's tracker in a book over 30
 // and over 300 days of history: the first request reads it all, the next,
-// an hour later, only that hour's records whatever the history's length,
-// and its forecasts are those of a fresh replay of the whole window.
+// an hour later, only the records of the last two hours (the hour to
+// settle and the new one) whatever the history's length, and its
+// forecasts are those of a fresh replay of the whole window.
 func TestBookReadsOnlyNewRecords(t *testing.T) {
 	fc := &maintenance.Forecaster{Models: map[maintenance.Kind]maintenance.Model{
 		maintenance.Printhead: {Kind: maintenance.Printhead, Fitted: true, Shape: 2, Scale: 450}}}
+	read := map[int]int{} // rows the second request read, by days of history
+	defer func() {
+		if read[30] != read[300] {
+			t.Errorf("second request read %d rows over 30 days, %d over 300: want the same", read[30], read[300])
+		}
+	}()
 	for _, days := range []int{30, 300} {
 		t.Run(fmt.Sprint(days, " days"), func(t *testing.T) {
 			h := &counting{history: history{}}
@@ -92,8 +99,9 @@ func TestBookReadsOnlyNewRecords(t *testing.T) {
 			h.rows = 0
 			now = now.Add(time.Hour)
 			got := view(now)
-			if h.rows != 2 {
-				t.Errorf("second request read %d rows, want the hour's 2", h.rows)
+			read[days] = h.rows
+			if h.rows == 0 || h.rows > 3*2 {
+				t.Errorf("second request read %d rows, want at most three hours' 2 each", h.rows)
 			}
 			fresh := maintenance.NewTracker()
 			if err := maintenance.Replay(t.Context(), h.history, fresh, "o", bookPrinter, now.Add(-365*24*time.Hour), now.Add(time.Second)); err != nil {
@@ -106,48 +114,61 @@ func TestBookReadsOnlyNewRecords(t *testing.T) {
 	}
 }
 
-// TestBookRebuilds: a record stored late, older than the watermark, is
-// taken in at the next rebuild; a failed read is returned and the next
-// request builds the tracker anew.
+// TestBookRebuilds: a record stored late but within the hour to settle
+// is taken in at once; one stored later than that, at the next rebuild; a
+// failed read is returned and the next request builds the tracker anew.
 func TestBookRebuilds(t *testing.T) {
 	h := &counting{history: history{}}
 	h.addHours(0, 48)
-	b := maintenance.NewBook(h, maintenance.BookOptions{Rebuild: 6 * time.Hour})
+	b := maintenance.NewBook(h, maintenance.BookOptions{Rebuild: 6 * time.Hour, Settle: time.Hour})
 	now := bookStart.Add(47 * time.Hour)
-	usage := func(now time.Time) float64 {
+	// recoveries returns the filter's minor symptoms.
+	recoveries := func(now time.Time) int {
 		t.Helper()
-		var u float64
+		var n int
 		if err := b.View(t.Context(), "o", bookPrinter, now, func(tr *maintenance.Tracker) {
-			u = tr.Installed(bookPrinter, now)[0].Usage
+			for _, in := range tr.Installed(bookPrinter, now) {
+				if in.Kind == maintenance.Filter {
+					n = in.Recoveries
+				}
+			}
 		}); err != nil {
 			t.Fatal(err)
 		}
-		return u
+		return n
 	}
-	usage(now)
-	// A counter reading of an hour ago arrives late and says the printer
-	// printed 5 h more than thought.
-	late := bookStart.Add(46*time.Hour + 30*time.Minute)
-	h.history[bookPrinter] = append(h.history[bookPrinter], fleet.Record{Kind: fleet.KindCounters, PrinterID: bookPrinter, Time: late,
-		Counters: &fleet.Counters{PrintTimeSec: (47*10/24.0 + 5) * 3600, Time: late}})
+	// A late airflow deviation, its time inside or outside the hour to
+	// settle.
+	late := func(at time.Time) {
+		h.history[bookPrinter] = append(h.history[bookPrinter], fleet.Record{Kind: fleet.KindEvent, PrinterID: bookPrinter, Time: at,
+			Event: &fleet.Event{Code: "FILTER_AIRFLOW_DEVIATION", Severity: fleet.SeverityInfo, Time: at}})
+	}
+	if got := recoveries(now); got != 0 {
+		t.Fatalf("filter recoveries %d, want none yet", got)
+	}
+	late(now.Add(-30 * time.Minute))
+	if got := recoveries(now); got != 1 {
+		t.Errorf("filter recoveries %d after one 30 minutes late: want it taken in", got)
+	}
+	late(now.Add(-3 * time.Hour)) // hours late: past the watermark
 	h.addHours(48, 49)
 	h.rows = 0
-	before := usage(now.Add(time.Hour))
-	if h.rows != 2 {
-		t.Errorf("read %d rows before the rebuild, want 2", h.rows)
+	before := recoveries(now.Add(time.Hour))
+	if h.rows > 3*2+1 {
+		t.Errorf("read %d rows before the rebuild, want the last hours' only", h.rows)
 	}
 	h.rows = 0
-	after := usage(now.Add(6 * time.Hour))
-	if h.rows < 2*48 || before == after {
-		t.Errorf("rebuild read %d rows, usage %v then %v: want the whole window read again", h.rows, before, after)
+	after := recoveries(now.Add(6 * time.Hour))
+	if h.rows < 2*48 || before != 1 || after != 2 {
+		t.Errorf("rebuild read %d rows, recoveries %d then %d: want the whole window read again, the late one taken in", h.rows, before, after)
 	}
 	h.fail = errors.New("store down")
 	h.addHours(49, 60)
-	if err := b.View(t.Context(), "o", bookPrinter, now.Add(7*time.Hour), func(*maintenance.Tracker) { t.Error("called after a failed read") }); !errors.Is(err, h.fail) {
+	if err := b.View(t.Context(), "o", bookPrinter, now.Add(8*time.Hour), func(*maintenance.Tracker) { t.Error("called after a failed read") }); !errors.Is(err, h.fail) {
 		t.Fatalf("err %v, want the store's", err)
 	}
 	h.fail, h.rows = nil, 0
-	usage(now.Add(8 * time.Hour))
+	recoveries(now.Add(9 * time.Hour))
 	if h.rows < 2*48 {
 		t.Errorf("read %d rows after a failure, want the whole window again", h.rows)
 	}

@@ -2,7 +2,9 @@ package maintenance
 
 import (
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -99,8 +101,12 @@ const (
 	ExclHistoryTooShort = "failure of a component installed before the history starts"
 )
 
-// rateWindow is how far back the usage-rate covariate looks.
-const rateWindow = 14 * 24 * time.Hour
+// rateWindow is how far back the usage-rate covariate looks, and
+// hoursKept how far back the print-time readings are kept.
+const (
+	rateWindow = 14 * 24 * time.Hour
+	hoursKept  = 45 * 24 * time.Hour
+)
 
 // pendingFor is how long a failure event waits for its component's
 // replacement to show in a snapshot: the longest repair and a poll.
@@ -206,6 +212,12 @@ func (t *Tracker) addCounters(id fleet.PrinterID, c *fleet.Counters) {
 		}
 	}
 	p.hours = append(p.hours, hoursAt{c.Time, h})
+	// Older readings are asked for no more: instances are opened, seen
+	// and ended at recent times, and the rate looks back 14 days.
+	if n := len(p.hours); n > 64 && p.hours[n/2].t.Before(c.Time.Add(-hoursKept)) {
+		i := sort.Search(n, func(i int) bool { return !p.hours[i].t.Before(c.Time.Add(-hoursKept)) })
+		p.hours = append([]hoursAt(nil), p.hours[max(i-1, 0):]...)
+	}
 	p.rate = t.RatePerDay(id, c.Time, rateWindow)
 	defer func() {
 		for _, s := range kinds {
@@ -561,4 +573,31 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// clone returns a copy of the tracker's state for printer id that can
+// take more records without changing t: its installed components and
+// their readings, not the lives that ended.
+func (t *Tracker) clone(id fleet.PrinterID) *Tracker {
+	c := NewTracker()
+	maps.Copy(c.Excluded, t.Excluded)
+	p := t.printers[id]
+	if p == nil {
+		return c
+	}
+	q := *p
+	q.hours = slices.Clone(p.hours)
+	q.current = make(map[string]*Instance, len(p.current))
+	for k, in := range p.current {
+		x := *in
+		x.Condition = slices.Clone(in.Condition)
+		x.exp.hours = maps.Clone(in.exp.hours)
+		q.current[k] = &x
+	}
+	q.pending = make(map[Kind][]time.Time, len(p.pending))
+	for k, ts := range p.pending {
+		q.pending[k] = slices.Clone(ts)
+	}
+	c.printers[id] = &q
+	return c
 }

@@ -79,7 +79,7 @@ func TestFitRecoversCovariates(t *testing.T) {
 	for range 600 {
 		life := 450 * math.Pow(rng.ExpFloat64(), 1/2.0) // effective hours
 		share := []float64{0, 0, 0.5, 1}[rng.IntN(4)]   // of usage on non-original agent
-		usage := life / (1 + share) // an hour on it counts 2
+		usage := life / (1 + share)                     // an hour on it counts 2
 		inspect := 700 * rng.Float64()
 		failed := usage <= inspect
 		usage = min(usage, inspect)
