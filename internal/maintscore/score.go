@@ -26,7 +26,10 @@ type Options struct {
 	// forecasts are scored. Zero means an hour and six hours.
 	Poll, Checkpoint time.Duration
 	Horizon          time.Duration // zero means 7 days
-	Start            time.Time     // zero means 2026-01-05
+	// OriginalSupplies runs every printer on original agent throughout,
+	// where no covariate the fleet sees changes a printhead's life.
+	OriginalSupplies bool
+	Start            time.Time // zero means 2026-01-05
 }
 
 // Full and Quick are the two standard runs.
@@ -534,6 +537,9 @@ type supply struct {
 func supplyPlan(o Options, seed int64, i int) *supply {
 	r := rand.New(rand.NewPCG(uint64(seed), uint64(i)+0x5e))
 	u := r.Float64()
+	if o.OriginalSupplies {
+		u = 1
+	}
 	s := &supply{nonOriginal: u < nonOriginalShare, expired: u >= nonOriginalShare && u < nonOriginalShare+expiredShare}
 	days := time.Duration(o.Days) * 24 * time.Hour
 	s.from = o.Start.Add(time.Duration(r.Float64() * 0.5 * float64(days))).Truncate(o.Poll)
@@ -597,8 +603,12 @@ func (r Report) Print(w io.Writer) {
 	o := r.Opts
 	fmt.Fprintf(w, "maintenance score: train seeds %v, test seeds %v, %d printers per fleet, %d days from %s, poll %v, checkpoints every %v, horizon %v\n",
 		o.TrainSeeds, o.TestSeeds, o.Printers, o.Days, o.Start.Format(time.DateOnly), o.Poll, o.Checkpoint, o.Horizon)
-	fmt.Fprintf(w, "  supplies: %.0f %% of printers on non-original and %.0f %% on expired agent for part of the period, drawn from the seed\n",
-		100*nonOriginalShare, 100*expiredShare)
+	if o.OriginalSupplies {
+		fmt.Fprintf(w, "  supplies: every printer on original agent throughout\n")
+	} else {
+		fmt.Fprintf(w, "  supplies: %.0f %% of printers on non-original and %.0f %% on expired agent for part of the period, drawn from the seed\n",
+			100*nonOriginalShare, 100*expiredShare)
+	}
 	for _, k := range maintenance.Kinds() {
 		m := r.Models[k]
 		if m.Fitted {
