@@ -623,6 +623,8 @@ func (r Report) Print(w io.Writer) {
 			fmt.Fprintf(w, "  model %-9s rated life %.0f h: %s\n", k, maintenance.RatedHours(k), m.Reason)
 		}
 	}
+	fmt.Fprintf(w, "  decision rule: per kind, the threshold on the training fleets giving the best precision at recall ≥ the baseline's + %.2f and median lead ≥ %.1f days; never the test fleets\n",
+		RecallMargin, MinLeadDays+LeadMargin)
 	fmt.Fprintf(w, "  thresholds of P(fail within horizon) learned on the training fleets: ")
 	for _, k := range maintenance.Kinds() {
 		if r.Models[k].Fitted {
