@@ -26,10 +26,14 @@ type Options struct {
 	// forecasts are scored. Zero means an hour and six hours.
 	Poll, Checkpoint time.Duration
 	Horizon          time.Duration // zero means 7 days
-	// OriginalSupplies runs every printer on original agent throughout,
-	// where no covariate the fleet sees changes a printhead's life.
-	OriginalSupplies bool
-	Start            time.Time // zero means 2026-01-05
+	// NonOriginalShare and ExpiredShare are the shares of printers that
+	// run on non-original or expired agent for a while; zero means a fifth
+	// and 15 %. OriginalSupplies runs every printer on original agent
+	// throughout, where no covariate the fleet sees changes a printhead's
+	// life.
+	NonOriginalShare, ExpiredShare float64
+	OriginalSupplies               bool
+	Start                          time.Time // zero means 2026-01-05
 }
 
 // Full and Quick are the two standard runs.
@@ -66,6 +70,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Start.IsZero() {
 		o.Start = time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
+	}
+	if o.NonOriginalShare <= 0 {
+		o.NonOriginalShare = nonOriginalShare
+	}
+	if o.ExpiredShare <= 0 {
+		o.ExpiredShare = expiredShare
 	}
 	return o
 }
@@ -515,8 +525,8 @@ func simulate(ctx context.Context, o Options, seed int64, tr *maintenance.Tracke
 	return out, nil
 }
 
-// The fleets' supplies: most sites buy original agent, some buy
-// non-original or let cartridges expire for a while. The printers wear
+// The fleets' supplies by default: most sites buy original agent, some
+// buy non-original or let cartridges expire for a while. The printers wear
 // their printheads faster then (their hidden truth); the cloud sees it
 // only in the consumables snapshots' supply status and printhead flags.
 const (
@@ -540,7 +550,7 @@ func supplyPlan(o Options, seed int64, i int) *supply {
 	if o.OriginalSupplies {
 		u = 1
 	}
-	s := &supply{nonOriginal: u < nonOriginalShare, expired: u >= nonOriginalShare && u < nonOriginalShare+expiredShare}
+	s := &supply{nonOriginal: u < o.NonOriginalShare, expired: u >= o.NonOriginalShare && u < o.NonOriginalShare+o.ExpiredShare}
 	days := time.Duration(o.Days) * 24 * time.Hour
 	s.from = o.Start.Add(time.Duration(r.Float64() * 0.5 * float64(days))).Truncate(o.Poll)
 	if r.Float64() < 0.4 {
@@ -607,7 +617,7 @@ func (r Report) Print(w io.Writer) {
 		fmt.Fprintf(w, "  supplies: every printer on original agent throughout\n")
 	} else {
 		fmt.Fprintf(w, "  supplies: %.0f %% of printers on non-original and %.0f %% on expired agent for part of the period, drawn from the seed\n",
-			100*nonOriginalShare, 100*expiredShare)
+			100*o.NonOriginalShare, 100*o.ExpiredShare)
 	}
 	for _, k := range maintenance.Kinds() {
 		m := r.Models[k]
