@@ -1,6 +1,7 @@
 package maintenance
 
 import (
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -90,9 +91,11 @@ func recoveryCov(n int, usage float64) float64 {
 	return min(math.Round(100*float64(n)/max(usage, 100)), 8)
 }
 
-// exposures accumulates usage hours by covariate vector.
+// exposures accumulates usage hours by covariate vector, in the order
+// the vectors first came, so sums over them repeat exactly.
 type exposures struct {
-	hours   map[Covariates]float64
+	idx     map[Covariates]int
+	items   []Exposure
 	counted float64 // the usage hours accounted for
 }
 
@@ -102,27 +105,32 @@ func (e *exposures) add(usage float64, x Covariates) {
 	if !(d > 0) || math.IsInf(d, 0) {
 		return
 	}
-	if e.hours == nil {
-		e.hours = map[Covariates]float64{}
+	if i, ok := e.idx[x]; ok {
+		e.items[i].Hours += d
+	} else {
+		if e.idx == nil {
+			e.idx = map[Covariates]int{}
+		}
+		e.idx[x] = len(e.items)
+		e.items = append(e.items, Exposure{X: x, Hours: d})
 	}
-	e.hours[x] += d
 	e.counted = usage
+}
+
+// clone returns a copy that grows apart from e.
+func (e *exposures) clone() exposures {
+	return exposures{idx: maps.Clone(e.idx), items: slices.Clone(e.items), counted: e.counted}
 }
 
 // list returns the exposures, with the usage from counted up to usage
 // attributed to x; hours before start (usage before the history saw the
 // component) are on the reference vector.
 func (e *exposures) list(start, usage float64, x Covariates) []Exposure {
-	out := make([]Exposure, 0, len(e.hours)+2)
+	out := make([]Exposure, 0, len(e.items)+2)
 	if start > 0 {
 		out = append(out, Exposure{Hours: start})
 	}
-	from := len(out)
-	for k, h := range e.hours {
-		out = append(out, Exposure{X: k, Hours: h})
-	}
-	// In a fixed order, so sums and fits repeat exactly.
-	slices.SortFunc(out[from:], func(a, b Exposure) int { return slices.Compare(a.X[:], b.X[:]) })
+	out = append(out, e.items...)
 	if d := usage - max(e.counted, start); d > 0 && !math.IsInf(d, 0) {
 		out = append(out, Exposure{X: x, Hours: d})
 	}

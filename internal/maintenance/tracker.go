@@ -591,7 +591,7 @@ func (t *Tracker) clone(id fleet.PrinterID) *Tracker {
 	for k, in := range p.current {
 		x := *in
 		x.Condition = slices.Clone(in.Condition)
-		x.exp.hours = maps.Clone(in.exp.hours)
+		x.exp = in.exp.clone()
 		q.current[k] = &x
 	}
 	q.pending = make(map[Kind][]time.Time, len(p.pending))
