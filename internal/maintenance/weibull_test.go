@@ -102,10 +102,11 @@ func TestFitRecoversCovariates(t *testing.T) {
 		t.Fatalf("not fitted: %s", m.Reason)
 	}
 	eff := func(j int) Effect { return m.Effects[j] }
-	if e := eff(CovNonOriginal); !e.Fitted || math.Abs(math.Exp(e.Coef)-2) > 0.25 {
-		t.Errorf("non-original agent %+v: want a factor near 2", e)
+	if e := eff(CovNonOriginal); !e.Fitted || math.Abs(math.Exp(e.Coef)-2) > 0.25 || !(e.SE > 0 && e.SE < 0.1) {
+		t.Errorf("non-original agent %+v: want a factor near 2 with its standard error", e)
 	}
-	if e := eff(CovPP); !e.Fitted || math.Abs(e.Coef) > 0.15 {
+	// PP does nothing: fitted near none, within three standard errors.
+	if e := eff(CovPP); !e.Fitted || math.Abs(e.Coef) > 0.15 || math.Abs(e.Coef) > 3*e.SE {
 		t.Errorf("material PP %+v: want no effect", e)
 	}
 	if e := eff(CovTPU); e.Fitted || e.Reason == "" {

@@ -625,7 +625,7 @@ func (r Report) Print(w io.Writer) {
 			fmt.Fprintf(w, "  model %-9s Weibull shape %.2f scale %.0f h (%d failures, %d censored)", k, m.Shape, m.Scale, m.Failures, m.Censored)
 			for _, e := range m.Effects {
 				if e.Fitted {
-					fmt.Fprintf(w, "; %s ×%.2f", e.Name, math.Exp(e.Coef))
+					fmt.Fprintf(w, "; %s ×%.2f (%.1f se)", e.Name, math.Exp(e.Coef), math.Abs(e.Coef)/e.SE)
 				}
 			}
 			fmt.Fprintln(w)
@@ -633,6 +633,7 @@ func (r Report) Print(w io.Writer) {
 			fmt.Fprintf(w, "  model %-9s rated life %.0f h: %s\n", k, maintenance.RatedHours(k), m.Reason)
 		}
 	}
+	fmt.Fprintf(w, "  effects: a usage hour with the covariate counts ×factor hours; (n se): the effect's log is n standard errors from none\n")
 	fmt.Fprintf(w, "  decision rule: per kind, the threshold on the training fleets giving the best precision at recall ≥ the baseline's + %.2f and median lead ≥ %.1f days; never the test fleets\n",
 		RecallMargin, MinLeadDays+LeadMargin)
 	fmt.Fprintf(w, "  thresholds of P(fail within horizon) learned on the training fleets: ")
