@@ -50,8 +50,10 @@ type modelRow struct {
 	maintenance.Model
 	Name  string
 	Rated float64 // hours
-	// Effects are the learned covariate effects, as "name ×factor".
+	// Effects are the learned covariate effects clear of none (two
+	// standard errors), as "name ×factor"; Unclear counts the others.
 	Effects []string
+	Unclear int
 }
 
 // spareRow is one spare part to order.
@@ -183,8 +185,12 @@ func (h *maintenancePage) load(r *http.Request, p access.Principal, lang i18n.La
 		}
 		row := modelRow{Model: m, Name: kindName(lang, k), Rated: maintenance.RatedHours(k)}
 		for _, e := range m.Effects {
-			if e.Fitted {
+			switch {
+			case !e.Fitted:
+			case math.Abs(e.Coef) >= 2*e.SE:
 				row.Effects = append(row.Effects, lang.T("%s ×%.2f", lang.T(e.Name), math.Exp(e.Coef)))
+			default:
+				row.Unclear++ // learned, but the data hardly tell it from none
 			}
 		}
 		d.Models = append(d.Models, row)

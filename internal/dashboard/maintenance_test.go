@@ -59,7 +59,8 @@ func TestMaintenancePage(t *testing.T) {
 	f.fillWear(t)
 	ada := f.user(t, "ada")
 	ph := maintenance.Model{Kind: maintenance.Printhead, Fitted: true, Shape: 2, Scale: 450, Failures: 300, Censored: 100,
-		Effects: []maintenance.Effect{{Name: "non-original agent", Coef: math.Log(2), Fitted: true}, {Name: "material PP", Reason: "too little"}}}
+		Effects: []maintenance.Effect{{Name: "non-original agent", Coef: math.Log(2), SE: 0.1, Fitted: true}, {Name: "material PP", Reason: "too little"},
+			{Name: "usage rate", Coef: 0.2, SE: 0.15, Fitted: true}}}
 	tests := []struct {
 		name, path, lang string
 		models           fixedModels
@@ -74,7 +75,7 @@ func TestMaintenancePage(t *testing.T) {
 		{"fleet model, one printer, 2 weeks", "/maintenance?printer=printer-a001&weeks=2", "", fixedModels{maintenance.Printhead: ph}, []string{
 			"Maintenance: 3DP 1", "replace in ≈", "80 % band", "fleet model", "Weibull: shape 2.00, scale 450 h",
 			"300 failures, 100 still running", "Trained", "42 printers", "Degrading signals", "<svg", "Lamp fusing-1",
-			"a usage hour counts as: non-original agent ×2.00",
+			"a usage hour counts as: non-original agent ×2.00</p>", "1 more covariates without a clear effect",
 			`id="maint-parts"`, "LMP-FUS-1",
 		}, []string{"PH-FD-600"}}, // its median is 19 days away
 		{"in German", "/maintenance", "de", fixedModels{maintenance.Printhead: ph}, []string{
