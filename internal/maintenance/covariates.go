@@ -39,10 +39,13 @@ var CovariateNames = [NumCovariates]string{
 // Covariates is one covariate vector.
 type Covariates [NumCovariates]float64
 
-// Exposure is usage hours run under one covariate vector.
+// Exposure is usage hours run under one covariate vector. Unknown hours
+// ran before the history saw the component; they count as under the
+// fleet's mean covariates.
 type Exposure struct {
-	X     Covariates
-	Hours float64
+	X       Covariates
+	Hours   float64
+	Unknown bool
 }
 
 // materialCov maps a job's material to its covariate; PA12 and unknown
@@ -124,11 +127,11 @@ func (e *exposures) clone() exposures {
 
 // list returns the exposures, with the usage from counted up to usage
 // attributed to x; hours before start (usage before the history saw the
-// component) are on the reference vector.
+// component) are unknown.
 func (e *exposures) list(start, usage float64, x Covariates) []Exposure {
 	out := make([]Exposure, 0, len(e.items)+2)
 	if start > 0 {
-		out = append(out, Exposure{Hours: start})
+		out = append(out, Exposure{Hours: start, Unknown: true})
 	}
 	out = append(out, e.items...)
 	if d := usage - max(e.counted, start); d > 0 && !math.IsInf(d, 0) {

@@ -236,7 +236,7 @@ func TestTrackerCovariates(t *testing.T) {
 	now[CovNonOriginal], now[CovTPU], now[CovFast] = 1, 1, 1
 	now[CovRate] = rateCov(24) // 20 h in 20 h
 	// The first 10 h on what the first snapshot showed: no rate yet.
-	want := []Exposure{{Hours: 5}, {Hours: 10}, {X: now, Hours: 10}}
+	want := []Exposure{{Hours: 5, Unknown: true}, {Hours: 10}, {X: now, Hours: 10}}
 	if diff := cmp.Diff(want, ph.Exposure); diff != "" {
 		t.Errorf("exposure (-want +got):\n%s", diff)
 	}

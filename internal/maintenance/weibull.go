@@ -53,12 +53,16 @@ type Effect struct {
 	Fitted   bool    `json:"fitted"`
 	// SE is the standard error of Coef, from the curvature of the
 	// likelihood at the fit.
-	SE     float64 `json:"se,omitempty"`
+	SE float64 `json:"se,omitempty"`
+	// Mean is the covariate's mean over the fleet's usage hours: an hour
+	// at the mean of every covariate counts one.
+	Mean   float64 `json:"mean,omitempty"`
 	Reason string  `json:"reason,omitempty"`
 }
 
 // Model is a kind's Weibull life model over usage hours, each hour
-// weighed by its covariates.
+// weighed by its covariates. With effects, Scale is in effective hours:
+// usage hours under the fleet's mean covariates.
 type Model struct {
 	Kind     Kind    `json:"kind"`
 	Fitted   bool    `json:"fitted"`
@@ -153,6 +157,9 @@ func fit(kind Kind, obs []Obs, withCov bool) Model {
 		var total float64
 		for _, l := range lives {
 			for _, x := range l.exp {
+				if x.Unknown {
+					continue
+				}
 				total += x.Hours
 				for _, j := range active {
 					mean[j] += x.Hours * x.X[j]
@@ -160,7 +167,7 @@ func fit(kind Kind, obs []Obs, withCov bool) Model {
 			}
 		}
 		for _, j := range active {
-			mean[j] /= total
+			mean[j] /= max(total, 1)
 		}
 		for i := range lives {
 			l := &lives[i]
@@ -168,7 +175,11 @@ func fit(kind Kind, obs []Obs, withCov bool) Model {
 			for n, x := range l.exp {
 				c[n] = x
 				for _, j := range active {
-					c[n].X[j] -= mean[j]
+					if x.Unknown {
+						c[n].X[j] = 0 // the mean, centred
+					} else {
+						c[n].X[j] -= mean[j]
+					}
 				}
 			}
 			l.exp = c
@@ -271,14 +282,12 @@ func fit(kind Kind, obs []Obs, withCov bool) Model {
 		m.Effects = nil
 		return m
 	}
-	// Centred, an hour at the mean counts one; at the reference vector it
-	// counts exp(-β·mean), so the reference scale is the larger by exp(β·mean).
-	var shift float64
+	// Centred: an hour under the fleet's mean covariates counts one, and
+	// the scale is in such hours, comparable with a fit without them.
 	for i, j := range active {
-		m.Effects[j].Coef = res.X[2+i]
-		shift += res.X[2+i] * mean[j]
+		m.Effects[j].Coef, m.Effects[j].Mean = res.X[2+i], mean[j]
 	}
-	m.Fitted, m.Shape, m.Scale = true, k, l*math.Exp(shift)
+	m.Fitted, m.Shape, m.Scale = true, k, l
 	return m
 }
 
@@ -317,37 +326,49 @@ func effAgeGrad(exp []Exposure, beta []float64, active []int, du []float64) {
 	}
 }
 
-// coefs returns the model's effects as β, nil when it has none.
-func (m Model) coefs() []float64 {
+// coefs returns the model's effects as β and β·mean, the log weight of
+// an hour under the fleet's mean covariates; nil when it has none.
+func (m Model) coefs() ([]float64, float64) {
 	var beta []float64
+	var centre float64
 	for j, e := range m.Effects {
 		if e.Coef != 0 && j < NumCovariates {
 			if beta == nil {
 				beta = make([]float64, NumCovariates)
 			}
 			beta[j] = e.Coef
+			centre += e.Coef * e.Mean
 		}
 	}
-	return beta
+	return beta, centre
 }
 
 // EffectiveAge returns the effective age of a component that has run usage
-// hours under exp: usage itself when the model has no effects.
+// hours under exp, in hours under the fleet's mean covariates: usage
+// itself when the model has no effects.
 func (m Model) EffectiveAge(usage float64, exp []Exposure) float64 {
-	beta := m.coefs()
+	beta, centre := m.coefs()
 	if beta == nil || len(exp) == 0 {
 		return usage
 	}
-	return effAge(exp, beta)
+	var u float64
+	for i := range exp {
+		if exp[i].Unknown {
+			u += exp[i].Hours
+			continue
+		}
+		u += exp[i].Hours * math.Exp(logWeight(beta, &exp[i].X)-centre)
+	}
+	return u
 }
 
 // Pace is how many hours of effective age one usage hour under x adds.
 func (m Model) Pace(x Covariates) float64 {
-	beta := m.coefs()
+	beta, centre := m.coefs()
 	if beta == nil {
 		return 1
 	}
-	return math.Exp(logWeight(beta, &x))
+	return math.Exp(logWeight(beta, &x) - centre)
 }
 
 // cumHazard is (t/scale)^shape.

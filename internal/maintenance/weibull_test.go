@@ -112,12 +112,15 @@ func TestFitRecoversCovariates(t *testing.T) {
 	if e := eff(CovTPU); e.Fitted || e.Reason == "" {
 		t.Errorf("material TPU %+v: fitted without data", e)
 	}
-	if math.Abs(m.Shape/2-1) > 0.15 || math.Abs(m.Scale/450-1) > 0.1 {
-		t.Errorf("shape %.2f scale %.0f: want near 2 and 450", m.Shape, m.Scale)
+	// The scale is in hours under the fleet's mean covariates: on original
+	// agent, hours count 1/Pace(mean → reference) as much.
+	ref := m.Scale / m.Pace(Covariates{})
+	if math.Abs(m.Shape/2-1) > 0.15 || math.Abs(ref/450-1) > 0.1 {
+		t.Errorf("shape %.2f, scale %.0f on original agent: want near 2 and 450", m.Shape, ref)
 	}
 	plain := FitPlain(Printhead, obs)
-	if plain.Effects != nil || math.Abs(plain.Scale-450) < math.Abs(m.Scale-450) {
-		t.Errorf("plain fit %+v: want no effects and a scale further from 450 than %.0f", plain, m.Scale)
+	if plain.Effects != nil || math.Abs(plain.Scale-450) < math.Abs(ref-450) {
+		t.Errorf("plain fit %+v: want no effects and a scale further from 450 than %.0f", plain, ref)
 	}
 	// A component that ran 100 h on non-original agent is older than one
 	// that ran 100 h on original, and wears faster from now on.
@@ -126,8 +129,8 @@ func TestFitRecoversCovariates(t *testing.T) {
 	if a, b := m.EffectiveAge(100, []Exposure{{X: bad, Hours: 100}}), m.EffectiveAge(100, []Exposure{{Hours: 100}}); !(a > 1.7*b) {
 		t.Errorf("effective age %v on non-original, %v on original: want about twice", a, b)
 	}
-	if p := m.Pace(bad); math.Abs(p-2) > 0.25 {
-		t.Errorf("pace %v on non-original: want near 2", p)
+	if p := m.Pace(bad) / m.Pace(Covariates{}); math.Abs(p-2) > 0.25 {
+		t.Errorf("pace on non-original %v times that on original: want near 2", p)
 	}
 }
 
