@@ -51,6 +51,7 @@ func runScoreMaintenance(ctx context.Context, args []string, e env) error {
 	printers := fs.Int("printers", 0, "printers per fleet (default: the standard run's)")
 	days := fs.Int("days", 0, "simulated days per fleet (default: the standard run's)")
 	horizon := fs.Duration("horizon", 7*24*time.Hour, "how far ahead \"fails within\" looks")
+	original := fs.Bool("original-supplies", false, "run every printer on original agent (the standard runs put a fifth on non-original and some on expired agent for a while)")
 	if err := parse(fs, args, e); err != nil {
 		return err
 	}
@@ -86,6 +87,7 @@ func runScoreMaintenance(ctx context.Context, args []string, e env) error {
 		o.Days = *days
 	}
 	o.Horizon = *horizon
+	o.OriginalSupplies = *original
 	start := time.Now()
 	rep, err := maintscore.Run(ctx, o, e.stderr)
 	if err != nil {

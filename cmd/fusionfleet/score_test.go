@@ -19,7 +19,8 @@ func TestScoreMaintenanceQuick(t *testing.T) {
 	t.Log("\n" + out)
 	for _, want := range []string{
 		"train seeds [1 2], test seeds [101], 10 printers per fleet, 180 days",
-		"model printhead Weibull shape", "fleet model", "rated-life baseline", "precision ratio",
+		"model printhead Weibull shape", "non-original agent ×", "fleet model", "model w/o covariates", "rated-life baseline",
+		"precision ratio", "supplies: 20 % of printers on non-original",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q", want)

@@ -25,6 +25,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/httpserver"
 	"github.com/fusionfleet/fusionfleet/internal/i18n"
 	"github.com/fusionfleet/fusionfleet/internal/kpi"
+	"github.com/fusionfleet/fusionfleet/internal/maintenance"
 	"github.com/fusionfleet/fusionfleet/internal/notify"
 	"github.com/fusionfleet/fusionfleet/internal/orgexport"
 )
@@ -337,7 +338,7 @@ func newHandler(d Deps, hub *Hub, opts Options) *ui {
 		tokens:   &tokenPages{handler: h, tokens: d.Tokens, members: d.Members, sites: d.Sites},
 		notify:   &notifyPages{handler: h, channels: d.Channels, prefs: d.NotifyPrefs, allowPrivate: opts.AllowPrivateWebhooks},
 		account:  &accountPage{handler: h, members: d.Members, sessions: d.Sessions, passwords: d.Passwords, throttle: d.Throttle},
-		maint:    &maintenancePage{handler: h, printers: d.Printers, history: d.History, sites: d.Sites, models: d.Maintenance},
+		maint:    &maintenancePage{handler: h, printers: d.Printers, book: maintenance.NewBook(d.History, maintenance.BookOptions{}), sites: d.Sites, models: d.Maintenance},
 		data:     &dataPages{handler: h, audit: d.AuditLog, export: d.Export, orgs: d.Deletion},
 		diags:    &diagnosticPages{handler: h, desk: newDesk(d, h.clock), printers: d.Printers},
 		airgap:   &airgapPages{handler: h, airgap: d.Airgap, updates: d.UpdateBundles},

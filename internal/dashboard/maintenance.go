@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"html/template"
+	"math"
 	"net/http"
 	"sort"
 	"strconv"
@@ -27,14 +28,10 @@ type MaintenanceModels interface {
 type maintenancePage struct {
 	*handler
 	printers fleetquery.PrinterReader
-	history  maintenance.HistoryReader
+	book     *maintenance.Book // each printer's components, kept from a watermark
 	sites    access.Sites
 	models   MaintenanceModels // nil: every forecast on the rated life
 }
-
-// maintenanceWindow is how much of each printer's history the page
-// replays: enough to see its current components installed.
-const maintenanceWindow = 365 * 24 * time.Hour
 
 // maintRow is one component on the calendar.
 type maintRow struct {
@@ -53,6 +50,10 @@ type modelRow struct {
 	maintenance.Model
 	Name  string
 	Rated float64 // hours
+	// Effects are the learned covariate effects clear of none (two
+	// standard errors), as "name ×factor"; Unclear counts the others.
+	Effects []string
+	Unclear int
 }
 
 // spareRow is one spare part to order.
@@ -75,7 +76,30 @@ type maintData struct {
 	Models                 []modelRow
 	Training               maintenance.Training
 	Plot                   template.HTML
-	Excluded               int
+	// Excluded counts these printers' records and components left out of
+	// their forecasts, by reason; ExcludedN is the sum.
+	Excluded  []exclRow
+	ExcludedN int
+}
+
+// exclRow is one reason records were left out.
+type exclRow struct {
+	Reason string
+	Count  int
+}
+
+func (d *maintData) addExcluded(reason string, n int) {
+	if n <= 0 {
+		return
+	}
+	d.ExcludedN += n
+	for i := range d.Excluded {
+		if d.Excluded[i].Reason == reason {
+			d.Excluded[i].Count += n
+			return
+		}
+	}
+	d.Excluded = append(d.Excluded, exclRow{reason, n})
 }
 
 // kindName names a component kind for people.
@@ -159,7 +183,17 @@ func (h *maintenancePage) load(r *http.Request, p access.Principal, lang i18n.La
 		if !ok {
 			m = maintenance.Model{Kind: k, Reason: lang.T("no fleet model yet")}
 		}
-		d.Models = append(d.Models, modelRow{Model: m, Name: kindName(lang, k), Rated: maintenance.RatedHours(k)})
+		row := modelRow{Model: m, Name: kindName(lang, k), Rated: maintenance.RatedHours(k)}
+		for _, e := range m.Effects {
+			switch {
+			case !e.Fitted:
+			case math.Abs(e.Coef) >= 2*e.SE:
+				row.Effects = append(row.Effects, lang.T("%s ×%.2f", lang.T(e.Name), math.Exp(e.Coef)))
+			default:
+				row.Unclear++ // learned, but the data hardly tell it from none
+			}
+		}
+		d.Models = append(d.Models, row)
 	}
 	parts := map[string]*spareRow{}
 	horizon := now.Add(time.Duration(d.WeeksN) * 7 * 24 * time.Hour)
@@ -174,14 +208,20 @@ func (h *maintenancePage) load(r *http.Request, p access.Principal, lang i18n.La
 		if site != "" || printer == "" {
 			d.Printers = append(d.Printers, linkChoice{name, href(v.SiteID, v.ID, d.WeeksN), v.ID == printer})
 		}
-		tr := maintenance.NewTracker()
-		if err := maintenance.Replay(ctx, h.history, tr, p.Org, v.ID, now.Add(-maintenanceWindow), now.Add(time.Second)); err != nil {
+		var fcs []maintenance.Forecast
+		err := h.book.View(ctx, p.Org, v.ID, now, func(tr *maintenance.Tracker) {
+			for r, n := range tr.Excluded {
+				d.addExcluded(r, n)
+			}
+			fcs = fc.Forecasts(tr, v.ID, now)
+			if printer != "" {
+				d.Plot = h.signalPlot(tr, v.ID, now, lang)
+			}
+		})
+		if err != nil {
 			return d, err
 		}
-		for _, n := range tr.Excluded {
-			d.Excluded += n
-		}
-		for _, f := range fc.Forecasts(tr, v.ID, now) {
+		for _, f := range fcs {
 			row := maintRow{PrinterID: string(v.ID), PrinterName: name, SiteName: siteNames[v.SiteID], F: f,
 				What: kindName(lang, f.Kind), Chance: -1}
 			if f.FailWithin >= 0 {
@@ -208,7 +248,6 @@ func (h *maintenancePage) load(r *http.Request, p access.Principal, lang i18n.La
 		}
 		if printer != "" {
 			d.Printer = name
-			d.Plot = h.signalPlot(tr, v.ID, now, lang)
 		}
 	}
 	sort.SliceStable(d.Rows, func(i, j int) bool {
@@ -225,6 +264,10 @@ func (h *maintenancePage) load(r *http.Request, p access.Principal, lang i18n.La
 		d.Parts = append(d.Parts, *pr)
 	}
 	sort.Slice(d.Parts, func(i, j int) bool { return d.Parts[i].Part < d.Parts[j].Part })
+	for i := range d.Excluded {
+		d.Excluded[i].Reason = lang.T(d.Excluded[i].Reason)
+	}
+	sort.Slice(d.Excluded, func(i, j int) bool { return d.Excluded[i].Reason < d.Excluded[j].Reason })
 	return d, nil
 }
 

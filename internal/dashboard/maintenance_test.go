@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"math"
 	"net/http"
 	"strings"
 	"testing"
@@ -41,6 +42,12 @@ func (f *fixture) fillWear(t *testing.T) {
 					Printheads: []fleet.Printhead{{Slot: 3, SerialNumber: "PHX3", UsageHours: 100 + h, Status: "ok", InstallDate: now.AddDate(0, -1, 0)}},
 					Lamps:      []fleet.Lamp{{Position: "fusing-1", Hours: 1000 + h, IntensityPercent: intensity, Status: "ok"}}}})
 	}
+	// A snapshot whose head has run less than the day before: left out,
+	// and said so.
+	back := now.AddDate(0, 0, -5).Add(time.Minute)
+	f.seq++
+	recs = append(recs, fleet.Record{Seq: f.seq, Kind: fleet.KindConsumables, PrinterID: p, Time: back,
+		Consumables: &fleet.Consumables{Time: back, Printheads: []fleet.Printhead{{Slot: 3, SerialNumber: "PHX3", UsageHours: 150, Status: "ok"}}}})
 	env := fleet.Envelope{OrgID: f.orgA, SiteID: f.siteA, GatewayID: fleet.GatewayID("gw_" + string(f.orgA)), Records: recs}
 	if _, err := f.db.ApplyEnvelope(t.Context(), env); err != nil {
 		t.Fatal(err)
@@ -51,7 +58,9 @@ func TestMaintenancePage(t *testing.T) {
 	f := newFixture(t)
 	f.fillWear(t)
 	ada := f.user(t, "ada")
-	ph := maintenance.Model{Kind: maintenance.Printhead, Fitted: true, Shape: 2, Scale: 450, Failures: 300, Censored: 100}
+	ph := maintenance.Model{Kind: maintenance.Printhead, Fitted: true, Shape: 2, Scale: 450, Failures: 300, Censored: 100,
+		Effects: []maintenance.Effect{{Name: "non-original agent", Coef: math.Log(2), SE: 0.1, Fitted: true}, {Name: "material PP", Reason: "too little"},
+			{Name: "usage rate", Coef: 0.2, SE: 0.15, Fitted: true}}}
 	tests := []struct {
 		name, path, lang string
 		models           fixedModels
@@ -61,15 +70,18 @@ func TestMaintenancePage(t *testing.T) {
 			`data-printer-id="printer-a001" data-kind="printhead"`, "Printhead PH3", "PHX3", "rated life ends in ≈10 days",
 			"rated life: too little data", "300 h, 10.0 h a day", "no fleet model yet", "rated life 400 h",
 			"PH-FD-600", "LMP-FUS-1", "announced its failure", "due now",
+			`id="maint-excluded"`, "component usage hours went back: 1",
 		}, []string{"printer-b001", "B&#39;s printer", "Degrading signals"}},
 		{"fleet model, one printer, 2 weeks", "/maintenance?printer=printer-a001&weeks=2", "", fixedModels{maintenance.Printhead: ph}, []string{
 			"Maintenance: 3DP 1", "replace in ≈", "80 % band", "fleet model", "Weibull: shape 2.00, scale 450 h",
 			"300 failures, 100 still running", "Trained", "42 printers", "Degrading signals", "<svg", "Lamp fusing-1",
+			"a usage hour counts as: non-original agent ×2.00</p>", "1 more covariates without a clear effect",
 			`id="maint-parts"`, "LMP-FUS-1",
 		}, []string{"PH-FD-600"}}, // its median is 19 days away
 		{"in German", "/maintenance", "de", fixedModels{maintenance.Printhead: ph}, []string{
 			"Wartung", "Prognosekalender", "Zu bestellende Teile", "Druckkopf PH3", "ersetzen in ≈", "Lebensdauermodelle",
-		}, []string{"Forecast calendar", "replace in"}},
+			"eine Betriebsstunde zählt: Nicht-Original-Agent ×2.00", "Betriebsstunden der Komponente liefen zurück: 1",
+		}, []string{"Forecast calendar", "replace in", "material PP", "went back"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -57,6 +57,11 @@ type Forecast struct {
 	// RatePerDay is the printer's recent usage in hours per day.
 	RatePerDay float64 `json:"usage_hours_per_day"`
 	Basis      Basis   `json:"basis"`
+	// EffectiveHours is the usage weighed by the covariates it ran under
+	// and Pace how many effective hours a usage hour adds now (fleet-model
+	// basis only; 1 and the usage without covariate effects).
+	EffectiveHours float64 `json:"effective_hours,omitempty"`
+	Pace           float64 `json:"pace,omitempty"`
 	// RemainingHours is the median usage left; Low and High bound the
 	// 80 % band (10th and 90th percentile). For the rated-life basis all
 	// three are the rated life less the usage: no band is claimed.
@@ -131,15 +136,22 @@ func (f *Forecaster) Forecast(in Instance, rate float64, at time.Time) Forecast 
 		fc.Reason = "too little data (" + m.Reason + "): rated life " + fmt.Sprint(RatedHours(in.Kind)) + " h"
 	default:
 		fc.Basis = BasisModel
-		fc.RemainingHours = m.Remaining(in.Usage, 0.5)
-		fc.LowHours, fc.HighHours = m.Remaining(in.Usage, 0.1), m.Remaining(in.Usage, 0.9)
-		fc.FailWithin = m.FailWithin(in.Usage, horizonH)
+		// Effective hours: usage weighed by what it ran under; from now on
+		// each usage hour counts pace hours.
+		age, pace := m.EffectiveAge(in.Usage, in.Exposure), m.Pace(in.Now)
+		fc.EffectiveHours, fc.Pace = age, pace
+		fc.RemainingHours = m.Remaining(age, 0.5) / pace
+		fc.LowHours, fc.HighHours = m.Remaining(age, 0.1)/pace, m.Remaining(age, 0.9)/pace
+		fc.FailWithin = m.FailWithin(age, horizonH*pace)
 		th := o.Threshold
 		if x, ok := o.Thresholds[in.Kind]; ok && x > 0 {
 			th = x
 		}
 		fc.Due = fc.FailWithin >= th
 		fc.Reason = fmt.Sprintf("Weibull shape %.2f scale %.0f h from %d failures and %d running or replaced", m.Shape, m.Scale, m.Failures, m.Censored)
+		if math.Abs(pace-1) >= 0.05 || math.Abs(age-in.Usage) >= 1 {
+			fc.Reason += fmt.Sprintf("; effective age %.0f h, wearing %.2f× the reference now", age, pace)
+		}
 	}
 	if !in.Warned.IsZero() {
 		fc.Due = true

@@ -22,6 +22,9 @@ func FuzzTracker(f *testing.F) {
 {"kind":"counters","printer_id":"p","time":"` + later + `","counters":{"print_time_seconds":36000,"filter_status_percent":70,"time":"` + later + `"}},
 {"kind":"consumables","printer_id":"p","time":"` + later + `","consumables":{"printheads":[{"slot":1,"serial_number":"B","usage_hours":0,"status":"ok"}],"lamps":[{"position":"fusing-1","hours":1,"intensity_percent":80}],"time":"` + later + `"}},
 {"kind":"event","printer_id":"p","time":"` + later + `","event":{"code":"FILTER_REPLACED","severity":"info","time":"` + later + `"}}]`))
+	f.Add([]byte(`[{"kind":"job","printer_id":"p","time":"` + at + `","job":{"id":"j","material":"TPU","print_mode":"fast","started_at":"` + at + `"}},
+{"kind":"consumables","printer_id":"p","time":"` + later + `","consumables":{"agents":[{"agent":"fusing","supply_status":"non-original"}],"printheads":[{"slot":1,"type":"fusing/detailing","serial_number":"A","usage_hours":5,"non_original_agent":true,"recovery_level":3}],"time":"` + later + `"}},
+{"kind":"job","printer_id":"p","time":"` + later + `","job":{"id":"k","material":"PP","print_mode":"robust","started_at":"0001-01-01T00:00:00Z"}}]`))
 	f.Add([]byte(`[{"kind":"counters","printer_id":"p","counters":{"print_time_seconds":-5}},{"kind":"consumables","printer_id":"p","consumables":{"printheads":[{"slot":1,"usage_hours":1e308}]}}]`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var recs []fleet.Record
@@ -40,7 +43,12 @@ func FuzzTracker(f *testing.F) {
 					t.Fatalf("%s life %+v: negative", k, o)
 				}
 			}
-			Fit(k, obs) // must not panic
+			m := Fit(k, obs) // must not panic
+			for _, o := range obs {
+				if a := m.EffectiveAge(o.Hours, o.Exposure); math.IsNaN(a) || a < 0 {
+					t.Fatalf("%s life %+v: effective age %v", k, o, a)
+				}
+			}
 		}
 		fc := &Forecaster{Models: map[Kind]Model{Printhead: {Kind: Printhead, Fitted: true, Shape: 2, Scale: 450},
 			Lamp: {Kind: Lamp, Fitted: true, Shape: 1.6, Scale: 2200}}}

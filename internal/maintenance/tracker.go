@@ -2,8 +2,11 @@ package maintenance
 
 import (
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
@@ -34,10 +37,20 @@ type Instance struct {
 	Warned      time.Time `json:"warned,omitzero"`
 	Recoveries  int       `json:"recoveries"` // minor symptoms since install
 	NonOriginal bool      `json:"non_original_agent,omitempty"`
+	Expired     bool      `json:"expired_agent,omitempty"`
+	// Exposure splits its usage by the covariates in effect, and Now is
+	// the covariate vector in effect now (filled by Installed).
+	Exposure []Exposure `json:"-"`
+	Now      Covariates `json:"-"`
 	// Condition is the visible condition series (lamp intensity) when the
 	// printer reports one, for plots and step detection.
 	Condition []Point `json:"condition,omitempty"`
 	detector  stepDetector
+	exp       exposures
+	x         Covariates // in effect since the last reading
+	// agentNow: printheads fire non-original or expired agent now.
+	nonOrigNow, expiredNow bool
+	recAtWarn              int // recoveries until warned
 }
 
 // Point is one reading of a series.
@@ -53,9 +66,14 @@ type hoursAt struct {
 }
 
 type printerHist struct {
-	hours   []hoursAt
-	current map[string]*Instance // by kind and position
-	pending map[Kind][]time.Time // failure events not yet matched to a replaced instance
+	hours []hoursAt
+	// The job printing (or last printed), for the material and print
+	// mode covariates: -1 for the reference.
+	jobStart       time.Time
+	material, mode int
+	rate           float64              // hours a day over the last RateWindow, at the last counters
+	current        map[string]*Instance // by kind and position
+	pending        map[Kind][]time.Time // failure events not yet matched to a replaced instance
 }
 
 // Tracker builds component instances from uplinked records. Feed it each
@@ -83,6 +101,13 @@ const (
 	ExclHistoryTooShort = "failure of a component installed before the history starts"
 )
 
+// rateWindow is how far back the usage-rate covariate looks, and
+// hoursKept how far back the print-time readings are kept.
+const (
+	rateWindow = 14 * 24 * time.Hour
+	hoursKept  = 45 * 24 * time.Hour
+)
+
 // pendingFor is how long a failure event waits for its component's
 // replacement to show in a snapshot: the longest repair and a poll.
 const pendingFor = 12 * time.Hour
@@ -90,7 +115,7 @@ const pendingFor = 12 * time.Hour
 func (t *Tracker) printer(id fleet.PrinterID) *printerHist {
 	p := t.printers[id]
 	if p == nil {
-		p = &printerHist{current: map[string]*Instance{}, pending: map[Kind][]time.Time{}}
+		p = &printerHist{current: map[string]*Instance{}, pending: map[Kind][]time.Time{}, material: -1, mode: -1}
 		t.printers[id] = p
 	}
 	return p
@@ -106,6 +131,66 @@ func (t *Tracker) Add(r fleet.Record) {
 		t.addConsumables(r.PrinterID, r.Consumables)
 	case r.Event != nil:
 		t.addEvent(r.PrinterID, r.Event)
+	case r.Job != nil:
+		t.addJob(r.PrinterID, r.Job)
+	}
+}
+
+// addJob notes the material and print mode of the newest started job.
+func (t *Tracker) addJob(id fleet.PrinterID, j *fleet.Job) {
+	if j.StartedAt.IsZero() {
+		return
+	}
+	p := t.printer(id)
+	if j.StartedAt.Before(p.jobStart) {
+		return
+	}
+	p.jobStart, p.material, p.mode = j.StartedAt, materialCov(j.Material), modeCov(j.PrintMode)
+}
+
+// covariates returns the covariate vector in effect for in, which has run
+// usage hours.
+func (p *printerHist) covariates(in *Instance, usage float64) Covariates {
+	var x Covariates
+	if in.nonOrigNow {
+		x[CovNonOriginal] = 1
+	}
+	if in.expiredNow {
+		x[CovExpired] = 1
+	}
+	if p.material >= 0 {
+		x[p.material] = 1
+	}
+	if p.mode >= 0 {
+		x[p.mode] = 1
+	}
+	x[CovRate] = rateCov(p.rate)
+	// Recoveries as a sign of how hard the part wears, counted until it
+	// announces its failure: a failing part recovers ever more often,
+	// which would tell of the end, not of the wear.
+	if in.Warned.IsZero() {
+		in.recAtWarn = in.Recoveries
+	}
+	x[CovRecoveries] = recoveryCov(in.recAtWarn, usage)
+	return x
+}
+
+// account attributes an instance's usage since its last reading to the
+// covariates in effect then, and takes the ones in effect from now.
+func (p *printerHist) account(in *Instance, usage float64) {
+	in.exp.add(usage, in.x)
+	in.x = p.covariates(in, usage)
+}
+
+// conditionKept is how much of a visible condition series an instance
+// keeps: the page plots 30 days.
+const conditionKept = 35 * 24 * time.Hour
+
+func (in *Instance) addCondition(at time.Time, v float64) {
+	in.Condition = append(in.Condition, Point{at, v})
+	if n := len(in.Condition); n > 64 && in.Condition[n/2].Time.Before(at.Add(-conditionKept)) {
+		i := sort.Search(n, func(i int) bool { return !in.Condition[i].Time.Before(at.Add(-conditionKept)) })
+		in.Condition = append([]Point(nil), in.Condition[i:]...)
 	}
 }
 
@@ -127,9 +212,21 @@ func (t *Tracker) addCounters(id fleet.PrinterID, c *fleet.Counters) {
 		}
 	}
 	p.hours = append(p.hours, hoursAt{c.Time, h})
+	// Older readings are asked for no more: instances are opened, seen
+	// and ended at recent times, and the rate looks back 14 days.
+	if n := len(p.hours); n > 64 && p.hours[n/2].t.Before(c.Time.Add(-hoursKept)) {
+		i := sort.Search(n, func(i int) bool { return !p.hours[i].t.Before(c.Time.Add(-hoursKept)) })
+		p.hours = append([]hoursAt(nil), p.hours[max(i-1, 0):]...)
+	}
+	p.rate = t.RatePerDay(id, c.Time, rateWindow)
 	defer func() {
+		for _, s := range kinds {
+			if in := p.current[key(s.kind, "")]; s.single && in != nil && !math.IsNaN(in.StartHours) {
+				p.account(in, h-in.StartHours)
+			}
+		}
 		if in := p.current[key(Filter, "")]; in != nil {
-			in.Condition = append(in.Condition, Point{c.Time, c.FilterStatusPercent})
+			in.addCondition(c.Time, c.FilterStatusPercent)
 			if in.detector.add(c.FilterStatusPercent) && in.Warned.IsZero() {
 				in.Warned = c.Time
 			}
@@ -199,6 +296,7 @@ func key(k Kind, pos string) string { return string(k) + "/" + pos }
 // open installs a new instance at a position.
 func (t *Tracker) open(id fleet.PrinterID, p *printerHist, k Kind, pos, serial string, at time.Time) *Instance {
 	in := &Instance{Printer: id, Kind: k, Position: pos, Serial: serial, Installed: at, StartHours: p.printHours(at)}
+	in.x = p.covariates(in, 0)
 	p.current[key(k, pos)] = in
 	return in
 }
@@ -206,6 +304,7 @@ func (t *Tracker) open(id fleet.PrinterID, p *printerHist, k Kind, pos, serial s
 // end closes an instance: failed or replaced while working.
 func (t *Tracker) end(p *printerHist, in *Instance, at time.Time, failed bool) {
 	in.Usage, in.Seen = p.usageAt(in, at), at
+	in.exp.add(in.Usage, in.x)
 	in.Ended, in.Failed = at, failed
 	delete(p.current, key(in.Kind, in.Position))
 	t.ended = append(t.ended, in)
@@ -292,9 +391,27 @@ func (t *Tracker) addConsumables(id fleet.PrinterID, c *fleet.Consumables) {
 			cur = t.open(id, p, k, pos, serial, at)
 			cur.StartHours = p.printHours(at) - usage
 			cur.Entry = usage
+			cur.exp.counted = usage
 		}
+		cur.exp.add(usage, cur.x)
 		cur.Usage, cur.Seen = usage, at
 		return cur
+	}
+	// Which agents the printheads fire now: fusing and detailing for the
+	// fusing/detailing heads, the colours for the colour heads.
+	var agentBad [2][2]bool // [colour][expired]
+	for _, a := range c.Agents {
+		colour := 1
+		switch strings.ToLower(a.Agent) {
+		case "fusing", "detailing":
+			colour = 0
+		}
+		switch strings.ToLower(a.SupplyStatus) {
+		case "non-original":
+			agentBad[colour][0] = true
+		case "expired":
+			agentBad[colour][1] = true
+		}
 	}
 	var failedNow []*Instance
 	for _, h := range c.Printheads {
@@ -307,6 +424,16 @@ func (t *Tracker) addConsumables(id fleet.PrinterID, c *fleet.Consumables) {
 			in.Installed = h.InstallDate
 		}
 		in.Recoveries, in.NonOriginal = h.RecoveryLevel, in.NonOriginal || h.NonOriginalAgent
+		in.Expired = in.Expired || h.ExpiredAgent
+		colour := 0
+		if strings.Contains(strings.ToLower(h.Type), "colo") {
+			colour = 1
+		}
+		// The head's own flags say it has fired such agent; the supply
+		// says whether it still does.
+		in.nonOrigNow = h.NonOriginalAgent && agentBad[colour][0]
+		in.expiredNow = h.ExpiredAgent && agentBad[colour][1]
+		in.x = p.covariates(in, in.Usage)
 		if h.Status == "degraded" && in.Warned.IsZero() {
 			in.Warned = c.Time
 		}
@@ -319,7 +446,8 @@ func (t *Tracker) addConsumables(id fleet.PrinterID, c *fleet.Consumables) {
 		if in == nil {
 			continue
 		}
-		in.Condition = append(in.Condition, Point{c.Time, l.IntensityPercent})
+		in.x = p.covariates(in, in.Usage)
+		in.addCondition(c.Time, l.IntensityPercent)
 		if in.detector.add(l.IntensityPercent) && in.Warned.IsZero() {
 			in.Warned = c.Time
 		}
@@ -383,14 +511,18 @@ func (t *Tracker) addConsumables(id fleet.PrinterID, c *fleet.Consumables) {
 func (t *Tracker) Observations(at time.Time) map[Kind][]Obs {
 	out := map[Kind][]Obs{}
 	for _, in := range t.ended {
-		out[in.Kind] = append(out[in.Kind], Obs{Hours: in.Usage, Failed: in.Failed, Entry: in.Entry})
+		out[in.Kind] = append(out[in.Kind], Obs{Hours: in.Usage, Failed: in.Failed, Entry: in.Entry,
+			Exposure: in.exp.list(in.Entry, in.Usage, in.x), End: in.x})
 	}
-	for _, p := range t.printers {
-		for _, in := range p.current {
+	for _, id := range t.Printers() {
+		p := t.printers[id]
+		for _, k := range sortedKeys(p.current) {
+			in := p.current[k]
 			if math.IsNaN(in.StartHours) {
 				continue
 			}
-			out[in.Kind] = append(out[in.Kind], Obs{Hours: p.usageAt(in, at), Entry: in.Entry})
+			u := p.usageAt(in, at)
+			out[in.Kind] = append(out[in.Kind], Obs{Hours: u, Entry: in.Entry, Exposure: in.exp.list(in.Entry, u, in.x), End: in.x})
 		}
 	}
 	return out
@@ -406,10 +538,12 @@ func (t *Tracker) Installed(id fleet.PrinterID, at time.Time) []Instance {
 	var out []Instance
 	for _, in := range p.current {
 		c := *in
+		c.exp = exposures{}
 		if math.IsNaN(in.StartHours) {
 			c.Usage = math.NaN()
 		} else {
 			c.Usage = p.usageAt(in, at)
+			c.Exposure, c.Now = in.exp.list(in.Entry, c.Usage, in.x), in.x
 		}
 		out = append(out, c)
 	}
@@ -430,4 +564,40 @@ func (t *Tracker) Printers() []fleet.PrinterID {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
 	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// clone returns a copy of the tracker's state for printer id that can
+// take more records without changing t: its installed components and
+// their readings, not the lives that ended.
+func (t *Tracker) clone(id fleet.PrinterID) *Tracker {
+	c := NewTracker()
+	maps.Copy(c.Excluded, t.Excluded)
+	p := t.printers[id]
+	if p == nil {
+		return c
+	}
+	q := *p
+	q.hours = slices.Clone(p.hours)
+	q.current = make(map[string]*Instance, len(p.current))
+	for k, in := range p.current {
+		x := *in
+		x.Condition = slices.Clone(in.Condition)
+		x.exp = in.exp.clone()
+		q.current[k] = &x
+	}
+	q.pending = make(map[Kind][]time.Time, len(p.pending))
+	for k, ts := range p.pending {
+		q.pending[k] = slices.Clone(ts)
+	}
+	c.printers[id] = &q
+	return c
 }

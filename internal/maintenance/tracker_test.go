@@ -197,3 +197,82 @@ func TestForecastFallsBackToRatedLife(t *testing.T) {
 		t.Error("no reason given for the fallback")
 	}
 }
+
+// TestTrackerCovariates runs a printhead 10 h on original agent printing
+// PA12, 10 h on non-original agent printing TPU in fast mode, and checks
+// the usage is split by what it ran under, the hours before the history
+// saw it on the reference, and the vector in effect now.
+func TestTrackerCovariates(t *testing.T) {
+	f := &feed{t: NewTracker()}
+	job := func(at time.Duration, material, mode string) {
+		f.seq++
+		f.t.Add(fleet.Record{Seq: f.seq, Kind: fleet.KindJob, PrinterID: pid, Time: t0.Add(at),
+			Job: &fleet.Job{ID: material, Material: material, PrintMode: mode, StartedAt: t0.Add(at), Status: fleet.JobPrinting}})
+	}
+	cons := func(at time.Duration, usage float64, agent string, flag bool) {
+		f.seq++
+		h := head(1, "A", usage, "ok")
+		h.Type, h.NonOriginalAgent = "fusing/detailing", flag
+		f.t.Add(fleet.Record{Seq: f.seq, Kind: fleet.KindConsumables, PrinterID: pid, Time: t0.Add(at),
+			Consumables: &fleet.Consumables{Time: t0.Add(at), Printheads: []fleet.Printhead{h},
+				Agents: []fleet.AgentSupply{{Agent: "fusing", SupplyStatus: agent}, {Agent: "cyan", SupplyStatus: "ok"}}}})
+	}
+	f.counters(0, 100, 0)
+	job(0, "PA12", "balanced")
+	cons(0, 5, "ok", false) // 5 h before the history
+	f.counters(10, 100, 10*time.Hour)
+	job(10*time.Hour, "TPU", "fast") // a job before the snapshot of the same time, as Replay orders them
+	cons(10*time.Hour, 15, "non-original", true)
+	f.counters(20, 100, 20*time.Hour)
+	cons(20*time.Hour, 25, "non-original", true)
+	at := t0.Add(20 * time.Hour)
+	var ph Instance
+	for _, in := range f.t.Installed(pid, at) {
+		if in.Kind == Printhead {
+			ph = in
+		}
+	}
+	var now Covariates
+	now[CovNonOriginal], now[CovTPU], now[CovFast] = 1, 1, 1
+	now[CovRate] = rateCov(24) // 20 h in 20 h
+	// The first 10 h on what the first snapshot showed: no rate yet.
+	want := []Exposure{{Hours: 5, Unknown: true}, {Hours: 10}, {X: now, Hours: 10}}
+	if diff := cmp.Diff(want, ph.Exposure); diff != "" {
+		t.Errorf("exposure (-want +got):\n%s", diff)
+	}
+	if ph.Now != now {
+		t.Errorf("now %v, want %v", ph.Now, now)
+	}
+	// The supply back to original: the head's flag stays, the hours do not
+	// count as non-original.
+	f.counters(30, 100, 30*time.Hour)
+	cons(30*time.Hour, 35, "ok", true)
+	for _, in := range f.t.Installed(pid, t0.Add(30*time.Hour)) {
+		if in.Kind == Printhead && (in.Now[CovNonOriginal] != 0 || !in.NonOriginal) {
+			t.Errorf("back on original agent: now %v, non-original flag %v", in.Now, in.NonOriginal)
+		}
+	}
+}
+
+func TestRecoveryCovariateStopsAtWarning(t *testing.T) {
+	f := &feed{t: NewTracker()}
+	f.counters(0, 100, 0)
+	h := head(1, "A", 0, "ok")
+	f.heads(0, h)
+	h.UsageHours, h.RecoveryLevel = 100, 2
+	f.counters(100, 100, 100*time.Hour)
+	f.heads(100*time.Hour, h)
+	h.UsageHours, h.RecoveryLevel, h.Status = 110, 30, "degraded" // a failing head recovers often
+	f.counters(110, 100, 110*time.Hour)
+	f.heads(110*time.Hour, h)
+	h.UsageHours = 120
+	f.counters(120, 100, 120*time.Hour)
+	f.heads(120*time.Hour, h)
+	for _, in := range f.t.Installed(pid, t0.Add(120*time.Hour)) {
+		if in.Kind == Printhead {
+			if got, want := in.Now[CovRecoveries], recoveryCov(30, 110); got != want {
+				t.Errorf("recoveries covariate %v, want %v: the count when it announced its failure", got, want)
+			}
+		}
+	}
+}

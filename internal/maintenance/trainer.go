@@ -20,9 +20,20 @@ type HistoryReader interface {
 	Events(ctx context.Context, org fleet.OrgID, p fleet.PrinterID, from, to time.Time, limit int) ([]fleet.Event, error)
 }
 
+// JobReader is what Replay reads of a printer's jobs, when the history
+// reader has them: the material and print mode covariates.
+type JobReader interface {
+	Jobs(ctx context.Context, org fleet.OrgID, f fleetquery.JobFilter) ([]fleetquery.PrinterJob, error)
+}
+
+// jobLookback is how long before a replay's start it looks for the job
+// printing then: longer than any build and its queue.
+const jobLookback = 3 * 24 * time.Hour
+
 // Replay feeds a printer's stored history in [from, to) to t in time
-// order: counters, consumables and its newest events (at most
-// fleetquery.MaxLimit; a failure older than those is not matched).
+// order: counters, consumables, its newest events (at most
+// fleetquery.MaxLimit; a failure older than those is not matched) and,
+// when h is also a JobReader, its started jobs.
 func Replay(ctx context.Context, h HistoryReader, t *Tracker, org fleet.OrgID, p fleet.PrinterID, from, to time.Time) error {
 	ctrs, err := h.CountersHistory(ctx, org, p, from, to)
 	if err != nil {
@@ -36,7 +47,22 @@ func Replay(ctx context.Context, h HistoryReader, t *Tracker, org fleet.OrgID, p
 	if err != nil {
 		return fmt.Errorf("replay %s: %w", p, err)
 	}
-	recs := make([]fleet.Record, 0, len(ctrs)+len(cons)+len(evs))
+	var jobs []fleetquery.PrinterJob
+	if jr, ok := h.(JobReader); ok {
+		// A job is stored by its creation and runs later: look back far
+		// enough to see the one printing at from. Taking a job twice does
+		// no harm.
+		jobs, err = jr.Jobs(ctx, org, fleetquery.JobFilter{PrinterID: p, From: from.Add(-jobLookback), To: to, Limit: fleetquery.MaxLimit})
+		if err != nil {
+			return fmt.Errorf("replay %s: %w", p, err)
+		}
+	}
+	recs := make([]fleet.Record, 0, len(ctrs)+len(cons)+len(evs)+len(jobs))
+	for i := range jobs {
+		if j := &jobs[i].Job; !j.StartedAt.IsZero() {
+			recs = append(recs, fleet.Record{Kind: fleet.KindJob, PrinterID: p, Time: j.StartedAt, Job: j})
+		}
+	}
 	for i := range evs {
 		recs = append(recs, fleet.Record{Kind: fleet.KindEvent, PrinterID: p, Time: evs[i].Time, Event: &evs[i]})
 	}

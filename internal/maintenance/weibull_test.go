@@ -67,3 +67,96 @@ func TestRemainingAndFailWithin(t *testing.T) {
 		t.Errorf("band %v..%v not ordered", lo, hi)
 	}
 }
+
+// TestFitRecoversCovariates draws lives whose usage hours on non-original
+// agent wear twice as fast, part of each life or all of it, with a
+// material that does nothing, and checks that Fit finds the factor 2 and
+// no effect of the material, and that the plain fit, blind to them, is
+// further from the hidden life.
+func TestFitRecoversCovariates(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	var obs []Obs
+	for range 600 {
+		life := 450 * math.Pow(rng.ExpFloat64(), 1/2.0) // effective hours
+		share := []float64{0, 0, 0.5, 1}[rng.IntN(4)]   // of usage on non-original agent
+		usage := life / (1 + share)                     // an hour on it counts 2
+		inspect := 700 * rng.Float64()
+		failed := usage <= inspect
+		usage = min(usage, inspect)
+		// Half the printers print PP.
+		var good, bad Covariates
+		bad[CovNonOriginal] = 1
+		if rng.IntN(2) == 0 {
+			good[CovPP], bad[CovPP] = 1, 1
+		}
+		exp := []Exposure{{X: good, Hours: usage * (1 - share)}, {X: bad, Hours: usage * share}}
+		// The hour it ends in is on non-original agent with its share.
+		end := good
+		if rng.Float64() < share {
+			end = bad
+		}
+		obs = append(obs, Obs{Hours: usage, Failed: failed, Exposure: exp, End: end})
+	}
+	m := Fit(Printhead, obs)
+	if !m.Fitted {
+		t.Fatalf("not fitted: %s", m.Reason)
+	}
+	eff := func(j int) Effect { return m.Effects[j] }
+	if e := eff(CovNonOriginal); !e.Fitted || math.Abs(math.Exp(e.Coef)-2) > 0.25 || !(e.SE > 0 && e.SE < 0.1) {
+		t.Errorf("non-original agent %+v: want a factor near 2 with its standard error", e)
+	}
+	// PP does nothing: fitted near none, within three standard errors.
+	if e := eff(CovPP); !e.Fitted || math.Abs(e.Coef) > 0.15 || math.Abs(e.Coef) > 3*e.SE {
+		t.Errorf("material PP %+v: want no effect", e)
+	}
+	if e := eff(CovTPU); e.Fitted || e.Reason == "" {
+		t.Errorf("material TPU %+v: fitted without data", e)
+	}
+	// The scale is in hours under the fleet's mean covariates: on original
+	// agent, hours count 1/Pace(mean → reference) as much.
+	ref := m.Scale / m.Pace(Covariates{})
+	if math.Abs(m.Shape/2-1) > 0.15 || math.Abs(ref/450-1) > 0.1 {
+		t.Errorf("shape %.2f, scale %.0f on original agent: want near 2 and 450", m.Shape, ref)
+	}
+	plain := FitPlain(Printhead, obs)
+	if plain.Effects != nil || math.Abs(plain.Scale-450) < math.Abs(ref-450) {
+		t.Errorf("plain fit %+v: want no effects and a scale further from 450 than %.0f", plain, ref)
+	}
+	// A component that ran 100 h on non-original agent is older than one
+	// that ran 100 h on original, and wears faster from now on.
+	var bad Covariates
+	bad[CovNonOriginal] = 1
+	if a, b := m.EffectiveAge(100, []Exposure{{X: bad, Hours: 100}}), m.EffectiveAge(100, []Exposure{{Hours: 100}}); !(a > 1.7*b) {
+		t.Errorf("effective age %v on non-original, %v on original: want about twice", a, b)
+	}
+	if p := m.Pace(bad) / m.Pace(Covariates{}); math.Abs(p-2) > 0.25 {
+		t.Errorf("pace on non-original %v times that on original: want near 2", p)
+	}
+}
+
+func TestFitEffectsNeedData(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	var obs []Obs
+	var bad Covariates
+	bad[CovExpired] = 1
+	for i := range 20 { // 20 failures: a model, but too few for effects
+		u := 450 * math.Pow(rng.ExpFloat64(), 0.5)
+		x := Covariates{}
+		if i%2 == 0 {
+			x = bad
+		}
+		obs = append(obs, Obs{Hours: u, Failed: true, Exposure: []Exposure{{X: x, Hours: u}}, End: x})
+	}
+	m := Fit(Printhead, obs)
+	if !m.Fitted {
+		t.Fatalf("not fitted: %s", m.Reason)
+	}
+	for _, e := range m.Effects {
+		if e.Fitted || e.Coef != 0 || e.Reason == "" {
+			t.Errorf("effect %+v learned from 20 failures", e)
+		}
+	}
+	if m.Pace(bad) != 1 || m.EffectiveAge(123, obs[0].Exposure) != 123 {
+		t.Errorf("an unlearned effect changes the age or pace")
+	}
+}

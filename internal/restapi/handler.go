@@ -24,6 +24,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/httpserver"
 	"github.com/fusionfleet/fusionfleet/internal/identity"
 	"github.com/fusionfleet/fusionfleet/internal/kpi"
+	"github.com/fusionfleet/fusionfleet/internal/maintenance"
 	"github.com/fusionfleet/fusionfleet/internal/notify"
 	"github.com/fusionfleet/fusionfleet/internal/orgexport"
 )
@@ -236,7 +237,7 @@ func newHandler(d Deps, opts Options) *api {
 		notify:   &notifyAPI{handler: h, channels: d.Channels, prefs: d.NotifyPrefs, allowPrivate: opts.AllowPrivateWebhooks},
 		kpis:     &kpiAPI{handler: h, printers: d.Printers, sites: d.Sites, kpis: d.KPIs},
 		updates:  &updatesAPI{handler: h, releases: d.Releases, printers: d.Printers},
-		maint:    &maintenanceAPI{handler: h, printers: d.Printers, history: d.History, models: d.Maintenance},
+		maint:    &maintenanceAPI{handler: h, printers: d.Printers, book: maintenance.NewBook(d.History, maintenance.BookOptions{}), models: d.Maintenance},
 		learning: &learningAPI{handler: h, store: d.Learning},
 		grants:   &grantAPI{handler: h, grants: d.Grants, lookup: d.GrantLookup, orgs: d.Orgs, audit: d.Audit},
 		data:     &dataAPI{handler: h, audit: d.AuditLog, export: d.Export},

@@ -1,6 +1,7 @@
 package restapi
 
 import (
+	"maps"
 	"net/http"
 	"time"
 
@@ -20,13 +21,9 @@ type MaintenanceModels interface {
 type maintenanceAPI struct {
 	*handler
 	printers fleetquery.PrinterReader
-	history  maintenance.HistoryReader
+	book     *maintenance.Book // each printer's components, kept from a watermark
 	models   MaintenanceModels // nil: no models, every forecast on the rated life
 }
-
-// maintenanceWindow is how much of a printer's history its forecast
-// replays: enough to see its current components installed.
-const maintenanceWindow = 365 * 24 * time.Hour
 
 // maintenanceReport is GET /api/v1/printers/{id}/maintenance.
 type maintenanceReport struct {
@@ -58,19 +55,20 @@ func (h *maintenanceAPI) printerMaintenance(w http.ResponseWriter, r *http.Reque
 
 func (h *maintenanceAPI) report(r *http.Request, org fleet.OrgID, id fleet.PrinterID) (maintenanceReport, error) {
 	now := h.clock.Now()
-	tr := maintenance.NewTracker()
-	// The range's end is exclusive: a reading taken now is in.
-	if err := maintenance.Replay(r.Context(), h.history, tr, org, id, now.Add(-maintenanceWindow), now.Add(time.Second)); err != nil {
-		return maintenanceReport{}, err
-	}
 	var models map[maintenance.Kind]maintenance.Model
 	var training maintenance.Training
 	if h.models != nil {
 		models, training = h.models.Models()
 	}
 	fc := &maintenance.Forecaster{Models: models}
-	rep := maintenanceReport{PrinterID: id, Time: now, Horizon: 7, Forecasts: fc.Forecasts(tr, id, now),
-		Training: training, Excluded: tr.Excluded}
+	rep := maintenanceReport{PrinterID: id, Time: now, Horizon: 7, Training: training, Excluded: map[string]int{}}
+	err := h.book.View(r.Context(), org, id, now, func(tr *maintenance.Tracker) {
+		rep.Forecasts = fc.Forecasts(tr, id, now)
+		maps.Copy(rep.Excluded, tr.Excluded)
+	})
+	if err != nil {
+		return maintenanceReport{}, err
+	}
 	if rep.Forecasts == nil {
 		rep.Forecasts = []maintenance.Forecast{}
 	}

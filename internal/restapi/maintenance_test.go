@@ -36,6 +36,12 @@ func TestMaintenanceAPI(t *testing.T) {
 					{Slot: 1, SerialNumber: "PHX1", UsageHours: 100 + h, Status: "ok", InstallDate: t0.AddDate(0, -1, 0)},
 				}}})
 	}
+	// A snapshot whose head has run less than the day before: left out,
+	// and said so.
+	back := t0.AddDate(0, 0, -5).Add(time.Minute)
+	f.seq++
+	recs = append(recs, fleet.Record{Seq: f.seq, Kind: fleet.KindConsumables, PrinterID: a.printer, Time: back,
+		Consumables: &fleet.Consumables{Time: back, Printheads: []fleet.Printhead{{Slot: 1, SerialNumber: "PHX1", UsageHours: 150, Status: "ok"}}}})
 	env := fleet.Envelope{OrgID: a.org, SiteID: a.site, GatewayID: fleet.GatewayID("gw_" + string(a.site)), Records: recs}
 	if _, err := f.db.ApplyEnvelope(t.Context(), env); err != nil {
 		t.Fatal(err)
@@ -63,7 +69,11 @@ func TestMaintenanceAPI(t *testing.T) {
 		return maintenance.Forecast{}
 	}
 	t.Run("rated life without models", func(t *testing.T) {
-		fc := head(t, get(t))
+		rep := get(t)
+		if rep.Excluded[maintenance.ExclUsageBack] != 1 {
+			t.Errorf("excluded %v: want the snapshot whose usage went back counted by its reason", rep.Excluded)
+		}
+		fc := head(t, rep)
 		if fc.Basis != maintenance.BasisRated || fc.UsageHours != 300 || fc.RemainingHours != 100 || fc.Serial != "PHX1" || fc.Position != "PH1" {
 			t.Errorf("forecast %+v: want rated life, 300 h used, 100 h left, PHX1 at PH1", fc)
 		}
@@ -81,6 +91,9 @@ func TestMaintenanceAPI(t *testing.T) {
 			fc.LowHours != m.Remaining(300, 0.1) || fc.HighHours != m.Remaining(300, 0.9) ||
 			fc.FailWithin != m.FailWithin(300, 70) {
 			t.Errorf("forecast %+v: want the model's median, band and 7-day probability at 300 h", fc)
+		}
+		if fc.Pace != 1 || fc.EffectiveHours != 300 {
+			t.Errorf("pace %v, effective age %v: want 1 and the usage without effects", fc.Pace, fc.EffectiveHours)
 		}
 		if rep.Training.Printers != 42 || len(rep.Models) != len(maintenance.Kinds()) {
 			t.Errorf("training %+v, %d models", rep.Training, len(rep.Models))
