@@ -410,15 +410,16 @@ func TestRouteWalker(t *testing.T) {
 						if target == foreign {
 							owner = other
 						}
-						victimUser, victimToken := f.victims(t, owner, n)
 						path := rt.path
 						switch {
 						case strings.HasPrefix(rt.path, "/api/v1/printers/"):
 							path = strings.Replace(path, "{id}", string(owner.printer), 1)
 							path = strings.Replace(path, "{job}", walkJob, 1)
 						case strings.HasPrefix(rt.path, "/api/v1/users/"):
+							victimUser, _ := f.victims(t, owner, n)
 							path = strings.Replace(path, "{id}", string(victimUser), 1)
 						case strings.HasPrefix(rt.path, "/api/v1/tokens/"):
+							_, victimToken := f.victims(t, owner, n)
 							path = strings.Replace(path, "{id}", string(victimToken), 1)
 						case strings.HasPrefix(rt.path, "/api/v1/alerts/"):
 							path = strings.Replace(path, "{id}", string(f.walkAlert(t, owner, n)), 1)
