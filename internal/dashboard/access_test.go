@@ -32,6 +32,7 @@ type walkSide struct {
 	printer     fleet.PrinterID // a printer at site, with job
 	job         string
 	alert       fleet.AlertID // an active alert of printer
+	proposal    string        // a learned set's proposal this organisation alone approved
 }
 
 // seedWalk adds to the fixture's organisation an operator, a viewer, an
@@ -123,6 +124,13 @@ func TestRouteWalker(t *testing.T) {
 	a.alert = f.seedAlert(t, f.orgA, f.siteA, a.printer, "lamp", fleet.SeverityWarning, "Lamp weak or failed")
 	b.alert = f.seedAlert(t, f.orgB, f.siteB, b.printer, "lamp", fleet.SeverityWarning, "Lamp weak or failed")
 	b.canaries = append(b.canaries, b.job)
+	// The learning loop's proposals are the whole fleet's; each side
+	// approved one, by an approver whose name is its canary.
+	ps := f.seedApprovals(t, fleet.User{ID: a.admin, OrgID: f.orgA, Name: "CanaryAlpha-approver"},
+		fleet.User{ID: b.admin, OrgID: f.orgB, Name: "CanaryBravo-approver"})
+	a.proposal, b.proposal = ps[0], ps[1]
+	a.canaries = append(a.canaries, "CanaryAlpha-approver")
+	b.canaries = append(b.canaries, "CanaryBravo-approver")
 
 	// "limited", "loperator" and "ladmin" are a viewer, an operator and an
 	// admin limited to the side's second site.
@@ -214,11 +222,14 @@ func TestRouteWalker(t *testing.T) {
 	f.h.updates.releases = testReleases()
 	wants["GET /updates"] = want{"/updates", nil, all(200), 303}
 	wants["GET /maintenance"] = want{"/maintenance", nil, all(200), 303}
-	// Learning (learning.go): operators and admins read the proposals; an
-	// admin of the whole organisation approves one (none to approve here).
+	// Learning (learning.go): operators and admins read the proposals with
+	// their own organisation's approvals (the other's approver is a
+	// canary) and download the set of one it approved; an admin of the
+	// whole organisation approves the one only the other organisation
+	// approved, which its approval does not hold up.
 	wants["GET /learning"] = want{"/learning", nil, operators(200), 303}
-	wants["GET /learning/{id}/set.json"] = want{"/learning/v1-none/set.json", nil, operators(404), 303}
-	wants["POST /learning/{id}/approve"] = want{"/learning/v1-none/approve", url.Values{}, with(admins(404), "ladmin", 403), 303}
+	wants["GET /learning/{id}/set.json"] = want{"/learning/{proposal}/set.json", nil, operators(200), 303}
+	wants["POST /learning/{id}/approve"] = want{"/learning/{theirs}/approve", url.Values{}, with(admins(303), "ladmin", 403), 303}
 	// Diagnostics (diagnostics.go): operators ask; every member follows
 	// and downloads, at the sites they see.
 	wants["GET /printers/{id}/diagnostics"] = want{"/printers/{printer}/diagnostics", nil, atFirstSite, 303}
@@ -306,6 +317,8 @@ func TestRouteWalker(t *testing.T) {
 							"{channel}":    func() string { return f.walkChannel(t, owner.org) },
 							"{grant}":      func() string { return f.walkGrant(t, owner.org) },
 							"{diagnostic}": func() string { return string(f.walkDiagnostic(t, owner)) },
+							"{proposal}":   func() string { return owner.proposal },
+							"{theirs}":     func() string { return other.proposal },
 						})
 						rep := strings.NewReplacer("{site}", string(me.site), "{new}", "new"+strconv.Itoa(n), "{provider}", string(f.provider(t, "Fixers").org))
 						var form url.Values

@@ -16,20 +16,25 @@ import (
 )
 
 // LearningStore keeps the learning loop's model versions and set
-// proposals (R-FEAT-8).
+// proposals (R-FEAT-8), fleet-wide, and each organisation's approvals of
+// them: a proposal is read with the approval of the organisation given.
 type LearningStore interface {
 	LearnModels(ctx context.Context, limit int) ([]learn.StoredModel, error)
-	LearnProposals(ctx context.Context, limit int) ([]learn.SetProposal, error)
-	LearnProposal(ctx context.Context, id string) (learn.SetProposal, error)
-	ApproveLearnProposal(ctx context.Context, id, user string, at time.Time) (learn.SetProposal, error)
+	LearnProposals(ctx context.Context, org fleet.OrgID, limit int) ([]learn.SetProposal, error)
+	LearnProposal(ctx context.Context, org fleet.OrgID, id string) (learn.SetProposal, error)
+	ApproveLearnProposal(ctx context.Context, org fleet.OrgID, id string, user fleet.User, at time.Time) (learn.SetProposal, error)
 }
 
 // Who sees and approves proposals: operators and administrators see them
 // (the proposals hold only the anonymous, aggregated fleet data of
 // cohorts of at least kpi.MinCohort organisations); an administrator of
-// the whole organisation approves one. Approving ships nothing: it records
-// who approved and hands over the set file and the release command, which
-// needs the offline targets keys of the signed-release flow.
+// the whole organisation approves one for that organisation, which adopts
+// the set. Each organisation sees its own approvals only. Approving ships
+// nothing: it records who approved and hands over the set file and the
+// release command, which needs the offline targets keys of the
+// signed-release flow. Neither requirement names a grant scope: a service
+// provider acting under a customer's grant neither sees nor approves
+// proposals.
 var (
 	learnGet     = access.Requirement{Role: fleet.RoleOperator}
 	learnApprove = access.Requirement{Role: fleet.RoleAdmin, Write: true, OrgWide: true}
@@ -111,7 +116,7 @@ func (h *learningPage) learningPage(w http.ResponseWriter, r *http.Request, s se
 		h.internalError(w, r, err)
 		return
 	}
-	ps, err := h.store.LearnProposals(r.Context(), 20)
+	ps, err := h.store.LearnProposals(r.Context(), s.p.Org, 20)
 	if err != nil {
 		h.internalError(w, r, err)
 		return
@@ -147,21 +152,22 @@ func (h *learningPage) learningPage(w http.ResponseWriter, r *http.Request, s se
 	h.render(w, r, http.StatusOK, "learning.html", page{Title: "Learning", User: &s.user, CSRF: s.csrf, Data: d})
 }
 
-// approve records the reader's approval of a proposal and returns to the
-// page, which then offers the set file and the release command.
+// approve records the reader's approval of a proposal for the reader's
+// organisation and returns to the page, which then offers the set file
+// and the release command.
 func (h *learningPage) approve(w http.ResponseWriter, r *http.Request, s session) {
 	if h.store == nil {
 		h.writeError(w, r, http.StatusNotFound, "Page not found.")
 		return
 	}
 	id := r.PathValue("id")
-	p, err := h.store.ApproveLearnProposal(r.Context(), id, s.user.Name, h.clock.Now())
+	p, err := h.store.ApproveLearnProposal(r.Context(), s.p.Org, id, s.user, h.clock.Now())
 	switch {
 	case isNotFound(err):
 		h.writeError(w, r, http.StatusNotFound, "No such proposal.")
 		return
 	case errors.Is(err, fleet.ErrConflict):
-		h.writeError(w, r, http.StatusConflict, "This proposal was approved before.")
+		h.writeError(w, r, http.StatusConflict, "Your organisation approved this proposal before.")
 		return
 	case err != nil:
 		h.internalError(w, r, err)
@@ -174,13 +180,14 @@ func (h *learningPage) approve(w http.ResponseWriter, r *http.Request, s session
 	http.Redirect(w, r, "/learning#proposal-"+p.ID, http.StatusSeeOther)
 }
 
-// setFile serves an approved proposal's parameter set document.
+// setFile serves the parameter set document of a proposal the reader's
+// organisation approved.
 func (h *learningPage) setFile(w http.ResponseWriter, r *http.Request, s session) {
 	if h.store == nil {
 		h.writeError(w, r, http.StatusNotFound, "Page not found.")
 		return
 	}
-	p, err := h.store.LearnProposal(r.Context(), r.PathValue("id"))
+	p, err := h.store.LearnProposal(r.Context(), s.p.Org, r.PathValue("id"))
 	switch {
 	case isNotFound(err):
 		h.writeError(w, r, http.StatusNotFound, "No such proposal.")
@@ -189,7 +196,7 @@ func (h *learningPage) setFile(w http.ResponseWriter, r *http.Request, s session
 		h.internalError(w, r, err)
 		return
 	case p.State != learn.ProposalApproved:
-		h.writeError(w, r, http.StatusConflict, "Approve the proposal first.")
+		h.writeError(w, r, http.StatusConflict, "Your organisation has not approved this proposal.")
 		return
 	}
 	doc, err := p.Set.Encode()

@@ -40,6 +40,33 @@ func (f *fixture) seedLearning(t *testing.T) learn.SetProposal {
 	return p
 }
 
+// seedApprovals stores a model and one proposal per approver (at most
+// two), approved by the approver's organisation alone, and returns the
+// proposals' IDs in the approvers' order.
+func (f *fixture) seedApprovals(t *testing.T, approvers ...fleet.User) []string {
+	t.Helper()
+	ctx := t.Context()
+	if err := f.db.SaveLearnModel(ctx, learn.StoredModel{Promoted: true, Reason: "walk",
+		Model: learn.Model{Version: 1, TrainedAt: t0, Models: []string{"FF-4200", "FF-5200"}}}); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for i, u := range approvers {
+		m := []string{"FF-4200", "FF-5200"}[i]
+		p := learn.SetProposal{ID: "v1-" + m, ModelVersion: 1, PrinterModel: m, Created: t0, State: learn.ProposalOpen,
+			Set: fleet.ParameterSet{Schema: fleet.ParameterSetSchema, Name: "learned-" + m + "-v1", Model: m,
+				Materials: map[string]fleet.MaterialParameters{"PA12": {PrintMode: "robust"}}}}
+		if err := f.db.SaveLearnProposal(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.db.ApproveLearnProposal(ctx, u.OrgID, p.ID, u, t0); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, p.ID)
+	}
+	return ids
+}
+
 // TestLearningPage: the page describes the model in service and its
 // training data; an admin approves a proposal once, and then gets the set
 // file and the exact release command; nothing else is released.
@@ -66,7 +93,7 @@ func TestLearningPage(t *testing.T) {
 	}
 	_, body = f.getAs(t, ada, "/learning", "")
 	want := "fusionfleet release add-target -dir REPOSITORY -kind parameters -version 10.3 -name learned-FF-4200-v3 -models FF-4200"
-	if !strings.Contains(body, want) || !strings.Contains(body, "Approved by ada") || strings.Contains(body, `action="/learning/v3-FF-4200/approve"`) {
+	if !strings.Contains(body, want) || !strings.Contains(body, "approved by ada") || strings.Contains(body, `action="/learning/v3-FF-4200/approve"`) {
 		t.Errorf("approved proposal: page lacks the command %q or the approver, or still offers approval:\n%s", want, body)
 	}
 	resp, doc := f.getAs(t, ada, "/learning/v3-FF-4200/set.json", "")
@@ -79,6 +106,40 @@ func TestLearningPage(t *testing.T) {
 	}
 	if code, _ := f.postAs(t, f.user(t, "vic"), "/learning/v3-FF-4200/approve", url.Values{}); code != http.StatusForbidden {
 		t.Errorf("viewer's approval: %d, want 403", code)
+	}
+	if code, _ := f.postAs(t, ada, "/learning/v9-none/approve", url.Values{}); code != http.StatusNotFound {
+		t.Errorf("approval of an unknown proposal: %d, want 404", code)
+	}
+}
+
+// TestLearningApprovalIsTheOrganisations: A's approval is A's. B's admin
+// sees the proposal open, without A's approver, cannot download the set,
+// and approves it for B, which leaves A's approval as it was.
+func TestLearningApprovalIsTheOrganisations(t *testing.T) {
+	f := newFixture(t)
+	f.seedLearning(t)
+	ada, bob := f.user(t, "ada"), f.user(t, "bob")
+	if code, _ := f.postAs(t, ada, "/learning/v3-FF-4200/approve", url.Values{}); code != http.StatusSeeOther {
+		t.Fatalf("A approves: %d", code)
+	}
+	_, body := f.getAs(t, bob, "/learning", "")
+	if strings.Contains(body, "ada") || strings.Contains(body, "release-command") || !strings.Contains(body, `action="/learning/v3-FF-4200/approve"`) {
+		t.Errorf("B's page shows A's approval or lacks its own approve button:\n%s", body)
+	}
+	if resp, _ := f.getAs(t, bob, "/learning/v3-FF-4200/set.json", ""); resp.StatusCode != http.StatusConflict {
+		t.Errorf("B downloads the set A approved: %d, want 409", resp.StatusCode)
+	}
+	if code, _ := f.postAs(t, bob, "/learning/v3-FF-4200/approve", url.Values{}); code != http.StatusSeeOther {
+		t.Fatalf("B approves after A: %d, want 303", code)
+	}
+	for who, want := range map[fleet.UserID]string{ada: "approved by ada", bob: "approved by bob"} {
+		_, body := f.getAs(t, who, "/learning", "")
+		if !strings.Contains(body, want) || strings.Count(body, "approved by ") != 1 {
+			t.Errorf("%s's page lacks %q or shows another approval", who, want)
+		}
+		if resp, _ := f.getAs(t, who, "/learning/v3-FF-4200/set.json", ""); resp.StatusCode != http.StatusOK {
+			t.Errorf("%s downloads the set: %d, want 200", who, resp.StatusCode)
+		}
 	}
 }
 

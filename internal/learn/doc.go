@@ -24,6 +24,8 @@
 //     only if it scores no worse than the one in service on the same
 //     held-out builds.
 //
-// Proposals are never shipped by this package: an engineer approves one,
-// and the approved set goes through the signed-release flow.
+// Proposals are never shipped by this package: they are the whole
+// fleet's, an organisation's administrator approves one for that
+// organisation, which adopts the set, and the approved set goes through
+// the signed-release flow.
 package learn

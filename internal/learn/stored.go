@@ -19,15 +19,19 @@ type StoredModel struct {
 // ProposalState is where a proposed set stands.
 type ProposalState string
 
-// The states of a proposed set: it waits for an engineer, who approves it
-// for the signed-release flow. Nothing is released automatically.
+// The states of a proposed set, for one organisation: it waits for an
+// administrator, who approves it: the organisation adopts the set, which
+// whoever holds the cloud's release keys then signs and publishes.
+// Nothing is released automatically.
 const (
 	ProposalOpen     ProposalState = "proposed"
 	ProposalApproved ProposalState = "approved"
 )
 
 // SetProposal is a proposed parameter set for one printer model, from one
-// model version, with the per-material proposals behind it.
+// model version, with the per-material proposals behind it. The proposal
+// is the whole fleet's; State and the approver are those of the
+// organisation it was read for.
 type SetProposal struct {
 	ID           string
 	ModelVersion int
@@ -36,7 +40,8 @@ type SetProposal struct {
 	Set          fleet.ParameterSet
 	Proposals    []Proposal
 	State        ProposalState
-	ApprovedBy   string
+	ApprovedBy   string       // the approver's name
+	ApproverID   fleet.UserID // the approver
 	ApprovedAt   time.Time
 }
 

@@ -10,14 +10,16 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/learn"
 )
 
-// LearningStore keeps the learning loop's model versions and proposals.
+// LearningStore keeps the learning loop's model versions and proposals,
+// fleet-wide, each read with the approval of the organisation given.
 type LearningStore interface {
 	LearnModels(ctx context.Context, limit int) ([]learn.StoredModel, error)
-	LearnProposals(ctx context.Context, limit int) ([]learn.SetProposal, error)
+	LearnProposals(ctx context.Context, org fleet.OrgID, limit int) ([]learn.SetProposal, error)
 }
 
 // learningRead admits operators and administrators, as the dashboard's
-// Learning page does; approving stays in the dashboard.
+// Learning page does; approving stays in the dashboard. It names no grant
+// scope: a service provider acting under a customer's grant is refused.
 var learningRead = access.Requirement{Role: fleet.RoleOperator}
 
 // learningAPI answers GET /api/v1/learning.
@@ -83,7 +85,9 @@ type (
 	}
 )
 
-func (h *learningAPI) learning(w http.ResponseWriter, r *http.Request, _ access.Principal) error {
+// learning answers with the model versions and the proposals, each with
+// the state of the caller's organisation's approval: never another's.
+func (h *learningAPI) learning(w http.ResponseWriter, r *http.Request, caller access.Principal) error {
 	if h.store == nil {
 		return fleet.ErrNotFound
 	}
@@ -91,7 +95,7 @@ func (h *learningAPI) learning(w http.ResponseWriter, r *http.Request, _ access.
 	if err != nil {
 		return err
 	}
-	ps, err := h.store.LearnProposals(r.Context(), 20)
+	ps, err := h.store.LearnProposals(r.Context(), caller.Org, 20)
 	if err != nil {
 		return err
 	}

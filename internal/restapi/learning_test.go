@@ -2,6 +2,7 @@ package restapi
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,4 +46,54 @@ func TestLearning(t *testing.T) {
 	if status, _ := f.do(t, "GET", "/api/v1/learning", f.a.tokens["viewer"], ""); status != 403 {
 		t.Errorf("viewer: %d, want 403", status)
 	}
+
+	// A's approval is A's: B reads the proposal open, without A's
+	// approver.
+	if _, err := f.db.ApproveLearnProposal(ctx, f.a.org, "v2-FF-4200", fleet.User{ID: f.a.admin, OrgID: f.a.org, Name: "CanaryAlpha-approver"}, t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		s          *side
+		state, by  string
+		approvedAt time.Time
+	}{{f.a, "approved", "CanaryAlpha-approver", t0.Add(time.Hour)}, {f.b, "proposed", "", time.Time{}}} {
+		status, body := f.do(t, "GET", "/api/v1/learning", c.s.tokens["operator"], "")
+		var rep learningReport
+		if err := json.Unmarshal([]byte(body), &rep); status != 200 || err != nil || len(rep.Proposals) != 1 {
+			t.Fatalf("%s: %d %v %s", c.s.org, status, err, body)
+		}
+		if got := rep.Proposals[0]; got.State != c.state || got.ApprovedBy != c.by || !got.ApprovedAt.Equal(c.approvedAt) {
+			t.Errorf("%s reads %s by %q at %v, want %s by %q", c.s.org, got.State, got.ApprovedBy, got.ApprovedAt, c.state, c.by)
+		}
+		if c.s == f.b && strings.Contains(body, "CanaryAlpha") {
+			t.Errorf("B's answer names A's approver: %s", body)
+		}
+	}
+}
+
+// seedApprovals stores a model and a fleet-wide proposal for each side,
+// approved by that side alone, by an approver whose name becomes one of
+// the side's canaries.
+func (f *fixture) seedApprovals(t *testing.T) {
+	t.Helper()
+	ctx := t.Context()
+	if err := f.db.SaveLearnModel(ctx, learn.StoredModel{Promoted: true, Reason: "walk",
+		Model: learn.Model{Version: 1, TrainedAt: t0, Models: []string{"FF-4200", "FF-5200"}}}); err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range []*side{f.a, f.b} {
+		m := []string{"FF-4200", "FF-5200"}[i]
+		p := learn.SetProposal{ID: "v1-" + m, ModelVersion: 1, PrinterModel: m, Created: t0, State: learn.ProposalOpen,
+			Set: fleet.ParameterSet{Schema: fleet.ParameterSetSchema, Name: "learned-" + m + "-v1", Model: m,
+				Materials: map[string]fleet.MaterialParameters{"PA12": {PrintMode: "robust"}}}}
+		if err := f.db.SaveLearnProposal(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		name := []string{"CanaryAlpha", "CanaryBravo"}[i] + "-approver"
+		if _, err := f.db.ApproveLearnProposal(ctx, s.org, p.ID, fleet.User{ID: s.admin, OrgID: s.org, Name: name}, t0); err != nil {
+			t.Fatal(err)
+		}
+		s.canaries = append(s.canaries, name)
+	}
+	f.a.otherCanaries, f.b.otherCanaries = f.b.canaries, f.a.canaries
 }

@@ -348,8 +348,11 @@ func TestRouteWalker(t *testing.T) {
 	// Updates (updates.go), with releases for the walker's printer model.
 	f.h.updates.releases = staticReleases{{Target: "fw-2.0", Release: update.Release{Kind: update.KindFirmware, Version: "2.0", Models: []string{"M1"}}}}
 	want["GET /api/v1/updates"] = ok(200)
-	// Learning (learning.go): operators and administrators.
+	// Learning (learning.go): operators and administrators, each with its
+	// own organisation's approvals of the fleet-wide proposals only; each
+	// side approved one, by an approver whose name is its canary.
 	want["GET /api/v1/learning"] = with(ok(200), "viewer", 403, "limited", 403)
+	f.seedApprovals(t)
 	// The audit log and the data export (datarights.go) are the whole
 	// organisation's.
 	want["GET /api/v1/audit"] = with(adminOnly(200, true), "ladmin", 403)

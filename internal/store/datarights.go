@@ -57,6 +57,7 @@ var orgTables = []orgTable{
 	{name: "api_token_sites", where: `token_id IN (SELECT id FROM api_tokens WHERE org_id = ?)`},
 	{name: "gateways", where: `org_id = ?`},
 	{name: "enrolment_tokens", where: `site_id IN (SELECT id FROM sites WHERE org_id = ?)`, omit: []string{"token_hash"}},
+	{name: "bundle_imports", where: `org_id = ?`},
 	{name: "received", where: `gateway_id IN (SELECT id FROM gateways WHERE org_id = ?)`,
 		skip: "the uplink's bookkeeping of record numbers received, no data of its own"},
 	{name: "printers", where: `org_id = ?`},
@@ -87,6 +88,11 @@ var orgTables = []orgTable{
 	{name: "notify_prefs", where: ofOrgUsers},
 	{name: "notify_deliveries", where: `org_id = ?`},
 	{name: "notify_attempts", where: `delivery_id IN (SELECT id FROM notify_deliveries WHERE org_id = ?)`},
+	// The learning loop's model versions and proposals are the whole
+	// fleet's, of anonymous cohorts; an organisation's approvals are its own.
+	{name: "learn_models"},
+	{name: "learn_proposals"},
+	{name: "learn_approvals", where: `org_id = ?`},
 	{name: "audit_heads", where: `org_id = ?`, skip: "the head of the audit chain, which the audit_log part holds"},
 	{name: "audit_log", where: `org_id = ?`},
 	{name: "store_migrations"}, // the schema's version: nobody's data

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"crypto/ed25519"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/audit"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/identity"
+	"github.com/fusionfleet/fusionfleet/internal/learn"
 	"github.com/fusionfleet/fusionfleet/internal/storetest"
 )
 
@@ -132,6 +134,18 @@ func fillOrg(t *testing.T, db *DB, name string, seed bool) orgFill {
 		Rule: "lamp", Severity: fleet.SeverityWarning, Title: "Lamp", Opened: day, Updated: day, Revision: 1}, Seen: day}, 0))
 	must(db.Record(ctx, audit.Event{Time: day, Org: org, ActorOrg: org, Actor: user, Name: name + "-user", Action: "login"}))
 	must(db.SetOrgFeatures(ctx, org, access.FeatureExport))
+	// The fleet-wide proposal both organisations approve, each for itself.
+	if err := db.SaveLearnModel(ctx, learn.StoredModel{Promoted: true, Model: learn.Model{Version: 1, TrainedAt: day}}); err != nil && !errors.Is(err, fleet.ErrConflict) {
+		t.Fatal(err)
+	}
+	if err := db.SaveLearnProposal(ctx, learn.SetProposal{ID: "v1-FF-4200", ModelVersion: 1, PrinterModel: "FF-4200", Created: day,
+		Set: fleet.ParameterSet{Schema: fleet.ParameterSetSchema, Name: "learned-FF-4200-v1", Model: "FF-4200",
+			Materials: map[string]fleet.MaterialParameters{"PA12": {PrintMode: "robust"}}}}); err != nil && !errors.Is(err, fleet.ErrConflict) {
+		t.Fatal(err)
+	}
+	_, err = db.ApproveLearnProposal(ctx, org, "v1-FF-4200", fleet.User{ID: user, OrgID: org, Name: name + "-approver"}, day)
+	must(err)
+	f.canaries = append(f.canaries, name+"-approver")
 	members, err := db.Members(ctx, org)
 	must(err)
 	for _, m := range members {

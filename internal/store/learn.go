@@ -180,11 +180,11 @@ func (d *DB) learnModels(ctx context.Context, q string, args ...any) ([]learn.St
 	return out, rows.Err()
 }
 
-// SaveLearnProposal stores a set proposal in state proposed. Its model
-// version must be stored (else fleet.ErrNotFound); an ID stored before is
-// fleet.ErrConflict.
+// SaveLearnProposal stores a set proposal, approved by no organisation.
+// Its model version must be stored (else fleet.ErrNotFound); an ID stored
+// before is fleet.ErrConflict.
 func (d *DB) SaveLearnProposal(ctx context.Context, p learn.SetProposal) error {
-	p.State, p.ApprovedBy, p.ApprovedAt = learn.ProposalOpen, "", time.Time{}
+	p.State, p.ApprovedBy, p.ApproverID, p.ApprovedAt = learn.ProposalOpen, "", "", time.Time{}
 	if err := p.Validate(); err != nil {
 		return fmt.Errorf("save proposal: %w: %w", fleet.ErrRejected, err)
 	}
@@ -206,16 +206,23 @@ func (d *DB) SaveLearnProposal(ctx context.Context, p learn.SetProposal) error {
 		if n > 0 {
 			return fmt.Errorf("save proposal %s: %w", p.ID, fleet.ErrConflict)
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO learn_proposals (id, model_version, printer_model, created, state, data)
-			VALUES (?, ?, ?, ?, ?, ?)`, p.ID, p.ModelVersion, p.PrinterModel, nanos(p.Created), string(p.State), string(data))
+		_, err := tx.ExecContext(ctx, `INSERT INTO learn_proposals (id, model_version, printer_model, created, data)
+			VALUES (?, ?, ?, ?, ?)`, p.ID, p.ModelVersion, p.PrinterModel, nanos(p.Created), string(data))
 		return err
 	})
 }
 
-// LearnProposals returns the newest limit set proposals, newest first.
-func (d *DB) LearnProposals(ctx context.Context, limit int) ([]learn.SetProposal, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT state, approved_by, approved_at, data FROM learn_proposals
-		ORDER BY created DESC, id LIMIT ?`, max(limit, 1))
+// The proposals are the whole fleet's; an approval is one organisation's.
+// A proposal is read with the approval of the reader's organisation only:
+// whether another organisation approved it, and who of it, is that
+// organisation's business.
+const proposalColumns = `COALESCE(a.approved_by, ''), COALESCE(a.approver, ''), COALESCE(a.approved_at, 0), p.data
+	FROM learn_proposals p LEFT JOIN learn_approvals a ON a.proposal_id = p.id AND a.org_id = ?`
+
+// LearnProposals returns the newest limit set proposals, newest first,
+// each approved or not by org.
+func (d *DB) LearnProposals(ctx context.Context, org fleet.OrgID, limit int) ([]learn.SetProposal, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT `+proposalColumns+` ORDER BY p.created DESC, p.id LIMIT ?`, org, max(limit, 1))
 	if err != nil {
 		return nil, fmt.Errorf("proposals: %w", err)
 	}
@@ -231,9 +238,10 @@ func (d *DB) LearnProposals(ctx context.Context, limit int) ([]learn.SetProposal
 	return out, rows.Err()
 }
 
-// LearnProposal returns one set proposal; fleet.ErrNotFound if unknown.
-func (d *DB) LearnProposal(ctx context.Context, id string) (learn.SetProposal, error) {
-	p, err := scanProposal(d.db.QueryRowContext(ctx, `SELECT state, approved_by, approved_at, data FROM learn_proposals WHERE id = ?`, id))
+// LearnProposal returns one set proposal, approved or not by org;
+// fleet.ErrNotFound if unknown.
+func (d *DB) LearnProposal(ctx context.Context, org fleet.OrgID, id string) (learn.SetProposal, error) {
+	p, err := scanProposal(d.db.QueryRowContext(ctx, `SELECT `+proposalColumns+` WHERE p.id = ?`, org, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return p, fmt.Errorf("proposal %s: %w", id, fleet.ErrNotFound)
 	}
@@ -242,41 +250,49 @@ func (d *DB) LearnProposal(ctx context.Context, id string) (learn.SetProposal, e
 
 func scanProposal(sc interface{ Scan(...any) error }) (learn.SetProposal, error) {
 	var p learn.SetProposal
-	var state, by, data string
+	var by, name, data string
 	var at int64
-	if err := sc.Scan(&state, &by, &at, &data); err != nil {
+	if err := sc.Scan(&by, &name, &at, &data); err != nil {
 		return p, err
 	}
 	if err := json.Unmarshal([]byte(data), &p); err != nil {
 		return p, err
 	}
-	p.State, p.ApprovedBy = learn.ProposalState(state), by
-	if at != 0 {
-		p.ApprovedAt = fromNanos(at)
+	p.State, p.ApproverID, p.ApprovedBy, p.ApprovedAt = learn.ProposalOpen, "", "", time.Time{}
+	if by != "" {
+		p.State, p.ApproverID, p.ApprovedBy, p.ApprovedAt = learn.ProposalApproved, fleet.UserID(by), name, fromNanos(at)
 	}
 	return p, nil
 }
 
-// ApproveLearnProposal records that user approved a proposal for release.
-// An unknown proposal is fleet.ErrNotFound, one approved before
-// fleet.ErrConflict.
-func (d *DB) ApproveLearnProposal(ctx context.Context, id, user string, at time.Time) (learn.SetProposal, error) {
-	if user == "" {
-		return learn.SetProposal{}, fmt.Errorf("approve proposal %s: no approver: %w", id, fleet.ErrRejected)
+// ApproveLearnProposal records that user approved a proposal for org: the
+// organisation adopts the set. An unknown proposal is fleet.ErrNotFound,
+// one org approved before fleet.ErrConflict; another organisation's
+// approval of the same proposal changes nothing.
+func (d *DB) ApproveLearnProposal(ctx context.Context, org fleet.OrgID, id string, user fleet.User, at time.Time) (learn.SetProposal, error) {
+	if org == "" || user.ID == "" || user.Name == "" {
+		return learn.SetProposal{}, fmt.Errorf("approve proposal %s: no organisation or approver: %w", id, fleet.ErrRejected)
 	}
-	res, err := d.db.ExecContext(ctx, `UPDATE learn_proposals SET state = ?, approved_by = ?, approved_at = ? WHERE id = ? AND state = ?`,
-		string(learn.ProposalApproved), user, nanos(at), id, string(learn.ProposalOpen))
+	var n int
+	if err := d.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM orgs WHERE id = ?`, org).Scan(&n); err != nil {
+		return learn.SetProposal{}, fmt.Errorf("approve proposal %s: %w", id, err)
+	} else if n == 0 {
+		return learn.SetProposal{}, fmt.Errorf("approve proposal %s: organisation %s: %w", id, org, fleet.ErrNotFound)
+	}
+	res, err := d.db.ExecContext(ctx, `INSERT INTO learn_approvals (org_id, proposal_id, approved_by, approver, approved_at)
+		SELECT ?, id, ?, ?, ? FROM learn_proposals WHERE id = ?
+		ON CONFLICT (org_id, proposal_id) DO NOTHING`, org, user.ID, user.Name, nanos(at), id)
 	if err != nil {
 		return learn.SetProposal{}, fmt.Errorf("approve proposal %s: %w", id, err)
 	}
 	if n, err := res.RowsAffected(); err != nil {
 		return learn.SetProposal{}, fmt.Errorf("approve proposal %s: %w", id, err)
 	} else if n == 0 {
-		p, err := d.LearnProposal(ctx, id)
+		p, err := d.LearnProposal(ctx, org, id)
 		if err != nil {
 			return learn.SetProposal{}, fmt.Errorf("approve: %w", err)
 		}
 		return p, fmt.Errorf("approve proposal %s: approved by %s before: %w", id, p.ApprovedBy, fleet.ErrConflict)
 	}
-	return d.LearnProposal(ctx, id)
+	return d.LearnProposal(ctx, org, id)
 }

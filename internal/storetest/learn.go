@@ -3,7 +3,9 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,9 +23,9 @@ type Learning interface {
 	LearnModels(ctx context.Context, limit int) ([]learn.StoredModel, error)
 	InServiceModel(ctx context.Context) (learn.Model, error)
 	SaveLearnProposal(ctx context.Context, p learn.SetProposal) error
-	LearnProposals(ctx context.Context, limit int) ([]learn.SetProposal, error)
-	LearnProposal(ctx context.Context, id string) (learn.SetProposal, error)
-	ApproveLearnProposal(ctx context.Context, id, user string, at time.Time) (learn.SetProposal, error)
+	LearnProposals(ctx context.Context, org fleet.OrgID, limit int) ([]learn.SetProposal, error)
+	LearnProposal(ctx context.Context, org fleet.OrgID, id string) (learn.SetProposal, error)
+	ApproveLearnProposal(ctx context.Context, org fleet.OrgID, id string, user fleet.User, at time.Time) (learn.SetProposal, error)
 }
 
 // LearningStore is what RunLearning drives: learning, with organisations
@@ -39,12 +41,15 @@ type LearningStore interface {
 // outcomes of completed jobs in a period, across organisations, with their
 // parts, model and build volume; model versions round-trip, the newest
 // promoted one is in service, a version is stored once; a proposal needs
-// its model version, is stored once, and is approved once, by someone.
+// its model version, is stored once, and is approved once per
+// organisation, by someone of it; an organisation sees its own approval
+// only, never another's or the name of another's approver.
 func RunLearning(t *testing.T, open func(t *testing.T) LearningStore) {
 	runTests(t, open, []storeTest[LearningStore]{
 		{"Outcomes", testLearnOutcomes},
 		{"Models", testLearnModels},
 		{"Proposals", testLearnProposals},
+		{"ApprovalsPerOrg", testLearnApprovalsPerOrg},
 	})
 }
 
@@ -155,31 +160,108 @@ func testLearnProposals(t *testing.T, db LearningStore) {
 	if err := db.SaveLearnProposal(ctx, p); !errors.Is(err, fleet.ErrConflict) {
 		t.Errorf("proposal stored twice: %v, want fleet.ErrConflict", err)
 	}
-	got, err := db.LearnProposals(ctx, 10)
+	org, _ := tenant(t, db, "acme")
+	got, err := db.LearnProposals(ctx, org, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if d := cmp.Diff([]learn.SetProposal{p}, got, timeEqual); d != "" {
 		t.Errorf("proposals (-want +got):\n%s", d)
 	}
-	if _, err := db.ApproveLearnProposal(ctx, "v9-none", "eve", T0); !errors.Is(err, fleet.ErrNotFound) {
+	eve := fleet.User{ID: "u_eve", OrgID: org, Name: "eve"}
+	if _, err := db.ApproveLearnProposal(ctx, org, "v9-none", eve, T0); !errors.Is(err, fleet.ErrNotFound) {
 		t.Errorf("approve unknown: %v, want fleet.ErrNotFound", err)
 	}
-	if _, err := db.ApproveLearnProposal(ctx, p.ID, "", T0); err == nil {
-		t.Error("approved by nobody")
+	if _, err := db.ApproveLearnProposal(ctx, "o_none", p.ID, eve, T0); !errors.Is(err, fleet.ErrNotFound) {
+		t.Errorf("approve for an unknown organisation: %v, want fleet.ErrNotFound", err)
 	}
-	a, err := db.ApproveLearnProposal(ctx, p.ID, "eve", T0.Add(time.Hour))
+	for _, u := range []fleet.User{{}, {ID: "u_eve"}, {Name: "eve"}} {
+		if _, err := db.ApproveLearnProposal(ctx, org, p.ID, u, T0); !errors.Is(err, fleet.ErrRejected) {
+			t.Errorf("approved by %+v: %v, want fleet.ErrRejected", u, err)
+		}
+	}
+	if _, err := db.ApproveLearnProposal(ctx, "", p.ID, eve, T0); !errors.Is(err, fleet.ErrRejected) {
+		t.Errorf("approved for no organisation: %v, want fleet.ErrRejected", err)
+	}
+	a, err := db.ApproveLearnProposal(ctx, org, p.ID, eve, T0.Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.State != learn.ProposalApproved || a.ApprovedBy != "eve" || !a.ApprovedAt.Equal(T0.Add(time.Hour)) {
-		t.Errorf("approved: %s by %q at %v", a.State, a.ApprovedBy, a.ApprovedAt)
+	if a.State != learn.ProposalApproved || a.ApprovedBy != "eve" || a.ApproverID != "u_eve" || !a.ApprovedAt.Equal(T0.Add(time.Hour)) {
+		t.Errorf("approved: %s by %q (%s) at %v", a.State, a.ApprovedBy, a.ApproverID, a.ApprovedAt)
 	}
-	if _, err := db.ApproveLearnProposal(ctx, p.ID, "mallory", T0.Add(2*time.Hour)); !errors.Is(err, fleet.ErrConflict) {
+	if _, err := db.ApproveLearnProposal(ctx, org, p.ID, fleet.User{ID: "u_mallory", Name: "mallory"}, T0.Add(2*time.Hour)); !errors.Is(err, fleet.ErrConflict) {
 		t.Errorf("approved twice: %v, want fleet.ErrConflict", err)
 	}
-	if a, err := db.LearnProposal(ctx, p.ID); err != nil || a.ApprovedBy != "eve" {
-		t.Errorf("after a second approval: by %q, %v", a.ApprovedBy, err)
+	if a, err := db.LearnProposal(ctx, org, p.ID); err != nil || a.ApprovedBy != "eve" || a.State != learn.ProposalApproved {
+		t.Errorf("after a second approval: %s by %q, %v", a.State, a.ApprovedBy, err)
+	}
+	if _, err := db.LearnProposal(ctx, org, "v9-none"); !errors.Is(err, fleet.ErrNotFound) {
+		t.Errorf("unknown proposal: %v, want fleet.ErrNotFound", err)
+	}
+}
+
+// testLearnApprovalsPerOrg: one organisation's approval is its own. The
+// other organisation reads the proposal as open, without the approver's
+// name, and approves it independently, which leaves the first's as it
+// was.
+func testLearnApprovalsPerOrg(t *testing.T, db LearningStore) {
+	ctx := t.Context()
+	orgA, _ := tenant(t, db, "acme")
+	orgB, _ := tenant(t, db, "globex")
+	if err := db.SaveLearnModel(ctx, learnModel(1, true)); err != nil {
+		t.Fatal(err)
+	}
+	p := learn.SetProposal{ID: "v1-FF-4200", ModelVersion: 1, PrinterModel: "FF-4200", Created: T0, State: learn.ProposalOpen,
+		Set: fleet.ParameterSet{Schema: fleet.ParameterSetSchema, Name: "learned-FF-4200-v1", Model: "FF-4200",
+			Materials: map[string]fleet.MaterialParameters{"PA12": {PrintMode: "robust"}}}}
+	if err := db.SaveLearnProposal(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	const canary = "CanaryAcme-approver"
+	if _, err := db.ApproveLearnProposal(ctx, orgA, p.ID, fleet.User{ID: "u_canary_acme", OrgID: orgA, Name: canary}, T0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	open := func(what string, got learn.SetProposal) {
+		t.Helper()
+		if got.State != learn.ProposalOpen || got.ApprovedBy != "" || got.ApproverID != "" || !got.ApprovedAt.IsZero() {
+			t.Errorf("%s: B reads %s by %q (%s) at %v, want open with no approver", what, got.State, got.ApprovedBy, got.ApproverID, got.ApprovedAt)
+		}
+		if s := fmt.Sprintf("%+v", got); strings.Contains(s, canary) || strings.Contains(s, "u_canary_acme") {
+			t.Errorf("%s: B reads the name of A's approver: %s", what, s)
+		}
+	}
+	gotB, err := db.LearnProposal(ctx, orgB, p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	open("one", gotB)
+	listB, err := db.LearnProposals(ctx, orgB, 10)
+	if err != nil || len(listB) != 1 {
+		t.Fatalf("B's list: %d proposals, %v", len(listB), err)
+	}
+	open("list", listB[0])
+
+	b, err := db.ApproveLearnProposal(ctx, orgB, p.ID, fleet.User{ID: "u_bob", OrgID: orgB, Name: "bob"}, T0.Add(2*time.Hour))
+	if err != nil {
+		t.Fatalf("B approves what A approved: %v", err)
+	}
+	if b.State != learn.ProposalApproved || b.ApprovedBy != "bob" || !b.ApprovedAt.Equal(T0.Add(2*time.Hour)) {
+		t.Errorf("B's approval: %s by %q at %v", b.State, b.ApprovedBy, b.ApprovedAt)
+	}
+	for org, want := range map[fleet.OrgID]string{orgA: canary, orgB: "bob"} {
+		ps, err := db.LearnProposals(ctx, org, 10)
+		if err != nil || len(ps) != 1 {
+			t.Fatalf("%s's list: %d proposals, %v", org, len(ps), err)
+		}
+		if ps[0].State != learn.ProposalApproved || ps[0].ApprovedBy != want {
+			t.Errorf("%s reads %s by %q, want approved by %q", org, ps[0].State, ps[0].ApprovedBy, want)
+		}
+	}
+	orgC, _ := tenant(t, db, "initech")
+	gotC, err := db.LearnProposal(ctx, orgC, p.ID)
+	if err != nil || gotC.State != learn.ProposalOpen || gotC.ApprovedBy != "" {
+		t.Errorf("a third organisation reads %s by %q, %v; want open", gotC.State, gotC.ApprovedBy, err)
 	}
 }
 
