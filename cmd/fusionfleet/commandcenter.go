@@ -46,8 +46,17 @@ func runCommandCenter(ctx context.Context, args []string, e env) error {
 			return runFingerprint(args[1:], e)
 		case "config":
 			return runConfig(args[1:], e)
+		case "install":
+			return runInstall(ctx, args[1:], e)
+		case "uninstall":
+			return runUninstall(ctx, args[1:], e)
 		}
 	}
+	e, closeLog, isService, err := serviceEnv(e)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
 	fs, f := newCCFlags("commandcenter", "Run a Command Center: pair with printers by host name or IP (pinning each\n"+
 		"printer's certificate on first use, and presenting its own client certificate, whose\n"+
 		"fingerprint each printer must pair: see `commandcenter fingerprint`), poll them, keep the local truth in SQLite, and upload\n"+
@@ -55,7 +64,7 @@ func runCommandCenter(ctx context.Context, args []string, e env) error {
 		"HTTPS_PROXY/NO_PROXY. The enrolment token is read from -enrol-token-file or\n"+
 		"FUSIONFLEET_ENROL_TOKEN, never from a flag value. Settings may come from a config file\n"+
 		"(-config; docs/config.md): flags, then environment variables, then the file, then defaults.\n"+
-		"Subcommands: check, fingerprint, config check.", e)
+		"Subcommands: check, fingerprint, config check, install, uninstall.", e)
 	if _, err := f.parse(fs, args, e); err != nil {
 		return err
 	}
@@ -86,6 +95,9 @@ func runCommandCenter(ctx context.Context, args []string, e env) error {
 	}
 	if opts.MQTT.URL != "" {
 		fmt.Fprintf(e.stdout, "mqtt: %s %s\n", opts.MQTT.URL, opts.MQTT.Prefix)
+	}
+	if isService {
+		return runService(ctx, cc.Run)
 	}
 	return cc.Run(ctx)
 }
