@@ -47,7 +47,9 @@ func TestServeService(t *testing.T) {
 				}
 				var states []serviceState
 				errc := make(chan error, 1)
-				go func() { errc <- serveService(t.Context(), run, reqs, func(s serviceState) { states = append(states, s) }) }()
+				go func() {
+					errc <- serveService(t.Context(), run, reqs, func(s serviceState) { states = append(states, s) })
+				}()
 				for _, r := range tt.reqs {
 					reqs <- r
 					synctest.Wait()
