@@ -159,6 +159,7 @@ func ccSettings() map[string]configSetting {
 		"mqtt-password-file": {},
 		"mqtt-ca-file":       {env: "FUSIONFLEET_MQTT_CA_FILE"},
 		"mqtt-allow-list":    {env: "FUSIONFLEET_MQTT_ALLOW_LIST"},
+		"keep-awake":         {},
 	}
 }
 

@@ -108,7 +108,7 @@ type ccFlags struct {
 	uiHost, uiHosts, uiPasswordFile, uiRange, debugListen, mtcListen *string
 	mirrorListen, diagPolicy, logLevel                               *string
 	printers                                                         stringList
-	trust                                                            *bool
+	trust, keepAwake                                                 *bool
 	interval, bulk, updateInterval                                   *time.Duration
 	mtcBuffer, rate                                                  *int
 	mqtt                                                             *mqttFlags
@@ -142,6 +142,7 @@ func newCCFlags(name, synopsis string, e env) (*flag.FlagSet, *ccFlags) {
 	f.rate = fs.Int("uplink-rate", 10000, "uplink bandwidth cap in `bits/s`, TLS handshakes included (whitepaper budget: 25000 for a site)")
 	f.diagPolicy = fs.String("diagnostics", "ask", "remote diagnostics the cloud asks for: ask (approve each in the local UI) or auto (run each at once)")
 	f.logLevel = fs.String("log-level", "info", "log level: debug, info, warn, error")
+	f.keepAwake = fs.Bool("keep-awake", true, "keep this computer from sleeping while the Command Center runs (Linux: a logind inhibitor via systemd-inhibit; Windows: the execution state); the self-test warns when it cannot")
 	f.mqtt = addMQTTFlags(fs, e)
 	return fs, f
 }
@@ -202,7 +203,7 @@ func (f *ccFlags) options(e env) (site.Options, error) {
 		DataDir: *f.data, CloudURL: *f.cloudURL, RootCAs: roots, EnrolToken: token, Name: *f.name,
 		Printers: printers, TrustNewPrinters: *f.trust, UIHost: *f.uiHost, UIHosts: splitList(*f.uiHosts), UIPassword: uiPassword, UIFirstPort: uiFirst, UILastPort: uiLast,
 		MirrorListen: *f.mirrorListen, MTConnectListen: *f.mtcListen, MTConnectBufferSize: *f.mtcBuffer, DebugListen: *f.debugListen, PollInterval: *f.interval, BulkInterval: *f.bulk, UpdateInterval: *f.updateInterval,
-		RateBytes: float64(*f.rate) / 8, DiagnosticsPolicy: *f.diagPolicy, MQTT: mqtt, Logger: logger,
+		RateBytes: float64(*f.rate) / 8, DiagnosticsPolicy: *f.diagPolicy, MQTT: mqtt, KeepAwake: *f.keepAwake, Logger: logger,
 	}, nil
 }
 
