@@ -205,7 +205,9 @@ func applyConfig(fs *flag.FlagSet, file string, entries []configEntry, settings 
 				continue
 			}
 		}
-		if onCommandLine[en.Key] || (s.env != "" && getenv(s.env) != "") {
+		// A command with fewer flags (commandcenter check) takes the
+		// settings it has.
+		if fs.Lookup(en.Key) == nil || onCommandLine[en.Key] || (s.env != "" && getenv(s.env) != "") {
 			continue
 		}
 		if err := fs.Set(en.Key, en.Value); err != nil {

@@ -213,13 +213,18 @@ func (f *ccFlags) options(e env) (site.Options, error) {
 func runCheck(ctx context.Context, args []string, e env) error {
 	fs := newFlagSet("commandcenter check", "Check a Command Center's connectivity: the cloud reachable through the proxy the\n"+
 		"environment selects, its certificate valid, the clocks in step, every paired printer\n"+
-		"reachable with its pinned certificate, a local port for the UI (-ui-ports), the host's sleep settings.", e)
+		"reachable with its pinned certificate, a local port for the UI (-ui-ports), the host's sleep settings.\n"+
+		"It reads the Command Center's config file too (-config).", e)
+	config := fs.String("config", envDefault(e, "FUSIONFLEET_CC_CONFIG", ""), "the Command Center's config `file` (docs/config.md)")
 	data := fs.String("data", envDefault(e, "FUSIONFLEET_CC_DATA", defaultDataDir(e, "commandcenter")), "data `directory` of the Command Center")
 	cloudURL := fs.String("cloud", envDefault(e, "FUSIONFLEET_CLOUD", ""), "cloud base `URL` (https://…)")
 	caFile := fs.String("ca-file", envDefault(e, "FUSIONFLEET_CA_FILE", ""), "PEM `file` of CAs that verify the cloud (default: system roots)")
 	uiHost := fs.String("ui-host", "127.0.0.1", "interface for the local UI; beyond loopback it is served over HTTPS with a certificate of the Command Center's own CA, and printers fetch updates from -mirror-listen")
 	uiRange := fs.String("ui-ports", envDefault(e, "FUSIONFLEET_UI_PORTS", uiPortsDefault), "local UI `ports` to check: first-last, one port, or 0 for any free port")
 	if err := parse(fs, args, e); err != nil {
+		return err
+	}
+	if _, err := loadConfig(fs, *config, e.getenv); err != nil {
 		return err
 	}
 	if *cloudURL == "" {
