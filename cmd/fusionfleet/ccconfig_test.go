@@ -294,7 +294,27 @@ func FuzzParseConfig(f *testing.F) {
 				t.Errorf("accepted %+v", en)
 			}
 		}
-		_, _ = parsePrintersCSV("f", b)
+	})
+}
+
+// FuzzParsePrintersCSV: a CSV import comes from a spreadsheet; what it
+// accepts are host:port addresses, each once.
+func FuzzParsePrintersCSV(f *testing.F) {
+	for _, s := range []string{"address,name\nm1:8443,M1\n", "a:1\n# c\nb:2", "\"a:1\",\"x,y\"\n", "\"open\n", "[::1]:8443\n"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, err := parsePrintersCSV("f", b)
+		if err != nil {
+			return
+		}
+		seen := map[string]bool{}
+		for _, a := range got {
+			if checkPrinterAddr(a) != nil || seen[a] {
+				t.Errorf("accepted %q", a)
+			}
+			seen[a] = true
+		}
 	})
 }
 
