@@ -1,6 +1,6 @@
 # FusionFleet — a thin index of go commands. Everything builds with `go build` alone.
 
-.PHONY: test vet unit fuzz-brief demo build fuzz bench bench-quick docs
+.PHONY: test vet unit fuzz-brief demo build fuzz bench bench-quick docs release release-check cross
 
 # All tests: vet, every fuzz target for a few seconds, then every package with
 # the race detector. Tests that need an absent service (external NATS,
@@ -46,6 +46,21 @@ build:
 # troubleshooting) from the code; the unit tests fail while they are stale.
 docs:
 	go test -count=1 ./internal/docgen -update
+
+# Release binaries for linux/amd64, linux/arm64 and windows/amd64, CGO-free
+# and reproducible, with dist/SHA256SUMS: make release VERSION=v1.2.3
+# (default: git describe). release-check builds twice with separate caches
+# and compares (minutes: not part of make test).
+release:
+	VERSION=$(VERSION) ./scripts/release
+
+release-check:
+	VERSION=$(VERSION) ./scripts/release -check
+
+# Compile and link every release platform, writing nothing: the CI's check
+# that Windows and arm64 still build.
+cross:
+	VERSION=ci ./scripts/release -n
 
 # Every benchmark scenario, small (under a minute): fails only when a
 # scenario fails, not when a figure misses its target (misses are listed).

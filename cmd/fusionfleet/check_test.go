@@ -33,3 +33,23 @@ func TestCommandCenterCheck(t *testing.T) {
 		t.Errorf("check against no cloud: exit %d, report:\n%s\nwant exit 1 and a failed check", code, stdout)
 	}
 }
+
+// `commandcenter check -config` takes the cloud and the rest from the
+// Command Center's config file, and refuses a bad one naming its line.
+func TestCommandCenterCheckConfig(t *testing.T) {
+	node, err := cloud.New(t.Context(), cloud.Options{DataDir: t.TempDir(), Hosts: []string{"127.0.0.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait.Go(t, node.Run)
+	conf := writeTempFile(t, "cc.conf", "cloud = "+node.URL()+"\nca-file = "+node.CAPath()+"\ndata = "+t.TempDir()+
+		"\nui-ports = 0\nprinter = p1.site:8443\npoll = 10s\n")
+	code, stdout, stderr := runArgs(t, "commandcenter", "check", "-config", conf)
+	if code != 0 || !strings.Contains(strings.ToLower(stdout), "cloud reachable") {
+		t.Errorf("check -config: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	bad := writeTempFile(t, "bad.conf", "cloud = "+node.URL()+"\nui-ports = 70000\n")
+	if code, _, stderr = runArgs(t, "commandcenter", "check", "-config", bad); code != 1 || !strings.Contains(stderr, bad+":2: ui-ports:") {
+		t.Errorf("check with a bad config: exit %d, stderr %q", code, stderr)
+	}
+}

@@ -8,7 +8,6 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/benchrun"
@@ -16,15 +15,6 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/deviceapi"
 	"github.com/fusionfleet/fusionfleet/internal/printer"
 )
-
-// cpuTime is the CPU time the process has used so far, user and system.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 // printerProcessBench measures what `fusionfleet printer --count N
 // --speed 60` costs: N printers, each its own HTTPS device, polled for their

@@ -167,8 +167,12 @@ type SelfTestConfig struct {
 	// "static", …); nil → run systemctl, if there is one. It must not
 	// change anything.
 	SleepState func(ctx context.Context, unit string) (string, error)
-	Clock      clock.Clock   // nil → the real clock
-	Timeout    time.Duration // per check; 0 → 10 s
+	// KeepAwake, when set, says whether the running Command Center keeps
+	// the host awake (nil) or why it cannot (package keepawake); nil →
+	// the host's sleep settings alone decide.
+	KeepAwake func() error
+	Clock     clock.Clock   // nil → the real clock
+	Timeout   time.Duration // per check; 0 → 10 s
 }
 
 // DefaultStaleAfter is how long without a successful upload the Command
@@ -640,15 +644,24 @@ func sleepTargets() []string {
 var errSleepUnknown = errors.New("sleep settings unknown")
 
 // sleepCheck checks that the host cannot sleep (R-ARCH-8): every systemd
-// sleep target masked. It only reads.
+// sleep target masked, or the running Command Center holding the host
+// awake. It only reads.
 func sleepCheck(ctx context.Context, cfg SelfTestConfig) Check {
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
+	var cannot string
+	if cfg.KeepAwake != nil {
+		err := cfg.KeepAwake()
+		if err == nil {
+			return ok(checkSleep, "the Command Center keeps this computer awake while it runs")
+		}
+		cannot = fmt.Sprintf("the Command Center cannot keep this computer awake (%v); ", err)
+	}
 	var awake []string
 	for _, unit := range sleepTargets() {
 		state, err := cfg.SleepState(ctx, unit)
 		if err != nil {
-			return warn(checkSleep, "unknown: %v; make sure this computer never sleeps, or collection stops while it does", err)
+			return warn(checkSleep, "%sunknown: %v; make sure this computer never sleeps, or collection stops while it does", cannot, err)
 		}
 		switch state {
 		case "masked", "masked-runtime", "not-found":
@@ -657,8 +670,8 @@ func sleepCheck(ctx context.Context, cfg SelfTestConfig) Check {
 		}
 	}
 	if len(awake) > 0 {
-		return warn(checkSleep, "this computer may sleep (%s), and collection stops while it does; "+adviceSleep+" %s",
-			strings.Join(awake, ", "), strings.Join(sleepTargets(), " "))
+		return warn(checkSleep, "%sthis computer may sleep (%s), and collection stops while it does; "+adviceSleep+" %s",
+			cannot, strings.Join(awake, ", "), strings.Join(sleepTargets(), " "))
 	}
 	return ok(checkSleep, "sleep, suspend and hibernation are masked")
 }

@@ -576,6 +576,11 @@ func TestSelfTestSleep(t *testing.T) {
 		{"suspend allowed", map[string]string{"sleep.target": "static", "suspend.target": "static", "hibernate.target": "masked",
 			"hybrid-sleep.target": "masked"}, nil, CheckWarning, []string{"sleep.target is static", "suspend.target is static", "systemctl mask"}},
 		{"unknown", nil, errSleepUnknown, CheckWarning, []string{"unknown", "never sleeps"}},
+		{"kept awake", nil, errSleepUnknown, CheckOK, []string{"keeps this computer awake"}},
+		{"cannot keep awake", map[string]string{"sleep.target": "static"}, nil, CheckWarning,
+			[]string{"cannot keep this computer awake (keep-awake: no bus)", "sleep.target is static", "systemctl mask"}},
+		{"cannot keep awake, masked", map[string]string{"sleep.target": "masked", "suspend.target": "masked", "hibernate.target": "masked",
+			"hybrid-sleep.target": "masked"}, nil, CheckOK, []string{"masked"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -585,6 +590,12 @@ func TestSelfTestSleep(t *testing.T) {
 				}
 				return tt.states[unit], nil
 			}}.withDefaults()
+			switch tt.name {
+			case "kept awake":
+				cfg.KeepAwake = func() error { return nil }
+			case "cannot keep awake", "cannot keep awake, masked":
+				cfg.KeepAwake = func() error { return errors.New("keep-awake: no bus") }
+			}
 			c := sleepCheck(t.Context(), cfg)
 			if c.Status != tt.status {
 				t.Errorf("status %s (%q), want %s", c.Status, c.Message, tt.status)

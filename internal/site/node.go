@@ -23,6 +23,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/datadir"
 	"github.com/fusionfleet/fusionfleet/internal/deviceapi"
 	"github.com/fusionfleet/fusionfleet/internal/httpserver"
+	"github.com/fusionfleet/fusionfleet/internal/keepawake"
 	"github.com/fusionfleet/fusionfleet/internal/mqttfeed"
 	"github.com/fusionfleet/fusionfleet/internal/mtconnect"
 	"github.com/fusionfleet/fusionfleet/internal/tlsca"
@@ -51,7 +52,8 @@ type Node struct {
 	uploader      *commandcenter.Uploader
 	diagnostics   *commandcenter.DiagnosticRunner
 	mirror        *update.Mirror
-	feed          *mqttfeed.Feed // nil without Options.MQTT
+	feed          *mqttfeed.Feed       // nil without Options.MQTT
+	awake         *keepawake.Inhibitor // nil without Options.KeepAwake
 
 	closers closer.Stack
 	uiCA    string // the CA file of the local UI's certificate; "" on loopback (plain HTTP)
@@ -195,11 +197,16 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 		feed = n.feed
 		reg.MustRegister(n.feed.Metrics())
 	}
+	var keptAwake func() error
+	if opts.KeepAwake {
+		n.awake = keepawake.New(keepawake.Options{Logger: n.log})
+		keptAwake = n.awake.Status
+	}
 	n.ui = httpserver.New(localui.NewHandler(localui.SourcesOf(n.store), localui.HandlerOptions{
 		Logger: n.log, Clock: opts.Clock, ClockNote: opts.ClockNote, Metrics: reg, Updates: n.mirror, Mirror: n.mirrorHandler(),
 		Hosts: opts.UIHosts, Password: opts.UIPassword, Fingerprint: n.fingerprint, DiagnosticsPolicy: n.diagnostics.Policy(), MQTT: feed,
 		SelfTest: &commandcenter.SelfTestConfig{CloudURL: opts.CloudURL, RootCAs: opts.RootCAs, LocalUI: n.ln.Addr().String(),
-			Reader: n.dialer(nil)},
+			Reader: n.dialer(nil), KeepAwake: keptAwake},
 	}), n.log)
 	if n.mirrorLn != nil {
 		n.mirrorSrv = httpserver.New(n.mirrorHandler(), n.log)
@@ -258,6 +265,9 @@ func (n *Node) Run(ctx context.Context) error {
 	g.Go(func() error { return n.mirror.Run(ctx) })
 	if n.feed != nil {
 		g.Go(func() error { return n.feed.Run(ctx) })
+	}
+	if n.awake != nil {
+		g.Go(func() error { return n.awake.Run(ctx) })
 	}
 	if n.debugLn != nil {
 		debug := httpserver.New(httpserver.Debug(), n.log)

@@ -109,6 +109,10 @@ type Options struct {
 	// the node's fingerprint. URL "" → no feed.
 	MQTT mqttfeed.Options
 
+	// KeepAwake keeps the host from sleeping while the node runs (package
+	// keepawake); the local UI's self-test warns when it cannot.
+	KeepAwake bool
+
 	Clock  clock.Clock  // nil → the real clock
 	Logger *slog.Logger // nil → discard
 	// Stdin answers the pairing question; Stdout receives the enrolment
