@@ -104,6 +104,7 @@ var collected = []TypeDoc{
 		f("Material", "The build material, e.g. PA12."),
 		f("PartMaterials", "The materials used in parts."),
 		f("RecyclableKG", "Unfused powder recoverable after the job."),
+		f("RecycledShare", "The share of recycled powder in the build (zero until printing starts)."),
 		f("PrintMode", "The print mode: fast, balanced or robust."),
 		f("ParameterSet", "The print-parameter set the job uses."),
 		f("BuildUnitID", "The serial number of the build unit."),
