@@ -264,6 +264,9 @@ func TestHeadConditionUnknownAndOldModels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if m.Data.HeadsUnknown != unknown {
+		t.Errorf("model data: %d builds with an unknown printhead condition, want %d", m.Data.HeadsUnknown, unknown)
+	}
 	x := make([]float64, len(m.Coef))
 	b := tab.Builds[0]
 	b.Heads = HeadCondition{}

@@ -52,6 +52,9 @@ type DataDescription struct {
 	From, To      time.Time
 	Cohorts       []Cohort
 	Excluded      map[string]int
+	// HeadsUnknown counts the builds kept without a known printhead
+	// condition (imputed as new printheads, with the flag term set).
+	HeadsUnknown int `json:",omitempty"`
 }
 
 // Accuracy is a model's score on held-out builds: R² and mean absolute
@@ -324,6 +327,11 @@ func Train(t Table, version int, now time.Time) (*Model, error) {
 	m.Version, m.TrainedAt = version, now
 	m.Data = DataDescription{Builds: len(t.Builds), Parts: t.Parts(), HeldBuilds: len(held), From: t.From, To: t.To,
 		Cohorts: t.Cohorts, Excluded: t.Excluded}
+	for _, b := range t.Builds {
+		if !b.Heads.Known {
+			m.Data.HeadsUnknown++
+		}
+	}
 	m.Held = m.Score(held)
 	return m, nil
 }

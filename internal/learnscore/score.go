@@ -468,6 +468,12 @@ func (r Report) Print(w io.Writer) {
 		}
 		fmt.Fprintln(w)
 	}
+	for i, f := range m.Features {
+		if f == "printhead hours/100" {
+			fmt.Fprintf(w, "  printhead condition: known for %d of %d builds; learned log-odds %+.2f per 100 printhead hours, %+.2f if all printheads are not ok\n",
+				d.Builds-d.HeadsUnknown, d.Builds, m.Coef[i], m.Coef[i+1])
+		}
+	}
 	fmt.Fprintf(w, "  accuracy on held-out builds of the training fleets: R² %.3f, MAE %.4f (%d builds)\n", m.Held.R2, m.Held.MAE, m.Held.Builds)
 	fmt.Fprintf(w, "  accuracy on the test fleets' builds:               R² %.3f, MAE %.4f (%d builds)\n", r.Test.R2, r.Test.MAE, r.Test.Builds)
 	fmt.Fprintf(w, "%-8s %-8s %-16s %-46s %8s %8s %s\n", "model", "material", "status", "parameters", "current", "proposed", "gain [5%, 95%]")
