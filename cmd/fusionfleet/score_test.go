@@ -54,7 +54,7 @@ func TestScoreLearningQuick(t *testing.T) {
 	}
 	t.Log("\n" + out)
 	for _, want := range append(wants,
-		"below the k-anonymity threshold", "accuracy on the test fleets' builds:", "R²", "MAE",
+		"below the k-anonymity threshold", "printhead condition: known for", "accuracy on the test fleets' builds:", "R²", "MAE",
 		"defaults", "proposed sets", "oracle sets", "fewer than on the defaults",
 	) {
 		if !strings.Contains(out, want) {

@@ -6,8 +6,12 @@
 //
 //   - Anonymise (table.go) derives an identity-free training table from
 //     job and part records: no organisation, site, printer, job or part
-//     identity enters it, only the process conditions of each build and
-//     where each part sat in it. Builds are grouped in cohorts by printer
+//     identity enters it, only the process conditions of each build, the
+//     printer's printhead condition when it started (heads.go: mean usage
+//     hours and share of printheads not ok, from the newest consumables
+//     snapshot at most MaxHeadAge before; unknown is imputed as new
+//     printheads with a flag term, and counted), and where each part sat
+//     in it. Builds are grouped in cohorts by printer
 //     model, material, print mode and layer thickness; a cohort seen at
 //     fewer than kpi.MinCohort organisations is dropped (R-PRIV-4).
 //     Records that are incomplete or contradict themselves are excluded,
@@ -15,7 +19,7 @@
 //   - Fit (model.go) fits a logistic model of a part failing inspection,
 //     on a fixed basis of the conditions (piecewise-linear in recycled
 //     share and packing density, quadratic in layer thickness per
-//     material), and scores it on held-out builds (R², MAE, log loss).
+//     material, linear in printhead hours and share not ok), and scores it on held-out builds (R², MAE, log loss).
 //   - Propose (propose.go) searches the parameters a set can change for
 //     each model and material, predicts the defective share under each,
 //     and bootstraps the fit for the gain's uncertainty. It says when the

@@ -1,23 +1,19 @@
 package learn
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
-	"testing/synctest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
-	"github.com/fusionfleet/fusionfleet/internal/kpi"
 )
 
 var day0 = time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
@@ -25,8 +21,8 @@ var day0 = time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
 var build = fleet.Vec3{X: 380, Y: 284, Z: 380}
 
 // truth is a known quality model the synthetic outcomes are drawn from.
-func truthLogit(mode string, recycled, density, layer float64, material string, nearWall bool) float64 {
-	z := -1.6
+func truthLogit(mode string, recycled, density, layer float64, material string, nearWall bool, headHours float64) float64 {
+	z := -1.6 + 0.6*headHours/100
 	switch mode {
 	case "fast":
 		z += 0.7
@@ -68,10 +64,11 @@ func synth(seed uint64, orgs, n int) []Outcome {
 				Material: mat, PrintMode: mode, LayerThicknessMM: layer, RecycledShare: rec, Density: dens,
 				BoundingBox: fleet.Box{Min: fleet.Vec3{X: 6, Y: 6, Z: 6}, Max: fleet.Vec3{X: 370, Y: 270, Z: 200}}}
 			out := Outcome{Org: fmt.Sprintf("org-%d", o), Model: "FF-4200", Build: build, Job: j}
+			hours := synthHeadHours(k)
 			for i := range 12 {
 				x := 6 + 30*float64(i)
 				box := fleet.Box{Min: fleet.Vec3{X: x, Y: 40, Z: 6}, Max: fleet.Vec3{X: x + 20, Y: 80, Z: 200}}
-				p := 1 / (1 + math.Exp(-truthLogit(mode, rec, dens, layer, mat, x < 15)))
+				p := 1 / (1 + math.Exp(-truthLogit(mode, rec, dens, layer, mat, x < 15, hours)))
 				oc := fleet.PartPass
 				if rng.Float64() < p {
 					oc = fleet.PartWarp
@@ -82,8 +79,37 @@ func synth(seed uint64, orgs, n int) []Outcome {
 			out.Job.PartCount = len(out.Parts)
 			outs = append(outs, out)
 		}
+		AttachHeads(outs[len(outs)-n:], synthHeads(o, n))
 	}
 	return outs
+}
+
+// synthHeadHours is the printheads' usage hours at job k: they print
+// 7 hours a job and are replaced every 450 hours.
+func synthHeadHours(k int) float64 { return float64((7 * k) % 450) }
+
+// synthHeads are the consumables snapshots of organisation o's printer,
+// half an hour before each of its n jobs (newest first, as order does not
+// matter): two printheads at the job's hours, with serial numbers and
+// UUIDs, degraded past 300 hours.
+func synthHeads(o, n int) []fleet.Consumables {
+	var out []fleet.Consumables
+	for k := n - 1; k >= 0; k-- {
+		at := day0.Add(time.Duration(k)*time.Hour - 30*time.Minute)
+		c := fleet.Consumables{Time: at}
+		for s := range 2 {
+			h := synthHeadHours(k)
+			st := "ok"
+			if h > 300 {
+				st = "degraded"
+			}
+			c.Printheads = append(c.Printheads, fleet.Printhead{Slot: s + 1, UUID: fmt.Sprintf("UUID-%d-%d-%d", o, k, s),
+				SerialNumber: fmt.Sprintf("PHSERIAL%03d%05d%d", o, k, s), Status: st, UsageHours: h, RecoveryLevel: k % 5,
+				InstallDate: at.Add(-time.Duration(h) * time.Hour)})
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 // No organisation, site, printer, job or part identity enters the
@@ -138,223 +164,139 @@ func TestTableCarriesNoIdentity(t *testing.T) {
 			}
 		}
 	}
-}
-
-// A cohort seen at fewer than kpi.MinCohort organisations is not used.
-func TestSmallCohortsExcluded(t *testing.T) {
-	outs := oneCohort(synth(2, kpi.MinCohort, 10))
-	// One organisation alone prints PP: its cohort is too small.
-	lone := synth(3, 1, 10)
-	for i := range lone {
-		lone[i].Org = "org-lone"
-		lone[i].Job.Material = "PP"
-	}
-	// A cohort of exactly kpi.MinCohort-1 organisations in robust PA12 at 0.11 mm.
-	var few []Outcome
-	for o := range kpi.MinCohort - 1 {
-		x := synth(uint64(10+o), 1, 3)
-		for i := range x {
-			x[i].Org = fmt.Sprintf("few-%d", o)
-			x[i].Job.Material, x[i].Job.PrintMode, x[i].Job.LayerThicknessMM = "PA12", "robust", 0.11
-		}
-		few = append(few, x...)
-	}
-	tab := Anonymise(append(append(outs, lone...), few...))
-	for _, b := range tab.Builds {
-		if b.Material == "PP" || b.LayerMM == 0.11 {
-			t.Fatalf("a build of a small cohort was used: %+v", b)
+	// The printhead condition comes without the printheads' identities
+	// or install dates.
+	var known int
+	for _, x := range tab.Builds {
+		if x.Heads.Known {
+			known++
 		}
 	}
-	if got, want := tab.Excluded[ReasonSmallCohort], len(lone)+len(few); got != want {
-		t.Errorf("excluded for small cohorts: %d, want %d", got, want)
+	if known != len(tab.Builds) {
+		t.Errorf("%d of %d builds with a known printhead condition, want all", known, len(tab.Builds))
 	}
-	for _, c := range tab.Cohorts {
-		if c.Used != (c.Orgs >= kpi.MinCohort) {
-			t.Errorf("cohort %s with %d organisations: used %v", c.Key, c.Orgs, c.Used)
-		}
-	}
-}
-
-// Missing or contradictory records are excluded with a reason, counted.
-func TestBadRecordsExcludedWithReason(t *testing.T) {
-	good := oneCohort(synth(4, kpi.MinCohort, 4))
-	mut := func(f func(*Outcome)) Outcome {
-		o := oneCohort(synth(5, 1, 1))[0]
-		o.Org = "org-0"
-		f(&o)
-		return o
-	}
-	bad := []struct {
-		o      Outcome
-		reason string
-	}{
-		{mut(func(o *Outcome) { o.Job.Status = fleet.JobFailed }), ReasonNotCompleted},
-		{mut(func(o *Outcome) { o.Parts = o.Parts[:3] }), ReasonMissingParts},
-		{mut(func(o *Outcome) { o.Parts[0].Outcome = fleet.PartPending }), ReasonPending},
-		{mut(func(o *Outcome) { o.Job.RecycledShare = 0 }), ReasonContradictory},
-		{mut(func(o *Outcome) { o.Job.LayerThicknessMM = 0.5 }), ReasonContradictory},
-		{mut(func(o *Outcome) { o.Parts[1].JobID = "OTHERJOB" }), ReasonContradictory},
-		{mut(func(o *Outcome) { o.Parts[2].BoundingBox.Max.Z = 300 }), ReasonContradictory},
-		{mut(func(o *Outcome) { o.Job.PrintMode = "turbo" }), ReasonContradictory},
-		{mut(func(o *Outcome) { o.Build = fleet.Vec3{} }), ReasonUnknownModel},
-		{good[0], ReasonDuplicate},
-	}
-	want := map[string]int{}
-	all := append([]Outcome{}, good...)
-	for _, b := range bad {
-		all = append(all, b.o)
-		want[b.reason]++
-	}
-	tab := Anonymise(all)
-	if d := cmp.Diff(want, tab.Excluded); d != "" {
-		t.Errorf("excluded (-want +got):\n%s", d)
-	}
-	if len(tab.Builds) != len(good) {
-		t.Errorf("%d builds used, want %d", len(tab.Builds), len(good))
-	}
-}
-
-// The fit recovers the direction of the known model's effects, and the
-// proposal moves towards its optimum with a band that excludes zero.
-func TestFitAndPropose(t *testing.T) {
-	tab := Anonymise(synth(6, 6, 120))
-	m, err := Train(tab, 1, day0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	coef := map[string]float64{}
-	for i, f := range m.Features {
-		coef[f] = m.Coef[i]
-	}
-	t.Logf("held out: R² %.3f MAE %.4f over %d builds", m.Held.R2, m.Held.MAE, m.Held.Builds)
-	if !(coef["mode fast"] > 0.3 && coef["mode robust"] < -0.3 && coef["recycled above reference"] > 0 && coef["near a side wall"] > 0.3) {
-		t.Errorf("coefficients miss the known effects: %v", coef)
-	}
-	if m.Held.R2 <= 0 || m.Held.MAE <= 0 || m.Held.Builds == 0 {
-		t.Errorf("held-out accuracy %+v", m.Held)
-	}
-	ps := Propose(tab, m, ProposeOptions{Bootstrap: 6, Seed: 1})
-	if len(ps) != 2 {
-		t.Fatalf("got %d proposals, want PA12 and TPU", len(ps))
-	}
-	for _, p := range ps {
-		if p.Status != StatusProposed {
-			t.Errorf("%s: %s (%s)", p.Material, p.Status, p.Reason)
-			continue
-		}
-		if p.Params.PrintMode != "robust" || !(p.GainLow > 0 && p.GainLow <= p.Gain && p.Gain <= p.GainHigh) {
-			t.Errorf("%s: %+v", p.Material, p)
-		}
-		if p.Material == "TPU" && p.Params.LayerThicknessMM != 0.10 {
-			t.Errorf("TPU layer %.2f, want the optimum 0.10", p.Params.LayerThicknessMM)
-		}
-	}
-	set, ok := SetFor("FF-4200", "learned-4200-1", ps)
-	if !ok || set.Validate() != nil || len(set.Materials) != 2 {
-		t.Errorf("set %+v ok %v", set, ok)
-	}
-}
-
-// With too little data the learner says so instead of guessing.
-func TestTooLittleData(t *testing.T) {
-	tab := Anonymise(synth(7, kpi.MinCohort, 4))
-	if _, err := Train(tab, 1, day0); err == nil || !strings.Contains(err.Error(), "too little data") {
-		t.Fatalf("Train on %d parts: %v, want too little data", tab.Parts(), err)
-	}
-	// Enough to fit, too few to propose for TPU alone.
-	tab = Anonymise(synth(8, 6, 60))
-	m, err := Train(tab, 1, day0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range Propose(tab, m, ProposeOptions{Bootstrap: 4, MinParts: 100000}) {
-		if p.Status != StatusInsufficient || !strings.Contains(p.Reason, "want at least") {
-			t.Errorf("%s: %s %q, want too little data", p.Material, p.Status, p.Reason)
-		}
-	}
-}
-
-// A model that scores worse than the one in service is not promoted.
-func TestTrainerPromotesOnlyBetter(t *testing.T) {
-	outs := synth(9, 6, 200)
-	clk := clock.NewManual(day0)
-	tr := NewTrainer(func(context.Context) ([]Outcome, error) { return outs, nil }, nil, TrainerOptions{Clock: clk})
-	d, err := tr.Retrain(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !d.Promoted || tr.Current().Version != 1 {
-		t.Fatalf("first model: promoted %v, version %d", d.Promoted, tr.Current().Version)
-	}
-	good := tr.Current()
-	// A candidate trained on mislabelled outcomes, judged on the same
-	// held-out builds as the model in service.
-	bad := synth(10, 6, 30)
-	for i := range bad {
-		for k := range bad[i].Parts {
-			if bad[i].Parts[k].Outcome == fleet.PartPass {
-				bad[i].Parts[k].Outcome = fleet.PartWarp
-			} else {
-				bad[i].Parts[k].Outcome = fleet.PartPass
+	for _, c := range synthHeads(0, 20) {
+		for _, h := range c.Printheads {
+			for _, v := range []string{h.UUID, h.SerialNumber, h.InstallDate.Format(time.RFC3339)} {
+				if strings.Contains(string(b), v) {
+					t.Fatalf("printhead identity %q reached the training table", v)
+				}
 			}
 		}
 	}
+}
+
+// Each job gets the printhead condition of the newest snapshot at or
+// before its start, if that is at most MaxHeadAge old.
+func TestHeadCondition(t *testing.T) {
+	heads := func(at time.Time, status string, hours ...float64) fleet.Consumables {
+		c := fleet.Consumables{Time: at}
+		for i, h := range hours {
+			c.Printheads = append(c.Printheads, fleet.Printhead{Slot: i + 1, Status: status, UsageHours: h})
+		}
+		return c
+	}
+	mixed := heads(day0.Add(2*time.Hour), "ok", 100, 200, 300, 400)
+	mixed.Printheads[1].Status, mixed.Printheads[2].Status = "failed", "replace"
+	snaps := []fleet.Consumables{
+		heads(day0.Add(5*time.Hour), "degraded", 500, 500), // after the others: order does not matter
+		mixed,
+		heads(day0, "ok", 10, 30),
+		heads(day0.Add(4*time.Hour), "ok"),            // lists no printhead: skipped
+		heads(time.Time{}, "ok", 1, 1),                // no time: skipped
+		heads(day0.Add(100*time.Hour), "ok", 900, 10), // a later snapshot
+	}
+	tests := []struct {
+		name  string
+		start time.Time
+		want  HeadCondition
+	}{
+		{"before any snapshot", day0.Add(-time.Minute), HeadCondition{}},
+		{"at a snapshot", day0, HeadCondition{Known: true, Hours: 20}},
+		{"between snapshots", day0.Add(time.Hour), HeadCondition{Known: true, Hours: 20}},
+		{"share not ok", day0.Add(3 * time.Hour), HeadCondition{Known: true, Hours: 250, Degraded: 0.5}},
+		{"skips a snapshot without printheads", day0.Add(4 * time.Hour), HeadCondition{Known: true, Hours: 250, Degraded: 0.5}},
+		{"newest", day0.Add(6 * time.Hour), HeadCondition{Known: true, Hours: 500, Degraded: 1}},
+		{"at the oldest age", day0.Add(5*time.Hour + MaxHeadAge), HeadCondition{Known: true, Hours: 500, Degraded: 1}},
+		{"too old", day0.Add(5*time.Hour + MaxHeadAge + time.Second), HeadCondition{}},
+		{"after a gap", day0.Add(101 * time.Hour), HeadCondition{Known: true, Hours: 455}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			outs := []Outcome{{Job: fleet.Job{CreatedAt: tt.start.Add(-time.Hour), StartedAt: tt.start}},
+				{Job: fleet.Job{CreatedAt: tt.start}}} // not started: its creation counts
+			AttachHeads(outs, snaps)
+			for i, o := range outs {
+				if d := cmp.Diff(tt.want, o.Heads); d != "" {
+					t.Errorf("outcome %d (-want +got):\n%s", i, d)
+				}
+			}
+		})
+	}
+	outs := []Outcome{{Job: fleet.Job{CreatedAt: day0}}}
+	AttachHeads(outs, nil)
+	if outs[0].Heads.Known {
+		t.Errorf("no snapshots: %+v, want unknown", outs[0].Heads)
+	}
+}
+
+// A build without a known printhead condition is kept, with the flag
+// term set; a model trained before the printhead terms existed still
+// predicts.
+func TestHeadConditionUnknownAndOldModels(t *testing.T) {
+	outs := synth(11, 6, 60)
+	for i := range outs {
+		if i%4 == 0 {
+			outs[i].Heads = HeadCondition{}
+		}
+	}
 	tab := Anonymise(outs)
-	badModel, err := Train(Anonymise(bad), 2, day0)
+	var unknown int
+	for _, b := range tab.Builds {
+		if !b.Heads.Known {
+			unknown++
+		}
+	}
+	if unknown != len(outs)/4 || len(tab.Builds) != len(outs) {
+		t.Fatalf("%d builds of %d outcomes, %d of them unknown; want all kept, %d unknown", len(tab.Builds), len(outs), unknown, len(outs)/4)
+	}
+	m, err := Train(tab, 1, day0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	badModel.Held = badModel.Score(heldOf(tab))
-	d = decide(badModel, good, tab)
-	if d.Promoted || !strings.Contains(d.Reason, "not promoted") {
-		t.Errorf("worse model promoted: %+v", d)
+	if m.Data.HeadsUnknown != unknown {
+		t.Errorf("model data: %d builds with an unknown printhead condition, want %d", m.Data.HeadsUnknown, unknown)
 	}
-	d = decide(good, badModel, tab)
-	if !d.Promoted {
-		t.Errorf("better model not promoted: %s", d.Reason)
+	x := make([]float64, len(m.Coef))
+	b := tab.Builds[0]
+	b.Heads = HeadCondition{}
+	m.features(b, b.Parts[0], x)
+	if x[slices.Index(m.Features, "printhead condition unknown")] != 1 || x[slices.Index(m.Features, "printhead hours/100")] != 0 {
+		t.Errorf("unknown condition: features %v", x)
 	}
-}
-
-func heldOf(t Table) []Build {
-	_, h := split(t.Builds)
-	return h
-}
-
-// The trainer retrains on its schedule, by the injected clock.
-func TestTrainerSchedule(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		outs := synth(11, 6, 40)
-		clk := clock.NewManual(day0)
-		var loads atomic.Int32
-		tr := NewTrainer(func(context.Context) ([]Outcome, error) { loads.Add(1); return outs, nil }, nil,
-			TrainerOptions{Clock: clk, Every: 24 * time.Hour, FirstAfter: 10 * time.Minute})
-		ctx, cancel := context.WithCancel(t.Context())
-		done := make(chan error)
-		go func() { done <- tr.Run(ctx) }()
-		synctest.Wait()
-		if loads.Load() != 0 {
-			t.Fatalf("%d trainings at start, want none for 10 minutes", loads.Load())
+	b.Heads = HeadCondition{Known: true, Hours: 250, Degraded: 0.5}
+	m.features(b, b.Parts[0], x)
+	if x[slices.Index(m.Features, "printhead condition unknown")] != 0 || x[slices.Index(m.Features, "printhead hours/100")] != 2.5 ||
+		x[slices.Index(m.Features, "printheads not ok")] != 0.5 {
+		t.Errorf("known condition: features %v", x)
+	}
+	// The same model as stored before the printhead terms.
+	old := *m
+	var feats []string
+	var coef []float64
+	for i, f := range m.Features {
+		if !strings.HasPrefix(f, "printhead") {
+			feats, coef = append(feats, f), append(coef, m.Coef[i])
 		}
-		time.Sleep(10 * time.Minute)
-		synctest.Wait()
-		if loads.Load() != 1 {
-			t.Fatalf("%d trainings after 10 minutes, want 1", loads.Load())
-		}
-		clk.Advance(23 * time.Hour)
-		time.Sleep(2 * time.Minute)
-		synctest.Wait()
-		if loads.Load() != 1 {
-			t.Fatalf("%d trainings before a day passed, want 1", loads.Load())
-		}
-		clk.Advance(time.Hour)
-		time.Sleep(2 * time.Minute)
-		synctest.Wait()
-		if loads.Load() != 2 || tr.Current() == nil || tr.Last().Candidate.Version != 2 {
-			t.Fatalf("%d trainings after a day, want 2; last %+v", loads.Load(), tr.Last())
-		}
-		cancel()
-		if err := <-done; err != nil {
-			t.Fatal(err)
-		}
-	})
+	}
+	old.Features, old.Coef = feats, coef
+	if len(old.Coef) != len(m.Coef)-headTerms || old.hasHeads() || !m.hasHeads() {
+		t.Fatalf("old model: %d terms of %d, has heads %v", len(old.Coef), len(m.Coef), old.hasHeads())
+	}
+	if p := old.PDefective(b, b.Parts[0]); !(p > 0 && p < 1) {
+		t.Errorf("old model predicts %v", p)
+	}
+	if a := old.Score(tab.Builds); a.Builds == 0 {
+		t.Errorf("old model scored %+v", a)
+	}
 }

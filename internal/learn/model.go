@@ -52,6 +52,9 @@ type DataDescription struct {
 	From, To      time.Time
 	Cohorts       []Cohort
 	Excluded      map[string]int
+	// HeadsUnknown counts the builds kept without a known printhead
+	// condition (imputed as new printheads, with the flag term set).
+	HeadsUnknown int `json:",omitempty"`
 }
 
 // Accuracy is a model's score on held-out builds: R² and mean absolute
@@ -94,7 +97,8 @@ func newModel(builds []Build) *Model {
 	for _, x := range m.Materials {
 		m.Features = append(m.Features, "layer "+x, "layer² "+x)
 	}
-	m.Features = append(m.Features, "near a side wall", "near the top")
+	m.Features = append(m.Features, "printhead hours/100", "printheads not ok", "printhead condition unknown",
+		"near a side wall", "near the top")
 	return m
 }
 
@@ -131,7 +135,23 @@ func (m *Model) features(b Build, p PartRow, x []float64) {
 		}
 		i += 2
 	}
+	if m.hasHeads() {
+		h := b.Heads
+		x[i], x[i+1], x[i+2] = h.Hours/100, h.Degraded, b2f(!h.Known)
+		i += 3
+	}
 	x[i], x[i+1] = b2f(p.WallMM < nearWallMM), b2f(p.TopMM < nearTopMM)
+}
+
+// headTerms are the printhead condition's terms.
+const headTerms = 3
+
+// hasHeads reports whether the model has the printhead terms: a version
+// trained before they existed has not, and is still scored and used
+// without them.
+func (m *Model) hasHeads() bool {
+	base := 1 + max(len(m.Models)-1, 0) + max(len(m.Materials)-1, 0) + 2 + 2 + 4 + 2*len(m.Materials) + 2
+	return len(m.Coef) == base+headTerms || len(m.Features) == base+headTerms
 }
 
 func b2f(b bool) float64 {
@@ -307,6 +327,11 @@ func Train(t Table, version int, now time.Time) (*Model, error) {
 	m.Version, m.TrainedAt = version, now
 	m.Data = DataDescription{Builds: len(t.Builds), Parts: t.Parts(), HeldBuilds: len(held), From: t.From, To: t.To,
 		Cohorts: t.Cohorts, Excluded: t.Excluded}
+	for _, b := range t.Builds {
+		if !b.Heads.Known {
+			m.Data.HeadsUnknown++
+		}
+	}
 	m.Held = m.Score(held)
 	return m, nil
 }

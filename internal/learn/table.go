@@ -13,14 +13,16 @@ import (
 
 // Outcome is one job as the cloud holds it: the job record, its parts'
 // records, the printer's model and build volume, and the organisation it
-// came from. The organisation is only counted (for the cohort threshold);
-// nothing of it, nor any ID of the records, enters the table.
+// came from, and the printer's printhead condition at the job's start
+// (see AttachHeads). The organisation is only counted (for the cohort
+// threshold); nothing of it, nor any ID of the records, enters the table.
 type Outcome struct {
 	Org   string
 	Model string
 	Build fleet.Vec3 // build volume in mm
 	Job   fleet.Job
 	Parts []fleet.Part
+	Heads HeadCondition
 }
 
 // Build is one anonymous build: the conditions it was printed under and
@@ -30,6 +32,7 @@ type Build struct {
 	LayerMM               float64
 	Recycled              float64 // recycled share of the powder, 0..1
 	Density               float64 // packing density, 0..1
+	Heads                 HeadCondition
 	Day                   time.Time
 	Parts                 []PartRow
 }
@@ -157,8 +160,8 @@ func Anonymise(outs []Outcome) Table {
 // sortBuilds orders builds by their content alone.
 func sortBuilds(bs []Build) {
 	key := func(b Build) string {
-		return fmt.Sprintf("%s|%s|%s|%.4f|%.4f|%.4f|%d|%d", b.Model, b.Material, b.Mode, b.LayerMM, b.Recycled, b.Density,
-			b.Day.Unix(), len(b.Parts))
+		return fmt.Sprintf("%s|%s|%s|%.4f|%.4f|%.4f|%t|%.2f|%.4f|%d|%d", b.Model, b.Material, b.Mode, b.LayerMM, b.Recycled, b.Density,
+			b.Heads.Known, b.Heads.Hours, b.Heads.Degraded, b.Day.Unix(), len(b.Parts))
 	}
 	slices.SortStableFunc(bs, func(a, b Build) int {
 		ka, kb := key(a), key(b)
@@ -189,7 +192,7 @@ func row(o Outcome) (string, Build) {
 	}
 	day := j.CreatedAt.UTC().Truncate(24 * time.Hour)
 	b := Build{Model: o.Model, Material: j.Material, Mode: j.PrintMode, LayerMM: j.LayerThicknessMM,
-		Recycled: j.RecycledShare, Density: j.Density, Day: day}
+		Recycled: j.RecycledShare, Density: j.Density, Heads: o.Heads, Day: day}
 	top := j.BoundingBox.Max.Z
 	ids := map[string]bool{}
 	for _, p := range o.Parts {

@@ -1,8 +1,8 @@
 // Package learnscore scores the learning loop in closed loop against the
 // virtual printers' hidden quality model. It simulates training fleets
 // whose printers ran a mix of today's defaults and earlier trial sets,
-// learns from the job and part records the cloud would hold of them
-// (through the privacy filter and the anonymous table), and proposes
+// learns from the job, part and consumables records the cloud would hold
+// of them (through the privacy filter and the anonymous table), and proposes
 // parameter sets. A held-out fleet, on seeds never trained on, then runs
 // three times from the same start: on today's defaults, on the proposed
 // sets and on the best sets under the hidden model (the oracle), each
@@ -261,6 +261,9 @@ func simulate(ctx context.Context, o Options, seed int64, trials [][]*fleet.Para
 		p := printer.New(printer.Options{Seed: seed*1000 + int64(i), Clock: clk, Model: mod,
 			TruthJobs: 1 << 20, JobCapacity: 1 << 20})
 		id := p.Identity().Identity
+		// The consumables snapshots its Command Center would upload
+		// (every 6 hours here) and the cloud would store.
+		var snaps []fleet.Consumables
 		before := map[string]bool{}
 		for _, j := range p.Jobs(0, 1000).Items {
 			before[j.ID] = true
@@ -290,10 +293,13 @@ func simulate(ctx context.Context, o Options, seed int64, trials [][]*fleet.Para
 			}
 			for h := t; h.Before(t.Add(time.Duration(o.TrialDays)*24*time.Hour)) && h.Before(end); h = h.Add(6 * time.Hour) {
 				clk.Set(h)
+				snaps = append(snaps, privacy.Consumables(p.Consumables()))
 			}
 		}
 		clk.Set(end)
-		fr.outcomes = append(fr.outcomes, outcomes(p, id, fmt.Sprintf("org-%d", i%o.Orgs))...)
+		outs := outcomes(p, id, fmt.Sprintf("org-%d", i%o.Orgs))
+		learn.AttachHeads(outs, snaps)
+		fr.outcomes = append(fr.outcomes, outs...)
 		for _, j := range p.Truth().Jobs {
 			if before[j.JobID] || j.Status != fleet.JobCompleted {
 				continue
@@ -461,6 +467,12 @@ func (r Report) Print(w io.Writer) {
 			fmt.Fprintf(w, " %s %d;", k, d.Excluded[k])
 		}
 		fmt.Fprintln(w)
+	}
+	for i, f := range m.Features {
+		if f == "printhead hours/100" {
+			fmt.Fprintf(w, "  printhead condition: known for %d of %d builds; learned log-odds %+.2f per 100 printhead hours, %+.2f if all printheads are not ok\n",
+				d.Builds-d.HeadsUnknown, d.Builds, m.Coef[i], m.Coef[i+1])
+		}
 	}
 	fmt.Fprintf(w, "  accuracy on held-out builds of the training fleets: R² %.3f, MAE %.4f (%d builds)\n", m.Held.R2, m.Held.MAE, m.Held.Builds)
 	fmt.Fprintf(w, "  accuracy on the test fleets' builds:               R² %.3f, MAE %.4f (%d builds)\n", r.Test.R2, r.Test.MAE, r.Test.Builds)

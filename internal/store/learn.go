@@ -23,8 +23,10 @@ const maxLearnOutcomes = 200_000
 // LearnOutcomes returns the completed jobs created in [from, to) with
 // their parts, each with its organisation (for the cohort threshold only),
 // printer model and build volume, oldest first, at most
-// maxLearnOutcomes. A job whose record does not decode is returned
-// without its record so the learner counts it as excluded.
+// maxLearnOutcomes. Each carries its printer's printhead condition at the
+// job's start, from the newest consumables snapshot at or before it
+// (learn.HeadAt; unknown without one). A job whose record does not decode
+// is returned without its record so the learner counts it as excluded.
 func (d *DB) LearnOutcomes(ctx context.Context, from, to time.Time) ([]learn.Outcome, error) {
 	rows, err := d.db.QueryContext(ctx, `SELECT j.printer_id, j.job_id, j.org_id, p.model, p.identity, j.data
 		FROM jobs j JOIN printers p ON p.id = j.printer_id
@@ -35,6 +37,7 @@ func (d *DB) LearnOutcomes(ctx context.Context, from, to time.Time) ([]learn.Out
 	}
 	type key struct{ printer, job string }
 	var outs []learn.Outcome
+	var printers []string // of each outcome
 	index := map[key]int{}
 	for rows.Next() {
 		var printer, job, org, model, identity, data string
@@ -54,6 +57,7 @@ func (d *DB) LearnOutcomes(ctx context.Context, from, to time.Time) ([]learn.Out
 			continue
 		}
 		index[key{printer, job}] = len(outs)
+		printers = append(printers, printer)
 		outs = append(outs, o)
 	}
 	if err := rows.Close(); err != nil {
@@ -61,6 +65,9 @@ func (d *DB) LearnOutcomes(ctx context.Context, from, to time.Time) ([]learn.Out
 	}
 	if len(outs) == 0 {
 		return nil, nil
+	}
+	if err := d.learnHeads(ctx, outs, printers, from, to); err != nil {
+		return nil, err
 	}
 	prows, err := d.db.QueryContext(ctx, `SELECT t.printer_id, t.job_id, t.data FROM parts t
 		JOIN jobs j ON j.printer_id = t.printer_id AND j.job_id = t.job_id
@@ -88,6 +95,46 @@ func (d *DB) LearnOutcomes(ctx context.Context, from, to time.Time) ([]learn.Out
 		return nil, fmt.Errorf("learn outcomes: parts: %w", err)
 	}
 	return outs, nil
+}
+
+// learnHeads gives each outcome (of printers[i]) its printer's printhead
+// condition at the job's start. Only the condition of each snapshot is
+// kept; a snapshot that does not decode is skipped.
+func (d *DB) learnHeads(ctx context.Context, outs []learn.Outcome, printers []string, from, to time.Time) error {
+	want := map[string]bool{}
+	for _, p := range printers {
+		want[p] = true
+	}
+	rows, err := d.db.QueryContext(ctx, `SELECT printer_id, data FROM consumables_history
+		WHERE time >= ? AND time < ? ORDER BY printer_id, time`, nanos(from.Add(-learn.MaxHeadAge)), nanos(to))
+	if err != nil {
+		return fmt.Errorf("learn outcomes: consumables: %w", err)
+	}
+	defer rows.Close()
+	states := map[string][]learn.HeadState{}
+	for rows.Next() {
+		var printer, data string
+		if err := rows.Scan(&printer, &data); err != nil {
+			return fmt.Errorf("learn outcomes: consumables: %w", err)
+		}
+		if !want[printer] {
+			continue
+		}
+		var c fleet.Consumables
+		if json.Unmarshal([]byte(data), &c) != nil {
+			continue
+		}
+		if s, ok := learn.HeadStateOf(c); ok {
+			states[printer] = append(states[printer], s)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("learn outcomes: consumables: %w", err)
+	}
+	for i := range outs {
+		outs[i].Heads = learn.HeadAt(states[printers[i]], learn.JobStart(outs[i].Job))
+	}
+	return nil
 }
 
 // buildVolume parses an identity's size, "380x284x380 mm"; zero if it

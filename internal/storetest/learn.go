@@ -39,7 +39,9 @@ type LearningStore interface {
 
 // RunLearning runs the learning contract against stores made by open: the
 // outcomes of completed jobs in a period, across organisations, with their
-// parts, model and build volume; model versions round-trip, the newest
+// parts, model, build volume and the printhead condition of the newest
+// consumables snapshot at or before the job's start (unknown without one
+// at most learn.MaxHeadAge old); model versions round-trip, the newest
 // promoted one is in service, a version is stored once; a proposal needs
 // its model version, is stored once, and is approved once per
 // organisation, by someone of it; an organisation sees its own approval
@@ -62,7 +64,19 @@ func testLearnOutcomes(t *testing.T, db LearningStore) {
 		gw := fleet.GatewayID("gw_" + name)
 		done := JobRecord(2, p, "job-done-"+name, fleet.JobCompleted, T0.Add(time.Duration(i)*time.Hour), T0.Add(2*time.Hour))
 		done.Job.RecycledShare = 0.8
-		apply(t, db, Env(org, site, gw,
+		// acme's printheads: a snapshot before the job's start (the
+		// newest such is the one to use), an older one and one after
+		// the start; globex's only snapshot is older than
+		// learn.MaxHeadAge, so its condition is unknown.
+		heads := []fleet.Record{
+			headsRecord(8, p, T0.Add(-3*time.Hour), 100, 300),
+			headsRecord(9, p, T0.Add(-time.Hour), 120, 320),
+			headsRecord(10, p, T0.Add(30*time.Minute), 500, 500),
+		}
+		if i == 1 {
+			heads = []fleet.Record{headsRecord(8, p, T0.Add(-learn.MaxHeadAge), 100, 300)}
+		}
+		apply(t, db, Env(org, site, gw, append([]fleet.Record{
 			IdentityRecord(1, p, name, T0),
 			done,
 			JobRecord(3, p, "job-printing-"+name, fleet.JobPrinting, T0, T0.Add(2*time.Hour)),
@@ -70,7 +84,7 @@ func testLearnOutcomes(t *testing.T, db LearningStore) {
 			PartRecord(5, p, "job-done-"+name, "part-a-"+name, fleet.PartPass, T0.Add(2*time.Hour)),
 			PartRecord(6, p, "job-done-"+name, "part-b-"+name, fleet.PartWarp, T0.Add(2*time.Hour)),
 			PartRecord(7, p, "job-old-"+name, "part-c-"+name, fleet.PartPass, T0.Add(2*time.Hour)),
-		), 7)
+		}, heads...)...), 7+len(heads))
 	}
 	outs, err := db.LearnOutcomes(t.Context(), T0.Add(-time.Hour), T0.Add(24*time.Hour))
 	if err != nil {
@@ -92,9 +106,26 @@ func testLearnOutcomes(t *testing.T, db LearningStore) {
 			}
 		}
 	}
+	wantHeads := []learn.HeadCondition{{Known: true, Hours: 220, Degraded: 0.5}, {}}
+	for i, o := range outs {
+		if d := cmp.Diff(wantHeads[i], o.Heads); d != "" {
+			t.Errorf("outcome %d: printhead condition (-want +got):\n%s", i, d)
+		}
+	}
 	if outs, err := db.LearnOutcomes(t.Context(), T0.Add(time.Hour), T0.Add(time.Hour)); err != nil || len(outs) != 0 {
 		t.Errorf("empty period: %d outcomes, %v", len(outs), err)
 	}
+}
+
+// headsRecord is a consumables snapshot of two printheads, the first ok
+// after h1 usage hours, the second degraded after h2.
+func headsRecord(seq uint64, p fleet.PrinterID, at time.Time, h1, h2 float64) fleet.Record {
+	r := ConsumablesRecord(seq, p, 10, at)
+	r.Consumables.Printheads = []fleet.Printhead{
+		{Slot: 1, Type: "F9K08A", UUID: "ph-1", Status: "ok", UsageHours: h1, RecoveryLevel: 2, InstallDate: T0.AddDate(0, -2, 0)},
+		{Slot: 2, Type: "F9K08A", UUID: "ph-2", Status: "degraded", UsageHours: h2, RecoveryLevel: 9, InstallDate: T0.AddDate(0, -3, 0)},
+	}
+	return r
 }
 
 func learnModel(version int, promoted bool) learn.StoredModel {
