@@ -27,9 +27,10 @@ unit:
 		then -count=1 -run 'Indexes$$/sqlite' ./internal/store \
 		then -race -count=1 -timeout 20m $$(go list ./... | grep -v -e '/cmd/fusionfleet$$' -e '/e2e$$')
 
-# Every fuzz target (decoders of another party's bytes) for FUZZTIME each: two
-# seconds each in make test (52 targets), a smoke test; make fuzz runs longer.
-FUZZTIME ?= 2s
+# Every fuzz target (decoders of another party's bytes) for FUZZTIME each: a
+# second each in make test (54 targets), a smoke test on top of the seed
+# corpora every go test runs; make fuzz runs longer.
+FUZZTIME ?= 1s
 fuzz-brief:
 	@FUZZTIME=$(FUZZTIME) ./scripts/fuzz-all
 
