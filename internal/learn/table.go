@@ -5,6 +5,8 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
@@ -213,4 +215,22 @@ func row(o Outcome) (string, Build) {
 		b.Parts = append(b.Parts, PartRow{WallMM: wall, TopMM: top - bb.Max.Z, Defective: p.Outcome != fleet.PartPass})
 	}
 	return "", b
+}
+
+// BuildVolume parses a printer identity's build size, "380x284x380 mm";
+// zero if it cannot.
+func BuildVolume(size string) fleet.Vec3 {
+	f := strings.Split(strings.TrimSuffix(size, " mm"), "x")
+	if len(f) != 3 {
+		return fleet.Vec3{}
+	}
+	var v [3]float64
+	for i, s := range f {
+		x, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+		if err != nil {
+			return fleet.Vec3{}
+		}
+		v[i] = x
+	}
+	return fleet.Vec3{X: v[0], Y: v[1], Z: v[2]}
 }

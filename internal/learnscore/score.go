@@ -23,7 +23,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -319,7 +318,7 @@ func simulate(ctx context.Context, o Options, seed int64, trials [][]*fleet.Para
 // outcomes reads a printer's jobs and parts as its Command Center would
 // upload them (through the privacy filter) and the cloud would hold them.
 func outcomes(p *printer.Printer, id fleet.Identity, org string) []learn.Outcome {
-	build := buildVolume(id.Size)
+	build := learn.BuildVolume(id.Size)
 	latest := map[string]int{}
 	var outs []learn.Outcome
 	var after uint64
@@ -343,23 +342,6 @@ func outcomes(p *printer.Printer, id fleet.Identity, org string) []learn.Outcome
 		after = pg.Next
 	}
 	return outs
-}
-
-// buildVolume parses an identity's size, "380x284x380 mm".
-func buildVolume(size string) fleet.Vec3 {
-	f := strings.Split(strings.TrimSuffix(size, " mm"), "x")
-	if len(f) != 3 {
-		return fleet.Vec3{}
-	}
-	var v [3]float64
-	for i, s := range f {
-		x, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-		if err != nil {
-			return fleet.Vec3{}
-		}
-		v[i] = x
-	}
-	return fleet.Vec3{X: v[0], Y: v[1], Z: v[2]}
 }
 
 // signedPath is the signed update path of a test fleet: a TUF repository

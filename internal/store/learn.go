@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
@@ -48,7 +46,7 @@ func (d *DB) LearnOutcomes(ctx context.Context, from, to time.Time) ([]learn.Out
 		o := learn.Outcome{Org: org, Model: model}
 		var id fleet.Identity
 		if json.Unmarshal([]byte(identity), &id) == nil {
-			o.Build = buildVolume(id.Size)
+			o.Build = learn.BuildVolume(id.Size)
 		}
 		if json.Unmarshal([]byte(data), &o.Job) != nil {
 			o.Job = fleet.Job{}
@@ -135,24 +133,6 @@ func (d *DB) learnHeads(ctx context.Context, outs []learn.Outcome, printers []st
 		outs[i].Heads = learn.HeadAt(states[printers[i]], learn.JobStart(outs[i].Job))
 	}
 	return nil
-}
-
-// buildVolume parses an identity's size, "380x284x380 mm"; zero if it
-// cannot.
-func buildVolume(size string) fleet.Vec3 {
-	f := strings.Split(strings.TrimSuffix(size, " mm"), "x")
-	if len(f) != 3 {
-		return fleet.Vec3{}
-	}
-	var v [3]float64
-	for i, s := range f {
-		x, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-		if err != nil {
-			return fleet.Vec3{}
-		}
-		v[i] = x
-	}
-	return fleet.Vec3{X: v[0], Y: v[1], Z: v[2]}
 }
 
 // SaveLearnModel stores a model version. A version stored before is
