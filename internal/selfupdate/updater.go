@@ -36,17 +36,20 @@ type Updater struct {
 	version string
 	dl      Downloader
 	swap    *Swapper
-	probe   func(ctx context.Context, bin string) error
+	probe   ProbeFunc
 	health  func(ctx context.Context) error
 	opts    Options
 }
 
+// ProbeFunc runs the new binary bin in probe mode and returns nil when it
+// exited 0 and reported the version it was released as.
+type ProbeFunc func(ctx context.Context, bin, version string) error
+
 // NewUpdater returns the updater of a binary of the given version. dl
 // verifies and downloads releases (nil: only judge a trial, never look
 // for releases: self-update is off); probe runs a new binary in probe
-// mode and returns nil when it exited 0; health returns nil once the
-// running node is healthy.
-func NewUpdater(version string, dl Downloader, swap *Swapper, probe func(ctx context.Context, bin string) error,
+// mode; health returns nil once the running node is healthy.
+func NewUpdater(version string, dl Downloader, swap *Swapper, probe ProbeFunc,
 	health func(ctx context.Context) error, opts Options) *Updater {
 	if opts.Interval <= 0 {
 		opts.Interval = 5 * time.Minute
@@ -142,7 +145,7 @@ func (u *Updater) Check(ctx context.Context) error {
 	probe := func(ctx context.Context, bin string) error {
 		ctx, cancel := context.WithTimeout(ctx, u.opts.ProbeTimeout)
 		defer cancel()
-		return u.probe(ctx, bin)
+		return u.probe(ctx, bin, t.Version)
 	}
 	err = u.swap.Install(ctx, file, Release{From: u.version, To: t.Version, Target: t.Name}, probe)
 	if errors.Is(err, ErrRestart) {

@@ -44,8 +44,8 @@ type SelfUpdate struct {
 	// verified uplink, pinned in the state directory on first use.
 	Root []byte
 	// Probe runs a new binary in probe mode (`commandcenter
-	// upgrade-probe`) and returns nil when it exited 0.
-	Probe func(ctx context.Context, bin string) error
+	// upgrade-probe`).
+	Probe selfupdate.ProbeFunc
 	// ProbeTimeout bounds the probe; 0 → selfupdate.DefaultProbeTimeout.
 	// Interval between checks; 0 → the node's UpdateInterval.
 	ProbeTimeout, Interval time.Duration
