@@ -112,6 +112,7 @@ func runCommandCenter(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return err
 	}
+	fmt.Fprintf(e.stdout, "version: %s\n", buildVersion())
 	fmt.Fprintf(e.stdout, "commandcenter: %s\n", cc.URL())
 	if ca := cc.UICAFile(); ca != "" {
 		fmt.Fprintf(e.stdout, "local UI certificate authority: %s (let the site's browsers trust it once)\n", ca)
@@ -126,7 +127,6 @@ func runCommandCenter(ctx context.Context, args []string, e env) error {
 	if opts.MQTT.URL != "" {
 		fmt.Fprintf(e.stdout, "mqtt: %s %s\n", opts.MQTT.URL, opts.MQTT.Prefix)
 	}
-	fmt.Fprintf(e.stdout, "version: %s\n", buildVersion())
 	if isService {
 		err = runService(ctx, cc.Run)
 	} else {
