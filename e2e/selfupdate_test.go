@@ -367,7 +367,7 @@ func TestCommandCenterUpgradesItself(t *testing.T) {
 	}
 	run(v1, "release", "publish", "-dir", repo, "-to", "https://"+cloudAddr, "-token-file", releaseToken, "-ca-file", ca)
 	if err := wait.Until(60*time.Second, 200*time.Millisecond, func() error {
-		if !strings.Contains(cc.output(), "tampered") {
+		if !strings.Contains(cc.output(), "does not match its signed length and hashes (target commandcenter-1.3.0") {
 			return fmt.Errorf("no refusal logged")
 		}
 		return nil
