@@ -130,41 +130,43 @@ type configSetting struct {
 // ccSettings are the Command Center's flags the config file may set. The
 // rest of its flags are not settings of a site (-config itself).
 func ccSettings() map[string]configSetting {
-	return map[string]configSetting{
-		"data":                       {env: "FUSIONFLEET_CC_DATA"},
-		"cloud":                      {env: "FUSIONFLEET_CLOUD", check: checkCloudURL},
-		"ca-file":                    {env: "FUSIONFLEET_CA_FILE"},
-		"enrol-token-file":           {},
-		"name":                       {},
-		"printer":                    {repeatable: true, check: checkPrinterAddr},
-		"printers-csv":               {env: "FUSIONFLEET_PRINTERS_CSV"},
-		"trust-new-printers":         {},
-		"ui-host":                    {},
-		"ui-hosts":                   {env: "FUSIONFLEET_UI_HOSTS"},
-		"ui-password-file":           {},
-		"ui-ports":                   {env: "FUSIONFLEET_UI_PORTS", check: func(s string) error { _, _, err := uiPorts(s); return err }},
-		"poll":                       {check: positiveDuration},
-		"bulk-interval":              {check: positiveDuration},
-		"debug-listen":               {},
-		"mtconnect":                  {env: "FUSIONFLEET_MTCONNECT"},
-		"mtconnect-buffer":           {},
-		"mirror-listen":              {env: "FUSIONFLEET_MIRROR_LISTEN"},
-		"update-interval":            {check: positiveDuration},
-		"uplink-rate":                {},
-		"diagnostics":                {check: checkDiagnostics},
-		"log-level":                  {check: func(s string) error { var l slog.Level; return l.UnmarshalText([]byte(s)) }},
-		"mqtt":                       {env: "FUSIONFLEET_MQTT"},
-		"mqtt-prefix":                {env: "FUSIONFLEET_MQTT_PREFIX"},
-		"mqtt-user":                  {env: "FUSIONFLEET_MQTT_USER"},
-		"mqtt-password-file":         {},
-		"mqtt-ca-file":               {env: "FUSIONFLEET_MQTT_CA_FILE"},
-		"mqtt-allow-list":            {env: "FUSIONFLEET_MQTT_ALLOW_LIST"},
-		"keep-awake":                 {},
-		"self-update":                {},
-		"self-update-root":           {env: "FUSIONFLEET_SELF_UPDATE_ROOT"},
-		"self-update-health-timeout": {check: positiveDuration},
-		"self-update-probe-timeout":  {check: positiveDuration},
+	s := map[string]configSetting{
+		"data":               {env: "FUSIONFLEET_CC_DATA"},
+		"cloud":              {env: "FUSIONFLEET_CLOUD", check: checkCloudURL},
+		"ca-file":            {env: "FUSIONFLEET_CA_FILE"},
+		"enrol-token-file":   {},
+		"name":               {},
+		"printer":            {repeatable: true, check: checkPrinterAddr},
+		"printers-csv":       {env: "FUSIONFLEET_PRINTERS_CSV"},
+		"trust-new-printers": {},
+		"ui-host":            {},
+		"ui-hosts":           {env: "FUSIONFLEET_UI_HOSTS"},
+		"ui-password-file":   {},
+		"ui-ports":           {env: "FUSIONFLEET_UI_PORTS", check: func(s string) error { _, _, err := uiPorts(s); return err }},
+		"poll":               {check: positiveDuration},
+		"bulk-interval":      {check: positiveDuration},
+		"debug-listen":       {},
+		"mtconnect":          {env: "FUSIONFLEET_MTCONNECT"},
+		"mtconnect-buffer":   {},
+		"mirror-listen":      {env: "FUSIONFLEET_MIRROR_LISTEN"},
+		"update-interval":    {check: positiveDuration},
+		"uplink-rate":        {},
+		"diagnostics":        {check: checkDiagnostics},
+		"log-level":          {check: func(s string) error { var l slog.Level; return l.UnmarshalText([]byte(s)) }},
+		"mqtt":               {env: "FUSIONFLEET_MQTT"},
+		"mqtt-prefix":        {env: "FUSIONFLEET_MQTT_PREFIX"},
+		"mqtt-user":          {env: "FUSIONFLEET_MQTT_USER"},
+		"mqtt-password-file": {},
+		"mqtt-ca-file":       {env: "FUSIONFLEET_MQTT_CA_FILE"},
+		"mqtt-allow-list":    {env: "FUSIONFLEET_MQTT_ALLOW_LIST"},
+		"keep-awake":         {},
 	}
+	// The update of the Command Center's own binary (package selfupdate).
+	s["self-update"] = configSetting{}
+	s["self-update-root"] = configSetting{env: "FUSIONFLEET_SELF_UPDATE_ROOT"}
+	s["self-update-health-timeout"] = configSetting{check: positiveDuration}
+	s["self-update-probe-timeout"] = configSetting{check: positiveDuration}
+	return s
 }
 
 // secretKeys are settings an operator may try to write into the file; the
