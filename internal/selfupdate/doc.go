@@ -39,8 +39,21 @@
 // systemd's Restart=on-failure, which is what lets the start count reach
 // the rollback. On Windows a running process cannot replace its image:
 // the service exits with a failure and the service manager's recovery
-// actions start the swapped binary (the installed service restarts after
-// 5 s, 30 s, then each minute).
+// actions start the swapped binary (the installed service's: 5 s, 30 s and
+// 1 min after a failure). A rollback found at the start is finished
+// before the service manager is even spoken to; the process then exits
+// with a failure the same way.
+//
+// # Limits
+//
+// Boot runs before the data directory's lock is taken (it must be able to
+// restart before anything is opened), so a second Command Center started
+// by hand on the same directory during a trial counts a start before the
+// lock refuses it. A release whose store migration passed the probe on a
+// copy but fails at the real start is rolled back, and the previous build
+// refuses a store migrated past its schema: the probe's copy is what keeps
+// that from happening. On Windows, between the two renames of the swap
+// there is no binary under its name.
 //
 // # Why not the printers' A/B slots
 //
