@@ -105,7 +105,7 @@ func TestEveryPackageHasAComment(t *testing.T) {
 // cloud's), clock, and helpers such as tlsca (the cloud's and the local
 // UI's own certificate authorities) and httpserver.
 func TestTierBoundaries(t *testing.T) {
-	site := []string{"site", "printer", "deviceapi", "commandcenter", "privacy", "outbox", "sitedb", "mqttfeed", "mtconnect"}
+	site := []string{"site", "printer", "deviceapi", "commandcenter", "privacy", "outbox", "sitedb", "mqttfeed", "mtconnect", "selfupdate"}
 	cloud := []string{"cloud", "updaterepo", "store", "dashboard", "ingest", "stream", "identity"}
 	in := func(names []string, ip string) bool {
 		for _, n := range names {

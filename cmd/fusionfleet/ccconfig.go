@@ -130,7 +130,7 @@ type configSetting struct {
 // ccSettings are the Command Center's flags the config file may set. The
 // rest of its flags are not settings of a site (-config itself).
 func ccSettings() map[string]configSetting {
-	return map[string]configSetting{
+	s := map[string]configSetting{
 		"data":               {env: "FUSIONFLEET_CC_DATA"},
 		"cloud":              {env: "FUSIONFLEET_CLOUD", check: checkCloudURL},
 		"ca-file":            {env: "FUSIONFLEET_CA_FILE"},
@@ -161,6 +161,12 @@ func ccSettings() map[string]configSetting {
 		"mqtt-allow-list":    {env: "FUSIONFLEET_MQTT_ALLOW_LIST"},
 		"keep-awake":         {},
 	}
+	// The update of the Command Center's own binary (package selfupdate).
+	s["self-update"] = configSetting{}
+	s["self-update-root"] = configSetting{env: "FUSIONFLEET_SELF_UPDATE_ROOT"}
+	s["self-update-health-timeout"] = configSetting{check: positiveDuration}
+	s["self-update-probe-timeout"] = configSetting{check: positiveDuration}
+	return s
 }
 
 // secretKeys are settings an operator may try to write into the file; the

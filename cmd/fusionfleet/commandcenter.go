@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/clock"
+	"github.com/fusionfleet/fusionfleet/internal/selfupdate"
 	"github.com/fusionfleet/fusionfleet/internal/site"
 	"github.com/fusionfleet/fusionfleet/internal/uplink"
 )
@@ -54,6 +55,8 @@ func runCommandCenter(ctx context.Context, args []string, e env) error {
 			return runExport(ctx, args[1:], e)
 		case "import":
 			return runImport(ctx, args[1:], e)
+		case "upgrade-probe":
+			return runUpgradeProbe(ctx, args[1:], e)
 		}
 	}
 	e, closeLog, isService, err := serviceEnv(e)
@@ -68,7 +71,9 @@ func runCommandCenter(ctx context.Context, args []string, e env) error {
 		"HTTPS_PROXY/NO_PROXY. The enrolment token is read from -enrol-token-file or\n"+
 		"FUSIONFLEET_ENROL_TOKEN, never from a flag value. Settings may come from a config file\n"+
 		"(-config; docs/config.md): flags, then environment variables, then the file, then defaults.\n"+
-		"Subcommands: check, fingerprint, config check, install, uninstall.", e)
+		"It updates itself from signed releases for its platform unless -self-update=false\n"+
+		"(docs/install.md, Upgrading).\n"+
+		"Subcommands: check, fingerprint, config check, install, uninstall, upgrade-probe.", e)
 	if _, err := f.parse(fs, args, e); err != nil {
 		return err
 	}
@@ -77,15 +82,37 @@ func runCommandCenter(ctx context.Context, args []string, e env) error {
 		fs.Usage()
 		return errUsage
 	}
+	// Before anything is opened: finish what an upgrade left, and count
+	// this start if it is an upgrade's trial.
+	exe, swapper, err := selfUpdateStart(*f.data, *f.selfUpdateHealth)
+	argv := append([]string{exe, "commandcenter"}, args...)
+	if errors.Is(err, selfupdate.ErrRestart) {
+		closeLog()
+		return restartInto(exe, argv)
+	}
+	if err != nil {
+		return err
+	}
+	if brokenForTest != "" {
+		return errBroken
+	}
 	opts, err := f.options(e)
 	if err != nil {
 		return err
 	}
 	opts.Clock, opts.Stdin, opts.Stdout = clock.Real{}, e.stdin, e.stdout
+	opts.SelfUpdate = site.SelfUpdate{Swapper: swapper, Enabled: *f.selfUpdate, Version: buildVersion(),
+		Probe: probeCommand(args), ProbeTimeout: *f.selfUpdateProbe}
+	if *f.selfUpdateRoot != "" {
+		if opts.SelfUpdate.Root, err = pinnedRoot(*f.selfUpdateRoot); err != nil {
+			return fmt.Errorf("commandcenter: -self-update-root: %w", err)
+		}
+	}
 	cc, err := site.New(ctx, opts)
 	if err != nil {
 		return err
 	}
+	fmt.Fprintf(e.stdout, "version: %s\n", buildVersion())
 	fmt.Fprintf(e.stdout, "commandcenter: %s\n", cc.URL())
 	if ca := cc.UICAFile(); ca != "" {
 		fmt.Fprintf(e.stdout, "local UI certificate authority: %s (let the site's browsers trust it once)\n", ca)
@@ -101,9 +128,15 @@ func runCommandCenter(ctx context.Context, args []string, e env) error {
 		fmt.Fprintf(e.stdout, "mqtt: %s %s\n", opts.MQTT.URL, opts.MQTT.Prefix)
 	}
 	if isService {
-		return runService(ctx, cc.Run)
+		err = runService(ctx, cc.Run)
+	} else {
+		err = cc.Run(ctx)
 	}
-	return cc.Run(ctx)
+	if errors.Is(err, selfupdate.ErrRestart) {
+		closeLog()
+		return restartInto(exe, argv)
+	}
+	return err
 }
 
 // ccFlags are the Command Center's flags; the config file sets the same.
@@ -112,8 +145,10 @@ type ccFlags struct {
 	uiHost, uiHosts, uiPasswordFile, uiRange, debugListen, mtcListen *string
 	mirrorListen, diagPolicy, logLevel                               *string
 	printers                                                         stringList
-	trust, keepAwake                                                 *bool
+	trust, keepAwake, selfUpdate                                     *bool
 	interval, bulk, updateInterval                                   *time.Duration
+	selfUpdateHealth, selfUpdateProbe                                *time.Duration
+	selfUpdateRoot                                                   *string
 	mtcBuffer, rate                                                  *int
 	mqtt                                                             *mqttFlags
 }
@@ -147,6 +182,10 @@ func newCCFlags(name, synopsis string, e env) (*flag.FlagSet, *ccFlags) {
 	f.diagPolicy = fs.String("diagnostics", "ask", "remote diagnostics the cloud asks for: ask (approve each in the local UI) or auto (run each at once)")
 	f.logLevel = fs.String("log-level", "info", "log level: debug, info, warn, error")
 	f.keepAwake = fs.Bool("keep-awake", true, "keep this computer from sleeping while the Command Center runs (Linux: a logind inhibitor via systemd-inhibit; Windows: the execution state); the self-test warns when it cannot")
+	f.selfUpdate = fs.Bool("self-update", true, "update this Command Center itself from signed releases for its platform (commandcenter targets), verified as printers verify theirs; a release that does not come up healthy is rolled back and never tried again")
+	f.selfUpdateRoot = fs.String("self-update-root", envDefault(e, "FUSIONFLEET_SELF_UPDATE_ROOT", ""), "TUF root metadata `file` this Command Center trusts for its own releases (default: the first root its mirror fetched from the cloud, pinned on first use)")
+	f.selfUpdateHealth = fs.Duration("self-update-health-timeout", selfupdate.DefaultHealthTimeout, "how long a new release has, from its first start, to become healthy (local UI serving, a printer polled) before it is rolled back")
+	f.selfUpdateProbe = fs.Duration("self-update-probe-timeout", selfupdate.DefaultProbeTimeout, "how long a new release's probe (commandcenter upgrade-probe) may take before the release is refused")
 	f.mqtt = addMQTTFlags(fs, e)
 	return fs, f
 }

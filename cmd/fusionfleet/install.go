@@ -22,15 +22,21 @@ import (
 
 // Where the Linux service keeps its files.
 const (
-	serviceName       = "fusionfleet-commandcenter"
-	serviceUser       = "fusionfleet"
-	linuxBinary       = "/usr/local/bin/fusionfleet"
-	linuxConfig       = "/etc/fusionfleet/commandcenter.conf"
-	linuxDataDir      = "/var/lib/fusionfleet/commandcenter"
-	linuxUnit         = "/etc/systemd/system/" + serviceName + ".service"
-	linuxSysusers     = "/etc/sysusers.d/fusionfleet.conf"
-	linuxPolkitRule   = "/etc/polkit-1/rules.d/50-fusionfleet.rules"
-	linuxConfigHeader = "# FusionFleet Command Center: key = value, one a line; every setting and its\n" +
+	serviceName = "fusionfleet-commandcenter"
+	serviceUser = "fusionfleet"
+	linuxBinary = "/usr/local/bin/fusionfleet"
+	// linuxServiceBinary is the service's own copy, in a state directory
+	// of its user: the Command Center replaces it when it updates itself
+	// (package selfupdate), which it could not do in /usr/local/bin under
+	// ProtectSystem=strict and another owner. linuxBinary stays the
+	// operator's command line.
+	linuxServiceBinary = "/var/lib/fusionfleet/bin/fusionfleet"
+	linuxConfig        = "/etc/fusionfleet/commandcenter.conf"
+	linuxDataDir       = "/var/lib/fusionfleet/commandcenter"
+	linuxUnit          = "/etc/systemd/system/" + serviceName + ".service"
+	linuxSysusers      = "/etc/sysusers.d/fusionfleet.conf"
+	linuxPolkitRule    = "/etc/polkit-1/rules.d/50-fusionfleet.rules"
+	linuxConfigHeader  = "# FusionFleet Command Center: key = value, one a line; every setting and its\n" +
 		"# default is in docs/config.md. Check with: fusionfleet commandcenter config check -config " + linuxConfig + "\n" +
 		"# Secrets are never written here: name the files that hold them (readable by the\n" +
 		"# group " + serviceUser + " only, mode 0640).\n\n"
@@ -58,13 +64,16 @@ Type=simple
 User=` + serviceUser + `
 Group=` + serviceUser + `
 ExecStart=` + binary + ` commandcenter -config ` + config + `
+# A self-update re-executes the new binary in place (the same process);
+# a new binary that fails is restarted here and, after its third start,
+# rolled back to the previous one (docs/install.md, Upgrading).
 Restart=on-failure
 RestartSec=5s
 TimeoutStopSec=30s
 # Logs go to the journal: journalctl -u ` + serviceName + `
 StandardOutput=journal
 StandardError=journal
-StateDirectory=fusionfleet/commandcenter
+StateDirectory=fusionfleet/commandcenter fusionfleet/bin
 StateDirectoryMode=0700
 UMask=0077
 NoNewPrivileges=yes
@@ -175,17 +184,19 @@ func linuxInstall(ctx context.Context, e env, root string, dryRun bool) error {
 	if err != nil {
 		return fmt.Errorf("install: %w", err)
 	}
-	files := linuxFiles(linuxBinary)
+	files := linuxFiles(linuxServiceBinary)
 	if dryRun {
-		fmt.Fprintf(e.stdout, "# copy %s to %s\n", self, linuxBinary)
+		fmt.Fprintf(e.stdout, "# copy %s to %s and %s\n", self, linuxBinary, linuxServiceBinary)
 		for _, f := range files {
 			fmt.Fprintf(e.stdout, "# %s (mode %#o%s)\n%s\n", f.Path, f.Mode, keepNote(f), f.Content)
 		}
 		printCommands(e.stdout, linuxInstallCommands())
 		return nil
 	}
-	if err := copyBinary(self, filepath.Join(root, linuxBinary)); err != nil {
-		return fmt.Errorf("install: %w", err)
+	for _, dst := range []string{linuxBinary, linuxServiceBinary} {
+		if err := copyBinary(self, filepath.Join(root, dst)); err != nil {
+			return fmt.Errorf("install: %w", err)
+		}
 	}
 	for _, f := range files {
 		p := filepath.Join(root, f.Path)
@@ -218,8 +229,9 @@ func linuxUninstall(ctx context.Context, e env, root string, dryRun bool) error 
 		return fmt.Errorf("uninstall: %w", err)
 	}
 	var errs []error
-	remove := []string{linuxBinary}
-	for _, f := range linuxFiles(linuxBinary) {
+	// The service's binary, and the one a self-update kept.
+	remove := []string{linuxBinary, linuxServiceBinary, linuxServiceBinary + ".previous"}
+	for _, f := range linuxFiles(linuxServiceBinary) {
 		if f.Keep {
 			fmt.Fprintf(e.stdout, "kept %s and %s\n", f.Path, linuxDataDir)
 			continue

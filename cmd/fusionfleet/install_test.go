@@ -34,7 +34,7 @@ func TestInstallLinuxLayout(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", w, stdout)
 		}
 	}
-	want := map[string]os.FileMode{linuxBinary: 0o755, linuxUnit: 0o644, linuxSysusers: 0o644, linuxPolkitRule: 0o644, linuxConfig: 0o640}
+	want := map[string]os.FileMode{linuxBinary: 0o755, linuxServiceBinary: 0o755, linuxUnit: 0o644, linuxSysusers: 0o644, linuxPolkitRule: 0o644, linuxConfig: 0o640}
 	got := map[string]os.FileMode{}
 	filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
@@ -78,7 +78,7 @@ func TestInstallLinuxLayout(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "run: systemctl disable --now "+serviceName) {
 		t.Fatalf("uninstall: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
-	for _, p := range []string{linuxBinary, linuxUnit, linuxSysusers, linuxPolkitRule} {
+	for _, p := range []string{linuxBinary, linuxServiceBinary, linuxUnit, linuxSysusers, linuxPolkitRule} {
 		if _, err := os.Stat(filepath.Join(root, p)); !os.IsNotExist(err) {
 			t.Errorf("%s after uninstall: %v, want it removed", p, err)
 		}

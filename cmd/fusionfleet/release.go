@@ -106,13 +106,14 @@ func runReleaseAddTarget(ctx context.Context, args []string, e env) error {
 	fs := newFlagSet("release add-target", "Add FILE as a target with its release metadata, sign targets with the offline\n"+
 		"targets keys and snapshot and timestamp with the online keys.", e)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: fusionfleet release add-target [flags] FILE\n\nAdd FILE (a firmware image or a print-parameter set) as a target with its release\nmetadata, signed with the offline targets keys; snapshot and timestamp are re-signed\nwith the online keys.\n\nFlags:\n")
+		fmt.Fprintf(fs.Output(), "Usage: fusionfleet release add-target [flags] FILE\n\nAdd FILE (a firmware image, a print-parameter set, or a Command Center build) as a target with its release\nmetadata, signed with the offline targets keys; snapshot and timestamp are re-signed\nwith the online keys.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	dir := releaseDir(fs, e)
-	kind := fs.String("kind", "firmware", "target kind: firmware or parameters")
+	kind := fs.String("kind", "firmware", "target kind: firmware, parameters, or commandcenter (a build of this binary that Command Centers install over themselves)")
 	version := fs.String("version", "", "release version, such as 4.3.0 (required)")
-	models := fs.String("models", "", "comma-separated printer models it fits (required)")
+	models := fs.String("models", "", "comma-separated printer models it fits (required for firmware and parameters)")
+	platforms := fs.String("platform", "", "comma-separated platforms (GOOS/GOARCH, such as linux/amd64) a commandcenter build runs on (required for commandcenter)")
 	minVersion := fs.String("min-version", "", "lowest installed version it upgrades from")
 	name := fs.String("name", "", "name the printer reports once active (parameter sets; default the version)")
 	notes := fs.String("notes", "", "release notes")
@@ -129,6 +130,14 @@ func runReleaseAddTarget(ctx context.Context, args []string, e env) error {
 	}
 	if err := needDir(fs, *dir, e); err != nil {
 		return err
+	}
+	if (update.Kind(*kind) == update.KindCommandCenter) != (*platforms != "") || update.Kind(*kind) == update.KindCommandCenter && *models != "" {
+		fmt.Fprintln(e.stderr, "fusionfleet release add-target: -platform goes with -kind commandcenter, instead of -models")
+		fs.Usage()
+		return errUsage
+	}
+	if *platforms != "" {
+		*models = *platforms
 	}
 	rel := update.Release{Kind: update.Kind(*kind), Version: *version, Models: splitList(*models),
 		MinVersion: *minVersion, Name: *name, Notes: *notes}

@@ -30,6 +30,9 @@ func TestReleaseCommandLine(t *testing.T) {
 		{"status of nothing", []string{"release", "status", "-dir", dir}, 1, "", "open repository"},
 		{"add-target unknown flag", []string{"release", "add-target", "-nope", "FILE"}, 2, "", "flag provided but not defined: -nope"},
 		{"halt unknown flag", []string{"release", "halt", "-nope"}, 2, "", "flag provided but not defined: -nope"},
+		{"commandcenter without platform", []string{"release", "add-target", "-dir", dir, "-kind", "commandcenter", "-version", "1.1.0", "FILE"}, 2, "", "-platform goes with -kind commandcenter"},
+		{"commandcenter with models", []string{"release", "add-target", "-dir", dir, "-kind", "commandcenter", "-version", "1.1.0", "-platform", "linux/amd64", "-models", "FF-4200", "FILE"}, 2, "", "-platform goes with -kind commandcenter"},
+		{"platform of firmware", []string{"release", "add-target", "-dir", dir, "-kind", "firmware", "-version", "1.1.0", "-platform", "linux/amd64", "FILE"}, 2, "", "-platform goes with -kind commandcenter"},
 	}
 	for _, a := range releaseActions() {
 		tests = append(tests, struct {
@@ -85,9 +88,11 @@ func TestReleaseToPrinter(t *testing.T) {
 			"-min-version", "4.0.0", img, "-notes", "fixes recoater jam"}, "added firmware-4.3.0-fw-4200.bin", "100%"},
 		{[]string{"add-target", "-dir", dir, "-kind", "parameters", "-version", "2.2", "-name", "std-4200-2.2",
 			"-models", "FF-4200", "-rollout-percent", "100", params}, "added parameters-2.2-pa12.json", ""},
+		{[]string{"add-target", "-dir", dir, "-kind", "commandcenter", "-version", "1.4.0", "-platform", "linux/amd64,linux/arm64", img},
+			"added commandcenter-1.4.0-fw-4200.bin (commandcenter 1.4.0 for linux/amd64, linux/arm64)", ""},
 		{[]string{"rotate-root", "-dir", dir, "-keys", "2", "-threshold", "1"}, "root rotated to version 2", ""},
-		{[]string{"resign", "-dir", dir}, "timestamp version 4", ""},
-		{[]string{"status", "-dir", dir}, "firmware    4.3.0", ""},
+		{[]string{"resign", "-dir", dir}, "timestamp version 5", ""},
+		{[]string{"status", "-dir", dir}, "commandcenter  1.4.0    linux/amd64,linux/arm64               2097152  commandcenter-1.4.0-fw-4200.bin\nfirmware       4.3.0", ""},
 	}
 	for _, s := range steps {
 		code, stdout, stderr := runArgs(t, append([]string{"release"}, s.args...)...)

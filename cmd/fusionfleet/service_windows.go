@@ -116,17 +116,16 @@ func (h *winHandler) Execute(args []string, r <-chan svc.ChangeRequest, s chan<-
 	return false, 0
 }
 
-// Where the Windows service keeps its files.
+// Where the Windows service keeps its files. The binary is in a directory
+// the service's account may modify, beside its data, so that the Command
+// Center can update itself (package selfupdate): it renames the running
+// .exe away and the new one in.
 func windowsPaths(e env) (binary, config, data string) {
 	pd := e.getenv("ProgramData")
 	if pd == "" {
 		pd = `C:\ProgramData`
 	}
-	pf := e.getenv("ProgramFiles")
-	if pf == "" {
-		pf = `C:\Program Files`
-	}
-	return filepath.Join(pf, "FusionFleet", "fusionfleet.exe"),
+	return filepath.Join(pd, "FusionFleet", "bin", "fusionfleet.exe"),
 		filepath.Join(pd, "FusionFleet", "commandcenter.conf"),
 		filepath.Join(pd, "FusionFleet", "commandcenter")
 }
@@ -158,9 +157,11 @@ func windowsInstall(e env, dryRun bool) error {
 			return fmt.Errorf("install: %w", err)
 		}
 	}
-	grant := exec.Command("icacls", data, "/grant", `NT AUTHORITY\LocalService:(OI)(CI)M`)
-	if out, err := grant.CombinedOutput(); err != nil {
-		return fmt.Errorf("install: icacls: %v: %s", err, out)
+	for _, dir := range []string{data, filepath.Dir(binary)} {
+		grant := exec.Command("icacls", dir, "/grant", `NT AUTHORITY\LocalService:(OI)(CI)M`)
+		if out, err := grant.CombinedOutput(); err != nil {
+			return fmt.Errorf("install: icacls: %v: %s", err, out)
+		}
 	}
 	m, err := mgr.Connect()
 	if err != nil {
@@ -224,8 +225,10 @@ func windowsUninstall(e env, dryRun bool) error {
 	}
 	var errs []error
 	errs = append(errs, eventlog.Remove(serviceName))
-	if err := os.Remove(binary); err != nil && !errors.Is(err, os.ErrNotExist) {
-		errs = append(errs, err)
+	for _, p := range []string{binary, strings.TrimSuffix(binary, ".exe") + ".previous.exe"} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
 	}
 	fmt.Fprintf(e.stdout, "removed %s; kept %s and %s\n", serviceName, config, data)
 	return errors.Join(errs...)

@@ -165,6 +165,9 @@ func (s *Store) Releases(ctx context.Context, m Mirror, now time.Time) ([]Releas
 	halted := m.Halted()
 	var out []Release
 	for _, t := range m.Targets() {
+		if t.Release.Kind == update.KindCommandCenter {
+			continue // the Command Center's own builds: not the printers' to approve (package selfupdate)
+		}
 		r := Release{MirroredTarget: t, Halted: slices.Contains(halted, t.Name), ApprovedAt: approved[t.Name]}
 		r.Installable, r.Why = decide(p, r, now)
 		out = append(out, r)

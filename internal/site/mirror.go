@@ -35,6 +35,10 @@ func (n *Node) newUpdateMirror(uc *uplink.Client, budget *commandcenter.Budget) 
 			return nil
 		}
 		var out []string
+		if n.opts.SelfUpdate.Swapper != nil && n.opts.SelfUpdate.Enabled {
+			// The node's own builds, for its platform only.
+			out = append(out, selfPlatform())
+		}
 		for _, p := range ps {
 			if p.Identity != nil {
 				out = append(out, p.Identity.Model)

@@ -26,6 +26,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/keepawake"
 	"github.com/fusionfleet/fusionfleet/internal/mqttfeed"
 	"github.com/fusionfleet/fusionfleet/internal/mtconnect"
+	"github.com/fusionfleet/fusionfleet/internal/selfupdate"
 	"github.com/fusionfleet/fusionfleet/internal/tlsca"
 	"github.com/fusionfleet/fusionfleet/internal/update"
 	"github.com/fusionfleet/fusionfleet/internal/uplink"
@@ -52,6 +53,7 @@ type Node struct {
 	uploader      *commandcenter.Uploader
 	diagnostics   *commandcenter.DiagnosticRunner
 	mirror        *update.Mirror
+	selfUpdater   *selfupdate.Updater  // nil without Options.SelfUpdate.Swapper
 	feed          *mqttfeed.Feed       // nil without Options.MQTT
 	awake         *keepawake.Inhibitor // nil without Options.KeepAwake
 
@@ -180,6 +182,9 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	if n.mirror, err = n.newUpdateMirror(client, budget); err != nil {
 		return nil, fmt.Errorf("commandcenter: %w", err)
 	}
+	if n.selfUpdater = n.newSelfUpdater(); n.selfUpdater != nil {
+		reg.MustRegister(n.selfUpdater)
+	}
 	// Remote diagnostics come with the uploads' answers and share the cap.
 	policy := commandcenter.DiagnosticsAsk
 	if opts.DiagnosticsPolicy != "" {
@@ -205,6 +210,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	n.ui = httpserver.New(localui.NewHandler(localui.SourcesOf(n.store), localui.HandlerOptions{
 		Logger: n.log, Clock: opts.Clock, ClockNote: opts.ClockNote, Metrics: reg, Updates: n.mirror, Mirror: n.mirrorHandler(),
 		Hosts: opts.UIHosts, Password: opts.UIPassword, Fingerprint: n.fingerprint, DiagnosticsPolicy: n.diagnostics.Policy(), MQTT: feed,
+		SelfUpdate: n.selfUpdateStatus(),
 		SelfTest: &commandcenter.SelfTestConfig{CloudURL: opts.CloudURL, RootCAs: opts.RootCAs, LocalUI: n.ln.Addr().String(),
 			Reader: n.dialer(nil), KeepAwake: keptAwake},
 	}), n.log)
@@ -252,8 +258,9 @@ func (n *Node) dialer(sessions tls.ClientSessionCache) commandcenter.Dialer {
 // closes the node. The parts: the local UI (with the mirror under /tuf/),
 // the poller, the uploader, the update mirror's sync, the mirror's own
 // listener with MirrorListen, the MTConnect agent with MTConnectListen,
-// and the MQTT feed with Options.MQTT (which never ends Run for a broker
-// that is down).
+// the MQTT feed with Options.MQTT (which never ends Run for a broker
+// that is down), and the self-update with Options.SelfUpdate, which ends
+// Run with selfupdate.ErrRestart when the binary on disk changed.
 func (n *Node) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
@@ -263,6 +270,11 @@ func (n *Node) Run(ctx context.Context) error {
 	g.Go(func() error { return n.uploader.Run(ctx) })
 	g.Go(func() error { return n.diagnostics.Run(ctx) })
 	g.Go(func() error { return n.mirror.Run(ctx) })
+	if n.selfUpdater != nil {
+		// ErrRestart ends Run like a failure: every part stops and the
+		// node closes, then the caller restarts into the binary on disk.
+		g.Go(func() error { return n.selfUpdater.Run(ctx) })
+	}
 	if n.feed != nil {
 		g.Go(func() error { return n.feed.Run(ctx) })
 	}

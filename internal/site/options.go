@@ -113,6 +113,10 @@ type Options struct {
 	// keepawake); the local UI's self-test warns when it cannot.
 	KeepAwake bool
 
+	// SelfUpdate updates the node's own binary through the update
+	// repository (package selfupdate); its zero value does not.
+	SelfUpdate SelfUpdate
+
 	Clock  clock.Clock  // nil → the real clock
 	Logger *slog.Logger // nil → discard
 	// Stdin answers the pairing question; Stdout receives the enrolment

@@ -396,3 +396,52 @@ func (c *Client) install(ctx context.Context, s *session, kind Kind, t Target, s
 	log.Info("update installed", "previous", prev.Version, "slot", inactive)
 	return in, nil
 }
+
+// Download refreshes the metadata and downloads the newest target of kind
+// that is newer than installed, fits the client's model and rollout and
+// is not in skip, into dir, verified against the signed length and hashes.
+// It is for what installs itself rather than into the A/B slots: the
+// Command Center's own binary (package selfupdate), which keeps its
+// installed version and its refused targets itself. The downgrade floor
+// is installed; the trusted metadata in the state directory keeps
+// rollback protection as for the slots. It returns the target and the
+// file's path, ErrNoUpdate if there is none, or a RefusedError.
+func (c *Client) Download(ctx context.Context, kind Kind, installed string, skip []string, dir string) (Target, string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, err := ParseVersion(installed); err != nil {
+		return Target{}, "", fmt.Errorf("download %s: installed %w", kind, err)
+	}
+	s, err := c.refresh(ctx)
+	if err != nil {
+		return Target{}, "", err
+	}
+	var t Target
+	found := false
+	for _, cand := range c.targets(s, kind) {
+		if slices.Contains(skip, cand.Name) {
+			continue
+		}
+		if c.applicable(cand, kind, Slot{Version: installed}) == nil {
+			t, found = cand, true
+			break
+		}
+	}
+	if !found {
+		return Target{}, "", ErrNoUpdate
+	}
+	if t.Length > c.opts.MaxTargetSize {
+		return Target{}, "", &RefusedError{Reason: ErrTooLarge, Role: "target " + t.Name,
+			Err: fmt.Errorf("%d bytes, limit %d", t.Length, c.opts.MaxTargetSize)}
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return Target{}, "", fmt.Errorf("update: %w", err)
+	}
+	file := filepath.Join(dir, SafeName(t.Name))
+	s.f.timeout = c.opts.TargetTimeout
+	if _, _, err := s.up.DownloadTarget(t.info, file, ""); err != nil {
+		os.Remove(file)
+		return Target{}, "", classifyTarget(err, t.Name, s.f.last.url)
+	}
+	return t, file, nil
+}

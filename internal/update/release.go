@@ -13,25 +13,48 @@ import (
 	"unicode/utf8"
 )
 
-// Kind says what a target is: a firmware image or a print-parameter set.
+// Kind says what a target is: a firmware image or a print-parameter set
+// for printers, or the Command Center's own binary.
 type Kind string
 
 // The kinds of target.
 const (
 	KindFirmware   Kind = "firmware"
 	KindParameters Kind = "parameters"
+	// KindCommandCenter is a build of the fusionfleet binary that a
+	// Command Center installs over itself (package selfupdate). Its
+	// Models are platforms, GOOS/GOARCH (see Platform).
+	KindCommandCenter Kind = "commandcenter"
 )
 
-// Kinds lists every kind, in the order an agent applies them.
+// Kinds lists every kind a printer installs, in the order an agent
+// applies them.
 var Kinds = []Kind{KindFirmware, KindParameters}
 
 // Validate reports whether k is a known kind.
 func (k Kind) Validate() error {
 	switch k {
-	case KindFirmware, KindParameters:
+	case KindFirmware, KindParameters, KindCommandCenter:
 		return nil
 	}
-	return fmt.Errorf("kind %q: want firmware or parameters", string(k))
+	return fmt.Errorf("kind %q: want firmware, parameters or commandcenter", string(k))
+}
+
+// Platform is the model name of a Command Center build for goos and
+// goarch, such as "linux/amd64": what a commandcenter target's Models list.
+func Platform(goos, goarch string) string { return goos + "/" + goarch }
+
+// validPlatform checks a commandcenter target's model: GOOS/GOARCH of
+// lower-case letters and digits.
+func validPlatform(m string) error {
+	goos, goarch, ok := strings.Cut(m, "/")
+	valid := func(s string) bool {
+		return s != "" && len(s) <= 16 && strings.Trim(s, "abcdefghijklmnopqrstuvwxyz0123456789") == ""
+	}
+	if !ok || !valid(goos) || !valid(goarch) {
+		return fmt.Errorf("platform %q: want GOOS/GOARCH, such as linux/amd64", m)
+	}
+	return nil
 }
 
 // Release is the custom metadata a target carries in the signed targets
@@ -93,6 +116,11 @@ func (r Release) Validate() error {
 	for _, m := range r.Models {
 		if err := validLabel("model", m); err != nil {
 			return err
+		}
+		if r.Kind == KindCommandCenter {
+			if err := validPlatform(m); err != nil {
+				return err
+			}
 		}
 	}
 	if r.Name != "" {

@@ -111,6 +111,8 @@ func FuzzDecodeRelease(f *testing.F) {
 	f.Add([]byte(`{"fusionfleet":{"kind":"parameters","version":"2.2","models":["FF-4200"],"rollout":{"percent":10,"sites":["a"]}}}`))
 	f.Add([]byte(`{"fusionfleet":{"kind":"firmware","version":"5.0.0-rc.1","models":["x"],"notes":"\u00e4"}}`))
 	f.Add([]byte(`{"other":1}`))
+	f.Add([]byte(`{"fusionfleet":{"kind":"commandcenter","version":"1.4.0","models":["linux/amd64","windows/amd64"]}}`))
+	f.Add([]byte(`{"fusionfleet":{"kind":"commandcenter","version":"1.4.0","models":["FF-4200"]}}`))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		r, err := DecodeRelease(raw)
 		if err != nil {

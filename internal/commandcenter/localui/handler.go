@@ -22,6 +22,7 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/deviceapi"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/httpserver"
+	"github.com/fusionfleet/fusionfleet/internal/selfupdate"
 )
 
 //go:embed templates/*.html
@@ -104,7 +105,14 @@ type HandlerOptions struct {
 	// MQTT is the site's feed to its MQTT broker, whose state the
 	// Printers page shows; nil → no feed.
 	MQTT MQTTFeed
+	// SelfUpdate, if set, reports this Command Center's version and the
+	// update of its own binary, shown on the Updates page; nil → not shown.
+	SelfUpdate SelfUpdateFunc
 }
+
+// SelfUpdateFunc reports the Command Center's own version and upgrades
+// (selfupdate.Updater.Status).
+type SelfUpdateFunc func() selfupdate.Status
 
 // route is one entry of the local UI's route table: the mux is built from
 // it, and the OpenAPI document must describe exactly its API routes.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/fusionfleet/fusionfleet/internal/commandcenter"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
+	"github.com/fusionfleet/fusionfleet/internal/selfupdate"
 )
 
 // Errors of the update pages.
@@ -29,6 +30,9 @@ type updatesData struct {
 	Releases []commandcenter.Release
 	Weekdays []time.Weekday
 	Message  string
+	// Self is the Command Center's own version and upgrades; nil → not
+	// shown.
+	Self *selfupdate.Status
 }
 
 func (u *localUI) releases(ctx context.Context) ([]commandcenter.Release, commandcenter.UpdatePolicy, error) {
@@ -55,6 +59,10 @@ func (u *localUI) updatesPage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	data.Policy, data.Releases = p, rels
+	if u.opts.SelfUpdate != nil {
+		st := u.opts.SelfUpdate()
+		data.Self = &st
+	}
 	return u.render(w, "updates", data)
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/commandcenter"
+	"github.com/fusionfleet/fusionfleet/internal/selfupdate"
 	"github.com/fusionfleet/fusionfleet/internal/update"
 )
 
@@ -172,5 +173,53 @@ func TestUpdateNoticeStyle(t *testing.T) {
 	}
 	if !strings.Contains(string(css), ".notice {") {
 		t.Error("the stylesheet has no notice style")
+	}
+}
+
+// The Updates page shows the Command Center's own version and upgrades,
+// and never offers its own builds to the printers.
+func TestUpdatesPageShowsSelfUpdate(t *testing.T) {
+	st := handlerStore(t)
+	own := update.MirroredTarget{Name: "commandcenter-1.2.0-fusionfleet", Length: 10, SHA256: strings.Repeat("ab", 32),
+		Release: update.Release{Kind: update.KindCommandCenter, Version: "1.2.0", Models: []string{"linux/amd64"}}}
+	m := fakeMirror{targets: []update.MirroredTarget{release("firmware-5.1.0-fw.bin", "5.1.0"), own}}
+	at := handlerNow
+	for _, tc := range []struct {
+		name   string
+		status selfupdate.Status
+		want   []string
+		not    []string
+	}{
+		{"committed", selfupdate.Status{Version: "1.1.0", Enabled: true,
+			Last: &selfupdate.Outcome{From: "1.0.0", To: "1.1.0", Result: "committed", At: at}},
+			[]string{"Version 1.1.0.", "It updates itself", "Last upgrade: 1.0.0 to 1.1.0, committed."}, []string{"under way"}},
+		{"on trial", selfupdate.Status{Version: "1.2.0", Enabled: true, Phase: selfupdate.PhaseTrial, Pending: "1.2.0"},
+			[]string{"Upgrade to 1.2.0 under way"}, nil},
+		{"rolled back", selfupdate.Status{Version: "1.1.0", Refused: []string{own.Name},
+			Last: &selfupdate.Outcome{From: "1.1.0", To: "1.2.0", Result: "rolled back", Reason: "1.2.0 did not become healthy in 3 starts", At: at}},
+			[]string{"Self-update is off.", "Last upgrade: 1.1.0 to 1.2.0, rolled back: 1.2.0 did not become healthy in 3 starts",
+				"Releases refused, never tried again: " + own.Name}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := NewHandler(SourcesOf(st), HandlerOptions{Clock: clock.NewManual(handlerNow), Updates: m,
+				SelfUpdate: func() selfupdate.Status { return tc.status }})
+			res, body := get(t, h, "GET", "/updates")
+			if res.StatusCode != http.StatusOK {
+				t.Fatalf("GET /updates = %d", res.StatusCode)
+			}
+			containsAll(t, "updates page", body, tc.want...)
+			for _, w := range tc.not {
+				if strings.Contains(body, w) {
+					t.Errorf("updates page says %q", w)
+				}
+			}
+			if strings.Contains(body, `action="/updates/`+own.Name+`/approve"`) {
+				t.Error("the Command Center's own build is offered to the printers")
+			}
+		})
+	}
+	res, body := get(t, NewHandler(SourcesOf(st), HandlerOptions{Updates: m}), "GET", "/updates")
+	if res.StatusCode != http.StatusOK || strings.Contains(body, "This Command Center") {
+		t.Errorf("without SelfUpdate the page shows a self-update section (%d)", res.StatusCode)
 	}
 }
