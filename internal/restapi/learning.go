@@ -45,6 +45,7 @@ type (
 		From       time.Time      `json:"from"`
 		To         time.Time      `json:"to"`
 		Cohorts    []cohortSize   `json:"cohorts"`
+		Small      int            `json:"cohorts_below_threshold"`
 		Excluded   map[string]int `json:"excluded"`
 		R2         float64        `json:"r2"`
 		MAE        float64        `json:"mae"`
@@ -109,6 +110,13 @@ func (h *learningAPI) learning(w http.ResponseWriter, r *http.Request, caller ac
 			v.Excluded = map[string]int{}
 		}
 		for _, c := range m.Data.Cohorts {
+			// A cohort below the threshold is counted, never described:
+			// its conditions, builds and parts would be those of the one
+			// or few organisations that print that way.
+			if !c.Used {
+				v.Small++
+				continue
+			}
 			v.Cohorts = append(v.Cohorts, cohortSize{c.Key.Model, c.Key.Material, c.Key.Mode, c.Key.LayerUM, c.Orgs, c.Builds, c.Parts, c.Used})
 		}
 		rep.Models = append(rep.Models, v)

@@ -17,7 +17,10 @@ func TestLearning(t *testing.T) {
 	ctx := t.Context()
 	m := learn.Model{Version: 2, TrainedAt: t0, Models: []string{"FF-4200"}, Materials: []string{"PA12"}, Features: []string{"intercept"}, Coef: []float64{-1},
 		Data: learn.DataDescription{Builds: 300, Parts: 4000, HeldBuilds: 60, From: t0.Add(-30 * 24 * time.Hour), To: t0,
-			Cohorts:  []learn.Cohort{{Key: learn.CohortKey{Model: "FF-4200", Material: "PA12", Mode: "fast", LayerUM: 80}, Orgs: 6, Builds: 300, Parts: 4000, Used: true}},
+			Cohorts: []learn.Cohort{{Key: learn.CohortKey{Model: "FF-4200", Material: "PA12", Mode: "fast", LayerUM: 80}, Orgs: 6, Builds: 300, Parts: 4000, Used: true},
+				// One organisation alone prints PA11 at 0.12 mm: the answer
+				// must not show that, nor its 37 builds.
+				{Key: learn.CohortKey{Model: "FF-4200", Material: "PA11", Mode: "detail", LayerUM: 120}, Orgs: 1, Builds: 37, Parts: 411, Used: false}},
 			Excluded: map[string]int{learn.ReasonNotCompleted: 9}},
 		Held: learn.Accuracy{R2: 0.38, MAE: 0.11}}
 	if err := f.db.SaveLearnModel(ctx, learn.StoredModel{Model: m, Promoted: true, Reason: "no model in service"}); err != nil {
@@ -39,6 +42,9 @@ func TestLearning(t *testing.T) {
 	}
 	if len(rep.Models) != 1 || rep.Models[0].Builds != 300 || rep.Models[0].Excluded[learn.ReasonNotCompleted] != 9 || len(rep.Models[0].Cohorts) != 1 || rep.Models[0].R2 != 0.38 {
 		t.Errorf("models: %+v", rep.Models)
+	}
+	if m := rep.Models[0]; m.Small != 1 || strings.Contains(body, "PA11") || strings.Contains(body, "411") {
+		t.Errorf("a cohort of one organisation is described: %d below the threshold, %s", m.Small, body)
 	}
 	if len(rep.Proposals) != 1 || rep.Proposals[0].State != "proposed" || rep.Proposals[0].Materials[0].GainLow != 0.08 || rep.Proposals[0].Set.Materials["PA12"].DensityMax != 0.12 {
 		t.Errorf("proposals: %+v", rep.Proposals)
