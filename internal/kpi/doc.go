@@ -50,9 +50,9 @@
 //     percentiles of five members were three members' own values and
 //     solved for the lowest and the highest: they gave away 99 of 100
 //     members within a point. With means of three, any pattern (a, b,
-//     −a−b) added to the sorted members leaves every band unchanged, so
-//     each member's value is undetermined by at least a third of the gaps
-//     around it, and the cohort's extremes are never shown.
+//     −a−b) repeated over the sorted members leaves every band unchanged,
+//     so each member's value is undetermined by a third of the smallest
+//     gap between two members, and the cohort's extremes are never shown.
 //   - Only KPI values leave the cohort: never names, IDs, sizes per
 //     organisation, counts of printers, parameter sets, print modes or
 //     materials. Jobs and parts per day are compared per printer, so that
