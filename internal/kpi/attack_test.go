@@ -128,3 +128,145 @@ func TestAttackOwnFleet(t *testing.T) {
 		}
 	}
 }
+
+// windowStarts are the first ranks of the windows the bands of n members
+// average, as smoothed picks them.
+func windowStarts(n int) []int {
+	seen := map[int]bool{}
+	var out []int
+	for _, p := range []float64{0.10, 0.25, 0.50, 0.75, 0.90} {
+		c := int(math.Round(p * float64(n-1)))
+		lo := min(max(c-Window/2, 0), n-Window)
+		if !seen[lo] {
+			seen[lo] = true
+			out = append(out, lo)
+		}
+	}
+	return out
+}
+
+// joinShift returns a change x of the n+1 sorted members of a cohort
+// with a victim at rank r that leaves every window of the cohort with and
+// without the victim unchanged, with x[r] = 1; false if there is none, if
+// the bands before and after the victim joined determine its value.
+func joinShift(n, r int) ([]float64, bool) {
+	var rows [][]float64
+	for _, lo := range windowStarts(n + 1) {
+		row := make([]float64, n+1)
+		for k := lo; k < lo+Window; k++ {
+			row[k] = 1
+		}
+		rows = append(rows, row)
+	}
+	for _, lo := range windowStarts(n) {
+		row := make([]float64, n+1)
+		for k := lo; k < lo+Window; k++ {
+			if k >= r {
+				row[k+1] = 1 // the members above the victim move up a rank
+			} else {
+				row[k] = 1
+			}
+		}
+		rows = append(rows, row)
+	}
+	// Solve rows·x = 0 with x[r] = 1: the other unknowns against −column r,
+	// by Gauss–Jordan elimination, free unknowns at zero.
+	cols := []int{}
+	for k := range n + 1 {
+		if k != r {
+			cols = append(cols, k)
+		}
+	}
+	m := make([][]float64, len(rows))
+	for i, row := range rows {
+		for _, k := range cols {
+			m[i] = append(m[i], row[k])
+		}
+		m[i] = append(m[i], -row[r])
+	}
+	pivots := map[int]int{} // column -> row
+	rank := 0
+	for c := range cols {
+		p := -1
+		for i := rank; i < len(m); i++ {
+			if math.Abs(m[i][c]) > 1e-9 && (p < 0 || math.Abs(m[i][c]) > math.Abs(m[p][c])) {
+				p = i
+			}
+		}
+		if p < 0 {
+			continue
+		}
+		m[rank], m[p] = m[p], m[rank]
+		for i := range m {
+			if i != rank && m[i][c] != 0 {
+				f := m[i][c] / m[rank][c]
+				for k := range m[i] {
+					m[i][k] -= f * m[rank][k]
+				}
+			}
+		}
+		pivots[c] = rank
+		rank++
+	}
+	for i := rank; i < len(m); i++ {
+		if math.Abs(m[i][len(cols)]) > 1e-9 {
+			return nil, false // inconsistent: x[r] must be 0
+		}
+	}
+	x := make([]float64, n+1)
+	x[r] = 1
+	for c, k := range cols {
+		if i, ok := pivots[c]; ok {
+			x[k] = m[i][len(cols)] / m[i][c]
+		}
+	}
+	return x, true
+}
+
+// TestAttackJoinUndetermined plays the attacker who reads a closed
+// month's bands before and after a victim's data for that month arrive
+// (it joined with its history, or its site was offline): the same
+// other members, with and without the victim. For every cohort of
+// MinCohort to 12 others and every rank of the victim there are two
+// worlds, the victim's value differing by more than the tolerance, in
+// which both answers are the same.
+func TestAttackJoinUndetermined(t *testing.T) {
+	least := math.Inf(1)
+	defer func() { t.Logf("the victim moves by at least %.2f points unseen", least) }()
+	for n := MinCohort; n <= 12; n++ {
+		for seed := range uint64(3) {
+			vs := attackCohort(100+seed, n+1)
+			for r := range n + 1 {
+				x, ok := joinShift(n, r)
+				if !ok {
+					t.Errorf("n=%d victim at rank %d: the bands before and after determine the victim", n, r)
+					continue
+				}
+				// The largest step that keeps the members' order, at most
+				// one that moves anyone by 3 points.
+				step := 3.0
+				for _, v := range x {
+					step = min(step, 3/math.Abs(v))
+				}
+				for i := range n {
+					if d := x[i] - x[i+1]; d > 0 {
+						step = min(step, 0.9*(vs[i+1]-vs[i])/d)
+					}
+				}
+				alt := make([]float64, len(vs))
+				for i := range vs {
+					alt[i] = vs[i] + step*x[i]
+				}
+				without := func(v []float64) []float64 { return append(append([]float64{}, v[:r]...), v[r+1:]...) }
+				if band0(vs) != band0(alt) || band0(without(vs)) != band0(without(alt)) {
+					t.Errorf("n=%d victim at rank %d: the shift %v changes the bands", n, r, x)
+				}
+				moved := step * math.Abs(x[r])
+				least = min(least, moved)
+				if moved <= tolerance {
+					t.Errorf("n=%d victim at rank %d of %v: the victim is told within %.2f points", n, r, vs, moved)
+				}
+			}
+		}
+	}
+}
