@@ -102,7 +102,9 @@ func (h *learningAPI) learning(w http.ResponseWriter, r *http.Request, caller ac
 	}
 	rep := learningReport{Models: []modelVersion{}, Proposals: []setProposal{}}
 	for _, s := range ms {
-		m := s.Model
+		// Counts and shares leave coarse, so that two trainings cannot be
+		// subtracted to one organisation's numbers (learn.Published).
+		m := s.Model.Published()
 		v := modelVersion{Version: m.Version, TrainedAt: m.TrainedAt, Promoted: s.Promoted, Reason: s.Reason,
 			Builds: m.Data.Builds, Parts: m.Data.Parts, HeldBuilds: m.Data.HeldBuilds, From: m.Data.From, To: m.Data.To,
 			Cohorts: []cohortSize{}, Excluded: m.Data.Excluded, R2: m.Held.R2, MAE: m.Held.MAE}
@@ -122,6 +124,7 @@ func (h *learningAPI) learning(w http.ResponseWriter, r *http.Request, caller ac
 		rep.Models = append(rep.Models, v)
 	}
 	for _, p := range ps {
+		p = p.Published()
 		sp := setProposal{ID: p.ID, ModelVersion: p.ModelVersion, PrinterModel: p.PrinterModel, Created: p.Created,
 			State: string(p.State), ApprovedBy: p.ApprovedBy, ApprovedAt: p.ApprovedAt, Set: p.Set, Materials: []materialProposal{}}
 		for _, x := range p.Proposals {
