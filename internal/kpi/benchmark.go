@@ -18,6 +18,9 @@ const MinCohort = 5
 // leans on the cohort's lowest or highest member.
 const Window = 3
 
+// A band needs a whole window: MinCohort must not fall below Window.
+const _ = uint(MinCohort - Window)
+
 // Aggregate is one anonymous cohort member: an organisation's sums over a
 // benchmark period for one printer model, and how many printers of the
 // model it has. It carries no identity.
