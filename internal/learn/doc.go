@@ -29,6 +29,10 @@
 //     only if it scores no worse than the one in service on the same
 //     held-out builds.
 //
+// What organisations read of the loop is coarse (publish.go): counts to
+// two significant digits, shares to whole percentage points, so that two
+// trainings cannot be subtracted to one organisation's numbers.
+//
 // Proposals are never shipped by this package: they are the whole
 // fleet's, an organisation's administrator approves one for that
 // organisation, which adopts the set, and the approved set goes through
