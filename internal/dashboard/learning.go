@@ -121,6 +121,14 @@ func (h *learningPage) learningPage(w http.ResponseWriter, r *http.Request, s se
 		h.internalError(w, r, err)
 		return
 	}
+	// Counts and shares leave coarse, so that two trainings cannot be
+	// subtracted to one organisation's numbers (learn.Published).
+	for i := range ms {
+		ms[i].Model = ms[i].Model.Published()
+	}
+	for i := range ps {
+		ps[i] = ps[i].Published()
+	}
 	d := learnData{Models: ms, CanApprove: access.Check(s.p, learnApprove, h.clock.Now()) == nil}
 	for i := range ms {
 		if ms[i].Promoted {

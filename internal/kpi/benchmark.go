@@ -13,6 +13,14 @@ import (
 // MinCohort is the fewest other organisations a band is computed from.
 const MinCohort = 5
 
+// Window is how many organisations' values every band value averages:
+// no band is ever one organisation's value, nor an interpolation that
+// leans on the cohort's lowest or highest member.
+const Window = 3
+
+// A band needs a whole window: MinCohort must not fall below Window.
+const _ = uint(MinCohort - Window)
+
 // Aggregate is one anonymous cohort member: an organisation's sums over a
 // benchmark period for one printer model, and how many printers of the
 // model it has. It carries no identity.
@@ -84,7 +92,7 @@ func Bands(others []Aggregate, you Aggregate, days int) []Band {
 		}
 		v := vals[i]
 		sort.Float64s(v)
-		g := func(p float64) float64 { return Grid(def.Unit, percentile(v, p)) }
+		g := func(p float64) float64 { return Grid(def.Unit, smoothed(v, p)) }
 		b.P10, b.P25, b.P50, b.P75, b.P90 = g(0.10), g(0.25), g(0.50), g(0.75), g(0.90)
 		out[i] = b
 	}
@@ -107,14 +115,21 @@ func comparable(a Aggregate, days int) []Value {
 	return vs
 }
 
-// percentile interpolates linearly between the closest ranks of sorted v.
-func percentile(v []float64, p float64) float64 {
-	x := p * float64(len(v)-1)
-	i := int(math.Floor(x))
-	if i+1 >= len(v) {
-		return v[len(v)-1]
+// smoothed is the p-th percentile of sorted v (at least Window values)
+// as the mean of the Window values around its nearest rank, the window
+// kept inside v. An interpolated percentile of five values would be one
+// member's value at p25, p50 and p75, and give away the lowest and the
+// highest member at p10 and p90 (p90 = v3 + 0.6(v4 − v3) solves for v4);
+// a mean of three is neither, and five such means leave the members'
+// values undetermined.
+func smoothed(v []float64, p float64) float64 {
+	c := int(math.Round(p * float64(len(v)-1)))
+	lo := min(max(c-Window/2, 0), len(v)-Window)
+	var sum float64
+	for _, x := range v[lo : lo+Window] {
+		sum += x
 	}
-	return v[i] + (x-float64(i))*(v[i+1]-v[i])
+	return sum / Window
 }
 
 // Grid rounds a band value to the coarse grid of its unit: whole

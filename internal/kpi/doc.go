@@ -45,8 +45,14 @@
 //     victim starts or changes production sees no difference until the
 //     month closes, and then the bands move with every organisation's
 //     month at once.
-//   - Bands are interpolated percentiles rounded to a coarse grid (Grid),
-//     so a single organisation's small change rarely moves a band at all.
+//   - Each band value is the mean of the Window (3) members around the
+//     percentile's rank, rounded to a coarse grid (Grid). Interpolated
+//     percentiles of five members were three members' own values and
+//     solved for the lowest and the highest: they gave away 99 of 100
+//     members within a point. With means of three, any pattern (a, b,
+//     −a−b) repeated over the sorted members leaves every band unchanged,
+//     so each member's value is undetermined by a third of the smallest
+//     gap between two members, and the cohort's extremes are never shown.
 //   - Only KPI values leave the cohort: never names, IDs, sizes per
 //     organisation, counts of printers, parameter sets, print modes or
 //     materials. Jobs and parts per day are compared per printer, so that
@@ -58,6 +64,10 @@
 // see, like every other read.
 //
 // What remains: once a month closes, bands computed from few organisations
-// still move with each of them. The minimum size and the coarse grid keep
-// that movement from singling out a member; they do not make it zero.
+// still move with each of them. The minimum size, the windows and the
+// coarse grid keep that movement from singling out a member's value; they
+// do not make it zero, and an attacker who knew every other member's
+// values exactly (by controlling those organisations) could solve a
+// window for the last one. Whether at least MinCohort organisations use a
+// model is visible by design.
 package kpi

@@ -250,10 +250,19 @@ func TestBands(t *testing.T) {
 		}
 	})
 	t.Run("Percentiles", func(t *testing.T) {
-		b := Bands(cohortOf(10, 20, 30, 40, 50), you, 30)[0]
-		want := Band{Key: PackingDensity, P10: 14, P25: 20, P50: 30, P75: 40, P90: 46, You: 12, YouOK: true}
-		if diff := cmp.Diff(want, b); diff != "" {
-			t.Errorf("band (-want +got):\n%s", diff)
+		// Each value is the mean of the Window members around the
+		// percentile's nearest rank, the window kept inside the cohort.
+		for _, tt := range []struct {
+			cohort []float64
+			want   Band
+		}{
+			{[]float64{10, 20, 30, 40, 50}, Band{Key: PackingDensity, P10: 20, P25: 20, P50: 30, P75: 40, P90: 40, You: 12, YouOK: true}},
+			{[]float64{10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21}, Band{Key: PackingDensity, P10: 11, P25: 13, P50: 16, P75: 18, P90: 20, You: 12, YouOK: true}},
+		} {
+			b := Bands(cohortOf(tt.cohort...), you, 30)[0]
+			if diff := cmp.Diff(tt.want, b); diff != "" {
+				t.Errorf("band of %v (-want +got):\n%s", tt.cohort, diff)
+			}
 		}
 	})
 	t.Run("Grid", func(t *testing.T) {

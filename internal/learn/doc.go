@@ -13,7 +13,8 @@
 //     printheads with a flag term, and counted), and where each part sat
 //     in it. Builds are grouped in cohorts by printer
 //     model, material, print mode and layer thickness; a cohort seen at
-//     fewer than kpi.MinCohort organisations is dropped (R-PRIV-4).
+//     fewer than kpi.MinCohort organisations, or one where a single
+//     organisation holds more than half the builds, is dropped (R-PRIV-4).
 //     Records that are incomplete or contradict themselves are excluded,
 //     each with a counted reason.
 //   - Fit (model.go) fits a logistic model of a part failing inspection,
@@ -27,6 +28,10 @@
 //   - Trainer (trainer.go) retrains on a schedule and promotes a new model
 //     only if it scores no worse than the one in service on the same
 //     held-out builds.
+//
+// What organisations read of the loop is coarse (publish.go): counts to
+// two significant digits, shares to whole percentage points, so that two
+// trainings cannot be subtracted to one organisation's numbers.
 //
 // Proposals are never shipped by this package: they are the whole
 // fleet's, an organisation's administrator approves one for that

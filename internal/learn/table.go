@@ -94,6 +94,7 @@ const (
 	ReasonDuplicate     = "reported twice"
 	ReasonUnknownModel  = "unknown model or build volume"
 	ReasonSmallCohort   = "cohort below the k-anonymity threshold"
+	ReasonDominated     = "cohort dominated by one organisation"
 )
 
 // Anonymise derives the training table from job outcomes. Builds are
@@ -125,26 +126,41 @@ func Anonymise(outs []Outcome) Table {
 		k := CohortKey{b.Model, b.Material, b.Mode, int(math.Round(b.LayerMM * 1000))}
 		entries = append(entries, entry{key: k, org: o.Org, b: b})
 	}
-	orgs := map[CohortKey]map[string]bool{}
+	orgs := map[CohortKey]map[string]int{}
 	sizes := map[CohortKey]*Cohort{}
 	for _, e := range entries {
 		if orgs[e.key] == nil {
-			orgs[e.key] = map[string]bool{}
+			orgs[e.key] = map[string]int{}
 			sizes[e.key] = &Cohort{Key: e.key}
 		}
-		orgs[e.key][e.org] = true
+		orgs[e.key][e.org]++
 		sizes[e.key].Builds++
 		sizes[e.key].Parts += len(e.b.Parts)
 	}
+	reason := map[CohortKey]string{}
 	for k, c := range sizes {
 		c.Orgs = len(orgs[k])
-		c.Used = c.Orgs >= kpi.MinCohort
+		largest := 0
+		for _, n := range orgs[k] {
+			largest = max(largest, n)
+		}
+		// Five organisations are not enough when one of them holds most
+		// of the builds: the fit, and a proposal's defective share now,
+		// would then be that organisation's. The others together must
+		// hold at least as many builds as the largest.
+		switch {
+		case c.Orgs < kpi.MinCohort:
+			reason[k] = ReasonSmallCohort
+		case 2*largest > c.Builds:
+			reason[k] = ReasonDominated
+		}
+		c.Used = reason[k] == ""
 		t.Cohorts = append(t.Cohorts, *c)
 	}
 	sort.Slice(t.Cohorts, func(i, j int) bool { return t.Cohorts[i].Key.String() < t.Cohorts[j].Key.String() })
 	for _, e := range entries {
-		if !sizes[e.key].Used {
-			t.Excluded[ReasonSmallCohort]++
+		if r := reason[e.key]; r != "" {
+			t.Excluded[r]++
 			continue
 		}
 		t.Builds = append(t.Builds, e.b)

@@ -45,6 +45,7 @@ type (
 		From       time.Time      `json:"from"`
 		To         time.Time      `json:"to"`
 		Cohorts    []cohortSize   `json:"cohorts"`
+		Small      int            `json:"cohorts_below_threshold"`
 		Excluded   map[string]int `json:"excluded"`
 		R2         float64        `json:"r2"`
 		MAE        float64        `json:"mae"`
@@ -101,7 +102,9 @@ func (h *learningAPI) learning(w http.ResponseWriter, r *http.Request, caller ac
 	}
 	rep := learningReport{Models: []modelVersion{}, Proposals: []setProposal{}}
 	for _, s := range ms {
-		m := s.Model
+		// Counts and shares leave coarse, so that two trainings cannot be
+		// subtracted to one organisation's numbers (learn.Published).
+		m := s.Model.Published()
 		v := modelVersion{Version: m.Version, TrainedAt: m.TrainedAt, Promoted: s.Promoted, Reason: s.Reason,
 			Builds: m.Data.Builds, Parts: m.Data.Parts, HeldBuilds: m.Data.HeldBuilds, From: m.Data.From, To: m.Data.To,
 			Cohorts: []cohortSize{}, Excluded: m.Data.Excluded, R2: m.Held.R2, MAE: m.Held.MAE}
@@ -109,11 +112,19 @@ func (h *learningAPI) learning(w http.ResponseWriter, r *http.Request, caller ac
 			v.Excluded = map[string]int{}
 		}
 		for _, c := range m.Data.Cohorts {
+			// A cohort below the threshold is counted, never described:
+			// its conditions, builds and parts would be those of the one
+			// or few organisations that print that way.
+			if !c.Used {
+				v.Small++
+				continue
+			}
 			v.Cohorts = append(v.Cohorts, cohortSize{c.Key.Model, c.Key.Material, c.Key.Mode, c.Key.LayerUM, c.Orgs, c.Builds, c.Parts, c.Used})
 		}
 		rep.Models = append(rep.Models, v)
 	}
 	for _, p := range ps {
+		p = p.Published()
 		sp := setProposal{ID: p.ID, ModelVersion: p.ModelVersion, PrinterModel: p.PrinterModel, Created: p.Created,
 			State: string(p.State), ApprovedBy: p.ApprovedBy, ApprovedAt: p.ApprovedAt, Set: p.Set, Materials: []materialProposal{}}
 		for _, x := range p.Proposals {

@@ -17,7 +17,10 @@ func TestLearning(t *testing.T) {
 	ctx := t.Context()
 	m := learn.Model{Version: 2, TrainedAt: t0, Models: []string{"FF-4200"}, Materials: []string{"PA12"}, Features: []string{"intercept"}, Coef: []float64{-1},
 		Data: learn.DataDescription{Builds: 300, Parts: 4000, HeldBuilds: 60, From: t0.Add(-30 * 24 * time.Hour), To: t0,
-			Cohorts:  []learn.Cohort{{Key: learn.CohortKey{Model: "FF-4200", Material: "PA12", Mode: "fast", LayerUM: 80}, Orgs: 6, Builds: 300, Parts: 4000, Used: true}},
+			Cohorts: []learn.Cohort{{Key: learn.CohortKey{Model: "FF-4200", Material: "PA12", Mode: "fast", LayerUM: 80}, Orgs: 6, Builds: 300, Parts: 4000, Used: true},
+				// One organisation alone prints PA11 at 0.12 mm: the answer
+				// must not show that, nor its 37 builds.
+				{Key: learn.CohortKey{Model: "FF-4200", Material: "PA11", Mode: "detail", LayerUM: 120}, Orgs: 1, Builds: 37, Parts: 411, Used: false}},
 			Excluded: map[string]int{learn.ReasonNotCompleted: 9}},
 		Held: learn.Accuracy{R2: 0.38, MAE: 0.11}}
 	if err := f.db.SaveLearnModel(ctx, learn.StoredModel{Model: m, Promoted: true, Reason: "no model in service"}); err != nil {
@@ -26,7 +29,7 @@ func TestLearning(t *testing.T) {
 	params := fleet.MaterialParameters{DensityMax: 0.12}
 	if err := f.db.SaveLearnProposal(ctx, learn.SetProposal{ID: "v2-FF-4200", ModelVersion: 2, PrinterModel: "FF-4200", Created: t0, State: learn.ProposalOpen,
 		Set:       fleet.ParameterSet{Schema: fleet.ParameterSetSchema, Name: "learned-FF-4200-v2", Model: "FF-4200", Materials: map[string]fleet.MaterialParameters{"PA12": params}},
-		Proposals: []learn.Proposal{{Model: "FF-4200", Material: "PA12", Status: learn.StatusProposed, Params: params, Current: 0.3, Proposed: 0.2, Gain: 0.1, GainLow: 0.08, GainHigh: 0.12}}}); err != nil {
+		Proposals: []learn.Proposal{{Model: "FF-4200", Material: "PA12", Status: learn.StatusProposed, Params: params, Builds: 361, Parts: 4321, Current: 0.3049, Proposed: 0.2, Gain: 0.1, GainLow: 0.08, GainHigh: 0.12}}}); err != nil {
 		t.Fatal(err)
 	}
 	status, body := f.do(t, "GET", "/api/v1/learning", f.a.tokens["operator"], "")
@@ -39,6 +42,17 @@ func TestLearning(t *testing.T) {
 	}
 	if len(rep.Models) != 1 || rep.Models[0].Builds != 300 || rep.Models[0].Excluded[learn.ReasonNotCompleted] != 9 || len(rep.Models[0].Cohorts) != 1 || rep.Models[0].R2 != 0.38 {
 		t.Errorf("models: %+v", rep.Models)
+	}
+	if m := rep.Models[0]; m.Small != 1 || strings.Contains(body, "PA11") || strings.Contains(body, "411") {
+		t.Errorf("a cohort of one organisation is described: %d below the threshold, %s", m.Small, body)
+	}
+	// Counts and shares leave coarse: two trainings are not to be
+	// subtracted to one organisation's numbers.
+	if len(rep.Proposals) != 1 || len(rep.Proposals[0].Materials) != 1 {
+		t.Fatalf("proposals: %+v", rep.Proposals)
+	}
+	if m := rep.Proposals[0].Materials[0]; m.Builds != 360 || m.Parts != 4300 || m.Current != 0.3 {
+		t.Errorf("proposal shows %d builds, %d parts, %v defective now; want 360, 4300, 0.3", m.Builds, m.Parts, m.Current)
 	}
 	if len(rep.Proposals) != 1 || rep.Proposals[0].State != "proposed" || rep.Proposals[0].Materials[0].GainLow != 0.08 || rep.Proposals[0].Set.Materials["PA12"].DensityMax != 0.12 {
 		t.Errorf("proposals: %+v", rep.Proposals)

@@ -56,8 +56,15 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
+	return newFixtureAt(t, filepath.Join(t.TempDir(), "cloud.db"))
+}
+
+// newFixtureAt is newFixture on the store at dsn: a SQLite file or a
+// PostgreSQL URL.
+func newFixtureAt(t *testing.T, dsn string) *fixture {
+	t.Helper()
 	ctx := t.Context()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "cloud.db"), store.Options{})
+	db, err := store.Open(ctx, dsn, store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

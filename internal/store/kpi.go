@@ -401,9 +401,11 @@ func materialSQL(table, where string) string {
 		WHERE ` + where + ` GROUP BY day, material ORDER BY day, material`
 }
 
-// cohortSQL reads the benchmark cohort; its arguments are model, model,
-// first month, end, excluded org.
-var cohortSQL = `SELECT (SELECT COUNT(*) FROM printers p WHERE p.model = ? AND p.org_id = m.org_id), ` +
+// cohortSQL reads the benchmark cohort; its arguments are model, end,
+// model, first month, end, excluded org. A member's printers are those
+// seen before the period's end: counting today's printers moved the bands
+// of closed months as soon as a member added a printer, and showed it.
+var cohortSQL = `SELECT (SELECT COUNT(*) FROM printers p WHERE p.model = ? AND p.org_id = m.org_id AND p.first_seen < ?), ` +
 	sumOf(kpiSumCols) + ` FROM kpi_org_month m WHERE model = ? AND month >= ? AND month < ? AND org_id <> ? GROUP BY org_id`
 
 // KPIDaily returns the sums of every day of the filter's period that has
@@ -501,7 +503,7 @@ func (d *DB) MaterialUse(ctx context.Context, org fleet.OrgID, f kpi.Filter) ([]
 // model. The result carries no identities and its order says nothing
 // about them.
 func (d *DB) BenchmarkCohort(ctx context.Context, model string, exclude fleet.OrgID, from, to time.Time) ([]kpi.Aggregate, error) {
-	rows, err := d.db.QueryContext(ctx, cohortSQL, model, model, nanos(kpi.Month(from)), nanos(to), exclude)
+	rows, err := d.db.QueryContext(ctx, cohortSQL, model, nanos(to), model, nanos(kpi.Month(from)), nanos(to), exclude)
 	if err != nil {
 		return nil, fmt.Errorf("benchmark cohort of %s: %w", model, err)
 	}

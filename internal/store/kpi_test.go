@@ -107,7 +107,7 @@ func testKPIQueriesUseIndexes(t *testing.T, db *DB) {
 			query{"printers of " + f.name, kpiPrintersSQL(pwhere), pargs})
 	}
 	tests = append(tests,
-		query{"benchmark cohort", cohortSQL, []any{kpiModel, kpiModel, nanos(year.From), nanos(year.To), org}},
+		query{"benchmark cohort", cohortSQL, []any{kpiModel, nanos(year.To), kpiModel, nanos(year.From), nanos(year.To), org}},
 		// The reads of the rollup at ingest.
 		query{"rebuild: jobs around a day", `SELECT data, report_time FROM jobs WHERE printer_id = ? AND created_at >= ? AND created_at < ?`,
 			[]any{p, nanos(year.From), nanos(year.To)}},

@@ -274,9 +274,10 @@ func testKPIFilters(t *testing.T, s KPIStore) {
 func testBenchmarkCohort(t *testing.T, s KPIStore) {
 	month := kpi.Month(kpiDay)
 	var orgs []fleet.OrgID
+	var sites []fleet.SiteID
 	for i := range 4 {
 		org, site := tenant(t, s, fmt.Sprintf("org%d", i))
-		orgs = append(orgs, org)
+		orgs, sites = append(orgs, org), append(sites, site)
 		p := fleet.PrinterID(fmt.Sprintf("printer-b-%d", i))
 		recs := []fleet.Record{IdentityRecord(1, p, "jet", kpiDay), IdentityRecord(2, p+"-2", "jet2", kpiDay)}
 		for k := range i + 1 {
@@ -298,6 +299,20 @@ func testBenchmarkCohort(t *testing.T, s KPIStore) {
 	}
 	if diff := cmp.Diff(want, got, approx); diff != "" {
 		t.Errorf("BenchmarkCohort (-want +got):\n%s", diff)
+	}
+	// A member that adds printers after the month must not move the
+	// closed month's cohort: an attacker comparing the bands would see it.
+	var recs []fleet.Record
+	for k := range 3 {
+		recs = append(recs, IdentityRecord(uint64(40+k), fleet.PrinterID(fmt.Sprintf("printer-b-1-new-%d", k)), "jet", month.AddDate(0, 1, 2)))
+	}
+	apply(t, s, Env(orgs[1], sites[1], "gw-1", recs...), len(recs))
+	got, err = s.BenchmarkCohort(t.Context(), "Jet 4200", orgs[0], month, month.AddDate(0, 1, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got, approx); diff != "" {
+		t.Errorf("BenchmarkCohort after a member added printers next month (-want +got):\n%s", diff)
 	}
 	got, err = s.BenchmarkCohort(t.Context(), "Jet 5200", "", month, month.AddDate(0, 1, 0))
 	if err != nil || len(got) != 0 {
