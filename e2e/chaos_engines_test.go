@@ -23,6 +23,16 @@ import (
 // runs a small form; the README's long form gives more.
 var engineRounds = flag.Int("engine-rounds", 0, "attacks of each engine chaos test (default: its small form)")
 
+// engineOutage is the longest an engine chaos test leaves what it
+// attacked down.
+var engineOutage = flag.Duration("engine-outage", 3*time.Second, "longest outage of an engine chaos test's attack")
+
+// outage is how long an attack leaves its victim down: a random moment
+// up to -engine-outage.
+func outage(rng *rand.Rand) time.Duration {
+	return moment(rng, 200*time.Millisecond, max(*engineOutage, 300*time.Millisecond))
+}
+
 // rounds is the attacks of a test: -engine-rounds, else small.
 func rounds(small int) int {
 	if *engineRounds > 0 {
@@ -184,7 +194,7 @@ func TestChaosCloudNodeKilled(t *testing.T) {
 		time.Sleep(moment(rng, 500*time.Millisecond, 3*time.Second))
 		i := rng.IntN(len(nodes))
 		nodes[i].kill()
-		time.Sleep(moment(rng, 200*time.Millisecond, 3*time.Second))
+		time.Sleep(outage(rng))
 		mustRun(t, nodes[1-i]) // the other serves on
 		nodes[i].start()
 	}
@@ -223,7 +233,7 @@ func TestChaosNATSRestarted(t *testing.T) {
 		time.Sleep(moment(rng, 500*time.Millisecond, 3*time.Second))
 		sig := []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL}[rng.IntN(2)]
 		nats[0].stop(sig)
-		time.Sleep(moment(rng, 200*time.Millisecond, 3*time.Second))
+		time.Sleep(outage(rng))
 		nats[0].restart()
 		mustRun(t, cloud)
 	}
@@ -258,7 +268,7 @@ func TestChaosNATSClusterNodeLost(t *testing.T) {
 		time.Sleep(moment(rng, 500*time.Millisecond, 3*time.Second))
 		victim := nats[rng.IntN(len(nats))]
 		victim.stop(syscall.SIGKILL)
-		time.Sleep(moment(rng, 200*time.Millisecond, 3*time.Second))
+		time.Sleep(outage(rng))
 		victim.restart()
 		mustRun(t, cloud)
 	}
@@ -293,7 +303,7 @@ func TestChaosPostgresRestarted(t *testing.T) {
 	for range n {
 		time.Sleep(moment(rng, 500*time.Millisecond, 3*time.Second))
 		pg.stop([]string{"fast", "immediate"}[rng.IntN(2)])
-		time.Sleep(moment(rng, 200*time.Millisecond, 3*time.Second))
+		time.Sleep(outage(rng))
 		pg.start()
 		mustRun(t, cloud)
 	}
