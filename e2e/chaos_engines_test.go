@@ -83,17 +83,21 @@ func (c *cloudNode) start() {
 // uploads half-answered.
 func (c *cloudNode) kill() { c.p.kill() }
 
-// exited says whether the node stopped by itself, and its log if so.
+// exited says whether the node stopped by itself, and its log if so: its
+// stdout has ended. Lines it printed meanwhile are dropped.
 func (c *cloudNode) exited() (string, bool) {
-	select {
-	case _, open := <-c.p.lines:
-		if !open {
+	for {
+		select {
+		case _, open := <-c.p.lines:
+			if open {
+				continue
+			}
 			c.p.cmd.Wait()
 			return c.p.out.String(), true
+		default:
+			return "", false
 		}
-	default:
 	}
-	return "", false
 }
 
 // chaosSite is three virtual printers and a Command Center that uploads
@@ -176,7 +180,7 @@ func TestChaosCloudNodeKilled(t *testing.T) {
 	db := pgtest.FreshDB(t)
 	engines := []string{"-nats", natsURLs(nats), "-db", db}
 
-	addrs := []string{freeAddr(t), freeAddr(t)}
+	addrs := freeAddrs(t, 2)
 	first := startCloudNode(t, bin, filepath.Join(dir, "cloud0"), addrs[0], engines...)
 	ca := first.p.waitLine(t, reCA)[1]
 	token := first.p.waitLine(t, reToken)[1]
@@ -246,8 +250,9 @@ func TestChaosNATSRestarted(t *testing.T) {
 
 // A three-node NATS cluster, the stream with three replicas: one node at
 // random is killed with SIGKILL and restarted a moment later, while the
-// two others keep a quorum. Ingest goes on; the cloud's connection moves
-// to a live node when its own dies.
+// two others keep a quorum, and in half the rounds the cloud node
+// restarts meanwhile. Ingest goes on; the cloud's connection moves to a
+// live node when its own dies.
 func TestChaosNATSClusterNodeLost(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills NATS cluster nodes under ingest for about half a minute")
@@ -268,6 +273,13 @@ func TestChaosNATSClusterNodeLost(t *testing.T) {
 		time.Sleep(moment(rng, 500*time.Millisecond, 3*time.Second))
 		victim := nats[rng.IntN(len(nats))]
 		victim.stop(syscall.SIGKILL)
+		if rng.IntN(2) == 0 {
+			// The cloud node restarts too while the cluster is short
+			// of a node: it opens the stream on the two left.
+			mustRun(t, cloud)
+			cloud.p.interrupt(t)
+			cloud.start()
+		}
 		time.Sleep(outage(rng))
 		victim.restart()
 		mustRun(t, cloud)

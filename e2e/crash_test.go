@@ -19,7 +19,6 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite" // to audit the stores' files
-
 )
 
 // crashSeed replays a run of the crash test: its moments of SIGKILL come

@@ -19,8 +19,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/fusionfleet/fusionfleet/internal/wait"
 )
 
 // The engines under the cloud — NATS JetStream and PostgreSQL — as
@@ -130,11 +128,12 @@ func startNATS(t *testing.T, n int) []*natsNode {
 	dir := t.TempDir()
 	nodes := make([]*natsNode, n)
 	var routes []string
+	addrs := freeAddrs(t, 3*n)
 	for i := range nodes {
 		nodes[i] = &natsNode{t: t, bin: bin, name: fmt.Sprintf("nats-%d", i), dir: filepath.Join(dir, fmt.Sprint(i)),
-			client: freeAddr(t), monitor: freeAddr(t)}
+			client: addrs[3*i], monitor: addrs[3*i+1]}
 		if n > 1 {
-			nodes[i].cluster = freeAddr(t)
+			nodes[i].cluster = addrs[3*i+2]
 			routes = append(routes, "nats://"+nodes[i].cluster)
 		}
 	}
@@ -146,6 +145,23 @@ func startNATS(t *testing.T, n int) []*natsNode {
 		nd.waitReady()
 	}
 	return nodes
+}
+
+// freeAddrs returns n distinct loopback addresses with ports free at the
+// moment: each listener is held until all are chosen, so that the kernel
+// cannot hand out one port twice.
+func freeAddrs(t *testing.T, n int) []string {
+	t.Helper()
+	var addrs []string
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		addrs = append(addrs, ln.Addr().String())
+	}
+	return addrs
 }
 
 // natsURLs is the comma-separated client URLs of nodes, as -nats takes them.
@@ -172,21 +188,35 @@ func (nd *natsNode) start() {
 // enabled, and in a cluster a meta leader known and its streams current.
 func (nd *natsNode) waitReady() {
 	nd.t.Helper()
-	err := wait.Until(60*time.Second, 100*time.Millisecond, func() error {
-		resp, err := http.Get("http://" + nd.monitor + "/healthz")
-		if err != nil {
-			return err
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		select {
+		case <-nd.proc.done:
+			nd.t.Fatalf("%s exited:\n%s", nd.name, nd.proc.log)
+		default:
 		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("%s: %s %s", nd.name, resp.Status, body)
+		err := nd.healthy()
+		if err == nil {
+			return
 		}
-		return nil
-	})
-	if err != nil {
-		nd.t.Fatalf("%s not ready: %v\n%s", nd.name, err, nd.proc.log)
+		if time.Now().After(deadline) {
+			nd.t.Fatalf("%s not ready after 60s: %v\n%s", nd.name, err, nd.proc.log)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+func (nd *natsNode) healthy() error {
+	resp, err := http.Get("http://" + nd.monitor + "/healthz")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s %s", nd.name, resp.Status, body)
+	}
+	return nil
 }
 
 // stop ends the node with sig (SIGTERM: a clean shutdown, SIGKILL: a
