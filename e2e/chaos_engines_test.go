@@ -33,12 +33,18 @@ func outage(rng *rand.Rand) time.Duration {
 	return moment(rng, 200*time.Millisecond, max(*engineOutage, 300*time.Millisecond))
 }
 
-// rounds is the attacks of a test: -engine-rounds, else small.
-func rounds(small int) int {
+// schedule is an engine chaos test's random source, from its seed, and
+// its number of attacks: -engine-rounds, else small. It logs what replays
+// the run besides the seed.
+func schedule(t *testing.T, small int) (*rand.Rand, int) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed(t), 19))
+	n := small
 	if *engineRounds > 0 {
-		return *engineRounds
+		n = *engineRounds
 	}
-	return small
+	t.Logf("%d attacks, outages up to %v (replay with the seed and: -engine-rounds %d -engine-outage %v)", n, *engineOutage, n, *engineOutage)
+	return rng, n
 }
 
 // moment is a random wait of the test's schedule, from its seed: between
@@ -175,7 +181,7 @@ func TestChaosCloudNodeKilled(t *testing.T) {
 	t.Parallel()
 	bin := buildBinary(t)
 	dir := t.TempDir()
-	rng := rand.New(rand.NewPCG(seed(t), 19))
+	rng, n := schedule(t, 2)
 	nats := startNATS(t, 1)
 	db := pgtest.FreshDB(t)
 	engines := []string{"-nats", natsURLs(nats), "-db", db}
@@ -193,7 +199,6 @@ func TestChaosCloudNodeKilled(t *testing.T) {
 	front := startFront(t, addrs...)
 	site := startChaosSite(t, bin, dir, "https://"+front.addr(), ca, token)
 
-	n := rounds(2)
 	for range n {
 		time.Sleep(moment(rng, 500*time.Millisecond, 3*time.Second))
 		i := rng.IntN(len(nodes))
@@ -224,7 +229,7 @@ func TestChaosNATSRestarted(t *testing.T) {
 	t.Parallel()
 	bin := buildBinary(t)
 	dir := t.TempDir()
-	rng := rand.New(rand.NewPCG(seed(t), 19))
+	rng, n := schedule(t, 3)
 	nats := startNATS(t, 1)
 
 	cloud := startCloudNode(t, bin, filepath.Join(dir, "cloud"), freeAddr(t), "-nats", natsURLs(nats))
@@ -232,7 +237,6 @@ func TestChaosNATSRestarted(t *testing.T) {
 	token := cloud.p.waitLine(t, reToken)[1]
 	site := startChaosSite(t, bin, dir, "https://"+cloud.listen, ca, token)
 
-	n := rounds(3)
 	for range n {
 		time.Sleep(moment(rng, 500*time.Millisecond, 3*time.Second))
 		sig := []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL}[rng.IntN(2)]
@@ -260,7 +264,7 @@ func TestChaosNATSClusterNodeLost(t *testing.T) {
 	t.Parallel()
 	bin := buildBinary(t)
 	dir := t.TempDir()
-	rng := rand.New(rand.NewPCG(seed(t), 19))
+	rng, n := schedule(t, 2)
 	nats := startNATS(t, 3)
 
 	cloud := startCloudNode(t, bin, filepath.Join(dir, "cloud"), freeAddr(t), "-nats", natsURLs(nats), "-replicas", "3")
@@ -268,7 +272,6 @@ func TestChaosNATSClusterNodeLost(t *testing.T) {
 	token := cloud.p.waitLine(t, reToken)[1]
 	site := startChaosSite(t, bin, dir, "https://"+cloud.listen, ca, token)
 
-	n := rounds(2)
 	for range n {
 		time.Sleep(moment(rng, 500*time.Millisecond, 3*time.Second))
 		victim := nats[rng.IntN(len(nats))]
@@ -303,7 +306,7 @@ func TestChaosPostgresRestarted(t *testing.T) {
 	t.Parallel()
 	bin := buildBinary(t)
 	dir := t.TempDir()
-	rng := rand.New(rand.NewPCG(seed(t), 19))
+	rng, n := schedule(t, 3)
 	pg := startPostgres(t)
 
 	cloud := startCloudNode(t, bin, filepath.Join(dir, "cloud"), freeAddr(t), "-db", pg.url())
@@ -311,7 +314,6 @@ func TestChaosPostgresRestarted(t *testing.T) {
 	token := cloud.p.waitLine(t, reToken)[1]
 	site := startChaosSite(t, bin, dir, "https://"+cloud.listen, ca, token)
 
-	n := rounds(3)
 	for range n {
 		time.Sleep(moment(rng, 500*time.Millisecond, 3*time.Second))
 		pg.stop([]string{"fast", "immediate"}[rng.IntN(2)])
