@@ -5,6 +5,7 @@ package e2e
 import (
 	"database/sql"
 	"flag"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -17,6 +18,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // to audit a store on PostgreSQL
 
 	"github.com/fusionfleet/fusionfleet/internal/store/pgtest"
+	"github.com/fusionfleet/fusionfleet/internal/wait"
 )
 
 // engineRounds sets how often each engine chaos test attacks. make test
@@ -159,6 +161,32 @@ func openPostgres(t *testing.T, url string) *sql.DB {
 	return db
 }
 
+// stored counts the records of the gateway the cloud's store holds.
+func stored(t *testing.T, db *sql.DB) int {
+	t.Helper()
+	var n int
+	err := db.QueryRow(`SELECT (SELECT COUNT(*) FROM received) + (SELECT COUNT(*) FROM layers) + (SELECT COUNT(*) FROM logs)`).Scan(&n)
+	if err != nil {
+		t.Fatalf("count the stored records: %v", err)
+	}
+	return n
+}
+
+// progresses waits until the store holds more than before: ingest goes
+// on while an engine is short of a node.
+func progresses(t *testing.T, db *sql.DB, before int, while string) {
+	t.Helper()
+	err := wait.Until(60*time.Second, 100*time.Millisecond, func() error {
+		if n := stored(t, db); n <= before {
+			return fmt.Errorf("the store holds %d records, as many as before", n)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("ingest stopped while %s: %v", while, err)
+	}
+}
+
 // mustRun fails the test if a cloud node stopped by itself.
 func mustRun(t *testing.T, nodes ...*cloudNode) {
 	t.Helper()
@@ -172,8 +200,8 @@ func mustRun(t *testing.T, nodes ...*cloudNode) {
 // Two cloud nodes on one NATS and one PostgreSQL behind a front that
 // sends each connection to the next node that answers: one of them, at
 // random, is killed with SIGKILL mid-ingest and restarted a moment later
-// while the other serves. Messages the killed node held come back to the
-// consumer after the stream's ack wait.
+// while the other serves: the store grows meanwhile. Messages the killed
+// node held come back to the consumer after the stream's ack wait.
 func TestChaosCloudNodeKilled(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills and restarts cloud nodes for about a minute")
@@ -198,16 +226,19 @@ func TestChaosCloudNodeKilled(t *testing.T) {
 	nodes := []*cloudNode{first, startCloudNode(t, bin, filepath.Join(dir, "cloud1"), addrs[1], engines...)}
 	front := startFront(t, addrs...)
 	site := startChaosSite(t, bin, dir, "https://"+front.addr(), ca, token)
+	audit := openPostgres(t, db)
 
 	for range n {
 		time.Sleep(moment(rng, 500*time.Millisecond, 3*time.Second))
 		i := rng.IntN(len(nodes))
+		before := stored(t, audit)
 		nodes[i].kill()
 		time.Sleep(outage(rng))
+		progresses(t, audit, before, "a cloud node was down")
 		mustRun(t, nodes[1-i]) // the other serves on
 		nodes[i].start()
 	}
-	site.audit(t, openPostgres(t, db), func() {
+	site.audit(t, audit, func() {
 		mustRun(t, nodes...)
 		for _, c := range nodes {
 			c.p.interrupt(t)
@@ -255,8 +286,8 @@ func TestChaosNATSRestarted(t *testing.T) {
 // A three-node NATS cluster, the stream with three replicas: one node at
 // random is killed with SIGKILL and restarted a moment later, while the
 // two others keep a quorum, and in half the rounds the cloud node
-// restarts meanwhile. Ingest goes on; the cloud's connection moves to a
-// live node when its own dies.
+// restarts meanwhile. Ingest goes on — the store grows while the node is
+// down; the cloud's connection moves to a live node when its own dies.
 func TestChaosNATSClusterNodeLost(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills NATS cluster nodes under ingest for about half a minute")
@@ -271,10 +302,12 @@ func TestChaosNATSClusterNodeLost(t *testing.T) {
 	ca := cloud.p.waitLine(t, reCA)[1]
 	token := cloud.p.waitLine(t, reToken)[1]
 	site := startChaosSite(t, bin, dir, "https://"+cloud.listen, ca, token)
+	audit := openDB(t, filepath.Join(dir, "cloud", "cloud.db"))
 
 	for range n {
 		time.Sleep(moment(rng, 500*time.Millisecond, 3*time.Second))
 		victim := nats[rng.IntN(len(nats))]
+		before := stored(t, audit)
 		victim.stop(syscall.SIGKILL)
 		if rng.IntN(2) == 0 {
 			// The cloud node restarts too while the cluster is short
@@ -284,10 +317,11 @@ func TestChaosNATSClusterNodeLost(t *testing.T) {
 			cloud.start()
 		}
 		time.Sleep(outage(rng))
+		progresses(t, audit, before, "a NATS node was down")
 		victim.restart()
 		mustRun(t, cloud)
 	}
-	site.audit(t, openDB(t, filepath.Join(dir, "cloud", "cloud.db")), func() {
+	site.audit(t, audit, func() {
 		mustRun(t, cloud)
 		cloud.p.interrupt(t)
 	})
