@@ -215,8 +215,13 @@ func TestConsumeBatchesAckAfterReturn(t *testing.T) {
 		t.Fatalf("ConsumeBatches = %v, want nil after cancel", err)
 	}
 	c := startBatches(t, s, "store", 10, nil)
-	if got, _ := c.messages(t, 2); !slices.Equal(got, []string{"m1", "m2"}) {
-		t.Errorf("after the restart got %q, want [m1 m2]", got)
+	// Both come back; in which order is not promised for redelivered
+	// messages (the server may redeliver m2 first when m1's nak is
+	// handled later, as seen on a loaded machine).
+	got, _ := c.messages(t, 2)
+	slices.Sort(got)
+	if !slices.Equal(got, []string{"m1", "m2"}) {
+		t.Errorf("after the restart got %q, want m1 and m2", got)
 	}
 	c.quiet(t, 300*time.Millisecond)
 }

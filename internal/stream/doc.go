@@ -16,6 +16,9 @@
 // the next batch meanwhile, and acknowledges each message after the
 // callback returned; nodes sharing it work side by side, so order is kept
 // within a node only.
+// Open and the consumers create or update the stream and their durable
+// consumer, waiting up to a minute while a cluster that has just lost a
+// node elects its leaders and cannot answer.
 // Notify and Listen are plain NATS publish/subscribe for live fan-out to
 // every node's dashboards; they are not durable. Ready answers a readiness
 // probe; Metrics, given in Options, observe publish latency, consumer lag

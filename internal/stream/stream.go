@@ -159,13 +159,16 @@ func Open(ctx context.Context, opts Options) (*Stream, error) {
 		return nil, fmt.Errorf("open stream: %w", err)
 	}
 	s.js = js
-	_, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:       s.name,
-		Subjects:   []string{s.subject},
-		Storage:    jetstream.FileStorage,
-		Duplicates: dedupeWindow,
-		Replicas:   opts.Replicas,
-		MaxAge:     opts.MaxAge,
+	err = retrySetup(ctx, s.log, "create stream "+s.name, setupPatience, func(ctx context.Context) error {
+		_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+			Name:       s.name,
+			Subjects:   []string{s.subject},
+			Storage:    jetstream.FileStorage,
+			Duplicates: dedupeWindow,
+			Replicas:   opts.Replicas,
+			MaxAge:     opts.MaxAge,
+		})
+		return err
 	})
 	if err != nil {
 		s.Close()
@@ -462,14 +465,21 @@ func (s *Stream) shutdownServer() {
 // durable creates or updates the durable consumer of the stream's subject
 // that every node running it shares: explicit acks, redelivered for ever,
 // at most maxAckPending messages unacknowledged.
+// It retries while the cluster cannot answer, as Open does.
 func (s *Stream) durable(ctx context.Context, name string, maxAckPending int) (jetstream.Consumer, error) {
-	return s.js.CreateOrUpdateConsumer(ctx, s.name, jetstream.ConsumerConfig{
-		Durable:       name,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       s.ackWait,
-		MaxAckPending: maxAckPending,
-		MaxDeliver:    -1,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-		FilterSubject: s.subject,
+	var cons jetstream.Consumer
+	err := retrySetup(ctx, s.log, "create consumer "+name, setupPatience, func(ctx context.Context) error {
+		var err error
+		cons, err = s.js.CreateOrUpdateConsumer(ctx, s.name, jetstream.ConsumerConfig{
+			Durable:       name,
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       s.ackWait,
+			MaxAckPending: maxAckPending,
+			MaxDeliver:    -1,
+			DeliverPolicy: jetstream.DeliverAllPolicy,
+			FilterSubject: s.subject,
+		})
+		return err
 	})
+	return cons, err
 }
