@@ -213,7 +213,18 @@ type Printer struct {
 	ErrorKind   PollErrorKind   `json:"error_kind,omitempty"` // what kind of failure LastError is
 	LastErrorAt time.Time       `json:"last_error_at,omitzero"`
 	LastSeen    time.Time       `json:"last_seen,omitzero"`
+
+	// DisplayName is the name the site gave the printer in the local UI
+	// (RenamePrinter); "" → the printer's own name. It stays on the site:
+	// no record for the cloud carries it.
+	DisplayName string `json:"display_name,omitempty"`
+	// RetiredAt is when the printer was retired (RetirePrinter): it is not
+	// polled, and its history stays. Zero while active.
+	RetiredAt time.Time `json:"retired_at,omitzero"`
 }
+
+// Retired reports whether the printer was retired: not polled any more.
+func (p Printer) Retired() bool { return !p.RetiredAt.IsZero() }
 
 // FeedPosition says where reading one feed of a printer continues: after
 // Cursor, within the printer's feed instance Instance ("" before the first
@@ -225,18 +236,20 @@ type FeedPosition struct {
 
 const printerColumns = `id, address, fingerprint, pinned_at, added_at, identity, status, instance, event_cursor,
 	state, state_since, last_error, last_error_at, last_seen,
-	jobs_instance, jobs_cursor, layers_instance, layers_cursor, log_positions, snapshot_at, resolved_address, error_kind`
+	jobs_instance, jobs_cursor, layers_instance, layers_cursor, log_positions, snapshot_at, resolved_address, error_kind,
+	display_name, retired_at`
 
 func scanPrinter(row interface{ Scan(...any) error }) (Printer, error) {
 	var (
 		p                                                                 Printer
 		fp, pinned, added, ident, status, state, since, errAt, seen, snap string
-		logs, kind                                                        string
+		logs, kind, retired                                               string
 		cursor, jobsCursor, layersCursor                                  int64
 	)
 	err := row.Scan(&p.ID, &p.Address, &fp, &pinned, &added, &ident, &status, &p.Instance, &cursor,
 		&state, &since, &p.LastError, &errAt, &seen,
-		&p.Jobs.Instance, &jobsCursor, &p.Layers.Instance, &layersCursor, &logs, &snap, &p.ResolvedAddress, &kind)
+		&p.Jobs.Instance, &jobsCursor, &p.Layers.Instance, &layersCursor, &logs, &snap, &p.ResolvedAddress, &kind,
+		&p.DisplayName, &retired)
 	if err != nil {
 		return Printer{}, err
 	}
@@ -249,7 +262,7 @@ func scanPrinter(row interface{ Scan(...any) error }) (Printer, error) {
 	for _, f := range []struct {
 		dst *time.Time
 		src string
-	}{{&p.PinnedAt, pinned}, {&p.AddedAt, added}, {&p.StateSince, since}, {&p.LastErrorAt, errAt}, {&p.LastSeen, seen}, {&p.SnapshotAt, snap}} {
+	}{{&p.PinnedAt, pinned}, {&p.AddedAt, added}, {&p.StateSince, since}, {&p.LastErrorAt, errAt}, {&p.LastSeen, seen}, {&p.SnapshotAt, snap}, {&p.RetiredAt, retired}} {
 		t, err := sqlitedb.ParseTime(f.src)
 		errs = append(errs, err)
 		*f.dst = t
@@ -290,6 +303,10 @@ func (s *Store) AddPrinter(ctx context.Context, address string, fp deviceapi.Fin
 		return Printer{}, fmt.Errorf("add printer %s: %w", address, err)
 	}
 	s.version.Add(1)
+	// Paired now: no longer waiting for an operator.
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM pending_printers WHERE address = ?`, address); err != nil {
+		return Printer{}, fmt.Errorf("add printer %s: %w", address, err)
+	}
 	return s.printer(ctx, id)
 }
 
