@@ -273,3 +273,35 @@ func TestPollerFollowsManagedPrinters(t *testing.T) {
 		}
 	})
 }
+
+// A printer another process pins in the same database (`commandcenter
+// discover` beside a running Command Center) is polled without a restart.
+func TestPollerSeesPrintersOfOtherProcesses(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st, path := openStore(t)
+		other, err := Open(t.Context(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer other.Close()
+		dev := newFakeDevice("printer-000a")
+		n := &fakeNet{devices: map[string]*fakeDevice{"printer-a:8443": dev}}
+		p := NewPoller(st, n.dial, PollerOptions{Interval: 10 * time.Millisecond, Resolver: sameNames{}})
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error)
+		go func() { done <- p.Run(ctx) }()
+		elapse(100 * time.Millisecond)
+		pr, err := other.AddPrinter(t.Context(), "printer-a:8443", fpA, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		elapse(200 * time.Millisecond)
+		if got := storedPrinter(t, st, pr.ID); got.State != CollectionOK {
+			t.Errorf("printer pinned by another process: state %q, want ok (polled)", got.State)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run() = %v", err)
+		}
+	})
+}

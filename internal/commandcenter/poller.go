@@ -253,9 +253,13 @@ func (p *Poller) Run(ctx context.Context) error {
 	var relist atomic.Bool
 	for {
 		// The printers are listed at the start, whenever they were changed
-		// from outside the poller and after a printer's goroutine stopped;
-		// each printer's goroutine polls on from its own row.
+		// from outside the poller (by another process too) and after a
+		// printer's goroutine stopped; each printer's goroutine polls on
+		// from its own row.
 		var printers []Printer
+		if err := p.st.noteOtherWriters(ctx); err != nil && ctx.Err() == nil {
+			p.log.Warn("changes by other processes not seen", "err", err)
+		}
 		if version := p.st.printersVersion(); !listedOnce || version != listed || relist.Load() {
 			relist.Store(false)
 			writes := p.writes.Load()

@@ -35,6 +35,10 @@ type Store struct {
 	// version counts the changes of printer rows made other than by a
 	// poller (printersVersion).
 	version atomic.Uint64
+	// dataVersion is SQLite's data_version of db as last read: it changes
+	// when another connection, of another process too, commits
+	// (noteOtherWriters).
+	dataVersion atomic.Int64
 
 	// live holds, by printer row ID, the latest status of printers whose
 	// latest polls were quiet (Poller.quiet): newer than the row's, not
@@ -114,6 +118,21 @@ func (s *Store) flushLive(ctx context.Context) error {
 // printers again, and reads a printer's row again before its next poll,
 // only when it changed.
 func (s *Store) printersVersion() uint64 { return s.version.Load() }
+
+// noteOtherWriters counts a change of the printers (printersVersion) when
+// another process committed to the database since the last call: `fusionfleet
+// commandcenter discover` pinning printers while the Command Center runs.
+// It costs one pragma on the writer's connection.
+func (s *Store) noteOtherWriters(ctx context.Context) error {
+	var v int64
+	if err := s.db.QueryRowContext(ctx, `PRAGMA data_version`).Scan(&v); err != nil {
+		return fmt.Errorf("read the database's data version: %w", err)
+	}
+	if old := s.dataVersion.Swap(v); old != 0 && old != v {
+		s.version.Add(1)
+	}
+	return nil
+}
 
 // Open opens (creating if needed) the database at path and brings its
 // schema up to date. The file is readable by its owner only: it holds the
