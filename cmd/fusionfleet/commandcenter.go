@@ -44,6 +44,8 @@ func runCommandCenter(ctx context.Context, args []string, e env) error {
 			return runCheck(ctx, args[1:], e)
 		case "fingerprint":
 			return runFingerprint(args[1:], e)
+		case "discover":
+			return runDiscover(ctx, args[1:], e)
 		case "config":
 			return runConfig(args[1:], e)
 		case "install":
@@ -68,7 +70,7 @@ func runCommandCenter(ctx context.Context, args []string, e env) error {
 		"HTTPS_PROXY/NO_PROXY. The enrolment token is read from -enrol-token-file or\n"+
 		"FUSIONFLEET_ENROL_TOKEN, never from a flag value. Settings may come from a config file\n"+
 		"(-config; docs/config.md): flags, then environment variables, then the file, then defaults.\n"+
-		"Subcommands: check, fingerprint, config check, install, uninstall.", e)
+		"Subcommands: check, fingerprint, discover, config check, install, uninstall.", e)
 	if _, err := f.parse(fs, args, e); err != nil {
 		return err
 	}
