@@ -233,8 +233,8 @@ func compareAddr(a, b string) int {
 // identity. An address that does not answer, or answers without a
 // printer's identity, is an error. The local UI pairs with it.
 func ProbePrinter(ctx context.Context, addr string, timeout time.Duration) (Found, error) {
-	if _, _, err := net.SplitHostPort(addr); err != nil {
-		return Found{}, fmt.Errorf("printer address %q: want host:port: %w", addr, err)
+	if err := CheckPrinterAddress(addr); err != nil {
+		return Found{}, err
 	}
 	if timeout <= 0 {
 		timeout = DefaultDiscoverTimeout
@@ -260,4 +260,20 @@ func probeDevice(ctx context.Context, addr string, timeout time.Duration) (Found
 		return Found{}, fmt.Errorf("%s is not a printer's device API: %w", addr, err)
 	}
 	return Found{Address: addr, Fingerprint: fp, Identity: id.Identity}, nil
+}
+
+// CheckPrinterAddress reports whether addr is a printer's address as the
+// Command Center takes it: host:port, the host a name or an IP address,
+// the port 1–65535.
+func CheckPrinterAddress(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("printer address %q: want host:port, as 192.168.10.21:8443: %w", addr, err)
+	}
+	n, err := strconv.Atoi(port)
+	if host == "" || len(addr) > 255 || err != nil || n < 1 || n > 65535 ||
+		strings.ContainsFunc(host, func(r rune) bool { return r <= ' ' || r == '/' || r == '@' }) {
+		return fmt.Errorf("printer address %q: want host:port, as 192.168.10.21:8443", addr)
+	}
+	return nil
 }
