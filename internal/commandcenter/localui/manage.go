@@ -447,9 +447,8 @@ func (u *localUI) managePage(w http.ResponseWriter, r *http.Request, data manage
 	if data.Message == "" {
 		data.Message = doneMessage(l.Lang, r.URL.Query())
 	}
-	if data.Error != "" {
-		w.WriteHeader(http.StatusOK) // the page says it; the form is shown again
-	}
+	// An error of a form is said on the page, answered 200 so that the
+	// browser shows it with the forms to try again.
 	return u.render(w, "manage", data)
 }
 
