@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -239,4 +240,35 @@ func TestHosts(t *testing.T) {
 			t.Errorf("hosts(%s) (-want +got):\n%s", tt.give, diff)
 		}
 	}
+}
+
+// The operator's subnet, ports and addresses (from the command line, the
+// local UI's forms and its API) never panic the parsers, and what they
+// accept keeps the limits.
+func FuzzDiscoverInputs(f *testing.F) {
+	for _, s := range []string{"192.168.10.0/24", "10.0.0.0/8", "fd00::/112", "8443,9443", "0", "printer-a:8443", "[fd00::1]:8443", "a b:1", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if p, err := ParseSubnet(s); err == nil {
+			if bits := p.Addr().BitLen() - p.Bits(); bits > 16 || len(hosts(p)) > MaxDiscoverHosts {
+				t.Errorf("ParseSubnet(%q) = %s: %d host bits", s, p, bits)
+			}
+		}
+		if ports, err := ParsePorts(s); err == nil {
+			if len(ports) == 0 || len(ports) > MaxDiscoverPorts {
+				t.Errorf("ParsePorts(%q) = %v", s, ports)
+			}
+			for _, n := range ports {
+				if n < 1 || n > 65535 {
+					t.Errorf("ParsePorts(%q) = %v", s, ports)
+				}
+			}
+		}
+		if err := CheckPrinterAddress(s); err == nil {
+			if _, _, err := net.SplitHostPort(s); err != nil || strings.ContainsAny(s, " /@") {
+				t.Errorf("CheckPrinterAddress(%q) accepted it", s)
+			}
+		}
+	})
 }

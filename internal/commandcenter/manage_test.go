@@ -2,6 +2,7 @@ package commandcenter
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -304,4 +305,33 @@ func TestPollerSeesPrintersOfOtherProcesses(t *testing.T) {
 			t.Errorf("Run() = %v", err)
 		}
 	})
+}
+
+// A display name is the site's: no record for the cloud carries it, from
+// the first poll after the rename on.
+func TestDisplayNameStaysOnSite(t *testing.T) {
+	f := newPollerFixture(t)
+	dev, pr := f.add(t, "printer-a:8443", "printer-000a")
+	dev.addEvents(1)
+	const name = "CANARY-display-name Halle 2"
+	if err := f.st.RenamePrinter(t.Context(), pr.ID, name); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.p.PollOnce(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	recs := pending(t, f.st)
+	if len(recs) == 0 {
+		t.Fatal("the poll appended no records")
+	}
+	b, err := json.Marshal(recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "CANARY-display-name") {
+		t.Errorf("records for the cloud carry the display name: %s", b)
+	}
+	if got := storedPrinter(t, f.st, pr.ID); got.DisplayName != name || got.State != CollectionOK {
+		t.Errorf("printer after the poll: name %q, state %q", got.DisplayName, got.State)
+	}
 }

@@ -37,8 +37,9 @@ type PrinterAdmin interface {
 }
 
 // Limits of a discovery from the local UI, which answers when it is done:
-// a subnet of at most maxUIDiscoverHosts addresses, at uiDiscoverRate
-// connections a second, takes a few seconds. Larger scans are for the
+// at most maxUIDiscoverHosts connections (addresses times ports), at
+// uiDiscoverRate a second, take a few seconds, well within the server's
+// write timeout. Larger scans are for the
 // command line (fusionfleet commandcenter discover).
 const (
 	maxUIDiscoverHosts = 1024
@@ -142,6 +143,10 @@ func (u *localUI) discover(ctx context.Context, subnet, ports string) ([]command
 	portList, err := commandcenter.ParsePorts(ports)
 	if err != nil {
 		return nil, badRequestf("ports: %v", err)
+	}
+	if n := (1 << (prefix.Addr().BitLen() - prefix.Bits())) * len(portList); n > maxUIDiscoverHosts {
+		return nil, badRequestf("subnet %s on %d ports: %d connections, at most %d here; scan it with `fusionfleet commandcenter discover`",
+			prefix, len(portList), n, maxUIDiscoverHosts)
 	}
 	opts := commandcenter.DiscoverOptions{Ports: portList, Rate: uiDiscoverRate, Timeout: uiDiscoverTimeout}
 	found, err := commandcenter.Discover(ctx, prefix, opts)

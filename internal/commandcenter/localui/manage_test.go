@@ -164,6 +164,8 @@ func TestManageAPI(t *testing.T) {
 		{name: "discover a subnet too large", path: "/api/printers/discover", body: `{"subnet":"10.0.0.0/16"}`, want: 400, wantBody: []string{"commandcenter discover"}},
 		{name: "discover far too large", path: "/api/printers/discover", body: `{"subnet":"10.0.0.0/8"}`, want: 400, wantBody: []string{"subnet too large"}},
 		{name: "discover no subnet", path: "/api/printers/discover", body: `{"subnet":"printers"}`, want: 400, wantBody: []string{"CIDR"}},
+		{name: "discover too many connections", path: "/api/printers/discover", body: `{"subnet":"10.0.0.0/24","ports":[1,2,3,4,5]}`, want: 400,
+			wantBody: []string{"1280 connections"}},
 		{name: "discover bad ports", path: "/api/printers/discover", body: `{"subnet":"127.0.0.1/32","ports":[0]}`, want: 400, wantBody: []string{"port"}},
 		{name: "dismiss nothing", path: "/api/printers/pending/dismiss", body: `{"address":"printer-z.site:8443"}`, want: 404},
 	}
