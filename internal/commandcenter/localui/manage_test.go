@@ -94,7 +94,7 @@ func TestManageAPI(t *testing.T) {
 		"printer-e.site:8443":  fp("e"),
 		"printer-a2.site:8443": "AA:BB:CC", // printer a at a new address, same certificate
 		"printer-a3.site:8443": newPin,     // printer a at a new address, a new certificate
-		"printer-b.site:8443":  fp("b"), // another printer, paired already
+		"printer-b.site:8443":  fp("b"),    // another printer, paired already
 	}
 	tests := []struct {
 		name      string
