@@ -11,7 +11,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/fusionfleet/fusionfleet/internal/commandcenter"
 	"github.com/fusionfleet/fusionfleet/internal/site"
 )
 
@@ -30,9 +29,9 @@ func runDiscover(ctx context.Context, args []string, e env) error {
 	config := fs.String("config", envDefault(e, "FUSIONFLEET_CC_CONFIG", ""), "the Command Center's config `file` (docs/config.md), for its data directory")
 	data := fs.String("data", envDefault(e, "FUSIONFLEET_CC_DATA", defaultDataDir(e, "commandcenter")), "data `directory` of the Command Center")
 	subnet := fs.String("subnet", "", "the `CIDR` to scan, as 192.168.10.0/24 (required; at most a /16)")
-	ports := fs.String("port", strconv.Itoa(commandcenter.DefaultDiscoverPort), "device API `ports` to try on each host, comma-separated")
-	rate := fs.String("rate", strconv.Itoa(commandcenter.DefaultDiscoverRate)+"/s", "connections a second, at most "+strconv.Itoa(commandcenter.MaxDiscoverRate)+" (`R/s`)")
-	timeout := fs.Duration("timeout", commandcenter.DefaultDiscoverTimeout, "how long one host may take to answer")
+	ports := fs.String("port", strconv.Itoa(site.DefaultDiscoverPort), "device API `ports` to try on each host, comma-separated")
+	rate := fs.String("rate", strconv.Itoa(site.DefaultDiscoverRate)+"/s", "connections a second, at most "+strconv.Itoa(site.MaxDiscoverRate)+" (`R/s`)")
+	timeout := fs.Duration("timeout", site.DefaultDiscoverTimeout, "how long one host may take to answer")
 	pending := fs.Bool("pair", false, "keep every printer not paired yet as a pending pairing for the local UI, without asking")
 	if err := parse(fs, args, e); err != nil {
 		return err
@@ -45,14 +44,6 @@ func runDiscover(ctx context.Context, args []string, e env) error {
 		fs.Usage()
 		return errUsage
 	}
-	prefix, err := commandcenter.ParseSubnet(*subnet)
-	if err != nil {
-		return fmt.Errorf("discover: -subnet: %w", err)
-	}
-	portList, err := commandcenter.ParsePorts(*ports)
-	if err != nil {
-		return fmt.Errorf("discover: -port: %w", err)
-	}
 	perSecond, err := parseRate(*rate)
 	if err != nil {
 		return fmt.Errorf("discover: -rate: %w", err)
@@ -61,11 +52,11 @@ func runDiscover(ctx context.Context, args []string, e env) error {
 		return fmt.Errorf("discover: -timeout %v: want a positive duration", *timeout)
 	}
 	bar := &discoverProgress{w: e.stderr, tty: isTerminal(e.stderr)}
-	opts := site.DiscoverOptions{DataDir: *data, Subnet: prefix, Pending: *pending,
-		Scan: commandcenter.DiscoverOptions{Ports: portList, Rate: perSecond, Timeout: *timeout, Progress: bar.update}}
+	opts := site.DiscoverOptions{DataDir: *data, Subnet: *subnet, Ports: *ports, Rate: perSecond, Timeout: *timeout,
+		Progress: bar.update, Pending: *pending}
 	if !*pending && isTerminal(e.stdin) {
 		in := bufio.NewReader(e.stdin)
-		opts.Confirm = func(f commandcenter.Found) (bool, error) {
+		opts.Confirm = func(f site.Discovered) (bool, error) {
 			fmt.Fprintf(e.stdout, "printer %s (%s, serial %s) presents certificate SHA-256 %s\n",
 				f.Address, orDash(f.Identity.Model), orDash(f.Identity.SerialNumber), f.Fingerprint)
 			fmt.Fprint(e.stdout, "Compare it with the fingerprint on the printer's panel. Pin it? [y/N] ")
@@ -77,21 +68,21 @@ func runDiscover(ctx context.Context, args []string, e env) error {
 			return a == "y" || a == "yes", nil
 		}
 	}
-	fmt.Fprintf(e.stderr, "discover: scanning %s on port %s at %g connections a second\n", prefix, *ports, perSecond)
+	fmt.Fprintf(e.stderr, "discover: scanning %s on port %s at %g connections a second\n", *subnet, *ports, perSecond)
 	found, err := site.Discover(ctx, opts)
 	bar.finish()
-	writeDiscovered(e.stdout, found)
-	if err != nil {
+	if err != nil && len(found) == 0 {
 		return err
 	}
-	return nil
+	writeDiscovered(e.stdout, found) // what was found before a failure too
+	return err
 }
 
 // parseRate parses -rate: "50/s" or "50", connections a second.
 func parseRate(s string) (float64, error) {
 	n, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(s), "/s"), 64)
-	if err != nil || n <= 0 || n > commandcenter.MaxDiscoverRate {
-		return 0, fmt.Errorf("%q: want connections a second, as 50/s, more than 0 and at most %d", s, commandcenter.MaxDiscoverRate)
+	if err != nil || n <= 0 || n > site.MaxDiscoverRate {
+		return 0, fmt.Errorf("%q: want connections a second, as 50/s, more than 0 and at most %d", s, site.MaxDiscoverRate)
 	}
 	return n, nil
 }

@@ -60,7 +60,7 @@ func TestCommandCenterDiscover(t *testing.T) {
 		{"no subnet", nil, 2, nil, []string{"-subnet is required"}},
 		{"subnet too large", []string{"-subnet", "10.0.0.0/8"}, 1, nil, []string{"subnet too large", "at most 65536"}},
 		{"not a subnet", []string{"-subnet", "10.0.0.1"}, 1, nil, []string{"want CIDR notation"}},
-		{"bad port", []string{"-subnet", "127.0.0.1/32", "-port", "0"}, 1, nil, []string{"-port"}},
+		{"bad port", []string{"-subnet", "127.0.0.1/32", "-port", "0"}, 1, nil, []string{"ports: port \"0\""}},
 		{"bad rate", []string{"-subnet", "127.0.0.1/32", "-rate", "fast"}, 1, nil, []string{"-rate", "as 50/s"}},
 		{"rate too high", []string{"-subnet", "127.0.0.1/32", "-rate", "5000/s"}, 1, nil, []string{"-rate"}},
 		{"bad timeout", []string{"-subnet", "127.0.0.1/32", "-timeout", "-1s"}, 1, nil, []string{"-timeout"}},

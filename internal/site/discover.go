@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"time"
@@ -13,21 +12,33 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 )
 
+// Discovery's defaults and limits, as commandcenter.Discover has them.
+const (
+	DefaultDiscoverPort    = commandcenter.DefaultDiscoverPort
+	DefaultDiscoverRate    = commandcenter.DefaultDiscoverRate
+	MaxDiscoverRate        = commandcenter.MaxDiscoverRate
+	DefaultDiscoverTimeout = commandcenter.DefaultDiscoverTimeout
+)
+
 // DiscoverOptions say which subnet `commandcenter discover` scans and what
 // it does with the printers it finds.
 type DiscoverOptions struct {
 	// DataDir is the Command Center's data directory: its database says
 	// which printers are paired already, and takes the pairings.
 	DataDir string
-	Subnet  netip.Prefix
-	Scan    commandcenter.DiscoverOptions
+	Subnet  string // CIDR, at most an IPv4 /16 (commandcenter.ParseSubnet)
+	Ports   string // comma-separated; "" → DefaultDiscoverPort
+	Rate    float64       // connections a second; 0 → DefaultDiscoverRate
+	Timeout time.Duration // one host; 0 → DefaultDiscoverTimeout
+	// Progress, if set, learns after each probe how many of total are done.
+	Progress func(done, total int)
 	// Pending keeps every printer found that is not paired yet as a
 	// pending pairing, which an operator confirms in the local UI.
 	Pending bool
 	// Confirm, if set, is asked of each printer found that is not paired
 	// yet, after the scan: true pins its certificate at once. It is asked
 	// before Pending applies: a printer confirmed is not kept pending.
-	Confirm func(f commandcenter.Found) (bool, error)
+	Confirm func(d Discovered) (bool, error)
 	Now     func() time.Time // nil → time.Now
 }
 
@@ -60,7 +71,17 @@ func Discover(ctx context.Context, opts DiscoverOptions) ([]Discovered, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	found, err := commandcenter.Discover(ctx, opts.Subnet, opts.Scan)
+	prefix, err := commandcenter.ParseSubnet(opts.Subnet)
+	if err != nil {
+		return nil, fmt.Errorf("discover: %w", err)
+	}
+	scan := commandcenter.DiscoverOptions{Rate: opts.Rate, Timeout: opts.Timeout, Progress: opts.Progress}
+	if opts.Ports != "" {
+		if scan.Ports, err = commandcenter.ParsePorts(opts.Ports); err != nil {
+			return nil, fmt.Errorf("discover: ports: %w", err)
+		}
+	}
+	found, err := commandcenter.Discover(ctx, prefix, scan)
 	if err != nil {
 		return nil, err
 	}
@@ -113,7 +134,7 @@ func Discover(ctx context.Context, opts DiscoverOptions) ([]Discovered, error) {
 			continue
 		}
 		if opts.Confirm != nil {
-			ok, err := opts.Confirm(d.Found)
+			ok, err := opts.Confirm(*d)
 			if err != nil {
 				return out, fmt.Errorf("discover: %w", err)
 			}

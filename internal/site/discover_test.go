@@ -4,10 +4,9 @@ import (
 	"context"
 	"errors"
 	"net"
-	"net/netip"
 	"os"
 	"path/filepath"
-	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,11 +30,10 @@ func TestDiscover(t *testing.T) {
 	}
 	closed := l.Addr().String()
 	l.Close()
-	var ports []int
+	var ports []string
 	for _, addr := range []string{a, b, closed} {
 		_, p, _ := net.SplitHostPort(addr)
-		n, _ := strconv.Atoi(p)
-		ports = append(ports, n)
+		ports = append(ports, p)
 	}
 	pinOf := func(addr string) deviceapi.Fingerprint {
 		fp, err := deviceapi.Probe(t.Context(), addr)
@@ -51,7 +49,7 @@ func TestDiscover(t *testing.T) {
 		name     string
 		paired   map[string]deviceapi.Fingerprint // in the store before
 		pending  bool
-		confirm  func(commandcenter.Found) (bool, error)
+		confirm  func(Discovered) (bool, error)
 		want     map[string]DiscoveredState
 		wantPins []string // printers pinned after
 		wantPend []string // pending after
@@ -61,11 +59,11 @@ func TestDiscover(t *testing.T) {
 		{name: "pending", paired: map[string]deviceapi.Fingerprint{a: pinA}, pending: true,
 			want: map[string]DiscoveredState{a: DiscoveredPaired, b: DiscoveredPending}, wantPins: []string{a}, wantPend: []string{b}},
 		{name: "confirmed one by one", pending: true,
-			confirm: func(f commandcenter.Found) (bool, error) { return f.Address == b, nil },
+			confirm: func(d Discovered) (bool, error) { return d.Address == b, nil },
 			want:    map[string]DiscoveredState{a: DiscoveredPending, b: DiscoveredPinned}, wantPins: []string{b}, wantPend: []string{a}},
-		{name: "refused", confirm: func(commandcenter.Found) (bool, error) { return false, nil },
+		{name: "refused", confirm: func(Discovered) (bool, error) { return false, nil },
 			want: map[string]DiscoveredState{a: DiscoveredNew, b: DiscoveredNew}},
-		{name: "answer unreadable", confirm: func(commandcenter.Found) (bool, error) { return false, errors.New("stdin closed") },
+		{name: "answer unreadable", confirm: func(Discovered) (bool, error) { return false, errors.New("stdin closed") },
 			wantErr: true},
 		{name: "certificate differs", paired: map[string]deviceapi.Fingerprint{a: pinB}, pending: true,
 			want: map[string]DiscoveredState{a: DiscoveredMismatch, b: DiscoveredPending}, wantPins: []string{a}, wantPend: []string{b}},
@@ -85,9 +83,8 @@ func TestDiscover(t *testing.T) {
 				}
 				st.Close()
 			}
-			got, err := Discover(t.Context(), DiscoverOptions{DataDir: dir, Subnet: netip.MustParsePrefix("127.0.0.1/32"),
-				Scan:    commandcenter.DiscoverOptions{Ports: ports, Rate: commandcenter.MaxDiscoverRate, Timeout: 5 * time.Second},
-				Pending: tt.pending, Confirm: tt.confirm, Now: func() time.Time { return now }})
+			got, err := Discover(t.Context(), DiscoverOptions{DataDir: dir, Subnet: "127.0.0.1/32", Ports: strings.Join(ports, ","),
+				Rate: MaxDiscoverRate, Timeout: 5 * time.Second, Pending: tt.pending, Confirm: tt.confirm, Now: func() time.Time { return now }})
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("Discover: %v, want error %v", err, tt.wantErr)
 			}
@@ -146,7 +143,12 @@ func TestDiscover(t *testing.T) {
 			}
 		})
 	}
-	if _, err := Discover(context.Background(), DiscoverOptions{DataDir: t.TempDir(), Subnet: netip.MustParsePrefix("10.0.0.0/8")}); !errors.Is(err, commandcenter.ErrSubnetTooLarge) {
-		t.Errorf("Discover of a /8: %v, want ErrSubnetTooLarge", err)
+	for _, o := range []DiscoverOptions{
+		{Subnet: "10.0.0.0/8"}, {Subnet: "printers"}, {Subnet: "127.0.0.1/32", Ports: "0"},
+	} {
+		o.DataDir = t.TempDir()
+		if _, err := Discover(context.Background(), o); err == nil {
+			t.Errorf("Discover(%+v) succeeded", o)
+		}
 	}
 }
