@@ -26,8 +26,8 @@ type DiscoverOptions struct {
 	// DataDir is the Command Center's data directory: its database says
 	// which printers are paired already, and takes the pairings.
 	DataDir string
-	Subnet  string // CIDR, at most an IPv4 /16 (commandcenter.ParseSubnet)
-	Ports   string // comma-separated; "" → DefaultDiscoverPort
+	Subnet  string        // CIDR, at most an IPv4 /16 (commandcenter.ParseSubnet)
+	Ports   string        // comma-separated; "" → DefaultDiscoverPort
 	Rate    float64       // connections a second; 0 → DefaultDiscoverRate
 	Timeout time.Duration // one host; 0 → DefaultDiscoverTimeout
 	// Progress, if set, learns after each probe how many of total are done.
