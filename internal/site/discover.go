@@ -82,12 +82,12 @@ func Discover(ctx context.Context, opts DiscoverOptions) ([]Discovered, error) {
 		}
 	}
 	found, err := commandcenter.Discover(ctx, prefix, scan)
-	if err != nil {
-		return nil, err
-	}
 	out := make([]Discovered, len(found))
 	for i, f := range found {
 		out[i] = Discovered{Found: f, State: DiscoveredNew}
+	}
+	if err != nil {
+		return out, err // interrupted: what was found so far, not offered
 	}
 	path := filepath.Join(opts.DataDir, "commandcenter.db")
 	writes := opts.Pending || opts.Confirm != nil
