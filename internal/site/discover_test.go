@@ -143,6 +143,11 @@ func TestDiscover(t *testing.T) {
 			}
 		})
 	}
+	cancelled, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := Discover(cancelled, DiscoverOptions{DataDir: t.TempDir(), Subnet: "127.0.0.0/30", Ports: strings.Join(ports, ",")}); !errors.Is(err, context.Canceled) {
+		t.Errorf("Discover interrupted: %v, want context.Canceled", err)
+	}
 	for _, o := range []DiscoverOptions{
 		{Subnet: "10.0.0.0/8"}, {Subnet: "printers"}, {Subnet: "127.0.0.1/32", Ports: "0"},
 	} {
