@@ -433,12 +433,13 @@ func TestEveryPageInBrowser(t *testing.T) {
 	// The Command Center's local UI speaks the browser's language.
 	s.b.base = demo.lines["commandcenter"]
 	s.headings = map[string]map[string]string{
-		"/":            {"en": "Printers", "de": "Drucker"},
-		"/jobs":        {"en": "Jobs", "de": "Druckaufträge"},
-		"/uploads":     {"en": "What was sent", "de": "Was gesendet wurde"},
-		"/selftest":    {"en": "Connectivity self-test", "de": "Verbindungs-Selbsttest"},
-		"/updates":     {"en": "Updates", "de": "Updates"},
-		"/consumables": {"en": "Consumables", "de": "Verbrauchsmaterial"},
+		"/":                {"en": "Printers", "de": "Drucker"},
+		"/jobs":            {"en": "Jobs", "de": "Druckaufträge"},
+		"/uploads":         {"en": "What was sent", "de": "Was gesendet wurde"},
+		"/selftest":        {"en": "Connectivity self-test", "de": "Verbindungs-Selbsttest"},
+		"/updates":         {"en": "Updates", "de": "Updates"},
+		"/consumables":     {"en": "Consumables", "de": "Verbrauchsmaterial"},
+		"/printers/manage": {"en": "Manage printers", "de": "Drucker verwalten"},
 	}
 	local := getPages(t, "../internal/commandcenter/localui/handler.go", func(p string) bool {
 		return strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/static/") || p == "/healthz" || p == "/metrics" ||
@@ -452,6 +453,9 @@ func TestEveryPageInBrowser(t *testing.T) {
 		"POST /updates/policy", "POST /updates/{target}/approve", "POST /updates/{target}/withdraw",
 		// TestRemoteDiagnosticsInBrowser submits these.
 		"POST /diagnostics/{id}/approve", "POST /diagnostics/{id}/refuse",
+		// TestCommandCenterManagePrintersInBrowser submits these.
+		"POST /printers/probe", "POST /printers/pair", "POST /printers/discover", "POST /printers/pending/dismiss",
+		"POST /printers/{id}/rename", "POST /printers/{id}/move", "POST /printers/{id}/retire", "POST /printers/{id}/reactivate",
 	})
 }
 

@@ -45,6 +45,8 @@ func runCommandCenter(ctx context.Context, args []string, e env) error {
 			return runCheck(ctx, args[1:], e)
 		case "fingerprint":
 			return runFingerprint(args[1:], e)
+		case "discover":
+			return runDiscover(ctx, args[1:], e)
 		case "config":
 			return runConfig(args[1:], e)
 		case "install":
@@ -73,7 +75,7 @@ func runCommandCenter(ctx context.Context, args []string, e env) error {
 		"(-config; docs/config.md): flags, then environment variables, then the file, then defaults.\n"+
 		"It updates itself from signed releases for its platform unless -self-update=false\n"+
 		"(docs/install.md, Upgrading).\n"+
-		"Subcommands: check, fingerprint, config check, install, uninstall, upgrade-probe.", e)
+		"Subcommands: check, fingerprint, discover, config check, install, uninstall, upgrade-probe.", e)
 	if _, err := f.parse(fs, args, e); err != nil {
 		return err
 	}

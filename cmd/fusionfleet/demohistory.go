@@ -287,12 +287,13 @@ func streamBacklog(reg prometheus.Gatherer) func() (int, error) {
 	}
 }
 
-// isTerminal reports whether w is a terminal, where a bar can redraw.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
+// isTerminal reports whether f (an io.Writer or io.Reader) is a terminal:
+// where a bar can redraw, or a person answers.
+func isTerminal(f any) bool {
+	file, ok := f.(*os.File)
 	if !ok {
 		return false
 	}
-	fi, err := f.Stat()
+	fi, err := file.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

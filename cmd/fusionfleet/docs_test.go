@@ -18,13 +18,13 @@ func TestDocsNameRealCommandsAndFlags(t *testing.T) {
 		path     string
 		commands [][]string // whose flags the document's bare flags may name
 	}{
-		{"../../docs/operator-guide.md", [][]string{{"commandcenter"}, {"commandcenter", "check"}, {"commandcenter", "fingerprint"}}},
+		{"../../docs/operator-guide.md", [][]string{{"commandcenter"}, {"commandcenter", "check"}, {"commandcenter", "fingerprint"}, {"commandcenter", "discover"}}},
 		{"../../docs/troubleshooting.md", [][]string{{"commandcenter"}, {"commandcenter", "check"}}},
 		{"../../docs/security-privacy.md", [][]string{{"commandcenter"}, {"audit", "verify"}, {"release"}}},
 	}
 	// Commands as documents may name them, longest first.
 	known := [][]string{
-		{"commandcenter", "check"}, {"commandcenter", "fingerprint"}, {"audit", "verify"},
+		{"commandcenter", "check"}, {"commandcenter", "fingerprint"}, {"commandcenter", "discover"}, {"audit", "verify"},
 		{"commandcenter"}, {"cloud"}, {"printer"}, {"release"}, {"demo"}, {"org", "create"}, {"version"},
 	}
 	helps := map[string]string{}

@@ -73,7 +73,7 @@ func NewMetrics(st *Store, opts MetricsOptions) *Metrics {
 		pollErrors: d("poll_errors_total", "Failed polls and refused answers, by kind.", "kind"),
 		records:    d("records_appended_total", "Records appended to the outbox by the poller, by kind.", "kind"),
 		gaps:       d("gaps_total", "Gaps recorded in printers' feeds, by feed.", "feed"),
-		printers:   d("printers", "Enrolled printers, by collection state.", "state"),
+		printers:   d("printers", "Enrolled printers, by collection state (retired: not collected).", "state"),
 
 		pending:       d("outbox_pending_records", "Records waiting for the cloud."),
 		quarantined:   d("outbox_quarantined_records", "Records set aside because the cloud refused them."),
@@ -139,6 +139,9 @@ func (m *Metrics) collectPolls(ch chan<- prometheus.Metric) {
 	}
 }
 
+// retiredState is the metrics' state of a retired printer.
+const retiredState CollectionState = "retired"
+
 // collectionStates lists every collection state, so each has a series.
 func collectionStates() []CollectionState {
 	return []CollectionState{CollectionNew, CollectionOK, CollectionUnreachable, CollectionBadInput, CollectionCertificateChanged, CollectionNotPaired}
@@ -150,11 +153,17 @@ func (m *Metrics) collectPrinters(ctx context.Context, ch chan<- prometheus.Metr
 		ch <- prometheus.NewInvalidMetric(m.printers, err)
 		return
 	}
+	// A retired printer counts as retired, whatever its collection state
+	// was when it stopped: it is not collected.
 	n := map[CollectionState]int{}
 	for _, p := range ps {
+		if p.Retired() {
+			n[retiredState]++
+			continue
+		}
 		n[p.State]++
 	}
-	for _, s := range collectionStates() {
+	for _, s := range append(collectionStates(), retiredState) {
 		ch <- gauge(m.printers, float64(n[s]), string(s))
 		delete(n, s)
 	}

@@ -53,6 +53,13 @@ func TestMetrics(t *testing.T) {
 	if err := st.MarkFailed(ctx, down.ID, CollectionUnreachable, "refused", t0); err != nil {
 		t.Fatal(err)
 	}
+	old, err := st.AddPrinter(ctx, "printer-c:8443", "CC", t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.RetirePrinter(ctx, old.ID, t0); err != nil {
+		t.Fatal(err)
+	}
 	appendN(t, st, 3)
 
 	m := NewMetrics(st, MetricsOptions{Clock: clk, Poller: fixedStats{
@@ -78,13 +85,14 @@ fusionfleet_commandcenter_records_appended_total{kind="status"} 5
 # HELP fusionfleet_commandcenter_gaps_total Gaps recorded in printers' feeds, by feed.
 # TYPE fusionfleet_commandcenter_gaps_total counter
 fusionfleet_commandcenter_gaps_total{feed="events"} 1
-# HELP fusionfleet_commandcenter_printers Enrolled printers, by collection state.
+# HELP fusionfleet_commandcenter_printers Enrolled printers, by collection state (retired: not collected).
 # TYPE fusionfleet_commandcenter_printers gauge
 fusionfleet_commandcenter_printers{state="bad input"} 0
 fusionfleet_commandcenter_printers{state="certificate changed"} 0
 fusionfleet_commandcenter_printers{state="new"} 1
 fusionfleet_commandcenter_printers{state="not paired"} 0
 fusionfleet_commandcenter_printers{state="ok"} 0
+fusionfleet_commandcenter_printers{state="retired"} 1
 fusionfleet_commandcenter_printers{state="unreachable"} 1
 # HELP fusionfleet_commandcenter_outbox_pending_records Records waiting for the cloud.
 # TYPE fusionfleet_commandcenter_outbox_pending_records gauge

@@ -235,7 +235,8 @@ func (p *Poller) state(id int64) *printerState {
 }
 
 // Run polls every printer in its own goroutine until ctx is done, picking up
-// printers added (or re-pinned) while it runs. It returns nil once ctx is
+// printers added, re-pinned, moved or re-activated while it runs, and
+// stopping the goroutine of a printer retired. It returns nil once ctx is
 // cancelled and every goroutine has stopped; per-printer failures are
 // recorded in the Store and logged, never returned.
 func (p *Poller) Run(ctx context.Context) error {
@@ -252,9 +253,13 @@ func (p *Poller) Run(ctx context.Context) error {
 	var relist atomic.Bool
 	for {
 		// The printers are listed at the start, whenever they were changed
-		// from outside the poller and after a printer's goroutine stopped;
-		// each printer's goroutine polls on from its own row.
+		// from outside the poller (by another process too) and after a
+		// printer's goroutine stopped; each printer's goroutine polls on
+		// from its own row.
 		var printers []Printer
+		if err := p.st.noteOtherWriters(ctx); err != nil && ctx.Err() == nil {
+			p.log.Warn("changes by other processes not seen", "err", err)
+		}
 		if version := p.st.printersVersion(); !listedOnce || version != listed || relist.Load() {
 			relist.Store(false)
 			writes := p.writes.Load()
@@ -275,7 +280,7 @@ func (p *Poller) Run(ctx context.Context) error {
 		}
 		for _, pr := range printers {
 			mu.Lock()
-			start := !running[pr.ID] && pr.State != CollectionCertificateChanged
+			start := !running[pr.ID] && pr.State != CollectionCertificateChanged && !pr.Retired()
 			if start {
 				running[pr.ID] = true
 			}
@@ -319,6 +324,10 @@ func (p *Poller) runPrinter(ctx context.Context, id int64) {
 		}
 		if pr.State == CollectionCertificateChanged {
 			log.Warn("collection stopped", "address", pr.Address, "reason", pr.LastError)
+			return
+		}
+		if pr.Retired() {
+			log.Info("printer retired: polling stops", "address", pr.Address)
 			return
 		}
 		select {
@@ -435,9 +444,10 @@ func (st *printerState) keepRow(pr Printer, o Observation, version uint64) {
 }
 
 // PollOnce polls, one after the other, every printer that is due: not
-// stopped by a changed certificate and not waiting out a backoff. It prunes
-// the local history when that is due. It returns the joined errors of the
-// polls that failed or refused part of a printer's answer.
+// retired, not stopped by a changed certificate and not waiting out a
+// backoff. It prunes the local history when that is due. It returns the
+// joined errors of the polls that failed or refused part of a printer's
+// answer.
 func (p *Poller) PollOnce(ctx context.Context) error {
 	printers, err := p.st.Printers(ctx)
 	if err != nil {
@@ -446,7 +456,7 @@ func (p *Poller) PollOnce(ctx context.Context) error {
 	var errs []error
 	now := p.opts.Clock.Now()
 	for _, pr := range printers {
-		if pr.State == CollectionCertificateChanged {
+		if pr.State == CollectionCertificateChanged || pr.Retired() {
 			continue
 		}
 		st := p.state(pr.ID)

@@ -115,10 +115,14 @@ type SelfTestPrinter struct {
 	Pin     deviceapi.Fingerprint // the pinned certificate
 }
 
-// CheckTargets returns the printers of ps as the self-test probes them.
+// CheckTargets returns the printers of ps as the self-test probes them:
+// the active ones.
 func CheckTargets(ps []Printer) []SelfTestPrinter {
 	ts := make([]SelfTestPrinter, 0, len(ps))
 	for _, p := range ps {
+		if p.Retired() {
+			continue // not polled: its reachability is nobody's concern
+		}
 		t := SelfTestPrinter{Name: p.Address, Address: p.Address, Pin: p.Fingerprint}
 		if p.Identity != nil && p.Identity.Name != "" {
 			t.Name = p.Identity.Name

@@ -35,6 +35,10 @@ type Store struct {
 	// version counts the changes of printer rows made other than by a
 	// poller (printersVersion).
 	version atomic.Uint64
+	// dataVersion is SQLite's data_version of db as last read: it changes
+	// when another connection, of another process too, commits
+	// (noteOtherWriters).
+	dataVersion atomic.Int64
 
 	// live holds, by printer row ID, the latest status of printers whose
 	// latest polls were quiet (Poller.quiet): newer than the row's, not
@@ -114,6 +118,21 @@ func (s *Store) flushLive(ctx context.Context) error {
 // printers again, and reads a printer's row again before its next poll,
 // only when it changed.
 func (s *Store) printersVersion() uint64 { return s.version.Load() }
+
+// noteOtherWriters counts a change of the printers (printersVersion) when
+// another process committed to the database since the last call: `fusionfleet
+// commandcenter discover` pinning printers while the Command Center runs.
+// It costs one pragma on the writer's connection.
+func (s *Store) noteOtherWriters(ctx context.Context) error {
+	var v int64
+	if err := s.db.QueryRowContext(ctx, `PRAGMA data_version`).Scan(&v); err != nil {
+		return fmt.Errorf("read the database's data version: %w", err)
+	}
+	if old := s.dataVersion.Swap(v); old != 0 && old != v {
+		s.version.Add(1)
+	}
+	return nil
+}
 
 // Open opens (creating if needed) the database at path and brings its
 // schema up to date. The file is readable by its owner only: it holds the
@@ -213,7 +232,18 @@ type Printer struct {
 	ErrorKind   PollErrorKind   `json:"error_kind,omitempty"` // what kind of failure LastError is
 	LastErrorAt time.Time       `json:"last_error_at,omitzero"`
 	LastSeen    time.Time       `json:"last_seen,omitzero"`
+
+	// DisplayName is the name the site gave the printer in the local UI
+	// (RenamePrinter); "" → the printer's own name. It stays on the site:
+	// no record for the cloud carries it.
+	DisplayName string `json:"display_name,omitempty"`
+	// RetiredAt is when the printer was retired (RetirePrinter): it is not
+	// polled, and its history stays. Zero while active.
+	RetiredAt time.Time `json:"retired_at,omitzero"`
 }
+
+// Retired reports whether the printer was retired: not polled any more.
+func (p Printer) Retired() bool { return !p.RetiredAt.IsZero() }
 
 // FeedPosition says where reading one feed of a printer continues: after
 // Cursor, within the printer's feed instance Instance ("" before the first
@@ -225,18 +255,20 @@ type FeedPosition struct {
 
 const printerColumns = `id, address, fingerprint, pinned_at, added_at, identity, status, instance, event_cursor,
 	state, state_since, last_error, last_error_at, last_seen,
-	jobs_instance, jobs_cursor, layers_instance, layers_cursor, log_positions, snapshot_at, resolved_address, error_kind`
+	jobs_instance, jobs_cursor, layers_instance, layers_cursor, log_positions, snapshot_at, resolved_address, error_kind,
+	display_name, retired_at`
 
 func scanPrinter(row interface{ Scan(...any) error }) (Printer, error) {
 	var (
 		p                                                                 Printer
 		fp, pinned, added, ident, status, state, since, errAt, seen, snap string
-		logs, kind                                                        string
+		logs, kind, retired                                               string
 		cursor, jobsCursor, layersCursor                                  int64
 	)
 	err := row.Scan(&p.ID, &p.Address, &fp, &pinned, &added, &ident, &status, &p.Instance, &cursor,
 		&state, &since, &p.LastError, &errAt, &seen,
-		&p.Jobs.Instance, &jobsCursor, &p.Layers.Instance, &layersCursor, &logs, &snap, &p.ResolvedAddress, &kind)
+		&p.Jobs.Instance, &jobsCursor, &p.Layers.Instance, &layersCursor, &logs, &snap, &p.ResolvedAddress, &kind,
+		&p.DisplayName, &retired)
 	if err != nil {
 		return Printer{}, err
 	}
@@ -249,7 +281,7 @@ func scanPrinter(row interface{ Scan(...any) error }) (Printer, error) {
 	for _, f := range []struct {
 		dst *time.Time
 		src string
-	}{{&p.PinnedAt, pinned}, {&p.AddedAt, added}, {&p.StateSince, since}, {&p.LastErrorAt, errAt}, {&p.LastSeen, seen}, {&p.SnapshotAt, snap}} {
+	}{{&p.PinnedAt, pinned}, {&p.AddedAt, added}, {&p.StateSince, since}, {&p.LastErrorAt, errAt}, {&p.LastSeen, seen}, {&p.SnapshotAt, snap}, {&p.RetiredAt, retired}} {
 		t, err := sqlitedb.ParseTime(f.src)
 		errs = append(errs, err)
 		*f.dst = t
@@ -290,6 +322,10 @@ func (s *Store) AddPrinter(ctx context.Context, address string, fp deviceapi.Fin
 		return Printer{}, fmt.Errorf("add printer %s: %w", address, err)
 	}
 	s.version.Add(1)
+	// Paired now: no longer waiting for an operator.
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM pending_printers WHERE address = ?`, address); err != nil {
+		return Printer{}, fmt.Errorf("add printer %s: %w", address, err)
+	}
 	return s.printer(ctx, id)
 }
 

@@ -2,6 +2,7 @@ package localui
 
 import (
 	"bytes"
+	"context"
 	"embed"
 	"encoding/json"
 	"errors"
@@ -108,6 +109,9 @@ type HandlerOptions struct {
 	// SelfUpdate, if set, reports this Command Center's version and the
 	// update of its own binary, shown on the Updates page; nil → not shown.
 	SelfUpdate SelfUpdateFunc
+	// Probe reads what the printer at addr presents before pairing (a
+	// seam for the tests); nil → commandcenter.ProbePrinter.
+	Probe func(ctx context.Context, addr string) (commandcenter.Found, error)
 }
 
 // SelfUpdateFunc reports the Command Center's own version and upgrades
@@ -177,8 +181,9 @@ func NewHandler(src Sources, opts HandlerOptions) http.Handler {
 			}
 		})
 	}
-	// The update forms are the only requests that change anything; a page
-	// of another site open in the same browser must not submit them.
+	// The forms (updates, diagnostics, printers) and the API's POST routes
+	// are the only requests that change anything; a page of another site
+	// open in the same browser must not submit them.
 	cop := http.NewCrossOriginProtection()
 	ui := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, 1<<10) // no route takes more than a small form
@@ -231,8 +236,26 @@ func (u *localUI) routes() []route {
 		{pattern: "GET /static/", serve: serveStatic},
 		{pattern: "GET /metrics", serve: func(w http.ResponseWriter, r *http.Request) error { u.metrics.ServeHTTP(w, r); return nil }},
 		{pattern: "GET /healthz", serve: u.healthz},
+		{pattern: "GET /printers/manage", serve: u.manage},
+		{pattern: "POST /printers/probe", serve: u.formProbe},
+		{pattern: "POST /printers/pair", serve: u.formPair},
+		{pattern: "POST /printers/discover", serve: u.formDiscover},
+		{pattern: "POST /printers/pending/dismiss", serve: u.formDismiss},
+		{pattern: "POST /printers/{id}/rename", serve: u.formChange("rename")},
+		{pattern: "POST /printers/{id}/move", serve: u.formMove},
+		{pattern: "POST /printers/{id}/retire", serve: u.formChange("retire")},
+		{pattern: "POST /printers/{id}/reactivate", serve: u.formChange("reactivate")},
 
 		{pattern: "GET /api/printers", api: true, serve: u.apiPrinters},
+		{pattern: "POST /api/printers", api: true, serve: u.apiPair},
+		{pattern: "GET /api/printers/pending", api: true, serve: u.apiPendingPrinters},
+		{pattern: "POST /api/printers/probe", api: true, serve: u.apiProbe},
+		{pattern: "POST /api/printers/discover", api: true, serve: u.apiDiscover},
+		{pattern: "POST /api/printers/pending/dismiss", api: true, serve: u.apiDismiss},
+		{pattern: "POST /api/printers/{id}/rename", api: true, serve: u.apiChange("rename")},
+		{pattern: "POST /api/printers/{id}/move", api: true, serve: u.apiMove},
+		{pattern: "POST /api/printers/{id}/retire", api: true, serve: u.apiChange("retire")},
+		{pattern: "POST /api/printers/{id}/reactivate", api: true, serve: u.apiChange("reactivate")},
 		{pattern: "GET /api/jobs", api: true, serve: u.apiJobs},
 		{pattern: "GET /api/events", api: true, serve: u.apiEvents},
 		{pattern: "GET /api/alerts", api: true, serve: u.apiAlerts},
@@ -286,13 +309,25 @@ var errSelfTestOff = errors.New("the self-test is not configured")
 // the pages text.
 func (u *localUI) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status, msg := http.StatusInternalServerError, "internal error, see the Command Center log"
-	var bad *badRequest
+	var (
+		bad         *badRequest
+		unreachable *unreachableError
+		conflict    *pinConflict
+		extra       = map[string]string{}
+	)
 	switch {
 	case errors.As(err, &bad):
 		status, msg = http.StatusBadRequest, bad.msg
+	case errors.As(err, &unreachable):
+		status, msg = http.StatusBadGateway, unreachable.Error()
+	case errors.As(err, &conflict):
+		status, msg = http.StatusConflict, conflict.msg
+		extra["fingerprint"] = string(conflict.presented)
+	case errors.Is(err, fleet.ErrConflict), errors.Is(err, deviceapi.ErrPinMismatch):
+		status, msg = http.StatusConflict, err.Error()
 	case errors.Is(err, fleet.ErrNotFound):
 		status, msg = http.StatusNotFound, "not found"
-	case errors.Is(err, errSelfTestOff), errors.Is(err, errUpdatesOff), errors.Is(err, errDiagnosticsOff):
+	case errors.Is(err, errSelfTestOff), errors.Is(err, errUpdatesOff), errors.Is(err, errDiagnosticsOff), errors.Is(err, errManageOff):
 		status, msg = http.StatusServiceUnavailable, err.Error()
 	case httpserver.ClientGone(r):
 		u.log.Debug("request ended by the client", "path", r.URL.Path, "err", err)
@@ -301,7 +336,8 @@ func (u *localUI) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		u.log.Error("local request failed", "path", r.URL.Path, "err", err)
 	}
 	if strings.HasPrefix(r.URL.Path, "/api/") {
-		encode(w, status, map[string]string{"error": msg})
+		extra["error"] = msg
+		encode(w, status, extra)
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -47,7 +47,7 @@ func parsePages() map[string]*template.Template {
 		},
 	}
 	pages := map[string]*template.Template{}
-	for _, p := range []string{"printers", "jobs", "consumables", "alerts", "uploads", "upload", "selftest", "updates", "diagnostics"} {
+	for _, p := range []string{"printers", "jobs", "consumables", "alerts", "uploads", "upload", "selftest", "updates", "diagnostics", "manage"} {
 		// The templates are embedded: a parse error is a bug caught by every test.
 		pages[p] = template.Must(template.New(p).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+p+".html"))
 	}

@@ -54,9 +54,12 @@ type Sources struct {
 	Updates  Updates
 	// Diagnostics is nil on a Command Center without remote diagnostics.
 	Diagnostics Diagnostics
+	// Admin is nil where the site's printers are not managed here: the
+	// Manage printers page and its routes answer 503.
+	Admin PrinterAdmin
 }
 
 // SourcesOf returns the sources a Command Center's store provides.
 func SourcesOf(st *commandcenter.Store) Sources {
-	return Sources{Printers: st, Uplink: st, Queue: st.Outbox(), Updates: st, Diagnostics: st}
+	return Sources{Printers: st, Uplink: st, Queue: st.Outbox(), Updates: st, Diagnostics: st, Admin: st}
 }

@@ -24,6 +24,11 @@ type printerView struct {
 	JobName, Progress     string
 	ETC                   string
 	PendingJobs, LastSeen string
+	// DisplayName is the name the site gave the printer ("" → none);
+	// Name shows it in place of the printer's own.
+	DisplayName string
+	Retired     bool
+	RetiredAt   string
 }
 
 // viewOf says p in words of lang.
@@ -39,6 +44,9 @@ func viewOf(lang i18n.Lang, p commandcenter.Printer) printerView {
 		if v.Name == "" {
 			v.Name = p.Address
 		}
+	}
+	if p.DisplayName != "" {
+		v.Name, v.DisplayName = p.DisplayName, p.DisplayName
 	}
 	if !p.LastSeen.IsZero() {
 		v.LastSeen = stamp(lang, p.LastSeen)
@@ -56,6 +64,10 @@ func viewOf(lang i18n.Lang, p commandcenter.Printer) printerView {
 		v.Collection = p.LastError
 	default:
 		v.Collection = string(p.State)
+	}
+	if p.Retired() {
+		v.Retired, v.RetiredAt = true, stamp(lang, p.RetiredAt)
+		v.Collection, v.CollectionClass = lang.T("retired since %s: not polled, history kept", v.RetiredAt), "retired"
 	}
 	if s := p.Status; s != nil {
 		v.State = stateWords(lang, s.State)
