@@ -436,3 +436,16 @@ func TestTargetDown(t *testing.T) {
 		t.Errorf("got %q from a target that is down", got)
 	}
 }
+
+// After Calm, a proxy that spoils every connection passes them.
+func TestCalm(t *testing.T) {
+	e := startEcho(t)
+	p := startProxy(t, e.ln.Addr().String(), Partition, Options{PartitionFor: time.Hour})
+	if got, err := roundTrip(t, p.Addr(), "before", 200*time.Millisecond); err == nil {
+		t.Errorf("before Calm: got %q through a partition", got)
+	}
+	p.Calm()
+	if got, err := roundTrip(t, p.Addr(), "after", 10*time.Second); err != nil || got != "after" {
+		t.Errorf("after Calm: got %q, %v", got, err)
+	}
+}

@@ -58,7 +58,14 @@ func (n *Node) enrol(ctx context.Context, client *uplink.Client) (uplink.Credent
 	if err != nil {
 		return uplink.Credentials{}, fmt.Errorf("commandcenter: gateway key: %w", err)
 	}
-	resp, err := client.Enrol(ctx, n.opts.EnrolToken, n.opts.Name, priv.Public().(ed25519.PublicKey))
+	// Enrolling again with the same key is safe (above), so a failure
+	// that may pass is tried again.
+	var resp uplink.EnrolResponse
+	err = n.retryStart(ctx, "enrolment", uplink.Retryable, func() error {
+		var err error
+		resp, err = client.Enrol(ctx, n.opts.EnrolToken, n.opts.Name, priv.Public().(ed25519.PublicKey))
+		return err
+	})
 	if err != nil {
 		return uplink.Credentials{}, fmt.Errorf("commandcenter: enrol with %s: %w", n.opts.CloudURL, err)
 	}
@@ -91,7 +98,12 @@ func (n *Node) pairPrinters(ctx context.Context) error {
 		if paired[addr] {
 			continue
 		}
-		fp, err := deviceapi.Probe(ctx, addr)
+		var fp deviceapi.Fingerprint
+		err := n.retryStart(ctx, "certificate probe of printer "+addr, probeRetryable, func() error {
+			var err error
+			fp, err = deviceapi.Probe(ctx, addr)
+			return err
+		})
 		if err != nil {
 			return fmt.Errorf("commandcenter: pair printer %s: %w", addr, err)
 		}
@@ -110,4 +122,11 @@ func (n *Node) pairPrinters(ctx context.Context) error {
 			"is paired there too: confirm %s at the printer\n", addr, n.fingerprint)
 	}
 	return nil
+}
+
+// probeRetryable reports whether a failed probe may succeed if tried again:
+// any failure but the caller's cancellation (a printer that is still
+// starting, a reset, a timeout).
+func probeRetryable(err error) bool {
+	return !errors.Is(err, context.Canceled)
 }
