@@ -148,65 +148,123 @@ func TestCrashSafeDelivery(t *testing.T) {
 		t.Skip("kills and restarts processes for about a minute")
 	}
 	t.Parallel() // each runs its own processes on ports of their own
-	bin := buildBinary(t)
-	dir := t.TempDir()
 	rng := rand.New(rand.NewPCG(seed(t), 7))
+	f := startFleet(t, fleetOptions{})
+	for i := range 20 {
+		// A random moment of the real processes' work, from the seed.
+		time.Sleep(time.Duration(200+rng.IntN(1300)) * time.Millisecond)
+		f.cc.kill() // SIGKILL: no chance to clean up
+		if i%5 == 2 {
+			f.cloud.interrupt(t) // the cloud goes away for a while
+		}
+		if i%5 == 3 {
+			f.startCloud()
+		}
+		f.startCC()
+	}
+	records, kept := f.audit()
+	t.Logf("%d records (%d kept in the outbox at the end), 20 SIGKILLs, 4 cloud outages", records, kept)
+}
 
+// fleetOptions shape a fleet of processes.
+type fleetOptions struct {
+	// via, if set, returns the address the Command Center is to use to
+	// reach addr (the cloud's, or a printer's): a proxy's.
+	via func(addr string) string
+	// ccArgs are extra flags of the Command Center.
+	ccArgs []string
+}
+
+// procFleet is a cloud, three virtual printers and a Command Center, each a
+// process of the built binary, in a directory of their own.
+type procFleet struct {
+	t         *testing.T
+	bin, dir  string
+	cloudAddr string
+	cloud     *proc
+	printers  *proc
+	printerAt []string // the printers' addresses as the Command Center uses them
+	cc        *proc
+	ccArgs    []string
+	ui        string // the Command Center's local UI
+}
+
+// startFleet starts the cloud, pairs three printers with the Command
+// Center and starts it.
+func startFleet(t *testing.T, opts fleetOptions) *procFleet {
+	t.Helper()
+	via := opts.via
+	if via == nil {
+		via = func(addr string) string { return addr }
+	}
+	f := &procFleet{t: t, bin: buildBinary(t), dir: t.TempDir()}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cloudAddr := ln.Addr().String()
+	f.cloudAddr = ln.Addr().String()
 	ln.Close()
-	startCloud := func() *proc {
-		c := startProc(t, bin, "cloud", "-data", filepath.Join(dir, "cloud"), "-listen", cloudAddr, "-hosts", "127.0.0.1", "-log-level", "error")
-		c.waitLine(t, reCloud)
-		return c
-	}
-	cloud := startCloud()
-	ca := cloud.waitLine(t, reCA)[1]
-	token := cloud.waitLine(t, reToken)[1]
-	tokenFile := filepath.Join(dir, "token")
+	f.startCloud()
+	ca := f.cloud.waitLine(t, reCA)[1]
+	token := f.cloud.waitLine(t, reToken)[1]
+	tokenFile := filepath.Join(f.dir, "token")
 	if err := os.WriteFile(tokenFile, []byte(token), 0o600); err != nil {
 		t.Fatal(err)
 	}
 
 	// The operator pairs the Command Center at the printers by its fingerprint.
-	fp, err := exec.Command(bin, "commandcenter", "fingerprint", "-data", filepath.Join(dir, "cc")).Output()
+	fp, err := exec.Command(f.bin, "commandcenter", "fingerprint", "-data", filepath.Join(f.dir, "cc")).Output()
 	if err != nil {
 		t.Fatalf("commandcenter fingerprint: %v", err)
 	}
-	printers := startProc(t, bin, "printer", "-count", "3", "-listen", "127.0.0.1:0", "-speed", "120",
-		"-data", filepath.Join(dir, "printers"), "-log-level", "error", "-pair", strings.TrimSpace(string(fp)))
-	ccArgs := []string{"commandcenter", "-data", filepath.Join(dir, "cc"), "-cloud", "https://" + cloudAddr,
+	f.printers = startProc(t, f.bin, "printer", "-count", "3", "-listen", "127.0.0.1:0", "-speed", "120",
+		"-data", filepath.Join(f.dir, "printers"), "-log-level", "error", "-pair", strings.TrimSpace(string(fp)))
+	f.ccArgs = []string{"commandcenter", "-data", filepath.Join(f.dir, "cc"), "-cloud", "https://" + via(f.cloudAddr),
 		"-ca-file", ca, "-enrol-token-file", tokenFile, "-trust-new-printers", "-poll", "100ms", "-log-level", "error",
 		"-bulk-interval", "1s", "-uplink-rate", "8000000", "-ui-ports", "0"}
+	f.ccArgs = append(f.ccArgs, opts.ccArgs...)
 	for range 3 {
-		ccArgs = append(ccArgs, "-printer", printers.waitLine(t, rePrinter)[1])
+		addr := via(f.printers.waitLine(t, rePrinter)[1])
+		f.printerAt = append(f.printerAt, addr)
+		f.ccArgs = append(f.ccArgs, "-printer", addr)
 	}
+	f.startCC()
+	return f
+}
 
-	cc := startProc(t, bin, ccArgs...)
-	ui := cc.waitLine(t, reCC)[1]
-	for i := range 20 {
-		// A random moment of the real processes' work, from the seed.
-		time.Sleep(time.Duration(200+rng.IntN(1300)) * time.Millisecond)
-		cc.kill() // SIGKILL: no chance to clean up
-		if i%5 == 2 {
-			cloud.interrupt(t) // the cloud goes away for a while
-		}
-		if i%5 == 3 {
-			cloud = startCloud()
-		}
-		cc = startProc(t, bin, ccArgs...)
-		ui = cc.waitLine(t, reCC)[1]
-	}
-	if cloud.cmd.ProcessState != nil {
-		cloud = startCloud()
-	}
+// startCloud starts the cloud on the fleet's cloud address and data.
+func (f *procFleet) startCloud() {
+	f.t.Helper()
+	f.cloud = startProc(f.t, f.bin, "cloud", "-data", filepath.Join(f.dir, "cloud"), "-listen", f.cloudAddr,
+		"-hosts", "127.0.0.1", "-log-level", "error")
+	f.cloud.waitLine(f.t, reCloud)
+}
 
+// startCC starts the Command Center and waits for its local UI.
+func (f *procFleet) startCC() {
+	f.t.Helper()
+	f.cc = startProc(f.t, f.bin, f.ccArgs...)
+	f.ui = f.cc.waitLine(f.t, reCC)[1]
+}
+
+// audit lets the Command Center's outbox drain (restarting the cloud if
+// it is down), stops the processes and checks the delivery promise on
+// their files: the cloud holds every record the gateway numbered exactly
+// once, but those still in the outbox, and nothing else; and every event
+// of every printer once, from the first. It returns how many records the
+// gateway numbered and how many the outbox kept.
+func (f *procFleet) audit() (records, kept int) {
+	t := f.t
+	t.Helper()
+	if f.cloud.cmd.ProcessState != nil {
+		f.startCloud()
+	}
+	if f.cc.cmd.ProcessState != nil {
+		f.startCC()
+	}
 	// Let the outbox drain, then stop everything cleanly.
-	err = wait.Until(90*time.Second, 200*time.Millisecond, func() error {
-		resp, err := http.Get(ui + "api/printers")
+	err := wait.Until(90*time.Second, 200*time.Millisecond, func() error {
+		resp, err := http.Get(f.ui + "api/printers")
 		if err != nil {
 			return err
 		}
@@ -225,10 +283,10 @@ func TestCrashSafeDelivery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cc.interrupt(t)
-	printers.interrupt(t)
+	f.cc.interrupt(t)
+	f.printers.interrupt(t)
 
-	ccDB := openDB(t, filepath.Join(dir, "cc", "commandcenter.db"))
+	ccDB := openDB(t, filepath.Join(f.dir, "cc", "commandcenter.db"))
 	var next uint64
 	if err := ccDB.QueryRow(`SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'next_seq'`).Scan(&next); err != nil {
 		t.Fatal(err)
@@ -236,7 +294,7 @@ func TestCrashSafeDelivery(t *testing.T) {
 	// A record the poller took after the outbox was last seen empty may
 	// still be in the outbox when the Command Center stops: it is kept for
 	// the next start, not lost, and must not be in the cloud yet.
-	kept := map[uint64]bool{}
+	inOutbox := map[uint64]bool{}
 	keptRows, err := ccDB.Query(`SELECT seq FROM outbox`)
 	if err != nil {
 		t.Fatal(err)
@@ -246,14 +304,14 @@ func TestCrashSafeDelivery(t *testing.T) {
 		if err := keptRows.Scan(&seq); err != nil {
 			t.Fatal(err)
 		}
-		kept[seq] = true
+		inOutbox[seq] = true
 	}
 	if err := keptRows.Err(); err != nil {
 		t.Fatal(err)
 	}
 	keptRows.Close()
-	want := next - 1 - uint64(len(kept))
-	db := openDB(t, filepath.Join(dir, "cloud", "cloud.db"))
+	want := next - 1 - uint64(len(inOutbox))
+	db := openDB(t, filepath.Join(f.dir, "cloud", "cloud.db"))
 	// Every record the gateway numbered, as the cloud holds it.
 	const held = `SELECT seq FROM received UNION ALL SELECT record_seq FROM layers UNION ALL SELECT record_seq FROM logs`
 	heldSeqs := func() (map[uint64]int, error) {
@@ -281,7 +339,7 @@ func TestCrashSafeDelivery(t *testing.T) {
 		}
 		return err
 	})
-	cloud.interrupt(t)
+	f.cloud.interrupt(t)
 
 	m, err := heldSeqs()
 	if err != nil {
@@ -290,9 +348,9 @@ func TestCrashSafeDelivery(t *testing.T) {
 	var missing, twice, early []uint64
 	for seq := uint64(1); seq < next; seq++ {
 		switch n := m[seq]; {
-		case kept[seq] && n > 0:
+		case inOutbox[seq] && n > 0:
 			early = append(early, seq)
-		case !kept[seq] && n == 0:
+		case !inOutbox[seq] && n == 0:
 			missing = append(missing, seq)
 		case n > 1:
 			twice = append(twice, seq)
@@ -301,7 +359,7 @@ func TestCrashSafeDelivery(t *testing.T) {
 	}
 	if len(missing)+len(twice)+len(early)+len(m) > 0 {
 		t.Errorf("the gateway numbered %d records, %d still in its outbox: the cloud misses %v, holds twice %v, holds from the outbox %v, holds unnumbered %v",
-			next-1, len(kept), missing, twice, early, m)
+			next-1, len(inOutbox), missing, twice, early, m)
 	}
 	rows, err := db.Query(`SELECT printer_id, COUNT(*), COUNT(DISTINCT seq), MIN(seq), MAX(seq) FROM events GROUP BY printer_id`)
 	if err != nil {
@@ -320,10 +378,13 @@ func TestCrashSafeDelivery(t *testing.T) {
 			t.Errorf("printer %s: %d events, %d distinct, seq %d..%d: want every event from 1 once", p, count, dist, lo, hi)
 		}
 	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
 	if n != 3 {
 		t.Errorf("events from %d printers, want 3", n)
 	}
-	t.Logf("%d records (%d kept in the outbox at the end), 20 SIGKILLs, 4 cloud outages", next-1, len(kept))
+	return int(next - 1), len(inOutbox)
 }
 
 func openDB(t *testing.T, path string) *sql.DB {

@@ -1,0 +1,121 @@
+package e2e
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fusionfleet/fusionfleet/internal/chaosproxy"
+)
+
+// chaosLong runs the chaos tests' long forms: more rounds of faults and
+// kills. make test runs the short forms.
+var chaosLong = flag.Bool("chaos.long", false, "run the chaos tests' long forms (minutes each)")
+
+// chaosRounds is n in the short form and long in the long form.
+func chaosRounds(n, long int) int {
+	if *chaosLong {
+		return long
+	}
+	return n
+}
+
+// chaosProxies start fault-injecting proxies on loopback for a test, each
+// with a schedule of its own drawn from the test's seed.
+type chaosProxies struct {
+	t      *testing.T
+	seed   uint64
+	opts   chaosproxy.Options
+	all    []*chaosproxy.Proxy
+	byAddr map[string]*chaosproxy.Proxy // by the address it forwards to
+}
+
+func newChaosProxies(t *testing.T, seed uint64, opts chaosproxy.Options) *chaosProxies {
+	return &chaosProxies{t: t, seed: seed, opts: opts, byAddr: map[string]*chaosproxy.Proxy{}}
+}
+
+// via starts a proxy to addr and returns its address; its schedule's seed
+// is the test's plus its number, logged.
+func (c *chaosProxies) via(addr string) string {
+	c.t.Helper()
+	opts := c.opts
+	opts.Schedule.Seed = c.seed + uint64(len(c.all))
+	p, err := chaosproxy.New(addr, opts)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	c.t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			c.t.Errorf("proxy to %s: %v", addr, err)
+		}
+	})
+	c.t.Logf("proxy %d to %s: %s", len(c.all), addr, p.Schedule())
+	c.all = append(c.all, p)
+	c.byAddr[addr] = p
+	return p.Addr()
+}
+
+// calm lets every later connection of every proxy pass, and logs what the
+// proxies did.
+func (c *chaosProxies) calm() {
+	for i, p := range c.all {
+		p.Calm()
+		s := p.Stats()
+		var parts []string
+		for f := chaosproxy.Pass; f <= chaosproxy.Partition; f++ {
+			if n := s.Conns[f]; n > 0 {
+				parts = append(parts, fmt.Sprintf("%s %d", f, n))
+			}
+		}
+		c.t.Logf("proxy %d: connections %s; refused %d", i, strings.Join(parts, ", "), s.Refused)
+	}
+}
+
+// The delivery promise under a bad network: every connection between the
+// Command Center and the printers, and between it and the cloud, passes a
+// proxy that delays, drops, resets, half-opens or drips a share of them and
+// partitions now one link, now another, each partition healing; the
+// Command Center is killed once in the middle. Afterwards the cloud holds
+// every record exactly once (the audit of TestCrashSafeDelivery).
+func TestChaosNetwork(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs processes behind faulty links for about half a minute")
+	}
+	t.Parallel()
+	s := seed(t)
+	rng := rand.New(rand.NewPCG(s, 19))
+	proxies := newChaosProxies(t, s, chaosproxy.Options{
+		Schedule: chaosproxy.Schedule{Rate: 0.3},
+		Latency:  300 * time.Millisecond,
+		// An upload of a few hundred kilobytes drips for seconds.
+		DripBytes: 1024, DripDelay: 5 * time.Millisecond,
+		PartitionFor: 3 * time.Second,
+		// A blackholed connection is held longer than any client waits.
+		Idle: time.Minute,
+	})
+	f := startFleet(t, fleetOptions{via: proxies.via})
+	rounds := chaosRounds(8, 120)
+	kills := 0
+	for i := range rounds {
+		time.Sleep(time.Duration(500+rng.IntN(2000)) * time.Millisecond)
+		// A partition of one link, healing after 1 to 6 s.
+		p := proxies.all[rng.IntN(len(proxies.all))]
+		p.Partition(time.Duration(1000+rng.IntN(5000)) * time.Millisecond)
+		if i%8 == 4 {
+			f.cc.kill()
+			f.startCC()
+			kills++
+		}
+	}
+	proxies.calm()
+	records, kept := f.audit()
+	t.Logf("%d records (%d kept in the outbox at the end), %d rounds of partitions, %d SIGKILLs", records, kept, rounds, kills)
+}
