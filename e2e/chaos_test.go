@@ -2,14 +2,19 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/chaosproxy"
+	"github.com/fusionfleet/fusionfleet/internal/wait"
 )
 
 // chaosLong runs the chaos tests' long forms: more rounds of faults and
@@ -118,4 +123,111 @@ func TestChaosNetwork(t *testing.T) {
 	proxies.calm()
 	records, kept := f.audit()
 	t.Logf("%d records (%d kept in the outbox at the end), %d rounds of partitions, %d SIGKILLs", records, kept, rounds, kills)
+}
+
+// ccPrinter is a printer as the Command Center's GET /api/printers shows it.
+type ccPrinter struct {
+	Address   string `json:"address"`
+	State     string `json:"collection_state"`
+	LastError string `json:"last_error"`
+}
+
+// ccPrinters reads the Command Center's printers from its local API.
+func (f *procFleet) ccPrinters() ([]ccPrinter, error) {
+	resp, err := http.Get(f.ui + "api/printers")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var snap struct {
+		Printers []ccPrinter `json:"printers"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&snap); err != nil {
+		return nil, err
+	}
+	return snap.Printers, nil
+}
+
+// A printer replaced by another machine at the same address, with a
+// certificate of its own (R-SEC-9): the Command Center refuses it, says
+// so on its printers API, and reads nothing from it, though the impostor
+// has paired the Command Center and would serve it everything; the cloud
+// ends up with the three real printers' records exactly once and nothing
+// of the impostor.
+func TestChaosPrinterReplaced(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs processes for about twenty seconds")
+	}
+	t.Parallel()
+	s := seed(t)
+	proxies := newChaosProxies(t, s, chaosproxy.Options{}) // faultless: only the machine behind changes
+	f := startFleet(t, fleetOptions{via: proxies.via})
+	err := wait.Until(60*time.Second, 200*time.Millisecond, func() error {
+		ps, err := f.ccPrinters()
+		if err != nil {
+			return err
+		}
+		for _, p := range ps {
+			if p.State != "ok" {
+				return fmt.Errorf("printer %s: %s %s", p.Address, p.State, p.LastError)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The impostor: another printer, paired with this Command Center,
+	// with a certificate and an ID of its own.
+	impostor := startProc(t, f.bin, "printer", "-listen", "127.0.0.1:0", "-speed", "120", "-seed", "99",
+		"-name", "Impostor", "-data", filepath.Join(f.dir, "impostor"), "-log-level", "error", "-pair", f.ccFP)
+	proxies.byAddr[f.real[0]].SetTarget(impostor.waitLine(t, rePrinter)[1])
+	var refused ccPrinter
+	err = wait.Until(60*time.Second, 200*time.Millisecond, func() error {
+		ps, err := f.ccPrinters()
+		if err != nil {
+			return err
+		}
+		for _, p := range ps {
+			if p.Address == f.printerAt[0] {
+				refused = p
+				if p.State != "certificate changed" {
+					return fmt.Errorf("printer %s: %s %s", p.Address, p.State, p.LastError)
+				}
+				return nil
+			}
+		}
+		return fmt.Errorf("printer %s not listed", f.printerAt[0])
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(refused.LastError, "no longer presents the certificate pinned") {
+		t.Errorf("the refusal says %q; want what changed and what to do", refused.LastError)
+	}
+	// The other printers go on; give the impostor time to be read, were
+	// it read.
+	time.Sleep(3 * time.Second)
+	f.audit()
+	db := openDB(t, filepath.Join(f.dir, "cloud", "cloud.db"))
+	var names []string
+	rows, err := db.Query(`SELECT name FROM printers ORDER BY name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, n)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(names) != 3 || slices.Contains(names, "Impostor") {
+		t.Errorf("the cloud knows printers %q; want the three real ones", names)
+	}
 }

@@ -184,6 +184,8 @@ type procFleet struct {
 	cloud     *proc
 	printers  *proc
 	printerAt []string // the printers' addresses as the Command Center uses them
+	real      []string // and as they listen
+	ccFP      string   // the Command Center's fingerprint, which the printers paired
 	cc        *proc
 	ccArgs    []string
 	ui        string // the Command Center's local UI
@@ -217,14 +219,17 @@ func startFleet(t *testing.T, opts fleetOptions) *procFleet {
 	if err != nil {
 		t.Fatalf("commandcenter fingerprint: %v", err)
 	}
+	f.ccFP = strings.TrimSpace(string(fp))
 	f.printers = startProc(t, f.bin, "printer", "-count", "3", "-listen", "127.0.0.1:0", "-speed", "120",
-		"-data", filepath.Join(f.dir, "printers"), "-log-level", "error", "-pair", strings.TrimSpace(string(fp)))
+		"-data", filepath.Join(f.dir, "printers"), "-log-level", "error", "-pair", f.ccFP)
 	f.ccArgs = []string{"commandcenter", "-data", filepath.Join(f.dir, "cc"), "-cloud", "https://" + via(f.cloudAddr),
 		"-ca-file", ca, "-enrol-token-file", tokenFile, "-trust-new-printers", "-poll", "100ms", "-log-level", "error",
 		"-bulk-interval", "1s", "-uplink-rate", "8000000", "-ui-ports", "0"}
 	f.ccArgs = append(f.ccArgs, opts.ccArgs...)
 	for range 3 {
-		addr := via(f.printers.waitLine(t, rePrinter)[1])
+		real := f.printers.waitLine(t, rePrinter)[1]
+		addr := via(real)
+		f.real = append(f.real, real)
 		f.printerAt = append(f.printerAt, addr)
 		f.ccArgs = append(f.ccArgs, "-printer", addr)
 	}

@@ -167,12 +167,12 @@ type Stats struct {
 
 // Proxy forwards connections from a loopback listener to a target.
 type Proxy struct {
-	ln     net.Listener
-	target string
-	opts   Options
-	log    *slog.Logger
+	ln   net.Listener
+	opts Options
+	log  *slog.Logger
 
 	mu        sync.Mutex
+	target    string
 	n         uint64
 	conns     map[net.Conn]struct{}
 	parted    bool
@@ -211,10 +211,14 @@ func New(target string, opts Options) (*Proxy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("chaos proxy: %w", err)
 	}
-	p := &Proxy{ln: ln, target: target, opts: opts, log: log.With("component", "chaosproxy", "target", target),
+	p := &Proxy{ln: ln, target: target, opts: opts, log: log.With("component", "chaosproxy"),
 		conns: map[net.Conn]struct{}{}, healed: make(chan struct{}), stats: Stats{Conns: map[Fault]int{}}}
 	close(p.healed)
 	p.log.Info("chaos proxy", "listen", ln.Addr().String(), "schedule", opts.Schedule.String())
+	if _, _, err := net.SplitHostPort(target); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("chaos proxy: target: %w", err)
+	}
 	return p, nil
 }
 
@@ -282,6 +286,19 @@ func (p *Proxy) Partition(d time.Duration) {
 	}
 }
 
+// SetTarget forwards later connections to target instead, and resets
+// those open: another machine answers at the same address, the old one is
+// gone.
+func (p *Proxy) SetTarget(target string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.target = target
+	for c := range p.conns {
+		reset(c)
+	}
+	p.log.Info("new target", "target", target)
+}
+
 // Calm heals a partition and lets every later connection pass untouched,
 // for a test's end, when what was delivered is counted. Connections open
 // keep their faults.
@@ -330,7 +347,7 @@ func (p *Proxy) serve(ctx context.Context, c net.Conn) {
 	p.mu.Lock()
 	n := p.n
 	p.n++
-	calm := p.calm
+	calm, target := p.calm, p.target
 	p.mu.Unlock()
 	step := p.opts.Schedule.Step(n)
 	if calm {
@@ -362,7 +379,7 @@ func (p *Proxy) serve(ctx context.Context, c net.Conn) {
 
 	var d net.Dialer
 	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	t, err := d.DialContext(dctx, "tcp", p.target)
+	t, err := d.DialContext(dctx, "tcp", target)
 	cancel()
 	if err != nil {
 		p.log.Debug("dial target", "conn", n, "err", err)

@@ -449,3 +449,34 @@ func TestCalm(t *testing.T) {
 		t.Errorf("after Calm: got %q, %v", got, err)
 	}
 }
+
+// After SetTarget, new connections reach the other server.
+func TestSetTarget(t *testing.T) {
+	a, b := startEcho(t), startEcho(t)
+	p := startProxy(t, a.ln.Addr().String(), Pass, Options{})
+	open, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer open.Close()
+	if _, err := open.Write([]byte("to a")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(open, make([]byte, 4)); err != nil {
+		t.Fatal(err)
+	}
+	p.SetTarget(b.ln.Addr().String())
+	open.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := open.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("a connection open at SetTarget: read %v, want it reset", err)
+	}
+	if _, err := roundTrip(t, p.Addr(), "to b", 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := a.received()+"|"+b.received(), "to a|to b"; got != want {
+		t.Errorf("received %q, want %q", got, want)
+	}
+	if _, err := New("no port", Options{}); err == nil {
+		t.Error("New accepted a target without a port")
+	}
+}
