@@ -567,7 +567,7 @@ func (p *Poller) Poll(ctx context.Context, pr Printer) error {
 	if errors.Is(err, deviceapi.ErrPinMismatch) {
 		msg := fmt.Sprintf("certificate changed: the printer at %s no longer presents the certificate pinned on %s "+
 			"(fingerprint %s); collection is stopped until an operator checks the printer and confirms its new "+
-			"certificate (%v)", pr.Address, pr.PinnedAt.Format(time.DateOnly), pr.Fingerprint, devErr.err)
+			"certificate at the next start with -printer %s (%v)", pr.Address, pr.PinnedAt.Format(time.DateOnly), pr.Fingerprint, pr.Address, devErr.err)
 		if serr := p.st.markFailure(ctx, pr.ID, CollectionCertificateChanged, kind, msg, now); serr != nil {
 			return fmt.Errorf("poll %s: %w", pr.Address, errors.Join(err, serr))
 		}
