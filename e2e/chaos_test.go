@@ -121,7 +121,7 @@ func TestChaosNetwork(t *testing.T) {
 		}
 	}
 	proxies.calm()
-	records, kept := f.audit()
+	records, kept := f.audit(3)
 	t.Logf("%d records (%d kept in the outbox at the end), %d rounds of partitions, %d SIGKILLs", records, kept, rounds, kills)
 }
 
@@ -150,10 +150,12 @@ func (f *procFleet) ccPrinters() ([]ccPrinter, error) {
 
 // A printer replaced by another machine at the same address, with a
 // certificate of its own (R-SEC-9): the Command Center refuses it, says
-// so on its printers API, and reads nothing from it, though the impostor
-// has paired the Command Center and would serve it everything; the cloud
-// ends up with the three real printers' records exactly once and nothing
-// of the impostor.
+// so on its printers API, and reads nothing from it, though the new
+// machine has paired the Command Center and would serve it everything.
+// Then the operator confirms the new certificate at the next start: the
+// replacement is collected as a new printer. The cloud ends up with the
+// three first printers' records and the replacement's exactly once, and
+// nothing of the replacement from before the confirmation.
 func TestChaosPrinterReplaced(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs processes for about twenty seconds")
@@ -178,11 +180,11 @@ func TestChaosPrinterReplaced(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// The impostor: another printer, paired with this Command Center,
+	// The replacement: another printer, paired with this Command Center,
 	// with a certificate and an ID of its own.
-	impostor := startProc(t, f.bin, "printer", "-listen", "127.0.0.1:0", "-speed", "120", "-seed", "99",
-		"-name", "Impostor", "-data", filepath.Join(f.dir, "impostor"), "-log-level", "error", "-pair", f.ccFP)
-	proxies.byAddr[f.real[0]].SetTarget(impostor.waitLine(t, rePrinter)[1])
+	repl := startProc(t, f.bin, "printer", "-listen", "127.0.0.1:0", "-speed", "120", "-seed", "99",
+		"-name", "Replacement", "-data", filepath.Join(f.dir, "replacement"), "-log-level", "error", "-pair", f.ccFP)
+	proxies.byAddr[f.real[0]].SetTarget(repl.waitLine(t, rePrinter)[1])
 	var refused ccPrinter
 	err = wait.Until(60*time.Second, 200*time.Millisecond, func() error {
 		ps, err := f.ccPrinters()
@@ -206,28 +208,55 @@ func TestChaosPrinterReplaced(t *testing.T) {
 	if !strings.Contains(refused.LastError, "no longer presents the certificate pinned") {
 		t.Errorf("the refusal says %q; want what changed and what to do", refused.LastError)
 	}
-	// The other printers go on; give the impostor time to be read, were
-	// it read.
+	// The other printers go on; give the replacement time to be read,
+	// were it read, and its records time to reach the cloud.
 	time.Sleep(3 * time.Second)
-	f.audit()
-	db := openDB(t, filepath.Join(f.dir, "cloud", "cloud.db"))
-	var names []string
-	rows, err := db.Query(`SELECT name FROM printers ORDER BY name`)
+	cloudDB := openDB(t, filepath.Join(f.dir, "cloud", "cloud.db"))
+	cloudPrinters := func() []string {
+		t.Helper()
+		var names []string
+		rows, err := cloudDB.Query(`SELECT name FROM printers ORDER BY name`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var n string
+			if err := rows.Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			names = append(names, n)
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return names
+	}
+	if names := cloudPrinters(); len(names) != 3 || slices.Contains(names, "Replacement") {
+		t.Errorf("before the confirmation, the cloud knows printers %q; want the three first ones", names)
+	}
+
+	// The operator compares the new fingerprint with the printer's panel
+	// and confirms it at the next start.
+	f.cc.interrupt(t)
+	f.startCCAnswering("y\n")
+	err = wait.Until(60*time.Second, 200*time.Millisecond, func() error {
+		ps, err := f.ccPrinters()
+		if err != nil {
+			return err
+		}
+		for _, p := range ps {
+			if p.Address == f.printerAt[0] && p.State != "ok" {
+				return fmt.Errorf("printer %s after the confirmation: %s %s", p.Address, p.State, p.LastError)
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		names = append(names, n)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	if len(names) != 3 || slices.Contains(names, "Impostor") {
-		t.Errorf("the cloud knows printers %q; want the three real ones", names)
+	f.audit(4)
+	if names := cloudPrinters(); len(names) != 4 || !slices.Contains(names, "Replacement") {
+		t.Errorf("after the confirmation, the cloud knows printers %q; want the replacement too", names)
 	}
 }

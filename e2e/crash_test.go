@@ -66,7 +66,14 @@ type proc struct {
 // startProc runs the binary with args and collects its stdout lines.
 func startProc(t *testing.T, bin string, args ...string) *proc {
 	t.Helper()
+	return startProcInput(t, bin, "", args...)
+}
+
+// startProcInput is startProc with input on the process's stdin.
+func startProcInput(t *testing.T, bin, input string, args ...string) *proc {
+	t.Helper()
 	cmd := exec.Command(bin, args...)
+	cmd.Stdin = strings.NewReader(input)
 	cmd.Env = append(os.Environ(), "HTTPS_PROXY=", "HTTP_PROXY=", "NO_PROXY=")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -162,7 +169,7 @@ func TestCrashSafeDelivery(t *testing.T) {
 		}
 		f.startCC()
 	}
-	records, kept := f.audit()
+	records, kept := f.audit(3)
 	t.Logf("%d records (%d kept in the outbox at the end), 20 SIGKILLs, 4 cloud outages", records, kept)
 }
 
@@ -248,7 +255,14 @@ func (f *procFleet) startCloud() {
 // startCC starts the Command Center and waits for its local UI.
 func (f *procFleet) startCC() {
 	f.t.Helper()
-	f.cc = startProc(f.t, f.bin, f.ccArgs...)
+	f.startCCAnswering("")
+}
+
+// startCCAnswering starts the Command Center with answer on its stdin, as
+// an operator would type it at its questions.
+func (f *procFleet) startCCAnswering(answer string) {
+	f.t.Helper()
+	f.cc = startProcInput(f.t, f.bin, answer, f.ccArgs...)
 	f.ui = f.cc.waitLine(f.t, reCC)[1]
 }
 
@@ -256,9 +270,10 @@ func (f *procFleet) startCC() {
 // it is down), stops the processes and checks the delivery promise on
 // their files: the cloud holds every record the gateway numbered exactly
 // once, but those still in the outbox, and nothing else; and every event
-// of every printer once, from the first. It returns how many records the
-// gateway numbered and how many the outbox kept.
-func (f *procFleet) audit() (records, kept int) {
+// of every printer once, from the first, from as many printers as given.
+// It returns how many records the gateway numbered and how many the outbox
+// kept.
+func (f *procFleet) audit(printers int) (records, kept int) {
 	t := f.t
 	t.Helper()
 	if f.cloud.cmd.ProcessState != nil {
@@ -386,8 +401,8 @@ func (f *procFleet) audit() (records, kept int) {
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	if n != 3 {
-		t.Errorf("events from %d printers, want 3", n)
+	if n != printers {
+		t.Errorf("events from %d printers, want %d", n, printers)
 	}
 	return int(next - 1), len(inOutbox)
 }
