@@ -228,7 +228,9 @@ func (p *Poller) poll(ctx context.Context, st *printerState, pr Printer) (*pollR
 			return nil, err
 		}
 	}
-	if pr.SnapshotAt.IsZero() || !r.now.Before(pr.SnapshotAt.Add(p.opts.SnapshotInterval)) {
+	// A snapshot dated after now was taken before the clock went back:
+	// it is due, rather than in the hours or days the clock lost.
+	if pr.SnapshotAt.IsZero() || pr.SnapshotAt.After(r.now) || !r.now.Before(pr.SnapshotAt.Add(p.opts.SnapshotInterval)) {
 		r.obs.Snapshot = r.now
 		// The identity too, at this cadence: firmware and parameter set
 		// change when an update is installed, with or without an event

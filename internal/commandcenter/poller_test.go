@@ -1155,3 +1155,30 @@ func TestPollerRepinnedReplacement(t *testing.T) {
 		})
 	}
 }
+
+// A clock set back moves each printer's schedule back with it: events
+// and the other feeds are read at their pace, not after the day the clock
+// lost; a snapshot dated ahead of the clock is taken again. Before, a
+// clock set back a day held the feeds for a day (found by site's
+// TestClockJumps).
+func TestPollerFollowsClockBack(t *testing.T) {
+	f := newPollerFixture(t)
+	dev, pr := f.add(t, "printer-a:8443", "printer-000a")
+	dev.addEvents(1, 2)
+	pollOnce(t, f.p)
+	f.drain(t)
+
+	f.clock.Set(t0.Add(-24 * time.Hour)) // a day back
+	pollOnce(t, f.p)
+	back := t0.Add(-24*time.Hour + 5*time.Second) // and an interval on
+	f.clock.Set(back)
+	dev.addEvents(3)
+	pollOnce(t, f.p)
+	recs := f.drain(t)
+	if got := kinds(recs); !slices.Contains(got, "event:3") {
+		t.Errorf("records after the clock went back a day: %v; want event:3", got)
+	}
+	if p := f.printer(t, pr.ID); !p.SnapshotAt.Equal(back) {
+		t.Errorf("snapshot at %v after the clock went back; want one taken at %v", p.SnapshotAt, back)
+	}
+}

@@ -1,0 +1,179 @@
+package site
+
+import (
+	"database/sql"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/fusionfleet/fusionfleet/internal/clock"
+	"github.com/fusionfleet/fusionfleet/internal/cloud"
+	"github.com/fusionfleet/fusionfleet/internal/printer"
+	"github.com/fusionfleet/fusionfleet/internal/wait"
+)
+
+// jumpClock is a clock that an operator (or a failing battery) sets
+// forward and back: base plus an offset that jumps.
+type jumpClock struct {
+	base clock.Clock
+	off  atomic.Int64
+}
+
+func (c *jumpClock) Now() time.Time       { return c.base.Now().Add(time.Duration(c.off.Load())) }
+func (c *jumpClock) jump(d time.Duration) { c.off.Add(int64(d)) }
+
+// Clocks that jump (issue 19): the Command Center's clock jumps two days
+// forward and back, then a day back and forward; one printer's clock
+// jumps a week ahead and stays. The cloud, on the right time, refuses
+// records dated more than a day ahead, and signed uploads whose time is
+// minutes off its own; the Command Center sets aside only the records
+// refused, keeps the rest until its clock is right, and then delivers
+// them at once: every record the gateway numbered is in the cloud exactly
+// once or set aside in its outbox, and the other printer loses nothing to
+// the first one's clock.
+func TestClockJumps(t *testing.T) {
+	dir := t.TempDir()
+	ctx := t.Context()
+	ccClock := &jumpClock{base: clock.Real{}}
+	aClock := &jumpClock{base: clock.NewScaled(60)}
+	fp := ccFingerprint(t, filepath.Join(dir, "cc"))
+	a := startPrinter(t, printer.Options{Name: "3DP A", Seed: 7, Clock: aClock}, fp)
+	b := startPrinter(t, printer.Options{Name: "3DP B", Seed: 8, Clock: clock.NewScaled(60)}, fp)
+
+	// The cloud refuses records dated more than a day ahead, its default.
+	cl, err := cloud.New(ctx, cloud.Options{DataDir: filepath.Join(dir, "cloud"), Hosts: []string{"127.0.0.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait.Go(t, cl.Run)
+	_, _, token, err := cl.DemoTenant(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc, err := New(ctx, Options{
+		DataDir: filepath.Join(dir, "cc"), CloudURL: cl.URL(), RootCAs: cl.RootCAs(), EnrolToken: token,
+		Name: "test", Printers: []string{a, b}, TrustNewPrinters: true, Clock: ccClock,
+		PollInterval: 20 * time.Millisecond, UploadInterval: 20 * time.Millisecond, PriorityDelay: 20 * time.Millisecond,
+		BulkInterval: 100 * time.Millisecond, MaxBackoff: 500 * time.Millisecond, RateBytes: 1 << 20,
+		Logger: discardLogger(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ccRun := wait.Go(t, cc.Run)
+	cloudDB, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "cloud", "cloud.db")+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cloudDB.Close()
+	held := func() map[uint64]int {
+		t.Helper()
+		rows, err := cloudDB.QueryContext(ctx, `SELECT seq FROM received UNION ALL SELECT record_seq FROM layers
+			UNION ALL SELECT record_seq FROM logs`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		m := map[uint64]int{}
+		for rows.Next() {
+			var s uint64
+			if err := rows.Scan(&s); err != nil {
+				t.Fatal(err)
+			}
+			m[s]++
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	settle := func(what string) {
+		t.Helper()
+		n := len(held())
+		if !wait.Holds(30*time.Second, func() bool { return len(held()) > n+5 }) {
+			pend, _ := cc.Store().Outbox().PendingCount(ctx)
+			t.Fatalf("%s: no new records in the cloud in 30s; %d pending in the outbox", what, pend)
+		}
+	}
+
+	settle("at the start")
+	ccClock.jump(48 * time.Hour)
+	time.Sleep(time.Second)
+	ccClock.jump(-48 * time.Hour)
+	settle("after the Command Center's clock came back from two days ahead")
+	// A day behind, the Command Center's signed uploads are refused
+	// (their time is too far from the cloud's): it keeps collecting, and
+	// delivers once its clock is right again.
+	ccClock.jump(-24 * time.Hour)
+	time.Sleep(2 * time.Second)
+	ccClock.jump(24 * time.Hour)
+	settle("after the Command Center's clock came back from a day behind")
+	aClock.jump(7 * 24 * time.Hour)
+	settle("with printer A a week ahead")
+
+	pending := func() int {
+		n, err := cc.Store().Outbox().PendingCount(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	wait.For(t, "the outbox did not drain", 60*time.Second, func() bool { return pending() == 0 })
+	ccRun.Stop()
+
+	ccDB, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "cc", "commandcenter.db")+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ccDB.Close()
+	var next uint64
+	if err := ccDB.QueryRowContext(ctx, `SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'next_seq'`).Scan(&next); err != nil {
+		t.Fatal(err)
+	}
+	aside := map[uint64]bool{}
+	rows, err := ccDB.QueryContext(ctx, `SELECT seq FROM outbox`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var s uint64
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		aside[s] = true
+	}
+	rows.Close()
+	want := next - 1 - uint64(len(aside))
+	wait.For(t, "the cloud store did not catch up", 60*time.Second, func() bool { return uint64(len(held())) >= want })
+	m := held()
+	var missing, twice, both []uint64
+	for seq := uint64(1); seq < next; seq++ {
+		switch n := m[seq]; {
+		case aside[seq] && n > 0:
+			both = append(both, seq)
+		case !aside[seq] && n == 0:
+			missing = append(missing, seq)
+		case n > 1:
+			twice = append(twice, seq)
+		}
+	}
+	if len(missing)+len(twice)+len(both) > 0 {
+		t.Errorf("the gateway numbered %d records, %d set aside: the cloud misses %v, holds twice %v, holds set-aside %v",
+			next-1, len(aside), missing, twice, both)
+	}
+	if len(aside) == 0 {
+		t.Error("nothing set aside: printer A's records a week ahead reached the cloud")
+	}
+	// Printer B's events are all in the cloud, from the first, once.
+	var count, distinct, lo, hi uint64
+	err = cloudDB.QueryRowContext(ctx, `SELECT COUNT(*), COUNT(DISTINCT e.seq), MIN(e.seq), MAX(e.seq) FROM events e
+		JOIN printers p ON p.id = e.printer_id WHERE p.name = '3DP B'`).Scan(&count, &distinct, &lo, &hi)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if count == 0 || count != distinct || lo != 1 || hi != count {
+		t.Errorf("printer B: %d events, %d distinct, seq %d..%d in the cloud; want every event from 1 once", count, distinct, lo, hi)
+	}
+	t.Logf("%d records, %d set aside (dated ahead), printer B %d events", next-1, len(aside), count)
+}
