@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fusionfleet/fusionfleet/internal/chaosproxy"
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/cloud"
 	"github.com/fusionfleet/fusionfleet/internal/printer"
@@ -176,4 +177,132 @@ func TestClockJumps(t *testing.T) {
 		t.Errorf("printer B: %d events, %d distinct, seq %d..%d in the cloud; want every event from 1 once", count, distinct, lo, hi)
 	}
 	t.Logf("%d records, %d set aside (dated ahead), printer B %d events", next-1, len(aside), count)
+}
+
+// A printer back after a week (issue 19): the printer is unreachable while
+// a week passes for everyone — the cloud, the Command Center and the
+// printer, which goes on producing events, more than its buffer holds.
+// When it answers again, the Command Center reads on from where it left
+// off and declares the events the printer overwrote meanwhile as a gap:
+// in the cloud every event of the printer is there once or inside a
+// declared gap, with nothing else.
+func TestPrinterBackAfterAWeek(t *testing.T) {
+	dir := t.TempDir()
+	ctx := t.Context()
+	var week = 7 * 24 * time.Hour
+	cloudClock := &jumpClock{base: clock.Real{}}
+	ccClock := &jumpClock{base: clock.Real{}}
+	pClock := &jumpClock{base: clock.NewScaled(60)}
+	fp := ccFingerprint(t, filepath.Join(dir, "cc"))
+	addr := startPrinter(t, printer.Options{Name: "3DP W", Seed: 11, Clock: pClock, EventCapacity: 20}, fp)
+	proxy, err := chaosproxy.New(addr, chaosproxy.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait.Go(t, proxy.Run)
+
+	cl, err := cloud.New(ctx, cloud.Options{DataDir: filepath.Join(dir, "cloud"), Hosts: []string{"127.0.0.1"}, Clock: cloudClock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait.Go(t, cl.Run)
+	_, _, token, err := cl.DemoTenant(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc, err := New(ctx, Options{
+		DataDir: filepath.Join(dir, "cc"), CloudURL: cl.URL(), RootCAs: cl.RootCAs(), EnrolToken: token,
+		Name: "test", Printers: []string{proxy.Addr()}, TrustNewPrinters: true, Clock: ccClock,
+		PollInterval: 20 * time.Millisecond, UploadInterval: 20 * time.Millisecond, PriorityDelay: 20 * time.Millisecond,
+		BulkInterval: 100 * time.Millisecond, MaxBackoff: 500 * time.Millisecond, RateBytes: 1 << 20,
+		Logger: discardLogger(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ccRun := wait.Go(t, cc.Run)
+	cloudDB, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "cloud", "cloud.db")+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cloudDB.Close()
+	events := func() (n, hi uint64) {
+		t.Helper()
+		if err := cloudDB.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(MAX(seq), 0) FROM events`).Scan(&n, &hi); err != nil {
+			t.Fatal(err)
+		}
+		return n, hi
+	}
+	wait.For(t, "no events in the cloud", 30*time.Second, func() bool { n, _ := events(); return n > 0 })
+
+	// The printer goes away; a week passes for everyone.
+	proxy.Partition(time.Hour)
+	_, before := events()
+	cloudClock.jump(week)
+	ccClock.jump(week)
+	pClock.jump(week)
+	time.Sleep(time.Second)
+	proxy.Heal()
+	wait.For(t, "no events after the printer came back", 60*time.Second, func() bool { _, hi := events(); return hi > before+20 })
+	wait.For(t, "the outbox did not drain", 60*time.Second, func() bool {
+		n, err := cc.Store().Outbox().PendingCount(ctx)
+		return err == nil && n == 0
+	})
+	ccRun.Stop()
+
+	// Every event seq from 1 to the highest is held once or in a gap.
+	got := map[uint64]int{}
+	rows, err := cloudDB.QueryContext(ctx, `SELECT seq FROM events`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var s uint64
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		got[s]++
+	}
+	rows.Close()
+	type span struct{ from, to uint64 }
+	var gaps []span
+	rows, err = cloudDB.QueryContext(ctx, `SELECT from_seq, to_seq FROM gaps WHERE feed = 'events'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var g span
+		if err := rows.Scan(&g.from, &g.to); err != nil {
+			t.Fatal(err)
+		}
+		gaps = append(gaps, g)
+	}
+	rows.Close()
+	_, hi := events()
+	inGap := func(s uint64) bool {
+		for _, g := range gaps {
+			if s >= g.from && s <= g.to {
+				return true
+			}
+		}
+		return false
+	}
+	var missing, twice, both []uint64
+	for s := uint64(1); s <= hi; s++ {
+		switch n := got[s]; {
+		case n == 0 && !inGap(s):
+			missing = append(missing, s)
+		case n > 1:
+			twice = append(twice, s)
+		case n == 1 && inGap(s):
+			both = append(both, s)
+		}
+	}
+	if len(missing)+len(twice)+len(both) > 0 {
+		t.Errorf("events 1..%d: missing and undeclared %v, twice %v, held and declared missing %v (gaps %v)", hi, missing, twice, both, gaps)
+	}
+	if len(gaps) == 0 {
+		t.Errorf("no gap declared after a week away with a buffer of 20 events (events 1..%d, %d held)", hi, len(got))
+	}
+	t.Logf("events 1..%d: %d held, gaps %v", hi, len(got), gaps)
 }
