@@ -32,11 +32,13 @@ func chaosRounds(n, long int) int {
 // chaosProxies start fault-injecting proxies on loopback for a test, each
 // with a schedule of its own drawn from the test's seed.
 type chaosProxies struct {
-	t      *testing.T
-	seed   uint64
-	opts   chaosproxy.Options
-	all    []*chaosproxy.Proxy
-	byAddr map[string]*chaosproxy.Proxy // by the address it forwards to
+	t    *testing.T
+	seed uint64
+	// startCalm starts each proxy calm, until storm.
+	startCalm bool
+	opts      chaosproxy.Options
+	all       []*chaosproxy.Proxy
+	byAddr    map[string]*chaosproxy.Proxy // by the address it forwards to
 }
 
 func newChaosProxies(t *testing.T, seed uint64, opts chaosproxy.Options) *chaosProxies {
@@ -62,17 +64,25 @@ func (c *chaosProxies) via(addr string) string {
 			c.t.Errorf("proxy to %s: %v", addr, err)
 		}
 	})
+	p.SetCalm(c.startCalm)
 	c.t.Logf("proxy %d to %s: %s", len(c.all), addr, p.Schedule())
 	c.all = append(c.all, p)
 	c.byAddr[addr] = p
 	return p.Addr()
 }
 
+// storm lets the proxies spoil connections by their schedules.
+func (c *chaosProxies) storm() {
+	for _, p := range c.all {
+		p.SetCalm(false)
+	}
+}
+
 // calm lets every later connection of every proxy pass, and logs what the
 // proxies did.
 func (c *chaosProxies) calm() {
 	for i, p := range c.all {
-		p.Calm()
+		p.SetCalm(true)
 		s := p.Stats()
 		var parts []string
 		for f := chaosproxy.Pass; f <= chaosproxy.Partition; f++ {
@@ -106,7 +116,11 @@ func TestChaosNetwork(t *testing.T) {
 		// A blackholed connection is held longer than any client waits.
 		Idle: time.Minute,
 	})
+	// The fleet starts on calm links (a start behind faults is
+	// site's TestStartSurvivesResets); then the storm.
+	proxies.startCalm = true
 	f := startFleet(t, fleetOptions{via: proxies.via})
+	proxies.storm()
 	rounds := chaosRounds(8, 120)
 	kills := 0
 	for i := range rounds {

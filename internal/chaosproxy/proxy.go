@@ -299,15 +299,19 @@ func (p *Proxy) SetTarget(target string) {
 	p.log.Info("new target", "target", target)
 }
 
-// Calm heals a partition and lets every later connection pass untouched,
-// for a test's end, when what was delivered is counted. Connections open
-// keep their faults.
-func (p *Proxy) Calm() {
+// SetCalm(true) heals a partition and lets every later connection pass
+// untouched — for a test's start, while its parts connect, or its end,
+// when what was delivered is counted — until SetCalm(false). Connections
+// open keep their faults; calm or not, connection n is the schedule's
+// step n.
+func (p *Proxy) SetCalm(calm bool) {
 	p.mu.Lock()
-	p.calm = true
+	p.calm = calm
 	p.mu.Unlock()
-	p.Heal()
-	p.log.Info("calm")
+	if calm {
+		p.Heal()
+	}
+	p.log.Info("calm", "calm", calm)
 }
 
 // Heal ends a partition at once.

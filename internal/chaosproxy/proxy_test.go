@@ -437,16 +437,20 @@ func TestTargetDown(t *testing.T) {
 	}
 }
 
-// After Calm, a proxy that spoils every connection passes them.
+// While calm, a proxy that spoils every connection passes them.
 func TestCalm(t *testing.T) {
 	e := startEcho(t)
 	p := startProxy(t, e.ln.Addr().String(), Partition, Options{PartitionFor: time.Hour})
 	if got, err := roundTrip(t, p.Addr(), "before", 200*time.Millisecond); err == nil {
-		t.Errorf("before Calm: got %q through a partition", got)
+		t.Errorf("before calm: got %q through a partition", got)
 	}
-	p.Calm()
-	if got, err := roundTrip(t, p.Addr(), "after", 10*time.Second); err != nil || got != "after" {
-		t.Errorf("after Calm: got %q, %v", got, err)
+	p.SetCalm(true)
+	if got, err := roundTrip(t, p.Addr(), "calm", 10*time.Second); err != nil || got != "calm" {
+		t.Errorf("calm: got %q, %v", got, err)
+	}
+	p.SetCalm(false)
+	if got, err := roundTrip(t, p.Addr(), "after", 200*time.Millisecond); err == nil {
+		t.Errorf("after calm: got %q through a partition", got)
 	}
 }
 
