@@ -147,7 +147,7 @@ var (
 
 // The delivery promise under crashes (issue 4's proof, and the skeleton's
 // "nothing lost, nothing twice"): the Command Center is killed with SIGKILL
-// at random moments 20 times while printers produce data and the cloud goes
+// at random moments 20 times (200 with -chaos.long) while printers produce data and the cloud goes
 // down and up; afterwards the cloud holds every record of the gateway exactly
 // once — every gateway sequence number, and every printer event once.
 func TestCrashSafeDelivery(t *testing.T) {
@@ -157,7 +157,8 @@ func TestCrashSafeDelivery(t *testing.T) {
 	t.Parallel() // each runs its own processes on ports of their own
 	rng := rand.New(rand.NewPCG(seed(t), 7))
 	f := startFleet(t, fleetOptions{})
-	for i := range 20 {
+	kills := chaosRounds(20, 200)
+	for i := range kills {
 		// A random moment of the real processes' work, from the seed.
 		time.Sleep(time.Duration(200+rng.IntN(1300)) * time.Millisecond)
 		f.cc.kill() // SIGKILL: no chance to clean up
@@ -170,7 +171,7 @@ func TestCrashSafeDelivery(t *testing.T) {
 		f.startCC()
 	}
 	records, kept := f.audit(3)
-	t.Logf("%d records (%d kept in the outbox at the end), 20 SIGKILLs, 4 cloud outages", records, kept)
+	t.Logf("%d records (%d kept in the outbox at the end), %d SIGKILLs, %d cloud outages", records, kept, kills, kills/5)
 }
 
 // fleetOptions shape a fleet of processes.
