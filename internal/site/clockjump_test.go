@@ -35,6 +35,7 @@ func (c *jumpClock) jump(d time.Duration) { c.off.Add(int64(d)) }
 // once or set aside in its outbox, and the other printer loses nothing to
 // the first one's clock.
 func TestClockJumps(t *testing.T) {
+	t.Parallel() // a cloud, printers and a Command Center of its own
 	dir := t.TempDir()
 	ctx := t.Context()
 	ccClock := &jumpClock{base: clock.Real{}}
@@ -191,6 +192,7 @@ func TestClockJumps(t *testing.T) {
 // in the cloud every event of the printer is there once or inside a
 // declared gap, with nothing else.
 func TestPrinterBackAfterAWeek(t *testing.T) {
+	t.Parallel() // a cloud, printers and a Command Center of its own
 	dir := t.TempDir()
 	ctx := t.Context()
 	var week = 7 * 24 * time.Hour

@@ -46,6 +46,7 @@ func resetFirst(t *testing.T, target string, n int) string {
 // enrolment or a new printer's certificate probe ended the Command
 // Center's first start. Each is now tried again.
 func TestStartSurvivesResets(t *testing.T) {
+	t.Parallel() // a cloud, printers and a Command Center of its own
 	ctx := t.Context()
 	cloud, _ := startCloud(t, t.TempDir(), "")
 	_, _, token, err := cloud.DemoTenant(ctx)
@@ -77,6 +78,7 @@ func TestStartSurvivesResets(t *testing.T) {
 // enrolment token is not tried again; and a start given up by its caller
 // stops waiting.
 func TestStartGivesUp(t *testing.T) {
+	t.Parallel() // a cloud, printers and a Command Center of its own
 	ctx := t.Context()
 	cloud, _ := startCloud(t, t.TempDir(), "")
 	_, err := New(ctx, Options{
@@ -110,6 +112,7 @@ func TestStartGivesUp(t *testing.T) {
 // Before, a changed certificate could not be re-pinned at all: -printer
 // skipped every address pinned before.
 func TestRepinAtStart(t *testing.T) {
+	t.Parallel() // a cloud, printers and a Command Center of its own
 	ctx := t.Context()
 	cloud, _ := startCloud(t, t.TempDir(), "")
 	_, _, token, err := cloud.DemoTenant(ctx)
