@@ -162,6 +162,12 @@ func TestTierBoundaries(t *testing.T) {
 			t.Errorf("%s imports internal/docgen; only its test runs it", ip)
 		}
 	}
+	// The fault-injecting proxy is a test tool: only tests link it.
+	for ip, p := range pkgs {
+		if slices.Contains(p.imports, module+"/internal/chaosproxy") {
+			t.Errorf("%s imports internal/chaosproxy; only tests may", ip)
+		}
+	}
 	// So do the quality models: the hidden quality model scores them
 	// (learnscore) and is never an input.
 	for d := range deps(pkgs, module+"/internal/learn") {

@@ -62,7 +62,14 @@ type proc struct {
 // startProc runs the binary with args and collects its stdout lines.
 func startProc(t *testing.T, bin string, args ...string) *proc {
 	t.Helper()
+	return startProcInput(t, bin, "", args...)
+}
+
+// startProcInput is startProc with input on the process's stdin.
+func startProcInput(t *testing.T, bin, input string, args ...string) *proc {
+	t.Helper()
 	cmd := exec.Command(bin, args...)
+	cmd.Stdin = strings.NewReader(input)
 	cmd.Env = append(os.Environ(), "HTTPS_PROXY=", "HTTP_PROXY=", "NO_PROXY=")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -136,7 +143,7 @@ var (
 
 // The delivery promise under crashes (issue 4's proof, and the skeleton's
 // "nothing lost, nothing twice"): the Command Center is killed with SIGKILL
-// at random moments 20 times while printers produce data and the cloud goes
+// at random moments 20 times (200 with -chaos.long) while printers produce data and the cloud goes
 // down and up; afterwards the cloud holds every record of the gateway exactly
 // once — every gateway sequence number, and every printer event once.
 func TestCrashSafeDelivery(t *testing.T) {
@@ -144,65 +151,135 @@ func TestCrashSafeDelivery(t *testing.T) {
 		t.Skip("kills and restarts processes for about a minute")
 	}
 	t.Parallel() // each runs its own processes on ports of their own
-	bin := buildBinary(t)
-	dir := t.TempDir()
 	rng := rand.New(rand.NewPCG(seed(t), 7))
+	f := startFleet(t, fleetOptions{})
+	kills := chaosRounds(20, 200)
+	for i := range kills {
+		// A random moment of the real processes' work, from the seed.
+		time.Sleep(time.Duration(200+rng.IntN(1300)) * time.Millisecond)
+		f.cc.kill() // SIGKILL: no chance to clean up
+		if i%5 == 2 {
+			f.cloud.interrupt(t) // the cloud goes away for a while
+		}
+		if i%5 == 3 {
+			f.startCloud()
+		}
+		f.startCC()
+	}
+	records, kept := f.audit(3)
+	t.Logf("%d records (%d kept in the outbox at the end), %d SIGKILLs, %d cloud outages", records, kept, kills, kills/5)
+}
 
+// fleetOptions shape a fleet of processes.
+type fleetOptions struct {
+	// via, if set, returns the address the Command Center is to use to
+	// reach addr (the cloud's, or a printer's): a proxy's.
+	via func(addr string) string
+	// ccArgs are extra flags of the Command Center.
+	ccArgs []string
+}
+
+// procFleet is a cloud, three virtual printers and a Command Center, each a
+// process of the built binary, in a directory of their own.
+type procFleet struct {
+	t         *testing.T
+	bin, dir  string
+	cloudAddr string
+	cloud     *proc
+	printers  *proc
+	printerAt []string // the printers' addresses as the Command Center uses them
+	real      []string // and as they listen
+	ccFP      string   // the Command Center's fingerprint, which the printers paired
+	cc        *proc
+	ccArgs    []string
+	ui        string // the Command Center's local UI
+}
+
+// startFleet starts the cloud, pairs three printers with the Command
+// Center and starts it.
+func startFleet(t *testing.T, opts fleetOptions) *procFleet {
+	t.Helper()
+	via := opts.via
+	if via == nil {
+		via = func(addr string) string { return addr }
+	}
+	f := &procFleet{t: t, bin: buildBinary(t), dir: t.TempDir()}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cloudAddr := ln.Addr().String()
+	f.cloudAddr = ln.Addr().String()
 	ln.Close()
-	startCloud := func() *proc {
-		c := startProc(t, bin, "cloud", "-data", filepath.Join(dir, "cloud"), "-listen", cloudAddr, "-hosts", "127.0.0.1", "-log-level", "error")
-		c.waitLine(t, reCloud)
-		return c
-	}
-	cloud := startCloud()
-	ca := cloud.waitLine(t, reCA)[1]
-	token := cloud.waitLine(t, reToken)[1]
-	tokenFile := filepath.Join(dir, "token")
+	f.startCloud()
+	ca := f.cloud.waitLine(t, reCA)[1]
+	token := f.cloud.waitLine(t, reToken)[1]
+	tokenFile := filepath.Join(f.dir, "token")
 	if err := os.WriteFile(tokenFile, []byte(token), 0o600); err != nil {
 		t.Fatal(err)
 	}
 
 	// The operator pairs the Command Center at the printers by its fingerprint.
-	fp, err := exec.Command(bin, "commandcenter", "fingerprint", "-data", filepath.Join(dir, "cc")).Output()
+	fp, err := exec.Command(f.bin, "commandcenter", "fingerprint", "-data", filepath.Join(f.dir, "cc")).Output()
 	if err != nil {
 		t.Fatalf("commandcenter fingerprint: %v", err)
 	}
-	printers := startProc(t, bin, "printer", "-count", "3", "-listen", "127.0.0.1:0", "-speed", "120",
-		"-data", filepath.Join(dir, "printers"), "-log-level", "error", "-pair", strings.TrimSpace(string(fp)))
-	ccArgs := []string{"commandcenter", "-data", filepath.Join(dir, "cc"), "-cloud", "https://" + cloudAddr,
+	f.ccFP = strings.TrimSpace(string(fp))
+	f.printers = startProc(t, f.bin, "printer", "-count", "3", "-listen", "127.0.0.1:0", "-speed", "120",
+		"-data", filepath.Join(f.dir, "printers"), "-log-level", "error", "-pair", f.ccFP)
+	f.ccArgs = []string{"commandcenter", "-data", filepath.Join(f.dir, "cc"), "-cloud", "https://" + via(f.cloudAddr),
 		"-ca-file", ca, "-enrol-token-file", tokenFile, "-trust-new-printers", "-poll", "100ms", "-log-level", "error",
 		"-bulk-interval", "1s", "-uplink-rate", "8000000", "-ui-ports", "0"}
+	f.ccArgs = append(f.ccArgs, opts.ccArgs...)
 	for range 3 {
-		ccArgs = append(ccArgs, "-printer", printers.waitLine(t, rePrinter)[1])
+		real := f.printers.waitLine(t, rePrinter)[1]
+		addr := via(real)
+		f.real = append(f.real, real)
+		f.printerAt = append(f.printerAt, addr)
+		f.ccArgs = append(f.ccArgs, "-printer", addr)
 	}
+	f.startCC()
+	return f
+}
 
-	cc := startProc(t, bin, ccArgs...)
-	ui := cc.waitLine(t, reCC)[1]
-	for i := range 20 {
-		// A random moment of the real processes' work, from the seed.
-		time.Sleep(time.Duration(200+rng.IntN(1300)) * time.Millisecond)
-		cc.kill() // SIGKILL: no chance to clean up
-		if i%5 == 2 {
-			cloud.interrupt(t) // the cloud goes away for a while
-		}
-		if i%5 == 3 {
-			cloud = startCloud()
-		}
-		cc = startProc(t, bin, ccArgs...)
-		ui = cc.waitLine(t, reCC)[1]
-	}
-	if cloud.cmd.ProcessState != nil {
-		cloud = startCloud()
-	}
+// startCloud starts the cloud on the fleet's cloud address and data.
+func (f *procFleet) startCloud() {
+	f.t.Helper()
+	f.cloud = startProc(f.t, f.bin, "cloud", "-data", filepath.Join(f.dir, "cloud"), "-listen", f.cloudAddr,
+		"-hosts", "127.0.0.1", "-log-level", "error")
+	f.cloud.waitLine(f.t, reCloud)
+}
 
-	db := openDB(t, filepath.Join(dir, "cloud", "cloud.db"))
-	next, kept := auditDelivery(t, ui, cc, printers, filepath.Join(dir, "cc"), db, 3, func() { cloud.interrupt(t) })
-	t.Logf("%d records (%d kept in the outbox at the end), 20 SIGKILLs, 4 cloud outages", next-1, len(kept))
+// startCC starts the Command Center and waits for its local UI.
+func (f *procFleet) startCC() {
+	f.t.Helper()
+	f.startCCAnswering("")
+}
+
+// startCCAnswering starts the Command Center with answer on its stdin, as
+// an operator would type it at its questions.
+func (f *procFleet) startCCAnswering(answer string) {
+	f.t.Helper()
+	f.cc = startProcInput(f.t, f.bin, answer, f.ccArgs...)
+	f.ui = f.cc.waitLine(f.t, reCC)[1]
+}
+
+// audit lets the Command Center's outbox drain (restarting the cloud and
+// the Command Center if they are down), stops the processes and checks the
+// delivery promise on their files (auditDelivery). It returns how many
+// records the gateway numbered and how many the outbox kept.
+func (f *procFleet) audit(printers int) (records, kept int) {
+	t := f.t
+	t.Helper()
+	if f.cloud.cmd.ProcessState != nil {
+		f.startCloud()
+	}
+	if f.cc.cmd.ProcessState != nil {
+		f.startCC()
+	}
+	db := openDB(t, filepath.Join(f.dir, "cloud", "cloud.db"))
+	next, inOutbox := auditDelivery(t, f.ui, f.cc, f.printers, filepath.Join(f.dir, "cc"), db, printers,
+		func() { f.cloud.interrupt(t) })
+	return int(next - 1), len(inOutbox)
 }
 
 func openDB(t *testing.T, path string) *sql.DB {

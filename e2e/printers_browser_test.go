@@ -25,6 +25,7 @@ type ccPrinter struct {
 	DisplayName string    `json:"display_name"`
 	RetiredAt   string    `json:"retired_at"`
 	LastSeen    time.Time `json:"last_seen"`
+	LastError   string    `json:"last_error"`
 }
 
 // ccSnapshot reads GET /api/printers of the Command Center at base.

@@ -145,13 +145,26 @@ func (p *Poller) poll(ctx context.Context, st *printerState, pr Printer) (*pollR
 	}
 	r := &pollRun{p: p, st: st, pr: pr, dev: dev, due: due, outcomes: map[string]map[string]fleet.PartOutcome{}}
 
-	if !st.contacted {
+	// A printer the operator re-pinned (Store.Repin: state new, identity
+	// known) is read afresh: the confirmed certificate may be another
+	// machine's at the same address.
+	repinned := pr.State == CollectionNew && pr.Identity != nil
+	if !st.contacted || repinned {
+		st.contacted = false
 		if err := r.readIdentity(ctx); err != nil {
 			return nil, err
 		}
 		if pr.Identity != nil && pr.Identity.PrinterID != st.identity.PrinterID {
-			return nil, devErr("read identity", fmt.Errorf("the printer at %s now reports ID %s instead of %s",
-				pr.Address, st.identity.PrinterID, pr.Identity.PrinterID))
+			if !repinned {
+				return nil, devErr("read identity", fmt.Errorf("the printer at %s now reports ID %s instead of %s",
+					pr.Address, st.identity.PrinterID, pr.Identity.PrinterID))
+			}
+			// A replacement, confirmed by the operator: a new printer,
+			// whose feeds are read from their start. The printer it
+			// replaced keeps what was collected from it.
+			p.log.Warn("printer replaced", "address", pr.Address, "was", pr.Identity.PrinterID, "now", st.identity.PrinterID)
+			pr.Identity, pr.Instance, pr.EventCursor, pr.Jobs, pr.Layers = nil, "", 0, FeedPosition{}, FeedPosition{}
+			r.pr = pr
 		}
 	}
 	status, err := dev.Status(ctx)
@@ -215,7 +228,9 @@ func (p *Poller) poll(ctx context.Context, st *printerState, pr Printer) (*pollR
 			return nil, err
 		}
 	}
-	if pr.SnapshotAt.IsZero() || !r.now.Before(pr.SnapshotAt.Add(p.opts.SnapshotInterval)) {
+	// A snapshot dated after now was taken before the clock went back:
+	// it is due, rather than in the hours or days the clock lost.
+	if pr.SnapshotAt.IsZero() || pr.SnapshotAt.After(r.now) || !r.now.Before(pr.SnapshotAt.Add(p.opts.SnapshotInterval)) {
 		r.obs.Snapshot = r.now
 		// The identity too, at this cadence: firmware and parameter set
 		// change when an update is installed, with or without an event

@@ -177,6 +177,24 @@ type printerState struct {
 	// storedAt is when the latest poll written to the store was seen
 	// (see quiet).
 	storedAt time.Time
+	// lastPoll is the clock's time at the latest poll (see followClock).
+	lastPoll time.Time
+}
+
+// followClock moves the printer's schedule back with a clock that went
+// back: what was due in a second is due in a second still, not after the
+// hours or days the clock lost. Before, a clock set back by a day held the
+// events and the other feeds for a day (found by site's TestClockJumps).
+func (st *printerState) followClock(now time.Time) {
+	if !st.lastPoll.IsZero() && now.Before(st.lastPoll) {
+		d := st.lastPoll.Sub(now)
+		for _, t := range []*time.Time{&st.eventsDue, &st.feedsDue, &st.nextAttempt, &st.lastSent, &st.storedAt} {
+			if !t.IsZero() {
+				*t = t.Add(-d)
+			}
+		}
+	}
+	st.lastPoll = now
 }
 
 // NewPoller returns a poller over the printers in st, reaching them with dial.
@@ -461,6 +479,7 @@ func (p *Poller) PollOnce(ctx context.Context) error {
 		}
 		st := p.state(pr.ID)
 		st.mu.Lock()
+		st.followClock(now)
 		due := !now.Before(st.nextAttempt)
 		st.mu.Unlock()
 		if due {
@@ -512,6 +531,7 @@ func (p *Poller) Poll(ctx context.Context, pr Printer) error {
 	// The timeout bounds the talk with the printer; storing the outcome
 	// afterwards uses ctx, so a poll that timed out is still recorded.
 	began := p.opts.Clock.Now()
+	st.followClock(began)
 	pctx, cancel := context.WithTimeout(ctx, p.opts.Timeout)
 	run, err := p.poll(pctx, st, pr)
 	cancel()
@@ -577,7 +597,7 @@ func (p *Poller) Poll(ctx context.Context, pr Printer) error {
 	if errors.Is(err, deviceapi.ErrPinMismatch) {
 		msg := fmt.Sprintf("certificate changed: the printer at %s no longer presents the certificate pinned on %s "+
 			"(fingerprint %s); collection is stopped until an operator checks the printer and confirms its new "+
-			"certificate (%v)", pr.Address, pr.PinnedAt.Format(time.DateOnly), pr.Fingerprint, devErr.err)
+			"certificate at the next start with -printer %s (%v)", pr.Address, pr.PinnedAt.Format(time.DateOnly), pr.Fingerprint, pr.Address, devErr.err)
 		if serr := p.st.markFailure(ctx, pr.ID, CollectionCertificateChanged, kind, msg, now); serr != nil {
 			return fmt.Errorf("poll %s: %w", pr.Address, errors.Join(err, serr))
 		}

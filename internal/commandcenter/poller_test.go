@@ -1087,3 +1087,98 @@ func TestQuietPollsAreKeptInMemory(t *testing.T) {
 		t.Errorf("after closing: the row was seen at %v with status %+v, want the last poll's", got.LastSeen, got.Status)
 	}
 }
+
+// A printer replaced by another machine at its address, whose new
+// certificate the operator confirmed (Repin): the replacement is collected
+// as a new printer, its events from the first, and the old printer's
+// records stay its own. Before, the poller refused it for good ("now
+// reports ID … instead of …"), found by the chaos tests (e2e:
+// TestChaosPrinterReplaced).
+func TestPollerRepinnedReplacement(t *testing.T) {
+	for _, restart := range []bool{false, true} {
+		t.Run(fmt.Sprintf("restart=%v", restart), func(t *testing.T) {
+			f := newPollerFixture(t)
+			old, pr := f.add(t, "printer-a:8443", "printer-000a")
+			old.addEvents(1, 2, 3)
+			pollOnce(t, f.p)
+			f.drain(t)
+
+			old.set(func(d *fakeDevice) {
+				d.err = fmt.Errorf("get status: tls: %w (presented EE:FF)", deviceapi.ErrPinMismatch)
+			})
+			f.clock.Advance(5 * time.Second)
+			if err := f.p.PollOnce(t.Context()); !errors.Is(err, deviceapi.ErrPinMismatch) {
+				t.Fatalf("PollOnce() error = %v, want ErrPinMismatch", err)
+			}
+			repl := newFakeDevice("printer-000r")
+			repl.addEvents(1, 2)
+			f.net.mu.Lock()
+			f.net.devices["printer-a:8443"] = repl
+			f.net.mu.Unlock()
+			if err := f.st.Repin(t.Context(), "printer-a:8443", fpB, f.clock.Now()); err != nil {
+				t.Fatal(err)
+			}
+			if restart {
+				f.p = NewPoller(f.st, f.net.dial, PollerOptions{Interval: 5 * time.Second, Heartbeat: time.Minute,
+					Clock: f.clock, Resolver: sameNames{}})
+			}
+			f.clock.Advance(5 * time.Second)
+			pollOnce(t, f.p)
+			recs := f.drain(t)
+			var got []string
+			for _, r := range recs {
+				if r.Kind == fleet.KindIdentity || r.Kind == fleet.KindEvent {
+					got = append(got, string(r.PrinterID)+" "+kinds([]fleet.Record{r})[0])
+				}
+			}
+			want := []string{"printer-000r identity", "printer-000r event:1", "printer-000r event:2"}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("records after the re-pin (-want +got):\n%s", diff)
+			}
+			p := f.printer(t, pr.ID)
+			if p.State != CollectionOK || p.Identity == nil || p.Identity.PrinterID != "printer-000r" || p.EventCursor != 2 {
+				t.Errorf("after the re-pin: state %q, identity %v, cursor %d; want ok, printer-000r, 2", p.State, p.Identity, p.EventCursor)
+			}
+
+			// The replacement is now the printer at the address: a
+			// printer reporting yet another ID without a re-pin is
+			// refused, as before.
+			f.net.mu.Lock()
+			f.net.devices["printer-a:8443"] = newFakeDevice("printer-000x")
+			f.net.mu.Unlock()
+			f.p = NewPoller(f.st, f.net.dial, PollerOptions{Interval: 5 * time.Second, Heartbeat: time.Minute,
+				Clock: f.clock, Resolver: sameNames{}})
+			f.clock.Advance(5 * time.Second)
+			if err := f.p.PollOnce(t.Context()); err == nil || !strings.Contains(err.Error(), "instead of") {
+				t.Errorf("another ID without a re-pin: %v, want refused", err)
+			}
+		})
+	}
+}
+
+// A clock set back moves each printer's schedule back with it: events
+// and the other feeds are read at their pace, not after the day the clock
+// lost; a snapshot dated ahead of the clock is taken again. Before, a
+// clock set back a day held the feeds for a day (found by site's
+// TestClockJumps).
+func TestPollerFollowsClockBack(t *testing.T) {
+	f := newPollerFixture(t)
+	dev, pr := f.add(t, "printer-a:8443", "printer-000a")
+	dev.addEvents(1, 2)
+	pollOnce(t, f.p)
+	f.drain(t)
+
+	f.clock.Set(t0.Add(-24 * time.Hour)) // a day back
+	pollOnce(t, f.p)
+	back := t0.Add(-24*time.Hour + 5*time.Second) // and an interval on
+	f.clock.Set(back)
+	dev.addEvents(3)
+	pollOnce(t, f.p)
+	recs := f.drain(t)
+	if got := kinds(recs); !slices.Contains(got, "event:3") {
+		t.Errorf("records after the clock went back a day: %v; want event:3", got)
+	}
+	if p := f.printer(t, pr.ID); !p.SnapshotAt.Equal(back) {
+		t.Errorf("snapshot at %v after the clock went back; want one taken at %v", p.SnapshotAt, back)
+	}
+}

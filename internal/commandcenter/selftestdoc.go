@@ -19,7 +19,7 @@ const (
 	adviceClockWarn    = "check NTP"
 	adviceNoPrinters   = "the Command Center pairs with each printer given by -printer host:port at its start"
 	adviceUnreachable  = "is the printer on, its host name or address right, and its port open to this computer?"
-	advicePinChanged   = "collection stops until the operator confirms the new certificate at the printer"
+	advicePinChanged   = "collection stops until the operator compares the new certificate with the printer's panel and confirms it at the Command Center's next start with -printer ADDRESS"
 	advicePairAt       = "confirm this Command Center's fingerprint %s at the printer"
 	adviceLocalPort    = "free a port of the range or choose others with -ui-ports"
 	adviceLocalRunning = "is the Command Center running? its log says why the local UI stopped"

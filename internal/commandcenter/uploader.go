@@ -202,6 +202,7 @@ type Uploader struct {
 	bulkDue      time.Time // the next bulk upload; zero: now
 	lastBulkWire int       // wire bytes of the latest bulk upload
 	lastConnect  time.Time // the latest exchange with the cloud
+	lastStep     time.Time // the clock's time at the latest step
 	limit        [2]int    // batch size per lane (0 priority, 1 bulk), halved on 413
 }
 
@@ -319,6 +320,7 @@ func (u *Uploader) Run(ctx context.Context) error {
 // returns how long until something may be due next (0: at once).
 func (u *Uploader) Step(ctx context.Context) (time.Duration, error) {
 	now := u.opts.Clock.Now()
+	u.followClock(now)
 	if now.Before(u.retryAt) {
 		return u.retryAt.Sub(now), nil
 	}
@@ -330,9 +332,11 @@ func (u *Uploader) Step(ctx context.Context) (time.Duration, error) {
 		return wait, fmt.Errorf("upload: %w", err)
 	}
 	if w.N > 0 {
-		due := w.Oldest.Add(u.opts.PriorityDelay)
+		// A record dated after now (the clock went back since it was
+		// taken) waits no longer than one taken now.
+		due := earliest(w.Oldest, now).Add(u.opts.PriorityDelay)
 		if !w.OldestChange.IsZero() {
-			due = earliest(due, w.OldestChange.Add(u.opts.ChangeDelay))
+			due = earliest(due, earliest(w.OldestChange, now).Add(u.opts.ChangeDelay))
 		}
 		if w.Alert {
 			due = now
@@ -375,6 +379,7 @@ func (u *Uploader) Step(ctx context.Context) (time.Duration, error) {
 // nothing was pending).
 func (u *Uploader) UploadOnce(ctx context.Context) (int, error) {
 	now := u.opts.Clock.Now()
+	u.followClock(now)
 	u.bucket.refill(now)
 	w, err := u.queue.Priority(ctx, now.Add(-u.opts.PriorityWindow))
 	if err != nil {
@@ -563,6 +568,24 @@ func (u *Uploader) failed(ctx context.Context, at time.Time, err error, retryabl
 	return wait
 }
 
+// followClock moves the schedule back with a clock that went back (set
+// by hand, or by a time service after a jump ahead): what was due in a
+// second is due in a second still, not after the hours or days the clock
+// lost. Before, a clock set back by two days held every upload for two
+// days (found by site's TestClockJumps).
+func (u *Uploader) followClock(now time.Time) {
+	if !u.lastStep.IsZero() && now.Before(u.lastStep) {
+		d := u.lastStep.Sub(now)
+		for _, t := range []*time.Time{&u.retryAt, &u.lastPriority, &u.bulkDue, &u.lastConnect} {
+			if !t.IsZero() {
+				*t = t.Add(-d)
+			}
+		}
+		u.log.Warn("the clock went back; the upload schedule follows it", "by", d)
+	}
+	u.lastStep = now
+}
+
 // tokenBucket meters bytes on the injected clock. Tokens may go negative:
 // an upload larger than what is left goes out and the debt is paid before
 // the next. rate < 0 means no cap.
@@ -579,8 +602,10 @@ func (b *tokenBucket) refill(now time.Time) {
 	}
 	if now.After(b.last) {
 		b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
-		b.last = now
 	}
+	// A clock that went back restarts the measure from now: the bucket
+	// refills from there instead of waiting for the clock to catch up.
+	b.last = now
 }
 
 func (b *tokenBucket) has(n float64) bool { return b.rate < 0 || b.tokens >= n }

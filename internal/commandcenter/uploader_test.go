@@ -779,3 +779,53 @@ func TestStateChangeGoesSooner(t *testing.T) {
 		})
 	}
 }
+
+// A clock set back (by hand, or by a time service after a jump ahead)
+// moves the upload schedule back with it: a retry due in seconds is due
+// in seconds still, and the rate cap refills from the new time. Before,
+// uploads waited for the clock to catch up: two days for a clock set back
+// by two days (found by site's TestClockJumps).
+func TestUploaderFollowsClockBack(t *testing.T) {
+	st, _ := openStore(t)
+	appendN(t, st, 5)
+	cloud := &fakeCloud{failures: 1, err: errors.New("503 service unavailable")}
+	clk := clock.NewManual(t0.Add(48 * time.Hour))
+	u := NewUploader(st, cloud, UploaderOptions{Clock: clk, Interval: time.Second, MaxBackoff: time.Minute})
+	ctx := t.Context()
+	if _, err := u.UploadOnce(ctx); err == nil {
+		t.Fatal("the first upload succeeded; want the cloud's 503")
+	}
+	clk.Set(t0) // two days back
+	wait, err := u.Step(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wait > time.Minute {
+		t.Fatalf("after the clock went back two days, the next step waits %v; want at most the backoff", wait)
+	}
+	for range 100 {
+		clk.Advance(time.Second)
+		if _, err := u.Step(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := st.Outbox().PendingCount(ctx); n == 0 {
+			break
+		}
+	}
+	if n, _ := st.Outbox().PendingCount(ctx); n != 0 {
+		t.Errorf("%d records pending 100 s after the clock went back, want 0", n)
+	}
+}
+
+// The rate cap's bucket refills from a clock that went back instead of
+// waiting for it to catch up.
+func TestTokenBucketClockBack(t *testing.T) {
+	b := tokenBucket{rate: 100, burst: 1000}
+	b.refill(t0.Add(time.Hour))
+	b.take(1000)
+	b.refill(t0) // an hour back
+	b.refill(t0.Add(5 * time.Second))
+	if !b.has(500) {
+		t.Errorf("5 s after the clock went back, the bucket holds %v tokens; want 500", b.tokens)
+	}
+}

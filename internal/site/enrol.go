@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
+	"github.com/fusionfleet/fusionfleet/internal/commandcenter"
 	"github.com/fusionfleet/fusionfleet/internal/deviceapi"
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 	"github.com/fusionfleet/fusionfleet/internal/uplink"
@@ -58,7 +60,14 @@ func (n *Node) enrol(ctx context.Context, client *uplink.Client) (uplink.Credent
 	if err != nil {
 		return uplink.Credentials{}, fmt.Errorf("commandcenter: gateway key: %w", err)
 	}
-	resp, err := client.Enrol(ctx, n.opts.EnrolToken, n.opts.Name, priv.Public().(ed25519.PublicKey))
+	// Enrolling again with the same key is safe (above), so a failure
+	// that may pass is tried again.
+	var resp uplink.EnrolResponse
+	err = n.retryStart(ctx, "enrolment", uplink.Retryable, func() error {
+		var err error
+		resp, err = client.Enrol(ctx, n.opts.EnrolToken, n.opts.Name, priv.Public().(ed25519.PublicKey))
+		return err
+	})
 	if err != nil {
 		return uplink.Credentials{}, fmt.Errorf("commandcenter: enrol with %s: %w", n.opts.CloudURL, err)
 	}
@@ -82,16 +91,26 @@ func (n *Node) pairPrinters(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	paired := map[string]bool{}
+	paired := map[string]commandcenter.Printer{}
 	for _, p := range known {
-		paired[p.Address] = true
+		paired[p.Address] = p
 	}
 	in := bufio.NewReader(o.Stdin)
 	for _, addr := range o.Printers {
-		if paired[addr] {
+		if p, ok := paired[addr]; ok {
+			if p.State == commandcenter.CollectionCertificateChanged {
+				if err := n.repin(ctx, in, p); err != nil {
+					return err
+				}
+			}
 			continue
 		}
-		fp, err := deviceapi.Probe(ctx, addr)
+		var fp deviceapi.Fingerprint
+		err := n.retryStart(ctx, "certificate probe of printer "+addr, probeRetryable, func() error {
+			var err error
+			fp, err = deviceapi.Probe(ctx, addr)
+			return err
+		})
 		if err != nil {
 			return fmt.Errorf("commandcenter: pair printer %s: %w", addr, err)
 		}
@@ -110,4 +129,53 @@ func (n *Node) pairPrinters(ctx context.Context) error {
 			"is paired there too: confirm %s at the printer\n", addr, n.fingerprint)
 	}
 	return nil
+}
+
+// repin asks the operator about a printer whose certificate changed: the
+// printer at its address now presents another certificate — replaced, its
+// certificate renewed, or an impostor. If it presents the pinned one again,
+// collection resumes, as nothing new is trusted. Otherwise the new
+// fingerprint is shown and pinned only when the operator confirms it on
+// Stdin, whatever TrustNewPrinters says: trust on first use does not
+// extend to a change. A printer not confirmed stays stopped; the start
+// goes on with the others.
+func (n *Node) repin(ctx context.Context, in *bufio.Reader, p commandcenter.Printer) error {
+	o := n.opts
+	var fp deviceapi.Fingerprint
+	err := n.retryStart(ctx, "certificate probe of printer "+p.Address, probeRetryable, func() error {
+		var err error
+		fp, err = deviceapi.Probe(ctx, p.Address)
+		return err
+	})
+	if err != nil {
+		fmt.Fprintf(o.Stdout, "printer %s: certificate changed, and the printer cannot be reached to show the new one (%v); collection stays stopped\n", p.Address, err)
+		return nil
+	}
+	if fp == p.Fingerprint {
+		if err := n.store.Repin(ctx, p.Address, fp, o.Clock.Now()); err != nil {
+			return fmt.Errorf("commandcenter: repin printer %s: %w", p.Address, err)
+		}
+		fmt.Fprintf(o.Stdout, "printer %s presents its pinned certificate again; collection resumes\n", p.Address)
+		return nil
+	}
+	fmt.Fprintf(o.Stdout, "printer %s presents a NEW certificate SHA-256 %s; pinned since %s: %s\n",
+		p.Address, fp, p.PinnedAt.Format(time.DateOnly), p.Fingerprint)
+	fmt.Fprint(o.Stdout, "If the printer was replaced or its certificate renewed, compare the new fingerprint with the printer's panel. Pin the new one? [y/N] ")
+	answer, _ := in.ReadString('\n')
+	if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
+		fmt.Fprintf(o.Stdout, "\nprinter %s not re-pinned: collection from it stays stopped\n", p.Address)
+		return nil
+	}
+	if err := n.store.Repin(ctx, p.Address, fp, o.Clock.Now()); err != nil {
+		return fmt.Errorf("commandcenter: repin printer %s: %w", p.Address, err)
+	}
+	fmt.Fprintf(o.Stdout, "re-pinned printer %s; collection resumes\n", p.Address)
+	return nil
+}
+
+// probeRetryable reports whether a failed probe may succeed if tried again:
+// any failure but the caller's cancellation (a printer that is still
+// starting, a reset, a timeout).
+func probeRetryable(err error) bool {
+	return !errors.Is(err, context.Canceled)
 }

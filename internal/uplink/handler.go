@@ -686,17 +686,34 @@ func (h *handler) decodeBatch(raw []byte, now time.Time) (_ []fleet.Record, cano
 	if len(recs) > h.opts.MaxRecords {
 		return nil, false, errorf(http.StatusRequestEntityTooLarge, "batch has %d records, at most %d allowed: send smaller batches", len(recs), h.opts.MaxRecords).because(ReasonTooLarge)
 	}
+	// Records dated too far ahead (a printer's clock that jumped) are
+	// named in the refusal, so that the gateway sets aside only them and
+	// sends the rest of the batch again, rather than the whole batch of
+	// every printer for one printer's clock.
+	var ahead []uint64
+	var first string
 	for i, rec := range recs {
 		if err := rec.Validate(); err != nil {
 			return nil, false, errorf(http.StatusBadRequest, "record %d (seq %d): %v", i, rec.Seq, err).because(ReasonInvalid)
 		}
 		if t := rec.LatestTime(); h.opts.MaxAhead > 0 && t.Sub(now) > h.opts.MaxAhead {
-			return nil, false, errorf(http.StatusBadRequest, "record %d (seq %d): time %s is %s ahead of the cloud's time %s (at most %s allowed): check the clocks of the printer and the Command Center",
-				i, rec.Seq, t.UTC().Format(time.RFC3339), t.Sub(now).Truncate(time.Second), now.UTC().Format(time.RFC3339), h.opts.MaxAhead).because(ReasonInvalid)
+			if ahead == nil {
+				first = fmt.Sprintf("record %d (seq %d): time %s is %s ahead of the cloud's time %s (at most %s allowed): check the clocks of the printer and the Command Center",
+					i, rec.Seq, t.UTC().Format(time.RFC3339), t.Sub(now).Truncate(time.Second), now.UTC().Format(time.RFC3339), h.opts.MaxAhead)
+			}
+			ahead = append(ahead, rec.Seq)
 		}
 		if i > 0 && rec.Seq <= recs[i-1].Seq {
 			return nil, false, errorf(http.StatusBadRequest, "record %d (seq %d): seq not above the previous record's %d", i, rec.Seq, recs[i-1].Seq).because(ReasonInvalid)
 		}
+	}
+	if ahead != nil {
+		if len(ahead) > 1 {
+			first += fmt.Sprintf(" (%d records dated too far ahead in all)", len(ahead))
+		}
+		e := errorf(http.StatusBadRequest, "%s", first).because(ReasonInvalid)
+		e.refused = ahead
+		return nil, false, e
 	}
 	return recs, canonical, nil
 }

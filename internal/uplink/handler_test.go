@@ -586,3 +586,36 @@ func TestBatchPrinterOfAnotherSite(t *testing.T) {
 		t.Errorf("published %d messages, want 2", len(got))
 	}
 }
+
+// A batch with records dated too far ahead (a printer's clock that jumped
+// forward) names them in the refusal, so that the gateway sets aside only
+// them and sends the rest again. Before, the refusal named none, and the
+// gateway set aside the whole batch, every printer's records in it with
+// the one clock's.
+func TestBatchRefusesOnlyRecordsAhead(t *testing.T) {
+	e := newHandlerEnv(t, HandlerOptions{})
+	b := batchOf(1, 2, 3, 4)
+	for _, i := range []int{1, 3} {
+		at := t0.Add(7 * 24 * time.Hour)
+		b.Records[i].Time, b.Records[i].Status.Time = at, at
+	}
+	code, eb, _ := e.serve(signedRequest(e.cred, t0, "", mustJSON(t, b)))
+	if code != http.StatusBadRequest {
+		t.Errorf("code = %d, want 400", code)
+	}
+	if diff := cmp.Diff([]uint64{2, 4}, eb.Refused); diff != "" {
+		t.Errorf("refused (-want +got):\n%s", diff)
+	}
+	for _, want := range []string{"record 1 (seq 2): time", "168h0m0s ahead", "(2 records dated too far ahead in all)"} {
+		if !strings.Contains(eb.Error, want) {
+			t.Errorf("error %q lacks %q", eb.Error, want)
+		}
+	}
+	if got := e.pub.published(); len(got) != 0 {
+		t.Fatalf("published %d messages, want none", len(got))
+	}
+	rest := Batch{Records: []fleet.Record{b.Records[0], b.Records[2]}}
+	if code, eb, _ := e.serve(signedRequest(e.cred, t0, "", mustJSON(t, rest))); code != http.StatusOK {
+		t.Errorf("rest: code = %d (%s), want 200", code, eb.Error)
+	}
+}
