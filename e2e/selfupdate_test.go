@@ -348,7 +348,8 @@ func TestCommandCenterUpgradesItself(t *testing.T) {
 	// client before any swap. The copy is put where the mirror keeps it
 	// before the release is published, so the mirror takes it for the
 	// download it has already made.
-	added := regexp.MustCompile(`(?m)^added (\S+) .* sha256 ([0-9a-f]{64})`).FindStringSubmatch((run(v1, "release", "add-target", "-dir", repo, "-kind", "commandcenter", "-version", "1.3.0", "-platform", platform, v4)))
+	out := run(v1, "release", "add-target", "-dir", repo, "-kind", "commandcenter", "-version", "1.3.0", "-platform", platform, v4)
+	added := regexp.MustCompile(`(?m)^added (\S+) .* sha256 ([0-9a-f]{64})`).FindStringSubmatch(out)
 	if added == nil {
 		t.Fatal("release add-target printed no name and hash")
 	}
