@@ -319,6 +319,10 @@ func (p *Poller) runPrinter(ctx context.Context, id int64) {
 		st.hangUp()
 		st.mu.Unlock()
 	}()
+	// One timer for the goroutine's life, reset for every wait.
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
 	for {
 		pr, err := p.printerToPoll(ctx, id)
 		if err != nil {
@@ -345,11 +349,9 @@ func (p *Poller) runPrinter(ctx context.Context, id int64) {
 		st.mu.Lock()
 		wait := st.nextAttempt.Sub(p.opts.Clock.Now())
 		st.mu.Unlock()
-		wait = max(clock.Wall(p.opts.Clock, wait), time.Millisecond)
-		timer := time.NewTimer(wait)
+		timer.Reset(max(clock.Wall(p.opts.Clock, wait), time.Millisecond))
 		select {
 		case <-ctx.Done():
-			timer.Stop()
 			return
 		case <-timer.C:
 		}
