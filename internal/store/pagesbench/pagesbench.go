@@ -6,6 +6,9 @@ package pagesbench
 
 import (
 	"context"
+	"database/sql"
+	"fmt"
+	"maps"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -15,8 +18,10 @@ import (
 
 	"github.com/fusionfleet/fusionfleet/internal/clock"
 	"github.com/fusionfleet/fusionfleet/internal/dashboard"
+	"github.com/fusionfleet/fusionfleet/internal/sqlitedb"
 	"github.com/fusionfleet/fusionfleet/internal/store"
 	"github.com/fusionfleet/fusionfleet/internal/storetest"
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver of the raw queries
 )
 
 // Bench is what Pages needs of a benchmark: the bench command's runner
@@ -32,11 +37,51 @@ type Bench interface {
 	N() int
 }
 
-// Reference is the page the others are measured against in the same run:
-// the login page, which reads nothing of the fleet, is the dashboard's
-// floor (routing, session, template, headers) on this machine at this
-// moment.
+// Reference is the page the others without a raw query (Raw) are
+// measured against in the same run: the login page, which reads nothing
+// of the fleet, is the dashboard's floor (routing, session, template,
+// headers) on this machine at this moment.
 const Reference = "login"
+
+// rawQuery is the main read of a page written as plain SQL and run
+// directly on the database: what the page could not be faster than. Its
+// placeholders are ? (numbered for PostgreSQL); args are the organisation,
+// the printer and the fixture's present in Unix nanoseconds.
+type rawQuery struct {
+	q    string
+	args func(org string, p string, now int64) []any
+}
+
+const (
+	day         = int64(24 * time.Hour)
+	rawPrinters = `SELECT p.id, p.name, p.model, p.site_id, p.last_seen, s.state, s.activity, s.job_id, s.progress,
+		s.etc_seconds, s.pending_jobs, s.time FROM printers p LEFT JOIN printer_status s ON s.printer_id = p.id
+		WHERE p.org_id = ? ORDER BY p.name, p.id`
+)
+
+// raw are the pages with a raw main query, by name: the fleet overview
+// (its printers with their status), the job history (its latest jobs),
+// the year's jobs export and the alerts (the open ones and the resolved of
+// the year). The printer page has none: it reads its year of counters and
+// consumables condensed, and the rows raw take many times the page.
+var raw = map[string]rawQuery{
+	"printers":     {rawPrinters, func(org, _ string, _ int64) []any { return []any{org} }},
+	"api-printers": {rawPrinters, func(org, _ string, _ int64) []any { return []any{org} }},
+	"jobs": {`SELECT data FROM jobs WHERE org_id = ? ORDER BY created_at DESC LIMIT 100`,
+		func(org, _ string, _ int64) []any { return []any{org} }},
+	"jobs-csv-year": {`SELECT data FROM jobs WHERE org_id = ? AND created_at >= ? AND created_at < ? ORDER BY created_at`,
+		func(org, _ string, now int64) []any { return []any{org, now - 365*day, now} }},
+	"alerts": {`SELECT id, printer_id, rule, severity, title, detail, opened_at, updated_at, resolved_at FROM alerts
+		WHERE org_id = ? AND (resolved_at = 0 OR resolved_at >= ?) ORDER BY opened_at DESC`,
+		func(org, _ string, now int64) []any { return []any{org, now - 365*day} }},
+}
+
+// Raw reports whether page has a raw main query, reported as
+// "<page>_raw_p50_ms" and "<page>_raw_p99_ms".
+func Raw(page string) bool {
+	_, ok := raw[page]
+	return ok
+}
 
 // Options size Pages.
 type Options struct {
@@ -91,7 +136,47 @@ func Pages(b Bench, dsn string, o Options) {
 			b.Fatalf("GET %s: answer without %q:\n%.2000s", pg.Path, pg.Want, rec.Body.String())
 		}
 	}
+	sqlDB := openRaw(b, dsn)
+	now := storetest.T0.UnixNano()
+	query := func(r rawQuery) time.Duration {
+		t0 := time.Now()
+		rows, err := sqlDB.QueryContext(ctx, r.q, r.args(string(org), string(p), now)...)
+		if err != nil {
+			b.Fatalf("raw query: %v", err)
+		}
+		defer rows.Close()
+		cols, err := rows.ColumnTypes()
+		if err != nil {
+			b.Fatal(err)
+		}
+		dest := make([]any, len(cols))
+		for i := range dest {
+			dest[i] = new(sql.RawBytes)
+		}
+		n := 0
+		for rows.Next() {
+			if err := rows.Scan(dest...); err != nil {
+				b.Fatal(err)
+			}
+			n++
+		}
+		if err := rows.Err(); err != nil {
+			b.Fatal(err)
+		}
+		if n == 0 {
+			b.Fatalf("raw query read no rows: %.200s", r.q)
+		}
+		return time.Since(t0)
+	}
+	queries := maps.Clone(raw)
+	if isPostgres(dsn) {
+		for name, r := range queries {
+			r.q = numbered(r.q)
+			queries[name] = r
+		}
+	}
 	times := make([][]time.Duration, len(pages))
+	rawTimes := make([][]time.Duration, len(pages))
 	for range max(1, b.N()) {
 		for i, pg := range pages {
 			rec, took := get(pg)
@@ -99,12 +184,58 @@ func Pages(b Bench, dsn string, o Options) {
 				b.Fatalf("GET %s: %d", pg.Path, rec.Code)
 			}
 			times[i] = append(times[i], took)
+			if r, ok := queries[pg.Name]; ok {
+				rawTimes[i] = append(rawTimes[i], query(r))
+			}
 		}
 	}
 	for i, pg := range pages {
 		b.ReportMetric(ms(percentile(times[i], 0.50)), pg.Name+"_p50_ms")
 		b.ReportMetric(ms(percentile(times[i], 0.99)), pg.Name+"_p99_ms")
+		if len(rawTimes[i]) > 0 {
+			b.ReportMetric(ms(percentile(rawTimes[i], 0.50)), pg.Name+"_raw_p50_ms")
+			b.ReportMetric(ms(percentile(rawTimes[i], 0.99)), pg.Name+"_raw_p99_ms")
+		}
 	}
+}
+
+// openRaw opens the database at dsn directly, for the raw queries: a
+// read-only connection to the SQLite file, or a PostgreSQL pool.
+func openRaw(b Bench, dsn string) *sql.DB {
+	b.Helper()
+	var db *sql.DB
+	var err error
+	if isPostgres(dsn) {
+		db, err = sql.Open("pgx", dsn)
+	} else {
+		db, err = sqlitedb.OpenReader(dsn)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	return db
+}
+
+// isPostgres reports whether dsn names a PostgreSQL database, as
+// store.Open tells them apart.
+func isPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+// numbered turns the ? placeholders of q into PostgreSQL's $1, $2, ….
+func numbered(q string) string {
+	var out strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			fmt.Fprintf(&out, "$%d", n)
+			continue
+		}
+		out.WriteRune(r)
+	}
+	return out.String()
 }
 
 // Fixture is the store's pages fixture of orgs organisations of 100
