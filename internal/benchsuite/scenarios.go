@@ -2,6 +2,7 @@ package benchsuite
 
 import (
 	"context"
+	"path/filepath"
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/benchrun"
@@ -10,7 +11,9 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/printer"
 	"github.com/fusionfleet/fusionfleet/internal/sitebench"
 	"github.com/fusionfleet/fusionfleet/internal/store"
+	"github.com/fusionfleet/fusionfleet/internal/store/pagesbench"
 	"github.com/fusionfleet/fusionfleet/internal/store/pgtest"
+	"github.com/fusionfleet/fusionfleet/internal/storetest"
 )
 
 // Scenarios are the bench command's scenarios, in the order they run.
@@ -32,6 +35,8 @@ func Scenarios() []Scenario {
 		ingestSQL("postgres", true),
 		storeIngest("sqlite"),
 		storeIngest("postgres"),
+		pages("sqlite"),
+		pages("postgres"),
 		{
 			Name: "poll", Summary: "one Command Center polling 2,000 printers at default cadences vs a bare keep-alive HTTPS poller",
 			N: 1, QuickN: 1,
@@ -168,6 +173,56 @@ func storeIngest(engine string) Scenario {
 				dsn = postgresDB(o.Postgres)(b)
 			}
 			store.IngestBench(b, dsn)
+		},
+		Figures: figures,
+	}
+}
+
+// pages is every dashboard page of an organisation of 100 printers in a
+// fleet of 10,000 with a year of history, in engine: p50 and p99 server
+// time of each against the login page's in the same run (the dashboard's
+// floor: no fleet data), p50 within the project's page budget
+// (storetest.PageBudget; the requirements name none). The quick run loads
+// the read organisation's 100 printers alone.
+func pages(engine string) Scenario {
+	var skip func(Options) string
+	if engine == "postgres" {
+		skip = func(o Options) string {
+			if o.Postgres == "" {
+				return "no PostgreSQL server given (--postgres URL)"
+			}
+			return ""
+		}
+	}
+	ref := "ms, " + pagesbench.Reference + " page"
+	budget := float64(storetest.PageBudget / time.Millisecond)
+	var figures []Figure
+	for _, name := range pagesbench.PageNames() {
+		if name == pagesbench.Reference {
+			continue
+		}
+		refOf, refName := pagesbench.Reference, ref
+		if pagesbench.Raw(name) {
+			refOf, refName = name+"_raw", "ms, its main query alone, raw SQL"
+		}
+		figures = append(figures,
+			Figure{Name: name + " p50", Metric: name + "_p50_ms", Unit: "ms", Ref: refOf + "_p50_ms", RefName: refName,
+				Target: Target{AtMost: true, Bound: budget, Unit: "ms"}},
+			Figure{Name: name + " p99", Metric: name + "_p99_ms", Unit: "ms", Ref: refOf + "_p99_ms", RefName: refName})
+	}
+	return Scenario{
+		Name: "pages-" + engine, Summary: "every dashboard page, 100 printers of a 10,000-printer fleet with a year of history, in " + engine,
+		N: 20, QuickN: 2, Skip: skip,
+		Bench: func(b benchrun.B, o Options) {
+			dsn := filepath.Join(b.TempDir(), "cloud.db")
+			if engine == "postgres" {
+				dsn = postgresDB(o.Postgres)(b)
+			}
+			var po pagesbench.Options
+			if o.Quick {
+				po.Orgs = 1
+			}
+			pagesbench.Pages(b, dsn, po)
 		},
 		Figures: figures,
 	}

@@ -143,7 +143,7 @@ func (p *Poller) poll(ctx context.Context, st *printerState, pr Printer) (*pollR
 	if err := p.loadNames(ctx); err != nil {
 		return nil, err
 	}
-	r := &pollRun{p: p, st: st, pr: pr, dev: dev, due: due, outcomes: map[string]map[string]fleet.PartOutcome{}}
+	r := &pollRun{p: p, st: st, pr: pr, dev: dev, due: due}
 
 	// A printer the operator re-pinned (Store.Repin: state new, identity
 	// known) is read afresh: the confirmed certificate may be another
@@ -382,6 +382,9 @@ func (r *pollRun) takeJob(ctx context.Context, j deviceapi.Job) error {
 	if !ok {
 		if sent, err = r.p.st.partOutcomes(ctx, r.pr.ID, j.ID); err != nil {
 			return err
+		}
+		if r.outcomes == nil {
+			r.outcomes = map[string]map[string]fleet.PartOutcome{}
 		}
 		r.outcomes[j.ID] = sent
 	}

@@ -43,7 +43,8 @@ const (
 // most 1.5× the bare poller; every printer polled within its interval; p99
 // poll→store under 250 ms). o.Window sets how long each side is measured
 // (default 60 s of wall time); o.CPUProfile names a file for a CPU profile
-// of the Command Center's window alone.
+// of the Command Center's window alone, o.BareCPUProfile one of the bare
+// poller's, to compare them.
 //
 // The printers run in a separate process (o.PrinterProcess: one that runs
 // printer.ServeFleet): N virtual printers on the real clock, which they
@@ -91,7 +92,7 @@ func PollFleet(b Bench, o PollFleetOptions) {
 	cert := fleetCertificate(b)
 	for b.Loop() {
 		fleet := startFleetProcess(b, o.PrinterProcess, cert, n)
-		bare := pollBare(b, fleet, cert, window)
+		bare := pollBare(b, fleet, cert, window, o.BareCPUProfile)
 		cc := pollCC(b, fleet, cert, window, cmp.Or(o.Settle, 2*fleetInterval), o.CPUProfile)
 		load := loadAverage()
 
@@ -141,6 +142,7 @@ type PollFleetOptions struct {
 	Window         time.Duration // how long each side is measured
 	Settle         time.Duration // after the Command Center's first contact
 	CPUProfile     string        // a file for the Command Center's window's CPU profile
+	BareCPUProfile string        // a file for the bare poller's window's CPU profile
 }
 
 // fleetCertificate is the client certificate of the benchmark's Command
@@ -250,7 +252,7 @@ func startFleetProcess(b Bench, process func(int, deviceapi.Fingerprint) *exec.C
 
 // pollBare polls the fleet with the bare keep-alive poller for one window,
 // after a first round that opens the connections and catches up the feeds.
-func pollBare(b Bench, f *fleetProcess, cert *tls.Certificate, window time.Duration) fleetSide {
+func pollBare(b Bench, f *fleetProcess, cert *tls.Certificate, window time.Duration, cpuProfile string) fleetSide {
 	b.Helper()
 	var dials atomic.Int64
 	dialer := &net.Dialer{Timeout: 10 * time.Second}
@@ -337,6 +339,7 @@ func pollBare(b Bench, f *fleetProcess, cert *tls.Certificate, window time.Durat
 	ctx, cancel := context.WithTimeout(b.Context(), window)
 	defer cancel()
 	runtime.GC()
+	stopProfile := startCPUProfile(b, cpuProfile)
 	req0, bytes0 := f.served(b)
 	cpu0, pcpu0, t0 := processCPUTime(b), f.cpu(b), time.Now()
 	dials0 := dials.Load()
@@ -361,6 +364,7 @@ func pollBare(b Bench, f *fleetProcess, cert *tls.Certificate, window time.Durat
 	wg.Wait()
 	wall := time.Since(t0)
 	cpu, pcpu := processCPUTime(b)-cpu0, f.cpu(b)-pcpu0
+	stopProfile()
 	req, bytes := f.served(b)
 	if n := failures.Load(); n > 0 {
 		b.Fatalf("bare poller: %d failed requests", n)
@@ -427,24 +431,16 @@ func pollCC(b Bench, f *fleetProcess, cert *tls.Certificate, window, settle time
 	mu.Lock()
 	measuring = true
 	mu.Unlock()
-	if path := cpuProfile; path != "" {
-		// The Command Center's window alone, without the setup and the
-		// bare poller that -cpuprofile would include.
-		pf, err := os.Create(path)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer pf.Close()
-		if err := pprof.StartCPUProfile(pf); err != nil {
-			b.Fatal(err)
-		}
-		defer pprof.StopCPUProfile()
-	}
+	// The Command Center's window alone, without the setup and the bare
+	// poller that -cpuprofile would include.
+	stopProfile := startCPUProfile(b, cpuProfile)
+	defer stopProfile()
 	req0, bytes0 := f.served(b)
 	cpu0, pcpu0, t0 := processCPUTime(b), f.cpu(b), time.Now()
 	time.Sleep(window)
 	wall := time.Since(t0)
 	cpu, pcpu := processCPUTime(b)-cpu0, f.cpu(b)-pcpu0
+	stopProfile()
 	req, bytes := f.served(b)
 	mu.Lock()
 	measuring = false
@@ -482,6 +478,32 @@ func pollCC(b Bench, f *fleetProcess, cert *tls.Certificate, window, settle time
 		b.Errorf("a printer was polled %d times in %d intervals", side.minPolls, rounds)
 	}
 	return side
+}
+
+// startCPUProfile starts a CPU profile written to path, if path is not
+// empty, and returns the function that stops it.
+func startCPUProfile(b Bench, path string) (stop func()) {
+	b.Helper()
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		b.Fatal(err)
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			pprof.StopCPUProfile()
+			if err := f.Close(); err != nil {
+				b.Errorf("CPU profile: %v", err)
+			}
+		})
+	}
 }
 
 // loadAverage returns the machine's load averages, for the report.

@@ -26,10 +26,11 @@ const (
 //
 // FUSIONFLEET_BENCH_SECONDS sets how long each side is measured (default
 // 60 s of wall time); FUSIONFLEET_BENCH_CPUPROFILE names a file for a CPU
-// profile of the Command Center's window alone. The printers' process is
+// profile of the Command Center's window alone,
+// FUSIONFLEET_BENCH_BARE_CPUPROFILE one of the bare poller's. The printers' process is
 // this test binary again, as TestFleetPrinterProcess.
 func BenchmarkPollFleet(b *testing.B) {
-	o := PollFleetOptions{CPUProfile: os.Getenv("FUSIONFLEET_BENCH_CPUPROFILE"),
+	o := PollFleetOptions{CPUProfile: os.Getenv("FUSIONFLEET_BENCH_CPUPROFILE"), BareCPUProfile: os.Getenv("FUSIONFLEET_BENCH_BARE_CPUPROFILE"),
 		PrinterProcess: func(n int, collector deviceapi.Fingerprint) *exec.Cmd {
 			cmd := exec.Command(os.Args[0], "-test.run=^TestFleetPrinterProcess$", "-test.bench=^$")
 			cmd.Env = append(os.Environ(), fleetChildEnv+"="+strconv.Itoa(n), fleetCollectorEnv+"="+string(collector))

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
 )
@@ -17,12 +18,29 @@ import (
 // most of the poller's time and queue for the one writer; grouped, they
 // cost a fraction and wait less. Each poll keeps its own savepoint, so one
 // refused (its printer deleted meanwhile, say) fails that poll only.
+//
+// Polls end together less often than they seem to: Run polls each printer
+// at its own phase of the interval, so at 2,000 printers the polls that
+// write end a few milliseconds apart, and most groups held one poll. So a
+// leader waits commitGather for the polls still in flight to join its
+// group when there are any (Run's slots say so), and commits at once when
+// its poll is the only one: a poll's records wait up to that much longer
+// to be durable (p99 poll → store, target 250 ms, grows by as much), and
+// the commits' CPU (their fsyncs and the transactions' overhead) dropped
+// to a third in the fleet benchmark. The waiting costs no CPU.
+
+// commitGather is how long a leader waits for polls in flight to join its
+// group: at 400 polls a second, about ten of them end meanwhile.
+const commitGather = 25 * time.Millisecond
 
 // pollCommits queues the polls waiting to be committed. The first caller to
 // find no commit under way leads: it commits everything queued, its own
 // poll included, then hands the lead to the first poll queued meanwhile.
 type pollCommits struct {
 	st *Store
+	// gather, if set, is called by a leader before it takes the queue:
+	// it waits for the polls in flight to join (commitGather).
+	gather func()
 
 	mu      sync.Mutex
 	queue   []*pollCommit
@@ -57,6 +75,9 @@ func (c *pollCommits) store(ctx context.Context, id int64, o Observation, recs [
 		if !res.lead {
 			return res.err
 		}
+	}
+	if c.gather != nil {
+		c.gather()
 	}
 	c.mu.Lock()
 	group := c.queue

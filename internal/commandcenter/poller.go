@@ -236,9 +236,19 @@ func NewPoller(st *Store, dial Dialer, opts PollerOptions) *Poller {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Poller{st: st, dial: dial, opts: opts, log: log.With("component", "poller"), states: map[int64]*printerState{},
-		stats: newPollStats(), names: privacy.NewNames(privateNameLimit), slots: make(chan struct{}, opts.MaxConcurrent),
-		commits: &pollCommits{st: st}}
+	p := &Poller{st: st, dial: dial, opts: opts, log: log.With("component", "poller"), states: map[int64]*printerState{},
+		stats: newPollStats(), names: privacy.NewNames(privateNameLimit), slots: make(chan struct{}, opts.MaxConcurrent)}
+	p.commits = &pollCommits{st: st, gather: p.gatherCommits}
+	return p
+}
+
+// gatherCommits waits commitGather for the polls Run has in flight to
+// join the group of the poll that leads a commit, if there are any but
+// that one.
+func (p *Poller) gatherCommits() {
+	if len(p.slots) > 1 {
+		time.Sleep(clock.Wall(p.opts.Clock, commitGather))
+	}
 }
 
 func (p *Poller) state(id int64) *printerState {
@@ -332,6 +342,10 @@ func (p *Poller) runPrinter(ctx context.Context, id int64) {
 		st.hangUp()
 		st.mu.Unlock()
 	}()
+	// One timer for the goroutine's life, reset for every wait.
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
 	for {
 		pr, err := p.printerToPoll(ctx, id)
 		if err != nil {
@@ -362,11 +376,9 @@ func (p *Poller) runPrinter(ctx context.Context, id int64) {
 		st.mu.Lock()
 		wait := st.nextAttempt.Sub(p.opts.Clock.Now())
 		st.mu.Unlock()
-		wait = max(clock.Wall(p.opts.Clock, wait), time.Millisecond)
-		timer := time.NewTimer(wait)
+		timer.Reset(max(clock.Wall(p.opts.Clock, wait), time.Millisecond))
 		select {
 		case <-ctx.Done():
-			timer.Stop()
 			return
 		case <-timer.C:
 		}

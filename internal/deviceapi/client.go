@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
@@ -168,11 +169,12 @@ func (c *Client) CloseIdleConnections() { c.hc.CloseIdleConnections() }
 // Identity reads GET /v1/identity.
 func (c *Client) Identity(ctx context.Context) (Identity, error) {
 	const path = "/v1/identity"
-	b, err := c.get(ctx, path)
+	buf, err := c.fetch(ctx, path)
 	if err != nil {
 		return Identity{}, err
 	}
-	id, err := decodeIdentity(b)
+	id, err := decodeIdentity(buf.Bytes())
+	release(buf)
 	if err != nil {
 		return Identity{}, fmt.Errorf("printer %s: GET %s: %w", c.addr, path, err)
 	}
@@ -182,11 +184,12 @@ func (c *Client) Identity(ctx context.Context) (Identity, error) {
 // Status reads GET /v1/status.
 func (c *Client) Status(ctx context.Context) (Status, error) {
 	const path = "/v1/status"
-	b, err := c.get(ctx, path)
+	buf, err := c.fetch(ctx, path)
 	if err != nil {
 		return Status{}, err
 	}
-	s, err := decodeStatus(b)
+	s, err := decodeStatus(buf.Bytes())
+	release(buf)
 	if err != nil {
 		return Status{}, fmt.Errorf("printer %s: GET %s: %w", c.addr, path, err)
 	}
@@ -250,17 +253,26 @@ func (c *Client) SelfTest(ctx context.Context) (SelfTest, error) {
 // and returns it as it came after checking that it is one JSON object
 // naming an OpenAPI version.
 func (c *Client) OpenAPI(ctx context.Context) ([]byte, error) {
-	return readSnapshot(ctx, c, openAPIPath, decodeOpenAPI)
+	b, err := c.get(ctx, openAPIPath)
+	if err != nil {
+		return nil, err
+	}
+	if b, err = decodeOpenAPI(b); err != nil {
+		return nil, fmt.Errorf("printer %s: GET %s: %w", c.addr, openAPIPath, err)
+	}
+	return b, nil
 }
 
-// readSnapshot fetches path and decodes the answer with decode.
+// readSnapshot fetches path and decodes the answer with decode, which
+// must not keep the bytes it is given.
 func readSnapshot[T any](ctx context.Context, c *Client, path string, decode func([]byte) (T, error)) (T, error) {
 	var zero T
-	b, err := c.get(ctx, path)
+	buf, err := c.fetch(ctx, path)
 	if err != nil {
 		return zero, err
 	}
-	v, err := decode(b)
+	v, err := decode(buf.Bytes())
+	release(buf)
 	if err != nil {
 		return zero, fmt.Errorf("printer %s: GET %s: %w", c.addr, path, err)
 	}
@@ -271,18 +283,18 @@ func readSnapshot[T any](ctx context.Context, c *Client, path string, decode fun
 // asking for at most limit items (limit <= 0: the feed's default def), and
 // checks that the page answers that read.
 func readPage[T any](ctx context.Context, c *Client, path string, after uint64, limit, def int, decode func([]byte) (Page[T], error)) (Page[T], error) {
-	q := url.Values{"after": {strconv.FormatUint(after, 10)}}
+	path += "?after=" + strconv.FormatUint(after, 10)
 	if limit > 0 {
-		q.Set("limit", strconv.Itoa(limit))
+		path += "&limit=" + strconv.Itoa(limit)
 	} else {
 		limit = def
 	}
-	path += "?" + q.Encode()
-	b, err := c.get(ctx, path)
+	buf, err := c.fetch(ctx, path)
 	if err != nil {
 		return Page[T]{}, err
 	}
-	p, err := decode(b)
+	p, err := decode(buf.Bytes())
+	release(buf)
 	if err == nil {
 		err = checkCursor(p, after, limit)
 	}
@@ -292,8 +304,37 @@ func readPage[T any](ctx context.Context, c *Client, path string, after uint64, 
 	return p, nil
 }
 
+// answerBuffers hold answers while they are decoded: a poller reads a few
+// small answers from every printer every few seconds, and reading each
+// into a buffer of its own, grown as it came, was a good part of the
+// poller's allocations.
+var answerBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledAnswer is the largest buffer kept for reuse: one huge answer
+// is not held on to.
+const maxPooledAnswer = 256 << 10
+
+// release returns a buffer of fetch for reuse; its bytes must not be used
+// any more.
+func release(buf *bytes.Buffer) {
+	if buf.Cap() <= maxPooledAnswer {
+		answerBuffers.Put(buf)
+	}
+}
+
 // get fetches path and returns the body of a 2xx JSON answer.
 func (c *Client) get(ctx context.Context, path string) ([]byte, error) {
+	buf, err := c.fetch(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	b := bytes.Clone(buf.Bytes())
+	release(buf)
+	return b, nil
+}
+
+// fetch is get into a buffer of answerBuffers, which the caller releases.
+func (c *Client) fetch(ctx context.Context, path string) (*bytes.Buffer, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+c.addr+path, nil)
 	if err != nil {
 		return nil, fmt.Errorf("printer %s: GET %s: %w", c.addr, path, err)
@@ -323,14 +364,17 @@ func (c *Client) get(ctx context.Context, path string) ([]byte, error) {
 			return nil, fmt.Errorf("printer %s: GET %s: content type %q, want application/json", c.addr, path, ct)
 		}
 	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBytes+1))
-	if err != nil {
+	buf := answerBuffers.Get().(*bytes.Buffer)
+	buf.Reset()
+	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, c.maxBytes+1)); err != nil {
+		release(buf)
 		return nil, fmt.Errorf("printer %s: GET %s: read answer: %w", c.addr, path, err)
 	}
-	if int64(len(b)) > c.maxBytes {
+	if int64(buf.Len()) > c.maxBytes {
+		release(buf)
 		return nil, fmt.Errorf("printer %s: GET %s: answer larger than %d bytes", c.addr, path, c.maxBytes)
 	}
-	return b, nil
+	return buf, nil
 }
 
 // errorMessage extracts the message of an error answer: the "error" field

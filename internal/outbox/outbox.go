@@ -152,6 +152,8 @@ const (
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	budgetSQL = `SELECT value FROM meta WHERE key = 'outbox_budget'`
 	usageSQL  = `SELECT bytes FROM outbox_usage WHERE id = 1`
+	// budgetUsageSQL reads both in one statement, as every append does.
+	budgetUsageSQL = `SELECT (` + budgetSQL + `), (` + usageSQL + `)`
 )
 
 // Prepare prepares the statements of an append once, so that appends
@@ -160,7 +162,7 @@ const (
 // transaction of the database (see sqlitedb.Stmts). Without it AppendTx
 // works, only slower.
 func (o *Outbox) Prepare(ctx context.Context) error {
-	if err := o.stmts.Prepare(ctx, nextSeqSQL, insertSQL, budgetSQL, usageSQL); err != nil {
+	if err := o.stmts.Prepare(ctx, nextSeqSQL, insertSQL, budgetSQL, budgetUsageSQL); err != nil {
 		return fmt.Errorf("outbox: %w", err)
 	}
 	return nil
@@ -458,17 +460,18 @@ func (d *dropStats) add(seq uint64, size int64, kind fleet.Kind) {
 // records from seq first on were just appended and are kept.
 func (o *Outbox) enforceBudget(ctx context.Context, tx *sql.Tx, first uint64, added int64, at time.Time) error {
 	var v sql.NullString
-	if err := o.stmts.QueryRow(ctx, tx, budgetSQL, nil, &v); err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("outbox budget: %w", err)
+	var usage sql.NullInt64
+	if err := o.stmts.QueryRow(ctx, tx, budgetUsageSQL, nil, &v, &usage); err != nil {
+		return fmt.Errorf("outbox budget and usage: %w", err)
 	}
 	budget, err := parseBudget(v)
 	if err != nil {
 		return err
 	}
-	var used int64
-	if err := o.stmts.QueryRow(ctx, tx, usageSQL, nil, &used); err != nil {
-		return fmt.Errorf("outbox usage: %w", err)
+	if !usage.Valid {
+		return fmt.Errorf("outbox usage: %w", sql.ErrNoRows)
 	}
+	used := usage.Int64
 	if used <= budget {
 		return nil
 	}

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -12,44 +11,16 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/storetest"
 )
 
-// Size of the synthetic fleet: 10,000 printers in 100 organisations, each
-// printer with jobsPerYear jobs spread over a year.
-const (
-	fleetOrgs     = 100
-	fleetPrinters = 10000
-	jobsPerYear   = 20
-)
-
-// loadStmt is a statement of a synthetic fixture, with its arguments.
-type loadStmt struct {
-	q    string
-	args []any
-}
-
-// execAll runs the statements of a fixture in one transaction.
-func execAll(t testing.TB, db *DB, stmts []loadStmt) {
+// loadFleet generates the synthetic fleet (fixture.go) inside the
+// database and returns one organisation and one of its printers.
+func loadFleet(t testing.TB, db *DB) (fleet.OrgID, fleet.PrinterID) {
 	t.Helper()
-	err := db.tx(t.Context(), func(tx *txn) error {
-		for _, s := range stmts {
-			if _, err := tx.ExecContext(t.Context(), s.q, s.args...); err != nil {
-				return fmt.Errorf("%.80s: %w", s.q, err)
-			}
-		}
-		return nil
-	})
+	skipBigSQLite(t)
+	org, p, err := fixtureFleet(t.Context(), db, storetest.T0, fleetOrgs)
 	if err != nil {
 		t.Fatal(err)
 	}
-}
-
-// loadFleet generates the synthetic fleet inside the database and returns
-// one organisation and one of its printers.
-func loadFleet(t testing.TB, db *DB) (fleet.OrgID, fleet.PrinterID) {
-	if db.dialect.kind == postgres {
-		return pgLoadFleet(t, db)
-	}
-	skipBigSQLite(t)
-	return sqliteLoadFleet(t, db)
+	return org, p
 }
 
 // skipBigSQLite skips, under the race detector, a test that loads the
@@ -71,35 +42,6 @@ func yearJobs(db *DB) int {
 		return pgJobsPerYear
 	}
 	return jobsPerYear
-}
-
-// sqliteLoadFleet generates the synthetic fleet inside SQLite, in one
-// transaction.
-func sqliteLoadFleet(t testing.TB, db *DB) (fleet.OrgID, fleet.PrinterID) {
-	t.Helper()
-	start := nanos(storetest.T0.AddDate(-1, 0, 0))
-	perOrg := fleetPrinters / fleetOrgs
-	stmts := []loadStmt{
-		{`INSERT INTO orgs (id, name) WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ? - 1)
-			SELECT printf('org_%03d', i), printf('Org %d', i) FROM n`, []any{fleetOrgs}},
-		{`INSERT INTO sites (id, org_id, name) SELECT replace(id, 'org_', 'site_'), id, name FROM orgs`, nil},
-		{`INSERT INTO printers (id, device_id, org_id, site_id, name, model, last_seen)
-			WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ? - 1)
-			SELECT printf('printer-%03d-%04d', i / ?, i % ?), printf('printer-%03d-%04d', i / ?, i % ?),
-				printf('org_%03d', i / ?), printf('site_%03d', i / ?), printf('3DP %d', i % ?), 'Jet 4200', ? FROM n`,
-			[]any{fleetPrinters, perOrg, perOrg, perOrg, perOrg, perOrg, perOrg, perOrg, nanos(storetest.T0)}},
-		{`INSERT INTO printer_status (printer_id, state, activity, job_id, progress, etc_seconds, pending_jobs, time)
-			SELECT id, 2, 'printing', 'job', 0.5, 100, 1, last_seen FROM printers`, nil},
-		{`INSERT INTO jobs (printer_id, job_id, org_id, created_at, report_time, data)
-			WITH RECURSIVE n(j) AS (SELECT 0 UNION ALL SELECT j + 1 FROM n WHERE j < ? - 1)
-			SELECT p.id, 'job-' || n.j, p.org_id, ? + (n.j * (8760 / ?) + p.rowid % 24) * 3600000000000,
-				? + (n.j * (8760 / ?) + p.rowid % 24) * 3600000000000,
-				printf('{"id":"job-%d","status":"completed"}', n.j)
-			FROM printers p, n`, []any{jobsPerYear, start, jobsPerYear, start, jobsPerYear}},
-		{`ANALYZE`, nil},
-	}
-	execAll(t, db, stmts)
-	return "org_042", "printer-042-0007"
 }
 
 // explain returns the indexes the plan of q uses and the tables it reads

@@ -1,10 +1,8 @@
 package store
 
 import (
-	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
@@ -17,56 +15,19 @@ import (
 	"github.com/fusionfleet/fusionfleet/internal/storetest"
 )
 
-// kpiMaterials is how many materials every site of the synthetic fleet
-// prints each day: each is a rollup row per site and day.
-const kpiMaterials = 4
-
 // kpiModel is the printer model of the organisation the tests read: the
 // synthetic organisations use four models in turn.
 const kpiModel = "Jet 4220"
 
-// hourValues returns the expressions of the 48 hour columns of a
-// synthetic rollup row, from a seed expression.
-func hourValues(seed string) string {
-	v := make([]string, 48)
-	for i := range v {
-		v[i] = fmt.Sprintf("((%s + %d) %% 7) * 300.0", seed, i)
-	}
-	return strings.Join(v, ", ")
-}
-
 // loadKPIFleet loads the synthetic fleet of loadFleet and its KPI rollups
-// for a year: a site row per organisation, material and day, a benchmark
-// row per organisation and month, and printer rows for the returned
-// organisation's printers (the other organisations' printer rows are
-// never read by its pages).
+// (fixture.go).
 func loadKPIFleet(t testing.TB, db *DB) (fleet.OrgID, fleet.PrinterID) {
-	if db.dialect.kind == postgres {
-		return pgLoadKPIFleet(t, db)
-	}
 	t.Helper()
 	skipBigSQLite(t)
-	org, p := loadFleet(t, db)
-	first := kpi.Day(storetest.T0.AddDate(-1, 0, 0))
-	cols := strings.Join(append(append([]string{}, kpiSumCols...), kpiHourCols...), ", ")
-	sums := `1 + d.i % 3, d.i % 5 / 4, 10 + d.i % 7, 9 + d.i % 7, 8 + d.i % 5, 150.0 + d.i % 50, 1000.0, 3.5, 9.0, 30000.0 + d.i % 1000 * 30, 20000.0`
-	days := `WITH RECURSIVE d(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM d WHERE i < 364)`
-	mats := `, m(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM m WHERE k < ? - 1)`
-	stmts := []loadStmt{
-		{`UPDATE printers SET model = 'Jet 42' || (CAST(substr(org_id, 5) AS INTEGER) % 4) || '0'`, nil},
-		{`INSERT INTO kpi_site_daily (org_id, site_id, model, material, day, weekday, ` + cols + `) ` + days + mats + `
-			SELECT s.org_id, s.id, 'Jet 42' || (CAST(substr(s.org_id, 5) AS INTEGER) % 4) || '0', 'M' || m.k, ? + d.i * 86400000000000, (? + d.i) % 7, ` + sums + `, ` + hourValues("d.i") + `
-			FROM sites s, d, m`, []any{kpiMaterials, nanos(first), int(first.Weekday())}},
-		{`INSERT INTO kpi_daily (printer_id, day, material, org_id, site_id, model, weekday, ` + cols + `) ` + days + `
-			SELECT p.id, ? + d.i * 86400000000000, 'M0', p.org_id, p.site_id, p.model, (? + d.i) % 7, ` + sums + `, ` + hourValues("d.i") + `
-			FROM printers p, d WHERE p.org_id = ?`, []any{nanos(first), int(first.Weekday()), org}},
-		{`INSERT INTO kpi_org_month (model, month, org_id, ` + strings.Join(kpiSumCols, ", ") + `)
-			SELECT model, ` + fmt.Sprintf("(day - %d) / (30 * 86400000000000)", nanos(first)) + `, org_id, ` + sumOf(kpiSumCols) + `
-			FROM kpi_site_daily GROUP BY 1, 2, 3`, nil},
-		{`UPDATE kpi_org_month SET month = ? + month * 30 * 86400000000000`, []any{nanos(first)}},
-		{`ANALYZE`, nil},
+	org, p, err := fixtureKPIFleet(t.Context(), db, storetest.T0, fleetOrgs)
+	if err != nil {
+		t.Fatal(err)
 	}
-	execAll(t, db, stmts)
 	return org, p
 }
 

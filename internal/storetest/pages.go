@@ -1,13 +1,12 @@
 package storetest
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"slices"
 	"strings"
 	"testing"
 	"text/tabwriter"
@@ -34,7 +33,9 @@ func sentinel(sec int) time.Time { return time.Date(2001, 1, 1, 0, 0, sec, 0, ti
 
 // FixtureJSON holds JSON documents shaped exactly as the stores write
 // them (json.Marshal of the fleet types), with tokens such as @JOB@ where
-// a bulk insert puts its own values; FillJSON substitutes them in SQL.
+// a bulk insert puts its own values: the store's pages fixture
+// (store.LoadPagesFleet, which takes it as a store.PagesJSON) substitutes
+// them in SQL.
 type FixtureJSON struct {
 	// Job: @JOB@ id, @STATUS@, @CREATED@ and @STARTED@ times, @LAYERS@ done,
 	// @PHASE@ of the printing sub-job.
@@ -113,21 +114,6 @@ func Fixtures() FixtureJSON {
 	return f
 }
 
-// FillJSON returns an SQL expression (both stores' dialects) that is the
-// document tpl with each token replaced by the value of an SQL expression,
-// e.g. FillJSON(f.Job, map[string]string{"@JOB@": "job_id", ...}). Every
-// token of tpl must have a value.
-func FillJSON(tpl string, values map[string]string) string {
-	expr := "'" + strings.ReplaceAll(tpl, "'", "''") + "'"
-	for _, tok := range slices.Sorted(maps.Keys(values)) {
-		if !strings.Contains(tpl, tok) {
-			panic("FillJSON: token " + tok + " not in the document")
-		}
-		expr = "replace(" + expr + ", '" + tok + "', " + values[tok] + ")"
-	}
-	return expr
-}
-
 // RuleKeys are the built-in alert rules the fixture's alerts are of, with
 // a title each.
 var RuleKeys = []struct {
@@ -155,12 +141,20 @@ type PageStore interface {
 // Session cookie names of the dashboard without Secure cookies.
 const sessionCookie = "ff_session"
 
+// SeedTB is what SeedPagesOrg needs of a test or a benchmark: testing.TB
+// has it, and so has the bench command's runner.
+type SeedTB interface {
+	Helper()
+	Context() context.Context
+	Fatal(args ...any)
+}
+
 // SeedPagesOrg gives org what its pages list besides fleet data, through
 // the store: two more sites, 20 members, an administrator with display
 // and notification preferences and five API tokens, three notification
 // channels, five custom alert rules and a muted rule. It returns the
 // administrator's session cookie, valid for an hour after T0.
-func SeedPagesOrg(tb testing.TB, st PageStore, org fleet.OrgID) *http.Cookie {
+func SeedPagesOrg(tb SeedTB, st PageStore, org fleet.OrgID) *http.Cookie {
 	tb.Helper()
 	ctx := tb.Context()
 	must := func(err error) {

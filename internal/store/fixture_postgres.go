@@ -1,13 +1,13 @@
 package store
 
 import (
+	"cmp"
+	"context"
 	"fmt"
 	"slices"
-	"testing"
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/fleet"
-	"github.com/fusionfleet/fusionfleet/internal/storetest"
 )
 
 // pgSQLTime is the SQL expression of the RFC 3339 text of a Unix-nanos
@@ -28,18 +28,19 @@ func pgNum(id string) string { return "right(" + id + ", 4)::int" }
 // pgLoadPagesFleet loads the KPI fleet and everything else the dashboard's
 // pages read, in bulk SQL with rows shaped as ingest writes them; see the
 // SQLite fixture's for the inventory.
-func pgLoadPagesFleet(b *testing.B, db *DB) (fleet.OrgID, fleet.PrinterID) {
-	b.Helper()
-	org, p := pgLoadKPIFleet(b, db)
-	fx := storetest.Fixtures()
-	now := nanos(storetest.T0)
-	start := nanos(storetest.T0.AddDate(-1, 0, 0))
+func pgLoadPagesFleet(ctx context.Context, db *DB, fx PagesFixture) (fleet.OrgID, fleet.PrinterID, error) {
+	org, p, err := pgLoadKPIFleet(ctx, db, fx.Now, cmp.Or(fx.Orgs, fleetOrgs))
+	if err != nil {
+		return "", "", err
+	}
+	now := nanos(fx.Now)
+	start := nanos(fx.Now.AddDate(-1, 0, 0))
 	const hour, minute, second = int64(time.Hour), int64(time.Minute), int64(time.Second)
-	snapshots := int(storetest.T0.Sub(storetest.T0.AddDate(-1, 0, 0)) / (pagesSnapshotSec * time.Second))
+	snapshots := int(fx.Now.Sub(fx.Now.AddDate(-1, 0, 0)) / (pagesSnapshotSec * time.Second))
 	snapAt := fmt.Sprintf("%d + n.i * %d::bigint", start, pagesSnapshotSec*second)
 
-	pastRule, pastTitle := ruleCase("n.i")
-	activeRule, activeTitle := ruleCase("n.i / 100")
+	pastRule, pastTitle := ruleCase(fx.Rules, "n.i")
+	activeRule, activeTitle := ruleCase(fx.Rules, "n.i / 100")
 	// alertsOf inserts resolved alerts of the organisations that where
 	// selects, count each over the year.
 	alertsOf := func(where string, count int) string {
@@ -53,7 +54,7 @@ func pgLoadPagesFleet(b *testing.B, db *DB) (fleet.OrgID, fleet.PrinterID) {
 			FROM orgs o, n WHERE ` + where
 	}
 	consumables := func(at, i string) string {
-		return storetest.FillJSON(fx.Consumables, map[string]string{
+		return fillJSON(fx.JSON.Consumables, map[string]string{
 			"@TIME@":     pgSQLTime(at),
 			"@AGENT@":    "CAST(100 - " + i + " % 2016 * 0.04 AS TEXT)",
 			"@ROLL@":     "CAST(round(" + i + " % 8640 / 86.4, 3) AS TEXT)",
@@ -63,17 +64,17 @@ func pgLoadPagesFleet(b *testing.B, db *DB) (fleet.OrgID, fleet.PrinterID) {
 		})
 	}
 	counters := func(at, i string) string {
-		return storetest.FillJSON(fx.Counters, map[string]string{"@TIME@": pgSQLTime(at), "@JOBS@": "CAST(" + i + " / 288 AS TEXT)",
+		return fillJSON(fx.JSON.Counters, map[string]string{"@TIME@": pgSQLTime(at), "@JOBS@": "CAST(" + i + " / 288 AS TEXT)",
 			"@FILTER@": "CAST(round(100 - " + i + " % 17280 / 172.8, 3) AS TEXT)"})
 	}
 	job := func(id, status, created, layers, phase string) string {
-		return storetest.FillJSON(fx.Job, map[string]string{"@JOB@": id, "@STATUS@": status, "@CREATED@": pgSQLTime(created),
+		return fillJSON(fx.JSON.Job, map[string]string{"@JOB@": id, "@STATUS@": status, "@CREATED@": pgSQLTime(created),
 			"@STARTED@": pgSQLTime(created + " + 60000000000"), "@LAYERS@": layers, "@PHASE@": phase})
 	}
 	stmts := []loadStmt{
 		// Every printer's identity, as the identity report writes it.
 		{`UPDATE printers SET model_number = 'M0P44A', serial_number = 'SN-' || name, firmware = '1.0', identity_time = $1,
-			identity = ` + storetest.FillJSON(fx.Identity, map[string]string{"@PRINTER@": "id", "@NAME@": "name",
+			identity = ` + fillJSON(fx.JSON.Identity, map[string]string{"@PRINTER@": "id", "@NAME@": "name",
 			"@MODEL@": "model", "@CREATED@": pgSQLTime("$1::bigint")}), []any{start}},
 		// Every job's JSON: one in 17 failed, the others completed.
 		{`UPDATE jobs SET data = ` + job("job_id", "CASE WHEN created_at / 3600000000000 % 17 = 0 THEN 'failed' ELSE 'completed' END",
@@ -81,19 +82,19 @@ func pgLoadPagesFleet(b *testing.B, db *DB) (fleet.OrgID, fleet.PrinterID) {
 		// A job printing now on every printer.
 		{`INSERT INTO jobs (printer_id, job_id, org_id, created_at, report_time, data)
 			SELECT id, $1, org_id, $2::bigint, $3::bigint, ` + job("$1::text", "'printing'", "$2::bigint",
-			fmt.Sprintf("'%d'", pagesLayers/2), "'running'") + ` FROM printers`, []any{pagesCurrentJob, now - 10*hour, now - minute}},
+			fmt.Sprintf("'%d'", pagesLayers/2), "'running'") + ` FROM printers`, []any{PagesCurrentJob, now - 10*hour, now - minute}},
 		// States: six in ten printing, then cooling, idle, error.
 		{`UPDATE printer_status SET
 			state = CASE ` + pgNum("printer_id") + ` % 10 WHEN 6 THEN 3 WHEN 8 THEN 1 WHEN 9 THEN 4 ELSE 2 END,
 			activity = CASE ` + pgNum("printer_id") + ` % 10 WHEN 6 THEN 'cooling' WHEN 8 THEN 'idle' WHEN 9 THEN 'error' ELSE 'printing' END,
 			job_id = CASE WHEN ` + pgNum("printer_id") + ` % 10 IN (6, 8, 9) THEN '' ELSE $1 END,
 			progress = 0.5, etc_seconds = 5 * 3600, pending_jobs = ` + pgNum("printer_id") + ` % 3, time = $2`,
-			[]any{pagesCurrentJob, now - 30*second}},
+			[]any{PagesCurrentJob, now - 30*second}},
 		// Parts of every job of the read organisation.
 		{`INSERT INTO parts (printer_id, part_id, job_id, created_at, report_time, data) ` + pgSQLSeries(pagesParts) + `
 			SELECT j.printer_id, j.job_id || '-part-' || n.i, j.job_id, j.created_at, j.report_time, ` +
-			storetest.FillJSON(fx.Part, map[string]string{"@PART@": "j.job_id || '-part-' || n.i", "@JOB@": "j.job_id",
-				"@OUTCOME@": "CASE WHEN j.job_id = '" + pagesCurrentJob + "' THEN 'pending' WHEN n.i % 23 = 5 THEN 'warp' WHEN n.i % 31 = 7 THEN 'porosity' ELSE 'pass' END",
+			fillJSON(fx.JSON.Part, map[string]string{"@PART@": "j.job_id || '-part-' || n.i", "@JOB@": "j.job_id",
+				"@OUTCOME@": "CASE WHEN j.job_id = '" + PagesCurrentJob + "' THEN 'pending' WHEN n.i % 23 = 5 THEN 'warp' WHEN n.i % 31 = 7 THEN 'porosity' ELSE 'pass' END",
 				"@CREATED@": pgSQLTime("j.created_at"), "@STARTED@": pgSQLTime("j.created_at + 60000000000")}) + `
 			FROM jobs j, n WHERE j.org_id = $1`, []any{org}},
 		// Layers of the read printer's jobs and of the organisation's current jobs.
@@ -104,7 +105,7 @@ func pgLoadPagesFleet(b *testing.B, db *DB) (fleet.OrgID, fleet.PrinterID) {
 			FROM (SELECT printer_id, job_id, created_at, row_number() OVER (ORDER BY printer_id, job_id) AS r FROM jobs
 				WHERE org_id = $1 AND (printer_id = $2 OR job_id = $3)) j, n
 			WHERE j.job_id <> $3 OR n.i < $4`,
-			[]any{org, p, pagesCurrentJob, pagesLayers / 2}},
+			[]any{org, p, PagesCurrentJob, pagesLayers / 2}},
 		// A year of snapshots of the read printer.
 		{`INSERT INTO consumables_history (printer_id, time, data) ` + pgSQLSeries(snapshots) + `
 			SELECT $1, ` + snapAt + `, ` + consumables(snapAt, "n.i") + ` FROM n`, []any{p}},
@@ -139,7 +140,9 @@ func pgLoadPagesFleet(b *testing.B, db *DB) (fleet.OrgID, fleet.PrinterID) {
 			FROM orgs o, n WHERE o.id = $3 OR n.i < 3`, []any{now, hour, org}},
 		{`ANALYZE`, nil},
 	}
-	stmts = slices.Insert(stmts, len(stmts)-1, deliveriesFixture(fx.Alert, pgSQLTime, "r.v::text")...)
-	execAll(b, db, stmts)
-	return org, p
+	stmts = slices.Insert(stmts, len(stmts)-1, deliveriesFixture(fx.JSON.Alert, pgSQLTime, "r.v::text")...)
+	if err := execFixture(ctx, db, stmts); err != nil {
+		return "", "", err
+	}
+	return org, p, nil
 }
