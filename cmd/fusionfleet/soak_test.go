@@ -12,8 +12,8 @@ import (
 
 // The soak's short form, in every test run: ten printers, a Command
 // Center and a cloud for two simulated days (about half a minute at a day
-// in 15 s), retention of hours so that the cloud prunes layers every
-// simulated hour, and the whole verdict: memory, goroutines, files and
+// in 15 s), layers kept 16 hours so that the cloud prunes them every
+// simulated hour for more than a day, and the whole verdict: memory, goroutines, files and
 // outbox flat, rows and disk as retention predicts, the delivery audit,
 // and no unexplained warning. The long form is "fusionfleet soak".
 func TestSoakShort(t *testing.T) {
@@ -25,7 +25,7 @@ func TestSoakShort(t *testing.T) {
 	}
 	dir := filepath.Join(t.TempDir(), "soak")
 	code, stdout, stderr := runArgs(t, "soak", "-data", dir, "-days", "2", "-printers", "10", "-speed", "5760",
-		"-keep-layers", "8h", "-keep-logs", "4h", "-keep-local", "8h", "-prune-every", "1h", "-sample-every", "2h", "-drain", "2m")
+		"-keep-layers", "16h", "-keep-logs", "4h", "-keep-local", "8h", "-prune-every", "1h", "-sample-every", "2h", "-drain", "2m")
 	if code != 0 {
 		t.Fatalf("soak: exit %d\nstdout:\n%s\nstderr (last lines):\n%s", code, stdout, tail(stderr, 20))
 	}

@@ -92,11 +92,18 @@ func TableBytes(ctx context.Context, db *sql.DB) (map[string]int64, int64, error
 // those retention removed, pruned in all. Layers and log lines keep their
 // record's number in their own tables; every other record in received.
 // Every printer's events are there from the first, once each.
-func Audit(ctx context.Context, site, cloud *sql.DB, pruned int64) (Check, error) {
+//
+// Only the records through the given number are audited (0: all): those
+// the gateway numbered until the soak's end; what it numbered while the
+// soak stopped may be on its way.
+func Audit(ctx context.Context, site, cloud *sql.DB, pruned int64, through uint64) (Check, error) {
 	c := Check{Name: "exactly once"}
 	var next uint64
 	if err := site.QueryRowContext(ctx, `SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'next_seq'`).Scan(&next); err != nil {
 		return c, fmt.Errorf("audit: next_seq: %w", err)
+	}
+	if through > 0 && through < next {
+		next = through + 1
 	}
 	kept := map[uint64]bool{}
 	if err := eachSeq(ctx, site, `SELECT seq FROM outbox`, func(s uint64) { kept[s] = true }); err != nil {
@@ -118,6 +125,13 @@ func Audit(ctx context.Context, site, cloud *sql.DB, pruned int64) (Check, error
 			twice++
 		}
 		delete(held, seq)
+	}
+	if through > 0 {
+		for seq := range held {
+			if seq >= next {
+				delete(held, seq) // numbered after the end
+			}
+		}
 	}
 	var bad []string
 	if missing != pruned {
@@ -181,17 +195,24 @@ func eachSeq(ctx context.Context, db *sql.DB, q string, f func(uint64)) error {
 }
 
 // Stored reports how far the cloud's store has applied a gateway's
-// records: the last number the gateway gave (site), the highest the
-// store holds and how many it holds (cloud). The soak waits for them to
+// records through a number (<= 0: the last): the last number the gateway
+// gave, how many records through it are still in its outbox (site), and
+// how many the store holds (cloud). The soak waits for them to
 // meet and settle before its audit: a batch the stream delivered may
 // still be on its way into the store.
-func Stored(ctx context.Context, site, cloud *sql.DB) (last, highest, held int64, err error) {
+func Stored(ctx context.Context, site, cloud *sql.DB, through int64) (last, outbox, held int64, err error) {
 	if err := site.QueryRowContext(ctx, `SELECT CAST(value AS INTEGER) - 1 FROM meta WHERE key = 'next_seq'`).Scan(&last); err != nil {
 		return 0, 0, 0, fmt.Errorf("stored: %w", err)
 	}
-	const q = `SELECT COALESCE(MAX(s), 0), COUNT(*) FROM (SELECT seq AS s FROM received UNION ALL SELECT record_seq FROM layers UNION ALL SELECT record_seq FROM logs)`
-	if err := cloud.QueryRowContext(ctx, q).Scan(&highest, &held); err != nil {
+	if through <= 0 {
+		through = last
+	}
+	if err := site.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox WHERE seq <= ?`, through).Scan(&outbox); err != nil {
 		return 0, 0, 0, fmt.Errorf("stored: %w", err)
 	}
-	return last, highest, held, nil
+	const q = `SELECT COUNT(*) FROM (SELECT seq AS s FROM received UNION ALL SELECT record_seq FROM layers UNION ALL SELECT record_seq FROM logs) WHERE s <= ?`
+	if err := cloud.QueryRowContext(ctx, q, through).Scan(&held); err != nil {
+		return 0, 0, 0, fmt.Errorf("stored: %w", err)
+	}
+	return last, outbox, held, nil
 }

@@ -216,31 +216,35 @@ func twoStores(t *testing.T) (site, cloud *sql.DB) {
 
 func TestAudit(t *testing.T) {
 	tests := []struct {
-		name   string
-		stmts  []string
-		pruned int64
-		want   bool
-		detail string
+		name    string
+		stmts   []string
+		pruned  int64
+		through uint64
+		want    bool
+		detail  string
 	}{
 		{"every record once", []string{
 			`INSERT INTO received VALUES (1), (2)`, `INSERT INTO layers VALUES (3), (4)`, `INSERT INTO logs VALUES (5)`,
-		}, 0, true, ""},
-		{"pruned layers", []string{`INSERT INTO received VALUES (1), (2)`, `INSERT INTO logs VALUES (5)`}, 2, true, ""},
-		{"lost", []string{`INSERT INTO received VALUES (1), (2)`, `INSERT INTO logs VALUES (5)`}, 0, false, "2 records missing"},
+		}, 0, 0, true, ""},
+		{"pruned layers", []string{`INSERT INTO received VALUES (1), (2)`, `INSERT INTO logs VALUES (5)`}, 2, 0, true, ""},
+		{"lost", []string{`INSERT INTO received VALUES (1), (2)`, `INSERT INTO logs VALUES (5)`}, 0, 0, false, "2 records missing"},
 		{"twice", []string{
 			`INSERT INTO received VALUES (1), (2), (2)`, `INSERT INTO layers VALUES (3), (4)`, `INSERT INTO logs VALUES (5)`,
-		}, 0, false, "1 held twice"},
+		}, 0, 0, false, "1 held twice"},
 		{"kept and held", []string{
 			`INSERT INTO received VALUES (1), (2), (6)`, `INSERT INTO layers VALUES (3), (4)`, `INSERT INTO logs VALUES (5)`,
 			`INSERT INTO outbox VALUES (6)`,
-		}, 0, false, "1 held while still in the outbox"},
+		}, 0, 0, false, "1 held while still in the outbox"},
 		{"unnumbered", []string{
 			`INSERT INTO received VALUES (1), (2), (99)`, `INSERT INTO layers VALUES (3), (4)`, `INSERT INTO logs VALUES (5)`,
-		}, 0, false, "never numbered"},
+		}, 0, 0, false, "never numbered"},
+		{"numbered after the end", []string{
+			`INSERT INTO received VALUES (1), (2), (5)`, `INSERT INTO layers VALUES (3), (4)`,
+		}, 0, 4, true, "numbered 4 records"},
 		{"an event missing", []string{
 			`INSERT INTO received VALUES (1), (2)`, `INSERT INTO layers VALUES (3), (4)`, `INSERT INTO logs VALUES (5)`,
 			`INSERT INTO events VALUES ('p', 1), ('p', 3)`,
-		}, 0, false, "printer p: 2 events"},
+		}, 0, 0, false, "printer p: 2 events"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -260,7 +264,7 @@ func TestAudit(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			c, err := Audit(context.Background(), site, cloud, tt.pruned)
+			c, err := Audit(context.Background(), site, cloud, tt.pruned, tt.through)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -273,10 +277,10 @@ func TestAudit(t *testing.T) {
 
 func TestAuditWithoutStores(t *testing.T) {
 	site, cloud := twoStores(t)
-	if _, err := Audit(t.Context(), site, cloud, 0); err == nil {
+	if _, err := Audit(t.Context(), site, cloud, 0, 0); err == nil {
 		t.Error("Audit of a gateway without next_seq: no error")
 	}
-	if _, _, _, err := Stored(t.Context(), site, cloud); err == nil {
+	if _, _, _, err := Stored(t.Context(), site, cloud, 0); err == nil {
 		t.Error("Stored of a gateway without next_seq: no error")
 	}
 }
