@@ -117,10 +117,10 @@ func (p partialPruner) Prune(ctx context.Context, _ time.Time, _ Retention) (map
 	return map[string]int64{"layers": 3187}, ctx.Err()
 }
 
-// The soak's audit found records gone that no log line accounted for: a
-// prune cut short when the node stopped had committed its first chunks,
-// and Run said nothing of them. What a prune removed is logged whatever
-// ended it.
+// A prune cut short when the node stops has committed its first chunks,
+// and Run said nothing of them, so the soak's audit, which counts the
+// pruned log lines, could not account for those rows. What a prune
+// removed is logged whatever ended it.
 func TestRunLogsWhatAPruneCutShortRemoved(t *testing.T) {
 	for _, tc := range []struct {
 		name string
