@@ -128,7 +128,7 @@ func keys(samples []Sample, get func(Sample) map[string]int64) []string {
 }
 
 // style is the dashboard's stylesheet for internal/plot's charts.
-const style = `body{font-family:system-ui,sans-serif;max-width:52rem;margin:1rem auto}
+const style = `body{font-family:system-ui,sans-serif;max-width:52rem;margin:1rem auto}pre{white-space:pre-wrap}
 svg.plot{width:100%;height:auto;display:block}
 .plot-box{container-type:inline-size}.plot-box>svg.plot-narrow{display:none}
 @container (max-width: 30rem){.plot-box>svg.plot-wide{display:none}.plot-box>svg.plot-narrow{display:block}}
