@@ -278,7 +278,7 @@ func runSoak(ctx context.Context, args []string, e env) error {
 
 	res, err := judgeSoak(context.WithoutCancel(ctx), soakRun{
 		samples: samples, logs: logs, cloudDB: cloudDB, siteDB: siteDB, cloudStore: filepath.Join(cloudDir, "cloud.db*"), endSeq: endSeq,
-		days: stopped, ret: ret, pruneEvery: *pruneEvery, keepLocal: *keepLocal, from: from,
+		days: stopped, ret: ret, pruneEvery: *pruneEvery, keepLocal: *keepLocal, from: from, printers: *n,
 	})
 	if err != nil {
 		return err
@@ -313,6 +313,7 @@ type soakRun struct {
 	days                  float64
 	ret                   retention.Retention
 	pruneEvery, keepLocal time.Duration
+	printers              int
 	from                  time.Time
 }
 
@@ -342,12 +343,20 @@ func judgeSoak(ctx context.Context, r soakRun) (soak.Result, error) {
 	)
 	if r.keepLocal.Hours()/24 < r.days/2 {
 		// Once its local retention has passed, the Command Center's store
-		// holds as much history as it prunes. (Its file also holds the
-		// upload log, which fills up to its own cap: the disk is plotted,
-		// the rows are judged.)
-		checks = append(checks, soak.Flat("Command Center history", r.samples, func(s soak.Sample) float64 {
-			return float64(s.Rows["cc.events"] + s.Rows["cc.jobs"] + s.Rows["cc.counters_history"])
+		// holds as many events and jobs as it prunes. (Its file also holds
+		// the upload log, which fills up to its own cap, and keeps its
+		// largest size: the disk is plotted, the rows are judged.)
+		checks = append(checks, soak.Flat("Command Center events and jobs", r.samples, func(s soak.Sample) float64 {
+			return float64(s.Rows["cc.events"] + s.Rows["cc.jobs"])
 		}, soakBounds.local, "rows"))
+		// Its counter snapshots come one a printer-hour (SnapshotInterval)
+		// when the poller keeps pace, fewer when the machine is loaded:
+		// at most the printers times the hours kept, and one round more.
+		last := r.samples[len(r.samples)-1].Rows["cc.counters_history"]
+		limit := float64(r.printers)*r.keepLocal.Hours()*1.25 + float64(r.printers)
+		checks = append(checks, soak.Check{Name: "Command Center snapshots", OK: float64(last) <= limit,
+			Detail: fmt.Sprintf("%d rows at the end; %d printers × %g hours kept predict at most %.0f (accepted up to %.0f)",
+				last, r.printers, r.keepLocal.Hours(), float64(r.printers)*r.keepLocal.Hours(), limit)})
 	}
 	pruned := r.logs.Pruned()
 	rows, err := soak.CountRows(ctx, r.cloudDB, "", cloudTables...)
