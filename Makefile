@@ -15,7 +15,8 @@ vet:
 
 # go test's usual output, then every skipped test and its reason; the exit
 # status is go test's. The whole-system packages — the command, whose tests
-# run the demo and the scoring, and e2e, which starts the built binary —
+# run the demo, the scoring and the soak's short form (TestSoakShort, about
+# 35 s: two simulated days of ten printers with retention), and e2e, which starts the built binary —
 # run without the race detector, which makes their simulated fleets five to
 # ten times slower (under it they were the run's two longest packages, 390
 # and 200 s), and so do the store's query-plan tests on SQLite with their

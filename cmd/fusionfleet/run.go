@@ -35,6 +35,7 @@ type subcommand struct {
 func subcommands() []subcommand {
 	return []subcommand{
 		{"demo", "run a cloud, a Command Center and virtual printers in one process", runDemo},
+		{"soak", "run a fleet for simulated weeks on an accelerated clock and judge memory, disk and logs", runSoak},
 		{"cloud", "run a cloud node: uplink, stream, store and dashboard", runCloud},
 		{"org", "create an organisation (a customer or a service provider) in a cloud's store", runOrg},
 		{"audit", "verify the cloud store's audit log: every organisation's hash chain", runAudit},

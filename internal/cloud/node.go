@@ -254,7 +254,7 @@ func (n *Node) Run(ctx context.Context) error {
 	g.Go(func() error { return n.dispatcher.Run(ctx) })
 	g.Go(func() error { return n.trainer.Run(ctx) })
 	g.Go(func() error { return n.learner.Run(ctx) })
-	g.Go(func() error { return retention.Run(ctx, n.store, time.Hour, o.Retention, o.Clock, n.log) })
+	g.Go(func() error { return retention.Run(ctx, n.store, o.RetentionEvery, o.Retention, o.Clock, n.log) })
 	g.Go(func() error {
 		return retention.Run(ctx, loginPruner{n.store}, time.Hour, o.Retention, o.WallClock, n.log)
 	})

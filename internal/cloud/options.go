@@ -116,6 +116,10 @@ type Options struct {
 	// Retention is how long the store keeps each kind of data; the zero
 	// value keeps the defaults of package retention.
 	Retention retention.Retention
+	// RetentionEvery is how often, in real time, the store is pruned as of
+	// Clock; 0 → every hour. A soak on an accelerated clock prunes every
+	// few simulated hours, as a real node prunes every hour.
+	RetentionEvery time.Duration
 	// WallClock is real time where Clock is simulated (the demo): the
 	// clock of people and of the node's own pace — logins, two-factor
 	// codes, sessions and the login throttle (dashboard.Options.AuthClock),

@@ -490,7 +490,7 @@ func (u *Uploader) refusedOrFailed(ctx context.Context, entry UploadEntry, err e
 	if !u.opts.Refused(err) {
 		entry.Outcome, entry.Error = UploadFailed, err.Error()
 		if _, lerr := u.st.logUpload(ctx, entry, nil, u.opts.UploadLog); lerr != nil {
-			u.log.Warn("cannot log upload", "err", lerr)
+			u.warn(ctx, "cannot log upload", lerr)
 		}
 		return u.failed(ctx, entry.At, err, u.opts.Retryable(err)), err
 	}
@@ -503,7 +503,7 @@ func (u *Uploader) refusedOrFailed(ctx context.Context, entry UploadEntry, err e
 		u.limit[lane] = len(recs) / 2
 		entry.Outcome, entry.Error = UploadSplit, err.Error()
 		if _, lerr := u.st.logUpload(ctx, entry, nil, u.opts.UploadLog); lerr != nil {
-			u.log.Warn("cannot log upload", "err", lerr)
+			u.warn(ctx, "cannot log upload", lerr)
 		}
 		return 0, err
 	}
@@ -514,11 +514,11 @@ func (u *Uploader) refusedOrFailed(ctx context.Context, entry UploadEntry, err e
 	}
 	entry.Outcome, entry.Error = UploadQuarantined, err.Error()
 	if _, lerr := u.st.logUpload(ctx, entry, body, u.opts.UploadLog); lerr != nil {
-		u.log.Warn("cannot log upload", "err", lerr)
+		u.warn(ctx, "cannot log upload", lerr)
 	}
 	err = fmt.Errorf("%w: %w", errQuarantined, err)
 	if serr := u.st.recordUpload(ctx, entry.At, err); serr != nil {
-		u.log.Warn("cannot record upload outcome", "err", serr)
+		u.warn(ctx, "cannot record upload outcome", serr)
 	}
 	return 0, err
 }
@@ -563,7 +563,7 @@ func (u *Uploader) failed(ctx context.Context, at time.Time, err error, retryabl
 	}
 	u.retryAt = at.Add(wait)
 	if serr := u.st.recordUpload(ctx, at, err); serr != nil {
-		u.log.Warn("cannot record upload outcome", "err", serr)
+		u.warn(ctx, "cannot record upload outcome", serr)
 	}
 	return wait
 }
@@ -584,6 +584,15 @@ func (u *Uploader) followClock(now time.Time) {
 		u.log.Warn("the clock went back; the upload schedule follows it", "by", d)
 	}
 	u.lastStep = now
+}
+
+// warn logs that an upload's outcome could not be kept, unless ctx has
+// ended: an upload cut short by the node's stop is no failure to keep, and
+// the store refuses the write for the same reason.
+func (u *Uploader) warn(ctx context.Context, msg string, err error) {
+	if ctx.Err() == nil {
+		u.log.Warn(msg, "err", err)
+	}
 }
 
 // tokenBucket meters bytes on the injected clock. Tokens may go negative:

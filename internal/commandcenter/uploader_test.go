@@ -1,6 +1,7 @@
 package commandcenter
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"database/sql"
@@ -8,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -827,5 +829,35 @@ func TestTokenBucketClockBack(t *testing.T) {
 	b.refill(t0.Add(5 * time.Second))
 	if !b.has(500) {
 		t.Errorf("5 s after the clock went back, the bucket holds %v tokens; want 500", b.tokens)
+	}
+}
+
+// stoppingCloud ends the uploader's context while an upload is in flight,
+// as the node's stop does, and fails the upload.
+type stoppingCloud struct{ cancel context.CancelFunc }
+
+func (c stoppingCloud) Upload(ctx context.Context, _ uplink.Batch) (uplink.Ack, error) {
+	c.cancel()
+	return uplink.Ack{}, ctx.Err()
+}
+
+// The soak's log audit found two warnings at every stop: the upload the
+// stop cut short could not be logged, nor its outcome recorded, since the
+// store refuses a write under an ended context. Neither is a failure.
+func TestUploaderStopIsNoWarning(t *testing.T) {
+	st, _ := openStore(t)
+	appendN(t, st, 5)
+	var logs bytes.Buffer
+	ctx, cancel := context.WithCancel(t.Context())
+	u := NewUploader(st, stoppingCloud{cancel}, UploaderOptions{Clock: clock.NewManual(t0),
+		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	if _, err := u.UploadOnce(ctx); err == nil {
+		t.Fatal("UploadOnce cut short by the stop: no error")
+	}
+	if logs.Len() > 0 {
+		t.Errorf("warnings at the stop:\n%s", logs.String())
+	}
+	if n, _ := st.Outbox().PendingCount(t.Context()); n != 5 {
+		t.Errorf("%d records pending, want all 5 kept for the next start", n)
 	}
 }

@@ -79,21 +79,22 @@ func Run(ctx context.Context, s Pruner, every time.Duration, r Retention, clk cl
 	defer tick.Stop()
 	for {
 		removed, err := s.Prune(ctx, clk.Now(), r)
+		// What went is said even when the prune failed or was cut short
+		// by the end of ctx: the rows of the chunks it committed are gone.
+		attrs := []any{}
+		for kind, n := range removed {
+			if n > 0 {
+				attrs = append(attrs, kind, n)
+			}
+		}
+		if len(attrs) > 0 {
+			logger.Info("pruned", attrs...)
+		}
 		switch {
 		case ctx.Err() != nil:
 			return nil
 		case err != nil:
 			logger.Warn("prune failed", "err", err)
-		default:
-			attrs := []any{}
-			for kind, n := range removed {
-				if n > 0 {
-					attrs = append(attrs, kind, n)
-				}
-			}
-			if len(attrs) > 0 {
-				logger.Info("pruned", attrs...)
-			}
 		}
 		select {
 		case <-ctx.Done():

@@ -100,3 +100,46 @@ func TestRunCancelledDuringPrune(t *testing.T) {
 		t.Errorf("prunes = %d, want 1", len(p.times))
 	}
 }
+
+// partialPruner removes some rows and ends the context, returning err
+// (the context's error when nil), as a prune does when the node stops in
+// the middle of it.
+type partialPruner struct {
+	cancel context.CancelFunc
+	err    error
+}
+
+func (p partialPruner) Prune(ctx context.Context, _ time.Time, _ Retention) (map[string]int64, error) {
+	p.cancel()
+	if p.err != nil {
+		return map[string]int64{"layers": 3187}, p.err
+	}
+	return map[string]int64{"layers": 3187}, ctx.Err()
+}
+
+// A prune cut short when the node stops has committed its first chunks,
+// and Run said nothing of them, so the soak's audit, which counts the
+// pruned log lines, could not account for those rows. What a prune
+// removed is logged whatever ended it.
+func TestRunLogsWhatAPruneCutShortRemoved(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+	}{
+		{"cancelled", nil},
+		{"failed as it stopped", errors.New("interrupted")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			var buf bytes.Buffer
+			logger := slog.New(slog.NewTextHandler(&buf, nil))
+			if err := Run(ctx, partialPruner{cancel, tc.err}, time.Hour, Retention{}, clock.Real{}, logger); err != nil {
+				t.Fatalf("Run = %v", err)
+			}
+			if out := buf.String(); !strings.Contains(out, "layers=3187") {
+				t.Errorf("log = %q, want the 3187 layers removed", out)
+			}
+		})
+	}
+}

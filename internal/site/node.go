@@ -173,7 +173,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	// One TLS session cache for all printers: a poll resumes the printer's
 	// session instead of a full handshake, and the pin is checked either way.
 	sessions := tls.NewLRUClientSessionCache(4096)
-	n.poller = commandcenter.NewPoller(n.store, n.dialer(sessions), commandcenter.PollerOptions{Interval: opts.PollInterval, SnapshotInterval: opts.SnapshotInterval, LayersFrom: opts.LayersFrom, Clock: opts.Clock, Logger: n.log})
+	n.poller = commandcenter.NewPoller(n.store, n.dialer(sessions), commandcenter.PollerOptions{Interval: opts.PollInterval, SnapshotInterval: opts.SnapshotInterval, LayersFrom: opts.LayersFrom, Retention: opts.LocalRetention, Clock: opts.Clock, Logger: n.log})
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		commandcenter.NewMetrics(n.store, commandcenter.MetricsOptions{Poller: n.poller, Clock: opts.Clock}))
@@ -226,7 +226,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 	}
 	n.uploader = commandcenter.NewUploader(n.store, gatewayCloud{client, cred}, commandcenter.UploaderOptions{
 		Interval: opts.UploadInterval, PriorityDelay: opts.PriorityDelay, BulkInterval: opts.BulkInterval,
-		MaxBackoff: opts.MaxBackoff, Budget: budget, Retryable: uplink.Retryable,
+		MaxBackoff: opts.MaxBackoff, BatchSize: opts.UploadBatch, Budget: budget, Retryable: uplink.Retryable,
 		Clock: opts.Clock, Logger: n.log, OnAck: n.diagnostics.Receive,
 	})
 	return n, nil

@@ -76,6 +76,10 @@ type Options struct {
 	// before it (commandcenter.PollerOptions.LayersFrom): the demo's
 	// simulated past goes without per-layer data.
 	LayersFrom time.Time
+	// LocalRetention is how long, on Clock, the local history (events,
+	// jobs, snapshots) is kept (commandcenter.PollerOptions.Retention);
+	// 0 → the poller's default.
+	LocalRetention time.Duration
 	// ClockNote, if set, is said on every page of the local UI about the
 	// clock its times are on (the demo's).
 	ClockNote string
@@ -86,6 +90,10 @@ type Options struct {
 	// uploads; 0 → 30 s, so that a cloud that is back hears from the site
 	// within 30 s.
 	UploadInterval, PriorityDelay, BulkInterval, MaxBackoff time.Duration
+	// UploadBatch is the most records an upload carries
+	// (commandcenter.UploaderOptions.BatchSize); 0 → its default. The
+	// soak's accelerated fleet needs larger batches to keep up.
+	UploadBatch int
 	// UpdateInterval is how often the mirror syncs; 0 →
 	// DefaultUpdateInterval.
 	UpdateInterval time.Duration

@@ -137,11 +137,28 @@ func (m *Mirror) Targets() []MirroredTarget {
 	return slices.Clone(m.targets)
 }
 
+// ErrNothingPublished is Sync's error when the source has no repository
+// (a cloud before its first release) and the mirror holds none either:
+// nothing to mirror, and nothing wrong.
+var ErrNothingPublished = errors.New("the source publishes no updates yet")
+
 // Run syncs at every interval until ctx ends. A failed sync is logged and
 // tried again at the next interval: the printers keep the last good copy.
+// A source that publishes nothing yet is said once, at info level: a
+// site of a cloud without releases would otherwise warn every interval
+// for as long as it runs.
 func (m *Mirror) Run(ctx context.Context) error {
+	told := false
 	for {
-		if changed, err := m.Sync(ctx); err != nil {
+		if changed, err := m.Sync(ctx); errors.Is(err, ErrNothingPublished) {
+			if !told {
+				m.opts.Logger.Info("no updates published yet; looking again every interval", "interval", m.opts.Interval)
+				told = true
+			}
+			if m.Reload() {
+				m.opts.Logger.Info("mirrored state imported from an update bundle", "targets", len(m.Targets()))
+			}
+		} else if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -170,6 +187,9 @@ func (m *Mirror) Sync(ctx context.Context) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	ts, err := m.get(ctx, "metadata/timestamp.json", m.opts.MaxMetadataSize)
+	if errors.Is(err, errNotFound) && m.holdsNothing() {
+		return false, fmt.Errorf("mirror sync: %w", ErrNothingPublished)
+	}
 	if err != nil {
 		return false, fmt.Errorf("mirror sync: %w", err)
 	}
@@ -436,6 +456,14 @@ func (m *Mirror) prune(keep []MirroredTarget) {
 			}
 		}
 	}
+}
+
+// holdsNothing reports whether no sync (and no imported bundle) has left
+// a repository state here.
+func (m *Mirror) holdsNothing() bool {
+	m.state.Lock()
+	defer m.state.Unlock()
+	return m.loaded == nil
 }
 
 func (m *Mirror) metaPath(name string) string { return filepath.Join(m.dir, MetadataDir, name) }
