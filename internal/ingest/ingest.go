@@ -169,6 +169,9 @@ func (w *Writer) done(env fleet.Envelope, applied int, err error) error {
 	if err != nil && !errors.Is(err, fleet.ErrRejected) {
 		add(w.m.RecordsApplied, float64(applied))
 		add(w.m.StoreErrors, 1)
+		if storeFull(err) {
+			w.logger.Error("the store is full: records stay in the stream until it has room", "gateway", env.GatewayID, "err", err)
+		}
 		return fmt.Errorf("apply envelope from %s: %w", env.GatewayID, err)
 	}
 	w.count(env, applied, err)
@@ -187,6 +190,19 @@ func (w *Writer) count(env fleet.Envelope, applied int, err error) {
 		add(w.m.RecordsRejected, float64(rejectedRecords(err, len(env.Records)-applied)))
 		w.logger.Error("records refused by the store", "gateway", env.GatewayID, "err", err)
 	}
+}
+
+// storeFull reports whether err is a store's "disk full": SQLite's
+// SQLITE_FULL (its disk, or the file's cap) or PostgreSQL's disk_full
+// (SQLSTATE 53100). Retrying helps only once an operator made room, so
+// it is logged as an error, not a warning.
+func storeFull(err error) bool {
+	var coded interface{ Code() int }
+	if errors.As(err, &coded) && coded.Code()&0xff == 13 {
+		return true
+	}
+	var pg interface{ SQLState() string }
+	return errors.As(err, &pg) && pg.SQLState() == "53100"
 }
 
 // announce tells every node that org's data changed.
