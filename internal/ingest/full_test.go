@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -21,7 +22,9 @@ func (e stateErr) SQLState() string { return string(e) }
 
 // A full store (SQLite's SQLITE_FULL, PostgreSQL's disk_full) is logged as
 // an error, since retrying helps only once an operator made room; the
-// message is left for redelivery, never acknowledged.
+// message is left for redelivery, never acknowledged. It is logged once
+// until the store takes a write again, whether the writer's batch holds
+// one message or several.
 func TestStoreFullLoggedAndRedelivered(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -36,18 +39,39 @@ func TestStoreFullLoggedAndRedelivered(t *testing.T) {
 		{"plain", errors.New("connection refused"), false},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var logs bytes.Buffer
-			st := &fakeStore{seen: map[uint64]bool{}, err: tt.err}
-			w := NewWriter(st, &fakeNotifier{}, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-			errs := w.HandleBatch(t.Context(), [][]byte{envelope(1), envelope(2)})
-			if len(errs) != 2 || errs[0] == nil || errs[1] == nil {
-				t.Fatalf("HandleBatch = %v; want both messages redelivered", errs)
-			}
-			logged := strings.Contains(logs.String(), "level=ERROR msg=\"the store is full")
-			if logged != tt.wantFull {
-				t.Errorf("store-full error logged %v, want %v:\n%s", logged, tt.wantFull, logs.String())
-			}
-		})
+		for _, batch := range []int{1, 2} {
+			t.Run(fmt.Sprintf("%s/%d messages", tt.name, batch), func(t *testing.T) {
+				var logs bytes.Buffer
+				st := &fakeStore{seen: map[uint64]bool{}, err: tt.err}
+				w := NewWriter(st, &fakeNotifier{}, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+				for round := range 3 {
+					var msgs [][]byte
+					for i := range batch {
+						msgs = append(msgs, envelope(uint64(10*round+i+1)))
+					}
+					errs := w.HandleBatch(t.Context(), msgs)
+					if len(errs) != batch || slices.Contains(errs, nil) {
+						t.Fatalf("HandleBatch = %v; want every message redelivered", errs)
+					}
+				}
+				n := strings.Count(logs.String(), "level=ERROR msg=\"the store is full")
+				if want := map[bool]int{true: 1, false: 0}[tt.wantFull]; n != want {
+					t.Errorf("store-full error logged %d times, want %d:\n%s", n, want, logs.String())
+				}
+				// Room again: said once, and a later full store is logged again.
+				st.err = nil
+				if errs := w.HandleBatch(t.Context(), [][]byte{envelope(100)}); errs != nil {
+					t.Fatalf("with room: %v", errs)
+				}
+				if got := strings.Contains(logs.String(), "the store has room again"); got != tt.wantFull {
+					t.Errorf("room again logged %v, want %v", got, tt.wantFull)
+				}
+				st.err = tt.err
+				w.HandleBatch(t.Context(), [][]byte{envelope(200)})
+				if n := strings.Count(logs.String(), "level=ERROR msg=\"the store is full"); tt.wantFull && n != 2 {
+					t.Errorf("full again: logged %d times in all, want 2", n)
+				}
+			})
+		}
 	}
 }
