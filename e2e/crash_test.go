@@ -192,7 +192,8 @@ type procFleet struct {
 	ccFP      string   // the Command Center's fingerprint, which the printers paired
 	cc        *proc
 	ccArgs    []string
-	ui        string // the Command Center's local UI
+	cloudArgs []string // extra flags of the cloud, for its next start
+	ui        string   // the Command Center's local UI
 }
 
 // startFleet starts the cloud, pairs three printers with the Command
@@ -244,8 +245,9 @@ func startFleet(t *testing.T, opts fleetOptions) *procFleet {
 // startCloud starts the cloud on the fleet's cloud address and data.
 func (f *procFleet) startCloud() {
 	f.t.Helper()
-	f.cloud = startProc(f.t, f.bin, "cloud", "-data", filepath.Join(f.dir, "cloud"), "-listen", f.cloudAddr,
-		"-hosts", "127.0.0.1", "-log-level", "error")
+	args := []string{"cloud", "-data", filepath.Join(f.dir, "cloud"), "-listen", f.cloudAddr,
+		"-hosts", "127.0.0.1", "-log-level", "error"}
+	f.cloud = startProc(f.t, f.bin, append(args, f.cloudArgs...)...)
 	f.cloud.waitLine(f.t, reCloud)
 }
 

@@ -22,6 +22,8 @@ func runCloud(ctx context.Context, args []string, e env) error {
 	data := fs.String("data", envDefault(e, "FUSIONFLEET_CLOUD_DATA", defaultDataDir(e, "cloud")), "data `directory` (store, stream, certificates)")
 	listen := fs.String("listen", envDefault(e, "FUSIONFLEET_CLOUD_LISTEN", "127.0.0.1:8443"), "HTTPS listen `address`")
 	db := fs.String("db", envDefault(e, "FUSIONFLEET_DB", ""), "store: a SQLite file `path` (default: cloud.db in the data directory) or a postgres://… URL")
+	maxDBSize := fs.Int64("max-db-size", 0, "cap of a SQLite store's file in `bytes` (default 0: none): past it the node stores nothing more, logs an error\n"+
+		"and keeps what arrives in its stream until the cap is raised and the node restarted")
 	// Not envDefault: the usage would print a password in $FUSIONFLEET_NATS.
 	natsURL := fs.String("nats", "", "external NATS JetStream `URL[,URL…]` (default $FUSIONFLEET_NATS, else the embedded server, stored\n"+
 		"in the data directory and reached in-process only); a user and password in the URL only from $FUSIONFLEET_NATS, never this flag")
@@ -47,6 +49,9 @@ func runCloud(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return fmt.Errorf("cloud: -trusted-proxies: %w", err)
 	}
+	if *maxDBSize < 0 {
+		return fmt.Errorf("cloud: -max-db-size %d < 0", *maxDBSize)
+	}
 	if *maxAhead == 0 {
 		return fmt.Errorf("cloud: -max-record-ahead 0: give a duration, or a negative one for no bound")
 	}
@@ -67,7 +72,7 @@ func runCloud(ctx context.Context, args []string, e env) error {
 	}
 	*natsURL = cmp.Or(*natsURL, e.getenv("FUSIONFLEET_NATS"))
 	node, err := cloud.New(ctx, cloud.Options{
-		DataDir: *data, DB: *db, NATSURL: *natsURL, NATSCredentials: natsCreds, NATSTLS: natsTLS, Replicas: *replicas, Listen: *listen,
+		DataDir: *data, DB: *db, MaxDBSize: *maxDBSize, NATSURL: *natsURL, NATSCredentials: natsCreds, NATSTLS: natsTLS, Replicas: *replicas, Listen: *listen,
 		Hosts: splitList(*hosts), TLSCertFile: *certFile, TLSKeyFile: *keyFile,
 		Logger: logger, Notify: notify, TUFDir: *tufRepo, ReleaseTokenFile: *releaseToken,
 		MetricsTokenFile: *metricsToken, DebugListen: *debugListen, MaxRecordAhead: *maxAhead, TrustedProxies: proxies,

@@ -51,7 +51,7 @@ func (h *heard) wait(t *testing.T, what string) {
 func TestAlertsConsumer(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	db, err := openStore(ctx, t.TempDir(), "")
+	db, err := openStore(ctx, t.TempDir(), "", 0)
 	if err != nil {
 		t.Fatal(err)
 	}

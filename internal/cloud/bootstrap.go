@@ -170,7 +170,7 @@ func NewOrg(ctx context.Context, dataDir, db, name string, kind access.OrgKind, 
 	if admin == "" {
 		return "", "", errors.New("new organisation: no administrator name")
 	}
-	st, err := openStore(ctx, dataDir, db)
+	st, err := OpenStore(ctx, dataDir, db)
 	if err != nil {
 		return "", "", fmt.Errorf("new organisation: %w", err)
 	}

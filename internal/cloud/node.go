@@ -120,7 +120,7 @@ func New(ctx context.Context, opts Options) (_ *Node, err error) {
 		return nil, err
 	}
 
-	if n.store, err = openStore(ctx, opts.DataDir, opts.DB); err != nil {
+	if n.store, err = openStore(ctx, opts.DataDir, opts.DB, opts.MaxDBSize); err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)
 	}
 	n.closers.Push(n.store.Close)

@@ -12,7 +12,7 @@ import (
 )
 
 func TestNewDispatcher(t *testing.T) {
-	st, err := openStore(t.Context(), t.TempDir(), "")
+	st, err := openStore(t.Context(), t.TempDir(), "", 0)
 	if err != nil {
 		t.Fatal(err)
 	}

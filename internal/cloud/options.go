@@ -24,6 +24,11 @@ type Options struct {
 	// DB is the store: "" → cloud.db in DataDir, a SQLite file path
 	// (optionally "sqlite:PATH"), or a postgres:// URL.
 	DB string
+	// MaxDBSize caps a SQLite store's file in bytes (0: no cap;
+	// store.Options.MaxSQLiteBytes): past it the SQL writer's
+	// transactions fail as on a full disk, it logs an error and leaves
+	// the messages in the stream, and the uplink keeps them there too.
+	MaxDBSize int64
 	// NATSURL is an external NATS JetStream, "URL[,URL…]"; "" → an
 	// embedded server stored in DataDir. Replicas (0 → 1) is the stream's
 	// replication; more than 1 needs an external cluster. StreamName

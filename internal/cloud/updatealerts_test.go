@@ -42,7 +42,7 @@ type updatesEnv struct {
 func newUpdatesEnv(t testing.TB) *updatesEnv {
 	t.Helper()
 	ctx := t.Context()
-	db, err := openStore(ctx, t.TempDir(), "")
+	db, err := openStore(ctx, t.TempDir(), "", 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/fusionfleet/fusionfleet/internal/clock"
@@ -45,6 +46,7 @@ type Writer struct {
 	logger *slog.Logger
 	m      Metrics
 	clock  clock.Clock
+	full   atomic.Bool // the store said it is full, and has taken no write since
 }
 
 // NewWriter returns a writer that applies to st and announces on n.
@@ -135,6 +137,7 @@ func (w *Writer) applyGroup(ctx context.Context, data [][]byte, envs []fleet.Env
 		add(w.m.StoreErrors, 1)
 		errs := make([]error, len(envs))
 		if len(envs) == 1 {
+			w.noteFull(envs[0], err)
 			errs[0] = fmt.Errorf("apply envelope from %s: %w", envs[0].GatewayID, err)
 			return errs
 		}
@@ -144,6 +147,7 @@ func (w *Writer) applyGroup(ctx context.Context, data [][]byte, envs []fleet.Env
 		}
 		return errs
 	}
+	w.noteRoom()
 	changed := map[fleet.OrgID]bool{}
 	for k, env := range envs {
 		w.count(env, applied[k], rejected[k])
@@ -169,8 +173,10 @@ func (w *Writer) done(env fleet.Envelope, applied int, err error) error {
 	if err != nil && !errors.Is(err, fleet.ErrRejected) {
 		add(w.m.RecordsApplied, float64(applied))
 		add(w.m.StoreErrors, 1)
+		w.noteFull(env, err)
 		return fmt.Errorf("apply envelope from %s: %w", env.GatewayID, err)
 	}
+	w.noteRoom()
 	w.count(env, applied, err)
 	if applied > 0 {
 		w.announce(env.OrgID)
@@ -186,6 +192,34 @@ func (w *Writer) count(env fleet.Envelope, applied int, err error) {
 	if err != nil {
 		add(w.m.RecordsRejected, float64(rejectedRecords(err, len(env.Records)-applied)))
 		w.logger.Error("records refused by the store", "gateway", env.GatewayID, "err", err)
+	}
+}
+
+// storeFull reports whether err is a store's "disk full": SQLite's
+// SQLITE_FULL (its disk, or the file's cap) or PostgreSQL's disk_full
+// (SQLSTATE 53100). Retrying helps only once an operator made room, so
+// it is logged as an error, not a warning.
+func storeFull(err error) bool {
+	var coded interface{ Code() int }
+	if errors.As(err, &coded) && coded.Code()&0xff == 13 {
+		return true
+	}
+	var pg interface{ SQLState() string }
+	return errors.As(err, &pg) && pg.SQLState() == "53100"
+}
+
+// noteFull logs, once until the store takes a write again, that it is
+// full, when err says so.
+func (w *Writer) noteFull(env fleet.Envelope, err error) {
+	if storeFull(err) && w.full.CompareAndSwap(false, true) {
+		w.logger.Error("the store is full: records stay in the stream until it has room", "gateway", env.GatewayID, "err", err)
+	}
+}
+
+// noteRoom logs that a store reported full took a write again.
+func (w *Writer) noteRoom() {
+	if w.full.CompareAndSwap(true, false) {
+		w.logger.Info("the store has room again")
 	}
 }
 

@@ -47,7 +47,24 @@ func Open(ctx context.Context, name string, fsys fs.FS) (*sql.DB, error) {
 // OpenFile opens, creating if needed, the SQLite file at name with the
 // connection settings of Open, and leaves its schema to the caller.
 func OpenFile(name string) (*sql.DB, error) {
-	return openFile(name, false)
+	return openFile(name, false, 0)
+}
+
+// PageSize is the size of a page of the files Open makes (SQLite's
+// default): MaxSize is counted in it.
+const PageSize = 4096
+
+// OpenFileMax is OpenFile for a file that may grow to about maxBytes
+// (rounded down to whole pages, at least one) and no further: a write that
+// needs more fails as on a full disk (SQLITE_FULL), and the file stays
+// consistent. maxBytes <= 0 means no limit. A file already larger keeps
+// its size and takes no new pages.
+func OpenFileMax(name string, maxBytes int64) (*sql.DB, error) {
+	pages := int64(0)
+	if maxBytes > 0 {
+		pages = max(1, maxBytes/PageSize)
+	}
+	return openFile(name, false, pages)
 }
 
 // OpenReader opens the SQLite file at name, as Open made it, for reading
@@ -55,10 +72,12 @@ func OpenFile(name string) (*sql.DB, error) {
 // connection (see sitedb) reads on these, which in WAL mode never wait
 // for the writer.
 func OpenReader(name string) (*sql.DB, error) {
-	return openFile(name, true)
+	return openFile(name, true, 0)
 }
 
-func openFile(name string, readOnly bool) (*sql.DB, error) {
+// openFile opens name; maxPages > 0 caps every connection's file size
+// (PRAGMA max_page_count is per connection).
+func openFile(name string, readOnly bool, maxPages int64) (*sql.DB, error) {
 	if name == "" || strings.ContainsAny(name, "?#") {
 		return nil, fmt.Errorf("open %q: want a file path without '?' or '#'", name)
 	}
@@ -72,6 +91,9 @@ func openFile(name string, readOnly bool) (*sql.DB, error) {
 	q := url.Values{}
 	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)"} {
 		q.Add("_pragma", p)
+	}
+	if maxPages > 0 {
+		q.Add("_pragma", "max_page_count("+strconv.FormatInt(maxPages, 10)+")")
 	}
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")

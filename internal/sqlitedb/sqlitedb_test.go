@@ -147,3 +147,56 @@ func TestOpenReader(t *testing.T) {
 		t.Errorf("a write through the reader: %v, want it refused", err)
 	}
 }
+
+// A capped file refuses to grow past its cap as a full disk does
+// (SQLITE_FULL), on every connection of the pool, keeps what it committed,
+// and takes writes again once opened with a larger cap.
+func TestOpenFileMaxFull(t *testing.T) {
+	ctx := t.Context()
+	name := filepath.Join(t.TempDir(), "x.db")
+	db, err := OpenFileMax(name, 8*PageSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `CREATE TABLE a (x BLOB)`); err != nil {
+		t.Fatal(err)
+	}
+	db.SetMaxOpenConns(4)
+	var fullErr error
+	stored := 0
+	for i := range 100 {
+		conn, err := db.Conn(ctx) // each write may take another connection
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = conn.ExecContext(ctx, `INSERT INTO a VALUES (randomblob(1000))`)
+		conn.Close()
+		if err != nil {
+			fullErr = err
+			break
+		}
+		stored = i + 1
+	}
+	var coded interface{ Code() int }
+	if !errors.As(fullErr, &coded) || coded.Code()&0xff != 13 {
+		t.Fatalf("after %d rows: %v; want SQLITE_FULL", stored, fullErr)
+	}
+	db.Close()
+
+	db, err = OpenFileMax(name, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM a`).Scan(&n); err != nil || n != stored {
+		t.Errorf("%d rows kept, %v; want %d", n, err, stored)
+	}
+	if _, err := db.ExecContext(ctx, `INSERT INTO a VALUES (randomblob(100000))`); err != nil {
+		t.Errorf("without the cap: %v", err)
+	}
+	var check string
+	if err := db.QueryRowContext(ctx, `PRAGMA integrity_check`).Scan(&check); err != nil || check != "ok" {
+		t.Errorf("integrity_check = %q, %v", check, err)
+	}
+}

@@ -27,6 +27,11 @@ type Options struct {
 	// zero means 8. It takes precedence over a pool_max_conns in the URL.
 	// A SQLite store ignores it.
 	MaxConns int32
+	// MaxSQLiteBytes caps a SQLite store's file (0: no cap): a write that
+	// would grow it further fails as on a full disk, so that an operator
+	// can keep the store from filling a disk it shares. A PostgreSQL
+	// store ignores it.
+	MaxSQLiteBytes int64
 }
 
 // DB is the cloud store on one SQLite file or one PostgreSQL database. It is
@@ -64,7 +69,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 		d.db.db, err = openPostgres(ctx, dsn, opts)
 	} else {
 		d.dialect = newDialect(sqlite)
-		d.db.db, err = sqlitedb.OpenFile(dsn)
+		d.db.db, err = sqlitedb.OpenFileMax(dsn, opts.MaxSQLiteBytes)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", d.dialect, err)
