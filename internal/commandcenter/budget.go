@@ -62,7 +62,10 @@ func (b *Budget) until(n float64, now time.Time) time.Duration {
 	return b.b.until(n, now)
 }
 
-// wait blocks until the bucket holds n tokens or ctx ends.
+// wait blocks until the bucket holds n tokens or ctx ends. It sleeps on
+// real timers and reads the budget's clock after each: a manual clock must
+// be advanced by its test, or the budget built on clock.Real under
+// testing/synctest, else wait never returns.
 func (b *Budget) wait(ctx context.Context, n float64) error {
 	for {
 		now := b.clock.Now()
@@ -73,7 +76,7 @@ func (b *Budget) wait(ctx context.Context, n float64) error {
 		if d <= 0 {
 			return nil
 		}
-		t := time.NewTimer(d)
+		t := time.NewTimer(clock.Wall(b.clock, d))
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -85,10 +88,9 @@ func (b *Budget) wait(ctx context.Context, n float64) error {
 
 // Transport returns rt metered by the budget: a request waits until the
 // bucket holds a connection's worth (a full TLS handshake), then takes it
-// with the request's body; the answer's body takes its bytes as they are
-// read (connOverheadFull allows for the headers and TLS records). Each
-// request is assumed to open its own connection, as the uplink's
-// transport does.
+// with the request's body; the answer's body is paced (see meteredBody),
+// connOverheadFull allowing for the headers and TLS records. Each request
+// is assumed to open its own connection, as the uplink's transport does.
 func (b *Budget) Transport(rt http.RoundTripper) http.RoundTripper {
 	return &meteredTransport{budget: b, rt: rt}
 }
@@ -111,20 +113,60 @@ func (t *meteredTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	if err != nil {
 		return nil, err
 	}
-	resp.Body = &meteredBody{ReadCloser: resp.Body, budget: t.budget}
+	left := resp.ContentLength
+	if left <= 0 {
+		left = -1 // unknown, or a fake answer that did not say
+	}
+	resp.Body = &meteredBody{ReadCloser: resp.Body, budget: t.budget, ctx: req.Context(), left: left}
 	return resp, nil
 }
 
-// meteredBody takes the bytes read from an answer's body from the budget.
+// meteredBody paces an answer's body to the budget while it is read: each
+// Read first waits until the bucket holds the bytes it asks for, at most a
+// quarter of the bucket at a time, then takes what it read. A download of
+// many times the bucket (a firmware image for the update mirror) thus runs
+// at the cap for its whole length instead of at the link's speed, leaving
+// only a debt for the next request; while the reader waits, TCP's receive
+// window holds the sender back too. Concurrent bodies may each take a chunk
+// on the same tokens, so the bucket goes at most a chunk per reader into
+// debt. A body of known length waits for no more than its length: the
+// read that meets its end is not held back.
 type meteredBody struct {
 	io.ReadCloser
 	budget *Budget
+	// ctx is the request's: it ends the waits of a body whose request was
+	// cancelled, as it ends the body's reads on the connection.
+	ctx context.Context
+	// left is what the Content-Length announced and is still to come:
+	// 0 once all of it is read, -1 when unknown.
+	left int64
 }
 
 func (m *meteredBody) Read(p []byte) (int, error) {
-	n, err := m.ReadCloser.Read(p)
+	if len(p) == 0 || m.budget.b.rate < 0 {
+		return m.count(m.ReadCloser.Read(p))
+	}
+	chunk := min(len(p), max(m.budget.burst()/4, 1))
+	if m.left > 0 {
+		chunk = int(min(int64(chunk), m.left))
+	}
+	// The read that meets the end of a body of known length does not wait
+	// (a body longer than announced is paced again from the next read).
+	if m.left != 0 {
+		if err := m.budget.wait(m.ctx, float64(chunk)); err != nil {
+			return 0, err
+		}
+	}
+	return m.count(m.ReadCloser.Read(p[:chunk]))
+}
+
+// count takes the n bytes read from the budget and from what is left.
+func (m *meteredBody) count(n int, err error) (int, error) {
 	if n > 0 {
 		m.budget.take(float64(n))
+		if m.left >= 0 {
+			m.left = max(m.left-int64(n), -1)
+		}
 	}
 	return n, err
 }
