@@ -125,9 +125,9 @@ func (t *meteredTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 // Read first waits until the bucket holds the bytes it asks for, at most a
 // quarter of the bucket at a time, then takes what it read. A download of
 // many times the bucket (a firmware image for the update mirror) thus runs
-// at the cap for its whole length instead of at the link's speed, leaving
-// only a debt for the next request; while the reader waits, TCP's receive
-// window holds the sender back too. Concurrent bodies may each take a chunk
+// at the cap for its whole length, instead of at the link's speed with a
+// debt left for the next request to pay; while the reader waits, TCP's
+// receive window holds the sender back too. Concurrent bodies may each take a chunk
 // on the same tokens, so the bucket goes at most a chunk per reader into
 // debt. A body of known length waits for no more than its length: the
 // read that meets its end is not held back.
