@@ -56,7 +56,7 @@ func NewBundle(ctx context.Context, src http.Handler, models []string) (*Bundle,
 	}
 	if err != nil {
 		os.RemoveAll(dir)
-		if errors.Is(err, errNotFound) {
+		if errors.Is(err, errNotFound) || errors.Is(err, ErrNothingPublished) {
 			return nil, fmt.Errorf("update bundle: %w: %v", ErrNoRepository, err)
 		}
 		return nil, fmt.Errorf("update bundle: %w", err)
