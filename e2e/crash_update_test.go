@@ -85,6 +85,7 @@ func TestCrashDuringUpdateDownload(t *testing.T) {
 		ui       = f.ui
 		partials []string
 		served   int
+		missing  int
 	)
 	stop := make(chan struct{})
 	watched := make(chan struct{})
@@ -106,6 +107,7 @@ func TestCrashDuringUpdateDownload(t *testing.T) {
 			mu.Lock()
 			switch {
 			case status == http.StatusNotFound:
+				missing++
 			case status == http.StatusOK && bytes.Equal(body, firmware):
 				served++
 			default:
@@ -159,6 +161,7 @@ func TestCrashDuringUpdateDownload(t *testing.T) {
 	if len(partials) > 0 {
 		t.Errorf("the mirror served a partial target: %v", partials)
 	}
+	t.Logf("the watcher's fetches of the target: %d answered 404, %d the whole signed bytes", missing, served)
 	mu.Unlock()
 	records, kept := f.audit(3)
 	t.Logf("killed %s after publishing; mirrored and verified %s after; %d records (%d kept in the outbox)",
