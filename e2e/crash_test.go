@@ -177,6 +177,8 @@ type fleetOptions struct {
 	via func(addr string) string
 	// ccArgs are extra flags of the Command Center.
 	ccArgs []string
+	// cloudArgs are extra flags of the cloud, from its first start.
+	cloudArgs []string
 }
 
 // procFleet is a cloud, three virtual printers and a Command Center, each a
@@ -185,6 +187,7 @@ type procFleet struct {
 	t         *testing.T
 	bin, dir  string
 	cloudAddr string
+	ca        string // the cloud's CA certificate file
 	cloud     *proc
 	printers  *proc
 	printerAt []string // the printers' addresses as the Command Center uses them
@@ -204,7 +207,7 @@ func startFleet(t *testing.T, opts fleetOptions) *procFleet {
 	if via == nil {
 		via = func(addr string) string { return addr }
 	}
-	f := &procFleet{t: t, bin: buildBinary(t), dir: t.TempDir()}
+	f := &procFleet{t: t, bin: buildBinary(t), dir: t.TempDir(), cloudArgs: opts.cloudArgs}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -213,6 +216,7 @@ func startFleet(t *testing.T, opts fleetOptions) *procFleet {
 	ln.Close()
 	f.startCloud()
 	ca := f.cloud.waitLine(t, reCA)[1]
+	f.ca = ca
 	token := f.cloud.waitLine(t, reToken)[1]
 	tokenFile := filepath.Join(f.dir, "token")
 	if err := os.WriteFile(tokenFile, []byte(token), 0o600); err != nil {
