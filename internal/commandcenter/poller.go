@@ -374,7 +374,13 @@ func (p *Poller) runPrinter(ctx context.Context, id int64) {
 		}
 		st := p.state(id)
 		st.mu.Lock()
-		wait := st.nextAttempt.Sub(p.opts.Clock.Now())
+		// The clock may have gone back since the poll set nextAttempt: the
+		// schedule follows it here too, or this wait would last as long
+		// as the clock lost (a day for a clock set back a day; found by
+		// site's TestClockJumps).
+		now := p.opts.Clock.Now()
+		st.followClock(now)
+		wait := st.nextAttempt.Sub(now)
 		st.mu.Unlock()
 		timer.Reset(max(clock.Wall(p.opts.Clock, wait), time.Millisecond))
 		select {
